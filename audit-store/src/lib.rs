@@ -1,0 +1,101 @@
+//! The telemetry data layer: spans and hash-chained audit events, in SQLite (embedded default) or
+//! ClickHouse (at scale), behind one interface, [`TelemetryStore`].
+//!
+//! This crate knows nothing about HTTP, OTLP wire formats or configuration files: it takes domain
+//! values ([`Span`], [`AuditEvent`]) and returns them. Both backends pass one conformance suite
+//! (`tests/it/conformance.rs`); a behaviour that only one backend has is a bug.
+
+pub mod chain;
+mod clickhouse;
+mod error;
+pub mod model;
+pub mod nhs_number;
+pub mod sequencer;
+mod sqlite;
+
+pub use crate::clickhouse::{ClickHouseConfig, ClickHouseStore};
+pub use crate::error::StoreError;
+pub use crate::model::*;
+pub use crate::nhs_number::NhsNumber;
+pub use crate::sqlite::{open_pool, SqliteStore};
+
+/// What every telemetry backend offers. Writes are idempotent: spans are keyed by (trace id, span id)
+/// and audit events by their sequence number, so replaying a spool after a crash stores nothing twice.
+#[allow(async_fn_in_trait)]
+pub trait TelemetryStore {
+    /// Stores spans; a span already stored (same trace and span id) is kept once.
+    async fn insert_spans(&self, spans: &[Span]) -> Result<(), StoreError>;
+
+    /// Stores audit events that the [`sequencer`] has already placed in the chain.
+    async fn insert_audit_events(&self, events: &[StoredAuditEvent]) -> Result<(), StoreError>;
+
+    /// Every span of one trace, oldest first.
+    async fn trace(&self, trace_id: &str) -> Result<Vec<Span>, StoreError>;
+
+    /// Every span carrying one correlation id (X-Correlation-ID / X-Request-ID), oldest first.
+    async fn spans_by_correlation_id(&self, correlation_id: &str) -> Result<Vec<Span>, StoreError>;
+
+    /// Counts, errors and latency percentiles per time bucket for one service (and optionally one
+    /// span name) over `[from_ns, to_ns)`. Buckets with no spans are absent.
+    async fn latency_buckets(&self, query: &BucketQuery) -> Result<Vec<LatencyBucket>, StoreError>;
+
+    /// Audit events matching a filter, oldest first, at most `filter.limit`.
+    async fn audit_events(&self, filter: &AuditFilter) -> Result<Vec<StoredAuditEvent>, StoreError>;
+
+    /// Up to `limit` audit events with `seq > after_seq`, in sequence order: how the chain is walked.
+    async fn audit_chain_page(&self, after_seq: u64, limit: u32) -> Result<Vec<StoredAuditEvent>, StoreError>;
+
+    /// Where verification starts: the last sequence number and hash removed by retention, if any.
+    async fn audit_chain_base(&self) -> Result<Option<ChainLink>, StoreError>;
+
+    /// Removes whole days of data older than `cutoff_day` (a Unix day number) for one kind of data.
+    /// Audit retention records where the chain now starts, so verification still detects deletions.
+    async fn drop_days_before(&self, kind: DataKind, cutoff_day: i64) -> Result<(), StoreError>;
+}
+
+/// The backend chosen by configuration. An enum rather than a trait object: the set is closed, and
+/// the compiler then knows every future is `Send`.
+#[derive(Clone)]
+pub enum AnyStore {
+    Sqlite(SqliteStore),
+    ClickHouse(ClickHouseStore),
+}
+
+macro_rules! delegate {
+    ($self:ident, $store:ident => $call:expr) => {
+        match $self {
+            AnyStore::Sqlite($store) => $call.await,
+            AnyStore::ClickHouse($store) => $call.await,
+        }
+    };
+}
+
+impl TelemetryStore for AnyStore {
+    async fn insert_spans(&self, spans: &[Span]) -> Result<(), StoreError> {
+        delegate!(self, s => s.insert_spans(spans))
+    }
+    async fn insert_audit_events(&self, events: &[StoredAuditEvent]) -> Result<(), StoreError> {
+        delegate!(self, s => s.insert_audit_events(events))
+    }
+    async fn trace(&self, trace_id: &str) -> Result<Vec<Span>, StoreError> {
+        delegate!(self, s => s.trace(trace_id))
+    }
+    async fn spans_by_correlation_id(&self, correlation_id: &str) -> Result<Vec<Span>, StoreError> {
+        delegate!(self, s => s.spans_by_correlation_id(correlation_id))
+    }
+    async fn latency_buckets(&self, query: &BucketQuery) -> Result<Vec<LatencyBucket>, StoreError> {
+        delegate!(self, s => s.latency_buckets(query))
+    }
+    async fn audit_events(&self, filter: &AuditFilter) -> Result<Vec<StoredAuditEvent>, StoreError> {
+        delegate!(self, s => s.audit_events(filter))
+    }
+    async fn audit_chain_page(&self, after_seq: u64, limit: u32) -> Result<Vec<StoredAuditEvent>, StoreError> {
+        delegate!(self, s => s.audit_chain_page(after_seq, limit))
+    }
+    async fn audit_chain_base(&self) -> Result<Option<ChainLink>, StoreError> {
+        delegate!(self, s => s.audit_chain_base())
+    }
+    async fn drop_days_before(&self, kind: DataKind, cutoff_day: i64) -> Result<(), StoreError> {
+        delegate!(self, s => s.drop_days_before(kind, cutoff_day))
+    }
+}

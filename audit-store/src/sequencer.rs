@@ -1,0 +1,77 @@
+//! The audit sequencer: gives each new audit event its place in the hash chain, exactly once.
+//!
+//! It works inside a caller's SQLite transaction so that "this event id is now taken", "the chain
+//! head moved" and "the event is durably queued or stored" commit together or not at all. The SQLite
+//! store uses it directly; the collector's spool in front of ClickHouse uses it too (its own
+//! database, the same two tables), which is how ClickHouse deployments keep one chain with no gaps.
+
+use sqlx::SqliteConnection;
+
+use crate::chain::link;
+use crate::model::{AuditEvent, ChainLink, StoredAuditEvent};
+use crate::StoreError;
+
+/// The sequencer's tables, for databases other than the store's own (the spool) to create.
+pub const SCHEMA: &str = include_str!("../migrations/sqlite/0002_sequencer.sql");
+
+/// What the sequencer did with a batch.
+#[derive(Debug, Default)]
+pub struct Sequenced {
+    /// The new records, in chain order.
+    pub stored: Vec<StoredAuditEvent>,
+    /// How many events were already in the chain (a retry) or repeated within the batch.
+    pub duplicates: usize,
+}
+
+/// Chains `events` after the current head, skipping event ids already chained.
+pub async fn sequence(
+    conn: &mut SqliteConnection,
+    received_ns: u64,
+    events: Vec<AuditEvent>,
+) -> Result<Sequenced, StoreError> {
+    let mut head = head(&mut *conn).await?;
+    let mut out = Sequenced::default();
+    for event in events {
+        let taken: Option<i64> = sqlx::query_scalar("SELECT seq FROM audit_sequencer_ids WHERE event_id = ?")
+            .bind(&event.event_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+        if taken.is_some() {
+            out.duplicates += 1;
+            continue;
+        }
+        let record = link(head.as_ref(), received_ns, event);
+        sqlx::query("INSERT INTO audit_sequencer_ids (event_id, seq) VALUES (?, ?)")
+            .bind(&record.event.event_id)
+            .bind(to_i64(record.seq)?)
+            .execute(&mut *conn)
+            .await?;
+        head = Some(ChainLink { seq: record.seq, hash: record.hash.clone() });
+        out.stored.push(record);
+    }
+    if let Some(h) = &head {
+        if !out.stored.is_empty() {
+            sqlx::query(
+                "INSERT INTO audit_sequencer_head (id, seq, hash) VALUES (1, ?, ?) \
+                 ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+            )
+            .bind(to_i64(h.seq)?)
+            .bind(&h.hash)
+            .execute(&mut *conn)
+            .await?;
+        }
+    }
+    Ok(out)
+}
+
+/// The last link of the chain, `None` before the first event.
+pub async fn head(conn: &mut SqliteConnection) -> Result<Option<ChainLink>, StoreError> {
+    let row: Option<(i64, String)> = sqlx::query_as("SELECT seq, hash FROM audit_sequencer_head WHERE id = 1")
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(row.map(|(seq, hash)| ChainLink { seq: seq as u64, hash }))
+}
+
+pub(crate) fn to_i64(v: u64) -> Result<i64, StoreError> {
+    i64::try_from(v).map_err(|_| StoreError::Invalid(format!("{v} does not fit a signed 64-bit column")))
+}

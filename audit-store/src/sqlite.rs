@@ -1,0 +1,398 @@
+//! The embedded backend: one SQLite file in WAL mode, written through `sqlx`.
+//!
+//! Durability: `synchronous = FULL`, so a committed transaction survives a crash or power cut; the
+//! collector acknowledges a batch only after its transaction commits.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::{AssertSqlSafe, QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
+
+use crate::model::*;
+use crate::sequencer::{self, to_i64};
+use crate::{StoreError, TelemetryStore};
+
+/// Rows per multi-row INSERT: 16 columns × 1,000 stays under SQLite's 32,766 bound parameters.
+const SPAN_ROWS_PER_STATEMENT: usize = 1_000;
+const AUDIT_ROWS_PER_STATEMENT: usize = 1_000;
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+
+/// The store's migrations, embedded so the binary needs no files beside it.
+fn store_migrator() -> Migrator {
+    Migrator::with_migrations(vec![
+        Migration::new(
+            1,
+            "init".into(),
+            MigrationType::Simple,
+            AssertSqlSafe(include_str!("../migrations/sqlite/0001_init.sql")).into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            2,
+            "sequencer".into(),
+            MigrationType::Simple,
+            AssertSqlSafe(sequencer::SCHEMA).into_sql_str(),
+            false,
+        ),
+    ])
+}
+
+use sqlx::SqlSafeStr;
+
+/// Opens (creating if needed) a SQLite database tuned for durable ingest: WAL, synchronous FULL,
+/// a busy timeout instead of immediate "database is locked" errors.
+pub async fn open_pool(path: &Path, max_connections: u32) -> Result<SqlitePool, StoreError> {
+    let options = SqliteConnectOptions::from_str("sqlite:")?
+        .filename(path)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .busy_timeout(Duration::from_secs(10))
+        .foreign_keys(true);
+    Ok(SqlitePoolOptions::new().max_connections(max_connections).connect_with(options).await?)
+}
+
+impl SqliteStore {
+    /// Opens the store at `path`, creating the file and running migrations as needed.
+    pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        let pool = open_pool(path, 4).await?;
+        store_migrator().run(&pool).await?;
+        Ok(SqliteStore { pool })
+    }
+
+    /// Stores spans and new audit events in ONE transaction: when this returns `Ok`, all of it is on
+    /// disk; when it returns `Err`, none of it is.
+    /// Several requests' batches are committed together (group commit); each gets its own receipt.
+    pub async fn commit_ingest(
+        &self,
+        received_ns: u64,
+        batches: Vec<IngestBatch>,
+    ) -> Result<Vec<IngestReceipt>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let mut receipts = Vec::with_capacity(batches.len());
+        for batch in batches {
+            insert_spans(&mut tx, &batch.spans).await?;
+            let sequenced = sequencer::sequence(&mut tx, received_ns, batch.audit).await?;
+            insert_audit(&mut tx, &sequenced.stored).await?;
+            receipts.push(IngestReceipt {
+                spans: batch.spans.len(),
+                audit_events: sequenced.stored.len(),
+                audit_duplicates: sequenced.duplicates,
+            });
+        }
+        tx.commit().await?;
+        Ok(receipts)
+    }
+
+    /// Runs arbitrary SQL: only for tests that tamper with stored data on purpose.
+    #[doc(hidden)]
+    pub async fn execute_unchecked(&self, sql: &str) -> Result<u64, StoreError> {
+        Ok(sqlx::query(AssertSqlSafe(sql.to_string())).execute(&self.pool).await?.rows_affected())
+    }
+}
+
+async fn insert_spans(conn: &mut SqliteConnection, spans: &[Span]) -> Result<(), StoreError> {
+    for chunk in spans.chunks(SPAN_ROWS_PER_STATEMENT) {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT OR IGNORE INTO spans (trace_id, span_id, parent_span_id, name, kind, service_name, scope_name, \
+             start_ns, duration_ns, status_code, status_message, correlation_id, attributes, resource, events, links) ",
+        );
+        let mut failed = None;
+        q.push_values(chunk, |mut b, s| {
+            let start = to_i64(s.start_ns).unwrap_or_else(|e| {
+                failed = Some(e);
+                0
+            });
+            b.push_bind(s.trace_id.clone())
+                .push_bind(s.span_id.clone())
+                .push_bind(s.parent_span_id.clone())
+                .push_bind(s.name.clone())
+                .push_bind(s.kind as i64)
+                .push_bind(s.service_name.clone())
+                .push_bind(s.scope_name.clone())
+                .push_bind(start)
+                .push_bind(s.duration_ns.min(i64::MAX as u64) as i64)
+                .push_bind(s.status as i64)
+                .push_bind(s.status_message.clone())
+                .push_bind(s.correlation_id.clone())
+                .push_bind(json(&s.attributes))
+                .push_bind(json(&s.resource))
+                .push_bind(json(&s.events))
+                .push_bind(json(&s.links));
+        });
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        q.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+async fn insert_audit(conn: &mut SqliteConnection, events: &[StoredAuditEvent]) -> Result<(), StoreError> {
+    for chunk in events.chunks(AUDIT_ROWS_PER_STATEMENT) {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT OR IGNORE INTO audit_events (seq, event_id, occurred_ns, received_ns, actor_user_id, actor_name, \
+             actor_role, actor_org, purpose_of_use, action, nhs_number, resource_type, resource_id, outcome, \
+             correlation_id, request_id, source_system, client_address, device, prev_hash, hash) ",
+        );
+        let mut failed = None;
+        q.push_values(chunk, |mut b, r| {
+            let mut int = |v: u64| {
+                to_i64(v).unwrap_or_else(|e| {
+                    failed = Some(e);
+                    0
+                })
+            };
+            let (seq, occurred, received) = (int(r.seq), int(r.event.occurred_ns), int(r.received_ns));
+            let e = &r.event;
+            b.push_bind(seq)
+                .push_bind(e.event_id.clone())
+                .push_bind(occurred)
+                .push_bind(received)
+                .push_bind(e.actor.user_id.clone())
+                .push_bind(e.actor.name.clone())
+                .push_bind(e.actor.role.clone())
+                .push_bind(e.actor.organisation.clone())
+                .push_bind(e.purpose_of_use.clone())
+                .push_bind(e.action.as_str())
+                .push_bind(e.nhs_number.clone())
+                .push_bind(e.resource_type.clone())
+                .push_bind(e.resource_id.clone())
+                .push_bind(e.outcome.as_str())
+                .push_bind(e.correlation_id.clone())
+                .push_bind(e.request_id.clone())
+                .push_bind(e.source_system.clone())
+                .push_bind(e.client_address.clone())
+                .push_bind(e.device.clone())
+                .push_bind(r.prev_hash.clone())
+                .push_bind(r.hash.clone());
+        });
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        q.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+fn json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(column: &str, text: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("spans.{column}: {e}")))
+}
+
+const SPAN_COLUMNS: &str = "trace_id, span_id, parent_span_id, name, kind, service_name, scope_name, start_ns, \
+    duration_ns, status_code, status_message, correlation_id, attributes, resource, events, links";
+
+fn span_from_row(row: &SqliteRow) -> Result<Span, StoreError> {
+    Ok(Span {
+        trace_id: row.try_get(0)?,
+        span_id: row.try_get(1)?,
+        parent_span_id: row.try_get(2)?,
+        name: row.try_get(3)?,
+        kind: SpanKind::from_code(row.try_get(4)?),
+        service_name: row.try_get(5)?,
+        scope_name: row.try_get(6)?,
+        start_ns: row.try_get::<i64, _>(7)? as u64,
+        duration_ns: row.try_get::<i64, _>(8)? as u64,
+        status: SpanStatus::from_code(row.try_get(9)?),
+        status_message: row.try_get(10)?,
+        correlation_id: row.try_get(11)?,
+        attributes: from_json("attributes", row.try_get(12)?)?,
+        resource: from_json("resource", row.try_get(13)?)?,
+        events: from_json("events", row.try_get(14)?)?,
+        links: from_json("links", row.try_get(15)?)?,
+    })
+}
+
+const AUDIT_COLUMNS: &str = "seq, event_id, occurred_ns, received_ns, actor_user_id, actor_name, actor_role, \
+    actor_org, purpose_of_use, action, nhs_number, resource_type, resource_id, outcome, correlation_id, \
+    request_id, source_system, client_address, device, prev_hash, hash";
+
+fn audit_from_row(row: &SqliteRow) -> Result<StoredAuditEvent, StoreError> {
+    let action: String = row.try_get(9)?;
+    let outcome: String = row.try_get(13)?;
+    Ok(StoredAuditEvent {
+        seq: row.try_get::<i64, _>(0)? as u64,
+        received_ns: row.try_get::<i64, _>(3)? as u64,
+        event: AuditEvent {
+            event_id: row.try_get(1)?,
+            occurred_ns: row.try_get::<i64, _>(2)? as u64,
+            actor: Actor {
+                user_id: row.try_get(4)?,
+                name: row.try_get(5)?,
+                role: row.try_get(6)?,
+                organisation: row.try_get(7)?,
+            },
+            purpose_of_use: row.try_get(8)?,
+            action: Action::parse(&action)
+                .ok_or_else(|| StoreError::Corrupt(format!("audit_events.action {action:?}")))?,
+            nhs_number: row.try_get(10)?,
+            resource_type: row.try_get(11)?,
+            resource_id: row.try_get(12)?,
+            outcome: Outcome::parse(&outcome)
+                .ok_or_else(|| StoreError::Corrupt(format!("audit_events.outcome {outcome:?}")))?,
+            correlation_id: row.try_get(14)?,
+            request_id: row.try_get(15)?,
+            source_system: row.try_get(16)?,
+            client_address: row.try_get(17)?,
+            device: row.try_get(18)?,
+        },
+        prev_hash: row.try_get(19)?,
+        hash: row.try_get(20)?,
+    })
+}
+
+impl TelemetryStore for SqliteStore {
+    async fn insert_spans(&self, spans: &[Span]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        insert_spans(&mut tx, spans).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn insert_audit_events(&self, events: &[StoredAuditEvent]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        insert_audit(&mut tx, events).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn trace(&self, trace_id: &str) -> Result<Vec<Span>, StoreError> {
+        let sql = format!("SELECT {SPAN_COLUMNS} FROM spans WHERE trace_id = ? ORDER BY start_ns, span_id");
+        let rows = sqlx::query(AssertSqlSafe(sql)).bind(trace_id).fetch_all(&self.pool).await?;
+        rows.iter().map(span_from_row).collect()
+    }
+
+    async fn spans_by_correlation_id(&self, correlation_id: &str) -> Result<Vec<Span>, StoreError> {
+        let sql = format!(
+            "SELECT {SPAN_COLUMNS} FROM spans WHERE trace_id IN \
+             (SELECT trace_id FROM spans WHERE correlation_id = ?) ORDER BY start_ns, span_id"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql)).bind(correlation_id).fetch_all(&self.pool).await?;
+        rows.iter().map(span_from_row).collect()
+    }
+
+    async fn latency_buckets(&self, query: &BucketQuery) -> Result<Vec<LatencyBucket>, StoreError> {
+        if query.bucket_secs == 0 {
+            return Err(StoreError::Invalid("bucket width must be at least one second".into()));
+        }
+        let width = i64::from(query.bucket_secs) * NANOS_PER_SEC as i64;
+        // Exact percentiles by rank, matching ClickHouse's quantileExact: the value at 0-based rank
+        // floor(q * n), i.e. the smallest duration whose 1-based rank exceeds q * n.
+        let sql = "WITH b AS ( \
+                SELECT (start_ns / ?1) * ?1 AS bucket, duration_ns, status_code FROM spans \
+                WHERE service_name = ?2 AND (?3 IS NULL OR name = ?3) AND start_ns >= ?4 AND start_ns < ?5), \
+             r AS (SELECT bucket, duration_ns, status_code, \
+                ROW_NUMBER() OVER (PARTITION BY bucket ORDER BY duration_ns) AS rn, \
+                COUNT(*) OVER (PARTITION BY bucket) AS n FROM b) \
+             SELECT bucket, MAX(n), SUM(status_code = 2), \
+                MIN(CASE WHEN rn > CAST(0.5 * n AS INTEGER) THEN duration_ns END), \
+                MIN(CASE WHEN rn > CAST(0.95 * n AS INTEGER) THEN duration_ns END), \
+                MIN(CASE WHEN rn > CAST(0.99 * n AS INTEGER) THEN duration_ns END) \
+             FROM r GROUP BY bucket ORDER BY bucket";
+        let rows = sqlx::query(sql)
+            .bind(width)
+            .bind(&query.service_name)
+            .bind(query.span_name.as_deref())
+            .bind(to_i64(query.from_ns)?)
+            .bind(to_i64(query.to_ns)?)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(LatencyBucket {
+                    start_ns: row.try_get::<i64, _>(0)? as u64,
+                    count: row.try_get::<i64, _>(1)? as u64,
+                    errors: row.try_get::<i64, _>(2)? as u64,
+                    p50_ns: row.try_get::<i64, _>(3)? as u64,
+                    p95_ns: row.try_get::<i64, _>(4)? as u64,
+                    p99_ns: row.try_get::<i64, _>(5)? as u64,
+                })
+            })
+            .collect()
+    }
+
+    async fn audit_events(&self, filter: &AuditFilter) -> Result<Vec<StoredAuditEvent>, StoreError> {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!("SELECT {AUDIT_COLUMNS} FROM audit_events WHERE 1 = 1"));
+        if let Some(n) = &filter.nhs_number {
+            q.push(" AND nhs_number = ").push_bind(n.clone());
+        }
+        if let Some(u) = &filter.user_id {
+            q.push(" AND actor_user_id = ").push_bind(u.clone());
+        }
+        if let Some(c) = &filter.correlation_id {
+            q.push(" AND correlation_id = ").push_bind(c.clone());
+        }
+        if let Some(from) = filter.from_ns {
+            q.push(" AND occurred_ns >= ").push_bind(to_i64(from)?);
+        }
+        if let Some(to) = filter.to_ns {
+            q.push(" AND occurred_ns < ").push_bind(to_i64(to)?);
+        }
+        q.push(" ORDER BY occurred_ns, seq LIMIT ").push_bind(i64::from(filter.limit));
+        let rows = q.build().fetch_all(&self.pool).await?;
+        rows.iter().map(audit_from_row).collect()
+    }
+
+    async fn audit_chain_page(&self, after_seq: u64, limit: u32) -> Result<Vec<StoredAuditEvent>, StoreError> {
+        let sql = format!("SELECT {AUDIT_COLUMNS} FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?");
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(to_i64(after_seq)?)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(audit_from_row).collect()
+    }
+
+    async fn audit_chain_base(&self) -> Result<Option<ChainLink>, StoreError> {
+        let row: Option<(i64, String)> =
+            sqlx::query_as("SELECT last_removed_seq, last_removed_hash FROM audit_chain_base WHERE id = 1")
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|(seq, hash)| ChainLink { seq: seq as u64, hash }))
+    }
+
+    async fn drop_days_before(&self, kind: DataKind, cutoff_day: i64) -> Result<(), StoreError> {
+        let cutoff_ns = cutoff_day.saturating_mul(NANOS_PER_DAY as i64);
+        let mut tx = self.pool.begin().await?;
+        match kind {
+            DataKind::Spans => {
+                sqlx::query("DELETE FROM spans WHERE start_ns < ?").bind(cutoff_ns).execute(&mut *tx).await?;
+            }
+            DataKind::AuditEvents => {
+                // The chain is in receive order, so removing by receive day removes a prefix of it.
+                let last: Option<(i64, String)> = sqlx::query_as(
+                    "SELECT seq, hash FROM audit_events WHERE received_ns < ? ORDER BY seq DESC LIMIT 1",
+                )
+                .bind(cutoff_ns)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if let Some((seq, hash)) = last {
+                    sqlx::query(
+                        "INSERT INTO audit_chain_base (id, last_removed_seq, last_removed_hash) VALUES (1, ?, ?) \
+                         ON CONFLICT (id) DO UPDATE SET last_removed_seq = excluded.last_removed_seq, \
+                         last_removed_hash = excluded.last_removed_hash",
+                    )
+                    .bind(seq)
+                    .bind(hash)
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query("DELETE FROM audit_events WHERE seq <= ?").bind(seq).execute(&mut *tx).await?;
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}

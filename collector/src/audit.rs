@@ -1,0 +1,438 @@
+//! Audit event ingest: our own JSON shape (documented in `deploy/audit-event.md`) and FHIR R4
+//! `AuditEvent` resources (alone or in a Bundle), as a JSON array, one object, or NDJSON. Every
+//! record is checked on its own, so one bad record never costs the good ones.
+
+use audit_store::{Action, Actor, AuditEvent, NhsNumber, Outcome, NANOS_PER_SEC};
+use serde_json::{Map, Value};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use crate::error::IngestError;
+
+/// Why one record was refused: which record (0-based position in the request), which field, what.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RecordError {
+    pub index: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<String>,
+    pub field: String,
+    pub message: String,
+}
+
+/// Checks that need the collector's clock and limits.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub now_ns: u64,
+    pub max_future_skew_ns: u64,
+    pub max_records: usize,
+}
+
+/// Splits a body into records: `[...]`, one object (possibly a FHIR Bundle), or NDJSON lines.
+pub fn parse(body: &[u8], limits: Limits) -> Result<(Vec<AuditEvent>, Vec<RecordError>), IngestError> {
+    let text = std::str::from_utf8(body).map_err(|e| IngestError::Undecodable(format!("body is not UTF-8: {e}")))?;
+    let trimmed = text.trim_start();
+    if trimmed.is_empty() {
+        return Err(IngestError::Invalid("the body holds no audit events".into()));
+    }
+    let values: Vec<Result<Value, String>> = if trimmed.starts_with('[') {
+        match serde_json::from_str::<Value>(trimmed) {
+            Ok(Value::Array(items)) => items.into_iter().map(Ok).collect(),
+            Ok(_) => return Err(IngestError::Undecodable("expected a JSON array".into())),
+            Err(e) => return Err(IngestError::Undecodable(format!("JSON: {e}"))),
+        }
+    } else if let Ok(single) = serde_json::from_str::<Value>(trimmed) {
+        vec![Ok(single)]
+    } else {
+        // NDJSON: each line on its own, so a bad line rejects only its record.
+        trimmed
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str::<Value>(l).map_err(|e| format!("not valid JSON: {e}")))
+            .collect()
+    };
+    // A Bundle's entries are records in their own right.
+    let mut records: Vec<Result<Value, String>> = Vec::with_capacity(values.len());
+    for v in values {
+        match v {
+            Ok(Value::Object(o)) if o.get("resourceType").and_then(Value::as_str) == Some("Bundle") => {
+                let entries = o.get("entry").and_then(Value::as_array).cloned().unwrap_or_default();
+                records.extend(entries.into_iter().map(|e| {
+                    e.get("resource").cloned().ok_or_else(|| "Bundle entry has no resource".to_string())
+                }));
+            }
+            other => records.push(other),
+        }
+    }
+    if records.len() > limits.max_records {
+        return Err(IngestError::Invalid(format!(
+            "{} audit events in one request; the limit is {}",
+            records.len(),
+            limits.max_records
+        )));
+    }
+    let mut events = Vec::with_capacity(records.len());
+    let mut errors = Vec::new();
+    for (index, record) in records.into_iter().enumerate() {
+        let result = match &record {
+            Err(message) => Err(("record".to_string(), message.clone())),
+            Ok(Value::Object(o)) if o.contains_key("resourceType") => from_fhir(o, limits),
+            Ok(Value::Object(o)) => from_own_shape(o, limits),
+            Ok(_) => Err(("record".to_string(), "an audit event must be a JSON object".to_string())),
+        };
+        match result {
+            Ok(event) => events.push(event),
+            Err((field, message)) => errors.push(RecordError {
+                index,
+                event_id: record.ok().and_then(|r| {
+                    r.get("event_id").or_else(|| r.get("id")).and_then(Value::as_str).map(String::from)
+                }),
+                field,
+                message,
+            }),
+        }
+    }
+    Ok((events, errors))
+}
+
+type FieldResult<T> = Result<T, (String, String)>;
+
+fn err<T>(field: &str, message: impl Into<String>) -> FieldResult<T> {
+    Err((field.to_string(), message.into()))
+}
+
+const OWN_FIELDS: &[&str] = &[
+    "event_id", "time", "actor", "purpose_of_use", "action", "patient_nhs_number", "resource_type",
+    "resource_id", "outcome", "correlation_id", "request_id", "source_system", "client_address", "device",
+];
+const ACTOR_FIELDS: &[&str] = &["user_id", "name", "role", "organisation"];
+
+fn opt_str(o: &Map<String, Value>, field: &str, path: &str) -> FieldResult<String> {
+    match o.get(field) {
+        None | Some(Value::Null) => Ok(String::new()),
+        Some(Value::String(s)) if s.len() <= 1024 => Ok(s.clone()),
+        Some(Value::String(_)) => err(path, "is longer than 1024 characters"),
+        Some(_) => err(path, "must be a string"),
+    }
+}
+
+fn req_str(o: &Map<String, Value>, field: &str, path: &str) -> FieldResult<String> {
+    match opt_str(o, field, path)? {
+        s if s.trim().is_empty() => err(path, "is required"),
+        s => Ok(s),
+    }
+}
+
+fn check_unknown(o: &Map<String, Value>, known: &[&str], prefix: &str) -> FieldResult<()> {
+    match o.keys().find(|k| !known.contains(&k.as_str())) {
+        Some(k) => err(&format!("{prefix}{k}"), format!("is not a field of an audit event (known: {})", known.join(", "))),
+        None => Ok(()),
+    }
+}
+
+fn time_ns(text: &str, field: &str, limits: Limits) -> FieldResult<u64> {
+    let t = OffsetDateTime::parse(text, &Rfc3339)
+        .map_err(|e| (field.to_string(), format!("{text:?} is not an RFC 3339 time with a zone: {e}")))?;
+    let ns = t.unix_timestamp_nanos();
+    if ns < 0 {
+        return err(field, "is before 1970");
+    }
+    let ns = ns as u64;
+    if ns > limits.now_ns.saturating_add(limits.max_future_skew_ns) {
+        return err(
+            field,
+            format!(
+                "{text} is in the future (more than {} s ahead of the collector's clock)",
+                limits.max_future_skew_ns / NANOS_PER_SEC
+            ),
+        );
+    }
+    Ok(ns)
+}
+
+fn event_id(id: String, field: &str) -> FieldResult<String> {
+    if id.len() > 128 {
+        return err(field, "is longer than 128 characters");
+    }
+    Ok(id)
+}
+
+fn nhs_number(text: &str, field: &str) -> FieldResult<String> {
+    if text.is_empty() {
+        return Ok(String::new());
+    }
+    NhsNumber::parse(text).map(|n| n.as_str().to_string()).map_err(|e| (field.to_string(), format!("{text:?}: {e}")))
+}
+
+fn from_own_shape(o: &Map<String, Value>, limits: Limits) -> FieldResult<AuditEvent> {
+    check_unknown(o, OWN_FIELDS, "")?;
+    let event_id = event_id(req_str(o, "event_id", "event_id")?, "event_id")?;
+    let occurred_ns = time_ns(&req_str(o, "time", "time")?, "time", limits)?;
+    let actor = match o.get("actor") {
+        Some(Value::Object(a)) => {
+            check_unknown(a, ACTOR_FIELDS, "actor.")?;
+            Actor {
+                user_id: req_str(a, "user_id", "actor.user_id")?,
+                name: opt_str(a, "name", "actor.name")?,
+                role: opt_str(a, "role", "actor.role")?,
+                organisation: opt_str(a, "organisation", "actor.organisation")?,
+            }
+        }
+        None | Some(Value::Null) => return err("actor", "is required: who performed the action"),
+        Some(_) => return err("actor", "must be an object with user_id, role, organisation"),
+    };
+    let action_text = req_str(o, "action", "action")?;
+    let action = Action::parse(&action_text)
+        .ok_or_else(|| ("action".to_string(), format!("{action_text:?} is not one of: {}", Action::expected())))?;
+    let outcome_text = req_str(o, "outcome", "outcome")?;
+    let outcome = Outcome::parse(&outcome_text)
+        .ok_or_else(|| ("outcome".to_string(), format!("{outcome_text:?} is not one of: {}", Outcome::expected())))?;
+    Ok(AuditEvent {
+        event_id,
+        occurred_ns,
+        actor,
+        purpose_of_use: opt_str(o, "purpose_of_use", "purpose_of_use")?,
+        action,
+        nhs_number: nhs_number(&opt_str(o, "patient_nhs_number", "patient_nhs_number")?, "patient_nhs_number")?,
+        resource_type: opt_str(o, "resource_type", "resource_type")?,
+        resource_id: opt_str(o, "resource_id", "resource_id")?,
+        outcome,
+        correlation_id: opt_str(o, "correlation_id", "correlation_id")?,
+        request_id: opt_str(o, "request_id", "request_id")?,
+        source_system: opt_str(o, "source_system", "source_system")?,
+        client_address: opt_str(o, "client_address", "client_address")?,
+        device: opt_str(o, "device", "device")?,
+    })
+}
+
+const NHS_NUMBER_SYSTEM: &str = "https://fhir.nhs.uk/Id/nhs-number";
+const ODS_SYSTEM: &str = "https://fhir.nhs.uk/Id/ods-organization-code";
+
+fn s<'a>(v: &'a Value, pointer: &str) -> Option<&'a str> {
+    v.pointer(pointer).and_then(Value::as_str).filter(|s| !s.is_empty())
+}
+
+/// Maps a FHIR R4 AuditEvent onto our shape (IHE Basic Audit Log Patterns where FHIR leaves a choice).
+fn from_fhir(o: &Map<String, Value>, limits: Limits) -> FieldResult<AuditEvent> {
+    let v = Value::Object(o.clone());
+    match s(&v, "/resourceType") {
+        Some("AuditEvent") => {}
+        Some(other) => return err("resourceType", format!("{other:?} is not AuditEvent (or a Bundle of them)")),
+        None => return err("resourceType", "must be a string"),
+    }
+    let event_id = event_id(
+        s(&v, "/id").ok_or_else(|| ("id".to_string(), "is required: it is the event's idempotency key".to_string()))?.into(),
+        "id",
+    )?;
+    let (time_text, time_field) = match s(&v, "/period/start") {
+        Some(t) => (t, "period.start"),
+        None => (s(&v, "/recorded").ok_or_else(|| ("recorded".to_string(), "is required".to_string()))?, "recorded"),
+    };
+    let occurred_ns = time_ns(time_text, time_field, limits)?;
+
+    let agents = v.get("agent").and_then(Value::as_array).cloned().unwrap_or_default();
+    if agents.is_empty() {
+        return err("agent", "is required: who performed the action");
+    }
+    let requestor_index = agents.iter().position(|a| a.get("requestor") == Some(&Value::Bool(true))).unwrap_or(0);
+    let requestor = &agents[requestor_index];
+    let at = format!("agent[{requestor_index}]");
+    let user_id = s(requestor, "/who/identifier/value")
+        .or_else(|| s(requestor, "/who/reference"))
+        .ok_or_else(|| (format!("{at}.who"), "needs an identifier or reference naming the user".to_string()))?;
+    let organisation = agents
+        .iter()
+        .filter_map(|a| a.pointer("/who/identifier"))
+        .chain(std::iter::once(&v).filter_map(|v| v.pointer("/source/observer/identifier")))
+        .find(|id| s(id, "/system") == Some(ODS_SYSTEM))
+        .and_then(|id| s(id, "/value"))
+        .unwrap_or_default();
+    let device = agents
+        .iter()
+        .filter_map(|a| s(a, "/who/reference"))
+        .find(|r| r.starts_with("Device/"))
+        .map(|r| r.trim_start_matches("Device/"))
+        .unwrap_or_default();
+
+    let subtype_codes: Vec<&str> = v
+        .get("subtype")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|c| s(c, "/code")).collect())
+        .unwrap_or_default();
+    let action = if subtype_codes.iter().any(|c| c.starts_with("search")) {
+        Action::Search
+    } else if subtype_codes.contains(&"export") {
+        Action::Export
+    } else if subtype_codes.contains(&"break-glass") || subtype_codes.contains(&"BTG") {
+        Action::BreakGlass
+    } else if s(&v, "/type/code") == Some("110114") {
+        Action::Login
+    } else {
+        match s(&v, "/action") {
+            Some("C") => Action::Create,
+            Some("R") | None => Action::Read,
+            Some("U") => Action::Update,
+            Some("D") => Action::Delete,
+            Some("E") => Action::Execute,
+            Some(other) => return err("action", format!("{other:?} is not one of C, R, U, D, E")),
+        }
+    };
+    let outcome = match s(&v, "/outcome") {
+        Some("0") | None => Outcome::Success,
+        Some("4") => Outcome::MinorFailure,
+        Some("8") => Outcome::SeriousFailure,
+        Some("12") => Outcome::MajorFailure,
+        Some(other) => return err("outcome", format!("{other:?} is not one of 0, 4, 8, 12")),
+    };
+
+    let entities = v.get("entity").and_then(Value::as_array).cloned().unwrap_or_default();
+    let mut nhs = String::new();
+    let mut resource = (String::new(), String::new());
+    let mut request_id = String::new();
+    let mut correlation_id = String::new();
+    for (i, e) in entities.iter().enumerate() {
+        let entity_type = s(e, "/type/code").unwrap_or_default();
+        let value = s(e, "/what/identifier/value").unwrap_or_default();
+        if entity_type.eq_ignore_ascii_case("XrequestId") {
+            request_id = value.into();
+        } else if entity_type.eq_ignore_ascii_case("XcorrelationId") {
+            correlation_id = value.into();
+        } else if s(e, "/what/identifier/system") == Some(NHS_NUMBER_SYSTEM) {
+            nhs = nhs_number(value, &format!("entity[{i}].what.identifier.value"))?;
+        } else if let Some(reference) = s(e, "/what/reference") {
+            let (kind, id) = reference.split_once('/').unwrap_or(("", reference));
+            if kind == "Patient" && nhs.is_empty() {
+                if let Ok(n) = NhsNumber::parse(id) {
+                    nhs = n.as_str().into();
+                }
+            }
+            if resource.0.is_empty() {
+                resource = (kind.into(), id.into());
+            }
+        }
+    }
+    Ok(AuditEvent {
+        event_id,
+        occurred_ns,
+        actor: Actor {
+            user_id: user_id.into(),
+            name: s(requestor, "/who/display").unwrap_or_default().into(),
+            role: s(requestor, "/role/0/coding/0/code").or_else(|| s(requestor, "/type/coding/0/code")).unwrap_or_default().into(),
+            organisation: organisation.into(),
+        },
+        purpose_of_use: s(&v, "/purposeOfEvent/0/coding/0/code")
+            .or_else(|| s(requestor, "/purposeOfUse/0/coding/0/code"))
+            .unwrap_or_default()
+            .into(),
+        action,
+        nhs_number: nhs,
+        resource_type: resource.0,
+        resource_id: resource.1,
+        outcome,
+        correlation_id,
+        request_id,
+        source_system: s(&v, "/source/observer/display")
+            .or_else(|| s(&v, "/source/observer/identifier/value"))
+            .or_else(|| s(&v, "/source/site"))
+            .unwrap_or_default()
+            .into(),
+        client_address: s(requestor, "/network/address").unwrap_or_default().into(),
+        device: device.into(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: u64 = 1_790_000_000 * NANOS_PER_SEC;
+    const LIMITS: Limits = Limits { now_ns: NOW, max_future_skew_ns: 300 * NANOS_PER_SEC, max_records: 100 };
+
+    fn own(id: &str) -> Value {
+        serde_json::json!({
+            "event_id": id, "time": "2026-09-21T10:00:00Z",
+            "actor": {"user_id": "555021935107", "role": "R8000", "organisation": "A81001"},
+            "purpose_of_use": "direct-care", "action": "read", "patient_nhs_number": "9000000009",
+            "resource_type": "Patient", "resource_id": "9000000009", "outcome": "success",
+            "correlation_id": "c-1", "source_system": "ehr", "client_address": "10.1.2.3"
+        })
+    }
+
+    #[test]
+    fn own_shape_array_ndjson_and_single_object_all_parse() {
+        let array = serde_json::to_vec(&vec![own("a"), own("b")]).unwrap();
+        let ndjson = format!("{}\n{}\n", own("a"), own("b"));
+        let single = serde_json::to_vec(&own("a")).unwrap();
+        assert_eq!(parse(&array, LIMITS).unwrap().0.len(), 2);
+        assert_eq!(parse(ndjson.as_bytes(), LIMITS).unwrap().0.len(), 2);
+        let (events, errors) = parse(&single, LIMITS).unwrap();
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(events[0].actor.organisation, "A81001");
+        assert_eq!(events[0].nhs_number, "9000000009");
+    }
+
+    #[test]
+    fn each_bad_record_names_its_index_and_field() {
+        let mut bad_nhs = own("b");
+        bad_nhs["patient_nhs_number"] = "9000000000".into();
+        let mut no_actor = own("c");
+        no_actor.as_object_mut().unwrap().remove("actor");
+        let mut future = own("d");
+        future["time"] = "2099-01-01T00:00:00Z".into();
+        let mut typo = own("e");
+        typo["patient_nhs_numbr"] = "9000000009".into();
+        let body = serde_json::to_vec(&vec![own("a"), bad_nhs, no_actor, future, typo]).unwrap();
+        let (events, errors) = parse(&body, LIMITS).unwrap();
+        assert_eq!(events.len(), 1);
+        let summary: Vec<(usize, &str)> = errors.iter().map(|e| (e.index, e.field.as_str())).collect();
+        assert_eq!(summary, vec![(1, "patient_nhs_number"), (2, "actor"), (3, "time"), (4, "patient_nhs_numbr")]);
+        assert!(errors[0].message.contains("check digit"), "{}", errors[0].message);
+        assert_eq!(errors[0].event_id.as_deref(), Some("b"));
+    }
+
+    #[test]
+    fn a_bad_ndjson_line_costs_only_its_record() {
+        let body = format!("{}\n{{not json\n{}\n", own("a"), own("b"));
+        let (events, errors) = parse(body.as_bytes(), LIMITS).unwrap();
+        assert_eq!(events.len(), 2);
+        assert_eq!(errors[0].index, 1);
+    }
+
+    #[test]
+    fn fhir_audit_event_in_a_bundle_maps_to_our_shape() {
+        let fhir = serde_json::json!({
+            "resourceType": "Bundle", "type": "collection",
+            "entry": [{"resource": {
+                "resourceType": "AuditEvent", "id": "f-1",
+                "type": {"system": "http://terminology.hl7.org/CodeSystem/audit-event-type", "code": "rest"},
+                "subtype": [{"system": "http://hl7.org/fhir/restful-interaction", "code": "read"}],
+                "action": "R", "recorded": "2026-09-21T10:00:00+01:00", "outcome": "0",
+                "purposeOfEvent": [{"coding": [{"code": "TREAT"}]}],
+                "agent": [
+                    {"requestor": true, "who": {"identifier": {"value": "555021935107"}, "display": "Dr A"},
+                     "role": [{"coding": [{"code": "R8000"}]}], "network": {"address": "10.0.0.9", "type": "2"}},
+                    {"requestor": false, "who": {"identifier": {"system": ODS_SYSTEM, "value": "A81001"}}}
+                ],
+                "source": {"observer": {"display": "GP system"}},
+                "entity": [
+                    {"what": {"identifier": {"system": NHS_NUMBER_SYSTEM, "value": "9000000009"}}},
+                    {"what": {"reference": "Patient/9000000009"}},
+                    {"type": {"code": "XrequestId"}, "what": {"identifier": {"value": "req-1"}}}
+                ]
+            }}]
+        });
+        let (events, errors) = parse(&serde_json::to_vec(&fhir).unwrap(), LIMITS).unwrap();
+        assert!(errors.is_empty(), "{errors:?}");
+        let e = &events[0];
+        assert_eq!((e.event_id.as_str(), e.action, e.outcome), ("f-1", Action::Read, Outcome::Success));
+        assert_eq!((e.actor.user_id.as_str(), e.actor.role.as_str(), e.actor.organisation.as_str()), ("555021935107", "R8000", "A81001"));
+        assert_eq!((e.nhs_number.as_str(), e.request_id.as_str(), e.purpose_of_use.as_str()), ("9000000009", "req-1", "TREAT"));
+        assert_eq!(e.occurred_ns, 1_758_445_200 * NANOS_PER_SEC);
+        assert_eq!((e.resource_type.as_str(), e.client_address.as_str(), e.source_system.as_str()), ("Patient", "10.0.0.9", "GP system"));
+    }
+
+    #[test]
+    fn too_many_records_is_refused_whole() {
+        let body = serde_json::to_vec(&vec![own("a"); 101]).unwrap();
+        assert!(matches!(parse(&body, LIMITS), Err(IngestError::Invalid(m)) if m.contains("limit is 100")));
+    }
+}

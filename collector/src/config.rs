@@ -1,0 +1,50 @@
+//! The collector's configuration section (`[collector]` in the TOML file). Every key has a default
+//! that works for the standalone mode; the binary validates the whole file once at start-up.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CollectorConfig {
+    /// Where OTLP/HTTP and audit ingest listen. 4318 is the OTLP/HTTP port SDKs default to.
+    pub listen: SocketAddr,
+    /// Bearer tokens by source name: a request must carry one of them. The source name labels
+    /// metrics and logs. `PATHWATCH_INGEST_TOKEN` adds one for the source `default`.
+    pub ingest_tokens: BTreeMap<String, String>,
+    /// Largest request body accepted, after gzip decompression. Larger ones get 413.
+    pub max_body_bytes: usize,
+    /// Most records one audit request may carry.
+    pub max_audit_records: usize,
+    /// How far ahead of the collector's clock an audit event's time may be (clock skew allowance).
+    pub max_future_skew_secs: u64,
+    /// Most requests waiting for the writer; beyond this new requests get 429 with Retry-After.
+    pub queue_depth: usize,
+    /// Most spans plus audit events committed in one transaction (group commit).
+    pub max_batch_rows: usize,
+    /// Most bytes the spool in front of ClickHouse may hold; beyond it ingest gets 503 + Retry-After.
+    pub spool_max_bytes: u64,
+    /// Seconds a client is asked to wait (Retry-After) when ingest pushes back.
+    pub retry_after_secs: u32,
+    /// Replace NHS numbers in span names, attributes and URLs with a keyed pseudonym.
+    pub pseudonymise_traces: bool,
+}
+
+impl Default for CollectorConfig {
+    fn default() -> Self {
+        CollectorConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 4318)),
+            ingest_tokens: BTreeMap::new(),
+            max_body_bytes: 16 * 1024 * 1024,
+            max_audit_records: 10_000,
+            max_future_skew_secs: 300,
+            queue_depth: 1_024,
+            max_batch_rows: 20_000,
+            spool_max_bytes: 1024 * 1024 * 1024,
+            retry_after_secs: 5,
+            pseudonymise_traces: true,
+        }
+    }
+}

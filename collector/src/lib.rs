@@ -1,0 +1,205 @@
+//! The collector: OTLP/HTTP traces and audit events in, durably.
+//!
+//! Request path, top to bottom: authenticate the source → read the body (size limit, gzip) → decode
+//! → check each record (bad ones are reported, good ones kept) → pseudonymise traces → hand the batch
+//! to the [`writer`] → answer 2xx only when the writer says it is durable.
+//!
+//! It never answers 2xx for data that is not yet on disk, and never drops data silently: it pushes
+//! back with 429/503 and Retry-After instead.
+
+pub mod audit;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod metrics;
+pub mod otlp;
+pub mod pseudonym;
+pub mod spool;
+pub mod wire;
+pub mod writer;
+
+use std::sync::Arc;
+
+use audit_store::{IngestBatch, NANOS_PER_SEC};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use bytes::Bytes;
+use prost::Message;
+
+pub use crate::auth::IngestTokens;
+pub use crate::config::CollectorConfig;
+use crate::error::IngestError;
+use crate::metrics::{Metrics, ReasonLabel, RejectLabels, RouteLabels, AUDIT, SPANS};
+use crate::pseudonym::Pseudonymiser;
+use crate::wire::WireFormat;
+pub use crate::writer::{Sink, Writer};
+
+/// Everything a request handler needs. Cheap to clone.
+#[derive(Clone)]
+pub struct CollectorState {
+    pub config: Arc<CollectorConfig>,
+    pub tokens: Arc<IngestTokens>,
+    pub writer: Writer,
+    pub pseudonymiser: Option<Arc<Pseudonymiser>>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl CollectorState {
+    /// Starts the writer on `sink` and assembles the state.
+    pub fn new(config: CollectorConfig, tokens: IngestTokens, sink: Sink, pseudonym_key: Vec<u8>, metrics: Arc<Metrics>) -> Self {
+        let writer = Writer::start(sink, metrics.clone(), config.queue_depth, config.max_batch_rows, config.retry_after_secs);
+        let pseudonymiser = config.pseudonymise_traces.then(|| Arc::new(Pseudonymiser::new(pseudonym_key)));
+        CollectorState { config: Arc::new(config), tokens: Arc::new(tokens), writer, pseudonymiser, metrics }
+    }
+}
+
+/// The collector's routes. Layers, outermost first: the body limit (axum refuses larger bodies
+/// before reading them), then the handlers, which authenticate before decoding anything.
+pub fn router(state: CollectorState) -> Router {
+    // Room for gzip framing around a body at the limit; the decoded size is checked again.
+    let body_limit = state.config.max_body_bytes + 64 * 1024;
+    Router::new()
+        .route("/v1/traces", post(traces))
+        .route("/v1/audit", post(audit))
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(state)
+}
+
+fn body_or_error(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes, IngestError> {
+    body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            IngestError::TooLarge { limit }
+        } else {
+            IngestError::Undecodable(rejection.body_text())
+        }
+    })
+}
+
+impl CollectorState {
+    fn authenticate(&self, headers: &HeaderMap) -> Result<(), IngestError> {
+        self.tokens.authenticate(headers).map(|_| ()).inspect_err(|e| {
+            let reason = if matches!(e, IngestError::MissingToken) { "missing" } else { "invalid" };
+            self.metrics.auth_failures.get_or_create(&ReasonLabel { reason }).inc();
+        })
+    }
+
+    fn count_request(&self, route: &'static str, response: &Response) {
+        self.metrics.requests.get_or_create(&RouteLabels { route, status: response.status().as_u16() }).inc();
+    }
+}
+
+async fn traces(State(state): State<CollectorState>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
+    // OTLP clients must say what they send; answer errors in JSON when they did not.
+    let format = WireFormat::from_headers(&headers, None);
+    let reply_format = *format.as_ref().unwrap_or(&WireFormat::Json);
+    let response = match traces_inner(&state, &headers, format, body).await {
+        Ok(response) => response,
+        Err(e) => {
+            if !matches!(e, IngestError::MissingToken | IngestError::BadToken) {
+                let reason = reject_reason(&e);
+                state.metrics.rejected.get_or_create(&RejectLabels { kind: "spans", reason }).inc();
+            }
+            e.into_response_for(reply_format)
+        }
+    };
+    state.count_request("/v1/traces", &response);
+    response
+}
+
+fn reject_reason(e: &IngestError) -> &'static str {
+    match e {
+        IngestError::TooLarge { .. } => "too_large",
+        IngestError::UnsupportedMediaType(_) | IngestError::UnsupportedEncoding(_) => "unsupported_encoding",
+        IngestError::Undecodable(_) => "undecodable",
+        IngestError::Invalid(_) => "invalid",
+        IngestError::Busy { .. } => "busy",
+        IngestError::Unavailable { .. } => "unavailable",
+        IngestError::MissingToken | IngestError::BadToken => "unauthenticated",
+    }
+}
+
+async fn traces_inner(
+    state: &CollectorState,
+    headers: &HeaderMap,
+    format: Result<WireFormat, IngestError>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, IngestError> {
+    state.authenticate(headers)?;
+    let format = format?;
+    let limit = state.config.max_body_bytes;
+    let body = wire::decoded_body(headers, body_or_error(body, limit)?, limit)?;
+    let request = otlp::decode(format, &body)?;
+    let flat = otlp::flatten(request, state.pseudonymiser.as_deref());
+    state.metrics.received.get_or_create(&SPANS).inc_by(flat.spans.len() as u64 + flat.rejected as u64);
+    if flat.rejected > 0 {
+        state.metrics.rejected.get_or_create(&RejectLabels { kind: "spans", reason: "invalid_span" }).inc_by(flat.rejected as u64);
+    }
+    if !flat.spans.is_empty() {
+        state.writer.write(IngestBatch { spans: flat.spans, audit: Vec::new() }).await?;
+    }
+    let reply = otlp::response(flat.rejected, &flat.problems);
+    Ok(match format {
+        WireFormat::Protobuf => ([(header::CONTENT_TYPE, "application/x-protobuf")], reply.encode_to_vec()).into_response(),
+        WireFormat::Json => axum::Json(reply).into_response(),
+    })
+}
+
+async fn audit(State(state): State<CollectorState>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
+    let response = match audit_inner(&state, &headers, body).await {
+        Ok(response) => response,
+        Err(e) => {
+            if !matches!(e, IngestError::MissingToken | IngestError::BadToken) {
+                let reason = reject_reason(&e);
+                state.metrics.rejected.get_or_create(&RejectLabels { kind: "audit_events", reason }).inc();
+            }
+            e.into_response()
+        }
+    };
+    state.count_request("/v1/audit", &response);
+    response
+}
+
+async fn audit_inner(state: &CollectorState, headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Response, IngestError> {
+    state.authenticate(headers)?;
+    if WireFormat::from_headers(headers, Some(WireFormat::Json))? != WireFormat::Json {
+        return Err(IngestError::UnsupportedMediaType("application/x-protobuf (audit events are JSON)".into()));
+    }
+    let limit = state.config.max_body_bytes;
+    let body = wire::decoded_body(headers, body_or_error(body, limit)?, limit)?;
+    let limits = audit::Limits {
+        now_ns: writer::now_ns(),
+        max_future_skew_ns: state.config.max_future_skew_secs.saturating_mul(NANOS_PER_SEC),
+        max_records: state.config.max_audit_records,
+    };
+    let (events, errors) = audit::parse(&body, limits)?;
+    state.metrics.received.get_or_create(&AUDIT).inc_by((events.len() + errors.len()) as u64);
+    if !errors.is_empty() {
+        state.metrics.rejected.get_or_create(&RejectLabels { kind: "audit_events", reason: "invalid_record" }).inc_by(errors.len() as u64);
+    }
+    let receipt = if events.is_empty() {
+        Default::default()
+    } else {
+        state.writer.write(IngestBatch { spans: Vec::new(), audit: events }).await?
+    };
+    let status = if receipt.audit_events + receipt.audit_duplicates == 0 && !errors.is_empty() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let body = serde_json::json!({
+        "accepted": receipt.audit_events,
+        "duplicates": receipt.audit_duplicates,
+        "rejected": errors,
+    });
+    Ok((status, axum::Json(body)).into_response())
+}
+
+async fn metrics(State(state): State<CollectorState>) -> Response {
+    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], state.metrics.render()).into_response()
+}

@@ -1,0 +1,189 @@
+//! OTLP/HTTP traces: decode `ExportTraceServiceRequest` (protobuf or JSON) and flatten it into
+//! [`Span`]s, rejecting malformed spans one by one (they are reported through `partial_success`).
+
+use audit_store::{Span, SpanEvent, SpanKind, SpanLink, SpanStatus};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use opentelemetry_proto::tonic::common::v1::{any_value::Value, AnyValue, KeyValue};
+use prost::Message;
+
+use crate::error::IngestError;
+use crate::pseudonym::Pseudonymiser;
+use crate::wire::WireFormat;
+
+/// Attribute keys that carry the correlation id a span belongs to, most specific first. HTTP header
+/// attributes follow OpenTelemetry's `http.request.header.<name>` convention.
+const CORRELATION_KEYS: &[&str] = &[
+    "pathwatch.correlation_id",
+    "correlation_id",
+    "correlation.id",
+    "http.request.header.x-correlation-id",
+    "http.response.header.x-correlation-id",
+    "http.request.header.x-request-id",
+    "http.response.header.x-request-id",
+    "http.request.header.ssp-traceid",
+    "http.request.header.mex-localid",
+];
+
+pub fn decode(format: WireFormat, body: &[u8]) -> Result<ExportTraceServiceRequest, IngestError> {
+    match format {
+        WireFormat::Protobuf => {
+            ExportTraceServiceRequest::decode(body).map_err(|e| IngestError::Undecodable(format!("protobuf: {e}")))
+        }
+        WireFormat::Json => serde_json::from_slice(body).map_err(|e| IngestError::Undecodable(format!("JSON: {e}"))),
+    }
+}
+
+/// The spans of a request, and what was wrong with those that were rejected.
+#[derive(Debug, Default)]
+pub struct Flattened {
+    pub spans: Vec<Span>,
+    pub rejected: i64,
+    /// The first few problems, for the partial_success message.
+    pub problems: Vec<String>,
+}
+
+const MAX_PROBLEMS_REPORTED: usize = 5;
+
+pub fn flatten(request: ExportTraceServiceRequest, pseudonymiser: Option<&Pseudonymiser>) -> Flattened {
+    let scrub = |s: String| -> String {
+        match pseudonymiser {
+            Some(p) => match p.scrub(&s) {
+                std::borrow::Cow::Borrowed(_) => s,
+                std::borrow::Cow::Owned(o) => o,
+            },
+            None => s,
+        }
+    };
+    let mut out = Flattened::default();
+    for (r, resource_spans) in request.resource_spans.into_iter().enumerate() {
+        let resource_attrs = resource_spans.resource.map(|r| r.attributes).unwrap_or_default();
+        let service_name = resource_attrs
+            .iter()
+            .find(|kv| kv.key == "service.name")
+            .and_then(|kv| kv.value.as_ref())
+            .map(stringify)
+            .unwrap_or_else(|| "unknown_service".to_string());
+        let resource: Vec<(String, String)> =
+            resource_attrs.iter().map(|kv| (kv.key.clone(), scrub(kv.value.as_ref().map(stringify).unwrap_or_default()))).collect();
+        for (s, scope_spans) in resource_spans.scope_spans.into_iter().enumerate() {
+            let scope_name = scope_spans.scope.map(|s| s.name).unwrap_or_default();
+            for (i, span) in scope_spans.spans.into_iter().enumerate() {
+                let at = format!("resourceSpans[{r}].scopeSpans[{s}].spans[{i}]");
+                let problem = if span.trace_id.len() != 16 || span.trace_id.iter().all(|b| *b == 0) {
+                    Some("traceId must be 16 bytes and not all zero")
+                } else if span.span_id.len() != 8 || span.span_id.iter().all(|b| *b == 0) {
+                    Some("spanId must be 8 bytes and not all zero")
+                } else if !(span.parent_span_id.is_empty() || span.parent_span_id.len() == 8) {
+                    Some("parentSpanId must be empty or 8 bytes")
+                } else if span.start_time_unix_nano == 0 {
+                    Some("startTimeUnixNano is missing")
+                } else {
+                    None
+                };
+                if let Some(problem) = problem {
+                    out.rejected += 1;
+                    if out.problems.len() < MAX_PROBLEMS_REPORTED {
+                        out.problems.push(format!("{at}: {problem}"));
+                    }
+                    continue;
+                }
+                let correlation_id = correlation_id(&span.attributes);
+                out.spans.push(Span {
+                    trace_id: hex::encode(&span.trace_id),
+                    span_id: hex::encode(&span.span_id),
+                    parent_span_id: hex::encode(&span.parent_span_id),
+                    name: scrub(span.name),
+                    kind: SpanKind::from_code(i64::from(span.kind)),
+                    service_name: service_name.clone(),
+                    scope_name: scope_name.clone(),
+                    start_ns: span.start_time_unix_nano,
+                    duration_ns: span.end_time_unix_nano.saturating_sub(span.start_time_unix_nano),
+                    status: span.status.as_ref().map_or(SpanStatus::Unset, |s| SpanStatus::from_code(i64::from(s.code))),
+                    status_message: scrub(span.status.map(|s| s.message).unwrap_or_default()),
+                    correlation_id,
+                    attributes: attributes(span.attributes, &scrub),
+                    resource: resource.clone(),
+                    events: span
+                        .events
+                        .into_iter()
+                        .map(|e| SpanEvent {
+                            time_ns: e.time_unix_nano,
+                            name: scrub(e.name),
+                            attributes: attributes(e.attributes, &scrub),
+                        })
+                        .collect(),
+                    links: span
+                        .links
+                        .into_iter()
+                        .map(|l| SpanLink { trace_id: hex::encode(l.trace_id), span_id: hex::encode(l.span_id) })
+                        .collect(),
+                });
+            }
+        }
+    }
+    out
+}
+
+fn attributes(kvs: Vec<KeyValue>, scrub: &impl Fn(String) -> String) -> Vec<(String, String)> {
+    kvs.into_iter().map(|kv| (kv.key, scrub(kv.value.as_ref().map(stringify).unwrap_or_default()))).collect()
+}
+
+fn correlation_id(attrs: &[KeyValue]) -> String {
+    for key in CORRELATION_KEYS {
+        if let Some(value) = attrs.iter().find(|kv| kv.key.eq_ignore_ascii_case(key)).and_then(|kv| kv.value.as_ref()) {
+            // Header attributes are string arrays by convention; take the first value.
+            let first = match &value.value {
+                Some(Value::ArrayValue(a)) => a.values.first().map(stringify),
+                Some(_) => Some(stringify(value)),
+                None => None,
+            };
+            if let Some(id) = first.filter(|s| !s.is_empty()) {
+                return id;
+            }
+        }
+    }
+    String::new()
+}
+
+/// An attribute value as text: strings as they are, scalars in their usual form, arrays and maps as JSON.
+pub fn stringify(value: &AnyValue) -> String {
+    match &value.value {
+        Some(Value::StringValue(s)) => s.clone(),
+        Some(Value::BoolValue(b)) => b.to_string(),
+        Some(Value::IntValue(i)) => i.to_string(),
+        Some(Value::DoubleValue(d)) => d.to_string(),
+        Some(Value::BytesValue(b)) => hex::encode(b),
+        Some(_) => to_json(value).to_string(),
+        None => String::new(),
+    }
+}
+
+fn to_json(value: &AnyValue) -> serde_json::Value {
+    match &value.value {
+        Some(Value::StringValue(s)) => s.clone().into(),
+        Some(Value::BoolValue(b)) => (*b).into(),
+        Some(Value::IntValue(i)) => (*i).into(),
+        Some(Value::DoubleValue(d)) => (*d).into(),
+        Some(Value::BytesValue(b)) => hex::encode(b).into(),
+        Some(Value::ArrayValue(a)) => a.values.iter().map(to_json).collect::<Vec<_>>().into(),
+        Some(Value::KvlistValue(kv)) => kv
+            .values
+            .iter()
+            .map(|kv| (kv.key.clone(), kv.value.as_ref().map(to_json).unwrap_or(serde_json::Value::Null)))
+            .collect::<serde_json::Map<_, _>>()
+            .into(),
+        _ => serde_json::Value::Null,
+    }
+}
+
+/// The success response: empty when every span was accepted, `partial_success` otherwise.
+pub fn response(rejected: i64, problems: &[String]) -> ExportTraceServiceResponse {
+    ExportTraceServiceResponse {
+        partial_success: (rejected > 0).then(|| ExportTracePartialSuccess {
+            rejected_spans: rejected,
+            error_message: problems.join("; "),
+        }),
+    }
+}

@@ -1,0 +1,167 @@
+//! The write-ahead spool in front of ClickHouse: a local SQLite file (WAL, synchronous FULL) where an
+//! accepted batch is durable before the client hears 2xx. A drainer moves batches to ClickHouse in
+//! order and deletes them only after ClickHouse has them; if ClickHouse is down, batches wait (up to
+//! `spool_max_bytes`, then ingest answers 503) and drain on recovery or on the next start.
+//!
+//! The spool also holds the audit sequencer (chain head and seen event ids), so audit events are
+//! chained, and duplicates dropped, at the moment they are accepted.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use audit_store::{
+    open_pool, sequencer, ClickHouseStore, IngestBatch, IngestReceipt, Span, StoreError,
+    StoredAuditEvent, TelemetryStore,
+};
+use serde::{Deserialize, Serialize};
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::{AssertSqlSafe, SqlSafeStr, SqlitePool};
+use tokio::sync::Notify;
+
+use crate::metrics::Metrics;
+use crate::writer::CommitError;
+
+const SPOOL_TABLE: &str = "CREATE TABLE spool (id INTEGER NOT NULL PRIMARY KEY, payload BLOB NOT NULL, bytes BIGINT NOT NULL)";
+
+/// Batches moved to ClickHouse per drain step.
+const DRAIN_BATCHES: i64 = 64;
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+#[derive(Serialize, Deserialize)]
+struct Entry {
+    spans: Vec<Span>,
+    audit: Vec<StoredAuditEvent>,
+}
+
+pub struct Spool {
+    pool: SqlitePool,
+    max_bytes: u64,
+    bytes: AtomicU64,
+    batches: AtomicU64,
+    wake: Notify,
+    metrics: Arc<Metrics>,
+}
+
+impl Spool {
+    pub async fn open(path: &Path, max_bytes: u64, metrics: Arc<Metrics>) -> Result<Spool, StoreError> {
+        let pool = open_pool(path, 2).await?;
+        let migrator = Migrator::with_migrations(vec![
+            Migration::new(1, "sequencer".into(), MigrationType::Simple, AssertSqlSafe(sequencer::SCHEMA).into_sql_str(), false),
+            Migration::new(2, "spool".into(), MigrationType::Simple, SPOOL_TABLE.into_sql_str(), false),
+        ]);
+        migrator.run(&pool).await?;
+        let (batches, bytes): (i64, Option<i64>) =
+            sqlx::query_as("SELECT COUNT(*), SUM(bytes) FROM spool").fetch_one(&pool).await?;
+        let spool = Spool {
+            pool,
+            max_bytes,
+            bytes: AtomicU64::new(bytes.unwrap_or(0) as u64),
+            batches: AtomicU64::new(batches as u64),
+            wake: Notify::new(),
+            metrics,
+        };
+        spool.publish();
+        Ok(spool)
+    }
+
+    fn publish(&self) {
+        self.metrics.spool_bytes.set(self.bytes.load(Ordering::Relaxed) as i64);
+        self.metrics.spool_batches.set(self.batches.load(Ordering::Relaxed) as i64);
+    }
+
+    pub fn depth(&self) -> (u64, u64) {
+        (self.batches.load(Ordering::Relaxed), self.bytes.load(Ordering::Relaxed))
+    }
+
+    /// Makes the batches durable in the spool (one transaction) and chains their audit events.
+    pub async fn commit(&self, received_ns: u64, batches: Vec<IngestBatch>) -> Result<Vec<IngestReceipt>, CommitError> {
+        let bytes = self.bytes.load(Ordering::Relaxed);
+        if bytes >= self.max_bytes {
+            return Err(CommitError::SpoolFull { bytes });
+        }
+        let mut tx = self.pool.begin().await.map_err(StoreError::from)?;
+        let mut receipts = Vec::with_capacity(batches.len());
+        let mut added = 0u64;
+        let mut count = 0u64;
+        for batch in batches {
+            let sequenced = sequencer::sequence(&mut tx, received_ns, batch.audit).await?;
+            receipts.push(IngestReceipt {
+                spans: batch.spans.len(),
+                audit_events: sequenced.stored.len(),
+                audit_duplicates: sequenced.duplicates,
+            });
+            if batch.spans.is_empty() && sequenced.stored.is_empty() {
+                continue;
+            }
+            let payload = serde_json::to_vec(&Entry { spans: batch.spans, audit: sequenced.stored })
+                .map_err(|e| StoreError::Invalid(format!("spool encoding: {e}")))?;
+            added += payload.len() as u64;
+            count += 1;
+            sqlx::query("INSERT INTO spool (payload, bytes) VALUES (?, ?)")
+                .bind(&payload)
+                .bind(payload.len() as i64)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::from)?;
+        }
+        tx.commit().await.map_err(StoreError::from)?;
+        self.bytes.fetch_add(added, Ordering::Relaxed);
+        self.batches.fetch_add(count, Ordering::Relaxed);
+        self.publish();
+        self.wake.notify_one();
+        Ok(receipts)
+    }
+
+    /// Moves spooled batches to ClickHouse forever: in order, deleting each only once stored, and
+    /// backing off (capped) while ClickHouse is unreachable. Replays are harmless: both tables
+    /// collapse repeated rows.
+    pub async fn drain_forever(self: Arc<Self>, store: ClickHouseStore) {
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            match self.drain_step(&store).await {
+                Ok(0) => {
+                    backoff = Duration::from_millis(100);
+                    // Wake on new data, or re-check now and then in case a notify was missed.
+                    let _ = tokio::time::timeout(Duration::from_secs(1), self.wake.notified()).await;
+                }
+                Ok(_) => backoff = Duration::from_millis(100),
+                Err(e) => {
+                    self.metrics.spool_drain_failures.inc();
+                    tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "ClickHouse did not take the spooled batches");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+            }
+        }
+    }
+
+    /// Moves up to [`DRAIN_BATCHES`] batches; returns how many.
+    pub async fn drain_step(&self, store: &ClickHouseStore) -> Result<usize, StoreError> {
+        let rows: Vec<(i64, Vec<u8>, i64)> = sqlx::query_as("SELECT id, payload, bytes FROM spool ORDER BY id LIMIT ?")
+            .bind(DRAIN_BATCHES)
+            .fetch_all(&self.pool)
+            .await?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let mut spans = Vec::new();
+        let mut audit: Vec<StoredAuditEvent> = Vec::new();
+        for (id, payload, _) in &rows {
+            let entry: Entry = serde_json::from_slice(payload)
+                .map_err(|e| StoreError::Corrupt(format!("spool batch {id} does not decode: {e}")))?;
+            spans.extend(entry.spans);
+            audit.extend(entry.audit);
+        }
+        store.insert_spans(&spans).await?;
+        store.insert_audit_events(&audit).await?;
+        let last = rows.last().map_or(0, |r| r.0);
+        sqlx::query("DELETE FROM spool WHERE id <= ?").bind(last).execute(&self.pool).await?;
+        let freed: i64 = rows.iter().map(|r| r.2).sum();
+        self.bytes.fetch_sub(freed as u64, Ordering::Relaxed);
+        self.batches.fetch_sub(rows.len() as u64, Ordering::Relaxed);
+        self.publish();
+        Ok(rows.len())
+    }
+}

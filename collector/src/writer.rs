@@ -1,0 +1,116 @@
+//! The writer: one task that makes accepted batches durable, several requests per commit (group
+//! commit), and only then lets their handlers answer 2xx.
+//!
+//! Requests hand their batch over a bounded queue; a full queue is backpressure (429 Retry-After),
+//! never a silent drop. The writer takes everything waiting, up to `max_batch_rows`, commits it in one
+//! transaction (SQLite store, or the spool in front of ClickHouse) and answers each request.
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use audit_store::{IngestBatch, IngestReceipt, SqliteStore, StoreError};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::IngestError;
+use crate::metrics::{Metrics, AUDIT, SPANS};
+use crate::spool::Spool;
+
+/// Where the writer commits: the SQLite store itself, or the spool that feeds ClickHouse.
+#[derive(Clone)]
+pub enum Sink {
+    Sqlite(SqliteStore),
+    Spool(Arc<Spool>),
+}
+
+impl Sink {
+    async fn commit(&self, received_ns: u64, batches: Vec<IngestBatch>) -> Result<Vec<IngestReceipt>, CommitError> {
+        match self {
+            Sink::Sqlite(store) => store.commit_ingest(received_ns, batches).await.map_err(CommitError::Store),
+            Sink::Spool(spool) => spool.commit(received_ns, batches).await,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CommitError {
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    #[error("the spool is full ({bytes} bytes waiting for ClickHouse)")]
+    SpoolFull { bytes: u64 },
+}
+
+struct Job {
+    batch: IngestBatch,
+    done: oneshot::Sender<Result<IngestReceipt, IngestError>>,
+}
+
+/// The handle request handlers use. Cheap to clone.
+#[derive(Clone)]
+pub struct Writer {
+    queue: mpsc::Sender<Job>,
+    retry_after: u32,
+}
+
+impl Writer {
+    /// Starts the writer task. It ends when every `Writer` handle is dropped, after answering what
+    /// was queued.
+    pub fn start(sink: Sink, metrics: Arc<Metrics>, queue_depth: usize, max_batch_rows: usize, retry_after: u32) -> Writer {
+        let (queue, rx) = mpsc::channel(queue_depth.max(1));
+        tokio::spawn(run(sink, metrics, rx, max_batch_rows.max(1), retry_after));
+        Writer { queue, retry_after }
+    }
+
+    /// Resolves once `batch` is durable, or with the reason it could not be made so.
+    pub async fn write(&self, batch: IngestBatch) -> Result<IngestReceipt, IngestError> {
+        let (done, receipt) = oneshot::channel();
+        self.queue.try_send(Job { batch, done }).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => IngestError::Busy { retry_after: self.retry_after },
+            mpsc::error::TrySendError::Closed(_) => IngestError::Unavailable { retry_after: self.retry_after },
+        })?;
+        receipt.await.unwrap_or(Err(IngestError::Unavailable { retry_after: self.retry_after }))
+    }
+}
+
+fn rows(batch: &IngestBatch) -> usize {
+    batch.spans.len() + batch.audit.len()
+}
+
+pub fn now_ns() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+}
+
+async fn run(sink: Sink, metrics: Arc<Metrics>, mut rx: mpsc::Receiver<Job>, max_rows: usize, retry_after: u32) {
+    while let Some(first) = rx.recv().await {
+        let mut total = rows(&first.batch);
+        let mut jobs = vec![first];
+        while total < max_rows {
+            match rx.try_recv() {
+                Ok(job) => {
+                    total += rows(&job.batch);
+                    jobs.push(job);
+                }
+                Err(_) => break,
+            }
+        }
+        let (batches, replies): (Vec<_>, Vec<_>) = jobs.into_iter().map(|j| (j.batch, j.done)).unzip();
+        metrics.batch_rows.observe(total as f64);
+        let started = Instant::now();
+        match sink.commit(now_ns(), batches).await {
+            Ok(receipts) => {
+                metrics.commit_seconds.observe(started.elapsed().as_secs_f64());
+                for (receipt, reply) in receipts.into_iter().zip(replies) {
+                    metrics.stored.get_or_create(&SPANS).inc_by(receipt.spans as u64);
+                    metrics.stored.get_or_create(&AUDIT).inc_by(receipt.audit_events as u64);
+                    metrics.duplicates.inc_by(receipt.audit_duplicates as u64);
+                    let _ = reply.send(Ok(receipt));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "commit failed; answering 503 to {} request(s)", replies.len());
+                for reply in replies {
+                    let _ = reply.send(Err(IngestError::Unavailable { retry_after }));
+                }
+            }
+        }
+    }
+}

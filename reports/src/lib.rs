@@ -1,0 +1,3 @@
+//! Reports: DCB0129, DTAC and DSPT assurance exports generated from the hazard log and evidence.
+//!
+//! Not built yet (issue 6).
