@@ -50,7 +50,12 @@ pub struct ClickHouseStore {
 impl ClickHouseStore {
     /// Connects, creates the database and tables if they are missing, and reports the server version.
     pub async fn connect(config: &ClickHouseConfig) -> Result<Self, StoreError> {
-        if !config.database.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || config.database.is_empty() {
+        if !config
+            .database
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+            || config.database.is_empty()
+        {
             return Err(StoreError::Invalid(format!(
                 "ClickHouse database name {:?} may only contain letters, digits and underscores",
                 config.database
@@ -62,14 +67,23 @@ impl ClickHouseStore {
             .with_password(&config.password)
             .with_validation(false);
         let server_version: String = base.query("SELECT version()").fetch_one().await?;
-        base.query(&format!("CREATE DATABASE IF NOT EXISTS {}", config.database)).execute().await?;
+        base.query(&format!(
+            "CREATE DATABASE IF NOT EXISTS {}",
+            config.database
+        ))
+        .execute()
+        .await?;
         let client = base.with_database(&config.database);
         for file in SCHEMA {
             for statement in statements(file) {
                 client.query(&statement).execute().await?;
             }
         }
-        Ok(ClickHouseStore { client, database: config.database.clone(), server_version })
+        Ok(ClickHouseStore {
+            client,
+            database: config.database.clone(),
+            server_version,
+        })
     }
 
     pub fn server_version(&self) -> &str {
@@ -88,7 +102,11 @@ impl ClickHouseStore {
         Ok(self.client.query(sql).execute().await?)
     }
 
-    async fn drop_partitions_before(&self, tables: &[&str], cutoff_yyyymmdd: u32) -> Result<(), StoreError> {
+    async fn drop_partitions_before(
+        &self,
+        tables: &[&str],
+        cutoff_yyyymmdd: u32,
+    ) -> Result<(), StoreError> {
         for table in tables {
             let partitions: Vec<String> = self
                 .client
@@ -98,9 +116,14 @@ impl ClickHouseStore {
                 .fetch_all()
                 .await?;
             for p in partitions {
-                let Ok(day) = p.trim_matches('\'').parse::<u32>() else { continue };
+                let Ok(day) = p.trim_matches('\'').parse::<u32>() else {
+                    continue;
+                };
                 if day < cutoff_yyyymmdd {
-                    self.client.query(&format!("ALTER TABLE {table} DROP PARTITION {day}")).execute().await?;
+                    self.client
+                        .query(&format!("ALTER TABLE {table} DROP PARTITION {day}"))
+                        .execute()
+                        .await?;
                 }
             }
         }
@@ -111,9 +134,17 @@ impl ClickHouseStore {
 /// Splits a schema file into statements (the HTTP interface takes one at a time). Schema files hold
 /// no semicolons inside strings or comments.
 fn statements(file: &str) -> Vec<String> {
-    let without_comments: String =
-        file.lines().filter(|l| !l.trim_start().starts_with("--")).collect::<Vec<_>>().join("\n");
-    without_comments.split(';').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
+    let without_comments: String = file
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("--"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    without_comments
+        .split(';')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect()
 }
 
 #[derive(Debug, Row, Serialize, Deserialize)]
@@ -201,7 +232,11 @@ impl TryFrom<SpanRow> for Span {
             .map(|((time_ns, name), attrs)| {
                 let attributes = serde_json::from_str(&attrs)
                     .map_err(|e| StoreError::Corrupt(format!("spans.EventAttributes: {e}")))?;
-                Ok(SpanEvent { time_ns, name, attributes })
+                Ok(SpanEvent {
+                    time_ns,
+                    name,
+                    attributes,
+                })
             })
             .collect::<Result<_, StoreError>>()?;
         Ok(Span {
@@ -298,15 +333,22 @@ impl TryFrom<AuditRow> for StoredAuditEvent {
             event: AuditEvent {
                 event_id: r.event_id,
                 occurred_ns: r.occurred_ns,
-                actor: Actor { user_id: r.actor_user_id, name: r.actor_name, role: r.actor_role, organisation: r.actor_org },
+                actor: Actor {
+                    user_id: r.actor_user_id,
+                    name: r.actor_name,
+                    role: r.actor_role,
+                    organisation: r.actor_org,
+                },
                 purpose_of_use: r.purpose_of_use,
-                action: Action::parse(&r.action)
-                    .ok_or_else(|| StoreError::Corrupt(format!("audit_events.Action {:?}", r.action)))?,
+                action: Action::parse(&r.action).ok_or_else(|| {
+                    StoreError::Corrupt(format!("audit_events.Action {:?}", r.action))
+                })?,
                 nhs_number: r.nhs_number,
                 resource_type: r.resource_type,
                 resource_id: r.resource_id,
-                outcome: Outcome::parse(&r.outcome)
-                    .ok_or_else(|| StoreError::Corrupt(format!("audit_events.Outcome {:?}", r.outcome)))?,
+                outcome: Outcome::parse(&r.outcome).ok_or_else(|| {
+                    StoreError::Corrupt(format!("audit_events.Outcome {:?}", r.outcome))
+                })?,
                 correlation_id: r.correlation_id,
                 request_id: r.request_id,
                 source_system: r.source_system,
@@ -358,7 +400,11 @@ impl ClickHouseStore {
         rows.into_iter().map(Span::try_from).collect()
     }
 
-    async fn audit_where(&self, condition: &str, limit: u32) -> Result<Vec<StoredAuditEvent>, StoreError> {
+    async fn audit_where(
+        &self,
+        condition: &str,
+        limit: u32,
+    ) -> Result<Vec<StoredAuditEvent>, StoreError> {
         let sql = format!(
             "SELECT {AUDIT_FIELDS} FROM audit_events WHERE {condition} \
              ORDER BY OccurredNs, Seq LIMIT 1 BY Seq LIMIT {limit}"
@@ -426,7 +472,9 @@ impl TelemetryStore for ClickHouseStore {
             .bind(trace_id)
             .fetch_optional()
             .await?;
-        let Some(range) = range else { return Ok(Vec::new()) };
+        let Some(range) = range else {
+            return Ok(Vec::new());
+        };
         let condition = format!(
             "Timestamp >= toDateTime({}) AND Timestamp <= toDateTime({}) AND TraceId = ?",
             seconds(range.start_ns),
@@ -445,7 +493,9 @@ impl TelemetryStore for ClickHouseStore {
 
     async fn latency_buckets(&self, query: &BucketQuery) -> Result<Vec<LatencyBucket>, StoreError> {
         if query.bucket_secs == 0 {
-            return Err(StoreError::Invalid("bucket width must be at least one second".into()));
+            return Err(StoreError::Invalid(
+                "bucket width must be at least one second".into(),
+            ));
         }
         let width = u64::from(query.bucket_secs) * NANOS_PER_SEC;
         let name_filter = match &query.span_name {
@@ -471,14 +521,26 @@ impl TelemetryStore for ClickHouseStore {
         rows.into_iter()
             .map(|r| {
                 let q = |i: usize| {
-                    r.q.get(i).copied().ok_or_else(|| StoreError::Corrupt("quantilesExact returned too few values".into()))
+                    r.q.get(i).copied().ok_or_else(|| {
+                        StoreError::Corrupt("quantilesExact returned too few values".into())
+                    })
                 };
-                Ok(LatencyBucket { start_ns: r.bucket, count: r.n, errors: r.errors, p50_ns: q(0)?, p95_ns: q(1)?, p99_ns: q(2)? })
+                Ok(LatencyBucket {
+                    start_ns: r.bucket,
+                    count: r.n,
+                    errors: r.errors,
+                    p50_ns: q(0)?,
+                    p95_ns: q(1)?,
+                    p99_ns: q(2)?,
+                })
             })
             .collect()
     }
 
-    async fn audit_events(&self, filter: &AuditFilter) -> Result<Vec<StoredAuditEvent>, StoreError> {
+    async fn audit_events(
+        &self,
+        filter: &AuditFilter,
+    ) -> Result<Vec<StoredAuditEvent>, StoreError> {
         let mut conditions = vec!["1 = 1".to_string()];
         let mut time = String::new();
         if let Some(from) = filter.from_ns {
@@ -496,7 +558,10 @@ impl TelemetryStore for ClickHouseStore {
             ));
         }
         if let Some(u) = &filter.user_id {
-            conditions.push(format!("Seq IN (SELECT Seq FROM audit_by_user WHERE ActorUserId = {}{time})", quote(u)));
+            conditions.push(format!(
+                "Seq IN (SELECT Seq FROM audit_by_user WHERE ActorUserId = {}{time})",
+                quote(u)
+            ));
         }
         if let Some(c) = &filter.correlation_id {
             conditions.push(format!("CorrelationId = {}", quote(c)));
@@ -505,7 +570,11 @@ impl TelemetryStore for ClickHouseStore {
         self.audit_where(&condition, filter.limit).await
     }
 
-    async fn audit_chain_page(&self, after_seq: u64, limit: u32) -> Result<Vec<StoredAuditEvent>, StoreError> {
+    async fn audit_chain_page(
+        &self,
+        after_seq: u64,
+        limit: u32,
+    ) -> Result<Vec<StoredAuditEvent>, StoreError> {
         let sql = format!(
             "SELECT {AUDIT_FIELDS} FROM audit_events WHERE Seq > {after_seq} ORDER BY Seq LIMIT 1 BY Seq LIMIT {limit}"
         );
@@ -524,16 +593,25 @@ impl TelemetryStore for ClickHouseStore {
             .query("SELECT LastRemovedSeq AS seq, LastRemovedHash AS hash FROM audit_chain_base ORDER BY LastRemovedSeq DESC LIMIT 1")
             .fetch_optional()
             .await?;
-        Ok(base.map(|b| ChainLink { seq: b.seq, hash: b.hash }))
+        Ok(base.map(|b| ChainLink {
+            seq: b.seq,
+            hash: b.hash,
+        }))
     }
 
     async fn drop_days_before(&self, kind: DataKind, cutoff_day: i64) -> Result<(), StoreError> {
         let cutoff = time::Date::from_julian_day(2_440_588 + cutoff_day as i32)
             .map_err(|e| StoreError::Invalid(format!("cutoff day {cutoff_day}: {e}")))?;
-        let yyyymmdd = cutoff.year() as u32 * 10_000 + u32::from(u8::from(cutoff.month())) * 100 + u32::from(cutoff.day());
+        let yyyymmdd = cutoff.year() as u32 * 10_000
+            + u32::from(u8::from(cutoff.month())) * 100
+            + u32::from(cutoff.day());
         match kind {
             DataKind::Spans => {
-                self.drop_partitions_before(&["spans", "trace_index", "correlation_index"], yyyymmdd).await
+                self.drop_partitions_before(
+                    &["spans", "trace_index", "correlation_index"],
+                    yyyymmdd,
+                )
+                .await
             }
             DataKind::AuditEvents => {
                 #[derive(Row, Deserialize)]
@@ -557,7 +635,11 @@ impl TelemetryStore for ClickHouseStore {
                         .execute()
                         .await?;
                 }
-                self.drop_partitions_before(&["audit_events", "audit_by_patient", "audit_by_user"], yyyymmdd).await
+                self.drop_partitions_before(
+                    &["audit_events", "audit_by_patient", "audit_by_user"],
+                    yyyymmdd,
+                )
+                .await
             }
         }
     }

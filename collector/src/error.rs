@@ -34,9 +34,9 @@ impl IngestError {
             IngestError::MissingToken | IngestError::BadToken => StatusCode::UNAUTHORIZED,
             IngestError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             IngestError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            IngestError::UnsupportedEncoding(_) | IngestError::Undecodable(_) | IngestError::Invalid(_) => {
-                StatusCode::BAD_REQUEST
-            }
+            IngestError::UnsupportedEncoding(_)
+            | IngestError::Undecodable(_)
+            | IngestError::Invalid(_) => StatusCode::BAD_REQUEST,
             IngestError::Busy { .. } => StatusCode::TOO_MANY_REQUESTS,
             IngestError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -44,7 +44,9 @@ impl IngestError {
 
     fn retry_after(&self) -> Option<u32> {
         match self {
-            IngestError::Busy { retry_after } | IngestError::Unavailable { retry_after } => Some(*retry_after),
+            IngestError::Busy { retry_after } | IngestError::Unavailable { retry_after } => {
+                Some(*retry_after)
+            }
             _ => None,
         }
     }
@@ -69,10 +71,14 @@ impl IngestError {
         };
         *response.status_mut() = status;
         if let Some(secs) = self.retry_after() {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         if status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
     }
@@ -87,10 +93,10 @@ impl IntoResponse for IngestError {
 /// The gRPC status code matching an HTTP status, as OTLP/HTTP's Status body carries.
 fn grpc_code(status: StatusCode) -> i32 {
     match status.as_u16() {
-        400 | 413 | 415 => 3,  // INVALID_ARGUMENT
-        401 => 16,             // UNAUTHENTICATED
-        429 => 8,              // RESOURCE_EXHAUSTED
-        503 => 14,             // UNAVAILABLE
-        _ => 2,                // UNKNOWN
+        400 | 413 | 415 => 3, // INVALID_ARGUMENT
+        401 => 16,            // UNAUTHENTICATED
+        429 => 8,             // RESOURCE_EXHAUSTED
+        503 => 14,            // UNAVAILABLE
+        _ => 2,               // UNKNOWN
     }
 }

@@ -1,1 +1,104 @@
-fn main() {}
+//! `pathwatch`: parses the command line and wires the parts together. No domain logic lives here.
+
+mod commands;
+mod config;
+mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "pathwatch",
+    version,
+    about = "Watches NHS API integrations: pathway health, audit trails, clinical safety evidence"
+)]
+struct Cli {
+    #[command(flatten)]
+    common: Common,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone)]
+pub struct Common {
+    /// TOML configuration file (keys: deploy/configuration.md).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Where data and generated secrets live [default: ./data].
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run everything that exists in one process: collector on 127.0.0.1:4318, dashboard on 127.0.0.1:8080.
+    Up,
+    /// Run the collector alone (OTLP/HTTP traces and audit events in).
+    Collector,
+    /// Audit trail tools.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Print a trace's spans as JSON, by trace id or correlation id.
+    Trace {
+        /// A 32-hex-digit trace id, or a correlation id (X-Correlation-ID / X-Request-ID).
+        id: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Walk the hash chain; report the first altered, missing or reordered record and exit 1 if any.
+    Verify,
+    /// Print matching audit events as JSON lines, oldest first.
+    Search(commands::AuditSearch),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PATHWATCH_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        let config = config::load(cli.common.config.as_deref(), cli.common.data_dir.as_deref())?;
+        match cli.command {
+            Command::Up => serve::run(config, serve::Mode::Standalone)
+                .await
+                .map(|()| ExitCode::SUCCESS),
+            Command::Collector => serve::run(config, serve::Mode::Collector)
+                .await
+                .map(|()| ExitCode::SUCCESS),
+            Command::Audit {
+                command: AuditCommand::Verify,
+            } => commands::audit_verify(&config).await,
+            Command::Audit {
+                command: AuditCommand::Search(search),
+            } => commands::audit_search(&config, search).await,
+            Command::Trace { id } => commands::trace(&config, &id).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,555 @@
+//! The conformance suite: every test is written once, against [`TelemetryStore`], and the macro at
+//! the bottom runs it on SQLite and on ClickHouse. A difference between backends is a failure.
+
+use audit_store::chain::{self, ChainBreak, GENESIS_HASH};
+use audit_store::*;
+
+use crate::support;
+
+const DAY: u64 = NANOS_PER_DAY;
+/// 2026-11-20T00:00:00Z
+const T0: u64 = 1_795_132_800 * NANOS_PER_SEC;
+const MS: u64 = 1_000_000;
+
+fn span(trace: u8, span: u8, start_ns: u64, duration_ns: u64) -> Span {
+    Span {
+        trace_id: format!(
+            "{:032x}",
+            u128::from(trace) + 0xabc0_0000_0000_0000_0000_0000_0000_0000
+        ),
+        span_id: format!("{:016x}", u64::from(span) + 0x1000),
+        parent_span_id: if span == 0 {
+            String::new()
+        } else {
+            format!("{:016x}", 0x1000u64)
+        },
+        name: "GET /Patient/{id}".into(),
+        kind: SpanKind::Client,
+        service_name: "pds-canary".into(),
+        scope_name: "pathwatch".into(),
+        start_ns,
+        duration_ns,
+        status: SpanStatus::Ok,
+        status_message: String::new(),
+        correlation_id: String::new(),
+        attributes: vec![
+            ("http.request.method".into(), "GET".into()),
+            ("http.response.status_code".into(), "200".into()),
+        ],
+        resource: vec![("service.name".into(), "pds-canary".into())],
+        events: vec![SpanEvent {
+            time_ns: start_ns + 1,
+            name: "sent".into(),
+            attributes: vec![("k".into(), "v".into())],
+        }],
+        links: vec![SpanLink {
+            trace_id: format!("{:032x}", 7),
+            span_id: format!("{:016x}", 9),
+        }],
+    }
+}
+
+fn event(i: u64, nhs: &str, user: &str, occurred_ns: u64) -> AuditEvent {
+    AuditEvent {
+        event_id: format!("evt-{i}"),
+        occurred_ns,
+        actor: Actor {
+            user_id: user.into(),
+            name: format!("User {user}"),
+            role: "R8000".into(),
+            organisation: "A81001".into(),
+        },
+        purpose_of_use: "direct-care".into(),
+        action: Action::Read,
+        nhs_number: nhs.into(),
+        resource_type: "Patient".into(),
+        resource_id: nhs.into(),
+        outcome: Outcome::Success,
+        correlation_id: format!("corr-{i}"),
+        request_id: format!("req-{i}"),
+        source_system: "ehr".into(),
+        client_address: "10.0.0.1".into(),
+        device: "ws-1".into(),
+    }
+}
+
+/// Chains events the way the sequencer does, for backends fed directly.
+fn chained(events: Vec<AuditEvent>, received_ns: u64) -> Vec<StoredAuditEvent> {
+    let mut out: Vec<StoredAuditEvent> = Vec::new();
+    for e in events {
+        let head = out.last().map(|r| ChainLink {
+            seq: r.seq,
+            hash: r.hash.clone(),
+        });
+        out.push(chain::link(head.as_ref(), received_ns, e));
+    }
+    out
+}
+
+/// Changes to stored rows that only an attacker (or a test) makes.
+pub trait Tamper {
+    async fn overwrite(&self, record: &StoredAuditEvent);
+    async fn delete(&self, seq: u64);
+}
+
+impl Tamper for SqliteStore {
+    async fn overwrite(&self, r: &StoredAuditEvent) {
+        // event_id is UNIQUE: move a row that holds it aside first (a swap overwrites that row next).
+        let aside = format!(
+            "UPDATE audit_events SET event_id = event_id || '#aside' WHERE event_id = '{}' AND seq <> {}",
+            r.event.event_id, r.seq
+        );
+        self.execute_unchecked(&aside).await.unwrap();
+        let sql = format!(
+            "UPDATE audit_events SET nhs_number = '{}', actor_user_id = '{}', event_id = '{}', prev_hash = '{}', hash = '{}' WHERE seq = {}",
+            r.event.nhs_number, r.event.actor.user_id, r.event.event_id, r.prev_hash, r.hash, r.seq
+        );
+        assert_eq!(self.execute_unchecked(&sql).await.unwrap(), 1);
+    }
+    async fn delete(&self, seq: u64) {
+        assert_eq!(
+            self.execute_unchecked(&format!("DELETE FROM audit_events WHERE seq = {seq}"))
+                .await
+                .unwrap(),
+            1
+        );
+    }
+}
+
+impl Tamper for ClickHouseStore {
+    async fn overwrite(&self, r: &StoredAuditEvent) {
+        // A ReplacingMergeTree keeps the last row inserted for a key once parts merge.
+        self.insert_audit_events(std::slice::from_ref(r))
+            .await
+            .unwrap();
+        self.execute_unchecked("OPTIMIZE TABLE audit_events FINAL")
+            .await
+            .unwrap();
+    }
+    async fn delete(&self, seq: u64) {
+        self.execute_unchecked(&format!(
+            "ALTER TABLE audit_events DELETE WHERE Seq = {seq}"
+        ))
+        .await
+        .unwrap();
+        // Mutations are asynchronous on 18.16 (no mutations_sync): wait until the row is gone.
+        for _ in 0..200 {
+            if self
+                .audit_chain_page(seq - 1, 1)
+                .await
+                .unwrap()
+                .first()
+                .map(|r| r.seq)
+                != Some(seq)
+            {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("ClickHouse did not apply the DELETE mutation within 10 s");
+    }
+}
+
+pub async fn spans_round_trip_by_trace_id<S: TelemetryStore>(store: &S) {
+    let a: Vec<Span> = (0..3)
+        .map(|i| span(1, i, T0 + u64::from(i) * MS, 5 * MS))
+        .collect();
+    let b = vec![span(2, 0, T0, MS)];
+    store.insert_spans(&[a.clone(), b].concat()).await.unwrap();
+    assert_eq!(store.trace(&a[0].trace_id).await.unwrap(), a);
+    assert!(store
+        .trace(&format!("{:032x}", 99))
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+pub async fn duplicate_spans_are_stored_once<S: TelemetryStore>(store: &S) {
+    let spans: Vec<Span> = (0..4)
+        .map(|i| span(3, i, T0 + u64::from(i) * MS, MS))
+        .collect();
+    store.insert_spans(&spans).await.unwrap();
+    store.insert_spans(&spans[1..3]).await.unwrap();
+    assert_eq!(store.trace(&spans[0].trace_id).await.unwrap(), spans);
+    let q = BucketQuery {
+        service_name: "pds-canary".into(),
+        span_name: None,
+        from_ns: T0,
+        to_ns: T0 + 60 * NANOS_PER_SEC,
+        bucket_secs: 60,
+    };
+    assert_eq!(store.latency_buckets(&q).await.unwrap()[0].count, 4);
+}
+
+pub async fn spans_by_correlation_id_return_whole_traces<S: TelemetryStore>(store: &S) {
+    let mut first: Vec<Span> = (0..3).map(|i| span(4, i, T0 + u64::from(i), MS)).collect();
+    first[1].correlation_id = "corr-42".into();
+    let mut second = vec![span(5, 0, T0 + 10, MS)];
+    second[0].correlation_id = "corr-42".into();
+    let other = vec![span(6, 0, T0, MS)];
+    store
+        .insert_spans(&[first.clone(), second.clone(), other].concat())
+        .await
+        .unwrap();
+    let found = store.spans_by_correlation_id("corr-42").await.unwrap();
+    let mut ids: Vec<(String, String)> = found
+        .iter()
+        .map(|s| (s.trace_id.clone(), s.span_id.clone()))
+        .collect();
+    ids.sort();
+    let mut expected: Vec<(String, String)> = first
+        .iter()
+        .chain(&second)
+        .map(|s| (s.trace_id.clone(), s.span_id.clone()))
+        .collect();
+    expected.sort();
+    assert_eq!(ids, expected);
+    assert!(store
+        .spans_by_correlation_id("nope")
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+pub async fn latency_buckets_count_errors_and_rank_percentiles<S: TelemetryStore>(store: &S) {
+    // Bucket 1: 100 spans lasting 1..=100 ms, every tenth an error. Bucket 2: one 7 ms span.
+    let mut spans = Vec::new();
+    for i in 1..=100u64 {
+        let mut s = span(10, 0, T0 + i * MS, i * MS);
+        s.trace_id = format!("{:032x}", 0x1000 + i);
+        if i % 10 == 0 {
+            s.status = SpanStatus::Error;
+        }
+        spans.push(s);
+    }
+    let mut late = span(11, 0, T0 + 61 * NANOS_PER_SEC, 7 * MS);
+    late.name = "POST /Patient".into();
+    spans.push(late);
+    store.insert_spans(&spans).await.unwrap();
+    let mut q = BucketQuery {
+        service_name: "pds-canary".into(),
+        span_name: None,
+        from_ns: T0,
+        to_ns: T0 + 120 * NANOS_PER_SEC,
+        bucket_secs: 60,
+    };
+    let buckets = store.latency_buckets(&q).await.unwrap();
+    assert_eq!(
+        buckets,
+        vec![
+            // 0-based rank floor(q*n): p50 -> 51 ms, p95 -> 96 ms, p99 -> 100 ms.
+            LatencyBucket {
+                start_ns: T0,
+                count: 100,
+                errors: 10,
+                p50_ns: 51 * MS,
+                p95_ns: 96 * MS,
+                p99_ns: 100 * MS
+            },
+            LatencyBucket {
+                start_ns: T0 + 60 * NANOS_PER_SEC,
+                count: 1,
+                errors: 0,
+                p50_ns: 7 * MS,
+                p95_ns: 7 * MS,
+                p99_ns: 7 * MS
+            },
+        ]
+    );
+    q.span_name = Some("POST /Patient".into());
+    assert_eq!(store.latency_buckets(&q).await.unwrap().len(), 1);
+    q.span_name = None;
+    q.service_name = "someone-else".into();
+    assert!(
+        store.latency_buckets(&q).await.unwrap().is_empty(),
+        "a window with no data has no buckets"
+    );
+}
+
+pub async fn audit_events_by_patient_user_time_and_correlation<S: TelemetryStore>(store: &S) {
+    let events = vec![
+        event(1, "9000000009", "alice", T0 + 3),
+        event(2, "9000000017", "alice", T0 + 1),
+        event(3, "9000000009", "bob", T0 + 2),
+        event(4, "", "bob", T0 + DAY),
+    ];
+    let stored = chained(events, T0 + 10);
+    store.insert_audit_events(&stored).await.unwrap();
+    let ids =
+        |v: Vec<StoredAuditEvent>| v.into_iter().map(|e| e.event.event_id).collect::<Vec<_>>();
+    let all = AuditFilter {
+        limit: 100,
+        ..Default::default()
+    };
+    assert_eq!(
+        ids(store.audit_events(&all).await.unwrap()),
+        ["evt-2", "evt-3", "evt-1", "evt-4"]
+    );
+    let patient = AuditFilter {
+        nhs_number: Some("9000000009".into()),
+        ..all.clone()
+    };
+    assert_eq!(
+        ids(store.audit_events(&patient).await.unwrap()),
+        ["evt-3", "evt-1"]
+    );
+    let user = AuditFilter {
+        user_id: Some("bob".into()),
+        ..all.clone()
+    };
+    assert_eq!(
+        ids(store.audit_events(&user).await.unwrap()),
+        ["evt-3", "evt-4"]
+    );
+    let window = AuditFilter {
+        from_ns: Some(T0 + 2),
+        to_ns: Some(T0 + 4),
+        ..all.clone()
+    };
+    assert_eq!(
+        ids(store.audit_events(&window).await.unwrap()),
+        ["evt-3", "evt-1"]
+    );
+    let both = AuditFilter {
+        nhs_number: Some("9000000009".into()),
+        user_id: Some("alice".into()),
+        ..all.clone()
+    };
+    assert_eq!(ids(store.audit_events(&both).await.unwrap()), ["evt-1"]);
+    let corr = AuditFilter {
+        correlation_id: Some("corr-4".into()),
+        ..all.clone()
+    };
+    assert_eq!(ids(store.audit_events(&corr).await.unwrap()), ["evt-4"]);
+    let limited = AuditFilter {
+        limit: 2,
+        ..all.clone()
+    };
+    assert_eq!(
+        ids(store.audit_events(&limited).await.unwrap()),
+        ["evt-2", "evt-3"]
+    );
+    // Every field comes back as it went in.
+    let back = store
+        .audit_events(&AuditFilter {
+            correlation_id: Some("corr-1".into()),
+            ..all
+        })
+        .await
+        .unwrap();
+    assert_eq!(back, vec![stored[0].clone()]);
+}
+
+pub async fn replayed_audit_events_are_stored_once<S: TelemetryStore>(store: &S) {
+    let stored = chained(
+        (1..=5)
+            .map(|i| event(i, "9000000009", "alice", T0 + i))
+            .collect(),
+        T0,
+    );
+    store.insert_audit_events(&stored).await.unwrap();
+    store.insert_audit_events(&stored[2..]).await.unwrap();
+    let page = store.audit_chain_page(0, 100).await.unwrap();
+    assert_eq!(page, stored);
+    let report = chain::verify(store, 2).await.unwrap();
+    assert_eq!(report.first_break, None);
+    assert_eq!(report.records_checked, 5);
+    assert_eq!(report.head.unwrap().hash, stored[4].hash);
+}
+
+pub async fn the_chain_detects_edits_deletions_and_swaps<S: TelemetryStore + Tamper>(store: &S) {
+    let stored = chained(
+        (1..=8)
+            .map(|i| event(i, "9000000009", "alice", T0 + i))
+            .collect(),
+        T0,
+    );
+    store.insert_audit_events(&stored).await.unwrap();
+    assert_eq!(chain::verify(store, 3).await.unwrap().first_break, None);
+
+    // Edit: someone re-points record 6 at another patient.
+    let mut edited = stored[5].clone();
+    edited.event.nhs_number = "9000000017".into();
+    store.overwrite(&edited).await;
+    let report = chain::verify(store, 3).await.unwrap();
+    assert_eq!(
+        report.first_break,
+        Some(ChainBreak::Altered {
+            seq: 6,
+            event_id: "evt-6".into()
+        })
+    );
+    assert_eq!(report.records_checked, 5);
+    store.overwrite(&stored[5]).await;
+    assert_eq!(
+        chain::verify(store, 3).await.unwrap().first_break,
+        None,
+        "restoring the record heals the chain"
+    );
+
+    // Swap: records 3 and 4 trade places (each keeps the other's seq, content and hashes).
+    let mut third = stored[3].clone();
+    third.seq = 3;
+    let mut fourth = stored[2].clone();
+    fourth.seq = 4;
+    store.overwrite(&third).await;
+    store.overwrite(&fourth).await;
+    assert_eq!(
+        chain::verify(store, 3).await.unwrap().first_break,
+        Some(ChainBreak::Altered {
+            seq: 3,
+            event_id: "evt-4".into()
+        })
+    );
+    store.overwrite(&stored[2]).await;
+    store.overwrite(&stored[3]).await;
+
+    // Deletion of record 5.
+    store.delete(5).await;
+    assert_eq!(
+        chain::verify(store, 3).await.unwrap().first_break,
+        Some(ChainBreak::Missing {
+            after_seq: 4,
+            found_seq: 6
+        })
+    );
+}
+
+pub async fn retention_drops_old_days_and_the_chain_still_verifies<S: TelemetryStore + Tamper>(
+    store: &S,
+) {
+    store
+        .insert_spans(&[span(20, 0, T0 - 3 * DAY, MS), span(21, 0, T0, MS)])
+        .await
+        .unwrap();
+    let old = chained(
+        (1..=3)
+            .map(|i| event(i, "9000000009", "alice", T0 - 3 * DAY))
+            .collect(),
+        T0 - 3 * DAY,
+    );
+    let head = ChainLink {
+        seq: 3,
+        hash: old[2].hash.clone(),
+    };
+    let new: Vec<StoredAuditEvent> = (4..=6)
+        .scan(head, |head, i| {
+            let r = chain::link(Some(head), T0, event(i, "9000000009", "alice", T0));
+            *head = ChainLink {
+                seq: r.seq,
+                hash: r.hash.clone(),
+            };
+            Some(r)
+        })
+        .collect();
+    store
+        .insert_audit_events(&[old.clone(), new.clone()].concat())
+        .await
+        .unwrap();
+    let cutoff_day = (T0 / DAY) as i64;
+    store
+        .drop_days_before(DataKind::Spans, cutoff_day)
+        .await
+        .unwrap();
+    store
+        .drop_days_before(DataKind::AuditEvents, cutoff_day)
+        .await
+        .unwrap();
+
+    assert!(
+        store
+            .trace(&span(20, 0, 0, 0).trace_id)
+            .await
+            .unwrap()
+            .is_empty(),
+        "old spans are gone"
+    );
+    assert_eq!(
+        store
+            .trace(&span(21, 0, 0, 0).trace_id)
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "recent spans stay"
+    );
+    assert_eq!(
+        store.audit_chain_base().await.unwrap(),
+        Some(ChainLink {
+            seq: 3,
+            hash: old[2].hash.clone()
+        })
+    );
+    assert_eq!(store.audit_chain_page(0, 100).await.unwrap(), new);
+    let report = chain::verify(store, 100).await.unwrap();
+    assert_eq!((report.first_break, report.records_checked), (None, 3));
+
+    // Deleting the oldest remaining record is still caught: the chain base says what must follow.
+    store.delete(4).await;
+    assert_eq!(
+        chain::verify(store, 100).await.unwrap().first_break,
+        Some(ChainBreak::Missing {
+            after_seq: 3,
+            found_seq: 5
+        })
+    );
+}
+
+pub async fn an_empty_store_has_an_empty_valid_chain<S: TelemetryStore>(store: &S) {
+    let report = chain::verify(store, 10).await.unwrap();
+    assert_eq!(
+        (report.records_checked, report.head, report.first_break),
+        (0, None, None)
+    );
+    assert!(store
+        .audit_events(&AuditFilter {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .is_empty());
+    let _ = GENESIS_HASH;
+}
+
+/// Runs each named test on SQLite and on ClickHouse.
+macro_rules! conformance_suite {
+    ($($test:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    let fixture = crate::support::sqlite().await;
+                    super::$test(&fixture.store).await;
+                }
+            )+
+        }
+        mod clickhouse {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    if let Some(store) = crate::support::clickhouse(stringify!($test)).await {
+                        super::$test(&store).await;
+                    }
+                }
+            )+
+        }
+    };
+}
+
+conformance_suite!(
+    spans_round_trip_by_trace_id,
+    duplicate_spans_are_stored_once,
+    spans_by_correlation_id_return_whole_traces,
+    latency_buckets_count_errors_and_rank_percentiles,
+    audit_events_by_patient_user_time_and_correlation,
+    replayed_audit_events_are_stored_once,
+    the_chain_detects_edits_deletions_and_swaps,
+    retention_drops_old_days_and_the_chain_still_verifies,
+    an_empty_store_has_an_empty_valid_chain,
+);
+
+#[allow(dead_code)]
+fn _support_is_used() -> bool {
+    support::required()
+}

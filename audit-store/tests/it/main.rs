@@ -1,0 +1,4 @@
+//! audit-store integration tests: one binary, one conformance suite run against every backend.
+
+mod conformance;
+mod support;

@@ -1,0 +1,131 @@
+//! One-shot operator commands: `audit verify`, `audit search`, `trace`.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use audit_store::{chain, AuditFilter, TelemetryStore};
+use time::format_description::well_known::Rfc3339;
+
+use crate::config::Config;
+use crate::serve::open_store;
+
+#[derive(clap::Args)]
+pub struct AuditSearch {
+    /// NHS number of the patient whose record was accessed.
+    #[arg(long)]
+    patient: Option<String>,
+    /// User id of the actor.
+    #[arg(long)]
+    user: Option<String>,
+    /// Correlation id the event carried.
+    #[arg(long)]
+    correlation: Option<String>,
+    /// Earliest time, inclusive: RFC 3339 (2026-11-23T09:00:00Z) or a date (2026-11-23, midnight UTC).
+    #[arg(long)]
+    from: Option<String>,
+    /// Latest time, exclusive, in the same forms.
+    #[arg(long)]
+    to: Option<String>,
+    /// Most events printed.
+    #[arg(long, default_value_t = 1000)]
+    limit: u32,
+}
+
+fn parse_time(flag: &str, text: &str) -> anyhow::Result<u64> {
+    let parsed = time::OffsetDateTime::parse(text, &Rfc3339).or_else(|_| {
+        let date = time::Date::parse(
+            text,
+            time::macros::format_description!("[year]-[month]-[day]"),
+        )?;
+        Ok::<_, time::error::Parse>(date.midnight().assume_utc())
+    });
+    match parsed {
+        Ok(t) if t.unix_timestamp_nanos() >= 0 => Ok(t.unix_timestamp_nanos() as u64),
+        _ => bail!("--{flag} {text:?}: expected an RFC 3339 time (2026-11-23T09:00:00Z) or a date (2026-11-23)"),
+    }
+}
+
+pub async fn audit_search(config: &Config, search: AuditSearch) -> anyhow::Result<ExitCode> {
+    let nhs_number = match &search.patient {
+        Some(n) => Some(
+            audit_store::NhsNumber::parse(n)
+                .map_err(|e| anyhow::anyhow!("--patient {n:?}: {e}"))?
+                .as_str()
+                .to_string(),
+        ),
+        None => None,
+    };
+    let filter = AuditFilter {
+        nhs_number,
+        user_id: search.user,
+        correlation_id: search.correlation,
+        from_ns: search
+            .from
+            .as_deref()
+            .map(|t| parse_time("from", t))
+            .transpose()?,
+        to_ns: search
+            .to
+            .as_deref()
+            .map(|t| parse_time("to", t))
+            .transpose()?,
+        limit: search.limit,
+    };
+    let store = open_store(config).await?;
+    let events = store
+        .audit_events(&filter)
+        .await
+        .context("searching audit events")?;
+    let mut out = std::io::stdout().lock();
+    for event in &events {
+        serde_json::to_writer(&mut out, event)?;
+        writeln!(out)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn audit_verify(config: &Config) -> anyhow::Result<ExitCode> {
+    let store = open_store(config).await?;
+    let report = chain::verify(&store, 10_000)
+        .await
+        .context("walking the audit chain")?;
+    println!("{}", serde_json::to_string(&report)?);
+    match &report.first_break {
+        None => {
+            eprintln!(
+                "audit chain intact: {} records verified",
+                report.records_checked
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(problem) => {
+            eprintln!(
+                "AUDIT CHAIN BROKEN after {} good records: {problem}",
+                report.records_checked
+            );
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+pub async fn trace(config: &Config, id: &str) -> anyhow::Result<ExitCode> {
+    let store = open_store(config).await?;
+    let is_trace_id = id.len() == 32 && id.chars().all(|c| c.is_ascii_hexdigit());
+    let spans = if is_trace_id {
+        store.trace(&id.to_ascii_lowercase()).await?
+    } else {
+        store.spans_by_correlation_id(id).await?
+    };
+    if spans.is_empty() {
+        let what = if is_trace_id {
+            "trace id"
+        } else {
+            "correlation id"
+        };
+        eprintln!("no spans found for {what} {id}");
+        return Ok(ExitCode::FAILURE);
+    }
+    println!("{}", serde_json::to_string_pretty(&spans)?);
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,279 @@
+//! Configuration: defaults, overridden by the TOML file (`--config`), overridden by `PATHWATCH_*`
+//! environment variables (nested keys with `__`: `PATHWATCH_COLLECTOR__LISTEN`), overridden by flags.
+//! Validated once at start-up; every error names the key. The reference is `deploy/configuration.md`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use audit_store::ClickHouseConfig;
+use collector::CollectorConfig;
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where SQLite files, the spool and generated secrets live.
+    pub data_dir: PathBuf,
+    /// One ingest token for the source `default` (what `PATHWATCH_INGEST_TOKEN` sets).
+    pub ingest_token: Option<String>,
+    pub collector: CollectorConfig,
+    pub dashboard: DashboardConfig,
+    pub store: StoreConfig,
+    pub privacy: PrivacyConfig,
+    pub retention: RetentionConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("./data"),
+            ingest_token: None,
+            collector: CollectorConfig::default(),
+            dashboard: DashboardConfig::default(),
+            store: StoreConfig::default(),
+            privacy: PrivacyConfig::default(),
+            retention: RetentionConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DashboardConfig {
+    pub listen: std::net::SocketAddr,
+}
+
+impl Default for DashboardConfig {
+    fn default() -> Self {
+        DashboardConfig {
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 8080)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    Sqlite,
+    Clickhouse,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// `sqlite` (embedded, the default) or `clickhouse`.
+    pub backend: Backend,
+    pub clickhouse: ClickHouseConfig,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            backend: Backend::Sqlite,
+            clickhouse: ClickHouseConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PrivacyConfig {
+    /// The HMAC key for NHS-number pseudonyms in traces. When unset, one is generated on first start
+    /// and kept in `<data_dir>/pseudonym.key`; keep it secret and stable, or pseudonyms change.
+    pub pseudonym_key: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// Days of spans kept.
+    pub spans_days: u32,
+    /// Days of audit events kept. Default 8 years: the audit trail must outlive most reviews and
+    /// investigations; set it from your organisation's records-retention schedule.
+    pub audit_days: u32,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        RetentionConfig {
+            spans_days: 30,
+            audit_days: 8 * 366,
+        }
+    }
+}
+
+/// Environment variables starting `PATHWATCH_` that are not configuration keys.
+const NOT_CONFIG: &[&str] = &["REQUIRE_SERVICES", "ADMIN_PASSWORD", "LOG"];
+
+/// Loads and validates the configuration.
+pub fn load(file: Option<&Path>, data_dir_flag: Option<&Path>) -> anyhow::Result<Config> {
+    let mut figment = Figment::from(Serialized::defaults(Config::default()));
+    if let Some(path) = file {
+        if !path.exists() {
+            bail!("configuration file {} does not exist", path.display());
+        }
+        figment = figment.merge(Toml::file_exact(path));
+    }
+    figment = figment.merge(
+        Env::prefixed("PATHWATCH_")
+            .filter(|key| {
+                let k = key.as_str().to_ascii_uppercase();
+                !NOT_CONFIG.contains(&k.as_str()) && !k.starts_with("TEST_")
+            })
+            .split("__"),
+    );
+    if let Some(dir) = data_dir_flag {
+        figment = figment.merge(Serialized::default("data_dir", dir));
+    }
+    let config: Config = figment.extract().map_err(describe)?;
+    validate(&config)?;
+    Ok(config)
+}
+
+/// figment's errors, one line each, naming the key and where its value came from.
+fn describe(error: figment::Error) -> anyhow::Error {
+    let lines: Vec<String> = error
+        .into_iter()
+        .map(|e| {
+            let key = e.path.join(".");
+            let source = e
+                .metadata
+                .as_ref()
+                .and_then(|m| m.source.as_ref())
+                .map(|s| format!(" (from {s})"))
+                .unwrap_or_default();
+            let origin = e
+                .metadata
+                .as_ref()
+                .map(|m| m.name.to_string())
+                .unwrap_or_default();
+            if key.is_empty() {
+                format!("{}{source} [{origin}]", e.kind)
+            } else {
+                format!("key `{key}`: {}{source} [{origin}]", e.kind)
+            }
+        })
+        .collect();
+    anyhow::anyhow!("invalid configuration:\n  {}", lines.join("\n  "))
+}
+
+fn validate(c: &Config) -> anyhow::Result<()> {
+    let mut problems = Vec::new();
+    if c.collector.max_body_bytes < 1024 {
+        problems.push("key `collector.max_body_bytes`: must be at least 1024".to_string());
+    }
+    if c.collector.max_audit_records == 0 {
+        problems.push("key `collector.max_audit_records`: must be at least 1".to_string());
+    }
+    if c.collector.queue_depth == 0 {
+        problems.push("key `collector.queue_depth`: must be at least 1".to_string());
+    }
+    if c.collector.max_batch_rows == 0 {
+        problems.push("key `collector.max_batch_rows`: must be at least 1".to_string());
+    }
+    if c.retention.spans_days == 0 || c.retention.audit_days == 0 {
+        problems.push("key `retention`: retention periods must be at least 1 day".to_string());
+    }
+    for (source, token) in &c.collector.ingest_tokens {
+        if token.len() < 16 {
+            problems.push(format!(
+                "key `collector.ingest_tokens.{source}`: a token needs at least 16 characters"
+            ));
+        }
+    }
+    if let Some(token) = &c.ingest_token {
+        if token.len() < 16 {
+            problems.push(
+                "key `ingest_token` (PATHWATCH_INGEST_TOKEN): a token needs at least 16 characters"
+                    .to_string(),
+            );
+        }
+    }
+    if c.collector.listen == c.dashboard.listen {
+        problems.push(format!(
+            "keys `collector.listen` and `dashboard.listen` are both {}",
+            c.collector.listen
+        ));
+    }
+    if c.store.backend == Backend::Clickhouse && !c.store.clickhouse.url.starts_with("http") {
+        problems.push(format!(
+            "key `store.clickhouse.url`: {:?} is not an http(s) URL",
+            c.store.clickhouse.url
+        ));
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        bail!("invalid configuration:\n  {}", problems.join("\n  "))
+    }
+}
+
+/// Reads a secret kept in the data directory, creating it (readable by the owner only) if missing.
+pub fn persistent_secret(data_dir: &Path, name: &str) -> anyhow::Result<(String, bool)> {
+    let path = data_dir.join(name);
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        let existing = existing.trim().to_string();
+        if !existing.is_empty() {
+            return Ok((existing, false));
+        }
+    }
+    let secret = collector::auth::generate_token()
+        .map_err(|e| anyhow::anyhow!("no randomness for {name}: {e}"))?;
+    write_private(&path, &secret).with_context(|| format!("writing {}", path.display()))?;
+    Ok((secret, true))
+}
+
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(contents.as_bytes())?;
+    file.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_key_in_the_file_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pathwatch.toml");
+        std::fs::write(
+            &path,
+            "[collector]\nlisten = \"127.0.0.1:4318\"\nmax_body_byte = 10\n",
+        )
+        .unwrap();
+        let err = load(Some(&path), None).unwrap_err().to_string();
+        assert!(err.contains("max_body_byte"), "{err}");
+    }
+
+    #[test]
+    fn a_bad_value_names_its_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pathwatch.toml");
+        std::fs::write(&path, "[store]\nbackend = \"postgres\"\n").unwrap();
+        let err = load(Some(&path), None).unwrap_err().to_string();
+        assert!(err.contains("store.backend"), "{err}");
+        std::fs::write(&path, "[collector]\nmax_body_bytes = 10\n").unwrap();
+        let err = load(Some(&path), None).unwrap_err().to_string();
+        assert!(err.contains("collector.max_body_bytes"), "{err}");
+    }
+
+    #[test]
+    fn flags_override_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pathwatch.toml");
+        std::fs::write(&path, "data_dir = \"/from/file\"\n").unwrap();
+        let config = load(Some(&path), Some(Path::new("/from/flag"))).unwrap();
+        assert_eq!(config.data_dir, PathBuf::from("/from/flag"));
+    }
+}

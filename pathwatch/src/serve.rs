@@ -1,0 +1,210 @@
+//! Wiring for the long-running modes: open the store, start the collector (and, standalone, the
+//! dashboard), run retention, stop cleanly on SIGINT/SIGTERM.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use audit_store::{
+    AnyStore, ClickHouseStore, DataKind, SqliteStore, TelemetryStore, NANOS_PER_DAY,
+};
+use collector::metrics::Metrics;
+use collector::spool::Spool;
+use collector::{CollectorState, IngestTokens, Sink};
+
+use crate::config::{persistent_secret, Backend, Config};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `pathwatch up`: everything, zero configuration.
+    Standalone,
+    /// `pathwatch collector`: ingest only; refuses to start without configured tokens.
+    Collector,
+}
+
+/// Opens the configured telemetry store (creating SQLite file or ClickHouse schema as needed).
+pub async fn open_store(config: &Config) -> anyhow::Result<AnyStore> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+    Ok(match config.store.backend {
+        Backend::Sqlite => {
+            let path = config.data_dir.join("telemetry.db");
+            AnyStore::Sqlite(
+                SqliteStore::open(&path)
+                    .await
+                    .with_context(|| format!("opening {}", path.display()))?,
+            )
+        }
+        Backend::Clickhouse => AnyStore::ClickHouse(
+            ClickHouseStore::connect(&config.store.clickhouse)
+                .await
+                .with_context(|| {
+                    format!(
+                        "connecting to ClickHouse at {} (key `store.clickhouse.url`)",
+                        config.store.clickhouse.url
+                    )
+                })?,
+        ),
+    })
+}
+
+fn ingest_tokens(config: &Config, mode: Mode) -> anyhow::Result<(IngestTokens, Option<String>)> {
+    let mut tokens: Vec<(String, String)> = config
+        .collector
+        .ingest_tokens
+        .iter()
+        .map(|(s, t)| (s.clone(), t.clone()))
+        .collect();
+    if let Some(token) = &config.ingest_token {
+        tokens.push(("default".into(), token.clone()));
+    }
+    let mut generated = None;
+    if tokens.is_empty() {
+        match mode {
+            Mode::Standalone => {
+                let (token, _) = persistent_secret(&config.data_dir, "ingest.token")?;
+                tokens.push(("default".into(), token.clone()));
+                generated = Some(token);
+            }
+            Mode::Collector => anyhow::bail!(
+                "no ingest token configured: set PATHWATCH_INGEST_TOKEN or key `collector.ingest_tokens.<source>`"
+            ),
+        }
+    }
+    Ok((IngestTokens::new(tokens), generated))
+}
+
+pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+    let (tokens, generated_token) = ingest_tokens(&config, mode)?;
+    let pseudonym_key = match &config.privacy.pseudonym_key {
+        Some(key) => key.clone(),
+        None => persistent_secret(&config.data_dir, "pseudonym.key")?.0,
+    };
+    let metrics = Arc::new(Metrics::new());
+    let store = open_store(&config).await?;
+    let mut lines = Vec::new();
+    let sink = match &store {
+        AnyStore::Sqlite(sqlite) => {
+            lines.push(format!(
+                "store: SQLite at {}",
+                config.data_dir.join("telemetry.db").display()
+            ));
+            Sink::Sqlite(sqlite.clone())
+        }
+        AnyStore::ClickHouse(ch) => {
+            let path = config.data_dir.join("spool.db");
+            let spool = Arc::new(
+                Spool::open(&path, config.collector.spool_max_bytes, metrics.clone())
+                    .await
+                    .with_context(|| format!("opening spool {}", path.display()))?,
+            );
+            let (batches, bytes) = spool.depth();
+            lines.push(format!(
+                "store: ClickHouse {} at {} (spool {}: {batches} batches, {bytes} bytes waiting)",
+                ch.server_version(),
+                config.store.clickhouse.url,
+                path.display()
+            ));
+            tokio::spawn(spool.clone().drain_forever(ch.clone()));
+            Sink::Spool(spool)
+        }
+    };
+    let collector_listen = config.collector.listen;
+    let state = CollectorState::new(
+        config.collector.clone(),
+        tokens,
+        sink,
+        pseudonym_key.into_bytes(),
+        metrics,
+    );
+    let collector_listener = tokio::net::TcpListener::bind(collector_listen)
+        .await
+        .with_context(|| {
+            format!("binding collector to {collector_listen} (key `collector.listen`)")
+        })?;
+    lines.push(format!(
+        "collector: http://{collector_listen} (POST /v1/traces OTLP/HTTP, POST /v1/audit, GET /metrics)"
+    ));
+    if let Some(token) = &generated_token {
+        lines.push(format!(
+            "ingest token (generated, kept in {}): {token}",
+            config.data_dir.join("ingest.token").display()
+        ));
+    }
+    let mut servers = tokio::task::JoinSet::new();
+    servers.spawn(async move {
+        axum::serve(collector_listener, collector::router(state))
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+    });
+    if mode == Mode::Standalone {
+        let listen = config.dashboard.listen;
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("binding dashboard to {listen} (key `dashboard.listen`)"))?;
+        lines.push(format!(
+            "dashboard: http://{listen} (placeholder until the dashboard is built)"
+        ));
+        let page = dashboard::RunningParts {
+            lines: lines
+                .iter()
+                .filter(|l| !l.starts_with("ingest token"))
+                .cloned()
+                .collect(),
+        };
+        servers.spawn(async move {
+            axum::serve(listener, dashboard::router(page))
+                .with_graceful_shutdown(shutdown_signal())
+                .await
+        });
+    }
+    tokio::spawn(retention(
+        store,
+        config.retention.spans_days,
+        config.retention.audit_days,
+    ));
+    for line in &lines {
+        println!("{line}");
+    }
+    println!("ready");
+    while let Some(result) = servers.join_next().await {
+        result.context("server task")?.context("server")?;
+    }
+    Ok(())
+}
+
+/// Drops whole days past their retention period, once at start and then hourly.
+async fn retention(store: AnyStore, spans_days: u32, audit_days: u32) {
+    loop {
+        let today = (collector::writer::now_ns() / NANOS_PER_DAY) as i64;
+        for (kind, days) in [
+            (DataKind::Spans, spans_days),
+            (DataKind::AuditEvents, audit_days),
+        ] {
+            if let Err(e) = store.drop_days_before(kind, today - i64::from(days)).await {
+                tracing::warn!(error = %e, ?kind, "retention could not drop old data; will retry in an hour");
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
