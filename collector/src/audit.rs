@@ -557,7 +557,8 @@ mod tests {
             ),
             ("9000000009", "req-1", "TREAT")
         );
-        assert_eq!(e.occurred_ns, 1_758_445_200 * NANOS_PER_SEC);
+        // 10:00 at +01:00 is 09:00 UTC.
+        assert_eq!(e.occurred_ns, 1_789_981_200 * NANOS_PER_SEC);
         assert_eq!(
             (
                 e.resource_type.as_str(),

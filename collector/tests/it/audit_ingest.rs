@@ -1,0 +1,113 @@
+use audit_store::{chain, Action, AuditFilter, TelemetryStore};
+use serde_json::{json, Value};
+
+use crate::harness::{post, Harness, TOKEN};
+
+fn event(id: &str) -> Value {
+    json!({
+        "event_id": id, "time": "2026-11-20T10:00:00Z",
+        "actor": {"user_id": "555021935107", "role": "R8000", "organisation": "A81001"},
+        "purpose_of_use": "direct-care", "action": "read", "patient_nhs_number": "9000000009",
+        "resource_type": "Patient", "resource_id": "9000000009", "outcome": "success",
+        "correlation_id": format!("corr-{id}"), "source_system": "ehr"
+    })
+}
+
+async fn send(h: &Harness, body: &Value) -> (u16, Value) {
+    let (status, bytes, _) = h.send(post("/v1/audit", Some("application/json"), Some(TOKEN), serde_json::to_vec(body).unwrap())).await;
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+fn all() -> AuditFilter {
+    AuditFilter { limit: 1000, ..Default::default() }
+}
+
+#[tokio::test]
+async fn a_batch_is_chained_and_searchable() {
+    let h = Harness::new().await;
+    let (status, reply) = send(&h, &json!([event("a"), event("b"), event("c")])).await;
+    assert_eq!((status, reply["accepted"].as_u64()), (200, Some(3)), "{reply}");
+    let stored = h.store.audit_events(&all()).await.unwrap();
+    assert_eq!(stored.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2, 3]);
+    assert_eq!(stored[0].event.action, Action::Read);
+    let report = chain::verify(&h.store, 100).await.unwrap();
+    assert_eq!((report.records_checked, report.first_break), (3, None));
+}
+
+#[tokio::test]
+async fn a_batch_with_bad_records_keeps_the_good_ones_and_names_the_bad_fields() {
+    let h = Harness::new().await;
+    let mut bad_nhs = event("bad-nhs");
+    bad_nhs["patient_nhs_number"] = json!("9000000000");
+    let mut no_actor = event("no-actor");
+    no_actor.as_object_mut().unwrap().remove("actor");
+    let mut future = event("future");
+    future["time"] = json!("2999-01-01T00:00:00Z");
+    let (status, reply) = send(&h, &json!([event("ok-1"), bad_nhs, no_actor, future, event("ok-2")])).await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["accepted"], 2);
+    let rejected = reply["rejected"].as_array().unwrap();
+    let summary: Vec<(u64, &str)> = rejected.iter().map(|r| (r["index"].as_u64().unwrap(), r["field"].as_str().unwrap())).collect();
+    assert_eq!(summary, vec![(1, "patient_nhs_number"), (2, "actor"), (3, "time")]);
+    assert_eq!(rejected[0]["event_id"], "bad-nhs");
+    assert_eq!(h.store.audit_events(&all()).await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn a_batch_of_only_bad_records_is_a_400_that_says_why() {
+    let h = Harness::new().await;
+    let mut bad = event("x");
+    bad["action"] = json!("peek");
+    let (status, reply) = send(&h, &json!([bad])).await;
+    assert_eq!(status, 400);
+    assert_eq!(reply["rejected"][0]["field"], "action");
+    assert!(reply["rejected"][0]["message"].as_str().unwrap().contains("break-glass"), "{reply}");
+    let (status, reply) = send(&h, &json!("just a string")).await;
+    assert_eq!(status, 400, "{reply}");
+    let (status, bytes, _) = h.send(post("/v1/audit", None, Some(TOKEN), b"[{\"unterminated\"".to_vec())).await;
+    assert_eq!(status, 400);
+    assert!(String::from_utf8_lossy(&bytes).contains("JSON"));
+}
+
+#[tokio::test]
+async fn duplicate_event_ids_are_stored_once() {
+    let h = Harness::new().await;
+    assert_eq!(send(&h, &json!([event("a"), event("b")])).await.1["accepted"], 2);
+    let (status, reply) = send(&h, &json!([event("b"), event("c"), event("c")])).await;
+    assert_eq!(status, 200);
+    assert_eq!((reply["accepted"].as_u64(), reply["duplicates"].as_u64()), (Some(1), Some(2)), "{reply}");
+    let ids: Vec<String> = h.store.audit_events(&all()).await.unwrap().into_iter().map(|e| e.event.event_id).collect();
+    assert_eq!(ids, ["a", "b", "c"]);
+}
+
+#[tokio::test]
+async fn ndjson_and_fhir_audit_events_are_accepted() {
+    let h = Harness::new().await;
+    let ndjson = format!("{}\n{}\n", event("n1"), event("n2"));
+    let (status, bytes, _) = h.send(post("/v1/audit", Some("application/x-ndjson"), Some(TOKEN), ndjson.into_bytes())).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&bytes));
+    let fhir = json!({
+        "resourceType": "AuditEvent", "id": "fhir-1", "action": "R", "recorded": "2026-11-20T11:00:00Z", "outcome": "4",
+        "agent": [{"requestor": true, "who": {"identifier": {"value": "u-9"}}}],
+        "source": {"observer": {"display": "EPR"}},
+        "entity": [{"what": {"identifier": {"system": "https://fhir.nhs.uk/Id/nhs-number", "value": "9000000017"}}}]
+    });
+    let (status, bytes, _) = h.send(post("/v1/audit", Some("application/fhir+json"), Some(TOKEN), serde_json::to_vec(&fhir).unwrap())).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&bytes));
+    let by_patient = h
+        .store
+        .audit_events(&AuditFilter { nhs_number: Some("9000000017".into()), ..all() })
+        .await
+        .unwrap();
+    assert_eq!(by_patient.len(), 1);
+    assert_eq!(by_patient[0].event.actor.user_id, "u-9");
+    assert_eq!(h.store.audit_events(&all()).await.unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn audit_ingest_needs_a_token() {
+    let h = Harness::new().await;
+    let (status, _, _) = h.send(post("/v1/audit", Some("application/json"), None, serde_json::to_vec(&json!([event("a")])).unwrap())).await;
+    assert_eq!(status, 401);
+    assert!(h.store.audit_events(&all()).await.unwrap().is_empty());
+}

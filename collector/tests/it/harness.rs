@@ -1,0 +1,70 @@
+use std::sync::Arc;
+
+use audit_store::SqliteStore;
+use axum::body::Body;
+use axum::http::{Request, Response};
+use axum::Router;
+use collector::metrics::Metrics;
+use collector::{CollectorConfig, CollectorState, IngestTokens, Sink};
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+pub const TOKEN: &str = "test-token-0123456789";
+
+pub struct Harness {
+    pub router: Router,
+    pub store: SqliteStore,
+    pub state: CollectorState,
+    _dir: tempfile::TempDir,
+}
+
+impl Harness {
+    pub async fn new() -> Harness {
+        Self::with_config(CollectorConfig::default()).await
+    }
+
+    pub async fn with_config(config: CollectorConfig) -> Harness {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("t.db")).await.unwrap();
+        let tokens = IngestTokens::new([("test".to_string(), TOKEN.to_string())]);
+        let state = CollectorState::new(config, tokens, Sink::Sqlite(store.clone()), b"key".to_vec(), Arc::new(Metrics::new()));
+        Harness { router: collector::router(state.clone()), store, state, _dir: dir }
+    }
+
+    pub async fn send(&self, request: Request<Body>) -> (u16, Vec<u8>, Response<Body>) {
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status().as_u16();
+        let (parts, body) = response.into_parts();
+        let bytes = body.collect().await.unwrap().to_bytes().to_vec();
+        (status, bytes, Response::from_parts(parts, Body::empty()))
+    }
+
+    pub fn metric(&self, line_prefix: &str) -> f64 {
+        self.state
+            .metrics
+            .render()
+            .lines()
+            .find(|l| l.starts_with(line_prefix))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0)
+    }
+}
+
+pub fn post(path: &str, content_type: Option<&str>, token: Option<&str>, body: Vec<u8>) -> Request<Body> {
+    let mut builder = Request::post(path);
+    if let Some(ct) = content_type {
+        builder = builder.header("content-type", ct);
+    }
+    if let Some(t) = token {
+        builder = builder.header("authorization", format!("Bearer {t}"));
+    }
+    builder.body(Body::from(body)).unwrap()
+}
+
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(bytes).unwrap();
+    enc.finish().unwrap()
+}

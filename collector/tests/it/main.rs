@@ -1,0 +1,5 @@
+//! Collector integration tests: one binary; the router driven with `oneshot`, no port opened.
+
+mod audit_ingest;
+mod harness;
+mod otlp_ingest;

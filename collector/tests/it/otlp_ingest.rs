@@ -1,0 +1,190 @@
+use audit_store::{SpanKind, SpanStatus, TelemetryStore};
+use axum::body::Body;
+use axum::http::Request;
+use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
+use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, ArrayValue, KeyValue};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::{span, status, ResourceSpans, ScopeSpans, Span, Status};
+use prost::Message;
+
+use crate::harness::{gzip, post, Harness, TOKEN};
+
+const TRACE: [u8; 16] = [0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6, 0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, 0x36];
+
+fn kv(key: &str, value: any_value::Value) -> KeyValue {
+    KeyValue { key: key.into(), value: Some(AnyValue { value: Some(value) }), ..Default::default() }
+}
+
+fn s(text: &str) -> any_value::Value {
+    any_value::Value::StringValue(text.into())
+}
+
+fn otlp_span(id: u8, name: &str) -> Span {
+    Span {
+        trace_id: TRACE.to_vec(),
+        span_id: vec![0, 0, 0, 0, 0, 0, 0, id],
+        name: name.into(),
+        kind: span::SpanKind::Client as i32,
+        start_time_unix_nano: 1_795_132_800_000_000_000 + u64::from(id),
+        end_time_unix_nano: 1_795_132_800_250_000_000,
+        attributes: vec![
+            kv("url.full", s("https://sandbox.api.service.nhs.uk/personal-demographics/FHIR/R4/Patient/9000000009")),
+            kv("http.response.status_code", any_value::Value::IntValue(200)),
+            kv(
+                "http.request.header.x-correlation-id",
+                any_value::Value::ArrayValue(ArrayValue { values: vec![AnyValue { value: Some(s("corr-77")) }] }),
+            ),
+        ],
+        status: Some(Status { message: String::new(), code: status::StatusCode::Ok as i32 }),
+        ..Default::default()
+    }
+}
+
+fn request(spans: Vec<Span>) -> ExportTraceServiceRequest {
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: Some(Resource { attributes: vec![kv("service.name", s("pds-canary"))], ..Default::default() }),
+            scope_spans: vec![ScopeSpans { spans, ..Default::default() }],
+            ..Default::default()
+        }],
+    }
+}
+
+const TRACE_HEX: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+
+#[tokio::test]
+async fn protobuf_export_is_stored_with_nhs_numbers_pseudonymised() {
+    let h = Harness::new().await;
+    let body = request(vec![otlp_span(1, "GET /Patient/9000000009"), otlp_span(2, "GET /Patient")]).encode_to_vec();
+    let (status, bytes, response) = h.send(post("/v1/traces", Some("application/x-protobuf"), Some(TOKEN), body)).await;
+    assert_eq!(status, 200);
+    assert_eq!(response.headers()["content-type"], "application/x-protobuf");
+    let reply = ExportTraceServiceResponse::decode(&bytes[..]).unwrap();
+    assert_eq!(reply.partial_success, None);
+
+    let spans = h.store.trace(TRACE_HEX).await.unwrap();
+    assert_eq!(spans.len(), 2);
+    let first = &spans[0];
+    assert_eq!((first.service_name.as_str(), first.kind, first.status), ("pds-canary", SpanKind::Client, SpanStatus::Ok));
+    assert_eq!(first.correlation_id, "corr-77");
+    assert_eq!(first.duration_ns, 250_000_000 - 1);
+    assert!(first.name.starts_with("GET /Patient/nhsp_"), "{}", first.name);
+    let url = &first.attributes.iter().find(|(k, _)| k == "url.full").unwrap().1;
+    assert!(!url.contains("9000000009") && url.contains("/Patient/nhsp_"), "{url}");
+    // Same patient, same pseudonym: spans still correlate.
+    assert!(url.ends_with(first.name.trim_start_matches("GET /Patient/")));
+    assert_eq!(h.metric("pathwatch_ingest_stored_total{kind=\"spans\"}"), 2.0);
+}
+
+#[tokio::test]
+async fn json_export_with_gzip_is_stored() {
+    let h = Harness::new().await;
+    // OTLP/JSON as SDKs send it: hex ids, camelCase, 64-bit integers as strings, enums as numbers.
+    let json = serde_json::json!({
+        "resourceSpans": [{
+            "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "gp-connect"}}]},
+            "scopeSpans": [{
+                "scope": {"name": "manual"},
+                "spans": [{
+                    "traceId": TRACE_HEX, "spanId": "00f067aa0ba902b7", "name": "POST /Appointment",
+                    "kind": 3, "startTimeUnixNano": "1795132800000000000", "endTimeUnixNano": "1795132800100000000",
+                    "attributes": [{"key": "correlation_id", "value": {"stringValue": "c-json"}}],
+                    "status": {"code": 2, "message": "HTTP 503"},
+                    "unknownFieldFromANewerSdk": true
+                }]
+            }]
+        }]
+    });
+    let body = gzip(&serde_json::to_vec(&json).unwrap());
+    let req = Request::post("/v1/traces")
+        .header("content-type", "application/json")
+        .header("content-encoding", "gzip")
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .body(Body::from(body))
+        .unwrap();
+    let (status, bytes, _) = h.send(req).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&bytes));
+    let reply: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert!(reply.get("partialSuccess").is_none_or(|p| p.is_null()), "{reply}");
+    let spans = h.store.spans_by_correlation_id("c-json").await.unwrap();
+    assert_eq!(spans.len(), 1);
+    assert_eq!((spans[0].status, spans[0].status_message.as_str(), spans[0].scope_name.as_str()), (SpanStatus::Error, "HTTP 503", "manual"));
+}
+
+#[tokio::test]
+async fn malformed_spans_are_reported_as_partial_success_and_good_ones_kept() {
+    let h = Harness::new().await;
+    let mut bad = otlp_span(3, "bad");
+    bad.trace_id = vec![1, 2, 3];
+    let mut zero = otlp_span(4, "zero span id");
+    zero.span_id = vec![0; 8];
+    let body = request(vec![otlp_span(1, "good"), bad, zero]).encode_to_vec();
+    let (status, bytes, _) = h.send(post("/v1/traces", Some("application/x-protobuf"), Some(TOKEN), body)).await;
+    assert_eq!(status, 200);
+    let partial = ExportTraceServiceResponse::decode(&bytes[..]).unwrap().partial_success.unwrap();
+    assert_eq!(partial.rejected_spans, 2);
+    assert!(partial.error_message.contains("spans[1]: traceId"), "{}", partial.error_message);
+    assert!(partial.error_message.contains("spans[2]: spanId"), "{}", partial.error_message);
+    assert_eq!(h.store.trace(TRACE_HEX).await.unwrap().len(), 1);
+    assert_eq!(h.metric("pathwatch_ingest_rejected_total{kind=\"spans\",reason=\"invalid_span\"}"), 2.0);
+}
+
+#[tokio::test]
+async fn undecodable_bodies_get_400_with_an_rpc_status_in_the_request_encoding() {
+    let h = Harness::new().await;
+    let (status, bytes, response) =
+        h.send(post("/v1/traces", Some("application/x-protobuf"), Some(TOKEN), vec![0xff, 0xff, 0xff])).await;
+    assert_eq!(status, 400);
+    assert_eq!(response.headers()["content-type"], "application/x-protobuf");
+    let rpc = collector::wire::RpcStatus::decode(&bytes[..]).unwrap();
+    assert!(rpc.message.contains("protobuf"), "{}", rpc.message);
+
+    let (status, bytes, _) = h.send(post("/v1/traces", Some("application/json"), Some(TOKEN), b"{\"resourceSpans\": 5}".to_vec())).await;
+    assert_eq!(status, 400);
+    assert!(String::from_utf8_lossy(&bytes).contains("JSON"));
+
+    let (status, _, _) = h.send(post("/v1/traces", Some("text/plain"), Some(TOKEN), b"hello".to_vec())).await;
+    assert_eq!(status, 415);
+    let req = Request::post("/v1/traces")
+        .header("content-type", "application/x-protobuf")
+        .header("content-encoding", "gzip")
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .body(Body::from(b"not gzip".to_vec()))
+        .unwrap();
+    assert_eq!(h.send(req).await.0, 400);
+    assert!(h.store.trace(TRACE_HEX).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn requests_without_a_valid_token_get_401_and_are_counted() {
+    let h = Harness::new().await;
+    let body = request(vec![otlp_span(1, "x")]).encode_to_vec();
+    let (status, _, response) = h.send(post("/v1/traces", Some("application/x-protobuf"), None, body.clone())).await;
+    assert_eq!(status, 401);
+    assert_eq!(response.headers()["www-authenticate"], "Bearer");
+    assert_eq!(h.send(post("/v1/traces", Some("application/x-protobuf"), Some("wrong-token-000000"), body)).await.0, 401);
+    assert_eq!(h.metric("pathwatch_ingest_auth_failures_total{reason=\"missing\"}"), 1.0);
+    assert_eq!(h.metric("pathwatch_ingest_auth_failures_total{reason=\"invalid\"}"), 1.0);
+    assert!(h.store.trace(TRACE_HEX).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn oversized_bodies_get_413_including_gzip_bombs() {
+    let config = collector::CollectorConfig { max_body_bytes: 4096, ..Default::default() };
+    let h = Harness::with_config(config).await;
+    let big = vec![b'x'; 200_000];
+    let (status, bytes, _) = h.send(post("/v1/traces", Some("application/x-protobuf"), Some(TOKEN), big.clone())).await;
+    assert_eq!(status, 413, "{}", String::from_utf8_lossy(&bytes));
+    // Small on the wire, large once inflated.
+    let bomb = gzip(&big);
+    assert!(bomb.len() < 4096);
+    let req = Request::post("/v1/audit")
+        .header("content-type", "application/json")
+        .header("content-encoding", "gzip")
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .body(Body::from(bomb))
+        .unwrap();
+    let (status, bytes, _) = h.send(req).await;
+    assert_eq!(status, 413);
+    assert!(String::from_utf8_lossy(&bytes).contains("4096 bytes"));
+}
