@@ -2,6 +2,8 @@
 # Starts Debian's clickhouse-server on loopback for tests, in a directory of its own, and waits until
 # it answers. Prints the HTTP URL. Usage: scripts/clickhouse-server.sh DIR HTTP_PORT TCP_PORT
 # Stop it with: kill "$(cat DIR/clickhouse.pid)"
+# With CLICKHOUSE_FOREGROUND=1 it writes the configuration and then becomes the server process
+# (no daemon, no pid file), so a test can kill it as its own child.
 set -euo pipefail
 dir=$(realpath -m "${1:?data directory}")
 http_port=${2:-18123}
@@ -42,6 +44,9 @@ cat > "$dir/users.xml" <<XML
 </yandex>
 XML
 server=$(command -v clickhouse-server || echo /usr/sbin/clickhouse-server)
+if [ "${CLICKHOUSE_FOREGROUND:-}" = 1 ]; then
+    exec "$server" --config-file="$dir/config.xml"
+fi
 "$server" --config-file="$dir/config.xml" --pid-file="$dir/clickhouse.pid" --daemon
 for _ in $(seq 1 100); do
     if curl -fsS "http://127.0.0.1:$http_port/ping" >/dev/null 2>&1; then

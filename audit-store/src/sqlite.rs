@@ -50,6 +50,10 @@ use sqlx::SqlSafeStr;
 
 /// Opens (creating if needed) a SQLite database tuned for durable ingest: WAL, synchronous FULL,
 /// a busy timeout instead of immediate "database is locked" errors.
+///
+/// Write transactions must start with `BEGIN IMMEDIATE`: a deferred transaction that reads first
+/// (the sequencer reads the chain head) and writes later fails at once with SQLITE_BUSY_SNAPSHOT
+/// when another connection committed in between (retention, the spool drainer), busy timeout or not.
 pub async fn open_pool(path: &Path, max_connections: u32) -> Result<SqlitePool, StoreError> {
     let options = SqliteConnectOptions::from_str("sqlite:")?
         .filename(path)
@@ -80,7 +84,7 @@ impl SqliteStore {
         received_ns: u64,
         batches: Vec<IngestBatch>,
     ) -> Result<Vec<IngestReceipt>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let mut receipts = Vec::with_capacity(batches.len());
         for batch in batches {
             insert_spans(&mut tx, &batch.spans).await?;
@@ -267,14 +271,14 @@ fn audit_from_row(row: &SqliteRow) -> Result<StoredAuditEvent, StoreError> {
 
 impl TelemetryStore for SqliteStore {
     async fn insert_spans(&self, spans: &[Span]) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         insert_spans(&mut tx, spans).await?;
         tx.commit().await?;
         Ok(())
     }
 
     async fn insert_audit_events(&self, events: &[StoredAuditEvent]) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         insert_audit(&mut tx, events).await?;
         tx.commit().await?;
         Ok(())
@@ -402,7 +406,7 @@ impl TelemetryStore for SqliteStore {
 
     async fn drop_days_before(&self, kind: DataKind, cutoff_day: i64) -> Result<(), StoreError> {
         let cutoff_ns = cutoff_day.saturating_mul(NANOS_PER_DAY as i64);
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         match kind {
             DataKind::Spans => {
                 sqlx::query("DELETE FROM spans WHERE start_ns < ?")

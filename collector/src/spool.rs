@@ -110,7 +110,7 @@ impl Spool {
         if bytes >= self.max_bytes {
             return Err(CommitError::SpoolFull { bytes });
         }
-        let mut tx = self.pool.begin().await.map_err(StoreError::from)?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(StoreError::from)?;
         let mut receipts = Vec::with_capacity(batches.len());
         let mut added = 0u64;
         let mut count = 0u64;

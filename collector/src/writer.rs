@@ -144,7 +144,10 @@ async fn run(
                 }
             }
             Err(e) => {
-                tracing::error!(error = %e, "commit failed; answering 503 to {} request(s)", replies.len());
+                match &e {
+                    CommitError::SpoolFull { .. } => tracing::warn!(error = %e, "pushing back: 503 to {} request(s)", replies.len()),
+                    CommitError::Store(_) => tracing::error!(error = %e, "commit failed; 503 to {} request(s)", replies.len()),
+                }
                 for reply in replies {
                     let _ = reply.send(Err(IngestError::Unavailable { retry_after }));
                 }

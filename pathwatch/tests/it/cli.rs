@@ -1,0 +1,82 @@
+use std::time::Duration;
+
+use crate::support::*;
+
+#[test]
+fn invalid_configuration_fails_at_start_up_naming_the_key() {
+    let (_tmp, data) = temp_dir();
+    std::fs::create_dir_all(&data).unwrap();
+    let file = data.join("bad.toml");
+    std::fs::write(&file, "[collector]\nlisen = \"127.0.0.1:1\"\n").unwrap();
+    let out = run(pathwatch(&data).arg("--config").arg(&file).arg("collector"));
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("lisen"), "{stderr}");
+
+    let out = run(pathwatch(&data).arg("collector").env("PATHWATCH_COLLECTOR__MAX_BODY_BYTES", "lots"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("collector.max_body_bytes"), "{stderr}");
+
+    let out = run(pathwatch(&data).arg("collector"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr.contains("PATHWATCH_INGEST_TOKEN"), "the collector role refuses to run without a token: {stderr}");
+}
+
+#[tokio::test]
+async fn ingest_then_search_trace_and_verify_from_the_command_line_and_detect_tampering() {
+    let (_tmp, data) = temp_dir();
+    let port = free_port();
+    let mut collector = Collector::start(&data, port, &[]);
+    let client = reqwest::Client::new();
+    let events: Vec<_> = (0..5).map(|i| audit_event(&format!("cli-{i}"))).collect();
+    let reply = client
+        .post(format!("{}/v1/audit", collector.url))
+        .bearer_auth(TOKEN)
+        .json(&events)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 200);
+    let otlp = serde_json::json!({"resourceSpans": [{"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "cli"}}]},
+        "scopeSpans": [{"spans": [{"traceId": "0af7651916cd43dd8448eb211c80319c", "spanId": "b7ad6b7169203331", "name": "GET /Patient",
+        "startTimeUnixNano": "1795132800000000000", "endTimeUnixNano": "1795132800100000000",
+        "attributes": [{"key": "correlation_id", "value": {"stringValue": "corr-cli"}}]}]}]}]});
+    let reply = client.post(format!("{}/v1/traces", collector.url)).bearer_auth(TOKEN).json(&otlp).send().await.unwrap();
+    assert_eq!(reply.status(), 200);
+    collector.kill();
+
+    let out = run(pathwatch(&data).args(["audit", "search", "--patient", "900 000 0009", "--from", "2026-11-20", "--to", "2026-11-21"]));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 5);
+    assert_eq!(lines[0]["event"]["event_id"], "cli-0");
+
+    let out = run(pathwatch(&data).args(["audit", "search", "--patient", "9000000000"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--patient"));
+
+    for id in ["0af7651916cd43dd8448eb211c80319c", "corr-cli"] {
+        let out = run(pathwatch(&data).args(["trace", id]));
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let spans: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(spans[0]["span_id"], "b7ad6b7169203331");
+    }
+    assert_eq!(run(pathwatch(&data).args(["trace", "ffffffffffffffffffffffffffffffff"])).status.code(), Some(1));
+
+    let out = run(pathwatch(&data).args(["audit", "verify"]));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // Alter record 3 behind Pathwatch's back.
+    let store = audit_store::SqliteStore::open(&data.join("telemetry.db")).await.unwrap();
+    store.execute_unchecked("UPDATE audit_events SET actor_user_id = 'someone-else' WHERE seq = 3").await.unwrap();
+    let out = run(pathwatch(&data).args(["audit", "verify"]));
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["first_break"]["problem"], "altered");
+    assert_eq!(report["first_break"]["seq"], 3);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("record 3"));
+    tokio::time::sleep(Duration::from_millis(1)).await;
+}

@@ -1,0 +1,5 @@
+//! End-to-end tests of the `pathwatch` binary: real processes, real ports, real signals.
+
+mod cli;
+mod crash;
+mod support;

@@ -1,0 +1,88 @@
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const TOKEN: &str = "e2e-token-0123456789abcdef";
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+pub fn required() -> bool {
+    std::env::var("PATHWATCH_REQUIRE_SERVICES").is_ok_and(|v| v == "1")
+}
+
+/// A `pathwatch` command with a clean PATHWATCH_* environment and the given data directory.
+pub fn pathwatch(data_dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pathwatch"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("PATHWATCH_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.arg("--data-dir").arg(data_dir).env("PATHWATCH_LOG", "warn");
+    cmd
+}
+
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.stdin(Stdio::null()).output().unwrap()
+}
+
+/// A running collector; killed with SIGKILL when dropped.
+pub struct Collector {
+    pub child: Child,
+    pub url: String,
+    pub metrics_url: String,
+}
+
+impl Collector {
+    pub fn start(data_dir: &Path, port: u16, extra_env: &[(&str, String)]) -> Collector {
+        let mut cmd = pathwatch(data_dir);
+        cmd.arg("collector")
+            .env("PATHWATCH_INGEST_TOKEN", TOKEN)
+            .env("PATHWATCH_COLLECTOR__LISTEN", format!("127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        for (k, v) in extra_env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().unwrap();
+        let url = format!("http://127.0.0.1:{port}");
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(started.elapsed() < Duration::from_secs(30), "collector did not open port {port}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Collector { child, metrics_url: format!("{url}/metrics"), url }
+    }
+
+    pub fn kill(&mut self) {
+        // SIGKILL: no shutdown handler runs, nothing is flushed.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGKILL);
+        }
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Collector {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+pub fn audit_event(id: &str) -> serde_json::Value {
+    serde_json::json!({
+        "event_id": id, "time": "2026-11-20T10:00:00Z",
+        "actor": {"user_id": format!("user-{}", id.len() % 7), "role": "R8000", "organisation": "A81001"},
+        "action": "read", "outcome": "success", "patient_nhs_number": "9000000009",
+        "correlation_id": format!("corr-{id}")
+    })
+}
+
+pub fn temp_dir() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data");
+    (dir, path)
+}
