@@ -35,13 +35,7 @@ pub fn link(head: Option<&ChainLink>, received_ns: u64, event: AuditEvent) -> St
         None => (1, GENESIS_HASH.to_string()),
     };
     let hash = record_hash(seq, received_ns, &prev_hash, &event);
-    StoredAuditEvent {
-        seq,
-        received_ns,
-        event,
-        prev_hash,
-        hash,
-    }
+    StoredAuditEvent { seq, received_ns, event, prev_hash, hash }
 }
 
 /// The first thing wrong with a chain.
@@ -87,38 +81,21 @@ pub struct ChainReport {
 pub fn check(prev: Option<&ChainLink>, record: &StoredAuditEvent) -> Result<(), ChainBreak> {
     let expected_seq = prev.map_or(1, |p| p.seq + 1);
     if record.seq > expected_seq {
-        return Err(ChainBreak::Missing {
-            after_seq: expected_seq - 1,
-            found_seq: record.seq,
-        });
+        return Err(ChainBreak::Missing { after_seq: expected_seq - 1, found_seq: record.seq });
     }
-    let recomputed = record_hash(
-        record.seq,
-        record.received_ns,
-        &record.prev_hash,
-        &record.event,
-    );
+    let recomputed = record_hash(record.seq, record.received_ns, &record.prev_hash, &record.event);
     if recomputed != record.hash {
-        return Err(ChainBreak::Altered {
-            seq: record.seq,
-            event_id: record.event.event_id.clone(),
-        });
+        return Err(ChainBreak::Altered { seq: record.seq, event_id: record.event.event_id.clone() });
     }
     let expected_prev = prev.map_or(GENESIS_HASH, |p| p.hash.as_str());
     if record.seq < expected_seq || record.prev_hash != expected_prev {
-        return Err(ChainBreak::Reordered {
-            seq: record.seq,
-            event_id: record.event.event_id.clone(),
-        });
+        return Err(ChainBreak::Reordered { seq: record.seq, event_id: record.event.event_id.clone() });
     }
     Ok(())
 }
 
 /// Walks the whole chain in pages and reports the first break.
-pub async fn verify<S: TelemetryStore>(
-    store: &S,
-    page_size: u32,
-) -> Result<ChainReport, StoreError> {
+pub async fn verify<S: TelemetryStore>(store: &S, page_size: u32) -> Result<ChainReport, StoreError> {
     let base = store.audit_chain_base().await?;
     let mut prev = base.clone();
     let mut checked = 0u64;
@@ -126,25 +103,14 @@ pub async fn verify<S: TelemetryStore>(
     loop {
         let page = store.audit_chain_page(after, page_size).await?;
         if page.is_empty() {
-            return Ok(ChainReport {
-                records_checked: checked,
-                head: prev,
-                first_break: None,
-            });
+            return Ok(ChainReport { records_checked: checked, head: prev, first_break: None });
         }
         for record in &page {
             if let Err(problem) = check(prev.as_ref(), record) {
-                return Ok(ChainReport {
-                    records_checked: checked,
-                    head: prev,
-                    first_break: Some(problem),
-                });
+                return Ok(ChainReport { records_checked: checked, head: prev, first_break: Some(problem) });
             }
             checked += 1;
-            prev = Some(ChainLink {
-                seq: record.seq,
-                hash: record.hash.clone(),
-            });
+            prev = Some(ChainLink { seq: record.seq, hash: record.hash.clone() });
         }
         after = page.last().map_or(after, |r| r.seq);
     }
@@ -187,15 +153,8 @@ mod tests {
     fn chain(n: usize) -> Vec<StoredAuditEvent> {
         let mut out: Vec<StoredAuditEvent> = Vec::new();
         for i in 0..n {
-            let head = out.last().map(|r| ChainLink {
-                seq: r.seq,
-                hash: r.hash.clone(),
-            });
-            out.push(link(
-                head.as_ref(),
-                1000 + i as u64,
-                event(&format!("e{i}")),
-            ));
+            let head = out.last().map(|r| ChainLink { seq: r.seq, hash: r.hash.clone() });
+            out.push(link(head.as_ref(), 1000 + i as u64, event(&format!("e{i}"))));
         }
         out
     }
@@ -204,10 +163,7 @@ mod tests {
         let mut prev: Option<ChainLink> = None;
         for r in records {
             check(prev.as_ref(), r)?;
-            prev = Some(ChainLink {
-                seq: r.seq,
-                hash: r.hash.clone(),
-            });
+            prev = Some(ChainLink { seq: r.seq, hash: r.hash.clone() });
         }
         Ok(())
     }

@@ -13,10 +13,8 @@ use crate::model::*;
 use crate::{StoreError, TelemetryStore};
 
 /// The schema files, in the order they are applied.
-pub const SCHEMA: &[&str] = &[
-    include_str!("../schema/clickhouse/001_spans.sql"),
-    include_str!("../schema/clickhouse/002_audit.sql"),
-];
+pub const SCHEMA: &[&str] =
+    &[include_str!("../schema/clickhouse/001_spans.sql"), include_str!("../schema/clickhouse/002_audit.sql")];
 
 /// Where the ClickHouse server is and who Pathwatch is there.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -51,12 +49,7 @@ pub struct ClickHouseStore {
 impl ClickHouseStore {
     /// Connects, creates the database and tables if they are missing, and reports the server version.
     pub async fn connect(config: &ClickHouseConfig) -> Result<Self, StoreError> {
-        if !config
-            .database
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_')
-            || config.database.is_empty()
-        {
+        if !config.database.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || config.database.is_empty() {
             return Err(StoreError::Invalid(format!(
                 "ClickHouse database name {:?} may only contain letters, digits and underscores",
                 config.database
@@ -68,23 +61,14 @@ impl ClickHouseStore {
             .with_password(&config.password)
             .with_validation(false);
         let server_version: String = base.query("SELECT version()").fetch_one().await?;
-        base.query(&format!(
-            "CREATE DATABASE IF NOT EXISTS {}",
-            config.database
-        ))
-        .execute()
-        .await?;
+        base.query(&format!("CREATE DATABASE IF NOT EXISTS {}", config.database)).execute().await?;
         let client = base.with_database(&config.database);
         for file in SCHEMA {
             for statement in statements(file) {
                 client.query(&statement).execute().await?;
             }
         }
-        Ok(ClickHouseStore {
-            client,
-            database: config.database.clone(),
-            server_version,
-        })
+        Ok(ClickHouseStore { client, database: config.database.clone(), server_version })
     }
 
     pub fn server_version(&self) -> &str {
@@ -103,22 +87,16 @@ impl ClickHouseStore {
         Ok(self.client.query(sql).execute().await?)
     }
 
-    async fn drop_partitions_before(
-        &self,
-        tables: &[&str],
-        cutoff_yyyymmdd: u32,
-    ) -> Result<(), StoreError> {
+    async fn drop_partitions_before(&self, tables: &[&str], cutoff_yyyymmdd: u32) -> Result<(), StoreError> {
         for table in tables {
-            let partitions: Vec<String> = self.client.query(&sql::partitions(&self.database, table)).fetch_all().await?;
+            let partitions: Vec<String> =
+                self.client.query(&sql::partitions(&self.database, table)).fetch_all().await?;
             for p in partitions {
                 let Ok(day) = p.trim_matches('\'').parse::<u32>() else {
                     continue;
                 };
                 if day < cutoff_yyyymmdd {
-                    self.client
-                        .query(&format!("ALTER TABLE {table} DROP PARTITION {day}"))
-                        .execute()
-                        .await?;
+                    self.client.query(&format!("ALTER TABLE {table} DROP PARTITION {day}")).execute().await?;
                 }
             }
         }
@@ -129,17 +107,9 @@ impl ClickHouseStore {
 /// Splits a schema file into statements (the HTTP interface takes one at a time). Schema files hold
 /// no semicolons inside strings or comments.
 fn statements(file: &str) -> Vec<String> {
-    let without_comments: String = file
-        .lines()
-        .filter(|l| !l.trim_start().starts_with("--"))
-        .collect::<Vec<_>>()
-        .join("\n");
-    without_comments
-        .split(';')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(String::from)
-        .collect()
+    let without_comments: String =
+        file.lines().filter(|l| !l.trim_start().starts_with("--")).collect::<Vec<_>>().join("\n");
+    without_comments.split(';').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
 }
 
 #[derive(Debug, Row, Serialize, Deserialize)]
@@ -227,11 +197,7 @@ impl TryFrom<SpanRow> for Span {
             .map(|((time_ns, name), attrs)| {
                 let attributes = serde_json::from_str(&attrs)
                     .map_err(|e| StoreError::Corrupt(format!("spans.EventAttributes: {e}")))?;
-                Ok(SpanEvent {
-                    time_ns,
-                    name,
-                    attributes,
-                })
+                Ok(SpanEvent { time_ns, name, attributes })
             })
             .collect::<Result<_, StoreError>>()?;
         Ok(Span {
@@ -335,15 +301,13 @@ impl TryFrom<AuditRow> for StoredAuditEvent {
                     organisation: r.actor_org,
                 },
                 purpose_of_use: r.purpose_of_use,
-                action: Action::parse(&r.action).ok_or_else(|| {
-                    StoreError::Corrupt(format!("audit_events.Action {:?}", r.action))
-                })?,
+                action: Action::parse(&r.action)
+                    .ok_or_else(|| StoreError::Corrupt(format!("audit_events.Action {:?}", r.action)))?,
                 nhs_number: r.nhs_number,
                 resource_type: r.resource_type,
                 resource_id: r.resource_id,
-                outcome: Outcome::parse(&r.outcome).ok_or_else(|| {
-                    StoreError::Corrupt(format!("audit_events.Outcome {:?}", r.outcome))
-                })?,
+                outcome: Outcome::parse(&r.outcome)
+                    .ok_or_else(|| StoreError::Corrupt(format!("audit_events.Outcome {:?}", r.outcome)))?,
                 correlation_id: r.correlation_id,
                 request_id: r.request_id,
                 source_system: r.source_system,
@@ -409,7 +373,9 @@ pub mod sql {
     }
 
     fn spans_where(condition: &str) -> String {
-        format!("SELECT {SPAN_FIELDS} FROM spans WHERE {condition} ORDER BY TimestampNs, SpanId LIMIT 1 BY TraceId, SpanId")
+        format!(
+            "SELECT {SPAN_FIELDS} FROM spans WHERE {condition} ORDER BY TimestampNs, SpanId LIMIT 1 BY TraceId, SpanId"
+        )
     }
 
     /// The spans of one trace, reading only the days between its first start and last end.
@@ -480,7 +446,9 @@ pub mod sql {
     }
 
     pub fn audit_chain_page(after_seq: u64, limit: u32) -> String {
-        format!("SELECT {AUDIT_FIELDS} FROM audit_events WHERE Seq > {after_seq} ORDER BY Seq LIMIT 1 BY Seq LIMIT {limit}")
+        format!(
+            "SELECT {AUDIT_FIELDS} FROM audit_events WHERE Seq > {after_seq} ORDER BY Seq LIMIT 1 BY Seq LIMIT {limit}"
+        )
     }
 
     pub fn audit_chain_base() -> String {
@@ -563,11 +531,8 @@ impl TelemetryStore for ClickHouseStore {
         if spans.is_empty() {
             return Ok(());
         }
-        let mut insert = self
-            .client
-            .insert::<SpanRow>("spans")
-            .await?
-            .with_timeouts(Some(INSERT_TIMEOUT), Some(INSERT_TIMEOUT));
+        let mut insert =
+            self.client.insert::<SpanRow>("spans").await?.with_timeouts(Some(INSERT_TIMEOUT), Some(INSERT_TIMEOUT));
         for span in spans {
             insert.write(&SpanRow::from(span)).await?;
         }
@@ -603,18 +568,16 @@ impl TelemetryStore for ClickHouseStore {
 
     async fn latency_buckets(&self, query: &BucketQuery) -> Result<Vec<LatencyBucket>, StoreError> {
         if query.bucket_secs == 0 {
-            return Err(StoreError::Invalid(
-                "bucket width must be at least one second".into(),
-            ));
+            return Err(StoreError::Invalid("bucket width must be at least one second".into()));
         }
         let sql = sql::latency_buckets(query);
         let rows: Vec<BucketRow> = self.client.query(&sql).fetch_all().await?;
         rows.into_iter()
             .map(|r| {
                 let q = |i: usize| {
-                    r.q.get(i).copied().ok_or_else(|| {
-                        StoreError::Corrupt("quantilesExact returned too few values".into())
-                    })
+                    r.q.get(i)
+                        .copied()
+                        .ok_or_else(|| StoreError::Corrupt("quantilesExact returned too few values".into()))
                 };
                 Ok(LatencyBucket {
                     start_ns: r.bucket,
@@ -628,18 +591,11 @@ impl TelemetryStore for ClickHouseStore {
             .collect()
     }
 
-    async fn audit_events(
-        &self,
-        filter: &AuditFilter,
-    ) -> Result<Vec<StoredAuditEvent>, StoreError> {
+    async fn audit_events(&self, filter: &AuditFilter) -> Result<Vec<StoredAuditEvent>, StoreError> {
         self.audit(&sql::audit_events(filter)).await
     }
 
-    async fn audit_chain_page(
-        &self,
-        after_seq: u64,
-        limit: u32,
-    ) -> Result<Vec<StoredAuditEvent>, StoreError> {
+    async fn audit_chain_page(&self, after_seq: u64, limit: u32) -> Result<Vec<StoredAuditEvent>, StoreError> {
         self.audit(&sql::audit_chain_page(after_seq, limit)).await
     }
 
@@ -649,30 +605,18 @@ impl TelemetryStore for ClickHouseStore {
             seq: u64,
             hash: String,
         }
-        let base: Option<Base> = self
-            .client
-            .query(&sql::audit_chain_base())
-            .fetch_optional()
-            .await?;
-        Ok(base.map(|b| ChainLink {
-            seq: b.seq,
-            hash: b.hash,
-        }))
+        let base: Option<Base> = self.client.query(&sql::audit_chain_base()).fetch_optional().await?;
+        Ok(base.map(|b| ChainLink { seq: b.seq, hash: b.hash }))
     }
 
     async fn drop_days_before(&self, kind: DataKind, cutoff_day: i64) -> Result<(), StoreError> {
         let cutoff = time::Date::from_julian_day(2_440_588 + cutoff_day as i32)
             .map_err(|e| StoreError::Invalid(format!("cutoff day {cutoff_day}: {e}")))?;
-        let yyyymmdd = cutoff.year() as u32 * 10_000
-            + u32::from(u8::from(cutoff.month())) * 100
-            + u32::from(cutoff.day());
+        let yyyymmdd =
+            cutoff.year() as u32 * 10_000 + u32::from(u8::from(cutoff.month())) * 100 + u32::from(cutoff.day());
         match kind {
             DataKind::Spans => {
-                self.drop_partitions_before(
-                    &["spans", "trace_index", "correlation_index"],
-                    yyyymmdd,
-                )
-                .await
+                self.drop_partitions_before(&["spans", "trace_index", "correlation_index"], yyyymmdd).await
             }
             DataKind::AuditEvents => {
                 #[derive(Row, Deserialize)]
@@ -680,22 +624,12 @@ impl TelemetryStore for ClickHouseStore {
                     seq: u64,
                     hash: String,
                 }
-                let last: Option<Last> = self
-                    .client
-                    .query(&sql::last_audit_received_before(yyyymmdd))
-                    .fetch_optional()
-                    .await?;
+                let last: Option<Last> =
+                    self.client.query(&sql::last_audit_received_before(yyyymmdd)).fetch_optional().await?;
                 if let Some(last) = last {
-                    self.client
-                        .query(&sql::insert_chain_base(last.seq, &last.hash))
-                        .execute()
-                        .await?;
+                    self.client.query(&sql::insert_chain_base(last.seq, &last.hash)).execute().await?;
                 }
-                self.drop_partitions_before(
-                    &["audit_events", "audit_by_patient", "audit_by_user"],
-                    yyyymmdd,
-                )
-                .await
+                self.drop_partitions_before(&["audit_events", "audit_by_patient", "audit_by_user"], yyyymmdd).await
             }
         }
     }

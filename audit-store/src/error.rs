@@ -18,14 +18,12 @@ impl StoreError {
     /// True when retrying later may succeed (the server is down or busy), false for errors in the data.
     pub fn is_transient(&self) -> bool {
         match self {
-            StoreError::Sqlite(e) => matches!(
-                e,
-                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed
-            ),
-            StoreError::ClickHouse(e) => matches!(
-                e,
-                ::clickhouse::error::Error::Network(_) | ::clickhouse::error::Error::TimedOut
-            ),
+            StoreError::Sqlite(e) => {
+                matches!(e, sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed)
+            }
+            StoreError::ClickHouse(e) => {
+                matches!(e, ::clickhouse::error::Error::Network(_) | ::clickhouse::error::Error::TimedOut)
+            }
             _ => false,
         }
     }

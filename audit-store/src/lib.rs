@@ -40,15 +40,10 @@ pub trait TelemetryStore {
     async fn latency_buckets(&self, query: &BucketQuery) -> Result<Vec<LatencyBucket>, StoreError>;
 
     /// Audit events matching a filter, oldest first, at most `filter.limit`.
-    async fn audit_events(&self, filter: &AuditFilter)
-        -> Result<Vec<StoredAuditEvent>, StoreError>;
+    async fn audit_events(&self, filter: &AuditFilter) -> Result<Vec<StoredAuditEvent>, StoreError>;
 
     /// Up to `limit` audit events with `seq > after_seq`, in sequence order: how the chain is walked.
-    async fn audit_chain_page(
-        &self,
-        after_seq: u64,
-        limit: u32,
-    ) -> Result<Vec<StoredAuditEvent>, StoreError>;
+    async fn audit_chain_page(&self, after_seq: u64, limit: u32) -> Result<Vec<StoredAuditEvent>, StoreError>;
 
     /// Where verification starts: the last sequence number and hash removed by retention, if any.
     async fn audit_chain_base(&self) -> Result<Option<ChainLink>, StoreError>;
@@ -63,7 +58,7 @@ pub trait TelemetryStore {
 #[derive(Clone)]
 pub enum AnyStore {
     Sqlite(SqliteStore),
-    ClickHouse(ClickHouseStore),
+    ClickHouse(Box<ClickHouseStore>),
 }
 
 macro_rules! delegate {
@@ -91,17 +86,10 @@ impl TelemetryStore for AnyStore {
     async fn latency_buckets(&self, query: &BucketQuery) -> Result<Vec<LatencyBucket>, StoreError> {
         delegate!(self, s => s.latency_buckets(query))
     }
-    async fn audit_events(
-        &self,
-        filter: &AuditFilter,
-    ) -> Result<Vec<StoredAuditEvent>, StoreError> {
+    async fn audit_events(&self, filter: &AuditFilter) -> Result<Vec<StoredAuditEvent>, StoreError> {
         delegate!(self, s => s.audit_events(filter))
     }
-    async fn audit_chain_page(
-        &self,
-        after_seq: u64,
-        limit: u32,
-    ) -> Result<Vec<StoredAuditEvent>, StoreError> {
+    async fn audit_chain_page(&self, after_seq: u64, limit: u32) -> Result<Vec<StoredAuditEvent>, StoreError> {
         delegate!(self, s => s.audit_chain_page(after_seq, limit))
     }
     async fn audit_chain_base(&self) -> Result<Option<ChainLink>, StoreError> {

@@ -32,11 +32,10 @@ pub async fn sequence(
     let mut head = head(&mut *conn).await?;
     let mut out = Sequenced::default();
     for event in events {
-        let taken: Option<i64> =
-            sqlx::query_scalar("SELECT seq FROM audit_sequencer_ids WHERE event_id = ?")
-                .bind(&event.event_id)
-                .fetch_optional(&mut *conn)
-                .await?;
+        let taken: Option<i64> = sqlx::query_scalar("SELECT seq FROM audit_sequencer_ids WHERE event_id = ?")
+            .bind(&event.event_id)
+            .fetch_optional(&mut *conn)
+            .await?;
         if taken.is_some() {
             out.duplicates += 1;
             continue;
@@ -47,10 +46,7 @@ pub async fn sequence(
             .bind(to_i64(record.seq)?)
             .execute(&mut *conn)
             .await?;
-        head = Some(ChainLink {
-            seq: record.seq,
-            hash: record.hash.clone(),
-        });
+        head = Some(ChainLink { seq: record.seq, hash: record.hash.clone() });
         out.stored.push(record);
     }
     if let Some(h) = &head {
@@ -71,16 +67,10 @@ pub async fn sequence(
 /// The last link of the chain, `None` before the first event.
 pub async fn head(conn: &mut SqliteConnection) -> Result<Option<ChainLink>, StoreError> {
     let row: Option<(i64, String)> =
-        sqlx::query_as("SELECT seq, hash FROM audit_sequencer_head WHERE id = 1")
-            .fetch_optional(&mut *conn)
-            .await?;
-    Ok(row.map(|(seq, hash)| ChainLink {
-        seq: seq as u64,
-        hash,
-    }))
+        sqlx::query_as("SELECT seq, hash FROM audit_sequencer_head WHERE id = 1").fetch_optional(&mut *conn).await?;
+    Ok(row.map(|(seq, hash)| ChainLink { seq: seq as u64, hash }))
 }
 
 pub(crate) fn to_i64(v: u64) -> Result<i64, StoreError> {
-    i64::try_from(v)
-        .map_err(|_| StoreError::Invalid(format!("{v} does not fit a signed 64-bit column")))
+    i64::try_from(v).map_err(|_| StoreError::Invalid(format!("{v} does not fit a signed 64-bit column")))
 }

@@ -8,9 +8,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{AssertSqlSafe, QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 
 use crate::model::*;
@@ -62,10 +60,7 @@ pub async fn open_pool(path: &Path, max_connections: u32) -> Result<SqlitePool, 
         .synchronous(SqliteSynchronous::Full)
         .busy_timeout(Duration::from_secs(10))
         .foreign_keys(true);
-    Ok(SqlitePoolOptions::new()
-        .max_connections(max_connections)
-        .connect_with(options)
-        .await?)
+    Ok(SqlitePoolOptions::new().max_connections(max_connections).connect_with(options).await?)
 }
 
 impl SqliteStore {
@@ -103,10 +98,7 @@ impl SqliteStore {
     /// Runs arbitrary SQL: only for tests that tamper with stored data on purpose.
     #[doc(hidden)]
     pub async fn execute_unchecked(&self, sql: &str) -> Result<u64, StoreError> {
-        Ok(sqlx::query(AssertSqlSafe(sql.to_string()))
-            .execute(&self.pool)
-            .await?
-            .rows_affected())
+        Ok(sqlx::query(AssertSqlSafe(sql.to_string())).execute(&self.pool).await?.rows_affected())
     }
 }
 
@@ -147,10 +139,7 @@ async fn insert_spans(conn: &mut SqliteConnection, spans: &[Span]) -> Result<(),
     Ok(())
 }
 
-async fn insert_audit(
-    conn: &mut SqliteConnection,
-    events: &[StoredAuditEvent],
-) -> Result<(), StoreError> {
+async fn insert_audit(conn: &mut SqliteConnection, events: &[StoredAuditEvent]) -> Result<(), StoreError> {
     for chunk in events.chunks(AUDIT_ROWS_PER_STATEMENT) {
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
             "INSERT OR IGNORE INTO audit_events (seq, event_id, occurred_ns, received_ns, actor_user_id, actor_name, \
@@ -165,8 +154,7 @@ async fn insert_audit(
                     0
                 })
             };
-            let (seq, occurred, received) =
-                (int(r.seq), int(r.event.occurred_ns), int(r.received_ns));
+            let (seq, occurred, received) = (int(r.seq), int(r.event.occurred_ns), int(r.received_ns));
             let e = &r.event;
             b.push_bind(seq)
                 .push_bind(e.event_id.clone())
@@ -206,8 +194,7 @@ fn from_json<T: serde::de::DeserializeOwned>(column: &str, text: &str) -> Result
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("spans.{column}: {e}")))
 }
 
-const SPAN_COLUMNS: &str =
-    "trace_id, span_id, parent_span_id, name, kind, service_name, scope_name, start_ns, \
+const SPAN_COLUMNS: &str = "trace_id, span_id, parent_span_id, name, kind, service_name, scope_name, start_ns, \
     duration_ns, status_code, status_message, correlation_id, attributes, resource, events, links";
 
 fn span_from_row(row: &SqliteRow) -> Result<Span, StoreError> {
@@ -285,13 +272,8 @@ impl TelemetryStore for SqliteStore {
     }
 
     async fn trace(&self, trace_id: &str) -> Result<Vec<Span>, StoreError> {
-        let sql = format!(
-            "SELECT {SPAN_COLUMNS} FROM spans WHERE trace_id = ? ORDER BY start_ns, span_id"
-        );
-        let rows = sqlx::query(AssertSqlSafe(sql))
-            .bind(trace_id)
-            .fetch_all(&self.pool)
-            .await?;
+        let sql = format!("SELECT {SPAN_COLUMNS} FROM spans WHERE trace_id = ? ORDER BY start_ns, span_id");
+        let rows = sqlx::query(AssertSqlSafe(sql)).bind(trace_id).fetch_all(&self.pool).await?;
         rows.iter().map(span_from_row).collect()
     }
 
@@ -300,18 +282,13 @@ impl TelemetryStore for SqliteStore {
             "SELECT {SPAN_COLUMNS} FROM spans WHERE trace_id IN \
              (SELECT trace_id FROM spans WHERE correlation_id = ?) ORDER BY start_ns, span_id"
         );
-        let rows = sqlx::query(AssertSqlSafe(sql))
-            .bind(correlation_id)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(AssertSqlSafe(sql)).bind(correlation_id).fetch_all(&self.pool).await?;
         rows.iter().map(span_from_row).collect()
     }
 
     async fn latency_buckets(&self, query: &BucketQuery) -> Result<Vec<LatencyBucket>, StoreError> {
         if query.bucket_secs == 0 {
-            return Err(StoreError::Invalid(
-                "bucket width must be at least one second".into(),
-            ));
+            return Err(StoreError::Invalid("bucket width must be at least one second".into()));
         }
         let width = i64::from(query.bucket_secs) * NANOS_PER_SEC as i64;
         // Exact percentiles by rank, matching ClickHouse's quantileExact: the value at 0-based rank
@@ -349,13 +326,9 @@ impl TelemetryStore for SqliteStore {
             .collect()
     }
 
-    async fn audit_events(
-        &self,
-        filter: &AuditFilter,
-    ) -> Result<Vec<StoredAuditEvent>, StoreError> {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
-            "SELECT {AUDIT_COLUMNS} FROM audit_events WHERE 1 = 1"
-        ));
+    async fn audit_events(&self, filter: &AuditFilter) -> Result<Vec<StoredAuditEvent>, StoreError> {
+        let mut q: QueryBuilder<Sqlite> =
+            QueryBuilder::new(format!("SELECT {AUDIT_COLUMNS} FROM audit_events WHERE 1 = 1"));
         if let Some(n) = &filter.nhs_number {
             q.push(" AND nhs_number = ").push_bind(n.clone());
         }
@@ -371,19 +344,13 @@ impl TelemetryStore for SqliteStore {
         if let Some(to) = filter.to_ns {
             q.push(" AND occurred_ns < ").push_bind(to_i64(to)?);
         }
-        q.push(" ORDER BY occurred_ns, seq LIMIT ")
-            .push_bind(i64::from(filter.limit));
+        q.push(" ORDER BY occurred_ns, seq LIMIT ").push_bind(i64::from(filter.limit));
         let rows = q.build().fetch_all(&self.pool).await?;
         rows.iter().map(audit_from_row).collect()
     }
 
-    async fn audit_chain_page(
-        &self,
-        after_seq: u64,
-        limit: u32,
-    ) -> Result<Vec<StoredAuditEvent>, StoreError> {
-        let sql =
-            format!("SELECT {AUDIT_COLUMNS} FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?");
+    async fn audit_chain_page(&self, after_seq: u64, limit: u32) -> Result<Vec<StoredAuditEvent>, StoreError> {
+        let sql = format!("SELECT {AUDIT_COLUMNS} FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?");
         let rows = sqlx::query(AssertSqlSafe(sql))
             .bind(to_i64(after_seq)?)
             .bind(i64::from(limit))
@@ -393,15 +360,11 @@ impl TelemetryStore for SqliteStore {
     }
 
     async fn audit_chain_base(&self) -> Result<Option<ChainLink>, StoreError> {
-        let row: Option<(i64, String)> = sqlx::query_as(
-            "SELECT last_removed_seq, last_removed_hash FROM audit_chain_base WHERE id = 1",
-        )
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|(seq, hash)| ChainLink {
-            seq: seq as u64,
-            hash,
-        }))
+        let row: Option<(i64, String)> =
+            sqlx::query_as("SELECT last_removed_seq, last_removed_hash FROM audit_chain_base WHERE id = 1")
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|(seq, hash)| ChainLink { seq: seq as u64, hash }))
     }
 
     async fn drop_days_before(&self, kind: DataKind, cutoff_day: i64) -> Result<(), StoreError> {
@@ -409,10 +372,7 @@ impl TelemetryStore for SqliteStore {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         match kind {
             DataKind::Spans => {
-                sqlx::query("DELETE FROM spans WHERE start_ns < ?")
-                    .bind(cutoff_ns)
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query("DELETE FROM spans WHERE start_ns < ?").bind(cutoff_ns).execute(&mut *tx).await?;
             }
             DataKind::AuditEvents => {
                 // The chain is in receive order, so removing by receive day removes a prefix of it.
@@ -432,10 +392,7 @@ impl TelemetryStore for SqliteStore {
                     .bind(hash)
                     .execute(&mut *tx)
                     .await?;
-                    sqlx::query("DELETE FROM audit_events WHERE seq <= ?")
-                        .bind(seq)
-                        .execute(&mut *tx)
-                        .await?;
+                    sqlx::query("DELETE FROM audit_events WHERE seq <= ?").bind(seq).execute(&mut *tx).await?;
                 }
             }
         }

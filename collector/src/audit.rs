@@ -28,17 +28,11 @@ pub struct Limits {
 }
 
 /// Splits a body into records: `[...]`, one object (possibly a FHIR Bundle), or NDJSON lines.
-pub fn parse(
-    body: &[u8],
-    limits: Limits,
-) -> Result<(Vec<AuditEvent>, Vec<RecordError>), IngestError> {
-    let text = std::str::from_utf8(body)
-        .map_err(|e| IngestError::Undecodable(format!("body is not UTF-8: {e}")))?;
+pub fn parse(body: &[u8], limits: Limits) -> Result<(Vec<AuditEvent>, Vec<RecordError>), IngestError> {
+    let text = std::str::from_utf8(body).map_err(|e| IngestError::Undecodable(format!("body is not UTF-8: {e}")))?;
     let trimmed = text.trim_start();
     if trimmed.is_empty() {
-        return Err(IngestError::Invalid(
-            "the body holds no audit events".into(),
-        ));
+        return Err(IngestError::Invalid("the body holds no audit events".into()));
     }
     let values: Vec<Result<Value, String>> = if trimmed.starts_with('[') {
         match serde_json::from_str::<Value>(trimmed) {
@@ -60,19 +54,13 @@ pub fn parse(
     let mut records: Vec<Result<Value, String>> = Vec::with_capacity(values.len());
     for v in values {
         match v {
-            Ok(Value::Object(o))
-                if o.get("resourceType").and_then(Value::as_str) == Some("Bundle") =>
-            {
-                let entries = o
-                    .get("entry")
-                    .and_then(Value::as_array)
-                    .cloned()
-                    .unwrap_or_default();
-                records.extend(entries.into_iter().map(|e| {
-                    e.get("resource")
-                        .cloned()
-                        .ok_or_else(|| "Bundle entry has no resource".to_string())
-                }));
+            Ok(Value::Object(o)) if o.get("resourceType").and_then(Value::as_str) == Some("Bundle") => {
+                let entries = o.get("entry").and_then(Value::as_array).cloned().unwrap_or_default();
+                records.extend(
+                    entries
+                        .into_iter()
+                        .map(|e| e.get("resource").cloned().ok_or_else(|| "Bundle entry has no resource".to_string())),
+                );
             }
             other => records.push(other),
         }
@@ -91,21 +79,15 @@ pub fn parse(
             Err(message) => Err(("record".to_string(), message.clone())),
             Ok(Value::Object(o)) if o.contains_key("resourceType") => from_fhir(o, limits),
             Ok(Value::Object(o)) => from_own_shape(o, limits),
-            Ok(_) => Err((
-                "record".to_string(),
-                "an audit event must be a JSON object".to_string(),
-            )),
+            Ok(_) => Err(("record".to_string(), "an audit event must be a JSON object".to_string())),
         };
         match result {
             Ok(event) => events.push(event),
             Err((field, message)) => errors.push(RecordError {
                 index,
-                event_id: record.ok().and_then(|r| {
-                    r.get("event_id")
-                        .or_else(|| r.get("id"))
-                        .and_then(Value::as_str)
-                        .map(String::from)
-                }),
+                event_id: record
+                    .ok()
+                    .and_then(|r| r.get("event_id").or_else(|| r.get("id")).and_then(Value::as_str).map(String::from)),
                 field,
                 message,
             }),
@@ -156,24 +138,16 @@ fn req_str(o: &Map<String, Value>, field: &str, path: &str) -> FieldResult<Strin
 
 fn check_unknown(o: &Map<String, Value>, known: &[&str], prefix: &str) -> FieldResult<()> {
     match o.keys().find(|k| !known.contains(&k.as_str())) {
-        Some(k) => err(
-            &format!("{prefix}{k}"),
-            format!(
-                "is not a field of an audit event (known: {})",
-                known.join(", ")
-            ),
-        ),
+        Some(k) => {
+            err(&format!("{prefix}{k}"), format!("is not a field of an audit event (known: {})", known.join(", ")))
+        }
         None => Ok(()),
     }
 }
 
 fn time_ns(text: &str, field: &str, limits: Limits) -> FieldResult<u64> {
-    let t = OffsetDateTime::parse(text, &Rfc3339).map_err(|e| {
-        (
-            field.to_string(),
-            format!("{text:?} is not an RFC 3339 time with a zone: {e}"),
-        )
-    })?;
+    let t = OffsetDateTime::parse(text, &Rfc3339)
+        .map_err(|e| (field.to_string(), format!("{text:?} is not an RFC 3339 time with a zone: {e}")))?;
     let ns = t.unix_timestamp_nanos();
     if ns < 0 {
         return err(field, "is before 1970");
@@ -202,9 +176,7 @@ fn nhs_number(text: &str, field: &str) -> FieldResult<String> {
     if text.is_empty() {
         return Ok(String::new());
     }
-    NhsNumber::parse(text)
-        .map(|n| n.as_str().to_string())
-        .map_err(|e| (field.to_string(), format!("{text:?}: {e}")))
+    NhsNumber::parse(text).map(|n| n.as_str().to_string()).map_err(|e| (field.to_string(), format!("{text:?}: {e}")))
 }
 
 fn from_own_shape(o: &Map<String, Value>, limits: Limits) -> FieldResult<AuditEvent> {
@@ -222,37 +194,21 @@ fn from_own_shape(o: &Map<String, Value>, limits: Limits) -> FieldResult<AuditEv
             }
         }
         None | Some(Value::Null) => return err("actor", "is required: who performed the action"),
-        Some(_) => {
-            return err(
-                "actor",
-                "must be an object with user_id, role, organisation",
-            )
-        }
+        Some(_) => return err("actor", "must be an object with user_id, role, organisation"),
     };
     let action_text = req_str(o, "action", "action")?;
-    let action = Action::parse(&action_text).ok_or_else(|| {
-        (
-            "action".to_string(),
-            format!("{action_text:?} is not one of: {}", Action::expected()),
-        )
-    })?;
+    let action = Action::parse(&action_text)
+        .ok_or_else(|| ("action".to_string(), format!("{action_text:?} is not one of: {}", Action::expected())))?;
     let outcome_text = req_str(o, "outcome", "outcome")?;
-    let outcome = Outcome::parse(&outcome_text).ok_or_else(|| {
-        (
-            "outcome".to_string(),
-            format!("{outcome_text:?} is not one of: {}", Outcome::expected()),
-        )
-    })?;
+    let outcome = Outcome::parse(&outcome_text)
+        .ok_or_else(|| ("outcome".to_string(), format!("{outcome_text:?} is not one of: {}", Outcome::expected())))?;
     Ok(AuditEvent {
         event_id,
         occurred_ns,
         actor,
         purpose_of_use: opt_str(o, "purpose_of_use", "purpose_of_use")?,
         action,
-        nhs_number: nhs_number(
-            &opt_str(o, "patient_nhs_number", "patient_nhs_number")?,
-            "patient_nhs_number",
-        )?,
+        nhs_number: nhs_number(&opt_str(o, "patient_nhs_number", "patient_nhs_number")?, "patient_nhs_number")?,
         resource_type: opt_str(o, "resource_type", "resource_type")?,
         resource_id: opt_str(o, "resource_id", "resource_id")?,
         outcome,
@@ -268,9 +224,7 @@ const NHS_NUMBER_SYSTEM: &str = "https://fhir.nhs.uk/Id/nhs-number";
 const ODS_SYSTEM: &str = "https://fhir.nhs.uk/Id/ods-organization-code";
 
 fn s<'a>(v: &'a Value, pointer: &str) -> Option<&'a str> {
-    v.pointer(pointer)
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
+    v.pointer(pointer).and_then(Value::as_str).filter(|s| !s.is_empty())
 }
 
 /// Maps a FHIR R4 AuditEvent onto our shape (IHE Basic Audit Log Patterns where FHIR leaves a choice).
@@ -278,57 +232,31 @@ fn from_fhir(o: &Map<String, Value>, limits: Limits) -> FieldResult<AuditEvent> 
     let v = Value::Object(o.clone());
     match s(&v, "/resourceType") {
         Some("AuditEvent") => {}
-        Some(other) => {
-            return err(
-                "resourceType",
-                format!("{other:?} is not AuditEvent (or a Bundle of them)"),
-            )
-        }
+        Some(other) => return err("resourceType", format!("{other:?} is not AuditEvent (or a Bundle of them)")),
         None => return err("resourceType", "must be a string"),
     }
     let event_id = event_id(
         s(&v, "/id")
-            .ok_or_else(|| {
-                (
-                    "id".to_string(),
-                    "is required: it is the event's idempotency key".to_string(),
-                )
-            })?
+            .ok_or_else(|| ("id".to_string(), "is required: it is the event's idempotency key".to_string()))?
             .into(),
         "id",
     )?;
     let (time_text, time_field) = match s(&v, "/period/start") {
         Some(t) => (t, "period.start"),
-        None => (
-            s(&v, "/recorded")
-                .ok_or_else(|| ("recorded".to_string(), "is required".to_string()))?,
-            "recorded",
-        ),
+        None => (s(&v, "/recorded").ok_or_else(|| ("recorded".to_string(), "is required".to_string()))?, "recorded"),
     };
     let occurred_ns = time_ns(time_text, time_field, limits)?;
 
-    let agents = v
-        .get("agent")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
+    let agents = v.get("agent").and_then(Value::as_array).cloned().unwrap_or_default();
     if agents.is_empty() {
         return err("agent", "is required: who performed the action");
     }
-    let requestor_index = agents
-        .iter()
-        .position(|a| a.get("requestor") == Some(&Value::Bool(true)))
-        .unwrap_or(0);
+    let requestor_index = agents.iter().position(|a| a.get("requestor") == Some(&Value::Bool(true))).unwrap_or(0);
     let requestor = &agents[requestor_index];
     let at = format!("agent[{requestor_index}]");
     let user_id = s(requestor, "/who/identifier/value")
         .or_else(|| s(requestor, "/who/reference"))
-        .ok_or_else(|| {
-            (
-                format!("{at}.who"),
-                "needs an identifier or reference naming the user".to_string(),
-            )
-        })?;
+        .ok_or_else(|| (format!("{at}.who"), "needs an identifier or reference naming the user".to_string()))?;
     let organisation = agents
         .iter()
         .filter_map(|a| a.pointer("/who/identifier"))
@@ -374,11 +302,7 @@ fn from_fhir(o: &Map<String, Value>, limits: Limits) -> FieldResult<AuditEvent> 
         Some(other) => return err("outcome", format!("{other:?} is not one of 0, 4, 8, 12")),
     };
 
-    let entities = v
-        .get("entity")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
+    let entities = v.get("entity").and_then(Value::as_array).cloned().unwrap_or_default();
     let mut nhs = String::new();
     let mut resource = (String::new(), String::new());
     let mut request_id = String::new();
@@ -442,11 +366,7 @@ mod tests {
     use super::*;
 
     const NOW: u64 = 1_790_000_000 * NANOS_PER_SEC;
-    const LIMITS: Limits = Limits {
-        now_ns: NOW,
-        max_future_skew_ns: 300 * NANOS_PER_SEC,
-        max_records: 100,
-    };
+    const LIMITS: Limits = Limits { now_ns: NOW, max_future_skew_ns: 300 * NANOS_PER_SEC, max_records: 100 };
 
     fn own(id: &str) -> Value {
         serde_json::json!({
@@ -484,22 +404,9 @@ mod tests {
         let body = serde_json::to_vec(&vec![own("a"), bad_nhs, no_actor, future, typo]).unwrap();
         let (events, errors) = parse(&body, LIMITS).unwrap();
         assert_eq!(events.len(), 1);
-        let summary: Vec<(usize, &str)> =
-            errors.iter().map(|e| (e.index, e.field.as_str())).collect();
-        assert_eq!(
-            summary,
-            vec![
-                (1, "patient_nhs_number"),
-                (2, "actor"),
-                (3, "time"),
-                (4, "patient_nhs_numbr")
-            ]
-        );
-        assert!(
-            errors[0].message.contains("check digit"),
-            "{}",
-            errors[0].message
-        );
+        let summary: Vec<(usize, &str)> = errors.iter().map(|e| (e.index, e.field.as_str())).collect();
+        assert_eq!(summary, vec![(1, "patient_nhs_number"), (2, "actor"), (3, "time"), (4, "patient_nhs_numbr")]);
+        assert!(errors[0].message.contains("check digit"), "{}", errors[0].message);
         assert_eq!(errors[0].event_id.as_deref(), Some("b"));
     }
 
@@ -537,34 +444,19 @@ mod tests {
         let (events, errors) = parse(&serde_json::to_vec(&fhir).unwrap(), LIMITS).unwrap();
         assert!(errors.is_empty(), "{errors:?}");
         let e = &events[0];
+        assert_eq!((e.event_id.as_str(), e.action, e.outcome), ("f-1", Action::Read, Outcome::Success));
         assert_eq!(
-            (e.event_id.as_str(), e.action, e.outcome),
-            ("f-1", Action::Read, Outcome::Success)
-        );
-        assert_eq!(
-            (
-                e.actor.user_id.as_str(),
-                e.actor.role.as_str(),
-                e.actor.organisation.as_str()
-            ),
+            (e.actor.user_id.as_str(), e.actor.role.as_str(), e.actor.organisation.as_str()),
             ("555021935107", "R8000", "A81001")
         );
         assert_eq!(
-            (
-                e.nhs_number.as_str(),
-                e.request_id.as_str(),
-                e.purpose_of_use.as_str()
-            ),
+            (e.nhs_number.as_str(), e.request_id.as_str(), e.purpose_of_use.as_str()),
             ("9000000009", "req-1", "TREAT")
         );
         // 10:00 at +01:00 is 09:00 UTC.
         assert_eq!(e.occurred_ns, 1_789_981_200 * NANOS_PER_SEC);
         assert_eq!(
-            (
-                e.resource_type.as_str(),
-                e.client_address.as_str(),
-                e.source_system.as_str()
-            ),
+            (e.resource_type.as_str(), e.client_address.as_str(), e.source_system.as_str()),
             ("Patient", "10.0.0.9", "GP system")
         );
     }
@@ -572,8 +464,6 @@ mod tests {
     #[test]
     fn too_many_records_is_refused_whole() {
         let body = serde_json::to_vec(&vec![own("a"); 101]).unwrap();
-        assert!(
-            matches!(parse(&body, LIMITS), Err(IngestError::Invalid(m)) if m.contains("limit is 100"))
-        );
+        assert!(matches!(parse(&body, LIMITS), Err(IngestError::Invalid(m)) if m.contains("limit is 100")));
     }
 }

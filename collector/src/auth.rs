@@ -12,12 +12,7 @@ pub struct IngestTokens {
 
 impl IngestTokens {
     pub fn new(tokens: impl IntoIterator<Item = (String, String)>) -> Self {
-        IngestTokens {
-            by_source: tokens
-                .into_iter()
-                .map(|(s, t)| (s, t.into_bytes()))
-                .collect(),
-        }
+        IngestTokens { by_source: tokens.into_iter().map(|(s, t)| (s, t.into_bytes())).collect() }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -26,9 +21,7 @@ impl IngestTokens {
 
     /// The source whose token the request carries.
     pub fn authenticate(&self, headers: &HeaderMap) -> Result<&str, IngestError> {
-        let value = headers
-            .get(header::AUTHORIZATION)
-            .ok_or(IngestError::MissingToken)?;
+        let value = headers.get(header::AUTHORIZATION).ok_or(IngestError::MissingToken)?;
         let value = value.to_str().map_err(|_| IngestError::BadToken)?;
         let token = value
             .strip_prefix("Bearer ")
@@ -74,25 +67,10 @@ mod tests {
 
     #[test]
     fn the_right_token_names_its_source() {
-        let tokens = IngestTokens::new([
-            ("ehr".into(), "abc".into()),
-            ("canary".into(), "xyz".into()),
-        ]);
-        assert_eq!(
-            tokens.authenticate(&headers("Bearer xyz")).unwrap(),
-            "canary"
-        );
-        assert!(matches!(
-            tokens.authenticate(&headers("Bearer xy")),
-            Err(IngestError::BadToken)
-        ));
-        assert!(matches!(
-            tokens.authenticate(&headers("Basic eHl6")),
-            Err(IngestError::MissingToken)
-        ));
-        assert!(matches!(
-            tokens.authenticate(&HeaderMap::new()),
-            Err(IngestError::MissingToken)
-        ));
+        let tokens = IngestTokens::new([("ehr".into(), "abc".into()), ("canary".into(), "xyz".into())]);
+        assert_eq!(tokens.authenticate(&headers("Bearer xyz")).unwrap(), "canary");
+        assert!(matches!(tokens.authenticate(&headers("Bearer xy")), Err(IngestError::BadToken)));
+        assert!(matches!(tokens.authenticate(&headers("Basic eHl6")), Err(IngestError::MissingToken)));
+        assert!(matches!(tokens.authenticate(&HeaderMap::new()), Err(IngestError::MissingToken)));
     }
 }

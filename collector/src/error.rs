@@ -34,9 +34,9 @@ impl IngestError {
             IngestError::MissingToken | IngestError::BadToken => StatusCode::UNAUTHORIZED,
             IngestError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             IngestError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            IngestError::UnsupportedEncoding(_)
-            | IngestError::Undecodable(_)
-            | IngestError::Invalid(_) => StatusCode::BAD_REQUEST,
+            IngestError::UnsupportedEncoding(_) | IngestError::Undecodable(_) | IngestError::Invalid(_) => {
+                StatusCode::BAD_REQUEST
+            }
             IngestError::Busy { .. } => StatusCode::TOO_MANY_REQUESTS,
             IngestError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -44,9 +44,7 @@ impl IngestError {
 
     fn retry_after(&self) -> Option<u32> {
         match self {
-            IngestError::Busy { retry_after } | IngestError::Unavailable { retry_after } => {
-                Some(*retry_after)
-            }
+            IngestError::Busy { retry_after } | IngestError::Unavailable { retry_after } => Some(*retry_after),
             _ => None,
         }
     }
@@ -58,10 +56,7 @@ impl IngestError {
         let message = self.to_string();
         let mut response = match format {
             WireFormat::Protobuf => {
-                let body = prost::Message::encode_to_vec(&crate::wire::RpcStatus {
-                    code: grpc_code(status),
-                    message,
-                });
+                let body = prost::Message::encode_to_vec(&crate::wire::RpcStatus { code: grpc_code(status), message });
                 ([(header::CONTENT_TYPE, "application/x-protobuf")], body).into_response()
             }
             WireFormat::Json => {
@@ -71,14 +66,10 @@ impl IngestError {
         };
         *response.status_mut() = status;
         if let Some(secs) = self.retry_after() {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         if status == StatusCode::UNAUTHORIZED {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
     }

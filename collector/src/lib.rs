@@ -57,23 +57,10 @@ impl CollectorState {
         pseudonym_key: Vec<u8>,
         metrics: Arc<Metrics>,
     ) -> Self {
-        let writer = Writer::start(
-            sink,
-            metrics.clone(),
-            config.queue_depth,
-            config.max_batch_rows,
-            config.retry_after_secs,
-        );
-        let pseudonymiser = config
-            .pseudonymise_traces
-            .then(|| Arc::new(Pseudonymiser::new(pseudonym_key)));
-        CollectorState {
-            config: Arc::new(config),
-            tokens: Arc::new(tokens),
-            writer,
-            pseudonymiser,
-            metrics,
-        }
+        let writer =
+            Writer::start(sink, metrics.clone(), config.queue_depth, config.max_batch_rows, config.retry_after_secs);
+        let pseudonymiser = config.pseudonymise_traces.then(|| Arc::new(Pseudonymiser::new(pseudonym_key)));
+        CollectorState { config: Arc::new(config), tokens: Arc::new(tokens), writer, pseudonymiser, metrics }
     }
 }
 
@@ -103,30 +90,14 @@ fn body_or_error(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<By
 
 impl CollectorState {
     fn authenticate(&self, headers: &HeaderMap) -> Result<(), IngestError> {
-        self.tokens
-            .authenticate(headers)
-            .map(|_| ())
-            .inspect_err(|e| {
-                let reason = if matches!(e, IngestError::MissingToken) {
-                    "missing"
-                } else {
-                    "invalid"
-                };
-                self.metrics
-                    .auth_failures
-                    .get_or_create(&ReasonLabel { reason })
-                    .inc();
-            })
+        self.tokens.authenticate(headers).map(|_| ()).inspect_err(|e| {
+            let reason = if matches!(e, IngestError::MissingToken) { "missing" } else { "invalid" };
+            self.metrics.auth_failures.get_or_create(&ReasonLabel { reason }).inc();
+        })
     }
 
     fn count_request(&self, route: &'static str, response: &Response) {
-        self.metrics
-            .requests
-            .get_or_create(&RouteLabels {
-                route,
-                status: response.status().as_u16(),
-            })
-            .inc();
+        self.metrics.requests.get_or_create(&RouteLabels { route, status: response.status().as_u16() }).inc();
     }
 }
 
@@ -143,14 +114,7 @@ async fn traces(
         Err(e) => {
             if !matches!(e, IngestError::MissingToken | IngestError::BadToken) {
                 let reason = reject_reason(&e);
-                state
-                    .metrics
-                    .rejected
-                    .get_or_create(&RejectLabels {
-                        kind: "spans",
-                        reason,
-                    })
-                    .inc();
+                state.metrics.rejected.get_or_create(&RejectLabels { kind: "spans", reason }).inc();
             }
             e.into_response_for(reply_format)
         }
@@ -162,9 +126,7 @@ async fn traces(
 fn reject_reason(e: &IngestError) -> &'static str {
     match e {
         IngestError::TooLarge { .. } => "too_large",
-        IngestError::UnsupportedMediaType(_) | IngestError::UnsupportedEncoding(_) => {
-            "unsupported_encoding"
-        }
+        IngestError::UnsupportedMediaType(_) | IngestError::UnsupportedEncoding(_) => "unsupported_encoding",
         IngestError::Undecodable(_) => "undecodable",
         IngestError::Invalid(_) => "invalid",
         IngestError::Busy { .. } => "busy",
@@ -185,37 +147,22 @@ async fn traces_inner(
     let body = wire::decoded_body(headers, body_or_error(body, limit)?, limit)?;
     let request = otlp::decode(format, &body)?;
     let flat = otlp::flatten(request, state.pseudonymiser.as_deref());
-    state
-        .metrics
-        .received
-        .get_or_create(&SPANS)
-        .inc_by(flat.spans.len() as u64 + flat.rejected as u64);
+    state.metrics.received.get_or_create(&SPANS).inc_by(flat.spans.len() as u64 + flat.rejected as u64);
     if flat.rejected > 0 {
         state
             .metrics
             .rejected
-            .get_or_create(&RejectLabels {
-                kind: "spans",
-                reason: "invalid_span",
-            })
+            .get_or_create(&RejectLabels { kind: "spans", reason: "invalid_span" })
             .inc_by(flat.rejected as u64);
     }
     if !flat.spans.is_empty() {
-        state
-            .writer
-            .write(IngestBatch {
-                spans: flat.spans,
-                audit: Vec::new(),
-            })
-            .await?;
+        state.writer.write(IngestBatch { spans: flat.spans, audit: Vec::new() }).await?;
     }
     let reply = otlp::response(flat.rejected, &flat.problems);
     Ok(match format {
-        WireFormat::Protobuf => (
-            [(header::CONTENT_TYPE, "application/x-protobuf")],
-            reply.encode_to_vec(),
-        )
-            .into_response(),
+        WireFormat::Protobuf => {
+            ([(header::CONTENT_TYPE, "application/x-protobuf")], reply.encode_to_vec()).into_response()
+        }
         WireFormat::Json => axum::Json(reply).into_response(),
     })
 }
@@ -230,14 +177,7 @@ async fn audit(
         Err(e) => {
             if !matches!(e, IngestError::MissingToken | IngestError::BadToken) {
                 let reason = reject_reason(&e);
-                state
-                    .metrics
-                    .rejected
-                    .get_or_create(&RejectLabels {
-                        kind: "audit_events",
-                        reason,
-                    })
-                    .inc();
+                state.metrics.rejected.get_or_create(&RejectLabels { kind: "audit_events", reason }).inc();
             }
             e.into_response()
         }
@@ -253,46 +193,28 @@ async fn audit_inner(
 ) -> Result<Response, IngestError> {
     state.authenticate(headers)?;
     if WireFormat::from_headers(headers, Some(WireFormat::Json))? != WireFormat::Json {
-        return Err(IngestError::UnsupportedMediaType(
-            "application/x-protobuf (audit events are JSON)".into(),
-        ));
+        return Err(IngestError::UnsupportedMediaType("application/x-protobuf (audit events are JSON)".into()));
     }
     let limit = state.config.max_body_bytes;
     let body = wire::decoded_body(headers, body_or_error(body, limit)?, limit)?;
     let limits = audit::Limits {
         now_ns: writer::now_ns(),
-        max_future_skew_ns: state
-            .config
-            .max_future_skew_secs
-            .saturating_mul(NANOS_PER_SEC),
+        max_future_skew_ns: state.config.max_future_skew_secs.saturating_mul(NANOS_PER_SEC),
         max_records: state.config.max_audit_records,
     };
     let (events, errors) = audit::parse(&body, limits)?;
-    state
-        .metrics
-        .received
-        .get_or_create(&AUDIT)
-        .inc_by((events.len() + errors.len()) as u64);
+    state.metrics.received.get_or_create(&AUDIT).inc_by((events.len() + errors.len()) as u64);
     if !errors.is_empty() {
         state
             .metrics
             .rejected
-            .get_or_create(&RejectLabels {
-                kind: "audit_events",
-                reason: "invalid_record",
-            })
+            .get_or_create(&RejectLabels { kind: "audit_events", reason: "invalid_record" })
             .inc_by(errors.len() as u64);
     }
     let receipt = if events.is_empty() {
         Default::default()
     } else {
-        state
-            .writer
-            .write(IngestBatch {
-                spans: Vec::new(),
-                audit: events,
-            })
-            .await?
+        state.writer.write(IngestBatch { spans: Vec::new(), audit: events }).await?
     };
     let status = if receipt.audit_events + receipt.audit_duplicates == 0 && !errors.is_empty() {
         StatusCode::BAD_REQUEST
@@ -308,12 +230,6 @@ async fn audit_inner(
 }
 
 async fn metrics(State(state): State<CollectorState>) -> Response {
-    (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        state.metrics.render(),
-    )
+    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], state.metrics.render())
         .into_response()
 }

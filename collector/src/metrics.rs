@@ -31,9 +31,7 @@ pub struct RouteLabels {
 }
 
 pub const SPANS: KindLabel = KindLabel { kind: "spans" };
-pub const AUDIT: KindLabel = KindLabel {
-    kind: "audit_events",
-};
+pub const AUDIT: KindLabel = KindLabel { kind: "audit_events" };
 
 pub struct Metrics {
     pub received: Family<KindLabel, Counter>,
@@ -67,17 +65,9 @@ impl Metrics {
             spool_drain_failures: Counter::default(),
             registry: Registry::default(),
         };
-        registry.register(
-            "ingest_received",
-            "Records received (spans, audit events)",
-            m.received.clone(),
-        );
+        registry.register("ingest_received", "Records received (spans, audit events)", m.received.clone());
         registry.register("ingest_stored", "Records durably stored", m.stored.clone());
-        registry.register(
-            "ingest_rejected",
-            "Records refused, by reason",
-            m.rejected.clone(),
-        );
+        registry.register("ingest_rejected", "Records refused, by reason", m.rejected.clone());
         registry.register(
             "ingest_audit_duplicates",
             "Audit events already stored (client retries)",
@@ -88,31 +78,11 @@ impl Metrics {
             "Requests refused for a missing or unknown token",
             m.auth_failures.clone(),
         );
-        registry.register(
-            "ingest_requests",
-            "Ingest HTTP requests by matched route and status",
-            m.requests.clone(),
-        );
-        registry.register(
-            "ingest_batch_rows",
-            "Rows per group commit",
-            m.batch_rows.clone(),
-        );
-        registry.register(
-            "store_commit_seconds",
-            "Time to make one group commit durable",
-            m.commit_seconds.clone(),
-        );
-        registry.register(
-            "spool_batches",
-            "Batches in the spool waiting for ClickHouse",
-            m.spool_batches.clone(),
-        );
-        registry.register(
-            "spool_bytes",
-            "Bytes in the spool waiting for ClickHouse",
-            m.spool_bytes.clone(),
-        );
+        registry.register("ingest_requests", "Ingest HTTP requests by matched route and status", m.requests.clone());
+        registry.register("ingest_batch_rows", "Rows per group commit", m.batch_rows.clone());
+        registry.register("store_commit_seconds", "Time to make one group commit durable", m.commit_seconds.clone());
+        registry.register("spool_batches", "Batches in the spool waiting for ClickHouse", m.spool_batches.clone());
+        registry.register("spool_bytes", "Bytes in the spool waiting for ClickHouse", m.spool_bytes.clone());
         registry.register(
             "spool_drain_failures",
             "Failed attempts to move spooled batches to ClickHouse",

@@ -28,11 +28,10 @@ const CORRELATION_KEYS: &[&str] = &[
 
 pub fn decode(format: WireFormat, body: &[u8]) -> Result<ExportTraceServiceRequest, IngestError> {
     match format {
-        WireFormat::Protobuf => ExportTraceServiceRequest::decode(body)
-            .map_err(|e| IngestError::Undecodable(format!("protobuf: {e}"))),
-        WireFormat::Json => {
-            serde_json::from_slice(body).map_err(|e| IngestError::Undecodable(format!("JSON: {e}")))
+        WireFormat::Protobuf => {
+            ExportTraceServiceRequest::decode(body).map_err(|e| IngestError::Undecodable(format!("protobuf: {e}")))
         }
+        WireFormat::Json => serde_json::from_slice(body).map_err(|e| IngestError::Undecodable(format!("JSON: {e}"))),
     }
 }
 
@@ -47,10 +46,7 @@ pub struct Flattened {
 
 const MAX_PROBLEMS_REPORTED: usize = 5;
 
-pub fn flatten(
-    request: ExportTraceServiceRequest,
-    pseudonymiser: Option<&Pseudonymiser>,
-) -> Flattened {
+pub fn flatten(request: ExportTraceServiceRequest, pseudonymiser: Option<&Pseudonymiser>) -> Flattened {
     let scrub = |s: String| -> String {
         match pseudonymiser {
             Some(p) => match p.scrub(&s) {
@@ -62,10 +58,7 @@ pub fn flatten(
     };
     let mut out = Flattened::default();
     for (r, resource_spans) in request.resource_spans.into_iter().enumerate() {
-        let resource_attrs = resource_spans
-            .resource
-            .map(|r| r.attributes)
-            .unwrap_or_default();
+        let resource_attrs = resource_spans.resource.map(|r| r.attributes).unwrap_or_default();
         let service_name = resource_attrs
             .iter()
             .find(|kv| kv.key == "service.name")
@@ -74,19 +67,13 @@ pub fn flatten(
             .unwrap_or_else(|| "unknown_service".to_string());
         let resource: Vec<(String, String)> = resource_attrs
             .iter()
-            .map(|kv| {
-                (
-                    kv.key.clone(),
-                    scrub(kv.value.as_ref().map(stringify).unwrap_or_default()),
-                )
-            })
+            .map(|kv| (kv.key.clone(), scrub(kv.value.as_ref().map(stringify).unwrap_or_default())))
             .collect();
         for (s, scope_spans) in resource_spans.scope_spans.into_iter().enumerate() {
             let scope_name = scope_spans.scope.map(|s| s.name).unwrap_or_default();
             for (i, span) in scope_spans.spans.into_iter().enumerate() {
                 let at = format!("resourceSpans[{r}].scopeSpans[{s}].spans[{i}]");
-                let problem = if span.trace_id.len() != 16 || span.trace_id.iter().all(|b| *b == 0)
-                {
+                let problem = if span.trace_id.len() != 16 || span.trace_id.iter().all(|b| *b == 0) {
                     Some("traceId must be 16 bytes and not all zero")
                 } else if span.span_id.len() != 8 || span.span_id.iter().all(|b| *b == 0) {
                     Some("spanId must be 8 bytes and not all zero")
@@ -114,12 +101,11 @@ pub fn flatten(
                     service_name: service_name.clone(),
                     scope_name: scope_name.clone(),
                     start_ns: span.start_time_unix_nano,
-                    duration_ns: span
-                        .end_time_unix_nano
-                        .saturating_sub(span.start_time_unix_nano),
-                    status: span.status.as_ref().map_or(SpanStatus::Unset, |s| {
-                        SpanStatus::from_code(i64::from(s.code))
-                    }),
+                    duration_ns: span.end_time_unix_nano.saturating_sub(span.start_time_unix_nano),
+                    status: span
+                        .status
+                        .as_ref()
+                        .map_or(SpanStatus::Unset, |s| SpanStatus::from_code(i64::from(s.code))),
                     status_message: scrub(span.status.map(|s| s.message).unwrap_or_default()),
                     correlation_id,
                     attributes: attributes(span.attributes, &scrub),
@@ -136,10 +122,7 @@ pub fn flatten(
                     links: span
                         .links
                         .into_iter()
-                        .map(|l| SpanLink {
-                            trace_id: hex::encode(l.trace_id),
-                            span_id: hex::encode(l.span_id),
-                        })
+                        .map(|l| SpanLink { trace_id: hex::encode(l.trace_id), span_id: hex::encode(l.span_id) })
                         .collect(),
                 });
             }
@@ -149,23 +132,12 @@ pub fn flatten(
 }
 
 fn attributes(kvs: Vec<KeyValue>, scrub: &impl Fn(String) -> String) -> Vec<(String, String)> {
-    kvs.into_iter()
-        .map(|kv| {
-            (
-                kv.key,
-                scrub(kv.value.as_ref().map(stringify).unwrap_or_default()),
-            )
-        })
-        .collect()
+    kvs.into_iter().map(|kv| (kv.key, scrub(kv.value.as_ref().map(stringify).unwrap_or_default()))).collect()
 }
 
 fn correlation_id(attrs: &[KeyValue]) -> String {
     for key in CORRELATION_KEYS {
-        if let Some(value) = attrs
-            .iter()
-            .find(|kv| kv.key.eq_ignore_ascii_case(key))
-            .and_then(|kv| kv.value.as_ref())
-        {
+        if let Some(value) = attrs.iter().find(|kv| kv.key.eq_ignore_ascii_case(key)).and_then(|kv| kv.value.as_ref()) {
             // Header attributes are string arrays by convention; take the first value.
             let first = match &value.value {
                 Some(Value::ArrayValue(a)) => a.values.first().map(stringify),
@@ -204,15 +176,7 @@ fn to_json(value: &AnyValue) -> serde_json::Value {
         Some(Value::KvlistValue(kv)) => kv
             .values
             .iter()
-            .map(|kv| {
-                (
-                    kv.key.clone(),
-                    kv.value
-                        .as_ref()
-                        .map(to_json)
-                        .unwrap_or(serde_json::Value::Null),
-                )
-            })
+            .map(|kv| (kv.key.clone(), kv.value.as_ref().map(to_json).unwrap_or(serde_json::Value::Null)))
             .collect::<serde_json::Map<_, _>>()
             .into(),
         _ => serde_json::Value::Null,
@@ -222,9 +186,7 @@ fn to_json(value: &AnyValue) -> serde_json::Value {
 /// The success response: empty when every span was accepted, `partial_success` otherwise.
 pub fn response(rejected: i64, problems: &[String]) -> ExportTraceServiceResponse {
     ExportTraceServiceResponse {
-        partial_success: (rejected > 0).then(|| ExportTracePartialSuccess {
-            rejected_spans: rejected,
-            error_message: problems.join("; "),
-        }),
+        partial_success: (rejected > 0)
+            .then(|| ExportTracePartialSuccess { rejected_spans: rejected, error_message: problems.join("; ") }),
     }
 }

@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use audit_store::{
-    open_pool, sequencer, ClickHouseStore, IngestBatch, IngestReceipt, Span, StoreError,
-    StoredAuditEvent, TelemetryStore,
+    open_pool, sequencer, ClickHouseStore, IngestBatch, IngestReceipt, Span, StoreError, StoredAuditEvent,
+    TelemetryStore,
 };
 use serde::{Deserialize, Serialize};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
@@ -23,7 +23,8 @@ use tokio::sync::Notify;
 use crate::metrics::Metrics;
 use crate::writer::CommitError;
 
-const SPOOL_TABLE: &str = "CREATE TABLE spool (id INTEGER NOT NULL PRIMARY KEY, payload BLOB NOT NULL, bytes BIGINT NOT NULL)";
+const SPOOL_TABLE: &str =
+    "CREATE TABLE spool (id INTEGER NOT NULL PRIMARY KEY, payload BLOB NOT NULL, bytes BIGINT NOT NULL)";
 
 /// Batches moved to ClickHouse per drain step.
 const DRAIN_BATCHES: i64 = 64;
@@ -45,11 +46,7 @@ pub struct Spool {
 }
 
 impl Spool {
-    pub async fn open(
-        path: &Path,
-        max_bytes: u64,
-        metrics: Arc<Metrics>,
-    ) -> Result<Spool, StoreError> {
+    pub async fn open(path: &Path, max_bytes: u64, metrics: Arc<Metrics>) -> Result<Spool, StoreError> {
         let pool = open_pool(path, 2).await?;
         let migrator = Migrator::with_migrations(vec![
             Migration::new(
@@ -59,19 +56,11 @@ impl Spool {
                 AssertSqlSafe(sequencer::SCHEMA).into_sql_str(),
                 false,
             ),
-            Migration::new(
-                2,
-                "spool".into(),
-                MigrationType::Simple,
-                SPOOL_TABLE.into_sql_str(),
-                false,
-            ),
+            Migration::new(2, "spool".into(), MigrationType::Simple, SPOOL_TABLE.into_sql_str(), false),
         ]);
         migrator.run(&pool).await?;
         let (batches, bytes): (i64, Option<i64>) =
-            sqlx::query_as("SELECT COUNT(*), SUM(bytes) FROM spool")
-                .fetch_one(&pool)
-                .await?;
+            sqlx::query_as("SELECT COUNT(*), SUM(bytes) FROM spool").fetch_one(&pool).await?;
         let spool = Spool {
             pool,
             max_bytes,
@@ -85,27 +74,16 @@ impl Spool {
     }
 
     fn publish(&self) {
-        self.metrics
-            .spool_bytes
-            .set(self.bytes.load(Ordering::Relaxed) as i64);
-        self.metrics
-            .spool_batches
-            .set(self.batches.load(Ordering::Relaxed) as i64);
+        self.metrics.spool_bytes.set(self.bytes.load(Ordering::Relaxed) as i64);
+        self.metrics.spool_batches.set(self.batches.load(Ordering::Relaxed) as i64);
     }
 
     pub fn depth(&self) -> (u64, u64) {
-        (
-            self.batches.load(Ordering::Relaxed),
-            self.bytes.load(Ordering::Relaxed),
-        )
+        (self.batches.load(Ordering::Relaxed), self.bytes.load(Ordering::Relaxed))
     }
 
     /// Makes the batches durable in the spool (one transaction) and chains their audit events.
-    pub async fn commit(
-        &self,
-        received_ns: u64,
-        batches: Vec<IngestBatch>,
-    ) -> Result<Vec<IngestReceipt>, CommitError> {
+    pub async fn commit(&self, received_ns: u64, batches: Vec<IngestBatch>) -> Result<Vec<IngestReceipt>, CommitError> {
         let bytes = self.bytes.load(Ordering::Relaxed);
         if bytes >= self.max_bytes {
             return Err(CommitError::SpoolFull { bytes });
@@ -124,11 +102,8 @@ impl Spool {
             if batch.spans.is_empty() && sequenced.stored.is_empty() {
                 continue;
             }
-            let payload = serde_json::to_vec(&Entry {
-                spans: batch.spans,
-                audit: sequenced.stored,
-            })
-            .map_err(|e| StoreError::Invalid(format!("spool encoding: {e}")))?;
+            let payload = serde_json::to_vec(&Entry { spans: batch.spans, audit: sequenced.stored })
+                .map_err(|e| StoreError::Invalid(format!("spool encoding: {e}")))?;
             added += payload.len() as u64;
             count += 1;
             sqlx::query("INSERT INTO spool (payload, bytes) VALUES (?, ?)")
@@ -156,8 +131,7 @@ impl Spool {
                 Ok(0) => {
                     backoff = Duration::from_millis(100);
                     // Wake on new data, or re-check now and then in case a notify was missed.
-                    let _ =
-                        tokio::time::timeout(Duration::from_secs(1), self.wake.notified()).await;
+                    let _ = tokio::time::timeout(Duration::from_secs(1), self.wake.notified()).await;
                 }
                 Ok(_) => backoff = Duration::from_millis(100),
                 Err(e) => {
@@ -172,30 +146,25 @@ impl Spool {
 
     /// Moves up to [`DRAIN_BATCHES`] batches; returns how many.
     pub async fn drain_step(&self, store: &ClickHouseStore) -> Result<usize, StoreError> {
-        let rows: Vec<(i64, Vec<u8>, i64)> =
-            sqlx::query_as("SELECT id, payload, bytes FROM spool ORDER BY id LIMIT ?")
-                .bind(DRAIN_BATCHES)
-                .fetch_all(&self.pool)
-                .await?;
+        let rows: Vec<(i64, Vec<u8>, i64)> = sqlx::query_as("SELECT id, payload, bytes FROM spool ORDER BY id LIMIT ?")
+            .bind(DRAIN_BATCHES)
+            .fetch_all(&self.pool)
+            .await?;
         if rows.is_empty() {
             return Ok(0);
         }
         let mut spans = Vec::new();
         let mut audit: Vec<StoredAuditEvent> = Vec::new();
         for (id, payload, _) in &rows {
-            let entry: Entry = serde_json::from_slice(payload).map_err(|e| {
-                StoreError::Corrupt(format!("spool batch {id} does not decode: {e}"))
-            })?;
+            let entry: Entry = serde_json::from_slice(payload)
+                .map_err(|e| StoreError::Corrupt(format!("spool batch {id} does not decode: {e}")))?;
             spans.extend(entry.spans);
             audit.extend(entry.audit);
         }
         store.insert_spans(&spans).await?;
         store.insert_audit_events(&audit).await?;
         let last = rows.last().map_or(0, |r| r.0);
-        sqlx::query("DELETE FROM spool WHERE id <= ?")
-            .bind(last)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query("DELETE FROM spool WHERE id <= ?").bind(last).execute(&self.pool).await?;
         let freed: i64 = rows.iter().map(|r| r.2).sum();
         self.bytes.fetch_sub(freed as u64, Ordering::Relaxed);
         self.batches.fetch_sub(rows.len() as u64, Ordering::Relaxed);

@@ -17,20 +17,12 @@ pub enum WireFormat {
 impl WireFormat {
     /// Reads Content-Type. A missing one is taken as JSON for audit ingest and rejected for OTLP,
     /// which the caller decides through `default`.
-    pub fn from_headers(
-        headers: &HeaderMap,
-        default: Option<WireFormat>,
-    ) -> Result<WireFormat, IngestError> {
+    pub fn from_headers(headers: &HeaderMap, default: Option<WireFormat>) -> Result<WireFormat, IngestError> {
         let Some(value) = headers.get(header::CONTENT_TYPE) else {
             return default.ok_or_else(|| IngestError::UnsupportedMediaType(String::new()));
         };
         let text = value.to_str().unwrap_or_default();
-        let essence = text
-            .split(';')
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .to_ascii_lowercase();
+        let essence = text.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
         match essence.as_str() {
             "application/x-protobuf" | "application/protobuf" => Ok(WireFormat::Protobuf),
             "application/json"

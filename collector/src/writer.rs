@@ -23,16 +23,9 @@ pub enum Sink {
 }
 
 impl Sink {
-    async fn commit(
-        &self,
-        received_ns: u64,
-        batches: Vec<IngestBatch>,
-    ) -> Result<Vec<IngestReceipt>, CommitError> {
+    async fn commit(&self, received_ns: u64, batches: Vec<IngestBatch>) -> Result<Vec<IngestReceipt>, CommitError> {
         match self {
-            Sink::Sqlite(store) => store
-                .commit_ingest(received_ns, batches)
-                .await
-                .map_err(CommitError::Store),
+            Sink::Sqlite(store) => store.commit_ingest(received_ns, batches).await.map_err(CommitError::Store),
             Sink::Spool(spool) => spool.commit(received_ns, batches).await,
         }
     }
@@ -76,19 +69,11 @@ impl Writer {
     /// Resolves once `batch` is durable, or with the reason it could not be made so.
     pub async fn write(&self, batch: IngestBatch) -> Result<IngestReceipt, IngestError> {
         let (done, receipt) = oneshot::channel();
-        self.queue
-            .try_send(Job { batch, done })
-            .map_err(|e| match e {
-                mpsc::error::TrySendError::Full(_) => IngestError::Busy {
-                    retry_after: self.retry_after,
-                },
-                mpsc::error::TrySendError::Closed(_) => IngestError::Unavailable {
-                    retry_after: self.retry_after,
-                },
-            })?;
-        receipt.await.unwrap_or(Err(IngestError::Unavailable {
-            retry_after: self.retry_after,
-        }))
+        self.queue.try_send(Job { batch, done }).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => IngestError::Busy { retry_after: self.retry_after },
+            mpsc::error::TrySendError::Closed(_) => IngestError::Unavailable { retry_after: self.retry_after },
+        })?;
+        receipt.await.unwrap_or(Err(IngestError::Unavailable { retry_after: self.retry_after }))
     }
 }
 
@@ -97,18 +82,10 @@ fn rows(batch: &IngestBatch) -> usize {
 }
 
 pub fn now_ns() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64)
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
 }
 
-async fn run(
-    sink: Sink,
-    metrics: Arc<Metrics>,
-    mut rx: mpsc::Receiver<Job>,
-    max_rows: usize,
-    retry_after: u32,
-) {
+async fn run(sink: Sink, metrics: Arc<Metrics>, mut rx: mpsc::Receiver<Job>, max_rows: usize, retry_after: u32) {
     while let Some(first) = rx.recv().await {
         let mut total = rows(&first.batch);
         let mut jobs = vec![first];
@@ -121,32 +98,27 @@ async fn run(
                 Err(_) => break,
             }
         }
-        let (batches, replies): (Vec<_>, Vec<_>) =
-            jobs.into_iter().map(|j| (j.batch, j.done)).unzip();
+        let (batches, replies): (Vec<_>, Vec<_>) = jobs.into_iter().map(|j| (j.batch, j.done)).unzip();
         metrics.batch_rows.observe(total as f64);
         let started = Instant::now();
         match sink.commit(now_ns(), batches).await {
             Ok(receipts) => {
-                metrics
-                    .commit_seconds
-                    .observe(started.elapsed().as_secs_f64());
+                metrics.commit_seconds.observe(started.elapsed().as_secs_f64());
                 for (receipt, reply) in receipts.into_iter().zip(replies) {
-                    metrics
-                        .stored
-                        .get_or_create(&SPANS)
-                        .inc_by(receipt.spans as u64);
-                    metrics
-                        .stored
-                        .get_or_create(&AUDIT)
-                        .inc_by(receipt.audit_events as u64);
+                    metrics.stored.get_or_create(&SPANS).inc_by(receipt.spans as u64);
+                    metrics.stored.get_or_create(&AUDIT).inc_by(receipt.audit_events as u64);
                     metrics.duplicates.inc_by(receipt.audit_duplicates as u64);
                     let _ = reply.send(Ok(receipt));
                 }
             }
             Err(e) => {
                 match &e {
-                    CommitError::SpoolFull { .. } => tracing::warn!(error = %e, "pushing back: 503 to {} request(s)", replies.len()),
-                    CommitError::Store(_) => tracing::error!(error = %e, "commit failed; 503 to {} request(s)", replies.len()),
+                    CommitError::SpoolFull { .. } => {
+                        tracing::warn!(error = %e, "pushing back: 503 to {} request(s)", replies.len())
+                    }
+                    CommitError::Store(_) => {
+                        tracing::error!(error = %e, "commit failed; 503 to {} request(s)", replies.len())
+                    }
                 }
                 for reply in replies {
                     let _ = reply.send(Err(IngestError::Unavailable { retry_after }));

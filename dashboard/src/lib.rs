@@ -26,10 +26,7 @@ pub fn router(parts: RunningParts) -> Router {
                     (
                         [
                             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-                            (
-                                header::CONTENT_SECURITY_POLICY,
-                                "default-src 'none'; frame-ancestors 'none'",
-                            ),
+                            (header::CONTENT_SECURITY_POLICY, "default-src 'none'; frame-ancestors 'none'"),
                             (header::REFERRER_POLICY, "no-referrer"),
                         ],
                         page,
@@ -42,18 +39,11 @@ pub fn router(parts: RunningParts) -> Router {
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 fn render(parts: &RunningParts) -> String {
-    let items: String = parts
-        .lines
-        .iter()
-        .map(|l| format!("<li>{}</li>", escape(l)))
-        .collect();
+    let items: String = parts.lines.iter().map(|l| format!("<li>{}</li>", escape(l))).collect();
     format!(
         "<!doctype html><html lang=\"en-GB\"><head><meta charset=\"utf-8\"><title>Pathwatch</title></head>\
          <body><main><h1>Pathwatch is running</h1><p>The dashboard is not built yet. Running now:</p>\

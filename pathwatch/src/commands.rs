@@ -34,10 +34,7 @@ pub struct AuditSearch {
 
 fn parse_time(flag: &str, text: &str) -> anyhow::Result<u64> {
     let parsed = time::OffsetDateTime::parse(text, &Rfc3339).or_else(|_| {
-        let date = time::Date::parse(
-            text,
-            time::macros::format_description!("[year]-[month]-[day]"),
-        )?;
+        let date = time::Date::parse(text, time::macros::format_description!("[year]-[month]-[day]"))?;
         Ok::<_, time::error::Parse>(date.midnight().assume_utc())
     });
     match parsed {
@@ -49,10 +46,7 @@ fn parse_time(flag: &str, text: &str) -> anyhow::Result<u64> {
 pub async fn audit_search(config: &Config, search: AuditSearch) -> anyhow::Result<ExitCode> {
     let nhs_number = match &search.patient {
         Some(n) => Some(
-            audit_store::NhsNumber::parse(n)
-                .map_err(|e| anyhow::anyhow!("--patient {n:?}: {e}"))?
-                .as_str()
-                .to_string(),
+            audit_store::NhsNumber::parse(n).map_err(|e| anyhow::anyhow!("--patient {n:?}: {e}"))?.as_str().to_string(),
         ),
         None => None,
     };
@@ -60,23 +54,12 @@ pub async fn audit_search(config: &Config, search: AuditSearch) -> anyhow::Resul
         nhs_number,
         user_id: search.user,
         correlation_id: search.correlation,
-        from_ns: search
-            .from
-            .as_deref()
-            .map(|t| parse_time("from", t))
-            .transpose()?,
-        to_ns: search
-            .to
-            .as_deref()
-            .map(|t| parse_time("to", t))
-            .transpose()?,
+        from_ns: search.from.as_deref().map(|t| parse_time("from", t)).transpose()?,
+        to_ns: search.to.as_deref().map(|t| parse_time("to", t)).transpose()?,
         limit: search.limit,
     };
     let store = open_store(config).await?;
-    let events = store
-        .audit_events(&filter)
-        .await
-        .context("searching audit events")?;
+    let events = store.audit_events(&filter).await.context("searching audit events")?;
     let mut out = std::io::stdout().lock();
     for event in &events {
         serde_json::to_writer(&mut out, event)?;
@@ -87,23 +70,15 @@ pub async fn audit_search(config: &Config, search: AuditSearch) -> anyhow::Resul
 
 pub async fn audit_verify(config: &Config) -> anyhow::Result<ExitCode> {
     let store = open_store(config).await?;
-    let report = chain::verify(&store, 10_000)
-        .await
-        .context("walking the audit chain")?;
+    let report = chain::verify(&store, 10_000).await.context("walking the audit chain")?;
     println!("{}", serde_json::to_string(&report)?);
     match &report.first_break {
         None => {
-            eprintln!(
-                "audit chain intact: {} records verified",
-                report.records_checked
-            );
+            eprintln!("audit chain intact: {} records verified", report.records_checked);
             Ok(ExitCode::SUCCESS)
         }
         Some(problem) => {
-            eprintln!(
-                "AUDIT CHAIN BROKEN after {} good records: {problem}",
-                report.records_checked
-            );
+            eprintln!("AUDIT CHAIN BROKEN after {} good records: {problem}", report.records_checked);
             Ok(ExitCode::FAILURE)
         }
     }
@@ -118,11 +93,7 @@ pub async fn trace(config: &Config, id: &str) -> anyhow::Result<ExitCode> {
         store.spans_by_correlation_id(id).await?
     };
     if spans.is_empty() {
-        let what = if is_trace_id {
-            "trace id"
-        } else {
-            "correlation id"
-        };
+        let what = if is_trace_id { "trace id" } else { "correlation id" };
         eprintln!("no spans found for {what} {id}");
         return Ok(ExitCode::FAILURE);
     }

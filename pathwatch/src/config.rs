@@ -47,9 +47,7 @@ pub struct DashboardConfig {
 
 impl Default for DashboardConfig {
     fn default() -> Self {
-        DashboardConfig {
-            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 8080)),
-        }
+        DashboardConfig { listen: std::net::SocketAddr::from(([127, 0, 0, 1], 8080)) }
     }
 }
 
@@ -70,10 +68,7 @@ pub struct StoreConfig {
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        StoreConfig {
-            backend: Backend::Sqlite,
-            clickhouse: ClickHouseConfig::default(),
-        }
+        StoreConfig { backend: Backend::Sqlite, clickhouse: ClickHouseConfig::default() }
     }
 }
 
@@ -97,10 +92,7 @@ pub struct RetentionConfig {
 
 impl Default for RetentionConfig {
     fn default() -> Self {
-        RetentionConfig {
-            spans_days: 30,
-            audit_days: 8 * 366,
-        }
+        RetentionConfig { spans_days: 30, audit_days: 8 * 366 }
     }
 }
 
@@ -138,17 +130,9 @@ fn describe(error: figment::Error) -> anyhow::Error {
         .into_iter()
         .map(|e| {
             let key = e.path.join(".");
-            let source = e
-                .metadata
-                .as_ref()
-                .and_then(|m| m.source.as_ref())
-                .map(|s| format!(" (from {s})"))
-                .unwrap_or_default();
-            let origin = e
-                .metadata
-                .as_ref()
-                .map(|m| m.name.to_string())
-                .unwrap_or_default();
+            let source =
+                e.metadata.as_ref().and_then(|m| m.source.as_ref()).map(|s| format!(" (from {s})")).unwrap_or_default();
+            let origin = e.metadata.as_ref().map(|m| m.name.to_string()).unwrap_or_default();
             if key.is_empty() {
                 format!("{}{source} [{origin}]", e.kind)
             } else {
@@ -178,30 +162,20 @@ fn validate(c: &Config) -> anyhow::Result<()> {
     }
     for (source, token) in &c.collector.ingest_tokens {
         if token.len() < 16 {
-            problems.push(format!(
-                "key `collector.ingest_tokens.{source}`: a token needs at least 16 characters"
-            ));
+            problems.push(format!("key `collector.ingest_tokens.{source}`: a token needs at least 16 characters"));
         }
     }
     if let Some(token) = &c.ingest_token {
         if token.len() < 16 {
-            problems.push(
-                "key `ingest_token` (PATHWATCH_INGEST_TOKEN): a token needs at least 16 characters"
-                    .to_string(),
-            );
+            problems
+                .push("key `ingest_token` (PATHWATCH_INGEST_TOKEN): a token needs at least 16 characters".to_string());
         }
     }
     if c.collector.listen == c.dashboard.listen {
-        problems.push(format!(
-            "keys `collector.listen` and `dashboard.listen` are both {}",
-            c.collector.listen
-        ));
+        problems.push(format!("keys `collector.listen` and `dashboard.listen` are both {}", c.collector.listen));
     }
     if c.store.backend == Backend::Clickhouse && !c.store.clickhouse.url.starts_with("http") {
-        problems.push(format!(
-            "key `store.clickhouse.url`: {:?} is not an http(s) URL",
-            c.store.clickhouse.url
-        ));
+        problems.push(format!("key `store.clickhouse.url`: {:?} is not an http(s) URL", c.store.clickhouse.url));
     }
     if problems.is_empty() {
         Ok(())
@@ -219,8 +193,7 @@ pub fn persistent_secret(data_dir: &Path, name: &str) -> anyhow::Result<(String,
             return Ok((existing, false));
         }
     }
-    let secret = collector::auth::generate_token()
-        .map_err(|e| anyhow::anyhow!("no randomness for {name}: {e}"))?;
+    let secret = collector::auth::generate_token().map_err(|e| anyhow::anyhow!("no randomness for {name}: {e}"))?;
     write_private(&path, &secret).with_context(|| format!("writing {}", path.display()))?;
     Ok((secret, true))
 }
@@ -247,11 +220,7 @@ mod tests {
     fn an_unknown_key_in_the_file_is_named() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("pathwatch.toml");
-        std::fs::write(
-            &path,
-            "[collector]\nlisten = \"127.0.0.1:4318\"\nmax_body_byte = 10\n",
-        )
-        .unwrap();
+        std::fs::write(&path, "[collector]\nlisten = \"127.0.0.1:4318\"\nmax_body_byte = 10\n").unwrap();
         let err = load(Some(&path), None).unwrap_err().to_string();
         assert!(err.contains("max_body_byte"), "{err}");
     }

@@ -62,14 +62,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_env("PATHWATCH_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -79,18 +73,10 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         let config = config::load(cli.common.config.as_deref(), cli.common.data_dir.as_deref())?;
         match cli.command {
-            Command::Up => serve::run(config, serve::Mode::Standalone)
-                .await
-                .map(|()| ExitCode::SUCCESS),
-            Command::Collector => serve::run(config, serve::Mode::Collector)
-                .await
-                .map(|()| ExitCode::SUCCESS),
-            Command::Audit {
-                command: AuditCommand::Verify,
-            } => commands::audit_verify(&config).await,
-            Command::Audit {
-                command: AuditCommand::Search(search),
-            } => commands::audit_search(&config, search).await,
+            Command::Up => serve::run(config, serve::Mode::Standalone).await.map(|()| ExitCode::SUCCESS),
+            Command::Collector => serve::run(config, serve::Mode::Collector).await.map(|()| ExitCode::SUCCESS),
+            Command::Audit { command: AuditCommand::Verify } => commands::audit_verify(&config).await,
+            Command::Audit { command: AuditCommand::Search(search) } => commands::audit_search(&config, search).await,
             Command::Trace { id } => commands::trace(&config, &id).await,
         }
     });

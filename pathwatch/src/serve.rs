@@ -5,9 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use audit_store::{
-    AnyStore, ClickHouseStore, DataKind, SqliteStore, TelemetryStore, NANOS_PER_DAY,
-};
+use audit_store::{AnyStore, ClickHouseStore, DataKind, SqliteStore, TelemetryStore, NANOS_PER_DAY};
 use collector::metrics::Metrics;
 use collector::spool::Spool;
 use collector::{CollectorState, IngestTokens, Sink};
@@ -29,32 +27,20 @@ pub async fn open_store(config: &Config) -> anyhow::Result<AnyStore> {
     Ok(match config.store.backend {
         Backend::Sqlite => {
             let path = config.data_dir.join("telemetry.db");
-            AnyStore::Sqlite(
-                SqliteStore::open(&path)
-                    .await
-                    .with_context(|| format!("opening {}", path.display()))?,
-            )
+            AnyStore::Sqlite(SqliteStore::open(&path).await.with_context(|| format!("opening {}", path.display()))?)
         }
-        Backend::Clickhouse => AnyStore::ClickHouse(
-            ClickHouseStore::connect(&config.store.clickhouse)
-                .await
-                .with_context(|| {
-                    format!(
-                        "connecting to ClickHouse at {} (key `store.clickhouse.url`)",
-                        config.store.clickhouse.url
-                    )
-                })?,
-        ),
+        Backend::Clickhouse => {
+            let store = ClickHouseStore::connect(&config.store.clickhouse).await.with_context(|| {
+                format!("connecting to ClickHouse at {} (key `store.clickhouse.url`)", config.store.clickhouse.url)
+            })?;
+            AnyStore::ClickHouse(Box::new(store))
+        }
     })
 }
 
 fn ingest_tokens(config: &Config, mode: Mode) -> anyhow::Result<(IngestTokens, Option<String>)> {
-    let mut tokens: Vec<(String, String)> = config
-        .collector
-        .ingest_tokens
-        .iter()
-        .map(|(s, t)| (s.clone(), t.clone()))
-        .collect();
+    let mut tokens: Vec<(String, String)> =
+        config.collector.ingest_tokens.iter().map(|(s, t)| (s.clone(), t.clone())).collect();
     if let Some(token) = &config.ingest_token {
         tokens.push(("default".into(), token.clone()));
     }
@@ -87,10 +73,7 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
     let mut lines = Vec::new();
     let sink = match &store {
         AnyStore::Sqlite(sqlite) => {
-            lines.push(format!(
-                "store: SQLite at {}",
-                config.data_dir.join("telemetry.db").display()
-            ));
+            lines.push(format!("store: SQLite at {}", config.data_dir.join("telemetry.db").display()));
             Sink::Sqlite(sqlite.clone())
         }
         AnyStore::ClickHouse(ch) => {
@@ -107,23 +90,15 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
                 config.store.clickhouse.url,
                 path.display()
             ));
-            tokio::spawn(spool.clone().drain_forever(ch.clone()));
+            tokio::spawn(spool.clone().drain_forever((**ch).clone()));
             Sink::Spool(spool)
         }
     };
     let collector_listen = config.collector.listen;
-    let state = CollectorState::new(
-        config.collector.clone(),
-        tokens,
-        sink,
-        pseudonym_key.into_bytes(),
-        metrics,
-    );
+    let state = CollectorState::new(config.collector.clone(), tokens, sink, pseudonym_key.into_bytes(), metrics);
     let collector_listener = tokio::net::TcpListener::bind(collector_listen)
         .await
-        .with_context(|| {
-            format!("binding collector to {collector_listen} (key `collector.listen`)")
-        })?;
+        .with_context(|| format!("binding collector to {collector_listen} (key `collector.listen`)"))?;
     lines.push(format!(
         "collector: http://{collector_listen} (POST /v1/traces OTLP/HTTP, POST /v1/audit, GET /metrics)"
     ));
@@ -135,36 +110,22 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
     }
     let mut servers = tokio::task::JoinSet::new();
     servers.spawn(async move {
-        axum::serve(collector_listener, collector::router(state))
-            .with_graceful_shutdown(shutdown_signal())
-            .await
+        axum::serve(collector_listener, collector::router(state)).with_graceful_shutdown(shutdown_signal()).await
     });
     if mode == Mode::Standalone {
         let listen = config.dashboard.listen;
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("binding dashboard to {listen} (key `dashboard.listen`)"))?;
-        lines.push(format!(
-            "dashboard: http://{listen} (placeholder until the dashboard is built)"
-        ));
+        lines.push(format!("dashboard: http://{listen} (placeholder until the dashboard is built)"));
         let page = dashboard::RunningParts {
-            lines: lines
-                .iter()
-                .filter(|l| !l.starts_with("ingest token"))
-                .cloned()
-                .collect(),
+            lines: lines.iter().filter(|l| !l.starts_with("ingest token")).cloned().collect(),
         };
         servers.spawn(async move {
-            axum::serve(listener, dashboard::router(page))
-                .with_graceful_shutdown(shutdown_signal())
-                .await
+            axum::serve(listener, dashboard::router(page)).with_graceful_shutdown(shutdown_signal()).await
         });
     }
-    tokio::spawn(retention(
-        store,
-        config.retention.spans_days,
-        config.retention.audit_days,
-    ));
+    tokio::spawn(retention(store, config.retention.spans_days, config.retention.audit_days));
     for line in &lines {
         println!("{line}");
     }
@@ -179,10 +140,7 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
 async fn retention(store: AnyStore, spans_days: u32, audit_days: u32) {
     loop {
         let today = (collector::writer::now_ns() / NANOS_PER_DAY) as i64;
-        for (kind, days) in [
-            (DataKind::Spans, spans_days),
-            (DataKind::AuditEvents, audit_days),
-        ] {
+        for (kind, days) in [(DataKind::Spans, spans_days), (DataKind::AuditEvents, audit_days)] {
             if let Err(e) = store.drop_days_before(kind, today - i64::from(days)).await {
                 tracing::warn!(error = %e, ?kind, "retention could not drop old data; will retry in an hour");
             }

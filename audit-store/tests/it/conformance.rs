@@ -13,16 +13,9 @@ const MS: u64 = 1_000_000;
 
 fn span(trace: u8, span: u8, start_ns: u64, duration_ns: u64) -> Span {
     Span {
-        trace_id: format!(
-            "{:032x}",
-            u128::from(trace) + 0xabc0_0000_0000_0000_0000_0000_0000_0000
-        ),
+        trace_id: format!("{:032x}", u128::from(trace) + 0xabc0_0000_0000_0000_0000_0000_0000_0000),
         span_id: format!("{:016x}", u64::from(span) + 0x1000),
-        parent_span_id: if span == 0 {
-            String::new()
-        } else {
-            format!("{:016x}", 0x1000u64)
-        },
+        parent_span_id: if span == 0 { String::new() } else { format!("{:016x}", 0x1000u64) },
         name: "GET /Patient/{id}".into(),
         kind: SpanKind::Client,
         service_name: "pds-canary".into(),
@@ -42,10 +35,7 @@ fn span(trace: u8, span: u8, start_ns: u64, duration_ns: u64) -> Span {
             name: "sent".into(),
             attributes: vec![("k".into(), "v".into())],
         }],
-        links: vec![SpanLink {
-            trace_id: format!("{:032x}", 7),
-            span_id: format!("{:016x}", 9),
-        }],
+        links: vec![SpanLink { trace_id: format!("{:032x}", 7), span_id: format!("{:016x}", 9) }],
     }
 }
 
@@ -77,10 +67,7 @@ fn event(i: u64, nhs: &str, user: &str, occurred_ns: u64) -> AuditEvent {
 fn chained(events: Vec<AuditEvent>, received_ns: u64) -> Vec<StoredAuditEvent> {
     let mut out: Vec<StoredAuditEvent> = Vec::new();
     for e in events {
-        let head = out.last().map(|r| ChainLink {
-            seq: r.seq,
-            hash: r.hash.clone(),
-        });
+        let head = out.last().map(|r| ChainLink { seq: r.seq, hash: r.hash.clone() });
         out.push(chain::link(head.as_ref(), received_ns, e));
     }
     out
@@ -107,41 +94,21 @@ impl Tamper for SqliteStore {
         assert_eq!(self.execute_unchecked(&sql).await.unwrap(), 1);
     }
     async fn delete(&self, seq: u64) {
-        assert_eq!(
-            self.execute_unchecked(&format!("DELETE FROM audit_events WHERE seq = {seq}"))
-                .await
-                .unwrap(),
-            1
-        );
+        assert_eq!(self.execute_unchecked(&format!("DELETE FROM audit_events WHERE seq = {seq}")).await.unwrap(), 1);
     }
 }
 
 impl Tamper for ClickHouseStore {
     async fn overwrite(&self, r: &StoredAuditEvent) {
         // A ReplacingMergeTree keeps the last row inserted for a key once parts merge.
-        self.insert_audit_events(std::slice::from_ref(r))
-            .await
-            .unwrap();
-        self.execute_unchecked("OPTIMIZE TABLE audit_events FINAL")
-            .await
-            .unwrap();
+        self.insert_audit_events(std::slice::from_ref(r)).await.unwrap();
+        self.execute_unchecked("OPTIMIZE TABLE audit_events FINAL").await.unwrap();
     }
     async fn delete(&self, seq: u64) {
-        self.execute_unchecked(&format!(
-            "ALTER TABLE audit_events DELETE WHERE Seq = {seq}"
-        ))
-        .await
-        .unwrap();
+        self.execute_unchecked(&format!("ALTER TABLE audit_events DELETE WHERE Seq = {seq}")).await.unwrap();
         // Mutations are asynchronous on 18.16 (no mutations_sync): wait until the row is gone.
         for _ in 0..200 {
-            if self
-                .audit_chain_page(seq - 1, 1)
-                .await
-                .unwrap()
-                .first()
-                .map(|r| r.seq)
-                != Some(seq)
-            {
+            if self.audit_chain_page(seq - 1, 1).await.unwrap().first().map(|r| r.seq) != Some(seq) {
                 return;
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -151,23 +118,15 @@ impl Tamper for ClickHouseStore {
 }
 
 pub async fn spans_round_trip_by_trace_id<S: TelemetryStore>(store: &S) {
-    let a: Vec<Span> = (0..3)
-        .map(|i| span(1, i, T0 + u64::from(i) * MS, 5 * MS))
-        .collect();
+    let a: Vec<Span> = (0..3).map(|i| span(1, i, T0 + u64::from(i) * MS, 5 * MS)).collect();
     let b = vec![span(2, 0, T0, MS)];
     store.insert_spans(&[a.clone(), b].concat()).await.unwrap();
     assert_eq!(store.trace(&a[0].trace_id).await.unwrap(), a);
-    assert!(store
-        .trace(&format!("{:032x}", 99))
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(store.trace(&format!("{:032x}", 99)).await.unwrap().is_empty());
 }
 
 pub async fn duplicate_spans_are_stored_once<S: TelemetryStore>(store: &S) {
-    let spans: Vec<Span> = (0..4)
-        .map(|i| span(3, i, T0 + u64::from(i) * MS, MS))
-        .collect();
+    let spans: Vec<Span> = (0..4).map(|i| span(3, i, T0 + u64::from(i) * MS, MS)).collect();
     store.insert_spans(&spans).await.unwrap();
     store.insert_spans(&spans[1..3]).await.unwrap();
     assert_eq!(store.trace(&spans[0].trace_id).await.unwrap(), spans);
@@ -187,28 +146,15 @@ pub async fn spans_by_correlation_id_return_whole_traces<S: TelemetryStore>(stor
     let mut second = vec![span(5, 0, T0 + 10, MS)];
     second[0].correlation_id = "corr-42".into();
     let other = vec![span(6, 0, T0, MS)];
-    store
-        .insert_spans(&[first.clone(), second.clone(), other].concat())
-        .await
-        .unwrap();
+    store.insert_spans(&[first.clone(), second.clone(), other].concat()).await.unwrap();
     let found = store.spans_by_correlation_id("corr-42").await.unwrap();
-    let mut ids: Vec<(String, String)> = found
-        .iter()
-        .map(|s| (s.trace_id.clone(), s.span_id.clone()))
-        .collect();
+    let mut ids: Vec<(String, String)> = found.iter().map(|s| (s.trace_id.clone(), s.span_id.clone())).collect();
     ids.sort();
-    let mut expected: Vec<(String, String)> = first
-        .iter()
-        .chain(&second)
-        .map(|s| (s.trace_id.clone(), s.span_id.clone()))
-        .collect();
+    let mut expected: Vec<(String, String)> =
+        first.iter().chain(&second).map(|s| (s.trace_id.clone(), s.span_id.clone())).collect();
     expected.sort();
     assert_eq!(ids, expected);
-    assert!(store
-        .spans_by_correlation_id("nope")
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(store.spans_by_correlation_id("nope").await.unwrap().is_empty());
 }
 
 pub async fn latency_buckets_count_errors_and_rank_percentiles<S: TelemetryStore>(store: &S) {
@@ -238,14 +184,7 @@ pub async fn latency_buckets_count_errors_and_rank_percentiles<S: TelemetryStore
         buckets,
         vec![
             // 0-based rank floor(q*n): p50 -> 51 ms, p95 -> 96 ms, p99 -> 100 ms.
-            LatencyBucket {
-                start_ns: T0,
-                count: 100,
-                errors: 10,
-                p50_ns: 51 * MS,
-                p95_ns: 96 * MS,
-                p99_ns: 100 * MS
-            },
+            LatencyBucket { start_ns: T0, count: 100, errors: 10, p50_ns: 51 * MS, p95_ns: 96 * MS, p99_ns: 100 * MS },
             LatencyBucket {
                 start_ns: T0 + 60 * NANOS_PER_SEC,
                 count: 1,
@@ -260,10 +199,7 @@ pub async fn latency_buckets_count_errors_and_rank_percentiles<S: TelemetryStore
     assert_eq!(store.latency_buckets(&q).await.unwrap().len(), 1);
     q.span_name = None;
     q.service_name = "someone-else".into();
-    assert!(
-        store.latency_buckets(&q).await.unwrap().is_empty(),
-        "a window with no data has no buckets"
-    );
+    assert!(store.latency_buckets(&q).await.unwrap().is_empty(), "a window with no data has no buckets");
 }
 
 pub async fn audit_events_by_patient_user_time_and_correlation<S: TelemetryStore>(store: &S) {
@@ -275,78 +211,28 @@ pub async fn audit_events_by_patient_user_time_and_correlation<S: TelemetryStore
     ];
     let stored = chained(events, T0 + 10);
     store.insert_audit_events(&stored).await.unwrap();
-    let ids =
-        |v: Vec<StoredAuditEvent>| v.into_iter().map(|e| e.event.event_id).collect::<Vec<_>>();
-    let all = AuditFilter {
-        limit: 100,
-        ..Default::default()
-    };
-    assert_eq!(
-        ids(store.audit_events(&all).await.unwrap()),
-        ["evt-2", "evt-3", "evt-1", "evt-4"]
-    );
-    let patient = AuditFilter {
-        nhs_number: Some("9000000009".into()),
-        ..all.clone()
-    };
-    assert_eq!(
-        ids(store.audit_events(&patient).await.unwrap()),
-        ["evt-3", "evt-1"]
-    );
-    let user = AuditFilter {
-        user_id: Some("bob".into()),
-        ..all.clone()
-    };
-    assert_eq!(
-        ids(store.audit_events(&user).await.unwrap()),
-        ["evt-3", "evt-4"]
-    );
-    let window = AuditFilter {
-        from_ns: Some(T0 + 2),
-        to_ns: Some(T0 + 4),
-        ..all.clone()
-    };
-    assert_eq!(
-        ids(store.audit_events(&window).await.unwrap()),
-        ["evt-3", "evt-1"]
-    );
-    let both = AuditFilter {
-        nhs_number: Some("9000000009".into()),
-        user_id: Some("alice".into()),
-        ..all.clone()
-    };
+    let ids = |v: Vec<StoredAuditEvent>| v.into_iter().map(|e| e.event.event_id).collect::<Vec<_>>();
+    let all = AuditFilter { limit: 100, ..Default::default() };
+    assert_eq!(ids(store.audit_events(&all).await.unwrap()), ["evt-2", "evt-3", "evt-1", "evt-4"]);
+    let patient = AuditFilter { nhs_number: Some("9000000009".into()), ..all.clone() };
+    assert_eq!(ids(store.audit_events(&patient).await.unwrap()), ["evt-3", "evt-1"]);
+    let user = AuditFilter { user_id: Some("bob".into()), ..all.clone() };
+    assert_eq!(ids(store.audit_events(&user).await.unwrap()), ["evt-3", "evt-4"]);
+    let window = AuditFilter { from_ns: Some(T0 + 2), to_ns: Some(T0 + 4), ..all.clone() };
+    assert_eq!(ids(store.audit_events(&window).await.unwrap()), ["evt-3", "evt-1"]);
+    let both = AuditFilter { nhs_number: Some("9000000009".into()), user_id: Some("alice".into()), ..all.clone() };
     assert_eq!(ids(store.audit_events(&both).await.unwrap()), ["evt-1"]);
-    let corr = AuditFilter {
-        correlation_id: Some("corr-4".into()),
-        ..all.clone()
-    };
+    let corr = AuditFilter { correlation_id: Some("corr-4".into()), ..all.clone() };
     assert_eq!(ids(store.audit_events(&corr).await.unwrap()), ["evt-4"]);
-    let limited = AuditFilter {
-        limit: 2,
-        ..all.clone()
-    };
-    assert_eq!(
-        ids(store.audit_events(&limited).await.unwrap()),
-        ["evt-2", "evt-3"]
-    );
+    let limited = AuditFilter { limit: 2, ..all.clone() };
+    assert_eq!(ids(store.audit_events(&limited).await.unwrap()), ["evt-2", "evt-3"]);
     // Every field comes back as it went in.
-    let back = store
-        .audit_events(&AuditFilter {
-            correlation_id: Some("corr-1".into()),
-            ..all
-        })
-        .await
-        .unwrap();
+    let back = store.audit_events(&AuditFilter { correlation_id: Some("corr-1".into()), ..all }).await.unwrap();
     assert_eq!(back, vec![stored[0].clone()]);
 }
 
 pub async fn replayed_audit_events_are_stored_once<S: TelemetryStore>(store: &S) {
-    let stored = chained(
-        (1..=5)
-            .map(|i| event(i, "9000000009", "alice", T0 + i))
-            .collect(),
-        T0,
-    );
+    let stored = chained((1..=5).map(|i| event(i, "9000000009", "alice", T0 + i)).collect(), T0);
     store.insert_audit_events(&stored).await.unwrap();
     store.insert_audit_events(&stored[2..]).await.unwrap();
     let page = store.audit_chain_page(0, 100).await.unwrap();
@@ -358,12 +244,7 @@ pub async fn replayed_audit_events_are_stored_once<S: TelemetryStore>(store: &S)
 }
 
 pub async fn the_chain_detects_edits_deletions_and_swaps<S: TelemetryStore + Tamper>(store: &S) {
-    let stored = chained(
-        (1..=8)
-            .map(|i| event(i, "9000000009", "alice", T0 + i))
-            .collect(),
-        T0,
-    );
+    let stored = chained((1..=8).map(|i| event(i, "9000000009", "alice", T0 + i)).collect(), T0);
     store.insert_audit_events(&stored).await.unwrap();
     assert_eq!(chain::verify(store, 3).await.unwrap().first_break, None);
 
@@ -372,20 +253,10 @@ pub async fn the_chain_detects_edits_deletions_and_swaps<S: TelemetryStore + Tam
     edited.event.nhs_number = "9000000017".into();
     store.overwrite(&edited).await;
     let report = chain::verify(store, 3).await.unwrap();
-    assert_eq!(
-        report.first_break,
-        Some(ChainBreak::Altered {
-            seq: 6,
-            event_id: "evt-6".into()
-        })
-    );
+    assert_eq!(report.first_break, Some(ChainBreak::Altered { seq: 6, event_id: "evt-6".into() }));
     assert_eq!(report.records_checked, 5);
     store.overwrite(&stored[5]).await;
-    assert_eq!(
-        chain::verify(store, 3).await.unwrap().first_break,
-        None,
-        "restoring the record heals the chain"
-    );
+    assert_eq!(chain::verify(store, 3).await.unwrap().first_break, None, "restoring the record heals the chain");
 
     // Swap: records 3 and 4 trade places (each keeps the other's seq, content and hashes).
     let mut third = stored[3].clone();
@@ -396,10 +267,7 @@ pub async fn the_chain_detects_edits_deletions_and_swaps<S: TelemetryStore + Tam
     store.overwrite(&fourth).await;
     assert_eq!(
         chain::verify(store, 3).await.unwrap().first_break,
-        Some(ChainBreak::Altered {
-            seq: 3,
-            event_id: "evt-4".into()
-        })
+        Some(ChainBreak::Altered { seq: 3, event_id: "evt-4".into() })
     );
     store.overwrite(&stored[2]).await;
     store.overwrite(&stored[3]).await;
@@ -408,78 +276,29 @@ pub async fn the_chain_detects_edits_deletions_and_swaps<S: TelemetryStore + Tam
     store.delete(5).await;
     assert_eq!(
         chain::verify(store, 3).await.unwrap().first_break,
-        Some(ChainBreak::Missing {
-            after_seq: 4,
-            found_seq: 6
-        })
+        Some(ChainBreak::Missing { after_seq: 4, found_seq: 6 })
     );
 }
 
-pub async fn retention_drops_old_days_and_the_chain_still_verifies<S: TelemetryStore + Tamper>(
-    store: &S,
-) {
-    store
-        .insert_spans(&[span(20, 0, T0 - 3 * DAY, MS), span(21, 0, T0, MS)])
-        .await
-        .unwrap();
-    let old = chained(
-        (1..=3)
-            .map(|i| event(i, "9000000009", "alice", T0 - 3 * DAY))
-            .collect(),
-        T0 - 3 * DAY,
-    );
-    let head = ChainLink {
-        seq: 3,
-        hash: old[2].hash.clone(),
-    };
+pub async fn retention_drops_old_days_and_the_chain_still_verifies<S: TelemetryStore + Tamper>(store: &S) {
+    store.insert_spans(&[span(20, 0, T0 - 3 * DAY, MS), span(21, 0, T0, MS)]).await.unwrap();
+    let old = chained((1..=3).map(|i| event(i, "9000000009", "alice", T0 - 3 * DAY)).collect(), T0 - 3 * DAY);
+    let head = ChainLink { seq: 3, hash: old[2].hash.clone() };
     let new: Vec<StoredAuditEvent> = (4..=6)
         .scan(head, |head, i| {
             let r = chain::link(Some(head), T0, event(i, "9000000009", "alice", T0));
-            *head = ChainLink {
-                seq: r.seq,
-                hash: r.hash.clone(),
-            };
+            *head = ChainLink { seq: r.seq, hash: r.hash.clone() };
             Some(r)
         })
         .collect();
-    store
-        .insert_audit_events(&[old.clone(), new.clone()].concat())
-        .await
-        .unwrap();
+    store.insert_audit_events(&[old.clone(), new.clone()].concat()).await.unwrap();
     let cutoff_day = (T0 / DAY) as i64;
-    store
-        .drop_days_before(DataKind::Spans, cutoff_day)
-        .await
-        .unwrap();
-    store
-        .drop_days_before(DataKind::AuditEvents, cutoff_day)
-        .await
-        .unwrap();
+    store.drop_days_before(DataKind::Spans, cutoff_day).await.unwrap();
+    store.drop_days_before(DataKind::AuditEvents, cutoff_day).await.unwrap();
 
-    assert!(
-        store
-            .trace(&span(20, 0, 0, 0).trace_id)
-            .await
-            .unwrap()
-            .is_empty(),
-        "old spans are gone"
-    );
-    assert_eq!(
-        store
-            .trace(&span(21, 0, 0, 0).trace_id)
-            .await
-            .unwrap()
-            .len(),
-        1,
-        "recent spans stay"
-    );
-    assert_eq!(
-        store.audit_chain_base().await.unwrap(),
-        Some(ChainLink {
-            seq: 3,
-            hash: old[2].hash.clone()
-        })
-    );
+    assert!(store.trace(&span(20, 0, 0, 0).trace_id).await.unwrap().is_empty(), "old spans are gone");
+    assert_eq!(store.trace(&span(21, 0, 0, 0).trace_id).await.unwrap().len(), 1, "recent spans stay");
+    assert_eq!(store.audit_chain_base().await.unwrap(), Some(ChainLink { seq: 3, hash: old[2].hash.clone() }));
     assert_eq!(store.audit_chain_page(0, 100).await.unwrap(), new);
     let report = chain::verify(store, 100).await.unwrap();
     assert_eq!((report.first_break, report.records_checked), (None, 3));
@@ -488,27 +307,14 @@ pub async fn retention_drops_old_days_and_the_chain_still_verifies<S: TelemetryS
     store.delete(4).await;
     assert_eq!(
         chain::verify(store, 100).await.unwrap().first_break,
-        Some(ChainBreak::Missing {
-            after_seq: 3,
-            found_seq: 5
-        })
+        Some(ChainBreak::Missing { after_seq: 3, found_seq: 5 })
     );
 }
 
 pub async fn an_empty_store_has_an_empty_valid_chain<S: TelemetryStore>(store: &S) {
     let report = chain::verify(store, 10).await.unwrap();
-    assert_eq!(
-        (report.records_checked, report.head, report.first_break),
-        (0, None, None)
-    );
-    assert!(store
-        .audit_events(&AuditFilter {
-            limit: 10,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .is_empty());
+    assert_eq!((report.records_checked, report.head, report.first_break), (0, None, None));
+    assert!(store.audit_events(&AuditFilter { limit: 10, ..Default::default() }).await.unwrap().is_empty());
     let _ = GENESIS_HASH;
 }
 

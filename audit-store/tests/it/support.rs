@@ -10,9 +10,7 @@ pub struct SqliteFixture {
 
 pub async fn sqlite() -> SqliteFixture {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("telemetry.db"))
-        .await
-        .unwrap();
+    let store = SqliteStore::open(&dir.path().join("telemetry.db")).await.unwrap();
     SqliteFixture { store, _dir: dir }
 }
 
@@ -26,22 +24,13 @@ pub async fn clickhouse(test: &str) -> Option<ClickHouseStore> {
         if required() {
             panic!("PATHWATCH_REQUIRE_SERVICES=1 but PATHWATCH_TEST_CLICKHOUSE_URL is not set");
         }
-        eprintln!("SKIPPED {test} on ClickHouse: set PATHWATCH_TEST_CLICKHOUSE_URL (e.g. http://127.0.0.1:18123) to run it");
+        eprintln!(
+            "SKIPPED {test} on ClickHouse: set PATHWATCH_TEST_CLICKHOUSE_URL (e.g. http://127.0.0.1:18123) to run it"
+        );
         return None;
     };
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
     let database = format!("pw_{}_{}_{}", test, std::process::id(), nanos);
-    let config = ClickHouseConfig {
-        url,
-        database,
-        ..Default::default()
-    };
-    Some(
-        ClickHouseStore::connect(&config)
-            .await
-            .expect("ClickHouse at PATHWATCH_TEST_CLICKHOUSE_URL"),
-    )
+    let config = ClickHouseConfig { url, database, ..Default::default() };
+    Some(ClickHouseStore::connect(&config).await.expect("ClickHouse at PATHWATCH_TEST_CLICKHOUSE_URL"))
 }

@@ -14,7 +14,8 @@ fn event(id: &str) -> Value {
 }
 
 async fn send(h: &Harness, body: &Value) -> (u16, Value) {
-    let (status, bytes, _) = h.send(post("/v1/audit", Some("application/json"), Some(TOKEN), serde_json::to_vec(body).unwrap())).await;
+    let (status, bytes, _) =
+        h.send(post("/v1/audit", Some("application/json"), Some(TOKEN), serde_json::to_vec(body).unwrap())).await;
     (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
 }
 
@@ -47,7 +48,8 @@ async fn a_batch_with_bad_records_keeps_the_good_ones_and_names_the_bad_fields()
     assert_eq!(status, 200, "{reply}");
     assert_eq!(reply["accepted"], 2);
     let rejected = reply["rejected"].as_array().unwrap();
-    let summary: Vec<(u64, &str)> = rejected.iter().map(|r| (r["index"].as_u64().unwrap(), r["field"].as_str().unwrap())).collect();
+    let summary: Vec<(u64, &str)> =
+        rejected.iter().map(|r| (r["index"].as_u64().unwrap(), r["field"].as_str().unwrap())).collect();
     assert_eq!(summary, vec![(1, "patient_nhs_number"), (2, "actor"), (3, "time")]);
     assert_eq!(rejected[0]["event_id"], "bad-nhs");
     assert_eq!(h.store.audit_events(&all()).await.unwrap().len(), 2);
@@ -84,7 +86,8 @@ async fn duplicate_event_ids_are_stored_once() {
 async fn ndjson_and_fhir_audit_events_are_accepted() {
     let h = Harness::new().await;
     let ndjson = format!("{}\n{}\n", event("n1"), event("n2"));
-    let (status, bytes, _) = h.send(post("/v1/audit", Some("application/x-ndjson"), Some(TOKEN), ndjson.into_bytes())).await;
+    let (status, bytes, _) =
+        h.send(post("/v1/audit", Some("application/x-ndjson"), Some(TOKEN), ndjson.into_bytes())).await;
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&bytes));
     let fhir = json!({
         "resourceType": "AuditEvent", "id": "fhir-1", "action": "R", "recorded": "2026-11-20T11:00:00Z", "outcome": "4",
@@ -92,13 +95,11 @@ async fn ndjson_and_fhir_audit_events_are_accepted() {
         "source": {"observer": {"display": "EPR"}},
         "entity": [{"what": {"identifier": {"system": "https://fhir.nhs.uk/Id/nhs-number", "value": "9000000017"}}}]
     });
-    let (status, bytes, _) = h.send(post("/v1/audit", Some("application/fhir+json"), Some(TOKEN), serde_json::to_vec(&fhir).unwrap())).await;
+    let (status, bytes, _) =
+        h.send(post("/v1/audit", Some("application/fhir+json"), Some(TOKEN), serde_json::to_vec(&fhir).unwrap())).await;
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&bytes));
-    let by_patient = h
-        .store
-        .audit_events(&AuditFilter { nhs_number: Some("9000000017".into()), ..all() })
-        .await
-        .unwrap();
+    let by_patient =
+        h.store.audit_events(&AuditFilter { nhs_number: Some("9000000017".into()), ..all() }).await.unwrap();
     assert_eq!(by_patient.len(), 1);
     assert_eq!(by_patient[0].event.actor.user_id, "u-9");
     assert_eq!(h.store.audit_events(&all()).await.unwrap().len(), 3);
@@ -107,7 +108,9 @@ async fn ndjson_and_fhir_audit_events_are_accepted() {
 #[tokio::test]
 async fn audit_ingest_needs_a_token() {
     let h = Harness::new().await;
-    let (status, _, _) = h.send(post("/v1/audit", Some("application/json"), None, serde_json::to_vec(&json!([event("a")])).unwrap())).await;
+    let (status, _, _) = h
+        .send(post("/v1/audit", Some("application/json"), None, serde_json::to_vec(&json!([event("a")])).unwrap()))
+        .await;
     assert_eq!(status, 401);
     assert!(h.store.audit_events(&all()).await.unwrap().is_empty());
 }

@@ -27,7 +27,8 @@ impl Harness {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&dir.path().join("t.db")).await.unwrap();
         let tokens = IngestTokens::new([("test".to_string(), TOKEN.to_string())]);
-        let state = CollectorState::new(config, tokens, Sink::Sqlite(store.clone()), b"key".to_vec(), Arc::new(Metrics::new()));
+        let state =
+            CollectorState::new(config, tokens, Sink::Sqlite(store.clone()), b"key".to_vec(), Arc::new(Metrics::new()));
         Harness { router: collector::router(state.clone()), store, state, _dir: dir }
     }
 

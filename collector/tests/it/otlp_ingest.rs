@@ -9,7 +9,8 @@ use prost::Message;
 
 use crate::harness::{gzip, post, Harness, TOKEN};
 
-const TRACE: [u8; 16] = [0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6, 0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, 0x36];
+const TRACE: [u8; 16] =
+    [0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6, 0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, 0x36];
 
 fn kv(key: &str, value: any_value::Value) -> KeyValue {
     KeyValue { key: key.into(), value: Some(AnyValue { value: Some(value) }), ..Default::default() }
@@ -65,7 +66,10 @@ async fn protobuf_export_is_stored_with_nhs_numbers_pseudonymised() {
     let spans = h.store.trace(TRACE_HEX).await.unwrap();
     assert_eq!(spans.len(), 2);
     let first = &spans[0];
-    assert_eq!((first.service_name.as_str(), first.kind, first.status), ("pds-canary", SpanKind::Client, SpanStatus::Ok));
+    assert_eq!(
+        (first.service_name.as_str(), first.kind, first.status),
+        ("pds-canary", SpanKind::Client, SpanStatus::Ok)
+    );
     assert_eq!(first.correlation_id, "corr-77");
     assert_eq!(first.duration_ns, 250_000_000 - 1);
     assert!(first.name.starts_with("GET /Patient/nhsp_"), "{}", first.name);
@@ -108,7 +112,10 @@ async fn json_export_with_gzip_is_stored() {
     assert!(reply.get("partialSuccess").is_none_or(|p| p.is_null()), "{reply}");
     let spans = h.store.spans_by_correlation_id("c-json").await.unwrap();
     assert_eq!(spans.len(), 1);
-    assert_eq!((spans[0].status, spans[0].status_message.as_str(), spans[0].scope_name.as_str()), (SpanStatus::Error, "HTTP 503", "manual"));
+    assert_eq!(
+        (spans[0].status, spans[0].status_message.as_str(), spans[0].scope_name.as_str()),
+        (SpanStatus::Error, "HTTP 503", "manual")
+    );
 }
 
 #[tokio::test]
@@ -139,7 +146,8 @@ async fn undecodable_bodies_get_400_with_an_rpc_status_in_the_request_encoding()
     let rpc = collector::wire::RpcStatus::decode(&bytes[..]).unwrap();
     assert!(rpc.message.contains("protobuf"), "{}", rpc.message);
 
-    let (status, bytes, _) = h.send(post("/v1/traces", Some("application/json"), Some(TOKEN), b"{\"resourceSpans\": 5}".to_vec())).await;
+    let (status, bytes, _) =
+        h.send(post("/v1/traces", Some("application/json"), Some(TOKEN), b"{\"resourceSpans\": 5}".to_vec())).await;
     assert_eq!(status, 400);
     assert!(String::from_utf8_lossy(&bytes).contains("JSON"));
 
@@ -162,7 +170,10 @@ async fn requests_without_a_valid_token_get_401_and_are_counted() {
     let (status, _, response) = h.send(post("/v1/traces", Some("application/x-protobuf"), None, body.clone())).await;
     assert_eq!(status, 401);
     assert_eq!(response.headers()["www-authenticate"], "Bearer");
-    assert_eq!(h.send(post("/v1/traces", Some("application/x-protobuf"), Some("wrong-token-000000"), body)).await.0, 401);
+    assert_eq!(
+        h.send(post("/v1/traces", Some("application/x-protobuf"), Some("wrong-token-000000"), body)).await.0,
+        401
+    );
     assert_eq!(h.metric("pathwatch_ingest_auth_failures_total{reason=\"missing\"}"), 1.0);
     assert_eq!(h.metric("pathwatch_ingest_auth_failures_total{reason=\"invalid\"}"), 1.0);
     assert!(h.store.trace(TRACE_HEX).await.unwrap().is_empty());

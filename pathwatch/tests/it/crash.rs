@@ -90,7 +90,12 @@ async fn assert_all_stored<S: TelemetryStore>(store: &S, acked: &Acked) {
     assert_eq!(unique.len(), stored_ids.len(), "an audit event was stored twice");
     let acked_events = acked.events.lock().unwrap().clone();
     let missing: Vec<&String> = acked_events.iter().filter(|id| !unique.contains(id)).collect();
-    assert!(missing.is_empty(), "{} acknowledged audit events lost, e.g. {:?}", missing.len(), &missing[..missing.len().min(5)]);
+    assert!(
+        missing.is_empty(),
+        "{} acknowledged audit events lost, e.g. {:?}",
+        missing.len(),
+        &missing[..missing.len().min(5)]
+    );
     let traces = acked.traces.lock().unwrap().clone();
     assert!(!traces.is_empty());
     for trace in &traces {
@@ -130,7 +135,10 @@ async fn a_collector_killed_with_sigkill_mid_load_keeps_every_acknowledged_recor
 }
 
 fn clickhouse_server() -> Option<String> {
-    ["/usr/sbin/clickhouse-server", "/usr/bin/clickhouse-server"].iter().find(|p| Path::new(p).exists()).map(|p| p.to_string())
+    ["/usr/sbin/clickhouse-server", "/usr/bin/clickhouse-server"]
+        .iter()
+        .find(|p| Path::new(p).exists())
+        .map(|p| p.to_string())
 }
 
 /// Runs clickhouse-server as this test's own child process (killed with SIGKILL to simulate a crash).
@@ -162,7 +170,11 @@ fn stop_clickhouse(mut server: Child) {
 
 async fn metric(client: &reqwest::Client, url: &str, name: &str) -> f64 {
     let text = client.get(url).send().await.unwrap().text().await.unwrap();
-    text.lines().find(|l| l.starts_with(name)).and_then(|l| l.rsplit(' ').next()).and_then(|v| v.parse().ok()).unwrap_or(-1.0)
+    text.lines()
+        .find(|l| l.starts_with(name))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(-1.0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -195,7 +207,10 @@ async fn clickhouse_stopped_mid_load_then_restarted_loses_nothing() {
     let during = acked.events.lock().unwrap().len();
     wait_for_acks(&acked, during + 100).await;
     let client = reqwest::Client::new();
-    assert!(metric(&client, &collector.metrics_url, "pathwatch_spool_batches").await > 0.0, "the spool holds the outage's batches");
+    assert!(
+        metric(&client, &collector.metrics_url, "pathwatch_spool_batches").await > 0.0,
+        "the spool holds the outage's batches"
+    );
     // Keep loading until the spool is full and ingest pushes back with 503.
     let started = Instant::now();
     while acked.pushed_back.load(Ordering::Relaxed) == 0 {
@@ -214,9 +229,10 @@ async fn clickhouse_stopped_mid_load_then_restarted_loses_nothing() {
     }
     drop(collector);
 
-    let store = ClickHouseStore::connect(&ClickHouseConfig { url: ch_url, database: "pw_outage".into(), ..Default::default() })
-        .await
-        .unwrap();
+    let store =
+        ClickHouseStore::connect(&ClickHouseConfig { url: ch_url, database: "pw_outage".into(), ..Default::default() })
+            .await
+            .unwrap();
     assert_all_stored(&store, &acked).await;
     stop_clickhouse(server);
 }

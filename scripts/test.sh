@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Runs every Pathwatch test on a fresh machine: installs what the tests need (Debian packages,
+# Python packages into .venv), starts a ClickHouse server on loopback, then runs the Rust suites and
+# the Python suites. External servers are REQUIRED here (PATHWATCH_REQUIRE_SERVICES=1): a missing one
+# fails the run instead of skipping.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+export PATHWATCH_REQUIRE_SERVICES="${PATHWATCH_REQUIRE_SERVICES:-1}"
+export CARGO_TERM_COLOR=never
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "system packages"
+missing=()
+[ -x /usr/sbin/clickhouse-server ] || command -v clickhouse-server >/dev/null || missing+=(clickhouse-server)
+command -v curl >/dev/null || missing+=(curl)
+if [ ${#missing[@]} -gt 0 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+echo "clickhouse-server: $(dpkg-query -W -f='${Version}' clickhouse-server 2>/dev/null || echo '?')"
+
+step "python packages (.venv)"
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check -r tests/requirements.txt
+
+step "ClickHouse on loopback"
+work=$(mktemp -d)
+ch_pid=""
+cleanup() {
+    if [ -f "$work/clickhouse/clickhouse.pid" ]; then kill "$(cat "$work/clickhouse/clickhouse.pid")" 2>/dev/null || true; fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+ports=$(.venv/bin/python - <<'PY'
+import socket
+socks = [socket.socket() for _ in range(2)]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+PY
+)
+read -r http_port tcp_port <<<"$ports"
+PATHWATCH_TEST_CLICKHOUSE_URL=$(scripts/clickhouse-server.sh "$work/clickhouse" "$http_port" "$tcp_port")
+export PATHWATCH_TEST_CLICKHOUSE_URL
+echo "ClickHouse $(curl -fsS "$PATHWATCH_TEST_CLICKHOUSE_URL/?query=SELECT%20version()") at $PATHWATCH_TEST_CLICKHOUSE_URL"
+
+step "formatting and lints"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+step "Rust tests"
+cargo test --workspace --quiet 2>&1 | grep -v -E '^\s*$'
+
+step "Python tests"
+target_dir=$(cargo metadata --format-version 1 --no-deps | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+export PATHWATCH_BIN="$target_dir/debug/pathwatch"
+.venv/bin/python -m pytest -q -p no:cacheprovider tests
