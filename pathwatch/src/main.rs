@@ -1,5 +1,6 @@
 //! `pathwatch`: parses the command line and wires the parts together. No domain logic lives here.
 
+mod bench;
 mod commands;
 mod config;
 mod serve;
@@ -43,11 +44,22 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Benchmarks (they measure and print; they assert nothing).
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
     /// Print a trace's spans as JSON, by trace id or correlation id.
     Trace {
         /// A 32-hex-digit trace id, or a correlation id (X-Correlation-ID / X-Request-ID).
         id: String,
     },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// OTLP ingest over loopback HTTP into SQLite and ClickHouse, against the ClickHouse ceiling.
+    Ingest(bench::IngestBench),
 }
 
 #[derive(Subcommand)]
@@ -78,6 +90,7 @@ fn main() -> ExitCode {
             Command::Audit { command: AuditCommand::Verify } => commands::audit_verify(&config).await,
             Command::Audit { command: AuditCommand::Search(search) } => commands::audit_search(&config, search).await,
             Command::Trace { id } => commands::trace(&config, &id).await,
+            Command::Bench { command: BenchCommand::Ingest(args) } => bench::ingest(args).await,
         }
     });
     match result {
