@@ -13,7 +13,10 @@ pub mod nhs_number;
 pub mod sequencer;
 mod sqlite;
 
-pub use crate::clickhouse::{sql as clickhouse_sql, ClickHouseConfig, ClickHouseStore, SCHEMA as CLICKHOUSE_SCHEMA};
+pub use crate::clickhouse::{
+    rowbinary as clickhouse_rowbinary, sql as clickhouse_sql, ClickHouseConfig, ClickHouseStore,
+    SCHEMA as CLICKHOUSE_SCHEMA,
+};
 pub use crate::error::StoreError;
 pub use crate::model::*;
 pub use crate::nhs_number::NhsNumber;

@@ -11,11 +11,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use audit_store::clickhouse_rowbinary as rowbinary;
 use audit_store::{
-    open_pool, sequencer, ClickHouseStore, IngestBatch, IngestReceipt, Span, StoreError, StoredAuditEvent,
-    TelemetryStore,
+    open_pool, sequencer, ClickHouseStore, IngestBatch, IngestReceipt, StoreError, StoredAuditEvent, TelemetryStore,
 };
-use serde::{Deserialize, Serialize};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{AssertSqlSafe, SqlSafeStr, SqlitePool};
 use tokio::sync::Notify;
@@ -29,12 +28,6 @@ const SPOOL_TABLE: &str =
 /// Batches moved to ClickHouse per drain step.
 const DRAIN_BATCHES: i64 = 64;
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
-
-#[derive(Serialize, Deserialize)]
-struct Entry {
-    spans: Vec<Span>,
-    audit: Vec<StoredAuditEvent>,
-}
 
 pub struct Spool {
     pool: SqlitePool,
@@ -102,13 +95,21 @@ impl Spool {
             if batch.spans.is_empty() && sequenced.stored.is_empty() {
                 continue;
             }
-            let payload = serde_json::to_vec(&Entry { spans: batch.spans, audit: sequenced.stored })
-                .map_err(|e| StoreError::Invalid(format!("spool encoding: {e}")))?;
-            added += payload.len() as u64;
+            let mut spans = Vec::with_capacity(batch.spans.len() * 512);
+            rowbinary::encode_spans(&batch.spans, &mut spans);
+            let audit = if sequenced.stored.is_empty() {
+                Vec::new()
+            } else {
+                serde_json::to_vec(&sequenced.stored)
+                    .map_err(|e| StoreError::Invalid(format!("spool encoding: {e}")))?
+            };
+            let bytes = (spans.len() + audit.len()) as i64;
+            added += bytes as u64;
             count += 1;
-            sqlx::query("INSERT INTO spool (payload, bytes) VALUES (?, ?)")
-                .bind(&payload)
-                .bind(payload.len() as i64)
+            sqlx::query("INSERT INTO spool (spans, audit, bytes) VALUES (?, ?, ?)")
+                .bind(&spans)
+                .bind(&audit)
+                .bind(bytes)
                 .execute(&mut *tx)
                 .await
                 .map_err(StoreError::from)?;
@@ -146,26 +147,29 @@ impl Spool {
 
     /// Moves up to [`DRAIN_BATCHES`] batches; returns how many.
     pub async fn drain_step(&self, store: &ClickHouseStore) -> Result<usize, StoreError> {
-        let rows: Vec<(i64, Vec<u8>, i64)> = sqlx::query_as("SELECT id, payload, bytes FROM spool ORDER BY id LIMIT ?")
-            .bind(DRAIN_BATCHES)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows: Vec<(i64, Vec<u8>, Vec<u8>, i64)> =
+            sqlx::query_as("SELECT id, spans, audit, bytes FROM spool ORDER BY id LIMIT ?")
+                .bind(DRAIN_BATCHES)
+                .fetch_all(&self.pool)
+                .await?;
         if rows.is_empty() {
             return Ok(0);
         }
-        let mut spans = Vec::new();
+        let mut spans = Vec::with_capacity(rows.iter().map(|r| r.1.len()).sum());
         let mut audit: Vec<StoredAuditEvent> = Vec::new();
-        for (id, payload, _) in &rows {
-            let entry: Entry = serde_json::from_slice(payload)
-                .map_err(|e| StoreError::Corrupt(format!("spool batch {id} does not decode: {e}")))?;
-            spans.extend(entry.spans);
-            audit.extend(entry.audit);
+        for (id, span_rows, audit_json, _) in &rows {
+            spans.extend_from_slice(span_rows);
+            if !audit_json.is_empty() {
+                let events: Vec<StoredAuditEvent> = serde_json::from_slice(audit_json)
+                    .map_err(|e| StoreError::Corrupt(format!("spool batch {id}: audit events do not decode: {e}")))?;
+                audit.extend(events);
+            }
         }
-        store.insert_spans(&spans).await?;
+        store.insert_span_rowbinary(spans).await?;
         store.insert_audit_events(&audit).await?;
         let last = rows.last().map_or(0, |r| r.0);
         sqlx::query("DELETE FROM spool WHERE id <= ?").bind(last).execute(&self.pool).await?;
-        let freed: i64 = rows.iter().map(|r| r.2).sum();
+        let freed: i64 = rows.iter().map(|r| r.3).sum();
         self.bytes.fetch_sub(freed as u64, Ordering::Relaxed);
         self.batches.fetch_sub(rows.len() as u64, Ordering::Relaxed);
         self.publish();

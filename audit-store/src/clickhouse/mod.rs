@@ -1,0 +1,291 @@
+//! The scale-out backend: ClickHouse over HTTP through the `clickhouse` crate.
+//!
+//! Runs on Debian's ClickHouse 18.16 and on current releases alike: schema validation is off (18.16
+//! lacks RowBinaryWithNamesAndTypes), and the schema sticks to types both have (see
+//! `schema/clickhouse/*.sql` and `deploy/clickhouse.md`).
+
+use std::time::Duration;
+
+use ::clickhouse::{Client, Row};
+use serde::{Deserialize, Serialize};
+
+use crate::model::*;
+
+use crate::{StoreError, TelemetryStore};
+
+pub mod rowbinary;
+mod rows;
+pub mod sql;
+
+use rows::{AuditRow, SpanRow};
+
+/// The schema files, in the order they are applied.
+pub const SCHEMA: &[&str] =
+    &[include_str!("../../schema/clickhouse/001_spans.sql"), include_str!("../../schema/clickhouse/002_audit.sql")];
+
+/// Where the ClickHouse server is and who Pathwatch is there.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClickHouseConfig {
+    /// HTTP interface, e.g. `http://127.0.0.1:8123`.
+    pub url: String,
+    /// Created on first start if missing.
+    pub database: String,
+    pub user: String,
+    pub password: String,
+}
+
+impl Default for ClickHouseConfig {
+    fn default() -> Self {
+        ClickHouseConfig {
+            url: "http://127.0.0.1:8123".into(),
+            database: "pathwatch".into(),
+            user: "default".into(),
+            password: String::new(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct ClickHouseStore {
+    client: Client,
+    database: String,
+    server_version: String,
+}
+
+impl ClickHouseStore {
+    /// Connects, creates the database and tables if they are missing, and reports the server version.
+    pub async fn connect(config: &ClickHouseConfig) -> Result<Self, StoreError> {
+        if !config.database.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || config.database.is_empty() {
+            return Err(StoreError::Invalid(format!(
+                "ClickHouse database name {:?} may only contain letters, digits and underscores",
+                config.database
+            )));
+        }
+        let base = Client::default()
+            .with_url(&config.url)
+            .with_user(&config.user)
+            .with_password(&config.password)
+            .with_validation(false);
+        let server_version: String = base.query("SELECT version()").fetch_one().await?;
+        base.query(&format!("CREATE DATABASE IF NOT EXISTS {}", config.database)).execute().await?;
+        let client = base.with_database(&config.database);
+        for file in SCHEMA {
+            for statement in statements(file) {
+                client.query(&statement).execute().await?;
+            }
+        }
+        Ok(ClickHouseStore { client, database: config.database.clone(), server_version })
+    }
+
+    pub fn server_version(&self) -> &str {
+        &self.server_version
+    }
+
+    /// Inserts spans already encoded by [`rowbinary::encode_spans`] (how the spool keeps them).
+    pub async fn insert_span_rowbinary(&self, rows: Vec<u8>) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let sql = format!("INSERT INTO spans ({}) FORMAT RowBinary", rowbinary::SPAN_COLUMNS);
+        let mut insert =
+            self.client.insert_formatted_with(sql).with_timeouts(Some(INSERT_TIMEOUT), Some(INSERT_TIMEOUT));
+        insert.send(rows.into()).await?;
+        insert.end().await?;
+        Ok(())
+    }
+
+    /// Cheap liveness check used by the spool drainer before it retries.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let _: u8 = self.client.query("SELECT 1").fetch_one().await?;
+        Ok(())
+    }
+
+    /// Runs arbitrary SQL: only for tests that tamper with stored data on purpose.
+    #[doc(hidden)]
+    pub async fn execute_unchecked(&self, sql: &str) -> Result<(), StoreError> {
+        Ok(self.client.query(sql).execute().await?)
+    }
+
+    async fn drop_partitions_before(&self, tables: &[&str], cutoff_yyyymmdd: u32) -> Result<(), StoreError> {
+        for table in tables {
+            let partitions: Vec<String> =
+                self.client.query(&sql::partitions(&self.database, table)).fetch_all().await?;
+            for p in partitions {
+                let Ok(day) = p.trim_matches('\'').parse::<u32>() else {
+                    continue;
+                };
+                if day < cutoff_yyyymmdd {
+                    self.client.query(&format!("ALTER TABLE {table} DROP PARTITION {day}")).execute().await?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Splits a schema file into statements (the HTTP interface takes one at a time). Schema files hold
+/// no semicolons inside strings or comments.
+fn statements(file: &str) -> Vec<String> {
+    let without_comments: String =
+        file.lines().filter(|l| !l.trim_start().starts_with("--")).collect::<Vec<_>>().join("\n");
+    without_comments.split(';').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
+}
+
+fn seconds(ns: u64) -> u32 {
+    (ns / NANOS_PER_SEC).min(u64::from(u32::MAX)) as u32
+}
+
+#[derive(Debug, Row, Deserialize)]
+struct TraceRange {
+    start_ns: u64,
+    end_ns: u64,
+}
+
+#[derive(Debug, Row, Deserialize)]
+struct BucketRow {
+    bucket: u64,
+    n: u64,
+    errors: u64,
+    q: Vec<u64>,
+}
+
+const SPAN_FIELDS: &str = "Timestamp, TimestampNs, TraceId, SpanId, ParentSpanId, SpanName, SpanKind, ServiceName, \
+    ScopeName, DurationNs, StatusCode, StatusMessage, CorrelationId, AttributeKeys, AttributeValues, ResourceKeys, \
+    ResourceValues, EventTimesNs, EventNames, EventAttributes, LinkTraceIds, LinkSpanIds";
+
+const AUDIT_FIELDS: &str = "Seq, EventId, Occurred, OccurredNs, Received, ReceivedNs, ActorUserId, ActorName, \
+    ActorRole, ActorOrg, PurposeOfUse, Action, NhsNumber, ResourceType, ResourceId, Outcome, CorrelationId, \
+    RequestId, SourceSystem, ClientAddress, Device, PrevHash, Hash";
+
+/// A generous timeout for one batch insert: a server that takes longer is treated as down.
+const INSERT_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl ClickHouseStore {
+    async fn spans(&self, sql: &str) -> Result<Vec<Span>, StoreError> {
+        let rows: Vec<SpanRow> = self.client.query(sql).fetch_all().await?;
+        rows.into_iter().map(Span::try_from).collect()
+    }
+
+    async fn audit(&self, sql: &str) -> Result<Vec<StoredAuditEvent>, StoreError> {
+        let rows: Vec<AuditRow> = self.client.query(sql).fetch_all().await?;
+        rows.into_iter().map(StoredAuditEvent::try_from).collect()
+    }
+}
+
+/// Quotes a string for ClickHouse SQL (single quotes, backslash escapes).
+fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('\'');
+    for c in s.chars() {
+        match c {
+            '\'' => out.push_str("\\'"),
+            '\\' => out.push_str("\\\\"),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
+impl TelemetryStore for ClickHouseStore {
+    async fn insert_spans(&self, spans: &[Span]) -> Result<(), StoreError> {
+        let mut rows = Vec::with_capacity(spans.len() * 512);
+        rowbinary::encode_spans(spans, &mut rows);
+        self.insert_span_rowbinary(rows).await
+    }
+
+    async fn insert_audit_events(&self, events: &[StoredAuditEvent]) -> Result<(), StoreError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let mut insert = self
+            .client
+            .insert::<AuditRow>("audit_events")
+            .await?
+            .with_timeouts(Some(INSERT_TIMEOUT), Some(INSERT_TIMEOUT));
+        for event in events {
+            insert.write(&AuditRow::from(event)).await?;
+        }
+        insert.end().await?;
+        Ok(())
+    }
+
+    async fn trace(&self, trace_id: &str) -> Result<Vec<Span>, StoreError> {
+        let range: Option<TraceRange> = self.client.query(&sql::trace_range(trace_id)).fetch_optional().await?;
+        let Some(range) = range else { return Ok(Vec::new()) };
+        self.spans(&sql::trace_spans(trace_id, range.start_ns, range.end_ns)).await
+    }
+
+    async fn spans_by_correlation_id(&self, correlation_id: &str) -> Result<Vec<Span>, StoreError> {
+        self.spans(&sql::spans_by_correlation_id(correlation_id)).await
+    }
+
+    async fn latency_buckets(&self, query: &BucketQuery) -> Result<Vec<LatencyBucket>, StoreError> {
+        if query.bucket_secs == 0 {
+            return Err(StoreError::Invalid("bucket width must be at least one second".into()));
+        }
+        let sql = sql::latency_buckets(query);
+        let rows: Vec<BucketRow> = self.client.query(&sql).fetch_all().await?;
+        rows.into_iter()
+            .map(|r| {
+                let q = |i: usize| {
+                    r.q.get(i)
+                        .copied()
+                        .ok_or_else(|| StoreError::Corrupt("quantilesExact returned too few values".into()))
+                };
+                Ok(LatencyBucket {
+                    start_ns: r.bucket,
+                    count: r.n,
+                    errors: r.errors,
+                    p50_ns: q(0)?,
+                    p95_ns: q(1)?,
+                    p99_ns: q(2)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn audit_events(&self, filter: &AuditFilter) -> Result<Vec<StoredAuditEvent>, StoreError> {
+        self.audit(&sql::audit_events(filter)).await
+    }
+
+    async fn audit_chain_page(&self, after_seq: u64, limit: u32) -> Result<Vec<StoredAuditEvent>, StoreError> {
+        self.audit(&sql::audit_chain_page(after_seq, limit)).await
+    }
+
+    async fn audit_chain_base(&self) -> Result<Option<ChainLink>, StoreError> {
+        #[derive(Row, Deserialize)]
+        struct Base {
+            seq: u64,
+            hash: String,
+        }
+        let base: Option<Base> = self.client.query(&sql::audit_chain_base()).fetch_optional().await?;
+        Ok(base.map(|b| ChainLink { seq: b.seq, hash: b.hash }))
+    }
+
+    async fn drop_days_before(&self, kind: DataKind, cutoff_day: i64) -> Result<(), StoreError> {
+        let cutoff = time::Date::from_julian_day(2_440_588 + cutoff_day as i32)
+            .map_err(|e| StoreError::Invalid(format!("cutoff day {cutoff_day}: {e}")))?;
+        let yyyymmdd =
+            cutoff.year() as u32 * 10_000 + u32::from(u8::from(cutoff.month())) * 100 + u32::from(cutoff.day());
+        match kind {
+            DataKind::Spans => {
+                self.drop_partitions_before(&["spans", "trace_index", "correlation_index"], yyyymmdd).await
+            }
+            DataKind::AuditEvents => {
+                #[derive(Row, Deserialize)]
+                struct Last {
+                    seq: u64,
+                    hash: String,
+                }
+                let last: Option<Last> =
+                    self.client.query(&sql::last_audit_received_before(yyyymmdd)).fetch_optional().await?;
+                if let Some(last) = last {
+                    self.client.query(&sql::insert_chain_base(last.seq, &last.hash)).execute().await?;
+                }
+                self.drop_partitions_before(&["audit_events", "audit_by_patient", "audit_by_user"], yyyymmdd).await
+            }
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! Every statement the backend sends, built in one place so that `examples/clickhouse_queries.rs`
+//! can hand the same SQL to a current ClickHouse (chDB) in CI. Values are inlined with [`quote`]
+//! (strings) or as numbers, never spliced raw.
+use super::{quote, seconds, AUDIT_FIELDS, SPAN_FIELDS};
+use crate::model::{AuditFilter, BucketQuery, NANOS_PER_SEC};
+
+pub fn trace_range(trace_id: &str) -> String {
+    format!(
+        "SELECT minMerge(StartNs) AS start_ns, maxMerge(EndNs) AS end_ns FROM trace_index \
+         WHERE TraceId = {} GROUP BY TraceId",
+        quote(trace_id)
+    )
+}
+
+fn spans_where(condition: &str) -> String {
+    format!("SELECT {SPAN_FIELDS} FROM spans WHERE {condition} ORDER BY TimestampNs, SpanId LIMIT 1 BY TraceId, SpanId")
+}
+
+/// The spans of one trace, reading only the days between its first start and last end.
+pub fn trace_spans(trace_id: &str, start_ns: u64, end_ns: u64) -> String {
+    spans_where(&format!(
+        "Timestamp >= toDateTime({}) AND Timestamp <= toDateTime({}) AND TraceId = {}",
+        seconds(start_ns),
+        seconds(end_ns),
+        quote(trace_id)
+    ))
+}
+
+pub fn spans_by_correlation_id(correlation_id: &str) -> String {
+    spans_where(&format!(
+        "TraceId IN (SELECT TraceId FROM correlation_index WHERE CorrelationId = {})",
+        quote(correlation_id)
+    ))
+}
+
+pub fn latency_buckets(query: &BucketQuery) -> String {
+    let width = u64::from(query.bucket_secs) * NANOS_PER_SEC;
+    let name_filter = match &query.span_name {
+        Some(name) => format!("AND SpanName = {}", quote(name)),
+        None => String::new(),
+    };
+    format!(
+        "SELECT intDiv(TimestampNs, {width}) * {width} AS bucket, count() AS n, countIf(StatusCode = 2) AS errors, \
+            quantilesExact(0.5, 0.95, 0.99)(DurationNs) AS q \
+         FROM (SELECT TraceId, SpanId, TimestampNs, DurationNs, StatusCode FROM spans \
+               WHERE ServiceName = {service} {name_filter} \
+                 AND Timestamp >= toDateTime({from_s}) AND Timestamp <= toDateTime({to_s}) \
+                 AND TimestampNs >= {from} AND TimestampNs < {to} \
+               LIMIT 1 BY TraceId, SpanId) \
+         GROUP BY bucket ORDER BY bucket",
+        service = quote(&query.service_name),
+        from_s = seconds(query.from_ns),
+        to_s = seconds(query.to_ns),
+        from = query.from_ns,
+        to = query.to_ns,
+    )
+}
+
+/// Audit events by filter. The look-up tables are ordered by (key, OccurredNs, Seq): narrow by
+/// them first, then read the full rows by Seq, the main table's primary key.
+pub fn audit_events(filter: &AuditFilter) -> String {
+    let mut conditions = vec!["1 = 1".to_string()];
+    let mut time = String::new();
+    if let Some(from) = filter.from_ns {
+        time.push_str(&format!(" AND OccurredNs >= {from}"));
+    }
+    if let Some(to) = filter.to_ns {
+        time.push_str(&format!(" AND OccurredNs < {to}"));
+    }
+    if let Some(n) = &filter.nhs_number {
+        conditions.push(format!("Seq IN (SELECT Seq FROM audit_by_patient WHERE NhsNumber = {}{time})", quote(n)));
+    }
+    if let Some(u) = &filter.user_id {
+        conditions.push(format!("Seq IN (SELECT Seq FROM audit_by_user WHERE ActorUserId = {}{time})", quote(u)));
+    }
+    if let Some(c) = &filter.correlation_id {
+        conditions.push(format!("CorrelationId = {}", quote(c)));
+    }
+    format!(
+        "SELECT {AUDIT_FIELDS} FROM audit_events WHERE {}{time} ORDER BY OccurredNs, Seq LIMIT 1 BY Seq LIMIT {}",
+        conditions.join(" AND "),
+        filter.limit
+    )
+}
+
+pub fn audit_chain_page(after_seq: u64, limit: u32) -> String {
+    format!("SELECT {AUDIT_FIELDS} FROM audit_events WHERE Seq > {after_seq} ORDER BY Seq LIMIT 1 BY Seq LIMIT {limit}")
+}
+
+pub fn audit_chain_base() -> String {
+    "SELECT LastRemovedSeq AS seq, LastRemovedHash AS hash FROM audit_chain_base ORDER BY LastRemovedSeq DESC LIMIT 1"
+        .to_string()
+}
+
+pub fn last_audit_received_before(yyyymmdd: u32) -> String {
+    format!("SELECT Seq AS seq, Hash AS hash FROM audit_events WHERE toYYYYMMDD(Received) < {yyyymmdd} ORDER BY Seq DESC LIMIT 1")
+}
+
+pub fn insert_chain_base(seq: u64, hash: &str) -> String {
+    format!("INSERT INTO audit_chain_base (LastRemovedSeq, LastRemovedHash) VALUES ({seq}, {})", quote(hash))
+}
+
+pub fn partitions(database: &str, table: &str) -> String {
+    format!(
+        "SELECT DISTINCT partition FROM system.parts WHERE database = {} AND table = {} AND active",
+        quote(database),
+        quote(table)
+    )
+}
+
+/// The schema as the statements sent one by one on first start.
+pub fn schema_statements() -> Vec<String> {
+    super::SCHEMA.iter().flat_map(|file| super::statements(file)).collect()
+}
+
+/// Every read query with example values, for checking them against other ClickHouse versions.
+pub fn examples() -> Vec<(&'static str, String)> {
+    let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let t0 = 1_795_132_800 * NANOS_PER_SEC;
+    let filter = AuditFilter {
+        nhs_number: Some("9000000009".into()),
+        user_id: Some("alice".into()),
+        correlation_id: Some("c'1".into()),
+        from_ns: Some(t0),
+        to_ns: Some(t0 + 3600 * NANOS_PER_SEC),
+        limit: 100,
+    };
+    let buckets = BucketQuery {
+        service_name: "pds-canary".into(),
+        span_name: Some("GET /Patient/{id}".into()),
+        from_ns: t0,
+        to_ns: t0 + 3600 * NANOS_PER_SEC,
+        bucket_secs: 60,
+    };
+    vec![
+        ("trace_range", trace_range(trace)),
+        ("trace_spans", trace_spans(trace, t0, t0 + NANOS_PER_SEC)),
+        ("spans_by_correlation_id", spans_by_correlation_id("corr-1")),
+        ("latency_buckets", latency_buckets(&buckets)),
+        ("audit_events", audit_events(&filter)),
+        ("audit_events_unfiltered", audit_events(&AuditFilter { limit: 10, ..Default::default() })),
+        ("audit_chain_page", audit_chain_page(0, 1000)),
+        ("audit_chain_base", audit_chain_base()),
+        ("last_audit_received_before", last_audit_received_before(20261120)),
+        ("partitions", partitions("pathwatch", "spans")),
+    ]
+}
