@@ -22,8 +22,10 @@ use tokio::sync::Notify;
 use crate::metrics::Metrics;
 use crate::writer::CommitError;
 
-const SPOOL_TABLE: &str =
-    "CREATE TABLE spool (id INTEGER NOT NULL PRIMARY KEY, payload BLOB NOT NULL, bytes BIGINT NOT NULL)";
+/// One row per accepted batch: its spans already in ClickHouse's RowBinary (so draining is a copy of
+/// bytes) and its chained audit events as JSON (few, and read back only here).
+const SPOOL_TABLE: &str = "CREATE TABLE spool (id INTEGER NOT NULL PRIMARY KEY, spans BLOB NOT NULL, \
+    audit BLOB NOT NULL, bytes BIGINT NOT NULL)";
 
 /// Batches moved to ClickHouse per drain step.
 const DRAIN_BATCHES: i64 = 64;
