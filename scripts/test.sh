@@ -51,7 +51,7 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 step "Rust tests"
-cargo test --workspace --quiet 2>&1 | grep -v -E '^\s*$'
+cargo test --workspace --quiet
 
 step "Python tests"
 target_dir=$(cargo metadata --format-version 1 --no-deps | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')

@@ -101,6 +101,7 @@ impl CollectorState {
     }
 }
 
+#[tracing::instrument(name = "POST /v1/traces", skip_all, fields(otel.kind = "server", http.route = "/v1/traces"))]
 async fn traces(
     State(state): State<CollectorState>,
     headers: HeaderMap,
@@ -167,6 +168,7 @@ async fn traces_inner(
     })
 }
 
+#[tracing::instrument(name = "POST /v1/audit", skip_all, fields(otel.kind = "server", http.route = "/v1/audit"))]
 async fn audit(
     State(state): State<CollectorState>,
     headers: HeaderMap,

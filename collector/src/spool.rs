@@ -148,6 +148,7 @@ impl Spool {
     }
 
     /// Moves up to [`DRAIN_BATCHES`] batches; returns how many.
+    #[tracing::instrument(name = "spool drain", skip_all, level = "debug")]
     pub async fn drain_step(&self, store: &ClickHouseStore) -> Result<usize, StoreError> {
         let rows: Vec<(i64, Vec<u8>, Vec<u8>, i64)> =
             sqlx::query_as("SELECT id, spans, audit, bytes FROM spool ORDER BY id LIMIT ?")

@@ -23,6 +23,7 @@ pub enum Sink {
 }
 
 impl Sink {
+    #[tracing::instrument(name = "group commit", skip_all, fields(requests = batches.len()))]
     async fn commit(&self, received_ns: u64, batches: Vec<IngestBatch>) -> Result<Vec<IngestReceipt>, CommitError> {
         match self {
             Sink::Sqlite(store) => store.commit_ingest(received_ns, batches).await.map_err(CommitError::Store),

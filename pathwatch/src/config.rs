@@ -23,6 +23,7 @@ pub struct Config {
     pub store: StoreConfig,
     pub privacy: PrivacyConfig,
     pub retention: RetentionConfig,
+    pub self_telemetry: crate::telemetry::SelfTelemetryConfig,
 }
 
 impl Default for Config {
@@ -35,6 +36,7 @@ impl Default for Config {
             store: StoreConfig::default(),
             privacy: PrivacyConfig::default(),
             retention: RetentionConfig::default(),
+            self_telemetry: crate::telemetry::SelfTelemetryConfig::default(),
         }
     }
 }
@@ -176,6 +178,11 @@ fn validate(c: &Config) -> anyhow::Result<()> {
     }
     if c.store.backend == Backend::Clickhouse && !c.store.clickhouse.url.starts_with("http") {
         problems.push(format!("key `store.clickhouse.url`: {:?} is not an http(s) URL", c.store.clickhouse.url));
+    }
+    if let Some(endpoint) = &c.self_telemetry.otlp_endpoint {
+        if !endpoint.starts_with("http://") && !endpoint.starts_with("https://") {
+            problems.push(format!("key `self_telemetry.otlp_endpoint`: {endpoint:?} is not an http(s) URL"));
+        }
     }
     if problems.is_empty() {
         Ok(())

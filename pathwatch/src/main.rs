@@ -4,6 +4,7 @@ mod bench;
 mod commands;
 mod config;
 mod serve;
+mod telemetry;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -72,9 +73,6 @@ enum AuditCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let filter = tracing_subscriber::EnvFilter::try_from_env("PATHWATCH_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -83,7 +81,12 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async move {
-        let config = config::load(cli.common.config.as_deref(), cli.common.data_dir.as_deref())?;
+        let config = config::load(cli.common.config.as_deref(), cli.common.data_dir.as_deref());
+        // Only the long-running roles export their own spans; one-shot commands just log.
+        let long_running = matches!(cli.command, Command::Up | Command::Collector);
+        let self_telemetry = config.as_ref().ok().filter(|_| long_running).map(|c| &c.self_telemetry);
+        let _telemetry = telemetry::init(self_telemetry)?;
+        let config = config?;
         match cli.command {
             Command::Up => serve::run(config, serve::Mode::Standalone).await.map(|()| ExitCode::SUCCESS),
             Command::Collector => serve::run(config, serve::Mode::Collector).await.map(|()| ExitCode::SUCCESS),

@@ -38,7 +38,10 @@ def collector(tmp_path):
     port = free_port()
     data = tmp_path / "data"
     env = clean_env(PATHWATCH_INGEST_TOKEN=TOKEN, PATHWATCH_COLLECTOR__LISTEN=f"127.0.0.1:{port}")
-    proc = subprocess.Popen([binary, "--data-dir", str(data), "collector"], env=env, stdout=subprocess.DEVNULL)
+    data.mkdir(parents=True)
+    log = open(data / "collector.log", "ab")
+    proc = subprocess.Popen([binary, "--data-dir", str(data), "collector"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=log)
     deadline = time.time() + 30
     while True:
         try:
@@ -52,3 +55,4 @@ def collector(tmp_path):
     yield {"url": f"http://127.0.0.1:{port}", "data": data, "bin": binary, "env": clean_env()}
     proc.kill()
     proc.wait()
+    log.close()

@@ -85,3 +85,44 @@ async fn ingest_then_search_trace_and_verify_from_the_command_line_and_detect_ta
     assert!(String::from_utf8_lossy(&out.stderr).contains("record 3"));
     tokio::time::sleep(Duration::from_millis(1)).await;
 }
+
+#[tokio::test]
+async fn the_collector_exports_its_own_spans_when_configured() {
+    let (_tmp, data) = temp_dir();
+    let port = free_port();
+    // Pointed at itself: Pathwatch's own spans arrive as ordinary OTLP traffic.
+    let env = [
+        ("PATHWATCH_SELF_TELEMETRY__OTLP_ENDPOINT", format!("http://127.0.0.1:{port}/v1/traces")),
+        ("PATHWATCH_SELF_TELEMETRY__HEADERS__AUTHORIZATION", format!("Bearer {TOKEN}")),
+        ("PATHWATCH_SELF_TELEMETRY__SERVICE_NAME", "pathwatch-under-test".to_string()),
+        ("OTEL_BSP_SCHEDULE_DELAY", "100".to_string()),
+    ];
+    let mut collector = Collector::start(&data, port, &env);
+    let reply = reqwest::Client::new()
+        .post(format!("{}/v1/audit", collector.url))
+        .bearer_auth(TOKEN)
+        .json(&vec![audit_event("self-1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 200);
+    let store = audit_store::SqliteStore::open(&data.join("telemetry.db")).await.unwrap();
+    let query = audit_store::BucketQuery {
+        service_name: "pathwatch-under-test".into(),
+        span_name: Some("POST /v1/audit".into()),
+        from_ns: 0,
+        to_ns: u64::MAX / 2,
+        bucket_secs: 86_400,
+    };
+    let started = std::time::Instant::now();
+    loop {
+        use audit_store::TelemetryStore;
+        let buckets = store.latency_buckets(&query).await.unwrap();
+        if buckets.iter().map(|b| b.count).sum::<u64>() >= 1 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "no self-telemetry span arrived");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    collector.kill();
+}

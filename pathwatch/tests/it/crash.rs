@@ -141,8 +141,18 @@ fn clickhouse_server() -> Option<String> {
         .map(|p| p.to_string())
 }
 
+/// clickhouse-server as this test's child; killed when dropped, so a failing test leaves no server.
+struct ClickHouseChild(Child);
+
+impl Drop for ClickHouseChild {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Runs clickhouse-server as this test's own child process (killed with SIGKILL to simulate a crash).
-fn start_clickhouse(dir: &Path, http: u16, tcp: u16) -> Child {
+fn start_clickhouse(dir: &Path, http: u16, tcp: u16) -> ClickHouseChild {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/clickhouse-server.sh");
     let child = Command::new("bash")
         .arg(script)
@@ -155,6 +165,7 @@ fn start_clickhouse(dir: &Path, http: u16, tcp: u16) -> Child {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    let child = ClickHouseChild(child);
     let started = Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", http)).is_err() {
         assert!(started.elapsed() < Duration::from_secs(30), "clickhouse-server did not open port {http}");
@@ -163,9 +174,8 @@ fn start_clickhouse(dir: &Path, http: u16, tcp: u16) -> Child {
     child
 }
 
-fn stop_clickhouse(mut server: Child) {
-    let _ = server.kill();
-    let _ = server.wait();
+fn stop_clickhouse(server: ClickHouseChild) {
+    drop(server);
 }
 
 async fn metric(client: &reqwest::Client, url: &str, name: &str) -> f64 {

@@ -38,12 +38,16 @@ pub struct Collector {
 
 impl Collector {
     pub fn start(data_dir: &Path, port: u16, extra_env: &[(&str, String)]) -> Collector {
+        std::fs::create_dir_all(data_dir).unwrap();
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(data_dir.join("collector.log")).unwrap();
         let mut cmd = pathwatch(data_dir);
         cmd.arg("collector")
             .env("PATHWATCH_INGEST_TOKEN", TOKEN)
             .env("PATHWATCH_COLLECTOR__LISTEN", format!("127.0.0.1:{port}"))
+            // Not inherited: a collector that outlived a failed test must not hold the test
+            // runner's output pipe open. Its log is kept beside its data.
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
+            .stderr(log);
         for (k, v) in extra_env {
             cmd.env(k, v);
         }
