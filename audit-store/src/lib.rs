@@ -14,7 +14,7 @@ pub mod sequencer;
 mod sqlite;
 
 pub use crate::clickhouse::{
-    rowbinary as clickhouse_rowbinary, sql as clickhouse_sql, ClickHouseConfig, ClickHouseStore,
+    rowbinary as clickhouse_rowbinary, sql as clickhouse_sql, ClickHouseConfig, ClickHouseStore, WireCompression,
     SCHEMA as CLICKHOUSE_SCHEMA,
 };
 pub use crate::error::StoreError;

@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use audit_store::clickhouse_rowbinary as rowbinary;
 use audit_store::{
-    open_pool, sequencer, ClickHouseStore, IngestBatch, IngestReceipt, StoreError, StoredAuditEvent, TelemetryStore,
+    open_pool, sequencer, AuditEvent, ClickHouseStore, IngestBatch, IngestReceipt, StoreError, StoredAuditEvent,
+    TelemetryStore,
 };
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{AssertSqlSafe, SqlSafeStr, SqlitePool};
@@ -30,6 +31,22 @@ const SPOOL_TABLE: &str = "CREATE TABLE spool (id INTEGER NOT NULL PRIMARY KEY, 
 /// Batches moved to ClickHouse per drain step.
 const DRAIN_BATCHES: i64 = 64;
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// A batch ready for the spool: spans already RowBinary (encoded on the request's task), audit
+/// events still to be chained by the sequencer inside the commit.
+pub struct SpoolBatch {
+    pub spans_rowbinary: Vec<u8>,
+    pub span_count: usize,
+    pub audit: Vec<AuditEvent>,
+}
+
+impl SpoolBatch {
+    pub fn encode(batch: IngestBatch) -> SpoolBatch {
+        let mut spans_rowbinary = Vec::with_capacity(batch.spans.len() * 512);
+        rowbinary::encode_spans(&batch.spans, &mut spans_rowbinary);
+        SpoolBatch { spans_rowbinary, span_count: batch.spans.len(), audit: batch.audit }
+    }
+}
 
 pub struct Spool {
     pool: SqlitePool,
@@ -78,7 +95,7 @@ impl Spool {
     }
 
     /// Makes the batches durable in the spool (one transaction) and chains their audit events.
-    pub async fn commit(&self, received_ns: u64, batches: Vec<IngestBatch>) -> Result<Vec<IngestReceipt>, CommitError> {
+    pub async fn commit(&self, received_ns: u64, batches: Vec<SpoolBatch>) -> Result<Vec<IngestReceipt>, CommitError> {
         let bytes = self.bytes.load(Ordering::Relaxed);
         if bytes >= self.max_bytes {
             return Err(CommitError::SpoolFull { bytes });
@@ -90,15 +107,14 @@ impl Spool {
         for batch in batches {
             let sequenced = sequencer::sequence(&mut tx, received_ns, batch.audit).await?;
             receipts.push(IngestReceipt {
-                spans: batch.spans.len(),
+                spans: batch.span_count,
                 audit_events: sequenced.stored.len(),
                 audit_duplicates: sequenced.duplicates,
             });
-            if batch.spans.is_empty() && sequenced.stored.is_empty() {
+            if batch.span_count == 0 && sequenced.stored.is_empty() {
                 continue;
             }
-            let mut spans = Vec::with_capacity(batch.spans.len() * 512);
-            rowbinary::encode_spans(&batch.spans, &mut spans);
+            let spans = batch.spans_rowbinary;
             let audit = if sequenced.stored.is_empty() {
                 Vec::new()
             } else {

@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::error::IngestError;
 use crate::metrics::{Metrics, AUDIT, SPANS};
-use crate::spool::Spool;
+use crate::spool::{Spool, SpoolBatch};
 
 /// Where the writer commits: the SQLite store itself, or the spool that feeds ClickHouse.
 #[derive(Clone)]
@@ -22,12 +22,48 @@ pub enum Sink {
     Spool(Arc<Spool>),
 }
 
-impl Sink {
-    #[tracing::instrument(name = "group commit", skip_all, fields(requests = batches.len()))]
-    async fn commit(&self, received_ns: u64, batches: Vec<IngestBatch>) -> Result<Vec<IngestReceipt>, CommitError> {
+/// A batch made ready for its sink on the request's own task, so the single writer does as little
+/// as possible: for the spool, spans are encoded as RowBinary before they are queued.
+pub enum Prepared {
+    Rows(IngestBatch),
+    Spool(SpoolBatch),
+}
+
+impl Prepared {
+    fn rows(&self) -> usize {
         match self {
-            Sink::Sqlite(store) => store.commit_ingest(received_ns, batches).await.map_err(CommitError::Store),
-            Sink::Spool(spool) => spool.commit(received_ns, batches).await,
+            Prepared::Rows(b) => b.spans.len() + b.audit.len(),
+            Prepared::Spool(b) => b.span_count + b.audit.len(),
+        }
+    }
+}
+
+impl Sink {
+    fn prepare(&self, batch: IngestBatch) -> Prepared {
+        match self {
+            Sink::Sqlite(_) => Prepared::Rows(batch),
+            Sink::Spool(_) => Prepared::Spool(SpoolBatch::encode(batch)),
+        }
+    }
+
+    #[tracing::instrument(name = "group commit", skip_all, fields(requests = batches.len()))]
+    async fn commit(&self, received_ns: u64, batches: Vec<Prepared>) -> Result<Vec<IngestReceipt>, CommitError> {
+        let mismatch = || CommitError::Store(StoreError::Invalid("a batch was prepared for another sink".into()));
+        match self {
+            Sink::Sqlite(store) => {
+                let rows = batches
+                    .into_iter()
+                    .map(|p| if let Prepared::Rows(b) = p { Ok(b) } else { Err(mismatch()) })
+                    .collect::<Result<_, _>>()?;
+                store.commit_ingest(received_ns, rows).await.map_err(CommitError::Store)
+            }
+            Sink::Spool(spool) => {
+                let encoded = batches
+                    .into_iter()
+                    .map(|p| if let Prepared::Spool(b) = p { Ok(b) } else { Err(mismatch()) })
+                    .collect::<Result<_, _>>()?;
+                spool.commit(received_ns, encoded).await
+            }
         }
     }
 }
@@ -41,7 +77,7 @@ pub enum CommitError {
 }
 
 struct Job {
-    batch: IngestBatch,
+    batch: Prepared,
     done: oneshot::Sender<Result<IngestReceipt, IngestError>>,
 }
 
@@ -49,6 +85,7 @@ struct Job {
 #[derive(Clone)]
 pub struct Writer {
     queue: mpsc::Sender<Job>,
+    sink: Sink,
     retry_after: u32,
 }
 
@@ -63,13 +100,14 @@ impl Writer {
         retry_after: u32,
     ) -> Writer {
         let (queue, rx) = mpsc::channel(queue_depth.max(1));
-        tokio::spawn(run(sink, metrics, rx, max_batch_rows.max(1), retry_after));
-        Writer { queue, retry_after }
+        tokio::spawn(run(sink.clone(), metrics, rx, max_batch_rows.max(1), retry_after));
+        Writer { queue, sink, retry_after }
     }
 
     /// Resolves once `batch` is durable, or with the reason it could not be made so.
     pub async fn write(&self, batch: IngestBatch) -> Result<IngestReceipt, IngestError> {
         let (done, receipt) = oneshot::channel();
+        let batch = self.sink.prepare(batch);
         self.queue.try_send(Job { batch, done }).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => IngestError::Busy { retry_after: self.retry_after },
             mpsc::error::TrySendError::Closed(_) => IngestError::Unavailable { retry_after: self.retry_after },
@@ -78,22 +116,18 @@ impl Writer {
     }
 }
 
-fn rows(batch: &IngestBatch) -> usize {
-    batch.spans.len() + batch.audit.len()
-}
-
 pub fn now_ns() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
 }
 
 async fn run(sink: Sink, metrics: Arc<Metrics>, mut rx: mpsc::Receiver<Job>, max_rows: usize, retry_after: u32) {
     while let Some(first) = rx.recv().await {
-        let mut total = rows(&first.batch);
+        let mut total = first.batch.rows();
         let mut jobs = vec![first];
         while total < max_rows {
             match rx.try_recv() {
                 Ok(job) => {
-                    total += rows(&job.batch);
+                    total += job.batch.rows();
                     jobs.push(job);
                 }
                 Err(_) => break,

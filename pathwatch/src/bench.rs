@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use audit_store::{ClickHouseConfig, ClickHouseStore};
+use audit_store::{ClickHouseConfig, ClickHouseStore, WireCompression};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::resource::v1::Resource;
@@ -29,6 +29,9 @@ pub struct IngestBench {
     /// Concurrent HTTP connections.
     #[arg(long, default_value_t = 4)]
     connections: usize,
+    /// Compression between Pathwatch and ClickHouse: lz4 or none.
+    #[arg(long, default_value = "lz4")]
+    compression: String,
     /// ClickHouse HTTP URL; without it only SQLite is measured.
     #[arg(long, env = "PATHWATCH_TEST_CLICKHOUSE_URL")]
     clickhouse_url: Option<String>,
@@ -183,11 +186,11 @@ async fn drive(url: &str, bodies: Arc<Vec<Vec<u8>>>, connections: usize) -> anyh
     Ok(started.elapsed())
 }
 
-async fn spool_batches(client: &reqwest::Client, url: &str) -> anyhow::Result<f64> {
+async fn metric(client: &reqwest::Client, url: &str, name: &str) -> anyhow::Result<f64> {
     let text = client.get(format!("{url}/metrics")).send().await?.text().await?;
     Ok(text
         .lines()
-        .find(|l| l.starts_with("pathwatch_spool_batches"))
+        .find(|l| l.starts_with(name))
         .and_then(|l| l.rsplit(' ').next())
         .and_then(|v| v.parse().ok())
         .unwrap_or(f64::NAN))
@@ -196,6 +199,18 @@ async fn spool_batches(client: &reqwest::Client, url: &str) -> anyhow::Result<f6
 struct Figures {
     spans_per_s: f64,
     peak_rss_mib: f64,
+    /// Share of the wall time the writer spent in commits, and the mean rows per commit: where the
+    /// time went.
+    commit_share: f64,
+    rows_per_commit: f64,
+}
+
+async fn commit_figures(url: &str, elapsed: Duration) -> anyhow::Result<(f64, f64)> {
+    let client = reqwest::Client::new();
+    let commit_secs = metric(&client, url, "pathwatch_store_commit_seconds_sum").await?;
+    let commits = metric(&client, url, "pathwatch_store_commit_seconds_count").await?;
+    let rows = metric(&client, url, "pathwatch_ingest_batch_rows_sum").await?;
+    Ok((commit_secs / elapsed.as_secs_f64(), rows / commits))
 }
 
 async fn measure_sqlite(
@@ -206,7 +221,13 @@ async fn measure_sqlite(
 ) -> anyhow::Result<Figures> {
     let collector = start_collector(&dir.join("sqlite"), &[])?;
     let elapsed = drive(&collector.url, bodies, connections).await?;
-    Ok(Figures { spans_per_s: spans as f64 / elapsed.as_secs_f64(), peak_rss_mib: peak_rss_mib(collector.child.id()) })
+    let (commit_share, rows_per_commit) = commit_figures(&collector.url, elapsed).await?;
+    Ok(Figures {
+        spans_per_s: spans as f64 / elapsed.as_secs_f64(),
+        peak_rss_mib: peak_rss_mib(collector.child.id()),
+        commit_share,
+        rows_per_commit,
+    })
 }
 
 async fn measure_clickhouse(
@@ -216,33 +237,42 @@ async fn measure_clickhouse(
     dir: &Path,
     url: &str,
     database: &str,
+    compression: &str,
 ) -> anyhow::Result<Figures> {
     let env = [
         ("PATHWATCH_STORE__BACKEND", "clickhouse".to_string()),
         ("PATHWATCH_STORE__CLICKHOUSE__URL", url.to_string()),
         ("PATHWATCH_STORE__CLICKHOUSE__DATABASE", database.to_string()),
+        ("PATHWATCH_STORE__CLICKHOUSE__COMPRESSION", compression.to_string()),
     ];
     let collector = start_collector(&dir.join("clickhouse"), &env)?;
     let started = Instant::now();
     drive(&collector.url, bodies, connections).await?;
     // End to end means in ClickHouse, not merely in the spool.
     let client = reqwest::Client::new();
-    while spool_batches(&client, &collector.url).await? != 0.0 {
+    while metric(&client, &collector.url, "pathwatch_spool_batches").await? != 0.0 {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let elapsed = started.elapsed();
-    Ok(Figures { spans_per_s: spans as f64 / elapsed.as_secs_f64(), peak_rss_mib: peak_rss_mib(collector.child.id()) })
+    let (commit_share, rows_per_commit) = commit_figures(&collector.url, elapsed).await?;
+    Ok(Figures {
+        spans_per_s: spans as f64 / elapsed.as_secs_f64(),
+        peak_rss_mib: peak_rss_mib(collector.child.id()),
+        commit_share,
+        rows_per_commit,
+    })
 }
 
 /// The same spans, encoded as RowBinary up front, inserted straight into ClickHouse in batches of
 /// 10,000 rows: what ClickHouse itself takes on this machine, with no collector in the way.
-async fn measure_ceiling(bodies: &[Vec<u8>], url: &str, database: &str) -> anyhow::Result<f64> {
-    let store = ClickHouseStore::connect(&ClickHouseConfig {
-        url: url.into(),
-        database: database.into(),
-        ..Default::default()
-    })
-    .await?;
+async fn measure_ceiling(
+    bodies: &[Vec<u8>],
+    url: &str,
+    database: &str,
+    compression: WireCompression,
+) -> anyhow::Result<f64> {
+    let config = ClickHouseConfig { url: url.into(), database: database.into(), compression, ..Default::default() };
+    let store = ClickHouseStore::connect(&config).await?;
     let mut rows = Vec::new();
     for body in bodies {
         let request = ExportTraceServiceRequest::decode(&body[..])?;
@@ -261,6 +291,16 @@ async fn measure_ceiling(bodies: &[Vec<u8>], url: &str, database: &str) -> anyho
         store.insert_span_rowbinary(chunk).await?;
     }
     Ok(rows.len() as f64 / started.elapsed().as_secs_f64())
+}
+
+fn row(path: &str, f: &Figures) {
+    println!(
+        "{path:<44} {:>12.0} {:>15.1} {:>14.0}% {:>12.0}",
+        f.spans_per_s,
+        f.peak_rss_mib,
+        f.commit_share * 100.0,
+        f.rows_per_commit
+    );
 }
 
 pub async fn ingest(args: IngestBench) -> anyhow::Result<std::process::ExitCode> {
@@ -284,28 +324,40 @@ pub async fn ingest(args: IngestBench) -> anyhow::Result<std::process::ExitCode>
         "spans": args.spans,
         "batch": args.batch,
         "connections": args.connections,
+        "clickhouse_compression": args.compression,
         "sqlite_spans_per_s": sqlite.spans_per_s.round(),
         "sqlite_collector_peak_rss_mib": (sqlite.peak_rss_mib * 10.0).round() / 10.0,
     });
-    println!("{:<44} {:>14} {:>16}", "path", "spans/s", "peak RSS (MiB)");
     println!(
-        "{:<44} {:>14.0} {:>16.1}",
-        "collector -> SQLite (acknowledged = durable)", sqlite.spans_per_s, sqlite.peak_rss_mib
+        "{:<44} {:>12} {:>15} {:>15} {:>12}",
+        "path", "spans/s", "peak RSS (MiB)", "time in commit", "rows/commit"
     );
+    row("collector -> SQLite (acknowledged = durable)", &sqlite);
 
     match &args.clickhouse_url {
         Some(url) => {
             let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.subsec_nanos();
             let (db_e2e, db_ceiling) = (format!("pw_bench_e2e_{nanos}"), format!("pw_bench_ceiling_{nanos}"));
-            let ch = measure_clickhouse(bodies.clone(), args.spans, args.connections, &tmp.0, url, &db_e2e).await?;
-            let ceiling = measure_ceiling(&bodies, url, &db_ceiling).await?;
+            let compression = match args.compression.as_str() {
+                "lz4" => WireCompression::Lz4,
+                "none" => WireCompression::None,
+                other => bail!("--compression {other:?}: expected lz4 or none"),
+            };
+            let ch = measure_clickhouse(
+                bodies.clone(),
+                args.spans,
+                args.connections,
+                &tmp.0,
+                url,
+                &db_e2e,
+                &args.compression,
+            )
+            .await?;
+            let ceiling = measure_ceiling(&bodies, url, &db_ceiling, compression).await?;
             let ratio = ch.spans_per_s / ceiling;
-            println!(
-                "{:<44} {:>14.0} {:>16.1}",
-                "collector -> spool -> ClickHouse (drained)", ch.spans_per_s, ch.peak_rss_mib
-            );
-            println!("{:<44} {:>14.0} {:>16}", "ClickHouse ceiling (RowBinary bulk insert)", ceiling, "-");
-            println!("{:<44} {:>14.2}", "ratio end-to-end / ceiling", ratio);
+            row("collector -> spool -> ClickHouse (drained)", &ch);
+            println!("{:<44} {:>12.0}", "ClickHouse ceiling (RowBinary bulk insert)", ceiling);
+            println!("{:<44} {:>12.2}", "ratio end-to-end / ceiling", ratio);
             json["clickhouse_spans_per_s"] = serde_json::json!(ch.spans_per_s.round());
             json["clickhouse_collector_peak_rss_mib"] = serde_json::json!((ch.peak_rss_mib * 10.0).round() / 10.0);
             json["clickhouse_ceiling_spans_per_s"] = serde_json::json!(ceiling.round());

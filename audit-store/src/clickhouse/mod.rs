@@ -33,6 +33,16 @@ pub struct ClickHouseConfig {
     pub database: String,
     pub user: String,
     pub password: String,
+    /// Compress what goes over the wire (`lz4`, the default) or not (`none`: cheaper on loopback
+    /// or a fast LAN, where CPU, not bandwidth, is the limit).
+    pub compression: WireCompression,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WireCompression {
+    Lz4,
+    None,
 }
 
 impl Default for ClickHouseConfig {
@@ -42,6 +52,7 @@ impl Default for ClickHouseConfig {
             database: "pathwatch".into(),
             user: "default".into(),
             password: String::new(),
+            compression: WireCompression::Lz4,
         }
     }
 }
@@ -66,7 +77,11 @@ impl ClickHouseStore {
             .with_url(&config.url)
             .with_user(&config.user)
             .with_password(&config.password)
-            .with_validation(false);
+            .with_validation(false)
+            .with_compression(match config.compression {
+                WireCompression::Lz4 => ::clickhouse::Compression::Lz4,
+                WireCompression::None => ::clickhouse::Compression::None,
+            });
         let server_version: String = base.query("SELECT version()").fetch_one().await?;
         base.query(&format!("CREATE DATABASE IF NOT EXISTS {}", config.database)).execute().await?;
         let client = base.with_database(&config.database);
