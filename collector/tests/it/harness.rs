@@ -15,6 +15,7 @@ pub struct Harness {
     pub router: Router,
     pub store: SqliteStore,
     pub state: CollectorState,
+    pub db_path: std::path::PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -25,11 +26,12 @@ impl Harness {
 
     pub async fn with_config(config: CollectorConfig) -> Harness {
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("t.db")).await.unwrap();
+        let db_path = dir.path().join("t.db");
+        let store = SqliteStore::open(&db_path).await.unwrap();
         let tokens = IngestTokens::new([("test".to_string(), TOKEN.to_string())]);
         let state =
             CollectorState::new(config, tokens, Sink::Sqlite(store.clone()), b"key".to_vec(), Arc::new(Metrics::new()));
-        Harness { router: collector::router(state.clone()), store, state, _dir: dir }
+        Harness { router: collector::router(state.clone()), store, state, db_path, _dir: dir }
     }
 
     pub async fn send(&self, request: Request<Body>) -> (u16, Vec<u8>, Response<Body>) {

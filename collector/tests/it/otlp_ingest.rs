@@ -199,3 +199,55 @@ async fn oversized_bodies_get_413_including_gzip_bombs() {
     assert_eq!(status, 413);
     assert!(String::from_utf8_lossy(&bytes).contains("4096 bytes"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_queue_answers_429_with_retry_after_and_loses_nothing_it_accepted() {
+    use sqlx::Connection;
+    let config = collector::CollectorConfig { queue_depth: 1, retry_after_secs: 7, ..Default::default() };
+    let h = std::sync::Arc::new(Harness::with_config(config).await);
+    // Another connection holds SQLite's write lock, so the writer's commit waits (busy timeout).
+    let mut blocker = sqlx::SqliteConnection::connect(&format!("sqlite:{}", h.db_path.display())).await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE").execute(&mut blocker).await.unwrap();
+
+    let send = |id: u8| {
+        let h = h.clone();
+        tokio::spawn(async move {
+            let mut span = otlp_span(id, "GET /Patient");
+            span.trace_id[0] = id;
+            let body = request(vec![span]).encode_to_vec();
+            h.send(post("/v1/traces", Some("application/x-protobuf"), Some(TOKEN), body)).await
+        })
+    };
+    // The first request is taken by the writer, which then waits on the lock.
+    let first = send(1);
+    wait_for(&h, "pathwatch_ingest_batch_rows_count", 1.0).await;
+    // Of the next two, one fits in the queue (depth 1) and one is pushed back.
+    let (second, third) = (send(2), send(3));
+    wait_for(&h, "pathwatch_ingest_requests_total{route=\"/v1/traces\",status=\"429\"}", 1.0).await;
+    sqlx::query("ROLLBACK").execute(&mut blocker).await.unwrap();
+
+    assert_eq!(first.await.unwrap().0, 200);
+    let mut outcomes = vec![second.await.unwrap(), third.await.unwrap()];
+    outcomes.sort_by_key(|(status, _, _)| *status);
+    assert_eq!((outcomes[0].0, outcomes[1].0), (200, 429));
+    assert_eq!(outcomes[1].2.headers()["retry-after"], "7");
+    let accepted = if h.store.trace(&trace_hex(2)).await.unwrap().is_empty() { 3 } else { 2 };
+    for id in [1u8, accepted] {
+        assert_eq!(h.store.trace(&trace_hex(id)).await.unwrap().len(), 1, "accepted request {id} was stored");
+    }
+    assert!(h.store.trace(&trace_hex(5 - accepted)).await.unwrap().is_empty(), "the refused request was not stored");
+}
+
+fn trace_hex(id: u8) -> String {
+    let mut trace = TRACE;
+    trace[0] = id;
+    hex::encode(trace)
+}
+
+async fn wait_for(h: &Harness, metric: &str, value: f64) {
+    let started = std::time::Instant::now();
+    while h.metric(metric) < value {
+        assert!(started.elapsed() < std::time::Duration::from_secs(20), "{metric} never reached {value}");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
