@@ -227,7 +227,7 @@ async fn a_full_queue_answers_429_with_retry_after_and_loses_nothing_it_accepted
     sqlx::query("ROLLBACK").execute(&mut blocker).await.unwrap();
 
     assert_eq!(first.await.unwrap().0, 200);
-    let mut outcomes = vec![second.await.unwrap(), third.await.unwrap()];
+    let mut outcomes = [second.await.unwrap(), third.await.unwrap()];
     outcomes.sort_by_key(|(status, _, _)| *status);
     assert_eq!((outcomes[0].0, outcomes[1].0), (200, 429));
     assert_eq!(outcomes[1].2.headers()["retry-after"], "7");
