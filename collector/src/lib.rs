@@ -96,8 +96,23 @@ impl CollectorState {
         })
     }
 
-    fn count_request(&self, route: &'static str, response: &Response) {
+    /// Turns a handler's outcome into the response, counting the request and any rejection (auth
+    /// failures are counted apart, by `authenticate`).
+    fn finish(
+        &self,
+        route: &'static str,
+        kind: &'static str,
+        format: WireFormat,
+        result: Result<Response, IngestError>,
+    ) -> Response {
+        let response = result.unwrap_or_else(|e| {
+            if !matches!(e, IngestError::MissingToken | IngestError::BadToken) {
+                self.metrics.rejected.get_or_create(&RejectLabels { kind, reason: reject_reason(&e) }).inc();
+            }
+            e.into_response_for(format)
+        });
         self.metrics.requests.get_or_create(&RouteLabels { route, status: response.status().as_u16() }).inc();
+        response
     }
 }
 
@@ -110,18 +125,8 @@ async fn traces(
     // OTLP clients must say what they send; answer errors in JSON when they did not.
     let format = WireFormat::from_headers(&headers, None);
     let reply_format = *format.as_ref().unwrap_or(&WireFormat::Json);
-    let response = match traces_inner(&state, &headers, format, body).await {
-        Ok(response) => response,
-        Err(e) => {
-            if !matches!(e, IngestError::MissingToken | IngestError::BadToken) {
-                let reason = reject_reason(&e);
-                state.metrics.rejected.get_or_create(&RejectLabels { kind: "spans", reason }).inc();
-            }
-            e.into_response_for(reply_format)
-        }
-    };
-    state.count_request("/v1/traces", &response);
-    response
+    let result = traces_inner(&state, &headers, format, body).await;
+    state.finish("/v1/traces", "spans", reply_format, result)
 }
 
 fn reject_reason(e: &IngestError) -> &'static str {
@@ -174,18 +179,8 @@ async fn audit(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let response = match audit_inner(&state, &headers, body).await {
-        Ok(response) => response,
-        Err(e) => {
-            if !matches!(e, IngestError::MissingToken | IngestError::BadToken) {
-                let reason = reject_reason(&e);
-                state.metrics.rejected.get_or_create(&RejectLabels { kind: "audit_events", reason }).inc();
-            }
-            e.into_response()
-        }
-    };
-    state.count_request("/v1/audit", &response);
-    response
+    let result = audit_inner(&state, &headers, body).await;
+    state.finish("/v1/audit", "audit_events", WireFormat::Json, result)
 }
 
 async fn audit_inner(

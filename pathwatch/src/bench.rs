@@ -205,12 +205,17 @@ struct Figures {
     rows_per_commit: f64,
 }
 
-async fn commit_figures(url: &str, elapsed: Duration) -> anyhow::Result<(f64, f64)> {
+async fn figures(collector: &CollectorProcess, spans: usize, elapsed: Duration) -> anyhow::Result<Figures> {
     let client = reqwest::Client::new();
-    let commit_secs = metric(&client, url, "pathwatch_store_commit_seconds_sum").await?;
-    let commits = metric(&client, url, "pathwatch_store_commit_seconds_count").await?;
-    let rows = metric(&client, url, "pathwatch_ingest_batch_rows_sum").await?;
-    Ok((commit_secs / elapsed.as_secs_f64(), rows / commits))
+    let commit_secs = metric(&client, &collector.url, "pathwatch_store_commit_seconds_sum").await?;
+    let commits = metric(&client, &collector.url, "pathwatch_store_commit_seconds_count").await?;
+    let rows = metric(&client, &collector.url, "pathwatch_ingest_batch_rows_sum").await?;
+    Ok(Figures {
+        spans_per_s: spans as f64 / elapsed.as_secs_f64(),
+        peak_rss_mib: peak_rss_mib(collector.child.id()),
+        commit_share: commit_secs / elapsed.as_secs_f64(),
+        rows_per_commit: rows / commits,
+    })
 }
 
 async fn measure_sqlite(
@@ -221,13 +226,7 @@ async fn measure_sqlite(
 ) -> anyhow::Result<Figures> {
     let collector = start_collector(&dir.join("sqlite"), &[])?;
     let elapsed = drive(&collector.url, bodies, connections).await?;
-    let (commit_share, rows_per_commit) = commit_figures(&collector.url, elapsed).await?;
-    Ok(Figures {
-        spans_per_s: spans as f64 / elapsed.as_secs_f64(),
-        peak_rss_mib: peak_rss_mib(collector.child.id()),
-        commit_share,
-        rows_per_commit,
-    })
+    figures(&collector, spans, elapsed).await
 }
 
 async fn measure_clickhouse(
@@ -253,14 +252,7 @@ async fn measure_clickhouse(
     while metric(&client, &collector.url, "pathwatch_spool_batches").await? != 0.0 {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let elapsed = started.elapsed();
-    let (commit_share, rows_per_commit) = commit_figures(&collector.url, elapsed).await?;
-    Ok(Figures {
-        spans_per_s: spans as f64 / elapsed.as_secs_f64(),
-        peak_rss_mib: peak_rss_mib(collector.child.id()),
-        commit_share,
-        rows_per_commit,
-    })
+    figures(&collector, spans, started.elapsed()).await
 }
 
 /// The same spans, encoded as RowBinary up front, inserted straight into ClickHouse in batches of
