@@ -20,7 +20,7 @@ pub use crate::clickhouse::{
 pub use crate::error::StoreError;
 pub use crate::model::*;
 pub use crate::nhs_number::NhsNumber;
-pub use crate::sqlite::{open_pool, SqliteStore};
+pub use crate::sqlite::{open_pool, SqliteBatch, SqliteSpan, SqliteStore};
 
 /// What every telemetry backend offers. Writes are idempotent: spans are keyed by (trace id, span id)
 /// and audit events by their sequence number, so replaying a spool after a crash stores nothing twice.

@@ -77,16 +77,17 @@ impl SqliteStore {
     pub async fn commit_ingest(
         &self,
         received_ns: u64,
-        batches: Vec<IngestBatch>,
+        batches: Vec<SqliteBatch>,
     ) -> Result<Vec<IngestReceipt>, StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let mut receipts = Vec::with_capacity(batches.len());
         for batch in batches {
-            insert_spans(&mut tx, &batch.spans).await?;
+            let span_count = batch.spans.len();
+            insert_spans(&mut tx, batch.spans).await?;
             let sequenced = sequencer::sequence(&mut tx, received_ns, batch.audit).await?;
             insert_audit(&mut tx, &sequenced.stored).await?;
             receipts.push(IngestReceipt {
-                spans: batch.spans.len(),
+                spans: span_count,
                 audit_events: sequenced.stored.len(),
                 audit_duplicates: sequenced.duplicates,
             });
@@ -102,38 +103,67 @@ impl SqliteStore {
     }
 }
 
-async fn insert_spans(conn: &mut SqliteConnection, spans: &[Span]) -> Result<(), StoreError> {
-    for chunk in spans.chunks(SPAN_ROWS_PER_STATEMENT) {
+/// A span ready to insert: its JSON columns encoded and its integers checked. Preparing is the
+/// CPU-heavy part of an insert; callers do it on their own task ([`SqliteBatch::prepare`]) so the
+/// single writer only binds and executes.
+pub struct SqliteSpan {
+    text: [String; 8],
+    json: [String; 4],
+    kind: i64,
+    start_ns: i64,
+    duration_ns: i64,
+    status: i64,
+}
+
+impl SqliteSpan {
+    pub fn prepare(s: Span) -> Result<SqliteSpan, StoreError> {
+        Ok(SqliteSpan {
+            kind: s.kind as i64,
+            start_ns: to_i64(s.start_ns)?,
+            duration_ns: s.duration_ns.min(i64::MAX as u64) as i64,
+            status: s.status as i64,
+            json: [json(&s.attributes), json(&s.resource), json(&s.events), json(&s.links)],
+            text: [
+                s.trace_id,
+                s.span_id,
+                s.parent_span_id,
+                s.name,
+                s.service_name,
+                s.scope_name,
+                s.status_message,
+                s.correlation_id,
+            ],
+        })
+    }
+}
+
+/// One request's batch, prepared for [`SqliteStore::commit_ingest`].
+pub struct SqliteBatch {
+    pub spans: Vec<SqliteSpan>,
+    pub audit: Vec<AuditEvent>,
+}
+
+impl SqliteBatch {
+    pub fn prepare(batch: IngestBatch) -> Result<SqliteBatch, StoreError> {
+        let spans = batch.spans.into_iter().map(SqliteSpan::prepare).collect::<Result<_, _>>()?;
+        Ok(SqliteBatch { spans, audit: batch.audit })
+    }
+}
+
+async fn insert_spans(conn: &mut SqliteConnection, spans: Vec<SqliteSpan>) -> Result<(), StoreError> {
+    let mut spans = spans.into_iter().peekable();
+    while spans.peek().is_some() {
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT OR IGNORE INTO spans (trace_id, span_id, parent_span_id, name, kind, service_name, scope_name, \
-             start_ns, duration_ns, status_code, status_message, correlation_id, attributes, resource, events, links) ",
+            "INSERT OR IGNORE INTO spans (trace_id, span_id, parent_span_id, name, service_name, scope_name, \
+             status_message, correlation_id, attributes, resource, events, links, kind, start_ns, duration_ns, \
+             status_code) ",
         );
-        let mut failed = None;
-        q.push_values(chunk, |mut b, s| {
-            let start = to_i64(s.start_ns).unwrap_or_else(|e| {
-                failed = Some(e);
-                0
-            });
-            b.push_bind(s.trace_id.clone())
-                .push_bind(s.span_id.clone())
-                .push_bind(s.parent_span_id.clone())
-                .push_bind(s.name.clone())
-                .push_bind(s.kind as i64)
-                .push_bind(s.service_name.clone())
-                .push_bind(s.scope_name.clone())
-                .push_bind(start)
-                .push_bind(s.duration_ns.min(i64::MAX as u64) as i64)
-                .push_bind(s.status as i64)
-                .push_bind(s.status_message.clone())
-                .push_bind(s.correlation_id.clone())
-                .push_bind(json(&s.attributes))
-                .push_bind(json(&s.resource))
-                .push_bind(json(&s.events))
-                .push_bind(json(&s.links));
+        q.push_values(spans.by_ref().take(SPAN_ROWS_PER_STATEMENT), |mut b, s| {
+            for text in s.text.into_iter().chain(s.json) {
+                b.push_bind(text);
+            }
+            b.push_bind(s.kind).push_bind(s.start_ns).push_bind(s.duration_ns).push_bind(s.status);
         });
-        if let Some(e) = failed {
-            return Err(e);
-        }
         q.build().execute(&mut *conn).await?;
     }
     Ok(())
@@ -258,8 +288,9 @@ fn audit_from_row(row: &SqliteRow) -> Result<StoredAuditEvent, StoreError> {
 
 impl TelemetryStore for SqliteStore {
     async fn insert_spans(&self, spans: &[Span]) -> Result<(), StoreError> {
+        let prepared = spans.iter().cloned().map(SqliteSpan::prepare).collect::<Result<_, _>>()?;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        insert_spans(&mut tx, spans).await?;
+        insert_spans(&mut tx, prepared).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use audit_store::{IngestBatch, IngestReceipt, SqliteStore, StoreError};
+use audit_store::{IngestBatch, IngestReceipt, SqliteBatch, SqliteStore, StoreError};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::IngestError;
@@ -25,25 +25,28 @@ pub enum Sink {
 /// A batch made ready for its sink on the request's own task, so the single writer does as little
 /// as possible: for the spool, spans are encoded as RowBinary before they are queued.
 pub enum Prepared {
-    Rows(IngestBatch),
+    Sqlite(SqliteBatch),
     Spool(SpoolBatch),
 }
 
 impl Prepared {
     fn rows(&self) -> usize {
         match self {
-            Prepared::Rows(b) => b.spans.len() + b.audit.len(),
+            Prepared::Sqlite(b) => b.spans.len() + b.audit.len(),
             Prepared::Spool(b) => b.span_count + b.audit.len(),
         }
     }
 }
 
 impl Sink {
-    fn prepare(&self, batch: IngestBatch) -> Prepared {
-        match self {
-            Sink::Sqlite(_) => Prepared::Rows(batch),
+    /// Fails only for values no column can hold (a time past the year 2262): the client's error.
+    fn prepare(&self, batch: IngestBatch) -> Result<Prepared, IngestError> {
+        Ok(match self {
+            Sink::Sqlite(_) => {
+                Prepared::Sqlite(SqliteBatch::prepare(batch).map_err(|e| IngestError::Invalid(e.to_string()))?)
+            }
             Sink::Spool(_) => Prepared::Spool(SpoolBatch::encode(batch)),
-        }
+        })
     }
 
     #[tracing::instrument(name = "group commit", skip_all, fields(requests = batches.len()))]
@@ -53,7 +56,7 @@ impl Sink {
             Sink::Sqlite(store) => {
                 let rows = batches
                     .into_iter()
-                    .map(|p| if let Prepared::Rows(b) = p { Ok(b) } else { Err(mismatch()) })
+                    .map(|p| if let Prepared::Sqlite(b) = p { Ok(b) } else { Err(mismatch()) })
                     .collect::<Result<_, _>>()?;
                 store.commit_ingest(received_ns, rows).await.map_err(CommitError::Store)
             }
@@ -107,7 +110,7 @@ impl Writer {
     /// Resolves once `batch` is durable, or with the reason it could not be made so.
     pub async fn write(&self, batch: IngestBatch) -> Result<IngestReceipt, IngestError> {
         let (done, receipt) = oneshot::channel();
-        let batch = self.sink.prepare(batch);
+        let batch = self.sink.prepare(batch)?;
         self.queue.try_send(Job { batch, done }).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => IngestError::Busy { retry_after: self.retry_after },
             mpsc::error::TrySendError::Closed(_) => IngestError::Unavailable { retry_after: self.retry_after },
