@@ -105,7 +105,11 @@ impl Spool {
         let mut added = 0u64;
         let mut count = 0u64;
         for batch in batches {
-            let sequenced = sequencer::sequence(&mut tx, received_ns, batch.audit).await?;
+            let sequenced = if batch.audit.is_empty() {
+                sequencer::Sequenced::default()
+            } else {
+                sequencer::sequence(&mut tx, received_ns, batch.audit).await?
+            };
             receipts.push(IngestReceipt {
                 spans: batch.span_count,
                 audit_events: sequenced.stored.len(),

@@ -256,7 +256,7 @@ async fn measure_clickhouse(
 }
 
 /// The same spans, encoded as RowBinary up front, inserted straight into ClickHouse in batches of
-/// 10,000 rows: what ClickHouse itself takes on this machine, with no collector in the way.
+/// 100,000 rows: what ClickHouse itself takes on this machine, with no collector in the way.
 async fn measure_ceiling(
     bodies: &[Vec<u8>],
     url: &str,
@@ -271,7 +271,7 @@ async fn measure_ceiling(
         rows.extend(collector::otlp::flatten(request, None).spans);
     }
     let encoded: Vec<Vec<u8>> = rows
-        .chunks(10_000)
+        .chunks(100_000)
         .map(|chunk| {
             let mut out = Vec::new();
             audit_store::clickhouse_rowbinary::encode_spans(chunk, &mut out);
@@ -283,6 +283,23 @@ async fn measure_ceiling(
         store.insert_span_rowbinary(chunk).await?;
     }
     Ok(rows.len() as f64 / started.elapsed().as_secs_f64())
+}
+
+/// Drops `database` (if given) and waits until ClickHouse has no merges running, so one
+/// measurement does not pay for the previous one's background work.
+async fn quiesce(url: &str, database: Option<&str>) -> anyhow::Result<()> {
+    let client = reqwest::Client::new();
+    if let Some(db) = database {
+        client.post(url).body(format!("DROP DATABASE IF EXISTS {db}")).send().await?.error_for_status()?;
+    }
+    let started = Instant::now();
+    loop {
+        let merges = client.post(url).body("SELECT count() FROM system.merges").send().await?.text().await?;
+        if merges.trim() == "0" || started.elapsed() > Duration::from_secs(120) {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 fn row(path: &str, f: &Figures) {
@@ -335,6 +352,11 @@ pub async fn ingest(args: IngestBench) -> anyhow::Result<std::process::ExitCode>
                 "none" => WireCompression::None,
                 other => bail!("--compression {other:?}: expected lz4 or none"),
             };
+            // The ceiling first, on a quiet server; then the end-to-end run, once the ceiling's
+            // rows are dropped and their merges have stopped.
+            quiesce(url, None).await?;
+            let ceiling = measure_ceiling(&bodies, url, &db_ceiling, compression).await?;
+            quiesce(url, Some(&db_ceiling)).await?;
             let ch = measure_clickhouse(
                 bodies.clone(),
                 args.spans,
@@ -345,7 +367,6 @@ pub async fn ingest(args: IngestBench) -> anyhow::Result<std::process::ExitCode>
                 &args.compression,
             )
             .await?;
-            let ceiling = measure_ceiling(&bodies, url, &db_ceiling, compression).await?;
             let ratio = ch.spans_per_s / ceiling;
             row("collector -> spool -> ClickHouse (drained)", &ch);
             println!("{:<44} {:>12.0}", "ClickHouse ceiling (RowBinary bulk insert)", ceiling);
