@@ -8,7 +8,7 @@ use audit_store::{chain, AuditFilter, TelemetryStore};
 use time::format_description::well_known::Rfc3339;
 
 use crate::config::Config;
-use crate::serve::open_store;
+use crate::serve::{open_store, Open};
 
 #[derive(clap::Args)]
 pub struct AuditSearch {
@@ -58,7 +58,7 @@ pub async fn audit_search(config: &Config, search: AuditSearch) -> anyhow::Resul
         to_ns: search.to.as_deref().map(|t| parse_time("to", t)).transpose()?,
         limit: search.limit,
     };
-    let store = open_store(config).await?;
+    let store = open_store(config, Open::ExistingOnly).await?;
     let events = store.audit_events(&filter).await.context("searching audit events")?;
     let mut out = std::io::stdout().lock();
     for event in &events {
@@ -69,7 +69,7 @@ pub async fn audit_search(config: &Config, search: AuditSearch) -> anyhow::Resul
 }
 
 pub async fn audit_verify(config: &Config) -> anyhow::Result<ExitCode> {
-    let store = open_store(config).await?;
+    let store = open_store(config, Open::ExistingOnly).await?;
     let report = chain::verify(&store, 10_000).await.context("walking the audit chain")?;
     println!("{}", serde_json::to_string(&report)?);
     match &report.first_break {
@@ -85,7 +85,7 @@ pub async fn audit_verify(config: &Config) -> anyhow::Result<ExitCode> {
 }
 
 pub async fn trace(config: &Config, id: &str) -> anyhow::Result<ExitCode> {
-    let store = open_store(config).await?;
+    let store = open_store(config, Open::ExistingOnly).await?;
     let is_trace_id = id.len() == 32 && id.chars().all(|c| c.is_ascii_hexdigit());
     let spans = if is_trace_id {
         store.trace(&id.to_ascii_lowercase()).await?

@@ -20,13 +20,29 @@ pub enum Mode {
     Collector,
 }
 
+/// Whether opening a store may create it: the services may, one-shot commands may not (a typo in
+/// `--data-dir` must say "no data here", not show an empty store).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Open {
+    CreateIfMissing,
+    ExistingOnly,
+}
+
 /// Opens the configured telemetry store (creating SQLite file or ClickHouse schema as needed).
-pub async fn open_store(config: &Config) -> anyhow::Result<AnyStore> {
+pub async fn open_store(config: &Config, open: Open) -> anyhow::Result<AnyStore> {
+    let sqlite_path = config.data_dir.join("telemetry.db");
+    if open == Open::ExistingOnly && config.store.backend == Backend::Sqlite && !sqlite_path.exists() {
+        anyhow::bail!(
+            "no Pathwatch data in {}: {} does not exist (pass --data-dir, or set key `data_dir`)",
+            config.data_dir.display(),
+            sqlite_path.display()
+        );
+    }
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
     Ok(match config.store.backend {
         Backend::Sqlite => {
-            let path = config.data_dir.join("telemetry.db");
+            let path = sqlite_path;
             AnyStore::Sqlite(SqliteStore::open(&path).await.with_context(|| format!("opening {}", path.display()))?)
         }
         Backend::Clickhouse => {
@@ -69,7 +85,7 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
         None => persistent_secret(&config.data_dir, "pseudonym.key")?.0,
     };
     let metrics = Arc::new(Metrics::new());
-    let store = open_store(&config).await?;
+    let store = open_store(&config, Open::CreateIfMissing).await?;
     let mut lines = Vec::new();
     let sink = match &store {
         AnyStore::Sqlite(sqlite) => {

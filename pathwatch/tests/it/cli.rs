@@ -24,6 +24,18 @@ fn invalid_configuration_fails_at_start_up_naming_the_key() {
     assert!(stderr.contains("PATHWATCH_INGEST_TOKEN"), "the collector role refuses to run without a token: {stderr}");
 }
 
+#[test]
+fn operator_commands_on_a_directory_without_data_say_so_and_create_nothing() {
+    let (_tmp, data) = temp_dir();
+    for args in [&["audit", "verify"][..], &["audit", "search", "--user", "u"], &["trace", "corr-1"]] {
+        let out = run(pathwatch(&data).args(args));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("no Pathwatch data in"), "{args:?}: {stderr}");
+    }
+    assert!(!data.exists(), "a one-shot command created {}", data.display());
+}
+
 #[tokio::test]
 async fn ingest_then_search_trace_and_verify_from_the_command_line_and_detect_tampering() {
     let (_tmp, data) = temp_dir();
