@@ -72,6 +72,8 @@ pub fn router(state: CollectorState) -> Router {
     Router::new()
         .route("/v1/traces", post(traces))
         .route("/v1/audit", post(audit))
+        .route("/v1/metrics", post(unsupported_signal))
+        .route("/v1/logs", post(unsupported_signal))
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok\n" }))
         .layer(DefaultBodyLimit::max(body_limit))
@@ -224,6 +226,20 @@ async fn audit_inner(
         "rejected": errors,
     });
     Ok((status, axum::Json(body)).into_response())
+}
+
+/// SDKs given only `OTEL_EXPORTER_OTLP_ENDPOINT` also export metrics and logs: tell them, in OTLP's
+/// own error shape, that this endpoint takes traces only, rather than a bare 404.
+async fn unsupported_signal(headers: HeaderMap) -> Response {
+    let format = WireFormat::from_headers(&headers, None).unwrap_or(WireFormat::Json);
+    let mut response = IngestError::Invalid(
+        "Pathwatch accepts OTLP traces only (POST /v1/traces); send metrics and logs elsewhere, or set \
+         OTEL_EXPORTER_OTLP_TRACES_ENDPOINT instead of OTEL_EXPORTER_OTLP_ENDPOINT"
+            .into(),
+    )
+    .into_response_for(format);
+    *response.status_mut() = StatusCode::NOT_FOUND;
+    response
 }
 
 async fn metrics(State(state): State<CollectorState>) -> Response {

@@ -251,3 +251,15 @@ async fn wait_for(h: &Harness, metric: &str, value: f64) {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
 }
+
+#[tokio::test]
+async fn metrics_and_logs_get_an_otlp_error_saying_only_traces_are_accepted() {
+    let h = Harness::new().await;
+    for path in ["/v1/metrics", "/v1/logs"] {
+        let (status, bytes, response) = h.send(post(path, Some("application/x-protobuf"), Some(TOKEN), vec![])).await;
+        assert_eq!(status, 404, "{path}");
+        assert_eq!(response.headers()["content-type"], "application/x-protobuf");
+        let rpc = collector::wire::RpcStatus::decode(&bytes[..]).unwrap();
+        assert!(rpc.message.contains("traces only"), "{}", rpc.message);
+    }
+}
