@@ -246,3 +246,65 @@ async fn clickhouse_stopped_mid_load_then_restarted_loses_nothing() {
     assert_all_stored(&store, &acked).await;
     stop_clickhouse(server);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spooled_collector_killed_with_sigkill_drains_everything_after_restart() {
+    let Some(_) = clickhouse_server() else {
+        assert!(!required(), "PATHWATCH_REQUIRE_SERVICES=1 but clickhouse-server is not installed");
+        eprintln!("SKIPPED spool SIGKILL test: clickhouse-server is not installed (scripts/test.sh installs it)");
+        return;
+    };
+    let (_tmp, data) = temp_dir();
+    let ch_dir = data.parent().unwrap().join("clickhouse");
+    let (http, tcp) = (free_port(), free_port());
+    let server = start_clickhouse(&ch_dir, http, tcp);
+    let ch_url = format!("http://127.0.0.1:{http}");
+    let env = [
+        ("PATHWATCH_STORE__BACKEND", "clickhouse".to_string()),
+        ("PATHWATCH_STORE__CLICKHOUSE__URL", ch_url.clone()),
+        ("PATHWATCH_STORE__CLICKHOUSE__DATABASE", "pw_spool_kill".to_string()),
+    ];
+    let port = free_port();
+    let mut collector = Collector::start(&data, port, &env);
+    let acked = Arc::new(Acked::default());
+    let workers = load(&collector.url, 3, acked.clone());
+    wait_for_acks(&acked, 400).await;
+    // ClickHouse goes away, so what is acknowledged next exists only in the spool…
+    stop_clickhouse(server);
+    let during = acked.events.lock().unwrap().len();
+    wait_for_acks(&acked, during + 300).await;
+    let spooled = metric(&reqwest::Client::new(), &collector.metrics_url, "pathwatch_spool_batches").await;
+    assert!(spooled > 0.0, "acknowledged batches wait in the spool");
+    // …and then the collector dies without any chance to flush.
+    collector.kill();
+    stop(&acked, workers).await;
+
+    let _server = start_clickhouse(&ch_dir, http, tcp);
+    let restarted = Collector::start(&data, port, &env);
+    // The chain carries on from the spool's head after the restart.
+    let reply = reqwest::Client::new()
+        .post(format!("{}/v1/audit", restarted.url))
+        .bearer_auth(TOKEN)
+        .json(&vec![audit_event("after-restart")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 200);
+    acked.events.lock().unwrap().push("after-restart".into());
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    while metric(&client, &restarted.metrics_url, "pathwatch_spool_batches").await != 0.0 {
+        assert!(started.elapsed() < Duration::from_secs(120), "the spool did not drain after the restart");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    drop(restarted);
+
+    let store = ClickHouseStore::connect(&ClickHouseConfig {
+        url: ch_url,
+        database: "pw_spool_kill".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    assert_all_stored(&store, &acked).await;
+}
