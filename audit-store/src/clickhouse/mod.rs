@@ -110,12 +110,6 @@ impl ClickHouseStore {
         Ok(())
     }
 
-    /// Cheap liveness check used by the spool drainer before it retries.
-    pub async fn ping(&self) -> Result<(), StoreError> {
-        let _: u8 = self.client.query("SELECT 1").fetch_one().await?;
-        Ok(())
-    }
-
     /// Runs arbitrary SQL: only for tests that tamper with stored data on purpose.
     #[doc(hidden)]
     pub async fn execute_unchecked(&self, sql: &str) -> Result<(), StoreError> {
@@ -165,7 +159,8 @@ struct BucketRow {
     q: Vec<u64>,
 }
 
-const SPAN_FIELDS: &str = "Timestamp, TimestampNs, TraceId, SpanId, ParentSpanId, SpanName, SpanKind, ServiceName, \
+/// The columns `SpanRow` reads, in its field order.
+const SPAN_FIELDS: &str = "TimestampNs, TraceId, SpanId, ParentSpanId, SpanName, SpanKind, ServiceName, \
     ScopeName, DurationNs, StatusCode, StatusMessage, CorrelationId, AttributeKeys, AttributeValues, ResourceKeys, \
     ResourceValues, EventTimesNs, EventNames, EventAttributes, LinkTraceIds, LinkSpanIds";
 

@@ -8,11 +8,10 @@ use super::seconds;
 use crate::model::*;
 use crate::StoreError;
 
-#[derive(Debug, Row, Serialize, Deserialize)]
+#[derive(Debug, Row, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 /// Read-only: spans are written as RowBinary by [`super::rowbinary`].
 pub(super) struct SpanRow {
-    timestamp: u32,
     timestamp_ns: u64,
     trace_id: String,
     span_id: String,

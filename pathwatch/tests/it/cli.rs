@@ -138,3 +138,49 @@ async fn the_collector_exports_its_own_spans_when_configured() {
     }
     collector.kill();
 }
+
+/// Runs `pathwatch [args] up` until it prints `ready`; returns what it printed, then kills it.
+fn up_once(data: &std::path::Path, args: &[&std::ffi::OsStr]) -> String {
+    use std::io::BufRead;
+    let mut child = pathwatch(data)
+        .args(args)
+        .arg("up")
+        .env("PATHWATCH_COLLECTOR__LISTEN", format!("127.0.0.1:{}", free_port()))
+        .env("PATHWATCH_DASHBOARD__LISTEN", format!("127.0.0.1:{}", free_port()))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut printed = String::new();
+    for line in std::io::BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        printed.push_str(&line);
+        printed.push('\n');
+        if line == "ready" {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    printed
+}
+
+#[test]
+fn standalone_mode_generates_prints_and_keeps_an_ingest_token() {
+    let (_tmp, data) = temp_dir();
+    let first = up_once(&data, &[]);
+    assert!(first.contains("collector: http://127.0.0.1:") && first.ends_with("ready\n"), "{first}");
+    let token_file = data.join("ingest.token");
+    let token = std::fs::read_to_string(&token_file).unwrap();
+    assert!(token.len() >= 32, "{token:?}");
+    let announced = format!("ingest token (generated, kept in {}): {token}", token_file.display());
+    assert!(first.contains(&announced), "{first}");
+    // A restart keeps the same token, so senders already configured keep working.
+    assert!(up_once(&data, &[]).contains(&announced));
+    // With a token configured, none is generated or printed.
+    let config = data.join("configured.toml");
+    std::fs::write(&config, format!("ingest_token = \"{TOKEN}\"\n")).unwrap();
+    let configured = up_once(&data, &["--config".as_ref(), config.as_os_str()]);
+    assert!(configured.ends_with("ready\n") && !configured.contains("ingest token"), "{configured}");
+}

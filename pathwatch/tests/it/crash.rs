@@ -187,28 +187,73 @@ async fn metric(client: &reqwest::Client, url: &str, name: &str) -> f64 {
         .unwrap_or(-1.0)
 }
 
+/// A collector in ClickHouse mode with its own ClickHouse server, which the test may stop and start.
+struct SpooledRig {
+    _tmp: tempfile::TempDir,
+    data: std::path::PathBuf,
+    ch_dir: std::path::PathBuf,
+    ports: (u16, u16),
+    url: String,
+    database: &'static str,
+}
+
+impl SpooledRig {
+    /// `None` (after saying so) when clickhouse-server is not installed and services are optional.
+    fn new(test: &str, database: &'static str) -> Option<SpooledRig> {
+        if clickhouse_server().is_none() {
+            assert!(!required(), "PATHWATCH_REQUIRE_SERVICES=1 but clickhouse-server is not installed");
+            eprintln!("SKIPPED {test}: clickhouse-server is not installed (scripts/test.sh installs it)");
+            return None;
+        }
+        let (tmp, data) = temp_dir();
+        let ch_dir = data.parent().unwrap().join("clickhouse");
+        let ports = (free_port(), free_port());
+        let url = format!("http://127.0.0.1:{}", ports.0);
+        Some(SpooledRig { _tmp: tmp, data, ch_dir, ports, url, database })
+    }
+
+    fn start_clickhouse(&self) -> ClickHouseChild {
+        start_clickhouse(&self.ch_dir, self.ports.0, self.ports.1)
+    }
+
+    fn collector(&self, port: u16, extra: &[(&'static str, String)]) -> Collector {
+        let mut env = vec![
+            ("PATHWATCH_STORE__BACKEND", "clickhouse".to_string()),
+            ("PATHWATCH_STORE__CLICKHOUSE__URL", self.url.clone()),
+            ("PATHWATCH_STORE__CLICKHOUSE__DATABASE", self.database.to_string()),
+        ];
+        env.extend_from_slice(extra);
+        Collector::start(&self.data, port, &env)
+    }
+
+    async fn store(&self) -> ClickHouseStore {
+        let config = ClickHouseConfig { url: self.url.clone(), database: self.database.into(), ..Default::default() };
+        ClickHouseStore::connect(&config).await.unwrap()
+    }
+}
+
+async fn spool_batches(collector: &Collector) -> f64 {
+    metric(&reqwest::Client::new(), &collector.metrics_url, "pathwatch_spool_batches").await
+}
+
+async fn wait_until_drained(collector: &Collector) {
+    let started = Instant::now();
+    while spool_batches(collector).await != 0.0 {
+        assert!(started.elapsed() < Duration::from_secs(120), "the spool did not drain once ClickHouse was back");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clickhouse_stopped_mid_load_then_restarted_loses_nothing() {
-    let Some(_) = clickhouse_server() else {
-        assert!(!required(), "PATHWATCH_REQUIRE_SERVICES=1 but clickhouse-server is not installed");
-        eprintln!("SKIPPED clickhouse outage test: clickhouse-server is not installed (scripts/test.sh installs it)");
-        return;
-    };
-    let (_tmp, data) = temp_dir();
-    let ch_dir = data.parent().unwrap().join("clickhouse");
-    let (http, tcp) = (free_port(), free_port());
-    let server = start_clickhouse(&ch_dir, http, tcp);
-    let ch_url = format!("http://127.0.0.1:{http}");
-    let env = [
-        ("PATHWATCH_STORE__BACKEND", "clickhouse".to_string()),
-        ("PATHWATCH_STORE__CLICKHOUSE__URL", ch_url.clone()),
-        ("PATHWATCH_STORE__CLICKHOUSE__DATABASE", "pw_outage".to_string()),
-        // Small, so the outage fills it and ingest must push back.
+    let Some(rig) = SpooledRig::new("clickhouse outage test", "pw_outage") else { return };
+    let server = rig.start_clickhouse();
+    // A small spool, so the outage fills it and ingest must push back.
+    let small_spool = [
         ("PATHWATCH_COLLECTOR__SPOOL_MAX_BYTES", "600000".to_string()),
         ("PATHWATCH_COLLECTOR__RETRY_AFTER_SECS", "1".to_string()),
     ];
-    let port = free_port();
-    let collector = Collector::start(&data, port, &env);
+    let collector = rig.collector(free_port(), &small_spool);
     let acked = Arc::new(Acked::default());
     let workers = load(&collector.url, 3, acked.clone());
     wait_for_acks(&acked, 600).await;
@@ -216,11 +261,7 @@ async fn clickhouse_stopped_mid_load_then_restarted_loses_nothing() {
     stop_clickhouse(server);
     let during = acked.events.lock().unwrap().len();
     wait_for_acks(&acked, during + 100).await;
-    let client = reqwest::Client::new();
-    assert!(
-        metric(&client, &collector.metrics_url, "pathwatch_spool_batches").await > 0.0,
-        "the spool holds the outage's batches"
-    );
+    assert!(spool_batches(&collector).await > 0.0, "the spool holds the outage's batches");
     // Keep loading until the spool is full and ingest pushes back with 503.
     let started = Instant::now();
     while acked.pushed_back.load(Ordering::Relaxed) == 0 {
@@ -228,44 +269,21 @@ async fn clickhouse_stopped_mid_load_then_restarted_loses_nothing() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
-    let server = start_clickhouse(&ch_dir, http, tcp);
+    let _server = rig.start_clickhouse();
     let after = acked.events.lock().unwrap().len();
     wait_for_acks(&acked, after + 200).await;
     stop(&acked, workers).await;
-    let started = Instant::now();
-    while metric(&client, &collector.metrics_url, "pathwatch_spool_batches").await != 0.0 {
-        assert!(started.elapsed() < Duration::from_secs(120), "the spool did not drain after ClickHouse came back");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_until_drained(&collector).await;
     drop(collector);
-
-    let store =
-        ClickHouseStore::connect(&ClickHouseConfig { url: ch_url, database: "pw_outage".into(), ..Default::default() })
-            .await
-            .unwrap();
-    assert_all_stored(&store, &acked).await;
-    stop_clickhouse(server);
+    assert_all_stored(&rig.store().await, &acked).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_spooled_collector_killed_with_sigkill_drains_everything_after_restart() {
-    let Some(_) = clickhouse_server() else {
-        assert!(!required(), "PATHWATCH_REQUIRE_SERVICES=1 but clickhouse-server is not installed");
-        eprintln!("SKIPPED spool SIGKILL test: clickhouse-server is not installed (scripts/test.sh installs it)");
-        return;
-    };
-    let (_tmp, data) = temp_dir();
-    let ch_dir = data.parent().unwrap().join("clickhouse");
-    let (http, tcp) = (free_port(), free_port());
-    let server = start_clickhouse(&ch_dir, http, tcp);
-    let ch_url = format!("http://127.0.0.1:{http}");
-    let env = [
-        ("PATHWATCH_STORE__BACKEND", "clickhouse".to_string()),
-        ("PATHWATCH_STORE__CLICKHOUSE__URL", ch_url.clone()),
-        ("PATHWATCH_STORE__CLICKHOUSE__DATABASE", "pw_spool_kill".to_string()),
-    ];
+    let Some(rig) = SpooledRig::new("spool SIGKILL test", "pw_spool_kill") else { return };
+    let server = rig.start_clickhouse();
     let port = free_port();
-    let mut collector = Collector::start(&data, port, &env);
+    let mut collector = rig.collector(port, &[]);
     let acked = Arc::new(Acked::default());
     let workers = load(&collector.url, 3, acked.clone());
     wait_for_acks(&acked, 400).await;
@@ -273,14 +291,13 @@ async fn a_spooled_collector_killed_with_sigkill_drains_everything_after_restart
     stop_clickhouse(server);
     let during = acked.events.lock().unwrap().len();
     wait_for_acks(&acked, during + 300).await;
-    let spooled = metric(&reqwest::Client::new(), &collector.metrics_url, "pathwatch_spool_batches").await;
-    assert!(spooled > 0.0, "acknowledged batches wait in the spool");
+    assert!(spool_batches(&collector).await > 0.0, "acknowledged batches wait in the spool");
     // …and then the collector dies without any chance to flush.
     collector.kill();
     stop(&acked, workers).await;
 
-    let _server = start_clickhouse(&ch_dir, http, tcp);
-    let restarted = Collector::start(&data, port, &env);
+    let _server = rig.start_clickhouse();
+    let restarted = rig.collector(port, &[]);
     // The chain carries on from the spool's head after the restart.
     let reply = reqwest::Client::new()
         .post(format!("{}/v1/audit", restarted.url))
@@ -291,20 +308,7 @@ async fn a_spooled_collector_killed_with_sigkill_drains_everything_after_restart
         .unwrap();
     assert_eq!(reply.status(), 200);
     acked.events.lock().unwrap().push("after-restart".into());
-    let client = reqwest::Client::new();
-    let started = Instant::now();
-    while metric(&client, &restarted.metrics_url, "pathwatch_spool_batches").await != 0.0 {
-        assert!(started.elapsed() < Duration::from_secs(120), "the spool did not drain after the restart");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_until_drained(&restarted).await;
     drop(restarted);
-
-    let store = ClickHouseStore::connect(&ClickHouseConfig {
-        url: ch_url,
-        database: "pw_spool_kill".into(),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    assert_all_stored(&store, &acked).await;
+    assert_all_stored(&rig.store().await, &acked).await;
 }
