@@ -1,4 +1,152 @@
-//! Canaries: end-to-end flows against PDS, GP Connect, NRL and MESH with synthetic patients.
+//! Canaries: end-to-end flows against PDS, GP Connect, NRL and MESH with synthetic patients, run
+//! on schedules, each run one trace exported to the collector.
 //!
-//! Not built yet (issue 3). The crate exists so the workspace has its final shape; it must never
-//! talk to a non-synthetic patient record once it does exist.
+//! Canaries must never touch a record that is not a designated synthetic patient: configuration
+//! that names any other patient is refused before anything runs. They never log secrets.
+
+pub mod config;
+pub mod credentials;
+pub mod environment;
+pub mod error;
+pub mod flows;
+pub mod model;
+pub mod otlp;
+pub mod probe;
+pub mod run;
+pub mod scheduler;
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use config::{CanaryConfig, EnvironmentConfig, FlowConfig, Secret, SecretRef};
+pub use error::{CanaryError, ConfigError};
+pub use flows::FlowKind;
+pub use model::{CanaryRun, ErrorClass, RunStatus, StepOutcome, StepResult};
+
+use environment::Environment;
+use flows::FlowContext;
+use probe::Probe;
+use run::{RunRecorder, StepObserver};
+
+pub fn unix_nanos() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
+}
+
+/// A configured flow, ready to run.
+pub struct Flow {
+    pub config: FlowConfig,
+    pub env: Arc<Environment>,
+    pub schedule: cron::Schedule,
+    degraded_after: Duration,
+    step_budget: Duration,
+    /// Held while a run is in progress: a flow is never started twice at once.
+    running: tokio::sync::Mutex<()>,
+}
+
+/// All configured flows, the shared HTTP machinery and the exporter.
+pub struct Canaries {
+    flows: Vec<Arc<Flow>>,
+    probe: Probe,
+    exporter: Option<otlp::Exporter>,
+    concurrency: usize,
+}
+
+impl Canaries {
+    /// Validates `config`, reads every secret, parses keys and schedules. Nothing runs yet.
+    pub fn new(config: &CanaryConfig) -> Result<Canaries, CanaryError> {
+        config.validate()?;
+        let client = environment::http_client()?;
+        let mut environments = BTreeMap::new();
+        let flows = config
+            .effective_flows()
+            .into_iter()
+            .map(|flow| {
+                let env = match environments.get(&flow.environment) {
+                    Some(env) => Arc::clone(env),
+                    None => {
+                        // validate() checked the environment exists.
+                        let env_config = config.environments.get(&flow.environment).cloned().unwrap_or_default();
+                        let env = Arc::new(Environment::resolve(&flow.environment, &env_config)?);
+                        environments.insert(flow.environment.clone(), Arc::clone(&env));
+                        env
+                    }
+                };
+                let schedule = cron::Schedule::from_str(&flow.schedule).map_err(|e| ConfigError::Invalid {
+                    key: format!("canaries.flows.{}.schedule", flow.name),
+                    message: e.to_string(),
+                })?;
+                Ok(Arc::new(Flow {
+                    degraded_after: Duration::from_millis(flow.degraded_after_ms.unwrap_or(config.degraded_after_ms)),
+                    step_budget: Duration::from_millis(flow.step_timeout_ms.unwrap_or(config.step_timeout_ms)),
+                    schedule,
+                    env,
+                    config: flow,
+                    running: tokio::sync::Mutex::new(()),
+                }))
+            })
+            .collect::<Result<Vec<_>, CanaryError>>()?;
+        let exporter = match &config.export.otlp_endpoint {
+            None => None,
+            Some(endpoint) => {
+                let token = config.export.token.as_ref().map(|t| t.resolve("canaries.export.token")).transpose()?;
+                Some(otlp::Exporter::new(endpoint.clone(), token, client.clone()))
+            }
+        };
+        Ok(Canaries {
+            flows,
+            probe: Probe { client, max_attempts: config.max_attempts },
+            exporter,
+            concurrency: config.concurrency,
+        })
+    }
+
+    pub fn flows(&self) -> &[Arc<Flow>] {
+        &self.flows
+    }
+
+    pub fn flow(&self, name: &str) -> Result<&Arc<Flow>, CanaryError> {
+        self.flows.iter().find(|f| f.config.name == name).ok_or_else(|| {
+            let names: Vec<&str> = self.flows.iter().map(|f| f.config.name.as_str()).collect();
+            CanaryError::UnknownFlow(name.into(), names.join(", "))
+        })
+    }
+
+    /// Runs `flow` once and exports its trace. `None` when the flow was already running.
+    pub async fn run_flow(&self, flow: &Flow, observer: Option<StepObserver<'_>>) -> Option<CanaryRun> {
+        let _running = flow.running.try_lock().ok()?;
+        let ctx = FlowContext {
+            probe: &self.probe,
+            env: &flow.env,
+            patient: flow.config.patient.as_deref(),
+            restricted_patient: flow.config.restricted_patient.as_deref(),
+            search: flow.config.search.as_ref(),
+        };
+        let mut rec =
+            RunRecorder::new(&flow.config.name, flow.config.kind.as_str(), &flow.env.name, flow.step_budget, observer);
+        match flow.config.kind {
+            FlowKind::Pds => flows::pds::run(&ctx, &mut rec).await,
+            FlowKind::GpConnect => flows::gpconnect::run(&ctx, &mut rec).await,
+            FlowKind::Nrl => flows::nrl::run(&ctx, &mut rec).await,
+            FlowKind::Mesh => flows::mesh::run(&ctx, &mut rec).await,
+        }
+        let run = rec.finish(flow.degraded_after);
+        tracing::info!(
+            flow = %run.flow, status = run.status.as_str(), correlation_id = %run.correlation_id,
+            duration_ms = run.duration_ms, "canary run finished"
+        );
+        if let Some(exporter) = &self.exporter {
+            if let Err(e) = exporter.export(run.clone()).await {
+                tracing::warn!(error = %e, "canary trace not exported yet");
+            }
+        }
+        Some(run)
+    }
+
+    /// Runs a flow by name (what `pathwatch canary run FLOW` does).
+    pub async fn run_named(&self, name: &str, observer: Option<StepObserver<'_>>) -> Result<CanaryRun, CanaryError> {
+        let flow = self.flow(name)?;
+        self.run_flow(flow, observer).await.ok_or_else(|| CanaryError::AlreadyRunning(name.into()))
+    }
+}

@@ -1,0 +1,360 @@
+//! Canary configuration: environments (where the APIs are and which credentials to use), the flows
+//! to run on which schedules, and the designated synthetic patients.
+//!
+//! Secrets are never literal values in configuration: each is `{ file = "…" }` or `{ env = "…" }`,
+//! read once at start-up, and printed as `***`. Validation names the offending key.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::ConfigError;
+use crate::flows::FlowKind;
+
+/// A secret's value. `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// Where a secret comes from. Exactly one of `file` and `env`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretRef {
+    pub file: Option<PathBuf>,
+    pub env: Option<String>,
+    /// Set only by code (demo mode wires in sandbox credentials); configuration cannot.
+    #[serde(skip_deserializing, skip_serializing)]
+    pub value: Option<Secret>,
+}
+
+impl SecretRef {
+    pub fn inline(value: impl Into<String>) -> SecretRef {
+        SecretRef { value: Some(Secret::new(value)), ..SecretRef::default() }
+    }
+
+    pub fn resolve(&self, key: &str) -> Result<Secret, ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid { key: key.to_string(), message };
+        match (&self.value, &self.file, &self.env) {
+            (Some(v), None, None) => Ok(v.clone()),
+            (None, Some(path), None) => std::fs::read_to_string(path)
+                .map(|s| Secret(s.trim_end_matches(['\r', '\n']).to_string()))
+                .map_err(|e| invalid(format!("cannot read secret file {}: {e}", path.display()))),
+            (None, None, Some(var)) => std::env::var(var)
+                .map(Secret)
+                .map_err(|_| invalid(format!("environment variable {var} is not set (or not UTF-8)"))),
+            _ => Err(invalid("give exactly one of `file` or `env`".into())),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CanaryConfig {
+    /// Whether `pathwatch up` runs the scheduled canaries.
+    pub enabled: bool,
+    /// How many flows may run at the same time.
+    pub concurrency: usize,
+    /// Time budget of one step, retries included (ms).
+    pub step_timeout_ms: u64,
+    /// Attempts per request for retryable failures (1 = never retry).
+    pub max_attempts: u32,
+    /// A run slower than this is `degraded` (ms); flows may override.
+    pub degraded_after_ms: u64,
+    /// The only patients canaries may touch. Every flow's patient must be listed here.
+    pub synthetic_patients: Vec<String>,
+    pub environments: BTreeMap<String, EnvironmentConfig>,
+    /// Empty means the four built-in flows against the `demo` environment.
+    pub flows: Vec<FlowConfig>,
+    pub export: ExportConfig,
+}
+
+impl Default for CanaryConfig {
+    fn default() -> Self {
+        CanaryConfig {
+            enabled: true,
+            concurrency: 4,
+            step_timeout_ms: 10_000,
+            max_attempts: 3,
+            degraded_after_ms: 3_000,
+            synthetic_patients: crate::flows::DEFAULT_SYNTHETIC_PATIENTS.iter().map(|s| s.to_string()).collect(),
+            environments: BTreeMap::new(),
+            flows: Vec::new(),
+            export: ExportConfig::default(),
+        }
+    }
+}
+
+/// Where run traces go. In `pathwatch up` the binary points this at its own collector.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExportConfig {
+    /// OTLP/HTTP traces endpoint, e.g. `http://127.0.0.1:4318/v1/traces`. None: traces are not exported.
+    pub otlp_endpoint: Option<String>,
+    /// Bearer token for the collector.
+    pub token: Option<SecretRef>,
+}
+
+/// One target environment: our sandboxes, NHS sandbox, integration or production.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EnvironmentConfig {
+    /// APIM token endpoint for application-restricted access (PDS, NRL). None: no token is sent
+    /// (NHS's open sandboxes).
+    pub token_url: Option<String>,
+    pub api_key: Option<SecretRef>,
+    /// PEM (PKCS#8 or PKCS#1) RSA private key whose public half is registered under `kid`.
+    pub private_key: Option<SecretRef>,
+    pub kid: Option<String>,
+    pub pds_url: Option<String>,
+    pub nrl_producer_url: Option<String>,
+    pub nrl_consumer_url: Option<String>,
+    /// Our organisation's ODS code (NRL custodian, GP Connect requesting organisation).
+    pub ods_code: Option<String>,
+    pub gpconnect: GpConnectEnvironment,
+    pub mesh: MeshEnvironment,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GpConnectEnvironment {
+    /// Provider FHIR base URL (through the Spine Secure Proxy in real environments).
+    pub url: Option<String>,
+    pub consumer_asid: String,
+    pub provider_asid: String,
+    pub provider_ods_code: String,
+    pub practitioner_id: String,
+    pub sds_user_id: String,
+    pub sds_role_profile_id: String,
+}
+
+impl Default for GpConnectEnvironment {
+    fn default() -> Self {
+        GpConnectEnvironment {
+            url: None,
+            consumer_asid: "200000000359".into(),
+            provider_asid: "918999198738".into(),
+            provider_ods_code: "B82617".into(),
+            practitioner_id: "1".into(),
+            sds_user_id: "G13579135".into(),
+            sds_role_profile_id: "111111111".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MeshEnvironment {
+    /// Base URL up to and including `/messageexchange`.
+    pub url: Option<String>,
+    pub mailbox: String,
+    pub password: Option<SecretRef>,
+    pub shared_key: Option<SecretRef>,
+    /// Recipient mailbox the canary sends to and reads from; defaults to `mailbox` (loopback).
+    pub recipient: Option<String>,
+    pub recipient_password: Option<SecretRef>,
+    pub workflow_id: String,
+    /// Mutual TLS: client certificate and key (PEM), and the CA that signs the server.
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
+    pub ca_cert: Option<PathBuf>,
+    /// How long to poll the inbox before declaring the message lost (s).
+    pub delivery_timeout_s: u64,
+    pub poll_interval_ms: u64,
+}
+
+impl Default for MeshEnvironment {
+    fn default() -> Self {
+        MeshEnvironment {
+            url: None,
+            mailbox: "X26ABC1".into(),
+            password: None,
+            shared_key: None,
+            recipient: None,
+            recipient_password: None,
+            workflow_id: "TEST_WORKFLOW".into(),
+            client_cert: None,
+            client_key: None,
+            ca_cert: None,
+            delivery_timeout_s: 30,
+            poll_interval_ms: 250,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlowConfig {
+    pub name: String,
+    pub kind: FlowKind,
+    pub environment: String,
+    /// Cron expression with seconds (`sec min hour day month weekday`), UTC.
+    #[serde(default = "default_schedule")]
+    pub schedule: String,
+    /// Each scheduled start is delayed by a random 0..jitter_s seconds.
+    #[serde(default = "default_jitter")]
+    pub jitter_s: u64,
+    /// Run once as soon as the scheduler starts.
+    #[serde(default = "default_true")]
+    pub run_at_start: bool,
+    pub patient: Option<String>,
+    /// PDS: a restricted (S-flagged) synthetic patient whose address must not be exposed.
+    pub restricted_patient: Option<String>,
+    /// PDS search demographics for `patient`.
+    pub search: Option<PdsSearch>,
+    pub degraded_after_ms: Option<u64>,
+    pub step_timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PdsSearch {
+    pub family: String,
+    pub gender: String,
+    /// `YYYY-MM-DD`
+    pub birthdate: String,
+}
+
+fn default_schedule() -> String {
+    "0 * * * * *".into()
+}
+fn default_jitter() -> u64 {
+    5
+}
+fn default_true() -> bool {
+    true
+}
+
+impl FlowConfig {
+    /// The built-in flow of `kind` against `environment`, with the published sandbox patients.
+    pub fn builtin(kind: FlowKind, environment: &str) -> FlowConfig {
+        let (patient, restricted, search) = match kind {
+            FlowKind::Pds => (
+                Some("9000000009"),
+                Some("9000000025"),
+                Some(PdsSearch { family: "Smith".into(), gender: "female".into(), birthdate: "2010-10-22".into() }),
+            ),
+            FlowKind::GpConnect => (Some("9690937286"), None, None),
+            FlowKind::Nrl => (Some("4409815415"), None, None),
+            FlowKind::Mesh => (None, None, None),
+        };
+        FlowConfig {
+            name: kind.as_str().to_string(),
+            kind,
+            environment: environment.to_string(),
+            schedule: default_schedule(),
+            jitter_s: default_jitter(),
+            run_at_start: true,
+            patient: patient.map(str::to_string),
+            restricted_patient: restricted.map(str::to_string),
+            search,
+            degraded_after_ms: None,
+            step_timeout_ms: None,
+        }
+    }
+}
+
+impl CanaryConfig {
+    /// The flows to run: configured ones, or the four built-ins against `demo`.
+    pub fn effective_flows(&self) -> Vec<FlowConfig> {
+        if self.flows.is_empty() {
+            FlowKind::ALL.iter().map(|k| FlowConfig::builtin(*k, "demo")).collect()
+        } else {
+            self.flows.clone()
+        }
+    }
+
+    /// Checks everything that can be checked without the network. Keys are named as in the TOML
+    /// file under `[canaries]`.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key: String, message: String| Err(ConfigError::Invalid { key, message });
+        if self.concurrency == 0 {
+            return invalid("canaries.concurrency".into(), "must be at least 1".into());
+        }
+        if self.max_attempts == 0 {
+            return invalid("canaries.max_attempts".into(), "must be at least 1".into());
+        }
+        if self.step_timeout_ms == 0 {
+            return invalid("canaries.step_timeout_ms".into(), "must be at least 1".into());
+        }
+        let mut synthetic = BTreeSet::new();
+        for (i, n) in self.synthetic_patients.iter().enumerate() {
+            match audit_store::NhsNumber::parse(n) {
+                Ok(parsed) => synthetic.insert(parsed.as_str().to_string()),
+                Err(e) => return invalid(format!("canaries.synthetic_patients[{i}]"), format!("{n:?}: {e}")),
+            };
+        }
+        let mut names = BTreeSet::new();
+        for (i, flow) in self.effective_flows().iter().enumerate() {
+            let key = |field: &str| format!("canaries.flows[{i}].{field}");
+            if !names.insert(flow.name.clone()) {
+                return invalid(key("name"), format!("flow name {:?} is used twice", flow.name));
+            }
+            if let Err(e) = cron::Schedule::from_str(&flow.schedule) {
+                return invalid(key("schedule"), format!("{:?} is not a cron expression with seconds: {e}", flow.schedule));
+            }
+            for (field, patient) in [("patient", &flow.patient), ("restricted_patient", &flow.restricted_patient)] {
+                if let Some(p) = patient {
+                    let normalised = audit_store::NhsNumber::parse(p).map(|n| n.as_str().to_string()).unwrap_or_default();
+                    if !synthetic.contains(&normalised) {
+                        return invalid(
+                            key(field),
+                            format!(
+                                "{p} is not a designated synthetic patient (canaries.synthetic_patients); canaries \
+                                 never touch other records"
+                            ),
+                        );
+                    }
+                }
+            }
+            if flow.kind != FlowKind::Mesh && flow.patient.is_none() {
+                return invalid(key("patient"), format!("a {} flow needs a synthetic patient", flow.kind.as_str()));
+            }
+            let Some(env) = self.environments.get(&flow.environment) else {
+                return invalid(
+                    key("environment"),
+                    format!("no environment {:?} under canaries.environments", flow.environment),
+                );
+            };
+            let env_key = |field: &str| format!("canaries.environments.{}.{field}", flow.environment);
+            let needs: &[(&str, bool)] = match flow.kind {
+                FlowKind::Pds => &[("pds_url", env.pds_url.is_some())],
+                FlowKind::GpConnect => &[("gpconnect.url", env.gpconnect.url.is_some()), ("ods_code", env.ods_code.is_some())],
+                FlowKind::Nrl => &[
+                    ("nrl_producer_url", env.nrl_producer_url.is_some()),
+                    ("nrl_consumer_url", env.nrl_consumer_url.is_some()),
+                    ("ods_code", env.ods_code.is_some()),
+                ],
+                FlowKind::Mesh => &[
+                    ("mesh.url", env.mesh.url.is_some()),
+                    ("mesh.password", env.mesh.password.is_some()),
+                    ("mesh.shared_key", env.mesh.shared_key.is_some()),
+                ],
+            };
+            for (field, present) in needs {
+                if !present {
+                    return invalid(env_key(field), format!("the {} flow {:?} needs it", flow.kind.as_str(), flow.name));
+                }
+            }
+            if env.token_url.is_some() && (env.api_key.is_none() || env.private_key.is_none() || env.kid.is_none()) {
+                return invalid(env_key("token_url"), "a token endpoint needs api_key, private_key and kid too".into());
+            }
+        }
+        Ok(())
+    }
+}

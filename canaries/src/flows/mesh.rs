@@ -1,0 +1,132 @@
+//! MESH: does a message get through? Handshake, send to the test mailbox, poll its inbox until
+//! the message arrives (the delivery time is the pathway's latency), download and compare byte
+//! for byte, acknowledge, and check tracking shows it acknowledged.
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use reqwest::Method;
+
+use super::FlowContext;
+use crate::credentials::MeshCredentials;
+use crate::environment::MeshTarget;
+use crate::model::ErrorClass;
+use crate::probe::{ensure, Probe, Request, StepError};
+use crate::run::RunRecorder;
+
+const ACCEPT: &str = "application/vnd.mesh.v2+json";
+
+fn mesh_request(method: Method, url: String, template: &'static str, creds: &MeshCredentials) -> Request {
+    Request::new(method, url, template)
+        .header("accept", ACCEPT)
+        .header("authorization", &creds.authorization())
+        .header("mex-clientversion", concat!("pathwatch-canary/", env!("CARGO_PKG_VERSION")))
+        .header("mex-osname", std::env::consts::OS)
+        .header("mex-osarchitecture", std::env::consts::ARCH)
+        .header("mex-osversion", "unknown")
+        .header("mex-javaversion", "n/a")
+}
+
+pub async fn run(ctx: &FlowContext<'_>, rec: &mut RunRecorder<'_>) {
+    let Some(mesh) = &ctx.env.mesh else { return };
+    // MESH has its own client (mutual TLS); the retry policy is the shared one.
+    let probe = Probe { client: mesh.client.clone(), max_attempts: ctx.probe.max_attempts };
+    let steps = ["send_message", "await_delivery", "download_message", "acknowledge_message", "check_tracking"];
+    let (from, to) = (&mesh.sender, &mesh.recipient);
+    let base = mesh.url.as_str();
+    let correlation_id = rec.correlation_id.clone();
+
+    let mut step = rec.begin("handshake");
+    let request = mesh_request(Method::POST, format!("{base}/{}", from.mailbox), "/messageexchange/{mailbox}", from);
+    let result = async { step.send(&probe, &request).await?.expect(&[200]).map(drop) }.await;
+    if rec.end(step, result).is_none() {
+        steps.iter().for_each(|s| rec.skip(s, "handshake"));
+        return;
+    }
+
+    let payload = Bytes::from(format!("Pathwatch canary {correlation_id}\n{}\n", "x".repeat(64)));
+    let mut step = rec.begin("send_message");
+    let request = send_request(mesh, base, &correlation_id, payload.clone());
+    let sent_at = Instant::now();
+    let result = async {
+        let reply = step.send(&probe, &request).await?.expect(&[202])?;
+        let id = reply.json()?["message_id"].as_str().unwrap_or("").to_string();
+        ensure(!id.is_empty(), || "202 without a message_id".into())?;
+        Ok(id)
+    }
+    .await;
+    let Some(message_id) = rec.end(step, result) else {
+        steps[1..].iter().for_each(|s| rec.skip(s, "send_message"));
+        return;
+    };
+
+    let mut step = rec.begin_with_budget("await_delivery", mesh.delivery_timeout);
+    let result = async {
+        let url = format!("{base}/{}/inbox", to.mailbox);
+        loop {
+            let request = mesh_request(Method::GET, url.clone(), "/messageexchange/{mailbox}/inbox", to);
+            let inbox = step.send(&probe, &request).await?.expect(&[200])?.json()?;
+            let arrived = inbox["messages"].as_array().is_some_and(|m| m.iter().any(|id| id == message_id.as_str()));
+            if arrived {
+                let delivery_ms = sent_at.elapsed().as_secs_f64() * 1000.0;
+                step.attributes.insert("pathwatch.mesh.delivery_ms".into(), format!("{delivery_ms:.1}"));
+                return Ok(());
+            }
+            if step.remaining() <= mesh.poll_interval {
+                return Err(StepError::new(
+                    ErrorClass::Timeout,
+                    format!("message {message_id} not in {}'s inbox after {:?}", to.mailbox, mesh.delivery_timeout),
+                ));
+            }
+            tokio::time::sleep(mesh.poll_interval).await;
+        }
+    }
+    .await;
+    if rec.end(step, result).is_none() {
+        steps[2..].iter().for_each(|s| rec.skip(s, "await_delivery"));
+        return;
+    }
+
+    let mut step = rec.begin("download_message");
+    let url = format!("{base}/{}/inbox/{message_id}", to.mailbox);
+    let request = mesh_request(Method::GET, url, "/messageexchange/{mailbox}/inbox/{message_id}", to);
+    let result = async {
+        let reply = step.send(&probe, &request).await?.expect(&[200])?;
+        ensure(reply.body == payload, || {
+            format!("downloaded {} bytes that differ from the {} sent", reply.body.len(), payload.len())
+        })?;
+        let local_id = reply.header("mex-localid").unwrap_or("");
+        ensure(local_id == correlation_id, || format!("mex-LocalID came back as {local_id:?}"))
+    }
+    .await;
+    rec.end(step, result);
+
+    let mut step = rec.begin("acknowledge_message");
+    let url = format!("{base}/{}/inbox/{message_id}/status/acknowledged", to.mailbox);
+    let request = mesh_request(Method::PUT, url, "/messageexchange/{mailbox}/inbox/{message_id}/status/acknowledged", to);
+    let result = async { step.send(&probe, &request).await?.expect(&[200]).map(drop) }.await;
+    rec.end(step, result);
+
+    let mut step = rec.begin("check_tracking");
+    let url = format!("{base}/{}/outbox/tracking?messageID={message_id}", from.mailbox);
+    let request = mesh_request(Method::GET, url, "/messageexchange/{mailbox}/outbox/tracking", from);
+    let result = async {
+        let tracking = step.send(&probe, &request).await?.expect(&[200])?.json()?;
+        let status = tracking["status"].as_str().unwrap_or("").to_ascii_lowercase();
+        ensure(status == "acknowledged", || format!("tracking status is {:?}, not acknowledged", tracking["status"]))
+    }
+    .await;
+    rec.end(step, result);
+}
+
+fn send_request(mesh: &MeshTarget, base: &str, correlation_id: &str, payload: Bytes) -> Request {
+    let from = &mesh.sender;
+    mesh_request(Method::POST, format!("{base}/{}/outbox", from.mailbox), "/messageexchange/{mailbox}/outbox", from)
+        .header("mex-from", &from.mailbox)
+        .header("mex-to", &mesh.recipient.mailbox)
+        .header("mex-workflowid", &mesh.workflow_id)
+        .header("mex-localid", correlation_id)
+        .header("mex-subject", "Pathwatch canary")
+        .header("mex-filename", &format!("canary-{correlation_id}.txt"))
+        .body_bytes("application/octet-stream", payload)
+}

@@ -1,0 +1,153 @@
+//! The built-in flows, one module per national API, and what they share: the token step and the
+//! FHIR reading helpers.
+//!
+//! A flow is straight-line code: begin a step, make its requests, check what came back, end the
+//! step. A step that needs an earlier step's result is recorded as skipped when that failed, and
+//! flows that write (book, create, send) always try to clean up what they created.
+
+pub mod gpconnect;
+pub mod mesh;
+pub mod nrl;
+pub mod pds;
+
+use std::time::Duration;
+
+use reqwest::Method;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::config::Secret;
+use crate::environment::Environment;
+use crate::model::ErrorClass;
+use crate::probe::{ensure, Probe, Request, StepError};
+use crate::run::RunRecorder;
+
+/// The name of the authentication step: it does not count as the pathway working.
+pub const TOKEN_STEP: &str = "token";
+
+/// The published sandbox test patients the built-in flows use (PDS, GP Connect demonstrator, NRL).
+pub const DEFAULT_SYNTHETIC_PATIENTS: &[&str] = &[
+    "9000000009",
+    "9000000017",
+    "9000000025",
+    "9000000033",
+    "9690937278",
+    "9690937286",
+    "9690937294",
+    "9690937308",
+    "9690937375",
+    "9690937383",
+    "9690937391",
+    "9690937405",
+    "4409815415",
+    "3495456481",
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FlowKind {
+    Pds,
+    #[serde(rename = "gpconnect")]
+    GpConnect,
+    Nrl,
+    Mesh,
+}
+
+impl FlowKind {
+    pub const ALL: [FlowKind; 4] = [FlowKind::Pds, FlowKind::GpConnect, FlowKind::Nrl, FlowKind::Mesh];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlowKind::Pds => "pds",
+            FlowKind::GpConnect => "gpconnect",
+            FlowKind::Nrl => "nrl",
+            FlowKind::Mesh => "mesh",
+        }
+    }
+}
+
+/// Everything a flow needs for one run.
+pub struct FlowContext<'a> {
+    pub probe: &'a Probe,
+    pub env: &'a Environment,
+    pub patient: Option<&'a str>,
+    pub restricted_patient: Option<&'a str>,
+    pub search: Option<&'a crate::config::PdsSearch>,
+}
+
+/// The APIM access token for this environment: from the cache, or bought with a fresh client
+/// assertion. `Ok(None)` when the environment needs no token (NHS's open sandboxes). The step is
+/// recorded either way so every run has the same steps.
+pub async fn token_step(ctx: &FlowContext<'_>, rec: &mut RunRecorder<'_>) -> Result<Option<Secret>, ()> {
+    let Some(apim) = &ctx.env.apim else { return Ok(None) };
+    let mut step = rec.begin(TOKEN_STEP);
+    if let Some(token) = ctx.env.tokens.get().await {
+        step.attributes.insert("pathwatch.canary.token_cached".into(), "true".into());
+        return rec.end(step, Ok(Some(token))).ok_or(());
+    }
+    let result = async {
+        let assertion = apim.key.client_assertion(apim.api_key.expose(), &apim.token_url);
+        let form = format!(
+            "grant_type=client_credentials&client_assertion_type={}&client_assertion={}",
+            "urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer", assertion
+        );
+        let request = Request::new(Method::POST, &apim.token_url, "/oauth2/token")
+            .body_bytes("application/x-www-form-urlencoded", form.into());
+        // Buying a token has no side effect worth guarding: retrying is safe.
+        let reply = step.send(ctx.probe, &request.idempotent()).await?;
+        let reply = reply.expect(&[200]).map_err(|e| StepError::new(ErrorClass::Auth, e.message))?;
+        let body = reply.json()?;
+        let token = body["access_token"].as_str().filter(|t| !t.is_empty());
+        let token = token.ok_or_else(|| StepError::new(ErrorClass::Auth, "token reply has no access_token"))?;
+        // APIM sends expires_in as a string ("599"); accept a number too.
+        let expires_in = body["expires_in"]
+            .as_u64()
+            .or_else(|| body["expires_in"].as_str().and_then(|s| s.parse().ok()))
+            .ok_or_else(|| StepError::new(ErrorClass::Auth, "token reply has no expires_in"))?;
+        let token = Secret::new(token);
+        ctx.env.tokens.put(token.clone(), Duration::from_secs(expires_in)).await;
+        Ok(Some(token))
+    }
+    .await;
+    rec.end(step, result).ok_or(())
+}
+
+/// Adds `Authorization: Bearer` when there is a token.
+pub fn bearer(request: Request, token: &Option<Secret>) -> Request {
+    match token {
+        Some(t) => request.header("authorization", &format!("Bearer {}", t.expose())),
+        None => request,
+    }
+}
+
+/// A 401 means the cached token is no good: forget it so the next run buys a new one.
+pub async fn forget_token_on_401(env: &Environment, error: &StepError) {
+    if error.class == ErrorClass::Auth && error.message.starts_with("HTTP 401") {
+        env.tokens.clear().await;
+    }
+}
+
+pub fn expect_resource_type(value: &Value, expected: &str) -> Result<(), StepError> {
+    ensure(value["resourceType"] == expected, || {
+        format!("expected a {expected}, got resourceType {}", value["resourceType"])
+    })
+}
+
+/// The value of the identifier with `system` in a FHIR resource or reference.
+pub fn identifier<'v>(value: &'v Value, system: &str) -> Option<&'v str> {
+    let ids = &value["identifier"];
+    let one = |id: &'v Value| (id["system"] == system).then(|| id["value"].as_str()).flatten();
+    match ids {
+        Value::Array(list) => list.iter().find_map(one),
+        Value::Object(_) => one(ids),
+        _ => None,
+    }
+}
+
+pub const NHS_NUMBER_SYSTEM: &str = "https://fhir.nhs.uk/Id/nhs-number";
+pub const ODS_SYSTEM: &str = "https://fhir.nhs.uk/Id/ods-organization-code";
+
+/// The resources of a Bundle's entries.
+pub fn entries(bundle: &Value) -> impl Iterator<Item = &Value> {
+    bundle["entry"].as_array().into_iter().flatten().map(|e| &e["resource"])
+}
