@@ -27,24 +27,40 @@ step "python packages (.venv)"
 
 step "ClickHouse on loopback"
 work=$(mktemp -d)
-ch_pid=""
+mesh_pid=""
 cleanup() {
     if [ -f "$work/clickhouse/clickhouse.pid" ]; then kill "$(cat "$work/clickhouse/clickhouse.pid")" 2>/dev/null || true; fi
+    if [ -n "$mesh_pid" ]; then kill "$mesh_pid" 2>/dev/null || true; fi
     rm -rf "$work"
 }
 trap cleanup EXIT
 ports=$(.venv/bin/python - <<'PY'
 import socket
-socks = [socket.socket() for _ in range(2)]
+socks = [socket.socket() for _ in range(3)]
 for s in socks:
     s.bind(("127.0.0.1", 0))
 print(" ".join(str(s.getsockname()[1]) for s in socks))
 PY
 )
-read -r http_port tcp_port <<<"$ports"
+read -r http_port tcp_port mesh_port <<<"$ports"
 PATHWATCH_TEST_CLICKHOUSE_URL=$(scripts/clickhouse-server.sh "$work/clickhouse" "$http_port" "$tcp_port")
 export PATHWATCH_TEST_CLICKHOUSE_URL
 echo "ClickHouse $(curl -fsS "$PATHWATCH_TEST_CLICKHOUSE_URL/?query=SELECT%20version()") at $PATHWATCH_TEST_CLICKHOUSE_URL"
+
+step "NHS England's mesh-sandbox on loopback (full HMAC authentication)"
+mkdir -p "$work/mesh"
+(cd "$work/mesh" && AUTH_MODE=full SHARED_KEY=TestKey STORE_MODE=file MAILBOXES_DATA_DIR="$work/mesh" \
+    exec "$root/.venv/bin/uvicorn" mesh_sandbox.api:app --host 127.0.0.1 --port "$mesh_port" \
+    >"$work/mesh/sandbox.log" 2>&1 </dev/null) &
+mesh_pid=$!
+export PATHWATCH_TEST_MESH_SANDBOX_URL="http://127.0.0.1:$mesh_port"
+for _ in $(seq 1 100); do
+    curl -fsS "$PATHWATCH_TEST_MESH_SANDBOX_URL/health" >/dev/null 2>&1 && break
+    kill -0 "$mesh_pid" 2>/dev/null || { cat "$work/mesh/sandbox.log"; echo "mesh-sandbox exited" >&2; exit 1; }
+    sleep 0.2
+done
+curl -fsS "$PATHWATCH_TEST_MESH_SANDBOX_URL/health" >/dev/null || { cat "$work/mesh/sandbox.log"; exit 1; }
+echo "mesh-sandbox $(.venv/bin/pip show mesh-sandbox 2>/dev/null | sed -n 's/^Version: //p') at $PATHWATCH_TEST_MESH_SANDBOX_URL"
 
 step "formatting and lints"
 cargo fmt --all -- --check

@@ -1,0 +1,5 @@
+//! Canary integration tests: every flow against our sandboxes (with each fault), the MESH flow
+//! against NHS England's own `mesh-sandbox`, and the scheduler.
+
+mod mesh_sandbox;
+mod support;
