@@ -358,3 +358,99 @@ impl CanaryConfig {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn demo() -> CanaryConfig {
+        let mut config = CanaryConfig::default();
+        let env = EnvironmentConfig {
+            pds_url: Some("http://x".into()),
+            nrl_producer_url: Some("http://x".into()),
+            nrl_consumer_url: Some("http://x".into()),
+            ods_code: Some("Y05868".into()),
+            gpconnect: GpConnectEnvironment { url: Some("http://x".into()), ..GpConnectEnvironment::default() },
+            mesh: MeshEnvironment {
+                url: Some("http://x".into()),
+                password: Some(SecretRef::inline("p")),
+                shared_key: Some(SecretRef::inline("k")),
+                ..MeshEnvironment::default()
+            },
+            ..EnvironmentConfig::default()
+        };
+        config.environments.insert("demo".into(), env);
+        config
+    }
+
+    fn error_key(config: &CanaryConfig) -> String {
+        match config.validate() {
+            Err(ConfigError::Invalid { key, .. }) => key,
+            Ok(()) => "accepted".into(),
+        }
+    }
+
+    #[test]
+    fn the_built_in_flows_are_valid() {
+        assert_eq!(error_key(&demo()), "accepted");
+        assert_eq!(demo().effective_flows().len(), 4);
+    }
+
+    #[test]
+    fn every_patient_must_be_a_designated_synthetic_one() {
+        let mut config = demo();
+        let mut flow = FlowConfig::builtin(FlowKind::GpConnect, "demo");
+        flow.patient = Some("9434765919".into()); // valid Modulus 11, not designated
+        config.flows = vec![flow.clone()];
+        assert_eq!(error_key(&config), "canaries.flows[0].patient");
+        config.synthetic_patients.push("943 476 5919".into());
+        assert_eq!(error_key(&config), "accepted");
+        config.synthetic_patients.push("9434765918".into()); // bad check digit
+        assert_eq!(error_key(&config), format!("canaries.synthetic_patients[{}]", config.synthetic_patients.len() - 1));
+    }
+
+    #[test]
+    fn each_rule_names_its_key() {
+        let mut config = demo();
+        let mut flow = FlowConfig::builtin(FlowKind::Pds, "demo");
+        flow.schedule = "every minute".into();
+        config.flows = vec![flow];
+        assert_eq!(error_key(&config), "canaries.flows[0].schedule");
+
+        let mut config = demo();
+        config.flows = vec![FlowConfig::builtin(FlowKind::Pds, "nowhere")];
+        assert_eq!(error_key(&config), "canaries.flows[0].environment");
+
+        let mut config = demo();
+        config.flows = vec![FlowConfig::builtin(FlowKind::Pds, "demo"), FlowConfig::builtin(FlowKind::Pds, "demo")];
+        assert_eq!(error_key(&config), "canaries.flows[1].name");
+
+        let mut config = demo();
+        config.environments.get_mut("demo").unwrap().mesh.url = None;
+        assert_eq!(error_key(&config), "canaries.environments.demo.mesh.url");
+
+        let mut config = demo();
+        config.environments.get_mut("demo").unwrap().token_url = Some("http://x/oauth2/token".into());
+        assert_eq!(error_key(&config), "canaries.environments.demo.token_url");
+
+        let config = CanaryConfig { concurrency: 0, ..demo() };
+        assert_eq!(error_key(&config), "canaries.concurrency");
+    }
+
+    #[test]
+    fn secrets_come_from_exactly_one_source_and_never_print() {
+        let both = SecretRef { file: Some("/nonexistent".into()), env: Some("X".into()), value: None };
+        assert!(matches!(both.resolve("k"), Err(ConfigError::Invalid { key, .. }) if key == "k"));
+        let unset = SecretRef { env: Some("PATHWATCH_TEST_SURELY_UNSET_VAR".into()), ..SecretRef::default() };
+        let message = unset.resolve("canaries.x").unwrap_err().to_string();
+        assert!(message.contains("PATHWATCH_TEST_SURELY_UNSET_VAR"), "{message}");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secret");
+        std::fs::write(&path, "s3cret\n").unwrap();
+        let secret = SecretRef { file: Some(path), ..SecretRef::default() }.resolve("k").unwrap();
+        assert_eq!(secret.expose(), "s3cret");
+        assert_eq!(format!("{secret:?}"), "***");
+        let toml_inline: Result<SecretRef, _> = serde_json::from_value(serde_json::json!({"value": "x"}));
+        assert!(toml_inline.is_err(), "a literal secret in configuration must be refused");
+    }
+}

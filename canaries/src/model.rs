@@ -14,10 +14,13 @@ pub enum ErrorClass {
     /// The connection could not be made (DNS, refused, TLS).
     Connect,
     /// A 4xx other than 401/403/429: our request was refused as wrong.
+    #[serde(rename = "4xx")]
     ClientError,
     /// A 5xx: the service failed.
+    #[serde(rename = "5xx")]
     ServerError,
     /// 429: the service is throttling us.
+    #[serde(rename = "429")]
     RateLimited,
     /// The service answered, but not what the pathway needs (wrong patient, missing header...).
     Assertion,
@@ -203,6 +206,13 @@ mod tests {
         assert_eq!(RunStatus::classify(&only_token, 10.0, 100.0), RunStatus::Outage);
         let token_failed = [step("token", Failed, 1), step("read", Skipped, 0)];
         assert_eq!(RunStatus::classify(&token_failed, 10.0, 100.0), RunStatus::Outage);
+    }
+
+    #[test]
+    fn serialised_names_are_the_span_attribute_names() {
+        for class in [ErrorClass::Timeout, ErrorClass::ClientError, ErrorClass::ServerError, ErrorClass::RateLimited] {
+            assert_eq!(serde_json::to_value(class).unwrap(), class.as_str());
+        }
     }
 
     #[test]

@@ -2,4 +2,5 @@
 //! against NHS England's own `mesh-sandbox`, and the scheduler.
 
 mod mesh_sandbox;
+mod our_sandboxes;
 mod support;

@@ -1,0 +1,223 @@
+//! Every flow against our sandboxes, then each injected fault and the error class, status and
+//! retry behaviour it must produce.
+
+use canaries::config::{CanaryConfig, EnvironmentConfig, GpConnectEnvironment, MeshEnvironment};
+use canaries::{ErrorClass, FlowKind, RunStatus, SecretRef, StepOutcome};
+use serde_json::json;
+
+use crate::support::{config, describe, run_once, steps_with};
+
+const API_KEY: &str = "canary-test-app";
+const KID: &str = "test-1";
+
+struct Rig {
+    sandbox: sandboxes::Sandbox,
+    env: EnvironmentConfig,
+    admin: String,
+    client: reqwest::Client,
+}
+
+impl Rig {
+    async fn start() -> Rig {
+        let (private, public) = canaries::credentials::generate_rsa_key().unwrap();
+        let sandbox_config = sandboxes::SandboxConfig {
+            client_keys: vec![sandboxes::ClientKey { api_key: API_KEY.into(), kid: KID.into(), public_key_pem: public }],
+            ..sandboxes::SandboxConfig::default()
+        };
+        let sandbox = sandboxes::Sandbox::start(([127, 0, 0, 1], 0).into(), sandbox_config).await.unwrap();
+        let urls = sandbox.urls();
+        let env = EnvironmentConfig {
+            token_url: Some(urls.token.clone()),
+            api_key: Some(SecretRef::inline(API_KEY)),
+            private_key: Some(SecretRef::inline(private)),
+            kid: Some(KID.into()),
+            pds_url: Some(urls.pds.clone()),
+            nrl_producer_url: Some(urls.nrl_producer.clone()),
+            nrl_consumer_url: Some(urls.nrl_consumer.clone()),
+            ods_code: Some("Y05868".into()),
+            gpconnect: GpConnectEnvironment { url: Some(urls.gpconnect.clone()), ..GpConnectEnvironment::default() },
+            mesh: MeshEnvironment {
+                url: Some(urls.mesh.clone()),
+                password: Some(SecretRef::inline("password")),
+                shared_key: Some(SecretRef::inline("TestKey")),
+                recipient: Some("X26ABC2".into()),
+                delivery_timeout_s: 2,
+                poll_interval_ms: 50,
+                ..MeshEnvironment::default()
+            },
+        };
+        Rig { admin: urls.admin.clone(), sandbox, env, client: reqwest::Client::new() }
+    }
+
+    fn config(&self, kind: FlowKind) -> CanaryConfig {
+        config(kind, self.env.clone())
+    }
+
+    async fn fault(&self, api: &str, plan: serde_json::Value) {
+        let reply = self.client.put(format!("{}/faults/{api}", self.admin)).json(&plan).send().await.unwrap();
+        assert!(reply.status().is_success(), "fault {plan} on {api}: {}", reply.text().await.unwrap());
+    }
+}
+
+fn step<'r>(run: &'r canaries::CanaryRun, name: &str) -> &'r canaries::StepResult {
+    run.steps.iter().find(|s| s.step == name).unwrap_or_else(|| panic!("no step {name}: {}", describe(run)))
+}
+
+#[tokio::test]
+async fn every_flow_passes_against_our_sandboxes() {
+    let rig = Rig::start().await;
+    let expected: [(FlowKind, &[&str]); 4] = [
+        (FlowKind::Pds, &["token", "read_patient", "search_patient", "read_restricted_patient"]),
+        (FlowKind::GpConnect, &["get_structured_record", "search_free_slots", "book_appointment", "cancel_appointment"]),
+        (FlowKind::Nrl, &["token", "create_pointer", "search_pointers", "read_pointer", "delete_pointer"]),
+        (FlowKind::Mesh, &["handshake", "send_message", "await_delivery", "download_message", "acknowledge_message", "check_tracking"]),
+    ];
+    for (kind, steps) in expected {
+        // Twice: the second GP Connect booking must find the slot the first one freed, and the
+        // second PDS run uses the cached token.
+        for _ in 0..2 {
+            let run = run_once(&rig.config(kind)).await;
+            assert_eq!(run.status, RunStatus::Healthy, "{}", describe(&run));
+            assert_eq!(steps_with(&run, StepOutcome::Passed), steps, "{}", describe(&run));
+            assert_eq!(run.trace_id, run.correlation_id.replace('-', ""));
+        }
+    }
+    rig.sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_500_is_a_server_error_and_is_not_retried() {
+    let rig = Rig::start().await;
+    rig.fault("pds", json!({"error_rate": 1.0, "error_status": 500})).await;
+    let run = run_once(&rig.config(FlowKind::Pds)).await;
+    assert_eq!((run.status, run.error_class), (RunStatus::Outage, Some(ErrorClass::ServerError)), "{}", describe(&run));
+    let read = step(&run, "read_patient");
+    assert_eq!((read.attempts, read.http.as_ref().unwrap().status), (1, Some(500)));
+}
+
+#[tokio::test]
+async fn a_503_on_a_read_is_retried_then_reported() {
+    let rig = Rig::start().await;
+    rig.fault("pds", json!({"error_rate": 1.0, "error_status": 503})).await;
+    let run = run_once(&rig.config(FlowKind::Pds)).await;
+    assert_eq!(run.error_class, Some(ErrorClass::ServerError), "{}", describe(&run));
+    assert_eq!(step(&run, "read_patient").attempts, 3, "{}", describe(&run));
+}
+
+#[tokio::test]
+async fn a_429_is_retried_after_retry_after_and_the_run_is_degraded() {
+    let rig = Rig::start().await;
+    rig.fault("pds", json!({"rate_limit_rate": 1.0, "retry_after_s": 1, "remaining": 1})).await;
+    let run = run_once(&rig.config(FlowKind::Pds)).await;
+    assert_eq!(run.status, RunStatus::Degraded, "{}", describe(&run));
+    let read = step(&run, "read_patient");
+    assert_eq!(read.attempts, 2);
+    assert!(read.duration_ms >= 1000.0, "Retry-After: 1 was not honoured: {} ms", read.duration_ms);
+}
+
+#[tokio::test]
+async fn persistent_429_is_rate_limited() {
+    let rig = Rig::start().await;
+    rig.fault("pds", json!({"rate_limit_rate": 1.0, "retry_after_s": 60})).await;
+    let run = run_once(&rig.config(FlowKind::Pds)).await;
+    assert_eq!(run.error_class, Some(ErrorClass::RateLimited), "{}", describe(&run));
+    // Retry-After beyond the step's budget is not waited for.
+    assert_eq!(step(&run, "read_patient").attempts, 1);
+}
+
+#[tokio::test]
+async fn a_failed_create_is_not_repeated_blindly_but_a_429_is_retried() {
+    let rig = Rig::start().await;
+    rig.fault("nrl", json!({"error_rate": 1.0, "error_status": 503, "remaining": 1})).await;
+    let run = run_once(&rig.config(FlowKind::Nrl)).await;
+    let create = step(&run, "create_pointer");
+    assert_eq!((create.outcome, create.attempts), (StepOutcome::Failed, 1), "{}", describe(&run));
+    assert_eq!(steps_with(&run, StepOutcome::Skipped), ["search_pointers", "read_pointer", "delete_pointer"]);
+    assert_eq!(run.status, RunStatus::Outage);
+
+    rig.fault("nrl", json!({"rate_limit_rate": 1.0, "retry_after_s": 0, "remaining": 1})).await;
+    let run = run_once(&rig.config(FlowKind::Nrl)).await;
+    assert_eq!(step(&run, "create_pointer").attempts, 2, "{}", describe(&run));
+    assert_eq!(run.status, RunStatus::Degraded, "{}", describe(&run));
+}
+
+#[tokio::test]
+async fn slowness_beyond_the_threshold_is_degraded() {
+    let rig = Rig::start().await;
+    rig.fault("pds", json!({"latency_ms": 150})).await;
+    let mut config = rig.config(FlowKind::Pds);
+    config.degraded_after_ms = 300;
+    let run = run_once(&config).await;
+    assert_eq!(run.status, RunStatus::Degraded, "{}", describe(&run));
+    assert!(run.steps.iter().all(|s| s.outcome == StepOutcome::Passed && s.attempts <= 1));
+}
+
+#[tokio::test]
+async fn a_hung_request_is_a_timeout() {
+    let rig = Rig::start().await;
+    rig.fault("pds", json!({"timeout_rate": 1.0, "timeout_s": 30})).await;
+    let mut config = rig.config(FlowKind::Pds);
+    config.step_timeout_ms = 500;
+    let run = run_once(&config).await;
+    assert_eq!((run.status, run.error_class), (RunStatus::Outage, Some(ErrorClass::Timeout)), "{}", describe(&run));
+}
+
+#[tokio::test]
+async fn wrong_patient_answers_fail_assertions_in_every_api() {
+    let rig = Rig::start().await;
+    for (api, kind, failing) in [
+        ("pds", FlowKind::Pds, "read_patient"),
+        ("gpconnect", FlowKind::GpConnect, "get_structured_record"),
+        ("nrl", FlowKind::Nrl, "search_pointers"),
+    ] {
+        rig.fault(api, json!({"wrong_patient": true})).await;
+        let run = run_once(&rig.config(kind)).await;
+        let s = step(&run, failing);
+        assert_eq!((s.outcome, s.error_class), (StepOutcome::Failed, Some(ErrorClass::Assertion)), "{}", describe(&run));
+        assert!(!run.status.passes());
+    }
+}
+
+#[tokio::test]
+async fn a_dropped_mesh_message_is_a_delivery_timeout() {
+    let rig = Rig::start().await;
+    rig.fault("mesh", json!({"drop_messages": true})).await;
+    let run = run_once(&rig.config(FlowKind::Mesh)).await;
+    let wait = step(&run, "await_delivery");
+    assert_eq!((wait.outcome, wait.error_class), (StepOutcome::Failed, Some(ErrorClass::Timeout)), "{}", describe(&run));
+    assert_eq!(run.status, RunStatus::Partial);
+}
+
+#[tokio::test]
+async fn token_endpoint_failure_is_auth_and_nothing_else_runs() {
+    let rig = Rig::start().await;
+    let mut env = rig.env.clone();
+    env.api_key = Some(SecretRef::inline("not-registered"));
+    let run = run_once(&config(FlowKind::Pds, env)).await;
+    assert_eq!((run.status, run.error_class), (RunStatus::Outage, Some(ErrorClass::Auth)), "{}", describe(&run));
+    assert_eq!(steps_with(&run, StepOutcome::Skipped), ["read_patient", "search_patient", "read_restricted_patient"]);
+}
+
+#[tokio::test]
+async fn an_unreachable_api_is_a_connect_failure() {
+    let rig = Rig::start().await;
+    let mut env = rig.env.clone();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    env.gpconnect.url = Some(format!("http://{closed}/gpconnect/fhir"));
+    let run = run_once(&config(FlowKind::GpConnect, env)).await;
+    assert_eq!((run.status, run.error_class), (RunStatus::Outage, Some(ErrorClass::Connect)), "{}", describe(&run));
+}
+
+#[tokio::test]
+async fn a_flow_in_progress_is_never_started_twice() {
+    let rig = Rig::start().await;
+    rig.fault("pds", json!({"latency_ms": 300})).await;
+    let canaries = canaries::Canaries::new(&rig.config(FlowKind::Pds)).unwrap();
+    let flow = canaries.flow("pds").unwrap();
+    let (a, b) = tokio::join!(canaries.run_flow(flow, None), canaries.run_flow(flow, None));
+    assert!(a.is_some() != b.is_some(), "exactly one of two simultaneous starts may run");
+    assert!(matches!(
+        canaries.run_named("nope", None).await,
+        Err(canaries::CanaryError::UnknownFlow(name, known)) if name == "nope" && known == "pds"
+    ));
+}
