@@ -1,0 +1,121 @@
+//! `/_admin`: the test-only control surface, no authentication. Fault plans per API, a full reset to the
+//! initial data, forced token expiry, and the synthetic population's summary. Errors are
+//! `{"error": "..."}` naming the offending field or API.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use crate::faults::{Api, FaultPlan};
+use crate::state::SandboxState;
+
+pub const BASE: &str = "/_admin";
+
+pub fn routes() -> Router<SandboxState> {
+    Router::new()
+        .route(&format!("{BASE}/faults"), get(list_faults).delete(clear_all_faults))
+        .route(&format!("{BASE}/faults/{{api}}"), put(set_fault).delete(clear_fault).get(get_fault))
+        .route(&format!("{BASE}/reset"), post(reset))
+        .route(&format!("{BASE}/tokens/expire"), post(expire_tokens))
+        .route(&format!("{BASE}/patients"), get(patients))
+}
+
+fn admin_error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(json!({"error": message.into()}))).into_response()
+}
+
+fn parse_api(name: &str) -> Result<Api, Box<Response>> {
+    Api::parse(name).ok_or_else(|| {
+        let known: Vec<&str> = Api::ALL.iter().map(|a| a.as_str()).collect();
+        Box::new(admin_error(
+            StatusCode::NOT_FOUND,
+            format!("unknown api '{name}'; expected one of {}", known.join(", ")),
+        ))
+    })
+}
+
+async fn list_faults(State(state): State<SandboxState>) -> Response {
+    Json(state.faults().snapshot()).into_response()
+}
+
+async fn get_fault(State(state): State<SandboxState>, Path(api): Path<String>) -> Response {
+    match parse_api(&api) {
+        Ok(api) => match state.faults().snapshot().get(&api) {
+            Some(plan) => Json(plan).into_response(),
+            None => admin_error(StatusCode::NOT_FOUND, format!("no fault plan for {}", api.as_str())),
+        },
+        Err(response) => *response,
+    }
+}
+
+async fn set_fault(State(state): State<SandboxState>, Path(api): Path<String>, body: Bytes) -> Response {
+    let api = match parse_api(&api) {
+        Ok(api) => api,
+        Err(response) => return *response,
+    };
+    let plan = if body.iter().all(u8::is_ascii_whitespace) {
+        FaultPlan::default()
+    } else {
+        match serde_json::from_slice::<FaultPlan>(&body) {
+            Ok(plan) => plan,
+            Err(e) => return admin_error(StatusCode::BAD_REQUEST, format!("invalid fault plan: {e}")),
+        }
+    };
+    if let Err(message) = plan.validate() {
+        return admin_error(StatusCode::BAD_REQUEST, format!("invalid fault plan: {message}"));
+    }
+    state.faults().set(api, plan.clone());
+    Json(plan).into_response()
+}
+
+async fn clear_fault(State(state): State<SandboxState>, Path(api): Path<String>) -> Response {
+    match parse_api(&api) {
+        Ok(api) => {
+            state.faults().clear(api);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(response) => *response,
+    }
+}
+
+async fn clear_all_faults(State(state): State<SandboxState>) -> Response {
+    state.faults().clear_all();
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn reset(State(state): State<SandboxState>) -> Response {
+    state.reset();
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn expire_tokens(State(state): State<SandboxState>) -> Response {
+    state.tokens().expire_all();
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn patients(State(state): State<SandboxState>) -> Response {
+    let list: Vec<Value> = state
+        .population()
+        .synthetic()
+        .iter()
+        .map(|p| {
+            json!({
+                "nhs_number": p.nhs_number.as_str(),
+                "given": p.given,
+                "family": p.family,
+                "gender": p.gender.as_fhir(),
+                "birth_date": p.birth_date.to_string(),
+                "postcode": p.address.postcode,
+                "gp_ods": p.gp_ods,
+                "restricted": p.restricted,
+                "deceased": p.deceased.map(|d| d.to_string()),
+                "superseded_by": p.superseded_by.as_ref().map(|n| n.as_str()),
+            })
+        })
+        .collect();
+    Json(list).into_response()
+}

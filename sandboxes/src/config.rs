@@ -1,0 +1,135 @@
+//! What a sandbox is configured with: the APIM applications allowed to get tokens, the MESH mailboxes and
+//! shared key, the GP Connect provider ASID and the synthetic population. Every field has a default that
+//! works for demo mode, so `SandboxConfig::default()` is a running sandbox with nothing else to set.
+//!
+//! This module never reads files or the environment: the binary turns its TOML/env/flags into this struct.
+
+use rsa::pkcs8::DecodePublicKey;
+use serde::Deserialize;
+
+use crate::error::SandboxError;
+
+/// API key of the demo APIM application (`iss` = `sub` of its client assertions). Demo only.
+pub const DEMO_API_KEY: &str = "pathwatch-demo-api-key";
+/// `kid` of the demo application's signing key. Demo only.
+pub const DEMO_KID: &str = "pathwatch-demo-1";
+/// RSA private key (PKCS#8 PEM) of the demo application, so demo-mode canaries can sign client assertions.
+/// It is published on purpose and must never be registered with a real NHS environment.
+pub const DEMO_PRIVATE_KEY_PEM: &str = include_str!("keys/demo_private.pem");
+/// The matching public key (SPKI PEM), registered by default in [`SandboxConfig::client_keys`].
+pub const DEMO_PUBLIC_KEY_PEM: &str = include_str!("keys/demo_public.pem");
+
+/// Settings for one sandbox instance (all APIs share it).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SandboxConfig {
+    /// APIM applications allowed to get tokens from `/oauth2/token` (used by PDS and NRL).
+    pub client_keys: Vec<ClientKey>,
+    /// When true (default), PDS and NRL need a bearer token from `/oauth2/token`, as NHS integration does.
+    pub require_auth: bool,
+    /// The MESH shared key mixed into every `NHSMESH` HMAC (mesh-sandbox's `SHARED_KEY`).
+    pub mesh_shared_key: String,
+    /// Mailboxes MESH knows; default X26ABC1, X26ABC2, X26ABC3 with password `password`.
+    pub mesh_mailboxes: Vec<MeshMailbox>,
+    /// The ASID `Ssp-To` must carry for GP Connect (the demonstrator's is 918999198738).
+    pub gpconnect_provider_asid: String,
+    /// Seed of the synthetic population and of the fault-injection dice.
+    pub seed: u64,
+    /// How many generated 999-range patients PDS, GP Connect and NRL know on top of the documented ones.
+    pub synthetic_patients: usize,
+}
+
+/// One APIM application: its API key and the public half of the key it signs client assertions with.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientKey {
+    pub api_key: String,
+    pub kid: String,
+    /// RSA public key, SPKI PEM (`-----BEGIN PUBLIC KEY-----`).
+    pub public_key_pem: String,
+}
+
+/// One MESH mailbox and its password.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MeshMailbox {
+    pub id: String,
+    pub password: String,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig {
+            client_keys: vec![ClientKey {
+                api_key: DEMO_API_KEY.to_owned(),
+                kid: DEMO_KID.to_owned(),
+                public_key_pem: DEMO_PUBLIC_KEY_PEM.to_owned(),
+            }],
+            require_auth: true,
+            mesh_shared_key: "TestKey".to_owned(),
+            mesh_mailboxes: ["X26ABC1", "X26ABC2", "X26ABC3"]
+                .into_iter()
+                .map(|id| MeshMailbox { id: id.to_owned(), password: "password".to_owned() })
+                .collect(),
+            gpconnect_provider_asid: "918999198738".to_owned(),
+            seed: 1,
+            synthetic_patients: 50,
+        }
+    }
+}
+
+impl SandboxConfig {
+    /// Checks what would otherwise only fail at request time, naming the offending key.
+    pub fn validate(&self) -> Result<(), SandboxError> {
+        for (i, key) in self.client_keys.iter().enumerate() {
+            if key.api_key.trim().is_empty() || key.kid.trim().is_empty() {
+                return Err(SandboxError::Config(format!("client_keys[{i}]: api_key and kid must not be empty")));
+            }
+            rsa::RsaPublicKey::from_public_key_pem(&key.public_key_pem).map_err(|e| {
+                SandboxError::Config(format!("client_keys[{i}].public_key_pem is not an SPKI RSA public key: {e}"))
+            })?;
+        }
+        for (i, mailbox) in self.mesh_mailboxes.iter().enumerate() {
+            if mailbox.id.trim().is_empty() || mailbox.id.contains([' ', ':', '/']) {
+                return Err(SandboxError::Config(format!(
+                    "mesh_mailboxes[{i}].id {:?} must be non-empty without spaces, ':' or '/'",
+                    mailbox.id
+                )));
+            }
+        }
+        if self.gpconnect_provider_asid.trim().is_empty() {
+            return Err(SandboxError::Config("gpconnect_provider_asid must not be empty".to_owned()));
+        }
+        if self.synthetic_patients > 10_000 {
+            return Err(SandboxError::Config("synthetic_patients must be at most 10000".to_owned()));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_is_valid_and_demo_key_parses() {
+        SandboxConfig::default().validate().unwrap();
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_and_missing_ones_default() {
+        let err = serde_json::from_str::<SandboxConfig>(r#"{"sed": 3}"#).unwrap_err();
+        assert!(err.to_string().contains("sed"), "{err}");
+        let config: SandboxConfig = serde_json::from_str(r#"{"seed": 3}"#).unwrap();
+        assert_eq!(config.seed, 3);
+        assert_eq!(config.mesh_shared_key, "TestKey");
+    }
+
+    #[test]
+    fn bad_pem_is_named() {
+        let mut config = SandboxConfig::default();
+        config.client_keys[0].public_key_pem = "nope".into();
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("client_keys[0].public_key_pem"), "{err}");
+    }
+}

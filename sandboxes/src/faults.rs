@@ -1,0 +1,282 @@
+//! Fault injection: per-API plans set at runtime through `/_admin/faults/{api}` and applied by a middleware
+//! in front of that API's routes. Latency is added before anything else; then a timeout, a rate limit or
+//! an error may replace the real answer; `wrong_patient` and `drop_messages` travel to the handlers as a
+//! request extension ([`ActiveFaults`]) because only they know what "another patient" means.
+//!
+//! Dice come from one ChaCha8 RNG seeded from the sandbox seed, so a run is reproducible; a rate of 1.0
+//! always fires and 0.0 never does. This module never decides an API's error body: each API renders its
+//! own (see `fault_response` in each API module).
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::Response;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::state::{lock, SandboxState};
+
+/// The APIs a fault plan can target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Api {
+    Token,
+    Pds,
+    Gpconnect,
+    Nrl,
+    Mesh,
+}
+
+impl Api {
+    pub const ALL: [Api; 5] = [Api::Token, Api::Pds, Api::Gpconnect, Api::Nrl, Api::Mesh];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Api::Token => "token",
+            Api::Pds => "pds",
+            Api::Gpconnect => "gpconnect",
+            Api::Nrl => "nrl",
+            Api::Mesh => "mesh",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Api> {
+        Api::ALL.into_iter().find(|api| api.as_str() == name)
+    }
+
+    /// The API's own error answer for an injected status.
+    fn fault_response(self, status: StatusCode, retry_after_s: Option<u64>) -> Response {
+        let mut response = match self {
+            Api::Token => crate::token::fault_response(status),
+            Api::Pds => crate::pds::fault_response(status),
+            Api::Gpconnect => crate::gpconnect::fault_response(status),
+            Api::Nrl => crate::nrl::fault_response(status),
+            Api::Mesh => crate::mesh::fault_response(status),
+        };
+        if let Some(seconds) = retry_after_s {
+            if let Ok(value) = seconds.to_string().parse() {
+                response.headers_mut().insert(axum::http::header::RETRY_AFTER, value);
+            }
+        }
+        response
+    }
+}
+
+/// What to do to an API's requests. Every field is optional in the admin JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FaultPlan {
+    /// Added before answering, on every request the plan applies to.
+    pub latency_ms: u64,
+    /// Probability of answering `error_status` instead of the real answer.
+    pub error_rate: f64,
+    pub error_status: u16,
+    /// Probability of answering 429 with `Retry-After: retry_after_s`.
+    pub rate_limit_rate: f64,
+    pub retry_after_s: u64,
+    /// Probability of holding the request `timeout_s` seconds and then answering 504.
+    pub timeout_rate: f64,
+    pub timeout_s: u64,
+    /// PDS read, GP Connect structured record and NRL search answer with another patient's data.
+    pub wrong_patient: bool,
+    /// MESH send answers 202 but the message never reaches the recipient's inbox.
+    pub drop_messages: bool,
+    /// Apply to the next N requests only, then the plan clears itself. `None`: until cleared.
+    pub remaining: Option<u32>,
+}
+
+impl Default for FaultPlan {
+    fn default() -> Self {
+        FaultPlan {
+            latency_ms: 0,
+            error_rate: 0.0,
+            error_status: 503,
+            rate_limit_rate: 0.0,
+            retry_after_s: 1,
+            timeout_rate: 0.0,
+            timeout_s: 60,
+            wrong_patient: false,
+            drop_messages: false,
+            remaining: None,
+        }
+    }
+}
+
+impl FaultPlan {
+    /// Checks values serde accepts but that make no sense, naming the field.
+    pub fn validate(&self) -> Result<(), String> {
+        for (name, rate) in [
+            ("error_rate", self.error_rate),
+            ("rate_limit_rate", self.rate_limit_rate),
+            ("timeout_rate", self.timeout_rate),
+        ] {
+            if !(0.0..=1.0).contains(&rate) {
+                return Err(format!("{name} must be between 0.0 and 1.0, got {rate}"));
+            }
+        }
+        if !(400..=599).contains(&self.error_status) {
+            return Err(format!("error_status must be an HTTP error status (400-599), got {}", self.error_status));
+        }
+        Ok(())
+    }
+}
+
+/// Faults a handler must act on itself, inserted into the request's extensions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ActiveFaults {
+    pub wrong_patient: bool,
+    pub drop_messages: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Pass,
+    Timeout(u64),
+    RateLimit(u64),
+    Error(u16),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Decision {
+    latency_ms: u64,
+    outcome: Outcome,
+    flags: ActiveFaults,
+}
+
+/// The plans in force and the dice.
+#[derive(Debug)]
+pub struct FaultBoard {
+    plans: Mutex<BTreeMap<Api, FaultPlan>>,
+    rng: Mutex<ChaCha8Rng>,
+    seed: u64,
+}
+
+impl FaultBoard {
+    pub fn new(seed: u64) -> Self {
+        FaultBoard { plans: Mutex::new(BTreeMap::new()), rng: Mutex::new(ChaCha8Rng::seed_from_u64(seed)), seed }
+    }
+
+    pub fn set(&self, api: Api, plan: FaultPlan) {
+        lock(&self.plans).insert(api, plan);
+    }
+
+    pub fn clear(&self, api: Api) {
+        lock(&self.plans).remove(&api);
+    }
+
+    /// Clears every plan and re-seeds the dice, so a reset sandbox repeats the same run.
+    pub fn clear_all(&self) {
+        lock(&self.plans).clear();
+        *lock(&self.rng) = ChaCha8Rng::seed_from_u64(self.seed);
+    }
+
+    pub fn snapshot(&self) -> BTreeMap<Api, FaultPlan> {
+        lock(&self.plans).clone()
+    }
+
+    /// Takes one request's worth of the plan for `api`: counts `remaining` down and rolls the dice.
+    fn draw(&self, api: Api) -> Option<Decision> {
+        let plan = {
+            let mut plans = lock(&self.plans);
+            let plan = plans.get_mut(&api)?;
+            let taken = plan.clone();
+            match plan.remaining {
+                Some(0) => {
+                    plans.remove(&api);
+                    return None;
+                }
+                Some(1) => {
+                    plans.remove(&api);
+                }
+                Some(n) => plan.remaining = Some(n - 1),
+                None => {}
+            }
+            taken
+        };
+        let mut rng = lock(&self.rng);
+        let mut fires = |rate: f64| rate >= 1.0 || (rate > 0.0 && rng.random::<f64>() < rate);
+        let outcome = if fires(plan.timeout_rate) {
+            Outcome::Timeout(plan.timeout_s)
+        } else if fires(plan.rate_limit_rate) {
+            Outcome::RateLimit(plan.retry_after_s)
+        } else if fires(plan.error_rate) {
+            Outcome::Error(plan.error_status)
+        } else {
+            Outcome::Pass
+        };
+        Some(Decision {
+            latency_ms: plan.latency_ms,
+            outcome,
+            flags: ActiveFaults { wrong_patient: plan.wrong_patient, drop_messages: plan.drop_messages },
+        })
+    }
+}
+
+/// Middleware in front of one API's routes (state: the sandbox and which API this is).
+pub async fn inject(State((state, api)): State<(SandboxState, Api)>, mut request: Request, next: Next) -> Response {
+    let Some(decision) = state.faults().draw(api) else {
+        return next.run(request).await;
+    };
+    if decision.latency_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(decision.latency_ms)).await;
+    }
+    match decision.outcome {
+        Outcome::Pass => {
+            request.extensions_mut().insert(decision.flags);
+            next.run(request).await
+        }
+        Outcome::Timeout(seconds) => {
+            tokio::time::sleep(Duration::from_secs(seconds)).await;
+            api.fault_response(StatusCode::GATEWAY_TIMEOUT, None)
+        }
+        Outcome::RateLimit(seconds) => api.fault_response(StatusCode::TOO_MANY_REQUESTS, Some(seconds)),
+        Outcome::Error(status) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+            api.fault_response(status, None)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remaining_counts_down_then_clears() {
+        let board = FaultBoard::new(1);
+        board.set(Api::Pds, FaultPlan { error_rate: 1.0, remaining: Some(2), ..FaultPlan::default() });
+        assert_eq!(board.draw(Api::Pds).map(|d| d.outcome), Some(Outcome::Error(503)));
+        assert_eq!(board.snapshot()[&Api::Pds].remaining, Some(1));
+        assert_eq!(board.draw(Api::Pds).map(|d| d.outcome), Some(Outcome::Error(503)));
+        assert!(board.draw(Api::Pds).is_none());
+        assert!(board.snapshot().is_empty());
+    }
+
+    #[test]
+    fn dice_are_reproducible_and_roughly_fair() {
+        let roll = || {
+            let board = FaultBoard::new(7);
+            board.set(Api::Nrl, FaultPlan { error_rate: 0.3, ..FaultPlan::default() });
+            (0..1000).map(|_| board.draw(Api::Nrl).map(|d| d.outcome) != Some(Outcome::Pass)).collect::<Vec<_>>()
+        };
+        let first = roll();
+        assert_eq!(first, roll());
+        let fired = first.iter().filter(|f| **f).count();
+        assert!((200..400).contains(&fired), "{fired}");
+    }
+
+    #[test]
+    fn validation_names_the_field() {
+        let plan = FaultPlan { timeout_rate: 1.5, ..FaultPlan::default() };
+        assert!(plan.validate().unwrap_err().contains("timeout_rate"));
+        let plan = FaultPlan { error_status: 200, ..FaultPlan::default() };
+        assert!(plan.validate().unwrap_err().contains("error_status"));
+        assert_eq!(Api::parse("gpconnect"), Some(Api::Gpconnect));
+        assert_eq!(Api::parse("GPConnect"), None);
+    }
+}

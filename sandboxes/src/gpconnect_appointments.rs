@@ -1,0 +1,372 @@
+//! GP Connect Appointment Management: a rolling diary of free slots (weekdays 09:00–12:00 UTC, 15 minutes
+//! each, from now to 14 days ahead), search for free slots, book, read, amend and cancel. Cancelling frees
+//! the slots, so a canary can book and clean up after itself forever.
+//!
+//! Slot IDs are their start time (`yyyyMMddHHmm`, UTC), so the diary needs no storage: only bookings are kept.
+
+use std::collections::{BTreeMap, HashMap};
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Value};
+use time::{Date, Duration, OffsetDateTime, PrimitiveDateTime, Time, Weekday};
+
+use crate::fhir::FhirResponse;
+use crate::form;
+use crate::gpconnect::{parse_resource, GpcCode, GpcError, BASE};
+use crate::gpconnect_ssp::{
+    self as ssp, CANCEL_APPOINTMENT, CREATE_APPOINTMENT, READ_APPOINTMENT, SEARCH_SLOT, UPDATE_APPOINTMENT,
+};
+use crate::state::SandboxState;
+
+const SLOT_MINUTES: i64 = 15;
+const FIRST_SLOT_HOUR: u8 = 9;
+const LAST_SLOT_HOUR: u8 = 12;
+const DIARY_DAYS: i64 = 14;
+const CANCELLATION_REASON_URL: &str =
+    "https://fhir.nhs.uk/STU3/StructureDefinition/Extension-GPConnect-AppointmentCancellationReason-1";
+
+/// Bookings: appointments by id and which appointment holds each slot.
+#[derive(Debug)]
+pub struct AppointmentBook {
+    appointments: BTreeMap<String, Value>,
+    booked: HashMap<String, String>,
+    next_id: u64,
+}
+
+impl Default for AppointmentBook {
+    fn default() -> Self {
+        AppointmentBook { appointments: BTreeMap::new(), booked: HashMap::new(), next_id: 1 }
+    }
+}
+
+fn slot_id(start: OffsetDateTime) -> String {
+    let format = time::macros::format_description!("[year][month][day][hour][minute]");
+    start.format(&format).unwrap_or_default()
+}
+
+fn fhir_time(at: OffsetDateTime) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]+00:00");
+    at.format(&format).unwrap_or_default()
+}
+
+/// Start time of a slot in the diary, if `id` names one that is still ahead of now.
+fn slot_start(id: &str, now: OffsetDateTime) -> Option<OffsetDateTime> {
+    let format = time::macros::format_description!("[year][month][day][hour][minute]");
+    let start = PrimitiveDateTime::parse(id, &format).ok()?.assume_utc();
+    let in_hours =
+        (FIRST_SLOT_HOUR..LAST_SLOT_HOUR).contains(&start.hour()) && i64::from(start.minute()) % SLOT_MINUTES == 0;
+    let weekday = !matches!(start.weekday(), Weekday::Saturday | Weekday::Sunday);
+    let ahead = start > now && start < now + Duration::days(DIARY_DAYS + 1);
+    (in_hours && weekday && ahead).then_some(start)
+}
+
+/// Every diary slot starting within `[from, to]`.
+fn slots_between(from: OffsetDateTime, to: OffsetDateTime, now: OffsetDateTime) -> Vec<OffsetDateTime> {
+    let mut day: Date = from.date().max(now.date());
+    let mut out = Vec::new();
+    while day <= to.date() && day <= (now + Duration::days(DIARY_DAYS)).date() {
+        for index in 0..(i64::from(LAST_SLOT_HOUR - FIRST_SLOT_HOUR) * 60 / SLOT_MINUTES) {
+            let start = PrimitiveDateTime::new(day, Time::MIDNIGHT).assume_utc()
+                + Duration::hours(i64::from(FIRST_SLOT_HOUR))
+                + Duration::minutes(index * SLOT_MINUTES);
+            if start >= from && start <= to && slot_start(&slot_id(start), now).is_some() {
+                out.push(start);
+            }
+        }
+        day = match day.next_day() {
+            Some(next) => next,
+            None => break,
+        };
+    }
+    out
+}
+
+fn slot_resource(start: OffsetDateTime) -> Value {
+    json!({
+        "resourceType": "Slot",
+        "id": slot_id(start),
+        "meta": {"versionId": "1", "profile": ["https://fhir.nhs.uk/STU3/StructureDefinition/GPConnect-Slot-1"]},
+        "extension": [{"url": "https://fhir.nhs.uk/STU3/StructureDefinition/Extension-GPConnect-DeliveryChannel-2",
+                       "valueCode": "In-person"}],
+        "serviceType": [{"text": "General GP Appointment"}],
+        "schedule": {"reference": "Schedule/1"},
+        "status": "free",
+        "start": fhir_time(start),
+        "end": fhir_time(start + Duration::minutes(SLOT_MINUTES)),
+    })
+}
+
+/// A search date: `ge`/`le` prefix plus a date or dateTime; date-only `le` means the end of that day.
+fn parse_bound(value: &str, prefix: &str) -> Option<OffsetDateTime> {
+    let rest = value.strip_prefix(prefix)?;
+    let date_only = time::macros::format_description!("[year]-[month]-[day]");
+    if let Ok(date) = Date::parse(rest, &date_only) {
+        let time = if prefix == "le" { Time::from_hms(23, 59, 59).ok()? } else { Time::MIDNIGHT };
+        return Some(PrimitiveDateTime::new(date, time).assume_utc());
+    }
+    OffsetDateTime::parse(rest, &time::format_description::well_known::Rfc3339).ok()
+}
+
+/// `GET /Slot?start=ge…&end=le…&status=free&_include=Slot:schedule`.
+pub async fn search_slots(
+    State(state): State<SandboxState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    respond(find_slots(&state, &headers, query.as_deref().unwrap_or("")).map(FhirResponse::ok))
+}
+
+fn respond(result: Result<FhirResponse, GpcError>) -> Response {
+    match result {
+        Ok(response) => response.into_response(),
+        Err(error) => error.into_response(),
+    }
+}
+
+fn find_slots(state: &SandboxState, headers: &HeaderMap, query: &str) -> Result<Value, GpcError> {
+    ssp::check(headers, &state.config().gpconnect_provider_asid, &[SEARCH_SLOT], false)?;
+    let pairs = form::parse_pairs(query);
+    let known = ["start", "end", "status", "_include", "_include:recurse", "searchFilter"];
+    if let Some((name, _)) = pairs.iter().find(|(k, _)| !known.contains(&k.as_str())) {
+        return Err(GpcError::invalid_parameter(format!("Unrecognised parameter: {name}")));
+    }
+    let start = form::first(&pairs, "start")
+        .and_then(|v| parse_bound(v, "ge"))
+        .ok_or_else(|| GpcError::invalid_parameter("start must be given as ge{date} or ge{dateTime}"))?;
+    let end = form::first(&pairs, "end")
+        .and_then(|v| parse_bound(v, "le"))
+        .ok_or_else(|| GpcError::invalid_parameter("end must be given as le{date} or le{dateTime}"))?;
+    if form::first(&pairs, "status") != Some("free") {
+        return Err(GpcError::invalid_parameter("status must be free"));
+    }
+    if !form::all(&pairs, "_include").contains(&"Slot:schedule") {
+        return Err(GpcError::invalid_parameter("_include=Slot:schedule is required"));
+    }
+    if end < start {
+        return Err(GpcError::invalid_parameter("The search end date is before the start date"));
+    }
+    if (end.date() - start.date()).whole_days() > DIARY_DAYS {
+        return Err(GpcError::invalid_parameter("The search period must not exceed 14 days"));
+    }
+    let now = OffsetDateTime::now_utc();
+    let book = state.appointments();
+    let free: Vec<Value> = slots_between(start, end, now)
+        .into_iter()
+        .filter(|s| !book.booked.contains_key(&slot_id(*s)))
+        .map(|s| json!({"fullUrl": format!("{BASE}/Slot/{}", slot_id(s)), "resource": slot_resource(s)}))
+        .collect();
+    let mut entries = free;
+    if !entries.is_empty() {
+        entries.push(json!({"resource": {
+            "resourceType": "Schedule", "id": "1",
+            "meta": {"profile": ["https://fhir.nhs.uk/STU3/StructureDefinition/GPConnect-Schedule-1"]},
+            "serviceCategory": {"text": "GP Appointments"},
+            "actor": [{"reference": "Practitioner/1"}, {"reference": "Location/1"}],
+        }}));
+        let recurse = form::all(&pairs, "_include:recurse");
+        if recurse.contains(&"Schedule:actor:Practitioner") {
+            entries.push(json!({"resource": {"resourceType": "Practitioner", "id": "1",
+                "name": [{"family": "Gilbert", "given": ["Nichole"], "prefix": ["Dr"]}]}}));
+        }
+        if recurse.contains(&"Schedule:actor:Location") {
+            entries.push(json!({"resource": {"resourceType": "Location", "id": "1", "name": "Demonstrator Surgery"}}));
+        }
+    }
+    Ok(json!({"resourceType": "Bundle", "type": "searchset", "entry": entries}))
+}
+
+fn with_etag(appointment: &Value, status: StatusCode) -> FhirResponse {
+    let version = appointment["meta"]["versionId"].as_str().unwrap_or("1").to_owned();
+    FhirResponse::new(status, appointment.clone()).with_header(header::ETAG, &format!("W/\"{version}\""))
+}
+
+fn slot_ids(appointment: &Value) -> Result<Vec<String>, GpcError> {
+    let slots = appointment["slot"].as_array().filter(|s| !s.is_empty());
+    let slots = slots.ok_or_else(|| GpcError::invalid_resource("The appointment must reference at least one slot"))?;
+    slots
+        .iter()
+        .map(|s| {
+            let reference = s["reference"].as_str().unwrap_or_default();
+            reference
+                .strip_prefix("Slot/")
+                .filter(|id| !id.is_empty())
+                .map(str::to_owned)
+                .ok_or_else(|| GpcError::invalid_resource(format!("The slot reference value {reference} is not valid")))
+        })
+        .collect()
+}
+
+/// `POST /Appointment`: books free slots.
+pub async fn book(State(state): State<SandboxState>, headers: HeaderMap, body: Bytes) -> Response {
+    respond(book_appointment(&state, &headers, &body))
+}
+
+fn book_appointment(state: &SandboxState, headers: &HeaderMap, body: &[u8]) -> Result<FhirResponse, GpcError> {
+    ssp::check(headers, &state.config().gpconnect_provider_asid, &[CREATE_APPOINTMENT], true)?;
+    let mut appointment = parse_resource(body, "Appointment")?;
+    if appointment["status"] != "booked" {
+        return Err(GpcError::invalid_resource("Appointment status must be booked"));
+    }
+    let ids = slot_ids(&appointment)?;
+    let patient = appointment["participant"].as_array().into_iter().flatten().find_map(|p| {
+        p["actor"]["reference"].as_str().filter(|r| r.strip_prefix("Patient/").is_some_and(|id| !id.is_empty()))
+    });
+    if patient.is_none() {
+        return Err(GpcError::invalid_resource("The appointment must have a Patient participant"));
+    }
+    let now = OffsetDateTime::now_utc();
+    let mut starts = Vec::new();
+    for id in &ids {
+        let start = slot_start(id, now).ok_or_else(|| {
+            GpcError::invalid_resource(format!("Slot resource reference value {id} is not a valid resource."))
+        })?;
+        starts.push(start);
+    }
+    let first = starts.iter().min().copied().unwrap_or(now);
+    let last_end = starts.iter().max().copied().unwrap_or(now) + Duration::minutes(SLOT_MINUTES);
+    let given = |field: &str| {
+        appointment[field]
+            .as_str()
+            .and_then(|t| OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok())
+    };
+    if given("start") != Some(first) {
+        return Err(GpcError::invalid_resource(format!(
+            "Start date '{}' must match start date of first slot '{}'",
+            appointment["start"],
+            fhir_time(first)
+        )));
+    }
+    if given("end") != Some(last_end) {
+        return Err(GpcError::invalid_resource(format!(
+            "End date '{}' must match end date of last slot '{}'",
+            appointment["end"],
+            fhir_time(last_end)
+        )));
+    }
+    let mut book = state.appointments();
+    if ids.iter().any(|id| book.booked.contains_key(id)) {
+        return Err(GpcError::new(StatusCode::CONFLICT, GpcCode::DuplicateRejected, "Slot is already in use."));
+    }
+    let id = book.next_id.to_string();
+    book.next_id += 1;
+    appointment["id"] = json!(id);
+    appointment["meta"]["versionId"] = json!("1");
+    appointment["meta"]["lastUpdated"] = json!(crate::clock::rfc3339_now());
+    if appointment["created"].is_null() {
+        appointment["created"] = json!(crate::clock::rfc3339_now());
+    }
+    for slot in ids {
+        book.booked.insert(slot, id.clone());
+    }
+    book.appointments.insert(id.clone(), appointment.clone());
+    Ok(with_etag(&appointment, StatusCode::CREATED)
+        .with_header(header::LOCATION, &format!("{BASE}/Appointment/{id}/_history/1")))
+}
+
+fn not_found(id: &str) -> GpcError {
+    GpcError::new(StatusCode::NOT_FOUND, GpcCode::NoRecordFound, format!("No appointment details found for ID: {id}"))
+}
+
+/// `GET /Appointment/{id}`.
+pub async fn read(State(state): State<SandboxState>, Path(id): Path<String>, headers: HeaderMap) -> Response {
+    respond((|| {
+        ssp::check(&headers, &state.config().gpconnect_provider_asid, &[READ_APPOINTMENT], false)?;
+        let book = state.appointments();
+        let appointment = book.appointments.get(&id).ok_or_else(|| not_found(&id))?;
+        Ok(with_etag(appointment, StatusCode::OK))
+    })())
+}
+
+/// `PUT /Appointment/{id}`: cancel (cancel interaction, status cancelled) or amend (update interaction).
+pub async fn amend_or_cancel(
+    State(state): State<SandboxState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    respond(update_appointment(&state, &headers, &id, &body))
+}
+
+fn update_appointment(
+    state: &SandboxState,
+    headers: &HeaderMap,
+    id: &str,
+    body: &[u8],
+) -> Result<FhirResponse, GpcError> {
+    let asid = &state.config().gpconnect_provider_asid;
+    let (interaction, _) = ssp::check(headers, asid, &[CANCEL_APPOINTMENT, UPDATE_APPOINTMENT], true)?;
+    let incoming = parse_resource(body, "Appointment")?;
+    if incoming["id"].as_str() != Some(id) {
+        return Err(GpcError::new(
+            StatusCode::BAD_REQUEST,
+            GpcCode::BadRequest,
+            "The resource id must match the id in the URL",
+        ));
+    }
+    let mut book = state.appointments();
+    let stored = book.appointments.get(id).cloned().ok_or_else(|| not_found(id))?;
+    if stored["status"] == "cancelled" {
+        return Err(GpcError::invalid_resource("The appointment has been cancelled and cannot be changed"));
+    }
+    let version: u64 = stored["meta"]["versionId"].as_str().and_then(|v| v.parse().ok()).unwrap_or(1);
+    let mut updated = stored.clone();
+    if interaction == CANCEL_APPOINTMENT {
+        if incoming["status"] != "cancelled" {
+            return Err(GpcError::invalid_resource("Status must be \"cancelled\""));
+        }
+        let reason =
+            incoming["extension"].as_array().into_iter().flatten().find(|e| e["url"] == CANCELLATION_REASON_URL);
+        let reason = reason.and_then(|e| e["valueString"].as_str()).filter(|r| !r.trim().is_empty());
+        let Some(reason) = reason else {
+            return Err(GpcError::invalid_resource("The cancellation reason must be provided"));
+        };
+        updated["status"] = json!("cancelled");
+        let mut extensions = updated["extension"].as_array().cloned().unwrap_or_default();
+        extensions.push(json!({"url": CANCELLATION_REASON_URL, "valueString": reason}));
+        updated["extension"] = json!(extensions);
+        for slot in slot_ids(&stored)? {
+            book.booked.remove(&slot);
+        }
+    } else {
+        if incoming["status"] != "booked" {
+            return Err(GpcError::invalid_resource("An amended appointment must stay booked; cancel it instead"));
+        }
+        for field in ["description", "comment"] {
+            if !incoming[field].is_null() {
+                updated[field] = incoming[field].clone();
+            }
+        }
+    }
+    updated["meta"]["versionId"] = json!((version + 1).to_string());
+    updated["meta"]["lastUpdated"] = json!(crate::clock::rfc3339_now());
+    book.appointments.insert(id.to_owned(), updated.clone());
+    Ok(with_etag(&updated, StatusCode::OK))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diary_slots_are_weekday_mornings_ahead_of_now() {
+        let now = OffsetDateTime::now_utc();
+        let slots = slots_between(now - Duration::days(1), now + Duration::days(14), now);
+        assert!(slots.len() >= 8 * 12, "{}", slots.len());
+        for s in &slots {
+            assert!(*s > now && (9..12).contains(&s.hour()));
+            assert_eq!(slot_start(&slot_id(*s), now), Some(*s));
+        }
+        assert!(slot_start("202001010900", now).is_none());
+        assert!(slot_start("garbage", now).is_none());
+    }
+
+    #[test]
+    fn bounds() {
+        assert_eq!(parse_bound("le2026-01-01", "le").map(|d| d.hour()), Some(23));
+        assert!(parse_bound("2026-01-01", "ge").is_none());
+        assert!(parse_bound("ge2026-01-01T10:00:00+00:00", "ge").is_some());
+    }
+}

@@ -1,0 +1,481 @@
+//! MESH API v2 at `/messageexchange`, behaving as NHS England's `mesh-sandbox` does with `AUTH_MODE=full`:
+//! the `NHSMESH` HMAC authorisation, handshake, send (single chunk), inbox, download, acknowledge, tracking
+//! and `DELETE /messageexchange/admin/reset`. Status codes, JSON bodies and mex-* headers follow
+//! mesh-sandbox's handlers and views (`handlers/{outbox,inbox,tracking}.py`, `views/error.py`).
+//!
+//! Like mesh-sandbox, there is no timestamp or nonce replay check and workflows are not enforced; unlike
+//! live MESH there is no mutual TLS. Chunked uploads and gzip re-encoding on download are not supported.
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post, put};
+use axum::{Extension, Json, Router};
+use hmac::{Hmac, KeyInit, Mac};
+use serde_json::{json, Value};
+use time::OffsetDateTime;
+
+use crate::clock::{http_date, mesh_timestamp};
+use crate::faults::ActiveFaults;
+use crate::form;
+use crate::mesh_store::{Message, MessageStatus};
+use crate::state::SandboxState;
+
+pub const BASE: &str = "/messageexchange";
+const V2_JSON: &str = "application/vnd.mesh.v2+json";
+const DEFAULT_ERROR: &str = "An internal error occurred.\n\nPlease contact support.";
+
+pub fn routes() -> Router<SandboxState> {
+    Router::new()
+        .route(&format!("{BASE}/_ping"), get(ping))
+        .route(&format!("{BASE}/{{mailbox}}"), get(handshake).post(handshake))
+        .route(&format!("{BASE}/{{mailbox}}/outbox"), post(send))
+        .route(&format!("{BASE}/{{mailbox}}/outbox/tracking"), get(tracking))
+        .route(&format!("{BASE}/{{mailbox}}/inbox"), get(inbox))
+        .route(&format!("{BASE}/{{mailbox}}/inbox/{{message}}"), get(download))
+        .route(&format!("{BASE}/{{mailbox}}/inbox/{{message}}/status/acknowledged"), put(acknowledge))
+}
+
+/// Test-only administration, outside fault injection.
+pub fn admin_routes() -> Router<SandboxState> {
+    Router::new()
+        .route(&format!("{BASE}/admin/reset"), delete(reset_all))
+        .route(&format!("{BASE}/admin/reset/{{mailbox}}"), delete(reset_mailbox))
+}
+
+/// A MESH rejection: a status and, optionally, mesh-sandbox's (event, code, description) triple.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MeshError {
+    status: StatusCode,
+    detail: Detail,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Detail {
+    /// No detail: mesh-sandbox's generic `{"internal_id","message"}` body.
+    None,
+    /// `errorEvent`/`errorCode`/`errorDescription` (v1) or `detail[{event,code,msg}]` (v2).
+    Coded { event: &'static str, code: &'static str, msg: String },
+    /// A request-validation failure (missing header or query parameter): FastAPI's shape.
+    Missing { location: &'static str, name: &'static str },
+}
+
+impl MeshError {
+    fn bare(status: StatusCode) -> Self {
+        MeshError { status, detail: Detail::None }
+    }
+
+    fn coded(status: StatusCode, event: &'static str, code: &'static str, msg: impl Into<String>) -> Self {
+        MeshError { status, detail: Detail::Coded { event, code, msg: msg.into() } }
+    }
+
+    fn forbidden(msg: &str) -> Self {
+        Self::coded(StatusCode::FORBIDDEN, "", "", msg)
+    }
+
+    fn missing(location: &'static str, name: &'static str) -> Self {
+        MeshError { status: StatusCode::BAD_REQUEST, detail: Detail::Missing { location, name } }
+    }
+
+    fn not_found() -> Self {
+        Self::coded(StatusCode::NOT_FOUND, "RECEIVE", "20", "Message does not exist")
+    }
+
+    fn render(self, version: u8) -> Response {
+        let internal_id = uuid::Uuid::new_v4().simple().to_string();
+        let (body, media) = match self.detail {
+            Detail::None => (json!({"internal_id": internal_id, "message": DEFAULT_ERROR}), "application/json"),
+            Detail::Missing { location, name } => (
+                json!({"detail": [{"type": "missing", "loc": [location, name], "msg": "Field required"}]}),
+                "application/json",
+            ),
+            Detail::Coded { event, code, msg } if version < 2 => {
+                (json!({"errorEvent": event, "errorCode": code, "errorDescription": msg}), "application/json")
+            }
+            Detail::Coded { event, code, msg } => {
+                (json!({"internal_id": internal_id, "detail": [{"event": event, "code": code, "msg": msg}]}), V2_JSON)
+            }
+        };
+        json_response(self.status, &body, media)
+    }
+}
+
+fn json_response(status: StatusCode, body: &Value, media: &'static str) -> Response {
+    let mut response = (status, body.to_string()).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(media));
+    response
+}
+
+/// Injected-fault answer in mesh-sandbox's error shape.
+pub fn fault_response(status: StatusCode) -> Response {
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        return MeshError::coded(status, "", "", "Too many requests").render(2);
+    }
+    MeshError::bare(status).render(2)
+}
+
+/// The API version asked for in `Accept` (mesh-sandbox's `parse_accept_header`).
+fn api_version(headers: &HeaderMap) -> Result<u8, MeshError> {
+    let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).filter(|a| !a.is_empty()) else {
+        return Ok(1);
+    };
+    for part in accept.split(';').map(str::trim) {
+        if !part.contains("vnd.mesh") {
+            continue;
+        }
+        let version = part.strip_prefix("application/vnd.mesh.v").and_then(|r| r.strip_suffix("+json"));
+        return version
+            .and_then(|v| v.parse::<u8>().ok())
+            .ok_or_else(|| MeshError::coded(StatusCode::BAD_REQUEST, "", "", "Accept header api format incorrect"));
+    }
+    Ok(1)
+}
+
+fn finish(headers: &HeaderMap, result: Result<Response, MeshError>) -> Response {
+    result.unwrap_or_else(|error| error.render(api_version(headers).unwrap_or(1)))
+}
+
+/// The `NHSMESH` HMAC: hex HMAC-SHA256(shared key, "{mailbox}:{nonce}:{nonce_count}:{password}:{timestamp}").
+pub fn auth_cipher(
+    shared_key: &str,
+    mailbox: &str,
+    nonce: &str,
+    nonce_count: &str,
+    password: &str,
+    timestamp: &str,
+) -> String {
+    let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(shared_key.as_bytes()) else {
+        return String::new();
+    };
+    mac.update(format!("{mailbox}:{nonce}:{nonce_count}:{password}:{timestamp}").as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// Checks the `Authorization` header for the mailbox in the path; returns the mailbox id (upper case).
+fn authorise(state: &SandboxState, mailbox: &str, headers: &HeaderMap) -> Result<String, MeshError> {
+    let mailbox = mailbox.to_uppercase();
+    const READING: &str = "Error reading from Authorization header";
+    let raw = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::trim).unwrap_or("");
+    if raw.is_empty() {
+        return Err(MeshError::forbidden(READING));
+    }
+    let (scheme, token) =
+        if raw.to_uppercase().starts_with("NHSMESH") { ("NHSMESH", raw.get(8..).unwrap_or("")) } else { ("", raw) };
+    let parts: Vec<&str> = token.split(':').collect();
+    let part = |i: usize| parts.get(i).copied().unwrap_or("");
+    if part(0) != mailbox {
+        return Err(MeshError::forbidden("Mailbox id does not match token"));
+    }
+    let malformed = parts.len() != 5
+        || !part(2).chars().all(|c| c.is_ascii_digit())
+        || part(2).is_empty()
+        || scheme.is_empty() && raw.contains(' ')
+        || part(0).contains(' ');
+    if malformed {
+        return Err(MeshError::forbidden(READING));
+    }
+    let store = state.mesh();
+    let record = store.mailbox(&mailbox).ok_or_else(|| MeshError::forbidden("No mailbox matched"))?;
+    let expected = auth_cipher(&state.config().mesh_shared_key, part(0), part(1), part(2), &record.password, part(3));
+    if !part(4).eq_ignore_ascii_case(&expected) {
+        return Err(MeshError::forbidden("Invalid Authentication Token"));
+    }
+    Ok(mailbox)
+}
+
+async fn ping() -> Response {
+    Json(json!({"status": "running", "outcome": "Yes"})).into_response()
+}
+
+async fn handshake(State(state): State<SandboxState>, Path(mailbox): Path<String>, headers: HeaderMap) -> Response {
+    let result = authorise(&state, &mailbox, &headers).and_then(|mailbox| {
+        Ok(match api_version(&headers)? {
+            1 => Json(json!({"mailboxId": mailbox})).into_response(),
+            _ => StatusCode::OK.into_response(),
+        })
+    });
+    finish(&headers, result)
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn flag(headers: &HeaderMap, name: &str) -> bool {
+    header_str(headers, name)
+        .is_some_and(|v| matches!(v.trim().to_lowercase().as_str(), "y" | "yes" | "t" | "true" | "on" | "1"))
+}
+
+async fn send(
+    State(state): State<SandboxState>,
+    Path(mailbox): Path<String>,
+    headers: HeaderMap,
+    faults: Option<Extension<ActiveFaults>>,
+    body: Bytes,
+) -> Response {
+    let dropped = faults.is_some_and(|Extension(f)| f.drop_messages);
+    finish(&headers, send_message(&state, &mailbox, &headers, body, dropped))
+}
+
+fn send_message(
+    state: &SandboxState,
+    mailbox: &str,
+    headers: &HeaderMap,
+    body: Bytes,
+    dropped: bool,
+) -> Result<Response, MeshError> {
+    let sender = authorise(state, mailbox, headers)?;
+    let version = api_version(headers)?;
+    let to = header_str(headers, "mex-To").ok_or_else(|| MeshError::missing("header", "mex-to"))?;
+    let workflow =
+        header_str(headers, "mex-WorkflowID").ok_or_else(|| MeshError::missing("header", "mex-workflowid"))?;
+    let to = to.trim().to_uppercase();
+    if to.is_empty() {
+        return Err(MeshError::coded(StatusCode::BAD_REQUEST, "SEND", "08", "TO_DTS missing"));
+    }
+    let encoding = header_str(headers, "Content-Encoding").unwrap_or("").trim().to_lowercase();
+    if !encoding.is_empty() && encoding != "gzip" {
+        return Err(MeshError::coded(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "SEND",
+            "UnsupportedContentEncoding",
+            "Unsupported content encoding",
+        ));
+    }
+    let chunk_range = header_str(headers, "mex-Chunk-Range").unwrap_or("").trim();
+    if !chunk_range.is_empty() && chunk_range != "1:1" {
+        return Err(MeshError::coded(
+            StatusCode::EXPECTATION_FAILED,
+            "SEND",
+            "InvalidHeaderChunks",
+            "Invalid chunk values sent in mex-Chunk-Range header",
+        ));
+    }
+    let mut store = state.mesh();
+    if store.mailbox(&to).is_none() {
+        return Err(MeshError::coded(StatusCode::EXPECTATION_FAILED, "SEND", "12", "Unregistered to address"));
+    }
+    if body.is_empty() {
+        return Err(MeshError::coded(
+            StatusCode::EXPECTATION_FAILED,
+            "COLLECT",
+            "02",
+            "Data file is missing or inaccessible.",
+        ));
+    }
+    let id = uuid::Uuid::new_v4().simple().to_string().to_uppercase();
+    let text = |name: &str| header_str(headers, name).unwrap_or("").to_owned();
+    let content_type = Some(text("mex-Content-Type")).filter(|t| !t.is_empty()).unwrap_or_else(|| text("Content-Type"));
+    store.add(Message {
+        id: id.clone(),
+        sender,
+        recipient: to,
+        workflow_id: workflow.trim().to_owned(),
+        subject: text("mex-Subject"),
+        local_id: text("mex-LocalID"),
+        partner_id: text("mex-PartnerID"),
+        file_name: Some(text("mex-FileName")).filter(|f| !f.is_empty()).unwrap_or_else(|| format!("{id}.dat")),
+        content_type: content_type.trim().to_lowercase(),
+        content_encoding: encoding,
+        checksum: text("mex-Content-Checksum"),
+        encrypted: flag(headers, "mex-Content-Encrypted"),
+        compressed: flag(headers, "mex-Content-Compressed"),
+        body: body.to_vec(),
+        status: MessageStatus::Accepted,
+        created: OffsetDateTime::now_utc(),
+        acknowledged: None,
+        delivered: !dropped,
+    });
+    let reply = if version < 2 { json!({"messageID": id}) } else { json!({"message_id": id}) };
+    Ok((StatusCode::ACCEPTED, Json(reply)).into_response())
+}
+
+async fn inbox(State(state): State<SandboxState>, Path(mailbox): Path<String>, headers: HeaderMap) -> Response {
+    let result = authorise(&state, &mailbox, &headers).and_then(|mailbox| {
+        let version = api_version(&headers)?;
+        let store = state.mesh();
+        let ids: Vec<&str> = store.inbox(&mailbox).iter().map(|m| m.id.as_str()).collect();
+        Ok(if version < 2 {
+            json_response(StatusCode::OK, &json!({"messages": ids}), "application/json")
+        } else {
+            let body = json!({
+                "messages": ids,
+                "links": {"self": format!("{BASE}/{mailbox}/inbox")},
+                "approx_inbox_count": ids.len(),
+            });
+            json_response(StatusCode::OK, &body, V2_JSON)
+        })
+    });
+    finish(&headers, result)
+}
+
+/// The mex-* headers mesh-sandbox sends with a downloaded message (empty ones left out).
+fn message_headers(message: &Message) -> Vec<(&'static str, String)> {
+    let yes = |b: bool| if b { "Y".to_owned() } else { String::new() };
+    let status_time = mesh_timestamp(message.created);
+    let headers = vec![
+        ("mex-From", message.sender.clone()),
+        ("mex-To", message.recipient.clone()),
+        ("mex-WorkflowID", message.workflow_id.clone()),
+        ("mex-Chunk-Range", "1:1".to_owned()),
+        ("mex-Total-Chunks", "1".to_owned()),
+        ("mex-AddressType", "ALL".to_owned()),
+        ("mex-LocalID", message.local_id.clone()),
+        ("mex-PartnerID", message.partner_id.clone()),
+        ("mex-FileName", message.file_name.clone()),
+        ("mex-Subject", message.subject.clone()),
+        ("mex-Version", "1.0".to_owned()),
+        ("mex-MessageType", "DATA".to_owned()),
+        ("mex-MessageID", message.id.clone()),
+        ("content-encoding", message.content_encoding.clone()),
+        ("mex-StatusCode", "00".to_owned()),
+        ("mex-StatusEvent", "TRANSFER".to_owned()),
+        ("mex-StatusDescription", "Transferred to recipient mailbox".to_owned()),
+        ("mex-StatusSuccess", "SUCCESS".to_owned()),
+        ("mex-StatusTimestamp", status_time),
+        ("mex-Content-Compressed", yes(message.compressed)),
+        ("mex-Content-Encrypted", yes(message.encrypted)),
+        ("mex-Content-Checksum", message.checksum.clone()),
+        ("mex-Content-Type", message.content_type.clone()),
+        ("last-modified", http_date(message.last_modified())),
+    ];
+    headers.into_iter().filter(|(_, v)| !v.is_empty()).collect()
+}
+
+async fn download(
+    State(state): State<SandboxState>,
+    Path((mailbox, message)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let result = authorise(&state, &mailbox, &headers).and_then(|mailbox| {
+        let version = api_version(&headers)?;
+        let store = state.mesh();
+        let message =
+            store.message(&message.to_uppercase()).filter(|m| m.delivered).ok_or_else(MeshError::not_found)?;
+        if message.recipient != mailbox {
+            return Err(MeshError::bare(StatusCode::FORBIDDEN));
+        }
+        let media = if version > 1 && !message.content_type.is_empty() {
+            message.content_type.clone()
+        } else {
+            "application/octet-stream".to_owned()
+        };
+        let mut response = Response::new(Body::from(message.body.clone()));
+        let out = response.headers_mut();
+        for (name, value) in message_headers(message) {
+            if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::from_str(&value)) {
+                out.insert(name, value);
+            }
+        }
+        if let Ok(media) = HeaderValue::from_str(&media) {
+            out.insert(header::CONTENT_TYPE, media);
+        }
+        Ok(response)
+    });
+    finish(&headers, result)
+}
+
+async fn acknowledge(
+    State(state): State<SandboxState>,
+    Path((mailbox, message)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let result = authorise(&state, &mailbox, &headers).and_then(|mailbox| {
+        let version = api_version(&headers)?;
+        let id = message.to_uppercase();
+        let mut store = state.mesh();
+        let message = store.message(&id).filter(|m| m.delivered).ok_or_else(MeshError::not_found)?;
+        if message.recipient != mailbox {
+            return Err(MeshError::bare(StatusCode::FORBIDDEN));
+        }
+        store.acknowledge(&id);
+        Ok(if version < 2 { Json(json!({"messageId": id})).into_response() } else { StatusCode::OK.into_response() })
+    });
+    finish(&headers, result)
+}
+
+fn iso(at: OffsetDateTime) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
+    at.format(&format).unwrap_or_default()
+}
+
+async fn tracking(
+    State(state): State<SandboxState>,
+    Path(mailbox): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let result = authorise(&state, &mailbox, &headers).and_then(|mailbox| {
+        let version = api_version(&headers)?;
+        let pairs = form::parse_pairs(query.as_deref().unwrap_or(""));
+        let id = form::first(&pairs, "messageID")
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| MeshError::missing("query", "messageID"))?
+            .to_uppercase();
+        let store = state.mesh();
+        // Not 403 for another sender's message: mesh-sandbox (like Spine) answers 404.
+        let message =
+            store.message(&id).filter(|m| m.sender == mailbox).ok_or_else(|| MeshError::bare(StatusCode::NOT_FOUND))?;
+        let recipient = store.mailbox(&message.recipient);
+        let (name, ods) = recipient.map(|r| (r.name.clone(), r.ods_code.clone())).unwrap_or_default();
+        Ok(if version < 2 {
+            let body = json!({
+                "addressType": "ALL", "dtsId": message.id, "messageId": message.id, "localId": message.local_id,
+                "fileName": message.file_name, "fileSize": message.body.len(), "workflowId": message.workflow_id,
+                "recipient": message.recipient, "recipientName": name, "sender": message.sender,
+                "status": if message.status == MessageStatus::Accepted { "Accepted" } else { "Acknowledged" },
+                "statusSuccess": "SUCCESS", "uploadTimestamp": mesh_timestamp(message.created),
+                "downloadTimestamp": message.acknowledged.map(mesh_timestamp).unwrap_or_default(),
+                "expiryTime": mesh_timestamp(message.inbox_expiry()), "messageType": "Data", "version": "1.0",
+            });
+            json_response(StatusCode::OK, &body, "application/json")
+        } else {
+            let body = json!({
+                "message_id": message.id, "local_id": message.local_id, "workflow_id": message.workflow_id,
+                "filename": message.file_name, "expiry_time": iso(message.inbox_expiry()),
+                "upload_timestamp": iso(message.created), "recipient": message.recipient, "recipient_name": name,
+                "recipient_ods_code": ods, "recipient_org_code": ods, "status": message.status.as_str(),
+                "status_success": true,
+            });
+            json_response(StatusCode::OK, &body, V2_JSON)
+        })
+    });
+    finish(&headers, result)
+}
+
+async fn reset_all(State(state): State<SandboxState>) -> Response {
+    state.mesh().reset(None);
+    Json(json!({"message": "all mailboxes reset"})).into_response()
+}
+
+async fn reset_mailbox(State(state): State<SandboxState>, Path(mailbox): Path<String>) -> Response {
+    let mailbox = mailbox.to_uppercase();
+    state.mesh().reset(Some(&mailbox));
+    Json(json!({"message": format!("mailbox {mailbox} reset")})).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cipher_matches_mesh_sandbox_example_shape() {
+        let cipher = auth_cipher("TestKey", "X26ABC1", "nonce", "1", "password", "202611230502");
+        assert_eq!(cipher.len(), 64);
+        assert_ne!(cipher, auth_cipher("TestKey", "X26ABC1", "nonce", "2", "password", "202611230502"));
+    }
+
+    #[test]
+    fn accept_header_versions() {
+        let with = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::ACCEPT, HeaderValue::from_str(value).unwrap());
+            api_version(&headers)
+        };
+        assert_eq!(with("application/vnd.mesh.v2+json"), Ok(2));
+        assert_eq!(with("application/json"), Ok(1));
+        assert!(with("application/vnd.mesh.vX+json").is_err());
+        assert_eq!(api_version(&HeaderMap::new()), Ok(1));
+    }
+}

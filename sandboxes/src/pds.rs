@@ -1,0 +1,350 @@
+//! PDS FHIR R4 (`/personal-demographics/FHIR/R4`): patient read and application-restricted search, with
+//! the header rules and OperationOutcome codes of NHS England's PDS sandbox and specification
+//! (personal-demographics-service-api: `specification/components/paths/patient-{get,search}.yaml` and the
+//! Karate sandbox's validation order).
+//!
+//! Every answer, error or not, is `application/fhir+json` and echoes `X-Request-ID`/`X-Correlation-ID`.
+//! This module never returns address or telecom for a restricted record (the population already omits them).
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderName, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Extension, Router};
+use serde_json::{json, Value};
+use time::Date;
+
+use crate::faults::ActiveFaults;
+use crate::fhir::{FhirResponse, Issue};
+use crate::form;
+use crate::state::SandboxState;
+use crate::token::check_bearer;
+
+pub const BASE: &str = "/personal-demographics/FHIR/R4";
+const PUBLIC_BASE: &str = "https://api.service.nhs.uk/personal-demographics/FHIR/R4";
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+const X_CORRELATION_ID: HeaderName = HeaderName::from_static("x-correlation-id");
+
+const SEARCH_PARAMS: &[&str] = &[
+    "_fuzzy-match",
+    "_exact-match",
+    "_history",
+    "_max-results",
+    "family",
+    "given",
+    "gender",
+    "birthdate",
+    "death-date",
+    "address-postcode",
+    "address-postalcode",
+    "general-practitioner",
+    "email",
+    "phone",
+];
+
+pub fn routes() -> Router<SandboxState> {
+    Router::new().route(&format!("{BASE}/Patient"), get(search)).route(&format!("{BASE}/Patient/{{id}}"), get(read))
+}
+
+/// PDS's error codes with their issue type and display, as the PDS sandbox sends them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PdsCode {
+    InvalidResourceId,
+    MissingValue,
+    InvalidValue,
+    InvalidSearchData,
+    AdditionalProperties,
+    UnsupportedService,
+    AccessDenied,
+    ResourceNotFound,
+    UnableToCallService,
+    TooManyRequests,
+    ServiceUnavailable,
+    InternalServerError,
+}
+
+impl PdsCode {
+    fn issue(self) -> Issue {
+        let (issue_type, code, display) = match self {
+            PdsCode::InvalidResourceId => ("value", "INVALID_RESOURCE_ID", "Resource Id is invalid"),
+            PdsCode::MissingValue => ("required", "MISSING_VALUE", "Required value is missing"),
+            PdsCode::InvalidValue => ("value", "INVALID_VALUE", "Provided value is invalid"),
+            PdsCode::InvalidSearchData => ("value", "INVALID_SEARCH_DATA", "Search data is invalid"),
+            PdsCode::AdditionalProperties => {
+                ("invariant", "ADDITIONAL_PROPERTIES", "Additional properties should not be included")
+            }
+            PdsCode::UnsupportedService => ("processing", "UNSUPPORTED_SERVICE", "Unsupported Service"),
+            PdsCode::AccessDenied => ("forbidden", "ACCESS_DENIED", "Access Denied - Unauthorised"),
+            PdsCode::ResourceNotFound => ("not-found", "RESOURCE_NOT_FOUND", "Resource not found"),
+            PdsCode::UnableToCallService => ("timeout", "UNABLE_TO_CALL_SERVICE", "Unable to call service"),
+            PdsCode::TooManyRequests => ("throttled", "TOO_MANY_REQUESTS", "Too Many Requests"),
+            PdsCode::ServiceUnavailable => ("transient", "SERVICE_UNAVAILABLE", "Service unavailable"),
+            PdsCode::InternalServerError => ("exception", "INTERNAL_SERVER_ERROR", "Unexpected internal server error"),
+        };
+        Issue::error(issue_type, code, display)
+    }
+}
+
+/// A PDS rejection, rendered as an R4 OperationOutcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PdsError {
+    pub status: StatusCode,
+    pub code: PdsCode,
+    pub diagnostics: Option<String>,
+}
+
+fn error(status: StatusCode, code: PdsCode, diagnostics: Option<String>) -> PdsError {
+    PdsError { status, code, diagnostics }
+}
+
+impl From<PdsError> for FhirResponse {
+    fn from(e: PdsError) -> FhirResponse {
+        let mut issue = e.code.issue();
+        if let Some(d) = e.diagnostics {
+            issue = issue.diagnostics(d);
+        }
+        FhirResponse::new(e.status, issue.r4())
+    }
+}
+
+/// Injected-fault answer in PDS's dialect.
+pub fn fault_response(status: StatusCode) -> Response {
+    let code = match status.as_u16() {
+        408 | 504 => PdsCode::UnableToCallService,
+        429 => PdsCode::TooManyRequests,
+        401 | 403 => PdsCode::AccessDenied,
+        404 => PdsCode::ResourceNotFound,
+        503 => PdsCode::ServiceUnavailable,
+        s if s >= 500 => PdsCode::InternalServerError,
+        _ => PdsCode::InvalidValue,
+    };
+    FhirResponse::from(error(status, code, None)).into_response()
+}
+
+/// Adds the echoed ID headers to any answer.
+fn echo(response: FhirResponse, headers: &HeaderMap) -> Response {
+    let mut response = response;
+    for name in [X_REQUEST_ID, X_CORRELATION_ID] {
+        if let Some(value) = headers.get(&name).and_then(|v| v.to_str().ok()) {
+            response = response.with_header(name, value);
+        }
+    }
+    response.into_response()
+}
+
+fn is_uuid(text: &str) -> bool {
+    let groups: Vec<&str> = text.split('-').collect();
+    groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12])
+        && groups.iter().all(|g| g.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+/// Bearer token (when required), then the mandatory `X-Request-ID`.
+fn check_headers(state: &SandboxState, headers: &HeaderMap) -> Result<(), PdsError> {
+    check_bearer(state, headers)
+        .map_err(|p| error(StatusCode::UNAUTHORIZED, PdsCode::AccessDenied, Some(p.diagnostics().to_owned())))?;
+    match headers.get(X_REQUEST_ID).map(|v| v.to_str().unwrap_or("")) {
+        None => Err(error(
+            StatusCode::BAD_REQUEST,
+            PdsCode::MissingValue,
+            Some("Invalid request with error - X-Request-ID header must be supplied to access this resource".into()),
+        )),
+        Some(id) if !is_uuid(id) => Err(error(
+            StatusCode::BAD_REQUEST,
+            PdsCode::InvalidValue,
+            Some(format!("Invalid value - '{id}' in header 'X-Request-ID'")),
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
+async fn read(
+    State(state): State<SandboxState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    faults: Option<Extension<ActiveFaults>>,
+) -> Response {
+    let wrong_patient = faults.is_some_and(|Extension(f)| f.wrong_patient);
+    echo(read_patient(&state, &headers, &id, wrong_patient).unwrap_or_else(FhirResponse::from), &headers)
+}
+
+fn read_patient(state: &SandboxState, headers: &HeaderMap, id: &str, wrong: bool) -> Result<FhirResponse, PdsError> {
+    check_headers(state, headers)?;
+    if audit_store::NhsNumber::parse(id).is_err() || id.len() != 10 {
+        return Err(error(StatusCode::BAD_REQUEST, PdsCode::InvalidResourceId, None));
+    }
+    let population = state.population();
+    let record = if wrong { population.someone_else(id) } else { population.pds_record(id) };
+    let record = record.ok_or_else(|| error(StatusCode::NOT_FOUND, PdsCode::ResourceNotFound, None))?;
+    let version = record["meta"]["versionId"].as_str().unwrap_or("1");
+    Ok(FhirResponse::ok(record.clone()).with_header(axum::http::header::ETAG, &format!("W/\"{version}\"")))
+}
+
+async fn search(State(state): State<SandboxState>, RawQuery(query): RawQuery, headers: HeaderMap) -> Response {
+    let pairs = form::parse_pairs(query.as_deref().unwrap_or(""));
+    echo(search_patients(&state, &headers, &pairs).unwrap_or_else(FhirResponse::from), &headers)
+}
+
+/// A birthdate/death-date search value: optional eq/ge/le prefix and a real calendar date.
+fn parse_date_param(value: &str) -> Option<(&str, Date)> {
+    let (prefix, date) = match value.get(..2) {
+        Some(p @ ("eq" | "ge" | "le")) => (p, &value[2..]),
+        _ => ("eq", value),
+    };
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    Date::parse(date, &format).ok().map(|d| (prefix, d))
+}
+
+fn search_patients(
+    state: &SandboxState,
+    headers: &HeaderMap,
+    pairs: &[(String, String)],
+) -> Result<FhirResponse, PdsError> {
+    check_headers(state, headers)?;
+    let bad = |code, diagnostics: String| error(StatusCode::BAD_REQUEST, code, Some(diagnostics));
+    if pairs.is_empty() {
+        return Err(error(StatusCode::BAD_REQUEST, PdsCode::UnsupportedService, None));
+    }
+    let mut unexpected: Vec<&str> =
+        pairs.iter().map(|(k, _)| k.as_str()).filter(|k| !SEARCH_PARAMS.contains(k)).collect();
+    unexpected.dedup();
+    if !unexpected.is_empty() {
+        let names = unexpected.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", ");
+        let verb = if unexpected.len() == 1 { "was" } else { "were" };
+        return Err(bad(
+            PdsCode::AdditionalProperties,
+            format!("Invalid request with error - Additional properties are not allowed ({names} {verb} unexpected)"),
+        ));
+    }
+    let mut birthdates = Vec::new();
+    for field in ["birthdate", "death-date"] {
+        for value in form::all(pairs, field) {
+            let parsed = parse_date_param(value)
+                .ok_or_else(|| bad(PdsCode::InvalidValue, format!("Invalid value - '{value}' in field '{field}'")))?;
+            if field == "birthdate" {
+                birthdates.push(parsed);
+            }
+        }
+    }
+    if let Some(gender) = form::first(pairs, "gender") {
+        if !["male", "female", "other", "unknown"].contains(&gender.to_ascii_lowercase().as_str()) {
+            return Err(bad(PdsCode::InvalidValue, format!("Invalid value - '{gender}' in field 'gender'")));
+        }
+    }
+    if let Some(max) = form::first(pairs, "_max-results") {
+        match max.parse::<u32>() {
+            Ok(1) => {}
+            Ok(2..=50) => {
+                return Err(error(
+                    StatusCode::FORBIDDEN,
+                    PdsCode::InvalidValue,
+                    Some("Multiple results requested when using the API in application-restricted mode".into()),
+                ))
+            }
+            _ => return Err(bad(PdsCode::InvalidValue, format!("Invalid value - '{max}' in field '_max-results'"))),
+        }
+    }
+    if birthdates.is_empty() {
+        return Err(bad(
+            PdsCode::MissingValue,
+            "Missing value - 'birth_date/birth_date_range_start/birth_date_range_end'".into(),
+        ));
+    }
+    if form::first(pairs, "family").is_none_or(str::is_empty) {
+        return Err(bad(
+            PdsCode::InvalidSearchData,
+            "Invalid search data provided - 'No searches were performed as the search criteria did not meet the minimum requirements'".into(),
+        ));
+    }
+    let matches: Vec<&Value> = state.population().records().filter(|r| matches(r, pairs, &birthdates)).collect();
+    let timestamp = crate::clock::rfc3339_now();
+    Ok(match matches.as_slice() {
+        [] => {
+            FhirResponse::ok(json!({"resourceType": "Bundle", "type": "searchset", "timestamp": timestamp, "total": 0}))
+        }
+        [one] => FhirResponse::ok(json!({
+            "resourceType": "Bundle",
+            "type": "searchset",
+            "timestamp": timestamp,
+            "total": 1,
+            "entry": [{
+                "fullUrl": format!("{PUBLIC_BASE}/Patient/{}", one["id"].as_str().unwrap_or_default()),
+                "search": {"score": 1},
+                "resource": one,
+            }],
+        })),
+        _ => FhirResponse::ok(json!({
+            "resourceType": "OperationOutcome",
+            "issue": [{
+                "severity": "information",
+                "code": "multiple-matches",
+                "details": {"coding": [{
+                    "system": crate::fhir::R4_SPINE_SYSTEM,
+                    "version": "1",
+                    "code": "TOO_MANY_MATCHES",
+                    "display": "Too Many Matches",
+                }]},
+            }],
+        })),
+    })
+}
+
+fn text_matches(pattern: &str, value: &str) -> bool {
+    let norm = |s: &str| s.to_lowercase().replace(' ', "");
+    let (pattern, value) = (norm(pattern), norm(value));
+    match pattern.strip_suffix('*') {
+        Some(prefix) => value.starts_with(prefix),
+        None => pattern == value,
+    }
+}
+
+fn matches(record: &Value, pairs: &[(String, String)], birthdates: &[(&str, Date)]) -> bool {
+    let name = &record["name"][0];
+    let strs =
+        |v: &Value| v.as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_owned).collect::<Vec<_>>();
+    let family_ok =
+        form::first(pairs, "family").is_some_and(|f| name["family"].as_str().is_some_and(|n| text_matches(f, n)));
+    let given = strs(&name["given"]);
+    let given_ok = form::all(pairs, "given").iter().all(|g| given.iter().any(|n| text_matches(g, n)));
+    let gender_ok = form::first(pairs, "gender")
+        .is_none_or(|g| record["gender"].as_str().is_some_and(|r| r.eq_ignore_ascii_case(g)));
+    let birth = record["birthDate"].as_str().and_then(|b| parse_date_param(b)).map(|(_, d)| d);
+    let birth_ok = birth.is_some_and(|b| {
+        birthdates.iter().all(|(prefix, d)| match *prefix {
+            "ge" => b >= *d,
+            "le" => b <= *d,
+            _ => b == *d,
+        })
+    });
+    let postcode = form::first(pairs, "address-postcode").or_else(|| form::first(pairs, "address-postalcode"));
+    let postcode_ok = postcode.is_none_or(|p| {
+        record["address"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|a| a["postalCode"].as_str().is_some_and(|v| text_matches(p, v)))
+    });
+    let gp_ok = form::first(pairs, "general-practitioner")
+        .is_none_or(|gp| record["generalPractitioner"][0]["identifier"]["value"].as_str() == Some(gp));
+    let telecom = |system: &str, wanted: &str| {
+        record["telecom"].as_array().into_iter().flatten().any(|t| t["system"] == system && t["value"] == wanted)
+    };
+    let email_ok = form::first(pairs, "email").is_none_or(|e| telecom("email", e));
+    let phone_ok = form::first(pairs, "phone").is_none_or(|p| telecom("phone", p));
+    family_ok && given_ok && gender_ok && birth_ok && postcode_ok && gp_ok && email_ok && phone_ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uuid_and_dates() {
+        assert!(is_uuid("60E0B220-8136-4CA5-AE46-1D97EF59D068"));
+        assert!(!is_uuid("60E0B220-8136-4CA5-AE46-1D97EF59D06"));
+        assert!(!is_uuid("not-a-uuid"));
+        assert_eq!(parse_date_param("ge2010-10-22").map(|(p, _)| p), Some("ge"));
+        assert!(parse_date_param("2010-02-30").is_none());
+        assert!(parse_date_param("22/10/2010").is_none());
+        assert!(text_matches("Sm*", "Smith") && text_matches("ls16ae", "LS1 6AE") && !text_matches("Smi", "Smith"));
+    }
+}
