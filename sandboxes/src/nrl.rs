@@ -30,8 +30,11 @@ pub const SANDBOX_ODS: &str = "Y05868";
 pub const SANDBOX_TYPES: &[&str] = &["736253002", "887701000000100", "1363501000000100", "861421000000109"];
 /// NHS numbers with one pointer each at start.
 pub const PATIENTS_WITH_POINTERS: [&str; 2] = ["4409815415", "3495456481"];
-/// A valid NHS number with no pointers.
-pub const PATIENT_WITHOUT_POINTERS: &str = "3495456001";
+/// A valid NHS number with no pointers (search answers an empty Bundle).
+pub const PATIENT_WITHOUT_POINTERS: &str = "9000000009";
+/// NRL's documented "unknown" example. It fails the Modulus 11 check, so NRLF (and this sandbox) answer
+/// 400 INVALID_NHS_NUMBER rather than an empty Bundle.
+pub const DOCUMENTED_UNKNOWN: &str = "3495456001";
 
 fn permitted_types(ods: &str) -> Option<&'static [&'static str]> {
     (ods == SANDBOX_ODS).then_some(SANDBOX_TYPES)

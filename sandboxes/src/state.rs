@@ -55,9 +55,9 @@ impl SandboxState {
         &self.inner.config
     }
 
-    /// Restores the initial data of every API and clears all fault plans and issued tokens.
+    /// Restores the initial data of every API and clears all fault plans. Issued tokens stay valid, so a
+    /// running client is not logged out by a test resetting data.
     pub fn reset(&self) {
-        *lock(&self.inner.tokens) = TokenBook::default();
         *lock(&self.inner.appointments) = AppointmentBook::default();
         *lock(&self.inner.pointers) = PointerStore::initial();
         *lock(&self.inner.mesh) = MeshStore::new(&self.inner.config.mesh_mailboxes);

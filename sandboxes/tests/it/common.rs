@@ -1,0 +1,200 @@
+//! Helpers shared by the integration tests: driving the router in-process, signing client assertions with
+//! the demo key, GP Connect headers and JWTs, MESH authorisation.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use axum::Router;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use http_body_util::BodyExt;
+use rsa::pkcs1v15::SigningKey;
+use rsa::pkcs8::DecodePrivateKey;
+use rsa::sha2::Sha512;
+use rsa::signature::{SignatureEncoding, Signer};
+use sandboxes::{router, SandboxConfig, SandboxState, DEMO_API_KEY, DEMO_KID, DEMO_PRIVATE_KEY_PEM};
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+pub const HOST: &str = "sandbox.test";
+pub const TOKEN_AUD: &str = "http://sandbox.test/oauth2/token";
+pub const REQUEST_ID: &str = "60e0b220-8136-4ca5-ae46-1d97ef59d068";
+pub const CORRELATION_ID: &str = "11C46F5F-CDEF-4865-94B2-0EE0EDCC26DA";
+pub const ASID: &str = "918999198738";
+
+/// A sandbox router with the default (demo) configuration.
+pub fn app() -> Router {
+    router(SandboxState::new(SandboxConfig::default()))
+}
+
+pub fn app_with(config: SandboxConfig) -> Router {
+    router(SandboxState::new(config))
+}
+
+/// The answer to one request: status, headers, raw body and the body as JSON (Null when it is not JSON).
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub bytes: Vec<u8>,
+    pub json: Value,
+}
+
+impl Answer {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// `issue[0].details.coding[0].code` of an OperationOutcome.
+    pub fn code(&self) -> &str {
+        self.json["issue"][0]["details"]["coding"][0]["code"].as_str().unwrap_or("<none>")
+    }
+
+    pub fn system(&self) -> &str {
+        self.json["issue"][0]["details"]["coding"][0]["system"].as_str().unwrap_or("<none>")
+    }
+}
+
+pub async fn send(app: &Router, request: Request<Body>) -> Answer {
+    let response = app.clone().oneshot(request).await.expect("router never fails");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.into_body().collect().await.expect("body").to_bytes().to_vec();
+    let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    Answer { status, headers, bytes, json }
+}
+
+/// Builds a request: method, path, headers and body.
+pub fn request(method: Method, path: &str, headers: &[(&str, &str)], body: impl Into<Body>) -> Request<Body> {
+    let mut builder = Request::builder().method(method).uri(path).header("host", HOST);
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    builder.body(body.into()).expect("valid request")
+}
+
+pub fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+}
+
+pub fn b64(value: &Value) -> String {
+    URL_SAFE_NO_PAD.encode(value.to_string())
+}
+
+/// An RS512 client assertion signed with the demo key.
+pub fn sign(header: &Value, claims: &Value) -> String {
+    let key = rsa::RsaPrivateKey::from_pkcs8_pem(DEMO_PRIVATE_KEY_PEM).unwrap();
+    let signing = SigningKey::<Sha512>::new(key);
+    let input = format!("{}.{}", b64(header), b64(claims));
+    let signature = signing.sign(input.as_bytes());
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.to_bytes()))
+}
+
+pub fn assertion_header() -> Value {
+    json!({"alg": "RS512", "typ": "JWT", "kid": DEMO_KID})
+}
+
+pub fn assertion_claims() -> Value {
+    json!({
+        "iss": DEMO_API_KEY, "sub": DEMO_API_KEY, "aud": TOKEN_AUD,
+        "jti": uuid::Uuid::new_v4().to_string(), "exp": now() + 240,
+    })
+}
+
+pub fn token_form(assertion: &str) -> String {
+    format!(
+        "grant_type=client_credentials&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion={assertion}"
+    )
+}
+
+pub async fn post_token(app: &Router, form: String) -> Answer {
+    let headers = [("content-type", "application/x-www-form-urlencoded")];
+    send(app, request(Method::POST, "/oauth2/token", &headers, form)).await
+}
+
+/// A fresh access token from the demo application.
+pub async fn token(app: &Router) -> String {
+    let answer = post_token(app, token_form(&sign(&assertion_header(), &assertion_claims()))).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.json);
+    answer.json["access_token"].as_str().unwrap().to_owned()
+}
+
+/// GET against PDS with a token and both ID headers.
+pub async fn pds_get(app: &Router, path: &str, token: &str) -> Answer {
+    let bearer = format!("Bearer {token}");
+    let headers =
+        [("authorization", bearer.as_str()), ("x-request-id", REQUEST_ID), ("x-correlation-id", CORRELATION_ID)];
+    send(app, request(Method::GET, &format!("/personal-demographics/FHIR/R4{path}"), &headers, Body::empty())).await
+}
+
+/// GP Connect JWT claims that pass every rule, for `scope`.
+pub fn gpc_claims(scope: &str) -> Value {
+    let iat = now();
+    json!({
+        "iss": "https://consumer.example.org",
+        "sub": "1",
+        "aud": "https://authorize.fhir.nhs.net/token",
+        "exp": iat + 300,
+        "iat": iat,
+        "reason_for_request": "directcare",
+        "requested_scope": scope,
+        "requesting_device": {"resourceType": "Device",
+            "identifier": [{"system": "https://consumer.example.org/Id/device", "value": "pathwatch"}],
+            "model": "pathwatch", "version": "0.1.0"},
+        "requesting_organization": {"resourceType": "Organization", "name": "Pathwatch Canary",
+            "identifier": [{"system": "https://fhir.nhs.uk/Id/ods-organization-code", "value": "Y05868"}]},
+        "requesting_practitioner": {"resourceType": "Practitioner", "id": "1",
+            "identifier": [{"system": "https://fhir.nhs.uk/Id/sds-user-id", "value": "111111111"},
+                           {"system": "https://fhir.nhs.uk/Id/sds-role-profile-id", "value": "22222222"}],
+            "name": [{"family": "Canary", "given": ["Path"], "prefix": ["Dr"]}]},
+    })
+}
+
+pub fn gpc_jwt(claims: &Value) -> String {
+    format!("{}.{}.", b64(&json!({"alg": "none", "typ": "JWT"})), b64(claims))
+}
+
+pub const STRUCTURED: &str = "urn:nhs:names:services:gpconnect:fhir:operation:gpc.getstructuredrecord-1";
+pub const SEARCH_SLOT: &str = "urn:nhs:names:services:gpconnect:fhir:rest:search:slot-1";
+pub const CREATE_APPOINTMENT: &str = "urn:nhs:names:services:gpconnect:fhir:rest:create:appointment-1";
+pub const READ_APPOINTMENT: &str = "urn:nhs:names:services:gpconnect:fhir:rest:read:appointment-1";
+pub const CANCEL_APPOINTMENT: &str = "urn:nhs:names:services:gpconnect:fhir:rest:cancel:appointment-1";
+
+/// The SSP headers for `interaction` with a valid JWT for `scope`.
+pub fn gpc_headers(interaction: &str, scope: &str) -> Vec<(String, String)> {
+    vec![
+        ("ssp-traceid".into(), uuid::Uuid::new_v4().to_string()),
+        ("ssp-from".into(), "200000000359".into()),
+        ("ssp-to".into(), ASID.into()),
+        ("ssp-interactionid".into(), interaction.into()),
+        ("authorization".into(), format!("Bearer {}", gpc_jwt(&gpc_claims(scope)))),
+        ("accept".into(), "application/fhir+json".into()),
+        ("content-type".into(), "application/fhir+json".into()),
+    ]
+}
+
+pub async fn gpc_send(app: &Router, method: Method, path: &str, headers: &[(String, String)], body: &Value) -> Answer {
+    let pairs: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let body = if body.is_null() { Body::empty() } else { Body::from(body.to_string()) };
+    send(app, request(method, &format!("/gpconnect/fhir{path}"), &pairs, body)).await
+}
+
+pub fn structured_parameters(nhs_number: &str) -> Value {
+    json!({
+        "resourceType": "Parameters",
+        "parameter": [
+            {"name": "patientNHSNumber",
+             "valueIdentifier": {"system": "https://fhir.nhs.uk/Id/nhs-number", "value": nhs_number}},
+            {"name": "includeAllergies", "part": [{"name": "includeResolvedAllergies", "valueBoolean": true}]},
+            {"name": "includeMedication", "part": [{"name": "includePrescriptionIssues", "valueBoolean": true}]},
+        ],
+    })
+}
+
+/// `NHSMESH` authorisation for `mailbox` with `password` and the default shared key.
+pub fn mesh_auth(mailbox: &str, password: &str) -> String {
+    let nonce = uuid::Uuid::new_v4().to_string();
+    let timestamp = "202611230502";
+    let cipher = sandboxes::mesh::auth_cipher("TestKey", mailbox, &nonce, "1", password, timestamp);
+    format!("NHSMESH {mailbox}:{nonce}:1:{timestamp}:{cipher}")
+}

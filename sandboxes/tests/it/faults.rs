@@ -1,0 +1,213 @@
+//! Fault injection: the admin API and every fault kind, each answered in the target API's own dialect.
+
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::http::{Method, StatusCode};
+use axum::Router;
+use serde_json::{json, Value};
+
+use crate::common::*;
+
+async fn set_fault(app: &Router, api: &str, plan: Value) -> Answer {
+    let headers = [("content-type", "application/json")];
+    send(app, request(Method::PUT, &format!("/_admin/faults/{api}"), &headers, plan.to_string())).await
+}
+
+async fn admin(app: &Router, method: Method, path: &str) -> Answer {
+    send(app, request(method, path, &[], Body::empty())).await
+}
+
+#[tokio::test]
+async fn admin_api_shows_validates_and_clears_plans() {
+    let app = app();
+    let set = set_fault(&app, "pds", json!({"error_rate": 0.5})).await;
+    assert_eq!(set.status, StatusCode::OK);
+    assert_eq!(set.json["error_status"], 503, "defaults filled in");
+    assert_eq!(set.json["retry_after_s"], 1);
+    assert_eq!(set.json["timeout_s"], 60);
+    let all = admin(&app, Method::GET, "/_admin/faults").await;
+    assert_eq!(all.json["pds"]["error_rate"], 0.5);
+
+    let typo = set_fault(&app, "pds", json!({"error_rat": 1.0})).await;
+    assert_eq!(typo.status, StatusCode::BAD_REQUEST);
+    assert!(typo.json["error"].as_str().unwrap().contains("error_rat"), "{}", typo.json);
+    let wrong_type = set_fault(&app, "nrl", json!({"latency_ms": "slow"})).await;
+    assert_eq!(wrong_type.status, StatusCode::BAD_REQUEST);
+    let out_of_range = set_fault(&app, "nrl", json!({"timeout_rate": 2.0})).await;
+    assert!(out_of_range.json["error"].as_str().unwrap().contains("timeout_rate"));
+    let not_json = send(&app, request(Method::PUT, "/_admin/faults/nrl", &[], "{")).await;
+    assert_eq!(not_json.status, StatusCode::BAD_REQUEST);
+    let unknown = set_fault(&app, "spine", json!({})).await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+
+    assert_eq!(admin(&app, Method::DELETE, "/_admin/faults/pds").await.status, StatusCode::NO_CONTENT);
+    assert_eq!(admin(&app, Method::GET, "/_admin/faults").await.json, json!({}));
+    set_fault(&app, "mesh", json!({"drop_messages": true})).await;
+    assert_eq!(admin(&app, Method::DELETE, "/_admin/faults").await.status, StatusCode::NO_CONTENT);
+    assert_eq!(admin(&app, Method::GET, "/_admin/faults").await.json, json!({}));
+}
+
+#[tokio::test]
+async fn errors_come_in_each_apis_dialect() {
+    let app = app();
+    let token = token(&app).await;
+    set_fault(&app, "pds", json!({"error_rate": 1.0})).await;
+    let pds = pds_get(&app, "/Patient/9000000009", &token).await;
+    assert_eq!((pds.status, pds.code()), (StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE"));
+    assert_eq!(pds.system(), "https://fhir.nhs.uk/R4/CodeSystem/Spine-ErrorOrWarningCode");
+    set_fault(&app, "pds", json!({"error_rate": 1.0, "error_status": 408})).await;
+    let timeout = pds_get(&app, "/Patient/9000000009", &token).await;
+    assert_eq!((timeout.status, timeout.code()), (StatusCode::REQUEST_TIMEOUT, "UNABLE_TO_CALL_SERVICE"));
+
+    set_fault(&app, "gpconnect", json!({"error_rate": 1.0, "error_status": 500})).await;
+    let gpc = gpc_send(
+        &app,
+        Method::POST,
+        "/Patient/$gpc.getstructuredrecord",
+        &gpc_headers(STRUCTURED, "patient/*.read"),
+        &structured_parameters("9690937286"),
+    )
+    .await;
+    assert_eq!((gpc.status, gpc.code()), (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_SERVER_ERROR"));
+    assert_eq!(gpc.system(), "https://fhir.nhs.uk/STU3/CodeSystem/Spine-ErrorOrWarningCode-1");
+
+    set_fault(&app, "token", json!({"error_rate": 1.0})).await;
+    let denied = post_token(&app, token_form(&sign(&assertion_header(), &assertion_claims()))).await;
+    assert_eq!((denied.status, denied.json["error"].as_str()), (StatusCode::SERVICE_UNAVAILABLE, Some("server_error")));
+
+    set_fault(&app, "mesh", json!({"error_rate": 1.0, "error_status": 502})).await;
+    let auth = mesh_auth("X26ABC1", "password");
+    let mesh =
+        send(&app, request(Method::GET, "/messageexchange/X26ABC1/inbox", &[("authorization", &auth)], Body::empty()))
+            .await;
+    assert_eq!(mesh.status, StatusCode::BAD_GATEWAY);
+    assert!(mesh.json["message"].is_string());
+
+    let faults = admin(&app, Method::GET, "/_admin/faults").await;
+    assert_eq!(faults.status, StatusCode::OK, "the admin API is never faulted");
+}
+
+#[tokio::test]
+async fn rate_limits_carry_retry_after_and_timeouts_end_in_504() {
+    let app = app();
+    let token = token(&app).await;
+    set_fault(&app, "nrl", json!({"rate_limit_rate": 1.0, "retry_after_s": 3})).await;
+    let bearer = format!("Bearer {token}");
+    let headers = [("authorization", bearer.as_str()), ("nhsd-end-user-organisation-ods", "Y05868")];
+    let path = "/record-locator/consumer/FHIR/R4/DocumentReference?subject:identifier=https://fhir.nhs.uk/Id/nhs-number|4409815415";
+    let limited = send(&app, request(Method::GET, path, &headers, Body::empty())).await;
+    assert_eq!((limited.status, limited.code()), (StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_REQUESTS"));
+    assert_eq!(limited.header("retry-after"), Some("3"));
+
+    set_fault(&app, "pds", json!({"timeout_rate": 1.0, "timeout_s": 0})).await;
+    let held = pds_get(&app, "/Patient/9000000009", &token).await;
+    assert_eq!(held.status, StatusCode::GATEWAY_TIMEOUT);
+}
+
+#[tokio::test]
+async fn latency_is_added_before_answering() {
+    let app = app();
+    let token = token(&app).await;
+    set_fault(&app, "pds", json!({"latency_ms": 150})).await;
+    let started = Instant::now();
+    let answer = pds_get(&app, "/Patient/9000000009", &token).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert!(started.elapsed().as_millis() >= 150);
+}
+
+#[tokio::test]
+async fn remaining_applies_to_the_next_n_requests_only() {
+    let app = app();
+    let token = token(&app).await;
+    set_fault(&app, "pds", json!({"error_rate": 1.0, "remaining": 2})).await;
+    assert_eq!(pds_get(&app, "/Patient/9000000009", &token).await.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(admin(&app, Method::GET, "/_admin/faults").await.json["pds"]["remaining"], 1);
+    assert_eq!(pds_get(&app, "/Patient/9000000009", &token).await.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(pds_get(&app, "/Patient/9000000009", &token).await.status, StatusCode::OK);
+    assert_eq!(admin(&app, Method::GET, "/_admin/faults").await.json, json!({}));
+}
+
+#[tokio::test]
+async fn wrong_patient_in_pds_gp_connect_and_nrl() {
+    let app = app();
+    let token = token(&app).await;
+    for api in ["pds", "gpconnect", "nrl"] {
+        set_fault(&app, api, json!({"wrong_patient": true})).await;
+    }
+    let pds = pds_get(&app, "/Patient/9000000009", &token).await;
+    assert_eq!(pds.status, StatusCode::OK);
+    assert_ne!(pds.json["id"], "9000000009");
+
+    let gpc = gpc_send(
+        &app,
+        Method::POST,
+        "/Patient/$gpc.getstructuredrecord",
+        &gpc_headers(STRUCTURED, "patient/*.read"),
+        &structured_parameters("9690937286"),
+    )
+    .await;
+    assert_eq!(gpc.status, StatusCode::OK);
+    let returned = &gpc.json["entry"][0]["resource"]["identifier"][0]["value"];
+    assert!(returned.is_string() && returned != "9690937286", "{returned}");
+
+    let bearer = format!("Bearer {token}");
+    let headers = [("authorization", bearer.as_str()), ("nhsd-end-user-organisation-ods", "Y05868")];
+    let path = "/record-locator/consumer/FHIR/R4/DocumentReference?subject:identifier=https://fhir.nhs.uk/Id/nhs-number|4409815415";
+    let nrl = send(&app, request(Method::GET, path, &headers, Body::empty())).await;
+    let subject = &nrl.json["entry"][0]["resource"]["subject"]["identifier"]["value"];
+    assert!(subject.is_string() && subject != "4409815415", "{}", nrl.json);
+}
+
+#[tokio::test]
+async fn dropped_messages_are_accepted_but_never_delivered() {
+    let app = app();
+    set_fault(&app, "mesh", json!({"drop_messages": true})).await;
+    let auth = mesh_auth("X26ABC1", "password");
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("accept", "application/vnd.mesh.v2+json"),
+        ("mex-to", "X26ABC2"),
+        ("mex-workflowid", "TEST_WORKFLOW"),
+    ];
+    let sent = send(&app, request(Method::POST, "/messageexchange/X26ABC1/outbox", &headers, "lost")).await;
+    assert_eq!(sent.status, StatusCode::ACCEPTED);
+    let auth2 = mesh_auth("X26ABC2", "password");
+    let inbox = send(
+        &app,
+        request(
+            Method::GET,
+            "/messageexchange/X26ABC2/inbox",
+            &[("authorization", &auth2), ("accept", "application/vnd.mesh.v2+json")],
+            Body::empty(),
+        ),
+    )
+    .await;
+    assert_eq!(inbox.json["messages"], json!([]));
+}
+
+#[tokio::test]
+async fn reset_restores_initial_data_and_clears_faults() {
+    let app = app();
+    let token = token(&app).await;
+    let bearer = format!("Bearer {token}");
+    let headers = [("authorization", bearer.as_str()), ("nhsd-end-user-organisation-ods", "Y05868")];
+    let id = "Y05868-99999999-0000-4000-8000-000000000001";
+    let delete = request(
+        Method::DELETE,
+        &format!("/record-locator/producer/FHIR/R4/DocumentReference/{id}"),
+        &headers,
+        Body::empty(),
+    );
+    assert_eq!(send(&app, delete).await.status, StatusCode::OK);
+    set_fault(&app, "pds", json!({"error_rate": 1.0})).await;
+    assert_eq!(admin(&app, Method::POST, "/_admin/reset").await.status, StatusCode::NO_CONTENT);
+    let read = request(
+        Method::GET,
+        &format!("/record-locator/consumer/FHIR/R4/DocumentReference/{id}"),
+        &headers,
+        Body::empty(),
+    );
+    assert_eq!(send(&app, read).await.status, StatusCode::OK);
+    assert_eq!(admin(&app, Method::GET, "/_admin/faults").await.json, json!({}));
+}

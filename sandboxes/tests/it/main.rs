@@ -1,0 +1,12 @@
+//! The sandboxes' integration tests: one binary, a module per API, driving the router in-process (and one
+//! real bound server).
+
+mod common;
+mod faults;
+mod gpconnect;
+mod mesh;
+mod nrl;
+mod patients;
+mod pds;
+mod server;
+mod token;

@@ -1,0 +1,179 @@
+//! PDS: documented sandbox patients, header rules, search validation and the synthetic population.
+
+use axum::body::Body;
+use axum::http::{Method, StatusCode};
+use sandboxes::patients::Morph;
+use sandboxes::SandboxConfig;
+
+use crate::common::*;
+
+const R4_SYSTEM: &str = "https://fhir.nhs.uk/R4/CodeSystem/Spine-ErrorOrWarningCode";
+
+#[tokio::test]
+async fn reads_the_ordinary_patient_with_etag_and_echoed_ids() {
+    let app = app();
+    let token = token(&app).await;
+    let answer = pds_get(&app, "/Patient/9000000009", &token).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.header("content-type"), Some("application/fhir+json"));
+    assert_eq!(answer.header("etag"), Some("W/\"2\""));
+    assert_eq!(answer.header("x-request-id"), Some(REQUEST_ID));
+    assert_eq!(answer.header("x-correlation-id"), Some(CORRELATION_ID));
+    assert_eq!(answer.json["id"], "9000000009");
+    assert_eq!(answer.json["identifier"][0]["system"], "https://fhir.nhs.uk/Id/nhs-number");
+    assert_eq!(answer.json["name"][0]["family"], "Smith");
+    assert_eq!(answer.json["meta"]["security"][0]["code"], "U");
+}
+
+#[tokio::test]
+async fn restricted_minimal_second_smith_not_found_and_invalid() {
+    let app = app();
+    let token = token(&app).await;
+    let restricted = pds_get(&app, "/Patient/9000000025", &token).await;
+    assert_eq!(restricted.json["meta"]["security"][0]["code"], "R");
+    assert!(restricted.json.get("address").is_none() && restricted.json.get("telecom").is_none());
+    let minimal = pds_get(&app, "/Patient/9000000033", &token).await;
+    assert_eq!(minimal.status, StatusCode::OK);
+    assert!(minimal.json.get("name").is_none() && minimal.json.get("birthDate").is_none());
+    let second = pds_get(&app, "/Patient/9000000017", &token).await;
+    assert_eq!(second.json["name"][0]["family"], "Smith");
+    let missing = pds_get(&app, "/Patient/9111231130", &token).await;
+    assert_eq!((missing.status, missing.code()), (StatusCode::NOT_FOUND, "RESOURCE_NOT_FOUND"));
+    assert_eq!(missing.header("x-request-id"), Some(REQUEST_ID));
+    let invalid = pds_get(&app, "/Patient/9000000000", &token).await;
+    assert_eq!((invalid.status, invalid.code()), (StatusCode::BAD_REQUEST, "INVALID_RESOURCE_ID"));
+    assert_eq!(invalid.system(), R4_SYSTEM);
+    assert_eq!(invalid.json["issue"][0]["details"]["coding"][0]["display"], "Resource Id is invalid");
+    let garbage = pds_get(&app, "/Patient/abc", &token).await;
+    assert_eq!(garbage.code(), "INVALID_RESOURCE_ID");
+}
+
+#[tokio::test]
+async fn x_request_id_is_mandatory_and_a_uuid() {
+    let app = app();
+    let token = format!("Bearer {}", token(&app).await);
+    let path = "/personal-demographics/FHIR/R4/Patient/9000000009";
+    let missing = send(&app, request(Method::GET, path, &[("authorization", &token)], Body::empty())).await;
+    assert_eq!((missing.status, missing.code()), (StatusCode::BAD_REQUEST, "MISSING_VALUE"));
+    let headers = [("authorization", token.as_str()), ("x-request-id", "1234")];
+    let invalid = send(&app, request(Method::GET, path, &headers, Body::empty())).await;
+    assert_eq!((invalid.status, invalid.code()), (StatusCode::BAD_REQUEST, "INVALID_VALUE"));
+    assert_eq!(invalid.header("x-request-id"), Some("1234"));
+}
+
+#[tokio::test]
+async fn bearer_rules_and_require_auth_off() {
+    let app = app();
+    let path = "/personal-demographics/FHIR/R4/Patient/9000000009";
+    let none = send(&app, request(Method::GET, path, &[("x-request-id", REQUEST_ID)], Body::empty())).await;
+    assert_eq!((none.status, none.code()), (StatusCode::UNAUTHORIZED, "ACCESS_DENIED"));
+    let made_up = pds_get(&app, "/Patient/9000000009", "made-up-token").await;
+    assert_eq!((made_up.status, made_up.code()), (StatusCode::UNAUTHORIZED, "ACCESS_DENIED"));
+    let open = app_with(SandboxConfig { require_auth: false, ..SandboxConfig::default() });
+    let answer = send(&open, request(Method::GET, path, &[("x-request-id", REQUEST_ID)], Body::empty())).await;
+    assert_eq!(answer.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_documented_search_finds_one_patient_with_score() {
+    let app = app();
+    let token = token(&app).await;
+    let answer = pds_get(&app, "/Patient?family=Smith&gender=female&birthdate=eq2010-10-22", &token).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.json["resourceType"], "Bundle");
+    assert_eq!(answer.json["type"], "searchset");
+    assert_eq!(answer.json["total"], 1);
+    assert_eq!(answer.json["entry"][0]["resource"]["id"], "9000000009");
+    assert_eq!(answer.json["entry"][0]["search"]["score"], 1);
+    assert!(answer.json["entry"][0]["fullUrl"].as_str().unwrap().ends_with("/Patient/9000000009"));
+    assert_eq!(answer.header("x-request-id"), Some(REQUEST_ID));
+}
+
+#[tokio::test]
+async fn search_validation_codes() {
+    let app = app();
+    let token = token(&app).await;
+    let cases = [
+        ("/Patient", StatusCode::BAD_REQUEST, "UNSUPPORTED_SERVICE"),
+        ("/Patient?family=Smith&birthdate=2010-10-22&colour=blue", StatusCode::BAD_REQUEST, "ADDITIONAL_PROPERTIES"),
+        ("/Patient?family=Smith&gender=female", StatusCode::BAD_REQUEST, "MISSING_VALUE"),
+        ("/Patient?gender=female&birthdate=eq2010-10-22", StatusCode::BAD_REQUEST, "INVALID_SEARCH_DATA"),
+        ("/Patient?family=Smith&birthdate=2010-13-45", StatusCode::BAD_REQUEST, "INVALID_VALUE"),
+        ("/Patient?family=Smith&birthdate=2010-10-22&gender=F", StatusCode::BAD_REQUEST, "INVALID_VALUE"),
+        ("/Patient?family=Smith&birthdate=2010-10-22&_max-results=5", StatusCode::FORBIDDEN, "INVALID_VALUE"),
+        ("/Patient?family=Smith&birthdate=2010-10-22&_max-results=x", StatusCode::BAD_REQUEST, "INVALID_VALUE"),
+    ];
+    for (path, status, code) in cases {
+        let answer = pds_get(&app, path, &token).await;
+        assert_eq!((answer.status, answer.code()), (status, code), "{path}: {}", answer.json);
+        assert_eq!(answer.system(), R4_SYSTEM);
+    }
+    let extra = pds_get(&app, "/Patient?family=Smith&birthdate=2010-10-22&colour=blue", &token).await;
+    assert_eq!(
+        extra.json["issue"][0]["diagnostics"],
+        "Invalid request with error - Additional properties are not allowed ('colour' was unexpected)"
+    );
+}
+
+#[tokio::test]
+async fn several_matches_are_too_many_matches_as_200_and_none_is_an_empty_bundle() {
+    let app = app();
+    let token = token(&app).await;
+    let many = pds_get(&app, "/Patient?family=Smith&birthdate=ge1900-01-01&birthdate=le2011-01-01", &token).await;
+    assert_eq!(many.status, StatusCode::OK);
+    assert_eq!(many.json["resourceType"], "OperationOutcome");
+    assert_eq!(many.code(), "TOO_MANY_MATCHES");
+    assert_eq!(many.json["issue"][0]["severity"], "information");
+    let none = pds_get(&app, "/Patient?family=Nobody&birthdate=1900-01-01", &token).await;
+    assert_eq!((none.status, none.json["total"].as_u64()), (StatusCode::OK, Some(0)));
+    assert!(none.json.get("entry").is_none());
+}
+
+#[tokio::test]
+async fn a_malformed_birthdate_from_the_morpher_is_invalid_value() {
+    let app = app();
+    let token = token(&app).await;
+    let birthdate = Morph::MalformedBirthDate.apply_to_birthdate_query("eq2010-10-22");
+    let answer = pds_get(&app, &format!("/Patient?family=Smith&birthdate={birthdate}"), &token).await;
+    assert_eq!((answer.status, answer.code()), (StatusCode::BAD_REQUEST, "INVALID_VALUE"));
+    assert_eq!(answer.json["issue"][0]["diagnostics"], format!("Invalid value - '{birthdate}' in field 'birthdate'"));
+}
+
+#[tokio::test]
+async fn an_invalid_nhs_number_from_the_morpher_is_invalid_resource_id() {
+    let app = app();
+    let token = token(&app).await;
+    let patient = &sandboxes::patients::generate(1, 50)[0];
+    let morphed = Morph::InvalidNhsNumber.apply_to_patient(patient);
+    let id = morphed["id"].as_str().unwrap();
+    assert_ne!(id, patient.nhs_number.as_str());
+    let answer = pds_get(&app, &format!("/Patient/{id}"), &token).await;
+    assert_eq!((answer.status, answer.code()), (StatusCode::BAD_REQUEST, "INVALID_RESOURCE_ID"));
+}
+
+#[tokio::test]
+async fn synthetic_patients_are_readable_searchable_and_superseded_ones_answer_for_their_successor() {
+    let app = app();
+    let token = token(&app).await;
+    let population = sandboxes::patients::generate(1, 50);
+    let current = population.iter().find(|p| p.superseded_by.is_none() && !p.restricted).unwrap();
+    let read = pds_get(&app, &format!("/Patient/{}", current.nhs_number), &token).await;
+    assert_eq!(read.status, StatusCode::OK);
+    assert_eq!(read.json, current.to_fhir());
+
+    let unique = population
+        .iter()
+        .filter(|p| p.superseded_by.is_none())
+        .find(|p| population.iter().filter(|q| q.family == p.family && q.birth_date == p.birth_date).count() == 1)
+        .unwrap();
+    let path = format!("/Patient?family={}&birthdate=eq{}", unique.family.replace(' ', "%20"), unique.birth_date);
+    let found = pds_get(&app, &path, &token).await;
+    assert_eq!(found.json["total"], 1, "{}", found.json);
+    assert_eq!(found.json["entry"][0]["resource"]["id"], unique.nhs_number.as_str());
+
+    if let Some(old) = population.iter().find(|p| p.superseded_by.is_some()) {
+        let answer = pds_get(&app, &format!("/Patient/{}", old.nhs_number), &token).await;
+        assert_eq!(answer.status, StatusCode::OK);
+        assert_eq!(answer.json["id"], old.superseded_by.as_ref().unwrap().as_str());
+    }
+}

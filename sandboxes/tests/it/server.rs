@@ -1,0 +1,56 @@
+//! A real bound server: start on port 0, the URL map, a token and a PDS read over HTTP, shutdown.
+
+use sandboxes::{Sandbox, SandboxConfig};
+use serde_json::{json, Value};
+
+use crate::common::*;
+
+#[tokio::test]
+async fn serves_over_http_and_shuts_down() {
+    let sandbox = Sandbox::start("127.0.0.1:0".parse().unwrap(), SandboxConfig::default()).await.unwrap();
+    let urls = sandbox.urls();
+    assert!(urls.root.starts_with("http://127.0.0.1:"));
+    assert_eq!(urls.token, format!("{}/oauth2/token", urls.root));
+    assert_eq!(urls.pds, format!("{}/personal-demographics/FHIR/R4", urls.root));
+    assert_eq!(urls.gpconnect, format!("{}/gpconnect/fhir", urls.root));
+    assert_eq!(urls.nrl_producer, format!("{}/record-locator/producer/FHIR/R4", urls.root));
+    assert_eq!(urls.nrl_consumer, format!("{}/record-locator/consumer/FHIR/R4", urls.root));
+    assert_eq!(urls.mesh, format!("{}/messageexchange", urls.root));
+    assert_eq!(urls.admin, format!("{}/_admin", urls.root));
+
+    let client = reqwest::Client::new();
+    let mut claims = assertion_claims();
+    claims["aud"] = json!(urls.token);
+    let reply: Value = client
+        .post(&urls.token)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(token_form(&sign(&assertion_header(), &claims)))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = reply["access_token"].as_str().unwrap_or_else(|| panic!("{reply}"));
+    let patient = client
+        .get(format!("{}/Patient/9000000009", urls.pds))
+        .bearer_auth(token)
+        .header("x-request-id", REQUEST_ID)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patient.status(), 200);
+    assert_eq!(patient.headers()["etag"], "W/\"2\"");
+
+    let root = urls.root.clone();
+    sandbox.shutdown().await;
+    assert!(client.get(format!("{root}/health")).send().await.is_err(), "stopped");
+}
+
+#[tokio::test]
+async fn bad_configuration_names_the_key() {
+    let mut config = SandboxConfig::default();
+    config.mesh_mailboxes[0].id = "has space".into();
+    let error = Sandbox::start("127.0.0.1:0".parse().unwrap(), config).await.unwrap_err();
+    assert!(error.to_string().contains("mesh_mailboxes[0].id"), "{error}");
+}
