@@ -1,6 +1,7 @@
 //! `POST /oauth2/token`: the APIM application-restricted token endpoint (signed JWT client assertion,
-//! RS512), and the bearer-token check PDS and NRL use. Error bodies and statuses follow APIM's
-//! `{"error","error_description"}` table; tokens live 599 seconds, as APIM's do.
+//! RS512), and the bearer-token check PDS and NRL use. Checks, their order, statuses and messages follow
+//! NHS England's APIM OAuth proxy (identity-service-api: `proxies/live/apiproxy`, the
+//! `validate-client-assertion-claims.js` script and its error policies); tokens live 599 seconds.
 //!
 //! This module never accepts an unsigned or HMAC-signed assertion, and never issues a token for an
 //! application that is not in the configuration.
@@ -30,6 +31,8 @@ use crate::state::SandboxState;
 /// Lifetime of an access token, in seconds (APIM's `expires_in`).
 pub const TOKEN_LIFETIME_S: u64 = 599;
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+/// APIM allows `exp` up to 5 minutes ahead plus 10 seconds for edge cases.
+const MAX_EXP_AHEAD_S: f64 = 310.0;
 
 /// Configured applications with their parsed verifying keys (a key that does not parse verifies nothing).
 #[derive(Debug)]
@@ -122,13 +125,19 @@ fn bad(error: &'static str, description: impl Into<String>) -> TokenError {
     TokenError { status: StatusCode::BAD_REQUEST, error, description: description.into() }
 }
 
-fn unauthorised(description: impl Into<String>) -> TokenError {
-    TokenError { status: StatusCode::UNAUTHORIZED, error: "invalid_request", description: description.into() }
+fn invalid(description: impl Into<String>) -> TokenError {
+    bad("invalid_request", description)
+}
+
+fn unauthorised(error: &'static str, description: impl Into<String>) -> TokenError {
+    TokenError { status: StatusCode::UNAUTHORIZED, error, description: description.into() }
 }
 
 impl IntoResponse for TokenError {
     fn into_response(self) -> Response {
-        (self.status, Json(json!({"error": self.error, "error_description": self.description}))).into_response()
+        let message_id = uuid::Uuid::new_v4().to_string();
+        let body = json!({"error": self.error, "error_description": self.description, "message_id": message_id});
+        (self.status, Json(body)).into_response()
     }
 }
 
@@ -152,28 +161,29 @@ pub async fn issue(State(state): State<SandboxState>, headers: HeaderMap, body: 
 }
 
 fn issue_token(state: &SandboxState, headers: &HeaderMap, body: &[u8]) -> Result<Value, TokenError> {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if content_type.split(';').next().map(str::trim) != Some("application/x-www-form-urlencoded") {
+        return Err(TokenError {
+            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            error: "invalid_request",
+            description: "Content-Type header must be application/x-www-form-urlencoded".to_owned(),
+        });
+    }
     let pairs = form::parse_pairs(&String::from_utf8_lossy(body));
     match form::first(&pairs, "grant_type") {
-        None | Some("") => return Err(bad("invalid_request", "grant_type is missing")),
+        None | Some("") => return Err(invalid("grant_type is missing")),
         Some("client_credentials") => {}
         Some(_) => return Err(bad("unsupported_grant_type", "grant_type is invalid")),
     }
     if form::first(&pairs, "client_assertion_type") != Some(JWT_BEARER) {
-        return Err(bad(
-            "invalid_request",
-            format!("Missing or invalid client_assertion_type - must be '{JWT_BEARER}'"),
-        ));
+        return Err(invalid(format!("Missing or invalid client_assertion_type - must be '{JWT_BEARER}'")));
     }
     let assertion = form::first(&pairs, "client_assertion")
         .filter(|a| !a.is_empty())
-        .ok_or_else(|| bad("invalid_request", "Missing client_assertion"))?;
-    let claims = verify_assertion(state, headers, assertion)?;
-    let jti = claims["jti"].as_str().unwrap_or_default().to_owned();
-    let mut book = state.tokens();
-    if !book.used_jtis.insert(jti) {
-        return Err(bad("invalid_request", "Non-unique 'jti' claim in client_assertion JWT"));
-    }
+        .ok_or_else(|| invalid("Missing client_assertion"))?;
+    verify_assertion(state, headers, assertion)?;
     let now = now_s();
+    let mut book = state.tokens();
     book.tokens.retain(|_, expiry| *expiry > now);
     let token: String = rand::rng().sample_iter(&Alphanumeric).take(28).map(char::from).collect();
     book.tokens.insert(token.clone(), now + TOKEN_LIFETIME_S);
@@ -190,76 +200,89 @@ fn decode_part(part: &str) -> Option<Value> {
     serde_json::from_slice(&bytes).ok()
 }
 
-/// Verifies header, signature and claims; returns the claims.
-fn verify_assertion(state: &SandboxState, headers: &HeaderMap, assertion: &str) -> Result<Value, TokenError> {
-    let malformed = || bad("invalid_request", "Malformed JWT in client_assertion");
+/// Verifies the client assertion in APIM's order: decode; header and claim checks (all 400, the `jti` is
+/// spent once they pass); API key (401); then key, signature and audience (401).
+fn verify_assertion(state: &SandboxState, headers: &HeaderMap, assertion: &str) -> Result<(), TokenError> {
+    let malformed = || invalid("Malformed JWT in client_assertion");
     let parts: Vec<&str> = assertion.split('.').collect();
     let [header_b64, claims_b64, signature_b64] = parts.as_slice() else { return Err(malformed()) };
     let jwt_header = decode_part(header_b64).filter(Value::is_object).ok_or_else(malformed)?;
     let claims = decode_part(claims_b64).filter(Value::is_object).ok_or_else(malformed)?;
+    check_claims(state, &jwt_header, &claims)?;
 
-    let kid = jwt_header["kid"]
-        .as_str()
-        .filter(|k| !k.is_empty())
-        .ok_or_else(|| bad("invalid_request", "Missing 'kid' header in client_assertion JWT"))?;
-    if jwt_header["alg"] != "RS512" {
-        return Err(bad(
-            "invalid_request",
-            "Invalid 'alg' header in client_assertion JWT - unsupported JWT algorithm - must be 'RS512'",
-        ));
-    }
     let iss = claims["iss"].as_str().unwrap_or_default();
-    if iss.is_empty() || claims["sub"].as_str() != Some(iss) {
-        return Err(unauthorised("Missing or non-matching 'iss'/'sub' claims in client_assertion JWT"));
-    }
     if !state.keys().knows_api_key(iss) {
-        return Err(unauthorised("Invalid 'iss'/'sub' claims in client_assertion JWT"));
+        return Err(unauthorised("invalid_request", "Invalid 'iss'/'sub' claims in client_assertion JWT"));
     }
-    let key = state
-        .keys()
-        .key(iss, kid)
-        .ok_or_else(|| unauthorised("Invalid 'kid' header in client_assertion JWT - no matching public key"))?;
+    let kid = jwt_header["kid"].as_str().unwrap_or_default();
+    let key = state.keys().key(iss, kid).ok_or_else(|| {
+        unauthorised("invalid_request", "Invalid 'kid' header in client_assertion JWT - no matching public key")
+    })?;
+    let bad_signature = || unauthorised("public_key error", "JWT signature verification failed");
     let signature = URL_SAFE_NO_PAD
         .decode(signature_b64)
         .ok()
         .and_then(|bytes| Signature::try_from(bytes.as_slice()).ok())
-        .ok_or_else(|| unauthorised("Unable to verify JWT signature"))?;
-    key.verify(format!("{header_b64}.{claims_b64}").as_bytes(), &signature)
-        .map_err(|_| unauthorised("Unable to verify JWT signature"))?;
+        .ok_or_else(bad_signature)?;
+    key.verify(format!("{header_b64}.{claims_b64}").as_bytes(), &signature).map_err(|_| bad_signature())?;
 
-    match &claims["jti"] {
-        Value::Null => return Err(bad("invalid_request", "Missing 'jti' claim in client_assertion JWT")),
-        Value::String(s) if !s.is_empty() => {}
-        _ => {
-            return Err(bad(
-                "invalid_request",
-                "Invalid 'jti' claim in client_assertion JWT - must be a unique string value such as a GUID",
-            ))
-        }
-    }
-    let exp = match &claims["exp"] {
-        Value::Null => return Err(bad("invalid_request", "Missing 'exp' claim in client_assertion JWT")),
-        v => v.as_u64().ok_or_else(|| {
-            bad("invalid_request", "Invalid 'exp' claim in client_assertion JWT - must be an integer")
-        })?,
-    };
-    let now = now_s();
-    if exp > now + 300 {
-        return Err(bad(
-            "invalid_request",
-            "Invalid 'exp' claim in client_assertion JWT - more than 5 minutes in future",
-        ));
-    }
-    if exp <= now {
-        return Err(bad("invalid_request", "Invalid 'exp' claim in client_assertion JWT - JWT has expired"));
-    }
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
     let aud = claims["aud"].as_str().unwrap_or_default();
     let expected = [format!("http://{host}/oauth2/token"), format!("https://{host}/oauth2/token")];
     if host.is_empty() || !expected.iter().any(|e| e == aud) {
-        return Err(unauthorised("Missing or invalid 'aud' claim in client_assertion JWT"));
+        return Err(unauthorised("invalid_request", "Missing or invalid 'aud' claim in client_assertion JWT"));
     }
-    Ok(claims)
+    Ok(())
+}
+
+/// APIM's `validate-client-assertion-claims.js`, in its order; spends the `jti` when everything passes.
+fn check_claims(state: &SandboxState, jwt_header: &Value, claims: &Value) -> Result<(), TokenError> {
+    const CLAIM_PREFIX: &str = "client_assertion JWT";
+    let now = now_s() as f64;
+    let exp = claims["exp"].as_f64();
+    let iss = claims["iss"].as_str().filter(|s| !s.is_empty());
+    let jti = &claims["jti"];
+    let jti_missing = match jti {
+        Value::Null | Value::Bool(false) => true,
+        Value::String(s) => s.is_empty(),
+        Value::Number(n) => n.as_f64() == Some(0.0),
+        _ => false,
+    };
+    let mut book = state.tokens();
+    let replayed = jti.as_str().is_some_and(|j| book.used_jtis.contains(j));
+    let typ_ok = jwt_header["typ"].as_str().is_some_and(|t| t.eq_ignore_ascii_case("jwt"));
+    let failure = if jwt_header["alg"] != "RS512" {
+        Some(format!("Invalid 'alg' header in {CLAIM_PREFIX} - unsupported JWT algorithm - must be 'RS512'"))
+    } else if exp.is_some_and(|e| e < now) {
+        Some(format!("Invalid 'exp' claim in {CLAIM_PREFIX} - JWT has expired"))
+    } else if jwt_header["kid"].as_str().is_none_or(str::is_empty) {
+        Some(format!("Missing 'kid' header in {CLAIM_PREFIX}"))
+    } else if !typ_ok {
+        Some(format!("Invalid 'typ' header in {CLAIM_PREFIX} - must be 'JWT'"))
+    } else if claims["exp"].is_null() {
+        Some(format!("Missing 'exp' claim in {CLAIM_PREFIX}"))
+    } else if exp.is_none() {
+        Some(format!("Invalid 'exp' claim in {CLAIM_PREFIX} - must be an integer"))
+    } else if iss.is_none() || claims["sub"].as_str() != iss {
+        Some(format!("Missing or non-matching 'iss'/'sub' claims in {CLAIM_PREFIX}"))
+    } else if jti_missing {
+        Some(format!("Missing 'jti' claim in {CLAIM_PREFIX}"))
+    } else if !jti.is_string() {
+        Some(format!("Invalid 'jti' claim in {CLAIM_PREFIX} - must be a unique string value such as a GUID"))
+    } else if replayed {
+        Some(format!("Non-unique 'jti' claim in {CLAIM_PREFIX}"))
+    } else if exp.is_some_and(|e| e - now > MAX_EXP_AHEAD_S) {
+        Some(format!("Invalid 'exp' claim in {CLAIM_PREFIX} - more than 5 minutes in future"))
+    } else {
+        None
+    };
+    if let Some(description) = failure {
+        return Err(invalid(description));
+    }
+    if let Some(jti) = jti.as_str() {
+        book.used_jtis.insert(jti.to_owned());
+    }
+    Ok(())
 }
 
 #[cfg(test)]

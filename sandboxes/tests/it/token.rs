@@ -3,6 +3,8 @@
 use axum::http::StatusCode;
 use serde_json::json;
 
+use sandboxes::DEMO_KID;
+
 use crate::common::*;
 
 #[tokio::test]
@@ -24,6 +26,17 @@ async fn rejected(form: String) -> (StatusCode, String, String) {
         answer.json["error"].as_str().unwrap_or_default().to_owned(),
         answer.json["error_description"].as_str().unwrap_or_default().to_owned(),
     )
+}
+
+#[tokio::test]
+async fn the_body_must_be_form_encoded() {
+    let app = app();
+    let form = token_form(&sign(&assertion_header(), &assertion_claims()));
+    let json = request(axum::http::Method::POST, "/oauth2/token", &[("content-type", "application/json")], form);
+    let answer = send(&app, json).await;
+    assert_eq!(answer.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(answer.json["error"], "invalid_request");
+    assert!(answer.json["message_id"].is_string());
 }
 
 #[tokio::test]
@@ -55,6 +68,13 @@ async fn header_rules() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(description.contains("Missing 'kid'"), "{description}");
 
+    let header = json!({"alg": "RS512", "typ": "JOSE", "kid": DEMO_KID});
+    let (status, _, description) = rejected(token_form(&sign(&header, &assertion_claims()))).await;
+    assert_eq!(
+        (status, description.as_str()),
+        (StatusCode::BAD_REQUEST, "Invalid 'typ' header in client_assertion JWT - must be 'JWT'")
+    );
+
     let header = json!({"alg": "RS512", "typ": "JWT", "kid": "someone-else"});
     let (status, _, description) = rejected(token_form(&sign(&header, &assertion_claims()))).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
@@ -68,16 +88,17 @@ async fn a_tampered_signature_is_401() {
     let mut claims = assertion_claims();
     claims["exp"] = json!(now() + 60);
     parts[1] = b64(&claims);
-    let (status, error, _) = rejected(token_form(&parts.join("."))).await;
-    assert_eq!((status, error.as_str()), (StatusCode::UNAUTHORIZED, "invalid_request"));
+    let (status, error, description) = rejected(token_form(&parts.join("."))).await;
+    assert_eq!((status, error.as_str()), (StatusCode::UNAUTHORIZED, "public_key error"));
+    assert_eq!(description, "JWT signature verification failed");
 }
 
 #[tokio::test]
 async fn claim_rules() {
     let cases: Vec<(&str, serde_json::Value, StatusCode, &str)> = vec![
-        ("sub", json!("other"), StatusCode::UNAUTHORIZED, "non-matching 'iss'/'sub'"),
+        ("sub", json!("other"), StatusCode::BAD_REQUEST, "non-matching 'iss'/'sub'"),
         ("aud", json!("https://int.api.service.nhs.uk/oauth2/token"), StatusCode::UNAUTHORIZED, "'aud'"),
-        ("exp", json!(now() + 301 + 5), StatusCode::BAD_REQUEST, "more than 5 minutes"),
+        ("exp", json!(now() + 400), StatusCode::BAD_REQUEST, "more than 5 minutes"),
         ("exp", json!(now() - 1), StatusCode::BAD_REQUEST, "expired"),
         ("exp", json!("soon"), StatusCode::BAD_REQUEST, "integer"),
         ("jti", serde_json::Value::Null, StatusCode::BAD_REQUEST, "Missing 'jti'"),
