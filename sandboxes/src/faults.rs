@@ -12,7 +12,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use axum::extract::{Request, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
 use rand::{Rng, SeedableRng};
@@ -222,13 +222,22 @@ pub async fn inject(State((state, api)): State<(SandboxState, Api)>, mut request
     let Some(decision) = state.faults().draw(api) else {
         return next.run(request).await;
     };
+    // PDS and NRL mirror the caller's request and correlation IDs even on gateway errors.
+    let echoed: Vec<(HeaderName, HeaderValue)> = if matches!(api, Api::Pds | Api::Nrl) {
+        [HeaderName::from_static("x-request-id"), HeaderName::from_static("x-correlation-id")]
+            .into_iter()
+            .filter_map(|name| request.headers().get(&name).cloned().map(|value| (name, value)))
+            .collect()
+    } else {
+        Vec::new()
+    };
     if decision.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(decision.latency_ms)).await;
     }
-    match decision.outcome {
+    let mut response = match decision.outcome {
         Outcome::Pass => {
             request.extensions_mut().insert(decision.flags);
-            next.run(request).await
+            return next.run(request).await;
         }
         Outcome::Timeout(seconds) => {
             tokio::time::sleep(Duration::from_secs(seconds)).await;
@@ -239,7 +248,9 @@ pub async fn inject(State((state, api)): State<(SandboxState, Api)>, mut request
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
             api.fault_response(status, None)
         }
-    }
+    };
+    response.headers_mut().extend(echoed);
+    response
 }
 
 #[cfg(test)]

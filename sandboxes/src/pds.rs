@@ -60,7 +60,7 @@ pub enum PdsCode {
     UnableToCallService,
     TooManyRequests,
     ServiceUnavailable,
-    InternalServerError,
+    UnknownError,
 }
 
 impl PdsCode {
@@ -77,9 +77,9 @@ impl PdsCode {
             PdsCode::AccessDenied => ("forbidden", "ACCESS_DENIED", "Access Denied - Unauthorised"),
             PdsCode::ResourceNotFound => ("not-found", "RESOURCE_NOT_FOUND", "Resource not found"),
             PdsCode::UnableToCallService => ("timeout", "UNABLE_TO_CALL_SERVICE", "Unable to call service"),
-            PdsCode::TooManyRequests => ("throttled", "TOO_MANY_REQUESTS", "Too Many Requests"),
-            PdsCode::ServiceUnavailable => ("transient", "SERVICE_UNAVAILABLE", "Service unavailable"),
-            PdsCode::InternalServerError => ("exception", "INTERNAL_SERVER_ERROR", "Unexpected internal server error"),
+            PdsCode::TooManyRequests => ("value", "TOO_MANY_REQUESTS", "Too many requests"),
+            PdsCode::ServiceUnavailable => ("timeout", "SERVICE_UNAVAILABLE", "Service unavailable"),
+            PdsCode::UnknownError => ("unknown", "UNKNOWN_ERROR", "Unknown Error"),
         };
         Issue::error(issue_type, code, display)
     }
@@ -107,18 +107,34 @@ impl From<PdsError> for FhirResponse {
     }
 }
 
-/// Injected-fault answer in PDS's dialect.
+/// Injected-fault answer in PDS's dialect: the codes, displays and diagnostics of the PDS APIM proxy's
+/// error policies (`AssignMessage.Errors.*`); anything else is its catch-all UNKNOWN_ERROR.
 pub fn fault_response(status: StatusCode) -> Response {
-    let code = match status.as_u16() {
-        408 | 504 => PdsCode::UnableToCallService,
-        429 => PdsCode::TooManyRequests,
-        401 | 403 => PdsCode::AccessDenied,
-        404 => PdsCode::ResourceNotFound,
-        503 => PdsCode::ServiceUnavailable,
-        s if s >= 500 => PdsCode::InternalServerError,
-        _ => PdsCode::InvalidValue,
+    let (code, diagnostics) = match status.as_u16() {
+        408 | 504 => (
+            PdsCode::UnableToCallService,
+            "The downstream domain processing has not completed within the configured timeout period.",
+        ),
+        429 => (
+            PdsCode::TooManyRequests,
+            "Your application has exceeded its quota and is being rate limited. Please see: https://digital.nhs.uk/developer/guides-and-documentation/reference-guide#rate-limits for more details.",
+        ),
+        401 | 403 => (PdsCode::AccessDenied, "Access Denied"),
+        404 => (PdsCode::ResourceNotFound, "Resource not found"),
+        503 => (
+            PdsCode::ServiceUnavailable,
+            "The downstream domain processing has not completed within the configured timeout period. Using the same 'X-Request-ID' header, retry your request after the time specified by the 'Retry-After' response header.",
+        ),
+        _ => (
+            PdsCode::UnknownError,
+            "An unknown error occurred processing this request. Contact us for assistance diagnosing this issue: https://digital.nhs.uk/developer/help-and-support.",
+        ),
     };
-    FhirResponse::from(error(status, code, None)).into_response()
+    let mut response = FhirResponse::from(error(status, code, Some(diagnostics.to_owned())));
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        response = response.with_header(axum::http::header::RETRY_AFTER, "5");
+    }
+    response.into_response()
 }
 
 /// Adds the echoed ID headers to any answer.
@@ -141,7 +157,7 @@ fn is_uuid(text: &str) -> bool {
 /// Bearer token (when required), then the mandatory `X-Request-ID`.
 fn check_headers(state: &SandboxState, headers: &HeaderMap) -> Result<(), PdsError> {
     check_bearer(state, headers)
-        .map_err(|p| error(StatusCode::UNAUTHORIZED, PdsCode::AccessDenied, Some(p.diagnostics().to_owned())))?;
+        .map_err(|p| error(StatusCode::UNAUTHORIZED, PdsCode::AccessDenied, Some(p.diagnostics())))?;
     match headers.get(X_REQUEST_ID).map(|v| v.to_str().unwrap_or("")) {
         None => Err(error(
             StatusCode::BAD_REQUEST,

@@ -75,20 +75,27 @@ impl TokenBook {
     }
 }
 
-/// Why a bearer token was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Why a bearer token was refused, with the diagnostics APIM writes for it (PDS proxy's
+/// `UpdateInvalidAccessTokenFaultString.js` plus Apigee's own fault strings).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BearerProblem {
     Missing,
+    Empty,
+    NoToken,
+    WrongScheme(String),
     Invalid,
     Expired,
 }
 
 impl BearerProblem {
-    pub fn diagnostics(self) -> &'static str {
+    pub fn diagnostics(&self) -> String {
         match self {
-            BearerProblem::Missing => "Missing Authorization header",
-            BearerProblem::Invalid => "Invalid Access Token",
-            BearerProblem::Expired => "Access Token expired",
+            BearerProblem::Missing => "Missing Authorization header".to_owned(),
+            BearerProblem::Empty => "Empty Authorization header".to_owned(),
+            BearerProblem::NoToken => "Missing access token".to_owned(),
+            BearerProblem::WrongScheme(scheme) => format!("Invalid token type '{scheme}', must be 'Bearer'"),
+            BearerProblem::Invalid => "Invalid access token".to_owned(),
+            BearerProblem::Expired => "Access Token expired".to_owned(),
         }
     }
 }
@@ -99,13 +106,17 @@ pub fn check_bearer(state: &SandboxState, headers: &HeaderMap) -> Result<(), Bea
         return Ok(());
     }
     let value = headers.get(header::AUTHORIZATION).ok_or(BearerProblem::Missing)?;
-    let token = value
-        .to_str()
-        .ok()
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .ok_or(BearerProblem::Invalid)?;
+    let value = value.to_str().map_err(|_| BearerProblem::Invalid)?;
+    if value.is_empty() {
+        return Err(BearerProblem::Empty);
+    }
+    let words: Vec<&str> = value.split(' ').collect();
+    let token = match words.as_slice() {
+        [_] => return Err(BearerProblem::NoToken),
+        [scheme, ..] if *scheme != "Bearer" => return Err(BearerProblem::WrongScheme((*scheme).to_owned())),
+        [_, token, ..] => *token,
+        [] => return Err(BearerProblem::Invalid),
+    };
     match state.tokens().tokens.get(token) {
         None => Err(BearerProblem::Invalid),
         Some(expiry) if *expiry <= now_s() => Err(BearerProblem::Expired),

@@ -56,6 +56,8 @@ async fn errors_come_in_each_apis_dialect() {
     let pds = pds_get(&app, "/Patient/9000000009", &token).await;
     assert_eq!((pds.status, pds.code()), (StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE"));
     assert_eq!(pds.system(), "https://fhir.nhs.uk/R4/CodeSystem/Spine-ErrorOrWarningCode");
+    assert_eq!(pds.header("retry-after"), Some("5"));
+    assert_eq!(pds.header("x-request-id"), Some(REQUEST_ID), "PDS echoes the request id on faults too");
     set_fault(&app, "pds", json!({"error_rate": 1.0, "error_status": 408})).await;
     let timeout = pds_get(&app, "/Patient/9000000009", &token).await;
     assert_eq!((timeout.status, timeout.code()), (StatusCode::REQUEST_TIMEOUT, "UNABLE_TO_CALL_SERVICE"));

@@ -67,8 +67,13 @@ async fn bearer_rules_and_require_auth_off() {
     let path = "/personal-demographics/FHIR/R4/Patient/9000000009";
     let none = send(&app, request(Method::GET, path, &[("x-request-id", REQUEST_ID)], Body::empty())).await;
     assert_eq!((none.status, none.code()), (StatusCode::UNAUTHORIZED, "ACCESS_DENIED"));
+    assert_eq!(none.json["issue"][0]["diagnostics"], "Missing Authorization header");
     let made_up = pds_get(&app, "/Patient/9000000009", "made-up-token").await;
     assert_eq!((made_up.status, made_up.code()), (StatusCode::UNAUTHORIZED, "ACCESS_DENIED"));
+    assert_eq!(made_up.json["issue"][0]["diagnostics"], "Invalid access token");
+    let headers = [("authorization", "Basic abc"), ("x-request-id", REQUEST_ID)];
+    let basic = send(&app, request(Method::GET, path, &headers, Body::empty())).await;
+    assert_eq!(basic.json["issue"][0]["diagnostics"], "Invalid token type 'Basic', must be 'Bearer'");
     let open = app_with(SandboxConfig { require_auth: false, ..SandboxConfig::default() });
     let answer = send(&open, request(Method::GET, path, &[("x-request-id", REQUEST_ID)], Body::empty())).await;
     assert_eq!(answer.status, StatusCode::OK);
