@@ -49,7 +49,9 @@ impl FhirResponse {
 
 impl IntoResponse for FhirResponse {
     fn into_response(self) -> Response {
-        let mut response = (self.status, self.body.to_string()).into_response();
+        // A null body means "no body" (FHIR `Prefer: return=minimal`).
+        let body = if self.body.is_null() { String::new() } else { self.body.to_string() };
+        let mut response = (self.status, body).into_response();
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(FHIR_JSON));
         response.headers_mut().extend(self.headers);
         response

@@ -77,6 +77,7 @@ pub enum GpcCode {
     NoPatientConsent,
     DuplicateRejected,
     NoRecordFound,
+    FhirConstraintViolation,
     InternalServerError,
     TooManyRequests,
 }
@@ -97,6 +98,7 @@ impl GpcCode {
                 ("duplicate", "DUPLICATE_REJECTED", "Create would lead to creation of a duplicate resource")
             }
             GpcCode::NoRecordFound => ("not-found", "NO_RECORD_FOUND", "No record found"),
+            GpcCode::FhirConstraintViolation => ("conflict", "FHIR_CONSTRAINT_VIOLATION", "FHIR constraint violated"),
             GpcCode::InternalServerError => ("exception", "INTERNAL_SERVER_ERROR", "Unexpected internal server error"),
             GpcCode::TooManyRequests => ("throttled", "TOO_MANY_REQUESTS", "Too many requests"),
         };

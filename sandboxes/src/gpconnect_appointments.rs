@@ -133,6 +133,17 @@ fn find_slots(state: &SandboxState, headers: &HeaderMap, query: &str) -> Result<
     if let Some((name, _)) = pairs.iter().find(|(k, _)| !known.contains(&k.as_str())) {
         return Err(GpcError::invalid_parameter(format!("Unrecognised parameter: {name}")));
     }
+    // A missing parameter is a bad request; a present but unusable one is an invalid parameter
+    // (gpconnect-provider-testing `SearchForFreeSlots.feature`).
+    for name in ["start", "end", "status", "_include"] {
+        if form::first(&pairs, name).is_none() {
+            return Err(GpcError::new(
+                StatusCode::BAD_REQUEST,
+                GpcCode::BadRequest,
+                format!("Missing parameter: {name}"),
+            ));
+        }
+    }
     let start = form::first(&pairs, "start")
         .and_then(|v| parse_bound(v, "ge"))
         .ok_or_else(|| GpcError::invalid_parameter("start must be given as ge{date} or ge{dateTime}"))?;
@@ -143,7 +154,7 @@ fn find_slots(state: &SandboxState, headers: &HeaderMap, query: &str) -> Result<
         return Err(GpcError::invalid_parameter("status must be free"));
     }
     if !form::all(&pairs, "_include").contains(&"Slot:schedule") {
-        return Err(GpcError::invalid_parameter("_include=Slot:schedule is required"));
+        return Err(GpcError::invalid_parameter("_include must be Slot:schedule"));
     }
     if end < start {
         return Err(GpcError::invalid_parameter("The search end date is before the start date"));
@@ -211,12 +222,7 @@ fn book_appointment(state: &SandboxState, headers: &HeaderMap, body: &[u8]) -> R
         return Err(GpcError::invalid_resource("Appointment status must be booked"));
     }
     let ids = slot_ids(&appointment)?;
-    let patient = appointment["participant"].as_array().into_iter().flatten().find_map(|p| {
-        p["actor"]["reference"].as_str().filter(|r| r.strip_prefix("Patient/").is_some_and(|id| !id.is_empty()))
-    });
-    if patient.is_none() {
-        return Err(GpcError::invalid_resource("The appointment must have a Patient participant"));
-    }
+    check_booking_fields(&appointment)?;
     let now = OffsetDateTime::now_utc();
     let mut starts = Vec::new();
     for id in &ids {
@@ -266,6 +272,35 @@ fn book_appointment(state: &SandboxState, headers: &HeaderMap, body: &[u8]) -> R
         .with_header(header::LOCATION, &format!("{BASE}/Appointment/{id}/_history/1")))
 }
 
+/// Booking rules beyond slots and times (gpconnect-provider-testing `AppointmentBook.feature`).
+fn check_booking_fields(appointment: &Value) -> Result<(), GpcError> {
+    if !appointment["reason"].is_null() {
+        return Err(GpcError::invalid_resource("An appointment booking must not contain a reason"));
+    }
+    let participants = appointment["participant"].as_array().cloned().unwrap_or_default();
+    if participants.iter().any(|p| !p["status"].is_string()) {
+        return Err(GpcError::invalid_resource("Every participant must have a status"));
+    }
+    let valid_patient = |r: &str| {
+        r.strip_prefix("Patient/").is_some_and(|id| {
+            !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+        })
+    };
+    if !participants.iter().any(|p| p["actor"]["reference"].as_str().is_some_and(valid_patient)) {
+        return Err(GpcError::invalid_resource(
+            "The appointment must have a Patient participant with a valid reference",
+        ));
+    }
+    for contained in appointment["contained"].as_array().into_iter().flatten() {
+        if contained["resourceType"] == "Organization"
+            && (!contained["name"].is_string() || contained["telecom"].as_array().is_none_or(Vec::is_empty))
+        {
+            return Err(GpcError::invalid_resource("The booking organization must have a name and a telecom"));
+        }
+    }
+    Ok(())
+}
+
 fn not_found(id: &str) -> GpcError {
     GpcError::new(StatusCode::NOT_FOUND, GpcCode::NoRecordFound, format!("No appointment details found for ID: {id}"))
 }
@@ -290,6 +325,9 @@ pub async fn amend_or_cancel(
     respond(update_appointment(&state, &headers, &id, &body))
 }
 
+/// Fields a cancellation must leave as they were booked.
+const FIXED_ON_CANCEL: &[&str] = &["description", "comment", "participant", "start", "end", "slot", "type", "reason"];
+
 fn update_appointment(
     state: &SandboxState,
     headers: &HeaderMap,
@@ -308,20 +346,38 @@ fn update_appointment(
     }
     let mut book = state.appointments();
     let stored = book.appointments.get(id).cloned().ok_or_else(|| not_found(id))?;
+    let version: u64 = stored["meta"]["versionId"].as_str().and_then(|v| v.parse().ok()).unwrap_or(1);
+    if let Some(if_match) = headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok()) {
+        if if_match.trim() != format!("W/\"{version}\"") {
+            return Err(GpcError::new(
+                StatusCode::CONFLICT,
+                GpcCode::FhirConstraintViolation,
+                format!("The If-Match version {if_match} does not match the current version W/\"{version}\""),
+            ));
+        }
+    }
     if stored["status"] == "cancelled" {
         return Err(GpcError::invalid_resource("The appointment has been cancelled and cannot be changed"));
     }
-    let version: u64 = stored["meta"]["versionId"].as_str().and_then(|v| v.parse().ok()).unwrap_or(1);
     let mut updated = stored.clone();
     if interaction == CANCEL_APPOINTMENT {
         if incoming["status"] != "cancelled" {
             return Err(GpcError::invalid_resource("Status must be \"cancelled\""));
         }
-        let reason =
+        if let Some(field) = FIXED_ON_CANCEL.iter().find(|f| incoming[**f] != stored[**f]) {
+            return Err(GpcError::invalid_resource(format!(
+                "Invalid Appointment property has been amended (cancellation): {field}"
+            )));
+        }
+        let extension =
             incoming["extension"].as_array().into_iter().flatten().find(|e| e["url"] == CANCELLATION_REASON_URL);
-        let reason = reason.and_then(|e| e["valueString"].as_str()).filter(|r| !r.trim().is_empty());
-        let Some(reason) = reason else {
-            return Err(GpcError::invalid_resource("The cancellation reason must be provided"));
+        let Some(extension) = extension else {
+            return Err(GpcError::invalid_resource(format!(
+                "The cancellation reason extension ({CANCELLATION_REASON_URL}) must be provided"
+            )));
+        };
+        let Some(reason) = extension["valueString"].as_str().filter(|r| !r.trim().is_empty()) else {
+            return Err(GpcError::invalid_parameter("The cancellation reason can not be blank"));
         };
         updated["status"] = json!("cancelled");
         let mut extensions = updated["extension"].as_array().cloned().unwrap_or_default();
@@ -343,7 +399,12 @@ fn update_appointment(
     updated["meta"]["versionId"] = json!((version + 1).to_string());
     updated["meta"]["lastUpdated"] = json!(crate::clock::rfc3339_now());
     book.appointments.insert(id.to_owned(), updated.clone());
-    Ok(with_etag(&updated, StatusCode::OK))
+    let minimal = headers.get("prefer").and_then(|v| v.to_str().ok()).is_some_and(|p| p.contains("return=minimal"));
+    let mut response = with_etag(&updated, StatusCode::OK);
+    if minimal {
+        response.body = Value::Null;
+    }
+    Ok(response)
 }
 
 #[cfg(test)]

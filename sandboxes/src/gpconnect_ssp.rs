@@ -1,6 +1,8 @@
 //! The rules every GP Connect request must pass before a provider looks at it: Spine Secure Proxy headers,
 //! the interaction ID against verb and URL, media types, and the unsigned JWT (alg none, claims, exp =
 //! iat + 300, directcare, requested scope, requesting device/organisation/practitioner).
+//! Statuses follow the GP Connect provider assurance suite (gpconnect-provider-testing `JWT.feature`):
+//! a missing or wrong claim is 400, a claim resource of the wrong type 422, an `iat` in the future is fine.
 //!
 //! Order and messages follow the GP Connect demonstrator (`FhirRequestGenericIntercepter`,
 //! `WebTokenFactory`, `WebTokenValidator`); codes follow the GP Connect specification (BAD_REQUEST for
@@ -16,8 +18,6 @@ use crate::fhir::{identifier_value, ODS_SYSTEM, SDS_USER_SYSTEM};
 use crate::gpconnect::{GpcCode, GpcError};
 
 const INTERACTION_BASE: &str = "urn:nhs:names:services:gpconnect:fhir:";
-/// Leeway for an `iat` slightly in the future (the demonstrator's default).
-const FUTURE_LEEWAY_S: u64 = 5;
 
 /// One GP Connect interaction: its ID and whether it needs a write scope.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,10 +180,8 @@ fn validate_claims(claims: &Value, interaction: Interaction) -> Result<(), GpcEr
     let (Some(iat), Some(exp)) = (claims["iat"].as_u64(), claims["exp"].as_u64()) else {
         return Err(bad("JWT iat and exp must be integers (seconds since the epoch)"));
     };
+    // An `iat` in the future is accepted: providers must not reject it (GP Connect assurance #188).
     let now = now_s();
-    if iat > now + FUTURE_LEEWAY_S {
-        return Err(bad("JWT Creation time is in the future"));
-    }
     if exp.checked_sub(iat) != Some(300) {
         return Err(bad("JWT expiry time is not 5 minutes after the creation time"));
     }
@@ -199,7 +197,12 @@ fn validate_claims(claims: &Value, interaction: Interaction) -> Result<(), GpcEr
         ("requestingPractitioner", practitioner, "Practitioner"),
     ] {
         if resource["resourceType"] != expected {
-            return Err(bad(format!("JWT Invalid {name} resource type \"{}\"", resource["resourceType"])));
+            // A claim that is not the right FHIR resource is unprocessable, not malformed (assurance suite).
+            return Err(GpcError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                GpcCode::BadRequest,
+                format!("JWT Invalid {name} resource type \"{}\"", resource["resourceType"]),
+            ));
         }
     }
     if claims["sub"] != practitioner["id"] {

@@ -137,9 +137,6 @@ async fn every_jwt_rule_is_a_bad_request() {
     c["sub"] = json!("2");
     cases.push(("sub is not the practitioner", c));
     let mut c = good.clone();
-    c["requesting_device"]["resourceType"] = json!("Organization");
-    cases.push(("device resource type", c));
-    let mut c = good.clone();
     c.as_object_mut().unwrap().remove("aud");
     cases.push(("no aud", c));
     for (what, claims) in cases {
@@ -154,6 +151,29 @@ async fn every_jwt_rule_is_a_bad_request() {
         assert_eq!(structured(&app, &headers, &body).await.status, StatusCode::BAD_REQUEST, "{what}");
     }
     assert_eq!(structured(&app, &with_claims(&good), &body).await.status, StatusCode::OK);
+
+    for claim in ["requesting_device", "requesting_organization", "requesting_practitioner"] {
+        let mut c = good.clone();
+        c[claim]["resourceType"] = json!("Patient");
+        let answer = structured(&app, &with_claims(&c), &body).await;
+        assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY, "{claim} of the wrong resource type");
+    }
+    let mut future = good.clone();
+    future["iat"] = json!(now() + 200);
+    future["exp"] = json!(now() + 500);
+    assert_eq!(
+        structured(&app, &with_claims(&future), &body).await.status,
+        StatusCode::OK,
+        "iat in the future is accepted"
+    );
+    let mut slow = good.clone();
+    slow["iat"] = json!(now() - 600);
+    slow["exp"] = json!(now() - 300);
+    assert_eq!(
+        structured(&app, &with_claims(&slow), &body).await.status,
+        StatusCode::BAD_REQUEST,
+        "consumer clock 600 s slow"
+    );
 }
 
 #[tokio::test]
@@ -247,9 +267,20 @@ async fn slot_search_rules() {
     let headers = gpc_headers(SEARCH_SLOT, "organization/*.read");
     for path in [
         "/Slot?start=ge2030-01-01&end=le2030-01-02&_include=Slot:schedule",
+        "/Slot?end=le2030-01-02&status=free&_include=Slot:schedule",
+        "/Slot?status=free&_include=Slot:schedule",
+    ] {
+        let answer = gpc_send(&app, Method::GET, path, &headers, &Value::Null).await;
+        assert_eq!((answer.status, answer.code()), (StatusCode::BAD_REQUEST, "BAD_REQUEST"), "missing: {path}");
+    }
+    for path in [
+        "/Slot?start=ge2030-01-01&end=le2030-01-16&status=free&_include=Slot:schedule",
+        "/Slot?start=ge2030-01-02&end=le2030-01-01&status=free&_include=Slot:schedule",
+        "/Slot?start=ge2030-01-01&end=le2030-01-02&status=busy&_include=Slot:schedule",
+        "/Slot?start=gt2030-01-01&end=lt2030-01-02&status=free&_include=Slot:schedule",
+        "/Slot?start=geinvalidStartDate&end=le2030-01-02&status=free&_include=Slot:schedule",
         "/Slot?start=ge2030-01-01&end=le2030-02-01&status=free&_include=Slot:schedule",
         "/Slot?start=2030-01-01&end=le2030-01-02&status=free&_include=Slot:schedule",
-        "/Slot?start=ge2030-01-01&end=le2030-01-02&status=free",
         "/Slot?start=ge2030-01-01&end=le2030-01-02&status=free&_include=Slot:schedule&colour=blue",
     ] {
         let answer = gpc_send(&app, Method::GET, path, &headers, &Value::Null).await;
@@ -301,13 +332,28 @@ async fn book_read_double_book_cancel_and_rebook() {
     let no_reason = gpc_send(&app, Method::PUT, &format!("/Appointment/{id}"), &cancel_headers, &cancel).await;
     assert_eq!((no_reason.status, no_reason.code()), (StatusCode::UNPROCESSABLE_ENTITY, "INVALID_RESOURCE"));
     cancel["extension"] = json!([{"url": "https://fhir.nhs.uk/STU3/StructureDefinition/Extension-GPConnect-AppointmentCancellationReason-1", "valueString": "Canary clean-up"}]);
+    let mut blank = cancel.clone();
+    blank["extension"][0]["valueString"] = json!(" ");
+    let blank = gpc_send(&app, Method::PUT, &format!("/Appointment/{id}"), &cancel_headers, &blank).await;
+    assert_eq!((blank.status, blank.code()), (StatusCode::UNPROCESSABLE_ENTITY, "INVALID_PARAMETER"));
+    let mut described = cancel.clone();
+    described["description"] = json!("RANDOM DESCRIPTION");
+    let described = gpc_send(&app, Method::PUT, &format!("/Appointment/{id}"), &cancel_headers, &described).await;
+    assert_eq!((described.status, described.code()), (StatusCode::UNPROCESSABLE_ENTITY, "INVALID_RESOURCE"));
+    let mut stale = cancel_headers.clone();
+    stale.push(("if-match".into(), "W/\"7\"".into()));
+    let stale = gpc_send(&app, Method::PUT, &format!("/Appointment/{id}"), &stale, &cancel).await;
+    assert_eq!((stale.status, stale.code()), (StatusCode::CONFLICT, "FHIR_CONSTRAINT_VIOLATION"));
     let wrong_interaction = gpc_send(&app, Method::PUT, &format!("/Appointment/{id}"), &write, &cancel).await;
     assert_eq!(wrong_interaction.status, StatusCode::BAD_REQUEST);
-    let cancelled = gpc_send(&app, Method::PUT, &format!("/Appointment/{id}"), &cancel_headers, &cancel).await;
+    let mut current = cancel_headers.clone();
+    current.push(("if-match".into(), "W/\"1\"".into()));
+    let cancelled = gpc_send(&app, Method::PUT, &format!("/Appointment/{id}"), &current, &cancel).await;
     assert_eq!(cancelled.status, StatusCode::OK, "{}", cancelled.json);
     assert_eq!(cancelled.json["status"], "cancelled");
     assert_eq!(cancelled.header("etag"), Some("W/\"2\""));
     let twice = gpc_send(&app, Method::PUT, &format!("/Appointment/{id}"), &cancel_headers, &cancel).await;
+    assert_eq!(twice.code(), "INVALID_RESOURCE");
     assert_eq!(twice.status, StatusCode::UNPROCESSABLE_ENTITY);
 
     let rebooked = gpc_send(&app, Method::POST, "/Appointment", &write, &appointment_for(&slot)).await;
@@ -333,6 +379,12 @@ async fn booking_rules() {
     let mut wrong_start = appointment_for(&slot);
     wrong_start["start"] = json!("2030-01-01T09:00:00+00:00");
     assert_eq!(gpc_send(&app, Method::POST, "/Appointment", &write, &wrong_start).await.code(), "INVALID_RESOURCE");
+    let mut with_reason = appointment_for(&slot);
+    with_reason["reason"] = json!([{"text": "cough"}]);
+    assert_eq!(gpc_send(&app, Method::POST, "/Appointment", &write, &with_reason).await.code(), "INVALID_RESOURCE");
+    let mut no_status = appointment_for(&slot);
+    no_status["participant"][0].as_object_mut().unwrap().remove("status");
+    assert_eq!(gpc_send(&app, Method::POST, "/Appointment", &write, &no_status).await.code(), "INVALID_RESOURCE");
     let mut no_patient = appointment_for(&slot);
     no_patient["participant"] = json!([]);
     assert_eq!(gpc_send(&app, Method::POST, "/Appointment", &write, &no_patient).await.code(), "INVALID_RESOURCE");
