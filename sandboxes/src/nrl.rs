@@ -275,8 +275,8 @@ async fn consumer_read(State(state): State<SandboxState>, Path(id): Path<String>
         if !type_of(&pointer).is_some_and(|t| types.contains(&t)) {
             return Err(NrlError::new(
                 StatusCode::FORBIDDEN,
-                NrlCode::AuthorCredentialsError,
-                "The requested DocumentReference is not of a type this organisation may read",
+                NrlCode::AccessDenied,
+                "The requested DocumentReference is not of a type that this organisation is allowed to access",
             ));
         }
         Ok(FhirResponse::ok(pointer))
@@ -347,8 +347,9 @@ fn search(
         return Err(NrlError::new(
             StatusCode::BAD_REQUEST,
             NrlCode::InvalidParameter,
-            format!("Invalid query parameter ({name}: extra fields not permitted)"),
-        ));
+            format!("Invalid query parameter ({name}: Extra inputs are not permitted)"),
+        )
+        .at(name));
     }
     let nhs_number = form::first(pairs, "subject:identifier")
         .and_then(|s| s.strip_prefix(&format!("{NHS_NUMBER_SYSTEM}|")))
