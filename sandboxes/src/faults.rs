@@ -219,9 +219,13 @@ impl FaultBoard {
 
 /// Middleware in front of one API's routes (state: the sandbox and which API this is).
 pub async fn inject(State((state, api)): State<(SandboxState, Api)>, mut request: Request, next: Next) -> Response {
+    let method = request.method().clone();
     let Some(decision) = state.faults().draw(api) else {
-        return next.run(request).await;
+        let response = next.run(request).await;
+        tracing::debug!(api = api.as_str(), %method, status = response.status().as_u16(), "sandbox request");
+        return response;
     };
+    tracing::debug!(api = api.as_str(), %method, ?decision, "sandbox request under a fault plan");
     // PDS and NRL mirror the caller's request and correlation IDs even on gateway errors.
     let echoed: Vec<(HeaderName, HeaderValue)> = if matches!(api, Api::Pds | Api::Nrl) {
         [HeaderName::from_static("x-request-id"), HeaderName::from_static("x-correlation-id")]

@@ -52,9 +52,10 @@ pub use faults::{Api, FaultPlan};
 pub use server::{Sandbox, SandboxUrls};
 pub use state::SandboxState;
 
-/// Every sandbox API on one router. Each API's routes sit behind its own fault-injection middleware
-/// (the outermost layer, so injected latency and errors come before any API logic); `/_admin`, the MESH
-/// admin reset and `/health` are never faulted.
+/// Every sandbox API on one router. Each API's routes sit behind its own fault-injection middleware, the
+/// outermost layer, so injected latency and errors come before any API logic; it also logs each request
+/// labelled by API, never by raw path (paths carry NHS numbers). `/_admin`, the MESH admin reset and
+/// `/health` are never faulted.
 pub fn router(state: SandboxState) -> Router {
     let faulted =
         |routes: Router<SandboxState>, api: Api| routes.layer(from_fn_with_state((state.clone(), api), faults::inject));

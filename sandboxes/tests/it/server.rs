@@ -42,6 +42,11 @@ async fn serves_over_http_and_shuts_down() {
     assert_eq!(patient.status(), 200);
     assert_eq!(patient.headers()["etag"], "W/\"2\"");
 
+    let health = client.get(format!("{}/health", urls.root)).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    let nowhere = client.get(format!("{}/nowhere", urls.root)).send().await.unwrap();
+    assert_eq!(nowhere.status(), 404);
+
     let root = urls.root.clone();
     sandbox.shutdown().await;
     assert!(client.get(format!("{root}/health")).send().await.is_err(), "stopped");
