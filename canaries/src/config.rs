@@ -306,11 +306,15 @@ impl CanaryConfig {
                 return invalid(key("name"), format!("flow name {:?} is used twice", flow.name));
             }
             if let Err(e) = cron::Schedule::from_str(&flow.schedule) {
-                return invalid(key("schedule"), format!("{:?} is not a cron expression with seconds: {e}", flow.schedule));
+                return invalid(
+                    key("schedule"),
+                    format!("{:?} is not a cron expression with seconds: {e}", flow.schedule),
+                );
             }
             for (field, patient) in [("patient", &flow.patient), ("restricted_patient", &flow.restricted_patient)] {
                 if let Some(p) = patient {
-                    let normalised = audit_store::NhsNumber::parse(p).map(|n| n.as_str().to_string()).unwrap_or_default();
+                    let normalised =
+                        audit_store::NhsNumber::parse(p).map(|n| n.as_str().to_string()).unwrap_or_default();
                     if !synthetic.contains(&normalised) {
                         return invalid(
                             key(field),
@@ -334,7 +338,9 @@ impl CanaryConfig {
             let env_key = |field: &str| format!("canaries.environments.{}.{field}", flow.environment);
             let needs: &[(&str, bool)] = match flow.kind {
                 FlowKind::Pds => &[("pds_url", env.pds_url.is_some())],
-                FlowKind::GpConnect => &[("gpconnect.url", env.gpconnect.url.is_some()), ("ods_code", env.ods_code.is_some())],
+                FlowKind::GpConnect => {
+                    &[("gpconnect.url", env.gpconnect.url.is_some()), ("ods_code", env.ods_code.is_some())]
+                }
                 FlowKind::Nrl => &[
                     ("nrl_producer_url", env.nrl_producer_url.is_some()),
                     ("nrl_consumer_url", env.nrl_consumer_url.is_some()),
@@ -348,7 +354,10 @@ impl CanaryConfig {
             };
             for (field, present) in needs {
                 if !present {
-                    return invalid(env_key(field), format!("the {} flow {:?} needs it", flow.kind.as_str(), flow.name));
+                    return invalid(
+                        env_key(field),
+                        format!("the {} flow {:?} needs it", flow.kind.as_str(), flow.name),
+                    );
                 }
             }
             if env.token_url.is_some() && (env.api_key.is_none() || env.private_key.is_none() || env.kid.is_none()) {

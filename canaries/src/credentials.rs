@@ -200,7 +200,10 @@ mod tests {
             shared_key: Secret::new("TestKey"),
         };
         let header = creds.authorization_at("4b1a6f70-0000-4000-8000-000000000000", 0, "202611230500");
-        assert_eq!(header, format!("NHSMESH X26ABC1:4b1a6f70-0000-4000-8000-000000000000:0:202611230500:{}", EXPECTED_MESH));
+        assert_eq!(
+            header,
+            format!("NHSMESH X26ABC1:4b1a6f70-0000-4000-8000-000000000000:0:202611230500:{}", EXPECTED_MESH)
+        );
     }
 
     const EXPECTED_MESH: &str = "31e89c87db4b83904c491b85aa7c1110451f0dc25d64c6d1d880a14e8619d4fa";
@@ -236,7 +239,8 @@ mod tests {
         let (input, signature) = jwt.rsplit_once('.').unwrap();
         let public = rsa::RsaPublicKey::from_public_key_pem(&public_pem).unwrap();
         let verifier = rsa::pkcs1v15::VerifyingKey::<rsa::sha2::Sha512>::new(public);
-        let signature = rsa::pkcs1v15::Signature::try_from(URL_SAFE_NO_PAD.decode(signature).unwrap().as_slice()).unwrap();
+        let signature =
+            rsa::pkcs1v15::Signature::try_from(URL_SAFE_NO_PAD.decode(signature).unwrap().as_slice()).unwrap();
         verifier.verify(input.as_bytes(), &signature).unwrap();
         let claims_b64 = input.split('.').nth(1).unwrap();
         let claims: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(claims_b64).unwrap()).unwrap();

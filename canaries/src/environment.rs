@@ -54,7 +54,8 @@ impl Environment {
         let apim = match &config.token_url {
             None => None,
             Some(token_url) => {
-                let missing = |field: &str| ConfigError::Invalid { key: key(field), message: "required with token_url".into() };
+                let missing =
+                    |field: &str| ConfigError::Invalid { key: key(field), message: "required with token_url".into() };
                 let api_key = secret(&key("api_key"), &config.api_key)?.ok_or_else(|| missing("api_key"))?;
                 let pem = secret(&key("private_key"), &config.private_key)?.ok_or_else(|| missing("private_key"))?;
                 let kid = config.kid.clone().ok_or_else(|| missing("kid"))?;
@@ -87,7 +88,8 @@ impl Environment {
                     message: "required with mesh.url".into(),
                 };
                 let password = secret(&key("mesh.password"), &m.password)?.ok_or_else(|| missing("password"))?;
-                let shared_key = secret(&key("mesh.shared_key"), &m.shared_key)?.ok_or_else(|| missing("shared_key"))?;
+                let shared_key =
+                    secret(&key("mesh.shared_key"), &m.shared_key)?.ok_or_else(|| missing("shared_key"))?;
                 let sender = MeshCredentials { mailbox: m.mailbox.clone(), password: password.clone(), shared_key };
                 let recipient = match &m.recipient {
                     None => sender.clone(),
@@ -155,8 +157,12 @@ fn mesh_client(env: &str, m: &crate::config::MeshEnvironment) -> Result<reqwest:
             })?;
             builder = builder.identity(identity);
         }
-        (Some(_), None) => Err(ConfigError::Invalid { key: key("client_key"), message: "required with client_cert".into() })?,
-        (None, Some(_)) => Err(ConfigError::Invalid { key: key("client_cert"), message: "required with client_key".into() })?,
+        (Some(_), None) => {
+            Err(ConfigError::Invalid { key: key("client_key"), message: "required with client_cert".into() })?
+        }
+        (None, Some(_)) => {
+            Err(ConfigError::Invalid { key: key("client_cert"), message: "required with client_key".into() })?
+        }
     }
     if let Some(ca) = &m.ca_cert {
         let cert = reqwest::Certificate::from_pem(&read("ca_cert", ca)?).map_err(|e| ConfigError::Invalid {

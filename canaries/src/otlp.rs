@@ -120,10 +120,9 @@ pub fn spans(run: &CanaryRun) -> Vec<Span> {
             end_time_unix_nano: step.started_unix_ns + ms_to_ns(step.duration_ms),
             attributes,
             status: Some(match step.outcome {
-                StepOutcome::Failed => Status {
-                    code: status::StatusCode::Error as i32,
-                    message: step.message.clone().unwrap_or_default(),
-                },
+                StepOutcome::Failed => {
+                    Status { code: status::StatusCode::Error as i32, message: step.message.clone().unwrap_or_default() }
+                }
                 _ => Status { code: status::StatusCode::Unset as i32, message: String::new() },
             }),
             ..Default::default()

@@ -197,7 +197,10 @@ impl Step {
             self.attempts += 1;
             let remaining = self.remaining();
             if remaining.is_zero() {
-                return Err(StepError::new(ErrorClass::Timeout, format!("step budget spent after {} attempts", attempt - 1)));
+                return Err(StepError::new(
+                    ErrorClass::Timeout,
+                    format!("step budget spent after {} attempts", attempt - 1),
+                ));
             }
             self.http = Some(exchange(request, None));
             let mut builder = probe
@@ -301,8 +304,10 @@ mod tests {
             "invalid_client bad kid"
         );
         assert_eq!(
-            error_detail(br#"{"internal_id":"x","detail":[{"event":"SEND","code":"12","msg":"Unregistered to address"}]}"#)
-                .unwrap(),
+            error_detail(
+                br#"{"internal_id":"x","detail":[{"event":"SEND","code":"12","msg":"Unregistered to address"}]}"#
+            )
+            .unwrap(),
             "code 12: Unregistered to address"
         );
         assert_eq!(error_detail(b"<html>"), None);

@@ -24,6 +24,8 @@ pub struct Config {
     pub privacy: PrivacyConfig,
     pub retention: RetentionConfig,
     pub self_telemetry: crate::telemetry::SelfTelemetryConfig,
+    pub sandbox: crate::demo::SandboxSection,
+    pub canaries: canaries::CanaryConfig,
 }
 
 impl Default for Config {
@@ -37,6 +39,8 @@ impl Default for Config {
             privacy: PrivacyConfig::default(),
             retention: RetentionConfig::default(),
             self_telemetry: crate::telemetry::SelfTelemetryConfig::default(),
+            sandbox: crate::demo::SandboxSection::default(),
+            canaries: canaries::CanaryConfig::default(),
         }
     }
 }
@@ -184,6 +188,17 @@ fn validate(c: &Config) -> anyhow::Result<()> {
             problems.push(format!("key `self_telemetry.otlp_endpoint`: {endpoint:?} is not an http(s) URL"));
         }
     }
+    if c.sandbox.listen == c.collector.listen || c.sandbox.listen == c.dashboard.listen {
+        problems
+            .push(format!("key `sandbox.listen`: {} is already used by the collector or dashboard", c.sandbox.listen));
+    }
+    // The `demo` environment is filled in at run time (it needs the generated demo key); a stand-in
+    // with the same shape lets every other canary rule be checked now.
+    let mut canaries = c.canaries.clone();
+    canaries.environments.entry(crate::demo::DEMO_ENVIRONMENT.into()).or_insert_with(crate::demo::environment_shape);
+    if let Err(e) = canaries.validate() {
+        problems.push(e.to_string().replacen("invalid configuration key", "key", 1));
+    }
     if problems.is_empty() {
         Ok(())
     } else {
@@ -205,7 +220,7 @@ pub fn persistent_secret(data_dir: &Path, name: &str) -> anyhow::Result<(String,
     Ok((secret, true))
 }
 
-fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+pub fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);

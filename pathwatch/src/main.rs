@@ -1,8 +1,11 @@
 //! `pathwatch`: parses the command line and wires the parts together. No domain logic lives here.
 
 mod bench;
+mod bench_canary;
+mod canary;
 mod commands;
 mod config;
+mod demo;
 mod serve;
 mod telemetry;
 
@@ -36,8 +39,16 @@ pub struct Common {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run everything that exists in one process: collector on 127.0.0.1:4318, dashboard on 127.0.0.1:8080.
+    /// Run everything in one process: collector on 127.0.0.1:4318, dashboard on 127.0.0.1:8080, our
+    /// sandboxes on 127.0.0.1:4380 and the canaries against them.
     Up,
+    /// Run our PDS, GP Connect, NRL and MESH sandboxes alone and print each one's base URL.
+    Sandbox,
+    /// Canary tools.
+    Canary {
+        #[command(subcommand)]
+        command: CanaryCommand,
+    },
     /// Run the collector alone (OTLP/HTTP traces and audit events in).
     Collector,
     /// Audit trail tools.
@@ -58,9 +69,21 @@ enum Command {
 }
 
 #[derive(Subcommand)]
+enum CanaryCommand {
+    /// Run one flow once against its configured environment; print each step as a JSON line; exit 1
+    /// unless the flow passes.
+    Run {
+        /// Flow name (built-in: pds, gpconnect, nrl, mesh).
+        flow: String,
+    },
+}
+
+#[derive(Subcommand)]
 enum BenchCommand {
     /// OTLP ingest over loopback HTTP into SQLite and ClickHouse, against the ClickHouse ceiling.
     Ingest(bench::IngestBench),
+    /// Canary overhead per step (Pathwatch vs wire) and flows per second on one core, against our sandboxes.
+    Canary(bench_canary::CanaryBench),
 }
 
 #[derive(Subcommand)]
@@ -83,17 +106,20 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         let config = config::load(cli.common.config.as_deref(), cli.common.data_dir.as_deref());
         // Only the long-running roles export their own spans; one-shot commands just log.
-        let long_running = matches!(cli.command, Command::Up | Command::Collector);
+        let long_running = matches!(cli.command, Command::Up | Command::Collector | Command::Sandbox);
         let self_telemetry = config.as_ref().ok().filter(|_| long_running).map(|c| &c.self_telemetry);
         let _telemetry = telemetry::init(self_telemetry)?;
         let config = config?;
         match cli.command {
             Command::Up => serve::run(config, serve::Mode::Standalone).await.map(|()| ExitCode::SUCCESS),
             Command::Collector => serve::run(config, serve::Mode::Collector).await.map(|()| ExitCode::SUCCESS),
+            Command::Sandbox => canary::sandbox(&config).await,
+            Command::Canary { command: CanaryCommand::Run { flow } } => canary::run(&config, &flow).await,
             Command::Audit { command: AuditCommand::Verify } => commands::audit_verify(&config).await,
             Command::Audit { command: AuditCommand::Search(search) } => commands::audit_search(&config, search).await,
             Command::Trace { id } => commands::trace(&config, &id).await,
             Command::Bench { command: BenchCommand::Ingest(args) } => bench::ingest(args).await,
+            Command::Bench { command: BenchCommand::Canary(args) } => bench_canary::canary(args).await,
         }
     });
     match result {

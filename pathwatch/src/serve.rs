@@ -111,6 +111,11 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
         }
     };
     let collector_listen = config.collector.listen;
+    let export_token = config
+        .ingest_token
+        .clone()
+        .or_else(|| generated_token.clone())
+        .or_else(|| config.collector.ingest_tokens.values().next().cloned());
     let state = CollectorState::new(config.collector.clone(), tokens, sink, pseudonym_key.into_bytes(), metrics);
     let collector_listener = tokio::net::TcpListener::bind(collector_listen)
         .await
@@ -141,6 +146,18 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
             axum::serve(listener, dashboard::router(page)).with_graceful_shutdown(shutdown_signal()).await
         });
     }
+    // Held until the servers stop: dropping it stops the sandboxes.
+    let mut _sandbox = None;
+    if mode == Mode::Standalone {
+        if config.sandbox.enabled {
+            let sandbox = crate::demo::start_sandbox(&config).await?;
+            lines.push(crate::demo::describe_sandbox(&sandbox.urls()));
+            _sandbox = Some(sandbox);
+        }
+        if let Some(line) = start_canaries(&config, export_token)? {
+            lines.push(line);
+        }
+    }
     tokio::spawn(retention(store, config.retention.spans_days, config.retention.audit_days));
     for line in &lines {
         println!("{line}");
@@ -150,6 +167,36 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
         result.context("server task")?.context("server")?;
     }
     Ok(())
+}
+
+/// Starts the scheduled canaries (standalone mode): the configured flows, or the built-in four
+/// against our sandboxes, exporting their traces to this process's collector unless configured
+/// otherwise. Returns the line to print, or None when there is nothing to run.
+fn start_canaries(config: &Config, export_token: Option<String>) -> anyhow::Result<Option<String>> {
+    if !config.canaries.enabled || (!config.sandbox.enabled && config.canaries.flows.is_empty()) {
+        return Ok(None);
+    }
+    let mut with_demo = config.clone();
+    crate::demo::add_demo_environment(&mut with_demo)?;
+    let mut canary_config = with_demo.canaries;
+    if canary_config.export.otlp_endpoint.is_none() {
+        let mut addr = config.collector.listen;
+        if addr.ip().is_unspecified() {
+            addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        canary_config.export.otlp_endpoint = Some(format!("http://{addr}/v1/traces"));
+        canary_config.export.token = export_token.map(canaries::SecretRef::inline);
+    }
+    let canaries = Arc::new(canaries::Canaries::new(&canary_config)?);
+    let flows: Vec<String> =
+        canaries.flows().iter().map(|f| format!("{} ({})", f.config.name, f.config.schedule)).collect();
+    let line = format!(
+        "canaries: {} → {}",
+        flows.join(", "),
+        canary_config.export.otlp_endpoint.as_deref().unwrap_or("not exported")
+    );
+    tokio::spawn(canaries.run_scheduled(shutdown_signal()));
+    Ok(Some(line))
 }
 
 /// Drops whole days past their retention period, once at start and then hourly.
@@ -165,7 +212,7 @@ async fn retention(store: AnyStore, spans_days: u32, audit_days: u32) {
     }
 }
 
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -48,7 +48,9 @@ pub fn init(config: Option<&SelfTelemetryConfig>) -> anyhow::Result<Guard> {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     // The log filter applies to the stderr log only: `PATHWATCH_LOG=warn` must not silence the
     // spans exported over OTLP, which are always INFO and above.
-    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_filter(filter);
+    // Colour only on a terminal: escape codes in journald or a log file hide the words operators grep for.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(ansi).with_filter(filter);
     let provider = match config.and_then(|c| c.otlp_endpoint.as_ref().map(|e| (c, e))) {
         Some((config, endpoint)) => {
             let exporter = opentelemetry_otlp::SpanExporter::builder()

@@ -33,9 +33,13 @@ pub async fn run(ctx: &FlowContext<'_>, rec: &mut RunRecorder<'_>) {
         {"name": "includeAllergies", "part": [{"name": "includeResolvedAllergies", "valueBoolean": false}]},
         {"name": "includeMedication", "part": [{"name": "includePrescriptionIssues", "valueBoolean": false}]},
     ]});
-    let request = Request::new(Method::POST, format!("{base}/Patient/$gpc.getstructuredrecord"), "/Patient/$gpc.getstructuredrecord")
-        .json("application/fhir+json", &body)
-        .idempotent();
+    let request = Request::new(
+        Method::POST,
+        format!("{base}/Patient/$gpc.getstructuredrecord"),
+        "/Patient/$gpc.getstructuredrecord",
+    )
+    .json("application/fhir+json", &body)
+    .idempotent();
     let request = ssp(gpc, request, STRUCTURED, "patient/*.read", &trace_id);
     let result = async {
         let bundle = step.send(ctx.probe, &request).await?.expect(&[200])?.json()?;
@@ -56,7 +60,13 @@ pub async fn run(ctx: &FlowContext<'_>, rec: &mut RunRecorder<'_>) {
         today,
         today + chrono::Days::new(13)
     );
-    let request = ssp(gpc, Request::new(Method::GET, url, "/Slot"), &format!("{INTERACTION}:rest:search:slot-1"), "patient/*.read", &trace_id);
+    let request = ssp(
+        gpc,
+        Request::new(Method::GET, url, "/Slot"),
+        &format!("{INTERACTION}:rest:search:slot-1"),
+        "patient/*.read",
+        &trace_id,
+    );
     let result = async {
         let bundle = step.send(ctx.probe, &request).await?.expect(&[200])?.json()?;
         expect_resource_type(&bundle, "Bundle")?;
@@ -75,7 +85,8 @@ pub async fn run(ctx: &FlowContext<'_>, rec: &mut RunRecorder<'_>) {
 
     let mut step = rec.begin("book_appointment");
     let appointment = booking(&slot, &logical_id, &ctx.env.ods_code);
-    let request = Request::new(Method::POST, format!("{base}/Appointment"), "/Appointment").json("application/fhir+json", &appointment);
+    let request = Request::new(Method::POST, format!("{base}/Appointment"), "/Appointment")
+        .json("application/fhir+json", &appointment);
     let request = ssp(gpc, request, &format!("{INTERACTION}:rest:create:appointment-1"), "patient/*.write", &trace_id);
     let result = async {
         let booked = step.send(ctx.probe, &request).await?.expect(&[201])?.json()?;

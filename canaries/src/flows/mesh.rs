@@ -103,7 +103,8 @@ pub async fn run(ctx: &FlowContext<'_>, rec: &mut RunRecorder<'_>) {
 
     let mut step = rec.begin("acknowledge_message");
     let url = format!("{base}/{}/inbox/{message_id}/status/acknowledged", to.mailbox);
-    let request = mesh_request(Method::PUT, url, "/messageexchange/{mailbox}/inbox/{message_id}/status/acknowledged", to);
+    let request =
+        mesh_request(Method::PUT, url, "/messageexchange/{mailbox}/inbox/{message_id}/status/acknowledged", to);
     let result = async { step.send(&probe, &request).await?.expect(&[200]).map(drop) }.await;
     rec.end(step, result);
 

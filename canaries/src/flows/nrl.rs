@@ -41,7 +41,9 @@ pub async fn run(ctx: &FlowContext<'_>, rec: &mut RunRecorder<'_>) {
         let location = reply.header("location").unwrap_or("");
         let id = location.rsplit('/').next().unwrap_or("").to_string();
         ensure(!id.is_empty(), || "201 without a Location naming the pointer".into())?;
-        ensure(id.starts_with(&format!("{ods}-")), || format!("pointer id {id} is not prefixed with our ODS code {ods}"))?;
+        ensure(id.starts_with(&format!("{ods}-")), || {
+            format!("pointer id {id} is not prefixed with our ODS code {ods}")
+        })?;
         Ok(id)
     }
     .await;
@@ -73,7 +75,8 @@ pub async fn run(ctx: &FlowContext<'_>, rec: &mut RunRecorder<'_>) {
     rec.end(step, result);
 
     let mut step = rec.begin("read_pointer");
-    let request = headers(Request::new(Method::GET, format!("{consumer}/DocumentReference/{id}"), "/DocumentReference/{id}"));
+    let request =
+        headers(Request::new(Method::GET, format!("{consumer}/DocumentReference/{id}"), "/DocumentReference/{id}"));
     let result = async {
         let pointer = step.send(ctx.probe, &request).await?.expect(&[200])?.json()?;
         check_pointer(&pointer, &id, patient, ods)
@@ -82,7 +85,8 @@ pub async fn run(ctx: &FlowContext<'_>, rec: &mut RunRecorder<'_>) {
     rec.end(step, result);
 
     let mut step = rec.begin("delete_pointer");
-    let request = headers(Request::new(Method::DELETE, format!("{producer}/DocumentReference/{id}"), "/DocumentReference/{id}"));
+    let request =
+        headers(Request::new(Method::DELETE, format!("{producer}/DocumentReference/{id}"), "/DocumentReference/{id}"));
     let result = async { step.send(ctx.probe, &request).await?.expect(&[200, 204]).map(drop) }.await;
     let result = result.map_err(|e| StepError::new(e.class, format!("{} — pointer {id} left in place", e.message)));
     rec.end(step, result);

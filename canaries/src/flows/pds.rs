@@ -31,13 +31,17 @@ pub async fn run(ctx: &FlowContext<'_>, rec: &mut RunRecorder<'_>) {
                 "{base}/Patient?family={}&gender={}&birthdate=eq{}",
                 search.family, search.gender, search.birthdate
             );
-            let reply = send(ctx, &mut step, Request::new(Method::GET, url, "/Patient"), &token, &rec.correlation_id).await?;
+            let reply =
+                send(ctx, &mut step, Request::new(Method::GET, url, "/Patient"), &token, &rec.correlation_id).await?;
             let bundle = reply.json()?;
             expect_resource_type(&bundle, "Bundle")?;
             ensure(bundle["type"] == "searchset", || format!("Bundle type {} is not searchset", bundle["type"]))?;
             let ids: Vec<&str> = entries(&bundle).filter_map(|r| r["id"].as_str()).collect();
             ensure(ids.contains(&patient), || {
-                format!("searching {}/{}/{} did not find {patient} (found {ids:?})", search.family, search.gender, search.birthdate)
+                format!(
+                    "searching {}/{}/{} did not find {patient} (found {ids:?})",
+                    search.family, search.gender, search.birthdate
+                )
             })
         }
         .await;
@@ -77,9 +81,7 @@ async fn read(
     let resource = reply.json()?;
     expect_resource_type(&resource, "Patient")?;
     let id = resource["id"].as_str().unwrap_or("");
-    ensure(id == patient, || {
-        format!("asked for {patient}, got {id}: a superseded record, or the wrong patient")
-    })?;
+    ensure(id == patient, || format!("asked for {patient}, got {id}: a superseded record, or the wrong patient"))?;
     Ok(resource)
 }
 

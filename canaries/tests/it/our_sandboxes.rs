@@ -21,7 +21,11 @@ impl Rig {
     async fn start() -> Rig {
         let (private, public) = canaries::credentials::generate_rsa_key().unwrap();
         let sandbox_config = sandboxes::SandboxConfig {
-            client_keys: vec![sandboxes::ClientKey { api_key: API_KEY.into(), kid: KID.into(), public_key_pem: public }],
+            client_keys: vec![sandboxes::ClientKey {
+                api_key: API_KEY.into(),
+                kid: KID.into(),
+                public_key_pem: public,
+            }],
             ..sandboxes::SandboxConfig::default()
         };
         let sandbox = sandboxes::Sandbox::start(([127, 0, 0, 1], 0).into(), sandbox_config).await.unwrap();
@@ -68,9 +72,22 @@ async fn every_flow_passes_against_our_sandboxes() {
     let rig = Rig::start().await;
     let expected: [(FlowKind, &[&str]); 4] = [
         (FlowKind::Pds, &["token", "read_patient", "search_patient", "read_restricted_patient"]),
-        (FlowKind::GpConnect, &["get_structured_record", "search_free_slots", "book_appointment", "cancel_appointment"]),
+        (
+            FlowKind::GpConnect,
+            &["get_structured_record", "search_free_slots", "book_appointment", "cancel_appointment"],
+        ),
         (FlowKind::Nrl, &["token", "create_pointer", "search_pointers", "read_pointer", "delete_pointer"]),
-        (FlowKind::Mesh, &["handshake", "send_message", "await_delivery", "download_message", "acknowledge_message", "check_tracking"]),
+        (
+            FlowKind::Mesh,
+            &[
+                "handshake",
+                "send_message",
+                "await_delivery",
+                "download_message",
+                "acknowledge_message",
+                "check_tracking",
+            ],
+        ),
     ];
     for (kind, steps) in expected {
         // Twice: the second GP Connect booking must find the slot the first one freed, and the
@@ -96,12 +113,23 @@ async fn a_500_is_a_server_error_and_is_not_retried() {
 }
 
 #[tokio::test]
-async fn a_503_on_a_read_is_retried_then_reported() {
+async fn a_502_on_a_read_is_retried_then_reported() {
     let rig = Rig::start().await;
-    rig.fault("pds", json!({"error_rate": 1.0, "error_status": 503})).await;
+    rig.fault("pds", json!({"error_rate": 1.0, "error_status": 502})).await;
     let run = run_once(&rig.config(FlowKind::Pds)).await;
     assert_eq!(run.error_class, Some(ErrorClass::ServerError), "{}", describe(&run));
     assert_eq!(step(&run, "read_patient").attempts, 3, "{}", describe(&run));
+}
+
+#[tokio::test]
+async fn a_retry_after_beyond_the_step_budget_is_not_waited_for() {
+    let rig = Rig::start().await;
+    // PDS's 503 carries Retry-After: 5; the test budget per step is 3 s.
+    rig.fault("pds", json!({"error_rate": 1.0, "error_status": 503})).await;
+    let run = run_once(&rig.config(FlowKind::Pds)).await;
+    let read = step(&run, "read_patient");
+    assert_eq!((read.attempts, read.error_class), (1, Some(ErrorClass::ServerError)), "{}", describe(&run));
+    assert!(read.duration_ms < 3000.0);
 }
 
 #[tokio::test]
@@ -173,7 +201,12 @@ async fn wrong_patient_answers_fail_assertions_in_every_api() {
         rig.fault(api, json!({"wrong_patient": true})).await;
         let run = run_once(&rig.config(kind)).await;
         let s = step(&run, failing);
-        assert_eq!((s.outcome, s.error_class), (StepOutcome::Failed, Some(ErrorClass::Assertion)), "{}", describe(&run));
+        assert_eq!(
+            (s.outcome, s.error_class),
+            (StepOutcome::Failed, Some(ErrorClass::Assertion)),
+            "{}",
+            describe(&run)
+        );
         assert!(!run.status.passes());
     }
 }
@@ -184,7 +217,12 @@ async fn a_dropped_mesh_message_is_a_delivery_timeout() {
     rig.fault("mesh", json!({"drop_messages": true})).await;
     let run = run_once(&rig.config(FlowKind::Mesh)).await;
     let wait = step(&run, "await_delivery");
-    assert_eq!((wait.outcome, wait.error_class), (StepOutcome::Failed, Some(ErrorClass::Timeout)), "{}", describe(&run));
+    assert_eq!(
+        (wait.outcome, wait.error_class),
+        (StepOutcome::Failed, Some(ErrorClass::Timeout)),
+        "{}",
+        describe(&run)
+    );
     assert_eq!(run.status, RunStatus::Partial);
 }
 

@@ -147,6 +147,7 @@ fn up_once(data: &std::path::Path, args: &[&std::ffi::OsStr]) -> String {
         .arg("up")
         .env("PATHWATCH_COLLECTOR__LISTEN", format!("127.0.0.1:{}", free_port()))
         .env("PATHWATCH_DASHBOARD__LISTEN", format!("127.0.0.1:{}", free_port()))
+        .env("PATHWATCH_SANDBOX__LISTEN", format!("127.0.0.1:{}", free_port()))
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())

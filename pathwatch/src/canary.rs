@@ -1,0 +1,57 @@
+//! `pathwatch canary run FLOW` and `pathwatch sandbox`: what an operator runs to check a fix, and
+//! the sandboxes on their own.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use crate::config::Config;
+
+/// Runs one flow once, printing each step as a JSON line as it finishes and the run as the last
+/// line. Exit 0 when the run passes (healthy or degraded), 1 when it does not.
+pub async fn run(config: &Config, flow: &str) -> anyhow::Result<ExitCode> {
+    let mut config = config.clone();
+    crate::demo::add_demo_environment(&mut config)?;
+    let canaries = canaries::Canaries::new(&config.canaries)?;
+    let print = |step: &canaries::StepResult| {
+        let mut out = std::io::stdout().lock();
+        if let Ok(line) = serde_json::to_string(step) {
+            let _ = writeln!(out, "{line}");
+            let _ = out.flush();
+        }
+    };
+    let run = canaries.run_named(flow, Some(&print)).await?;
+    let summary = serde_json::json!({
+        "flow": run.flow, "environment": run.environment, "status": run.status,
+        "error_class": run.error_class, "correlation_id": run.correlation_id, "trace_id": run.trace_id,
+        "duration_ms": run.duration_ms, "passed": run.status.passes(),
+    });
+    println!("{summary}");
+    Ok(if run.status.passes() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// Runs our sandboxes alone until interrupted, printing each API's base URL.
+pub async fn sandbox(config: &Config) -> anyhow::Result<ExitCode> {
+    let sandbox = crate::demo::start_sandbox(config).await?;
+    let urls = sandbox.urls();
+    for (name, url) in [
+        ("token", &urls.token),
+        ("pds", &urls.pds),
+        ("gpconnect", &urls.gpconnect),
+        ("nrl_producer", &urls.nrl_producer),
+        ("nrl_consumer", &urls.nrl_consumer),
+        ("mesh", &urls.mesh),
+        ("admin", &urls.admin),
+    ] {
+        println!("{name}: {url}");
+    }
+    println!(
+        "demo credentials: api key {}, kid {}, private key {}",
+        crate::demo::DEMO_API_KEY,
+        crate::demo::DEMO_KID,
+        config.data_dir.join("demo-canary-key.pem").display()
+    );
+    println!("ready");
+    crate::serve::shutdown_signal().await;
+    sandbox.shutdown().await;
+    Ok(ExitCode::SUCCESS)
+}

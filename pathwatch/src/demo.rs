@@ -1,0 +1,127 @@
+//! Demo mode wiring: our sandboxes on `sandbox.listen`, and the `demo` canary environment that
+//! points at them with credentials generated into the data directory.
+//!
+//! The demo RSA key is generated once (`<data_dir>/demo-canary-key.pem`) so `pathwatch sandbox`
+//! and `pathwatch canary run` in separate processes agree on it. It is a sandbox credential, never
+//! valid against NHS England's environments.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use anyhow::Context;
+use canaries::config::{EnvironmentConfig, GpConnectEnvironment, MeshEnvironment};
+use canaries::SecretRef;
+use serde::{Deserialize, Serialize};
+
+pub const DEMO_ENVIRONMENT: &str = "demo";
+pub const DEMO_API_KEY: &str = "pathwatch-demo-app";
+pub const DEMO_KID: &str = "pathwatch-demo-1";
+pub const DEMO_ODS: &str = "Y05868";
+const KEY_FILE: &str = "demo-canary-key.pem";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SandboxSection {
+    /// Whether `pathwatch up` starts our PDS, GP Connect, NRL and MESH sandboxes.
+    pub enabled: bool,
+    /// Where they listen (one port; each API under its own path).
+    pub listen: SocketAddr,
+}
+
+impl Default for SandboxSection {
+    fn default() -> Self {
+        SandboxSection { enabled: true, listen: SocketAddr::from(([127, 0, 0, 1], 4380)) }
+    }
+}
+
+/// The demo key pair (private PEM, public PEM), generated on first use.
+pub fn demo_key(data_dir: &Path) -> anyhow::Result<(String, String)> {
+    use rsa::pkcs8::{DecodePrivateKey, EncodePublicKey, LineEnding};
+    let path = data_dir.join(KEY_FILE);
+    if let Ok(private) = std::fs::read_to_string(&path) {
+        let key = rsa::RsaPrivateKey::from_pkcs8_pem(&private)
+            .with_context(|| format!("{} is not a PKCS#8 RSA key; delete it to generate another", path.display()))?;
+        let public = key.to_public_key().to_public_key_pem(LineEnding::LF)?;
+        return Ok((private, public));
+    }
+    std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
+    let (private, public) = canaries::credentials::generate_rsa_key().map_err(|e| anyhow::anyhow!("{e}"))?;
+    crate::config::write_private(&path, &private).with_context(|| format!("writing {}", path.display()))?;
+    Ok((private, public))
+}
+
+/// What our sandboxes accept: the demo key, plus their own defaults (MESH mailboxes, ASIDs).
+pub fn sandbox_config(data_dir: &Path) -> anyhow::Result<sandboxes::SandboxConfig> {
+    let (_, public) = demo_key(data_dir)?;
+    Ok(sandboxes::SandboxConfig {
+        client_keys: vec![sandboxes::ClientKey {
+            api_key: DEMO_API_KEY.into(),
+            kid: DEMO_KID.into(),
+            public_key_pem: public,
+        }],
+        ..sandboxes::SandboxConfig::default()
+    })
+}
+
+/// The `demo` canary environment: every API at our sandboxes on `root` (e.g. `http://127.0.0.1:4380`).
+pub fn environment(root: &str, data_dir: &Path) -> anyhow::Result<EnvironmentConfig> {
+    let (private, _) = demo_key(data_dir)?;
+    Ok(environment_with_key(root, private))
+}
+
+fn environment_with_key(root: &str, private: String) -> EnvironmentConfig {
+    EnvironmentConfig {
+        token_url: Some(format!("{root}/oauth2/token")),
+        api_key: Some(SecretRef::inline(DEMO_API_KEY)),
+        private_key: Some(SecretRef::inline(private)),
+        kid: Some(DEMO_KID.into()),
+        pds_url: Some(format!("{root}/personal-demographics/FHIR/R4")),
+        nrl_producer_url: Some(format!("{root}/record-locator/producer/FHIR/R4")),
+        nrl_consumer_url: Some(format!("{root}/record-locator/consumer/FHIR/R4")),
+        ods_code: Some(DEMO_ODS.into()),
+        gpconnect: GpConnectEnvironment {
+            url: Some(format!("{root}/gpconnect/fhir")),
+            ..GpConnectEnvironment::default()
+        },
+        mesh: MeshEnvironment {
+            url: Some(format!("{root}/messageexchange")),
+            password: Some(SecretRef::inline("password")),
+            shared_key: Some(SecretRef::inline("TestKey")),
+            recipient: Some("X26ABC2".into()),
+            ..MeshEnvironment::default()
+        },
+    }
+}
+
+/// The demo environment without its key, for validating configuration before the key exists.
+pub fn environment_shape() -> EnvironmentConfig {
+    let mut env = environment_with_key("http://127.0.0.1:4380", String::new());
+    env.private_key = Some(SecretRef::inline(""));
+    env
+}
+
+/// Adds the `demo` environment unless the configuration defines one itself.
+pub fn add_demo_environment(config: &mut crate::config::Config) -> anyhow::Result<()> {
+    if config.canaries.environments.contains_key(DEMO_ENVIRONMENT) {
+        return Ok(());
+    }
+    let root = format!("http://{}", config.sandbox.listen);
+    let env = environment(&root, &config.data_dir)?;
+    config.canaries.environments.insert(DEMO_ENVIRONMENT.into(), env);
+    Ok(())
+}
+
+/// Starts our sandboxes on `sandbox.listen` with the demo credentials.
+pub async fn start_sandbox(config: &crate::config::Config) -> anyhow::Result<sandboxes::Sandbox> {
+    let listen = config.sandbox.listen;
+    sandboxes::Sandbox::start(listen, sandbox_config(&config.data_dir)?)
+        .await
+        .with_context(|| format!("starting the sandboxes on {listen} (key `sandbox.listen`)"))
+}
+
+pub fn describe_sandbox(urls: &sandboxes::SandboxUrls) -> String {
+    format!(
+        "sandboxes: PDS {} · GP Connect {} · NRL {} (consumer {}) · MESH {} · token {} · faults {}/faults",
+        urls.pds, urls.gpconnect, urls.nrl_producer, urls.nrl_consumer, urls.mesh, urls.token, urls.admin
+    )
+}
