@@ -129,7 +129,7 @@ fn respond(result: Result<FhirResponse, GpcError>) -> Response {
 fn find_slots(state: &SandboxState, headers: &HeaderMap, query: &str) -> Result<Value, GpcError> {
     ssp::check(headers, &state.config().gpconnect_provider_asid, &[SEARCH_SLOT], false)?;
     let pairs = form::parse_pairs(query);
-    let known = ["start", "end", "status", "_include", "_include:recurse", "searchFilter"];
+    let known = ["start", "end", "status", "_include", "_include:recurse", "searchFilter", "_format"];
     if let Some((name, _)) = pairs.iter().find(|(k, _)| !known.contains(&k.as_str())) {
         return Err(GpcError::invalid_parameter(format!("Unrecognised parameter: {name}")));
     }

@@ -8,5 +8,6 @@ mod mesh;
 mod nrl;
 mod patients;
 mod pds;
+mod robustness;
 mod server;
 mod token;
