@@ -133,7 +133,7 @@ impl Canaries {
         }
         let run = rec.finish(flow.degraded_after);
         tracing::info!(
-            flow = %run.flow, status = run.status.as_str(), correlation_id = %run.correlation_id,
+            flow = %run.flow, status = %run.status.as_str(), correlation_id = %run.correlation_id,
             duration_ms = run.duration_ms, "canary run finished"
         );
         if let Some(exporter) = &self.exporter {

@@ -120,8 +120,13 @@ pub async fn start_sandbox(config: &crate::config::Config) -> anyhow::Result<san
 }
 
 pub fn describe_sandbox(urls: &sandboxes::SandboxUrls) -> String {
-    format!(
-        "sandboxes: PDS {} · GP Connect {} · NRL {} (consumer {}) · MESH {} · token {} · faults {}/faults",
-        urls.pds, urls.gpconnect, urls.nrl_producer, urls.nrl_consumer, urls.mesh, urls.token, urls.admin
-    )
+    [
+        format!("sandbox PDS: {}", urls.pds),
+        format!("sandbox GP Connect: {}", urls.gpconnect),
+        format!("sandbox NRL: {} (consumer {})", urls.nrl_producer, urls.nrl_consumer),
+        format!("sandbox MESH: {}", urls.mesh),
+        format!("sandbox token endpoint: {}", urls.token),
+        format!("sandbox fault injection: {}/faults", urls.admin),
+    ]
+    .join("\n")
 }
