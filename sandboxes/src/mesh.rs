@@ -190,6 +190,16 @@ async fn ping() -> Response {
 
 async fn handshake(State(state): State<SandboxState>, Path(mailbox): Path<String>, headers: HeaderMap) -> Response {
     let result = authorise(&state, &mailbox, &headers).and_then(|mailbox| {
+        // mesh-sandbox declares these three handshake headers required (FastAPI `Header(...)`).
+        for (name, lower) in [
+            ("mex-ClientVersion", "mex-clientversion"),
+            ("mex-OSName", "mex-osname"),
+            ("mex-OSVersion", "mex-osversion"),
+        ] {
+            if header_str(&headers, name).is_none() {
+                return Err(MeshError::missing("header", lower));
+            }
+        }
         Ok(match api_version(&headers)? {
             1 => Json(json!({"mailboxId": mailbox})).into_response(),
             _ => StatusCode::OK.into_response(),

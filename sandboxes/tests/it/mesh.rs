@@ -35,20 +35,18 @@ async fn send_message(app: &Router, from: &str, to: &str, body: &str) -> Answer 
 #[tokio::test]
 async fn handshake_and_authorisation() {
     let app = app();
-    let ok = mesh(&app, Method::POST, "/X26ABC1", "X26ABC1", &[("mex-clientversion", "pathwatch")], "").await;
+    let client = [("mex-clientversion", "pathwatch"), ("mex-osname", "Linux"), ("mex-osversion", "6.1")];
+    let ok = mesh(&app, Method::POST, "/X26ABC1", "X26ABC1", &client, "").await;
     assert_eq!(ok.status, StatusCode::OK);
     assert!(ok.bytes.is_empty(), "v2 handshake has no body");
-    let v1 = send(
-        &app,
-        request(
-            Method::POST,
-            "/messageexchange/X26ABC1",
-            &[("authorization", &mesh_auth("X26ABC1", "password"))],
-            Body::empty(),
-        ),
-    )
-    .await;
+    let auth = mesh_auth("X26ABC1", "password");
+    let mut v1_headers = vec![("authorization", auth.as_str())];
+    v1_headers.extend_from_slice(&client);
+    let v1 = send(&app, request(Method::GET, "/messageexchange/X26ABC1", &v1_headers, Body::empty())).await;
     assert_eq!(v1.json["mailboxId"], "X26ABC1");
+    let bare = mesh(&app, Method::POST, "/X26ABC1", "X26ABC1", &client[..1], "").await;
+    assert_eq!(bare.status, StatusCode::BAD_REQUEST, "mex-OSName and mex-OSVersion are required");
+    assert_eq!(bare.json["detail"][0]["loc"][1], "mex-osname");
 
     let other = mesh(&app, Method::POST, "/X26ABC2", "X26ABC1", &[], "").await;
     assert_eq!(other.status, StatusCode::FORBIDDEN, "a token for another mailbox");
