@@ -19,7 +19,7 @@ use serde_json::Value;
 use crate::config::Secret;
 use crate::environment::Environment;
 use crate::model::ErrorClass;
-use crate::probe::{ensure, Probe, Request, StepError};
+use crate::probe::{ensure, Probe, Reply, Request, Step, StepError};
 use crate::run::RunRecorder;
 
 /// The name of the authentication step: it does not count as the pathway working.
@@ -79,37 +79,63 @@ pub struct FlowContext<'a> {
 /// assertion. `Ok(None)` when the environment needs no token (NHS's open sandboxes). The step is
 /// recorded either way so every run has the same steps.
 pub async fn token_step(ctx: &FlowContext<'_>, rec: &mut RunRecorder<'_>) -> Result<Option<Secret>, ()> {
-    let Some(apim) = &ctx.env.apim else { return Ok(None) };
+    if ctx.env.apim.is_none() {
+        return Ok(None);
+    }
     let mut step = rec.begin(TOKEN_STEP);
     if let Some(token) = ctx.env.tokens.get().await {
         step.attributes.insert("pathwatch.canary.token_cached".into(), "true".into());
         return rec.end(step, Ok(Some(token))).ok_or(());
     }
-    let result = async {
-        let assertion = apim.key.client_assertion(apim.api_key.expose(), &apim.token_url);
-        let form = format!(
-            "grant_type=client_credentials&client_assertion_type={}&client_assertion={}",
-            "urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer", assertion
-        );
-        let request = Request::new(Method::POST, &apim.token_url, "/oauth2/token")
-            .body_bytes("application/x-www-form-urlencoded", form.into());
-        // Buying a token has no side effect worth guarding: retrying is safe.
-        let reply = step.send(ctx.probe, &request.idempotent()).await?;
-        let reply = reply.expect(&[200]).map_err(|e| StepError::new(ErrorClass::Auth, e.message))?;
-        let body = reply.json()?;
-        let token = body["access_token"].as_str().filter(|t| !t.is_empty());
-        let token = token.ok_or_else(|| StepError::new(ErrorClass::Auth, "token reply has no access_token"))?;
-        // APIM sends expires_in as a string ("599"); accept a number too.
-        let expires_in = body["expires_in"]
-            .as_u64()
-            .or_else(|| body["expires_in"].as_str().and_then(|s| s.parse().ok()))
-            .ok_or_else(|| StepError::new(ErrorClass::Auth, "token reply has no expires_in"))?;
-        let token = Secret::new(token);
-        ctx.env.tokens.put(token.clone(), Duration::from_secs(expires_in)).await;
-        Ok(Some(token))
-    }
-    .await;
+    let result = fetch_token(ctx, &mut step).await.map(Some);
     rec.end(step, result).ok_or(())
+}
+
+/// Buys an access token within `step` and caches it. Every failure is an `auth` failure.
+async fn fetch_token(ctx: &FlowContext<'_>, step: &mut Step) -> Result<Secret, StepError> {
+    let Some(apim) = &ctx.env.apim else {
+        return Err(StepError::new(ErrorClass::Auth, "no token endpoint configured"));
+    };
+    let assertion = apim.key.client_assertion(apim.api_key.expose(), &apim.token_url);
+    let form = format!(
+        "grant_type=client_credentials&client_assertion_type={}&client_assertion={}",
+        "urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer", assertion
+    );
+    let request = Request::new(Method::POST, &apim.token_url, "/oauth2/token")
+        .body_bytes("application/x-www-form-urlencoded", form.into());
+    // Buying a token has no side effect worth guarding: retrying is safe.
+    let reply = step.send(ctx.probe, &request.idempotent()).await?;
+    let reply = reply.expect(&[200]).map_err(|e| StepError::new(ErrorClass::Auth, e.message))?;
+    let body = reply.json()?;
+    let token = body["access_token"].as_str().filter(|t| !t.is_empty());
+    let token = token.ok_or_else(|| StepError::new(ErrorClass::Auth, "token reply has no access_token"))?;
+    // APIM sends expires_in as a string ("599"); accept a number too.
+    let expires_in = body["expires_in"]
+        .as_u64()
+        .or_else(|| body["expires_in"].as_str().and_then(|s| s.parse().ok()))
+        .ok_or_else(|| StepError::new(ErrorClass::Auth, "token reply has no expires_in"))?;
+    let token = Secret::new(token);
+    ctx.env.tokens.put(token.clone(), Duration::from_secs(expires_in)).await;
+    Ok(token)
+}
+
+/// Sends the request `build` makes with the current token. A 401 means the token stopped being
+/// good before we expected (revoked, or the service's clock): forget it, buy a new one and send
+/// once more, within the same step — which then counts as retried, so the run shows `degraded`.
+pub async fn send_authorised(
+    ctx: &FlowContext<'_>,
+    step: &mut Step,
+    token: &mut Option<Secret>,
+    build: impl Fn(&Option<Secret>) -> Request,
+) -> Result<Reply, StepError> {
+    let reply = step.send(ctx.probe, &build(token)).await?;
+    if reply.status != 401 || token.is_none() {
+        return Ok(reply);
+    }
+    ctx.env.tokens.clear().await;
+    *token = Some(fetch_token(ctx, step).await?);
+    step.attributes.insert("pathwatch.canary.token_refreshed".into(), "true".into());
+    step.send(ctx.probe, &build(token)).await
 }
 
 /// Adds `Authorization: Bearer` when there is a token.
@@ -117,13 +143,6 @@ pub fn bearer(request: Request, token: &Option<Secret>) -> Request {
     match token {
         Some(t) => request.header("authorization", &format!("Bearer {}", t.expose())),
         None => request,
-    }
-}
-
-/// A 401 means the cached token is no good: forget it so the next run buys a new one.
-pub async fn forget_token_on_401(env: &Environment, error: &StepError) {
-    if error.class == ErrorClass::Auth && error.message.starts_with("HTTP 401") {
-        env.tokens.clear().await;
     }
 }
 

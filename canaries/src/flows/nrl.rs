@@ -4,8 +4,9 @@
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use super::{bearer, entries, expect_resource_type, forget_token_on_401, identifier, token_step, FlowContext};
+use super::{bearer, entries, expect_resource_type, identifier, send_authorised, token_step, FlowContext};
 use super::{NHS_NUMBER_SYSTEM, ODS_SYSTEM};
+use crate::config::Secret;
 use crate::probe::{ensure, Request, StepError};
 use crate::run::RunRecorder;
 
@@ -13,7 +14,7 @@ pub const CRISIS_PLAN: &str = "736253002";
 
 pub async fn run(ctx: &FlowContext<'_>, rec: &mut RunRecorder<'_>) {
     let steps = ["create_pointer", "search_pointers", "read_pointer", "delete_pointer"];
-    let Ok(token) = token_step(ctx, rec).await else {
+    let Ok(mut token) = token_step(ctx, rec).await else {
         steps.iter().for_each(|s| rec.skip(s, super::TOKEN_STEP));
         return;
     };
@@ -24,8 +25,8 @@ pub async fn run(ctx: &FlowContext<'_>, rec: &mut RunRecorder<'_>) {
     };
     let ods = ctx.env.ods_code.as_str();
     let correlation_id = rec.correlation_id.clone();
-    let headers = |request: Request| {
-        bearer(request, &token)
+    let headers = |request: &Request, token: &Option<Secret>| {
+        bearer(request.clone(), token)
             .header("accept", "application/fhir+json")
             .header("nhsd-end-user-organisation-ods", ods)
             .header("x-request-id", &uuid::Uuid::new_v4().to_string())
@@ -34,10 +35,10 @@ pub async fn run(ctx: &FlowContext<'_>, rec: &mut RunRecorder<'_>) {
 
     let mut step = rec.begin("create_pointer");
     let body = pointer(patient, ods, &correlation_id);
-    let request = headers(Request::new(Method::POST, format!("{producer}/DocumentReference"), "/DocumentReference"))
+    let request = Request::new(Method::POST, format!("{producer}/DocumentReference"), "/DocumentReference")
         .json("application/fhir+json", &body);
     let result = async {
-        let reply = step.send(ctx.probe, &request).await?.expect(&[201])?;
+        let reply = send_authorised(ctx, &mut step, &mut token, |t| headers(&request, t)).await?.expect(&[201])?;
         let location = reply.header("location").unwrap_or("");
         let id = location.rsplit('/').next().unwrap_or("").to_string();
         ensure(!id.is_empty(), || "201 without a Location naming the pointer".into())?;
@@ -47,9 +48,6 @@ pub async fn run(ctx: &FlowContext<'_>, rec: &mut RunRecorder<'_>) {
         Ok(id)
     }
     .await;
-    if let Err(e) = &result {
-        forget_token_on_401(ctx.env, e).await;
-    }
     let Some(id) = rec.end(step, result) else {
         steps[1..].iter().for_each(|s| rec.skip(s, "create_pointer"));
         return;
@@ -59,9 +57,10 @@ pub async fn run(ctx: &FlowContext<'_>, rec: &mut RunRecorder<'_>) {
     let url = format!(
         "{consumer}/DocumentReference?subject:identifier={NHS_NUMBER_SYSTEM}|{patient}&type=http://snomed.info/sct|{CRISIS_PLAN}"
     );
-    let request = headers(Request::new(Method::GET, url, "/DocumentReference"));
+    let request = Request::new(Method::GET, url, "/DocumentReference");
     let result = async {
-        let bundle = step.send(ctx.probe, &request).await?.expect(&[200])?.json()?;
+        let bundle =
+            send_authorised(ctx, &mut step, &mut token, |t| headers(&request, t)).await?.expect(&[200])?.json()?;
         expect_resource_type(&bundle, "Bundle")?;
         let mut found = false;
         for pointer in entries(&bundle) {
@@ -75,19 +74,22 @@ pub async fn run(ctx: &FlowContext<'_>, rec: &mut RunRecorder<'_>) {
     rec.end(step, result);
 
     let mut step = rec.begin("read_pointer");
-    let request =
-        headers(Request::new(Method::GET, format!("{consumer}/DocumentReference/{id}"), "/DocumentReference/{id}"));
+    let request = Request::new(Method::GET, format!("{consumer}/DocumentReference/{id}"), "/DocumentReference/{id}");
     let result = async {
-        let pointer = step.send(ctx.probe, &request).await?.expect(&[200])?.json()?;
+        let reply = send_authorised(ctx, &mut step, &mut token, |t| headers(&request, t)).await?;
+        let pointer = reply.expect(&[200])?.json()?;
         check_pointer(&pointer, &id, patient, ods)
     }
     .await;
     rec.end(step, result);
 
     let mut step = rec.begin("delete_pointer");
-    let request =
-        headers(Request::new(Method::DELETE, format!("{producer}/DocumentReference/{id}"), "/DocumentReference/{id}"));
-    let result = async { step.send(ctx.probe, &request).await?.expect(&[200, 204]).map(drop) }.await;
+    let request = Request::new(Method::DELETE, format!("{producer}/DocumentReference/{id}"), "/DocumentReference/{id}");
+    let result = async {
+        let reply = send_authorised(ctx, &mut step, &mut token, |t| headers(&request, t)).await?;
+        reply.expect(&[200, 204]).map(drop)
+    }
+    .await;
     let result = result.map_err(|e| StepError::new(e.class, format!("{} — pointer {id} left in place", e.message)));
     rec.end(step, result);
 }

@@ -4,24 +4,21 @@
 use reqwest::Method;
 use serde_json::Value;
 
-use super::{bearer, entries, expect_resource_type, forget_token_on_401, token_step, FlowContext};
+use super::{bearer, entries, expect_resource_type, send_authorised, token_step, FlowContext};
 use crate::config::Secret;
 use crate::probe::{ensure, Reply, Request, Step, StepError};
 use crate::run::RunRecorder;
 
 pub async fn run(ctx: &FlowContext<'_>, rec: &mut RunRecorder<'_>) {
     let steps = ["read_patient", "search_patient", "read_restricted_patient"];
-    let Ok(token) = token_step(ctx, rec).await else {
+    let Ok(mut token) = token_step(ctx, rec).await else {
         steps.iter().for_each(|s| rec.skip(s, super::TOKEN_STEP));
         return;
     };
     let (Some(base), Some(patient)) = (ctx.env.pds_url.as_deref(), ctx.patient) else { return };
 
     let mut step = rec.begin("read_patient");
-    let result = read(ctx, &mut step, base, patient, &token, &rec.correlation_id).await;
-    if let Err(e) = &result {
-        forget_token_on_401(ctx.env, e).await;
-    }
+    let result = read(ctx, &mut step, base, patient, &mut token, &rec.correlation_id).await;
     rec.end(step, result);
 
     if let Some(search) = ctx.search {
@@ -32,7 +29,8 @@ pub async fn run(ctx: &FlowContext<'_>, rec: &mut RunRecorder<'_>) {
                 search.family, search.gender, search.birthdate
             );
             let reply =
-                send(ctx, &mut step, Request::new(Method::GET, url, "/Patient"), &token, &rec.correlation_id).await?;
+                send(ctx, &mut step, Request::new(Method::GET, url, "/Patient"), &mut token, &rec.correlation_id)
+                    .await?;
             let bundle = reply.json()?;
             expect_resource_type(&bundle, "Bundle")?;
             ensure(bundle["type"] == "searchset", || format!("Bundle type {} is not searchset", bundle["type"]))?;
@@ -51,7 +49,7 @@ pub async fn run(ctx: &FlowContext<'_>, rec: &mut RunRecorder<'_>) {
     if let Some(restricted) = ctx.restricted_patient {
         let mut step = rec.begin("read_restricted_patient");
         let result = async {
-            let resource = read(ctx, &mut step, base, restricted, &token, &rec.correlation_id).await?;
+            let resource = read(ctx, &mut step, base, restricted, &mut token, &rec.correlation_id).await?;
             let labels = resource["meta"]["security"].as_array().cloned().unwrap_or_default();
             ensure(labels.iter().any(|l| l["code"] == "R"), || {
                 format!("{restricted} should carry security label R (restricted); it has {labels:?}")
@@ -72,7 +70,7 @@ async fn read(
     step: &mut Step,
     base: &str,
     patient: &str,
-    token: &Option<Secret>,
+    token: &mut Option<Secret>,
     correlation_id: &str,
 ) -> Result<Value, StepError> {
     let request = Request::new(Method::GET, format!("{base}/Patient/{patient}"), "/Patient/{id}");
@@ -89,15 +87,17 @@ async fn send(
     ctx: &FlowContext<'_>,
     step: &mut Step,
     request: Request,
-    token: &Option<Secret>,
+    token: &mut Option<Secret>,
     correlation_id: &str,
 ) -> Result<Reply, StepError> {
     let request_id = uuid::Uuid::new_v4().to_string();
-    let request = bearer(request, token)
-        .header("accept", "application/fhir+json")
-        .header("x-request-id", &request_id)
-        .header("x-correlation-id", correlation_id);
-    let reply = step.send(ctx.probe, &request).await?.expect(&[200])?;
+    let build = |token: &Option<Secret>| {
+        bearer(request.clone(), token)
+            .header("accept", "application/fhir+json")
+            .header("x-request-id", &request_id)
+            .header("x-correlation-id", correlation_id)
+    };
+    let reply = send_authorised(ctx, step, token, build).await?.expect(&[200])?;
     ensure(reply.header("x-request-id") == Some(request_id.as_str()), || {
         format!("X-Request-ID not echoed (sent {request_id}, got {:?})", reply.header("x-request-id"))
     })?;

@@ -259,3 +259,23 @@ async fn a_flow_in_progress_is_never_started_twice() {
         Err(canaries::CanaryError::UnknownFlow(name, known)) if name == "nope" && known == "pds"
     ));
 }
+
+#[tokio::test]
+async fn a_token_revoked_early_is_replaced_within_the_step_and_the_run_is_degraded() {
+    let rig = Rig::start().await;
+    let canaries = canaries::Canaries::new(&rig.config(FlowKind::Pds)).unwrap();
+    let first = canaries.run_named("pds", None).await.unwrap();
+    assert_eq!(first.status, RunStatus::Healthy, "{}", describe(&first));
+    let expired = rig.client.post(format!("{}/tokens/expire", rig.admin)).send().await.unwrap();
+    assert!(expired.status().is_success());
+    // The cached token is still "valid" by its expires_in, so the run uses it and meets a 401.
+    let second = canaries.run_named("pds", None).await.unwrap();
+    assert_eq!(second.status, RunStatus::Degraded, "{}", describe(&second));
+    let token = step(&second, "token");
+    assert_eq!(token.attributes.get("pathwatch.canary.token_cached").map(String::as_str), Some("true"));
+    let read = step(&second, "read_patient");
+    assert_eq!(read.attempts, 3, "401, token, resend: {}", describe(&second));
+    assert_eq!(read.attributes.get("pathwatch.canary.token_refreshed").map(String::as_str), Some("true"));
+    let third = canaries.run_named("pds", None).await.unwrap();
+    assert_eq!(third.status, RunStatus::Healthy, "the new token is cached: {}", describe(&third));
+}
