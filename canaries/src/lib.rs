@@ -51,6 +51,9 @@ pub struct Canaries {
     probe: Probe,
     exporter: Option<otlp::Exporter>,
     concurrency: usize,
+    /// Every finished run, for whoever listens (metrics, tests). Slow listeners miss runs; they
+    /// never slow the canaries.
+    finished: tokio::sync::broadcast::Sender<Arc<CanaryRun>>,
 }
 
 impl Canaries {
@@ -99,7 +102,13 @@ impl Canaries {
             probe: Probe { client, max_attempts: config.max_attempts },
             exporter,
             concurrency: config.concurrency,
+            finished: tokio::sync::broadcast::channel(256).0,
         })
+    }
+
+    /// Every run finished from now on.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Arc<CanaryRun>> {
+        self.finished.subscribe()
     }
 
     pub fn flows(&self) -> &[Arc<Flow>] {
@@ -136,6 +145,8 @@ impl Canaries {
             flow = %run.flow, status = %run.status.as_str(), correlation_id = %run.correlation_id,
             duration_ms = run.duration_ms, "canary run finished"
         );
+        // No listener is fine: the send fails and nothing waits.
+        let _ = self.finished.send(Arc::new(run.clone()));
         if let Some(exporter) = &self.exporter {
             if let Err(e) = exporter.export(run.clone()).await {
                 tracing::warn!(error = %e, "canary trace not exported yet");

@@ -55,3 +55,50 @@ pub async fn sandbox(config: &Config) -> anyhow::Result<ExitCode> {
     sandbox.shutdown().await;
     Ok(ExitCode::SUCCESS)
 }
+
+#[derive(clap::Args)]
+pub struct PatientsArgs {
+    /// How many patients.
+    #[arg(long, default_value_t = 10)]
+    count: usize,
+    /// The same seed gives the same patients (our sandboxes use seed 1, 50 patients).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Make each record awkward: malformed-birth-date, missing-identifier, unexpected-coding,
+    /// superseded, restricted, deceased, invalid-nhs-number, invalid-gender.
+    #[arg(long)]
+    morph: Option<String>,
+}
+
+fn kebab(morph: sandboxes::patients::Morph) -> String {
+    let mut out = String::new();
+    for (i, c) in format!("{morph:?}").chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push('-');
+        }
+        out.push(c.to_ascii_lowercase());
+    }
+    out
+}
+
+/// Prints synthetic patients as FHIR Patient JSON lines (999-range NHS numbers with valid check
+/// digits), optionally morphed into the awkward cases sandboxes and canaries are tested with.
+pub fn patients(args: &PatientsArgs) -> anyhow::Result<ExitCode> {
+    use sandboxes::patients::{generate, Morph};
+    let morph = match &args.morph {
+        None => None,
+        Some(name) => Some(Morph::ALL.into_iter().find(|m| kebab(*m) == *name).ok_or_else(|| {
+            let known: Vec<String> = Morph::ALL.into_iter().map(kebab).collect();
+            anyhow::anyhow!("unknown --morph {name:?}; one of: {}", known.join(", "))
+        })?),
+    };
+    let mut out = std::io::stdout().lock();
+    for patient in generate(args.seed, args.count) {
+        let record = match morph {
+            Some(m) => m.apply_to_patient(&patient),
+            None => patient.to_fhir(),
+        };
+        writeln!(out, "{record}")?;
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -44,6 +44,8 @@ enum Command {
     Up,
     /// Run our PDS, GP Connect, NRL and MESH sandboxes alone and print each one's base URL.
     Sandbox,
+    /// Print synthetic patients as FHIR Patient JSON lines (999-range NHS numbers), optionally morphed.
+    Patients(canary::PatientsArgs),
     /// Canary tools.
     Canary {
         #[command(subcommand)]
@@ -114,6 +116,7 @@ fn main() -> ExitCode {
             Command::Up => serve::run(config, serve::Mode::Standalone).await.map(|()| ExitCode::SUCCESS),
             Command::Collector => serve::run(config, serve::Mode::Collector).await.map(|()| ExitCode::SUCCESS),
             Command::Sandbox => canary::sandbox(&config).await,
+            Command::Patients(args) => canary::patients(&args),
             Command::Canary { command: CanaryCommand::Run { flow } } => canary::run(&config, &flow).await,
             Command::Audit { command: AuditCommand::Verify } => commands::audit_verify(&config).await,
             Command::Audit { command: AuditCommand::Search(search) } => commands::audit_search(&config, search).await,

@@ -279,3 +279,77 @@ async fn a_token_revoked_early_is_replaced_within_the_step_and_the_run_is_degrad
     let third = canaries.run_named("pds", None).await.unwrap();
     assert_eq!(third.status, RunStatus::Healthy, "the new token is cached: {}", describe(&third));
 }
+
+/// The PDS flow configured with patients from the synthetic generator (the sandbox's own population:
+/// same seed, same count), including a superseded record, which the canary must flag.
+#[tokio::test]
+async fn generated_synthetic_patients_drive_the_pds_flow_and_a_superseded_one_is_caught() {
+    use sandboxes::patients::generate;
+    let rig = Rig::start().await;
+    let defaults = sandboxes::SandboxConfig::default();
+    let population = generate(defaults.seed, defaults.synthetic_patients);
+    let ordinary = population
+        .iter()
+        .find(|p| !p.restricted && p.deceased.is_none() && p.superseded_by.is_none())
+        .expect("an ordinary patient");
+    let restricted = population.iter().find(|p| p.restricted && p.superseded_by.is_none()).expect("a restricted one");
+    let superseded = population.iter().find(|p| p.superseded_by.is_some()).expect("a superseded one");
+
+    let mut config = rig.config(FlowKind::Pds);
+    config.synthetic_patients = population.iter().map(|p| p.nhs_number.as_str().to_string()).collect();
+    let flow = &mut config.flows[0];
+    flow.patient = Some(ordinary.nhs_number.as_str().into());
+    flow.restricted_patient = Some(restricted.nhs_number.as_str().into());
+    flow.search = Some(canaries::config::PdsSearch {
+        family: ordinary.family.clone(),
+        gender: ordinary.gender.as_fhir().into(),
+        birthdate: ordinary.birth_date.to_string(),
+    });
+    let run = run_once(&config).await;
+    assert_eq!(run.status, RunStatus::Healthy, "{}", describe(&run));
+
+    let flow = &mut config.flows[0];
+    flow.patient = Some(superseded.nhs_number.as_str().into());
+    flow.search = None;
+    let run = run_once(&config).await;
+    let read = step(&run, "read_patient");
+    assert_eq!(read.error_class, Some(ErrorClass::Assertion), "{}", describe(&run));
+    let successor = superseded.superseded_by.as_ref().unwrap();
+    assert!(read.message.as_deref().unwrap().contains(successor.as_str()), "{}", describe(&run));
+}
+
+#[tokio::test]
+async fn the_scheduler_bounds_concurrency_and_reports_every_run() {
+    let rig = Rig::start().await;
+    rig.fault("pds", json!({"latency_ms": 100})).await;
+    let mut config = rig.config(FlowKind::Pds);
+    config.concurrency = 1;
+    let mut second = config.flows[0].clone();
+    second.name = "pds-2".into();
+    config.flows.push(second);
+    for flow in &mut config.flows {
+        flow.schedule = "* * * * * *".into(); // every second
+        flow.jitter_s = 0;
+    }
+    let canaries = std::sync::Arc::new(canaries::Canaries::new(&config).unwrap());
+    let mut runs = canaries.subscribe();
+    let scheduler =
+        tokio::spawn(canaries.clone().run_scheduled(tokio::time::sleep(std::time::Duration::from_millis(2500))));
+    let mut seen = Vec::new();
+    while let Ok(Ok(run)) = tokio::time::timeout(std::time::Duration::from_secs(4), runs.recv()).await {
+        seen.push(run);
+        if seen.len() == 4 {
+            break;
+        }
+    }
+    scheduler.await.unwrap();
+    assert!(seen.len() >= 4, "only {} runs reported", seen.len());
+    assert!(seen.iter().any(|r| r.flow == "pds") && seen.iter().any(|r| r.flow == "pds-2"));
+    // concurrency = 1: no two runs overlap in time.
+    let mut spans: Vec<(u64, u64)> =
+        seen.iter().map(|r| (r.started_unix_ns, r.started_unix_ns + (r.duration_ms * 1e6) as u64)).collect();
+    spans.sort();
+    for pair in spans.windows(2) {
+        assert!(pair[0].1 <= pair[1].0, "runs overlapped: {pair:?}");
+    }
+}

@@ -166,3 +166,27 @@ fn canary_configuration_naming_a_non_synthetic_patient_is_refused() {
         "{stderr}"
     );
 }
+
+#[test]
+fn synthetic_patients_are_printed_reproducibly_and_morphs_are_named() {
+    let (_tmp, data) = temp_dir();
+    let first = run(pathwatch(&data).args(["patients", "--count", "5", "--seed", "7"]));
+    assert!(first.status.success());
+    let again = run(pathwatch(&data).args(["patients", "--count", "5", "--seed", "7"]));
+    assert_eq!(first.stdout, again.stdout, "same seed, same patients");
+    let records: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&first.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(records.len(), 5);
+    for record in &records {
+        assert_eq!(record["resourceType"], "Patient");
+        let id = record["id"].as_str().unwrap();
+        assert!(id.starts_with("999") && audit_store::NhsNumber::parse(id).is_ok(), "{id}");
+    }
+    let morphed = run(pathwatch(&data).args(["patients", "--count", "1", "--morph", "invalid-nhs-number"]));
+    let record: serde_json::Value = serde_json::from_slice(&morphed.stdout).unwrap();
+    assert!(audit_store::NhsNumber::parse(record["id"].as_str().unwrap()).is_err());
+    let bad = run(pathwatch(&data).args(["patients", "--morph", "grumpy"]));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr.contains("unknown --morph \"grumpy\"") && stderr.contains("superseded"), "{stderr}");
+}
