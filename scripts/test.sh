@@ -28,39 +28,65 @@ step "python packages (.venv)"
 step "ClickHouse on loopback"
 work=$(mktemp -d)
 mesh_pid=""
+mesh_tls_pid=""
 cleanup() {
     if [ -f "$work/clickhouse/clickhouse.pid" ]; then kill "$(cat "$work/clickhouse/clickhouse.pid")" 2>/dev/null || true; fi
-    if [ -n "$mesh_pid" ]; then kill "$mesh_pid" 2>/dev/null || true; fi
+    for pid in $mesh_pid $mesh_tls_pid; do kill "$pid" 2>/dev/null || true; done
     rm -rf "$work"
 }
 trap cleanup EXIT
 ports=$(.venv/bin/python - <<'PY'
 import socket
-socks = [socket.socket() for _ in range(3)]
+socks = [socket.socket() for _ in range(4)]
 for s in socks:
     s.bind(("127.0.0.1", 0))
 print(" ".join(str(s.getsockname()[1]) for s in socks))
 PY
 )
-read -r http_port tcp_port mesh_port <<<"$ports"
+read -r http_port tcp_port mesh_port mesh_tls_port <<<"$ports"
 PATHWATCH_TEST_CLICKHOUSE_URL=$(scripts/clickhouse-server.sh "$work/clickhouse" "$http_port" "$tcp_port")
 export PATHWATCH_TEST_CLICKHOUSE_URL
 echo "ClickHouse $(curl -fsS "$PATHWATCH_TEST_CLICKHOUSE_URL/?query=SELECT%20version()") at $PATHWATCH_TEST_CLICKHOUSE_URL"
 
-step "NHS England's mesh-sandbox on loopback (full HMAC authentication)"
-mkdir -p "$work/mesh"
-(cd "$work/mesh" && AUTH_MODE=full SHARED_KEY=TestKey STORE_MODE=file MAILBOXES_DATA_DIR="$work/mesh" \
-    exec "$root/.venv/bin/uvicorn" mesh_sandbox.api:app --host 127.0.0.1 --port "$mesh_port" \
-    >"$work/mesh/sandbox.log" 2>&1 </dev/null) &
-mesh_pid=$!
+step "NHS England's mesh-sandbox on loopback (full HMAC authentication; plain and mutual TLS)"
+# start_mesh NAME PORT [uvicorn TLS options...]: one mesh-sandbox with its own mailbox directory.
+start_mesh() {
+    local name=$1 port=$2
+    shift 2
+    mkdir -p "$work/$name"
+    (cd "$work/$name" && AUTH_MODE=full SHARED_KEY=TestKey STORE_MODE=file MAILBOXES_DATA_DIR="$work/$name" \
+        exec "$root/.venv/bin/uvicorn" mesh_sandbox.api:app --host 127.0.0.1 --port "$port" "$@" \
+        >"$work/$name/sandbox.log" 2>&1 </dev/null) &
+    last_pid=$!
+}
+# ready URL PID NAME [curl options...]
+ready() {
+    local url=$1 pid=$2 name=$3
+    shift 3
+    for _ in $(seq 1 100); do
+        curl -fsS "$@" "$url/health" >/dev/null 2>&1 && return 0
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.2
+    done
+    cat "$work/$name/sandbox.log"
+    echo "mesh-sandbox ($name) did not start" >&2
+    exit 1
+}
+start_mesh mesh "$mesh_port"
+mesh_pid=$last_pid
 export PATHWATCH_TEST_MESH_SANDBOX_URL="http://127.0.0.1:$mesh_port"
-for _ in $(seq 1 100); do
-    curl -fsS "$PATHWATCH_TEST_MESH_SANDBOX_URL/health" >/dev/null 2>&1 && break
-    kill -0 "$mesh_pid" 2>/dev/null || { cat "$work/mesh/sandbox.log"; echo "mesh-sandbox exited" >&2; exit 1; }
-    sleep 0.2
-done
-curl -fsS "$PATHWATCH_TEST_MESH_SANDBOX_URL/health" >/dev/null || { cat "$work/mesh/sandbox.log"; exit 1; }
-echo "mesh-sandbox $(.venv/bin/pip show mesh-sandbox 2>/dev/null | sed -n 's/^Version: //p') at $PATHWATCH_TEST_MESH_SANDBOX_URL"
+ready "$PATHWATCH_TEST_MESH_SANDBOX_URL" "$mesh_pid" mesh
+# Live MESH requires a client certificate: the same sandbox behind TLS that demands one.
+export PATHWATCH_TEST_MESH_TLS_DIR="$work/mesh-certs"
+.venv/bin/python scripts/mesh-tls-certs.py "$PATHWATCH_TEST_MESH_TLS_DIR"
+start_mesh mesh-tls "$mesh_tls_port" --ssl-keyfile "$PATHWATCH_TEST_MESH_TLS_DIR/server.key" \
+    --ssl-certfile "$PATHWATCH_TEST_MESH_TLS_DIR/server.pem" --ssl-ca-certs "$PATHWATCH_TEST_MESH_TLS_DIR/ca.pem" \
+    --ssl-cert-reqs 2
+mesh_tls_pid=$last_pid
+export PATHWATCH_TEST_MESH_TLS_URL="https://127.0.0.1:$mesh_tls_port"
+ready "$PATHWATCH_TEST_MESH_TLS_URL" "$mesh_tls_pid" mesh-tls --cacert "$PATHWATCH_TEST_MESH_TLS_DIR/ca.pem" \
+    --cert "$PATHWATCH_TEST_MESH_TLS_DIR/client.pem" --key "$PATHWATCH_TEST_MESH_TLS_DIR/client.key"
+echo "mesh-sandbox $(.venv/bin/pip show mesh-sandbox 2>/dev/null | sed -n 's/^Version: //p') at $PATHWATCH_TEST_MESH_SANDBOX_URL and (mutual TLS) $PATHWATCH_TEST_MESH_TLS_URL"
 
 step "formatting and lints"
 cargo fmt --all -- --check

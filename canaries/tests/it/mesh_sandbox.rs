@@ -55,3 +55,49 @@ async fn wrong_shared_key_is_reported_as_an_auth_failure() {
     assert_eq!(handshake.http.as_ref().and_then(|h| h.status), Some(403));
     assert_eq!(steps_with(&run, StepOutcome::Skipped).len(), 5);
 }
+
+/// mesh-sandbox behind TLS that requires a client certificate (uvicorn `--ssl-cert-reqs 2`), as
+/// live MESH does: `PATHWATCH_TEST_MESH_TLS_URL` and the certificates in `PATHWATCH_TEST_MESH_TLS_DIR`
+/// (written by scripts/mesh-tls-certs.py).
+fn tls_environment(root: &str, dir: &std::path::Path, with_client_cert: bool) -> EnvironmentConfig {
+    let mut env = environment(root, "TestKey");
+    env.mesh.ca_cert = Some(dir.join("ca.pem"));
+    if with_client_cert {
+        env.mesh.client_cert = Some(dir.join("client.pem"));
+        env.mesh.client_key = Some(dir.join("client.key"));
+    }
+    env
+}
+
+#[tokio::test]
+async fn mesh_flow_passes_over_mutual_tls_with_the_client_certificate() {
+    let (Some(root), Some(dir)) = (server("PATHWATCH_TEST_MESH_TLS_URL"), server("PATHWATCH_TEST_MESH_TLS_DIR")) else {
+        return;
+    };
+    // No reset: the flow looks only for its own message, and this instance is the TLS test's alone.
+    let run = run_once(&config(FlowKind::Mesh, tls_environment(&root, dir.as_ref(), true))).await;
+    assert!(run.status.passes(), "{}", describe(&run));
+    assert!(run.steps[0].http.as_ref().unwrap().url.starts_with("https://"));
+}
+
+#[tokio::test]
+async fn mesh_without_the_client_certificate_cannot_connect() {
+    let (Some(root), Some(dir)) = (server("PATHWATCH_TEST_MESH_TLS_URL"), server("PATHWATCH_TEST_MESH_TLS_DIR")) else {
+        return;
+    };
+    let run = run_once(&config(FlowKind::Mesh, tls_environment(&root, dir.as_ref(), false))).await;
+    assert_eq!(run.status, RunStatus::Outage, "{}", describe(&run));
+    assert_eq!(run.error_class, Some(ErrorClass::Connect), "{}", describe(&run));
+}
+
+#[test]
+fn unreadable_or_mismatched_certificate_files_name_their_key() {
+    let mut env = environment("https://127.0.0.1:1", "TestKey");
+    env.mesh.client_cert = Some("/nonexistent/client.pem".into());
+    env.mesh.client_key = Some("/nonexistent/client.key".into());
+    let error = canaries::Canaries::new(&config(FlowKind::Mesh, env.clone())).err().expect("refused").to_string();
+    assert!(error.contains("canaries.environments.test.mesh.client_cert"), "{error}");
+    env.mesh.client_key = None;
+    let error = canaries::Canaries::new(&config(FlowKind::Mesh, env)).err().expect("refused").to_string();
+    assert!(error.contains("canaries.environments.test.mesh.client_key") && error.contains("required"), "{error}");
+}
