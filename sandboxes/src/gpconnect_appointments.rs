@@ -218,6 +218,9 @@ pub async fn book(State(state): State<SandboxState>, headers: HeaderMap, body: B
 fn book_appointment(state: &SandboxState, headers: &HeaderMap, body: &[u8]) -> Result<FhirResponse, GpcError> {
     ssp::check(headers, &state.config().gpconnect_provider_asid, &[CREATE_APPOINTMENT], true)?;
     let mut appointment = parse_resource(body, "Appointment")?;
+    if appointment.get("meta").is_some_and(|meta| !meta.is_object()) {
+        return Err(GpcError::invalid_resource("Appointment meta must be an object"));
+    }
     if appointment["status"] != "booked" {
         return Err(GpcError::invalid_resource("Appointment status must be booked"));
     }
@@ -258,9 +261,13 @@ fn book_appointment(state: &SandboxState, headers: &HeaderMap, body: &[u8]) -> R
     }
     let id = book.next_id.to_string();
     book.next_id += 1;
+    // `meta` is rebuilt whole rather than indexed into: serde_json's IndexMut panics on a non-object, and a
+    // panic here would poison the appointments lock.
+    let mut meta = appointment["meta"].as_object().cloned().unwrap_or_default();
+    meta.insert("versionId".into(), json!("1"));
+    meta.insert("lastUpdated".into(), json!(crate::clock::rfc3339_now()));
     appointment["id"] = json!(id);
-    appointment["meta"]["versionId"] = json!("1");
-    appointment["meta"]["lastUpdated"] = json!(crate::clock::rfc3339_now());
+    appointment["meta"] = Value::Object(meta);
     if appointment["created"].is_null() {
         appointment["created"] = json!(crate::clock::rfc3339_now());
     }
@@ -396,8 +403,10 @@ fn update_appointment(
             }
         }
     }
-    updated["meta"]["versionId"] = json!((version + 1).to_string());
-    updated["meta"]["lastUpdated"] = json!(crate::clock::rfc3339_now());
+    let mut meta = updated["meta"].as_object().cloned().unwrap_or_default();
+    meta.insert("versionId".into(), json!((version + 1).to_string()));
+    meta.insert("lastUpdated".into(), json!(crate::clock::rfc3339_now()));
+    updated["meta"] = Value::Object(meta);
     book.appointments.insert(id.to_owned(), updated.clone());
     let minimal = headers.get("prefer").and_then(|v| v.to_str().ok()).is_some_and(|p| p.contains("return=minimal"));
     let mut response = with_etag(&updated, StatusCode::OK);

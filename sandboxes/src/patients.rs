@@ -375,7 +375,7 @@ impl Morph {
                 if let Some(date) = out["birthDate"].as_str().and_then(|d| d.get(..10)).map(str::to_owned) {
                     let parts: Vec<&str> = date.split('-').collect();
                     if let [y, m, d] = parts.as_slice() {
-                        out["birthDate"] = json!(format!("{d}/{m}/{y}"));
+                        set_field(&mut out, "birthDate", json!(format!("{d}/{m}/{y}")));
                     }
                 } else if let Some(object) = out.as_object_mut() {
                     object.insert("birthDate".into(), json!("22/10/2010"));
@@ -386,20 +386,22 @@ impl Morph {
             Morph::Superseded => {
                 if let Some(number) = out["id"].as_str().and_then(|n| NhsNumber::parse(n).ok()) {
                     let other = successor(&number);
-                    out["id"] = json!(other);
+                    set_field(&mut out, "id", json!(other));
                     replace_nhs_numbers(&mut out, &other, false);
                 }
             }
             Morph::Restricted => {
-                out["meta"]["security"] = json!([security_label(true)]);
                 if let Some(object) = out.as_object_mut() {
+                    let mut meta = object.get("meta").and_then(Value::as_object).cloned().unwrap_or_default();
+                    meta.insert("security".into(), json!([security_label(true)]));
+                    object.insert("meta".into(), Value::Object(meta));
                     object.remove("address");
                     object.remove("telecom");
                 }
             }
-            Morph::Deceased => out["deceasedDateTime"] = json!("2024-01-01T00:00:00+00:00"),
+            Morph::Deceased => set_field(&mut out, "deceasedDateTime", json!("2024-01-01T00:00:00+00:00")),
             Morph::InvalidNhsNumber => replace_nhs_numbers(&mut out, "", true),
-            Morph::InvalidGender => out["gender"] = json!("F"),
+            Morph::InvalidGender => set_field(&mut out, "gender", json!("F")),
         }
         out
     }
@@ -417,6 +419,14 @@ impl Morph {
             }
             _ => value.to_owned(),
         }
+    }
+}
+
+/// Sets `key` when `value` is an object and leaves anything else alone: morphs take arbitrary JSON, and
+/// serde_json's `value[key] = …` panics on a non-object.
+fn set_field(value: &mut Value, key: &str, field: Value) {
+    if let Some(object) = value.as_object_mut() {
+        object.insert(key.to_owned(), field);
     }
 }
 
@@ -490,8 +500,8 @@ fn walk_codings(value: &mut Value) {
         Value::Object(map) => {
             if let Some(Value::Array(codings)) = map.get_mut("coding") {
                 for coding in codings.iter_mut() {
-                    coding["system"] = json!("https://example.org/CodeSystem/unexpected");
-                    coding["code"] = json!("UNEXPECTED-1");
+                    set_field(coding, "system", json!("https://example.org/CodeSystem/unexpected"));
+                    set_field(coding, "code", json!("UNEXPECTED-1"));
                 }
             }
             map.values_mut().for_each(walk_codings);

@@ -159,6 +159,30 @@ pub const SEARCH_SLOT: &str = "urn:nhs:names:services:gpconnect:fhir:rest:search
 pub const CREATE_APPOINTMENT: &str = "urn:nhs:names:services:gpconnect:fhir:rest:create:appointment-1";
 pub const READ_APPOINTMENT: &str = "urn:nhs:names:services:gpconnect:fhir:rest:read:appointment-1";
 pub const CANCEL_APPOINTMENT: &str = "urn:nhs:names:services:gpconnect:fhir:rest:cancel:appointment-1";
+pub const UPDATE_APPOINTMENT: &str = "urn:nhs:names:services:gpconnect:fhir:rest:update:appointment-1";
+
+/// The first free diary slot (a Slot resource) in the next 14 days.
+pub async fn first_free_slot(app: &Router) -> Value {
+    let today = time::OffsetDateTime::now_utc().date();
+    let end = today + time::Duration::days(14);
+    let path = format!("/Slot?start=ge{today}&end=le{end}&status=free&_include=Slot:schedule");
+    let answer =
+        gpc_send(app, Method::GET, &path, &gpc_headers(SEARCH_SLOT, "organization/*.read"), &Value::Null).await;
+    let entries = answer.json["entry"].as_array().cloned().unwrap_or_default();
+    entries.into_iter().map(|e| e["resource"].clone()).find(|r| r["resourceType"] == "Slot").expect("a free slot")
+}
+
+/// A booking for `slot` that passes every rule.
+pub fn booking_for(slot: &Value) -> Value {
+    json!({
+        "resourceType": "Appointment",
+        "status": "booked",
+        "start": slot["start"], "end": slot["end"],
+        "slot": [{"reference": format!("Slot/{}", slot["id"].as_str().unwrap_or_default())}],
+        "participant": [{"actor": {"reference": "Patient/9690937286"}, "status": "accepted"}],
+        "description": "Pathwatch canary booking",
+    })
+}
 
 /// The SSP headers for `interaction` with a valid JWT for `scope`.
 pub fn gpc_headers(interaction: &str, scope: &str) -> Vec<(String, String)> {

@@ -63,3 +63,23 @@ fn every_morph_changes_an_ordinary_record() {
     assert!(restricted.get("address").is_none());
     assert_eq!(Morph::MalformedBirthDate.apply_to_birthdate_query("ge2010-10-22"), "22/10/2010");
 }
+
+/// Morphs take any JSON: wrong-typed fields (a string `meta`, non-object codings) are left alone, never a panic.
+#[test]
+fn morphs_never_panic_on_odd_json() {
+    let odd = [
+        serde_json::json!("x"),
+        serde_json::json!([1, 2]),
+        serde_json::json!(null),
+        serde_json::json!({"resourceType": "Patient", "id": "9000000009", "meta": "x"}),
+        serde_json::json!({"resourceType": "Patient", "meta": [], "birthDate": 7}),
+        serde_json::json!({"type": {"coding": ["x", 1, null, {"code": "a"}]}}),
+    ];
+    for value in &odd {
+        for morph in Morph::ALL {
+            let _ = morph.apply(value);
+        }
+    }
+    let restricted = Morph::Restricted.apply(&odd[3]);
+    assert_eq!(restricted["meta"]["security"][0]["code"], "R");
+}

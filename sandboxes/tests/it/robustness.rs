@@ -1,27 +1,42 @@
 //! Bad input never panics or answers 5xx: random bodies, identifiers and header values against every
-//! API (no fault plan is set, so any 5xx would be the sandbox's own failure).
+//! API (no fault plan is set, so any 5xx would be the sandbox's own failure). GP Connect requests carry
+//! the interaction ID and scope of the route they hit, so hostile bodies reach the handlers rather than
+//! stopping at the Spine Secure Proxy checks.
 
 use axum::body::Body;
-use axum::http::Method;
+use axum::http::{Method, StatusCode};
 use proptest::prelude::*;
+use serde_json::{json, Value};
 
 use crate::common::*;
 
-const TARGETS: &[(&str, &str)] = &[
-    ("POST", "/oauth2/token"),
-    ("GET", "/personal-demographics/FHIR/R4/Patient/{x}"),
-    ("GET", "/personal-demographics/FHIR/R4/Patient?family={x}&birthdate={x}"),
-    ("POST", "/gpconnect/fhir/Patient/$gpc.getstructuredrecord"),
-    ("GET", "/gpconnect/fhir/Slot?start={x}&end={x}&status=free&_include=Slot:schedule"),
-    ("POST", "/gpconnect/fhir/Appointment"),
-    ("PUT", "/gpconnect/fhir/Appointment/{x}"),
-    ("POST", "/record-locator/producer/FHIR/R4/DocumentReference"),
-    ("DELETE", "/record-locator/producer/FHIR/R4/DocumentReference/{x}"),
-    ("GET", "/record-locator/consumer/FHIR/R4/DocumentReference?subject:identifier={x}"),
-    ("POST", "/record-locator/consumer/FHIR/R4/DocumentReference/_search"),
-    ("POST", "/messageexchange/X26ABC1/outbox"),
-    ("GET", "/messageexchange/X26ABC1/inbox/{x}"),
-    ("PUT", "/_admin/faults/pds"),
+/// For GP Connect routes: the route's own interaction ID and scope.
+type GpcRoute = Option<(&'static str, &'static str)>;
+
+/// Method, path and GP Connect route.
+const TARGETS: &[(&str, &str, GpcRoute)] = &[
+    ("POST", "/oauth2/token", None),
+    ("GET", "/personal-demographics/FHIR/R4/Patient/{x}", None),
+    ("GET", "/personal-demographics/FHIR/R4/Patient?family={x}&birthdate={x}", None),
+    ("POST", "/gpconnect/fhir/Patient/$gpc.getstructuredrecord", Some((STRUCTURED, "patient/*.read"))),
+    (
+        "GET",
+        "/gpconnect/fhir/Slot?start={x}&end={x}&status=free&_include=Slot:schedule",
+        Some((SEARCH_SLOT, "organization/*.read")),
+    ),
+    ("POST", "/gpconnect/fhir/Appointment", Some((CREATE_APPOINTMENT, "patient/*.write"))),
+    ("GET", "/gpconnect/fhir/Appointment/{x}", Some((READ_APPOINTMENT, "patient/*.read"))),
+    ("PUT", "/gpconnect/fhir/Appointment/{x}", Some((CANCEL_APPOINTMENT, "patient/*.write"))),
+    ("PUT", "/gpconnect/fhir/Appointment/{x}", Some((UPDATE_APPOINTMENT, "patient/*.write"))),
+    ("POST", "/record-locator/producer/FHIR/R4/DocumentReference", None),
+    ("DELETE", "/record-locator/producer/FHIR/R4/DocumentReference/{x}", None),
+    ("GET", "/record-locator/consumer/FHIR/R4/DocumentReference?subject:identifier={x}", None),
+    ("POST", "/record-locator/consumer/FHIR/R4/DocumentReference/_search", None),
+    ("POST", "/messageexchange/X26ABC1/outbox", None),
+    ("GET", "/messageexchange/X26ABC1/inbox/{x}", None),
+    ("GET", "/messageexchange/X26ABC1/inbox?max_results={x}&continue_from={x}", None),
+    ("GET", "/messageexchange/X26ABC1/outbox/tracking?messageID={x}", None),
+    ("PUT", "/_admin/faults/pds", None),
 ];
 
 fn url_safe(text: &str) -> String {
@@ -41,14 +56,15 @@ proptest! {
         header in "[ -~]{0,40}",
     ) {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let (method, path) = TARGETS[target];
+        let (method, path, gpc_route) = TARGETS[target];
         let path = path.replace("{x}", &url_safe(&x));
         let body = if json_body {
             serde_json::json!({"resourceType": x, "parameter": [{"name": header}], "status": x}).to_string().into_bytes()
         } else {
             body
         };
-        let gpc = gpc_headers(STRUCTURED, "patient/*.read");
+        let (interaction, scope) = gpc_route.unwrap_or((STRUCTURED, "patient/*.read"));
+        let gpc = gpc_headers(interaction, scope);
         let mut headers: Vec<(&str, &str)> = gpc.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         headers.push(("x-request-id", header.as_str()));
         headers.push(("nhsd-end-user-organisation-ods", header.as_str()));
@@ -60,5 +76,140 @@ proptest! {
             send(&app, request(method, &path, &headers, Body::from(body))).await.status
         });
         prop_assert!(!status.is_server_error(), "{} {} answered {}", method, path, status);
+    }
+}
+
+/// Values that are the wrong JSON type almost everywhere they are put.
+fn hostile_values() -> Vec<Value> {
+    vec![
+        json!("x"),
+        json!(""),
+        json!([]),
+        json!([[]]),
+        json!([null]),
+        json!(["x"]),
+        json!(1),
+        json!(-1.5),
+        json!(true),
+        Value::Null,
+        json!({}),
+        json!({"a": [{}]}),
+        json!("x".repeat(5000)),
+    ]
+}
+
+/// Every variant of `base` with one top-level field (or its first array element) replaced by a hostile value,
+/// plus every hostile value as the whole body.
+fn hostile_variants(base: &Value, extra_fields: &[&str]) -> Vec<Value> {
+    let mut fields: Vec<String> = base.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
+    fields.extend(extra_fields.iter().map(|f| (*f).to_owned()));
+    let mut out = hostile_values();
+    for field in &fields {
+        for value in hostile_values() {
+            let mut variant = base.clone();
+            variant[field.as_str()] = value.clone();
+            out.push(variant);
+            if base[field.as_str()].is_array() {
+                let mut variant = base.clone();
+                variant[field.as_str()][0] = value;
+                out.push(variant);
+            }
+        }
+    }
+    out
+}
+
+const APPOINTMENT_EXTRAS: &[&str] = &["meta", "id", "extension", "contained", "reason", "created", "comment"];
+
+/// A valid booking with one field at a time made hostile (meta `"x"` or `[]` used to panic while the
+/// appointments lock was held), sent with the create interaction so it reaches the booking code.
+#[tokio::test]
+async fn hostile_bookings_are_rejected_or_booked_never_a_panic() {
+    let app = app();
+    let slot = first_free_slot(&app).await;
+    let headers = gpc_headers(CREATE_APPOINTMENT, "patient/*.write");
+    for body in hostile_variants(&booking_for(&slot), APPOINTMENT_EXTRAS) {
+        let answer = gpc_send(&app, Method::POST, "/Appointment", &headers, &body).await;
+        assert!(!answer.status.is_server_error(), "{body} answered {}", answer.status);
+        if answer.status == StatusCode::CREATED {
+            // Cancel it so the slot is free for the next variant.
+            let id = answer.json["id"].as_str().unwrap().to_owned();
+            let mut cancel = answer.json.clone();
+            cancel["status"] = json!("cancelled");
+            cancel["extension"] = json!([{
+                "url": "https://fhir.nhs.uk/STU3/StructureDefinition/Extension-GPConnect-AppointmentCancellationReason-1",
+                "valueString": "robustness test",
+            }]);
+            let cancel_headers = gpc_headers(CANCEL_APPOINTMENT, "patient/*.write");
+            let cancelled = gpc_send(&app, Method::PUT, &format!("/Appointment/{id}"), &cancel_headers, &cancel).await;
+            assert_eq!(cancelled.status, StatusCode::OK, "{}", cancelled.json);
+        }
+    }
+    for meta in [json!("x"), json!([]), json!(1)] {
+        let mut body = booking_for(&slot);
+        body["meta"] = meta;
+        let answer = gpc_send(&app, Method::POST, "/Appointment", &headers, &body).await;
+        assert_eq!((answer.status, answer.code()), (StatusCode::UNPROCESSABLE_ENTITY, "INVALID_RESOURCE"));
+    }
+    let booked = gpc_send(&app, Method::POST, "/Appointment", &headers, &booking_for(&slot)).await;
+    assert_eq!(booked.status, StatusCode::CREATED, "the diary still works: {}", booked.json);
+}
+
+/// Cancel and amend a fresh booking with one field at a time made hostile, each with its own interaction.
+#[tokio::test]
+async fn hostile_cancellations_and_amendments_never_fail() {
+    for interaction in [CANCEL_APPOINTMENT, UPDATE_APPOINTMENT] {
+        let app = app();
+        let slot = first_free_slot(&app).await;
+        let create = gpc_headers(CREATE_APPOINTMENT, "patient/*.write");
+        let booked = gpc_send(&app, Method::POST, "/Appointment", &create, &booking_for(&slot)).await;
+        assert_eq!(booked.status, StatusCode::CREATED, "{}", booked.json);
+        let id = booked.json["id"].as_str().unwrap().to_owned();
+        let mut base = booked.json.clone();
+        if interaction == CANCEL_APPOINTMENT {
+            base["status"] = json!("cancelled");
+            base["extension"] = json!([{
+                "url": "https://fhir.nhs.uk/STU3/StructureDefinition/Extension-GPConnect-AppointmentCancellationReason-1",
+                "valueString": "robustness test",
+            }]);
+        }
+        let headers = gpc_headers(interaction, "patient/*.write");
+        for body in hostile_variants(&base, APPOINTMENT_EXTRAS) {
+            // A hostile `id` or `resourceType` is rejected before the store; anything else may amend it.
+            let answer = gpc_send(&app, Method::PUT, &format!("/Appointment/{id}"), &headers, &body).await;
+            assert!(!answer.status.is_server_error(), "{interaction} {body} answered {}", answer.status);
+            let read = gpc_send(
+                &app,
+                Method::GET,
+                &format!("/Appointment/{id}"),
+                &gpc_headers(READ_APPOINTMENT, "patient/*.read"),
+                &Value::Null,
+            )
+            .await;
+            assert_eq!(read.status, StatusCode::OK, "the stored appointment stays readable");
+            assert!(read.json["meta"].is_object(), "stored meta stays an object: {}", read.json);
+        }
+    }
+}
+
+/// The structured record with its Parameters made hostile, sent with the structured-record interaction.
+#[tokio::test]
+async fn hostile_structured_record_parameters_never_fail() {
+    let app = app();
+    let headers = gpc_headers(STRUCTURED, "patient/*.read");
+    let base = structured_parameters("9690937286");
+    let mut bodies = hostile_variants(&base, &["meta", "id"]);
+    for i in 0..3 {
+        for value in hostile_values() {
+            for key in ["name", "valueIdentifier", "part"] {
+                let mut body = base.clone();
+                body["parameter"][i][key] = value.clone();
+                bodies.push(body);
+            }
+        }
+    }
+    for body in bodies {
+        let answer = gpc_send(&app, Method::POST, "/Patient/$gpc.getstructuredrecord", &headers, &body).await;
+        assert!(!answer.status.is_server_error(), "{body} answered {}", answer.status);
     }
 }
