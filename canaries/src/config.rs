@@ -305,11 +305,26 @@ impl CanaryConfig {
             if !names.insert(flow.name.clone()) {
                 return invalid(key("name"), format!("flow name {:?} is used twice", flow.name));
             }
-            if let Err(e) = cron::Schedule::from_str(&flow.schedule) {
-                return invalid(
-                    key("schedule"),
-                    format!("{:?} is not a cron expression with seconds: {e}", flow.schedule),
-                );
+            let schedule = match cron::Schedule::from_str(&flow.schedule) {
+                Ok(s) => s,
+                Err(e) => {
+                    return invalid(
+                        key("schedule"),
+                        format!("{:?} is not a cron expression with seconds: {e}", flow.schedule),
+                    )
+                }
+            };
+            // Jitter as long as the gap between ticks would push a start past the next tick,
+            // which is then skipped: runs silently lost.
+            let mut ticks = schedule.upcoming(chrono::Utc).take(2);
+            if let (Some(a), Some(b)) = (ticks.next(), ticks.next()) {
+                let gap_s = (b - a).num_seconds().max(0) as u64;
+                if flow.jitter_s >= gap_s && flow.jitter_s > 0 {
+                    return invalid(
+                        key("jitter_s"),
+                        format!("{} s of jitter is not less than the {gap_s} s between runs", flow.jitter_s),
+                    );
+                }
             }
             for (field, patient) in [("patient", &flow.patient), ("restricted_patient", &flow.restricted_patient)] {
                 if let Some(p) = patient {
@@ -358,6 +373,22 @@ impl CanaryConfig {
                         env_key(field),
                         format!("the {} flow {:?} needs it", flow.kind.as_str(), flow.name),
                     );
+                }
+            }
+            let urls = [
+                ("token_url", &env.token_url),
+                ("pds_url", &env.pds_url),
+                ("nrl_producer_url", &env.nrl_producer_url),
+                ("nrl_consumer_url", &env.nrl_consumer_url),
+                ("gpconnect.url", &env.gpconnect.url),
+                ("mesh.url", &env.mesh.url),
+            ];
+            for (field, url) in urls {
+                if let Some(url) = url {
+                    let ok = url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
+                    if !ok {
+                        return invalid(env_key(field), format!("{url:?} is not an http(s) URL"));
+                    }
                 }
             }
             if env.token_url.is_some() && (env.api_key.is_none() || env.private_key.is_none() || env.kid.is_none()) {
@@ -427,12 +458,22 @@ mod tests {
         assert_eq!(error_key(&config), "canaries.flows[0].schedule");
 
         let mut config = demo();
+        let mut flow = FlowConfig::builtin(FlowKind::Pds, "demo");
+        (flow.schedule, flow.jitter_s) = ("*/10 * * * * *".into(), 10);
+        config.flows = vec![flow];
+        assert_eq!(error_key(&config), "canaries.flows[0].jitter_s");
+
+        let mut config = demo();
         config.flows = vec![FlowConfig::builtin(FlowKind::Pds, "nowhere")];
         assert_eq!(error_key(&config), "canaries.flows[0].environment");
 
         let mut config = demo();
         config.flows = vec![FlowConfig::builtin(FlowKind::Pds, "demo"), FlowConfig::builtin(FlowKind::Pds, "demo")];
         assert_eq!(error_key(&config), "canaries.flows[1].name");
+
+        let mut config = demo();
+        config.environments.get_mut("demo").unwrap().pds_url = Some("pds.example/FHIR".into());
+        assert_eq!(error_key(&config), "canaries.environments.demo.pds_url");
 
         let mut config = demo();
         config.environments.get_mut("demo").unwrap().mesh.url = None;

@@ -178,10 +178,15 @@ impl MeshCredentials {
 
     pub fn authorization_at(&self, nonce: &str, nonce_count: u32, timestamp: &str) -> String {
         let message = format!("{}:{nonce}:{nonce_count}:{}:{timestamp}", self.mailbox, self.password.expose());
-        let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(self.shared_key.expose().as_bytes())
-            .expect("HMAC accepts keys of any length");
-        mac.update(message.as_bytes());
-        let digest = hex::encode(mac.finalize().into_bytes());
+        // HMAC takes keys of any length, so this cannot fail; if it ever did, the empty digest is
+        // refused by MESH and shows as an auth failure rather than a crash.
+        let digest = match <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(self.shared_key.expose().as_bytes()) {
+            Ok(mut mac) => {
+                mac.update(message.as_bytes());
+                hex::encode(mac.finalize().into_bytes())
+            }
+            Err(_) => String::new(),
+        };
         format!("NHSMESH {}:{nonce}:{nonce_count}:{timestamp}:{digest}", self.mailbox)
     }
 }

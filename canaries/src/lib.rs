@@ -42,7 +42,7 @@ pub struct Flow {
     degraded_after: Duration,
     step_budget: Duration,
     /// Held while a run is in progress: a flow is never started twice at once.
-    running: tokio::sync::Mutex<()>,
+    pub(crate) running: tokio::sync::Mutex<()>,
 }
 
 /// All configured flows, the shared HTTP machinery and the exporter.
@@ -125,22 +125,35 @@ impl Canaries {
     /// Runs `flow` once and exports its trace. `None` when the flow was already running.
     pub async fn run_flow(&self, flow: &Flow, observer: Option<StepObserver<'_>>) -> Option<CanaryRun> {
         let _running = flow.running.try_lock().ok()?;
+        let run = self.execute(flow, observer).await;
+        self.publish(&run).await;
+        Some(run)
+    }
+
+    /// Runs `flow` once. The caller guarantees it is not already running (holds `flow.running`).
+    pub(crate) async fn execute(&self, flow: &Flow, observer: Option<StepObserver<'_>>) -> CanaryRun {
+        let mut rec =
+            RunRecorder::new(&flow.config.name, flow.config.kind.as_str(), &flow.env.name, flow.step_budget, observer);
+        let correlation_id = rec.correlation_id.clone();
         let ctx = FlowContext {
             probe: &self.probe,
             env: &flow.env,
             patient: flow.config.patient.as_deref(),
             restricted_patient: flow.config.restricted_patient.as_deref(),
             search: flow.config.search.as_ref(),
+            correlation_id: &correlation_id,
         };
-        let mut rec =
-            RunRecorder::new(&flow.config.name, flow.config.kind.as_str(), &flow.env.name, flow.step_budget, observer);
         match flow.config.kind {
             FlowKind::Pds => flows::pds::run(&ctx, &mut rec).await,
             FlowKind::GpConnect => flows::gpconnect::run(&ctx, &mut rec).await,
             FlowKind::Nrl => flows::nrl::run(&ctx, &mut rec).await,
             FlowKind::Mesh => flows::mesh::run(&ctx, &mut rec).await,
         }
-        let run = rec.finish(flow.degraded_after);
+        rec.finish(flow.degraded_after)
+    }
+
+    /// Tells subscribers and the collector about a finished run.
+    pub(crate) async fn publish(&self, run: &CanaryRun) {
         tracing::info!(
             flow = %run.flow, status = %run.status.as_str(), correlation_id = %run.correlation_id,
             duration_ms = run.duration_ms, "canary run finished"
@@ -152,7 +165,6 @@ impl Canaries {
                 tracing::warn!(error = %e, "canary trace not exported yet");
             }
         }
-        Some(run)
     }
 
     /// Runs a flow by name (what `pathwatch canary run FLOW` does).

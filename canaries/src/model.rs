@@ -48,7 +48,10 @@ impl ErrorClass {
             408 | 504 => ErrorClass::Timeout,
             429 => ErrorClass::RateLimited,
             400..=499 => ErrorClass::ClientError,
-            _ => ErrorClass::ServerError,
+            500..=599 => ErrorClass::ServerError,
+            // 1xx/3xx where an answer was expected (redirects are not followed): the service
+            // answered, but not with anything the pathway can use.
+            _ => ErrorClass::Assertion,
         }
     }
 }
@@ -85,12 +88,16 @@ pub struct StepResult {
     pub message: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub http: Option<HttpExchange>,
-    /// Requests sent, counting retries (0 for a cached token or a skipped step).
+    /// Requests sent, counting retries and polls (0 for a cached token or a skipped step).
     pub attempts: u32,
+    /// Requests that repeated a failed one. Polling is not retrying.
+    pub retries: u32,
     pub started_unix_ns: u64,
     pub duration_ms: f64,
     /// Time spent waiting on the network (request sent → body read), summed over attempts.
     pub wire_ms: f64,
+    /// Time deliberately spent waiting (Retry-After, backoff, polling intervals).
+    pub waited_ms: f64,
     #[serde(skip)]
     pub span_id: [u8; 8],
     /// Flow-specific facts (e.g. MESH delivery time), also recorded as span attributes.
@@ -100,7 +107,12 @@ pub struct StepResult {
 
 impl StepResult {
     pub fn retried(&self) -> bool {
-        self.attempts > 1
+        self.retries > 0
+    }
+
+    /// Time spent in Pathwatch itself: neither on the wire nor deliberately waiting.
+    pub fn own_ms(&self) -> f64 {
+        (self.duration_ms - self.wire_ms - self.waited_ms).max(0.0)
     }
 }
 
@@ -184,6 +196,8 @@ mod tests {
             message: None,
             http: None,
             attempts,
+            retries: attempts.saturating_sub(1),
+            waited_ms: 0.0,
             started_unix_ns: 0,
             duration_ms: 1.0,
             wire_ms: 1.0,
@@ -223,5 +237,6 @@ mod tests {
         assert_eq!(ErrorClass::from_status(408), ErrorClass::Timeout);
         assert_eq!(ErrorClass::from_status(429), ErrorClass::RateLimited);
         assert_eq!(ErrorClass::from_status(503), ErrorClass::ServerError);
+        assert_eq!(ErrorClass::from_status(302), ErrorClass::Assertion);
     }
 }

@@ -92,8 +92,8 @@ pub fn spans(run: &CanaryRun) -> Vec<Span> {
             if let Some(status) = http.status {
                 attributes.push(int("http.response.status_code", i64::from(status)));
             }
-            if step.attempts > 1 {
-                attributes.push(int("http.request.resend_count", i64::from(step.attempts - 1)));
+            if step.retries > 0 {
+                attributes.push(int("http.request.resend_count", i64::from(step.retries)));
             }
         }
         if step.outcome == StepOutcome::Failed {
@@ -174,7 +174,9 @@ impl Exporter {
     }
 
     /// Exports `run` with any earlier runs that could not be sent. On failure they all stay
-    /// pending (oldest dropped beyond `MAX_PENDING`) and the error is returned for logging.
+    /// pending (oldest dropped beyond `MAX_PENDING`) and the error is returned for logging. A batch
+    /// the collector stored but whose answer was lost is sent again; that is harmless, because
+    /// spans are keyed by (trace id, span id) and stored once.
     pub async fn export(&self, run: CanaryRun) -> Result<(), CanaryError> {
         let mut pending = self.pending.lock().await;
         pending.push_back(run);

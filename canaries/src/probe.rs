@@ -61,7 +61,9 @@ impl Request {
     pub fn header(mut self, name: &'static str, value: &str) -> Request {
         // Header values we build are ASCII; an unrepresentable one is dropped rather than panicking,
         // and the server's rejection then shows up as a step failure.
-        if let Ok(value) = HeaderValue::from_str(value) {
+        if let Ok(mut value) = HeaderValue::from_str(value) {
+            // Credentials never show in Debug output (reqwest and http honour the flag).
+            value.set_sensitive(name == "authorization");
             self.headers.insert(HeaderName::from_static(name), value);
         }
         self
@@ -104,7 +106,7 @@ impl Reply {
 
     /// Passes the reply through when its status is one of `expected`; otherwise a step error of
     /// the status's class, quoting the NHS error code when the body carries one.
-    pub fn expect(self, expected: &[u16]) -> Result<Reply, StepError> {
+    pub fn expect_status(self, expected: &[u16]) -> Result<Reply, StepError> {
         if expected.contains(&self.status) {
             return Ok(self);
         }
@@ -162,11 +164,27 @@ pub struct Step {
     pub started: Instant,
     pub started_unix_ns: u64,
     pub deadline: Instant,
+    /// Time on the network: request sent → body read, summed over requests.
     pub wire: Duration,
+    /// Time deliberately spent waiting: `Retry-After`, backoff, polling intervals.
+    pub waited: Duration,
+    /// Requests sent (polling sends several; each retry is one more).
     pub attempts: u32,
+    /// Requests that repeated an earlier one because it failed. A retried step is a degraded one;
+    /// polling is not retrying.
+    pub retries: u32,
     pub http: Option<HttpExchange>,
     /// Extra span attributes the flow wants recorded (e.g. MESH delivery time).
     pub attributes: std::collections::BTreeMap<String, String>,
+}
+
+enum Next {
+    Done(Result<Reply, StepError>),
+    /// Try again after the wait; if the step's budget cannot cover it, the result is `fallback`.
+    Retry {
+        wait: Duration,
+        fallback: Result<Reply, StepError>,
+    },
 }
 
 impl Step {
@@ -178,7 +196,9 @@ impl Step {
             started_unix_ns: crate::unix_nanos(),
             deadline: started + budget,
             wire: Duration::ZERO,
+            waited: Duration::ZERO,
             attempts: 0,
+            retries: 0,
             http: None,
             attributes: Default::default(),
         }
@@ -188,21 +208,34 @@ impl Step {
         self.deadline.saturating_duration_since(Instant::now())
     }
 
+    /// Waits `duration` (counted as waiting, not as our own work).
+    pub async fn wait(&mut self, duration: Duration) {
+        tokio::time::sleep(duration).await;
+        self.waited += duration;
+    }
+
     /// Sends `request`, retrying as the module docs describe, and returns the final reply whatever
     /// its status. Errors only for timeouts and connection failures.
     pub async fn send(&mut self, probe: &Probe, request: &Request) -> Result<Reply, StepError> {
+        self.send_with(probe, || request.clone()).await
+    }
+
+    /// Like `send`, but builds the request afresh for every attempt: for requests carrying
+    /// one-time values (an APIM client assertion's `jti`, a MESH nonce) that a resend must not reuse.
+    pub async fn send_with(&mut self, probe: &Probe, build: impl Fn() -> Request) -> Result<Reply, StepError> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            self.attempts += 1;
             let remaining = self.remaining();
             if remaining.is_zero() {
-                return Err(StepError::new(
-                    ErrorClass::Timeout,
-                    format!("step budget spent after {} attempts", attempt - 1),
-                ));
+                return Err(StepError::new(ErrorClass::Timeout, "step budget spent before the request was sent"));
             }
-            self.http = Some(exchange(request, None));
+            let request = build();
+            self.attempts += 1;
+            if attempt > 1 {
+                self.retries += 1;
+            }
+            self.http = Some(exchange(&request, None));
             let mut builder = probe
                 .client
                 .request(request.method.clone(), &request.url)
@@ -222,39 +255,69 @@ impl Step {
             .await;
             self.wire += sent.elapsed();
             let can_retry = attempt < probe.max_attempts;
-            match result {
+            let next = match result {
                 Ok(reply) => {
-                    self.http = Some(exchange(request, Some(reply.status)));
+                    self.http = Some(exchange(&request, Some(reply.status)));
                     let retryable = RETRYABLE.contains(&reply.status) && (request.idempotent || reply.status == 429);
                     if !(retryable && can_retry) {
-                        return Ok(reply);
+                        Next::Done(Ok(reply))
+                    } else {
+                        match retry_after(&reply) {
+                            RetryAfter::Absent => Next::Retry { wait: backoff(attempt), fallback: Ok(reply) },
+                            RetryAfter::Wait(wait) if wait <= MAX_RETRY_AFTER => {
+                                Next::Retry { wait, fallback: Ok(reply) }
+                            }
+                            // Too long, or a value we cannot read: asking sooner than the server
+                            // said would be rude, so report what we have.
+                            RetryAfter::Wait(_) | RetryAfter::Unreadable => Next::Done(Ok(reply)),
+                        }
                     }
-                    let wait = retry_after(&reply).unwrap_or_else(|| backoff(attempt));
-                    if wait > MAX_RETRY_AFTER || Instant::now() + wait >= self.deadline {
-                        return Ok(reply);
-                    }
-                    tokio::time::sleep(wait).await;
                 }
-                Err(e) if e.is_timeout() => {
-                    return Err(StepError::new(
-                        ErrorClass::Timeout,
-                        format!("no answer from {} within the step's budget", request.template),
-                    ))
-                }
-                Err(e) if e.is_connect() && can_retry => tokio::time::sleep(backoff(attempt)).await,
+                // Checked before `is_timeout`: a connect timeout never sent the request.
                 Err(e) if e.is_connect() => {
-                    return Err(StepError::new(ErrorClass::Connect, format!("cannot connect: {}", source_chain(&e))))
+                    let error = StepError::new(ErrorClass::Connect, format!("cannot connect: {}", source_chain(&e)));
+                    match can_retry {
+                        true => Next::Retry { wait: backoff(attempt), fallback: Err(error) },
+                        false => Next::Done(Err(error)),
+                    }
                 }
+                Err(e) if e.is_timeout() => Next::Done(Err(StepError::new(
+                    ErrorClass::Timeout,
+                    format!("no answer from {} within the step's budget", request.template),
+                ))),
                 // The connection broke after the request may have been processed.
                 Err(e) if request.idempotent && can_retry => {
-                    tracing::debug!(error = %source_chain(&e), "retrying idempotent request");
-                    tokio::time::sleep(backoff(attempt)).await
+                    let message = format!("connection failed: {}", source_chain(&e));
+                    tracing::debug!(error = %message, "retrying idempotent request");
+                    Next::Retry { wait: backoff(attempt), fallback: Err(StepError::new(ErrorClass::Connect, message)) }
                 }
-                Err(e) => {
-                    return Err(StepError::new(ErrorClass::Connect, format!("connection failed: {}", source_chain(&e))))
-                }
+                Err(e) => Next::Done(Err(StepError::new(
+                    ErrorClass::Connect,
+                    format!("connection failed: {}", source_chain(&e)),
+                ))),
+            };
+            match next {
+                Next::Done(result) => return result,
+                // A wait that would outlast the step's budget is not worth starting: report the
+                // failure we have now, under its own class.
+                Next::Retry { wait, fallback } if Instant::now() + wait >= self.deadline => return fallback,
+                Next::Retry { wait, .. } => self.wait(wait).await,
             }
         }
+    }
+}
+
+/// The URL as it may be recorded: without credentials (OpenTelemetry: `url.full` MUST NOT carry them).
+pub fn recordable_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) => {
+            if !parsed.username().is_empty() || parsed.password().is_some() {
+                let _ = parsed.set_username("REDACTED");
+                let _ = parsed.set_password(Some("REDACTED"));
+            }
+            parsed.to_string()
+        }
+        Err(_) => "(unparseable URL)".into(),
     }
 }
 
@@ -263,15 +326,31 @@ fn exchange(request: &Request, status: Option<u16>) -> HttpExchange {
     HttpExchange {
         method: request.method.to_string(),
         url_template: request.template.to_string(),
-        url: request.url.clone(),
+        url: recordable_url(&request.url),
         server_address: parsed.as_ref().and_then(|u| u.host_str().map(str::to_string)).unwrap_or_default(),
         server_port: parsed.as_ref().and_then(|u| u.port_or_known_default()).unwrap_or(0),
         status,
     }
 }
 
-fn retry_after(reply: &Reply) -> Option<Duration> {
-    reply.header("retry-after")?.trim().parse::<u64>().ok().map(Duration::from_secs)
+enum RetryAfter {
+    Absent,
+    Wait(Duration),
+    Unreadable,
+}
+
+/// `Retry-After` as delay-seconds or an HTTP-date (RFC 9110 §10.2.3).
+fn retry_after(reply: &Reply) -> RetryAfter {
+    let Some(value) = reply.header("retry-after").map(str::trim) else { return RetryAfter::Absent };
+    if let Ok(seconds) = value.parse::<u64>() {
+        return RetryAfter::Wait(Duration::from_secs(seconds));
+    }
+    match chrono::DateTime::parse_from_rfc2822(value) {
+        Ok(at) => {
+            RetryAfter::Wait((at.with_timezone(&chrono::Utc) - chrono::Utc::now()).to_std().unwrap_or(Duration::ZERO))
+        }
+        Err(_) => RetryAfter::Unreadable,
+    }
 }
 
 fn backoff(attempt: u32) -> Duration {
@@ -322,9 +401,35 @@ mod tests {
                 br#"{"resourceType":"OperationOutcome","issue":[{"details":{"coding":[{"code":"TOO_MANY_REQUESTS"}]}}]}"#,
             ),
         };
-        let error = reply.expect(&[200]).unwrap_err();
+        let error = reply.expect_status(&[200]).unwrap_err();
         assert_eq!(error.class, ErrorClass::RateLimited);
         assert!(error.message.contains("TOO_MANY_REQUESTS"), "{}", error.message);
+    }
+
+    #[test]
+    fn credentials_never_reach_recorded_urls_or_debug_output() {
+        assert_eq!(
+            recordable_url("https://user:secret@ssp.example/gpconnect/fhir/Slot"),
+            "https://REDACTED:REDACTED@ssp.example/gpconnect/fhir/Slot"
+        );
+        assert_eq!(recordable_url("http://x/Patient/1"), "http://x/Patient/1");
+        let request = Request::new(Method::GET, "http://x", "/").header("authorization", "Bearer s3cret-token");
+        assert!(!format!("{request:?}").contains("s3cret-token"));
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_http_dates() {
+        let reply = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert("retry-after", HeaderValue::from_str(value).unwrap());
+            Reply { status: 429, headers, body: Bytes::new() }
+        };
+        assert!(matches!(retry_after(&reply("3")), RetryAfter::Wait(d) if d == Duration::from_secs(3)));
+        let soon = (chrono::Utc::now() + chrono::Duration::seconds(20)).format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+        assert!(matches!(retry_after(&reply(&soon)), RetryAfter::Wait(d) if d > Duration::from_secs(15)));
+        let past = "Sun, 06 Nov 1994 08:49:37 GMT";
+        assert!(matches!(retry_after(&reply(past)), RetryAfter::Wait(d) if d.is_zero()));
+        assert!(matches!(retry_after(&reply("soon")), RetryAfter::Unreadable));
     }
 
     #[test]

@@ -78,9 +78,11 @@ impl<'a> RunRecorder<'a> {
             message,
             http: step.http,
             attempts: step.attempts,
+            retries: step.retries,
             started_unix_ns: step.started_unix_ns,
             duration_ms: millis(duration),
             wire_ms: millis(step.wire),
+            waited_ms: millis(step.waited),
             span_id: random_span_id(),
             attributes: step.attributes,
         });
@@ -96,9 +98,11 @@ impl<'a> RunRecorder<'a> {
             message: Some(format!("skipped: {because} did not pass")),
             http: None,
             attempts: 0,
+            retries: 0,
             started_unix_ns: crate::unix_nanos(),
             duration_ms: 0.0,
             wire_ms: 0.0,
+            waited_ms: 0.0,
             span_id: random_span_id(),
             attributes: Default::default(),
         });

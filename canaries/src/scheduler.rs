@@ -7,26 +7,29 @@ use std::time::Duration;
 
 use rand::Rng;
 use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
 
 use crate::{Canaries, Flow};
 
 impl Canaries {
     /// Runs every flow on its schedule until `shutdown` completes. Runs in progress at shutdown
-    /// are abandoned (they are probes: nothing is lost but that run).
+    /// are cancelled (they are probes: nothing is lost but that run).
     pub async fn run_scheduled(self: Arc<Self>, shutdown: impl Future<Output = ()>) {
         let permits = Arc::new(Semaphore::new(self.concurrency));
-        let mut tasks = tokio::task::JoinSet::new();
+        let mut tasks = JoinSet::new();
         for flow in self.flows.iter().cloned() {
             tasks.spawn(schedule_flow(Arc::clone(&self), flow, Arc::clone(&permits)));
         }
         shutdown.await;
+        // Aborting a flow's scheduler drops its JoinSet of runs, which aborts them too.
         tasks.shutdown().await;
     }
 }
 
 async fn schedule_flow(canaries: Arc<Canaries>, flow: Arc<Flow>, permits: Arc<Semaphore>) {
+    let mut runs = JoinSet::new();
     if flow.config.run_at_start {
-        run_when_permitted(&canaries, &flow, &permits).await;
+        runs.spawn(tick(Arc::clone(&canaries), Arc::clone(&flow), Arc::clone(&permits)));
     }
     loop {
         let Some(next) = flow.schedule.upcoming(chrono::Utc).next() else {
@@ -39,16 +42,22 @@ async fn schedule_flow(canaries: Arc<Canaries>, flow: Arc<Flow>, permits: Arc<Se
             j => Duration::from_millis(rand::rng().random_range(0..j * 1000)),
         };
         tokio::time::sleep(wait + jitter).await;
-        let canaries = Arc::clone(&canaries);
-        let (flow, permits) = (Arc::clone(&flow), Arc::clone(&permits));
+        while runs.try_join_next().is_some() {}
         // Spawned so a slow run does not delay noticing the next tick (which it then skips).
-        tokio::spawn(async move { run_when_permitted(&canaries, &flow, &permits).await });
+        runs.spawn(tick(Arc::clone(&canaries), Arc::clone(&flow), Arc::clone(&permits)));
     }
 }
 
-async fn run_when_permitted(canaries: &Canaries, flow: &Flow, permits: &Semaphore) {
-    let Ok(_permit) = permits.acquire().await else { return };
-    if canaries.run_flow(flow, None).await.is_none() {
+/// One scheduled start: skipped at once if the flow is still running; otherwise it waits for a
+/// concurrency permit, runs, and gives the permit back before exporting.
+async fn tick(canaries: Arc<Canaries>, flow: Arc<Flow>, permits: Arc<Semaphore>) {
+    let Ok(_running) = flow.running.try_lock() else {
         tracing::warn!(flow = %flow.config.name, "previous run still in progress; this tick skipped");
-    }
+        return;
+    };
+    let run = {
+        let Ok(_permit) = permits.acquire().await else { return };
+        canaries.execute(&flow, None).await
+    };
+    canaries.publish(&run).await;
 }

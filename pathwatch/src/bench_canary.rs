@@ -1,8 +1,9 @@
 //! `pathwatch bench canary`: the canaries' own overhead. Our sandboxes run in this process with no
 //! added latency; the flows run one after another on one thread (a current-thread runtime). For each
 //! flow it prints, side by side, the mean step time, the part of it on the wire (request sent →
-//! body read, which includes the sandbox's work), the part spent in Pathwatch, their ratio, and the
-//! canary thread's CPU time per flow, i.e. how many flows per second one core can drive.
+//! body read, which includes the sandbox's work), the part spent in Pathwatch (neither on the wire
+//! nor deliberately waiting, e.g. between MESH polls), their ratio, and the canary thread's CPU time
+//! per flow, i.e. how many flows per second one core can drive; then the same split per step.
 //! Ends with one JSON line. It asserts nothing; build with `--release` for figures worth quoting.
 
 use std::process::ExitCode;
@@ -22,6 +23,9 @@ pub struct CanaryBench {
 fn thread_cpu_ns() -> Option<u64> {
     std::fs::read_to_string("/proc/thread-self/schedstat").ok()?.split_whitespace().next()?.parse().ok()
 }
+
+/// Per step (`flow/step`): count, total step ms, total wire ms, total own ms.
+type StepTable = Vec<(String, usize, f64, f64, f64)>;
 
 #[derive(Default, serde::Serialize)]
 struct Figures {
@@ -50,11 +54,12 @@ pub async fn canary(args: CanaryBench) -> anyhow::Result<ExitCode> {
     config.flows = FlowKind::ALL.iter().map(|k| FlowConfig::builtin(*k, "bench")).collect();
     let runs = args.runs.max(1);
     // The canaries get a thread and a single-threaded runtime of their own: "one core".
-    let figures = std::thread::spawn(move || -> anyhow::Result<Vec<Figures>> {
+    let figures = std::thread::spawn(move || -> anyhow::Result<(Vec<Figures>, StepTable)> {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         runtime.block_on(async move {
             let canaries = Canaries::new(&config)?;
             let mut all = Vec::new();
+            let mut per_step: StepTable = Vec::new();
             for flow in canaries.flows() {
                 canaries.run_flow(flow, None).await; // warm-up: token, connections
                 let (cpu0, wall0) = (thread_cpu_ns(), Instant::now());
@@ -67,7 +72,20 @@ pub async fn canary(args: CanaryBench) -> anyhow::Result<ExitCode> {
                         f.steps += 1;
                         f.step_ms += step.duration_ms;
                         f.wire_ms += step.wire_ms;
-                        own.push(step.duration_ms - step.wire_ms);
+                        own.push(step.own_ms());
+                        let name = format!("{}/{}", flow.config.name, step.step);
+                        let i = match per_step.iter().position(|s| s.0 == name) {
+                            Some(i) => i,
+                            None => {
+                                per_step.push((name, 0, 0.0, 0.0, 0.0));
+                                per_step.len() - 1
+                            }
+                        };
+                        let entry = &mut per_step[i];
+                        entry.1 += 1;
+                        entry.2 += step.duration_ms;
+                        entry.3 += step.wire_ms;
+                        entry.4 += step.own_ms();
                     }
                 }
                 let wall = wall0.elapsed().as_secs_f64();
@@ -84,11 +102,12 @@ pub async fn canary(args: CanaryBench) -> anyhow::Result<ExitCode> {
                 f.wall_flows_per_second = runs as f64 / wall;
                 all.push(f);
             }
-            Ok(all)
+            Ok((all, per_step))
         })
     })
     .join()
     .map_err(|_| anyhow::anyhow!("benchmark thread panicked"))??;
+    let (figures, per_step) = figures;
     sandbox.shutdown().await;
     println!(
         "{:<10} {:>5} {:>6} {:>9} {:>9} {:>9} {:>8} {:>9} {:>10} {:>10} {:>9}",
@@ -120,8 +139,22 @@ pub async fn canary(args: CanaryBench) -> anyhow::Result<ExitCode> {
             f.wall_flows_per_second
         );
     }
-    let worst = figures.iter().map(|f| f.own_ms).fold(0.0, f64::max);
-    println!("target: under 2 ms of Pathwatch's own time per step; worst flow mean {worst:.3} ms");
+    println!();
+    println!("{:<34} {:>6} {:>9} {:>9} {:>9} {:>8}", "step", "n", "step ms", "wire ms", "own ms", "own/step");
+    for (name, n, step, wire, own) in &per_step {
+        let n_f = (*n).max(1) as f64;
+        println!(
+            "{:<34} {:>6} {:>9.3} {:>9.3} {:>9.3} {:>7.0}%",
+            name,
+            n,
+            step / n_f,
+            wire / n_f,
+            own / n_f,
+            100.0 * own / step.max(1e-9)
+        );
+    }
+    let worst = per_step.iter().map(|(_, n, _, _, own)| own / (*n).max(1) as f64).fold(0.0, f64::max);
+    println!("target: under 2 ms of Pathwatch's own time per step; worst step mean {worst:.3} ms");
     println!("{}", serde_json::json!({"bench": "canary", "runs": runs, "flows": figures}));
     let _ = std::fs::remove_dir_all(&dir);
     Ok(ExitCode::SUCCESS)

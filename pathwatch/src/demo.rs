@@ -38,11 +38,17 @@ impl Default for SandboxSection {
 pub fn demo_key(data_dir: &Path) -> anyhow::Result<(String, String)> {
     use rsa::pkcs8::{DecodePrivateKey, EncodePublicKey, LineEnding};
     let path = data_dir.join(KEY_FILE);
-    if let Ok(private) = std::fs::read_to_string(&path) {
-        let key = rsa::RsaPrivateKey::from_pkcs8_pem(&private)
-            .with_context(|| format!("{} is not a PKCS#8 RSA key; delete it to generate another", path.display()))?;
-        let public = key.to_public_key().to_public_key_pem(LineEnding::LF)?;
-        return Ok((private, public));
+    match std::fs::read_to_string(&path) {
+        Ok(private) => {
+            let key = rsa::RsaPrivateKey::from_pkcs8_pem(&private).with_context(|| {
+                format!("{} is not a PKCS#8 RSA key; delete it to generate another", path.display())
+            })?;
+            let public = key.to_public_key().to_public_key_pem(LineEnding::LF)?;
+            return Ok((private, public));
+        }
+        // Only a missing key is generated; an unreadable one is an error, never silently replaced.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     }
     std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
     let (private, public) = canaries::credentials::generate_rsa_key().map_err(|e| anyhow::anyhow!("{e}"))?;

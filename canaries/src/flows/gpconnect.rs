@@ -42,7 +42,7 @@ pub async fn run(ctx: &FlowContext<'_>, rec: &mut RunRecorder<'_>) {
     .idempotent();
     let request = ssp(gpc, request, STRUCTURED, "patient/*.read", &trace_id);
     let result = async {
-        let bundle = step.send(ctx.probe, &request).await?.expect(&[200])?.json()?;
+        let bundle = step.send(ctx.probe, &request).await?.expect_status(&[200])?.json()?;
         expect_resource_type(&bundle, "Bundle")?;
         let patients: Vec<&Value> = entries(&bundle).filter(|r| r["resourceType"] == "Patient").collect();
         ensure(patients.len() == 1, || format!("structured record holds {} Patient resources, not 1", patients.len()))?;
@@ -68,7 +68,7 @@ pub async fn run(ctx: &FlowContext<'_>, rec: &mut RunRecorder<'_>) {
         &trace_id,
     );
     let result = async {
-        let bundle = step.send(ctx.probe, &request).await?.expect(&[200])?.json()?;
+        let bundle = step.send(ctx.probe, &request).await?.expect_status(&[200])?.json()?;
         expect_resource_type(&bundle, "Bundle")?;
         let slot = entries(&bundle).find(|r| r["resourceType"] == "Slot" && r["status"] == "free").cloned();
         slot.ok_or_else(|| StepError::assertion("no free slot in the next two weeks"))
@@ -89,7 +89,7 @@ pub async fn run(ctx: &FlowContext<'_>, rec: &mut RunRecorder<'_>) {
         .json("application/fhir+json", &appointment);
     let request = ssp(gpc, request, &format!("{INTERACTION}:rest:create:appointment-1"), "patient/*.write", &trace_id);
     let result = async {
-        let booked = step.send(ctx.probe, &request).await?.expect(&[201])?.json()?;
+        let booked = step.send(ctx.probe, &request).await?.expect_status(&[201])?.json()?;
         expect_resource_type(&booked, "Appointment")?;
         ensure(booked["status"] == "booked", || format!("booked appointment has status {}", booked["status"]))?;
         ensure(booked["id"].as_str().is_some_and(|id| !id.is_empty()), || "booked appointment has no id".into())?;
@@ -120,7 +120,7 @@ pub async fn run(ctx: &FlowContext<'_>, rec: &mut RunRecorder<'_>) {
     }
     let request = ssp(gpc, request, &format!("{INTERACTION}:rest:cancel:appointment-1"), "patient/*.write", &trace_id);
     let result = async {
-        let reply = step.send(ctx.probe, &request).await?.expect(&[200])?.json()?;
+        let reply = step.send(ctx.probe, &request).await?.expect_status(&[200])?.json()?;
         ensure(reply["status"] == "cancelled", || format!("cancelled appointment has status {}", reply["status"]))
     }
     .await

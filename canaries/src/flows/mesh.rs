@@ -16,10 +16,19 @@ use crate::run::RunRecorder;
 
 const ACCEPT: &str = "application/vnd.mesh.v2+json";
 
-fn mesh_request(method: Method, url: String, template: &'static str, creds: &MeshCredentials) -> Request {
+/// A MESH request with a fresh `NHSMESH` Authorization (new nonce and timestamp: live MESH refuses
+/// a nonce it has seen, so every attempt builds its own) and the run's correlation id.
+fn mesh_request(
+    method: Method,
+    url: &str,
+    template: &'static str,
+    creds: &MeshCredentials,
+    correlation_id: &str,
+) -> Request {
     Request::new(method, url, template)
         .header("accept", ACCEPT)
         .header("authorization", &creds.authorization())
+        .header("x-correlation-id", correlation_id)
         .header("mex-clientversion", concat!("pathwatch-canary/", env!("CARGO_PKG_VERSION")))
         .header("mex-osname", std::env::consts::OS)
         .header("mex-osarchitecture", std::env::consts::ARCH)
@@ -36,9 +45,12 @@ pub async fn run(ctx: &FlowContext<'_>, rec: &mut RunRecorder<'_>) {
     let base = mesh.url.as_str();
     let correlation_id = rec.correlation_id.clone();
 
+    let corr = correlation_id.as_str();
     let mut step = rec.begin("handshake");
-    let request = mesh_request(Method::POST, format!("{base}/{}", from.mailbox), "/messageexchange/{mailbox}", from);
-    let result = async { step.send(&probe, &request).await?.expect(&[200]).map(drop) }.await;
+    let url = format!("{base}/{}", from.mailbox);
+    // The handshake changes nothing: safe to retry.
+    let build = || mesh_request(Method::POST, &url, "/messageexchange/{mailbox}", from, corr).idempotent();
+    let result = async { step.send_with(&probe, build).await?.expect_status(&[200]).map(drop) }.await;
     if rec.end(step, result).is_none() {
         steps.iter().for_each(|s| rec.skip(s, "handshake"));
         return;
@@ -46,10 +58,10 @@ pub async fn run(ctx: &FlowContext<'_>, rec: &mut RunRecorder<'_>) {
 
     let payload = Bytes::from(format!("Pathwatch canary {correlation_id}\n{}\n", "x".repeat(64)));
     let mut step = rec.begin("send_message");
-    let request = send_request(mesh, base, &correlation_id, payload.clone());
     let sent_at = Instant::now();
     let result = async {
-        let reply = step.send(&probe, &request).await?.expect(&[202])?;
+        let build = || send_request(mesh, base, corr, payload.clone());
+        let reply = step.send_with(&probe, build).await?.expect_status(&[202])?;
         let id = reply.json()?["message_id"].as_str().unwrap_or("").to_string();
         ensure(!id.is_empty(), || "202 without a message_id".into())?;
         Ok(id)
@@ -64,8 +76,8 @@ pub async fn run(ctx: &FlowContext<'_>, rec: &mut RunRecorder<'_>) {
     let result = async {
         let url = format!("{base}/{}/inbox", to.mailbox);
         loop {
-            let request = mesh_request(Method::GET, url.clone(), "/messageexchange/{mailbox}/inbox", to);
-            let inbox = step.send(&probe, &request).await?.expect(&[200])?.json()?;
+            let build = || mesh_request(Method::GET, &url, "/messageexchange/{mailbox}/inbox", to, corr);
+            let inbox = step.send_with(&probe, build).await?.expect_status(&[200])?.json()?;
             let arrived = inbox["messages"].as_array().is_some_and(|m| m.iter().any(|id| id == message_id.as_str()));
             if arrived {
                 let delivery_ms = sent_at.elapsed().as_secs_f64() * 1000.0;
@@ -78,7 +90,7 @@ pub async fn run(ctx: &FlowContext<'_>, rec: &mut RunRecorder<'_>) {
                     format!("message {message_id} not in {}'s inbox after {:?}", to.mailbox, mesh.delivery_timeout),
                 ));
             }
-            tokio::time::sleep(mesh.poll_interval).await;
+            step.wait(mesh.poll_interval).await;
         }
     }
     .await;
@@ -89,9 +101,9 @@ pub async fn run(ctx: &FlowContext<'_>, rec: &mut RunRecorder<'_>) {
 
     let mut step = rec.begin("download_message");
     let url = format!("{base}/{}/inbox/{message_id}", to.mailbox);
-    let request = mesh_request(Method::GET, url, "/messageexchange/{mailbox}/inbox/{message_id}", to);
     let result = async {
-        let reply = step.send(&probe, &request).await?.expect(&[200])?;
+        let build = || mesh_request(Method::GET, &url, "/messageexchange/{mailbox}/inbox/{message_id}", to, corr);
+        let reply = step.send_with(&probe, build).await?.expect_status(&[200])?;
         ensure(reply.body == payload, || {
             format!("downloaded {} bytes that differ from the {} sent", reply.body.len(), payload.len())
         })?;
@@ -103,16 +115,16 @@ pub async fn run(ctx: &FlowContext<'_>, rec: &mut RunRecorder<'_>) {
 
     let mut step = rec.begin("acknowledge_message");
     let url = format!("{base}/{}/inbox/{message_id}/status/acknowledged", to.mailbox);
-    let request =
-        mesh_request(Method::PUT, url, "/messageexchange/{mailbox}/inbox/{message_id}/status/acknowledged", to);
-    let result = async { step.send(&probe, &request).await?.expect(&[200]).map(drop) }.await;
+    let template = "/messageexchange/{mailbox}/inbox/{message_id}/status/acknowledged";
+    let build = || mesh_request(Method::PUT, &url, template, to, corr);
+    let result = async { step.send_with(&probe, build).await?.expect_status(&[200]).map(drop) }.await;
     rec.end(step, result);
 
     let mut step = rec.begin("check_tracking");
     let url = format!("{base}/{}/outbox/tracking?messageID={message_id}", from.mailbox);
-    let request = mesh_request(Method::GET, url, "/messageexchange/{mailbox}/outbox/tracking", from);
     let result = async {
-        let tracking = step.send(&probe, &request).await?.expect(&[200])?.json()?;
+        let build = || mesh_request(Method::GET, &url, "/messageexchange/{mailbox}/outbox/tracking", from, corr);
+        let tracking = step.send_with(&probe, build).await?.expect_status(&[200])?.json()?;
         let status = tracking["status"].as_str().unwrap_or("").to_ascii_lowercase();
         ensure(status == "acknowledged", || format!("tracking status is {:?}, not acknowledged", tracking["status"]))
     }
@@ -122,7 +134,8 @@ pub async fn run(ctx: &FlowContext<'_>, rec: &mut RunRecorder<'_>) {
 
 fn send_request(mesh: &MeshTarget, base: &str, correlation_id: &str, payload: Bytes) -> Request {
     let from = &mesh.sender;
-    mesh_request(Method::POST, format!("{base}/{}/outbox", from.mailbox), "/messageexchange/{mailbox}/outbox", from)
+    let url = format!("{base}/{}/outbox", from.mailbox);
+    mesh_request(Method::POST, &url, "/messageexchange/{mailbox}/outbox", from, correlation_id)
         .header("mex-from", &from.mailbox)
         .header("mex-to", &mesh.recipient.mailbox)
         .header("mex-workflowid", &mesh.workflow_id)

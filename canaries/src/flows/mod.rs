@@ -73,6 +73,8 @@ pub struct FlowContext<'a> {
     pub patient: Option<&'a str>,
     pub restricted_patient: Option<&'a str>,
     pub search: Option<&'a crate::config::PdsSearch>,
+    /// The run's correlation id, sent upstream on every request.
+    pub correlation_id: &'a str,
 }
 
 /// The APIM access token for this environment: from the cache, or bought with a fresh client
@@ -96,16 +98,21 @@ async fn fetch_token(ctx: &FlowContext<'_>, step: &mut Step) -> Result<Secret, S
     let Some(apim) = &ctx.env.apim else {
         return Err(StepError::new(ErrorClass::Auth, "no token endpoint configured"));
     };
-    let assertion = apim.key.client_assertion(apim.api_key.expose(), &apim.token_url);
-    let form = format!(
-        "grant_type=client_credentials&client_assertion_type={}&client_assertion={}",
-        "urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer", assertion
-    );
-    let request = Request::new(Method::POST, &apim.token_url, "/oauth2/token")
-        .body_bytes("application/x-www-form-urlencoded", form.into());
-    // Buying a token has no side effect worth guarding: retrying is safe.
-    let reply = step.send(ctx.probe, &request.idempotent()).await?;
-    let reply = reply.expect(&[200]).map_err(|e| StepError::new(ErrorClass::Auth, e.message))?;
+    // A fresh assertion per attempt: APIM spends each `jti` once, so a resend must not reuse it.
+    let build = || {
+        let assertion = apim.key.client_assertion(apim.api_key.expose(), &apim.token_url);
+        let form = format!(
+            "grant_type=client_credentials&client_assertion_type={}&client_assertion={}",
+            "urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer", assertion
+        );
+        Request::new(Method::POST, &apim.token_url, "/oauth2/token")
+            .header("x-correlation-id", ctx.correlation_id)
+            .body_bytes("application/x-www-form-urlencoded", form.into())
+            // Buying a token has no side effect worth guarding: retrying is safe.
+            .idempotent()
+    };
+    let reply = step.send_with(ctx.probe, build).await?;
+    let reply = reply.expect_status(&[200]).map_err(|e| StepError::new(ErrorClass::Auth, e.message))?;
     let body = reply.json()?;
     let token = body["access_token"].as_str().filter(|t| !t.is_empty());
     let token = token.ok_or_else(|| StepError::new(ErrorClass::Auth, "token reply has no access_token"))?;
@@ -135,7 +142,18 @@ pub async fn send_authorised(
     ctx.env.tokens.clear().await;
     *token = Some(fetch_token(ctx, step).await?);
     step.attributes.insert("pathwatch.canary.token_refreshed".into(), "true".into());
+    // The resend repeats a failed request: a retry, so the run shows as degraded.
+    step.retries += 1;
     step.send(ctx.probe, &build(token)).await
+}
+
+/// `url` with `params` as a properly encoded query string (names like O'Brien, `|` in tokens).
+pub fn with_query(url: &str, params: &[(&str, &str)]) -> String {
+    match url::Url::parse_with_params(url, params) {
+        Ok(u) => u.to_string(),
+        // Configuration validation rejects unparseable base URLs; this is only a fallback.
+        Err(_) => url.to_string(),
+    }
 }
 
 /// Adds `Authorization: Bearer` when there is a token.

@@ -38,7 +38,8 @@ pub async fn run(ctx: &FlowContext<'_>, rec: &mut RunRecorder<'_>) {
     let request = Request::new(Method::POST, format!("{producer}/DocumentReference"), "/DocumentReference")
         .json("application/fhir+json", &body);
     let result = async {
-        let reply = send_authorised(ctx, &mut step, &mut token, |t| headers(&request, t)).await?.expect(&[201])?;
+        let reply =
+            send_authorised(ctx, &mut step, &mut token, |t| headers(&request, t)).await?.expect_status(&[201])?;
         let location = reply.header("location").unwrap_or("");
         let id = location.rsplit('/').next().unwrap_or("").to_string();
         ensure(!id.is_empty(), || "201 without a Location naming the pointer".into())?;
@@ -54,13 +55,18 @@ pub async fn run(ctx: &FlowContext<'_>, rec: &mut RunRecorder<'_>) {
     };
 
     let mut step = rec.begin("search_pointers");
-    let url = format!(
-        "{consumer}/DocumentReference?subject:identifier={NHS_NUMBER_SYSTEM}|{patient}&type=http://snomed.info/sct|{CRISIS_PLAN}"
+    let subject = format!("{NHS_NUMBER_SYSTEM}|{patient}");
+    let kind = format!("http://snomed.info/sct|{CRISIS_PLAN}");
+    let url = super::with_query(
+        &format!("{consumer}/DocumentReference"),
+        &[("subject:identifier", &subject), ("type", &kind)],
     );
     let request = Request::new(Method::GET, url, "/DocumentReference");
     let result = async {
-        let bundle =
-            send_authorised(ctx, &mut step, &mut token, |t| headers(&request, t)).await?.expect(&[200])?.json()?;
+        let bundle = send_authorised(ctx, &mut step, &mut token, |t| headers(&request, t))
+            .await?
+            .expect_status(&[200])?
+            .json()?;
         expect_resource_type(&bundle, "Bundle")?;
         let mut found = false;
         for pointer in entries(&bundle) {
@@ -77,7 +83,7 @@ pub async fn run(ctx: &FlowContext<'_>, rec: &mut RunRecorder<'_>) {
     let request = Request::new(Method::GET, format!("{consumer}/DocumentReference/{id}"), "/DocumentReference/{id}");
     let result = async {
         let reply = send_authorised(ctx, &mut step, &mut token, |t| headers(&request, t)).await?;
-        let pointer = reply.expect(&[200])?.json()?;
+        let pointer = reply.expect_status(&[200])?.json()?;
         check_pointer(&pointer, &id, patient, ods)
     }
     .await;
@@ -87,7 +93,7 @@ pub async fn run(ctx: &FlowContext<'_>, rec: &mut RunRecorder<'_>) {
     let request = Request::new(Method::DELETE, format!("{producer}/DocumentReference/{id}"), "/DocumentReference/{id}");
     let result = async {
         let reply = send_authorised(ctx, &mut step, &mut token, |t| headers(&request, t)).await?;
-        reply.expect(&[200, 204]).map(drop)
+        reply.expect_status(&[200, 204]).map(drop)
     }
     .await;
     let result = result.map_err(|e| StepError::new(e.class, format!("{} — pointer {id} left in place", e.message)));

@@ -24,10 +24,9 @@ pub async fn run(ctx: &FlowContext<'_>, rec: &mut RunRecorder<'_>) {
     if let Some(search) = ctx.search {
         let mut step = rec.begin("search_patient");
         let result = async {
-            let url = format!(
-                "{base}/Patient?family={}&gender={}&birthdate=eq{}",
-                search.family, search.gender, search.birthdate
-            );
+            let birthdate = format!("eq{}", search.birthdate);
+            let params = [("family", search.family.as_str()), ("gender", &search.gender), ("birthdate", &birthdate)];
+            let url = super::with_query(&format!("{base}/Patient"), &params);
             let reply =
                 send(ctx, &mut step, Request::new(Method::GET, url, "/Patient"), &mut token, &rec.correlation_id)
                     .await?;
@@ -97,7 +96,7 @@ async fn send(
             .header("x-request-id", &request_id)
             .header("x-correlation-id", correlation_id)
     };
-    let reply = send_authorised(ctx, step, token, build).await?.expect(&[200])?;
+    let reply = send_authorised(ctx, step, token, build).await?.expect_status(&[200])?;
     ensure(reply.header("x-request-id") == Some(request_id.as_str()), || {
         format!("X-Request-ID not echoed (sent {request_id}, got {:?})", reply.header("x-request-id"))
     })?;

@@ -32,7 +32,7 @@ async fn mesh_flow_passes_against_nhs_mesh_sandbox_with_full_auth() {
     let Some(root) = server("PATHWATCH_TEST_MESH_SANDBOX_URL") else { return };
     reset(&root).await;
     let run = run_once(&config(FlowKind::Mesh, environment(&root, "TestKey"))).await;
-    assert!(run.status.passes(), "{}", describe(&run));
+    assert_eq!(run.status, RunStatus::Healthy, "{}", describe(&run));
     assert_eq!(
         steps_with(&run, StepOutcome::Passed),
         ["handshake", "send_message", "await_delivery", "download_message", "acknowledge_message", "check_tracking"],
