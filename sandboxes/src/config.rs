@@ -9,21 +9,18 @@ use serde::Deserialize;
 
 use crate::error::SandboxError;
 
-/// API key of the demo APIM application (`iss` = `sub` of its client assertions). Demo only.
+/// API key the demo APIM application conventionally uses (`iss` = `sub` of its client assertions). Demo only.
 pub const DEMO_API_KEY: &str = "pathwatch-demo-api-key";
-/// `kid` of the demo application's signing key. Demo only.
+/// `kid` the demo application's signing key conventionally uses. Demo only.
 pub const DEMO_KID: &str = "pathwatch-demo-1";
-/// RSA private key (PKCS#8 PEM) of the demo application, so demo-mode canaries can sign client assertions.
-/// It is published on purpose and must never be registered with a real NHS environment.
-pub const DEMO_PRIVATE_KEY_PEM: &str = include_str!("keys/demo_private.pem");
-/// The matching public key (SPKI PEM), registered by default in [`SandboxConfig::client_keys`].
-pub const DEMO_PUBLIC_KEY_PEM: &str = include_str!("keys/demo_public.pem");
 
 /// Settings for one sandbox instance (all APIs share it).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SandboxConfig {
-    /// APIM applications allowed to get tokens from `/oauth2/token` (used by PDS and NRL).
+    /// APIM applications allowed to get tokens from `/oauth2/token` (used by PDS and NRL). None by default:
+    /// no private key ships with this crate, so whoever runs a sandbox generates a key pair and registers
+    /// its public half here (demo mode does, at start-up).
     pub client_keys: Vec<ClientKey>,
     /// When true (default), PDS and NRL need a bearer token from `/oauth2/token`, as NHS integration does.
     pub require_auth: bool,
@@ -60,11 +57,7 @@ pub struct MeshMailbox {
 impl Default for SandboxConfig {
     fn default() -> Self {
         SandboxConfig {
-            client_keys: vec![ClientKey {
-                api_key: DEMO_API_KEY.to_owned(),
-                kid: DEMO_KID.to_owned(),
-                public_key_pem: DEMO_PUBLIC_KEY_PEM.to_owned(),
-            }],
+            client_keys: Vec::new(),
             require_auth: true,
             mesh_shared_key: "TestKey".to_owned(),
             mesh_mailboxes: ["X26ABC1", "X26ABC2", "X26ABC3"]
@@ -112,8 +105,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn default_is_valid_and_demo_key_parses() {
-        SandboxConfig::default().validate().unwrap();
+    fn default_is_valid_and_registers_no_key() {
+        let config = SandboxConfig::default();
+        config.validate().unwrap();
+        assert!(config.client_keys.is_empty());
     }
 
     #[test]
@@ -128,7 +123,7 @@ mod tests {
     #[test]
     fn bad_pem_is_named() {
         let mut config = SandboxConfig::default();
-        config.client_keys[0].public_key_pem = "nope".into();
+        config.client_keys.push(ClientKey { api_key: "app".into(), kid: "1".into(), public_key_pem: "nope".into() });
         let err = config.validate().unwrap_err().to_string();
         assert!(err.contains("client_keys[0].public_key_pem"), "{err}");
     }

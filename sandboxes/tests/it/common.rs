@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: driving the router in-process, signing client assertions with
-//! the demo key, GP Connect headers and JWTs, MESH authorisation.
+//! a key pair generated once per test run (no private key is committed), GP Connect headers and JWTs, MESH
+//! authorisation.
 
+use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
@@ -10,10 +12,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use http_body_util::BodyExt;
 use rsa::pkcs1v15::SigningKey;
-use rsa::pkcs8::DecodePrivateKey;
+use rsa::pkcs8::{EncodePublicKey, LineEnding};
 use rsa::sha2::Sha512;
 use rsa::signature::{SignatureEncoding, Signer};
-use sandboxes::{router, SandboxConfig, SandboxState, DEMO_API_KEY, DEMO_KID, DEMO_PRIVATE_KEY_PEM};
+use sandboxes::{router, ClientKey, SandboxConfig, SandboxState, DEMO_API_KEY, DEMO_KID};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
@@ -23,9 +25,24 @@ pub const REQUEST_ID: &str = "60e0b220-8136-4ca5-ae46-1d97ef59d068";
 pub const CORRELATION_ID: &str = "11C46F5F-CDEF-4865-94B2-0EE0EDCC26DA";
 pub const ASID: &str = "918999198738";
 
-/// A sandbox router with the default (demo) configuration.
+/// The test application's RSA key pair, generated on first use and shared by every test in the run.
+pub fn test_key() -> &'static rsa::RsaPrivateKey {
+    static KEY: OnceLock<rsa::RsaPrivateKey> = OnceLock::new();
+    KEY.get_or_init(|| rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048).expect("RSA key generation"))
+}
+
+/// The default configuration with the test application (`DEMO_API_KEY`/`DEMO_KID`, [`test_key`]) registered.
+pub fn test_config() -> SandboxConfig {
+    let public_key_pem = test_key().to_public_key().to_public_key_pem(LineEnding::LF).expect("SPKI PEM");
+    SandboxConfig {
+        client_keys: vec![ClientKey { api_key: DEMO_API_KEY.to_owned(), kid: DEMO_KID.to_owned(), public_key_pem }],
+        ..SandboxConfig::default()
+    }
+}
+
+/// A sandbox router with the test configuration.
 pub fn app() -> Router {
-    router(SandboxState::new(SandboxConfig::default()))
+    router(SandboxState::new(test_config()))
 }
 
 pub fn app_with(config: SandboxConfig) -> Router {
@@ -81,10 +98,9 @@ pub fn b64(value: &Value) -> String {
     URL_SAFE_NO_PAD.encode(value.to_string())
 }
 
-/// An RS512 client assertion signed with the demo key.
+/// An RS512 client assertion signed with the test key.
 pub fn sign(header: &Value, claims: &Value) -> String {
-    let key = rsa::RsaPrivateKey::from_pkcs8_pem(DEMO_PRIVATE_KEY_PEM).unwrap();
-    let signing = SigningKey::<Sha512>::new(key);
+    let signing = SigningKey::<Sha512>::new(test_key().clone());
     let input = format!("{}.{}", b64(header), b64(claims));
     let signature = signing.sign(input.as_bytes());
     format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.to_bytes()))

@@ -74,7 +74,7 @@ async fn bearer_rules_and_require_auth_off() {
     let headers = [("authorization", "Basic abc"), ("x-request-id", REQUEST_ID)];
     let basic = send(&app, request(Method::GET, path, &headers, Body::empty())).await;
     assert_eq!(basic.json["issue"][0]["diagnostics"], "Invalid token type 'Basic', must be 'Bearer'");
-    let open = app_with(SandboxConfig { require_auth: false, ..SandboxConfig::default() });
+    let open = app_with(SandboxConfig { require_auth: false, ..test_config() });
     let answer = send(&open, request(Method::GET, path, &[("x-request-id", REQUEST_ID)], Body::empty())).await;
     assert_eq!(answer.status, StatusCode::OK);
 }

@@ -7,7 +7,7 @@ use crate::common::*;
 
 #[tokio::test]
 async fn serves_over_http_and_shuts_down() {
-    let sandbox = Sandbox::start("127.0.0.1:0".parse().unwrap(), SandboxConfig::default()).await.unwrap();
+    let sandbox = Sandbox::start("127.0.0.1:0".parse().unwrap(), test_config()).await.unwrap();
     let urls = sandbox.urls();
     assert!(urls.root.starts_with("http://127.0.0.1:"));
     assert_eq!(urls.token, format!("{}/oauth2/token", urls.root));

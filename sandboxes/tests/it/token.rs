@@ -143,3 +143,13 @@ async fn expired_tokens_are_refused_by_pds_and_nrl() {
     assert_eq!((answer.status, answer.code()), (StatusCode::UNAUTHORIZED, "ACCESS_DENIED"));
     assert!(answer.json["issue"][0]["diagnostics"].as_str().unwrap().contains("expired"));
 }
+
+/// No key ships with the crate: a default sandbox knows no application until one is registered.
+#[tokio::test]
+async fn the_default_configuration_registers_no_application() {
+    assert!(sandboxes::SandboxConfig::default().client_keys.is_empty());
+    let app = app_with(sandboxes::SandboxConfig::default());
+    let answer = post_token(&app, token_form(&sign(&assertion_header(), &assertion_claims()))).await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{}", answer.json);
+    assert_eq!(answer.json["error_description"], "Invalid 'iss'/'sub' claims in client_assertion JWT");
+}
