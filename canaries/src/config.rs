@@ -213,7 +213,7 @@ pub struct FlowConfig {
     #[serde(default = "default_true")]
     pub run_at_start: bool,
     pub patient: Option<String>,
-    /// PDS: a restricted (S-flagged) synthetic patient whose address must not be exposed.
+    /// PDS: a restricted synthetic patient (security label R) whose address must not be exposed.
     pub restricted_patient: Option<String>,
     /// PDS search demographics for `patient`.
     pub search: Option<PdsSearch>,

@@ -381,3 +381,78 @@ async fn a_tick_that_finds_its_flow_still_running_is_skipped() {
         assert!(pair[0].1 <= pair[1].0, "one flow ran twice at once: {pair:?}");
     }
 }
+
+/// Every API × the failures it can inject, and the class and first failing step each must produce.
+#[tokio::test]
+async fn each_injected_fault_on_each_api_yields_its_error_class() {
+    let rig = Rig::start().await;
+    let cases: &[(&str, FlowKind, serde_json::Value, &str, ErrorClass)] = &[
+        ("token", FlowKind::Pds, json!({"error_rate": 1.0, "error_status": 500}), "token", ErrorClass::Auth),
+        ("token", FlowKind::Nrl, json!({"rate_limit_rate": 1.0, "retry_after_s": 60}), "token", ErrorClass::Auth),
+        (
+            "pds",
+            FlowKind::Pds,
+            json!({"error_rate": 1.0, "error_status": 404}),
+            "read_patient",
+            ErrorClass::ClientError,
+        ),
+        ("pds", FlowKind::Pds, json!({"error_rate": 1.0, "error_status": 401}), "read_patient", ErrorClass::Auth),
+        (
+            "gpconnect",
+            FlowKind::GpConnect,
+            json!({"error_rate": 1.0, "error_status": 500}),
+            "get_structured_record",
+            ErrorClass::ServerError,
+        ),
+        (
+            "gpconnect",
+            FlowKind::GpConnect,
+            json!({"rate_limit_rate": 1.0, "retry_after_s": 60}),
+            "get_structured_record",
+            ErrorClass::RateLimited,
+        ),
+        (
+            "gpconnect",
+            FlowKind::GpConnect,
+            json!({"timeout_rate": 1.0, "timeout_s": 30}),
+            "get_structured_record",
+            ErrorClass::Timeout,
+        ),
+        (
+            "nrl",
+            FlowKind::Nrl,
+            json!({"error_rate": 1.0, "error_status": 500}),
+            "create_pointer",
+            ErrorClass::ServerError,
+        ),
+        (
+            "nrl",
+            FlowKind::Nrl,
+            json!({"rate_limit_rate": 1.0, "retry_after_s": 60}),
+            "create_pointer",
+            ErrorClass::RateLimited,
+        ),
+        ("nrl", FlowKind::Nrl, json!({"timeout_rate": 1.0, "timeout_s": 30}), "create_pointer", ErrorClass::Timeout),
+        ("mesh", FlowKind::Mesh, json!({"error_rate": 1.0, "error_status": 500}), "handshake", ErrorClass::ServerError),
+        (
+            "mesh",
+            FlowKind::Mesh,
+            json!({"rate_limit_rate": 1.0, "retry_after_s": 60}),
+            "handshake",
+            ErrorClass::RateLimited,
+        ),
+        ("mesh", FlowKind::Mesh, json!({"timeout_rate": 1.0, "timeout_s": 30}), "handshake", ErrorClass::Timeout),
+    ];
+    for (api, kind, plan, failing, class) in cases {
+        rig.client.delete(format!("{}/faults", rig.admin)).send().await.unwrap();
+        rig.fault(api, plan.clone()).await;
+        let mut config = rig.config(*kind);
+        config.step_timeout_ms = 1_000;
+        // The token comes from a fresh cache each time (new Canaries), so token faults always bite.
+        let run = run_once(&config).await;
+        let first_failure = run.steps.iter().find(|s| s.outcome == StepOutcome::Failed);
+        let got = first_failure.map(|s| (s.step.as_str(), s.error_class));
+        assert_eq!(got, Some((*failing, Some(*class))), "{api} {plan}: {}", describe(&run));
+        assert!(!run.status.passes(), "{api} {plan}");
+    }
+}
