@@ -169,14 +169,16 @@ pub fn generate(seed: u64, count: usize) -> Vec<SyntheticPatient> {
         }
         patients.push(person(&mut rng, nhs_number));
     }
-    // Superseded numbers point at the next patient that is itself current, so PDS can follow them.
-    for i in 0..patients.len() {
-        let wants = rng.random_ratio(1, 20);
-        if !wants || i + 1 >= patients.len() {
-            continue;
-        }
-        if let Some(target) = patients[i + 1..].iter().find(|p| p.superseded_by.is_none()) {
-            patients[i].superseded_by = Some(target.nhs_number.clone());
+    // Which numbers are superseded is decided first; successors are then chosen from the final set of
+    // current patients (the next one after, wrapping round), so no chain is ever longer than one hop and
+    // PDS can always follow it. Deciding and linking in one pass let A point at a B superseded later.
+    let superseded: Vec<bool> =
+        (0..patients.len()).map(|i| rng.random_ratio(1, 20) && i + 1 < patients.len()).collect();
+    let current: Vec<usize> = (0..patients.len()).filter(|i| !superseded[*i]).collect();
+    for i in (0..patients.len()).filter(|i| superseded[*i]) {
+        let successor = current.iter().find(|j| **j > i).or_else(|| current.first());
+        if let Some(&j) = successor {
+            patients[i].superseded_by = Some(patients[j].nhs_number.clone());
         }
     }
     patients

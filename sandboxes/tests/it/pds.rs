@@ -182,3 +182,33 @@ async fn synthetic_patients_are_readable_searchable_and_superseded_ones_answer_f
         assert_eq!(answer.json["id"], old.superseded_by.as_ref().unwrap().as_str());
     }
 }
+
+/// Every superseded synthetic number, under many seeds, reads as its successor's current record: successors
+/// are never themselves superseded (a chain A→B→C used to leave A a 404, depending on the seed).
+#[tokio::test]
+async fn every_superseded_number_resolves_to_a_readable_record_under_any_seed() {
+    let mut checked = 0;
+    for seed in 0..300u64 {
+        let population = sandboxes::patients::generate(seed, 60);
+        let current: std::collections::HashSet<&str> =
+            population.iter().filter(|p| p.superseded_by.is_none()).map(|p| p.nhs_number.as_str()).collect();
+        let superseded: Vec<_> = population.iter().filter(|p| p.superseded_by.is_some()).collect();
+        if superseded.is_empty() {
+            continue;
+        }
+        let app = app_with(SandboxConfig { seed, synthetic_patients: 60, require_auth: false, ..test_config() });
+        for patient in superseded {
+            let successor = patient.superseded_by.as_ref().unwrap().as_str();
+            assert!(
+                current.contains(successor),
+                "seed {seed}: {} → {successor}, itself superseded",
+                patient.nhs_number
+            );
+            let read = pds_get(&app, &format!("/Patient/{}", patient.nhs_number.as_str()), "unused").await;
+            assert_eq!(read.status, StatusCode::OK, "seed {seed}: {} is {}", patient.nhs_number, read.json);
+            assert_eq!(read.json["id"], successor, "seed {seed}");
+            checked += 1;
+        }
+    }
+    assert!(checked > 100, "only {checked} superseded numbers seen");
+}
