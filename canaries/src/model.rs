@@ -149,7 +149,7 @@ impl RunStatus {
     /// Classifies a run from its steps. Authentication steps (token) do not count as the pathway
     /// working: a run whose token step passed and everything else failed is an outage.
     pub fn classify(steps: &[StepResult], duration_ms: f64, degraded_after_ms: f64) -> RunStatus {
-        let business: Vec<&StepResult> = steps.iter().filter(|s| s.step != crate::flows::TOKEN_STEP).collect();
+        let business: Vec<&StepResult> = steps.iter().filter(|s| !crate::flows::is_housekeeping(&s.step)).collect();
         let passed = business.iter().filter(|s| s.outcome == StepOutcome::Passed).count();
         let failed = steps.iter().any(|s| s.outcome != StepOutcome::Passed);
         if passed == 0 {

@@ -24,6 +24,18 @@ use crate::run::RunRecorder;
 
 /// The name of the authentication step: it does not count as the pathway working.
 pub const TOKEN_STEP: &str = "token";
+/// Steps that tidy up after an ambiguous failure; like the token step, they are not the pathway.
+pub const CLEAN_UP_STEP: &str = "clean_up";
+
+pub fn is_housekeeping(step: &str) -> bool {
+    step == TOKEN_STEP || step == CLEAN_UP_STEP
+}
+
+/// Whether a failed write may nevertheless have taken effect: the request may have been processed
+/// before the answer was lost (timeout, 5xx, a connection that broke).
+pub fn may_have_taken_effect(class: Option<ErrorClass>) -> bool {
+    matches!(class, Some(ErrorClass::Timeout | ErrorClass::ServerError | ErrorClass::Connect))
+}
 
 /// The published sandbox test patients the built-in flows use (PDS, GP Connect demonstrator, NRL).
 pub const DEFAULT_SYNTHETIC_PATIENTS: &[&str] = &[
@@ -148,7 +160,7 @@ pub async fn send_authorised(
 }
 
 /// `url` with `params` as a properly encoded query string (names like O'Brien, `|` in tokens).
-pub fn with_query(url: &str, params: &[(&str, &str)]) -> String {
+pub fn with_query<K: AsRef<str>, V: AsRef<str>>(url: &str, params: &[(K, V)]) -> String {
     match url::Url::parse_with_params(url, params) {
         Ok(u) => u.to_string(),
         // Configuration validation rejects unparseable base URLs; this is only a fallback.

@@ -4,7 +4,7 @@
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use super::{bearer, entries, expect_resource_type, identifier, send_authorised, token_step, FlowContext};
+use super::{bearer, entries, expect_resource_type, identifier, send_authorised, token_step, with_query, FlowContext};
 use super::{NHS_NUMBER_SYSTEM, ODS_SYSTEM};
 use crate::config::Secret;
 use crate::probe::{ensure, Request, StepError};
@@ -49,18 +49,38 @@ pub async fn run(ctx: &FlowContext<'_>, rec: &mut RunRecorder<'_>) {
         Ok(id)
     }
     .await;
+    let failure = result.as_ref().err().map(|e: &StepError| e.class);
     let Some(id) = rec.end(step, result) else {
         steps[1..].iter().for_each(|s| rec.skip(s, "create_pointer"));
+        if super::may_have_taken_effect(failure) {
+            // The create may have happened: find anything this run created and remove it.
+            let mut step = rec.begin(super::CLEAN_UP_STEP);
+            let url = with_query(&format!("{consumer}/DocumentReference"), &search_params(patient));
+            let search = Request::new(Method::GET, url, "/DocumentReference");
+            let result = async {
+                let reply = send_authorised(ctx, &mut step, &mut token, |t| headers(&search, t)).await?;
+                let bundle = reply.expect_status(&[200])?.json()?;
+                let ours: Vec<String> = entries(&bundle)
+                    .filter(|p| created_by(p, &correlation_id))
+                    .filter_map(|p| p["id"].as_str().map(str::to_string))
+                    .collect();
+                for id in &ours {
+                    let url = format!("{producer}/DocumentReference/{id}");
+                    let delete = Request::new(Method::DELETE, url, "/DocumentReference/{id}");
+                    let reply = send_authorised(ctx, &mut step, &mut token, |t| headers(&delete, t)).await?;
+                    reply.expect_status(&[200, 204])?;
+                }
+                step.attributes.insert("pathwatch.canary.cleaned_up".into(), ours.len().to_string());
+                Ok(())
+            }
+            .await;
+            rec.end(step, result);
+        }
         return;
     };
 
     let mut step = rec.begin("search_pointers");
-    let subject = format!("{NHS_NUMBER_SYSTEM}|{patient}");
-    let kind = format!("http://snomed.info/sct|{CRISIS_PLAN}");
-    let url = super::with_query(
-        &format!("{consumer}/DocumentReference"),
-        &[("subject:identifier", &subject), ("type", &kind)],
-    );
+    let url = with_query(&format!("{consumer}/DocumentReference"), &search_params(patient));
     let request = Request::new(Method::GET, url, "/DocumentReference");
     let result = async {
         let bundle = send_authorised(ctx, &mut step, &mut token, |t| headers(&request, t))
@@ -100,6 +120,24 @@ pub async fn run(ctx: &FlowContext<'_>, rec: &mut RunRecorder<'_>) {
     rec.end(step, result);
 }
 
+/// Consumer search parameters: this patient's crisis plans.
+fn search_params(patient: &str) -> [(&'static str, String); 2] {
+    [
+        ("subject:identifier", format!("{NHS_NUMBER_SYSTEM}|{patient}")),
+        ("type", format!("http://snomed.info/sct|{CRISIS_PLAN}")),
+    ]
+}
+
+/// Whether `pointer` was created by the run with `correlation_id` (its attachment URL names it).
+fn created_by(pointer: &Value, correlation_id: &str) -> bool {
+    let urls = pointer["content"].as_array().into_iter().flatten().filter_map(|c| c["attachment"]["url"].as_str());
+    urls.into_iter().any(|u| u == attachment_url(correlation_id))
+}
+
+fn attachment_url(correlation_id: &str) -> String {
+    format!("https://pathwatch.invalid/canary/{correlation_id}.pdf")
+}
+
 fn check_pointer(pointer: &Value, id: &str, patient: &str, ods: &str) -> Result<(), StepError> {
     expect_resource_type(pointer, "DocumentReference")?;
     ensure(pointer["id"] == id, || format!("read {id}, got {}", pointer["id"]))?;
@@ -122,7 +160,7 @@ fn pointer(patient: &str, ods: &str, correlation_id: &str) -> Value {
         "content": [{
             "attachment": {
                 "contentType": "application/pdf",
-                "url": format!("https://pathwatch.invalid/canary/{correlation_id}.pdf"),
+                "url": attachment_url(correlation_id),
                 "creation": chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
             },
             "format": {
@@ -158,5 +196,6 @@ mod tests {
         assert!(check_pointer(&read, "Y05868-1", "4409815415", "Y05868").is_ok());
         assert!(check_pointer(&read, "Y05868-1", "3495456481", "Y05868").is_err());
         assert!(check_pointer(&read, "Y05868-1", "4409815415", "X11111").is_err());
+        assert!(created_by(&p, "c") && !created_by(&p, "other-run"));
     }
 }
