@@ -6,7 +6,7 @@
 //! This module never accepts an unsigned or HMAC-signed assertion, and never issues a token for an
 //! application that is not in the configuration.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -61,14 +61,27 @@ impl KeyRing {
     }
 }
 
-/// Issued access tokens (expiry, unix seconds) and the `jti`s already used (with their `exp`).
+/// Issued access tokens (expiry, unix seconds) and the `jti`s already used (with their `exp`). Both are
+/// pruned as they expire, so a long-running sandbox holds at most about ten minutes' worth: a spent `jti`
+/// only matters until its assertion's `exp`, after which the assertion is refused as expired anyway.
 #[derive(Debug, Default)]
 pub struct TokenBook {
     tokens: HashMap<String, u64>,
-    used_jtis: HashSet<String>,
+    used_jtis: HashMap<String, u64>,
 }
 
 impl TokenBook {
+    /// Forgets tokens and spent `jti`s that have expired by `now` (unix seconds).
+    pub(crate) fn prune(&mut self, now: u64) {
+        self.tokens.retain(|_, expiry| *expiry > now);
+        self.used_jtis.retain(|_, exp| *exp >= now);
+    }
+
+    #[cfg(test)]
+    fn sizes(&self) -> (usize, usize) {
+        (self.tokens.len(), self.used_jtis.len())
+    }
+
     /// Expires every issued token now (admin hook to exercise clients' token-expiry handling).
     pub fn expire_all(&mut self) {
         self.tokens.values_mut().for_each(|expiry| *expiry = 0);
@@ -195,7 +208,7 @@ fn issue_token(state: &SandboxState, headers: &HeaderMap, body: &[u8]) -> Result
     verify_assertion(state, headers, assertion)?;
     let now = now_s();
     let mut book = state.tokens();
-    book.tokens.retain(|_, expiry| *expiry > now);
+    book.prune(now);
     let token: String = rand::rng().sample_iter(&Alphanumeric).take(28).map(char::from).collect();
     book.tokens.insert(token.clone(), now + TOKEN_LIFETIME_S);
     Ok(json!({
@@ -260,7 +273,7 @@ fn check_claims(state: &SandboxState, jwt_header: &Value, claims: &Value) -> Res
         _ => false,
     };
     let mut book = state.tokens();
-    let replayed = jti.as_str().is_some_and(|j| book.used_jtis.contains(j));
+    let replayed = jti.as_str().is_some_and(|j| book.used_jtis.contains_key(j));
     let typ_ok = jwt_header["typ"].as_str().is_some_and(|t| t.eq_ignore_ascii_case("jwt"));
     let failure = if jwt_header["alg"] != "RS512" {
         Some(format!("Invalid 'alg' header in {CLAIM_PREFIX} - unsupported JWT algorithm - must be 'RS512'"))
@@ -290,8 +303,9 @@ fn check_claims(state: &SandboxState, jwt_header: &Value, claims: &Value) -> Res
     if let Some(description) = failure {
         return Err(invalid(description));
     }
-    if let Some(jti) = jti.as_str() {
-        book.used_jtis.insert(jti.to_owned());
+    if let (Some(jti), Some(exp)) = (jti.as_str(), exp) {
+        // `exp` passed the checks above, so it is at most a few minutes ahead: the entry is short-lived.
+        book.used_jtis.insert(jti.to_owned(), exp.ceil() as u64);
     }
     Ok(())
 }
@@ -299,6 +313,18 @@ fn check_claims(state: &SandboxState, jwt_header: &Value, claims: &Value) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spent_jtis_and_tokens_are_forgotten_once_expired() {
+        let mut book = TokenBook::default();
+        book.tokens.insert("old".into(), 100);
+        book.tokens.insert("live".into(), 1_000);
+        book.used_jtis.insert("old-jti".into(), 100);
+        book.used_jtis.insert("live-jti".into(), 1_000);
+        book.prune(500);
+        assert_eq!(book.sizes(), (1, 1));
+        assert!(book.used_jtis.contains_key("live-jti") && book.tokens.contains_key("live"));
+    }
 
     #[test]
     fn malformed_assertions_are_400_not_panics() {
