@@ -84,7 +84,8 @@ pub struct FaultPlan {
     pub timeout_s: u64,
     /// PDS read, GP Connect structured record and NRL search answer with another patient's data.
     pub wrong_patient: bool,
-    /// MESH send answers 202 but the message never reaches the recipient's inbox.
+    /// MESH send answers 202 but the message never reaches the recipient's inbox: it is undeliverable (410 to
+    /// the recipient) and a non-delivery REPORT (status code 14) lands in the sender's inbox.
     pub drop_messages: bool,
     /// Apply to the next N requests only, then the plan clears itself. `None`: until cleared.
     pub remaining: Option<u32>,

@@ -1,10 +1,15 @@
 //! MESH API v2 at `/messageexchange`, behaving as NHS England's `mesh-sandbox` does with `AUTH_MODE=full`:
-//! the `NHSMESH` HMAC authorisation, handshake, send (single chunk), inbox, download, acknowledge, tracking
+//! the `NHSMESH` HMAC authorisation, handshake, send (single chunk), inbox (paged: `max_results`, default
+//! 500, and `links.next`), download (410 Gone once a message is undeliverable), acknowledge, tracking
 //! and `DELETE /messageexchange/admin/reset`. Status codes, JSON bodies and mex-* headers follow
 //! mesh-sandbox's handlers and views (`handlers/{outbox,inbox,tracking}.py`, `views/error.py`).
+//! An undeliverable message (fault `drop_messages`, or not collected in 5 days) puts a non-delivery
+//! REPORT (`mex-StatusCode: 14`, `mex-LinkedMsgId`) in its sender's inbox, as live MESH does.
 //!
 //! Like mesh-sandbox, there is no timestamp or nonce replay check and workflows are not enforced; unlike
-//! live MESH there is no mutual TLS. Chunked uploads and gzip re-encoding on download are not supported.
+//! live MESH there is no mutual TLS. Chunked uploads, `workflow_filter`, and gzip re-encoding on download
+//! are not supported; the v2 inbox's `continue_from` is the last message id of the page rather than
+//! mesh-sandbox's encrypted key (clients should treat it as opaque either way).
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, RawQuery, State};
@@ -19,12 +24,15 @@ use time::OffsetDateTime;
 use crate::clock::{http_date, mesh_timestamp};
 use crate::faults::ActiveFaults;
 use crate::form;
-use crate::mesh_store::{Message, MessageStatus};
+use crate::mesh_store::{new_message_id, Message, MessageStatus, MessageType};
 use crate::state::SandboxState;
 
 pub const BASE: &str = "/messageexchange";
 const V2_JSON: &str = "application/vnd.mesh.v2+json";
 const DEFAULT_ERROR: &str = "An internal error occurred.\n\nPlease contact support.";
+/// Inbox page size when `max_results` is not given, and its allowed range (mesh-sandbox `routers/inbox.py`).
+const DEFAULT_MAX_RESULTS: usize = 500;
+const MAX_RESULTS_RANGE: std::ops::RangeInclusive<usize> = 10..=5000;
 
 pub fn routes() -> Router<SandboxState> {
     Router::new()
@@ -59,6 +67,8 @@ enum Detail {
     Coded { event: &'static str, code: &'static str, msg: String },
     /// A request-validation failure (missing header or query parameter): FastAPI's shape.
     Missing { location: &'static str, name: &'static str },
+    /// A query parameter outside its allowed range: FastAPI's shape.
+    Invalid { location: &'static str, name: &'static str, kind: &'static str, msg: String },
 }
 
 impl MeshError {
@@ -82,6 +92,11 @@ impl MeshError {
         Self::coded(StatusCode::NOT_FOUND, "RECEIVE", "20", "Message does not exist")
     }
 
+    /// mesh-sandbox's `ERROR_MESSAGE_GONE` (its code really is the text "Message already accepted").
+    fn gone() -> Self {
+        Self::coded(StatusCode::GONE, "SEND", "Message already accepted", "Message no longer available for download")
+    }
+
     fn render(self, version: u8) -> Response {
         let internal_id = uuid::Uuid::new_v4().simple().to_string();
         let (body, media) = match self.detail {
@@ -90,6 +105,9 @@ impl MeshError {
                 json!({"detail": [{"type": "missing", "loc": [location, name], "msg": "Field required"}]}),
                 "application/json",
             ),
+            Detail::Invalid { location, name, kind, msg } => {
+                (json!({"detail": [{"type": kind, "loc": [location, name], "msg": msg}]}), "application/json")
+            }
             Detail::Coded { event, code, msg } if version < 2 => {
                 (json!({"errorEvent": event, "errorCode": code, "errorDescription": msg}), "application/json")
             }
@@ -274,10 +292,13 @@ fn send_message(
             "Data file is missing or inaccessible.",
         ));
     }
-    let id = uuid::Uuid::new_v4().simple().to_string().to_uppercase();
+    let id = new_message_id();
     let text = |name: &str| header_str(headers, name).unwrap_or("").to_owned();
-    let content_type = Some(text("mex-Content-Type")).filter(|t| !t.is_empty()).unwrap_or_else(|| text("Content-Type"));
-    store.add(Message {
+    // mesh-sandbox keeps mex-Content-Type as sent and normalises only Content-Type (stripped, lower case).
+    let content_type = Some(text("mex-Content-Type"))
+        .filter(|t| !t.is_empty())
+        .unwrap_or_else(|| text("Content-Type").trim().to_lowercase());
+    let message = Message {
         id: id.clone(),
         sender,
         recipient: to,
@@ -286,71 +307,157 @@ fn send_message(
         local_id: text("mex-LocalID"),
         partner_id: text("mex-PartnerID"),
         file_name: Some(text("mex-FileName")).filter(|f| !f.is_empty()).unwrap_or_else(|| format!("{id}.dat")),
-        content_type: content_type.trim().to_lowercase(),
+        content_type,
         content_encoding: encoding,
         checksum: text("mex-Content-Checksum"),
         encrypted: flag(headers, "mex-Content-Encrypted"),
         compressed: flag(headers, "mex-Content-Compressed"),
         body: body.to_vec(),
         status: MessageStatus::Accepted,
+        message_type: MessageType::Data,
+        error: None,
         created: OffsetDateTime::now_utc(),
         acknowledged: None,
-        delivered: !dropped,
-    });
+        undeliverable: None,
+    };
+    // A dropped message is still accepted (202), as live MESH accepts what it later fails to deliver;
+    // the sender learns from the non-delivery report the store puts in its inbox.
+    store.send(message, !dropped, OffsetDateTime::now_utc());
     let reply = if version < 2 { json!({"messageID": id}) } else { json!({"message_id": id}) };
     Ok((StatusCode::ACCEPTED, Json(reply)).into_response())
 }
 
-async fn inbox(State(state): State<SandboxState>, Path(mailbox): Path<String>, headers: HeaderMap) -> Response {
+async fn inbox(
+    State(state): State<SandboxState>,
+    Path(mailbox): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
     let result = authorise(&state, &mailbox, &headers).and_then(|mailbox| {
         let version = api_version(&headers)?;
-        let store = state.mesh();
-        let ids: Vec<&str> = store.inbox(&mailbox).iter().map(|m| m.id.as_str()).collect();
+        let pairs = form::parse_pairs(query.as_deref().unwrap_or(""));
+        let max_results = match form::first(&pairs, "max_results") {
+            None => DEFAULT_MAX_RESULTS,
+            Some(text) => {
+                text.parse::<usize>().ok().filter(|n| MAX_RESULTS_RANGE.contains(n)).ok_or_else(|| MeshError {
+                    status: StatusCode::BAD_REQUEST,
+                    detail: Detail::Invalid {
+                        location: "query",
+                        name: "max_results",
+                        kind: "value_error",
+                        msg: format!(
+                            "max_results must be an integer from {} to {}",
+                            MAX_RESULTS_RANGE.start(),
+                            MAX_RESULTS_RANGE.end()
+                        ),
+                    },
+                })?
+            }
+        };
+        let continue_from = form::first(&pairs, "continue_from").filter(|c| !c.is_empty());
+        let mut store = state.mesh();
+        let all: Vec<String> = store.inbox(&mailbox, OffsetDateTime::now_utc()).iter().map(|m| m.id.clone()).collect();
+        // approx_inbox_count is every accepted message, not this page (mesh-sandbox's `mailbox.inbox_count`).
+        let count = all.len();
+        // Like mesh-sandbox, an unknown continuation starts from the beginning.
+        let skip = continue_from.and_then(|c| all.iter().position(|id| id == c)).map_or(0, |i| i + 1);
+        let rest = &all[skip..];
+        let page = &rest[..rest.len().min(max_results)];
         Ok(if version < 2 {
-            json_response(StatusCode::OK, &json!({"messages": ids}), "application/json")
+            json_response(StatusCode::OK, &json!({"messages": page}), "application/json")
         } else {
-            let body = json!({
-                "messages": ids,
-                "links": {"self": format!("{BASE}/{mailbox}/inbox")},
-                "approx_inbox_count": ids.len(),
-            });
+            let query = |continue_from: Option<&str>| {
+                let mut args = Vec::new();
+                if max_results != DEFAULT_MAX_RESULTS {
+                    args.push(format!("max_results={max_results}"));
+                }
+                if let Some(token) = continue_from {
+                    args.push(format!("continue_from={token}"));
+                }
+                if args.is_empty() {
+                    String::new()
+                } else {
+                    format!("?{}", args.join("&"))
+                }
+            };
+            let mut links = json!({"self": format!("{BASE}/{mailbox}/inbox{}", query(None))});
+            if rest.len() > max_results {
+                if let Some(last) = page.last() {
+                    links["next"] = json!(format!("{BASE}/{mailbox}/inbox{}", query(Some(last))));
+                }
+            }
+            let body = json!({"messages": page, "approx_inbox_count": count, "links": links});
             json_response(StatusCode::OK, &body, V2_JSON)
         })
     });
     finish(&headers, result)
 }
 
-/// The mex-* headers mesh-sandbox sends with a downloaded message (empty ones left out).
+/// The mex-* headers mesh-sandbox sends with a downloaded message (`InboxHandler._get_response_headers`,
+/// empty ones left out). A REPORT has no content-encoding and carries its error event instead of success.
 fn message_headers(message: &Message) -> Vec<(&'static str, String)> {
     let yes = |b: bool| if b { "Y".to_owned() } else { String::new() };
-    let status_time = mesh_timestamp(message.created);
-    let headers = vec![
+    let report = message.message_type == MessageType::Report;
+    let total_chunks = if report { "0" } else { "1" };
+    let file_name =
+        if message.file_name.is_empty() { format!("{}.dat", message.id) } else { message.file_name.clone() };
+    let mut headers = vec![
         ("mex-From", message.sender.clone()),
         ("mex-To", message.recipient.clone()),
         ("mex-WorkflowID", message.workflow_id.clone()),
-        ("mex-Chunk-Range", "1:1".to_owned()),
-        ("mex-Total-Chunks", "1".to_owned()),
+        ("mex-Chunk-Range", format!("1:{total_chunks}")),
+        ("mex-Total-Chunks", total_chunks.to_owned()),
         ("mex-AddressType", "ALL".to_owned()),
         ("mex-LocalID", message.local_id.clone()),
         ("mex-PartnerID", message.partner_id.clone()),
-        ("mex-FileName", message.file_name.clone()),
+        ("mex-FileName", file_name),
         ("mex-Subject", message.subject.clone()),
         ("mex-Version", "1.0".to_owned()),
-        ("mex-MessageType", "DATA".to_owned()),
+        ("mex-MessageType", message.message_type.as_str().to_owned()),
         ("mex-MessageID", message.id.clone()),
-        ("content-encoding", message.content_encoding.clone()),
-        ("mex-StatusCode", "00".to_owned()),
-        ("mex-StatusEvent", "TRANSFER".to_owned()),
-        ("mex-StatusDescription", "Transferred to recipient mailbox".to_owned()),
-        ("mex-StatusSuccess", "SUCCESS".to_owned()),
-        ("mex-StatusTimestamp", status_time),
+    ];
+    if !report {
+        headers.push(("content-encoding", message.content_encoding.clone()));
+    }
+    match &message.error {
+        Some(error) => headers.extend([
+            ("mex-LinkedMsgId", error.linked_message_id.clone()),
+            ("mex-StatusCode", error.code.clone()),
+            ("mex-StatusEvent", error.event.clone()),
+            ("mex-StatusDescription", error.description.clone()),
+            ("mex-StatusSuccess", "ERROR".to_owned()),
+            ("mex-StatusTimestamp", mesh_timestamp(error.at)),
+        ]),
+        None => headers.extend([
+            ("mex-StatusCode", "00".to_owned()),
+            ("mex-StatusEvent", "TRANSFER".to_owned()),
+            ("mex-StatusDescription", "Transferred to recipient mailbox".to_owned()),
+            ("mex-StatusSuccess", "SUCCESS".to_owned()),
+            ("mex-StatusTimestamp", mesh_timestamp(message.created)),
+        ]),
+    }
+    headers.extend([
         ("mex-Content-Compressed", yes(message.compressed)),
         ("mex-Content-Encrypted", yes(message.encrypted)),
         ("mex-Content-Checksum", message.checksum.clone()),
         ("mex-Content-Type", message.content_type.clone()),
         ("last-modified", http_date(message.last_modified())),
-    ];
+    ]);
     headers.into_iter().filter(|(_, v)| !v.is_empty()).collect()
+}
+
+/// The `Content-Type` mesh-sandbox's download sends: the message's own type to a v2 client (Starlette adds
+/// `; charset=utf-8` to a `text/*` type without a charset), `application/octet-stream` otherwise.
+fn download_media_type(message: &Message, version: u8) -> String {
+    if version < 2 || message.content_type.is_empty() {
+        return "application/octet-stream".to_owned();
+    }
+    let media = message.content_type.clone();
+    if media.starts_with("text/") && !media.to_lowercase().contains("charset=") {
+        format!("{media}; charset=utf-8")
+    } else {
+        media
+    }
 }
 
 async fn download(
@@ -361,25 +468,25 @@ async fn download(
     let result = authorise(&state, &mailbox, &headers).and_then(|mailbox| {
         let version = api_version(&headers)?;
         let store = state.mesh();
-        let message =
-            store.message(&message.to_uppercase()).filter(|m| m.delivered).ok_or_else(MeshError::not_found)?;
+        let message = store.message(&message.to_uppercase()).ok_or_else(MeshError::not_found)?;
         if message.recipient != mailbox {
             return Err(MeshError::bare(StatusCode::FORBIDDEN));
         }
-        let media = if version > 1 && !message.content_type.is_empty() {
-            message.content_type.clone()
-        } else {
-            "application/octet-stream".to_owned()
-        };
-        let mut response = Response::new(Body::from(message.body.clone()));
+        if message.status == MessageStatus::Undeliverable {
+            return Err(MeshError::gone());
+        }
+        let report = message.message_type == MessageType::Report;
+        let mut response = Response::new(if report { Body::empty() } else { Body::from(message.body.clone()) });
         let out = response.headers_mut();
         for (name, value) in message_headers(message) {
             if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::from_str(&value)) {
                 out.insert(name, value);
             }
         }
-        if let Ok(media) = HeaderValue::from_str(&media) {
-            out.insert(header::CONTENT_TYPE, media);
+        if !report {
+            if let Ok(media) = HeaderValue::from_str(&download_media_type(message, version)) {
+                out.insert(header::CONTENT_TYPE, media);
+            }
         }
         Ok(response)
     });
@@ -395,11 +502,12 @@ async fn acknowledge(
         let version = api_version(&headers)?;
         let id = message.to_uppercase();
         let mut store = state.mesh();
-        let message = store.message(&id).filter(|m| m.delivered).ok_or_else(MeshError::not_found)?;
+        let message = store.message(&id).ok_or_else(MeshError::not_found)?;
         if message.recipient != mailbox {
             return Err(MeshError::bare(StatusCode::FORBIDDEN));
         }
-        store.acknowledge(&id);
+        // mesh-sandbox answers success for a message that is not `accepted` and leaves it as it is.
+        store.acknowledge(&id, OffsetDateTime::now_utc());
         Ok(if version < 2 { Json(json!({"messageId": id})).into_response() } else { StatusCode::OK.into_response() })
     });
     finish(&headers, result)
@@ -429,16 +537,22 @@ async fn tracking(
             store.message(&id).filter(|m| m.sender == mailbox).ok_or_else(|| MeshError::bare(StatusCode::NOT_FOUND))?;
         let recipient = store.mailbox(&message.recipient);
         let (name, ods) = recipient.map(|r| (r.name.clone(), r.ods_code.clone())).unwrap_or_default();
+        let succeeded = message.status != MessageStatus::Undeliverable;
         Ok(if version < 2 {
-            let body = json!({
+            let mut body = json!({
                 "addressType": "ALL", "dtsId": message.id, "messageId": message.id, "localId": message.local_id,
                 "fileName": message.file_name, "fileSize": message.body.len(), "workflowId": message.workflow_id,
                 "recipient": message.recipient, "recipientName": name, "sender": message.sender,
-                "status": if message.status == MessageStatus::Accepted { "Accepted" } else { "Acknowledged" },
-                "statusSuccess": "SUCCESS", "uploadTimestamp": mesh_timestamp(message.created),
+                "status": title_case(message.status.as_str()),
+                "statusSuccess": if succeeded { "SUCCESS" } else { "ERROR" }, "uploadTimestamp": mesh_timestamp(message.created),
                 "downloadTimestamp": message.acknowledged.map(mesh_timestamp).unwrap_or_default(),
                 "expiryTime": mesh_timestamp(message.inbox_expiry()), "messageType": "Data", "version": "1.0",
+
             });
+            if let Some(at) = message.undeliverable {
+                body["failureDate"] = json!(mesh_timestamp(at));
+                body["failureDiagnostic"] = json!(crate::mesh_store::undelivered_description());
+            }
             json_response(StatusCode::OK, &body, "application/json")
         } else {
             let body = json!({
@@ -446,12 +560,17 @@ async fn tracking(
                 "filename": message.file_name, "expiry_time": iso(message.inbox_expiry()),
                 "upload_timestamp": iso(message.created), "recipient": message.recipient, "recipient_name": name,
                 "recipient_ods_code": ods, "recipient_org_code": ods, "status": message.status.as_str(),
-                "status_success": true,
+                "status_success": succeeded,
             });
             json_response(StatusCode::OK, &body, V2_JSON)
         })
     });
     finish(&headers, result)
+}
+
+fn title_case(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
 
 async fn reset_all(State(state): State<SandboxState>) -> Response {

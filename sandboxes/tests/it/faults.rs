@@ -186,6 +186,18 @@ async fn dropped_messages_are_accepted_but_never_delivered() {
     )
     .await;
     assert_eq!(inbox.json["messages"], json!([]));
+    let id = sent.json["message_id"].as_str().unwrap();
+    let download = send(
+        &app,
+        request(
+            Method::GET,
+            &format!("/messageexchange/X26ABC2/inbox/{id}"),
+            &[("authorization", &mesh_auth("X26ABC2", "password")), ("accept", "application/vnd.mesh.v2+json")],
+            Body::empty(),
+        ),
+    )
+    .await;
+    assert_eq!(download.status, StatusCode::GONE, "an undeliverable message is gone, as in mesh-sandbox");
 }
 
 #[tokio::test]

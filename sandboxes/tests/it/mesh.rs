@@ -104,7 +104,8 @@ async fn send_list_download_acknowledge_track() {
         ("mex-statuscode", "00"),
         ("mex-statussuccess", "SUCCESS"),
         ("mex-chunk-range", "1:1"),
-        ("content-type", "text/plain"),
+        // mesh-sandbox answers through Starlette, which adds a charset to text/* types.
+        ("content-type", "text/plain; charset=utf-8"),
     ] {
         assert_eq!(download.header(name), Some(value), "{name}");
     }
@@ -162,4 +163,99 @@ async fn unknown_messages_and_reset() {
     assert_eq!((reset.status, reset.json["message"].as_str()), (StatusCode::OK, Some("all mailboxes reset")));
     let inbox = mesh(&app, Method::GET, "/X26ABC2/inbox", "X26ABC2", &[], "").await;
     assert_eq!(inbox.json["messages"], serde_json::json!([]));
+}
+
+async fn inbox_page(app: &Router, mailbox: &str, query: &str) -> Answer {
+    mesh(app, Method::GET, &format!("/{mailbox}/inbox{query}"), mailbox, &[], "").await
+}
+
+/// A message the `drop_messages` fault loses is answered 202, is 410 Gone to its recipient and puts a
+/// non-delivery REPORT (status code 14, linked to it) in its sender's inbox, as live MESH does.
+#[tokio::test]
+async fn dropped_messages_come_back_to_the_sender_as_a_non_delivery_report() {
+    let app = app();
+    let plan = request(Method::PUT, "/_admin/faults/mesh", &[], r#"{"drop_messages": true}"#);
+    assert_eq!(send(&app, plan).await.status, StatusCode::OK);
+    let sent = send_message(&app, "X26ABC1", "X26ABC2", "lost in transit").await;
+    assert_eq!(sent.status, StatusCode::ACCEPTED, "{}", sent.json);
+    let lost = sent.json["message_id"].as_str().unwrap().to_owned();
+    send(&app, request(Method::DELETE, "/_admin/faults/mesh", &[], Body::empty())).await;
+
+    assert_eq!(inbox_page(&app, "X26ABC2", "").await.json["messages"], serde_json::json!([]));
+    let gone = mesh(&app, Method::GET, &format!("/X26ABC2/inbox/{lost}"), "X26ABC2", &[], "").await;
+    assert_eq!(gone.status, StatusCode::GONE);
+    assert_eq!(gone.json["detail"][0]["msg"], "Message no longer available for download");
+    let tracked =
+        mesh(&app, Method::GET, &format!("/X26ABC1/outbox/tracking?messageID={lost}"), "X26ABC1", &[], "").await;
+    assert_eq!(
+        (tracked.json["status"].as_str(), &tracked.json["status_success"]),
+        (Some("undeliverable"), &serde_json::json!(false))
+    );
+
+    let sender_inbox = inbox_page(&app, "X26ABC1", "").await;
+    let reports = sender_inbox.json["messages"].as_array().unwrap().clone();
+    assert_eq!(reports.len(), 1, "{}", sender_inbox.json);
+    let report_id = reports[0].as_str().unwrap();
+    let report = mesh(&app, Method::GET, &format!("/X26ABC1/inbox/{report_id}"), "X26ABC1", &[], "").await;
+    assert_eq!(report.status, StatusCode::OK);
+    assert!(report.bytes.is_empty());
+    for (name, value) in [
+        ("mex-messagetype", "REPORT"),
+        ("mex-statuscode", "14"),
+        ("mex-statussuccess", "ERROR"),
+        ("mex-linkedmsgid", lost.as_str()),
+        ("mex-to", "X26ABC1"),
+        ("mex-workflowid", "TEST_WORKFLOW"),
+        ("mex-localid", "canary-1"),
+    ] {
+        assert_eq!(report.header(name), Some(value), "{name}");
+    }
+    assert!(report.header("mex-from").is_none(), "reports come from MESH itself");
+    let ack =
+        mesh(&app, Method::PUT, &format!("/X26ABC1/inbox/{report_id}/status/acknowledged"), "X26ABC1", &[], "").await;
+    assert_eq!(ack.status, StatusCode::OK);
+    assert_eq!(inbox_page(&app, "X26ABC1", "").await.json["messages"], serde_json::json!([]));
+}
+
+/// The v2 inbox pages at `max_results` (default 500) with `links.next`; `approx_inbox_count` counts the
+/// whole inbox, as mesh-sandbox's `mailbox.inbox_count` does.
+#[tokio::test]
+async fn the_inbox_is_paged_with_links_next_and_counts_everything() {
+    let app = app();
+    let mut sent = Vec::new();
+    for i in 0..25 {
+        let answer = send_message(&app, "X26ABC1", "X26ABC2", &format!("message {i}")).await;
+        sent.push(answer.json["message_id"].as_str().unwrap().to_owned());
+    }
+    let all = inbox_page(&app, "X26ABC2", "").await;
+    assert_eq!(all.json["messages"].as_array().unwrap().len(), 25);
+    assert_eq!(all.json["approx_inbox_count"], 25);
+    assert_eq!(all.json["links"]["self"], "/messageexchange/X26ABC2/inbox");
+    assert!(all.json["links"].get("next").is_none());
+
+    let mut seen = Vec::new();
+    let mut next = Some("/messageexchange/X26ABC2/inbox?max_results=10".to_owned());
+    while let Some(path) = next {
+        let page = mesh(&app, Method::GET, path.trim_start_matches("/messageexchange"), "X26ABC2", &[], "").await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.json);
+        assert_eq!(page.json["approx_inbox_count"], 25, "the whole inbox, not the page");
+        let ids = page.json["messages"].as_array().unwrap();
+        assert!(ids.len() <= 10);
+        seen.extend(ids.iter().map(|id| id.as_str().unwrap().to_owned()));
+        next = page.json["links"]["next"].as_str().map(str::to_owned);
+    }
+    assert_eq!(seen, sent, "every message once, oldest first");
+
+    for bad in ["?max_results=9", "?max_results=5001", "?max_results=lots"] {
+        assert_eq!(inbox_page(&app, "X26ABC2", bad).await.status, StatusCode::BAD_REQUEST, "{bad}");
+    }
+    let capped = {
+        for i in 0..480 {
+            send_message(&app, "X26ABC1", "X26ABC2", &format!("more {i}")).await;
+        }
+        inbox_page(&app, "X26ABC2", "").await
+    };
+    assert_eq!(capped.json["messages"].as_array().unwrap().len(), 500, "default page size");
+    assert_eq!(capped.json["approx_inbox_count"], 505);
+    assert!(capped.json["links"]["next"].as_str().unwrap().contains("continue_from="));
 }
