@@ -42,6 +42,25 @@ impl Default for AppointmentBook {
     }
 }
 
+impl AppointmentBook {
+    /// Forgets appointments that ended more than a day before `now`, with their slots: the diary only
+    /// looks ahead, and a canary booking and cancelling every run would otherwise grow the book forever.
+    fn forget_past(&mut self, now: OffsetDateTime) {
+        let cutoff = now - Duration::days(1);
+        let ended = |a: &Value| {
+            a["end"]
+                .as_str()
+                .and_then(|t| OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok())
+                .is_some_and(|end| end < cutoff)
+        };
+        let past: Vec<String> = self.appointments.iter().filter(|(_, a)| ended(a)).map(|(id, _)| id.clone()).collect();
+        for id in &past {
+            self.appointments.remove(id);
+        }
+        self.booked.retain(|_, id| !past.contains(id));
+    }
+}
+
 fn slot_id(start: OffsetDateTime) -> String {
     let format = time::macros::format_description!("[year][month][day][hour][minute]");
     start.format(&format).unwrap_or_default()
@@ -256,6 +275,7 @@ fn book_appointment(state: &SandboxState, headers: &HeaderMap, body: &[u8]) -> R
         )));
     }
     let mut book = state.appointments();
+    book.forget_past(now);
     if ids.iter().any(|id| book.booked.contains_key(id)) {
         return Err(GpcError::new(StatusCode::CONFLICT, GpcCode::DuplicateRejected, "Slot is already in use."));
     }
@@ -431,6 +451,20 @@ mod tests {
         }
         assert!(slot_start("202001010900", now).is_none());
         assert!(slot_start("garbage", now).is_none());
+    }
+
+    #[test]
+    fn past_appointments_are_forgotten() {
+        let now = OffsetDateTime::now_utc();
+        let mut book = AppointmentBook::default();
+        let appointment = |end: OffsetDateTime| json!({"end": fhir_time(end)});
+        book.appointments.insert("1".into(), appointment(now - Duration::days(3)));
+        book.appointments.insert("2".into(), appointment(now + Duration::days(3)));
+        book.booked.insert("old-slot".into(), "1".into());
+        book.booked.insert("new-slot".into(), "2".into());
+        book.forget_past(now);
+        assert_eq!(book.appointments.keys().collect::<Vec<_>>(), ["2"]);
+        assert_eq!(book.booked.keys().collect::<Vec<_>>(), ["new-slot"]);
     }
 
     #[test]
