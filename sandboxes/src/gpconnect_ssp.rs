@@ -1,6 +1,7 @@
-//! The rules every GP Connect request must pass before a provider looks at it: Spine Secure Proxy headers,
-//! the interaction ID against verb and URL, media types, and the unsigned JWT (alg none, claims, exp =
-//! iat + 300, directcare, requested scope, requesting device/organisation/practitioner).
+//! The rules every GP Connect request must pass before a provider looks at it: Spine Secure Proxy headers
+//! (`Ssp-TraceID` a UUID), the interaction ID against verb and URL, media types, and the unsigned JWT (alg
+//! none, claims, `aud` the authorize URL, exp = iat + 300, directcare, requested scope, requesting
+//! device/organisation/practitioner).
 //! Statuses follow the GP Connect provider assurance suite (gpconnect-provider-testing `JWT.feature`):
 //! a missing or wrong claim is 400, a claim resource of the wrong type 422, an `iat` in the future is fine.
 //!
@@ -18,6 +19,9 @@ use crate::fhir::{identifier_value, ODS_SYSTEM, SDS_USER_SYSTEM};
 use crate::gpconnect::{GpcCode, GpcError};
 
 const INTERACTION_BASE: &str = "urn:nhs:names:services:gpconnect:fhir:";
+/// The only `aud` the demonstrator accepts (`SystemURL.AUTHORIZATION_TOKEN`; anything else is its
+/// "Bad Request Exception").
+pub const JWT_AUDIENCE: &str = "https://authorize.fhir.nhs.net/token";
 
 /// One GP Connect interaction: its ID and whether it needs a write scope.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +71,9 @@ pub fn check(
         if header_text(headers, name).is_none() {
             return Err(bad(format!("{name} header missing or blank")));
         }
+    }
+    if !header_text(headers, "Ssp-TraceID").is_some_and(|id| uuid::Uuid::try_parse(id).is_ok()) {
+        return Err(bad("Ssp-TraceID header must be a UUID"));
     }
     if header_text(headers, "Ssp-To") != Some(provider_asid) {
         return Err(bad("Ssp-To header does not match ASID of system"));
@@ -176,6 +183,9 @@ fn validate_claims(claims: &Value, interaction: Interaction) -> Result<(), GpcEr
     ];
     if let Some((name, _)) = present.iter().find(|(_, ok)| !ok) {
         return Err(claim_missing(name));
+    }
+    if claims["aud"] != JWT_AUDIENCE {
+        return Err(bad(format!("JWT aud claim must be {JWT_AUDIENCE}")));
     }
     let (Some(iat), Some(exp)) = (claims["iat"].as_u64(), claims["exp"].as_u64()) else {
         return Err(bad("JWT iat and exp must be integers (seconds since the epoch)"));

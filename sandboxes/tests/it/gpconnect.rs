@@ -389,3 +389,26 @@ async fn booking_rules() {
     no_patient["participant"] = json!([]);
     assert_eq!(gpc_send(&app, Method::POST, "/Appointment", &write, &no_patient).await.code(), "INVALID_RESOURCE");
 }
+
+/// The JWT `aud` must be the authorize URL (the demonstrator's `SystemURL.AUTHORIZATION_TOKEN`) and
+/// `Ssp-TraceID` a UUID; either failure is 400 BAD_REQUEST.
+#[tokio::test]
+async fn jwt_audience_and_trace_id_are_checked() {
+    let app = app();
+    let body = structured_parameters("9690937286");
+    for aud in ["https://provider.example.org/token", "", "https://authorize.fhir.nhs.net/token/"] {
+        let mut claims = gpc_claims("patient/*.read");
+        claims["aud"] = json!(aud);
+        let answer = structured(&app, &with_claims(&claims), &body).await;
+        assert_eq!((answer.status, answer.code()), (StatusCode::BAD_REQUEST, "BAD_REQUEST"), "aud {aud:?}");
+    }
+    for trace in ["not-a-uuid", "12345", "60e0b220-8136-4ca5-ae46-1d97ef59d06"] {
+        let mut headers = gpc_headers(STRUCTURED, "patient/*.read");
+        set(&mut headers, "ssp-traceid", trace);
+        let answer = structured(&app, &headers, &body).await;
+        assert_eq!((answer.status, answer.code()), (StatusCode::BAD_REQUEST, "BAD_REQUEST"), "trace {trace:?}");
+    }
+    let mut headers = gpc_headers(STRUCTURED, "patient/*.read");
+    set(&mut headers, "ssp-traceid", "60E0B220-8136-4CA5-AE46-1D97EF59D068");
+    assert_eq!(structured(&app, &headers, &body).await.status, StatusCode::OK, "upper-case UUIDs are UUIDs");
+}
