@@ -72,7 +72,7 @@ pub fn check(
             return Err(bad(format!("{name} header missing or blank")));
         }
     }
-    if !header_text(headers, "Ssp-TraceID").is_some_and(|id| uuid::Uuid::try_parse(id).is_ok()) {
+    if header_text(headers, "Ssp-TraceID").is_none_or(|id| uuid::Uuid::try_parse(id).is_err()) {
         return Err(bad("Ssp-TraceID header must be a UUID"));
     }
     if header_text(headers, "Ssp-To") != Some(provider_asid) {
