@@ -1,6 +1,7 @@
 //! What a sandbox is configured with: the APIM applications allowed to get tokens, the MESH mailboxes and
-//! shared key, the GP Connect provider ASID and the synthetic population. Every field has a default that
-//! works for demo mode, so `SandboxConfig::default()` is a running sandbox with nothing else to set.
+//! shared key, the GP Connect provider ASID and the synthetic population. Every field has a default, so
+//! `SandboxConfig::default()` starts; the exception that matters is `client_keys`, empty by default, so
+//! PDS and NRL (which need a token while `require_auth` is on) only serve once an application is registered.
 //!
 //! This module never reads files or the environment: the binary turns its TOML/env/flags into this struct.
 

@@ -1,5 +1,6 @@
 //! A running sandbox: binds one listener, serves [`crate::router`] on a spawned task, and stops on
-//! [`Sandbox::shutdown`] or drop. In-flight requests get a short grace period; a request held by an
+//! [`Sandbox::shutdown`] or drop. Bound anywhere but loopback it logs a warning, because the admin
+//! endpoints have no authentication. In-flight requests get a short grace period; a request held by an
 //! injected timeout is cut off rather than keeping the process alive.
 
 use std::net::SocketAddr;
@@ -78,6 +79,13 @@ impl Sandbox {
             }
         });
         tracing::info!(%addr, "sandboxes listening");
+        if !addr.ip().is_loopback() {
+            tracing::warn!(
+                %addr,
+                "sandboxes bound to a non-loopback address: /_admin (faults, reset, token expiry) and \
+                 /messageexchange/admin are open to anyone who can reach it, without authentication"
+            );
+        }
         Ok(Sandbox { addr, stop: Some(stop), task: Some(task) })
     }
 

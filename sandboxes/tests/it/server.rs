@@ -59,3 +59,37 @@ async fn bad_configuration_names_the_key() {
     let error = Sandbox::start("127.0.0.1:0".parse().unwrap(), config).await.unwrap_err();
     assert!(error.to_string().contains("mesh_mailboxes[0].id"), "{error}");
 }
+
+/// A log sink the test can read back.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// `/_admin` has no authentication, so binding beyond loopback says so at WARN; loopback stays quiet.
+#[tokio::test]
+async fn a_non_loopback_bind_warns_that_admin_is_open() {
+    let captured = Captured::default();
+    let sink = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || sink.clone())
+        .with_max_level(tracing::Level::WARN)
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let local = Sandbox::start("127.0.0.1:0".parse().unwrap(), test_config()).await.unwrap();
+    local.shutdown().await;
+    assert!(String::from_utf8_lossy(&captured.0.lock().unwrap()).is_empty(), "loopback: no warning");
+    let open = Sandbox::start("0.0.0.0:0".parse().unwrap(), test_config()).await.unwrap();
+    open.shutdown().await;
+    let logs = String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();
+    assert!(logs.contains("WARN") && logs.contains("/_admin"), "{logs}");
+}
