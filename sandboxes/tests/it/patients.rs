@@ -83,3 +83,106 @@ fn morphs_never_panic_on_odd_json() {
     let restricted = Morph::Restricted.apply(&odd[3]);
     assert_eq!(restricted["meta"]["security"][0]["code"], "R");
 }
+
+/// Every morph, sent to the sandbox it applies to, gets the answer the real API gives: the NHS error code
+/// for a bad input, or the flagged record for a record-level case.
+#[tokio::test]
+async fn every_morph_gets_the_real_apis_answer() {
+    use axum::body::Body;
+    use axum::http::{Method, StatusCode};
+    use serde_json::Value;
+
+    use crate::common::*;
+
+    // Enough people that every kind (restricted, deceased, superseded) is among them.
+    let config = sandboxes::SandboxConfig { synthetic_patients: 300, ..test_config() };
+    let app = app_with(config.clone());
+    let token = token(&app).await;
+    let population = generate(config.seed, config.synthetic_patients);
+    let ordinary = population
+        .iter()
+        .find(|p| !p.restricted && p.deceased.is_none() && p.superseded_by.is_none())
+        .expect("an ordinary patient");
+    let record = ordinary.to_fhir();
+    let gpc = gpc_headers(STRUCTURED, "patient/*.read");
+    let structured = |body: Value| {
+        let (app, gpc) = (app.clone(), gpc.clone());
+        async move { gpc_send(&app, Method::POST, "/Patient/$gpc.getstructuredrecord", &gpc, &body).await }
+    };
+    let nrl_create = |body: Value| {
+        let (app, bearer) = (app.clone(), format!("Bearer {token}"));
+        async move {
+            let headers = [
+                ("authorization", bearer.as_str()),
+                ("x-request-id", REQUEST_ID),
+                ("nhsd-end-user-organisation-ods", "Y05868"),
+            ];
+            let path = "/record-locator/producer/FHIR/R4/DocumentReference";
+            send(&app, request(Method::POST, path, &headers, Body::from(body.to_string()))).await
+        }
+    };
+    // A PDS search built from a (morphed) record's family, gender and birth date.
+    let search = |patient: &Value| {
+        format!(
+            "/Patient?family={}&gender={}&birthdate=eq{}",
+            patient["name"][0]["family"].as_str().unwrap().replace(' ', "%20"),
+            patient["gender"].as_str().unwrap(),
+            patient["birthDate"].as_str().unwrap()
+        )
+    };
+    assert_eq!(pds_get(&app, &search(&record), &token).await.status, StatusCode::OK, "the unmorphed search passes");
+
+    for morph in Morph::ALL {
+        match morph {
+            Morph::InvalidGender | Morph::MalformedBirthDate => {
+                let answer = pds_get(&app, &search(&morph.apply(&record)), &token).await;
+                assert_eq!((answer.status, answer.code()), (StatusCode::BAD_REQUEST, "INVALID_VALUE"), "{morph:?}");
+            }
+            Morph::InvalidNhsNumber => {
+                let id = morph.apply(&record)["id"].as_str().unwrap().to_owned();
+                let pds = pds_get(&app, &format!("/Patient/{id}"), &token).await;
+                assert_eq!((pds.status, pds.code()), (StatusCode::BAD_REQUEST, "INVALID_RESOURCE_ID"));
+                let gp = structured(morph.apply(&structured_parameters("9690937286"))).await;
+                assert_eq!((gp.status, gp.code()), (StatusCode::BAD_REQUEST, "INVALID_NHS_NUMBER"));
+                let nrl = nrl_create(morph.apply(&crate::nrl::new_pointer("4409815415"))).await;
+                assert_eq!((nrl.status, nrl.code()), (StatusCode::BAD_REQUEST, "INVALID_NHS_NUMBER"));
+            }
+            Morph::MissingIdentifier => {
+                let gp = structured(morph.apply(&structured_parameters("9690937286"))).await;
+                assert_eq!((gp.status, gp.code()), (StatusCode::UNPROCESSABLE_ENTITY, "INVALID_PARAMETER"));
+                let nrl = nrl_create(morph.apply(&crate::nrl::new_pointer("4409815415"))).await;
+                assert_eq!((nrl.status, nrl.code()), (StatusCode::BAD_REQUEST, "INVALID_RESOURCE"));
+            }
+            Morph::UnexpectedCoding => {
+                let nrl = nrl_create(morph.apply(&crate::nrl::new_pointer("4409815415"))).await;
+                assert_eq!((nrl.status, nrl.code()), (StatusCode::BAD_REQUEST, "INVALID_RESOURCE"));
+            }
+            Morph::Superseded => {
+                let old = population.iter().find(|p| p.superseded_by.is_some()).expect("a superseded patient");
+                let read = pds_get(&app, &format!("/Patient/{}", old.nhs_number.as_str()), &token).await;
+                assert_eq!(read.status, StatusCode::OK);
+                assert_eq!(read.json["id"], old.superseded_by.as_ref().unwrap().as_str());
+                // The morph reproduces what PDS does: a record whose id is not the number asked for.
+                assert_ne!(morph.apply_to_patient(old)["id"], old.nhs_number.as_str());
+            }
+            Morph::Restricted => {
+                let hidden = population.iter().find(|p| p.restricted && p.superseded_by.is_none()).unwrap();
+                let read = pds_get(&app, &format!("/Patient/{}", hidden.nhs_number.as_str()), &token).await;
+                assert_eq!(read.json["meta"]["security"][0]["code"], "R");
+                assert!(read.json.get("address").is_none() && read.json.get("telecom").is_none());
+                let morphed = morph.apply(&record);
+                assert_eq!(morphed["meta"]["security"], read.json["meta"]["security"]);
+                assert!(morphed.get("address").is_none() && morphed.get("telecom").is_none());
+            }
+            Morph::Deceased => {
+                assert!(morph.apply(&record)["deceasedDateTime"].is_string());
+                let dead = population.iter().find(|p| p.deceased.is_some() && p.superseded_by.is_none()).unwrap();
+                let read = pds_get(&app, &format!("/Patient/{}", dead.nhs_number.as_str()), &token).await;
+                assert!(read.json["deceasedDateTime"].is_string(), "{}", read.json);
+                // GP Connect does not share a deceased patient's record: 404 PATIENT_NOT_FOUND.
+                let gp = structured(structured_parameters(dead.nhs_number.as_str())).await;
+                assert_eq!((gp.status, gp.code()), (StatusCode::NOT_FOUND, "PATIENT_NOT_FOUND"));
+            }
+        }
+    }
+}
