@@ -228,6 +228,11 @@ async fn a_dropped_mesh_message_is_a_delivery_timeout() {
         "{}",
         describe(&run)
     );
+    assert_eq!(steps_with(&run, StepOutcome::Skipped), ["download_message", "acknowledge_message"]);
+    // Tracking still runs, and says why: the sandbox reported the message undeliverable.
+    let tracking = step(&run, "check_tracking");
+    assert_eq!(tracking.error_class, Some(ErrorClass::Assertion), "{}", describe(&run));
+    assert!(tracking.message.as_deref().unwrap_or("").to_lowercase().contains("undeliverable"), "{}", describe(&run));
     assert_eq!(run.status, RunStatus::Partial);
 }
 
@@ -460,4 +465,37 @@ async fn each_injected_fault_on_each_api_yields_its_error_class() {
         assert_eq!(got, Some((*failing, Some(*class))), "{api} {plan}: {}", describe(&run));
         assert!(!run.status.passes(), "{api} {plan}");
     }
+}
+
+/// A busy test mailbox: more messages than one inbox page holds (500), so the canary's own message
+/// is only found by following `links.next`.
+#[tokio::test]
+async fn delivery_is_found_beyond_the_first_inbox_page() {
+    let rig = Rig::start().await;
+    let urls = rig.sandbox.urls();
+    let sender = canaries::credentials::MeshCredentials {
+        mailbox: "X26ABC1".into(),
+        password: canaries::Secret::new("password"),
+        shared_key: canaries::Secret::new("TestKey"),
+    };
+    for i in 0..510 {
+        let reply = rig
+            .client
+            .post(format!("{}/X26ABC1/outbox", urls.mesh))
+            .header("authorization", sender.authorization())
+            .header("accept", "application/vnd.mesh.v2+json")
+            .header("mex-from", "X26ABC1")
+            .header("mex-to", "X26ABC2")
+            .header("mex-workflowid", "TEST_WORKFLOW")
+            .header("content-type", "application/octet-stream")
+            .body(format!("backlog {i}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), 202);
+    }
+    let run = run_once(&rig.config(FlowKind::Mesh)).await;
+    assert_eq!(run.status, RunStatus::Healthy, "{}", describe(&run));
+    let wait = step(&run, "await_delivery");
+    assert!(wait.attempts >= 2, "the first page alone cannot have held the message: {}", describe(&run));
 }
