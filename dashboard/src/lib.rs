@@ -43,7 +43,8 @@ fn escape(s: &str) -> String {
 }
 
 fn render(parts: &RunningParts) -> String {
-    let items: String = parts.lines.iter().map(|l| format!("<li>{}</li>", escape(l))).collect();
+    let items: String =
+        parts.lines.iter().flat_map(|l| l.lines()).map(|l| format!("<li>{}</li>", escape(l))).collect();
     format!(
         "<!doctype html><html lang=\"en-GB\"><head><meta charset=\"utf-8\"><title>Pathwatch</title></head>\
          <body><main><h1>Pathwatch is running</h1><p>The dashboard is not built yet. Running now:</p>\
