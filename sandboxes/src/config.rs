@@ -35,6 +35,10 @@ pub struct SandboxConfig {
     pub seed: u64,
     /// How many generated 999-range patients PDS, GP Connect and NRL know on top of the documented ones.
     pub synthetic_patients: usize,
+    /// Per-application PDS quota: more than this many requests from one application (one API key; all
+    /// callers count as one when `require_auth` is off) within a second are answered 429 TOO_MANY_REQUESTS,
+    /// as PDS's APIM proxy does (its default is 5). `None` (default): no limit.
+    pub pds_requests_per_second: Option<u32>,
 }
 
 /// One APIM application: its API key and the public half of the key it signs client assertions with.
@@ -68,6 +72,7 @@ impl Default for SandboxConfig {
             gpconnect_provider_asid: "918999198738".to_owned(),
             seed: 1,
             synthetic_patients: 50,
+            pds_requests_per_second: None,
         }
     }
 }
@@ -94,6 +99,11 @@ impl SandboxConfig {
         if self.gpconnect_provider_asid.trim().is_empty() {
             return Err(SandboxError::Config("gpconnect_provider_asid must not be empty".to_owned()));
         }
+        if self.pds_requests_per_second == Some(0) {
+            return Err(SandboxError::Config(
+                "pds_requests_per_second must be at least 1 (leave it out for no limit)".to_owned(),
+            ));
+        }
         if self.synthetic_patients > 10_000 {
             return Err(SandboxError::Config("synthetic_patients must be at most 10000".to_owned()));
         }
@@ -119,6 +129,9 @@ mod tests {
         let config: SandboxConfig = serde_json::from_str(r#"{"seed": 3}"#).unwrap();
         assert_eq!(config.seed, 3);
         assert_eq!(config.mesh_shared_key, "TestKey");
+        assert_eq!(config.pds_requests_per_second, None);
+        let config: SandboxConfig = serde_json::from_str(r#"{"pds_requests_per_second": 5}"#).unwrap();
+        assert_eq!(config.pds_requests_per_second, Some(5));
     }
 
     #[test]

@@ -34,6 +34,7 @@ mod nrl_validate;
 pub mod patients;
 pub mod pds;
 pub mod population;
+mod rate_limit;
 mod server;
 mod state;
 pub mod token;

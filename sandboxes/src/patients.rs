@@ -164,7 +164,8 @@ pub fn generate(seed: u64, count: usize) -> Vec<SyntheticPatient> {
     let mut patients: Vec<SyntheticPatient> = Vec::with_capacity(count);
     while patients.len() < count {
         let nhs_number = test_range_nhs_number(&mut rng);
-        if !seen.insert(nhs_number.clone()) {
+        // The invalidated documented number must stay unknown to every API.
+        if nhs_number.as_str() == crate::population::PDS_INVALIDATED || !seen.insert(nhs_number.clone()) {
             continue;
         }
         patients.push(person(&mut rng, nhs_number));

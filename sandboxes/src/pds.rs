@@ -18,7 +18,7 @@ use crate::faults::ActiveFaults;
 use crate::fhir::{FhirResponse, Issue};
 use crate::form;
 use crate::state::SandboxState;
-use crate::token::check_bearer;
+use crate::token::bearer_application;
 
 pub const BASE: &str = "/personal-demographics/FHIR/R4";
 const PUBLIC_BASE: &str = "https://api.service.nhs.uk/personal-demographics/FHIR/R4";
@@ -57,6 +57,7 @@ pub enum PdsCode {
     UnsupportedService,
     AccessDenied,
     ResourceNotFound,
+    InvalidatedResource,
     UnableToCallService,
     TooManyRequests,
     ServiceUnavailable,
@@ -76,6 +77,11 @@ impl PdsCode {
             PdsCode::UnsupportedService => ("processing", "UNSUPPORTED_SERVICE", "Unsupported Service"),
             PdsCode::AccessDenied => ("forbidden", "ACCESS_DENIED", "Access Denied - Unauthorised"),
             PdsCode::ResourceNotFound => ("not-found", "RESOURCE_NOT_FOUND", "Resource not found"),
+            PdsCode::InvalidatedResource => (
+                "processing",
+                "INVALIDATED_RESOURCE",
+                "Resource that has been marked as invalid was requested - invalid resources cannot be retrieved",
+            ),
             PdsCode::UnableToCallService => ("timeout", "UNABLE_TO_CALL_SERVICE", "Unable to call service"),
             PdsCode::TooManyRequests => ("value", "TOO_MANY_REQUESTS", "Too many requests"),
             PdsCode::ServiceUnavailable => ("timeout", "SERVICE_UNAVAILABLE", "Service unavailable"),
@@ -103,7 +109,12 @@ impl From<PdsError> for FhirResponse {
         if let Some(d) = e.diagnostics {
             issue = issue.diagnostics(d);
         }
-        FhirResponse::new(e.status, issue.r4())
+        let response = FhirResponse::new(e.status, issue.r4());
+        // The quota window is one second, so one second is always long enough to wait.
+        if e.status == StatusCode::TOO_MANY_REQUESTS {
+            return response.with_header(axum::http::header::RETRY_AFTER, "1");
+        }
+        response
     }
 }
 
@@ -154,10 +165,22 @@ fn is_uuid(text: &str) -> bool {
         && groups.iter().all(|g| g.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
-/// Bearer token (when required), then the mandatory `X-Request-ID`.
+/// Bearer token (when required), the application's quota (when configured), then the mandatory
+/// `X-Request-ID` — the order of PDS's APIM proxy (`VerifyAccessToken`, `ApplyRateLimiting`, request checks).
 fn check_headers(state: &SandboxState, headers: &HeaderMap) -> Result<(), PdsError> {
-    check_bearer(state, headers)
+    let app = bearer_application(state, headers)
         .map_err(|p| error(StatusCode::UNAUTHORIZED, PdsCode::AccessDenied, Some(p.diagnostics())))?;
+    if let Some(limit) = state.config().pds_requests_per_second {
+        let app = app.as_deref().unwrap_or("anonymous");
+        if !state.pds_quota().admit(app, limit) {
+            // PDS proxy's `AssignMessage.Errors.AppQuotaExceeded`, with the application named by its API key.
+            return Err(error(
+                StatusCode::TOO_MANY_REQUESTS,
+                PdsCode::TooManyRequests,
+                Some(format!("Your application, {app}, has exceeded its quota of {limit} requests every 1 second(s) and is being rate limited. Please see: https://digital.nhs.uk/developer/guides-and-documentation/reference-guide#rate-limits for more details.")),
+            ));
+        }
+    }
     match headers.get(X_REQUEST_ID).map(|v| v.to_str().unwrap_or("")) {
         None => Err(error(
             StatusCode::BAD_REQUEST,
@@ -189,6 +212,9 @@ fn read_patient(state: &SandboxState, headers: &HeaderMap, id: &str, wrong: bool
         return Err(error(StatusCode::BAD_REQUEST, PdsCode::InvalidResourceId, None));
     }
     let population = state.population();
+    if population.is_invalidated(id) {
+        return Err(error(StatusCode::NOT_FOUND, PdsCode::InvalidatedResource, None));
+    }
     let record = if wrong { population.someone_else(id) } else { population.pds_record(id) };
     let record = record.ok_or_else(|| error(StatusCode::NOT_FOUND, PdsCode::ResourceNotFound, None))?;
     let version = record["meta"]["versionId"].as_str().unwrap_or("1");

@@ -18,6 +18,10 @@ pub const PDS_RESTRICTED: &str = "9000000025";
 pub const PDS_MINIMAL: &str = "9000000033";
 /// PDS sandbox: a valid number PDS does not hold (404).
 pub const PDS_NOT_FOUND: &str = "9111231130";
+/// An invalidated record (404 INVALIDATED_RESOURCE): PDS's own test pack reads 9990003343 for this on
+/// integration (`karate-tests/.../getPatientByNHSNumber.feature@invalidatedResource`); the public sandbox has none.
+/// Never in search results, never generated as a synthetic patient.
+pub const PDS_INVALIDATED: &str = "9990003343";
 /// PDS sandbox: an invalid number (400 INVALID_RESOURCE_ID).
 pub const PDS_INVALID: &str = "9000000000";
 
@@ -51,6 +55,11 @@ impl Population {
     pub fn pds_record(&self, nhs_number: &str) -> Option<&Value> {
         let current = self.superseded.get(nhs_number).map(String::as_str).unwrap_or(nhs_number);
         self.records.get(current)
+    }
+
+    /// Whether `nhs_number` is a record PDS has invalidated (and not superseded).
+    pub fn is_invalidated(&self, nhs_number: &str) -> bool {
+        nhs_number == PDS_INVALIDATED
     }
 
     /// Every current record, in NHS-number order.

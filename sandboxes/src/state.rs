@@ -12,6 +12,7 @@ use crate::gpconnect_appointments::AppointmentBook;
 use crate::mesh_store::MeshStore;
 use crate::nrl::PointerStore;
 use crate::population::Population;
+use crate::rate_limit::AppQuota;
 use crate::token::{KeyRing, TokenBook};
 
 /// Locks a store, recovering from a poisoned lock.
@@ -30,6 +31,7 @@ struct Inner {
     keys: KeyRing,
     population: Population,
     faults: FaultBoard,
+    pds_quota: AppQuota,
     tokens: Mutex<TokenBook>,
     appointments: Mutex<AppointmentBook>,
     pointers: Mutex<PointerStore>,
@@ -42,6 +44,7 @@ impl SandboxState {
             keys: KeyRing::new(&config.client_keys),
             population: Population::new(config.seed, config.synthetic_patients),
             faults: FaultBoard::new(config.seed),
+            pds_quota: AppQuota::default(),
             tokens: Mutex::new(TokenBook::default()),
             appointments: Mutex::new(AppointmentBook::default()),
             pointers: Mutex::new(PointerStore::initial()),
@@ -74,6 +77,10 @@ impl SandboxState {
 
     pub(crate) fn faults(&self) -> &FaultBoard {
         &self.inner.faults
+    }
+
+    pub(crate) fn pds_quota(&self) -> &AppQuota {
+        &self.inner.pds_quota
     }
 
     pub(crate) fn tokens(&self) -> MutexGuard<'_, TokenBook> {

@@ -61,19 +61,28 @@ impl KeyRing {
     }
 }
 
-/// Issued access tokens (expiry, unix seconds) and the `jti`s already used (with their `exp`). Both are
+/// Issued access tokens (expiry, unix seconds, and the application they were issued to) and the `jti`s already
+/// used (with their `exp`). Both are
 /// pruned as they expire, so a long-running sandbox holds at most about ten minutes' worth: a spent `jti`
 /// only matters until its assertion's `exp`, after which the assertion is refused as expired anyway.
 #[derive(Debug, Default)]
 pub struct TokenBook {
-    tokens: HashMap<String, u64>,
+    tokens: HashMap<String, IssuedToken>,
     used_jtis: HashMap<String, u64>,
+}
+
+/// One access token: when it expires (unix seconds) and the API key of the application that holds it, which
+/// per-application limits are counted against.
+#[derive(Debug, Clone)]
+struct IssuedToken {
+    expiry: u64,
+    api_key: String,
 }
 
 impl TokenBook {
     /// Forgets tokens and spent `jti`s that have expired by `now` (unix seconds).
     pub(crate) fn prune(&mut self, now: u64) {
-        self.tokens.retain(|_, expiry| *expiry > now);
+        self.tokens.retain(|_, issued| issued.expiry > now);
         self.used_jtis.retain(|_, exp| *exp >= now);
     }
 
@@ -84,7 +93,7 @@ impl TokenBook {
 
     /// Expires every issued token now (admin hook to exercise clients' token-expiry handling).
     pub fn expire_all(&mut self) {
-        self.tokens.values_mut().for_each(|expiry| *expiry = 0);
+        self.tokens.values_mut().for_each(|issued| issued.expiry = 0);
     }
 }
 
@@ -115,8 +124,14 @@ impl BearerProblem {
 
 /// Checks `Authorization: Bearer <token>` against issued tokens (skipped when `require_auth` is off).
 pub fn check_bearer(state: &SandboxState, headers: &HeaderMap) -> Result<(), BearerProblem> {
+    bearer_application(state, headers).map(|_| ())
+}
+
+/// [`check_bearer`], answering the API key of the application the token was issued to (`None` when
+/// `require_auth` is off, as no application is identified).
+pub(crate) fn bearer_application(state: &SandboxState, headers: &HeaderMap) -> Result<Option<String>, BearerProblem> {
     if !state.config().require_auth {
-        return Ok(());
+        return Ok(None);
     }
     let value = headers.get(header::AUTHORIZATION).ok_or(BearerProblem::Missing)?;
     let value = value.to_str().map_err(|_| BearerProblem::Invalid)?;
@@ -132,8 +147,8 @@ pub fn check_bearer(state: &SandboxState, headers: &HeaderMap) -> Result<(), Bea
     };
     match state.tokens().tokens.get(token) {
         None => Err(BearerProblem::Invalid),
-        Some(expiry) if *expiry <= now_s() => Err(BearerProblem::Expired),
-        Some(_) => Ok(()),
+        Some(issued) if issued.expiry <= now_s() => Err(BearerProblem::Expired),
+        Some(issued) => Ok(Some(issued.api_key.clone())),
     }
 }
 
@@ -205,12 +220,12 @@ fn issue_token(state: &SandboxState, headers: &HeaderMap, body: &[u8]) -> Result
     let assertion = form::first(&pairs, "client_assertion")
         .filter(|a| !a.is_empty())
         .ok_or_else(|| invalid("Missing client_assertion"))?;
-    verify_assertion(state, headers, assertion)?;
+    let api_key = verify_assertion(state, headers, assertion)?;
     let now = now_s();
     let mut book = state.tokens();
     book.prune(now);
     let token: String = rand::rng().sample_iter(&Alphanumeric).take(28).map(char::from).collect();
-    book.tokens.insert(token.clone(), now + TOKEN_LIFETIME_S);
+    book.tokens.insert(token.clone(), IssuedToken { expiry: now + TOKEN_LIFETIME_S, api_key });
     Ok(json!({
         "access_token": token,
         "expires_in": TOKEN_LIFETIME_S.to_string(),
@@ -225,8 +240,9 @@ fn decode_part(part: &str) -> Option<Value> {
 }
 
 /// Verifies the client assertion in APIM's order: decode; header and claim checks (all 400, the `jti` is
-/// spent once they pass); API key (401); then key, signature and audience (401).
-fn verify_assertion(state: &SandboxState, headers: &HeaderMap, assertion: &str) -> Result<(), TokenError> {
+/// spent once they pass); API key (401); then key, signature and audience (401). Answers the verified
+/// application's API key (`iss`).
+fn verify_assertion(state: &SandboxState, headers: &HeaderMap, assertion: &str) -> Result<String, TokenError> {
     let malformed = || invalid("Malformed JWT in client_assertion");
     let parts: Vec<&str> = assertion.split('.').collect();
     let [header_b64, claims_b64, signature_b64] = parts.as_slice() else { return Err(malformed()) };
@@ -256,7 +272,7 @@ fn verify_assertion(state: &SandboxState, headers: &HeaderMap, assertion: &str) 
     if host.is_empty() || !expected.iter().any(|e| e == aud) {
         return Err(unauthorised("invalid_request", "Missing or invalid 'aud' claim in client_assertion JWT"));
     }
-    Ok(())
+    Ok(iss.to_owned())
 }
 
 /// APIM's `validate-client-assertion-claims.js`, in its order; spends the `jti` when everything passes.
@@ -317,8 +333,9 @@ mod tests {
     #[test]
     fn spent_jtis_and_tokens_are_forgotten_once_expired() {
         let mut book = TokenBook::default();
-        book.tokens.insert("old".into(), 100);
-        book.tokens.insert("live".into(), 1_000);
+        let issued = |expiry| IssuedToken { expiry, api_key: "app".into() };
+        book.tokens.insert("old".into(), issued(100));
+        book.tokens.insert("live".into(), issued(1_000));
         book.used_jtis.insert("old-jti".into(), 100);
         book.used_jtis.insert("live-jti".into(), 1_000);
         book.prune(500);

@@ -212,3 +212,43 @@ async fn every_superseded_number_resolves_to_a_readable_record_under_any_seed() 
     }
     assert!(checked > 100, "only {checked} superseded numbers seen");
 }
+
+#[tokio::test]
+async fn an_invalidated_record_is_404_invalidated_resource() {
+    let app = app();
+    let token = token(&app).await;
+    let answer = pds_get(&app, "/Patient/9990003343", &token).await;
+    assert_eq!((answer.status, answer.code()), (StatusCode::NOT_FOUND, "INVALIDATED_RESOURCE"));
+    assert_eq!(answer.system(), R4_SYSTEM);
+    assert_eq!(answer.json["issue"][0]["code"], "processing");
+    assert_eq!(
+        answer.json["issue"][0]["details"]["coding"][0]["display"],
+        "Resource that has been marked as invalid was requested - invalid resources cannot be retrieved"
+    );
+    assert_eq!(answer.header("x-request-id"), Some(REQUEST_ID));
+}
+
+#[tokio::test]
+async fn the_per_application_quota_is_off_by_default_and_answers_429_when_set() {
+    let app = app();
+    let unlimited = token(&app).await;
+    for _ in 0..8 {
+        assert_eq!(pds_get(&app, "/Patient/9000000009", &unlimited).await.status, StatusCode::OK);
+    }
+
+    let limited = app_with(SandboxConfig { pds_requests_per_second: Some(2), ..test_config() });
+    let token = token(&limited).await;
+    let refused = pds_get(&limited, "/Patient/9000000009", "made-up-token").await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "a refused token is not counted against the quota");
+    for _ in 0..2 {
+        assert_eq!(pds_get(&limited, "/Patient/9000000009", &token).await.status, StatusCode::OK);
+    }
+    let over = pds_get(&limited, "/Patient/9000000009", &token).await;
+    assert_eq!((over.status, over.code()), (StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_REQUESTS"));
+    assert_eq!(over.system(), R4_SYSTEM);
+    assert_eq!(over.json["issue"][0]["details"]["coding"][0]["display"], "Too many requests");
+    let diagnostics = over.json["issue"][0]["diagnostics"].as_str().unwrap_or_default();
+    assert!(diagnostics.contains("pathwatch-demo-api-key, has exceeded its quota of 2 requests"), "{diagnostics}");
+    assert_eq!(over.header("retry-after"), Some("1"));
+    assert_eq!(over.header("x-request-id"), Some(REQUEST_ID));
+}
