@@ -123,6 +123,21 @@ impl Issue {
     }
 }
 
+/// Diagnostics of an injected fault for APIs whose gateway publishes no body of its own for it (GP Connect
+/// behind the Spine Secure Proxy, NRL behind APIM): a timeout says plainly that the gateway timed out, so
+/// nobody mistakes it for the service's own error.
+pub fn injected_fault_diagnostics(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::GATEWAY_TIMEOUT => {
+            "Injected fault: the gateway timed out - the downstream service has not responded within the configured timeout period"
+        }
+        StatusCode::REQUEST_TIMEOUT => {
+            "Injected fault: the gateway timed out waiting for the request to complete within the configured timeout period"
+        }
+        _ => "Injected fault",
+    }
+}
+
 /// The value of an identifier with `system` anywhere in a FHIR `identifier` array.
 pub fn identifier_value<'a>(identifiers: &'a Value, system: &str) -> Option<&'a str> {
     identifiers.as_array()?.iter().find(|i| i["system"] == system).and_then(|i| i["value"].as_str())

@@ -143,7 +143,7 @@ pub fn fault_response(status: StatusCode) -> Response {
     } else {
         GpcCode::BadRequest
     };
-    GpcError::new(status, code, "Injected fault").into_response()
+    GpcError::new(status, code, crate::fhir::injected_fault_diagnostics(status)).into_response()
 }
 
 /// Parses a JSON body that must be a FHIR resource of `resource_type` (422 INVALID_RESOURCE otherwise).

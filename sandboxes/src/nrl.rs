@@ -3,7 +3,9 @@
 //! messages (`layer/nrlf/core/{codes,response,validators}.py`).
 //!
 //! Organisations and the pointer types they may use are fixed: Y05868 with the four sandbox types. A
-//! pointer's id is `{ODS}-{uuid}`, assigned by the server, so a create can never collide.
+//! created pointer's id is `{ODS}-{uuid}`, assigned by the server, so a create never collides; an upsert
+//! (`PUT …/DocumentReference`) brings its own `{ODS}-{local id}` and is 409 DUPLICATE_REJECTED when that id
+//! is taken (NRLF `DocumentPointerRepository.create`).
 
 use std::collections::BTreeMap;
 
@@ -42,7 +44,7 @@ fn permitted_types(ods: &str) -> Option<&'static [&'static str]> {
 
 pub fn routes() -> Router<SandboxState> {
     Router::new()
-        .route(&format!("{PRODUCER_BASE}/DocumentReference"), post(create))
+        .route(&format!("{PRODUCER_BASE}/DocumentReference"), post(create).put(upsert))
         .route(&format!("{PRODUCER_BASE}/DocumentReference/{{id}}"), get(producer_read).delete(delete))
         .route(&format!("{CONSUMER_BASE}/DocumentReference"), get(search_get))
         .route(&format!("{CONSUMER_BASE}/DocumentReference/_search"), post(search_post))
@@ -64,6 +66,7 @@ pub enum NrlCode {
     MessageNotWellFormed,
     MissingOrInvalidHeader,
     InvalidIdentifierSystem,
+    DuplicateRejected,
     TooManyRequests,
 }
 
@@ -84,13 +87,16 @@ impl NrlCode {
                 ("invalid", "MISSING_OR_INVALID_HEADER", "There is a required header missing or invalid")
             }
             NrlCode::InvalidIdentifierSystem => ("invalid", "INVALID_IDENTIFIER_SYSTEM", "Invalid identifier system"),
+            NrlCode::DuplicateRejected => {
+                ("conflict", "DUPLICATE_REJECTED", "Create would lead to creation of a duplicate resource")
+            }
             NrlCode::TooManyRequests => ("throttled", "TOO_MANY_REQUESTS", "Too many requests"),
         };
         Issue::error(issue_type, code, display)
     }
 }
 
-/// An NRL rejection.
+/// An NRL rejection. Empty diagnostics are left out, as NRLF leaves them out of its 409.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NrlError {
     pub status: StatusCode,
@@ -112,7 +118,10 @@ impl NrlError {
 
 impl IntoResponse for NrlError {
     fn into_response(self) -> Response {
-        let mut issue = self.code.issue().diagnostics(self.diagnostics);
+        let mut issue = self.code.issue();
+        if !self.diagnostics.is_empty() {
+            issue = issue.diagnostics(self.diagnostics);
+        }
         if let Some(e) = self.expression {
             issue = issue.expression(e);
         }
@@ -129,7 +138,7 @@ pub fn fault_response(status: StatusCode) -> Response {
     } else {
         NrlCode::BadRequest
     };
-    NrlError::new(status, code, "Injected fault").into_response()
+    NrlError::new(status, code, crate::fhir::injected_fault_diagnostics(status)).into_response()
 }
 
 fn respond(headers: &HeaderMap, result: Result<FhirResponse, NrlError>) -> Response {
@@ -227,13 +236,45 @@ async fn create(State(state): State<SandboxState>, headers: HeaderMap, body: Byt
 
 fn create_pointer(state: &SandboxState, headers: &HeaderMap, body: &[u8]) -> Result<FhirResponse, NrlError> {
     let (ods, types) = caller(state, headers)?;
-    let mut pointer = validate_create(body, &ods, types)?;
-    let id = format!("{ods}-{}", uuid::Uuid::new_v4());
+    let pointer = validate_create(body, &ods, types)?;
+    store_new(state, format!("{ods}-{}", uuid::Uuid::new_v4()), pointer)
+}
+
+async fn upsert(State(state): State<SandboxState>, headers: HeaderMap, body: Bytes) -> Response {
+    respond(&headers, upsert_pointer(&state, &headers, &body))
+}
+
+/// "Update as create" with the producer's own id, which must carry the caller's ODS code.
+fn upsert_pointer(state: &SandboxState, headers: &HeaderMap, body: &[u8]) -> Result<FhirResponse, NrlError> {
+    let (ods, types) = caller(state, headers)?;
+    let pointer = validate_create(body, &ods, types)?;
+    let id = pointer["id"]
+        .as_str()
+        .filter(|id| owned_by(id, &ods) && id.len() > ods.len() + 1)
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            NrlError::new(
+                StatusCode::BAD_REQUEST,
+                NrlCode::BadRequest,
+                "The id of the provided DocumentReference does not include the expected ODS code for this organisation",
+            )
+        })?;
+    store_new(state, id, pointer)
+}
+
+/// Stores a new pointer under `id`, stamped now; 409 DUPLICATE_REJECTED if the id is taken.
+fn store_new(state: &SandboxState, id: String, mut pointer: Value) -> Result<FhirResponse, NrlError> {
     let now = crate::clock::rfc3339_now();
     pointer["id"] = json!(id);
     pointer["meta"] = json!({"lastUpdated": now});
     pointer["date"] = json!(now);
-    state.pointers().pointers.insert(id.clone(), pointer);
+    {
+        let mut store = state.pointers();
+        if store.pointers.contains_key(&id) {
+            return Err(NrlError::new(StatusCode::CONFLICT, NrlCode::DuplicateRejected, ""));
+        }
+        store.pointers.insert(id.clone(), pointer);
+    }
     let outcome = json!({
         "resourceType": "OperationOutcome",
         "issue": [{

@@ -143,6 +143,26 @@ pub async fn pds_get(app: &Router, path: &str, token: &str) -> Answer {
     send(app, request(Method::GET, &format!("/personal-demographics/FHIR/R4{path}"), &headers, Body::empty())).await
 }
 
+pub const NRL_CONSUMER: &str = "/record-locator/consumer/FHIR/R4/DocumentReference";
+pub const NRL_PRODUCER: &str = "/record-locator/producer/FHIR/R4/DocumentReference";
+
+/// A request to NRL with a token, `X-Request-ID` and, when given, the organisation header.
+pub async fn nrl(app: &Router, method: Method, path: &str, token: &str, ods: Option<&str>, body: Body) -> Answer {
+    let bearer = format!("Bearer {token}");
+    let mut headers = vec![("authorization", bearer.as_str()), ("x-request-id", REQUEST_ID)];
+    if let Some(ods) = ods {
+        headers.push(("nhsd-end-user-organisation-ods", ods));
+    }
+    send(app, request(method, path, &headers, body)).await
+}
+
+/// The consumer search for `nhs`'s mental health crisis plans.
+pub fn nrl_search_path(nhs: &str) -> String {
+    format!(
+        "{NRL_CONSUMER}?subject:identifier=https://fhir.nhs.uk/Id/nhs-number|{nhs}&type=http://snomed.info/sct|736253002"
+    )
+}
+
 /// GP Connect JWT claims that pass every rule, for `scope`.
 pub fn gpc_claims(scope: &str) -> Value {
     let iat = now();
@@ -217,6 +237,17 @@ pub async fn gpc_send(app: &Router, method: Method, path: &str, headers: &[(Stri
     let pairs: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let body = if body.is_null() { Body::empty() } else { Body::from(body.to_string()) };
     send(app, request(method, &format!("/gpconnect/fhir{path}"), &pairs, body)).await
+}
+
+/// The structured record with `headers` and `body`.
+pub async fn gpc_structured(app: &Router, headers: &[(String, String)], body: &Value) -> Answer {
+    gpc_send(app, Method::POST, "/Patient/$gpc.getstructuredrecord", headers, body).await
+}
+
+/// Reads appointment `id` with valid read headers.
+pub async fn gpc_read_appointment(app: &Router, id: &str) -> Answer {
+    let headers = gpc_headers(READ_APPOINTMENT, "patient/*.read");
+    gpc_send(app, Method::GET, &format!("/Appointment/{id}"), &headers, &Value::Null).await
 }
 
 pub fn structured_parameters(nhs_number: &str) -> Value {

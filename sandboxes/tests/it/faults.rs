@@ -63,14 +63,8 @@ async fn errors_come_in_each_apis_dialect() {
     assert_eq!((timeout.status, timeout.code()), (StatusCode::REQUEST_TIMEOUT, "UNABLE_TO_CALL_SERVICE"));
 
     set_fault(&app, "gpconnect", json!({"error_rate": 1.0, "error_status": 500})).await;
-    let gpc = gpc_send(
-        &app,
-        Method::POST,
-        "/Patient/$gpc.getstructuredrecord",
-        &gpc_headers(STRUCTURED, "patient/*.read"),
-        &structured_parameters("9690937286"),
-    )
-    .await;
+    let gpc =
+        gpc_structured(&app, &gpc_headers(STRUCTURED, "patient/*.read"), &structured_parameters("9690937286")).await;
     assert_eq!((gpc.status, gpc.code()), (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_SERVER_ERROR"));
     assert_eq!(gpc.system(), "https://fhir.nhs.uk/STU3/CodeSystem/Spine-ErrorOrWarningCode-1");
 
@@ -95,10 +89,8 @@ async fn rate_limits_carry_retry_after_and_timeouts_end_in_504() {
     let app = app();
     let token = token(&app).await;
     set_fault(&app, "nrl", json!({"rate_limit_rate": 1.0, "retry_after_s": 3})).await;
-    let bearer = format!("Bearer {token}");
-    let headers = [("authorization", bearer.as_str()), ("nhsd-end-user-organisation-ods", "Y05868")];
-    let path = "/record-locator/consumer/FHIR/R4/DocumentReference?subject:identifier=https://fhir.nhs.uk/Id/nhs-number|4409815415";
-    let limited = send(&app, request(Method::GET, path, &headers, Body::empty())).await;
+    let path = nrl_search_path("4409815415");
+    let limited = nrl(&app, Method::GET, &path, &token, Some("Y05868"), Body::empty()).await;
     assert_eq!((limited.status, limited.code()), (StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_REQUESTS"));
     assert_eq!(limited.header("retry-after"), Some("3"));
 
@@ -141,24 +133,16 @@ async fn wrong_patient_in_pds_gp_connect_and_nrl() {
     assert_eq!(pds.status, StatusCode::OK);
     assert_ne!(pds.json["id"], "9000000009");
 
-    let gpc = gpc_send(
-        &app,
-        Method::POST,
-        "/Patient/$gpc.getstructuredrecord",
-        &gpc_headers(STRUCTURED, "patient/*.read"),
-        &structured_parameters("9690937286"),
-    )
-    .await;
+    let gpc =
+        gpc_structured(&app, &gpc_headers(STRUCTURED, "patient/*.read"), &structured_parameters("9690937286")).await;
     assert_eq!(gpc.status, StatusCode::OK);
     let returned = &gpc.json["entry"][0]["resource"]["identifier"][0]["value"];
     assert!(returned.is_string() && returned != "9690937286", "{returned}");
 
-    let bearer = format!("Bearer {token}");
-    let headers = [("authorization", bearer.as_str()), ("nhsd-end-user-organisation-ods", "Y05868")];
-    let path = "/record-locator/consumer/FHIR/R4/DocumentReference?subject:identifier=https://fhir.nhs.uk/Id/nhs-number|4409815415";
-    let nrl = send(&app, request(Method::GET, path, &headers, Body::empty())).await;
-    let subject = &nrl.json["entry"][0]["resource"]["subject"]["identifier"]["value"];
-    assert!(subject.is_string() && subject != "4409815415", "{}", nrl.json);
+    let path = nrl_search_path("4409815415");
+    let found = nrl(&app, Method::GET, &path, &token, Some("Y05868"), Body::empty()).await;
+    let subject = &found.json["entry"][0]["resource"]["subject"]["identifier"]["value"];
+    assert!(subject.is_string() && subject != "4409815415", "{}", found.json);
 }
 
 #[tokio::test]
@@ -204,24 +188,37 @@ async fn dropped_messages_are_accepted_but_never_delivered() {
 async fn reset_restores_initial_data_and_clears_faults() {
     let app = app();
     let token = token(&app).await;
-    let bearer = format!("Bearer {token}");
-    let headers = [("authorization", bearer.as_str()), ("nhsd-end-user-organisation-ods", "Y05868")];
-    let id = "Y05868-99999999-0000-4000-8000-000000000001";
-    let delete = request(
-        Method::DELETE,
-        &format!("/record-locator/producer/FHIR/R4/DocumentReference/{id}"),
-        &headers,
-        Body::empty(),
-    );
-    assert_eq!(send(&app, delete).await.status, StatusCode::OK);
+    let pointer = format!("{NRL_PRODUCER}/Y05868-99999999-0000-4000-8000-000000000001");
+    let delete = nrl(&app, Method::DELETE, &pointer, &token, Some("Y05868"), Body::empty()).await;
+    assert_eq!(delete.status, StatusCode::OK);
     set_fault(&app, "pds", json!({"error_rate": 1.0})).await;
     assert_eq!(admin(&app, Method::POST, "/_admin/reset").await.status, StatusCode::NO_CONTENT);
-    let read = request(
-        Method::GET,
-        &format!("/record-locator/consumer/FHIR/R4/DocumentReference/{id}"),
-        &headers,
-        Body::empty(),
-    );
-    assert_eq!(send(&app, read).await.status, StatusCode::OK);
+    let pointer = format!("{NRL_CONSUMER}/Y05868-99999999-0000-4000-8000-000000000001");
+    let read = nrl(&app, Method::GET, &pointer, &token, Some("Y05868"), Body::empty()).await;
+    assert_eq!(read.status, StatusCode::OK);
     assert_eq!(admin(&app, Method::GET, "/_admin/faults").await.json, json!({}));
+}
+
+#[tokio::test]
+async fn gp_connect_and_nrl_timeouts_say_the_gateway_timed_out() {
+    let app = app();
+    let token = token(&app).await;
+    set_fault(&app, "gpconnect", json!({"timeout_rate": 1.0, "timeout_s": 0})).await;
+    let gpc =
+        gpc_structured(&app, &gpc_headers(STRUCTURED, "patient/*.read"), &structured_parameters("9690937286")).await;
+    assert_eq!(gpc.status, StatusCode::GATEWAY_TIMEOUT);
+    let diagnostics = gpc.json["issue"][0]["diagnostics"].as_str().unwrap_or_default();
+    assert!(diagnostics.contains("gateway timed out"), "{diagnostics}");
+
+    for (plan, status) in [
+        (json!({"timeout_rate": 1.0, "timeout_s": 0}), StatusCode::GATEWAY_TIMEOUT),
+        (json!({"error_rate": 1.0, "error_status": 408}), StatusCode::REQUEST_TIMEOUT),
+    ] {
+        set_fault(&app, "nrl", plan).await;
+        let answer =
+            nrl(&app, Method::GET, &nrl_search_path("4409815415"), &token, Some("Y05868"), Body::empty()).await;
+        assert_eq!(answer.status, status);
+        let diagnostics = answer.json["issue"][0]["diagnostics"].as_str().unwrap_or_default();
+        assert!(diagnostics.contains("gateway timed out"), "{status}: {diagnostics}");
+    }
 }

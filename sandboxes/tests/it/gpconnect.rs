@@ -8,10 +8,6 @@ use crate::common::*;
 
 const STU3_SYSTEM: &str = "https://fhir.nhs.uk/STU3/CodeSystem/Spine-ErrorOrWarningCode-1";
 
-async fn structured(app: &axum::Router, headers: &[(String, String)], body: &Value) -> Answer {
-    gpc_send(app, Method::POST, "/Patient/$gpc.getstructuredrecord", headers, body).await
-}
-
 fn set(headers: &mut Vec<(String, String)>, name: &str, value: &str) {
     headers.retain(|(k, _)| k != name);
     headers.push((name.to_owned(), value.to_owned()));
@@ -27,7 +23,7 @@ fn with_claims(claims: &Value) -> Vec<(String, String)> {
 async fn structured_record_returns_the_patient_with_allergies_and_medication() {
     let app = app();
     let answer =
-        structured(&app, &gpc_headers(STRUCTURED, "patient/*.read"), &structured_parameters("9690937286")).await;
+        gpc_structured(&app, &gpc_headers(STRUCTURED, "patient/*.read"), &structured_parameters("9690937286")).await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.json);
     assert_eq!(answer.header("content-type"), Some("application/fhir+json"));
     assert_eq!(answer.json["resourceType"], "Bundle");
@@ -53,7 +49,7 @@ async fn each_ssp_header_is_required_and_ssp_to_must_be_the_provider() {
     for name in ["ssp-traceid", "ssp-from", "ssp-to", "ssp-interactionid"] {
         let mut headers = gpc_headers(STRUCTURED, "patient/*.read");
         headers.retain(|(k, _)| k != name);
-        let answer = structured(&app, &headers, &body).await;
+        let answer = gpc_structured(&app, &headers, &body).await;
         assert_eq!((answer.status, answer.code()), (StatusCode::BAD_REQUEST, "BAD_REQUEST"), "{name}");
         assert_eq!(answer.system(), STU3_SYSTEM);
         assert_eq!(
@@ -61,11 +57,11 @@ async fn each_ssp_header_is_required_and_ssp_to_must_be_the_provider() {
             "https://fhir.nhs.uk/STU3/StructureDefinition/GPConnect-OperationOutcome-1"
         );
         set(&mut headers, name, " ");
-        assert_eq!(structured(&app, &headers, &body).await.status, StatusCode::BAD_REQUEST, "blank {name}");
+        assert_eq!(gpc_structured(&app, &headers, &body).await.status, StatusCode::BAD_REQUEST, "blank {name}");
     }
     let mut headers = gpc_headers(STRUCTURED, "patient/*.read");
     set(&mut headers, "ssp-to", "123456789012");
-    let answer = structured(&app, &headers, &body).await;
+    let answer = gpc_structured(&app, &headers, &body).await;
     assert_eq!((answer.status, answer.code()), (StatusCode::BAD_REQUEST, "BAD_REQUEST"));
 }
 
@@ -73,7 +69,7 @@ async fn each_ssp_header_is_required_and_ssp_to_must_be_the_provider() {
 async fn the_interaction_must_match_verb_and_url() {
     let app = app();
     let answer =
-        structured(&app, &gpc_headers(SEARCH_SLOT, "patient/*.read"), &structured_parameters("9690937286")).await;
+        gpc_structured(&app, &gpc_headers(SEARCH_SLOT, "patient/*.read"), &structured_parameters("9690937286")).await;
     assert_eq!((answer.status, answer.code()), (StatusCode::BAD_REQUEST, "BAD_REQUEST"));
     let slots = gpc_send(
         &app,
@@ -92,14 +88,14 @@ async fn unsupported_media_types_are_415() {
     let body = structured_parameters("9690937286");
     let mut headers = gpc_headers(STRUCTURED, "patient/*.read");
     set(&mut headers, "content-type", "application/xml");
-    assert_eq!(structured(&app, &headers, &body).await.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(gpc_structured(&app, &headers, &body).await.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     let mut headers = gpc_headers(STRUCTURED, "patient/*.read");
     set(&mut headers, "accept", "text/html");
-    let answer = structured(&app, &headers, &body).await;
+    let answer = gpc_structured(&app, &headers, &body).await;
     assert_eq!((answer.status, answer.code()), (StatusCode::UNSUPPORTED_MEDIA_TYPE, "BAD_REQUEST"));
     let mut headers = gpc_headers(STRUCTURED, "patient/*.read");
     set(&mut headers, "content-type", "application/json+fhir;charset=utf-8");
-    assert_eq!(structured(&app, &headers, &body).await.status, StatusCode::OK);
+    assert_eq!(gpc_structured(&app, &headers, &body).await.status, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -140,7 +136,7 @@ async fn every_jwt_rule_is_a_bad_request() {
     c.as_object_mut().unwrap().remove("aud");
     cases.push(("no aud", c));
     for (what, claims) in cases {
-        let answer = structured(&app, &with_claims(&claims), &body).await;
+        let answer = gpc_structured(&app, &with_claims(&claims), &body).await;
         assert_eq!((answer.status, answer.code()), (StatusCode::BAD_REQUEST, "BAD_REQUEST"), "{what}: {}", answer.json);
     }
     let signed = format!("{}.{}.c2ln", b64(&json!({"alg": "none", "typ": "JWT"})), b64(&good));
@@ -148,21 +144,21 @@ async fn every_jwt_rule_is_a_bad_request() {
     for (what, token) in [("signature present", signed), ("alg HS256", hs), ("not a JWT", "abc".to_owned())] {
         let mut headers = gpc_headers(STRUCTURED, "patient/*.read");
         set(&mut headers, "authorization", &format!("Bearer {token}"));
-        assert_eq!(structured(&app, &headers, &body).await.status, StatusCode::BAD_REQUEST, "{what}");
+        assert_eq!(gpc_structured(&app, &headers, &body).await.status, StatusCode::BAD_REQUEST, "{what}");
     }
-    assert_eq!(structured(&app, &with_claims(&good), &body).await.status, StatusCode::OK);
+    assert_eq!(gpc_structured(&app, &with_claims(&good), &body).await.status, StatusCode::OK);
 
     for claim in ["requesting_device", "requesting_organization", "requesting_practitioner"] {
         let mut c = good.clone();
         c[claim]["resourceType"] = json!("Patient");
-        let answer = structured(&app, &with_claims(&c), &body).await;
+        let answer = gpc_structured(&app, &with_claims(&c), &body).await;
         assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY, "{claim} of the wrong resource type");
     }
     let mut future = good.clone();
     future["iat"] = json!(now() + 200);
     future["exp"] = json!(now() + 500);
     assert_eq!(
-        structured(&app, &with_claims(&future), &body).await.status,
+        gpc_structured(&app, &with_claims(&future), &body).await.status,
         StatusCode::OK,
         "iat in the future is accepted"
     );
@@ -170,7 +166,7 @@ async fn every_jwt_rule_is_a_bad_request() {
     slow["iat"] = json!(now() - 600);
     slow["exp"] = json!(now() - 300);
     assert_eq!(
-        structured(&app, &with_claims(&slow), &body).await.status,
+        gpc_structured(&app, &with_claims(&slow), &body).await.status,
         StatusCode::BAD_REQUEST,
         "consumer clock 600 s slow"
     );
@@ -187,11 +183,11 @@ async fn demonstrator_test_patients() {
         ("9000000009", StatusCode::NOT_FOUND, "PATIENT_NOT_FOUND"),
     ];
     for (nhs, status, code) in cases {
-        let answer = structured(&app, &headers, &structured_parameters(nhs)).await;
+        let answer = gpc_structured(&app, &headers, &structured_parameters(nhs)).await;
         assert_eq!((answer.status, answer.code()), (status, code), "{nhs}");
     }
     for nhs in ["9690937278", "9690937294", "9690938533", "9690938096"] {
-        assert_eq!(structured(&app, &headers, &structured_parameters(nhs)).await.status, StatusCode::OK, "{nhs}");
+        assert_eq!(gpc_structured(&app, &headers, &structured_parameters(nhs)).await.status, StatusCode::OK, "{nhs}");
     }
 }
 
@@ -201,24 +197,24 @@ async fn parameters_validation_and_morphed_requests() {
     let headers = gpc_headers(STRUCTURED, "patient/*.read");
     let good = structured_parameters("9690937286");
     let invalid = Morph::InvalidNhsNumber.apply(&good);
-    let answer = structured(&app, &headers, &invalid).await;
+    let answer = gpc_structured(&app, &headers, &invalid).await;
     assert_eq!((answer.status, answer.code()), (StatusCode::BAD_REQUEST, "INVALID_NHS_NUMBER"));
     let missing = Morph::MissingIdentifier.apply(&good);
-    let answer = structured(&app, &headers, &missing).await;
+    let answer = gpc_structured(&app, &headers, &missing).await;
     assert_eq!((answer.status, answer.code()), (StatusCode::UNPROCESSABLE_ENTITY, "INVALID_PARAMETER"));
     let mut system = good.clone();
     system["parameter"][0]["valueIdentifier"]["system"] = json!("https://example.org/other-number");
-    let answer = structured(&app, &headers, &system).await;
+    let answer = gpc_structured(&app, &headers, &system).await;
     assert_eq!((answer.status, answer.code()), (StatusCode::BAD_REQUEST, "INVALID_IDENTIFIER_SYSTEM"));
     let mut unknown = good.clone();
     unknown["parameter"].as_array_mut().unwrap().push(json!({"name": "includeEverything"}));
-    let answer = structured(&app, &headers, &unknown).await;
+    let answer = gpc_structured(&app, &headers, &unknown).await;
     assert_eq!((answer.status, answer.code()), (StatusCode::UNPROCESSABLE_ENTITY, "INVALID_PARAMETER"));
     let mut no_part = good.clone();
     no_part["parameter"][1] = json!({"name": "includeAllergies"});
-    let answer = structured(&app, &headers, &no_part).await;
+    let answer = gpc_structured(&app, &headers, &no_part).await;
     assert_eq!((answer.status, answer.code()), (StatusCode::UNPROCESSABLE_ENTITY, "INVALID_PARAMETER"));
-    let answer = structured(&app, &headers, &json!({"resourceType": "Patient"})).await;
+    let answer = gpc_structured(&app, &headers, &json!({"resourceType": "Patient"})).await;
     assert_eq!((answer.status, answer.code()), (StatusCode::UNPROCESSABLE_ENTITY, "INVALID_RESOURCE"));
     let answer = gpc_send(&app, Method::POST, "/Patient/$gpc.getstructuredrecord", &headers, &json!("not json{")).await;
     assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -230,11 +226,11 @@ async fn synthetic_patients_have_records_unless_sensitive_deceased_or_superseded
     let headers = gpc_headers(STRUCTURED, "patient/*.read");
     let population = sandboxes::patients::generate(1, 50);
     let ok = population.iter().find(|p| !p.restricted && p.deceased.is_none() && p.superseded_by.is_none()).unwrap();
-    let answer = structured(&app, &headers, &structured_parameters(ok.nhs_number.as_str())).await;
+    let answer = gpc_structured(&app, &headers, &structured_parameters(ok.nhs_number.as_str())).await;
     assert_eq!(answer.status, StatusCode::OK);
     assert_eq!(answer.json["entry"][0]["resource"]["name"][0]["family"], ok.family.as_str());
     let hidden = population.iter().find(|p| p.restricted || p.deceased.is_some()).unwrap();
-    let answer = structured(&app, &headers, &structured_parameters(hidden.nhs_number.as_str())).await;
+    let answer = gpc_structured(&app, &headers, &structured_parameters(hidden.nhs_number.as_str())).await;
     assert_eq!(answer.code(), "PATIENT_NOT_FOUND");
 }
 
@@ -312,18 +308,9 @@ async fn book_read_double_book_cancel_and_rebook() {
     let still_free = free_slots(&app).await;
     assert!(!still_free.json["entry"].as_array().unwrap().iter().any(|e| e["resource"]["id"] == slot["id"]));
 
-    let read = gpc_send(
-        &app,
-        Method::GET,
-        &format!("/Appointment/{id}"),
-        &gpc_headers(READ_APPOINTMENT, "patient/*.read"),
-        &Value::Null,
-    )
-    .await;
+    let read = gpc_read_appointment(&app, &id).await;
     assert_eq!((read.status, read.json["status"].as_str()), (StatusCode::OK, Some("booked")));
-    let unknown =
-        gpc_send(&app, Method::GET, "/Appointment/999", &gpc_headers(READ_APPOINTMENT, "patient/*.read"), &Value::Null)
-            .await;
+    let unknown = gpc_read_appointment(&app, "999").await;
     assert_eq!((unknown.status, unknown.code()), (StatusCode::NOT_FOUND, "NO_RECORD_FOUND"));
 
     let cancel_headers = gpc_headers(CANCEL_APPOINTMENT, "patient/*.write");
@@ -399,16 +386,16 @@ async fn jwt_audience_and_trace_id_are_checked() {
     for aud in ["https://provider.example.org/token", "", "https://authorize.fhir.nhs.net/token/"] {
         let mut claims = gpc_claims("patient/*.read");
         claims["aud"] = json!(aud);
-        let answer = structured(&app, &with_claims(&claims), &body).await;
+        let answer = gpc_structured(&app, &with_claims(&claims), &body).await;
         assert_eq!((answer.status, answer.code()), (StatusCode::BAD_REQUEST, "BAD_REQUEST"), "aud {aud:?}");
     }
     for trace in ["not-a-uuid", "12345", "60e0b220-8136-4ca5-ae46-1d97ef59d06"] {
         let mut headers = gpc_headers(STRUCTURED, "patient/*.read");
         set(&mut headers, "ssp-traceid", trace);
-        let answer = structured(&app, &headers, &body).await;
+        let answer = gpc_structured(&app, &headers, &body).await;
         assert_eq!((answer.status, answer.code()), (StatusCode::BAD_REQUEST, "BAD_REQUEST"), "trace {trace:?}");
     }
     let mut headers = gpc_headers(STRUCTURED, "patient/*.read");
     set(&mut headers, "ssp-traceid", "60E0B220-8136-4CA5-AE46-1D97EF59D068");
-    assert_eq!(structured(&app, &headers, &body).await.status, StatusCode::OK, "upper-case UUIDs are UUIDs");
+    assert_eq!(gpc_structured(&app, &headers, &body).await.status, StatusCode::OK, "upper-case UUIDs are UUIDs");
 }

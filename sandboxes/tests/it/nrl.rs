@@ -2,31 +2,12 @@
 
 use axum::body::Body;
 use axum::http::{Method, StatusCode};
-use axum::Router;
 use sandboxes::patients::Morph;
 use serde_json::{json, Value};
 
 use crate::common::*;
 
 const NRL_SYSTEM: &str = "https://fhir.nhs.uk/ValueSet/Spine-ErrorOrWarningCode-1";
-const CONSUMER: &str = "/record-locator/consumer/FHIR/R4/DocumentReference";
-const PRODUCER: &str = "/record-locator/producer/FHIR/R4/DocumentReference";
-
-async fn nrl(app: &Router, method: Method, path: &str, token: &str, ods: Option<&str>, body: Body) -> Answer {
-    let bearer = format!("Bearer {token}");
-    let mut headers = vec![("authorization", bearer.as_str()), ("x-request-id", REQUEST_ID)];
-    if let Some(ods) = ods {
-        headers.push(("nhsd-end-user-organisation-ods", ods));
-    }
-    send(app, request(method, path, &headers, body)).await
-}
-
-fn search_path(nhs: &str) -> String {
-    format!(
-        "{CONSUMER}?subject:identifier=https://fhir.nhs.uk/Id/nhs-number|{nhs}&type=http://snomed.info/sct|736253002"
-    )
-}
-
 pub fn new_pointer(nhs: &str) -> Value {
     json!({
         "resourceType": "DocumentReference",
@@ -49,21 +30,22 @@ async fn sandbox_patients_have_one_pointer_each_and_the_unknown_one_none() {
     let app = app();
     let token = token(&app).await;
     for nhs in ["4409815415", "3495456481"] {
-        let answer = nrl(&app, Method::GET, &search_path(nhs), &token, Some("Y05868"), Body::empty()).await;
+        let answer = nrl(&app, Method::GET, &nrl_search_path(nhs), &token, Some("Y05868"), Body::empty()).await;
         assert_eq!(answer.status, StatusCode::OK, "{}", answer.json);
         assert_eq!(answer.json["type"], "searchset");
         assert_eq!(answer.json["total"], 1);
         assert_eq!(answer.json["entry"][0]["resource"]["subject"]["identifier"]["value"], nhs);
         assert_eq!(answer.header("x-request-id"), Some(REQUEST_ID));
     }
-    let empty = nrl(&app, Method::GET, &search_path("9000000009"), &token, Some("Y05868"), Body::empty()).await;
+    let empty = nrl(&app, Method::GET, &nrl_search_path("9000000009"), &token, Some("Y05868"), Body::empty()).await;
     assert_eq!((empty.status, empty.json["total"].as_u64()), (StatusCode::OK, Some(0)));
     assert_eq!(empty.json["entry"], json!([]));
     // NRL's documented "unknown" 3495456001 fails Modulus 11: NRLF rejects it before searching.
-    let unknown = nrl(&app, Method::GET, &search_path("3495456001"), &token, Some("Y05868"), Body::empty()).await;
+    let unknown = nrl(&app, Method::GET, &nrl_search_path("3495456001"), &token, Some("Y05868"), Body::empty()).await;
     assert_eq!((unknown.status, unknown.code()), (StatusCode::BAD_REQUEST, "INVALID_NHS_NUMBER"));
     let body = json!({"subject:identifier": "https://fhir.nhs.uk/Id/nhs-number|4409815415"}).to_string();
-    let post = nrl(&app, Method::POST, &format!("{CONSUMER}/_search"), &token, Some("Y05868"), Body::from(body)).await;
+    let post =
+        nrl(&app, Method::POST, &format!("{NRL_CONSUMER}/_search"), &token, Some("Y05868"), Body::from(body)).await;
     assert_eq!(post.json["total"], 1);
 }
 
@@ -71,7 +53,7 @@ async fn sandbox_patients_have_one_pointer_each_and_the_unknown_one_none() {
 async fn header_and_parameter_rules() {
     let app = app();
     let token = token(&app).await;
-    let path = search_path("4409815415");
+    let path = nrl_search_path("4409815415");
     let no_ods = nrl(&app, Method::GET, &path, &token, None, Body::empty()).await;
     assert_eq!((no_ods.status, no_ods.code()), (StatusCode::BAD_REQUEST, "MISSING_OR_INVALID_HEADER"));
     assert_eq!(no_ods.system(), NRL_SYSTEM);
@@ -80,10 +62,10 @@ async fn header_and_parameter_rules() {
     let no_token = nrl(&app, Method::GET, &path, "nope", Some("Y05868"), Body::empty()).await;
     assert_eq!(no_token.status, StatusCode::UNAUTHORIZED);
     let cases = [
-        (format!("{CONSUMER}?subject:identifier=https://fhir.nhs.uk/Id/nhs-number|4409815416"), "INVALID_NHS_NUMBER"),
-        (format!("{CONSUMER}?type=http://snomed.info/sct|736253002"), "INVALID_NHS_NUMBER"),
-        (format!("{CONSUMER}?subject:identifier=https://fhir.nhs.uk/Id/nhs-number|4409815415&type=http://snomed.info/sct|123"), "INVALID_CODE_SYSTEM"),
-        (format!("{CONSUMER}?subject:identifier=https://fhir.nhs.uk/Id/nhs-number|4409815415&colour=blue"), "INVALID_PARAMETER"),
+        (format!("{NRL_CONSUMER}?subject:identifier=https://fhir.nhs.uk/Id/nhs-number|4409815416"), "INVALID_NHS_NUMBER"),
+        (format!("{NRL_CONSUMER}?type=http://snomed.info/sct|736253002"), "INVALID_NHS_NUMBER"),
+        (format!("{NRL_CONSUMER}?subject:identifier=https://fhir.nhs.uk/Id/nhs-number|4409815415&type=http://snomed.info/sct|123"), "INVALID_CODE_SYSTEM"),
+        (format!("{NRL_CONSUMER}?subject:identifier=https://fhir.nhs.uk/Id/nhs-number|4409815415&colour=blue"), "INVALID_PARAMETER"),
     ];
     for (path, code) in cases {
         let answer = nrl(&app, Method::GET, &path, &token, Some("Y05868"), Body::empty()).await;
@@ -96,29 +78,30 @@ async fn create_read_search_delete() {
     let app = app();
     let token = token(&app).await;
     let body = Body::from(new_pointer("9000000009").to_string());
-    let created = nrl(&app, Method::POST, PRODUCER, &token, Some("Y05868"), body).await;
+    let created = nrl(&app, Method::POST, NRL_PRODUCER, &token, Some("Y05868"), body).await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.json);
     assert_eq!(created.json["resourceType"], "OperationOutcome");
     assert_eq!(created.code(), "RESOURCE_CREATED");
     let location = created.header("location").unwrap().to_owned();
     let id = location.rsplit('/').next().unwrap().to_owned();
-    assert!(location.starts_with(&format!("{PRODUCER}/Y05868-")), "{location}");
+    assert!(location.starts_with(&format!("{NRL_PRODUCER}/Y05868-")), "{location}");
 
-    let read = nrl(&app, Method::GET, &format!("{CONSUMER}/{id}"), &token, Some("Y05868"), Body::empty()).await;
+    let read = nrl(&app, Method::GET, &format!("{NRL_CONSUMER}/{id}"), &token, Some("Y05868"), Body::empty()).await;
     assert_eq!((read.status, read.json["id"].as_str()), (StatusCode::OK, Some(id.as_str())));
-    let mine = nrl(&app, Method::GET, &format!("{PRODUCER}/{id}"), &token, Some("Y05868"), Body::empty()).await;
+    let mine = nrl(&app, Method::GET, &format!("{NRL_PRODUCER}/{id}"), &token, Some("Y05868"), Body::empty()).await;
     assert_eq!(mine.status, StatusCode::OK);
-    let found = nrl(&app, Method::GET, &search_path("9000000009"), &token, Some("Y05868"), Body::empty()).await;
+    let found = nrl(&app, Method::GET, &nrl_search_path("9000000009"), &token, Some("Y05868"), Body::empty()).await;
     assert_eq!(found.json["total"], 1);
 
-    let deleted = nrl(&app, Method::DELETE, &format!("{PRODUCER}/{id}"), &token, Some("Y05868"), Body::empty()).await;
+    let deleted =
+        nrl(&app, Method::DELETE, &format!("{NRL_PRODUCER}/{id}"), &token, Some("Y05868"), Body::empty()).await;
     assert_eq!((deleted.status, deleted.code()), (StatusCode::OK, "RESOURCE_DELETED"));
-    let gone = nrl(&app, Method::GET, &format!("{CONSUMER}/{id}"), &token, Some("Y05868"), Body::empty()).await;
+    let gone = nrl(&app, Method::GET, &format!("{NRL_CONSUMER}/{id}"), &token, Some("Y05868"), Body::empty()).await;
     assert_eq!((gone.status, gone.code()), (StatusCode::NOT_FOUND, "NO_RECORD_FOUND"));
-    let again = nrl(&app, Method::DELETE, &format!("{PRODUCER}/{id}"), &token, Some("Y05868"), Body::empty()).await;
+    let again = nrl(&app, Method::DELETE, &format!("{NRL_PRODUCER}/{id}"), &token, Some("Y05868"), Body::empty()).await;
     assert_eq!(again.status, StatusCode::NOT_FOUND);
     let foreign =
-        nrl(&app, Method::DELETE, &format!("{PRODUCER}/RX898-abc"), &token, Some("Y05868"), Body::empty()).await;
+        nrl(&app, Method::DELETE, &format!("{NRL_PRODUCER}/RX898-abc"), &token, Some("Y05868"), Body::empty()).await;
     assert_eq!((foreign.status, foreign.code()), (StatusCode::FORBIDDEN, "AUTHOR_CREDENTIALS_ERROR"));
 }
 
@@ -171,13 +154,56 @@ async fn create_validation_and_morphed_pointers() {
         ),
     ];
     for (what, body, status, code) in cases {
-        let answer = nrl(&app, Method::POST, PRODUCER, &token, Some("Y05868"), Body::from(body)).await;
+        let answer = nrl(&app, Method::POST, NRL_PRODUCER, &token, Some("Y05868"), Body::from(body)).await;
         assert_eq!((answer.status, answer.code()), (status, code), "{what}: {}", answer.json);
     }
     let mut news2 = good.clone();
     news2["type"]["coding"][0]["code"] = json!("1363501000000100");
     news2["category"][0]["coding"][0] =
         json!({"system": "http://snomed.info/sct", "code": "1102421000000108", "display": "Observations"});
-    let answer = nrl(&app, Method::POST, PRODUCER, &token, Some("Y05868"), Body::from(news2.to_string())).await;
+    let answer = nrl(&app, Method::POST, NRL_PRODUCER, &token, Some("Y05868"), Body::from(news2.to_string())).await;
     assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.json);
+}
+
+#[tokio::test]
+async fn upsert_with_a_taken_id_is_409_duplicate_rejected() {
+    let app = app();
+    let token = token(&app).await;
+    let mut pointer = new_pointer("4409815415");
+    pointer["id"] = json!("Y05868-canary-upsert-1");
+    let first = nrl(&app, Method::PUT, NRL_PRODUCER, &token, Some("Y05868"), Body::from(pointer.to_string())).await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.json);
+    assert_eq!(first.header("location"), Some(format!("{NRL_PRODUCER}/Y05868-canary-upsert-1").as_str()));
+    let read = nrl(
+        &app,
+        Method::GET,
+        &format!("{NRL_PRODUCER}/Y05868-canary-upsert-1"),
+        &token,
+        Some("Y05868"),
+        Body::empty(),
+    )
+    .await;
+    assert_eq!(read.status, StatusCode::OK);
+
+    let again = nrl(&app, Method::PUT, NRL_PRODUCER, &token, Some("Y05868"), Body::from(pointer.to_string())).await;
+    assert_eq!((again.status, again.code()), (StatusCode::CONFLICT, "DUPLICATE_REJECTED"));
+    assert_eq!(again.system(), NRL_SYSTEM);
+    assert_eq!(again.json["issue"][0]["code"], "conflict");
+    assert_eq!(
+        again.json["issue"][0]["details"]["coding"][0]["display"],
+        "Create would lead to creation of a duplicate resource"
+    );
+    assert!(again.json["issue"][0].get("diagnostics").is_none(), "{}", again.json);
+
+    pointer["id"] = json!("X26-canary-upsert-1");
+    let foreign = nrl(&app, Method::PUT, NRL_PRODUCER, &token, Some("Y05868"), Body::from(pointer.to_string())).await;
+    assert_eq!((foreign.status, foreign.code()), (StatusCode::BAD_REQUEST, "BAD_REQUEST"));
+}
+
+#[tokio::test]
+async fn unauthorised_is_spelled_access_denied_with_a_space_as_nrlf_does() {
+    let app = app();
+    let answer =
+        nrl(&app, Method::GET, &nrl_search_path("4409815415"), "made-up-token", Some("Y05868"), Body::empty()).await;
+    assert_eq!((answer.status, answer.code()), (StatusCode::UNAUTHORIZED, "ACCESS DENIED"));
 }

@@ -107,7 +107,7 @@ async fn every_morph_gets_the_real_apis_answer() {
     let gpc = gpc_headers(STRUCTURED, "patient/*.read");
     let structured = |body: Value| {
         let (app, gpc) = (app.clone(), gpc.clone());
-        async move { gpc_send(&app, Method::POST, "/Patient/$gpc.getstructuredrecord", &gpc, &body).await }
+        async move { gpc_structured(&app, &gpc, &body).await }
     };
     let nrl_create = |body: Value| {
         let (app, bearer) = (app.clone(), format!("Bearer {token}"));
