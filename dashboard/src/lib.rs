@@ -4,6 +4,8 @@
 //! running and where, and a health check. It must never serve telemetry or audit data without the
 //! sign-in and roles issue 4 defines, and it never writes telemetry.
 
+pub mod accounts;
+
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -43,8 +45,7 @@ fn escape(s: &str) -> String {
 }
 
 fn render(parts: &RunningParts) -> String {
-    let items: String =
-        parts.lines.iter().flat_map(|l| l.lines()).map(|l| format!("<li>{}</li>", escape(l))).collect();
+    let items: String = parts.lines.iter().flat_map(|l| l.lines()).map(|l| format!("<li>{}</li>", escape(l))).collect();
     format!(
         "<!doctype html><html lang=\"en-GB\"><head><meta charset=\"utf-8\"><title>Pathwatch</title></head>\
          <body><main><h1>Pathwatch is running</h1><p>The dashboard is not built yet. Running now:</p>\

@@ -8,6 +8,7 @@ mod config;
 mod demo;
 mod serve;
 mod telemetry;
+mod users;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -46,6 +47,11 @@ enum Command {
     Sandbox,
     /// Print synthetic patients as FHIR Patient JSON lines (999-range NHS numbers), optionally morphed.
     Patients(canary::PatientsArgs),
+    /// Dashboard accounts (sign-in arrives with the dashboard).
+    User {
+        #[command(subcommand)]
+        command: users::UserCommand,
+    },
     /// Canary tools.
     Canary {
         #[command(subcommand)]
@@ -117,6 +123,7 @@ fn main() -> ExitCode {
             Command::Collector => serve::run(config, serve::Mode::Collector).await.map(|()| ExitCode::SUCCESS),
             Command::Sandbox => canary::sandbox(&config).await,
             Command::Patients(args) => canary::patients(&args),
+            Command::User { command } => users::run(&config, command).await,
             Command::Canary { command: CanaryCommand::Run { flow } } => canary::run(&config, &flow).await,
             Command::Audit { command: AuditCommand::Verify } => commands::audit_verify(&config).await,
             Command::Audit { command: AuditCommand::Search(search) } => commands::audit_search(&config, search).await,

@@ -185,3 +185,39 @@ fn standalone_mode_generates_prints_and_keeps_an_ingest_token() {
     let configured = up_once(&data, &["--config".as_ref(), config.as_os_str()]);
     assert!(configured.ends_with("ready\n") && !configured.contains("ingest token"), "{configured}");
 }
+
+#[test]
+fn dashboard_accounts_are_managed_from_the_command_line_without_passwords_in_arguments() {
+    let (_tmp, data) = temp_dir();
+    let added = run(pathwatch(&data).args(["user", "add", "jo.bloggs", "--role", "ig_lead", "--org", "A81001"]));
+    let stderr = String::from_utf8_lossy(&added.stderr);
+    assert!(added.status.success(), "{stderr}");
+    let account: serde_json::Value = serde_json::from_slice(&added.stdout).unwrap();
+    assert_eq!(account["role"], "ig_lead");
+    assert_eq!(account["organisations"], serde_json::json!(["A81001"]));
+    assert_eq!(account["must_change_password"], true);
+    let password = stderr.rsplit(": ").next().unwrap().trim();
+    assert!(password.len() >= 20, "{stderr}");
+    // The password is in no file in plain text.
+    let db = std::fs::read(data.join("dashboard.db")).unwrap();
+    assert!(!String::from_utf8_lossy(&db).contains(password));
+
+    let duplicate = run(pathwatch(&data).args(["user", "add", "jo.bloggs", "--role", "oncall"]));
+    assert_eq!(duplicate.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&duplicate.stderr).contains("already exists"));
+    let bad_role = run(pathwatch(&data).args(["user", "add", "sam", "--role", "superuser"]));
+    let stderr = String::from_utf8_lossy(&bad_role.stderr);
+    assert!(
+        stderr.contains("--role") && stderr.contains("\"superuser\"") && stderr.contains("safety_officer"),
+        "{stderr}"
+    );
+
+    assert!(run(pathwatch(&data).args(["user", "disable", "jo.bloggs"])).status.success());
+    let listed = run(pathwatch(&data).args(["user", "list"]));
+    let accounts: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&listed.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(accounts.len(), 1);
+    assert_eq!(accounts[0]["disabled"], true);
+    let missing = run(pathwatch(&data).args(["user", "reset-password", "nobody"]));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no account named \"nobody\""));
+}

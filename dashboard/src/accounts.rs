@@ -1,0 +1,414 @@
+//! Local dashboard accounts: names, roles, organisation scope and Argon2id password hashes, kept in
+//! `<data_dir>/dashboard.db`.
+//!
+//! Nothing here ever stores or logs a password; nothing defaults to a known password. The first
+//! start creates one `admin` whose password is either `PATHWATCH_ADMIN_PASSWORD` or a generated one
+//! shown once, and that must be changed at first sign-in.
+
+use std::fmt;
+use std::path::Path;
+
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use serde::{Deserialize, Serialize};
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::{Row, SqlSafeStr, SqlitePool};
+
+/// What a user may see and do. Each route states which roles may use it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// On-call staff: pathway health, SLOs, alerts, traces.
+    Oncall,
+    /// Information-governance leads: audit trails, anomalies, sampling.
+    IgLead,
+    /// Clinical safety officers: the hazard log, evidence, assurance reports.
+    SafetyOfficer,
+    /// Everything, and accounts.
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [Role::Oncall, Role::IgLead, Role::SafetyOfficer, Role::Admin];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Oncall => "oncall",
+            Role::IgLead => "ig_lead",
+            Role::SafetyOfficer => "safety_officer",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Role, AccountError> {
+        Role::ALL.into_iter().find(|r| r.as_str() == text).ok_or_else(|| AccountError::UnknownRole(text.to_string()))
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("unknown role {0:?}: one of oncall, ig_lead, safety_officer, admin")]
+    UnknownRole(String),
+    #[error("account name {0:?} is not allowed: 1-64 characters of a-z, 0-9, '.', '_', '-'")]
+    BadName(String),
+    #[error("{0:?} is not an ODS code (3-10 letters and digits)")]
+    BadOrganisation(String),
+    #[error("an account named {0:?} already exists")]
+    Exists(String),
+    #[error("no account named {0:?}")]
+    NotFound(String),
+    #[error(
+        "the password is too short: at least {MIN_PASSWORD_CHARS} characters (a passphrase of several words is best)"
+    )]
+    WeakPassword,
+    #[error("wrong name or password")]
+    BadCredentials,
+    #[error("hashing the password: {0}")]
+    Hash(String),
+    #[error("no randomness for a password: {0}")]
+    Random(String),
+    #[error("account store: {0}")]
+    Store(#[from] sqlx::Error),
+    #[error("account store migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error(transparent)]
+    Open(#[from] audit_store::StoreError),
+}
+
+/// NCSC guidance favours length over composition rules.
+pub const MIN_PASSWORD_CHARS: usize = 12;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Account {
+    pub name: String,
+    pub role: Role,
+    /// ODS codes whose data this user may see; empty means all.
+    pub organisations: Vec<String>,
+    pub must_change_password: bool,
+    pub disabled: bool,
+}
+
+/// What the first start did about the admin account.
+#[derive(Debug, PartialEq, Eq)]
+pub enum FirstAdmin {
+    /// Accounts already existed; nothing was done.
+    AlreadySetUp,
+    /// Created with the password from `PATHWATCH_ADMIN_PASSWORD`.
+    FromEnvironment,
+    /// Created with this generated one-time password, to be shown once.
+    Generated(String),
+}
+
+#[derive(Clone)]
+pub struct Accounts {
+    pool: SqlitePool,
+}
+
+fn migrator() -> Migrator {
+    Migrator::with_migrations(vec![Migration::new(
+        1,
+        "accounts".into(),
+        MigrationType::Simple,
+        sqlx::AssertSqlSafe(include_str!("../migrations/0001_accounts.sql")).into_sql_str(),
+        false,
+    )])
+}
+
+fn now_ns() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0)
+}
+
+fn check_name(name: &str) -> Result<(), AccountError> {
+    let ok = (1..=64).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(AccountError::BadName(name.to_string()))
+    }
+}
+
+fn check_organisation(code: &str) -> Result<(), AccountError> {
+    if (3..=10).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        Ok(())
+    } else {
+        Err(AccountError::BadOrganisation(code.to_string()))
+    }
+}
+
+fn hash(password: &str) -> Result<String, AccountError> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(AccountError::WeakPassword);
+    }
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| AccountError::Hash(e.to_string()))
+}
+
+/// A hash of a password nobody has, so an unknown name costs as much time as a wrong password.
+const DECOY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0Tdy0xGgoQF3Ry3WtnOHz9Q9+9eeY2m3yQYx3dkvKs8";
+
+fn verify_hash(password: &str, stored: &str) -> bool {
+    match PasswordHash::new(stored) {
+        Ok(parsed) => Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// A random password of 20 characters from an alphabet without look-alikes (about 110 bits).
+pub fn generate_password() -> Result<String, AccountError> {
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut bytes = [0u8; 20];
+    getrandom::fill(&mut bytes).map_err(|e| AccountError::Random(e.to_string()))?;
+    Ok(bytes.iter().map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char).collect())
+}
+
+impl Accounts {
+    /// Opens (creating) the account store at `path`.
+    pub async fn open(path: &Path) -> Result<Accounts, AccountError> {
+        let pool = audit_store::open_pool(path, 2).await?;
+        migrator().run(&pool).await?;
+        Ok(Accounts { pool })
+    }
+
+    /// Creates an account. `must_change_password` forces a new password at first sign-in.
+    pub async fn create(
+        &self,
+        name: &str,
+        role: Role,
+        organisations: &[String],
+        password: &str,
+        must_change_password: bool,
+    ) -> Result<Account, AccountError> {
+        check_name(name)?;
+        organisations.iter().try_for_each(|o| check_organisation(o))?;
+        let hashed = hash(password)?;
+        let now = now_ns();
+        let result = sqlx::query(
+            "INSERT INTO accounts (name, role, organisations, password_hash, must_change_password, disabled, \
+             created_ns, password_changed_ns) VALUES (?, ?, ?, ?, ?, 0, ?, ?)",
+        )
+        .bind(name)
+        .bind(role.as_str())
+        .bind(serde_json::to_string(organisations).unwrap_or_else(|_| "[]".into()))
+        .bind(hashed)
+        .bind(must_change_password)
+        .bind(now)
+        .bind(now)
+        .execute(&self.pool)
+        .await;
+        match result {
+            Ok(_) => Ok(Account {
+                name: name.into(),
+                role,
+                organisations: organisations.to_vec(),
+                must_change_password,
+                disabled: false,
+            }),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(AccountError::Exists(name.into())),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn get(&self, name: &str) -> Result<Account, AccountError> {
+        let row = sqlx::query(
+            "SELECT name, role, organisations, must_change_password, disabled FROM accounts WHERE name = ?",
+        )
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| account(&r)).transpose()?.ok_or_else(|| AccountError::NotFound(name.into()))
+    }
+
+    pub async fn list(&self) -> Result<Vec<Account>, AccountError> {
+        let rows =
+            sqlx::query("SELECT name, role, organisations, must_change_password, disabled FROM accounts ORDER BY name")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter().map(account).collect()
+    }
+
+    /// Checks a name and password. Unknown names, disabled accounts and wrong passwords all give
+    /// the same error after the same work, so the answer does not tell which names exist.
+    pub async fn verify(&self, name: &str, password: &str) -> Result<Account, AccountError> {
+        let row = sqlx::query("SELECT password_hash, disabled FROM accounts WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        let (stored, disabled) = match &row {
+            Some(r) => (r.get::<String, _>("password_hash"), r.get::<bool, _>("disabled")),
+            None => (DECOY_HASH.to_string(), true),
+        };
+        if verify_hash(password, &stored) && !disabled && row.is_some() {
+            self.get(name).await
+        } else {
+            Err(AccountError::BadCredentials)
+        }
+    }
+
+    /// Sets a new password; `must_change` for one an administrator chose (reset), false for the
+    /// user's own.
+    pub async fn set_password(&self, name: &str, password: &str, must_change: bool) -> Result<(), AccountError> {
+        let hashed = hash(password)?;
+        let done = sqlx::query(
+            "UPDATE accounts SET password_hash = ?, must_change_password = ?, password_changed_ns = ? WHERE name = ?",
+        )
+        .bind(hashed)
+        .bind(must_change)
+        .bind(now_ns())
+        .bind(name)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(AccountError::NotFound(name.into()));
+        }
+        Ok(())
+    }
+
+    pub async fn set_disabled(&self, name: &str, disabled: bool) -> Result<(), AccountError> {
+        let done = sqlx::query("UPDATE accounts SET disabled = ? WHERE name = ?")
+            .bind(disabled)
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(AccountError::NotFound(name.into()));
+        }
+        Ok(())
+    }
+
+    /// On a store with no accounts, creates `admin`: with `env_password` if given (it must meet
+    /// the password rule; it need not be changed), else with a generated password that must be
+    /// changed at first sign-in. Does nothing when any account exists.
+    pub async fn ensure_first_admin(&self, env_password: Option<&str>) -> Result<FirstAdmin, AccountError> {
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts").fetch_one(&self.pool).await?;
+        if count > 0 {
+            return Ok(FirstAdmin::AlreadySetUp);
+        }
+        match env_password {
+            Some(password) => {
+                self.create("admin", Role::Admin, &[], password, false).await?;
+                Ok(FirstAdmin::FromEnvironment)
+            }
+            None => {
+                let password = generate_password()?;
+                self.create("admin", Role::Admin, &[], &password, true).await?;
+                Ok(FirstAdmin::Generated(password))
+            }
+        }
+    }
+}
+
+fn account(row: &sqlx::sqlite::SqliteRow) -> Result<Account, AccountError> {
+    let organisations: String = row.get("organisations");
+    Ok(Account {
+        name: row.get("name"),
+        role: Role::parse(&row.get::<String, _>("role"))?,
+        organisations: serde_json::from_str(&organisations).unwrap_or_default(),
+        must_change_password: row.get("must_change_password"),
+        disabled: row.get("disabled"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn store() -> (tempfile::TempDir, Accounts) {
+        let dir = tempfile::tempdir().unwrap();
+        let accounts = Accounts::open(&dir.path().join("dashboard.db")).await.unwrap();
+        (dir, accounts)
+    }
+
+    #[tokio::test]
+    async fn create_verify_and_refuse() {
+        let (_dir, accounts) = store().await;
+        let orgs = vec!["A81001".to_string()];
+        let made = accounts.create("jo.bloggs", Role::IgLead, &orgs, "correct horse battery", false).await.unwrap();
+        assert_eq!(accounts.verify("jo.bloggs", "correct horse battery").await.unwrap(), made);
+        assert!(matches!(
+            accounts.verify("jo.bloggs", "correct horse batterY").await,
+            Err(AccountError::BadCredentials)
+        ));
+        assert!(matches!(accounts.verify("nobody", "correct horse battery").await, Err(AccountError::BadCredentials)));
+        assert!(matches!(
+            accounts.create("jo.bloggs", Role::Oncall, &[], "another long password", false).await,
+            Err(AccountError::Exists(_))
+        ));
+        assert!(matches!(
+            accounts.create("Jo Bloggs", Role::Oncall, &[], "long enough pass", false).await,
+            Err(AccountError::BadName(_))
+        ));
+        assert!(matches!(
+            accounts.create("sam", Role::Oncall, &[], "short", false).await,
+            Err(AccountError::WeakPassword)
+        ));
+        let bad_org = vec!["A8".to_string()];
+        assert!(matches!(
+            accounts.create("sam", Role::Oncall, &bad_org, "long enough pass", false).await,
+            Err(AccountError::BadOrganisation(_))
+        ));
+        accounts.set_disabled("jo.bloggs", true).await.unwrap();
+        assert!(matches!(
+            accounts.verify("jo.bloggs", "correct horse battery").await,
+            Err(AccountError::BadCredentials)
+        ));
+    }
+
+    #[tokio::test]
+    async fn passwords_are_stored_only_as_argon2id_hashes() {
+        let (dir, accounts) = store().await;
+        accounts.create("sam", Role::Oncall, &[], "a very secret phrase", false).await.unwrap();
+        let stored: String =
+            sqlx::query_scalar("SELECT password_hash FROM accounts").fetch_one(&accounts.pool).await.unwrap();
+        assert!(stored.starts_with("$argon2id$"), "{stored}");
+        drop(accounts);
+        let bytes = std::fs::read(dir.path().join("dashboard.db")).unwrap_or_default();
+        assert!(!String::from_utf8_lossy(&bytes).contains("a very secret phrase"));
+    }
+
+    #[tokio::test]
+    async fn first_start_creates_one_admin_with_a_one_time_or_given_password() {
+        let (_dir, accounts) = store().await;
+        let FirstAdmin::Generated(password) = accounts.ensure_first_admin(None).await.unwrap() else {
+            panic!("expected a generated password")
+        };
+        assert!(password.len() >= 20);
+        let admin = accounts.verify("admin", &password).await.unwrap();
+        assert_eq!((admin.role, admin.must_change_password), (Role::Admin, true));
+        assert_eq!(accounts.ensure_first_admin(None).await.unwrap(), FirstAdmin::AlreadySetUp);
+        accounts.set_password("admin", "my own new passphrase", false).await.unwrap();
+        assert!(!accounts.verify("admin", "my own new passphrase").await.unwrap().must_change_password);
+
+        let (_dir, fresh) = store().await;
+        assert_eq!(fresh.ensure_first_admin(Some("from the environment")).await.unwrap(), FirstAdmin::FromEnvironment);
+        assert!(!fresh.verify("admin", "from the environment").await.unwrap().must_change_password);
+        let (_dir, weak) = store().await;
+        assert!(matches!(weak.ensure_first_admin(Some("admin")).await, Err(AccountError::WeakPassword)));
+    }
+
+    #[test]
+    fn roles_parse_by_name_and_list_the_choices() {
+        for role in Role::ALL {
+            assert_eq!(Role::parse(role.as_str()).unwrap(), role);
+        }
+        let error = Role::parse("superuser").unwrap_err().to_string();
+        assert!(error.contains("superuser") && error.contains("ig_lead"), "{error}");
+    }
+
+    #[test]
+    fn the_decoy_hash_is_a_valid_argon2id_hash() {
+        assert!(PasswordHash::new(DECOY_HASH).is_ok());
+        assert!(!verify_hash("anything", DECOY_HASH));
+    }
+}
