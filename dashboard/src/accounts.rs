@@ -112,13 +112,19 @@ pub struct Accounts {
 }
 
 fn migrator() -> Migrator {
-    Migrator::with_migrations(vec![Migration::new(
-        1,
-        "accounts".into(),
-        MigrationType::Simple,
-        sqlx::AssertSqlSafe(include_str!("../migrations/0001_accounts.sql")).into_sql_str(),
-        false,
-    )])
+    let migration = |version, name: &str, sql: &'static str| {
+        Migration::new(
+            version,
+            name.to_string().into(),
+            MigrationType::Simple,
+            sqlx::AssertSqlSafe(sql).into_sql_str(),
+            false,
+        )
+    };
+    Migrator::with_migrations(vec![
+        migration(1, "accounts", include_str!("../migrations/0001_accounts.sql")),
+        migration(2, "sessions", include_str!("../migrations/0002_sessions.sql")),
+    ])
 }
 
 fn now_ns() -> i64 {
@@ -179,6 +185,11 @@ impl Accounts {
         let pool = audit_store::open_pool(path, 2).await?;
         migrator().run(&pool).await?;
         Ok(Accounts { pool })
+    }
+
+    /// The database, shared with the sessions table.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
     }
 
     /// Creates an account. `must_change_password` forces a new password at first sign-in.

@@ -49,11 +49,28 @@ impl Default for Config {
 #[serde(deny_unknown_fields, default)]
 pub struct DashboardConfig {
     pub listen: std::net::SocketAddr,
+    /// Signed out after this many minutes without a request.
+    pub idle_timeout_minutes: u64,
+    /// Signed out this many hours after signing in, however active.
+    pub max_session_hours: u64,
+    /// `Secure` session cookies (browsers accept them from http://localhost and 127.0.0.1; turn off
+    /// only behind plain HTTP on another host, which you should not do).
+    pub cookie_secure: bool,
+    /// Failed sign-ins per account name (and per address) before sign-in is refused for a while.
+    pub max_failed_sign_ins: usize,
+    pub failed_sign_in_window_minutes: u64,
 }
 
 impl Default for DashboardConfig {
     fn default() -> Self {
-        DashboardConfig { listen: std::net::SocketAddr::from(([127, 0, 0, 1], 8080)) }
+        DashboardConfig {
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 8080)),
+            idle_timeout_minutes: 30,
+            max_session_hours: 12,
+            cookie_secure: true,
+            max_failed_sign_ins: 5,
+            failed_sign_in_window_minutes: 15,
+        }
     }
 }
 
@@ -186,6 +203,17 @@ fn validate(c: &Config) -> anyhow::Result<()> {
     if let Some(endpoint) = &c.self_telemetry.otlp_endpoint {
         if !endpoint.starts_with("http://") && !endpoint.starts_with("https://") {
             problems.push(format!("key `self_telemetry.otlp_endpoint`: {endpoint:?} is not an http(s) URL"));
+        }
+    }
+    let d = &c.dashboard;
+    for (key, value) in [
+        ("dashboard.idle_timeout_minutes", d.idle_timeout_minutes),
+        ("dashboard.max_session_hours", d.max_session_hours),
+        ("dashboard.max_failed_sign_ins", d.max_failed_sign_ins as u64),
+        ("dashboard.failed_sign_in_window_minutes", d.failed_sign_in_window_minutes),
+    ] {
+        if value == 0 {
+            problems.push(format!("key `{key}`: must be at least 1"));
         }
     }
     if c.sandbox.listen == c.collector.listen || c.sandbox.listen == c.dashboard.listen {

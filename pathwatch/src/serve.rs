@@ -133,19 +133,6 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
     servers.spawn(async move {
         axum::serve(collector_listener, collector::router(state)).with_graceful_shutdown(shutdown_signal()).await
     });
-    if mode == Mode::Standalone {
-        let listen = config.dashboard.listen;
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .with_context(|| format!("binding dashboard to {listen} (key `dashboard.listen`)"))?;
-        lines.push(format!("dashboard: http://{listen} (placeholder until the dashboard is built)"));
-        let page = dashboard::RunningParts {
-            lines: lines.iter().filter(|l| !l.starts_with("ingest token")).cloned().collect(),
-        };
-        servers.spawn(async move {
-            axum::serve(listener, dashboard::router(page)).with_graceful_shutdown(shutdown_signal()).await
-        });
-    }
     // Held until the servers stop: dropping it stops the sandboxes.
     let mut _sandbox = None;
     if mode == Mode::Standalone {
@@ -157,6 +144,19 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
         if let Some(line) = start_canaries(&config, export_token)? {
             lines.push(line);
         }
+        let listen = config.dashboard.listen;
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("binding dashboard to {listen} (key `dashboard.listen`)"))?;
+        lines.push(format!("dashboard: http://{listen} (sign in; pathway pages are not built yet)"));
+        // The page shows what runs, never a secret.
+        let parts = dashboard::RunningParts {
+            lines: lines.iter().filter(|l| !l.starts_with("ingest token")).cloned().collect(),
+        };
+        let (state, admin_line) = open_dashboard(&config, parts).await?;
+        lines.extend(admin_line);
+        let app = dashboard::web::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+        servers.spawn(async move { axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await });
     }
     tokio::spawn(retention(store, config.retention.spans_days, config.retention.audit_days));
     for line in &lines {
@@ -167,6 +167,37 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
         result.context("server task")?.context("server")?;
     }
     Ok(())
+}
+
+/// Opens the dashboard's accounts and sessions; on a first start creates the `admin` account and
+/// returns the line that says how to sign in (a generated one-time password is shown only there).
+async fn open_dashboard(
+    config: &Config,
+    parts: dashboard::RunningParts,
+) -> anyhow::Result<(dashboard::web::DashboardState, Option<String>)> {
+    use dashboard::accounts::{Accounts, FirstAdmin};
+    let path = config.data_dir.join("dashboard.db");
+    let accounts = Accounts::open(&path).await.with_context(|| format!("opening {}", path.display()))?;
+    let env_password = std::env::var("PATHWATCH_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty());
+    let first = accounts.ensure_first_admin(env_password.as_deref()).await.context("PATHWATCH_ADMIN_PASSWORD")?;
+    let line = match first {
+        FirstAdmin::AlreadySetUp => None,
+        FirstAdmin::FromEnvironment => {
+            Some("dashboard admin: account `admin` created with PATHWATCH_ADMIN_PASSWORD".into())
+        }
+        FirstAdmin::Generated(password) => Some(format!(
+            "dashboard admin: account `admin`, one-time password {password} (shown once; change it at first sign-in)"
+        )),
+    };
+    let d = &config.dashboard;
+    let web = dashboard::web::WebConfig {
+        idle_timeout: Duration::from_secs(d.idle_timeout_minutes * 60),
+        max_session: Duration::from_secs(d.max_session_hours * 3600),
+        cookie_secure: d.cookie_secure,
+        max_failures: d.max_failed_sign_ins,
+        failure_window: Duration::from_secs(d.failed_sign_in_window_minutes * 60),
+    };
+    Ok((dashboard::web::DashboardState::new(accounts, parts, web), line))
 }
 
 /// Starts the scheduled canaries (standalone mode): the configured flows, or the built-in four

@@ -221,3 +221,25 @@ fn dashboard_accounts_are_managed_from_the_command_line_without_passwords_in_arg
     let missing = run(pathwatch(&data).args(["user", "reset-password", "nobody"]));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no account named \"nobody\""));
 }
+
+#[test]
+fn first_start_creates_the_dashboard_admin_once_and_never_with_a_known_password() {
+    let (_tmp, data) = temp_dir();
+    let first = up_once(&data, &[]);
+    let line = first.lines().find(|l| l.starts_with("dashboard admin:")).unwrap_or_else(|| panic!("{first}"));
+    assert!(line.contains("one-time password") && line.contains("change it at first sign-in"), "{line}");
+    let again = up_once(&data, &[]);
+    assert!(!again.contains("dashboard admin:"), "the password is shown once: {again}");
+
+    // PATHWATCH_ADMIN_PASSWORD is used when set, and a weak one stops start-up naming it.
+    let (_tmp2, data2) = temp_dir();
+    let weak = run(pathwatch(&data2)
+        .arg("up")
+        .env("PATHWATCH_ADMIN_PASSWORD", "admin")
+        .env("PATHWATCH_COLLECTOR__LISTEN", format!("127.0.0.1:{}", free_port()))
+        .env("PATHWATCH_DASHBOARD__LISTEN", format!("127.0.0.1:{}", free_port()))
+        .env("PATHWATCH_SANDBOX__LISTEN", format!("127.0.0.1:{}", free_port())));
+    let stderr = String::from_utf8_lossy(&weak.stderr);
+    assert_eq!(weak.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("PATHWATCH_ADMIN_PASSWORD") && stderr.contains("too short"), "{stderr}");
+}

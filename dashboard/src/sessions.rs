@@ -1,0 +1,103 @@
+//! Signed-in sessions: a random token in a cookie, its SHA-256 in `dashboard.db`, a CSRF token per
+//! session, an idle timeout and an absolute lifetime.
+//!
+//! Times are passed in (nanoseconds since the epoch) so the timeouts are testable without waiting.
+
+use sha2::{Digest, Sha256};
+use sqlx::{Row, SqlitePool};
+
+use crate::accounts::AccountError;
+
+/// How long sessions last.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionPolicy {
+    /// Signed out after this long without a request.
+    pub idle_timeout_ns: i64,
+    /// Signed out this long after signing in, however active.
+    pub max_lifetime_ns: i64,
+}
+
+/// A live session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub account: String,
+    pub csrf_token: String,
+}
+
+fn digest(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// 32 random bytes as hex.
+pub fn random_token() -> Result<String, AccountError> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| AccountError::Random(e.to_string()))?;
+    Ok(hex::encode(bytes))
+}
+
+/// Compares secrets in time independent of where they differ.
+pub fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[derive(Clone)]
+pub struct Sessions {
+    pool: SqlitePool,
+    policy: SessionPolicy,
+}
+
+impl Sessions {
+    pub fn new(pool: SqlitePool, policy: SessionPolicy) -> Sessions {
+        Sessions { pool, policy }
+    }
+
+    /// Starts a session for `account`; returns the cookie token (never stored as such).
+    pub async fn start(&self, account: &str, now_ns: i64) -> Result<String, AccountError> {
+        let token = random_token()?;
+        sqlx::query(
+            "INSERT INTO sessions (token_sha256, account, csrf_token, created_ns, last_seen_ns) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(digest(&token))
+        .bind(account)
+        .bind(random_token()?)
+        .bind(now_ns)
+        .bind(now_ns)
+        .execute(&self.pool)
+        .await?;
+        Ok(token)
+    }
+
+    /// The session for a cookie token, if it exists and has not timed out; touching it keeps it
+    /// alive. An expired session is deleted.
+    pub async fn find(&self, token: &str, now_ns: i64) -> Result<Option<Session>, AccountError> {
+        let key = digest(token);
+        let row =
+            sqlx::query("SELECT account, csrf_token, created_ns, last_seen_ns FROM sessions WHERE token_sha256 = ?")
+                .bind(&key)
+                .fetch_optional(&self.pool)
+                .await?;
+        let Some(row) = row else { return Ok(None) };
+        let (created, seen): (i64, i64) = (row.get("created_ns"), row.get("last_seen_ns"));
+        if now_ns - seen > self.policy.idle_timeout_ns || now_ns - created > self.policy.max_lifetime_ns {
+            self.end(token).await?;
+            return Ok(None);
+        }
+        sqlx::query("UPDATE sessions SET last_seen_ns = ? WHERE token_sha256 = ?")
+            .bind(now_ns)
+            .bind(&key)
+            .execute(&self.pool)
+            .await?;
+        Ok(Some(Session { account: row.get("account"), csrf_token: row.get("csrf_token") }))
+    }
+
+    pub async fn end(&self, token: &str) -> Result<(), AccountError> {
+        sqlx::query("DELETE FROM sessions WHERE token_sha256 = ?").bind(digest(token)).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Signs an account out everywhere (password changed, account disabled).
+    pub async fn end_all(&self, account: &str) -> Result<(), AccountError> {
+        sqlx::query("DELETE FROM sessions WHERE account = ?").bind(account).execute(&self.pool).await?;
+        Ok(())
+    }
+}

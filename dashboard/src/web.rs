@@ -1,0 +1,557 @@
+//! The signed-in dashboard: sign-in, sign-out, password change, role checks, security headers.
+//!
+//! Middleware order (outermost first): security headers on every response, then the routes. Each
+//! handler starts from an extractor that proves who is asking (`User`, or `AnyUser` for the pages
+//! a user with a one-time password may still use) and then checks the route's roles from `ROUTES`.
+//! The dashboard never writes telemetry.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use askama::Template;
+use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::{Form, Router};
+use serde::Deserialize;
+
+use crate::accounts::{Account, AccountError, Accounts, Role, MIN_PASSWORD_CHARS};
+use crate::sessions::{random_token, same_secret, SessionPolicy, Sessions};
+use crate::throttle::Throttle;
+use crate::RunningParts;
+
+const SESSION_COOKIE: &str = "pathwatch_session";
+const LOGIN_COOKIE: &str = "pathwatch_login";
+
+/// Which roles may use each route. Handlers check against this table; tests walk it.
+pub struct RouteAccess {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub roles: &'static [Role],
+}
+
+const EVERYONE: &[Role] = &Role::ALL;
+
+pub const ROUTES: &[RouteAccess] = &[
+    RouteAccess { method: "GET", path: "/", roles: EVERYONE },
+    RouteAccess { method: "GET", path: "/account/password", roles: EVERYONE },
+    RouteAccess { method: "POST", path: "/account/password", roles: EVERYONE },
+    RouteAccess { method: "POST", path: "/logout", roles: EVERYONE },
+    RouteAccess { method: "GET", path: "/admin/accounts", roles: &[Role::Admin] },
+];
+
+fn roles_for(method: &str, path: &str) -> &'static [Role] {
+    // A route missing from the table is open to nobody: failing closed.
+    ROUTES.iter().find(|r| r.method == method && r.path == path).map(|r| r.roles).unwrap_or(&[])
+}
+
+/// Settings for sign-in and sessions.
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    pub idle_timeout: Duration,
+    pub max_session: Duration,
+    /// `Secure` on cookies. Browsers accept Secure cookies from http://localhost and 127.0.0.1.
+    pub cookie_secure: bool,
+    pub max_failures: usize,
+    pub failure_window: Duration,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        WebConfig {
+            idle_timeout: Duration::from_secs(30 * 60),
+            max_session: Duration::from_secs(12 * 3600),
+            cookie_secure: true,
+            max_failures: 5,
+            failure_window: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct DashboardState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    accounts: Accounts,
+    sessions: Sessions,
+    throttle: Throttle,
+    parts: RunningParts,
+    config: WebConfig,
+}
+
+impl DashboardState {
+    pub fn new(accounts: Accounts, parts: RunningParts, config: WebConfig) -> DashboardState {
+        let policy = SessionPolicy {
+            idle_timeout_ns: config.idle_timeout.as_nanos() as i64,
+            max_lifetime_ns: config.max_session.as_nanos() as i64,
+        };
+        let sessions = Sessions::new(accounts.pool().clone(), policy);
+        let throttle = Throttle::new(config.max_failures, config.failure_window);
+        DashboardState { inner: Arc::new(Inner { accounts, sessions, throttle, parts, config }) }
+    }
+
+    pub fn sessions(&self) -> &Sessions {
+        &self.inner.sessions
+    }
+}
+
+fn now_ns() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0)
+}
+
+pub fn router(state: DashboardState) -> Router {
+    Router::new()
+        .route("/", get(home))
+        .route("/login", get(login_form).post(login))
+        .route("/logout", axum::routing::post(logout))
+        .route("/account/password", get(password_form).post(change_password))
+        .route("/admin/accounts", get(accounts_page))
+        .route("/static/app.css", get(stylesheet))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .fallback(not_found)
+        .with_state(state)
+        // Outermost: every response, errors included, carries the security headers.
+        .layer(axum::middleware::map_response(security_headers))
+}
+
+async fn security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    let set = |headers: &mut HeaderMap, name: header::HeaderName, value: &'static str| {
+        headers.insert(name, HeaderValue::from_static(value));
+    };
+    set(
+        headers,
+        header::CONTENT_SECURITY_POLICY,
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; \
+         base-uri 'none'",
+    );
+    set(headers, header::REFERRER_POLICY, "no-referrer");
+    set(headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(headers, header::X_FRAME_OPTIONS, "DENY");
+    set(headers, header::HeaderName::from_static("cross-origin-opener-policy"), "same-origin");
+    set(headers, header::HeaderName::from_static("permissions-policy"), "camera=(), microphone=(), geolocation=()");
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        set(headers, header::CACHE_CONTROL, "no-store");
+    }
+    response
+}
+
+/// What the header shows about the signed-in user.
+pub struct UserView {
+    pub name: String,
+    pub role: Role,
+    pub is_admin: bool,
+    pub csrf: String,
+}
+
+/// Why a request was not served, as a person can act on it.
+#[derive(Debug)]
+pub enum WebError {
+    /// Not signed in (or the session timed out): go to the sign-in page.
+    SignIn,
+    /// Signed in with a one-time password: change it first.
+    MustChangePassword,
+    Forbidden,
+    BadForm(&'static str),
+    Internal(String),
+}
+
+impl From<AccountError> for WebError {
+    fn from(e: AccountError) -> Self {
+        WebError::Internal(e.to_string())
+    }
+}
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        match self {
+            WebError::SignIn => Redirect::to("/login").into_response(),
+            WebError::MustChangePassword => Redirect::to("/account/password").into_response(),
+            WebError::Forbidden => {
+                page_error(StatusCode::FORBIDDEN, "Not allowed", "Your role does not give access to this page.")
+            }
+            WebError::BadForm(what) => page_error(StatusCode::BAD_REQUEST, "Form not accepted", what),
+            WebError::Internal(detail) => {
+                tracing::error!(error = %detail, "dashboard request failed");
+                page_error(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", "The error has been logged.")
+            }
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    title: &'a str,
+    user: Option<UserView>,
+    message: &'a str,
+}
+
+fn page_error(status: StatusCode, title: &str, message: &str) -> Response {
+    render(status, &ErrorPage { title, user: None, message })
+}
+
+fn render(status: StatusCode, template: &impl Template) -> Response {
+    match template.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "template failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "template error").into_response()
+        }
+    }
+}
+
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+fn set_cookie(config: &WebConfig, name: &str, value: &str, path: &str, max_age: Option<u64>) -> HeaderValue {
+    let secure = if config.cookie_secure { "; Secure" } else { "" };
+    let age = max_age.map(|s| format!("; Max-Age={s}")).unwrap_or_default();
+    let text = format!("{name}={value}; Path={path}; HttpOnly; SameSite=Strict{secure}{age}");
+    HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// Refuses cross-site form posts: when the browser says where a POST came from, it must be here.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let (Some(origin), Some(host)) = (headers.get(header::ORIGIN), headers.get(header::HOST)) else { return true };
+    let (Ok(origin), Ok(host)) = (origin.to_str(), host.to_str()) else { return false };
+    origin.split_once("://").map(|(_, rest)| rest) == Some(host)
+}
+
+/// The client's address, when the server was started with connect info (tests drive the router
+/// without it).
+pub struct PeerIp(Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for PeerIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(PeerIp(parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip())))
+    }
+}
+
+/// Any signed-in user, including one who must still change a one-time password.
+pub struct AnyUser {
+    pub account: Account,
+    pub csrf: String,
+    token: String,
+}
+
+impl AnyUser {
+    fn view(&self) -> UserView {
+        UserView {
+            name: self.account.name.clone(),
+            role: self.account.role,
+            is_admin: self.account.role == Role::Admin,
+            csrf: self.csrf.clone(),
+        }
+    }
+
+    fn allowed(&self, method: &str, path: &str) -> Result<(), WebError> {
+        if roles_for(method, path).contains(&self.account.role) {
+            Ok(())
+        } else {
+            Err(WebError::Forbidden)
+        }
+    }
+
+    fn check_csrf(&self, sent: &str) -> Result<(), WebError> {
+        if same_secret(sent, &self.csrf) {
+            Ok(())
+        } else {
+            Err(WebError::BadForm("The form had expired or did not come from this site. Please try again."))
+        }
+    }
+}
+
+impl FromRequestParts<DashboardState> for AnyUser {
+    type Rejection = WebError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &DashboardState) -> Result<Self, Self::Rejection> {
+        let token = cookie(&parts.headers, SESSION_COOKIE).ok_or(WebError::SignIn)?;
+        let session = state.inner.sessions.find(&token, now_ns()).await?.ok_or(WebError::SignIn)?;
+        let account = match state.inner.accounts.get(&session.account).await {
+            Ok(a) if !a.disabled => a,
+            Ok(_) | Err(AccountError::NotFound(_)) => {
+                state.inner.sessions.end(&token).await?;
+                return Err(WebError::SignIn);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        Ok(AnyUser { account, csrf: session.csrf_token, token })
+    }
+}
+
+/// A signed-in user who has a password of their own.
+pub struct User(AnyUser);
+
+impl FromRequestParts<DashboardState> for User {
+    type Rejection = WebError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &DashboardState) -> Result<Self, Self::Rejection> {
+        let user = AnyUser::from_request_parts(parts, state).await?;
+        if user.account.must_change_password {
+            return Err(WebError::MustChangePassword);
+        }
+        Ok(User(user))
+    }
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage {
+    title: &'static str,
+    user: Option<UserView>,
+    lines: Vec<String>,
+}
+
+async fn home(State(state): State<DashboardState>, User(user): User) -> Result<Response, WebError> {
+    user.allowed("GET", "/")?;
+    let lines = state.inner.parts.lines.iter().flat_map(|l| l.lines()).map(str::to_string).collect();
+    Ok(render(StatusCode::OK, &HomePage { title: "Overview", user: Some(user.view()), lines }))
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    title: &'static str,
+    user: Option<UserView>,
+    csrf: String,
+    name: String,
+    error: Option<String>,
+}
+
+fn login_page(state: &DashboardState, status: StatusCode, name: &str, error: Option<String>) -> Response {
+    let csrf = match random_token() {
+        Ok(t) => t,
+        Err(e) => return WebError::from(e).into_response(),
+    };
+    let mut response =
+        render(status, &LoginPage { title: "Sign in", user: None, csrf: csrf.clone(), name: name.into(), error });
+    let cookie = set_cookie(&state.inner.config, LOGIN_COOKIE, &csrf, "/login", Some(3600));
+    response.headers_mut().append(header::SET_COOKIE, cookie);
+    response
+}
+
+async fn login_form(State(state): State<DashboardState>) -> Response {
+    login_page(&state, StatusCode::OK, "", None)
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    name: String,
+    password: String,
+    csrf: String,
+}
+
+async fn login(
+    State(state): State<DashboardState>,
+    PeerIp(peer): PeerIp,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Result<Response, WebError> {
+    let expected = cookie(&headers, LOGIN_COOKIE).unwrap_or_default();
+    if !same_origin(&headers) || expected.is_empty() || !same_secret(&form.csrf, &expected) {
+        return Ok(login_page(
+            &state,
+            StatusCode::BAD_REQUEST,
+            &form.name,
+            Some("The sign-in form had expired. Please try again.".into()),
+        ));
+    }
+    let mut keys = vec![format!("name:{}", form.name)];
+    if let Some(ip) = peer {
+        keys.push(format!("addr:{ip}"));
+    }
+    let now = Instant::now();
+    if let Some(wait) = state.inner.throttle.wait(&keys, now) {
+        let minutes = wait.as_secs().div_ceil(60);
+        let mut response = login_page(
+            &state,
+            StatusCode::TOO_MANY_REQUESTS,
+            &form.name,
+            Some(format!(
+                "Too many failed attempts. Try again in {minutes} minute{}.",
+                if minutes == 1 { "" } else { "s" }
+            )),
+        );
+        if let Ok(value) = HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        return Ok(response);
+    }
+    match state.inner.accounts.verify(&form.name, &form.password).await {
+        Ok(account) => {
+            state.inner.throttle.succeeded(&keys[..1]);
+            let token = state.inner.sessions.start(&account.name, now_ns()).await?;
+            let target = if account.must_change_password { "/account/password" } else { "/" };
+            let mut response = Redirect::to(target).into_response();
+            let session = set_cookie(&state.inner.config, SESSION_COOKIE, &token, "/", None);
+            response.headers_mut().append(header::SET_COOKIE, session);
+            response
+                .headers_mut()
+                .append(header::SET_COOKIE, set_cookie(&state.inner.config, LOGIN_COOKIE, "", "/login", Some(0)));
+            tracing::info!(account = %account.name, "signed in");
+            Ok(response)
+        }
+        Err(AccountError::BadCredentials) => {
+            state.inner.throttle.failed(&keys, now);
+            tracing::warn!(account = %form.name, "failed sign-in");
+            Ok(login_page(&state, StatusCode::UNAUTHORIZED, &form.name, Some("Wrong account name or password.".into())))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    csrf: String,
+}
+
+async fn logout(
+    State(state): State<DashboardState>,
+    headers: HeaderMap,
+    user: AnyUser,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, WebError> {
+    user.allowed("POST", "/logout")?;
+    if !same_origin(&headers) {
+        return Err(WebError::Forbidden);
+    }
+    user.check_csrf(&form.csrf)?;
+    state.inner.sessions.end(&user.token).await?;
+    let mut response = Redirect::to("/login").into_response();
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, set_cookie(&state.inner.config, SESSION_COOKIE, "", "/", Some(0)));
+    Ok(response)
+}
+
+#[derive(Template)]
+#[template(path = "password.html")]
+struct PasswordPage {
+    title: &'static str,
+    user: Option<UserView>,
+    csrf: String,
+    must_change: bool,
+    min_chars: usize,
+    error: Option<String>,
+}
+
+fn password_page(user: &AnyUser, status: StatusCode, error: Option<String>) -> Response {
+    render(
+        status,
+        &PasswordPage {
+            title: "Change your password",
+            user: Some(user.view()),
+            csrf: user.csrf.clone(),
+            must_change: user.account.must_change_password,
+            min_chars: MIN_PASSWORD_CHARS,
+            error,
+        },
+    )
+}
+
+async fn password_form(user: AnyUser) -> Result<Response, WebError> {
+    user.allowed("GET", "/account/password")?;
+    Ok(password_page(&user, StatusCode::OK, None))
+}
+
+#[derive(Deserialize)]
+struct PasswordForm {
+    csrf: String,
+    current: String,
+    new: String,
+    confirm: String,
+}
+
+async fn change_password(
+    State(state): State<DashboardState>,
+    headers: HeaderMap,
+    user: AnyUser,
+    Form(form): Form<PasswordForm>,
+) -> Result<Response, WebError> {
+    user.allowed("POST", "/account/password")?;
+    if !same_origin(&headers) {
+        return Err(WebError::Forbidden);
+    }
+    user.check_csrf(&form.csrf)?;
+    let name = user.account.name.clone();
+    let keys = [format!("name:{name}")];
+    if state.inner.throttle.wait(&keys, Instant::now()).is_some() {
+        return Ok(password_page(
+            &user,
+            StatusCode::TOO_MANY_REQUESTS,
+            Some("Too many failed attempts; try again later.".into()),
+        ));
+    }
+    if let Err(AccountError::BadCredentials) = state.inner.accounts.verify(&name, &form.current).await {
+        state.inner.throttle.failed(&keys, Instant::now());
+        return Ok(password_page(&user, StatusCode::UNAUTHORIZED, Some("The current password is not right.".into())));
+    }
+    if form.new != form.confirm {
+        return Ok(password_page(&user, StatusCode::BAD_REQUEST, Some("The two new passwords are different.".into())));
+    }
+    if form.new == form.current {
+        return Ok(password_page(
+            &user,
+            StatusCode::BAD_REQUEST,
+            Some("Choose a password different from the current one.".into()),
+        ));
+    }
+    match state.inner.accounts.set_password(&name, &form.new, false).await {
+        Ok(()) => {}
+        Err(AccountError::WeakPassword) => {
+            let message = format!("The new password needs at least {MIN_PASSWORD_CHARS} characters.");
+            return Ok(password_page(&user, StatusCode::BAD_REQUEST, Some(message)));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    // Every other session of this account ends; this browser gets a fresh one.
+    state.inner.sessions.end_all(&name).await?;
+    let token = state.inner.sessions.start(&name, now_ns()).await?;
+    let mut response = Redirect::to("/").into_response();
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, set_cookie(&state.inner.config, SESSION_COOKIE, &token, "/", None));
+    Ok(response)
+}
+
+#[derive(Template)]
+#[template(path = "accounts.html")]
+struct AccountsPage {
+    title: &'static str,
+    user: Option<UserView>,
+    accounts: Vec<Account>,
+}
+
+async fn accounts_page(State(state): State<DashboardState>, User(user): User) -> Result<Response, WebError> {
+    user.allowed("GET", "/admin/accounts")?;
+    let accounts = state.inner.accounts.list().await?;
+    Ok(render(StatusCode::OK, &AccountsPage { title: "Accounts", user: Some(user.view()), accounts }))
+}
+
+async fn stylesheet() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "max-age=3600")],
+        include_str!("../static/app.css"),
+    )
+        .into_response()
+}
+
+async fn not_found() -> Response {
+    page_error(StatusCode::NOT_FOUND, "Page not found", "There is no page at this address.")
+}

@@ -1,0 +1,4 @@
+//! Dashboard router tests, driven with `oneshot` (no port): sign-in, sessions, CSRF, throttling,
+//! password change, roles on every route, security headers.
+
+mod web;
