@@ -15,11 +15,13 @@ step "system packages"
 missing=()
 [ -x /usr/sbin/clickhouse-server ] || command -v clickhouse-server >/dev/null || missing+=(clickhouse-server)
 command -v curl >/dev/null || missing+=(curl)
+command -v promtool >/dev/null || missing+=(prometheus)
 if [ ${#missing[@]} -gt 0 ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 echo "clickhouse-server: $(dpkg-query -W -f='${Version}' clickhouse-server 2>/dev/null || echo '?')"
+echo "promtool: $(promtool --version 2>&1 | head -1)"
 
 step "python packages (.venv)"
 [ -x .venv/bin/python ] || python3 -m venv .venv

@@ -9,6 +9,7 @@ pub mod credentials;
 pub mod environment;
 pub mod error;
 pub mod flows;
+pub mod metrics;
 pub mod model;
 pub mod otlp;
 pub mod probe;

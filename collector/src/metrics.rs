@@ -50,7 +50,15 @@ pub struct Metrics {
 
 impl Metrics {
     pub fn new() -> Self {
-        let mut registry = Registry::with_prefix("pathwatch");
+        Self::with_more(|_| {})
+    }
+
+    /// The collector's metrics (prefixed `pathwatch_`) plus whatever `more` registers at the root,
+    /// unprefixed — e.g. the canaries' `probe_success`, named as the blackbox exporter names it.
+    pub fn with_more(more: impl FnOnce(&mut Registry)) -> Self {
+        let mut root = Registry::default();
+        more(&mut root);
+        let registry = root.sub_registry_with_prefix("pathwatch");
         let m = Metrics {
             received: Family::default(),
             stored: Family::default(),
@@ -88,7 +96,7 @@ impl Metrics {
             "Failed attempts to move spooled batches to ClickHouse",
             m.spool_drain_failures.clone(),
         );
-        Metrics { registry, ..m }
+        Metrics { registry: root, ..m }
     }
 
     /// The Prometheus text exposition of every metric.

@@ -8,6 +8,8 @@
 
 pub mod accounts;
 pub mod sessions;
+pub mod slo;
+pub mod slo_rules;
 pub mod throttle;
 pub mod web;
 

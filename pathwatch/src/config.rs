@@ -26,6 +26,24 @@ pub struct Config {
     pub self_telemetry: crate::telemetry::SelfTelemetryConfig,
     pub sandbox: crate::demo::SandboxSection,
     pub canaries: canaries::CanaryConfig,
+    /// Service level objectives over canary flows. Unset: 99 % availability over 28 days for each
+    /// canary flow (see `effective_slos`).
+    pub slos: Option<Vec<dashboard::slo::SloConfig>>,
+}
+
+impl Config {
+    /// The configured SLOs, or one 99 %/28-day availability SLO per canary flow.
+    pub fn effective_slos(&self) -> Vec<dashboard::slo::SloConfig> {
+        match &self.slos {
+            Some(slos) => slos.clone(),
+            None => self
+                .canaries
+                .effective_flows()
+                .iter()
+                .map(|f| dashboard::slo::SloConfig::availability(&f.name))
+                .collect(),
+        }
+    }
 }
 
 impl Default for Config {
@@ -41,6 +59,7 @@ impl Default for Config {
             self_telemetry: crate::telemetry::SelfTelemetryConfig::default(),
             sandbox: crate::demo::SandboxSection::default(),
             canaries: canaries::CanaryConfig::default(),
+            slos: None,
         }
     }
 }
@@ -49,6 +68,8 @@ impl Default for Config {
 #[serde(deny_unknown_fields, default)]
 pub struct DashboardConfig {
     pub listen: std::net::SocketAddr,
+    /// Linked from alerts as `<runbook_base_url><slo name>`; empty: no link.
+    pub runbook_base_url: String,
     /// Signed out after this many minutes without a request.
     pub idle_timeout_minutes: u64,
     /// Signed out this many hours after signing in, however active.
@@ -65,6 +86,7 @@ impl Default for DashboardConfig {
     fn default() -> Self {
         DashboardConfig {
             listen: std::net::SocketAddr::from(([127, 0, 0, 1], 8080)),
+            runbook_base_url: String::new(),
             idle_timeout_minutes: 30,
             max_session_hours: 12,
             cookie_secure: true,
@@ -227,6 +249,19 @@ fn validate(c: &Config) -> anyhow::Result<()> {
     if let Err(e) = canaries.validate() {
         problems.push(e.to_string().replacen("invalid configuration key", "key", 1));
     }
+    let flows: Vec<String> = c.canaries.effective_flows().into_iter().map(|f| f.name).collect();
+    let mut slo_names = std::collections::BTreeSet::new();
+    for (i, slo) in c.effective_slos().iter().enumerate() {
+        if let Err((field, message)) = slo.validate() {
+            problems.push(format!("key `slos[{i}].{field}`: {message}"));
+        }
+        if !slo_names.insert(slo.name.clone()) {
+            problems.push(format!("key `slos[{i}].name`: {:?} is used twice", slo.name));
+        }
+        if !flows.contains(&slo.flow) {
+            problems.push(format!("key `slos[{i}].flow`: no canary flow {:?} (flows: {})", slo.flow, flows.join(", ")));
+        }
+    }
     if problems.is_empty() {
         Ok(())
     } else {
@@ -285,6 +320,24 @@ mod tests {
         std::fs::write(&path, "[collector]\nmax_body_bytes = 10\n").unwrap();
         let err = load(Some(&path), None).unwrap_err().to_string();
         assert!(err.contains("collector.max_body_bytes"), "{err}");
+    }
+
+    #[test]
+    fn slos_follow_the_flows_and_bad_ones_name_their_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pathwatch.toml");
+        let defaults = load(None, None).unwrap().effective_slos();
+        assert_eq!(defaults.iter().map(|s| s.flow.as_str()).collect::<Vec<_>>(), ["pds", "gpconnect", "nrl", "mesh"]);
+        let slo = |extra: &str| format!("[[slos]]\nname = \"x\"\nflow = \"pds\"\nsli = \"availability\"\n{extra}");
+        std::fs::write(&path, slo("objective = 1.5\n")).unwrap();
+        let err = load(Some(&path), None).unwrap_err().to_string();
+        assert!(err.contains("slos[0].objective"), "{err}");
+        std::fs::write(&path, slo("objective = 0.99\n").replace("\"pds\"", "\"pharmacy\"")).unwrap();
+        let err = load(Some(&path), None).unwrap_err().to_string();
+        assert!(err.contains("slos[0].flow") && err.contains("pharmacy"), "{err}");
+        std::fs::write(&path, slo("objective = 0.99\nwindow = 30\n")).unwrap();
+        let err = load(Some(&path), None).unwrap_err().to_string();
+        assert!(err.contains("window"), "unknown SLO keys are refused: {err}");
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod commands;
 mod config;
 mod demo;
 mod serve;
+mod slo;
 mod telemetry;
 mod users;
 
@@ -52,6 +53,11 @@ enum Command {
         #[command(subcommand)]
         command: users::UserCommand,
     },
+    /// Service level objectives.
+    Slo {
+        #[command(subcommand)]
+        command: SloCommand,
+    },
     /// Canary tools.
     Canary {
         #[command(subcommand)]
@@ -73,6 +79,17 @@ enum Command {
     Trace {
         /// A 32-hex-digit trace id, or a correlation id (X-Correlation-ID / X-Request-ID).
         id: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum SloCommand {
+    /// Write Prometheus recording and alerting rules equivalent to Pathwatch's SLO evaluation
+    /// (check them with `promtool check rules`).
+    Rules {
+        /// File to write; default: standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
     },
 }
 
@@ -124,6 +141,7 @@ fn main() -> ExitCode {
             Command::Sandbox => canary::sandbox(&config).await,
             Command::Patients(args) => canary::patients(&args),
             Command::User { command } => users::run(&config, command).await,
+            Command::Slo { command: SloCommand::Rules { out } } => slo::rules(&config, out.as_deref()),
             Command::Canary { command: CanaryCommand::Run { flow } } => canary::run(&config, &flow).await,
             Command::Audit { command: AuditCommand::Verify } => commands::audit_verify(&config).await,
             Command::Audit { command: AuditCommand::Search(search) } => commands::audit_search(&config, search).await,

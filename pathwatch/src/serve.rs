@@ -84,7 +84,15 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
         Some(key) => key.clone(),
         None => persistent_secret(&config.data_dir, "pseudonym.key")?.0,
     };
-    let metrics = Arc::new(Metrics::new());
+    // Canary results on the collector's /metrics (`probe_success`, `probe_duration_seconds`,
+    // `pathwatch_canary_runs_total`), read by `pathwatch slo rules`' rules.
+    // Only where canaries run: a bare collector has no canary results to report.
+    let canary_metrics = (mode == Mode::Standalone).then(|| crate::slo::canary_metrics(&config));
+    let metrics = Arc::new(Metrics::with_more(|registry| {
+        if let Some(m) = &canary_metrics {
+            m.register(registry)
+        }
+    }));
     let store = open_store(&config, Open::CreateIfMissing).await?;
     let mut lines = Vec::new();
     let sink = match &store {
@@ -141,7 +149,7 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
             lines.push(crate::demo::describe_sandbox(&sandbox.urls()));
             _sandbox = Some(sandbox);
         }
-        if let Some(line) = start_canaries(&config, export_token)? {
+        if let Some(line) = start_canaries(&config, export_token, canary_metrics.clone())? {
             lines.push(line);
         }
         let listen = config.dashboard.listen;
@@ -203,7 +211,11 @@ async fn open_dashboard(
 /// Starts the scheduled canaries (standalone mode): the configured flows, or the built-in four
 /// against our sandboxes, exporting their traces to this process's collector unless configured
 /// otherwise. Returns the line to print, or None when there is nothing to run.
-fn start_canaries(config: &Config, export_token: Option<String>) -> anyhow::Result<Option<String>> {
+fn start_canaries(
+    config: &Config,
+    export_token: Option<String>,
+    metrics: Option<canaries::metrics::CanaryMetrics>,
+) -> anyhow::Result<Option<String>> {
     if !config.canaries.enabled || (!config.sandbox.enabled && config.canaries.flows.is_empty()) {
         return Ok(None);
     }
@@ -226,6 +238,22 @@ fn start_canaries(config: &Config, export_token: Option<String>) -> anyhow::Resu
         flows.join(", "),
         canary_config.export.otlp_endpoint.as_deref().unwrap_or("not exported")
     );
+    let mut runs = canaries.subscribe();
+    tokio::spawn(async move {
+        loop {
+            match runs.recv().await {
+                Ok(run) => {
+                    if let Some(m) = &metrics {
+                        m.record(&run)
+                    }
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                    tracing::warn!(missed, "canary metrics fell behind; some runs not counted");
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    });
     tokio::spawn(canaries.run_scheduled(shutdown_signal()));
     Ok(Some(line))
 }

@@ -53,13 +53,14 @@ search = { family = "Smith", gender = "female", birthdate = "2010-10-22" }
     )
     .unwrap();
     let log = data.join("up.log");
+    let collector = format!("127.0.0.1:{}", free_port());
     let up = start(
         pathwatch(&data)
             .arg("--config")
             .arg(&config)
             .arg("up")
             .env("PATHWATCH_LOG", "canaries=info,warn")
-            .env("PATHWATCH_COLLECTOR__LISTEN", format!("127.0.0.1:{}", free_port()))
+            .env("PATHWATCH_COLLECTOR__LISTEN", &collector)
             .env("PATHWATCH_DASHBOARD__LISTEN", format!("127.0.0.1:{}", free_port()))
             .env("PATHWATCH_SANDBOX__LISTEN", format!("127.0.0.1:{}", free_port())),
         &log,
@@ -81,6 +82,16 @@ search = { family = "Smith", gender = "female", birthdate = "2010-10-22" }
     };
     // The last run may still be in the collector's hands: give it a moment, then stop.
     tokio::time::sleep(Duration::from_millis(500)).await;
+    // The runs are also on /metrics, for Prometheus.
+    let metrics = reqwest::get(format!("http://{collector}/metrics")).await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("probe_success{flow=\"pds\"} 1"), "{metrics}");
+    let passes = metrics
+        .lines()
+        .find(|l| l.starts_with("pathwatch_canary_runs_total{flow=\"pds\",result=\"pass\"}"))
+        .and_then(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .unwrap_or(0);
+    assert!(passes >= 3, "{metrics}");
+    assert!(metrics.contains("probe_duration_seconds_count{flow=\"pds\",step=\"read_patient\"}"), "{metrics}");
     drop(up);
     let store = audit_store::SqliteStore::open(&data.join("telemetry.db")).await.unwrap();
     let mut trace_ids = std::collections::BTreeSet::new();

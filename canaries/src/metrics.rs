@@ -1,0 +1,125 @@
+//! Canary results as Prometheus metrics, for teams already on Prometheus and Alertmanager:
+//! `probe_success` and `probe_duration_seconds` as the blackbox exporter names them, plus
+//! `pathwatch_canary_runs_total`, the counter the generated SLO rules are computed from (the same
+//! run counts Pathwatch's own SLO evaluation uses).
+//!
+//! Labels are bounded: configured flow names and their fixed step names.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::{Family, MetricConstructor};
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+use crate::model::{CanaryRun, StepOutcome};
+
+/// The step label of a whole run in `probe_duration_seconds`.
+pub const RUN_STEP: &str = "run";
+
+/// Upper bounds (seconds) every latency histogram has; configured latency-SLO thresholds are
+/// added, so a threshold is always a bucket boundary and the rules can count "faster than T".
+pub const DEFAULT_BUCKETS: &[f64] = &[0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0];
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FlowLabels {
+    pub flow: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StepLabels {
+    pub flow: String,
+    pub step: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RunLabels {
+    pub flow: String,
+    /// `pass` (healthy or degraded) or `fail` (partial or outage).
+    pub result: &'static str,
+}
+
+#[derive(Clone)]
+pub struct Buckets(Vec<f64>);
+
+impl MetricConstructor<Histogram> for Buckets {
+    fn new_metric(&self) -> Histogram {
+        Histogram::new(self.0.iter().copied())
+    }
+}
+
+#[derive(Clone)]
+pub struct CanaryMetrics {
+    pub success: Family<FlowLabels, Gauge>,
+    pub duration: Family<StepLabels, Histogram, Buckets>,
+    pub runs: Family<RunLabels, Counter>,
+}
+
+/// The bucket bounds for `extra` thresholds (seconds) plus the defaults, sorted, deduplicated.
+pub fn buckets(extra: &[f64]) -> Vec<f64> {
+    let mut all: Vec<f64> =
+        DEFAULT_BUCKETS.iter().chain(extra).copied().filter(|b| b.is_finite() && *b > 0.0).collect();
+    all.sort_by(f64::total_cmp);
+    all.dedup();
+    all
+}
+
+impl CanaryMetrics {
+    /// Metrics for `flows`, whose counters start at zero (so rules see a series before the first
+    /// failure), with `thresholds` (seconds) among the histogram buckets.
+    pub fn new(flows: &[String], thresholds: &[f64]) -> CanaryMetrics {
+        let metrics = CanaryMetrics {
+            success: Family::default(),
+            duration: Family::new_with_constructor(Buckets(buckets(thresholds))),
+            runs: Family::default(),
+        };
+        for flow in flows {
+            for result in ["pass", "fail"] {
+                let _ = metrics.runs.get_or_create(&RunLabels { flow: flow.clone(), result });
+            }
+        }
+        metrics
+    }
+
+    pub fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "probe_success",
+            "Whether the last run of the canary flow passed (1) or not (0)",
+            self.success.clone(),
+        );
+        registry.register(
+            "probe_duration_seconds",
+            "Canary run (step=\"run\") and step durations",
+            self.duration.clone(),
+        );
+        registry.register("pathwatch_canary_runs", "Canary runs by flow and result", self.runs.clone());
+    }
+
+    pub fn record(&self, run: &CanaryRun) {
+        let passed = run.status.passes();
+        self.success.get_or_create(&FlowLabels { flow: run.flow.clone() }).set(i64::from(passed));
+        let result = if passed { "pass" } else { "fail" };
+        self.runs.get_or_create(&RunLabels { flow: run.flow.clone(), result }).inc();
+        let observe = |step: &str, ms: f64| {
+            let labels = StepLabels { flow: run.flow.clone(), step: step.to_string() };
+            self.duration.get_or_create(&labels).observe(ms / 1000.0);
+        };
+        observe(RUN_STEP, run.duration_ms);
+        for step in run.steps.iter().filter(|s| s.outcome != StepOutcome::Skipped) {
+            observe(&step.step, step.duration_ms);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thresholds_become_bucket_bounds() {
+        let b = buckets(&[0.8, 1.0, -1.0, f64::NAN]);
+        assert!(b.contains(&0.8));
+        assert_eq!(b.iter().filter(|x| **x == 1.0).count(), 1);
+        assert!(b.windows(2).all(|w| w[0] < w[1]));
+    }
+}

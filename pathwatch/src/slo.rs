@@ -1,0 +1,63 @@
+//! `pathwatch slo rules`: the configured SLOs as Prometheus recording and alerting rules, and the
+//! canary metrics those rules read.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use dashboard::slo::SliKind;
+
+use crate::config::Config;
+
+/// Canary metrics for the configured flows, with every latency-SLO threshold as a bucket bound.
+pub fn canary_metrics(config: &Config) -> canaries::metrics::CanaryMetrics {
+    let flows: Vec<String> = config.canaries.effective_flows().into_iter().map(|f| f.name).collect();
+    let thresholds: Vec<f64> = config
+        .effective_slos()
+        .iter()
+        .filter(|s| s.sli == SliKind::Latency)
+        .filter_map(|s| s.latency_threshold_ms)
+        .map(|ms| ms as f64 / 1000.0)
+        .collect();
+    canaries::metrics::CanaryMetrics::new(&flows, &thresholds)
+}
+
+pub fn rules(config: &Config, out: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
+    let yaml = dashboard::slo_rules::prometheus_rules(&config.effective_slos(), &config.dashboard.runbook_base_url);
+    match out {
+        Some(path) => std::fs::write(path, yaml).with_context(|| format!("writing {}", path.display()))?,
+        None => print!("{yaml}"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The rules' `le` matchers must be byte-identical to the bounds the exposition prints.
+    #[test]
+    fn latency_rule_buckets_match_the_exposition() {
+        let mut config = Config::default();
+        let mut slo = dashboard::slo::SloConfig::availability("mesh");
+        slo.name = "mesh-latency".into();
+        slo.sli = SliKind::Latency;
+        slo.latency_threshold_ms = Some(1500);
+        let mut slos = config.effective_slos();
+        slos.push(slo.clone());
+        config.slos = Some(slos);
+        let metrics = canary_metrics(&config);
+        let mut registry = prometheus_client::registry::Registry::default();
+        metrics.register(&mut registry);
+        let labels = canaries::metrics::StepLabels { flow: "mesh".into(), step: "run".into() };
+        metrics.duration.get_or_create(&labels).observe(1.2);
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+        let expr = dashboard::slo_rules::error_ratio_expr(&slo, "1h");
+        let le = expr.split("le=\"").nth(1).unwrap().split('"').next().unwrap();
+        assert!(
+            text.contains(&format!("probe_duration_seconds_bucket{{le=\"{le}\",flow=\"mesh\",step=\"run\"}} 1")),
+            "{le}\n{text}"
+        );
+        assert!(text.contains("pathwatch_canary_runs_total{flow=\"pds\",result=\"fail\"} 0"), "{text}");
+    }
+}
