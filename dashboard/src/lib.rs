@@ -9,8 +9,11 @@
 pub mod accounts;
 pub mod sessions;
 pub mod slo;
+pub mod slo_eval;
+pub mod slo_page;
 pub mod slo_rules;
 pub mod throttle;
+pub mod uk_time;
 pub mod web;
 
 /// What `pathwatch up` started, shown on the overview until pathway health exists.

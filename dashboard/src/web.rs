@@ -40,6 +40,7 @@ pub const ROUTES: &[RouteAccess] = &[
     RouteAccess { method: "GET", path: "/account/password", roles: EVERYONE },
     RouteAccess { method: "POST", path: "/account/password", roles: EVERYONE },
     RouteAccess { method: "POST", path: "/logout", roles: EVERYONE },
+    RouteAccess { method: "GET", path: "/slos", roles: EVERYONE },
     RouteAccess { method: "GET", path: "/admin/accounts", roles: &[Role::Admin] },
 ];
 
@@ -82,6 +83,9 @@ struct Inner {
     throttle: Throttle,
     parts: RunningParts,
     config: WebConfig,
+    /// Where canary runs are read from; None only in tests of pages that need no data.
+    store: Option<audit_store::AnyStore>,
+    slos: Vec<crate::slo::SloConfig>,
 }
 
 impl DashboardState {
@@ -92,7 +96,27 @@ impl DashboardState {
         };
         let sessions = Sessions::new(accounts.pool().clone(), policy);
         let throttle = Throttle::new(config.max_failures, config.failure_window);
-        DashboardState { inner: Arc::new(Inner { accounts, sessions, throttle, parts, config }) }
+        DashboardState {
+            inner: Arc::new(Inner { accounts, sessions, throttle, parts, config, store: None, slos: Vec::new() }),
+        }
+    }
+
+    /// Adds the telemetry store the data pages read and the SLOs they evaluate.
+    pub fn with_data(self, store: audit_store::AnyStore, slos: Vec<crate::slo::SloConfig>) -> DashboardState {
+        let inner = match Arc::try_unwrap(self.inner) {
+            Ok(inner) => inner,
+            // Only called while building, before any clone exists.
+            Err(shared) => return DashboardState { inner: shared },
+        };
+        DashboardState { inner: Arc::new(Inner { store: Some(store), slos, ..inner }) }
+    }
+
+    pub fn store(&self) -> Option<&audit_store::AnyStore> {
+        self.inner.store.as_ref()
+    }
+
+    pub fn slos(&self) -> &[crate::slo::SloConfig] {
+        &self.inner.slos
     }
 
     pub fn sessions(&self) -> &Sessions {
@@ -100,7 +124,7 @@ impl DashboardState {
     }
 }
 
-fn now_ns() -> i64 {
+pub(crate) fn now_ns() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0)
 }
 
@@ -110,6 +134,7 @@ pub fn router(state: DashboardState) -> Router {
         .route("/login", get(login_form).post(login))
         .route("/logout", axum::routing::post(logout))
         .route("/account/password", get(password_form).post(change_password))
+        .route("/slos", get(crate::slo_page::slos_page))
         .route("/admin/accounts", get(accounts_page))
         .route("/static/app.css", get(stylesheet))
         .route("/healthz", get(|| async { "ok\n" }))
@@ -196,7 +221,7 @@ fn page_error(status: StatusCode, title: &str, message: &str) -> Response {
     render(status, &ErrorPage { title, user: None, message })
 }
 
-fn render(status: StatusCode, template: &impl Template) -> Response {
+pub(crate) fn render(status: StatusCode, template: &impl Template) -> Response {
     match template.render() {
         Ok(html) => (status, Html(html)).into_response(),
         Err(e) => {
@@ -251,7 +276,7 @@ pub struct AnyUser {
 }
 
 impl AnyUser {
-    fn view(&self) -> UserView {
+    pub(crate) fn view(&self) -> UserView {
         UserView {
             name: self.account.name.clone(),
             role: self.account.role,
@@ -260,7 +285,7 @@ impl AnyUser {
         }
     }
 
-    fn allowed(&self, method: &str, path: &str) -> Result<(), WebError> {
+    pub(crate) fn allowed(&self, method: &str, path: &str) -> Result<(), WebError> {
         if roles_for(method, path).contains(&self.account.role) {
             Ok(())
         } else {
@@ -296,7 +321,7 @@ impl FromRequestParts<DashboardState> for AnyUser {
 }
 
 /// A signed-in user who has a password of their own.
-pub struct User(AnyUser);
+pub struct User(pub AnyUser);
 
 impl FromRequestParts<DashboardState> for User {
     type Rejection = WebError;

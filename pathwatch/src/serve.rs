@@ -161,7 +161,7 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
         let parts = dashboard::RunningParts {
             lines: lines.iter().filter(|l| !l.starts_with("ingest token")).cloned().collect(),
         };
-        let (state, admin_line) = open_dashboard(&config, parts).await?;
+        let (state, admin_line) = open_dashboard(&config, parts, store.clone()).await?;
         lines.extend(admin_line);
         let app = dashboard::web::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
         servers.spawn(async move { axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await });
@@ -182,6 +182,7 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
 async fn open_dashboard(
     config: &Config,
     parts: dashboard::RunningParts,
+    store: AnyStore,
 ) -> anyhow::Result<(dashboard::web::DashboardState, Option<String>)> {
     use dashboard::accounts::{Accounts, FirstAdmin};
     let path = config.data_dir.join("dashboard.db");
@@ -205,7 +206,7 @@ async fn open_dashboard(
         max_failures: d.max_failed_sign_ins,
         failure_window: Duration::from_secs(d.failed_sign_in_window_minutes * 60),
     };
-    Ok((dashboard::web::DashboardState::new(accounts, parts, web), line))
+    Ok((dashboard::web::DashboardState::new(accounts, parts, web).with_data(store, config.effective_slos()), line))
 }
 
 /// Starts the scheduled canaries (standalone mode): the configured flows, or the built-in four

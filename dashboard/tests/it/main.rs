@@ -1,4 +1,5 @@
 //! Dashboard router tests, driven with `oneshot` (no port): sign-in, sessions, CSRF, throttling,
 //! password change, roles on every route, security headers.
 
+mod slos;
 mod web;

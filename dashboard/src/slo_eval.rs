@@ -1,0 +1,228 @@
+//! Evaluating SLOs from stored canary runs: each run's root span (`canary {flow}`, service
+//! `pathwatch-canary`) is one event, good unless its status is ERROR (the run did not pass).
+//!
+//! The core (`status_from_buckets`) is a pure function of time buckets, so the worked examples in
+//! the tests pin the maths; `evaluate` only fetches the buckets.
+
+use audit_store::{BucketQuery, LatencyBucket, StoreError, TelemetryStore, NANOS_PER_SEC};
+use serde::Serialize;
+
+use crate::slo::{alert_windows, burn_rate, ErrorBudget, Severity, SliKind, SloConfig};
+
+pub const CANARY_SERVICE: &str = "pathwatch-canary";
+/// Resolution of the alert windows (the shortest is 5 minutes).
+pub const FINE_BUCKET_SECS: u32 = 60;
+/// Resolution of the whole-window budget and its chart.
+pub const COARSE_BUCKET_SECS: u32 = 3600;
+
+/// One alert condition's state: both windows' burn rates against the factor.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BurnCheck {
+    pub severity: Severity,
+    pub long_window: String,
+    pub short_window: String,
+    pub factor: f64,
+    /// None when the window holds no runs.
+    pub long_burn: Option<f64>,
+    pub short_burn: Option<f64>,
+    pub firing: bool,
+}
+
+/// Budget spent so far at the end of each coarse bucket, for the consumption chart.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BudgetPoint {
+    pub at_ns: u64,
+    /// Share of the window's budget consumed by then (can exceed 1).
+    pub consumed: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SloStatus {
+    pub name: String,
+    pub flow: String,
+    pub objective: f64,
+    pub window_days: u32,
+    pub good: u64,
+    pub total: u64,
+    /// 1 untouched, 0 exactly spent, negative overspent; None without runs in the window.
+    pub budget_remaining: Option<f64>,
+    /// Burn rate over the last hour; None without runs in it.
+    pub burn_rate_1h: Option<f64>,
+    pub checks: Vec<BurnCheck>,
+    /// The most severe firing condition.
+    pub firing: Option<Severity>,
+    pub consumption: Vec<BudgetPoint>,
+    /// Latency SLIs cannot be evaluated from stored buckets yet (see the rules for Prometheus).
+    pub evaluated: bool,
+}
+
+fn sums(buckets: &[LatencyBucket], from_ns: u64) -> (u64, u64) {
+    buckets
+        .iter()
+        .filter(|b| b.start_ns >= from_ns)
+        .fold((0, 0), |(good, total), b| (good + b.count.saturating_sub(b.errors), total + b.count))
+}
+
+/// The status of `slo` at `now_ns` from minute buckets (covering at least the longest alert window)
+/// and hour buckets (covering the SLO window).
+pub fn status_from_buckets(
+    slo: &SloConfig,
+    fine: &[LatencyBucket],
+    coarse: &[LatencyBucket],
+    now_ns: u64,
+) -> SloStatus {
+    let window_start = now_ns.saturating_sub(u64::from(slo.window_days) * 86_400 * NANOS_PER_SEC);
+    let (good, total) = sums(coarse, window_start);
+    let budget = ErrorBudget::compute(good, total, slo.objective);
+    let burn_over = |secs: u64| {
+        let (good, total) = sums(fine, now_ns.saturating_sub(secs * NANOS_PER_SEC));
+        ErrorBudget::compute(good, total, slo.objective).error_ratio.map(|r| burn_rate(r, slo.objective))
+    };
+    let checks: Vec<BurnCheck> = alert_windows(slo.window_days)
+        .into_iter()
+        .map(|w| {
+            let (long_burn, short_burn) = (burn_over(w.long_secs), burn_over(w.short_secs));
+            let firing = long_burn.is_some_and(|b| b > w.factor) && short_burn.is_some_and(|b| b > w.factor);
+            BurnCheck {
+                severity: w.severity,
+                long_window: crate::slo::prom_duration(w.long_secs),
+                short_window: crate::slo::prom_duration(w.short_secs),
+                factor: w.factor,
+                long_burn,
+                short_burn,
+                firing,
+            }
+        })
+        .collect();
+    let firing =
+        [Severity::Page, Severity::Ticket].into_iter().find(|s| checks.iter().any(|c| c.firing && c.severity == *s));
+    let mut bad_so_far = 0u64;
+    let allowed = (1.0 - slo.objective) * total.max(1) as f64;
+    let consumption = coarse
+        .iter()
+        .filter(|b| b.start_ns >= window_start)
+        .map(|b| {
+            bad_so_far += b.errors.min(b.count);
+            BudgetPoint {
+                at_ns: b.start_ns + u64::from(COARSE_BUCKET_SECS) * NANOS_PER_SEC,
+                consumed: bad_so_far as f64 / allowed,
+            }
+        })
+        .collect();
+    SloStatus {
+        name: slo.name.clone(),
+        flow: slo.flow.clone(),
+        objective: slo.objective,
+        window_days: slo.window_days,
+        good,
+        total,
+        budget_remaining: budget.remaining,
+        burn_rate_1h: burn_over(3600),
+        checks,
+        firing,
+        consumption,
+        evaluated: slo.sli == SliKind::Availability,
+    }
+}
+
+/// Fetches the buckets for `slo` and evaluates it at `now_ns`.
+pub async fn evaluate(store: &impl TelemetryStore, slo: &SloConfig, now_ns: u64) -> Result<SloStatus, StoreError> {
+    let span_name = Some(format!("canary {}", slo.flow));
+    let longest = alert_windows(slo.window_days).iter().map(|w| w.long_secs).max().unwrap_or(3600);
+    let fine = store
+        .latency_buckets(&BucketQuery {
+            service_name: CANARY_SERVICE.into(),
+            span_name: span_name.clone(),
+            from_ns: now_ns.saturating_sub(longest * NANOS_PER_SEC),
+            to_ns: now_ns + 1,
+            bucket_secs: FINE_BUCKET_SECS,
+        })
+        .await?;
+    let coarse = store
+        .latency_buckets(&BucketQuery {
+            service_name: CANARY_SERVICE.into(),
+            span_name,
+            from_ns: now_ns.saturating_sub(u64::from(slo.window_days) * 86_400 * NANOS_PER_SEC),
+            to_ns: now_ns + 1,
+            bucket_secs: COARSE_BUCKET_SECS,
+        })
+        .await?;
+    let mut status = status_from_buckets(slo, &fine, &coarse, now_ns);
+    if slo.sli == SliKind::Latency {
+        // Not computed here yet: say so rather than show availability figures under a latency name.
+        status.budget_remaining = None;
+        status.burn_rate_1h = None;
+        status.firing = None;
+        status.consumption.clear();
+        status.checks.iter_mut().for_each(|c| {
+            c.long_burn = None;
+            c.short_burn = None;
+            c.firing = false;
+        });
+    }
+    Ok(status)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIN: u64 = 60 * NANOS_PER_SEC;
+    const HOUR: u64 = 3600 * NANOS_PER_SEC;
+
+    fn bucket(start_ns: u64, count: u64, errors: u64) -> LatencyBucket {
+        LatencyBucket { start_ns, count, errors, p50_ns: 0, p95_ns: 0, p99_ns: 0 }
+    }
+
+    /// One run a minute for `minutes` before `now`, `errors_per` of every ten failing.
+    fn minutes(now: u64, minutes: u64, failing_tenths: u64) -> Vec<LatencyBucket> {
+        (1..=minutes).map(|m| bucket(now - m * MIN, 10, failing_tenths)).collect()
+    }
+
+    fn hours(now: u64, hours: u64, count: u64, errors: u64) -> Vec<LatencyBucket> {
+        (1..=hours).map(|h| bucket(now - h * HOUR, count, errors)).collect()
+    }
+
+    #[test]
+    fn an_exactly_spent_budget_has_zero_remaining() {
+        let slo = SloConfig::availability("pds");
+        let now = 100 * 86_400 * NANOS_PER_SEC;
+        // 28 days of hourly buckets, 100 runs each, 1 failing: exactly 1 %.
+        let status = status_from_buckets(&slo, &[], &hours(now, 28 * 24, 100, 1), now);
+        assert_eq!((status.good, status.total), (28 * 24 * 99, 28 * 24 * 100));
+        assert!(status.budget_remaining.unwrap().abs() < 1e-9, "{:?}", status.budget_remaining);
+        let last = status.consumption.last().unwrap();
+        assert!((last.consumed - 1.0).abs() < 1e-9);
+        assert!(status.consumption.windows(2).all(|w| w[0].consumed <= w[1].consumed));
+    }
+
+    #[test]
+    fn no_runs_means_unknown_not_healthy() {
+        let slo = SloConfig::availability("pds");
+        let status = status_from_buckets(&slo, &[], &[], 10 * HOUR);
+        assert_eq!((status.budget_remaining, status.burn_rate_1h, status.firing), (None, None, None));
+        assert!(status.checks.iter().all(|c| !c.firing && c.long_burn.is_none()));
+    }
+
+    #[test]
+    fn a_total_outage_pages_and_a_slow_burn_tickets() {
+        let slo = SloConfig::availability("pds");
+        let now = 10 * 86_400 * NANOS_PER_SEC;
+        // Every run failing for the last 3 days: burn rate 100 everywhere.
+        let status = status_from_buckets(&slo, &minutes(now, 3 * 1440, 10), &hours(now, 72, 600, 600), now);
+        assert_eq!(status.firing, Some(Severity::Page));
+        assert!((status.burn_rate_1h.unwrap() - 100.0).abs() < 1e-9);
+        // 3 % failing: burn rate 3 — above the 1 d/2 h ticket factor (2.8), below every page factor.
+        let fine: Vec<LatencyBucket> = (1..=3 * 1440).map(|m| bucket(now - m * MIN, 100, 3)).collect();
+        let status = status_from_buckets(&slo, &fine, &hours(now, 72, 6000, 180), now);
+        assert_eq!(status.firing, Some(Severity::Ticket), "{:#?}", status.checks);
+        // Both windows must burn: 5 failing minutes after three clean days alert on nothing, though
+        // the 5-minute window alone burns at 100.
+        let mut fine = minutes(now, 3 * 1440, 0);
+        fine.iter_mut().take(5).for_each(|b| b.errors = 10);
+        let status = status_from_buckets(&slo, &fine, &hours(now, 72, 600, 0), now);
+        let fast = &status.checks[0];
+        assert!(fast.short_burn.unwrap() > fast.factor && fast.long_burn.unwrap() < fast.factor, "{fast:?}");
+        assert_eq!(status.firing, None);
+    }
+}

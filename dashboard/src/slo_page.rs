@@ -1,0 +1,131 @@
+//! The SLO page: each SLO's objective, budget remaining, burn rate now, alert state, and the
+//! budget consumed over the window as an SVG chart with a text equivalent.
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+
+use crate::slo::Severity;
+use crate::slo_eval::{evaluate, SloStatus};
+use crate::web::{render, DashboardState, User, UserView, WebError};
+
+/// One SLO as the page shows it: every figure already in words.
+pub struct SloView {
+    pub name: String,
+    pub description: String,
+    pub objective: String,
+    pub runs: String,
+    pub remaining: String,
+    pub burn: String,
+    pub alert: String,
+    /// Inline SVG built from numbers only (no configuration text), so safe to embed.
+    pub chart: Option<String>,
+    pub chart_text: String,
+}
+
+#[derive(Template)]
+#[template(path = "slos.html")]
+struct SlosPage {
+    title: &'static str,
+    user: Option<UserView>,
+    updated: String,
+    slos: Vec<SloView>,
+}
+
+fn percent(x: f64) -> String {
+    let text = format!("{:.2}", x * 100.0);
+    format!("{} %", text.trim_end_matches('0').trim_end_matches('.'))
+}
+
+pub fn view(status: &SloStatus, description: &str) -> SloView {
+    let objective =
+        format!("{} of {} canary runs pass, over {} days", percent(status.objective), status.flow, status.window_days);
+    let runs = match status.total {
+        0 => "none yet".into(),
+        n => format!("{n} ({} failed)", n - status.good),
+    };
+    let no_data = if status.evaluated {
+        "unknown: no runs in the window"
+    } else {
+        "not evaluated here yet (latency SLI): see the Prometheus rules"
+    };
+    let remaining = match status.budget_remaining {
+        None => no_data.to_string(),
+        Some(r) if r < 0.0 => format!("none: overspent by {}", percent(-r)),
+        Some(r) => percent(r),
+    };
+    let burn = match status.burn_rate_1h {
+        None => "unknown: no runs in the last hour".into(),
+        Some(b) => format!("{b:.1}× (1× spends the budget exactly over the window)"),
+    };
+    let alert = match status.firing {
+        Some(Severity::Page) => "PAGE: the budget will be gone within days at this rate".into(),
+        Some(Severity::Ticket) => "TICKET: burning faster than the budget allows".into(),
+        None if status.total == 0 => "no data".into(),
+        None => "none firing".into(),
+    };
+    let (chart, chart_text) = chart(status);
+    SloView {
+        name: status.name.clone(),
+        description: description.into(),
+        objective,
+        runs,
+        remaining,
+        burn,
+        alert,
+        chart,
+        chart_text,
+    }
+}
+
+/// Budget consumed over the window: a line from 0 towards (or past) the 100 % mark.
+fn chart(status: &SloStatus) -> (Option<String>, String) {
+    let points = &status.consumption;
+    let (Some(first), Some(last)) = (points.first(), points.last()) else {
+        return (None, String::new());
+    };
+    let (w, h) = (600.0, 160.0);
+    let top = points.iter().map(|p| p.consumed).fold(1.0f64, f64::max);
+    let span = (last.at_ns.saturating_sub(first.at_ns)).max(1) as f64;
+    let xy = |at: u64, consumed: f64| {
+        let x = (at - first.at_ns) as f64 / span * w;
+        let y = h - consumed / top * h;
+        format!("{x:.1},{y:.1}")
+    };
+    let line: Vec<String> = points.iter().map(|p| xy(p.at_ns, p.consumed)).collect();
+    let budget_y = h - 1.0 / top * h;
+    let id = format!("chart-{}", status.name);
+    let svg = format!(
+        "<svg role=\"img\" aria-labelledby=\"{id}-t\" viewBox=\"0 0 {w} {h}\" width=\"100%\" height=\"160\" \
+         preserveAspectRatio=\"none\"><title id=\"{id}-t\">Error budget consumed over the window</title>\
+         <line x1=\"0\" y1=\"{budget_y:.1}\" x2=\"{w}\" y2=\"{budget_y:.1}\" stroke=\"#d5281b\" stroke-dasharray=\"6 4\"/>\
+         <polyline fill=\"none\" stroke=\"#005eb8\" stroke-width=\"2\" points=\"{}\"/></svg>",
+        line.join(" ")
+    );
+    let text = format!(
+        "Budget consumed: {} by {} (dashed line: the whole budget).",
+        percent(last.consumed),
+        crate::uk_time::format_ns(last.at_ns)
+    );
+    (Some(svg), text)
+}
+
+pub async fn slos_page(State(state): State<DashboardState>, User(user): User) -> Result<Response, WebError> {
+    user.allowed("GET", "/slos")?;
+    let now = crate::web::now_ns() as u64;
+    let mut views = Vec::new();
+    if let Some(store) = state.store() {
+        for slo in state.slos() {
+            let status = evaluate(store, slo, now).await.map_err(|e| WebError::Internal(e.to_string()))?;
+            views.push(view(&status, &slo.description));
+        }
+    }
+    let page = SlosPage {
+        title: "Service level objectives",
+        user: Some(user.view()),
+        updated: crate::uk_time::format_ns(now),
+        slos: views,
+    };
+    Ok(render(StatusCode::OK, &page))
+}

@@ -1,0 +1,73 @@
+//! The SLO page computed from canary runs stored in a real (SQLite) store.
+
+use audit_store::{AnyStore, Span, SpanKind, SpanStatus, SqliteStore, TelemetryStore, NANOS_PER_SEC};
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use dashboard::accounts::{Accounts, Role};
+use dashboard::slo::SloConfig;
+use dashboard::web::{router, DashboardState, WebConfig};
+use dashboard::RunningParts;
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+fn run_span(i: u64, start_ns: u64, failed: bool) -> Span {
+    Span {
+        trace_id: format!("{:032x}", i + 1),
+        span_id: format!("{:016x}", i + 1),
+        parent_span_id: String::new(),
+        name: "canary pds".into(),
+        kind: SpanKind::Internal,
+        service_name: "pathwatch-canary".into(),
+        scope_name: "pathwatch.canaries".into(),
+        start_ns,
+        duration_ns: 40_000_000,
+        status: if failed { SpanStatus::Error } else { SpanStatus::Ok },
+        status_message: if failed { "outage".into() } else { String::new() },
+        correlation_id: String::new(),
+        attributes: vec![],
+        resource: vec![],
+        events: vec![],
+        links: vec![],
+    }
+}
+
+async fn page(app: &axum::Router, cookie: &str) -> (StatusCode, String) {
+    let request = Request::get("/slos").header(header::COOKIE, cookie).body(Body::empty()).unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    (status, String::from_utf8_lossy(&response.into_body().collect().await.unwrap().to_bytes()).to_string())
+}
+
+#[tokio::test]
+async fn the_slo_page_shows_budget_and_burn_from_stored_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("telemetry.db")).await.unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
+    // 200 runs over the last 50 minutes, one failed: a 0.5 % error ratio against a 1 % budget.
+    let spans: Vec<Span> = (0..200).map(|i| run_span(i, now - (i + 1) * 15 * NANOS_PER_SEC, i == 7)).collect();
+    store.insert_spans(&spans).await.unwrap();
+
+    let accounts = Accounts::open(&dir.path().join("dashboard.db")).await.unwrap();
+    accounts.create("sam", Role::Oncall, &[], "correct horse battery", false).await.unwrap();
+    let mut mesh = SloConfig::availability("mesh");
+    mesh.description = "Send results by MESH".into();
+    let state = DashboardState::new(accounts.clone(), RunningParts { lines: vec![] }, WebConfig::default())
+        .with_data(AnyStore::Sqlite(store), vec![SloConfig::availability("pds"), mesh]);
+    let token = state.sessions().start("sam", now as i64).await.unwrap();
+    let app = router(state);
+
+    let (status, body) = page(&app, &format!("pathwatch_session={token}")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains("99 % of pds canary runs pass, over 28 days"), "{body}");
+    assert!(body.contains("200 (1 failed)"), "{body}");
+    assert!(body.contains("<dd>50 %</dd>"), "remaining budget: {body}");
+    assert!(body.contains("0.5×"), "burn rate: {body}");
+    assert!(body.contains("none firing"));
+    assert!(body.contains("<svg role=\"img\"") && body.contains("Budget consumed: 50 %"), "{body}");
+    // A flow with no stored runs says so instead of showing a full budget.
+    assert!(body.contains("Send results by MESH") && body.contains("unknown: no runs in the window"), "{body}");
+    assert!(body.contains("GMT") || body.contains("BST"), "times carry the zone");
+    // Not signed in: no figures.
+    let (status, _) = page(&app, "").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+}
