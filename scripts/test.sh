@@ -31,21 +31,22 @@ step "ClickHouse on loopback"
 work=$(mktemp -d)
 mesh_pid=""
 mesh_tls_pid=""
+smtp_pid=""
 cleanup() {
     if [ -f "$work/clickhouse/clickhouse.pid" ]; then kill "$(cat "$work/clickhouse/clickhouse.pid")" 2>/dev/null || true; fi
-    for pid in $mesh_pid $mesh_tls_pid; do kill "$pid" 2>/dev/null || true; done
+    for pid in $mesh_pid $mesh_tls_pid $smtp_pid; do kill "$pid" 2>/dev/null || true; done
     rm -rf "$work"
 }
 trap cleanup EXIT
 ports=$(.venv/bin/python - <<'PY'
 import socket
-socks = [socket.socket() for _ in range(4)]
+socks = [socket.socket() for _ in range(5)]
 for s in socks:
     s.bind(("127.0.0.1", 0))
 print(" ".join(str(s.getsockname()[1]) for s in socks))
 PY
 )
-read -r http_port tcp_port mesh_port mesh_tls_port <<<"$ports"
+read -r http_port tcp_port mesh_port mesh_tls_port smtp_port <<<"$ports"
 PATHWATCH_TEST_CLICKHOUSE_URL=$(scripts/clickhouse-server.sh "$work/clickhouse" "$http_port" "$tcp_port")
 export PATHWATCH_TEST_CLICKHOUSE_URL
 echo "ClickHouse $(curl -fsS "$PATHWATCH_TEST_CLICKHOUSE_URL/?query=SELECT%20version()") at $PATHWATCH_TEST_CLICKHOUSE_URL"
@@ -89,6 +90,19 @@ export PATHWATCH_TEST_MESH_TLS_URL="https://127.0.0.1:$mesh_tls_port"
 ready "$PATHWATCH_TEST_MESH_TLS_URL" "$mesh_tls_pid" mesh-tls --cacert "$PATHWATCH_TEST_MESH_TLS_DIR/ca.pem" \
     --cert "$PATHWATCH_TEST_MESH_TLS_DIR/client.pem" --key "$PATHWATCH_TEST_MESH_TLS_DIR/client.key"
 echo "mesh-sandbox $(.venv/bin/pip show mesh-sandbox 2>/dev/null | sed -n 's/^Version: //p') at $PATHWATCH_TEST_MESH_SANDBOX_URL and (mutual TLS) $PATHWATCH_TEST_MESH_TLS_URL"
+
+step "SMTP server on loopback (aiosmtpd, messages into a maildir)"
+# The maildir must not exist yet: aiosmtpd creates it with its new/ cur/ tmp/ folders.
+export PATHWATCH_TEST_SMTP_ADDR="127.0.0.1:$smtp_port" PATHWATCH_TEST_SMTP_MAILDIR="$work/maildir"
+.venv/bin/python -m aiosmtpd -n -l "$PATHWATCH_TEST_SMTP_ADDR" -c aiosmtpd.handlers.Mailbox "$PATHWATCH_TEST_SMTP_MAILDIR" \
+    >"$work/smtp.log" 2>&1 </dev/null &
+smtp_pid=$!
+for _ in $(seq 1 50); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$smtp_port") 2>/dev/null && break
+    kill -0 "$smtp_pid" 2>/dev/null || { cat "$work/smtp.log"; echo "aiosmtpd exited" >&2; exit 1; }
+    sleep 0.2
+done
+echo "aiosmtpd at $PATHWATCH_TEST_SMTP_ADDR"
 
 step "formatting and lints"
 cargo fmt --all -- --check

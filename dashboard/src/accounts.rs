@@ -124,6 +124,7 @@ fn migrator() -> Migrator {
     Migrator::with_migrations(vec![
         migration(1, "accounts", include_str!("../migrations/0001_accounts.sql")),
         migration(2, "sessions", include_str!("../migrations/0002_sessions.sql")),
+        migration(3, "alerts", include_str!("../migrations/0003_alerts.sql")),
     ])
 }
 

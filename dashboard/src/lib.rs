@@ -7,6 +7,8 @@
 //! never writes telemetry.
 
 pub mod accounts;
+pub mod alerts;
+pub mod notify;
 pub mod sessions;
 pub mod slo;
 pub mod slo_eval;

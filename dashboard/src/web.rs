@@ -41,6 +41,7 @@ pub const ROUTES: &[RouteAccess] = &[
     RouteAccess { method: "POST", path: "/account/password", roles: EVERYONE },
     RouteAccess { method: "POST", path: "/logout", roles: EVERYONE },
     RouteAccess { method: "GET", path: "/slos", roles: EVERYONE },
+    RouteAccess { method: "GET", path: "/alerts", roles: EVERYONE },
     RouteAccess { method: "GET", path: "/admin/accounts", roles: &[Role::Admin] },
 ];
 
@@ -119,12 +120,17 @@ impl DashboardState {
         &self.inner.slos
     }
 
+    /// Firing alerts first, then recent resolved ones (the table `alerts::AlertEngine` keeps).
+    pub async fn recent_alerts(&self, limit: u32) -> Result<Vec<crate::alerts::Alert>, AccountError> {
+        crate::alerts::recent(self.inner.accounts.pool(), limit).await
+    }
+
     pub fn sessions(&self) -> &Sessions {
         &self.inner.sessions
     }
 }
 
-pub(crate) fn now_ns() -> i64 {
+pub fn now_ns() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0)
 }
 
@@ -135,6 +141,7 @@ pub fn router(state: DashboardState) -> Router {
         .route("/logout", axum::routing::post(logout))
         .route("/account/password", get(password_form).post(change_password))
         .route("/slos", get(crate::slo_page::slos_page))
+        .route("/alerts", get(crate::alerts::alerts_page))
         .route("/admin/accounts", get(accounts_page))
         .route("/static/app.css", get(stylesheet))
         .route("/healthz", get(|| async { "ok\n" }))

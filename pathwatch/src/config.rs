@@ -29,6 +29,7 @@ pub struct Config {
     /// Service level objectives over canary flows. Unset: 99 % availability over 28 days for each
     /// canary flow (see `effective_slos`).
     pub slos: Option<Vec<dashboard::slo::SloConfig>>,
+    pub alerts: dashboard::alerts::AlertsConfig,
 }
 
 impl Config {
@@ -60,6 +61,7 @@ impl Default for Config {
             sandbox: crate::demo::SandboxSection::default(),
             canaries: canaries::CanaryConfig::default(),
             slos: None,
+            alerts: dashboard::alerts::AlertsConfig::default(),
         }
     }
 }
@@ -248,6 +250,14 @@ fn validate(c: &Config) -> anyhow::Result<()> {
     canaries.environments.entry(crate::demo::DEMO_ENVIRONMENT.into()).or_insert_with(crate::demo::environment_shape);
     if let Err(e) = canaries.validate() {
         problems.push(e.to_string().replacen("invalid configuration key", "key", 1));
+    }
+    if c.alerts.evaluate_every_secs == 0 || c.alerts.repeat_interval_minutes == 0 {
+        problems.push("key `alerts.evaluate_every_secs` / `alerts.repeat_interval_minutes`: must be at least 1".into());
+    }
+    for (i, url) in c.alerts.webhooks.iter().enumerate() {
+        if !url.starts_with("http://") && !url.starts_with("https://") {
+            problems.push(format!("key `alerts.webhooks[{i}]`: {url:?} is not an http(s) URL"));
+        }
     }
     let flows: Vec<String> = c.canaries.effective_flows().into_iter().map(|f| f.name).collect();
     let mut slo_names = std::collections::BTreeSet::new();

@@ -206,6 +206,19 @@ async fn open_dashboard(
         max_failures: d.max_failed_sign_ins,
         failure_window: Duration::from_secs(d.failed_sign_in_window_minutes * 60),
     };
+    if config.alerts.enabled {
+        let a = &config.alerts;
+        let notifier = dashboard::notify::Notifier::new(a.email.clone(), a.webhooks.clone())
+            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+        let engine = dashboard::alerts::AlertEngine::new(
+            accounts.pool().clone(),
+            notifier,
+            Duration::from_secs(a.repeat_interval_minutes * 60),
+            &d.runbook_base_url,
+            &format!("http://{}", d.listen),
+        );
+        tokio::spawn(engine.run(store.clone(), config.effective_slos(), Duration::from_secs(a.evaluate_every_secs)));
+    }
     Ok((dashboard::web::DashboardState::new(accounts, parts, web).with_data(store, config.effective_slos()), line))
 }
 

@@ -1,5 +1,6 @@
 //! Dashboard router tests, driven with `oneshot` (no port): sign-in, sessions, CSRF, throttling,
 //! password change, roles on every route, security headers.
 
+mod alerts;
 mod slos;
 mod web;

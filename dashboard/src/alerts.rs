@@ -1,0 +1,279 @@
+//! SLO alerts: evaluated every minute from the stored canary runs, kept in `dashboard.db` (one
+//! open alert per SLO, history kept), notified on firing, escalation, resolution, and again
+//! every `repeat_interval` while still firing — never twice for the same state.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use sqlx::{Row, SqlitePool};
+
+use crate::accounts::AccountError;
+use crate::notify::{EmailConfig, Notification, Notifier, Transition};
+use crate::slo::{Severity, SloConfig};
+use crate::slo_eval::{evaluate, SloStatus};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertsConfig {
+    /// Whether `pathwatch up` evaluates and notifies.
+    pub enabled: bool,
+    pub evaluate_every_secs: u64,
+    /// A still-firing alert is notified again after this long.
+    pub repeat_interval_minutes: u64,
+    pub email: Option<EmailConfig>,
+    /// URLs that receive each notification as JSON (POST).
+    pub webhooks: Vec<String>,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        AlertsConfig {
+            enabled: true,
+            evaluate_every_secs: 60,
+            repeat_interval_minutes: 240,
+            email: None,
+            webhooks: Vec::new(),
+        }
+    }
+}
+
+/// Firing alerts first, then the most recent resolved ones.
+pub async fn recent(pool: &SqlitePool, limit: u32) -> Result<Vec<Alert>, AccountError> {
+    let rows = sqlx::query(
+        "SELECT id, slo, flow, severity, started_ns, resolved_ns, last_notified_ns, summary FROM alerts \
+         ORDER BY resolved_ns IS NOT NULL, started_ns DESC LIMIT ?",
+    )
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.iter().map(alert).collect())
+}
+
+/// One alert as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Alert {
+    pub id: i64,
+    pub slo: String,
+    pub flow: String,
+    pub severity: String,
+    pub started_ns: i64,
+    pub resolved_ns: Option<i64>,
+    pub last_notified_ns: i64,
+    pub summary: String,
+}
+
+pub struct AlertEngine {
+    pool: SqlitePool,
+    notifier: Notifier,
+    repeat: Duration,
+    runbook_base: String,
+    dashboard_url: String,
+}
+
+fn summary(status: &SloStatus, severity: Severity) -> String {
+    let what = match severity {
+        Severity::Page => "is burning its error budget fast enough to exhaust it within days",
+        Severity::Ticket => "is burning its error budget faster than the SLO allows",
+    };
+    format!("{} ({} canary) {what}", status.name, status.flow)
+}
+
+fn alert(row: &sqlx::sqlite::SqliteRow) -> Alert {
+    Alert {
+        id: row.get("id"),
+        slo: row.get("slo"),
+        flow: row.get("flow"),
+        severity: row.get("severity"),
+        started_ns: row.get("started_ns"),
+        resolved_ns: row.get("resolved_ns"),
+        last_notified_ns: row.get("last_notified_ns"),
+        summary: row.get("summary"),
+    }
+}
+
+impl AlertEngine {
+    pub fn new(
+        pool: SqlitePool,
+        notifier: Notifier,
+        repeat: Duration,
+        runbook_base: &str,
+        dashboard_url: &str,
+    ) -> AlertEngine {
+        AlertEngine { pool, notifier, repeat, runbook_base: runbook_base.into(), dashboard_url: dashboard_url.into() }
+    }
+
+    async fn open_alert(&self, slo: &str) -> Result<Option<Alert>, AccountError> {
+        let row = sqlx::query(
+            "SELECT id, slo, flow, severity, started_ns, resolved_ns, last_notified_ns, summary FROM alerts \
+             WHERE slo = ? AND resolved_ns IS NULL",
+        )
+        .bind(slo)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(alert))
+    }
+
+    /// Firing alerts first, then the most recent resolved ones.
+    pub async fn recent(&self, limit: u32) -> Result<Vec<Alert>, AccountError> {
+        recent(&self.pool, limit).await
+    }
+
+    /// Brings the stored alert for `status`'s SLO in line with it; returns the notification sent,
+    /// if any.
+    pub async fn apply(&self, status: &SloStatus, now_ns: i64) -> Result<Option<Notification>, AccountError> {
+        let open = self.open_alert(&status.name).await?;
+        let transition = match (&open, status.firing) {
+            (None, None) => return Ok(None),
+            (None, Some(severity)) => {
+                sqlx::query(
+                    "INSERT INTO alerts (slo, flow, severity, started_ns, resolved_ns, last_notified_ns, summary) \
+                     VALUES (?, ?, ?, ?, NULL, ?, ?)",
+                )
+                .bind(&status.name)
+                .bind(&status.flow)
+                .bind(severity.as_str())
+                .bind(now_ns)
+                .bind(now_ns)
+                .bind(summary(status, severity))
+                .execute(&self.pool)
+                .await?;
+                Transition::Firing
+            }
+            (Some(a), None) => {
+                sqlx::query("UPDATE alerts SET resolved_ns = ?, last_notified_ns = ? WHERE id = ?")
+                    .bind(now_ns)
+                    .bind(now_ns)
+                    .bind(a.id)
+                    .execute(&self.pool)
+                    .await?;
+                Transition::Resolved
+            }
+            (Some(a), Some(severity)) if a.severity == "ticket" && severity == Severity::Page => {
+                sqlx::query("UPDATE alerts SET severity = 'page', summary = ?, last_notified_ns = ? WHERE id = ?")
+                    .bind(summary(status, severity))
+                    .bind(now_ns)
+                    .bind(a.id)
+                    .execute(&self.pool)
+                    .await?;
+                Transition::Escalated
+            }
+            (Some(a), Some(_)) if now_ns - a.last_notified_ns >= self.repeat.as_nanos() as i64 => {
+                sqlx::query("UPDATE alerts SET last_notified_ns = ? WHERE id = ?")
+                    .bind(now_ns)
+                    .bind(a.id)
+                    .execute(&self.pool)
+                    .await?;
+                Transition::Repeat
+            }
+            // Still firing at the same or a lower severity, reminded recently: nothing to say.
+            (Some(_), Some(_)) => return Ok(None),
+        };
+        let stored = match self.open_alert(&status.name).await? {
+            Some(a) => a,
+            None => open.clone().unwrap_or_else(|| Alert {
+                id: 0,
+                slo: status.name.clone(),
+                flow: status.flow.clone(),
+                severity: String::new(),
+                started_ns: now_ns,
+                resolved_ns: Some(now_ns),
+                last_notified_ns: now_ns,
+                summary: String::new(),
+            }),
+        };
+        let notification = Notification {
+            transition,
+            slo: status.name.clone(),
+            flow: status.flow.clone(),
+            severity: stored.severity.clone(),
+            summary: match transition {
+                Transition::Resolved => format!("{} is back within its error budget burn limits", status.name),
+                _ => stored.summary.clone(),
+            },
+            budget_remaining: status.budget_remaining,
+            burn_rate_1h: status.burn_rate_1h,
+            runbook_url: (!self.runbook_base.is_empty()).then(|| format!("{}{}", self.runbook_base, status.name)),
+            dashboard_url: format!("{}/slos", self.dashboard_url.trim_end_matches('/')),
+            started: crate::uk_time::format_ns(stored.started_ns.max(0) as u64),
+        };
+        self.notifier.send(&notification).await;
+        Ok(Some(notification))
+    }
+
+    /// Evaluates every SLO and applies the result. One SLO failing to evaluate does not stop the others.
+    pub async fn tick(&self, store: &audit_store::AnyStore, slos: &[SloConfig], now_ns: i64) -> Vec<Notification> {
+        let mut sent = Vec::new();
+        for slo in slos {
+            let status = match evaluate(store, slo, now_ns.max(0) as u64).await {
+                Ok(s) if s.evaluated => s,
+                Ok(_) => continue,
+                Err(e) => {
+                    tracing::warn!(slo = %slo.name, error = %e, "SLO not evaluated this time");
+                    continue;
+                }
+            };
+            match self.apply(&status, now_ns).await {
+                Ok(Some(n)) => sent.push(n),
+                Ok(None) => {}
+                Err(e) => tracing::warn!(slo = %slo.name, error = %e, "alert state not updated"),
+            }
+        }
+        sent
+    }
+
+    /// Runs `tick` every `every` until the task is dropped.
+    pub async fn run(self, store: audit_store::AnyStore, slos: Vec<SloConfig>, every: Duration) {
+        loop {
+            let now = crate::web::now_ns();
+            for n in self.tick(&store, &slos, now).await {
+                tracing::info!(slo = %n.slo, transition = n.transition.as_str(), severity = %n.severity, "alert");
+            }
+            tokio::time::sleep(every).await;
+        }
+    }
+}
+
+/// One alert as the page shows it.
+pub struct AlertView {
+    pub state: &'static str,
+    pub severity: String,
+    pub slo: String,
+    pub started: String,
+    pub resolved: String,
+    pub summary: String,
+}
+
+#[derive(askama::Template)]
+#[template(path = "alerts.html")]
+struct AlertsPage {
+    title: &'static str,
+    user: Option<crate::web::UserView>,
+    updated: String,
+    alerts: Vec<AlertView>,
+}
+
+pub async fn alerts_page(
+    axum::extract::State(state): axum::extract::State<crate::web::DashboardState>,
+    crate::web::User(user): crate::web::User,
+) -> Result<axum::response::Response, crate::web::WebError> {
+    user.allowed("GET", "/alerts")?;
+    let alerts = state.recent_alerts(100).await?;
+    let views = alerts
+        .into_iter()
+        .map(|a| AlertView {
+            state: if a.resolved_ns.is_some() { "resolved" } else { "FIRING" },
+            severity: a.severity,
+            slo: a.slo,
+            started: crate::uk_time::format_ns(a.started_ns.max(0) as u64),
+            resolved: a.resolved_ns.map(|r| crate::uk_time::format_ns(r.max(0) as u64)).unwrap_or_else(|| "—".into()),
+            summary: a.summary,
+        })
+        .collect();
+    let page = AlertsPage {
+        title: "Alerts",
+        user: Some(user.view()),
+        updated: crate::uk_time::format_ns(crate::web::now_ns() as u64),
+        alerts: views,
+    };
+    Ok(crate::web::render(axum::http::StatusCode::OK, &page))
+}

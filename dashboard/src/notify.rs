@@ -1,0 +1,187 @@
+//! Alert notifications: e-mail over SMTP (`lettre`) and JSON webhooks. A channel that fails is
+//! logged and reported; it never stops the others or the alert's state from being kept.
+
+use lettre::message::header::ContentType;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use serde::{Deserialize, Serialize};
+
+/// How to reach the SMTP server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpSecurity {
+    /// Plain SMTP: only for a relay on the same host or a test server.
+    None,
+    Starttls,
+    Tls,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailConfig {
+    pub smtp_host: String,
+    #[serde(default = "default_smtp_port")]
+    pub smtp_port: u16,
+    #[serde(default = "default_security")]
+    pub security: SmtpSecurity,
+    pub from: String,
+    pub to: Vec<String>,
+    /// SMTP user; the password comes from the environment variable named by `password_env`.
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password_env: Option<String>,
+}
+
+fn default_smtp_port() -> u16 {
+    587
+}
+fn default_security() -> SmtpSecurity {
+    SmtpSecurity::Starttls
+}
+
+/// What happened to an alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Transition {
+    Firing,
+    /// Still firing, now more severe (ticket → page).
+    Escalated,
+    /// Still firing; reminded after the repeat interval.
+    Repeat,
+    Resolved,
+}
+
+impl Transition {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transition::Firing => "FIRING",
+            Transition::Escalated => "ESCALATED",
+            Transition::Repeat => "STILL FIRING",
+            Transition::Resolved => "RESOLVED",
+        }
+    }
+}
+
+/// One notification, as both the e-mail and the webhook carry it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Notification {
+    pub transition: Transition,
+    pub slo: String,
+    pub flow: String,
+    pub severity: String,
+    pub summary: String,
+    pub budget_remaining: Option<f64>,
+    pub burn_rate_1h: Option<f64>,
+    pub runbook_url: Option<String>,
+    pub dashboard_url: String,
+    pub started: String,
+}
+
+impl Notification {
+    pub fn subject(&self) -> String {
+        format!("[Pathwatch] {} {}: {}", self.transition.as_str(), self.severity, self.slo)
+    }
+
+    pub fn body(&self) -> String {
+        let figure = |x: Option<f64>, f: fn(f64) -> String| x.map(f).unwrap_or_else(|| "unknown".into());
+        let mut text = format!(
+            "{}\n\nSLO: {}\nCanary flow: {}\nSeverity: {}\nSince: {}\nError budget remaining: {}\nBurn rate, last hour: {}\n",
+            self.summary,
+            self.slo,
+            self.flow,
+            self.severity,
+            self.started,
+            figure(self.budget_remaining, |r| format!("{:.1} %", r * 100.0)),
+            figure(self.burn_rate_1h, |b| format!("{b:.1}x")),
+        );
+        if let Some(url) = &self.runbook_url {
+            text.push_str(&format!("Run book: {url}\n"));
+        }
+        text.push_str(&format!("Dashboard: {}\n", self.dashboard_url));
+        text
+    }
+}
+
+pub struct Notifier {
+    email: Option<(EmailConfig, AsyncSmtpTransport<Tokio1Executor>)>,
+    webhooks: Vec<String>,
+    http: reqwest::Client,
+}
+
+impl Notifier {
+    pub fn new(email: Option<EmailConfig>, webhooks: Vec<String>) -> Result<Notifier, String> {
+        let email = match email {
+            None => None,
+            Some(config) => {
+                let builder = match config.security {
+                    SmtpSecurity::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&config.smtp_host),
+                    SmtpSecurity::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&config.smtp_host)
+                        .map_err(|e| format!("alerts.email.smtp_host: {e}"))?,
+                    SmtpSecurity::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&config.smtp_host)
+                        .map_err(|e| format!("alerts.email.smtp_host: {e}"))?,
+                };
+                let mut builder = builder.port(config.smtp_port).timeout(Some(std::time::Duration::from_secs(20)));
+                if let Some(user) = &config.username {
+                    let var = config.password_env.clone().unwrap_or_default();
+                    let password = std::env::var(&var)
+                        .map_err(|_| format!("alerts.email.password_env: environment variable {var:?} is not set"))?;
+                    builder = builder.credentials(Credentials::new(user.clone(), password));
+                }
+                for (i, address) in std::iter::once(&config.from).chain(&config.to).enumerate() {
+                    address.parse::<lettre::Address>().map_err(|e| {
+                        let key = if i == 0 {
+                            "alerts.email.from".to_string()
+                        } else {
+                            format!("alerts.email.to[{}]", i - 1)
+                        };
+                        format!("{key}: {address:?} is not an e-mail address ({e})")
+                    })?;
+                }
+                Some((config, builder.build()))
+            }
+        };
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(10))
+            .build()
+            .map_err(|e| format!("HTTP client: {e}"))?;
+        Ok(Notifier { email, webhooks, http })
+    }
+
+    /// Sends on every channel; returns the failures (already logged).
+    pub async fn send(&self, n: &Notification) -> Vec<String> {
+        let mut failures = Vec::new();
+        if let Some((config, transport)) = &self.email {
+            if let Err(e) = self.send_email(config, transport, n).await {
+                failures.push(format!("e-mail: {e}"));
+            }
+        }
+        for url in &self.webhooks {
+            let result = self.http.post(url).json(n).send().await.and_then(|r| r.error_for_status());
+            if let Err(e) = result {
+                failures.push(format!("webhook {url}: {e}"));
+            }
+        }
+        for failure in &failures {
+            tracing::warn!(slo = %n.slo, failure = %failure, "alert notification not delivered");
+        }
+        failures
+    }
+
+    async fn send_email(
+        &self,
+        config: &EmailConfig,
+        transport: &AsyncSmtpTransport<Tokio1Executor>,
+        n: &Notification,
+    ) -> Result<(), String> {
+        let mut message = Message::builder()
+            .from(config.from.parse().map_err(|e| format!("{e}"))?)
+            .subject(n.subject())
+            .header(ContentType::TEXT_PLAIN);
+        for to in &config.to {
+            message = message.to(to.parse().map_err(|e| format!("{e}"))?);
+        }
+        let message = message.body(n.body()).map_err(|e| e.to_string())?;
+        transport.send(message).await.map(drop).map_err(|e| e.to_string())
+    }
+}

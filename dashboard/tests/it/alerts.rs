@@ -1,0 +1,183 @@
+//! Alert state and notifications: transitions against a real webhook receiver, and an e-mail that
+//! reaches a real SMTP server (aiosmtpd, started by scripts/test.sh: `PATHWATCH_TEST_SMTP_ADDR`,
+//! messages in the maildir `PATHWATCH_TEST_SMTP_MAILDIR`).
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use audit_store::{LatencyBucket, NANOS_PER_SEC};
+use dashboard::accounts::Accounts;
+use dashboard::alerts::AlertEngine;
+use dashboard::notify::{EmailConfig, Notifier, SmtpSecurity, Transition};
+use dashboard::slo::SloConfig;
+use dashboard::slo_eval::{status_from_buckets, SloStatus};
+
+const MIN: u64 = 60 * NANOS_PER_SEC;
+
+/// The SLO's status when `failing` of every 100 runs a minute failed over the last three days.
+fn status(failing: u64, now: u64) -> SloStatus {
+    let fine: Vec<LatencyBucket> = (1..=3 * 1440)
+        .map(|m| LatencyBucket {
+            start_ns: now - m * MIN,
+            count: 100,
+            errors: failing,
+            p50_ns: 0,
+            p95_ns: 0,
+            p99_ns: 0,
+        })
+        .collect();
+    let coarse: Vec<LatencyBucket> = (1..=72)
+        .map(|h| LatencyBucket {
+            start_ns: now - h * 60 * MIN,
+            count: 6000,
+            errors: failing * 60,
+            p50_ns: 0,
+            p95_ns: 0,
+            p99_ns: 0,
+        })
+        .collect();
+    status_from_buckets(&SloConfig::availability("pds"), &fine, &coarse, now)
+}
+
+/// A webhook receiver on a free port; returns its URL and what it received.
+async fn receiver() -> (String, Arc<Mutex<Vec<serde_json::Value>>>) {
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let sink = received.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |axum::Json(body): axum::Json<serde_json::Value>| {
+            let sink = sink.clone();
+            async move {
+                sink.lock().unwrap().push(body);
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, received)
+}
+
+#[tokio::test]
+async fn alerts_notify_on_every_transition_once_and_remind_after_the_repeat_interval() {
+    let dir = tempfile::tempdir().unwrap();
+    let accounts = Accounts::open(&dir.path().join("dashboard.db")).await.unwrap();
+    let (url, received) = receiver().await;
+    let notifier = Notifier::new(None, vec![url]).unwrap();
+    let engine = AlertEngine::new(
+        accounts.pool().clone(),
+        notifier,
+        Duration::from_secs(4 * 3600),
+        "https://rb.example/",
+        "http://127.0.0.1:8080",
+    );
+    let t0 = 100 * 86_400 * NANOS_PER_SEC;
+    let hour = 60 * MIN;
+    let steps: [(u64, u64, Option<Transition>); 7] = [
+        (t0, 100, Some(Transition::Firing)),            // everything failing: page
+        (t0 + MIN, 100, None),                          // same state: silence
+        (t0 + 4 * hour, 100, Some(Transition::Repeat)), // still firing after the repeat interval
+        (t0 + 5 * hour, 0, Some(Transition::Resolved)),
+        (t0 + 6 * hour, 3, Some(Transition::Firing)), // 3 % failing: ticket
+        (t0 + 6 * hour + MIN, 100, Some(Transition::Escalated)),
+        (t0 + 7 * hour, 100, None),
+    ];
+    for (now, failing, expected) in steps {
+        let sent = engine.apply(&status(failing, now), now as i64).await.unwrap();
+        assert_eq!(sent.map(|n| n.transition), expected, "at +{} min", (now - t0) / MIN);
+    }
+    let received = received.lock().unwrap().clone();
+    let kinds: Vec<&str> = received.iter().map(|n| n["transition"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["firing", "repeat", "resolved", "firing", "escalated"]);
+    assert_eq!(received[0]["severity"], "page");
+    assert_eq!(received[3]["severity"], "ticket");
+    assert_eq!(received[4]["severity"], "page");
+    assert_eq!(received[0]["runbook_url"], "https://rb.example/pds-availability");
+    assert_eq!(received[0]["dashboard_url"], "http://127.0.0.1:8080/slos");
+    let history = engine.recent(10).await.unwrap();
+    assert_eq!(history.len(), 2);
+    assert_eq!((history[0].resolved_ns, history[0].severity.as_str()), (None, "page"), "the open alert comes first");
+    assert!(history[1].resolved_ns.is_some());
+
+    // The alerts page lists them, firing first.
+    use tower::ServiceExt;
+    accounts.create("sam", dashboard::accounts::Role::Oncall, &[], "correct horse battery", false).await.unwrap();
+    let state = dashboard::web::DashboardState::new(
+        accounts.clone(),
+        dashboard::RunningParts { lines: vec![] },
+        dashboard::web::WebConfig::default(),
+    );
+    let token = state.sessions().start("sam", dashboard::web::now_ns()).await.unwrap();
+    let request = axum::http::Request::get("/alerts")
+        .header(axum::http::header::COOKIE, format!("pathwatch_session={token}"))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let response = dashboard::web::router(state).oneshot(request).await.unwrap();
+    assert_eq!(response.status(), axum::http::StatusCode::OK);
+    let body = http_body_util::BodyExt::collect(response.into_body()).await.unwrap().to_bytes();
+    let page = String::from_utf8_lossy(&body);
+    let firing = page.find("<td>FIRING</td>").expect("a firing row");
+    let resolved = page.find("<td>resolved</td>").expect("a resolved row");
+    assert!(firing < resolved && page.contains("pds-availability"), "{page}");
+}
+
+#[tokio::test]
+async fn a_firing_alert_reaches_a_real_smtp_server_with_status_and_run_book() {
+    let (Ok(addr), Ok(maildir)) =
+        (std::env::var("PATHWATCH_TEST_SMTP_ADDR"), std::env::var("PATHWATCH_TEST_SMTP_MAILDIR"))
+    else {
+        assert!(
+            std::env::var("PATHWATCH_REQUIRE_SERVICES").as_deref() != Ok("1"),
+            "PATHWATCH_REQUIRE_SERVICES=1 but PATHWATCH_TEST_SMTP_ADDR / PATHWATCH_TEST_SMTP_MAILDIR are not set"
+        );
+        eprintln!("SKIPPED: PATHWATCH_TEST_SMTP_ADDR is not set (scripts/test.sh starts aiosmtpd)");
+        return;
+    };
+    let (host, port) = addr.rsplit_once(':').unwrap();
+    let marker = format!("pds-availability-{}", std::process::id());
+    let dir = tempfile::tempdir().unwrap();
+    let accounts = Accounts::open(&dir.path().join("dashboard.db")).await.unwrap();
+    let email = EmailConfig {
+        smtp_host: host.into(),
+        smtp_port: port.parse().unwrap(),
+        security: SmtpSecurity::None,
+        from: "pathwatch@example.org".into(),
+        to: vec!["oncall@example.org".into()],
+        username: None,
+        password_env: None,
+    };
+    let notifier = Notifier::new(Some(email), vec![]).unwrap();
+    let engine = AlertEngine::new(
+        accounts.pool().clone(),
+        notifier,
+        Duration::from_secs(3600),
+        "https://rb.example/",
+        "http://127.0.0.1:8080",
+    );
+    let now = 100 * 86_400 * NANOS_PER_SEC;
+    let mut firing = status(100, now);
+    firing.name = marker.clone();
+    let sent = engine.apply(&firing, now as i64).await.unwrap().unwrap();
+    assert_eq!(sent.transition, Transition::Firing);
+
+    let new = std::path::Path::new(&maildir).join("new");
+    let started = std::time::Instant::now();
+    let message = loop {
+        let found = std::fs::read_dir(&new)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+            .find(|m| m.contains(&marker));
+        if let Some(m) = found {
+            break m;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "no message for {marker} in {}", new.display());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(message.contains(&format!("Subject: [Pathwatch] FIRING page: {marker}")), "{message}");
+    assert!(message.contains("To: oncall@example.org"), "{message}");
+    assert!(message.contains("Canary flow: pds") && message.contains("Severity: page"), "{message}");
+    assert!(message.contains(&format!("Run book: https://rb.example/{marker}")), "{message}");
+}
