@@ -16,12 +16,16 @@ missing=()
 [ -x /usr/sbin/clickhouse-server ] || command -v clickhouse-server >/dev/null || missing+=(clickhouse-server)
 command -v curl >/dev/null || missing+=(curl)
 command -v promtool >/dev/null || missing+=(prometheus)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 echo "clickhouse-server: $(dpkg-query -W -f='${Version}' clickhouse-server 2>/dev/null || echo '?')"
 echo "promtool: $(promtool --version 2>&1 | head -1)"
+
+step "node packages (tests/browser: playwright-core, axe-core)"
+(cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 
 step "python packages (.venv)"
 [ -x .venv/bin/python ] || python3 -m venv .venv
@@ -115,3 +119,6 @@ step "Python tests"
 target_dir=$(cargo metadata --format-version 1 --no-deps | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 export PATHWATCH_BIN="$target_dir/debug/pathwatch"
 .venv/bin/python -m pytest -q -p no:cacheprovider tests
+
+step "Browser tests (headless Chromium, axe-core; screenshots in tests/browser/artifacts)"
+(cd tests/browser && node --test --test-concurrency=1)

@@ -103,8 +103,9 @@ pub fn status_from_buckets(
         .filter(|b| b.start_ns >= window_start)
         .map(|b| {
             bad_so_far += b.errors.min(b.count);
+            // The current hour is not over: its point is "now", not the hour's end.
             BudgetPoint {
-                at_ns: b.start_ns + u64::from(COARSE_BUCKET_SECS) * NANOS_PER_SEC,
+                at_ns: (b.start_ns + u64::from(COARSE_BUCKET_SECS) * NANOS_PER_SEC).min(now_ns),
                 consumed: bad_so_far as f64 / allowed,
             }
         })

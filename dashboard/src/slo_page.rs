@@ -81,7 +81,13 @@ pub fn view(status: &SloStatus, description: &str) -> SloView {
 
 /// Budget consumed over the window: a line from 0 towards (or past) the 100 % mark.
 fn chart(status: &SloStatus) -> (Option<String>, String) {
-    let points = &status.consumption;
+    // The line starts from nothing consumed at the first hour with runs.
+    let mut points = status.consumption.clone();
+    if let Some(first) = points.first().cloned() {
+        let start =
+            first.at_ns.saturating_sub(u64::from(crate::slo_eval::COARSE_BUCKET_SECS) * audit_store::NANOS_PER_SEC);
+        points.insert(0, crate::slo_eval::BudgetPoint { at_ns: start, consumed: 0.0 });
+    }
     let (Some(first), Some(last)) = (points.first(), points.last()) else {
         return (None, String::new());
     };

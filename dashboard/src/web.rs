@@ -257,10 +257,12 @@ fn set_cookie(config: &WebConfig, name: &str, value: &str, path: &str, max_age: 
 }
 
 /// Refuses cross-site form posts: when the browser says where a POST came from, it must be here.
+/// `Origin: null` is what browsers send for our own forms under `Referrer-Policy: no-referrer`, so
+/// it proves nothing either way; the CSRF token and SameSite=Strict cookies still protect those.
 fn same_origin(headers: &HeaderMap) -> bool {
     let (Some(origin), Some(host)) = (headers.get(header::ORIGIN), headers.get(header::HOST)) else { return true };
     let (Ok(origin), Ok(host)) = (origin.to_str(), host.to_str()) else { return false };
-    origin.split_once("://").map(|(_, rest)| rest) == Some(host)
+    origin == "null" || origin.split_once("://").map(|(_, rest)| rest) == Some(host)
 }
 
 /// The client's address, when the server was started with connect info (tests drive the router

@@ -133,7 +133,25 @@ async fn wrong_passwords_and_forged_forms_are_refused_and_repeated_failures_thro
     assert_eq!(forged.status, StatusCode::BAD_REQUEST);
     assert!(forged.cookie("pathwatch_session").is_none());
 
-    for _ in 0..4 {
+    // A post from another site is refused even with a valid token; `Origin: null` (what browsers
+    // send under no-referrer) falls back on the token.
+    let form = get(&rig.app, "/login", "").await;
+    let login_cookie = form.cookie("pathwatch_login").unwrap();
+    let body = format!("name=oncall&password={}&csrf={}", PASSWORD.replace(' ', "+"), form.csrf());
+    let from = |origin: &str| {
+        Request::post("/login")
+            .header(header::COOKIE, &login_cookie)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::HOST, "127.0.0.1:8080")
+            .header(header::ORIGIN, origin)
+            .body(Body::from(body.clone()))
+            .unwrap()
+    };
+    assert_eq!(send(&rig.app, from("https://evil.example")).await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(send(&rig.app, from("null")).await.status, StatusCode::SEE_OTHER);
+
+    // The successful sign-in just now cleared earlier failures: five more lock the name out.
+    for _ in 0..5 {
         sign_in(&rig.app, "oncall", "still not the password").await;
     }
     let (session, throttled) = sign_in(&rig.app, "oncall", PASSWORD).await;
