@@ -6,6 +6,8 @@ CREATE TABLE alerts (
     severity          TEXT    NOT NULL,
     started_ns        BIGINT  NOT NULL,
     resolved_ns       BIGINT,
+    -- When the condition stopped firing; the alert resolves only after it stays clear a while.
+    clear_since_ns    BIGINT,
     last_notified_ns  BIGINT  NOT NULL,
     summary           TEXT    NOT NULL
 );

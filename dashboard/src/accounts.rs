@@ -70,6 +70,10 @@ pub enum AccountError {
     WeakPassword,
     #[error("wrong name or password")]
     BadCredentials,
+    #[error("too many passwords being checked at once; try again shortly")]
+    Busy,
+    #[error("the stored organisations of {0:?} are unreadable")]
+    Corrupt(String),
     #[error("hashing the password: {0}")]
     Hash(String),
     #[error("no randomness for a password: {0}")]
@@ -132,10 +136,14 @@ fn now_ns() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0)
 }
 
+/// Whether `name` could be an account name (1-64 of a-z, 0-9, '.', '_', '-').
+pub fn valid_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+}
+
 fn check_name(name: &str) -> Result<(), AccountError> {
-    let ok = (1..=64).contains(&name.len())
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
-    if ok {
+    if valid_name(name) {
         Ok(())
     } else {
         Err(AccountError::BadName(name.to_string()))
@@ -164,6 +172,34 @@ fn hash(password: &str) -> Result<String, AccountError> {
 /// A hash of a password nobody has, so an unknown name costs as much time as a wrong password.
 const DECOY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0Tdy0xGgoQF3Ry3WtnOHz9Q9+9eeY2m3yQYx3dkvKs8";
+
+/// Argon2 is deliberately slow (tens of milliseconds, about 19 MiB each): it runs on the blocking
+/// pool, never on the async workers that serve every other request, and at most `HASHING_SLOTS`
+/// at once, so a flood of sign-ins cannot take all memory and CPU. A full house is an error the
+/// web layer turns into 503.
+const HASHING_SLOTS: usize = 4;
+static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(HASHING_SLOTS);
+
+async fn hashing_slot() -> Result<tokio::sync::SemaphorePermit<'static>, AccountError> {
+    match tokio::time::timeout(std::time::Duration::from_secs(5), HASHING.acquire()).await {
+        Ok(Ok(permit)) => Ok(permit),
+        _ => Err(AccountError::Busy),
+    }
+}
+
+async fn hash_off_runtime(password: &str) -> Result<String, AccountError> {
+    let _slot = hashing_slot().await?;
+    let password = password.to_string();
+    tokio::task::spawn_blocking(move || hash(&password))
+        .await
+        .map_err(|e| AccountError::Hash(format!("hashing task failed: {e}")))?
+}
+
+async fn verify_off_runtime(password: &str, stored: String) -> Result<bool, AccountError> {
+    let _slot = hashing_slot().await?;
+    let password = password.to_string();
+    Ok(tokio::task::spawn_blocking(move || verify_hash(&password, &stored)).await.unwrap_or(false))
+}
 
 fn verify_hash(password: &str, stored: &str) -> bool {
     match PasswordHash::new(stored) {
@@ -204,7 +240,7 @@ impl Accounts {
     ) -> Result<Account, AccountError> {
         check_name(name)?;
         organisations.iter().try_for_each(|o| check_organisation(o))?;
-        let hashed = hash(password)?;
+        let hashed = hash_off_runtime(password).await?;
         let now = now_ns();
         let result = sqlx::query(
             "INSERT INTO accounts (name, role, organisations, password_hash, must_change_password, disabled, \
@@ -261,7 +297,7 @@ impl Accounts {
             Some(r) => (r.get::<String, _>("password_hash"), r.get::<bool, _>("disabled")),
             None => (DECOY_HASH.to_string(), true),
         };
-        if verify_hash(password, &stored) && !disabled && row.is_some() {
+        if verify_off_runtime(password, stored).await? && !disabled && row.is_some() {
             self.get(name).await
         } else {
             Err(AccountError::BadCredentials)
@@ -271,7 +307,8 @@ impl Accounts {
     /// Sets a new password; `must_change` for one an administrator chose (reset), false for the
     /// user's own.
     pub async fn set_password(&self, name: &str, password: &str, must_change: bool) -> Result<(), AccountError> {
-        let hashed = hash(password)?;
+        let hashed = hash_off_runtime(password).await?;
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
             "UPDATE accounts SET password_hash = ?, must_change_password = ?, password_changed_ns = ? WHERE name = ?",
         )
@@ -279,23 +316,32 @@ impl Accounts {
         .bind(must_change)
         .bind(now_ns())
         .bind(name)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 0 {
             return Err(AccountError::NotFound(name.into()));
         }
+        // A new password ends every session signed in with the old one.
+        sqlx::query("DELETE FROM sessions WHERE account = ?").bind(name).execute(&mut *tx).await?;
+        tx.commit().await?;
         Ok(())
     }
 
     pub async fn set_disabled(&self, name: &str, disabled: bool) -> Result<(), AccountError> {
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query("UPDATE accounts SET disabled = ? WHERE name = ?")
             .bind(disabled)
             .bind(name)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
         if done.rows_affected() == 0 {
             return Err(AccountError::NotFound(name.into()));
         }
+        // Disabling ends the account's sessions for good: enabling it again does not revive them.
+        if disabled {
+            sqlx::query("DELETE FROM sessions WHERE account = ?").bind(name).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -323,10 +369,13 @@ impl Accounts {
 
 fn account(row: &sqlx::sqlite::SqliteRow) -> Result<Account, AccountError> {
     let organisations: String = row.get("organisations");
+    let name: String = row.get("name");
+    // Unreadable scope must not widen to "every organisation" (the meaning of an empty list).
+    let organisations = serde_json::from_str(&organisations).map_err(|_| AccountError::Corrupt(name.clone()))?;
     Ok(Account {
-        name: row.get("name"),
+        name,
         role: Role::parse(&row.get::<String, _>("role"))?,
-        organisations: serde_json::from_str(&organisations).unwrap_or_default(),
+        organisations,
         must_change_password: row.get("must_change_password"),
         disabled: row.get("disabled"),
     })

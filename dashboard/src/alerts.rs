@@ -62,6 +62,9 @@ pub struct Alert {
     pub summary: String,
 }
 
+/// How long a condition must stay clear before its alert resolves.
+pub const HOLD_CLEAR: Duration = Duration::from_secs(5 * 60);
+
 pub struct AlertEngine {
     pool: SqlitePool,
     notifier: Notifier,
@@ -119,15 +122,20 @@ impl AlertEngine {
     }
 
     /// Brings the stored alert for `status`'s SLO in line with it; returns the notification sent,
-    /// if any.
+    /// if any. Rules: firing opens an alert; ticket → page escalates (page → ticket just lowers
+    /// the severity, silently); an alert resolves only after its condition has stayed clear for
+    /// `HOLD_CLEAR` (so a short blip is not two alerts); no runs in the last hour keeps an open
+    /// alert open (no data is not recovery); a still-firing alert is reminded after the repeat
+    /// interval, and a notification no channel delivered is retried at the next evaluation.
     pub async fn apply(&self, status: &SloStatus, now_ns: i64) -> Result<Option<Notification>, AccountError> {
         let open = self.open_alert(&status.name).await?;
+        let no_data = status.burn_rate_1h.is_none();
         let transition = match (&open, status.firing) {
             (None, None) => return Ok(None),
             (None, Some(severity)) => {
                 sqlx::query(
-                    "INSERT INTO alerts (slo, flow, severity, started_ns, resolved_ns, last_notified_ns, summary) \
-                     VALUES (?, ?, ?, ?, NULL, ?, ?)",
+                    "INSERT INTO alerts (slo, flow, severity, started_ns, resolved_ns, clear_since_ns, last_notified_ns, \
+                     summary) VALUES (?, ?, ?, ?, NULL, NULL, ?, ?)",
                 )
                 .bind(&status.name)
                 .bind(&status.flow)
@@ -139,48 +147,71 @@ impl AlertEngine {
                 .await?;
                 Transition::Firing
             }
+            (Some(_), None) if no_data => return Ok(None),
             (Some(a), None) => {
-                sqlx::query("UPDATE alerts SET resolved_ns = ?, last_notified_ns = ? WHERE id = ?")
-                    .bind(now_ns)
-                    .bind(now_ns)
+                let clear_since = self.clear_since(a.id).await?;
+                match clear_since {
+                    None => {
+                        sqlx::query("UPDATE alerts SET clear_since_ns = ? WHERE id = ?")
+                            .bind(now_ns)
+                            .bind(a.id)
+                            .execute(&self.pool)
+                            .await?;
+                        return Ok(None);
+                    }
+                    Some(since) if now_ns - since < HOLD_CLEAR.as_nanos() as i64 => return Ok(None),
+                    Some(_) => {
+                        sqlx::query("UPDATE alerts SET resolved_ns = ?, last_notified_ns = ? WHERE id = ?")
+                            .bind(now_ns)
+                            .bind(now_ns)
+                            .bind(a.id)
+                            .execute(&self.pool)
+                            .await?;
+                        Transition::Resolved
+                    }
+                }
+            }
+            (Some(a), Some(severity)) => {
+                sqlx::query("UPDATE alerts SET clear_since_ns = NULL WHERE id = ?")
                     .bind(a.id)
                     .execute(&self.pool)
                     .await?;
-                Transition::Resolved
+                if a.severity == "ticket" && severity == Severity::Page {
+                    sqlx::query("UPDATE alerts SET severity = 'page', summary = ?, last_notified_ns = ? WHERE id = ?")
+                        .bind(summary(status, severity))
+                        .bind(now_ns)
+                        .bind(a.id)
+                        .execute(&self.pool)
+                        .await?;
+                    Transition::Escalated
+                } else {
+                    if a.severity == "page" && severity == Severity::Ticket {
+                        sqlx::query("UPDATE alerts SET severity = 'ticket', summary = ? WHERE id = ?")
+                            .bind(summary(status, severity))
+                            .bind(a.id)
+                            .execute(&self.pool)
+                            .await?;
+                    }
+                    if now_ns - a.last_notified_ns < self.repeat.as_nanos() as i64 {
+                        return Ok(None);
+                    }
+                    sqlx::query("UPDATE alerts SET last_notified_ns = ? WHERE id = ?")
+                        .bind(now_ns)
+                        .bind(a.id)
+                        .execute(&self.pool)
+                        .await?;
+                    Transition::Repeat
+                }
             }
-            (Some(a), Some(severity)) if a.severity == "ticket" && severity == Severity::Page => {
-                sqlx::query("UPDATE alerts SET severity = 'page', summary = ?, last_notified_ns = ? WHERE id = ?")
-                    .bind(summary(status, severity))
-                    .bind(now_ns)
-                    .bind(a.id)
-                    .execute(&self.pool)
-                    .await?;
-                Transition::Escalated
-            }
-            (Some(a), Some(_)) if now_ns - a.last_notified_ns >= self.repeat.as_nanos() as i64 => {
-                sqlx::query("UPDATE alerts SET last_notified_ns = ? WHERE id = ?")
-                    .bind(now_ns)
-                    .bind(a.id)
-                    .execute(&self.pool)
-                    .await?;
-                Transition::Repeat
-            }
-            // Still firing at the same or a lower severity, reminded recently: nothing to say.
-            (Some(_), Some(_)) => return Ok(None),
         };
-        let stored = match self.open_alert(&status.name).await? {
-            Some(a) => a,
-            None => open.clone().unwrap_or_else(|| Alert {
-                id: 0,
-                slo: status.name.clone(),
-                flow: status.flow.clone(),
-                severity: String::new(),
-                started_ns: now_ns,
-                resolved_ns: Some(now_ns),
-                last_notified_ns: now_ns,
-                summary: String::new(),
-            }),
-        };
+        let row = sqlx::query(
+            "SELECT id, slo, flow, severity, started_ns, resolved_ns, last_notified_ns, summary FROM alerts \
+             WHERE slo = ? ORDER BY id DESC LIMIT 1",
+        )
+        .bind(&status.name)
+        .fetch_one(&self.pool)
+        .await?;
+        let stored = alert(&row);
         let notification = Notification {
             transition,
             slo: status.name.clone(),
@@ -196,13 +227,46 @@ impl AlertEngine {
             dashboard_url: format!("{}/slos", self.dashboard_url.trim_end_matches('/')),
             started: crate::uk_time::format_ns(stored.started_ns.max(0) as u64),
         };
-        self.notifier.send(&notification).await;
+        let failures = self.notifier.send(&notification).await;
+        let channels = self.notifier.channel_count();
+        if channels > 0 && failures.len() == channels && transition != Transition::Resolved {
+            // Nobody was told: make the next evaluation try again (as a reminder).
+            sqlx::query("UPDATE alerts SET last_notified_ns = 0 WHERE id = ?")
+                .bind(stored.id)
+                .execute(&self.pool)
+                .await?;
+        }
         Ok(Some(notification))
+    }
+
+    async fn clear_since(&self, id: i64) -> Result<Option<i64>, AccountError> {
+        Ok(sqlx::query_scalar("SELECT clear_since_ns FROM alerts WHERE id = ?").bind(id).fetch_one(&self.pool).await?)
+    }
+
+    /// Resolves, without notifying, open alerts of SLOs that are no longer configured or evaluated.
+    async fn close_orphans(&self, evaluated: &[String], now_ns: i64) -> Result<(), AccountError> {
+        for a in recent(&self.pool, 1000).await?.into_iter().filter(|a| a.resolved_ns.is_none()) {
+            if !evaluated.contains(&a.slo) {
+                sqlx::query(
+                    "UPDATE alerts SET resolved_ns = ?, summary = summary || ' (SLO no longer evaluated)' WHERE id = ?",
+                )
+                .bind(now_ns)
+                .bind(a.id)
+                .execute(&self.pool)
+                .await?;
+            }
+        }
+        Ok(())
     }
 
     /// Evaluates every SLO and applies the result. One SLO failing to evaluate does not stop the others.
     pub async fn tick(&self, store: &audit_store::AnyStore, slos: &[SloConfig], now_ns: i64) -> Vec<Notification> {
         let mut sent = Vec::new();
+        let evaluated: Vec<String> =
+            slos.iter().filter(|s| s.sli == crate::slo::SliKind::Availability).map(|s| s.name.clone()).collect();
+        if let Err(e) = self.close_orphans(&evaluated, now_ns).await {
+            tracing::warn!(error = %e, "could not close alerts of removed SLOs");
+        }
         for slo in slos {
             let status = match evaluate(store, slo, now_ns.max(0) as u64).await {
                 Ok(s) if s.evaluated => s,

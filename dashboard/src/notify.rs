@@ -103,6 +103,13 @@ impl Notification {
     }
 }
 
+fn host_of(url: &str) -> String {
+    url::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .unwrap_or_else(|| "(unparseable URL)".into())
+}
+
 pub struct Notifier {
     email: Option<(EmailConfig, AsyncSmtpTransport<Tokio1Executor>)>,
     webhooks: Vec<String>,
@@ -110,6 +117,11 @@ pub struct Notifier {
 }
 
 impl Notifier {
+    /// How many channels are configured (none: alerts are kept but not sent).
+    pub fn channel_count(&self) -> usize {
+        usize::from(self.email.is_some()) + self.webhooks.len()
+    }
+
     pub fn new(email: Option<EmailConfig>, webhooks: Vec<String>) -> Result<Notifier, String> {
         let email = match email {
             None => None,
@@ -127,6 +139,9 @@ impl Notifier {
                     let password = std::env::var(&var)
                         .map_err(|_| format!("alerts.email.password_env: environment variable {var:?} is not set"))?;
                     builder = builder.credentials(Credentials::new(user.clone(), password));
+                }
+                if config.to.is_empty() {
+                    return Err("alerts.email.to: at least one recipient is needed".into());
                 }
                 for (i, address) in std::iter::once(&config.from).chain(&config.to).enumerate() {
                     address.parse::<lettre::Address>().map_err(|e| {
@@ -156,10 +171,15 @@ impl Notifier {
                 failures.push(format!("e-mail: {e}"));
             }
         }
-        for url in &self.webhooks {
+        // Webhooks go out together; a slow one does not hold up the rest.
+        let posts = self.webhooks.iter().map(|url| async move {
             let result = self.http.post(url).json(n).send().await.and_then(|r| r.error_for_status());
+            // Webhook URLs often carry a token (Slack, Teams): only the host is ever logged.
+            result.map(drop).map_err(|e| format!("webhook to {}: {}", host_of(url), e.without_url()))
+        });
+        for result in futures_util::future::join_all(posts).await {
             if let Err(e) = result {
-                failures.push(format!("webhook {url}: {e}"));
+                failures.push(e);
             }
         }
         for failure in &failures {

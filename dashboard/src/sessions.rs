@@ -53,6 +53,12 @@ impl Sessions {
 
     /// Starts a session for `account`; returns the cookie token (never stored as such).
     pub async fn start(&self, account: &str, now_ns: i64) -> Result<String, AccountError> {
+        // Sessions nobody presents again are swept here, so the table does not grow for ever.
+        sqlx::query("DELETE FROM sessions WHERE last_seen_ns < ? OR created_ns < ?")
+            .bind(now_ns - self.policy.idle_timeout_ns)
+            .bind(now_ns - self.policy.max_lifetime_ns)
+            .execute(&self.pool)
+            .await?;
         let token = random_token()?;
         sqlx::query(
             "INSERT INTO sessions (token_sha256, account, csrf_token, created_ns, last_seen_ns) VALUES (?, ?, ?, ?, ?)",

@@ -1,57 +1,55 @@
-//! Sign-in throttling: after `max_failures` failed attempts for one account name (or from one
-//! address) within `window`, further attempts are refused until the oldest failure leaves the
-//! window. Kept in memory: a restart forgives, which is acceptable for a brute-force brake.
+//! Sign-in throttling. Every attempt is counted *before* the password is checked, so parallel
+//! requests cannot slip past the limit; a success forgets the key's attempts. After `max_attempts`
+//! unforgiven attempts for a key within `window`, further attempts are refused until the oldest
+//! leaves the window. Kept in memory: a restart forgives, which is acceptable for a brute-force
+//! brake.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+/// Keys beyond this many are pruned of expired entries, then refused new ones (fail closed).
+const MAX_KEYS: usize = 100_000;
+
 pub struct Throttle {
-    max_failures: usize,
+    max_attempts: usize,
     window: Duration,
-    failures: Mutex<HashMap<String, VecDeque<Instant>>>,
+    attempts: Mutex<HashMap<String, VecDeque<Instant>>>,
 }
 
 impl Throttle {
-    pub fn new(max_failures: usize, window: Duration) -> Throttle {
-        Throttle { max_failures, window, failures: Mutex::new(HashMap::new()) }
+    pub fn new(max_attempts: usize, window: Duration) -> Throttle {
+        Throttle { max_attempts, window, attempts: Mutex::new(HashMap::new()) }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, VecDeque<Instant>>> {
         // A poisoned map still holds valid timestamps.
-        self.failures.lock().unwrap_or_else(|e| e.into_inner())
+        self.attempts.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// How long `keys` must wait before trying again, if any of them is over the limit.
-    pub fn wait(&self, keys: &[String], now: Instant) -> Option<Duration> {
+    /// Counts an attempt for `key`, or says how long to wait when the key is over its limit.
+    pub fn attempt(&self, key: &str, now: Instant) -> Result<(), Duration> {
         let mut map = self.lock();
-        keys.iter()
-            .filter_map(|key| {
-                let list = map.get_mut(key)?;
-                while list.front().is_some_and(|t| now.duration_since(*t) >= self.window) {
-                    list.pop_front();
-                }
-                (list.len() >= self.max_failures).then(|| self.window - now.duration_since(list[0]))
-            })
-            .max()
-    }
-
-    pub fn failed(&self, keys: &[String], now: Instant) {
-        let mut map = self.lock();
-        for key in keys {
-            map.entry(key.clone()).or_default().push_back(now);
-        }
-        // Keep memory bounded under a spray of names.
-        if map.len() > 100_000 {
+        if !map.contains_key(key) && map.len() >= MAX_KEYS {
             map.retain(|_, list| list.back().is_some_and(|t| now.duration_since(*t) < self.window));
+            if map.len() >= MAX_KEYS {
+                return Err(self.window);
+            }
         }
+        let list = map.entry(key.to_string()).or_default();
+        while list.front().is_some_and(|t| now.duration_since(*t) >= self.window) {
+            list.pop_front();
+        }
+        if list.len() >= self.max_attempts {
+            return Err(self.window.saturating_sub(now.duration_since(list[0])));
+        }
+        list.push_back(now);
+        Ok(())
     }
 
-    pub fn succeeded(&self, keys: &[String]) {
-        let mut map = self.lock();
-        for key in keys {
-            map.remove(key);
-        }
+    /// The attempt succeeded: the key starts afresh.
+    pub fn succeeded(&self, key: &str) {
+        self.lock().remove(key);
     }
 }
 
@@ -60,20 +58,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn five_failures_lock_out_until_the_window_passes() {
+    fn attempts_are_counted_up_front_and_a_success_forgives() {
         let throttle = Throttle::new(5, Duration::from_secs(900));
-        let keys = vec!["user:sam".to_string()];
         let t0 = Instant::now();
         for i in 0..5 {
-            assert_eq!(throttle.wait(&keys, t0), None, "attempt {i}");
-            throttle.failed(&keys, t0);
+            assert_eq!(throttle.attempt("sam@1.2.3.4", t0), Ok(()), "attempt {i}");
         }
-        let wait = throttle.wait(&keys, t0 + Duration::from_secs(60)).unwrap();
-        assert_eq!(wait, Duration::from_secs(840));
-        assert_eq!(throttle.wait(&keys, t0 + Duration::from_secs(900)), None);
-        // Another name is not affected; success clears.
-        assert_eq!(throttle.wait(&["user:jo".to_string()], t0), None);
-        throttle.succeeded(&keys);
-        assert_eq!(throttle.wait(&keys, t0 + Duration::from_secs(1)), None);
+        // The sixth, even one that would have succeeded, is refused until the window moves on.
+        assert_eq!(throttle.attempt("sam@1.2.3.4", t0 + Duration::from_secs(60)), Err(Duration::from_secs(840)));
+        assert_eq!(throttle.attempt("sam@1.2.3.4", t0 + Duration::from_secs(900)), Ok(()));
+        assert_eq!(throttle.attempt("jo@1.2.3.4", t0), Ok(()), "other keys are unaffected");
+        throttle.succeeded("sam@1.2.3.4");
+        for _ in 0..5 {
+            assert_eq!(throttle.attempt("sam@1.2.3.4", t0 + Duration::from_secs(901)), Ok(()));
+        }
     }
 }

@@ -24,6 +24,8 @@ use crate::throttle::Throttle;
 use crate::RunningParts;
 
 const SESSION_COOKIE: &str = "pathwatch_session";
+/// Largest form body accepted (sign-in and password forms are a few hundred bytes).
+const MAX_FORM_BYTES: usize = 16 * 1024;
 const LOGIN_COOKIE: &str = "pathwatch_login";
 
 /// Which roles may use each route. Handlers check against this table; tests walk it.
@@ -81,7 +83,10 @@ pub struct DashboardState {
 struct Inner {
     accounts: Accounts,
     sessions: Sessions,
+    /// Attempts per (account name, address): the brute-force brake.
     throttle: Throttle,
+    /// Attempts per address over all names: a spray of names from one place.
+    address_throttle: Throttle,
     parts: RunningParts,
     config: WebConfig,
     /// Where canary runs are read from; None only in tests of pages that need no data.
@@ -97,19 +102,48 @@ impl DashboardState {
         };
         let sessions = Sessions::new(accounts.pool().clone(), policy);
         let throttle = Throttle::new(config.max_failures, config.failure_window);
+        let address_throttle = Throttle::new(config.max_failures * 10, config.failure_window);
         DashboardState {
-            inner: Arc::new(Inner { accounts, sessions, throttle, parts, config, store: None, slos: Vec::new() }),
+            inner: Arc::new(Inner {
+                accounts,
+                sessions,
+                throttle,
+                address_throttle,
+                parts,
+                config,
+                store: None,
+                slos: Vec::new(),
+            }),
         }
     }
 
-    /// Adds the telemetry store the data pages read and the SLOs they evaluate.
-    pub fn with_data(self, store: audit_store::AnyStore, slos: Vec<crate::slo::SloConfig>) -> DashboardState {
-        let inner = match Arc::try_unwrap(self.inner) {
-            Ok(inner) => inner,
-            // Only called while building, before any clone exists.
-            Err(shared) => return DashboardState { inner: shared },
-        };
-        DashboardState { inner: Arc::new(Inner { store: Some(store), slos, ..inner }) }
+    /// Adds the telemetry store the data pages read and the SLOs they evaluate. Call before the
+    /// state is shared (cloned into a router); afterwards it cannot change and this panics in
+    /// debug builds.
+    pub fn with_data(mut self, store: audit_store::AnyStore, slos: Vec<crate::slo::SloConfig>) -> DashboardState {
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => {
+                inner.store = Some(store);
+                inner.slos = slos;
+            }
+            None => {
+                debug_assert!(false, "DashboardState::with_data after the state was shared");
+                tracing::error!("dashboard state already shared: SLO pages will show no data");
+            }
+        }
+        self
+    }
+
+    /// Counts a password attempt for `name` from `peer`; Err(wait) when over a limit.
+    fn attempt(&self, name: &str, peer: Option<std::net::IpAddr>) -> Result<String, Duration> {
+        let address = peer.map(|ip| ip.to_string()).unwrap_or_else(|| "-".into());
+        let now = Instant::now();
+        if peer.is_some() {
+            self.inner.address_throttle.attempt(&address, now)?;
+        }
+        let key = format!("{name}@{address}");
+        self.inner.throttle.attempt(&key, now)?;
+        Ok(key)
     }
 
     pub fn store(&self) -> Option<&audit_store::AnyStore> {
@@ -147,6 +181,8 @@ pub fn router(state: DashboardState) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .fallback(not_found)
         .with_state(state)
+        // Inner: forms are small; anything bigger is refused before it is read.
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_FORM_BYTES))
         // Outermost: every response, errors included, carries the security headers.
         .layer(axum::middleware::map_response(security_headers))
 }
@@ -163,6 +199,8 @@ async fn security_headers(mut response: Response) -> Response {
          base-uri 'none'",
     );
     set(headers, header::REFERRER_POLICY, "no-referrer");
+    // Ignored by browsers over plain HTTP; binding behind TLS, it keeps them on HTTPS.
+    set(headers, header::STRICT_TRANSPORT_SECURITY, "max-age=31536000");
     set(headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     set(headers, header::X_FRAME_OPTIONS, "DENY");
     set(headers, header::HeaderName::from_static("cross-origin-opener-policy"), "same-origin");
@@ -190,12 +228,17 @@ pub enum WebError {
     MustChangePassword,
     Forbidden,
     BadForm(&'static str),
+    /// Too much password checking at once.
+    Busy,
     Internal(String),
 }
 
 impl From<AccountError> for WebError {
     fn from(e: AccountError) -> Self {
-        WebError::Internal(e.to_string())
+        match e {
+            AccountError::Busy => WebError::Busy,
+            e => WebError::Internal(e.to_string()),
+        }
     }
 }
 
@@ -208,6 +251,15 @@ impl IntoResponse for WebError {
                 page_error(StatusCode::FORBIDDEN, "Not allowed", "Your role does not give access to this page.")
             }
             WebError::BadForm(what) => page_error(StatusCode::BAD_REQUEST, "Form not accepted", what),
+            WebError::Busy => {
+                let mut response = page_error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Busy",
+                    "Too many sign-ins at once. Try again in a few seconds.",
+                );
+                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+                response
+            }
             WebError::Internal(detail) => {
                 tracing::error!(error = %detail, "dashboard request failed");
                 page_error(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", "The error has been logged.")
@@ -263,6 +315,20 @@ fn same_origin(headers: &HeaderMap) -> bool {
     let (Some(origin), Some(host)) = (headers.get(header::ORIGIN), headers.get(header::HOST)) else { return true };
     let (Ok(origin), Ok(host)) = (origin.to_str(), host.to_str()) else { return false };
     origin == "null" || origin.split_once("://").map(|(_, rest)| rest) == Some(host)
+}
+
+/// `Form`, but a malformed or oversized body gets the HTML error page, not axum's plain text.
+pub struct WebForm<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<S> for WebForm<T> {
+    type Rejection = WebError;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        match <Form<T> as axum::extract::FromRequest<S>>::from_request(request, state).await {
+            Ok(Form(value)) => Ok(WebForm(value)),
+            Err(_) => Err(WebError::BadForm("The form was incomplete or not understood. Please try again.")),
+        }
+    }
 }
 
 /// The client's address, when the server was started with connect info (tests drive the router
@@ -395,7 +461,7 @@ async fn login(
     State(state): State<DashboardState>,
     PeerIp(peer): PeerIp,
     headers: HeaderMap,
-    Form(form): Form<LoginForm>,
+    WebForm(form): WebForm<LoginForm>,
 ) -> Result<Response, WebError> {
     let expected = cookie(&headers, LOGIN_COOKIE).unwrap_or_default();
     if !same_origin(&headers) || expected.is_empty() || !same_secret(&form.csrf, &expected) {
@@ -406,30 +472,13 @@ async fn login(
             Some("The sign-in form had expired. Please try again.".into()),
         ));
     }
-    let mut keys = vec![format!("name:{}", form.name)];
-    if let Some(ip) = peer {
-        keys.push(format!("addr:{ip}"));
-    }
-    let now = Instant::now();
-    if let Some(wait) = state.inner.throttle.wait(&keys, now) {
-        let minutes = wait.as_secs().div_ceil(60);
-        let mut response = login_page(
-            &state,
-            StatusCode::TOO_MANY_REQUESTS,
-            &form.name,
-            Some(format!(
-                "Too many failed attempts. Try again in {minutes} minute{}.",
-                if minutes == 1 { "" } else { "s" }
-            )),
-        );
-        if let Ok(value) = HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
-            response.headers_mut().insert(header::RETRY_AFTER, value);
-        }
-        return Ok(response);
-    }
+    let key = match state.attempt(&form.name, peer) {
+        Ok(key) => key,
+        Err(wait) => return Ok(throttled(&state, &form.name, wait)),
+    };
     match state.inner.accounts.verify(&form.name, &form.password).await {
         Ok(account) => {
-            state.inner.throttle.succeeded(&keys[..1]);
+            state.inner.throttle.succeeded(&key);
             let token = state.inner.sessions.start(&account.name, now_ns()).await?;
             let target = if account.must_change_password { "/account/password" } else { "/" };
             let mut response = Redirect::to(target).into_response();
@@ -442,12 +491,27 @@ async fn login(
             Ok(response)
         }
         Err(AccountError::BadCredentials) => {
-            state.inner.throttle.failed(&keys, now);
-            tracing::warn!(account = %form.name, "failed sign-in");
+            // The attempt was counted before checking. Names are logged only when they could be
+            // names: people type passwords into the wrong box, and raw input could forge log lines.
+            let shown =
+                if crate::accounts::valid_name(&form.name) { form.name.as_str() } else { "(not an account name)" };
+            tracing::warn!(account = %shown, "failed sign-in");
             Ok(login_page(&state, StatusCode::UNAUTHORIZED, &form.name, Some("Wrong account name or password.".into())))
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// The sign-in page saying how long to wait, with Retry-After.
+fn throttled(state: &DashboardState, name: &str, wait: Duration) -> Response {
+    let minutes = wait.as_secs().div_ceil(60).max(1);
+    let message =
+        format!("Too many sign-in attempts. Try again in {minutes} minute{}.", if minutes == 1 { "" } else { "s" });
+    let mut response = login_page(state, StatusCode::TOO_MANY_REQUESTS, name, Some(message));
+    if let Ok(value) = HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
 }
 
 #[derive(Deserialize)]
@@ -459,7 +523,7 @@ async fn logout(
     State(state): State<DashboardState>,
     headers: HeaderMap,
     user: AnyUser,
-    Form(form): Form<CsrfForm>,
+    WebForm(form): WebForm<CsrfForm>,
 ) -> Result<Response, WebError> {
     user.allowed("POST", "/logout")?;
     if !same_origin(&headers) {
@@ -514,9 +578,10 @@ struct PasswordForm {
 
 async fn change_password(
     State(state): State<DashboardState>,
+    PeerIp(peer): PeerIp,
     headers: HeaderMap,
     user: AnyUser,
-    Form(form): Form<PasswordForm>,
+    WebForm(form): WebForm<PasswordForm>,
 ) -> Result<Response, WebError> {
     user.allowed("POST", "/account/password")?;
     if !same_origin(&headers) {
@@ -524,17 +589,21 @@ async fn change_password(
     }
     user.check_csrf(&form.csrf)?;
     let name = user.account.name.clone();
-    let keys = [format!("name:{name}")];
-    if state.inner.throttle.wait(&keys, Instant::now()).is_some() {
-        return Ok(password_page(
-            &user,
-            StatusCode::TOO_MANY_REQUESTS,
-            Some("Too many failed attempts; try again later.".into()),
-        ));
-    }
-    if let Err(AccountError::BadCredentials) = state.inner.accounts.verify(&name, &form.current).await {
-        state.inner.throttle.failed(&keys, Instant::now());
-        return Ok(password_page(&user, StatusCode::UNAUTHORIZED, Some("The current password is not right.".into())));
+    let key = match state.attempt(&name, peer) {
+        Ok(key) => key,
+        Err(_) => {
+            let message = "Too many attempts; try again later.".to_string();
+            return Ok(password_page(&user, StatusCode::TOO_MANY_REQUESTS, Some(message)));
+        }
+    };
+    match state.inner.accounts.verify(&name, &form.current).await {
+        Ok(_) => state.inner.throttle.succeeded(&key),
+        Err(AccountError::BadCredentials) => {
+            let message = "The current password is not right.".to_string();
+            return Ok(password_page(&user, StatusCode::UNAUTHORIZED, Some(message)));
+        }
+        // Anything else (store busy, account gone) stops the change: never change unverified.
+        Err(e) => return Err(e.into()),
     }
     if form.new != form.confirm {
         return Ok(password_page(&user, StatusCode::BAD_REQUEST, Some("The two new passwords are different.".into())));

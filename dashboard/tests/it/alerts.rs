@@ -74,22 +74,32 @@ async fn alerts_notify_on_every_transition_once_and_remind_after_the_repeat_inte
     );
     let t0 = 100 * 86_400 * NANOS_PER_SEC;
     let hour = 60 * MIN;
-    let steps: [(u64, u64, Option<Transition>); 7] = [
+    let steps: [(u64, u64, Option<Transition>); 11] = [
         (t0, 100, Some(Transition::Firing)),            // everything failing: page
         (t0 + MIN, 100, None),                          // same state: silence
         (t0 + 4 * hour, 100, Some(Transition::Repeat)), // still firing after the repeat interval
-        (t0 + 5 * hour, 0, Some(Transition::Resolved)),
+        (t0 + 5 * hour, 0, None),                       // clear, but held open for five minutes
+        (t0 + 5 * hour + 4 * MIN, 0, None),
+        (t0 + 5 * hour + 5 * MIN, 0, Some(Transition::Resolved)),
         (t0 + 6 * hour, 3, Some(Transition::Firing)), // 3 % failing: ticket
         (t0 + 6 * hour + MIN, 100, Some(Transition::Escalated)),
-        (t0 + 7 * hour, 100, None),
+        (t0 + 6 * hour + 2 * MIN, 3, None), // back to ticket level: lowered silently
+        (t0 + 6 * hour + 3 * MIN, 100, Some(Transition::Escalated)),
+        (t0 + 6 * hour + 4 * MIN, 100, None),
     ];
     for (now, failing, expected) in steps {
         let sent = engine.apply(&status(failing, now), now as i64).await.unwrap();
         assert_eq!(sent.map(|n| n.transition), expected, "at +{} min", (now - t0) / MIN);
     }
+    // No runs at all (canaries stopped): not a recovery; the alert stays open, nothing is sent.
+    let silent = t0 + 8 * hour;
+    let no_runs = status_from_buckets(&SloConfig::availability("pds"), &[], &[], silent);
+    for minutes in [0, 10, 60] {
+        assert!(engine.apply(&no_runs, (silent + minutes * MIN) as i64).await.unwrap().is_none());
+    }
     let received = received.lock().unwrap().clone();
     let kinds: Vec<&str> = received.iter().map(|n| n["transition"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["firing", "repeat", "resolved", "firing", "escalated"]);
+    assert_eq!(kinds, ["firing", "repeat", "resolved", "firing", "escalated", "escalated"]);
     assert_eq!(received[0]["severity"], "page");
     assert_eq!(received[3]["severity"], "ticket");
     assert_eq!(received[4]["severity"], "page");
@@ -118,6 +128,7 @@ async fn alerts_notify_on_every_transition_once_and_remind_after_the_repeat_inte
     let body = http_body_util::BodyExt::collect(response.into_body()).await.unwrap().to_bytes();
     let page = String::from_utf8_lossy(&body);
     let firing = page.find("<td>FIRING</td>").expect("a firing row");
+    assert_eq!(page.matches("<td>FIRING</td>").count(), 1, "still one open alert after no data: {page}");
     let resolved = page.find("<td>resolved</td>").expect("a resolved row");
     assert!(firing < resolved && page.contains("pds-availability"), "{page}");
 }
@@ -180,4 +191,19 @@ async fn a_firing_alert_reaches_a_real_smtp_server_with_status_and_run_book() {
     assert!(message.contains("To: oncall@example.org"), "{message}");
     assert!(message.contains("Canary flow: pds") && message.contains("Severity: page"), "{message}");
     assert!(message.contains(&format!("Run book: https://rb.example/{marker}")), "{message}");
+}
+
+#[tokio::test]
+async fn a_notification_nobody_received_is_tried_again_at_the_next_evaluation() {
+    let dir = tempfile::tempdir().unwrap();
+    let accounts = Accounts::open(&dir.path().join("dashboard.db")).await.unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let notifier = Notifier::new(None, vec![format!("http://{closed}/hook")]).unwrap();
+    let engine = AlertEngine::new(accounts.pool().clone(), notifier, Duration::from_secs(4 * 3600), "", "http://x");
+    let t0 = 100 * 86_400 * NANOS_PER_SEC;
+    let first = engine.apply(&status(100, t0), t0 as i64).await.unwrap();
+    assert_eq!(first.map(|n| n.transition), Some(Transition::Firing));
+    // Undelivered: the next evaluation, a minute later, sends it again instead of waiting 4 hours.
+    let again = engine.apply(&status(100, t0 + MIN), (t0 + MIN) as i64).await.unwrap();
+    assert_eq!(again.map(|n| n.transition), Some(Transition::Repeat));
 }
