@@ -70,8 +70,25 @@ impl SloConfig {
         if !(self.objective > 0.0 && self.objective < 1.0) {
             return fail("objective", format!("{} must be between 0 and 1, e.g. 0.99", self.objective));
         }
-        if self.window_days == 0 {
-            return fail("window_days", "must be at least 1".into());
+        if self.window_days < 7 {
+            return fail(
+                "window_days",
+                format!("{} days is shorter than the alerting windows need (at least 7)", self.window_days),
+            );
+        }
+        // A page condition whose threshold is above 100 % errors could never fire.
+        if let Some(w) = alert_windows(self.window_days).iter().find(|w| w.factor * self.error_budget() >= 1.0) {
+            return fail(
+                "objective",
+                format!(
+                    "{} leaves an error budget so large that the {} {} condition could never fire (it needs more \
+                     than {:.0} % of runs failing); use a higher objective",
+                    self.objective,
+                    prom_duration(w.long_secs),
+                    w.severity.as_str(),
+                    w.factor * self.error_budget() * 100.0
+                ),
+            );
         }
         match (self.sli, self.latency_threshold_ms) {
             (SliKind::Latency, None | Some(0)) => {
@@ -212,6 +229,12 @@ mod tests {
         assert!(slo.validate().is_ok());
         slo.objective = 1.0;
         assert_eq!(slo.validate().unwrap_err().0, "objective");
+        let mut slo = SloConfig::availability("pds");
+        slo.objective = 0.9;
+        assert_eq!(slo.validate().unwrap_err().0, "objective", "13.44 × 10 % > 100 %: the fast page could never fire");
+        let mut slo = SloConfig::availability("pds");
+        slo.window_days = 3;
+        assert_eq!(slo.validate().unwrap_err().0, "window_days");
         let mut slo = SloConfig::availability("pds");
         slo.sli = SliKind::Latency;
         assert_eq!(slo.validate().unwrap_err().0, "latency_threshold_ms");

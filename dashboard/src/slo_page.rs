@@ -34,13 +34,40 @@ struct SlosPage {
 }
 
 fn percent(x: f64) -> String {
-    let text = format!("{:.2}", x * 100.0);
+    let text = format!("{:.3}", x * 100.0);
     format!("{} %", text.trim_end_matches('0').trim_end_matches('.'))
 }
 
-pub fn view(status: &SloStatus, description: &str) -> SloView {
-    let objective =
-        format!("{} of {} canary runs pass, over {} days", percent(status.objective), status.flow, status.window_days);
+pub fn view(status: &SloStatus, description: &str, slo: &crate::slo::SloConfig) -> SloView {
+    let objective = match (slo.sli, slo.latency_threshold_ms) {
+        (crate::slo::SliKind::Latency, Some(ms)) => format!(
+            "{} of {} canary runs finish within {ms} ms, over {} days",
+            percent(status.objective),
+            status.flow,
+            status.window_days
+        ),
+        _ => format!(
+            "{} of {} canary runs pass, over {} days",
+            percent(status.objective),
+            status.flow,
+            status.window_days
+        ),
+    };
+    if !status.evaluated {
+        let not_here =
+            "not evaluated by the dashboard yet (latency SLI); the rules from `pathwatch slo rules` are".to_string();
+        return SloView {
+            name: status.name.clone(),
+            description: description.into(),
+            objective,
+            runs: not_here.clone(),
+            remaining: not_here.clone(),
+            burn: not_here.clone(),
+            alert: not_here,
+            chart: None,
+            chart_text: String::new(),
+        };
+    }
     let runs = match status.total {
         0 => "none yet".into(),
         n => format!("{n} ({} failed)", n - status.good),
@@ -101,19 +128,31 @@ fn chart(status: &SloStatus) -> (Option<String>, String) {
     };
     let line: Vec<String> = points.iter().map(|p| xy(p.at_ns, p.consumed)).collect();
     let budget_y = h - 1.0 / top * h;
+    // SLO names are validated (letters, digits, '-', '_'): safe in an id and in the title.
     let id = format!("chart-{}", status.name);
+    let name = &status.name;
     let svg = format!(
-        "<svg role=\"img\" aria-labelledby=\"{id}-t\" viewBox=\"0 0 {w} {h}\" width=\"100%\" height=\"160\" \
-         preserveAspectRatio=\"none\"><title id=\"{id}-t\">Error budget consumed over the window</title>\
+        "<svg role=\"img\" aria-labelledby=\"{id}-t\" aria-describedby=\"{id}-d\" viewBox=\"0 0 {w} {h}\" \
+         width=\"100%\" height=\"160\" preserveAspectRatio=\"none\"><title id=\"{id}-t\">Error budget of {name} \
+         consumed over its window</title>\
          <line x1=\"0\" y1=\"{budget_y:.1}\" x2=\"{w}\" y2=\"{budget_y:.1}\" stroke=\"#d5281b\" stroke-dasharray=\"6 4\"/>\
          <polyline fill=\"none\" stroke=\"#005eb8\" stroke-width=\"2\" points=\"{}\"/></svg>",
         line.join(" ")
     );
-    let text = format!(
-        "Budget consumed: {} by {} (dashed line: the whole budget).",
+    // The text says what the line shows: where it starts, when it crossed half and all of the
+    // budget (if it did), and where it is now.
+    let crossing = |share: f64| points.iter().find(|p| p.consumed >= share).map(|p| crate::uk_time::format_ns(p.at_ns));
+    let mut text = format!("From {}: ", crate::uk_time::format_ns(first.at_ns));
+    match (crossing(0.5), crossing(1.0)) {
+        (Some(half), Some(all)) => text.push_str(&format!("half the budget spent by {half}, all of it by {all}; ")),
+        (Some(half), None) => text.push_str(&format!("half the budget spent by {half}; ")),
+        _ => {}
+    }
+    text.push_str(&format!(
+        "budget consumed: {} by {} (dashed line: the whole budget).",
         percent(last.consumed),
         crate::uk_time::format_ns(last.at_ns)
-    );
+    ));
     (Some(svg), text)
 }
 
@@ -124,7 +163,7 @@ pub async fn slos_page(State(state): State<DashboardState>, User(user): User) ->
     if let Some(store) = state.store() {
         for slo in state.slos() {
             let status = evaluate(store, slo, now).await.map_err(|e| WebError::Internal(e.to_string()))?;
-            views.push(view(&status, &slo.description));
+            views.push(view(&status, &slo.description, slo));
         }
     }
     let page = SlosPage {

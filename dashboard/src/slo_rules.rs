@@ -1,4 +1,6 @@
-//! Prometheus recording and alerting rules equivalent to Pathwatch's own SLO evaluation, for teams
+//! Prometheus recording and alerting rules matching Pathwatch's own SLO evaluation (same windows,
+//! factors and thresholds; for availability SLIs the same run counts — latency SLIs are evaluated
+//! only by these rules so far), for teams
 //! already on Prometheus and Alertmanager (`pathwatch slo rules`). Computed from the canary metrics
 //! Pathwatch exposes: `pathwatch_canary_runs_total{flow,result}` and
 //! `probe_duration_seconds{flow,step="run"}`.

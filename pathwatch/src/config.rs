@@ -72,6 +72,9 @@ pub struct DashboardConfig {
     pub listen: std::net::SocketAddr,
     /// Linked from alerts as `<runbook_base_url><slo name>`; empty: no link.
     pub runbook_base_url: String,
+    /// The address people reach the dashboard at (behind a proxy, say), used in notifications.
+    /// Empty: `http://<listen>` (127.0.0.1 when listening on all addresses).
+    pub public_url: String,
     /// Signed out after this many minutes without a request.
     pub idle_timeout_minutes: u64,
     /// Signed out this many hours after signing in, however active.
@@ -89,6 +92,7 @@ impl Default for DashboardConfig {
         DashboardConfig {
             listen: std::net::SocketAddr::from(([127, 0, 0, 1], 8080)),
             runbook_base_url: String::new(),
+            public_url: String::new(),
             idle_timeout_minutes: 30,
             max_session_hours: 12,
             cookie_secure: true,
@@ -230,15 +234,20 @@ fn validate(c: &Config) -> anyhow::Result<()> {
         }
     }
     let d = &c.dashboard;
-    for (key, value) in [
-        ("dashboard.idle_timeout_minutes", d.idle_timeout_minutes),
-        ("dashboard.max_session_hours", d.max_session_hours),
-        ("dashboard.max_failed_sign_ins", d.max_failed_sign_ins as u64),
-        ("dashboard.failed_sign_in_window_minutes", d.failed_sign_in_window_minutes),
+    for (key, value, max) in [
+        ("dashboard.idle_timeout_minutes", d.idle_timeout_minutes, 24 * 60),
+        ("dashboard.max_session_hours", d.max_session_hours, 30 * 24),
+        ("dashboard.max_failed_sign_ins", d.max_failed_sign_ins as u64, 1000),
+        ("dashboard.failed_sign_in_window_minutes", d.failed_sign_in_window_minutes, 24 * 60),
+        ("alerts.evaluate_every_secs", c.alerts.evaluate_every_secs, 3600),
+        ("alerts.repeat_interval_minutes", c.alerts.repeat_interval_minutes, 7 * 24 * 60),
     ] {
-        if value == 0 {
-            problems.push(format!("key `{key}`: must be at least 1"));
+        if !(1..=max).contains(&value) {
+            problems.push(format!("key `{key}`: {value} is outside 1..={max}"));
         }
+    }
+    if !d.public_url.is_empty() && !d.public_url.starts_with("http://") && !d.public_url.starts_with("https://") {
+        problems.push(format!("key `dashboard.public_url`: {:?} is not an http(s) URL", d.public_url));
     }
     if c.sandbox.listen == c.collector.listen || c.sandbox.listen == c.dashboard.listen {
         problems
@@ -250,9 +259,6 @@ fn validate(c: &Config) -> anyhow::Result<()> {
     canaries.environments.entry(crate::demo::DEMO_ENVIRONMENT.into()).or_insert_with(crate::demo::environment_shape);
     if let Err(e) = canaries.validate() {
         problems.push(e.to_string().replacen("invalid configuration key", "key", 1));
-    }
-    if c.alerts.evaluate_every_secs == 0 || c.alerts.repeat_interval_minutes == 0 {
-        problems.push("key `alerts.evaluate_every_secs` / `alerts.repeat_interval_minutes`: must be at least 1".into());
     }
     for (i, url) in c.alerts.webhooks.iter().enumerate() {
         if !url.starts_with("http://") && !url.starts_with("https://") {

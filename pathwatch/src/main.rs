@@ -48,7 +48,7 @@ enum Command {
     Sandbox,
     /// Print synthetic patients as FHIR Patient JSON lines (999-range NHS numbers), optionally morphed.
     Patients(canary::PatientsArgs),
-    /// Dashboard accounts (sign-in arrives with the dashboard).
+    /// Dashboard accounts (new and reset accounts get a one-time password, printed once).
     User {
         #[command(subcommand)]
         command: users::UserCommand,

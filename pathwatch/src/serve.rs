@@ -177,6 +177,18 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Where people reach the dashboard, for links in notifications.
+fn public_url(d: &crate::config::DashboardConfig) -> String {
+    if !d.public_url.is_empty() {
+        return d.public_url.trim_end_matches('/').to_string();
+    }
+    let mut addr = d.listen;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    format!("http://{addr}")
+}
+
 /// Opens the dashboard's accounts and sessions; on a first start creates the `admin` account and
 /// returns the line that says how to sign in (a generated one-time password is shown only there).
 async fn open_dashboard(
@@ -215,7 +227,7 @@ async fn open_dashboard(
             notifier,
             Duration::from_secs(a.repeat_interval_minutes * 60),
             &d.runbook_base_url,
-            &format!("http://{}", d.listen),
+            &public_url(d),
         );
         tokio::spawn(engine.run(store.clone(), config.effective_slos(), Duration::from_secs(a.evaluate_every_secs)));
     }

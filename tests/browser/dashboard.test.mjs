@@ -57,7 +57,6 @@ patient = "9000000009"
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PATHWATCH_')));
   Object.assign(env, {
     PATHWATCH_LOG: 'warn',
-    PATHWATCH_ADMIN_PASSWORD: PASSWORD,
     PATHWATCH_COLLECTOR__LISTEN: `127.0.0.1:${ports.collector}`,
     PATHWATCH_DASHBOARD__LISTEN: `127.0.0.1:${ports.dashboard}`,
     PATHWATCH_SANDBOX__LISTEN: `127.0.0.1:${ports.sandbox}`,
@@ -79,7 +78,15 @@ patient = "9000000009"
     });
     child.on('exit', (code) => reject(new Error(`pathwatch exited with ${code}:\n${output}`)));
   });
-  return child;
+  // The first start creates `admin` with a one-time password, shown once on standard output.
+  const oneTime = output.match(/one-time password (\S+) \(shown once/);
+  assert.ok(oneTime, `no one-time admin password printed:\n${output}`);
+  return { child, oneTimePassword: oneTime[1] };
+}
+
+/** A link in the main navigation. */
+function nav(page, name) {
+  return page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name, exact: true });
 }
 
 /** Runs axe-core in the page (injected by evaluate: the CSP allows no script tags) and fails on
@@ -102,7 +109,7 @@ test('sign in, see the SLOs, watch an alert fire after a sandbox fault', { timeo
   mkdirSync(ARTIFACTS, { recursive: true });
   const dir = mkdtempSync(join(tmpdir(), 'pathwatch-browser-'));
   const ports = { collector: await freePort(), dashboard: await freePort(), sandbox: await freePort() };
-  const pathwatch = await startPathwatch(bin, dir, ports);
+  const { child: pathwatch, oneTimePassword } = await startPathwatch(bin, dir, ports);
   t.after(() => pathwatch.kill('SIGKILL'));
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -121,21 +128,34 @@ test('sign in, see the SLOs, watch an alert fire after a sandbox fault', { timeo
   await page.getByRole('button', { name: 'Sign in' }).click();
   assert.match(await page.getByRole('alert').innerText(), /Wrong account name or password/);
 
-  await page.getByLabel('Password').fill(PASSWORD);
+  // The one-time password signs in only to the page that replaces it.
+  await page.getByLabel('Password').fill(oneTimePassword);
   await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL(`${base}/account/password`);
+  await checkAccessibility(page, '02-choose-password');
+  await page.getByLabel('Current password').fill(oneTimePassword);
+  await page.getByLabel('New password', { exact: true }).fill('short');
+  await page.getByLabel('New password again').fill('short');
+  await page.getByRole('button', { name: 'Change password' }).click();
+  assert.match(await page.getByRole('alert').innerText(), /at least 12 characters/);
+  await checkAccessibility(page, '02-password-error');
+  await page.getByLabel('Current password').fill(oneTimePassword);
+  await page.getByLabel('New password', { exact: true }).fill(PASSWORD);
+  await page.getByLabel('New password again').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Change password' }).click();
   await page.waitForURL(`${base}/`);
   assert.match(await page.locator('header').innerText(), /Signed in as admin/);
-  await checkAccessibility(page, '02-overview');
+  await checkAccessibility(page, '03-overview');
 
   // The canary runs every two seconds; wait for its runs to reach the SLO page.
-  await page.getByRole('link', { name: 'SLOs' }).click();
+  await nav(page, 'SLOs').click();
   for (let i = 0; i < 30 && (await page.content()).includes('none yet'); i++) {
     await page.waitForTimeout(1000);
     await page.reload();
   }
   const pds = page.locator('section', { has: page.getByRole('heading', { name: 'pds-availability' }) });
   assert.match(await pds.innerText(), /\d+ \(0 failed\)/);
-  await checkAccessibility(page, '03-slos-healthy');
+  await checkAccessibility(page, '04-slos-healthy');
 
   // Break PDS in the sandbox: every canary run now fails, the budget burns, the page alert fires.
   const fault = await fetch(`http://127.0.0.1:${ports.sandbox}/_admin/faults/pds`, {
@@ -144,7 +164,7 @@ test('sign in, see the SLOs, watch an alert fire after a sandbox fault', { timeo
     body: JSON.stringify({ error_rate: 1, error_status: 500 }),
   });
   assert.equal(fault.status, 200);
-  await page.getByRole('link', { name: 'Alerts', exact: true }).click();
+  await nav(page, 'Alerts').click();
   let firing = false;
   for (let i = 0; i < 60 && !firing; i++) {
     await page.goto(`${base}/alerts`);
@@ -153,15 +173,20 @@ test('sign in, see the SLOs, watch an alert fire after a sandbox fault', { timeo
   }
   assert.ok(firing, 'the page alert fired within a minute of the fault');
   assert.match(await page.locator('tbody').innerText(), /FIRING\s+page\s+pds-availability/);
-  await checkAccessibility(page, '04-alert-firing');
+  await checkAccessibility(page, '05-alert-firing');
 
   await page.goto(`${base}/slos`);
   assert.match(await pds.innerText(), /PAGE/);
-  await checkAccessibility(page, '05-slos-burning');
+  await checkAccessibility(page, '06-slos-burning');
 
-  await page.getByRole('link', { name: 'Accounts' }).click();
+  await nav(page, 'Accounts').click();
   assert.match(await page.locator('table').innerText(), /admin\s+admin/);
-  await checkAccessibility(page, '06-accounts');
+  await checkAccessibility(page, '07-accounts');
+
+  await page.goto(`${base}/no-such-page`);
+  await checkAccessibility(page, '08-not-found');
+
+  await page.goto(`${base}/`);
 
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.waitForURL(`${base}/login`);

@@ -70,6 +70,13 @@ def test_generated_rules_pass_promtool_and_fire_only_when_the_budget_burns(tmp_p
         {"series": 'pathwatch_canary_runs_total{flow="pds",result="pass"}', "values": "0+9x240"},
     ]
 
+    # Failing for the first hour, fine since: at 3 h the 6 h window still burns (ratio 1/3, burn 33)
+    # but the 30 m window does not, so the page must NOT fire — it would with "or" instead of "and".
+    recovered = [
+        {"series": 'pathwatch_canary_runs_total{flow="pds",result="fail"}', "values": "0+1x60 60+0x180"},
+        {"series": 'pathwatch_canary_runs_total{flow="pds",result="pass"}', "values": "0+0x60 0+1x180"},
+    ]
+
     def expect(eval_time, name, rule, fires):
         exp = [{"exp_labels": {"severity": rule["labels"]["severity"], **labels}, "exp_annotations": rule["annotations"]}]
         return {"eval_time": eval_time, "alertname": name, "exp_alerts": exp if fires else []}
@@ -99,6 +106,19 @@ def test_generated_rules_pass_promtool_and_fire_only_when_the_budget_burns(tmp_p
                 "alert_rule_test": [
                     expect("3h", "PathwatchSLOBurnRatePage", page, False),
                     expect("3h", "PathwatchSLOBurnRateTicket", ticket, False),
+                ],
+            },
+            {
+                "interval": "1m",
+                "input_series": recovered,
+                "alert_rule_test": [expect("3h", "PathwatchSLOBurnRatePage", page, False)],
+                "promql_expr_test": [
+                    {
+                        # The long window alone is over the 6 h factor (5.6 × 1 %)...
+                        "expr": 'count(pathwatch:slo_error_ratio:rate6h{slo="pds-availability"} > 0.056)',
+                        "eval_time": "3h",
+                        "exp_samples": [{"labels": "{}", "value": 1}],
+                    }
                 ],
             },
             {

@@ -63,7 +63,13 @@ async fn the_slo_page_shows_budget_and_burn_from_stored_runs() {
     assert!(body.contains("<dd>50 %</dd>"), "remaining budget: {body}");
     assert!(body.contains("0.5×"), "burn rate: {body}");
     assert!(body.contains("none firing"));
-    assert!(body.contains("<svg role=\"img\"") && body.contains("Budget consumed: 50 %"), "{body}");
+    assert!(body.contains("<svg role=\"img\"") && body.contains("budget consumed: 50 %"), "{body}");
+    // The chart is named and described by its caption.
+    assert!(
+        body.contains("Error budget of pds-availability")
+            && body.contains("aria-describedby=\"chart-pds-availability-d\"")
+    );
+    assert!(body.contains("<figcaption id=\"chart-pds-availability-d\">From "), "{body}");
     // A flow with no stored runs says so instead of showing a full budget.
     assert!(body.contains("Send results by MESH") && body.contains("unknown: no runs in the window"), "{body}");
     assert!(body.contains("GMT") || body.contains("BST"), "times carry the zone");

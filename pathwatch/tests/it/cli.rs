@@ -199,7 +199,9 @@ fn dashboard_accounts_are_managed_from_the_command_line_without_passwords_in_arg
     let password = stderr.rsplit(": ").next().unwrap().trim();
     assert!(password.len() >= 20, "{stderr}");
     // The password is in no file in plain text.
-    let db = std::fs::read(data.join("dashboard.db")).unwrap();
+    let mut db = std::fs::read(data.join("dashboard.db")).unwrap();
+    db.extend(std::fs::read(data.join("dashboard.db-wal")).unwrap_or_default());
+    assert!(String::from_utf8_lossy(&db).contains("$argon2id$"), "the search sees the stored hash");
     assert!(!String::from_utf8_lossy(&db).contains(password));
 
     let duplicate = run(pathwatch(&data).args(["user", "add", "jo.bloggs", "--role", "oncall"]));
