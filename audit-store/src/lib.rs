@@ -42,6 +42,10 @@ pub trait TelemetryStore {
     /// span name) over `[from_ns, to_ns)`. Buckets with no spans are absent.
     async fn latency_buckets(&self, query: &BucketQuery) -> Result<Vec<LatencyBucket>, StoreError>;
 
+    /// The newest spans of one service and name started in `[from_ns, to_ns)`, newest first, at
+    /// most `limit` (e.g. a canary flow's latest runs).
+    async fn recent_spans(&self, query: &RecentQuery) -> Result<Vec<Span>, StoreError>;
+
     /// Audit events matching a filter, oldest first, at most `filter.limit`.
     async fn audit_events(&self, filter: &AuditFilter) -> Result<Vec<StoredAuditEvent>, StoreError>;
 
@@ -88,6 +92,9 @@ impl TelemetryStore for AnyStore {
     }
     async fn latency_buckets(&self, query: &BucketQuery) -> Result<Vec<LatencyBucket>, StoreError> {
         delegate!(self, s => s.latency_buckets(query))
+    }
+    async fn recent_spans(&self, query: &RecentQuery) -> Result<Vec<Span>, StoreError> {
+        delegate!(self, s => s.recent_spans(query))
     }
     async fn audit_events(&self, filter: &AuditFilter) -> Result<Vec<StoredAuditEvent>, StoreError> {
         delegate!(self, s => s.audit_events(filter))

@@ -219,6 +219,16 @@ pub struct BucketQuery {
     pub bucket_secs: u32,
 }
 
+/// Selects the newest spans of one name, for [`crate::TelemetryStore::recent_spans`].
+#[derive(Debug, Clone)]
+pub struct RecentQuery {
+    pub service_name: String,
+    pub span_name: String,
+    pub from_ns: u64,
+    pub to_ns: u64,
+    pub limit: u32,
+}
+
 /// Spans in one time bucket. Percentiles are exact: the value at 0-based rank ⌊q·n⌋ of the sorted
 /// durations (what ClickHouse's `quantileExact` returns), so both backends agree to the nanosecond.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

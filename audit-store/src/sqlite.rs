@@ -317,6 +317,22 @@ impl TelemetryStore for SqliteStore {
         rows.iter().map(span_from_row).collect()
     }
 
+    async fn recent_spans(&self, query: &RecentQuery) -> Result<Vec<Span>, StoreError> {
+        let sql = format!(
+            "SELECT {SPAN_COLUMNS} FROM spans WHERE service_name = ? AND name = ? AND start_ns >= ? AND start_ns < ? \
+             ORDER BY start_ns DESC, span_id LIMIT ?"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(&query.service_name)
+            .bind(&query.span_name)
+            .bind(query.from_ns as i64)
+            .bind(query.to_ns.min(i64::MAX as u64) as i64)
+            .bind(i64::from(query.limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(span_from_row).collect()
+    }
+
     async fn latency_buckets(&self, query: &BucketQuery) -> Result<Vec<LatencyBucket>, StoreError> {
         if query.bucket_secs == 0 {
             return Err(StoreError::Invalid("bucket width must be at least one second".into()));

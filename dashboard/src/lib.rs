@@ -9,6 +9,8 @@
 pub mod accounts;
 pub mod alerts;
 pub mod notify;
+pub mod overview;
+pub mod pathways;
 pub mod sessions;
 pub mod slo;
 pub mod slo_eval;

@@ -92,6 +92,7 @@ struct Inner {
     /// Where canary runs are read from; None only in tests of pages that need no data.
     store: Option<audit_store::AnyStore>,
     slos: Vec<crate::slo::SloConfig>,
+    pathways: Vec<crate::pathways::PathwayConfig>,
 }
 
 impl DashboardState {
@@ -113,6 +114,7 @@ impl DashboardState {
                 config,
                 store: None,
                 slos: Vec::new(),
+                pathways: Vec::new(),
             }),
         }
     }
@@ -120,11 +122,17 @@ impl DashboardState {
     /// Adds the telemetry store the data pages read and the SLOs they evaluate. Call before the
     /// state is shared (cloned into a router); afterwards it cannot change and this panics in
     /// debug builds.
-    pub fn with_data(mut self, store: audit_store::AnyStore, slos: Vec<crate::slo::SloConfig>) -> DashboardState {
+    pub fn with_data(
+        mut self,
+        store: audit_store::AnyStore,
+        slos: Vec<crate::slo::SloConfig>,
+        pathways: Vec<crate::pathways::PathwayConfig>,
+    ) -> DashboardState {
         match Arc::get_mut(&mut self.inner) {
             Some(inner) => {
                 inner.store = Some(store);
                 inner.slos = slos;
+                inner.pathways = pathways;
             }
             None => {
                 debug_assert!(false, "DashboardState::with_data after the state was shared");
@@ -415,13 +423,32 @@ impl FromRequestParts<DashboardState> for User {
 struct HomePage {
     title: &'static str,
     user: Option<UserView>,
+    updated: String,
+    rows: Vec<crate::overview::PathwayRow>,
     lines: Vec<String>,
 }
 
 async fn home(State(state): State<DashboardState>, User(user): User) -> Result<Response, WebError> {
     user.allowed("GET", "/")?;
     let lines = state.inner.parts.lines.iter().flat_map(|l| l.lines()).map(str::to_string).collect();
-    Ok(render(StatusCode::OK, &HomePage { title: "Overview", user: Some(user.view()), lines }))
+    let now = now_ns() as u64;
+    let mut rows = Vec::new();
+    if let Some(store) = &state.inner.store {
+        for pathway in &state.inner.pathways {
+            let health = crate::pathways::health(store, pathway, now, crate::overview::STALE_AFTER_NS)
+                .await
+                .map_err(|e| WebError::Internal(e.to_string()))?;
+            rows.push(crate::overview::row(&health));
+        }
+    }
+    let page = HomePage {
+        title: "Pathway health",
+        user: Some(user.view()),
+        updated: crate::uk_time::format_ns(now),
+        rows,
+        lines,
+    };
+    Ok(render(StatusCode::OK, &page))
 }
 
 #[derive(Template)]

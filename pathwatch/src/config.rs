@@ -30,9 +30,21 @@ pub struct Config {
     /// canary flow (see `effective_slos`).
     pub slos: Option<Vec<dashboard::slo::SloConfig>>,
     pub alerts: dashboard::alerts::AlertsConfig,
+    /// Pathways shown on the overview. Unset: one per canary flow, named for what users do.
+    pub pathways: Option<Vec<dashboard::pathways::PathwayConfig>>,
 }
 
 impl Config {
+    /// The configured pathways, or one per canary flow.
+    pub fn effective_pathways(&self) -> Vec<dashboard::pathways::PathwayConfig> {
+        match &self.pathways {
+            Some(p) => p.clone(),
+            None => {
+                self.canaries.effective_flows().iter().map(|f| dashboard::pathways::default_pathway(&f.name)).collect()
+            }
+        }
+    }
+
     /// The configured SLOs, or one 99 %/28-day availability SLO per canary flow.
     pub fn effective_slos(&self) -> Vec<dashboard::slo::SloConfig> {
         match &self.slos {
@@ -62,6 +74,7 @@ impl Default for Config {
             canaries: canaries::CanaryConfig::default(),
             slos: None,
             alerts: dashboard::alerts::AlertsConfig::default(),
+            pathways: None,
         }
     }
 }
@@ -266,6 +279,28 @@ fn validate(c: &Config) -> anyhow::Result<()> {
         }
     }
     let flows: Vec<String> = c.canaries.effective_flows().into_iter().map(|f| f.name).collect();
+    let mut pathway_ids = std::collections::BTreeSet::new();
+    for (i, p) in c.effective_pathways().iter().enumerate() {
+        let ok_id = !p.id.is_empty() && p.id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !ok_id {
+            problems.push(format!("key `pathways[{i}].id`: {:?}: use letters, digits, '-' and '_'", p.id));
+        }
+        if !pathway_ids.insert(p.id.clone()) {
+            problems.push(format!("key `pathways[{i}].id`: {:?} is used twice", p.id));
+        }
+        if !flows.contains(&p.flow) {
+            problems.push(format!(
+                "key `pathways[{i}].flow`: no canary flow {:?} (flows: {})",
+                p.flow,
+                flows.join(", ")
+            ));
+        }
+        if let Some(url) = &p.runbook_url {
+            if !url.starts_with("https://") && !url.starts_with("http://") {
+                problems.push(format!("key `pathways[{i}].runbook_url`: {url:?} is not an http(s) URL"));
+            }
+        }
+    }
     let mut slo_names = std::collections::BTreeSet::new();
     for (i, slo) in c.effective_slos().iter().enumerate() {
         if let Err((field, message)) = slo.validate() {

@@ -231,7 +231,12 @@ async fn open_dashboard(
         );
         tokio::spawn(engine.run(store.clone(), config.effective_slos(), Duration::from_secs(a.evaluate_every_secs)));
     }
-    Ok((dashboard::web::DashboardState::new(accounts, parts, web).with_data(store, config.effective_slos()), line))
+    let state = dashboard::web::DashboardState::new(accounts, parts, web).with_data(
+        store,
+        config.effective_slos(),
+        config.effective_pathways(),
+    );
+    Ok((state, line))
 }
 
 /// Starts the scheduled canaries (standalone mode): the configured flows, or the built-in four

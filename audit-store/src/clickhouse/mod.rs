@@ -231,6 +231,10 @@ impl TelemetryStore for ClickHouseStore {
         self.spans(&sql::spans_by_correlation_id(correlation_id)).await
     }
 
+    async fn recent_spans(&self, query: &RecentQuery) -> Result<Vec<Span>, StoreError> {
+        self.spans(&sql::recent_spans(query)).await
+    }
+
     async fn latency_buckets(&self, query: &BucketQuery) -> Result<Vec<LatencyBucket>, StoreError> {
         if query.bucket_secs == 0 {
             return Err(StoreError::Invalid("bucket width must be at least one second".into()));

@@ -2,7 +2,7 @@
 //! can hand the same SQL to a current ClickHouse (chDB) in CI. Values are inlined with [`quote`]
 //! (strings) or as numbers, never spliced raw.
 use super::{quote, seconds, AUDIT_FIELDS, SPAN_FIELDS};
-use crate::model::{AuditFilter, BucketQuery, NANOS_PER_SEC};
+use crate::model::{AuditFilter, BucketQuery, RecentQuery, NANOS_PER_SEC};
 
 pub fn trace_range(trace_id: &str) -> String {
     format!(
@@ -31,6 +31,23 @@ pub fn spans_by_correlation_id(correlation_id: &str) -> String {
         "TraceId IN (SELECT TraceId FROM correlation_index WHERE CorrelationId = {})",
         quote(correlation_id)
     ))
+}
+
+/// The newest spans of one name; duplicates (not yet merged away) collapse before the limit.
+pub fn recent_spans(query: &RecentQuery) -> String {
+    format!(
+        "SELECT {SPAN_FIELDS} FROM spans WHERE ServiceName = {service} AND SpanName = {name} \
+           AND Timestamp >= toDateTime({from_s}) AND Timestamp <= toDateTime({to_s}) \
+           AND TimestampNs >= {from} AND TimestampNs < {to} \
+         ORDER BY TimestampNs DESC, SpanId LIMIT 1 BY TraceId, SpanId LIMIT {limit}",
+        service = quote(&query.service_name),
+        name = quote(&query.span_name),
+        from_s = seconds(query.from_ns),
+        to_s = seconds(query.to_ns),
+        from = query.from_ns,
+        to = query.to_ns,
+        limit = query.limit,
+    )
 }
 
 pub fn latency_buckets(query: &BucketQuery) -> String {
@@ -137,6 +154,16 @@ pub fn examples() -> Vec<(&'static str, String)> {
         ("trace_spans", trace_spans(trace, t0, t0 + NANOS_PER_SEC)),
         ("spans_by_correlation_id", spans_by_correlation_id("corr-1")),
         ("latency_buckets", latency_buckets(&buckets)),
+        (
+            "recent_spans",
+            recent_spans(&RecentQuery {
+                service_name: "pathwatch-canary".into(),
+                span_name: "canary pds".into(),
+                from_ns: t0,
+                to_ns: t0 + 86_400 * NANOS_PER_SEC,
+                limit: 100,
+            }),
+        ),
         ("audit_events", audit_events(&filter)),
         ("audit_events_unfiltered", audit_events(&AuditFilter { limit: 10, ..Default::default() })),
         ("audit_chain_page", audit_chain_page(0, 1000)),

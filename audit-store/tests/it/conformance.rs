@@ -316,6 +316,37 @@ pub async fn an_empty_store_has_an_empty_valid_chain<S: TelemetryStore>(store: &
 }
 
 /// Runs each named test on SQLite and on ClickHouse.
+pub async fn recent_spans_are_newest_first_within_the_window<S: TelemetryStore>(store: &S) {
+    let mut spans: Vec<Span> = (1..=5u64)
+        .map(|i| {
+            let mut s = span(20 + i as u8, 0, T0 + i * NANOS_PER_SEC, MS);
+            s.name = "canary pds".into();
+            s
+        })
+        .collect();
+    let mut other = span(30, 0, T0 + 3 * NANOS_PER_SEC, MS);
+    other.name = "canary mesh".into();
+    spans.push(other);
+    // Sent twice (a client retry): still one span.
+    store.insert_spans(&spans).await.unwrap();
+    store.insert_spans(&spans[4..5]).await.unwrap();
+    let mut q = RecentQuery {
+        service_name: "pds-canary".into(),
+        span_name: "canary pds".into(),
+        from_ns: T0,
+        to_ns: T0 + 60 * NANOS_PER_SEC,
+        limit: 3,
+    };
+    let starts: Vec<u64> = store.recent_spans(&q).await.unwrap().iter().map(|s| s.start_ns - T0).collect();
+    assert_eq!(starts, [5, 4, 3].map(|s| s * NANOS_PER_SEC));
+    q.from_ns = T0 + 2 * NANOS_PER_SEC;
+    q.to_ns = T0 + 4 * NANOS_PER_SEC;
+    q.limit = 10;
+    let got = store.recent_spans(&q).await.unwrap();
+    assert_eq!(got.len(), 2, "[from, to) bounds: {got:?}");
+    assert_eq!(got[0], spans[2], "whole spans round-trip");
+}
+
 macro_rules! conformance_suite {
     ($($test:ident),+ $(,)?) => {
         mod sqlite {
@@ -345,6 +376,7 @@ conformance_suite!(
     duplicate_spans_are_stored_once,
     spans_by_correlation_id_return_whole_traces,
     latency_buckets_count_errors_and_rank_percentiles,
+    recent_spans_are_newest_first_within_the_window,
     audit_events_by_patient_user_time_and_correlation,
     replayed_audit_events_are_stored_once,
     the_chain_detects_edits_deletions_and_swaps,

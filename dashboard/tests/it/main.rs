@@ -2,5 +2,6 @@
 //! password change, roles on every route, security headers.
 
 mod alerts;
+mod overview;
 mod slos;
 mod web;

@@ -51,8 +51,11 @@ async fn the_slo_page_shows_budget_and_burn_from_stored_runs() {
     accounts.create("sam", Role::Oncall, &[], "correct horse battery", false).await.unwrap();
     let mut mesh = SloConfig::availability("mesh");
     mesh.description = "Send results by MESH".into();
-    let state = DashboardState::new(accounts.clone(), RunningParts { lines: vec![] }, WebConfig::default())
-        .with_data(AnyStore::Sqlite(store), vec![SloConfig::availability("pds"), mesh]);
+    let state = DashboardState::new(accounts.clone(), RunningParts { lines: vec![] }, WebConfig::default()).with_data(
+        AnyStore::Sqlite(store),
+        vec![SloConfig::availability("pds"), mesh],
+        vec![],
+    );
     let token = state.sessions().start("sam", now as i64).await.unwrap();
     let app = router(state);
 

@@ -1,0 +1,85 @@
+//! The overview: each pathway's health from stored canary runs.
+
+use audit_store::{AnyStore, Span, SpanKind, SpanStatus, SqliteStore, TelemetryStore, NANOS_PER_SEC};
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use dashboard::accounts::{Accounts, Role};
+use dashboard::pathways::default_pathway;
+use dashboard::web::{router, DashboardState, WebConfig};
+use dashboard::RunningParts;
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+fn run(i: u64, flow: &str, start_ns: u64, status: &str) -> Span {
+    Span {
+        trace_id: format!("{:032x}", i + 1),
+        span_id: format!("{:016x}", i + 1),
+        parent_span_id: String::new(),
+        name: format!("canary {flow}"),
+        kind: SpanKind::Internal,
+        service_name: "pathwatch-canary".into(),
+        scope_name: "pathwatch.canaries".into(),
+        start_ns,
+        duration_ns: (40 + i % 10) * 1_000_000,
+        status: if matches!(status, "healthy" | "degraded") { SpanStatus::Ok } else { SpanStatus::Error },
+        status_message: String::new(),
+        correlation_id: String::new(),
+        attributes: vec![("pathwatch.canary.status".into(), status.into())],
+        resource: vec![],
+        events: vec![],
+        links: vec![],
+    }
+}
+
+#[tokio::test]
+async fn the_overview_says_what_works_since_when_and_what_to_tell_users() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("telemetry.db")).await.unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
+    let minute = 60 * NANOS_PER_SEC;
+    // PDS: a run a minute for an hour; healthy until the last three, which were outages.
+    let spans: Vec<Span> =
+        (0..60).map(|i| run(i, "pds", now - (60 - i) * minute, if i >= 57 { "outage" } else { "healthy" })).collect();
+    let (outage_start, last_healthy) = (spans[57].start_ns, spans[56].start_ns);
+    store.insert_spans(&spans).await.unwrap();
+    // MESH: last run 40 minutes ago: stale.
+    store.insert_spans(&[run(100, "mesh", now - 40 * minute, "healthy")]).await.unwrap();
+
+    let accounts = Accounts::open(&dir.path().join("dashboard.db")).await.unwrap();
+    accounts.create("sam", Role::Oncall, &[], "correct horse battery", false).await.unwrap();
+    let mut pds = default_pathway("pds");
+    pds.runbook_url = Some("https://runbooks.example/pds".into());
+    let state = DashboardState::new(accounts, RunningParts { lines: vec![] }, WebConfig::default()).with_data(
+        AnyStore::Sqlite(store),
+        vec![],
+        vec![pds, default_pathway("mesh"), default_pathway("nrl")],
+    );
+    let token = state.sessions().start("sam", now as i64).await.unwrap();
+    let request =
+        Request::get("/").header(header::COOKIE, format!("pathwatch_session={token}")).body(Body::empty()).unwrap();
+    let response = router(state).oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let page = String::from_utf8_lossy(&response.into_body().collect().await.unwrap().to_bytes()).to_string();
+
+    let row = |name: &str| {
+        let start =
+            page.find(&format!("<th scope=\"row\">{name}</th>")).unwrap_or_else(|| panic!("no row {name}: {page}"));
+        let end = page[start..].find("</tr>").unwrap() + start;
+        page[start..end].to_string()
+    };
+    let pds = row("Look up a patient");
+    assert!(pds.contains("<strong>outage</strong>"), "{pds}");
+    assert!(pds.contains(&dashboard::uk_time::format_ns(outage_start)), "since the first failing run: {pds}");
+    assert!(pds.contains(&dashboard::uk_time::format_ns(last_healthy)), "last success: {pds}");
+    assert!(pds.contains("3 of 60 (5.0 %)"), "{pds}");
+    assert!(
+        pds.contains("Tell users to use the fallback process") && pds.contains("https://runbooks.example/pds"),
+        "{pds}"
+    );
+    assert!(pds.contains("<svg role=\"img\" aria-label=\"Failed runs per hour"), "{pds}");
+    let mesh = row("Send results by MESH");
+    assert!(mesh.contains("unknown: no run since"), "stale after 10 minutes: {mesh}");
+    assert!(mesh.contains("state is unknown"), "{mesh}");
+    let nrl = row("Find a crisis plan");
+    assert!(nrl.contains("unknown: no runs in 24 hours") && nrl.contains("none in 24 hours"), "{nrl}");
+}
