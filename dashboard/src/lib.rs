@@ -17,6 +17,7 @@ pub mod slo_eval;
 pub mod slo_page;
 pub mod slo_rules;
 pub mod throttle;
+pub mod trace_page;
 pub mod uk_time;
 pub mod web;
 

@@ -44,6 +44,8 @@ pub const ROUTES: &[RouteAccess] = &[
     RouteAccess { method: "POST", path: "/logout", roles: EVERYONE },
     RouteAccess { method: "GET", path: "/slos", roles: EVERYONE },
     RouteAccess { method: "GET", path: "/alerts", roles: EVERYONE },
+    // Traces hold no patient identifiers (pseudonymised at ingest), but they are operational detail.
+    RouteAccess { method: "GET", path: "/trace", roles: &[Role::Oncall, Role::SafetyOfficer, Role::Admin] },
     RouteAccess { method: "GET", path: "/admin/accounts", roles: &[Role::Admin] },
 ];
 
@@ -184,6 +186,7 @@ pub fn router(state: DashboardState) -> Router {
         .route("/account/password", get(password_form).post(change_password))
         .route("/slos", get(crate::slo_page::slos_page))
         .route("/alerts", get(crate::alerts::alerts_page))
+        .route("/trace", get(crate::trace_page::trace_page))
         .route("/admin/accounts", get(accounts_page))
         .route("/static/app.css", get(stylesheet))
         .route("/healthz", get(|| async { "ok\n" }))
@@ -224,6 +227,7 @@ pub struct UserView {
     pub name: String,
     pub role: Role,
     pub is_admin: bool,
+    pub can_trace: bool,
     pub csrf: String,
 }
 
@@ -364,6 +368,7 @@ impl AnyUser {
             name: self.account.name.clone(),
             role: self.account.role,
             is_admin: self.account.role == Role::Admin,
+            can_trace: roles_for("GET", "/trace").contains(&self.account.role),
             csrf: self.csrf.clone(),
         }
     }

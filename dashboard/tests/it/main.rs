@@ -4,4 +4,5 @@
 mod alerts;
 mod overview;
 mod slos;
+mod trace;
 mod web;

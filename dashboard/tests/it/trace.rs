@@ -1,0 +1,88 @@
+//! The trace page: by correlation id or trace id, as a waterfall; bad ids and unknown ids say so.
+
+use audit_store::{AnyStore, Span, SpanKind, SpanStatus, SqliteStore, TelemetryStore};
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use dashboard::accounts::{Accounts, Role};
+use dashboard::web::{router, DashboardState, WebConfig};
+use dashboard::RunningParts;
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+const TRACE: &str = "6f1c5a0e2b7d4c3a9e8f7a6b5c4d3e2f";
+const CORRELATION: &str = "6f1c5a0e-2b7d-4c3a-9e8f-7a6b5c4d3e2f";
+
+fn span(id: u64, parent: u64, name: &str, start_ms: u64, duration_ms: u64, failed: bool) -> Span {
+    Span {
+        trace_id: TRACE.into(),
+        span_id: format!("{id:016x}"),
+        parent_span_id: if parent == 0 { String::new() } else { format!("{parent:016x}") },
+        name: name.into(),
+        kind: SpanKind::Client,
+        service_name: "pathwatch-canary".into(),
+        scope_name: "pathwatch.canaries".into(),
+        start_ns: 1_795_400_000_000_000_000 + start_ms * 1_000_000,
+        duration_ns: duration_ms * 1_000_000,
+        status: if failed { SpanStatus::Error } else { SpanStatus::Unset },
+        status_message: if failed { "HTTP 500 (expected 200)".into() } else { String::new() },
+        correlation_id: CORRELATION.into(),
+        attributes: vec![],
+        resource: vec![],
+        events: vec![],
+        links: vec![],
+    }
+}
+
+async fn get(app: &axum::Router, token: &str, path: &str) -> (StatusCode, String) {
+    let request =
+        Request::get(path).header(header::COOKIE, format!("pathwatch_session={token}")).body(Body::empty()).unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    (status, String::from_utf8_lossy(&response.into_body().collect().await.unwrap().to_bytes()).to_string())
+}
+
+#[tokio::test]
+async fn a_trace_is_found_by_either_id_and_shown_in_start_order_with_its_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("telemetry.db")).await.unwrap();
+    store
+        .insert_spans(&[
+            span(2, 1, "GET /Patient/{id}", 5, 30, false),
+            span(1, 0, "canary pds", 0, 80, true),
+            span(3, 1, "GET /Patient", 40, 35, true),
+        ])
+        .await
+        .unwrap();
+    let accounts = Accounts::open(&dir.path().join("dashboard.db")).await.unwrap();
+    accounts.create("sam", Role::Oncall, &[], "correct horse battery", false).await.unwrap();
+    accounts.create("ig", Role::IgLead, &[], "correct horse battery", false).await.unwrap();
+    let state = DashboardState::new(accounts, RunningParts { lines: vec![] }, WebConfig::default()).with_data(
+        AnyStore::Sqlite(store),
+        vec![],
+        vec![],
+    );
+    let sam = state.sessions().start("sam", dashboard::web::now_ns()).await.unwrap();
+    let ig = state.sessions().start("ig", dashboard::web::now_ns()).await.unwrap();
+    let app = router(state);
+
+    for q in [CORRELATION, TRACE] {
+        let (status, page) = get(&app, &sam, &format!("/trace?q={q}")).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert!(page.contains("3 spans in 1 trace, 80.0 ms in all, 2 with errors"), "{page}");
+        let (root, read, search) = (
+            page.find("canary pds").unwrap(),
+            page.find("GET /Patient/{id}").unwrap(),
+            page.find("· GET /Patient<").unwrap(),
+        );
+        assert!(root < read && read < search, "start order, children indented: {page}");
+        assert!(page.contains("error: HTTP 500 (expected 200)") && page.contains("+40.0 ms"), "{page}");
+    }
+    let (status, page) = get(&app, &sam, "/trace?q=%3Cscript%3E").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(page.contains("That is not an id") && !page.contains("<script>"), "{page}");
+    let (status, page) = get(&app, &sam, "/trace?q=no-such-correlation").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(page.contains("No spans found for no-such-correlation"), "{page}");
+    let (status, _) = get(&app, &ig, &format!("/trace?q={TRACE}")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "traces are not an IG lead's page");
+}
