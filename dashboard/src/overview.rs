@@ -18,6 +18,8 @@ pub struct PathwayRow {
     pub chart: Option<String>,
     pub guidance: String,
     pub runbook_url: Option<String>,
+    /// The trace page of the newest run (trace ids are 32 hex digits: safe in a URL).
+    pub last_run_link: Option<String>,
 }
 
 pub fn row(h: &PathwayHealth) -> PathwayRow {
@@ -48,6 +50,11 @@ pub fn row(h: &PathwayHealth) -> PathwayRow {
         chart: chart(h),
         guidance: h.guidance.clone(),
         runbook_url: h.runbook_url.clone(),
+        last_run_link: h
+            .last_trace_id
+            .as_ref()
+            .filter(|t| t.len() == 32 && t.bytes().all(|b| b.is_ascii_hexdigit()))
+            .map(|t| format!("/trace?q={t}")),
     }
 }
 

@@ -77,6 +77,8 @@ pub struct PathwayHealth {
     /// Start of the oldest run in the current streak (within the last 24 hours).
     pub since_ns: Option<u64>,
     pub last_run_ns: Option<u64>,
+    /// The newest run's trace, to open on the trace page.
+    pub last_trace_id: Option<String>,
     pub last_success_ns: Option<u64>,
     pub p50_ms: Option<f64>,
     pub p95_ms: Option<f64>,
@@ -168,6 +170,7 @@ pub fn summarise(
         status,
         since_ns,
         last_run_ns: newest.map(|r| r.start_ns),
+        last_trace_id: newest.map(|r| r.trace_id.clone()),
         last_success_ns,
         p50_ms: latest_bucket.map(|b| b.p50_ns as f64 / 1e6),
         p95_ms: latest_bucket.map(|b| b.p95_ns as f64 / 1e6),

@@ -431,6 +431,8 @@ struct HomePage {
     updated: String,
     rows: Vec<crate::overview::PathwayRow>,
     lines: Vec<String>,
+    /// Whether this user may open the trace page (links to it are shown only then).
+    can_trace: bool,
 }
 
 async fn home(State(state): State<DashboardState>, User(user): User) -> Result<Response, WebError> {
@@ -446,9 +448,12 @@ async fn home(State(state): State<DashboardState>, User(user): User) -> Result<R
             rows.push(crate::overview::row(&health));
         }
     }
+    let view = user.view();
+    let can_trace = view.can_trace;
     let page = HomePage {
+        can_trace,
         title: "Pathway health",
-        user: Some(user.view()),
+        user: Some(view),
         updated: crate::uk_time::format_ns(now),
         rows,
         lines,

@@ -77,6 +77,7 @@ async fn the_overview_says_what_works_since_when_and_what_to_tell_users() {
         "{pds}"
     );
     assert!(pds.contains("<svg role=\"img\" aria-label=\"Failed runs per hour"), "{pds}");
+    assert!(pds.contains(&format!("<a href=\"/trace?q={}\">Latest run</a>", spans[59].trace_id)), "{pds}");
     let mesh = row("Send results by MESH");
     assert!(mesh.contains("unknown: no run since"), "stale after 10 minutes: {mesh}");
     assert!(mesh.contains("state is unknown"), "{mesh}");
