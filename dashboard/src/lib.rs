@@ -8,6 +8,7 @@
 
 pub mod accounts;
 pub mod alerts;
+pub mod api;
 pub mod notify;
 pub mod overview;
 pub mod pathways;

@@ -47,6 +47,14 @@ pub const ROUTES: &[RouteAccess] = &[
     // Traces hold no patient identifiers (pseudonymised at ingest), but they are operational detail.
     RouteAccess { method: "GET", path: "/trace", roles: &[Role::Oncall, Role::SafetyOfficer, Role::Admin] },
     RouteAccess { method: "GET", path: "/admin/accounts", roles: &[Role::Admin] },
+    RouteAccess { method: "GET", path: "/api/v1/pathways", roles: EVERYONE },
+    RouteAccess { method: "GET", path: "/api/v1/slos", roles: EVERYONE },
+    RouteAccess { method: "GET", path: "/api/v1/alerts", roles: EVERYONE },
+    RouteAccess {
+        method: "GET",
+        path: "/api/v1/traces/{id}",
+        roles: &[Role::Oncall, Role::SafetyOfficer, Role::Admin],
+    },
 ];
 
 fn roles_for(method: &str, path: &str) -> &'static [Role] {
@@ -164,6 +172,10 @@ impl DashboardState {
         &self.inner.slos
     }
 
+    pub fn pathways(&self) -> &[crate::pathways::PathwayConfig] {
+        &self.inner.pathways
+    }
+
     /// Firing alerts first, then recent resolved ones (the table `alerts::AlertEngine` keeps).
     pub async fn recent_alerts(&self, limit: u32) -> Result<Vec<crate::alerts::Alert>, AccountError> {
         crate::alerts::recent(self.inner.accounts.pool(), limit).await
@@ -187,6 +199,11 @@ pub fn router(state: DashboardState) -> Router {
         .route("/slos", get(crate::slo_page::slos_page))
         .route("/alerts", get(crate::alerts::alerts_page))
         .route("/trace", get(crate::trace_page::trace_page))
+        .route("/api/v1/pathways", get(crate::api::pathways))
+        .route("/api/v1/slos", get(crate::api::slos))
+        .route("/api/v1/alerts", get(crate::api::alerts))
+        .route("/api/v1/traces/{id}", get(crate::api::trace))
+        .route("/api/openapi.json", get(crate::api::openapi))
         .route("/admin/accounts", get(accounts_page))
         .route("/static/app.css", get(stylesheet))
         .route("/healthz", get(|| async { "ok\n" }))

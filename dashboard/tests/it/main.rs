@@ -2,6 +2,7 @@
 //! password change, roles on every route, security headers.
 
 mod alerts;
+mod api;
 mod overview;
 mod slos;
 mod trace;
