@@ -246,6 +246,8 @@ pub struct UserView {
     pub is_admin: bool,
     pub can_trace: bool,
     pub csrf: String,
+    /// When the page was made, UK time with the zone ("last updated" on every signed-in page).
+    pub now: String,
 }
 
 /// Why a request was not served, as a person can act on it.
@@ -386,6 +388,7 @@ impl AnyUser {
             role: self.account.role,
             is_admin: self.account.role == Role::Admin,
             can_trace: roles_for("GET", "/trace").contains(&self.account.role),
+            now: crate::uk_time::format_ns(now_ns().max(0) as u64),
             csrf: self.csrf.clone(),
         }
     }

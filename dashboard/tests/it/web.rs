@@ -111,6 +111,8 @@ async fn signing_in_gives_a_hardened_session_cookie_and_the_overview() {
     assert!(
         home.body.contains("Signed in as oncall (oncall)") && home.body.contains("collector: http://127.0.0.1:4318")
     );
+    let footer = home.body.split("<footer>").nth(1).unwrap_or_default();
+    assert!(footer.contains("Page updated ") && (footer.contains(" GMT.") || footer.contains(" BST.")), "{footer}");
     // The session token is stored only as a hash.
     let token = session.split('=').nth(1).unwrap();
     let stored: Vec<String> =
