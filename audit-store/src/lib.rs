@@ -109,3 +109,19 @@ impl TelemetryStore for AnyStore {
         delegate!(self, s => s.drop_days_before(kind, cutoff_day))
     }
 }
+
+/// The spans an operator means by `id`: a 32-hex-digit trace id, or a correlation id. A canary
+/// run's correlation id is a UUID whose digits are its trace id, so a UUID that no span carries as
+/// a correlation id is also tried as a trace id. Oldest first; empty when nothing matches.
+pub async fn spans_for_id(store: &impl TelemetryStore, id: &str) -> Result<Vec<Span>, StoreError> {
+    let hex = |s: &str| s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit());
+    if hex(id) {
+        return store.trace(&id.to_ascii_lowercase()).await;
+    }
+    let spans = store.spans_by_correlation_id(id).await?;
+    let undashed: String = id.chars().filter(|c| *c != '-').collect();
+    if spans.is_empty() && hex(&undashed) {
+        return store.trace(&undashed.to_ascii_lowercase()).await;
+    }
+    Ok(spans)
+}

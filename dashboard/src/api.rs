@@ -2,7 +2,6 @@
 //! OpenAPI 3.1 document at `/api/openapi.json`. Same sign-in (session cookie) and the same role
 //! table as the pages; problems come back as JSON (`{"error": …}`), never as a redirect.
 
-use audit_store::TelemetryStore;
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -96,18 +95,11 @@ pub async fn trace(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     user.allowed("GET", "/api/v1/traces/{id}")?;
-    let valid = id.len() <= 128 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
-    if !valid {
+    if !crate::trace_page::plausible_id(&id) {
         return Err(ApiError(StatusCode::BAD_REQUEST, "not an id: use a correlation id or a 32-digit trace id".into()));
     }
     let Some(store) = state.store() else { return Err(ApiError(StatusCode::NOT_FOUND, "no store".into())) };
-    let is_trace_id = id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit());
-    let spans = if is_trace_id {
-        store.trace(&id.to_ascii_lowercase()).await
-    } else {
-        store.spans_by_correlation_id(&id).await
-    }
-    .map_err(internal)?;
+    let spans = audit_store::spans_for_id(store, &id).await.map_err(internal)?;
     if spans.is_empty() {
         return Err(ApiError(StatusCode::NOT_FOUND, format!("no spans for {id}")));
     }

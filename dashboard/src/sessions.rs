@@ -100,10 +100,4 @@ impl Sessions {
         sqlx::query("DELETE FROM sessions WHERE token_sha256 = ?").bind(digest(token)).execute(&self.pool).await?;
         Ok(())
     }
-
-    /// Signs an account out everywhere (password changed, account disabled).
-    pub async fn end_all(&self, account: &str) -> Result<(), AccountError> {
-        sqlx::query("DELETE FROM sessions WHERE account = ?").bind(account).execute(&self.pool).await?;
-        Ok(())
-    }
 }

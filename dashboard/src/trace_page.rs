@@ -3,7 +3,7 @@
 //! which call failed.
 
 use askama::Template;
-use audit_store::{Span, SpanStatus, TelemetryStore};
+use audit_store::{Span, SpanStatus};
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -57,6 +57,11 @@ fn depth(span: &Span, spans: &[Span]) -> usize {
         }
     }
     depth
+}
+
+/// Whether `q` could be a trace or correlation id (what the page and the API accept).
+pub fn plausible_id(q: &str) -> bool {
+    !q.is_empty() && q.len() <= 128 && q.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
 }
 
 pub fn rows(spans: &[Span]) -> (String, Vec<SpanRow>) {
@@ -121,25 +126,14 @@ pub async fn trace_page(
     if q.is_empty() {
         return Ok(render(StatusCode::OK, &page));
     }
-    let valid = q.len() <= 128 && q.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
-    if !valid {
+    if !plausible_id(&q) {
         page.error = Some(
             "That is not an id: use the letters, digits and dashes of a correlation id or a 32-digit trace id.".into(),
         );
         return Ok(render(StatusCode::BAD_REQUEST, &page));
     }
     let Some(store) = state.store() else { return Ok(render(StatusCode::OK, &page)) };
-    let is_trace_id = q.len() == 32 && q.bytes().all(|b| b.is_ascii_hexdigit());
-    let mut spans =
-        if is_trace_id { store.trace(&q.to_ascii_lowercase()).await } else { store.spans_by_correlation_id(&q).await }
-            .map_err(|e| WebError::Internal(e.to_string()))?;
-    // A canary run's correlation id is also its trace id with dashes: try the other reading too.
-    if spans.is_empty() && !is_trace_id {
-        let hex: String = q.chars().filter(|c| *c != '-').collect();
-        if hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-            spans = store.trace(&hex.to_ascii_lowercase()).await.map_err(|e| WebError::Internal(e.to_string()))?;
-        }
-    }
+    let mut spans = audit_store::spans_for_id(store, &q).await.map_err(|e| WebError::Internal(e.to_string()))?;
     if spans.is_empty() {
         page.error =
             Some(format!("No spans found for {q}. Traces are kept for the retention period (retention.spans_days)."));

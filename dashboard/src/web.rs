@@ -680,8 +680,7 @@ async fn change_password(
         }
         Err(e) => return Err(e.into()),
     }
-    // Every other session of this account ends; this browser gets a fresh one.
-    state.inner.sessions.end_all(&name).await?;
+    // set_password ended every session of the account; this browser gets a fresh one.
     let token = state.inner.sessions.start(&name, now_ns()).await?;
     let mut response = Redirect::to("/").into_response();
     response

@@ -86,15 +86,9 @@ pub async fn audit_verify(config: &Config) -> anyhow::Result<ExitCode> {
 
 pub async fn trace(config: &Config, id: &str) -> anyhow::Result<ExitCode> {
     let store = open_store(config, Open::ExistingOnly).await?;
-    let is_trace_id = id.len() == 32 && id.chars().all(|c| c.is_ascii_hexdigit());
-    let spans = if is_trace_id {
-        store.trace(&id.to_ascii_lowercase()).await?
-    } else {
-        store.spans_by_correlation_id(id).await?
-    };
+    let spans = audit_store::spans_for_id(&store, id).await?;
     if spans.is_empty() {
-        let what = if is_trace_id { "trace id" } else { "correlation id" };
-        eprintln!("no spans found for {what} {id}");
+        eprintln!("no spans found for trace or correlation id {id}");
         return Ok(ExitCode::FAILURE);
     }
     println!("{}", serde_json::to_string_pretty(&spans)?);

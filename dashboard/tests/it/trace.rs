@@ -50,6 +50,11 @@ async fn a_trace_is_found_by_either_id_and_shown_in_start_order_with_its_failure
             span(2, 1, "GET /Patient/{id}", 5, 30, false),
             span(1, 0, "canary pds", 0, 80, true),
             span(3, 1, "GET /Patient", 40, 35, true),
+            Span {
+                trace_id: "0a1b2c3d4e5f4a6b8c7d9e0f1a2b3c4d".into(),
+                correlation_id: String::new(),
+                ..span(9, 0, "canary mesh", 0, 10, false)
+            },
         ])
         .await
         .unwrap();
@@ -77,6 +82,10 @@ async fn a_trace_is_found_by_either_id_and_shown_in_start_order_with_its_failure
         assert!(root < read && read < search, "start order, children indented: {page}");
         assert!(page.contains("error: HTTP 500 (expected 200)") && page.contains("+40.0 ms"), "{page}");
     }
+    // A run whose spans carry no correlation id is still found by its UUID (the trace id with dashes).
+    let (status, page) = get(&app, &sam, "/trace?q=0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("canary mesh"), "{page}");
     let (status, page) = get(&app, &sam, "/trace?q=%3Cscript%3E").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(page.contains("That is not an id") && !page.contains("<script>"), "{page}");
