@@ -46,6 +46,10 @@ pub trait TelemetryStore {
     /// most `limit` (e.g. a canary flow's latest runs).
     async fn recent_spans(&self, query: &RecentQuery) -> Result<Vec<Span>, StoreError>;
 
+    /// Counts, errors and the latency histogram per bucket from the per-minute roll-up, oldest
+    /// first; buckets with no spans are absent. Cheap at any traffic: it never reads raw spans.
+    async fn span_rollup(&self, query: &RollupQuery) -> Result<Vec<RollupBucket>, StoreError>;
+
     /// Audit events matching a filter, oldest first, at most `filter.limit`.
     async fn audit_events(&self, filter: &AuditFilter) -> Result<Vec<StoredAuditEvent>, StoreError>;
 
@@ -95,6 +99,10 @@ impl TelemetryStore for AnyStore {
     }
     async fn recent_spans(&self, query: &RecentQuery) -> Result<Vec<Span>, StoreError> {
         delegate!(self, s => s.recent_spans(query))
+    }
+
+    async fn span_rollup(&self, query: &RollupQuery) -> Result<Vec<RollupBucket>, StoreError> {
+        delegate!(self, s => s.span_rollup(query))
     }
     async fn audit_events(&self, filter: &AuditFilter) -> Result<Vec<StoredAuditEvent>, StoreError> {
         delegate!(self, s => s.audit_events(filter))

@@ -229,6 +229,100 @@ pub struct RecentQuery {
     pub limit: u32,
 }
 
+/// The upper bounds, in milliseconds, of the roll-up's cumulative latency histogram (the schema's
+/// `le_N` / `LeN` columns). Latency SLO thresholds must be one of them, as Prometheus's `le` buckets.
+pub const ROLLUP_BOUNDS_MS: [u64; 25] = [
+    5, 10, 25, 50, 75, 100, 150, 200, 250, 300, 400, 500, 750, 1000, 1500, 2000, 2500, 3000, 4000, 5000, 7500, 10000,
+    15000, 30000, 60000,
+];
+
+/// The roll-up's granularity: every span is counted in the minute it started.
+pub const ROLLUP_MINUTE_NS: u64 = 60 * NANOS_PER_SEC;
+
+/// Selects roll-up rows for [`crate::TelemetryStore::span_rollup`]: minutes starting in
+/// `[from_ns, to_ns)`, summed into buckets of `bucket_secs` (a whole number of minutes).
+#[derive(Debug, Clone)]
+pub struct RollupQuery {
+    pub service_name: String,
+    /// One span name (a canary flow, an HTTP route such as `POST /Appointment`), or all of them.
+    pub span_name: Option<String>,
+    pub from_ns: u64,
+    pub to_ns: u64,
+    pub bucket_secs: u32,
+}
+
+impl RollupQuery {
+    pub fn check(&self) -> Result<(), crate::StoreError> {
+        if self.bucket_secs == 0 || self.bucket_secs % 60 != 0 {
+            return Err(crate::StoreError::Invalid(format!(
+                "roll-up buckets are whole minutes; {} seconds is not",
+                self.bucket_secs
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Spans in one roll-up bucket: counts, errors and a cumulative histogram over [`ROLLUP_BOUNDS_MS`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RollupBucket {
+    pub start_ns: u64,
+    pub count: u64,
+    pub errors: u64,
+    pub duration_sum_ns: u64,
+    /// `le[i]`: spans that took at most `ROLLUP_BOUNDS_MS[i]` ms.
+    pub le: Vec<u64>,
+}
+
+impl RollupBucket {
+    /// Spans within `threshold_ms`, if it is one of the bounds.
+    pub fn within(&self, threshold_ms: u64) -> Option<u64> {
+        ROLLUP_BOUNDS_MS.iter().position(|b| *b == threshold_ms).and_then(|i| self.le.get(i).copied())
+    }
+
+    /// Adds another bucket's counts (e.g. a second span filter of the same pathway).
+    pub fn add(&mut self, other: &RollupBucket) {
+        self.count += other.count;
+        self.errors += other.errors;
+        self.duration_sum_ns += other.duration_sum_ns;
+        for (mine, theirs) in self.le.iter_mut().zip(&other.le) {
+            *mine += theirs;
+        }
+    }
+}
+
+/// Sums buckets into one (an hour, a day), keeping the first start.
+pub fn sum_rollup(buckets: &[RollupBucket]) -> Option<RollupBucket> {
+    let mut iter = buckets.iter();
+    let mut total = iter.next()?.clone();
+    for b in iter {
+        total.add(b);
+    }
+    Some(total)
+}
+
+/// The `q` quantile in nanoseconds, estimated from a cumulative histogram as Prometheus's
+/// `histogram_quantile` does: linear within the bucket holding rank `q * count`. Above the last
+/// bound the answer is that bound (the histogram knows no more). None without spans.
+pub fn rollup_quantile_ns(bucket: &RollupBucket, q: f64) -> Option<u64> {
+    if bucket.count == 0 {
+        return None;
+    }
+    let rank = q.clamp(0.0, 1.0) * bucket.count as f64;
+    let mut below = 0u64;
+    let mut lower_ms = 0u64;
+    for (bound, cumulative) in ROLLUP_BOUNDS_MS.iter().zip(&bucket.le) {
+        if *cumulative as f64 >= rank && *cumulative > below {
+            let share = (rank - below as f64) / (*cumulative - below) as f64;
+            let ms = lower_ms as f64 + share.clamp(0.0, 1.0) * (*bound - lower_ms) as f64;
+            return Some((ms * 1e6) as u64);
+        }
+        below = *cumulative;
+        lower_ms = *bound;
+    }
+    Some(ROLLUP_BOUNDS_MS[ROLLUP_BOUNDS_MS.len() - 1] * 1_000_000)
+}
+
 /// Spans in one time bucket. Percentiles are exact: the value at 0-based rank ⌊q·n⌋ of the sorted
 /// durations (what ClickHouse's `quantileExact` returns), so both backends agree to the nanosecond.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -279,4 +373,58 @@ pub struct IngestReceipt {
     pub audit_events: usize,
     /// Audit events whose id was already chained (client retries), stored once.
     pub audit_duplicates: usize,
+}
+
+#[cfg(test)]
+mod rollup_tests {
+    use super::*;
+
+    fn bucket(durations_ms: &[u64]) -> RollupBucket {
+        RollupBucket {
+            start_ns: 0,
+            count: durations_ms.len() as u64,
+            errors: 0,
+            duration_sum_ns: durations_ms.iter().sum::<u64>() * 1_000_000,
+            le: ROLLUP_BOUNDS_MS.iter().map(|b| durations_ms.iter().filter(|d| *d <= b).count() as u64).collect(),
+        }
+    }
+
+    #[test]
+    fn quantiles_interpolate_within_the_bucket() {
+        // 100 spans evenly over (100, 150] ms: the median is half-way through that bucket.
+        let spans: Vec<u64> = (0..100).map(|i| 101 + i / 2).collect();
+        let b = bucket(&spans);
+        assert_eq!(rollup_quantile_ns(&b, 0.5), Some(125_000_000));
+        assert_eq!(rollup_quantile_ns(&b, 1.0), Some(150_000_000));
+    }
+
+    #[test]
+    fn quantiles_split_across_buckets_and_cap_at_the_last_bound() {
+        let b = bucket(&[3, 3, 3, 3, 3, 3, 3, 3, 3, 90_000]);
+        // Rank 5 of 10 falls in (0, 5] ms which holds 9: 5/9 of the way.
+        assert_eq!(rollup_quantile_ns(&b, 0.5), Some(2_777_777));
+        assert_eq!(rollup_quantile_ns(&b, 0.99), Some(60_000_000_000));
+        assert_eq!(rollup_quantile_ns(&bucket(&[]), 0.5), None);
+    }
+
+    #[test]
+    fn within_reads_only_real_bounds() {
+        let b = bucket(&[40, 60, 120]);
+        assert_eq!(b.within(50), Some(1));
+        assert_eq!(b.within(150), Some(3));
+        assert_eq!(b.within(55), None);
+    }
+
+    #[test]
+    fn the_schemas_have_one_column_per_bound() {
+        let sqlite = include_str!("../migrations/sqlite/0003_span_minutes.sql");
+        let clickhouse = include_str!("../schema/clickhouse/003_span_minutes.sql");
+        for b in ROLLUP_BOUNDS_MS {
+            assert!(sqlite.contains(&format!("le_{b} BIGINT")), "sqlite lacks le_{b}");
+            assert!(sqlite.contains(&format!("duration_ns <= {}", b * 1_000_000)), "sqlite fills le_{b} wrongly");
+            assert!(clickhouse.contains(&format!("Le{b} UInt64")), "clickhouse lacks Le{b}");
+            assert!(clickhouse.contains(&format!("DurationNs <= {}) AS Le{b}", b * 1_000_000)));
+        }
+        assert_eq!(sqlite.matches(" BIGINT NOT NULL").count(), ROLLUP_BOUNDS_MS.len(), "no bucket column beyond the bounds");
+    }
 }

@@ -41,6 +41,13 @@ fn store_migrator() -> Migrator {
             AssertSqlSafe(sequencer::SCHEMA).into_sql_str(),
             false,
         ),
+        Migration::new(
+            3,
+            "span minutes".into(),
+            MigrationType::Simple,
+            AssertSqlSafe(include_str!("../migrations/sqlite/0003_span_minutes.sql")).into_sql_str(),
+            false,
+        ),
     ])
 }
 
@@ -373,6 +380,40 @@ impl TelemetryStore for SqliteStore {
             .collect()
     }
 
+    async fn span_rollup(&self, query: &RollupQuery) -> Result<Vec<RollupBucket>, StoreError> {
+        query.check()?;
+        let width = i64::from(query.bucket_secs) * NANOS_PER_SEC as i64;
+        let le: String = ROLLUP_BOUNDS_MS.iter().map(|b| format!(", SUM(le_{b})")).collect();
+        let sql = format!(
+            "SELECT (minute_ns / ?1) * ?1 AS bucket, SUM(count), SUM(errors), SUM(duration_sum_ns){le} \
+             FROM span_minutes WHERE service_name = ?2 AND (?3 IS NULL OR name = ?3) \
+               AND minute_ns >= ?4 AND minute_ns < ?5 \
+             GROUP BY bucket ORDER BY bucket"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(width)
+            .bind(&query.service_name)
+            .bind(query.span_name.as_deref())
+            .bind(to_i64(query.from_ns)?)
+            .bind(to_i64(query.to_ns)?)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let le = (0..ROLLUP_BOUNDS_MS.len())
+                    .map(|i| row.try_get::<i64, _>(4 + i).map(|v| v as u64))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(RollupBucket {
+                    start_ns: row.try_get::<i64, _>(0)? as u64,
+                    count: row.try_get::<i64, _>(1)? as u64,
+                    errors: row.try_get::<i64, _>(2)? as u64,
+                    duration_sum_ns: row.try_get::<i64, _>(3)? as u64,
+                    le,
+                })
+            })
+            .collect()
+    }
+
     async fn audit_events(&self, filter: &AuditFilter) -> Result<Vec<StoredAuditEvent>, StoreError> {
         let mut q: QueryBuilder<Sqlite> =
             QueryBuilder::new(format!("SELECT {AUDIT_COLUMNS} FROM audit_events WHERE 1 = 1"));
@@ -420,6 +461,7 @@ impl TelemetryStore for SqliteStore {
         match kind {
             DataKind::Spans => {
                 sqlx::query("DELETE FROM spans WHERE start_ns < ?").bind(cutoff_ns).execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM span_minutes WHERE minute_ns < ?").bind(cutoff_ns).execute(&mut *tx).await?;
             }
             DataKind::AuditEvents => {
                 // The chain is in receive order, so removing by receive day removes a prefix of it.

@@ -92,3 +92,11 @@ def test_latency_buckets_agree_with_the_definition(sql, db):
 def test_the_server_is_current(db):
     version = rows(db, "SELECT version() AS v")[0]["v"]
     assert int(version.split(".")[0]) >= 24, version
+
+
+def test_the_rollup_view_counts_each_span_in_its_minute(db):
+    got = rows(db, "SELECT toUInt32(Minute) AS m, sum(Count) AS n, sum(Errors) AS e, sum(Le5) AS le5, sum(Le10) AS le10 "
+                   "FROM span_minutes WHERE ServiceName = 'pds-canary' GROUP BY Minute")
+    assert [(int(r["m"]), int(r["n"]), int(r["e"]), int(r["le5"]), int(r["le10"])) for r in got] == [
+        (1_795_132_800, 1, 1, 1, 1)
+    ]

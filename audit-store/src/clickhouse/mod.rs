@@ -21,7 +21,9 @@ use rows::{AuditRow, SpanRow};
 
 /// The schema files, in the order they are applied.
 pub const SCHEMA: &[&str] =
-    &[include_str!("../../schema/clickhouse/001_spans.sql"), include_str!("../../schema/clickhouse/002_audit.sql")];
+    &[include_str!("../../schema/clickhouse/001_spans.sql"), include_str!("../../schema/clickhouse/002_audit.sql"),
+    include_str!("../../schema/clickhouse/003_span_minutes.sql"),
+];
 
 /// Where the ClickHouse server is and who Pathwatch is there.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -85,10 +87,15 @@ impl ClickHouseStore {
         let server_version: String = base.query("SELECT version()").fetch_one().await?;
         base.query(&format!("CREATE DATABASE IF NOT EXISTS {}", config.database)).execute().await?;
         let client = base.with_database(&config.database);
+        // The roll-up arrived after the first release: fill it from existing spans when it is new.
+        let had_rollup: u8 = client.query("EXISTS TABLE span_minutes").fetch_one().await?;
         for file in SCHEMA {
             for statement in statements(file) {
                 client.query(&statement).execute().await?;
             }
+        }
+        if had_rollup == 0 {
+            client.query(&sql::backfill_span_minutes()).execute().await?;
         }
         Ok(ClickHouseStore { client, database: config.database.clone(), server_version })
     }
@@ -235,6 +242,29 @@ impl TelemetryStore for ClickHouseStore {
         self.spans(&sql::recent_spans(query)).await
     }
 
+    async fn span_rollup(&self, query: &RollupQuery) -> Result<Vec<RollupBucket>, StoreError> {
+        query.check()?;
+        #[derive(Row, Deserialize)]
+        struct RollupRow {
+            bucket: u64,
+            count: u64,
+            errors: u64,
+            duration_sum_ns: u64,
+            le: Vec<u64>,
+        }
+        let rows: Vec<RollupRow> = self.client.query(&sql::span_rollup(query)).fetch_all().await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| RollupBucket {
+                start_ns: r.bucket,
+                count: r.count,
+                errors: r.errors,
+                duration_sum_ns: r.duration_sum_ns,
+                le: r.le,
+            })
+            .collect())
+    }
+
     async fn latency_buckets(&self, query: &BucketQuery) -> Result<Vec<LatencyBucket>, StoreError> {
         if query.bucket_secs == 0 {
             return Err(StoreError::Invalid("bucket width must be at least one second".into()));
@@ -285,7 +315,7 @@ impl TelemetryStore for ClickHouseStore {
             cutoff.year() as u32 * 10_000 + u32::from(u8::from(cutoff.month())) * 100 + u32::from(cutoff.day());
         match kind {
             DataKind::Spans => {
-                self.drop_partitions_before(&["spans", "trace_index", "correlation_index"], yyyymmdd).await
+                self.drop_partitions_before(&["spans", "trace_index", "correlation_index", "span_minutes"], yyyymmdd).await
             }
             DataKind::AuditEvents => {
                 #[derive(Row, Deserialize)]

@@ -2,7 +2,7 @@
 //! can hand the same SQL to a current ClickHouse (chDB) in CI. Values are inlined with [`quote`]
 //! (strings) or as numbers, never spliced raw.
 use super::{quote, seconds, AUDIT_FIELDS, SPAN_FIELDS};
-use crate::model::{AuditFilter, BucketQuery, RecentQuery, NANOS_PER_SEC};
+use crate::model::{AuditFilter, BucketQuery, RecentQuery, RollupQuery, NANOS_PER_SEC, ROLLUP_BOUNDS_MS};
 
 pub fn trace_range(trace_id: &str) -> String {
     format!(
@@ -70,6 +70,39 @@ pub fn latency_buckets(query: &BucketQuery) -> String {
         to_s = seconds(query.to_ns),
         from = query.from_ns,
         to = query.to_ns,
+    )
+}
+
+/// The roll-up summed into buckets; the histogram comes back as one array, in bound order.
+pub fn span_rollup(query: &RollupQuery) -> String {
+    let width = u64::from(query.bucket_secs);
+    let name_filter = match &query.span_name {
+        Some(name) => format!("AND SpanName = {}", quote(name)),
+        None => String::new(),
+    };
+    let le: Vec<String> = ROLLUP_BOUNDS_MS.iter().map(|b| format!("sum(Le{b})")).collect();
+    format!(
+        "SELECT toUInt64(intDiv(toUInt32(Minute), {width}) * {width}) * {NANOS_PER_SEC} AS bucket, \
+            sum(Count) AS count, sum(Errors) AS errors, sum(DurationSumNs) AS duration_sum_ns, [{le}] AS le \
+         FROM span_minutes WHERE ServiceName = {service} {name_filter} \
+           AND Minute >= toDateTime({from_s}) AND Minute < toDateTime({to_s}) \
+         GROUP BY bucket ORDER BY bucket",
+        le = le.join(", "),
+        service = quote(&query.service_name),
+        from_s = seconds(query.from_ns.div_ceil(60 * NANOS_PER_SEC) * 60 * NANOS_PER_SEC),
+        to_s = seconds(query.to_ns.div_ceil(60 * NANOS_PER_SEC) * 60 * NANOS_PER_SEC),
+    )
+}
+
+/// Fills a newly created roll-up from the spans already stored (an upgrade of an existing store).
+pub fn backfill_span_minutes() -> String {
+    let le: Vec<String> = ROLLUP_BOUNDS_MS.iter().map(|b| format!("countIf(DurationNs <= {}) AS Le{b}", b * 1_000_000)).collect();
+    format!(
+        "INSERT INTO span_minutes SELECT toStartOfMinute(Timestamp) AS Minute, ServiceName, SpanName, count() AS Count, \
+            countIf(StatusCode = 2) AS Errors, sum(DurationNs) AS DurationSumNs, {le} \
+         FROM (SELECT Timestamp, ServiceName, SpanName, DurationNs, StatusCode FROM spans LIMIT 1 BY TraceId, SpanId) \
+         GROUP BY Minute, ServiceName, SpanName",
+        le = le.join(", ")
     )
 }
 
@@ -164,6 +197,17 @@ pub fn examples() -> Vec<(&'static str, String)> {
                 limit: 100,
             }),
         ),
+        (
+            "span_rollup",
+            span_rollup(&RollupQuery {
+                service_name: "pathwatch-canary".into(),
+                span_name: Some("canary pds".into()),
+                from_ns: t0,
+                to_ns: t0 + 86_400 * NANOS_PER_SEC,
+                bucket_secs: 3600,
+            }),
+        ),
+        ("backfill_span_minutes", backfill_span_minutes()),
         ("audit_events", audit_events(&filter)),
         ("audit_events_unfiltered", audit_events(&AuditFilter { limit: 10, ..Default::default() })),
         ("audit_chain_page", audit_chain_page(0, 1000)),

@@ -315,6 +315,59 @@ pub async fn an_empty_store_has_an_empty_valid_chain<S: TelemetryStore>(store: &
     assert!(store.audit_events(&AuditFilter { limit: 10, ..Default::default() }).await.unwrap().is_empty());
 }
 
+pub async fn the_rollup_counts_errors_and_latency_per_minute<S: TelemetryStore>(store: &S) {
+    // Minute 0: 100 spans lasting 1..=100 ms, every tenth an error. Minute 1: one 7 ms span named
+    // differently. Minute 3: a 2 s span.
+    let mut spans = Vec::new();
+    for i in 1..=100u64 {
+        let mut s = span(40, 0, T0 + i * MS, i * MS);
+        s.trace_id = format!("{:032x}", 0x4000 + i);
+        if i % 10 == 0 {
+            s.status = SpanStatus::Error;
+        }
+        spans.push(s);
+    }
+    let mut late = span(41, 0, T0 + 61 * NANOS_PER_SEC, 7 * MS);
+    late.name = "POST /Patient".into();
+    spans.push(late);
+    spans.push(span(42, 0, T0 + 200 * NANOS_PER_SEC, 2_000 * MS));
+    store.insert_spans(&spans).await.unwrap();
+    let name = spans[0].name.clone();
+    let mut q = RollupQuery {
+        service_name: "pds-canary".into(),
+        span_name: None,
+        from_ns: T0,
+        to_ns: T0 + 240 * NANOS_PER_SEC,
+        bucket_secs: 60,
+    };
+    let minutes = store.span_rollup(&q).await.unwrap();
+    let starts: Vec<u64> = minutes.iter().map(|b| (b.start_ns - T0) / NANOS_PER_SEC).collect();
+    assert_eq!(starts, [0, 60, 180], "minutes without spans are absent");
+    let first = &minutes[0];
+    assert_eq!((first.count, first.errors), (100, 10));
+    assert_eq!(first.duration_sum_ns, 5050 * MS);
+    assert_eq!(first.within(5), Some(5));
+    assert_eq!(first.within(50), Some(50));
+    assert_eq!(first.within(100), Some(100));
+    assert_eq!(first.le.len(), ROLLUP_BOUNDS_MS.len());
+    assert_eq!(minutes[2].within(1500), Some(0));
+    assert_eq!(minutes[2].within(2000), Some(1));
+    // Summed into one bucket; filtered by name; an empty window.
+    q.bucket_secs = 3600;
+    q.span_name = Some(name);
+    let hour = store.span_rollup(&q).await.unwrap();
+    assert_eq!(hour.len(), 1);
+    assert_eq!((hour[0].start_ns, hour[0].count, hour[0].errors), (T0 - T0 % (3600 * NANOS_PER_SEC), 101, 10));
+    q.from_ns = T0 + 60 * NANOS_PER_SEC;
+    q.bucket_secs = 60;
+    let later: Vec<u64> = store.span_rollup(&q).await.unwrap().iter().map(|b| b.count).collect();
+    assert_eq!(later, [1], "[from, to) in whole minutes");
+    q.service_name = "someone-else".into();
+    assert!(store.span_rollup(&q).await.unwrap().is_empty());
+    q.bucket_secs = 90;
+    assert!(store.span_rollup(&q).await.is_err(), "buckets are whole minutes");
+}
+
 /// Runs each named test on SQLite and on ClickHouse.
 pub async fn recent_spans_are_newest_first_within_the_window<S: TelemetryStore>(store: &S) {
     let mut spans: Vec<Span> = (1..=5u64)
@@ -377,6 +430,7 @@ conformance_suite!(
     spans_by_correlation_id_return_whole_traces,
     latency_buckets_count_errors_and_rank_percentiles,
     recent_spans_are_newest_first_within_the_window,
+    the_rollup_counts_errors_and_latency_per_minute,
     audit_events_by_patient_user_time_and_correlation,
     replayed_audit_events_are_stored_once,
     the_chain_detects_edits_deletions_and_swaps,
