@@ -219,11 +219,12 @@ pub struct BucketQuery {
     pub bucket_secs: u32,
 }
 
-/// Selects the newest spans of one name, for [`crate::TelemetryStore::recent_spans`].
+/// Selects the newest spans of a service (or of one name), for [`crate::TelemetryStore::recent_spans`].
 #[derive(Debug, Clone)]
 pub struct RecentQuery {
     pub service_name: String,
-    pub span_name: String,
+    /// One span name, or every span of the service.
+    pub span_name: Option<String>,
     pub from_ns: u64,
     pub to_ns: u64,
     pub limit: u32,
@@ -425,6 +426,10 @@ mod rollup_tests {
             assert!(clickhouse.contains(&format!("Le{b} UInt64")), "clickhouse lacks Le{b}");
             assert!(clickhouse.contains(&format!("DurationNs <= {}) AS Le{b}", b * 1_000_000)));
         }
-        assert_eq!(sqlite.matches(" BIGINT NOT NULL").count(), ROLLUP_BOUNDS_MS.len(), "no bucket column beyond the bounds");
+        assert_eq!(
+            sqlite.matches(" BIGINT NOT NULL").count(),
+            ROLLUP_BOUNDS_MS.len(),
+            "no bucket column beyond the bounds"
+        );
     }
 }

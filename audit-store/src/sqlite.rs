@@ -326,12 +326,12 @@ impl TelemetryStore for SqliteStore {
 
     async fn recent_spans(&self, query: &RecentQuery) -> Result<Vec<Span>, StoreError> {
         let sql = format!(
-            "SELECT {SPAN_COLUMNS} FROM spans WHERE service_name = ? AND name = ? AND start_ns >= ? AND start_ns < ? \
-             ORDER BY start_ns DESC, span_id LIMIT ?"
+            "SELECT {SPAN_COLUMNS} FROM spans WHERE service_name = ?1 AND (?2 IS NULL OR name = ?2) \
+             AND start_ns >= ?3 AND start_ns < ?4 ORDER BY start_ns DESC, span_id LIMIT ?5"
         );
         let rows = sqlx::query(AssertSqlSafe(sql))
             .bind(&query.service_name)
-            .bind(&query.span_name)
+            .bind(query.span_name.as_deref())
             .bind(query.from_ns as i64)
             .bind(query.to_ns.min(i64::MAX as u64) as i64)
             .bind(i64::from(query.limit))

@@ -52,6 +52,13 @@ pub fn spans(run: &CanaryRun) -> Vec<Span> {
     if let Some(class) = run.error_class {
         root_attributes.push(text("pathwatch.canary.error_class", class.as_str()));
     }
+    // The first failing step and what it said: what the overview matches known errors against.
+    if let Some(failed) = run.steps.iter().find(|s| s.outcome == StepOutcome::Failed) {
+        root_attributes.push(text("pathwatch.canary.failed_step", failed.step.clone()));
+        if let Some(message) = &failed.message {
+            root_attributes.push(text("pathwatch.canary.failure", message.clone()));
+        }
+    }
     common(&mut root_attributes);
     let mut spans = vec![Span {
         trace_id: trace_id.clone(),

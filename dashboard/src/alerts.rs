@@ -78,7 +78,7 @@ fn summary(status: &SloStatus, severity: Severity) -> String {
         Severity::Page => "is burning its error budget fast enough to exhaust it within days",
         Severity::Ticket => "is burning its error budget faster than the SLO allows",
     };
-    format!("{} ({} canary) {what}", status.name, status.flow)
+    format!("{} ({}) {what}", status.name, status.flow)
 }
 
 fn alert(row: &sqlx::sqlite::SqliteRow) -> Alert {
@@ -262,15 +262,13 @@ impl AlertEngine {
     /// Evaluates every SLO and applies the result. One SLO failing to evaluate does not stop the others.
     pub async fn tick(&self, store: &audit_store::AnyStore, slos: &[SloConfig], now_ns: i64) -> Vec<Notification> {
         let mut sent = Vec::new();
-        let evaluated: Vec<String> =
-            slos.iter().filter(|s| s.sli == crate::slo::SliKind::Availability).map(|s| s.name.clone()).collect();
+        let evaluated: Vec<String> = slos.iter().map(|s| s.name.clone()).collect();
         if let Err(e) = self.close_orphans(&evaluated, now_ns).await {
             tracing::warn!(error = %e, "could not close alerts of removed SLOs");
         }
         for slo in slos {
             let status = match evaluate(store, slo, now_ns.max(0) as u64).await {
-                Ok(s) if s.evaluated => s,
-                Ok(_) => continue,
+                Ok(s) => s,
                 Err(e) => {
                     tracing::warn!(slo = %slo.name, error = %e, "SLO not evaluated this time");
                     continue;
@@ -321,7 +319,7 @@ pub async fn alerts_page(
     crate::web::User(user): crate::web::User,
 ) -> Result<axum::response::Response, crate::web::WebError> {
     user.allowed("GET", "/alerts")?;
-    let alerts = state.recent_alerts(100).await?;
+    let alerts = state.visible_alerts(&user, 100).await?;
     let views = alerts
         .into_iter()
         .map(|a| AlertView {

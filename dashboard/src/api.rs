@@ -27,6 +27,7 @@ impl From<WebError> for ApiError {
                 ApiError(StatusCode::FORBIDDEN, "this account must change its one-time password first".into())
             }
             WebError::Forbidden => ApiError(StatusCode::FORBIDDEN, "your role does not give access to this".into()),
+            WebError::NotFound(m) => ApiError(StatusCode::NOT_FOUND, m.into()),
             WebError::BadForm(m) => ApiError(StatusCode::BAD_REQUEST, m.into()),
             WebError::Busy => ApiError(StatusCode::SERVICE_UNAVAILABLE, "busy; try again shortly".into()),
             WebError::Internal(detail) => {
@@ -64,11 +65,21 @@ pub async fn pathways(State(state): State<DashboardState>, ApiUser(user): ApiUse
     let now = crate::web::now_ns() as u64;
     let mut out = Vec::new();
     if let Some(store) = state.store() {
-        for p in state.pathways() {
+        for p in state.pathways().iter().filter(|p| user.sees(p)) {
             out.push(crate::pathways::health(store, p, now, crate::overview::STALE_AFTER_NS).await.map_err(internal)?);
         }
     }
     Ok(Json(json!({ "evaluated_ns": now, "pathways": out })).into_response())
+}
+
+pub async fn pathway(
+    State(state): State<DashboardState>,
+    ApiUser(user): ApiUser,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    user.allowed("GET", "/api/v1/pathways/{id}")?;
+    let detail = crate::pathway_page::detail(&state, &user, &id).await?;
+    Ok(Json(detail).into_response())
 }
 
 pub async fn slos(State(state): State<DashboardState>, ApiUser(user): ApiUser) -> Result<Response, ApiError> {
@@ -76,7 +87,7 @@ pub async fn slos(State(state): State<DashboardState>, ApiUser(user): ApiUser) -
     let now = crate::web::now_ns() as u64;
     let mut out = Vec::new();
     if let Some(store) = state.store() {
-        for slo in state.slos() {
+        for slo in state.visible_slos(&user) {
             out.push(crate::slo_eval::evaluate(store, slo, now).await.map_err(internal)?);
         }
     }
@@ -85,7 +96,7 @@ pub async fn slos(State(state): State<DashboardState>, ApiUser(user): ApiUser) -
 
 pub async fn alerts(State(state): State<DashboardState>, ApiUser(user): ApiUser) -> Result<Response, ApiError> {
     user.allowed("GET", "/api/v1/alerts")?;
-    let alerts = state.recent_alerts(100).await.map_err(internal)?;
+    let alerts = state.visible_alerts(&user, 100).await.map_err(internal)?;
     Ok(Json(json!({ "alerts": alerts })).into_response())
 }
 

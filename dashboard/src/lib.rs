@@ -11,6 +11,7 @@ pub mod alerts;
 pub mod api;
 pub mod notify;
 pub mod overview;
+pub mod pathway_page;
 pub mod pathways;
 pub mod sessions;
 pub mod slo;

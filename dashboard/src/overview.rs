@@ -20,6 +20,14 @@ pub struct PathwayRow {
     pub runbook_url: Option<String>,
     /// The trace page of the newest run (trace ids are 32 hex digits: safe in a URL).
     pub last_run_link: Option<String>,
+    /// Real traffic over 24 hours, in words, and its chart; None when no spans measure the pathway.
+    pub traffic: Option<String>,
+    pub traffic_chart: Option<String>,
+    /// "Known error PRB0012345: …" when the latest failure matches one.
+    pub known_error: Option<String>,
+    pub known_error_link: Option<String>,
+    /// The pathway's own page (ids are letters, digits, '-' and '_': safe in a URL).
+    pub link: String,
 }
 
 pub fn row(h: &PathwayHealth) -> PathwayRow {
@@ -47,7 +55,7 @@ pub fn row(h: &PathwayHealth) -> PathwayRow {
         last_success,
         latency,
         failures,
-        chart: chart(h),
+        chart: chart(&h.hourly, "Failed runs"),
         guidance: h.guidance.clone(),
         runbook_url: h.runbook_url.clone(),
         last_run_link: h
@@ -55,17 +63,44 @@ pub fn row(h: &PathwayHealth) -> PathwayRow {
             .as_ref()
             .filter(|t| t.len() == 32 && t.bytes().all(|b| b.is_ascii_hexdigit()))
             .map(|t| format!("/trace?q={t}")),
+        traffic: h.traffic.as_ref().map(traffic_text),
+        traffic_chart: h.traffic.as_ref().and_then(|t| chart(&t.hourly, "Failed requests")),
+        known_error: h.known_error.as_ref().map(|k| format!("Known error {}: {}", k.id, k.title)),
+        known_error_link: h.known_error.as_ref().and_then(|k| k.link.clone()),
+        link: format!("/pathways/{}", h.id),
     }
 }
 
-/// 24 bars, one per hour, height = share of runs that failed; hours without runs are left empty.
-fn chart(h: &PathwayHealth) -> Option<String> {
-    if h.runs_24h == 0 {
+/// Real traffic in words: volume, failures, latency and the state it gives.
+pub fn traffic_text(t: &crate::pathways::TrafficHealth) -> String {
+    let volume = match t.requests_24h {
+        0 => "no requests in 24 hours".to_string(),
+        n => format!(
+            "{n} requests in 24 hours, {} failed ({:.1} %)",
+            t.errors_24h,
+            100.0 * t.errors_24h as f64 / n as f64
+        ),
+    };
+    let latency = match (t.p50_ms, t.p95_ms) {
+        (Some(p50), Some(p95)) => format!("; p50 ≈ {p50:.0} ms, p95 ≈ {p95:.0} ms in the last hour"),
+        _ => String::new(),
+    };
+    let state = match &t.status {
+        Some(s) => format!("; now {s}"),
+        None => "; too few requests just now to judge".to_string(),
+    };
+    format!("{volume}{latency}{state}")
+}
+
+/// 24 bars, one per hour, height = share failing; hours without events are left empty.
+pub fn chart(hourly: &[(u64, u64)], what: &str) -> Option<String> {
+    let total: u64 = hourly.iter().map(|(n, _)| n).sum();
+    if total == 0 {
         return None;
     }
+    let failed: u64 = hourly.iter().map(|(_, e)| e).sum();
     let (bar, gap, height) = (6.0, 2.0, 24.0);
-    let bars: String = h
-        .hourly
+    let bars: String = hourly
         .iter()
         .enumerate()
         .filter(|(_, (runs, _))| *runs > 0)
@@ -80,11 +115,9 @@ fn chart(h: &PathwayHealth) -> Option<String> {
             )
         })
         .collect();
-    let worst = h.hourly.iter().filter(|(r, _)| *r > 0).map(|(r, e)| *e as f64 / *r as f64).fold(0.0, f64::max);
+    let worst = hourly.iter().filter(|(r, _)| *r > 0).map(|(r, e)| *e as f64 / *r as f64).fold(0.0, f64::max);
     let label = format!(
-        "Failed runs per hour over the last 24 hours: {} of {} in all; the worst hour had {:.0} % failing.",
-        h.errors_24h,
-        h.runs_24h,
+        "{what} per hour over the last 24 hours: {failed} of {total} in all; the worst hour had {:.0} % failing.",
         worst * 100.0
     );
     Some(format!(

@@ -2,9 +2,13 @@
 //! what to tell users in each state. The overview computes each pathway's health from the stored
 //! canary runs: current status and since when, last success, latency and errors over 24 hours.
 
-use audit_store::{BucketQuery, RecentQuery, Span, StoreError, TelemetryStore, NANOS_PER_SEC};
+use audit_store::{
+    rollup_quantile_ns, sum_rollup, RecentQuery, RollupBucket, RollupQuery, Span, StoreError, TelemetryStore,
+    NANOS_PER_SEC,
+};
 use serde::{Deserialize, Serialize};
 
+pub use crate::slo::SpanSelector;
 use crate::slo_eval::CANARY_SERVICE;
 
 /// What to tell users, per state. Defaults are plain and safe; deployments should say more.
@@ -33,6 +37,101 @@ impl Default for Guidance {
     }
 }
 
+/// A failure people already know about, and what to tell users when it is back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KnownError {
+    /// Your reference, e.g. a problem record ("PRB0012345").
+    pub id: String,
+    pub title: String,
+    /// Matches when the latest failing run has this error class (timeout, connect, 4xx, 5xx, 429,
+    /// assertion, auth)…
+    #[serde(default)]
+    pub error_class: Option<String>,
+    /// …failed at this step…
+    #[serde(default)]
+    pub step: Option<String>,
+    /// …and its failure message contains this text. Conditions left out match anything.
+    #[serde(default)]
+    pub message_contains: Option<String>,
+    /// What to tell users instead of the pathway's general guidance.
+    pub advice: String,
+    #[serde(default)]
+    pub link: Option<String>,
+}
+
+impl KnownError {
+    fn matches(&self, class: &str, step: &str, message: &str) -> bool {
+        self.error_class.as_deref().is_none_or(|c| c == class)
+            && self.step.as_deref().is_none_or(|s| s == step)
+            && self.message_contains.as_deref().is_none_or(|m| message.contains(m))
+    }
+}
+
+/// How real traffic sets a pathway's state, judged over the last `window_minutes`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrafficRules {
+    pub window_minutes: u32,
+    /// Fewer requests than this in the window: traffic gives no opinion (canaries still do).
+    pub min_requests: u64,
+    /// At least this share failing: partial.
+    pub partial_error_ratio: f64,
+    /// At least this share failing: outage.
+    pub outage_error_ratio: f64,
+    /// A p95 above this (one of the histogram bounds is exact; others are estimates): degraded.
+    pub slow_p95_ms: Option<u64>,
+}
+
+impl Default for TrafficRules {
+    fn default() -> Self {
+        TrafficRules {
+            window_minutes: 5,
+            min_requests: 10,
+            partial_error_ratio: 0.05,
+            outage_error_ratio: 0.5,
+            slow_p95_ms: None,
+        }
+    }
+}
+
+impl TrafficRules {
+    /// The state real traffic shows in one window; None with too few requests to say.
+    pub fn status_of(&self, window: &RollupBucket) -> Option<&'static str> {
+        if window.count == 0 || window.count < self.min_requests {
+            return None;
+        }
+        let ratio = window.errors as f64 / window.count as f64;
+        let p95_ms = rollup_quantile_ns(window, 0.95).map(|ns| ns as f64 / 1e6);
+        Some(if ratio >= self.outage_error_ratio {
+            "outage"
+        } else if ratio >= self.partial_error_ratio {
+            "partial"
+        } else if self.slow_p95_ms.zip(p95_ms).is_some_and(|(limit, p95)| p95 > limit as f64) {
+            "degraded"
+        } else {
+            "healthy"
+        })
+    }
+
+    pub fn validate(&self) -> Result<(), (String, String)> {
+        let fail = |field: &str, message: String| Err((format!("traffic.{field}"), message));
+        if self.window_minutes == 0 || self.window_minutes > 60 {
+            return fail("window_minutes", format!("{} must be 1 to 60", self.window_minutes));
+        }
+        if !(self.partial_error_ratio > 0.0 && self.partial_error_ratio <= self.outage_error_ratio) {
+            return fail(
+                "partial_error_ratio",
+                format!("{} must be above 0 and at most outage_error_ratio", self.partial_error_ratio),
+            );
+        }
+        if self.outage_error_ratio > 1.0 {
+            return fail("outage_error_ratio", format!("{} must be at most 1", self.outage_error_ratio));
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PathwayConfig {
@@ -40,12 +139,46 @@ pub struct PathwayConfig {
     pub id: String,
     /// The name users recognise.
     pub name: String,
-    /// The canary flow that measures it.
+    /// The canary flow that measures it (may be left out when `spans` are given).
+    #[serde(default)]
     pub flow: String,
+    /// Real-traffic spans that measure it: the routes users' requests take.
+    #[serde(default)]
+    pub spans: Vec<SpanSelector>,
+    #[serde(default)]
+    pub traffic: TrafficRules,
     #[serde(default)]
     pub guidance: Guidance,
     #[serde(default)]
     pub runbook_url: Option<String>,
+    #[serde(default)]
+    pub known_errors: Vec<KnownError>,
+    /// Organisations (ODS codes) this pathway belongs to; users scoped to organisations see only
+    /// their pathways. Empty: everyone's.
+    #[serde(default)]
+    pub organisations: Vec<String>,
+}
+
+impl PathwayConfig {
+    /// Checks one pathway; errors name the field.
+    pub fn validate(&self) -> Result<(), (String, String)> {
+        let ok_id = !self.id.is_empty() && self.id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !ok_id {
+            return Err(("id".into(), format!("{:?}: use letters, digits, '-' and '_'", self.id)));
+        }
+        if self.flow.is_empty() && self.spans.is_empty() {
+            return Err(("flow".into(), "give a canary flow, or `spans` for real traffic, or both".into()));
+        }
+        if let Some(i) = self.spans.iter().position(|s| s.service.is_empty()) {
+            return Err((format!("spans[{i}].service"), "the service name is empty".into()));
+        }
+        for (i, k) in self.known_errors.iter().enumerate() {
+            if k.id.is_empty() || k.advice.is_empty() {
+                return Err((format!("known_errors[{i}]"), "needs an `id` and the `advice` to give".into()));
+            }
+        }
+        self.traffic.validate()
+    }
 }
 
 /// The pathway a built-in flow measures, by the flow's name; None for other flows.
@@ -61,9 +194,35 @@ pub fn default_pathway(flow: &str) -> PathwayConfig {
         id: id.into(),
         name: name.into(),
         flow: flow.into(),
+        spans: Vec::new(),
+        traffic: TrafficRules::default(),
         guidance: Guidance::default(),
         runbook_url: None,
+        known_errors: Vec::new(),
+        organisations: Vec::new(),
     }
+}
+
+/// What real traffic says about a pathway.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TrafficHealth {
+    /// From the last `traffic.window_minutes`; None with too few requests to say.
+    pub status: Option<String>,
+    pub requests_24h: u64,
+    pub errors_24h: u64,
+    /// Last hour, estimated from the latency histogram.
+    pub p50_ms: Option<f64>,
+    pub p95_ms: Option<f64>,
+    /// Requests and failures per hour over the last 24 hours, oldest first (24 entries).
+    pub hourly: Vec<(u64, u64)>,
+}
+
+/// A known error matching the latest failing run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KnownErrorMatch {
+    pub id: String,
+    pub title: String,
+    pub link: Option<String>,
 }
 
 /// A pathway's health now.
@@ -72,97 +231,222 @@ pub struct PathwayHealth {
     pub id: String,
     pub name: String,
     pub flow: String,
-    /// healthy, degraded, partial, outage, or unknown (no run within `stale_after`).
+    /// healthy, degraded, partial, outage, or unknown: the worse of the canary's state (unknown
+    /// without a run within `stale_after`) and real traffic's.
     pub status: String,
-    /// Start of the oldest run in the current streak (within the last 24 hours).
+    /// Start of the oldest run in the current canary streak (within the last 24 hours).
     pub since_ns: Option<u64>,
     pub last_run_ns: Option<u64>,
     /// The newest run's trace, to open on the trace page.
     pub last_trace_id: Option<String>,
     pub last_success_ns: Option<u64>,
+    /// Canary runs over the last hour, estimated from the latency histogram.
     pub p50_ms: Option<f64>,
     pub p95_ms: Option<f64>,
     pub runs_24h: u64,
     pub errors_24h: u64,
     /// Runs and failures per hour over the last 24 hours, oldest first (24 entries).
     pub hourly: Vec<(u64, u64)>,
+    pub traffic: Option<TrafficHealth>,
     pub guidance: String,
+    pub known_error: Option<KnownErrorMatch>,
     pub runbook_url: Option<String>,
 }
 
-fn status_of(span: &Span) -> &str {
-    span.attributes.iter().find(|(k, _)| k == "pathwatch.canary.status").map(|(_, v)| v.as_str()).unwrap_or("unknown")
+pub fn attribute<'a>(span: &'a Span, key: &str) -> Option<&'a str> {
+    span.attributes.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+}
+
+pub fn status_of(span: &Span) -> &str {
+    attribute(span, "pathwatch.canary.status").unwrap_or("unknown")
 }
 
 pub const DAY_NS: u64 = 86_400 * NANOS_PER_SEC;
 const HOUR_NS: u64 = 3600 * NANOS_PER_SEC;
 
-/// The health of `pathway` at `now_ns` from the store. A newest run older than `stale_after_ns`
-/// makes the state unknown.
+fn severity(status: &str) -> u8 {
+    match status {
+        "healthy" => 1,
+        "degraded" => 2,
+        "partial" => 3,
+        "outage" => 4,
+        _ => 0,
+    }
+}
+
+/// The newest runs of a pathway's canary flow over the last 24 hours, newest first.
+pub async fn recent_runs(
+    store: &impl TelemetryStore,
+    flow: &str,
+    now_ns: u64,
+    limit: u32,
+) -> Result<Vec<Span>, StoreError> {
+    if flow.is_empty() {
+        return Ok(Vec::new());
+    }
+    store
+        .recent_spans(&RecentQuery {
+            service_name: CANARY_SERVICE.into(),
+            span_name: Some(format!("canary {flow}")),
+            from_ns: now_ns.saturating_sub(DAY_NS),
+            to_ns: now_ns + 1,
+            limit,
+        })
+        .await
+}
+
+/// The roll-up of every selector, summed per bucket, over `[from_ns, now]`.
+pub async fn rollup_of(
+    store: &impl TelemetryStore,
+    selectors: &[(String, Option<String>)],
+    from_ns: u64,
+    now_ns: u64,
+    bucket_secs: u32,
+) -> Result<Vec<RollupBucket>, StoreError> {
+    let mut merged: std::collections::BTreeMap<u64, RollupBucket> = Default::default();
+    for (service, name) in selectors {
+        let query = RollupQuery {
+            service_name: service.clone(),
+            span_name: name.clone(),
+            from_ns,
+            to_ns: now_ns + 1,
+            bucket_secs,
+        };
+        for b in store.span_rollup(&query).await? {
+            match merged.get_mut(&b.start_ns) {
+                Some(m) => m.add(&b),
+                None => {
+                    merged.insert(b.start_ns, b);
+                }
+            }
+        }
+    }
+    Ok(merged.into_values().collect())
+}
+
+/// The health of `pathway` at `now_ns` from the store: the latest canary runs (to say which state
+/// and since when) and the per-minute roll-up (counts, errors, latency). Never reads raw traffic.
 pub async fn health(
     store: &impl TelemetryStore,
     pathway: &PathwayConfig,
     now_ns: u64,
     stale_after_ns: u64,
 ) -> Result<PathwayHealth, StoreError> {
-    let span_name = format!("canary {}", pathway.flow);
-    let from = now_ns.saturating_sub(DAY_NS);
-    let runs = store
-        .recent_spans(&RecentQuery {
-            service_name: CANARY_SERVICE.into(),
-            span_name: span_name.clone(),
-            from_ns: from,
-            to_ns: now_ns + 1,
-            limit: 5_000,
-        })
-        .await?;
-    let buckets = store
-        .latency_buckets(&BucketQuery {
-            service_name: CANARY_SERVICE.into(),
-            span_name: Some(span_name),
-            from_ns: from - from % HOUR_NS,
-            to_ns: now_ns + 1,
-            bucket_secs: 3600,
-        })
-        .await?;
-    Ok(summarise(pathway, &runs, &buckets, now_ns, stale_after_ns))
+    // The streak behind "since" is bounded by 24 hours of one-a-minute runs.
+    let runs = recent_runs(store, &pathway.flow, now_ns, RUNS_PER_DAY).await?;
+    health_from(store, pathway, &runs, now_ns, stale_after_ns).await
 }
 
-/// The pure part of `health`: runs newest first, hourly buckets.
+/// Runs fetched for a pathway's state: a day of one-a-minute runs and some to spare.
+pub const RUNS_PER_DAY: u32 = 2_000;
+
+/// `health` with the runs (from `recent_runs`) already fetched.
+pub async fn health_from(
+    store: &impl TelemetryStore,
+    pathway: &PathwayConfig,
+    runs: &[Span],
+    now_ns: u64,
+    stale_after_ns: u64,
+) -> Result<PathwayHealth, StoreError> {
+    let from = now_ns.saturating_sub(DAY_NS);
+    let first_hour = from - from % HOUR_NS;
+    let canary = if pathway.flow.is_empty() {
+        Vec::new()
+    } else {
+        rollup_of(store, &[(CANARY_SERVICE.into(), Some(format!("canary {}", pathway.flow)))], first_hour, now_ns, 3600)
+            .await?
+    };
+    let traffic = if pathway.spans.is_empty() {
+        None
+    } else {
+        let selectors: Vec<_> = pathway.spans.iter().map(|s| (s.service.clone(), s.name.clone())).collect();
+        let width = pathway.traffic.window_minutes * 60;
+        let windows = rollup_of(store, &selectors, first_hour, now_ns, width).await?;
+        Some(traffic_health(&pathway.traffic, &windows, now_ns))
+    };
+    Ok(summarise(pathway, runs, &canary, traffic, now_ns, stale_after_ns))
+}
+
+/// Real traffic's view from buckets `window_minutes` wide covering the last 24 hours.
+pub fn traffic_health(rules: &TrafficRules, windows: &[RollupBucket], now_ns: u64) -> TrafficHealth {
+    let width = u64::from(rules.window_minutes) * 60 * NANOS_PER_SEC;
+    // The newest complete-or-current window: the one holding now, or the one before while the
+    // current one is still young (under a minute), so a new window does not blank the state.
+    let current_start = now_ns - now_ns % width;
+    let latest =
+        windows.iter().rev().find(|w| w.start_ns == current_start && w.count >= rules.min_requests).or_else(|| {
+            windows.iter().rev().find(|w| w.start_ns + width >= current_start && w.start_ns < current_start)
+        });
+    let first_hour = now_ns - now_ns % HOUR_NS - 23 * HOUR_NS;
+    let hourly = (0..24)
+        .map(|h| {
+            let start = first_hour + h * HOUR_NS;
+            windows
+                .iter()
+                .filter(|w| w.start_ns >= start && w.start_ns < start + HOUR_NS)
+                .fold((0, 0), |(n, e), w| (n + w.count, e + w.errors))
+        })
+        .collect();
+    let last_hour: Vec<RollupBucket> = windows.iter().filter(|w| w.start_ns + HOUR_NS > now_ns).cloned().collect();
+    let hour = sum_rollup(&last_hour);
+    let in_day = windows.iter().filter(|w| w.start_ns >= first_hour);
+    TrafficHealth {
+        status: latest.and_then(|w| rules.status_of(w)).map(str::to_string),
+        requests_24h: in_day.clone().map(|w| w.count).sum(),
+        errors_24h: in_day.map(|w| w.errors).sum(),
+        p50_ms: hour.as_ref().and_then(|h| rollup_quantile_ns(h, 0.5)).map(|ns| ns as f64 / 1e6),
+        p95_ms: hour.as_ref().and_then(|h| rollup_quantile_ns(h, 0.95)).map(|ns| ns as f64 / 1e6),
+        hourly,
+    }
+}
+
+/// The pure part of `health`: canary runs newest first, hourly canary roll-up, traffic's view.
 pub fn summarise(
     pathway: &PathwayConfig,
     runs: &[Span],
-    buckets: &[audit_store::LatencyBucket],
+    canary_hours: &[RollupBucket],
+    traffic: Option<TrafficHealth>,
     now_ns: u64,
     stale_after_ns: u64,
 ) -> PathwayHealth {
     let newest = runs.first();
     let fresh = newest.is_some_and(|r| now_ns.saturating_sub(r.start_ns) <= stale_after_ns);
-    let status = match newest {
+    let canary_status = match newest {
         Some(r) if fresh => status_of(r).to_string(),
         _ => "unknown".to_string(),
     };
+    let traffic_status = traffic.as_ref().and_then(|t| t.status.clone()).unwrap_or_else(|| "unknown".into());
+    let status = if severity(&traffic_status) > severity(&canary_status) { traffic_status } else { canary_status };
     let since_ns = newest.filter(|_| fresh).map(|first| {
         let current = status_of(first);
         runs.iter().take_while(|r| status_of(r) == current).last().map(|r| r.start_ns).unwrap_or(first.start_ns)
     });
     let last_success_ns = runs.iter().find(|r| matches!(status_of(r), "healthy" | "degraded")).map(|r| r.start_ns);
-    let latest_bucket = buckets.iter().rev().find(|b| b.count > 0);
     let first_hour = now_ns - now_ns % HOUR_NS - 23 * HOUR_NS;
     let hourly = (0..24)
         .map(|h| {
             let start = first_hour + h * HOUR_NS;
-            buckets.iter().find(|b| b.start_ns == start).map(|b| (b.count, b.errors)).unwrap_or((0, 0))
+            canary_hours.iter().find(|b| b.start_ns == start).map(|b| (b.count, b.errors)).unwrap_or((0, 0))
         })
         .collect();
+    let last_hour = canary_hours.iter().rev().find(|b| b.count > 0 && b.start_ns + 2 * HOUR_NS > now_ns);
+    // A known error matching the newest run, while that run is failing.
+    let known_error = newest.filter(|r| fresh && !matches!(status_of(r), "healthy" | "degraded")).and_then(|r| {
+        let class = attribute(r, "pathwatch.canary.error_class").unwrap_or("");
+        let step = attribute(r, "pathwatch.canary.failed_step").unwrap_or("");
+        let message = attribute(r, "pathwatch.canary.failure").unwrap_or(&r.status_message);
+        pathway.known_errors.iter().find(|k| k.matches(class, step, message))
+    });
     let g = &pathway.guidance;
-    let guidance = match status.as_str() {
-        "healthy" => &g.healthy,
-        "degraded" => &g.degraded,
-        "partial" => &g.partial,
-        "outage" => &g.outage,
+    let guidance = match (known_error, status.as_str()) {
+        (Some(k), _) => &k.advice,
+        (None, "healthy") => &g.healthy,
+        (None, "degraded") => &g.degraded,
+        (None, "partial") => &g.partial,
+        (None, "outage") => &g.outage,
         _ => &g.unknown,
     };
+    let in_day = canary_hours.iter().filter(|b| b.start_ns >= first_hour);
     PathwayHealth {
         id: pathway.id.clone(),
         name: pathway.name.clone(),
@@ -172,12 +456,18 @@ pub fn summarise(
         last_run_ns: newest.map(|r| r.start_ns),
         last_trace_id: newest.map(|r| r.trace_id.clone()),
         last_success_ns,
-        p50_ms: latest_bucket.map(|b| b.p50_ns as f64 / 1e6),
-        p95_ms: latest_bucket.map(|b| b.p95_ns as f64 / 1e6),
-        runs_24h: buckets.iter().filter(|b| b.start_ns >= first_hour).map(|b| b.count).sum(),
-        errors_24h: buckets.iter().filter(|b| b.start_ns >= first_hour).map(|b| b.errors).sum(),
+        p50_ms: last_hour.and_then(|b| rollup_quantile_ns(b, 0.5)).map(|ns| ns as f64 / 1e6),
+        p95_ms: last_hour.and_then(|b| rollup_quantile_ns(b, 0.95)).map(|ns| ns as f64 / 1e6),
+        runs_24h: in_day.clone().map(|b| b.count).sum(),
+        errors_24h: in_day.map(|b| b.errors).sum(),
         hourly,
+        traffic,
         guidance: guidance.clone(),
+        known_error: known_error.map(|k| KnownErrorMatch {
+            id: k.id.clone(),
+            title: k.title.clone(),
+            link: k.link.clone(),
+        }),
         runbook_url: pathway.runbook_url.clone(),
     }
 }

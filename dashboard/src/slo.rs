@@ -17,6 +17,25 @@ pub enum SliKind {
     Latency,
 }
 
+/// Spans that measure something: one service's spans, of one name (an HTTP server route such as
+/// `POST /Appointment`, as OpenTelemetry names them) or all of them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpanSelector {
+    pub service: String,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+impl SpanSelector {
+    pub fn label(&self) -> String {
+        match &self.name {
+            Some(name) => format!("{} {name}", self.service),
+            None => format!("{} (all spans)", self.service),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SloConfig {
@@ -24,8 +43,13 @@ pub struct SloConfig {
     pub name: String,
     #[serde(default)]
     pub description: String,
-    /// The canary flow whose runs are the events.
+    /// The canary flow whose runs are the events (or give `spans`).
+    #[serde(default)]
     pub flow: String,
+    /// Real-traffic spans as the events instead: good unless their status is ERROR (availability)
+    /// or within the threshold (latency).
+    #[serde(default)]
+    pub spans: Option<SpanSelector>,
     pub sli: SliKind,
     /// For latency SLIs: the threshold a good run stays within.
     #[serde(default)]
@@ -48,10 +72,27 @@ impl SloConfig {
             name: format!("{flow}-availability"),
             description: format!("Canary runs of the {flow} flow that pass"),
             flow: flow.into(),
+            spans: None,
             sli: SliKind::Availability,
             latency_threshold_ms: None,
             objective: 0.99,
             window_days: 28,
+        }
+    }
+
+    /// Where the events come from, in the roll-up: (service, span name).
+    pub fn events(&self) -> (String, Option<String>) {
+        match &self.spans {
+            Some(sel) => (sel.service.clone(), sel.name.clone()),
+            None => (crate::slo_eval::CANARY_SERVICE.into(), Some(format!("canary {}", self.flow))),
+        }
+    }
+
+    /// What the events are, for people: "pds canary" or "booking-api POST /Appointment".
+    pub fn source_label(&self) -> String {
+        match &self.spans {
+            Some(sel) => sel.label(),
+            None => format!("{} canary", self.flow),
         }
     }
 
@@ -90,10 +131,25 @@ impl SloConfig {
                 ),
             );
         }
+        match (&self.spans, self.flow.is_empty()) {
+            (None, true) => return fail("flow", "give the canary flow, or `spans` for real traffic".into()),
+            (Some(_), false) => return fail("spans", "give either `flow` or `spans`, not both".into()),
+            (Some(sel), true) if sel.service.is_empty() => {
+                return fail("spans.service", "the service name is empty".into())
+            }
+            _ => {}
+        }
         match (self.sli, self.latency_threshold_ms) {
             (SliKind::Latency, None | Some(0)) => {
                 fail("latency_threshold_ms", "a latency SLI needs a threshold".into())
             }
+            (SliKind::Latency, Some(ms)) if !audit_store::ROLLUP_BOUNDS_MS.contains(&ms) => fail(
+                "latency_threshold_ms",
+                format!(
+                    "{ms} is not a bound of the stored latency histogram; use one of {}",
+                    audit_store::ROLLUP_BOUNDS_MS.map(|b| b.to_string()).join(", ")
+                ),
+            ),
             (SliKind::Availability, Some(_)) => {
                 fail("latency_threshold_ms", "only latency SLIs have a threshold".into())
             }

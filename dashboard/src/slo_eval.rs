@@ -1,10 +1,12 @@
-//! Evaluating SLOs from stored canary runs: each run's root span (`canary {flow}`, service
-//! `pathwatch-canary`) is one event, good unless its status is ERROR (the run did not pass).
+//! Evaluating SLOs from the store's per-minute roll-up. For a canary SLO each run's root span
+//! (`canary {flow}`, service `pathwatch-canary`) is one event; for a real-traffic SLO each span the
+//! selector matches is. Availability: good unless the span's status is ERROR. Latency: good when it
+//! took at most the threshold (one of the histogram's bounds), whatever its status.
 //!
 //! The core (`status_from_buckets`) is a pure function of time buckets, so the worked examples in
-//! the tests pin the maths; `evaluate` only fetches the buckets.
+//! the tests pin the maths; `evaluate` only fetches the buckets. Nothing here reads raw spans.
 
-use audit_store::{BucketQuery, LatencyBucket, StoreError, TelemetryStore, NANOS_PER_SEC};
+use audit_store::{RollupBucket, RollupQuery, StoreError, TelemetryStore, NANOS_PER_SEC};
 use serde::Serialize;
 
 use crate::slo::{alert_windows, burn_rate, ErrorBudget, Severity, SliKind, SloConfig};
@@ -52,25 +54,34 @@ pub struct SloStatus {
     /// The most severe firing condition.
     pub firing: Option<Severity>,
     pub consumption: Vec<BudgetPoint>,
-    /// Latency SLIs cannot be evaluated from stored buckets yet (see the rules for Prometheus).
-    pub evaluated: bool,
 }
 
-fn sums(buckets: &[LatencyBucket], from_ns: u64) -> (u64, u64) {
-    buckets
-        .iter()
-        .filter(|b| b.start_ns >= from_ns)
-        .fold((0, 0), |(good, total), b| (good + b.count.saturating_sub(b.errors), total + b.count))
+/// Good and total events in one time bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SloEvents {
+    pub start_ns: u64,
+    pub good: u64,
+    pub total: u64,
+}
+
+impl SloEvents {
+    /// The SLI's view of a roll-up bucket.
+    pub fn from_rollup(slo: &SloConfig, b: &RollupBucket) -> SloEvents {
+        let good = match (slo.sli, slo.latency_threshold_ms) {
+            (SliKind::Latency, Some(ms)) => b.within(ms).unwrap_or(0),
+            _ => b.count.saturating_sub(b.errors),
+        };
+        SloEvents { start_ns: b.start_ns, good: good.min(b.count), total: b.count }
+    }
+}
+
+fn sums(buckets: &[SloEvents], from_ns: u64) -> (u64, u64) {
+    buckets.iter().filter(|b| b.start_ns >= from_ns).fold((0, 0), |(good, total), b| (good + b.good, total + b.total))
 }
 
 /// The status of `slo` at `now_ns` from minute buckets (covering at least the longest alert window)
 /// and hour buckets (covering the SLO window).
-pub fn status_from_buckets(
-    slo: &SloConfig,
-    fine: &[LatencyBucket],
-    coarse: &[LatencyBucket],
-    now_ns: u64,
-) -> SloStatus {
+pub fn status_from_buckets(slo: &SloConfig, fine: &[SloEvents], coarse: &[SloEvents], now_ns: u64) -> SloStatus {
     let window_start = now_ns.saturating_sub(u64::from(slo.window_days) * 86_400 * NANOS_PER_SEC);
     let (good, total) = sums(coarse, window_start);
     let budget = ErrorBudget::compute(good, total, slo.objective);
@@ -102,7 +113,7 @@ pub fn status_from_buckets(
         .iter()
         .filter(|b| b.start_ns >= window_start)
         .map(|b| {
-            bad_so_far += b.errors.min(b.count);
+            bad_so_far += b.total - b.good;
             // The current hour is not over: its point is "now", not the hour's end.
             BudgetPoint {
                 at_ns: (b.start_ns + u64::from(COARSE_BUCKET_SECS) * NANOS_PER_SEC).min(now_ns),
@@ -112,7 +123,7 @@ pub fn status_from_buckets(
         .collect();
     SloStatus {
         name: slo.name.clone(),
-        flow: slo.flow.clone(),
+        flow: slo.source_label(),
         objective: slo.objective,
         window_days: slo.window_days,
         good,
@@ -122,46 +133,30 @@ pub fn status_from_buckets(
         checks,
         firing,
         consumption,
-        evaluated: slo.sli == SliKind::Availability,
     }
 }
 
 /// Fetches the buckets for `slo` and evaluates it at `now_ns`.
 pub async fn evaluate(store: &impl TelemetryStore, slo: &SloConfig, now_ns: u64) -> Result<SloStatus, StoreError> {
-    let span_name = Some(format!("canary {}", slo.flow));
+    let (service_name, span_name) = slo.events();
     let longest = alert_windows(slo.window_days).iter().map(|w| w.long_secs).max().unwrap_or(3600);
-    let fine = store
-        .latency_buckets(&BucketQuery {
-            service_name: CANARY_SERVICE.into(),
+    let fetch = |from_ns: u64, bucket_secs: u32| {
+        let query = RollupQuery {
+            service_name: service_name.clone(),
             span_name: span_name.clone(),
-            from_ns: now_ns.saturating_sub(longest * NANOS_PER_SEC),
+            from_ns,
             to_ns: now_ns + 1,
-            bucket_secs: FINE_BUCKET_SECS,
-        })
-        .await?;
-    let coarse = store
-        .latency_buckets(&BucketQuery {
-            service_name: CANARY_SERVICE.into(),
-            span_name,
-            from_ns: now_ns.saturating_sub(u64::from(slo.window_days) * 86_400 * NANOS_PER_SEC),
-            to_ns: now_ns + 1,
-            bucket_secs: COARSE_BUCKET_SECS,
-        })
-        .await?;
-    let mut status = status_from_buckets(slo, &fine, &coarse, now_ns);
-    if slo.sli == SliKind::Latency {
-        // Not computed here yet: say so rather than show availability figures under a latency name.
-        status.budget_remaining = None;
-        status.burn_rate_1h = None;
-        status.firing = None;
-        status.consumption.clear();
-        status.checks.iter_mut().for_each(|c| {
-            c.long_burn = None;
-            c.short_burn = None;
-            c.firing = false;
-        });
-    }
-    Ok(status)
+            bucket_secs,
+        };
+        async move {
+            let buckets = store.span_rollup(&query).await?;
+            Ok::<_, StoreError>(buckets.iter().map(|b| SloEvents::from_rollup(slo, b)).collect::<Vec<_>>())
+        }
+    };
+    let fine = fetch(now_ns.saturating_sub(longest * NANOS_PER_SEC), FINE_BUCKET_SECS).await?;
+    let coarse =
+        fetch(now_ns.saturating_sub(u64::from(slo.window_days) * 86_400 * NANOS_PER_SEC), COARSE_BUCKET_SECS).await?;
+    Ok(status_from_buckets(slo, &fine, &coarse, now_ns))
 }
 
 #[cfg(test)]
@@ -171,16 +166,16 @@ mod tests {
     const MIN: u64 = 60 * NANOS_PER_SEC;
     const HOUR: u64 = 3600 * NANOS_PER_SEC;
 
-    fn bucket(start_ns: u64, count: u64, errors: u64) -> LatencyBucket {
-        LatencyBucket { start_ns, count, errors, p50_ns: 0, p95_ns: 0, p99_ns: 0 }
+    fn bucket(start_ns: u64, count: u64, errors: u64) -> SloEvents {
+        SloEvents { start_ns, good: count - errors, total: count }
     }
 
     /// One run a minute for `minutes` before `now`, `errors_per` of every ten failing.
-    fn minutes(now: u64, minutes: u64, failing_tenths: u64) -> Vec<LatencyBucket> {
+    fn minutes(now: u64, minutes: u64, failing_tenths: u64) -> Vec<SloEvents> {
         (1..=minutes).map(|m| bucket(now - m * MIN, 10, failing_tenths)).collect()
     }
 
-    fn hours(now: u64, hours: u64, count: u64, errors: u64) -> Vec<LatencyBucket> {
+    fn hours(now: u64, hours: u64, count: u64, errors: u64) -> Vec<SloEvents> {
         (1..=hours).map(|h| bucket(now - h * HOUR, count, errors)).collect()
     }
 
@@ -214,13 +209,13 @@ mod tests {
         assert_eq!(status.firing, Some(Severity::Page));
         assert!((status.burn_rate_1h.unwrap() - 100.0).abs() < 1e-9);
         // 3 % failing: burn rate 3 — above the 1 d/2 h ticket factor (2.8), below every page factor.
-        let fine: Vec<LatencyBucket> = (1..=3 * 1440).map(|m| bucket(now - m * MIN, 100, 3)).collect();
+        let fine: Vec<SloEvents> = (1..=3 * 1440).map(|m| bucket(now - m * MIN, 100, 3)).collect();
         let status = status_from_buckets(&slo, &fine, &hours(now, 72, 6000, 180), now);
         assert_eq!(status.firing, Some(Severity::Ticket), "{:#?}", status.checks);
         // Both windows must burn: 5 failing minutes after three clean days alert on nothing, though
         // the 5-minute window alone burns at 100.
         let mut fine = minutes(now, 3 * 1440, 0);
-        fine.iter_mut().take(5).for_each(|b| b.errors = 10);
+        fine.iter_mut().take(5).for_each(|b| b.good = 0);
         let status = status_from_buckets(&slo, &fine, &hours(now, 72, 600, 0), now);
         let fast = &status.checks[0];
         assert!(fast.short_burn.unwrap() > fast.factor && fast.long_burn.unwrap() < fast.factor, "{fast:?}");

@@ -39,51 +39,29 @@ fn percent(x: f64) -> String {
 }
 
 pub fn view(status: &SloStatus, description: &str, slo: &crate::slo::SloConfig) -> SloView {
+    let events = match &slo.spans {
+        Some(_) => format!("{} spans", status.flow),
+        None => format!("{} runs", status.flow),
+    };
     let objective = match (slo.sli, slo.latency_threshold_ms) {
-        (crate::slo::SliKind::Latency, Some(ms)) => format!(
-            "{} of {} canary runs finish within {ms} ms, over {} days",
-            percent(status.objective),
-            status.flow,
-            status.window_days
-        ),
-        _ => format!(
-            "{} of {} canary runs pass, over {} days",
-            percent(status.objective),
-            status.flow,
-            status.window_days
-        ),
+        (crate::slo::SliKind::Latency, Some(ms)) => {
+            format!("{} of {events} finish within {ms} ms, over {} days", percent(status.objective), status.window_days)
+        }
+        _ => format!("{} of {events} succeed, over {} days", percent(status.objective), status.window_days),
     };
-    if !status.evaluated {
-        let not_here =
-            "not evaluated by the dashboard yet (latency SLI); the rules from `pathwatch slo rules` are".to_string();
-        return SloView {
-            name: status.name.clone(),
-            description: description.into(),
-            objective,
-            runs: not_here.clone(),
-            remaining: not_here.clone(),
-            burn: not_here.clone(),
-            alert: not_here,
-            chart: None,
-            chart_text: String::new(),
-        };
-    }
-    let runs = match status.total {
-        0 => "none yet".into(),
-        n => format!("{n} ({} failed)", n - status.good),
+    let runs = match (status.total, slo.sli) {
+        (0, _) => "none yet".into(),
+        (n, crate::slo::SliKind::Latency) => format!("{n} ({} too slow)", n - status.good),
+        (n, _) => format!("{n} ({} failed)", n - status.good),
     };
-    let no_data = if status.evaluated {
-        "unknown: no runs in the window"
-    } else {
-        "not evaluated here yet (latency SLI): see the Prometheus rules"
-    };
+    let no_data = "unknown: no events in the window";
     let remaining = match status.budget_remaining {
         None => no_data.to_string(),
         Some(r) if r < 0.0 => format!("none: overspent by {}", percent(-r)),
         Some(r) => percent(r),
     };
     let burn = match status.burn_rate_1h {
-        None => "unknown: no runs in the last hour".into(),
+        None => "unknown: no events in the last hour".into(),
         Some(b) => format!("{b:.1}× (1× spends the budget exactly over the window)"),
     };
     let alert = match status.firing {
@@ -161,7 +139,7 @@ pub async fn slos_page(State(state): State<DashboardState>, User(user): User) ->
     let now = crate::web::now_ns() as u64;
     let mut views = Vec::new();
     if let Some(store) = state.store() {
-        for slo in state.slos() {
+        for slo in state.visible_slos(&user) {
             let status = evaluate(store, slo, now).await.map_err(|e| WebError::Internal(e.to_string()))?;
             views.push(view(&status, &slo.description, slo));
         }

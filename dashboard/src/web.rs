@@ -42,12 +42,14 @@ pub const ROUTES: &[RouteAccess] = &[
     RouteAccess { method: "GET", path: "/account/password", roles: EVERYONE },
     RouteAccess { method: "POST", path: "/account/password", roles: EVERYONE },
     RouteAccess { method: "POST", path: "/logout", roles: EVERYONE },
+    RouteAccess { method: "GET", path: "/pathways/{id}", roles: EVERYONE },
     RouteAccess { method: "GET", path: "/slos", roles: EVERYONE },
     RouteAccess { method: "GET", path: "/alerts", roles: EVERYONE },
     // Traces hold no patient identifiers (pseudonymised at ingest), but they are operational detail.
     RouteAccess { method: "GET", path: "/trace", roles: &[Role::Oncall, Role::SafetyOfficer, Role::Admin] },
     RouteAccess { method: "GET", path: "/admin/accounts", roles: &[Role::Admin] },
     RouteAccess { method: "GET", path: "/api/v1/pathways", roles: EVERYONE },
+    RouteAccess { method: "GET", path: "/api/v1/pathways/{id}", roles: EVERYONE },
     RouteAccess { method: "GET", path: "/api/v1/slos", roles: EVERYONE },
     RouteAccess { method: "GET", path: "/api/v1/alerts", roles: EVERYONE },
     RouteAccess {
@@ -172,6 +174,21 @@ impl DashboardState {
         &self.inner.slos
     }
 
+    /// The SLOs `user` may see: all but those measuring only pathways outside their organisations.
+    pub fn visible_slos<'a>(&'a self, user: &'a AnyUser) -> impl Iterator<Item = &'a crate::slo::SloConfig> + 'a {
+        self.slos().iter().filter(move |slo| {
+            let measuring: Vec<&crate::pathways::PathwayConfig> = self
+                .pathways()
+                .iter()
+                .filter(|p| match &slo.spans {
+                    Some(sel) => p.spans.contains(sel),
+                    None => p.flow == slo.flow,
+                })
+                .collect();
+            measuring.is_empty() || measuring.iter().any(|p| user.sees(p))
+        })
+    }
+
     pub fn pathways(&self) -> &[crate::pathways::PathwayConfig] {
         &self.inner.pathways
     }
@@ -179,6 +196,20 @@ impl DashboardState {
     /// Firing alerts first, then recent resolved ones (the table `alerts::AlertEngine` keeps).
     pub async fn recent_alerts(&self, limit: u32) -> Result<Vec<crate::alerts::Alert>, AccountError> {
         crate::alerts::recent(self.inner.accounts.pool(), limit).await
+    }
+
+    /// The newest alerts `user` may see: those of SLOs they see, and of SLOs no longer configured
+    /// only when the user is not scoped to organisations.
+    pub async fn visible_alerts(&self, user: &AnyUser, limit: u32) -> Result<Vec<crate::alerts::Alert>, AccountError> {
+        let visible: Vec<&str> = self.visible_slos(user).map(|s| s.name.as_str()).collect();
+        let configured = |name: &str| self.slos().iter().any(|s| s.name == name);
+        let alerts = self.recent_alerts(limit).await?;
+        Ok(alerts
+            .into_iter()
+            .filter(|a| {
+                visible.contains(&a.slo.as_str()) || (!configured(&a.slo) && user.account.organisations.is_empty())
+            })
+            .collect())
     }
 
     pub fn sessions(&self) -> &Sessions {
@@ -196,10 +227,12 @@ pub fn router(state: DashboardState) -> Router {
         .route("/login", get(login_form).post(login))
         .route("/logout", axum::routing::post(logout))
         .route("/account/password", get(password_form).post(change_password))
+        .route("/pathways/{id}", get(crate::pathway_page::pathway_page))
         .route("/slos", get(crate::slo_page::slos_page))
         .route("/alerts", get(crate::alerts::alerts_page))
         .route("/trace", get(crate::trace_page::trace_page))
         .route("/api/v1/pathways", get(crate::api::pathways))
+        .route("/api/v1/pathways/{id}", get(crate::api::pathway))
         .route("/api/v1/slos", get(crate::api::slos))
         .route("/api/v1/alerts", get(crate::api::alerts))
         .route("/api/v1/traces/{id}", get(crate::api::trace))
@@ -258,6 +291,9 @@ pub enum WebError {
     /// Signed in with a one-time password: change it first.
     MustChangePassword,
     Forbidden,
+    /// Nothing here by that name (or nothing this user may see: the same answer, so it gives
+    /// nothing away).
+    NotFound(&'static str),
     BadForm(&'static str),
     /// Too much password checking at once.
     Busy,
@@ -281,6 +317,7 @@ impl IntoResponse for WebError {
             WebError::Forbidden => {
                 page_error(StatusCode::FORBIDDEN, "Not allowed", "Your role does not give access to this page.")
             }
+            WebError::NotFound(what) => page_error(StatusCode::NOT_FOUND, "Not found", what),
             WebError::BadForm(what) => page_error(StatusCode::BAD_REQUEST, "Form not accepted", what),
             WebError::Busy => {
                 let mut response = page_error(
@@ -393,6 +430,14 @@ impl AnyUser {
         }
     }
 
+    /// Organisation scope: a user with organisations sees pathways of those organisations and
+    /// pathways that belong to none (national ones); a user without sees every pathway.
+    pub fn sees(&self, pathway: &crate::pathways::PathwayConfig) -> bool {
+        self.account.organisations.is_empty()
+            || pathway.organisations.is_empty()
+            || pathway.organisations.iter().any(|o| self.account.organisations.contains(o))
+    }
+
     pub(crate) fn allowed(&self, method: &str, path: &str) -> Result<(), WebError> {
         if roles_for(method, path).contains(&self.account.role) {
             Ok(())
@@ -461,7 +506,7 @@ async fn home(State(state): State<DashboardState>, User(user): User) -> Result<R
     let now = now_ns() as u64;
     let mut rows = Vec::new();
     if let Some(store) = &state.inner.store {
-        for pathway in &state.inner.pathways {
+        for pathway in state.inner.pathways.iter().filter(|p| user.sees(p)) {
             let health = crate::pathways::health(store, pathway, now, crate::overview::STALE_AFTER_NS)
                 .await
                 .map_err(|e| WebError::Internal(e.to_string()))?;

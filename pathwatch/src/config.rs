@@ -281,23 +281,24 @@ fn validate(c: &Config) -> anyhow::Result<()> {
     let flows: Vec<String> = c.canaries.effective_flows().into_iter().map(|f| f.name).collect();
     let mut pathway_ids = std::collections::BTreeSet::new();
     for (i, p) in c.effective_pathways().iter().enumerate() {
-        let ok_id = !p.id.is_empty() && p.id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        if !ok_id {
-            problems.push(format!("key `pathways[{i}].id`: {:?}: use letters, digits, '-' and '_'", p.id));
+        if let Err((field, message)) = p.validate() {
+            problems.push(format!("key `pathways[{i}].{field}`: {message}"));
         }
         if !pathway_ids.insert(p.id.clone()) {
             problems.push(format!("key `pathways[{i}].id`: {:?} is used twice", p.id));
         }
-        if !flows.contains(&p.flow) {
+        if !p.flow.is_empty() && !flows.contains(&p.flow) {
             problems.push(format!(
                 "key `pathways[{i}].flow`: no canary flow {:?} (flows: {})",
                 p.flow,
                 flows.join(", ")
             ));
         }
-        if let Some(url) = &p.runbook_url {
-            if !url.starts_with("https://") && !url.starts_with("http://") {
-                problems.push(format!("key `pathways[{i}].runbook_url`: {url:?} is not an http(s) URL"));
+        let links = std::iter::once(("runbook_url".to_string(), &p.runbook_url))
+            .chain(p.known_errors.iter().enumerate().map(|(k, e)| (format!("known_errors[{k}].link"), &e.link)));
+        for (key, url) in links {
+            if let Some(url) = url.as_ref().filter(|u| !u.starts_with("https://") && !u.starts_with("http://")) {
+                problems.push(format!("key `pathways[{i}].{key}`: {url:?} is not an http(s) URL"));
             }
         }
     }
@@ -309,7 +310,7 @@ fn validate(c: &Config) -> anyhow::Result<()> {
         if !slo_names.insert(slo.name.clone()) {
             problems.push(format!("key `slos[{i}].name`: {:?} is used twice", slo.name));
         }
-        if !flows.contains(&slo.flow) {
+        if slo.spans.is_none() && !flows.contains(&slo.flow) {
             problems.push(format!("key `slos[{i}].flow`: no canary flow {:?} (flows: {})", slo.flow, flows.join(", ")));
         }
     }

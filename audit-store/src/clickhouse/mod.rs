@@ -20,8 +20,9 @@ pub mod sql;
 use rows::{AuditRow, SpanRow};
 
 /// The schema files, in the order they are applied.
-pub const SCHEMA: &[&str] =
-    &[include_str!("../../schema/clickhouse/001_spans.sql"), include_str!("../../schema/clickhouse/002_audit.sql"),
+pub const SCHEMA: &[&str] = &[
+    include_str!("../../schema/clickhouse/001_spans.sql"),
+    include_str!("../../schema/clickhouse/002_audit.sql"),
     include_str!("../../schema/clickhouse/003_span_minutes.sql"),
 ];
 
@@ -315,7 +316,8 @@ impl TelemetryStore for ClickHouseStore {
             cutoff.year() as u32 * 10_000 + u32::from(u8::from(cutoff.month())) * 100 + u32::from(cutoff.day());
         match kind {
             DataKind::Spans => {
-                self.drop_partitions_before(&["spans", "trace_index", "correlation_index", "span_minutes"], yyyymmdd).await
+                self.drop_partitions_before(&["spans", "trace_index", "correlation_index", "span_minutes"], yyyymmdd)
+                    .await
             }
             DataKind::AuditEvents => {
                 #[derive(Row, Deserialize)]

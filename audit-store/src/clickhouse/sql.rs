@@ -36,12 +36,15 @@ pub fn spans_by_correlation_id(correlation_id: &str) -> String {
 /// The newest spans of one name; duplicates (not yet merged away) collapse before the limit.
 pub fn recent_spans(query: &RecentQuery) -> String {
     format!(
-        "SELECT {SPAN_FIELDS} FROM spans WHERE ServiceName = {service} AND SpanName = {name} \
+        "SELECT {SPAN_FIELDS} FROM spans WHERE ServiceName = {service} {name_filter} \
            AND Timestamp >= toDateTime({from_s}) AND Timestamp <= toDateTime({to_s}) \
            AND TimestampNs >= {from} AND TimestampNs < {to} \
          ORDER BY TimestampNs DESC, SpanId LIMIT 1 BY TraceId, SpanId LIMIT {limit}",
         service = quote(&query.service_name),
-        name = quote(&query.span_name),
+        name_filter = match &query.span_name {
+            Some(name) => format!("AND SpanName = {}", quote(name)),
+            None => String::new(),
+        },
         from_s = seconds(query.from_ns),
         to_s = seconds(query.to_ns),
         from = query.from_ns,
@@ -96,7 +99,8 @@ pub fn span_rollup(query: &RollupQuery) -> String {
 
 /// Fills a newly created roll-up from the spans already stored (an upgrade of an existing store).
 pub fn backfill_span_minutes() -> String {
-    let le: Vec<String> = ROLLUP_BOUNDS_MS.iter().map(|b| format!("countIf(DurationNs <= {}) AS Le{b}", b * 1_000_000)).collect();
+    let le: Vec<String> =
+        ROLLUP_BOUNDS_MS.iter().map(|b| format!("countIf(DurationNs <= {}) AS Le{b}", b * 1_000_000)).collect();
     format!(
         "INSERT INTO span_minutes SELECT toStartOfMinute(Timestamp) AS Minute, ServiceName, SpanName, count() AS Count, \
             countIf(StatusCode = 2) AS Errors, sum(DurationNs) AS DurationSumNs, {le} \
@@ -191,7 +195,7 @@ pub fn examples() -> Vec<(&'static str, String)> {
             "recent_spans",
             recent_spans(&RecentQuery {
                 service_name: "pathwatch-canary".into(),
-                span_name: "canary pds".into(),
+                span_name: Some("canary pds".into()),
                 from_ns: t0,
                 to_ns: t0 + 86_400 * NANOS_PER_SEC,
                 limit: 100,

@@ -385,7 +385,7 @@ pub async fn recent_spans_are_newest_first_within_the_window<S: TelemetryStore>(
     store.insert_spans(&spans[4..5]).await.unwrap();
     let mut q = RecentQuery {
         service_name: "pds-canary".into(),
-        span_name: "canary pds".into(),
+        span_name: Some("canary pds".into()),
         from_ns: T0,
         to_ns: T0 + 60 * NANOS_PER_SEC,
         limit: 3,
@@ -398,6 +398,10 @@ pub async fn recent_spans_are_newest_first_within_the_window<S: TelemetryStore>(
     let got = store.recent_spans(&q).await.unwrap();
     assert_eq!(got.len(), 2, "[from, to) bounds: {got:?}");
     assert_eq!(got[0], spans[2], "whole spans round-trip");
+    q.span_name = None;
+    let mut names: Vec<String> = store.recent_spans(&q).await.unwrap().into_iter().map(|s| s.name).collect();
+    names.sort();
+    assert_eq!(names, ["canary mesh", "canary pds", "canary pds"], "every name of the service");
 }
 
 macro_rules! conformance_suite {

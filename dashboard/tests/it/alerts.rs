@@ -5,37 +5,21 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use audit_store::{LatencyBucket, NANOS_PER_SEC};
+use audit_store::NANOS_PER_SEC;
 use dashboard::accounts::Accounts;
 use dashboard::alerts::AlertEngine;
 use dashboard::notify::{EmailConfig, Notifier, SmtpSecurity, Transition};
 use dashboard::slo::SloConfig;
-use dashboard::slo_eval::{status_from_buckets, SloStatus};
+use dashboard::slo_eval::{status_from_buckets, SloEvents, SloStatus};
 
 const MIN: u64 = 60 * NANOS_PER_SEC;
 
 /// The SLO's status when `failing` of every 100 runs a minute failed over the last three days.
 fn status(failing: u64, now: u64) -> SloStatus {
-    let fine: Vec<LatencyBucket> = (1..=3 * 1440)
-        .map(|m| LatencyBucket {
-            start_ns: now - m * MIN,
-            count: 100,
-            errors: failing,
-            p50_ns: 0,
-            p95_ns: 0,
-            p99_ns: 0,
-        })
-        .collect();
-    let coarse: Vec<LatencyBucket> = (1..=72)
-        .map(|h| LatencyBucket {
-            start_ns: now - h * 60 * MIN,
-            count: 6000,
-            errors: failing * 60,
-            p50_ns: 0,
-            p95_ns: 0,
-            p99_ns: 0,
-        })
-        .collect();
+    let fine: Vec<SloEvents> =
+        (1..=3 * 1440).map(|m| SloEvents { start_ns: now - m * MIN, good: 100 - failing, total: 100 }).collect();
+    let coarse: Vec<SloEvents> =
+        (1..=72).map(|h| SloEvents { start_ns: now - h * 60 * MIN, good: 6000 - failing * 60, total: 6000 }).collect();
     status_from_buckets(&SloConfig::availability("pds"), &fine, &coarse, now)
 }
 

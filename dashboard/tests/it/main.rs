@@ -4,6 +4,7 @@
 mod alerts;
 mod api;
 mod overview;
+mod pathway;
 mod slos;
 mod trace;
 mod web;

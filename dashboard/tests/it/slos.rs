@@ -61,7 +61,7 @@ async fn the_slo_page_shows_budget_and_burn_from_stored_runs() {
 
     let (status, body) = page(&app, &format!("pathwatch_session={token}")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert!(body.contains("99 % of pds canary runs pass, over 28 days"), "{body}");
+    assert!(body.contains("99 % of pds canary runs succeed, over 28 days"), "{body}");
     assert!(body.contains("200 (1 failed)"), "{body}");
     assert!(body.contains("<dd>50 %</dd>"), "remaining budget: {body}");
     assert!(body.contains("0.5×"), "burn rate: {body}");
@@ -74,7 +74,7 @@ async fn the_slo_page_shows_budget_and_burn_from_stored_runs() {
     );
     assert!(body.contains("<figcaption id=\"chart-pds-availability-d\">From "), "{body}");
     // A flow with no stored runs says so instead of showing a full budget.
-    assert!(body.contains("Send results by MESH") && body.contains("unknown: no runs in the window"), "{body}");
+    assert!(body.contains("Send results by MESH") && body.contains("unknown: no events in the window"), "{body}");
     assert!(body.contains("GMT") || body.contains("BST"), "times carry the zone");
     // Not signed in: no figures.
     let (status, _) = page(&app, "").await;
