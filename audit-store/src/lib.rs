@@ -46,6 +46,10 @@ pub trait TelemetryStore {
     /// most `limit` (e.g. a canary flow's latest runs).
     async fn recent_spans(&self, query: &RecentQuery) -> Result<Vec<Span>, StoreError>;
 
+    /// The spans of one service in the given traces that started in `[from_ns, to_ns)`, oldest
+    /// first: a few canary runs' steps, found by trace id without reading other traffic.
+    async fn spans_in_traces(&self, query: &TracesQuery) -> Result<Vec<Span>, StoreError>;
+
     /// Counts, errors and the latency histogram per bucket from the per-minute roll-up, oldest
     /// first; buckets with no spans are absent. Cheap at any traffic: it never reads raw spans.
     async fn span_rollup(&self, query: &RollupQuery) -> Result<Vec<RollupBucket>, StoreError>;
@@ -103,6 +107,10 @@ impl TelemetryStore for AnyStore {
 
     async fn span_rollup(&self, query: &RollupQuery) -> Result<Vec<RollupBucket>, StoreError> {
         delegate!(self, s => s.span_rollup(query))
+    }
+
+    async fn spans_in_traces(&self, query: &TracesQuery) -> Result<Vec<Span>, StoreError> {
+        delegate!(self, s => s.spans_in_traces(query))
     }
     async fn audit_events(&self, filter: &AuditFilter) -> Result<Vec<StoredAuditEvent>, StoreError> {
         delegate!(self, s => s.audit_events(filter))

@@ -158,6 +158,7 @@ impl SqliteBatch {
 }
 
 async fn insert_spans(conn: &mut SqliteConnection, spans: Vec<SqliteSpan>) -> Result<(), StoreError> {
+    let mut minutes = MinuteSums::default();
     let mut spans = spans.into_iter().peekable();
     while spans.peek().is_some() {
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
@@ -171,9 +172,75 @@ async fn insert_spans(conn: &mut SqliteConnection, spans: Vec<SqliteSpan>) -> Re
             }
             b.push_bind(s.kind).push_bind(s.start_ns).push_bind(s.duration_ns).push_bind(s.status);
         });
-        q.build().execute(&mut *conn).await?;
+        // Only rows actually inserted come back: a span stored before is not counted again.
+        q.push(" RETURNING service_name, name, start_ns, duration_ns, status_code");
+        for row in q.build().fetch_all(&mut *conn).await? {
+            minutes.add(row.try_get(0)?, row.try_get(1)?, row.try_get(2)?, row.try_get(3)?, row.try_get(4)?);
+        }
     }
-    Ok(())
+    minutes.store(conn).await
+}
+
+/// The roll-up rows one insert adds: counts per (service, span name, minute).
+#[derive(Default)]
+struct MinuteSums(std::collections::HashMap<(String, String, i64), MinuteSum>);
+
+struct MinuteSum {
+    count: i64,
+    errors: i64,
+    duration_sum_ns: i64,
+    le: [i64; ROLLUP_BOUNDS_MS.len()],
+}
+
+const MINUTE_NS: i64 = ROLLUP_MINUTE_NS as i64;
+/// Rows per roll-up upsert: 6 + 25 columns × 500 stays under SQLite's bound-parameter limit.
+const MINUTE_ROWS_PER_STATEMENT: usize = 500;
+
+impl MinuteSums {
+    fn add(&mut self, service: String, name: String, start_ns: i64, duration_ns: i64, status: i64) {
+        let sum = self.0.entry((service, name, start_ns.div_euclid(MINUTE_NS) * MINUTE_NS)).or_insert(MinuteSum {
+            count: 0,
+            errors: 0,
+            duration_sum_ns: 0,
+            le: [0; ROLLUP_BOUNDS_MS.len()],
+        });
+        sum.count += 1;
+        sum.errors += i64::from(status == 2);
+        sum.duration_sum_ns = sum.duration_sum_ns.saturating_add(duration_ns);
+        for (bucket, bound_ms) in sum.le.iter_mut().zip(ROLLUP_BOUNDS_MS) {
+            *bucket += i64::from(duration_ns <= bound_ms as i64 * 1_000_000);
+        }
+    }
+
+    async fn store(self, conn: &mut SqliteConnection) -> Result<(), StoreError> {
+        let rows: Vec<_> = self.0.into_iter().collect();
+        let le_columns: String = ROLLUP_BOUNDS_MS.iter().map(|b| format!(", le_{b}")).collect();
+        let le_updates: String =
+            ROLLUP_BOUNDS_MS.iter().map(|b| format!(", le_{b} = le_{b} + excluded.le_{b}")).collect();
+        for chunk in rows.chunks(MINUTE_ROWS_PER_STATEMENT) {
+            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
+                "INSERT INTO span_minutes (service_name, name, minute_ns, count, errors, duration_sum_ns{le_columns}) "
+            ));
+            q.push_values(chunk, |mut b, ((service, name, minute), sum)| {
+                b.push_bind(service.clone())
+                    .push_bind(name.clone())
+                    .push_bind(*minute)
+                    .push_bind(sum.count)
+                    .push_bind(sum.errors)
+                    .push_bind(sum.duration_sum_ns);
+                for le in sum.le {
+                    b.push_bind(le);
+                }
+            });
+            q.push(format!(
+                " ON CONFLICT (service_name, name, minute_ns) DO UPDATE SET count = count + excluded.count, \
+                 errors = errors + excluded.errors, duration_sum_ns = duration_sum_ns + excluded.duration_sum_ns\
+                 {le_updates}"
+            ));
+            q.build().execute(&mut *conn).await?;
+        }
+        Ok(())
+    }
 }
 
 async fn insert_audit(conn: &mut SqliteConnection, events: &[StoredAuditEvent]) -> Result<(), StoreError> {
@@ -378,6 +445,29 @@ impl TelemetryStore for SqliteStore {
                 })
             })
             .collect()
+    }
+
+    async fn spans_in_traces(&self, query: &TracesQuery) -> Result<Vec<Span>, StoreError> {
+        let mut spans = Vec::new();
+        for chunk in query.trace_ids.chunks(500) {
+            let mut q: QueryBuilder<Sqlite> =
+                QueryBuilder::new(format!("SELECT {SPAN_COLUMNS} FROM spans WHERE trace_id IN ("));
+            let mut ids = q.separated(", ");
+            for id in chunk {
+                ids.push_bind(id.clone());
+            }
+            q.push(") AND service_name = ")
+                .push_bind(query.service_name.clone())
+                .push(" AND start_ns >= ")
+                .push_bind(to_i64(query.from_ns)?)
+                .push(" AND start_ns < ")
+                .push_bind(to_i64(query.to_ns)?);
+            for row in q.build().fetch_all(&self.pool).await? {
+                spans.push(span_from_row(&row)?);
+            }
+        }
+        spans.sort_by(|a, b| (a.start_ns, &a.span_id).cmp(&(b.start_ns, &b.span_id)));
+        Ok(spans)
     }
 
     async fn span_rollup(&self, query: &RollupQuery) -> Result<Vec<RollupBucket>, StoreError> {

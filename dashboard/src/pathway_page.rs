@@ -1,10 +1,10 @@
 //! One pathway's page: its state and what to tell users, each canary step's latency and errors over
 //! the last hour, the recent runs (each linked to its trace), failures by error class over 24
-//! hours, and real traffic per span selector. Step figures come from the last hour's canary spans
-//! (a few thousand at one run a minute); traffic figures only from the roll-up.
+//! hours, and real traffic per span selector. Step figures come from the spans of the last hour's
+//! runs, found by trace id (a few hundred at one run a minute); traffic figures only from the roll-up.
 
 use askama::Template;
-use audit_store::{RecentQuery, Span, SpanStatus, TelemetryStore, NANOS_PER_SEC};
+use audit_store::{Span, SpanStatus, TelemetryStore, TracesQuery, NANOS_PER_SEC};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -22,8 +22,6 @@ use crate::web::{now_ns, render, AnyUser, DashboardState, User, UserView, WebErr
 
 /// Runs listed on the page, newest first.
 const RUNS_SHOWN: usize = 25;
-/// Canary spans read for the step table: an hour of one-a-minute runs of several flows.
-const STEP_SPANS: u32 = 20_000;
 const HOUR_NS: u64 = 3600 * NANOS_PER_SEC;
 
 #[derive(Debug, Serialize)]
@@ -258,13 +256,14 @@ pub async fn detail(state: &DashboardState, user: &AnyUser, id: &str) -> Result<
     let steps = if pathway.flow.is_empty() {
         Vec::new()
     } else {
+        let hour_ago = now.saturating_sub(HOUR_NS);
+        let trace_ids = runs.iter().take_while(|r| r.start_ns >= hour_ago).map(|r| r.trace_id.clone()).collect();
         let spans = store
-            .recent_spans(&RecentQuery {
+            .spans_in_traces(&TracesQuery {
                 service_name: CANARY_SERVICE.into(),
-                span_name: None,
-                from_ns: now.saturating_sub(HOUR_NS),
+                trace_ids,
+                from_ns: hour_ago,
                 to_ns: now + 1,
-                limit: STEP_SPANS,
             })
             .await
             .map_err(internal)?;

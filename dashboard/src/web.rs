@@ -281,6 +281,8 @@ pub struct UserView {
     pub csrf: String,
     /// When the page was made, UK time with the zone ("last updated" on every signed-in page).
     pub now: String,
+    /// The path asked for, so the navigation marks the current page (`aria-current`).
+    pub path: String,
 }
 
 /// Why a request was not served, as a person can act on it.
@@ -416,6 +418,7 @@ pub struct AnyUser {
     pub account: Account,
     pub csrf: String,
     token: String,
+    path: String,
 }
 
 impl AnyUser {
@@ -427,6 +430,7 @@ impl AnyUser {
             can_trace: roles_for("GET", "/trace").contains(&self.account.role),
             now: crate::uk_time::format_ns(now_ns().max(0) as u64),
             csrf: self.csrf.clone(),
+            path: self.path.clone(),
         }
     }
 
@@ -469,7 +473,7 @@ impl FromRequestParts<DashboardState> for AnyUser {
             }
             Err(e) => return Err(e.into()),
         };
-        Ok(AnyUser { account, csrf: session.csrf_token, token })
+        Ok(AnyUser { account, csrf: session.csrf_token, token, path: parts.uri.path().to_string() })
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_canary;
+mod bench_dashboard;
 mod canary;
 mod commands;
 mod config;
@@ -109,6 +110,9 @@ enum BenchCommand {
     Ingest(bench::IngestBench),
     /// Canary overhead per step (Pathwatch vs wire) and flows per second on one core, against our sandboxes.
     Canary(bench_canary::CanaryBench),
+    /// Server-side time of the overview, a pathway page and the SLO page over 30 days of canary
+    /// runs and millions of spans, on SQLite and ClickHouse.
+    Dashboard(bench_dashboard::DashboardBench),
 }
 
 #[derive(Subcommand)]
@@ -148,6 +152,7 @@ fn main() -> ExitCode {
             Command::Trace { id } => commands::trace(&config, &id).await,
             Command::Bench { command: BenchCommand::Ingest(args) } => bench::ingest(args).await,
             Command::Bench { command: BenchCommand::Canary(args) } => bench_canary::canary(args).await,
+            Command::Bench { command: BenchCommand::Dashboard(args) } => bench_dashboard::dashboard(args).await,
         }
     });
     match result {

@@ -179,6 +179,27 @@ test('sign in, see the SLOs, watch an alert fire after a sandbox fault', { timeo
   assert.match(await pds.innerText(), /PAGE/);
   await checkAccessibility(page, '06-slos-burning');
 
+  // The overview links each pathway to its page: steps, failures by class, runs linked to traces.
+  await nav(page, 'Overview').click();
+  await page.getByRole('link', { name: 'Look up a patient' }).click();
+  await page.waitForURL(`${base}/pathways/look-up-patient`);
+  assert.match(await page.getByRole('heading', { level: 1 }).innerText(), /Look up a patient/);
+  assert.match(await page.locator('dl.facts').innerText(), /Status\s+(outage|partial)/);
+  const classes = page.locator('section', { has: page.getByRole('heading', { name: /Failed runs by error class/ }) });
+  assert.match(await classes.locator('tbody').innerText(), /5xx\s+\d+/);
+  const steps = page.locator('section', { has: page.getByRole('heading', { name: /Canary steps/ }) });
+  assert.match(await steps.locator('tbody').innerText(), /read_patient/);
+  await checkAccessibility(page, '06b-pathway');
+
+  // A run's trace: every span of the correlation id as a waterfall.
+  await page.locator('section', { has: page.getByRole('heading', { name: 'Recent runs' }) })
+    .getByRole('link', { name: /^Open/ }).first().click();
+  await page.waitForURL(/\/trace\?q=[0-9a-f]{32}$/);
+  const waterfall = await page.locator('tbody').innerText();
+  assert.match(waterfall, /canary pds/);
+  assert.match(waterfall, /GET \/Patient/);
+  await checkAccessibility(page, '06c-trace');
+
   await nav(page, 'Accounts').click();
   assert.match(await page.locator('table').innerText(), /admin\s+admin/);
   await checkAccessibility(page, '07-accounts');

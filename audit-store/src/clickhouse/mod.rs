@@ -243,6 +243,15 @@ impl TelemetryStore for ClickHouseStore {
         self.spans(&sql::recent_spans(query)).await
     }
 
+    async fn spans_in_traces(&self, query: &TracesQuery) -> Result<Vec<Span>, StoreError> {
+        let mut spans = Vec::new();
+        for chunk in query.trace_ids.chunks(1_000) {
+            spans.extend(self.spans(&sql::spans_in_traces(query, chunk)).await?);
+        }
+        spans.sort_by(|a, b| (a.start_ns, &a.span_id).cmp(&(b.start_ns, &b.span_id)));
+        Ok(spans)
+    }
+
     async fn span_rollup(&self, query: &RollupQuery) -> Result<Vec<RollupBucket>, StoreError> {
         query.check()?;
         #[derive(Row, Deserialize)]

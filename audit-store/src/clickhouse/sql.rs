@@ -2,7 +2,7 @@
 //! can hand the same SQL to a current ClickHouse (chDB) in CI. Values are inlined with [`quote`]
 //! (strings) or as numbers, never spliced raw.
 use super::{quote, seconds, AUDIT_FIELDS, SPAN_FIELDS};
-use crate::model::{AuditFilter, BucketQuery, RecentQuery, RollupQuery, NANOS_PER_SEC, ROLLUP_BOUNDS_MS};
+use crate::model::{AuditFilter, BucketQuery, RecentQuery, RollupQuery, TracesQuery, NANOS_PER_SEC, ROLLUP_BOUNDS_MS};
 
 pub fn trace_range(trace_id: &str) -> String {
     format!(
@@ -30,6 +30,21 @@ pub fn spans_by_correlation_id(correlation_id: &str) -> String {
     spans_where(&format!(
         "TraceId IN (SELECT TraceId FROM correlation_index WHERE CorrelationId = {})",
         quote(correlation_id)
+    ))
+}
+
+/// The spans of one service in a few traces; the service and time narrow the primary key first.
+pub fn spans_in_traces(query: &TracesQuery, trace_ids: &[String]) -> String {
+    let ids: Vec<String> = trace_ids.iter().map(|t| quote(t)).collect();
+    spans_where(&format!(
+        "ServiceName = {} AND Timestamp >= toDateTime({}) AND Timestamp <= toDateTime({}) \
+         AND TimestampNs >= {} AND TimestampNs < {} AND TraceId IN ({})",
+        quote(&query.service_name),
+        seconds(query.from_ns),
+        seconds(query.to_ns),
+        query.from_ns,
+        query.to_ns,
+        if ids.is_empty() { "''".to_string() } else { ids.join(", ") }
     ))
 }
 
@@ -212,6 +227,18 @@ pub fn examples() -> Vec<(&'static str, String)> {
             }),
         ),
         ("backfill_span_minutes", backfill_span_minutes()),
+        (
+            "spans_in_traces",
+            spans_in_traces(
+                &TracesQuery {
+                    service_name: "pathwatch-canary".into(),
+                    trace_ids: vec![trace.into()],
+                    from_ns: t0,
+                    to_ns: t0 + 3600 * NANOS_PER_SEC,
+                },
+                &[trace.into(), "x'y".into()],
+            ),
+        ),
         ("audit_events", audit_events(&filter)),
         ("audit_events_unfiltered", audit_events(&AuditFilter { limit: 10, ..Default::default() })),
         ("audit_chain_page", audit_chain_page(0, 1000)),

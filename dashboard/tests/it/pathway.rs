@@ -131,6 +131,11 @@ async fn a_pathway_page_shows_steps_runs_classes_traffic_and_known_errors_within
     let (status, page) = get(&app, &sam, "/pathways/look-up-patient").await;
     assert_eq!(status, StatusCode::OK, "{page}");
     assert!(page.contains("<h1>Look up a patient</h1>"), "{page}");
+    assert!(
+        page.contains("<a href=\"/\" aria-current=\"page\">Overview</a>"),
+        "a pathway is part of the overview: {page}"
+    );
+    assert_eq!(page.matches("aria-current").count(), 1, "one current page");
     assert!(page.contains("<strong>outage</strong>"), "{page}");
     // The known error replaces the general guidance while it matches.
     assert!(page.contains("Known error PRB0012345: PDS returns 500 for some restricted records"), "{page}");
