@@ -172,6 +172,7 @@ fn migrator() -> Migrator {
         migration(2, "sessions", include_str!("../migrations/0002_sessions.sql")),
         migration(3, "alerts", include_str!("../migrations/0003_alerts.sql")),
         migration(4, "oidc", include_str!("../migrations/0004_oidc.sql")),
+        migration(5, "api_tokens", include_str!("../migrations/0005_api_tokens.sql")),
     ])
 }
 
@@ -389,9 +390,15 @@ impl Accounts {
         if done.rows_affected() == 0 {
             return Err(AccountError::NotFound(name.into()));
         }
-        // Disabling ends the account's sessions for good: enabling it again does not revive them.
+        // Disabling ends the account's sessions and API tokens for good: enabling it again does
+        // not revive them.
         if disabled {
             sqlx::query("DELETE FROM sessions WHERE account = ?").bind(name).execute(&mut *tx).await?;
+            sqlx::query("UPDATE api_tokens SET revoked_ns = ? WHERE account = ? AND revoked_ns IS NULL")
+                .bind(now_ns())
+                .bind(name)
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(())

@@ -59,7 +59,7 @@ pub const ROUTES: &[RouteAccess] = &[
     },
 ];
 
-fn roles_for(method: &str, path: &str) -> &'static [Role] {
+pub(crate) fn roles_for(method: &str, path: &str) -> &'static [Role] {
     // A route missing from the table is open to nobody: failing closed.
     ROUTES.iter().find(|r| r.method == method && r.path == path).map(|r| r.roles).unwrap_or(&[])
 }
@@ -185,6 +185,10 @@ impl DashboardState {
 
     pub(crate) fn accounts(&self) -> &Accounts {
         &self.inner.accounts
+    }
+
+    pub(crate) fn api_tokens(&self) -> crate::api_tokens::ApiTokens {
+        crate::api_tokens::ApiTokens::new(&self.inner.accounts)
     }
 
     pub(crate) fn web_config(&self) -> &WebConfig {
