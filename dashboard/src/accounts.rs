@@ -3,7 +3,8 @@
 //!
 //! Nothing here ever stores or logs a password; nothing defaults to a known password. The first
 //! start creates one `admin` whose password is either `PATHWATCH_ADMIN_PASSWORD` or a generated one
-//! shown once, and that must be changed at first sign-in.
+//! shown once, and that must be changed at first sign-in. Accounts made by OpenID Connect sign-in
+//! (`sign_in_oidc`) have no password at all and are refused by `verify` and `set_password`.
 
 use std::fmt;
 use std::path::Path;
@@ -72,6 +73,14 @@ pub enum AccountError {
     BadCredentials,
     #[error("too many passwords being checked at once; try again shortly")]
     Busy,
+    #[error("account names starting with {OIDC_PREFIX:?} are kept for OpenID Connect sign-in")]
+    ReservedName(String),
+    #[error("account {0:?} signs in through OpenID Connect and has no password here")]
+    SignsInWithOidc(String),
+    #[error("account {0:?} exists and belongs to someone else (a local account or another identity)")]
+    NameTaken(String),
+    #[error("account {0:?} is disabled")]
+    Disabled(String),
     #[error("the stored organisations of {0:?} are unreadable")]
     Corrupt(String),
     #[error("hashing the password: {0}")]
@@ -97,6 +106,49 @@ pub struct Account {
     pub organisations: Vec<String>,
     pub must_change_password: bool,
     pub disabled: bool,
+    /// Whether the account signs in through OpenID Connect (and so has no password).
+    pub oidc: bool,
+    /// The person's name from the identity provider; None for local accounts.
+    pub display_name: Option<String>,
+}
+
+impl Account {
+    /// Organisation scope: an account with organisations sees pathways of those organisations and
+    /// pathways that belong to none (national ones); an account without sees every pathway.
+    pub fn sees(&self, pathway: &crate::pathways::PathwayConfig) -> bool {
+        self.organisations.is_empty()
+            || pathway.organisations.is_empty()
+            || pathway.organisations.iter().any(|o| self.organisations.contains(o))
+    }
+}
+
+/// Names of accounts made by OpenID Connect sign-in start with this; `create` refuses them.
+pub const OIDC_PREFIX: &str = "oidc-";
+
+/// Who an identity provider says someone is, and what they may do here.
+#[derive(Debug, Clone)]
+pub struct OidcIdentity {
+    pub issuer: String,
+    pub subject: String,
+    pub display_name: Option<String>,
+    pub role: Role,
+    pub organisations: Vec<String>,
+}
+
+impl OidcIdentity {
+    /// The account name for this identity: `oidc-<subject>` when the subject is made of account
+    /// name characters, else `oidc-` and 32 hex digits of its SHA-256. The issuer and subject are
+    /// stored too and must match at every sign-in, so a look-alike subject cannot take the name.
+    pub fn account_name(&self) -> String {
+        let plain = format!("{OIDC_PREFIX}{}", self.subject);
+        if valid_name(&plain) {
+            plain
+        } else {
+            use sha2::Digest;
+            let digest = hex::encode(sha2::Sha256::digest(self.subject.as_bytes()));
+            format!("{OIDC_PREFIX}{}", &digest[..32])
+        }
+    }
 }
 
 /// What the first start did about the admin account.
@@ -129,6 +181,8 @@ fn migrator() -> Migrator {
         migration(1, "accounts", include_str!("../migrations/0001_accounts.sql")),
         migration(2, "sessions", include_str!("../migrations/0002_sessions.sql")),
         migration(3, "alerts", include_str!("../migrations/0003_alerts.sql")),
+        migration(4, "oidc", include_str!("../migrations/0004_oidc.sql")),
+        migration(5, "api_tokens", include_str!("../migrations/0005_api_tokens.sql")),
     ])
 }
 
@@ -239,6 +293,9 @@ impl Accounts {
         must_change_password: bool,
     ) -> Result<Account, AccountError> {
         check_name(name)?;
+        if name.starts_with(OIDC_PREFIX) {
+            return Err(AccountError::ReservedName(name.into()));
+        }
         organisations.iter().try_for_each(|o| check_organisation(o))?;
         let hashed = hash_off_runtime(password).await?;
         let now = now_ns();
@@ -262,6 +319,8 @@ impl Accounts {
                 organisations: organisations.to_vec(),
                 must_change_password,
                 disabled: false,
+                oidc: false,
+                display_name: None,
             }),
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(AccountError::Exists(name.into())),
             Err(e) => Err(e.into()),
@@ -269,20 +328,14 @@ impl Accounts {
     }
 
     pub async fn get(&self, name: &str) -> Result<Account, AccountError> {
-        let row = sqlx::query(
-            "SELECT name, role, organisations, must_change_password, disabled FROM accounts WHERE name = ?",
-        )
-        .bind(name)
-        .fetch_optional(&self.pool)
-        .await?;
+        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE name = ?");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(name).fetch_optional(&self.pool).await?;
         row.map(|r| account(&r)).transpose()?.ok_or_else(|| AccountError::NotFound(name.into()))
     }
 
     pub async fn list(&self) -> Result<Vec<Account>, AccountError> {
-        let rows =
-            sqlx::query("SELECT name, role, organisations, must_change_password, disabled FROM accounts ORDER BY name")
-                .fetch_all(&self.pool)
-                .await?;
+        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY name");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&self.pool).await?;
         rows.iter().map(account).collect()
     }
 
@@ -293,8 +346,13 @@ impl Accounts {
             .bind(name)
             .fetch_optional(&self.pool)
             .await?;
+        // OpenID Connect accounts have an empty hash: they are checked against the decoy too, so
+        // they take as long to refuse as anyone else.
         let (stored, disabled) = match &row {
-            Some(r) => (r.get::<String, _>("password_hash"), r.get::<bool, _>("disabled")),
+            Some(r) => match r.get::<String, _>("password_hash") {
+                hash if hash.is_empty() => (DECOY_HASH.to_string(), true),
+                hash => (hash, r.get::<bool, _>("disabled")),
+            },
             None => (DECOY_HASH.to_string(), true),
         };
         if verify_off_runtime(password, stored).await? && !disabled && row.is_some() {
@@ -310,7 +368,8 @@ impl Accounts {
         let hashed = hash_off_runtime(password).await?;
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
-            "UPDATE accounts SET password_hash = ?, must_change_password = ?, password_changed_ns = ? WHERE name = ?",
+            "UPDATE accounts SET password_hash = ?, must_change_password = ?, password_changed_ns = ? \
+             WHERE name = ? AND oidc_subject IS NULL",
         )
         .bind(hashed)
         .bind(must_change)
@@ -319,7 +378,11 @@ impl Accounts {
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 0 {
-            return Err(AccountError::NotFound(name.into()));
+            drop(tx);
+            return Err(match self.get(name).await? {
+                account if account.oidc => AccountError::SignsInWithOidc(name.into()),
+                _ => AccountError::NotFound(name.into()),
+            });
         }
         // A new password ends every session signed in with the old one.
         sqlx::query("DELETE FROM sessions WHERE account = ?").bind(name).execute(&mut *tx).await?;
@@ -337,12 +400,74 @@ impl Accounts {
         if done.rows_affected() == 0 {
             return Err(AccountError::NotFound(name.into()));
         }
-        // Disabling ends the account's sessions for good: enabling it again does not revive them.
+        // Disabling ends the account's sessions and API tokens for good: enabling it again does
+        // not revive them.
         if disabled {
             sqlx::query("DELETE FROM sessions WHERE account = ?").bind(name).execute(&mut *tx).await?;
+            sqlx::query("UPDATE api_tokens SET revoked_ns = ? WHERE account = ? AND revoked_ns IS NULL")
+                .bind(now_ns())
+                .bind(name)
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Creates or refreshes the account of someone the identity provider vouched for: its role,
+    /// organisations and name are replaced by what the provider says now. Refuses a disabled
+    /// account (the provider cannot undo an administrator's decision) and a name that belongs to a
+    /// local account or to another identity.
+    pub async fn sign_in_oidc(&self, identity: &OidcIdentity) -> Result<Account, AccountError> {
+        let name = identity.account_name();
+        identity.organisations.iter().try_for_each(|o| check_organisation(o))?;
+        let organisations = serde_json::to_string(&identity.organisations).unwrap_or_else(|_| "[]".into());
+        let mut tx = self.pool.begin().await?;
+        let existing = sqlx::query("SELECT oidc_issuer, oidc_subject, disabled FROM accounts WHERE name = ?")
+            .bind(&name)
+            .fetch_optional(&mut *tx)
+            .await?;
+        match existing {
+            None => {
+                let now = now_ns();
+                sqlx::query(
+                    "INSERT INTO accounts (name, role, organisations, password_hash, must_change_password, disabled, \
+                     created_ns, password_changed_ns, oidc_issuer, oidc_subject, display_name) \
+                     VALUES (?, ?, ?, '', 0, 0, ?, ?, ?, ?, ?)",
+                )
+                .bind(&name)
+                .bind(identity.role.as_str())
+                .bind(&organisations)
+                .bind(now)
+                .bind(now)
+                .bind(&identity.issuer)
+                .bind(&identity.subject)
+                .bind(&identity.display_name)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Some(row) => {
+                let issuer: Option<String> = row.get("oidc_issuer");
+                let subject: Option<String> = row.get("oidc_subject");
+                if issuer.as_deref() != Some(identity.issuer.as_str())
+                    || subject.as_deref() != Some(identity.subject.as_str())
+                {
+                    return Err(AccountError::NameTaken(name));
+                }
+                if row.get::<bool, _>("disabled") {
+                    return Err(AccountError::Disabled(name));
+                }
+                sqlx::query("UPDATE accounts SET role = ?, organisations = ?, display_name = ? WHERE name = ?")
+                    .bind(identity.role.as_str())
+                    .bind(&organisations)
+                    .bind(&identity.display_name)
+                    .bind(&name)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        self.get(&name).await
     }
 
     /// On a store with no accounts, creates `admin`: with `env_password` if given (it must meet
@@ -367,6 +492,9 @@ impl Accounts {
     }
 }
 
+const ACCOUNT_COLUMNS: &str =
+    "name, role, organisations, must_change_password, disabled, oidc_subject IS NOT NULL AS oidc, display_name";
+
 fn account(row: &sqlx::sqlite::SqliteRow) -> Result<Account, AccountError> {
     let organisations: String = row.get("organisations");
     let name: String = row.get("name");
@@ -378,6 +506,8 @@ fn account(row: &sqlx::sqlite::SqliteRow) -> Result<Account, AccountError> {
         organisations,
         must_change_password: row.get("must_change_password"),
         disabled: row.get("disabled"),
+        oidc: row.get("oidc"),
+        display_name: row.get("display_name"),
     })
 }
 

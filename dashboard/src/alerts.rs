@@ -319,7 +319,7 @@ pub async fn alerts_page(
     crate::web::User(user): crate::web::User,
 ) -> Result<axum::response::Response, crate::web::WebError> {
     user.allowed("GET", "/alerts")?;
-    let alerts = state.visible_alerts(&user, 100).await?;
+    let alerts = state.visible_alerts(&user.account, 100).await?;
     let views = alerts
         .into_iter()
         .map(|a| AlertView {

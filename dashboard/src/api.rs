@@ -1,28 +1,47 @@
 //! The JSON API: everything the pages show, for scripts and other tools, under `/api/v1`, with an
-//! OpenAPI 3.1 document at `/api/openapi.json`. Same sign-in (session cookie) and the same role
-//! table as the pages; problems come back as JSON (`{"error": …}`), never as a redirect.
+//! OpenAPI 3.1 document at `/api/openapi.json`. Signed in by the session cookie, or by a personal
+//! API token (`Authorization: Bearer pw_…`, see `api_tokens`), with the same role table as the
+//! pages; problems come back as JSON (`{"error": …}`), never as a redirect. Bearer tokens are read
+//! here and nowhere else: the HTML pages and forms never accept them.
 
 use axum::extract::{Path, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
+use crate::accounts::{Account, AccountError};
 use crate::web::{AnyUser, DashboardState, WebError};
 
 /// API errors: the status and a sentence, as JSON.
 pub struct ApiError(StatusCode, String);
 
+/// A 401 for a bearer token that does not work (RFC 6750 section 3.1).
+fn invalid_token(message: &str) -> ApiError {
+    ApiError(StatusCode::UNAUTHORIZED, format!("invalid_token: {message}"))
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.0, Json(json!({ "error": self.1 }))).into_response()
+        let challenge = match (self.0, self.1.starts_with("invalid_token")) {
+            (StatusCode::UNAUTHORIZED, true) => Some("Bearer error=\"invalid_token\""),
+            (StatusCode::UNAUTHORIZED, false) => Some("Bearer"),
+            _ => None,
+        };
+        let mut response = (self.0, Json(json!({ "error": self.1 }))).into_response();
+        if let Some(challenge) = challenge {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+        }
+        response
     }
 }
 
 impl From<WebError> for ApiError {
     fn from(e: WebError) -> Self {
         match e {
-            WebError::SignIn => ApiError(StatusCode::UNAUTHORIZED, "sign in first (session cookie)".into()),
+            WebError::SignIn => {
+                ApiError(StatusCode::UNAUTHORIZED, "sign in first (session cookie or Authorization: Bearer)".into())
+            }
             WebError::MustChangePassword => {
                 ApiError(StatusCode::FORBIDDEN, "this account must change its one-time password first".into())
             }
@@ -38,8 +57,25 @@ impl From<WebError> for ApiError {
     }
 }
 
-/// A signed-in user with a password of their own, for the API (401/403 as JSON).
-pub struct ApiUser(AnyUser);
+/// Who is calling the API: a signed-in user with a password of their own, or the owner of a
+/// valid API token (401/403 as JSON).
+pub struct ApiUser(Account);
+
+impl ApiUser {
+    /// Organisation scope, as on the pages.
+    fn sees(&self, pathway: &crate::pathways::PathwayConfig) -> bool {
+        self.0.sees(pathway)
+    }
+
+    /// Whether the account's role may use this route (the pages' role table).
+    fn allowed(&self, method: &str, path: &str) -> Result<(), ApiError> {
+        if crate::web::roles_for(method, path).contains(&self.0.role) {
+            Ok(())
+        } else {
+            Err(WebError::Forbidden.into())
+        }
+    }
+}
 
 impl axum::extract::FromRequestParts<DashboardState> for ApiUser {
     type Rejection = ApiError;
@@ -48,11 +84,29 @@ impl axum::extract::FromRequestParts<DashboardState> for ApiUser {
         parts: &mut axum::http::request::Parts,
         state: &DashboardState,
     ) -> Result<Self, ApiError> {
-        let user = AnyUser::from_request_parts(parts, state).await?;
-        if user.account.must_change_password {
+        let account = match parts.headers.get(header::AUTHORIZATION) {
+            Some(value) => bearer_account(state, value).await?,
+            None => AnyUser::from_request_parts(parts, state).await?.account,
+        };
+        if account.must_change_password {
             return Err(WebError::MustChangePassword.into());
         }
-        Ok(ApiUser(user))
+        Ok(ApiUser(account))
+    }
+}
+
+/// The enabled account behind an `Authorization: Bearer` token.
+async fn bearer_account(state: &DashboardState, value: &HeaderValue) -> Result<Account, ApiError> {
+    let text = value.to_str().unwrap_or_default();
+    let Some(token) = text.strip_prefix("Bearer ").or_else(|| text.strip_prefix("bearer ")).map(str::trim) else {
+        return Err(invalid_token("use Authorization: Bearer with a Pathwatch API token"));
+    };
+    let owner = state.api_tokens().authenticate(token, crate::web::now_ns()).await.map_err(internal)?;
+    let Some(owner) = owner else { return Err(invalid_token("the token is expired, revoked or unknown")) };
+    match state.accounts().get(&owner).await {
+        Ok(account) if !account.disabled => Ok(account),
+        Ok(_) | Err(AccountError::NotFound(_)) => Err(invalid_token("the token's account is disabled")),
+        Err(e) => Err(WebError::from(e).into()),
     }
 }
 
@@ -60,7 +114,7 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
     WebError::Internal(e.to_string()).into()
 }
 
-pub async fn pathways(State(state): State<DashboardState>, ApiUser(user): ApiUser) -> Result<Response, ApiError> {
+pub async fn pathways(State(state): State<DashboardState>, user: ApiUser) -> Result<Response, ApiError> {
     user.allowed("GET", "/api/v1/pathways")?;
     let now = crate::web::now_ns() as u64;
     let mut out = Vec::new();
@@ -74,35 +128,35 @@ pub async fn pathways(State(state): State<DashboardState>, ApiUser(user): ApiUse
 
 pub async fn pathway(
     State(state): State<DashboardState>,
-    ApiUser(user): ApiUser,
+    user: ApiUser,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     user.allowed("GET", "/api/v1/pathways/{id}")?;
-    let detail = crate::pathway_page::detail(&state, &user, &id).await?;
+    let detail = crate::pathway_page::detail(&state, &user.0, &id).await?;
     Ok(Json(detail).into_response())
 }
 
-pub async fn slos(State(state): State<DashboardState>, ApiUser(user): ApiUser) -> Result<Response, ApiError> {
+pub async fn slos(State(state): State<DashboardState>, user: ApiUser) -> Result<Response, ApiError> {
     user.allowed("GET", "/api/v1/slos")?;
     let now = crate::web::now_ns() as u64;
     let mut out = Vec::new();
     if let Some(store) = state.store() {
-        for slo in state.visible_slos(&user) {
+        for slo in state.visible_slos(&user.0) {
             out.push(crate::slo_eval::evaluate(store, slo, now).await.map_err(internal)?);
         }
     }
     Ok(Json(json!({ "evaluated_ns": now, "slos": out })).into_response())
 }
 
-pub async fn alerts(State(state): State<DashboardState>, ApiUser(user): ApiUser) -> Result<Response, ApiError> {
+pub async fn alerts(State(state): State<DashboardState>, user: ApiUser) -> Result<Response, ApiError> {
     user.allowed("GET", "/api/v1/alerts")?;
-    let alerts = state.visible_alerts(&user, 100).await.map_err(internal)?;
+    let alerts = state.visible_alerts(&user.0, 100).await.map_err(internal)?;
     Ok(Json(json!({ "alerts": alerts })).into_response())
 }
 
 pub async fn trace(
     State(state): State<DashboardState>,
-    ApiUser(user): ApiUser,
+    user: ApiUser,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     user.allowed("GET", "/api/v1/traces/{id}")?;

@@ -4,12 +4,18 @@
 //! (`sessions`), sign-in throttling (`throttle`) and the signed-in web shell (`web`): sign-in and
 //! sign-out, password change, an overview saying what runs, and the admin's account list. It never
 //! serves telemetry or audit data to anyone not signed in with a role allowed to see it, and it
-//! never writes telemetry.
+//! never writes telemetry. OpenID Connect single sign-on (NHS CIS2 or another provider) is in
+//! `oidc` (provider client), `oidc_token` (ID-token checks) and `oidc_web` (routes).
+//! Scripts reach the JSON API (`api`) with personal API tokens (`api_tokens`), never the pages.
 
 pub mod accounts;
 pub mod alerts;
 pub mod api;
+pub mod api_tokens;
 pub mod notify;
+pub mod oidc;
+pub mod oidc_token;
+pub mod oidc_web;
 pub mod overview;
 pub mod pathway_page;
 pub mod pathways;

@@ -11,6 +11,7 @@ use axum::response::Response;
 
 use serde::Serialize;
 
+use crate::accounts::Account;
 use crate::overview::{chart, row, traffic_text, PathwayRow, STALE_AFTER_NS};
 use crate::pathways::{
     attribute, health_from, recent_runs, rollup_of, status_of, traffic_health, PathwayConfig, PathwayHealth,
@@ -18,7 +19,7 @@ use crate::pathways::{
 };
 use crate::slo_eval::CANARY_SERVICE;
 use crate::uk_time::format_ns;
-use crate::web::{now_ns, render, AnyUser, DashboardState, User, UserView, WebError};
+use crate::web::{now_ns, render, DashboardState, User, UserView, WebError};
 
 /// Runs listed on the page, newest first.
 const RUNS_SHOWN: usize = 25;
@@ -237,7 +238,7 @@ pub fn class_rows(runs: &[Span]) -> Vec<ClassRow> {
     rows
 }
 
-fn find<'a>(state: &'a DashboardState, user: &AnyUser, id: &str) -> Result<&'a PathwayConfig, WebError> {
+fn find<'a>(state: &'a DashboardState, user: &Account, id: &str) -> Result<&'a PathwayConfig, WebError> {
     state
         .pathways()
         .iter()
@@ -246,7 +247,7 @@ fn find<'a>(state: &'a DashboardState, user: &AnyUser, id: &str) -> Result<&'a P
 }
 
 /// Gathers the pathway `id` for `user` (404 for a pathway outside their organisations).
-pub async fn detail(state: &DashboardState, user: &AnyUser, id: &str) -> Result<PathwayDetail, WebError> {
+pub async fn detail(state: &DashboardState, user: &Account, id: &str) -> Result<PathwayDetail, WebError> {
     let pathway = find(state, user, id)?;
     let store = state.store().ok_or(WebError::NotFound("This dashboard has no telemetry store."))?;
     let internal = |e: audit_store::StoreError| WebError::Internal(e.to_string());
@@ -295,7 +296,7 @@ pub async fn pathway_page(
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
     user.allowed("GET", "/pathways/{id}")?;
-    let detail = detail(&state, &user, &id).await?;
+    let detail = detail(&state, &user.account, &id).await?;
     let flow = detail.health.flow.clone();
     let view = user.view();
     let can_trace = view.can_trace;

@@ -139,7 +139,7 @@ pub async fn slos_page(State(state): State<DashboardState>, User(user): User) ->
     let now = crate::web::now_ns() as u64;
     let mut views = Vec::new();
     if let Some(store) = state.store() {
-        for slo in state.visible_slos(&user) {
+        for slo in state.visible_slos(&user.account) {
             let status = evaluate(store, slo, now).await.map_err(|e| WebError::Internal(e.to_string()))?;
             views.push(view(&status, &slo.description, slo));
         }

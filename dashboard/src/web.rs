@@ -23,12 +23,14 @@ use crate::sessions::{random_token, same_secret, SessionPolicy, Sessions};
 use crate::throttle::Throttle;
 use crate::RunningParts;
 
-const SESSION_COOKIE: &str = "pathwatch_session";
+pub(crate) const SESSION_COOKIE: &str = "pathwatch_session";
 /// Largest form body accepted (sign-in and password forms are a few hundred bytes).
 const MAX_FORM_BYTES: usize = 16 * 1024;
 const LOGIN_COOKIE: &str = "pathwatch_login";
 
-/// Which roles may use each route. Handlers check against this table; tests walk it.
+/// Which roles may use each route. Handlers check against this table; tests walk it. Routes for
+/// people not yet signed in (`/login`, `/auth/oidc/start`, `/auth/oidc/callback`, `/healthz`,
+/// `/api/openapi.json`, the stylesheet) are not in it: they check no role.
 pub struct RouteAccess {
     pub method: &'static str,
     pub path: &'static str,
@@ -59,7 +61,7 @@ pub const ROUTES: &[RouteAccess] = &[
     },
 ];
 
-fn roles_for(method: &str, path: &str) -> &'static [Role] {
+pub(crate) fn roles_for(method: &str, path: &str) -> &'static [Role] {
     // A route missing from the table is open to nobody: failing closed.
     ROUTES.iter().find(|r| r.method == method && r.path == path).map(|r| r.roles).unwrap_or(&[])
 }
@@ -105,6 +107,8 @@ struct Inner {
     store: Option<audit_store::AnyStore>,
     slos: Vec<crate::slo::SloConfig>,
     pathways: Vec<crate::pathways::PathwayConfig>,
+    /// The OpenID Connect provider, when single sign-on is configured.
+    oidc: Option<crate::oidc::OidcProvider>,
 }
 
 impl DashboardState {
@@ -127,6 +131,7 @@ impl DashboardState {
                 store: None,
                 slos: Vec::new(),
                 pathways: Vec::new(),
+                oidc: None,
             }),
         }
     }
@@ -154,6 +159,44 @@ impl DashboardState {
         self
     }
 
+    /// Adds OpenID Connect sign-in. Like `with_data`, call it before the state is shared.
+    pub fn with_oidc(mut self, provider: crate::oidc::OidcProvider) -> DashboardState {
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => inner.oidc = Some(provider),
+            None => {
+                debug_assert!(false, "DashboardState::with_oidc after the state was shared");
+                tracing::error!("dashboard state already shared: single sign-on is off");
+            }
+        }
+        self
+    }
+
+    /// Fetches the OpenID Connect provider's discovery document, logging the outcome (start-up).
+    pub async fn check_oidc(self) {
+        if let Some(provider) = self.oidc() {
+            match provider.discovery().await {
+                Ok(d) => tracing::info!(issuer = %d.issuer, "single sign-on provider found"),
+                Err(e) => tracing::warn!(error = %e, "single sign-on provider not usable yet; sign-ins will retry"),
+            }
+        }
+    }
+
+    pub(crate) fn oidc(&self) -> Option<&crate::oidc::OidcProvider> {
+        self.inner.oidc.as_ref()
+    }
+
+    pub(crate) fn accounts(&self) -> &Accounts {
+        &self.inner.accounts
+    }
+
+    pub(crate) fn api_tokens(&self) -> crate::api_tokens::ApiTokens {
+        crate::api_tokens::ApiTokens::new(&self.inner.accounts)
+    }
+
+    pub(crate) fn web_config(&self) -> &WebConfig {
+        &self.inner.config
+    }
+
     /// Counts a password attempt for `name` from `peer`; Err(wait) when over a limit.
     fn attempt(&self, name: &str, peer: Option<std::net::IpAddr>) -> Result<String, Duration> {
         let address = peer.map(|ip| ip.to_string()).unwrap_or_else(|| "-".into());
@@ -175,7 +218,7 @@ impl DashboardState {
     }
 
     /// The SLOs `user` may see: all but those measuring only pathways outside their organisations.
-    pub fn visible_slos<'a>(&'a self, user: &'a AnyUser) -> impl Iterator<Item = &'a crate::slo::SloConfig> + 'a {
+    pub fn visible_slos<'a>(&'a self, user: &'a Account) -> impl Iterator<Item = &'a crate::slo::SloConfig> + 'a {
         self.slos().iter().filter(move |slo| {
             let measuring: Vec<&crate::pathways::PathwayConfig> = self
                 .pathways()
@@ -200,15 +243,13 @@ impl DashboardState {
 
     /// The newest alerts `user` may see: those of SLOs they see, and of SLOs no longer configured
     /// only when the user is not scoped to organisations.
-    pub async fn visible_alerts(&self, user: &AnyUser, limit: u32) -> Result<Vec<crate::alerts::Alert>, AccountError> {
+    pub async fn visible_alerts(&self, user: &Account, limit: u32) -> Result<Vec<crate::alerts::Alert>, AccountError> {
         let visible: Vec<&str> = self.visible_slos(user).map(|s| s.name.as_str()).collect();
         let configured = |name: &str| self.slos().iter().any(|s| s.name == name);
         let alerts = self.recent_alerts(limit).await?;
         Ok(alerts
             .into_iter()
-            .filter(|a| {
-                visible.contains(&a.slo.as_str()) || (!configured(&a.slo) && user.account.organisations.is_empty())
-            })
+            .filter(|a| visible.contains(&a.slo.as_str()) || (!configured(&a.slo) && user.organisations.is_empty()))
             .collect())
     }
 
@@ -226,6 +267,8 @@ pub fn router(state: DashboardState) -> Router {
         .route("/", get(home))
         .route("/login", get(login_form).post(login))
         .route("/logout", axum::routing::post(logout))
+        .route("/auth/oidc/start", get(crate::oidc_web::start))
+        .route("/auth/oidc/callback", get(crate::oidc_web::callback))
         .route("/account/password", get(password_form).post(change_password))
         .route("/pathways/{id}", get(crate::pathway_page::pathway_page))
         .route("/slos", get(crate::slo_page::slos_page))
@@ -274,7 +317,10 @@ async fn security_headers(mut response: Response) -> Response {
 
 /// What the header shows about the signed-in user.
 pub struct UserView {
+    /// The person's name from the identity provider, else the account name.
     pub name: String,
+    /// Whether the account has a password here (single sign-on accounts do not).
+    pub has_password: bool,
     pub role: Role,
     pub is_admin: bool,
     pub can_trace: bool,
@@ -346,7 +392,7 @@ struct ErrorPage<'a> {
     message: &'a str,
 }
 
-fn page_error(status: StatusCode, title: &str, message: &str) -> Response {
+pub(crate) fn page_error(status: StatusCode, title: &str, message: &str) -> Response {
     render(status, &ErrorPage { title, user: None, message })
 }
 
@@ -360,7 +406,7 @@ pub(crate) fn render(status: StatusCode, template: &impl Template) -> Response {
     }
 }
 
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -371,7 +417,7 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, v)| v.to_string())
 }
 
-fn set_cookie(config: &WebConfig, name: &str, value: &str, path: &str, max_age: Option<u64>) -> HeaderValue {
+pub(crate) fn set_cookie(config: &WebConfig, name: &str, value: &str, path: &str, max_age: Option<u64>) -> HeaderValue {
     let secure = if config.cookie_secure { "; Secure" } else { "" };
     let age = max_age.map(|s| format!("; Max-Age={s}")).unwrap_or_default();
     let text = format!("{name}={value}; Path={path}; HttpOnly; SameSite=Strict{secure}{age}");
@@ -424,7 +470,8 @@ pub struct AnyUser {
 impl AnyUser {
     pub(crate) fn view(&self) -> UserView {
         UserView {
-            name: self.account.name.clone(),
+            name: self.account.display_name.clone().unwrap_or_else(|| self.account.name.clone()),
+            has_password: !self.account.oidc,
             role: self.account.role,
             is_admin: self.account.role == Role::Admin,
             can_trace: roles_for("GET", "/trace").contains(&self.account.role),
@@ -434,12 +481,9 @@ impl AnyUser {
         }
     }
 
-    /// Organisation scope: a user with organisations sees pathways of those organisations and
-    /// pathways that belong to none (national ones); a user without sees every pathway.
+    /// Organisation scope (see `Account::sees`).
     pub fn sees(&self, pathway: &crate::pathways::PathwayConfig) -> bool {
-        self.account.organisations.is_empty()
-            || pathway.organisations.is_empty()
-            || pathway.organisations.iter().any(|o| self.account.organisations.contains(o))
+        self.account.sees(pathway)
     }
 
     pub(crate) fn allowed(&self, method: &str, path: &str) -> Result<(), WebError> {
@@ -538,6 +582,8 @@ struct LoginPage {
     csrf: String,
     name: String,
     error: Option<String>,
+    /// "Sign in with …" when single sign-on is configured.
+    oidc: Option<String>,
 }
 
 fn login_page(state: &DashboardState, status: StatusCode, name: &str, error: Option<String>) -> Response {
@@ -545,8 +591,17 @@ fn login_page(state: &DashboardState, status: StatusCode, name: &str, error: Opt
         Ok(t) => t,
         Err(e) => return WebError::from(e).into_response(),
     };
-    let mut response =
-        render(status, &LoginPage { title: "Sign in", user: None, csrf: csrf.clone(), name: name.into(), error });
+    let mut response = render(
+        status,
+        &LoginPage {
+            title: "Sign in",
+            user: None,
+            csrf: csrf.clone(),
+            name: name.into(),
+            error,
+            oidc: state.oidc().map(|p| p.display_name().to_string()),
+        },
+    );
     let cookie = set_cookie(&state.inner.config, LOGIN_COOKIE, &csrf, "/login", Some(3600));
     response.headers_mut().append(header::SET_COOKIE, cookie);
     response
@@ -669,8 +724,20 @@ fn password_page(user: &AnyUser, status: StatusCode, error: Option<String>) -> R
     )
 }
 
+/// Single sign-on accounts have no password here: they change it with their provider.
+fn no_password_here() -> Response {
+    page_error(
+        StatusCode::FORBIDDEN,
+        "No password here",
+        "You sign in through your organisation's sign-in service, so your password is changed there, not here.",
+    )
+}
+
 async fn password_form(user: AnyUser) -> Result<Response, WebError> {
     user.allowed("GET", "/account/password")?;
+    if user.account.oidc {
+        return Ok(no_password_here());
+    }
     Ok(password_page(&user, StatusCode::OK, None))
 }
 
@@ -694,6 +761,9 @@ async fn change_password(
         return Err(WebError::Forbidden);
     }
     user.check_csrf(&form.csrf)?;
+    if user.account.oidc {
+        return Ok(no_password_here());
+    }
     let name = user.account.name.clone();
     let key = match state.attempt(&name, peer) {
         Ok(key) => key,

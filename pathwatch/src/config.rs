@@ -98,6 +98,8 @@ pub struct DashboardConfig {
     /// Failed sign-ins per account name (and per address) before sign-in is refused for a while.
     pub max_failed_sign_ins: usize,
     pub failed_sign_in_window_minutes: u64,
+    /// Single sign-on through an OpenID Connect provider (NHS CIS2 or another); unset: passwords only.
+    pub oidc: Option<crate::oidc_config::OidcConfig>,
 }
 
 impl Default for DashboardConfig {
@@ -111,6 +113,7 @@ impl Default for DashboardConfig {
             cookie_secure: true,
             max_failed_sign_ins: 5,
             failed_sign_in_window_minutes: 15,
+            oidc: None,
         }
     }
 }
@@ -261,6 +264,9 @@ fn validate(c: &Config) -> anyhow::Result<()> {
     }
     if !d.public_url.is_empty() && !d.public_url.starts_with("http://") && !d.public_url.starts_with("https://") {
         problems.push(format!("key `dashboard.public_url`: {:?} is not an http(s) URL", d.public_url));
+    }
+    if let Some(oidc) = &d.oidc {
+        problems.extend(crate::oidc_config::validate(oidc, &crate::serve::public_url(d)));
     }
     if c.sandbox.listen == c.collector.listen || c.sandbox.listen == c.dashboard.listen {
         problems

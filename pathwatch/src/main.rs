@@ -7,6 +7,7 @@ mod canary;
 mod commands;
 mod config;
 mod demo;
+mod oidc_config;
 mod serve;
 mod slo;
 mod telemetry;

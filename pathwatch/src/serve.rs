@@ -178,7 +178,7 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
 }
 
 /// Where people reach the dashboard, for links in notifications.
-fn public_url(d: &crate::config::DashboardConfig) -> String {
+pub fn public_url(d: &crate::config::DashboardConfig) -> String {
     if !d.public_url.is_empty() {
         return d.public_url.trim_end_matches('/').to_string();
     }
@@ -231,11 +231,17 @@ async fn open_dashboard(
         );
         tokio::spawn(engine.run(store.clone(), config.effective_slos(), Duration::from_secs(a.evaluate_every_secs)));
     }
-    let state = dashboard::web::DashboardState::new(accounts, parts, web).with_data(
+    let mut state = dashboard::web::DashboardState::new(accounts, parts, web).with_data(
         store,
         config.effective_slos(),
         config.effective_pathways(),
     );
+    if let Some(oidc) = &d.oidc {
+        state = state.with_oidc(crate::oidc_config::provider(oidc, &public_url(d))?);
+        // Fetches the provider's discovery document now so a mistake shows in the log at start-up;
+        // sign-ins fetch it again if this fails.
+        tokio::spawn(state.clone().check_oidc());
+    }
     Ok((state, line))
 }
 

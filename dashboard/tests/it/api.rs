@@ -77,3 +77,105 @@ async fn the_api_serves_pathways_slos_alerts_and_traces_as_json() {
         "nothing documented that does not exist"
     );
 }
+
+/// A GET with an `Authorization` header (or none); the status, headers and body (JSON or text).
+async fn call(
+    app: &axum::Router,
+    authorization: Option<&str>,
+    path: &str,
+) -> (StatusCode, axum::http::HeaderMap, String) {
+    let mut request = Request::get(path);
+    if let Some(value) = authorization {
+        request = request.header(header::AUTHORIZATION, value);
+    }
+    let response = app.clone().oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
+    let (status, headers) = (response.status(), response.headers().clone());
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (status, headers, String::from_utf8_lossy(&bytes).to_string())
+}
+
+fn assert_invalid_token(reply: &(StatusCode, axum::http::HeaderMap, String), why: &str) {
+    assert_eq!(reply.0, StatusCode::UNAUTHORIZED, "{why}: {}", reply.2);
+    assert_eq!(reply.1[header::WWW_AUTHENTICATE], "Bearer error=\"invalid_token\"", "{why}");
+    let body: serde_json::Value =
+        serde_json::from_str(&reply.2).unwrap_or_else(|_| panic!("{why}: not JSON: {}", reply.2));
+    assert!(body["error"].as_str().unwrap().starts_with("invalid_token"), "{why}: {body}");
+}
+
+#[tokio::test]
+async fn api_tokens_work_on_the_api_only_with_the_owners_role_until_revoked_expired_or_disabled() {
+    use dashboard::api_tokens::{ApiTokens, TokenError};
+    let dir = tempfile::tempdir().unwrap();
+    let accounts = Accounts::open(&dir.path().join("dashboard.db")).await.unwrap();
+    accounts.create("sam", Role::Oncall, &[], "correct horse battery", false).await.unwrap();
+    accounts.create("ig", Role::IgLead, &["RX1".into()], "correct horse battery", false).await.unwrap();
+    accounts.create("new", Role::Oncall, &[], "one time password 1", true).await.unwrap();
+    let tokens = ApiTokens::new(&accounts);
+    let now = dashboard::web::now_ns();
+    let (sam_kept, sam) = tokens.create(&accounts, "sam", "nightly report", None, now).await.unwrap();
+    let (_, ig) = tokens.create(&accounts, "ig", "", Some(1), now).await.unwrap();
+    let (_, new) = tokens.create(&accounts, "new", "", None, now).await.unwrap();
+    assert!(sam.starts_with("pw_") && sam.len() == 67, "{sam}");
+    let stored: Vec<String> =
+        sqlx::query_scalar("SELECT token_sha256 FROM api_tokens").fetch_all(accounts.pool()).await.unwrap();
+    assert_eq!(stored.len(), 3);
+    assert!(stored.iter().all(|s| !s.contains(&sam[3..])), "only hashes are stored");
+    let app = router(DashboardState::new(accounts.clone(), RunningParts { lines: vec![] }, WebConfig::default()));
+    let bearer = |t: &str| format!("Bearer {t}");
+
+    // The owner's role applies exactly as for a session.
+    assert_eq!(call(&app, Some(&bearer(&sam)), "/api/v1/alerts").await.0, StatusCode::OK);
+    assert_eq!(call(&app, Some(&bearer(&ig)), "/api/v1/slos").await.0, StatusCode::OK);
+    let trace = "/api/v1/traces/6f1c5a0e2b7d4c3a9e8f7a6b5c4d3e2f";
+    assert_eq!(call(&app, Some(&bearer(&ig)), trace).await.0, StatusCode::FORBIDDEN, "ig_lead may not see traces");
+    assert_eq!(call(&app, Some(&bearer(&sam)), trace).await.0, StatusCode::NOT_FOUND, "oncall may (no data here)");
+    let (status, _, body) = call(&app, Some(&bearer(&new)), "/api/v1/alerts").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(body.contains("one-time password"), "{body}");
+    // Never on the HTML pages or forms.
+    for path in ["/", "/alerts", "/admin/accounts"] {
+        let (status, headers, _) = call(&app, Some(&bearer(&sam)), path).await;
+        assert_eq!((status, headers[header::LOCATION].to_str().unwrap()), (StatusCode::SEE_OTHER, "/login"), "{path}");
+    }
+    let form = Request::post("/logout")
+        .header(header::AUTHORIZATION, bearer(&sam))
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from("csrf=x"))
+        .unwrap();
+    assert_eq!(app.clone().oneshot(form).await.unwrap().status(), StatusCode::SEE_OTHER, "a form is not signed in");
+
+    // What does not work says so, as RFC 6750 asks.
+    let (status, headers, _) = call(&app, None, "/api/v1/alerts").await;
+    assert_eq!((status, headers[header::WWW_AUTHENTICATE].to_str().unwrap()), (StatusCode::UNAUTHORIZED, "Bearer"));
+    let unknown = format!("pw_{}", "0".repeat(64));
+    assert_invalid_token(&call(&app, Some(&bearer(&unknown)), "/api/v1/alerts").await, "unknown");
+    assert_invalid_token(&call(&app, Some(&bearer("not-even-ours")), "/api/v1/alerts").await, "no prefix");
+    assert_invalid_token(&call(&app, Some("Basic c2FtOnB3"), "/api/v1/alerts").await, "another scheme");
+    let (_, old) = tokens.create(&accounts, "sam", "old", Some(90), now - 91 * 86_400_000_000_000).await.unwrap();
+    assert_invalid_token(&call(&app, Some(&bearer(&old)), "/api/v1/alerts").await, "expired");
+    tokens.revoke("sam", sam_kept.id, now).await.unwrap();
+    assert_invalid_token(&call(&app, Some(&bearer(&sam)), "/api/v1/alerts").await, "revoked");
+    accounts.set_disabled("ig", true).await.unwrap();
+    assert_invalid_token(&call(&app, Some(&bearer(&ig)), "/api/v1/slos").await, "disabled");
+    accounts.set_disabled("ig", false).await.unwrap();
+    assert_invalid_token(&call(&app, Some(&bearer(&ig)), "/api/v1/slos").await, "enabling does not revive tokens");
+
+    // A disabled account's tokens stop working even if something revived them.
+    let (_, fresh) = tokens.create(&accounts, "sam", "fresh", None, now).await.unwrap();
+    assert_eq!(call(&app, Some(&bearer(&fresh)), "/api/v1/alerts").await.0, StatusCode::OK);
+    sqlx::query("UPDATE accounts SET disabled = 1 WHERE name = 'sam'").execute(accounts.pool()).await.unwrap();
+    assert_invalid_token(&call(&app, Some(&bearer(&fresh)), "/api/v1/alerts").await, "disabled owner");
+    sqlx::query("UPDATE accounts SET disabled = 0 WHERE name = 'sam'").execute(accounts.pool()).await.unwrap();
+
+    // The list says what each token is, never the token.
+    let listed = tokens.list(&accounts, "sam").await.unwrap();
+    let states: Vec<(&str, &str)> = listed.iter().map(|t| (t.label.as_str(), t.state(now))).collect();
+    assert_eq!(states, [("fresh", "active"), ("old", "expired"), ("nightly report", "revoked")]);
+    assert!(listed[2].last_used_ns.is_some(), "use is recorded");
+    assert!(matches!(tokens.create(&accounts, "sam", "", Some(0), now).await, Err(TokenError::BadExpiry(0))));
+    assert!(matches!(tokens.create(&accounts, "sam", "", Some(400), now).await, Err(TokenError::BadExpiry(400))));
+    assert!(tokens.create(&accounts, "nobody", "", None, now).await.is_err());
+    accounts.set_disabled("ig", true).await.unwrap();
+    assert!(matches!(tokens.create(&accounts, "ig", "", None, now).await, Err(TokenError::Disabled(_))));
+    assert!(matches!(tokens.revoke("ig", sam_kept.id, now).await, Err(TokenError::NotFound { .. })), "not ig's token");
+}

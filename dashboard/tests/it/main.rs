@@ -1,8 +1,11 @@
 //! Dashboard router tests, driven with `oneshot` (no port): sign-in, sessions, CSRF, throttling,
-//! password change, roles on every route, security headers.
+//! password change, roles on every route, security headers, OpenID Connect sign-in against an
+//! in-process provider.
 
 mod alerts;
 mod api;
+mod fake_idp;
+mod oidc;
 mod overview;
 mod pathway;
 mod slos;

@@ -26,18 +26,18 @@ async fn rig() -> Rig {
     Rig { _dir: dir, accounts, app }
 }
 
-struct Reply {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: String,
+pub(crate) struct Reply {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: axum::http::HeaderMap,
+    pub(crate) body: String,
 }
 
 impl Reply {
-    fn location(&self) -> &str {
+    pub(crate) fn location(&self) -> &str {
         self.headers.get(header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or("")
     }
     /// `name=value` of a Set-Cookie for `name`.
-    fn cookie(&self, name: &str) -> Option<String> {
+    pub(crate) fn cookie(&self, name: &str) -> Option<String> {
         self.headers
             .get_all(header::SET_COOKIE)
             .iter()
@@ -45,7 +45,7 @@ impl Reply {
             .find(|c| c.starts_with(&format!("{name}=")))
             .map(|c| c.split(';').next().unwrap_or("").to_string())
     }
-    fn set_cookie_line(&self, name: &str) -> String {
+    pub(crate) fn set_cookie_line(&self, name: &str) -> String {
         self.headers
             .get_all(header::SET_COOKIE)
             .iter()
@@ -60,7 +60,7 @@ impl Reply {
     }
 }
 
-async fn send(app: &Router, request: Request<Body>) -> Reply {
+pub(crate) async fn send(app: &Router, request: Request<Body>) -> Reply {
     let response = app.clone().oneshot(request).await.unwrap();
     let status = response.status();
     let headers = response.headers().clone();
@@ -68,11 +68,11 @@ async fn send(app: &Router, request: Request<Body>) -> Reply {
     Reply { status, headers, body }
 }
 
-async fn get(app: &Router, path: &str, cookie: &str) -> Reply {
+pub(crate) async fn get(app: &Router, path: &str, cookie: &str) -> Reply {
     send(app, Request::get(path).header(header::COOKIE, cookie).body(Body::empty()).unwrap()).await
 }
 
-async fn post(app: &Router, path: &str, cookie: &str, form: &[(&str, &str)]) -> Reply {
+pub(crate) async fn post(app: &Router, path: &str, cookie: &str, form: &[(&str, &str)]) -> Reply {
     let body: String = form
         .iter()
         .map(|(k, v)| format!("{k}={}", v.replace('%', "%25").replace(' ', "+").replace('&', "%26")))
@@ -88,7 +88,7 @@ async fn post(app: &Router, path: &str, cookie: &str, form: &[(&str, &str)]) -> 
 }
 
 /// Signs in; returns the session cookie (`pathwatch_session=…`) and where the sign-in sent us.
-async fn sign_in(app: &Router, name: &str, password: &str) -> (String, Reply) {
+pub(crate) async fn sign_in(app: &Router, name: &str, password: &str) -> (String, Reply) {
     let form = get(app, "/login", "").await;
     let login_cookie = form.cookie("pathwatch_login").expect("login CSRF cookie");
     let reply =

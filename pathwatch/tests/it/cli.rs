@@ -225,6 +225,36 @@ fn dashboard_accounts_are_managed_from_the_command_line_without_passwords_in_arg
 }
 
 #[test]
+fn api_tokens_are_made_listed_and_revoked_from_the_command_line() {
+    let (_tmp, data) = temp_dir();
+    assert!(run(pathwatch(&data).args(["user", "add", "sam", "--role", "oncall"])).status.success());
+    let made = run(pathwatch(&data).args(["user", "token", "create", "sam", "--label", "ci", "--expires-days", "30"]));
+    let stderr = String::from_utf8_lossy(&made.stderr);
+    assert!(made.status.success(), "{stderr}");
+    let token = String::from_utf8_lossy(&made.stdout).trim().to_string();
+    assert!(token.starts_with("pw_") && token.len() == 67, "only the token on stdout: {token}");
+    assert!(stderr.contains("shown once") && stderr.contains("30 days"), "{stderr}");
+    let list = |data: &std::path::Path| -> Vec<serde_json::Value> {
+        let listed = run(pathwatch(data).args(["user", "token", "list", "sam"]));
+        String::from_utf8_lossy(&listed.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    };
+    let tokens = list(&data);
+    assert_eq!(
+        (tokens.len(), &tokens[0]["label"], &tokens[0]["state"]),
+        (1, &serde_json::json!("ci"), &serde_json::json!("active"))
+    );
+    assert!(!serde_json::to_string(&tokens).unwrap().contains(&token[3..]), "never listed");
+    let id = tokens[0]["id"].to_string();
+    assert!(run(pathwatch(&data).args(["user", "token", "revoke", "sam", &id])).status.success());
+    assert_eq!(list(&data)[0]["state"], "revoked");
+    let too_long = run(pathwatch(&data).args(["user", "token", "create", "sam", "--expires-days", "1000"]));
+    assert_eq!(too_long.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&too_long.stderr).contains("1 to 366 days"));
+    let wrong_owner = run(pathwatch(&data).args(["user", "token", "revoke", "nobody", &id]));
+    assert_eq!(wrong_owner.status.code(), Some(2));
+}
+
+#[test]
 fn first_start_creates_the_dashboard_admin_once_and_never_with_a_known_password() {
     let (_tmp, data) = temp_dir();
     let first = up_once(&data, &[]);

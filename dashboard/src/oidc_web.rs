@@ -1,0 +1,266 @@
+//! The OpenID Connect routes: `GET /auth/oidc/start` sends the browser to the provider,
+//! `GET /auth/oidc/callback` finishes the sign-in and starts a session exactly as a password
+//! sign-in does. Both are reachable signed out, like `/login`.
+//!
+//! A pending sign-in lives in `oidc_logins` (keyed by the SHA-256 of `state`, at most 10 minutes,
+//! used once) and is tied to the browser that started it by a short-lived cookie. Every failure is
+//! a page saying what to do next; nothing here ever starts a session for claims that were not
+//! checked, or for someone without a mapped role.
+
+use askama::Template;
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+
+use crate::accounts::AccountError;
+use crate::oidc::{OidcError, OidcProvider};
+use crate::sessions::random_token;
+use crate::web::{cookie, now_ns, render, set_cookie, DashboardState, UserView, SESSION_COOKIE};
+
+/// Ties a pending sign-in to the browser that started it.
+const BROWSER_COOKIE: &str = "pathwatch_oidc";
+const COOKIE_PATH: &str = "/auth/oidc";
+/// How long someone has to sign in at the provider.
+pub const PENDING_FOR_SECS: u64 = 10 * 60;
+const PENDING_FOR_NS: i64 = PENDING_FOR_SECS as i64 * 1_000_000_000;
+
+fn digest(text: &str) -> String {
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+/// The browser-binding cookie. `SameSite=Lax`, unlike the session cookie: the callback is a
+/// top-level navigation coming from the provider's site, which Strict cookies do not follow.
+fn browser_cookie(state: &DashboardState, value: &str, max_age: u64) -> HeaderValue {
+    let secure = if state.web_config().cookie_secure { "; Secure" } else { "" };
+    let text =
+        format!("{BROWSER_COOKIE}={value}; Path={COOKIE_PATH}; HttpOnly; SameSite=Lax{secure}; Max-Age={max_age}");
+    HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+#[derive(Template)]
+#[template(path = "oidc_problem.html")]
+struct ProblemPage<'a> {
+    title: &'a str,
+    user: Option<UserView>,
+    message: &'a str,
+    retry: bool,
+}
+
+#[derive(Template)]
+#[template(path = "oidc_signed_in.html")]
+struct SignedInPage {
+    title: &'static str,
+    user: Option<UserView>,
+}
+
+/// The status, title and message for each failure, and whether trying again could help.
+fn describe(error: &OidcError, provider: &str) -> (StatusCode, &'static str, String, bool) {
+    use OidcError as E;
+    match error {
+        E::NotConfigured => (StatusCode::NOT_FOUND, "Page not found", error.to_string(), false),
+        E::Unreachable(_) | E::Provider(_) | E::Setup(_) => (
+            StatusCode::BAD_GATEWAY,
+            "Sign-in service unavailable",
+            format!(
+                "{provider} could not be used just now, so you have not been signed in. Try again in a few \
+                 minutes; if it keeps happening, tell the Pathwatch administrator (the details are in the log)."
+            ),
+            true,
+        ),
+        E::Refused { error: code, .. } if code == "access_denied" => (
+            StatusCode::FORBIDDEN,
+            "Sign-in not completed",
+            format!("{provider} did not sign you in ({error}). If you cancelled, you can try again."),
+            true,
+        ),
+        E::Refused { .. } => (
+            StatusCode::UNAUTHORIZED,
+            "Sign-in not completed",
+            format!("{provider} did not sign you in: {error}. Try again."),
+            true,
+        ),
+        E::BadCallback(message) => (StatusCode::BAD_REQUEST, "Sign-in not completed", message.to_string(), true),
+        E::BadToken(reason) => (
+            StatusCode::UNAUTHORIZED,
+            "Sign-in not completed",
+            format!(
+                "The answer from {provider} could not be trusted ({reason}), so you have not been signed in. \
+                 Try again; if it keeps happening, tell the Pathwatch administrator."
+            ),
+            true,
+        ),
+        E::NoRole => (
+            StatusCode::FORBIDDEN,
+            "No access to Pathwatch",
+            format!(
+                "Your account has no Pathwatch role. {provider} signed you in, but none of your roles gives \
+                 access here. Ask your Registration Authority or the Pathwatch administrator for a role."
+            ),
+            false,
+        ),
+        E::NoOrganisation => (
+            StatusCode::FORBIDDEN,
+            "No access to Pathwatch",
+            format!("{provider} gave no organisation (ODS code) for your account. Ask the Pathwatch administrator."),
+            false,
+        ),
+        E::Account(AccountError::Disabled(_)) => (
+            StatusCode::FORBIDDEN,
+            "Account disabled",
+            "Your Pathwatch account is disabled. Ask the Pathwatch administrator.".into(),
+            false,
+        ),
+        E::Account(AccountError::NameTaken(name)) => (
+            StatusCode::CONFLICT,
+            "Account name in use",
+            format!("The account name {name} is already used by another account. Ask the Pathwatch administrator."),
+            false,
+        ),
+        E::Account(AccountError::Busy) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Busy",
+            "Too many sign-ins at once. Try again in a few seconds.".into(),
+            true,
+        ),
+        E::Account(_) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Something went wrong",
+            "You have not been signed in. The error has been logged.".into(),
+            true,
+        ),
+    }
+}
+
+fn problem(state: &DashboardState, error: OidcError) -> Response {
+    let provider = state.oidc().map(OidcProvider::display_name).unwrap_or("The sign-in service").to_string();
+    let (status, title, message, retry) = describe(&error, &provider);
+    if status.is_server_error() {
+        tracing::error!(error = %error, "single sign-on failed");
+    } else {
+        tracing::warn!(error = %error, "single sign-on refused");
+    }
+    let mut response = render(status, &ProblemPage { title, user: None, message: &message, retry });
+    response.headers_mut().append(header::SET_COOKIE, browser_cookie(state, "", 0));
+    response
+}
+
+/// `GET /auth/oidc/start`: remembers a new pending sign-in and sends the browser to the provider.
+pub async fn start(State(state): State<DashboardState>) -> Response {
+    match begin(&state).await {
+        Ok(response) => response,
+        Err(e) => problem(&state, e),
+    }
+}
+
+async fn begin(state: &DashboardState) -> Result<Response, OidcError> {
+    let provider = state.oidc().ok_or(OidcError::NotConfigured)?;
+    let (login_state, nonce, verifier, browser) = (random_token()?, random_token()?, random_token()?, random_token()?);
+    // Discovery first: if the provider is down, nothing is stored.
+    let url = provider.authorization_url(&login_state, &nonce, &verifier).await?;
+    let pool = state.accounts().pool();
+    let now = now_ns();
+    sqlx::query("DELETE FROM oidc_logins WHERE created_ns < ?")
+        .bind(now - PENDING_FOR_NS)
+        .execute(pool)
+        .await
+        .map_err(AccountError::from)?;
+    sqlx::query(
+        "INSERT INTO oidc_logins (state_sha256, browser_sha256, nonce, pkce_verifier, created_ns) VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(digest(&login_state))
+    .bind(digest(&browser))
+    .bind(&nonce)
+    .bind(&verifier)
+    .bind(now)
+    .execute(pool)
+    .await
+    .map_err(AccountError::from)?;
+    let mut response = Redirect::to(&url).into_response();
+    response.headers_mut().append(header::SET_COOKIE, browser_cookie(state, &browser, PENDING_FOR_SECS));
+    Ok(response)
+}
+
+/// `GET /auth/oidc/callback`: checks the pending sign-in, lets the provider vouch for the person,
+/// creates or refreshes their account and starts a session.
+pub async fn callback(State(state): State<DashboardState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
+    match finish(&state, &headers, query.as_deref().unwrap_or("")).await {
+        Ok(response) => response,
+        Err(e) => problem(&state, e),
+    }
+}
+
+async fn finish(state: &DashboardState, headers: &HeaderMap, query: &str) -> Result<Response, OidcError> {
+    let provider = state.oidc().ok_or(OidcError::NotConfigured)?;
+    let param = |name: &str| {
+        url::form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+    };
+    // The pending sign-in is used up whatever happens next: a state is good for one try. The
+    // provider's own error text is shown only for a sign-in this browser started, so a crafted
+    // link cannot put words on our page.
+    let pending = match param("state") {
+        Some(s) => take_pending(state, &s).await?,
+        None => None,
+    };
+    let Some(pending) = pending else {
+        return Err(OidcError::BadCallback(
+            "This sign-in link has already been used, or was not started here. Start again from the sign-in page.",
+        ));
+    };
+    if now_ns() - pending.created_ns > PENDING_FOR_NS {
+        return Err(OidcError::BadCallback(
+            "The sign-in took longer than 10 minutes and has expired. Start again from the sign-in page.",
+        ));
+    }
+    let browser = cookie(headers, BROWSER_COOKIE).unwrap_or_default();
+    if browser.is_empty() || !crate::sessions::same_secret(&digest(&browser), &pending.browser_sha256) {
+        return Err(OidcError::BadCallback(
+            "This sign-in was started in another browser or window (or cookies are blocked). Start again from the \
+             sign-in page in this browser.",
+        ));
+    }
+    if let Some(error) = param("error") {
+        let clip = |t: String| t.chars().take(300).collect::<String>();
+        return Err(OidcError::Refused { error: clip(error), description: param("error_description").map(clip) });
+    }
+    let code = param("code").ok_or(OidcError::BadCallback(
+        "The sign-in service sent you back without a sign-in code. Start again from the sign-in page.",
+    ))?;
+    let identity = provider.identify(&code, &pending.verifier, &pending.nonce).await?;
+    let account = state.accounts().sign_in_oidc(&identity).await?;
+    let token = state.sessions().start(&account.name, now_ns()).await?;
+    tracing::info!(account = %account.name, role = %account.role, "signed in through OpenID Connect");
+    // A page that moves on to `/` rather than a 303: the browser arrived here from the provider's
+    // site, and after such a cross-site redirect chain it would withhold the new SameSite=Strict
+    // session cookie from `/`. Moving on from this page is a same-site navigation.
+    let mut response = render(StatusCode::OK, &SignedInPage { title: "Signed in", user: None });
+    let headers = response.headers_mut();
+    headers.append(header::SET_COOKIE, set_cookie(state.web_config(), SESSION_COOKIE, &token, "/", None));
+    headers.append(header::SET_COOKIE, browser_cookie(state, "", 0));
+    Ok(response)
+}
+
+struct Pending {
+    browser_sha256: String,
+    nonce: String,
+    verifier: String,
+    created_ns: i64,
+}
+
+/// Removes and returns the pending sign-in for `login_state`, if there is one.
+async fn take_pending(state: &DashboardState, login_state: &str) -> Result<Option<Pending>, OidcError> {
+    let row = sqlx::query(
+        "DELETE FROM oidc_logins WHERE state_sha256 = ? RETURNING browser_sha256, nonce, pkce_verifier, created_ns",
+    )
+    .bind(digest(login_state))
+    .fetch_optional(state.accounts().pool())
+    .await
+    .map_err(AccountError::from)?;
+    Ok(row.map(|r| Pending {
+        browser_sha256: r.get("browser_sha256"),
+        nonce: r.get("nonce"),
+        verifier: r.get("pkce_verifier"),
+        created_ns: r.get("created_ns"),
+    }))
+}
