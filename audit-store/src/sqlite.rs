@@ -157,33 +157,57 @@ impl SqliteBatch {
     }
 }
 
+/// The multi-row INSERT of `chunk` (binds take owned values: copying a span's strings costs far
+/// less than its share of the commit).
+fn span_insert(verb: &str, chunk: &[SqliteSpan]) -> QueryBuilder<Sqlite> {
+    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
+        "{verb} INTO spans (trace_id, span_id, parent_span_id, name, service_name, scope_name, \
+         status_message, correlation_id, attributes, resource, events, links, kind, start_ns, duration_ns, \
+         status_code) "
+    ));
+    q.push_values(chunk, |mut b, s| {
+        for text in s.text.iter().chain(&s.json) {
+            b.push_bind(text.clone());
+        }
+        b.push_bind(s.kind).push_bind(s.start_ns).push_bind(s.duration_ns).push_bind(s.status);
+    });
+    q
+}
+
+/// Stores spans and adds them to the per-minute roll-up, in the caller's transaction. A span
+/// already stored (a client retry, a spool replay) is neither stored nor counted again.
 async fn insert_spans(conn: &mut SqliteConnection, spans: Vec<SqliteSpan>) -> Result<(), StoreError> {
     let mut minutes = MinuteSums::default();
-    let mut spans = spans.into_iter().peekable();
-    while spans.peek().is_some() {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT OR IGNORE INTO spans (trace_id, span_id, parent_span_id, name, service_name, scope_name, \
-             status_message, correlation_id, attributes, resource, events, links, kind, start_ns, duration_ns, \
-             status_code) ",
-        );
-        q.push_values(spans.by_ref().take(SPAN_ROWS_PER_STATEMENT), |mut b, s| {
-            for text in s.text.into_iter().chain(s.json) {
-                b.push_bind(text);
+    for chunk in spans.chunks(SPAN_ROWS_PER_STATEMENT) {
+        // Rows get rowids above the largest so far (the transaction holds the write lock), so
+        // when some spans were already stored, the ones this INSERT added are those above it.
+        // Reading them back only then keeps the usual case at one statement per chunk: RETURNING
+        // every row, or a savepoint around a plain INSERT, each cost about a quarter of ingest.
+        let (before,): (Option<i64>,) = sqlx::query_as("SELECT max(rowid) FROM spans").fetch_one(&mut *conn).await?;
+        let added = span_insert("INSERT OR IGNORE", chunk).build().execute(&mut *conn).await?.rows_affected();
+        if added == chunk.len() as u64 {
+            for s in chunk {
+                minutes.add(&s.text[4], &s.text[3], s.start_ns, s.duration_ns, s.status);
             }
-            b.push_bind(s.kind).push_bind(s.start_ns).push_bind(s.duration_ns).push_bind(s.status);
-        });
-        // Only rows actually inserted come back: a span stored before is not counted again.
-        q.push(" RETURNING service_name, name, start_ns, duration_ns, status_code");
-        for row in q.build().fetch_all(&mut *conn).await? {
-            minutes.add(row.try_get(0)?, row.try_get(1)?, row.try_get(2)?, row.try_get(3)?, row.try_get(4)?);
+        } else if added > 0 {
+            let rows =
+                sqlx::query("SELECT service_name, name, start_ns, duration_ns, status_code FROM spans WHERE rowid > ?")
+                    .bind(before.unwrap_or(0))
+                    .fetch_all(&mut *conn)
+                    .await?;
+            for row in rows {
+                let (service, name): (String, String) = (row.try_get(0)?, row.try_get(1)?);
+                minutes.add(&service, &name, row.try_get(2)?, row.try_get(3)?, row.try_get(4)?);
+            }
         }
     }
     minutes.store(conn).await
 }
 
-/// The roll-up rows one insert adds: counts per (service, span name, minute).
+/// The roll-up rows one insert adds: counts per (service, span name, minute). A batch holds few
+/// such groups, so a list searched in order beats hashing two strings per span.
 #[derive(Default)]
-struct MinuteSums(std::collections::HashMap<(String, String, i64), MinuteSum>);
+struct MinuteSums(Vec<((String, String, i64), MinuteSum)>);
 
 struct MinuteSum {
     count: i64,
@@ -197,13 +221,17 @@ const MINUTE_NS: i64 = ROLLUP_MINUTE_NS as i64;
 const MINUTE_ROWS_PER_STATEMENT: usize = 500;
 
 impl MinuteSums {
-    fn add(&mut self, service: String, name: String, start_ns: i64, duration_ns: i64, status: i64) {
-        let sum = self.0.entry((service, name, start_ns.div_euclid(MINUTE_NS) * MINUTE_NS)).or_insert(MinuteSum {
-            count: 0,
-            errors: 0,
-            duration_sum_ns: 0,
-            le: [0; ROLLUP_BOUNDS_MS.len()],
-        });
+    fn add(&mut self, service: &str, name: &str, start_ns: i64, duration_ns: i64, status: i64) {
+        let minute = start_ns.div_euclid(MINUTE_NS) * MINUTE_NS;
+        let at = match self.0.iter().rposition(|((s, n, m), _)| *m == minute && n == name && s == service) {
+            Some(at) => at,
+            None => {
+                let empty = MinuteSum { count: 0, errors: 0, duration_sum_ns: 0, le: [0; ROLLUP_BOUNDS_MS.len()] };
+                self.0.push(((service.to_string(), name.to_string(), minute), empty));
+                self.0.len() - 1
+            }
+        };
+        let sum = &mut self.0[at].1;
         sum.count += 1;
         sum.errors += i64::from(status == 2);
         sum.duration_sum_ns = sum.duration_sum_ns.saturating_add(duration_ns);
@@ -213,11 +241,10 @@ impl MinuteSums {
     }
 
     async fn store(self, conn: &mut SqliteConnection) -> Result<(), StoreError> {
-        let rows: Vec<_> = self.0.into_iter().collect();
         let le_columns: String = ROLLUP_BOUNDS_MS.iter().map(|b| format!(", le_{b}")).collect();
         let le_updates: String =
             ROLLUP_BOUNDS_MS.iter().map(|b| format!(", le_{b} = le_{b} + excluded.le_{b}")).collect();
-        for chunk in rows.chunks(MINUTE_ROWS_PER_STATEMENT) {
+        for chunk in self.0.chunks(MINUTE_ROWS_PER_STATEMENT) {
             let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
                 "INSERT INTO span_minutes (service_name, name, minute_ns, count, errors, duration_sum_ns{le_columns}) "
             ));

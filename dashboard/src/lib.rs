@@ -20,6 +20,7 @@ pub mod overview;
 pub mod pathway_page;
 pub mod pathways;
 pub mod sessions;
+pub mod signin;
 pub mod slo;
 pub mod slo_eval;
 pub mod slo_page;

@@ -1,8 +1,13 @@
 //! The overview's rows: each pathway's health in words, with a small chart of failures per hour
 //! that has a text equivalent.
 
+use askama::Template;
+use axum::extract::State;
+use axum::response::Response;
+
 use crate::pathways::PathwayHealth;
 use crate::uk_time::format_ns;
+use crate::web::{DashboardState, User, UserView, WebError};
 
 /// Without a run for this long, a pathway's state is unknown (default schedules run every minute).
 pub const STALE_AFTER_NS: u64 = 10 * 60 * audit_store::NANOS_PER_SEC;
@@ -123,4 +128,42 @@ pub fn chart(hourly: &[(u64, u64)], what: &str) -> Option<String> {
     Some(format!(
         "<svg role=\"img\" aria-label=\"{label}\" viewBox=\"0 0 192 24\" width=\"192\" height=\"24\">{bars}</svg>"
     ))
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage {
+    title: &'static str,
+    user: Option<UserView>,
+    updated: String,
+    rows: Vec<crate::overview::PathwayRow>,
+    lines: Vec<String>,
+    /// Whether this user may open the trace page (links to it are shown only then).
+    can_trace: bool,
+}
+
+pub(crate) async fn home(State(state): State<DashboardState>, User(user): User) -> Result<Response, WebError> {
+    user.allowed("GET", "/")?;
+    let lines = state.inner.parts.lines.iter().flat_map(|l| l.lines()).map(str::to_string).collect();
+    let now = crate::web::now_ns() as u64;
+    let mut rows = Vec::new();
+    if let Some(store) = &state.inner.store {
+        for pathway in state.inner.pathways.iter().filter(|p| user.sees(p)) {
+            let health = crate::pathways::health(store, pathway, now, crate::overview::STALE_AFTER_NS)
+                .await
+                .map_err(|e| WebError::Internal(e.to_string()))?;
+            rows.push(crate::overview::row(&health));
+        }
+    }
+    let view = user.view();
+    let can_trace = view.can_trace;
+    let page = HomePage {
+        can_trace,
+        title: "Pathway health",
+        user: Some(view),
+        updated: crate::uk_time::format_ns(now),
+        rows,
+        lines,
+    };
+    Ok(crate::web::render(axum::http::StatusCode::OK, &page))
 }

@@ -1,6 +1,9 @@
-//! The signed-in dashboard: sign-in, sign-out, password change, role checks, security headers.
+//! The dashboard's frame: the router and its role table, the shared state, the extractors that prove
+//! who is asking, errors as pages, cookies and security headers. Sign-in, sign-out and password
+//! change are in `signin`; each page has its own module.
 //!
-//! Middleware order (outermost first): security headers on every response, then the routes. Each
+//! Middleware order (outermost first): security headers on every response, the access log (matched
+//! route, status, time), the time limit, the body limit, then the routes. Each
 //! handler starts from an extractor that proves who is asking (`User`, or `AnyUser` for the pages
 //! a user with a one-time password may still use) and then checks the route's roles from `ROUTES`.
 //! The dashboard never writes telemetry.
@@ -16,17 +19,16 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Form, Router};
-use serde::Deserialize;
 
-use crate::accounts::{Account, AccountError, Accounts, Role, MIN_PASSWORD_CHARS};
-use crate::sessions::{random_token, same_secret, SessionPolicy, Sessions};
+use crate::accounts::{Account, AccountError, Accounts, Role};
+use crate::sessions::{same_secret, SessionPolicy, Sessions};
 use crate::throttle::Throttle;
 use crate::RunningParts;
 
 pub(crate) const SESSION_COOKIE: &str = "pathwatch_session";
 /// Largest form body accepted (sign-in and password forms are a few hundred bytes).
 const MAX_FORM_BYTES: usize = 16 * 1024;
-const LOGIN_COOKIE: &str = "pathwatch_login";
+pub(crate) const LOGIN_COOKIE: &str = "pathwatch_login";
 
 /// Which roles may use each route. Handlers check against this table; tests walk it. Routes for
 /// people not yet signed in (`/login`, `/auth/oidc/start`, `/auth/oidc/callback`, `/healthz`,
@@ -91,24 +93,24 @@ impl Default for WebConfig {
 
 #[derive(Clone)]
 pub struct DashboardState {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
-struct Inner {
-    accounts: Accounts,
-    sessions: Sessions,
+pub(crate) struct Inner {
+    pub(crate) accounts: Accounts,
+    pub(crate) sessions: Sessions,
     /// Attempts per (account name, address): the brute-force brake.
-    throttle: Throttle,
+    pub(crate) throttle: Throttle,
     /// Attempts per address over all names: a spray of names from one place.
-    address_throttle: Throttle,
-    parts: RunningParts,
-    config: WebConfig,
+    pub(crate) address_throttle: Throttle,
+    pub(crate) parts: RunningParts,
+    pub(crate) config: WebConfig,
     /// Where canary runs are read from; None only in tests of pages that need no data.
-    store: Option<audit_store::AnyStore>,
-    slos: Vec<crate::slo::SloConfig>,
-    pathways: Vec<crate::pathways::PathwayConfig>,
+    pub(crate) store: Option<audit_store::AnyStore>,
+    pub(crate) slos: Vec<crate::slo::SloConfig>,
+    pub(crate) pathways: Vec<crate::pathways::PathwayConfig>,
     /// The OpenID Connect provider, when single sign-on is configured.
-    oidc: Option<crate::oidc::OidcProvider>,
+    pub(crate) oidc: Option<crate::oidc::OidcProvider>,
 }
 
 impl DashboardState {
@@ -198,7 +200,7 @@ impl DashboardState {
     }
 
     /// Counts a password attempt for `name` from `peer`; Err(wait) when over a limit.
-    fn attempt(&self, name: &str, peer: Option<std::net::IpAddr>) -> Result<String, Duration> {
+    pub(crate) fn attempt(&self, name: &str, peer: Option<std::net::IpAddr>) -> Result<String, Duration> {
         let address = peer.map(|ip| ip.to_string()).unwrap_or_else(|| "-".into());
         let now = Instant::now();
         if peer.is_some() {
@@ -264,12 +266,12 @@ pub fn now_ns() -> i64 {
 
 pub fn router(state: DashboardState) -> Router {
     Router::new()
-        .route("/", get(home))
-        .route("/login", get(login_form).post(login))
-        .route("/logout", axum::routing::post(logout))
+        .route("/", get(crate::overview::home))
+        .route("/login", get(crate::signin::login_form).post(crate::signin::login))
+        .route("/logout", axum::routing::post(crate::signin::logout))
         .route("/auth/oidc/start", get(crate::oidc_web::start))
         .route("/auth/oidc/callback", get(crate::oidc_web::callback))
-        .route("/account/password", get(password_form).post(change_password))
+        .route("/account/password", get(crate::signin::password_form).post(crate::signin::change_password))
         .route("/pathways/{id}", get(crate::pathway_page::pathway_page))
         .route("/slos", get(crate::slo_page::slos_page))
         .route("/alerts", get(crate::alerts::alerts_page))
@@ -287,8 +289,50 @@ pub fn router(state: DashboardState) -> Router {
         .with_state(state)
         // Inner: forms are small; anything bigger is refused before it is read.
         .layer(axum::extract::DefaultBodyLimit::max(MAX_FORM_BYTES))
-        // Outermost: every response, errors included, carries the security headers.
+        // A page that takes too long is answered with 503 rather than held open.
+        .layer(axum::middleware::from_fn(time_limit))
+        // Every request logged with its matched route (never the raw path), status and time.
+        .layer(axum::middleware::from_fn(access_log))
+        // Outermost: every response, errors and time-outs included, carries the security headers.
         .layer(axum::middleware::map_response(security_headers))
+}
+
+/// How long a page may take before the dashboard gives up on it.
+const PAGE_TIME_LIMIT: Duration = Duration::from_secs(30);
+
+async fn time_limit(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    match tokio::time::timeout(PAGE_TIME_LIMIT, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(limit_secs = PAGE_TIME_LIMIT.as_secs(), "dashboard request timed out");
+            let mut response = page_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Taking too long",
+                "The data store did not answer in time. Try again in a minute; if it keeps happening, check the store.",
+            );
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+            response
+        }
+    }
+}
+
+async fn access_log(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = request.method().clone();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    tracing::debug!(
+        %method,
+        route,
+        status = response.status().as_u16(),
+        ms = started.elapsed().as_secs_f64() * 1e3,
+        "dashboard request"
+    );
+    response
 }
 
 async fn security_headers(mut response: Response) -> Response {
@@ -427,7 +471,7 @@ pub(crate) fn set_cookie(config: &WebConfig, name: &str, value: &str, path: &str
 /// Refuses cross-site form posts: when the browser says where a POST came from, it must be here.
 /// `Origin: null` is what browsers send for our own forms under `Referrer-Policy: no-referrer`, so
 /// it proves nothing either way; the CSRF token and SameSite=Strict cookies still protect those.
-fn same_origin(headers: &HeaderMap) -> bool {
+pub(crate) fn same_origin(headers: &HeaderMap) -> bool {
     let (Some(origin), Some(host)) = (headers.get(header::ORIGIN), headers.get(header::HOST)) else { return true };
     let (Ok(origin), Ok(host)) = (origin.to_str(), host.to_str()) else { return false };
     origin == "null" || origin.split_once("://").map(|(_, rest)| rest) == Some(host)
@@ -449,7 +493,7 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<
 
 /// The client's address, when the server was started with connect info (tests drive the router
 /// without it).
-pub struct PeerIp(Option<std::net::IpAddr>);
+pub struct PeerIp(pub Option<std::net::IpAddr>);
 
 impl<S: Send + Sync> FromRequestParts<S> for PeerIp {
     type Rejection = std::convert::Infallible;
@@ -463,7 +507,7 @@ impl<S: Send + Sync> FromRequestParts<S> for PeerIp {
 pub struct AnyUser {
     pub account: Account,
     pub csrf: String,
-    token: String,
+    pub(crate) token: String,
     path: String,
 }
 
@@ -494,7 +538,7 @@ impl AnyUser {
         }
     }
 
-    fn check_csrf(&self, sent: &str) -> Result<(), WebError> {
+    pub(crate) fn check_csrf(&self, sent: &str) -> Result<(), WebError> {
         if same_secret(sent, &self.csrf) {
             Ok(())
         } else {
@@ -534,278 +578,6 @@ impl FromRequestParts<DashboardState> for User {
         }
         Ok(User(user))
     }
-}
-
-#[derive(Template)]
-#[template(path = "home.html")]
-struct HomePage {
-    title: &'static str,
-    user: Option<UserView>,
-    updated: String,
-    rows: Vec<crate::overview::PathwayRow>,
-    lines: Vec<String>,
-    /// Whether this user may open the trace page (links to it are shown only then).
-    can_trace: bool,
-}
-
-async fn home(State(state): State<DashboardState>, User(user): User) -> Result<Response, WebError> {
-    user.allowed("GET", "/")?;
-    let lines = state.inner.parts.lines.iter().flat_map(|l| l.lines()).map(str::to_string).collect();
-    let now = now_ns() as u64;
-    let mut rows = Vec::new();
-    if let Some(store) = &state.inner.store {
-        for pathway in state.inner.pathways.iter().filter(|p| user.sees(p)) {
-            let health = crate::pathways::health(store, pathway, now, crate::overview::STALE_AFTER_NS)
-                .await
-                .map_err(|e| WebError::Internal(e.to_string()))?;
-            rows.push(crate::overview::row(&health));
-        }
-    }
-    let view = user.view();
-    let can_trace = view.can_trace;
-    let page = HomePage {
-        can_trace,
-        title: "Pathway health",
-        user: Some(view),
-        updated: crate::uk_time::format_ns(now),
-        rows,
-        lines,
-    };
-    Ok(render(StatusCode::OK, &page))
-}
-
-#[derive(Template)]
-#[template(path = "login.html")]
-struct LoginPage {
-    title: &'static str,
-    user: Option<UserView>,
-    csrf: String,
-    name: String,
-    error: Option<String>,
-    /// "Sign in with …" when single sign-on is configured.
-    oidc: Option<String>,
-}
-
-fn login_page(state: &DashboardState, status: StatusCode, name: &str, error: Option<String>) -> Response {
-    let csrf = match random_token() {
-        Ok(t) => t,
-        Err(e) => return WebError::from(e).into_response(),
-    };
-    let mut response = render(
-        status,
-        &LoginPage {
-            title: "Sign in",
-            user: None,
-            csrf: csrf.clone(),
-            name: name.into(),
-            error,
-            oidc: state.oidc().map(|p| p.display_name().to_string()),
-        },
-    );
-    let cookie = set_cookie(&state.inner.config, LOGIN_COOKIE, &csrf, "/login", Some(3600));
-    response.headers_mut().append(header::SET_COOKIE, cookie);
-    response
-}
-
-async fn login_form(State(state): State<DashboardState>) -> Response {
-    login_page(&state, StatusCode::OK, "", None)
-}
-
-#[derive(Deserialize)]
-struct LoginForm {
-    name: String,
-    password: String,
-    csrf: String,
-}
-
-async fn login(
-    State(state): State<DashboardState>,
-    PeerIp(peer): PeerIp,
-    headers: HeaderMap,
-    WebForm(form): WebForm<LoginForm>,
-) -> Result<Response, WebError> {
-    let expected = cookie(&headers, LOGIN_COOKIE).unwrap_or_default();
-    if !same_origin(&headers) || expected.is_empty() || !same_secret(&form.csrf, &expected) {
-        return Ok(login_page(
-            &state,
-            StatusCode::BAD_REQUEST,
-            &form.name,
-            Some("The sign-in form had expired. Please try again.".into()),
-        ));
-    }
-    let key = match state.attempt(&form.name, peer) {
-        Ok(key) => key,
-        Err(wait) => return Ok(throttled(&state, &form.name, wait)),
-    };
-    match state.inner.accounts.verify(&form.name, &form.password).await {
-        Ok(account) => {
-            state.inner.throttle.succeeded(&key);
-            let token = state.inner.sessions.start(&account.name, now_ns()).await?;
-            let target = if account.must_change_password { "/account/password" } else { "/" };
-            let mut response = Redirect::to(target).into_response();
-            let session = set_cookie(&state.inner.config, SESSION_COOKIE, &token, "/", None);
-            response.headers_mut().append(header::SET_COOKIE, session);
-            response
-                .headers_mut()
-                .append(header::SET_COOKIE, set_cookie(&state.inner.config, LOGIN_COOKIE, "", "/login", Some(0)));
-            tracing::info!(account = %account.name, "signed in");
-            Ok(response)
-        }
-        Err(AccountError::BadCredentials) => {
-            // The attempt was counted before checking. Names are logged only when they could be
-            // names: people type passwords into the wrong box, and raw input could forge log lines.
-            let shown =
-                if crate::accounts::valid_name(&form.name) { form.name.as_str() } else { "(not an account name)" };
-            tracing::warn!(account = %shown, "failed sign-in");
-            Ok(login_page(&state, StatusCode::UNAUTHORIZED, &form.name, Some("Wrong account name or password.".into())))
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// The sign-in page saying how long to wait, with Retry-After.
-fn throttled(state: &DashboardState, name: &str, wait: Duration) -> Response {
-    let minutes = wait.as_secs().div_ceil(60).max(1);
-    let message =
-        format!("Too many sign-in attempts. Try again in {minutes} minute{}.", if minutes == 1 { "" } else { "s" });
-    let mut response = login_page(state, StatusCode::TOO_MANY_REQUESTS, name, Some(message));
-    if let Ok(value) = HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
-        response.headers_mut().insert(header::RETRY_AFTER, value);
-    }
-    response
-}
-
-#[derive(Deserialize)]
-struct CsrfForm {
-    csrf: String,
-}
-
-async fn logout(
-    State(state): State<DashboardState>,
-    headers: HeaderMap,
-    user: AnyUser,
-    WebForm(form): WebForm<CsrfForm>,
-) -> Result<Response, WebError> {
-    user.allowed("POST", "/logout")?;
-    if !same_origin(&headers) {
-        return Err(WebError::Forbidden);
-    }
-    user.check_csrf(&form.csrf)?;
-    state.inner.sessions.end(&user.token).await?;
-    let mut response = Redirect::to("/login").into_response();
-    response
-        .headers_mut()
-        .append(header::SET_COOKIE, set_cookie(&state.inner.config, SESSION_COOKIE, "", "/", Some(0)));
-    Ok(response)
-}
-
-#[derive(Template)]
-#[template(path = "password.html")]
-struct PasswordPage {
-    title: &'static str,
-    user: Option<UserView>,
-    csrf: String,
-    must_change: bool,
-    min_chars: usize,
-    error: Option<String>,
-}
-
-fn password_page(user: &AnyUser, status: StatusCode, error: Option<String>) -> Response {
-    render(
-        status,
-        &PasswordPage {
-            title: "Change your password",
-            user: Some(user.view()),
-            csrf: user.csrf.clone(),
-            must_change: user.account.must_change_password,
-            min_chars: MIN_PASSWORD_CHARS,
-            error,
-        },
-    )
-}
-
-/// Single sign-on accounts have no password here: they change it with their provider.
-fn no_password_here() -> Response {
-    page_error(
-        StatusCode::FORBIDDEN,
-        "No password here",
-        "You sign in through your organisation's sign-in service, so your password is changed there, not here.",
-    )
-}
-
-async fn password_form(user: AnyUser) -> Result<Response, WebError> {
-    user.allowed("GET", "/account/password")?;
-    if user.account.oidc {
-        return Ok(no_password_here());
-    }
-    Ok(password_page(&user, StatusCode::OK, None))
-}
-
-#[derive(Deserialize)]
-struct PasswordForm {
-    csrf: String,
-    current: String,
-    new: String,
-    confirm: String,
-}
-
-async fn change_password(
-    State(state): State<DashboardState>,
-    PeerIp(peer): PeerIp,
-    headers: HeaderMap,
-    user: AnyUser,
-    WebForm(form): WebForm<PasswordForm>,
-) -> Result<Response, WebError> {
-    user.allowed("POST", "/account/password")?;
-    if !same_origin(&headers) {
-        return Err(WebError::Forbidden);
-    }
-    user.check_csrf(&form.csrf)?;
-    if user.account.oidc {
-        return Ok(no_password_here());
-    }
-    let name = user.account.name.clone();
-    let key = match state.attempt(&name, peer) {
-        Ok(key) => key,
-        Err(_) => {
-            let message = "Too many attempts; try again later.".to_string();
-            return Ok(password_page(&user, StatusCode::TOO_MANY_REQUESTS, Some(message)));
-        }
-    };
-    match state.inner.accounts.verify(&name, &form.current).await {
-        Ok(_) => state.inner.throttle.succeeded(&key),
-        Err(AccountError::BadCredentials) => {
-            let message = "The current password is not right.".to_string();
-            return Ok(password_page(&user, StatusCode::UNAUTHORIZED, Some(message)));
-        }
-        // Anything else (store busy, account gone) stops the change: never change unverified.
-        Err(e) => return Err(e.into()),
-    }
-    if form.new != form.confirm {
-        return Ok(password_page(&user, StatusCode::BAD_REQUEST, Some("The two new passwords are different.".into())));
-    }
-    if form.new == form.current {
-        return Ok(password_page(
-            &user,
-            StatusCode::BAD_REQUEST,
-            Some("Choose a password different from the current one.".into()),
-        ));
-    }
-    match state.inner.accounts.set_password(&name, &form.new, false).await {
-        Ok(()) => {}
-        Err(AccountError::WeakPassword) => {
-            let message = format!("The new password needs at least {MIN_PASSWORD_CHARS} characters.");
-            return Ok(password_page(&user, StatusCode::BAD_REQUEST, Some(message)));
-        }
-        Err(e) => return Err(e.into()),
-    }
-    // set_password ended every session of the account; this browser gets a fresh one.
-    let token = state.inner.sessions.start(&name, now_ns()).await?;
-    let mut response = Redirect::to("/").into_response();
-    response
-        .headers_mut()
-        .append(header::SET_COOKIE, set_cookie(&state.inner.config, SESSION_COOKIE, &token, "/", None));
-    Ok(response)
 }
 
 #[derive(Template)]

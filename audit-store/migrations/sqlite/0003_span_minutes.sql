@@ -43,7 +43,7 @@ SELECT service_name, name, (start_ns / 60000000000) * 60000000000, COUNT(*), SUM
 FROM spans GROUP BY 1, 2, 3;
 
 -- Kept up to date by `insert_spans`, in the span's own transaction: it sums the spans the INSERT
--- actually stored (RETURNING skips a replayed span) and adds one row per (service, name, minute).
+-- actually stored (a replayed span is not counted) and adds one row per (service, name, minute).
 -- (A per-row trigger did the same at a third of the ingest rate.)
 
 -- Pages look up one service's spans of one name (a canary flow's runs) by time. This replaces the
