@@ -259,6 +259,8 @@ pub struct RollupQuery {
     pub from_ns: u64,
     pub to_ns: u64,
     pub bucket_secs: u32,
+    /// Also sum the latency histogram (`RollupBucket::le`); counts alone are much cheaper to read.
+    pub histogram: bool,
 }
 
 impl RollupQuery {
@@ -280,7 +282,8 @@ pub struct RollupBucket {
     pub count: u64,
     pub errors: u64,
     pub duration_sum_ns: u64,
-    /// `le[i]`: spans that took at most `ROLLUP_BOUNDS_MS[i]` ms.
+    /// `le[i]`: spans that took at most `ROLLUP_BOUNDS_MS[i]` ms; empty unless the query asked for
+    /// the histogram.
     pub le: Vec<u64>,
 }
 

@@ -157,6 +157,17 @@ impl SqliteBatch {
     }
 }
 
+/// `AND name = ?N` when a span name is given. Written into the SQL rather than `(?N IS NULL OR
+/// name = ?N)`, which stops SQLite using the (service, name, time) index and scans every span of
+/// the service. Numbered parameters keep the others' positions either way.
+fn name_filter(present: bool, param: u8) -> String {
+    if present {
+        format!("AND name = ?{param}")
+    } else {
+        String::new()
+    }
+}
+
 /// The multi-row INSERT of `chunk` (binds take owned values: copying a span's strings costs far
 /// less than its share of the commit).
 fn span_insert(verb: &str, chunk: &[SqliteSpan]) -> QueryBuilder<Sqlite> {
@@ -420,8 +431,9 @@ impl TelemetryStore for SqliteStore {
 
     async fn recent_spans(&self, query: &RecentQuery) -> Result<Vec<Span>, StoreError> {
         let sql = format!(
-            "SELECT {SPAN_COLUMNS} FROM spans WHERE service_name = ?1 AND (?2 IS NULL OR name = ?2) \
-             AND start_ns >= ?3 AND start_ns < ?4 ORDER BY start_ns DESC, span_id LIMIT ?5"
+            "SELECT {SPAN_COLUMNS} FROM spans WHERE service_name = ?1 {name} \
+             AND start_ns >= ?3 AND start_ns < ?4 ORDER BY start_ns DESC, span_id LIMIT ?5",
+            name = name_filter(query.span_name.is_some(), 2)
         );
         let rows = sqlx::query(AssertSqlSafe(sql))
             .bind(&query.service_name)
@@ -441,9 +453,10 @@ impl TelemetryStore for SqliteStore {
         let width = i64::from(query.bucket_secs) * NANOS_PER_SEC as i64;
         // Exact percentiles by rank, matching ClickHouse's quantileExact: the value at 0-based rank
         // floor(q * n), i.e. the smallest duration whose 1-based rank exceeds q * n.
-        let sql = "WITH b AS ( \
+        let sql = format!(
+            "WITH b AS ( \
                 SELECT (start_ns / ?1) * ?1 AS bucket, duration_ns, status_code FROM spans \
-                WHERE service_name = ?2 AND (?3 IS NULL OR name = ?3) AND start_ns >= ?4 AND start_ns < ?5), \
+                WHERE service_name = ?2 {name} AND start_ns >= ?4 AND start_ns < ?5), \
              r AS (SELECT bucket, duration_ns, status_code, \
                 ROW_NUMBER() OVER (PARTITION BY bucket ORDER BY duration_ns) AS rn, \
                 COUNT(*) OVER (PARTITION BY bucket) AS n FROM b) \
@@ -451,8 +464,10 @@ impl TelemetryStore for SqliteStore {
                 MIN(CASE WHEN rn > CAST(0.5 * n AS INTEGER) THEN duration_ns END), \
                 MIN(CASE WHEN rn > CAST(0.95 * n AS INTEGER) THEN duration_ns END), \
                 MIN(CASE WHEN rn > CAST(0.99 * n AS INTEGER) THEN duration_ns END) \
-             FROM r GROUP BY bucket ORDER BY bucket";
-        let rows = sqlx::query(sql)
+             FROM r GROUP BY bucket ORDER BY bucket",
+            name = name_filter(query.span_name.is_some(), 3)
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
             .bind(width)
             .bind(&query.service_name)
             .bind(query.span_name.as_deref())
@@ -500,12 +515,16 @@ impl TelemetryStore for SqliteStore {
     async fn span_rollup(&self, query: &RollupQuery) -> Result<Vec<RollupBucket>, StoreError> {
         query.check()?;
         let width = i64::from(query.bucket_secs) * NANOS_PER_SEC as i64;
-        let le: String = ROLLUP_BOUNDS_MS.iter().map(|b| format!(", SUM(le_{b})")).collect();
+        let le: String = match query.histogram {
+            true => ROLLUP_BOUNDS_MS.iter().map(|b| format!(", SUM(le_{b})")).collect(),
+            false => String::new(),
+        };
         let sql = format!(
             "SELECT (minute_ns / ?1) * ?1 AS bucket, SUM(count), SUM(errors), SUM(duration_sum_ns){le} \
-             FROM span_minutes WHERE service_name = ?2 AND (?3 IS NULL OR name = ?3) \
+             FROM span_minutes WHERE service_name = ?2 {name} \
                AND minute_ns >= ?4 AND minute_ns < ?5 \
-             GROUP BY bucket ORDER BY bucket"
+             GROUP BY bucket ORDER BY bucket",
+            name = name_filter(query.span_name.is_some(), 3)
         );
         let rows = sqlx::query(AssertSqlSafe(sql))
             .bind(width)
@@ -517,7 +536,8 @@ impl TelemetryStore for SqliteStore {
             .await?;
         rows.iter()
             .map(|row| {
-                let le = (0..ROLLUP_BOUNDS_MS.len())
+                let columns = if query.histogram { ROLLUP_BOUNDS_MS.len() } else { 0 };
+                let le = (0..columns)
                     .map(|i| row.try_get::<i64, _>(4 + i).map(|v| v as u64))
                     .collect::<Result<Vec<_>, _>>()?;
                 Ok(RollupBucket {

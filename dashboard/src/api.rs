@@ -119,9 +119,8 @@ pub async fn pathways(State(state): State<DashboardState>, user: ApiUser) -> Res
     let now = crate::web::now_ns() as u64;
     let mut out = Vec::new();
     if let Some(store) = state.store() {
-        for p in state.pathways().iter().filter(|p| user.sees(p)) {
-            out.push(crate::pathways::health(store, p, now, crate::overview::STALE_AFTER_NS).await.map_err(internal)?);
-        }
+        let visible = state.pathways().iter().filter(|p| user.sees(p));
+        out = crate::pathways::health_all(store, visible, now).await.map_err(internal)?;
     }
     Ok(Json(json!({ "evaluated_ns": now, "pathways": out })).into_response())
 }
@@ -141,9 +140,9 @@ pub async fn slos(State(state): State<DashboardState>, user: ApiUser) -> Result<
     let now = crate::web::now_ns() as u64;
     let mut out = Vec::new();
     if let Some(store) = state.store() {
-        for slo in state.visible_slos(&user.0) {
-            out.push(crate::slo_eval::evaluate(store, slo, now).await.map_err(internal)?);
-        }
+        let evaluated =
+            crate::slo_eval::evaluate_all(store, state.visible_slos(&user.0), now).await.map_err(internal)?;
+        out.extend(evaluated.into_iter().map(|(_, status)| status));
     }
     Ok(Json(json!({ "evaluated_ns": now, "slos": out })).into_response())
 }

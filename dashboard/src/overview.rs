@@ -148,12 +148,10 @@ pub(crate) async fn home(State(state): State<DashboardState>, User(user): User) 
     let now = crate::web::now_ns() as u64;
     let mut rows = Vec::new();
     if let Some(store) = &state.inner.store {
-        for pathway in state.inner.pathways.iter().filter(|p| user.sees(p)) {
-            let health = crate::pathways::health(store, pathway, now, crate::overview::STALE_AFTER_NS)
-                .await
-                .map_err(|e| WebError::Internal(e.to_string()))?;
-            rows.push(crate::overview::row(&health));
-        }
+        let visible = state.inner.pathways.iter().filter(|p| user.sees(p));
+        let all =
+            crate::pathways::health_all(store, visible, now).await.map_err(|e| WebError::Internal(e.to_string()))?;
+        rows = all.iter().map(row).collect();
     }
     let view = user.view();
     let can_trace = view.can_trace;

@@ -311,6 +311,7 @@ pub async fn rollup_of(
             from_ns,
             to_ns: now_ns + 1,
             bucket_secs,
+            histogram: true,
         };
         for b in store.span_rollup(&query).await? {
             match merged.get_mut(&b.start_ns) {
@@ -335,6 +336,16 @@ pub async fn health(
     // The streak behind "since" is bounded by 24 hours of one-a-minute runs.
     let runs = recent_runs(store, &pathway.flow, now_ns, RUNS_PER_DAY).await?;
     health_from(store, pathway, &runs, now_ns, stale_after_ns).await
+}
+
+/// The health of several pathways at once (their queries run concurrently), in order.
+pub async fn health_all<'a>(
+    store: &impl TelemetryStore,
+    pathways: impl Iterator<Item = &'a PathwayConfig>,
+    now_ns: u64,
+) -> Result<Vec<PathwayHealth>, StoreError> {
+    let all = pathways.map(|p| health(store, p, now_ns, crate::overview::STALE_AFTER_NS));
+    futures_util::future::try_join_all(all).await
 }
 
 /// Runs fetched for a pathway's state: a day of one-a-minute runs and some to spare.

@@ -136,6 +136,16 @@ pub fn status_from_buckets(slo: &SloConfig, fine: &[SloEvents], coarse: &[SloEve
     }
 }
 
+/// Evaluates several SLOs at once (their queries run concurrently), in order.
+pub async fn evaluate_all<'a>(
+    store: &impl TelemetryStore,
+    slos: impl Iterator<Item = &'a SloConfig>,
+    now_ns: u64,
+) -> Result<Vec<(&'a SloConfig, SloStatus)>, StoreError> {
+    let evaluations = slos.map(|slo| async move { evaluate(store, slo, now_ns).await.map(|s| (slo, s)) });
+    futures_util::future::try_join_all(evaluations).await
+}
+
 /// Fetches the buckets for `slo` and evaluates it at `now_ns`.
 pub async fn evaluate(store: &impl TelemetryStore, slo: &SloConfig, now_ns: u64) -> Result<SloStatus, StoreError> {
     let (service_name, span_name) = slo.events();
@@ -147,15 +157,18 @@ pub async fn evaluate(store: &impl TelemetryStore, slo: &SloConfig, now_ns: u64)
             from_ns,
             to_ns: now_ns + 1,
             bucket_secs,
+            histogram: slo.sli == SliKind::Latency,
         };
         async move {
             let buckets = store.span_rollup(&query).await?;
             Ok::<_, StoreError>(buckets.iter().map(|b| SloEvents::from_rollup(slo, b)).collect::<Vec<_>>())
         }
     };
-    let fine = fetch(now_ns.saturating_sub(longest * NANOS_PER_SEC), FINE_BUCKET_SECS).await?;
-    let coarse =
-        fetch(now_ns.saturating_sub(u64::from(slo.window_days) * 86_400 * NANOS_PER_SEC), COARSE_BUCKET_SECS).await?;
+    let (fine, coarse) = futures_util::future::try_join(
+        fetch(now_ns.saturating_sub(longest * NANOS_PER_SEC), FINE_BUCKET_SECS),
+        fetch(now_ns.saturating_sub(u64::from(slo.window_days) * 86_400 * NANOS_PER_SEC), COARSE_BUCKET_SECS),
+    )
+    .await?;
     Ok(status_from_buckets(slo, &fine, &coarse, now_ns))
 }
 

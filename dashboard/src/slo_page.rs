@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 
 use crate::slo::Severity;
-use crate::slo_eval::{evaluate, SloStatus};
+use crate::slo_eval::SloStatus;
 use crate::web::{render, DashboardState, User, UserView, WebError};
 
 /// One SLO as the page shows it: every figure already in words.
@@ -139,8 +139,10 @@ pub async fn slos_page(State(state): State<DashboardState>, User(user): User) ->
     let now = crate::web::now_ns() as u64;
     let mut views = Vec::new();
     if let Some(store) = state.store() {
-        for slo in state.visible_slos(&user.account) {
-            let status = evaluate(store, slo, now).await.map_err(|e| WebError::Internal(e.to_string()))?;
+        let evaluated = crate::slo_eval::evaluate_all(store, state.visible_slos(&user.account), now)
+            .await
+            .map_err(|e| WebError::Internal(e.to_string()))?;
+        for (slo, status) in evaluated {
             views.push(view(&status, &slo.description, slo));
         }
     }

@@ -399,6 +399,38 @@ mod tests {
     }
 
     #[test]
+    fn pathways_and_span_slos_are_checked_key_by_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pathwatch.toml");
+        let load_err = |text: &str| {
+            std::fs::write(&path, text).unwrap();
+            load(Some(&path), None).unwrap_err().to_string()
+        };
+        let good = "[[pathways]]\nid = \"book\"\nname = \"Book\"\n\
+                    [[pathways.spans]]\nservice = \"gp-booking-api\"\nname = \"POST /Appointment\"\n\
+                    [[pathways.known_errors]]\nid = \"PRB1\"\ntitle = \"t\"\nerror_class = \"5xx\"\nadvice = \"Phone.\"\n\
+                    [[slos]]\nname = \"booking\"\nspans = { service = \"gp-booking-api\" }\nsli = \"latency\"\n\
+                    latency_threshold_ms = 500\nobjective = 0.99\n";
+        std::fs::write(&path, good).unwrap();
+        let config = load(Some(&path), None).unwrap();
+        assert_eq!(config.effective_pathways()[0].spans[0].service, "gp-booking-api");
+        let err = load_err(
+            &good.replace("[[pathways.spans]]\nservice = \"gp-booking-api\"\nname = \"POST /Appointment\"\n", ""),
+        );
+        assert!(err.contains("pathways[0].flow"), "neither a flow nor spans: {err}");
+        let err = load_err(&good.replace("advice = \"Phone.\"\n", "advice = \"Phone.\"\nlink = \"javascript:x\"\n"));
+        assert!(err.contains("pathways[0].known_errors[0].link"), "{err}");
+        let err = load_err(&good.replace("latency_threshold_ms = 500", "latency_threshold_ms = 450"));
+        assert!(err.contains("slos[0].latency_threshold_ms") && err.contains("500"), "not a histogram bound: {err}");
+        let err = load_err(
+            &good.replace("spans = { service = \"gp-booking-api\" }", "flow = \"pds\"\nspans = { service = \"x\" }"),
+        );
+        assert!(err.contains("slos[0].spans"), "flow and spans both: {err}");
+        let err = load_err(&good.replace("[[slos]]", "[pathways.traffic]\npartial_error_ratio = 0.9\n[[slos]]"));
+        assert!(err.contains("pathways[0].traffic.partial_error_ratio"), "{err}");
+    }
+
+    #[test]
     fn flags_override_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("pathwatch.toml");

@@ -98,14 +98,18 @@ pub fn span_rollup(query: &RollupQuery) -> String {
         Some(name) => format!("AND SpanName = {}", quote(name)),
         None => String::new(),
     };
-    let le: Vec<String> = ROLLUP_BOUNDS_MS.iter().map(|b| format!("sum(Le{b})")).collect();
+    let le: Vec<String> = match query.histogram {
+        true => ROLLUP_BOUNDS_MS.iter().map(|b| format!("sum(Le{b})")).collect(),
+        false => Vec::new(),
+    };
     format!(
         "SELECT toUInt64(intDiv(toUInt32(Minute), {width}) * {width}) * {NANOS_PER_SEC} AS bucket, \
-            sum(Count) AS count, sum(Errors) AS errors, sum(DurationSumNs) AS duration_sum_ns, [{le}] AS le \
+            sum(Count) AS count, sum(Errors) AS errors, sum(DurationSumNs) AS duration_sum_ns, {le} AS le \
          FROM span_minutes WHERE ServiceName = {service} {name_filter} \
            AND Minute >= toDateTime({from_s}) AND Minute < toDateTime({to_s}) \
          GROUP BY bucket ORDER BY bucket",
-        le = le.join(", "),
+        // A typed empty array: `[]` alone has no element type.
+        le = if le.is_empty() { "emptyArrayUInt64()".to_string() } else { format!("[{}]", le.join(", ")) },
         service = quote(&query.service_name),
         from_s = seconds(query.from_ns.div_ceil(60 * NANOS_PER_SEC) * 60 * NANOS_PER_SEC),
         to_s = seconds(query.to_ns.div_ceil(60 * NANOS_PER_SEC) * 60 * NANOS_PER_SEC),
@@ -224,6 +228,18 @@ pub fn examples() -> Vec<(&'static str, String)> {
                 from_ns: t0,
                 to_ns: t0 + 86_400 * NANOS_PER_SEC,
                 bucket_secs: 3600,
+                histogram: true,
+            }),
+        ),
+        (
+            "span_rollup_counts",
+            span_rollup(&RollupQuery {
+                service_name: "pathwatch-canary".into(),
+                span_name: None,
+                from_ns: t0,
+                to_ns: t0 + 86_400 * NANOS_PER_SEC,
+                bucket_secs: 60,
+                histogram: false,
             }),
         ),
         ("backfill_span_minutes", backfill_span_minutes()),

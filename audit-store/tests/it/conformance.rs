@@ -339,6 +339,7 @@ pub async fn the_rollup_counts_errors_and_latency_per_minute<S: TelemetryStore>(
         from_ns: T0,
         to_ns: T0 + 240 * NANOS_PER_SEC,
         bucket_secs: 60,
+        histogram: true,
     };
     let minutes = store.span_rollup(&q).await.unwrap();
     let starts: Vec<u64> = minutes.iter().map(|b| (b.start_ns - T0) / NANOS_PER_SEC).collect();
@@ -357,6 +358,10 @@ pub async fn the_rollup_counts_errors_and_latency_per_minute<S: TelemetryStore>(
     q.span_name = Some(name);
     let hour = store.span_rollup(&q).await.unwrap();
     assert_eq!(hour.len(), 1);
+    q.histogram = false;
+    let counts = store.span_rollup(&q).await.unwrap();
+    assert_eq!((counts[0].count, counts[0].errors, counts[0].le.len()), (101, 10, 0), "counts without the histogram");
+    q.histogram = true;
     assert_eq!((hour[0].start_ns, hour[0].count, hour[0].errors), (T0 - T0 % (3600 * NANOS_PER_SEC), 101, 10));
     q.from_ns = T0 + 60 * NANOS_PER_SEC;
     q.bucket_secs = 60;
@@ -483,6 +488,7 @@ async fn sqlite_rollup_counts_a_replayed_span_once() {
         from_ns: T0,
         to_ns: T0 + 60 * NANOS_PER_SEC,
         bucket_secs: 60,
+        histogram: true,
     };
     let minutes = fixture.store.span_rollup(&q).await.unwrap();
     assert_eq!(minutes.iter().map(|m| (m.count, m.within(10))).collect::<Vec<_>>(), [(3, Some(3))]);
