@@ -498,11 +498,12 @@ impl TelemetryStore for SqliteStore {
             for id in chunk {
                 ids.push_bind(id.clone());
             }
-            q.push(") AND service_name = ")
+            // `+column` keeps SQLite on the primary key (trace id) rather than the service index.
+            q.push(") AND +service_name = ")
                 .push_bind(query.service_name.clone())
-                .push(" AND start_ns >= ")
+                .push(" AND +start_ns >= ")
                 .push_bind(to_i64(query.from_ns)?)
-                .push(" AND start_ns < ")
+                .push(" AND +start_ns < ")
                 .push_bind(to_i64(query.to_ns)?);
             for row in q.build().fetch_all(&self.pool).await? {
                 spans.push(span_from_row(&row)?);

@@ -43,7 +43,11 @@ pub fn row(h: &PathwayHealth) -> PathwayRow {
         },
         s => s.to_string(),
     };
-    let since = h.since_ns.map(format_ns).unwrap_or_else(|| "—".into());
+    let since = match (h.since_ns, h.since_before) {
+        (Some(t), true) => format!("before {}", format_ns(t)),
+        (Some(t), false) => format_ns(t),
+        (None, _) => "—".into(),
+    };
     let last_success = h.last_success_ns.map(format_ns).unwrap_or_else(|| "none in 24 hours".into());
     let latency = match (h.p50_ms, h.p95_ms) {
         (Some(p50), Some(p95)) => format!("{p50:.0} ms / {p95:.0} ms"),

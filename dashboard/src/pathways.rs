@@ -234,8 +234,10 @@ pub struct PathwayHealth {
     /// healthy, degraded, partial, outage, or unknown: the worse of the canary's state (unknown
     /// without a run within `stale_after`) and real traffic's.
     pub status: String,
-    /// Start of the oldest run in the current canary streak (within the last 24 hours).
+    /// Start of the oldest run in the current canary streak, among the runs read.
     pub since_ns: Option<u64>,
+    /// The streak runs through every run read: it began before `since_ns`.
+    pub since_before: bool,
     pub last_run_ns: Option<u64>,
     /// The newest run's trace, to open on the trace page.
     pub last_trace_id: Option<String>,
@@ -333,10 +335,14 @@ pub async fn health(
     now_ns: u64,
     stale_after_ns: u64,
 ) -> Result<PathwayHealth, StoreError> {
-    // The streak behind "since" is bounded by 24 hours of one-a-minute runs.
-    let runs = recent_runs(store, &pathway.flow, now_ns, RUNS_PER_DAY).await?;
+    // The last few hours of runs say which state and since when; a streak longer than that is
+    // shown as "before" its oldest run, and the last success then comes from the roll-up.
+    let runs = recent_runs(store, &pathway.flow, now_ns, OVERVIEW_RUNS).await?;
     health_from(store, pathway, &runs, now_ns, stale_after_ns).await
 }
+
+/// Runs the overview reads per pathway: four hours at one a minute.
+pub const OVERVIEW_RUNS: u32 = 240;
 
 /// The health of several pathways at once (their queries run concurrently), in order.
 pub async fn health_all<'a>(
@@ -364,7 +370,7 @@ pub async fn health_from(
     let canary = if pathway.flow.is_empty() {
         Vec::new()
     } else {
-        rollup_of(store, &[(CANARY_SERVICE.into(), Some(format!("canary {}", pathway.flow)))], first_hour, now_ns, 3600)
+        rollup_of(store, &[(CANARY_SERVICE.into(), Some(format!("canary {}", pathway.flow)))], first_hour, now_ns, 60)
             .await?
     };
     let traffic = if pathway.spans.is_empty() {
@@ -411,11 +417,12 @@ pub fn traffic_health(rules: &TrafficRules, windows: &[RollupBucket], now_ns: u6
     }
 }
 
-/// The pure part of `health`: canary runs newest first, hourly canary roll-up, traffic's view.
+/// The pure part of `health`: canary runs newest first (as many as were asked for, or all in the
+/// day), the canary's per-minute roll-up over the day, traffic's view.
 pub fn summarise(
     pathway: &PathwayConfig,
     runs: &[Span],
-    canary_hours: &[RollupBucket],
+    canary_minutes: &[RollupBucket],
     traffic: Option<TrafficHealth>,
     now_ns: u64,
     stale_after_ns: u64,
@@ -428,19 +435,32 @@ pub fn summarise(
     };
     let traffic_status = traffic.as_ref().and_then(|t| t.status.clone()).unwrap_or_else(|| "unknown".into());
     let status = if severity(&traffic_status) > severity(&canary_status) { traffic_status } else { canary_status };
-    let since_ns = newest.filter(|_| fresh).map(|first| {
+    // The current streak; when it runs through every run read, it began before the oldest.
+    let streak = newest.filter(|_| fresh).map(|first| {
         let current = status_of(first);
-        runs.iter().take_while(|r| status_of(r) == current).last().map(|r| r.start_ns).unwrap_or(first.start_ns)
+        let same = runs.iter().take_while(|r| status_of(r) == current).count();
+        (runs[same - 1].start_ns, same == runs.len() && runs.len() >= OVERVIEW_RUNS as usize)
     });
-    let last_success_ns = runs.iter().find(|r| matches!(status_of(r), "healthy" | "degraded")).map(|r| r.start_ns);
+    let passed = |b: &&RollupBucket| b.count > b.errors;
+    let last_success_ns = runs
+        .iter()
+        .find(|r| matches!(status_of(r), "healthy" | "degraded"))
+        .map(|r| r.start_ns)
+        .or_else(|| canary_minutes.iter().rev().find(passed).map(|b| b.start_ns));
     let first_hour = now_ns - now_ns % HOUR_NS - 23 * HOUR_NS;
     let hourly = (0..24)
         .map(|h| {
             let start = first_hour + h * HOUR_NS;
-            canary_hours.iter().find(|b| b.start_ns == start).map(|b| (b.count, b.errors)).unwrap_or((0, 0))
+            canary_minutes
+                .iter()
+                .filter(|b| b.start_ns >= start && b.start_ns < start + HOUR_NS)
+                .fold((0, 0), |(n, e), b| (n + b.count, e + b.errors))
         })
         .collect();
-    let last_hour = canary_hours.iter().rev().find(|b| b.count > 0 && b.start_ns + 2 * HOUR_NS > now_ns);
+    let last_hour: Vec<RollupBucket> =
+        canary_minutes.iter().filter(|b| b.start_ns + HOUR_NS > now_ns).cloned().collect();
+    let last_hour = sum_rollup(&last_hour);
+    let last_hour = last_hour.as_ref();
     // A known error matching the newest run, while that run is failing.
     let known_error = newest.filter(|r| fresh && !matches!(status_of(r), "healthy" | "degraded")).and_then(|r| {
         let class = attribute(r, "pathwatch.canary.error_class").unwrap_or("");
@@ -457,13 +477,14 @@ pub fn summarise(
         (None, "outage") => &g.outage,
         _ => &g.unknown,
     };
-    let in_day = canary_hours.iter().filter(|b| b.start_ns >= first_hour);
+    let in_day = canary_minutes.iter().filter(|b| b.start_ns >= first_hour);
     PathwayHealth {
         id: pathway.id.clone(),
         name: pathway.name.clone(),
         flow: pathway.flow.clone(),
         status,
-        since_ns,
+        since_ns: streak.map(|(since, _)| since),
+        since_before: streak.is_some_and(|(_, before)| before),
         last_run_ns: newest.map(|r| r.start_ns),
         last_trace_id: newest.map(|r| r.trace_id.clone()),
         last_success_ns,
@@ -480,5 +501,65 @@ pub fn summarise(
             link: k.link.clone(),
         }),
         runbook_url: pathway.runbook_url.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use audit_store::{SpanKind, SpanStatus};
+
+    const MIN: u64 = 60 * NANOS_PER_SEC;
+
+    fn run(i: u64, start_ns: u64, status: &str) -> Span {
+        Span {
+            trace_id: format!("{i:032x}"),
+            span_id: format!("{i:016x}"),
+            parent_span_id: String::new(),
+            name: "canary pds".into(),
+            kind: SpanKind::Internal,
+            service_name: CANARY_SERVICE.into(),
+            scope_name: String::new(),
+            start_ns,
+            duration_ns: MIN / 100,
+            status: SpanStatus::Unset,
+            status_message: String::new(),
+            correlation_id: String::new(),
+            attributes: vec![("pathwatch.canary.status".into(), status.into())],
+            resource: vec![],
+            events: vec![],
+            links: vec![],
+        }
+    }
+
+    fn minute(start_ns: u64, count: u64, errors: u64) -> RollupBucket {
+        RollupBucket {
+            start_ns,
+            count,
+            errors,
+            duration_sum_ns: 0,
+            le: vec![count; audit_store::ROLLUP_BOUNDS_MS.len()],
+        }
+    }
+
+    #[test]
+    fn a_streak_longer_than_the_runs_read_began_before_them_and_the_roll_up_finds_the_last_success() {
+        let now = 1_000 * DAY_NS;
+        let pathway = default_pathway("pds");
+        // Failing for every one of the 240 runs read; the roll-up shows a pass five hours ago.
+        let runs: Vec<Span> = (0..u64::from(OVERVIEW_RUNS)).map(|i| run(i, now - (i + 1) * MIN, "outage")).collect();
+        let minutes = vec![minute(now - 300 * MIN, 1, 0), minute(now - 2 * MIN, 1, 1)];
+        let h = summarise(&pathway, &runs, &minutes, None, now, 10 * MIN);
+        assert_eq!(h.status, "outage");
+        assert!(h.since_before, "the streak goes back further than the runs read");
+        assert_eq!(h.since_ns, Some(now - u64::from(OVERVIEW_RUNS) * MIN));
+        assert_eq!(h.last_success_ns, Some(now - 300 * MIN));
+        assert_eq!(crate::overview::row(&h).since, format!("before {}", crate::uk_time::format_ns(now - 240 * MIN)));
+        // A shorter streak is exact.
+        let mut runs = runs;
+        runs[10] = run(10, now - 11 * MIN, "healthy");
+        let h = summarise(&pathway, &runs, &minutes, None, now, 10 * MIN);
+        assert!(!h.since_before);
+        assert_eq!((h.since_ns, h.last_success_ns), (Some(now - 10 * MIN), Some(now - 11 * MIN)));
     }
 }
