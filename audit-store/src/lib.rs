@@ -46,6 +46,36 @@ pub trait TelemetryStore {
     /// most `limit` (e.g. a canary flow's latest runs).
     async fn recent_spans(&self, query: &RecentQuery) -> Result<Vec<Span>, StoreError>;
 
+    /// `span_rollup` for several selections over one window: one result per selection, in order. A
+    /// span counts in every selection it matches. ClickHouse answers in one query (its per-query
+    /// cost outweighs the rows); SQLite asks once per selection.
+    async fn span_rollups(&self, query: &RollupsQuery) -> Result<Vec<Vec<RollupBucket>>, StoreError> {
+        let mut out = Vec::with_capacity(query.selections.len());
+        for selection in &query.selections {
+            out.push(self.span_rollup(&query.one(selection)).await?);
+        }
+        Ok(out)
+    }
+
+    /// `recent_spans` for several span names of one service: the newest `limit` of each name,
+    /// newest first, one result per name in order.
+    async fn recent_spans_by_name(
+        &self,
+        service_name: &str,
+        span_names: &[String],
+        from_ns: u64,
+        to_ns: u64,
+        limit: u32,
+    ) -> Result<Vec<Vec<Span>>, StoreError> {
+        let mut out = Vec::with_capacity(span_names.len());
+        for name in span_names {
+            let query =
+                RecentQuery { service_name: service_name.into(), span_name: Some(name.clone()), from_ns, to_ns, limit };
+            out.push(self.recent_spans(&query).await?);
+        }
+        Ok(out)
+    }
+
     /// The spans of one service in the given traces that started in `[from_ns, to_ns)`, oldest
     /// first: a few canary runs' steps, found by trace id without reading other traffic.
     async fn spans_in_traces(&self, query: &TracesQuery) -> Result<Vec<Span>, StoreError>;
@@ -111,6 +141,21 @@ impl TelemetryStore for AnyStore {
 
     async fn spans_in_traces(&self, query: &TracesQuery) -> Result<Vec<Span>, StoreError> {
         delegate!(self, s => s.spans_in_traces(query))
+    }
+
+    async fn span_rollups(&self, query: &RollupsQuery) -> Result<Vec<Vec<RollupBucket>>, StoreError> {
+        delegate!(self, s => s.span_rollups(query))
+    }
+
+    async fn recent_spans_by_name(
+        &self,
+        service_name: &str,
+        span_names: &[String],
+        from_ns: u64,
+        to_ns: u64,
+        limit: u32,
+    ) -> Result<Vec<Vec<Span>>, StoreError> {
+        delegate!(self, s => s.recent_spans_by_name(service_name, span_names, from_ns, to_ns, limit))
     }
     async fn audit_events(&self, filter: &AuditFilter) -> Result<Vec<StoredAuditEvent>, StoreError> {
         delegate!(self, s => s.audit_events(filter))

@@ -275,6 +275,64 @@ impl RollupQuery {
     }
 }
 
+/// One service's spans, of one name or all of them: what a roll-up selects.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SpanSelection {
+    pub service_name: String,
+    pub span_name: Option<String>,
+}
+
+impl SpanSelection {
+    pub fn matches(&self, service_name: &str, span_name: &str) -> bool {
+        self.service_name == service_name && self.span_name.as_deref().is_none_or(|n| n == span_name)
+    }
+}
+
+/// Several roll-ups over the same window, for [`crate::TelemetryStore::span_rollups`].
+#[derive(Debug, Clone)]
+pub struct RollupsQuery {
+    pub selections: Vec<SpanSelection>,
+    pub from_ns: u64,
+    pub to_ns: u64,
+    pub bucket_secs: u32,
+    pub histogram: bool,
+}
+
+impl RollupsQuery {
+    /// The query for one of the selections.
+    pub fn one(&self, selection: &SpanSelection) -> RollupQuery {
+        RollupQuery {
+            service_name: selection.service_name.clone(),
+            span_name: selection.span_name.clone(),
+            from_ns: self.from_ns,
+            to_ns: self.to_ns,
+            bucket_secs: self.bucket_secs,
+            histogram: self.histogram,
+        }
+    }
+}
+
+/// Sums buckets of the same start, oldest first.
+pub fn merge_rollups(buckets: impl IntoIterator<Item = RollupBucket>) -> Vec<RollupBucket> {
+    let mut merged: std::collections::BTreeMap<u64, RollupBucket> = Default::default();
+    for b in buckets {
+        match merged.get_mut(&b.start_ns) {
+            Some(m) => m.add(&b),
+            None => {
+                merged.insert(b.start_ns, b);
+            }
+        }
+    }
+    merged.into_values().collect()
+}
+
+/// Re-buckets to `width_ns` (a multiple of the buckets' own width), buckets starting at multiples of it.
+pub fn regroup_rollup(buckets: &[RollupBucket], width_ns: u64) -> Vec<RollupBucket> {
+    merge_rollups(
+        buckets.iter().map(|b| RollupBucket { start_ns: b.start_ns - b.start_ns % width_ns.max(1), ..b.clone() }),
+    )
+}
+
 /// Spans in one roll-up bucket: counts, errors and a cumulative histogram over [`ROLLUP_BOUNDS_MS`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RollupBucket {

@@ -14,8 +14,7 @@ use serde::Serialize;
 use crate::accounts::Account;
 use crate::overview::{chart, row, traffic_text, PathwayRow, STALE_AFTER_NS};
 use crate::pathways::{
-    attribute, health_from, recent_runs, rollup_of, status_of, traffic_health, PathwayConfig, PathwayHealth,
-    SpanSelector, TrafficHealth,
+    attribute, health_from, recent_runs, status_of, PathwayConfig, PathwayHealth, SpanSelector, TrafficHealth,
 };
 use crate::slo_eval::CANARY_SERVICE;
 use crate::uk_time::format_ns;
@@ -253,7 +252,7 @@ pub async fn detail(state: &DashboardState, user: &Account, id: &str) -> Result<
     let internal = |e: audit_store::StoreError| WebError::Internal(e.to_string());
     let now = now_ns().max(0) as u64;
     let runs = recent_runs(store, &pathway.flow, now, crate::pathways::RUNS_PER_DAY).await.map_err(internal)?;
-    let health = health_from(store, pathway, &runs, now, STALE_AFTER_NS).await.map_err(internal)?;
+    let (health, per_selector) = health_from(store, pathway, &runs, now, STALE_AFTER_NS).await.map_err(internal)?;
     let steps = if pathway.flow.is_empty() {
         Vec::new()
     } else {
@@ -270,15 +269,8 @@ pub async fn detail(state: &DashboardState, user: &Account, id: &str) -> Result<
             .map_err(internal)?;
         step_rows(&spans, &pathway.flow)
     };
-    let mut traffic = Vec::new();
-    let from = now.saturating_sub(crate::pathways::DAY_NS);
-    for sel in &pathway.spans {
-        let width = pathway.traffic.window_minutes * 60;
-        let windows = rollup_of(store, &[(sel.service.clone(), sel.name.clone())], from - from % HOUR_NS, now, width)
-            .await
-            .map_err(internal)?;
-        traffic.push(TrafficRow { spans: sel.clone(), health: traffic_health(&pathway.traffic, &windows, now) });
-    }
+    let traffic =
+        pathway.spans.iter().zip(per_selector).map(|(sel, health)| TrafficRow { spans: sel.clone(), health }).collect();
     Ok(PathwayDetail {
         evaluated_ns: now,
         health,

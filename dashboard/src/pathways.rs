@@ -3,8 +3,8 @@
 //! canary runs: current status and since when, last success, latency and errors over 24 hours.
 
 use audit_store::{
-    rollup_quantile_ns, sum_rollup, RecentQuery, RollupBucket, RollupQuery, Span, StoreError, TelemetryStore,
-    NANOS_PER_SEC,
+    merge_rollups, regroup_rollup, rollup_quantile_ns, sum_rollup, RecentQuery, RollupBucket, RollupsQuery, Span,
+    SpanSelection, StoreError, TelemetryStore, NANOS_PER_SEC,
 };
 use serde::{Deserialize, Serialize};
 
@@ -297,91 +297,104 @@ pub async fn recent_runs(
         .await
 }
 
-/// The roll-up of every selector, summed per bucket, over `[from_ns, now]`.
-pub async fn rollup_of(
-    store: &impl TelemetryStore,
-    selectors: &[(String, Option<String>)],
-    from_ns: u64,
-    now_ns: u64,
-    bucket_secs: u32,
-) -> Result<Vec<RollupBucket>, StoreError> {
-    let mut merged: std::collections::BTreeMap<u64, RollupBucket> = Default::default();
-    for (service, name) in selectors {
-        let query = RollupQuery {
-            service_name: service.clone(),
-            span_name: name.clone(),
-            from_ns,
-            to_ns: now_ns + 1,
-            bucket_secs,
-            histogram: true,
-        };
-        for b in store.span_rollup(&query).await? {
-            match merged.get_mut(&b.start_ns) {
-                Some(m) => m.add(&b),
-                None => {
-                    merged.insert(b.start_ns, b);
-                }
-            }
-        }
-    }
-    Ok(merged.into_values().collect())
+/// The roll-up selections that measure a pathway: its canary flow's runs (if it has a flow), then
+/// each of its span selectors.
+fn selections(pathway: &PathwayConfig) -> Vec<SpanSelection> {
+    let canary = (!pathway.flow.is_empty()).then(|| SpanSelection {
+        service_name: CANARY_SERVICE.into(),
+        span_name: Some(format!("canary {}", pathway.flow)),
+    });
+    canary
+        .into_iter()
+        .chain(
+            pathway.spans.iter().map(|s| SpanSelection { service_name: s.service.clone(), span_name: s.name.clone() }),
+        )
+        .collect()
 }
 
-/// The health of `pathway` at `now_ns` from the store: the latest canary runs (to say which state
-/// and since when) and the per-minute roll-up (counts, errors, latency). Never reads raw traffic.
-pub async fn health(
-    store: &impl TelemetryStore,
+/// A day of per-minute roll-ups (from the start of the hour 24 hours ago), histograms included.
+fn day_of_minutes(selections: Vec<SpanSelection>, now_ns: u64) -> RollupsQuery {
+    let from = now_ns.saturating_sub(DAY_NS);
+    RollupsQuery { selections, from_ns: from - from % HOUR_NS, to_ns: now_ns + 1, bucket_secs: 60, histogram: true }
+}
+
+/// Puts a pathway's health together from its runs and its selections' minutes (in `selections`
+/// order), with real traffic's view per span selector.
+fn assemble(
     pathway: &PathwayConfig,
+    runs: &[Span],
+    minutes: &[Vec<RollupBucket>],
     now_ns: u64,
     stale_after_ns: u64,
-) -> Result<PathwayHealth, StoreError> {
-    // The last few hours of runs say which state and since when; a streak longer than that is
-    // shown as "before" its oldest run, and the last success then comes from the roll-up.
-    let runs = recent_runs(store, &pathway.flow, now_ns, OVERVIEW_RUNS).await?;
-    health_from(store, pathway, &runs, now_ns, stale_after_ns).await
+) -> (PathwayHealth, Vec<TrafficHealth>) {
+    let (canary, traffic): (&[Vec<RollupBucket>], &[Vec<RollupBucket>]) =
+        if pathway.flow.is_empty() { (&[], minutes) } else { minutes.split_at(1.min(minutes.len())) };
+    let width = u64::from(pathway.traffic.window_minutes) * 60 * NANOS_PER_SEC;
+    let per_selector: Vec<TrafficHealth> =
+        traffic.iter().map(|m| traffic_health(&pathway.traffic, &regroup_rollup(m, width), now_ns)).collect();
+    let together = (!traffic.is_empty()).then(|| {
+        let merged = merge_rollups(traffic.iter().flatten().cloned());
+        traffic_health(&pathway.traffic, &regroup_rollup(&merged, width), now_ns)
+    });
+    let canary_minutes = canary.first().map(Vec::as_slice).unwrap_or(&[]);
+    (summarise(pathway, runs, canary_minutes, together, now_ns, stale_after_ns), per_selector)
 }
 
-/// Runs the overview reads per pathway: four hours at one a minute.
-pub const OVERVIEW_RUNS: u32 = 240;
-
-/// The health of several pathways at once (their queries run concurrently), in order.
+/// The health of several pathways at `now_ns`: the latest canary runs (to say which state and
+/// since when) and the per-minute roll-up (counts, errors, latency), read for all of them at once
+/// (two queries). Never reads raw traffic.
 pub async fn health_all<'a>(
     store: &impl TelemetryStore,
     pathways: impl Iterator<Item = &'a PathwayConfig>,
     now_ns: u64,
 ) -> Result<Vec<PathwayHealth>, StoreError> {
-    let all = pathways.map(|p| health(store, p, now_ns, crate::overview::STALE_AFTER_NS));
-    futures_util::future::try_join_all(all).await
+    let pathways: Vec<&PathwayConfig> = pathways.collect();
+    let mut flows: Vec<String> =
+        pathways.iter().filter(|p| !p.flow.is_empty()).map(|p| format!("canary {}", p.flow)).collect();
+    flows.sort();
+    flows.dedup();
+    // The last few hours of runs say which state and since when; a streak longer than that is
+    // shown as "before" its oldest run, and the last success then comes from the roll-up.
+    let runs = store
+        .recent_spans_by_name(CANARY_SERVICE, &flows, now_ns.saturating_sub(DAY_NS), now_ns + 1, OVERVIEW_RUNS)
+        .await?;
+    let per_pathway: Vec<Vec<SpanSelection>> = pathways.iter().map(|p| selections(p)).collect();
+    let minutes = store.span_rollups(&day_of_minutes(per_pathway.concat(), now_ns)).await?;
+    let mut at = 0;
+    let mut out = Vec::with_capacity(pathways.len());
+    for (pathway, mine) in pathways.iter().zip(&per_pathway) {
+        let name = format!("canary {}", pathway.flow);
+        let pathway_runs = flows.iter().position(|f| *f == name).and_then(|i| runs.get(i)).map(Vec::as_slice);
+        let (health, _) = assemble(
+            pathway,
+            pathway_runs.unwrap_or(&[]),
+            minutes.get(at..at + mine.len()).unwrap_or(&[]),
+            now_ns,
+            crate::overview::STALE_AFTER_NS,
+        );
+        at += mine.len();
+        out.push(health);
+    }
+    Ok(out)
 }
 
-/// Runs fetched for a pathway's state: a day of one-a-minute runs and some to spare.
+/// Runs the overview reads per pathway: four hours at one a minute.
+pub const OVERVIEW_RUNS: u32 = 240;
+
+/// Runs the pathway page reads: a day of one-a-minute runs and some to spare.
 pub const RUNS_PER_DAY: u32 = 2_000;
 
-/// `health` with the runs (from `recent_runs`) already fetched.
+/// One pathway's health with the runs already read (from `recent_runs`), and real traffic's view
+/// per span selector, in order.
 pub async fn health_from(
     store: &impl TelemetryStore,
     pathway: &PathwayConfig,
     runs: &[Span],
     now_ns: u64,
     stale_after_ns: u64,
-) -> Result<PathwayHealth, StoreError> {
-    let from = now_ns.saturating_sub(DAY_NS);
-    let first_hour = from - from % HOUR_NS;
-    let canary = if pathway.flow.is_empty() {
-        Vec::new()
-    } else {
-        rollup_of(store, &[(CANARY_SERVICE.into(), Some(format!("canary {}", pathway.flow)))], first_hour, now_ns, 60)
-            .await?
-    };
-    let traffic = if pathway.spans.is_empty() {
-        None
-    } else {
-        let selectors: Vec<_> = pathway.spans.iter().map(|s| (s.service.clone(), s.name.clone())).collect();
-        let width = pathway.traffic.window_minutes * 60;
-        let windows = rollup_of(store, &selectors, first_hour, now_ns, width).await?;
-        Some(traffic_health(&pathway.traffic, &windows, now_ns))
-    };
-    Ok(summarise(pathway, runs, &canary, traffic, now_ns, stale_after_ns))
+) -> Result<(PathwayHealth, Vec<TrafficHealth>), StoreError> {
+    let minutes = store.span_rollups(&day_of_minutes(selections(pathway), now_ns)).await?;
+    Ok(assemble(pathway, runs, &minutes, now_ns, stale_after_ns))
 }
 
 /// Real traffic's view from buckets `window_minutes` wide covering the last 24 hours.

@@ -6,7 +6,7 @@
 //! The core (`status_from_buckets`) is a pure function of time buckets, so the worked examples in
 //! the tests pin the maths; `evaluate` only fetches the buckets. Nothing here reads raw spans.
 
-use audit_store::{RollupBucket, RollupQuery, StoreError, TelemetryStore, NANOS_PER_SEC};
+use audit_store::{RollupBucket, RollupQuery, RollupsQuery, SpanSelection, StoreError, TelemetryStore, NANOS_PER_SEC};
 use serde::Serialize;
 
 use crate::slo::{alert_windows, burn_rate, ErrorBudget, Severity, SliKind, SloConfig};
@@ -136,14 +136,49 @@ pub fn status_from_buckets(slo: &SloConfig, fine: &[SloEvents], coarse: &[SloEve
     }
 }
 
-/// Evaluates several SLOs at once (their queries run concurrently), in order.
+/// Evaluates several SLOs at `now_ns`, in order, reading the roll-up for all of them at once (two
+/// queries: minutes over the longest alert window, hours over the longest SLO window).
 pub async fn evaluate_all<'a>(
     store: &impl TelemetryStore,
     slos: impl Iterator<Item = &'a SloConfig>,
     now_ns: u64,
 ) -> Result<Vec<(&'a SloConfig, SloStatus)>, StoreError> {
-    let evaluations = slos.map(|slo| async move { evaluate(store, slo, now_ns).await.map(|s| (slo, s)) });
-    futures_util::future::try_join_all(evaluations).await
+    let slos: Vec<&SloConfig> = slos.collect();
+    if slos.is_empty() {
+        return Ok(Vec::new());
+    }
+    let selections: Vec<SpanSelection> = slos
+        .iter()
+        .map(|slo| {
+            let (service_name, span_name) = slo.events();
+            SpanSelection { service_name, span_name }
+        })
+        .collect();
+    let longest_alert =
+        slos.iter().flat_map(|slo| alert_windows(slo.window_days)).map(|w| w.long_secs).max().unwrap_or(3600);
+    let longest_window = slos.iter().map(|slo| u64::from(slo.window_days)).max().unwrap_or(28) * 86_400;
+    let query = |secs: u64, bucket_secs: u32| RollupsQuery {
+        selections: selections.clone(),
+        from_ns: now_ns.saturating_sub(secs * NANOS_PER_SEC),
+        to_ns: now_ns + 1,
+        bucket_secs,
+        histogram: slos.iter().any(|slo| slo.sli == SliKind::Latency),
+    };
+    let (fine, coarse) = futures_util::future::try_join(
+        store.span_rollups(&query(longest_alert, FINE_BUCKET_SECS)),
+        store.span_rollups(&query(longest_window, COARSE_BUCKET_SECS)),
+    )
+    .await?;
+    Ok(slos
+        .iter()
+        .enumerate()
+        .map(|(i, slo)| {
+            let events = |buckets: Option<&Vec<RollupBucket>>| -> Vec<SloEvents> {
+                buckets.map(|b| b.iter().map(|b| SloEvents::from_rollup(slo, b)).collect()).unwrap_or_default()
+            };
+            (*slo, status_from_buckets(slo, &events(fine.get(i)), &events(coarse.get(i)), now_ns))
+        })
+        .collect())
 }
 
 /// Fetches the buckets for `slo` and evaluates it at `now_ns`.

@@ -275,6 +275,60 @@ impl TelemetryStore for ClickHouseStore {
             .collect())
     }
 
+    async fn span_rollups(&self, query: &RollupsQuery) -> Result<Vec<Vec<RollupBucket>>, StoreError> {
+        query.selections.iter().try_for_each(|s| query.one(s).check())?;
+        if query.selections.is_empty() {
+            return Ok(Vec::new());
+        }
+        #[derive(Row, Deserialize)]
+        struct Row2 {
+            service_name: String,
+            span_name: String,
+            bucket: u64,
+            count: u64,
+            errors: u64,
+            duration_sum_ns: u64,
+            le: Vec<u64>,
+        }
+        let rows: Vec<Row2> = self.client.query(&sql::span_rollups(query)).fetch_all().await?;
+        let mut out: Vec<Vec<RollupBucket>> = vec![Vec::new(); query.selections.len()];
+        for r in rows {
+            for (i, selection) in query.selections.iter().enumerate() {
+                if selection.matches(&r.service_name, &r.span_name) {
+                    out[i].push(RollupBucket {
+                        start_ns: r.bucket,
+                        count: r.count,
+                        errors: r.errors,
+                        duration_sum_ns: r.duration_sum_ns,
+                        le: r.le.clone(),
+                    });
+                }
+            }
+        }
+        Ok(out.into_iter().map(merge_rollups).collect())
+    }
+
+    async fn recent_spans_by_name(
+        &self,
+        service_name: &str,
+        span_names: &[String],
+        from_ns: u64,
+        to_ns: u64,
+        limit: u32,
+    ) -> Result<Vec<Vec<Span>>, StoreError> {
+        if span_names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let spans = self.spans(&sql::recent_spans_by_name(service_name, span_names, from_ns, to_ns, limit)).await?;
+        let mut out: Vec<Vec<Span>> = vec![Vec::new(); span_names.len()];
+        for span in spans {
+            if let Some(i) = span_names.iter().position(|n| *n == span.name) {
+                out[i].push(span);
+            }
+        }
+        Ok(out)
+    }
+
     async fn latency_buckets(&self, query: &BucketQuery) -> Result<Vec<LatencyBucket>, StoreError> {
         if query.bucket_secs == 0 {
             return Err(StoreError::Invalid("bucket width must be at least one second".into()));

@@ -2,7 +2,9 @@
 //! can hand the same SQL to a current ClickHouse (chDB) in CI. Values are inlined with [`quote`]
 //! (strings) or as numbers, never spliced raw.
 use super::{quote, seconds, AUDIT_FIELDS, SPAN_FIELDS};
-use crate::model::{AuditFilter, BucketQuery, RecentQuery, RollupQuery, TracesQuery, NANOS_PER_SEC, ROLLUP_BOUNDS_MS};
+use crate::model::{
+    AuditFilter, BucketQuery, RecentQuery, RollupQuery, RollupsQuery, TracesQuery, NANOS_PER_SEC, ROLLUP_BOUNDS_MS,
+};
 
 pub fn trace_range(trace_id: &str) -> String {
     format!(
@@ -113,6 +115,53 @@ pub fn span_rollup(query: &RollupQuery) -> String {
         service = quote(&query.service_name),
         from_s = seconds(query.from_ns.div_ceil(60 * NANOS_PER_SEC) * 60 * NANOS_PER_SEC),
         to_s = seconds(query.to_ns.div_ceil(60 * NANOS_PER_SEC) * 60 * NANOS_PER_SEC),
+    )
+}
+
+/// Several selections' roll-ups in one query, by service and span name; the caller sums the rows
+/// into each selection they match.
+pub fn span_rollups(query: &RollupsQuery) -> String {
+    let width = u64::from(query.bucket_secs);
+    let le: Vec<String> = match query.histogram {
+        true => ROLLUP_BOUNDS_MS.iter().map(|b| format!("sum(Le{b})")).collect(),
+        false => Vec::new(),
+    };
+    let selected: Vec<String> = query
+        .selections
+        .iter()
+        .map(|s| match &s.span_name {
+            Some(name) => format!("(ServiceName = {} AND SpanName = {})", quote(&s.service_name), quote(name)),
+            None => format!("ServiceName = {}", quote(&s.service_name)),
+        })
+        .collect();
+    format!(
+        "SELECT ServiceName AS service_name, SpanName AS span_name, \
+            toUInt64(intDiv(toUInt32(Minute), {width}) * {width}) * {NANOS_PER_SEC} AS bucket, \
+            sum(Count) AS count, sum(Errors) AS errors, sum(DurationSumNs) AS duration_sum_ns, {le} AS le \
+         FROM span_minutes WHERE ({selected}) \
+           AND Minute >= toDateTime({from_s}) AND Minute < toDateTime({to_s}) \
+         GROUP BY service_name, span_name, bucket ORDER BY bucket",
+        le = if le.is_empty() { "emptyArrayUInt64()".to_string() } else { format!("[{}]", le.join(", ")) },
+        selected = if selected.is_empty() { "0".to_string() } else { selected.join(" OR ") },
+        from_s = seconds(query.from_ns.div_ceil(60 * NANOS_PER_SEC) * 60 * NANOS_PER_SEC),
+        to_s = seconds(query.to_ns.div_ceil(60 * NANOS_PER_SEC) * 60 * NANOS_PER_SEC),
+    )
+}
+
+/// The newest `limit` spans of each name, duplicates collapsed first.
+pub fn recent_spans_by_name(service_name: &str, span_names: &[String], from_ns: u64, to_ns: u64, limit: u32) -> String {
+    let names: Vec<String> = span_names.iter().map(|n| quote(n)).collect();
+    format!(
+        "SELECT {SPAN_FIELDS} FROM (SELECT {SPAN_FIELDS} FROM spans WHERE ServiceName = {service} \
+           AND SpanName IN ({names}) \
+           AND Timestamp >= toDateTime({from_s}) AND Timestamp <= toDateTime({to_s}) \
+           AND TimestampNs >= {from_ns} AND TimestampNs < {to_ns} \
+         ORDER BY TimestampNs DESC, SpanId LIMIT 1 BY TraceId, SpanId) \
+         ORDER BY TimestampNs DESC, SpanId LIMIT {limit} BY SpanName",
+        service = quote(service_name),
+        names = if names.is_empty() { "''".to_string() } else { names.join(", ") },
+        from_s = seconds(from_ns),
+        to_s = seconds(to_ns),
     )
 }
 
@@ -243,6 +292,32 @@ pub fn examples() -> Vec<(&'static str, String)> {
             }),
         ),
         ("backfill_span_minutes", backfill_span_minutes()),
+        (
+            "span_rollups",
+            span_rollups(&RollupsQuery {
+                selections: vec![
+                    crate::model::SpanSelection {
+                        service_name: "pathwatch-canary".into(),
+                        span_name: Some("canary pds".into()),
+                    },
+                    crate::model::SpanSelection { service_name: "gp-booking-api".into(), span_name: None },
+                ],
+                from_ns: t0,
+                to_ns: t0 + 86_400 * NANOS_PER_SEC,
+                bucket_secs: 60,
+                histogram: true,
+            }),
+        ),
+        (
+            "recent_spans_by_name",
+            recent_spans_by_name(
+                "pathwatch-canary",
+                &["canary pds".into(), "canary mesh".into()],
+                t0,
+                t0 + 86_400 * NANOS_PER_SEC,
+                240,
+            ),
+        ),
         (
             "spans_in_traces",
             spans_in_traces(

@@ -399,6 +399,61 @@ pub async fn spans_in_traces_are_one_services_within_the_window<S: TelemetryStor
     assert!(store.spans_in_traces(&q).await.unwrap().is_empty());
 }
 
+pub async fn several_rollups_and_recent_spans_by_name_in_one_call<S: TelemetryStore>(store: &S) {
+    // Two names of one service, one span of another service.
+    let mut spans = Vec::new();
+    for i in 0..6u8 {
+        let mut s = span(70 + i, 0, T0 + u64::from(i) * NANOS_PER_SEC, 20 * MS);
+        s.name = if i % 2 == 0 { "canary pds".into() } else { "canary mesh".into() };
+        if i == 4 {
+            s.status = SpanStatus::Error;
+        }
+        spans.push(s);
+    }
+    let mut other = span(80, 0, T0, 20 * MS);
+    other.service_name = "gp-booking-api".into();
+    spans.push(other);
+    store.insert_spans(&spans).await.unwrap();
+    let pick = |service: &str, name: Option<&str>| SpanSelection {
+        service_name: service.into(),
+        span_name: name.map(str::to_string),
+    };
+    let q = RollupsQuery {
+        selections: vec![
+            pick("pds-canary", Some("canary pds")),
+            pick("pds-canary", None),
+            pick("gp-booking-api", None),
+            pick("nobody", None),
+        ],
+        from_ns: T0,
+        to_ns: T0 + 60 * NANOS_PER_SEC,
+        bucket_secs: 60,
+        histogram: true,
+    };
+    let got = store.span_rollups(&q).await.unwrap();
+    let counts: Vec<Vec<(u64, u64)>> = got.iter().map(|r| r.iter().map(|b| (b.count, b.errors)).collect()).collect();
+    assert_eq!(
+        counts,
+        vec![vec![(3, 1)], vec![(6, 1)], vec![(1, 0)], vec![]],
+        "a span counts in every selection it matches"
+    );
+    assert_eq!(got[1][0].within(25), Some(6));
+    let runs = store
+        .recent_spans_by_name(
+            "pds-canary",
+            &["canary pds".into(), "canary mesh".into(), "canary nrl".into()],
+            T0,
+            T0 + 60 * NANOS_PER_SEC,
+            2,
+        )
+        .await
+        .unwrap();
+    let starts: Vec<Vec<u64>> =
+        runs.iter().map(|r| r.iter().map(|s| (s.start_ns - T0) / NANOS_PER_SEC).collect()).collect();
+    assert_eq!(starts, vec![vec![4, 2], vec![5, 3], vec![]], "the newest two of each name, newest first");
+    assert_eq!(runs[0][0], spans[4], "whole spans");
+}
+
 /// Runs each named test on SQLite and on ClickHouse.
 pub async fn recent_spans_are_newest_first_within_the_window<S: TelemetryStore>(store: &S) {
     let mut spans: Vec<Span> = (1..=5u64)
@@ -467,6 +522,7 @@ conformance_suite!(
     recent_spans_are_newest_first_within_the_window,
     the_rollup_counts_errors_and_latency_per_minute,
     spans_in_traces_are_one_services_within_the_window,
+    several_rollups_and_recent_spans_by_name_in_one_call,
     audit_events_by_patient_user_time_and_correlation,
     replayed_audit_events_are_stored_once,
     the_chain_detects_edits_deletions_and_swaps,
