@@ -48,13 +48,11 @@ pub trait TelemetryStore {
 
     /// `span_rollup` for several selections over one window: one result per selection, in order. A
     /// span counts in every selection it matches. ClickHouse answers in one query (its per-query
-    /// cost outweighs the rows); SQLite asks once per selection.
+    /// cost outweighs the rows); SQLite asks once per selection, concurrently.
     async fn span_rollups(&self, query: &RollupsQuery) -> Result<Vec<Vec<RollupBucket>>, StoreError> {
-        let mut out = Vec::with_capacity(query.selections.len());
-        for selection in &query.selections {
-            out.push(self.span_rollup(&query.one(selection)).await?);
-        }
-        Ok(out)
+        // Concurrently: SQLite's pool reads on several connections at once (WAL).
+        let queries: Vec<RollupQuery> = query.selections.iter().map(|s| query.one(s)).collect();
+        futures_util::future::try_join_all(queries.iter().map(|q| self.span_rollup(q))).await
     }
 
     /// `recent_spans` for several span names of one service: the newest `limit` of each name,
@@ -67,13 +65,17 @@ pub trait TelemetryStore {
         to_ns: u64,
         limit: u32,
     ) -> Result<Vec<Vec<Span>>, StoreError> {
-        let mut out = Vec::with_capacity(span_names.len());
-        for name in span_names {
-            let query =
-                RecentQuery { service_name: service_name.into(), span_name: Some(name.clone()), from_ns, to_ns, limit };
-            out.push(self.recent_spans(&query).await?);
-        }
-        Ok(out)
+        let queries: Vec<RecentQuery> = span_names
+            .iter()
+            .map(|name| RecentQuery {
+                service_name: service_name.into(),
+                span_name: Some(name.clone()),
+                from_ns,
+                to_ns,
+                limit,
+            })
+            .collect();
+        futures_util::future::try_join_all(queries.iter().map(|q| self.recent_spans(q))).await
     }
 
     /// The spans of one service in the given traces that started in `[from_ns, to_ns)`, oldest
