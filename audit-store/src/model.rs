@@ -326,13 +326,6 @@ pub fn merge_rollups(buckets: impl IntoIterator<Item = RollupBucket>) -> Vec<Rol
     merged.into_values().collect()
 }
 
-/// Re-buckets to `width_ns` (a multiple of the buckets' own width), buckets starting at multiples of it.
-pub fn regroup_rollup(buckets: &[RollupBucket], width_ns: u64) -> Vec<RollupBucket> {
-    merge_rollups(
-        buckets.iter().map(|b| RollupBucket { start_ns: b.start_ns - b.start_ns % width_ns.max(1), ..b.clone() }),
-    )
-}
-
 /// Spans in one roll-up bucket: counts, errors and a cumulative histogram over [`ROLLUP_BOUNDS_MS`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RollupBucket {

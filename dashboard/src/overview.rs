@@ -48,7 +48,11 @@ pub fn row(h: &PathwayHealth) -> PathwayRow {
         (Some(t), false) => format_ns(t),
         (None, _) => "—".into(),
     };
-    let last_success = h.last_success_ns.map(format_ns).unwrap_or_else(|| "none in 24 hours".into());
+    let last_success = match (h.last_success_ns, h.last_success_hour) {
+        (Some(t), true) => format!("in the hour from {}", format_ns(t)),
+        (Some(t), false) => format_ns(t),
+        (None, _) => "none in 24 hours".into(),
+    };
     let latency = match (h.p50_ms, h.p95_ms) {
         (Some(p50), Some(p95)) => format!("{p50:.0} ms / {p95:.0} ms"),
         _ => "no runs".into(),
@@ -91,7 +95,7 @@ pub fn traffic_text(t: &crate::pathways::TrafficHealth) -> String {
         ),
     };
     let latency = match (t.p50_ms, t.p95_ms) {
-        (Some(p50), Some(p95)) => format!("; p50 ≈ {p50:.0} ms, p95 ≈ {p95:.0} ms in the last hour"),
+        (Some(p50), Some(p95)) => format!("; p50 ≈ {p50:.0} ms, p95 ≈ {p95:.0} ms this hour and the last"),
         _ => String::new(),
     };
     let state = match &t.status {

@@ -3,8 +3,8 @@
 //! canary runs: current status and since when, last success, latency and errors over 24 hours.
 
 use audit_store::{
-    merge_rollups, regroup_rollup, rollup_quantile_ns, sum_rollup, RecentQuery, RollupBucket, RollupsQuery, Span,
-    SpanSelection, StoreError, TelemetryStore, NANOS_PER_SEC,
+    merge_rollups, rollup_quantile_ns, sum_rollup, RecentQuery, RollupBucket, RollupsQuery, Span, SpanSelection,
+    StoreError, TelemetryStore, NANOS_PER_SEC,
 };
 use serde::{Deserialize, Serialize};
 
@@ -242,7 +242,9 @@ pub struct PathwayHealth {
     /// The newest run's trace, to open on the trace page.
     pub last_trace_id: Option<String>,
     pub last_success_ns: Option<u64>,
-    /// Canary runs over the last hour, estimated from the latency histogram.
+    /// The last success is known only to the hour (it is older than the runs read).
+    pub last_success_hour: bool,
+    /// Canary runs over this clock hour and the one before, estimated from the latency histogram.
     pub p50_ms: Option<f64>,
     pub p95_ms: Option<f64>,
     pub runs_24h: u64,
@@ -312,37 +314,53 @@ fn selections(pathway: &PathwayConfig) -> Vec<SpanSelection> {
         .collect()
 }
 
-/// A day of per-minute roll-ups (from the start of the hour 24 hours ago), histograms included.
-fn day_of_minutes(selections: Vec<SpanSelection>, now_ns: u64) -> RollupsQuery {
+/// A day of hourly roll-ups (from the start of the hour 24 hours ago), histograms included.
+fn day_of_hours(selections: Vec<SpanSelection>, now_ns: u64) -> RollupsQuery {
     let from = now_ns.saturating_sub(DAY_NS);
-    RollupsQuery { selections, from_ns: from - from % HOUR_NS, to_ns: now_ns + 1, bucket_secs: 60, histogram: true }
+    RollupsQuery { selections, from_ns: from - from % HOUR_NS, to_ns: now_ns + 1, bucket_secs: 3600, histogram: true }
 }
 
-/// Puts a pathway's health together from its runs and its selections' minutes (in `selections`
-/// order), with real traffic's view per span selector.
+/// The last two traffic windows of `width_minutes` (the current one may be young).
+fn last_windows(selections: Vec<SpanSelection>, width_minutes: u32, now_ns: u64) -> RollupsQuery {
+    let width = u64::from(width_minutes) * 60 * NANOS_PER_SEC;
+    let from = (now_ns - now_ns % width).saturating_sub(width);
+    RollupsQuery { selections, from_ns: from, to_ns: now_ns + 1, bucket_secs: width_minutes * 60, histogram: true }
+}
+
+fn traffic_selections(pathway: &PathwayConfig) -> Vec<SpanSelection> {
+    pathway.spans.iter().map(|s| SpanSelection { service_name: s.service.clone(), span_name: s.name.clone() }).collect()
+}
+
+/// Puts a pathway's health together from its runs, its selections' hours (in `selections` order)
+/// and its span selectors' latest windows, with real traffic's view per span selector.
 fn assemble(
     pathway: &PathwayConfig,
     runs: &[Span],
-    minutes: &[Vec<RollupBucket>],
+    hours: &[Vec<RollupBucket>],
+    windows: &[Vec<RollupBucket>],
     now_ns: u64,
     stale_after_ns: u64,
 ) -> (PathwayHealth, Vec<TrafficHealth>) {
     let (canary, traffic): (&[Vec<RollupBucket>], &[Vec<RollupBucket>]) =
-        if pathway.flow.is_empty() { (&[], minutes) } else { minutes.split_at(1.min(minutes.len())) };
-    let width = u64::from(pathway.traffic.window_minutes) * 60 * NANOS_PER_SEC;
-    let per_selector: Vec<TrafficHealth> =
-        traffic.iter().map(|m| traffic_health(&pathway.traffic, &regroup_rollup(m, width), now_ns)).collect();
+        if pathway.flow.is_empty() { (&[], hours) } else { hours.split_at(1.min(hours.len())) };
+    let none = Vec::new();
+    let per_selector: Vec<TrafficHealth> = traffic
+        .iter()
+        .enumerate()
+        .map(|(i, h)| traffic_health(&pathway.traffic, h, windows.get(i).unwrap_or(&none), now_ns))
+        .collect();
     let together = (!traffic.is_empty()).then(|| {
-        let merged = merge_rollups(traffic.iter().flatten().cloned());
-        traffic_health(&pathway.traffic, &regroup_rollup(&merged, width), now_ns)
+        let hours = merge_rollups(traffic.iter().flatten().cloned());
+        let windows = merge_rollups(windows.iter().flatten().cloned());
+        traffic_health(&pathway.traffic, &hours, &windows, now_ns)
     });
-    let canary_minutes = canary.first().map(Vec::as_slice).unwrap_or(&[]);
-    (summarise(pathway, runs, canary_minutes, together, now_ns, stale_after_ns), per_selector)
+    let canary_hours = canary.first().map(Vec::as_slice).unwrap_or(&[]);
+    (summarise(pathway, runs, canary_hours, together, now_ns, stale_after_ns), per_selector)
 }
 
 /// The health of several pathways at `now_ns`: the latest canary runs (to say which state and
-/// since when) and the per-minute roll-up (counts, errors, latency), read for all of them at once
-/// (two queries). Never reads raw traffic.
+/// since when) and the roll-up (counts, errors, latency by hour; real traffic's latest windows),
+/// read for all of them at once (three queries). Never reads raw traffic.
 pub async fn health_all<'a>(
     store: &impl TelemetryStore,
     pathways: impl Iterator<Item = &'a PathwayConfig>,
@@ -359,16 +377,37 @@ pub async fn health_all<'a>(
         .recent_spans_by_name(CANARY_SERVICE, &flows, now_ns.saturating_sub(DAY_NS), now_ns + 1, OVERVIEW_RUNS)
         .await?;
     let per_pathway: Vec<Vec<SpanSelection>> = pathways.iter().map(|p| selections(p)).collect();
-    let minutes = store.span_rollups(&day_of_minutes(per_pathway.concat(), now_ns)).await?;
+    let hours = store.span_rollups(&day_of_hours(per_pathway.concat(), now_ns)).await?;
+    // Traffic windows, one query per window width in use (usually one).
+    let mut widths: Vec<u32> =
+        pathways.iter().filter(|p| !p.spans.is_empty()).map(|p| p.traffic.window_minutes).collect();
+    widths.sort_unstable();
+    widths.dedup();
+    let mut windows: Vec<(u32, Vec<Vec<RollupBucket>>)> = Vec::new();
+    for width in widths {
+        let of_width: Vec<SpanSelection> =
+            pathways.iter().filter(|p| p.traffic.window_minutes == width).flat_map(|p| traffic_selections(p)).collect();
+        windows.push((width, store.span_rollups(&last_windows(of_width, width, now_ns)).await?));
+    }
     let mut at = 0;
+    let mut window_at: Vec<(u32, usize)> = windows.iter().map(|(w, _)| (*w, 0)).collect();
     let mut out = Vec::with_capacity(pathways.len());
     for (pathway, mine) in pathways.iter().zip(&per_pathway) {
         let name = format!("canary {}", pathway.flow);
         let pathway_runs = flows.iter().position(|f| *f == name).and_then(|i| runs.get(i)).map(Vec::as_slice);
+        let mut my_windows: &[Vec<RollupBucket>] = &[];
+        if !pathway.spans.is_empty() {
+            if let Some(k) = window_at.iter().position(|(w, _)| *w == pathway.traffic.window_minutes) {
+                let start = window_at[k].1;
+                my_windows = windows[k].1.get(start..start + pathway.spans.len()).unwrap_or(&[]);
+                window_at[k].1 += pathway.spans.len();
+            }
+        }
         let (health, _) = assemble(
             pathway,
             pathway_runs.unwrap_or(&[]),
-            minutes.get(at..at + mine.len()).unwrap_or(&[]),
+            hours.get(at..at + mine.len()).unwrap_or(&[]),
+            my_windows,
             now_ns,
             crate::overview::STALE_AFTER_NS,
         );
@@ -393,49 +432,69 @@ pub async fn health_from(
     now_ns: u64,
     stale_after_ns: u64,
 ) -> Result<(PathwayHealth, Vec<TrafficHealth>), StoreError> {
-    let minutes = store.span_rollups(&day_of_minutes(selections(pathway), now_ns)).await?;
-    Ok(assemble(pathway, runs, &minutes, now_ns, stale_after_ns))
+    let hours = store.span_rollups(&day_of_hours(selections(pathway), now_ns)).await?;
+    let windows = match pathway.spans.is_empty() {
+        true => Vec::new(),
+        false => {
+            let query = last_windows(traffic_selections(pathway), pathway.traffic.window_minutes, now_ns);
+            store.span_rollups(&query).await?
+        }
+    };
+    Ok(assemble(pathway, runs, &hours, &windows, now_ns, stale_after_ns))
 }
 
-/// Real traffic's view from buckets `window_minutes` wide covering the last 24 hours.
-pub fn traffic_health(rules: &TrafficRules, windows: &[RollupBucket], now_ns: u64) -> TrafficHealth {
+/// Real traffic's view from hourly buckets over the last 24 hours and the latest windows of
+/// `rules.window_minutes`.
+pub fn traffic_health(
+    rules: &TrafficRules,
+    hours: &[RollupBucket],
+    windows: &[RollupBucket],
+    now_ns: u64,
+) -> TrafficHealth {
     let width = u64::from(rules.window_minutes) * 60 * NANOS_PER_SEC;
-    // The newest complete-or-current window: the one holding now, or the one before while the
-    // current one is still young (under a minute), so a new window does not blank the state.
+    // The newest window: the one holding now once it has enough requests to judge, else the one
+    // before, so a new window does not blank the state.
     let current_start = now_ns - now_ns % width;
     let latest =
         windows.iter().rev().find(|w| w.start_ns == current_start && w.count >= rules.min_requests).or_else(|| {
             windows.iter().rev().find(|w| w.start_ns + width >= current_start && w.start_ns < current_start)
         });
     let first_hour = now_ns - now_ns % HOUR_NS - 23 * HOUR_NS;
-    let hourly = (0..24)
-        .map(|h| {
-            let start = first_hour + h * HOUR_NS;
-            windows
-                .iter()
-                .filter(|w| w.start_ns >= start && w.start_ns < start + HOUR_NS)
-                .fold((0, 0), |(n, e), w| (n + w.count, e + w.errors))
-        })
-        .collect();
-    let last_hour: Vec<RollupBucket> = windows.iter().filter(|w| w.start_ns + HOUR_NS > now_ns).cloned().collect();
-    let hour = sum_rollup(&last_hour);
-    let in_day = windows.iter().filter(|w| w.start_ns >= first_hour);
+    let hourly = by_hour(hours, first_hour);
+    let recent = recent_hours(hours, now_ns);
+    let in_day = hours.iter().filter(|w| w.start_ns >= first_hour);
     TrafficHealth {
         status: latest.and_then(|w| rules.status_of(w)).map(str::to_string),
         requests_24h: in_day.clone().map(|w| w.count).sum(),
         errors_24h: in_day.map(|w| w.errors).sum(),
-        p50_ms: hour.as_ref().and_then(|h| rollup_quantile_ns(h, 0.5)).map(|ns| ns as f64 / 1e6),
-        p95_ms: hour.as_ref().and_then(|h| rollup_quantile_ns(h, 0.95)).map(|ns| ns as f64 / 1e6),
+        p50_ms: recent.as_ref().and_then(|h| rollup_quantile_ns(h, 0.5)).map(|ns| ns as f64 / 1e6),
+        p95_ms: recent.as_ref().and_then(|h| rollup_quantile_ns(h, 0.95)).map(|ns| ns as f64 / 1e6),
         hourly,
     }
 }
 
+/// Counts and failures for each of the 24 hours from `first_hour`, oldest first.
+fn by_hour(hours: &[RollupBucket], first_hour: u64) -> Vec<(u64, u64)> {
+    (0..24)
+        .map(|h| {
+            let start = first_hour + h * HOUR_NS;
+            hours.iter().find(|b| b.start_ns == start).map(|b| (b.count, b.errors)).unwrap_or((0, 0))
+        })
+        .collect()
+}
+
+/// The current clock hour and the one before, summed: what "latency lately" is read from.
+fn recent_hours(hours: &[RollupBucket], now_ns: u64) -> Option<RollupBucket> {
+    let recent: Vec<RollupBucket> = hours.iter().filter(|b| b.start_ns + 2 * HOUR_NS > now_ns).cloned().collect();
+    sum_rollup(&recent).filter(|b| b.count > 0)
+}
+
 /// The pure part of `health`: canary runs newest first (as many as were asked for, or all in the
-/// day), the canary's per-minute roll-up over the day, traffic's view.
+/// day), the canary's hourly roll-up over the day, traffic's view.
 pub fn summarise(
     pathway: &PathwayConfig,
     runs: &[Span],
-    canary_minutes: &[RollupBucket],
+    canary_hours: &[RollupBucket],
     traffic: Option<TrafficHealth>,
     now_ns: u64,
     stale_after_ns: u64,
@@ -459,20 +518,12 @@ pub fn summarise(
         .iter()
         .find(|r| matches!(status_of(r), "healthy" | "degraded"))
         .map(|r| r.start_ns)
-        .or_else(|| canary_minutes.iter().rev().find(passed).map(|b| b.start_ns));
+        .or_else(|| canary_hours.iter().rev().find(passed).map(|b| b.start_ns));
+    let last_success_hour =
+        last_success_ns.is_some() && !runs.iter().any(|r| matches!(status_of(r), "healthy" | "degraded"));
     let first_hour = now_ns - now_ns % HOUR_NS - 23 * HOUR_NS;
-    let hourly = (0..24)
-        .map(|h| {
-            let start = first_hour + h * HOUR_NS;
-            canary_minutes
-                .iter()
-                .filter(|b| b.start_ns >= start && b.start_ns < start + HOUR_NS)
-                .fold((0, 0), |(n, e), b| (n + b.count, e + b.errors))
-        })
-        .collect();
-    let last_hour: Vec<RollupBucket> =
-        canary_minutes.iter().filter(|b| b.start_ns + HOUR_NS > now_ns).cloned().collect();
-    let last_hour = sum_rollup(&last_hour);
+    let hourly = by_hour(canary_hours, first_hour);
+    let last_hour = recent_hours(canary_hours, now_ns);
     let last_hour = last_hour.as_ref();
     // A known error matching the newest run, while that run is failing.
     let known_error = newest.filter(|r| fresh && !matches!(status_of(r), "healthy" | "degraded")).and_then(|r| {
@@ -490,7 +541,7 @@ pub fn summarise(
         (None, "outage") => &g.outage,
         _ => &g.unknown,
     };
-    let in_day = canary_minutes.iter().filter(|b| b.start_ns >= first_hour);
+    let in_day = canary_hours.iter().filter(|b| b.start_ns >= first_hour);
     PathwayHealth {
         id: pathway.id.clone(),
         name: pathway.name.clone(),
@@ -498,6 +549,7 @@ pub fn summarise(
         status,
         since_ns: streak.map(|(since, _)| since),
         since_before: streak.is_some_and(|(_, before)| before),
+        last_success_hour,
         last_run_ns: newest.map(|r| r.start_ns),
         last_trace_id: newest.map(|r| r.trace_id.clone()),
         last_success_ns,
@@ -561,18 +613,18 @@ mod tests {
         let pathway = default_pathway("pds");
         // Failing for every one of the 240 runs read; the roll-up shows a pass five hours ago.
         let runs: Vec<Span> = (0..u64::from(OVERVIEW_RUNS)).map(|i| run(i, now - (i + 1) * MIN, "outage")).collect();
-        let minutes = vec![minute(now - 300 * MIN, 1, 0), minute(now - 2 * MIN, 1, 1)];
+        let minutes = vec![minute(now - 300 * MIN, 1, 0), minute(now - 60 * MIN, 1, 1)];
         let h = summarise(&pathway, &runs, &minutes, None, now, 10 * MIN);
         assert_eq!(h.status, "outage");
         assert!(h.since_before, "the streak goes back further than the runs read");
         assert_eq!(h.since_ns, Some(now - u64::from(OVERVIEW_RUNS) * MIN));
-        assert_eq!(h.last_success_ns, Some(now - 300 * MIN));
+        assert_eq!((h.last_success_ns, h.last_success_hour), (Some(now - 300 * MIN), true), "to the hour");
         assert_eq!(crate::overview::row(&h).since, format!("before {}", crate::uk_time::format_ns(now - 240 * MIN)));
         // A shorter streak is exact.
         let mut runs = runs;
         runs[10] = run(10, now - 11 * MIN, "healthy");
         let h = summarise(&pathway, &runs, &minutes, None, now, 10 * MIN);
-        assert!(!h.since_before);
+        assert!(!h.since_before && !h.last_success_hour);
         assert_eq!((h.since_ns, h.last_success_ns), (Some(now - 10 * MIN), Some(now - 11 * MIN)));
     }
 }
