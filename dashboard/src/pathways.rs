@@ -608,6 +608,37 @@ mod tests {
     }
 
     #[test]
+    fn traffic_rules_need_enough_requests_then_judge_failures_before_slowness() {
+        let rules = TrafficRules { slow_p95_ms: Some(500), ..TrafficRules::default() };
+        let window = |count: u64, errors: u64, slow: u64| RollupBucket {
+            start_ns: 0,
+            count,
+            errors,
+            duration_sum_ns: 0,
+            // `slow` of them took over a second; the rest at most 100 ms.
+            le: audit_store::ROLLUP_BOUNDS_MS
+                .iter()
+                .map(|b| {
+                    if *b >= 1000 {
+                        count
+                    } else if *b >= 100 {
+                        count - slow
+                    } else {
+                        0
+                    }
+                })
+                .collect(),
+        };
+        assert_eq!(rules.status_of(&window(9, 9, 0)), None, "fewer than min_requests: no opinion");
+        assert_eq!(rules.status_of(&window(100, 50, 0)), Some("outage"));
+        assert_eq!(rules.status_of(&window(100, 5, 0)), Some("partial"));
+        assert_eq!(rules.status_of(&window(100, 4, 10)), Some("degraded"), "p95 over the slow limit");
+        assert_eq!(rules.status_of(&window(100, 4, 4)), Some("healthy"));
+        assert!(TrafficRules { partial_error_ratio: 0.6, ..TrafficRules::default() }.validate().is_err());
+        assert!(TrafficRules { window_minutes: 0, ..TrafficRules::default() }.validate().is_err());
+    }
+
+    #[test]
     fn a_streak_longer_than_the_runs_read_began_before_them_and_the_roll_up_finds_the_last_success() {
         let now = 1_000 * DAY_NS;
         let pathway = default_pathway("pds");
