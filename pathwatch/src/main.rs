@@ -7,6 +7,7 @@ mod canary;
 mod commands;
 mod config;
 mod demo;
+mod hazards;
 mod oidc_config;
 mod serve;
 mod slo;
@@ -71,6 +72,11 @@ enum Command {
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+    /// The DCB0129 hazard log: import and export as YAML or CSV.
+    Hazard {
+        #[command(subcommand)]
+        command: hazards::HazardCommand,
     },
     /// Benchmarks (they measure and print; they assert nothing).
     Bench {
@@ -151,6 +157,7 @@ fn main() -> ExitCode {
             Command::Audit { command: AuditCommand::Verify } => commands::audit_verify(&config).await,
             Command::Audit { command: AuditCommand::Search(search) } => commands::audit_search(&config, search).await,
             Command::Trace { id } => commands::trace(&config, &id).await,
+            Command::Hazard { command } => hazards::run(&config, command).await,
             Command::Bench { command: BenchCommand::Ingest(args) } => bench::ingest(args).await,
             Command::Bench { command: BenchCommand::Canary(args) } => bench_canary::canary(args).await,
             Command::Bench { command: BenchCommand::Dashboard(args) } => bench_dashboard::dashboard(args).await,

@@ -148,6 +148,7 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
             let sandbox = crate::demo::start_sandbox(&config).await?;
             lines.push(crate::demo::describe_sandbox(&sandbox.urls()));
             _sandbox = Some(sandbox);
+            lines.push(crate::demo::load_starter_hazards(&config.data_dir).await?);
         }
         if let Some(line) = start_canaries(&config, export_token, canary_metrics.clone())? {
             lines.push(line);
@@ -156,7 +157,7 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("binding dashboard to {listen} (key `dashboard.listen`)"))?;
-        lines.push(format!("dashboard: http://{listen} (sign in; pathway pages are not built yet)"));
+        lines.push(format!("dashboard: http://{listen} (sign in)"));
         // The page shows what runs, never a secret.
         let parts = dashboard::RunningParts {
             lines: lines.iter().filter(|l| !l.starts_with("ingest token")).cloned().collect(),

@@ -177,8 +177,12 @@ fn standalone_mode_generates_prints_and_keeps_an_ingest_token() {
     assert!(token.len() >= 32, "{token:?}");
     let announced = format!("ingest token (generated, kept in {}): {token}", token_file.display());
     assert!(first.contains(&announced), "{first}");
+    // Demo mode loads the starter hazard log once; a restart leaves the log as it is.
+    assert!(first.contains("(starter log, 7 hazards)"), "{first}");
     // A restart keeps the same token, so senders already configured keep working.
-    assert!(up_once(&data, &[]).contains(&announced));
+    let second = up_once(&data, &[]);
+    assert!(second.contains(&announced));
+    assert!(second.contains("hazard log: ") && !second.contains("starter log"), "{second}");
     // With a token configured, none is generated or printed.
     let config = data.join("configured.toml");
     std::fs::write(&config, format!("ingest_token = \"{TOKEN}\"\n")).unwrap();
@@ -274,4 +278,34 @@ fn first_start_creates_the_dashboard_admin_once_and_never_with_a_known_password(
     let stderr = String::from_utf8_lossy(&weak.stderr);
     assert_eq!(weak.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("PATHWATCH_ADMIN_PASSWORD") && stderr.contains("too short"), "{stderr}");
+}
+
+#[test]
+fn the_hazard_log_is_imported_and_exported_as_yaml_and_csv_from_the_command_line() {
+    let (_tmp, data) = temp_dir();
+    std::fs::create_dir_all(&data).unwrap();
+    let yaml = data.join("starter.yaml");
+    std::fs::write(&yaml, hazard_log::STARTER_LOG).unwrap();
+    let import = |file: &std::path::Path| {
+        run(pathwatch(&data).arg("hazard").arg("import").arg(file).args(["--actor", "sam", "--reason", "first log"]))
+    };
+    let out = import(&yaml);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "7 created, 0 updated, 0 unchanged");
+    let csv = data.join("log.csv");
+    assert!(run(pathwatch(&data).args(["hazard", "export", "--out"]).arg(&csv)).status.success());
+    let text = std::fs::read_to_string(&csv).unwrap();
+    assert!(text.starts_with("id,title,") && text.contains("HAZ-007"), "{text}");
+    // The CSV imports back as it is: nothing changes.
+    assert_eq!(String::from_utf8_lossy(&import(&csv).stdout).trim(), "0 created, 0 updated, 7 unchanged");
+    // A bad cell is named by line and column, and nothing is saved.
+    std::fs::write(&csv, text.replacen("HAZ-001,", "HAZ-001x,", 1).replacen(",4,3,3,", ",9,3,3,", 1)).unwrap();
+    let out = import(&csv);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("line 2, column initial_severity"), "{stderr}");
+    let yaml_out = run(pathwatch(&data).args(["hazard", "export"]));
+    assert!(!String::from_utf8_lossy(&yaml_out.stdout).contains("HAZ-001x"), "the failed import saved nothing");
+    let bad = run(pathwatch(&data).args(["hazard", "export", "--format", "xlsx"]));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("use yaml or csv"));
 }

@@ -1,0 +1,186 @@
+//! A hazard as DCB0129 describes it, and the rules an entry must keep. Risk ratings are derived
+//! from severity and likelihood (never stored), so they cannot disagree with the matrix.
+
+use serde::{Deserialize, Serialize};
+
+use crate::risk::{Assessment, RiskRating};
+use crate::HazardError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HazardStatus {
+    Open,
+    /// Passed to another organisation's log (a deploying organisation under DCB0160, say).
+    Transferred,
+    Closed,
+}
+
+impl HazardStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HazardStatus::Open => "open",
+            HazardStatus::Transferred => "transferred",
+            HazardStatus::Closed => "closed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<HazardStatus, HazardError> {
+        match text {
+            "open" => Ok(HazardStatus::Open),
+            "transferred" => Ok(HazardStatus::Transferred),
+            "closed" => Ok(HazardStatus::Closed),
+            other => Err(HazardError::Invalid {
+                field: "status".into(),
+                message: format!("{other:?}: use open, transferred or closed"),
+            }),
+        }
+    }
+}
+
+/// A control added to reduce the risk, and how it is shown to work.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Control {
+    /// Short identifier, unique within the hazard ("C1").
+    pub id: String,
+    pub description: String,
+    /// How it is verified (a test, a canary step, a review).
+    #[serde(default)]
+    pub verification: String,
+}
+
+/// One entry of the hazard log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hazard {
+    /// "HAZ-001": letters, digits, '-' and '_'.
+    pub id: String,
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub causes: Vec<String>,
+    #[serde(default)]
+    pub effects: Vec<String>,
+    #[serde(default)]
+    pub possible_harm: String,
+    #[serde(default)]
+    pub existing_controls: Vec<String>,
+    pub initial: Assessment,
+    #[serde(default)]
+    pub additional_controls: Vec<Control>,
+    pub residual: Assessment,
+    #[serde(default)]
+    pub owner: String,
+    pub status: HazardStatus,
+    /// When the entry is next reviewed, YYYY-MM-DD.
+    #[serde(default)]
+    pub review_date: Option<String>,
+    /// Why a hazard may be closed with residual risk 3 or above (required then).
+    #[serde(default)]
+    pub closing_justification: Option<String>,
+}
+
+impl Hazard {
+    pub fn initial_rating(&self) -> RiskRating {
+        self.initial.rating()
+    }
+
+    pub fn residual_rating(&self) -> RiskRating {
+        self.residual.rating()
+    }
+
+    /// Checks the entry; the error names the field.
+    pub fn validate(&self) -> Result<(), HazardError> {
+        let invalid = |field: &str, message: String| Err(HazardError::Invalid { field: field.into(), message });
+        let ok_id = !self.id.is_empty()
+            && self.id.len() <= 64
+            && self.id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !ok_id {
+            return invalid("id", format!("{:?}: use letters, digits, '-' and '_' (at most 64)", self.id));
+        }
+        if self.title.trim().is_empty() {
+            return invalid("title", "a hazard needs a title".into());
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, c) in self.additional_controls.iter().enumerate() {
+            if c.id.trim().is_empty() || !seen.insert(c.id.as_str()) {
+                return invalid(&format!("additional_controls[{i}].id"), format!("{:?} is empty or used twice", c.id));
+            }
+        }
+        if let Some(date) = &self.review_date {
+            let format = time::macros::format_description!("[year]-[month]-[day]");
+            if time::Date::parse(date, format).is_err() {
+                return invalid("review_date", format!("{date:?} is not a date like 2027-01-31"));
+            }
+        }
+        let justified = self.closing_justification.as_deref().is_some_and(|j| !j.trim().is_empty());
+        if self.status == HazardStatus::Closed && self.residual_rating().value() >= 3 && !justified {
+            return invalid(
+                "closing_justification",
+                format!("closing with residual risk {} needs a recorded justification", self.residual_rating().value()),
+            );
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::risk::{Likelihood, Severity};
+
+    pub fn hazard(id: &str) -> Hazard {
+        let assess = |s, l| Assessment { severity: Severity::new(s).unwrap(), likelihood: Likelihood::new(l).unwrap() };
+        Hazard {
+            id: id.into(),
+            title: "Wrong patient returned by a demographics lookup".into(),
+            description: "PDS answers with a superseded record".into(),
+            causes: vec!["merged records".into()],
+            effects: vec!["clinician reads another patient's details".into()],
+            possible_harm: "wrong treatment".into(),
+            existing_controls: vec!["NHS number check".into()],
+            initial: assess(4, 3),
+            additional_controls: vec![Control {
+                id: "C1".into(),
+                description: "The canary checks the id returned".into(),
+                verification: "canary pds read_patient".into(),
+            }],
+            residual: assess(4, 1),
+            owner: "CSO".into(),
+            status: HazardStatus::Open,
+            review_date: Some("2027-01-31".into()),
+            closing_justification: None,
+        }
+    }
+
+    #[test]
+    fn closing_with_residual_risk_three_or_more_needs_a_justification() {
+        let mut h = hazard("HAZ-001");
+        assert_eq!((h.initial_rating().value(), h.residual_rating().value()), (3, 2));
+        h.status = HazardStatus::Closed;
+        assert!(h.validate().is_ok(), "residual 2 closes without one");
+        h.residual.likelihood = Likelihood::new(3).unwrap();
+        let err = h.validate().unwrap_err().to_string();
+        assert!(err.contains("closing_justification") && err.contains("residual risk 3"), "{err}");
+        h.closing_justification = Some("  ".into());
+        assert!(h.validate().is_err(), "blank is not a justification");
+        h.closing_justification = Some("Residual risk accepted by the CSO: no further control is practical.".into());
+        assert!(h.validate().is_ok());
+        h.status = HazardStatus::Open;
+        h.closing_justification = None;
+        assert!(h.validate().is_ok(), "open hazards may carry any residual risk");
+    }
+
+    #[test]
+    fn bad_fields_are_named() {
+        let mut h = hazard("HAZ 1");
+        assert!(h.validate().unwrap_err().to_string().contains("id"));
+        h.id = "HAZ-1".into();
+        h.review_date = Some("31/01/2027".into());
+        assert!(h.validate().unwrap_err().to_string().contains("review_date"));
+        h.review_date = None;
+        h.additional_controls.push(h.additional_controls[0].clone());
+        assert!(h.validate().unwrap_err().to_string().contains("additional_controls[1].id"));
+    }
+}
