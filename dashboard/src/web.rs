@@ -47,6 +47,14 @@ pub const ROUTES: &[RouteAccess] = &[
     RouteAccess { method: "POST", path: "/account/password", roles: EVERYONE },
     RouteAccess { method: "POST", path: "/logout", roles: EVERYONE },
     RouteAccess { method: "GET", path: "/pathways/{id}", roles: EVERYONE },
+    // The hazard log: clinical safety officers keep it; admins may read it.
+    RouteAccess { method: "GET", path: "/hazards", roles: &[Role::SafetyOfficer, Role::Admin] },
+    RouteAccess { method: "GET", path: "/hazards/{id}", roles: &[Role::SafetyOfficer, Role::Admin] },
+    RouteAccess { method: "GET", path: "/hazards/new", roles: &[Role::SafetyOfficer] },
+    RouteAccess { method: "POST", path: "/hazards/new", roles: &[Role::SafetyOfficer] },
+    RouteAccess { method: "GET", path: "/hazards/{id}/edit", roles: &[Role::SafetyOfficer] },
+    RouteAccess { method: "POST", path: "/hazards/{id}/edit", roles: &[Role::SafetyOfficer] },
+    RouteAccess { method: "POST", path: "/hazards/{id}/sign-off", roles: &[Role::SafetyOfficer] },
     RouteAccess { method: "GET", path: "/slos", roles: EVERYONE },
     RouteAccess { method: "GET", path: "/alerts", roles: EVERYONE },
     // Traces hold no patient identifiers (pseudonymised at ingest), but they are operational detail.
@@ -111,6 +119,8 @@ pub(crate) struct Inner {
     pub(crate) pathways: Vec<crate::pathways::PathwayConfig>,
     /// The OpenID Connect provider, when single sign-on is configured.
     pub(crate) oidc: Option<crate::oidc::OidcProvider>,
+    /// The DCB0129 hazard log, when the dashboard serves it.
+    pub(crate) hazards: Option<hazard_log::HazardLog>,
 }
 
 impl DashboardState {
@@ -134,6 +144,7 @@ impl DashboardState {
                 slos: Vec::new(),
                 pathways: Vec::new(),
                 oidc: None,
+                hazards: None,
             }),
         }
     }
@@ -156,6 +167,18 @@ impl DashboardState {
             None => {
                 debug_assert!(false, "DashboardState::with_data after the state was shared");
                 tracing::error!("dashboard state already shared: SLO pages will show no data");
+            }
+        }
+        self
+    }
+
+    /// Adds the hazard log pages. Like `with_data`, call it before the state is shared.
+    pub fn with_hazards(mut self, log: hazard_log::HazardLog) -> DashboardState {
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => inner.hazards = Some(log),
+            None => {
+                debug_assert!(false, "DashboardState::with_hazards after the state was shared");
+                tracing::error!("dashboard state already shared: the hazard log will not be shown");
             }
         }
         self
@@ -273,6 +296,11 @@ pub fn router(state: DashboardState) -> Router {
         .route("/auth/oidc/callback", get(crate::oidc_web::callback))
         .route("/account/password", get(crate::signin::password_form).post(crate::signin::change_password))
         .route("/pathways/{id}", get(crate::pathway_page::pathway_page))
+        .route("/hazards", get(crate::hazard_pages::log_page))
+        .route("/hazards/new", get(crate::hazard_pages::new_form).post(crate::hazard_pages::create))
+        .route("/hazards/{id}", get(crate::hazard_pages::hazard_page))
+        .route("/hazards/{id}/edit", get(crate::hazard_pages::edit_form).post(crate::hazard_pages::update))
+        .route("/hazards/{id}/sign-off", axum::routing::post(crate::hazard_pages::sign_off))
         .route("/slos", get(crate::slo_page::slos_page))
         .route("/alerts", get(crate::alerts::alerts_page))
         .route("/trace", get(crate::trace_page::trace_page))
@@ -368,6 +396,8 @@ pub struct UserView {
     pub role: Role,
     pub is_admin: bool,
     pub can_trace: bool,
+    /// Whether the navigation offers the hazard log.
+    pub can_see_hazards: bool,
     pub csrf: String,
     /// When the page was made, UK time with the zone ("last updated" on every signed-in page).
     pub now: String,
@@ -519,6 +549,7 @@ impl AnyUser {
             role: self.account.role,
             is_admin: self.account.role == Role::Admin,
             can_trace: roles_for("GET", "/trace").contains(&self.account.role),
+            can_see_hazards: roles_for("GET", "/hazards").contains(&self.account.role),
             now: crate::uk_time::format_ns(now_ns().max(0) as u64),
             csrf: self.csrf.clone(),
             path: self.path.clone(),

@@ -55,7 +55,7 @@ macro_rules! scale {
             pub fn name(self) -> &'static str {
                 $names[usize::from(self.0 - 1)]
             }
-            pub fn all() -> impl Iterator<Item = $t> {
+            pub fn all() -> impl DoubleEndedIterator<Item = $t> {
                 (1..=5).map($t)
             }
         }

@@ -232,11 +232,13 @@ async fn open_dashboard(
         );
         tokio::spawn(engine.run(store.clone(), config.effective_slos(), Duration::from_secs(a.evaluate_every_secs)));
     }
-    let mut state = dashboard::web::DashboardState::new(accounts, parts, web).with_data(
-        store,
-        config.effective_slos(),
-        config.effective_pathways(),
-    );
+    let hazards_path = config.data_dir.join("hazards.db");
+    let hazards = hazard_log::HazardLog::open(&hazards_path)
+        .await
+        .with_context(|| format!("opening the hazard log {}", hazards_path.display()))?;
+    let mut state = dashboard::web::DashboardState::new(accounts, parts, web)
+        .with_data(store, config.effective_slos(), config.effective_pathways())
+        .with_hazards(hazards);
     if let Some(oidc) = &d.oidc {
         state = state.with_oidc(crate::oidc_config::provider(oidc, &public_url(d))?);
         // Fetches the provider's discovery document now so a mistake shows in the log at start-up;

@@ -204,6 +204,16 @@ test('sign in, see the SLOs, watch an alert fire after a sandbox fault', { timeo
   assert.match(await page.locator('table').innerText(), /admin\s+admin/);
   await checkAccessibility(page, '07-accounts');
 
+  // The hazard log (demo mode loads the starter log): the matrix and one hazard with its history.
+  await nav(page, 'Hazard log').click();
+  assert.match(await page.getByRole('heading', { level: 1 }).innerText(), /Hazard log/);
+  assert.match(await page.locator('table.matrix').innerText(), /rating 5/);
+  await checkAccessibility(page, '07b-hazards');
+  await page.getByRole('link', { name: /HAZ-001:/ }).click();
+  await page.waitForURL(`${base}/hazards/HAZ-001`);
+  assert.match(await page.locator('main').innerText(), /Version 1/);
+  await checkAccessibility(page, '07c-hazard');
+
   await page.goto(`${base}/no-such-page`);
   await checkAccessibility(page, '08-not-found');
 

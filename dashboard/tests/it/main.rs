@@ -5,6 +5,7 @@
 mod alerts;
 mod api;
 mod fake_idp;
+mod hazards;
 mod oidc;
 mod overview;
 mod pathway;

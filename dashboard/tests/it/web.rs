@@ -54,7 +54,7 @@ impl Reply {
             .unwrap_or("")
             .to_string()
     }
-    fn csrf(&self) -> String {
+    pub(crate) fn csrf(&self) -> String {
         let start = self.body.find("name=\"csrf\" value=\"").expect("a form with a CSRF token") + 19;
         self.body[start..].split('"').next().unwrap().to_string()
     }

@@ -1,0 +1,178 @@
+//! The hazard log pages: safety officers keep the log (versions, reasons, conflicts, the closing
+//! rule, sign-off); admins read it; other roles are refused.
+
+use dashboard::accounts::{Accounts, Role};
+use dashboard::web::{router, DashboardState, WebConfig};
+use dashboard::RunningParts;
+use hazard_log::HazardLog;
+
+use crate::web::{get, post, sign_in};
+
+const PASSWORD: &str = "correct horse battery";
+
+async fn rig() -> (tempfile::TempDir, axum::Router, HazardLog) {
+    let dir = tempfile::tempdir().unwrap();
+    let accounts = Accounts::open(&dir.path().join("dashboard.db")).await.unwrap();
+    for (name, role) in
+        [("cso", Role::SafetyOfficer), ("admin", Role::Admin), ("oncall", Role::Oncall), ("ig", Role::IgLead)]
+    {
+        accounts.create(name, role, &[], PASSWORD, false).await.unwrap();
+    }
+    let log = HazardLog::open(&dir.path().join("hazards.db")).await.unwrap();
+    let starter = hazard_log::io::from_yaml(hazard_log::STARTER_LOG).unwrap();
+    log.import(&starter, "pathwatch", "starter", 1).await.unwrap();
+    let state =
+        DashboardState::new(accounts, RunningParts { lines: vec![] }, WebConfig::default()).with_hazards(log.clone());
+    (dir, router(state), log)
+}
+
+/// The edit form's fields as the page filled them, with `changes` applied.
+fn fields_of(page: &str, changes: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut fields = Vec::new();
+    for name in [
+        "csrf",
+        "version",
+        "title",
+        "description",
+        "causes",
+        "effects",
+        "possible_harm",
+        "existing_controls",
+        "additional_controls",
+        "owner",
+        "review_date",
+        "closing_justification",
+        "reason",
+    ] {
+        let value = if let Some(at) = page.find(&format!("name=\"{name}\" value=\"")) {
+            page[at + name.len() + 15..].split('"').next().unwrap().to_string()
+        } else if let Some(at) = page.find(&format!("name=\"{name}\"")) {
+            let rest = &page[at..];
+            let start = rest.find('>').unwrap() + 1;
+            rest[start..rest.find("</textarea>").unwrap()].to_string()
+        } else {
+            continue;
+        };
+        fields.push((name.to_string(), value.replace("&#x27;", "'").replace("&quot;", "\"").replace("&amp;", "&")));
+    }
+    for select in ["initial_severity", "initial_likelihood", "residual_severity", "residual_likelihood", "status"] {
+        let at = page.find(&format!("name=\"{select}\"")).unwrap();
+        let rest = &page[at..page[at..].find("</select>").unwrap() + at];
+        let selected = rest.find(" selected").unwrap();
+        let value_at = rest[..selected].rfind("value=\"").unwrap() + 7;
+        fields.push((select.to_string(), rest[value_at..].split('"').next().unwrap().to_string()));
+    }
+    for (k, v) in changes {
+        fields.retain(|(name, _)| name != k);
+        fields.push((k.to_string(), v.to_string()));
+    }
+    fields
+}
+
+async fn submit(app: &axum::Router, path: &str, cookie: &str, fields: &[(String, String)]) -> crate::web::Reply {
+    let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    post(app, path, cookie, &pairs).await
+}
+
+#[tokio::test]
+async fn a_safety_officer_edits_with_a_reason_and_a_stale_or_unjustified_save_is_refused() {
+    let (_dir, app, log) = rig().await;
+    let (cso, _) = sign_in(&app, "cso", PASSWORD).await;
+
+    let page = get(&app, "/hazards", &cso).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("7 of 7 hazards shown"), "{}", page.body);
+    assert!(page.body.contains("HAZ-003: Failed MESH delivery goes unnoticed"));
+    // The heat map: HAZ-001 and HAZ-003 are both severity 4, likelihood 1 (rating 2).
+    assert!(page.body.contains("<td class=\"risk-2\">2 <span class=\"hint\">(rating 2)</span></td>"), "{}", page.body);
+    let filtered = get(&app, "/hazards?status=closed", &cso).await;
+    assert!(filtered.body.contains("0 of 7 hazards shown") && filtered.body.contains("No hazards match"));
+
+    let form = get(&app, "/hazards/HAZ-001/edit", &cso).await;
+    assert_eq!(form.status, 200, "{}", form.body);
+    let fields =
+        fields_of(&form.body, &[("owner", "Dr Jones"), ("residual_likelihood", "2"), ("reason", "May review")]);
+    let saved = submit(&app, "/hazards/HAZ-001/edit", &cso, &fields).await;
+    assert_eq!((saved.status.as_u16(), saved.location()), (303, "/hazards/HAZ-001"), "{}", saved.body);
+    let (hazard, version) = log.get("HAZ-001").await.unwrap();
+    assert_eq!((hazard.owner.as_str(), hazard.residual.likelihood.value(), version), ("Dr Jones", 2, 2));
+    assert_eq!(hazard.additional_controls.len(), 2, "controls survive the form");
+    let page = get(&app, "/hazards/HAZ-001", &cso).await;
+    assert!(page.body.contains("Version 2") && page.body.contains("by cso: May review"), "{}", page.body);
+    assert!(page.body.contains("owner: Clinical Safety Officer → Dr Jones"), "{}", page.body);
+
+    // The same form again (based on version 1) is a conflict, and the typed values come back.
+    let stale =
+        submit(&app, "/hazards/HAZ-001/edit", &cso, &fields_of(&form.body, &[("owner", "Someone"), ("reason", "x")]))
+            .await;
+    assert_eq!(stale.status, 409, "{}", stale.body);
+    assert!(stale.body.contains("version 2, not 1") && stale.body.contains("value=\"Someone\""), "{}", stale.body);
+    // No reason; closing at residual risk 3 without a justification.
+    let form = get(&app, "/hazards/HAZ-006/edit", &cso).await;
+    let no_reason = submit(&app, "/hazards/HAZ-006/edit", &cso, &fields_of(&form.body, &[])).await;
+    assert_eq!(no_reason.status, 400);
+    assert!(no_reason.body.contains("Say why"), "{}", no_reason.body);
+    let closing = fields_of(&form.body, &[("status", "closed"), ("residual_likelihood", "3"), ("reason", "closing")]);
+    let refused = submit(&app, "/hazards/HAZ-006/edit", &cso, &closing).await;
+    assert_eq!(refused.status, 400);
+    assert!(
+        refused.body.contains("closing_justification") && refused.body.contains("residual risk 3"),
+        "{}",
+        refused.body
+    );
+    assert_eq!(log.get("HAZ-006").await.unwrap().1, 1, "nothing saved");
+
+    // Sign-off of the current version; a stale version is refused.
+    let page = get(&app, "/hazards/HAZ-001", &cso).await;
+    let csrf = page.csrf();
+    let stale =
+        post(&app, "/hazards/HAZ-001/sign-off", &cso, &[("csrf", &csrf), ("version", "1"), ("statement", "ok")]).await;
+    assert_eq!(stale.status, 400, "{}", stale.body);
+    let signed =
+        post(&app, "/hazards/HAZ-001/sign-off", &cso, &[("csrf", &csrf), ("version", "2"), ("statement", "Reviewed")])
+            .await;
+    assert_eq!(signed.status, 303, "{}", signed.body);
+    assert!(get(&app, "/hazards/HAZ-001", &cso).await.body.contains("Version 2 signed by cso"));
+    let forged =
+        post(&app, "/hazards/HAZ-001/sign-off", &cso, &[("csrf", "nope"), ("version", "2"), ("statement", "x")]).await;
+    assert_eq!(forged.status, 400);
+
+    // A new hazard.
+    let new = get(&app, "/hazards/new", &cso).await;
+    let fields = fields_of(
+        &new.body,
+        &[("id", "HAZ-100"), ("title", "Booking shown as made when it failed"), ("reason", "New hazard")],
+    );
+    let made = submit(&app, "/hazards/new", &cso, &fields).await;
+    assert_eq!(made.status, 303, "{}", made.body);
+    let again = submit(&app, "/hazards/new", &cso, &fields).await;
+    assert_eq!(again.status, 409, "{}", again.body);
+    assert_eq!(get(&app, "/hazards/NOPE", &cso).await.status, 404);
+}
+
+#[tokio::test]
+async fn admins_read_the_log_and_other_roles_are_refused() {
+    let (_dir, app, _log) = rig().await;
+    let (admin, _) = sign_in(&app, "admin", PASSWORD).await;
+    let page = get(&app, "/hazards/HAZ-001", &admin).await;
+    assert_eq!(page.status, 200);
+    assert!(
+        !page.body.contains("/hazards/HAZ-001/edit") && !page.body.contains("Sign off"),
+        "read only: {}",
+        page.body
+    );
+    assert_eq!(get(&app, "/hazards/HAZ-001/edit", &admin).await.status, 403);
+    let csrf = page.csrf();
+    assert_eq!(
+        post(&app, "/hazards/HAZ-001/sign-off", &admin, &[("csrf", &csrf), ("version", "1"), ("statement", "x")])
+            .await
+            .status,
+        403
+    );
+    for name in ["oncall", "ig"] {
+        let (cookie, _) = sign_in(&app, name, PASSWORD).await;
+        assert_eq!(get(&app, "/hazards", &cookie).await.status, 403, "{name}");
+        assert_eq!(get(&app, "/hazards/HAZ-001", &cookie).await.status, 403, "{name}");
+        assert!(!get(&app, "/", &cookie).await.body.contains("Hazard log"), "{name} is not offered the log");
+    }
+}
