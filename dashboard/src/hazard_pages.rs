@@ -32,6 +32,8 @@ pub struct Cell {
 }
 
 pub struct Row {
+    /// "1 failing, 2 stale" when the controls' evidence is not all passing.
+    pub flag: Option<String>,
     pub id: String,
     pub title: String,
     pub status: &'static str,
@@ -54,6 +56,8 @@ struct LogPage {
     status: String,
     min_residual: u8,
     can_edit: bool,
+    /// Hazards shown whose controls' evidence fails or is stale.
+    flagged: usize,
 }
 
 #[derive(Deserialize)]
@@ -88,9 +92,17 @@ pub async fn log_page(
             (l.to_string(), cells)
         })
         .collect();
+    let now = now_ns().max(0) as u64;
+    let mut flags = Vec::with_capacity(shown.len());
+    for h in &shown {
+        flags.push(crate::evidence::flag(&crate::evidence::for_hazard(&state, h, now).await));
+    }
+    let flagged = flags.iter().filter(|f| f.is_some()).count();
     let rows = shown
         .iter()
-        .map(|h| Row {
+        .zip(flags)
+        .map(|(h, flag)| Row {
+            flag,
             id: h.id.clone(),
             title: h.title.clone(),
             status: h.status.as_str(),
@@ -111,6 +123,7 @@ pub async fn log_page(
         status: filter.status,
         min_residual,
         can_edit,
+        flagged,
     };
     Ok(render(StatusCode::OK, &page))
 }
@@ -136,6 +149,8 @@ struct HazardPage {
     signed_current: bool,
     can_edit: bool,
     csrf: String,
+    evidence: Vec<crate::evidence::EvidenceState>,
+    flag: Option<String>,
 }
 
 fn short(value: &serde_json::Value) -> String {
@@ -186,6 +201,8 @@ pub async fn hazard_page(
         .map(|s| (s.version, format_ns(s.at_ns.max(0) as u64), s.officer, s.statement))
         .collect();
     let signed_current = sign_offs.iter().any(|s| s.0 == version);
+    let evidence = crate::evidence::for_hazard(&state, &hazard, now_ns().max(0) as u64).await;
+    let flag = crate::evidence::flag(&evidence);
     let can_edit = user.allowed("POST", "/hazards/{id}/edit").is_ok();
     let page = HazardPage {
         title: format!("{}: {}", hazard.id, hazard.title),
@@ -197,6 +214,8 @@ pub async fn hazard_page(
         sign_offs,
         signed_current,
         can_edit,
+        evidence,
+        flag,
     };
     Ok(render(StatusCode::OK, &page))
 }
@@ -308,12 +327,18 @@ impl HazardForm {
             .iter()
             .enumerate()
             .map(|(i, line)| match split_bars(line).as_slice() {
-                [id, description] => {
-                    Ok(Control { id: id.clone(), description: description.clone(), verification: String::new() })
-                }
-                [id, description, verification] => {
-                    Ok(Control { id: id.clone(), description: description.clone(), verification: verification.clone() })
-                }
+                [id, description] => Ok(Control {
+                    id: id.clone(),
+                    description: description.clone(),
+                    verification: String::new(),
+                    evidence: Vec::new(),
+                }),
+                [id, description, verification] => Ok(Control {
+                    id: id.clone(),
+                    description: description.clone(),
+                    verification: verification.clone(),
+                    evidence: Vec::new(),
+                }),
                 _ => Err(HazardError::Invalid {
                     field: format!("additional controls, line {}", i + 1),
                     message: "write id | description | verification".into(),
@@ -423,11 +448,21 @@ async fn save(
             "Say why you are making this change (it is kept in the history).".into(),
         );
     }
-    let hazard = match form.to_hazard() {
+    let mut hazard = match form.to_hazard() {
         Ok(h) => h,
         Err(e) => return again(form, StatusCode::BAD_REQUEST, e.to_string()),
     };
     let log = log(state)?;
+    // The form does not edit evidence links (YAML/CSV import does): keep each control's links.
+    if let Some(id) = existing {
+        if let Ok((old, _)) = log.get(id).await {
+            for control in &mut hazard.additional_controls {
+                if let Some(before) = old.additional_controls.iter().find(|c| c.id == control.id) {
+                    control.evidence = before.evidence.clone();
+                }
+            }
+        }
+    }
     let actor = user.account.name.clone();
     let saved = match (existing, form.version) {
         (None, _) => log.create(&hazard, &actor, &form.reason, now_ns()).await,
@@ -504,8 +539,13 @@ mod tests {
     #[test]
     fn controls_round_trip_through_the_form_text_with_bars_in_them() {
         let controls = vec![
-            Control { id: "C1".into(), description: "Check a | b".into(), verification: "canary pds | read".into() },
-            Control { id: "C2".into(), description: "Review".into(), verification: String::new() },
+            Control {
+                id: "C1".into(),
+                description: "Check a | b".into(),
+                verification: "canary pds | read".into(),
+                evidence: vec![],
+            },
+            Control { id: "C2".into(), description: "Review".into(), verification: String::new(), evidence: vec![] },
         ];
         let text = controls_text(&controls);
         let parsed: Vec<Vec<String>> = lines(&text).iter().map(|l| split_bars(l)).collect();

@@ -12,6 +12,7 @@ pub mod accounts;
 pub mod alerts;
 pub mod api;
 pub mod api_tokens;
+pub mod evidence;
 pub mod hazard_pages;
 pub mod notify;
 pub mod oidc;

@@ -10,7 +10,7 @@ pub mod model;
 pub mod risk;
 pub mod store;
 
-pub use model::{Control, Hazard, HazardStatus};
+pub use model::{Control, Evidence, Hazard, HazardStatus};
 pub use risk::{rating, Assessment, Likelihood, RiskRating, Severity};
 pub use store::{FieldChange, HazardChange, HazardLog, SignOff};
 

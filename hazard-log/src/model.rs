@@ -44,9 +44,59 @@ pub struct Control {
     /// Short identifier, unique within the hazard ("C1").
     pub id: String,
     pub description: String,
-    /// How it is verified (a test, a canary step, a review).
+    /// How it is verified (a test, a canary step, a review), in words.
     #[serde(default)]
     pub verification: String,
+    /// Live evidence that it works; the dashboard checks each source.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<Evidence>,
+}
+
+fn a_day() -> u32 {
+    24
+}
+
+/// A source of live evidence for a control. Each has a freshness window: evidence not verified
+/// within it is stale, which counts against the control like a failure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Evidence {
+    /// The newest run of a canary flow (or one step of it) passed.
+    CanaryFlow {
+        flow: String,
+        #[serde(default)]
+        step: Option<String>,
+        #[serde(default = "a_day")]
+        fresh_hours: u32,
+    },
+    /// An SLO's error budget is not exhausted.
+    Slo { slo: String },
+    /// The audit chain verified intact.
+    AuditChain {
+        #[serde(default = "a_day")]
+        fresh_hours: u32,
+    },
+    /// A document (a test report, a DPIA, a penetration test) that is current until its review date.
+    Document {
+        title: String,
+        #[serde(default)]
+        url: Option<String>,
+        /// YYYY-MM-DD.
+        review_by: String,
+    },
+}
+
+impl Evidence {
+    /// The evidence in words, for pages and reports.
+    pub fn describe(&self) -> String {
+        match self {
+            Evidence::CanaryFlow { flow, step: Some(step), .. } => format!("canary {flow}, step {step}"),
+            Evidence::CanaryFlow { flow, step: None, .. } => format!("canary {flow}"),
+            Evidence::Slo { slo } => format!("SLO {slo}"),
+            Evidence::AuditChain { .. } => "audit chain verification".into(),
+            Evidence::Document { title, review_by, .. } => format!("{title} (review by {review_by})"),
+        }
+    }
 }
 
 /// One entry of the hazard log.
@@ -81,6 +131,17 @@ pub struct Hazard {
     pub closing_justification: Option<String>,
 }
 
+/// A date written YYYY-MM-DD.
+pub fn parse_date(text: &str) -> Option<time::Date> {
+    time::Date::parse(text, time::macros::format_description!("[year]-[month]-[day]")).ok()
+}
+
+/// Whether the date (YYYY-MM-DD) is today or later, in UTC, at `now_ns`; None if it is not a date.
+pub fn not_before_today(date: &str, now_ns: u64) -> Option<bool> {
+    let today = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(now_ns)).ok()?.date();
+    Some(parse_date(date)? >= today)
+}
+
 impl Hazard {
     pub fn initial_rating(&self) -> RiskRating {
         self.initial.rating()
@@ -109,9 +170,25 @@ impl Hazard {
             }
         }
         if let Some(date) = &self.review_date {
-            let format = time::macros::format_description!("[year]-[month]-[day]");
-            if time::Date::parse(date, format).is_err() {
+            if parse_date(date).is_none() {
                 return invalid("review_date", format!("{date:?} is not a date like 2027-01-31"));
+            }
+        }
+        for (i, c) in self.additional_controls.iter().enumerate() {
+            for (j, e) in c.evidence.iter().enumerate() {
+                let field = format!("additional_controls[{i}].evidence[{j}]");
+                match e {
+                    Evidence::Document { review_by, .. } if parse_date(review_by).is_none() => {
+                        return invalid(&field, format!("review_by {review_by:?} is not a date like 2027-01-31"));
+                    }
+                    Evidence::CanaryFlow { fresh_hours: 0, .. } | Evidence::AuditChain { fresh_hours: 0 } => {
+                        return invalid(&field, "fresh_hours must be at least 1".into());
+                    }
+                    Evidence::CanaryFlow { flow, .. } if flow.trim().is_empty() => {
+                        return invalid(&field, "name the canary flow".into());
+                    }
+                    _ => {}
+                }
             }
         }
         let justified = self.closing_justification.as_deref().is_some_and(|j| !j.trim().is_empty());
@@ -145,6 +222,11 @@ pub(crate) mod tests {
                 id: "C1".into(),
                 description: "The canary checks the id returned".into(),
                 verification: "canary pds read_patient".into(),
+                evidence: vec![Evidence::CanaryFlow {
+                    flow: "pds".into(),
+                    step: Some("read_patient".into()),
+                    fresh_hours: 24,
+                }],
             }],
             residual: assess(4, 1),
             owner: "CSO".into(),
@@ -170,6 +252,28 @@ pub(crate) mod tests {
         h.status = HazardStatus::Open;
         h.closing_justification = None;
         assert!(h.validate().is_ok(), "open hazards may carry any residual risk");
+    }
+
+    #[test]
+    fn evidence_is_checked_and_document_dates_compare_with_today() {
+        let mut h = hazard("HAZ-1");
+        h.additional_controls[0].evidence.push(Evidence::Document {
+            title: "Penetration test".into(),
+            url: None,
+            review_by: "next spring".into(),
+        });
+        let err = h.validate().unwrap_err().to_string();
+        assert!(err.contains("additional_controls[0].evidence[1]") && err.contains("next spring"), "{err}");
+        h.additional_controls[0].evidence[0] = Evidence::CanaryFlow { flow: "pds".into(), step: None, fresh_hours: 0 };
+        h.additional_controls[0].evidence.truncate(1);
+        assert!(h.validate().unwrap_err().to_string().contains("fresh_hours"));
+        let noon_2027_01_31 = 1_801_396_800u64 * 1_000_000_000;
+        assert_eq!(not_before_today("2027-01-31", noon_2027_01_31), Some(true));
+        assert_eq!(not_before_today("2027-01-30", noon_2027_01_31), Some(false));
+        assert_eq!(not_before_today("soon", noon_2027_01_31), None);
+        let yaml: Evidence = yaml_serde::from_str("{ kind: canary_flow, flow: mesh }").unwrap();
+        assert_eq!(yaml, Evidence::CanaryFlow { flow: "mesh".into(), step: None, fresh_hours: 24 }, "a day by default");
+        assert!(yaml_serde::from_str::<Evidence>("{ kind: horoscope }").is_err());
     }
 
     #[test]

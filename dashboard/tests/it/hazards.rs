@@ -97,6 +97,11 @@ async fn a_safety_officer_edits_with_a_reason_and_a_stale_or_unjustified_save_is
     let (hazard, version) = log.get("HAZ-001").await.unwrap();
     assert_eq!((hazard.owner.as_str(), hazard.residual.likelihood.value(), version), ("Dr Jones", 2, 2));
     assert_eq!(hazard.additional_controls.len(), 2, "controls survive the form");
+    assert_eq!(
+        hazard.additional_controls[0].evidence.len(),
+        1,
+        "evidence links survive the form, which does not edit them"
+    );
     let page = get(&app, "/hazards/HAZ-001", &cso).await;
     assert!(page.body.contains("Version 2") && page.body.contains("by cso: May review"), "{}", page.body);
     assert!(page.body.contains("owner: Clinical Safety Officer → Dr Jones"), "{}", page.body);
@@ -175,4 +180,85 @@ async fn admins_read_the_log_and_other_roles_are_refused() {
         assert_eq!(get(&app, "/hazards/HAZ-001", &cookie).await.status, 403, "{name}");
         assert!(!get(&app, "/", &cookie).await.body.contains("Hazard log"), "{name} is not offered the log");
     }
+}
+
+fn canary_run(trace: u64, start_ns: u64, read_fails: bool) -> Vec<audit_store::Span> {
+    use audit_store::{Span, SpanKind, SpanStatus};
+    let span = |id: u64, parent: Option<u64>, name: &str, attrs: Vec<(&str, &str)>, failed: bool| Span {
+        trace_id: format!("{trace:032x}"),
+        span_id: format!("{id:016x}"),
+        parent_span_id: parent.map(|p| format!("{p:016x}")).unwrap_or_default(),
+        name: name.into(),
+        kind: SpanKind::Internal,
+        service_name: "pathwatch-canary".into(),
+        scope_name: String::new(),
+        start_ns: start_ns + id,
+        duration_ns: 1_000_000,
+        status: if failed { SpanStatus::Error } else { SpanStatus::Ok },
+        status_message: if failed { "HTTP 500 (expected 200)".into() } else { String::new() },
+        correlation_id: String::new(),
+        attributes: attrs.into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        resource: vec![],
+        events: vec![],
+        links: vec![],
+    };
+    let status = if read_fails { "outage" } else { "healthy" };
+    vec![
+        span(1, None, "canary pds", vec![("pathwatch.canary.status", status)], read_fails),
+        span(2, Some(1), "GET /Patient/{id}", vec![("pathwatch.canary.step", "read_patient")], read_fails),
+    ]
+}
+
+#[tokio::test]
+async fn a_canary_fault_makes_a_controls_evidence_fail_and_flags_the_hazard() {
+    use audit_store::TelemetryStore;
+    let dir = tempfile::tempdir().unwrap();
+    let accounts = Accounts::open(&dir.path().join("dashboard.db")).await.unwrap();
+    accounts.create("cso", Role::SafetyOfficer, &[], PASSWORD, false).await.unwrap();
+    let log = HazardLog::open(&dir.path().join("hazards.db")).await.unwrap();
+    log.import(&hazard_log::io::from_yaml(hazard_log::STARTER_LOG).unwrap(), "pathwatch", "starter", 1).await.unwrap();
+    let store = audit_store::SqliteStore::open(&dir.path().join("telemetry.db")).await.unwrap();
+    let now = dashboard::web::now_ns() as u64;
+    store.insert_spans(&canary_run(1, now - 120 * 1_000_000_000, false)).await.unwrap();
+    let state = DashboardState::new(accounts, RunningParts { lines: vec![] }, WebConfig::default())
+        .with_data(
+            audit_store::AnyStore::Sqlite(store.clone()),
+            vec![dashboard::slo::SloConfig::availability("pds")],
+            vec![],
+        )
+        .with_hazards(log);
+    let app = router(state);
+    let (cso, _) = sign_in(&app, "cso", PASSWORD).await;
+
+    let page = get(&app, "/hazards/HAZ-001", &cso).await;
+    let row = |page: &str, source: &str| {
+        let at = page.find(&format!("<td>{source}</td>")).unwrap_or_else(|| panic!("no {source}: {page}"));
+        page[at..at + page[at..].find("</tr>").unwrap()].to_string()
+    };
+    assert!(row(&page.body, "canary pds, step read_patient").contains("<strong>passing</strong>"), "{}", page.body);
+    assert!(row(&page.body, "canary pds, step read_patient").contains("step read_patient passed"));
+    assert!(row(&page.body, "canary pds").contains("<strong>passing</strong>"), "{}", page.body);
+    let slo = get(&app, "/hazards/HAZ-002", &cso).await;
+    assert!(row(&slo.body, "SLO pds-availability").contains("<strong>passing</strong>"), "{}", slo.body);
+    assert!(row(&slo.body, "SLO pds-availability").contains("% of the error budget left"));
+    assert!(!page.body.contains("the controls may not be working"));
+    // No MESH run at all: HAZ-003's canary evidence is stale, and its SLO is not configured (unknown).
+    let mesh = get(&app, "/hazards/HAZ-003", &cso).await;
+    assert!(row(&mesh.body, "canary mesh").contains("<strong>stale</strong>"), "{}", mesh.body);
+    assert!(row(&mesh.body, "SLO mesh-availability").contains("<strong>unknown</strong>"), "{}", mesh.body);
+    // The audit chain is not recorded yet: said plainly, not passed.
+    let audit = get(&app, "/hazards/HAZ-006", &cso).await;
+    assert!(row(&audit.body, "audit chain verification").contains("<strong>unknown</strong>"));
+
+    // The fault: the newest run fails at read_patient.
+    store.insert_spans(&canary_run(2, now - 60 * 1_000_000_000, true)).await.unwrap();
+    let page = get(&app, "/hazards/HAZ-001", &cso).await;
+    let read = row(&page.body, "canary pds, step read_patient");
+    assert!(read.contains("<strong>failing</strong>") && read.contains("HTTP 500"), "{read}");
+    assert!(read.contains(&format!("/trace?q={:032x}", 2)), "links to the run: {read}");
+    assert!(page.body.contains("Evidence 2 failing: the controls may not be working"), "{}", page.body);
+    let log_page = get(&app, "/hazards", &cso).await;
+    assert!(log_page.body.contains("controls whose evidence is failing or stale"), "{}", log_page.body);
+    let haz1 = &log_page.body[log_page.body.find("HAZ-001:").unwrap()..];
+    assert!(haz1[..haz1.find("</tr>").unwrap()].contains("<strong>2 failing</strong>"), "{haz1}");
 }

@@ -1,0 +1,168 @@
+//! Live evidence for hazard controls: each source a control links to is checked against the data
+//! (the newest canary run or step, an SLO's budget, a document's review date) and is passing,
+//! failing, stale (not verified within its freshness window) or unknown (nothing to check it
+//! against yet). A hazard with failing or stale evidence is flagged.
+
+use audit_store::{SpanStatus, TelemetryStore, TracesQuery, NANOS_PER_SEC};
+use hazard_log::{Evidence, Hazard};
+use serde::Serialize;
+
+use crate::pathways::{attribute, status_of};
+use crate::slo_eval::CANARY_SERVICE;
+use crate::uk_time::format_ns;
+use crate::web::DashboardState;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EvidenceStatus {
+    Passing,
+    Unknown,
+    Stale,
+    Failing,
+}
+
+impl EvidenceStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EvidenceStatus::Passing => "passing",
+            EvidenceStatus::Unknown => "unknown",
+            EvidenceStatus::Stale => "stale",
+            EvidenceStatus::Failing => "failing",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EvidenceState {
+    pub control: String,
+    pub source: String,
+    pub status: EvidenceStatus,
+    /// When it was last verified (the run, the evaluation), if it was.
+    pub verified_ns: Option<u64>,
+    pub detail: String,
+    /// Where the underlying data is.
+    pub link: Option<String>,
+}
+
+impl EvidenceState {
+    pub fn verified(&self) -> String {
+        self.verified_ns.map(format_ns).unwrap_or_else(|| "—".into())
+    }
+}
+
+fn state(status: EvidenceStatus, verified_ns: Option<u64>, detail: String, link: Option<String>) -> EvidenceState {
+    EvidenceState { control: String::new(), source: String::new(), status, verified_ns, detail, link }
+}
+
+/// Checks one source of evidence at `now_ns`.
+pub async fn check(dashboard: &DashboardState, evidence: &Evidence, now_ns: u64) -> Result<EvidenceState, String> {
+    let store = dashboard.store();
+    match evidence {
+        Evidence::CanaryFlow { flow, step, fresh_hours } => {
+            let Some(store) = store else {
+                return Ok(state(EvidenceStatus::Unknown, None, "no telemetry store".into(), None));
+            };
+            let window = u64::from(*fresh_hours) * 3600 * NANOS_PER_SEC;
+            let runs = store
+                .recent_spans_by_name(
+                    CANARY_SERVICE,
+                    &[format!("canary {flow}")],
+                    now_ns.saturating_sub(window),
+                    now_ns + 1,
+                    1,
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            let Some(run) = runs.first().and_then(|r| r.first()) else {
+                let detail = format!("no run of the {flow} canary in the last {fresh_hours} hours");
+                return Ok(state(EvidenceStatus::Stale, None, detail, None));
+            };
+            let link = Some(format!("/trace?q={}", run.trace_id))
+                .filter(|_| run.trace_id.bytes().all(|b| b.is_ascii_hexdigit()));
+            let Some(step) = step else {
+                let passed = matches!(status_of(run), "healthy" | "degraded");
+                let status = if passed { EvidenceStatus::Passing } else { EvidenceStatus::Failing };
+                return Ok(state(status, Some(run.start_ns), format!("newest run: {}", status_of(run)), link));
+            };
+            let spans = store
+                .spans_in_traces(&TracesQuery {
+                    service_name: CANARY_SERVICE.into(),
+                    trace_ids: vec![run.trace_id.clone()],
+                    from_ns: run.start_ns,
+                    to_ns: now_ns + 1,
+                })
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(match spans.iter().find(|s| attribute(s, "pathwatch.canary.step") == Some(step.as_str())) {
+                None => state(EvidenceStatus::Failing, Some(run.start_ns), format!("step {step} did not run"), link),
+                Some(s)
+                    if s.status == SpanStatus::Error
+                        || attribute(s, "pathwatch.canary.step_outcome") == Some("skipped") =>
+                {
+                    let why = if s.status_message.is_empty() { "failed".to_string() } else { s.status_message.clone() };
+                    state(EvidenceStatus::Failing, Some(s.start_ns), format!("step {step}: {why}"), link)
+                }
+                Some(s) => state(EvidenceStatus::Passing, Some(s.start_ns), format!("step {step} passed"), link),
+            })
+        }
+        Evidence::Slo { slo } => {
+            let (Some(store), Some(config)) = (store, dashboard.slos().iter().find(|s| s.name == *slo)) else {
+                return Ok(state(EvidenceStatus::Unknown, None, format!("no SLO named {slo} is configured"), None));
+            };
+            let status = crate::slo_eval::evaluate(store, config, now_ns).await.map_err(|e| e.to_string())?;
+            let link = Some("/slos".to_string());
+            Ok(match status.budget_remaining {
+                None => state(EvidenceStatus::Stale, None, "no events in the SLO window".into(), link),
+                Some(r) if r <= 0.0 => {
+                    state(EvidenceStatus::Failing, Some(now_ns), "error budget exhausted".into(), link)
+                }
+                Some(r) => state(
+                    EvidenceStatus::Passing,
+                    Some(now_ns),
+                    format!("{:.0} % of the error budget left", r * 100.0),
+                    link,
+                ),
+            })
+        }
+        Evidence::AuditChain { .. } => Ok(state(
+            EvidenceStatus::Unknown,
+            None,
+            "chain verification results are not recorded yet; run `pathwatch audit verify`".into(),
+            None,
+        )),
+        Evidence::Document { url, review_by, .. } => Ok(match hazard_log::model::not_before_today(review_by, now_ns) {
+            Some(true) => state(EvidenceStatus::Passing, None, format!("current until {review_by}"), url.clone()),
+            _ => state(EvidenceStatus::Stale, None, format!("review was due by {review_by}"), url.clone()),
+        }),
+    }
+}
+
+/// Every piece of evidence of a hazard's controls, checked. A source that cannot be checked (the
+/// store is down) counts as unknown, with the reason.
+pub async fn for_hazard(dashboard: &DashboardState, hazard: &Hazard, now_ns: u64) -> Vec<EvidenceState> {
+    let mut out = Vec::new();
+    for control in &hazard.additional_controls {
+        for evidence in &control.evidence {
+            let mut checked = check(dashboard, evidence, now_ns)
+                .await
+                .unwrap_or_else(|e| state(EvidenceStatus::Unknown, None, format!("could not be checked: {e}"), None));
+            checked.control = control.id.clone();
+            checked.source = evidence.describe();
+            out.push(checked);
+        }
+    }
+    out
+}
+
+/// The flag for a hazard: None when all evidence passes (or there is none), else the count of
+/// failing and stale sources in words.
+pub fn flag(states: &[EvidenceState]) -> Option<String> {
+    let failing = states.iter().filter(|s| s.status == EvidenceStatus::Failing).count();
+    let stale = states.iter().filter(|s| s.status == EvidenceStatus::Stale).count();
+    match (failing, stale) {
+        (0, 0) => None,
+        (f, 0) => Some(format!("{f} failing")),
+        (0, s) => Some(format!("{s} stale")),
+        (f, s) => Some(format!("{f} failing, {s} stale")),
+    }
+}
