@@ -148,6 +148,8 @@ struct HomePage {
     lines: Vec<String>,
     /// Whether this user may open the trace page (links to it are shown only then).
     can_trace: bool,
+    /// Hazards whose controls' evidence fails or is stale, for roles that see the hazard log.
+    flagged_hazards: usize,
 }
 
 pub(crate) async fn home(State(state): State<DashboardState>, User(user): User) -> Result<Response, WebError> {
@@ -163,7 +165,16 @@ pub(crate) async fn home(State(state): State<DashboardState>, User(user): User) 
     }
     let view = user.view();
     let can_trace = view.can_trace;
+    let mut flagged_hazards = 0;
+    if let (true, Some(log)) = (view.can_see_hazards, &state.inner.hazards) {
+        let hazards = log.list().await.map_err(|e| WebError::Internal(e.to_string()))?;
+        for (hazard, _) in hazards.iter().filter(|(h, _)| h.status != hazard_log::HazardStatus::Closed) {
+            let evidence = crate::evidence::for_hazard(&state, hazard, now).await;
+            flagged_hazards += usize::from(crate::evidence::flag(&evidence).is_some());
+        }
+    }
     let page = HomePage {
+        flagged_hazards,
         can_trace,
         title: "Pathway health",
         user: Some(view),

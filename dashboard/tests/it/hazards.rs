@@ -261,4 +261,11 @@ async fn a_canary_fault_makes_a_controls_evidence_fail_and_flags_the_hazard() {
     assert!(log_page.body.contains("controls whose evidence is failing or stale"), "{}", log_page.body);
     let haz1 = &log_page.body[log_page.body.find("HAZ-001:").unwrap()..];
     assert!(haz1[..haz1.find("</tr>").unwrap()].contains("<strong>2 failing</strong>"), "{haz1}");
+    // And on the overview, for the safety officer.
+    let overview = get(&app, "/", &cso).await;
+    assert!(
+        overview.body.contains("open hazards have controls whose evidence is failing or stale"),
+        "{}",
+        overview.body
+    );
 }
