@@ -253,26 +253,18 @@ impl TelemetryStore for ClickHouseStore {
     }
 
     async fn span_rollup(&self, query: &RollupQuery) -> Result<Vec<RollupBucket>, StoreError> {
-        query.check()?;
-        #[derive(Row, Deserialize)]
-        struct RollupRow {
-            bucket: u64,
-            count: u64,
-            errors: u64,
-            duration_sum_ns: u64,
-            le: Vec<u64>,
-        }
-        let rows: Vec<RollupRow> = self.client.query(&sql::span_rollup(query)).fetch_all().await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| RollupBucket {
-                start_ns: r.bucket,
-                count: r.count,
-                errors: r.errors,
-                duration_sum_ns: r.duration_sum_ns,
-                le: r.le,
-            })
-            .collect())
+        // One selection of the many-selection query: one SQL statement to keep right, not two.
+        let many = RollupsQuery {
+            selections: vec![SpanSelection {
+                service_name: query.service_name.clone(),
+                span_name: query.span_name.clone(),
+            }],
+            from_ns: query.from_ns,
+            to_ns: query.to_ns,
+            bucket_secs: query.bucket_secs,
+            histogram: query.histogram,
+        };
+        Ok(self.span_rollups(&many).await?.pop().unwrap_or_default())
     }
 
     async fn span_rollups(&self, query: &RollupsQuery) -> Result<Vec<Vec<RollupBucket>>, StoreError> {

@@ -2,9 +2,7 @@
 //! can hand the same SQL to a current ClickHouse (chDB) in CI. Values are inlined with [`quote`]
 //! (strings) or as numbers, never spliced raw.
 use super::{quote, seconds, AUDIT_FIELDS, SPAN_FIELDS};
-use crate::model::{
-    AuditFilter, BucketQuery, RecentQuery, RollupQuery, RollupsQuery, TracesQuery, NANOS_PER_SEC, ROLLUP_BOUNDS_MS,
-};
+use crate::model::{AuditFilter, BucketQuery, RecentQuery, RollupsQuery, TracesQuery, NANOS_PER_SEC, ROLLUP_BOUNDS_MS};
 
 pub fn trace_range(trace_id: &str) -> String {
     format!(
@@ -90,31 +88,6 @@ pub fn latency_buckets(query: &BucketQuery) -> String {
         to_s = seconds(query.to_ns),
         from = query.from_ns,
         to = query.to_ns,
-    )
-}
-
-/// The roll-up summed into buckets; the histogram comes back as one array, in bound order.
-pub fn span_rollup(query: &RollupQuery) -> String {
-    let width = u64::from(query.bucket_secs);
-    let name_filter = match &query.span_name {
-        Some(name) => format!("AND SpanName = {}", quote(name)),
-        None => String::new(),
-    };
-    let le: Vec<String> = match query.histogram {
-        true => ROLLUP_BOUNDS_MS.iter().map(|b| format!("sum(Le{b})")).collect(),
-        false => Vec::new(),
-    };
-    format!(
-        "SELECT toUInt64(intDiv(toUInt32(Minute), {width}) * {width}) * {NANOS_PER_SEC} AS bucket, \
-            sum(Count) AS count, sum(Errors) AS errors, sum(DurationSumNs) AS duration_sum_ns, {le} AS le \
-         FROM span_minutes WHERE ServiceName = {service} {name_filter} \
-           AND Minute >= toDateTime({from_s}) AND Minute < toDateTime({to_s}) \
-         GROUP BY bucket ORDER BY bucket",
-        // A typed empty array: `[]` alone has no element type.
-        le = if le.is_empty() { "emptyArrayUInt64()".to_string() } else { format!("[{}]", le.join(", ")) },
-        service = quote(&query.service_name),
-        from_s = seconds(query.from_ns.div_ceil(60 * NANOS_PER_SEC) * 60 * NANOS_PER_SEC),
-        to_s = seconds(query.to_ns.div_ceil(60 * NANOS_PER_SEC) * 60 * NANOS_PER_SEC),
     )
 }
 
@@ -270,24 +243,15 @@ pub fn examples() -> Vec<(&'static str, String)> {
             }),
         ),
         (
-            "span_rollup",
-            span_rollup(&RollupQuery {
-                service_name: "pathwatch-canary".into(),
-                span_name: Some("canary pds".into()),
+            "span_rollups_counts",
+            span_rollups(&RollupsQuery {
+                selections: vec![crate::model::SpanSelection {
+                    service_name: "pathwatch-canary".into(),
+                    span_name: None,
+                }],
                 from_ns: t0,
                 to_ns: t0 + 86_400 * NANOS_PER_SEC,
                 bucket_secs: 3600,
-                histogram: true,
-            }),
-        ),
-        (
-            "span_rollup_counts",
-            span_rollup(&RollupQuery {
-                service_name: "pathwatch-canary".into(),
-                span_name: None,
-                from_ns: t0,
-                to_ns: t0 + 86_400 * NANOS_PER_SEC,
-                bucket_secs: 60,
                 histogram: false,
             }),
         ),
