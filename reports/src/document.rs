@@ -21,7 +21,10 @@ pub struct Document {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Block {
     /// A section heading; level 1 is a numbered section ("3. Hazard log"), 2 and 3 are subsections.
-    Heading { level: u8, text: String },
+    Heading {
+        level: u8,
+        text: String,
+    },
     /// A paragraph of plain text (no markup; line breaks are not significant).
     Paragraph(String),
     /// Label and value pairs, shown as a two-column list ("Reporting period" → "1 Oct 2026 to …").
@@ -52,9 +55,6 @@ pub struct Column {
 
 impl Column {
     pub fn new(header: impl Into<String>, weight: f32) -> Self {
-        Column {
-            header: header.into(),
-            weight,
-        }
+        Column { header: header.into(), weight }
     }
 }

@@ -5,3 +5,4 @@
 //! produce the same bytes: nothing reads the clock or a random source while rendering.
 
 pub mod document;
+pub mod pdf;

@@ -1,0 +1,3 @@
+//! The reports crate's one integration test binary: each module is a group of tests.
+
+mod pdf;
