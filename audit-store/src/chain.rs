@@ -96,7 +96,23 @@ pub fn check(prev: Option<&ChainLink>, record: &StoredAuditEvent) -> Result<(), 
 
 /// Walks the whole chain in pages and reports the first break.
 pub async fn verify<S: TelemetryStore>(store: &S, page_size: u32) -> Result<ChainReport, StoreError> {
+    verify_from(store, None, page_size).await
+}
+
+/// Walks the chain from `head`, a link an earlier walk verified, so only the records added since
+/// are checked (a record changed before `head` is found only by a full walk). With no head, or one
+/// retention has since removed, the walk starts where the retained chain starts.
+pub async fn verify_from<S: TelemetryStore>(
+    store: &S,
+    head: Option<ChainLink>,
+    page_size: u32,
+) -> Result<ChainReport, StoreError> {
     let base = store.audit_chain_base().await?;
+    let base = match (head, base) {
+        (Some(head), Some(base)) if head.seq < base.seq => Some(base),
+        (Some(head), _) => Some(head),
+        (None, base) => base,
+    };
     let mut prev = base.clone();
     let mut checked = 0u64;
     let mut after = base.map_or(0, |b| b.seq);

@@ -12,25 +12,7 @@ use crate::slo_eval::CANARY_SERVICE;
 use crate::uk_time::format_ns;
 use crate::web::DashboardState;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EvidenceStatus {
-    Passing,
-    Unknown,
-    Stale,
-    Failing,
-}
-
-impl EvidenceStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EvidenceStatus::Passing => "passing",
-            EvidenceStatus::Unknown => "unknown",
-            EvidenceStatus::Stale => "stale",
-            EvidenceStatus::Failing => "failing",
-        }
-    }
-}
+pub use hazard_log::EvidenceStatus;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct EvidenceState {
@@ -124,12 +106,31 @@ pub async fn check(dashboard: &DashboardState, evidence: &Evidence, now_ns: u64)
                 ),
             })
         }
-        Evidence::AuditChain { .. } => Ok(state(
-            EvidenceStatus::Unknown,
-            None,
-            "chain verification results are not recorded yet; run `pathwatch audit verify`".into(),
-            None,
-        )),
+        Evidence::AuditChain { fresh_hours } => {
+            let Some(log) = &dashboard.inner.hazards else {
+                return Ok(state(EvidenceStatus::Unknown, None, "no hazard log to record verifications".into(), None));
+            };
+            let (newest, full) = log.latest_chain_verifications().await.map_err(|e| e.to_string())?;
+            let window = i64::from(*fresh_hours) * 3600 * NANOS_PER_SEC as i64;
+            Ok(match (newest, full) {
+                (Some(v), _) if !v.intact => {
+                    state(EvidenceStatus::Failing, Some(v.at_ns as u64), format!("chain broken: {}", v.detail), None)
+                }
+                (Some(newest), Some(full)) if (now_ns as i64) - full.at_ns <= window => state(
+                        EvidenceStatus::Passing,
+                        Some(newest.at_ns as u64),
+                    format!("chain intact up to record {}", newest.head_seq.unwrap_or(0)),
+                    None,
+                ),
+                (_, Some(full)) => state(
+                    EvidenceStatus::Stale,
+                    Some(full.at_ns as u64),
+                    format!("no full verification in the last {fresh_hours} hours"),
+                    None,
+                ),
+                (_, None) => state(EvidenceStatus::Stale, None, "the chain has never been verified".into(), None),
+            })
+        }
         Evidence::Document { url, review_by, .. } => Ok(match hazard_log::model::not_before_today(review_by, now_ns) {
             Some(true) => state(EvidenceStatus::Passing, None, format!("current until {review_by}"), url.clone()),
             _ => state(EvidenceStatus::Stale, None, format!("review was due by {review_by}"), url.clone()),

@@ -13,6 +13,7 @@ pub mod alerts;
 pub mod api;
 pub mod api_tokens;
 pub mod evidence;
+pub mod evidence_monitor;
 pub mod hazard_pages;
 pub mod notify;
 pub mod oidc;

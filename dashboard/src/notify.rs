@@ -2,6 +2,7 @@
 //! logged and reported; it never stops the others or the alert's state from being kept.
 
 use lettre::message::header::ContentType;
+use lettre::message::{Attachment as LettreAttachment, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde::{Deserialize, Serialize};
@@ -110,8 +111,89 @@ fn host_of(url: &str) -> String {
         .unwrap_or_else(|| "(unparseable URL)".into())
 }
 
+/// An SMTP connection's settings, checked, ready to send plain-text mail with an optional
+/// attachment. Alerts, evidence notices and scheduled reports share one (the `[alerts.email]`
+/// server), each with its own recipients.
+#[derive(Clone)]
+pub struct Mailer {
+    from: lettre::message::Mailbox,
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+}
+
+/// A file attached to a message.
+pub struct Attachment {
+    pub filename: String,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
+/// Checks e-mail addresses, naming the configuration key of the first bad one.
+pub fn check_addresses(key: &str, addresses: &[String]) -> Result<(), String> {
+    if addresses.is_empty() {
+        return Err(format!("{key}: at least one recipient is needed"));
+    }
+    for (i, address) in addresses.iter().enumerate() {
+        address
+            .parse::<lettre::Address>()
+            .map_err(|e| format!("{key}[{i}]: {address:?} is not an e-mail address ({e})"))?;
+    }
+    Ok(())
+}
+
+impl Mailer {
+    /// Builds the transport; errors name the key under `alerts.email`.
+    pub fn new(config: &EmailConfig) -> Result<Mailer, String> {
+        let builder = match config.security {
+            SmtpSecurity::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&config.smtp_host),
+            SmtpSecurity::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&config.smtp_host)
+                .map_err(|e| format!("alerts.email.smtp_host: {e}"))?,
+            SmtpSecurity::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&config.smtp_host)
+                .map_err(|e| format!("alerts.email.smtp_host: {e}"))?,
+        };
+        let mut builder = builder.port(config.smtp_port).timeout(Some(std::time::Duration::from_secs(20)));
+        if let Some(user) = &config.username {
+            let var = config.password_env.clone().unwrap_or_default();
+            let password = std::env::var(&var)
+                .map_err(|_| format!("alerts.email.password_env: environment variable {var:?} is not set"))?;
+            builder = builder.credentials(Credentials::new(user.clone(), password));
+        }
+        let from = config
+            .from
+            .parse()
+            .map_err(|e| format!("alerts.email.from: {:?} is not an e-mail address ({e})", config.from))?;
+        Ok(Mailer { from, transport: builder.build() })
+    }
+
+    /// Sends one message to every recipient (addresses already checked by `check_addresses`).
+    pub async fn send(
+        &self,
+        to: &[String],
+        subject: &str,
+        body: String,
+        attachment: Option<Attachment>,
+    ) -> Result<(), String> {
+        let mut message = Message::builder().from(self.from.clone()).subject(subject);
+        for address in to {
+            message = message.to(address.parse().map_err(|e| format!("{address:?}: {e}"))?);
+        }
+        let message = match attachment {
+            None => message.header(ContentType::TEXT_PLAIN).body(body),
+            Some(file) => {
+                let content_type = ContentType::parse(&file.content_type).map_err(|e| e.to_string())?;
+                message.multipart(
+                    MultiPart::mixed()
+                        .singlepart(SinglePart::plain(body))
+                        .singlepart(LettreAttachment::new(file.filename).body(file.bytes, content_type)),
+                )
+            }
+        }
+        .map_err(|e| e.to_string())?;
+        self.transport.send(message).await.map(drop).map_err(|e| e.to_string())
+    }
+}
+
 pub struct Notifier {
-    email: Option<(EmailConfig, AsyncSmtpTransport<Tokio1Executor>)>,
+    email: Option<(Mailer, Vec<String>)>,
     webhooks: Vec<String>,
     http: reqwest::Client,
 }
@@ -126,34 +208,8 @@ impl Notifier {
         let email = match email {
             None => None,
             Some(config) => {
-                let builder = match config.security {
-                    SmtpSecurity::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&config.smtp_host),
-                    SmtpSecurity::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&config.smtp_host)
-                        .map_err(|e| format!("alerts.email.smtp_host: {e}"))?,
-                    SmtpSecurity::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&config.smtp_host)
-                        .map_err(|e| format!("alerts.email.smtp_host: {e}"))?,
-                };
-                let mut builder = builder.port(config.smtp_port).timeout(Some(std::time::Duration::from_secs(20)));
-                if let Some(user) = &config.username {
-                    let var = config.password_env.clone().unwrap_or_default();
-                    let password = std::env::var(&var)
-                        .map_err(|_| format!("alerts.email.password_env: environment variable {var:?} is not set"))?;
-                    builder = builder.credentials(Credentials::new(user.clone(), password));
-                }
-                if config.to.is_empty() {
-                    return Err("alerts.email.to: at least one recipient is needed".into());
-                }
-                for (i, address) in std::iter::once(&config.from).chain(&config.to).enumerate() {
-                    address.parse::<lettre::Address>().map_err(|e| {
-                        let key = if i == 0 {
-                            "alerts.email.from".to_string()
-                        } else {
-                            format!("alerts.email.to[{}]", i - 1)
-                        };
-                        format!("{key}: {address:?} is not an e-mail address ({e})")
-                    })?;
-                }
-                Some((config, builder.build()))
+                check_addresses("alerts.email.to", &config.to)?;
+                Some((Mailer::new(&config)?, config.to))
             }
         };
         let http = reqwest::Client::builder()
@@ -166,8 +222,8 @@ impl Notifier {
     /// Sends on every channel; returns the failures (already logged).
     pub async fn send(&self, n: &Notification) -> Vec<String> {
         let mut failures = Vec::new();
-        if let Some((config, transport)) = &self.email {
-            if let Err(e) = self.send_email(config, transport, n).await {
+        if let Some((mailer, to)) = &self.email {
+            if let Err(e) = mailer.send(to, &n.subject(), n.body(), None).await {
                 failures.push(format!("e-mail: {e}"));
             }
         }
@@ -186,22 +242,5 @@ impl Notifier {
             tracing::warn!(slo = %n.slo, failure = %failure, "alert notification not delivered");
         }
         failures
-    }
-
-    async fn send_email(
-        &self,
-        config: &EmailConfig,
-        transport: &AsyncSmtpTransport<Tokio1Executor>,
-        n: &Notification,
-    ) -> Result<(), String> {
-        let mut message = Message::builder()
-            .from(config.from.parse().map_err(|e| format!("{e}"))?)
-            .subject(n.subject())
-            .header(ContentType::TEXT_PLAIN);
-        for to in &config.to {
-            message = message.to(to.parse().map_err(|e| format!("{e}"))?);
-        }
-        let message = message.body(n.body()).map_err(|e| e.to_string())?;
-        transport.send(message).await.map(drop).map_err(|e| e.to_string())
     }
 }

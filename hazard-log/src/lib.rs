@@ -3,13 +3,16 @@
 //! a starter log for NHS API integrations.
 //!
 //! Part of the data layer: it depends on no other Pathwatch crate and knows nothing about HTTP.
-//! Evidence links and their live state (issue 6) are still to come.
+//! It also keeps the record of assurance over time (`assurance`): the states each control's
+//! evidence was in, and every verification of the audit chain.
 
+pub mod assurance;
 pub mod io;
 pub mod model;
 pub mod risk;
 pub mod store;
 
+pub use assurance::{ChainVerification, EvidenceChange, EvidenceCheck, EvidenceInterval, EvidenceStatus};
 pub use model::{Control, Evidence, Hazard, HazardStatus};
 pub use risk::{rating, Assessment, Likelihood, RiskRating, Severity};
 pub use store::{FieldChange, HazardChange, HazardLog, SignOff};

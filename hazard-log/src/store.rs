@@ -41,18 +41,18 @@ pub struct SignOff {
 
 #[derive(Clone)]
 pub struct HazardLog {
-    pool: SqlitePool,
+    pub(crate) pool: SqlitePool,
 }
 
 /// The log's migrations, embedded so the binary needs no files beside it.
 fn migrator() -> Migrator {
-    Migrator::with_migrations(vec![Migration::new(
-        1,
-        "hazards".into(),
-        MigrationType::Simple,
-        AssertSqlSafe(include_str!("../migrations/0001_hazards.sql")).into_sql_str(),
-        false,
-    )])
+    let migration = |version, name: &'static str, sql: &'static str| {
+        Migration::new(version, name.into(), MigrationType::Simple, AssertSqlSafe(sql).into_sql_str(), false)
+    };
+    Migrator::with_migrations(vec![
+        migration(1, "hazards", include_str!("../migrations/0001_hazards.sql")),
+        migration(2, "assurance", include_str!("../migrations/0002_assurance.sql")),
+    ])
 }
 
 /// The top-level fields whose values differ between two versions, by field name.

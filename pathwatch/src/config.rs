@@ -32,6 +32,8 @@ pub struct Config {
     pub alerts: dashboard::alerts::AlertsConfig,
     /// Pathways shown on the overview. Unset: one per canary flow, named for what users do.
     pub pathways: Option<Vec<dashboard::pathways::PathwayConfig>>,
+    /// Checking hazard controls' evidence and verifying the audit chain.
+    pub evidence: dashboard::evidence_monitor::EvidenceConfig,
 }
 
 impl Config {
@@ -59,6 +61,19 @@ impl Config {
     }
 }
 
+impl Config {
+    /// The SMTP server of `[alerts.email]`, shared by alerts, evidence notices and scheduled
+    /// reports; None when no server is configured.
+    pub fn mailer(&self) -> anyhow::Result<Option<dashboard::notify::Mailer>> {
+        self.alerts
+            .email
+            .as_ref()
+            .map(dashboard::notify::Mailer::new)
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -75,6 +90,7 @@ impl Default for Config {
             slos: None,
             alerts: dashboard::alerts::AlertsConfig::default(),
             pathways: None,
+            evidence: dashboard::evidence_monitor::EvidenceConfig::default(),
         }
     }
 }
@@ -247,6 +263,18 @@ fn validate(c: &Config) -> anyhow::Result<()> {
     if let Some(endpoint) = &c.self_telemetry.otlp_endpoint {
         if !endpoint.starts_with("http://") && !endpoint.starts_with("https://") {
             problems.push(format!("key `self_telemetry.otlp_endpoint`: {endpoint:?} is not an http(s) URL"));
+        }
+    }
+    if c.evidence.check_every_minutes == 0 || c.evidence.full_chain_walk_hours == 0 {
+        problems.push("key `evidence`: check_every_minutes and full_chain_walk_hours must be at least 1".to_string());
+    }
+    if !c.evidence.notify.is_empty() {
+        if let Err(e) = dashboard::notify::check_addresses("evidence.notify", &c.evidence.notify) {
+            problems.push(format!("key {e}"));
+        } else if c.alerts.email.is_none() {
+            problems.push(
+                "key `evidence.notify`: e-mail needs an SMTP server; set [alerts.email] (smtp_host, from, to)".to_string(),
+            );
         }
     }
     let d = &c.dashboard;

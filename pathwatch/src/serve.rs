@@ -238,7 +238,16 @@ async fn open_dashboard(
         .with_context(|| format!("opening the hazard log {}", hazards_path.display()))?;
     let mut state = dashboard::web::DashboardState::new(accounts, parts, web)
         .with_data(store, config.effective_slos(), config.effective_pathways())
-        .with_hazards(hazards);
+        .with_hazards(hazards.clone());
+    let mailer = config.mailer()?;
+    let monitor = dashboard::evidence_monitor::EvidenceMonitor::new(
+        state.clone(),
+        hazards,
+        config.evidence.clone(),
+        mailer,
+        public_url(d),
+    );
+    tokio::spawn(monitor.run());
     if let Some(oidc) = &d.oidc {
         state = state.with_oidc(crate::oidc_config::provider(oidc, &public_url(d))?);
         // Fetches the provider's discovery document now so a mistake shows in the log at start-up;

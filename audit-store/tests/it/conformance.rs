@@ -238,7 +238,23 @@ pub async fn replayed_audit_events_are_stored_once<S: TelemetryStore>(store: &S)
     let report = chain::verify(store, 2).await.unwrap();
     assert_eq!(report.first_break, None);
     assert_eq!(report.records_checked, 5);
-    assert_eq!(report.head.unwrap().hash, stored[4].hash);
+    let head = report.head.unwrap();
+    assert_eq!(head.hash, stored[4].hash);
+
+    // An incremental walk from the verified head checks only what was added since.
+    let mut more: Vec<StoredAuditEvent> = Vec::new();
+    for i in 6..=7 {
+        let prev = more.last().unwrap_or(&stored[4]);
+        let prev = ChainLink { seq: prev.seq, hash: prev.hash.clone() };
+        more.push(chain::link(Some(&prev), T0, event(i, "9000000009", "alice", T0 + i)));
+    }
+    store.insert_audit_events(&more).await.unwrap();
+    let report = chain::verify_from(store, Some(head.clone()), 2).await.unwrap();
+    assert_eq!((report.records_checked, report.first_break), (2, None));
+    assert_eq!(report.head.unwrap().seq, 7);
+    // From a wrong head (a hash the chain does not hold), the next record does not follow it.
+    let wrong = ChainLink { seq: head.seq, hash: "0".repeat(64) };
+    assert!(chain::verify_from(store, Some(wrong), 2).await.unwrap().first_break.is_some());
 }
 
 pub async fn the_chain_detects_edits_deletions_and_swaps<S: TelemetryStore + Tamper>(store: &S) {

@@ -80,3 +80,72 @@ async fn an_import_is_all_or_nothing_and_leaves_unchanged_hazards_alone() {
     assert_eq!(log.list().await.unwrap().len(), starter.len());
     assert_eq!(log.history(&starter[0].id).await.unwrap()[1].reason, "Bulk edit");
 }
+
+fn check(source: &str, status: hazard_log::EvidenceStatus, at: i64) -> hazard_log::EvidenceCheck {
+    hazard_log::EvidenceCheck {
+        hazard_id: "HAZ-001".into(),
+        control_id: "C1".into(),
+        source: source.into(),
+        status,
+        checked_ns: at,
+        verified_ns: Some(at - 5),
+        detail: format!("{} at {at}", status.as_str()),
+        link: None,
+    }
+}
+
+#[tokio::test]
+async fn evidence_history_keeps_intervals_and_reports_changes() {
+    use hazard_log::EvidenceStatus::{Failing, Passing};
+    let (_dir, log) = log().await;
+    let gap = 100;
+    // First sight of a source is a change from nothing.
+    let changes = log.record_evidence(&[check("canary pds", Passing, 1000)], gap).await.unwrap();
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0].before, None);
+    // The same state within the gap extends the interval and is no change.
+    assert!(log.record_evidence(&[check("canary pds", Passing, 1050)], gap).await.unwrap().is_empty());
+    // A new state starts a new interval and reports what it was before.
+    let changes = log.record_evidence(&[check("canary pds", Failing, 1100)], gap).await.unwrap();
+    assert_eq!((changes[0].before, changes[0].check.status), (Some(Passing), Failing));
+    // The same state after a gap in checking starts a new interval; "before" is unknown.
+    let changes = log.record_evidence(&[check("canary pds", Failing, 1500)], gap).await.unwrap();
+    assert_eq!(changes[0].before, None);
+
+    let all = log.evidence_history(0, 10_000).await.unwrap();
+    let spans: Vec<(hazard_log::EvidenceStatus, i64, i64, i64)> =
+        all.iter().map(|i| (i.status, i.since_ns, i.last_checked_ns, i.end_ns())).collect();
+    // Passing held until failing was first seen; the failing interval before the gap ends at its
+    // last check (nobody knows what happened in the gap).
+    assert_eq!(spans, [(Passing, 1000, 1050, 1100), (Failing, 1100, 1100, 1100), (Failing, 1500, 1500, 1500)]);
+    assert_eq!(all[0].detail, "passing at 1050", "the newest check's detail is kept");
+    // A period sees only the intervals overlapping it.
+    let period = log.evidence_history(1060, 1200).await.unwrap();
+    assert_eq!(period.iter().map(|i| i.since_ns).collect::<Vec<_>>(), [1100]);
+    // The state at a moment is the newest interval begun by then.
+    assert_eq!(log.evidence_at(1080).await.unwrap()[0].status, Passing);
+    assert_eq!(log.evidence_at(1600).await.unwrap()[0].since_ns, 1500);
+    assert!(log.evidence_at(10).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn chain_verifications_are_kept_and_the_newest_full_walk_found() {
+    let (_dir, log) = log().await;
+    let v = |at, full, intact| hazard_log::ChainVerification {
+        at_ns: at,
+        full_walk: full,
+        records_checked: 10,
+        head_seq: Some(at as u64),
+        head_hash: Some("ab".into()),
+        intact,
+        detail: String::new(),
+    };
+    assert_eq!(log.latest_chain_verifications().await.unwrap(), (None, None));
+    log.record_chain_verification(&v(100, true, true)).await.unwrap();
+    log.record_chain_verification(&v(200, false, true)).await.unwrap();
+    log.record_chain_verification(&v(300, false, false)).await.unwrap();
+    let (newest, full) = log.latest_chain_verifications().await.unwrap();
+    assert_eq!((newest.unwrap().at_ns, full.unwrap().at_ns), (300, 100));
+    let period = log.chain_verifications(150, 300).await.unwrap();
+    assert_eq!(period.iter().map(|v| (v.at_ns, v.intact)).collect::<Vec<_>>(), [(200, true)]);
+}

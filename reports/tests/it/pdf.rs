@@ -58,7 +58,7 @@ fn hazard_document() -> Document {
 }
 
 /// Whether poppler is here; without it, skip loudly, or fail where services are required.
-fn poppler_available() -> bool {
+pub fn poppler_available() -> bool {
     if Command::new("pdftotext").arg("-v").output().is_ok() {
         return true;
     }
@@ -70,7 +70,7 @@ fn poppler_available() -> bool {
     false
 }
 
-fn run(program: &str, args: &[&str]) -> String {
+pub fn run(program: &str, args: &[&str]) -> String {
     let output = Command::new(program).args(args).output().unwrap_or_else(|e| panic!("{program}: {e}"));
     assert!(output.status.success(), "{program} {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
     String::from_utf8(output.stdout).unwrap_or_else(|e| panic!("{program} printed invalid UTF-8: {e}"))
