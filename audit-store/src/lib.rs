@@ -89,6 +89,9 @@ pub trait TelemetryStore {
     /// Audit events matching a filter, oldest first, at most `filter.limit`.
     async fn audit_events(&self, filter: &AuditFilter) -> Result<Vec<StoredAuditEvent>, StoreError>;
 
+    /// Counts of the audit events that occurred in `[from_ns, to_ns)`, computed in the store.
+    async fn audit_summary(&self, from_ns: u64, to_ns: u64) -> Result<AuditSummary, StoreError>;
+
     /// Up to `limit` audit events with `seq > after_seq`, in sequence order: how the chain is walked.
     async fn audit_chain_page(&self, after_seq: u64, limit: u32) -> Result<Vec<StoredAuditEvent>, StoreError>;
 
@@ -167,6 +170,9 @@ impl TelemetryStore for AnyStore {
     }
     async fn audit_chain_base(&self) -> Result<Option<ChainLink>, StoreError> {
         delegate!(self, s => s.audit_chain_base())
+    }
+    async fn audit_summary(&self, from_ns: u64, to_ns: u64) -> Result<AuditSummary, StoreError> {
+        delegate!(self, s => s.audit_summary(from_ns, to_ns))
     }
     async fn drop_days_before(&self, kind: DataKind, cutoff_day: i64) -> Result<(), StoreError> {
         delegate!(self, s => s.drop_days_before(kind, cutoff_day))

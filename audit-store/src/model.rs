@@ -412,6 +412,22 @@ pub struct AuditFilter {
     pub limit: u32,
 }
 
+/// Audit events that occurred in a period, counted: what access monitoring reports.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
+pub struct AuditSummary {
+    pub events: u64,
+    /// Distinct identified users (an empty user id is not a user).
+    pub users: u64,
+    /// Distinct patients (events without an NHS number are not counted).
+    pub patients: u64,
+    pub organisations: u64,
+    /// Events with no identified user.
+    pub unattributed: u64,
+    /// Events by action and by outcome, as stored ("read", "success"...).
+    pub by_action: std::collections::BTreeMap<String, u64>,
+    pub by_outcome: std::collections::BTreeMap<String, u64>,
+}
+
 /// The kinds of data with their own retention period.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DataKind {

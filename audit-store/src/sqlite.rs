@@ -575,6 +575,43 @@ impl TelemetryStore for SqliteStore {
         rows.iter().map(audit_from_row).collect()
     }
 
+    async fn audit_summary(&self, from_ns: u64, to_ns: u64) -> Result<AuditSummary, StoreError> {
+        let (from, to) = (to_i64(from_ns)?, to_i64(to_ns)?);
+        let row = sqlx::query(
+            "SELECT count(*), count(DISTINCT NULLIF(actor_user_id, '')), count(DISTINCT NULLIF(nhs_number, '')),
+                    count(DISTINCT NULLIF(actor_org, '')), coalesce(sum(actor_user_id = ''), 0)
+             FROM audit_events WHERE occurred_ns >= ?1 AND occurred_ns < ?2",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_one(&self.pool)
+        .await?;
+        let count = |i: usize| row.try_get::<i64, _>(i).map(|n| n.max(0) as u64);
+        let mut summary = AuditSummary {
+            events: count(0)?,
+            users: count(1)?,
+            patients: count(2)?,
+            organisations: count(3)?,
+            unattributed: count(4)?,
+            ..AuditSummary::default()
+        };
+        let groups = sqlx::query(
+            "SELECT 'action', action, count(*) FROM audit_events WHERE occurred_ns >= ?1 AND occurred_ns < ?2 GROUP BY action
+             UNION ALL
+             SELECT 'outcome', outcome, count(*) FROM audit_events WHERE occurred_ns >= ?1 AND occurred_ns < ?2 GROUP BY outcome",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?;
+        for g in groups {
+            let (kind, key, n): (String, String, i64) = (g.try_get(0)?, g.try_get(1)?, g.try_get(2)?);
+            let map = if kind == "action" { &mut summary.by_action } else { &mut summary.by_outcome };
+            map.insert(key, n.max(0) as u64);
+        }
+        Ok(summary)
+    }
+
     async fn audit_chain_page(&self, after_seq: u64, limit: u32) -> Result<Vec<StoredAuditEvent>, StoreError> {
         let sql = format!("SELECT {AUDIT_COLUMNS} FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?");
         let rows = sqlx::query(AssertSqlSafe(sql))

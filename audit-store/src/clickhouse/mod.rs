@@ -350,6 +350,38 @@ impl TelemetryStore for ClickHouseStore {
         self.audit(&sql::audit_events(filter)).await
     }
 
+    async fn audit_summary(&self, from_ns: u64, to_ns: u64) -> Result<AuditSummary, StoreError> {
+        #[derive(Row, Deserialize)]
+        struct Counts {
+            events: u64,
+            users: u64,
+            patients: u64,
+            organisations: u64,
+            unattributed: u64,
+        }
+        #[derive(Row, Deserialize)]
+        struct Group {
+            kind: String,
+            key: String,
+            n: u64,
+        }
+        let c: Counts = self.client.query(&sql::audit_summary_counts(from_ns, to_ns)).fetch_one().await?;
+        let groups: Vec<Group> = self.client.query(&sql::audit_summary_groups(from_ns, to_ns)).fetch_all().await?;
+        let mut summary = AuditSummary {
+            events: c.events,
+            users: c.users,
+            patients: c.patients,
+            organisations: c.organisations,
+            unattributed: c.unattributed,
+            ..AuditSummary::default()
+        };
+        for g in groups {
+            let map = if g.kind == "action" { &mut summary.by_action } else { &mut summary.by_outcome };
+            map.insert(g.key, g.n);
+        }
+        Ok(summary)
+    }
+
     async fn audit_chain_page(&self, after_seq: u64, limit: u32) -> Result<Vec<StoredAuditEvent>, StoreError> {
         self.audit(&sql::audit_chain_page(after_seq, limit)).await
     }

@@ -178,6 +178,31 @@ pub fn audit_events(filter: &AuditFilter) -> String {
     )
 }
 
+/// The events of a period, each once (a replayed record may not have merged yet).
+fn audit_period(from_ns: u64, to_ns: u64) -> String {
+    format!(
+        "(SELECT ActorUserId, ActorOrg, NhsNumber, Action, Outcome FROM audit_events \
+         WHERE OccurredNs >= {from_ns} AND OccurredNs < {to_ns} LIMIT 1 BY Seq)"
+    )
+}
+
+pub fn audit_summary_counts(from_ns: u64, to_ns: u64) -> String {
+    format!(
+        "SELECT count() AS events, uniqExactIf(ActorUserId, ActorUserId != '') AS users, \
+         uniqExactIf(NhsNumber, NhsNumber != '') AS patients, uniqExactIf(ActorOrg, ActorOrg != '') AS organisations, \
+         countIf(ActorUserId = '') AS unattributed FROM {}",
+        audit_period(from_ns, to_ns)
+    )
+}
+
+pub fn audit_summary_groups(from_ns: u64, to_ns: u64) -> String {
+    let period = audit_period(from_ns, to_ns);
+    format!(
+        "SELECT 'action' AS kind, Action AS key, count() AS n FROM {period} GROUP BY Action \
+         UNION ALL SELECT 'outcome' AS kind, Outcome AS key, count() AS n FROM {period} GROUP BY Outcome"
+    )
+}
+
 pub fn audit_chain_page(after_seq: u64, limit: u32) -> String {
     format!("SELECT {AUDIT_FIELDS} FROM audit_events WHERE Seq > {after_seq} ORDER BY Seq LIMIT 1 BY Seq LIMIT {limit}")
 }
@@ -228,6 +253,8 @@ pub fn examples() -> Vec<(&'static str, String)> {
         bucket_secs: 60,
     };
     vec![
+        ("audit_summary_counts", audit_summary_counts(t0, t0 + 3600 * NANOS_PER_SEC)),
+        ("audit_summary_groups", audit_summary_groups(t0, t0 + 3600 * NANOS_PER_SEC)),
         ("trace_range", trace_range(trace)),
         ("trace_spans", trace_spans(trace, t0, t0 + NANOS_PER_SEC)),
         ("spans_by_correlation_id", spans_by_correlation_id("corr-1")),

@@ -229,6 +229,35 @@ pub async fn audit_events_by_patient_user_time_and_correlation<S: TelemetryStore
     assert_eq!(back, vec![stored[0].clone()]);
 }
 
+pub async fn the_audit_summary_counts_a_periods_events_once_each<S: TelemetryStore>(store: &S) {
+    let mut denied = event(3, "9000000017", "bob", T0 + 2);
+    denied.outcome = Outcome::Denied;
+    denied.action = Action::Search;
+    let mut other_org = event(5, "9000000009", "carol", T0 + 4);
+    other_org.actor.organisation = "B82002".into();
+    let events = vec![
+        event(1, "9000000009", "alice", T0 + 1),
+        event(2, "9000000009", "alice", T0 + 3),
+        denied,
+        event(4, "", "", T0 + 3),
+        other_org,
+        event(6, "9000000025", "dave", T0 + DAY),
+    ];
+    let stored = chained(events, T0 + 10);
+    store.insert_audit_events(&stored).await.unwrap();
+    store.insert_audit_events(&stored[..2]).await.unwrap(); // a replay counts once
+    let s = store.audit_summary(T0, T0 + DAY).await.unwrap();
+    assert_eq!((s.events, s.users, s.patients, s.organisations, s.unattributed), (5, 3, 2, 2, 1), "{s:?}");
+    let read = serde_json::to_value(Action::Read).unwrap().as_str().unwrap().to_string();
+    let search = serde_json::to_value(Action::Search).unwrap().as_str().unwrap().to_string();
+    assert_eq!(s.by_action.get(&read), Some(&4));
+    assert_eq!(s.by_action.get(&search), Some(&1));
+    assert_eq!(s.by_action.values().sum::<u64>(), 5);
+    let denied = serde_json::to_value(Outcome::Denied).unwrap().as_str().unwrap().to_string();
+    assert_eq!(s.by_outcome.get(&denied), Some(&1));
+    assert_eq!(store.audit_summary(T0 + 2 * DAY, T0 + 3 * DAY).await.unwrap(), AuditSummary::default());
+}
+
 pub async fn replayed_audit_events_are_stored_once<S: TelemetryStore>(store: &S) {
     let stored = chained((1..=5).map(|i| event(i, "9000000009", "alice", T0 + i)).collect(), T0);
     store.insert_audit_events(&stored).await.unwrap();
@@ -540,6 +569,7 @@ conformance_suite!(
     spans_in_traces_are_one_services_within_the_window,
     several_rollups_and_recent_spans_by_name_in_one_call,
     audit_events_by_patient_user_time_and_correlation,
+    the_audit_summary_counts_a_periods_events_once_each,
     replayed_audit_events_are_stored_once,
     the_chain_detects_edits_deletions_and_swaps,
     retention_drops_old_days_and_the_chain_still_verifies,
