@@ -117,8 +117,8 @@ pub async fn check(dashboard: &DashboardState, evidence: &Evidence, now_ns: u64)
                     state(EvidenceStatus::Failing, Some(v.at_ns as u64), format!("chain broken: {}", v.detail), None)
                 }
                 (Some(newest), Some(full)) if (now_ns as i64) - full.at_ns <= window => state(
-                        EvidenceStatus::Passing,
-                        Some(newest.at_ns as u64),
+                    EvidenceStatus::Passing,
+                    Some(newest.at_ns as u64),
                     format!("chain intact up to record {}", newest.head_seq.unwrap_or(0)),
                     None,
                 ),

@@ -67,7 +67,9 @@ impl EvidenceMonitor {
         let every = Duration::from_secs(self.config.check_every_minutes.max(1) * 60);
         loop {
             match self.round(crate::web::now_ns()).await {
-                Ok(round) => tracing::debug!(checked = round.checked, worsened = round.worsened.len(), "evidence checked"),
+                Ok(round) => {
+                    tracing::debug!(checked = round.checked, worsened = round.worsened.len(), "evidence checked")
+                }
                 Err(e) => tracing::warn!(error = %e, "evidence round failed; trying again next round"),
             }
             tokio::time::sleep(every).await;
@@ -123,7 +125,8 @@ impl EvidenceMonitor {
                 return None;
             }
         };
-        let full_due = full.is_none_or(|f| now_ns - f.at_ns >= self.config.full_chain_walk_hours as i64 * 60 * NS_PER_MINUTE);
+        let full_due =
+            full.is_none_or(|f| now_ns - f.at_ns >= self.config.full_chain_walk_hours as i64 * 60 * NS_PER_MINUTE);
         let head = newest
             .filter(|n| n.intact && !full_due)
             .and_then(|n| Some(ChainLink { seq: n.head_seq?, hash: n.head_hash? }));

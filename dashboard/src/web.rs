@@ -55,6 +55,9 @@ pub const ROUTES: &[RouteAccess] = &[
     RouteAccess { method: "GET", path: "/hazards/{id}/edit", roles: &[Role::SafetyOfficer] },
     RouteAccess { method: "POST", path: "/hazards/{id}/edit", roles: &[Role::SafetyOfficer] },
     RouteAccess { method: "POST", path: "/hazards/{id}/sign-off", roles: &[Role::SafetyOfficer] },
+    // Assurance reports hold counts and the hazard log, no patient identifiers.
+    RouteAccess { method: "GET", path: "/reports", roles: &[Role::SafetyOfficer, Role::IgLead, Role::Admin] },
+    RouteAccess { method: "GET", path: "/reports/download", roles: &[Role::SafetyOfficer, Role::IgLead, Role::Admin] },
     RouteAccess { method: "GET", path: "/slos", roles: EVERYONE },
     RouteAccess { method: "GET", path: "/alerts", roles: EVERYONE },
     // Traces hold no patient identifiers (pseudonymised at ingest), but they are operational detail.
@@ -121,6 +124,8 @@ pub(crate) struct Inner {
     pub(crate) oidc: Option<crate::oidc::OidcProvider>,
     /// The DCB0129 hazard log, when the dashboard serves it.
     pub(crate) hazards: Option<hazard_log::HazardLog>,
+    /// What reports say about the deployment, when the dashboard offers them.
+    pub(crate) reports: Option<crate::report_inputs::Deployment>,
 }
 
 impl DashboardState {
@@ -145,6 +150,7 @@ impl DashboardState {
                 pathways: Vec::new(),
                 oidc: None,
                 hazards: None,
+                reports: None,
             }),
         }
     }
@@ -179,6 +185,19 @@ impl DashboardState {
             None => {
                 debug_assert!(false, "DashboardState::with_hazards after the state was shared");
                 tracing::error!("dashboard state already shared: the hazard log will not be shown");
+            }
+        }
+        self
+    }
+
+    /// Adds the assurance report pages (they need the hazard log too). Like `with_data`, call it
+    /// before the state is shared.
+    pub fn with_reports(mut self, deployment: crate::report_inputs::Deployment) -> DashboardState {
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => inner.reports = Some(deployment),
+            None => {
+                debug_assert!(false, "DashboardState::with_reports after the state was shared");
+                tracing::error!("dashboard state already shared: reports are not offered");
             }
         }
         self
@@ -301,6 +320,8 @@ pub fn router(state: DashboardState) -> Router {
         .route("/hazards/{id}", get(crate::hazard_pages::hazard_page))
         .route("/hazards/{id}/edit", get(crate::hazard_pages::edit_form).post(crate::hazard_pages::update))
         .route("/hazards/{id}/sign-off", axum::routing::post(crate::hazard_pages::sign_off))
+        .route("/reports", get(crate::report_pages::reports_page))
+        .route("/reports/download", get(crate::report_pages::download))
         .route("/slos", get(crate::slo_page::slos_page))
         .route("/alerts", get(crate::alerts::alerts_page))
         .route("/trace", get(crate::trace_page::trace_page))
@@ -398,6 +419,7 @@ pub struct UserView {
     pub can_trace: bool,
     /// Whether the navigation offers the hazard log.
     pub can_see_hazards: bool,
+    pub can_see_reports: bool,
     pub csrf: String,
     /// When the page was made, UK time with the zone ("last updated" on every signed-in page).
     pub now: String,
@@ -550,6 +572,7 @@ impl AnyUser {
             is_admin: self.account.role == Role::Admin,
             can_trace: roles_for("GET", "/trace").contains(&self.account.role),
             can_see_hazards: roles_for("GET", "/hazards").contains(&self.account.role),
+            can_see_reports: roles_for("GET", "/reports").contains(&self.account.role),
             now: crate::uk_time::format_ns(now_ns().max(0) as u64),
             csrf: self.csrf.clone(),
             path: self.path.clone(),

@@ -281,9 +281,11 @@ impl HazardLog {
     pub async fn latest_chain_verifications(
         &self,
     ) -> Result<(Option<ChainVerification>, Option<ChainVerification>), HazardError> {
-        let select = "SELECT at_ns, full_walk, records_checked, head_seq, head_hash, intact, detail FROM chain_verifications";
+        let select =
+            "SELECT at_ns, full_walk, records_checked, head_seq, head_hash, intact, detail FROM chain_verifications";
         let newest = sqlx::query(AssertSqlSafe(format!("{select} ORDER BY at_ns DESC LIMIT 1")))
-            .fetch_optional(&self.pool).await?;
+            .fetch_optional(&self.pool)
+            .await?;
         let full = sqlx::query(AssertSqlSafe(format!("{select} WHERE full_walk = 1 ORDER BY at_ns DESC LIMIT 1")))
             .fetch_optional(&self.pool)
             .await?;

@@ -34,6 +34,8 @@ pub struct Config {
     pub pathways: Option<Vec<dashboard::pathways::PathwayConfig>>,
     /// Checking hazard controls' evidence and verifying the audit chain.
     pub evidence: dashboard::evidence_monitor::EvidenceConfig,
+    /// What assurance reports say about the system, and their scheduled delivery.
+    pub reports: dashboard::report_delivery::ReportsConfig,
 }
 
 impl Config {
@@ -74,6 +76,27 @@ impl Config {
     }
 }
 
+impl Config {
+    /// What the reports say about this deployment.
+    pub fn deployment(&self) -> dashboard::report_inputs::Deployment {
+        dashboard::report_inputs::Deployment {
+            system: self.reports.system.clone(),
+            generator: format!("pathwatch {}", env!("CARGO_PKG_VERSION")),
+            sign_in: match &self.dashboard.oidc {
+                Some(oidc) => {
+                    format!("OpenID Connect single sign-on ({}), with local accounts for break-glass", oidc.issuer)
+                }
+                None => "local accounts with Argon2id-hashed passwords, no multi-factor authentication".into(),
+            },
+            audit_retention_days: self.retention.audit_days,
+            store_kind: match self.store.backend {
+                Backend::Sqlite => "SQLite".into(),
+                Backend::Clickhouse => "ClickHouse".into(),
+            },
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -91,6 +114,7 @@ impl Default for Config {
             alerts: dashboard::alerts::AlertsConfig::default(),
             pathways: None,
             evidence: dashboard::evidence_monitor::EvidenceConfig::default(),
+            reports: dashboard::report_delivery::ReportsConfig::default(),
         }
     }
 }
@@ -273,9 +297,18 @@ fn validate(c: &Config) -> anyhow::Result<()> {
             problems.push(format!("key {e}"));
         } else if c.alerts.email.is_none() {
             problems.push(
-                "key `evidence.notify`: e-mail needs an SMTP server; set [alerts.email] (smtp_host, from, to)".to_string(),
+                "key `evidence.notify`: e-mail needs an SMTP server; set [alerts.email] (smtp_host, from, to)"
+                    .to_string(),
             );
         }
+    }
+    if let Err(e) = c.reports.validate() {
+        problems.push(format!("key {e}"));
+    } else if !c.reports.schedules.is_empty() && c.alerts.email.is_none() {
+        problems.push(
+            "key `reports.schedules`: delivery by e-mail needs an SMTP server; set [alerts.email] (smtp_host, from, to)"
+                .to_string(),
+        );
     }
     let d = &c.dashboard;
     for (key, value, max) in [

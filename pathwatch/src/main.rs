@@ -9,6 +9,7 @@ mod config;
 mod demo;
 mod hazards;
 mod oidc_config;
+mod report;
 mod serve;
 mod slo;
 mod telemetry;
@@ -78,6 +79,9 @@ enum Command {
         #[command(subcommand)]
         command: hazards::HazardCommand,
     },
+    /// Assurance reports: `report dcb0129|dtac|dspt --from DAY --to DAY --out DIR|FILE.zip` builds a
+    /// pack (HTML, PDF, JSON and a SHA-256 manifest); `report verify PACK` checks one.
+    Report(report::ReportArgs),
     /// Benchmarks (they measure and print; they assert nothing).
     Bench {
         #[command(subcommand)]
@@ -158,6 +162,7 @@ fn main() -> ExitCode {
             Command::Audit { command: AuditCommand::Search(search) } => commands::audit_search(&config, search).await,
             Command::Trace { id } => commands::trace(&config, &id).await,
             Command::Hazard { command } => hazards::run(&config, command).await,
+            Command::Report(args) => report::run(&config, args).await,
             Command::Bench { command: BenchCommand::Ingest(args) } => bench::ingest(args).await,
             Command::Bench { command: BenchCommand::Canary(args) } => bench_canary::canary(args).await,
             Command::Bench { command: BenchCommand::Dashboard(args) } => bench_dashboard::dashboard(args).await,

@@ -238,8 +238,18 @@ async fn open_dashboard(
         .with_context(|| format!("opening the hazard log {}", hazards_path.display()))?;
     let mut state = dashboard::web::DashboardState::new(accounts, parts, web)
         .with_data(store, config.effective_slos(), config.effective_pathways())
-        .with_hazards(hazards.clone());
+        .with_hazards(hazards.clone())
+        .with_reports(config.deployment());
     let mailer = config.mailer()?;
+    if let (Some(mailer), false) = (&mailer, config.reports.schedules.is_empty()) {
+        let delivery = dashboard::report_delivery::ReportDelivery::new(
+            state.clone(),
+            hazards.clone(),
+            config.deployment(),
+            mailer.clone(),
+        );
+        tokio::spawn(delivery.run(config.reports.schedules.clone()));
+    }
     let monitor = dashboard::evidence_monitor::EvidenceMonitor::new(
         state.clone(),
         hazards,

@@ -231,7 +231,13 @@ pub fn document(inputs: &ReportInputs) -> Document {
                 .as_deref()
                 .filter(|j| !j.trim().is_empty())
                 .unwrap_or("no justification recorded");
-            format!("{} ({}, residual {}): {}", r.hazard.id, r.hazard.status.as_str(), r.hazard.residual_rating().value(), why)
+            format!(
+                "{} ({}, residual {}): {}",
+                r.hazard.id,
+                r.hazard.status.as_str(),
+                r.hazard.residual_rating().value(),
+                why
+            )
         })
         .collect();
     if justified.is_empty() {
@@ -252,7 +258,10 @@ pub fn document(inputs: &ReportInputs) -> Document {
             "{} of {} evidence sources were not passing at the end of the period.",
             s.evidence_not_passing, s.evidence_sources
         ),
-        format!("{} of {} hazards are signed off by the CSO at their current version.", s.signed_off_current, s.hazards),
+        format!(
+            "{} of {} hazards are signed off by the CSO at their current version.",
+            s.signed_off_current, s.hazards
+        ),
     ]));
     b.push(Block::Paragraph(
         "These figures support, and do not replace, the CSO's conclusion: the CSO states whether the residual risk \

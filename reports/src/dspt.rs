@@ -44,7 +44,9 @@ fn counts(caption: &str, what: &str, counts: &std::collections::BTreeMap<String,
         columns: vec![Column::new(what, 2.0), Column::new("Events", 1.0), Column::new("Share", 1.0)],
         rows: counts
             .iter()
-            .map(|(k, n)| vec![k.clone(), n.to_string(), percent(if total == 0 { 0.0 } else { *n as f64 / total as f64 })])
+            .map(|(k, n)| {
+                vec![k.clone(), n.to_string(), percent(if total == 0 { 0.0 } else { *n as f64 / total as f64 })]
+            })
             .collect(),
         empty: "No audit events were recorded during the period.".into(),
     })
@@ -85,15 +87,22 @@ pub fn document(inputs: &ReportInputs) -> Document {
     }
     b.push(Block::Heading { level: 1, text: "2. Access is reviewed regularly (NDG standards 4 and 5)".into() });
     b.push(Block::Paragraph("No audit review samples were recorded during the period.".into()));
-    b.push(Block::Heading { level: 1, text: "3. Privileged and unusual access is monitored (NDG standards 4 and 9)".into() });
+    b.push(Block::Heading {
+        level: 1,
+        text: "3. Privileged and unusual access is monitored (NDG standards 4 and 9)".into(),
+    });
     b.push(Block::Paragraph("No access-pattern findings were recorded during the period.".into()));
     b.push(Block::Heading { level: 1, text: "4. Incidents are recorded and reported (NDG standard 6)".into() });
     b.push(Block::Paragraph(
         "No access finding was closed as inappropriate during the period, so no incident arose from access monitoring."
             .into(),
     ));
-    b.push(Block::Heading { level: 1, text: "5. Audit trails are retained and tamper-evident (NDG standard 4)".into() });
-    let retention = d.audit.map(|a| format!("Audit events are kept for {} days. ", a.retention_days)).unwrap_or_default();
+    b.push(Block::Heading {
+        level: 1,
+        text: "5. Audit trails are retained and tamper-evident (NDG standard 4)".into(),
+    });
+    let retention =
+        d.audit.map(|a| format!("Audit events are kept for {} days. ", a.retention_days)).unwrap_or_default();
     b.push(Block::Paragraph(format!(
         "{retention}Each audit record commits to the one before it (a SHA-256 hash chain), so an edited, removed or \
          reordered record is detected. The chain was verified {} times during the period; {} found it intact.",
@@ -128,7 +137,12 @@ pub fn document(inputs: &ReportInputs) -> Document {
     b.push(Block::Heading { level: 1, text: "6. Continuity of the NHS connections (NDG standard 7)".into() });
     b.push(Block::Table(Table {
         caption: "Table 4. Synthetic end-to-end checks during the period".into(),
-        columns: vec![Column::new("Canary flow", 2.0), Column::new("Runs", 1.0), Column::new("Failed", 1.0), Column::new("Passing", 1.0)],
+        columns: vec![
+            Column::new("Canary flow", 2.0),
+            Column::new("Runs", 1.0),
+            Column::new("Failed", 1.0),
+            Column::new("Passing", 1.0),
+        ],
         rows: d
             .canaries
             .iter()

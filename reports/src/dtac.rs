@@ -11,7 +11,11 @@ use crate::summary::{evidence_records, percent};
 
 /// The questions in the pack: (section, id, question).
 pub const QUESTIONS: &[(&str, &str, &str)] = &[
-    ("C1", "C1.1", "Have you undertaken clinical risk management activities for this product which comply with DCB0129?"),
+    (
+        "C1",
+        "C1.1",
+        "Have you undertaken clinical risk management activities for this product which comply with DCB0129?",
+    ),
     ("C1", "C1.2", "Who is your Clinical Safety Officer, and what is their professional registration?"),
     ("C1", "C1.3", "Provide your Clinical Safety Case Report and hazard log summary."),
     ("C2", "C2.1", "What is your ICO registration number?"),
@@ -77,7 +81,8 @@ fn pathwatch_evidence(id: &str, inputs: &ReportInputs) -> Vec<String> {
         }
         "C1.3" => {
             let records = evidence_records(&inputs.period, &inputs.evidence);
-            let passing = records.iter().filter(|r| r.state_at_end == Some(hazard_log::EvidenceStatus::Passing)).count();
+            let passing =
+                records.iter().filter(|r| r.state_at_end == Some(hazard_log::EvidenceStatus::Passing)).count();
             let mut by_rating = [0usize; 5];
             for r in hazards {
                 by_rating[usize::from(r.hazard.residual_rating().value()).clamp(1, 5) - 1] += 1;
@@ -92,7 +97,11 @@ fn pathwatch_evidence(id: &str, inputs: &ReportInputs) -> Vec<String> {
                     by_rating[3],
                     by_rating[4]
                 ),
-                format!("{} of {} control evidence sources were passing at the end of the period.", passing, records.len()),
+                format!(
+                    "{} of {} control evidence sources were passing at the end of the period.",
+                    passing,
+                    records.len()
+                ),
             ]
         }
         "C2.5" | "C3.4" => {
@@ -131,8 +140,15 @@ fn pathwatch_evidence(id: &str, inputs: &ReportInputs) -> Vec<String> {
                 .collect();
             if id == "C4.3" {
                 out.extend(inputs.slos.iter().map(|s| {
-                    let observed = if s.total == 0 { "no events".to_string() } else { percent(s.good as f64 / s.total as f64) };
-                    format!("SLO {} ({}): objective {}, observed {} over the period.", s.name, s.measures, percent(s.objective), observed)
+                    let observed =
+                        if s.total == 0 { "no events".to_string() } else { percent(s.good as f64 / s.total as f64) };
+                    format!(
+                        "SLO {} ({}): objective {}, observed {} over the period.",
+                        s.name,
+                        s.measures,
+                        percent(s.objective),
+                        observed
+                    )
                 }));
             }
             out
@@ -156,7 +172,13 @@ pub fn data(inputs: &ReportInputs) -> DtacPack<'_> {
             }
         })
         .collect();
-    DtacPack { report: "dtac", generator: &inputs.generator, period: &inputs.period, system: &inputs.system.name, items }
+    DtacPack {
+        report: "dtac",
+        generator: &inputs.generator,
+        period: &inputs.period,
+        system: &inputs.system.name,
+        items,
+    }
 }
 
 pub fn document(inputs: &ReportInputs) -> Document {

@@ -104,7 +104,12 @@ mod tests {
                     rows: vec![vec!["x<y".into()]],
                     empty: "none".into(),
                 }),
-                Block::Table(Table { caption: "Empty".into(), columns: vec![], rows: vec![], empty: "none here".into() }),
+                Block::Table(Table {
+                    caption: "Empty".into(),
+                    columns: vec![],
+                    rows: vec![],
+                    empty: "none here".into(),
+                }),
             ],
         };
         let html = render(&doc);

@@ -72,7 +72,7 @@ impl Period {
         if t <= f {
             return Err(format!("--to ({to}) must be after --from ({from}): the period covers [from, to)"));
         }
-        let ns = |d: time::Date| (d.midnight().assume_utc().unix_timestamp() as i64) * 1_000_000_000;
+        let ns = |d: time::Date| d.midnight().assume_utc().unix_timestamp() * 1_000_000_000;
         Ok(Period { from: from.into(), to: to.into(), from_ns: ns(f), to_ns: ns(t) })
     }
 

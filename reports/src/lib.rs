@@ -4,14 +4,14 @@
 //! and PDF; a pack holds the three files and a manifest of their SHA-256 digests. The same inputs
 //! produce the same bytes: nothing reads the clock or a random source while rendering.
 
-pub mod document;
-pub mod pdf;
 pub mod dcb0129;
+pub mod document;
 pub mod dspt;
 pub mod dtac;
 pub mod html;
 pub mod inputs;
 pub mod pack;
+pub mod pdf;
 pub mod summary;
 
 pub use inputs::{Period, ReportInputs, SystemDescription};
@@ -65,11 +65,12 @@ impl ReportKind {
 /// The report's data as JSON (with a final newline) and its printable document.
 pub fn render_parts(kind: ReportKind, inputs: &ReportInputs) -> Result<(Vec<u8>, document::Document), ReportError> {
     let json = |value: Result<Vec<u8>, serde_json::Error>| {
-        value.map(|mut v| {
-            v.push(b'\n');
-            v
-        })
-        .map_err(|e| ReportError::Render(e.to_string()))
+        value
+            .map(|mut v| {
+                v.push(b'\n');
+                v
+            })
+            .map_err(|e| ReportError::Render(e.to_string()))
     };
     Ok(match kind {
         ReportKind::Dcb0129 => (json(serde_json::to_vec_pretty(&dcb0129::data(inputs)))?, dcb0129::document(inputs)),

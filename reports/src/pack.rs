@@ -74,7 +74,11 @@ pub fn build(kind: ReportKind, inputs: &ReportInputs) -> Result<Pack, ReportErro
         data_sources: inputs.sources.clone(),
         files: files
             .iter()
-            .map(|(path, bytes)| ManifestFile { path: path.clone(), bytes: bytes.len() as u64, sha256: sha256_hex(bytes) })
+            .map(|(path, bytes)| ManifestFile {
+                path: path.clone(),
+                bytes: bytes.len() as u64,
+                sha256: sha256_hex(bytes),
+            })
             .collect(),
     };
     let mut text = serde_json::to_vec_pretty(&manifest).map_err(|e| ReportError::Render(e.to_string()))?;
@@ -90,7 +94,10 @@ impl Pack {
     pub fn write_dir(&self, dir: &Path) -> Result<(), ReportError> {
         let io = |e: std::io::Error| ReportError::Io(format!("{}: {e}", dir.display()));
         if dir.exists() && std::fs::read_dir(dir).map_err(io)?.next().is_some() {
-            return Err(ReportError::Io(format!("{} already holds files: choose an empty or new folder", dir.display())));
+            return Err(ReportError::Io(format!(
+                "{} already holds files: choose an empty or new folder",
+                dir.display()
+            )));
         }
         std::fs::create_dir_all(dir).map_err(io)?;
         for (path, bytes) in &self.files {

@@ -89,14 +89,9 @@ pub fn evidence_records(period: &Period, intervals: &[EvidenceInterval]) -> Vec<
 /// "2026-11-01 07:05 UTC".
 pub fn time(ns: i64) -> String {
     match time::OffsetDateTime::from_unix_timestamp(ns.div_euclid(1_000_000_000)) {
-        Ok(t) => format!(
-            "{:04}-{:02}-{:02} {:02}:{:02} UTC",
-            t.year(),
-            u8::from(t.month()),
-            t.day(),
-            t.hour(),
-            t.minute()
-        ),
+        Ok(t) => {
+            format!("{:04}-{:02}-{:02} {:02}:{:02} UTC", t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute())
+        }
         Err(_) => "(no time)".into(),
     }
 }

@@ -182,7 +182,7 @@ async fn admins_read_the_log_and_other_roles_are_refused() {
     }
 }
 
-fn canary_run(trace: u64, start_ns: u64, read_fails: bool) -> Vec<audit_store::Span> {
+pub fn canary_run(trace: u64, start_ns: u64, read_fails: bool) -> Vec<audit_store::Span> {
     use audit_store::{Span, SpanKind, SpanStatus};
     let span = |id: u64, parent: Option<u64>, name: &str, attrs: Vec<(&str, &str)>, failed: bool| Span {
         trace_id: format!("{trace:032x}"),
@@ -246,9 +246,10 @@ async fn a_canary_fault_makes_a_controls_evidence_fail_and_flags_the_hazard() {
     let mesh = get(&app, "/hazards/HAZ-003", &cso).await;
     assert!(row(&mesh.body, "canary mesh").contains("<strong>stale</strong>"), "{}", mesh.body);
     assert!(row(&mesh.body, "SLO mesh-availability").contains("<strong>unknown</strong>"), "{}", mesh.body);
-    // The audit chain is not recorded yet: said plainly, not passed.
+    // The audit chain has never been verified: stale, said plainly, not passed.
     let audit = get(&app, "/hazards/HAZ-006", &cso).await;
-    assert!(row(&audit.body, "audit chain verification").contains("<strong>unknown</strong>"));
+    let chain = row(&audit.body, "audit chain verification");
+    assert!(chain.contains("<strong>stale</strong>") && chain.contains("never been verified"), "{chain}");
 
     // The fault: the newest run fails at read_patient.
     store.insert_spans(&canary_run(2, now - 60 * 1_000_000_000, true)).await.unwrap();

@@ -4,6 +4,7 @@
 
 mod alerts;
 mod api;
+mod assurance;
 mod fake_idp;
 mod hazards;
 mod oidc;

@@ -28,7 +28,12 @@ pub fn inputs() -> ReportInputs {
                     officer: "Dr Ada O'Neill & co".into(),
                     statement: "Residual risk acceptable for <release> 4.2".into(),
                 }],
-                1 => vec![SignOffRecord { version: 1, at_ns: period.from_ns, officer: "Dr B".into(), statement: "v1".into() }],
+                1 => vec![SignOffRecord {
+                    version: 1,
+                    at_ns: period.from_ns,
+                    officer: "Dr B".into(),
+                    statement: "v1".into(),
+                }],
                 _ => Vec::new(),
             },
             hazard,
@@ -72,7 +77,10 @@ pub fn inputs() -> ReportInputs {
         },
     ];
     let mut dtac = BTreeMap::new();
-    dtac.insert("C2.1".to_string(), DtacAnswer { answer: "ZA123456".into(), evidence: Some("https://ico.org.uk/ZA123456".into()) });
+    dtac.insert(
+        "C2.1".to_string(),
+        DtacAnswer { answer: "ZA123456".into(), evidence: Some("https://ico.org.uk/ZA123456".into()) },
+    );
     ReportInputs {
         generator: "pathwatch 0.1.0".into(),
         sources: vec!["hazard log".into(), "evidence history".into()],
@@ -87,7 +95,13 @@ pub fn inputs() -> ReportInputs {
         hazards,
         evidence,
         chain,
-        slos: vec![SloRecord { name: "pds-availability".into(), measures: "availability of canary pds".into(), objective: 0.99, good: 990, total: 1000 }],
+        slos: vec![SloRecord {
+            name: "pds-availability".into(),
+            measures: "availability of canary pds".into(),
+            objective: 0.99,
+            good: 990,
+            total: 1000,
+        }],
         canaries: vec![CanaryRecord { flow: "pds".into(), runs: 44_640, failed: 12 }],
         audit: Some(AuditRecord {
             events: 1300,
@@ -112,7 +126,10 @@ fn the_same_inputs_give_the_same_bytes_and_a_change_gives_different_ones() {
         assert_eq!(a.zip().unwrap(), b.zip().unwrap(), "{kind:?} zip");
         let names: Vec<&str> = a.files.iter().map(|(n, _)| n.as_str()).collect();
         let stem = kind.as_str();
-        assert_eq!(names, [format!("{stem}.html"), format!("{stem}.json"), format!("{stem}.pdf"), "manifest.json".into()]);
+        assert_eq!(
+            names,
+            [format!("{stem}.html"), format!("{stem}.json"), format!("{stem}.pdf"), "manifest.json".into()]
+        );
         let mut changed = inputs.clone();
         changed.hazards[0].hazard.title.push('!');
         changed.audit.as_mut().unwrap().events += 1;
@@ -147,8 +164,11 @@ fn sha2_hex(bytes: &[u8]) -> String {
 }
 
 fn tempfile_dir() -> std::path::PathBuf {
-    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("packs-{}-{}", std::process::id(), rand_suffix()));
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "packs-{}-{}",
+        std::process::id(),
+        rand_suffix()
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
@@ -229,7 +249,9 @@ fn the_safety_case_reports_the_log_and_each_controls_evidence_over_the_period() 
     assert_eq!(json["summary"]["hazards"], inputs.hazards.len());
 
     let html = String::from_utf8(pack::build(ReportKind::Dcb0129, &inputs).unwrap().files[0].1.clone()).unwrap();
-    for section in ["2. Scope and intended use", "5. Controls and their verification", "9. Clinical Safety Officer&#39;s approval"] {
+    for section in
+        ["2. Scope and intended use", "5. Controls and their verification", "9. Clinical Safety Officer&#39;s approval"]
+    {
         assert!(html.contains(section), "{section}");
     }
     assert!(html.contains("Dr Ada O&#39;Neill &amp; co"), "sign-off officer escaped");
@@ -251,7 +273,10 @@ fn the_dtac_pack_shows_answers_and_names_the_key_for_unanswered_questions() {
     assert_eq!(c33["pathwatch_evidence"][0], "Dashboard sign-in: OpenID Connect (NHS CIS2).");
     let c25 = items.iter().find(|i| i["id"] == "C2.5").unwrap();
     let text = c25["pathwatch_evidence"].to_string();
-    assert!(text.contains("1300 audit events") && text.contains("verified 2 times") && text.contains("1 found it intact"), "{text}");
+    assert!(
+        text.contains("1300 audit events") && text.contains("verified 2 times") && text.contains("1 found it intact"),
+        "{text}"
+    );
 }
 
 #[test]

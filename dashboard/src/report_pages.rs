@@ -1,0 +1,101 @@
+//! Assurance reports on the dashboard: a form that picks a report and a period, and the download
+//! of its pack as one zip (HTML, PDF, JSON and the SHA-256 manifest). Reports hold counts and the
+//! hazard log, never a patient identifier, so safety officers, IG leads and admins may all fetch
+//! them. A bad date or period comes back as the form with the reason (400).
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use reports::{pack, Period, ReportKind};
+use serde::Deserialize;
+
+use crate::report_inputs::{gather, Deployment, Telemetry};
+use crate::web::{now_ns, render, DashboardState, User, UserView, WebError};
+
+#[derive(Template)]
+#[template(path = "reports.html")]
+struct ReportsPage {
+    title: &'static str,
+    user: Option<UserView>,
+    kinds: Vec<(&'static str, &'static str)>,
+    report: String,
+    from: String,
+    to: String,
+    error: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct ReportQuery {
+    #[serde(default)]
+    report: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+}
+
+fn deployment(state: &DashboardState) -> Result<&Deployment, WebError> {
+    state.inner.reports.as_ref().ok_or(WebError::NotFound("This dashboard does not produce reports."))
+}
+
+/// The last full calendar month, UTC: what a form offers first.
+fn last_month(now_ns: i64) -> (String, String) {
+    use chrono::Datelike;
+    let today = crate::report_delivery::utc(now_ns).date_naive();
+    let first_this = today.with_day(1).unwrap_or(today);
+    let first_last = first_this.pred_opt().and_then(|d| d.with_day(1)).unwrap_or(first_this);
+    (first_last.format("%Y-%m-%d").to_string(), first_this.format("%Y-%m-%d").to_string())
+}
+
+fn page(user: UserView, q: &ReportQuery, error: Option<String>) -> ReportsPage {
+    let (from, to) = last_month(now_ns());
+    ReportsPage {
+        title: "Assurance reports",
+        user: Some(user),
+        kinds: ReportKind::ALL.iter().map(|k| (k.as_str(), k.title())).collect(),
+        report: if q.report.is_empty() { "dcb0129".into() } else { q.report.clone() },
+        from: if q.from.is_empty() { from } else { q.from.clone() },
+        to: if q.to.is_empty() { to } else { q.to.clone() },
+        error,
+    }
+}
+
+pub async fn reports_page(State(state): State<DashboardState>, User(user): User) -> Result<Response, WebError> {
+    user.allowed("GET", "/reports")?;
+    deployment(&state)?;
+    Ok(render(StatusCode::OK, &page(user.view(), &ReportQuery::default(), None)))
+}
+
+pub async fn download(
+    State(state): State<DashboardState>,
+    User(user): User,
+    Query(q): Query<ReportQuery>,
+) -> Result<Response, WebError> {
+    user.allowed("GET", "/reports/download")?;
+    let deployment = deployment(&state)?;
+    let log = state.inner.hazards.as_ref().ok_or(WebError::NotFound("This dashboard has no hazard log."))?;
+    let refuse = |message: String| render(StatusCode::BAD_REQUEST, &page(user.view(), &q, Some(message)));
+    let Some(kind) = ReportKind::parse(&q.report) else {
+        return Ok(refuse(format!("report {:?}: choose dcb0129, dtac or dspt", q.report)));
+    };
+    let period = match Period::from_dates(q.from.trim(), q.to.trim()) {
+        Ok(p) => p,
+        Err(e) => return Ok(refuse(e.replace("--from", "From").replace("--to", "To"))),
+    };
+    if period.to_ns - period.from_ns > 3660 * 86_400 * 1_000_000_000 {
+        return Ok(refuse("The period may be at most ten years.".into()));
+    }
+    let inputs =
+        gather(&Telemetry::of(&state), log, deployment, period).await.map_err(|e| WebError::Internal(e.to_string()))?;
+    let pack = pack::build(kind, &inputs).map_err(|e| WebError::Internal(e.to_string()))?;
+    let zip = pack.zip().map_err(|e| WebError::Internal(e.to_string()))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/zip".to_string()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{}.zip\"", pack.name)),
+        ],
+        zip,
+    )
+        .into_response())
+}

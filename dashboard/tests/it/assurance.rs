@@ -1,0 +1,307 @@
+//! Assurance over time: the evidence monitor (history, chain verification, the CSO's e-mail), the
+//! report pages (roles, bad periods, a zip that verifies) and scheduled delivery to a real SMTP
+//! server (aiosmtpd, started by scripts/test.sh) as an attachment.
+
+use std::time::Duration;
+
+use audit_store::chain;
+use audit_store::{Action, Actor, AuditEvent, ChainLink, Outcome, StoredAuditEvent, TelemetryStore};
+use axum::body::Body;
+use axum::http::{header, Request};
+use dashboard::accounts::{Accounts, Role};
+use dashboard::evidence_monitor::{EvidenceConfig, EvidenceMonitor};
+use dashboard::notify::{EmailConfig, Mailer, SmtpSecurity};
+use dashboard::report_delivery::{utc, ReportDelivery, ReportSchedule};
+use dashboard::report_inputs::Deployment;
+use dashboard::web::{router, DashboardState, WebConfig};
+use dashboard::RunningParts;
+use hazard_log::{EvidenceStatus, HazardLog};
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+use crate::hazards::canary_run;
+use crate::web::{get, sign_in};
+
+const PASSWORD: &str = "correct horse battery";
+const SEC: i64 = 1_000_000_000;
+const DAY: i64 = 86_400 * SEC;
+
+/// The local SMTP server and its maildir, or None (skipped loudly; a failure where services are required).
+fn smtp() -> Option<(EmailConfig, std::path::PathBuf)> {
+    let (Ok(addr), Ok(maildir)) =
+        (std::env::var("PATHWATCH_TEST_SMTP_ADDR"), std::env::var("PATHWATCH_TEST_SMTP_MAILDIR"))
+    else {
+        assert!(
+            std::env::var("PATHWATCH_REQUIRE_SERVICES").as_deref() != Ok("1"),
+            "PATHWATCH_REQUIRE_SERVICES=1 but PATHWATCH_TEST_SMTP_ADDR / PATHWATCH_TEST_SMTP_MAILDIR are not set"
+        );
+        eprintln!("SKIPPED (e-mail part): PATHWATCH_TEST_SMTP_ADDR is not set (scripts/test.sh starts aiosmtpd)");
+        return None;
+    };
+    let (host, port) = addr.rsplit_once(':').unwrap();
+    let config = EmailConfig {
+        smtp_host: host.into(),
+        smtp_port: port.parse().unwrap(),
+        security: SmtpSecurity::None,
+        from: "pathwatch@example.org".into(),
+        to: vec!["oncall@example.org".into()],
+        username: None,
+        password_env: None,
+    };
+    Some((config, std::path::PathBuf::from(maildir)))
+}
+
+/// Waits for the message in the maildir that contains every one of `needles`.
+async fn message_with(maildir: &std::path::Path, needles: &[&str]) -> String {
+    let new = maildir.join("new");
+    let started = std::time::Instant::now();
+    loop {
+        let found = std::fs::read_dir(&new)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+            .find(|m| needles.iter().all(|n| m.contains(n)));
+        if let Some(m) = found {
+            return m;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "no message with {needles:?} in {}", new.display());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn audit_event(i: u64, at_ns: u64) -> AuditEvent {
+    AuditEvent {
+        event_id: format!("evt-{i}"),
+        occurred_ns: at_ns,
+        actor: Actor {
+            user_id: "u1".into(),
+            name: "A User".into(),
+            role: "R8000".into(),
+            organisation: "A81001".into(),
+        },
+        purpose_of_use: "direct-care".into(),
+        action: Action::Read,
+        nhs_number: "9000000009".into(),
+        resource_type: "Patient".into(),
+        resource_id: "9000000009".into(),
+        outcome: Outcome::Success,
+        correlation_id: format!("c{i}"),
+        request_id: format!("r{i}"),
+        source_system: "ehr".into(),
+        client_address: "10.0.0.1".into(),
+        device: "ws".into(),
+    }
+}
+
+/// Appends `n` events to the chain after `head`.
+async fn append(store: &audit_store::SqliteStore, head: &mut Option<ChainLink>, from: u64, n: u64, at_ns: u64) {
+    let mut batch: Vec<StoredAuditEvent> = Vec::new();
+    for i in from..from + n {
+        let record = chain::link(head.as_ref(), at_ns, audit_event(i, at_ns));
+        *head = Some(ChainLink { seq: record.seq, hash: record.hash.clone() });
+        batch.push(record);
+    }
+    store.insert_audit_events(&batch).await.unwrap();
+}
+
+struct Rig {
+    dir: tempfile::TempDir,
+    state: DashboardState,
+    log: HazardLog,
+    store: audit_store::SqliteStore,
+}
+
+async fn rig() -> Rig {
+    let dir = tempfile::tempdir().unwrap();
+    let accounts = Accounts::open(&dir.path().join("dashboard.db")).await.unwrap();
+    for (name, role) in [("cso", Role::SafetyOfficer), ("ig", Role::IgLead), ("oncall", Role::Oncall)] {
+        accounts.create(name, role, &[], PASSWORD, false).await.unwrap();
+    }
+    let log = HazardLog::open(&dir.path().join("hazards.db")).await.unwrap();
+    log.import(&hazard_log::io::from_yaml(hazard_log::STARTER_LOG).unwrap(), "pathwatch", "starter", 1).await.unwrap();
+    let store = audit_store::SqliteStore::open(&dir.path().join("telemetry.db")).await.unwrap();
+    let system = reports::SystemDescription { name: "Example booking app".into(), ..Default::default() };
+    let state = DashboardState::new(accounts, RunningParts { lines: vec![] }, WebConfig::default())
+        .with_data(
+            audit_store::AnyStore::Sqlite(store.clone()),
+            vec![dashboard::slo::SloConfig::availability("pds")],
+            vec![dashboard::pathways::default_pathway("pds")],
+        )
+        .with_hazards(log.clone())
+        .with_reports(Deployment {
+            system,
+            generator: "pathwatch test".into(),
+            sign_in: "local accounts".into(),
+            audit_retention_days: 2555,
+            store_kind: "SQLite".into(),
+        });
+    Rig { dir, state, log, store }
+}
+
+#[tokio::test]
+async fn the_evidence_monitor_records_history_verifies_the_chain_and_tells_the_cso_when_evidence_fails() {
+    let rig = rig().await;
+    let now = dashboard::web::now_ns();
+    rig.store.insert_spans(&canary_run(1, (now - 120 * SEC) as u64, false)).await.unwrap();
+    let mut head = None;
+    append(&rig.store, &mut head, 1, 5, (now - 300 * SEC) as u64).await;
+    let smtp = smtp();
+    let marker = format!("evidence-{}", std::process::id());
+    let config = EvidenceConfig {
+        check_every_minutes: 5,
+        full_chain_walk_hours: 24,
+        notify: vec![format!("{marker}@example.org")],
+    };
+    let mailer = smtp.as_ref().map(|(c, _)| Mailer::new(c).unwrap());
+    let monitor = EvidenceMonitor::new(rig.state.clone(), rig.log.clone(), config, mailer, "http://dash".into());
+
+    // First round: the whole chain is walked; the pds evidence passes; nothing got worse... except
+    // the sources with no data at all (MESH never ran), which are stale from the first sight.
+    let first = monitor.round(now).await.unwrap();
+    let chain1 = first.chain.clone().unwrap();
+    assert!(chain1.full_walk && chain1.intact && chain1.records_checked == 5, "{chain1:?}");
+    assert!(first.checked >= 10, "every source of every hazard: {}", first.checked);
+    assert!(first.worsened.iter().all(|c| c.check.hazard_id != "HAZ-001"), "{:?}", first.worsened);
+    let at = |hazard: &str, source: &str, states: &[hazard_log::EvidenceInterval]| {
+        states.iter().find(|i| i.hazard_id == hazard && i.source == source).map(|i| i.status)
+    };
+    let states = rig.log.evidence_at(now).await.unwrap();
+    assert_eq!(at("HAZ-001", "canary pds, step read_patient", &states), Some(EvidenceStatus::Passing));
+    // The chain was verified this round, so the audit-chain evidence passes.
+    assert_eq!(at("HAZ-006", "audit chain verification", &states), Some(EvidenceStatus::Passing));
+
+    // More audit events, then the fault: the newest pds run fails at read_patient.
+    append(&rig.store, &mut head, 6, 3, (now - 60 * SEC) as u64).await;
+    rig.store.insert_spans(&canary_run(2, (now - 30 * SEC) as u64, true)).await.unwrap();
+    let second = monitor.round(now + 60 * SEC).await.unwrap();
+    let chain2 = second.chain.clone().unwrap();
+    assert!(
+        !chain2.full_walk && chain2.records_checked == 3 && chain2.head_seq == Some(8),
+        "only the new records: {chain2:?}"
+    );
+    let worse: Vec<(&str, &str, EvidenceStatus)> =
+        second.worsened.iter().map(|c| (c.check.hazard_id.as_str(), c.check.source.as_str(), c.check.status)).collect();
+    assert!(worse.contains(&("HAZ-001", "canary pds, step read_patient", EvidenceStatus::Failing)), "{worse:?}");
+    assert!(second.worsened.iter().all(|c| c.before == Some(EvidenceStatus::Passing)), "only what got worse");
+    let history = rig.log.evidence_history(now - DAY, now + DAY).await.unwrap();
+    let read: Vec<_> = history.iter().filter(|i| i.hazard_id == "HAZ-001" && i.control_id == "C1").collect();
+    assert_eq!(read.iter().map(|i| i.status).collect::<Vec<_>>(), [EvidenceStatus::Passing, EvidenceStatus::Failing]);
+    assert_eq!(read[0].end_ns(), now + 60 * SEC, "passing held until failing was first seen");
+
+    // A third round with nothing new: no change, no second e-mail.
+    let third = monitor.round(now + 120 * SEC).await.unwrap();
+    assert!(third.worsened.is_empty() && !third.notified);
+
+    if let Some((_, maildir)) = smtp {
+        assert!(second.notified, "the CSO's notice was sent");
+        // The first round's notice named what was already failing or stale when first seen.
+        assert!(first.notified && first.worsened.iter().any(|c| c.check.hazard_id == "HAZ-003"));
+        let message = message_with(&maildir, &[&marker, "HAZ-001 control C1"]).await;
+        assert!(message.contains("Subject: [Pathwatch] Hazard evidence failing or stale: HAZ-001"), "{message}");
+        assert!(message.contains("HAZ-001 control C1: canary pds, step read_patient is FAILING"), "{message}");
+        assert!(message.contains("http://dash/hazards/HAZ-001"), "{message}");
+    }
+}
+
+#[tokio::test]
+async fn reports_download_as_a_zip_that_verifies_and_bad_requests_get_the_form_with_the_reason() {
+    let rig = rig().await;
+    let app = router(rig.state.clone());
+    let (oncall, _) = sign_in(&app, "oncall", PASSWORD).await;
+    assert_eq!(get(&app, "/reports", &oncall).await.status, 403);
+    assert!(!get(&app, "/", &oncall).await.body.contains("href=\"/reports\""));
+    let (ig, _) = sign_in(&app, "ig", PASSWORD).await;
+    let page = get(&app, "/reports", &ig).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("DCB0129 Clinical Safety Case Report") && page.body.contains("name=\"from\""));
+
+    for (query, reason) in [
+        ("report=dcb0129&from=2026-13-01&to=2026-11-01", "From: &#34;2026-13-01&#34; is not a date"),
+        ("report=dcb0129&from=2026-11-01&to=2026-10-01", "must be after"),
+        ("report=sox&from=2026-10-01&to=2026-11-01", "choose dcb0129, dtac or dspt"),
+        ("report=dtac&from=1990-01-01&to=2026-11-01", "at most ten years"),
+    ] {
+        let reply = get(&app, &format!("/reports/download?{query}"), &ig).await;
+        assert_eq!(reply.status, 400, "{query}");
+        assert!(reply.body.contains(reason), "{query}: {}", reply.body);
+    }
+
+    let (cso, _) = sign_in(&app, "cso", PASSWORD).await;
+    let request = Request::get("/reports/download?report=dcb0129&from=2026-10-01&to=2026-11-01")
+        .header(header::COOKIE, &cso)
+        .body(Body::empty())
+        .unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()[header::CONTENT_TYPE], "application/zip");
+    let disposition = response.headers()[header::CONTENT_DISPOSITION].to_str().unwrap().to_string();
+    assert_eq!(disposition, "attachment; filename=\"pathwatch-dcb0129-2026-10-01-to-2026-11-01.zip\"");
+    let zip = response.into_body().collect().await.unwrap().to_bytes();
+    let path = rig.dir.path().join("pack.zip");
+    std::fs::write(&path, &zip).unwrap();
+    let v = reports::pack::verify(&path).unwrap();
+    assert!(v.ok(), "{:?}", v.problems);
+    let manifest = v.manifest.unwrap();
+    assert_eq!((manifest.system.as_str(), manifest.period.from.as_str()), ("Example booking app", "2026-10-01"));
+    assert!(
+        manifest.data_sources.iter().any(|s| s.contains("Telemetry store (SQLite)")),
+        "{:?}",
+        manifest.data_sources
+    );
+}
+
+#[tokio::test]
+async fn a_scheduled_report_reaches_a_real_smtp_server_as_an_attachment_that_verifies() {
+    let Some((email, maildir)) = smtp() else { return };
+    let rig = rig().await;
+    let now = dashboard::web::now_ns();
+    rig.store.insert_spans(&canary_run(1, (now - DAY) as u64, false)).await.unwrap();
+    let delivery = ReportDelivery::new(
+        rig.state.clone(),
+        rig.log.clone(),
+        Deployment {
+            system: reports::SystemDescription {
+                name: format!("Scheduled {}", std::process::id()),
+                ..Default::default()
+            },
+            generator: "pathwatch test".into(),
+            sign_in: "local accounts".into(),
+            audit_retention_days: 2555,
+            store_kind: "SQLite".into(),
+        },
+        Mailer::new(&email).unwrap(),
+    );
+    let schedule = ReportSchedule {
+        report: reports::ReportKind::Dcb0129,
+        cron: "0 0 7 * * *".into(),
+        period_days: 7,
+        to: vec!["cso@example.org".into()],
+    };
+    let name = delivery.deliver(&schedule, utc(now)).await.unwrap();
+    let message = message_with(&maildir, &[&format!("Scheduled {}", std::process::id())]).await;
+    assert!(message.contains("To: cso@example.org"), "{message}");
+    // lettre writes a long file name in RFC 2231 form (filename*0="...").
+    assert!(
+        message.contains(&format!("=\"{name}.zip\"")) && message.contains("Content-Disposition: attachment"),
+        "{message}"
+    );
+    assert!(message.contains("Content-Type: application/zip"), "{message}");
+    // The attachment, decoded, is a pack that verifies.
+    let start = message.find("Content-Type: application/zip").unwrap();
+    let body = &message[start..];
+    let body = &body[body.find("\r\n\r\n").or_else(|| body.find("\n\n")).unwrap()..];
+    let encoded: String = body
+        .lines()
+        .map(str::trim)
+        .skip_while(|l| l.is_empty())
+        .take_while(|l| !l.is_empty() && !l.starts_with("--"))
+        .collect();
+    use base64::Engine;
+    let zip = base64::engine::general_purpose::STANDARD.decode(encoded).expect("base64 attachment");
+    let path = rig.dir.path().join("mailed.zip");
+    std::fs::write(&path, zip).unwrap();
+    let v = reports::pack::verify(&path).unwrap();
+    assert!(v.ok(), "{:?}", v.problems);
+    assert_eq!(v.files_matched, 3);
+}
