@@ -79,8 +79,14 @@ impl Config {
 impl Config {
     /// What the reports say about this deployment.
     pub fn deployment(&self) -> dashboard::report_inputs::Deployment {
+        let mut system = self.reports.system.clone();
+        if self.sandbox.enabled && system == reports::SystemDescription::default() {
+            // Demo mode with nothing configured: say what the reports are about.
+            system.name = "Pathwatch demo (canaries against Pathwatch's own NHS API sandboxes)".into();
+            system.intended_use = "Demonstration only: synthetic patients, no real NHS services or records.".into();
+        }
         dashboard::report_inputs::Deployment {
-            system: self.reports.system.clone(),
+            system,
             generator: format!("pathwatch {}", env!("CARGO_PKG_VERSION")),
             sign_in: match &self.dashboard.oidc {
                 Some(oidc) => {

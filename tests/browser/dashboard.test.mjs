@@ -214,6 +214,19 @@ test('sign in, see the SLOs, watch an alert fire after a sandbox fault', { timeo
   assert.match(await page.locator('main').innerText(), /Version 1/);
   await checkAccessibility(page, '07c-hazard');
 
+  // Assurance reports: the form, then a download of a DTAC pack (a zip with the SHA-256 manifest).
+  await nav(page, 'Reports').click();
+  await checkAccessibility(page, '07d-reports');
+  await page.getByLabel('DTAC evidence pack').check();
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('button', { name: 'Download the pack' }).click(),
+  ]);
+  assert.match(download.suggestedFilename(), /^pathwatch-dtac-\d{4}-\d{2}-\d{2}-to-\d{4}-\d{2}-\d{2}\.zip$/);
+  const zip = readFileSync(await download.path());
+  assert.equal(zip.subarray(0, 2).toString(), 'PK', 'a zip archive');
+  assert.ok(zip.includes(Buffer.from('manifest.json')), 'the pack holds its manifest');
+
   await page.goto(`${base}/no-such-page`);
   await checkAccessibility(page, '08-not-found');
 

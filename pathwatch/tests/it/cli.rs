@@ -309,3 +309,54 @@ fn the_hazard_log_is_imported_and_exported_as_yaml_and_csv_from_the_command_line
     let bad = run(pathwatch(&data).args(["hazard", "export", "--format", "xlsx"]));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("use yaml or csv"));
 }
+
+#[tokio::test]
+async fn assurance_packs_are_built_and_verified_from_the_command_line() {
+    let (_tmp, data) = temp_dir();
+    std::fs::create_dir_all(&data).unwrap();
+    let yaml = data.join("starter.yaml");
+    std::fs::write(&yaml, hazard_log::STARTER_LOG).unwrap();
+    let out = run(pathwatch(&data).arg("hazard").arg("import").arg(&yaml).args(["--actor", "sam", "--reason", "log"]));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // An empty telemetry store, as a fresh deployment has.
+    drop(audit_store::SqliteStore::open(&data.join("telemetry.db")).await.unwrap());
+    let report = |args: &[&str]| {
+        let out = run(pathwatch(&data).arg("report").args(args));
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let zip = data.join("dcb0129.zip");
+    let zip_arg = zip.to_str().unwrap();
+    let (code, stdout, stderr) = report(&["dcb0129", "--from", "2026-10-01", "--to", "2027-01-01", "--out", zip_arg]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(stdout.lines().count(), 3, "one digest per file: {stdout}");
+    assert!(stdout.contains("  dcb0129.pdf"), "{stdout}");
+    let (code, _, stderr) = report(&["verify", zip_arg]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("pack intact: 3 files match the manifest"), "{stderr}");
+    // Never overwritten.
+    let (code, _, stderr) = report(&["dcb0129", "--from", "2026-10-01", "--to", "2027-01-01", "--out", zip_arg]);
+    assert_ne!(code, Some(0));
+    assert!(stderr.contains("already exists"), "{stderr}");
+
+    // As a folder; an edited file is caught and named.
+    let dir = data.join("dspt-pack");
+    let (code, _, stderr) = report(&["dspt", "--from", "2026-10-01", "--to", "2026-11-01", "--out", dir.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let json = dir.join("dspt.json");
+    let text = std::fs::read_to_string(&json).unwrap();
+    std::fs::write(&json, text.replacen("\"events\": 0", "\"events\": 1", 1)).unwrap();
+    let (code, _, stderr) = report(&["verify", dir.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("PROBLEM: dspt.json: ALTERED"), "{stderr}");
+
+    // Bad requests name what is wrong.
+    let (code, _, stderr) = report(&["dtac", "--from", "2026-11-01", "--to", "2026-10-01", "--out", "x.zip"]);
+    assert_ne!(code, Some(0));
+    assert!(stderr.contains("--to (2026-10-01) must be after --from"), "{stderr}");
+    let (_, _, stderr) = report(&["dtac", "--from", "2026-02-30", "--to", "2026-10-01", "--out", "x.zip"]);
+    assert!(stderr.contains("--from: \"2026-02-30\" is not a date"), "{stderr}");
+    let (_, _, stderr) = report(&["sox", "--from", "2026-10-01", "--to", "2026-11-01", "--out", "x.zip"]);
+    assert!(stderr.contains("use dcb0129, dtac, dspt or verify"), "{stderr}");
+    let (_, _, stderr) = report(&["dtac", "--from", "2026-10-01"]);
+    assert!(stderr.contains("--from, --to and --out are all needed"), "{stderr}");
+}
