@@ -356,7 +356,12 @@ fn risk_matrix() -> Block {
 
 fn hazard_detail(r: &HazardRecord) -> Vec<Block> {
     let h = &r.hazard;
-    let list = |items: &[String]| if items.is_empty() { "None recorded.".to_string() } else { items.join("; ") };
+    // Items written as sentences are joined as sentences; short phrases with semicolons.
+    let list = |items: &[String]| match items {
+        [] => "None recorded.".to_string(),
+        items if items.iter().all(|i| i.trim_end().ends_with('.')) => items.join(" "),
+        items => items.join("; "),
+    };
     let mut facts = vec![
         ("Description".to_string(), h.description.clone()),
         ("Causes".into(), list(&h.causes)),

@@ -149,8 +149,7 @@ mod tests {
         let r = &records[0];
         assert_eq!((r.passing, r.failing, r.stale), (0.5, 0.2, 0.2));
         assert!((r.unchecked() - 0.1).abs() < 1e-9);
-        // Failing then (after a gap) stale: one run of trouble seen begin, then another after the
-        // gap? No: stale follows failing without a passing state in between, so it is one episode.
+        // Failing, then (after a gap) stale with no passing state between: one episode of trouble.
         assert_eq!(r.problems, 1);
         assert_eq!((r.state_at_end, r.detail_at_end.as_str()), (Some(Stale), "stale from 180"));
         assert_eq!(r.last_verified_ns, Some(170), "verifications after the period are not counted");

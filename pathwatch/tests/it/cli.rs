@@ -22,6 +22,30 @@ fn invalid_configuration_fails_at_start_up_naming_the_key() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr.contains("PATHWATCH_INGEST_TOKEN"), "the collector role refuses to run without a token: {stderr}");
+
+    // Evidence notices and scheduled reports: a bad cron, a bad address, or e-mail without a server.
+    for (toml, key) in [
+        (
+            "[[reports.schedules]]\nreport = \"dtac\"\ncron = \"every monday\"\nto = [\"a@b.org\"]\n",
+            "reports.schedules[0].cron",
+        ),
+        (
+            "[[reports.schedules]]\nreport = \"dtac\"\ncron = \"0 0 7 * * *\"\nto = [\"not an address\"]\n",
+            "reports.schedules[0].to[0]",
+        ),
+        (
+            "[[reports.schedules]]\nreport = \"dtac\"\ncron = \"0 0 7 * * *\"\nto = [\"a@b.org\"]\n",
+            "needs an SMTP server",
+        ),
+        ("[[reports.schedules]]\nreport = \"sox\"\ncron = \"0 0 7 * * *\"\nto = [\"a@b.org\"]\n", "sox"),
+        ("[evidence]\nnotify = [\"cso@example.org\"]\n", "evidence.notify"),
+    ] {
+        std::fs::write(&file, format!("ingest_token = \"0123456789abcdef0\"\n{toml}")).unwrap();
+        let out = run(pathwatch(&data).arg("--config").arg(&file).arg("collector"));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{toml}: {stderr}");
+        assert!(stderr.contains(key), "{toml}: {stderr}");
+    }
 }
 
 #[test]
@@ -322,7 +346,11 @@ async fn assurance_packs_are_built_and_verified_from_the_command_line() {
     drop(audit_store::SqliteStore::open(&data.join("telemetry.db")).await.unwrap());
     let report = |args: &[&str]| {
         let out = run(pathwatch(&data).arg("report").args(args));
-        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     };
     let zip = data.join("dcb0129.zip");
     let zip_arg = zip.to_str().unwrap();
@@ -340,7 +368,8 @@ async fn assurance_packs_are_built_and_verified_from_the_command_line() {
 
     // As a folder; an edited file is caught and named.
     let dir = data.join("dspt-pack");
-    let (code, _, stderr) = report(&["dspt", "--from", "2026-10-01", "--to", "2026-11-01", "--out", dir.to_str().unwrap()]);
+    let (code, _, stderr) =
+        report(&["dspt", "--from", "2026-10-01", "--to", "2026-11-01", "--out", dir.to_str().unwrap()]);
     assert_eq!(code, Some(0), "{stderr}");
     let json = dir.join("dspt.json");
     let text = std::fs::read_to_string(&json).unwrap();
