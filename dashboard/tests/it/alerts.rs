@@ -8,7 +8,7 @@ use std::time::Duration;
 use audit_store::NANOS_PER_SEC;
 use dashboard::accounts::Accounts;
 use dashboard::alerts::AlertEngine;
-use dashboard::notify::{EmailConfig, Notifier, SmtpSecurity, Transition};
+use dashboard::notify::{Notifier, Transition};
 use dashboard::slo::SloConfig;
 use dashboard::slo_eval::{status_from_buckets, SloEvents, SloStatus};
 
@@ -119,29 +119,10 @@ async fn alerts_notify_on_every_transition_once_and_remind_after_the_repeat_inte
 
 #[tokio::test]
 async fn a_firing_alert_reaches_a_real_smtp_server_with_status_and_run_book() {
-    let (Ok(addr), Ok(maildir)) =
-        (std::env::var("PATHWATCH_TEST_SMTP_ADDR"), std::env::var("PATHWATCH_TEST_SMTP_MAILDIR"))
-    else {
-        assert!(
-            std::env::var("PATHWATCH_REQUIRE_SERVICES").as_deref() != Ok("1"),
-            "PATHWATCH_REQUIRE_SERVICES=1 but PATHWATCH_TEST_SMTP_ADDR / PATHWATCH_TEST_SMTP_MAILDIR are not set"
-        );
-        eprintln!("SKIPPED: PATHWATCH_TEST_SMTP_ADDR is not set (scripts/test.sh starts aiosmtpd)");
-        return;
-    };
-    let (host, port) = addr.rsplit_once(':').unwrap();
+    let Some((email, maildir)) = crate::assurance::smtp() else { return };
     let marker = format!("pds-availability-{}", std::process::id());
     let dir = tempfile::tempdir().unwrap();
     let accounts = Accounts::open(&dir.path().join("dashboard.db")).await.unwrap();
-    let email = EmailConfig {
-        smtp_host: host.into(),
-        smtp_port: port.parse().unwrap(),
-        security: SmtpSecurity::None,
-        from: "pathwatch@example.org".into(),
-        to: vec!["oncall@example.org".into()],
-        username: None,
-        password_env: None,
-    };
     let notifier = Notifier::new(Some(email), vec![]).unwrap();
     let engine = AlertEngine::new(
         accounts.pool().clone(),
@@ -156,21 +137,7 @@ async fn a_firing_alert_reaches_a_real_smtp_server_with_status_and_run_book() {
     let sent = engine.apply(&firing, now as i64).await.unwrap().unwrap();
     assert_eq!(sent.transition, Transition::Firing);
 
-    let new = std::path::Path::new(&maildir).join("new");
-    let started = std::time::Instant::now();
-    let message = loop {
-        let found = std::fs::read_dir(&new)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter_map(|e| std::fs::read_to_string(e.path()).ok())
-            .find(|m| m.contains(&marker));
-        if let Some(m) = found {
-            break m;
-        }
-        assert!(started.elapsed() < Duration::from_secs(10), "no message for {marker} in {}", new.display());
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let message = crate::assurance::message_with(&maildir, &[&marker]).await;
     assert!(message.contains(&format!("Subject: [Pathwatch] FIRING page: {marker}")), "{message}");
     assert!(message.contains("To: oncall@example.org"), "{message}");
     assert!(message.contains("Canary flow: pds") && message.contains("Severity: page"), "{message}");

@@ -27,7 +27,7 @@ const SEC: i64 = 1_000_000_000;
 const DAY: i64 = 86_400 * SEC;
 
 /// The local SMTP server and its maildir, or None (skipped loudly; a failure where services are required).
-fn smtp() -> Option<(EmailConfig, std::path::PathBuf)> {
+pub fn smtp() -> Option<(EmailConfig, std::path::PathBuf)> {
     let (Ok(addr), Ok(maildir)) =
         (std::env::var("PATHWATCH_TEST_SMTP_ADDR"), std::env::var("PATHWATCH_TEST_SMTP_MAILDIR"))
     else {
@@ -52,7 +52,7 @@ fn smtp() -> Option<(EmailConfig, std::path::PathBuf)> {
 }
 
 /// Waits for the message in the maildir that contains every one of `needles`.
-async fn message_with(maildir: &std::path::Path, needles: &[&str]) -> String {
+pub async fn message_with(maildir: &std::path::Path, needles: &[&str]) -> String {
     let new = maildir.join("new");
     let started = std::time::Instant::now();
     loop {
