@@ -131,6 +131,7 @@ pub async fn check(dashboard: &DashboardState, evidence: &Evidence, now_ns: u64)
                 (_, None) => state(EvidenceStatus::Stale, None, "the chain has never been verified".into(), None),
             })
         }
+        Evidence::TestSuite { junit, fresh_hours, .. } => Ok(test_suite(junit, *fresh_hours, now_ns)),
         Evidence::Document { url, review_by, .. } => Ok(match hazard_log::model::not_before_today(review_by, now_ns) {
             Some(true) => state(EvidenceStatus::Passing, None, format!("current until {review_by}"), url.clone()),
             _ => state(EvidenceStatus::Stale, None, format!("review was due by {review_by}"), url.clone()),
@@ -165,5 +166,95 @@ pub fn flag(states: &[EvidenceState]) -> Option<String> {
         (f, 0) => Some(format!("{f} failing")),
         (0, s) => Some(format!("{s} stale")),
         (f, s) => Some(format!("{f} failing, {s} stale")),
+    }
+}
+
+/// Totals of a JUnit XML report: tests, failures and errors summed over its `<testsuite>`
+/// elements (or the `<testsuites>` root when it has no suites with counts); None when it is not
+/// one. Only the counting attributes are read.
+pub fn junit_totals(xml: &str) -> Option<(u64, u64, u64)> {
+    let attribute = |tag: &str, name: &str| -> Option<u64> {
+        let at = tag.find(&format!(" {name}="))? + name.len() + 2;
+        let quote = tag[at..].chars().next()?;
+        let rest = &tag[at + 1..];
+        rest[..rest.find(quote)?].trim().parse().ok()
+    };
+    let mut totals: Option<(u64, u64, u64)> = None;
+    let mut root: Option<(u64, u64, u64)> = None;
+    for (i, _) in xml.match_indices("<testsuite") {
+        let tag = &xml[i..i + xml[i..].find('>')?];
+        let counts =
+            (attribute(tag, "tests")?, attribute(tag, "failures").unwrap_or(0), attribute(tag, "errors").unwrap_or(0));
+        if tag.starts_with("<testsuites") {
+            root = Some(counts);
+        } else {
+            let t = totals.get_or_insert((0, 0, 0));
+            *t = (t.0 + counts.0, t.1 + counts.1, t.2 + counts.2);
+        }
+    }
+    totals.or(root)
+}
+
+/// A test suite's evidence from its JUnit XML file: stale when missing or older than the window,
+/// failing when any test failed or errored (or the file is not JUnit XML), else passing.
+fn test_suite(path: &str, fresh_hours: u32, now_ns: u64) -> EvidenceState {
+    let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    let Some(modified) = modified else {
+        return state(EvidenceStatus::Stale, None, format!("no result at {path}"), None);
+    };
+    let modified_ns = modified.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) => return state(EvidenceStatus::Failing, Some(modified_ns), format!("{path} unreadable: {e}"), None),
+    };
+    let age_ok = now_ns.saturating_sub(modified_ns) <= u64::from(fresh_hours) * 3600 * NANOS_PER_SEC;
+    match junit_totals(&text) {
+        None => state(EvidenceStatus::Failing, Some(modified_ns), format!("{path} is not a JUnit XML report"), None),
+        Some((tests, failures, errors)) if failures + errors > 0 => state(
+            EvidenceStatus::Failing,
+            Some(modified_ns),
+            format!("{} of {tests} tests failed", failures + errors),
+            None,
+        ),
+        Some((tests, ..)) if !age_ok => state(
+            EvidenceStatus::Stale,
+            Some(modified_ns),
+            format!("{tests} tests passed, but the result is older than {fresh_hours} hours"),
+            None,
+        ),
+        Some((tests, ..)) => state(EvidenceStatus::Passing, Some(modified_ns), format!("{tests} tests passed"), None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn junit_totals_sum_the_suites_and_fall_back_to_the_root() {
+        let two = r#"<?xml version="1.0"?><testsuites tests="9" failures="9"><testsuite name="a" tests="3" failures="1" errors="0">
+            <testcase name="x"/></testsuite><testsuite name='b' tests='4' errors='2'></testsuite></testsuites>"#;
+        assert_eq!(junit_totals(two), Some((7, 1, 2)), "the suites, not the root's own (wrong) totals");
+        assert_eq!(junit_totals(r#"<testsuites tests="5" failures="0" errors="0"></testsuites>"#), Some((5, 0, 0)));
+        assert_eq!(junit_totals("<html>not junit</html>"), None);
+        assert_eq!(junit_totals(r#"<testsuite name="a" tests="many">"#), None);
+    }
+
+    #[test]
+    fn a_test_suite_is_stale_when_missing_or_old_and_failing_when_a_test_failed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("junit.xml");
+        let p = path.to_str().unwrap();
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
+        assert_eq!(test_suite(p, 24, now).status, EvidenceStatus::Stale);
+        std::fs::write(&path, r#"<testsuite tests="12" failures="0" errors="0"></testsuite>"#).unwrap();
+        let ok = test_suite(p, 24, now);
+        assert_eq!((ok.status, ok.detail.as_str()), (EvidenceStatus::Passing, "12 tests passed"));
+        assert_eq!(test_suite(p, 24, now + 25 * 3600 * NANOS_PER_SEC).status, EvidenceStatus::Stale);
+        std::fs::write(&path, r#"<testsuite tests="12" failures="2" errors="1"></testsuite>"#).unwrap();
+        let bad = test_suite(p, 24, now);
+        assert_eq!((bad.status, bad.detail.as_str()), (EvidenceStatus::Failing, "3 of 12 tests failed"));
+        std::fs::write(&path, "garbage").unwrap();
+        assert_eq!(test_suite(p, 24, now).status, EvidenceStatus::Failing);
     }
 }

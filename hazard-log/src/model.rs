@@ -76,6 +76,15 @@ pub enum Evidence {
         #[serde(default = "a_day")]
         fresh_hours: u32,
     },
+    /// A test suite's newest result, as the JUnit XML file a CI run leaves (every test passed,
+    /// and the file is newer than `fresh_hours`).
+    TestSuite {
+        name: String,
+        /// Path of the JUnit XML file, as the dashboard's process sees it.
+        junit: String,
+        #[serde(default = "a_day")]
+        fresh_hours: u32,
+    },
     /// A document (a test report, a DPIA, a penetration test) that is current until its review date.
     Document {
         title: String,
@@ -94,6 +103,7 @@ impl Evidence {
             Evidence::CanaryFlow { flow, step: None, .. } => format!("canary {flow}"),
             Evidence::Slo { slo } => format!("SLO {slo}"),
             Evidence::AuditChain { .. } => "audit chain verification".into(),
+            Evidence::TestSuite { name, .. } => format!("test suite {name}"),
             Evidence::Document { title, review_by, .. } => format!("{title} (review by {review_by})"),
         }
     }
@@ -181,8 +191,13 @@ impl Hazard {
                     Evidence::Document { review_by, .. } if parse_date(review_by).is_none() => {
                         return invalid(&field, format!("review_by {review_by:?} is not a date like 2027-01-31"));
                     }
-                    Evidence::CanaryFlow { fresh_hours: 0, .. } | Evidence::AuditChain { fresh_hours: 0 } => {
+                    Evidence::CanaryFlow { fresh_hours: 0, .. }
+                    | Evidence::AuditChain { fresh_hours: 0 }
+                    | Evidence::TestSuite { fresh_hours: 0, .. } => {
                         return invalid(&field, "fresh_hours must be at least 1".into());
+                    }
+                    Evidence::TestSuite { name, junit, .. } if name.trim().is_empty() || junit.trim().is_empty() => {
+                        return invalid(&field, "a test suite needs a name and the path of its JUnit XML".into());
                     }
                     Evidence::CanaryFlow { flow, .. } if flow.trim().is_empty() => {
                         return invalid(&field, "name the canary flow".into());
@@ -274,6 +289,12 @@ pub(crate) mod tests {
         let yaml: Evidence = yaml_serde::from_str("{ kind: canary_flow, flow: mesh }").unwrap();
         assert_eq!(yaml, Evidence::CanaryFlow { flow: "mesh".into(), step: None, fresh_hours: 24 }, "a day by default");
         assert!(yaml_serde::from_str::<Evidence>("{ kind: horoscope }").is_err());
+        let suite: Evidence =
+            yaml_serde::from_str("{ kind: test_suite, name: regression, junit: out/junit.xml }").unwrap();
+        assert_eq!(suite.describe(), "test suite regression");
+        h.additional_controls[0].evidence[0] =
+            Evidence::TestSuite { name: "regression".into(), junit: " ".into(), fresh_hours: 24 };
+        assert!(h.validate().unwrap_err().to_string().contains("JUnit XML"));
     }
 
     #[test]
