@@ -220,10 +220,11 @@ impl HazardLog {
         Ok(changes)
     }
 
-    /// Every interval that overlaps [from_ns, to_ns), in order of hazard, control, source and time.
+    /// Every interval that overlaps [from_ns, to_ns) (up to its end: the next state's first
+    /// sighting, else its last check), in order of hazard, control, source and time.
     pub async fn evidence_history(&self, from_ns: i64, to_ns: i64) -> Result<Vec<EvidenceInterval>, HazardError> {
         let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {INTERVAL_COLUMNS} FROM evidence_history WHERE since_ns < ? AND last_checked_ns >= ?
+            "SELECT {INTERVAL_COLUMNS} FROM evidence_history WHERE since_ns < ? AND coalesce(ended_ns, last_checked_ns) >= ?
              ORDER BY hazard_id, control_id, source, since_ns"
         )))
         .bind(to_ns)

@@ -119,9 +119,12 @@ async fn evidence_history_keeps_intervals_and_reports_changes() {
     // last check (nobody knows what happened in the gap).
     assert_eq!(spans, [(Passing, 1000, 1050, 1100), (Failing, 1100, 1100, 1100), (Failing, 1500, 1500, 1500)]);
     assert_eq!(all[0].detail, "passing at 1050", "the newest check's detail is kept");
-    // A period sees only the intervals overlapping it.
+    // A period sees only the intervals overlapping it: passing (last checked at 1050) held until
+    // failing was first seen at 1100, so it overlaps a period from 1060.
     let period = log.evidence_history(1060, 1200).await.unwrap();
-    assert_eq!(period.iter().map(|i| i.since_ns).collect::<Vec<_>>(), [1100]);
+    assert_eq!(period.iter().map(|i| i.since_ns).collect::<Vec<_>>(), [1000, 1100]);
+    let period = log.evidence_history(1101, 1200).await.unwrap();
+    assert!(period.is_empty(), "{period:?}");
     // The state at a moment is the newest interval begun by then.
     assert_eq!(log.evidence_at(1080).await.unwrap()[0].status, Passing);
     assert_eq!(log.evidence_at(1600).await.unwrap()[0].since_ns, 1500);
