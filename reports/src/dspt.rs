@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::document::{Block, Column, Document, Table};
 use crate::inputs::ReportInputs;
-use crate::summary::{percent, time};
+use crate::summary::{percent, share, time};
 
 #[derive(Debug, Serialize)]
 pub struct DsptEvidence<'a> {
@@ -42,12 +42,7 @@ fn counts(caption: &str, what: &str, counts: &std::collections::BTreeMap<String,
     Block::Table(Table {
         caption: caption.into(),
         columns: vec![Column::new(what, 2.0), Column::new("Events", 1.0), Column::new("Share", 1.0)],
-        rows: counts
-            .iter()
-            .map(|(k, n)| {
-                vec![k.clone(), n.to_string(), percent(if total == 0 { 0.0 } else { *n as f64 / total as f64 })]
-            })
-            .collect(),
+        rows: counts.iter().map(|(k, n)| vec![k.clone(), n.to_string(), percent(share(*n, total))]).collect(),
         empty: "No audit events were recorded during the period.".into(),
     })
 }
@@ -74,11 +69,7 @@ pub fn document(inputs: &ReportInputs) -> Document {
                 ("Organisations".into(), a.organisations.to_string()),
                 (
                     "Events without an identified user".into(),
-                    format!(
-                        "{} ({})",
-                        a.unattributed,
-                        percent(if a.events == 0 { 0.0 } else { a.unattributed as f64 / a.events as f64 })
-                    ),
+                    format!("{} ({})", a.unattributed, percent(share(a.unattributed, a.events))),
                 ),
             ]));
             b.push(counts("Table 1. Audit events by action", "Action", &a.by_action, a.events));
@@ -146,10 +137,7 @@ pub fn document(inputs: &ReportInputs) -> Document {
         rows: d
             .canaries
             .iter()
-            .map(|c| {
-                let ok = if c.runs == 0 { 0.0 } else { (c.runs - c.failed.min(c.runs)) as f64 / c.runs as f64 };
-                vec![c.flow.clone(), c.runs.to_string(), c.failed.to_string(), percent(ok)]
-            })
+            .map(|c| vec![c.flow.clone(), c.runs.to_string(), c.failed.to_string(), percent(c.passing())])
             .collect(),
         empty: "No canary ran during the period.".into(),
     }));

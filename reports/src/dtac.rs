@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::document::{Block, Column, Document, Table};
 use crate::inputs::ReportInputs;
-use crate::summary::{evidence_records, percent};
+use crate::summary::{evidence_records, percent, share};
 
 /// The questions in the pack: (section, id, question).
 pub const QUESTIONS: &[(&str, &str, &str)] = &[
@@ -134,14 +134,17 @@ fn pathwatch_evidence(id: &str, inputs: &ReportInputs) -> Vec<String> {
                 .canaries
                 .iter()
                 .map(|c| {
-                    let ok = if c.runs == 0 { 0.0 } else { (c.runs - c.failed.min(c.runs)) as f64 / c.runs as f64 };
-                    format!("Canary {}: {} runs during the period, {} of them passing.", c.flow, c.runs, percent(ok))
+                    format!(
+                        "Canary {}: {} runs during the period, {} of them passing.",
+                        c.flow,
+                        c.runs,
+                        percent(c.passing())
+                    )
                 })
                 .collect();
             if id == "C4.3" {
                 out.extend(inputs.slos.iter().map(|s| {
-                    let observed =
-                        if s.total == 0 { "no events".to_string() } else { percent(s.good as f64 / s.total as f64) };
+                    let observed = if s.total == 0 { "no events".to_string() } else { percent(share(s.good, s.total)) };
                     format!(
                         "SLO {} ({}): objective {}, observed {} over the period.",
                         s.name,

@@ -151,6 +151,13 @@ pub struct CanaryRecord {
     pub failed: u64,
 }
 
+impl CanaryRecord {
+    /// The share of runs that passed (0 with no runs).
+    pub fn passing(&self) -> f64 {
+        crate::summary::share(self.runs.saturating_sub(self.failed), self.runs)
+    }
+}
+
 /// Audit events recorded during the period.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct AuditRecord {

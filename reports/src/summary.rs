@@ -100,6 +100,15 @@ pub fn optional_time(ns: Option<i64>) -> String {
     ns.map(time).unwrap_or_else(|| "never".into())
 }
 
+/// `part` of `whole` as a share 0..=1 (0 when there is no whole).
+pub fn share(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part.min(whole) as f64 / whole as f64
+    }
+}
+
 /// A share as a percentage with one decimal: "99.5 %".
 pub fn percent(share: f64) -> String {
     format!("{:.1} %", (share * 100.0).clamp(0.0, 100.0))
@@ -176,5 +185,6 @@ mod tests {
         assert_eq!(time(1_793_001_600_000_000_000), "2026-10-26 08:00 UTC");
         assert_eq!(percent(0.99512), "99.5 %");
         assert_eq!(percent(1.2), "100.0 %");
+        assert_eq!((share(1, 4), share(3, 0), share(5, 4)), (0.25, 0.0, 1.0));
     }
 }

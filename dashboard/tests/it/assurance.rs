@@ -305,3 +305,40 @@ async fn a_scheduled_report_reaches_a_real_smtp_server_as_an_attachment_that_ver
     assert!(v.ok(), "{:?}", v.problems);
     assert_eq!(v.files_matched, 3);
 }
+
+#[tokio::test]
+async fn a_report_whose_smtp_server_is_down_fails_with_the_reason_and_the_next_delivery_still_works() {
+    let rig = rig().await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let email = EmailConfig {
+        smtp_host: "127.0.0.1".into(),
+        smtp_port: closed.port(),
+        security: SmtpSecurity::None,
+        from: "pathwatch@example.org".into(),
+        to: vec!["cso@example.org".into()],
+        username: None,
+        password_env: None,
+    };
+    let deployment = Deployment {
+        system: reports::SystemDescription::default(),
+        generator: "pathwatch test".into(),
+        sign_in: "local accounts".into(),
+        audit_retention_days: 2555,
+        store_kind: "SQLite".into(),
+    };
+    let down =
+        ReportDelivery::new(rig.state.clone(), rig.log.clone(), deployment.clone(), Mailer::new(&email).unwrap());
+    let schedule = ReportSchedule {
+        report: reports::ReportKind::Dspt,
+        cron: "0 0 7 * * *".into(),
+        period_days: 1,
+        to: vec!["cso@example.org".into()],
+    };
+    let err = down.deliver(&schedule, utc(dashboard::web::now_ns())).await.unwrap_err();
+    assert!(!err.is_empty(), "the reason is given");
+    // Nothing was consumed by the failure: with the server back, the same delivery goes through.
+    let Some((email, maildir)) = smtp() else { return };
+    let up = ReportDelivery::new(rig.state.clone(), rig.log.clone(), deployment, Mailer::new(&email).unwrap());
+    let name = up.deliver(&schedule, utc(dashboard::web::now_ns())).await.unwrap();
+    message_with(&maildir, &[&format!("{name}.zip")]).await;
+}

@@ -302,19 +302,10 @@ fn list(flow: &mut Flow, items: &[String]) {
 mod tests {
     use super::*;
     use crate::document::{Column, Table};
+    use crate::pdf::tests::texts;
 
     fn doc(blocks: Vec<Block>) -> Document {
         Document { title: "Title".into(), subtitle: "Sub".into(), footer: "Foot".into(), blocks }
-    }
-
-    fn texts(page: &Page) -> Vec<&[u8]> {
-        page.ops
-            .iter()
-            .filter_map(|op| match op {
-                Op::Text { text, .. } => Some(text.as_slice()),
-                _ => None,
-            })
-            .collect()
     }
 
     /// Every op stays on the paper and inside the margins (the footer is added later).

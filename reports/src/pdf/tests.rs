@@ -24,7 +24,8 @@ fn table(rows: usize) -> Table {
     }
 }
 
-fn texts(page: &Page) -> Vec<&[u8]> {
+/// The text a page draws, in drawing order (shared with `layout`'s own tests).
+pub(super) fn texts(page: &Page) -> Vec<&[u8]> {
     page.ops
         .iter()
         .filter_map(|op| match op {
