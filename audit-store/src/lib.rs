@@ -5,6 +5,7 @@
 //! values ([`Span`], [`AuditEvent`]) and returns them. Both backends pass one conformance suite
 //! (`tests/it/conformance.rs`); a behaviour that only one backend has is a bug.
 
+pub mod access;
 pub mod chain;
 mod clickhouse;
 mod error;
@@ -12,7 +13,12 @@ pub mod model;
 pub mod nhs_number;
 pub mod sequencer;
 mod sqlite;
+mod sqlite_access;
 
+pub use crate::access::{
+    ActivityQuery, Arrivals, CareRelationship, HourProfile, LocalClock, PatientAccess, PatientAccessQuery,
+    PatientRecord, StaffMember, UserActivity, WorkingHours,
+};
 pub use crate::clickhouse::{
     rowbinary as clickhouse_rowbinary, sql as clickhouse_sql, ClickHouseConfig, ClickHouseStore, WireCompression,
     SCHEMA as CLICKHOUSE_SCHEMA,
@@ -98,6 +104,31 @@ pub trait TelemetryStore {
     /// Where verification starts: the last sequence number and hash removed by retention, if any.
     async fn audit_chain_base(&self) -> Result<Option<ChainLink>, StoreError>;
 
+    /// Replaces the staff directory (what family, neighbour and self-access rules compare with).
+    async fn replace_staff_directory(&self, staff: &[StaffMember]) -> Result<(), StoreError>;
+
+    /// Replaces the patient index (surname, address and the flags of sensitive records).
+    async fn replace_patient_index(&self, patients: &[PatientRecord]) -> Result<(), StoreError>;
+
+    /// Adds care relationships; one already stored is kept once.
+    async fn add_care_relationships(&self, relationships: &[CareRelationship]) -> Result<(), StoreError>;
+
+    /// Per user and bucket: events, distinct patients, exports, prints, searches, break-glass uses,
+    /// failures and events outside working hours, computed in the store.
+    async fn user_activity(&self, query: &ActivityQuery) -> Result<Vec<UserActivity>, StoreError>;
+
+    /// Per user and local hour of the day: how many events, over `[from_ns, to_ns)`.
+    async fn hour_profiles(&self, from_ns: u64, to_ns: u64, clock: &LocalClock)
+        -> Result<Vec<HourProfile>, StoreError>;
+
+    /// Per user, patient and local day, the accesses no care relationship explains or that touch a
+    /// patient who is the user, shares their surname or address, or is flagged (VIP, restricted,
+    /// deceased). Explained, unremarkable accesses never leave the store.
+    async fn patient_access(&self, query: &PatientAccessQuery) -> Result<Vec<PatientAccess>, StoreError>;
+
+    /// What arrived after `after_seq`: how an incremental run knows which period to look at again.
+    async fn audit_arrivals_after(&self, after_seq: u64) -> Result<Option<Arrivals>, StoreError>;
+
     /// Removes whole days of data older than `cutoff_day` (a Unix day number) for one kind of data.
     /// Audit retention records where the chain now starts, so verification still detects deletions.
     async fn drop_days_before(&self, kind: DataKind, cutoff_day: i64) -> Result<(), StoreError>;
@@ -173,6 +204,32 @@ impl TelemetryStore for AnyStore {
     }
     async fn audit_summary(&self, from_ns: u64, to_ns: u64) -> Result<AuditSummary, StoreError> {
         delegate!(self, s => s.audit_summary(from_ns, to_ns))
+    }
+    async fn replace_staff_directory(&self, staff: &[StaffMember]) -> Result<(), StoreError> {
+        delegate!(self, s => s.replace_staff_directory(staff))
+    }
+    async fn replace_patient_index(&self, patients: &[PatientRecord]) -> Result<(), StoreError> {
+        delegate!(self, s => s.replace_patient_index(patients))
+    }
+    async fn add_care_relationships(&self, relationships: &[CareRelationship]) -> Result<(), StoreError> {
+        delegate!(self, s => s.add_care_relationships(relationships))
+    }
+    async fn user_activity(&self, query: &ActivityQuery) -> Result<Vec<UserActivity>, StoreError> {
+        delegate!(self, s => s.user_activity(query))
+    }
+    async fn hour_profiles(
+        &self,
+        from_ns: u64,
+        to_ns: u64,
+        clock: &LocalClock,
+    ) -> Result<Vec<HourProfile>, StoreError> {
+        delegate!(self, s => s.hour_profiles(from_ns, to_ns, clock))
+    }
+    async fn patient_access(&self, query: &PatientAccessQuery) -> Result<Vec<PatientAccess>, StoreError> {
+        delegate!(self, s => s.patient_access(query))
+    }
+    async fn audit_arrivals_after(&self, after_seq: u64) -> Result<Option<Arrivals>, StoreError> {
+        delegate!(self, s => s.audit_arrivals_after(after_seq))
     }
     async fn drop_days_before(&self, kind: DataKind, cutoff_day: i64) -> Result<(), StoreError> {
         delegate!(self, s => s.drop_days_before(kind, cutoff_day))

@@ -11,6 +11,7 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{AssertSqlSafe, QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 
+use crate::access::*;
 use crate::model::*;
 use crate::sequencer::{self, to_i64};
 use crate::{StoreError, TelemetryStore};
@@ -46,6 +47,13 @@ fn store_migrator() -> Migrator {
             "span minutes".into(),
             MigrationType::Simple,
             AssertSqlSafe(include_str!("../migrations/sqlite/0003_span_minutes.sql")).into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            4,
+            "access context".into(),
+            MigrationType::Simple,
+            AssertSqlSafe(include_str!("../migrations/sqlite/0004_access.sql")).into_sql_str(),
             false,
         ),
     ])
@@ -101,6 +109,10 @@ impl SqliteStore {
         }
         tx.commit().await?;
         Ok(receipts)
+    }
+
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
     }
 
     /// Runs arbitrary SQL: only for tests that tamper with stored data on purpose.
@@ -628,6 +640,33 @@ impl TelemetryStore for SqliteStore {
                 .fetch_optional(&self.pool)
                 .await?;
         Ok(row.map(|(seq, hash)| ChainLink { seq: seq as u64, hash }))
+    }
+
+    async fn replace_staff_directory(&self, staff: &[StaffMember]) -> Result<(), StoreError> {
+        self.sqlite_replace_staff(staff).await
+    }
+    async fn replace_patient_index(&self, patients: &[PatientRecord]) -> Result<(), StoreError> {
+        self.sqlite_replace_patients(patients).await
+    }
+    async fn add_care_relationships(&self, relationships: &[CareRelationship]) -> Result<(), StoreError> {
+        self.sqlite_add_relationships(relationships).await
+    }
+    async fn user_activity(&self, query: &ActivityQuery) -> Result<Vec<UserActivity>, StoreError> {
+        self.sqlite_user_activity(query).await
+    }
+    async fn hour_profiles(
+        &self,
+        from_ns: u64,
+        to_ns: u64,
+        clock: &LocalClock,
+    ) -> Result<Vec<HourProfile>, StoreError> {
+        self.sqlite_hour_profiles(from_ns, to_ns, clock).await
+    }
+    async fn patient_access(&self, query: &PatientAccessQuery) -> Result<Vec<PatientAccess>, StoreError> {
+        self.sqlite_patient_access(query).await
+    }
+    async fn audit_arrivals_after(&self, after_seq: u64) -> Result<Option<Arrivals>, StoreError> {
+        self.sqlite_arrivals_after(after_seq).await
     }
 
     async fn drop_days_before(&self, kind: DataKind, cutoff_day: i64) -> Result<(), StoreError> {

@@ -9,10 +9,12 @@ use std::time::Duration;
 use ::clickhouse::{Client, Row};
 use serde::{Deserialize, Serialize};
 
+use crate::access::*;
 use crate::model::*;
 
 use crate::{StoreError, TelemetryStore};
 
+pub mod access;
 pub mod rowbinary;
 mod rows;
 pub mod sql;
@@ -24,6 +26,7 @@ pub const SCHEMA: &[&str] = &[
     include_str!("../../schema/clickhouse/001_spans.sql"),
     include_str!("../../schema/clickhouse/002_audit.sql"),
     include_str!("../../schema/clickhouse/003_span_minutes.sql"),
+    include_str!("../../schema/clickhouse/004_access.sql"),
 ];
 
 /// Where the ClickHouse server is and who Pathwatch is there.
@@ -394,6 +397,33 @@ impl TelemetryStore for ClickHouseStore {
         }
         let base: Option<Base> = self.client.query(&sql::audit_chain_base()).fetch_optional().await?;
         Ok(base.map(|b| ChainLink { seq: b.seq, hash: b.hash }))
+    }
+
+    async fn replace_staff_directory(&self, staff: &[StaffMember]) -> Result<(), StoreError> {
+        self.ch_replace_staff(staff).await
+    }
+    async fn replace_patient_index(&self, patients: &[PatientRecord]) -> Result<(), StoreError> {
+        self.ch_replace_patients(patients).await
+    }
+    async fn add_care_relationships(&self, relationships: &[CareRelationship]) -> Result<(), StoreError> {
+        self.ch_add_relationships(relationships).await
+    }
+    async fn user_activity(&self, query: &ActivityQuery) -> Result<Vec<UserActivity>, StoreError> {
+        self.ch_user_activity(query).await
+    }
+    async fn hour_profiles(
+        &self,
+        from_ns: u64,
+        to_ns: u64,
+        clock: &LocalClock,
+    ) -> Result<Vec<HourProfile>, StoreError> {
+        self.ch_hour_profiles(from_ns, to_ns, clock).await
+    }
+    async fn patient_access(&self, query: &PatientAccessQuery) -> Result<Vec<PatientAccess>, StoreError> {
+        self.ch_patient_access(query).await
+    }
+    async fn audit_arrivals_after(&self, after_seq: u64) -> Result<Option<Arrivals>, StoreError> {
+        self.ch_arrivals_after(after_seq).await
     }
 
     async fn drop_days_before(&self, kind: DataKind, cutoff_day: i64) -> Result<(), StoreError> {

@@ -328,4 +328,7 @@ pub fn examples() -> Vec<(&'static str, String)> {
         ("last_audit_received_before", last_audit_received_before(20261120)),
         ("partitions", partitions("pathwatch", "spans")),
     ]
+    .into_iter()
+    .chain(super::access::examples(t0))
+    .collect()
 }

@@ -1,0 +1,257 @@
+//! The anomaly rules' settings: each rule can be switched off, given a severity and its thresholds.
+//! Every key has a default tuned on the scenario generator (`pathwatch audit evaluate`); an
+//! operator changes them under `[audit.rules.*]`. Validation names the offending key.
+
+use serde::{Deserialize, Serialize};
+
+use crate::rules::{Rule, Severity};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RulesConfig {
+    /// Working hours, Europe/London.
+    pub working_hours: WorkingHoursConfig,
+    pub volume_spike: VolumeSpike,
+    pub out_of_hours: OutOfHours,
+    pub family_or_neighbour: FamilyOrNeighbour,
+    pub self_access: SelfAccess,
+    pub sensitive_record: SensitiveRecord,
+    pub no_care_relationship: NoCareRelationship,
+    pub bulk_or_unusual: BulkOrUnusual,
+    pub failed_access_burst: FailedAccessBurst,
+}
+
+impl Default for RulesConfig {
+    fn default() -> Self {
+        RulesConfig {
+            working_hours: WorkingHoursConfig::default(),
+            volume_spike: VolumeSpike::default(),
+            out_of_hours: OutOfHours::default(),
+            family_or_neighbour: FamilyOrNeighbour::default(),
+            self_access: SelfAccess::default(),
+            sensitive_record: SensitiveRecord::default(),
+            no_care_relationship: NoCareRelationship::default(),
+            bulk_or_unusual: BulkOrUnusual::default(),
+            failed_access_burst: FailedAccessBurst::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkingHoursConfig {
+    /// First working hour (0–23).
+    pub start_hour: u8,
+    /// The hour working ends (1–24): 18 means until 18:00.
+    pub end_hour: u8,
+    /// Working days: "mon" … "sun".
+    pub days: Vec<String>,
+}
+
+impl Default for WorkingHoursConfig {
+    fn default() -> Self {
+        WorkingHoursConfig {
+            start_hour: 8,
+            end_hour: 18,
+            days: ["mon", "tue", "wed", "thu", "fri"].map(String::from).to_vec(),
+        }
+    }
+}
+
+const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+impl WorkingHoursConfig {
+    pub fn to_store(&self) -> audit_store::WorkingHours {
+        audit_store::WorkingHours {
+            start_hour: self.start_hour,
+            end_hour: self.end_hour,
+            weekdays: self.days.iter().filter_map(|d| DAYS.iter().position(|x| x == d)).map(|i| i as u8).collect(),
+        }
+    }
+
+    /// "08:00–18:00 Mon–Fri" style, for explanations.
+    pub fn describe(&self) -> String {
+        let days: Vec<String> = self
+            .days
+            .iter()
+            .map(|d| {
+                let mut c = d.chars();
+                c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
+            })
+            .collect();
+        format!("{:02}:00–{:02}:00 {}", self.start_hour, self.end_hour, days.join(", "))
+    }
+}
+
+macro_rules! rule_settings {
+    ($name:ident, $severity:expr, { $($(#[$doc:meta])* $field:ident : $ty:ty = $default:expr),* $(,)? }) => {
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[serde(deny_unknown_fields, default)]
+        pub struct $name {
+            pub enabled: bool,
+            pub severity: Severity,
+            $($(#[$doc])* pub $field: $ty,)*
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                $name { enabled: true, severity: $severity, $($field: $default,)* }
+            }
+        }
+    };
+}
+
+rule_settings!(VolumeSpike, Severity::Medium, {
+    /// Distinct patients in a week below which nothing is raised, however sharp the rise.
+    min_patients: u64 = 30,
+    /// Raise when the week is at least this many times the user's usual week…
+    own_factor: f64 = 3.0,
+    /// …and this many times the median of peers in the same role that week.
+    peer_factor: f64 = 3.0,
+    /// Weeks of history that make the user's usual.
+    baseline_weeks: u32 = 6,
+});
+
+rule_settings!(OutOfHours, Severity::Medium, {
+    /// An hour is usual for a user when it (or an hour either side) holds at least this share of
+    /// their events over the history.
+    usual_share: f64 = 0.02,
+    /// Below this many events of history, every hour outside working hours counts as unusual.
+    min_history_events: u64 = 50,
+    /// Days of history that make a user's usual hours.
+    history_days: u32 = 28,
+});
+
+rule_settings!(FamilyOrNeighbour, Severity::High, {
+    /// Raise on a shared surname (only without a care relationship unless `surname_when_explained`).
+    surname: bool = true,
+    /// Raise on a shared address (always: a care relationship does not explain a neighbour).
+    address: bool = true,
+    surname_when_explained: bool = false,
+});
+
+rule_settings!(SelfAccess, Severity::Medium, {});
+
+rule_settings!(SensitiveRecord, Severity::High, {
+    vip: bool = true,
+    restricted: bool = true,
+    deceased: bool = true,
+    /// Also raise when a care relationship explains the access.
+    when_explained: bool = false,
+});
+
+rule_settings!(NoCareRelationship, Severity::Medium, {
+    /// Distinct patients without a care relationship, in one day, that raise a finding.
+    min_patients: u64 = 5,
+});
+
+rule_settings!(BulkOrUnusual, Severity::Medium, {
+    /// Exports and prints in one day above which a finding is raised.
+    max_exports_per_day: u64 = 20,
+    /// Searches in one day above which a finding is raised.
+    max_searches_per_day: u64 = 150,
+    /// Raise on every break-glass use.
+    break_glass: bool = true,
+});
+
+rule_settings!(FailedAccessBurst, Severity::Medium, {
+    /// Failed or denied events within one window that raise a finding.
+    min_failed: u64 = 10,
+    window_minutes: u32 = 10,
+});
+
+impl RulesConfig {
+    pub fn enabled(&self, rule: Rule) -> bool {
+        match rule {
+            Rule::VolumeSpike => self.volume_spike.enabled,
+            Rule::OutOfHours => self.out_of_hours.enabled,
+            Rule::FamilyOrNeighbour => self.family_or_neighbour.enabled,
+            Rule::SelfAccess => self.self_access.enabled,
+            Rule::SensitiveRecord => self.sensitive_record.enabled,
+            Rule::NoCareRelationship => self.no_care_relationship.enabled,
+            Rule::BulkOrUnusual => self.bulk_or_unusual.enabled,
+            Rule::FailedAccessBurst => self.failed_access_burst.enabled,
+        }
+    }
+
+    /// The history before a period that the rules read for baselines.
+    pub fn lookback_ns(&self) -> u64 {
+        let day = 86_400_000_000_000u64;
+        let weeks = u64::from(self.volume_spike.baseline_weeks + 1) * 7 * day;
+        let hours = u64::from(self.out_of_hours.history_days) * day;
+        weeks.max(hours)
+    }
+
+    /// Checks every value, naming the key (under `prefix`, e.g. "audit.rules") that is wrong.
+    pub fn validate(&self, prefix: &str) -> Result<(), String> {
+        let w = &self.working_hours;
+        if w.start_hour > 23 {
+            return Err(format!("{prefix}.working_hours.start_hour must be 0–23, not {}", w.start_hour));
+        }
+        if w.end_hour > 24 || w.end_hour <= w.start_hour {
+            return Err(format!(
+                "{prefix}.working_hours.end_hour must be after start_hour and at most 24, not {}",
+                w.end_hour
+            ));
+        }
+        if let Some(bad) = w.days.iter().find(|d| !DAYS.contains(&d.as_str())) {
+            return Err(format!("{prefix}.working_hours.days: {bad:?} is not one of {}", DAYS.join(", ")));
+        }
+        let v = &self.volume_spike;
+        for (key, factor) in [("own_factor", v.own_factor), ("peer_factor", v.peer_factor)] {
+            if !(factor.is_finite() && factor >= 1.0) {
+                return Err(format!("{prefix}.volume_spike.{key} must be a number of at least 1, not {factor}"));
+            }
+        }
+        if v.baseline_weeks == 0 || v.baseline_weeks > 52 {
+            return Err(format!("{prefix}.volume_spike.baseline_weeks must be 1–52, not {}", v.baseline_weeks));
+        }
+        let o = &self.out_of_hours;
+        if !(0.0..=1.0).contains(&o.usual_share) {
+            return Err(format!("{prefix}.out_of_hours.usual_share must be between 0 and 1, not {}", o.usual_share));
+        }
+        if o.history_days == 0 || o.history_days > 366 {
+            return Err(format!("{prefix}.out_of_hours.history_days must be 1–366, not {}", o.history_days));
+        }
+        if self.no_care_relationship.min_patients == 0 {
+            return Err(format!("{prefix}.no_care_relationship.min_patients must be at least 1"));
+        }
+        let f = &self.failed_access_burst;
+        if f.min_failed == 0 {
+            return Err(format!("{prefix}.failed_access_burst.min_failed must be at least 1"));
+        }
+        if f.window_minutes == 0 || f.window_minutes > 1440 {
+            return Err(format!(
+                "{prefix}.failed_access_burst.window_minutes must be 1–1440, not {}",
+                f.window_minutes
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_bad_values_name_their_key() {
+        assert_eq!(RulesConfig::default().validate("audit.rules"), Ok(()));
+        let mut c = RulesConfig::default();
+        c.working_hours.days.push("funday".into());
+        assert!(c.validate("audit.rules").unwrap_err().contains("audit.rules.working_hours.days"));
+        let mut c = RulesConfig::default();
+        c.volume_spike.own_factor = 0.5;
+        assert!(c.validate("audit.rules").unwrap_err().contains("audit.rules.volume_spike.own_factor"));
+        let mut c = RulesConfig::default();
+        c.working_hours.end_hour = 7;
+        assert!(c.validate("x").unwrap_err().contains("x.working_hours.end_hour"));
+    }
+
+    #[test]
+    fn working_days_map_to_store_weekdays() {
+        let w = WorkingHoursConfig { days: vec!["mon".into(), "sun".into()], ..Default::default() };
+        assert_eq!(w.to_store().weekdays, vec![0, 6]);
+        assert_eq!(WorkingHoursConfig::default().describe(), "08:00–18:00 Mon, Tue, Wed, Thu, Fri");
+    }
+}

@@ -1,0 +1,492 @@
+//! Findings and their review workflow, in `<data_dir>/audit-review.db` (SQLite through `sqlx`).
+//!
+//! A finding is raised once: its key is the rule, user, patient and the rule's time bucket, and a
+//! later run that sees the same thing only refreshes its counts and explanation. Its status moves
+//! open → investigating → closed as justified, inappropriate (a breach) or a false positive; closing
+//! needs a note, and every change is kept with who and when. This module never decides who may do
+//! what: the dashboard checks roles before calling it.
+
+use std::path::Path;
+use std::str::FromStr;
+
+use serde::Serialize;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::{AssertSqlSafe, Row, SqlSafeStr, SqlitePool};
+
+use crate::rules::{Candidate, Rule, Severity};
+use crate::ReviewError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Open,
+    Investigating,
+    /// Closed: the access had a legitimate reason.
+    Justified,
+    /// Closed: the access was inappropriate (a breach to record and report).
+    Inappropriate,
+    /// Closed: the rule was wrong about this one.
+    FalsePositive,
+}
+
+impl Status {
+    pub const ALL: [Status; 5] =
+        [Status::Open, Status::Investigating, Status::Justified, Status::Inappropriate, Status::FalsePositive];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Open => "open",
+            Status::Investigating => "investigating",
+            Status::Justified => "justified",
+            Status::Inappropriate => "inappropriate",
+            Status::FalsePositive => "false_positive",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Open => "Open",
+            Status::Investigating => "Investigating",
+            Status::Justified => "Closed: justified",
+            Status::Inappropriate => "Closed: inappropriate (breach)",
+            Status::FalsePositive => "Closed: false positive",
+        }
+    }
+
+    pub fn is_closed(self) -> bool {
+        matches!(self, Status::Justified | Status::Inappropriate | Status::FalsePositive)
+    }
+
+    /// The statuses a finding may move to from this one. A closed finding can be reopened for
+    /// investigation (with a note saying why), never silently.
+    pub fn next(self) -> &'static [Status] {
+        match self {
+            Status::Open => &[Status::Investigating, Status::Justified, Status::Inappropriate, Status::FalsePositive],
+            Status::Investigating => &[Status::Open, Status::Justified, Status::Inappropriate, Status::FalsePositive],
+            _ => &[Status::Investigating],
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    pub id: i64,
+    pub rule: Rule,
+    pub severity: Severity,
+    pub user_id: String,
+    pub role: String,
+    pub organisation: String,
+    pub nhs_number: String,
+    pub from_ns: u64,
+    pub to_ns: u64,
+    pub events: u64,
+    pub first_seq: u64,
+    pub explanation: String,
+    pub status: Status,
+    pub assignee: String,
+    pub raised_ns: u64,
+    pub updated_ns: u64,
+    /// 0 while not closed.
+    pub closed_ns: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HistoryEntry {
+    pub at_ns: u64,
+    pub actor: String,
+    /// "raised", "seen again", "status", "assigned", "note".
+    pub action: String,
+    pub from_status: String,
+    pub to_status: String,
+    pub note: String,
+}
+
+/// Which findings to list.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FindingFilter {
+    pub status: Option<Status>,
+    /// Open and investigating only.
+    pub unresolved: bool,
+    pub rule: Option<Rule>,
+    pub severity: Option<Severity>,
+    pub user_id: Option<String>,
+    pub assignee: Option<String>,
+    pub limit: u32,
+}
+
+/// What recording a run's candidates did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Recorded {
+    /// Findings raised for the first time.
+    pub raised: Vec<Finding>,
+    /// Findings seen again (counts refreshed, workflow untouched).
+    pub refreshed: usize,
+}
+
+#[derive(Clone)]
+pub struct FindingStore {
+    pool: SqlitePool,
+}
+
+fn migrator() -> Migrator {
+    Migrator::with_migrations(vec![Migration::new(
+        1,
+        "findings".into(),
+        MigrationType::Simple,
+        AssertSqlSafe(include_str!("../migrations/0001_findings.sql")).into_sql_str(),
+        false,
+    )])
+}
+
+const COLUMNS: &str = "id, rule, severity, user_id, role, organisation, nhs_number, from_ns, to_ns, events, \
+    first_seq, explanation, status, assignee, raised_ns, updated_ns, closed_ns";
+
+fn u(row: &SqliteRow, i: usize) -> Result<u64, ReviewError> {
+    Ok(row.try_get::<i64, _>(i)?.max(0) as u64)
+}
+
+fn finding(row: &SqliteRow) -> Result<Finding, ReviewError> {
+    let text = |i: usize| -> Result<String, ReviewError> { Ok(row.try_get::<String, _>(i)?) };
+    let rule = text(1)?;
+    let severity = text(2)?;
+    let status = text(12)?;
+    Ok(Finding {
+        id: row.try_get(0)?,
+        rule: Rule::parse(&rule).ok_or_else(|| ReviewError::Corrupt(format!("unknown rule {rule:?}")))?,
+        severity: Severity::parse(&severity)
+            .ok_or_else(|| ReviewError::Corrupt(format!("unknown severity {severity:?}")))?,
+        user_id: text(3)?,
+        role: text(4)?,
+        organisation: text(5)?,
+        nhs_number: text(6)?,
+        from_ns: u(row, 7)?,
+        to_ns: u(row, 8)?,
+        events: u(row, 9)?,
+        first_seq: u(row, 10)?,
+        explanation: text(11)?,
+        status: Status::parse(&status).ok_or_else(|| ReviewError::Corrupt(format!("unknown status {status:?}")))?,
+        assignee: text(13)?,
+        raised_ns: u(row, 14)?,
+        updated_ns: u(row, 15)?,
+        closed_ns: u(row, 16)?,
+    })
+}
+
+fn i(v: u64) -> i64 {
+    v.min(i64::MAX as u64) as i64
+}
+
+impl FindingStore {
+    pub async fn open(path: &Path) -> Result<FindingStore, ReviewError> {
+        let options = SqliteConnectOptions::from_str("sqlite:")?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full);
+        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
+        migrator().run(&pool).await?;
+        Ok(FindingStore { pool })
+    }
+
+    /// Records a run's candidates: new keys become open findings, known keys are refreshed (their
+    /// counts, period and explanation; never their status, assignee or history beyond one line).
+    pub async fn record(&self, candidates: &[Candidate], now_ns: u64) -> Result<Recorded, ReviewError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut recorded = Recorded::default();
+        for c in candidates {
+            let existing: Option<(i64, i64, i64)> =
+                sqlx::query_as("SELECT id, events, to_ns FROM findings WHERE key = ?1")
+                    .bind(c.key())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            match existing {
+                Some((id, events, to_ns)) => {
+                    if events == i(c.events) && to_ns == i(c.to_ns) {
+                        continue;
+                    }
+                    sqlx::query(
+                        "UPDATE findings SET events = ?2, from_ns = min(from_ns, ?3), to_ns = max(to_ns, ?4),
+                         first_seq = min(first_seq, ?5), explanation = ?6, updated_ns = ?7 WHERE id = ?1",
+                    )
+                    .bind(id)
+                    .bind(i(c.events))
+                    .bind(i(c.from_ns))
+                    .bind(i(c.to_ns))
+                    .bind(i(c.first_seq))
+                    .bind(&c.explanation)
+                    .bind(i(now_ns))
+                    .execute(&mut *tx)
+                    .await?;
+                    history(&mut tx, id, now_ns, "pathwatch", "seen again", "", "", &c.explanation).await?;
+                    recorded.refreshed += 1;
+                }
+                None => {
+                    let id: i64 = sqlx::query_scalar(
+                        "INSERT INTO findings (key, rule, severity, user_id, role, organisation, nhs_number, from_ns,
+                           to_ns, events, first_seq, explanation, status, assignee, raised_ns, updated_ns, closed_ns,
+                           notified_ns)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 'open', '', ?13, ?13, 0, 0)
+                         RETURNING id",
+                    )
+                    .bind(c.key())
+                    .bind(c.rule.as_str())
+                    .bind(c.severity.as_str())
+                    .bind(&c.user_id)
+                    .bind(&c.role)
+                    .bind(&c.organisation)
+                    .bind(&c.nhs_number)
+                    .bind(i(c.from_ns))
+                    .bind(i(c.to_ns))
+                    .bind(i(c.events))
+                    .bind(i(c.first_seq))
+                    .bind(&c.explanation)
+                    .bind(i(now_ns))
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    history(&mut tx, id, now_ns, "pathwatch", "raised", "", "open", &c.explanation).await?;
+                    let row = sqlx::query(AssertSqlSafe(format!("SELECT {COLUMNS} FROM findings WHERE id = ?1")))
+                        .bind(id)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    recorded.raised.push(finding(&row)?);
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(recorded)
+    }
+
+    pub async fn get(&self, id: i64) -> Result<Finding, ReviewError> {
+        let row = sqlx::query(AssertSqlSafe(format!("SELECT {COLUMNS} FROM findings WHERE id = ?1")))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(ReviewError::NotFound(format!("finding {id}")))?;
+        finding(&row)
+    }
+
+    pub async fn history(&self, id: i64) -> Result<Vec<HistoryEntry>, ReviewError> {
+        let rows = sqlx::query(
+            "SELECT at_ns, actor, action, from_status, to_status, note FROM finding_history
+             WHERE finding_id = ?1 ORDER BY at_ns, rowid",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(HistoryEntry {
+                    at_ns: u(r, 0)?,
+                    actor: r.try_get(1)?,
+                    action: r.try_get(2)?,
+                    from_status: r.try_get(3)?,
+                    to_status: r.try_get(4)?,
+                    note: r.try_get(5)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Findings matching the filter, most severe and newest first.
+    pub async fn list(&self, filter: &FindingFilter) -> Result<Vec<Finding>, ReviewError> {
+        let mut q = sqlx::QueryBuilder::new(format!("SELECT {COLUMNS} FROM findings WHERE 1 = 1"));
+        if let Some(s) = filter.status {
+            q.push(" AND status = ").push_bind(s.as_str());
+        }
+        if filter.unresolved {
+            q.push(" AND status IN ('open', 'investigating')");
+        }
+        if let Some(r) = filter.rule {
+            q.push(" AND rule = ").push_bind(r.as_str());
+        }
+        if let Some(s) = filter.severity {
+            q.push(" AND severity = ").push_bind(s.as_str());
+        }
+        if let Some(user) = &filter.user_id {
+            q.push(" AND user_id = ").push_bind(user.clone());
+        }
+        if let Some(a) = &filter.assignee {
+            q.push(" AND assignee = ").push_bind(a.clone());
+        }
+        q.push(" ORDER BY CASE severity WHEN 'high' THEN 0 WHEN 'medium' THEN 1 ELSE 2 END, raised_ns DESC, id DESC LIMIT ")
+            .push_bind(i64::from(filter.limit.max(1)));
+        let rows = q.build().fetch_all(&self.pool).await?;
+        rows.iter().map(finding).collect()
+    }
+
+    /// Counts by status, for the list's summary.
+    pub async fn counts(&self) -> Result<Vec<(Status, u64)>, ReviewError> {
+        let rows = sqlx::query("SELECT status, count(*) FROM findings GROUP BY status").fetch_all(&self.pool).await?;
+        let mut out = Vec::new();
+        for r in rows {
+            let s: String = r.try_get(0)?;
+            let status = Status::parse(&s).ok_or_else(|| ReviewError::Corrupt(format!("unknown status {s:?}")))?;
+            out.push((status, u(&r, 1)?));
+        }
+        Ok(out)
+    }
+
+    /// Moves a finding to `to`, recording who, when and why. Closing needs a note; so does
+    /// reopening a closed finding. `expected` is the status the reviewer saw: if someone else
+    /// moved the finding meanwhile, nothing changes and the error says so.
+    pub async fn transition(
+        &self,
+        id: i64,
+        expected: Status,
+        to: Status,
+        actor: &str,
+        note: &str,
+        now_ns: u64,
+    ) -> Result<Finding, ReviewError> {
+        let current = self.get(id).await?;
+        if current.status != expected {
+            return Err(ReviewError::Conflict(format!(
+                "finding {id} is now {:?}, not {:?}: someone changed it; reload and try again",
+                current.status.label(),
+                expected.label()
+            )));
+        }
+        if !current.status.next().contains(&to) {
+            return Err(ReviewError::Invalid(format!(
+                "a finding that is {} cannot become {}",
+                current.status.label(),
+                to.label()
+            )));
+        }
+        if (to.is_closed() || current.status.is_closed()) && note.trim().is_empty() {
+            return Err(ReviewError::Invalid(if to.is_closed() {
+                "closing a finding needs a note saying why".into()
+            } else {
+                "reopening a closed finding needs a note saying why".into()
+            }));
+        }
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let changed = sqlx::query(
+            "UPDATE findings SET status = ?2, updated_ns = ?3, closed_ns = ?4 WHERE id = ?1 AND status = ?5",
+        )
+        .bind(id)
+        .bind(to.as_str())
+        .bind(i(now_ns))
+        .bind(if to.is_closed() { i(now_ns) } else { 0 })
+        .bind(expected.as_str())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if changed == 0 {
+            return Err(ReviewError::Conflict(format!("finding {id} changed while saving; reload and try again")));
+        }
+        history(&mut tx, id, now_ns, actor, "status", current.status.as_str(), to.as_str(), note.trim()).await?;
+        tx.commit().await?;
+        self.get(id).await
+    }
+
+    /// Assigns a finding to a reviewer (an empty name unassigns it).
+    pub async fn assign(&self, id: i64, assignee: &str, actor: &str, now_ns: u64) -> Result<Finding, ReviewError> {
+        let current = self.get(id).await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query("UPDATE findings SET assignee = ?2, updated_ns = ?3 WHERE id = ?1")
+            .bind(id)
+            .bind(assignee.trim())
+            .bind(i(now_ns))
+            .execute(&mut *tx)
+            .await?;
+        let note =
+            if assignee.trim().is_empty() { "unassigned".to_string() } else { format!("to {}", assignee.trim()) };
+        let status = current.status.as_str();
+        history(&mut tx, id, now_ns, actor, "assigned", status, status, &note).await?;
+        tx.commit().await?;
+        self.get(id).await
+    }
+
+    pub async fn add_note(&self, id: i64, actor: &str, note: &str, now_ns: u64) -> Result<(), ReviewError> {
+        if note.trim().is_empty() {
+            return Err(ReviewError::Invalid("a note cannot be empty".into()));
+        }
+        let current = self.get(id).await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let status = current.status.as_str();
+        history(&mut tx, id, now_ns, actor, "note", status, status, note.trim()).await?;
+        sqlx::query("UPDATE findings SET updated_ns = ?2 WHERE id = ?1")
+            .bind(id)
+            .bind(i(now_ns))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// High-severity findings not yet notified, oldest first.
+    pub async fn unnotified(&self, severity: Severity) -> Result<Vec<Finding>, ReviewError> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM findings WHERE notified_ns = 0 AND severity = ?1 ORDER BY raised_ns, id"
+        )))
+        .bind(severity.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(finding).collect()
+    }
+
+    pub async fn mark_notified(&self, ids: &[i64], now_ns: u64) -> Result<(), ReviewError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        for id in ids {
+            sqlx::query("UPDATE findings SET notified_ns = ?2 WHERE id = ?1")
+                .bind(id)
+                .bind(i(now_ns))
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The sequence number up to which the audit chain has been scanned (0 before the first scan).
+    pub async fn scanned_to(&self) -> Result<u64, ReviewError> {
+        let seq: Option<i64> =
+            sqlx::query_scalar("SELECT last_seq FROM scan_state WHERE id = 1").fetch_optional(&self.pool).await?;
+        Ok(seq.unwrap_or(0).max(0) as u64)
+    }
+
+    pub async fn set_scanned_to(&self, seq: u64, now_ns: u64) -> Result<(), ReviewError> {
+        sqlx::query(
+            "INSERT INTO scan_state (id, last_seq, last_run_ns) VALUES (1, ?1, ?2)
+             ON CONFLICT (id) DO UPDATE SET last_seq = excluded.last_seq, last_run_ns = excluded.last_run_ns",
+        )
+        .bind(i(seq))
+        .bind(i(now_ns))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn history(
+    tx: &mut sqlx::SqliteConnection,
+    id: i64,
+    at_ns: u64,
+    actor: &str,
+    action: &str,
+    from: &str,
+    to: &str,
+    note: &str,
+) -> Result<(), ReviewError> {
+    sqlx::query(
+        "INSERT INTO finding_history (finding_id, at_ns, actor, action, from_status, to_status, note)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )
+    .bind(id)
+    .bind(i(at_ns))
+    .bind(actor)
+    .bind(action)
+    .bind(from)
+    .bind(to)
+    .bind(note)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,557 @@
+//! The anomaly rules. Each reads aggregates the store computes ([`TelemetryStore::user_activity`],
+//! [`TelemetryStore::hour_profiles`], [`TelemetryStore::patient_access`]) and turns the notable ones
+//! into [`Candidate`] findings that explain themselves in words an IG lead can act on. Rules never
+//! read raw events, so a full scan costs a handful of store queries whatever the log's size.
+
+use std::collections::{BTreeMap, HashMap};
+
+use audit_store::access::NS_PER_DAY;
+use audit_store::{
+    ActivityQuery, LocalClock, PatientAccess, PatientAccessQuery, StoreError, TelemetryStore, UserActivity,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::config::RulesConfig;
+
+const NS_PER_HOUR: i64 = 3_600_000_000_000;
+const NS_PER_WEEK: u64 = 7 * NS_PER_DAY as u64;
+/// 1970-01-05 was a Monday: weeks start there.
+const MONDAY_OFFSET_NS: u64 = 4 * NS_PER_DAY as u64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rule {
+    VolumeSpike,
+    OutOfHours,
+    FamilyOrNeighbour,
+    SelfAccess,
+    SensitiveRecord,
+    NoCareRelationship,
+    BulkOrUnusual,
+    FailedAccessBurst,
+}
+
+impl Rule {
+    pub const ALL: [Rule; 8] = [
+        Rule::VolumeSpike,
+        Rule::OutOfHours,
+        Rule::FamilyOrNeighbour,
+        Rule::SelfAccess,
+        Rule::SensitiveRecord,
+        Rule::NoCareRelationship,
+        Rule::BulkOrUnusual,
+        Rule::FailedAccessBurst,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rule::VolumeSpike => "volume_spike",
+            Rule::OutOfHours => "out_of_hours",
+            Rule::FamilyOrNeighbour => "family_or_neighbour",
+            Rule::SelfAccess => "self_access",
+            Rule::SensitiveRecord => "sensitive_record",
+            Rule::NoCareRelationship => "no_care_relationship",
+            Rule::BulkOrUnusual => "bulk_or_unusual",
+            Rule::FailedAccessBurst => "failed_access_burst",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Rule> {
+        Rule::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    /// What the rule looks for, as a heading.
+    pub fn title(self) -> &'static str {
+        match self {
+            Rule::VolumeSpike => "Sudden rise in records accessed",
+            Rule::OutOfHours => "Access out of hours",
+            Rule::FamilyOrNeighbour => "Family member or neighbour",
+            Rule::SelfAccess => "Own record",
+            Rule::SensitiveRecord => "Sensitive record",
+            Rule::NoCareRelationship => "No care relationship",
+            Rule::BulkOrUnusual => "Bulk or unusual action",
+            Rule::FailedAccessBurst => "Burst of failed or denied access",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Severity> {
+        [Severity::Low, Severity::Medium, Severity::High].into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+/// A finding as a rule raises it, before the findings store de-duplicates and tracks it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Candidate {
+    pub rule: Rule,
+    pub severity: Severity,
+    pub user_id: String,
+    pub role: String,
+    pub organisation: String,
+    /// The patient, when the finding is about one (empty otherwise).
+    pub nhs_number: String,
+    /// The rule's own time bucket (local week, day, hour or window start): with the rule, user and
+    /// patient it makes the finding's identity, so a later run finds the same finding again.
+    pub bucket: i64,
+    /// The evidence: the user's events (for this patient, if any) in `[from_ns, to_ns)`.
+    pub from_ns: u64,
+    pub to_ns: u64,
+    pub events: u64,
+    pub first_seq: u64,
+    pub explanation: String,
+}
+
+impl Candidate {
+    /// The finding's identity: the same rule, user, patient and bucket is the same finding.
+    pub fn key(&self) -> String {
+        format!("{}|{}|{}|{}", self.rule.as_str(), self.user_id, self.nhs_number, self.bucket)
+    }
+}
+
+/// Runs every enabled rule over `[from_ns, to_ns)` (reading history before it for baselines).
+pub async fn evaluate<S: TelemetryStore>(
+    store: &S,
+    config: &RulesConfig,
+    from_ns: u64,
+    to_ns: u64,
+) -> Result<Vec<Candidate>, StoreError> {
+    let history_from = from_ns.saturating_sub(config.lookback_ns());
+    let clock = LocalClock::europe_london(history_from, to_ns);
+    let ctx = Context { config, clock, from_ns, to_ns };
+    let mut out = Vec::new();
+    if config.volume_spike.enabled {
+        out.extend(volume_spike(store, &ctx).await?);
+    }
+    if config.out_of_hours.enabled {
+        out.extend(out_of_hours(store, &ctx).await?);
+    }
+    if config.bulk_or_unusual.enabled {
+        out.extend(bulk_or_unusual(store, &ctx).await?);
+    }
+    if config.failed_access_burst.enabled {
+        out.extend(failed_access_burst(store, &ctx).await?);
+    }
+    let patient_rules = [Rule::FamilyOrNeighbour, Rule::SelfAccess, Rule::SensitiveRecord, Rule::NoCareRelationship];
+    if patient_rules.iter().any(|r| config.enabled(*r)) {
+        // Whole local days, so a day's count does not depend on where a run started.
+        let from_ns = ctx.bucket_start_utc(from_ns, NS_PER_DAY as u64, 0);
+        let rows = store.patient_access(&PatientAccessQuery { from_ns, to_ns, clock: ctx.clock.clone() }).await?;
+        out.extend(patient_findings(&ctx, &rows));
+        if config.no_care_relationship.enabled {
+            out.extend(no_care_relationship(&ctx, &rows));
+        }
+    }
+    Ok(out)
+}
+
+struct Context<'a> {
+    config: &'a RulesConfig,
+    clock: LocalClock,
+    from_ns: u64,
+    to_ns: u64,
+}
+
+impl Context<'_> {
+    fn activity(&self, from_ns: u64, to_ns: u64, bucket_ns: u64, offset_ns: u64) -> ActivityQuery {
+        ActivityQuery {
+            from_ns,
+            to_ns,
+            bucket_ns,
+            bucket_offset_ns: offset_ns,
+            clock: self.clock.clone(),
+            working: self.config.working_hours.to_store(),
+            min_failed: 0,
+            only_off_hours: false,
+        }
+    }
+
+    /// The UTC instant at which the local bucket holding `t_ns` starts.
+    fn bucket_start_utc(&self, t_ns: u64, bucket_ns: u64, offset_ns: u64) -> u64 {
+        let local = self.clock.local_ns(t_ns);
+        let (b, off) = (bucket_ns as i64, offset_ns as i64);
+        let start_local = (local - off).div_euclid(b) * b + off;
+        (start_local - self.clock.offset_at(t_ns) * 1_000_000_000).max(0) as u64
+    }
+}
+
+/// "Tue 10 Nov 2026" for a local-nanosecond time.
+pub fn local_date(local_ns: i64) -> String {
+    let format = time::macros::format_description!("[weekday repr:short] [day padding:none] [month repr:short] [year]");
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(local_ns))
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_else(|| "an unknown day".into())
+}
+
+fn hour_range(from_hour: i64, to_hour: i64) -> String {
+    format!("{:02}:00–{:02}:00", from_hour.rem_euclid(24), to_hour.rem_euclid(24).max(0))
+}
+
+fn median(values: &mut [u64]) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_unstable();
+    let n = values.len();
+    Some(if n % 2 == 1 { values[n / 2] as f64 } else { (values[n / 2 - 1] + values[n / 2]) as f64 / 2.0 })
+}
+
+fn candidate(
+    rule: Rule,
+    severity: crate::rules::Severity,
+    a: &UserActivity,
+    nhs: &str,
+    explanation: String,
+) -> Candidate {
+    Candidate {
+        rule,
+        severity,
+        user_id: a.user_id.clone(),
+        role: a.role.clone(),
+        organisation: a.organisation.clone(),
+        nhs_number: nhs.to_string(),
+        bucket: a.bucket,
+        from_ns: a.first_ns,
+        to_ns: a.last_ns + 1,
+        events: a.events,
+        first_seq: a.first_seq,
+        explanation,
+    }
+}
+
+fn who(user: &str, role: &str, organisation: &str) -> String {
+    match (role.is_empty(), organisation.is_empty()) {
+        (false, false) => format!("{user} ({role}, {organisation})"),
+        (false, true) => format!("{user} ({role})"),
+        (true, false) => format!("{user} ({organisation})"),
+        (true, true) => user.to_string(),
+    }
+}
+
+async fn volume_spike<S: TelemetryStore>(store: &S, ctx: &Context<'_>) -> Result<Vec<Candidate>, StoreError> {
+    let cfg = &ctx.config.volume_spike;
+    let first_week = ctx.bucket_start_utc(ctx.from_ns, NS_PER_WEEK, MONDAY_OFFSET_NS);
+    let history_from = first_week.saturating_sub(u64::from(cfg.baseline_weeks) * NS_PER_WEEK);
+    let weeks = store.user_activity(&ctx.activity(history_from, ctx.to_ns, NS_PER_WEEK, MONDAY_OFFSET_NS)).await?;
+    let window_first_bucket = ctx.clock.local_ns(first_week);
+    let mut by_user: HashMap<&str, Vec<&UserActivity>> = HashMap::new();
+    let mut by_role_week: HashMap<(&str, i64), Vec<(&str, u64)>> = HashMap::new();
+    for w in &weeks {
+        by_user.entry(&w.user_id).or_default().push(w);
+        by_role_week.entry((&w.role, w.bucket)).or_default().push((&w.user_id, w.patients));
+    }
+    let span = i64::from(cfg.baseline_weeks) * NS_PER_WEEK as i64;
+    let mut out = Vec::new();
+    for w in weeks.iter().filter(|w| w.bucket >= window_first_bucket - NS_PER_HOUR && w.patients >= cfg.min_patients) {
+        let own: Vec<u64> = by_user[w.user_id.as_str()]
+            .iter()
+            .filter(|h| h.bucket < w.bucket - NS_PER_HOUR && h.bucket >= w.bucket - span - NS_PER_HOUR)
+            .map(|h| h.patients)
+            .collect();
+        let own_usual = (!own.is_empty()).then(|| own.iter().sum::<u64>() as f64 / own.len() as f64);
+        let mut peers: Vec<u64> = by_role_week
+            .get(&(w.role.as_str(), w.bucket))
+            .map(|v| v.iter().filter(|(u, _)| *u != w.user_id).map(|(_, n)| *n).collect())
+            .unwrap_or_default();
+        let peer_usual = if peers.len() >= 3 { median(&mut peers) } else { None };
+        if own_usual.is_none() && peer_usual.is_none() {
+            continue;
+        }
+        let n = w.patients as f64;
+        let above_own = own_usual.is_none_or(|u| n >= cfg.own_factor * u.max(1.0));
+        let above_peers = peer_usual.is_none_or(|u| n >= cfg.peer_factor * u.max(1.0));
+        if !(above_own && above_peers) {
+            continue;
+        }
+        let own_text = own_usual.map_or("no history of their own".into(), |u| format!("their usual is {u:.0}"));
+        let peer_text =
+            peer_usual.map_or("too few peers in their role to compare".into(), |u| format!("their role's is {u:.0}"));
+        let explanation = format!(
+            "{} accessed {} patients' records in the week starting {}; {own_text}, {peer_text}.",
+            who(&w.user_id, &w.role, &w.organisation),
+            w.patients,
+            local_date(w.bucket)
+        );
+        out.push(candidate(Rule::VolumeSpike, cfg.severity, w, "", explanation));
+    }
+    Ok(out)
+}
+
+async fn out_of_hours<S: TelemetryStore>(store: &S, ctx: &Context<'_>) -> Result<Vec<Candidate>, StoreError> {
+    let cfg = &ctx.config.out_of_hours;
+    let history_from = ctx.from_ns.saturating_sub(u64::from(cfg.history_days) * NS_PER_DAY as u64);
+    let mut profiles: HashMap<String, [u64; 24]> = HashMap::new();
+    for p in store.hour_profiles(history_from, ctx.to_ns, &ctx.clock).await? {
+        profiles.entry(p.user_id).or_insert([0; 24])[usize::from(p.hour % 24)] += p.events;
+    }
+    let usual = |profile: Option<&[u64; 24]>, hour: usize| -> bool {
+        let Some(p) = profile else { return false };
+        let total: u64 = p.iter().sum();
+        if total < cfg.min_history_events {
+            return false;
+        }
+        [hour + 23, hour, hour + 1].iter().any(|h| p[h % 24] as f64 >= cfg.usual_share * total as f64)
+    };
+    let from = ctx.bucket_start_utc(ctx.from_ns, NS_PER_DAY as u64, 0);
+    let mut query = ctx.activity(from, ctx.to_ns, NS_PER_HOUR as u64, 0);
+    query.only_off_hours = true;
+    let hours = store.user_activity(&query).await?;
+    // Unusual hours, gathered per user and local day.
+    let mut days: BTreeMap<(String, i64), Vec<&UserActivity>> = BTreeMap::new();
+    for h in &hours {
+        let hour = (h.bucket.rem_euclid(NS_PER_DAY) / NS_PER_HOUR) as usize;
+        if !usual(profiles.get(&h.user_id), hour) {
+            days.entry((h.user_id.clone(), h.bucket.div_euclid(NS_PER_DAY))).or_default().push(h);
+        }
+    }
+    let mut out = Vec::new();
+    for ((_, day), hs) in days {
+        let first = hs[0];
+        let events: u64 = hs.iter().map(|h| h.events).sum();
+        let hours_text: Vec<String> = hs
+            .iter()
+            .map(|h| {
+                let hour = h.bucket.rem_euclid(NS_PER_DAY) / NS_PER_HOUR;
+                hour_range(hour, hour + 1)
+            })
+            .collect();
+        let usual_text = match profiles.get(&first.user_id) {
+            Some(p) if p.iter().sum::<u64>() >= cfg.min_history_events => {
+                let total: u64 = p.iter().sum();
+                let busy: Vec<String> = (0..24)
+                    .filter(|h| p[*h] as f64 >= cfg.usual_share * total as f64)
+                    .map(|h| format!("{h:02}"))
+                    .collect();
+                format!("their usual hours start at {}:00", busy.join(":00, "))
+            }
+            _ => "they have too little history for usual hours".into(),
+        };
+        let explanation = format!(
+            "{} had {events} access events at {} on {}: outside working hours ({}) and {usual_text}.",
+            who(&first.user_id, &first.role, &first.organisation),
+            hours_text.join(", "),
+            local_date(day * NS_PER_DAY),
+            ctx.config.working_hours.describe()
+        );
+        let mut c = candidate(Rule::OutOfHours, cfg.severity, first, "", explanation);
+        c.bucket = day;
+        c.events = events;
+        c.from_ns = hs.iter().map(|h| h.first_ns).min().unwrap_or(first.first_ns);
+        c.to_ns = hs.iter().map(|h| h.last_ns).max().unwrap_or(first.last_ns) + 1;
+        c.first_seq = hs.iter().map(|h| h.first_seq).min().unwrap_or(first.first_seq);
+        out.push(c);
+    }
+    Ok(out)
+}
+
+async fn bulk_or_unusual<S: TelemetryStore>(store: &S, ctx: &Context<'_>) -> Result<Vec<Candidate>, StoreError> {
+    let cfg = &ctx.config.bulk_or_unusual;
+    let from = ctx.bucket_start_utc(ctx.from_ns, NS_PER_DAY as u64, 0);
+    let days = store.user_activity(&ctx.activity(from, ctx.to_ns, NS_PER_DAY as u64, 0)).await?;
+    let mut out = Vec::new();
+    for d in &days {
+        let mut parts = Vec::new();
+        if d.exports + d.prints > cfg.max_exports_per_day {
+            parts.push(format!(
+                "exported or printed {} records (more than {} a day)",
+                d.exports + d.prints,
+                cfg.max_exports_per_day
+            ));
+        }
+        if d.searches > cfg.max_searches_per_day {
+            parts.push(format!("ran {} searches (more than {} a day)", d.searches, cfg.max_searches_per_day));
+        }
+        if cfg.break_glass && d.break_glass > 0 {
+            parts.push(format!(
+                "used break-glass access {} time{}",
+                d.break_glass,
+                if d.break_glass == 1 { "" } else { "s" }
+            ));
+        }
+        if parts.is_empty() {
+            continue;
+        }
+        let explanation = format!(
+            "{} {} on {}.",
+            who(&d.user_id, &d.role, &d.organisation),
+            parts.join(" and "),
+            local_date(d.bucket)
+        );
+        out.push(candidate(Rule::BulkOrUnusual, cfg.severity, d, "", explanation));
+    }
+    Ok(out)
+}
+
+async fn failed_access_burst<S: TelemetryStore>(store: &S, ctx: &Context<'_>) -> Result<Vec<Candidate>, StoreError> {
+    let cfg = &ctx.config.failed_access_burst;
+    let window = u64::from(cfg.window_minutes) * 60_000_000_000;
+    let from = ctx.bucket_start_utc(ctx.from_ns, window, 0);
+    let mut query = ctx.activity(from, ctx.to_ns, window, 0);
+    query.min_failed = cfg.min_failed;
+    let mut out = Vec::new();
+    for w in store.user_activity(&query).await? {
+        let minute = w.bucket.rem_euclid(NS_PER_DAY) / 60_000_000_000;
+        let end = minute + i64::from(cfg.window_minutes);
+        let explanation = format!(
+            "{} had {} failed or denied accesses (of {}) between {:02}:{:02} and {:02}:{:02} on {}.",
+            who(&w.user_id, &w.role, &w.organisation),
+            w.failed,
+            w.events,
+            minute / 60,
+            minute % 60,
+            (end / 60) % 24,
+            end % 60,
+            local_date(w.bucket)
+        );
+        out.push(candidate(Rule::FailedAccessBurst, cfg.severity, &w, "", explanation));
+    }
+    Ok(out)
+}
+
+fn access_candidate(rule: Rule, severity: Severity, a: &PatientAccess, explanation: String) -> Candidate {
+    Candidate {
+        rule,
+        severity,
+        user_id: a.user_id.clone(),
+        role: a.role.clone(),
+        organisation: a.organisation.clone(),
+        nhs_number: a.nhs_number.clone(),
+        bucket: a.day,
+        from_ns: a.first_ns,
+        to_ns: a.last_ns + 1,
+        events: a.events,
+        first_seq: a.first_seq,
+        explanation,
+    }
+}
+
+fn relationship_text(a: &PatientAccess) -> String {
+    if a.explained {
+        format!(
+            "{} has a care relationship with them",
+            if a.organisation.is_empty() { "the organisation" } else { &a.organisation }
+        )
+    } else {
+        format!(
+            "no care relationship is recorded for {}",
+            if a.organisation.is_empty() { "the user's organisation" } else { &a.organisation }
+        )
+    }
+}
+
+/// Family or neighbour, self-access and sensitive records: one finding per user, patient and day.
+fn patient_findings(ctx: &Context<'_>, rows: &[PatientAccess]) -> Vec<Candidate> {
+    let c = ctx.config;
+    let mut out = Vec::new();
+    for a in rows {
+        let when =
+            format!("{} event{} on {}", a.events, if a.events == 1 { "" } else { "s" }, local_date(a.day * NS_PER_DAY));
+        let user = who(&a.user_id, &a.role, &a.organisation);
+        let f = &c.family_or_neighbour;
+        let surname = f.surname && a.same_surname && (!a.explained || f.surname_when_explained);
+        let address = f.address && a.same_address;
+        if f.enabled && (surname || address) {
+            let shared = match (surname, address) {
+                (true, true) => "their surname and address",
+                (true, false) => "their surname",
+                _ => "their address",
+            };
+            let text = format!(
+                "{user} opened the record of a patient who shares {shared}; {} ({when}).",
+                relationship_text(a)
+            );
+            out.push(access_candidate(Rule::FamilyOrNeighbour, f.severity, a, text));
+        }
+        if c.self_access.enabled && a.self_access {
+            let text = format!("{user} opened their own record (the NHS number on their staff record) ({when}).");
+            out.push(access_candidate(Rule::SelfAccess, c.self_access.severity, a, text));
+        }
+        let s = &c.sensitive_record;
+        let mut kinds = Vec::new();
+        if s.vip && a.vip {
+            kinds.push("a VIP-flagged patient");
+        }
+        if s.restricted && a.restricted {
+            kinds.push("a restricted (S-flagged) record");
+        }
+        if s.deceased && a.deceased {
+            kinds.push("a patient recorded as deceased, after the date of death");
+        }
+        if s.enabled && !kinds.is_empty() && (!a.explained || s.when_explained) {
+            let text = format!("{user} opened {}; {} ({when}).", kinds.join(", "), relationship_text(a));
+            out.push(access_candidate(Rule::SensitiveRecord, s.severity, a, text));
+        }
+    }
+    out
+}
+
+/// Browsing: many patients in one day whom no care relationship explains.
+fn no_care_relationship(ctx: &Context<'_>, rows: &[PatientAccess]) -> Vec<Candidate> {
+    let cfg = &ctx.config.no_care_relationship;
+    let mut days: BTreeMap<(&str, i64), Vec<&PatientAccess>> = BTreeMap::new();
+    for a in rows.iter().filter(|a| !a.explained) {
+        days.entry((&a.user_id, a.day)).or_default().push(a);
+    }
+    let mut out = Vec::new();
+    for ((_, day), accesses) in days {
+        if (accesses.len() as u64) < cfg.min_patients {
+            continue;
+        }
+        let first = accesses[0];
+        let text = format!(
+            "{} opened {} patients' records on {} with no care relationship recorded for {} (a finding is raised from {}).",
+            who(&first.user_id, &first.role, &first.organisation),
+            accesses.len(),
+            local_date(day * NS_PER_DAY),
+            if first.organisation.is_empty() { "their organisation" } else { &first.organisation },
+            cfg.min_patients
+        );
+        let mut c = access_candidate(Rule::NoCareRelationship, cfg.severity, first, text);
+        c.nhs_number = String::new();
+        c.events = accesses.iter().map(|a| a.events).sum();
+        c.from_ns = accesses.iter().map(|a| a.first_ns).min().unwrap_or(first.first_ns);
+        c.to_ns = accesses.iter().map(|a| a.last_ns).max().unwrap_or(first.last_ns) + 1;
+        c.first_seq = accesses.iter().map(|a| a.first_seq).min().unwrap_or(first.first_seq);
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules_and_severities_round_trip_their_names() {
+        for r in Rule::ALL {
+            assert_eq!(Rule::parse(r.as_str()), Some(r));
+        }
+        assert_eq!(Severity::parse("high"), Some(Severity::High));
+        assert_eq!(Rule::parse("nope"), None);
+    }
+
+    #[test]
+    fn dates_and_medians() {
+        assert_eq!(local_date(0), "Thu 1 Jan 1970");
+        assert_eq!(median(&mut [5, 1, 3]), Some(3.0));
+        assert_eq!(median(&mut [4, 1, 3, 2]), Some(2.5));
+        assert_eq!(median(&mut []), None);
+    }
+}

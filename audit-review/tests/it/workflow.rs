@@ -1,0 +1,133 @@
+//! Findings are raised once and reviewed through open → investigating → closed, with notes.
+
+use audit_review::findings::FindingStore;
+use audit_review::{Candidate, FindingFilter, ReviewError, Rule, RulesConfig, Scanner, Severity, Status};
+
+use crate::support::*;
+
+fn candidate(user: &str, events: u64) -> Candidate {
+    Candidate {
+        rule: Rule::NoCareRelationship,
+        severity: Severity::High,
+        user_id: user.into(),
+        role: "clinician".into(),
+        organisation: "A1".into(),
+        nhs_number: String::new(),
+        bucket: 20_395,
+        from_ns: T0,
+        to_ns: T0 + events,
+        events,
+        first_seq: 1,
+        explanation: format!("{user} opened {events} records"),
+    }
+}
+
+async fn store() -> (FindingStore, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    (FindingStore::open(&dir.path().join("audit-review.db")).await.unwrap(), dir)
+}
+
+#[tokio::test]
+async fn the_same_finding_is_raised_once_and_refreshed_when_it_grows() {
+    let (findings, _dir) = store().await;
+    let first = findings.record(&[candidate("u1", 6)], 10).await.unwrap();
+    assert_eq!((first.raised.len(), first.refreshed), (1, 0));
+    let again = findings.record(&[candidate("u1", 6)], 20).await.unwrap();
+    assert_eq!((again.raised.len(), again.refreshed), (0, 0), "nothing new: nothing recorded");
+    let grown = findings.record(&[candidate("u1", 8), candidate("u2", 5)], 30).await.unwrap();
+    assert_eq!((grown.raised.len(), grown.refreshed), (1, 1));
+    let all = findings.list(&FindingFilter { limit: 10, ..Default::default() }).await.unwrap();
+    assert_eq!(all.len(), 2);
+    let u1 = all.iter().find(|f| f.user_id == "u1").unwrap();
+    assert_eq!(
+        (u1.events, u1.explanation.as_str(), u1.raised_ns, u1.status),
+        (8, "u1 opened 8 records", 10, Status::Open)
+    );
+    let history: Vec<String> = findings.history(u1.id).await.unwrap().into_iter().map(|h| h.action).collect();
+    assert_eq!(history, ["raised", "seen again"]);
+}
+
+#[tokio::test]
+async fn findings_move_through_the_workflow_with_notes_and_refuse_bad_moves() {
+    let (findings, _dir) = store().await;
+    let id = findings.record(&[candidate("u1", 6)], 10).await.unwrap().raised[0].id;
+    let f = findings.transition(id, Status::Open, Status::Investigating, "ig1", "", 20).await.unwrap();
+    assert_eq!(f.status, Status::Investigating);
+    // Closing without a note, a stale expected status, and a move the workflow does not allow.
+    let err = findings.transition(id, Status::Investigating, Status::Justified, "ig1", "  ", 30).await.unwrap_err();
+    assert!(matches!(err, ReviewError::Invalid(ref m) if m.contains("needs a note")), "{err}");
+    let err = findings.transition(id, Status::Open, Status::Justified, "ig2", "why", 30).await.unwrap_err();
+    assert!(matches!(err, ReviewError::Conflict(_)), "{err}");
+    findings.assign(id, "ig2", "ig1", 35).await.unwrap();
+    findings.add_note(id, "ig2", "Spoke to the practice manager.", 36).await.unwrap();
+    assert!(findings.add_note(id, "ig2", " ", 37).await.is_err());
+    let f = findings
+        .transition(
+            id,
+            Status::Investigating,
+            Status::Inappropriate,
+            "ig2",
+            "Browsing confirmed; reported as a breach.",
+            40,
+        )
+        .await
+        .unwrap();
+    assert_eq!((f.status, f.closed_ns, f.assignee.as_str()), (Status::Inappropriate, 40, "ig2"));
+    let err = findings.transition(id, Status::Inappropriate, Status::Open, "ig2", "x", 50).await.unwrap_err();
+    assert!(matches!(err, ReviewError::Invalid(ref m) if m.contains("cannot become")), "{err}");
+    let err = findings.transition(id, Status::Inappropriate, Status::Investigating, "ig2", "", 50).await.unwrap_err();
+    assert!(matches!(err, ReviewError::Invalid(ref m) if m.contains("reopening")), "{err}");
+    let f = findings
+        .transition(id, Status::Inappropriate, Status::Investigating, "ig1", "New evidence.", 60)
+        .await
+        .unwrap();
+    assert_eq!((f.status, f.closed_ns), (Status::Investigating, 0));
+    let history: Vec<(String, String, String, String)> =
+        findings.history(id).await.unwrap().into_iter().map(|h| (h.actor, h.action, h.to_status, h.note)).collect();
+    let expected = [
+        ("pathwatch", "raised", "open", "u1 opened 6 records"),
+        ("ig1", "status", "investigating", ""),
+        ("ig1", "assigned", "investigating", "to ig2"),
+        ("ig2", "note", "investigating", "Spoke to the practice manager."),
+        ("ig2", "status", "inappropriate", "Browsing confirmed; reported as a breach."),
+        ("ig1", "status", "investigating", "New evidence."),
+    ];
+    let expected: Vec<(String, String, String, String)> =
+        expected.iter().map(|(a, b, c, d)| (a.to_string(), b.to_string(), c.to_string(), d.to_string())).collect();
+    assert_eq!(history, expected);
+    assert!(matches!(findings.get(999).await, Err(ReviewError::NotFound(_))));
+}
+
+#[tokio::test]
+async fn high_severity_findings_are_notified_once() {
+    let (findings, _dir) = store().await;
+    let mut medium = candidate("u2", 5);
+    medium.severity = Severity::Medium;
+    findings.record(&[candidate("u1", 6), medium], 10).await.unwrap();
+    let due = findings.unnotified(Severity::High).await.unwrap();
+    assert_eq!(due.iter().map(|f| f.user_id.as_str()).collect::<Vec<_>>(), ["u1"]);
+    findings.mark_notified(&[due[0].id], 20).await.unwrap();
+    assert!(findings.unnotified(Severity::High).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn the_incremental_scan_reads_only_new_arrivals_and_raises_nothing_twice() {
+    let telemetry = sqlite().await;
+    let findings = FindingStore::open(&telemetry.dir.path().join("audit-review.db")).await.unwrap();
+    let scanner = Scanner { store: telemetry.store.clone(), findings, config: RulesConfig::default() };
+    let mut log = Log::new(&telemetry.store);
+    let at = T0 + DAY + 9 * HOUR;
+    log.add((10..16).map(|n| read("u3", "A1", &nhs(n), at + u64::from(n) * 60 * SEC)).collect()).await;
+    let first = scanner.incremental(T0 + 2 * DAY).await.unwrap();
+    assert_eq!(first.new_events, 6);
+    assert_eq!(first.raised.iter().map(|f| f.rule).collect::<Vec<_>>(), [Rule::NoCareRelationship]);
+    let quiet = scanner.incremental(T0 + 2 * DAY).await.unwrap();
+    assert_eq!((quiet.new_events, quiet.raised.len(), quiet.refreshed), (0, 0, 0));
+    // A late event for the same day: the same finding, refreshed.
+    log.add(vec![read("u3", "A1", &nhs(30), at + 2 * HOUR)]).await;
+    let late = scanner.incremental(T0 + 3 * DAY).await.unwrap();
+    assert_eq!((late.new_events, late.raised.len(), late.refreshed), (1, 0, 1));
+    let all = scanner.findings.list(&FindingFilter { limit: 10, ..Default::default() }).await.unwrap();
+    assert_eq!(all.len(), 1);
+    assert!(all[0].explanation.contains("opened 7 patients' records"), "{}", all[0].explanation);
+}

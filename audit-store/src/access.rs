@@ -1,0 +1,361 @@
+//! What access monitoring asks of the store: the context that explains an access (a staff
+//! directory, a patient index with its flags, care relationships), and the aggregations the
+//! anomaly rules are built on, computed in the store so no rule ever pulls raw events into memory.
+//!
+//! The rules themselves (thresholds, baselines, wording) live with the review tools; this module
+//! only defines the questions and their answers, and the SQL fragments both backends share. It
+//! must never decide what is suspicious.
+
+use serde::{Deserialize, Serialize};
+
+const NS_PER_HOUR: i64 = 3_600_000_000_000;
+pub const NS_PER_DAY: i64 = 24 * NS_PER_HOUR;
+
+/// One member of staff as the organisation's directory knows them: what family-or-neighbour and
+/// self-access rules compare with the patient index. Surname and address are kept as match keys only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct StaffMember {
+    /// The user id audit events carry for this person.
+    pub user_id: String,
+    #[serde(default)]
+    pub surname: String,
+    /// Home address, any layout: compared through [`match_key`].
+    #[serde(default)]
+    pub address: String,
+    /// Their own NHS number, when known (empty otherwise).
+    #[serde(default)]
+    pub nhs_number: String,
+}
+
+/// One patient as the patient index knows them, with the flags that make a record sensitive.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct PatientRecord {
+    pub nhs_number: String,
+    #[serde(default)]
+    pub surname: String,
+    #[serde(default)]
+    pub address: String,
+    /// A VIP or otherwise flagged patient (staff, public figure).
+    #[serde(default)]
+    pub vip: bool,
+    /// A restricted record (PDS "S" flag, sensitive).
+    #[serde(default)]
+    pub restricted: bool,
+    /// When the patient died, Unix nanoseconds; 0 while alive.
+    #[serde(default)]
+    pub deceased_ns: u64,
+}
+
+/// A reason an organisation's staff may look at a patient's record: a registration, an
+/// appointment, a referral, an encounter. Active over `[from_ns, to_ns)`; `to_ns` 0 is open-ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CareRelationship {
+    /// ODS code of the organisation.
+    pub organisation: String,
+    pub nhs_number: String,
+    /// "registration", "appointment", "referral", "encounter"… as the feed names it.
+    pub kind: String,
+    pub from_ns: u64,
+    #[serde(default)]
+    pub to_ns: u64,
+}
+
+/// How names and addresses are compared: case, spacing and punctuation do not matter
+/// ("12 High St." and "12 HIGH ST" match). Empty stays empty and never matches.
+pub fn match_key(text: &str) -> String {
+    text.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
+}
+
+/// Local time as the store computes it: a UTC offset that changes at given instants (daylight
+/// saving). The caller works it out for the period asked about; the store only adds it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LocalClock {
+    /// The offset before the first change, in seconds east of UTC.
+    pub base_offset_s: i64,
+    /// (instant the offset changes, Unix ns; the new offset in seconds), in time order.
+    pub changes: Vec<(u64, i64)>,
+}
+
+impl LocalClock {
+    pub fn utc() -> LocalClock {
+        LocalClock::default()
+    }
+
+    /// Europe/London over `[from_ns, to_ns)`: GMT, or BST (+1 h) from 01:00 UTC on the last Sunday
+    /// of March to 01:00 UTC on the last Sunday of October.
+    pub fn europe_london(from_ns: u64, to_ns: u64) -> LocalClock {
+        let year = |ns: u64| {
+            time::OffsetDateTime::from_unix_timestamp((ns / 1_000_000_000).min(253_402_300_799) as i64)
+                .map_or(1970, |t| t.year())
+        };
+        let mut changes = Vec::new();
+        for y in year(from_ns)..=year(to_ns) {
+            for (month, offset) in [(time::Month::March, 3600), (time::Month::October, 0)] {
+                if let Some(at) = last_sunday_1am_utc_ns(y, month) {
+                    changes.push((at, offset));
+                }
+            }
+        }
+        let base_offset_s = changes.iter().rev().find(|(at, _)| *at <= from_ns).map_or(0, |(_, o)| *o);
+        changes.retain(|(at, _)| *at > from_ns && *at < to_ns);
+        LocalClock { base_offset_s, changes }
+    }
+
+    /// The offset in force at `t_ns`, in seconds.
+    pub fn offset_at(&self, t_ns: u64) -> i64 {
+        self.changes.iter().rev().find(|(at, _)| *at <= t_ns).map_or(self.base_offset_s, |(_, o)| *o)
+    }
+
+    /// Local time at `t_ns`, as nanoseconds since the local epoch (a count whose day and hour are local).
+    pub fn local_ns(&self, t_ns: u64) -> i64 {
+        t_ns as i64 + self.offset_at(t_ns) * 1_000_000_000
+    }
+}
+
+/// 01:00 UTC on the last Sunday of `month` in `year`, in Unix nanoseconds.
+fn last_sunday_1am_utc_ns(year: i32, month: time::Month) -> Option<u64> {
+    let last = time::Date::from_calendar_date(year, month, time::util::days_in_month(month, year)).ok()?;
+    let back = i64::from(last.weekday().number_days_from_sunday());
+    let sunday = last - time::Duration::days(back);
+    let at = sunday.with_hms(1, 0, 0).ok()?.assume_utc().unix_timestamp();
+    u64::try_from(at).ok().map(|s| s * 1_000_000_000)
+}
+
+/// Working hours, local time: `start_hour..end_hour` on the listed weekdays (0 Monday … 6 Sunday).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkingHours {
+    pub start_hour: u8,
+    pub end_hour: u8,
+    pub weekdays: Vec<u8>,
+}
+
+impl Default for WorkingHours {
+    fn default() -> Self {
+        WorkingHours { start_hour: 8, end_hour: 18, weekdays: vec![0, 1, 2, 3, 4] }
+    }
+}
+
+impl WorkingHours {
+    /// Whether a local time (as [`LocalClock::local_ns`] gives it) falls within working hours.
+    pub fn contains_local(&self, local_ns: i64) -> bool {
+        let (day, hour) = (local_ns.div_euclid(NS_PER_DAY), local_ns.rem_euclid(NS_PER_DAY) / NS_PER_HOUR);
+        self.weekdays.contains(&(weekday(day) as u8))
+            && hour >= i64::from(self.start_hour)
+            && hour < i64::from(self.end_hour)
+    }
+}
+
+/// 0 Monday … 6 Sunday for a day number since 1970-01-01 (a Thursday).
+pub fn weekday(day: i64) -> i64 {
+    (day + 3).rem_euclid(7)
+}
+
+/// Per user and time bucket: what they did. Buckets are aligned in local time when `local` is set
+/// (a "day" is a local day), otherwise in UTC.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActivityQuery {
+    pub from_ns: u64,
+    pub to_ns: u64,
+    pub bucket_ns: u64,
+    /// Where buckets start, counted from the local epoch: 4 days aligns weeks on Mondays.
+    pub bucket_offset_ns: u64,
+    pub clock: LocalClock,
+    pub working: WorkingHours,
+    /// Only buckets with at least this many failed or denied events (0: every bucket).
+    pub min_failed: u64,
+    /// Count only the events outside working hours (buckets with none are absent).
+    pub only_off_hours: bool,
+}
+
+/// One user's activity in one bucket. `bucket` is the bucket's start in local nanoseconds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UserActivity {
+    pub user_id: String,
+    pub role: String,
+    pub organisation: String,
+    pub bucket: i64,
+    pub events: u64,
+    /// Distinct patients.
+    pub patients: u64,
+    pub exports: u64,
+    pub prints: u64,
+    pub searches: u64,
+    pub break_glass: u64,
+    /// Events whose outcome was not success (denied or failed).
+    pub failed: u64,
+    pub off_hours: u64,
+    pub first_seq: u64,
+    pub first_ns: u64,
+    pub last_ns: u64,
+}
+
+/// How many events a user had in each local hour of the day over a period: their usual hours.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HourProfile {
+    pub user_id: String,
+    pub hour: u8,
+    pub events: u64,
+}
+
+/// Per user, patient and local day: whether the access is explained by a care relationship and
+/// whether anything about the patient makes it notable. Only notable or unexplained groups come back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatientAccessQuery {
+    pub from_ns: u64,
+    pub to_ns: u64,
+    pub clock: LocalClock,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PatientAccess {
+    pub user_id: String,
+    pub role: String,
+    pub organisation: String,
+    pub nhs_number: String,
+    /// Local day number (days since 1970-01-01, local time).
+    pub day: i64,
+    pub events: u64,
+    pub first_ns: u64,
+    pub last_ns: u64,
+    pub first_seq: u64,
+    /// The user's organisation had a care relationship with the patient active during the access.
+    pub explained: bool,
+    pub self_access: bool,
+    pub same_surname: bool,
+    pub same_address: bool,
+    pub vip: bool,
+    pub restricted: bool,
+    /// Accessed at or after the recorded date of death.
+    pub deceased: bool,
+}
+
+/// Audit events stored after a given sequence number: what an incremental rule run has to look at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Arrivals {
+    pub events: u64,
+    pub last_seq: u64,
+    /// The oldest and newest occurrence times among them (events can arrive late).
+    pub earliest_occurred_ns: u64,
+    pub latest_occurred_ns: u64,
+}
+
+/// The two SQL dialects the store speaks. Only arithmetic differs in what this module builds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    Sqlite,
+    ClickHouse,
+}
+
+impl Dialect {
+    fn div(self, a: &str, b: i64) -> String {
+        match self {
+            Dialect::Sqlite => format!("(({a}) / {b})"),
+            Dialect::ClickHouse => format!("intDiv({a}, {b})"),
+        }
+    }
+
+    /// `column` (Unix ns) as local nanoseconds under `clock`.
+    pub(crate) fn local_ns(self, clock: &LocalClock, column: &str) -> String {
+        let ns = |s: i64| s * 1_000_000_000;
+        match self {
+            Dialect::Sqlite => {
+                let mut sql = format!("({column} + CASE");
+                for (at, offset) in clock.changes.iter().rev() {
+                    sql.push_str(&format!(" WHEN {column} >= {at} THEN {}", ns(*offset)));
+                }
+                sql.push_str(&format!(" ELSE {} END)", ns(clock.base_offset_s)));
+                sql
+            }
+            Dialect::ClickHouse => {
+                let mut sql = format!("(toInt64({column}) + multiIf(");
+                for (at, offset) in clock.changes.iter().rev() {
+                    sql.push_str(&format!("{column} >= {at}, toInt64({}), ", ns(*offset)));
+                }
+                sql.push_str(&format!("toInt64({})))", ns(clock.base_offset_s)));
+                sql
+            }
+        }
+    }
+
+    /// The start (local ns) of the `bucket_ns`-long bucket holding `column`, buckets starting
+    /// `offset_ns` after the local epoch.
+    pub(crate) fn bucket(self, clock: &LocalClock, column: &str, bucket_ns: u64, offset_ns: u64) -> String {
+        let b = bucket_ns.max(1) as i64;
+        let off = (offset_ns as i64).rem_euclid(b);
+        format!("({} * {b} + {off})", self.div(&format!("{} - {off}", self.local_ns(clock, column)), b))
+    }
+
+    pub(crate) fn local_day(self, clock: &LocalClock, column: &str) -> String {
+        self.div(&self.local_ns(clock, column), NS_PER_DAY)
+    }
+
+    pub(crate) fn local_hour(self, clock: &LocalClock, column: &str) -> String {
+        format!("({} % 24)", self.div(&self.local_ns(clock, column), NS_PER_HOUR))
+    }
+
+    /// True (1) when `column` falls outside working hours.
+    pub(crate) fn off_hours(self, clock: &LocalClock, working: &WorkingHours, column: &str) -> String {
+        let hour = self.local_hour(clock, column);
+        let weekday = format!("(({} + 3) % 7)", self.local_day(clock, column));
+        let days = if working.weekdays.is_empty() {
+            "-1".to_string()
+        } else {
+            working.weekdays.iter().map(u8::to_string).collect::<Vec<_>>().join(", ")
+        };
+        format!("(NOT ({hour} >= {} AND {hour} < {} AND {weekday} IN ({days})))", working.start_hour, working.end_hour)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn match_keys_ignore_case_spacing_and_punctuation() {
+        assert_eq!(match_key("12 High St."), match_key("12 HIGH ST"));
+        assert_eq!(match_key("O'Brien"), "obrien");
+        assert_ne!(match_key("Smith"), match_key("Smyth"));
+        assert_eq!(match_key(" - "), "");
+    }
+
+    #[test]
+    fn the_clock_applies_the_offset_in_force() {
+        let clock = LocalClock { base_offset_s: 0, changes: vec![(1_000, 3600), (5_000, 0)] };
+        assert_eq!(clock.offset_at(999), 0);
+        assert_eq!(clock.offset_at(1_000), 3600);
+        assert_eq!(clock.offset_at(4_999), 3600);
+        assert_eq!(clock.offset_at(5_000), 0);
+        assert_eq!(clock.local_ns(2_000), 2_000 + 3_600_000_000_000);
+    }
+
+    #[test]
+    fn london_changes_clocks_on_the_last_sundays_of_march_and_october() {
+        let s = |y, m, d, h| {
+            time::Date::from_calendar_date(y, m, d).unwrap().with_hms(h, 0, 0).unwrap().assume_utc().unix_timestamp()
+                as u64
+                * 1_000_000_000
+        };
+        let clock = LocalClock::europe_london(s(2026, time::Month::January, 1, 0), s(2027, time::Month::January, 1, 0));
+        assert_eq!(clock.base_offset_s, 0);
+        assert_eq!(
+            clock.changes,
+            vec![(s(2026, time::Month::March, 29, 1), 3600), (s(2026, time::Month::October, 25, 1), 0)]
+        );
+        let summer = LocalClock::europe_london(s(2026, time::Month::July, 1, 0), s(2026, time::Month::July, 2, 0));
+        assert_eq!((summer.base_offset_s, summer.changes.len()), (3600, 0));
+    }
+
+    #[test]
+    fn working_hours_are_local_weekdays_and_hours() {
+        let working = WorkingHours::default();
+        // 1970-01-05 was a Monday.
+        let monday = 4 * NS_PER_DAY;
+        assert!(working.contains_local(monday + 8 * NS_PER_HOUR));
+        assert!(working.contains_local(monday + 17 * NS_PER_HOUR + 59 * 60_000_000_000));
+        assert!(!working.contains_local(monday + 18 * NS_PER_HOUR));
+        assert!(!working.contains_local(monday + 7 * NS_PER_HOUR));
+        assert!(!working.contains_local(monday + 5 * NS_PER_DAY + 10 * NS_PER_HOUR), "Saturday");
+        assert_eq!(weekday(4), 0);
+        assert_eq!(weekday(0), 3, "1970-01-01 was a Thursday");
+    }
+}

@@ -1,0 +1,358 @@
+//! Access monitoring on ClickHouse: the context tables and the rules' aggregations (see
+//! [`crate::access`]). The SQL keeps to what 18.16 runs: one JOIN per SELECT (nested for more),
+//! `USING` joins, `LIMIT 1 BY Seq` against replayed rows, no window functions.
+
+use ::clickhouse::Row;
+use serde::{Deserialize, Serialize};
+
+use super::ClickHouseStore;
+use crate::access::*;
+use crate::StoreError;
+
+const D: Dialect = Dialect::ClickHouse;
+
+/// The period's audit events, each once, with the columns the rules read.
+fn events(from_ns: u64, to_ns: u64, extra: &str) -> String {
+    format!(
+        "(SELECT Seq, OccurredNs, ActorUserId, ActorRole, ActorOrg, Action, NhsNumber, Outcome FROM audit_events \
+         WHERE OccurredNs >= {from_ns} AND OccurredNs < {to_ns} AND ActorUserId != '' {extra} LIMIT 1 BY Seq)"
+    )
+}
+
+pub fn user_activity(q: &ActivityQuery) -> String {
+    let bucket = D.bucket(&q.clock, "OccurredNs", q.bucket_ns, q.bucket_offset_ns);
+    let off = D.off_hours(&q.clock, &q.working, "OccurredNs");
+    let only_off = if q.only_off_hours { format!("AND {off}") } else { String::new() };
+    format!(
+        "SELECT ActorUserId AS user_id, any(ActorRole) AS role, any(ActorOrg) AS organisation, {bucket} AS bucket, \
+         count() AS events, uniqExactIf(NhsNumber, NhsNumber != '') AS patients, countIf(Action = 'export') AS exports, \
+         countIf(Action = 'print') AS prints, countIf(Action = 'search') AS searches, \
+         countIf(Action = 'break-glass') AS break_glass, countIf(Outcome != 'success') AS failed, \
+         countIf({off}) AS off_hours, min(Seq) AS first_seq, min(OccurredNs) AS first_ns, max(OccurredNs) AS last_ns \
+         FROM {} GROUP BY user_id, bucket HAVING failed >= {} ORDER BY user_id, bucket",
+        events(q.from_ns, q.to_ns, &only_off),
+        q.min_failed
+    )
+}
+
+pub fn hour_profiles(from_ns: u64, to_ns: u64, clock: &LocalClock) -> String {
+    format!(
+        "SELECT ActorUserId AS user_id, toUInt8({}) AS hour, count() AS events FROM {} \
+         GROUP BY user_id, hour ORDER BY user_id, hour",
+        D.local_hour(clock, "OccurredNs"),
+        events(from_ns, to_ns, "")
+    )
+}
+
+/// Grouped per (user, organisation, patient, day) first, then joined one table at a time: the care
+/// relationships (all of them for the pair, to test each interval), the staff directory, the patient index.
+pub fn patient_access(q: &PatientAccessQuery) -> String {
+    let day = D.local_day(&q.clock, "OccurredNs");
+    let groups = format!(
+        "SELECT ActorUserId AS user_id, ActorOrg AS organisation, NhsNumber AS nhs_number, {day} AS day, \
+         any(ActorRole) AS role, count() AS events, min(OccurredNs) AS first_ns, max(OccurredNs) AS last_ns, \
+         min(Seq) AS first_seq FROM {} GROUP BY user_id, organisation, nhs_number, day",
+        events(q.from_ns, q.to_ns, "AND NhsNumber != ''")
+    );
+    let explained = format!(
+        "SELECT user_id, organisation, nhs_number, day, role, events, first_ns, last_ns, first_seq, \
+         max(RelFound = 1 AND RelFrom <= last_ns AND (RelTo = 0 OR RelTo > first_ns)) AS explained \
+         FROM ({groups}) ALL LEFT JOIN (SELECT Organisation AS organisation, NhsNumber AS nhs_number, \
+         FromNs AS RelFrom, ToNs AS RelTo, toUInt8(1) AS RelFound FROM care_relationships) \
+         USING (organisation, nhs_number) \
+         GROUP BY user_id, organisation, nhs_number, day, role, events, first_ns, last_ns, first_seq"
+    );
+    let staff = format!(
+        "SELECT * FROM ({explained}) ANY LEFT JOIN (SELECT UserId AS user_id, SurnameKey AS StaffSurname, \
+         AddressKey AS StaffAddress, NhsNumber AS StaffNhs FROM staff_directory \
+         WHERE Version = (SELECT max(Version) FROM staff_directory)) USING user_id"
+    );
+    let patient = format!(
+        "SELECT * FROM ({staff}) ANY LEFT JOIN (SELECT NhsNumber AS nhs_number, SurnameKey AS PatientSurname, \
+         AddressKey AS PatientAddress, Vip, Restricted, DeceasedNs FROM patient_index \
+         WHERE Version = (SELECT max(Version) FROM patient_index)) USING nhs_number"
+    );
+    format!(
+        "SELECT user_id, role, organisation, nhs_number, day, events, first_ns, last_ns, first_seq, explained, \
+         self_access, same_surname, same_address, vip, restricted, deceased FROM (\
+         SELECT user_id, role, organisation, nhs_number, day, events, first_ns, last_ns, first_seq, \
+         toUInt8(explained) AS explained, toUInt8(StaffNhs != '' AND StaffNhs = nhs_number) AS self_access, \
+         toUInt8(StaffSurname != '' AND StaffSurname = PatientSurname) AS same_surname, \
+         toUInt8(StaffAddress != '' AND StaffAddress = PatientAddress) AS same_address, \
+         toUInt8(Vip) AS vip, toUInt8(Restricted) AS restricted, \
+         toUInt8(DeceasedNs > 0 AND last_ns >= DeceasedNs) AS deceased FROM ({patient})) \
+         WHERE explained = 0 OR self_access = 1 OR same_surname = 1 OR same_address = 1 OR vip = 1 \
+         OR restricted = 1 OR deceased = 1 ORDER BY user_id, day, nhs_number"
+    )
+}
+
+pub fn arrivals_after(after_seq: u64) -> String {
+    format!(
+        "SELECT count() AS events, max(Seq) AS last_seq, min(OccurredNs) AS earliest, max(OccurredNs) AS latest \
+         FROM audit_events WHERE Seq > {after_seq}"
+    )
+}
+
+pub fn newest_version(table: &str) -> String {
+    format!("SELECT max(Version) FROM {table}")
+}
+
+/// Example statements for the current-ClickHouse check (`examples/clickhouse_queries.rs`).
+pub fn examples(t0: u64) -> Vec<(&'static str, String)> {
+    let hour = 3_600_000_000_000;
+    let clock = LocalClock { base_offset_s: 0, changes: vec![(t0 + hour, 3600)] };
+    let activity = ActivityQuery {
+        from_ns: t0,
+        to_ns: t0 + 24 * hour,
+        bucket_ns: 24 * hour as u64,
+        bucket_offset_ns: 0,
+        clock: clock.clone(),
+        working: WorkingHours::default(),
+        min_failed: 1,
+        only_off_hours: true,
+    };
+    vec![
+        ("user_activity", user_activity(&activity)),
+        ("hour_profiles", hour_profiles(t0, t0 + 24 * hour, &clock)),
+        ("patient_access", patient_access(&PatientAccessQuery { from_ns: t0, to_ns: t0 + 24 * hour, clock })),
+        ("arrivals_after", arrivals_after(7)),
+        ("newest_staff_version", newest_version("staff_directory")),
+    ]
+}
+
+#[derive(Row, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct StaffRow {
+    version: u64,
+    user_id: String,
+    surname_key: String,
+    address_key: String,
+    nhs_number: String,
+}
+
+#[derive(Row, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct PatientRow {
+    version: u64,
+    nhs_number: String,
+    surname_key: String,
+    address_key: String,
+    vip: u8,
+    restricted: u8,
+    deceased_ns: u64,
+}
+
+#[derive(Row, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct RelationshipRow {
+    organisation: String,
+    nhs_number: String,
+    kind: String,
+    from_ns: u64,
+    to_ns: u64,
+}
+
+#[derive(Row, Deserialize)]
+struct ActivityRow {
+    user_id: String,
+    role: String,
+    organisation: String,
+    bucket: i64,
+    events: u64,
+    patients: u64,
+    exports: u64,
+    prints: u64,
+    searches: u64,
+    break_glass: u64,
+    failed: u64,
+    off_hours: u64,
+    first_seq: u64,
+    first_ns: u64,
+    last_ns: u64,
+}
+
+#[derive(Row, Deserialize)]
+struct ProfileRow {
+    user_id: String,
+    hour: u8,
+    events: u64,
+}
+
+#[derive(Row, Deserialize)]
+struct AccessRow {
+    user_id: String,
+    role: String,
+    organisation: String,
+    nhs_number: String,
+    day: i64,
+    events: u64,
+    first_ns: u64,
+    last_ns: u64,
+    first_seq: u64,
+    explained: u8,
+    self_access: u8,
+    same_surname: u8,
+    same_address: u8,
+    vip: u8,
+    restricted: u8,
+    deceased: u8,
+}
+
+#[derive(Row, Deserialize)]
+struct ArrivalsRow {
+    events: u64,
+    last_seq: u64,
+    earliest: u64,
+    latest: u64,
+}
+
+impl ClickHouseStore {
+    async fn next_version(&self, table: &str) -> Result<u64, StoreError> {
+        let newest: u64 = self.client.query(&newest_version(table)).fetch_one().await?;
+        Ok(newest + 1)
+    }
+
+    async fn drop_versions_before(&self, table: &str, version: u64) -> Result<(), StoreError> {
+        let partitions: Vec<String> =
+            self.client.query(&super::sql::partitions(&self.database, table)).fetch_all().await?;
+        for p in partitions {
+            if let Ok(v) = p.trim_matches('\'').parse::<u64>() {
+                if v < version {
+                    self.client.query(&format!("ALTER TABLE {table} DROP PARTITION {v}")).execute().await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) async fn ch_replace_staff(&self, staff: &[StaffMember]) -> Result<(), StoreError> {
+        let version = self.next_version("staff_directory").await?;
+        if !staff.is_empty() {
+            let mut insert = self.client.insert::<StaffRow>("staff_directory").await?;
+            for s in staff {
+                insert
+                    .write(&StaffRow {
+                        version,
+                        user_id: s.user_id.clone(),
+                        surname_key: match_key(&s.surname),
+                        address_key: match_key(&s.address),
+                        nhs_number: s.nhs_number.clone(),
+                    })
+                    .await?;
+            }
+            insert.end().await?;
+        }
+        self.drop_versions_before("staff_directory", version).await
+    }
+
+    pub(super) async fn ch_replace_patients(&self, patients: &[PatientRecord]) -> Result<(), StoreError> {
+        let version = self.next_version("patient_index").await?;
+        if !patients.is_empty() {
+            let mut insert = self.client.insert::<PatientRow>("patient_index").await?;
+            for p in patients {
+                insert
+                    .write(&PatientRow {
+                        version,
+                        nhs_number: p.nhs_number.clone(),
+                        surname_key: match_key(&p.surname),
+                        address_key: match_key(&p.address),
+                        vip: u8::from(p.vip),
+                        restricted: u8::from(p.restricted),
+                        deceased_ns: p.deceased_ns,
+                    })
+                    .await?;
+            }
+            insert.end().await?;
+        }
+        self.drop_versions_before("patient_index", version).await
+    }
+
+    pub(super) async fn ch_add_relationships(&self, relationships: &[CareRelationship]) -> Result<(), StoreError> {
+        if relationships.is_empty() {
+            return Ok(());
+        }
+        let mut insert = self.client.insert::<RelationshipRow>("care_relationships").await?;
+        for r in relationships {
+            insert
+                .write(&RelationshipRow {
+                    organisation: r.organisation.clone(),
+                    nhs_number: r.nhs_number.clone(),
+                    kind: r.kind.clone(),
+                    from_ns: r.from_ns,
+                    to_ns: r.to_ns,
+                })
+                .await?;
+        }
+        insert.end().await?;
+        Ok(())
+    }
+
+    pub(super) async fn ch_user_activity(&self, q: &ActivityQuery) -> Result<Vec<UserActivity>, StoreError> {
+        let rows: Vec<ActivityRow> = self.client.query(&user_activity(q)).fetch_all().await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| UserActivity {
+                user_id: r.user_id,
+                role: r.role,
+                organisation: r.organisation,
+                bucket: r.bucket,
+                events: r.events,
+                patients: r.patients,
+                exports: r.exports,
+                prints: r.prints,
+                searches: r.searches,
+                break_glass: r.break_glass,
+                failed: r.failed,
+                off_hours: r.off_hours,
+                first_seq: r.first_seq,
+                first_ns: r.first_ns,
+                last_ns: r.last_ns,
+            })
+            .collect())
+    }
+
+    pub(super) async fn ch_hour_profiles(
+        &self,
+        from_ns: u64,
+        to_ns: u64,
+        clock: &LocalClock,
+    ) -> Result<Vec<HourProfile>, StoreError> {
+        let rows: Vec<ProfileRow> = self.client.query(&hour_profiles(from_ns, to_ns, clock)).fetch_all().await?;
+        Ok(rows.into_iter().map(|r| HourProfile { user_id: r.user_id, hour: r.hour, events: r.events }).collect())
+    }
+
+    pub(super) async fn ch_patient_access(&self, q: &PatientAccessQuery) -> Result<Vec<PatientAccess>, StoreError> {
+        let rows: Vec<AccessRow> = self.client.query(&patient_access(q)).fetch_all().await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| PatientAccess {
+                user_id: r.user_id,
+                role: r.role,
+                organisation: r.organisation,
+                nhs_number: r.nhs_number,
+                day: r.day,
+                events: r.events,
+                first_ns: r.first_ns,
+                last_ns: r.last_ns,
+                first_seq: r.first_seq,
+                explained: r.explained != 0,
+                self_access: r.self_access != 0,
+                same_surname: r.same_surname != 0,
+                same_address: r.same_address != 0,
+                vip: r.vip != 0,
+                restricted: r.restricted != 0,
+                deceased: r.deceased != 0,
+            })
+            .collect())
+    }
+
+    pub(super) async fn ch_arrivals_after(&self, after_seq: u64) -> Result<Option<Arrivals>, StoreError> {
+        let r: ArrivalsRow = self.client.query(&arrivals_after(after_seq)).fetch_one().await?;
+        Ok((r.events > 0).then_some(Arrivals {
+            events: r.events,
+            last_seq: r.last_seq,
+            earliest_occurred_ns: r.earliest,
+            latest_occurred_ns: r.latest,
+        }))
+    }
+}

@@ -1,0 +1,235 @@
+//! Access monitoring on SQLite: the context tables and the rules' aggregations (see [`crate::access`]).
+//! Every aggregation is one statement over the audit table's time index; nothing is pulled raw.
+
+use sqlx::{AssertSqlSafe, QueryBuilder, Row, Sqlite};
+
+use crate::access::*;
+use crate::sequencer::to_i64;
+use crate::sqlite::SqliteStore;
+use crate::StoreError;
+
+const D: Dialect = Dialect::Sqlite;
+/// Rows per multi-row INSERT, under SQLite's bound-parameter limit.
+const ROWS_PER_STATEMENT: usize = 4_000;
+
+fn count(row: &sqlx::sqlite::SqliteRow, i: usize) -> Result<u64, StoreError> {
+    Ok(row.try_get::<i64, _>(i)?.max(0) as u64)
+}
+
+impl SqliteStore {
+    pub(crate) async fn sqlite_replace_staff(&self, staff: &[StaffMember]) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query("DELETE FROM staff_directory").execute(&mut *tx).await?;
+        for chunk in staff.chunks(ROWS_PER_STATEMENT) {
+            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "INSERT OR REPLACE INTO staff_directory (user_id, surname_key, address_key, nhs_number) ",
+            );
+            q.push_values(chunk, |mut b, s| {
+                b.push_bind(s.user_id.clone())
+                    .push_bind(match_key(&s.surname))
+                    .push_bind(match_key(&s.address))
+                    .push_bind(s.nhs_number.clone());
+            });
+            q.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(crate) async fn sqlite_replace_patients(&self, patients: &[PatientRecord]) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query("DELETE FROM patient_index").execute(&mut *tx).await?;
+        for chunk in patients.chunks(ROWS_PER_STATEMENT) {
+            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "INSERT OR REPLACE INTO patient_index (nhs_number, surname_key, address_key, vip, restricted, deceased_ns) ",
+            );
+            let mut bad = None;
+            q.push_values(chunk, |mut b, p| {
+                let deceased = to_i64(p.deceased_ns).unwrap_or_else(|e| {
+                    bad = Some(e);
+                    0
+                });
+                b.push_bind(p.nhs_number.clone())
+                    .push_bind(match_key(&p.surname))
+                    .push_bind(match_key(&p.address))
+                    .push_bind(p.vip)
+                    .push_bind(p.restricted)
+                    .push_bind(deceased);
+            });
+            if let Some(e) = bad {
+                return Err(e);
+            }
+            q.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(crate) async fn sqlite_add_relationships(&self, relationships: &[CareRelationship]) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        for chunk in relationships.chunks(ROWS_PER_STATEMENT / 2) {
+            let rows = chunk
+                .iter()
+                .map(|r| Ok((r, to_i64(r.from_ns)?, to_i64(r.to_ns)?)))
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "INSERT OR REPLACE INTO care_relationships (organisation, nhs_number, kind, from_ns, to_ns) ",
+            );
+            q.push_values(rows, |mut b, (r, from, to)| {
+                b.push_bind(r.organisation.clone())
+                    .push_bind(r.nhs_number.clone())
+                    .push_bind(r.kind.clone())
+                    .push_bind(from)
+                    .push_bind(to);
+            });
+            q.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(crate) async fn sqlite_user_activity(&self, q: &ActivityQuery) -> Result<Vec<UserActivity>, StoreError> {
+        let bucket = D.bucket(&q.clock, "occurred_ns", q.bucket_ns, q.bucket_offset_ns);
+        let off = D.off_hours(&q.clock, &q.working, "occurred_ns");
+        let only_off = if q.only_off_hours { format!("AND {off}") } else { String::new() };
+        let sql = format!(
+            "SELECT actor_user_id, max(actor_role), max(actor_org), {bucket} AS bucket, count(*),
+                    count(DISTINCT NULLIF(nhs_number, '')), sum(action = 'export'), sum(action = 'print'),
+                    sum(action = 'search'), sum(action = 'break-glass'), sum(outcome <> 'success'), sum({off}),
+                    min(seq), min(occurred_ns), max(occurred_ns)
+             FROM audit_events
+             WHERE occurred_ns >= ?1 AND occurred_ns < ?2 AND actor_user_id <> '' {only_off}
+             GROUP BY actor_user_id, bucket
+             HAVING sum(outcome <> 'success') >= ?3
+             ORDER BY actor_user_id, bucket"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(to_i64(q.from_ns)?)
+            .bind(to_i64(q.to_ns)?)
+            .bind(to_i64(q.min_failed)?)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(UserActivity {
+                    user_id: r.try_get(0)?,
+                    role: r.try_get(1)?,
+                    organisation: r.try_get(2)?,
+                    bucket: r.try_get(3)?,
+                    events: count(r, 4)?,
+                    patients: count(r, 5)?,
+                    exports: count(r, 6)?,
+                    prints: count(r, 7)?,
+                    searches: count(r, 8)?,
+                    break_glass: count(r, 9)?,
+                    failed: count(r, 10)?,
+                    off_hours: count(r, 11)?,
+                    first_seq: count(r, 12)?,
+                    first_ns: count(r, 13)?,
+                    last_ns: count(r, 14)?,
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) async fn sqlite_hour_profiles(
+        &self,
+        from_ns: u64,
+        to_ns: u64,
+        clock: &LocalClock,
+    ) -> Result<Vec<HourProfile>, StoreError> {
+        let hour = D.local_hour(clock, "occurred_ns");
+        let sql = format!(
+            "SELECT actor_user_id, {hour} AS hour, count(*) FROM audit_events
+             WHERE occurred_ns >= ?1 AND occurred_ns < ?2 AND actor_user_id <> ''
+             GROUP BY actor_user_id, hour ORDER BY actor_user_id, hour"
+        );
+        let rows =
+            sqlx::query(AssertSqlSafe(sql)).bind(to_i64(from_ns)?).bind(to_i64(to_ns)?).fetch_all(self.pool()).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(HourProfile { user_id: r.try_get(0)?, hour: r.try_get::<i64, _>(1)? as u8, events: count(r, 2)? })
+            })
+            .collect()
+    }
+
+    pub(crate) async fn sqlite_patient_access(&self, q: &PatientAccessQuery) -> Result<Vec<PatientAccess>, StoreError> {
+        let day = D.local_day(&q.clock, "occurred_ns");
+        // Grouped first, so each (user, patient, day) is explained once rather than each event.
+        let sql = format!(
+            "WITH g AS (
+                SELECT actor_user_id AS user_id, actor_org AS org, nhs_number, {day} AS day, max(actor_role) AS role,
+                       count(*) AS events, min(occurred_ns) AS first_ns, max(occurred_ns) AS last_ns, min(seq) AS first_seq
+                FROM audit_events
+                WHERE occurred_ns >= ?1 AND occurred_ns < ?2 AND nhs_number <> '' AND actor_user_id <> ''
+                GROUP BY actor_user_id, actor_org, nhs_number, day
+             ), a AS (
+                SELECT g.*,
+                  EXISTS (SELECT 1 FROM care_relationships r
+                          WHERE r.organisation = g.org AND r.nhs_number = g.nhs_number
+                            AND r.from_ns <= g.last_ns AND (r.to_ns = 0 OR r.to_ns > g.first_ns)) AS explained,
+                  coalesce(s.nhs_number = g.nhs_number, 0) AS self_access,
+                  coalesce(s.surname_key <> '' AND s.surname_key = p.surname_key, 0) AS same_surname,
+                  coalesce(s.address_key <> '' AND s.address_key = p.address_key, 0) AS same_address,
+                  coalesce(p.vip, 0) AS vip, coalesce(p.restricted, 0) AS restricted,
+                  coalesce(p.deceased_ns > 0 AND g.last_ns >= p.deceased_ns, 0) AS deceased
+                FROM g
+                LEFT JOIN staff_directory s ON s.user_id = g.user_id
+                LEFT JOIN patient_index p ON p.nhs_number = g.nhs_number
+             )
+             SELECT user_id, role, org, nhs_number, day, events, first_ns, last_ns, first_seq,
+                    explained, self_access, same_surname, same_address, vip, restricted, deceased
+             FROM a
+             WHERE NOT explained OR self_access OR same_surname OR same_address OR vip OR restricted OR deceased
+             ORDER BY user_id, day, nhs_number"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(to_i64(q.from_ns)?)
+            .bind(to_i64(q.to_ns)?)
+            .fetch_all(self.pool())
+            .await?;
+        let flag =
+            |r: &sqlx::sqlite::SqliteRow, i: usize| -> Result<bool, StoreError> { Ok(r.try_get::<i64, _>(i)? != 0) };
+        rows.iter()
+            .map(|r| {
+                Ok(PatientAccess {
+                    user_id: r.try_get(0)?,
+                    role: r.try_get(1)?,
+                    organisation: r.try_get(2)?,
+                    nhs_number: r.try_get(3)?,
+                    day: r.try_get(4)?,
+                    events: count(r, 5)?,
+                    first_ns: count(r, 6)?,
+                    last_ns: count(r, 7)?,
+                    first_seq: count(r, 8)?,
+                    explained: flag(r, 9)?,
+                    self_access: flag(r, 10)?,
+                    same_surname: flag(r, 11)?,
+                    same_address: flag(r, 12)?,
+                    vip: flag(r, 13)?,
+                    restricted: flag(r, 14)?,
+                    deceased: flag(r, 15)?,
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) async fn sqlite_arrivals_after(&self, after_seq: u64) -> Result<Option<Arrivals>, StoreError> {
+        let row = sqlx::query(
+            "SELECT count(*), max(seq), min(occurred_ns), max(occurred_ns) FROM audit_events WHERE seq > ?1",
+        )
+        .bind(to_i64(after_seq)?)
+        .fetch_one(self.pool())
+        .await?;
+        let events = count(&row, 0)?;
+        if events == 0 {
+            return Ok(None);
+        }
+        Ok(Some(Arrivals {
+            events,
+            last_seq: count(&row, 1)?,
+            earliest_occurred_ns: count(&row, 2)?,
+            latest_occurred_ns: count(&row, 3)?,
+        }))
+    }
+}
