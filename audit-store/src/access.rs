@@ -257,6 +257,12 @@ impl Dialect {
     /// `column` (Unix ns) as local nanoseconds under `clock`.
     pub(crate) fn local_ns(self, clock: &LocalClock, column: &str) -> String {
         let ns = |s: i64| s * 1_000_000_000;
+        if clock.changes.is_empty() {
+            return match self {
+                Dialect::Sqlite => format!("({column} + {})", ns(clock.base_offset_s)),
+                Dialect::ClickHouse => format!("(toInt64({column}) + toInt64({}))", ns(clock.base_offset_s)),
+            };
+        }
         match self {
             Dialect::Sqlite => {
                 let mut sql = format!("({column} + CASE");

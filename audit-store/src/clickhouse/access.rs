@@ -57,20 +57,20 @@ pub fn patient_access(q: &PatientAccessQuery) -> String {
     let explained = format!(
         "SELECT user_id, organisation, nhs_number, day, role, events, first_ns, last_ns, first_seq, \
          max(RelFound = 1 AND RelFrom <= last_ns AND (RelTo = 0 OR RelTo > first_ns)) AS explained \
-         FROM ({groups}) ALL LEFT JOIN (SELECT Organisation AS organisation, NhsNumber AS nhs_number, \
-         FromNs AS RelFrom, ToNs AS RelTo, toUInt8(1) AS RelFound FROM care_relationships) \
+         FROM ({groups}) AS g ALL LEFT JOIN (SELECT Organisation AS organisation, NhsNumber AS nhs_number, \
+         FromNs AS RelFrom, ToNs AS RelTo, toUInt8(1) AS RelFound FROM care_relationships) AS r \
          USING (organisation, nhs_number) \
          GROUP BY user_id, organisation, nhs_number, day, role, events, first_ns, last_ns, first_seq"
     );
     let staff = format!(
-        "SELECT * FROM ({explained}) ANY LEFT JOIN (SELECT UserId AS user_id, SurnameKey AS StaffSurname, \
+        "SELECT * FROM ({explained}) AS e ANY LEFT JOIN (SELECT UserId AS user_id, SurnameKey AS StaffSurname, \
          AddressKey AS StaffAddress, NhsNumber AS StaffNhs FROM staff_directory \
-         WHERE Version = (SELECT max(Version) FROM staff_directory)) USING user_id"
+         WHERE Version = (SELECT max(Version) FROM staff_directory)) AS s USING user_id"
     );
     let patient = format!(
-        "SELECT * FROM ({staff}) ANY LEFT JOIN (SELECT NhsNumber AS nhs_number, SurnameKey AS PatientSurname, \
+        "SELECT * FROM ({staff}) AS es ANY LEFT JOIN (SELECT NhsNumber AS nhs_number, SurnameKey AS PatientSurname, \
          AddressKey AS PatientAddress, Vip, Restricted, DeceasedNs FROM patient_index \
-         WHERE Version = (SELECT max(Version) FROM patient_index)) USING nhs_number"
+         WHERE Version = (SELECT max(Version) FROM patient_index)) AS p USING nhs_number"
     );
     format!(
         "SELECT user_id, role, organisation, nhs_number, day, events, first_ns, last_ns, first_seq, explained, \
@@ -113,7 +113,7 @@ pub fn examples(t0: u64) -> Vec<(&'static str, String)> {
     };
     vec![
         ("user_activity", user_activity(&activity)),
-        ("hour_profiles", hour_profiles(t0, t0 + 24 * hour, &clock)),
+        ("hour_profiles", hour_profiles(t0, t0 + 24 * hour, &LocalClock::utc())),
         ("patient_access", patient_access(&PatientAccessQuery { from_ns: t0, to_ns: t0 + 24 * hour, clock })),
         ("arrivals_after", arrivals_after(7)),
         ("newest_staff_version", newest_version("staff_directory")),

@@ -286,6 +286,81 @@ pub async fn replayed_audit_events_are_stored_once<S: TelemetryStore>(store: &S)
     assert!(chain::verify_from(store, Some(wrong), 2).await.unwrap().first_break.is_some());
 }
 
+pub async fn access_aggregates_count_replays_once_and_use_the_newest_context<S: TelemetryStore>(store: &S) {
+    let staff = |surname: &str| StaffMember { user_id: "alice".into(), surname: surname.into(), ..Default::default() };
+    store
+        .replace_staff_directory(&[staff("Old"), StaffMember { user_id: "bob".into(), ..staff("Bob") }])
+        .await
+        .unwrap();
+    store.replace_staff_directory(&[staff("New")]).await.unwrap();
+    let patient = |nhs: &str, surname: &str| PatientRecord {
+        nhs_number: nhs.into(),
+        surname: surname.into(),
+        ..Default::default()
+    };
+    store.replace_patient_index(&[patient("9000000009", "Gone")]).await.unwrap();
+    store.replace_patient_index(&[patient("9000000009", "NEW"), patient("9000000017", "Old")]).await.unwrap();
+    let cared = CareRelationship {
+        organisation: "A81001".into(),
+        nhs_number: "9000000017".into(),
+        kind: "registration".into(),
+        from_ns: T0 - DAY,
+        to_ns: 0,
+    };
+    store.add_care_relationships(&[cared.clone()]).await.unwrap();
+    store.add_care_relationships(&[cared]).await.unwrap();
+    let stored = chained(
+        vec![
+            event(1, "9000000009", "alice", T0 + 10),
+            event(2, "9000000017", "alice", T0 + 20),
+            event(3, "9000000017", "alice", T0 + 30),
+        ],
+        T0,
+    );
+    store.insert_audit_events(&stored).await.unwrap();
+    store.insert_audit_events(&stored[1..]).await.unwrap();
+
+    let day = ActivityQuery {
+        from_ns: T0,
+        to_ns: T0 + DAY,
+        bucket_ns: DAY,
+        bucket_offset_ns: 0,
+        clock: LocalClock::utc(),
+        working: WorkingHours::default(),
+        min_failed: 0,
+        only_off_hours: false,
+    };
+    let activity = store.user_activity(&day).await.unwrap();
+    assert_eq!(activity.len(), 1);
+    let a = &activity[0];
+    assert_eq!(
+        (a.user_id.as_str(), a.events, a.patients, a.first_seq, a.first_ns, a.last_ns),
+        ("alice", 3, 2, 1, T0 + 10, T0 + 30)
+    );
+    // 2026-11-20 was a Friday: midnight is outside working hours.
+    assert_eq!((a.bucket, a.off_hours), (T0 as i64, 3));
+
+    let access = store
+        .patient_access(&PatientAccessQuery { from_ns: T0, to_ns: T0 + DAY, clock: LocalClock::utc() })
+        .await
+        .unwrap();
+    assert_eq!(access.len(), 1, "the explained, unremarkable access stays in the store: {access:?}");
+    let p = &access[0];
+    assert_eq!(
+        (p.nhs_number.as_str(), p.events, p.explained, p.same_surname, p.self_access),
+        ("9000000009", 1, false, true, false)
+    );
+
+    let arrivals = store.audit_arrivals_after(1).await.unwrap().unwrap();
+    assert_eq!(
+        (arrivals.events, arrivals.last_seq, arrivals.earliest_occurred_ns, arrivals.latest_occurred_ns),
+        (2, 3, T0 + 20, T0 + 30)
+    );
+    assert_eq!(store.audit_arrivals_after(3).await.unwrap(), None);
+    let profile = store.hour_profiles(T0, T0 + DAY, &LocalClock::utc()).await.unwrap();
+    assert_eq!(profile, vec![HourProfile { user_id: "alice".into(), hour: 0, events: 3 }]);
+}
+
 pub async fn the_chain_detects_edits_deletions_and_swaps<S: TelemetryStore + Tamper>(store: &S) {
     let stored = chained((1..=8).map(|i| event(i, "9000000009", "alice", T0 + i)).collect(), T0);
     store.insert_audit_events(&stored).await.unwrap();
@@ -574,6 +649,7 @@ conformance_suite!(
     the_chain_detects_edits_deletions_and_swaps,
     retention_drops_old_days_and_the_chain_still_verifies,
     an_empty_store_has_an_empty_valid_chain,
+    access_aggregates_count_replays_once_and_use_the_newest_context,
 );
 
 /// SQLite only: a span stored twice (client retry, spool replay) is counted once in the roll-up.
