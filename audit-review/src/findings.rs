@@ -116,6 +116,8 @@ pub struct FindingFilter {
     pub severity: Option<Severity>,
     pub user_id: Option<String>,
     pub assignee: Option<String>,
+    /// Only findings about these organisations (ODS codes); empty: all.
+    pub organisations: Vec<String>,
     pub limit: u32,
 }
 
@@ -312,6 +314,14 @@ impl FindingStore {
         }
         if let Some(a) = &filter.assignee {
             q.push(" AND assignee = ").push_bind(a.clone());
+        }
+        if !filter.organisations.is_empty() {
+            q.push(" AND organisation IN (");
+            let mut list = q.separated(", ");
+            for org in &filter.organisations {
+                list.push_bind(org.clone());
+            }
+            q.push(")");
         }
         q.push(" ORDER BY CASE severity WHEN 'high' THEN 0 WHEN 'medium' THEN 1 ELSE 2 END, raised_ns DESC, id DESC LIMIT ")
             .push_bind(i64::from(filter.limit.max(1)));

@@ -8,6 +8,7 @@
 //! writes audit events: recording what reviewers do is the caller's job.
 
 pub mod config;
+pub mod context_csv;
 pub mod evaluation;
 pub mod findings;
 pub mod rules;

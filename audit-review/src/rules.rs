@@ -201,7 +201,30 @@ pub fn local_date(local_ns: i64) -> String {
 }
 
 fn hour_range(from_hour: i64, to_hour: i64) -> String {
-    format!("{:02}:00–{:02}:00", from_hour.rem_euclid(24), to_hour.rem_euclid(24).max(0))
+    let end = if to_hour == 24 { 24 } else { to_hour.rem_euclid(24) };
+    format!("{:02}:00–{:02}:00", from_hour.rem_euclid(24), end)
+}
+
+/// "08:00–18:00, 20:00–22:00" for the hours of the day that are set.
+fn hour_ranges(hours: &[bool]) -> String {
+    let mut ranges = Vec::new();
+    let mut h = 0;
+    while h < hours.len() {
+        if hours[h] {
+            let start = h;
+            while h < hours.len() && hours[h] {
+                h += 1;
+            }
+            ranges.push(hour_range(start as i64, h as i64));
+        } else {
+            h += 1;
+        }
+    }
+    if ranges.is_empty() {
+        "none".into()
+    } else {
+        ranges.join(", ")
+    }
 }
 
 fn median(values: &mut [u64]) -> Option<f64> {
@@ -313,13 +336,20 @@ async fn out_of_hours<S: TelemetryStore>(store: &S, ctx: &Context<'_>) -> Result
     let mut query = ctx.activity(from, ctx.to_ns, NS_PER_HOUR as u64, 0);
     query.only_off_hours = true;
     let hours = store.user_activity(&query).await?;
-    // Unusual hours, gathered per user and local day.
+    // Unusual hours, gathered per user and local day. An hour that carries straight on from a
+    // usual one (work running over the end of a shift) counts as usual too: `hours` is ordered by
+    // user and bucket, so the hour before is the previous row.
     let mut days: BTreeMap<(String, i64), Vec<&UserActivity>> = BTreeMap::new();
+    let mut previous: Option<(&str, i64, bool)> = None;
     for h in &hours {
         let hour = (h.bucket.rem_euclid(NS_PER_DAY) / NS_PER_HOUR) as usize;
-        if !usual(profiles.get(&h.user_id), hour) {
+        let carries_on =
+            previous.is_some_and(|(user, bucket, fine)| fine && user == h.user_id && bucket == h.bucket - NS_PER_HOUR);
+        let fine = usual(profiles.get(&h.user_id), hour) || carries_on;
+        if !fine {
             days.entry((h.user_id.clone(), h.bucket.div_euclid(NS_PER_DAY))).or_default().push(h);
         }
+        previous = Some((&h.user_id, h.bucket, fine));
     }
     let mut out = Vec::new();
     for ((_, day), hs) in days {
@@ -335,17 +365,15 @@ async fn out_of_hours<S: TelemetryStore>(store: &S, ctx: &Context<'_>) -> Result
         let usual_text = match profiles.get(&first.user_id) {
             Some(p) if p.iter().sum::<u64>() >= cfg.min_history_events => {
                 let total: u64 = p.iter().sum();
-                let busy: Vec<String> = (0..24)
-                    .filter(|h| p[*h] as f64 >= cfg.usual_share * total as f64)
-                    .map(|h| format!("{h:02}"))
-                    .collect();
-                format!("their usual hours start at {}:00", busy.join(":00, "))
+                let busy: Vec<bool> = (0..24).map(|h| p[h] as f64 >= cfg.usual_share * total as f64).collect();
+                format!("outside their usual hours ({})", hour_ranges(&busy))
             }
-            _ => "they have too little history for usual hours".into(),
+            _ => "they have too little history to have usual hours".into(),
         };
         let explanation = format!(
-            "{} had {events} access events at {} on {}: outside working hours ({}) and {usual_text}.",
+            "{} had {events} access event{} at {} on {}: outside working hours ({}) and {usual_text}.",
             who(&first.user_id, &first.role, &first.organisation),
+            if events == 1 { "" } else { "s" },
             hours_text.join(", "),
             local_date(day * NS_PER_DAY),
             ctx.config.working_hours.describe()
@@ -553,5 +581,11 @@ mod tests {
         assert_eq!(median(&mut [5, 1, 3]), Some(3.0));
         assert_eq!(median(&mut [4, 1, 3, 2]), Some(2.5));
         assert_eq!(median(&mut []), None);
+        let mut hours = vec![false; 24];
+        hours[8..18].iter_mut().for_each(|h| *h = true);
+        hours[22] = true;
+        hours[23] = true;
+        assert_eq!(hour_ranges(&hours), "08:00–18:00, 22:00–24:00");
+        assert_eq!(hour_ranges(&[false; 24]), "none");
     }
 }

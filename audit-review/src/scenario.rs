@@ -135,11 +135,88 @@ pub struct Scenario {
 }
 
 const ROLES: [(&str, f64); 4] = [("receptionist", 1.4), ("clinician", 1.0), ("nurse", 0.9), ("administrator", 0.5)];
-const SURNAMES: [&str; 40] = [
-    "Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson", "Johnson", "Davies", "Patel", "Robinson", "Wright",
-    "Thompson", "Evans", "Walker", "White", "Roberts", "Green", "Hall", "Wood", "Jackson", "Clarke", "Khan", "Lewis",
-    "Harris", "Martin", "Cooper", "King", "Lee", "Baker", "Allen", "Hill", "Begum", "Ahmed", "Moore", "Scott", "Young",
-    "Mitchell", "Ward", "Turner", "Okafor",
+/// Eighty surnames, so a shared surname is about as common as the commonest British one.
+const SURNAMES: [&str; 80] = [
+    "Smith",
+    "Jones",
+    "Taylor",
+    "Brown",
+    "Williams",
+    "Wilson",
+    "Johnson",
+    "Davies",
+    "Patel",
+    "Robinson",
+    "Wright",
+    "Thompson",
+    "Evans",
+    "Walker",
+    "White",
+    "Roberts",
+    "Green",
+    "Hall",
+    "Wood",
+    "Jackson",
+    "Clarke",
+    "Khan",
+    "Lewis",
+    "Harris",
+    "Martin",
+    "Cooper",
+    "King",
+    "Lee",
+    "Baker",
+    "Allen",
+    "Hill",
+    "Begum",
+    "Ahmed",
+    "Moore",
+    "Scott",
+    "Young",
+    "Mitchell",
+    "Ward",
+    "Turner",
+    "Okafor",
+    "Hughes",
+    "Edwards",
+    "Hussain",
+    "Morris",
+    "Campbell",
+    "Bell",
+    "Anderson",
+    "Murphy",
+    "Kelly",
+    "Parker",
+    "Price",
+    "Bennett",
+    "Griffiths",
+    "Cook",
+    "Shah",
+    "Richardson",
+    "Carter",
+    "Phillips",
+    "Watson",
+    "Morgan",
+    "Adams",
+    "Harrison",
+    "Marshall",
+    "Ellis",
+    "Chapman",
+    "Mills",
+    "Graham",
+    "Kaur",
+    "Singh",
+    "Nowak",
+    "Ali",
+    "Mensah",
+    "Osei",
+    "Chen",
+    "Wong",
+    "Fraser",
+    "Reid",
+    "Dixon",
+    "Lloyd",
+    "Owen",
 ];
 const STREETS: [&str; 25] = [
     "High Street",
@@ -168,6 +245,8 @@ const STREETS: [&str; 25] = [
     "Bridge Street",
     "Springfield Road",
 ];
+const TOWNS: [&str; 8] =
+    ["Testtown", "Sampleford", "Mockley", "Dummyham", "Fixton", "Stubbury", "Trialby", "Probewick"];
 
 fn nhs_number(rng: &mut ChaCha8Rng) -> String {
     loop {
@@ -181,7 +260,12 @@ fn nhs_number(rng: &mut ChaCha8Rng) -> String {
 }
 
 fn address(rng: &mut ChaCha8Rng) -> String {
-    format!("{} {}, Testtown", rng.random_range(1..120u32), STREETS.choose(rng).unwrap_or(&"High Street"))
+    format!(
+        "{} {}, {}",
+        rng.random_range(1..250u32),
+        STREETS.choose(rng).unwrap_or(&"High Street"),
+        TOWNS.choose(rng).unwrap_or(&"Testtown")
+    )
 }
 
 impl Scenario {
@@ -208,10 +292,22 @@ impl Scenario {
             } else {
                 0
             };
+            // Households: most patients after the first join the previous one's (two or three to an
+            // address, usually sharing a surname).
+            let household = patients.last().filter(|_| rng.random::<f64>() < 0.55).map(|p: &PatientRecord| {
+                let surname = if rng.random::<f64>() < 0.8 {
+                    p.surname.clone()
+                } else {
+                    SURNAMES.choose(&mut rng).unwrap_or(&"Smith").to_string()
+                };
+                (surname, p.address.clone())
+            });
+            let (surname, home) = household
+                .unwrap_or_else(|| (SURNAMES.choose(&mut rng).unwrap_or(&"Smith").to_string(), address(&mut rng)));
             patients.push(PatientRecord {
                 nhs_number: nhs.clone(),
-                surname: SURNAMES.choose(&mut rng).unwrap_or(&"Smith").to_string(),
-                address: address(&mut rng),
+                surname,
+                address: home,
                 vip: (0.01..0.013).contains(&roll),
                 restricted: (0.013..0.018).contains(&roll),
                 deceased_ns,
@@ -428,32 +524,37 @@ impl Scenario {
         let description;
         match rule {
             Rule::VolumeSpike => {
-                // A week of opening five times their usual number of records, beside normal work.
+                // A week of opening many more records than usual, beside normal work. Magnitudes straddle
+                // the rule's thresholds: a modest rise is misuse too, and may be missed.
                 let week_start = day - day % 7;
                 let usual = self.config.patients_per_shift
                     * ROLES.iter().find(|r| r.0 == self.staff[s].role).map_or(1.0, |r| r.1)
                     * self.staff[s].pace
                     * 5.0;
-                let extra = (usual * rng.random_range(4.0..6.0)) as usize;
+                let extra = (usual * rng.random_range(1.5..6.0)) as usize;
                 for _ in 0..extra {
                     let d = week_start + rng.random_range(0..5).min(self.config.days - 1 - week_start);
                     let (a, b) = self.shift_ns(s, d);
                     let p = rng.random_range(0..self.patients.len());
+                    touched.push(p);
                     events.push(self.event(eid(), s, rng.random_range(a..b), Action::Read, p, Outcome::Success));
                 }
                 description = format!("opened {extra} extra records in one week");
             }
             Rule::OutOfHours => {
-                let night = self.config.start_ns + u64::from(day) * NS_PER_DAY + 22 * NS_PER_HOUR;
+                // Records the organisation does care for, opened in the evening or at night: from
+                // 18:30 (just after a day shift, hard to tell from overtime) to 01:00.
+                let evening = self.config.start_ns + u64::from(day) * NS_PER_DAY + 18 * NS_PER_HOUR + NS_PER_HOUR / 2;
+                let local_start = evening + rng.random_range(0..13 * NS_PER_HOUR / 2);
+                let begin = local_start - (self.clock.offset_at(local_start).max(0) as u64) * NS_PER_SEC;
                 let n = rng.random_range(2..6);
                 for _ in 0..n {
                     let p = *self.related[org].choose(rng).unwrap_or(&0);
                     touched.push(p);
-                    let t = night + rng.random_range(0..4 * NS_PER_HOUR)
-                        - (self.clock.offset_at(night).max(0) as u64) * NS_PER_SEC;
+                    let t = begin + rng.random_range(0..NS_PER_HOUR);
                     events.push(self.event(eid(), s, t, Action::Read, p, Outcome::Success));
                 }
-                description = format!("opened {n} records between 22:00 and 02:00");
+                description = format!("opened {n} records out of hours");
             }
             Rule::FamilyOrNeighbour | Rule::SelfAccess => {
                 let p = if rule == Rule::SelfAccess { self.staff[s].own_patient } else { self.staff[s].relative }
@@ -470,16 +571,28 @@ impl Scenario {
             }
             Rule::SensitiveRecord => {
                 let when = start;
-                let p =
-                    self.unrelated(org, rng, |p| p.vip || p.restricted || (p.deceased_ns > 0 && p.deceased_ns < when));
+                let flagged = |p: &PatientRecord| p.vip || p.restricted || (p.deceased_ns > 0 && p.deceased_ns < when);
+                // One in four looks at a flagged patient their organisation does care for: curiosity
+                // a care relationship seems to explain, which explanation-based rules cannot see.
+                let explained = rng.random::<f64>() < 0.25;
+                let p = if explained {
+                    self.related[org].iter().copied().find(|p| flagged(&self.patients[*p]))
+                } else {
+                    None
+                }
+                .unwrap_or_else(|| self.unrelated(org, rng, flagged));
                 touched.push(p);
                 for _ in 0..rng.random_range(1..3) {
                     events.push(self.event(eid(), s, at(rng), Action::Read, p, Outcome::Success));
                 }
-                description = "opened a flagged record with no care relationship".into();
+                description = if explained {
+                    "opened a flagged record of a patient their organisation cares for, without a reason".into()
+                } else {
+                    "opened a flagged record with no care relationship".into()
+                };
             }
             Rule::NoCareRelationship => {
-                let n = rng.random_range(6..13);
+                let n = rng.random_range(4..13);
                 for _ in 0..n {
                     let p = self.unrelated(org, rng, |_| true);
                     touched.push(p);
@@ -489,7 +602,7 @@ impl Scenario {
             }
             Rule::BulkOrUnusual => {
                 if id % 2 == 0 {
-                    let n = rng.random_range(30..80);
+                    let n = rng.random_range(15..80);
                     for _ in 0..n {
                         let p = *self.related[org].choose(rng).unwrap_or(&0);
                         events.push(self.event(eid(), s, at(rng), Action::Export, p, Outcome::Success));
@@ -504,7 +617,7 @@ impl Scenario {
             }
             Rule::FailedAccessBurst => {
                 let t0 = at(rng).min(end.saturating_sub(10 * 60 * NS_PER_SEC));
-                let n = rng.random_range(15..40);
+                let n = rng.random_range(8..40);
                 for _ in 0..n {
                     let p = rng.random_range(0..self.patients.len());
                     let t = t0 + rng.random_range(0..5 * 60 * NS_PER_SEC);

@@ -122,6 +122,14 @@ impl Account {
     }
 }
 
+impl Account {
+    /// Organisation scope for data that belongs to one organisation (an audit finding): an
+    /// account with organisations sees only theirs.
+    pub fn sees_organisation(&self, organisation: &str) -> bool {
+        self.organisations.is_empty() || self.organisations.iter().any(|o| o == organisation)
+    }
+}
+
 /// Names of accounts made by OpenID Connect sign-in start with this; `create` refuses them.
 pub const OIDC_PREFIX: &str = "oidc-";
 

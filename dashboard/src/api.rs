@@ -48,6 +48,7 @@ impl From<WebError> for ApiError {
             WebError::Forbidden => ApiError(StatusCode::FORBIDDEN, "your role does not give access to this".into()),
             WebError::NotFound(m) => ApiError(StatusCode::NOT_FOUND, m.into()),
             WebError::BadForm(m) => ApiError(StatusCode::BAD_REQUEST, m.into()),
+            WebError::Refused(status, m) => ApiError(status, m),
             WebError::Busy => ApiError(StatusCode::SERVICE_UNAVAILABLE, "busy; try again shortly".into()),
             WebError::Internal(detail) => {
                 tracing::error!(error = %detail, "API request failed");

@@ -58,6 +58,12 @@ pub const ROUTES: &[RouteAccess] = &[
     // Assurance reports hold counts and the hazard log, no patient identifiers.
     RouteAccess { method: "GET", path: "/reports", roles: &[Role::SafetyOfficer, Role::IgLead, Role::Admin] },
     RouteAccess { method: "GET", path: "/reports/download", roles: &[Role::SafetyOfficer, Role::IgLead, Role::Admin] },
+    // Audit findings name staff and (masked) patients: IG leads review them; admins may read.
+    RouteAccess { method: "GET", path: "/audit/findings", roles: &[Role::IgLead, Role::Admin] },
+    RouteAccess { method: "GET", path: "/audit/findings/{id}", roles: &[Role::IgLead, Role::Admin] },
+    RouteAccess { method: "POST", path: "/audit/findings/{id}/status", roles: &[Role::IgLead] },
+    RouteAccess { method: "POST", path: "/audit/findings/{id}/assign", roles: &[Role::IgLead] },
+    RouteAccess { method: "POST", path: "/audit/findings/{id}/note", roles: &[Role::IgLead] },
     RouteAccess { method: "GET", path: "/slos", roles: EVERYONE },
     RouteAccess { method: "GET", path: "/alerts", roles: EVERYONE },
     // Traces hold no patient identifiers (pseudonymised at ingest), but they are operational detail.
@@ -126,6 +132,8 @@ pub(crate) struct Inner {
     pub(crate) hazards: Option<hazard_log::HazardLog>,
     /// What reports say about the deployment, when the dashboard offers them.
     pub(crate) reports: Option<crate::report_inputs::Deployment>,
+    /// Audit findings and their workflow, when the audit rules run.
+    pub(crate) findings: Option<audit_review::FindingStore>,
 }
 
 impl DashboardState {
@@ -151,6 +159,7 @@ impl DashboardState {
                 oidc: None,
                 hazards: None,
                 reports: None,
+                findings: None,
             }),
         }
     }
@@ -198,6 +207,18 @@ impl DashboardState {
             None => {
                 debug_assert!(false, "DashboardState::with_reports after the state was shared");
                 tracing::error!("dashboard state already shared: reports are not offered");
+            }
+        }
+        self
+    }
+
+    /// Adds the audit findings pages. Like `with_data`, call it before the state is shared.
+    pub fn with_findings(mut self, findings: audit_review::FindingStore) -> DashboardState {
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => inner.findings = Some(findings),
+            None => {
+                debug_assert!(false, "DashboardState::with_findings after the state was shared");
+                tracing::error!("dashboard state already shared: audit findings are not shown");
             }
         }
         self
@@ -322,6 +343,11 @@ pub fn router(state: DashboardState) -> Router {
         .route("/hazards/{id}/sign-off", axum::routing::post(crate::hazard_pages::sign_off))
         .route("/reports", get(crate::report_pages::reports_page))
         .route("/reports/download", get(crate::report_pages::download))
+        .route("/audit/findings", get(crate::finding_pages::list_page))
+        .route("/audit/findings/{id}", get(crate::finding_pages::finding_page))
+        .route("/audit/findings/{id}/status", axum::routing::post(crate::finding_pages::change_status))
+        .route("/audit/findings/{id}/assign", axum::routing::post(crate::finding_pages::assign))
+        .route("/audit/findings/{id}/note", axum::routing::post(crate::finding_pages::add_note))
         .route("/slos", get(crate::slo_page::slos_page))
         .route("/alerts", get(crate::alerts::alerts_page))
         .route("/trace", get(crate::trace_page::trace_page))
@@ -420,6 +446,7 @@ pub struct UserView {
     /// Whether the navigation offers the hazard log.
     pub can_see_hazards: bool,
     pub can_see_reports: bool,
+    pub can_see_findings: bool,
     pub csrf: String,
     /// When the page was made, UK time with the zone ("last updated" on every signed-in page).
     pub now: String,
@@ -439,6 +466,8 @@ pub enum WebError {
     /// nothing away).
     NotFound(&'static str),
     BadForm(&'static str),
+    /// A request refused with a status (400, 409) and a message saying why.
+    Refused(StatusCode, String),
     /// Too much password checking at once.
     Busy,
     Internal(String),
@@ -463,6 +492,7 @@ impl IntoResponse for WebError {
             }
             WebError::NotFound(what) => page_error(StatusCode::NOT_FOUND, "Not found", what),
             WebError::BadForm(what) => page_error(StatusCode::BAD_REQUEST, "Form not accepted", what),
+            WebError::Refused(status, what) => page_error(status, "Not done", &what),
             WebError::Busy => {
                 let mut response = page_error(
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -573,6 +603,7 @@ impl AnyUser {
             can_trace: roles_for("GET", "/trace").contains(&self.account.role),
             can_see_hazards: roles_for("GET", "/hazards").contains(&self.account.role),
             can_see_reports: roles_for("GET", "/reports").contains(&self.account.role),
+            can_see_findings: roles_for("GET", "/audit/findings").contains(&self.account.role),
             now: crate::uk_time::format_ns(now_ns().max(0) as u64),
             csrf: self.csrf.clone(),
             path: self.path.clone(),

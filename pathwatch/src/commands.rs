@@ -32,7 +32,7 @@ pub struct AuditSearch {
     limit: u32,
 }
 
-fn parse_time(flag: &str, text: &str) -> anyhow::Result<u64> {
+pub fn parse_time(flag: &str, text: &str) -> anyhow::Result<u64> {
     let parsed = time::OffsetDateTime::parse(text, &Rfc3339).or_else(|_| {
         let date = time::Date::parse(text, time::macros::format_description!("[year]-[month]-[day]"))?;
         Ok::<_, time::error::Parse>(date.midnight().assume_utc())
@@ -93,4 +93,8 @@ pub async fn trace(config: &Config, id: &str) -> anyhow::Result<ExitCode> {
     }
     println!("{}", serde_json::to_string_pretty(&spans)?);
     Ok(ExitCode::SUCCESS)
+}
+
+pub fn now_ns() -> u64 {
+    dashboard::web::now_ns().max(0) as u64
 }

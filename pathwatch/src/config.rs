@@ -36,6 +36,8 @@ pub struct Config {
     pub evidence: dashboard::evidence_monitor::EvidenceConfig,
     /// What assurance reports say about the system, and their scheduled delivery.
     pub reports: dashboard::report_delivery::ReportsConfig,
+    /// The audit anomaly rules: how often they run, who hears of high-severity findings, thresholds.
+    pub audit: dashboard::audit_monitor::AuditConfig,
 }
 
 impl Config {
@@ -120,6 +122,7 @@ impl Default for Config {
             alerts: dashboard::alerts::AlertsConfig::default(),
             pathways: None,
             evidence: dashboard::evidence_monitor::EvidenceConfig::default(),
+            audit: dashboard::audit_monitor::AuditConfig::default(),
             reports: dashboard::report_delivery::ReportsConfig::default(),
         }
     }
@@ -294,6 +297,13 @@ fn validate(c: &Config) -> anyhow::Result<()> {
         if !endpoint.starts_with("http://") && !endpoint.starts_with("https://") {
             problems.push(format!("key `self_telemetry.otlp_endpoint`: {endpoint:?} is not an http(s) URL"));
         }
+    }
+    if let Err(e) = c.audit.validate() {
+        problems.push(format!("key {e}"));
+    } else if !c.audit.notify.is_empty() && c.alerts.email.is_none() {
+        problems.push(
+            "key `audit.notify`: e-mail needs an SMTP server; set [alerts.email] (smtp_host, from, to)".to_string(),
+        );
     }
     if c.evidence.check_every_minutes == 0 || c.evidence.full_chain_walk_hours == 0 {
         problems.push("key `evidence`: check_every_minutes and full_chain_walk_hours must be at least 1".to_string());

@@ -1,5 +1,6 @@
 //! `pathwatch`: parses the command line and wires the parts together. No domain logic lives here.
 
+mod audit_review;
 mod bench;
 mod bench_canary;
 mod bench_dashboard;
@@ -132,6 +133,13 @@ enum AuditCommand {
     Verify,
     /// Print matching audit events as JSON lines, oldest first.
     Search(commands::AuditSearch),
+    /// Run the anomaly rules now: over what arrived since the last scan, or `--from`/`--to` history.
+    Scan(audit_review::ScanArgs),
+    /// Load what explains accesses: the staff directory, the patient index, care relationships (CSV).
+    Context(audit_review::ContextArgs),
+    /// Measure the rules on a labelled synthetic access log: precision and recall per rule and
+    /// overall; the last line is the overall figures as JSON.
+    Evaluate(audit_review::EvaluateArgs),
 }
 
 fn main() -> ExitCode {
@@ -160,6 +168,9 @@ fn main() -> ExitCode {
             Command::Canary { command: CanaryCommand::Run { flow } } => canary::run(&config, &flow).await,
             Command::Audit { command: AuditCommand::Verify } => commands::audit_verify(&config).await,
             Command::Audit { command: AuditCommand::Search(search) } => commands::audit_search(&config, search).await,
+            Command::Audit { command: AuditCommand::Scan(args) } => audit_review::scan(&config, args).await,
+            Command::Audit { command: AuditCommand::Context(args) } => audit_review::context(&config, args).await,
+            Command::Audit { command: AuditCommand::Evaluate(args) } => audit_review::evaluate_command(args).await,
             Command::Trace { id } => commands::trace(&config, &id).await,
             Command::Hazard { command } => hazards::run(&config, command).await,
             Command::Report(args) => report::run(&config, args).await,

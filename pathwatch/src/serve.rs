@@ -236,6 +236,7 @@ async fn open_dashboard(
     let hazards = hazard_log::HazardLog::open(&hazards_path)
         .await
         .with_context(|| format!("opening the hazard log {}", hazards_path.display()))?;
+    let audit_store_for_monitor = store.clone();
     let mut state = dashboard::web::DashboardState::new(accounts, parts, web)
         .with_data(store, config.effective_slos(), config.effective_pathways())
         .with_hazards(hazards.clone())
@@ -250,6 +251,19 @@ async fn open_dashboard(
         );
         tokio::spawn(delivery.run(config.reports.schedules.clone()));
     }
+    let findings_path = crate::audit_review::findings_path(config);
+    let findings = audit_review::FindingStore::open(&findings_path)
+        .await
+        .with_context(|| format!("opening the audit findings {}", findings_path.display()))?;
+    state = state.with_findings(findings.clone());
+    let audit_monitor = dashboard::audit_monitor::AuditMonitor::new(
+        audit_store_for_monitor,
+        findings,
+        config.audit.clone(),
+        mailer.clone(),
+        public_url(d),
+    );
+    tokio::spawn(audit_monitor.run());
     let monitor = dashboard::evidence_monitor::EvidenceMonitor::new(
         state.clone(),
         hazards,

@@ -84,7 +84,7 @@ pub async fn access_out_of_usual_and_working_hours<S: TelemetryStore>(store: &S)
     let found = findings(store, Rule::OutOfHours, T0, T0 + 7 * DAY).await;
     assert_eq!(users(&found), ["u1"], "{found:#?}");
     assert_eq!(found[0].events, 1);
-    assert!(found[0].explanation.contains("at 23:00–00:00 on Tue 3 Nov 2026"), "{}", found[0].explanation);
+    assert!(found[0].explanation.contains("at 23:00–24:00 on Tue 3 Nov 2026"), "{}", found[0].explanation);
 }
 
 async fn load_people<S: TelemetryStore>(store: &S) {

@@ -1,0 +1,136 @@
+//! The audit monitor: on a schedule it runs the anomaly rules over the audit events that arrived
+//! since the last round (`audit_review::Scanner::incremental`) and e-mails the IG leads about new
+//! high-severity findings. The e-mail names the rule, the user and what was seen, never a patient:
+//! NHS numbers stay behind the dashboard's sign-in.
+//!
+//! A failed round or an undelivered e-mail never stops the next round; undelivered notices are
+//! sent again next round (a finding is marked notified only once its e-mail went).
+
+use std::time::Duration;
+
+use audit_review::{Finding, FindingStore, RulesConfig, ScanOutcome, Scanner, Severity};
+use audit_store::AnyStore;
+use serde::{Deserialize, Serialize};
+
+use crate::notify::Mailer;
+
+/// `[audit]` in the configuration file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditConfig {
+    /// How often the rules look at newly arrived audit events.
+    pub scan_every_minutes: u64,
+    /// Who is e-mailed about new high-severity findings (the SMTP server is `[alerts.email]`'s).
+    pub notify: Vec<String>,
+    /// The rules' settings: `[audit.rules.<rule>]`.
+    pub rules: RulesConfig,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig { scan_every_minutes: 5, notify: Vec::new(), rules: RulesConfig::default() }
+    }
+}
+
+impl AuditConfig {
+    /// Checks the settings; the error names the key.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.scan_every_minutes == 0 {
+            return Err("audit.scan_every_minutes: must be at least 1".into());
+        }
+        if !self.notify.is_empty() {
+            crate::notify::check_addresses("audit.notify", &self.notify)?;
+        }
+        self.rules.validate("audit.rules")
+    }
+}
+
+pub struct AuditMonitor {
+    scanner: Scanner<AnyStore>,
+    config: AuditConfig,
+    mailer: Option<Mailer>,
+    public_url: String,
+}
+
+/// What one round did.
+#[derive(Debug, Default)]
+pub struct AuditRound {
+    pub scan: ScanOutcome,
+    /// High-severity findings e-mailed this round (new ones and any an earlier round failed to send).
+    pub notified: Vec<i64>,
+}
+
+impl AuditMonitor {
+    pub fn new(
+        store: AnyStore,
+        findings: FindingStore,
+        config: AuditConfig,
+        mailer: Option<Mailer>,
+        public_url: String,
+    ) -> AuditMonitor {
+        let scanner = Scanner { store, findings, config: config.rules.clone() };
+        AuditMonitor { scanner, config, mailer, public_url }
+    }
+
+    pub async fn run(self) {
+        let every = Duration::from_secs(self.config.scan_every_minutes.max(1) * 60);
+        loop {
+            match self.round(crate::web::now_ns().max(0) as u64).await {
+                Ok(round) => tracing::debug!(
+                    new_events = round.scan.new_events,
+                    raised = round.scan.raised.len(),
+                    notified = round.notified.len(),
+                    "audit rules ran"
+                ),
+                Err(e) => tracing::warn!(error = %e, "audit rules round failed; trying again next round"),
+            }
+            tokio::time::sleep(every).await;
+        }
+    }
+
+    pub async fn round(&self, now_ns: u64) -> Result<AuditRound, String> {
+        let scan = self.scanner.incremental(now_ns).await.map_err(|e| e.to_string())?;
+        let mut round = AuditRound { scan, notified: Vec::new() };
+        let (Some(mailer), false) = (&self.mailer, self.config.notify.is_empty()) else {
+            return Ok(round);
+        };
+        let due = self.scanner.findings.unnotified(Severity::High).await.map_err(|e| e.to_string())?;
+        if due.is_empty() {
+            return Ok(round);
+        }
+        let (subject, body) = notice(&due, &self.public_url);
+        match mailer.send(&self.config.notify, &subject, body, None).await {
+            Ok(()) => {
+                let ids: Vec<i64> = due.iter().map(|f| f.id).collect();
+                self.scanner.findings.mark_notified(&ids, now_ns).await.map_err(|e| e.to_string())?;
+                round.notified = ids;
+            }
+            Err(e) => tracing::warn!(error = %e, "audit finding notice not delivered; trying again next round"),
+        }
+        Ok(round)
+    }
+}
+
+/// The e-mail about new high-severity findings: rule, user and explanation, with a link each.
+pub fn notice(findings: &[Finding], public_url: &str) -> (String, String) {
+    let subject = format!(
+        "[Pathwatch] {} high-severity audit finding{} to review",
+        findings.len(),
+        if findings.len() == 1 { "" } else { "s" }
+    );
+    let mut body = String::from(
+        "The audit rules raised these findings. Review each one: investigate, then close it as justified, \
+         inappropriate (a breach) or a false positive.\n\n",
+    );
+    for f in findings {
+        body.push_str(&format!(
+            "#{} {}: {}\n  {}/audit/findings/{}\n",
+            f.id,
+            f.rule.title(),
+            f.explanation,
+            public_url.trim_end_matches('/'),
+            f.id
+        ));
+    }
+    (subject, body)
+}

@@ -1,0 +1,353 @@
+//! Audit findings for information-governance leads: the list (filtered by status, rule and
+//! severity, within the user's organisations), one finding with its explanation, the evidence
+//! events, its history and the workflow forms (status with a note, assignee, notes).
+//!
+//! NHS numbers are masked here (the last four digits show); revealing one is the audit search's
+//! job, which records why. `ig_lead` reviews; `admin` may read.
+
+use askama::Template;
+use audit_review::{Finding, FindingFilter, FindingStore, ReviewError, Rule, Severity, Status};
+use audit_store::{AuditFilter, TelemetryStore};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use crate::uk_time::format_ns;
+use crate::web::{render, same_origin, DashboardState, User, UserView, WebError, WebForm};
+
+fn store(state: &DashboardState) -> Result<&FindingStore, WebError> {
+    state.inner.findings.as_ref().ok_or(WebError::NotFound("This dashboard does not run the audit rules."))
+}
+
+fn failed(e: ReviewError) -> WebError {
+    match e {
+        ReviewError::NotFound(_) => WebError::NotFound("There is no finding by that number."),
+        ReviewError::Invalid(m) => WebError::Refused(StatusCode::BAD_REQUEST, m),
+        ReviewError::Conflict(m) => WebError::Refused(StatusCode::CONFLICT, m),
+        e => WebError::Internal(e.to_string()),
+    }
+}
+
+/// `*** *** 4321`: enough to tell two patients apart on one page, not enough to identify one.
+pub fn mask_nhs_number(nhs: &str) -> String {
+    if nhs.is_empty() {
+        return "—".into();
+    }
+    let tail: String = nhs.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
+    format!("*** *** {tail}")
+}
+
+pub struct FindingRow {
+    pub id: i64,
+    pub title: &'static str,
+    pub explanation: String,
+    pub severity: &'static str,
+    pub user: String,
+    pub organisation: String,
+    pub raised: String,
+    pub status: &'static str,
+    pub assignee: String,
+}
+
+impl From<&Finding> for FindingRow {
+    fn from(f: &Finding) -> Self {
+        FindingRow {
+            id: f.id,
+            title: f.rule.title(),
+            explanation: f.explanation.clone(),
+            severity: f.severity.as_str(),
+            user: f.user_id.clone(),
+            organisation: f.organisation.clone(),
+            raised: format_ns(f.raised_ns),
+            status: f.status.label(),
+            assignee: f.assignee.clone(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "findings.html")]
+struct ListPage {
+    title: &'static str,
+    user: Option<UserView>,
+    rows: Vec<FindingRow>,
+    counts: Vec<(&'static str, u64)>,
+    statuses: Vec<(&'static str, &'static str)>,
+    rules: Vec<(&'static str, &'static str)>,
+    status: String,
+    rule: String,
+    severity: String,
+    limit: u32,
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    rule: String,
+    #[serde(default)]
+    severity: String,
+}
+
+const LIST_LIMIT: u32 = 500;
+
+pub async fn list_page(
+    State(state): State<DashboardState>,
+    User(user): User,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, WebError> {
+    user.allowed("GET", "/audit/findings")?;
+    let findings = store(&state)?;
+    // "unresolved" (the default view) is open and investigating together.
+    let (status, unresolved) = match q.status.as_str() {
+        "" | "unresolved" => (None, true),
+        "all" => (None, false),
+        s => (Some(Status::parse(s).ok_or(WebError::BadForm("Unknown status in the filter."))?), false),
+    };
+    let rule = match q.rule.as_str() {
+        "" => None,
+        r => Some(Rule::parse(r).ok_or(WebError::BadForm("Unknown rule in the filter."))?),
+    };
+    let severity = match q.severity.as_str() {
+        "" => None,
+        s => Some(Severity::parse(s).ok_or(WebError::BadForm("Unknown severity in the filter."))?),
+    };
+    let filter = FindingFilter {
+        status,
+        unresolved,
+        rule,
+        severity,
+        organisations: user.account.organisations.clone(),
+        limit: LIST_LIMIT,
+        ..Default::default()
+    };
+    let rows = findings.list(&filter).await.map_err(failed)?.iter().map(FindingRow::from).collect();
+    let counts = findings.counts().await.map_err(failed)?.into_iter().map(|(s, n)| (s.label(), n)).collect();
+    let page = ListPage {
+        title: "Audit findings",
+        user: Some(user.view()),
+        rows,
+        counts,
+        statuses: std::iter::once(("unresolved", "Open or investigating"))
+            .chain(Status::ALL.iter().map(|s| (s.as_str(), s.label())))
+            .chain(std::iter::once(("all", "All")))
+            .collect(),
+        rules: Rule::ALL.iter().map(|r| (r.as_str(), r.title())).collect(),
+        status: if q.status.is_empty() { "unresolved".into() } else { q.status },
+        rule: q.rule,
+        severity: q.severity,
+        limit: LIST_LIMIT,
+    };
+    Ok(render(StatusCode::OK, &page))
+}
+
+pub struct EvidenceRow {
+    pub seq: u64,
+    pub when: String,
+    pub action: &'static str,
+    pub outcome: &'static str,
+    pub patient: String,
+    pub purpose: String,
+    pub source: String,
+}
+
+pub struct HistoryRow {
+    pub when: String,
+    pub actor: String,
+    pub what: String,
+    pub note: String,
+}
+
+#[derive(Template)]
+#[template(path = "finding.html")]
+struct FindingPage {
+    title: String,
+    user: Option<UserView>,
+    finding: Finding,
+    rule_title: &'static str,
+    patient: String,
+    period: String,
+    status: &'static str,
+    next: Vec<(&'static str, &'static str)>,
+    evidence: Vec<EvidenceRow>,
+    evidence_limit: u32,
+    history: Vec<HistoryRow>,
+    can_review: bool,
+    csrf: String,
+    me: String,
+}
+
+const EVIDENCE_LIMIT: u32 = 200;
+
+/// The finding, if this user may see it (organisation scope); otherwise "not found".
+async fn visible(state: &DashboardState, user: &crate::web::AnyUser, id: i64) -> Result<Finding, WebError> {
+    let finding = store(state)?.get(id).await.map_err(failed)?;
+    if !user.account.sees_organisation(&finding.organisation) {
+        return Err(WebError::NotFound("There is no finding by that number."));
+    }
+    Ok(finding)
+}
+
+pub async fn finding_page(
+    State(state): State<DashboardState>,
+    User(user): User,
+    Path(id): Path<i64>,
+) -> Result<Response, WebError> {
+    user.allowed("GET", "/audit/findings/{id}")?;
+    let finding = visible(&state, &user, id).await?;
+    let mut evidence = Vec::new();
+    if let Some(telemetry) = state.store() {
+        let filter = AuditFilter {
+            user_id: Some(finding.user_id.clone()),
+            nhs_number: (!finding.nhs_number.is_empty()).then(|| finding.nhs_number.clone()),
+            from_ns: Some(finding.from_ns),
+            to_ns: Some(finding.to_ns),
+            limit: EVIDENCE_LIMIT,
+            ..Default::default()
+        };
+        let events = telemetry.audit_events(&filter).await.map_err(|e| WebError::Internal(e.to_string()))?;
+        evidence = events
+            .iter()
+            .map(|r| EvidenceRow {
+                seq: r.seq,
+                when: format_ns(r.event.occurred_ns),
+                action: r.event.action.as_str(),
+                outcome: r.event.outcome.as_str(),
+                patient: mask_nhs_number(&r.event.nhs_number),
+                purpose: r.event.purpose_of_use.clone(),
+                source: r.event.source_system.clone(),
+            })
+            .collect();
+    }
+    let history = store(&state)?
+        .history(id)
+        .await
+        .map_err(failed)?
+        .into_iter()
+        .map(|h| HistoryRow {
+            when: format_ns(h.at_ns),
+            actor: h.actor,
+            what: match h.action.as_str() {
+                "status" => format!(
+                    "{} → {}",
+                    Status::parse(&h.from_status).map_or("?", |s| s.label()),
+                    Status::parse(&h.to_status).map_or("?", |s| s.label())
+                ),
+                other => other.to_string(),
+            },
+            note: h.note,
+        })
+        .collect();
+    let can_review = user.allowed("POST", "/audit/findings/{id}/status").is_ok();
+    let page = FindingPage {
+        title: format!("Finding {id}: {}", finding.rule.title()),
+        user: Some(user.view()),
+        rule_title: finding.rule.title(),
+        patient: mask_nhs_number(&finding.nhs_number),
+        period: format!("{} to {}", format_ns(finding.from_ns), format_ns(finding.to_ns.saturating_sub(1))),
+        status: finding.status.label(),
+        next: finding.status.next().iter().map(|s| (s.as_str(), s.label())).collect(),
+        evidence,
+        evidence_limit: EVIDENCE_LIMIT,
+        history,
+        can_review,
+        csrf: user.csrf.clone(),
+        me: user.account.name.clone(),
+        finding,
+    };
+    Ok(render(StatusCode::OK, &page))
+}
+
+#[derive(Deserialize)]
+pub struct StatusForm {
+    csrf: String,
+    expected: String,
+    to: String,
+    #[serde(default)]
+    note: String,
+}
+
+fn checked(headers: &HeaderMap, user: &crate::web::AnyUser, csrf: &str, route: &str) -> Result<(), WebError> {
+    user.allowed("POST", route)?;
+    if !same_origin(headers) {
+        return Err(WebError::Forbidden);
+    }
+    user.check_csrf(csrf)
+}
+
+pub async fn change_status(
+    State(state): State<DashboardState>,
+    headers: HeaderMap,
+    User(user): User,
+    Path(id): Path<i64>,
+    WebForm(form): WebForm<StatusForm>,
+) -> Result<Response, WebError> {
+    checked(&headers, &user, &form.csrf, "/audit/findings/{id}/status")?;
+    visible(&state, &user, id).await?;
+    let expected = Status::parse(&form.expected).ok_or(WebError::BadForm("The form named an unknown status."))?;
+    let to = Status::parse(&form.to).ok_or(WebError::BadForm("Choose the status to move the finding to."))?;
+    let now = crate::web::now_ns().max(0) as u64;
+    store(&state)?.transition(id, expected, to, &user.account.name, &form.note, now).await.map_err(failed)?;
+    Ok(Redirect::to(&format!("/audit/findings/{id}")).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct AssignForm {
+    csrf: String,
+    #[serde(default)]
+    assignee: String,
+}
+
+pub async fn assign(
+    State(state): State<DashboardState>,
+    headers: HeaderMap,
+    User(user): User,
+    Path(id): Path<i64>,
+    WebForm(form): WebForm<AssignForm>,
+) -> Result<Response, WebError> {
+    checked(&headers, &user, &form.csrf, "/audit/findings/{id}/assign")?;
+    visible(&state, &user, id).await?;
+    if form.assignee.chars().count() > 200 {
+        return Err(WebError::BadForm("The assignee's name is too long."));
+    }
+    let now = crate::web::now_ns().max(0) as u64;
+    store(&state)?.assign(id, &form.assignee, &user.account.name, now).await.map_err(failed)?;
+    Ok(Redirect::to(&format!("/audit/findings/{id}")).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct NoteForm {
+    csrf: String,
+    #[serde(default)]
+    note: String,
+}
+
+pub async fn add_note(
+    State(state): State<DashboardState>,
+    headers: HeaderMap,
+    User(user): User,
+    Path(id): Path<i64>,
+    WebForm(form): WebForm<NoteForm>,
+) -> Result<Response, WebError> {
+    checked(&headers, &user, &form.csrf, "/audit/findings/{id}/note")?;
+    visible(&state, &user, id).await?;
+    if form.note.chars().count() > 10_000 {
+        return Err(WebError::BadForm("A note can be at most 10,000 characters."));
+    }
+    let now = crate::web::now_ns().max(0) as u64;
+    store(&state)?.add_note(id, &user.account.name, &form.note, now).await.map_err(failed)?;
+    Ok(Redirect::to(&format!("/audit/findings/{id}")).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nhs_numbers_are_masked_to_the_last_four_digits() {
+        assert_eq!(mask_nhs_number("9990001234"), "*** *** 1234");
+        assert_eq!(mask_nhs_number(""), "—");
+    }
+}
