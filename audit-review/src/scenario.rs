@@ -127,8 +127,9 @@ pub struct Scenario {
     pub patients: Vec<PatientRecord>,
     pub relationships: Vec<CareRelationship>,
     pub labels: Vec<Label>,
-    /// Patients each organisation cares for (indexes into `patients`).
+    /// Patients each organisation cares for (indexes into `patients`), as a list and a set.
     related: Vec<Vec<usize>>,
+    related_sets: Vec<std::collections::HashSet<usize>>,
     /// Injected events by day.
     injected: HashMap<u32, Vec<AuditEvent>>,
     clock: LocalClock,
@@ -335,6 +336,8 @@ impl Scenario {
             }
         }
 
+        let related_sets: Vec<std::collections::HashSet<usize>> =
+            related.iter().map(|r| r.iter().copied().collect()).collect();
         // Staff: roles in turn, mostly day shifts; a third are patients here themselves (registered
         // elsewhere), and some have a relative registered elsewhere.
         let mut staff = Vec::new();
@@ -351,7 +354,7 @@ impl Scenario {
                 let elsewhere = |rng: &mut ChaCha8Rng| -> Option<usize> {
                     (0..50)
                         .map(|_| rng.random_range(0..patients.len()))
-                        .find(|p| registered[*p] != o && !related[o].contains(p))
+                        .find(|p| registered[*p] != o && !related_sets[o].contains(p))
                 };
                 let own_patient = if rng.random::<f64>() < 0.35 { elsewhere(&mut rng) } else { None };
                 let relative = if rng.random::<f64>() < 0.35 { elsewhere(&mut rng) } else { None };
@@ -391,6 +394,7 @@ impl Scenario {
             relationships,
             labels: Vec::new(),
             related,
+            related_sets,
             injected: HashMap::new(),
             clock,
         };
@@ -472,7 +476,7 @@ impl Scenario {
     fn unrelated(&self, org: usize, rng: &mut ChaCha8Rng, pred: impl Fn(&PatientRecord) -> bool) -> usize {
         for _ in 0..10_000 {
             let p = rng.random_range(0..self.patients.len());
-            if !self.related[org].contains(&p) && pred(&self.patients[p]) {
+            if !self.related_sets[org].contains(&p) && pred(&self.patients[p]) {
                 return p;
             }
         }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
-use sqlx::{AssertSqlSafe, QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
+use sqlx::{AssertSqlSafe, ConnectOptions, QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 
 use crate::access::*;
 use crate::model::*;
@@ -74,7 +74,10 @@ pub async fn open_pool(path: &Path, max_connections: u32) -> Result<SqlitePool, 
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Full)
         .busy_timeout(Duration::from_secs(10))
-        .foreign_keys(true);
+        .foreign_keys(true)
+        // Scans by the anomaly rules take seconds by design: slow statements are logged at INFO,
+        // where a service's log shows them and a one-shot command's stays quiet.
+        .log_slow_statements(log::LevelFilter::Info, Duration::from_secs(1));
     Ok(SqlitePoolOptions::new().max_connections(max_connections).connect_with(options).await?)
 }
 

@@ -182,7 +182,8 @@ struct FindingPage {
 const EVIDENCE_LIMIT: u32 = 200;
 
 /// The finding, if this user may see it (organisation scope); otherwise "not found".
-async fn visible(state: &DashboardState, user: &crate::web::AnyUser, id: i64) -> Result<Finding, WebError> {
+async fn visible(state: &DashboardState, user: &crate::web::AnyUser, id: &str) -> Result<Finding, WebError> {
+    let id: i64 = id.parse().map_err(|_| WebError::NotFound("There is no finding by that number."))?;
     let finding = store(state)?.get(id).await.map_err(failed)?;
     if !user.account.sees_organisation(&finding.organisation) {
         return Err(WebError::NotFound("There is no finding by that number."));
@@ -193,10 +194,11 @@ async fn visible(state: &DashboardState, user: &crate::web::AnyUser, id: i64) ->
 pub async fn finding_page(
     State(state): State<DashboardState>,
     User(user): User,
-    Path(id): Path<i64>,
+    Path(id): Path<String>,
 ) -> Result<Response, WebError> {
     user.allowed("GET", "/audit/findings/{id}")?;
-    let finding = visible(&state, &user, id).await?;
+    let finding = visible(&state, &user, &id).await?;
+    let id = finding.id;
     let mut evidence = Vec::new();
     if let Some(telemetry) = state.store() {
         let filter = AuditFilter {
@@ -281,11 +283,11 @@ pub async fn change_status(
     State(state): State<DashboardState>,
     headers: HeaderMap,
     User(user): User,
-    Path(id): Path<i64>,
+    Path(id): Path<String>,
     WebForm(form): WebForm<StatusForm>,
 ) -> Result<Response, WebError> {
     checked(&headers, &user, &form.csrf, "/audit/findings/{id}/status")?;
-    visible(&state, &user, id).await?;
+    let id = visible(&state, &user, &id).await?.id;
     let expected = Status::parse(&form.expected).ok_or(WebError::BadForm("The form named an unknown status."))?;
     let to = Status::parse(&form.to).ok_or(WebError::BadForm("Choose the status to move the finding to."))?;
     let now = crate::web::now_ns().max(0) as u64;
@@ -304,11 +306,11 @@ pub async fn assign(
     State(state): State<DashboardState>,
     headers: HeaderMap,
     User(user): User,
-    Path(id): Path<i64>,
+    Path(id): Path<String>,
     WebForm(form): WebForm<AssignForm>,
 ) -> Result<Response, WebError> {
     checked(&headers, &user, &form.csrf, "/audit/findings/{id}/assign")?;
-    visible(&state, &user, id).await?;
+    let id = visible(&state, &user, &id).await?.id;
     if form.assignee.chars().count() > 200 {
         return Err(WebError::BadForm("The assignee's name is too long."));
     }
@@ -328,11 +330,11 @@ pub async fn add_note(
     State(state): State<DashboardState>,
     headers: HeaderMap,
     User(user): User,
-    Path(id): Path<i64>,
+    Path(id): Path<String>,
     WebForm(form): WebForm<NoteForm>,
 ) -> Result<Response, WebError> {
     checked(&headers, &user, &form.csrf, "/audit/findings/{id}/note")?;
-    visible(&state, &user, id).await?;
+    let id = visible(&state, &user, &id).await?.id;
     if form.note.chars().count() > 10_000 {
         return Err(WebError::BadForm("A note can be at most 10,000 characters."));
     }

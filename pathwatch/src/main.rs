@@ -2,6 +2,7 @@
 
 mod audit_review;
 mod bench;
+mod bench_audit;
 mod bench_canary;
 mod bench_dashboard;
 mod canary;
@@ -125,6 +126,9 @@ enum BenchCommand {
     /// Server-side time of the overview, a pathway page and the SLO page over 30 days of canary
     /// runs and millions of spans, on SQLite and ClickHouse.
     Dashboard(bench_dashboard::DashboardBench),
+    /// A full scan of every audit anomaly rule over millions of events, on SQLite and ClickHouse,
+    /// with peak memory.
+    AuditRules(bench_audit::AuditRulesBench),
 }
 
 #[derive(Subcommand)]
@@ -177,6 +181,7 @@ fn main() -> ExitCode {
             Command::Bench { command: BenchCommand::Ingest(args) } => bench::ingest(args).await,
             Command::Bench { command: BenchCommand::Canary(args) } => bench_canary::canary(args).await,
             Command::Bench { command: BenchCommand::Dashboard(args) } => bench_dashboard::dashboard(args).await,
+            Command::Bench { command: BenchCommand::AuditRules(args) } => bench_audit::audit_rules(args).await,
         }
     });
     match result {

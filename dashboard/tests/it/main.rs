@@ -6,6 +6,7 @@ mod alerts;
 mod api;
 mod assurance;
 mod fake_idp;
+mod findings;
 mod hazards;
 mod oidc;
 mod overview;

@@ -1,0 +1,243 @@
+//! Audit findings: IG leads review them (status with notes, assignee), admins read them, other roles
+//! are refused, organisation scope hides other organisations' findings, NHS numbers are masked; the
+//! audit monitor raises findings from new events and e-mails high-severity ones (without the patient).
+
+use audit_review::{FindingFilter, FindingStore, RulesConfig, Status};
+use audit_store::chain;
+use audit_store::{
+    Action, Actor, AuditEvent, ChainLink, Outcome, PatientRecord, SqliteStore, StaffMember, TelemetryStore,
+};
+use axum::http::StatusCode;
+use dashboard::accounts::{Accounts, Role};
+use dashboard::audit_monitor::{AuditConfig, AuditMonitor};
+use dashboard::notify::Mailer;
+use dashboard::web::{router, DashboardState, WebConfig};
+use dashboard::RunningParts;
+
+use crate::assurance::{message_with, smtp};
+use crate::web::{get, post, sign_in};
+
+const PASSWORD: &str = "correct horse battery";
+const SEC: u64 = 1_000_000_000;
+/// Tuesday 3 November 2026, 10:00 GMT.
+const AT: u64 = 1_793_700_000 * SEC;
+const RELATIVE: &str = "9990001234";
+
+fn read(i: u64, user: &str, org: &str, nhs: &str) -> AuditEvent {
+    AuditEvent {
+        event_id: format!("e-{i}"),
+        occurred_ns: AT + i * SEC,
+        actor: Actor {
+            user_id: user.into(),
+            name: String::new(),
+            role: "receptionist".into(),
+            organisation: org.into(),
+        },
+        purpose_of_use: "direct care".into(),
+        action: Action::Read,
+        nhs_number: nhs.into(),
+        resource_type: "Patient".into(),
+        resource_id: nhs.into(),
+        outcome: Outcome::Success,
+        correlation_id: String::new(),
+        request_id: String::new(),
+        source_system: "ehr".into(),
+        client_address: String::new(),
+        device: String::new(),
+    }
+}
+
+struct Rig {
+    _dir: tempfile::TempDir,
+    app: axum::Router,
+    store: SqliteStore,
+    findings: FindingStore,
+    head: Option<ChainLink>,
+}
+
+impl Rig {
+    async fn add(&mut self, events: Vec<AuditEvent>) {
+        let mut stored = Vec::new();
+        for e in events {
+            let r = chain::link(self.head.as_ref(), e.occurred_ns, e);
+            self.head = Some(ChainLink { seq: r.seq, hash: r.hash.clone() });
+            stored.push(r);
+        }
+        self.store.insert_audit_events(&stored).await.unwrap();
+    }
+
+    fn monitor(&self, mailer: Option<Mailer>, notify: Vec<String>) -> AuditMonitor {
+        let config = AuditConfig { notify, ..AuditConfig::default() };
+        AuditMonitor::new(
+            audit_store::AnyStore::Sqlite(self.store.clone()),
+            self.findings.clone(),
+            config,
+            mailer,
+            "https://pathwatch.example.org".into(),
+        )
+    }
+}
+
+/// A receptionist at A1 who opens a relative's record (shared surname and address, no care
+/// relationship): one high-severity finding once the monitor has run.
+async fn rig() -> Rig {
+    let dir = tempfile::tempdir().unwrap();
+    let accounts = Accounts::open(&dir.path().join("dashboard.db")).await.unwrap();
+    for (name, role) in
+        [("ig", Role::IgLead), ("admin", Role::Admin), ("cso", Role::SafetyOfficer), ("oncall", Role::Oncall)]
+    {
+        accounts.create(name, role, &[], PASSWORD, false).await.unwrap();
+    }
+    accounts.create("ig-b82005", Role::IgLead, &["B82005".to_string()], PASSWORD, false).await.unwrap();
+    let store = SqliteStore::open(&dir.path().join("telemetry.db")).await.unwrap();
+    store
+        .replace_staff_directory(&[StaffMember {
+            user_id: "recep1".into(),
+            surname: "Okafor".into(),
+            address: "1 High Street, Testtown".into(),
+            nhs_number: String::new(),
+        }])
+        .await
+        .unwrap();
+    store
+        .replace_patient_index(&[PatientRecord {
+            nhs_number: RELATIVE.into(),
+            surname: "Okafor".into(),
+            address: "1 HIGH STREET, TESTTOWN.".into(),
+            ..Default::default()
+        }])
+        .await
+        .unwrap();
+    let findings = FindingStore::open(&dir.path().join("audit-review.db")).await.unwrap();
+    let state = DashboardState::new(accounts, RunningParts { lines: vec![] }, WebConfig::default())
+        .with_data(audit_store::AnyStore::Sqlite(store.clone()), vec![], vec![])
+        .with_findings(findings.clone());
+    Rig { _dir: dir, app: router(state), store, findings, head: None }
+}
+
+async fn raise(rig: &mut Rig) -> i64 {
+    rig.add(vec![read(1, "recep1", "A81001", RELATIVE), read(2, "recep1", "A81001", RELATIVE)]).await;
+    let round = rig.monitor(None, vec![]).round(AT + 3_600 * SEC).await.unwrap();
+    assert_eq!(round.scan.raised.len(), 1, "{:#?}", round.scan.raised);
+    round.scan.raised[0].id
+}
+
+#[tokio::test]
+async fn ig_leads_and_admins_see_findings_masked_and_others_are_refused() {
+    let mut rig = rig().await;
+    let id = raise(&mut rig).await;
+    let path = format!("/audit/findings/{id}");
+    let (ig, _) = sign_in(&rig.app, "ig", PASSWORD).await;
+    let list = get(&rig.app, "/audit/findings", &ig).await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert!(list.body.contains("Family member or neighbour") && list.body.contains("recep1"), "{}", list.body);
+    let page = get(&rig.app, &path, &ig).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("shares their surname and address"), "{}", page.body);
+    assert!(page.body.contains("*** *** 1234"), "masked patient");
+    assert!(!page.body.contains(RELATIVE), "the NHS number never appears unmasked");
+    assert_eq!(page.body.matches("<td>read</td>").count(), 2, "both evidence events listed");
+    assert!(page.body.contains("Save the status"));
+
+    let (admin, _) = sign_in(&rig.app, "admin", PASSWORD).await;
+    let page = get(&rig.app, &path, &admin).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(!page.body.contains("Save the status"), "admins read, they do not review");
+    for name in ["cso", "oncall"] {
+        let (session, _) = sign_in(&rig.app, name, PASSWORD).await;
+        assert_eq!(get(&rig.app, "/audit/findings", &session).await.status, StatusCode::FORBIDDEN, "{name}");
+        assert_eq!(get(&rig.app, &path, &session).await.status, StatusCode::FORBIDDEN, "{name}");
+    }
+    // An IG lead for organisation B82005 does not see A81001's finding at all.
+    let (b2, _) = sign_in(&rig.app, "ig-b82005", PASSWORD).await;
+    assert!(!get(&rig.app, "/audit/findings", &b2).await.body.contains("recep1"));
+    assert_eq!(get(&rig.app, &path, &b2).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(get(&rig.app, "/audit/findings/not-a-number", &ig).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(get(&rig.app, "/audit/findings?status=bogus", &ig).await.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn an_ig_lead_moves_a_finding_through_the_workflow_and_bad_moves_say_why() {
+    let mut rig = rig().await;
+    let id = raise(&mut rig).await;
+    let path = format!("/audit/findings/{id}");
+    let (ig, _) = sign_in(&rig.app, "ig", PASSWORD).await;
+    let csrf = get(&rig.app, &path, &ig).await.csrf();
+    let status = |to: &'static str, expected: &'static str, note: &'static str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("expected", expected.to_string()),
+            ("to", to.to_string()),
+            ("note", note.to_string()),
+        ]
+    };
+    let send = |fields: Vec<(&'static str, String)>| {
+        let app = rig.app.clone();
+        let ig = ig.clone();
+        let path = format!("{path}/status");
+        async move {
+            let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            post(&app, &path, &ig, &pairs).await
+        }
+    };
+    let moved = send(status("investigating", "open", "")).await;
+    assert_eq!((moved.status, moved.location()), (StatusCode::SEE_OTHER, path.as_str()));
+    let unjustified = send(status("inappropriate", "investigating", " ")).await;
+    assert_eq!(unjustified.status, StatusCode::BAD_REQUEST);
+    assert!(unjustified.body.contains("needs a note"), "{}", unjustified.body);
+    let stale = send(status("justified", "open", "Seen")).await;
+    assert_eq!(stale.status, StatusCode::CONFLICT);
+    assert!(stale.body.contains("someone changed it"), "{}", stale.body);
+    let forged = post(
+        &rig.app,
+        &format!("{path}/status"),
+        &ig,
+        &[("csrf", "nope"), ("expected", "investigating"), ("to", "justified"), ("note", "x")],
+    )
+    .await;
+    assert_eq!(forged.status, StatusCode::BAD_REQUEST);
+    let assigned = post(&rig.app, &format!("{path}/assign"), &ig, &[("csrf", &csrf), ("assignee", "ig")]).await;
+    assert_eq!(assigned.status, StatusCode::SEE_OTHER);
+    let noted =
+        post(&rig.app, &format!("{path}/note"), &ig, &[("csrf", &csrf), ("note", "Called the practice manager")]).await;
+    assert_eq!(noted.status, StatusCode::SEE_OTHER);
+    let closed = send(status("inappropriate", "investigating", "Looked at a relative's record: reported.")).await;
+    assert_eq!(closed.status, StatusCode::SEE_OTHER);
+
+    let f = rig.findings.get(id).await.unwrap();
+    assert_eq!((f.status, f.assignee.as_str()), (Status::Inappropriate, "ig"));
+    let page = get(&rig.app, &path, &ig).await;
+    for text in ["Closed: inappropriate (breach)", "Called the practice manager", "Looked at a relative", "to ig"] {
+        assert!(page.body.contains(text), "{text}: {}", page.body);
+    }
+    // Admins read but cannot review; the closed finding leaves the default (unresolved) list.
+    let (admin, _) = sign_in(&rig.app, "admin", PASSWORD).await;
+    let admin_csrf = get(&rig.app, &path, &admin).await.csrf();
+    let refused = post(&rig.app, &format!("{path}/note"), &admin, &[("csrf", &admin_csrf), ("note", "x")]).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(!get(&rig.app, "/audit/findings", &ig).await.body.contains("recep1"));
+    assert!(get(&rig.app, "/audit/findings?status=inappropriate", &ig).await.body.contains("recep1"));
+}
+
+#[tokio::test]
+async fn the_monitor_emails_new_high_severity_findings_once_without_the_patient() {
+    let Some((email, maildir)) = smtp() else { return };
+    let mut rig = rig().await;
+    let monitor = rig.monitor(Some(Mailer::new(&email).unwrap()), vec!["ig-team@example.org".into()]);
+    assert_eq!(monitor.round(AT).await.unwrap().scan.new_events, 0, "nothing yet");
+    rig.add(vec![read(1, "recep1", "A81001", RELATIVE), read(2, "recep1", "A81001", "9990009999")]).await;
+    let first = monitor.round(AT + 3_600 * SEC).await.unwrap();
+    assert_eq!((first.scan.new_events, first.scan.raised.len(), first.notified.len()), (2, 1, 1));
+    let id = first.notified[0];
+    let message = message_with(&maildir, &["high-severity audit finding", &format!("/audit/findings/{id}")]).await;
+    assert!(message.contains("recep1"), "{message}");
+    assert!(!message.contains(RELATIVE), "no patient identifier in e-mail: {message}");
+    // Another event for the same relative the same day: the finding is refreshed, not raised or sent again.
+    rig.add(vec![read(3, "recep1", "A81001", RELATIVE)]).await;
+    let second = monitor.round(AT + 7_200 * SEC).await.unwrap();
+    assert_eq!((second.scan.raised.len(), second.scan.refreshed, second.notified.len()), (0, 1, 0));
+    let all = rig.findings.list(&FindingFilter { limit: 10, ..Default::default() }).await.unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].events, 3);
+    let _ = RulesConfig::default();
+}
