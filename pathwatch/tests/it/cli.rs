@@ -39,6 +39,11 @@ fn invalid_configuration_fails_at_start_up_naming_the_key() {
         ),
         ("[[reports.schedules]]\nreport = \"sox\"\ncron = \"0 0 7 * * *\"\nto = [\"a@b.org\"]\n", "sox"),
         ("[evidence]\nnotify = [\"cso@example.org\"]\n", "evidence.notify"),
+        ("[audit]\nnotify = [\"ig@example.org\"]\n", "audit.notify"),
+        ("[audit]\nscan_every_minutes = 0\n", "audit.scan_every_minutes"),
+        ("[audit.rules.volume_spike]\nown_factor = 0.5\n", "audit.rules.volume_spike.own_factor"),
+        ("[audit.rules.working_hours]\ndays = [\"monday\"]\n", "audit.rules.working_hours.days"),
+        ("[audit.rules.no_such_rule]\nenabled = true\n", "no_such_rule"),
     ] {
         std::fs::write(&file, format!("ingest_token = \"0123456789abcdef0\"\n{toml}")).unwrap();
         let out = run(pathwatch(&data).arg("--config").arg(&file).arg("collector"));
@@ -51,7 +56,7 @@ fn invalid_configuration_fails_at_start_up_naming_the_key() {
 #[test]
 fn operator_commands_on_a_directory_without_data_say_so_and_create_nothing() {
     let (_tmp, data) = temp_dir();
-    for args in [&["audit", "verify"][..], &["audit", "search", "--user", "u"], &["trace", "corr-1"]] {
+    for args in [&["audit", "verify"][..], &["audit", "search", "--user", "u"], &["audit", "scan"], &["trace", "corr-1"]] {
         let out = run(pathwatch(&data).args(args));
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
@@ -388,4 +393,72 @@ async fn assurance_packs_are_built_and_verified_from_the_command_line() {
     assert!(stderr.contains("use dcb0129, dtac, dspt or verify"), "{stderr}");
     let (_, _, stderr) = report(&["dtac", "--from", "2026-10-01"]);
     assert!(stderr.contains("--from, --to and --out are all needed"), "{stderr}");
+}
+
+#[test]
+fn audit_context_files_are_checked_whole_before_anything_is_loaded() {
+    let (_tmp, data) = temp_dir();
+    std::fs::create_dir_all(&data).unwrap();
+    let staff = data.join("staff.csv");
+    let patients = data.join("patients.csv");
+    let care = data.join("care.csv");
+    std::fs::write(&staff, "user_id,surname,address,nhs_number\nrecep1,Okafor,1 High Street,\n").unwrap();
+    std::fs::write(&patients, "nhs_number,surname,address,vip,restricted,deceased\n9000000009,Okafor,,no,,\n9000000017,Lee,,perhaps,,\n")
+        .unwrap();
+    std::fs::write(&care, "organisation,nhs_number,kind,from,to\nA81001,9000000009,registration,2020-01-01,\n").unwrap();
+    let load = |patients: &std::path::Path| {
+        run(pathwatch(&data).args(["audit", "context", "--staff"]).arg(&staff).arg("--patients").arg(patients).arg("--relationships").arg(&care))
+    };
+    let out = load(&patients);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("patients.csv line 3, column vip: \"perhaps\""), "{stderr}");
+    assert!(!data.join("telemetry.db").exists(), "nothing is loaded from a set of files with an error");
+    std::fs::write(&patients, "nhs_number,surname,address,vip,restricted,deceased\n9000000009,Okafor,,no,,\n9000000017,Lee,,yes,,\n")
+        .unwrap();
+    let out = load(&patients);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    for line in ["staff directory: 1 people", "patient index: 2 patients", "care relationships: 1 added"] {
+        assert!(stderr.contains(line), "{line}: {stderr}");
+    }
+    let out = run(pathwatch(&data).args(["audit", "scan"]));
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("0 new events; 0 findings raised"));
+    let out = run(pathwatch(&data).args(["audit", "scan", "--from", "2026-11-02", "--to", "2026-11-01"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--from must be before --to"));
+}
+
+#[test]
+fn audit_evaluate_reports_figures_counted_from_the_generated_log() {
+    let (_tmp, data) = temp_dir();
+    let evaluate = |seed: &str| {
+        let out = run(pathwatch(&data).args(["audit", "evaluate", "--events", "20000", "--scenarios", "3", "--seed", seed]));
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+        let last: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+        (stdout, last)
+    };
+    let (table, first) = evaluate("5");
+    assert!(table.contains("volume_spike") && table.contains("overall"), "{table}");
+    assert_eq!(first["scenarios"], 24, "three per rule");
+    let (precision, recall) = (first["precision"].as_f64().unwrap(), first["recall"].as_f64().unwrap());
+    assert!((0.0..=1.0).contains(&precision) && (0.0..=1.0).contains(&recall), "{first}");
+    assert_eq!(
+        first["detected"].as_u64().unwrap() as f64 / 24.0,
+        recall,
+        "recall is detected scenarios over injected ones"
+    );
+    assert!(first["events"].as_u64().unwrap() > 10_000, "{first}");
+    // The same seed gives the same figures; another seed, another log.
+    let (_, again) = evaluate("5");
+    for key in ["events", "findings", "true_findings", "detected"] {
+        assert_eq!(first[key], again[key], "{key}");
+    }
+    let (_, other) = evaluate("6");
+    assert_ne!(first["events"], other["events"]);
+    let out = run(pathwatch(&data).args(["audit", "evaluate", "--events", "50"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--events must be at least 10000"));
 }
