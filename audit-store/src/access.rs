@@ -8,6 +8,11 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The source system of the events that record auditors' own actions (searches, reveals, review
+/// decisions on the dashboard). The rules leave them out: reviewing a finding about a VIP is not
+/// an access to the VIP's care record, and auditors' actions are reviewed by other IG leads.
+pub const AUDITOR_SOURCE: &str = "pathwatch-dashboard";
+
 const NS_PER_HOUR: i64 = 3_600_000_000_000;
 pub const NS_PER_DAY: i64 = 24 * NS_PER_HOUR;
 

@@ -98,7 +98,7 @@ impl SqliteStore {
                     sum(action = 'search'), sum(action = 'break-glass'), sum(outcome <> 'success'), sum({off}),
                     min(seq), min(occurred_ns), max(occurred_ns)
              FROM audit_events
-             WHERE occurred_ns >= ?1 AND occurred_ns < ?2 AND actor_user_id <> '' {only_off}
+             WHERE occurred_ns >= ?1 AND occurred_ns < ?2 AND actor_user_id <> '' AND source_system <> '{AUDITOR_SOURCE}' {only_off}
              GROUP BY actor_user_id, bucket
              HAVING sum(outcome <> 'success') >= ?3
              ORDER BY actor_user_id, bucket"
@@ -141,7 +141,7 @@ impl SqliteStore {
         let hour = D.local_hour(clock, "occurred_ns");
         let sql = format!(
             "SELECT actor_user_id, {hour} AS hour, count(*) FROM audit_events
-             WHERE occurred_ns >= ?1 AND occurred_ns < ?2 AND actor_user_id <> ''
+             WHERE occurred_ns >= ?1 AND occurred_ns < ?2 AND actor_user_id <> '' AND source_system <> '{AUDITOR_SOURCE}'
              GROUP BY actor_user_id, hour ORDER BY actor_user_id, hour"
         );
         let rows =
@@ -161,7 +161,7 @@ impl SqliteStore {
                 SELECT actor_user_id AS user_id, actor_org AS org, nhs_number, {day} AS day, max(actor_role) AS role,
                        count(*) AS events, min(occurred_ns) AS first_ns, max(occurred_ns) AS last_ns, min(seq) AS first_seq
                 FROM audit_events
-                WHERE occurred_ns >= ?1 AND occurred_ns < ?2 AND nhs_number <> '' AND actor_user_id <> ''
+                WHERE occurred_ns >= ?1 AND occurred_ns < ?2 AND nhs_number <> '' AND actor_user_id <> '' AND source_system <> '{AUDITOR_SOURCE}'
                 GROUP BY actor_user_id, actor_org, nhs_number, day
              ), a AS (
                 SELECT g.*,

@@ -13,8 +13,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
+use crate::audit_trail::AuditorAction;
 use crate::uk_time::format_ns;
-use crate::web::{render, same_origin, DashboardState, User, UserView, WebError, WebForm};
+use crate::web::{render, same_origin, DashboardState, PeerIp, User, UserView, WebError, WebForm};
 
 fn store(state: &DashboardState) -> Result<&FindingStore, WebError> {
     state.inner.findings.as_ref().ok_or(WebError::NotFound("This dashboard does not run the audit rules."))
@@ -194,11 +195,22 @@ async fn visible(state: &DashboardState, user: &crate::web::AnyUser, id: &str) -
 pub async fn finding_page(
     State(state): State<DashboardState>,
     User(user): User,
+    PeerIp(peer): PeerIp,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
     user.allowed("GET", "/audit/findings/{id}")?;
     let finding = visible(&state, &user, &id).await?;
     let id = finding.id;
+    // The page lists the finding's audit events: a search of the audit trail, recorded first.
+    let search = AuditorAction {
+        action: audit_store::Action::Search,
+        resource_type: "AuditEvent",
+        resource_id: format!("evidence of finding {id}"),
+        nhs_number: finding.nhs_number.clone(),
+        purpose: format!("audit review: finding {id}"),
+        client_address: peer,
+    };
+    state.record_auditor(&user, search).await?;
     let mut evidence = Vec::new();
     if let Some(telemetry) = state.store() {
         let filter = AuditFilter {
@@ -271,6 +283,36 @@ pub struct StatusForm {
     note: String,
 }
 
+/// Records a review decision before it is made (no unrecorded decisions), and its failure after.
+async fn decided<T>(
+    state: &DashboardState,
+    user: &crate::web::AnyUser,
+    peer: Option<std::net::IpAddr>,
+    finding: &Finding,
+    what: String,
+    change: impl std::future::Future<Output = Result<T, ReviewError>>,
+) -> Result<T, WebError> {
+    let action = |purpose: String| AuditorAction {
+        action: audit_store::Action::Update,
+        resource_type: "AuditFinding",
+        resource_id: finding.id.to_string(),
+        nhs_number: finding.nhs_number.clone(),
+        purpose,
+        client_address: peer,
+    };
+    state.record_auditor(user, action(format!("audit review decision: {what}"))).await?;
+    match change.await {
+        Ok(v) => Ok(v),
+        Err(e) => {
+            let refused = action(format!("audit review decision not saved ({what}): {e}"));
+            if let Err(record) = state.record_auditor(user, refused).await {
+                tracing::warn!(error = ?record, "recording a refused review decision");
+            }
+            Err(failed(e))
+        }
+    }
+}
+
 fn checked(headers: &HeaderMap, user: &crate::web::AnyUser, csrf: &str, route: &str) -> Result<(), WebError> {
     user.allowed("POST", route)?;
     if !same_origin(headers) {
@@ -283,15 +325,19 @@ pub async fn change_status(
     State(state): State<DashboardState>,
     headers: HeaderMap,
     User(user): User,
+    PeerIp(peer): PeerIp,
     Path(id): Path<String>,
     WebForm(form): WebForm<StatusForm>,
 ) -> Result<Response, WebError> {
     checked(&headers, &user, &form.csrf, "/audit/findings/{id}/status")?;
-    let id = visible(&state, &user, &id).await?.id;
+    let finding = visible(&state, &user, &id).await?;
+    let id = finding.id;
     let expected = Status::parse(&form.expected).ok_or(WebError::BadForm("The form named an unknown status."))?;
     let to = Status::parse(&form.to).ok_or(WebError::BadForm("Choose the status to move the finding to."))?;
     let now = crate::web::now_ns().max(0) as u64;
-    store(&state)?.transition(id, expected, to, &user.account.name, &form.note, now).await.map_err(failed)?;
+    let what = format!("{} → {}", expected.as_str(), to.as_str());
+    let change = store(&state)?.transition(id, expected, to, &user.account.name, &form.note, now);
+    decided(&state, &user, peer, &finding, what, change).await?;
     Ok(Redirect::to(&format!("/audit/findings/{id}")).into_response())
 }
 
@@ -306,16 +352,20 @@ pub async fn assign(
     State(state): State<DashboardState>,
     headers: HeaderMap,
     User(user): User,
+    PeerIp(peer): PeerIp,
     Path(id): Path<String>,
     WebForm(form): WebForm<AssignForm>,
 ) -> Result<Response, WebError> {
     checked(&headers, &user, &form.csrf, "/audit/findings/{id}/assign")?;
-    let id = visible(&state, &user, &id).await?.id;
+    let finding = visible(&state, &user, &id).await?;
+    let id = finding.id;
     if form.assignee.chars().count() > 200 {
         return Err(WebError::BadForm("The assignee's name is too long."));
     }
     let now = crate::web::now_ns().max(0) as u64;
-    store(&state)?.assign(id, &form.assignee, &user.account.name, now).await.map_err(failed)?;
+    let what = format!("assigned to {:?}", form.assignee.trim());
+    let change = store(&state)?.assign(id, &form.assignee, &user.account.name, now);
+    decided(&state, &user, peer, &finding, what, change).await?;
     Ok(Redirect::to(&format!("/audit/findings/{id}")).into_response())
 }
 
@@ -330,16 +380,22 @@ pub async fn add_note(
     State(state): State<DashboardState>,
     headers: HeaderMap,
     User(user): User,
+    PeerIp(peer): PeerIp,
     Path(id): Path<String>,
     WebForm(form): WebForm<NoteForm>,
 ) -> Result<Response, WebError> {
     checked(&headers, &user, &form.csrf, "/audit/findings/{id}/note")?;
-    let id = visible(&state, &user, &id).await?.id;
+    let finding = visible(&state, &user, &id).await?;
+    let id = finding.id;
     if form.note.chars().count() > 10_000 {
         return Err(WebError::BadForm("A note can be at most 10,000 characters."));
     }
+    if form.note.trim().is_empty() {
+        return Err(WebError::BadForm("A note cannot be empty."));
+    }
     let now = crate::web::now_ns().max(0) as u64;
-    store(&state)?.add_note(id, &user.account.name, &form.note, now).await.map_err(failed)?;
+    let change = store(&state)?.add_note(id, &user.account.name, &form.note, now);
+    decided(&state, &user, peer, &finding, "note added".into(), change).await?;
     Ok(Redirect::to(&format!("/audit/findings/{id}")).into_response())
 }
 

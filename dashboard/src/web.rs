@@ -134,6 +134,8 @@ pub(crate) struct Inner {
     pub(crate) reports: Option<crate::report_inputs::Deployment>,
     /// Audit findings and their workflow, when the audit rules run.
     pub(crate) findings: Option<audit_review::FindingStore>,
+    /// Where auditors' actions are recorded as audit events; without it no audit data is shown.
+    pub(crate) audit_recorder: Option<crate::audit_trail::Recorder>,
 }
 
 impl DashboardState {
@@ -160,6 +162,7 @@ impl DashboardState {
                 hazards: None,
                 reports: None,
                 findings: None,
+                audit_recorder: None,
             }),
         }
     }
@@ -219,6 +222,19 @@ impl DashboardState {
             None => {
                 debug_assert!(false, "DashboardState::with_findings after the state was shared");
                 tracing::error!("dashboard state already shared: audit findings are not shown");
+            }
+        }
+        self
+    }
+
+    /// Adds the recorder of auditors' actions (see `audit_trail`). Like `with_data`, call it before
+    /// the state is shared.
+    pub fn with_audit_recorder(mut self, recorder: crate::audit_trail::Recorder) -> DashboardState {
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => inner.audit_recorder = Some(recorder),
+            None => {
+                debug_assert!(false, "DashboardState::with_audit_recorder after the state was shared");
+                tracing::error!("dashboard state already shared: audit data pages will refuse to show data");
             }
         }
         self

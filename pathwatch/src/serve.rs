@@ -125,6 +125,15 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
         .or_else(|| generated_token.clone())
         .or_else(|| config.collector.ingest_tokens.values().next().cloned());
     let state = CollectorState::new(config.collector.clone(), tokens, sink, pseudonym_key.into_bytes(), metrics);
+    // What dashboard users do with audit data goes into the chain through this process's writer.
+    let writer = state.writer.clone();
+    let recorder: dashboard::audit_trail::Recorder = std::sync::Arc::new(move |event| {
+        let writer = writer.clone();
+        Box::pin(async move {
+            let batch = audit_store::IngestBatch { spans: Vec::new(), audit: vec![event] };
+            writer.write(batch).await.map(|_| ()).map_err(|e| e.to_string())
+        })
+    });
     let collector_listener = tokio::net::TcpListener::bind(collector_listen)
         .await
         .with_context(|| format!("binding collector to {collector_listen} (key `collector.listen`)"))?;
@@ -162,7 +171,7 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
         let parts = dashboard::RunningParts {
             lines: lines.iter().filter(|l| !l.starts_with("ingest token")).cloned().collect(),
         };
-        let (state, admin_line) = open_dashboard(&config, parts, store.clone()).await?;
+        let (state, admin_line) = open_dashboard(&config, parts, store.clone(), recorder).await?;
         lines.extend(admin_line);
         let app = dashboard::web::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
         servers.spawn(async move { axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await });
@@ -196,6 +205,7 @@ async fn open_dashboard(
     config: &Config,
     parts: dashboard::RunningParts,
     store: AnyStore,
+    recorder: dashboard::audit_trail::Recorder,
 ) -> anyhow::Result<(dashboard::web::DashboardState, Option<String>)> {
     use dashboard::accounts::{Accounts, FirstAdmin};
     let path = config.data_dir.join("dashboard.db");
@@ -255,7 +265,7 @@ async fn open_dashboard(
     let findings = audit_review::FindingStore::open(&findings_path)
         .await
         .with_context(|| format!("opening the audit findings {}", findings_path.display()))?;
-    state = state.with_findings(findings.clone());
+    state = state.with_findings(findings.clone()).with_audit_recorder(recorder);
     let audit_monitor = dashboard::audit_monitor::AuditMonitor::new(
         audit_store_for_monitor,
         findings,

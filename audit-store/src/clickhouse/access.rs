@@ -15,7 +15,8 @@ const D: Dialect = Dialect::ClickHouse;
 fn events(from_ns: u64, to_ns: u64, extra: &str) -> String {
     format!(
         "(SELECT Seq, OccurredNs, ActorUserId, ActorRole, ActorOrg, Action, NhsNumber, Outcome FROM audit_events \
-         WHERE OccurredNs >= {from_ns} AND OccurredNs < {to_ns} AND ActorUserId != '' {extra} LIMIT 1 BY Seq)"
+         WHERE OccurredNs >= {from_ns} AND OccurredNs < {to_ns} AND ActorUserId != '' \
+         AND SourceSystem != '{AUDITOR_SOURCE}' {extra} LIMIT 1 BY Seq)"
     )
 }
 
@@ -89,7 +90,7 @@ pub fn patient_access(q: &PatientAccessQuery) -> String {
 pub fn arrivals_after(after_seq: u64) -> String {
     format!(
         "SELECT count() AS events, max(Seq) AS last_seq, min(OccurredNs) AS earliest, max(OccurredNs) AS latest \
-         FROM audit_events WHERE Seq > {after_seq}"
+         FROM (SELECT Seq, OccurredNs FROM audit_events WHERE Seq > {after_seq} LIMIT 1 BY Seq)"
     )
 }
 

@@ -309,11 +309,15 @@ pub async fn access_aggregates_count_replays_once_and_use_the_newest_context<S: 
     };
     store.add_care_relationships(&[cared.clone()]).await.unwrap();
     store.add_care_relationships(&[cared]).await.unwrap();
+    // The fourth is an auditor's own action on the dashboard: the rules leave it out.
+    let mut auditor = event(4, "9000000025", "alice", T0 + 40);
+    auditor.source_system = access::AUDITOR_SOURCE.into();
     let stored = chained(
         vec![
             event(1, "9000000009", "alice", T0 + 10),
             event(2, "9000000017", "alice", T0 + 20),
             event(3, "9000000017", "alice", T0 + 30),
+            auditor,
         ],
         T0,
     );
@@ -354,9 +358,9 @@ pub async fn access_aggregates_count_replays_once_and_use_the_newest_context<S: 
     let arrivals = store.audit_arrivals_after(1).await.unwrap().unwrap();
     assert_eq!(
         (arrivals.events, arrivals.last_seq, arrivals.earliest_occurred_ns, arrivals.latest_occurred_ns),
-        (2, 3, T0 + 20, T0 + 30)
+        (3, 4, T0 + 20, T0 + 40)
     );
-    assert_eq!(store.audit_arrivals_after(3).await.unwrap(), None);
+    assert_eq!(store.audit_arrivals_after(4).await.unwrap(), None);
     let profile = store.hour_profiles(T0, T0 + DAY, &LocalClock::utc()).await.unwrap();
     assert_eq!(profile, vec![HourProfile { user_id: "alice".into(), hour: 0, events: 3 }]);
 }

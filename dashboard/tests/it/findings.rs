@@ -3,10 +3,7 @@
 //! audit monitor raises findings from new events and e-mails high-severity ones (without the patient).
 
 use audit_review::{FindingFilter, FindingStore, RulesConfig, Status};
-use audit_store::chain;
-use audit_store::{
-    Action, Actor, AuditEvent, ChainLink, Outcome, PatientRecord, SqliteStore, StaffMember, TelemetryStore,
-};
+use audit_store::{Action, Actor, AuditEvent, Outcome, PatientRecord, SqliteStore, StaffMember, TelemetryStore};
 use axum::http::StatusCode;
 use dashboard::accounts::{Accounts, Role};
 use dashboard::audit_monitor::{AuditConfig, AuditMonitor};
@@ -47,23 +44,32 @@ fn read(i: u64, user: &str, org: &str, nhs: &str) -> AuditEvent {
     }
 }
 
+fn event_time() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64
+}
+
+/// What auditors did, as the chain records it: (user, action, resource id, purpose).
+async fn auditor_events(store: &SqliteStore) -> Vec<(String, String, String, String)> {
+    let all = store.audit_chain_page(0, 1_000).await.unwrap();
+    all.into_iter()
+        .filter(|r| r.event.source_system == dashboard::audit_trail::SOURCE)
+        .map(|r| (r.event.actor.user_id, r.event.action.as_str().to_string(), r.event.resource_id, r.event.purpose_of_use))
+        .collect()
+}
+
 struct Rig {
     _dir: tempfile::TempDir,
     app: axum::Router,
     store: SqliteStore,
     findings: FindingStore,
-    head: Option<ChainLink>,
 }
 
 impl Rig {
+    /// Ingests events as the collector does (through the sequencer), received when they occurred.
     async fn add(&mut self, events: Vec<AuditEvent>) {
-        let mut stored = Vec::new();
-        for e in events {
-            let r = chain::link(self.head.as_ref(), e.occurred_ns, e);
-            self.head = Some(ChainLink { seq: r.seq, hash: r.hash.clone() });
-            stored.push(r);
-        }
-        self.store.insert_audit_events(&stored).await.unwrap();
+        let received = events.iter().map(|e| e.occurred_ns).max().unwrap_or(AT);
+        let batch = audit_store::SqliteBatch::prepare(audit_store::IngestBatch { spans: vec![], audit: events }).unwrap();
+        self.store.commit_ingest(received, vec![batch]).await.unwrap();
     }
 
     fn monitor(&self, mailer: Option<Mailer>, notify: Vec<String>) -> AuditMonitor {
@@ -109,10 +115,21 @@ async fn rig() -> Rig {
         .await
         .unwrap();
     let findings = FindingStore::open(&dir.path().join("audit-review.db")).await.unwrap();
+    // Auditors' actions go into the same chain, as the collector's writer does in `pathwatch up`.
+    let chain_store = store.clone();
+    let recorder: dashboard::audit_trail::Recorder = std::sync::Arc::new(move |event| {
+        let store = chain_store.clone();
+        Box::pin(async move {
+            let batch = audit_store::SqliteBatch::prepare(audit_store::IngestBatch { spans: vec![], audit: vec![event] })
+                .map_err(|e| e.to_string())?;
+            store.commit_ingest(event_time(), vec![batch]).await.map(|_| ()).map_err(|e| e.to_string())
+        })
+    });
     let state = DashboardState::new(accounts, RunningParts { lines: vec![] }, WebConfig::default())
         .with_data(audit_store::AnyStore::Sqlite(store.clone()), vec![], vec![])
-        .with_findings(findings.clone());
-    Rig { _dir: dir, app: router(state), store, findings, head: None }
+        .with_findings(findings.clone())
+        .with_audit_recorder(recorder);
+    Rig { _dir: dir, app: router(state), store, findings }
 }
 
 async fn raise(rig: &mut Rig) -> i64 {
@@ -206,6 +223,26 @@ async fn an_ig_lead_moves_a_finding_through_the_workflow_and_bad_moves_say_why()
 
     let f = rig.findings.get(id).await.unwrap();
     assert_eq!((f.status, f.assignee.as_str()), (Status::Inappropriate, "ig"));
+    // Every view and decision is an audit event in the chain, refused attempts included.
+    let recorded = auditor_events(&rig.store).await;
+    let ours = id.to_string();
+    let purposes: Vec<&str> = recorded.iter().filter(|e| e.2 == ours).map(|e| e.3.as_str()).collect();
+    assert_eq!(
+        purposes,
+        [
+            "audit review decision: open → investigating",
+            "audit review decision: investigating → inappropriate",
+            "audit review decision not saved (investigating → inappropriate): closing a finding needs a note saying why",
+            "audit review decision: open → justified",
+            "audit review decision not saved (open → justified): finding 1 is now \"Investigating\", not \"Open\": someone changed it; reload and try again",
+            "audit review decision: assigned to \"ig\"",
+            "audit review decision: note added",
+            "audit review decision: investigating → inappropriate",
+        ],
+        "{recorded:#?}"
+    );
+    assert!(recorded.iter().any(|e| e.0 == "ig" && e.1 == "search" && e.2 == format!("evidence of finding {id}")));
+    assert!(audit_store::chain::verify(&rig.store, 100).await.unwrap().first_break.is_none());
     let page = get(&rig.app, &path, &ig).await;
     for text in ["Closed: inappropriate (breach)", "Called the practice manager", "Looked at a relative", "to ig"] {
         assert!(page.body.contains(text), "{text}: {}", page.body);
@@ -217,6 +254,23 @@ async fn an_ig_lead_moves_a_finding_through_the_workflow_and_bad_moves_say_why()
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
     assert!(!get(&rig.app, "/audit/findings", &ig).await.body.contains("recep1"));
     assert!(get(&rig.app, "/audit/findings?status=inappropriate", &ig).await.body.contains("recep1"));
+}
+
+#[tokio::test]
+async fn without_a_recorder_of_auditors_actions_no_audit_data_is_shown() {
+    let mut rig = rig().await;
+    let id = raise(&mut rig).await;
+    let dir = tempfile::tempdir().unwrap();
+    let accounts = Accounts::open(&dir.path().join("dashboard.db")).await.unwrap();
+    accounts.create("ig", Role::IgLead, &[], PASSWORD, false).await.unwrap();
+    let state = DashboardState::new(accounts, RunningParts { lines: vec![] }, WebConfig::default())
+        .with_data(audit_store::AnyStore::Sqlite(rig.store.clone()), vec![], vec![])
+        .with_findings(rig.findings.clone());
+    let app = router(state);
+    let (ig, _) = sign_in(&app, "ig", PASSWORD).await;
+    let page = get(&app, &format!("/audit/findings/{id}"), &ig).await;
+    assert_eq!(page.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(page.body.contains("cannot record what its users do with audit data"), "{}", page.body);
 }
 
 #[tokio::test]

@@ -1,0 +1,83 @@
+//! Auditing the auditors: every search of the audit trail, every reveal of a masked NHS number,
+//! every export, sample and review decision made on the dashboard becomes an audit event in the same
+//! hash chain as everyone else's, where other IG leads can see it (source `pathwatch-dashboard`).
+//!
+//! The dashboard never writes the store itself: the binary hands it a [`Recorder`] (in
+//! `pathwatch up`, the collector's writer, so the event is sequenced and made durable like any
+//! other). Reads fail closed: audit data is shown only after the event recording its viewing is
+//! durable. Without a recorder, the audit pages refuse to show anything.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use audit_store::{Action, Actor, AuditEvent, Outcome};
+
+use crate::web::{AnyUser, DashboardState, WebError};
+
+/// The source system auditors' events carry, to find them among the rest.
+pub const SOURCE: &str = audit_store::access::AUDITOR_SOURCE;
+
+/// Makes one audit event durable, or says why it could not.
+pub type Recorder =
+    Arc<dyn Fn(AuditEvent) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync>;
+
+/// What an auditor did, in the audit event's terms.
+pub struct AuditorAction<'a> {
+    pub action: Action,
+    /// What was acted on: "AuditEvent" (a search), "AuditFinding", "AuditSample".
+    pub resource_type: &'a str,
+    /// Which one, or the search's filter in words.
+    pub resource_id: String,
+    /// The patient concerned, when there is one.
+    pub nhs_number: String,
+    /// Why, in the auditor's words where they gave a reason ("audit review: …").
+    pub purpose: String,
+    pub client_address: Option<std::net::IpAddr>,
+}
+
+/// The audit event for `action` by `user`.
+pub fn event(user: &AnyUser, action: AuditorAction<'_>, now_ns: u64) -> AuditEvent {
+    AuditEvent {
+        event_id: format!("pathwatch-dashboard-{}", uuid::Uuid::new_v4()),
+        occurred_ns: now_ns,
+        actor: Actor {
+            user_id: user.account.name.clone(),
+            name: user.account.display_name.clone().unwrap_or_default(),
+            role: user.account.role.as_str().to_string(),
+            organisation: user.account.organisations.join(" "),
+        },
+        purpose_of_use: action.purpose,
+        action: action.action,
+        nhs_number: action.nhs_number,
+        resource_type: action.resource_type.to_string(),
+        resource_id: action.resource_id,
+        outcome: Outcome::Success,
+        correlation_id: String::new(),
+        request_id: String::new(),
+        source_system: SOURCE.to_string(),
+        client_address: action.client_address.map(|a| a.to_string()).unwrap_or_default(),
+        device: String::new(),
+    }
+}
+
+impl DashboardState {
+    /// Records what an auditor did. An error means it was not recorded: the caller must not show
+    /// the data (reads) or must say the change went unrecorded (writes).
+    pub(crate) async fn record_auditor(&self, user: &AnyUser, action: AuditorAction<'_>) -> Result<(), WebError> {
+        let Some(recorder) = &self.inner.audit_recorder else {
+            return Err(WebError::Refused(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "This dashboard cannot record what its users do with audit data, so it shows none.".into(),
+            ));
+        };
+        let now = crate::web::now_ns().max(0) as u64;
+        recorder(event(user, action, now)).await.map_err(|e| {
+            tracing::error!(error = %e, "an auditor's action could not be recorded in the audit trail");
+            WebError::Refused(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "Your action could not be recorded in the audit trail, so it was not done. Try again in a moment.".into(),
+            )
+        })
+    }
+}
