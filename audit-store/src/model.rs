@@ -405,6 +405,10 @@ pub struct AuditFilter {
     pub nhs_number: Option<String>,
     pub user_id: Option<String>,
     pub correlation_id: Option<String>,
+    /// ODS code of the organisation the user acted for.
+    pub organisation: Option<String>,
+    /// The system that reported the event (e.g. `pathwatch-dashboard` for auditors' own actions).
+    pub source_system: Option<String>,
     /// Inclusive lower bound on when the event occurred.
     pub from_ns: Option<u64>,
     /// Exclusive upper bound on when the event occurred.

@@ -579,6 +579,12 @@ impl TelemetryStore for SqliteStore {
         if let Some(c) = &filter.correlation_id {
             q.push(" AND correlation_id = ").push_bind(c.clone());
         }
+        if let Some(o) = &filter.organisation {
+            q.push(" AND actor_org = ").push_bind(o.clone());
+        }
+        if let Some(s) = &filter.source_system {
+            q.push(" AND source_system = ").push_bind(s.clone());
+        }
         if let Some(from) = filter.from_ns {
             q.push(" AND occurred_ns >= ").push_bind(to_i64(from)?);
         }

@@ -19,8 +19,7 @@ use crate::web::{AnyUser, DashboardState, WebError};
 pub const SOURCE: &str = audit_store::access::AUDITOR_SOURCE;
 
 /// Makes one audit event durable, or says why it could not.
-pub type Recorder =
-    Arc<dyn Fn(AuditEvent) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync>;
+pub type Recorder = Arc<dyn Fn(AuditEvent) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync>;
 
 /// What an auditor did, in the audit event's terms.
 pub struct AuditorAction<'a> {
@@ -76,7 +75,8 @@ impl DashboardState {
             tracing::error!(error = %e, "an auditor's action could not be recorded in the audit trail");
             WebError::Refused(
                 axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                "Your action could not be recorded in the audit trail, so it was not done. Try again in a moment.".into(),
+                "Your action could not be recorded in the audit trail, so it was not done. Try again in a moment."
+                    .into(),
             )
         })
     }

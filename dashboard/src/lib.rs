@@ -13,6 +13,7 @@ pub mod alerts;
 pub mod api;
 pub mod api_tokens;
 pub mod audit_monitor;
+pub mod audit_search;
 pub mod audit_trail;
 pub mod evidence;
 pub mod evidence_monitor;

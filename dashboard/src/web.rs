@@ -64,6 +64,9 @@ pub const ROUTES: &[RouteAccess] = &[
     RouteAccess { method: "POST", path: "/audit/findings/{id}/status", roles: &[Role::IgLead] },
     RouteAccess { method: "POST", path: "/audit/findings/{id}/assign", roles: &[Role::IgLead] },
     RouteAccess { method: "POST", path: "/audit/findings/{id}/note", roles: &[Role::IgLead] },
+    // Searching the audit trail and revealing NHS numbers: IG leads and admins, every use recorded.
+    RouteAccess { method: "GET", path: "/audit/search", roles: &[Role::IgLead, Role::Admin] },
+    RouteAccess { method: "POST", path: "/audit/reveal", roles: &[Role::IgLead, Role::Admin] },
     RouteAccess { method: "GET", path: "/slos", roles: EVERYONE },
     RouteAccess { method: "GET", path: "/alerts", roles: EVERYONE },
     // Traces hold no patient identifiers (pseudonymised at ingest), but they are operational detail.
@@ -359,6 +362,8 @@ pub fn router(state: DashboardState) -> Router {
         .route("/hazards/{id}/sign-off", axum::routing::post(crate::hazard_pages::sign_off))
         .route("/reports", get(crate::report_pages::reports_page))
         .route("/reports/download", get(crate::report_pages::download))
+        .route("/audit/search", get(crate::audit_search::search_page))
+        .route("/audit/reveal", axum::routing::post(crate::audit_search::reveal))
         .route("/audit/findings", get(crate::finding_pages::list_page))
         .route("/audit/findings/{id}", get(crate::finding_pages::finding_page))
         .route("/audit/findings/{id}/status", axum::routing::post(crate::finding_pages::change_status))
@@ -463,6 +468,7 @@ pub struct UserView {
     pub can_see_hazards: bool,
     pub can_see_reports: bool,
     pub can_see_findings: bool,
+    pub can_search_audit: bool,
     pub csrf: String,
     /// When the page was made, UK time with the zone ("last updated" on every signed-in page).
     pub now: String,
@@ -620,6 +626,7 @@ impl AnyUser {
             can_see_hazards: roles_for("GET", "/hazards").contains(&self.account.role),
             can_see_reports: roles_for("GET", "/reports").contains(&self.account.role),
             can_see_findings: roles_for("GET", "/audit/findings").contains(&self.account.role),
+            can_search_audit: roles_for("GET", "/audit/search").contains(&self.account.role),
             now: crate::uk_time::format_ns(now_ns().max(0) as u64),
             csrf: self.csrf.clone(),
             path: self.path.clone(),

@@ -54,6 +54,8 @@ pub async fn audit_search(config: &Config, search: AuditSearch) -> anyhow::Resul
         nhs_number,
         user_id: search.user,
         correlation_id: search.correlation,
+        organisation: None,
+        source_system: None,
         from_ns: search.from.as_deref().map(|t| parse_time("from", t)).transpose()?,
         to_ns: search.to.as_deref().map(|t| parse_time("to", t)).transpose()?,
         limit: search.limit,

@@ -171,6 +171,12 @@ pub fn audit_events(filter: &AuditFilter) -> String {
     if let Some(c) = &filter.correlation_id {
         conditions.push(format!("CorrelationId = {}", quote(c)));
     }
+    if let Some(o) = &filter.organisation {
+        conditions.push(format!("ActorOrg = {}", quote(o)));
+    }
+    if let Some(s) = &filter.source_system {
+        conditions.push(format!("SourceSystem = {}", quote(s)));
+    }
     format!(
         "SELECT {AUDIT_FIELDS} FROM audit_events WHERE {}{time} ORDER BY OccurredNs, Seq LIMIT 1 BY Seq LIMIT {}",
         conditions.join(" AND "),
@@ -241,6 +247,8 @@ pub fn examples() -> Vec<(&'static str, String)> {
         nhs_number: Some("9000000009".into()),
         user_id: Some("alice".into()),
         correlation_id: Some("c'1".into()),
+        organisation: Some("A81001".into()),
+        source_system: Some("ehr".into()),
         from_ns: Some(t0),
         to_ns: Some(t0 + 3600 * NANOS_PER_SEC),
         limit: 100,

@@ -224,6 +224,14 @@ pub async fn audit_events_by_patient_user_time_and_correlation<S: TelemetryStore
     assert_eq!(ids(store.audit_events(&corr).await.unwrap()), ["evt-4"]);
     let limited = AuditFilter { limit: 2, ..all.clone() };
     assert_eq!(ids(store.audit_events(&limited).await.unwrap()), ["evt-2", "evt-3"]);
+    let org = AuditFilter { organisation: Some("A81001".into()), ..all.clone() };
+    assert_eq!(ids(store.audit_events(&org).await.unwrap()).len(), 4);
+    let other_org = AuditFilter { organisation: Some("B82005".into()), ..all.clone() };
+    assert!(store.audit_events(&other_org).await.unwrap().is_empty());
+    let source = AuditFilter { source_system: Some("ehr".into()), user_id: Some("bob".into()), ..all.clone() };
+    assert_eq!(ids(store.audit_events(&source).await.unwrap()), ["evt-3", "evt-4"]);
+    let other_source = AuditFilter { source_system: Some(access::AUDITOR_SOURCE.into()), ..all.clone() };
+    assert!(store.audit_events(&other_source).await.unwrap().is_empty());
     // Every field comes back as it went in.
     let back = store.audit_events(&AuditFilter { correlation_id: Some("corr-1".into()), ..all }).await.unwrap();
     assert_eq!(back, vec![stored[0].clone()]);

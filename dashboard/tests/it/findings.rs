@@ -14,13 +14,13 @@ use dashboard::RunningParts;
 use crate::assurance::{message_with, smtp};
 use crate::web::{get, post, sign_in};
 
-const PASSWORD: &str = "correct horse battery";
+pub(crate) const PASSWORD: &str = "correct horse battery";
 const SEC: u64 = 1_000_000_000;
 /// Tuesday 3 November 2026, 10:00 GMT.
 const AT: u64 = 1_793_700_000 * SEC;
-const RELATIVE: &str = "9990001234";
+pub(crate) const RELATIVE: &str = "9990001235";
 
-fn read(i: u64, user: &str, org: &str, nhs: &str) -> AuditEvent {
+pub(crate) fn read(i: u64, user: &str, org: &str, nhs: &str) -> AuditEvent {
     AuditEvent {
         event_id: format!("e-{i}"),
         occurred_ns: AT + i * SEC,
@@ -49,26 +49,29 @@ fn event_time() -> u64 {
 }
 
 /// What auditors did, as the chain records it: (user, action, resource id, purpose).
-async fn auditor_events(store: &SqliteStore) -> Vec<(String, String, String, String)> {
+pub(crate) async fn auditor_events(store: &SqliteStore) -> Vec<(String, String, String, String)> {
     let all = store.audit_chain_page(0, 1_000).await.unwrap();
     all.into_iter()
         .filter(|r| r.event.source_system == dashboard::audit_trail::SOURCE)
-        .map(|r| (r.event.actor.user_id, r.event.action.as_str().to_string(), r.event.resource_id, r.event.purpose_of_use))
+        .map(|r| {
+            (r.event.actor.user_id, r.event.action.as_str().to_string(), r.event.resource_id, r.event.purpose_of_use)
+        })
         .collect()
 }
 
-struct Rig {
+pub(crate) struct Rig {
     _dir: tempfile::TempDir,
-    app: axum::Router,
-    store: SqliteStore,
+    pub(crate) app: axum::Router,
+    pub(crate) store: SqliteStore,
     findings: FindingStore,
 }
 
 impl Rig {
     /// Ingests events as the collector does (through the sequencer), received when they occurred.
-    async fn add(&mut self, events: Vec<AuditEvent>) {
+    pub(crate) async fn add(&mut self, events: Vec<AuditEvent>) {
         let received = events.iter().map(|e| e.occurred_ns).max().unwrap_or(AT);
-        let batch = audit_store::SqliteBatch::prepare(audit_store::IngestBatch { spans: vec![], audit: events }).unwrap();
+        let batch =
+            audit_store::SqliteBatch::prepare(audit_store::IngestBatch { spans: vec![], audit: events }).unwrap();
         self.store.commit_ingest(received, vec![batch]).await.unwrap();
     }
 
@@ -86,7 +89,7 @@ impl Rig {
 
 /// A receptionist at A1 who opens a relative's record (shared surname and address, no care
 /// relationship): one high-severity finding once the monitor has run.
-async fn rig() -> Rig {
+pub(crate) async fn rig() -> Rig {
     let dir = tempfile::tempdir().unwrap();
     let accounts = Accounts::open(&dir.path().join("dashboard.db")).await.unwrap();
     for (name, role) in
@@ -120,8 +123,9 @@ async fn rig() -> Rig {
     let recorder: dashboard::audit_trail::Recorder = std::sync::Arc::new(move |event| {
         let store = chain_store.clone();
         Box::pin(async move {
-            let batch = audit_store::SqliteBatch::prepare(audit_store::IngestBatch { spans: vec![], audit: vec![event] })
-                .map_err(|e| e.to_string())?;
+            let batch =
+                audit_store::SqliteBatch::prepare(audit_store::IngestBatch { spans: vec![], audit: vec![event] })
+                    .map_err(|e| e.to_string())?;
             store.commit_ingest(event_time(), vec![batch]).await.map(|_| ()).map_err(|e| e.to_string())
         })
     });
@@ -151,7 +155,7 @@ async fn ig_leads_and_admins_see_findings_masked_and_others_are_refused() {
     let page = get(&rig.app, &path, &ig).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("shares their surname and address"), "{}", page.body);
-    assert!(page.body.contains("*** *** 1234"), "masked patient");
+    assert!(page.body.contains("*** *** 1235"), "masked patient");
     assert!(!page.body.contains(RELATIVE), "the NHS number never appears unmasked");
     assert_eq!(page.body.matches("<td>read</td>").count(), 2, "both evidence events listed");
     assert!(page.body.contains("Save the status"));

@@ -5,6 +5,7 @@
 mod alerts;
 mod api;
 mod assurance;
+mod audit_search;
 mod fake_idp;
 mod findings;
 mod hazards;

@@ -56,7 +56,9 @@ fn invalid_configuration_fails_at_start_up_naming_the_key() {
 #[test]
 fn operator_commands_on_a_directory_without_data_say_so_and_create_nothing() {
     let (_tmp, data) = temp_dir();
-    for args in [&["audit", "verify"][..], &["audit", "search", "--user", "u"], &["audit", "scan"], &["trace", "corr-1"]] {
+    for args in
+        [&["audit", "verify"][..], &["audit", "search", "--user", "u"], &["audit", "scan"], &["trace", "corr-1"]]
+    {
         let out = run(pathwatch(&data).args(args));
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
@@ -403,19 +405,32 @@ fn audit_context_files_are_checked_whole_before_anything_is_loaded() {
     let patients = data.join("patients.csv");
     let care = data.join("care.csv");
     std::fs::write(&staff, "user_id,surname,address,nhs_number\nrecep1,Okafor,1 High Street,\n").unwrap();
-    std::fs::write(&patients, "nhs_number,surname,address,vip,restricted,deceased\n9000000009,Okafor,,no,,\n9000000017,Lee,,perhaps,,\n")
+    std::fs::write(
+        &patients,
+        "nhs_number,surname,address,vip,restricted,deceased\n9000000009,Okafor,,no,,\n9000000017,Lee,,perhaps,,\n",
+    )
+    .unwrap();
+    std::fs::write(&care, "organisation,nhs_number,kind,from,to\nA81001,9000000009,registration,2020-01-01,\n")
         .unwrap();
-    std::fs::write(&care, "organisation,nhs_number,kind,from,to\nA81001,9000000009,registration,2020-01-01,\n").unwrap();
     let load = |patients: &std::path::Path| {
-        run(pathwatch(&data).args(["audit", "context", "--staff"]).arg(&staff).arg("--patients").arg(patients).arg("--relationships").arg(&care))
+        run(pathwatch(&data)
+            .args(["audit", "context", "--staff"])
+            .arg(&staff)
+            .arg("--patients")
+            .arg(patients)
+            .arg("--relationships")
+            .arg(&care))
     };
     let out = load(&patients);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("patients.csv line 3, column vip: \"perhaps\""), "{stderr}");
     assert!(!data.join("telemetry.db").exists(), "nothing is loaded from a set of files with an error");
-    std::fs::write(&patients, "nhs_number,surname,address,vip,restricted,deceased\n9000000009,Okafor,,no,,\n9000000017,Lee,,yes,,\n")
-        .unwrap();
+    std::fs::write(
+        &patients,
+        "nhs_number,surname,address,vip,restricted,deceased\n9000000009,Okafor,,no,,\n9000000017,Lee,,yes,,\n",
+    )
+    .unwrap();
     let out = load(&patients);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
@@ -434,7 +449,8 @@ fn audit_context_files_are_checked_whole_before_anything_is_loaded() {
 fn audit_evaluate_reports_figures_counted_from_the_generated_log() {
     let (_tmp, data) = temp_dir();
     let evaluate = |seed: &str| {
-        let out = run(pathwatch(&data).args(["audit", "evaluate", "--events", "20000", "--scenarios", "3", "--seed", seed]));
+        let out =
+            run(pathwatch(&data).args(["audit", "evaluate", "--events", "20000", "--scenarios", "3", "--seed", seed]));
         let stdout = String::from_utf8_lossy(&out.stdout).to_string();
         assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
         let last: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
