@@ -244,6 +244,56 @@ pub struct Arrivals {
     pub latest_occurred_ns: u64,
 }
 
+/// How a sample is drawn: which period, which seed, how many per stratum and what makes a stratum.
+/// The same query on the same data gives the same sample, on either backend.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SampleQuery {
+    pub from_ns: u64,
+    pub to_ns: u64,
+    pub seed: u64,
+    /// Items drawn from each stratum (from the whole period when there are no strata).
+    pub per_stratum: u32,
+    pub by_organisation: bool,
+    pub by_role: bool,
+    /// Events only: users have no one action.
+    pub by_action: bool,
+}
+
+/// A user drawn for review, with their activity over the sample's period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SampledUser {
+    pub user_id: String,
+    pub role: String,
+    pub organisation: String,
+    pub events: u64,
+    /// Their first event in the period (what the draw is keyed on).
+    pub first_seq: u64,
+}
+
+/// Events in a period per stratum (organisation, role, action): what sampling coverage is measured against.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StratumCount {
+    pub organisation: String,
+    pub role: String,
+    pub action: String,
+    pub events: u64,
+}
+
+const SAMPLE_PRIME: u64 = 2_147_483_647;
+const SAMPLE_ROUNDS: [u64; 3] = [48_271, 69_621, 16_807];
+
+/// The order in which a sample takes records: a seeded scramble of the sequence number, the same
+/// in Rust, SQLite and ClickHouse (every product stays below 2^62: no overflow in either).
+pub fn sample_key(seed: u64, seq: u64) -> u64 {
+    let mut x = seq % SAMPLE_PRIME;
+    for (i, a) in SAMPLE_ROUNDS.iter().enumerate() {
+        let k = seed.wrapping_add(i as u64 * 0x9E37_79B9) % SAMPLE_PRIME;
+        x = (x * a + k) % SAMPLE_PRIME;
+        x ^= x >> (11 + 2 * i as u32);
+    }
+    x
+}
+
 /// The two SQL dialects the store speaks. Only arithmetic differs in what this module builds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Dialect {
@@ -257,6 +307,22 @@ impl Dialect {
             Dialect::Sqlite => format!("(({a}) / {b})"),
             Dialect::ClickHouse => format!("intDiv({a}, {b})"),
         }
+    }
+
+    /// [`sample_key`] of `column` in SQL.
+    pub(crate) fn sample_key(self, seed: u64, column: &str) -> String {
+        let mut x = format!("({column} % {SAMPLE_PRIME})");
+        for (i, a) in SAMPLE_ROUNDS.iter().enumerate() {
+            let k = seed.wrapping_add(i as u64 * 0x9E37_79B9) % SAMPLE_PRIME;
+            let shift = 11 + 2 * i as u32;
+            let y = format!("(({x} * {a} + {k}) % {SAMPLE_PRIME})");
+            x = match self {
+                // No XOR operator in SQLite: a ^ b = (a | b) - (a & b).
+                Dialect::Sqlite => format!("(({y} | ({y} >> {shift})) - ({y} & ({y} >> {shift})))"),
+                Dialect::ClickHouse => format!("bitXor({y}, bitShiftRight({y}, {shift}))"),
+            };
+        }
+        x
     }
 
     /// `column` (Unix ns) as local nanoseconds under `clock`.
@@ -354,6 +420,18 @@ mod tests {
         );
         let summer = LocalClock::europe_london(s(2026, time::Month::July, 1, 0), s(2026, time::Month::July, 2, 0));
         assert_eq!((summer.base_offset_s, summer.changes.len()), (3600, 0));
+    }
+
+    #[test]
+    fn sample_keys_scramble_sequence_numbers_by_seed() {
+        let keys: Vec<u64> = (1..=20).map(|seq| sample_key(7, seq)).collect();
+        let mut sorted = keys.clone();
+        sorted.sort_unstable();
+        assert_ne!(keys, sorted, "not in sequence order");
+        sorted.dedup();
+        assert_eq!(sorted.len(), 20, "no collisions among neighbours");
+        assert_ne!(keys, (1..=20).map(|seq| sample_key(8, seq)).collect::<Vec<_>>());
+        assert!(keys.iter().all(|k| *k < SAMPLE_PRIME));
     }
 
     #[test]

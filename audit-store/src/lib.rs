@@ -17,7 +17,7 @@ mod sqlite_access;
 
 pub use crate::access::{
     ActivityQuery, Arrivals, CareRelationship, HourProfile, LocalClock, PatientAccess, PatientAccessQuery,
-    PatientRecord, StaffMember, UserActivity, WorkingHours,
+    PatientRecord, SampleQuery, SampledUser, StaffMember, StratumCount, UserActivity, WorkingHours,
 };
 pub use crate::clickhouse::{
     rowbinary as clickhouse_rowbinary, sql as clickhouse_sql, ClickHouseConfig, ClickHouseStore, WireCompression,
@@ -129,6 +129,16 @@ pub trait TelemetryStore {
     /// What arrived after `after_seq`: how an incremental run knows which period to look at again.
     async fn audit_arrivals_after(&self, after_seq: u64) -> Result<Option<Arrivals>, StoreError>;
 
+    /// A reproducible sample of the period's events: `per_stratum` from each stratum, in the
+    /// seeded order of [`access::sample_key`]. Auditors' own events are not sampled.
+    async fn sample_events(&self, query: &SampleQuery) -> Result<Vec<StoredAuditEvent>, StoreError>;
+
+    /// A reproducible sample of the users active in the period (strata: organisation, role).
+    async fn sample_users(&self, query: &SampleQuery) -> Result<Vec<SampledUser>, StoreError>;
+
+    /// The period's events per organisation, role and action.
+    async fn stratum_counts(&self, from_ns: u64, to_ns: u64) -> Result<Vec<StratumCount>, StoreError>;
+
     /// Removes whole days of data older than `cutoff_day` (a Unix day number) for one kind of data.
     /// Audit retention records where the chain now starts, so verification still detects deletions.
     async fn drop_days_before(&self, kind: DataKind, cutoff_day: i64) -> Result<(), StoreError>;
@@ -230,6 +240,15 @@ impl TelemetryStore for AnyStore {
     }
     async fn audit_arrivals_after(&self, after_seq: u64) -> Result<Option<Arrivals>, StoreError> {
         delegate!(self, s => s.audit_arrivals_after(after_seq))
+    }
+    async fn sample_events(&self, query: &SampleQuery) -> Result<Vec<StoredAuditEvent>, StoreError> {
+        delegate!(self, s => s.sample_events(query))
+    }
+    async fn sample_users(&self, query: &SampleQuery) -> Result<Vec<SampledUser>, StoreError> {
+        delegate!(self, s => s.sample_users(query))
+    }
+    async fn stratum_counts(&self, from_ns: u64, to_ns: u64) -> Result<Vec<StratumCount>, StoreError> {
+        delegate!(self, s => s.stratum_counts(from_ns, to_ns))
     }
     async fn drop_days_before(&self, kind: DataKind, cutoff_day: i64) -> Result<(), StoreError> {
         delegate!(self, s => s.drop_days_before(kind, cutoff_day))

@@ -375,11 +375,12 @@ fn span_from_row(row: &SqliteRow) -> Result<Span, StoreError> {
     })
 }
 
-const AUDIT_COLUMNS: &str = "seq, event_id, occurred_ns, received_ns, actor_user_id, actor_name, actor_role, \
+pub(crate) const AUDIT_COLUMNS: &str =
+    "seq, event_id, occurred_ns, received_ns, actor_user_id, actor_name, actor_role, \
     actor_org, purpose_of_use, action, nhs_number, resource_type, resource_id, outcome, correlation_id, \
     request_id, source_system, client_address, device, prev_hash, hash";
 
-fn audit_from_row(row: &SqliteRow) -> Result<StoredAuditEvent, StoreError> {
+pub(crate) fn audit_from_row(row: &SqliteRow) -> Result<StoredAuditEvent, StoreError> {
     let action: String = row.try_get(9)?;
     let outcome: String = row.try_get(13)?;
     Ok(StoredAuditEvent {
@@ -676,6 +677,15 @@ impl TelemetryStore for SqliteStore {
     }
     async fn audit_arrivals_after(&self, after_seq: u64) -> Result<Option<Arrivals>, StoreError> {
         self.sqlite_arrivals_after(after_seq).await
+    }
+    async fn sample_events(&self, query: &SampleQuery) -> Result<Vec<StoredAuditEvent>, StoreError> {
+        self.sqlite_sample_events(query).await
+    }
+    async fn sample_users(&self, query: &SampleQuery) -> Result<Vec<SampledUser>, StoreError> {
+        self.sqlite_sample_users(query).await
+    }
+    async fn stratum_counts(&self, from_ns: u64, to_ns: u64) -> Result<Vec<StratumCount>, StoreError> {
+        self.sqlite_stratum_counts(from_ns, to_ns).await
     }
 
     async fn drop_days_before(&self, kind: DataKind, cutoff_day: i64) -> Result<(), StoreError> {

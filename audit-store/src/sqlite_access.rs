@@ -4,8 +4,10 @@
 use sqlx::{AssertSqlSafe, QueryBuilder, Row, Sqlite};
 
 use crate::access::*;
+use crate::model::StoredAuditEvent;
 use crate::sequencer::to_i64;
 use crate::sqlite::SqliteStore;
+use crate::sqlite::AUDIT_COLUMNS;
 use crate::StoreError;
 
 const D: Dialect = Dialect::Sqlite;
@@ -209,6 +211,102 @@ impl SqliteStore {
                     vip: flag(r, 13)?,
                     restricted: flag(r, 14)?,
                     deceased: flag(r, 15)?,
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) async fn sqlite_sample_events(&self, q: &SampleQuery) -> Result<Vec<StoredAuditEvent>, StoreError> {
+        let mut strata = Vec::new();
+        if q.by_organisation {
+            strata.push("actor_org");
+        }
+        if q.by_role {
+            strata.push("actor_role");
+        }
+        if q.by_action {
+            strata.push("action");
+        }
+        let partition = if strata.is_empty() { String::new() } else { format!("PARTITION BY {}", strata.join(", ")) };
+        let order = strata.iter().map(|c| format!("{c}, ")).collect::<String>();
+        let key = D.sample_key(q.seed, "seq");
+        let sql = format!(
+            "SELECT {AUDIT_COLUMNS} FROM (
+                SELECT *, ROW_NUMBER() OVER ({partition} ORDER BY sample_key, seq) AS rn FROM (
+                    SELECT *, {key} AS sample_key FROM audit_events
+                    WHERE occurred_ns >= ?1 AND occurred_ns < ?2 AND source_system <> '{AUDITOR_SOURCE}'))
+             WHERE rn <= ?3 ORDER BY {order}sample_key, seq"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(to_i64(q.from_ns)?)
+            .bind(to_i64(q.to_ns)?)
+            .bind(i64::from(q.per_stratum))
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(crate::sqlite::audit_from_row).collect()
+    }
+
+    pub(crate) async fn sqlite_sample_users(&self, q: &SampleQuery) -> Result<Vec<SampledUser>, StoreError> {
+        let mut strata = Vec::new();
+        if q.by_organisation {
+            strata.push("org");
+        }
+        if q.by_role {
+            strata.push("role");
+        }
+        let partition = if strata.is_empty() { String::new() } else { format!("PARTITION BY {}", strata.join(", ")) };
+        let order = strata.iter().map(|c| format!("{c}, ")).collect::<String>();
+        let key = D.sample_key(q.seed, "first_seq");
+        let sql = format!(
+            "SELECT user_id, role, org, events, first_seq FROM (
+                SELECT *, ROW_NUMBER() OVER ({partition} ORDER BY sample_key, first_seq) AS rn FROM (
+                    SELECT *, {key} AS sample_key FROM (
+                        SELECT actor_user_id AS user_id, max(actor_role) AS role, max(actor_org) AS org,
+                               count(*) AS events, min(seq) AS first_seq
+                        FROM audit_events
+                        WHERE occurred_ns >= ?1 AND occurred_ns < ?2 AND actor_user_id <> ''
+                          AND source_system <> '{AUDITOR_SOURCE}'
+                        GROUP BY actor_user_id)))
+             WHERE rn <= ?3 ORDER BY {order}sample_key, first_seq"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(to_i64(q.from_ns)?)
+            .bind(to_i64(q.to_ns)?)
+            .bind(i64::from(q.per_stratum))
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(SampledUser {
+                    user_id: r.try_get(0)?,
+                    role: r.try_get(1)?,
+                    organisation: r.try_get(2)?,
+                    events: count(r, 3)?,
+                    first_seq: count(r, 4)?,
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) async fn sqlite_stratum_counts(
+        &self,
+        from_ns: u64,
+        to_ns: u64,
+    ) -> Result<Vec<StratumCount>, StoreError> {
+        let sql = format!(
+            "SELECT actor_org, actor_role, action, count(*) FROM audit_events
+             WHERE occurred_ns >= ?1 AND occurred_ns < ?2 AND source_system <> '{AUDITOR_SOURCE}'
+             GROUP BY actor_org, actor_role, action ORDER BY actor_org, actor_role, action"
+        );
+        let rows =
+            sqlx::query(AssertSqlSafe(sql)).bind(to_i64(from_ns)?).bind(to_i64(to_ns)?).fetch_all(self.pool()).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(StratumCount {
+                    organisation: r.try_get(0)?,
+                    role: r.try_get(1)?,
+                    action: r.try_get(2)?,
+                    events: count(r, 3)?,
                 })
             })
             .collect()

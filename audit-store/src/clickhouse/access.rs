@@ -94,6 +94,53 @@ pub fn arrivals_after(after_seq: u64) -> String {
     )
 }
 
+fn strata<'a>(q: &SampleQuery, columns: [&'a str; 3]) -> Vec<&'a str> {
+    [(q.by_organisation, columns[0]), (q.by_role, columns[1]), (q.by_action, columns[2])]
+        .into_iter()
+        .filter(|(on, c)| *on && !c.is_empty())
+        .map(|(_, c)| c)
+        .collect()
+}
+
+pub fn sample_events(q: &SampleQuery) -> String {
+    let strata = strata(q, ["ActorOrg", "ActorRole", "Action"]);
+    let key = D.sample_key(q.seed, "Seq");
+    let order = strata.iter().map(|c| format!("{c}, ")).collect::<String>();
+    let limit_by = if strata.is_empty() { String::new() } else { format!(" BY {}", strata.join(", ")) };
+    format!(
+        "SELECT {fields} FROM (SELECT *, {key} AS SampleKey FROM audit_events \
+         WHERE OccurredNs >= {} AND OccurredNs < {} AND SourceSystem != '{AUDITOR_SOURCE}' LIMIT 1 BY Seq) \
+         ORDER BY {order}SampleKey, Seq LIMIT {}{limit_by}",
+        q.from_ns,
+        q.to_ns,
+        q.per_stratum,
+        fields = super::AUDIT_FIELDS
+    )
+}
+
+pub fn sample_users(q: &SampleQuery) -> String {
+    let strata = strata(q, ["organisation", "role", ""]);
+    let key = D.sample_key(q.seed, "first_seq");
+    let order = strata.iter().map(|c| format!("{c}, ")).collect::<String>();
+    let limit_by = if strata.is_empty() { String::new() } else { format!(" BY {}", strata.join(", ")) };
+    format!(
+        "SELECT user_id, role, organisation, events, first_seq FROM (SELECT *, {key} AS SampleKey FROM (\
+         SELECT ActorUserId AS user_id, any(ActorRole) AS role, any(ActorOrg) AS organisation, count() AS events, \
+         min(Seq) AS first_seq FROM {} GROUP BY user_id)) ORDER BY {order}SampleKey, first_seq LIMIT {}{limit_by}",
+        events(q.from_ns, q.to_ns, ""),
+        q.per_stratum
+    )
+}
+
+pub fn stratum_counts(from_ns: u64, to_ns: u64) -> String {
+    format!(
+        "SELECT ActorOrg AS organisation, ActorRole AS role, Action AS action, count() AS events FROM \
+         (SELECT Seq, ActorOrg, ActorRole, Action FROM audit_events WHERE OccurredNs >= {from_ns} AND OccurredNs < {to_ns} \
+         AND SourceSystem != '{AUDITOR_SOURCE}' LIMIT 1 BY Seq) \
+         GROUP BY organisation, role, action ORDER BY organisation, role, action"
+    )
+}
+
 pub fn newest_version(table: &str) -> String {
     format!("SELECT max(Version) FROM {table}")
 }
@@ -118,6 +165,43 @@ pub fn examples(t0: u64) -> Vec<(&'static str, String)> {
         ("patient_access", patient_access(&PatientAccessQuery { from_ns: t0, to_ns: t0 + 24 * hour, clock })),
         ("arrivals_after", arrivals_after(7)),
         ("newest_staff_version", newest_version("staff_directory")),
+        (
+            "sample_events",
+            sample_events(&SampleQuery {
+                from_ns: t0,
+                to_ns: t0 + 24 * hour,
+                seed: 7,
+                per_stratum: 5,
+                by_organisation: true,
+                by_role: true,
+                by_action: true,
+            }),
+        ),
+        (
+            "sample_events_unstratified",
+            sample_events(&SampleQuery {
+                from_ns: t0,
+                to_ns: t0 + 24 * hour,
+                seed: 7,
+                per_stratum: 5,
+                by_organisation: false,
+                by_role: false,
+                by_action: false,
+            }),
+        ),
+        (
+            "sample_users",
+            sample_users(&SampleQuery {
+                from_ns: t0,
+                to_ns: t0 + 24 * hour,
+                seed: 7,
+                per_stratum: 5,
+                by_organisation: true,
+                by_role: false,
+                by_action: false,
+            }),
+        ),
+        ("stratum_counts", stratum_counts(t0, t0 + 24 * hour)),
     ]
 }
 
@@ -197,6 +281,23 @@ struct AccessRow {
     vip: u8,
     restricted: u8,
     deceased: u8,
+}
+
+#[derive(Row, Deserialize)]
+struct SampledUserRow {
+    user_id: String,
+    role: String,
+    organisation: String,
+    events: u64,
+    first_seq: u64,
+}
+
+#[derive(Row, Deserialize)]
+struct StratumRow {
+    organisation: String,
+    role: String,
+    action: String,
+    events: u64,
 }
 
 #[derive(Row, Deserialize)]
@@ -344,6 +445,35 @@ impl ClickHouseStore {
                 restricted: r.restricted != 0,
                 deceased: r.deceased != 0,
             })
+            .collect())
+    }
+
+    pub(super) async fn ch_sample_events(
+        &self,
+        q: &SampleQuery,
+    ) -> Result<Vec<crate::model::StoredAuditEvent>, StoreError> {
+        self.audit(&sample_events(q)).await
+    }
+
+    pub(super) async fn ch_sample_users(&self, q: &SampleQuery) -> Result<Vec<SampledUser>, StoreError> {
+        let rows: Vec<SampledUserRow> = self.client.query(&sample_users(q)).fetch_all().await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| SampledUser {
+                user_id: r.user_id,
+                role: r.role,
+                organisation: r.organisation,
+                events: r.events,
+                first_seq: r.first_seq,
+            })
+            .collect())
+    }
+
+    pub(super) async fn ch_stratum_counts(&self, from_ns: u64, to_ns: u64) -> Result<Vec<StratumCount>, StoreError> {
+        let rows: Vec<StratumRow> = self.client.query(&stratum_counts(from_ns, to_ns)).fetch_all().await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| StratumCount { organisation: r.organisation, role: r.role, action: r.action, events: r.events })
             .collect())
     }
 

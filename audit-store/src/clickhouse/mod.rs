@@ -175,7 +175,8 @@ const SPAN_FIELDS: &str = "TimestampNs, TraceId, SpanId, ParentSpanId, SpanName,
     ScopeName, DurationNs, StatusCode, StatusMessage, CorrelationId, AttributeKeys, AttributeValues, ResourceKeys, \
     ResourceValues, EventTimesNs, EventNames, EventAttributes, LinkTraceIds, LinkSpanIds";
 
-const AUDIT_FIELDS: &str = "Seq, EventId, Occurred, OccurredNs, Received, ReceivedNs, ActorUserId, ActorName, \
+pub(crate) const AUDIT_FIELDS: &str =
+    "Seq, EventId, Occurred, OccurredNs, Received, ReceivedNs, ActorUserId, ActorName, \
     ActorRole, ActorOrg, PurposeOfUse, Action, NhsNumber, ResourceType, ResourceId, Outcome, CorrelationId, \
     RequestId, SourceSystem, ClientAddress, Device, PrevHash, Hash";
 
@@ -188,7 +189,7 @@ impl ClickHouseStore {
         rows.into_iter().map(Span::try_from).collect()
     }
 
-    async fn audit(&self, sql: &str) -> Result<Vec<StoredAuditEvent>, StoreError> {
+    pub(crate) async fn audit(&self, sql: &str) -> Result<Vec<StoredAuditEvent>, StoreError> {
         let rows: Vec<AuditRow> = self.client.query(sql).fetch_all().await?;
         rows.into_iter().map(StoredAuditEvent::try_from).collect()
     }
@@ -424,6 +425,15 @@ impl TelemetryStore for ClickHouseStore {
     }
     async fn audit_arrivals_after(&self, after_seq: u64) -> Result<Option<Arrivals>, StoreError> {
         self.ch_arrivals_after(after_seq).await
+    }
+    async fn sample_events(&self, query: &SampleQuery) -> Result<Vec<StoredAuditEvent>, StoreError> {
+        self.ch_sample_events(query).await
+    }
+    async fn sample_users(&self, query: &SampleQuery) -> Result<Vec<SampledUser>, StoreError> {
+        self.ch_sample_users(query).await
+    }
+    async fn stratum_counts(&self, from_ns: u64, to_ns: u64) -> Result<Vec<StratumCount>, StoreError> {
+        self.ch_stratum_counts(from_ns, to_ns).await
     }
 
     async fn drop_days_before(&self, kind: DataKind, cutoff_day: i64) -> Result<(), StoreError> {

@@ -373,6 +373,74 @@ pub async fn access_aggregates_count_replays_once_and_use_the_newest_context<S: 
     assert_eq!(profile, vec![HourProfile { user_id: "alice".into(), hour: 0, events: 3 }]);
 }
 
+pub async fn samples_are_seeded_stratified_and_the_same_on_every_backend<S: TelemetryStore>(store: &S) {
+    let mut events = Vec::new();
+    for i in 1..=60u64 {
+        let mut e = event(i, "9000000009", &format!("u{}", i % 6), T0 + i);
+        e.actor.organisation = if i % 2 == 0 { "A81001".into() } else { "B82005".into() };
+        e.actor.role = if i % 3 == 0 { "clinician".into() } else { "receptionist".into() };
+        e.action = if i % 5 == 0 { Action::Search } else { Action::Read };
+        events.push(e);
+    }
+    let mut auditor = event(61, "9000000009", "ig", T0 + 61);
+    auditor.source_system = access::AUDITOR_SOURCE.into();
+    events.push(auditor);
+    let stored = chained(events, T0);
+    store.insert_audit_events(&stored).await.unwrap();
+    store.insert_audit_events(&stored[..10]).await.unwrap();
+
+    let query = SampleQuery {
+        from_ns: T0,
+        to_ns: T0 + DAY,
+        seed: 42,
+        per_stratum: 2,
+        by_organisation: true,
+        by_role: false,
+        by_action: false,
+    };
+    // What the sample must be: in each organisation, the two smallest seeded keys.
+    let expected = |q: &SampleQuery| -> Vec<u64> {
+        let mut by_org: std::collections::BTreeMap<String, Vec<(u64, u64)>> = Default::default();
+        for r in stored.iter().filter(|r| r.event.source_system != access::AUDITOR_SOURCE) {
+            let stratum = if q.by_organisation { r.event.actor.organisation.clone() } else { String::new() };
+            by_org.entry(stratum).or_default().push((access::sample_key(q.seed, r.seq), r.seq));
+        }
+        let mut out = Vec::new();
+        for mut v in by_org.into_values() {
+            v.sort();
+            out.extend(v.into_iter().take(q.per_stratum as usize).map(|(_, seq)| seq));
+        }
+        out
+    };
+    let seqs = |v: Vec<StoredAuditEvent>| v.into_iter().map(|r| r.seq).collect::<Vec<_>>();
+    let sample = seqs(store.sample_events(&query).await.unwrap());
+    assert_eq!(sample, expected(&query));
+    assert_eq!(seqs(store.sample_events(&query).await.unwrap()), sample, "the same seed, the same sample");
+    let reseeded = SampleQuery { seed: 43, ..query.clone() };
+    assert_eq!(seqs(store.sample_events(&reseeded).await.unwrap()), expected(&reseeded));
+    assert_ne!(expected(&reseeded), sample);
+    let whole = SampleQuery { by_organisation: false, per_stratum: 5, ..query.clone() };
+    assert_eq!(seqs(store.sample_events(&whole).await.unwrap()), expected(&whole));
+    let fine = SampleQuery { by_role: true, by_action: true, per_stratum: 1, ..query.clone() };
+    assert_eq!(store.sample_events(&fine).await.unwrap().len(), 8, "one from each organisation × role × action");
+
+    let users = store.sample_users(&SampleQuery { per_stratum: 10, ..query.clone() }).await.unwrap();
+    assert_eq!(users.len(), 6, "every user once, none of the auditors");
+    assert!(users.iter().all(|u| u.events == 10), "{users:?}");
+    let first =
+        store.sample_users(&SampleQuery { per_stratum: 1, by_organisation: false, ..query.clone() }).await.unwrap();
+    let best = users.iter().min_by_key(|u| (access::sample_key(42, u.first_seq), u.first_seq)).unwrap();
+    assert_eq!(first, vec![best.clone()]);
+
+    let counts = store.stratum_counts(T0, T0 + DAY).await.unwrap();
+    assert_eq!(counts.iter().map(|c| c.events).sum::<u64>(), 60, "replays once, auditors out");
+    let a_clin_search = counts
+        .iter()
+        .find(|c| (c.organisation.as_str(), c.role.as_str(), c.action.as_str()) == ("A81001", "clinician", "search"))
+        .unwrap();
+    assert_eq!(a_clin_search.events, 2, "30 and 60");
+}
+
 pub async fn the_chain_detects_edits_deletions_and_swaps<S: TelemetryStore + Tamper>(store: &S) {
     let stored = chained((1..=8).map(|i| event(i, "9000000009", "alice", T0 + i)).collect(), T0);
     store.insert_audit_events(&stored).await.unwrap();
@@ -662,6 +730,7 @@ conformance_suite!(
     retention_drops_old_days_and_the_chain_still_verifies,
     an_empty_store_has_an_empty_valid_chain,
     access_aggregates_count_replays_once_and_use_the_newest_context,
+    samples_are_seeded_stratified_and_the_same_on_every_backend,
 );
 
 /// SQLite only: a span stored twice (client retry, spool replay) is counted once in the roll-up.
