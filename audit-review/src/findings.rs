@@ -130,19 +130,20 @@ pub struct Recorded {
     pub refreshed: usize,
 }
 
+/// Findings and samples, with their reviews: `<data_dir>/audit-review.db`.
 #[derive(Clone)]
-pub struct FindingStore {
-    pool: SqlitePool,
+pub struct ReviewStore {
+    pub(crate) pool: SqlitePool,
 }
 
 fn migrator() -> Migrator {
-    Migrator::with_migrations(vec![Migration::new(
-        1,
-        "findings".into(),
-        MigrationType::Simple,
-        AssertSqlSafe(include_str!("../migrations/0001_findings.sql")).into_sql_str(),
-        false,
-    )])
+    let migration = |version, name: &'static str, sql: &'static str| {
+        Migration::new(version, name.into(), MigrationType::Simple, AssertSqlSafe(sql).into_sql_str(), false)
+    };
+    Migrator::with_migrations(vec![
+        migration(1, "findings", include_str!("../migrations/0001_findings.sql")),
+        migration(2, "samples", include_str!("../migrations/0002_samples.sql")),
+    ])
 }
 
 const COLUMNS: &str = "id, rule, severity, user_id, role, organisation, nhs_number, from_ns, to_ns, events, \
@@ -183,8 +184,8 @@ fn i(v: u64) -> i64 {
     v.min(i64::MAX as u64) as i64
 }
 
-impl FindingStore {
-    pub async fn open(path: &Path) -> Result<FindingStore, ReviewError> {
+impl ReviewStore {
+    pub async fn open(path: &Path) -> Result<ReviewStore, ReviewError> {
         let options = SqliteConnectOptions::from_str("sqlite:")?
             .filename(path)
             .create_if_missing(true)
@@ -192,7 +193,7 @@ impl FindingStore {
             .synchronous(SqliteSynchronous::Full);
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
         migrator().run(&pool).await?;
-        Ok(FindingStore { pool })
+        Ok(ReviewStore { pool })
     }
 
     /// Records a run's candidates: new keys become open findings, known keys are refreshed (their

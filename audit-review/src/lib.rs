@@ -12,11 +12,12 @@ pub mod context_csv;
 pub mod evaluation;
 pub mod findings;
 pub mod rules;
+pub mod samples;
 pub mod scanner;
 pub mod scenario;
 
 pub use config::RulesConfig;
-pub use findings::{Finding, FindingFilter, FindingStore, HistoryEntry, Status};
+pub use findings::{Finding, FindingFilter, HistoryEntry, ReviewStore, Status};
 pub use rules::{evaluate, Candidate, Rule, Severity};
 pub use scanner::{ScanOutcome, Scanner};
 

@@ -5,7 +5,7 @@
 use audit_store::TelemetryStore;
 
 use crate::config::RulesConfig;
-use crate::findings::{Finding, FindingStore};
+use crate::findings::{Finding, ReviewStore};
 use crate::rules::evaluate;
 use crate::ReviewError;
 
@@ -24,7 +24,7 @@ pub struct ScanOutcome {
 
 pub struct Scanner<S> {
     pub store: S,
-    pub findings: FindingStore,
+    pub findings: ReviewStore,
     pub config: RulesConfig,
 }
 

@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use audit_review::{Finding, FindingStore, RulesConfig, ScanOutcome, Scanner, Severity};
+use audit_review::{Finding, ReviewStore, RulesConfig, ScanOutcome, Scanner, Severity};
 use audit_store::AnyStore;
 use serde::{Deserialize, Serialize};
 
@@ -63,7 +63,7 @@ pub struct AuditRound {
 impl AuditMonitor {
     pub fn new(
         store: AnyStore,
-        findings: FindingStore,
+        findings: ReviewStore,
         config: AuditConfig,
         mailer: Option<Mailer>,
         public_url: String,

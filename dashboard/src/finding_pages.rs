@@ -6,7 +6,7 @@
 //! job, which records why. `ig_lead` reviews; `admin` may read.
 
 use askama::Template;
-use audit_review::{Finding, FindingFilter, FindingStore, ReviewError, Rule, Severity, Status};
+use audit_review::{Finding, FindingFilter, ReviewError, ReviewStore, Rule, Severity, Status};
 use audit_store::{AuditFilter, TelemetryStore};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -17,7 +17,7 @@ use crate::audit_trail::AuditorAction;
 use crate::uk_time::format_ns;
 use crate::web::{render, same_origin, DashboardState, PeerIp, User, UserView, WebError, WebForm};
 
-fn store(state: &DashboardState) -> Result<&FindingStore, WebError> {
+fn store(state: &DashboardState) -> Result<&ReviewStore, WebError> {
     state.inner.findings.as_ref().ok_or(WebError::NotFound("This dashboard does not run the audit rules."))
 }
 

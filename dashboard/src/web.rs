@@ -136,7 +136,7 @@ pub(crate) struct Inner {
     /// What reports say about the deployment, when the dashboard offers them.
     pub(crate) reports: Option<crate::report_inputs::Deployment>,
     /// Audit findings and their workflow, when the audit rules run.
-    pub(crate) findings: Option<audit_review::FindingStore>,
+    pub(crate) findings: Option<audit_review::ReviewStore>,
     /// Where auditors' actions are recorded as audit events; without it no audit data is shown.
     pub(crate) audit_recorder: Option<crate::audit_trail::Recorder>,
 }
@@ -219,7 +219,7 @@ impl DashboardState {
     }
 
     /// Adds the audit findings pages. Like `with_data`, call it before the state is shared.
-    pub fn with_findings(mut self, findings: audit_review::FindingStore) -> DashboardState {
+    pub fn with_findings(mut self, findings: audit_review::ReviewStore) -> DashboardState {
         match Arc::get_mut(&mut self.inner) {
             Some(inner) => inner.findings = Some(findings),
             None => {

@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::Context;
 use audit_review::evaluation::{score, Evaluation};
 use audit_review::scenario::{Scenario, ScenarioConfig};
-use audit_review::{evaluate, FindingStore, RulesConfig, Scanner};
+use audit_review::{evaluate, ReviewStore, RulesConfig, Scanner};
 use audit_store::{AnyStore, ClickHouseConfig, ClickHouseStore, SqliteStore, TelemetryStore};
 
 use crate::config::Config;
@@ -66,7 +66,7 @@ pub fn findings_path(config: &Config) -> PathBuf {
 pub async fn scan(config: &Config, args: ScanArgs) -> anyhow::Result<ExitCode> {
     let store = open_store(config, Open::ExistingOnly).await?;
     let path = findings_path(config);
-    let findings = FindingStore::open(&path).await.with_context(|| format!("opening {}", path.display()))?;
+    let findings = ReviewStore::open(&path).await.with_context(|| format!("opening {}", path.display()))?;
     let scanner = Scanner { store, findings, config: config.audit.rules.clone() };
     let now = crate::commands::now_ns();
     let outcome = match (args.from, args.to) {

@@ -262,7 +262,7 @@ async fn open_dashboard(
         tokio::spawn(delivery.run(config.reports.schedules.clone()));
     }
     let findings_path = crate::audit_review::findings_path(config);
-    let findings = audit_review::FindingStore::open(&findings_path)
+    let findings = audit_review::ReviewStore::open(&findings_path)
         .await
         .with_context(|| format!("opening the audit findings {}", findings_path.display()))?;
     state = state.with_findings(findings.clone()).with_audit_recorder(recorder);

@@ -3,5 +3,6 @@
 
 mod evaluation;
 mod rules;
+mod samples;
 mod support;
 mod workflow;

@@ -1,6 +1,6 @@
 //! Findings are raised once and reviewed through open → investigating → closed, with notes.
 
-use audit_review::findings::FindingStore;
+use audit_review::findings::ReviewStore;
 use audit_review::{Candidate, FindingFilter, ReviewError, Rule, RulesConfig, Scanner, Severity, Status};
 
 use crate::support::*;
@@ -22,9 +22,9 @@ fn candidate(user: &str, events: u64) -> Candidate {
     }
 }
 
-async fn store() -> (FindingStore, tempfile::TempDir) {
+async fn store() -> (ReviewStore, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    (FindingStore::open(&dir.path().join("audit-review.db")).await.unwrap(), dir)
+    (ReviewStore::open(&dir.path().join("audit-review.db")).await.unwrap(), dir)
 }
 
 #[tokio::test]
@@ -113,7 +113,7 @@ async fn high_severity_findings_are_notified_once() {
 #[tokio::test]
 async fn the_incremental_scan_reads_only_new_arrivals_and_raises_nothing_twice() {
     let telemetry = sqlite().await;
-    let findings = FindingStore::open(&telemetry.dir.path().join("audit-review.db")).await.unwrap();
+    let findings = ReviewStore::open(&telemetry.dir.path().join("audit-review.db")).await.unwrap();
     let scanner = Scanner { store: telemetry.store.clone(), findings, config: RulesConfig::default() };
     let mut log = Log::new(&telemetry.store);
     let at = T0 + DAY + 9 * HOUR;

@@ -2,7 +2,7 @@
 //! are refused, organisation scope hides other organisations' findings, NHS numbers are masked; the
 //! audit monitor raises findings from new events and e-mails high-severity ones (without the patient).
 
-use audit_review::{FindingFilter, FindingStore, RulesConfig, Status};
+use audit_review::{FindingFilter, ReviewStore, RulesConfig, Status};
 use audit_store::{Action, Actor, AuditEvent, Outcome, PatientRecord, SqliteStore, StaffMember, TelemetryStore};
 use axum::http::StatusCode;
 use dashboard::accounts::{Accounts, Role};
@@ -63,7 +63,7 @@ pub(crate) struct Rig {
     _dir: tempfile::TempDir,
     pub(crate) app: axum::Router,
     pub(crate) store: SqliteStore,
-    findings: FindingStore,
+    findings: ReviewStore,
 }
 
 impl Rig {
@@ -117,7 +117,7 @@ pub(crate) async fn rig() -> Rig {
         }])
         .await
         .unwrap();
-    let findings = FindingStore::open(&dir.path().join("audit-review.db")).await.unwrap();
+    let findings = ReviewStore::open(&dir.path().join("audit-review.db")).await.unwrap();
     // Auditors' actions go into the same chain, as the collector's writer does in `pathwatch up`.
     let chain_store = store.clone();
     let recorder: dashboard::audit_trail::Recorder = std::sync::Arc::new(move |event| {

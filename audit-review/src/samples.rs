@@ -1,0 +1,480 @@
+//! Samples for review: a reproducible draw of audit events (or users) over a period, optionally
+//! stratified by organisation, role and action, kept with the seed and query that reproduce it;
+//! each item's review outcome (appropriate, inappropriate, needs follow-up) with a note; coverage
+//! of each stratum over the DSPT year; and exports as CSV and JSON.
+//!
+//! The draw itself runs in the store (`TelemetryStore::sample_events`): the same seed and query on
+//! the same data give the same items. Exports mask NHS numbers to their last four digits.
+
+use audit_store::{SampleQuery, TelemetryStore};
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+use crate::findings::ReviewStore;
+use crate::ReviewError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SampleUnit {
+    Events,
+    Users,
+}
+
+impl SampleUnit {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SampleUnit::Events => "events",
+            SampleUnit::Users => "users",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewOutcome {
+    Appropriate,
+    Inappropriate,
+    NeedsFollowUp,
+}
+
+impl ReviewOutcome {
+    pub const ALL: [ReviewOutcome; 3] =
+        [ReviewOutcome::Appropriate, ReviewOutcome::Inappropriate, ReviewOutcome::NeedsFollowUp];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReviewOutcome::Appropriate => "appropriate",
+            ReviewOutcome::Inappropriate => "inappropriate",
+            ReviewOutcome::NeedsFollowUp => "needs_follow_up",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            ReviewOutcome::Appropriate => "Appropriate",
+            ReviewOutcome::Inappropriate => "Inappropriate",
+            ReviewOutcome::NeedsFollowUp => "Needs follow-up",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ReviewOutcome> {
+        ReviewOutcome::ALL.into_iter().find(|o| o.as_str() == s)
+    }
+}
+
+/// A drawn sample: what reproduces it and who drew it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Sample {
+    pub id: i64,
+    pub created_ns: u64,
+    pub created_by: String,
+    pub unit: SampleUnit,
+    pub query: SampleQuery,
+    pub items: u64,
+    pub reviewed: u64,
+}
+
+/// One drawn event (or user) and its review.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SampleItem {
+    pub position: u32,
+    /// The event's sequence number (a user's first event in the period).
+    pub seq: u64,
+    pub user_id: String,
+    pub organisation: String,
+    pub role: String,
+    /// Empty for a sampled user.
+    pub action: String,
+    pub occurred_ns: u64,
+    /// Unmasked: callers mask it for display and export.
+    pub nhs_number: String,
+    /// For a sampled user: their events in the period.
+    pub events: u64,
+    pub outcome: Option<ReviewOutcome>,
+    pub note: String,
+    pub reviewer: String,
+    pub reviewed_ns: u64,
+}
+
+/// One stratum's review coverage over a period.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StratumCoverage {
+    pub organisation: String,
+    pub role: String,
+    pub action: String,
+    pub events: u64,
+    pub sampled: u64,
+    pub reviewed: u64,
+    pub inappropriate: u64,
+}
+
+/// The DSPT year holding `t_ns`: 1 July to the next 1 July (UTC), as Unix ns, and its label
+/// ("2026/27").
+pub fn dspt_year(t_ns: u64) -> (u64, u64, String) {
+    let secs = (t_ns / 1_000_000_000) as i64;
+    let date = time::OffsetDateTime::from_unix_timestamp(secs).map(|t| t.date()).unwrap_or(time::Date::MIN);
+    let start_year = if u8::from(date.month()) >= 7 { date.year() } else { date.year() - 1 };
+    let at = |y: i32| {
+        time::Date::from_calendar_date(y, time::Month::July, 1)
+            .map(|d| d.midnight().assume_utc().unix_timestamp().max(0) as u64 * 1_000_000_000)
+            .unwrap_or(0)
+    };
+    (at(start_year), at(start_year + 1), format!("{}/{:02}", start_year, (start_year + 1) % 100))
+}
+
+/// `*** *** 4321`.
+pub fn mask(nhs: &str) -> String {
+    if nhs.is_empty() {
+        return String::new();
+    }
+    let tail: String = nhs.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
+    format!("*** *** {tail}")
+}
+
+fn i(v: u64) -> i64 {
+    v.min(i64::MAX as u64) as i64
+}
+
+fn u(row: &sqlx::sqlite::SqliteRow, idx: usize) -> Result<u64, ReviewError> {
+    Ok(row.try_get::<i64, _>(idx)?.max(0) as u64)
+}
+
+const ITEM_COLUMNS: &str = "position, seq, user_id, organisation, role, action, occurred_ns, nhs_number, events, \
+    outcome, note, reviewer, reviewed_ns";
+
+fn item(row: &sqlx::sqlite::SqliteRow) -> Result<SampleItem, ReviewError> {
+    let outcome: String = row.try_get(9)?;
+    Ok(SampleItem {
+        position: row.try_get::<i64, _>(0)? as u32,
+        seq: u(row, 1)?,
+        user_id: row.try_get(2)?,
+        organisation: row.try_get(3)?,
+        role: row.try_get(4)?,
+        action: row.try_get(5)?,
+        occurred_ns: u(row, 6)?,
+        nhs_number: row.try_get(7)?,
+        events: u(row, 8)?,
+        outcome: if outcome.is_empty() {
+            None
+        } else {
+            Some(ReviewOutcome::parse(&outcome).ok_or_else(|| ReviewError::Corrupt(format!("outcome {outcome:?}")))?)
+        },
+        note: row.try_get(10)?,
+        reviewer: row.try_get(11)?,
+        reviewed_ns: u(row, 12)?,
+    })
+}
+
+fn sample_row(row: &sqlx::sqlite::SqliteRow) -> Result<Sample, ReviewError> {
+    let unit: String = row.try_get(3)?;
+    let query: String = row.try_get(4)?;
+    Ok(Sample {
+        id: row.try_get(0)?,
+        created_ns: u(row, 1)?,
+        created_by: row.try_get(2)?,
+        unit: if unit == "users" { SampleUnit::Users } else { SampleUnit::Events },
+        query: serde_json::from_str(&query).map_err(|e| ReviewError::Corrupt(format!("sample query: {e}")))?,
+        items: u(row, 5)?,
+        reviewed: u(row, 6)?,
+    })
+}
+
+const SAMPLE_SELECT: &str = "SELECT s.id, s.created_ns, s.created_by, s.unit, s.query, s.items, \
+    (SELECT count(*) FROM sample_items i WHERE i.sample_id = s.id AND i.outcome <> '') FROM samples s";
+
+/// The most items one draw may hold: a reviewer's week, not a data export.
+pub const MAX_ITEMS: usize = 2_000;
+
+impl ReviewStore {
+    /// Draws a sample in the store and keeps it with its query and seed.
+    pub async fn draw_sample<S: TelemetryStore>(
+        &self,
+        store: &S,
+        unit: SampleUnit,
+        query: &SampleQuery,
+        by: &str,
+        now_ns: u64,
+    ) -> Result<Sample, ReviewError> {
+        if query.per_stratum == 0 {
+            return Err(ReviewError::Invalid("a sample needs at least one item per stratum".into()));
+        }
+        if query.to_ns <= query.from_ns {
+            return Err(ReviewError::Invalid("the period's end must be after its start".into()));
+        }
+        let items: Vec<SampleItem> = match unit {
+            SampleUnit::Events => store
+                .sample_events(query)
+                .await?
+                .into_iter()
+                .map(|r| SampleItem {
+                    position: 0,
+                    seq: r.seq,
+                    user_id: r.event.actor.user_id,
+                    organisation: r.event.actor.organisation,
+                    role: r.event.actor.role,
+                    action: r.event.action.as_str().to_string(),
+                    occurred_ns: r.event.occurred_ns,
+                    nhs_number: r.event.nhs_number,
+                    events: 1,
+                    outcome: None,
+                    note: String::new(),
+                    reviewer: String::new(),
+                    reviewed_ns: 0,
+                })
+                .collect(),
+            SampleUnit::Users => {
+                let query = SampleQuery { by_action: false, ..query.clone() };
+                store
+                    .sample_users(&query)
+                    .await?
+                    .into_iter()
+                    .map(|u| SampleItem {
+                        position: 0,
+                        seq: u.first_seq,
+                        user_id: u.user_id,
+                        organisation: u.organisation,
+                        role: u.role,
+                        action: String::new(),
+                        occurred_ns: query.from_ns,
+                        nhs_number: String::new(),
+                        events: u.events,
+                        outcome: None,
+                        note: String::new(),
+                        reviewer: String::new(),
+                        reviewed_ns: 0,
+                    })
+                    .collect()
+            }
+        };
+        if items.len() > MAX_ITEMS {
+            return Err(ReviewError::Invalid(format!(
+                "that draw holds {} items, more than {MAX_ITEMS}: take fewer per stratum or fewer strata",
+                items.len()
+            )));
+        }
+        let query_json = serde_json::to_string(query).map_err(|e| ReviewError::Corrupt(e.to_string()))?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO samples (created_ns, created_by, unit, query, items) VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
+        )
+        .bind(i(now_ns))
+        .bind(by)
+        .bind(unit.as_str())
+        .bind(&query_json)
+        .bind(items.len() as i64)
+        .fetch_one(&mut *tx)
+        .await?;
+        for (position, it) in items.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO sample_items (sample_id, position, seq, user_id, organisation, role, action, occurred_ns,
+                   nhs_number, events, outcome, note, reviewer, reviewed_ns)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, '', '', '', 0)",
+            )
+            .bind(id)
+            .bind(position as i64 + 1)
+            .bind(i(it.seq))
+            .bind(&it.user_id)
+            .bind(&it.organisation)
+            .bind(&it.role)
+            .bind(&it.action)
+            .bind(i(it.occurred_ns))
+            .bind(&it.nhs_number)
+            .bind(i(it.events))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(self.sample(id).await?.0)
+    }
+
+    /// Samples, newest first.
+    pub async fn samples(&self) -> Result<Vec<Sample>, ReviewError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("{SAMPLE_SELECT} ORDER BY s.id DESC")))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(sample_row).collect()
+    }
+
+    pub async fn sample(&self, id: i64) -> Result<(Sample, Vec<SampleItem>), ReviewError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("{SAMPLE_SELECT} WHERE s.id = ?1")))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(ReviewError::NotFound(format!("sample {id}")))?;
+        let sample = sample_row(&row)?;
+        let items = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {ITEM_COLUMNS} FROM sample_items WHERE sample_id = ?1 ORDER BY position"
+        )))
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok((sample, items.iter().map(item).collect::<Result<_, _>>()?))
+    }
+
+    /// Records a reviewer's outcome for one item. "Inappropriate" and "needs follow-up" need a
+    /// note; a later review of the same item replaces the earlier one.
+    pub async fn review_item(
+        &self,
+        sample_id: i64,
+        position: u32,
+        outcome: ReviewOutcome,
+        note: &str,
+        reviewer: &str,
+        now_ns: u64,
+    ) -> Result<(), ReviewError> {
+        if outcome != ReviewOutcome::Appropriate && note.trim().is_empty() {
+            return Err(ReviewError::Invalid(format!("\"{}\" needs a note saying why", outcome.label())));
+        }
+        let changed = sqlx::query(
+            "UPDATE sample_items SET outcome = ?3, note = ?4, reviewer = ?5, reviewed_ns = ?6
+             WHERE sample_id = ?1 AND position = ?2",
+        )
+        .bind(sample_id)
+        .bind(i64::from(position))
+        .bind(outcome.as_str())
+        .bind(note.trim())
+        .bind(reviewer)
+        .bind(i(now_ns))
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if changed == 0 {
+            return Err(ReviewError::NotFound(format!("item {position} of sample {sample_id}")));
+        }
+        Ok(())
+    }
+
+    /// Each stratum's events over `[from_ns, to_ns)` beside how many of its events were sampled and
+    /// reviewed (samples of users count under their organisation and role, with no action).
+    pub async fn coverage<S: TelemetryStore>(
+        &self,
+        store: &S,
+        from_ns: u64,
+        to_ns: u64,
+    ) -> Result<Vec<StratumCoverage>, ReviewError> {
+        let mut strata: std::collections::BTreeMap<(String, String, String), StratumCoverage> = store
+            .stratum_counts(from_ns, to_ns)
+            .await?
+            .into_iter()
+            .map(|c| {
+                let key = (c.organisation.clone(), c.role.clone(), c.action.clone());
+                let value = StratumCoverage {
+                    organisation: c.organisation,
+                    role: c.role,
+                    action: c.action,
+                    events: c.events,
+                    sampled: 0,
+                    reviewed: 0,
+                    inappropriate: 0,
+                };
+                (key, value)
+            })
+            .collect();
+        let rows = sqlx::query(
+            "SELECT organisation, role, action, count(*), sum(outcome <> ''), sum(outcome = 'inappropriate')
+             FROM sample_items WHERE occurred_ns >= ?1 AND occurred_ns < ?2
+             GROUP BY organisation, role, action",
+        )
+        .bind(i(from_ns))
+        .bind(i(to_ns))
+        .fetch_all(&self.pool)
+        .await?;
+        for r in rows {
+            let key: (String, String, String) = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+            let entry = strata.entry(key.clone()).or_insert_with(|| StratumCoverage {
+                organisation: key.0,
+                role: key.1,
+                action: key.2,
+                events: 0,
+                sampled: 0,
+                reviewed: 0,
+                inappropriate: 0,
+            });
+            entry.sampled += u(&r, 3)?;
+            entry.reviewed += u(&r, 4)?;
+            entry.inappropriate += u(&r, 5)?;
+        }
+        Ok(strata.into_values().collect())
+    }
+}
+
+/// The sample with its outcomes as CSV: one line per item, NHS numbers masked.
+pub fn to_csv(sample: &Sample, items: &[SampleItem]) -> String {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let header = [
+        "sample",
+        "seed",
+        "position",
+        "record",
+        "occurred",
+        "user",
+        "role",
+        "organisation",
+        "action",
+        "patient",
+        "events",
+        "outcome",
+        "note",
+        "reviewer",
+        "reviewed",
+    ];
+    let _ = writer.write_record(header);
+    let when = |ns: u64| {
+        if ns == 0 {
+            String::new()
+        } else {
+            time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ns))
+                .ok()
+                .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+                .unwrap_or_default()
+        }
+    };
+    for it in items {
+        let _ = writer.write_record([
+            sample.id.to_string(),
+            sample.query.seed.to_string(),
+            it.position.to_string(),
+            it.seq.to_string(),
+            when(it.occurred_ns),
+            it.user_id.clone(),
+            it.role.clone(),
+            it.organisation.clone(),
+            it.action.clone(),
+            mask(&it.nhs_number),
+            it.events.to_string(),
+            it.outcome.map(|o| o.as_str().to_string()).unwrap_or_default(),
+            it.note.clone(),
+            it.reviewer.clone(),
+            when(it.reviewed_ns),
+        ]);
+    }
+    String::from_utf8(writer.into_inner().unwrap_or_default()).unwrap_or_default()
+}
+
+/// The sample with its outcomes as JSON (the query and seed that reproduce it included), NHS
+/// numbers masked.
+pub fn to_json(sample: &Sample, items: &[SampleItem]) -> serde_json::Value {
+    let items: Vec<SampleItem> =
+        items.iter().map(|it| SampleItem { nhs_number: mask(&it.nhs_number), ..it.clone() }).collect();
+    serde_json::json!({ "sample": sample, "items": items })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_dspt_year_runs_from_the_first_of_july() {
+        let ns = |y, m, d| {
+            time::Date::from_calendar_date(y, m, d).unwrap().midnight().assume_utc().unix_timestamp() as u64
+                * 1_000_000_000
+        };
+        let (from, to, label) = dspt_year(ns(2026, time::Month::November, 23));
+        assert_eq!(
+            (from, to, label.as_str()),
+            (ns(2026, time::Month::July, 1), ns(2027, time::Month::July, 1), "2026/27")
+        );
+        assert_eq!(dspt_year(ns(2026, time::Month::June, 30)).2, "2025/26");
+        assert_eq!(mask("9990001235"), "*** *** 1235");
+    }
+}
