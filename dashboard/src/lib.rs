@@ -29,6 +29,7 @@ pub mod pathways;
 pub mod report_delivery;
 pub mod report_inputs;
 pub mod report_pages;
+pub mod sample_pages;
 pub mod sessions;
 pub mod signin;
 pub mod slo;

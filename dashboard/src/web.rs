@@ -67,6 +67,13 @@ pub const ROUTES: &[RouteAccess] = &[
     // Searching the audit trail and revealing NHS numbers: IG leads and admins, every use recorded.
     RouteAccess { method: "GET", path: "/audit/search", roles: &[Role::IgLead, Role::Admin] },
     RouteAccess { method: "POST", path: "/audit/reveal", roles: &[Role::IgLead, Role::Admin] },
+    // Samples for review and their coverage: IG leads draw and review; admins read and export.
+    RouteAccess { method: "GET", path: "/audit/samples", roles: &[Role::IgLead, Role::Admin] },
+    RouteAccess { method: "POST", path: "/audit/samples", roles: &[Role::IgLead] },
+    RouteAccess { method: "GET", path: "/audit/samples/{id}", roles: &[Role::IgLead, Role::Admin] },
+    RouteAccess { method: "POST", path: "/audit/samples/{id}/review", roles: &[Role::IgLead] },
+    RouteAccess { method: "GET", path: "/audit/samples/{id}/export", roles: &[Role::IgLead, Role::Admin] },
+    RouteAccess { method: "GET", path: "/audit/coverage", roles: &[Role::IgLead, Role::Admin] },
     RouteAccess { method: "GET", path: "/slos", roles: EVERYONE },
     RouteAccess { method: "GET", path: "/alerts", roles: EVERYONE },
     // Traces hold no patient identifiers (pseudonymised at ingest), but they are operational detail.
@@ -364,6 +371,11 @@ pub fn router(state: DashboardState) -> Router {
         .route("/reports/download", get(crate::report_pages::download))
         .route("/audit/search", get(crate::audit_search::search_page))
         .route("/audit/reveal", axum::routing::post(crate::audit_search::reveal))
+        .route("/audit/samples", get(crate::sample_pages::list_page).post(crate::sample_pages::draw))
+        .route("/audit/samples/{id}", get(crate::sample_pages::sample_page))
+        .route("/audit/samples/{id}/review", axum::routing::post(crate::sample_pages::review))
+        .route("/audit/samples/{id}/export", get(crate::sample_pages::export))
+        .route("/audit/coverage", get(crate::sample_pages::coverage_page))
         .route("/audit/findings", get(crate::finding_pages::list_page))
         .route("/audit/findings/{id}", get(crate::finding_pages::finding_page))
         .route("/audit/findings/{id}/status", axum::routing::post(crate::finding_pages::change_status))

@@ -12,6 +12,7 @@ mod hazards;
 mod oidc;
 mod overview;
 mod pathway;
+mod samples;
 mod slos;
 mod trace;
 mod web;
