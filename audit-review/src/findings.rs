@@ -431,6 +431,43 @@ impl ReviewStore {
         Ok(())
     }
 
+    /// Findings raised in `[from_ns, to_ns)`, counted by rule and their current status.
+    pub async fn finding_counts(&self, from_ns: u64, to_ns: u64) -> Result<Vec<(Rule, Status, u64)>, ReviewError> {
+        let rows = sqlx::query(
+            "SELECT rule, status, count(*) FROM findings WHERE raised_ns >= ?1 AND raised_ns < ?2
+             GROUP BY rule, status ORDER BY rule, status",
+        )
+        .bind(i(from_ns))
+        .bind(i(to_ns))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::new();
+        for r in rows {
+            let (rule, status): (String, String) = (r.try_get(0)?, r.try_get(1)?);
+            out.push((
+                Rule::parse(&rule).ok_or_else(|| ReviewError::Corrupt(format!("unknown rule {rule:?}")))?,
+                Status::parse(&status).ok_or_else(|| ReviewError::Corrupt(format!("unknown status {status:?}")))?,
+                u(&r, 2)?,
+            ));
+        }
+        Ok(out)
+    }
+
+    /// Findings closed as inappropriate (breaches) in `[from_ns, to_ns)`, each with the note it
+    /// was closed with, oldest first.
+    pub async fn incidents(&self, from_ns: u64, to_ns: u64) -> Result<Vec<(Finding, String)>, ReviewError> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {COLUMNS}, (SELECT note FROM finding_history h WHERE h.finding_id = findings.id
+                 AND h.action = 'status' AND h.to_status = 'inappropriate' ORDER BY h.at_ns DESC, h.rowid DESC LIMIT 1)
+             FROM findings WHERE status = 'inappropriate' AND closed_ns >= ?1 AND closed_ns < ?2 ORDER BY closed_ns, id"
+        )))
+        .bind(i(from_ns))
+        .bind(i(to_ns))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| Ok((finding(r)?, r.try_get::<Option<String>, _>(17)?.unwrap_or_default()))).collect()
+    }
+
     /// High-severity findings not yet notified, oldest first.
     pub async fn unnotified(&self, severity: Severity) -> Result<Vec<Finding>, ReviewError> {
         let rows = sqlx::query(AssertSqlSafe(format!(

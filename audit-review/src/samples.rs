@@ -311,6 +311,31 @@ impl ReviewStore {
         Ok((sample, items.iter().map(item).collect::<Result<_, _>>()?))
     }
 
+    /// Samples drawn in `[from_ns, to_ns)`, oldest first, each with how many of its items were
+    /// found inappropriate and how many need follow-up.
+    pub async fn samples_between(&self, from_ns: u64, to_ns: u64) -> Result<Vec<(Sample, u64, u64)>, ReviewError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{SAMPLE_SELECT} WHERE s.created_ns >= ?1 AND s.created_ns < ?2 ORDER BY s.created_ns, s.id"
+        )))
+        .bind(i(from_ns))
+        .bind(i(to_ns))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::new();
+        for row in &rows {
+            let sample = sample_row(row)?;
+            let counts = sqlx::query(
+                "SELECT coalesce(sum(outcome = 'inappropriate'), 0), coalesce(sum(outcome = 'needs_follow_up'), 0)
+                 FROM sample_items WHERE sample_id = ?1",
+            )
+            .bind(sample.id)
+            .fetch_one(&self.pool)
+            .await?;
+            out.push((sample, u(&counts, 0)?, u(&counts, 1)?));
+        }
+        Ok(out)
+    }
+
     /// Records a reviewer's outcome for one item. "Inappropriate" and "needs follow-up" need a
     /// note; a later review of the same item replaces the earlier one.
     pub async fn review_item(

@@ -56,11 +56,18 @@ pub struct Telemetry<'a> {
     pub store: Option<&'a audit_store::AnyStore>,
     pub slos: &'a [SloConfig],
     pub pathways: &'a [PathwayConfig],
+    /// Audit findings and samples, when the deployment keeps them.
+    pub reviews: Option<&'a audit_review::ReviewStore>,
 }
 
 impl<'a> Telemetry<'a> {
     pub fn of(dashboard: &'a DashboardState) -> Telemetry<'a> {
-        Telemetry { store: dashboard.store(), slos: dashboard.slos(), pathways: dashboard.pathways() }
+        Telemetry {
+            store: dashboard.store(),
+            slos: dashboard.slos(),
+            pathways: dashboard.pathways(),
+            reviews: dashboard.inner.findings.as_ref(),
+        }
     }
 }
 
@@ -149,6 +156,15 @@ pub async fn gather(
             retention_days: deployment.audit_retention_days,
         });
     }
+    let review = match (telemetry.reviews, telemetry.store) {
+        (Some(reviews), Some(store)) => {
+            sources.push(
+                "Audit review store: samples drawn and reviewed, coverage, anomaly findings and their outcomes".into(),
+            );
+            Some(review_record(reviews, store, &period).await?)
+        }
+        _ => None,
+    };
     Ok(ReportInputs {
         generator: deployment.generator.clone(),
         sources,
@@ -161,5 +177,96 @@ pub async fn gather(
         slos,
         canaries,
         audit,
+        review,
     })
+}
+
+/// What access monitoring and review recorded in the period (DSPT sections 2 to 4).
+async fn review_record(
+    reviews: &audit_review::ReviewStore,
+    store: &audit_store::AnyStore,
+    period: &Period,
+) -> Result<reports::inputs::ReviewRecord, String> {
+    use audit_review::Status;
+    use reports::inputs::{CoverageRecord, FindingCount, IncidentRecord, ReviewRecord, SampleRecord};
+    let (from, to) = (period.from_ns.max(0) as u64, period.to_ns.max(0) as u64);
+    let fail = |e: audit_review::ReviewError| format!("audit review store: {e}");
+    let samples = reviews
+        .samples_between(from, to)
+        .await
+        .map_err(fail)?
+        .into_iter()
+        .map(|(s, inappropriate, follow_up)| SampleRecord {
+            id: s.id,
+            drawn_ns: s.created_ns,
+            drawn_by: s.created_by,
+            unit: s.unit.as_str().into(),
+            strata: [
+                (s.query.by_organisation, "organisation"),
+                (s.query.by_role, "role"),
+                (s.query.by_action, "action"),
+            ]
+            .iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, n)| *n)
+            .collect::<Vec<_>>()
+            .join(", "),
+            seed: s.query.seed,
+            items: s.items,
+            reviewed: s.reviewed,
+            inappropriate,
+            follow_up,
+        })
+        .collect();
+    let coverage = reviews
+        .coverage(store, from, to)
+        .await
+        .map_err(fail)?
+        .into_iter()
+        .map(|c| CoverageRecord {
+            organisation: c.organisation,
+            role: c.role,
+            action: c.action,
+            events: c.events,
+            sampled: c.sampled,
+            reviewed: c.reviewed,
+            inappropriate: c.inappropriate,
+        })
+        .collect();
+    let mut findings: Vec<FindingCount> = Vec::new();
+    for (rule, status, n) in reviews.finding_counts(from, to).await.map_err(fail)? {
+        let title = rule.title().to_string();
+        let at = match findings.iter().position(|f| f.rule == title) {
+            Some(i) => i,
+            None => {
+                findings.push(FindingCount { rule: title, ..FindingCount::default() });
+                findings.len() - 1
+            }
+        };
+        let f = &mut findings[at];
+        f.raised += n;
+        match status {
+            Status::Open => f.open += n,
+            Status::Investigating => f.investigating += n,
+            Status::Justified => f.justified += n,
+            Status::Inappropriate => f.inappropriate += n,
+            Status::FalsePositive => f.false_positive += n,
+        }
+    }
+    let incidents = reviews
+        .incidents(from, to)
+        .await
+        .map_err(fail)?
+        .into_iter()
+        .map(|(f, note)| IncidentRecord {
+            finding: f.id,
+            rule: f.rule.title().into(),
+            user_id: f.user_id,
+            organisation: f.organisation,
+            raised_ns: f.raised_ns,
+            closed_ns: f.closed_ns,
+            note,
+        })
+        .collect();
+    Ok(ReviewRecord { samples, coverage, findings, incidents })
 }

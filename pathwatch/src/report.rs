@@ -80,7 +80,23 @@ pub async fn run(config: &Config, args: ReportArgs) -> anyhow::Result<ExitCode> 
     let store = open_store(config, Open::ExistingOnly).await?;
     let slos = config.effective_slos();
     let pathways = config.effective_pathways();
-    let telemetry = dashboard::report_inputs::Telemetry { store: Some(&store), slos: &slos, pathways: &pathways };
+    // Reviews are read when the deployment has kept any (the file is never created here).
+    let reviews_path = crate::audit_review::findings_path(config);
+    let reviews = if reviews_path.exists() {
+        Some(
+            audit_review::ReviewStore::open(&reviews_path)
+                .await
+                .with_context(|| format!("opening {}", reviews_path.display()))?,
+        )
+    } else {
+        None
+    };
+    let telemetry = dashboard::report_inputs::Telemetry {
+        store: Some(&store),
+        slos: &slos,
+        pathways: &pathways,
+        reviews: reviews.as_ref(),
+    };
     let inputs = dashboard::report_inputs::gather(&telemetry, &log, &config.deployment(), period)
         .await
         .map_err(anyhow::Error::msg)?;

@@ -193,4 +193,70 @@ pub struct ReportInputs {
     pub canaries: Vec<CanaryRecord>,
     /// None when no telemetry store could be read.
     pub audit: Option<AuditRecord>,
+    /// Access monitoring and review in the period; None when the deployment keeps no reviews.
+    #[serde(default)]
+    pub review: Option<ReviewRecord>,
+}
+
+/// What access monitoring and review recorded in the period: samples drawn and reviewed, each
+/// stratum's coverage, findings raised by the anomaly rules, and those closed as breaches.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReviewRecord {
+    pub samples: Vec<SampleRecord>,
+    pub coverage: Vec<CoverageRecord>,
+    pub findings: Vec<FindingCount>,
+    pub incidents: Vec<IncidentRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SampleRecord {
+    pub id: i64,
+    pub drawn_ns: u64,
+    pub drawn_by: String,
+    /// "events" or "users".
+    pub unit: String,
+    /// "organisation, role" or "none".
+    pub strata: String,
+    pub seed: u64,
+    pub items: u64,
+    pub reviewed: u64,
+    pub inappropriate: u64,
+    pub follow_up: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CoverageRecord {
+    pub organisation: String,
+    pub role: String,
+    /// Empty for users sampled as a whole.
+    pub action: String,
+    pub events: u64,
+    pub sampled: u64,
+    pub reviewed: u64,
+    pub inappropriate: u64,
+}
+
+/// Findings one rule raised in the period, by where they stand now.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FindingCount {
+    pub rule: String,
+    pub raised: u64,
+    pub open: u64,
+    pub investigating: u64,
+    pub justified: u64,
+    pub inappropriate: u64,
+    pub false_positive: u64,
+}
+
+/// A finding closed as inappropriate access: an incident to record and report. Names the member
+/// of staff, never the patient.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IncidentRecord {
+    pub finding: i64,
+    pub rule: String,
+    pub user_id: String,
+    pub organisation: String,
+    pub raised_ns: u64,
+    pub closed_ns: u64,
+    pub note: String,
 }

@@ -63,7 +63,7 @@ pub(crate) struct Rig {
     _dir: tempfile::TempDir,
     pub(crate) app: axum::Router,
     pub(crate) store: SqliteStore,
-    findings: ReviewStore,
+    pub(crate) findings: ReviewStore,
 }
 
 impl Rig {

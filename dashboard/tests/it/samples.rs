@@ -102,6 +102,33 @@ async fn ig_leads_draw_review_export_and_see_coverage_and_every_step_is_recorded
         assert!(actions.contains(&action), "{action}: {recorded:#?}");
     }
     assert!(recorded.iter().any(|e| e.2.contains("seed 77")));
+
+    // The DSPT report's review sections are built from the same records.
+    let dir = tempfile::tempdir().unwrap();
+    let log = hazard_log::HazardLog::open(&dir.path().join("h.db")).await.unwrap();
+    let any = audit_store::AnyStore::Sqlite(rig.store.clone());
+    let telemetry = dashboard::report_inputs::Telemetry {
+        store: Some(&any),
+        slos: &[],
+        pathways: &[],
+        reviews: Some(&rig.findings),
+    };
+    let deployment = dashboard::report_inputs::Deployment {
+        system: reports::SystemDescription::default(),
+        generator: "test".into(),
+        sign_in: "local".into(),
+        audit_retention_days: 30,
+        store_kind: "SQLite".into(),
+    };
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let today = chrono::DateTime::from_timestamp(now as i64, 0).unwrap().date_naive();
+    let period = reports::Period::from_dates("2026-11-01", &(today + chrono::Duration::days(1)).to_string()).unwrap();
+    let inputs = dashboard::report_inputs::gather(&telemetry, &log, &deployment, period).await.unwrap();
+    let review = inputs.review.expect("review sections");
+    assert_eq!(review.samples.len(), 2);
+    assert_eq!((review.samples[0].reviewed, review.samples[0].inappropriate, review.samples[0].seed), (1, 1, 77));
+    assert_eq!(review.coverage.iter().map(|c| c.events).sum::<u64>(), 40);
+    assert!(inputs.sources.iter().any(|s| s.starts_with("Audit review store")));
 }
 
 #[tokio::test]

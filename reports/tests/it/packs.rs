@@ -4,7 +4,10 @@
 use std::collections::BTreeMap;
 
 use hazard_log::{ChainVerification, EvidenceInterval, EvidenceStatus};
-use reports::inputs::{AuditRecord, CanaryRecord, DtacAnswer, HazardRecord, SignOffRecord, SloRecord};
+use reports::inputs::{
+    AuditRecord, CanaryRecord, CoverageRecord, DtacAnswer, FindingCount, HazardRecord, IncidentRecord, ReviewRecord,
+    SampleRecord, SignOffRecord, SloRecord,
+};
 use reports::{pack, Period, ReportInputs, ReportKind, SystemDescription};
 
 use crate::pdf::{poppler_available, run};
@@ -13,6 +16,7 @@ const DAY: i64 = 86_400_000_000_000;
 
 pub fn inputs() -> ReportInputs {
     let period = Period::from_dates("2026-10-01", "2026-11-01").unwrap();
+    let period_start = period.from_ns as u64;
     let hazards: Vec<HazardRecord> = hazard_log::io::from_yaml(hazard_log::STARTER_LOG)
         .unwrap()
         .into_iter()
@@ -112,6 +116,58 @@ pub fn inputs() -> ReportInputs {
             by_action: [("read".to_string(), 1200), ("search".to_string(), 100)].into_iter().collect(),
             by_outcome: [("success".to_string(), 1290), ("denied".to_string(), 10)].into_iter().collect(),
             retention_days: 2555,
+        }),
+        review: Some(ReviewRecord {
+            samples: vec![SampleRecord {
+                id: 3,
+                drawn_ns: period_start + 86_400 * 1_000_000_000,
+                drawn_by: "ig.lead".into(),
+                unit: "events".into(),
+                strata: "organisation".into(),
+                seed: 2026,
+                items: 20,
+                reviewed: 18,
+                inappropriate: 1,
+                follow_up: 2,
+            }],
+            coverage: vec![
+                CoverageRecord {
+                    organisation: "A81001".into(),
+                    role: "receptionist".into(),
+                    action: "read".into(),
+                    events: 900,
+                    sampled: 10,
+                    reviewed: 10,
+                    inappropriate: 1,
+                },
+                CoverageRecord {
+                    organisation: "B82005".into(),
+                    role: "clinician".into(),
+                    action: "search".into(),
+                    events: 100,
+                    sampled: 0,
+                    reviewed: 0,
+                    inappropriate: 0,
+                },
+            ],
+            findings: vec![FindingCount {
+                rule: "Family member or neighbour".into(),
+                raised: 4,
+                open: 1,
+                investigating: 0,
+                justified: 1,
+                inappropriate: 1,
+                false_positive: 1,
+            }],
+            incidents: vec![IncidentRecord {
+                finding: 17,
+                rule: "Family member or neighbour".into(),
+                user_id: "recep1".into(),
+                organisation: "A81001".into(),
+                raised_ns: period_start + 2 * 86_400 * 1_000_000_000,
+                closed_ns: period_start + 3 * 86_400 * 1_000_000_000,
+                note: "Opened a relative's record; reported as incident INC-0042".into(),
+            }],
         }),
     }
 }
@@ -286,6 +342,23 @@ fn the_dspt_evidence_reports_access_and_a_broken_chain() {
     assert_eq!(json["audit"]["events"], 1300);
     assert_eq!((json["chain_verifications"].as_u64(), json["chain_intact"].as_u64()), (Some(2), Some(1)));
     assert_eq!(json["first_break"]["detail"], "record 1300 (event e-1300) was altered");
+    assert_eq!(json["review"]["samples"][0]["seed"], 2026);
+    assert_eq!(json["review"]["incidents"][0]["user_id"], "recep1");
+    let html = reports::html::render(&reports::render_parts(ReportKind::Dspt, &inputs()).unwrap().1);
+    for text in [
+        "1 samples were drawn during the period, holding 20 items; 18 were reviewed (90.0 %), 1 found inappropriate and 2 needing follow-up",
+        "Coverage: 1 of 2 strata",
+        "raised 4 findings during the period",
+        "1 remain open or under investigation",
+        "1 findings were closed as inappropriate access",
+        "reported as incident INC-0042",
+    ] {
+        assert!(html.contains(&text.replace('\'', "&#39;")) || html.contains(text), "{text}");
+    }
+    // Without a review store, the report says so instead of claiming there was nothing.
+    let bare = ReportInputs { review: None, ..inputs() };
+    let html = reports::html::render(&reports::render_parts(ReportKind::Dspt, &bare).unwrap().1);
+    assert_eq!(html.matches("keeps no audit reviews").count(), 3);
 }
 
 #[test]
