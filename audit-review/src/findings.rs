@@ -492,6 +492,36 @@ impl ReviewStore {
         Ok(())
     }
 
+    /// When the rules last ran (0 before the first run).
+    pub async fn last_scan_ns(&self) -> Result<u64, ReviewError> {
+        let at: Option<i64> =
+            sqlx::query_scalar("SELECT last_run_ns FROM scan_state WHERE id = 1").fetch_optional(&self.pool).await?;
+        Ok(at.unwrap_or(0).max(0) as u64)
+    }
+
+    /// Findings (of `rule`, if given) still open or under investigation that were raised before
+    /// `raised_before_ns`: reviews overdue.
+    pub async fn overdue(&self, rule: Option<Rule>, raised_before_ns: u64) -> Result<u64, ReviewError> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM findings WHERE status IN ('open', 'investigating') AND raised_ns < ?1
+             AND (?2 = '' OR rule = ?2)",
+        )
+        .bind(i(raised_before_ns))
+        .bind(rule.map_or("", Rule::as_str))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n.max(0) as u64)
+    }
+
+    /// Sampled items reviewed at or after `since_ns`.
+    pub async fn reviewed_since(&self, since_ns: u64) -> Result<u64, ReviewError> {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM sample_items WHERE outcome <> '' AND reviewed_ns >= ?1")
+            .bind(i(since_ns))
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n.max(0) as u64)
+    }
+
     /// The sequence number up to which the audit chain has been scanned (0 before the first scan).
     pub async fn scanned_to(&self) -> Result<u64, ReviewError> {
         let seq: Option<i64> =

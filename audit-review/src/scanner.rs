@@ -34,6 +34,8 @@ impl<S: TelemetryStore> Scanner<S> {
     pub async fn incremental(&self, now_ns: u64) -> Result<ScanOutcome, ReviewError> {
         let after = self.findings.scanned_to().await?;
         let Some(arrivals) = self.store.audit_arrivals_after(after).await? else {
+            // Nothing new: the rules still ran (what evidence of monitoring checks).
+            self.findings.set_scanned_to(after, now_ns).await?;
             return Ok(ScanOutcome::default());
         };
         let to_ns = now_ns.max(arrivals.latest_occurred_ns + 1);

@@ -132,6 +132,56 @@ pub async fn check(dashboard: &DashboardState, evidence: &Evidence, now_ns: u64)
             })
         }
         Evidence::TestSuite { junit, fresh_hours, .. } => Ok(test_suite(junit, *fresh_hours, now_ns)),
+        Evidence::AuditReview { rule, review_within_days, sample_days, fresh_hours } => {
+            let Some(reviews) = &dashboard.inner.findings else {
+                return Ok(state(
+                    EvidenceStatus::Unknown,
+                    None,
+                    "this dashboard does not run the audit rules".into(),
+                    None,
+                ));
+            };
+            let link = Some("/audit/findings".to_string());
+            let rule = match rule.as_deref() {
+                None => None,
+                Some(name) => match audit_review::Rule::parse(name) {
+                    Some(r) => Some(r),
+                    None => {
+                        return Ok(state(
+                            EvidenceStatus::Failing,
+                            None,
+                            format!("there is no audit rule {name:?}"),
+                            link,
+                        ))
+                    }
+                },
+            };
+            let hour = 3600 * NANOS_PER_SEC;
+            let day = 24 * hour;
+            let fail = |e: audit_review::ReviewError| e.to_string();
+            let ran = reviews.last_scan_ns().await.map_err(fail)?;
+            if ran == 0 || now_ns.saturating_sub(ran) > u64::from(*fresh_hours) * hour {
+                let detail = format!("the audit rules have not run in the last {fresh_hours} hours");
+                return Ok(state(EvidenceStatus::Stale, (ran > 0).then_some(ran), detail, link));
+            }
+            let waiting = u64::from(*review_within_days) * day;
+            let overdue = reviews.overdue(rule, now_ns.saturating_sub(waiting)).await.map_err(fail)?;
+            if overdue > 0 {
+                let detail = format!("{overdue} findings waiting more than {review_within_days} days for review");
+                return Ok(state(EvidenceStatus::Failing, Some(ran), detail, link));
+            }
+            let mut detail = format!("every finding reviewed within {review_within_days} days");
+            if *sample_days > 0 {
+                let reviewed =
+                    reviews.reviewed_since(now_ns.saturating_sub(u64::from(*sample_days) * day)).await.map_err(fail)?;
+                if reviewed == 0 {
+                    let detail = format!("no sampled access reviewed in the last {sample_days} days");
+                    return Ok(state(EvidenceStatus::Failing, Some(ran), detail, Some("/audit/samples".into())));
+                }
+                detail.push_str(&format!("; {reviewed} sampled accesses reviewed in the last {sample_days} days"));
+            }
+            Ok(state(EvidenceStatus::Passing, Some(ran), detail, link))
+        }
         Evidence::Document { url, review_by, .. } => Ok(match hazard_log::model::not_before_today(review_by, now_ns) {
             Some(true) => state(EvidenceStatus::Passing, None, format!("current until {review_by}"), url.clone()),
             _ => state(EvidenceStatus::Stale, None, format!("review was due by {review_by}"), url.clone()),

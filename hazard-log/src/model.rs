@@ -56,6 +56,14 @@ fn a_day() -> u32 {
     24
 }
 
+fn an_hour() -> u32 {
+    1
+}
+
+fn a_week() -> u32 {
+    7
+}
+
 /// A source of live evidence for a control. Each has a freshness window: evidence not verified
 /// within it is stale, which counts against the control like a failure.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -85,6 +93,20 @@ pub enum Evidence {
         #[serde(default = "a_day")]
         fresh_hours: u32,
     },
+    /// The audit anomaly rules keep running and what they find is reviewed: the rules ran within
+    /// `fresh_hours`, no finding (of `rule`, when one is named) has waited more than
+    /// `review_within_days` to be closed, and, when `sample_days` is set, at least one sampled
+    /// access was reviewed in the last `sample_days` days.
+    AuditReview {
+        #[serde(default)]
+        rule: Option<String>,
+        #[serde(default = "a_week")]
+        review_within_days: u32,
+        #[serde(default)]
+        sample_days: u32,
+        #[serde(default = "an_hour")]
+        fresh_hours: u32,
+    },
     /// A document (a test report, a DPIA, a penetration test) that is current until its review date.
     Document {
         title: String,
@@ -104,6 +126,8 @@ impl Evidence {
             Evidence::Slo { slo } => format!("SLO {slo}"),
             Evidence::AuditChain { .. } => "audit chain verification".into(),
             Evidence::TestSuite { name, .. } => format!("test suite {name}"),
+            Evidence::AuditReview { rule: Some(rule), .. } => format!("audit review of {rule} findings"),
+            Evidence::AuditReview { rule: None, .. } => "audit review of anomaly findings".into(),
             Evidence::Document { title, review_by, .. } => format!("{title} (review by {review_by})"),
         }
     }
@@ -193,11 +217,15 @@ impl Hazard {
                     }
                     Evidence::CanaryFlow { fresh_hours: 0, .. }
                     | Evidence::AuditChain { fresh_hours: 0 }
-                    | Evidence::TestSuite { fresh_hours: 0, .. } => {
+                    | Evidence::TestSuite { fresh_hours: 0, .. }
+                    | Evidence::AuditReview { fresh_hours: 0, .. } => {
                         return invalid(&field, "fresh_hours must be at least 1".into());
                     }
                     Evidence::TestSuite { name, junit, .. } if name.trim().is_empty() || junit.trim().is_empty() => {
                         return invalid(&field, "a test suite needs a name and the path of its JUnit XML".into());
+                    }
+                    Evidence::AuditReview { review_within_days: 0, .. } => {
+                        return invalid(&field, "review_within_days must be at least 1".into());
                     }
                     Evidence::CanaryFlow { flow, .. } if flow.trim().is_empty() => {
                         return invalid(&field, "name the canary flow".into());
@@ -291,6 +319,17 @@ pub(crate) mod tests {
         assert!(yaml_serde::from_str::<Evidence>("{ kind: horoscope }").is_err());
         let suite: Evidence =
             yaml_serde::from_str("{ kind: test_suite, name: regression, junit: out/junit.xml }").unwrap();
+        let review: Evidence = yaml_serde::from_str("{ kind: audit_review, rule: sensitive_record }").unwrap();
+        assert_eq!(
+            review,
+            Evidence::AuditReview {
+                rule: Some("sensitive_record".into()),
+                review_within_days: 7,
+                sample_days: 0,
+                fresh_hours: 1
+            }
+        );
+        assert_eq!(review.describe(), "audit review of sensitive_record findings");
         assert_eq!(suite.describe(), "test suite regression");
         h.additional_controls[0].evidence[0] =
             Evidence::TestSuite { name: "regression".into(), junit: " ".into(), fresh_hours: 24 };

@@ -299,3 +299,58 @@ async fn the_monitor_emails_new_high_severity_findings_once_without_the_patient(
     assert_eq!(all[0].events, 3);
     let _ = RulesConfig::default();
 }
+
+#[tokio::test]
+async fn audit_review_evidence_follows_the_rules_runs_and_the_review_of_findings() {
+    let mut rig = rig().await;
+    let mut hazard = hazard_log::io::from_yaml(hazard_log::STARTER_LOG).unwrap().remove(0);
+    hazard.additional_controls.truncate(1);
+    hazard.additional_controls[0].evidence = vec![
+        hazard_log::Evidence::AuditReview {
+            rule: Some("family_or_neighbour".into()),
+            review_within_days: 1,
+            sample_days: 0,
+            fresh_hours: 1,
+        },
+        hazard_log::Evidence::AuditReview { rule: None, review_within_days: 7, sample_days: 30, fresh_hours: 1 },
+        hazard_log::Evidence::AuditReview {
+            rule: Some("no_such_rule".into()),
+            review_within_days: 7,
+            sample_days: 0,
+            fresh_hours: 1,
+        },
+    ];
+    let accounts = Accounts::open(&rig._dir.path().join("evidence.db")).await.unwrap();
+    let state = DashboardState::new(accounts, RunningParts { lines: vec![] }, WebConfig::default())
+        .with_data(audit_store::AnyStore::Sqlite(rig.store.clone()), vec![], vec![])
+        .with_findings(rig.findings.clone());
+    let states = |now: u64| {
+        let (state, hazard) = (state.clone(), hazard.clone());
+        async move {
+            dashboard::evidence::for_hazard(&state, &hazard, now)
+                .await
+                .into_iter()
+                .map(|s| (s.status, s.detail))
+                .collect::<Vec<_>>()
+        }
+    };
+    use hazard_log::EvidenceStatus::{Failing, Passing, Stale};
+    let before = states(AT).await;
+    assert_eq!(before[0].0, Stale, "the rules have never run: {before:?}");
+    assert_eq!(before[2], (Failing, "there is no audit rule \"no_such_rule\"".to_string()));
+    let id = raise(&mut rig).await; // the monitor runs at AT + 1 h
+    let hour = 3_600 * SEC;
+    let fresh = states(AT + 2 * hour).await;
+    assert_eq!(fresh[0].0, Passing, "{fresh:?}");
+    assert_eq!(fresh[1], (Failing, "no sampled access reviewed in the last 30 days".to_string()));
+    // A day later the rules ran again, but the finding still waits for review.
+    rig.monitor(None, vec![]).round(AT + 26 * hour).await.unwrap();
+    let late = states(AT + 26 * hour).await;
+    assert_eq!(late[0], (Failing, "1 findings waiting more than 1 days for review".to_string()));
+    rig.findings
+        .transition(id, Status::Open, Status::FalsePositive, "ig", "Same surname, no relation.", AT + 26 * hour)
+        .await
+        .unwrap();
+    assert_eq!(states(AT + 26 * hour).await[0].0, Passing);
+    assert_eq!(states(AT + 28 * hour).await[0].0, Stale, "the rules stopped running");
+}
