@@ -227,6 +227,23 @@ test('sign in, see the SLOs, watch an alert fire after a sandbox fault', { timeo
   assert.equal(zip.subarray(0, 2).toString(), 'PK', 'a zip archive');
   assert.ok(zip.includes(Buffer.from('manifest.json')), 'the pack holds its manifest');
 
+  // Audit review (IG leads review; admins read): findings, a search (itself recorded), samples, coverage.
+  await nav(page, 'Audit findings').click();
+  assert.match(await page.getByRole('heading', { level: 1 }).innerText(), /Audit findings/);
+  await checkAccessibility(page, '07e-findings');
+  await nav(page, 'Audit search').click();
+  await page.getByLabel('User id').fill('nobody');
+  await page.getByRole('button', { name: 'Search', exact: true }).click();
+  await page.waitForURL(/\/audit\/search\?/);
+  assert.match(await page.locator('main').innerText(), /No audit events match/);
+  await checkAccessibility(page, '07f-audit-search');
+  await nav(page, 'Audit samples').click();
+  assert.match(await page.locator('main').innerText(), /No samples have been drawn/);
+  await checkAccessibility(page, '07g-samples');
+  await page.getByRole('link', { name: 'Coverage over the DSPT year' }).click();
+  await page.waitForURL(`${base}/audit/coverage`);
+  await checkAccessibility(page, '07h-coverage');
+
   await page.goto(`${base}/no-such-page`);
   await checkAccessibility(page, '08-not-found');
 
