@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::rules::{Rule, Severity};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RulesConfig {
     /// Working hours, Europe/London.
@@ -19,22 +19,6 @@ pub struct RulesConfig {
     pub no_care_relationship: NoCareRelationship,
     pub bulk_or_unusual: BulkOrUnusual,
     pub failed_access_burst: FailedAccessBurst,
-}
-
-impl Default for RulesConfig {
-    fn default() -> Self {
-        RulesConfig {
-            working_hours: WorkingHoursConfig::default(),
-            volume_spike: VolumeSpike::default(),
-            out_of_hours: OutOfHours::default(),
-            family_or_neighbour: FamilyOrNeighbour::default(),
-            self_access: SelfAccess::default(),
-            sensitive_record: SensitiveRecord::default(),
-            no_care_relationship: NoCareRelationship::default(),
-            bulk_or_unusual: BulkOrUnusual::default(),
-            failed_access_burst: FailedAccessBurst::default(),
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -13,8 +13,11 @@ use std::io::Read;
 use audit_store::{CareRelationship, NhsNumber, PatientRecord, StaffMember};
 use time::format_description::well_known::Rfc3339;
 
-/// One CSV file's rows as maps from header to value, with the line each came from.
-fn rows<R: Read>(what: &str, input: R, required: &[&str]) -> Result<Vec<(u64, HashMap<String, String>)>, String> {
+/// A CSV row as a map from header to value, with the line it came from.
+type Line = (u64, HashMap<String, String>);
+
+/// One CSV file's rows.
+fn rows<R: Read>(what: &str, input: R, required: &[&str]) -> Result<Vec<Line>, String> {
     let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(input);
     let headers: Vec<String> = reader
         .headers()

@@ -152,7 +152,7 @@ pub fn examples(t0: u64) -> Vec<(&'static str, String)> {
     let activity = ActivityQuery {
         from_ns: t0,
         to_ns: t0 + 24 * hour,
-        bucket_ns: 24 * hour as u64,
+        bucket_ns: 24 * hour,
         bucket_offset_ns: 0,
         clock: clock.clone(),
         working: WorkingHours::default(),

@@ -315,7 +315,7 @@ pub async fn access_aggregates_count_replays_once_and_use_the_newest_context<S: 
         from_ns: T0 - DAY,
         to_ns: 0,
     };
-    store.add_care_relationships(&[cared.clone()]).await.unwrap();
+    store.add_care_relationships(std::slice::from_ref(&cared)).await.unwrap();
     store.add_care_relationships(&[cared]).await.unwrap();
     // The fourth is an auditor's own action on the dashboard: the rules leave it out.
     let mut auditor = event(4, "9000000025", "alice", T0 + 40);
