@@ -7,11 +7,10 @@
 //! what: the dashboard checks roles before calling it.
 
 use std::path::Path;
-use std::str::FromStr;
 
 use serde::Serialize;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::sqlite::SqliteRow;
 use sqlx::{AssertSqlSafe, Row, SqlSafeStr, SqlitePool};
 
 use crate::rules::{Candidate, Rule, Severity};
@@ -186,12 +185,8 @@ fn i(v: u64) -> i64 {
 
 impl ReviewStore {
     pub async fn open(path: &Path) -> Result<ReviewStore, ReviewError> {
-        let options = SqliteConnectOptions::from_str("sqlite:")?
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full);
-        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
+        // The telemetry store's settings: WAL, synchronous FULL, a busy timeout.
+        let pool = audit_store::open_pool(path, 4).await?;
         migrator().run(&pool).await?;
         Ok(ReviewStore { pool })
     }

@@ -18,6 +18,18 @@ fn count(row: &sqlx::sqlite::SqliteRow, i: usize) -> Result<u64, StoreError> {
     Ok(row.try_get::<i64, _>(i)?.max(0) as u64)
 }
 
+/// A sample's strata as a window's `PARTITION BY` and the leading `ORDER BY` columns. An empty
+/// column name is a stratum the unit has not (users have no action).
+fn strata(q: &SampleQuery, columns: [&str; 3]) -> (String, String) {
+    let on: Vec<&str> = [(q.by_organisation, columns[0]), (q.by_role, columns[1]), (q.by_action, columns[2])]
+        .into_iter()
+        .filter(|(on, c)| *on && !c.is_empty())
+        .map(|(_, c)| c)
+        .collect();
+    let partition = if on.is_empty() { String::new() } else { format!("PARTITION BY {}", on.join(", ")) };
+    (partition, on.iter().map(|c| format!("{c}, ")).collect())
+}
+
 impl SqliteStore {
     pub(crate) async fn sqlite_replace_staff(&self, staff: &[StaffMember]) -> Result<(), StoreError> {
         let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
@@ -217,18 +229,7 @@ impl SqliteStore {
     }
 
     pub(crate) async fn sqlite_sample_events(&self, q: &SampleQuery) -> Result<Vec<StoredAuditEvent>, StoreError> {
-        let mut strata = Vec::new();
-        if q.by_organisation {
-            strata.push("actor_org");
-        }
-        if q.by_role {
-            strata.push("actor_role");
-        }
-        if q.by_action {
-            strata.push("action");
-        }
-        let partition = if strata.is_empty() { String::new() } else { format!("PARTITION BY {}", strata.join(", ")) };
-        let order = strata.iter().map(|c| format!("{c}, ")).collect::<String>();
+        let (partition, order) = strata(q, ["actor_org", "actor_role", "action"]);
         let key = D.sample_key(q.seed, "seq");
         let sql = format!(
             "SELECT {AUDIT_COLUMNS} FROM (
@@ -247,15 +248,7 @@ impl SqliteStore {
     }
 
     pub(crate) async fn sqlite_sample_users(&self, q: &SampleQuery) -> Result<Vec<SampledUser>, StoreError> {
-        let mut strata = Vec::new();
-        if q.by_organisation {
-            strata.push("org");
-        }
-        if q.by_role {
-            strata.push("role");
-        }
-        let partition = if strata.is_empty() { String::new() } else { format!("PARTITION BY {}", strata.join(", ")) };
-        let order = strata.iter().map(|c| format!("{c}, ")).collect::<String>();
+        let (partition, order) = strata(q, ["org", "role", ""]);
         let key = D.sample_key(q.seed, "first_seq");
         let sql = format!(
             "SELECT user_id, role, org, events, first_seq FROM (

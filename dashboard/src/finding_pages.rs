@@ -17,26 +17,33 @@ use crate::audit_trail::AuditorAction;
 use crate::uk_time::format_ns;
 use crate::web::{render, same_origin, DashboardState, PeerIp, User, UserView, WebError, WebForm};
 
-fn store(state: &DashboardState) -> Result<&ReviewStore, WebError> {
-    state.inner.findings.as_ref().ok_or(WebError::NotFound("This dashboard does not run the audit rules."))
+pub(crate) fn store(state: &DashboardState) -> Result<&ReviewStore, WebError> {
+    state.inner.findings.as_ref().ok_or(WebError::NotFound("This dashboard does not keep audit reviews."))
 }
 
 fn failed(e: ReviewError) -> WebError {
+    review_error(e, "There is no finding by that number.")
+}
+
+/// A review store error as the page says it: `not_found` for what is missing, 400 and 409 with
+/// the store's own words, anything else an internal error.
+pub(crate) fn review_error(e: ReviewError, not_found: &'static str) -> WebError {
     match e {
-        ReviewError::NotFound(_) => WebError::NotFound("There is no finding by that number."),
+        ReviewError::NotFound(_) => WebError::NotFound(not_found),
         ReviewError::Invalid(m) => WebError::Refused(StatusCode::BAD_REQUEST, m),
         ReviewError::Conflict(m) => WebError::Refused(StatusCode::CONFLICT, m),
         e => WebError::Internal(e.to_string()),
     }
 }
 
-/// `*** *** 4321`: enough to tell two patients apart on one page, not enough to identify one.
+/// `*** *** 4321`: enough to tell two patients apart on one page, not enough to identify one
+/// ("—" when there is no patient).
 pub fn mask_nhs_number(nhs: &str) -> String {
     if nhs.is_empty() {
-        return "—".into();
+        "—".into()
+    } else {
+        audit_review::samples::mask(nhs)
     }
-    let tail: String = nhs.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
-    format!("*** *** {tail}")
 }
 
 pub struct FindingRow {

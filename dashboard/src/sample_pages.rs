@@ -9,7 +9,7 @@ use askama::Template;
 use audit_review::samples::{
     dspt_year, mask, to_csv, to_json, ReviewOutcome, Sample, SampleItem, SampleUnit, StratumCoverage, MAX_ITEMS,
 };
-use audit_review::{ReviewError, ReviewStore};
+use audit_review::ReviewError;
 use audit_store::{Action, SampleQuery};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -20,17 +20,10 @@ use crate::audit_trail::AuditorAction;
 use crate::uk_time::format_ns;
 use crate::web::{render, same_origin, AnyUser, DashboardState, PeerIp, User, UserView, WebError, WebForm};
 
-fn store(state: &DashboardState) -> Result<&ReviewStore, WebError> {
-    state.inner.findings.as_ref().ok_or(WebError::NotFound("This dashboard does not keep audit reviews."))
-}
+use crate::finding_pages::store;
 
 fn failed(e: ReviewError) -> WebError {
-    match e {
-        ReviewError::NotFound(_) => WebError::NotFound("There is no sample by that number."),
-        ReviewError::Invalid(m) => WebError::Refused(StatusCode::BAD_REQUEST, m),
-        ReviewError::Conflict(m) => WebError::Refused(StatusCode::CONFLICT, m),
-        e => WebError::Internal(e.to_string()),
-    }
+    crate::finding_pages::review_error(e, "There is no sample by that number.")
 }
 
 fn unscoped(user: &AnyUser) -> Result<(), WebError> {
