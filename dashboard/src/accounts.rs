@@ -191,6 +191,7 @@ fn migrator() -> Migrator {
         migration(3, "alerts", include_str!("../migrations/0003_alerts.sql")),
         migration(4, "oidc", include_str!("../migrations/0004_oidc.sql")),
         migration(5, "api_tokens", include_str!("../migrations/0005_api_tokens.sql")),
+        migration(6, "report_deliveries", include_str!("../migrations/0006_report_deliveries.sql")),
     ])
 }
 

@@ -1,8 +1,10 @@
 //! Scheduled report delivery: each schedule names a report, a cron expression (UTC, with seconds,
 //! as canary schedules are written), how many days the report covers and who receives it. When it
 //! fires, the report for the days up to the last midnight (UTC) is built and sent as a zip
-//! attachment through the `[alerts.email]` SMTP server. A failed delivery is logged and tried at
-//! the next firing; it never stops the other schedules.
+//! attachment through the `[alerts.email]` SMTP server. Every attempt is recorded (in
+//! `dashboard.db`); at start-up each schedule catches up on the firings it missed while the process
+//! was down, and retries its newest one if that failed (at most `MAX_CATCH_UP` per schedule). A
+//! failed delivery never stops the other schedules.
 
 use std::str::FromStr;
 
@@ -101,7 +103,59 @@ impl ReportDelivery {
         Ok(pack.name)
     }
 
-    /// Runs every schedule until the process ends.
+    /// Delivers the report for one firing and records the attempt.
+    pub async fn attempt(&self, schedule: &ReportSchedule, tick: DateTime<Utc>) -> Result<String, String> {
+        let outcome = self.deliver(schedule, tick).await;
+        let (delivered, detail) = match &outcome {
+            Ok(name) => (true, name.clone()),
+            Err(e) => (false, e.clone()),
+        };
+        let recorded = sqlx::query(
+            "INSERT INTO report_deliveries (schedule, tick_ns, attempted_ns, delivered, detail) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (schedule, tick_ns) DO UPDATE SET attempted_ns = excluded.attempted_ns,
+               delivered = excluded.delivered, detail = excluded.detail",
+        )
+        .bind(schedule_key(schedule))
+        .bind(tick.timestamp_nanos_opt().unwrap_or(0))
+        .bind(crate::web::now_ns())
+        .bind(delivered)
+        .bind(&detail)
+        .execute(self.dashboard.accounts().pool())
+        .await;
+        if let Err(e) = recorded {
+            tracing::warn!(error = %e, "recording a report delivery");
+        }
+        outcome
+    }
+
+    /// The firings of `schedule` to deliver now, oldest first: every tick after the newest
+    /// recorded one up to `now`, and the newest recorded one again if it failed; at most the
+    /// `MAX_CATCH_UP` most recent. Nothing for a schedule never attempted (it starts at its next tick).
+    pub async fn missed(&self, schedule: &ReportSchedule, now: DateTime<Utc>) -> Result<Vec<DateTime<Utc>>, String> {
+        let cron = cron::Schedule::from_str(&schedule.cron).map_err(|e| e.to_string())?;
+        let newest: Option<(i64, bool)> = sqlx::query_as(
+            "SELECT tick_ns, delivered FROM report_deliveries WHERE schedule = ?1 ORDER BY tick_ns DESC LIMIT 1",
+        )
+        .bind(schedule_key(schedule))
+        .fetch_optional(self.dashboard.accounts().pool())
+        .await
+        .map_err(|e| e.to_string())?;
+        let Some((tick_ns, delivered)) = newest else { return Ok(Vec::new()) };
+        let last = utc(tick_ns);
+        let mut ticks: Vec<DateTime<Utc>> = if delivered { Vec::new() } else { vec![last] };
+        ticks.extend(cron.after(&last).take_while(|t| *t <= now));
+        let skip = ticks.len().saturating_sub(MAX_CATCH_UP);
+        if skip > 0 {
+            tracing::warn!(
+                report = schedule.report.as_str(),
+                skipped = skip,
+                "too many missed deliveries: only the newest are caught up"
+            );
+        }
+        Ok(ticks.split_off(skip))
+    }
+
+    /// Runs every schedule until the process ends: first what was missed, then each firing.
     pub async fn run(self, schedules: Vec<ReportSchedule>) {
         let this = std::sync::Arc::new(self);
         let mut tasks = tokio::task::JoinSet::new();
@@ -109,13 +163,26 @@ impl ReportDelivery {
             let this = this.clone();
             tasks.spawn(async move {
                 let Ok(cron) = cron::Schedule::from_str(&schedule.cron) else { return };
+                let log = |tick: DateTime<Utc>, outcome: Result<String, String>| match outcome {
+                    Ok(name) => {
+                        tracing::info!(report = schedule.report.as_str(), %tick, pack = %name, "report delivered")
+                    }
+                    Err(e) => {
+                        tracing::warn!(report = schedule.report.as_str(), %tick, error = %e, "report not delivered")
+                    }
+                };
+                match this.missed(&schedule, Utc::now()).await {
+                    Ok(ticks) => {
+                        for tick in ticks {
+                            log(tick, this.attempt(&schedule, tick).await);
+                        }
+                    }
+                    Err(e) => tracing::warn!(report = schedule.report.as_str(), error = %e, "reading past deliveries"),
+                }
                 while let Some(next) = cron.upcoming(Utc).next() {
                     let wait = (next - Utc::now()).to_std().unwrap_or_default();
                     tokio::time::sleep(wait).await;
-                    match this.deliver(&schedule, next).await {
-                        Ok(name) => tracing::info!(report = schedule.report.as_str(), pack = %name, "report delivered"),
-                        Err(e) => tracing::warn!(report = schedule.report.as_str(), error = %e, "report not delivered"),
-                    }
+                    log(next, this.attempt(&schedule, next).await);
                     // Never fire twice for one tick.
                     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
                 }
@@ -123,6 +190,14 @@ impl ReportDelivery {
         }
         while tasks.join_next().await.is_some() {}
     }
+}
+
+/// Missed firings delivered at start-up, per schedule (the newest ones).
+pub const MAX_CATCH_UP: usize = 5;
+
+/// A schedule's identity in the delivery record: a changed schedule starts afresh.
+fn schedule_key(s: &ReportSchedule) -> String {
+    format!("{}|{}|{}|{}", s.report.as_str(), s.cron, s.period_days, s.to.join(","))
 }
 
 /// A time as chrono sees it, from nanoseconds.

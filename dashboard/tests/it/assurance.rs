@@ -342,3 +342,64 @@ async fn a_report_whose_smtp_server_is_down_fails_with_the_reason_and_the_next_d
     let name = up.deliver(&schedule, utc(dashboard::web::now_ns())).await.unwrap();
     message_with(&maildir, &[&format!("{name}.zip")]).await;
 }
+
+#[tokio::test]
+async fn a_restarted_schedule_catches_up_on_missed_firings_and_retries_a_failed_one() {
+    let rig = rig().await;
+    let deployment = Deployment {
+        system: reports::SystemDescription { name: format!("Catch-up {}", std::process::id()), ..Default::default() },
+        generator: "pathwatch test".into(),
+        sign_in: "local accounts".into(),
+        audit_retention_days: 2555,
+        store_kind: "SQLite".into(),
+    };
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let unreachable = EmailConfig {
+        smtp_host: "127.0.0.1".into(),
+        smtp_port: closed.port(),
+        security: SmtpSecurity::None,
+        from: "pathwatch@example.org".into(),
+        to: vec!["cso@example.org".into()],
+        username: None,
+        password_env: None,
+    };
+    let down =
+        ReportDelivery::new(rig.state.clone(), rig.log.clone(), deployment.clone(), Mailer::new(&unreachable).unwrap());
+    let schedule = ReportSchedule {
+        report: reports::ReportKind::Dspt,
+        cron: "0 0 7 * * *".into(),
+        period_days: 1,
+        to: vec!["catch-up@example.org".into()],
+    };
+    let days = chrono::Duration::days;
+    let t0 = utc(1_794_812_400 * SEC); // Monday 16 November 2026, 07:00 UTC
+    assert!(
+        down.missed(&schedule, t0 + days(3)).await.unwrap().is_empty(),
+        "never attempted: it starts at its next tick"
+    );
+    // The first firing failed (SMTP down), then the process was down for three days.
+    down.attempt(&schedule, t0).await.unwrap_err();
+    let now = t0 + days(3) + chrono::Duration::hours(1);
+    let missed = down.missed(&schedule, now).await.unwrap();
+    assert_eq!(
+        missed,
+        vec![t0, t0 + days(1), t0 + days(2), t0 + days(3)],
+        "the failed one again, then each missed day"
+    );
+    let Some((email, maildir)) = smtp() else { return };
+    let up = ReportDelivery::new(rig.state.clone(), rig.log.clone(), deployment, Mailer::new(&email).unwrap());
+    for tick in missed {
+        up.attempt(&schedule, tick).await.unwrap();
+    }
+    assert!(up.missed(&schedule, now).await.unwrap().is_empty(), "nothing delivered twice");
+    for period in
+        ["2026-11-15 to 2026-11-15", "2026-11-16 to 2026-11-16", "2026-11-17 to 2026-11-17", "2026-11-18 to 2026-11-18"]
+    {
+        message_with(&maildir, &[&format!("Catch-up {}", std::process::id()), "catch-up@example.org", period]).await;
+    }
+    // A long outage catches up only the newest few.
+    let later = t0 + days(20);
+    let capped = up.missed(&schedule, later).await.unwrap();
+    assert_eq!(capped.len(), dashboard::report_delivery::MAX_CATCH_UP);
+    assert_eq!(*capped.last().unwrap(), t0 + days(20));
+}
