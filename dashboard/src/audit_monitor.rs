@@ -1,6 +1,6 @@
 //! The audit monitor: on a schedule it runs the anomaly rules over the audit events that arrived
-//! since the last round (`audit_review::Scanner::incremental`) and e-mails the IG leads about new
-//! high-severity findings. The e-mail names the rule, the user and what was seen, never a patient:
+//! since the last round (`audit_review::Scanner::incremental`), once a day (and at start-up) over
+//! the last days of history as well, and e-mails the IG leads about new high-severity findings. The e-mail names the rule, the user and what was seen, never a patient:
 //! NHS numbers stay behind the dashboard's sign-in.
 //!
 //! A failed round or an undelivered e-mail never stops the next round; undelivered notices are
@@ -20,6 +20,10 @@ use crate::notify::Mailer;
 pub struct AuditConfig {
     /// How often the rules look at newly arrived audit events.
     pub scan_every_minutes: u64,
+    /// How often the rules also run again over the last `rescan_days` of history (changed
+    /// thresholds, late context such as relationships loaded after the access).
+    pub rescan_every_hours: u64,
+    pub rescan_days: u32,
     /// Who is e-mailed about new high-severity findings (the SMTP server is `[alerts.email]`'s).
     pub notify: Vec<String>,
     /// The rules' settings: `[audit.rules.<rule>]`.
@@ -28,7 +32,13 @@ pub struct AuditConfig {
 
 impl Default for AuditConfig {
     fn default() -> Self {
-        AuditConfig { scan_every_minutes: 5, notify: Vec::new(), rules: RulesConfig::default() }
+        AuditConfig {
+            scan_every_minutes: 5,
+            rescan_every_hours: 24,
+            rescan_days: 7,
+            notify: Vec::new(),
+            rules: RulesConfig::default(),
+        }
     }
 }
 
@@ -37,6 +47,12 @@ impl AuditConfig {
     pub fn validate(&self) -> Result<(), String> {
         if self.scan_every_minutes == 0 {
             return Err("audit.scan_every_minutes: must be at least 1".into());
+        }
+        if self.rescan_every_hours == 0 {
+            return Err("audit.rescan_every_hours: must be at least 1".into());
+        }
+        if self.rescan_days == 0 || self.rescan_days > 366 {
+            return Err(format!("audit.rescan_days: {} is outside 1..=366", self.rescan_days));
         }
         if !self.notify.is_empty() {
             crate::notify::check_addresses("audit.notify", &self.notify)?;
@@ -50,6 +66,8 @@ pub struct AuditMonitor {
     config: AuditConfig,
     mailer: Option<Mailer>,
     public_url: String,
+    /// When the last rescan over history ran (0: not since start-up, so the first round does one).
+    last_rescan_ns: std::sync::atomic::AtomicU64,
 }
 
 /// What one round did.
@@ -69,7 +87,7 @@ impl AuditMonitor {
         public_url: String,
     ) -> AuditMonitor {
         let scanner = Scanner { store, findings, config: config.rules.clone() };
-        AuditMonitor { scanner, config, mailer, public_url }
+        AuditMonitor { scanner, config, mailer, public_url, last_rescan_ns: std::sync::atomic::AtomicU64::new(0) }
     }
 
     pub async fn run(self) {
@@ -89,7 +107,18 @@ impl AuditMonitor {
     }
 
     pub async fn round(&self, now_ns: u64) -> Result<AuditRound, String> {
-        let scan = self.scanner.incremental(now_ns).await.map_err(|e| e.to_string())?;
+        use std::sync::atomic::Ordering;
+        let mut scan = self.scanner.incremental(now_ns).await.map_err(|e| e.to_string())?;
+        let hour = 3_600_000_000_000u64;
+        let last = self.last_rescan_ns.load(Ordering::Relaxed);
+        if last == 0 || now_ns.saturating_sub(last) >= self.config.rescan_every_hours * hour {
+            let from = now_ns.saturating_sub(u64::from(self.config.rescan_days) * 24 * hour);
+            let rescan = self.scanner.full(from, now_ns, now_ns).await.map_err(|e| e.to_string())?;
+            self.last_rescan_ns.store(now_ns, Ordering::Relaxed);
+            scan.raised.extend(rescan.raised);
+            scan.refreshed += rescan.refreshed;
+            scan.candidates += rescan.candidates;
+        }
         let mut round = AuditRound { scan, notified: Vec::new() };
         let (Some(mailer), false) = (&self.mailer, self.config.notify.is_empty()) else {
             return Ok(round);

@@ -353,3 +353,33 @@ async fn audit_review_evidence_follows_the_rules_runs_and_the_review_of_findings
     assert_eq!(states(AT + 26 * hour).await[0].0, Passing);
     assert_eq!(states(AT + 28 * hour).await[0].0, Stale, "the rules stopped running");
 }
+
+#[tokio::test]
+async fn a_changed_threshold_takes_effect_over_recent_history_at_the_next_rescan() {
+    let mut rig = rig().await;
+    let browsing: Vec<AuditEvent> =
+        (0..4).map(|i| read(10 + i, "nurse2", "A81001", &format!("99900{:05}", 20_000 + i))).collect();
+    rig.add(browsing).await;
+    let now = AT + 3_600 * SEC;
+    let first = rig.monitor(None, vec![]).round(now).await.unwrap();
+    assert!(first.scan.raised.iter().all(|f| f.user_id != "nurse2"), "four patients: under the default of five");
+    // Restarted with a lower threshold: nothing new has arrived, but the rescan over recent history raises it.
+    let mut config = AuditConfig::default();
+    config.rules.no_care_relationship.min_patients = 3;
+    let lowered = AuditMonitor::new(
+        audit_store::AnyStore::Sqlite(rig.store.clone()),
+        rig.findings.clone(),
+        config,
+        None,
+        "https://pathwatch.example.org".into(),
+    );
+    let round = lowered.round(now + 60 * SEC).await.unwrap();
+    assert_eq!(round.scan.new_events, 0);
+    assert!(round
+        .scan
+        .raised
+        .iter()
+        .any(|f| f.user_id == "nurse2" && f.rule == audit_review::Rule::NoCareRelationship));
+    // The next round within the day does not rescan again.
+    assert_eq!(lowered.round(now + 120 * SEC).await.unwrap().scan.candidates, 0);
+}
