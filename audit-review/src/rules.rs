@@ -179,6 +179,8 @@ impl Context<'_> {
             working: self.config.working_hours.to_store(),
             min_failed: 0,
             only_off_hours: false,
+            only_failed: false,
+            count_off_hours: false,
         }
     }
 
@@ -433,15 +435,15 @@ async fn failed_access_burst<S: TelemetryStore>(store: &S, ctx: &Context<'_>) ->
     let from = ctx.bucket_start_utc(ctx.from_ns, window, 0);
     let mut query = ctx.activity(from, ctx.to_ns, window, 0);
     query.min_failed = cfg.min_failed;
+    query.only_failed = true;
     let mut out = Vec::new();
     for w in store.user_activity(&query).await? {
         let minute = w.bucket.rem_euclid(NS_PER_DAY) / 60_000_000_000;
         let end = minute + i64::from(cfg.window_minutes);
         let explanation = format!(
-            "{} had {} failed or denied accesses (of {}) between {:02}:{:02} and {:02}:{:02} on {}.",
+            "{} had {} failed or denied accesses between {:02}:{:02} and {:02}:{:02} on {}.",
             who(&w.user_id, &w.role, &w.organisation),
             w.failed,
-            w.events,
             minute / 60,
             minute % 60,
             (end / 60) % 24,

@@ -170,6 +170,10 @@ pub struct ActivityQuery {
     pub min_failed: u64,
     /// Count only the events outside working hours (buckets with none are absent).
     pub only_off_hours: bool,
+    /// Count only failed or denied events (what a burst of failures is made of).
+    pub only_failed: bool,
+    /// Fill `UserActivity::off_hours` (it costs a local-time computation per event); 0 otherwise.
+    pub count_off_hours: bool,
 }
 
 /// One user's activity in one bucket. `bucket` is the bucket's start in local nanoseconds.

@@ -105,11 +105,15 @@ impl SqliteStore {
     pub(crate) async fn sqlite_user_activity(&self, q: &ActivityQuery) -> Result<Vec<UserActivity>, StoreError> {
         let bucket = D.bucket(&q.clock, "occurred_ns", q.bucket_ns, q.bucket_offset_ns);
         let off = D.off_hours(&q.clock, &q.working, "occurred_ns");
-        let only_off = if q.only_off_hours { format!("AND {off}") } else { String::new() };
+        let mut only_off = if q.only_off_hours { format!("AND {off}") } else { String::new() };
+        if q.only_failed {
+            only_off.push_str(" AND outcome <> 'success'");
+        }
+        let off_count = if q.count_off_hours { format!("sum({off})") } else { "0".to_string() };
         let sql = format!(
             "SELECT actor_user_id, max(actor_role), max(actor_org), {bucket} AS bucket, count(*),
                     count(DISTINCT NULLIF(nhs_number, '')), sum(action = 'export'), sum(action = 'print'),
-                    sum(action = 'search'), sum(action = 'break-glass'), sum(outcome <> 'success'), sum({off}),
+                    sum(action = 'search'), sum(action = 'break-glass'), sum(outcome <> 'success'), {off_count},
                     min(seq), min(occurred_ns), max(occurred_ns)
              FROM audit_events
              WHERE occurred_ns >= ?1 AND occurred_ns < ?2 AND actor_user_id <> '' AND source_system <> '{AUDITOR_SOURCE}' {only_off}

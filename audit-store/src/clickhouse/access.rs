@@ -11,34 +11,41 @@ use crate::StoreError;
 
 const D: Dialect = Dialect::ClickHouse;
 
-/// The period's audit events, each once, with the columns the rules read.
+/// The period's audit events with the columns the rules read. A replayed event may appear twice
+/// until its parts merge: every count below is therefore `uniqExact(Seq)` (min and max are not
+/// changed by a duplicate), which costs far less than removing duplicates first (`LIMIT 1 BY Seq`).
 fn events(from_ns: u64, to_ns: u64, extra: &str) -> String {
     format!(
         "(SELECT Seq, OccurredNs, ActorUserId, ActorRole, ActorOrg, Action, NhsNumber, Outcome FROM audit_events \
          WHERE OccurredNs >= {from_ns} AND OccurredNs < {to_ns} AND ActorUserId != '' \
-         AND SourceSystem != '{AUDITOR_SOURCE}' {extra} LIMIT 1 BY Seq)"
+         AND SourceSystem != '{AUDITOR_SOURCE}' {extra})"
     )
 }
 
 pub fn user_activity(q: &ActivityQuery) -> String {
     let bucket = D.bucket(&q.clock, "OccurredNs", q.bucket_ns, q.bucket_offset_ns);
     let off = D.off_hours(&q.clock, &q.working, "OccurredNs");
-    let only_off = if q.only_off_hours { format!("AND {off}") } else { String::new() };
+    let mut filter = if q.only_off_hours { format!("AND {off}") } else { String::new() };
+    if q.only_failed {
+        filter.push_str(" AND Outcome != 'success'");
+    }
+    let off_count = if q.count_off_hours { format!("uniqExactIf(Seq, {off})") } else { "toUInt64(0)".to_string() };
     format!(
         "SELECT ActorUserId AS user_id, any(ActorRole) AS role, any(ActorOrg) AS organisation, {bucket} AS bucket, \
-         count() AS events, uniqExactIf(NhsNumber, NhsNumber != '') AS patients, countIf(Action = 'export') AS exports, \
-         countIf(Action = 'print') AS prints, countIf(Action = 'search') AS searches, \
-         countIf(Action = 'break-glass') AS break_glass, countIf(Outcome != 'success') AS failed, \
-         countIf({off}) AS off_hours, min(Seq) AS first_seq, min(OccurredNs) AS first_ns, max(OccurredNs) AS last_ns \
+         uniqExact(Seq) AS events, uniqExactIf(NhsNumber, NhsNumber != '') AS patients, \
+         uniqExactIf(Seq, Action = 'export') AS exports, uniqExactIf(Seq, Action = 'print') AS prints, \
+         uniqExactIf(Seq, Action = 'search') AS searches, uniqExactIf(Seq, Action = 'break-glass') AS break_glass, \
+         uniqExactIf(Seq, Outcome != 'success') AS failed, {off_count} AS off_hours, min(Seq) AS first_seq, \
+         min(OccurredNs) AS first_ns, max(OccurredNs) AS last_ns \
          FROM {} GROUP BY user_id, bucket HAVING failed >= {} ORDER BY user_id, bucket",
-        events(q.from_ns, q.to_ns, &only_off),
+        events(q.from_ns, q.to_ns, &filter),
         q.min_failed
     )
 }
 
 pub fn hour_profiles(from_ns: u64, to_ns: u64, clock: &LocalClock) -> String {
     format!(
-        "SELECT ActorUserId AS user_id, toUInt8({}) AS hour, count() AS events FROM {} \
+        "SELECT ActorUserId AS user_id, toUInt8({}) AS hour, uniqExact(Seq) AS events FROM {} \
          GROUP BY user_id, hour ORDER BY user_id, hour",
         D.local_hour(clock, "OccurredNs"),
         events(from_ns, to_ns, "")
@@ -46,22 +53,23 @@ pub fn hour_profiles(from_ns: u64, to_ns: u64, clock: &LocalClock) -> String {
 }
 
 /// Grouped per (user, organisation, patient, day) first, then joined one table at a time: the care
-/// relationships (all of them for the pair, to test each interval), the staff directory, the patient index.
+/// relationships (the pair's intervals as one array), the staff directory, the patient index.
 pub fn patient_access(q: &PatientAccessQuery) -> String {
     let day = D.local_day(&q.clock, "OccurredNs");
     let groups = format!(
         "SELECT ActorUserId AS user_id, ActorOrg AS organisation, NhsNumber AS nhs_number, {day} AS day, \
-         any(ActorRole) AS role, count() AS events, min(OccurredNs) AS first_ns, max(OccurredNs) AS last_ns, \
+         any(ActorRole) AS role, uniqExact(Seq) AS events, min(OccurredNs) AS first_ns, max(OccurredNs) AS last_ns, \
          min(Seq) AS first_seq FROM {} GROUP BY user_id, organisation, nhs_number, day",
         events(q.from_ns, q.to_ns, "AND NhsNumber != ''")
     );
+    // Each (organisation, patient) pair's relationship intervals as one array, joined once: no
+    // second grouping over every access group.
     let explained = format!(
         "SELECT user_id, organisation, nhs_number, day, role, events, first_ns, last_ns, first_seq, \
-         max(RelFound = 1 AND RelFrom <= last_ns AND (RelTo = 0 OR RelTo > first_ns)) AS explained \
-         FROM ({groups}) AS g ALL LEFT JOIN (SELECT Organisation AS organisation, NhsNumber AS nhs_number, \
-         FromNs AS RelFrom, ToNs AS RelTo, toUInt8(1) AS RelFound FROM care_relationships) AS r \
-         USING (organisation, nhs_number) \
-         GROUP BY user_id, organisation, nhs_number, day, role, events, first_ns, last_ns, first_seq"
+         arrayExists(x -> tupleElement(x, 1) <= last_ns AND (tupleElement(x, 2) = 0 OR tupleElement(x, 2) > first_ns), \
+         Intervals) AS explained FROM ({groups}) AS g ANY LEFT JOIN (SELECT Organisation AS organisation, \
+         NhsNumber AS nhs_number, groupArray((FromNs, ToNs)) AS Intervals FROM care_relationships \
+         GROUP BY organisation, nhs_number) AS r USING (organisation, nhs_number)"
     );
     let staff = format!(
         "SELECT * FROM ({explained}) AS e ANY LEFT JOIN (SELECT UserId AS user_id, SurnameKey AS StaffSurname, \
@@ -125,7 +133,7 @@ pub fn sample_users(q: &SampleQuery) -> String {
     let limit_by = if strata.is_empty() { String::new() } else { format!(" BY {}", strata.join(", ")) };
     format!(
         "SELECT user_id, role, organisation, events, first_seq FROM (SELECT *, {key} AS SampleKey FROM (\
-         SELECT ActorUserId AS user_id, any(ActorRole) AS role, any(ActorOrg) AS organisation, count() AS events, \
+         SELECT ActorUserId AS user_id, any(ActorRole) AS role, any(ActorOrg) AS organisation, uniqExact(Seq) AS events, \
          min(Seq) AS first_seq FROM {} GROUP BY user_id)) ORDER BY {order}SampleKey, first_seq LIMIT {}{limit_by}",
         events(q.from_ns, q.to_ns, ""),
         q.per_stratum
@@ -158,6 +166,8 @@ pub fn examples(t0: u64) -> Vec<(&'static str, String)> {
         working: WorkingHours::default(),
         min_failed: 1,
         only_off_hours: true,
+        only_failed: false,
+        count_off_hours: true,
     };
     vec![
         ("user_activity", user_activity(&activity)),

@@ -341,6 +341,8 @@ pub async fn access_aggregates_count_replays_once_and_use_the_newest_context<S: 
         working: WorkingHours::default(),
         min_failed: 0,
         only_off_hours: false,
+        only_failed: false,
+        count_off_hours: true,
     };
     let activity = store.user_activity(&day).await.unwrap();
     assert_eq!(activity.len(), 1);
