@@ -14,6 +14,8 @@ use serde::{Deserialize, Serialize};
 use crate::config::RulesConfig;
 
 const NS_PER_HOUR: i64 = 3_600_000_000_000;
+/// The patient rules' days run from 06:00 to 06:00 local time: a night shift is one day.
+const DAY_STARTS_HOUR: u8 = 6;
 const NS_PER_WEEK: u64 = 7 * NS_PER_DAY as u64;
 /// 1970-01-05 was a Monday: weeks start there.
 const MONDAY_OFFSET_NS: u64 = 4 * NS_PER_DAY as u64;
@@ -150,9 +152,12 @@ pub async fn evaluate<S: TelemetryStore>(
     }
     let patient_rules = [Rule::FamilyOrNeighbour, Rule::SelfAccess, Rule::SensitiveRecord, Rule::NoCareRelationship];
     if patient_rules.iter().any(|r| config.enabled(*r)) {
-        // Whole local days, so a day's count does not depend on where a run started.
-        let from_ns = ctx.bucket_start_utc(from_ns, NS_PER_DAY as u64, 0);
-        let rows = store.patient_access(&PatientAccessQuery { from_ns, to_ns, clock: ctx.clock.clone() }).await?;
+        // Whole days (06:00 to 06:00, so a night shift is one day), so a day's count does not
+        // depend on where a run started.
+        let day_start = u64::from(DAY_STARTS_HOUR) * NS_PER_HOUR as u64;
+        let from_ns = ctx.bucket_start_utc(from_ns, NS_PER_DAY as u64, day_start);
+        let query = PatientAccessQuery { from_ns, to_ns, clock: ctx.clock.clone(), day_starts_hour: DAY_STARTS_HOUR };
+        let rows = store.patient_access(&query).await?;
         out.extend(patient_findings(&ctx, &rows));
         if config.no_care_relationship.enabled {
             out.extend(no_care_relationship(&ctx, &rows));
@@ -546,7 +551,8 @@ fn no_care_relationship(ctx: &Context<'_>, rows: &[PatientAccess]) -> Vec<Candid
         }
         let first = accesses[0];
         let text = format!(
-            "{} opened {} patients' records on {} with no care relationship recorded for {} (a finding is raised from {}).",
+            "{} opened {} patients' records in the day from 06:00 on {} with no care relationship recorded for {} \
+             (a finding is raised from {}).",
             who(&first.user_id, &first.role, &first.organisation),
             accesses.len(),
             local_date(day * NS_PER_DAY),

@@ -213,6 +213,8 @@ pub struct PatientAccessQuery {
     pub from_ns: u64,
     pub to_ns: u64,
     pub clock: LocalClock,
+    /// Local hour at which a "day" starts: 6 keeps a night shift (20:00–06:00) in one day.
+    pub day_starts_hour: u8,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -221,7 +223,7 @@ pub struct PatientAccess {
     pub role: String,
     pub organisation: String,
     pub nhs_number: String,
-    /// Local day number (days since 1970-01-01, local time).
+    /// Local day number (days since 1970-01-01, local time), days starting at `day_starts_hour`.
     pub day: i64,
     pub events: u64,
     pub first_ns: u64,
@@ -364,6 +366,12 @@ impl Dialect {
         let b = bucket_ns.max(1) as i64;
         let off = (offset_ns as i64).rem_euclid(b);
         format!("({} * {b} + {off})", self.div(&format!("{} - {off}", self.local_ns(clock, column)), b))
+    }
+
+    /// The local day holding `column` when days start at `hour` (0: midnight).
+    pub(crate) fn shifted_day(self, clock: &LocalClock, column: &str, hour: u8) -> String {
+        let shift = i64::from(hour) * NS_PER_HOUR;
+        self.div(&format!("{} - {shift}", self.local_ns(clock, column)), NS_PER_DAY)
     }
 
     pub(crate) fn local_day(self, clock: &LocalClock, column: &str) -> String {

@@ -172,7 +172,7 @@ impl SqliteStore {
     }
 
     pub(crate) async fn sqlite_patient_access(&self, q: &PatientAccessQuery) -> Result<Vec<PatientAccess>, StoreError> {
-        let day = D.local_day(&q.clock, "occurred_ns");
+        let day = D.shifted_day(&q.clock, "occurred_ns", q.day_starts_hour);
         // Grouped first, so each (user, patient, day) is explained once rather than each event.
         let sql = format!(
             "WITH g AS (

@@ -200,9 +200,9 @@ pub async fn browsing_patients_without_a_care_relationship<S: TelemetryStore>(st
     Log::new(store).add(events).await;
     let found = findings(store, Rule::NoCareRelationship, T0, T0 + 7 * DAY).await;
     assert_eq!(users(&found), ["u3"], "{found:#?}");
-    assert!(found[0]
-        .explanation
-        .contains("opened 6 patients' records on Tue 3 Nov 2026 with no care relationship recorded for A1"));
+    assert!(found[0].explanation.contains(
+        "opened 6 patients' records in the day from 06:00 on Tue 3 Nov 2026 with no care relationship recorded for A1"
+    ));
     assert_eq!(found[0].nhs_number, "");
 }
 

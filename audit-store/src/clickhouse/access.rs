@@ -55,7 +55,7 @@ pub fn hour_profiles(from_ns: u64, to_ns: u64, clock: &LocalClock) -> String {
 /// Grouped per (user, organisation, patient, day) first, then joined one table at a time: the care
 /// relationships (the pair's intervals as one array), the staff directory, the patient index.
 pub fn patient_access(q: &PatientAccessQuery) -> String {
-    let day = D.local_day(&q.clock, "OccurredNs");
+    let day = D.shifted_day(&q.clock, "OccurredNs", q.day_starts_hour);
     let groups = format!(
         "SELECT ActorUserId AS user_id, ActorOrg AS organisation, NhsNumber AS nhs_number, {day} AS day, \
          any(ActorRole) AS role, uniqExact(Seq) AS events, min(OccurredNs) AS first_ns, max(OccurredNs) AS last_ns, \
@@ -172,7 +172,10 @@ pub fn examples(t0: u64) -> Vec<(&'static str, String)> {
     vec![
         ("user_activity", user_activity(&activity)),
         ("hour_profiles", hour_profiles(t0, t0 + 24 * hour, &LocalClock::utc())),
-        ("patient_access", patient_access(&PatientAccessQuery { from_ns: t0, to_ns: t0 + 24 * hour, clock })),
+        (
+            "patient_access",
+            patient_access(&PatientAccessQuery { from_ns: t0, to_ns: t0 + 24 * hour, clock, day_starts_hour: 6 }),
+        ),
         ("arrivals_after", arrivals_after(7)),
         ("newest_staff_version", newest_version("staff_directory")),
         (

@@ -355,7 +355,12 @@ pub async fn access_aggregates_count_replays_once_and_use_the_newest_context<S: 
     assert_eq!((a.bucket, a.off_hours), (T0 as i64, 3));
 
     let access = store
-        .patient_access(&PatientAccessQuery { from_ns: T0, to_ns: T0 + DAY, clock: LocalClock::utc() })
+        .patient_access(&PatientAccessQuery {
+            from_ns: T0,
+            to_ns: T0 + DAY,
+            clock: LocalClock::utc(),
+            day_starts_hour: 0,
+        })
         .await
         .unwrap();
     assert_eq!(access.len(), 1, "the explained, unremarkable access stays in the store: {access:?}");
