@@ -136,6 +136,37 @@ pub async fn pathway(
     Ok(Json(detail).into_response())
 }
 
+/// A finding as the API shows it: the NHS number masked, as on the pages.
+fn masked(mut f: audit_review::Finding) -> audit_review::Finding {
+    if !f.nhs_number.is_empty() {
+        f.nhs_number = audit_review::samples::mask(&f.nhs_number);
+    }
+    f
+}
+
+pub async fn findings(
+    State(state): State<DashboardState>,
+    user: ApiUser,
+    axum::extract::Query(q): axum::extract::Query<crate::finding_pages::ListQuery>,
+) -> Result<Response, ApiError> {
+    user.allowed("GET", "/api/v1/audit/findings")?;
+    let filter = crate::finding_pages::list_filter(&q, &user.0)?;
+    let store = crate::finding_pages::store(&state)?;
+    let found = store.list(&filter).await.map_err(internal)?;
+    Ok(Json(json!({ "findings": found.into_iter().map(masked).collect::<Vec<_>>() })).into_response())
+}
+
+pub async fn finding(
+    State(state): State<DashboardState>,
+    user: ApiUser,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    user.allowed("GET", "/api/v1/audit/findings/{id}")?;
+    let finding = crate::finding_pages::visible_to(&state, &user.0, &id).await?;
+    let history = crate::finding_pages::store(&state)?.history(finding.id).await.map_err(internal)?;
+    Ok(Json(json!({ "finding": masked(finding), "history": history })).into_response())
+}
+
 pub async fn slos(State(state): State<DashboardState>, user: ApiUser) -> Result<Response, ApiError> {
     user.allowed("GET", "/api/v1/slos")?;
     let now = crate::web::now_ns() as u64;

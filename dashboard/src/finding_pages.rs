@@ -89,7 +89,7 @@ struct ListPage {
     limit: u32,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 pub struct ListQuery {
     #[serde(default)]
     status: String,
@@ -99,15 +99,8 @@ pub struct ListQuery {
     severity: String,
 }
 
-const LIST_LIMIT: u32 = 500;
-
-pub async fn list_page(
-    State(state): State<DashboardState>,
-    User(user): User,
-    Query(q): Query<ListQuery>,
-) -> Result<Response, WebError> {
-    user.allowed("GET", "/audit/findings")?;
-    let findings = store(&state)?;
+/// The list filter a query asks for, within the account's organisations; 400 for unknown values.
+pub(crate) fn list_filter(q: &ListQuery, account: &crate::accounts::Account) -> Result<FindingFilter, WebError> {
     // "unresolved" (the default view) is open and investigating together.
     let (status, unresolved) = match q.status.as_str() {
         "" | "unresolved" => (None, true),
@@ -122,15 +115,27 @@ pub async fn list_page(
         "" => None,
         s => Some(Severity::parse(s).ok_or(WebError::BadForm("Unknown severity in the filter."))?),
     };
-    let filter = FindingFilter {
+    Ok(FindingFilter {
         status,
         unresolved,
         rule,
         severity,
-        organisations: user.account.organisations.clone(),
+        organisations: account.organisations.clone(),
         limit: LIST_LIMIT,
         ..Default::default()
-    };
+    })
+}
+
+const LIST_LIMIT: u32 = 500;
+
+pub async fn list_page(
+    State(state): State<DashboardState>,
+    User(user): User,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, WebError> {
+    user.allowed("GET", "/audit/findings")?;
+    let findings = store(&state)?;
+    let filter = list_filter(&q, &user.account)?;
     let rows = findings.list(&filter).await.map_err(failed)?.iter().map(FindingRow::from).collect();
     let counts = findings.counts().await.map_err(failed)?.into_iter().map(|(s, n)| (s.label(), n)).collect();
     let page = ListPage {
@@ -191,9 +196,17 @@ const EVIDENCE_LIMIT: u32 = 200;
 
 /// The finding, if this user may see it (organisation scope); otherwise "not found".
 async fn visible(state: &DashboardState, user: &crate::web::AnyUser, id: &str) -> Result<Finding, WebError> {
+    visible_to(state, &user.account, id).await
+}
+
+pub(crate) async fn visible_to(
+    state: &DashboardState,
+    account: &crate::accounts::Account,
+    id: &str,
+) -> Result<Finding, WebError> {
     let id: i64 = id.parse().map_err(|_| WebError::NotFound("There is no finding by that number."))?;
     let finding = store(state)?.get(id).await.map_err(failed)?;
-    if !user.account.sees_organisation(&finding.organisation) {
+    if !account.sees_organisation(&finding.organisation) {
         return Err(WebError::NotFound("There is no finding by that number."));
     }
     Ok(finding)

@@ -51,6 +51,20 @@ pub fn smtp() -> Option<(EmailConfig, std::path::PathBuf)> {
     Some((config, std::path::PathBuf::from(maildir)))
 }
 
+/// An SMTP server that is not there: a port nothing listens on.
+fn unreachable_smtp() -> EmailConfig {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    EmailConfig {
+        smtp_host: "127.0.0.1".into(),
+        smtp_port: closed.port(),
+        security: SmtpSecurity::None,
+        from: "pathwatch@example.org".into(),
+        to: vec!["cso@example.org".into()],
+        username: None,
+        password_env: None,
+    }
+}
+
 /// Waits for the message in the maildir that contains every one of `needles`.
 pub async fn message_with(maildir: &std::path::Path, needles: &[&str]) -> String {
     let new = maildir.join("new");
@@ -309,16 +323,7 @@ async fn a_scheduled_report_reaches_a_real_smtp_server_as_an_attachment_that_ver
 #[tokio::test]
 async fn a_report_whose_smtp_server_is_down_fails_with_the_reason_and_the_next_delivery_still_works() {
     let rig = rig().await;
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    let email = EmailConfig {
-        smtp_host: "127.0.0.1".into(),
-        smtp_port: closed.port(),
-        security: SmtpSecurity::None,
-        from: "pathwatch@example.org".into(),
-        to: vec!["cso@example.org".into()],
-        username: None,
-        password_env: None,
-    };
+    let email = unreachable_smtp();
     let deployment = Deployment {
         system: reports::SystemDescription::default(),
         generator: "pathwatch test".into(),
@@ -353,16 +358,7 @@ async fn a_restarted_schedule_catches_up_on_missed_firings_and_retries_a_failed_
         audit_retention_days: 2555,
         store_kind: "SQLite".into(),
     };
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    let unreachable = EmailConfig {
-        smtp_host: "127.0.0.1".into(),
-        smtp_port: closed.port(),
-        security: SmtpSecurity::None,
-        from: "pathwatch@example.org".into(),
-        to: vec!["cso@example.org".into()],
-        username: None,
-        password_env: None,
-    };
+    let unreachable = unreachable_smtp();
     let down =
         ReportDelivery::new(rig.state.clone(), rig.log.clone(), deployment.clone(), Mailer::new(&unreachable).unwrap());
     let schedule = ReportSchedule {

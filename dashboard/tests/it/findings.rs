@@ -383,3 +383,31 @@ async fn a_changed_threshold_takes_effect_over_recent_history_at_the_next_rescan
     // The next round within the day does not rescan again.
     assert_eq!(lowered.round(now + 120 * SEC).await.unwrap().scan.candidates, 0);
 }
+
+#[tokio::test]
+async fn the_api_lists_findings_masked_within_the_organisation_scope() {
+    let mut rig = rig().await;
+    let id = raise(&mut rig).await;
+    let json = |reply: crate::web::Reply| -> (StatusCode, serde_json::Value) {
+        (reply.status, serde_json::from_str(&reply.body).unwrap_or(serde_json::Value::Null))
+    };
+    let (ig, _) = sign_in(&rig.app, "ig", PASSWORD).await;
+    let (status, list) = json(get(&rig.app, "/api/v1/audit/findings", &ig).await);
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list["findings"][0]["id"], id);
+    assert_eq!(list["findings"][0]["rule"], "family_or_neighbour");
+    assert_eq!(list["findings"][0]["nhs_number"], "*** *** 1235");
+    let (status, one) = json(get(&rig.app, &format!("/api/v1/audit/findings/{id}"), &ig).await);
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(one["history"][0]["action"], "raised");
+    assert!(!one.to_string().contains(RELATIVE));
+    let (status, bad) = json(get(&rig.app, "/api/v1/audit/findings?status=bogus", &ig).await);
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(bad["error"].as_str().unwrap().contains("Unknown status"));
+    let (cso, _) = sign_in(&rig.app, "cso", PASSWORD).await;
+    assert_eq!(json(get(&rig.app, "/api/v1/audit/findings", &cso).await).0, StatusCode::FORBIDDEN);
+    let (b2, _) = sign_in(&rig.app, "ig-b82005", PASSWORD).await;
+    let (_, theirs) = json(get(&rig.app, "/api/v1/audit/findings", &b2).await);
+    assert_eq!(theirs["findings"].as_array().unwrap().len(), 0);
+    assert_eq!(json(get(&rig.app, &format!("/api/v1/audit/findings/{id}"), &b2).await).0, StatusCode::NOT_FOUND);
+}
