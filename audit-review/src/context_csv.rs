@@ -63,20 +63,24 @@ fn flag(what: &str, line: u64, column: &str, text: &str) -> Result<bool, String>
 }
 
 /// A date (midnight UTC) or an RFC 3339 time, in Unix ns; empty gives `None`.
-fn instant(what: &str, line: u64, column: &str, text: &str) -> Result<Option<u64>, String> {
-    if text.is_empty() {
-        return Ok(None);
-    }
+/// A date (midnight UTC) or an RFC 3339 time as Unix ns: how every audit tool reads a time
+/// (files, the command line, the search form). None when it is neither, or before 1970.
+pub fn parse_instant(text: &str) -> Option<u64> {
+    let text = text.trim();
     let parsed = time::OffsetDateTime::parse(text, &Rfc3339).or_else(|_| {
         time::Date::parse(text, time::macros::format_description!("[year]-[month]-[day]"))
             .map(|d| d.midnight().assume_utc())
     });
-    match parsed {
-        Ok(t) if t.unix_timestamp_nanos() >= 0 => Ok(Some(t.unix_timestamp_nanos() as u64)),
-        _ => {
-            Err(format!("{what} line {line}, column {column}: {text:?} is not a date (2026-11-23) or an RFC 3339 time"))
-        }
+    parsed.ok().and_then(|t| u64::try_from(t.unix_timestamp_nanos()).ok())
+}
+
+fn instant(what: &str, line: u64, column: &str, text: &str) -> Result<Option<u64>, String> {
+    if text.is_empty() {
+        return Ok(None);
     }
+    parse_instant(text).map(Some).ok_or_else(|| {
+        format!("{what} line {line}, column {column}: {text:?} is not a date (2026-11-23) or an RFC 3339 time")
+    })
 }
 
 pub fn staff<R: Read>(what: &str, input: R) -> Result<Vec<StaffMember>, String> {

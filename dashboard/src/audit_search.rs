@@ -107,14 +107,9 @@ fn instant(field: &str, text: &str) -> Result<Option<u64>, String> {
     if text.is_empty() {
         return Ok(None);
     }
-    let parsed = chrono::DateTime::parse_from_rfc3339(text).map(|t| t.timestamp_nanos_opt()).or_else(|_| {
-        chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
-            .map(|d| d.and_hms_opt(0, 0, 0).and_then(|t| t.and_utc().timestamp_nanos_opt()))
-    });
-    match parsed {
-        Ok(Some(t)) if t >= 0 => Ok(Some(t as u64)),
-        _ => Err(format!("{field}: {text:?} is not a date (2026-11-23) or a time (2026-11-23T09:00:00Z)")),
-    }
+    audit_review::context_csv::parse_instant(text)
+        .map(Some)
+        .ok_or_else(|| format!("{field}: {text:?} is not a date (2026-11-23) or a time (2026-11-23T09:00:00Z)"))
 }
 
 /// The store filter the form asks for, within the user's organisations; or what is wrong with it.

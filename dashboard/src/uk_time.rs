@@ -1,24 +1,13 @@
 //! Times as people in the UK read them: Europe/London (GMT, or BST from 01:00 UTC on the last
 //! Sunday of March to 01:00 UTC on the last Sunday of October), always with the zone.
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc, Weekday};
-
-fn last_sunday(year: i32, month: u32) -> NaiveDate {
-    let next_month =
-        if month == 12 { NaiveDate::from_ymd_opt(year + 1, 1, 1) } else { NaiveDate::from_ymd_opt(year, month + 1, 1) };
-    let mut day = next_month.unwrap_or(NaiveDate::MIN) - Duration::days(1);
-    while day.weekday() != Weekday::Sun {
-        day -= Duration::days(1);
-    }
-    day
-}
+use chrono::{DateTime, Duration, TimeZone, Utc};
 
 /// Whether British Summer Time is in force at `at`.
+/// The rule itself is the store's (`LocalClock::europe_london`), which the audit rules use too.
 pub fn is_bst(at: DateTime<Utc>) -> bool {
-    let year = at.year();
-    let start = Utc.from_utc_datetime(&last_sunday(year, 3).and_hms_opt(1, 0, 0).unwrap_or_default());
-    let end = Utc.from_utc_datetime(&last_sunday(year, 10).and_hms_opt(1, 0, 0).unwrap_or_default());
-    at >= start && at < end
+    let ns = at.timestamp_nanos_opt().unwrap_or(0).max(0) as u64;
+    audit_store::LocalClock::europe_london(ns, ns + 1).offset_at(ns) == 3600
 }
 
 /// `23 Nov 2026, 06:10 GMT` for a time in nanoseconds since the epoch.

@@ -3,9 +3,8 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use audit_store::{chain, AuditFilter, TelemetryStore};
-use time::format_description::well_known::Rfc3339;
 
 use crate::config::Config;
 use crate::serve::{open_store, Open};
@@ -33,14 +32,9 @@ pub struct AuditSearch {
 }
 
 pub fn parse_time(flag: &str, text: &str) -> anyhow::Result<u64> {
-    let parsed = time::OffsetDateTime::parse(text, &Rfc3339).or_else(|_| {
-        let date = time::Date::parse(text, time::macros::format_description!("[year]-[month]-[day]"))?;
-        Ok::<_, time::error::Parse>(date.midnight().assume_utc())
-    });
-    match parsed {
-        Ok(t) if t.unix_timestamp_nanos() >= 0 => Ok(t.unix_timestamp_nanos() as u64),
-        _ => bail!("--{flag} {text:?}: expected an RFC 3339 time (2026-11-23T09:00:00Z) or a date (2026-11-23)"),
-    }
+    audit_review::context_csv::parse_instant(text).ok_or_else(|| {
+        anyhow::anyhow!("--{flag} {text:?}: expected an RFC 3339 time (2026-11-23T09:00:00Z) or a date (2026-11-23)")
+    })
 }
 
 pub async fn audit_search(config: &Config, search: AuditSearch) -> anyhow::Result<ExitCode> {
