@@ -118,6 +118,12 @@ impl SqliteStore {
         &self.pool
     }
 
+    /// Closes the connections: every later call (on this store and its clones) fails with
+    /// "pool closed", as during shutdown. Waits for calls in progress to finish.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
     /// Runs arbitrary SQL: only for tests that tamper with stored data on purpose.
     #[doc(hidden)]
     pub async fn execute_unchecked(&self, sql: &str) -> Result<u64, StoreError> {

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use sqlx::{Row, SqlitePool};
 
 use crate::accounts::AccountError;
-use crate::notify::{EmailConfig, Notification, Notifier, Transition};
+use crate::notify::{EmailConfig, Notification, Notifier, PathwayNote, Transition};
+use crate::pathways::{PathwayConfig, PathwayHealth};
 use crate::slo::{Severity, SloConfig};
 use crate::slo_eval::{evaluate, SloStatus};
 
@@ -128,6 +129,17 @@ impl AlertEngine {
     /// alert open (no data is not recovery); a still-firing alert is reminded after the repeat
     /// interval, and a notification no channel delivered is retried at the next evaluation.
     pub async fn apply(&self, status: &SloStatus, now_ns: i64) -> Result<Option<Notification>, AccountError> {
+        self.apply_for_pathway(status, None, now_ns).await
+    }
+
+    /// `apply`, naming in any notification the pathway the SLO measures, with its state now, what
+    /// to tell users, its run book for that state and its page.
+    pub async fn apply_for_pathway(
+        &self,
+        status: &SloStatus,
+        pathway: Option<&PathwayHealth>,
+        now_ns: i64,
+    ) -> Result<Option<Notification>, AccountError> {
         let open = self.open_alert(&status.name).await?;
         let no_data = status.burn_rate_1h.is_none();
         let transition = match (&open, status.firing) {
@@ -223,9 +235,20 @@ impl AlertEngine {
             },
             budget_remaining: status.budget_remaining,
             burn_rate_1h: status.burn_rate_1h,
-            runbook_url: (!self.runbook_base.is_empty()).then(|| format!("{}{}", self.runbook_base, status.name)),
+            runbook_url: pathway
+                .and_then(|p| p.runbook_url.clone())
+                .or_else(|| (!self.runbook_base.is_empty()).then(|| format!("{}{}", self.runbook_base, status.name))),
             dashboard_url: format!("{}/slos", self.dashboard_url.trim_end_matches('/')),
             started: crate::uk_time::format_ns(stored.started_ns.max(0) as u64),
+            pathway: pathway.map(|p| PathwayNote {
+                name: p.name.clone(),
+                status: p.status.clone(),
+                guidance: match &p.known_error {
+                    Some(k) => format!("{} ({}): {}", k.title, k.id, p.guidance),
+                    None => p.guidance.clone(),
+                },
+                url: format!("{}/pathways/{}", self.dashboard_url.trim_end_matches('/'), p.id),
+            }),
         };
         let failures = self.notifier.send(&notification).await;
         let channels = self.notifier.channel_count();
@@ -260,8 +283,23 @@ impl AlertEngine {
     }
 
     /// Evaluates every SLO and applies the result. One SLO failing to evaluate does not stop the others.
-    pub async fn tick(&self, store: &audit_store::AnyStore, slos: &[SloConfig], now_ns: i64) -> Vec<Notification> {
+    /// Notifications name the pathway each SLO measures (the first in `pathways` it measures).
+    pub async fn tick(
+        &self,
+        store: &audit_store::AnyStore,
+        slos: &[SloConfig],
+        pathways: &[PathwayConfig],
+        now_ns: i64,
+    ) -> Vec<Notification> {
         let mut sent = Vec::new();
+        // Two store queries for every pathway together, as the overview reads them.
+        let health = match crate::pathways::health_all(store, pathways.iter(), now_ns.max(0) as u64).await {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::warn!(error = %e, "pathway health not read: notifications will not name pathways");
+                Vec::new()
+            }
+        };
         let evaluated: Vec<String> = slos.iter().map(|s| s.name.clone()).collect();
         if let Err(e) = self.close_orphans(&evaluated, now_ns).await {
             tracing::warn!(error = %e, "could not close alerts of removed SLOs");
@@ -274,7 +312,8 @@ impl AlertEngine {
                     continue;
                 }
             };
-            match self.apply(&status, now_ns).await {
+            let pathway = pathways.iter().position(|p| p.measured_by(slo)).and_then(|i| health.get(i));
+            match self.apply_for_pathway(&status, pathway, now_ns).await {
                 Ok(Some(n)) => sent.push(n),
                 Ok(None) => {}
                 Err(e) => tracing::warn!(slo = %slo.name, error = %e, "alert state not updated"),
@@ -284,10 +323,16 @@ impl AlertEngine {
     }
 
     /// Runs `tick` every `every` until the task is dropped.
-    pub async fn run(self, store: audit_store::AnyStore, slos: Vec<SloConfig>, every: Duration) {
+    pub async fn run(
+        self,
+        store: audit_store::AnyStore,
+        slos: Vec<SloConfig>,
+        pathways: Vec<PathwayConfig>,
+        every: Duration,
+    ) {
         loop {
             let now = crate::web::now_ns();
-            for n in self.tick(&store, &slos, now).await {
+            for n in self.tick(&store, &slos, &pathways, now).await {
                 tracing::info!(slo = %n.slo, transition = n.transition.as_str(), severity = %n.severity, "alert");
             }
             tokio::time::sleep(every).await;

@@ -29,6 +29,9 @@ impl IntoResponse for ApiError {
             _ => None,
         };
         let mut response = (self.0, Json(json!({ "error": self.1 }))).into_response();
+        if self.0 == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
+        }
         if let Some(challenge) = challenge {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
         }
@@ -50,6 +53,13 @@ impl From<WebError> for ApiError {
             WebError::BadForm(m) => ApiError(StatusCode::BAD_REQUEST, m.into()),
             WebError::Refused(status, m) => ApiError(status, m),
             WebError::Busy => ApiError(StatusCode::SERVICE_UNAVAILABLE, "busy; try again shortly".into()),
+            WebError::Unavailable { what, detail } => {
+                tracing::error!(error = %detail, "{what} did not answer an API request");
+                ApiError(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("{} is not answering; try again in a minute", what.to_lowercase()),
+                )
+            }
             WebError::Internal(detail) => {
                 tracing::error!(error = %detail, "API request failed");
                 ApiError(StatusCode::INTERNAL_SERVER_ERROR, "internal error; it has been logged".into())
@@ -102,7 +112,7 @@ async fn bearer_account(state: &DashboardState, value: &HeaderValue) -> Result<A
     let Some(token) = text.strip_prefix("Bearer ").or_else(|| text.strip_prefix("bearer ")).map(str::trim) else {
         return Err(invalid_token("use Authorization: Bearer with a Pathwatch API token"));
     };
-    let owner = state.api_tokens().authenticate(token, crate::web::now_ns()).await.map_err(internal)?;
+    let owner = state.api_tokens().authenticate(token, crate::web::now_ns()).await.map_err(WebError::from)?;
     let Some(owner) = owner else { return Err(invalid_token("the token is expired, revoked or unknown")) };
     match state.accounts().get(&owner).await {
         Ok(account) if !account.disabled => Ok(account),
@@ -111,8 +121,9 @@ async fn bearer_account(state: &DashboardState, value: &HeaderValue) -> Result<A
     }
 }
 
-fn internal(e: impl std::fmt::Display) -> ApiError {
-    WebError::Internal(e.to_string()).into()
+/// A review store error as the API says it.
+fn review(e: audit_review::ReviewError) -> ApiError {
+    crate::finding_pages::review_error(e, "There is no finding by that number.").into()
 }
 
 pub async fn pathways(State(state): State<DashboardState>, user: ApiUser) -> Result<Response, ApiError> {
@@ -121,7 +132,7 @@ pub async fn pathways(State(state): State<DashboardState>, user: ApiUser) -> Res
     let mut out = Vec::new();
     if let Some(store) = state.store() {
         let visible = state.pathways().iter().filter(|p| user.sees(p));
-        out = crate::pathways::health_all(store, visible, now).await.map_err(internal)?;
+        out = crate::pathways::health_all(store, visible, now).await.map_err(WebError::from)?;
     }
     Ok(Json(json!({ "evaluated_ns": now, "pathways": out })).into_response())
 }
@@ -152,7 +163,7 @@ pub async fn findings(
     user.allowed("GET", "/api/v1/audit/findings")?;
     let filter = crate::finding_pages::list_filter(&q, &user.0)?;
     let store = crate::finding_pages::store(&state)?;
-    let found = store.list(&filter).await.map_err(internal)?;
+    let found = store.list(&filter).await.map_err(review)?;
     Ok(Json(json!({ "findings": found.into_iter().map(masked).collect::<Vec<_>>() })).into_response())
 }
 
@@ -163,7 +174,7 @@ pub async fn finding(
 ) -> Result<Response, ApiError> {
     user.allowed("GET", "/api/v1/audit/findings/{id}")?;
     let finding = crate::finding_pages::visible_to(&state, &user.0, &id).await?;
-    let history = crate::finding_pages::store(&state)?.history(finding.id).await.map_err(internal)?;
+    let history = crate::finding_pages::store(&state)?.history(finding.id).await.map_err(review)?;
     Ok(Json(json!({ "finding": masked(finding), "history": history })).into_response())
 }
 
@@ -173,7 +184,7 @@ pub async fn slos(State(state): State<DashboardState>, user: ApiUser) -> Result<
     let mut out = Vec::new();
     if let Some(store) = state.store() {
         let evaluated =
-            crate::slo_eval::evaluate_all(store, state.visible_slos(&user.0), now).await.map_err(internal)?;
+            crate::slo_eval::evaluate_all(store, state.visible_slos(&user.0), now).await.map_err(WebError::from)?;
         out.extend(evaluated.into_iter().map(|(_, status)| status));
     }
     Ok(Json(json!({ "evaluated_ns": now, "slos": out })).into_response())
@@ -181,7 +192,7 @@ pub async fn slos(State(state): State<DashboardState>, user: ApiUser) -> Result<
 
 pub async fn alerts(State(state): State<DashboardState>, user: ApiUser) -> Result<Response, ApiError> {
     user.allowed("GET", "/api/v1/alerts")?;
-    let alerts = state.visible_alerts(&user.0, 100).await.map_err(internal)?;
+    let alerts = state.visible_alerts(&user.0, 100).await.map_err(WebError::from)?;
     Ok(Json(json!({ "alerts": alerts })).into_response())
 }
 
@@ -195,8 +206,8 @@ pub async fn trace(
         return Err(ApiError(StatusCode::BAD_REQUEST, "not an id: use a correlation id or a 32-digit trace id".into()));
     }
     let Some(store) = state.store() else { return Err(ApiError(StatusCode::NOT_FOUND, "no store".into())) };
-    let spans = audit_store::spans_for_id(store, &id).await.map_err(internal)?;
-    if spans.is_empty() {
+    let spans = audit_store::spans_for_id(store, &id).await.map_err(WebError::from)?;
+    if spans.is_empty() || !state.sees_trace(&user.0, &spans) {
         return Err(ApiError(StatusCode::NOT_FOUND, format!("no spans for {id}")));
     }
     Ok(Json(json!({ "spans": spans })).into_response())

@@ -215,7 +215,7 @@ pub async fn search_page(
         client_address: peer,
     };
     state.record_auditor(&user, record).await?;
-    let events = telemetry.audit_events(&filter).await.map_err(|e| WebError::Internal(e.to_string()))?;
+    let events = telemetry.audit_events(&filter).await?;
     page.searched = true;
     page.rows = events.iter().map(row).collect();
     Ok(render(StatusCode::OK, &page))
@@ -271,8 +271,7 @@ pub async fn reveal(
     let telemetry = state.store().ok_or(WebError::NotFound("This dashboard has no audit store."))?;
     let event = telemetry
         .audit_chain_page(seq.saturating_sub(1), 1)
-        .await
-        .map_err(|e| WebError::Internal(e.to_string()))?
+        .await?
         .into_iter()
         .find(|r| r.seq == seq)
         .ok_or(WebError::NotFound("There is no audit event by that number."))?;

@@ -27,11 +27,16 @@ fn failed(e: ReviewError) -> WebError {
 
 /// A review store error as the page says it: `not_found` for what is missing, 400 and 409 with
 /// the store's own words, anything else an internal error.
+/// What a page says when `audit-review.db` fails it.
+const REVIEW_DB: &str = "The audit review database";
+
 pub(crate) fn review_error(e: ReviewError, not_found: &'static str) -> WebError {
     match e {
         ReviewError::NotFound(_) => WebError::NotFound(not_found),
         ReviewError::Invalid(m) => WebError::Refused(StatusCode::BAD_REQUEST, m),
         ReviewError::Conflict(m) => WebError::Refused(StatusCode::CONFLICT, m),
+        ReviewError::Store(e) => e.into(),
+        ReviewError::Sqlite(e) => WebError::database(REVIEW_DB, &e),
         e => WebError::Internal(e.to_string()),
     }
 }
@@ -241,7 +246,7 @@ pub async fn finding_page(
             limit: EVIDENCE_LIMIT,
             ..Default::default()
         };
-        let events = telemetry.audit_events(&filter).await.map_err(|e| WebError::Internal(e.to_string()))?;
+        let events = telemetry.audit_events(&filter).await?;
         evidence = events
             .iter()
             .map(|r| EvidenceRow {

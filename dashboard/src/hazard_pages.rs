@@ -18,9 +18,11 @@ fn log(state: &DashboardState) -> Result<&HazardLog, WebError> {
     state.inner.hazards.as_ref().ok_or(WebError::NotFound("This dashboard has no hazard log."))
 }
 
-fn internal(e: HazardError) -> WebError {
+/// A hazard log error as a page says it.
+pub(crate) fn hazard_error(e: HazardError) -> WebError {
     match e {
         HazardError::NotFound(_) => WebError::NotFound("There is no hazard by that identifier."),
+        HazardError::Database(e) => WebError::database("The hazard log database", &e),
         e => WebError::Internal(e.to_string()),
     }
 }
@@ -74,7 +76,7 @@ pub async fn log_page(
     Query(filter): Query<LogFilter>,
 ) -> Result<Response, WebError> {
     user.allowed("GET", "/hazards")?;
-    let all = log(&state)?.list().await.map_err(internal)?;
+    let all = log(&state)?.list().await.map_err(hazard_error)?;
     let min_residual = filter.min_residual.unwrap_or(1).clamp(1, 5);
     let wanted = |h: &Hazard| {
         (filter.status.is_empty() || h.status.as_str() == filter.status) && h.residual_rating().value() >= min_residual
@@ -173,11 +175,11 @@ pub async fn hazard_page(
 ) -> Result<Response, WebError> {
     user.allowed("GET", "/hazards/{id}")?;
     let log = log(&state)?;
-    let (hazard, version) = log.get(&id).await.map_err(internal)?;
+    let (hazard, version) = log.get(&id).await.map_err(hazard_error)?;
     let history = log
         .history(&id)
         .await
-        .map_err(internal)?
+        .map_err(hazard_error)?
         .into_iter()
         .rev()
         .map(|c| ChangeView {
@@ -195,7 +197,7 @@ pub async fn hazard_page(
     let sign_offs: Vec<(u32, String, String, String)> = log
         .sign_offs(&id)
         .await
-        .map_err(internal)?
+        .map_err(hazard_error)?
         .into_iter()
         .rev()
         .map(|s| (s.version, format_ns(s.at_ns.max(0) as u64), s.officer, s.statement))
@@ -418,7 +420,7 @@ pub async fn edit_form(
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
     user.allowed("GET", "/hazards/{id}/edit")?;
-    let (hazard, version) = log(&state)?.get(&id).await.map_err(internal)?;
+    let (hazard, version) = log(&state)?.get(&id).await.map_err(hazard_error)?;
     Ok(form_page(&user, StatusCode::OK, HazardForm::from_hazard(&hazard, Some(version), &user.csrf), false, None))
 }
 
@@ -475,7 +477,7 @@ async fn save(
             again(form, StatusCode::CONFLICT, e.to_string())
         }
         Err(e @ HazardError::Invalid { .. }) => again(form, StatusCode::BAD_REQUEST, e.to_string()),
-        Err(e) => Err(internal(e)),
+        Err(e) => Err(hazard_error(e)),
     }
 }
 
@@ -528,7 +530,7 @@ pub async fn sign_off(
         Err(HazardError::Conflict { .. }) => {
             Err(WebError::BadForm("The hazard changed since you opened it: review the new version, then sign it off."))
         }
-        Err(e) => Err(internal(e)),
+        Err(e) => Err(hazard_error(e)),
     }
 }
 

@@ -74,9 +74,24 @@ pub struct Notification {
     pub summary: String,
     pub budget_remaining: Option<f64>,
     pub burn_rate_1h: Option<f64>,
+    /// The run book: the pathway's for its current state when the SLO measures a pathway,
+    /// else `<runbook_base_url><slo>`.
     pub runbook_url: Option<String>,
     pub dashboard_url: String,
     pub started: String,
+    /// The pathway the SLO measures, as the overview shows it now.
+    pub pathway: Option<PathwayNote>,
+}
+
+/// What an on-call reader needs about the pathway behind an alert.
+#[derive(Debug, Clone, Serialize)]
+pub struct PathwayNote {
+    pub name: String,
+    /// healthy, degraded, partial, outage or unknown.
+    pub status: String,
+    /// What to tell users now (a matching known error's advice, else the state's guidance).
+    pub guidance: String,
+    pub url: String,
 }
 
 impl Notification {
@@ -86,18 +101,26 @@ impl Notification {
 
     pub fn body(&self) -> String {
         let figure = |x: Option<f64>, f: fn(f64) -> String| x.map(f).unwrap_or_else(|| "unknown".into());
-        let mut text = format!(
-            "{}\n\nSLO: {}\nCanary flow: {}\nSeverity: {}\nSince: {}\nError budget remaining: {}\nBurn rate, last hour: {}\n",
-            self.summary,
-            self.slo,
-            self.flow,
+        let mut text = format!("{}\n\n", self.summary);
+        if let Some(p) = &self.pathway {
+            text.push_str(&format!("Pathway: {} ({})\nWhat to tell users: {}\n", p.name, p.status, p.guidance));
+        }
+        text.push_str(&format!("SLO: {}\n", self.slo));
+        if !self.flow.is_empty() {
+            text.push_str(&format!("Canary flow: {}\n", self.flow));
+        }
+        text.push_str(&format!(
+            "Severity: {}\nSince: {}\nError budget remaining: {}\nBurn rate, last hour: {}\n",
             self.severity,
             self.started,
             figure(self.budget_remaining, |r| format!("{:.1} %", r * 100.0)),
             figure(self.burn_rate_1h, |b| format!("{b:.1}x")),
-        );
+        ));
         if let Some(url) = &self.runbook_url {
             text.push_str(&format!("Run book: {url}\n"));
+        }
+        if let Some(p) = &self.pathway {
+            text.push_str(&format!("Pathway page: {}\n", p.url));
         }
         text.push_str(&format!("Dashboard: {}\n", self.dashboard_url));
         text

@@ -159,15 +159,14 @@ pub(crate) async fn home(State(state): State<DashboardState>, User(user): User) 
     let mut rows = Vec::new();
     if let Some(store) = &state.inner.store {
         let visible = state.inner.pathways.iter().filter(|p| user.sees(p));
-        let all =
-            crate::pathways::health_all(store, visible, now).await.map_err(|e| WebError::Internal(e.to_string()))?;
+        let all = crate::pathways::health_all(store, visible, now).await?;
         rows = all.iter().map(row).collect();
     }
     let view = user.view();
     let can_trace = view.can_trace;
     let mut flagged_hazards = 0;
     if let (true, Some(log)) = (view.can_see_hazards, &state.inner.hazards) {
-        let hazards = log.list().await.map_err(|e| WebError::Internal(e.to_string()))?;
+        let hazards = log.list().await.map_err(crate::hazard_pages::hazard_error)?;
         for (hazard, _) in hazards.iter().filter(|(h, _)| h.status != hazard_log::HazardStatus::Closed) {
             let evidence = crate::evidence::for_hazard(&state, hazard, now).await;
             flagged_hazards += usize::from(crate::evidence::flag(&evidence).is_some());

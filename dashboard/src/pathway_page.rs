@@ -249,7 +249,7 @@ fn find<'a>(state: &'a DashboardState, user: &Account, id: &str) -> Result<&'a P
 pub async fn detail(state: &DashboardState, user: &Account, id: &str) -> Result<PathwayDetail, WebError> {
     let pathway = find(state, user, id)?;
     let store = state.store().ok_or(WebError::NotFound("This dashboard has no telemetry store."))?;
-    let internal = |e: audit_store::StoreError| WebError::Internal(e.to_string());
+    let internal = WebError::from;
     let now = now_ns().max(0) as u64;
     let runs = recent_runs(store, &pathway.flow, now, crate::pathways::RUNS_PER_DAY).await.map_err(internal)?;
     let (health, per_selector) = health_from(store, pathway, &runs, now, STALE_AFTER_NS).await.map_err(internal)?;

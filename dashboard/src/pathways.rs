@@ -37,6 +37,31 @@ impl Default for Guidance {
     }
 }
 
+/// Run books by state, for when each state needs its own procedure; a state left out uses the
+/// pathway's `runbook_url`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Runbooks {
+    pub healthy: Option<String>,
+    pub degraded: Option<String>,
+    pub partial: Option<String>,
+    pub outage: Option<String>,
+    pub unknown: Option<String>,
+}
+
+impl Runbooks {
+    /// Each state's link with its key, for validation.
+    pub fn links(&self) -> [(&'static str, &Option<String>); 5] {
+        [
+            ("healthy", &self.healthy),
+            ("degraded", &self.degraded),
+            ("partial", &self.partial),
+            ("outage", &self.outage),
+            ("unknown", &self.unknown),
+        ]
+    }
+}
+
 /// A failure people already know about, and what to tell users when it is back.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -149,8 +174,11 @@ pub struct PathwayConfig {
     pub traffic: TrafficRules,
     #[serde(default)]
     pub guidance: Guidance,
+    /// The run book for every state (unless `runbooks` names one for the state).
     #[serde(default)]
     pub runbook_url: Option<String>,
+    #[serde(default)]
+    pub runbooks: Runbooks,
     #[serde(default)]
     pub known_errors: Vec<KnownError>,
     /// Organisations (ODS codes) this pathway belongs to; users scoped to organisations see only
@@ -198,6 +226,7 @@ pub fn default_pathway(flow: &str) -> PathwayConfig {
         traffic: TrafficRules::default(),
         guidance: Guidance::default(),
         runbook_url: None,
+        runbooks: Runbooks::default(),
         known_errors: Vec::new(),
         organisations: Vec::new(),
     }
@@ -297,6 +326,28 @@ pub async fn recent_runs(
             limit,
         })
         .await
+}
+
+impl PathwayConfig {
+    /// The run book to follow in `status`: the state's own, else the pathway's.
+    pub fn runbook_for(&self, status: &str) -> Option<String> {
+        let own =
+            self.runbooks.links().into_iter().find(|(state, _)| *state == status).and_then(|(_, url)| url.clone());
+        own.or_else(|| self.runbook_url.clone())
+    }
+
+    /// Whether `slo` measures this pathway: the same canary flow, or one of its span selectors.
+    pub fn measured_by(&self, slo: &crate::slo::SloConfig) -> bool {
+        (!slo.flow.is_empty() && slo.flow == self.flow)
+            || slo.spans.as_ref().is_some_and(|s| self.spans.iter().any(|p| p.service == s.service && p.name == s.name))
+    }
+}
+
+/// Whether a trace is part of what `pathway` measures: one of its spans is the pathway's canary
+/// run or matches one of its span selectors. Organisation scope on traces rests on this.
+pub fn measures_trace(pathway: &PathwayConfig, spans: &[Span]) -> bool {
+    let selections = selections(pathway);
+    spans.iter().any(|span| selections.iter().any(|s| s.matches(&span.service_name, &span.name)))
 }
 
 /// The roll-up selections that measure a pathway: its canary flow's runs (if it has a flow), then
@@ -542,6 +593,7 @@ pub fn summarise(
         _ => &g.unknown,
     };
     let in_day = canary_hours.iter().filter(|b| b.start_ns >= first_hour);
+    let runbook_url = pathway.runbook_for(&status);
     PathwayHealth {
         id: pathway.id.clone(),
         name: pathway.name.clone(),
@@ -565,7 +617,7 @@ pub fn summarise(
             title: k.title.clone(),
             link: k.link.clone(),
         }),
-        runbook_url: pathway.runbook_url.clone(),
+        runbook_url,
     }
 }
 
@@ -575,6 +627,31 @@ mod tests {
     use audit_store::{SpanKind, SpanStatus};
 
     const MIN: u64 = 60 * NANOS_PER_SEC;
+
+    #[test]
+    fn a_states_own_run_book_comes_first_then_the_pathways() {
+        let mut p = default_pathway("pds");
+        assert_eq!(p.runbook_for("outage"), None);
+        p.runbook_url = Some("https://rb/pds".into());
+        p.runbooks.outage = Some("https://rb/pds-outage".into());
+        assert_eq!(p.runbook_for("outage").as_deref(), Some("https://rb/pds-outage"));
+        assert_eq!(p.runbook_for("degraded").as_deref(), Some("https://rb/pds"));
+    }
+
+    #[test]
+    fn an_slo_measures_the_pathway_with_its_flow_or_one_of_its_span_selectors() {
+        let mut p = default_pathway("gpconnect");
+        let selector =
+            crate::slo::SpanSelector { service: "gp-booking".into(), name: Some("POST /Appointment".into()) };
+        p.spans = vec![selector.clone()];
+        assert!(p.measured_by(&crate::slo::SloConfig::availability("gpconnect")));
+        assert!(!p.measured_by(&crate::slo::SloConfig::availability("pds")));
+        let mut by_spans = crate::slo::SloConfig::availability("");
+        by_spans.spans = Some(selector);
+        assert!(p.measured_by(&by_spans));
+        by_spans.spans = Some(crate::slo::SpanSelector { service: "gp-booking".into(), name: None });
+        assert!(!p.measured_by(&by_spans), "a different selection of spans is a different measure");
+    }
 
     fn run(i: u64, start_ns: u64, status: &str) -> Span {
         Span {

@@ -86,8 +86,10 @@ pub async fn download(
     if period.to_ns - period.from_ns > 3660 * 86_400 * 1_000_000_000 {
         return Ok(refuse("The period may be at most ten years.".into()));
     }
-    let inputs =
-        gather(&Telemetry::of(&state), log, deployment, period).await.map_err(|e| WebError::Internal(e.to_string()))?;
+    // Every part of gathering is a database read (hazard log, telemetry, reviews).
+    let inputs = gather(&Telemetry::of(&state), log, deployment, period)
+        .await
+        .map_err(|detail| WebError::Unavailable { what: "A database the report reads", detail })?;
     let pack = pack::build(kind, &inputs).map_err(|e| WebError::Internal(e.to_string()))?;
     let zip = pack.zip().map_err(|e| WebError::Internal(e.to_string()))?;
     Ok((

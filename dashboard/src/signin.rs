@@ -73,13 +73,13 @@ pub(crate) async fn login(
             Some("The sign-in form had expired. Please try again.".into()),
         ));
     }
-    let key = match state.attempt(&form.name, peer) {
-        Ok(key) => key,
+    let attempt = match state.attempt(&form.name, peer).await? {
+        Ok(attempt) => attempt,
         Err(wait) => return Ok(throttled(&state, &form.name, wait)),
     };
     match state.inner.accounts.verify(&form.name, &form.password).await {
         Ok(account) => {
-            state.inner.throttle.succeeded(&key);
+            state.inner.throttle.succeeded(&attempt).await?;
             let token = state.inner.sessions.start(&account.name, now_ns()).await?;
             let target = if account.must_change_password { "/account/password" } else { "/" };
             let mut response = Redirect::to(target).into_response();
@@ -205,15 +205,15 @@ pub(crate) async fn change_password(
         return Ok(no_password_here());
     }
     let name = user.account.name.clone();
-    let key = match state.attempt(&name, peer) {
-        Ok(key) => key,
+    let attempt = match state.attempt(&name, peer).await? {
+        Ok(attempt) => attempt,
         Err(_) => {
             let message = "Too many attempts; try again later.".to_string();
             return Ok(password_page(&user, StatusCode::TOO_MANY_REQUESTS, Some(message)));
         }
     };
     match state.inner.accounts.verify(&name, &form.current).await {
-        Ok(_) => state.inner.throttle.succeeded(&key),
+        Ok(_) => state.inner.throttle.succeeded(&attempt).await?,
         Err(AccountError::BadCredentials) => {
             let message = "The current password is not right.".to_string();
             return Ok(password_page(&user, StatusCode::UNAUTHORIZED, Some(message)));

@@ -139,9 +139,7 @@ pub async fn slos_page(State(state): State<DashboardState>, User(user): User) ->
     let now = crate::web::now_ns() as u64;
     let mut views = Vec::new();
     if let Some(store) = state.store() {
-        let evaluated = crate::slo_eval::evaluate_all(store, state.visible_slos(&user.account), now)
-            .await
-            .map_err(|e| WebError::Internal(e.to_string()))?;
+        let evaluated = crate::slo_eval::evaluate_all(store, state.visible_slos(&user.account), now).await?;
         for (slo, status) in evaluated {
             views.push(view(&status, &slo.description, slo));
         }

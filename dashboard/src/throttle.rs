@@ -1,55 +1,125 @@
-//! Sign-in throttling. Every attempt is counted *before* the password is checked, so parallel
-//! requests cannot slip past the limit; a success forgets the key's attempts. After `max_attempts`
-//! unforgiven attempts for a key within `window`, further attempts are refused until the oldest
-//! leaves the window. Kept in memory: a restart forgives, which is acceptable for a brute-force
-//! brake.
+//! Sign-in throttling, kept in `dashboard.db` so a restart forgives nothing. Every attempt is
+//! counted *before* the password is checked, in one transaction with the check of the limits, so
+//! parallel requests cannot slip past them. Three limits over the same window:
+//! - per account name and address: the ordinary brute-force brake (`max_failed_sign_ins`);
+//! - per address over all names: a spray of names from one place (ten times that);
+//! - per account name over all addresses: guessing one account's password from many places
+//!   (four times that). This one can lock a person out while an attack lasts; it ends with the
+//!   window, and an administrator's `pathwatch user reset-password` does not need to wait.
+//!
+//! A success forgives that name's attempts from that address, including their share of the
+//! other two counts; never anyone else's.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// Keys beyond this many are pruned of expired entries, then refused new ones (fail closed).
-const MAX_KEYS: usize = 100_000;
+use sqlx::SqlitePool;
 
+use crate::accounts::AccountError;
+
+/// How many attempts each limit allows within `window`.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub per_name_and_address: u32,
+    pub per_address: u32,
+    pub per_name: u32,
+    pub window: Duration,
+}
+
+impl Limits {
+    /// The limits derived from the one configured figure (`dashboard.max_failed_sign_ins`).
+    pub fn from_max_failures(max_failures: usize, window: Duration) -> Limits {
+        let max = u32::try_from(max_failures).unwrap_or(u32::MAX).max(1);
+        Limits {
+            per_name_and_address: max,
+            per_address: max.saturating_mul(10),
+            per_name: max.saturating_mul(4),
+            window,
+        }
+    }
+}
+
+#[derive(Clone)]
 pub struct Throttle {
-    max_attempts: usize,
-    window: Duration,
-    attempts: Mutex<HashMap<String, VecDeque<Instant>>>,
+    pool: SqlitePool,
+    limits: Limits,
+}
+
+/// An attempt that was counted: pass it to [`Throttle::succeeded`] if the password was right.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    name: String,
+    address: String,
 }
 
 impl Throttle {
-    pub fn new(max_attempts: usize, window: Duration) -> Throttle {
-        Throttle { max_attempts, window, attempts: Mutex::new(HashMap::new()) }
+    pub fn new(pool: SqlitePool, limits: Limits) -> Throttle {
+        Throttle { pool, limits }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, VecDeque<Instant>>> {
-        // A poisoned map still holds valid timestamps.
-        self.attempts.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Counts an attempt for `key`, or says how long to wait when the key is over its limit.
-    pub fn attempt(&self, key: &str, now: Instant) -> Result<(), Duration> {
-        let mut map = self.lock();
-        if !map.contains_key(key) && map.len() >= MAX_KEYS {
-            map.retain(|_, list| list.back().is_some_and(|t| now.duration_since(*t) < self.window));
-            if map.len() >= MAX_KEYS {
-                return Err(self.window);
+    /// Counts an attempt for `name` from `address` (None when unknown), or says how long to wait
+    /// when a limit is reached; a refused attempt is not counted.
+    pub async fn attempt(
+        &self,
+        name: &str,
+        address: Option<&str>,
+        now_ns: i64,
+    ) -> Result<Result<Attempt, Duration>, AccountError> {
+        let window_ns = i64::try_from(self.limits.window.as_nanos()).unwrap_or(i64::MAX);
+        let cutoff = now_ns.saturating_sub(window_ns);
+        let address = address.unwrap_or_default();
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query("DELETE FROM sign_in_attempts WHERE at_ns <= ?").bind(cutoff).execute(&mut *tx).await?;
+        let mut checks = vec![
+            (
+                "SELECT COUNT(*), MIN(at_ns) FROM sign_in_attempts WHERE name = ? AND address = ?",
+                Some(address),
+                self.limits.per_name_and_address,
+            ),
+            ("SELECT COUNT(*), MIN(at_ns) FROM sign_in_attempts WHERE name = ?", None, self.limits.per_name),
+        ];
+        if !address.is_empty() {
+            checks.push((
+                "SELECT COUNT(*), MIN(at_ns) FROM sign_in_attempts WHERE address = ?",
+                None,
+                self.limits.per_address,
+            ));
+        }
+        let mut wait: Option<i64> = None;
+        for (i, (sql, second, limit)) in checks.into_iter().enumerate() {
+            // The per-address count binds the address first; the others bind the name first.
+            let first = if i == 2 { address } else { name };
+            let mut query = sqlx::query_as::<_, (i64, Option<i64>)>(sql).bind(first);
+            if let Some(second) = second {
+                query = query.bind(second);
+            }
+            let (count, oldest) = query.fetch_one(&mut *tx).await?;
+            if count >= i64::from(limit) {
+                let until = oldest.unwrap_or(now_ns).saturating_add(window_ns).saturating_sub(now_ns);
+                wait = Some(wait.map_or(until, |w| w.max(until)));
             }
         }
-        let list = map.entry(key.to_string()).or_default();
-        while list.front().is_some_and(|t| now.duration_since(*t) >= self.window) {
-            list.pop_front();
+        if let Some(wait) = wait {
+            tx.rollback().await?;
+            return Ok(Err(Duration::from_nanos(wait.max(0) as u64)));
         }
-        if list.len() >= self.max_attempts {
-            return Err(self.window.saturating_sub(now.duration_since(list[0])));
-        }
-        list.push_back(now);
-        Ok(())
+        sqlx::query("INSERT INTO sign_in_attempts (name, address, at_ns) VALUES (?, ?, ?)")
+            .bind(name)
+            .bind(address)
+            .bind(now_ns)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Ok(Attempt { name: name.to_string(), address: address.to_string() }))
     }
 
-    /// The attempt succeeded: the key starts afresh.
-    pub fn succeeded(&self, key: &str) {
-        self.lock().remove(key);
+    /// The attempt succeeded: that name's attempts from that address are forgiven.
+    pub async fn succeeded(&self, attempt: &Attempt) -> Result<(), AccountError> {
+        sqlx::query("DELETE FROM sign_in_attempts WHERE name = ? AND address = ?")
+            .bind(&attempt.name)
+            .bind(&attempt.address)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 }
 
@@ -57,20 +127,65 @@ impl Throttle {
 mod tests {
     use super::*;
 
-    #[test]
-    fn attempts_are_counted_up_front_and_a_success_forgives() {
-        let throttle = Throttle::new(5, Duration::from_secs(900));
-        let t0 = Instant::now();
+    const SEC: i64 = 1_000_000_000;
+
+    async fn throttle(dir: &std::path::Path) -> Throttle {
+        let accounts = crate::accounts::Accounts::open(&dir.join("dashboard.db")).await.unwrap();
+        Throttle::new(accounts.pool().clone(), Limits::from_max_failures(5, Duration::from_secs(900)))
+    }
+
+    #[tokio::test]
+    async fn attempts_are_counted_up_front_and_a_success_forgives_only_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let throttle = throttle(dir.path()).await;
+        let t0 = 1_000_000 * SEC;
         for i in 0..5 {
-            assert_eq!(throttle.attempt("sam@1.2.3.4", t0), Ok(()), "attempt {i}");
+            assert!(throttle.attempt("sam", Some("1.2.3.4"), t0).await.unwrap().is_ok(), "attempt {i}");
         }
         // The sixth, even one that would have succeeded, is refused until the window moves on.
-        assert_eq!(throttle.attempt("sam@1.2.3.4", t0 + Duration::from_secs(60)), Err(Duration::from_secs(840)));
-        assert_eq!(throttle.attempt("sam@1.2.3.4", t0 + Duration::from_secs(900)), Ok(()));
-        assert_eq!(throttle.attempt("jo@1.2.3.4", t0), Ok(()), "other keys are unaffected");
-        throttle.succeeded("sam@1.2.3.4");
+        let sixth = throttle.attempt("sam", Some("1.2.3.4"), t0 + 60 * SEC).await.unwrap();
+        assert_eq!(sixth, Err(Duration::from_secs(840)));
+        assert!(throttle.attempt("jo", Some("1.2.3.4"), t0).await.unwrap().is_ok(), "other names are unaffected");
+        let later = throttle.attempt("sam", Some("1.2.3.4"), t0 + 900 * SEC).await.unwrap().unwrap();
+        throttle.succeeded(&later).await.unwrap();
         for _ in 0..5 {
-            assert_eq!(throttle.attempt("sam@1.2.3.4", t0 + Duration::from_secs(901)), Ok(()));
+            assert!(throttle.attempt("sam", Some("1.2.3.4"), t0 + 901 * SEC).await.unwrap().is_ok());
         }
+    }
+
+    #[tokio::test]
+    async fn one_account_guessed_from_many_addresses_is_stopped_and_a_restart_forgives_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let t0 = 1_000_000 * SEC;
+        {
+            let throttle = throttle(dir.path()).await;
+            // Four attempts from each of five addresses: 20, the per-account limit.
+            for a in 0..5 {
+                for _ in 0..4 {
+                    let address = format!("10.0.0.{a}");
+                    assert!(throttle.attempt("admin", Some(&address), t0).await.unwrap().is_ok());
+                }
+            }
+        }
+        // A new throttle on the same database, as after a restart.
+        let throttle = throttle(dir.path()).await;
+        let refused = throttle.attempt("admin", Some("10.0.0.99"), t0 + SEC).await.unwrap();
+        assert_eq!(refused, Err(Duration::from_secs(899)), "a fresh address does not help");
+        assert!(throttle.attempt("sam", Some("10.0.0.99"), t0 + SEC).await.unwrap().is_ok());
+        assert!(throttle.attempt("admin", Some("10.0.0.1"), t0 + 900 * SEC).await.unwrap().is_ok(), "window passed");
+    }
+
+    #[tokio::test]
+    async fn a_spray_of_names_from_one_address_is_stopped() {
+        let dir = tempfile::tempdir().unwrap();
+        let throttle = throttle(dir.path()).await;
+        let t0 = 1_000_000 * SEC;
+        for i in 0..50 {
+            assert!(throttle.attempt(&format!("user{i}"), Some("6.6.6.6"), t0).await.unwrap().is_ok(), "{i}");
+        }
+        assert!(throttle.attempt("user99", Some("6.6.6.6"), t0).await.unwrap().is_err());
+        assert!(throttle.attempt("user99", Some("7.7.7.7"), t0).await.unwrap().is_ok());
+        // Without a known address only the per-account limits apply.
+        assert!(throttle.attempt("user100", None, t0).await.unwrap().is_ok());
     }
 }

@@ -128,10 +128,8 @@ pub struct DashboardState {
 pub(crate) struct Inner {
     pub(crate) accounts: Accounts,
     pub(crate) sessions: Sessions,
-    /// Attempts per (account name, address): the brute-force brake.
+    /// Sign-in attempts per name and address, per address and per name (`throttle`).
     pub(crate) throttle: Throttle,
-    /// Attempts per address over all names: a spray of names from one place.
-    pub(crate) address_throttle: Throttle,
     pub(crate) parts: RunningParts,
     pub(crate) config: WebConfig,
     /// Where canary runs are read from; None only in tests of pages that need no data.
@@ -157,14 +155,13 @@ impl DashboardState {
             max_lifetime_ns: config.max_session.as_nanos() as i64,
         };
         let sessions = Sessions::new(accounts.pool().clone(), policy);
-        let throttle = Throttle::new(config.max_failures, config.failure_window);
-        let address_throttle = Throttle::new(config.max_failures * 10, config.failure_window);
+        let limits = crate::throttle::Limits::from_max_failures(config.max_failures, config.failure_window);
+        let throttle = Throttle::new(accounts.pool().clone(), limits);
         DashboardState {
             inner: Arc::new(Inner {
                 accounts,
                 sessions,
                 throttle,
-                address_throttle,
                 parts,
                 config,
                 store: None,
@@ -290,16 +287,14 @@ impl DashboardState {
         &self.inner.config
     }
 
-    /// Counts a password attempt for `name` from `peer`; Err(wait) when over a limit.
-    pub(crate) fn attempt(&self, name: &str, peer: Option<std::net::IpAddr>) -> Result<String, Duration> {
-        let address = peer.map(|ip| ip.to_string()).unwrap_or_else(|| "-".into());
-        let now = Instant::now();
-        if peer.is_some() {
-            self.inner.address_throttle.attempt(&address, now)?;
-        }
-        let key = format!("{name}@{address}");
-        self.inner.throttle.attempt(&key, now)?;
-        Ok(key)
+    /// Counts a password attempt for `name` from `peer`; Ok(Err(wait)) when over a limit.
+    pub(crate) async fn attempt(
+        &self,
+        name: &str,
+        peer: Option<std::net::IpAddr>,
+    ) -> Result<Result<crate::throttle::Attempt, Duration>, WebError> {
+        let address = peer.map(|ip| ip.to_string());
+        Ok(self.inner.throttle.attempt(name, address.as_deref(), now_ns()).await?)
     }
 
     pub fn store(&self) -> Option<&audit_store::AnyStore> {
@@ -336,6 +331,14 @@ impl DashboardState {
 
     /// The newest alerts `user` may see: those of SLOs they see, and of SLOs no longer configured
     /// only when the user is not scoped to organisations.
+    /// Organisation scope on traces: an account without organisations sees every trace; one with
+    /// organisations sees a trace only when it is part of a pathway they see (a national
+    /// pathway's, or one of their organisations'). A trace no pathway measures is not theirs.
+    pub fn sees_trace(&self, user: &Account, spans: &[audit_store::Span]) -> bool {
+        user.organisations.is_empty()
+            || self.pathways().iter().filter(|p| user.sees(p)).any(|p| crate::pathways::measures_trace(p, spans))
+    }
+
     pub async fn visible_alerts(&self, user: &Account, limit: u32) -> Result<Vec<crate::alerts::Alert>, AccountError> {
         let visible: Vec<&str> = self.visible_slos(user).map(|s| s.name.as_str()).collect();
         let configured = |name: &str| self.slos().iter().any(|s| s.name == name);
@@ -508,13 +511,66 @@ pub enum WebError {
     Refused(StatusCode, String),
     /// Too much password checking at once.
     Busy,
+    /// A database the page needs did not answer (a ClickHouse server down, SQLite locked past its
+    /// busy timeout, a pool closed): 503 with `Retry-After`, because trying again later may work.
+    /// `what` names it for the reader ("The telemetry store"); the detail is only logged.
+    Unavailable {
+        what: &'static str,
+        detail: String,
+    },
     Internal(String),
+}
+
+/// What a page says when the telemetry store fails it.
+pub(crate) const TELEMETRY_STORE: &str = "The telemetry store";
+/// What a page says when `dashboard.db` (accounts, sessions, alerts) fails it.
+pub(crate) const DASHBOARD_DB: &str = "The dashboard's own database";
+
+impl WebError {
+    /// A SQLite error from one of the dashboard's own files: the database failing, not the request.
+    pub(crate) fn database(what: &'static str, e: &sqlx::Error) -> Self {
+        match e {
+            // These are about the query or the data, which retrying will not mend.
+            sqlx::Error::ColumnDecode { .. }
+            | sqlx::Error::ColumnNotFound(_)
+            | sqlx::Error::ColumnIndexOutOfBounds { .. }
+            | sqlx::Error::Decode(_)
+            | sqlx::Error::TypeNotFound { .. }
+            | sqlx::Error::RowNotFound => WebError::Internal(e.to_string()),
+            _ => WebError::Unavailable { what, detail: e.to_string() },
+        }
+    }
+}
+
+impl From<audit_store::StoreError> for WebError {
+    fn from(e: audit_store::StoreError) -> Self {
+        use audit_store::StoreError;
+        match e {
+            StoreError::Sqlite(e) => WebError::database(TELEMETRY_STORE, &e),
+            // Every ClickHouse failure (refused connection, timeout, a server error such as
+            // memory exhausted) is the server not serving this page.
+            e @ (StoreError::ClickHouse(_) | StoreError::Migrate(_)) => {
+                WebError::Unavailable { what: TELEMETRY_STORE, detail: e.to_string() }
+            }
+            e @ (StoreError::Corrupt(_) | StoreError::Invalid(_)) => WebError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<crate::api_tokens::TokenError> for WebError {
+    fn from(e: crate::api_tokens::TokenError) -> Self {
+        match e {
+            crate::api_tokens::TokenError::Account(e) => e.into(),
+            e => WebError::Internal(e.to_string()),
+        }
+    }
 }
 
 impl From<AccountError> for WebError {
     fn from(e: AccountError) -> Self {
         match e {
             AccountError::Busy => WebError::Busy,
+            AccountError::Store(e) => WebError::database(DASHBOARD_DB, &e),
             e => WebError::Internal(e.to_string()),
         }
     }
@@ -530,7 +586,13 @@ impl IntoResponse for WebError {
             }
             WebError::NotFound(what) => page_error(StatusCode::NOT_FOUND, "Not found", what),
             WebError::BadForm(what) => page_error(StatusCode::BAD_REQUEST, "Form not accepted", what),
-            WebError::Refused(status, what) => page_error(status, "Not done", &what),
+            WebError::Refused(status, what) => {
+                let mut response = page_error(status, "Not done", &what);
+                if status == StatusCode::SERVICE_UNAVAILABLE {
+                    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
+                }
+                response
+            }
             WebError::Busy => {
                 let mut response = page_error(
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -538,6 +600,16 @@ impl IntoResponse for WebError {
                     "Too many sign-ins at once. Try again in a few seconds.",
                 );
                 response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+                response
+            }
+            WebError::Unavailable { what, detail } => {
+                tracing::error!(error = %detail, "{what} did not answer a dashboard request");
+                let message = format!(
+                    "{what} is not answering, so this page cannot be shown. The error has been logged; \
+                     try again in a minute, and tell whoever runs Pathwatch if it goes on."
+                );
+                let mut response = page_error(StatusCode::SERVICE_UNAVAILABLE, "Not available", &message);
+                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
                 response
             }
             WebError::Internal(detail) => {

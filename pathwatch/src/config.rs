@@ -378,6 +378,7 @@ fn validate(c: &Config) -> anyhow::Result<()> {
             ));
         }
         let links = std::iter::once(("runbook_url".to_string(), &p.runbook_url))
+            .chain(p.runbooks.links().into_iter().map(|(state, url)| (format!("runbooks.{state}"), url)))
             .chain(p.known_errors.iter().enumerate().map(|(k, e)| (format!("known_errors[{k}].link"), &e.link)));
         for (key, url) in links {
             if let Some(url) = url.as_ref().filter(|u| !u.starts_with("https://") && !u.starts_with("http://")) {

@@ -240,7 +240,12 @@ async fn open_dashboard(
             &d.runbook_base_url,
             &public_url(d),
         );
-        tokio::spawn(engine.run(store.clone(), config.effective_slos(), Duration::from_secs(a.evaluate_every_secs)));
+        tokio::spawn(engine.run(
+            store.clone(),
+            config.effective_slos(),
+            config.effective_pathways(),
+            Duration::from_secs(a.evaluate_every_secs),
+        ));
     }
     let hazards_path = config.data_dir.join("hazards.db");
     let hazards = hazard_log::HazardLog::open(&hazards_path)

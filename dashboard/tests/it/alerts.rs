@@ -118,10 +118,44 @@ async fn alerts_notify_on_every_transition_once_and_remind_after_the_repeat_inte
 }
 
 #[tokio::test]
-async fn a_firing_alert_reaches_a_real_smtp_server_with_status_and_run_book() {
+async fn a_firing_alert_reaches_a_real_smtp_server_with_the_pathway_its_status_and_run_book() {
+    use audit_store::{Span, SpanKind, SpanStatus, TelemetryStore};
     let Some((email, maildir)) = crate::assurance::smtp() else { return };
     let marker = format!("pds-availability-{}", std::process::id());
     let dir = tempfile::tempdir().unwrap();
+    // The last hour of PDS canary runs all failed: the pathway is in outage and the SLO pages.
+    let store = audit_store::SqliteStore::open(&dir.path().join("telemetry.db")).await.unwrap();
+    let now = dashboard::web::now_ns() as u64;
+    let runs: Vec<Span> = (1..=60)
+        .map(|i| Span {
+            trace_id: format!("{i:032x}"),
+            span_id: format!("{i:016x}"),
+            parent_span_id: String::new(),
+            name: "canary pds".into(),
+            kind: SpanKind::Internal,
+            service_name: "pathwatch-canary".into(),
+            scope_name: String::new(),
+            start_ns: now - i * MIN,
+            duration_ns: 40_000_000,
+            status: SpanStatus::Error,
+            status_message: "HTTP 503".into(),
+            correlation_id: String::new(),
+            attributes: vec![("pathwatch.canary.status".into(), "outage".into())],
+            resource: vec![],
+            events: vec![],
+            links: vec![],
+        })
+        .collect();
+    store.insert_spans(&runs).await.unwrap();
+    let mut pathway = dashboard::pathways::default_pathway("pds");
+    pathway.runbook_url = Some("https://runbooks.example/pds".into());
+    pathway.runbooks.outage = Some("https://runbooks.example/pds-outage".into());
+    let mut slo = SloConfig::availability("pds");
+    slo.name = marker.clone();
+    // An SLO over another flow names no pathway and keeps the base run book.
+    let mut other = SloConfig::availability("mesh");
+    other.name = format!("{marker}-mesh");
+
     let accounts = Accounts::open(&dir.path().join("dashboard.db")).await.unwrap();
     let notifier = Notifier::new(Some(email), vec![]).unwrap();
     let engine = AlertEngine::new(
@@ -131,17 +165,18 @@ async fn a_firing_alert_reaches_a_real_smtp_server_with_status_and_run_book() {
         "https://rb.example/",
         "http://127.0.0.1:8080",
     );
-    let now = 100 * 86_400 * NANOS_PER_SEC;
-    let mut firing = status(100, now);
-    firing.name = marker.clone();
-    let sent = engine.apply(&firing, now as i64).await.unwrap().unwrap();
-    assert_eq!(sent.transition, Transition::Firing);
+    let sent = engine.tick(&audit_store::AnyStore::Sqlite(store), &[slo, other], &[pathway], now as i64).await;
+    assert_eq!(sent.len(), 1, "only the failing SLO fires: {sent:?}");
+    assert_eq!(sent[0].transition, Transition::Firing);
 
     let message = crate::assurance::message_with(&maildir, &[&marker]).await;
     assert!(message.contains(&format!("Subject: [Pathwatch] FIRING page: {marker}")), "{message}");
     assert!(message.contains("To: oncall@example.org"), "{message}");
+    assert!(message.contains("Pathway: Look up a patient (outage)"), "{message}");
+    assert!(message.contains("What to tell users: Not working. Tell users to use the fallback process"), "{message}");
     assert!(message.contains("Canary flow: pds") && message.contains("Severity: page"), "{message}");
-    assert!(message.contains(&format!("Run book: https://rb.example/{marker}")), "{message}");
+    assert!(message.contains("Run book: https://runbooks.example/pds-outage"), "the outage run book: {message}");
+    assert!(message.contains("Pathway page: http://127.0.0.1:8080/pathways/look-up-patient"), "{message}");
 }
 
 #[tokio::test]

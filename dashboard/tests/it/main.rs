@@ -10,6 +10,7 @@ mod fake_idp;
 mod findings;
 mod hazards;
 mod oidc;
+mod outage;
 mod overview;
 mod pathway;
 mod samples;

@@ -95,3 +95,55 @@ async fn a_trace_is_found_by_either_id_and_shown_in_start_order_with_its_failure
     let (status, _) = get(&app, &ig, &format!("/trace?q={TRACE}")).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "traces are not an IG lead's page");
 }
+
+#[tokio::test]
+async fn a_trace_outside_the_users_organisations_reads_as_unknown_on_the_page_and_the_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("telemetry.db")).await.unwrap();
+    let pds_run = span(1, 0, "canary pds", 0, 80, false);
+    let nrl_run =
+        Span { trace_id: "1a1b2c3d4e5f4a6b8c7d9e0f1a2b3c4d".into(), ..span(2, 0, "canary nrl", 0, 10, false) };
+    let booking = Span {
+        trace_id: "2a1b2c3d4e5f4a6b8c7d9e0f1a2b3c4d".into(),
+        service_name: "gp-booking".into(),
+        ..span(3, 0, "POST /Appointment", 0, 10, false)
+    };
+    let unmeasured = Span {
+        trace_id: "3a1b2c3d4e5f4a6b8c7d9e0f1a2b3c4d".into(),
+        service_name: "something-else".into(),
+        ..span(4, 0, "GET /", 0, 10, false)
+    };
+    store.insert_spans(&[pds_run.clone(), nrl_run.clone(), booking.clone(), unmeasured.clone()]).await.unwrap();
+    let accounts = Accounts::open(&dir.path().join("dashboard.db")).await.unwrap();
+    accounts.create("local", Role::Oncall, &["A81001".into()], "correct horse battery", false).await.unwrap();
+    accounts.create("national", Role::Oncall, &[], "correct horse battery", false).await.unwrap();
+    // PDS is national (no organisations); NRL belongs to another organisation; booking traffic
+    // belongs to A81001 through a span selector.
+    let mut nrl = dashboard::pathways::default_pathway("nrl");
+    nrl.organisations = vec!["B82002".into()];
+    let mut booking_pathway = dashboard::pathways::default_pathway("gpc");
+    booking_pathway.organisations = vec!["A81001".into()];
+    booking_pathway.spans = vec![dashboard::slo::SpanSelector { service: "gp-booking".into(), name: None }];
+    let state = DashboardState::new(accounts, RunningParts { lines: vec![] }, WebConfig::default()).with_data(
+        AnyStore::Sqlite(store),
+        vec![],
+        vec![dashboard::pathways::default_pathway("pds"), nrl, booking_pathway],
+    );
+    let local = state.sessions().start("local", dashboard::web::now_ns()).await.unwrap();
+    let national = state.sessions().start("national", dashboard::web::now_ns()).await.unwrap();
+    let app = router(state);
+
+    for (span, local_sees) in [(&pds_run, true), (&nrl_run, false), (&booking, true), (&unmeasured, false)] {
+        let id = &span.trace_id;
+        let (status, page) = get(&app, &local, &format!("/trace?q={id}")).await;
+        let expected = if local_sees { StatusCode::OK } else { StatusCode::NOT_FOUND };
+        assert_eq!(status, expected, "{} for A81001: {page}", span.name);
+        if !local_sees {
+            assert!(page.contains(&format!("No spans found for {id}")) && !page.contains(&span.name), "{page}");
+        }
+        let (status, body) = get(&app, &local, &format!("/api/v1/traces/{id}")).await;
+        assert_eq!(status, expected, "API, {} for A81001: {body}", span.name);
+        let (status, page) = get(&app, &national, &format!("/trace?q={id}")).await;
+        assert_eq!(status, StatusCode::OK, "an account without organisations sees {}: {page}", span.name);
+    }
+}

@@ -1,0 +1,76 @@
+//! A store that stops answering: every page and API call that needs it says so with 503 and
+//! `Retry-After`, never a 500, and nothing about the failure's internals reaches the reader.
+
+use audit_store::{AnyStore, SqliteStore};
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use dashboard::accounts::{Accounts, Role};
+use dashboard::pathways::default_pathway;
+use dashboard::web::{router, DashboardState, WebConfig};
+use dashboard::RunningParts;
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+#[tokio::test]
+async fn pages_and_api_answer_503_when_the_telemetry_store_is_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("telemetry.db")).await.unwrap();
+    let accounts = Accounts::open(&dir.path().join("dashboard.db")).await.unwrap();
+    accounts.create("sam", Role::Oncall, &[], "correct horse battery", false).await.unwrap();
+    accounts.create("ida", Role::IgLead, &[], "correct horse battery", false).await.unwrap();
+    let slos = dashboard::slo::SloConfig::availability("pds");
+    // Auditors' actions are recorded in the same store, as `pathwatch up` does through the collector.
+    let chain = store.clone();
+    let recorder: dashboard::audit_trail::Recorder = std::sync::Arc::new(move |event| {
+        let store = chain.clone();
+        Box::pin(async move {
+            let received = event.occurred_ns;
+            let batch =
+                audit_store::SqliteBatch::prepare(audit_store::IngestBatch { spans: vec![], audit: vec![event] })
+                    .map_err(|e| e.to_string())?;
+            store.commit_ingest(received, vec![batch]).await.map(|_| ()).map_err(|e| e.to_string())
+        })
+    });
+    let state = DashboardState::new(accounts, RunningParts { lines: vec![] }, WebConfig::default())
+        .with_data(AnyStore::Sqlite(store.clone()), vec![slos], vec![default_pathway("pds")])
+        .with_audit_recorder(recorder);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as i64;
+    let sam = state.sessions().start("sam", now).await.unwrap();
+    let ida = state.sessions().start("ida", now).await.unwrap();
+    let app = router(state);
+
+    // Answers while the store is up, so the 503s below are the outage and nothing else.
+    let get = |path: &str, token: &str| {
+        Request::get(path).header(header::COOKIE, format!("pathwatch_session={token}")).body(Body::empty()).unwrap()
+    };
+    assert_eq!(app.clone().oneshot(get("/", &sam)).await.unwrap().status(), StatusCode::OK);
+
+    store.close().await;
+    let trace_id = "0af7651916cd43dd8448eb211c80319c";
+    let cases = [
+        ("/", &sam),
+        ("/pathways/look-up-patient", &sam),
+        ("/slos", &sam),
+        (&format!("/trace?q={trace_id}") as &str, &sam),
+        ("/api/v1/pathways", &sam),
+        ("/api/v1/pathways/look-up-patient", &sam),
+        ("/api/v1/slos", &sam),
+        (&format!("/api/v1/traces/{trace_id}") as &str, &sam),
+    ];
+    for (path, token) in cases {
+        let response = app.clone().oneshot(get(path, token)).await.unwrap();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE, "{path}");
+        assert_eq!(response.headers().get(header::RETRY_AFTER).map(|v| v.to_str().unwrap()), Some("30"), "{path}");
+        let body = String::from_utf8_lossy(&response.into_body().collect().await.unwrap().to_bytes()).to_string();
+        assert!(body.to_lowercase().contains("the telemetry store is not answering"), "{path}: {body}");
+        assert!(!body.contains("pool") && !body.contains("SQLite"), "internals stay in the log: {path}: {body}");
+    }
+    // An IG lead's search is recorded before it runs; with the store down it cannot be, so nothing
+    // is searched or shown.
+    let response =
+        app.clone().oneshot(get("/audit/search?user=someone&from=2026-11-01&to=2026-11-02", &ida)).await.unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(response.headers().contains_key(header::RETRY_AFTER));
+    let body = String::from_utf8_lossy(&response.into_body().collect().await.unwrap().to_bytes()).to_string();
+    assert!(body.contains("could not be recorded in the audit trail"), "{body}");
+}
