@@ -308,14 +308,8 @@ impl DashboardState {
     /// The SLOs `user` may see: all but those measuring only pathways outside their organisations.
     pub fn visible_slos<'a>(&'a self, user: &'a Account) -> impl Iterator<Item = &'a crate::slo::SloConfig> + 'a {
         self.slos().iter().filter(move |slo| {
-            let measuring: Vec<&crate::pathways::PathwayConfig> = self
-                .pathways()
-                .iter()
-                .filter(|p| match &slo.spans {
-                    Some(sel) => p.spans.contains(sel),
-                    None => p.flow == slo.flow,
-                })
-                .collect();
+            let measuring: Vec<&crate::pathways::PathwayConfig> =
+                self.pathways().iter().filter(|p| p.measured_by(slo)).collect();
             measuring.is_empty() || measuring.iter().any(|p| user.sees(p))
         })
     }
@@ -672,14 +666,28 @@ pub(crate) fn same_origin(headers: &HeaderMap) -> bool {
 /// `Form`, but a malformed or oversized body gets the HTML error page, not axum's plain text.
 pub struct WebForm<T>(pub T);
 
-impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<S> for WebForm<T> {
+impl<T: serde::de::DeserializeOwned + Send> axum::extract::FromRequest<DashboardState> for WebForm<T> {
     type Rejection = WebError;
 
-    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
-        match <Form<T> as axum::extract::FromRequest<S>>::from_request(request, state).await {
-            Ok(Form(value)) => Ok(WebForm(value)),
-            Err(_) => Err(WebError::BadForm("The form was incomplete or not understood. Please try again.")),
+    async fn from_request(request: axum::extract::Request, state: &DashboardState) -> Result<Self, Self::Rejection> {
+        let (parts, body) = request.into_parts();
+        let mut kept = parts.clone();
+        let request = axum::extract::Request::from_parts(parts, body);
+        if let Ok(Form(value)) =
+            <Form<T> as axum::extract::FromRequest<DashboardState>>::from_request(request, state).await
+        {
+            return Ok(WebForm(value));
         }
+        // Who may post here is settled before what they posted: a role the route does not admit is
+        // told 403 whatever its form held, as the handler would have said.
+        let route = kept.extensions.get::<axum::extract::MatchedPath>().map(|p| p.as_str().to_string());
+        if let Some(route) = route.filter(|r| ROUTES.iter().any(|a| a.path == r && a.method == kept.method)) {
+            let user = AnyUser::from_request_parts(&mut kept, state).await?;
+            if !roles_for(kept.method.as_str(), &route).contains(&user.account.role) {
+                return Err(WebError::Forbidden);
+            }
+        }
+        Err(WebError::BadForm("The form was incomplete or not understood. Please try again."))
     }
 }
 

@@ -193,3 +193,59 @@ async fn a_notification_nobody_received_is_tried_again_at_the_next_evaluation() 
     let again = engine.apply(&status(100, t0 + MIN), (t0 + MIN) as i64).await.unwrap();
     assert_eq!(again.map(|n| n.transition), Some(Transition::Repeat));
 }
+
+#[tokio::test]
+async fn slos_and_alerts_outside_the_users_organisations_are_not_shown_on_pages_or_the_api() {
+    use tower::ServiceExt;
+    let dir = tempfile::tempdir().unwrap();
+    let accounts = Accounts::open(&dir.path().join("dashboard.db")).await.unwrap();
+    let role = dashboard::accounts::Role::Oncall;
+    accounts.create("local", role, &["A81001".into()], "correct horse battery", false).await.unwrap();
+    accounts.create("national", role, &[], "correct horse battery", false).await.unwrap();
+    // Both SLOs fire; PDS's pathway belongs to A81001, NRL's to B82002.
+    let engine =
+        AlertEngine::new(accounts.pool().clone(), Notifier::new(None, vec![]).unwrap(), Duration::ZERO, "", "");
+    let now = dashboard::web::now_ns() as u64;
+    let pds = status(100, now);
+    let nrl = SloStatus { name: "nrl-availability".into(), flow: "nrl".into(), ..status(100, now) };
+    for s in [&pds, &nrl] {
+        assert!(engine.apply(s, now as i64).await.unwrap().is_some());
+    }
+    let mut pds_pathway = dashboard::pathways::default_pathway("pds");
+    pds_pathway.organisations = vec!["A81001".into()];
+    let mut nrl_pathway = dashboard::pathways::default_pathway("nrl");
+    nrl_pathway.organisations = vec!["B82002".into()];
+    let store = audit_store::SqliteStore::open(&dir.path().join("telemetry.db")).await.unwrap();
+    let state = dashboard::web::DashboardState::new(
+        accounts,
+        dashboard::RunningParts { lines: vec![] },
+        dashboard::web::WebConfig::default(),
+    )
+    .with_data(
+        audit_store::AnyStore::Sqlite(store),
+        vec![SloConfig::availability("pds"), SloConfig::availability("nrl")],
+        vec![pds_pathway, nrl_pathway],
+    );
+    let local = state.sessions().start("local", now as i64).await.unwrap();
+    let national = state.sessions().start("national", now as i64).await.unwrap();
+    let app = dashboard::web::router(state);
+    let read = |path: &'static str, token: String| {
+        let app = app.clone();
+        async move {
+            let request = axum::http::Request::get(path)
+                .header(axum::http::header::COOKIE, format!("pathwatch_session={token}"))
+                .body(axum::body::Body::empty())
+                .unwrap();
+            let response = app.oneshot(request).await.unwrap();
+            assert_eq!(response.status(), axum::http::StatusCode::OK, "{path}");
+            let body = http_body_util::BodyExt::collect(response.into_body()).await.unwrap().to_bytes();
+            String::from_utf8_lossy(&body).to_string()
+        }
+    };
+    for path in ["/slos", "/api/v1/slos", "/alerts", "/api/v1/alerts"] {
+        let seen = read(path, local.clone()).await;
+        assert!(seen.contains("pds-availability") && !seen.contains("nrl-availability"), "A81001 on {path}: {seen}");
+        let seen = read(path, national.clone()).await;
+        assert!(seen.contains("pds-availability") && seen.contains("nrl-availability"), "everyone's on {path}: {seen}");
+    }
+}

@@ -129,14 +129,30 @@ pub(crate) async fn rig() -> Rig {
             store.commit_ingest(event_time(), vec![batch]).await.map(|_| ()).map_err(|e| e.to_string())
         })
     });
+    // Everything else the dashboard serves, so the route walk in `routes` finds data behind every page.
+    let log = hazard_log::HazardLog::open(&dir.path().join("hazards.db")).await.unwrap();
+    log.import(&hazard_log::io::from_yaml(hazard_log::STARTER_LOG).unwrap(), "pathwatch", "starter", 1).await.unwrap();
+    let deployment = dashboard::report_inputs::Deployment {
+        system: reports::SystemDescription { name: "Example booking app".into(), ..Default::default() },
+        generator: "pathwatch test".into(),
+        sign_in: "local accounts".into(),
+        audit_retention_days: 2555,
+        store_kind: "SQLite".into(),
+    };
     let state = DashboardState::new(accounts, RunningParts { lines: vec![] }, WebConfig::default())
-        .with_data(audit_store::AnyStore::Sqlite(store.clone()), vec![], vec![])
+        .with_data(
+            audit_store::AnyStore::Sqlite(store.clone()),
+            vec![dashboard::slo::SloConfig::availability("pds")],
+            vec![dashboard::pathways::default_pathway("pds")],
+        )
+        .with_hazards(log)
+        .with_reports(deployment)
         .with_findings(findings.clone())
         .with_audit_recorder(recorder);
     Rig { _dir: dir, app: router(state), store, findings }
 }
 
-async fn raise(rig: &mut Rig) -> i64 {
+pub(crate) async fn raise(rig: &mut Rig) -> i64 {
     rig.add(vec![read(1, "recep1", "A81001", RELATIVE), read(2, "recep1", "A81001", RELATIVE)]).await;
     let round = rig.monitor(None, vec![]).round(AT + 3_600 * SEC).await.unwrap();
     assert_eq!(round.scan.raised.len(), 1, "{:#?}", round.scan.raised);

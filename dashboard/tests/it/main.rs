@@ -13,6 +13,7 @@ mod oidc;
 mod outage;
 mod overview;
 mod pathway;
+mod routes;
 mod samples;
 mod slos;
 mod trace;

@@ -165,26 +165,10 @@ async fn wrong_passwords_and_forged_forms_are_refused_and_repeated_failures_thro
     assert_eq!(sign_in(&rig.app, "admin", PASSWORD).await.1.status, StatusCode::SEE_OTHER);
 }
 
+/// Every route for every role is walked in `routes`, on a dashboard with data.
 #[tokio::test]
-async fn every_route_admits_exactly_its_roles() {
+async fn the_accounts_page_lists_every_account_with_its_role() {
     let rig = rig().await;
-    for role in Role::ALL {
-        let (session, _) = sign_in(&rig.app, &role.as_str().replace('_', "-"), PASSWORD).await;
-        for route in ROUTES.iter().filter(|r| r.method == "GET") {
-            let path = route.path.replace("{id}", "6f1c5a0e2b7d4c3a9e8f7a6b5c4d3e2f");
-            let reply = get(&rig.app, &path, &session).await;
-            if route.roles.contains(&role) {
-                // Allowed: served (a data route without data may say 404; never 401, 403 or a redirect).
-                assert!(
-                    matches!(reply.status, StatusCode::OK | StatusCode::NOT_FOUND),
-                    "{role} GET {path}: {}",
-                    reply.status
-                );
-            } else {
-                assert_eq!(reply.status, StatusCode::FORBIDDEN, "{role} GET {path}");
-            }
-        }
-    }
     let (admin, _) = sign_in(&rig.app, "admin", PASSWORD).await;
     let page = get(&rig.app, "/admin/accounts", &admin).await;
     assert!(page.body.contains("ig-lead") && page.body.contains("safety_officer"), "{}", page.body);
