@@ -64,7 +64,7 @@ pub(crate) async fn login(
     headers: HeaderMap,
     WebForm(form): WebForm<LoginForm>,
 ) -> Result<Response, WebError> {
-    let expected = cookie(&headers, LOGIN_COOKIE).unwrap_or_default();
+    let expected = cookie(&headers, &cookie_name(&state.inner.config, LOGIN_COOKIE, "/login")).unwrap_or_default();
     if !same_origin(&headers) || expected.is_empty() || !same_secret(&form.csrf, &expected) {
         return Ok(login_page(
             &state,

@@ -647,8 +647,24 @@ pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, v)| v.to_string())
 }
 
+/// A cookie's name as sent: with `cookie_secure`, `__Host-` for cookies on `/` (the browser then
+/// refuses one set by any other host or path, or without Secure) and `__Secure-` for the others.
+pub fn cookie_name(config: &WebConfig, base: &str, path: &str) -> String {
+    match (config.cookie_secure, path) {
+        (false, _) => base.to_string(),
+        (true, "/") => format!("__Host-{base}"),
+        (true, _) => format!("__Secure-{base}"),
+    }
+}
+
+/// The session cookie's name under `config`, for clients that hold a session token.
+pub fn session_cookie_name(config: &WebConfig) -> String {
+    cookie_name(config, SESSION_COOKIE, "/")
+}
+
 pub(crate) fn set_cookie(config: &WebConfig, name: &str, value: &str, path: &str, max_age: Option<u64>) -> HeaderValue {
     let secure = if config.cookie_secure { "; Secure" } else { "" };
+    let name = cookie_name(config, name, path);
     let age = max_age.map(|s| format!("; Max-Age={s}")).unwrap_or_default();
     let text = format!("{name}={value}; Path={path}; HttpOnly; SameSite=Strict{secure}{age}");
     HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""))
@@ -755,7 +771,8 @@ impl FromRequestParts<DashboardState> for AnyUser {
     type Rejection = WebError;
 
     async fn from_request_parts(parts: &mut Parts, state: &DashboardState) -> Result<Self, Self::Rejection> {
-        let token = cookie(&parts.headers, SESSION_COOKIE).ok_or(WebError::SignIn)?;
+        let name = cookie_name(&state.inner.config, SESSION_COOKIE, "/");
+        let token = cookie(&parts.headers, &name).ok_or(WebError::SignIn)?;
         let session = state.inner.sessions.find(&token, now_ns()).await?.ok_or(WebError::SignIn)?;
         let account = match state.inner.accounts.get(&session.account).await {
             Ok(a) if !a.disabled => a,

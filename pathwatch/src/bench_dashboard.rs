@@ -191,8 +191,8 @@ async fn time_pages(store: AnyStore, requests: usize, dir: &std::path::Path) -> 
     for page in ["/", "/pathways/gp-record-and-booking", "/slos"] {
         let mut times = Vec::with_capacity(requests);
         for i in 0..requests + 3 {
-            let request =
-                Request::get(page).header(header::COOKIE, format!("pathwatch_session={token}")).body(Body::empty())?;
+            let cookie = format!("{}={token}", dashboard::web::session_cookie_name(&WebConfig::default()));
+            let request = Request::get(page).header(header::COOKIE, cookie).body(Body::empty())?;
             let started = Instant::now();
             let response = app.clone().oneshot(request).await?;
             let status = response.status();

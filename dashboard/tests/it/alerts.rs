@@ -104,7 +104,7 @@ async fn alerts_notify_on_every_transition_once_and_remind_after_the_repeat_inte
     );
     let token = state.sessions().start("sam", dashboard::web::now_ns()).await.unwrap();
     let request = axum::http::Request::get("/alerts")
-        .header(axum::http::header::COOKIE, format!("pathwatch_session={token}"))
+        .header(axum::http::header::COOKIE, format!("__Host-pathwatch_session={token}"))
         .body(axum::body::Body::empty())
         .unwrap();
     let response = dashboard::web::router(state).oneshot(request).await.unwrap();
@@ -233,7 +233,7 @@ async fn slos_and_alerts_outside_the_users_organisations_are_not_shown_on_pages_
         let app = app.clone();
         async move {
             let request = axum::http::Request::get(path)
-                .header(axum::http::header::COOKIE, format!("pathwatch_session={token}"))
+                .header(axum::http::header::COOKIE, format!("__Host-pathwatch_session={token}"))
                 .body(axum::body::Body::empty())
                 .unwrap();
             let response = app.oneshot(request).await.unwrap();

@@ -33,7 +33,7 @@ async fn the_api_serves_pathways_slos_alerts_and_traces_as_json() {
         vec![default_pathway("pds")],
     );
     let now = dashboard::web::now_ns();
-    let cookie = |token: String| format!("pathwatch_session={token}");
+    let cookie = |token: String| format!("__Host-pathwatch_session={token}");
     let sam = cookie(state.sessions().start("sam", now).await.unwrap());
     let ig = cookie(state.sessions().start("ig", now).await.unwrap());
     let new = cookie(state.sessions().start("new", now).await.unwrap());

@@ -81,7 +81,7 @@ async fn sign_in_oidc(app: &Router) -> Reply {
 fn assert_refused(reply: &Reply, status: StatusCode, says: &str) {
     assert_eq!(reply.status, status, "{}", reply.body);
     assert!(reply.body.contains(says), "expected {says:?} in {}", reply.body);
-    assert!(reply.cookie("pathwatch_session").is_none(), "no session on a refusal");
+    assert!(reply.cookie("__Host-pathwatch_session").is_none(), "no session on a refusal");
 }
 
 #[tokio::test]
@@ -108,8 +108,8 @@ async fn signing_in_through_the_provider_starts_a_session_with_the_mapped_role_a
     let reply = get(&rig.app, &callback, &cookie).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     assert!(reply.body.contains("<meta http-equiv=\"refresh\" content=\"0; url=/\">"), "{}", reply.body);
-    let session = reply.cookie("pathwatch_session").expect("session cookie");
-    let line = reply.set_cookie_line("pathwatch_session");
+    let session = reply.cookie("__Host-pathwatch_session").expect("session cookie");
+    let line = reply.set_cookie_line("__Host-pathwatch_session");
     assert!(line.contains("HttpOnly") && line.contains("SameSite=Strict") && line.contains("Secure"), "{line}");
     assert!(reply.set_cookie_line("pathwatch_oidc").contains("Max-Age=0"), "the binding cookie is cleared");
     let home = get(&rig.app, "/", &session).await;
@@ -161,7 +161,7 @@ async fn private_key_jwt_client_authentication_is_verified_by_the_provider() {
     let rig = rig_with(with_key).await;
     let reply = sign_in_oidc(&rig.app).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
-    assert!(reply.cookie("pathwatch_session").is_some());
+    assert!(reply.cookie("__Host-pathwatch_session").is_some());
 
     // The provider holds another public key for us: our assertion no longer verifies.
     idp.set(|k| k.client = ClientCheck::Assertion(0));

@@ -41,7 +41,7 @@ async fn pages_and_api_answer_503_when_the_telemetry_store_is_down() {
 
     // Answers while the store is up, so the 503s below are the outage and nothing else.
     let get = |path: &str, token: &str| {
-        Request::get(path).header(header::COOKIE, format!("pathwatch_session={token}")).body(Body::empty()).unwrap()
+        Request::get(path).header(header::COOKIE, format!("__Host-pathwatch_session={token}")).body(Body::empty()).unwrap()
     };
     assert_eq!(app.clone().oneshot(get("/", &sam)).await.unwrap().status(), StatusCode::OK);
 

@@ -122,7 +122,7 @@ async fn a_pathway_page_shows_steps_runs_classes_traffic_and_known_errors_within
         vec![],
         vec![pds, booking],
     );
-    let cookie = |token: String| format!("pathwatch_session={token}");
+    let cookie = |token: String| format!("__Host-pathwatch_session={token}");
     let sam = cookie(state.sessions().start("sam", now as i64).await.unwrap());
     let ig = cookie(state.sessions().start("ig", now as i64).await.unwrap());
     let practice = cookie(state.sessions().start("practice", now as i64).await.unwrap());

@@ -59,7 +59,7 @@ async fn the_slo_page_shows_budget_and_burn_from_stored_runs() {
     let token = state.sessions().start("sam", now as i64).await.unwrap();
     let app = router(state);
 
-    let (status, body) = page(&app, &format!("pathwatch_session={token}")).await;
+    let (status, body) = page(&app, &format!("__Host-pathwatch_session={token}")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body.contains("99 % of pds canary runs succeed, over 28 days"), "{body}");
     assert!(body.contains("200 (1 failed)"), "{body}");

@@ -87,13 +87,13 @@ pub(crate) async fn post(app: &Router, path: &str, cookie: &str, form: &[(&str, 
     send(app, request).await
 }
 
-/// Signs in; returns the session cookie (`pathwatch_session=…`) and where the sign-in sent us.
+/// Signs in; returns the session cookie (`__Host-pathwatch_session=…`) and where the sign-in sent us.
 pub(crate) async fn sign_in(app: &Router, name: &str, password: &str) -> (String, Reply) {
     let form = get(app, "/login", "").await;
-    let login_cookie = form.cookie("pathwatch_login").expect("login CSRF cookie");
+    let login_cookie = form.cookie("__Secure-pathwatch_login").expect("login CSRF cookie");
     let reply =
         post(app, "/login", &login_cookie, &[("name", name), ("password", password), ("csrf", &form.csrf())]).await;
-    (reply.cookie("pathwatch_session").unwrap_or_default(), reply)
+    (reply.cookie("__Host-pathwatch_session").unwrap_or_default(), reply)
 }
 
 #[tokio::test]
@@ -102,7 +102,8 @@ async fn signing_in_gives_a_hardened_session_cookie_and_the_overview() {
     assert_eq!(get(&rig.app, "/", "").await.location(), "/login");
     let (session, reply) = sign_in(&rig.app, "oncall", PASSWORD).await;
     assert_eq!((reply.status, reply.location()), (StatusCode::SEE_OTHER, "/"));
-    let line = reply.set_cookie_line("pathwatch_session");
+    let line = reply.set_cookie_line("__Host-pathwatch_session");
+    assert!(!line.contains("Domain"), "__Host- cookies carry no Domain: {line}");
     for attribute in ["HttpOnly", "SameSite=Strict", "Secure", "Path=/"] {
         assert!(line.contains(attribute), "{line}");
     }
@@ -133,12 +134,12 @@ async fn wrong_passwords_and_forged_forms_are_refused_and_repeated_failures_thro
     // No CSRF cookie, or a token that does not match it: refused without checking the password.
     let forged = post(&rig.app, "/login", "", &[("name", "oncall"), ("password", PASSWORD), ("csrf", "x")]).await;
     assert_eq!(forged.status, StatusCode::BAD_REQUEST);
-    assert!(forged.cookie("pathwatch_session").is_none());
+    assert!(forged.cookie("__Host-pathwatch_session").is_none());
 
     // A post from another site is refused even with a valid token; `Origin: null` (what browsers
     // send under no-referrer) falls back on the token.
     let form = get(&rig.app, "/login", "").await;
-    let login_cookie = form.cookie("pathwatch_login").unwrap();
+    let login_cookie = form.cookie("__Secure-pathwatch_login").unwrap();
     let body = format!("name=oncall&password={}&csrf={}", PASSWORD.replace(' ', "+"), form.csrf());
     let from = |origin: &str| {
         Request::post("/login")
@@ -218,7 +219,7 @@ async fn a_one_time_password_must_be_changed_before_anything_else() {
     )
     .await;
     assert_eq!(changed.location(), "/");
-    let fresh = changed.cookie("pathwatch_session").unwrap();
+    let fresh = changed.cookie("__Host-pathwatch_session").unwrap();
     assert_eq!(get(&rig.app, "/", &fresh).await.status, StatusCode::OK);
     // The session that signed in with the old password is over.
     assert_eq!(get(&rig.app, "/", &session).await.location(), "/login");
