@@ -193,6 +193,7 @@ fn migrator() -> Migrator {
         migration(5, "api_tokens", include_str!("../migrations/0005_api_tokens.sql")),
         migration(6, "report_deliveries", include_str!("../migrations/0006_report_deliveries.sql")),
         migration(7, "sign_in_attempts", include_str!("../migrations/0007_sign_in_attempts.sql")),
+        migration(8, "alert_evaluations", include_str!("../migrations/0008_alert_evaluations.sql")),
     ])
 }
 

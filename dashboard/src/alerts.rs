@@ -72,6 +72,33 @@ pub struct AlertEngine {
     repeat: Duration,
     runbook_base: String,
     dashboard_url: String,
+    /// How often `run` evaluates; recorded with each round so the page can tell a stale one.
+    every: Duration,
+}
+
+/// The newest evaluation round, as the alerts page reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Evaluation {
+    pub at_ns: i64,
+    pub every_secs: i64,
+    /// SLOs evaluated, and of them how many could not be (the store did not answer).
+    pub evaluated: i64,
+    pub failed: i64,
+    pub detail: String,
+}
+
+/// The newest evaluation round, if alerts were ever evaluated with this database.
+pub async fn last_evaluation(pool: &SqlitePool) -> Result<Option<Evaluation>, AccountError> {
+    let row = sqlx::query("SELECT at_ns, every_secs, evaluated, failed, detail FROM alert_evaluations WHERE id = 1")
+        .fetch_optional(pool)
+        .await?;
+    Ok(row.map(|r| Evaluation {
+        at_ns: r.get("at_ns"),
+        every_secs: r.get("every_secs"),
+        evaluated: r.get("evaluated"),
+        failed: r.get("failed"),
+        detail: r.get("detail"),
+    }))
 }
 
 fn summary(status: &SloStatus, severity: Severity) -> String {
@@ -103,7 +130,32 @@ impl AlertEngine {
         runbook_base: &str,
         dashboard_url: &str,
     ) -> AlertEngine {
-        AlertEngine { pool, notifier, repeat, runbook_base: runbook_base.into(), dashboard_url: dashboard_url.into() }
+        AlertEngine {
+            pool,
+            notifier,
+            repeat,
+            runbook_base: runbook_base.into(),
+            dashboard_url: dashboard_url.into(),
+            every: Duration::from_secs(60),
+        }
+    }
+
+    async fn record_round(&self, now_ns: i64, evaluated: usize, failed: usize, detail: &str) {
+        let result = sqlx::query(
+            "INSERT INTO alert_evaluations (id, at_ns, every_secs, evaluated, failed, detail) VALUES (1, ?, ?, ?, ?, ?) \
+             ON CONFLICT (id) DO UPDATE SET at_ns = excluded.at_ns, every_secs = excluded.every_secs, \
+             evaluated = excluded.evaluated, failed = excluded.failed, detail = excluded.detail",
+        )
+        .bind(now_ns)
+        .bind(self.every.as_secs() as i64)
+        .bind(evaluated as i64)
+        .bind(failed as i64)
+        .bind(detail)
+        .execute(&self.pool)
+        .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "the alert evaluation round could not be recorded");
+        }
     }
 
     async fn open_alert(&self, slo: &str) -> Result<Option<Alert>, AccountError> {
@@ -304,11 +356,20 @@ impl AlertEngine {
         if let Err(e) = self.close_orphans(&evaluated, now_ns).await {
             tracing::warn!(error = %e, "could not close alerts of removed SLOs");
         }
+        let (mut failed, mut detail) = (0, String::new());
         for slo in slos {
             let status = match evaluate(store, slo, now_ns.max(0) as u64).await {
                 Ok(s) => s,
                 Err(e) => {
                     tracing::warn!(slo = %slo.name, error = %e, "SLO not evaluated this time");
+                    if failed == 0 {
+                        detail = format!(
+                            "{}: {}",
+                            slo.name,
+                            if e.is_transient() { "the store did not answer" } else { "the store failed the query" }
+                        );
+                    }
+                    failed += 1;
                     continue;
                 }
             };
@@ -319,17 +380,19 @@ impl AlertEngine {
                 Err(e) => tracing::warn!(slo = %slo.name, error = %e, "alert state not updated"),
             }
         }
+        self.record_round(now_ns, slos.len(), failed, &detail).await;
         sent
     }
 
     /// Runs `tick` every `every` until the task is dropped.
     pub async fn run(
-        self,
+        mut self,
         store: audit_store::AnyStore,
         slos: Vec<SloConfig>,
         pathways: Vec<PathwayConfig>,
         every: Duration,
     ) {
+        self.every = every;
         loop {
             let now = crate::web::now_ns();
             for n in self.tick(&store, &slos, &pathways, now).await {
@@ -356,7 +419,39 @@ struct AlertsPage {
     title: &'static str,
     user: Option<crate::web::UserView>,
     updated: String,
+    /// When alert state was last brought up to date, and any reason to doubt it.
+    evaluated: String,
+    warning: Option<String>,
     alerts: Vec<AlertView>,
+}
+
+/// What the page says about the newest evaluation round: when, and a warning when it is missing,
+/// incomplete or older than three rounds.
+fn freshness(last: Option<&Evaluation>, now_ns: i64) -> (String, Option<String>) {
+    let Some(e) = last else {
+        return (
+            "never".into(),
+            Some(
+                "Alerts have never been evaluated with this dashboard's database. Pathwatch evaluates them \
+                 while it runs with alerts.enabled = true (the default); until then this page cannot show a \
+                 firing alert."
+                    .into(),
+            ),
+        );
+    };
+    let when = crate::uk_time::format_ns(e.at_ns.max(0) as u64);
+    let late_after_ns = 3 * e.every_secs.max(1) * 1_000_000_000;
+    let warning = if now_ns - e.at_ns > late_after_ns {
+        Some(format!("Alerts were last evaluated at {when}, more than three rounds ago: alert state may be out of date. Check that Pathwatch is running."))
+    } else if e.failed > 0 {
+        Some(format!(
+            "{} of {} SLOs could not be evaluated at the last round ({}); their alerts may be out of date.",
+            e.failed, e.evaluated, e.detail
+        ))
+    } else {
+        None
+    };
+    (when, warning)
 }
 
 pub async fn alerts_page(
@@ -376,11 +471,40 @@ pub async fn alerts_page(
             summary: a.summary,
         })
         .collect();
+    let now = crate::web::now_ns();
+    let last = last_evaluation(state.inner.accounts.pool()).await?;
+    let (evaluated, warning) = freshness(last.as_ref(), now);
     let page = AlertsPage {
+        evaluated,
+        warning,
         title: "Alerts",
         user: Some(user.view()),
-        updated: crate::uk_time::format_ns(crate::web::now_ns() as u64),
+        updated: crate::uk_time::format_ns(now.max(0) as u64),
         alerts: views,
     };
     Ok(crate::web::render(axum::http::StatusCode::OK, &page))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SEC: i64 = 1_000_000_000;
+
+    #[test]
+    fn the_page_doubts_alert_state_that_is_missing_late_or_incomplete() {
+        let now = 1_800_000_000 * SEC;
+        assert!(freshness(None, now).1.unwrap().contains("never been evaluated"));
+        let round =
+            Evaluation { at_ns: now - 90 * SEC, every_secs: 60, evaluated: 4, failed: 0, detail: String::new() };
+        assert_eq!(freshness(Some(&round), now).1, None, "a round and a half ago is on time");
+        let late = Evaluation { at_ns: now - 181 * SEC, ..round.clone() };
+        assert!(freshness(Some(&late), now).1.unwrap().contains("more than three rounds ago"));
+        let partial = Evaluation { failed: 1, detail: "pds-availability: the store did not answer".into(), ..round };
+        let warning = freshness(Some(&partial), now).1.unwrap();
+        assert!(
+            warning.contains("1 of 4 SLOs could not be evaluated") && warning.contains("did not answer"),
+            "{warning}"
+        );
+    }
 }

@@ -145,6 +145,8 @@ struct HomePage {
     user: Option<UserView>,
     updated: String,
     rows: Vec<crate::overview::PathwayRow>,
+    /// Why there are no rows, when there are none.
+    empty: String,
     lines: Vec<String>,
     /// Whether this user may open the trace page (links to it are shown only then).
     can_trace: bool,
@@ -178,6 +180,7 @@ pub(crate) async fn home(State(state): State<DashboardState>, User(user): User) 
         title: "Pathway health",
         user: Some(view),
         updated: crate::uk_time::format_ns(now),
+        empty: state.nothing_to_show(&user.account, "pathways", state.pathways().len(), "pathways"),
         rows,
         lines,
     };

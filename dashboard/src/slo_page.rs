@@ -31,6 +31,8 @@ struct SlosPage {
     user: Option<UserView>,
     updated: String,
     slos: Vec<SloView>,
+    /// Why there are none, when there are none.
+    empty: String,
 }
 
 fn percent(x: f64) -> String {
@@ -149,6 +151,7 @@ pub async fn slos_page(State(state): State<DashboardState>, User(user): User) ->
         user: Some(user.view()),
         updated: crate::uk_time::format_ns(now),
         slos: views,
+        empty: state.nothing_to_show(&user.account, "SLOs", state.slos().len(), "slos"),
     };
     Ok(render(StatusCode::OK, &page))
 }

@@ -132,7 +132,10 @@ pub async fn trace_page(
         );
         return Ok(render(StatusCode::BAD_REQUEST, &page));
     }
-    let Some(store) = state.store() else { return Ok(render(StatusCode::OK, &page)) };
+    let Some(store) = state.store() else {
+        page.error = Some("This dashboard reads no telemetry store, so it has no traces to search.".into());
+        return Ok(render(StatusCode::NOT_FOUND, &page));
+    };
     let mut spans = audit_store::spans_for_id(store, &q).await?;
     // Outside the user's organisations reads exactly as unknown, so an id gives nothing away.
     if !state.sees_trace(&user.account, &spans) {

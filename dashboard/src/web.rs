@@ -314,6 +314,22 @@ impl DashboardState {
         })
     }
 
+    /// What a page says when it has nothing to list for `user`: why, in words they can act on.
+    /// `what` is "pathways" or "SLOs", `configured` how many the configuration has, `key` its key.
+    pub(crate) fn nothing_to_show(&self, user: &Account, what: &str, configured: usize, key: &str) -> String {
+        if self.store().is_none() {
+            format!("This dashboard reads no telemetry store, so it has no {what} to show.")
+        } else if configured == 0 {
+            format!("No {what} are configured (configuration key {key}).")
+        } else {
+            format!(
+                "None of the {configured} configured {what} belongs to your organisations ({}). Ask an administrator \
+                 if you expected to see some.",
+                user.organisations.join(", ")
+            )
+        }
+    }
+
     pub fn pathways(&self) -> &[crate::pathways::PathwayConfig] {
         &self.inner.pathways
     }

@@ -202,6 +202,7 @@ async fn slos_and_alerts_outside_the_users_organisations_are_not_shown_on_pages_
     let role = dashboard::accounts::Role::Oncall;
     accounts.create("local", role, &["A81001".into()], "correct horse battery", false).await.unwrap();
     accounts.create("national", role, &[], "correct horse battery", false).await.unwrap();
+    accounts.create("elsewhere", role, &["C99999".into()], "correct horse battery", false).await.unwrap();
     // Both SLOs fire; PDS's pathway belongs to A81001, NRL's to B82002.
     let engine =
         AlertEngine::new(accounts.pool().clone(), Notifier::new(None, vec![]).unwrap(), Duration::ZERO, "", "");
@@ -228,6 +229,7 @@ async fn slos_and_alerts_outside_the_users_organisations_are_not_shown_on_pages_
     );
     let local = state.sessions().start("local", now as i64).await.unwrap();
     let national = state.sessions().start("national", now as i64).await.unwrap();
+    let elsewhere = state.sessions().start("elsewhere", now as i64).await.unwrap();
     let app = dashboard::web::router(state);
     let read = |path: &'static str, token: String| {
         let app = app.clone();
@@ -248,4 +250,8 @@ async fn slos_and_alerts_outside_the_users_organisations_are_not_shown_on_pages_
         let seen = read(path, national.clone()).await;
         assert!(seen.contains("pds-availability") && seen.contains("nrl-availability"), "everyone's on {path}: {seen}");
     }
+    // Someone whose organisations have none says why the page is empty, rather than "none configured".
+    let (home, slos) = (read("/", elsewhere.clone()).await, read("/slos", elsewhere.clone()).await);
+    assert!(home.contains("None of the 2 configured pathways belongs to your organisations (C99999)"), "{home}");
+    assert!(slos.contains("None of the 2 configured SLOs belongs to your organisations (C99999)"), "{slos}");
 }

@@ -18,6 +18,7 @@ async fn pages_and_api_answer_503_when_the_telemetry_store_is_down() {
     let accounts = Accounts::open(&dir.path().join("dashboard.db")).await.unwrap();
     accounts.create("sam", Role::Oncall, &[], "correct horse battery", false).await.unwrap();
     accounts.create("ida", Role::IgLead, &[], "correct horse battery", false).await.unwrap();
+    let alerts_db = accounts.pool().clone();
     let slos = dashboard::slo::SloConfig::availability("pds");
     // Auditors' actions are recorded in the same store, as `pathwatch up` does through the collector.
     let chain = store.clone();
@@ -41,7 +42,10 @@ async fn pages_and_api_answer_503_when_the_telemetry_store_is_down() {
 
     // Answers while the store is up, so the 503s below are the outage and nothing else.
     let get = |path: &str, token: &str| {
-        Request::get(path).header(header::COOKIE, format!("__Host-pathwatch_session={token}")).body(Body::empty()).unwrap()
+        Request::get(path)
+            .header(header::COOKIE, format!("__Host-pathwatch_session={token}"))
+            .body(Body::empty())
+            .unwrap()
     };
     assert_eq!(app.clone().oneshot(get("/", &sam)).await.unwrap().status(), StatusCode::OK);
 
@@ -65,6 +69,22 @@ async fn pages_and_api_answer_503_when_the_telemetry_store_is_down() {
         assert!(body.to_lowercase().contains("the telemetry store is not answering"), "{path}: {body}");
         assert!(!body.contains("pool") && !body.contains("SQLite"), "internals stay in the log: {path}: {body}");
     }
+    // The alert engine keeps evaluating; the alerts page (from dashboard.db) says its state is in doubt.
+    let engine = dashboard::alerts::AlertEngine::new(
+        alerts_db,
+        dashboard::notify::Notifier::new(None, vec![]).unwrap(),
+        std::time::Duration::from_secs(3600),
+        "",
+        "",
+    );
+    let slos = [dashboard::slo::SloConfig::availability("pds")];
+    let sent = engine.tick(&AnyStore::Sqlite(store.clone()), &slos, &[default_pathway("pds")], now).await;
+    assert!(sent.is_empty());
+    let response = app.clone().oneshot(get("/alerts", &sam)).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = String::from_utf8_lossy(&response.into_body().collect().await.unwrap().to_bytes()).to_string();
+    assert!(body.contains("1 of 1 SLOs could not be evaluated at the last round"), "{body}");
+
     // An IG lead's search is recorded before it runs; with the store down it cannot be, so nothing
     // is searched or shown.
     let response =

@@ -55,8 +55,10 @@ async fn the_overview_says_what_works_since_when_and_what_to_tell_users() {
         vec![pds, default_pathway("mesh"), default_pathway("nrl")],
     );
     let token = state.sessions().start("sam", now as i64).await.unwrap();
-    let request =
-        Request::get("/").header(header::COOKIE, format!("__Host-pathwatch_session={token}")).body(Body::empty()).unwrap();
+    let request = Request::get("/")
+        .header(header::COOKIE, format!("__Host-pathwatch_session={token}"))
+        .body(Body::empty())
+        .unwrap();
     let response = router(state).oneshot(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let page = String::from_utf8_lossy(&response.into_body().collect().await.unwrap().to_bytes()).to_string();

@@ -34,8 +34,10 @@ fn span(id: u64, parent: u64, name: &str, start_ms: u64, duration_ms: u64, faile
 }
 
 async fn get(app: &axum::Router, token: &str, path: &str) -> (StatusCode, String) {
-    let request =
-        Request::get(path).header(header::COOKIE, format!("__Host-pathwatch_session={token}")).body(Body::empty()).unwrap();
+    let request = Request::get(path)
+        .header(header::COOKIE, format!("__Host-pathwatch_session={token}"))
+        .body(Body::empty())
+        .unwrap();
     let response = app.clone().oneshot(request).await.unwrap();
     let status = response.status();
     (status, String::from_utf8_lossy(&response.into_body().collect().await.unwrap().to_bytes()).to_string())
