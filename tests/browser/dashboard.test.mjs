@@ -200,6 +200,24 @@ test('sign in, see the SLOs, watch an alert fire after a sandbox fault', { timeo
   assert.match(waterfall, /GET \/Patient/);
   await checkAccessibility(page, '06c-trace');
 
+  // The search box finds the same trace from an empty page, and an unknown id says so.
+  const traceId = new URL(page.url()).searchParams.get('q');
+  await page.goto(`${base}/trace`);
+  await page.getByLabel('Correlation id or trace id').fill(traceId);
+  await page.getByRole('button', { name: 'Find' }).click();
+  await page.waitForURL(`${base}/trace?q=${traceId}`);
+  assert.match(await page.locator('tbody').innerText(), /canary pds/);
+  await page.getByLabel('Correlation id or trace id').fill('no-such-correlation-id');
+  await page.getByRole('button', { name: 'Find' }).click();
+  assert.match(await page.getByRole('alert').innerText(), /No spans found for no-such-correlation-id/);
+  await checkAccessibility(page, '06d-trace-not-found');
+
+  // The overview with a pathway in outage: status, charts and guidance pass axe too.
+  await nav(page, 'Overview').click();
+  const pdsRow = page.locator('tr', { has: page.getByRole('link', { name: 'Look up a patient' }) });
+  assert.match(await pdsRow.innerText(), /outage|partial/);
+  await checkAccessibility(page, '06e-overview-outage');
+
   await nav(page, 'Accounts').click();
   assert.match(await page.locator('table').innerText(), /admin\s+admin/);
   await checkAccessibility(page, '07-accounts');
