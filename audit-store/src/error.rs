@@ -15,16 +15,67 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// True when retrying later may succeed (the server is down or busy), false for errors in the data.
+    /// True when the store is unavailable and retrying later may succeed (the server is down,
+    /// busy, out of memory, the file locked past the busy timeout, the disk full), false for
+    /// errors in the query or the data, which retrying will not mend. Pages answer the first with
+    /// 503 and the second with 500.
     pub fn is_transient(&self) -> bool {
         match self {
-            StoreError::Sqlite(e) => {
-                matches!(e, sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed)
-            }
-            StoreError::ClickHouse(e) => {
-                matches!(e, ::clickhouse::error::Error::Network(_) | ::clickhouse::error::Error::TimedOut)
-            }
+            StoreError::Sqlite(e) => sqlite_unavailable(e),
+            StoreError::ClickHouse(e) => match e {
+                ::clickhouse::error::Error::Network(_) | ::clickhouse::error::Error::TimedOut => true,
+                ::clickhouse::error::Error::BadResponse(text) => clickhouse_unavailable(text),
+                _ => false,
+            },
             _ => false,
         }
+    }
+}
+
+/// True when a SQLite error is the database being unavailable rather than a fault in the query:
+/// busy or locked past the busy timeout, an I/O error, a full disk, a file that cannot be opened,
+/// a closed or exhausted pool.
+pub fn sqlite_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => true,
+        // Primary result codes (the low byte of extended ones): BUSY 5, LOCKED 6, IOERR 10,
+        // FULL 13, CANTOPEN 14.
+        sqlx::Error::Database(db) => {
+            db.code().and_then(|c| c.parse::<i64>().ok()).is_some_and(|c| matches!(c & 0xff, 5 | 6 | 10 | 13 | 14))
+        }
+        _ => false,
+    }
+}
+
+/// ClickHouse's own words for being overloaded or unreachable, as opposed to refusing the query:
+/// a response without a ClickHouse error code (a proxy's 502/503), or one of the codes for
+/// timeouts (159, 209), too many queries (202), network (210), memory (241), read-only tables
+/// (242) and too many parts (252).
+fn clickhouse_unavailable(text: &str) -> bool {
+    let code = text
+        .split("Code: ")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|digits| digits.parse::<u32>().ok());
+    match code {
+        None => true,
+        Some(code) => matches!(code, 159 | 202 | 209 | 210 | 241 | 242 | 252),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clickhouse_overload_is_transient_and_a_refused_query_is_not() {
+        let bad = |text: &str| StoreError::ClickHouse(::clickhouse::error::Error::BadResponse(text.into()));
+        assert!(bad("Code: 241. DB::Exception: Memory limit (total) exceeded").is_transient());
+        assert!(bad("Code: 202, e.displayText() = DB::Exception: Too many simultaneous queries").is_transient());
+        assert!(bad("502 Bad Gateway").is_transient(), "no ClickHouse code: something in between failed");
+        assert!(!bad("Code: 62. DB::Exception: Syntax error: failed at position 1").is_transient());
+        assert!(!bad("Code: 60. DB::Exception: Table pathwatch.spans doesn't exist").is_transient());
+        assert!(StoreError::Sqlite(sqlx::Error::PoolClosed).is_transient());
+        assert!(!StoreError::Corrupt("x".into()).is_transient());
     }
 }

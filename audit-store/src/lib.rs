@@ -23,7 +23,7 @@ pub use crate::clickhouse::{
     rowbinary as clickhouse_rowbinary, sql as clickhouse_sql, ClickHouseConfig, ClickHouseStore, WireCompression,
     SCHEMA as CLICKHOUSE_SCHEMA,
 };
-pub use crate::error::StoreError;
+pub use crate::error::{sqlite_unavailable, StoreError};
 pub use crate::model::*;
 pub use crate::nhs_number::NhsNumber;
 pub use crate::sqlite::{open_pool, SqliteBatch, SqliteSpan, SqliteStore};

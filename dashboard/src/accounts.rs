@@ -395,8 +395,10 @@ impl Accounts {
                 _ => AccountError::NotFound(name.into()),
             });
         }
-        // A new password ends every session signed in with the old one.
+        // A new password ends every session signed in with the old one, and forgives the sign-in
+        // attempts against the old one (an administrator's reset lifts a lock-out at once).
         sqlx::query("DELETE FROM sessions WHERE account = ?").bind(name).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM sign_in_attempts WHERE name = ?").bind(name).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -206,8 +206,8 @@ pub async fn trace(
         return Err(ApiError(StatusCode::BAD_REQUEST, "not an id: use a correlation id or a 32-digit trace id".into()));
     }
     let Some(store) = state.store() else { return Err(ApiError(StatusCode::NOT_FOUND, "no store".into())) };
-    let spans = audit_store::spans_for_id(store, &id).await.map_err(WebError::from)?;
-    if spans.is_empty() || !state.sees_trace(&user.0, &spans) {
+    let spans = state.visible_spans(&user.0, audit_store::spans_for_id(store, &id).await.map_err(WebError::from)?);
+    if spans.is_empty() {
         return Err(ApiError(StatusCode::NOT_FOUND, format!("no spans for {id}")));
     }
     Ok(Json(json!({ "spans": spans })).into_response())

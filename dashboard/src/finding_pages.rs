@@ -25,11 +25,11 @@ fn failed(e: ReviewError) -> WebError {
     review_error(e, "There is no finding by that number.")
 }
 
-/// A review store error as the page says it: `not_found` for what is missing, 400 and 409 with
-/// the store's own words, anything else an internal error.
 /// What a page says when `audit-review.db` fails it.
 const REVIEW_DB: &str = "The audit review database";
 
+/// A review store error as the page says it: `not_found` for what is missing, 400 and 409 with
+/// the store's own words, 503 for a database that does not answer, anything else an internal error.
 pub(crate) fn review_error(e: ReviewError, not_found: &'static str) -> WebError {
     match e {
         ReviewError::NotFound(_) => WebError::NotFound(not_found),

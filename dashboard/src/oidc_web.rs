@@ -34,8 +34,8 @@ fn digest(text: &str) -> String {
 /// top-level navigation coming from the provider's site, which Strict cookies do not follow.
 fn browser_cookie(state: &DashboardState, value: &str, max_age: u64) -> HeaderValue {
     let secure = if state.web_config().cookie_secure { "; Secure" } else { "" };
-    let text =
-        format!("{BROWSER_COOKIE}={value}; Path={COOKIE_PATH}; HttpOnly; SameSite=Lax{secure}; Max-Age={max_age}");
+    let name = crate::web::cookie_name(state.web_config(), BROWSER_COOKIE, COOKIE_PATH);
+    let text = format!("{name}={value}; Path={COOKIE_PATH}; HttpOnly; SameSite=Lax{secure}; Max-Age={max_age}");
     HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
@@ -213,7 +213,8 @@ async fn finish(state: &DashboardState, headers: &HeaderMap, query: &str) -> Res
             "The sign-in took longer than 10 minutes and has expired. Start again from the sign-in page.",
         ));
     }
-    let browser = cookie(headers, BROWSER_COOKIE).unwrap_or_default();
+    let browser =
+        cookie(headers, &crate::web::cookie_name(state.web_config(), BROWSER_COOKIE, COOKIE_PATH)).unwrap_or_default();
     if browser.is_empty() || !crate::sessions::same_secret(&digest(&browser), &pending.browser_sha256) {
         return Err(OidcError::BadCallback(
             "This sign-in was started in another browser or window (or cookies are blocked). Start again from the \

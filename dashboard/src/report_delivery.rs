@@ -81,7 +81,9 @@ impl ReportDelivery {
     /// Builds the report `schedule` asks for as of `at` and e-mails it; returns the pack's name.
     pub async fn deliver(&self, schedule: &ReportSchedule, at: DateTime<Utc>) -> Result<String, String> {
         let period = period_before(at, schedule.period_days)?;
-        let inputs = gather(&Telemetry::of(&self.dashboard), &self.log, &self.deployment, period).await?;
+        let inputs = gather(&Telemetry::of(&self.dashboard), &self.log, &self.deployment, period)
+            .await
+            .map_err(|e| e.to_string())?;
         let pack = pack::build(schedule.report, &inputs).map_err(|e| e.to_string())?;
         let zip = pack.zip().map_err(|e| e.to_string())?;
         let subject =

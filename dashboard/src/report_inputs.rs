@@ -13,6 +13,17 @@ use crate::slo::{SliKind, SloConfig};
 use crate::slo_eval::{SloEvents, CANARY_SERVICE};
 use crate::web::DashboardState;
 
+/// Why a report's inputs could not be gathered: which database failed.
+#[derive(Debug, thiserror::Error)]
+pub enum GatherError {
+    #[error("hazard log: {0}")]
+    Hazards(#[from] hazard_log::HazardError),
+    #[error("telemetry store: {0}")]
+    Store(#[from] audit_store::StoreError),
+    #[error("audit review store: {0}")]
+    Review(#[from] audit_review::ReviewError),
+}
+
 /// What the caller knows about the deployment that the reports mention.
 #[derive(Debug, Clone)]
 pub struct Deployment {
@@ -27,16 +38,15 @@ pub struct Deployment {
 
 /// The hazard log at the end of the period: each hazard's newest version saved before it, its
 /// versions saved during it and its sign-offs up to then. Hazards created later are left out.
-async fn hazards_at(log: &HazardLog, period: &Period) -> Result<Vec<HazardRecord>, String> {
+async fn hazards_at(log: &HazardLog, period: &Period) -> Result<Vec<HazardRecord>, GatherError> {
     let mut out = Vec::new();
-    for (hazard, current) in log.list().await.map_err(|e| e.to_string())? {
-        let history = log.history(&hazard.id).await.map_err(|e| e.to_string())?;
+    for (hazard, current) in log.list().await? {
+        let history = log.history(&hazard.id).await?;
         let Some(last) = history.iter().filter(|c| c.at_ns < period.to_ns).map(|c| c.version).max() else {
             continue;
         };
-        let hazard =
-            if last == current { hazard } else { log.at_version(&hazard.id, last).await.map_err(|e| e.to_string())? };
-        let sign_offs = log.sign_offs(&hazard.id).await.map_err(|e| e.to_string())?;
+        let hazard = if last == current { hazard } else { log.at_version(&hazard.id, last).await? };
+        let sign_offs = log.sign_offs(&hazard.id).await?;
         out.push(HazardRecord {
             version: last,
             changes: history
@@ -76,10 +86,10 @@ pub async fn gather(
     log: &HazardLog,
     deployment: &Deployment,
     period: Period,
-) -> Result<ReportInputs, String> {
+) -> Result<ReportInputs, GatherError> {
     let hazards = hazards_at(log, &period).await?;
-    let evidence = log.evidence_history(period.from_ns, period.to_ns).await.map_err(|e| e.to_string())?;
-    let chain = log.chain_verifications(period.from_ns, period.to_ns).await.map_err(|e| e.to_string())?;
+    let evidence = log.evidence_history(period.from_ns, period.to_ns).await?;
+    let chain = log.chain_verifications(period.from_ns, period.to_ns).await?;
     let mut sources = vec![
         "Hazard log: each hazard's newest version saved before the end of the period, its changes and sign-offs".into(),
         "Evidence history and audit chain verifications recorded by Pathwatch's evidence monitor".into(),
@@ -115,7 +125,7 @@ pub async fn gather(
             bucket_secs: 86_400,
             histogram: telemetry.slos.iter().any(|s| s.sli == SliKind::Latency),
         };
-        let rollups = store.span_rollups(&query).await.map_err(|e| format!("telemetry store: {e}"))?;
+        let rollups = store.span_rollups(&query).await?;
         for (i, flow) in flows.iter().enumerate() {
             let buckets = rollups.get(i).map(Vec::as_slice).unwrap_or_default();
             canaries.push(CanaryRecord {
@@ -141,10 +151,7 @@ pub async fn gather(
                 total,
             });
         }
-        let a = store
-            .audit_summary(period.from_ns as u64, period.to_ns as u64)
-            .await
-            .map_err(|e| format!("telemetry store: {e}"))?;
+        let a = store.audit_summary(period.from_ns as u64, period.to_ns as u64).await?;
         audit = Some(AuditRecord {
             events: a.events,
             users: a.users,
@@ -186,15 +193,13 @@ async fn review_record(
     reviews: &audit_review::ReviewStore,
     store: &audit_store::AnyStore,
     period: &Period,
-) -> Result<reports::inputs::ReviewRecord, String> {
+) -> Result<reports::inputs::ReviewRecord, GatherError> {
     use audit_review::Status;
     use reports::inputs::{CoverageRecord, FindingCount, IncidentRecord, ReviewRecord, SampleRecord};
     let (from, to) = (period.from_ns.max(0) as u64, period.to_ns.max(0) as u64);
-    let fail = |e: audit_review::ReviewError| format!("audit review store: {e}");
     let samples = reviews
         .samples_between(from, to)
-        .await
-        .map_err(fail)?
+        .await?
         .into_iter()
         .map(|(s, inappropriate, follow_up)| SampleRecord {
             id: s.id,
@@ -220,8 +225,7 @@ async fn review_record(
         .collect();
     let coverage = reviews
         .coverage(store, from, to)
-        .await
-        .map_err(fail)?
+        .await?
         .into_iter()
         .map(|c| CoverageRecord {
             organisation: c.organisation,
@@ -234,7 +238,7 @@ async fn review_record(
         })
         .collect();
     let mut findings: Vec<FindingCount> = Vec::new();
-    for (rule, status, n) in reviews.finding_counts(from, to).await.map_err(fail)? {
+    for (rule, status, n) in reviews.finding_counts(from, to).await? {
         let title = rule.title().to_string();
         let at = match findings.iter().position(|f| f.rule == title) {
             Some(i) => i,
@@ -255,8 +259,7 @@ async fn review_record(
     }
     let incidents = reviews
         .incidents(from, to)
-        .await
-        .map_err(fail)?
+        .await?
         .into_iter()
         .map(|(f, note)| IncidentRecord {
             finding: f.id,

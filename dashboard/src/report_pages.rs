@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use reports::{pack, Period, ReportKind};
 use serde::Deserialize;
 
-use crate::report_inputs::{gather, Deployment, Telemetry};
+use crate::report_inputs::{gather, Deployment, GatherError, Telemetry};
 use crate::web::{now_ns, render, DashboardState, User, UserView, WebError};
 
 #[derive(Template)]
@@ -87,9 +87,11 @@ pub async fn download(
         return Ok(refuse("The period may be at most ten years.".into()));
     }
     // Every part of gathering is a database read (hazard log, telemetry, reviews).
-    let inputs = gather(&Telemetry::of(&state), log, deployment, period)
-        .await
-        .map_err(|detail| WebError::Unavailable { what: "A database the report reads", detail })?;
+    let inputs = gather(&Telemetry::of(&state), log, deployment, period).await.map_err(|e| match e {
+        GatherError::Hazards(e) => crate::hazard_pages::hazard_error(e),
+        GatherError::Store(e) => e.into(),
+        GatherError::Review(e) => crate::finding_pages::review_error(e, "There is no such review."),
+    })?;
     let pack = pack::build(kind, &inputs).map_err(|e| WebError::Internal(e.to_string()))?;
     let zip = pack.zip().map_err(|e| WebError::Internal(e.to_string()))?;
     Ok((

@@ -5,7 +5,7 @@
 //! - per address over all names: a spray of names from one place (ten times that);
 //! - per account name over all addresses: guessing one account's password from many places
 //!   (four times that). This one can lock a person out while an attack lasts; it ends with the
-//!   window, and an administrator's `pathwatch user reset-password` does not need to wait.
+//!   window, or at once when the password is set anew (`pathwatch user reset-password`).
 //!
 //! A success forgives that name's attempts from that address, including their share of the
 //! other two counts; never anyone else's.
@@ -67,37 +67,47 @@ impl Throttle {
         let window_ns = i64::try_from(self.limits.window.as_nanos()).unwrap_or(i64::MAX);
         let cutoff = now_ns.saturating_sub(window_ns);
         let address = address.unwrap_or_default();
+        // Account names are at most 64 characters; a longer typed name is kept only in part, so
+        // the table cannot be filled with whatever a form carried.
+        let name = name.char_indices().nth(128).map_or(name, |(end, _)| &name[..end]);
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query("DELETE FROM sign_in_attempts WHERE at_ns <= ?").bind(cutoff).execute(&mut *tx).await?;
-        let mut checks = vec![
+        let counts = [
             (
-                "SELECT COUNT(*), MIN(at_ns) FROM sign_in_attempts WHERE name = ? AND address = ?",
-                Some(address),
+                sqlx::query_as::<_, (i64, Option<i64>)>(
+                    "SELECT COUNT(*), MIN(at_ns) FROM sign_in_attempts WHERE name = ? AND address = ?",
+                )
+                .bind(name)
+                .bind(address)
+                .fetch_one(&mut *tx)
+                .await?,
                 self.limits.per_name_and_address,
             ),
-            ("SELECT COUNT(*), MIN(at_ns) FROM sign_in_attempts WHERE name = ?", None, self.limits.per_name),
-        ];
-        if !address.is_empty() {
-            checks.push((
-                "SELECT COUNT(*), MIN(at_ns) FROM sign_in_attempts WHERE address = ?",
-                None,
+            (
+                sqlx::query_as("SELECT COUNT(*), MIN(at_ns) FROM sign_in_attempts WHERE name = ?")
+                    .bind(name)
+                    .fetch_one(&mut *tx)
+                    .await?,
+                self.limits.per_name,
+            ),
+            (
+                // Unknown addresses are not one address: only the per-name limits apply to them.
+                if address.is_empty() {
+                    (0, None)
+                } else {
+                    sqlx::query_as("SELECT COUNT(*), MIN(at_ns) FROM sign_in_attempts WHERE address = ?")
+                        .bind(address)
+                        .fetch_one(&mut *tx)
+                        .await?
+                },
                 self.limits.per_address,
-            ));
-        }
-        let mut wait: Option<i64> = None;
-        for (i, (sql, second, limit)) in checks.into_iter().enumerate() {
-            // The per-address count binds the address first; the others bind the name first.
-            let first = if i == 2 { address } else { name };
-            let mut query = sqlx::query_as::<_, (i64, Option<i64>)>(sql).bind(first);
-            if let Some(second) = second {
-                query = query.bind(second);
-            }
-            let (count, oldest) = query.fetch_one(&mut *tx).await?;
-            if count >= i64::from(limit) {
-                let until = oldest.unwrap_or(now_ns).saturating_add(window_ns).saturating_sub(now_ns);
-                wait = Some(wait.map_or(until, |w| w.max(until)));
-            }
-        }
+            ),
+        ];
+        let wait = counts
+            .iter()
+            .filter(|((count, _), limit)| *count >= i64::from(*limit))
+            .map(|((_, oldest), _)| oldest.unwrap_or(now_ns).saturating_add(window_ns).saturating_sub(now_ns))
+            .max();
         if let Some(wait) = wait {
             tx.rollback().await?;
             return Ok(Err(Duration::from_nanos(wait.max(0) as u64)));
@@ -173,6 +183,21 @@ mod tests {
         assert_eq!(refused, Err(Duration::from_secs(899)), "a fresh address does not help");
         assert!(throttle.attempt("sam", Some("10.0.0.99"), t0 + SEC).await.unwrap().is_ok());
         assert!(throttle.attempt("admin", Some("10.0.0.1"), t0 + 900 * SEC).await.unwrap().is_ok(), "window passed");
+    }
+
+    #[tokio::test]
+    async fn a_new_password_lifts_a_lock_out_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let accounts = crate::accounts::Accounts::open(&dir.path().join("dashboard.db")).await.unwrap();
+        accounts.create("admin", crate::accounts::Role::Admin, &[], "correct horse battery", false).await.unwrap();
+        let throttle = Throttle::new(accounts.pool().clone(), Limits::from_max_failures(5, Duration::from_secs(900)));
+        let now = crate::web::now_ns();
+        for a in 0..20 {
+            assert!(throttle.attempt("admin", Some(&format!("10.0.1.{a}")), now).await.unwrap().is_ok());
+        }
+        assert!(throttle.attempt("admin", Some("10.0.1.99"), now).await.unwrap().is_err(), "locked out");
+        accounts.set_password("admin", "a brand new passphrase", true).await.unwrap();
+        assert!(throttle.attempt("admin", Some("10.0.1.99"), now).await.unwrap().is_ok(), "the reset lifts it");
     }
 
     #[tokio::test]

@@ -136,11 +136,8 @@ pub async fn trace_page(
         page.error = Some("This dashboard reads no telemetry store, so it has no traces to search.".into());
         return Ok(render(StatusCode::NOT_FOUND, &page));
     };
-    let mut spans = audit_store::spans_for_id(store, &q).await?;
     // Outside the user's organisations reads exactly as unknown, so an id gives nothing away.
-    if !state.sees_trace(&user.account, &spans) {
-        spans.clear();
-    }
+    let mut spans = state.visible_spans(&user.account, audit_store::spans_for_id(store, &q).await?);
     if spans.is_empty() {
         page.error =
             Some(format!("No spans found for {q}. Traces are kept for the retention period (retention.spans_days)."));

@@ -322,9 +322,10 @@ impl DashboardState {
         } else if configured == 0 {
             format!("No {what} are configured (configuration key {key}).")
         } else {
+            // Not how many there are: what is out of scope reads as if it did not exist.
             format!(
-                "None of the {configured} configured {what} belongs to your organisations ({}). Ask an administrator \
-                 if you expected to see some.",
+                "None of the {what} belongs to your organisations ({}). Ask an administrator if you expected to \
+                 see some.",
                 user.organisations.join(", ")
             )
         }
@@ -339,16 +340,32 @@ impl DashboardState {
         crate::alerts::recent(self.inner.accounts.pool(), limit).await
     }
 
-    /// The newest alerts `user` may see: those of SLOs they see, and of SLOs no longer configured
-    /// only when the user is not scoped to organisations.
-    /// Organisation scope on traces: an account without organisations sees every trace; one with
-    /// organisations sees a trace only when it is part of a pathway they see (a national
-    /// pathway's, or one of their organisations'). A trace no pathway measures is not theirs.
-    pub fn sees_trace(&self, user: &Account, spans: &[audit_store::Span]) -> bool {
-        user.organisations.is_empty()
-            || self.pathways().iter().filter(|p| user.sees(p)).any(|p| crate::pathways::measures_trace(p, spans))
+    /// Organisation scope on traces: the spans of `spans` that `user` may see, decided trace by
+    /// trace (a correlation id can span several). An account without organisations sees every
+    /// trace. One with organisations sees a trace when a pathway they see measures one of its spans
+    /// (a national pathway's, or one of their organisations') and no pathway they do not see
+    /// measures any; a trace no pathway measures is not theirs.
+    pub fn visible_spans(&self, user: &Account, spans: Vec<audit_store::Span>) -> Vec<audit_store::Span> {
+        if user.organisations.is_empty() {
+            return spans;
+        }
+        let mut by_trace: std::collections::BTreeMap<String, Vec<audit_store::Span>> = Default::default();
+        for span in spans {
+            by_trace.entry(span.trace_id.clone()).or_default().push(span);
+        }
+        let (seen, unseen): (Vec<_>, Vec<_>) = self.pathways().iter().partition(|p| user.sees(p));
+        by_trace
+            .into_values()
+            .filter(|trace| {
+                seen.iter().any(|p| crate::pathways::measures_trace(p, trace))
+                    && !unseen.iter().any(|p| crate::pathways::measures_trace(p, trace))
+            })
+            .flatten()
+            .collect()
     }
 
+    /// The newest alerts `user` may see: those of SLOs they see, and of SLOs no longer configured
+    /// only when the user is not scoped to organisations.
     pub async fn visible_alerts(&self, user: &Account, limit: u32) -> Result<Vec<crate::alerts::Alert>, AccountError> {
         let visible: Vec<&str> = self.visible_slos(user).map(|s| s.name.as_str()).collect();
         let configured = |name: &str| self.slos().iter().any(|s| s.name == name);
@@ -537,32 +554,23 @@ pub(crate) const TELEMETRY_STORE: &str = "The telemetry store";
 pub(crate) const DASHBOARD_DB: &str = "The dashboard's own database";
 
 impl WebError {
-    /// A SQLite error from one of the dashboard's own files: the database failing, not the request.
+    /// A SQLite error from one of the dashboard's own files: 503 when the database is unavailable
+    /// (the store's one rule, `audit_store::sqlite_unavailable`), else an internal error.
     pub(crate) fn database(what: &'static str, e: &sqlx::Error) -> Self {
-        match e {
-            // These are about the query or the data, which retrying will not mend.
-            sqlx::Error::ColumnDecode { .. }
-            | sqlx::Error::ColumnNotFound(_)
-            | sqlx::Error::ColumnIndexOutOfBounds { .. }
-            | sqlx::Error::Decode(_)
-            | sqlx::Error::TypeNotFound { .. }
-            | sqlx::Error::RowNotFound => WebError::Internal(e.to_string()),
-            _ => WebError::Unavailable { what, detail: e.to_string() },
+        if audit_store::sqlite_unavailable(e) {
+            WebError::Unavailable { what, detail: e.to_string() }
+        } else {
+            WebError::Internal(e.to_string())
         }
     }
 }
 
 impl From<audit_store::StoreError> for WebError {
     fn from(e: audit_store::StoreError) -> Self {
-        use audit_store::StoreError;
-        match e {
-            StoreError::Sqlite(e) => WebError::database(TELEMETRY_STORE, &e),
-            // Every ClickHouse failure (refused connection, timeout, a server error such as
-            // memory exhausted) is the server not serving this page.
-            e @ (StoreError::ClickHouse(_) | StoreError::Migrate(_)) => {
-                WebError::Unavailable { what: TELEMETRY_STORE, detail: e.to_string() }
-            }
-            e @ (StoreError::Corrupt(_) | StoreError::Invalid(_)) => WebError::Internal(e.to_string()),
+        if e.is_transient() {
+            WebError::Unavailable { what: TELEMETRY_STORE, detail: e.to_string() }
+        } else {
+            WebError::Internal(e.to_string())
         }
     }
 }

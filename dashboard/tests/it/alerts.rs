@@ -117,21 +117,15 @@ async fn alerts_notify_on_every_transition_once_and_remind_after_the_repeat_inte
     assert!(firing < resolved && page.contains("pds-availability"), "{page}");
 }
 
-#[tokio::test]
-async fn a_firing_alert_reaches_a_real_smtp_server_with_the_pathway_its_status_and_run_book() {
-    use audit_store::{Span, SpanKind, SpanStatus, TelemetryStore};
-    let Some((email, maildir)) = crate::assurance::smtp() else { return };
-    let marker = format!("pds-availability-{}", std::process::id());
-    let dir = tempfile::tempdir().unwrap();
-    // The last hour of PDS canary runs all failed: the pathway is in outage and the SLO pages.
-    let store = audit_store::SqliteStore::open(&dir.path().join("telemetry.db")).await.unwrap();
-    let now = dashboard::web::now_ns() as u64;
-    let runs: Vec<Span> = (1..=60)
+/// The last hour of `flow`'s canary runs, all failed.
+fn failed_runs(flow: &str, first: u64, now: u64) -> Vec<audit_store::Span> {
+    use audit_store::{Span, SpanKind, SpanStatus};
+    (1..=60)
         .map(|i| Span {
-            trace_id: format!("{i:032x}"),
-            span_id: format!("{i:016x}"),
+            trace_id: format!("{:032x}", first + i),
+            span_id: format!("{:016x}", first + i),
             parent_span_id: String::new(),
-            name: "canary pds".into(),
+            name: format!("canary {flow}"),
             kind: SpanKind::Internal,
             service_name: "pathwatch-canary".into(),
             scope_name: String::new(),
@@ -145,19 +139,31 @@ async fn a_firing_alert_reaches_a_real_smtp_server_with_the_pathway_its_status_a
             events: vec![],
             links: vec![],
         })
-        .collect();
-    store.insert_spans(&runs).await.unwrap();
+        .collect()
+}
+
+#[tokio::test]
+async fn a_firing_alert_names_the_pathway_its_status_and_run_book_and_reaches_a_real_smtp_server() {
+    use audit_store::TelemetryStore;
+    let smtp = crate::assurance::smtp();
+    let marker = format!("pds-availability-{}", std::process::id());
+    let dir = tempfile::tempdir().unwrap();
+    // The last hour of PDS and MESH canary runs all failed: both SLOs page.
+    let store = audit_store::SqliteStore::open(&dir.path().join("telemetry.db")).await.unwrap();
+    let now = dashboard::web::now_ns() as u64;
+    store.insert_spans(&failed_runs("pds", 0, now)).await.unwrap();
+    store.insert_spans(&failed_runs("mesh", 1000, now)).await.unwrap();
     let mut pathway = dashboard::pathways::default_pathway("pds");
     pathway.runbook_url = Some("https://runbooks.example/pds".into());
     pathway.runbooks.outage = Some("https://runbooks.example/pds-outage".into());
     let mut slo = SloConfig::availability("pds");
     slo.name = marker.clone();
-    // An SLO over another flow names no pathway and keeps the base run book.
+    // An SLO no configured pathway measures names none and keeps the base run book.
     let mut other = SloConfig::availability("mesh");
     other.name = format!("{marker}-mesh");
 
     let accounts = Accounts::open(&dir.path().join("dashboard.db")).await.unwrap();
-    let notifier = Notifier::new(Some(email), vec![]).unwrap();
+    let notifier = Notifier::new(smtp.as_ref().map(|(email, _)| email.clone()), vec![]).unwrap();
     let engine = AlertEngine::new(
         accounts.pool().clone(),
         notifier,
@@ -166,10 +172,22 @@ async fn a_firing_alert_reaches_a_real_smtp_server_with_the_pathway_its_status_a
         "http://127.0.0.1:8080",
     );
     let sent = engine.tick(&audit_store::AnyStore::Sqlite(store), &[slo, other], &[pathway], now as i64).await;
-    assert_eq!(sent.len(), 1, "only the failing SLO fires: {sent:?}");
-    assert_eq!(sent[0].transition, Transition::Firing);
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    let (pds, mesh) = (&sent[0], &sent[1]);
+    assert_eq!(pds.transition, Transition::Firing);
+    let named = pds.pathway.as_ref().expect("the PDS SLO names its pathway");
+    assert_eq!((named.name.as_str(), named.status.as_str()), ("Look up a patient", "outage"));
+    assert_eq!(named.url, "http://127.0.0.1:8080/pathways/look-up-patient");
+    assert_eq!(pds.runbook_url.as_deref(), Some("https://runbooks.example/pds-outage"), "the outage run book");
+    assert!(mesh.pathway.is_none(), "{mesh:?}");
+    assert_eq!(mesh.runbook_url, Some(format!("https://rb.example/{marker}-mesh")));
+    let body = pds.body();
+    assert!(body.contains("Pathway: Look up a patient (outage)"), "{body}");
+    assert!(body.contains("What to tell users: Not working. Tell users to use the fallback process"), "{body}");
 
-    let message = crate::assurance::message_with(&maildir, &[&marker]).await;
+    let Some((_, maildir)) = smtp else { return };
+    // The PDS message, not the MESH one (whose SLO name starts the same): only it names a pathway.
+    let message = crate::assurance::message_with(&maildir, &[&marker, "Pathway page:"]).await;
     assert!(message.contains(&format!("Subject: [Pathwatch] FIRING page: {marker}")), "{message}");
     assert!(message.contains("To: oncall@example.org"), "{message}");
     assert!(message.contains("Pathway: Look up a patient (outage)"), "{message}");
@@ -252,6 +270,6 @@ async fn slos_and_alerts_outside_the_users_organisations_are_not_shown_on_pages_
     }
     // Someone whose organisations have none says why the page is empty, rather than "none configured".
     let (home, slos) = (read("/", elsewhere.clone()).await, read("/slos", elsewhere.clone()).await);
-    assert!(home.contains("None of the 2 configured pathways belongs to your organisations (C99999)"), "{home}");
-    assert!(slos.contains("None of the 2 configured SLOs belongs to your organisations (C99999)"), "{slos}");
+    assert!(home.contains("None of the pathways belongs to your organisations (C99999)"), "{home}");
+    assert!(slos.contains("None of the SLOs belongs to your organisations (C99999)"), "{slos}");
 }

@@ -56,8 +56,8 @@ async fn rig(idp: &FakeIdp) -> Rig {
 async fn start(app: &Router) -> (String, String) {
     let reply = get(app, "/auth/oidc/start", "").await;
     assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
-    let cookie = reply.cookie("pathwatch_oidc").expect("browser-binding cookie");
-    let line = reply.set_cookie_line("pathwatch_oidc");
+    let cookie = reply.cookie("__Secure-pathwatch_oidc").expect("browser-binding cookie");
+    let line = reply.set_cookie_line("__Secure-pathwatch_oidc");
     assert!(line.contains("HttpOnly") && line.contains("SameSite=Lax") && line.contains("Max-Age=600"), "{line}");
     (reply.location().to_string(), cookie)
 }
@@ -111,7 +111,7 @@ async fn signing_in_through_the_provider_starts_a_session_with_the_mapped_role_a
     let session = reply.cookie("__Host-pathwatch_session").expect("session cookie");
     let line = reply.set_cookie_line("__Host-pathwatch_session");
     assert!(line.contains("HttpOnly") && line.contains("SameSite=Strict") && line.contains("Secure"), "{line}");
-    assert!(reply.set_cookie_line("pathwatch_oidc").contains("Max-Age=0"), "the binding cookie is cleared");
+    assert!(reply.set_cookie_line("__Secure-pathwatch_oidc").contains("Max-Age=0"), "the binding cookie is cleared");
     let home = get(&rig.app, "/", &session).await;
     assert_eq!(home.status, StatusCode::OK);
     assert!(home.body.contains("Signed in as Dr Ada Lovelace (oncall)"), "{}", home.body);

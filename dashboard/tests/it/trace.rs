@@ -115,7 +115,35 @@ async fn a_trace_outside_the_users_organisations_reads_as_unknown_on_the_page_an
         service_name: "something-else".into(),
         ..span(4, 0, "GET /", 0, 10, false)
     };
-    store.insert_spans(&[pds_run.clone(), nrl_run.clone(), booking.clone(), unmeasured.clone()]).await.unwrap();
+    // A trace measured by A81001's booking pathway AND by B82002's NRL pathway is B82002's too.
+    let mixed = "4a1b2c3d4e5f4a6b8c7d9e0f1a2b3c4d";
+    let mixed_booking = Span { trace_id: mixed.into(), ..booking.clone() };
+    let mixed_nrl = Span { trace_id: mixed.into(), span_id: format!("{:016x}", 5), ..nrl_run.clone() };
+    // One correlation id over two traces, one of each organisation's: each trace is judged alone.
+    let shared = "7e57c0de-0000-4000-8000-000000000001";
+    let shared_pds = Span {
+        trace_id: "5a1b2c3d4e5f4a6b8c7d9e0f1a2b3c4d".into(),
+        correlation_id: shared.into(),
+        ..span(6, 0, "canary pds", 0, 10, false)
+    };
+    let shared_nrl = Span {
+        trace_id: "6a1b2c3d4e5f4a6b8c7d9e0f1a2b3c4d".into(),
+        correlation_id: shared.into(),
+        ..span(7, 0, "canary nrl", 0, 10, false)
+    };
+    store
+        .insert_spans(&[
+            pds_run.clone(),
+            nrl_run.clone(),
+            booking.clone(),
+            unmeasured.clone(),
+            mixed_booking,
+            mixed_nrl,
+            shared_pds,
+            shared_nrl,
+        ])
+        .await
+        .unwrap();
     let accounts = Accounts::open(&dir.path().join("dashboard.db")).await.unwrap();
     accounts.create("local", Role::Oncall, &["A81001".into()], "correct horse battery", false).await.unwrap();
     accounts.create("national", Role::Oncall, &[], "correct horse battery", false).await.unwrap();
@@ -148,4 +176,14 @@ async fn a_trace_outside_the_users_organisations_reads_as_unknown_on_the_page_an
         let (status, page) = get(&app, &national, &format!("/trace?q={id}")).await;
         assert_eq!(status, StatusCode::OK, "an account without organisations sees {}: {page}", span.name);
     }
+    let (status, page) = get(&app, &local, &format!("/trace?q={mixed}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "a trace another organisation's pathway measures: {page}");
+    let (status, page) = get(&app, &local, &format!("/trace?q={shared}")).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("canary pds") && !page.contains("canary nrl"), "only A81001's trace of the two: {page}");
+    let (status, body) = get(&app, &local, &format!("/api/v1/traces/{shared}")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains("canary pds") && !body.contains("canary nrl"), "{body}");
+    let (_, page) = get(&app, &national, &format!("/trace?q={shared}")).await;
+    assert!(page.contains("canary pds") && page.contains("canary nrl"), "{page}");
 }
