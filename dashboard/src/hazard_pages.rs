@@ -95,10 +95,8 @@ pub async fn log_page(
         })
         .collect();
     let now = now_ns().max(0) as u64;
-    let mut flags = Vec::with_capacity(shown.len());
-    for h in &shown {
-        flags.push(crate::evidence::flag(&crate::evidence::for_hazard(&state, h, now).await));
-    }
+    let flags: Vec<Option<String>> =
+        crate::evidence::current(&state, &shown, now).await.iter().map(|e| crate::evidence::flag(e)).collect();
     let flagged = flags.iter().filter(|f| f.is_some()).count();
     let rows = shown
         .iter()

@@ -169,10 +169,10 @@ pub(crate) async fn home(State(state): State<DashboardState>, User(user): User) 
     let mut flagged_hazards = 0;
     if let (true, Some(log)) = (view.can_see_hazards, &state.inner.hazards) {
         let hazards = log.list().await.map_err(crate::hazard_pages::hazard_error)?;
-        for (hazard, _) in hazards.iter().filter(|(h, _)| h.status != hazard_log::HazardStatus::Closed) {
-            let evidence = crate::evidence::for_hazard(&state, hazard, now).await;
-            flagged_hazards += usize::from(crate::evidence::flag(&evidence).is_some());
-        }
+        let open: Vec<&hazard_log::Hazard> =
+            hazards.iter().map(|(h, _)| h).filter(|h| h.status != hazard_log::HazardStatus::Closed).collect();
+        let evidence = crate::evidence::current(&state, &open, now).await;
+        flagged_hazards = evidence.iter().filter(|e| crate::evidence::flag(e).is_some()).count();
     }
     let page = HomePage {
         flagged_hazards,

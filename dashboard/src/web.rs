@@ -140,6 +140,9 @@ pub(crate) struct Inner {
     pub(crate) oidc: Option<crate::oidc::OidcProvider>,
     /// The DCB0129 hazard log, when the dashboard serves it.
     pub(crate) hazards: Option<hazard_log::HazardLog>,
+    /// How often this process's evidence monitor records every source's state; pages listing many
+    /// hazards read those records instead of checking every source on each load.
+    pub(crate) evidence_every: Option<Duration>,
     /// What reports say about the deployment, when the dashboard offers them.
     pub(crate) reports: Option<crate::report_inputs::Deployment>,
     /// Audit findings and their workflow, when the audit rules run.
@@ -169,6 +172,7 @@ impl DashboardState {
                 pathways: Vec::new(),
                 oidc: None,
                 hazards: None,
+                evidence_every: None,
                 reports: None,
                 findings: None,
                 audit_recorder: None,
@@ -200,6 +204,18 @@ impl DashboardState {
     }
 
     /// Adds the hazard log pages. Like `with_data`, call it before the state is shared.
+    /// Says that an evidence monitor records every source's state this often (see `evidence`).
+    pub fn with_evidence_monitor(mut self, every: Duration) -> DashboardState {
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => inner.evidence_every = Some(every),
+            None => {
+                debug_assert!(false, "DashboardState::with_evidence_monitor after the state was shared");
+                tracing::error!("dashboard state already shared: pages will check evidence live");
+            }
+        }
+        self
+    }
+
     pub fn with_hazards(mut self, log: hazard_log::HazardLog) -> DashboardState {
         match Arc::get_mut(&mut self.inner) {
             Some(inner) => inner.hazards = Some(log),

@@ -1,4 +1,5 @@
-//! `pathwatch bench dashboard`: server-side time of the overview, a pathway page and the SLO page
+//! `pathwatch bench dashboard`: server-side time of the overview (for on-call, and for a safety
+//! officer, whose overview also flags hazards from the starter log), a pathway page and the SLO page
 //! with 30 days of canary runs (one a minute per pathway) and millions of real-traffic spans in the
 //! store, on SQLite and on ClickHouse. Requests go through the real router (sign-in, templates)
 //! with `oneshot`, so the time is what the server spends, without the network. Prints p50/p95 per
@@ -182,13 +183,25 @@ struct Timing {
 async fn time_pages(store: AnyStore, requests: usize, dir: &std::path::Path) -> anyhow::Result<Vec<Timing>> {
     let accounts = Accounts::open(&dir.join("dashboard.db")).await?;
     accounts.create("bench", Role::Oncall, &[], "bench password 12345", false).await?;
+    accounts.create("bench-cso", Role::SafetyOfficer, &[], "bench password 12345", false).await?;
     let slos: Vec<SloConfig> = FLOWS.iter().map(|f| SloConfig::availability(f)).collect();
+    // The starter hazard log, as `pathwatch up` loads in demo mode: a safety officer's overview
+    // also flags hazards whose controls' evidence fails.
+    let log = hazard_log::HazardLog::open(&dir.join("hazards.db")).await?;
+    log.import(&hazard_log::io::from_yaml(hazard_log::STARTER_LOG)?, "bench", "starter", 1).await?;
     let state = DashboardState::new(accounts, dashboard::RunningParts { lines: vec![] }, WebConfig::default())
-        .with_data(store, slos, pathways());
-    let token = state.sessions().start("bench", dashboard::web::now_ns()).await?;
+        .with_data(store, slos, pathways())
+        .with_hazards(log);
+    let oncall = state.sessions().start("bench", dashboard::web::now_ns()).await?;
+    let cso = state.sessions().start("bench-cso", dashboard::web::now_ns()).await?;
     let app = router(state);
     let mut out = Vec::new();
-    for page in ["/", "/pathways/gp-record-and-booking", "/slos"] {
+    for (label, page, token) in [
+        ("/", "/", &oncall),
+        ("/pathways/gp-record-and-booking", "/pathways/gp-record-and-booking", &oncall),
+        ("/slos", "/slos", &oncall),
+        ("/ (safety officer: hazard flags)", "/", &cso),
+    ] {
         let mut times = Vec::with_capacity(requests);
         for i in 0..requests + 3 {
             let cookie = format!("{}={token}", dashboard::web::session_cookie_name(&WebConfig::default()));
@@ -205,7 +218,7 @@ async fn time_pages(store: AnyStore, requests: usize, dir: &std::path::Path) -> 
         }
         times.sort_by(f64::total_cmp);
         let at = |q: f64| times[((q * times.len() as f64) as usize).min(times.len() - 1)];
-        out.push(Timing { page: page.into(), p50_ms: at(0.5), p95_ms: at(0.95), max_ms: at(1.0) });
+        out.push(Timing { page: label.into(), p50_ms: at(0.5), p95_ms: at(0.95), max_ms: at(1.0) });
     }
     Ok(out)
 }
@@ -265,6 +278,8 @@ pub async fn dashboard(args: DashboardBench) -> anyhow::Result<std::process::Exi
                 backend.to_lowercase(),
                 if t.page == "/" {
                     "overview"
+                } else if t.page.starts_with("/ (") {
+                    "overview_cso"
                 } else if t.page == "/slos" {
                     "slos"
                 } else {

@@ -255,6 +255,7 @@ async fn open_dashboard(
     let mut state = dashboard::web::DashboardState::new(accounts, parts, web)
         .with_data(store, config.effective_slos(), config.effective_pathways())
         .with_hazards(hazards.clone())
+        .with_evidence_monitor(Duration::from_secs(config.evidence.check_every_minutes.max(1) * 60))
         .with_reports(config.deployment());
     let mailer = config.mailer()?;
     if let (Some(mailer), false) = (&mailer, config.reports.schedules.is_empty()) {

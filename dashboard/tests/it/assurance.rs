@@ -127,6 +127,11 @@ struct Rig {
 }
 
 async fn rig() -> Rig {
+    rig_with(None).await
+}
+
+/// The rig; with `monitor_every`, the dashboard knows an evidence monitor records that often.
+async fn rig_with(monitor_every: Option<Duration>) -> Rig {
     let dir = tempfile::tempdir().unwrap();
     let accounts = Accounts::open(&dir.path().join("dashboard.db")).await.unwrap();
     for (name, role) in [("cso", Role::SafetyOfficer), ("ig", Role::IgLead), ("oncall", Role::Oncall)] {
@@ -150,7 +155,56 @@ async fn rig() -> Rig {
             audit_retention_days: 2555,
             store_kind: "SQLite".into(),
         });
+    let state = match monitor_every {
+        Some(every) => state.with_evidence_monitor(every),
+        None => state,
+    };
     Rig { dir, state, log, store }
+}
+
+#[tokio::test]
+async fn pages_listing_hazards_read_the_monitors_fresh_records_and_check_live_when_there_are_none() {
+    let every = Duration::from_secs(300);
+    let rig = rig_with(Some(every)).await;
+    let app = router(rig.state.clone());
+    let (cso, _) = sign_in(&app, "cso", PASSWORD).await;
+    let haz001 = |page: &str| {
+        let start = page.find("HAZ-001:").unwrap_or_else(|| panic!("{page}"));
+        page[start..start + page[start..].find("</tr>").unwrap()].to_string()
+    };
+    let now = dashboard::web::now_ns();
+    let config = EvidenceConfig { check_every_minutes: 5, full_chain_walk_hours: 24, notify: vec![] };
+    let monitor = EvidenceMonitor::new(rig.state.clone(), rig.log.clone(), config, None, "http://dash".into());
+
+    // Nothing recorded yet: the list checks live, and HAZ-001's canary has never run.
+    assert!(haz001(&get(&app, "/hazards", &cso).await.body).contains("stale"));
+    // A passing run, recorded by the monitor; then a failing run the monitor has not seen yet. The
+    // list shows the record (one query), not a live check of every source.
+    rig.store.insert_spans(&canary_run(1, (now - 240 * SEC) as u64, false)).await.unwrap();
+    monitor.round(now - 120 * SEC).await.unwrap();
+    rig.store.insert_spans(&canary_run(2, (now - 60 * SEC) as u64, true)).await.unwrap();
+    let recorded = haz001(&get(&app, "/hazards", &cso).await.body);
+    assert!(recorded.contains("all passing"), "as recorded two minutes ago: {recorded}");
+    assert!(get(&app, "/hazards/HAZ-001", &cso).await.body.contains("failing"), "one hazard's page checks live");
+    // The monitor's next round records the failure, and the list follows.
+    monitor.round(now).await.unwrap();
+    let after = haz001(&get(&app, "/hazards", &cso).await.body);
+    assert!(after.contains("failing"), "{after}");
+    // Records older than three rounds are not trusted: a live check instead.
+    let old = rig_with(Some(every)).await;
+    old.store.insert_spans(&canary_run(1, (now - 30 * 60 * SEC) as u64, false)).await.unwrap();
+    let old_monitor = EvidenceMonitor::new(
+        old.state.clone(),
+        old.log.clone(),
+        EvidenceConfig { check_every_minutes: 5, full_chain_walk_hours: 24, notify: vec![] },
+        None,
+        "http://dash".into(),
+    );
+    old_monitor.round(now - 20 * 60 * SEC).await.unwrap();
+    old.store.insert_spans(&canary_run(2, (now - 60 * SEC) as u64, true)).await.unwrap();
+    let old_app = router(old.state.clone());
+    let (old_cso, _) = sign_in(&old_app, "cso", PASSWORD).await;
+    assert!(haz001(&get(&old_app, "/hazards", &old_cso).await.body).contains("failing"), "checked live");
 }
 
 #[tokio::test]
