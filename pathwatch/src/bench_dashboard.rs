@@ -189,9 +189,16 @@ async fn time_pages(store: AnyStore, requests: usize, dir: &std::path::Path) -> 
     // also flags hazards whose controls' evidence fails.
     let log = hazard_log::HazardLog::open(&dir.join("hazards.db")).await?;
     log.import(&hazard_log::io::from_yaml(hazard_log::STARTER_LOG)?, "bench", "starter", 1).await?;
+    let evidence = dashboard::evidence_monitor::EvidenceConfig::default();
     let state = DashboardState::new(accounts, dashboard::RunningParts { lines: vec![] }, WebConfig::default())
         .with_data(store, slos, pathways())
-        .with_hazards(log);
+        .with_hazards(log.clone())
+        .with_evidence_monitor(std::time::Duration::from_secs(evidence.check_every_minutes * 60));
+    // One round of the evidence monitor, as `pathwatch up` runs every few minutes (untimed).
+    dashboard::evidence_monitor::EvidenceMonitor::new(state.clone(), log, evidence, None, String::new())
+        .round(dashboard::web::now_ns())
+        .await
+        .map_err(anyhow::Error::msg)?;
     let oncall = state.sessions().start("bench", dashboard::web::now_ns()).await?;
     let cso = state.sessions().start("bench-cso", dashboard::web::now_ns()).await?;
     let app = router(state);
