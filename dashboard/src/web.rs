@@ -180,101 +180,71 @@ impl DashboardState {
         }
     }
 
-    /// Adds the telemetry store the data pages read and the SLOs they evaluate. Call before the
-    /// state is shared (cloned into a router); afterwards it cannot change and this panics in
-    /// debug builds.
+    /// Sets a part of the state before it is shared (cloned into a router or a monitor); afterwards
+    /// it cannot change: this panics in debug builds and logs `lost` in release builds.
+    fn configure(mut self, method: &str, lost: &str, set: impl FnOnce(&mut Inner)) -> DashboardState {
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => set(inner),
+            None => {
+                debug_assert!(false, "DashboardState::{method} after the state was shared");
+                tracing::error!("dashboard state already shared: {lost}");
+            }
+        }
+        self
+    }
+
+    /// Adds the telemetry store the data pages read and the SLOs they evaluate. Call this and the
+    /// other `with_` methods before the state is shared.
     pub fn with_data(
-        mut self,
+        self,
         store: audit_store::AnyStore,
         slos: Vec<crate::slo::SloConfig>,
         pathways: Vec<crate::pathways::PathwayConfig>,
     ) -> DashboardState {
-        match Arc::get_mut(&mut self.inner) {
-            Some(inner) => {
-                inner.store = Some(store);
-                inner.slos = slos;
-                inner.pathways = pathways;
-            }
-            None => {
-                debug_assert!(false, "DashboardState::with_data after the state was shared");
-                tracing::error!("dashboard state already shared: SLO pages will show no data");
-            }
-        }
-        self
+        self.configure("with_data", "SLO pages will show no data", |inner| {
+            inner.store = Some(store);
+            inner.slos = slos;
+            inner.pathways = pathways;
+        })
     }
 
-    /// Adds the hazard log pages. Like `with_data`, call it before the state is shared.
     /// Says that an evidence monitor records every source's state this often (see `evidence`).
-    pub fn with_evidence_monitor(mut self, every: Duration) -> DashboardState {
-        match Arc::get_mut(&mut self.inner) {
-            Some(inner) => inner.evidence_every = Some(every),
-            None => {
-                debug_assert!(false, "DashboardState::with_evidence_monitor after the state was shared");
-                tracing::error!("dashboard state already shared: pages will check evidence live");
-            }
-        }
-        self
+    pub fn with_evidence_monitor(self, every: Duration) -> DashboardState {
+        self.configure("with_evidence_monitor", "pages will check evidence live", |inner| {
+            inner.evidence_every = Some(every)
+        })
     }
 
-    pub fn with_hazards(mut self, log: hazard_log::HazardLog) -> DashboardState {
-        match Arc::get_mut(&mut self.inner) {
-            Some(inner) => inner.hazards = Some(log),
-            None => {
-                debug_assert!(false, "DashboardState::with_hazards after the state was shared");
-                tracing::error!("dashboard state already shared: the hazard log will not be shown");
-            }
-        }
-        self
+    /// Adds the hazard log pages.
+    pub fn with_hazards(self, log: hazard_log::HazardLog) -> DashboardState {
+        self.configure("with_hazards", "the hazard log will not be shown", |inner| inner.hazards = Some(log))
     }
 
-    /// Adds the assurance report pages (they need the hazard log too). Like `with_data`, call it
-    /// before the state is shared.
-    pub fn with_reports(mut self, deployment: crate::report_inputs::Deployment) -> DashboardState {
-        match Arc::get_mut(&mut self.inner) {
-            Some(inner) => inner.reports = Some(deployment),
-            None => {
-                debug_assert!(false, "DashboardState::with_reports after the state was shared");
-                tracing::error!("dashboard state already shared: reports are not offered");
-            }
-        }
-        self
+    /// Adds the assurance report pages (they need the hazard log too).
+    pub fn with_reports(self, deployment: crate::report_inputs::Deployment) -> DashboardState {
+        self.configure("with_reports", "reports are not offered", |inner| inner.reports = Some(deployment))
     }
 
-    /// Adds the audit findings pages. Like `with_data`, call it before the state is shared.
-    pub fn with_findings(mut self, findings: audit_review::ReviewStore) -> DashboardState {
-        match Arc::get_mut(&mut self.inner) {
-            Some(inner) => inner.findings = Some(findings),
-            None => {
-                debug_assert!(false, "DashboardState::with_findings after the state was shared");
-                tracing::error!("dashboard state already shared: audit findings are not shown");
-            }
-        }
-        self
+    /// Adds the audit findings pages.
+    pub fn with_findings(self, findings: audit_review::ReviewStore) -> DashboardState {
+        self.configure("with_findings", "audit findings are not shown", |inner| inner.findings = Some(findings))
     }
 
-    /// Adds the recorder of auditors' actions (see `audit_trail`). Like `with_data`, call it before
-    /// the state is shared.
-    pub fn with_audit_recorder(mut self, recorder: crate::audit_trail::Recorder) -> DashboardState {
-        match Arc::get_mut(&mut self.inner) {
-            Some(inner) => inner.audit_recorder = Some(recorder),
-            None => {
-                debug_assert!(false, "DashboardState::with_audit_recorder after the state was shared");
-                tracing::error!("dashboard state already shared: audit data pages will refuse to show data");
-            }
-        }
-        self
+    /// Adds the recorder of auditors' actions (see `audit_trail`).
+    pub fn with_audit_recorder(self, recorder: crate::audit_trail::Recorder) -> DashboardState {
+        self.configure("with_audit_recorder", "audit data pages will refuse to show data", |inner| {
+            inner.audit_recorder = Some(recorder)
+        })
     }
 
-    /// Adds OpenID Connect sign-in. Like `with_data`, call it before the state is shared.
-    pub fn with_oidc(mut self, provider: crate::oidc::OidcProvider) -> DashboardState {
-        match Arc::get_mut(&mut self.inner) {
-            Some(inner) => inner.oidc = Some(provider),
-            None => {
-                debug_assert!(false, "DashboardState::with_oidc after the state was shared");
-                tracing::error!("dashboard state already shared: single sign-on is off");
-            }
-        }
-        self
+    /// Adds OpenID Connect sign-in.
+    pub fn with_oidc(self, provider: crate::oidc::OidcProvider) -> DashboardState {
+        self.configure("with_oidc", "single sign-on is off", |inner| inner.oidc = Some(provider))
+    }
+
+    /// Whether the audit pages can serve data: findings kept and auditors' actions recorded.
+    pub fn has_audit_pages(&self) -> bool {
+        self.inner.findings.is_some() && self.inner.audit_recorder.is_some()
     }
 
     /// Fetches the OpenID Connect provider's discovery document, logging the outcome (start-up).

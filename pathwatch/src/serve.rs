@@ -252,11 +252,22 @@ async fn open_dashboard(
         .await
         .with_context(|| format!("opening the hazard log {}", hazards_path.display()))?;
     let audit_store_for_monitor = store.clone();
+    let findings_path = crate::audit_review::findings_path(config);
+    let findings = audit_review::ReviewStore::open(&findings_path)
+        .await
+        .with_context(|| format!("opening the audit findings {}", findings_path.display()))?;
+    // Every part of the state is set before anything holds a clone of it: the `with_` methods
+    // cannot change a shared state (the report delivery and the evidence monitor keep clones).
     let mut state = dashboard::web::DashboardState::new(accounts, parts, web)
         .with_data(store, config.effective_slos(), config.effective_pathways())
         .with_hazards(hazards.clone())
         .with_evidence_monitor(Duration::from_secs(config.evidence.check_every_minutes.max(1) * 60))
-        .with_reports(config.deployment());
+        .with_reports(config.deployment())
+        .with_findings(findings.clone())
+        .with_audit_recorder(recorder);
+    if let Some(oidc) = &d.oidc {
+        state = state.with_oidc(crate::oidc_config::provider(oidc, &public_url(d))?);
+    }
     let mailer = config.mailer()?;
     if let (Some(mailer), false) = (&mailer, config.reports.schedules.is_empty()) {
         let delivery = dashboard::report_delivery::ReportDelivery::new(
@@ -267,11 +278,6 @@ async fn open_dashboard(
         );
         tokio::spawn(delivery.run(config.reports.schedules.clone()));
     }
-    let findings_path = crate::audit_review::findings_path(config);
-    let findings = audit_review::ReviewStore::open(&findings_path)
-        .await
-        .with_context(|| format!("opening the audit findings {}", findings_path.display()))?;
-    state = state.with_findings(findings.clone()).with_audit_recorder(recorder);
     let audit_monitor = dashboard::audit_monitor::AuditMonitor::new(
         audit_store_for_monitor,
         findings,
@@ -288,8 +294,7 @@ async fn open_dashboard(
         public_url(d),
     );
     tokio::spawn(monitor.run());
-    if let Some(oidc) = &d.oidc {
-        state = state.with_oidc(crate::oidc_config::provider(oidc, &public_url(d))?);
+    if d.oidc.is_some() {
         // Fetches the provider's discovery document now so a mistake shows in the log at start-up;
         // sign-ins fetch it again if this fails.
         tokio::spawn(state.clone().check_oidc());
@@ -376,4 +381,67 @@ pub async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tower::ServiceExt;
+
+    /// The report delivery and the evidence monitor keep clones of the dashboard state, and a
+    /// shared state cannot change: single sign-on and the audit pages set after them were lost
+    /// (a debug build panics on it). Everything is set first now.
+    #[tokio::test]
+    async fn the_dashboard_keeps_single_sign_on_and_the_audit_pages_alongside_report_schedules() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("oidc-secret");
+        std::fs::write(&secret, "s3cret").unwrap();
+        let file = dir.path().join("pathwatch.toml");
+        std::fs::write(
+            &file,
+            format!(
+                r#"
+[dashboard]
+public_url = "http://127.0.0.1:8080"
+
+[dashboard.oidc]
+display_name = "Test provider"
+issuer = "http://127.0.0.1:9"
+client_id = "pathwatch"
+client_secret = {{ file = "{}" }}
+roles = {{ "pathwatch-oncall" = "oncall" }}
+
+[alerts.email]
+smtp_host = "127.0.0.1"
+smtp_port = 9
+security = "none"
+from = "pathwatch@example.org"
+to = ["oncall@example.org"]
+
+[[reports.schedules]]
+report = "dtac"
+cron = "0 0 6 * * Mon"
+period_days = 7
+to = ["cso@example.org"]
+"#,
+                secret.display()
+            ),
+        )
+        .unwrap();
+        let config = crate::config::load(Some(&file), Some(dir.path())).unwrap();
+        let store = AnyStore::Sqlite(audit_store::SqliteStore::open(&dir.path().join("telemetry.db")).await.unwrap());
+        let recorder: dashboard::audit_trail::Recorder = std::sync::Arc::new(|_| Box::pin(async { Ok(()) }));
+        let parts = dashboard::RunningParts { lines: vec![] };
+        let (state, _) = open_dashboard(&config, parts, store, recorder).await.unwrap();
+        let page = |path: &'static str| {
+            let app = dashboard::web::router(state.clone());
+            async move {
+                let request = axum::http::Request::get(path).body(axum::body::Body::empty()).unwrap();
+                let body = app.oneshot(request).await.unwrap().into_body();
+                String::from_utf8_lossy(&axum::body::to_bytes(body, usize::MAX).await.unwrap()).to_string()
+            }
+        };
+        assert!(page("/login").await.contains("Sign in with Test provider"), "single sign-on is offered");
+        assert!(state.has_audit_pages(), "findings and the recorder of auditors' actions are there");
+    }
 }
