@@ -190,6 +190,57 @@ pub async fn slos(State(state): State<DashboardState>, user: ApiUser) -> Result<
     Ok(Json(json!({ "evaluated_ns": now, "slos": out })).into_response())
 }
 
+/// The hazard log as the log page shows it: each hazard's current version with its ratings and
+/// the flag from its controls' evidence (the evidence monitor's records while fresh).
+pub async fn hazards(State(state): State<DashboardState>, user: ApiUser) -> Result<Response, ApiError> {
+    user.allowed("GET", "/api/v1/hazards")?;
+    let log = crate::hazard_pages::log(&state)?;
+    let all = log.list().await.map_err(crate::hazard_pages::hazard_error)?;
+    let now = crate::web::now_ns().max(0) as u64;
+    let listed: Vec<&hazard_log::Hazard> = all.iter().map(|(h, _)| h).collect();
+    let evidence = crate::evidence::current(&state, &listed, now).await;
+    let hazards: Vec<serde_json::Value> = all
+        .iter()
+        .zip(&evidence)
+        .map(|((hazard, version), evidence)| {
+            json!({
+                "hazard": hazard,
+                "version": version,
+                "initial_rating": hazard.initial_rating().value(),
+                "residual_rating": hazard.residual_rating().value(),
+                "evidence_flag": crate::evidence::flag(evidence),
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "hazards": hazards })).into_response())
+}
+
+/// One hazard as its page shows it: the current version, every control's evidence checked now,
+/// the saved versions with what changed, and the sign-offs.
+pub async fn hazard(
+    State(state): State<DashboardState>,
+    user: ApiUser,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    user.allowed("GET", "/api/v1/hazards/{id}")?;
+    let log = crate::hazard_pages::log(&state)?;
+    let (hazard, version) = log.get(&id).await.map_err(crate::hazard_pages::hazard_error)?;
+    let history = log.history(&id).await.map_err(crate::hazard_pages::hazard_error)?;
+    let sign_offs = log.sign_offs(&id).await.map_err(crate::hazard_pages::hazard_error)?;
+    let evidence = crate::evidence::for_hazard(&state, &hazard, crate::web::now_ns().max(0) as u64).await;
+    Ok(Json(json!({
+        "hazard": hazard,
+        "version": version,
+        "initial_rating": hazard.initial_rating().value(),
+        "residual_rating": hazard.residual_rating().value(),
+        "evidence": evidence,
+        "evidence_flag": crate::evidence::flag(&evidence),
+        "history": history,
+        "sign_offs": sign_offs,
+    }))
+    .into_response())
+}
+
 pub async fn alerts(State(state): State<DashboardState>, user: ApiUser) -> Result<Response, ApiError> {
     user.allowed("GET", "/api/v1/alerts")?;
     let alerts = state.visible_alerts(&user.0, 100).await.map_err(WebError::from)?;

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use crate::uk_time::format_ns;
 use crate::web::{now_ns, render, same_origin, DashboardState, User, UserView, WebError, WebForm};
 
-fn log(state: &DashboardState) -> Result<&HazardLog, WebError> {
+pub(crate) fn log(state: &DashboardState) -> Result<&HazardLog, WebError> {
     state.inner.hazards.as_ref().ok_or(WebError::NotFound("This dashboard has no hazard log."))
 }
 

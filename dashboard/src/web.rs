@@ -83,6 +83,8 @@ pub const ROUTES: &[RouteAccess] = &[
     RouteAccess { method: "GET", path: "/api/v1/pathways/{id}", roles: EVERYONE },
     RouteAccess { method: "GET", path: "/api/v1/slos", roles: EVERYONE },
     RouteAccess { method: "GET", path: "/api/v1/alerts", roles: EVERYONE },
+    RouteAccess { method: "GET", path: "/api/v1/hazards", roles: &[Role::SafetyOfficer, Role::Admin] },
+    RouteAccess { method: "GET", path: "/api/v1/hazards/{id}", roles: &[Role::SafetyOfficer, Role::Admin] },
     RouteAccess { method: "GET", path: "/api/v1/audit/findings", roles: &[Role::IgLead, Role::Admin] },
     RouteAccess { method: "GET", path: "/api/v1/audit/findings/{id}", roles: &[Role::IgLead, Role::Admin] },
     RouteAccess {
@@ -407,6 +409,8 @@ pub fn router(state: DashboardState) -> Router {
         .route("/api/v1/slos", get(crate::api::slos))
         .route("/api/v1/alerts", get(crate::api::alerts))
         .route("/api/v1/traces/{id}", get(crate::api::trace))
+        .route("/api/v1/hazards", get(crate::api::hazards))
+        .route("/api/v1/hazards/{id}", get(crate::api::hazard))
         .route("/api/v1/audit/findings", get(crate::api::findings))
         .route("/api/v1/audit/findings/{id}", get(crate::api::finding))
         .route("/api/openapi.json", get(crate::api::openapi))

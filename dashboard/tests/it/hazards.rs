@@ -270,3 +270,34 @@ async fn a_canary_fault_makes_a_controls_evidence_fail_and_flags_the_hazard() {
         overview.body
     );
 }
+
+#[tokio::test]
+async fn the_api_serves_the_log_and_one_hazard_with_its_evidence_history_and_sign_offs() {
+    let (_dir, app, _log) = rig().await;
+    let (cso, _) = sign_in(&app, "cso", PASSWORD).await;
+    let list = get(&app, "/api/v1/hazards", &cso).await;
+    assert_eq!(list.status, 200, "{}", list.body);
+    let list: serde_json::Value = serde_json::from_str(&list.body).unwrap();
+    let hazards = list["hazards"].as_array().unwrap();
+    let first = hazards.iter().find(|h| h["hazard"]["id"] == "HAZ-001").expect("HAZ-001 listed");
+    assert_eq!(first["version"], 1);
+    assert!(first["residual_rating"].as_u64().unwrap() >= 1);
+    // No telemetry store here: evidence cannot be checked, so the flag is not "all passing" silently.
+    assert!(first.get("evidence_flag").is_some(), "{first}");
+
+    let one = get(&app, "/api/v1/hazards/HAZ-001", &cso).await;
+    assert_eq!(one.status, 200, "{}", one.body);
+    let one: serde_json::Value = serde_json::from_str(&one.body).unwrap();
+    assert_eq!(one["hazard"]["id"], "HAZ-001");
+    assert!(!one["evidence"].as_array().unwrap().is_empty(), "every control's evidence: {one}");
+    assert_eq!(one["history"].as_array().unwrap().len(), 1, "the starter version: {one}");
+    assert!(one["sign_offs"].as_array().unwrap().is_empty());
+
+    let missing = get(&app, "/api/v1/hazards/HAZ-999", &cso).await;
+    assert_eq!(missing.status, 404);
+    assert!(missing.body.starts_with("{\"error\""), "{}", missing.body);
+    for name in ["oncall", "ig"] {
+        let (cookie, _) = sign_in(&app, name, PASSWORD).await;
+        assert_eq!(get(&app, "/api/v1/hazards", &cookie).await.status, 403, "{name}");
+    }
+}

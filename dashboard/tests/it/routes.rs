@@ -40,7 +40,7 @@ async fn every_route_serves_the_roles_it_admits_and_refuses_the_others() {
     let id_for = |path: &str| -> String {
         let id = if path.starts_with("/pathways/") || path.starts_with("/api/v1/pathways/") {
             "look-up-patient".to_string()
-        } else if path.starts_with("/hazards/") {
+        } else if path.starts_with("/hazards/") || path.starts_with("/api/v1/hazards/") {
             "HAZ-001".to_string()
         } else if path.contains("/findings/") {
             finding.to_string()
