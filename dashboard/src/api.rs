@@ -190,6 +190,86 @@ pub async fn slos(State(state): State<DashboardState>, user: ApiUser) -> Result<
     Ok(Json(json!({ "evaluated_ns": now, "slos": out })).into_response())
 }
 
+/// The audit trail searched as on `/audit/search` (NHS numbers masked, at most 200 events), the
+/// search recorded first as an audit event: nothing is returned unless it is durable.
+pub async fn audit_search(
+    State(state): State<DashboardState>,
+    user: ApiUser,
+    crate::web::PeerIp(peer): crate::web::PeerIp,
+    axum::extract::Query(q): axum::extract::Query<crate::audit_search::SearchQuery>,
+) -> Result<Response, ApiError> {
+    user.allowed("GET", "/api/v1/audit/search")?;
+    let telemetry = state.store().ok_or(WebError::NotFound("This dashboard has no audit store."))?;
+    if q.is_empty() {
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            "give at least one of patient, user, organisation, correlation, from, to, auditors".into(),
+        ));
+    }
+    let filter = crate::audit_search::filter(&user.0, &q).map_err(|e| ApiError(StatusCode::BAD_REQUEST, e))?;
+    let record = crate::audit_trail::AuditorAction {
+        action: audit_store::Action::Search,
+        resource_type: "AuditEvent",
+        resource_id: crate::audit_search::describe(&filter),
+        nhs_number: filter.nhs_number.clone().unwrap_or_default(),
+        purpose: "audit search (API)".into(),
+        client_address: peer,
+    };
+    state.record_auditor(&user.0, record).await?;
+    let events = audit_store::TelemetryStore::audit_events(telemetry, &filter).await.map_err(WebError::from)?;
+    let rows: Vec<_> = events.iter().map(crate::audit_search::row).collect();
+    Ok(Json(json!({ "limit": crate::audit_search::LIMIT, "events": rows })).into_response())
+}
+
+/// One audit sample with its items (NHS numbers masked), as its page shows it; viewing it is
+/// recorded first, as on the page.
+pub async fn audit_sample(
+    State(state): State<DashboardState>,
+    user: ApiUser,
+    crate::web::PeerIp(peer): crate::web::PeerIp,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    user.allowed("GET", "/api/v1/audit/samples/{id}")?;
+    crate::sample_pages::unscoped(&user.0)?;
+    let id = crate::sample_pages::sample_id(&id)?;
+    let (sample, items) = crate::finding_pages::store(&state)?.sample(id).await.map_err(crate::sample_pages::failed)?;
+    let record = crate::audit_trail::AuditorAction {
+        action: audit_store::Action::Search,
+        resource_type: "AuditSample",
+        resource_id: id.to_string(),
+        nhs_number: String::new(),
+        purpose: "audit sampling: review (API)".into(),
+        client_address: peer,
+    };
+    state.record_auditor(&user.0, record).await?;
+    Ok(Json(audit_review::samples::to_json(&sample, &items)).into_response())
+}
+
+#[derive(serde::Deserialize)]
+pub struct CoverageQuery {
+    /// The calendar year the DSPT year starts in (1 July); default: the current DSPT year.
+    #[serde(default)]
+    year: Option<i32>,
+}
+
+/// Review coverage per stratum over a DSPT year, as `/audit/coverage` shows it (counts only).
+pub async fn audit_coverage(
+    State(state): State<DashboardState>,
+    user: ApiUser,
+    axum::extract::Query(q): axum::extract::Query<CoverageQuery>,
+) -> Result<Response, ApiError> {
+    user.allowed("GET", "/api/v1/audit/coverage")?;
+    crate::sample_pages::unscoped(&user.0)?;
+    let at = crate::sample_pages::dspt_instant(q.year)?;
+    let (from, to, label) = audit_review::samples::dspt_year(at);
+    let telemetry = state.store().ok_or(WebError::NotFound("This dashboard has no audit store."))?;
+    let rows = crate::finding_pages::store(&state)?
+        .coverage(telemetry, from, to)
+        .await
+        .map_err(crate::sample_pages::failed)?;
+    Ok(Json(json!({ "dspt_year": label, "from_ns": from, "to_ns": to, "strata": rows })).into_response())
+}
+
 /// The hazard log as the log page shows it: each hazard's current version with its ratings and
 /// the flag from its controls' evidence (the evidence monitor's records while fresh).
 pub async fn hazards(State(state): State<DashboardState>, user: ApiUser) -> Result<Response, ApiError> {

@@ -13,12 +13,13 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 
+use crate::accounts::Account;
 use crate::audit_trail::{AuditorAction, SOURCE};
 use crate::finding_pages::mask_nhs_number;
 use crate::uk_time::format_ns;
-use crate::web::{render, same_origin, AnyUser, DashboardState, PeerIp, User, UserView, WebError, WebForm};
+use crate::web::{render, same_origin, DashboardState, PeerIp, User, UserView, WebError, WebForm};
 
-const LIMIT: u32 = 200;
+pub(crate) const LIMIT: u32 = 200;
 
 #[derive(Deserialize, Default, Clone)]
 pub struct SearchQuery {
@@ -42,13 +43,14 @@ pub struct SearchQuery {
 }
 
 impl SearchQuery {
-    fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         [&self.patient, &self.user, &self.organisation, &self.correlation, &self.from, &self.to, &self.auditors]
             .iter()
             .all(|v| v.trim().is_empty())
     }
 }
 
+#[derive(serde::Serialize)]
 pub struct ResultRow {
     pub seq: u64,
     pub when: String,
@@ -65,7 +67,7 @@ pub struct ResultRow {
     pub correlation: String,
 }
 
-fn row(r: &StoredAuditEvent) -> ResultRow {
+pub(crate) fn row(r: &StoredAuditEvent) -> ResultRow {
     let e = &r.event;
     // The NHS number often appears in other fields too (a Patient resource's id): mask it there.
     let masked = mask_nhs_number(&e.nhs_number);
@@ -113,7 +115,7 @@ fn instant(field: &str, text: &str) -> Result<Option<u64>, String> {
 }
 
 /// The store filter the form asks for, within the user's organisations; or what is wrong with it.
-fn filter(user: &AnyUser, q: &SearchQuery) -> Result<AuditFilter, String> {
+pub(crate) fn filter(user: &Account, q: &SearchQuery) -> Result<AuditFilter, String> {
     let patient = match q.patient.trim() {
         "" => None,
         p => Some(
@@ -126,7 +128,7 @@ fn filter(user: &AnyUser, q: &SearchQuery) -> Result<AuditFilter, String> {
             return Err("To must be after From.".into());
         }
     }
-    let scope = &user.account.organisations;
+    let scope = &user.organisations;
     let organisation = match q.organisation.trim() {
         "" if scope.len() == 1 => Some(scope[0].clone()),
         "" if scope.is_empty() => None,
@@ -148,7 +150,7 @@ fn filter(user: &AnyUser, q: &SearchQuery) -> Result<AuditFilter, String> {
 }
 
 /// The search in words, for the audit event that records it.
-fn describe(f: &AuditFilter) -> String {
+pub(crate) fn describe(f: &AuditFilter) -> String {
     let mut parts = Vec::new();
     if f.nhs_number.is_some() {
         parts.push("patient".to_string());
@@ -199,7 +201,7 @@ pub async fn search_page(
     if q.is_empty() {
         return Ok(render(StatusCode::OK, &page));
     }
-    let filter = match filter(&user, &q) {
+    let filter = match filter(&user.account, &q) {
         Ok(f) => f,
         Err(e) => {
             page.error = Some(e);
@@ -214,7 +216,7 @@ pub async fn search_page(
         purpose: "audit search".into(),
         client_address: peer,
     };
-    state.record_auditor(&user, record).await?;
+    state.record_auditor(&user.account, record).await?;
     let events = telemetry.audit_events(&filter).await?;
     page.searched = true;
     page.rows = events.iter().map(row).collect();
@@ -286,7 +288,7 @@ pub async fn reveal(
         purpose: format!("reveal NHS number: {reason}"),
         client_address: peer,
     };
-    state.record_auditor(&user, record).await?;
+    state.record_auditor(&user.account, record).await?;
     let page = RevealPage {
         title: "Audit event",
         user: Some(user.view()),

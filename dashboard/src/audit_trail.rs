@@ -13,7 +13,8 @@ use std::sync::Arc;
 
 use audit_store::{Action, Actor, AuditEvent, Outcome};
 
-use crate::web::{AnyUser, DashboardState, WebError};
+use crate::accounts::Account;
+use crate::web::{DashboardState, WebError};
 
 /// The source system auditors' events carry, to find them among the rest.
 pub const SOURCE: &str = audit_store::access::AUDITOR_SOURCE;
@@ -36,15 +37,15 @@ pub struct AuditorAction<'a> {
 }
 
 /// The audit event for `action` by `user`.
-pub fn event(user: &AnyUser, action: AuditorAction<'_>, now_ns: u64) -> AuditEvent {
+pub fn event(user: &Account, action: AuditorAction<'_>, now_ns: u64) -> AuditEvent {
     AuditEvent {
         event_id: format!("pathwatch-dashboard-{}", uuid::Uuid::new_v4()),
         occurred_ns: now_ns,
         actor: Actor {
-            user_id: user.account.name.clone(),
-            name: user.account.display_name.clone().unwrap_or_default(),
-            role: user.account.role.as_str().to_string(),
-            organisation: user.account.organisations.join(" "),
+            user_id: user.name.clone(),
+            name: user.display_name.clone().unwrap_or_default(),
+            role: user.role.as_str().to_string(),
+            organisation: user.organisations.join(" "),
         },
         purpose_of_use: action.purpose,
         action: action.action,
@@ -63,7 +64,7 @@ pub fn event(user: &AnyUser, action: AuditorAction<'_>, now_ns: u64) -> AuditEve
 impl DashboardState {
     /// Records what an auditor did. An error means it was not recorded: the caller must not show
     /// the data (reads) or must say the change went unrecorded (writes).
-    pub(crate) async fn record_auditor(&self, user: &AnyUser, action: AuditorAction<'_>) -> Result<(), WebError> {
+    pub(crate) async fn record_auditor(&self, user: &Account, action: AuditorAction<'_>) -> Result<(), WebError> {
         let Some(recorder) = &self.inner.audit_recorder else {
             return Err(WebError::Refused(
                 axum::http::StatusCode::SERVICE_UNAVAILABLE,

@@ -235,7 +235,7 @@ pub async fn finding_page(
         purpose: format!("audit review: finding {id}"),
         client_address: peer,
     };
-    state.record_auditor(&user, search).await?;
+    state.record_auditor(&user.account, search).await?;
     let mut evidence = Vec::new();
     if let Some(telemetry) = state.store() {
         let filter = AuditFilter {
@@ -325,12 +325,12 @@ async fn decided<T>(
         purpose,
         client_address: peer,
     };
-    state.record_auditor(user, action(format!("audit review decision: {what}"))).await?;
+    state.record_auditor(&user.account, action(format!("audit review decision: {what}"))).await?;
     match change.await {
         Ok(v) => Ok(v),
         Err(e) => {
             let refused = action(format!("audit review decision not saved ({what}): {e}"));
-            if let Err(record) = state.record_auditor(user, refused).await {
+            if let Err(record) = state.record_auditor(&user.account, refused).await {
                 tracing::warn!(error = ?record, "recording a refused review decision");
             }
             Err(failed(e))

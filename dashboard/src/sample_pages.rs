@@ -16,18 +16,19 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
+use crate::accounts::Account;
 use crate::audit_trail::AuditorAction;
 use crate::uk_time::format_ns;
 use crate::web::{render, same_origin, AnyUser, DashboardState, PeerIp, User, UserView, WebError, WebForm};
 
 use crate::finding_pages::store;
 
-fn failed(e: ReviewError) -> WebError {
+pub(crate) fn failed(e: ReviewError) -> WebError {
     crate::finding_pages::review_error(e, "There is no sample by that number.")
 }
 
-fn unscoped(user: &AnyUser) -> Result<(), WebError> {
-    if user.account.organisations.is_empty() {
+pub(crate) fn unscoped(user: &Account) -> Result<(), WebError> {
+    if user.organisations.is_empty() {
         Ok(())
     } else {
         Err(WebError::Refused(
@@ -118,7 +119,7 @@ async fn list(
 
 pub async fn list_page(State(state): State<DashboardState>, User(user): User) -> Result<Response, WebError> {
     user.allowed("GET", "/audit/samples")?;
-    unscoped(&user)?;
+    unscoped(&user.account)?;
     list(&state, &user, StatusCode::OK, None).await
 }
 
@@ -199,7 +200,7 @@ pub async fn draw(
         return Err(WebError::Forbidden);
     }
     user.check_csrf(&form.csrf)?;
-    unscoped(&user)?;
+    unscoped(&user.account)?;
     let (unit, query) = match draw_request(&form) {
         Ok(r) => r,
         Err(e) => return list(&state, &user, StatusCode::BAD_REQUEST, Some(e)).await,
@@ -221,7 +222,7 @@ pub async fn draw(
         purpose: "audit sampling".into(),
         client_address: peer,
     };
-    state.record_auditor(&user, record).await?;
+    state.record_auditor(&user.account, record).await?;
     let now = crate::web::now_ns().max(0) as u64;
     let sample = match store(&state)?.draw_sample(telemetry, unit, &query, &user.account.name, now).await {
         Ok(s) => s,
@@ -278,7 +279,7 @@ struct SamplePage {
     csrf: String,
 }
 
-fn sample_id(id: &str) -> Result<i64, WebError> {
+pub(crate) fn sample_id(id: &str) -> Result<i64, WebError> {
     id.parse().map_err(|_| WebError::NotFound("There is no sample by that number."))
 }
 
@@ -289,7 +290,7 @@ pub async fn sample_page(
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
     user.allowed("GET", "/audit/samples/{id}")?;
-    unscoped(&user)?;
+    unscoped(&user.account)?;
     let id = sample_id(&id)?;
     let (sample, items) = store(&state)?.sample(id).await.map_err(failed)?;
     let record = AuditorAction {
@@ -300,7 +301,7 @@ pub async fn sample_page(
         purpose: "audit sampling: review".into(),
         client_address: peer,
     };
-    state.record_auditor(&user, record).await?;
+    state.record_auditor(&user.account, record).await?;
     let page = SamplePage {
         title: format!("Sample {id}"),
         user: Some(user.view()),
@@ -337,7 +338,7 @@ pub async fn review(
         return Err(WebError::Forbidden);
     }
     user.check_csrf(&form.csrf)?;
-    unscoped(&user)?;
+    unscoped(&user.account)?;
     let id = sample_id(&id)?;
     let position: u32 = form.position.trim().parse().map_err(|_| WebError::BadForm("The form named no item."))?;
     let outcome = ReviewOutcome::parse(&form.outcome).ok_or(WebError::BadForm("Choose an outcome for the item."))?;
@@ -361,7 +362,7 @@ pub async fn review(
         purpose: format!("audit sample review: {}", outcome.as_str()),
         client_address: peer,
     };
-    state.record_auditor(&user, record).await?;
+    state.record_auditor(&user.account, record).await?;
     let now = crate::web::now_ns().max(0) as u64;
     store(&state)?.review_item(id, position, outcome, &form.note, &user.account.name, now).await.map_err(failed)?;
     Ok(Redirect::to(&format!("/audit/samples/{id}#item-{position}")).into_response())
@@ -381,7 +382,7 @@ pub async fn export(
     Query(q): Query<ExportQuery>,
 ) -> Result<Response, WebError> {
     user.allowed("GET", "/audit/samples/{id}/export")?;
-    unscoped(&user)?;
+    unscoped(&user.account)?;
     let id = sample_id(&id)?;
     let csv = match q.format.as_str() {
         "csv" | "" => true,
@@ -397,7 +398,7 @@ pub async fn export(
         purpose: "audit sample export".into(),
         client_address: peer,
     };
-    state.record_auditor(&user, record).await?;
+    state.record_auditor(&user.account, record).await?;
     let (body, kind, ext) = if csv {
         (to_csv(&sample, &items), "text/csv; charset=utf-8", "csv")
     } else {
@@ -434,23 +435,27 @@ pub struct CoverageQuery {
     year: Option<i32>,
 }
 
+/// A moment inside the DSPT year that starts on 1 July of `year` (now when none is given).
+pub(crate) fn dspt_instant(year: Option<i32>) -> Result<u64, WebError> {
+    let now = crate::web::now_ns().max(0) as u64;
+    match year {
+        None => Ok(now),
+        Some(y) if (2000..=2200).contains(&y) => Ok(chrono::NaiveDate::from_ymd_opt(y, 7, 2)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .and_then(|t| t.and_utc().timestamp_nanos_opt())
+            .map_or(now, |n| n.max(0) as u64)),
+        Some(_) => Err(WebError::BadForm("The year must be between 2000 and 2200.")),
+    }
+}
+
 pub async fn coverage_page(
     State(state): State<DashboardState>,
     User(user): User,
     Query(q): Query<CoverageQuery>,
 ) -> Result<Response, WebError> {
     user.allowed("GET", "/audit/coverage")?;
-    unscoped(&user)?;
-    let now = crate::web::now_ns().max(0) as u64;
-    let at = match q.year {
-        None => now,
-        Some(y) if (2000..=2200).contains(&y) => chrono::NaiveDate::from_ymd_opt(y, 7, 2)
-            .and_then(|d| d.and_hms_opt(0, 0, 0))
-            .and_then(|t| t.and_utc().timestamp_nanos_opt())
-            .map_or(now, |n| n.max(0) as u64),
-        Some(_) => return Err(WebError::BadForm("The year must be between 2000 and 2200.")),
-    };
-    let (from, to, label) = dspt_year(at);
+    unscoped(&user.account)?;
+    let (from, to, label) = dspt_year(dspt_instant(q.year)?);
     let telemetry = state.store().ok_or(WebError::NotFound("This dashboard has no audit store."))?;
     let rows = store(&state)?.coverage(telemetry, from, to).await.map_err(failed)?;
     let start_year: i32 = label.get(..4).and_then(|y| y.parse().ok()).unwrap_or(2026);

@@ -86,6 +86,9 @@ pub const ROUTES: &[RouteAccess] = &[
     RouteAccess { method: "GET", path: "/api/v1/hazards", roles: &[Role::SafetyOfficer, Role::Admin] },
     RouteAccess { method: "GET", path: "/api/v1/hazards/{id}", roles: &[Role::SafetyOfficer, Role::Admin] },
     RouteAccess { method: "GET", path: "/api/v1/audit/findings", roles: &[Role::IgLead, Role::Admin] },
+    RouteAccess { method: "GET", path: "/api/v1/audit/search", roles: &[Role::IgLead, Role::Admin] },
+    RouteAccess { method: "GET", path: "/api/v1/audit/samples/{id}", roles: &[Role::IgLead, Role::Admin] },
+    RouteAccess { method: "GET", path: "/api/v1/audit/coverage", roles: &[Role::IgLead, Role::Admin] },
     RouteAccess { method: "GET", path: "/api/v1/audit/findings/{id}", roles: &[Role::IgLead, Role::Admin] },
     RouteAccess {
         method: "GET",
@@ -412,6 +415,9 @@ pub fn router(state: DashboardState) -> Router {
         .route("/api/v1/hazards", get(crate::api::hazards))
         .route("/api/v1/hazards/{id}", get(crate::api::hazard))
         .route("/api/v1/audit/findings", get(crate::api::findings))
+        .route("/api/v1/audit/search", get(crate::api::audit_search))
+        .route("/api/v1/audit/samples/{id}", get(crate::api::audit_sample))
+        .route("/api/v1/audit/coverage", get(crate::api::audit_coverage))
         .route("/api/v1/audit/findings/{id}", get(crate::api::finding))
         .route("/api/openapi.json", get(crate::api::openapi))
         .route("/admin/accounts", get(accounts_page))

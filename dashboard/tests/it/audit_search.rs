@@ -89,3 +89,70 @@ async fn only_ig_leads_and_admins_search_and_scoped_leads_stay_in_their_organisa
             .await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn the_api_searches_samples_and_covers_as_the_pages_do_and_records_each_use() {
+    let mut rig = rig().await;
+    rig.add(vec![read(1, "recep1", "A81001", RELATIVE), read(2, "nurse2", "B82005", "9990009999")]).await;
+    let (ig, _) = sign_in(&rig.app, "ig", PASSWORD).await;
+    let found =
+        get(&rig.app, &format!("/api/v1/audit/search?patient={RELATIVE}&from=2026-11-01&to=2026-12-01"), &ig).await;
+    assert_eq!(found.status, StatusCode::OK, "{}", found.body);
+    let json: serde_json::Value = serde_json::from_str(&found.body).unwrap();
+    let events = json["events"].as_array().unwrap();
+    // The receptionist's read, and this search itself (recorded before it ran), nobody else's.
+    let users: Vec<&str> = events.iter().map(|e| e["user"].as_str().unwrap()).collect();
+    assert_eq!(users, ["recep1", "ig"], "{json}");
+    assert_eq!(events[0]["patient"], "*** *** 1235");
+    assert!(!found.body.contains(RELATIVE), "masked everywhere: {}", found.body);
+    let recorded = auditor_events(&rig.store).await;
+    assert_eq!(recorded.len(), 1);
+    assert_eq!((recorded[0].1.as_str(), recorded[0].3.as_str()), ("search", "audit search (API)"));
+    // Bad and empty searches: 400 in JSON, nothing recorded.
+    for query in ["patient=123", "from=2026-11-02&to=2026-11-01", ""] {
+        let reply = get(&rig.app, &format!("/api/v1/audit/search?{query}"), &ig).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{query}");
+        assert!(reply.body.starts_with("{\"error\""), "{query}: {}", reply.body);
+    }
+    assert_eq!(auditor_events(&rig.store).await.len(), 1);
+
+    // A sample drawn on the page, read through the API (masked, recorded), and the coverage.
+    let csrf = get(&rig.app, "/audit/samples", &ig).await.csrf();
+    let drawn = post(
+        &rig.app,
+        "/audit/samples",
+        &ig,
+        &[
+            ("csrf", &csrf),
+            ("unit", "events"),
+            ("from", "2026-11-01"),
+            ("to", "2026-12-01"),
+            ("per_stratum", "5"),
+            ("seed", "3"),
+        ],
+    )
+    .await;
+    let id = drawn.location().rsplit('/').next().unwrap().to_string();
+    let sample = get(&rig.app, &format!("/api/v1/audit/samples/{id}"), &ig).await;
+    assert_eq!(sample.status, StatusCode::OK, "{}", sample.body);
+    let json: serde_json::Value = serde_json::from_str(&sample.body).unwrap();
+    assert_eq!(json["items"].as_array().unwrap().len(), 2, "{json}");
+    assert!(!sample.body.contains(RELATIVE) && !sample.body.contains("9990009999"), "{}", sample.body);
+    let purposes: Vec<String> = auditor_events(&rig.store).await.into_iter().map(|e| e.3).collect();
+    assert!(purposes.contains(&"audit sampling: review (API)".to_string()), "{purposes:?}");
+    assert_eq!(get(&rig.app, "/api/v1/audit/samples/999", &ig).await.status, StatusCode::NOT_FOUND);
+    let coverage = get(&rig.app, "/api/v1/audit/coverage?year=2026", &ig).await;
+    assert_eq!(coverage.status, StatusCode::OK, "{}", coverage.body);
+    let json: serde_json::Value = serde_json::from_str(&coverage.body).unwrap();
+    assert_eq!(json["dspt_year"], "2026/27", "{json}");
+    assert!(!json["strata"].as_array().unwrap().is_empty(), "{json}");
+    assert_eq!(get(&rig.app, "/api/v1/audit/coverage?year=1900", &ig).await.status, StatusCode::BAD_REQUEST);
+
+    // Scoped IG leads cannot use samples (they span every organisation); other roles are refused.
+    let (scoped, _) = sign_in(&rig.app, "ig-b82005", PASSWORD).await;
+    assert_eq!(get(&rig.app, &format!("/api/v1/audit/samples/{id}"), &scoped).await.status, StatusCode::FORBIDDEN);
+    let (oncall, _) = sign_in(&rig.app, "oncall", PASSWORD).await;
+    for path in ["/api/v1/audit/search?user=recep1", "/api/v1/audit/coverage"] {
+        assert_eq!(get(&rig.app, path, &oncall).await.status, StatusCode::FORBIDDEN, "{path}");
+    }
+}

@@ -55,6 +55,7 @@ async fn every_route_serves_the_roles_it_admits_and_refuses_the_others() {
             "/trace" => format!("/trace?q={trace}"),
             "/reports/download" => "/reports/download?report=dtac&from=2026-10-01&to=2026-11-01".into(),
             "/audit/search" => "/audit/search?user=recep1&from=2026-11-01&to=2026-12-01".into(),
+            "/api/v1/audit/search" => "/api/v1/audit/search?user=recep1&from=2026-11-01&to=2026-12-01".into(),
             p if p.ends_with("/export") => format!("{p}?format=csv"),
             p => p.to_string(),
         }
