@@ -3,7 +3,7 @@
 
 use axum::http::StatusCode;
 
-use crate::findings::{auditor_events, read, rig, PASSWORD, RELATIVE};
+use crate::findings::{auditor_events, draw_sample, read, rig, PASSWORD, RELATIVE};
 use crate::web::{get, post, sign_in};
 
 #[tokio::test]
@@ -117,22 +117,7 @@ async fn the_api_searches_samples_and_covers_as_the_pages_do_and_records_each_us
     assert_eq!(auditor_events(&rig.store).await.len(), 1);
 
     // A sample drawn on the page, read through the API (masked, recorded), and the coverage.
-    let csrf = get(&rig.app, "/audit/samples", &ig).await.csrf();
-    let drawn = post(
-        &rig.app,
-        "/audit/samples",
-        &ig,
-        &[
-            ("csrf", &csrf),
-            ("unit", "events"),
-            ("from", "2026-11-01"),
-            ("to", "2026-12-01"),
-            ("per_stratum", "5"),
-            ("seed", "3"),
-        ],
-    )
-    .await;
-    let id = drawn.location().rsplit('/').next().unwrap().to_string();
+    let id = draw_sample(&rig.app, &ig, "5", "3").await;
     let sample = get(&rig.app, &format!("/api/v1/audit/samples/{id}"), &ig).await;
     assert_eq!(sample.status, StatusCode::OK, "{}", sample.body);
     let json: serde_json::Value = serde_json::from_str(&sample.body).unwrap();

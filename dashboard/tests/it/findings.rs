@@ -152,6 +152,22 @@ pub(crate) async fn rig() -> Rig {
     Rig { _dir: dir, app: router(state), store, findings }
 }
 
+/// Draws a sample of events in November 2026 on the page, as `session` (an IG lead); returns its id.
+pub(crate) async fn draw_sample(app: &axum::Router, session: &str, per_stratum: &str, seed: &str) -> String {
+    let csrf = get(app, "/audit/samples", session).await.csrf();
+    let fields = [
+        ("csrf", csrf.as_str()),
+        ("unit", "events"),
+        ("from", "2026-11-01"),
+        ("to", "2026-12-01"),
+        ("per_stratum", per_stratum),
+        ("seed", seed),
+    ];
+    let drawn = post(app, "/audit/samples", session, &fields).await;
+    assert_eq!(drawn.status, StatusCode::SEE_OTHER, "{}", drawn.body);
+    drawn.location().rsplit('/').next().unwrap().to_string()
+}
+
 pub(crate) async fn raise(rig: &mut Rig) -> i64 {
     rig.add(vec![read(1, "recep1", "A81001", RELATIVE), read(2, "recep1", "A81001", RELATIVE)]).await;
     let round = rig.monitor(None, vec![]).round(AT + 3_600 * SEC).await.unwrap();

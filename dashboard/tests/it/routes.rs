@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use dashboard::accounts::Role;
 use dashboard::web::ROUTES;
 
-use crate::findings::{raise, rig, PASSWORD};
+use crate::findings::{draw_sample, raise, rig, PASSWORD};
 use crate::web::{get, post, sign_in};
 
 #[tokio::test]
@@ -19,23 +19,7 @@ async fn every_route_serves_the_roles_it_admits_and_refuses_the_others() {
     let trace = format!("{:032x}", 7);
     // A sample to open, drawn by an IG lead.
     let (ig, _) = sign_in(&rig.app, "ig", PASSWORD).await;
-    let csrf = get(&rig.app, "/audit/samples", &ig).await.csrf();
-    let drawn = post(
-        &rig.app,
-        "/audit/samples",
-        &ig,
-        &[
-            ("csrf", &csrf),
-            ("unit", "events"),
-            ("from", "2026-11-01"),
-            ("to", "2026-12-01"),
-            ("per_stratum", "1"),
-            ("seed", "7"),
-        ],
-    )
-    .await;
-    assert_eq!(drawn.status, StatusCode::SEE_OTHER, "{}", drawn.body);
-    let sample = drawn.location().rsplit('/').next().unwrap().to_string();
+    let sample = draw_sample(&rig.app, &ig, "1", "7").await;
 
     let id_for = |path: &str| -> String {
         let id = if path.starts_with("/pathways/") || path.starts_with("/api/v1/pathways/") {
