@@ -207,16 +207,7 @@ pub async fn audit_search(
         ));
     }
     let filter = crate::audit_search::filter(&user.0, &q).map_err(|e| ApiError(StatusCode::BAD_REQUEST, e))?;
-    let record = crate::audit_trail::AuditorAction {
-        action: audit_store::Action::Search,
-        resource_type: "AuditEvent",
-        resource_id: crate::audit_search::describe(&filter),
-        nhs_number: filter.nhs_number.clone().unwrap_or_default(),
-        purpose: "audit search (API)".into(),
-        client_address: peer,
-    };
-    state.record_auditor(&user.0, record).await?;
-    let events = audit_store::TelemetryStore::audit_events(telemetry, &filter).await.map_err(WebError::from)?;
+    let events = crate::audit_search::search(&state, telemetry, &user.0, peer, &filter, "audit search (API)").await?;
     let rows: Vec<_> = events.iter().map(crate::audit_search::row).collect();
     Ok(Json(json!({ "limit": crate::audit_search::LIMIT, "events": rows })).into_response())
 }
@@ -232,16 +223,8 @@ pub async fn audit_sample(
     user.allowed("GET", "/api/v1/audit/samples/{id}")?;
     crate::sample_pages::unscoped(&user.0)?;
     let id = crate::sample_pages::sample_id(&id)?;
-    let (sample, items) = crate::finding_pages::store(&state)?.sample(id).await.map_err(crate::sample_pages::failed)?;
-    let record = crate::audit_trail::AuditorAction {
-        action: audit_store::Action::Search,
-        resource_type: "AuditSample",
-        resource_id: id.to_string(),
-        nhs_number: String::new(),
-        purpose: "audit sampling: review (API)".into(),
-        client_address: peer,
-    };
-    state.record_auditor(&user.0, record).await?;
+    let (sample, items) =
+        crate::sample_pages::open_sample(&state, &user.0, peer, id, "audit sampling: review (API)").await?;
     Ok(Json(audit_review::samples::to_json(&sample, &items)).into_response())
 }
 
@@ -282,15 +265,7 @@ pub async fn hazards(State(state): State<DashboardState>, user: ApiUser) -> Resu
     let hazards: Vec<serde_json::Value> = all
         .iter()
         .zip(&evidence)
-        .map(|((hazard, version), evidence)| {
-            json!({
-                "hazard": hazard,
-                "version": version,
-                "initial_rating": hazard.initial_rating().value(),
-                "residual_rating": hazard.residual_rating().value(),
-                "evidence_flag": crate::evidence::flag(evidence),
-            })
-        })
+        .map(|((hazard, version), evidence)| hazard_json(hazard, *version, evidence))
         .collect();
     Ok(Json(json!({ "hazards": hazards })).into_response())
 }
@@ -308,17 +283,26 @@ pub async fn hazard(
     let history = log.history(&id).await.map_err(crate::hazard_pages::hazard_error)?;
     let sign_offs = log.sign_offs(&id).await.map_err(crate::hazard_pages::hazard_error)?;
     let evidence = crate::evidence::for_hazard(&state, &hazard, crate::web::now_ns().max(0) as u64).await;
-    Ok(Json(json!({
+    let mut out = hazard_json(&hazard, version, &evidence);
+    out["evidence"] = json!(evidence);
+    out["history"] = json!(history);
+    out["sign_offs"] = json!(sign_offs);
+    Ok(Json(out).into_response())
+}
+
+/// A hazard as both hazard routes give it: the version, its ratings and its evidence flag.
+fn hazard_json(
+    hazard: &hazard_log::Hazard,
+    version: u32,
+    evidence: &[crate::evidence::EvidenceState],
+) -> serde_json::Value {
+    json!({
         "hazard": hazard,
         "version": version,
         "initial_rating": hazard.initial_rating().value(),
         "residual_rating": hazard.residual_rating().value(),
-        "evidence": evidence,
-        "evidence_flag": crate::evidence::flag(&evidence),
-        "history": history,
-        "sign_offs": sign_offs,
-    }))
-    .into_response())
+        "evidence_flag": crate::evidence::flag(evidence),
+    })
 }
 
 pub async fn alerts(State(state): State<DashboardState>, user: ApiUser) -> Result<Response, ApiError> {

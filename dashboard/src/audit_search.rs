@@ -208,19 +208,32 @@ pub async fn search_page(
             return Ok(render(StatusCode::BAD_REQUEST, &page));
         }
     };
-    let record = AuditorAction {
-        action: Action::Search,
-        resource_type: "AuditEvent",
-        resource_id: describe(&filter),
-        nhs_number: filter.nhs_number.clone().unwrap_or_default(),
-        purpose: "audit search".into(),
-        client_address: peer,
-    };
-    state.record_auditor(&user.account, record).await?;
-    let events = telemetry.audit_events(&filter).await?;
+    let events = search(&state, telemetry, &user.account, peer, &filter, "audit search").await?;
     page.searched = true;
     page.rows = events.iter().map(row).collect();
     Ok(render(StatusCode::OK, &page))
+}
+
+/// Runs an auditor's search, recorded first (with `purpose`) as an audit event: nothing is read
+/// unless the record is durable. The page and the API both search through this.
+pub(crate) async fn search(
+    state: &DashboardState,
+    telemetry: &audit_store::AnyStore,
+    account: &Account,
+    peer: Option<std::net::IpAddr>,
+    filter: &AuditFilter,
+    purpose: &str,
+) -> Result<Vec<StoredAuditEvent>, WebError> {
+    let record = AuditorAction {
+        action: Action::Search,
+        resource_type: "AuditEvent",
+        resource_id: describe(filter),
+        nhs_number: filter.nhs_number.clone().unwrap_or_default(),
+        purpose: purpose.into(),
+        client_address: peer,
+    };
+    state.record_auditor(account, record).await?;
+    Ok(telemetry.audit_events(filter).await?)
 }
 
 #[derive(Deserialize)]

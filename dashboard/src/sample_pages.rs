@@ -283,6 +283,28 @@ pub(crate) fn sample_id(id: &str) -> Result<i64, WebError> {
     id.parse().map_err(|_| WebError::NotFound("There is no sample by that number."))
 }
 
+/// Reads sample `id` for an auditor, the view recorded first (with `purpose`) as an audit event;
+/// the page and the API both open samples through this.
+pub(crate) async fn open_sample(
+    state: &DashboardState,
+    account: &Account,
+    peer: Option<std::net::IpAddr>,
+    id: i64,
+    purpose: &str,
+) -> Result<(Sample, Vec<SampleItem>), WebError> {
+    let found = store(state)?.sample(id).await.map_err(failed)?;
+    let record = AuditorAction {
+        action: Action::Search,
+        resource_type: "AuditSample",
+        resource_id: id.to_string(),
+        nhs_number: String::new(),
+        purpose: purpose.into(),
+        client_address: peer,
+    };
+    state.record_auditor(account, record).await?;
+    Ok(found)
+}
+
 pub async fn sample_page(
     State(state): State<DashboardState>,
     User(user): User,
@@ -292,16 +314,7 @@ pub async fn sample_page(
     user.allowed("GET", "/audit/samples/{id}")?;
     unscoped(&user.account)?;
     let id = sample_id(&id)?;
-    let (sample, items) = store(&state)?.sample(id).await.map_err(failed)?;
-    let record = AuditorAction {
-        action: Action::Search,
-        resource_type: "AuditSample",
-        resource_id: id.to_string(),
-        nhs_number: String::new(),
-        purpose: "audit sampling: review".into(),
-        client_address: peer,
-    };
-    state.record_auditor(&user.account, record).await?;
+    let (sample, items) = open_sample(&state, &user.account, peer, id, "audit sampling: review").await?;
     let page = SamplePage {
         title: format!("Sample {id}"),
         user: Some(user.view()),
