@@ -27,14 +27,16 @@ def pem_key(k) -> bytes:
 
 def cert(subject: str, public_key, issuer_name, issuer_key, *, ca=False, server=False):
     now = datetime.datetime.now(datetime.timezone.utc)
+    # Valid for years either side of today, so the suite also passes with the test clock moved
+    # (faketime) a year forward or some days back: the certificates are not what those runs test.
     builder = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
         .issuer_name(issuer_name)
         .public_key(public_key)
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=2))
+        .not_valid_before(now - datetime.timedelta(days=3650))
+        .not_valid_after(now + datetime.timedelta(days=3650))
         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
     )
     if server:

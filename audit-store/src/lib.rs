@@ -8,6 +8,7 @@
 pub mod access;
 pub mod chain;
 mod clickhouse;
+pub mod clock;
 mod error;
 pub mod model;
 pub mod nhs_number;
@@ -23,6 +24,7 @@ pub use crate::clickhouse::{
     rowbinary as clickhouse_rowbinary, sql as clickhouse_sql, ClickHouseConfig, ClickHouseStore, WireCompression,
     SCHEMA as CLICKHOUSE_SCHEMA,
 };
+pub use crate::clock::{system_now_ns, Clock};
 pub use crate::error::{sqlite_unavailable, StoreError};
 pub use crate::model::*;
 pub use crate::nhs_number::NhsNumber;

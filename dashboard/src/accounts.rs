@@ -198,7 +198,7 @@ fn migrator() -> Migrator {
 }
 
 fn now_ns() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0)
+    audit_store::Clock::System.now_ns_i64()
 }
 
 /// Whether `name` could be an account name (1-64 of a-z, 0-9, '.', '_', '-').

@@ -394,7 +394,7 @@ impl AlertEngine {
     ) {
         self.every = every;
         loop {
-            let now = crate::web::now_ns();
+            let now = audit_store::Clock::System.now_ns_i64();
             for n in self.tick(&store, &slos, &pathways, now).await {
                 tracing::info!(slo = %n.slo, transition = n.transition.as_str(), severity = %n.severity, "alert");
             }
@@ -471,7 +471,7 @@ pub async fn alerts_page(
             summary: a.summary,
         })
         .collect();
-    let now = crate::web::now_ns();
+    let now = state.now_ns_i64();
     let last = last_evaluation(state.inner.accounts.pool()).await?;
     let (evaluated, warning) = freshness(last.as_ref(), now);
     let page = AlertsPage {

@@ -112,7 +112,7 @@ async fn bearer_account(state: &DashboardState, value: &HeaderValue) -> Result<A
     let Some(token) = text.strip_prefix("Bearer ").or_else(|| text.strip_prefix("bearer ")).map(str::trim) else {
         return Err(invalid_token("use Authorization: Bearer with a Pathwatch API token"));
     };
-    let owner = state.api_tokens().authenticate(token, crate::web::now_ns()).await.map_err(WebError::from)?;
+    let owner = state.api_tokens().authenticate(token, state.now_ns_i64()).await.map_err(WebError::from)?;
     let Some(owner) = owner else { return Err(invalid_token("the token is expired, revoked or unknown")) };
     match state.accounts().get(&owner).await {
         Ok(account) if !account.disabled => Ok(account),
@@ -128,7 +128,7 @@ fn review(e: audit_review::ReviewError) -> ApiError {
 
 pub async fn pathways(State(state): State<DashboardState>, user: ApiUser) -> Result<Response, ApiError> {
     user.allowed("GET", "/api/v1/pathways")?;
-    let now = crate::web::now_ns() as u64;
+    let now = state.now_ns();
     let mut out = Vec::new();
     if let Some(store) = state.store() {
         let visible = state.pathways().iter().filter(|p| user.sees(p));
@@ -180,7 +180,7 @@ pub async fn finding(
 
 pub async fn slos(State(state): State<DashboardState>, user: ApiUser) -> Result<Response, ApiError> {
     user.allowed("GET", "/api/v1/slos")?;
-    let now = crate::web::now_ns() as u64;
+    let now = state.now_ns();
     let mut out = Vec::new();
     if let Some(store) = state.store() {
         let evaluated =
@@ -243,7 +243,7 @@ pub async fn audit_coverage(
 ) -> Result<Response, ApiError> {
     user.allowed("GET", "/api/v1/audit/coverage")?;
     crate::sample_pages::unscoped(&user.0)?;
-    let at = crate::sample_pages::dspt_instant(q.year)?;
+    let at = crate::sample_pages::dspt_instant(q.year, state.now_ns())?;
     let (from, to, label) = audit_review::samples::dspt_year(at);
     let telemetry = state.store().ok_or(WebError::NotFound("This dashboard has no audit store."))?;
     let rows = crate::finding_pages::store(&state)?
@@ -259,7 +259,7 @@ pub async fn hazards(State(state): State<DashboardState>, user: ApiUser) -> Resu
     user.allowed("GET", "/api/v1/hazards")?;
     let log = crate::hazard_pages::log(&state)?;
     let all = log.list().await.map_err(crate::hazard_pages::hazard_error)?;
-    let now = crate::web::now_ns().max(0) as u64;
+    let now = state.now_ns();
     let listed: Vec<&hazard_log::Hazard> = all.iter().map(|(h, _)| h).collect();
     let evidence = crate::evidence::current(&state, &listed, now).await;
     let hazards: Vec<serde_json::Value> = all
@@ -282,7 +282,7 @@ pub async fn hazard(
     let (hazard, version) = log.get(&id).await.map_err(crate::hazard_pages::hazard_error)?;
     let history = log.history(&id).await.map_err(crate::hazard_pages::hazard_error)?;
     let sign_offs = log.sign_offs(&id).await.map_err(crate::hazard_pages::hazard_error)?;
-    let evidence = crate::evidence::for_hazard(&state, &hazard, crate::web::now_ns().max(0) as u64).await;
+    let evidence = crate::evidence::for_hazard(&state, &hazard, state.now_ns()).await;
     let mut out = hazard_json(&hazard, version, &evidence);
     out["evidence"] = json!(evidence);
     out["history"] = json!(history);

@@ -71,7 +71,7 @@ impl DashboardState {
                 "This dashboard cannot record what its users do with audit data, so it shows none.".into(),
             ));
         };
-        let now = crate::web::now_ns().max(0) as u64;
+        let now = self.now_ns();
         recorder(event(user, action, now)).await.map_err(|e| {
             tracing::error!(error = %e, "an auditor's action could not be recorded in the audit trail");
             WebError::Refused(

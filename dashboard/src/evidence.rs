@@ -345,9 +345,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("junit.xml");
         let p = path.to_str().unwrap();
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
-        assert_eq!(test_suite(p, 24, now).status, EvidenceStatus::Stale);
+        assert_eq!(test_suite(p, 24, 1_800_000_000 * NANOS_PER_SEC).status, EvidenceStatus::Stale);
         std::fs::write(&path, r#"<testsuite tests="12" failures="0" errors="0"></testsuite>"#).unwrap();
+        // "Now" is a minute after the file system stamped the result, whatever the test's clock says.
+        let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
+        let now = modified.duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 + 60 * NANOS_PER_SEC;
         let ok = test_suite(p, 24, now);
         assert_eq!((ok.status, ok.detail.as_str()), (EvidenceStatus::Passing, "12 tests passed"));
         assert_eq!(test_suite(p, 24, now + 25 * 3600 * NANOS_PER_SEC).status, EvidenceStatus::Stale);

@@ -66,7 +66,7 @@ impl EvidenceMonitor {
     pub async fn run(self) {
         let every = Duration::from_secs(self.config.check_every_minutes.max(1) * 60);
         loop {
-            match self.round(crate::web::now_ns()).await {
+            match self.round(self.dashboard.now_ns_i64()).await {
                 Ok(round) => {
                     tracing::debug!(checked = round.checked, worsened = round.worsened.len(), "evidence checked")
                 }

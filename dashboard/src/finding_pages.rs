@@ -359,7 +359,7 @@ pub async fn change_status(
     let id = finding.id;
     let expected = Status::parse(&form.expected).ok_or(WebError::BadForm("The form named an unknown status."))?;
     let to = Status::parse(&form.to).ok_or(WebError::BadForm("Choose the status to move the finding to."))?;
-    let now = crate::web::now_ns().max(0) as u64;
+    let now = state.now_ns();
     let what = format!("{} → {}", expected.as_str(), to.as_str());
     let change = store(&state)?.transition(id, expected, to, &user.account.name, &form.note, now);
     decided(&state, &user, peer, &finding, what, change).await?;
@@ -387,7 +387,7 @@ pub async fn assign(
     if form.assignee.chars().count() > 200 {
         return Err(WebError::BadForm("The assignee's name is too long."));
     }
-    let now = crate::web::now_ns().max(0) as u64;
+    let now = state.now_ns();
     let what = format!("assigned to {:?}", form.assignee.trim());
     let change = store(&state)?.assign(id, &form.assignee, &user.account.name, now);
     decided(&state, &user, peer, &finding, what, change).await?;
@@ -418,7 +418,7 @@ pub async fn add_note(
     if form.note.trim().is_empty() {
         return Err(WebError::BadForm("A note cannot be empty."));
     }
-    let now = crate::web::now_ns().max(0) as u64;
+    let now = state.now_ns();
     let change = store(&state)?.add_note(id, &user.account.name, &form.note, now);
     decided(&state, &user, peer, &finding, "note added".into(), change).await?;
     Ok(Redirect::to(&format!("/audit/findings/{id}")).into_response())

@@ -12,7 +12,7 @@ use hazard_log::{Assessment, Control, Hazard, HazardError, HazardLog, HazardStat
 use serde::Deserialize;
 
 use crate::uk_time::format_ns;
-use crate::web::{now_ns, render, same_origin, DashboardState, User, UserView, WebError, WebForm};
+use crate::web::{render, same_origin, DashboardState, User, UserView, WebError, WebForm};
 
 pub(crate) fn log(state: &DashboardState) -> Result<&HazardLog, WebError> {
     state.inner.hazards.as_ref().ok_or(WebError::NotFound("This dashboard has no hazard log."))
@@ -94,7 +94,7 @@ pub async fn log_page(
             (l.to_string(), cells)
         })
         .collect();
-    let now = now_ns().max(0) as u64;
+    let now = state.now_ns();
     let flags: Vec<Option<String>> =
         crate::evidence::current(&state, &shown, now).await.iter().map(|e| crate::evidence::flag(e)).collect();
     let flagged = flags.iter().filter(|f| f.is_some()).count();
@@ -201,7 +201,7 @@ pub async fn hazard_page(
         .map(|s| (s.version, format_ns(s.at_ns.max(0) as u64), s.officer, s.statement))
         .collect();
     let signed_current = sign_offs.iter().any(|s| s.0 == version);
-    let evidence = crate::evidence::for_hazard(&state, &hazard, now_ns().max(0) as u64).await;
+    let evidence = crate::evidence::for_hazard(&state, &hazard, state.now_ns()).await;
     let flag = crate::evidence::flag(&evidence);
     let can_edit = user.allowed("POST", "/hazards/{id}/edit").is_ok();
     let page = HazardPage {
@@ -465,8 +465,8 @@ async fn save(
     }
     let actor = user.account.name.clone();
     let saved = match (existing, form.version) {
-        (None, _) => log.create(&hazard, &actor, &form.reason, now_ns()).await,
-        (Some(_), Some(version)) => log.update(&hazard, version, &actor, &form.reason, now_ns()).await,
+        (None, _) => log.create(&hazard, &actor, &form.reason, state.now_ns_i64()).await,
+        (Some(_), Some(version)) => log.update(&hazard, version, &actor, &form.reason, state.now_ns_i64()).await,
         (Some(_), None) => return Err(WebError::BadForm("The form did not say which version it edits.")),
     };
     match saved {
@@ -523,7 +523,8 @@ pub async fn sign_off(
     if form.statement.trim().is_empty() {
         return Err(WebError::BadForm("A sign-off needs a statement of what was reviewed."));
     }
-    match log(&state)?.sign_off(&id, form.version, &user.account.name, form.statement.trim(), now_ns()).await {
+    match log(&state)?.sign_off(&id, form.version, &user.account.name, form.statement.trim(), state.now_ns_i64()).await
+    {
         Ok(()) => Ok(Redirect::to(&format!("/hazards/{id}")).into_response()),
         Err(HazardError::Conflict { .. }) => {
             Err(WebError::BadForm("The hazard changed since you opened it: review the new version, then sign it off."))

@@ -150,7 +150,7 @@ struct Tokens {
 }
 
 fn unix_now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    i64::try_from(audit_store::Clock::System.now_s()).unwrap_or(i64::MAX)
 }
 
 /// The PKCE S256 challenge for a verifier.

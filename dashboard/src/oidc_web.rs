@@ -17,7 +17,7 @@ use sqlx::Row;
 use crate::accounts::AccountError;
 use crate::oidc::{OidcError, OidcProvider};
 use crate::sessions::random_token;
-use crate::web::{cookie, now_ns, render, set_cookie, DashboardState, UserView, SESSION_COOKIE};
+use crate::web::{cookie, render, set_cookie, DashboardState, UserView, SESSION_COOKIE};
 
 /// Ties a pending sign-in to the browser that started it.
 const BROWSER_COOKIE: &str = "pathwatch_oidc";
@@ -160,7 +160,7 @@ async fn begin(state: &DashboardState) -> Result<Response, OidcError> {
     // Discovery first: if the provider is down, nothing is stored.
     let url = provider.authorization_url(&login_state, &nonce, &verifier).await?;
     let pool = state.accounts().pool();
-    let now = now_ns();
+    let now = state.now_ns_i64();
     sqlx::query("DELETE FROM oidc_logins WHERE created_ns < ?")
         .bind(now - PENDING_FOR_NS)
         .execute(pool)
@@ -208,7 +208,7 @@ async fn finish(state: &DashboardState, headers: &HeaderMap, query: &str) -> Res
             "This sign-in link has already been used, or was not started here. Start again from the sign-in page.",
         ));
     };
-    if now_ns() - pending.created_ns > PENDING_FOR_NS {
+    if state.now_ns_i64() - pending.created_ns > PENDING_FOR_NS {
         return Err(OidcError::BadCallback(
             "The sign-in took longer than 10 minutes and has expired. Start again from the sign-in page.",
         ));
@@ -230,7 +230,7 @@ async fn finish(state: &DashboardState, headers: &HeaderMap, query: &str) -> Res
     ))?;
     let identity = provider.identify(&code, &pending.verifier, &pending.nonce).await?;
     let account = state.accounts().sign_in_oidc(&identity).await?;
-    let token = state.sessions().start(&account.name, now_ns()).await?;
+    let token = state.sessions().start(&account.name, state.now_ns_i64()).await?;
     tracing::info!(account = %account.name, role = %account.role, "signed in through OpenID Connect");
     // A page that moves on to `/` rather than a 303: the browser arrived here from the provider's
     // site, and after such a cross-site redirect chain it would withhold the new SameSite=Strict

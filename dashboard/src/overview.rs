@@ -157,7 +157,7 @@ struct HomePage {
 pub(crate) async fn home(State(state): State<DashboardState>, User(user): User) -> Result<Response, WebError> {
     user.allowed("GET", "/")?;
     let lines = state.inner.parts.lines.iter().flat_map(|l| l.lines()).map(str::to_string).collect();
-    let now = crate::web::now_ns() as u64;
+    let now = state.now_ns();
     let mut rows = Vec::new();
     if let Some(store) = &state.inner.store {
         let visible = state.inner.pathways.iter().filter(|p| user.sees(p));

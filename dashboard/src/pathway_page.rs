@@ -18,7 +18,7 @@ use crate::pathways::{
 };
 use crate::slo_eval::CANARY_SERVICE;
 use crate::uk_time::format_ns;
-use crate::web::{now_ns, render, DashboardState, User, UserView, WebError};
+use crate::web::{render, DashboardState, User, UserView, WebError};
 
 /// Runs listed on the page, newest first.
 const RUNS_SHOWN: usize = 25;
@@ -250,7 +250,7 @@ pub async fn detail(state: &DashboardState, user: &Account, id: &str) -> Result<
     let pathway = find(state, user, id)?;
     let store = state.store().ok_or(WebError::NotFound("This dashboard has no telemetry store."))?;
     let internal = WebError::from;
-    let now = now_ns().max(0) as u64;
+    let now = state.now_ns();
     let runs = recent_runs(store, &pathway.flow, now, crate::pathways::RUNS_PER_DAY).await.map_err(internal)?;
     let (health, per_selector) = health_from(store, pathway, &runs, now, STALE_AFTER_NS).await.map_err(internal)?;
     let steps = if pathway.flow.is_empty() {

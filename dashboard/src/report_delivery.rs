@@ -119,7 +119,7 @@ impl ReportDelivery {
         )
         .bind(schedule_key(schedule))
         .bind(tick.timestamp_nanos_opt().unwrap_or(0))
-        .bind(crate::web::now_ns())
+        .bind(audit_store::Clock::System.now_ns_i64())
         .bind(delivered)
         .bind(&detail)
         .execute(self.dashboard.accounts().pool())

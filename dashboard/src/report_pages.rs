@@ -11,7 +11,7 @@ use reports::{pack, Period, ReportKind};
 use serde::Deserialize;
 
 use crate::report_inputs::{gather, Deployment, GatherError, Telemetry};
-use crate::web::{now_ns, render, DashboardState, User, UserView, WebError};
+use crate::web::{render, DashboardState, User, UserView, WebError};
 
 #[derive(Template)]
 #[template(path = "reports.html")]
@@ -48,8 +48,8 @@ fn last_month(now_ns: i64) -> (String, String) {
     (first_last.format("%Y-%m-%d").to_string(), first_this.format("%Y-%m-%d").to_string())
 }
 
-fn page(user: UserView, q: &ReportQuery, error: Option<String>) -> ReportsPage {
-    let (from, to) = last_month(now_ns());
+fn page(user: UserView, q: &ReportQuery, error: Option<String>, now_ns: i64) -> ReportsPage {
+    let (from, to) = last_month(now_ns);
     ReportsPage {
         title: "Assurance reports",
         user: Some(user),
@@ -64,7 +64,7 @@ fn page(user: UserView, q: &ReportQuery, error: Option<String>) -> ReportsPage {
 pub async fn reports_page(State(state): State<DashboardState>, User(user): User) -> Result<Response, WebError> {
     user.allowed("GET", "/reports")?;
     deployment(&state)?;
-    Ok(render(StatusCode::OK, &page(user.view(), &ReportQuery::default(), None)))
+    Ok(render(StatusCode::OK, &page(user.view(), &ReportQuery::default(), None, state.now_ns_i64())))
 }
 
 pub async fn download(
@@ -75,7 +75,8 @@ pub async fn download(
     user.allowed("GET", "/reports/download")?;
     let deployment = deployment(&state)?;
     let log = state.inner.hazards.as_ref().ok_or(WebError::NotFound("This dashboard has no hazard log."))?;
-    let refuse = |message: String| render(StatusCode::BAD_REQUEST, &page(user.view(), &q, Some(message)));
+    let refuse =
+        |message: String| render(StatusCode::BAD_REQUEST, &page(user.view(), &q, Some(message), state.now_ns_i64()));
     let Some(kind) = ReportKind::parse(&q.report) else {
         return Ok(refuse(format!("report {:?}: choose dcb0129, dtac or dspt", q.report)));
     };

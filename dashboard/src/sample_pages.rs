@@ -103,7 +103,7 @@ async fn list(
     error: Option<String>,
 ) -> Result<Response, WebError> {
     let rows = store(state)?.samples().await.map_err(failed)?.iter().map(SampleRow::from).collect();
-    let now = crate::web::now_ns().max(0) as u64;
+    let now = state.now_ns();
     let page = ListPage {
         title: "Audit samples",
         user: Some(user.view()),
@@ -223,7 +223,7 @@ pub async fn draw(
         client_address: peer,
     };
     state.record_auditor(&user.account, record).await?;
-    let now = crate::web::now_ns().max(0) as u64;
+    let now = state.now_ns();
     let sample = match store(&state)?.draw_sample(telemetry, unit, &query, &user.account.name, now).await {
         Ok(s) => s,
         Err(ReviewError::Invalid(m)) => return list(&state, &user, StatusCode::BAD_REQUEST, Some(m)).await,
@@ -376,7 +376,7 @@ pub async fn review(
         client_address: peer,
     };
     state.record_auditor(&user.account, record).await?;
-    let now = crate::web::now_ns().max(0) as u64;
+    let now = state.now_ns();
     store(&state)?.review_item(id, position, outcome, &form.note, &user.account.name, now).await.map_err(failed)?;
     Ok(Redirect::to(&format!("/audit/samples/{id}#item-{position}")).into_response())
 }
@@ -448,9 +448,8 @@ pub struct CoverageQuery {
     year: Option<i32>,
 }
 
-/// A moment inside the DSPT year that starts on 1 July of `year` (now when none is given).
-pub(crate) fn dspt_instant(year: Option<i32>) -> Result<u64, WebError> {
-    let now = crate::web::now_ns().max(0) as u64;
+/// A moment inside the DSPT year that starts on 1 July of `year` (`now` when none is given).
+pub(crate) fn dspt_instant(year: Option<i32>, now: u64) -> Result<u64, WebError> {
     match year {
         None => Ok(now),
         Some(y) if (2000..=2200).contains(&y) => Ok(chrono::NaiveDate::from_ymd_opt(y, 7, 2)
@@ -468,7 +467,7 @@ pub async fn coverage_page(
 ) -> Result<Response, WebError> {
     user.allowed("GET", "/audit/coverage")?;
     unscoped(&user.account)?;
-    let (from, to, label) = dspt_year(dspt_instant(q.year)?);
+    let (from, to, label) = dspt_year(dspt_instant(q.year, state.now_ns())?);
     let telemetry = state.store().ok_or(WebError::NotFound("This dashboard has no audit store."))?;
     let rows = store(&state)?.coverage(telemetry, from, to).await.map_err(failed)?;
     let start_year: i32 = label.get(..4).and_then(|y| y.parse().ok()).unwrap_or(2026);

@@ -80,7 +80,7 @@ pub(crate) async fn login(
     match state.inner.accounts.verify(&form.name, &form.password).await {
         Ok(account) => {
             state.inner.throttle.succeeded(&attempt).await?;
-            let token = state.inner.sessions.start(&account.name, now_ns()).await?;
+            let token = state.inner.sessions.start(&account.name, state.now_ns_i64()).await?;
             let target = if account.must_change_password { "/account/password" } else { "/" };
             let mut response = Redirect::to(target).into_response();
             let session = set_cookie(&state.inner.config, SESSION_COOKIE, &token, "/", None);
@@ -240,7 +240,7 @@ pub(crate) async fn change_password(
         Err(e) => return Err(e.into()),
     }
     // set_password ended every session of the account; this browser gets a fresh one.
-    let token = state.inner.sessions.start(&name, now_ns()).await?;
+    let token = state.inner.sessions.start(&name, state.now_ns_i64()).await?;
     let mut response = Redirect::to("/").into_response();
     response
         .headers_mut()

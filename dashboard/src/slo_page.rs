@@ -138,7 +138,7 @@ fn chart(status: &SloStatus) -> (Option<String>, String) {
 
 pub async fn slos_page(State(state): State<DashboardState>, User(user): User) -> Result<Response, WebError> {
     user.allowed("GET", "/slos")?;
-    let now = crate::web::now_ns() as u64;
+    let now = state.now_ns();
     let mut views = Vec::new();
     if let Some(store) = state.store() {
         let evaluated = crate::slo_eval::evaluate_all(store, state.visible_slos(&user.account), now).await?;

@@ -154,6 +154,9 @@ pub(crate) struct Inner {
     pub(crate) findings: Option<audit_review::ReviewStore>,
     /// Where auditors' actions are recorded as audit events; without it no audit data is shown.
     pub(crate) audit_recorder: Option<crate::audit_trail::Recorder>,
+    /// Where every page, form and the evidence monitor take "now" from (the system clock unless a
+    /// test sets one).
+    pub(crate) clock: audit_store::Clock,
 }
 
 impl DashboardState {
@@ -181,6 +184,7 @@ impl DashboardState {
                 reports: None,
                 findings: None,
                 audit_recorder: None,
+                clock: audit_store::Clock::System,
             }),
         }
     }
@@ -242,6 +246,21 @@ impl DashboardState {
         })
     }
 
+    /// Takes "now" from `clock` instead of the system clock (tests run the pages at a fixed instant).
+    pub fn with_clock(self, clock: audit_store::Clock) -> DashboardState {
+        self.configure("with_clock", "the system clock is used", |inner| inner.clock = clock)
+    }
+
+    /// Now, from the dashboard's clock: nanoseconds since the Unix epoch.
+    pub fn now_ns(&self) -> u64 {
+        self.inner.clock.now_ns()
+    }
+
+    /// `now_ns` as the signed nanoseconds dashboard.db keeps.
+    pub(crate) fn now_ns_i64(&self) -> i64 {
+        self.inner.clock.now_ns_i64()
+    }
+
     /// Adds OpenID Connect sign-in.
     pub fn with_oidc(self, provider: crate::oidc::OidcProvider) -> DashboardState {
         self.configure("with_oidc", "single sign-on is off", |inner| inner.oidc = Some(provider))
@@ -285,7 +304,7 @@ impl DashboardState {
         peer: Option<std::net::IpAddr>,
     ) -> Result<Result<crate::throttle::Attempt, Duration>, WebError> {
         let address = peer.map(|ip| ip.to_string());
-        Ok(self.inner.throttle.attempt(name, address.as_deref(), now_ns()).await?)
+        Ok(self.inner.throttle.attempt(name, address.as_deref(), self.now_ns_i64()).await?)
     }
 
     pub fn store(&self) -> Option<&audit_store::AnyStore> {
@@ -370,10 +389,6 @@ impl DashboardState {
     pub fn sessions(&self) -> &Sessions {
         &self.inner.sessions
     }
-}
-
-pub fn now_ns() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0)
 }
 
 pub fn router(state: DashboardState) -> Router {
@@ -748,6 +763,8 @@ pub struct AnyUser {
     pub csrf: String,
     pub(crate) token: String,
     path: String,
+    /// When the request was signed in: the time the page header shows.
+    at_ns: u64,
 }
 
 impl AnyUser {
@@ -762,7 +779,7 @@ impl AnyUser {
             can_see_reports: roles_for("GET", "/reports").contains(&self.account.role),
             can_see_findings: roles_for("GET", "/audit/findings").contains(&self.account.role),
             can_search_audit: roles_for("GET", "/audit/search").contains(&self.account.role),
-            now: crate::uk_time::format_ns(now_ns().max(0) as u64),
+            now: crate::uk_time::format_ns(self.at_ns),
             csrf: self.csrf.clone(),
             path: self.path.clone(),
         }
@@ -796,7 +813,8 @@ impl FromRequestParts<DashboardState> for AnyUser {
     async fn from_request_parts(parts: &mut Parts, state: &DashboardState) -> Result<Self, Self::Rejection> {
         let name = cookie_name(&state.inner.config, SESSION_COOKIE, "/");
         let token = cookie(&parts.headers, &name).ok_or(WebError::SignIn)?;
-        let session = state.inner.sessions.find(&token, now_ns()).await?.ok_or(WebError::SignIn)?;
+        let at_ns = state.now_ns();
+        let session = state.inner.sessions.find(&token, state.now_ns_i64()).await?.ok_or(WebError::SignIn)?;
         let account = match state.inner.accounts.get(&session.account).await {
             Ok(a) if !a.disabled => a,
             Ok(_) | Err(AccountError::NotFound(_)) => {
@@ -807,7 +825,7 @@ impl FromRequestParts<DashboardState> for AnyUser {
         };
         // Kept for extractors that run after this one (`WebForm`), so they need not look again.
         parts.extensions.insert(SignedIn(account.role));
-        Ok(AnyUser { account, csrf: session.csrf_token, token, path: parts.uri.path().to_string() })
+        Ok(AnyUser { account, csrf: session.csrf_token, token, path: parts.uri.path().to_string(), at_ns })
     }
 }
 

@@ -44,10 +44,6 @@ pub(crate) fn read(i: u64, user: &str, org: &str, nhs: &str) -> AuditEvent {
     }
 }
 
-fn event_time() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64
-}
-
 /// What auditors did, as the chain records it: (user, action, resource id, purpose).
 pub(crate) async fn auditor_events(store: &SqliteStore) -> Vec<(String, String, String, String)> {
     let all = store.audit_chain_page(0, 1_000).await.unwrap();
@@ -118,15 +114,20 @@ pub(crate) async fn rig() -> Rig {
         .await
         .unwrap();
     let findings = ReviewStore::open(&dir.path().join("audit-review.db")).await.unwrap();
+    // The pages run an hour after the fixtures' events, whatever today's date is: searches, samples
+    // and reviews are recorded then, inside the November 2026 windows the tests ask about.
+    let clock = audit_store::Clock::manual(AT + 3_600 * SEC);
     // Auditors' actions go into the same chain, as the collector's writer does in `pathwatch up`.
     let chain_store = store.clone();
+    let received = clock.clone();
     let recorder: dashboard::audit_trail::Recorder = std::sync::Arc::new(move |event| {
         let store = chain_store.clone();
+        let received = received.now_ns();
         Box::pin(async move {
             let batch =
                 audit_store::SqliteBatch::prepare(audit_store::IngestBatch { spans: vec![], audit: vec![event] })
                     .map_err(|e| e.to_string())?;
-            store.commit_ingest(event_time(), vec![batch]).await.map(|_| ()).map_err(|e| e.to_string())
+            store.commit_ingest(received, vec![batch]).await.map(|_| ()).map_err(|e| e.to_string())
         })
     });
     // Everything else the dashboard serves, so the route walk in `routes` finds data behind every page.
@@ -148,7 +149,8 @@ pub(crate) async fn rig() -> Rig {
         .with_hazards(log)
         .with_reports(deployment)
         .with_findings(findings.clone())
-        .with_audit_recorder(recorder);
+        .with_audit_recorder(recorder)
+        .with_clock(clock);
     Rig { _dir: dir, app: router(state), store, findings }
 }
 

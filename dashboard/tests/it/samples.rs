@@ -120,9 +120,8 @@ async fn ig_leads_draw_review_export_and_see_coverage_and_every_step_is_recorded
         audit_retention_days: 30,
         store_kind: "SQLite".into(),
     };
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-    let today = chrono::DateTime::from_timestamp(now as i64, 0).unwrap().date_naive();
-    let period = reports::Period::from_dates("2026-11-01", &(today + chrono::Duration::days(1)).to_string()).unwrap();
+    // The month the fixtures and the dashboard's clock are in.
+    let period = reports::Period::from_dates("2026-11-01", "2026-12-01").unwrap();
     let inputs = dashboard::report_inputs::gather(&telemetry, &log, &deployment, period).await.unwrap();
     let review = inputs.review.expect("review sections");
     assert_eq!(review.samples.len(), 2);

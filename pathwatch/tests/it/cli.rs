@@ -77,25 +77,18 @@ async fn ingest_then_search_trace_and_verify_from_the_command_line_and_detect_ta
     let reply =
         client.post(format!("{}/v1/audit", collector.url)).bearer_auth(TOKEN).json(&events).send().await.unwrap();
     assert_eq!(reply.status(), 200);
+    let mut span = otlp_span("0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331");
+    span["attributes"] = serde_json::json!([{"key": "correlation_id", "value": {"stringValue": "corr-cli"}}]);
     let otlp = serde_json::json!({"resourceSpans": [{"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "cli"}}]},
-        "scopeSpans": [{"spans": [{"traceId": "0af7651916cd43dd8448eb211c80319c", "spanId": "b7ad6b7169203331", "name": "GET /Patient",
-        "startTimeUnixNano": "1795132800000000000", "endTimeUnixNano": "1795132800100000000",
-        "attributes": [{"key": "correlation_id", "value": {"stringValue": "corr-cli"}}]}]}]}]});
+        "scopeSpans": [{"spans": [span]}]}]});
     let reply =
         client.post(format!("{}/v1/traces", collector.url)).bearer_auth(TOKEN).json(&otlp).send().await.unwrap();
     assert_eq!(reply.status(), 200);
     collector.kill();
 
-    let out = run(pathwatch(&data).args([
-        "audit",
-        "search",
-        "--patient",
-        "900 000 0009",
-        "--from",
-        "2026-11-20",
-        "--to",
-        "2026-11-21",
-    ]));
+    let (from, to) = (fixture_day(0), fixture_day(1));
+    let out =
+        run(pathwatch(&data).args(["audit", "search", "--patient", "900 000 0009", "--from", &from, "--to", &to]));
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let lines: Vec<serde_json::Value> =
         String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();

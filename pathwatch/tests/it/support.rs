@@ -76,9 +76,34 @@ impl Drop for Collector {
     }
 }
 
+/// When the fixtures happened: an hour before the test started, so they sit inside every retention
+/// window and skew check whatever today's date is (and whatever faketime makes it).
+pub fn fixture_ns() -> u64 {
+    static AT: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *AT.get_or_init(|| audit_store::system_now_ns() - 3_600 * 1_000_000_000)
+}
+
+/// `fixture_ns` as the RFC 3339 time audit events carry.
+pub fn fixture_time() -> String {
+    let at = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(fixture_ns())).unwrap();
+    at.format(&time::format_description::well_known::Rfc3339).unwrap()
+}
+
+/// The calendar day `days` after the fixtures' (negative: before), as `--from`/`--to` take it.
+pub fn fixture_day(days: i64) -> String {
+    let at = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(fixture_ns())).unwrap();
+    (at.date() + time::Duration::days(days)).to_string()
+}
+
+/// A span of a trace, started at the fixtures' time and lasting 100 ms, in OTLP/JSON.
+pub fn otlp_span(trace_id: &str, span_id: &str) -> serde_json::Value {
+    serde_json::json!({"traceId": trace_id, "spanId": span_id, "name": "GET /Patient",
+        "startTimeUnixNano": fixture_ns().to_string(), "endTimeUnixNano": (fixture_ns() + 100_000_000).to_string()})
+}
+
 pub fn audit_event(id: &str) -> serde_json::Value {
     serde_json::json!({
-        "event_id": id, "time": "2026-11-20T10:00:00Z",
+        "event_id": id, "time": fixture_time(),
         "actor": {"user_id": format!("user-{}", id.len() % 7), "role": "R8000", "organisation": "A81001"},
         "action": "read", "outcome": "success", "patient_nhs_number": "9000000009",
         "correlation_id": format!("corr-{id}")
