@@ -20,7 +20,7 @@ pub mod writer;
 
 use std::sync::Arc;
 
-use audit_store::{IngestBatch, NANOS_PER_SEC};
+use audit_store::{Clock, IngestBatch, NANOS_PER_SEC};
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -46,21 +46,30 @@ pub struct CollectorState {
     pub writer: Writer,
     pub pseudonymiser: Option<Arc<Pseudonymiser>>,
     pub metrics: Arc<Metrics>,
+    /// "Now" for the audit events' skew check and the time batches are received.
+    pub clock: Clock,
 }
 
 impl CollectorState {
-    /// Starts the writer on `sink` and assembles the state.
+    /// Starts the writer on `sink` and assembles the state; `clock` is `Clock::System` but in tests.
     pub fn new(
         config: CollectorConfig,
         tokens: IngestTokens,
         sink: Sink,
         pseudonym_key: Vec<u8>,
         metrics: Arc<Metrics>,
+        clock: Clock,
     ) -> Self {
-        let writer =
-            Writer::start(sink, metrics.clone(), config.queue_depth, config.max_batch_rows, config.retry_after_secs);
+        let writer = Writer::start(
+            sink,
+            metrics.clone(),
+            config.queue_depth,
+            config.max_batch_rows,
+            config.retry_after_secs,
+            clock.clone(),
+        );
         let pseudonymiser = config.pseudonymise_traces.then(|| Arc::new(Pseudonymiser::new(pseudonym_key)));
-        CollectorState { config: Arc::new(config), tokens: Arc::new(tokens), writer, pseudonymiser, metrics }
+        CollectorState { config: Arc::new(config), tokens: Arc::new(tokens), writer, pseudonymiser, metrics, clock }
     }
 }
 
@@ -197,7 +206,7 @@ async fn audit_inner(
     let limit = state.config.max_body_bytes;
     let body = wire::decoded_body(headers, body_or_error(body, limit)?, limit)?;
     let limits = audit::Limits {
-        now_ns: writer::now_ns(),
+        now_ns: state.clock.now_ns(),
         max_future_skew_ns: state.config.max_future_skew_secs.saturating_mul(NANOS_PER_SEC),
         max_records: state.config.max_audit_records,
     };

@@ -6,9 +6,9 @@
 //! transaction (SQLite store, or the spool in front of ClickHouse) and answers each request.
 
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
-use audit_store::{IngestBatch, IngestReceipt, SqliteBatch, SqliteStore, StoreError};
+use audit_store::{Clock, IngestBatch, IngestReceipt, SqliteBatch, SqliteStore, StoreError};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::IngestError;
@@ -101,9 +101,10 @@ impl Writer {
         queue_depth: usize,
         max_batch_rows: usize,
         retry_after: u32,
+        clock: Clock,
     ) -> Writer {
         let (queue, rx) = mpsc::channel(queue_depth.max(1));
-        tokio::spawn(run(sink.clone(), metrics, rx, max_batch_rows.max(1), retry_after));
+        tokio::spawn(run(sink.clone(), metrics, rx, max_batch_rows.max(1), retry_after, clock));
         Writer { queue, sink, retry_after }
     }
 
@@ -119,11 +120,16 @@ impl Writer {
     }
 }
 
-pub fn now_ns() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
-}
-
-async fn run(sink: Sink, metrics: Arc<Metrics>, mut rx: mpsc::Receiver<Job>, max_rows: usize, retry_after: u32) {
+/// Commits batches as they come, several at once when they queue up; each commit is stamped with the
+/// time `clock` says it was received.
+async fn run(
+    sink: Sink,
+    metrics: Arc<Metrics>,
+    mut rx: mpsc::Receiver<Job>,
+    max_rows: usize,
+    retry_after: u32,
+    clock: Clock,
+) {
     while let Some(first) = rx.recv().await {
         let mut total = first.batch.rows();
         let mut jobs = vec![first];
@@ -139,7 +145,7 @@ async fn run(sink: Sink, metrics: Arc<Metrics>, mut rx: mpsc::Receiver<Job>, max
         let (batches, replies): (Vec<_>, Vec<_>) = jobs.into_iter().map(|j| (j.batch, j.done)).unzip();
         metrics.batch_rows.observe(total as f64);
         let started = Instant::now();
-        match sink.commit(now_ns(), batches).await {
+        match sink.commit(clock.now_ns(), batches).await {
             Ok(receipts) => {
                 metrics.commit_seconds.observe(started.elapsed().as_secs_f64());
                 for (receipt, reply) in receipts.into_iter().zip(replies) {

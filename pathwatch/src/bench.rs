@@ -317,7 +317,7 @@ pub async fn ingest(args: IngestBench) -> anyhow::Result<std::process::ExitCode>
         bail!("--spans, --batch and --connections must be at least 1");
     }
     let tmp = TempDir::new()?;
-    let t0 = collector::writer::now_ns() - 3_600_000_000_000;
+    let t0 = audit_store::system_now_ns() - 3_600_000_000_000;
     let bodies = Arc::new(requests(args.spans, args.batch, t0));
     let wire_mib = bodies.iter().map(Vec::len).sum::<usize>() as f64 / (1024.0 * 1024.0);
     eprintln!(

@@ -232,7 +232,7 @@ async fn time_pages(store: AnyStore, requests: usize, dir: &std::path::Path) -> 
 
 pub async fn dashboard(args: DashboardBench) -> anyhow::Result<std::process::ExitCode> {
     let dir = tempfile::tempdir()?;
-    let now = audit_store::Clock::System.now_ns_i64() as u64;
+    let now = audit_store::system_now_ns();
     let runs = args.days * 1440 * FLOWS.len() as u64;
     println!(
         "Dashboard pages with {runs} canary runs ({} spans) over {} days and {} real-traffic spans; {} timed requests per page",

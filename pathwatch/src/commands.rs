@@ -92,5 +92,5 @@ pub async fn trace(config: &Config, id: &str) -> anyhow::Result<ExitCode> {
 }
 
 pub fn now_ns() -> u64 {
-    audit_store::Clock::System.now_ns_i64().max(0) as u64
+    audit_store::system_now_ns()
 }

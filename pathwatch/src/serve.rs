@@ -124,7 +124,14 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
         .clone()
         .or_else(|| generated_token.clone())
         .or_else(|| config.collector.ingest_tokens.values().next().cloned());
-    let state = CollectorState::new(config.collector.clone(), tokens, sink, pseudonym_key.into_bytes(), metrics);
+    let state = CollectorState::new(
+        config.collector.clone(),
+        tokens,
+        sink,
+        pseudonym_key.into_bytes(),
+        metrics,
+        audit_store::Clock::System,
+    );
     // What dashboard users do with audit data goes into the chain through this process's writer.
     let writer = state.writer.clone();
     let recorder: dashboard::audit_trail::Recorder = std::sync::Arc::new(move |event| {
@@ -355,7 +362,7 @@ fn start_canaries(
 /// Drops whole days past their retention period, once at start and then hourly.
 async fn retention(store: AnyStore, spans_days: u32, audit_days: u32) {
     loop {
-        let today = (collector::writer::now_ns() / NANOS_PER_DAY) as i64;
+        let today = (audit_store::system_now_ns() / NANOS_PER_DAY) as i64;
         for (kind, days) in [(DataKind::Spans, spans_days), (DataKind::AuditEvents, audit_days)] {
             if let Err(e) = store.drop_days_before(kind, today - i64::from(days)).await {
                 tracing::warn!(error = %e, ?kind, "retention could not drop old data; will retry in an hour");

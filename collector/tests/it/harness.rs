@@ -10,6 +10,8 @@ use http_body_util::BodyExt;
 use tower::ServiceExt;
 
 pub const TOKEN: &str = "test-token-0123456789";
+/// 21 November 2026, 00:00 UTC: when the collector under test receives everything.
+pub const FIXTURES_RECEIVED_NS: u64 = 1_795_219_200 * 1_000_000_000;
 
 pub struct Harness {
     pub router: Router,
@@ -29,8 +31,10 @@ impl Harness {
         let db_path = dir.path().join("t.db");
         let store = SqliteStore::open(&db_path).await.unwrap();
         let tokens = IngestTokens::new([("test".to_string(), TOKEN.to_string())]);
-        let state =
-            CollectorState::new(config, tokens, Sink::Sqlite(store.clone()), b"key".to_vec(), Arc::new(Metrics::new()));
+        let metrics = Arc::new(Metrics::new());
+        // The day after the fixtures' audit events (20 November 2026), whatever today's date is.
+        let clock = audit_store::Clock::manual(FIXTURES_RECEIVED_NS);
+        let state = CollectorState::new(config, tokens, Sink::Sqlite(store.clone()), b"key".to_vec(), metrics, clock);
         Harness { router: collector::router(state.clone()), store, state, db_path, _dir: dir }
     }
 
