@@ -120,15 +120,6 @@ step "Rust tests"
 # --no-fail-fast: one failing test binary must not hide the others.
 cargo test --workspace --quiet --no-fail-fast
 
-step "Rust tests again with the clock moved ${PATHWATCH_TEST_CLOCK_SHIFT:=+400d} (faketime): none may depend on today's date"
-# Only the wall clock moves. Rust's standard library waits on futexes with absolute monotonic
-# deadlines that libfaketime cannot see, so a moved monotonic clock turns a 100 ms wait into a year.
-# Doc tests are left out: rustdoc hangs under faketime. The servers started above keep the real
-# clock, and tests that start their own ClickHouse start it without libfaketime (its allocator cannot
-# start under it). PATHWATCH_TEST_CLOCK_SHIFT takes any faketime -f offset or "@YYYY-MM-DD hh:mm:ss".
-FAKETIME_DONT_FAKE_MONOTONIC=1 faketime -f "$PATHWATCH_TEST_CLOCK_SHIFT" \
-    cargo test --workspace --lib --bins --tests --quiet --no-fail-fast
-
 step "Python tests"
 target_dir=$(cargo metadata --format-version 1 --no-deps | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 export PATHWATCH_BIN="$target_dir/debug/pathwatch"
@@ -136,3 +127,17 @@ export PATHWATCH_BIN="$target_dir/debug/pathwatch"
 
 step "Browser tests (headless Chromium, axe-core; screenshots in tests/browser/artifacts)"
 (cd tests/browser && node --test --test-concurrency=1)
+
+step "Every suite again with the clock moved ${PATHWATCH_TEST_CLOCK_SHIFT:=+400d} (faketime): none may depend on today's date"
+# PATHWATCH_TEST_CLOCK_SHIFT takes any faketime -f offset (-30d) or start time ("@2026-08-20 12:00:00").
+# The servers started above keep the real clock; tests that start their own ClickHouse start it
+# without libfaketime (its allocator cannot start under it).
+# Rust: only the wall clock moves. The standard library waits on futexes with absolute monotonic
+# deadlines that libfaketime cannot see, so a moved monotonic clock turns a 100 ms wait into a year.
+# Doc tests are left out: rustdoc hangs under faketime.
+FAKETIME_DONT_FAKE_MONOTONIC=1 faketime -f "$PATHWATCH_TEST_CLOCK_SHIFT" \
+    cargo test --workspace --lib --bins --tests --quiet --no-fail-fast
+# Python's and Node's sleeps need the monotonic clock moved with the wall clock (with it real,
+# Python's time.sleep fails with EINVAL).
+faketime -f "$PATHWATCH_TEST_CLOCK_SHIFT" .venv/bin/python -m pytest -q -p no:cacheprovider tests
+(cd tests/browser && faketime -f "$PATHWATCH_TEST_CLOCK_SHIFT" node --test --test-concurrency=1)
