@@ -122,11 +122,12 @@ cargo test --workspace --quiet --no-fail-fast
 
 step "Python tests"
 target_dir=$(cargo metadata --format-version 1 --no-deps | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
-export PATHWATCH_BIN="$target_dir/debug/pathwatch"
-.venv/bin/python -m pytest -q -p no:cacheprovider tests
+# Given to the Python and browser suites only: the binary's own tests read PATHWATCH_* as configuration.
+bin="$target_dir/debug/pathwatch"
+PATHWATCH_BIN="$bin" .venv/bin/python -m pytest -q -p no:cacheprovider tests
 
 step "Browser tests (headless Chromium, axe-core; screenshots in tests/browser/artifacts)"
-(cd tests/browser && node --test --test-concurrency=1)
+(cd tests/browser && PATHWATCH_BIN="$bin" node --test --test-concurrency=1)
 
 step "Every suite again with the clock moved ${PATHWATCH_TEST_CLOCK_SHIFT:=+400d} (faketime): none may depend on today's date"
 # PATHWATCH_TEST_CLOCK_SHIFT takes any faketime -f offset (-30d) or start time ("@2026-08-20 12:00:00").
@@ -139,5 +140,5 @@ FAKETIME_DONT_FAKE_MONOTONIC=1 faketime -f "$PATHWATCH_TEST_CLOCK_SHIFT" \
     cargo test --workspace --lib --bins --tests --quiet --no-fail-fast
 # Python's and Node's sleeps need the monotonic clock moved with the wall clock (with it real,
 # Python's time.sleep fails with EINVAL).
-faketime -f "$PATHWATCH_TEST_CLOCK_SHIFT" .venv/bin/python -m pytest -q -p no:cacheprovider tests
-(cd tests/browser && faketime -f "$PATHWATCH_TEST_CLOCK_SHIFT" node --test --test-concurrency=1)
+PATHWATCH_BIN="$bin" faketime -f "$PATHWATCH_TEST_CLOCK_SHIFT" .venv/bin/python -m pytest -q -p no:cacheprovider tests
+(cd tests/browser && PATHWATCH_BIN="$bin" faketime -f "$PATHWATCH_TEST_CLOCK_SHIFT" node --test --test-concurrency=1)

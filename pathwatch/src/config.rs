@@ -212,8 +212,9 @@ impl Default for RetentionConfig {
     }
 }
 
-/// Environment variables starting `PATHWATCH_` that are not configuration keys.
-const NOT_CONFIG: &[&str] = &["REQUIRE_SERVICES", "ADMIN_PASSWORD", "LOG"];
+/// Environment variables starting `PATHWATCH_` that are not configuration keys (`BIN` is the binary
+/// the Python and browser suites run; `TEST_*` are test servers' addresses).
+const NOT_CONFIG: &[&str] = &["REQUIRE_SERVICES", "ADMIN_PASSWORD", "LOG", "BIN"];
 
 /// Loads and validates the configuration.
 pub fn load(file: Option<&Path>, data_dir_flag: Option<&Path>) -> anyhow::Result<Config> {
