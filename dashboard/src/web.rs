@@ -814,7 +814,7 @@ impl FromRequestParts<DashboardState> for AnyUser {
         let name = cookie_name(&state.inner.config, SESSION_COOKIE, "/");
         let token = cookie(&parts.headers, &name).ok_or(WebError::SignIn)?;
         let at_ns = state.now_ns();
-        let session = state.inner.sessions.find(&token, state.now_ns_i64()).await?.ok_or(WebError::SignIn)?;
+        let session = state.inner.sessions.find(&token, at_ns as i64).await?.ok_or(WebError::SignIn)?;
         let account = match state.inner.accounts.get(&session.account).await {
             Ok(a) if !a.disabled => a,
             Ok(_) | Err(AccountError::NotFound(_)) => {
