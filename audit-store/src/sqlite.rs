@@ -293,7 +293,8 @@ impl MinuteSums {
             });
             q.push(format!(
                 " ON CONFLICT (service_name, name, minute_ns) DO UPDATE SET count = count + excluded.count, \
-                 errors = errors + excluded.errors, duration_sum_ns = duration_sum_ns + excluded.duration_sum_ns\
+                 errors = errors + excluded.errors, \
+                 duration_sum_ns = MIN(duration_sum_ns + excluded.duration_sum_ns, 9223372036854775807)\
                  {le_updates}"
             ));
             q.build().execute(&mut *conn).await?;
@@ -543,7 +544,7 @@ impl TelemetryStore for SqliteStore {
             false => String::new(),
         };
         let sql = format!(
-            "SELECT (minute_ns / ?1) * ?1 AS bucket, SUM(count), SUM(errors), SUM(duration_sum_ns){le} \
+            "SELECT (minute_ns / ?1) * ?1 AS bucket, SUM(count), SUM(errors), TOTAL(duration_sum_ns){le} \
              FROM span_minutes WHERE service_name = ?2 {name} \
                AND minute_ns >= ?4 AND minute_ns < ?5 \
              GROUP BY bucket ORDER BY bucket",
@@ -567,7 +568,9 @@ impl TelemetryStore for SqliteStore {
                     start_ns: row.try_get::<i64, _>(0)? as u64,
                     count: row.try_get::<i64, _>(1)? as u64,
                     errors: row.try_get::<i64, _>(2)? as u64,
-                    duration_sum_ns: row.try_get::<i64, _>(3)? as u64,
+                    // TOTAL is a float that cannot overflow, where SUM of saturated minutes would
+                    // fail the whole query; `as` saturates at u64::MAX.
+                    duration_sum_ns: row.try_get::<f64, _>(3)? as u64,
                     le,
                 })
             })

@@ -18,8 +18,14 @@ pub struct CollectorConfig {
     pub max_body_bytes: usize,
     /// Most records one audit request may carry.
     pub max_audit_records: usize,
-    /// How far ahead of the collector's clock an audit event's time may be (clock skew allowance).
+    /// How far ahead of the collector's clock an audit event's time or a span's start may be
+    /// (clock skew allowance).
     pub max_future_skew_secs: u64,
+    /// Longest span accepted (end minus start); longer ones are refused one by one. A day: no NHS API
+    /// call lasts that long, and the roll-up's sums stay far from overflowing.
+    pub max_span_duration_secs: u64,
+    /// Oldest span start accepted, in days before the collector's clock (late exporters, replays).
+    pub max_span_age_days: u64,
     /// Most requests waiting for the writer; beyond this new requests get 429 with Retry-After.
     pub queue_depth: usize,
     /// Most spans plus audit events committed in one transaction (group commit).
@@ -40,6 +46,8 @@ impl Default for CollectorConfig {
             max_body_bytes: 16 * 1024 * 1024,
             max_audit_records: 10_000,
             max_future_skew_secs: 300,
+            max_span_duration_secs: 86_400,
+            max_span_age_days: 30,
             queue_depth: 1_024,
             max_batch_rows: 20_000,
             spool_max_bytes: 1024 * 1024 * 1024,

@@ -163,7 +163,8 @@ async fn traces_inner(
     let limit = state.config.max_body_bytes;
     let body = wire::decoded_body(headers, body_or_error(body, limit)?, limit)?;
     let request = otlp::decode(format, &body)?;
-    let flat = otlp::flatten(request, state.pseudonymiser.as_deref());
+    let limits = otlp::SpanLimits::at(state.clock.now_ns(), &state.config);
+    let flat = otlp::flatten(request, state.pseudonymiser.as_deref(), limits);
     state.metrics.received.get_or_create(&SPANS).inc_by(flat.spans.len() as u64 + flat.rejected as u64);
     if flat.rejected > 0 {
         state

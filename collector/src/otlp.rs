@@ -1,7 +1,7 @@
 //! OTLP/HTTP traces: decode `ExportTraceServiceRequest` (protobuf or JSON) and flatten it into
 //! [`Span`]s, rejecting malformed spans one by one (they are reported through `partial_success`).
 
-use audit_store::{Span, SpanEvent, SpanKind, SpanLink, SpanStatus};
+use audit_store::{Span, SpanEvent, SpanKind, SpanLink, SpanStatus, NANOS_PER_SEC};
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
@@ -46,7 +46,56 @@ pub struct Flattened {
 
 const MAX_PROBLEMS_REPORTED: usize = 5;
 
-pub fn flatten(request: ExportTraceServiceRequest, pseudonymiser: Option<&Pseudonymiser>) -> Flattened {
+/// Which span times the collector accepts, judged at `now_ns`.
+#[derive(Debug, Clone, Copy)]
+pub struct SpanLimits {
+    pub now_ns: u64,
+    pub max_future_skew_secs: u64,
+    pub max_duration_secs: u64,
+    pub max_age_days: u64,
+}
+
+impl SpanLimits {
+    /// The limits `config` sets, at `now_ns`.
+    pub fn at(now_ns: u64, config: &crate::CollectorConfig) -> SpanLimits {
+        SpanLimits {
+            now_ns,
+            max_future_skew_secs: config.max_future_skew_secs,
+            max_duration_secs: config.max_span_duration_secs,
+            max_age_days: config.max_span_age_days,
+        }
+    }
+
+    /// What is wrong with a span's times, if anything; the message names the setting that decides.
+    fn problem(&self, start_ns: u64, end_ns: u64) -> Option<String> {
+        let secs = |s: u64| s.saturating_mul(NANOS_PER_SEC);
+        if start_ns == 0 {
+            Some("startTimeUnixNano is missing".into())
+        } else if end_ns < start_ns {
+            Some("endTimeUnixNano is before startTimeUnixNano".into())
+        } else if end_ns - start_ns > secs(self.max_duration_secs) {
+            Some(format!("the span lasts longer than {} s (collector.max_span_duration_secs)", self.max_duration_secs))
+        } else if start_ns > self.now_ns.saturating_add(secs(self.max_future_skew_secs)) {
+            Some(format!(
+                "startTimeUnixNano is more than {} s ahead of the collector's clock (collector.max_future_skew_secs)",
+                self.max_future_skew_secs
+            ))
+        } else if start_ns < self.now_ns.saturating_sub(secs(self.max_age_days.saturating_mul(86_400))) {
+            Some(format!(
+                "startTimeUnixNano is more than {} days before the collector's clock (collector.max_span_age_days)",
+                self.max_age_days
+            ))
+        } else {
+            None
+        }
+    }
+}
+
+pub fn flatten(
+    request: ExportTraceServiceRequest,
+    pseudonymiser: Option<&Pseudonymiser>,
+    limits: SpanLimits,
+) -> Flattened {
     let scrub = |s: String| -> String {
         match pseudonymiser {
             Some(p) => match p.scrub(&s) {
@@ -74,15 +123,13 @@ pub fn flatten(request: ExportTraceServiceRequest, pseudonymiser: Option<&Pseudo
             for (i, span) in scope_spans.spans.into_iter().enumerate() {
                 let at = format!("resourceSpans[{r}].scopeSpans[{s}].spans[{i}]");
                 let problem = if span.trace_id.len() != 16 || span.trace_id.iter().all(|b| *b == 0) {
-                    Some("traceId must be 16 bytes and not all zero")
+                    Some("traceId must be 16 bytes and not all zero".to_string())
                 } else if span.span_id.len() != 8 || span.span_id.iter().all(|b| *b == 0) {
-                    Some("spanId must be 8 bytes and not all zero")
+                    Some("spanId must be 8 bytes and not all zero".to_string())
                 } else if !(span.parent_span_id.is_empty() || span.parent_span_id.len() == 8) {
-                    Some("parentSpanId must be empty or 8 bytes")
-                } else if span.start_time_unix_nano == 0 {
-                    Some("startTimeUnixNano is missing")
+                    Some("parentSpanId must be empty or 8 bytes".to_string())
                 } else {
-                    None
+                    limits.problem(span.start_time_unix_nano, span.end_time_unix_nano)
                 };
                 if let Some(problem) = problem {
                     out.rejected += 1;
@@ -101,7 +148,7 @@ pub fn flatten(request: ExportTraceServiceRequest, pseudonymiser: Option<&Pseudo
                     service_name: service_name.clone(),
                     scope_name: scope_name.clone(),
                     start_ns: span.start_time_unix_nano,
-                    duration_ns: span.end_time_unix_nano.saturating_sub(span.start_time_unix_nano),
+                    duration_ns: span.end_time_unix_nano - span.start_time_unix_nano,
                     status: span
                         .status
                         .as_ref()

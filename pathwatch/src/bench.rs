@@ -266,9 +266,10 @@ async fn measure_ceiling(
     let config = ClickHouseConfig { url: url.into(), database: database.into(), compression, ..Default::default() };
     let store = ClickHouseStore::connect(&config).await?;
     let mut rows = Vec::new();
+    let limits = collector::otlp::SpanLimits::at(audit_store::system_now_ns(), &Default::default());
     for body in bodies {
         let request = ExportTraceServiceRequest::decode(&body[..])?;
-        rows.extend(collector::otlp::flatten(request, None).spans);
+        rows.extend(collector::otlp::flatten(request, None, limits).spans);
     }
     let encoded: Vec<Vec<u8>> = rows
         .chunks(100_000)

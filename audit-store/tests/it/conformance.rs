@@ -759,3 +759,29 @@ async fn sqlite_rollup_counts_a_replayed_span_once() {
     let minutes = fixture.store.span_rollup(&q).await.unwrap();
     assert_eq!(minutes.iter().map(|m| (m.count, m.within(10))).collect::<Vec<_>>(), [(3, Some(3))]);
 }
+
+/// SQLite only: spans whose durations add up past i64 (a hostile or broken exporter; the collector
+/// refuses spans over a day, but the store must not rely on it) saturate the minute's sum instead
+/// of turning it into a float that no query can read. ClickHouse's UInt64 sums still wrap: the
+/// collector's duration cap is what keeps them far from it.
+#[tokio::test]
+async fn sqlite_rollup_sums_saturate_and_stay_readable_whatever_the_durations() {
+    let fixture = crate::support::sqlite().await;
+    let huge: Vec<Span> = (0..3).map(|i| span(70 + i, 0, T0 + u64::from(i) * MS, u64::MAX)).collect();
+    // In one transaction (summed in Rust) and then in two more (summed by the upsert).
+    fixture.store.insert_spans(&huge[..2]).await.unwrap();
+    fixture.store.insert_spans(&huge[2..]).await.unwrap();
+    fixture.store.insert_spans(&[span(73, 0, T0 + 3 * MS, 5 * MS)]).await.unwrap();
+    let q = RollupQuery {
+        service_name: "pds-canary".into(),
+        span_name: None,
+        from_ns: T0,
+        to_ns: T0 + 120 * NANOS_PER_SEC,
+        bucket_secs: 120,
+        histogram: true,
+    };
+    let minutes = fixture.store.span_rollup(&q).await.unwrap();
+    assert_eq!(minutes.len(), 1);
+    assert_eq!((minutes[0].count, minutes[0].within(5)), (4, Some(1)));
+    assert!(minutes[0].duration_sum_ns >= i64::MAX as u64, "{}", minutes[0].duration_sum_ns);
+}

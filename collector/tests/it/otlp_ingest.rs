@@ -137,6 +137,42 @@ async fn malformed_spans_are_reported_as_partial_success_and_good_ones_kept() {
 }
 
 #[tokio::test]
+async fn spans_with_impossible_times_are_refused_one_by_one_naming_the_setting() {
+    const SEC: u64 = 1_000_000_000;
+    const DAY: u64 = 86_400 * SEC;
+    let h = Harness::new().await;
+    let now = crate::harness::FIXTURES_RECEIVED_NS;
+    let at = |id: u8, start: u64, end: u64| Span {
+        start_time_unix_nano: start,
+        end_time_unix_nano: end,
+        ..otlp_span(id, "t")
+    };
+    let spans = vec![
+        at(1, now - 29 * DAY, now - 29 * DAY + DAY), // a day long, 29 days old: the longest and oldest kept
+        at(2, now, u64::MAX),                        // the span that overflowed the roll-up
+        at(3, now, now - SEC),                       // ends before it starts
+        at(4, now - 50 * 365 * DAY, now - 50 * 365 * DAY + SEC), // half a century ago
+        at(5, now + DAY, now + DAY + SEC),           // tomorrow by the collector's clock
+        at(6, now + 60 * SEC, now + 61 * SEC),       // within the skew allowance: kept
+    ];
+    let body = request(spans).encode_to_vec();
+    let (status, bytes, _) = h.send(post("/v1/traces", Some("application/x-protobuf"), Some(TOKEN), body)).await;
+    assert_eq!(status, 200);
+    let partial = ExportTraceServiceResponse::decode(&bytes[..]).unwrap().partial_success.unwrap();
+    assert_eq!(partial.rejected_spans, 4, "{}", partial.error_message);
+    for says in [
+        "spans[1]: the span lasts longer than 86400 s (collector.max_span_duration_secs)",
+        "spans[2]: endTimeUnixNano is before startTimeUnixNano",
+        "spans[3]: startTimeUnixNano is more than 30 days before the collector's clock (collector.max_span_age_days)",
+        "spans[4]: startTimeUnixNano is more than 300 s ahead of the collector's clock",
+    ] {
+        assert!(partial.error_message.contains(says), "{says}: {}", partial.error_message);
+    }
+    let kept: Vec<String> = h.store.trace(TRACE_HEX).await.unwrap().into_iter().map(|s| s.span_id).collect();
+    assert_eq!(kept, ["0000000000000001", "0000000000000006"]);
+}
+
+#[tokio::test]
 async fn undecodable_bodies_get_400_with_an_rpc_status_in_the_request_encoding() {
     let h = Harness::new().await;
     let (status, bytes, response) =
