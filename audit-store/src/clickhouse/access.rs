@@ -323,17 +323,17 @@ struct ArrivalsRow {
 
 impl ClickHouseStore {
     async fn next_version(&self, table: &str) -> Result<u64, StoreError> {
-        let newest: u64 = self.client.query(&newest_version(table)).fetch_one().await?;
+        let newest: u64 = self.client.query_raw(&newest_version(table)).fetch_one().await?;
         Ok(newest + 1)
     }
 
     async fn drop_versions_before(&self, table: &str, version: u64) -> Result<(), StoreError> {
         let partitions: Vec<String> =
-            self.client.query(&super::sql::partitions(&self.database, table)).fetch_all().await?;
+            self.client.query_raw(&super::sql::partitions(&self.database, table)).fetch_all().await?;
         for p in partitions {
             if let Ok(v) = p.trim_matches('\'').parse::<u64>() {
                 if v < version {
-                    self.client.query(&format!("ALTER TABLE {table} DROP PARTITION {v}")).execute().await?;
+                    self.client.query_raw(&format!("ALTER TABLE {table} DROP PARTITION {v}")).execute().await?;
                 }
             }
         }
@@ -403,7 +403,7 @@ impl ClickHouseStore {
     }
 
     pub(super) async fn ch_user_activity(&self, q: &ActivityQuery) -> Result<Vec<UserActivity>, StoreError> {
-        let rows: Vec<ActivityRow> = self.client.query(&user_activity(q)).fetch_all().await?;
+        let rows: Vec<ActivityRow> = self.client.query_raw(&user_activity(q)).fetch_all().await?;
         Ok(rows
             .into_iter()
             .map(|r| UserActivity {
@@ -432,12 +432,12 @@ impl ClickHouseStore {
         to_ns: u64,
         clock: &LocalClock,
     ) -> Result<Vec<HourProfile>, StoreError> {
-        let rows: Vec<ProfileRow> = self.client.query(&hour_profiles(from_ns, to_ns, clock)).fetch_all().await?;
+        let rows: Vec<ProfileRow> = self.client.query_raw(&hour_profiles(from_ns, to_ns, clock)).fetch_all().await?;
         Ok(rows.into_iter().map(|r| HourProfile { user_id: r.user_id, hour: r.hour, events: r.events }).collect())
     }
 
     pub(super) async fn ch_patient_access(&self, q: &PatientAccessQuery) -> Result<Vec<PatientAccess>, StoreError> {
-        let rows: Vec<AccessRow> = self.client.query(&patient_access(q)).fetch_all().await?;
+        let rows: Vec<AccessRow> = self.client.query_raw(&patient_access(q)).fetch_all().await?;
         Ok(rows
             .into_iter()
             .map(|r| PatientAccess {
@@ -469,7 +469,7 @@ impl ClickHouseStore {
     }
 
     pub(super) async fn ch_sample_users(&self, q: &SampleQuery) -> Result<Vec<SampledUser>, StoreError> {
-        let rows: Vec<SampledUserRow> = self.client.query(&sample_users(q)).fetch_all().await?;
+        let rows: Vec<SampledUserRow> = self.client.query_raw(&sample_users(q)).fetch_all().await?;
         Ok(rows
             .into_iter()
             .map(|r| SampledUser {
@@ -483,7 +483,7 @@ impl ClickHouseStore {
     }
 
     pub(super) async fn ch_stratum_counts(&self, from_ns: u64, to_ns: u64) -> Result<Vec<StratumCount>, StoreError> {
-        let rows: Vec<StratumRow> = self.client.query(&stratum_counts(from_ns, to_ns)).fetch_all().await?;
+        let rows: Vec<StratumRow> = self.client.query_raw(&stratum_counts(from_ns, to_ns)).fetch_all().await?;
         Ok(rows
             .into_iter()
             .map(|r| StratumCount { organisation: r.organisation, role: r.role, action: r.action, events: r.events })
@@ -491,7 +491,7 @@ impl ClickHouseStore {
     }
 
     pub(super) async fn ch_arrivals_after(&self, after_seq: u64) -> Result<Option<Arrivals>, StoreError> {
-        let r: ArrivalsRow = self.client.query(&arrivals_after(after_seq)).fetch_one().await?;
+        let r: ArrivalsRow = self.client.query_raw(&arrivals_after(after_seq)).fetch_one().await?;
         Ok((r.events > 0).then_some(Arrivals {
             events: r.events,
             last_seq: r.last_seq,

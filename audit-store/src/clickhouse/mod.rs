@@ -88,18 +88,18 @@ impl ClickHouseStore {
                 WireCompression::Lz4 => ::clickhouse::Compression::Lz4,
                 WireCompression::None => ::clickhouse::Compression::None,
             });
-        let server_version: String = base.query("SELECT version()").fetch_one().await?;
-        base.query(&format!("CREATE DATABASE IF NOT EXISTS {}", config.database)).execute().await?;
+        let server_version: String = base.query_raw("SELECT version()").fetch_one().await?;
+        base.query_raw(&format!("CREATE DATABASE IF NOT EXISTS {}", config.database)).execute().await?;
         let client = base.with_database(&config.database);
         // The roll-up arrived after the first release: fill it from existing spans when it is new.
-        let had_rollup: u8 = client.query("EXISTS TABLE span_minutes").fetch_one().await?;
+        let had_rollup: u8 = client.query_raw("EXISTS TABLE span_minutes").fetch_one().await?;
         for file in SCHEMA {
             for statement in statements(file) {
-                client.query(&statement).execute().await?;
+                client.query_raw(&statement).execute().await?;
             }
         }
         if had_rollup == 0 {
-            client.query(&sql::backfill_span_minutes()).execute().await?;
+            client.query_raw(&sql::backfill_span_minutes()).execute().await?;
         }
         Ok(ClickHouseStore { client, database: config.database.clone(), server_version })
     }
@@ -124,19 +124,19 @@ impl ClickHouseStore {
     /// Runs arbitrary SQL: only for tests that tamper with stored data on purpose.
     #[doc(hidden)]
     pub async fn execute_unchecked(&self, sql: &str) -> Result<(), StoreError> {
-        Ok(self.client.query(sql).execute().await?)
+        Ok(self.client.query_raw(sql).execute().await?)
     }
 
     async fn drop_partitions_before(&self, tables: &[&str], cutoff_yyyymmdd: u32) -> Result<(), StoreError> {
         for table in tables {
             let partitions: Vec<String> =
-                self.client.query(&sql::partitions(&self.database, table)).fetch_all().await?;
+                self.client.query_raw(&sql::partitions(&self.database, table)).fetch_all().await?;
             for p in partitions {
                 let Ok(day) = p.trim_matches('\'').parse::<u32>() else {
                     continue;
                 };
                 if day < cutoff_yyyymmdd {
-                    self.client.query(&format!("ALTER TABLE {table} DROP PARTITION {day}")).execute().await?;
+                    self.client.query_raw(&format!("ALTER TABLE {table} DROP PARTITION {day}")).execute().await?;
                 }
             }
         }
@@ -185,12 +185,12 @@ const INSERT_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl ClickHouseStore {
     async fn spans(&self, sql: &str) -> Result<Vec<Span>, StoreError> {
-        let rows: Vec<SpanRow> = self.client.query(sql).fetch_all().await?;
+        let rows: Vec<SpanRow> = self.client.query_raw(sql).fetch_all().await?;
         rows.into_iter().map(Span::try_from).collect()
     }
 
     pub(crate) async fn audit(&self, sql: &str) -> Result<Vec<StoredAuditEvent>, StoreError> {
-        let rows: Vec<AuditRow> = self.client.query(sql).fetch_all().await?;
+        let rows: Vec<AuditRow> = self.client.query_raw(sql).fetch_all().await?;
         rows.into_iter().map(StoredAuditEvent::try_from).collect()
     }
 }
@@ -203,6 +203,7 @@ fn quote(s: &str) -> String {
         match c {
             '\'' => out.push_str("\\'"),
             '\\' => out.push_str("\\\\"),
+            '\0' => out.push_str("\\0"),
             c => out.push(c),
         }
     }
@@ -234,7 +235,7 @@ impl TelemetryStore for ClickHouseStore {
     }
 
     async fn trace(&self, trace_id: &str) -> Result<Vec<Span>, StoreError> {
-        let range: Option<TraceRange> = self.client.query(&sql::trace_range(trace_id)).fetch_optional().await?;
+        let range: Option<TraceRange> = self.client.query_raw(&sql::trace_range(trace_id)).fetch_optional().await?;
         let Some(range) = range else { return Ok(Vec::new()) };
         self.spans(&sql::trace_spans(trace_id, range.start_ns, range.end_ns)).await
     }
@@ -286,7 +287,7 @@ impl TelemetryStore for ClickHouseStore {
             duration_sum_ns: u64,
             le: Vec<u64>,
         }
-        let rows: Vec<Row2> = self.client.query(&sql::span_rollups(query)).fetch_all().await?;
+        let rows: Vec<Row2> = self.client.query_raw(&sql::span_rollups(query)).fetch_all().await?;
         let mut out: Vec<Vec<RollupBucket>> = vec![Vec::new(); query.selections.len()];
         for r in rows {
             for (i, selection) in query.selections.iter().enumerate() {
@@ -330,7 +331,7 @@ impl TelemetryStore for ClickHouseStore {
             return Err(StoreError::Invalid("bucket width must be at least one second".into()));
         }
         let sql = sql::latency_buckets(query);
-        let rows: Vec<BucketRow> = self.client.query(&sql).fetch_all().await?;
+        let rows: Vec<BucketRow> = self.client.query_raw(&sql).fetch_all().await?;
         rows.into_iter()
             .map(|r| {
                 let q = |i: usize| {
@@ -369,8 +370,8 @@ impl TelemetryStore for ClickHouseStore {
             key: String,
             n: u64,
         }
-        let c: Counts = self.client.query(&sql::audit_summary_counts(from_ns, to_ns)).fetch_one().await?;
-        let groups: Vec<Group> = self.client.query(&sql::audit_summary_groups(from_ns, to_ns)).fetch_all().await?;
+        let c: Counts = self.client.query_raw(&sql::audit_summary_counts(from_ns, to_ns)).fetch_one().await?;
+        let groups: Vec<Group> = self.client.query_raw(&sql::audit_summary_groups(from_ns, to_ns)).fetch_all().await?;
         let mut summary = AuditSummary {
             events: c.events,
             users: c.users,
@@ -396,7 +397,7 @@ impl TelemetryStore for ClickHouseStore {
             seq: u64,
             hash: String,
         }
-        let base: Option<Base> = self.client.query(&sql::audit_chain_base()).fetch_optional().await?;
+        let base: Option<Base> = self.client.query_raw(&sql::audit_chain_base()).fetch_optional().await?;
         Ok(base.map(|b| ChainLink { seq: b.seq, hash: b.hash }))
     }
 
@@ -453,9 +454,9 @@ impl TelemetryStore for ClickHouseStore {
                     hash: String,
                 }
                 let last: Option<Last> =
-                    self.client.query(&sql::last_audit_received_before(yyyymmdd)).fetch_optional().await?;
+                    self.client.query_raw(&sql::last_audit_received_before(yyyymmdd)).fetch_optional().await?;
                 if let Some(last) = last {
-                    self.client.query(&sql::insert_chain_base(last.seq, &last.hash)).execute().await?;
+                    self.client.query_raw(&sql::insert_chain_base(last.seq, &last.hash)).execute().await?;
                 }
                 self.drop_partitions_before(&["audit_events", "audit_by_patient", "audit_by_user"], yyyymmdd).await
             }

@@ -155,6 +155,32 @@ pub async fn spans_by_correlation_id_return_whole_traces<S: TelemetryStore>(stor
     assert!(store.spans_by_correlation_id("nope").await.unwrap().is_empty());
 }
 
+/// User text with characters that SQL builders and client libraries treat specially: ClickHouse's
+/// client once read `?` as a bind placeholder, which made these searches fail with a 500.
+const AWKWARD: [&str; 6] = ["a?b", "??", "O'Brien", "back\\slash", "nul\0byte", "emoji 🙂?"];
+
+pub async fn searches_take_user_text_verbatim<S: TelemetryStore>(store: &S) {
+    let spans: Vec<Span> = (0..AWKWARD.len())
+        .map(|i| Span { correlation_id: AWKWARD[i].into(), ..span(90 + i as u8, 0, T0 + i as u64, MS) })
+        .collect();
+    store.insert_spans(&spans).await.unwrap();
+    let events: Vec<AuditEvent> =
+        AWKWARD.iter().enumerate().map(|(i, text)| event(i as u64, "9000000009", text, T0 + i as u64)).collect();
+    store.insert_audit_events(&chained(events, T0 + DAY)).await.unwrap();
+    let all = AuditFilter { limit: 100, ..Default::default() };
+    for (i, text) in AWKWARD.iter().enumerate() {
+        let found = store.spans_by_correlation_id(text).await.unwrap();
+        assert_eq!(
+            found.iter().map(|s| s.trace_id.as_str()).collect::<Vec<_>>(),
+            [spans[i].trace_id.as_str()],
+            "{text:?}"
+        );
+        let by_user =
+            store.audit_events(&AuditFilter { user_id: Some(text.to_string()), ..all.clone() }).await.unwrap();
+        assert_eq!(by_user.iter().map(|e| e.event.actor.user_id.as_str()).collect::<Vec<_>>(), [*text], "{text:?}");
+    }
+}
+
 pub async fn latency_buckets_count_errors_and_rank_percentiles<S: TelemetryStore>(store: &S) {
     // Bucket 1: 100 spans lasting 1..=100 ms, every tenth an error. Bucket 2: one 7 ms span.
     let mut spans = Vec::new();
@@ -725,6 +751,7 @@ conformance_suite!(
     spans_round_trip_by_trace_id,
     duplicate_spans_are_stored_once,
     spans_by_correlation_id_return_whole_traces,
+    searches_take_user_text_verbatim,
     latency_buckets_count_errors_and_rank_percentiles,
     recent_spans_are_newest_first_within_the_window,
     the_rollup_counts_errors_and_latency_per_minute,
