@@ -16,6 +16,9 @@ pub struct CollectorConfig {
     pub ingest_tokens: BTreeMap<String, String>,
     /// Largest request body accepted, after gzip decompression. Larger ones get 413.
     pub max_body_bytes: usize,
+    /// Seconds a request body may take to arrive once its headers are in; slower ones get 408, so
+    /// a client that trickles bytes cannot hold memory and a connection for ever.
+    pub body_timeout_secs: u64,
     /// Most records one audit request may carry.
     pub max_audit_records: usize,
     /// How far ahead of the collector's clock an audit event's time or a span's start may be
@@ -44,6 +47,7 @@ impl Default for CollectorConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 4318)),
             ingest_tokens: BTreeMap::new(),
             max_body_bytes: 16 * 1024 * 1024,
+            body_timeout_secs: 30,
             max_audit_records: 10_000,
             max_future_skew_secs: 300,
             max_span_duration_secs: 86_400,

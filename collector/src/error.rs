@@ -14,6 +14,8 @@ pub enum IngestError {
     BadToken,
     #[error("request body is larger than the limit of {limit} bytes")]
     TooLarge { limit: usize },
+    #[error("the request body did not arrive within {secs} s (collector.body_timeout_secs)")]
+    SlowBody { secs: u64 },
     #[error("unsupported Content-Type {0:?}: send application/x-protobuf or application/json")]
     UnsupportedMediaType(String),
     #[error("unsupported Content-Encoding {0:?}: send gzip or no encoding")]
@@ -33,6 +35,7 @@ impl IngestError {
         match self {
             IngestError::MissingToken | IngestError::BadToken => StatusCode::UNAUTHORIZED,
             IngestError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            IngestError::SlowBody { .. } => StatusCode::REQUEST_TIMEOUT,
             IngestError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             IngestError::UnsupportedEncoding(_) | IngestError::Undecodable(_) | IngestError::Invalid(_) => {
                 StatusCode::BAD_REQUEST
@@ -86,6 +89,7 @@ fn grpc_code(status: StatusCode) -> i32 {
     match status.as_u16() {
         400 | 413 | 415 => 3, // INVALID_ARGUMENT
         401 => 16,            // UNAUTHENTICATED
+        408 => 4,             // DEADLINE_EXCEEDED
         429 => 8,             // RESOURCE_EXHAUSTED
         503 => 14,            // UNAVAILABLE
         _ => 2,               // UNKNOWN

@@ -19,15 +19,17 @@ pub mod wire;
 pub mod writer;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use audit_store::{Clock, IngestBatch, NANOS_PER_SEC};
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::body::Body;
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use bytes::Bytes;
+use http_body_util::BodyExt;
 use prost::Message;
 
 pub use crate::auth::IngestTokens;
@@ -73,11 +75,10 @@ impl CollectorState {
     }
 }
 
-/// The collector's routes. Layers, outermost first: the body limit (axum refuses larger bodies
-/// before reading them), then the handlers, which authenticate before decoding anything.
+/// The collector's routes. The handlers take the body unread: they check the token first, then read
+/// it under the size limit and the body timeout (`read_body`), so an unauthenticated caller never
+/// makes the collector buffer anything.
 pub fn router(state: CollectorState) -> Router {
-    // Room for gzip framing around a body at the limit; the decoded size is checked again.
-    let body_limit = state.config.max_body_bytes + 64 * 1024;
     Router::new()
         .route("/v1/traces", post(traces))
         .route("/v1/audit", post(audit))
@@ -85,18 +86,23 @@ pub fn router(state: CollectorState) -> Router {
         .route("/v1/logs", post(unsupported_signal))
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok\n" }))
-        .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
 }
 
-fn body_or_error(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes, IngestError> {
-    body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            IngestError::TooLarge { limit }
-        } else {
-            IngestError::Undecodable(rejection.body_text())
+/// Reads a request's body, at most `max_body_bytes` (plus room for gzip framing; the decoded size is
+/// checked again) and within `body_timeout_secs`. Call it only after `authenticate`.
+async fn read_body(state: &CollectorState, body: Body) -> Result<Bytes, IngestError> {
+    let limit = state.config.max_body_bytes;
+    let secs = state.config.body_timeout_secs;
+    let limited = http_body_util::Limited::new(body, limit.saturating_add(64 * 1024));
+    match tokio::time::timeout(Duration::from_secs(secs), limited.collect()).await {
+        Err(_) => Err(IngestError::SlowBody { secs }),
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(e)) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+            Err(IngestError::TooLarge { limit })
         }
-    })
+        Ok(Err(e)) => Err(IngestError::Undecodable(format!("the body could not be read: {e}"))),
+    }
 }
 
 impl CollectorState {
@@ -128,11 +134,7 @@ impl CollectorState {
 }
 
 #[tracing::instrument(name = "POST /v1/traces", skip_all, fields(otel.kind = "server", http.route = "/v1/traces"))]
-async fn traces(
-    State(state): State<CollectorState>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
+async fn traces(State(state): State<CollectorState>, headers: HeaderMap, body: Body) -> Response {
     // OTLP clients must say what they send; answer errors in JSON when they did not.
     let format = WireFormat::from_headers(&headers, None);
     let reply_format = *format.as_ref().unwrap_or(&WireFormat::Json);
@@ -143,6 +145,7 @@ async fn traces(
 fn reject_reason(e: &IngestError) -> &'static str {
     match e {
         IngestError::TooLarge { .. } => "too_large",
+        IngestError::SlowBody { .. } => "slow_body",
         IngestError::UnsupportedMediaType(_) | IngestError::UnsupportedEncoding(_) => "unsupported_encoding",
         IngestError::Undecodable(_) => "undecodable",
         IngestError::Invalid(_) => "invalid",
@@ -156,12 +159,12 @@ async fn traces_inner(
     state: &CollectorState,
     headers: &HeaderMap,
     format: Result<WireFormat, IngestError>,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Result<Response, IngestError> {
     state.authenticate(headers)?;
     let format = format?;
     let limit = state.config.max_body_bytes;
-    let body = wire::decoded_body(headers, body_or_error(body, limit)?, limit)?;
+    let body = wire::decoded_body(headers, read_body(state, body).await?, limit)?;
     let request = otlp::decode(format, &body)?;
     let limits = otlp::SpanLimits::at(state.clock.now_ns(), &state.config);
     let flat = otlp::flatten(request, state.pseudonymiser.as_deref(), limits);
@@ -186,26 +189,18 @@ async fn traces_inner(
 }
 
 #[tracing::instrument(name = "POST /v1/audit", skip_all, fields(otel.kind = "server", http.route = "/v1/audit"))]
-async fn audit(
-    State(state): State<CollectorState>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
+async fn audit(State(state): State<CollectorState>, headers: HeaderMap, body: Body) -> Response {
     let result = audit_inner(&state, &headers, body).await;
     state.finish("/v1/audit", "audit_events", WireFormat::Json, result)
 }
 
-async fn audit_inner(
-    state: &CollectorState,
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Response, IngestError> {
+async fn audit_inner(state: &CollectorState, headers: &HeaderMap, body: Body) -> Result<Response, IngestError> {
     state.authenticate(headers)?;
     if WireFormat::from_headers(headers, Some(WireFormat::Json))? != WireFormat::Json {
         return Err(IngestError::UnsupportedMediaType("application/x-protobuf (audit events are JSON)".into()));
     }
     let limit = state.config.max_body_bytes;
-    let body = wire::decoded_body(headers, body_or_error(body, limit)?, limit)?;
+    let body = wire::decoded_body(headers, read_body(state, body).await?, limit)?;
     let limits = audit::Limits {
         now_ns: state.clock.now_ns(),
         max_future_skew_ns: state.config.max_future_skew_secs.saturating_mul(NANOS_PER_SEC),

@@ -215,6 +215,39 @@ async fn requests_without_a_valid_token_get_401_and_are_counted() {
     assert!(h.store.trace(TRACE_HEX).await.unwrap().is_empty());
 }
 
+/// A request whose body starts with `first` and then never ends (a client trickling bytes, or one
+/// that never sends what it announced).
+fn endless(path: &str, content_type: &str, token: Option<&str>, first: &[u8]) -> Request<Body> {
+    use futures_util::StreamExt;
+    let first = Ok::<_, std::io::Error>(bytes::Bytes::copy_from_slice(first));
+    let stream = futures_util::stream::iter([first]).chain(futures_util::stream::pending());
+    let mut request = post(path, Some(content_type), token, Vec::new());
+    *request.body_mut() = Body::from_stream(stream);
+    request
+}
+
+#[tokio::test]
+async fn the_token_is_checked_before_the_body_is_read_and_a_stalled_body_times_out() {
+    let config = collector::CollectorConfig { body_timeout_secs: 1, ..Default::default() };
+    let h = Harness::with_config(config).await;
+    let within = |request| tokio::time::timeout(std::time::Duration::from_secs(10), h.send(request));
+    // Without a good token: 401 at once, though the body has not ended (and never will).
+    for token in [None, Some("wrong-token-000000")] {
+        let (status, _, _) = within(endless("/v1/traces", "application/x-protobuf", token, b"\x0a"))
+            .await
+            .expect("answered without the body");
+        assert_eq!(status, 401);
+    }
+    // With one: the body has the configured time to arrive, then 408 naming the setting.
+    for (path, content_type) in [("/v1/traces", "application/x-protobuf"), ("/v1/audit", "application/json")] {
+        let (status, bytes, _) =
+            within(endless(path, content_type, Some(TOKEN), b"[")).await.expect("timed out by the collector");
+        assert_eq!(status, 408, "{path}");
+        assert!(String::from_utf8_lossy(&bytes).contains("collector.body_timeout_secs"), "{path}");
+    }
+    assert_eq!(h.metric("pathwatch_ingest_rejected_total{kind=\"spans\",reason=\"slow_body\"}"), 1.0);
+}
+
 #[tokio::test]
 async fn oversized_bodies_get_413_including_gzip_bombs() {
     let config = collector::CollectorConfig { max_body_bytes: 4096, ..Default::default() };
