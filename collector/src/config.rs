@@ -19,6 +19,10 @@ pub struct CollectorConfig {
     /// Seconds a request body may take to arrive once its headers are in; slower ones get 408, so
     /// a client that trickles bytes cannot hold memory and a connection for ever.
     pub body_timeout_secs: u64,
+    /// Most bytes a trace request may come to once every span carries its own copy of the resource
+    /// (as stored), measured before anything is copied; larger requests get 413. A small body can
+    /// name a huge resource once for thousands of spans: this is what keeps that from exhausting memory.
+    pub max_expanded_span_bytes: usize,
     /// Most records one audit request may carry.
     pub max_audit_records: usize,
     /// How far ahead of the collector's clock an audit event's time or a span's start may be
@@ -48,6 +52,7 @@ impl Default for CollectorConfig {
             ingest_tokens: BTreeMap::new(),
             max_body_bytes: 16 * 1024 * 1024,
             body_timeout_secs: 30,
+            max_expanded_span_bytes: 64 * 1024 * 1024,
             max_audit_records: 10_000,
             max_future_skew_secs: 300,
             max_span_duration_secs: 86_400,

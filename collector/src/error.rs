@@ -14,6 +14,11 @@ pub enum IngestError {
     BadToken,
     #[error("request body is larger than the limit of {limit} bytes")]
     TooLarge { limit: usize },
+    #[error(
+        "the request's spans, each with its copy of the resource, come to more than {limit} bytes \
+         (collector.max_expanded_span_bytes): send fewer spans per request or smaller resource attributes"
+    )]
+    Expands { limit: usize },
     #[error("the request body did not arrive within {secs} s (collector.body_timeout_secs)")]
     SlowBody { secs: u64 },
     #[error("unsupported Content-Type {0:?}: send application/x-protobuf or application/json")]
@@ -34,7 +39,7 @@ impl IngestError {
     pub fn status(&self) -> StatusCode {
         match self {
             IngestError::MissingToken | IngestError::BadToken => StatusCode::UNAUTHORIZED,
-            IngestError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            IngestError::TooLarge { .. } | IngestError::Expands { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             IngestError::SlowBody { .. } => StatusCode::REQUEST_TIMEOUT,
             IngestError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             IngestError::UnsupportedEncoding(_) | IngestError::Undecodable(_) | IngestError::Invalid(_) => {

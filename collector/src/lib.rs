@@ -144,7 +144,7 @@ async fn traces(State(state): State<CollectorState>, headers: HeaderMap, body: B
 
 fn reject_reason(e: &IngestError) -> &'static str {
     match e {
-        IngestError::TooLarge { .. } => "too_large",
+        IngestError::TooLarge { .. } | IngestError::Expands { .. } => "too_large",
         IngestError::SlowBody { .. } => "slow_body",
         IngestError::UnsupportedMediaType(_) | IngestError::UnsupportedEncoding(_) => "unsupported_encoding",
         IngestError::Undecodable(_) => "undecodable",
@@ -166,6 +166,10 @@ async fn traces_inner(
     let limit = state.config.max_body_bytes;
     let body = wire::decoded_body(headers, read_body(state, body).await?, limit)?;
     let request = otlp::decode(format, &body)?;
+    let limit = state.config.max_expanded_span_bytes;
+    if otlp::expanded_bytes(&request) > limit {
+        return Err(IngestError::Expands { limit });
+    }
     let limits = otlp::SpanLimits::at(state.clock.now_ns(), &state.config);
     let flat = otlp::flatten(request, state.pseudonymiser.as_deref(), limits);
     state.metrics.received.get_or_create(&SPANS).inc_by(flat.spans.len() as u64 + flat.rejected as u64);

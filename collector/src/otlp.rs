@@ -35,6 +35,18 @@ pub fn decode(format: WireFormat, body: &[u8]) -> Result<ExportTraceServiceReque
     }
 }
 
+/// About how many bytes the request's spans come to once flattened, each with its own copy of its
+/// resource: the encoded sizes, counted without copying anything.
+pub fn expanded_bytes(request: &ExportTraceServiceRequest) -> usize {
+    request.resource_spans.iter().fold(0usize, |total, rs| {
+        let resource = rs.resource.as_ref().map_or(0, Message::encoded_len);
+        rs.scope_spans
+            .iter()
+            .flat_map(|ss| &ss.spans)
+            .fold(total, |total, span| total.saturating_add(resource).saturating_add(span.encoded_len()))
+    })
+}
+
 /// The spans of a request, and what was wrong with those that were rejected.
 #[derive(Debug, Default)]
 pub struct Flattened {

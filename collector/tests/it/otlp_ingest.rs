@@ -249,6 +249,34 @@ async fn the_token_is_checked_before_the_body_is_read_and_a_stalled_body_times_o
 }
 
 #[tokio::test]
+async fn a_small_request_that_would_copy_a_huge_resource_into_every_span_gets_413_before_any_copy() {
+    let h = Harness::new().await;
+    // About 50 KB gzipped: a 1 MiB resource attribute and 3,000 minimal spans, i.e. 3 GiB of spans
+    // once each carries its resource (this took `pathwatch up` to 7 GiB).
+    let spans: Vec<serde_json::Value> = (0..3_000u32)
+        .map(|i| {
+            serde_json::json!({"traceId": TRACE_HEX, "spanId": format!("{:016x}", i + 1), "name": "x",
+                "startTimeUnixNano": crate::harness::FIXTURES_RECEIVED_NS.to_string(),
+                "endTimeUnixNano": crate::harness::FIXTURES_RECEIVED_NS.to_string()})
+        })
+        .collect();
+    let big = "x".repeat(1 << 20);
+    let body = serde_json::json!({"resourceSpans": [{"resource": {"attributes": [
+        {"key": "service.name", "value": {"stringValue": "amplifier"}},
+        {"key": "padding", "value": {"stringValue": big}}]},
+        "scopeSpans": [{"spans": spans}]}]});
+    let wire = gzip(&serde_json::to_vec(&body).unwrap());
+    assert!(wire.len() < 100_000, "{} bytes on the wire", wire.len());
+    let mut request = post("/v1/traces", Some("application/json"), Some(TOKEN), wire);
+    request.headers_mut().insert("content-encoding", "gzip".parse().unwrap());
+    let (status, bytes, _) = h.send(request).await;
+    assert_eq!(status, 413);
+    assert!(String::from_utf8_lossy(&bytes).contains("collector.max_expanded_span_bytes"));
+    assert!(h.store.trace(TRACE_HEX).await.unwrap().is_empty());
+    assert_eq!(h.metric("pathwatch_ingest_rejected_total{kind=\"spans\",reason=\"too_large\"}"), 1.0);
+}
+
+#[tokio::test]
 async fn oversized_bodies_get_413_including_gzip_bombs() {
     let config = collector::CollectorConfig { max_body_bytes: 4096, ..Default::default() };
     let h = Harness::with_config(config).await;
