@@ -79,14 +79,29 @@ impl CollectorState {
 /// it under the size limit and the body timeout (`read_body`), so an unauthenticated caller never
 /// makes the collector buffer anything.
 pub fn router(state: CollectorState) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route("/v1/traces", post(traces))
         .route("/v1/audit", post(audit))
         .route("/v1/metrics", post(unsupported_signal))
         .route("/v1/logs", post(unsupported_signal))
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok\n" }))
-        .with_state(state)
+        .with_state(state);
+    layered(routes)
+}
+
+/// The layers every collector route runs under. A handler that panics (a bug) answers 500 and is
+/// logged, and the collector goes on taking data. Public so a test can put a misbehaving route
+/// under exactly these layers.
+pub fn layered(routes: Router) -> Router {
+    routes.layer(tower_http::catch_panic::CatchPanicLayer::custom(|panic: Box<dyn std::any::Any + Send>| {
+        let what =
+            panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned());
+        tracing::error!(panic = what.unwrap_or_default(), "collector handler panicked");
+        let body =
+            serde_json::json!({"code": 13, "message": "internal error (logged)", "error": "internal error (logged)"});
+        (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response()
+    }))
 }
 
 /// Reads a request's body, at most `max_body_bytes` (plus room for gzip framing; the decoded size is

@@ -3,7 +3,8 @@
 //! change are in `signin`; each page has its own module.
 //!
 //! Middleware order (outermost first): security headers on every response, the access log (matched
-//! route, status, time), the time limit, the body limit, then the routes. Each
+//! route, status, time), the time limit, the panic catcher (a handler that panics answers 500), the
+//! body limit, then the routes. Each
 //! handler starts from an extractor that proves who is asking (`User`, or `AnyUser` for the pages
 //! a user with a one-time password may still use) and then checks the route's roles from `ROUTES`.
 //! The dashboard never writes telemetry.
@@ -392,7 +393,7 @@ impl DashboardState {
 }
 
 pub fn router(state: DashboardState) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route("/", get(crate::overview::home))
         .route("/login", get(crate::signin::login_form).post(crate::signin::login))
         .route("/logout", axum::routing::post(crate::signin::logout))
@@ -439,15 +440,34 @@ pub fn router(state: DashboardState) -> Router {
         .route("/static/app.css", get(stylesheet))
         .route("/healthz", get(|| async { "ok\n" }))
         .fallback(not_found)
-        .with_state(state)
+        .with_state(state);
+    layered(routes)
+}
+
+/// The layers every dashboard route runs under, outermost last. Public so a test can put a
+/// misbehaving route under exactly these layers.
+pub fn layered(routes: Router) -> Router {
+    routes
         // Inner: forms are small; anything bigger is refused before it is read.
         .layer(axum::extract::DefaultBodyLimit::max(MAX_FORM_BYTES))
+        // A handler that panics (a bug) answers 500 and is logged; the process and every other
+        // request carry on.
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
         // A page that takes too long is answered with 503 rather than held open.
         .layer(axum::middleware::from_fn(time_limit))
         // Every request logged with its matched route (never the raw path), status and time.
         .layer(axum::middleware::from_fn(access_log))
         // Outermost: every response, errors and time-outs included, carries the security headers.
         .layer(axum::middleware::map_response(security_headers))
+}
+
+fn panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    WebError::Internal(format!("handler panicked: {what}")).into_response()
 }
 
 /// How long a page may take before the dashboard gives up on it.

@@ -360,3 +360,17 @@ async fn metrics_and_logs_get_an_otlp_error_saying_only_traces_are_accepted() {
         assert!(rpc.message.contains("traces only"), "{}", rpc.message);
     }
 }
+
+#[tokio::test]
+async fn a_panicking_handler_answers_500_and_the_collector_carries_on() {
+    let routes = axum::Router::new()
+        .route("/boom", axum::routing::get(|| async { panic!("a bug") as &'static str }))
+        .route("/fine", axum::routing::get(|| async { "ok" }));
+    let app = collector::layered(routes);
+    use tower::ServiceExt;
+    for _ in 0..2 {
+        let reply = app.clone().oneshot(Request::get("/boom").body(Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(reply.status(), 500);
+    }
+    assert_eq!(app.oneshot(Request::get("/fine").body(Body::empty()).unwrap()).await.unwrap().status(), 200);
+}

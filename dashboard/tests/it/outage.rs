@@ -94,3 +94,20 @@ async fn pages_and_api_answer_503_when_the_telemetry_store_is_down() {
     let body = String::from_utf8_lossy(&response.into_body().collect().await.unwrap().to_bytes()).to_string();
     assert!(body.contains("could not be recorded in the audit trail"), "{body}");
 }
+
+#[tokio::test]
+async fn a_panicking_handler_answers_500_with_the_usual_headers_and_the_dashboard_carries_on() {
+    let routes = axum::Router::new()
+        .route("/boom", axum::routing::get(|| async { panic!("a bug") as &'static str }))
+        .route("/fine", axum::routing::get(|| async { "ok" }));
+    let app = dashboard::web::layered(routes);
+    for _ in 0..2 {
+        let reply = app.clone().oneshot(Request::get("/boom").body(Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(reply.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(reply.headers().contains_key(header::CONTENT_SECURITY_POLICY));
+        let body = String::from_utf8(reply.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+        assert!(body.contains("Something went wrong") && !body.contains("a bug"), "{body}");
+    }
+    let fine = app.oneshot(Request::get("/fine").body(Body::empty()).unwrap()).await.unwrap();
+    assert_eq!(fine.status(), StatusCode::OK);
+}
