@@ -360,9 +360,9 @@ impl Accounts {
         // OpenID Connect accounts have an empty hash: they are checked against the decoy too, so
         // they take as long to refuse as anyone else.
         let (stored, disabled) = match &row {
-            Some(r) => match r.get::<String, _>("password_hash") {
+            Some(r) => match r.try_get::<String, _>("password_hash")? {
                 hash if hash.is_empty() => (DECOY_HASH.to_string(), true),
-                hash => (hash, r.get::<bool, _>("disabled")),
+                hash => (hash, r.try_get::<bool, _>("disabled")?),
             },
             None => (DECOY_HASH.to_string(), true),
         };
@@ -460,14 +460,14 @@ impl Accounts {
                 .await?;
             }
             Some(row) => {
-                let issuer: Option<String> = row.get("oidc_issuer");
-                let subject: Option<String> = row.get("oidc_subject");
+                let issuer: Option<String> = row.try_get("oidc_issuer")?;
+                let subject: Option<String> = row.try_get("oidc_subject")?;
                 if issuer.as_deref() != Some(identity.issuer.as_str())
                     || subject.as_deref() != Some(identity.subject.as_str())
                 {
                     return Err(AccountError::NameTaken(name));
                 }
-                if row.get::<bool, _>("disabled") {
+                if row.try_get::<bool, _>("disabled")? {
                     return Err(AccountError::Disabled(name));
                 }
                 sqlx::query("UPDATE accounts SET role = ?, organisations = ?, display_name = ? WHERE name = ?")
@@ -509,18 +509,18 @@ const ACCOUNT_COLUMNS: &str =
     "name, role, organisations, must_change_password, disabled, oidc_subject IS NOT NULL AS oidc, display_name";
 
 fn account(row: &sqlx::sqlite::SqliteRow) -> Result<Account, AccountError> {
-    let organisations: String = row.get("organisations");
-    let name: String = row.get("name");
+    let organisations: String = row.try_get("organisations")?;
+    let name: String = row.try_get("name")?;
     // Unreadable scope must not widen to "every organisation" (the meaning of an empty list).
     let organisations = serde_json::from_str(&organisations).map_err(|_| AccountError::Corrupt(name.clone()))?;
     Ok(Account {
         name,
-        role: Role::parse(&row.get::<String, _>("role"))?,
+        role: Role::parse(&row.try_get::<String, _>("role")?)?,
         organisations,
-        must_change_password: row.get("must_change_password"),
-        disabled: row.get("disabled"),
-        oidc: row.get("oidc"),
-        display_name: row.get("display_name"),
+        must_change_password: row.try_get("must_change_password")?,
+        disabled: row.try_get("disabled")?,
+        oidc: row.try_get("oidc")?,
+        display_name: row.try_get("display_name")?,
     })
 }
 

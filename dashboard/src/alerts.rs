@@ -47,7 +47,7 @@ pub async fn recent(pool: &SqlitePool, limit: u32) -> Result<Vec<Alert>, Account
     .bind(limit)
     .fetch_all(pool)
     .await?;
-    Ok(rows.iter().map(alert).collect())
+    Ok(rows.iter().map(alert).collect::<Result<_, _>>()?)
 }
 
 /// One alert as stored.
@@ -92,12 +92,13 @@ pub async fn last_evaluation(pool: &SqlitePool) -> Result<Option<Evaluation>, Ac
     let row = sqlx::query("SELECT at_ns, every_secs, evaluated, failed, detail FROM alert_evaluations WHERE id = 1")
         .fetch_optional(pool)
         .await?;
-    Ok(row.map(|r| Evaluation {
-        at_ns: r.get("at_ns"),
-        every_secs: r.get("every_secs"),
-        evaluated: r.get("evaluated"),
-        failed: r.get("failed"),
-        detail: r.get("detail"),
+    let Some(r) = row else { return Ok(None) };
+    Ok(Some(Evaluation {
+        at_ns: r.try_get("at_ns")?,
+        every_secs: r.try_get("every_secs")?,
+        evaluated: r.try_get("evaluated")?,
+        failed: r.try_get("failed")?,
+        detail: r.try_get("detail")?,
     }))
 }
 
@@ -109,17 +110,17 @@ fn summary(status: &SloStatus, severity: Severity) -> String {
     format!("{} ({}) {what}", status.name, status.flow)
 }
 
-fn alert(row: &sqlx::sqlite::SqliteRow) -> Alert {
-    Alert {
-        id: row.get("id"),
-        slo: row.get("slo"),
-        flow: row.get("flow"),
-        severity: row.get("severity"),
-        started_ns: row.get("started_ns"),
-        resolved_ns: row.get("resolved_ns"),
-        last_notified_ns: row.get("last_notified_ns"),
-        summary: row.get("summary"),
-    }
+fn alert(row: &sqlx::sqlite::SqliteRow) -> Result<Alert, sqlx::Error> {
+    Ok(Alert {
+        id: row.try_get("id")?,
+        slo: row.try_get("slo")?,
+        flow: row.try_get("flow")?,
+        severity: row.try_get("severity")?,
+        started_ns: row.try_get("started_ns")?,
+        resolved_ns: row.try_get("resolved_ns")?,
+        last_notified_ns: row.try_get("last_notified_ns")?,
+        summary: row.try_get("summary")?,
+    })
 }
 
 impl AlertEngine {
@@ -166,7 +167,7 @@ impl AlertEngine {
         .bind(slo)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.as_ref().map(alert))
+        Ok(row.as_ref().map(alert).transpose()?)
     }
 
     /// Firing alerts first, then the most recent resolved ones.
@@ -275,7 +276,7 @@ impl AlertEngine {
         .bind(&status.name)
         .fetch_one(&self.pool)
         .await?;
-        let stored = alert(&row);
+        let stored = alert(&row)?;
         let notification = Notification {
             transition,
             slo: status.name.clone(),

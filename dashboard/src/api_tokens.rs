@@ -135,18 +135,21 @@ impl ApiTokens {
         .bind(account)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
+        let tokens: Result<Vec<ApiToken>, sqlx::Error> = rows
             .iter()
-            .map(|r| ApiToken {
-                id: r.get("id"),
-                account: r.get("account"),
-                label: r.get("label"),
-                created_ns: r.get("created_ns"),
-                expires_ns: r.get("expires_ns"),
-                last_used_ns: r.get("last_used_ns"),
-                revoked_ns: r.get("revoked_ns"),
+            .map(|r| {
+                Ok(ApiToken {
+                    id: r.try_get("id")?,
+                    account: r.try_get("account")?,
+                    label: r.try_get("label")?,
+                    created_ns: r.try_get("created_ns")?,
+                    expires_ns: r.try_get("expires_ns")?,
+                    last_used_ns: r.try_get("last_used_ns")?,
+                    revoked_ns: r.try_get("revoked_ns")?,
+                })
             })
-            .collect())
+            .collect();
+        Ok(tokens?)
     }
 
     /// Revokes token `id` of `account` (revoking twice is not an error).

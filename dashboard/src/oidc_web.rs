@@ -258,10 +258,14 @@ async fn take_pending(state: &DashboardState, login_state: &str) -> Result<Optio
     .fetch_optional(state.accounts().pool())
     .await
     .map_err(AccountError::from)?;
-    Ok(row.map(|r| Pending {
-        browser_sha256: r.get("browser_sha256"),
-        nonce: r.get("nonce"),
-        verifier: r.get("pkce_verifier"),
-        created_ns: r.get("created_ns"),
-    }))
+    let Some(r) = row else { return Ok(None) };
+    let read = |r: &sqlx::sqlite::SqliteRow| -> Result<Pending, sqlx::Error> {
+        Ok(Pending {
+            browser_sha256: r.try_get("browser_sha256")?,
+            nonce: r.try_get("nonce")?,
+            verifier: r.try_get("pkce_verifier")?,
+            created_ns: r.try_get("created_ns")?,
+        })
+    };
+    Ok(Some(read(&r).map_err(AccountError::from)?))
 }

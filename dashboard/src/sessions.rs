@@ -83,7 +83,7 @@ impl Sessions {
                 .fetch_optional(&self.pool)
                 .await?;
         let Some(row) = row else { return Ok(None) };
-        let (created, seen): (i64, i64) = (row.get("created_ns"), row.get("last_seen_ns"));
+        let (created, seen): (i64, i64) = (row.try_get("created_ns")?, row.try_get("last_seen_ns")?);
         if now_ns - seen > self.policy.idle_timeout_ns || now_ns - created > self.policy.max_lifetime_ns {
             self.end(token).await?;
             return Ok(None);
@@ -93,7 +93,7 @@ impl Sessions {
             .bind(&key)
             .execute(&self.pool)
             .await?;
-        Ok(Some(Session { account: row.get("account"), csrf_token: row.get("csrf_token") }))
+        Ok(Some(Session { account: row.try_get("account")?, csrf_token: row.try_get("csrf_token")? }))
     }
 
     pub async fn end(&self, token: &str) -> Result<(), AccountError> {

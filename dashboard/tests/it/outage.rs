@@ -111,3 +111,23 @@ async fn a_panicking_handler_answers_500_with_the_usual_headers_and_the_dashboar
     let fine = app.oneshot(Request::get("/fine").body(Body::empty()).unwrap()).await.unwrap();
     assert_eq!(fine.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_session_row_that_cannot_be_read_is_an_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let accounts = Accounts::open(&dir.path().join("dashboard.db")).await.unwrap();
+    accounts.create("sam", Role::Oncall, &[], "correct horse battery", false).await.unwrap();
+    let pool = accounts.pool().clone();
+    let state = DashboardState::new(accounts, RunningParts { lines: vec![] }, WebConfig::default());
+    let now = audit_store::Clock::System.now_ns_i64();
+    let token = state.sessions().start("sam", now).await.unwrap();
+    // Stored data that does not decode (a bad migration, a hand edit): the read fails with an error.
+    sqlx::query("UPDATE sessions SET created_ns = 'yesterday'").execute(&pool).await.unwrap();
+    let found = state.sessions().find(&token, now).await;
+    assert!(found.is_err(), "{:?}", found.map(|s| s.is_some()));
+    let app = router(state);
+    let cookie = dashboard::web::session_cookie_name(&WebConfig::default());
+    let request = Request::get("/").header(header::COOKIE, format!("{cookie}={token}"));
+    let reply = app.oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
+    assert_eq!(reply.status(), StatusCode::INTERNAL_SERVER_ERROR);
+}
