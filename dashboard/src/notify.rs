@@ -215,6 +215,7 @@ impl Mailer {
     }
 }
 
+#[derive(Clone)]
 pub struct Notifier {
     email: Option<(Mailer, Vec<String>)>,
     webhooks: Vec<String>,

@@ -14,6 +14,7 @@ mod oidc_config;
 mod report;
 mod serve;
 mod slo;
+mod supervisor;
 mod telemetry;
 mod users;
 

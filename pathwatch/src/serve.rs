@@ -11,6 +11,7 @@ use collector::spool::Spool;
 use collector::{CollectorState, IngestTokens, Sink};
 
 use crate::config::{persistent_secret, Backend, Config};
+use crate::supervisor::Supervisor;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -94,6 +95,8 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
         }
     }));
     let store = open_store(&config, Open::CreateIfMissing).await?;
+    // Owns every background loop until the servers stop (see `supervisor`).
+    let mut loops = Supervisor::default();
     let mut lines = Vec::new();
     let sink = match &store {
         AnyStore::Sqlite(sqlite) => {
@@ -114,7 +117,8 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
                 config.store.clickhouse.url,
                 path.display()
             ));
-            tokio::spawn(spool.clone().drain_forever((**ch).clone()));
+            let (drained, clickhouse) = (spool.clone(), (**ch).clone());
+            loops.spawn("spool drainer", move || drained.clone().drain_forever(clickhouse.clone()));
             Sink::Spool(spool)
         }
     };
@@ -166,7 +170,7 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
             _sandbox = Some(sandbox);
             lines.push(crate::demo::load_starter_hazards(&config.data_dir).await?);
         }
-        if let Some(line) = start_canaries(&config, export_token, canary_metrics.clone())? {
+        if let Some(line) = start_canaries(&config, export_token, canary_metrics.clone(), &mut loops)? {
             lines.push(line);
         }
         let listen = config.dashboard.listen;
@@ -178,12 +182,13 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
         let parts = dashboard::RunningParts {
             lines: lines.iter().filter(|l| !l.starts_with("ingest token")).cloned().collect(),
         };
-        let (state, admin_line) = open_dashboard(&config, parts, store.clone(), recorder).await?;
+        let (state, admin_line) = open_dashboard(&config, parts, store.clone(), recorder, &mut loops).await?;
         lines.extend(admin_line);
         let app = dashboard::web::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
         servers.spawn(async move { axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await });
     }
-    tokio::spawn(retention(store, config.retention.spans_days, config.retention.audit_days));
+    let (spans_days, audit_days) = (config.retention.spans_days, config.retention.audit_days);
+    loops.spawn("retention", move || retention(store.clone(), spans_days, audit_days));
     for line in &lines {
         println!("{line}");
     }
@@ -213,6 +218,7 @@ async fn open_dashboard(
     parts: dashboard::RunningParts,
     store: AnyStore,
     recorder: dashboard::audit_trail::Recorder,
+    loops: &mut Supervisor,
 ) -> anyhow::Result<(dashboard::web::DashboardState, Option<String>)> {
     use dashboard::accounts::{Accounts, FirstAdmin};
     let path = config.data_dir.join("dashboard.db");
@@ -240,19 +246,14 @@ async fn open_dashboard(
         let a = &config.alerts;
         let notifier = dashboard::notify::Notifier::new(a.email.clone(), a.webhooks.clone())
             .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
-        let engine = dashboard::alerts::AlertEngine::new(
-            accounts.pool().clone(),
-            notifier,
-            Duration::from_secs(a.repeat_interval_minutes * 60),
-            &d.runbook_base_url,
-            &public_url(d),
-        );
-        tokio::spawn(engine.run(
-            store.clone(),
-            config.effective_slos(),
-            config.effective_pathways(),
-            Duration::from_secs(a.evaluate_every_secs),
-        ));
+        let (pool, repeat) = (accounts.pool().clone(), Duration::from_secs(a.repeat_interval_minutes * 60));
+        let (runbooks, url) = (d.runbook_base_url.clone(), public_url(d));
+        let (store, slos, pathways) = (store.clone(), config.effective_slos(), config.effective_pathways());
+        let every = Duration::from_secs(a.evaluate_every_secs);
+        loops.spawn("alert engine", move || {
+            let engine = dashboard::alerts::AlertEngine::new(pool.clone(), notifier.clone(), repeat, &runbooks, &url);
+            engine.run(store.clone(), slos.clone(), pathways.clone(), every)
+        });
     }
     let hazards_path = config.data_dir.join("hazards.db");
     let hazards = hazard_log::HazardLog::open(&hazards_path)
@@ -277,30 +278,42 @@ async fn open_dashboard(
     }
     let mailer = config.mailer()?;
     if let (Some(mailer), false) = (&mailer, config.reports.schedules.is_empty()) {
-        let delivery = dashboard::report_delivery::ReportDelivery::new(
-            state.clone(),
-            hazards.clone(),
-            config.deployment(),
-            mailer.clone(),
-        );
-        tokio::spawn(delivery.run(config.reports.schedules.clone()));
+        let (state, hazards, deployment, mailer) =
+            (state.clone(), hazards.clone(), config.deployment(), mailer.clone());
+        let schedules = config.reports.schedules.clone();
+        loops.spawn("report delivery", move || {
+            let delivery = dashboard::report_delivery::ReportDelivery::new(
+                state.clone(),
+                hazards.clone(),
+                deployment.clone(),
+                mailer.clone(),
+            );
+            delivery.run(schedules.clone())
+        });
     }
-    let audit_monitor = dashboard::audit_monitor::AuditMonitor::new(
-        audit_store_for_monitor,
-        findings,
-        config.audit.clone(),
-        mailer.clone(),
-        public_url(d),
-    );
-    tokio::spawn(audit_monitor.run());
-    let monitor = dashboard::evidence_monitor::EvidenceMonitor::new(
-        state.clone(),
-        hazards,
-        config.evidence.clone(),
-        mailer,
-        public_url(d),
-    );
-    tokio::spawn(monitor.run());
+    let (audit_config, audit_mailer, url) = (config.audit.clone(), mailer.clone(), public_url(d));
+    loops.spawn("audit monitor", move || {
+        let store = audit_store_for_monitor.clone();
+        let monitor = dashboard::audit_monitor::AuditMonitor::new(
+            store,
+            findings.clone(),
+            audit_config.clone(),
+            audit_mailer.clone(),
+            url.clone(),
+        );
+        monitor.run()
+    });
+    let (evidence_state, evidence_config, url) = (state.clone(), config.evidence.clone(), public_url(d));
+    loops.spawn("evidence monitor", move || {
+        let monitor = dashboard::evidence_monitor::EvidenceMonitor::new(
+            evidence_state.clone(),
+            hazards.clone(),
+            evidence_config.clone(),
+            mailer.clone(),
+            url.clone(),
+        );
+        monitor.run()
+    });
     if d.oidc.is_some() {
         // Fetches the provider's discovery document now so a mistake shows in the log at start-up;
         // sign-ins fetch it again if this fails.
@@ -316,6 +329,7 @@ fn start_canaries(
     config: &Config,
     export_token: Option<String>,
     metrics: Option<canaries::metrics::CanaryMetrics>,
+    loops: &mut Supervisor,
 ) -> anyhow::Result<Option<String>> {
     if !config.canaries.enabled || (!config.sandbox.enabled && config.canaries.flows.is_empty()) {
         return Ok(None);
@@ -339,24 +353,38 @@ fn start_canaries(
         flows.join(", "),
         canary_config.export.otlp_endpoint.as_deref().unwrap_or("not exported")
     );
-    let mut runs = canaries.subscribe();
-    tokio::spawn(async move {
-        loop {
-            match runs.recv().await {
-                Ok(run) => {
-                    if let Some(m) = &metrics {
-                        m.record(&run)
-                    }
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
-                    tracing::warn!(missed, "canary metrics fell behind; some runs not counted");
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-            }
+    let recorded = canaries.clone();
+    loops.spawn("canary metrics", move || record_canary_runs(recorded.subscribe(), metrics.clone()));
+    let scheduled = canaries.clone();
+    loops.spawn("canary scheduler", move || {
+        let scheduled = scheduled.clone();
+        async move {
+            scheduled.run_scheduled(shutdown_signal()).await;
+            // Stopped for the shutdown: nothing to restart while the servers drain.
+            std::future::pending::<()>().await
         }
     });
-    tokio::spawn(canaries.run_scheduled(shutdown_signal()));
     Ok(Some(line))
+}
+
+/// Counts each finished canary run on the collector's /metrics.
+async fn record_canary_runs(
+    mut runs: tokio::sync::broadcast::Receiver<Arc<canaries::CanaryRun>>,
+    metrics: Option<canaries::metrics::CanaryMetrics>,
+) {
+    loop {
+        match runs.recv().await {
+            Ok(run) => {
+                if let Some(m) = &metrics {
+                    m.record(&run)
+                }
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                tracing::warn!(missed, "canary metrics fell behind; some runs not counted");
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        }
+    }
 }
 
 /// Drops whole days past their retention period, once at start and then hourly.
@@ -439,7 +467,8 @@ to = ["cso@example.org"]
         let store = AnyStore::Sqlite(audit_store::SqliteStore::open(&dir.path().join("telemetry.db")).await.unwrap());
         let recorder: dashboard::audit_trail::Recorder = std::sync::Arc::new(|_| Box::pin(async { Ok(()) }));
         let parts = dashboard::RunningParts { lines: vec![] };
-        let (state, _) = open_dashboard(&config, parts, store, recorder).await.unwrap();
+        let mut loops = Supervisor::default();
+        let (state, _) = open_dashboard(&config, parts, store, recorder, &mut loops).await.unwrap();
         let page = |path: &'static str| {
             let app = dashboard::web::router(state.clone());
             async move {
