@@ -45,6 +45,7 @@ pub struct Metrics {
     pub spool_batches: Gauge,
     pub spool_bytes: Gauge,
     pub spool_drain_failures: Counter,
+    pub spool_dead_letters: Gauge,
     registry: Registry,
 }
 
@@ -71,6 +72,7 @@ impl Metrics {
             spool_batches: Gauge::default(),
             spool_bytes: Gauge::default(),
             spool_drain_failures: Counter::default(),
+            spool_dead_letters: Gauge::default(),
             registry: Registry::default(),
         };
         registry.register("ingest_received", "Records received (spans, audit events)", m.received.clone());
@@ -95,6 +97,11 @@ impl Metrics {
             "spool_drain_failures",
             "Failed attempts to move spooled batches to ClickHouse",
             m.spool_drain_failures.clone(),
+        );
+        registry.register(
+            "spool_dead_letters",
+            "Spooled batches ClickHouse refused for good, kept aside in the spool's dead_letters table",
+            m.spool_dead_letters.clone(),
         );
         Metrics { registry: root, ..m }
     }

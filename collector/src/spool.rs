@@ -28,6 +28,11 @@ use crate::writer::CommitError;
 const SPOOL_TABLE: &str = "CREATE TABLE spool (id INTEGER NOT NULL PRIMARY KEY, spans BLOB NOT NULL, \
     audit BLOB NOT NULL, bytes BIGINT NOT NULL)";
 
+/// Batches ClickHouse refused for good (bad data, too many partitions, a type it will not take):
+/// kept whole, with the reason, so nothing accepted is lost and nothing blocks the batches after it.
+const DEAD_LETTERS_TABLE: &str = "CREATE TABLE dead_letters (id INTEGER NOT NULL PRIMARY KEY, spans BLOB NOT NULL, \
+    audit BLOB NOT NULL, bytes BIGINT NOT NULL, error TEXT NOT NULL, failed_ns BIGINT NOT NULL)";
+
 /// Batches moved to ClickHouse per drain step.
 const DRAIN_BATCHES: i64 = 64;
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -69,6 +74,7 @@ impl Spool {
                 false,
             ),
             Migration::new(2, "spool".into(), MigrationType::Simple, SPOOL_TABLE.into_sql_str(), false),
+            Migration::new(3, "dead_letters".into(), MigrationType::Simple, DEAD_LETTERS_TABLE.into_sql_str(), false),
         ]);
         migrator.run(&pool).await?;
         let (batches, bytes): (i64, Option<i64>) =
@@ -81,6 +87,8 @@ impl Spool {
             wake: Notify::new(),
             metrics,
         };
+        let dead: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM dead_letters").fetch_one(&spool.pool).await?;
+        spool.metrics.spool_dead_letters.set(dead);
         spool.publish();
         Ok(spool)
     }
@@ -146,11 +154,20 @@ impl Spool {
 
     /// Moves spooled batches to ClickHouse forever: in order, deleting each only once stored, and
     /// backing off (capped) while ClickHouse is unreachable. Replays are harmless: both tables
-    /// collapse repeated rows.
+    /// collapse repeated rows. When ClickHouse refuses a step for good (`!is_transient`), the
+    /// oldest batch is tried alone and, if refused again, set aside (`dead_letter`), so one bad
+    /// batch never stops the rest.
     pub async fn drain_forever(self: Arc<Self>, store: ClickHouseStore) {
         let mut backoff = Duration::from_millis(100);
         loop {
-            match self.drain_step(&store).await {
+            let step = match self.drain_step(&store, DRAIN_BATCHES).await {
+                Err(e) if !e.is_transient() => match self.drain_step(&store, 1).await {
+                    Err(e) if !e.is_transient() => self.dead_letter(&e).await,
+                    other => other,
+                },
+                other => other,
+            };
+            match step {
                 Ok(0) => {
                     backoff = Duration::from_millis(100);
                     // Wake on new data, or re-check now and then in case a notify was missed.
@@ -167,12 +184,42 @@ impl Spool {
         }
     }
 
-    /// Moves up to [`DRAIN_BATCHES`] batches; returns how many.
+    /// Moves the oldest spooled batch to `dead_letters` with `error`, the reason ClickHouse gave;
+    /// returns 1 (a batch left the spool). Audit events in it leave a gap in ClickHouse's chain
+    /// until the batch is re-driven: that is logged as an error, never silent.
+    pub async fn dead_letter(&self, error: &StoreError) -> Result<usize, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let moved: Option<(i64, i64, i64)> = sqlx::query_as(
+            "INSERT INTO dead_letters (id, spans, audit, bytes, error, failed_ns) \
+             SELECT id, spans, audit, bytes, ?, ? FROM spool ORDER BY id LIMIT 1 \
+             RETURNING id, bytes, length(audit)",
+        )
+        .bind(error.to_string())
+        .bind(i64::try_from(audit_store::system_now_ns()).unwrap_or(i64::MAX))
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((id, bytes, audit_bytes)) = moved else { return Ok(0) };
+        sqlx::query("DELETE FROM spool WHERE id = ?").bind(id).execute(&mut *tx).await?;
+        tx.commit().await?;
+        self.bytes.fetch_sub(bytes as u64, Ordering::Relaxed);
+        self.batches.fetch_sub(1, Ordering::Relaxed);
+        self.metrics.spool_dead_letters.inc();
+        self.publish();
+        if audit_bytes > 0 {
+            tracing::error!(batch = id, error = %error, "ClickHouse refused a spooled batch holding audit events: \
+                set aside in the spool's dead_letters table; the audit chain in ClickHouse has a gap until it is re-driven");
+        } else {
+            tracing::error!(batch = id, error = %error, "ClickHouse refused a spooled batch of spans: set aside in the spool's dead_letters table");
+        }
+        Ok(1)
+    }
+
+    /// Moves up to `limit` batches, oldest first; returns how many.
     #[tracing::instrument(name = "spool drain", skip_all, level = "debug")]
-    pub async fn drain_step(&self, store: &ClickHouseStore) -> Result<usize, StoreError> {
+    pub async fn drain_step(&self, store: &ClickHouseStore, limit: i64) -> Result<usize, StoreError> {
         let rows: Vec<(i64, Vec<u8>, Vec<u8>, i64)> =
             sqlx::query_as("SELECT id, spans, audit, bytes FROM spool ORDER BY id LIMIT ?")
-                .bind(DRAIN_BATCHES)
+                .bind(limit)
                 .fetch_all(&self.pool)
                 .await?;
         if rows.is_empty() {

@@ -3,3 +3,4 @@
 mod audit_ingest;
 mod harness;
 mod otlp_ingest;
+mod spool;

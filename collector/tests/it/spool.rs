@@ -1,0 +1,72 @@
+//! The spool in front of a real ClickHouse (`PATHWATCH_TEST_CLICKHOUSE_URL`): a batch ClickHouse
+//! refuses for good is set aside, and the batches behind it still go in.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use audit_store::{ClickHouseConfig, ClickHouseStore, IngestBatch, Span, SpanKind, SpanStatus, TelemetryStore};
+use collector::metrics::Metrics;
+use collector::spool::{Spool, SpoolBatch};
+
+async fn clickhouse(test: &str) -> Option<ClickHouseStore> {
+    let Ok(url) = std::env::var("PATHWATCH_TEST_CLICKHOUSE_URL") else {
+        if std::env::var("PATHWATCH_REQUIRE_SERVICES").is_ok_and(|v| v == "1") {
+            panic!("PATHWATCH_REQUIRE_SERVICES=1 but PATHWATCH_TEST_CLICKHOUSE_URL is not set");
+        }
+        eprintln!("SKIPPED {test}: set PATHWATCH_TEST_CLICKHOUSE_URL (e.g. http://127.0.0.1:18123) to run it");
+        return None;
+    };
+    let database = format!("pw_{test}_{}", std::process::id());
+    let config = ClickHouseConfig { url, database, ..Default::default() };
+    Some(ClickHouseStore::connect(&config).await.expect("ClickHouse at PATHWATCH_TEST_CLICKHOUSE_URL"))
+}
+
+fn batch(trace: u8) -> SpoolBatch {
+    let now = audit_store::system_now_ns();
+    let span = Span {
+        trace_id: format!("{trace:032x}"),
+        span_id: "00000000000000a1".into(),
+        parent_span_id: String::new(),
+        name: "GET /Patient".into(),
+        kind: SpanKind::Client,
+        service_name: "spool-test".into(),
+        scope_name: String::new(),
+        start_ns: now,
+        duration_ns: 1_000_000,
+        status: SpanStatus::Ok,
+        status_message: String::new(),
+        correlation_id: String::new(),
+        attributes: vec![],
+        resource: vec![],
+        events: vec![],
+        links: vec![],
+    };
+    SpoolBatch::encode(IngestBatch { spans: vec![span], audit: vec![] })
+}
+
+#[tokio::test]
+async fn a_batch_clickhouse_refuses_for_good_is_set_aside_and_the_rest_still_drains() {
+    let Some(store) = clickhouse("dead_letter").await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let metrics = Arc::new(Metrics::new());
+    let spool = Arc::new(Spool::open(&dir.path().join("spool.db"), 1 << 30, metrics.clone()).await.unwrap());
+    // A good batch, one whose rows ClickHouse cannot parse (as corrupt data or a type it will not
+    // take would be), and a good one behind it.
+    let poison = SpoolBatch { spans_rowbinary: vec![0xff; 7], span_count: 1, audit: vec![] };
+    spool.commit(1, vec![batch(1), poison, batch(2)]).await.unwrap();
+    let drainer = tokio::spawn(spool.clone().drain_forever(store.clone()));
+    let started = Instant::now();
+    while spool.depth().0 > 0 {
+        assert!(started.elapsed() < Duration::from_secs(30), "the spool did not drain: {:?}", spool.depth());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drainer.abort();
+    for trace in [1u8, 2] {
+        assert_eq!(store.trace(&format!("{trace:032x}")).await.unwrap().len(), 1, "trace {trace}");
+    }
+    assert!(metrics.render().contains("pathwatch_spool_dead_letters 1"), "{}", metrics.render());
+    // Kept, with ClickHouse's reason, and counted again after a restart.
+    let kept = Arc::new(Metrics::new());
+    let _again = Spool::open(&dir.path().join("spool.db"), 1 << 30, kept.clone()).await.unwrap();
+    assert!(kept.render().contains("pathwatch_spool_dead_letters 1"), "{}", kept.render());
+}
