@@ -30,7 +30,9 @@ const SPOOL_TABLE: &str = "CREATE TABLE spool (id INTEGER NOT NULL PRIMARY KEY, 
 
 /// Batches ClickHouse refused for good (bad data, too many partitions, a type it will not take):
 /// kept whole, with the reason, so nothing accepted is lost and nothing blocks the batches after it.
-const DEAD_LETTERS_TABLE: &str = "CREATE TABLE dead_letters (id INTEGER NOT NULL PRIMARY KEY, spans BLOB NOT NULL, \
+/// Ids never reused (AUTOINCREMENT), so an id an operator read stays that batch's.
+const DEAD_LETTERS_TABLE: &str =
+    "CREATE TABLE dead_letters (id INTEGER PRIMARY KEY AUTOINCREMENT, spans BLOB NOT NULL, \
     audit BLOB NOT NULL, bytes BIGINT NOT NULL, error TEXT NOT NULL, failed_ns BIGINT NOT NULL)";
 
 /// Batches moved to ClickHouse per drain step.
@@ -77,20 +79,29 @@ impl Spool {
             Migration::new(3, "dead_letters".into(), MigrationType::Simple, DEAD_LETTERS_TABLE.into_sql_str(), false),
         ]);
         migrator.run(&pool).await?;
-        let (batches, bytes): (i64, Option<i64>) =
-            sqlx::query_as("SELECT COUNT(*), SUM(bytes) FROM spool").fetch_one(&pool).await?;
         let spool = Spool {
             pool,
             max_bytes,
-            bytes: AtomicU64::new(bytes.unwrap_or(0) as u64),
-            batches: AtomicU64::new(batches as u64),
+            bytes: AtomicU64::new(0),
+            batches: AtomicU64::new(0),
             wake: Notify::new(),
             metrics,
         };
-        let dead: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM dead_letters").fetch_one(&spool.pool).await?;
-        spool.metrics.spool_dead_letters.set(dead);
-        spool.publish();
+        spool.recount().await?;
         Ok(spool)
+    }
+
+    /// Reads the depth from the table itself: `pathwatch spool retry` may have added batches from
+    /// another process, and counting down what this one drained would then go wrong.
+    async fn recount(&self) -> Result<(), StoreError> {
+        let (batches, bytes): (i64, Option<i64>) =
+            sqlx::query_as("SELECT COUNT(*), SUM(bytes) FROM spool").fetch_one(&self.pool).await?;
+        let dead: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM dead_letters").fetch_one(&self.pool).await?;
+        self.batches.store(batches.max(0) as u64, Ordering::Relaxed);
+        self.bytes.store(bytes.unwrap_or(0).max(0) as u64, Ordering::Relaxed);
+        self.metrics.spool_dead_letters.set(dead);
+        self.publish();
+        Ok(())
     }
 
     fn publish(&self) {
@@ -189,25 +200,26 @@ impl Spool {
     /// until the batch is re-driven: that is logged as an error, never silent.
     pub async fn dead_letter(&self, error: &StoreError) -> Result<usize, StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let moved: Option<(i64, i64, i64)> = sqlx::query_as(
-            "INSERT INTO dead_letters (id, spans, audit, bytes, error, failed_ns) \
-             SELECT id, spans, audit, bytes, ?, ? FROM spool ORDER BY id LIMIT 1 \
-             RETURNING id, bytes, length(audit)",
+        let Some(oldest): Option<i64> =
+            sqlx::query_scalar("SELECT id FROM spool ORDER BY id LIMIT 1").fetch_optional(&mut *tx).await?
+        else {
+            return Ok(0);
+        };
+        let (id, audit_bytes): (i64, i64) = sqlx::query_as(
+            "INSERT INTO dead_letters (spans, audit, bytes, error, failed_ns) \
+             SELECT spans, audit, bytes, ?, ? FROM spool WHERE id = ? RETURNING id, length(audit)",
         )
         .bind(error.to_string())
         .bind(i64::try_from(audit_store::system_now_ns()).unwrap_or(i64::MAX))
-        .fetch_optional(&mut *tx)
+        .bind(oldest)
+        .fetch_one(&mut *tx)
         .await?;
-        let Some((id, bytes, audit_bytes)) = moved else { return Ok(0) };
-        sqlx::query("DELETE FROM spool WHERE id = ?").bind(id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM spool WHERE id = ?").bind(oldest).execute(&mut *tx).await?;
         tx.commit().await?;
-        self.bytes.fetch_sub(bytes as u64, Ordering::Relaxed);
-        self.batches.fetch_sub(1, Ordering::Relaxed);
-        self.metrics.spool_dead_letters.inc();
-        self.publish();
+        self.recount().await?;
         if audit_bytes > 0 {
             tracing::error!(batch = id, error = %error, "ClickHouse refused a spooled batch holding audit events: \
-                set aside in the spool's dead_letters table; the audit chain in ClickHouse has a gap until it is re-driven");
+                set aside in the spool's dead_letters table; the audit chain in ClickHouse has a gap until `pathwatch spool retry` puts it back");
         } else {
             tracing::error!(batch = id, error = %error, "ClickHouse refused a spooled batch of spans: set aside in the spool's dead_letters table");
         }
@@ -217,8 +229,8 @@ impl Spool {
     /// Moves up to `limit` batches, oldest first; returns how many.
     #[tracing::instrument(name = "spool drain", skip_all, level = "debug")]
     pub async fn drain_step(&self, store: &ClickHouseStore, limit: i64) -> Result<usize, StoreError> {
-        let rows: Vec<(i64, Vec<u8>, Vec<u8>, i64)> =
-            sqlx::query_as("SELECT id, spans, audit, bytes FROM spool ORDER BY id LIMIT ?")
+        let rows: Vec<(i64, Vec<u8>, Vec<u8>)> =
+            sqlx::query_as("SELECT id, spans, audit FROM spool ORDER BY id LIMIT ?")
                 .bind(limit)
                 .fetch_all(&self.pool)
                 .await?;
@@ -227,7 +239,7 @@ impl Spool {
         }
         let mut spans = Vec::with_capacity(rows.iter().map(|r| r.1.len()).sum());
         let mut audit: Vec<StoredAuditEvent> = Vec::new();
-        for (id, span_rows, audit_json, _) in &rows {
+        for (id, span_rows, audit_json) in &rows {
             spans.extend_from_slice(span_rows);
             if !audit_json.is_empty() {
                 let events: Vec<StoredAuditEvent> = serde_json::from_slice(audit_json)
@@ -239,10 +251,65 @@ impl Spool {
         store.insert_audit_events(&audit).await?;
         let last = rows.last().map_or(0, |r| r.0);
         sqlx::query("DELETE FROM spool WHERE id <= ?").bind(last).execute(&self.pool).await?;
-        let freed: i64 = rows.iter().map(|r| r.3).sum();
-        self.bytes.fetch_sub(freed as u64, Ordering::Relaxed);
-        self.batches.fetch_sub(rows.len() as u64, Ordering::Relaxed);
-        self.publish();
+        self.recount().await?;
         Ok(rows.len())
     }
+
+    /// The batches set aside, oldest first.
+    pub async fn dead_letters(&self) -> Result<Vec<DeadLetter>, StoreError> {
+        let rows: Vec<(i64, i64, bool, String, i64)> =
+            sqlx::query_as("SELECT id, bytes, length(audit) > 0, error, failed_ns FROM dead_letters ORDER BY id")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, bytes, has_audit_events, error, failed_ns)| DeadLetter {
+                id,
+                bytes,
+                has_audit_events,
+                error,
+                failed_ns,
+            })
+            .collect())
+    }
+
+    /// Puts set-aside batches back at the end of the spool (all of them, or `id`), for the drainer
+    /// to try again once what ClickHouse refused is mended; returns how many.
+    pub async fn retry_dead_letters(&self, id: Option<i64>) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let chosen = "(?1 IS NULL OR id = ?1)";
+        let moved = sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO spool (spans, audit, bytes) SELECT spans, audit, bytes FROM dead_letters WHERE {chosen} ORDER BY id"
+        )))
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        sqlx::query(AssertSqlSafe(format!("DELETE FROM dead_letters WHERE {chosen}")))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        self.recount().await?;
+        self.wake.notify_one();
+        Ok(moved)
+    }
+
+    /// Deletes set-aside batch `id` for good; false when there is none.
+    pub async fn drop_dead_letter(&self, id: i64) -> Result<bool, StoreError> {
+        let gone = sqlx::query("DELETE FROM dead_letters WHERE id = ?").bind(id).execute(&self.pool).await?;
+        self.recount().await?;
+        Ok(gone.rows_affected() == 1)
+    }
+}
+
+/// A batch ClickHouse refused for good, as `pathwatch spool dead-letters` lists it.
+#[derive(Debug, serde::Serialize)]
+pub struct DeadLetter {
+    pub id: i64,
+    pub bytes: i64,
+    pub has_audit_events: bool,
+    /// What ClickHouse said.
+    pub error: String,
+    pub failed_ns: i64,
 }

@@ -14,6 +14,7 @@ mod oidc_config;
 mod report;
 mod serve;
 mod slo;
+mod spool_admin;
 mod supervisor;
 mod telemetry;
 mod users;
@@ -89,6 +90,11 @@ enum Command {
     Bench {
         #[command(subcommand)]
         command: BenchCommand,
+    },
+    /// The spool in front of ClickHouse: batches ClickHouse refused for good (list, retry, drop).
+    Spool {
+        #[command(subcommand)]
+        command: spool_admin::SpoolCommand,
     },
     /// Print a trace's spans as JSON, by trace id or correlation id.
     Trace {
@@ -177,6 +183,7 @@ fn main() -> ExitCode {
             Command::Audit { command: AuditCommand::Context(args) } => audit_review::context(&config, args).await,
             Command::Audit { command: AuditCommand::Evaluate(args) } => audit_review::evaluate_command(args).await,
             Command::Trace { id } => commands::trace(&config, &id).await,
+            Command::Spool { command } => spool_admin::run(&config, command).await,
             Command::Hazard { command } => hazards::run(&config, command).await,
             Command::Report(args) => report::run(&config, args).await,
             Command::Bench { command: BenchCommand::Ingest(args) } => bench::ingest(args).await,

@@ -471,3 +471,47 @@ fn audit_evaluate_reports_figures_counted_from_the_generated_log() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--events must be at least 10000"));
 }
+
+#[tokio::test]
+async fn dead_letters_are_listed_retried_and_dropped_from_the_command_line_and_each_use_is_recorded() {
+    let (_tmp, data) = temp_dir();
+    std::fs::create_dir_all(&data).unwrap();
+    let out = run(pathwatch(&data).args(["spool", "dead-letters"]));
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no spool at"), "{}", String::from_utf8_lossy(&out.stderr));
+    // Two batches ClickHouse refused for good, as the drainer sets them aside.
+    let metrics = std::sync::Arc::new(collector::metrics::Metrics::new());
+    let spool = collector::spool::Spool::open(&data.join("spool.db"), 1 << 30, metrics).await.unwrap();
+    for _ in 0..2 {
+        let poison = collector::spool::SpoolBatch { spans_rowbinary: vec![0xff; 7], span_count: 1, audit: vec![] };
+        spool.commit(1, vec![poison]).await.unwrap();
+        spool.dead_letter(&audit_store::StoreError::Invalid("Code: 33. Cannot read all data".into())).await.unwrap();
+    }
+    drop(spool);
+    let list = |data: &std::path::Path| {
+        let out = run(pathwatch(data).args(["spool", "dead-letters"]));
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect::<Vec<serde_json::Value>>()
+    };
+    let listed = list(&data);
+    assert_eq!(listed.len(), 2);
+    assert!(listed[0]["error"].as_str().unwrap().contains("Cannot read all data"), "{listed:?}");
+    let id = listed[0]["id"].as_i64().unwrap().to_string();
+    let out = run(pathwatch(&data).args(["spool", "drop", &id, "--reason", "x"]));
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--reason"));
+    let out = run(pathwatch(&data).args(["spool", "drop", &id, "--reason", "test data sent by mistake"]));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(pathwatch(&data).args(["spool", "drop", "999", "--reason", "test data sent by mistake"]));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no dead letter 999"));
+    let out = run(pathwatch(&data).args(["spool", "retry"]));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(list(&data).is_empty());
+    // Back in the spool: the retried batch, and one audit event per use that did something
+    // (list, drop, retry, list).
+    let metrics = std::sync::Arc::new(collector::metrics::Metrics::new());
+    let spool = collector::spool::Spool::open(&data.join("spool.db"), 1 << 30, metrics).await.unwrap();
+    assert_eq!(spool.depth().0, 5);
+}
