@@ -32,6 +32,19 @@ impl StoreError {
     }
 }
 
+impl StoreError {
+    /// True when ClickHouse itself said it is overloaded (memory, too many queries or parts,
+    /// read-only, its own timeouts): a reason to wait, never one to give up on the data.
+    pub fn is_server_overload(&self) -> bool {
+        match self {
+            StoreError::ClickHouse(::clickhouse::error::Error::BadResponse(text)) => {
+                clickhouse_code(text).is_some() && clickhouse_unavailable(text)
+            }
+            _ => false,
+        }
+    }
+}
+
 /// True when a SQLite error is the database being unavailable rather than a fault in the query:
 /// busy or locked past the busy timeout, an I/O error, a full disk, a file that cannot be opened,
 /// a closed or exhausted pool.
@@ -52,17 +65,20 @@ pub fn sqlite_unavailable(e: &sqlx::Error) -> bool {
 /// timeouts (159, 209), too many queries (202), network (210), memory (241), read-only tables
 /// (242) and too many parts (252).
 fn clickhouse_unavailable(text: &str) -> bool {
-    let code = text
-        .split("Code: ")
-        .nth(1)
-        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
-        .and_then(|digits| digits.parse::<u32>().ok());
-    match code {
+    match clickhouse_code(text) {
         None => true,
         // 252 is also "too many partitions for single INSERT block": that insert never goes in.
         Some(252) => !text.contains("Too many partitions"),
         Some(code) => matches!(code, 159 | 202 | 209 | 210 | 241 | 242),
     }
+}
+
+/// The error code in a ClickHouse exception text ("Code: 241. DB::Exception: …").
+fn clickhouse_code(text: &str) -> Option<u32> {
+    text.split("Code: ")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|digits| digits.parse::<u32>().ok())
 }
 
 #[cfg(test)]
@@ -81,6 +97,9 @@ mod tests {
         assert!(!bad("Code: 252. DB::Exception: Too many partitions for single INSERT block (more than 100)")
             .is_transient());
         assert!(StoreError::Sqlite(sqlx::Error::PoolClosed).is_transient());
+        assert!(bad("Code: 241. DB::Exception: Memory limit (total) exceeded").is_server_overload());
+        assert!(!bad("502 Bad Gateway").is_server_overload(), "transient, but ClickHouse did not say so");
+        assert!(!bad("Code: 33. DB::Exception: Cannot read all data").is_server_overload());
         assert!(!StoreError::Corrupt("x".into()).is_transient());
     }
 }

@@ -38,6 +38,10 @@ const DEAD_LETTERS_TABLE: &str =
 /// Batches moved to ClickHouse per drain step.
 const DRAIN_BATCHES: i64 = 64;
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// Times in a row the oldest batch alone may fail with an error that looks passing (a lost
+/// connection, a timeout, an answer without a ClickHouse code) while ClickHouse answers a ping,
+/// before the batch is taken for the cause and set aside.
+const POISON_AFTER: u32 = 5;
 
 /// A batch ready for the spool: spans already RowBinary (encoded on the request's task), audit
 /// events still to be chained by the sequencer inside the commit.
@@ -170,13 +174,30 @@ impl Spool {
     /// batch never stops the rest.
     pub async fn drain_forever(self: Arc<Self>, store: ClickHouseStore) {
         let mut backoff = Duration::from_millis(100);
+        let mut suspect = 0u32;
         loop {
             let step = match self.drain_step(&store, DRAIN_BATCHES).await {
-                Err(e) if !e.is_transient() => match self.drain_step(&store, 1).await {
+                Ok(n) => Ok(n),
+                // Something in these batches, or ClickHouse itself: try the oldest batch alone.
+                Err(_) => match self.drain_step(&store, 1).await {
                     Err(e) if !e.is_transient() => self.dead_letter(&e).await,
-                    other => other,
+                    // A server that drops the connection over a malformed insert looks like a network
+                    // fault: the same batch failing so while a ping gets through is the cause. What
+                    // ClickHouse calls overload is only ever waited out.
+                    Err(e) if !e.is_server_overload() => {
+                        suspect += 1;
+                        if suspect >= POISON_AFTER && store.ping().await.is_ok() {
+                            suspect = 0;
+                            self.dead_letter(&e).await
+                        } else {
+                            Err(e)
+                        }
+                    }
+                    other => {
+                        suspect = 0;
+                        other
+                    }
                 },
-                other => other,
             };
             match step {
                 Ok(0) => {

@@ -108,6 +108,12 @@ impl ClickHouseStore {
         &self.server_version
     }
 
+    /// Whether the server answers a trivial query now.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let _: u8 = self.client.query_raw("SELECT 1").fetch_one().await?;
+        Ok(())
+    }
+
     /// Inserts spans already encoded by [`rowbinary::encode_spans`] (how the spool keeps them).
     pub async fn insert_span_rowbinary(&self, rows: Vec<u8>) -> Result<(), StoreError> {
         if rows.is_empty() {

@@ -57,7 +57,7 @@ async fn a_batch_clickhouse_refuses_for_good_is_set_aside_and_the_rest_still_dra
     let drainer = tokio::spawn(spool.clone().drain_forever(store.clone()));
     let started = Instant::now();
     while spool.depth().0 > 0 {
-        assert!(started.elapsed() < Duration::from_secs(30), "the spool did not drain: {:?}", spool.depth());
+        assert!(started.elapsed() < Duration::from_secs(30), "not drained: {:?}\n{}", spool.depth(), metrics.render());
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     drainer.abort();
