@@ -154,6 +154,24 @@ pub enum AnyStore {
     ClickHouse(Box<ClickHouseStore>),
 }
 
+impl AnyStore {
+    /// Whether the store answers a trivial query now (the health page, `/readyz`).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        match self {
+            AnyStore::Sqlite(s) => s.ping().await,
+            AnyStore::ClickHouse(c) => c.ping().await,
+        }
+    }
+
+    /// "SQLite" or "ClickHouse", for people.
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            AnyStore::Sqlite(_) => "SQLite",
+            AnyStore::ClickHouse(_) => "ClickHouse",
+        }
+    }
+}
+
 macro_rules! delegate {
     ($self:ident, $store:ident => $call:expr) => {
         match $self {

@@ -82,6 +82,12 @@ pub async fn open_pool(path: &Path, max_connections: u32) -> Result<SqlitePool, 
 }
 
 impl SqliteStore {
+    /// Whether the database answers a trivial query now.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
     /// Opens the store at `path`, creating the file and running migrations as needed.
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
         let pool = open_pool(path, 4).await?;

@@ -85,7 +85,6 @@ pub fn router(state: CollectorState) -> Router {
         .route("/v1/metrics", post(unsupported_signal))
         .route("/v1/logs", post(unsupported_signal))
         .route("/metrics", get(metrics))
-        .route("/healthz", get(|| async { "ok\n" }))
         .with_state(state);
     layered(routes)
 }

@@ -35,6 +35,10 @@ const DEAD_LETTERS_TABLE: &str =
     "CREATE TABLE dead_letters (id INTEGER PRIMARY KEY AUTOINCREMENT, spans BLOB NOT NULL, \
     audit BLOB NOT NULL, bytes BIGINT NOT NULL, error TEXT NOT NULL, failed_ns BIGINT NOT NULL)";
 
+/// When each spooled batch was received, so the health page can say how long the oldest has waited.
+/// Batches spooled before this column existed read 0 (unknown).
+const RECEIVED_COLUMN: &str = "ALTER TABLE spool ADD COLUMN received_ns BIGINT NOT NULL DEFAULT 0";
+
 /// Batches moved to ClickHouse per drain step.
 const DRAIN_BATCHES: i64 = 64;
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -81,6 +85,7 @@ impl Spool {
             ),
             Migration::new(2, "spool".into(), MigrationType::Simple, SPOOL_TABLE.into_sql_str(), false),
             Migration::new(3, "dead_letters".into(), MigrationType::Simple, DEAD_LETTERS_TABLE.into_sql_str(), false),
+            Migration::new(4, "received".into(), MigrationType::Simple, RECEIVED_COLUMN.into_sql_str(), false),
         ]);
         migrator.run(&pool).await?;
         let spool = Spool {
@@ -117,6 +122,24 @@ impl Spool {
         (self.batches.load(Ordering::Relaxed), self.bytes.load(Ordering::Relaxed))
     }
 
+    /// What the health page shows: depth, the oldest batch's receipt time and the batches set aside.
+    pub async fn status(&self) -> Result<SpoolStatus, StoreError> {
+        let oldest: Option<i64> = sqlx::query_scalar("SELECT MIN(received_ns) FROM spool WHERE received_ns > 0")
+            .fetch_one(&self.pool)
+            .await?;
+        let (dead_letters, with_audit): (i64, Option<i64>) =
+            sqlx::query_as("SELECT COUNT(*), SUM(length(audit) > 0) FROM dead_letters").fetch_one(&self.pool).await?;
+        let (batches, bytes) = self.depth();
+        Ok(SpoolStatus {
+            batches,
+            bytes,
+            max_bytes: self.max_bytes,
+            oldest_received_ns: oldest.map(|ns| ns.max(0) as u64),
+            dead_letters: dead_letters.max(0) as u64,
+            dead_letters_with_audit: with_audit.unwrap_or(0).max(0) as u64,
+        })
+    }
+
     /// Makes the batches durable in the spool (one transaction) and chains their audit events.
     pub async fn commit(&self, received_ns: u64, batches: Vec<SpoolBatch>) -> Result<Vec<IngestReceipt>, CommitError> {
         let bytes = self.bytes.load(Ordering::Relaxed);
@@ -151,10 +174,11 @@ impl Spool {
             let bytes = (spans.len() + audit.len()) as i64;
             added += bytes as u64;
             count += 1;
-            sqlx::query("INSERT INTO spool (spans, audit, bytes) VALUES (?, ?, ?)")
+            sqlx::query("INSERT INTO spool (spans, audit, bytes, received_ns) VALUES (?, ?, ?, ?)")
                 .bind(&spans)
                 .bind(&audit)
                 .bind(bytes)
+                .bind(i64::try_from(received_ns).unwrap_or(i64::MAX))
                 .execute(&mut *tx)
                 .await
                 .map_err(StoreError::from)?;
@@ -300,7 +324,8 @@ impl Spool {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let chosen = "(?1 IS NULL OR id = ?1)";
         let moved = sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO spool (spans, audit, bytes) SELECT spans, audit, bytes FROM dead_letters WHERE {chosen} ORDER BY id"
+            "INSERT INTO spool (spans, audit, bytes, received_ns) SELECT spans, audit, bytes, failed_ns FROM dead_letters \
+             WHERE {chosen} ORDER BY id"
         )))
         .bind(id)
         .execute(&mut *tx)
@@ -322,6 +347,20 @@ impl Spool {
         self.recount().await?;
         Ok(gone.rows_affected() == 1)
     }
+}
+
+/// The spool at a glance ([`Spool::status`]).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SpoolStatus {
+    pub batches: u64,
+    pub bytes: u64,
+    /// `collector.spool_max_bytes`: at this depth ingest answers 503.
+    pub max_bytes: u64,
+    /// When the oldest batch still waiting for ClickHouse was received.
+    pub oldest_received_ns: Option<u64>,
+    pub dead_letters: u64,
+    /// Set-aside batches holding audit events: the chain in ClickHouse has a gap until retried.
+    pub dead_letters_with_audit: u64,
 }
 
 /// A batch ClickHouse refused for good, as `pathwatch spool dead-letters` lists it.

@@ -79,7 +79,7 @@ impl ApiUser {
     }
 
     /// Whether the account's role may use this route (the pages' role table).
-    fn allowed(&self, method: &str, path: &str) -> Result<(), ApiError> {
+    pub(crate) fn allowed(&self, method: &str, path: &str) -> Result<(), ApiError> {
         if crate::web::roles_for(method, path).contains(&self.0.role) {
             Ok(())
         } else {

@@ -19,6 +19,7 @@ pub mod evidence;
 pub mod evidence_monitor;
 pub mod finding_pages;
 pub mod hazard_pages;
+pub mod health;
 pub mod notify;
 pub mod oidc;
 pub mod oidc_token;

@@ -32,8 +32,9 @@ const MAX_FORM_BYTES: usize = 16 * 1024;
 pub(crate) const LOGIN_COOKIE: &str = "pathwatch_login";
 
 /// Which roles may use each route. Handlers check against this table; tests walk it. Routes for
-/// people not yet signed in (`/login`, `/auth/oidc/start`, `/auth/oidc/callback`, `/healthz`,
-/// `/api/openapi.json`, the stylesheet) are not in it: they check no role.
+/// people not yet signed in (`/login`, `/auth/oidc/start`, `/auth/oidc/callback`,
+/// `/api/openapi.json`, the stylesheet, and the `/healthz` and `/readyz` the binary adds) are not in
+/// it: they check no role.
 pub struct RouteAccess {
     pub method: &'static str,
     pub path: &'static str,
@@ -80,6 +81,9 @@ pub const ROUTES: &[RouteAccess] = &[
     // Traces hold no patient identifiers (pseudonymised at ingest), but they are operational detail.
     RouteAccess { method: "GET", path: "/trace", roles: &[Role::Oncall, Role::SafetyOfficer, Role::Admin] },
     RouteAccess { method: "GET", path: "/admin/accounts", roles: &[Role::Admin] },
+    // Pathwatch's own health: who runs it (admins) and who relies on it at 3 a.m. (on-call).
+    RouteAccess { method: "GET", path: "/admin/health", roles: &[Role::Admin, Role::Oncall] },
+    RouteAccess { method: "GET", path: "/api/v1/health", roles: &[Role::Admin, Role::Oncall] },
     RouteAccess { method: "GET", path: "/api/v1/pathways", roles: EVERYONE },
     RouteAccess { method: "GET", path: "/api/v1/pathways/{id}", roles: EVERYONE },
     RouteAccess { method: "GET", path: "/api/v1/slos", roles: EVERYONE },
@@ -158,6 +162,8 @@ pub(crate) struct Inner {
     /// Where every page, form and the evidence monitor take "now" from (the system clock unless a
     /// test sets one).
     pub(crate) clock: audit_store::Clock,
+    /// This process's own health (loops, spool, store, chain), gathered by the binary.
+    pub(crate) health: Option<crate::health::HealthSource>,
 }
 
 impl DashboardState {
@@ -186,6 +192,7 @@ impl DashboardState {
                 findings: None,
                 audit_recorder: None,
                 clock: audit_store::Clock::System,
+                health: None,
             }),
         }
     }
@@ -244,6 +251,13 @@ impl DashboardState {
     pub fn with_audit_recorder(self, recorder: crate::audit_trail::Recorder) -> DashboardState {
         self.configure("with_audit_recorder", "audit data pages will refuse to show data", |inner| {
             inner.audit_recorder = Some(recorder)
+        })
+    }
+
+    /// Shows this process's health at `/admin/health` and `/api/v1/health`.
+    pub fn with_health(self, source: crate::health::HealthSource) -> DashboardState {
+        self.configure("with_health", "the health page will say there is nothing to show", |inner| {
+            inner.health = Some(source)
         })
     }
 
@@ -437,8 +451,9 @@ pub fn router(state: DashboardState) -> Router {
         .route("/api/v1/audit/findings/{id}", get(crate::api::finding))
         .route("/api/openapi.json", get(crate::api::openapi))
         .route("/admin/accounts", get(accounts_page))
+        .route("/admin/health", get(crate::health::health_page))
+        .route("/api/v1/health", get(crate::health::health_api))
         .route("/static/app.css", get(stylesheet))
-        .route("/healthz", get(|| async { "ok\n" }))
         .fallback(not_found)
         .with_state(state);
     layered(routes)
@@ -546,6 +561,7 @@ pub struct UserView {
     pub can_see_reports: bool,
     pub can_see_findings: bool,
     pub can_search_audit: bool,
+    pub can_see_health: bool,
     pub csrf: String,
     /// When the page was made, UK time with the zone ("last updated" on every signed-in page).
     pub now: String,
@@ -799,6 +815,7 @@ impl AnyUser {
             can_see_reports: roles_for("GET", "/reports").contains(&self.account.role),
             can_see_findings: roles_for("GET", "/audit/findings").contains(&self.account.role),
             can_search_audit: roles_for("GET", "/audit/search").contains(&self.account.role),
+            can_see_health: roles_for("GET", "/admin/health").contains(&self.account.role),
             now: crate::uk_time::format_ns(self.at_ns),
             csrf: self.csrf.clone(),
             path: self.path.clone(),

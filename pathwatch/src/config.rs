@@ -38,6 +38,29 @@ pub struct Config {
     pub reports: dashboard::report_delivery::ReportsConfig,
     /// The audit anomaly rules: how often they run, who hears of high-severity findings, thresholds.
     pub audit: dashboard::audit_monitor::AuditConfig,
+    /// Background loops: when one failing makes the process unhealthy, or stops it; shutdown.
+    pub supervisor: SupervisorConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SupervisorConfig {
+    /// A loop that has failed this many times in a row makes `/healthz` and `/readyz` answer 503
+    /// (0: never).
+    pub unhealthy_after_failures: u32,
+    /// A loop that has failed this many times in a row stops the process with an error, for
+    /// systemd or Kubernetes to start it afresh (0: never; loops are restarted for ever).
+    pub exit_after_failures: u32,
+    /// On SIGTERM, how long the process waits, after the servers have finished their requests,
+    /// for the spool to hand what it holds to ClickHouse (what is left stays on disk for the next
+    /// start).
+    pub shutdown_drain_secs: u64,
+}
+
+impl Default for SupervisorConfig {
+    fn default() -> Self {
+        SupervisorConfig { unhealthy_after_failures: 3, exit_after_failures: 0, shutdown_drain_secs: 10 }
+    }
 }
 
 impl Config {
@@ -124,6 +147,7 @@ impl Default for Config {
             evidence: dashboard::evidence_monitor::EvidenceConfig::default(),
             audit: dashboard::audit_monitor::AuditConfig::default(),
             reports: dashboard::report_delivery::ReportsConfig::default(),
+            supervisor: SupervisorConfig::default(),
         }
     }
 }

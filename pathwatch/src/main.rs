@@ -10,6 +10,7 @@ mod commands;
 mod config;
 mod demo;
 mod hazards;
+mod health;
 mod oidc_config;
 mod report;
 mod serve;

@@ -96,8 +96,11 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
     }));
     let store = open_store(&config, Open::CreateIfMissing).await?;
     // Owns every background loop until the servers stop (see `supervisor`).
-    let mut loops = Supervisor::default();
+    let mut loops = Supervisor::new(config.supervisor.exit_after_failures);
     let mut lines = Vec::new();
+    let mut spool_for_health = None;
+    // What is left in the spool is handed to ClickHouse at shutdown, for a while.
+    let mut drain_on_exit = None;
     let sink = match &store {
         AnyStore::Sqlite(sqlite) => {
             lines.push(format!("store: SQLite at {}", config.data_dir.join("telemetry.db").display()));
@@ -119,9 +122,17 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
             ));
             let (drained, clickhouse) = (spool.clone(), (**ch).clone());
             loops.spawn("spool drainer", move || drained.clone().drain_forever(clickhouse.clone()));
+            spool_for_health = Some(spool.clone());
+            drain_on_exit = Some((spool.clone(), (**ch).clone()));
             Sink::Spool(spool)
         }
     };
+    let health = crate::health::ProcessHealth::new(
+        loops.states(),
+        store.clone(),
+        spool_for_health,
+        config.supervisor.unhealthy_after_failures,
+    );
     let collector_listen = config.collector.listen;
     let export_token = config
         .ingest_token
@@ -149,7 +160,7 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding collector to {collector_listen} (key `collector.listen`)"))?;
     lines.push(format!(
-        "collector: http://{collector_listen} (POST /v1/traces OTLP/HTTP, POST /v1/audit, GET /metrics)"
+        "collector: http://{collector_listen} (POST /v1/traces OTLP/HTTP, POST /v1/audit, GET /metrics, /healthz, /readyz)"
     ));
     if let Some(token) = &generated_token {
         lines.push(format!(
@@ -158,9 +169,8 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
         ));
     }
     let mut servers = tokio::task::JoinSet::new();
-    servers.spawn(async move {
-        axum::serve(collector_listener, collector::router(state)).with_graceful_shutdown(shutdown_signal()).await
-    });
+    let app = collector::router(state).merge(health.routes());
+    servers.spawn(async move { axum::serve(collector_listener, app).with_graceful_shutdown(shutdown_signal()).await });
     // Held until the servers stop: dropping it stops the sandboxes.
     let mut _sandbox = None;
     if mode == Mode::Standalone {
@@ -182,9 +192,11 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
         let parts = dashboard::RunningParts {
             lines: lines.iter().filter(|l| !l.starts_with("ingest token")).cloned().collect(),
         };
-        let (state, admin_line) = open_dashboard(&config, parts, store.clone(), recorder, &mut loops).await?;
+        let (state, admin_line) = open_dashboard(&config, parts, store.clone(), recorder, &mut loops, &health).await?;
         lines.extend(admin_line);
-        let app = dashboard::web::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+        let app = dashboard::web::router(state)
+            .merge(health.routes())
+            .into_make_service_with_connect_info::<std::net::SocketAddr>();
         servers.spawn(async move { axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await });
     }
     let (spans_days, audit_days) = (config.retention.spans_days, config.retention.audit_days);
@@ -193,10 +205,55 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
         println!("{line}");
     }
     println!("ready");
-    while let Some(result) = servers.join_next().await {
-        result.context("server task")?.context("server")?;
+    let gave_up = loops.gave_up();
+    tokio::select! {
+        result = async {
+            while let Some(result) = servers.join_next().await {
+                result.context("server task")?.context("server")?;
+            }
+            anyhow::Ok(())
+        } => result?,
+        why = gave_up => anyhow::bail!("{why}"),
+    }
+    // The servers have answered every request they took; every batch acknowledged is durable.
+    // Stop the loops, then give the spool a last chance to reach ClickHouse.
+    drop(loops);
+    if let Some((spool, clickhouse)) = drain_on_exit {
+        drain_before_exit(&spool, &clickhouse, Duration::from_secs(config.supervisor.shutdown_drain_secs)).await;
     }
     Ok(())
+}
+
+/// Hands what the spool holds to ClickHouse for at most `within`; what is left stays on disk and
+/// drains at the next start.
+async fn drain_before_exit(spool: &Spool, clickhouse: &ClickHouseStore, within: Duration) {
+    let (batches, _) = spool.depth();
+    if batches == 0 {
+        return;
+    }
+    let drained = tokio::time::timeout(within, async {
+        let mut moved = 0;
+        loop {
+            match spool.drain_step(clickhouse, 64).await {
+                Ok(0) => return Ok(moved),
+                Ok(n) => moved += n,
+                Err(e) => return Err(e),
+            }
+        }
+    })
+    .await;
+    let (left, bytes) = spool.depth();
+    match drained {
+        Ok(Ok(moved)) => tracing::info!(moved, "spool drained to ClickHouse before exit"),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, left, bytes, "spool not drained before exit; it drains at the next start")
+        }
+        Err(_) => tracing::warn!(
+            left,
+            bytes,
+            "spool not drained within key `supervisor.shutdown_drain_secs`; the rest drains at the next start"
+        ),
+    }
 }
 
 /// Where people reach the dashboard, for links in notifications.
@@ -219,6 +276,7 @@ async fn open_dashboard(
     store: AnyStore,
     recorder: dashboard::audit_trail::Recorder,
     loops: &mut Supervisor,
+    health: &crate::health::ProcessHealth,
 ) -> anyhow::Result<(dashboard::web::DashboardState, Option<String>)> {
     use dashboard::accounts::{Accounts, FirstAdmin};
     let path = config.data_dir.join("dashboard.db");
@@ -272,7 +330,9 @@ async fn open_dashboard(
         .with_evidence_monitor(Duration::from_secs(config.evidence.check_every_minutes.max(1) * 60))
         .with_reports(config.deployment())
         .with_findings(findings.clone())
-        .with_audit_recorder(recorder);
+        .with_audit_recorder(recorder)
+        .with_health(health.source());
+    health.read_chain_from(hazards.clone());
     if let Some(oidc) = &d.oidc {
         state = state.with_oidc(crate::oidc_config::provider(oidc, &public_url(d))?);
     }
@@ -468,7 +528,8 @@ to = ["cso@example.org"]
         let recorder: dashboard::audit_trail::Recorder = std::sync::Arc::new(|_| Box::pin(async { Ok(()) }));
         let parts = dashboard::RunningParts { lines: vec![] };
         let mut loops = Supervisor::default();
-        let (state, _) = open_dashboard(&config, parts, store, recorder, &mut loops).await.unwrap();
+        let health = crate::health::ProcessHealth::new(loops.states(), store.clone(), None, 3);
+        let (state, _) = open_dashboard(&config, parts, store, recorder, &mut loops, &health).await.unwrap();
         let page = |path: &'static str| {
             let app = dashboard::web::router(state.clone());
             async move {

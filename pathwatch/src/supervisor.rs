@@ -4,11 +4,19 @@
 //! from one second to five minutes, back to one second once a run lasted ten minutes), so one bug or
 //! outage never leaves the process serving without a part nobody notices is gone.
 //!
+//! Every loop's state (running since, restarts, failures in a row, the last failure) is kept in
+//! [`LoopStates`] for the health page and `/healthz`. A loop that fails `exit_after_failures` times in
+//! a row without a healthy run resolves [`Supervisor::gave_up`], and the process stops with an
+//! error, for systemd or Kubernetes to start it afresh.
+//!
 //! Dropping the supervisor stops every loop (the process is shutting down).
 
+use std::collections::BTreeMap;
 use std::future::Future;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
@@ -16,12 +24,78 @@ const MAX_BACKOFF: Duration = Duration::from_secs(300);
 /// A run this long counts as healthy: the next failure starts the backoff again from the start.
 const HEALTHY_RUN: Duration = Duration::from_secs(600);
 
-#[derive(Default)]
+/// One loop as the health page shows it.
+#[derive(Debug, Clone, Default)]
+pub struct LoopState {
+    /// A run is going now (false while waiting out the backoff).
+    pub running: bool,
+    /// When the current run (or the wait before the next one) began.
+    pub since_ns: u64,
+    pub restarts: u64,
+    /// Failures since the last run that lasted ten minutes.
+    pub failures_in_a_row: u32,
+    pub last_failure: Option<(u64, String)>,
+}
+
+/// Every supervised loop's state, by name. Cheap to clone; read by the health routes.
+#[derive(Clone, Default)]
+pub struct LoopStates(Arc<Mutex<BTreeMap<&'static str, LoopState>>>);
+
+impl LoopStates {
+    pub fn snapshot(&self) -> Vec<(&'static str, LoopState)> {
+        self.0.lock().map(|m| m.iter().map(|(k, v)| (*k, v.clone())).collect()).unwrap_or_default()
+    }
+
+    fn update(&self, name: &'static str, change: impl FnOnce(&mut LoopState)) {
+        if let Ok(mut map) = self.0.lock() {
+            change(map.entry(name).or_default());
+        }
+    }
+}
+
 pub struct Supervisor {
     loops: JoinSet<()>,
+    states: LoopStates,
+    /// 0: never give up. Else the failures in a row after which `gave_up` resolves.
+    exit_after_failures: u32,
+    gave_up: watch::Sender<Option<String>>,
+}
+
+impl Default for Supervisor {
+    fn default() -> Self {
+        Supervisor::new(0)
+    }
 }
 
 impl Supervisor {
+    /// `exit_after_failures`: key `supervisor.exit_after_failures` (0 = restart for ever).
+    pub fn new(exit_after_failures: u32) -> Supervisor {
+        Supervisor {
+            loops: JoinSet::new(),
+            states: LoopStates::default(),
+            exit_after_failures,
+            gave_up: watch::channel(None).0,
+        }
+    }
+
+    pub fn states(&self) -> LoopStates {
+        self.states.clone()
+    }
+
+    /// Resolves, with what happened, once a loop has failed `exit_after_failures` times in a row;
+    /// never when that is 0.
+    pub fn gave_up(&self) -> impl Future<Output = String> + Send + 'static {
+        let mut told = self.gave_up.subscribe();
+        async move {
+            let why = told.wait_for(|v| v.is_some()).await.map(|v| v.clone().unwrap_or_default());
+            match why {
+                Ok(why) => why,
+                // The supervisor is gone: the process is stopping anyway.
+                Err(_) => std::future::pending().await,
+            }
+        }
+    }
+
     /// Runs `start()` now, and again whenever the loop it returned ends or panics.
     pub fn spawn<F, Fut>(&mut self, name: &'static str, start: F)
     where
@@ -36,11 +110,15 @@ impl Supervisor {
         F: Fn() -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
+        let (states, exit_after, gave_up) = (self.states.clone(), self.exit_after_failures, self.gave_up.clone());
         self.loops.spawn(async move {
             let mut backoff = first_backoff;
-            let mut restarts: u64 = 0;
             loop {
                 let started = Instant::now();
+                states.update(name, |s| {
+                    s.running = true;
+                    s.since_ns = audit_store::system_now_ns();
+                });
                 // Its own task, so a panic ends only this run and is reported here; aborted with
                 // the supervisor.
                 let mut run = Run(tokio::spawn(start()));
@@ -49,13 +127,33 @@ impl Supervisor {
                     Err(e) if e.is_panic() => format!("panicked: {}", panic_message(e.into_panic())),
                     Err(e) => format!("was cancelled: {e}"),
                 };
-                if started.elapsed() >= HEALTHY_RUN {
+                let healthy_run = started.elapsed() >= HEALTHY_RUN;
+                if healthy_run {
                     backoff = first_backoff;
                 }
-                restarts += 1;
+                let mut in_a_row = 0;
+                let mut restarts = 0;
+                states.update(name, |s| {
+                    s.running = false;
+                    s.since_ns = audit_store::system_now_ns();
+                    s.restarts += 1;
+                    s.failures_in_a_row = if healthy_run { 1 } else { s.failures_in_a_row + 1 };
+                    s.last_failure = Some((s.since_ns, how.clone()));
+                    (in_a_row, restarts) = (s.failures_in_a_row, s.restarts);
+                });
+                if exit_after > 0 && in_a_row >= exit_after {
+                    let why = format!(
+                        "background loop {name} {how}, {in_a_row} failures in a row \
+                         (key `supervisor.exit_after_failures` = {exit_after})"
+                    );
+                    tracing::error!(background_loop = name, "{why}; stopping the process");
+                    gave_up.send_replace(Some(why));
+                    return;
+                }
                 tracing::error!(
                     background_loop = name,
                     restarts,
+                    failures_in_a_row = in_a_row,
                     retry_in_secs = backoff.as_secs_f64(),
                     "background loop {name} {how}; starting it again"
                 );
@@ -75,7 +173,8 @@ impl Drop for Run {
     }
 }
 
-fn panic_message(panic: Box<dyn std::any::Any + Send>) -> String {
+/// What a panic said, for logs and error pages (`&str` and `String` payloads; others are unnamed).
+pub fn panic_message(panic: Box<dyn std::any::Any + Send>) -> String {
     panic
         .downcast_ref::<&str>()
         .map(|s| s.to_string())
@@ -117,6 +216,22 @@ mod tests {
         let after_drop = starts.load(Ordering::SeqCst);
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert_eq!(starts.load(Ordering::SeqCst), after_drop, "loops stop with their supervisor");
+    }
+
+    #[tokio::test]
+    async fn failures_are_recorded_per_loop_and_the_supervisor_gives_up_when_told_to() {
+        let mut supervisor = Supervisor::new(3);
+        let gave_up = supervisor.gave_up();
+        supervisor.spawn_with_backoff("broken", || async { panic!("no database") }, Duration::from_millis(1));
+        supervisor.spawn_with_backoff("steady", || std::future::pending::<()>(), Duration::from_millis(1));
+        let why = tokio::time::timeout(Duration::from_secs(10), gave_up).await.expect("gave up");
+        assert!(why.contains("broken") && why.contains("no database") && why.contains("3 failures"), "{why}");
+        let states: BTreeMap<_, _> = supervisor.states().snapshot().into_iter().collect();
+        let broken = &states["broken"];
+        assert_eq!((broken.running, broken.restarts, broken.failures_in_a_row), (false, 3, 3));
+        assert!(broken.last_failure.as_ref().is_some_and(|(_, m)| m.contains("panicked: no database")));
+        let steady = &states["steady"];
+        assert!(steady.running && steady.restarts == 0 && steady.last_failure.is_none(), "{steady:?}");
     }
 
     #[test]

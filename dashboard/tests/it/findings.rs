@@ -60,6 +60,8 @@ pub(crate) struct Rig {
     pub(crate) app: axum::Router,
     pub(crate) store: SqliteStore,
     pub(crate) findings: ReviewStore,
+    /// What the health page is told; a test changes it to see the page follow.
+    pub(crate) health: std::sync::Arc<std::sync::Mutex<dashboard::health::HealthReport>>,
 }
 
 impl Rig {
@@ -140,6 +142,7 @@ pub(crate) async fn rig() -> Rig {
         audit_retention_days: 2555,
         store_kind: "SQLite".into(),
     };
+    let health = std::sync::Arc::new(std::sync::Mutex::new(crate::health::healthy(AT + 3_600 * SEC)));
     let state = DashboardState::new(accounts, RunningParts { lines: vec![] }, WebConfig::default())
         .with_data(
             audit_store::AnyStore::Sqlite(store.clone()),
@@ -150,8 +153,9 @@ pub(crate) async fn rig() -> Rig {
         .with_reports(deployment)
         .with_findings(findings.clone())
         .with_audit_recorder(recorder)
+        .with_health(crate::health::source(health.clone()))
         .with_clock(clock);
-    Rig { _dir: dir, app: router(state), store, findings }
+    Rig { _dir: dir, app: router(state), store, findings, health }
 }
 
 /// Draws a sample of events in November 2026 on the page, as `session` (an IG lead); returns its id.

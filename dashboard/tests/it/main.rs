@@ -9,6 +9,7 @@ mod audit_search;
 mod fake_idp;
 mod findings;
 mod hazards;
+mod health;
 mod oidc;
 mod outage;
 mod overview;

@@ -105,6 +105,45 @@ async fn assert_all_stored<S: TelemetryStore>(store: &S, acked: &Acked) {
     assert_eq!(report.records_checked as usize, stored.len());
 }
 
+async fn probe(url: &str) -> (u16, serde_json::Value) {
+    let reply = reqwest::get(url).await.unwrap();
+    let status = reply.status().as_u16();
+    let text = reply.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_collector_stopped_with_sigterm_mid_load_answers_what_it_took_and_exits_cleanly() {
+    let (_tmp, data) = temp_dir();
+    let mut collector = Collector::start(&data, free_port(), &[]);
+    let (status, live) = probe(&format!("{}/healthz", collector.url)).await;
+    assert_eq!((status, live.as_str()), (200, Some("ok\n")));
+    let (status, ready) = probe(&format!("{}/readyz", collector.url)).await;
+    assert_eq!(status, 200, "{ready}");
+    assert_eq!((ready["ready"].as_bool(), ready["store"]["backend"].as_str()), (Some(true), Some("SQLite")));
+    let loops: Vec<&str> = ready["loops"].as_array().unwrap().iter().filter_map(|l| l["name"].as_str()).collect();
+    assert_eq!(loops, ["retention"], "{ready}");
+
+    let acked = Arc::new(Acked::default());
+    let workers = load(&collector.url, 4, acked.clone());
+    wait_for_acks(&acked, 1_000).await;
+    unsafe {
+        libc::kill(collector.child.id() as i32, libc::SIGTERM);
+    }
+    let started = Instant::now();
+    let exit = loop {
+        if let Some(exit) = collector.child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "the collector did not stop on SIGTERM");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(exit.success(), "SIGTERM is a clean stop: {exit:?}");
+    stop(&acked, workers).await;
+    let store = SqliteStore::open(&data.join("telemetry.db")).await.unwrap();
+    assert_all_stored(&store, &acked).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_collector_killed_with_sigkill_mid_load_keeps_every_acknowledged_record() {
     let (_tmp, data) = temp_dir();
@@ -265,12 +304,22 @@ async fn clickhouse_stopped_mid_load_then_restarted_loses_nothing() {
     let during = acked.events.lock().unwrap().len();
     wait_for_acks(&acked, during + 100).await;
     assert!(spool_batches(&collector).await > 0.0, "the spool holds the outage's batches");
+    // Still ready: the spool takes what ClickHouse cannot, and the health report says so.
+    let (_, ready) = probe(&format!("{}/readyz", collector.url)).await;
+    assert_eq!(ready["store"]["reachable"], false, "{ready}");
+    assert!(ready["spool"]["oldest_age_secs"].is_u64(), "{ready}");
+    let warnings = ready["warnings"].to_string();
+    assert!(warnings.contains("accepted data waits in the spool"), "{ready}");
     // Keep loading until the spool is full and ingest pushes back with 503.
     let started = Instant::now();
     while acked.pushed_back.load(Ordering::Relaxed) == 0 {
         assert!(started.elapsed() < Duration::from_secs(120), "a full spool never pushed back");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // Full: not ready, and the report says why.
+    let (status, ready) = probe(&format!("{}/readyz", collector.url)).await;
+    assert_eq!(status, 503, "{ready}");
+    assert!(ready["problems"].to_string().contains("the spool is full"), "{ready}");
 
     let _server = rig.start_clickhouse();
     let after = acked.events.lock().unwrap().len();
