@@ -223,7 +223,7 @@ mod tests {
         let mut supervisor = Supervisor::new(3);
         let gave_up = supervisor.gave_up();
         supervisor.spawn_with_backoff("broken", || async { panic!("no database") }, Duration::from_millis(1));
-        supervisor.spawn_with_backoff("steady", || std::future::pending::<()>(), Duration::from_millis(1));
+        supervisor.spawn_with_backoff("steady", std::future::pending::<()>, Duration::from_millis(1));
         let why = tokio::time::timeout(Duration::from_secs(10), gave_up).await.expect("gave up");
         assert!(why.contains("broken") && why.contains("no database") && why.contains("3 failures"), "{why}");
         let states: BTreeMap<_, _> = supervisor.states().snapshot().into_iter().collect();
