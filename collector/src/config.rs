@@ -23,6 +23,22 @@ pub struct CollectorConfig {
     /// (as stored), measured before anything is copied; larger requests get 413. A small body can
     /// name a huge resource once for thousands of spans: this is what keeps that from exhausting memory.
     pub max_expanded_span_bytes: usize,
+    /// Most bytes all requests together may hold in memory at once (bodies as sent and decompressed,
+    /// what decoding builds, the spans as stored, until each is answered). A request that does not
+    /// fit now gets 429 with Retry-After; one that could never fit gets 413.
+    pub max_inflight_bytes: usize,
+    /// Most spans one trace request may carry (OpenTelemetry SDKs send 512 by default).
+    pub max_spans_per_request: usize,
+    /// Most attributes one resource, scope, span, span event or link may carry (OpenTelemetry's
+    /// default limit is 128).
+    pub max_attributes: usize,
+    /// Longest attribute value, in bytes (a string, or an array or map as text).
+    pub max_attribute_value_bytes: usize,
+    /// Seconds a connection may take to send a request's headers (and an idle keep-alive connection
+    /// may stay open), so connections that trickle cannot pile up. Both listeners.
+    pub header_timeout_secs: u64,
+    /// Most connections open at once on each listener; beyond it new ones wait in the kernel's queue.
+    pub max_connections: usize,
     /// Most records one audit request may carry.
     pub max_audit_records: usize,
     /// How far ahead of the collector's clock an audit event's time or a span's start may be
@@ -52,7 +68,13 @@ impl Default for CollectorConfig {
             ingest_tokens: BTreeMap::new(),
             max_body_bytes: 16 * 1024 * 1024,
             body_timeout_secs: 30,
-            max_expanded_span_bytes: 64 * 1024 * 1024,
+            max_expanded_span_bytes: 32 * 1024 * 1024,
+            max_inflight_bytes: 128 * 1024 * 1024,
+            max_spans_per_request: 50_000,
+            max_attributes: 1_024,
+            max_attribute_value_bytes: 64 * 1024,
+            header_timeout_secs: 10,
+            max_connections: 1_024,
             max_audit_records: 10_000,
             max_future_skew_secs: 300,
             max_span_duration_secs: 86_400,

@@ -19,6 +19,18 @@ pub enum IngestError {
          (collector.max_expanded_span_bytes): send fewer spans per request or smaller resource attributes"
     )]
     Expands { limit: usize },
+    #[error(
+        "the request would need more memory than the collector gives all requests together \
+         ({limit} bytes, collector.max_inflight_bytes): send fewer spans or events per request"
+    )]
+    OverBudget { limit: usize },
+    #[error("{what}; the limit is {limit} (collector.{key})")]
+    TooMany { what: String, limit: usize, key: &'static str },
+    #[error(
+        "the memory the collector gives requests in flight is taken (collector.max_inflight_bytes); \
+         retry after {retry_after} s"
+    )]
+    MemoryBusy { retry_after: u32 },
     #[error("the request body did not arrive within {secs} s (collector.body_timeout_secs)")]
     SlowBody { secs: u64 },
     #[error("unsupported Content-Type {0:?}: send application/x-protobuf or application/json")]
@@ -39,20 +51,25 @@ impl IngestError {
     pub fn status(&self) -> StatusCode {
         match self {
             IngestError::MissingToken | IngestError::BadToken => StatusCode::UNAUTHORIZED,
-            IngestError::TooLarge { .. } | IngestError::Expands { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            IngestError::TooLarge { .. }
+            | IngestError::Expands { .. }
+            | IngestError::OverBudget { .. }
+            | IngestError::TooMany { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             IngestError::SlowBody { .. } => StatusCode::REQUEST_TIMEOUT,
             IngestError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             IngestError::UnsupportedEncoding(_) | IngestError::Undecodable(_) | IngestError::Invalid(_) => {
                 StatusCode::BAD_REQUEST
             }
-            IngestError::Busy { .. } => StatusCode::TOO_MANY_REQUESTS,
+            IngestError::Busy { .. } | IngestError::MemoryBusy { .. } => StatusCode::TOO_MANY_REQUESTS,
             IngestError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
     fn retry_after(&self) -> Option<u32> {
         match self {
-            IngestError::Busy { retry_after } | IngestError::Unavailable { retry_after } => Some(*retry_after),
+            IngestError::Busy { retry_after }
+            | IngestError::MemoryBusy { retry_after }
+            | IngestError::Unavailable { retry_after } => Some(*retry_after),
             _ => None,
         }
     }

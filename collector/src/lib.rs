@@ -9,6 +9,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod budget;
 pub mod config;
 pub mod error;
 pub mod metrics;
@@ -50,6 +51,8 @@ pub struct CollectorState {
     pub metrics: Arc<Metrics>,
     /// "Now" for the audit events' skew check and the time batches are received.
     pub clock: Clock,
+    /// Memory all requests in flight may hold together (`collector.max_inflight_bytes`).
+    pub budget: budget::InflightBudget,
 }
 
 impl CollectorState {
@@ -71,7 +74,16 @@ impl CollectorState {
             clock.clone(),
         );
         let pseudonymiser = config.pseudonymise_traces.then(|| Arc::new(Pseudonymiser::new(pseudonym_key)));
-        CollectorState { config: Arc::new(config), tokens: Arc::new(tokens), writer, pseudonymiser, metrics, clock }
+        let budget = budget::InflightBudget::new(config.max_inflight_bytes, config.retry_after_secs);
+        CollectorState {
+            config: Arc::new(config),
+            tokens: Arc::new(tokens),
+            writer,
+            pseudonymiser,
+            metrics,
+            clock,
+            budget,
+        }
     }
 }
 
@@ -104,11 +116,33 @@ pub fn layered(routes: Router) -> Router {
 }
 
 /// Reads a request's body, at most `max_body_bytes` (plus room for gzip framing; the decoded size is
-/// checked again) and within `body_timeout_secs`. Call it only after `authenticate`.
-async fn read_body(state: &CollectorState, body: Body) -> Result<Bytes, IngestError> {
+/// checked again) and within `body_timeout_secs`, then decompresses it; both held in `held` from
+/// the in-flight budget before they are read. Call it only after `authenticate`.
+async fn read_body(
+    state: &CollectorState,
+    headers: &HeaderMap,
+    body: Body,
+    held: &mut budget::Reservation,
+) -> Result<Bytes, IngestError> {
+    let limit = state.config.max_body_bytes;
+    let framed = limit.saturating_add(64 * 1024);
+    let declared =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<usize>().ok());
+    if declared.is_some_and(|n| n > framed) {
+        return Err(IngestError::TooLarge { limit });
+    }
+    state.budget.reserve(held, declared.unwrap_or(framed))?;
+    let wire = read_limited(state, body, framed).await?;
+    if wire::is_compressed(headers) {
+        state.budget.reserve(held, limit)?;
+    }
+    wire::decoded_body(headers, wire, limit)
+}
+
+async fn read_limited(state: &CollectorState, body: Body, framed: usize) -> Result<Bytes, IngestError> {
     let limit = state.config.max_body_bytes;
     let secs = state.config.body_timeout_secs;
-    let limited = http_body_util::Limited::new(body, limit.saturating_add(64 * 1024));
+    let limited = http_body_util::Limited::new(body, framed);
     match tokio::time::timeout(Duration::from_secs(secs), limited.collect()).await {
         Err(_) => Err(IngestError::SlowBody { secs }),
         Ok(Ok(collected)) => Ok(collected.to_bytes()),
@@ -158,7 +192,9 @@ async fn traces(State(state): State<CollectorState>, headers: HeaderMap, body: B
 
 fn reject_reason(e: &IngestError) -> &'static str {
     match e {
-        IngestError::TooLarge { .. } | IngestError::Expands { .. } => "too_large",
+        IngestError::TooLarge { .. } | IngestError::Expands { .. } | IngestError::OverBudget { .. } => "too_large",
+        IngestError::TooMany { .. } => "too_many",
+        IngestError::MemoryBusy { .. } => "memory_busy",
         IngestError::SlowBody { .. } => "slow_body",
         IngestError::UnsupportedMediaType(_) | IngestError::UnsupportedEncoding(_) => "unsupported_encoding",
         IngestError::Undecodable(_) => "undecodable",
@@ -177,13 +213,24 @@ async fn traces_inner(
 ) -> Result<Response, IngestError> {
     state.authenticate(headers)?;
     let format = format?;
-    let limit = state.config.max_body_bytes;
-    let body = wire::decoded_body(headers, read_body(state, body).await?, limit)?;
+    // Memory this request holds, from the shared budget, until it is answered.
+    let mut held = budget::Reservation::default();
+    let body = read_body(state, headers, body, &mut held).await?;
+    let decoded = match format {
+        WireFormat::Protobuf => budget::protobuf_bound(&body)?,
+        WireFormat::Json => budget::otlp_json_bound(&body),
+    };
+    state.budget.reserve(&mut held, decoded)?;
     let request = otlp::decode(format, &body)?;
+    drop(body);
+    otlp::CountLimits::from(&state.config).check(&request)?;
     let limit = state.config.max_expanded_span_bytes;
-    if otlp::expanded_bytes(&request) > limit {
+    let expanded = otlp::expanded_bytes(&request);
+    if expanded > limit {
         return Err(IngestError::Expands { limit });
     }
+    // The spans as stored, and the writer's encoding of them (RowBinary for the spool).
+    state.budget.reserve(&mut held, expanded.saturating_mul(2))?;
     let limits = otlp::SpanLimits::at(state.clock.now_ns(), &state.config);
     let flat = otlp::flatten(request, state.pseudonymiser.as_deref(), limits);
     state.metrics.received.get_or_create(&SPANS).inc_by(flat.spans.len() as u64 + flat.rejected as u64);
@@ -217,8 +264,9 @@ async fn audit_inner(state: &CollectorState, headers: &HeaderMap, body: Body) ->
     if WireFormat::from_headers(headers, Some(WireFormat::Json))? != WireFormat::Json {
         return Err(IngestError::UnsupportedMediaType("application/x-protobuf (audit events are JSON)".into()));
     }
-    let limit = state.config.max_body_bytes;
-    let body = wire::decoded_body(headers, read_body(state, body).await?, limit)?;
+    let mut held = budget::Reservation::default();
+    let body = read_body(state, headers, body, &mut held).await?;
+    state.budget.reserve(&mut held, budget::json_values_bound(&body))?;
     let limits = audit::Limits {
         now_ns: state.clock.now_ns(),
         max_future_skew_ns: state.config.max_future_skew_secs.saturating_mul(NANOS_PER_SEC),

@@ -35,16 +35,108 @@ pub fn decode(format: WireFormat, body: &[u8]) -> Result<ExportTraceServiceReque
     }
 }
 
-/// About how many bytes the request's spans come to once flattened, each with its own copy of its
-/// resource: the encoded sizes, counted without copying anything.
+/// An upper estimate of the bytes the request's spans come to once flattened (`audit_store::Span`,
+/// ids as hex, attributes as text pairs), each with its own copy of its resource, counted from the
+/// decoded request without copying anything.
 pub fn expanded_bytes(request: &ExportTraceServiceRequest) -> usize {
+    const PAIR: usize = 2 * std::mem::size_of::<String>();
+    // The struct, the ids as hex text, and room for values written out as text.
+    let per_span = std::mem::size_of::<Span>() + 64;
     request.resource_spans.iter().fold(0usize, |total, rs| {
-        let resource = rs.resource.as_ref().map_or(0, Message::encoded_len);
-        rs.scope_spans
-            .iter()
-            .flat_map(|ss| &ss.spans)
-            .fold(total, |total, span| total.saturating_add(resource).saturating_add(span.encoded_len()))
+        let resource =
+            rs.resource.as_ref().map_or(0, |r| r.encoded_len().saturating_mul(2) + PAIR * r.attributes.len());
+        rs.scope_spans.iter().fold(total, |total, ss| {
+            let scope = ss.scope.as_ref().map_or(0, |s| s.name.len());
+            ss.spans.iter().fold(total, |total, span| {
+                let pairs = span.attributes.len() + span.events.iter().map(|e| e.attributes.len()).sum::<usize>();
+                let parts = span.events.len() * std::mem::size_of::<SpanEvent>()
+                    + span.links.len() * std::mem::size_of::<SpanLink>()
+                    + pairs * PAIR;
+                total
+                    .saturating_add(resource + scope + per_span + parts)
+                    .saturating_add(span.encoded_len().saturating_mul(2))
+            })
+        })
     })
+}
+
+/// How much one trace request may carry (`collector.max_spans_per_request`, `max_attributes`,
+/// `max_attribute_value_bytes`).
+#[derive(Debug, Clone, Copy)]
+pub struct CountLimits {
+    pub spans: usize,
+    pub attributes: usize,
+    pub value_bytes: usize,
+}
+
+impl CountLimits {
+    pub fn from(config: &crate::CollectorConfig) -> CountLimits {
+        CountLimits {
+            spans: config.max_spans_per_request,
+            attributes: config.max_attributes,
+            value_bytes: config.max_attribute_value_bytes,
+        }
+    }
+
+    /// Refuses a request over any limit, naming where: checked on the decoded request, before
+    /// anything is copied out of it.
+    pub fn check(&self, request: &ExportTraceServiceRequest) -> Result<(), IngestError> {
+        let spans: usize = request.resource_spans.iter().flat_map(|rs| &rs.scope_spans).map(|ss| ss.spans.len()).sum();
+        if spans > self.spans {
+            return Err(too_many(format!("{spans} spans in one request"), self.spans, "max_spans_per_request"));
+        }
+        for (r, rs) in request.resource_spans.iter().enumerate() {
+            if let Some(resource) = &rs.resource {
+                self.check_attributes(&resource.attributes, || format!("resourceSpans[{r}].resource"))?;
+            }
+            for (s, ss) in rs.scope_spans.iter().enumerate() {
+                if let Some(scope) = &ss.scope {
+                    self.check_attributes(&scope.attributes, || format!("resourceSpans[{r}].scopeSpans[{s}].scope"))?;
+                }
+                for (i, span) in ss.spans.iter().enumerate() {
+                    let at = || format!("resourceSpans[{r}].scopeSpans[{s}].spans[{i}]");
+                    self.check_attributes(&span.attributes, at)?;
+                    for (e, event) in span.events.iter().enumerate() {
+                        self.check_attributes(&event.attributes, || format!("{}.events[{e}]", at()))?;
+                    }
+                    for (l, link) in span.links.iter().enumerate() {
+                        self.check_attributes(&link.attributes, || format!("{}.links[{l}]", at()))?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn check_attributes(&self, attributes: &[KeyValue], at: impl Fn() -> String) -> Result<(), IngestError> {
+        if attributes.len() > self.attributes {
+            return Err(too_many(
+                format!("{}: {} attributes", at(), attributes.len()),
+                self.attributes,
+                "max_attributes",
+            ));
+        }
+        for kv in attributes {
+            let size = kv.key.len() + kv.value.as_ref().map_or(0, Message::encoded_len);
+            if size > self.value_bytes {
+                return Err(too_many(
+                    format!("{}: attribute {:?} is {size} bytes", at(), truncated(&kv.key)),
+                    self.value_bytes,
+                    "max_attribute_value_bytes",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn too_many(what: String, limit: usize, key: &'static str) -> IngestError {
+    IngestError::TooMany { what, limit, key }
+}
+
+/// The first 64 characters of a client's text, for an error message.
+fn truncated(text: &str) -> String {
+    text.chars().take(64).collect()
 }
 
 /// The spans of a request, and what was wrong with those that were rejected.

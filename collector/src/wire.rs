@@ -35,6 +35,13 @@ impl WireFormat {
     }
 }
 
+/// Whether the body is sent compressed (`Content-Encoding` other than identity).
+pub fn is_compressed(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_ENCODING)
+        .is_some_and(|v| !v.to_str().unwrap_or("?").trim().eq_ignore_ascii_case("identity"))
+}
+
 /// The body as sent, decompressed when `Content-Encoding: gzip`, never larger than `limit` bytes.
 pub fn decoded_body(headers: &HeaderMap, body: Bytes, limit: usize) -> Result<Bytes, IngestError> {
     if body.len() > limit {

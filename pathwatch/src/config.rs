@@ -289,6 +289,20 @@ fn validate(c: &Config) -> anyhow::Result<()> {
     if c.collector.max_body_bytes < 1024 {
         problems.push("key `collector.max_body_bytes`: must be at least 1024".to_string());
     }
+    let framed = c.collector.max_body_bytes.saturating_add(64 * 1024);
+    if c.collector.max_inflight_bytes < framed.saturating_mul(2) {
+        problems.push(format!(
+            "key `collector.max_inflight_bytes`: must be at least twice `collector.max_body_bytes` plus 128 KiB ({} bytes), \
+             or the largest body allowed could never be read and decompressed",
+            framed.saturating_mul(2)
+        ));
+    }
+    if c.collector.header_timeout_secs == 0 {
+        problems.push("key `collector.header_timeout_secs`: must be at least 1".to_string());
+    }
+    if c.collector.max_connections == 0 {
+        problems.push("key `collector.max_connections`: must be at least 1".to_string());
+    }
     if c.collector.max_audit_records == 0 {
         problems.push("key `collector.max_audit_records`: must be at least 1".to_string());
     }

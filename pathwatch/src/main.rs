@@ -11,6 +11,7 @@ mod config;
 mod demo;
 mod hazards;
 mod health;
+mod listener;
 mod oidc_config;
 mod report;
 mod serve;

@@ -169,8 +169,12 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
         ));
     }
     let mut servers = tokio::task::JoinSet::new();
+    let limits = crate::listener::Limits {
+        header_timeout: Duration::from_secs(config.collector.header_timeout_secs),
+        max_connections: config.collector.max_connections,
+    };
     let app = collector::router(state).merge(health.routes());
-    servers.spawn(async move { axum::serve(collector_listener, app).with_graceful_shutdown(shutdown_signal()).await });
+    servers.spawn(crate::listener::serve(collector_listener, app, limits, shutdown_signal()));
     // Held until the servers stop: dropping it stops the sandboxes.
     let mut _sandbox = None;
     if mode == Mode::Standalone {
@@ -194,10 +198,8 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
         };
         let (state, admin_line) = open_dashboard(&config, parts, store.clone(), recorder, &mut loops, &health).await?;
         lines.extend(admin_line);
-        let app = dashboard::web::router(state)
-            .merge(health.routes())
-            .into_make_service_with_connect_info::<std::net::SocketAddr>();
-        servers.spawn(async move { axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await });
+        let app = dashboard::web::router(state).merge(health.routes());
+        servers.spawn(crate::listener::serve(listener, app, limits, shutdown_signal()));
     }
     let (spans_days, audit_days) = (config.retention.spans_days, config.retention.audit_days);
     loops.spawn("retention", move || retention(store.clone(), spans_days, audit_days));
@@ -209,7 +211,7 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
     tokio::select! {
         result = async {
             while let Some(result) = servers.join_next().await {
-                result.context("server task")?.context("server")?;
+                result.context("server task")?;
             }
             anyhow::Ok(())
         } => result?,

@@ -267,9 +267,22 @@ async fn a_small_request_that_would_copy_a_huge_resource_into_every_span_gets_41
         "scopeSpans": [{"spans": spans}]}]});
     let wire = gzip(&serde_json::to_vec(&body).unwrap());
     assert!(wire.len() < 100_000, "{} bytes on the wire", wire.len());
-    let mut request = post("/v1/traces", Some("application/json"), Some(TOKEN), wire);
-    request.headers_mut().insert("content-encoding", "gzip".parse().unwrap());
-    let (status, bytes, _) = h.send(request).await;
+    let request = || {
+        let mut request = post("/v1/traces", Some("application/json"), Some(TOKEN), wire.clone());
+        request.headers_mut().insert("content-encoding", "gzip".parse().unwrap());
+        request
+    };
+    // By default the resource's 1 MiB attribute alone is refused.
+    let (status, bytes, _) = h.send(request()).await;
+    assert_eq!(status, 413);
+    let message = String::from_utf8_lossy(&bytes);
+    assert!(message.contains("resourceSpans[0].resource: attribute") && message.contains("padding"), "{message}");
+    assert!(message.contains("collector.max_attribute_value_bytes"), "{message}");
+    assert_eq!(h.metric("pathwatch_ingest_rejected_total{kind=\"spans\",reason=\"too_many\"}"), 1.0);
+    // Where long values are allowed, the copies it would make are refused before any is made.
+    let config = collector::CollectorConfig { max_attribute_value_bytes: 2 << 20, ..Default::default() };
+    let h = Harness::with_config(config).await;
+    let (status, bytes, _) = h.send(request()).await;
     assert_eq!(status, 413);
     assert!(String::from_utf8_lossy(&bytes).contains("collector.max_expanded_span_bytes"));
     assert!(h.store.trace(TRACE_HEX).await.unwrap().is_empty());
@@ -373,4 +386,77 @@ async fn a_panicking_handler_answers_500_and_the_collector_carries_on() {
         assert_eq!(reply.status(), 500);
     }
     assert_eq!(app.oneshot(Request::get("/fine").body(Body::empty()).unwrap()).await.unwrap().status(), 200);
+}
+
+#[tokio::test]
+async fn a_protobuf_request_that_would_decode_into_far_more_memory_than_it_is_gets_413_before_decoding() {
+    let h = Harness::new().await;
+    // Two million empty attributes: two bytes each on the wire (4 MB), over a hundred each once
+    // decoded (more than the default 128 MiB the collector gives all requests together).
+    let mut span = otlp_span(1, "bomb");
+    span.attributes = vec![KeyValue::default(); 2_000_000];
+    let body = request(vec![span]).encode_to_vec();
+    assert!(body.len() < 5_000_000, "{} bytes", body.len());
+    let (status, bytes, _) = h.send(post("/v1/traces", Some("application/x-protobuf"), Some(TOKEN), body)).await;
+    assert_eq!(status, 413);
+    let status: collector::wire::RpcStatus = Message::decode(&bytes[..]).unwrap();
+    assert!(status.message.contains("collector.max_inflight_bytes"), "{}", status.message);
+    assert_eq!(h.metric("pathwatch_ingest_rejected_total{kind=\"spans\",reason=\"too_large\"}"), 1.0);
+}
+
+#[tokio::test]
+async fn too_many_spans_or_attributes_in_one_request_get_413_naming_the_limit() {
+    let config = collector::CollectorConfig { max_spans_per_request: 3, max_attributes: 2, ..Default::default() };
+    let h = Harness::with_config(config).await;
+    let send = |spans: Vec<Span>| {
+        let body = request(spans).encode_to_vec();
+        h.send(post("/v1/traces", Some("application/x-protobuf"), Some(TOKEN), body))
+    };
+    let within = |i| {
+        let mut span = otlp_span(i, "x");
+        span.attributes.truncate(2);
+        span
+    };
+    let (status, bytes, _) = send((1..=4).map(within).collect()).await;
+    let message = collector::wire::RpcStatus::decode(&bytes[..]).unwrap().message;
+    assert_eq!(status, 413);
+    assert!(message.contains("4 spans in one request; the limit is 3 (collector.max_spans_per_request)"), "{message}");
+    let mut span = otlp_span(1, "x");
+    span.attributes.truncate(2);
+    span.events = vec![span::Event { attributes: vec![kv("a", s("1")); 3], ..Default::default() }];
+    let (status, bytes, _) = send(vec![span]).await;
+    let message = collector::wire::RpcStatus::decode(&bytes[..]).unwrap().message;
+    assert_eq!(status, 413);
+    assert!(message.contains("spans[0].events[0]: 3 attributes") && message.contains("max_attributes"), "{message}");
+    assert!(h.store.trace(TRACE_HEX).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn when_requests_in_flight_hold_the_memory_budget_the_next_gets_429_then_goes_through() {
+    let config = collector::CollectorConfig {
+        max_body_bytes: 64 * 1024,
+        max_inflight_bytes: 160 * 1024,
+        body_timeout_secs: 1,
+        ..Default::default()
+    };
+    let h = Harness::with_config(config).await;
+    let small = || {
+        let body = request(vec![otlp_span(1, "x")]).encode_to_vec();
+        post("/v1/traces", Some("application/x-protobuf"), Some(TOKEN), body)
+    };
+    // A body of unknown length holds the most it could be (64 KiB plus framing) until it ends.
+    let stalled = h.send(endless("/v1/traces", "application/x-protobuf", Some(TOKEN), b"\x0a"));
+    let next = async {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        h.send(small()).await
+    };
+    let ((stalled, _, _), (status, bytes, response)) = tokio::join!(stalled, next);
+    assert_eq!(stalled, 408);
+    assert_eq!(status, 429);
+    assert!(response.headers().contains_key("retry-after"));
+    let message = collector::wire::RpcStatus::decode(&bytes[..]).unwrap().message;
+    assert!(message.contains("collector.max_inflight_bytes"), "{message}");
+    // The stalled request has gone, and its memory with it.
+    assert_eq!(h.send(small()).await.0, 200);
+    assert_eq!(h.metric("pathwatch_ingest_rejected_total{kind=\"spans\",reason=\"memory_busy\"}"), 1.0);
 }

@@ -3,4 +3,5 @@
 mod canary;
 mod cli;
 mod crash;
+mod listener;
 mod support;

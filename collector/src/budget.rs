@@ -1,0 +1,363 @@
+//! Memory in flight, bounded whatever arrives. Every request reserves, from one budget shared by all
+//! connections (`collector.max_inflight_bytes`), the bytes it may come to before it allocates them:
+//! the body as sent, then the decompressed body, then an upper estimate of what decoding will build
+//! (counted from the bytes, without decoding), then the flattened spans. What does not fit now is
+//! answered 429 with Retry-After; what could never fit is answered 413. The reservation is held
+//! until the response is sent, so the writer's queue is inside the budget too.
+//!
+//! The estimates matter because a decoder's output can be far larger than its input: in protobuf an
+//! empty attribute is two bytes on the wire and a hundred-odd bytes of structs in memory; in JSON
+//! `[1,1,1,…]` is two bytes per element and tens as a `serde_json::Value`.
+
+use std::sync::Arc;
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{
+    AnyValue, ArrayValue, EntityRef, InstrumentationScope, KeyValue, KeyValueList,
+};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::{span, ResourceSpans, ScopeSpans, Span, Status};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::error::IngestError;
+
+/// Budget units: KiB, so a budget of gigabytes fits a semaphore's u32 permits.
+const UNIT: usize = 1024;
+
+/// The shared budget. Cheap to clone.
+#[derive(Clone)]
+pub struct InflightBudget {
+    permits: Arc<Semaphore>,
+    total_units: u32,
+    retry_after_secs: u32,
+}
+
+/// Bytes a request holds from the budget; returned when dropped.
+#[derive(Default)]
+pub struct Reservation(Vec<OwnedSemaphorePermit>);
+
+impl InflightBudget {
+    /// `max_bytes`: key `collector.max_inflight_bytes`.
+    pub fn new(max_bytes: usize, retry_after_secs: u32) -> InflightBudget {
+        let total_units = u32::try_from(max_bytes / UNIT).unwrap_or(u32::MAX).max(1);
+        InflightBudget { permits: Arc::new(Semaphore::new(total_units as usize)), total_units, retry_after_secs }
+    }
+
+    /// Adds `bytes` to `held`, now or never: 429 when the budget is taken by other requests, 413
+    /// when `bytes` alone is more than the whole budget.
+    pub fn reserve(&self, held: &mut Reservation, bytes: usize) -> Result<(), IngestError> {
+        let units = bytes.div_ceil(UNIT);
+        let held_units: usize = held.0.iter().map(|p| p.num_permits()).sum();
+        if units.saturating_add(held_units) > self.total_units as usize {
+            return Err(IngestError::OverBudget { limit: self.total_units as usize * UNIT });
+        }
+        if units == 0 {
+            return Ok(());
+        }
+        match self.permits.clone().try_acquire_many_owned(units as u32) {
+            Ok(permit) => {
+                held.0.push(permit);
+                Ok(())
+            }
+            Err(_) => Err(IngestError::MemoryBusy { retry_after: self.retry_after_secs }),
+        }
+    }
+
+    /// Bytes reserved by requests now (for tests and metrics).
+    pub fn in_use(&self) -> usize {
+        (self.total_units as usize - self.permits.available_permits()) * UNIT
+    }
+}
+
+/// An upper estimate of the memory `ExportTraceServiceRequest::decode` builds from `body`: the body's
+/// bytes (strings and ids are copied) plus, for every message in it, twice its struct (a `Vec`
+/// grows to at most twice what it holds), plus a `String` header per other length-delimited field.
+/// Walks the protobuf once without allocating; a body that is not well-formed protobuf is refused.
+pub fn protobuf_bound(body: &[u8]) -> Result<usize, IngestError> {
+    let mut total = body.len();
+    walk(body, Message::Request, 0, &mut total)?;
+    Ok(total)
+}
+
+#[derive(Clone, Copy)]
+enum Message {
+    Request,
+    ResourceSpans,
+    Resource,
+    EntityRef,
+    ScopeSpans,
+    Scope,
+    Span,
+    Event,
+    Link,
+    Status,
+    KeyValue,
+    AnyValue,
+    ArrayValue,
+    KeyValueList,
+}
+
+impl Message {
+    fn size(self) -> usize {
+        use std::mem::size_of;
+        match self {
+            Message::Request => size_of::<ExportTraceServiceRequest>(),
+            Message::ResourceSpans => size_of::<ResourceSpans>(),
+            Message::Resource => size_of::<Resource>(),
+            Message::EntityRef => size_of::<EntityRef>(),
+            Message::ScopeSpans => size_of::<ScopeSpans>(),
+            Message::Scope => size_of::<InstrumentationScope>(),
+            Message::Span => size_of::<Span>(),
+            Message::Event => size_of::<span::Event>(),
+            Message::Link => size_of::<span::Link>(),
+            Message::Status => size_of::<Status>(),
+            Message::KeyValue => size_of::<KeyValue>(),
+            Message::AnyValue => size_of::<AnyValue>(),
+            Message::ArrayValue => size_of::<ArrayValue>(),
+            Message::KeyValueList => size_of::<KeyValueList>(),
+        }
+    }
+
+    /// The message a length-delimited field holds, per the OTLP trace protos; None for strings and
+    /// bytes (and fields this version does not know, which prost skips without keeping).
+    fn child(self, field: u64) -> Option<Message> {
+        use Message::*;
+        Some(match (self, field) {
+            (Request, 1) => ResourceSpans,
+            (ResourceSpans, 1) => Resource,
+            (ResourceSpans, 2) => ScopeSpans,
+            (Resource, 1) => KeyValue,
+            (Resource, 3) => EntityRef,
+            (ScopeSpans, 1) => Scope,
+            (ScopeSpans, 2) => Span,
+            (Scope, 3) | (Span, 9) | (Event, 3) | (Link, 4) | (KeyValueList, 1) => KeyValue,
+            (Span, 11) => Event,
+            (Span, 13) => Link,
+            (Span, 15) => Status,
+            (KeyValue, 2) | (ArrayValue, 1) => AnyValue,
+            (AnyValue, 5) => ArrayValue,
+            (AnyValue, 6) => KeyValueList,
+            _ => return None,
+        })
+    }
+}
+
+/// Deeper than any real OTLP request (attributes nest through arrays and lists).
+const MAX_DEPTH: usize = 64;
+
+fn walk(mut bytes: &[u8], message: Message, depth: usize, total: &mut usize) -> Result<(), IngestError> {
+    if depth > MAX_DEPTH {
+        return Err(undecodable(format!("messages nested more than {MAX_DEPTH} deep")));
+    }
+    *total = total.saturating_add(2 * message.size());
+    while !bytes.is_empty() {
+        let key = varint(&mut bytes)?;
+        let (field, wire_type) = (key >> 3, key & 7);
+        match wire_type {
+            0 => {
+                varint(&mut bytes)?;
+            }
+            1 => bytes = skip(bytes, 8)?,
+            5 => bytes = skip(bytes, 4)?,
+            2 => {
+                let len = usize::try_from(varint(&mut bytes)?).map_err(|_| undecodable("a length too large".into()))?;
+                let inner = bytes.get(..len).ok_or_else(|| undecodable("a field runs past the end".into()))?;
+                match message.child(field) {
+                    Some(child) => walk(inner, child, depth + 1, total)?,
+                    None => *total = total.saturating_add(2 * std::mem::size_of::<String>()),
+                }
+                bytes = &bytes[len..];
+            }
+            other => return Err(undecodable(format!("wire type {other} (groups are not used by OTLP)"))),
+        }
+    }
+    Ok(())
+}
+
+fn varint(bytes: &mut &[u8]) -> Result<u64, IngestError> {
+    let mut value = 0u64;
+    for shift in (0..64).step_by(7) {
+        let (&byte, rest) = bytes.split_first().ok_or_else(|| undecodable("a number runs past the end".into()))?;
+        *bytes = rest;
+        value |= u64::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            return Ok(value);
+        }
+    }
+    Err(undecodable("a number longer than ten bytes".into()))
+}
+
+fn skip(bytes: &[u8], n: usize) -> Result<&[u8], IngestError> {
+    bytes.get(n..).ok_or_else(|| undecodable("a field runs past the end".into()))
+}
+
+fn undecodable(what: String) -> IngestError {
+    IngestError::Undecodable(format!("protobuf: {what}"))
+}
+
+/// What a JSON text holds, counted in one pass over its bytes without parsing it.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct JsonShape {
+    pub objects: usize,
+    pub arrays: usize,
+    pub strings: usize,
+    /// Commas and colons outside strings: every value but the first in a container follows one.
+    pub separators: usize,
+}
+
+impl JsonShape {
+    pub fn of(text: &[u8]) -> JsonShape {
+        let mut shape = JsonShape::default();
+        let (mut in_string, mut escaped) = (false, false);
+        for &b in text {
+            if in_string {
+                match (escaped, b) {
+                    (true, _) => escaped = false,
+                    (false, b'\\') => escaped = true,
+                    (false, b'"') => in_string = false,
+                    _ => {}
+                }
+                continue;
+            }
+            match b {
+                b'"' => {
+                    in_string = true;
+                    shape.strings += 1;
+                }
+                b'{' => shape.objects += 1,
+                b'[' => shape.arrays += 1,
+                b',' | b':' => shape.separators += 1,
+                _ => {}
+            }
+        }
+        shape
+    }
+
+    /// Every value a generic decoder (`serde_json::Value`) could build: at most one per container,
+    /// string and separator, plus one.
+    fn values(&self) -> usize {
+        self.objects + self.arrays + self.strings + self.separators + 1
+    }
+}
+
+/// An upper estimate of the memory decoding an OTLP/JSON request builds: the body, twice the
+/// largest message struct per object, a `String` per string.
+pub fn otlp_json_bound(body: &[u8]) -> usize {
+    let shape = JsonShape::of(body);
+    let largest = [
+        Message::Span,
+        Message::ResourceSpans,
+        Message::ScopeSpans,
+        Message::Resource,
+        Message::Event,
+        Message::Link,
+        Message::KeyValue,
+        Message::AnyValue,
+        Message::Scope,
+        Message::EntityRef,
+    ]
+    .iter()
+    .map(|m| m.size())
+    .max()
+    .unwrap_or(0);
+    body.len()
+        .saturating_add(shape.objects.saturating_mul(2 * largest))
+        .saturating_add(shape.strings.saturating_mul(2 * std::mem::size_of::<String>()))
+}
+
+/// Bytes one `serde_json::Value` may take in a map or array, node and growth slack included.
+const JSON_VALUE_BYTES: usize = 160;
+
+/// An upper estimate of the memory parsing a JSON (or NDJSON) audit request into
+/// `serde_json::Value`s builds.
+pub fn json_values_bound(body: &[u8]) -> usize {
+    body.len().saturating_mul(2).saturating_add(JsonShape::of(body).values().saturating_mul(JSON_VALUE_BYTES))
+}
+
+#[cfg(test)]
+mod tests {
+    use opentelemetry_proto::tonic::common::v1::any_value;
+    use prost::Message as _;
+
+    use super::*;
+
+    fn request(spans: usize, attributes: usize) -> ExportTraceServiceRequest {
+        let attribute = KeyValue {
+            key: "k".into(),
+            value: Some(AnyValue { value: Some(any_value::Value::StringValue("v".into())) }),
+            ..Default::default()
+        };
+        let span = Span { name: "s".into(), attributes: vec![attribute; attributes], ..Default::default() };
+        ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                scope_spans: vec![ScopeSpans { spans: vec![span; spans], ..Default::default() }],
+                ..Default::default()
+            }],
+        }
+    }
+
+    #[test]
+    fn the_protobuf_estimate_covers_what_decoding_builds() {
+        let body = request(100, 30).encode_to_vec();
+        let bound = protobuf_bound(&body).unwrap();
+        // What decoding really holds, counted the same way from the decoded value.
+        let decoded = ExportTraceServiceRequest::decode(&body[..]).unwrap();
+        let spans = &decoded.resource_spans[0].scope_spans[0].spans;
+        let real = spans.len() * size_of::<Span>()
+            + spans.iter().map(|s| s.attributes.len() * (size_of::<KeyValue>() + size_of::<AnyValue>())).sum::<usize>();
+        assert!(bound >= real && bound > 20 * body.len(), "bound {bound}, real {real}, body {}", body.len());
+    }
+
+    #[test]
+    fn malformed_protobuf_is_refused_without_decoding() {
+        for bad in
+            [&[0x0a, 0x05, 0x01][..], &[0x0b], &[0x0a, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]]
+        {
+            assert!(matches!(protobuf_bound(bad), Err(IngestError::Undecodable(_))), "{bad:?}");
+        }
+        // Attributes nested deeper than any real request: refused, not a stack overflow.
+        let mut value = vec![];
+        for _ in 0..100 {
+            value = field(5, &field(1, &value)); // AnyValue { array_value: ArrayValue { values: [value] } }
+        }
+        let request = field(1, &field(1, &field(1, &field(2, &value))));
+        let refused = protobuf_bound(&request).unwrap_err().to_string();
+        assert!(refused.contains("nested more than 64 deep"), "{refused}");
+    }
+
+    /// Field `number` holding `inner`, length-delimited.
+    fn field(number: u8, inner: &[u8]) -> Vec<u8> {
+        let mut out = vec![number << 3 | 2];
+        prost::encoding::encode_varint(inner.len() as u64, &mut out);
+        out.extend_from_slice(inner);
+        out
+    }
+
+    #[test]
+    fn json_shapes_skip_what_is_inside_strings() {
+        let shape = JsonShape::of(br#"{"a":[1,2,{"b":"x,{[\"]"}]}"#);
+        assert_eq!(shape, JsonShape { objects: 2, arrays: 1, strings: 3, separators: 4 });
+    }
+
+    #[test]
+    fn the_json_estimate_covers_a_value_per_element() {
+        let body = format!("[{}1]", "1,".repeat(10_000));
+        let bound = json_values_bound(body.as_bytes());
+        assert!(bound >= 10_001 * size_of::<serde_json::Value>(), "{bound}");
+    }
+
+    #[test]
+    fn a_reservation_is_refused_when_taken_and_when_it_could_never_fit() {
+        let budget = InflightBudget::new(10 * UNIT, 1);
+        let mut first = Reservation::default();
+        budget.reserve(&mut first, 6 * UNIT).unwrap();
+        assert_eq!(budget.in_use(), 6 * UNIT);
+        let mut second = Reservation::default();
+        assert!(matches!(budget.reserve(&mut second, 6 * UNIT), Err(IngestError::MemoryBusy { .. })));
+        assert!(matches!(budget.reserve(&mut second, 11 * UNIT), Err(IngestError::OverBudget { .. })));
+        assert!(matches!(budget.reserve(&mut first, 5 * UNIT), Err(IngestError::OverBudget { .. })));
+        drop(first);
+        budget.reserve(&mut second, 6 * UNIT).unwrap();
+        assert_eq!(budget.in_use(), 6 * UNIT);
+    }
+}
