@@ -8,6 +8,7 @@ mod assurance;
 mod audit_search;
 mod fake_idp;
 mod findings;
+mod fuzz;
 mod hazards;
 mod health;
 mod oidc;
