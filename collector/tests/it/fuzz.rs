@@ -340,7 +340,7 @@ fn audit_json_ndjson_and_fhir() {
 /// Valid and invalid bodies for both endpoints, gzipped, then the compressed bytes mutated.
 #[test]
 fn gzip_around_every_format() {
-    let bodies = vec![
+    let bodies = [
         ("/v1/traces", "application/x-protobuf", seed_request(3).encode_to_vec()),
         ("/v1/traces", "application/json", serde_json::to_vec(&json!({"resourceSpans": []})).unwrap()),
         ("/v1/audit", "application/json", serde_json::to_vec(&json!([audit_seed("g")])).unwrap()),
