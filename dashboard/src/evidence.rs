@@ -131,7 +131,13 @@ pub async fn check(dashboard: &DashboardState, evidence: &Evidence, now_ns: u64)
                 (_, None) => state(EvidenceStatus::Stale, None, "the chain has never been verified".into(), None),
             })
         }
-        Evidence::TestSuite { junit, fresh_hours, .. } => Ok(test_suite(junit, *fresh_hours, now_ns)),
+        Evidence::TestSuite { junit, fresh_hours, .. } => {
+            // A file read: off the runtime's threads (a slow disk must not stall the pages).
+            let (junit, fresh_hours) = (junit.clone(), *fresh_hours);
+            Ok(tokio::task::spawn_blocking(move || test_suite(&junit, fresh_hours, now_ns)).await.unwrap_or_else(|e| {
+                state(EvidenceStatus::Failing, None, format!("checking the test results failed: {e}"), None)
+            }))
+        }
         Evidence::AuditReview { rule, review_within_days, sample_days, fresh_hours } => {
             let Some(reviews) = &dashboard.inner.findings else {
                 return Ok(state(
@@ -295,6 +301,8 @@ pub fn junit_totals(xml: &str) -> Option<(u64, u64, u64)> {
     totals.or(root)
 }
 
+const MAX_JUNIT_BYTES: u64 = 64 << 20;
+
 /// A test suite's evidence from its JUnit XML file: stale when missing or older than the window,
 /// failing when any test failed or errored (or the file is not JUnit XML), else passing.
 fn test_suite(path: &str, fresh_hours: u32, now_ns: u64) -> EvidenceState {
@@ -303,6 +311,12 @@ fn test_suite(path: &str, fresh_hours: u32, now_ns: u64) -> EvidenceState {
         return state(EvidenceStatus::Stale, None, format!("no result at {path}"), None);
     };
     let modified_ns = modified.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
+    // A JUnit report is kilobytes to a few megabytes; a file far bigger is not one, and reading it
+    // whole would take the memory everything else needs.
+    if std::fs::metadata(path).is_ok_and(|m| m.len() > MAX_JUNIT_BYTES) {
+        let detail = format!("{path} is larger than {} MiB: not a JUnit XML report", MAX_JUNIT_BYTES >> 20);
+        return state(EvidenceStatus::Failing, Some(modified_ns), detail, None);
+    }
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) => return state(EvidenceStatus::Failing, Some(modified_ns), format!("{path} unreadable: {e}"), None),
@@ -358,5 +372,10 @@ mod tests {
         assert_eq!((bad.status, bad.detail.as_str()), (EvidenceStatus::Failing, "3 of 12 tests failed"));
         std::fs::write(&path, "garbage").unwrap();
         assert_eq!(test_suite(p, 24, now).status, EvidenceStatus::Failing);
+        // Far too big to be a report: refused without reading it (a sparse file, nothing written).
+        std::fs::File::create(&path).unwrap().set_len(MAX_JUNIT_BYTES + 1).unwrap();
+        let huge = test_suite(p, 24, now);
+        assert_eq!(huge.status, EvidenceStatus::Failing);
+        assert!(huge.detail.contains("larger than 64 MiB"), "{}", huge.detail);
     }
 }

@@ -10,7 +10,7 @@ use std::str::FromStr;
 
 use chrono::{DateTime, TimeZone, Utc};
 use hazard_log::HazardLog;
-use reports::{pack, Period, ReportKind, SystemDescription};
+use reports::{Period, ReportKind, SystemDescription};
 use serde::{Deserialize, Serialize};
 
 use crate::notify::{Attachment, Mailer};
@@ -84,8 +84,7 @@ impl ReportDelivery {
         let inputs = gather(&Telemetry::of(&self.dashboard), &self.log, &self.deployment, period)
             .await
             .map_err(|e| e.to_string())?;
-        let pack = pack::build(schedule.report, &inputs).map_err(|e| e.to_string())?;
-        let zip = pack.zip().map_err(|e| e.to_string())?;
+        let (inputs, pack, zip) = crate::report_inputs::build_pack(schedule.report, inputs).await?;
         let subject =
             format!("[Pathwatch] {} for {}: {}", schedule.report.title(), inputs.system.name, inputs.period.describe());
         let mut body = format!(

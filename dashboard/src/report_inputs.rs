@@ -273,3 +273,20 @@ async fn review_record(
         .collect();
     Ok(ReviewRecord { samples, coverage, findings, incidents })
 }
+
+/// Builds the pack and its zip on a blocking thread: laying out PDFs and deflating a long period's
+/// pack takes long enough to stall every other request served by the same runtime thread. Hands the
+/// inputs back for the caller's own wording.
+pub async fn build_pack(
+    kind: reports::ReportKind,
+    inputs: reports::ReportInputs,
+) -> Result<(reports::ReportInputs, reports::pack::Pack, Vec<u8>), String> {
+    tokio::task::spawn_blocking(move || {
+        let pack = reports::pack::build(kind, &inputs).map_err(|e| e.to_string())?;
+        let zip = pack.zip().map_err(|e| e.to_string())?;
+        Ok((inputs, pack, zip))
+    })
+    .await
+    .map_err(|e| format!("building the report failed: {e}"))?
+}
+

@@ -7,7 +7,7 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use reports::{pack, Period, ReportKind};
+use reports::{Period, ReportKind};
 use serde::Deserialize;
 
 use crate::report_inputs::{gather, Deployment, GatherError, Telemetry};
@@ -93,8 +93,7 @@ pub async fn download(
         GatherError::Store(e) => e.into(),
         GatherError::Review(e) => crate::finding_pages::review_error(e, "There is no such review."),
     })?;
-    let pack = pack::build(kind, &inputs).map_err(|e| WebError::Internal(e.to_string()))?;
-    let zip = pack.zip().map_err(|e| WebError::Internal(e.to_string()))?;
+    let (_, pack, zip) = crate::report_inputs::build_pack(kind, inputs).await.map_err(WebError::Internal)?;
     Ok((
         [
             (header::CONTENT_TYPE, "application/zip".to_string()),
