@@ -132,25 +132,37 @@ async fn read_body(
         return Err(IngestError::TooLarge { limit });
     }
     state.budget.reserve(held, declared.unwrap_or(framed))?;
-    let wire = read_limited(state, body, framed).await?;
+    let wire = read_limited(state, body, declared, framed).await?;
     if wire::is_compressed(headers) {
         state.budget.reserve(held, limit)?;
     }
     wire::decoded_body(headers, wire, limit)
 }
 
-async fn read_limited(state: &CollectorState, body: Body, framed: usize) -> Result<Bytes, IngestError> {
+/// Reads the body into one buffer sized from Content-Length when there is one (so a body is held
+/// once, not as chunks and then a copy), refusing it once past `framed` bytes.
+async fn read_limited(
+    state: &CollectorState,
+    mut body: Body,
+    declared: Option<usize>,
+    framed: usize,
+) -> Result<Bytes, IngestError> {
     let limit = state.config.max_body_bytes;
     let secs = state.config.body_timeout_secs;
-    let limited = http_body_util::Limited::new(body, framed);
-    match tokio::time::timeout(Duration::from_secs(secs), limited.collect()).await {
-        Err(_) => Err(IngestError::SlowBody { secs }),
-        Ok(Ok(collected)) => Ok(collected.to_bytes()),
-        Ok(Err(e)) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
-            Err(IngestError::TooLarge { limit })
+    let read = async {
+        let mut buf = bytes::BytesMut::with_capacity(declared.unwrap_or(64 * 1024).min(framed));
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| IngestError::Undecodable(format!("the body could not be read: {e}")))?;
+            if let Ok(data) = frame.into_data() {
+                if buf.len() + data.len() > framed {
+                    return Err(IngestError::TooLarge { limit });
+                }
+                buf.extend_from_slice(&data);
+            }
         }
-        Ok(Err(e)) => Err(IngestError::Undecodable(format!("the body could not be read: {e}"))),
-    }
+        Ok(buf.freeze())
+    };
+    tokio::time::timeout(Duration::from_secs(secs), read).await.unwrap_or(Err(IngestError::SlowBody { secs }))
 }
 
 impl CollectorState {

@@ -12,6 +12,7 @@ mod demo;
 mod hazards;
 mod health;
 mod listener;
+mod memory;
 mod oidc_config;
 mod report;
 mod serve;
@@ -156,6 +157,7 @@ enum AuditCommand {
 }
 
 fn main() -> ExitCode {
+    memory::bound_the_allocator();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
