@@ -289,4 +289,3 @@ pub async fn build_pack(
     .await
     .map_err(|e| format!("building the report failed: {e}"))?
 }
-

@@ -354,14 +354,13 @@ fn hostile_bodies(t0_ns: u64) -> Vec<(&'static str, &'static str, Vec<u8>)> {
     // 4. Spans ending near 2^64, lasting negative time, dated decades ago, spread over 101 days.
     let extremes = request(
         vec![canary.clone()],
-        vec![
-            span(1, t0_ns, u64::MAX - 1),
-            span(2, t0_ns, t0_ns - 1),
-            span(3, t0_ns / 2, t0_ns),
-        ]
-        .into_iter()
-        .chain((0..101).map(|d| span(10 + d, t0_ns - d * 86_400_000_000_000 / 4, t0_ns - d * 86_400_000_000_000 / 4 + 1)))
-        .collect(),
+        vec![span(1, t0_ns, u64::MAX - 1), span(2, t0_ns, t0_ns - 1), span(3, t0_ns / 2, t0_ns)]
+            .into_iter()
+            .chain(
+                (0..101)
+                    .map(|d| span(10 + d, t0_ns - d * 86_400_000_000_000 / 4, t0_ns - d * 86_400_000_000_000 / 4 + 1)),
+            )
+            .collect(),
     );
     // 5. Malformed protobuf and JSON; 6. a body over the size limit.
     let malformed = [0x0a, 0xff, 0xff, 0xff, 0x0f, 0x01].repeat(1_000);
@@ -544,8 +543,7 @@ pub async fn ingest(args: IngestBench) -> anyhow::Result<std::process::ExitCode>
 
     if args.hostile_secs > 0 {
         let hostile =
-            measure_hostile(&tmp.0, bodies.clone(), args.batch, 32, args.hostile_secs, t0 + 1_800_000_000_000)
-                .await?;
+            measure_hostile(&tmp.0, bodies.clone(), args.batch, 32, args.hostile_secs, t0 + 1_800_000_000_000).await?;
         println!();
         println!("{:<44} {:>12} {:>15} {:>15}", "hostile mix (32 connections)", "requests", "RSS (MiB)", "of target");
         println!("{:<44} {:>12} {:>15.1}", "  collector at start", "", hostile.baseline_mib);

@@ -1,5 +1,6 @@
 //! End-to-end tests of the `pathwatch` binary: real processes, real ports, real signals.
 
+mod barrage;
 mod canary;
 mod cli;
 mod crash;
