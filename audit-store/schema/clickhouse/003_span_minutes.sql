@@ -3,13 +3,16 @@
 -- evaluation read this, never the raw spans. SummingMergeTree adds rows with the same key on merge;
 -- queries sum() anyway. A span delivered twice before the spans table merged it away is counted
 -- twice here (spool replays after a crash only). The bounds are `audit_store::ROLLUP_BOUNDS_MS`.
+-- DurationSumNs is Float64: exact to 2^53 ns (104 days of summed latency in a minute), and it never
+-- wraps, whatever durations arrive (a UInt64 sum wrapped into small, wrong figures). Stores made
+-- before it are converted at start (`ClickHouseStore::connect`).
 CREATE TABLE IF NOT EXISTS span_minutes (
     Minute DateTime,
     ServiceName String,
     SpanName String,
     Count UInt64,
     Errors UInt64,
-    DurationSumNs UInt64,
+    DurationSumNs Float64,
     Le5 UInt64,
     Le10 UInt64,
     Le25 UInt64,
@@ -42,7 +45,7 @@ SETTINGS index_granularity = 8192;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS span_minutes_mv TO span_minutes AS
 SELECT toStartOfMinute(Timestamp) AS Minute, ServiceName, SpanName, count() AS Count, countIf(StatusCode = 2) AS Errors,
-    sum(DurationNs) AS DurationSumNs,
+    sum(toFloat64(DurationNs)) AS DurationSumNs,
     countIf(DurationNs <= 5000000) AS Le5,
     countIf(DurationNs <= 10000000) AS Le10,
     countIf(DurationNs <= 25000000) AS Le25,

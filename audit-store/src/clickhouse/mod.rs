@@ -101,6 +101,7 @@ impl ClickHouseStore {
         if had_rollup == 0 {
             client.query_raw(&sql::backfill_span_minutes()).execute().await?;
         }
+        upgrade_duration_sums(&client).await?;
         Ok(ClickHouseStore { client, database: config.database.clone(), server_version })
     }
 
@@ -148,6 +149,30 @@ impl ClickHouseStore {
         }
         Ok(())
     }
+}
+
+/// Stores made before the roll-up summed durations in Float64 kept a UInt64 that wraps: convert the
+/// column, and make the view again so it sums in Float64 (the schema file's view, created when
+/// missing). Inserts from another collector in the moment between are not rolled up: upgrade with
+/// one collector running.
+async fn upgrade_duration_sums(client: &Client) -> Result<(), StoreError> {
+    let kind: String = client
+        .query_raw(
+            "SELECT type FROM system.columns WHERE database = currentDatabase() \
+             AND table = 'span_minutes' AND name = 'DurationSumNs'",
+        )
+        .fetch_one()
+        .await?;
+    if kind == "Float64" {
+        return Ok(());
+    }
+    tracing::info!(was = %kind, "converting span_minutes.DurationSumNs to Float64 (sums that cannot wrap)");
+    client.query_raw("ALTER TABLE span_minutes MODIFY COLUMN DurationSumNs Float64").execute().await?;
+    client.query_raw("DROP TABLE IF EXISTS span_minutes_mv").execute().await?;
+    for statement in statements(SCHEMA[2]) {
+        client.query_raw(&statement).execute().await?;
+    }
+    Ok(())
 }
 
 /// Splits a schema file into statements (the HTTP interface takes one at a time). Schema files hold
@@ -290,7 +315,7 @@ impl TelemetryStore for ClickHouseStore {
             bucket: u64,
             count: u64,
             errors: u64,
-            duration_sum_ns: u64,
+            duration_sum_ns: f64,
             le: Vec<u64>,
         }
         let rows: Vec<Row2> = self.client.query_raw(&sql::span_rollups(query)).fetch_all().await?;
@@ -302,7 +327,8 @@ impl TelemetryStore for ClickHouseStore {
                         start_ns: r.bucket,
                         count: r.count,
                         errors: r.errors,
-                        duration_sum_ns: r.duration_sum_ns,
+                        // Saturates past u64::MAX (only durations no collector accepts get there).
+                        duration_sum_ns: r.duration_sum_ns as u64,
                         le: r.le.clone(),
                     });
                 }

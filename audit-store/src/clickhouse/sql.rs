@@ -144,7 +144,7 @@ pub fn backfill_span_minutes() -> String {
         ROLLUP_BOUNDS_MS.iter().map(|b| format!("countIf(DurationNs <= {}) AS Le{b}", b * 1_000_000)).collect();
     format!(
         "INSERT INTO span_minutes SELECT toStartOfMinute(Timestamp) AS Minute, ServiceName, SpanName, count() AS Count, \
-            countIf(StatusCode = 2) AS Errors, sum(DurationNs) AS DurationSumNs, {le} \
+            countIf(StatusCode = 2) AS Errors, sum(toFloat64(DurationNs)) AS DurationSumNs, {le} \
          FROM (SELECT Timestamp, ServiceName, SpanName, DurationNs, StatusCode FROM spans LIMIT 1 BY TraceId, SpanId) \
          GROUP BY Minute, ServiceName, SpanName",
         le = le.join(", ")

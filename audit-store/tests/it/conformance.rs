@@ -755,6 +755,7 @@ conformance_suite!(
     latency_buckets_count_errors_and_rank_percentiles,
     recent_spans_are_newest_first_within_the_window,
     the_rollup_counts_errors_and_latency_per_minute,
+    rollup_duration_sums_never_wrap,
     spans_in_traces_are_one_services_within_the_window,
     several_rollups_and_recent_spans_by_name_in_one_call,
     audit_events_by_patient_user_time_and_correlation,
@@ -787,18 +788,15 @@ async fn sqlite_rollup_counts_a_replayed_span_once() {
     assert_eq!(minutes.iter().map(|m| (m.count, m.within(10))).collect::<Vec<_>>(), [(3, Some(3))]);
 }
 
-/// SQLite only: spans whose durations add up past i64 (a hostile or broken exporter; the collector
-/// refuses spans over a day, but the store must not rely on it) saturate the minute's sum instead
-/// of turning it into a float that no query can read. ClickHouse's UInt64 sums still wrap: the
-/// collector's duration cap is what keeps them far from it.
-#[tokio::test]
-async fn sqlite_rollup_sums_saturate_and_stay_readable_whatever_the_durations() {
-    let fixture = crate::support::sqlite().await;
+/// Spans whose durations add up past 2^64 (a hostile or broken exporter; the collector refuses
+/// spans over a day, but the store must not rely on it) never wrap the roll-up's sum into a small,
+/// wrong figure: SQLite saturates it at i64::MAX, ClickHouse sums in Float64.
+pub async fn rollup_duration_sums_never_wrap<S: TelemetryStore>(store: &S) {
     let huge: Vec<Span> = (0..3).map(|i| span(70 + i, 0, T0 + u64::from(i) * MS, u64::MAX)).collect();
     // In one transaction (summed in Rust) and then in two more (summed by the upsert).
-    fixture.store.insert_spans(&huge[..2]).await.unwrap();
-    fixture.store.insert_spans(&huge[2..]).await.unwrap();
-    fixture.store.insert_spans(&[span(73, 0, T0 + 3 * MS, 5 * MS)]).await.unwrap();
+    store.insert_spans(&huge[..2]).await.unwrap();
+    store.insert_spans(&huge[2..]).await.unwrap();
+    store.insert_spans(&[span(73, 0, T0 + 3 * MS, 5 * MS)]).await.unwrap();
     let q = RollupQuery {
         service_name: "pds-canary".into(),
         span_name: None,
@@ -807,8 +805,48 @@ async fn sqlite_rollup_sums_saturate_and_stay_readable_whatever_the_durations() 
         bucket_secs: 120,
         histogram: true,
     };
-    let minutes = fixture.store.span_rollup(&q).await.unwrap();
+    let minutes = store.span_rollup(&q).await.unwrap();
     assert_eq!(minutes.len(), 1);
     assert_eq!((minutes[0].count, minutes[0].within(5)), (4, Some(1)));
     assert!(minutes[0].duration_sum_ns >= i64::MAX as u64, "{}", minutes[0].duration_sum_ns);
+}
+
+/// ClickHouse only: a store made before the roll-up summed durations in Float64 (its UInt64 sum
+/// wrapped) is converted when Pathwatch connects, view included, and then never wraps.
+#[tokio::test]
+async fn clickhouse_a_store_whose_duration_sums_could_wrap_is_converted_at_start() {
+    let Ok(url) = std::env::var("PATHWATCH_TEST_CLICKHOUSE_URL") else {
+        assert!(
+            !crate::support::required(),
+            "PATHWATCH_REQUIRE_SERVICES=1 but PATHWATCH_TEST_CLICKHOUSE_URL is not set"
+        );
+        eprintln!("SKIPPED the roll-up upgrade test: set PATHWATCH_TEST_CLICKHOUSE_URL");
+        return;
+    };
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    let database = format!("pw_upgrade_{}_{nanos}", std::process::id());
+    // Without schema validation: 18.16 lacks the format it needs.
+    let server = ::clickhouse::Client::default().with_url(&url).with_validation(false);
+    server.query_raw(&format!("CREATE DATABASE {database}")).execute().await.unwrap();
+    let old = server.with_database(&database);
+    for file in audit_store::CLICKHOUSE_SCHEMA {
+        let file = file
+            .replace("DurationSumNs Float64", "DurationSumNs UInt64")
+            .replace("sum(toFloat64(DurationNs))", "sum(DurationNs)");
+        let text: String = file.lines().filter(|l| !l.trim_start().starts_with("--")).collect::<Vec<_>>().join("\n");
+        for statement in text.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+            old.query_raw(statement).execute().await.unwrap();
+        }
+    }
+    let kind = || async {
+        let sql = "SELECT type FROM system.columns WHERE database = currentDatabase() AND table = 'span_minutes' AND name = 'DurationSumNs'";
+        old.query_raw(sql).fetch_one::<String>().await.unwrap()
+    };
+    assert_eq!(kind().await, "UInt64");
+    let store =
+        audit_store::ClickHouseStore::connect(&audit_store::ClickHouseConfig { url, database, ..Default::default() })
+            .await
+            .unwrap();
+    assert_eq!(kind().await, "Float64");
+    rollup_duration_sums_never_wrap(&store).await;
 }
