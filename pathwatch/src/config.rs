@@ -284,6 +284,10 @@ fn describe(error: figment::Error) -> anyhow::Error {
     anyhow::anyhow!("invalid configuration:\n  {}", lines.join("\n  "))
 }
 
+/// Oldest span start the collector may accept in front of ClickHouse: these days, the future skew
+/// allowance's day and today stay within ClickHouse's 100 partitions per insert.
+const MAX_SPAN_AGE_DAYS_CLICKHOUSE: u64 = 90;
+
 fn validate(c: &Config) -> anyhow::Result<()> {
     let mut problems = Vec::new();
     if c.collector.max_body_bytes < 1024 {
@@ -295,6 +299,16 @@ fn validate(c: &Config) -> anyhow::Result<()> {
             "key `collector.max_inflight_bytes`: must be at least twice `collector.max_body_bytes` plus 128 KiB ({} bytes), \
              or the largest body allowed could never be read and decompressed",
             framed.saturating_mul(2)
+        ));
+    }
+    // Spans are partitioned by the day they start; current ClickHouse refuses an insert that
+    // touches more than 100 partitions (max_partitions_per_insert_block), and a spool drain step
+    // can hold spans of every day the collector accepts.
+    if c.store.backend == Backend::Clickhouse && c.collector.max_span_age_days > MAX_SPAN_AGE_DAYS_CLICKHOUSE {
+        problems.push(format!(
+            "key `collector.max_span_age_days`: at most {MAX_SPAN_AGE_DAYS_CLICKHOUSE} with ClickHouse \
+             (one insert may touch at most 100 daily partitions), not {}",
+            c.collector.max_span_age_days
         ));
     }
     if c.collector.header_timeout_secs == 0 {
@@ -495,6 +509,15 @@ mod tests {
         std::fs::write(&path, "[collector]\nmax_body_bytes = 10\n").unwrap();
         let err = load(Some(&path), None).unwrap_err().to_string();
         assert!(err.contains("collector.max_body_bytes"), "{err}");
+        std::fs::write(&path, "[collector]\nmax_inflight_bytes = 1048576\n").unwrap();
+        let err = load(Some(&path), None).unwrap_err().to_string();
+        assert!(err.contains("collector.max_inflight_bytes") && err.contains("twice"), "{err}");
+        // Spans of more days than ClickHouse takes in one insert: refused before it could happen.
+        std::fs::write(&path, "[collector]\nmax_span_age_days = 365\n[store]\nbackend = \"clickhouse\"\n").unwrap();
+        let err = load(Some(&path), None).unwrap_err().to_string();
+        assert!(err.contains("collector.max_span_age_days") && err.contains("100 daily partitions"), "{err}");
+        std::fs::write(&path, "[collector]\nmax_span_age_days = 365\n").unwrap();
+        assert!(load(Some(&path), None).is_ok(), "SQLite has no such limit");
     }
 
     #[test]
