@@ -112,6 +112,19 @@ async fn probe(url: &str) -> (u16, serde_json::Value) {
     (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
 }
 
+/// Polls `/readyz` until `wanted` holds (a minute at most); returns the report.
+async fn probe_until(collector: &Collector, wanted: impl Fn(u16, &serde_json::Value) -> bool) -> serde_json::Value {
+    let started = Instant::now();
+    loop {
+        let (status, ready) = probe(&format!("{}/readyz", collector.url)).await;
+        if wanted(status, &ready) {
+            return ready;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "/readyz never said so: {status} {ready}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_collector_stopped_with_sigterm_mid_load_answers_what_it_took_and_exits_cleanly() {
     let (_tmp, data) = temp_dir();
@@ -304,9 +317,9 @@ async fn clickhouse_stopped_mid_load_then_restarted_loses_nothing() {
     let during = acked.events.lock().unwrap().len();
     wait_for_acks(&acked, during + 100).await;
     assert!(spool_batches(&collector).await > 0.0, "the spool holds the outage's batches");
-    // Still ready: the spool takes what ClickHouse cannot, and the health report says so.
-    let (_, ready) = probe(&format!("{}/readyz", collector.url)).await;
-    assert_eq!(ready["store"]["reachable"], false, "{ready}");
+    // Still ready: the spool takes what ClickHouse cannot, and the health report says so (once the
+    // server's last connections have gone).
+    let ready = probe_until(&collector, |status, ready| status == 200 && ready["store"]["reachable"] == false).await;
     assert!(ready["spool"]["oldest_age_secs"].is_u64(), "{ready}");
     let warnings = ready["warnings"].to_string();
     assert!(warnings.contains("accepted data waits in the spool"), "{ready}");
@@ -317,8 +330,7 @@ async fn clickhouse_stopped_mid_load_then_restarted_loses_nothing() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // Full: not ready, and the report says why.
-    let (status, ready) = probe(&format!("{}/readyz", collector.url)).await;
-    assert_eq!(status, 503, "{ready}");
+    let ready = probe_until(&collector, |status, _| status == 503).await;
     assert!(ready["problems"].to_string().contains("the spool is full"), "{ready}");
 
     let _server = rig.start_clickhouse();
