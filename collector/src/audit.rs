@@ -54,13 +54,18 @@ pub fn parse(body: &[u8], limits: Limits) -> Result<(Vec<AuditEvent>, Vec<Record
     let mut records: Vec<Result<Value, String>> = Vec::with_capacity(values.len());
     for v in values {
         match v {
-            Ok(Value::Object(o)) if o.get("resourceType").and_then(Value::as_str) == Some("Bundle") => {
-                let entries = o.get("entry").and_then(Value::as_array).cloned().unwrap_or_default();
-                records.extend(
-                    entries
-                        .into_iter()
-                        .map(|e| e.get("resource").cloned().ok_or_else(|| "Bundle entry has no resource".to_string())),
-                );
+            // Taken apart, not copied: a Bundle's entries are moved out of it.
+            Ok(Value::Object(mut o)) if o.get("resourceType").and_then(Value::as_str) == Some("Bundle") => {
+                let entries = match o.remove("entry") {
+                    Some(Value::Array(entries)) => entries,
+                    _ => Vec::new(),
+                };
+                records.extend(entries.into_iter().map(|e| match e {
+                    Value::Object(mut e) => {
+                        e.remove("resource").ok_or_else(|| "Bundle entry has no resource".to_string())
+                    }
+                    _ => Err("Bundle entry has no resource".to_string()),
+                }));
             }
             other => records.push(other),
         }

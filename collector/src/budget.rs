@@ -70,8 +70,9 @@ impl InflightBudget {
 }
 
 /// An upper estimate of the memory `ExportTraceServiceRequest::decode` builds from `body`: the body's
-/// bytes (strings and ids are copied) plus, for every message in it, twice its struct (a `Vec`
-/// grows to at most twice what it holds), plus a `String` header per other length-delimited field.
+/// bytes (strings and ids are copied) plus, for every message in it, three times its struct (a `Vec`
+/// grows to twice what it holds, and holds at least four) and the allocator's smallest block, plus
+/// a `String` header and a block per other length-delimited field.
 /// Walks the protobuf once without allocating; a body that is not well-formed protobuf is refused.
 pub fn protobuf_bound(body: &[u8]) -> Result<usize, IngestError> {
     let mut total = body.len();
@@ -142,6 +143,9 @@ impl Message {
     }
 }
 
+/// The smallest block the allocator hands out: a one-byte string costs this much.
+const MIN_BLOCK: usize = 32;
+
 /// Deeper than any real OTLP request (attributes nest through arrays and lists).
 const MAX_DEPTH: usize = 64;
 
@@ -149,7 +153,7 @@ fn walk(mut bytes: &[u8], message: Message, depth: usize, total: &mut usize) -> 
     if depth > MAX_DEPTH {
         return Err(undecodable(format!("messages nested more than {MAX_DEPTH} deep")));
     }
-    *total = total.saturating_add(2 * message.size());
+    *total = total.saturating_add(3 * message.size() + MIN_BLOCK);
     while !bytes.is_empty() {
         let key = varint(&mut bytes)?;
         let (field, wire_type) = (key >> 3, key & 7);
@@ -164,7 +168,7 @@ fn walk(mut bytes: &[u8], message: Message, depth: usize, total: &mut usize) -> 
                 let inner = bytes.get(..len).ok_or_else(|| undecodable("a field runs past the end".into()))?;
                 match message.child(field) {
                     Some(child) => walk(inner, child, depth + 1, total)?,
-                    None => *total = total.saturating_add(2 * std::mem::size_of::<String>()),
+                    None => *total = total.saturating_add(2 * std::mem::size_of::<String>() + MIN_BLOCK),
                 }
                 bytes = &bytes[len..];
             }
@@ -240,8 +244,9 @@ impl JsonShape {
     }
 }
 
-/// An upper estimate of the memory decoding an OTLP/JSON request builds: the body, twice the
-/// largest message struct per object, a `String` per string.
+/// An upper estimate of the memory decoding an OTLP/JSON request builds: the body, three times the
+/// largest message struct per object, and a generic value per JSON value besides (serde buffers
+/// an attribute's `value` object whole, unknown keys and all, before it picks the variant).
 pub fn otlp_json_bound(body: &[u8]) -> usize {
     let shape = JsonShape::of(body);
     let largest = [
@@ -261,8 +266,9 @@ pub fn otlp_json_bound(body: &[u8]) -> usize {
     .max()
     .unwrap_or(0);
     body.len()
-        .saturating_add(shape.objects.saturating_mul(2 * largest))
-        .saturating_add(shape.strings.saturating_mul(2 * std::mem::size_of::<String>()))
+        .saturating_mul(2)
+        .saturating_add(shape.objects.saturating_mul(3 * largest + MIN_BLOCK))
+        .saturating_add(shape.values().saturating_mul(JSON_VALUE_BYTES))
 }
 
 /// Bytes one `serde_json::Value` may take in a map or array, node and growth slack included.
@@ -278,6 +284,7 @@ pub fn json_values_bound(body: &[u8]) -> usize {
 mod tests {
     use opentelemetry_proto::tonic::common::v1::any_value;
     use prost::Message as _;
+    use std::mem::size_of;
 
     use super::*;
 
@@ -331,6 +338,165 @@ mod tests {
         prost::encoding::encode_varint(inner.len() as u64, &mut out);
         out.extend_from_slice(inner);
         out
+    }
+
+    /// Counts what this thread has allocated and not freed, and its peak: the memory a decoder
+    /// really builds, to hold the estimates to.
+    mod counting {
+        use std::alloc::{GlobalAlloc, Layout, System};
+        use std::cell::Cell;
+
+        thread_local! {
+            static LIVE: Cell<isize> = const { Cell::new(0) };
+            static PEAK: Cell<isize> = const { Cell::new(0) };
+        }
+
+        pub struct Counting;
+
+        fn change(by: isize) {
+            let _ = LIVE.try_with(|live| {
+                live.set(live.get() + by);
+                let _ = PEAK.try_with(|peak| peak.set(peak.get().max(live.get())));
+            });
+        }
+
+        unsafe impl GlobalAlloc for Counting {
+            unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+                change(layout.size().max(super::MIN_BLOCK) as isize);
+                unsafe { System.alloc(layout) }
+            }
+            unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+                change(-(layout.size().max(super::MIN_BLOCK) as isize));
+                unsafe { System.dealloc(ptr, layout) }
+            }
+            unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+                // Old and new both live during the copy.
+                change(new_size.max(super::MIN_BLOCK) as isize);
+                let moved = unsafe { System.realloc(ptr, layout, new_size) };
+                change(-(layout.size().max(super::MIN_BLOCK) as isize));
+                moved
+            }
+        }
+
+        #[global_allocator]
+        static ALLOCATOR: Counting = Counting;
+
+        /// The most this thread held at once while `f` ran, above what it held before.
+        pub fn peak_of<T>(f: impl FnOnce() -> T) -> usize {
+            let before = LIVE.with(Cell::get);
+            PEAK.with(|p| p.set(before));
+            let kept = f();
+            let peak = PEAK.with(Cell::get) - before;
+            drop(kept);
+            peak.max(0) as usize
+        }
+    }
+
+    /// Protobuf shapes chosen to cost most per byte, and an ordinary request.
+    fn protobuf_shapes() -> Vec<(&'static str, Vec<u8>)> {
+        let kv = |k: &str| KeyValue { key: k.into(), ..Default::default() };
+        let mut empty_attributes = request(1, 0);
+        empty_attributes.resource_spans[0].scope_spans[0].spans[0].attributes = vec![KeyValue::default(); 200_000];
+        let mut one_attribute_events = request(2_000, 0);
+        for span in &mut one_attribute_events.resource_spans[0].scope_spans[0].spans {
+            span.events = vec![span::Event { attributes: vec![kv("a")], ..Default::default() }; 3];
+            span.links = vec![span::Link { attributes: vec![kv("b")], ..Default::default() }];
+        }
+        let mut nested = AnyValue { value: Some(any_value::Value::IntValue(1)) };
+        for _ in 0..25 {
+            nested = AnyValue {
+                value: Some(any_value::Value::ArrayValue(ArrayValue {
+                    values: vec![nested.clone(), AnyValue::default()],
+                })),
+            };
+        }
+        let mut arrays = request(1, 0);
+        arrays.resource_spans[0].scope_spans[0].spans[0].attributes =
+            vec![KeyValue { key: "n".into(), value: Some(nested.clone()), ..Default::default() }; 2];
+        let empty_spans = request(100_000, 0);
+        vec![
+            ("empty attributes", empty_attributes.encode_to_vec()),
+            ("events and links of one attribute", one_attribute_events.encode_to_vec()),
+            ("empty spans", empty_spans.encode_to_vec()),
+            ("ordinary", request(500, 8).encode_to_vec()),
+        ]
+        .into_iter()
+        .chain(std::iter::once(("nested arrays", {
+            let mut r = request(1, 0);
+            r.resource_spans[0].scope_spans[0].spans[0].attributes = vec![KeyValue {
+                key: "n".into(),
+                value: Some(AnyValue {
+                    value: Some(any_value::Value::ArrayValue(ArrayValue {
+                        values: vec![AnyValue::default(); 100_000],
+                    })),
+                }),
+                ..Default::default()
+            }];
+            r.encode_to_vec()
+        })))
+        .chain(std::iter::once(("deep arrays", arrays.encode_to_vec())))
+        .collect()
+    }
+
+    #[test]
+    fn the_protobuf_estimate_covers_what_decoding_really_allocates() {
+        for (name, body) in protobuf_shapes() {
+            let real = counting::peak_of(|| ExportTraceServiceRequest::decode(&body[..]).unwrap());
+            let bound = protobuf_bound(&body).unwrap();
+            assert!(bound >= real, "{name}: estimate {bound} < {real} allocated ({} bytes sent)", body.len());
+        }
+    }
+
+    #[test]
+    fn the_otlp_json_estimate_covers_what_decoding_really_allocates() {
+        let spans = |extra: &str, n: usize| {
+            let span = format!(
+                r#"{{"traceId":"0102030405060708090a0b0c0d0e0f10","spanId":"0102030405060708","name":"x"{extra}}}"#
+            );
+            format!(r#"{{"resourceSpans":[{{"scopeSpans":[{{"spans":[{}]}}]}}]}}"#, vec![span; n].join(","))
+        };
+        let ones = vec!["1"; 200_000].join(",");
+        let shapes = [
+            // serde buffers the `value` object whole before choosing the variant: unknown keys too.
+            (
+                "a value object of unknown keys",
+                spans(&format!(r#","attributes":[{{"key":"k","value":{{"x":[{ones}]}}}}]"#), 1),
+            ),
+            ("empty attributes", spans(&format!(r#","attributes":[{}]"#, vec!["{}"; 100_000].join(",")), 1)),
+            (
+                "empty spans",
+                format!(r#"{{"resourceSpans":[{{"scopeSpans":[{{"spans":[{}]}}]}}]}}"#, vec!["{}"; 50_000].join(",")),
+            ),
+            ("ordinary", spans(r#","attributes":[{"key":"http.method","value":{"stringValue":"GET"}}]"#, 2_000)),
+        ];
+        for (name, body) in shapes {
+            let real = counting::peak_of(|| serde_json::from_slice::<ExportTraceServiceRequest>(body.as_bytes()).ok());
+            let bound = otlp_json_bound(body.as_bytes());
+            assert!(bound >= real, "{name}: estimate {bound} < {real} allocated ({} bytes sent)", body.len());
+        }
+    }
+
+    #[test]
+    fn the_audit_estimate_covers_what_parsing_really_allocates() {
+        let ones = vec!["1"; 200_000].join(",");
+        let entry = r#"{"resource":{"resourceType":"AuditEvent","a":{}}}"#;
+        let shapes = [
+            ("numbers", format!("[{ones}]")),
+            ("one-key objects", format!("[{}]", vec![r#"{"a":{}}"#; 50_000].join(","))),
+            (
+                "a Bundle of small entries",
+                format!(r#"{{"resourceType":"Bundle","entry":[{}]}}"#, vec![entry; 20_000].join(",")),
+            ),
+            ("NDJSON of empty objects", "{}\n".repeat(100_000)),
+        ];
+        // The collector's own record limit applies: past it nothing is looked at one by one.
+        let max_records = crate::CollectorConfig::default().max_audit_records;
+        let limits = crate::audit::Limits { now_ns: 0, max_future_skew_ns: 0, max_records };
+        for (name, body) in shapes {
+            let real = counting::peak_of(|| crate::audit::parse(body.as_bytes(), limits).ok());
+            let bound = json_values_bound(body.as_bytes());
+            assert!(bound >= real, "{name}: estimate {bound} < {real} allocated ({} bytes sent)", body.len());
+        }
     }
 
     #[test]

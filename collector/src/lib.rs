@@ -254,7 +254,7 @@ async fn traces_inner(
             .inc_by(flat.rejected as u64);
     }
     if !flat.spans.is_empty() {
-        state.writer.write(IngestBatch { spans: flat.spans, audit: Vec::new() }).await?;
+        state.writer.write(IngestBatch { spans: flat.spans, audit: Vec::new() }, held).await?;
     }
     let reply = otlp::response(flat.rejected, &flat.problems);
     Ok(match format {
@@ -296,7 +296,7 @@ async fn audit_inner(state: &CollectorState, headers: &HeaderMap, body: Body) ->
     let receipt = if events.is_empty() {
         Default::default()
     } else {
-        state.writer.write(IngestBatch { spans: Vec::new(), audit: events }).await?
+        state.writer.write(IngestBatch { spans: Vec::new(), audit: events }, held).await?
     };
     let status = if receipt.audit_events + receipt.audit_duplicates == 0 && !errors.is_empty() {
         StatusCode::BAD_REQUEST

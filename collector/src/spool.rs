@@ -38,6 +38,8 @@ const DEAD_LETTERS_TABLE: &str =
 /// When each spooled batch was received, so the health page can say how long the oldest has waited.
 /// Batches spooled before this column existed read 0 (unknown).
 const RECEIVED_COLUMN: &str = "ALTER TABLE spool ADD COLUMN received_ns BIGINT NOT NULL DEFAULT 0";
+/// The oldest batch's time without reading every row (the column sits after the BLOBs).
+const RECEIVED_INDEX: &str = "CREATE INDEX spool_received ON spool (received_ns)";
 
 /// Batches moved to ClickHouse per drain step.
 const DRAIN_BATCHES: i64 = 64;
@@ -70,6 +72,9 @@ pub struct Spool {
     batches: AtomicU64,
     wake: Notify,
     metrics: Arc<Metrics>,
+    /// One drain step at a time (the drainer, and the last drain at shutdown): two at once would
+    /// insert the same batches twice.
+    draining: tokio::sync::Mutex<()>,
 }
 
 impl Spool {
@@ -86,6 +91,7 @@ impl Spool {
             Migration::new(2, "spool".into(), MigrationType::Simple, SPOOL_TABLE.into_sql_str(), false),
             Migration::new(3, "dead_letters".into(), MigrationType::Simple, DEAD_LETTERS_TABLE.into_sql_str(), false),
             Migration::new(4, "received".into(), MigrationType::Simple, RECEIVED_COLUMN.into_sql_str(), false),
+            Migration::new(5, "received_index".into(), MigrationType::Simple, RECEIVED_INDEX.into_sql_str(), false),
         ]);
         migrator.run(&pool).await?;
         let spool = Spool {
@@ -95,6 +101,7 @@ impl Spool {
             batches: AtomicU64::new(0),
             wake: Notify::new(),
             metrics,
+            draining: tokio::sync::Mutex::new(()),
         };
         spool.recount().await?;
         Ok(spool)
@@ -274,6 +281,7 @@ impl Spool {
     /// Moves up to `limit` batches, oldest first; returns how many.
     #[tracing::instrument(name = "spool drain", skip_all, level = "debug")]
     pub async fn drain_step(&self, store: &ClickHouseStore, limit: i64) -> Result<usize, StoreError> {
+        let _one_at_a_time = self.draining.lock().await;
         let rows: Vec<(i64, Vec<u8>, Vec<u8>)> =
             sqlx::query_as("SELECT id, spans, audit FROM spool ORDER BY id LIMIT ?")
                 .bind(limit)

@@ -11,6 +11,8 @@ use std::time::Instant;
 use audit_store::{Clock, IngestBatch, IngestReceipt, SqliteBatch, SqliteStore, StoreError};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::budget::Reservation;
+
 use crate::error::IngestError;
 use crate::metrics::{Metrics, AUDIT, SPANS};
 use crate::spool::{Spool, SpoolBatch};
@@ -82,6 +84,9 @@ pub enum CommitError {
 struct Job {
     batch: Prepared,
     done: oneshot::Sender<Result<IngestReceipt, IngestError>>,
+    /// The request's memory from the in-flight budget: held until the batch is committed, even if
+    /// the client has hung up meanwhile (its batch is still in memory here).
+    held: Reservation,
 }
 
 /// The handle request handlers use. Cheap to clone.
@@ -108,11 +113,12 @@ impl Writer {
         Writer { queue, sink, retry_after }
     }
 
-    /// Resolves once `batch` is durable, or with the reason it could not be made so.
-    pub async fn write(&self, batch: IngestBatch) -> Result<IngestReceipt, IngestError> {
+    /// Resolves once `batch` is durable, or with the reason it could not be made so. `held` (what the
+    /// request reserved from the in-flight budget) is released once the batch has been committed.
+    pub async fn write(&self, batch: IngestBatch, held: Reservation) -> Result<IngestReceipt, IngestError> {
         let (done, receipt) = oneshot::channel();
         let batch = self.sink.prepare(batch)?;
-        self.queue.try_send(Job { batch, done }).map_err(|e| match e {
+        self.queue.try_send(Job { batch, done, held }).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => IngestError::Busy { retry_after: self.retry_after },
             mpsc::error::TrySendError::Closed(_) => IngestError::Unavailable { retry_after: self.retry_after },
         })?;
@@ -142,7 +148,14 @@ async fn run(
                 Err(_) => break,
             }
         }
-        let (batches, replies): (Vec<_>, Vec<_>) = jobs.into_iter().map(|j| (j.batch, j.done)).unzip();
+        let mut held = Vec::with_capacity(jobs.len());
+        let (batches, replies): (Vec<_>, Vec<_>) = jobs
+            .into_iter()
+            .map(|j| {
+                held.push(j.held);
+                (j.batch, j.done)
+            })
+            .unzip();
         metrics.batch_rows.observe(total as f64);
         let started = Instant::now();
         match sink.commit(clock.now_ns(), batches).await {
@@ -169,5 +182,6 @@ async fn run(
                 }
             }
         }
+        drop(held);
     }
 }

@@ -69,6 +69,8 @@ pub struct SpoolHealth {
 #[derive(Debug, Clone, Serialize)]
 pub struct LoopHealth {
     pub name: String,
+    /// Ingest depends on it: when it keeps failing the process is not ready.
+    pub critical: bool,
     pub running: bool,
     pub since_ns: u64,
     pub restarts: u64,
@@ -87,9 +89,11 @@ pub struct ChainHealth {
 }
 
 impl HealthReport {
-    /// Sets `ready`, `problems` and `warnings` from the parts. A loop with `unhealthy_after`
-    /// failures in a row (0: never) makes the process unready, as do an unreachable store without a
-    /// spool to hold data and a full spool.
+    /// Sets `ready`, `problems` and `warnings` from the parts. A loop ingest depends on with
+    /// `unhealthy_after` failures in a row (0: never) makes the process unready, as do an
+    /// unreachable store without a spool to hold data and a full spool; other loops that keep
+    /// failing are warnings (an alert engine that cannot reach its database must not take the
+    /// collector out of a load balancer).
     pub fn judge(mut self, unhealthy_after: u32) -> HealthReport {
         let (mut problems, mut warnings) = (Vec::new(), Vec::new());
         match (&self.store, &self.spool) {
@@ -135,10 +139,15 @@ impl HealthReport {
         for l in &self.loops {
             let why = l.last_failure.as_deref().unwrap_or("no reason recorded");
             if unhealthy_after > 0 && l.failures_in_a_row >= unhealthy_after {
-                problems.push(format!(
+                let failing = format!(
                     "background loop {} keeps failing ({} times in a row; last: {why})",
                     l.name, l.failures_in_a_row
-                ));
+                );
+                if l.critical {
+                    problems.push(failing);
+                } else {
+                    warnings.push(failing);
+                }
             } else if !l.running {
                 warnings.push(format!("background loop {} is waiting to restart (last: {why})", l.name));
             }
@@ -243,7 +252,8 @@ mod tests {
                 unreadable: None,
             }),
             loops: vec![LoopHealth {
-                name: "alert engine".into(),
+                name: "spool drainer".into(),
+                critical: true,
                 running: true,
                 since_ns: 0,
                 restarts: 0,
@@ -282,7 +292,7 @@ mod tests {
         assert!(!judged.ready);
         assert_eq!(judged.status(), StatusCode::SERVICE_UNAVAILABLE);
         let problems = judged.problems.join("\n");
-        assert!(problems.contains("spool is full") && problems.contains("alert engine keeps failing"), "{problems}");
+        assert!(problems.contains("spool is full") && problems.contains("spool drainer keeps failing"), "{problems}");
         assert!(problems.contains("panicked: boom"), "{problems}");
         let warnings = judged.warnings.join("\n");
         for expected in
@@ -290,6 +300,15 @@ mod tests {
         {
             assert!(warnings.contains(expected), "{expected} missing from {warnings}");
         }
+    }
+
+    #[test]
+    fn a_loop_ingest_does_not_depend_on_that_keeps_failing_is_a_warning_only() {
+        let mut r = report();
+        (r.loops[0].name, r.loops[0].critical, r.loops[0].failures_in_a_row) = ("report delivery".into(), false, 9);
+        let judged = r.judge(3);
+        assert!(judged.ready, "{judged:?}");
+        assert!(judged.warnings.join(" ").contains("report delivery keeps failing"), "{judged:?}");
     }
 
     #[test]

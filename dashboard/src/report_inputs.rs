@@ -274,6 +274,8 @@ async fn review_record(
     Ok(ReviewRecord { samples, coverage, findings, incidents })
 }
 
+static PACK_BUILDS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
 /// Builds the pack and its zip on a blocking thread: laying out PDFs and deflating a long period's
 /// pack takes long enough to stall every other request served by the same runtime thread. Hands the
 /// inputs back for the caller's own wording.
@@ -281,7 +283,12 @@ pub async fn build_pack(
     kind: reports::ReportKind,
     inputs: reports::ReportInputs,
 ) -> Result<(reports::ReportInputs, reports::pack::Pack, Vec<u8>), String> {
+    // A build a page gave up on still runs to the end on its thread: at most two at once, so
+    // repeated downloads queue here instead of piling up threads, each with a pack in memory.
+    // The turn moves into the build, so it is given back when the build ends, not when the page does.
+    let turn = PACK_BUILDS.acquire().await.map_err(|e| e.to_string())?;
     tokio::task::spawn_blocking(move || {
+        let _turn = turn;
         let pack = reports::pack::build(kind, &inputs).map_err(|e| e.to_string())?;
         let zip = pack.zip().map_err(|e| e.to_string())?;
         Ok((inputs, pack, zip))

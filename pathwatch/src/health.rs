@@ -1,7 +1,12 @@
 //! This process's health, gathered from what the binary owns (the supervisor's loops, the spool, the
 //! store, the hazard log's chain verifications) and served three ways: `/healthz` (cheap: the
-//! process answers and no loop keeps failing), `/readyz` (the whole report as JSON, 503 when not
-//! ready) on the collector's and the dashboard's listeners, and the dashboard's `/admin/health`.
+//! process answers and no loop ingest depends on keeps failing) and `/readyz` (200 or 503, with
+//! counts only) on the collector's and the dashboard's listeners, open to anyone, and the whole
+//! report to admins and on-call on the dashboard's `/admin/health` and `/api/v1/health`.
+//!
+//! The open endpoints say nothing an outsider could use (no error text, no chain detail), and
+//! `/readyz` reads a report gathered at most once every `REPORT_MAX_AGE` however often it is
+//! asked, so probing it cannot load the store or the spool.
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -19,6 +24,8 @@ use crate::supervisor::LoopStates;
 
 /// How long `/readyz` waits for the store to answer before calling it unreachable.
 const STORE_PING_TIMEOUT: Duration = Duration::from_secs(2);
+/// A report younger than this is served again rather than gathered afresh.
+const REPORT_MAX_AGE: Duration = Duration::from_secs(2);
 
 #[derive(Clone)]
 pub struct ProcessHealth {
@@ -28,11 +35,13 @@ pub struct ProcessHealth {
     /// Set once the dashboard has opened it (standalone only).
     hazards: Arc<OnceLock<hazard_log::HazardLog>>,
     unhealthy_after: u32,
+    /// The last report and when it was gathered; the lock also makes callers share one gathering.
+    last: Arc<tokio::sync::Mutex<Option<(std::time::Instant, HealthReport)>>>,
 }
 
 impl ProcessHealth {
     pub fn new(loops: LoopStates, store: AnyStore, spool: Option<Arc<Spool>>, unhealthy_after: u32) -> Self {
-        ProcessHealth { loops, store, spool, hazards: Arc::default(), unhealthy_after }
+        ProcessHealth { loops, store, spool, hazards: Arc::default(), unhealthy_after, last: Arc::default() }
     }
 
     /// Where the evidence monitor records its chain verifications.
@@ -46,11 +55,8 @@ impl ProcessHealth {
             .loops
             .snapshot()
             .into_iter()
-            .filter(|(_, s)| self.unhealthy_after > 0 && s.failures_in_a_row >= self.unhealthy_after)
-            .map(|(name, s)| {
-                let last = s.last_failure.map(|(_, m)| m).unwrap_or_default();
-                format!("background loop {name} keeps failing ({} times in a row; last: {last})", s.failures_in_a_row)
-            })
+            .filter(|(_, s)| s.critical && self.unhealthy_after > 0 && s.failures_in_a_row >= self.unhealthy_after)
+            .map(|(name, s)| format!("background loop {name} keeps failing ({} times in a row)", s.failures_in_a_row))
             .collect();
         if failing.is_empty() {
             Ok(())
@@ -59,7 +65,18 @@ impl ProcessHealth {
         }
     }
 
+    /// The report, gathered afresh unless one younger than `REPORT_MAX_AGE` exists.
     pub async fn report(&self) -> HealthReport {
+        let mut last = self.last.lock().await;
+        if let Some((_, report)) = last.as_ref().filter(|(at, _)| at.elapsed() < REPORT_MAX_AGE) {
+            return report.clone();
+        }
+        let report = self.gather().await;
+        *last = Some((std::time::Instant::now(), report.clone()));
+        report
+    }
+
+    async fn gather(&self) -> HealthReport {
         let now_ns = audit_store::system_now_ns();
         let reachable = match tokio::time::timeout(STORE_PING_TIMEOUT, self.store.ping()).await {
             Ok(Ok(())) => Ok(()),
@@ -104,6 +121,7 @@ impl ProcessHealth {
             .into_iter()
             .map(|(name, s)| LoopHealth {
                 name: name.into(),
+                critical: s.critical,
                 running: s.running,
                 since_ns: s.since_ns,
                 restarts: s.restarts,
@@ -163,7 +181,15 @@ async fn healthz(State(health): State<ProcessHealth>) -> Response {
     }
 }
 
+/// Whether to send traffic here, and how many things are wrong: the reasons are for people signed
+/// in (`/admin/health`, `/api/v1/health`).
 async fn readyz(State(health): State<ProcessHealth>) -> Response {
     let report = health.report().await;
-    (report.status(), Json(report)).into_response()
+    let body = serde_json::json!({
+        "ready": report.ready,
+        "problems": report.problems.len(),
+        "warnings": report.warnings.len(),
+        "details": "/admin/health or /api/v1/health on the dashboard (admin, on-call)",
+    });
+    (report.status(), Json(body)).into_response()
 }

@@ -21,6 +21,9 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
+/// Largest request head (request line and headers) a connection may send; larger gets 431.
+const MAX_BUF_BYTES: usize = 32 * 1024;
+
 /// Longest wait for open connections to finish at shutdown.
 const DRAIN_LIMIT: Duration = Duration::from_secs(30);
 
@@ -65,6 +68,9 @@ pub async fn serve(listener: TcpListener, app: Router, limits: Limits, shutdown:
         let connection = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(limits.header_timeout)
+            // A connection's read buffer, which bounds its request head: hyper's default (~400 KiB)
+            // times every open connection would be memory outside the in-flight budget.
+            .max_buf_size(MAX_BUF_BYTES)
             .serve_connection(TokioIo::new(stream), service);
         let connection = graceful.watch(connection);
         tokio::spawn(async move {

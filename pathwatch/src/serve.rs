@@ -121,7 +121,7 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
                 path.display()
             ));
             let (drained, clickhouse) = (spool.clone(), (**ch).clone());
-            loops.spawn("spool drainer", move || drained.clone().drain_forever(clickhouse.clone()));
+            loops.spawn_critical("spool drainer", move || drained.clone().drain_forever(clickhouse.clone()));
             spool_for_health = Some(spool.clone());
             drain_on_exit = Some((spool.clone(), (**ch).clone()));
             Sink::Spool(spool)
@@ -153,7 +153,7 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
         let writer = writer.clone();
         Box::pin(async move {
             let batch = audit_store::IngestBatch { spans: Vec::new(), audit: vec![event] };
-            writer.write(batch).await.map(|_| ()).map_err(|e| e.to_string())
+            writer.write(batch, Default::default()).await.map(|_| ()).map_err(|e| e.to_string())
         })
     });
     let collector_listener = tokio::net::TcpListener::bind(collector_listen)

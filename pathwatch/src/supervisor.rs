@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -29,10 +29,12 @@ const HEALTHY_RUN: Duration = Duration::from_secs(600);
 pub struct LoopState {
     /// A run is going now (false while waiting out the backoff).
     pub running: bool,
+    /// Ingest depends on it (the spool drainer): when it keeps failing the process is not ready.
+    pub critical: bool,
     /// When the current run (or the wait before the next one) began.
     pub since_ns: u64,
     pub restarts: u64,
-    /// Failures since the last run that lasted ten minutes.
+    /// Failures since a run last lasted ten minutes (reset once the current run has).
     pub failures_in_a_row: u32,
     pub last_failure: Option<(u64, String)>,
 }
@@ -102,11 +104,26 @@ impl Supervisor {
         F: Fn() -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        self.spawn_with_backoff(name, start, FIRST_BACKOFF);
+        self.spawn_with_backoff(name, false, start, FIRST_BACKOFF, HEALTHY_RUN);
     }
 
-    fn spawn_with_backoff<F, Fut>(&mut self, name: &'static str, start: F, first_backoff: Duration)
+    /// As `spawn`, for a loop ingest depends on: one that keeps failing makes the process unready.
+    pub fn spawn_critical<F, Fut>(&mut self, name: &'static str, start: F)
     where
+        F: Fn() -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.spawn_with_backoff(name, true, start, FIRST_BACKOFF, HEALTHY_RUN);
+    }
+
+    fn spawn_with_backoff<F, Fut>(
+        &mut self,
+        name: &'static str,
+        critical: bool,
+        start: F,
+        first_backoff: Duration,
+        healthy_run: Duration,
+    ) where
         F: Fn() -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
@@ -114,30 +131,36 @@ impl Supervisor {
         self.loops.spawn(async move {
             let mut backoff = first_backoff;
             loop {
-                let started = Instant::now();
                 states.update(name, |s| {
                     s.running = true;
+                    s.critical = critical;
                     s.since_ns = audit_store::system_now_ns();
                 });
                 // Its own task, so a panic ends only this run and is reported here; aborted with
                 // the supervisor.
                 let mut run = Run(tokio::spawn(start()));
-                let how = match (&mut run.0).await {
+                let ended = tokio::select! {
+                    ended = &mut run.0 => ended,
+                    _ = tokio::time::sleep(healthy_run) => {
+                        // Running long enough counts as recovered: the failures behind it no longer
+                        // make the process unhealthy, and the next failure's backoff starts afresh.
+                        states.update(name, |s| s.failures_in_a_row = 0);
+                        backoff = first_backoff;
+                        (&mut run.0).await
+                    }
+                };
+                let how = match ended {
                     Ok(()) => "stopped".to_string(),
                     Err(e) if e.is_panic() => format!("panicked: {}", panic_message(e.into_panic())),
                     Err(e) => format!("was cancelled: {e}"),
                 };
-                let healthy_run = started.elapsed() >= HEALTHY_RUN;
-                if healthy_run {
-                    backoff = first_backoff;
-                }
                 let mut in_a_row = 0;
                 let mut restarts = 0;
                 states.update(name, |s| {
                     s.running = false;
                     s.since_ns = audit_store::system_now_ns();
                     s.restarts += 1;
-                    s.failures_in_a_row = if healthy_run { 1 } else { s.failures_in_a_row + 1 };
+                    s.failures_in_a_row += 1;
                     s.last_failure = Some((s.since_ns, how.clone()));
                     (in_a_row, restarts) = (s.failures_in_a_row, s.restarts);
                 });
@@ -186,6 +209,7 @@ pub fn panic_message(panic: Box<dyn std::any::Any + Send>) -> String {
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
+    use std::time::Instant;
 
     use super::*;
 
@@ -196,6 +220,7 @@ mod tests {
         let counted = starts.clone();
         supervisor.spawn_with_backoff(
             "flaky",
+            false,
             move || {
                 let n = counted.fetch_add(1, Ordering::SeqCst);
                 async move {
@@ -205,6 +230,7 @@ mod tests {
                 }
             },
             Duration::from_millis(1),
+            HEALTHY_RUN,
         );
         let waited = Instant::now();
         while starts.load(Ordering::SeqCst) < 4 {
@@ -222,8 +248,9 @@ mod tests {
     async fn failures_are_recorded_per_loop_and_the_supervisor_gives_up_when_told_to() {
         let mut supervisor = Supervisor::new(3);
         let gave_up = supervisor.gave_up();
-        supervisor.spawn_with_backoff("broken", || async { panic!("no database") }, Duration::from_millis(1));
-        supervisor.spawn_with_backoff("steady", std::future::pending::<()>, Duration::from_millis(1));
+        let fast = Duration::from_millis(1);
+        supervisor.spawn_with_backoff("broken", true, || async { panic!("no database") }, fast, HEALTHY_RUN);
+        supervisor.spawn_with_backoff("steady", false, std::future::pending::<()>, fast, HEALTHY_RUN);
         let why = tokio::time::timeout(Duration::from_secs(10), gave_up).await.expect("gave up");
         assert!(why.contains("broken") && why.contains("no database") && why.contains("3 failures"), "{why}");
         let states: BTreeMap<_, _> = supervisor.states().snapshot().into_iter().collect();
@@ -232,6 +259,39 @@ mod tests {
         assert!(broken.last_failure.as_ref().is_some_and(|(_, m)| m.contains("panicked: no database")));
         let steady = &states["steady"];
         assert!(steady.running && steady.restarts == 0 && steady.last_failure.is_none(), "{steady:?}");
+    }
+
+    #[tokio::test]
+    async fn a_loop_that_runs_long_enough_after_failing_counts_as_recovered() {
+        let starts = Arc::new(AtomicUsize::new(0));
+        let mut supervisor = Supervisor::default();
+        let counted = starts.clone();
+        // Fails twice at once, then runs for good; "long enough" is 200 ms here.
+        supervisor.spawn_with_backoff(
+            "recovering",
+            true,
+            move || {
+                let n = counted.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    if n < 2 {
+                        panic!("not yet");
+                    }
+                    std::future::pending::<()>().await
+                }
+            },
+            Duration::from_millis(1),
+            Duration::from_millis(200),
+        );
+        let state = || supervisor.states().snapshot().into_iter().next().map(|(_, s)| s).unwrap_or_default();
+        let waited = Instant::now();
+        while starts.load(Ordering::SeqCst) < 3 {
+            assert!(waited.elapsed() < Duration::from_secs(10));
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(state().failures_in_a_row, 2, "still counted while the new run is young");
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let recovered = state();
+        assert_eq!((recovered.failures_in_a_row, recovered.restarts, recovered.running), (0, 2, true));
     }
 
     #[test]

@@ -28,6 +28,7 @@ pub(crate) fn healthy(now_ns: u64) -> HealthReport {
         }),
         loops: vec![LoopHealth {
             name: "spool drainer".into(),
+            critical: true,
             running: true,
             since_ns: now_ns - 7_200_000_000_000,
             restarts: 0,

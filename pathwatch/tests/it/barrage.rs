@@ -117,6 +117,12 @@ fn barrage(now_ns: u64) -> Vec<(&'static str, &'static str, bool, Vec<u8>)> {
         ("/v1/traces", "application/x-protobuf", false, [0x0a, 0xff, 0xff, 0xff, 0x0f].repeat(10_000)),
         ("/v1/traces", "application/json", false, format!("[{}1]", "1,".repeat(2_000_000)).into_bytes()),
         ("/v1/traces", "application/json", false, "[".repeat(100_000).into_bytes()),
+        // An attribute value object of unknown keys, which serde buffers whole before it looks.
+        ("/v1/traces", "application/json", false, {
+            let ones = vec!["1"; 2_000_000].join(",");
+            format!(r#"{{"resourceSpans":[{{"scopeSpans":[{{"spans":[{{"attributes":[{{"key":"k","value":{{"x":[{ones}]}}}}]}}]}}]}}]}}"#)
+                .into_bytes()
+        }),
         ("/v1/audit", "application/json", false, serde_json::to_vec(&poisoned_audit).unwrap()),
         ("/v1/audit", "application/x-ndjson", true, gzip(&"{\"a\":[[[[[[[[1]]]]]]]]}\n".repeat(100_000).into_bytes())),
         ("/v1/audit", "application/json", false, vec![b'x'; 17 << 20]),

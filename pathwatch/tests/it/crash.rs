@@ -133,9 +133,12 @@ async fn a_collector_stopped_with_sigterm_mid_load_answers_what_it_took_and_exit
     assert_eq!((status, live.as_str()), (200, Some("ok\n")));
     let (status, ready) = probe(&format!("{}/readyz", collector.url)).await;
     assert_eq!(status, 200, "{ready}");
-    assert_eq!((ready["ready"].as_bool(), ready["store"]["backend"].as_str()), (Some(true), Some("SQLite")));
-    let loops: Vec<&str> = ready["loops"].as_array().unwrap().iter().filter_map(|l| l["name"].as_str()).collect();
-    assert_eq!(loops, ["retention"], "{ready}");
+    // Open to anyone, so counts only: the reasons are for people signed in to the dashboard.
+    assert_eq!(
+        (ready["ready"].as_bool(), ready["problems"].as_u64(), ready["warnings"].as_u64()),
+        (Some(true), Some(0), Some(0))
+    );
+    assert!(ready.get("store").is_none() && ready.get("loops").is_none(), "{ready}");
 
     let acked = Arc::new(Acked::default());
     let workers = load(&collector.url, 4, acked.clone());
@@ -319,10 +322,7 @@ async fn clickhouse_stopped_mid_load_then_restarted_loses_nothing() {
     assert!(spool_batches(&collector).await > 0.0, "the spool holds the outage's batches");
     // Still ready: the spool takes what ClickHouse cannot, and the health report says so (once the
     // server's last connections have gone).
-    let ready = probe_until(&collector, |status, ready| status == 200 && ready["store"]["reachable"] == false).await;
-    assert!(ready["spool"]["oldest_age_secs"].is_u64(), "{ready}");
-    let warnings = ready["warnings"].to_string();
-    assert!(warnings.contains("accepted data waits in the spool"), "{ready}");
+    probe_until(&collector, |status, ready| status == 200 && ready["warnings"].as_u64() >= Some(1)).await;
     // Keep loading until the spool is full and ingest pushes back with 503.
     let started = Instant::now();
     while acked.pushed_back.load(Ordering::Relaxed) == 0 {
@@ -331,7 +331,7 @@ async fn clickhouse_stopped_mid_load_then_restarted_loses_nothing() {
     }
     // Full: not ready, and the report says why.
     let ready = probe_until(&collector, |status, _| status == 503).await;
-    assert!(ready["problems"].to_string().contains("the spool is full"), "{ready}");
+    assert_eq!(ready["ready"], false, "{ready}");
 
     let _server = rig.start_clickhouse();
     let after = acked.events.lock().unwrap().len();
