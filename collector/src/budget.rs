@@ -1,8 +1,9 @@
 //! Memory in flight, bounded whatever arrives. Every request reserves, from one budget shared by all
 //! connections (`collector.max_inflight_bytes`), the bytes it may come to before it allocates them:
 //! the body as sent, then the decompressed body, then an upper estimate of what decoding will build
-//! (counted from the bytes, without decoding), then the flattened spans. What does not fit now is
-//! answered 429 with Retry-After; what could never fit is answered 413. The reservation is held
+//! (counted from the bytes, without decoding), then the flattened spans. What does not fit waits
+//! (`collector.inflight_wait_secs`) for requests ahead of it to finish, as a full disk buffer
+//! blocks a pipeline, then is answered 429 with Retry-After; what could never fit is answered 413. The reservation is held
 //! until the response is sent, so the writer's queue is inside the budget too.
 //!
 //! The estimates matter because a decoder's output can be far larger than its input: in protobuf an
@@ -30,6 +31,7 @@ pub struct InflightBudget {
     permits: Arc<Semaphore>,
     total_units: u32,
     retry_after_secs: u32,
+    wait: std::time::Duration,
 }
 
 /// Bytes a request holds from the budget; returned when dropped.
@@ -37,15 +39,15 @@ pub struct InflightBudget {
 pub struct Reservation(Vec<OwnedSemaphorePermit>);
 
 impl InflightBudget {
-    /// `max_bytes`: key `collector.max_inflight_bytes`.
-    pub fn new(max_bytes: usize, retry_after_secs: u32) -> InflightBudget {
+    /// `max_bytes`: key `collector.max_inflight_bytes`; `wait`: `collector.inflight_wait_secs`.
+    pub fn new(max_bytes: usize, retry_after_secs: u32, wait: std::time::Duration) -> InflightBudget {
         let total_units = u32::try_from(max_bytes / UNIT).unwrap_or(u32::MAX).max(1);
-        InflightBudget { permits: Arc::new(Semaphore::new(total_units as usize)), total_units, retry_after_secs }
+        InflightBudget { permits: Arc::new(Semaphore::new(total_units as usize)), total_units, retry_after_secs, wait }
     }
 
-    /// Adds `bytes` to `held`, now or never: 429 when the budget is taken by other requests, 413
-    /// when `bytes` alone is more than the whole budget.
-    pub fn reserve(&self, held: &mut Reservation, bytes: usize) -> Result<(), IngestError> {
+    /// Adds `bytes` to `held`, waiting up to `wait` for them (first come, first served): 429 when
+    /// other requests still hold the budget then, 413 when `bytes` alone is more than all of it.
+    pub async fn reserve(&self, held: &mut Reservation, bytes: usize) -> Result<(), IngestError> {
         let units = bytes.div_ceil(UNIT);
         let held_units: usize = held.0.iter().map(|p| p.num_permits()).sum();
         if units.saturating_add(held_units) > self.total_units as usize {
@@ -54,12 +56,12 @@ impl InflightBudget {
         if units == 0 {
             return Ok(());
         }
-        match self.permits.clone().try_acquire_many_owned(units as u32) {
-            Ok(permit) => {
+        match tokio::time::timeout(self.wait, self.permits.clone().acquire_many_owned(units as u32)).await {
+            Ok(Ok(permit)) => {
                 held.0.push(permit);
                 Ok(())
             }
-            Err(_) => Err(IngestError::MemoryBusy { retry_after: self.retry_after_secs }),
+            _ => Err(IngestError::MemoryBusy { retry_after: self.retry_after_secs }),
         }
     }
 
@@ -512,18 +514,29 @@ mod tests {
         assert!(bound >= 10_001 * size_of::<serde_json::Value>(), "{bound}");
     }
 
-    #[test]
-    fn a_reservation_is_refused_when_taken_and_when_it_could_never_fit() {
-        let budget = InflightBudget::new(10 * UNIT, 1);
+    #[tokio::test]
+    async fn a_reservation_waits_its_turn_then_is_refused_and_one_that_could_never_fit_is_refused_at_once() {
+        let budget = InflightBudget::new(10 * UNIT, 1, std::time::Duration::from_millis(100));
         let mut first = Reservation::default();
-        budget.reserve(&mut first, 6 * UNIT).unwrap();
+        budget.reserve(&mut first, 6 * UNIT).await.unwrap();
         assert_eq!(budget.in_use(), 6 * UNIT);
         let mut second = Reservation::default();
-        assert!(matches!(budget.reserve(&mut second, 6 * UNIT), Err(IngestError::MemoryBusy { .. })));
-        assert!(matches!(budget.reserve(&mut second, 11 * UNIT), Err(IngestError::OverBudget { .. })));
-        assert!(matches!(budget.reserve(&mut first, 5 * UNIT), Err(IngestError::OverBudget { .. })));
+        assert!(matches!(budget.reserve(&mut second, 6 * UNIT).await, Err(IngestError::MemoryBusy { .. })));
+        assert!(matches!(budget.reserve(&mut second, 11 * UNIT).await, Err(IngestError::OverBudget { .. })));
+        assert!(matches!(budget.reserve(&mut first, 5 * UNIT).await, Err(IngestError::OverBudget { .. })));
+        // Freed while the second waits: it goes ahead.
+        let waiting = {
+            let budget = budget.clone();
+            tokio::spawn(async move {
+                let mut second = Reservation::default();
+                budget.reserve(&mut second, 6 * UNIT).await.map(|()| second)
+            })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         drop(first);
-        budget.reserve(&mut second, 6 * UNIT).unwrap();
+        let second = waiting.await.unwrap().expect("went ahead once the first was done");
         assert_eq!(budget.in_use(), 6 * UNIT);
+        drop(second);
+        assert_eq!(budget.in_use(), 0);
     }
 }

@@ -24,9 +24,13 @@ pub struct CollectorConfig {
     /// name a huge resource once for thousands of spans: this is what keeps that from exhausting memory.
     pub max_expanded_span_bytes: usize,
     /// Most bytes all requests together may hold in memory at once (bodies as sent and decompressed,
-    /// what decoding builds, the spans as stored, until each is answered). A request that does not
-    /// fit now gets 429 with Retry-After; one that could never fit gets 413.
+    /// what decoding builds, the spans as stored, until each is committed). A request that does not
+    /// fit waits `inflight_wait_secs`, then gets 429 with Retry-After; one that could never fit
+    /// gets 413.
     pub max_inflight_bytes: usize,
+    /// Seconds a request may wait for its share of `max_inflight_bytes` while others finish, before
+    /// it gets 429 (waiting holds no memory, only the connection).
+    pub inflight_wait_secs: u64,
     /// Most spans one trace request may carry (OpenTelemetry SDKs send 512 by default).
     pub max_spans_per_request: usize,
     /// Most attributes one resource, scope, span, span event or link may carry (OpenTelemetry's
@@ -70,6 +74,7 @@ impl Default for CollectorConfig {
             body_timeout_secs: 30,
             max_expanded_span_bytes: 32 * 1024 * 1024,
             max_inflight_bytes: 128 * 1024 * 1024,
+            inflight_wait_secs: 5,
             max_spans_per_request: 50_000,
             max_attributes: 1_024,
             max_attribute_value_bytes: 64 * 1024,

@@ -74,7 +74,8 @@ impl CollectorState {
             clock.clone(),
         );
         let pseudonymiser = config.pseudonymise_traces.then(|| Arc::new(Pseudonymiser::new(pseudonym_key)));
-        let budget = budget::InflightBudget::new(config.max_inflight_bytes, config.retry_after_secs);
+        let wait = Duration::from_secs(config.inflight_wait_secs);
+        let budget = budget::InflightBudget::new(config.max_inflight_bytes, config.retry_after_secs, wait);
         CollectorState {
             config: Arc::new(config),
             tokens: Arc::new(tokens),
@@ -131,10 +132,10 @@ async fn read_body(
     if declared.is_some_and(|n| n > framed) {
         return Err(IngestError::TooLarge { limit });
     }
-    state.budget.reserve(held, declared.unwrap_or(framed))?;
+    state.budget.reserve(held, declared.unwrap_or(framed)).await?;
     let wire = read_limited(state, body, declared, framed).await?;
     if wire::is_compressed(headers) {
-        state.budget.reserve(held, limit)?;
+        state.budget.reserve(held, limit).await?;
     }
     wire::decoded_body(headers, wire, limit)
 }
@@ -232,7 +233,7 @@ async fn traces_inner(
         WireFormat::Protobuf => budget::protobuf_bound(&body)?,
         WireFormat::Json => budget::otlp_json_bound(&body),
     };
-    state.budget.reserve(&mut held, decoded)?;
+    state.budget.reserve(&mut held, decoded).await?;
     let request = otlp::decode(format, &body)?;
     drop(body);
     otlp::CountLimits::from(&state.config).check(&request)?;
@@ -242,7 +243,7 @@ async fn traces_inner(
         return Err(IngestError::Expands { limit });
     }
     // The spans as stored, and the writer's encoding of them (RowBinary for the spool).
-    state.budget.reserve(&mut held, expanded.saturating_mul(2))?;
+    state.budget.reserve(&mut held, expanded.saturating_mul(2)).await?;
     let limits = otlp::SpanLimits::at(state.clock.now_ns(), &state.config);
     let flat = otlp::flatten(request, state.pseudonymiser.as_deref(), limits);
     state.metrics.received.get_or_create(&SPANS).inc_by(flat.spans.len() as u64 + flat.rejected as u64);
@@ -278,7 +279,7 @@ async fn audit_inner(state: &CollectorState, headers: &HeaderMap, body: Body) ->
     }
     let mut held = budget::Reservation::default();
     let body = read_body(state, headers, body, &mut held).await?;
-    state.budget.reserve(&mut held, budget::json_values_bound(&body))?;
+    state.budget.reserve(&mut held, budget::json_values_bound(&body)).await?;
     let limits = audit::Limits {
         now_ns: state.clock.now_ns(),
         max_future_skew_ns: state.config.max_future_skew_secs.saturating_mul(NANOS_PER_SEC),

@@ -169,14 +169,27 @@ async fn drive(url: &str, bodies: Arc<Vec<Vec<u8>>>, connections: usize) -> anyh
             loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let Some(body) = bodies.get(i) else { return Ok::<_, anyhow::Error>(()) };
+                let mut tries = 0;
                 loop {
-                    let reply = client
+                    tries += 1;
+                    let sent = client
                         .post(&url)
                         .bearer_auth(TOKEN)
                         .header("content-type", "application/x-protobuf")
                         .body(body.clone())
                         .send()
-                        .await?;
+                        .await;
+                    // A push-back answered before the body was read closes the connection under
+                    // the body still being sent: an exporter retries that too.
+                    let reply = match sent {
+                        Ok(reply) => reply,
+                        Err(e) if tries < 100 => {
+                            tracing::debug!(error = %e, "retrying a request the collector cut short");
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            continue;
+                        }
+                        Err(e) => return Err(e.into()),
+                    };
                     match reply.status().as_u16() {
                         200 => break,
                         429 | 503 => tokio::time::sleep(Duration::from_millis(50)).await,

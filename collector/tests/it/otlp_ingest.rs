@@ -432,11 +432,34 @@ async fn too_many_spans_or_attributes_in_one_request_get_413_naming_the_limit() 
 }
 
 #[tokio::test]
-async fn when_requests_in_flight_hold_the_memory_budget_the_next_gets_429_then_goes_through() {
+async fn when_requests_in_flight_hold_the_memory_budget_the_next_waits_its_turn() {
     let config = collector::CollectorConfig {
         max_body_bytes: 64 * 1024,
         max_inflight_bytes: 160 * 1024,
         body_timeout_secs: 1,
+        inflight_wait_secs: 10,
+        ..Default::default()
+    };
+    let h = Harness::with_config(config).await;
+    let body = request(vec![otlp_span(1, "x")]).encode_to_vec();
+    let stalled = h.send(endless("/v1/traces", "application/x-protobuf", Some(TOKEN), b"\x0a"));
+    let next = async {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        h.send(post("/v1/traces", Some("application/x-protobuf"), Some(TOKEN), body)).await
+    };
+    let ((stalled, _, _), (status, _, _)) = tokio::join!(stalled, next);
+    // The stalled body held the budget until its timeout; the next request waited, then went in.
+    assert_eq!((stalled, status), (408, 200));
+    assert_eq!(h.metric("pathwatch_ingest_rejected_total{kind=\"spans\",reason=\"memory_busy\"}"), 0.0);
+}
+
+#[tokio::test]
+async fn when_requests_in_flight_hold_the_memory_budget_past_the_wait_the_next_gets_429_then_goes_through() {
+    let config = collector::CollectorConfig {
+        max_body_bytes: 64 * 1024,
+        max_inflight_bytes: 160 * 1024,
+        body_timeout_secs: 1,
+        inflight_wait_secs: 0,
         ..Default::default()
     };
     let h = Harness::with_config(config).await;
