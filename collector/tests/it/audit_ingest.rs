@@ -3,7 +3,7 @@ use serde_json::{json, Value};
 
 use crate::harness::{post, Harness, TOKEN};
 
-fn event(id: &str) -> Value {
+pub(crate) fn event(id: &str) -> Value {
     json!({
         "event_id": id, "time": "2026-11-20T10:00:00Z",
         "actor": {"user_id": "555021935107", "role": "R8000", "organisation": "A81001"},

@@ -15,6 +15,7 @@ use proptest::test_runner::{Config, TestRunner};
 use prost::Message;
 use serde_json::{json, Value};
 
+use crate::audit_ingest::event;
 use crate::harness::{gzip, post, Harness, FIXTURES_RECEIVED_NS, TOKEN};
 
 fn cases() -> u32 {
@@ -285,16 +286,6 @@ const AUDIT_NAMES: &[&str] = &[
     "code",
 ];
 
-fn audit_seed(id: &str) -> Value {
-    json!({
-        "event_id": id, "time": "2026-11-20T10:00:00Z",
-        "actor": {"user_id": "555021935107", "role": "R8000", "organisation": "A81001"},
-        "purpose_of_use": "direct-care", "action": "read", "patient_nhs_number": "9000000009",
-        "resource_type": "Patient", "resource_id": "9000000009", "outcome": "success",
-        "correlation_id": format!("corr-{id}"), "source_system": "ehr"
-    })
-}
-
 fn fhir_seed() -> Value {
     json!({
         "resourceType": "AuditEvent", "id": "fhir-1", "action": "R", "recorded": "2026-11-20T11:00:00Z", "outcome": "4",
@@ -307,8 +298,8 @@ fn fhir_seed() -> Value {
 /// Audit bodies: arrays, NDJSON lines, FHIR resources and Bundles, each valid or not.
 fn audit_documents() -> impl Strategy<Value = (&'static str, Vec<u8>)> {
     let seeds = vec![
-        serde_json::to_vec(&json!([audit_seed("a"), audit_seed("b")])).unwrap(),
-        format!("{}\n{}\n", audit_seed("n1"), audit_seed("n2")).into_bytes(),
+        serde_json::to_vec(&json!([event("a"), event("b")])).unwrap(),
+        format!("{}\n{}\n", event("n1"), event("n2")).into_bytes(),
         serde_json::to_vec(&fhir_seed()).unwrap(),
         serde_json::to_vec(&json!({"resourceType": "Bundle", "entry": [{"resource": fhir_seed()}]})).unwrap(),
     ];
@@ -321,7 +312,7 @@ fn audit_documents() -> impl Strategy<Value = (&'static str, Vec<u8>)> {
         }),
         // A valid event with one field replaced by anything.
         2 => (prop::sample::select(AUDIT_NAMES.to_vec()), generated).prop_map(|(field, value)| {
-            let mut event = audit_seed("e");
+            let mut event = event("e");
             event[field] = value;
             serde_json::to_vec(&json!([event])).unwrap()
         }),
@@ -343,7 +334,7 @@ fn gzip_around_every_format() {
     let bodies = [
         ("/v1/traces", "application/x-protobuf", seed_request(3).encode_to_vec()),
         ("/v1/traces", "application/json", serde_json::to_vec(&json!({"resourceSpans": []})).unwrap()),
-        ("/v1/audit", "application/json", serde_json::to_vec(&json!([audit_seed("g")])).unwrap()),
+        ("/v1/audit", "application/json", serde_json::to_vec(&json!([event("g")])).unwrap()),
         ("/v1/audit", "application/json", vec![b'['; 4096]),
     ];
     let compressed: Vec<Vec<u8>> = bodies.iter().map(|(_, _, b)| gzip(b)).collect();
