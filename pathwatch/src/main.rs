@@ -5,6 +5,7 @@ mod bench;
 mod bench_audit;
 mod bench_canary;
 mod bench_dashboard;
+mod bench_hostile;
 mod canary;
 mod commands;
 mod config;
