@@ -25,40 +25,92 @@ use crate::error::IngestError;
 /// Budget units: KiB, so a budget of gigabytes fits a semaphore's u32 permits.
 const UNIT: usize = 1024;
 
-/// The shared budget. Cheap to clone.
+/// The shared budget, and each source's share of it. Cheap to clone.
 #[derive(Clone)]
 pub struct InflightBudget {
-    permits: Arc<Semaphore>,
-    total_units: u32,
+    total: Share,
+    /// Per source (ingest token), so one token holder cannot take every byte: created on first
+    /// use, one per configured token.
+    sources: Arc<std::sync::Mutex<std::collections::HashMap<String, Share>>>,
+    source_units: u32,
     retry_after_secs: u32,
     wait: std::time::Duration,
 }
 
-/// Bytes a request holds from the budget; returned when dropped.
+#[derive(Clone)]
+struct Share {
+    permits: Arc<Semaphore>,
+    units: u32,
+    key: &'static str,
+}
+
+impl Share {
+    fn new(units: u32, key: &'static str) -> Share {
+        Share { permits: Arc::new(Semaphore::new(units as usize)), units, key }
+    }
+}
+
+/// Bytes a request holds from the budget (and from its source's share); returned when dropped.
 #[derive(Default)]
-pub struct Reservation(Vec<OwnedSemaphorePermit>);
+pub struct Reservation {
+    source: Option<Share>,
+    permits: Vec<OwnedSemaphorePermit>,
+    units: usize,
+}
+
+fn units_of(bytes: usize) -> u32 {
+    u32::try_from(bytes / UNIT).unwrap_or(u32::MAX).max(1)
+}
 
 impl InflightBudget {
-    /// `max_bytes`: key `collector.max_inflight_bytes`; `wait`: `collector.inflight_wait_secs`.
-    pub fn new(max_bytes: usize, retry_after_secs: u32, wait: std::time::Duration) -> InflightBudget {
-        let total_units = u32::try_from(max_bytes / UNIT).unwrap_or(u32::MAX).max(1);
-        InflightBudget { permits: Arc::new(Semaphore::new(total_units as usize)), total_units, retry_after_secs, wait }
+    /// `max_bytes`: key `collector.max_inflight_bytes`; `per_source`: `max_inflight_bytes_per_source`;
+    /// `wait`: `collector.inflight_wait_secs`.
+    pub fn new(max_bytes: usize, per_source: usize, retry_after_secs: u32, wait: std::time::Duration) -> Self {
+        InflightBudget {
+            total: Share::new(units_of(max_bytes), "max_inflight_bytes"),
+            sources: Arc::default(),
+            source_units: units_of(per_source),
+            retry_after_secs,
+            wait,
+        }
     }
 
-    /// Adds `bytes` to `held`, waiting up to `wait` for them (first come, first served): 429 when
-    /// other requests still hold the budget then, 413 when `bytes` alone is more than all of it.
+    /// An empty reservation for a request from `source`, counted against that source's share too.
+    pub fn for_source(&self, source: &str) -> Reservation {
+        let share = self.sources.lock().ok().map(|mut sources| {
+            sources
+                .entry(source.to_string())
+                .or_insert_with(|| Share::new(self.source_units, "max_inflight_bytes_per_source"))
+                .clone()
+        });
+        Reservation { source: share, ..Reservation::default() }
+    }
+
+    /// Adds `bytes` to `held`, waiting up to `wait` for them (first come, first served) from the
+    /// source's share and then the whole budget: 429 when other requests still hold them then,
+    /// 413 when `bytes` alone is more than either.
     pub async fn reserve(&self, held: &mut Reservation, bytes: usize) -> Result<(), IngestError> {
         let units = bytes.div_ceil(UNIT);
-        let held_units: usize = held.0.iter().map(|p| p.num_permits()).sum();
-        if units.saturating_add(held_units) > self.total_units as usize {
-            return Err(IngestError::OverBudget { limit: self.total_units as usize * UNIT });
+        let shares: Vec<Share> = held.source.iter().cloned().chain(std::iter::once(self.total.clone())).collect();
+        for share in &shares {
+            if units.saturating_add(held.units) > share.units as usize {
+                return Err(IngestError::OverBudget { limit: share.units as usize * UNIT, key: share.key });
+            }
         }
         if units == 0 {
             return Ok(());
         }
-        match tokio::time::timeout(self.wait, self.permits.clone().acquire_many_owned(units as u32)).await {
-            Ok(Ok(permit)) => {
-                held.0.push(permit);
+        let acquire = async {
+            let mut got = Vec::with_capacity(shares.len());
+            for share in &shares {
+                got.push(share.permits.clone().acquire_many_owned(units as u32).await?);
+            }
+            Ok::<_, tokio::sync::AcquireError>(got)
+        };
+        match tokio::time::timeout(self.wait, acquire).await {
+            Ok(Ok(got)) => {
+                held.permits.extend(got);
+                held.units += units;
                 Ok(())
             }
             _ => Err(IngestError::MemoryBusy { retry_after: self.retry_after_secs }),
@@ -67,7 +119,7 @@ impl InflightBudget {
 
     /// Bytes reserved by requests now (for tests and metrics).
     pub fn in_use(&self) -> usize {
-        (self.total_units as usize - self.permits.available_permits()) * UNIT
+        (self.total.units as usize - self.total.permits.available_permits()) * UNIT
     }
 }
 
@@ -516,11 +568,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_reservation_waits_its_turn_then_is_refused_and_one_that_could_never_fit_is_refused_at_once() {
-        let budget = InflightBudget::new(10 * UNIT, 1, std::time::Duration::from_millis(100));
-        let mut first = Reservation::default();
+        let budget = InflightBudget::new(10 * UNIT, 10 * UNIT, 1, std::time::Duration::from_millis(100));
+        let mut first = budget.for_source("a");
         budget.reserve(&mut first, 6 * UNIT).await.unwrap();
         assert_eq!(budget.in_use(), 6 * UNIT);
-        let mut second = Reservation::default();
+        let mut second = budget.for_source("b");
         assert!(matches!(budget.reserve(&mut second, 6 * UNIT).await, Err(IngestError::MemoryBusy { .. })));
         assert!(matches!(budget.reserve(&mut second, 11 * UNIT).await, Err(IngestError::OverBudget { .. })));
         assert!(matches!(budget.reserve(&mut first, 5 * UNIT).await, Err(IngestError::OverBudget { .. })));
@@ -528,7 +580,7 @@ mod tests {
         let waiting = {
             let budget = budget.clone();
             tokio::spawn(async move {
-                let mut second = Reservation::default();
+                let mut second = budget.for_source("b");
                 budget.reserve(&mut second, 6 * UNIT).await.map(|()| second)
             })
         };
@@ -538,5 +590,18 @@ mod tests {
         assert_eq!(budget.in_use(), 6 * UNIT);
         drop(second);
         assert_eq!(budget.in_use(), 0);
+    }
+
+    #[tokio::test]
+    async fn one_source_cannot_take_more_than_its_share_and_others_still_get_in() {
+        let budget = InflightBudget::new(10 * UNIT, 5 * UNIT, 1, std::time::Duration::from_millis(50));
+        let mut greedy = budget.for_source("greedy");
+        budget.reserve(&mut greedy, 5 * UNIT).await.unwrap();
+        let mut more = budget.for_source("greedy");
+        assert!(matches!(budget.reserve(&mut more, UNIT).await, Err(IngestError::MemoryBusy { .. })));
+        let refused = budget.reserve(&mut budget.for_source("greedy"), 6 * UNIT).await.unwrap_err().to_string();
+        assert!(refused.contains("max_inflight_bytes_per_source"), "{refused}");
+        let mut other = budget.for_source("canaries");
+        budget.reserve(&mut other, 5 * UNIT).await.expect("another source's share is untouched");
     }
 }

@@ -28,6 +28,9 @@ pub struct CollectorConfig {
     /// fit waits `inflight_wait_secs`, then gets 429 with Retry-After; one that could never fit
     /// gets 413.
     pub max_inflight_bytes: usize,
+    /// Most of `max_inflight_bytes` the requests of one source (ingest token) may hold together, so
+    /// one sender, broken or hostile, cannot take every byte from the others.
+    pub max_inflight_bytes_per_source: usize,
     /// Seconds a request may wait for its share of `max_inflight_bytes` while others finish, before
     /// it gets 429 (waiting holds no memory, only the connection).
     pub inflight_wait_secs: u64,
@@ -74,6 +77,7 @@ impl Default for CollectorConfig {
             body_timeout_secs: 30,
             max_expanded_span_bytes: 32 * 1024 * 1024,
             max_inflight_bytes: 128 * 1024 * 1024,
+            max_inflight_bytes_per_source: 96 * 1024 * 1024,
             inflight_wait_secs: 5,
             max_spans_per_request: 50_000,
             max_attributes: 1_024,

@@ -20,15 +20,15 @@ pub enum IngestError {
     )]
     Expands { limit: usize },
     #[error(
-        "the request would need more memory than the collector gives all requests together \
-         ({limit} bytes, collector.max_inflight_bytes): send fewer spans or events per request"
+        "the request would need more memory than the collector gives requests in flight \
+         ({limit} bytes, collector.{key}): send fewer spans or events per request"
     )]
-    OverBudget { limit: usize },
+    OverBudget { limit: usize, key: &'static str },
     #[error("{what}; the limit is {limit} (collector.{key})")]
     TooMany { what: String, limit: usize, key: &'static str },
     #[error(
-        "the memory the collector gives requests in flight is taken (collector.max_inflight_bytes); \
-         retry after {retry_after} s"
+        "the memory the collector gives requests in flight is taken (collector.max_inflight_bytes, \
+         collector.max_inflight_bytes_per_source); retry after {retry_after} s"
     )]
     MemoryBusy { retry_after: u32 },
     #[error("the request body did not arrive within {secs} s (collector.body_timeout_secs)")]

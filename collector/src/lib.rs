@@ -75,7 +75,12 @@ impl CollectorState {
         );
         let pseudonymiser = config.pseudonymise_traces.then(|| Arc::new(Pseudonymiser::new(pseudonym_key)));
         let wait = Duration::from_secs(config.inflight_wait_secs);
-        let budget = budget::InflightBudget::new(config.max_inflight_bytes, config.retry_after_secs, wait);
+        let budget = budget::InflightBudget::new(
+            config.max_inflight_bytes,
+            config.max_inflight_bytes_per_source,
+            config.retry_after_secs,
+            wait,
+        );
         CollectorState {
             config: Arc::new(config),
             tokens: Arc::new(tokens),
@@ -167,8 +172,9 @@ async fn read_limited(
 }
 
 impl CollectorState {
-    fn authenticate(&self, headers: &HeaderMap) -> Result<(), IngestError> {
-        self.tokens.authenticate(headers).map(|_| ()).inspect_err(|e| {
+    /// The request's source, with an empty reservation against its share of the budget.
+    fn authenticate(&self, headers: &HeaderMap) -> Result<budget::Reservation, IngestError> {
+        self.tokens.authenticate(headers).map(|source| self.budget.for_source(source)).inspect_err(|e| {
             let reason = if matches!(e, IngestError::MissingToken) { "missing" } else { "invalid" };
             self.metrics.auth_failures.get_or_create(&ReasonLabel { reason }).inc();
         })
@@ -224,10 +230,9 @@ async fn traces_inner(
     format: Result<WireFormat, IngestError>,
     body: Body,
 ) -> Result<Response, IngestError> {
-    state.authenticate(headers)?;
+    // Memory this request holds, from the shared budget and its source's share, until committed.
+    let mut held = state.authenticate(headers)?;
     let format = format?;
-    // Memory this request holds, from the shared budget, until it is answered.
-    let mut held = budget::Reservation::default();
     let body = read_body(state, headers, body, &mut held).await?;
     let decoded = match format {
         WireFormat::Protobuf => budget::protobuf_bound(&body)?,
@@ -273,11 +278,10 @@ async fn audit(State(state): State<CollectorState>, headers: HeaderMap, body: Bo
 }
 
 async fn audit_inner(state: &CollectorState, headers: &HeaderMap, body: Body) -> Result<Response, IngestError> {
-    state.authenticate(headers)?;
+    let mut held = state.authenticate(headers)?;
     if WireFormat::from_headers(headers, Some(WireFormat::Json))? != WireFormat::Json {
         return Err(IngestError::UnsupportedMediaType("application/x-protobuf (audit events are JSON)".into()));
     }
-    let mut held = budget::Reservation::default();
     let body = read_body(state, headers, body, &mut held).await?;
     state.budget.reserve(&mut held, budget::json_values_bound(&body)).await?;
     let limits = audit::Limits {

@@ -311,6 +311,15 @@ fn validate(c: &Config) -> anyhow::Result<()> {
             c.collector.max_span_age_days
         ));
     }
+    if c.collector.max_inflight_bytes_per_source < framed.saturating_mul(2)
+        || c.collector.max_inflight_bytes_per_source > c.collector.max_inflight_bytes
+    {
+        problems.push(format!(
+            "key `collector.max_inflight_bytes_per_source`: must be between twice `collector.max_body_bytes` \
+             plus 128 KiB ({} bytes) and `collector.max_inflight_bytes`",
+            framed.saturating_mul(2)
+        ));
+    }
     if c.collector.header_timeout_secs == 0 {
         problems.push("key `collector.header_timeout_secs`: must be at least 1".to_string());
     }
