@@ -275,27 +275,26 @@ impl OidcProvider {
                 from_token
             }
         };
-        let role = values(&s.role_claim)
-            .iter()
-            .filter_map(|v| s.roles.get(v))
-            .max_by_key(|r| Role::ALL.iter().position(|a| a == *r))
-            .copied()
-            .ok_or(OidcError::NoRole)?;
-        let organisations = match &s.organisation_claim {
-            None => Vec::new(),
-            Some(path) => {
-                let mut codes: Vec<String> = values(path)
-                    .into_iter()
-                    .filter(|c| (3..=10).contains(&c.len()) && c.bytes().all(|b| b.is_ascii_alphanumeric()))
-                    .map(|c| c.to_ascii_uppercase())
-                    .collect();
-                codes.sort();
-                codes.dedup();
-                // No codes must not become "every organisation" (what an empty list means).
-                if codes.is_empty() {
-                    return Err(OidcError::NoOrganisation);
-                }
-                codes
+        // Where the provider pairs roles with organisations (CIS2's role profiles), a role counts
+        // only in its own profile's organisation; else the claims are read as they stand.
+        let source = if oidc_token::claim_values(&claims, &s.role_claim).is_empty() { &userinfo } else { &claims };
+        let (role, organisations) = match profiles(source, &s.role_claim, s.organisation_claim.as_deref()) {
+            Some(profiles) => {
+                let selected = values(SELECTED_ROLE_CLAIM).into_iter().next();
+                act_as(&profiles, selected.as_deref(), &s.roles)?
+            }
+            None => {
+                let role = values(&s.role_claim)
+                    .iter()
+                    .filter_map(|v| s.roles.get(v))
+                    .max_by_key(|r| Role::ALL.iter().position(|a| a == *r))
+                    .copied()
+                    .ok_or(OidcError::NoRole)?;
+                let organisations = match &s.organisation_claim {
+                    None => Vec::new(),
+                    Some(path) => ods_codes(values(path))?,
+                };
+                (role, organisations)
             }
         };
         let display_name = values(&s.name_claim).into_iter().next().map(|n| n.chars().take(200).collect());
@@ -438,4 +437,77 @@ impl OidcProvider {
         }
         Ok(claims)
     }
+}
+
+/// CIS2's claim naming the role profile the person chose for this session, when they chose one.
+const SELECTED_ROLE_CLAIM: &str = "selected_roleid";
+
+/// One role profile: the role codes a person holds in one organisation (CIS2: an element of
+/// `nhsid_nrbac_roles`, identified by `person_roleid`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoleProfile {
+    pub id: Option<String>,
+    pub role_codes: Vec<String>,
+    pub org_codes: Vec<String>,
+}
+
+/// The role profiles in `claims`, when the role and organisation paths run through the same list
+/// (`nhsid_nrbac_roles.role_code` and `nhsid_nrbac_roles.org_code`); None when they do not pair.
+pub fn profiles(claims: &Value, role_path: &str, org_path: Option<&str>) -> Option<Vec<RoleProfile>> {
+    let org_path = org_path?;
+    let (role_list, role_rest) = role_path.rsplit_once('.')?;
+    let (org_list, org_rest) = org_path.rsplit_once('.')?;
+    if role_list != org_list {
+        return None;
+    }
+    let mut list = claims;
+    for segment in role_list.split('.') {
+        list = list.get(segment)?;
+    }
+    let items = list.as_array()?;
+    Some(
+        items
+            .iter()
+            .map(|item| RoleProfile {
+                id: oidc_token::claim_values(item, "person_roleid").into_iter().next(),
+                role_codes: oidc_token::claim_values(item, role_rest),
+                org_codes: oidc_token::claim_values(item, org_rest),
+            })
+            .collect(),
+    )
+}
+
+/// Who the person acts as: the selected profile when there is one; else the highest Pathwatch
+/// role any profile maps to, over the organisations of the profiles that carry that role. A role
+/// never reaches an organisation where the person does not hold it.
+pub fn act_as(
+    profiles: &[RoleProfile],
+    selected: Option<&str>,
+    roles: &BTreeMap<String, Role>,
+) -> Result<(Role, Vec<String>), OidcError> {
+    let rank = |r: &Role| Role::ALL.iter().position(|a| a == r);
+    let mapped = |p: &RoleProfile| p.role_codes.iter().filter_map(|c| roles.get(c)).max_by_key(|r| rank(r)).copied();
+    let chosen: Vec<&RoleProfile> = match selected {
+        Some(id) => profiles.iter().filter(|p| p.id.as_deref() == Some(id)).collect(),
+        None => profiles.iter().collect(),
+    };
+    let role = chosen.iter().filter_map(|p| mapped(p)).max_by_key(rank).ok_or(OidcError::NoRole)?;
+    let organisations = chosen.iter().filter(|p| mapped(p) == Some(role)).flat_map(|p| p.org_codes.clone());
+    Ok((role, ods_codes(organisations.collect())?))
+}
+
+/// ODS codes as stored: upper case, sorted, each once. Something that is not a code is dropped;
+/// none at all is refused (an empty list would mean every organisation).
+fn ods_codes(values: Vec<String>) -> Result<Vec<String>, OidcError> {
+    let mut codes: Vec<String> = values
+        .into_iter()
+        .filter(|c| (3..=10).contains(&c.len()) && c.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    codes.sort();
+    codes.dedup();
+    if codes.is_empty() {
+        return Err(OidcError::NoOrganisation);
+    }
+    Ok(codes)
 }

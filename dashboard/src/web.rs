@@ -554,6 +554,8 @@ pub struct UserView {
     /// Whether the account has a password here (single sign-on accounts do not).
     pub has_password: bool,
     pub role: Role,
+    /// The organisations the account acts for ("all organisations" when unscoped).
+    pub acting_for: String,
     pub is_admin: bool,
     pub can_trace: bool,
     /// Whether the navigation offers the hazard log.
@@ -809,6 +811,11 @@ impl AnyUser {
             name: self.account.display_name.clone().unwrap_or_else(|| self.account.name.clone()),
             has_password: !self.account.oidc,
             role: self.account.role,
+            acting_for: if self.account.organisations.is_empty() {
+                "all organisations".into()
+            } else {
+                self.account.organisations.join(", ")
+            },
             is_admin: self.account.role == Role::Admin,
             can_trace: roles_for("GET", "/trace").contains(&self.account.role),
             can_see_hazards: roles_for("GET", "/hazards").contains(&self.account.role),

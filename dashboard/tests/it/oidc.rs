@@ -114,7 +114,8 @@ async fn signing_in_through_the_provider_starts_a_session_with_the_mapped_role_a
     assert!(reply.set_cookie_line("__Secure-pathwatch_oidc").contains("Max-Age=0"), "the binding cookie is cleared");
     let home = get(&rig.app, "/", &session).await;
     assert_eq!(home.status, StatusCode::OK);
-    assert!(home.body.contains("Signed in as Dr Ada Lovelace (oncall)"), "{}", home.body);
+    // The header says which role and organisations the person acts as.
+    assert!(home.body.contains("Signed in as Dr Ada Lovelace, acting as oncall for A81001, RX1"), "{}", home.body);
     assert!(!home.body.contains("Change password"), "single sign-on accounts have no password here");
     let account = rig.accounts.get(SUBJECT_ACCOUNT).await.unwrap();
     assert_eq!(
@@ -342,11 +343,46 @@ async fn cis2_roles_are_read_from_userinfo_when_the_id_token_lacks_them() {
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     assert_eq!(idp.get(|k| k.userinfo_requests), 1);
     let account = rig.accounts.get(SUBJECT_ACCOUNT).await.unwrap();
-    assert_eq!(
-        (account.role, account.organisations),
-        (Role::SafetyOfficer, vec!["A81001".to_string(), "RX1".to_string()])
-    );
+    // The role is held at RX1 only: A81001's profile carries no mapped role, so it gives no scope.
+    assert_eq!((account.role, account.organisations), (Role::SafetyOfficer, vec!["RX1".to_string()]));
     assert_eq!(account.display_name.as_deref(), Some("Jo Bloggs"));
+}
+
+/// IG lead at one trust and a clinician at another: the IG lead role covers the first trust only,
+/// and a role the person selected for the session is the one they act as.
+#[tokio::test]
+async fn a_cis2_role_reaches_only_the_organisation_of_its_own_role_profile() {
+    let idp = FakeIdp::start().await;
+    let profiles = json!([
+        {"person_roleid": "11", "org_code": "RTA", "role_code": "S0080:G0450:R0001"},
+        {"person_roleid": "22", "org_code": "RTB", "role_code": "S8000:G8000:R8000"},
+    ]);
+    let claims = |selected: Option<&str>| {
+        let mut claims = json!({"roles": null, "org_codes": null, "nhsid_nrbac_roles": profiles.clone()});
+        if let Some(id) = selected {
+            claims["selected_roleid"] = json!(id);
+        }
+        claims
+    };
+    let mut cis2 = settings(&idp.url);
+    cis2.role_claim = "nhsid_nrbac_roles.role_code".into();
+    cis2.organisation_claim = Some("nhsid_nrbac_roles.org_code".into());
+    cis2.roles =
+        BTreeMap::from([("S0080:G0450:R0001".into(), Role::IgLead), ("S8000:G8000:R8000".into(), Role::Oncall)]);
+    let rig = rig_with(cis2).await;
+    idp.set(|k| k.id_claims = claims(None));
+    let reply = sign_in_oidc(&rig.app).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let account = rig.accounts.get(SUBJECT_ACCOUNT).await.unwrap();
+    assert_eq!((account.role, account.organisations), (Role::IgLead, vec!["RTA".to_string()]), "not RTB as well");
+    // Signed in choosing the clinician role: on-call at RTB, and nothing of the IG lead role.
+    idp.set(|k| k.id_claims = claims(Some("22")));
+    assert_eq!(sign_in_oidc(&rig.app).await.status, StatusCode::OK);
+    let account = rig.accounts.get(SUBJECT_ACCOUNT).await.unwrap();
+    assert_eq!((account.role, account.organisations), (Role::Oncall, vec!["RTB".to_string()]));
+    // A selected role that is not among the profiles gives no session.
+    idp.set(|k| k.id_claims = claims(Some("99")));
+    assert_refused(&sign_in_oidc(&rig.app).await, StatusCode::FORBIDDEN, "role");
 }
 
 #[tokio::test]

@@ -110,7 +110,8 @@ async fn signing_in_gives_a_hardened_session_cookie_and_the_overview() {
     let home = get(&rig.app, "/", &session).await;
     assert_eq!(home.status, StatusCode::OK);
     assert!(
-        home.body.contains("Signed in as oncall (oncall)") && home.body.contains("collector: http://127.0.0.1:4318")
+        home.body.contains("Signed in as oncall, acting as oncall for all organisations")
+            && home.body.contains("collector: http://127.0.0.1:4318")
     );
     let footer = home.body.split("<footer>").nth(1).unwrap_or_default();
     assert!(footer.contains("Page updated ") && (footer.contains(" GMT.") || footer.contains(" BST.")), "{footer}");
