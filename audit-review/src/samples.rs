@@ -423,7 +423,18 @@ impl ReviewStore {
     }
 }
 
-/// The sample with its outcomes as CSV: one line per item, NHS numbers masked.
+/// A cell a spreadsheet will not run: text from audit sources (user ids, notes) that starts like a
+/// formula (`=`, `+`, `-`, `@`, tab, carriage return) is prefixed with `'` (OWASP's advice against
+/// CSV injection).
+fn inert(cell: String) -> String {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{cell}")
+    } else {
+        cell
+    }
+}
+
+/// The sample with its outcomes as CSV: one line per item, NHS numbers masked, every cell inert.
 pub fn to_csv(sample: &Sample, items: &[SampleItem]) -> String {
     let mut writer = csv::Writer::from_writer(Vec::new());
     let header = [
@@ -455,23 +466,26 @@ pub fn to_csv(sample: &Sample, items: &[SampleItem]) -> String {
         }
     };
     for it in items {
-        let _ = writer.write_record([
-            sample.id.to_string(),
-            sample.query.seed.to_string(),
-            it.position.to_string(),
-            it.seq.to_string(),
-            when(it.occurred_ns),
-            it.user_id.clone(),
-            it.role.clone(),
-            it.organisation.clone(),
-            it.action.clone(),
-            mask(&it.nhs_number),
-            it.events.to_string(),
-            it.outcome.map(|o| o.as_str().to_string()).unwrap_or_default(),
-            it.note.clone(),
-            it.reviewer.clone(),
-            when(it.reviewed_ns),
-        ]);
+        let _ = writer.write_record(
+            [
+                sample.id.to_string(),
+                sample.query.seed.to_string(),
+                it.position.to_string(),
+                it.seq.to_string(),
+                when(it.occurred_ns),
+                it.user_id.clone(),
+                it.role.clone(),
+                it.organisation.clone(),
+                it.action.clone(),
+                mask(&it.nhs_number),
+                it.events.to_string(),
+                it.outcome.map(|o| o.as_str().to_string()).unwrap_or_default(),
+                it.note.clone(),
+                it.reviewer.clone(),
+                when(it.reviewed_ns),
+            ]
+            .map(|cell| inert(cell)),
+        );
     }
     String::from_utf8(writer.into_inner().unwrap_or_default()).unwrap_or_default()
 }

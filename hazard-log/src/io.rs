@@ -65,6 +65,27 @@ fn json<T: Serialize>(value: &T) -> Result<String, HazardError> {
     serde_json::to_string(value).map_err(|e| HazardError::Format(e.to_string()))
 }
 
+/// Characters a spreadsheet takes as the start of a formula.
+const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// A cell a spreadsheet will not run: one starting like a formula is prefixed with `'` (OWASP's
+/// advice against CSV injection); `from_inert` takes it off again on import.
+fn inert(cell: String) -> String {
+    if cell.starts_with(FORMULA_STARTS) {
+        format!("'{cell}")
+    } else {
+        cell
+    }
+}
+
+fn from_inert(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(FORMULA_STARTS) => rest,
+        _ => cell,
+    }
+}
+
+/// The log as CSV, one hazard a line, every cell inert in a spreadsheet (and read back as written).
 pub fn to_csv(hazards: &[Hazard]) -> Result<String, HazardError> {
     let mut w = csv::Writer::from_writer(Vec::new());
     let fail = |e: csv::Error| HazardError::Format(e.to_string());
@@ -90,7 +111,7 @@ pub fn to_csv(hazards: &[Hazard]) -> Result<String, HazardError> {
             h.review_date.clone().unwrap_or_default(),
             h.closing_justification.clone().unwrap_or_default(),
         ];
-        w.write_record(&record).map_err(fail)?;
+        w.write_record(record.map(inert)).map_err(fail)?;
     }
     let bytes = w.into_inner().map_err(|e| HazardError::Format(e.to_string()))?;
     String::from_utf8(bytes).map_err(|e| HazardError::Format(e.to_string()))
@@ -112,7 +133,10 @@ pub fn from_csv(text: &str) -> Result<Vec<Hazard>, HazardError> {
     for (n, record) in r.records().enumerate() {
         let line = n + 2;
         let record = record.map_err(|e| HazardError::Format(format!("line {line}: {e}")))?;
-        let cell = |name: &str| headers.iter().position(|h| h == name).and_then(|i| record.get(i)).unwrap_or("");
+        let cell = |name: &str| {
+            let cell = headers.iter().position(|h| h == name).and_then(|i| record.get(i)).unwrap_or("");
+            from_inert(cell)
+        };
         let bad = |column: &str, message: String| HazardError::Invalid {
             field: format!("line {line}, column {column}"),
             message,
@@ -202,6 +226,24 @@ mod tests {
         // CSV → YAML → CSV gives the same bytes.
         let csv_text = to_csv(&hazards).unwrap();
         assert_eq!(to_csv(&from_yaml(&to_yaml(&from_csv(&csv_text).unwrap()).unwrap()).unwrap()).unwrap(), csv_text);
+    }
+
+    #[test]
+    fn csv_cells_that_start_like_a_formula_are_inert_and_read_back_as_written() {
+        let mut hazards = awkward();
+        hazards[0].title = "=HYPERLINK(\"http://evil.example\",\"click\")".into();
+        hazards[0].owner = "@SUM(1+1)".into();
+        hazards[1].description = "-2+3".into();
+        hazards[1].possible_harm = "\tindent".into();
+        let text = to_csv(&hazards).unwrap();
+        for line in text.lines().skip(1) {
+            for cell in line.split(',') {
+                let cell = cell.trim_start_matches('"');
+                assert!(!cell.starts_with(FORMULA_STARTS), "{cell:?} in {line}");
+            }
+        }
+        assert!(text.contains("'=HYPERLINK"), "{text}");
+        assert_eq!(from_csv(&text).unwrap(), hazards);
     }
 
     #[test]

@@ -80,7 +80,12 @@ async fn ig_leads_draw_review_export_and_see_coverage_and_every_step_is_recorded
     assert_eq!((saved.status, saved.location()), (StatusCode::SEE_OTHER, "/audit/samples/1#item-1"));
     assert!(get(&rig.app, "/audit/samples/1", &ig).await.body.contains("Read a neighbour"));
 
+    // A note written like a spreadsheet formula is exported inert.
+    let csrf = get(&rig.app, "/audit/samples/1", &ig).await.csrf();
+    let fields = [("csrf", csrf.as_str()), ("position", "2"), ("outcome", "appropriate"), ("note", "=SUM(A1)")];
+    assert_eq!(post(&rig.app, "/audit/samples/1/review", &ig, &fields).await.status, StatusCode::SEE_OTHER);
     let csv = get(&rig.app, "/audit/samples/1/export?format=csv", &ig).await;
+    assert!(csv.body.contains(",'=SUM(A1),") && !csv.body.contains(",=SUM(A1),"), "{}", csv.body);
     assert_eq!(csv.status, StatusCode::OK);
     assert_eq!(csv.headers[header::CONTENT_TYPE], "text/csv; charset=utf-8");
     assert!(csv.headers[header::CONTENT_DISPOSITION].to_str().unwrap().contains("pathwatch-sample-1.csv"));
@@ -94,7 +99,7 @@ async fn ig_leads_draw_review_export_and_see_coverage_and_every_step_is_recorded
     let coverage = get(&rig.app, "/audit/coverage?year=2026", &ig).await;
     assert_eq!(coverage.status, StatusCode::OK);
     assert!(coverage.body.contains("2026/27") && coverage.body.contains("A81001"), "{}", coverage.body);
-    assert!(coverage.body.contains("<strong>1</strong> items reviewed against <strong>40</strong> audit events"));
+    assert!(coverage.body.contains("<strong>2</strong> items reviewed against <strong>40</strong> audit events"));
 
     let recorded = auditor_events(&rig.store).await;
     let actions: Vec<&str> = recorded.iter().map(|e| e.1.as_str()).collect();
@@ -125,7 +130,7 @@ async fn ig_leads_draw_review_export_and_see_coverage_and_every_step_is_recorded
     let inputs = dashboard::report_inputs::gather(&telemetry, &log, &deployment, period).await.unwrap();
     let review = inputs.review.expect("review sections");
     assert_eq!(review.samples.len(), 2);
-    assert_eq!((review.samples[0].reviewed, review.samples[0].inappropriate, review.samples[0].seed), (1, 1, 77));
+    assert_eq!((review.samples[0].reviewed, review.samples[0].inappropriate, review.samples[0].seed), (2, 1, 77));
     assert_eq!(review.coverage.iter().map(|c| c.events).sum::<u64>(), 40);
     assert!(inputs.sources.iter().any(|s| s.starts_with("Audit review store")));
 }
