@@ -484,7 +484,7 @@ pub fn to_csv(sample: &Sample, items: &[SampleItem]) -> String {
                 it.reviewer.clone(),
                 when(it.reviewed_ns),
             ]
-            .map(|cell| inert(cell)),
+            .map(inert),
         );
     }
     String::from_utf8(writer.into_inner().unwrap_or_default()).unwrap_or_default()
