@@ -55,7 +55,13 @@ pub async fn open_store(config: &Config, open: Open) -> anyhow::Result<AnyStore>
     })
 }
 
-fn ingest_tokens(config: &Config, mode: Mode) -> anyhow::Result<(IngestTokens, Option<String>)> {
+/// The ingest token `pathwatch up` made for itself, and whether it was made just now.
+struct GeneratedToken {
+    token: String,
+    new: bool,
+}
+
+fn ingest_tokens(config: &Config, mode: Mode) -> anyhow::Result<(IngestTokens, Option<GeneratedToken>)> {
     let mut tokens: Vec<(String, String)> =
         config.collector.ingest_tokens.iter().map(|(s, t)| (s.clone(), t.clone())).collect();
     if let Some(token) = &config.ingest_token {
@@ -65,9 +71,9 @@ fn ingest_tokens(config: &Config, mode: Mode) -> anyhow::Result<(IngestTokens, O
     if tokens.is_empty() {
         match mode {
             Mode::Standalone => {
-                let (token, _) = persistent_secret(&config.data_dir, "ingest.token")?;
+                let (token, new) = persistent_secret(&config.data_dir, "ingest.token")?;
                 tokens.push(("default".into(), token.clone()));
-                generated = Some(token);
+                generated = Some(GeneratedToken { token, new });
             }
             Mode::Collector => anyhow::bail!(
                 "no ingest token configured: set PATHWATCH_INGEST_TOKEN or key `collector.ingest_tokens.<source>`"
@@ -137,7 +143,7 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
     let export_token = config
         .ingest_token
         .clone()
-        .or_else(|| generated_token.clone())
+        .or_else(|| generated_token.as_ref().map(|g| g.token.clone()))
         .or_else(|| config.collector.ingest_tokens.values().next().cloned());
     let state = CollectorState::new(
         config.collector.clone(),
@@ -162,11 +168,14 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
     lines.push(format!(
         "collector: http://{collector_listen} (POST /v1/traces OTLP/HTTP, POST /v1/audit, GET /metrics, /healthz, /readyz)"
     ));
-    if let Some(token) = &generated_token {
-        lines.push(format!(
-            "ingest token (generated, kept in {}): {token}",
-            config.data_dir.join("ingest.token").display()
-        ));
+    // The token is printed once, when it is made: after that the log (often a system journal
+    // others can read) says only where it is kept.
+    let token_file = config.data_dir.join("ingest.token");
+    match &generated_token {
+        Some(GeneratedToken { token, new: true }) => lines
+            .push(format!("ingest token (generated now, kept in {}; not shown again): {token}", token_file.display())),
+        Some(GeneratedToken { new: false, .. }) => lines.push(format!("ingest token: in {}", token_file.display())),
+        None => {}
     }
     let mut servers = tokio::task::JoinSet::new();
     let limits = crate::listener::Limits {
