@@ -71,6 +71,11 @@ pub enum AccountError {
     WeakPassword,
     #[error("wrong name or password")]
     BadCredentials,
+    #[error(
+        "the one-time password of {0:?} has expired (it lasts {ONE_TIME_PASSWORD_HOURS} hours): \
+         an administrator sets a new one with `pathwatch user reset-password`"
+    )]
+    OneTimePasswordExpired(String),
     #[error("too many passwords being checked at once; try again shortly")]
     Busy,
     #[error("account names starting with {OIDC_PREFIX:?} are kept for OpenID Connect sign-in")]
@@ -196,6 +201,9 @@ fn migrator() -> Migrator {
         migration(8, "alert_evaluations", include_str!("../migrations/0008_alert_evaluations.sql")),
     ])
 }
+
+/// How long a generated or administrator-set password may be used before it must be changed.
+pub const ONE_TIME_PASSWORD_HOURS: i64 = 24;
 
 fn now_ns() -> i64 {
     audit_store::Clock::System.now_ns_i64()
@@ -353,10 +361,12 @@ impl Accounts {
     /// Checks a name and password. Unknown names, disabled accounts and wrong passwords all give
     /// the same error after the same work, so the answer does not tell which names exist.
     pub async fn verify(&self, name: &str, password: &str) -> Result<Account, AccountError> {
-        let row = sqlx::query("SELECT password_hash, disabled FROM accounts WHERE name = ?")
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(
+            "SELECT password_hash, disabled, must_change_password, password_changed_ns FROM accounts WHERE name = ?",
+        )
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
         // OpenID Connect accounts have an empty hash: they are checked against the decoy too, so
         // they take as long to refuse as anyone else.
         let (stored, disabled) = match &row {
@@ -367,6 +377,15 @@ impl Accounts {
             None => (DECOY_HASH.to_string(), true),
         };
         if verify_off_runtime(password, stored).await? && !disabled && row.is_some() {
+            // Checked only once the password is right: it tells the person, and nobody else,
+            // that the password they were given is no longer good.
+            if let Some(r) = &row {
+                let one_time: bool = r.try_get("must_change_password")?;
+                let set_ns: i64 = r.try_get("password_changed_ns")?;
+                if one_time && now_ns().saturating_sub(set_ns) > ONE_TIME_PASSWORD_HOURS * 3_600_000_000_000 {
+                    return Err(AccountError::OneTimePasswordExpired(name.into()));
+                }
+            }
             self.get(name).await
         } else {
             Err(AccountError::BadCredentials)
@@ -603,6 +622,27 @@ mod tests {
         assert!(!fresh.verify("admin", "from the environment").await.unwrap().must_change_password);
         let (_dir, weak) = store().await;
         assert!(matches!(weak.ensure_first_admin(Some("admin")).await, Err(AccountError::WeakPassword)));
+    }
+
+    #[tokio::test]
+    async fn a_one_time_password_expires_after_a_day_and_ones_own_password_does_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let accounts = Accounts::open(&dir.path().join("d.db")).await.unwrap();
+        accounts.create("temp", Role::Oncall, &[], "one-time password here", true).await.unwrap();
+        accounts.create("own", Role::Oncall, &[], "a password of my own", false).await.unwrap();
+        assert!(accounts.verify("temp", "one-time password here").await.is_ok(), "fresh: usable");
+        let day_ago = now_ns() - (ONE_TIME_PASSWORD_HOURS + 1) * 3_600_000_000_000;
+        sqlx::query("UPDATE accounts SET password_changed_ns = ?")
+            .bind(day_ago)
+            .execute(accounts.pool())
+            .await
+            .unwrap();
+        let expired = accounts.verify("temp", "one-time password here").await.unwrap_err();
+        assert!(matches!(expired, AccountError::OneTimePasswordExpired(_)), "{expired}");
+        assert!(expired.to_string().contains("pathwatch user reset-password"), "{expired}");
+        // Only the right password learns it has expired.
+        assert!(matches!(accounts.verify("temp", "a wrong guess at it").await, Err(AccountError::BadCredentials)));
+        assert!(accounts.verify("own", "a password of my own").await.is_ok(), "one's own password has no such limit");
     }
 
     #[test]

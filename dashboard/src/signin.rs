@@ -99,8 +99,22 @@ pub(crate) async fn login(
             tracing::warn!(account = %shown, "failed sign-in");
             Ok(login_page(&state, StatusCode::UNAUTHORIZED, &form.name, Some("Wrong account name or password.".into())))
         }
+        Err(e @ AccountError::OneTimePasswordExpired(_)) => {
+            tracing::warn!(account = %form.name, "sign-in with an expired one-time password");
+            Ok(login_page(
+                &state,
+                StatusCode::UNAUTHORIZED,
+                &form.name,
+                Some(format!("{}.", capitalised(&e.to_string()))),
+            ))
+        }
         Err(e) => Err(e.into()),
     }
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
 
 /// The sign-in page saying how long to wait, with Retry-After.
@@ -217,6 +231,13 @@ pub(crate) async fn change_password(
         Err(AccountError::BadCredentials) => {
             let message = "The current password is not right.".to_string();
             return Ok(password_page(&user, StatusCode::UNAUTHORIZED, Some(message)));
+        }
+        Err(e @ AccountError::OneTimePasswordExpired(_)) => {
+            return Ok(password_page(
+                &user,
+                StatusCode::UNAUTHORIZED,
+                Some(format!("{}.", capitalised(&e.to_string()))),
+            ));
         }
         // Anything else (store busy, account gone) stops the change: never change unverified.
         Err(e) => return Err(e.into()),

@@ -300,7 +300,7 @@ async fn open_dashboard(
             Some("dashboard admin: account `admin` created with PATHWATCH_ADMIN_PASSWORD".into())
         }
         FirstAdmin::Generated(password) => Some(format!(
-            "dashboard admin: account `admin`, one-time password {password} (shown once; change it at first sign-in)"
+            "dashboard admin: account `admin`, one-time password {password} (shown once; change it at first sign-in, within 24 hours)"
         )),
     };
     let d = &config.dashboard;
