@@ -457,6 +457,8 @@ pub struct IngestReceipt {
     pub audit_events: usize,
     /// Audit events whose id was already chained (client retries), stored once.
     pub audit_duplicates: usize,
+    /// Ids of audit events already chained with different content: refused (409 at ingest).
+    pub audit_conflicts: Vec<String>,
 }
 
 #[cfg(test)]

@@ -13,6 +13,8 @@ use crate::StoreError;
 
 /// The sequencer's tables, for databases other than the store's own (the spool) to create.
 pub const SCHEMA: &str = include_str!("../migrations/sqlite/0002_sequencer.sql");
+/// Then this, which keeps what each event said (see `sequence`).
+pub const CONTENT_COLUMN: &str = include_str!("../migrations/sqlite/0005_sequencer_content.sql");
 
 /// What the sequencer did with a batch.
 #[derive(Debug, Default)]
@@ -21,6 +23,8 @@ pub struct Sequenced {
     pub stored: Vec<StoredAuditEvent>,
     /// How many events were already in the chain (a retry) or repeated within the batch.
     pub duplicates: usize,
+    /// Event ids already chained with different content: refused, never taken for retries.
+    pub conflicts: Vec<String>,
 }
 
 /// Chains `events` after the current head, skipping event ids already chained.
@@ -32,18 +36,28 @@ pub async fn sequence(
     let mut head = head(&mut *conn).await?;
     let mut out = Sequenced::default();
     for event in events {
-        let taken: Option<i64> = sqlx::query_scalar("SELECT seq FROM audit_sequencer_ids WHERE event_id = ?")
+        let content = digest(&event)?;
+        let taken: Option<String> = sqlx::query_scalar("SELECT content FROM audit_sequencer_ids WHERE event_id = ?")
             .bind(&event.event_id)
             .fetch_optional(&mut *conn)
             .await?;
-        if taken.is_some() {
-            out.duplicates += 1;
-            continue;
+        match taken {
+            // Chained before contents were kept: taken for a retry, as it always was.
+            Some(before) if before.is_empty() || before == content => {
+                out.duplicates += 1;
+                continue;
+            }
+            Some(_) => {
+                out.conflicts.push(event.event_id);
+                continue;
+            }
+            None => {}
         }
         let record = link(head.as_ref(), received_ns, event);
-        sqlx::query("INSERT INTO audit_sequencer_ids (event_id, seq) VALUES (?, ?)")
+        sqlx::query("INSERT INTO audit_sequencer_ids (event_id, seq, content) VALUES (?, ?, ?)")
             .bind(&record.event.event_id)
             .bind(to_i64(record.seq)?)
+            .bind(&content)
             .execute(&mut *conn)
             .await?;
         head = Some(ChainLink { seq: record.seq, hash: record.hash.clone() });
@@ -62,6 +76,14 @@ pub async fn sequence(
         }
     }
     Ok(out)
+}
+
+/// What an event says, as SHA-256 of its JSON (fields in declaration order, so the same event is
+/// always the same text).
+fn digest(event: &AuditEvent) -> Result<String, StoreError> {
+    use sha2::{Digest, Sha256};
+    let json = serde_json::to_vec(event).map_err(|e| StoreError::Invalid(format!("encoding an audit event: {e}")))?;
+    Ok(hex::encode(Sha256::digest(&json)))
 }
 
 /// The last link of the chain, `None` before the first event.

@@ -56,6 +56,13 @@ fn store_migrator() -> Migrator {
             AssertSqlSafe(include_str!("../migrations/sqlite/0004_access.sql")).into_sql_str(),
             false,
         ),
+        Migration::new(
+            5,
+            "sequencer content".into(),
+            MigrationType::Simple,
+            AssertSqlSafe(sequencer::CONTENT_COLUMN).into_sql_str(),
+            false,
+        ),
     ])
 }
 
@@ -114,6 +121,7 @@ impl SqliteStore {
                 spans: span_count,
                 audit_events: sequenced.stored.len(),
                 audit_duplicates: sequenced.duplicates,
+                audit_conflicts: sequenced.conflicts,
             });
         }
         tx.commit().await?;

@@ -303,7 +303,32 @@ async fn audit_inner(state: &CollectorState, headers: &HeaderMap, body: Body) ->
     } else {
         state.writer.write(IngestBatch { spans: Vec::new(), audit: events }, held).await?
     };
-    let status = if receipt.audit_events + receipt.audit_duplicates == 0 && !errors.is_empty() {
+    // An id already chained with other content is never taken for a retry: whoever sent the real
+    // event hears of it (409), with every other record of the request kept.
+    let conflicts: Vec<serde_json::Value> = receipt
+        .audit_conflicts
+        .iter()
+        .map(|id| {
+            serde_json::json!({
+                "event_id": id,
+                "field": "event_id",
+                "message": format!(
+                    "event id {id:?} is already in the audit trail with different content: a retry must repeat \
+                     the event exactly, and a new event needs a new id"
+                ),
+            })
+        })
+        .collect();
+    if !conflicts.is_empty() {
+        state
+            .metrics
+            .rejected
+            .get_or_create(&RejectLabels { kind: "audit_events", reason: "conflicting_id" })
+            .inc_by(conflicts.len() as u64);
+    }
+    let status = if !conflicts.is_empty() {
+        StatusCode::CONFLICT
+    } else if receipt.audit_events + receipt.audit_duplicates == 0 && !errors.is_empty() {
         StatusCode::BAD_REQUEST
     } else {
         StatusCode::OK
@@ -311,6 +336,7 @@ async fn audit_inner(state: &CollectorState, headers: &HeaderMap, body: Body) ->
     let body = serde_json::json!({
         "accepted": receipt.audit_events,
         "duplicates": receipt.audit_duplicates,
+        "conflicts": conflicts,
         "rejected": errors,
     });
     Ok((status, axum::Json(body)).into_response())

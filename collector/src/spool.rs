@@ -92,6 +92,13 @@ impl Spool {
             Migration::new(3, "dead_letters".into(), MigrationType::Simple, DEAD_LETTERS_TABLE.into_sql_str(), false),
             Migration::new(4, "received".into(), MigrationType::Simple, RECEIVED_COLUMN.into_sql_str(), false),
             Migration::new(5, "received_index".into(), MigrationType::Simple, RECEIVED_INDEX.into_sql_str(), false),
+            Migration::new(
+                6,
+                "sequencer content".into(),
+                MigrationType::Simple,
+                AssertSqlSafe(sequencer::CONTENT_COLUMN).into_sql_str(),
+                false,
+            ),
         ]);
         migrator.run(&pool).await?;
         let spool = Spool {
@@ -167,6 +174,7 @@ impl Spool {
                 spans: batch.span_count,
                 audit_events: sequenced.stored.len(),
                 audit_duplicates: sequenced.duplicates,
+                audit_conflicts: sequenced.conflicts,
             });
             if batch.span_count == 0 && sequenced.stored.is_empty() {
                 continue;

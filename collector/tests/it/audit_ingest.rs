@@ -86,6 +86,28 @@ async fn duplicate_event_ids_are_stored_once() {
     assert_eq!(ids, ["a", "b", "c"]);
 }
 
+/// Someone sends an event under an id another system's event will use (or a sender reuses an id for
+/// a new event): the second, different event is refused with 409 naming the id, never answered
+/// "duplicate" and dropped; the rest of its request is kept.
+#[tokio::test]
+async fn an_event_id_replayed_with_different_content_is_refused_with_409_naming_it() {
+    for store in ["sqlite", "spool"] {
+        let h = if store == "sqlite" { Harness::new().await } else { Harness::spooled().await };
+        assert_eq!(send(&h, &json!([event("taken")])).await.0, 200);
+        let mut other = event("taken");
+        other["patient_nhs_number"] = json!("9000000017");
+        let (status, reply) = send(&h, &json!([other, event("fresh")])).await;
+        assert_eq!(status, 409, "{store}: {reply}");
+        assert_eq!((reply["accepted"].as_u64(), reply["duplicates"].as_u64()), (Some(1), Some(0)), "{store}: {reply}");
+        assert_eq!(reply["conflicts"][0]["event_id"], "taken", "{store}: {reply}");
+        assert!(reply["conflicts"][0]["message"].as_str().unwrap().contains("different content"), "{reply}");
+        // An exact retry is still a harmless duplicate.
+        let (status, reply) = send(&h, &json!([event("taken")])).await;
+        assert_eq!((status, reply["duplicates"].as_u64()), (200, Some(1)), "{store}: {reply}");
+        assert_eq!(h.metric("pathwatch_ingest_rejected_total{kind=\"audit_events\",reason=\"conflicting_id\"}"), 1.0);
+    }
+}
+
 #[tokio::test]
 async fn ndjson_and_fhir_audit_events_are_accepted() {
     let h = Harness::new().await;

@@ -61,8 +61,8 @@ fn names_the_problem(bytes: &[u8]) -> bool {
     let worded = |m: &Value| m.as_str().is_some_and(|m| m.len() > 5);
     if let Ok(v) = serde_json::from_slice::<Value>(bytes) {
         let records =
-            v["rejected"].as_array().is_some_and(|r| !r.is_empty() && r.iter().all(|r| worded(&r["message"])));
-        return worded(&v["message"]) || worded(&v["error"]) || records;
+            |key: &str| v[key].as_array().is_some_and(|r| !r.is_empty() && r.iter().all(|r| worded(&r["message"])));
+        return worded(&v["message"]) || worded(&v["error"]) || records("rejected") || records("conflicts");
     }
     collector::wire::RpcStatus::decode(bytes).is_ok_and(|s| s.message.len() > 5)
 }

@@ -26,6 +26,22 @@ impl Harness {
         Self::with_config(CollectorConfig::default()).await
     }
 
+    /// A collector whose sink is the spool (as in front of ClickHouse), with no drainer: what is
+    /// acknowledged stays in the spool.
+    pub async fn spooled() -> Harness {
+        let mut harness = Self::new().await;
+        let path = harness._dir.path().join("spool.db");
+        let metrics = Arc::new(Metrics::new());
+        let spool = collector::spool::Spool::open(&path, 1 << 30, metrics.clone()).await.unwrap();
+        let tokens = IngestTokens::new([("test".to_string(), TOKEN.to_string())]);
+        let clock = audit_store::Clock::manual(FIXTURES_RECEIVED_NS);
+        let sink = Sink::Spool(Arc::new(spool));
+        let state = CollectorState::new(CollectorConfig::default(), tokens, sink, b"key".to_vec(), metrics, clock);
+        harness.router = collector::router(state.clone());
+        harness.state = state;
+        harness
+    }
+
     pub async fn with_config(config: CollectorConfig) -> Harness {
         let dir = tempfile::tempdir().unwrap();
         let db_path = dir.path().join("t.db");
