@@ -86,6 +86,13 @@ pub fn parse(body: &[u8], limits: Limits) -> Result<(Vec<AuditEvent>, Vec<Record
             Ok(Value::Object(o)) => from_own_shape(o, limits),
             Ok(_) => Err(("record".to_string(), "an audit event must be a JSON object".to_string())),
         };
+        let result = result.and_then(|event| match crate::auth::reserved_source(&event.source_system) {
+            Some(whose) => Err((
+                "source_system".to_string(),
+                format!("{:?} is reserved for {whose}: no ingest token may write as it", event.source_system),
+            )),
+            None => Ok(event),
+        });
         match result {
             Ok(event) => events.push(event),
             Err((field, message)) => errors.push(RecordError {

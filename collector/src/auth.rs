@@ -47,6 +47,22 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// The source whose spans the built-in canaries send as (`service.name`): only a token of this
+/// source name may write spans of that service, so no other sender can make a pathway look healthy.
+pub const CANARY_SOURCE: &str = "pathwatch-canary";
+
+/// Sources Pathwatch writes itself, and whose they are: no ingest token may write audit events as
+/// them (the auditors' trail is written by the dashboard through the writer, never over HTTP).
+pub fn reserved_source(source: &str) -> Option<&'static str> {
+    if source.eq_ignore_ascii_case(audit_store::access::AUDITOR_SOURCE) {
+        Some("the auditors' own trail, written by Pathwatch's dashboard")
+    } else if source.eq_ignore_ascii_case(CANARY_SOURCE) {
+        Some("Pathwatch's canaries")
+    } else {
+        None
+    }
+}
+
 /// A fresh random token: 32 bytes from the OS, hex encoded.
 pub fn generate_token() -> Result<String, getrandom::Error> {
     let mut bytes = [0u8; 32];

@@ -173,11 +173,14 @@ async fn read_limited(
 
 impl CollectorState {
     /// The request's source, with an empty reservation against its share of the budget.
-    fn authenticate(&self, headers: &HeaderMap) -> Result<budget::Reservation, IngestError> {
-        self.tokens.authenticate(headers).map(|source| self.budget.for_source(source)).inspect_err(|e| {
-            let reason = if matches!(e, IngestError::MissingToken) { "missing" } else { "invalid" };
-            self.metrics.auth_failures.get_or_create(&ReasonLabel { reason }).inc();
-        })
+    fn authenticate(&self, headers: &HeaderMap) -> Result<(String, budget::Reservation), IngestError> {
+        self.tokens
+            .authenticate(headers)
+            .map(|source| (source.to_string(), self.budget.for_source(source)))
+            .inspect_err(|e| {
+                let reason = if matches!(e, IngestError::MissingToken) { "missing" } else { "invalid" };
+                self.metrics.auth_failures.get_or_create(&ReasonLabel { reason }).inc();
+            })
     }
 
     /// Turns a handler's outcome into the response, counting the request and any rejection (auth
@@ -231,7 +234,7 @@ async fn traces_inner(
     body: Body,
 ) -> Result<Response, IngestError> {
     // Memory this request holds, from the shared budget and its source's share, until committed.
-    let mut held = state.authenticate(headers)?;
+    let (source, mut held) = state.authenticate(headers)?;
     let format = format?;
     let body = read_body(state, headers, body, &mut held).await?;
     let decoded = match format {
@@ -250,7 +253,11 @@ async fn traces_inner(
     // The spans as stored, and the writer's encoding of them (RowBinary for the spool).
     state.budget.reserve(&mut held, expanded.saturating_mul(2)).await?;
     let limits = otlp::SpanLimits::at(state.clock.now_ns(), &state.config);
-    let flat = otlp::flatten(request, state.pseudonymiser.as_deref(), limits);
+    let mut flat = otlp::flatten(request, state.pseudonymiser.as_deref(), limits);
+    // Canary spans decide whether a pathway looks healthy: only the canaries' own token writes them.
+    if source != auth::CANARY_SOURCE {
+        flat.refuse_service(auth::CANARY_SOURCE, "is written only by Pathwatch's canaries (their own ingest token)");
+    }
     state.metrics.received.get_or_create(&SPANS).inc_by(flat.spans.len() as u64 + flat.rejected as u64);
     if flat.rejected > 0 {
         state
@@ -278,7 +285,7 @@ async fn audit(State(state): State<CollectorState>, headers: HeaderMap, body: Bo
 }
 
 async fn audit_inner(state: &CollectorState, headers: &HeaderMap, body: Body) -> Result<Response, IngestError> {
-    let mut held = state.authenticate(headers)?;
+    let (_, mut held) = state.authenticate(headers)?;
     if WireFormat::from_headers(headers, Some(WireFormat::Json))? != WireFormat::Json {
         return Err(IngestError::UnsupportedMediaType("application/x-protobuf (audit events are JSON)".into()));
     }

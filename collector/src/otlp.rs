@@ -150,6 +150,21 @@ pub struct Flattened {
 
 const MAX_PROBLEMS_REPORTED: usize = 5;
 
+impl Flattened {
+    /// Refuses every span of `service` (reported like any refused span, `why` saying so).
+    pub fn refuse_service(&mut self, service: &str, why: &str) {
+        let before = self.spans.len();
+        self.spans.retain(|s| s.service_name != service);
+        let refused = before - self.spans.len();
+        if refused > 0 {
+            self.rejected += refused as i64;
+            if self.problems.len() < MAX_PROBLEMS_REPORTED {
+                self.problems.push(format!("{refused} spans of service.name {service:?}: {service:?} {why}"));
+            }
+        }
+    }
+}
+
 /// Which span times the collector accepts, judged at `now_ns`.
 #[derive(Debug, Clone, Copy)]
 pub struct SpanLimits {

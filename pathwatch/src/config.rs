@@ -338,6 +338,13 @@ fn validate(c: &Config) -> anyhow::Result<()> {
     if c.retention.spans_days == 0 || c.retention.audit_days == 0 {
         problems.push("key `retention`: retention periods must be at least 1 day".to_string());
     }
+    for source in c.collector.ingest_tokens.keys() {
+        if source.eq_ignore_ascii_case(audit_store::access::AUDITOR_SOURCE) {
+            problems.push(format!(
+                "key `collector.ingest_tokens.{source}`: the source name is reserved for the dashboard's own auditors' trail"
+            ));
+        }
+    }
     for (source, token) in &c.collector.ingest_tokens {
         if token.len() < 16 {
             problems.push(format!("key `collector.ingest_tokens.{source}`: a token needs at least 16 characters"));

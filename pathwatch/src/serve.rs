@@ -61,9 +61,18 @@ struct GeneratedToken {
     new: bool,
 }
 
-fn ingest_tokens(config: &Config, mode: Mode) -> anyhow::Result<(IngestTokens, Option<GeneratedToken>)> {
+/// The configured tokens (and, for `pathwatch up` without any, one generated and kept in the data
+/// directory), plus the token the built-in canaries export with: only a token of source
+/// `pathwatch-canary` may write canary spans, and `pathwatch up` makes one in memory when none is
+/// configured.
+fn ingest_tokens(
+    config: &Config,
+    mode: Mode,
+) -> anyhow::Result<(IngestTokens, Option<GeneratedToken>, Option<String>)> {
     let mut tokens: Vec<(String, String)> =
         config.collector.ingest_tokens.iter().map(|(s, t)| (s.clone(), t.clone())).collect();
+    let canary = collector::auth::CANARY_SOURCE;
+    let mut canary_token = config.collector.ingest_tokens.get(canary).cloned();
     if let Some(token) = &config.ingest_token {
         tokens.push(("default".into(), token.clone()));
     }
@@ -80,13 +89,18 @@ fn ingest_tokens(config: &Config, mode: Mode) -> anyhow::Result<(IngestTokens, O
             ),
         }
     }
-    Ok((IngestTokens::new(tokens), generated))
+    if mode == Mode::Standalone && canary_token.is_none() {
+        let token = collector::auth::generate_token().map_err(|e| anyhow::anyhow!("no randomness for a token: {e}"))?;
+        tokens.push((canary.into(), token.clone()));
+        canary_token = Some(token);
+    }
+    Ok((IngestTokens::new(tokens), generated, canary_token))
 }
 
 pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
-    let (tokens, generated_token) = ingest_tokens(&config, mode)?;
+    let (tokens, generated_token, canary_token) = ingest_tokens(&config, mode)?;
     let pseudonym_key = match &config.privacy.pseudonym_key {
         Some(key) => key.clone(),
         None => persistent_secret(&config.data_dir, "pseudonym.key")?.0,
@@ -140,11 +154,8 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
         config.supervisor.unhealthy_after_failures,
     );
     let collector_listen = config.collector.listen;
-    let export_token = config
-        .ingest_token
-        .clone()
-        .or_else(|| generated_token.as_ref().map(|g| g.token.clone()))
-        .or_else(|| config.collector.ingest_tokens.values().next().cloned());
+    // The built-in canaries write as their own source, the only one whose canary spans count.
+    let export_token = canary_token;
     let state = CollectorState::new(
         config.collector.clone(),
         tokens,

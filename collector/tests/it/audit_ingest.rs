@@ -140,3 +140,23 @@ async fn audit_ingest_needs_a_token() {
     assert_eq!(status, 401);
     assert!(h.store.audit_events(&all()).await.unwrap().is_empty());
 }
+
+/// The auditors' own trail is written by the dashboard, never over HTTP: no token may forge it.
+#[tokio::test]
+async fn no_ingest_token_may_write_as_pathwatchs_own_sources() {
+    let h = Harness::new().await;
+    let mut forged = event("forged");
+    forged["source_system"] = json!("pathwatch-dashboard");
+    let mut canary = event("canary");
+    canary["source_system"] = json!("Pathwatch-Canary");
+    let (status, reply) = send(&h, &json!([forged, canary, event("genuine")])).await;
+    assert_eq!((status, reply["accepted"].as_u64()), (200, Some(1)), "{reply}");
+    let refused: Vec<(&str, &str)> = reply["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["event_id"].as_str().unwrap(), r["field"].as_str().unwrap()))
+        .collect();
+    assert_eq!(refused, [("forged", "source_system"), ("canary", "source_system")], "{reply}");
+    assert!(reply["rejected"][0]["message"].as_str().unwrap().contains("reserved for the auditors' own trail"));
+}

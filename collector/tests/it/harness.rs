@@ -42,6 +42,19 @@ impl Harness {
         harness
     }
 
+    /// A collector taking these (source, token) pairs instead of the test token.
+    pub async fn with_tokens(tokens: &[(&str, &str)]) -> Harness {
+        let mut harness = Self::new().await;
+        let tokens = IngestTokens::new(tokens.iter().map(|(s, t)| (s.to_string(), t.to_string())));
+        let metrics = Arc::new(Metrics::new());
+        let clock = audit_store::Clock::manual(FIXTURES_RECEIVED_NS);
+        let sink = Sink::Sqlite(harness.store.clone());
+        let state = CollectorState::new(CollectorConfig::default(), tokens, sink, b"key".to_vec(), metrics, clock);
+        harness.router = collector::router(state.clone());
+        harness.state = state;
+        harness
+    }
+
     pub async fn with_config(config: CollectorConfig) -> Harness {
         let dir = tempfile::tempdir().unwrap();
         let db_path = dir.path().join("t.db");

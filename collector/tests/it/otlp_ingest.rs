@@ -483,3 +483,33 @@ async fn when_requests_in_flight_hold_the_memory_budget_past_the_wait_the_next_g
     assert_eq!(h.send(small()).await.0, 200);
     assert_eq!(h.metric("pathwatch_ingest_rejected_total{kind=\"spans\",reason=\"memory_busy\"}"), 1.0);
 }
+
+#[tokio::test]
+async fn only_the_canaries_own_token_may_write_canary_spans() {
+    let h = Harness::new().await;
+    let canary_request = |id: u8| {
+        let mut r = request(vec![otlp_span(id, "canary pds")]);
+        r.resource_spans[0].resource =
+            Some(Resource { attributes: vec![kv("service.name", s("pathwatch-canary"))], ..Default::default() });
+        r.encode_to_vec()
+    };
+    // An ordinary sender's "canary" spans would make a pathway look healthy: refused, and said so.
+    let (status, bytes, _) =
+        h.send(post("/v1/traces", Some("application/x-protobuf"), Some(TOKEN), canary_request(1))).await;
+    assert_eq!(status, 200);
+    let reply = ExportTraceServiceResponse::decode(&bytes[..]).unwrap().partial_success.expect("partial success");
+    assert_eq!(reply.rejected_spans, 1);
+    assert!(
+        reply.error_message.contains("\"pathwatch-canary\" is written only by Pathwatch's canaries"),
+        "{}",
+        reply.error_message
+    );
+    assert!(h.store.trace(TRACE_HEX).await.unwrap().is_empty());
+    // The canaries' own token writes them.
+    let canaries = Harness::with_tokens(&[("pathwatch-canary", "canary-token-0123456789")]).await;
+    let (status, _, _) = canaries
+        .send(post("/v1/traces", Some("application/x-protobuf"), Some("canary-token-0123456789"), canary_request(2)))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(canaries.store.trace(TRACE_HEX).await.unwrap().len(), 1);
+}
