@@ -116,6 +116,9 @@ pub struct WebConfig {
     pub cookie_secure: bool,
     pub max_failures: usize,
     pub failure_window: Duration,
+    /// Reverse proxies (`dashboard.trusted_proxies`) whose `X-Forwarded-For` names the client;
+    /// from anyone else the header is ignored and the connection's address counts.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Default for WebConfig {
@@ -126,6 +129,7 @@ impl Default for WebConfig {
             cookie_secure: true,
             max_failures: 5,
             failure_window: Duration::from_secs(15 * 60),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -787,12 +791,40 @@ impl<T: serde::de::DeserializeOwned + Send> axum::extract::FromRequest<Dashboard
 /// without it).
 pub struct PeerIp(pub Option<std::net::IpAddr>);
 
-impl<S: Send + Sync> FromRequestParts<S> for PeerIp {
+impl FromRequestParts<DashboardState> for PeerIp {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(PeerIp(parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip())))
+    async fn from_request_parts(parts: &mut Parts, state: &DashboardState) -> Result<Self, Self::Rejection> {
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+        Ok(PeerIp(peer.map(|peer| client_address(peer, &parts.headers, &state.inner.config.trusted_proxies))))
     }
+}
+
+/// Who is on the other end: the connection's address, unless it is a trusted proxy, when the
+/// right-most address in `X-Forwarded-For` that is not a trusted proxy (each proxy appends the one
+/// it heard from, so addresses further left are the client's own say and may be forged).
+pub fn client_address(peer: std::net::IpAddr, headers: &HeaderMap, trusted: &[ipnet::IpNet]) -> std::net::IpAddr {
+    let is_trusted = |ip: &std::net::IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let forwarded = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect::<Vec<_>>();
+    let mut client = peer;
+    for hop in forwarded.iter().rev() {
+        match hop.parse::<std::net::IpAddr>() {
+            Ok(ip) if is_trusted(&ip) => client = ip,
+            Ok(ip) => return ip,
+            // A hop that is not an address: nothing left of it can be believed.
+            Err(_) => return client,
+        }
+    }
+    client
 }
 
 /// Any signed-in user, including one who must still change a one-time password.

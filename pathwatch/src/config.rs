@@ -171,6 +171,9 @@ pub struct DashboardConfig {
     /// Failed sign-ins per account name (and per address) before sign-in is refused for a while.
     pub max_failed_sign_ins: usize,
     pub failed_sign_in_window_minutes: u64,
+    /// CIDR ranges of reverse proxies in front of the dashboard: from them, `X-Forwarded-For` names
+    /// the client (for sign-in throttling and the auditors' trail); from anyone else it is ignored.
+    pub trusted_proxies: Vec<String>,
     /// Single sign-on through an OpenID Connect provider (NHS CIS2 or another); unset: passwords only.
     pub oidc: Option<crate::oidc_config::OidcConfig>,
 }
@@ -186,6 +189,7 @@ impl Default for DashboardConfig {
             cookie_secure: true,
             max_failed_sign_ins: 5,
             failed_sign_in_window_minutes: 15,
+            trusted_proxies: Vec::new(),
             oidc: None,
         }
     }
@@ -284,6 +288,12 @@ fn describe(error: figment::Error) -> anyhow::Error {
     anyhow::anyhow!("invalid configuration:\n  {}", lines.join("\n  "))
 }
 
+/// A CIDR range, or one address as a range of one.
+pub fn parse_cidr(text: &str) -> Option<ipnet::IpNet> {
+    let text = text.trim();
+    text.parse::<ipnet::IpNet>().ok().or_else(|| text.parse::<std::net::IpAddr>().ok().map(ipnet::IpNet::from))
+}
+
 /// Oldest span start the collector may accept in front of ClickHouse: these days, the future skew
 /// allowance's day and today stay within ClickHouse's 100 partitions per insert.
 const MAX_SPAN_AGE_DAYS_CLICKHOUSE: u64 = 90;
@@ -354,6 +364,13 @@ fn validate(c: &Config) -> anyhow::Result<()> {
         if token.len() < 16 {
             problems
                 .push("key `ingest_token` (PATHWATCH_INGEST_TOKEN): a token needs at least 16 characters".to_string());
+        }
+    }
+    for (i, cidr) in c.dashboard.trusted_proxies.iter().enumerate() {
+        if parse_cidr(cidr).is_none() {
+            problems.push(format!(
+                "key `dashboard.trusted_proxies[{i}]`: {cidr:?} is not an address or CIDR range (e.g. \"10.0.0.0/8\")"
+            ));
         }
     }
     if c.collector.listen == c.dashboard.listen {
@@ -534,6 +551,10 @@ mod tests {
         assert!(err.contains("collector.max_span_age_days") && err.contains("100 daily partitions"), "{err}");
         std::fs::write(&path, "[collector]\nmax_span_age_days = 365\n").unwrap();
         assert!(load(Some(&path), None).is_ok(), "SQLite has no such limit");
+        std::fs::write(&path, "[dashboard]\ntrusted_proxies = [\"10.0.0.0/8\", \"192.0.2.7\", \"10.0.0.0/33\"]\n")
+            .unwrap();
+        let err = load(Some(&path), None).unwrap_err().to_string();
+        assert!(err.contains("dashboard.trusted_proxies[2]") && !err.contains("trusted_proxies[1]"), "{err}");
     }
 
     #[test]

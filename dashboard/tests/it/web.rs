@@ -320,3 +320,55 @@ async fn sessions_time_out_when_idle_and_after_their_lifetime() {
         assert_eq!(alive, t <= 720 * minute, "at {} minutes: alive for 12 hours of activity, then over", t / minute);
     }
 }
+
+/// Behind a reverse proxy every sign-in comes from the proxy's address: with the proxy trusted,
+/// `X-Forwarded-For` names the client, so one client's failures do not lock out the others; from an
+/// address not trusted the header is ignored (else anyone could claim any address).
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_forwarded_address_is_the_one_throttled() {
+    use dashboard::web::client_address;
+    let proxy: std::net::IpAddr = "10.0.0.2".parse().unwrap();
+    let trusted = vec!["10.0.0.0/24".parse().unwrap()];
+    let headers = |xff: &str| {
+        let mut h = axum::http::HeaderMap::new();
+        h.insert("x-forwarded-for", xff.parse().unwrap());
+        h
+    };
+    let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+    assert_eq!(client_address(proxy, &headers("203.0.113.5"), &trusted), ip("203.0.113.5"));
+    // The client's own claim (left) is passed over for what the trusted proxy heard (right-most).
+    assert_eq!(client_address(proxy, &headers("1.2.3.4, 203.0.113.5, 10.0.0.3"), &trusted), ip("203.0.113.5"));
+    assert_eq!(client_address(proxy, &headers("not-an-address"), &trusted), proxy);
+    assert_eq!(client_address(ip("198.51.100.9"), &headers("203.0.113.5"), &trusted), ip("198.51.100.9"));
+    assert_eq!(client_address(proxy, &headers("203.0.113.5"), &[]), proxy, "no proxy trusted: header ignored");
+
+    // Through the router: one address's failures lock out that address, not another behind the proxy.
+    let dir = tempfile::tempdir().unwrap();
+    let accounts = Accounts::open(&dir.path().join("dashboard.db")).await.unwrap();
+    accounts.create("oncall", Role::Oncall, &[], PASSWORD, false).await.unwrap();
+    let config = WebConfig { trusted_proxies: trusted, ..WebConfig::default() };
+    let app = router(DashboardState::new(accounts, RunningParts { lines: vec![] }, config));
+    let attempt = |client: &'static str, password: &'static str| {
+        let app = app.clone();
+        async move {
+            let form = get(&app, "/login", "").await;
+            let cookie = form.cookie("__Secure-pathwatch_login").unwrap();
+            let body = format!("name=oncall&password={}&csrf={}", password.replace(' ', "+"), form.csrf());
+            let mut request = Request::post("/login")
+                .header(header::COOKIE, cookie)
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .header(header::HOST, "127.0.0.1:8080")
+                .header("x-forwarded-for", client)
+                .body(Body::from(body))
+                .unwrap();
+            let peer = std::net::SocketAddr::from(([10, 0, 0, 2], 40000));
+            request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+            send(&app, request).await.status
+        }
+    };
+    for _ in 0..5 {
+        assert_eq!(attempt("203.0.113.5", "a wrong password").await, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(attempt("203.0.113.5", PASSWORD).await, StatusCode::TOO_MANY_REQUESTS, "that client is locked out");
+    assert_eq!(attempt("203.0.113.6", PASSWORD).await, StatusCode::SEE_OTHER, "another behind the same proxy is not");
+}
