@@ -373,6 +373,13 @@ fn validate(c: &Config) -> anyhow::Result<()> {
             ));
         }
     }
+    if !c.sandbox.listen.ip().is_loopback() && !c.sandbox.allow_remote {
+        problems.push(format!(
+            "key `sandbox.listen`: {} is reachable from other machines, where anyone could inject faults \
+             into the sandboxes; listen on 127.0.0.1, or set `sandbox.allow_remote = true` (and `sandbox.admin_token`)",
+            c.sandbox.listen
+        ));
+    }
     if c.collector.listen == c.dashboard.listen {
         problems.push(format!("keys `collector.listen` and `dashboard.listen` are both {}", c.collector.listen));
     }
@@ -555,6 +562,11 @@ mod tests {
             .unwrap();
         let err = load(Some(&path), None).unwrap_err().to_string();
         assert!(err.contains("dashboard.trusted_proxies[2]") && !err.contains("trusted_proxies[1]"), "{err}");
+        std::fs::write(&path, "[sandbox]\nlisten = \"0.0.0.0:4380\"\n").unwrap();
+        let err = load(Some(&path), None).unwrap_err().to_string();
+        assert!(err.contains("sandbox.listen") && err.contains("sandbox.allow_remote"), "{err}");
+        std::fs::write(&path, "[sandbox]\nlisten = \"0.0.0.0:4380\"\nallow_remote = true\n").unwrap();
+        assert!(load(Some(&path), None).is_ok(), "when asked for");
     }
 
     #[test]

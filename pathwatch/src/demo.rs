@@ -26,11 +26,21 @@ pub struct SandboxSection {
     pub enabled: bool,
     /// Where they listen (one port; each API under its own path).
     pub listen: SocketAddr,
+    /// Listening on an address other machines reach must be asked for: the sandboxes hold no real
+    /// data, but anyone who reaches them can inject faults (set `admin_token` too).
+    pub allow_remote: bool,
+    /// When set, the sandboxes' `/_admin` and MESH admin reset need `Authorization: Bearer <token>`.
+    pub admin_token: Option<String>,
 }
 
 impl Default for SandboxSection {
     fn default() -> Self {
-        SandboxSection { enabled: true, listen: SocketAddr::from(([127, 0, 0, 1], 4380)) }
+        SandboxSection {
+            enabled: true,
+            listen: SocketAddr::from(([127, 0, 0, 1], 4380)),
+            allow_remote: false,
+            admin_token: None,
+        }
     }
 }
 
@@ -120,7 +130,11 @@ pub fn add_demo_environment(config: &mut crate::config::Config) -> anyhow::Resul
 /// Starts our sandboxes on `sandbox.listen` with the demo credentials.
 pub async fn start_sandbox(config: &crate::config::Config) -> anyhow::Result<sandboxes::Sandbox> {
     let listen = config.sandbox.listen;
-    sandboxes::Sandbox::start(listen, sandbox_config(&config.data_dir)?)
+    let sandbox = sandboxes::SandboxConfig {
+        admin_token: config.sandbox.admin_token.clone(),
+        ..sandbox_config(&config.data_dir)?
+    };
+    sandboxes::Sandbox::start(listen, sandbox)
         .await
         .with_context(|| format!("starting the sandboxes on {listen} (key `sandbox.listen`)"))
 }

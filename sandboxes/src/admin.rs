@@ -1,6 +1,9 @@
-//! `/_admin`: the test-only control surface, no authentication. Fault plans per API, a full reset to the
-//! initial data, forced token expiry, and the synthetic population's summary. Errors are
-//! `{"error": "..."}` naming the offending field or API.
+//! `/_admin`: the test-only control surface. Fault plans per API, a full reset to the initial data,
+//! forced token expiry, and the synthetic population's summary. Errors are `{"error": "..."}`
+//! naming the offending field or API.
+//!
+//! No browser page can drive it ([`guard`]): a change sent from another site is refused, and a body
+//! must be JSON (an HTML form cannot send that); with `admin_token` set, every request needs it.
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -15,13 +18,47 @@ use crate::state::SandboxState;
 
 pub const BASE: &str = "/_admin";
 
-pub fn routes() -> Router<SandboxState> {
+pub fn routes(state: SandboxState) -> Router<SandboxState> {
     Router::new()
         .route(&format!("{BASE}/faults"), get(list_faults).delete(clear_all_faults))
         .route(&format!("{BASE}/faults/{{api}}"), put(set_fault).delete(clear_fault).get(get_fault))
         .route(&format!("{BASE}/reset"), post(reset))
         .route(&format!("{BASE}/tokens/expire"), post(expire_tokens))
         .route(&format!("{BASE}/patients"), get(patients))
+        .route_layer(axum::middleware::from_fn_with_state(state, guard))
+}
+
+/// Refuses what a web page could send: a change from another site (its `Origin` or
+/// `Sec-Fetch-Site` says so), a body that is not JSON (forms send form or text bodies), and,
+/// with `admin_token` configured, anything without it.
+pub async fn guard(
+    State(state): State<SandboxState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    use axum::http::{header, Method};
+    let headers = request.headers();
+    if let Some(token) = &state.config().admin_token {
+        let given =
+            headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+        if given.map(str::trim) != Some(token.as_str()) {
+            return admin_error(StatusCode::UNAUTHORIZED, "send Authorization: Bearer <the sandbox's admin_token>");
+        }
+    }
+    if !matches!(*request.method(), Method::GET | Method::HEAD) {
+        let site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
+        let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
+        let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+        let foreign_origin = origin.is_some_and(|o| o.split_once("://").map(|(_, h)| h) != Some(host));
+        if site.is_some_and(|s| s != "same-origin" && s != "none") || foreign_origin {
+            return admin_error(StatusCode::FORBIDDEN, "the sandbox's admin API takes no requests from other sites");
+        }
+        let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+        if content_type.is_some_and(|t| !t.trim_start().to_ascii_lowercase().starts_with("application/json")) {
+            return admin_error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "send the body as application/json");
+        }
+    }
+    next.run(request).await
 }
 
 fn admin_error(status: StatusCode, message: impl Into<String>) -> Response {

@@ -39,6 +39,8 @@ pub struct SandboxConfig {
     /// callers count as one when `require_auth` is off) within a second are answered 429 TOO_MANY_REQUESTS,
     /// as PDS's APIM proxy does (its default is 5). `None` (default): no limit.
     pub pds_requests_per_second: Option<u32>,
+    /// When set, `/_admin` and MESH's admin reset need `Authorization: Bearer <admin_token>`.
+    pub admin_token: Option<String>,
 }
 
 /// One APIM application: its API key and the public half of the key it signs client assertions with.
@@ -73,6 +75,7 @@ impl Default for SandboxConfig {
             seed: 1,
             synthetic_patients: 50,
             pds_requests_per_second: None,
+            admin_token: None,
         }
     }
 }

@@ -13,7 +13,7 @@
 //! | `/gpconnect/fhir` | GP Connect structured record and appointments |
 //! | `/record-locator/{producer,consumer}/FHIR/R4` | NRL |
 //! | `/messageexchange` | MESH |
-//! | `/_admin` | faults, reset, token expiry, population (no auth) |
+//! | `/_admin` | faults, reset, token expiry, population (no cross-site requests; `admin_token` when set) |
 //!
 //! This crate never talks to a real NHS service and never holds real patient data.
 
@@ -64,8 +64,8 @@ pub fn router(state: SandboxState) -> Router {
         .merge(faulted(gpconnect::routes(), Api::Gpconnect))
         .merge(faulted(nrl::routes(), Api::Nrl))
         .merge(faulted(mesh::routes(), Api::Mesh))
-        .merge(mesh::admin_routes())
-        .merge(admin::routes())
+        .merge(mesh::admin_routes(state.clone()))
+        .merge(admin::routes(state.clone()))
         .route("/health", get(health))
         .fallback(not_found)
         .with_state(state)

@@ -46,10 +46,12 @@ pub fn routes() -> Router<SandboxState> {
 }
 
 /// Test-only administration, outside fault injection.
-pub fn admin_routes() -> Router<SandboxState> {
+/// mesh-sandbox's admin reset, under the same guard as `/_admin`.
+pub fn admin_routes(state: SandboxState) -> Router<SandboxState> {
     Router::new()
         .route(&format!("{BASE}/admin/reset"), delete(reset_all))
         .route(&format!("{BASE}/admin/reset/{{mailbox}}"), delete(reset_mailbox))
+        .route_layer(axum::middleware::from_fn_with_state(state, crate::admin::guard))
 }
 
 /// A MESH rejection: a status and, optionally, mesh-sandbox's (event, code, description) triple.

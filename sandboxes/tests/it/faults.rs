@@ -222,3 +222,33 @@ async fn gp_connect_and_nrl_timeouts_say_the_gateway_timed_out() {
         assert!(diagnostics.contains("gateway timed out"), "{status}: {diagnostics}");
     }
 }
+
+/// A web page cannot drive the admin API: a change from another site, or a body a form could send,
+/// is refused; with an admin token configured, nothing without it gets in.
+#[tokio::test]
+async fn the_admin_api_refuses_what_a_web_page_could_send_and_can_require_a_token() {
+    let app = app();
+    let plan = json!({"error_rate": 1}).to_string();
+    let put = |headers: &'static [(&'static str, &'static str)]| {
+        request(Method::PUT, "/_admin/faults/pds", headers, plan.clone())
+    };
+    let from_evil = put(&[("content-type", "application/json"), ("origin", "https://evil.example")]);
+    assert_eq!(send(&app, from_evil).await.status, StatusCode::FORBIDDEN);
+    let cross_site = put(&[("content-type", "application/json"), ("sec-fetch-site", "cross-site")]);
+    assert_eq!(send(&app, cross_site).await.status, StatusCode::FORBIDDEN);
+    let a_form = put(&[("content-type", "text/plain")]);
+    assert_eq!(send(&app, a_form).await.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let reset_from_evil = request(Method::DELETE, "/messageexchange/admin/reset", &[("origin", "null")], Body::empty());
+    assert_eq!(send(&app, reset_from_evil).await.status, StatusCode::FORBIDDEN);
+    assert!(admin(&app, Method::GET, "/_admin/faults").await.json.as_object().unwrap().is_empty(), "nothing was set");
+    // Its own origin, or a script with no origin at all, is served.
+    let own_origin = format!("http://{HOST}");
+    let headers = [("content-type", "application/json"), ("origin", own_origin.as_str())];
+    let same = request(Method::PUT, "/_admin/faults/pds", &headers, plan.clone());
+    assert_eq!(send(&app, same).await.status, StatusCode::OK);
+
+    let locked = app_with(sandboxes::SandboxConfig { admin_token: Some("s3cret-admin".into()), ..test_config() });
+    assert_eq!(admin(&locked, Method::GET, "/_admin/faults").await.status, StatusCode::UNAUTHORIZED);
+    let with_token = request(Method::GET, "/_admin/faults", &[("authorization", "Bearer s3cret-admin")], Body::empty());
+    assert_eq!(send(&locked, with_token).await.status, StatusCode::OK);
+}
