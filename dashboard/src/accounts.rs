@@ -199,6 +199,7 @@ fn migrator() -> Migrator {
         migration(6, "report_deliveries", include_str!("../migrations/0006_report_deliveries.sql")),
         migration(7, "sign_in_attempts", include_str!("../migrations/0007_sign_in_attempts.sql")),
         migration(8, "alert_evaluations", include_str!("../migrations/0008_alert_evaluations.sql")),
+        migration(9, "oidc_login_peer", include_str!("../migrations/0009_oidc_login_peer.sql")),
     ])
 }
 

@@ -98,6 +98,8 @@ pub enum OidcError {
     BadCallback(&'static str),
     #[error("{0}")]
     BadToken(#[from] oidc_token::TokenError),
+    #[error("too many sign-ins started from this address and not finished")]
+    TooManyPending,
     #[error("your account has no Pathwatch role")]
     NoRole,
     #[error("your account has no organisation that Pathwatch recognises")]

@@ -82,6 +82,16 @@ fn describe(error: &OidcError, provider: &str) -> (StatusCode, &'static str, Str
             true,
         ),
         E::BadCallback(message) => (StatusCode::BAD_REQUEST, "Sign-in not completed", message.to_string(), true),
+        E::TooManyPending => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "Sign-in not started",
+            format!(
+                "Too many sign-ins have been started from your address without being finished. Finish one, \
+                 or try again in {} minutes.",
+                PENDING_FOR_SECS / 60
+            ),
+            false,
+        ),
         E::BadToken(reason) => (
             StatusCode::UNAUTHORIZED,
             "Sign-in not completed",
@@ -147,14 +157,19 @@ fn problem(state: &DashboardState, error: OidcError) -> Response {
 }
 
 /// `GET /auth/oidc/start`: remembers a new pending sign-in and sends the browser to the provider.
-pub async fn start(State(state): State<DashboardState>) -> Response {
-    match begin(&state).await {
+pub async fn start(State(state): State<DashboardState>, crate::web::PeerIp(peer): crate::web::PeerIp) -> Response {
+    match begin(&state, peer.map(|p| p.to_string()).unwrap_or_default()).await {
         Ok(response) => response,
         Err(e) => problem(&state, e),
     }
 }
 
-async fn begin(state: &DashboardState) -> Result<Response, OidcError> {
+/// Pending sign-ins one address may have at once.
+const MAX_PENDING_PER_ADDRESS: i64 = 10;
+/// Pending sign-ins kept at all; past it the oldest go first.
+const MAX_PENDING: i64 = 10_000;
+
+async fn begin(state: &DashboardState, peer: String) -> Result<Response, OidcError> {
     let provider = state.oidc().ok_or(OidcError::NotConfigured)?;
     let (login_state, nonce, verifier, browser) = (random_token()?, random_token()?, random_token()?, random_token()?);
     // Discovery first: if the provider is down, nothing is stored.
@@ -166,14 +181,34 @@ async fn begin(state: &DashboardState) -> Result<Response, OidcError> {
         .execute(pool)
         .await
         .map_err(AccountError::from)?;
+    // Starting a sign-in needs no account: what one address, and everyone together, may leave
+    // pending is bounded, so /auth/oidc/start cannot fill the database.
+    let from_peer: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM oidc_logins WHERE peer = ?")
+        .bind(&peer)
+        .fetch_one(pool)
+        .await
+        .map_err(AccountError::from)?;
+    if from_peer >= MAX_PENDING_PER_ADDRESS {
+        return Err(OidcError::TooManyPending);
+    }
     sqlx::query(
-        "INSERT INTO oidc_logins (state_sha256, browser_sha256, nonce, pkce_verifier, created_ns) VALUES (?, ?, ?, ?, ?)",
+        "DELETE FROM oidc_logins WHERE state_sha256 IN \
+         (SELECT state_sha256 FROM oidc_logins ORDER BY created_ns DESC LIMIT -1 OFFSET ?)",
+    )
+    .bind(MAX_PENDING - 1)
+    .execute(pool)
+    .await
+    .map_err(AccountError::from)?;
+    sqlx::query(
+        "INSERT INTO oidc_logins (state_sha256, browser_sha256, nonce, pkce_verifier, created_ns, peer) \
+         VALUES (?, ?, ?, ?, ?, ?)",
     )
     .bind(digest(&login_state))
     .bind(digest(&browser))
     .bind(&nonce)
     .bind(&verifier)
     .bind(now)
+    .bind(&peer)
     .execute(pool)
     .await
     .map_err(AccountError::from)?;

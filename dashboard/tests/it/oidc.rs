@@ -413,3 +413,26 @@ async fn an_unreachable_or_inconsistent_provider_gets_a_502_page() {
     let reply = send(&plain, Request::get("/auth/oidc/callback?code=x&state=y").body(Body::empty()).unwrap()).await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
 }
+
+/// Starting a sign-in needs no account, so what one address may leave pending is capped: the
+/// eleventh unfinished start from one address is refused, another address is not affected.
+#[tokio::test]
+async fn one_address_cannot_fill_the_pending_sign_ins() {
+    let idp = FakeIdp::start().await;
+    let rig = rig(&idp).await;
+    let start_from = |ip: [u8; 4]| {
+        let app = rig.app.clone();
+        async move {
+            let mut request = axum::http::Request::get("/auth/oidc/start").body(axum::body::Body::empty()).unwrap();
+            request.extensions_mut().insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((ip, 50000))));
+            crate::web::send(&app, request).await
+        }
+    };
+    for _ in 0..10 {
+        assert_eq!(start_from([198, 51, 100, 7]).await.status, StatusCode::SEE_OTHER);
+    }
+    let refused = start_from([198, 51, 100, 7]).await;
+    assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS, "{}", refused.body);
+    assert!(refused.body.contains("Too many sign-ins"), "{}", refused.body);
+    assert_eq!(start_from([198, 51, 100, 8]).await.status, StatusCode::SEE_OTHER, "another address is not held up");
+}
