@@ -43,20 +43,32 @@ fn ms(ns: u64) -> String {
     format!("{:.1} ms", ns as f64 / 1e6)
 }
 
-/// Depth of each span below its trace's roots (parents first in start order).
-fn depth(span: &Span, spans: &[Span]) -> usize {
-    let mut depth = 0;
-    let mut parent = span.parent_span_id.as_str();
-    while !parent.is_empty() && depth < 32 {
-        match spans.iter().find(|s| s.span_id == parent) {
-            Some(p) => {
-                depth += 1;
-                parent = p.parent_span_id.as_str();
+/// Most spans one page shows (in start order); a trace with more says so.
+const MAX_SPANS_SHOWN: usize = 2_000;
+/// Deepest nesting shown; deeper spans are drawn at this depth.
+const MAX_DEPTH: usize = 32;
+
+/// Depth of each span below its trace's roots: one map of parents, then at most `MAX_DEPTH` steps
+/// a span, so a huge or cyclic trace costs time in proportion to its size.
+fn depths(spans: &[Span]) -> Vec<usize> {
+    let parent_of: std::collections::HashMap<&str, &str> =
+        spans.iter().map(|s| (s.span_id.as_str(), s.parent_span_id.as_str())).collect();
+    spans
+        .iter()
+        .map(|span| {
+            let (mut depth, mut parent) = (0, span.parent_span_id.as_str());
+            while !parent.is_empty() && depth < MAX_DEPTH {
+                match parent_of.get(parent) {
+                    Some(grandparent) => {
+                        depth += 1;
+                        parent = grandparent;
+                    }
+                    None => break,
+                }
             }
-            None => break,
-        }
-    }
-    depth
+            depth
+        })
+        .collect()
 }
 
 /// Whether `q` could be a trace or correlation id (what the page and the API accept).
@@ -65,6 +77,9 @@ pub fn plausible_id(q: &str) -> bool {
 }
 
 pub fn rows(spans: &[Span]) -> (String, Vec<SpanRow>) {
+    let all = spans.len();
+    let spans = &spans[..all.min(MAX_SPANS_SHOWN)];
+    let depths = depths(spans);
     let start = spans.iter().map(|s| s.start_ns).min().unwrap_or(0);
     let end = spans.iter().map(|s| s.start_ns + s.duration_ns).max().unwrap_or(start);
     let total = (end - start).max(1) as f64;
@@ -79,9 +94,15 @@ pub fn rows(spans: &[Span]) -> (String, Vec<SpanRow>) {
         errors,
         crate::uk_time::format_ns(start)
     );
+    let summary = if all > spans.len() {
+        format!("{summary} Showing the first {} of {all} spans, in start order.", spans.len())
+    } else {
+        summary
+    };
     let rows = spans
         .iter()
-        .map(|s| {
+        .zip(&depths)
+        .map(|(s, depth)| {
             let x = (s.start_ns - start) as f64 / total * 200.0;
             let w = (s.duration_ns as f64 / total * 200.0).max(1.0);
             let colour = if s.status == SpanStatus::Error { "#d5281b" } else { "#005eb8" };
@@ -92,7 +113,7 @@ pub fn rows(spans: &[Span]) -> (String, Vec<SpanRow>) {
                 SpanStatus::Unset => "—".into(),
             };
             SpanRow {
-                indent: "· ".repeat(depth(s, spans)),
+                indent: "· ".repeat(*depth),
                 name: s.name.clone(),
                 service: s.service_name.clone(),
                 offset: ms(s.start_ns - start),
@@ -148,4 +169,42 @@ pub async fn trace_page(
     page.summary = summary;
     page.rows = rows;
     Ok(render(StatusCode::OK, &page))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn span(n: usize, parent: Option<usize>) -> Span {
+        Span {
+            trace_id: "ab".repeat(16),
+            span_id: format!("{n:016x}"),
+            parent_span_id: parent.map(|p| format!("{p:016x}")).unwrap_or_default(),
+            name: format!("step {n}"),
+            kind: audit_store::SpanKind::Internal,
+            service_name: "svc".into(),
+            scope_name: String::new(),
+            start_ns: 1_000 + n as u64,
+            duration_ns: 10,
+            status: SpanStatus::Ok,
+            status_message: String::new(),
+            correlation_id: String::new(),
+            attributes: vec![],
+            resource: vec![],
+            events: vec![],
+            links: vec![],
+        }
+    }
+
+    #[test]
+    fn a_huge_deep_cyclic_trace_is_drawn_capped_and_says_so() {
+        // One long chain: each span the child of the one before (a cycle at the end, too).
+        let mut spans: Vec<Span> = (0..50_000).map(|n| span(n, n.checked_sub(1))).collect();
+        spans[0].parent_span_id = spans[49_999].span_id.clone();
+        let (summary, rows) = rows(&spans);
+        assert_eq!(rows.len(), MAX_SPANS_SHOWN);
+        assert!(summary.contains("Showing the first 2000 of 50000 spans"), "{summary}");
+        assert_eq!(rows[1].indent.matches('·').count(), 1);
+        assert_eq!(rows[1_999].indent.matches('·').count(), MAX_DEPTH, "nesting is drawn to a limit");
+    }
 }
