@@ -232,13 +232,14 @@ pub fn flatten(
             .find(|kv| kv.key == "service.name")
             .and_then(|kv| kv.value.as_ref())
             .map(stringify)
+            .map(&scrub)
             .unwrap_or_else(|| "unknown_service".to_string());
         let resource: Vec<(String, String)> = resource_attrs
             .iter()
-            .map(|kv| (kv.key.clone(), scrub(kv.value.as_ref().map(stringify).unwrap_or_default())))
+            .map(|kv| (scrub(kv.key.clone()), scrub(kv.value.as_ref().map(stringify).unwrap_or_default())))
             .collect();
         for (s, scope_spans) in resource_spans.scope_spans.into_iter().enumerate() {
-            let scope_name = scope_spans.scope.map(|s| s.name).unwrap_or_default();
+            let scope_name = scrub(scope_spans.scope.map(|s| s.name).unwrap_or_default());
             for (i, span) in scope_spans.spans.into_iter().enumerate() {
                 let at = format!("resourceSpans[{r}].scopeSpans[{s}].spans[{i}]");
                 let problem = if span.trace_id.len() != 16 || span.trace_id.iter().all(|b| *b == 0) {
@@ -257,7 +258,9 @@ pub fn flatten(
                     }
                     continue;
                 }
-                let correlation_id = correlation_id(&span.attributes);
+                // Searchable as it is, unless it carries an NHS number (some clients build their
+                // correlation ids from one).
+                let correlation_id = scrub(correlation_id(&span.attributes));
                 out.spans.push(Span {
                     trace_id: hex::encode(&span.trace_id),
                     span_id: hex::encode(&span.span_id),
@@ -297,8 +300,10 @@ pub fn flatten(
     out
 }
 
+/// Attributes as text pairs, keys and values both scrubbed (a key can carry an NHS number too:
+/// `patient.9000000009.allergies`).
 fn attributes(kvs: Vec<KeyValue>, scrub: &impl Fn(String) -> String) -> Vec<(String, String)> {
-    kvs.into_iter().map(|kv| (kv.key, scrub(kv.value.as_ref().map(stringify).unwrap_or_default()))).collect()
+    kvs.into_iter().map(|kv| (scrub(kv.key), scrub(kv.value.as_ref().map(stringify).unwrap_or_default()))).collect()
 }
 
 fn correlation_id(attrs: &[KeyValue]) -> String {

@@ -80,6 +80,37 @@ async fn protobuf_export_is_stored_with_nhs_numbers_pseudonymised() {
     assert_eq!(h.metric("pathwatch_ingest_stored_total{kind=\"spans\"}"), 2.0);
 }
 
+/// An NHS number can turn up anywhere a client puts text: every place is pseudonymised.
+#[tokio::test]
+async fn nhs_numbers_in_service_scope_keys_event_names_and_correlation_ids_are_pseudonymised_too() {
+    let h = Harness::new().await;
+    let mut span = otlp_span(1, "GET /Patient");
+    span.attributes =
+        vec![kv("patient.9000000009.allergies", s("none")), kv("pathwatch.correlation_id", s("lookup-9000000009-1"))];
+    span.events = vec![span::Event {
+        name: "fetched 9000000009".into(),
+        attributes: vec![kv("for.9000000009", s("x"))],
+        ..Default::default()
+    }];
+    let mut r = request(vec![span]);
+    r.resource_spans[0].resource = Some(Resource {
+        attributes: vec![kv("service.name", s("ward-9000000009-app")), kv("host.9000000009", s("h"))],
+        ..Default::default()
+    });
+    r.resource_spans[0].scope_spans[0].scope = Some(opentelemetry_proto::tonic::common::v1::InstrumentationScope {
+        name: "scope-9000000009".into(),
+        ..Default::default()
+    });
+    let (status, _, _) =
+        h.send(post("/v1/traces", Some("application/x-protobuf"), Some(TOKEN), r.encode_to_vec())).await;
+    assert_eq!(status, 200);
+    let stored = h.store.trace(TRACE_HEX).await.unwrap();
+    assert_eq!(stored.len(), 1);
+    let everything = serde_json::to_string(&stored[0]).unwrap();
+    assert!(!everything.contains("9000000009"), "{everything}");
+    assert!(stored[0].service_name.contains("nhsp_") && stored[0].correlation_id.contains("nhsp_"), "{everything}");
+}
+
 #[tokio::test]
 async fn json_export_with_gzip_is_stored() {
     let h = Harness::new().await;
