@@ -61,9 +61,26 @@ fn page(user: UserView, q: &ReportQuery, error: Option<String>, now_ns: i64) -> 
     }
 }
 
+/// Why an account limited to some organisations gets no pack: the packs cover every organisation
+/// this Pathwatch serves (incidents, user ids and closing notes of all of them), and a pack of some
+/// organisations only is not built yet.
+fn scoped_out(user: &crate::web::AnyUser) -> Option<String> {
+    (!user.account.organisations.is_empty()).then(|| {
+        format!(
+            "Assurance reports cover every organisation this Pathwatch serves, and your account is limited to {}: \
+             it cannot download them. An administrator whose account covers every organisation can.",
+            user.account.organisations.join(", ")
+        )
+    })
+}
+
 pub async fn reports_page(State(state): State<DashboardState>, User(user): User) -> Result<Response, WebError> {
     user.allowed("GET", "/reports")?;
     deployment(&state)?;
+    if let Some(why) = scoped_out(&user) {
+        let page = page(user.view(), &ReportQuery::default(), Some(why), state.now_ns_i64());
+        return Ok(render(StatusCode::FORBIDDEN, &page));
+    }
     Ok(render(StatusCode::OK, &page(user.view(), &ReportQuery::default(), None, state.now_ns_i64())))
 }
 
@@ -74,6 +91,9 @@ pub async fn download(
 ) -> Result<Response, WebError> {
     user.allowed("GET", "/reports/download")?;
     let deployment = deployment(&state)?;
+    if let Some(why) = scoped_out(&user) {
+        return Ok(render(StatusCode::FORBIDDEN, &page(user.view(), &q, Some(why), state.now_ns_i64())));
+    }
     let log = state.inner.hazards.as_ref().ok_or(WebError::NotFound("This dashboard has no hazard log."))?;
     let refuse =
         |message: String| render(StatusCode::BAD_REQUEST, &page(user.view(), &q, Some(message), state.now_ns_i64()));
