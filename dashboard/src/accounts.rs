@@ -200,6 +200,7 @@ fn migrator() -> Migrator {
         migration(7, "sign_in_attempts", include_str!("../migrations/0007_sign_in_attempts.sql")),
         migration(8, "alert_evaluations", include_str!("../migrations/0008_alert_evaluations.sql")),
         migration(9, "oidc_login_peer", include_str!("../migrations/0009_oidc_login_peer.sql")),
+        migration(10, "signed_in", include_str!("../migrations/0010_signed_in.sql")),
     ])
 }
 
@@ -465,8 +466,8 @@ impl Accounts {
                 let now = now_ns();
                 sqlx::query(
                     "INSERT INTO accounts (name, role, organisations, password_hash, must_change_password, disabled, \
-                     created_ns, password_changed_ns, oidc_issuer, oidc_subject, display_name) \
-                     VALUES (?, ?, ?, '', 0, 0, ?, ?, ?, ?, ?)",
+                     created_ns, password_changed_ns, oidc_issuer, oidc_subject, display_name, signed_in_ns) \
+                     VALUES (?, ?, ?, '', 0, 0, ?, ?, ?, ?, ?, ?)",
                 )
                 .bind(&name)
                 .bind(identity.role.as_str())
@@ -476,6 +477,7 @@ impl Accounts {
                 .bind(&identity.issuer)
                 .bind(&identity.subject)
                 .bind(&identity.display_name)
+                .bind(now)
                 .execute(&mut *tx)
                 .await?;
             }
@@ -490,17 +492,29 @@ impl Accounts {
                 if row.try_get::<bool, _>("disabled")? {
                     return Err(AccountError::Disabled(name));
                 }
-                sqlx::query("UPDATE accounts SET role = ?, organisations = ?, display_name = ? WHERE name = ?")
-                    .bind(identity.role.as_str())
-                    .bind(&organisations)
-                    .bind(&identity.display_name)
-                    .bind(&name)
+                sqlx::query(
+                    "UPDATE accounts SET role = ?, organisations = ?, display_name = ?, signed_in_ns = ? WHERE name = ?",
+                )
+                .bind(identity.role.as_str())
+                .bind(&organisations)
+                .bind(&identity.display_name)
+                .bind(now_ns())
+                .bind(&name)
                     .execute(&mut *tx)
                     .await?;
             }
         }
         tx.commit().await?;
         self.get(&name).await
+    }
+
+    /// When a single-sign-on account last signed in through its provider (0: not since this was kept).
+    pub async fn signed_in_ns(&self, name: &str) -> Result<i64, AccountError> {
+        let at: Option<i64> = sqlx::query_scalar("SELECT signed_in_ns FROM accounts WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        at.ok_or_else(|| AccountError::NotFound(name.into()))
     }
 
     /// On a store with no accounts, creates `admin`: with `env_password` if given (it must meet

@@ -114,11 +114,25 @@ async fn bearer_account(state: &DashboardState, value: &HeaderValue) -> Result<A
     };
     let owner = state.api_tokens().authenticate(token, state.now_ns_i64()).await.map_err(WebError::from)?;
     let Some(owner) = owner else { return Err(invalid_token("the token is expired, revoked or unknown")) };
-    match state.accounts().get(&owner).await {
-        Ok(account) if !account.disabled => Ok(account),
-        Ok(_) | Err(AccountError::NotFound(_)) => Err(invalid_token("the token's account is disabled")),
-        Err(e) => Err(WebError::from(e).into()),
+    let account = match state.accounts().get(&owner).await {
+        Ok(account) if !account.disabled => account,
+        Ok(_) | Err(AccountError::NotFound(_)) => return Err(invalid_token("the token's account is disabled")),
+        Err(e) => return Err(WebError::from(e).into()),
+    };
+    // A single-sign-on account is vouched for by its provider at each sign-in: its tokens work only
+    // while its last sign-in would still hold a session, so someone the provider has dropped (left
+    // the trust, lost the role) stops reaching the API as well as the pages.
+    if account.oidc {
+        let signed_in = state.accounts().signed_in_ns(&account.name).await.map_err(WebError::from)?;
+        let session_ns = i64::try_from(state.inner.config.max_session.as_nanos()).unwrap_or(i64::MAX);
+        if state.now_ns_i64().saturating_sub(signed_in) > session_ns {
+            return Err(invalid_token(
+                "the token's account signs in through single sign-on and has not signed in within \
+                 dashboard.max_session_hours: sign in on the dashboard, then the token works again",
+            ));
+        }
     }
+    Ok(account)
 }
 
 /// A review store error as the API says it.

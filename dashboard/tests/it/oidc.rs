@@ -436,3 +436,38 @@ async fn one_address_cannot_fill_the_pending_sign_ins() {
     assert!(refused.body.contains("Too many sign-ins"), "{}", refused.body);
     assert_eq!(start_from([198, 51, 100, 8]).await.status, StatusCode::SEE_OTHER, "another address is not held up");
 }
+
+/// A single-sign-on account's API token works while its last sign-in would still hold a session
+/// (12 hours by default); after that, someone the provider has stopped vouching for is refused by
+/// the API too, until they sign in again.
+#[tokio::test]
+async fn api_tokens_of_a_single_sign_on_account_stop_working_when_its_sign_in_is_too_old() {
+    use dashboard::api_tokens::ApiTokens;
+    let idp = FakeIdp::start().await;
+    let rig = rig(&idp).await;
+    assert_eq!(sign_in_oidc(&rig.app).await.status, StatusCode::OK);
+    let now = audit_store::Clock::System.now_ns_i64();
+    let (_, token) =
+        ApiTokens::new(&rig.accounts).create(&rig.accounts, SUBJECT_ACCOUNT, "script", None, now).await.unwrap();
+    let call = || {
+        let request = axum::http::Request::get("/api/v1/alerts")
+            .header("authorization", format!("Bearer {token}"))
+            .body(axum::body::Body::empty())
+            .unwrap();
+        crate::web::send(&rig.app, request)
+    };
+    assert_eq!(call().await.status, StatusCode::OK);
+    let thirteen_hours_ago = now - 13 * 3_600_000_000_000;
+    sqlx::query("UPDATE accounts SET signed_in_ns = ? WHERE name = ?")
+        .bind(thirteen_hours_ago)
+        .bind(SUBJECT_ACCOUNT)
+        .execute(rig.accounts.pool())
+        .await
+        .unwrap();
+    let refused = call().await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    assert!(refused.body.contains("single sign-on") && refused.body.contains("sign in"), "{}", refused.body);
+    // Signing in again brings the token back.
+    assert_eq!(sign_in_oidc(&rig.app).await.status, StatusCode::OK);
+    assert_eq!(call().await.status, StatusCode::OK);
+}
