@@ -326,8 +326,17 @@ impl ReviewStore {
     }
 
     /// Counts by status, for the list's summary.
-    pub async fn counts(&self) -> Result<Vec<(Status, u64)>, ReviewError> {
-        let rows = sqlx::query("SELECT status, count(*) FROM findings GROUP BY status").fetch_all(&self.pool).await?;
+    /// Findings per status, of `organisations` only (empty: every organisation), so a list shows
+    /// counts of nothing its reader may not see.
+    pub async fn counts(&self, organisations: &[String]) -> Result<Vec<(Status, u64)>, ReviewError> {
+        let scope = serde_json::to_string(organisations).map_err(|e| ReviewError::Corrupt(e.to_string()))?;
+        let rows = sqlx::query(
+            "SELECT status, count(*) FROM findings \
+             WHERE json_array_length(?1) = 0 OR organisation IN (SELECT value FROM json_each(?1)) GROUP BY status",
+        )
+        .bind(scope)
+        .fetch_all(&self.pool)
+        .await?;
         let mut out = Vec::new();
         for r in rows {
             let s: String = r.try_get(0)?;

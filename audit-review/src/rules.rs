@@ -121,9 +121,11 @@ pub struct Candidate {
 }
 
 impl Candidate {
-    /// The finding's identity: the same rule, user, patient and bucket is the same finding.
+    /// The finding's identity: the same rule, user, organisation, patient and bucket is the same
+    /// finding. A person's activity at two organisations makes two findings, one each, so each
+    /// organisation's IG lead sees only their own.
     pub fn key(&self) -> String {
-        format!("{}|{}|{}|{}", self.rule.as_str(), self.user_id, self.nhs_number, self.bucket)
+        format!("{}|{}|{}|{}|{}", self.rule.as_str(), self.user_id, self.organisation, self.nhs_number, self.bucket)
     }
 }
 
@@ -281,16 +283,18 @@ async fn volume_spike<S: TelemetryStore>(store: &S, ctx: &Context<'_>) -> Result
     let history_from = first_week.saturating_sub(u64::from(cfg.baseline_weeks) * NS_PER_WEEK);
     let weeks = store.user_activity(&ctx.activity(history_from, ctx.to_ns, NS_PER_WEEK, MONDAY_OFFSET_NS)).await?;
     let window_first_bucket = ctx.clock.local_ns(first_week);
-    let mut by_user: HashMap<&str, Vec<&UserActivity>> = HashMap::new();
+    // A person's weeks at each organisation apart: their usual at one trust is not their usual at
+    // another, and a finding belongs to one organisation.
+    let mut by_user: HashMap<(&str, &str), Vec<&UserActivity>> = HashMap::new();
     let mut by_role_week: HashMap<(&str, i64), Vec<(&str, u64)>> = HashMap::new();
     for w in &weeks {
-        by_user.entry(&w.user_id).or_default().push(w);
+        by_user.entry((&w.user_id, &w.organisation)).or_default().push(w);
         by_role_week.entry((&w.role, w.bucket)).or_default().push((&w.user_id, w.patients));
     }
     let span = i64::from(cfg.baseline_weeks) * NS_PER_WEEK as i64;
     let mut out = Vec::new();
     for w in weeks.iter().filter(|w| w.bucket >= window_first_bucket - NS_PER_HOUR && w.patients >= cfg.min_patients) {
-        let own: Vec<u64> = by_user[w.user_id.as_str()]
+        let own: Vec<u64> = by_user[&(w.user_id.as_str(), w.organisation.as_str())]
             .iter()
             .filter(|h| h.bucket < w.bucket - NS_PER_HOUR && h.bucket >= w.bucket - span - NS_PER_HOUR)
             .map(|h| h.patients)
@@ -327,10 +331,12 @@ async fn volume_spike<S: TelemetryStore>(store: &S, ctx: &Context<'_>) -> Result
 async fn out_of_hours<S: TelemetryStore>(store: &S, ctx: &Context<'_>) -> Result<Vec<Candidate>, StoreError> {
     let cfg = &ctx.config.out_of_hours;
     let history_from = ctx.from_ns.saturating_sub(u64::from(cfg.history_days) * NS_PER_DAY as u64);
-    let mut profiles: HashMap<String, [u64; 24]> = HashMap::new();
+    // Usual hours per person and organisation (a locum's hours at one practice are not another's).
+    let mut profiles: HashMap<(String, String), [u64; 24]> = HashMap::new();
     for p in store.hour_profiles(history_from, ctx.to_ns, &ctx.clock).await? {
-        profiles.entry(p.user_id).or_insert([0; 24])[usize::from(p.hour % 24)] += p.events;
+        profiles.entry((p.user_id, p.organisation)).or_insert([0; 24])[usize::from(p.hour % 24)] += p.events;
     }
+    let profile_of = |h: &UserActivity| profiles.get(&(h.user_id.clone(), h.organisation.clone()));
     let usual = |profile: Option<&[u64; 24]>, hour: usize| -> bool {
         let Some(p) = profile else { return false };
         let total: u64 = p.iter().sum();
@@ -346,20 +352,23 @@ async fn out_of_hours<S: TelemetryStore>(store: &S, ctx: &Context<'_>) -> Result
     // Unusual hours, gathered per user and local day. An hour that carries straight on from a
     // usual one (work running over the end of a shift) counts as usual too: `hours` is ordered by
     // user and bucket, so the hour before is the previous row.
-    let mut days: BTreeMap<(String, i64), Vec<&UserActivity>> = BTreeMap::new();
-    let mut previous: Option<(&str, i64, bool)> = None;
+    let mut days: BTreeMap<(String, String, i64), Vec<&UserActivity>> = BTreeMap::new();
+    let mut previous: Option<(&str, &str, i64, bool)> = None;
     for h in &hours {
         let hour = (h.bucket.rem_euclid(NS_PER_DAY) / NS_PER_HOUR) as usize;
-        let carries_on =
-            previous.is_some_and(|(user, bucket, fine)| fine && user == h.user_id && bucket == h.bucket - NS_PER_HOUR);
-        let fine = usual(profiles.get(&h.user_id), hour) || carries_on;
+        let carries_on = previous.is_some_and(|(user, org, bucket, fine)| {
+            fine && user == h.user_id && org == h.organisation && bucket == h.bucket - NS_PER_HOUR
+        });
+        let fine = usual(profile_of(h), hour) || carries_on;
         if !fine {
-            days.entry((h.user_id.clone(), h.bucket.div_euclid(NS_PER_DAY))).or_default().push(h);
+            days.entry((h.user_id.clone(), h.organisation.clone(), h.bucket.div_euclid(NS_PER_DAY)))
+                .or_default()
+                .push(h);
         }
-        previous = Some((&h.user_id, h.bucket, fine));
+        previous = Some((&h.user_id, &h.organisation, h.bucket, fine));
     }
     let mut out = Vec::new();
-    for ((_, day), hs) in days {
+    for ((_, _, day), hs) in days {
         let first = hs[0];
         let events: u64 = hs.iter().map(|h| h.events).sum();
         let hours_text: Vec<String> = hs
@@ -369,7 +378,7 @@ async fn out_of_hours<S: TelemetryStore>(store: &S, ctx: &Context<'_>) -> Result
                 hour_range(hour, hour + 1)
             })
             .collect();
-        let usual_text = match profiles.get(&first.user_id) {
+        let usual_text = match profile_of(first) {
             Some(p) if p.iter().sum::<u64>() >= cfg.min_history_events => {
                 let total: u64 = p.iter().sum();
                 let busy: Vec<bool> = (0..24).map(|h| p[h] as f64 >= cfg.usual_share * total as f64).collect();

@@ -202,6 +202,8 @@ pub struct UserActivity {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct HourProfile {
     pub user_id: String,
+    /// Per organisation the user acted for: habits at one trust say nothing about another.
+    pub organisation: String,
     pub hour: u8,
     pub events: u64,
 }

@@ -111,15 +111,15 @@ impl SqliteStore {
         }
         let off_count = if q.count_off_hours { format!("sum({off})") } else { "0".to_string() };
         let sql = format!(
-            "SELECT actor_user_id, max(actor_role), max(actor_org), {bucket} AS bucket, count(*),
+            "SELECT actor_user_id, max(actor_role), actor_org, {bucket} AS bucket, count(*),
                     count(DISTINCT NULLIF(nhs_number, '')), sum(action = 'export'), sum(action = 'print'),
                     sum(action = 'search'), sum(action = 'break-glass'), sum(outcome <> 'success'), {off_count},
                     min(seq), min(occurred_ns), max(occurred_ns)
              FROM audit_events
              WHERE occurred_ns >= ?1 AND occurred_ns < ?2 AND actor_user_id <> '' AND source_system <> '{AUDITOR_SOURCE}' {only_off}
-             GROUP BY actor_user_id, bucket
+             GROUP BY actor_user_id, actor_org, bucket
              HAVING sum(outcome <> 'success') >= ?3
-             ORDER BY actor_user_id, bucket"
+             ORDER BY actor_user_id, actor_org, bucket"
         );
         let rows = sqlx::query(AssertSqlSafe(sql))
             .bind(to_i64(q.from_ns)?)
@@ -158,15 +158,20 @@ impl SqliteStore {
     ) -> Result<Vec<HourProfile>, StoreError> {
         let hour = D.local_hour(clock, "occurred_ns");
         let sql = format!(
-            "SELECT actor_user_id, {hour} AS hour, count(*) FROM audit_events
+            "SELECT actor_user_id, actor_org, {hour} AS hour, count(*) FROM audit_events
              WHERE occurred_ns >= ?1 AND occurred_ns < ?2 AND actor_user_id <> '' AND source_system <> '{AUDITOR_SOURCE}'
-             GROUP BY actor_user_id, hour ORDER BY actor_user_id, hour"
+             GROUP BY actor_user_id, actor_org, hour ORDER BY actor_user_id, actor_org, hour"
         );
         let rows =
             sqlx::query(AssertSqlSafe(sql)).bind(to_i64(from_ns)?).bind(to_i64(to_ns)?).fetch_all(self.pool()).await?;
         rows.iter()
             .map(|r| {
-                Ok(HourProfile { user_id: r.try_get(0)?, hour: r.try_get::<i64, _>(1)? as u8, events: count(r, 2)? })
+                Ok(HourProfile {
+                    user_id: r.try_get(0)?,
+                    organisation: r.try_get(1)?,
+                    hour: r.try_get::<i64, _>(2)? as u8,
+                    events: count(r, 3)?,
+                })
             })
             .collect()
     }

@@ -142,7 +142,13 @@ pub async fn list_page(
     let findings = store(&state)?;
     let filter = list_filter(&q, &user.account)?;
     let rows = findings.list(&filter).await.map_err(failed)?.iter().map(FindingRow::from).collect();
-    let counts = findings.counts().await.map_err(failed)?.into_iter().map(|(s, n)| (s.label(), n)).collect();
+    let counts = findings
+        .counts(&user.account.organisations)
+        .await
+        .map_err(failed)?
+        .into_iter()
+        .map(|(s, n)| (s.label(), n))
+        .collect();
     let page = ListPage {
         title: "Audit findings",
         user: Some(user.view()),
@@ -238,8 +244,11 @@ pub async fn finding_page(
     state.record_auditor(&user.account, search).await?;
     let mut evidence = Vec::new();
     if let Some(telemetry) = state.store() {
+        // The evidence is the user's events at the finding's organisation only: what they did at
+        // another organisation is that organisation's to see.
         let filter = AuditFilter {
             user_id: Some(finding.user_id.clone()),
+            organisation: (!finding.organisation.is_empty()).then(|| finding.organisation.clone()),
             nhs_number: (!finding.nhs_number.is_empty()).then(|| finding.nhs_number.clone()),
             from_ns: Some(finding.from_ns),
             to_ns: Some(finding.to_ns),

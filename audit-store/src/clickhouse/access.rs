@@ -31,13 +31,13 @@ pub fn user_activity(q: &ActivityQuery) -> String {
     }
     let off_count = if q.count_off_hours { format!("uniqExactIf(Seq, {off})") } else { "toUInt64(0)".to_string() };
     format!(
-        "SELECT ActorUserId AS user_id, any(ActorRole) AS role, any(ActorOrg) AS organisation, {bucket} AS bucket, \
+        "SELECT ActorUserId AS user_id, any(ActorRole) AS role, ActorOrg AS organisation, {bucket} AS bucket, \
          uniqExact(Seq) AS events, uniqExactIf(NhsNumber, NhsNumber != '') AS patients, \
          uniqExactIf(Seq, Action = 'export') AS exports, uniqExactIf(Seq, Action = 'print') AS prints, \
          uniqExactIf(Seq, Action = 'search') AS searches, uniqExactIf(Seq, Action = 'break-glass') AS break_glass, \
          uniqExactIf(Seq, Outcome != 'success') AS failed, {off_count} AS off_hours, min(Seq) AS first_seq, \
          min(OccurredNs) AS first_ns, max(OccurredNs) AS last_ns \
-         FROM {} GROUP BY user_id, bucket HAVING failed >= {} ORDER BY user_id, bucket",
+         FROM {} GROUP BY user_id, organisation, bucket HAVING failed >= {} ORDER BY user_id, organisation, bucket",
         events(q.from_ns, q.to_ns, &filter),
         q.min_failed
     )
@@ -45,8 +45,8 @@ pub fn user_activity(q: &ActivityQuery) -> String {
 
 pub fn hour_profiles(from_ns: u64, to_ns: u64, clock: &LocalClock) -> String {
     format!(
-        "SELECT ActorUserId AS user_id, toUInt8({}) AS hour, uniqExact(Seq) AS events FROM {} \
-         GROUP BY user_id, hour ORDER BY user_id, hour",
+        "SELECT ActorUserId AS user_id, ActorOrg AS organisation, toUInt8({}) AS hour, uniqExact(Seq) AS events \
+         FROM {} GROUP BY user_id, organisation, hour ORDER BY user_id, organisation, hour",
         D.local_hour(clock, "OccurredNs"),
         events(from_ns, to_ns, "")
     )
@@ -272,6 +272,7 @@ struct ActivityRow {
 #[derive(Row, Deserialize)]
 struct ProfileRow {
     user_id: String,
+    organisation: String,
     hour: u8,
     events: u64,
 }
@@ -433,7 +434,10 @@ impl ClickHouseStore {
         clock: &LocalClock,
     ) -> Result<Vec<HourProfile>, StoreError> {
         let rows: Vec<ProfileRow> = self.client.query_raw(&hour_profiles(from_ns, to_ns, clock)).fetch_all().await?;
-        Ok(rows.into_iter().map(|r| HourProfile { user_id: r.user_id, hour: r.hour, events: r.events }).collect())
+        Ok(rows
+            .into_iter()
+            .map(|r| HourProfile { user_id: r.user_id, organisation: r.organisation, hour: r.hour, events: r.events })
+            .collect())
     }
 
     pub(super) async fn ch_patient_access(&self, q: &PatientAccessQuery) -> Result<Vec<PatientAccess>, StoreError> {

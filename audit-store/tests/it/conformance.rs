@@ -403,7 +403,40 @@ pub async fn access_aggregates_count_replays_once_and_use_the_newest_context<S: 
     );
     assert_eq!(store.audit_arrivals_after(4).await.unwrap(), None);
     let profile = store.hour_profiles(T0, T0 + DAY, &LocalClock::utc()).await.unwrap();
-    assert_eq!(profile, vec![HourProfile { user_id: "alice".into(), hour: 0, events: 3 }]);
+    assert_eq!(
+        profile,
+        vec![HourProfile { user_id: "alice".into(), organisation: "A81001".into(), hour: 0, events: 3 }]
+    );
+}
+
+/// A person who works for two organisations has two sets of activity, one each: findings built on
+/// them belong to one organisation, whose IG lead alone sees them.
+pub async fn activity_is_kept_apart_per_organisation<S: TelemetryStore>(store: &S) {
+    let at = |seq: u64, org: &str| {
+        let mut e = event(seq, "9000000009", "alice", T0 + seq);
+        e.actor.organisation = org.into();
+        e
+    };
+    let stored = chained(vec![at(1, "A81001"), at(2, "A81001"), at(3, "B82005")], T0);
+    store.insert_audit_events(&stored).await.unwrap();
+    let query = ActivityQuery {
+        from_ns: T0,
+        to_ns: T0 + DAY,
+        bucket_ns: DAY,
+        bucket_offset_ns: 0,
+        clock: LocalClock::utc(),
+        working: WorkingHours::default(),
+        min_failed: 0,
+        only_off_hours: false,
+        only_failed: false,
+        count_off_hours: false,
+    };
+    let rows = store.user_activity(&query).await.unwrap();
+    let got: Vec<(&str, u64)> = rows.iter().map(|r| (r.organisation.as_str(), r.events)).collect();
+    assert_eq!(got, [("A81001", 2), ("B82005", 1)]);
+    let profile = store.hour_profiles(T0, T0 + DAY, &LocalClock::utc()).await.unwrap();
+    let got: Vec<(&str, u64)> = profile.iter().map(|p| (p.organisation.as_str(), p.events)).collect();
+    assert_eq!(got, [("A81001", 2), ("B82005", 1)]);
 }
 
 pub async fn samples_are_seeded_stratified_and_the_same_on_every_backend<S: TelemetryStore>(store: &S) {
@@ -765,6 +798,7 @@ conformance_suite!(
     retention_drops_old_days_and_the_chain_still_verifies,
     an_empty_store_has_an_empty_valid_chain,
     access_aggregates_count_replays_once_and_use_the_newest_context,
+    activity_is_kept_apart_per_organisation,
     samples_are_seeded_stratified_and_the_same_on_every_backend,
 );
 

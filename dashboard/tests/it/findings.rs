@@ -15,9 +15,9 @@ use crate::assurance::{message_with, smtp};
 use crate::web::{get, post, sign_in};
 
 pub(crate) const PASSWORD: &str = "correct horse battery";
-const SEC: u64 = 1_000_000_000;
+pub(crate) const SEC: u64 = 1_000_000_000;
 /// Tuesday 3 November 2026, 10:00 GMT.
-const AT: u64 = 1_793_700_000 * SEC;
+pub(crate) const AT: u64 = 1_793_700_000 * SEC;
 pub(crate) const RELATIVE: &str = "9990001235";
 
 pub(crate) fn read(i: u64, user: &str, org: &str, nhs: &str) -> AuditEvent {
@@ -73,7 +73,7 @@ impl Rig {
         self.store.commit_ingest(received, vec![batch]).await.unwrap();
     }
 
-    fn monitor(&self, mailer: Option<Mailer>, notify: Vec<String>) -> AuditMonitor {
+    pub(crate) fn monitor(&self, mailer: Option<Mailer>, notify: Vec<String>) -> AuditMonitor {
         let config = AuditConfig { notify, ..AuditConfig::default() };
         AuditMonitor::new(
             audit_store::AnyStore::Sqlite(self.store.clone()),

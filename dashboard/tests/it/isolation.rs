@@ -23,3 +23,36 @@ async fn an_account_scoped_to_one_organisation_gets_no_assurance_pack_of_all_of_
     let download = get(&rig.app, "/reports/download?report=dspt&from=2026-10-01&to=2026-11-01", &unscoped).await;
     assert_eq!(download.status, StatusCode::OK);
 }
+
+/// A locum exports in bulk at two practices on the same day: that is two findings, one per
+/// organisation, each with only its own organisation's events as evidence, and an IG lead of one
+/// organisation counts and sees only theirs.
+#[tokio::test]
+async fn a_person_working_for_two_organisations_makes_one_finding_each_with_its_own_evidence() {
+    use crate::findings::{read, AT, SEC};
+    let mut rig = rig().await;
+    let exports = |org: &str, first: u64| -> Vec<audit_store::AuditEvent> {
+        (first..first + 25)
+            .map(|i| {
+                let mut e = read(i, "locum1", org, "");
+                e.action = audit_store::Action::Export;
+                e
+            })
+            .collect()
+    };
+    rig.add([exports("A81001", 1), exports("B82005", 100)].concat()).await;
+    let round = rig.monitor(None, vec![]).round(AT + 3_600 * SEC).await.unwrap();
+    let mut raised: Vec<(&str, &str)> =
+        round.scan.raised.iter().map(|f| (f.rule.as_str(), f.organisation.as_str())).collect();
+    raised.sort();
+    assert_eq!(raised, [("bulk_or_unusual", "A81001"), ("bulk_or_unusual", "B82005")], "{:#?}", round.scan.raised);
+    let b = round.scan.raised.iter().find(|f| f.organisation == "B82005").unwrap();
+
+    let (scoped, _) = sign_in(&rig.app, "ig-b82005", PASSWORD).await;
+    let list = get(&rig.app, "/audit/findings", &scoped).await;
+    assert!(list.body.contains("Open: <strong>1</strong>"), "counts only what the reader sees: {}", list.body);
+    let page = get(&rig.app, &format!("/audit/findings/{}", b.id), &scoped).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(page.body.matches("<td>export</td>").count(), 25, "B82005's events only: {}", page.body);
+    assert!(!page.body.contains("A81001"), "{}", page.body);
+}
