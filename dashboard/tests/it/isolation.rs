@@ -56,3 +56,65 @@ async fn a_person_working_for_two_organisations_makes_one_finding_each_with_its_
     assert_eq!(page.body.matches("<td>export</td>").count(), 25, "B82005's events only: {}", page.body);
     assert!(!page.body.contains("A81001"), "{}", page.body);
 }
+
+/// Every route an IG lead may use, walked as an IG lead of organisation B82005 on a dashboard whose
+/// data is organisation A81001's (a finding, a sample, audit events, canary runs): nothing of A81001
+/// appears in any page, form answer, API reply or export, counts included.
+#[tokio::test]
+async fn an_ig_lead_of_one_organisation_sees_nothing_of_another_on_any_route() {
+    use audit_store::TelemetryStore;
+    use dashboard::accounts::Role;
+    use dashboard::web::ROUTES;
+
+    use crate::findings::{draw_sample, raise};
+    use crate::web::post;
+    let mut rig = rig().await;
+    let finding = raise(&mut rig).await;
+    let now = audit_store::Clock::System.now_ns_i64() as u64;
+    rig.store.insert_spans(&crate::hazards::canary_run(7, now - 60_000_000_000, false)).await.unwrap();
+    let (ig, _) = sign_in(&rig.app, "ig", PASSWORD).await;
+    let sample = draw_sample(&rig.app, &ig, "1", "7").await;
+
+    let (b, _) = sign_in(&rig.app, "ig-b82005", PASSWORD).await;
+    let csrf = get(&rig.app, "/", &b).await.csrf();
+    // A's marks: its ODS code, its user, its patients' masked NHS numbers.
+    let leaks = |body: &str| -> Vec<&'static str> {
+        ["A81001", "recep1", "1235"].into_iter().filter(|mark| body.contains(mark)).collect()
+    };
+    let mut walked = 0;
+    for route in ROUTES.iter().filter(|r| r.roles.contains(&Role::IgLead) && r.path != "/logout") {
+        let id = if route.path.contains("/findings/") { finding.to_string() } else { sample.clone() };
+        let path = route.path.replace("{id}", &id);
+        let path = match path.as_str() {
+            // Everything in the period: what A did must not be among it (a query naming A's user
+            // would only echo what the reader typed).
+            "/audit/search" | "/api/v1/audit/search" => format!("{path}?from=2026-11-01&to=2026-12-01"),
+            "/audit/coverage" | "/api/v1/audit/coverage" => format!("{path}?year=2026"),
+            "/reports/download" => format!("{path}?report=dspt&from=2026-10-01&to=2026-12-01"),
+            p if p.ends_with("/export") => format!("{p}?format=csv"),
+            p => p.to_string(),
+        };
+        let reply = if route.method == "GET" {
+            get(&rig.app, &path, &b).await
+        } else {
+            let fields = [("csrf", csrf.as_str()), ("seq", "1"), ("reason", "audit review"), ("note", "x")];
+            post(&rig.app, &path, &b, &fields).await
+        };
+        assert!(
+            leaks(&reply.body).is_empty(),
+            "{} {path} ({}) shows {:?}:\n{}",
+            route.method,
+            reply.status,
+            leaks(&reply.body),
+            reply.body
+        );
+        walked += 1;
+    }
+    assert!(walked >= 15, "walked {walked} routes");
+    // The data is there: an IG lead over every organisation sees A's marks on the same routes.
+    for path in
+        ["/audit/findings", "/api/v1/audit/search?from=2026-11-01&to=2026-12-01", &format!("/audit/samples/{sample}")]
+    {
+        assert!(!leaks(&get(&rig.app, path, &ig).await.body).is_empty(), "{path} shows nothing of A even unscoped");
+    }
+}
