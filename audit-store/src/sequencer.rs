@@ -15,6 +15,8 @@ use crate::StoreError;
 pub const SCHEMA: &str = include_str!("../migrations/sqlite/0002_sequencer.sql");
 /// Then this, which keeps what each event said (see `sequence`).
 pub const CONTENT_COLUMN: &str = include_str!("../migrations/sqlite/0005_sequencer_content.sql");
+/// Then this, which keys event ids by source system.
+pub const PER_SOURCE: &str = include_str!("../migrations/sqlite/0007_sequencer_per_source.sql");
 
 /// What the sequencer did with a batch.
 #[derive(Debug, Default)]
@@ -37,10 +39,16 @@ pub async fn sequence(
     let mut out = Sequenced::default();
     for event in events {
         let content = digest(&event)?;
-        let taken: Option<String> = sqlx::query_scalar("SELECT content FROM audit_sequencer_ids WHERE event_id = ?")
-            .bind(&event.event_id)
-            .fetch_optional(&mut *conn)
-            .await?;
+        // Ids are the sender's: the same id from another source is another event. Ids chained
+        // before sources were kept (source '') are retries from any source.
+        let taken: Option<String> = sqlx::query_scalar(
+            "SELECT content FROM audit_sequencer_source_ids WHERE event_id = ?1 AND source IN (?2, '') \
+             ORDER BY source DESC LIMIT 1",
+        )
+        .bind(&event.event_id)
+        .bind(&event.source_system)
+        .fetch_optional(&mut *conn)
+        .await?;
         match taken {
             // Chained before contents were kept: taken for a retry, as it always was.
             Some(before) if before.is_empty() || before == content => {
@@ -54,7 +62,8 @@ pub async fn sequence(
             None => {}
         }
         let record = link(head.as_ref(), received_ns, event);
-        sqlx::query("INSERT INTO audit_sequencer_ids (event_id, seq, content) VALUES (?, ?, ?)")
+        sqlx::query("INSERT INTO audit_sequencer_source_ids (source, event_id, seq, content) VALUES (?, ?, ?, ?)")
+            .bind(&record.event.source_system)
             .bind(&record.event.event_id)
             .bind(to_i64(record.seq)?)
             .bind(&content)

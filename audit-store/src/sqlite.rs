@@ -63,6 +63,20 @@ fn store_migrator() -> Migrator {
             AssertSqlSafe(sequencer::CONTENT_COLUMN).into_sql_str(),
             false,
         ),
+        Migration::new(
+            6,
+            "event ids per source".into(),
+            MigrationType::Simple,
+            AssertSqlSafe(include_str!("../migrations/sqlite/0006_event_ids_per_source.sql")).into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            7,
+            "sequencer per source".into(),
+            MigrationType::Simple,
+            AssertSqlSafe(sequencer::PER_SOURCE).into_sql_str(),
+            false,
+        ),
     ])
 }
 

@@ -27,6 +27,18 @@ pub struct Limits {
     pub max_records: usize,
 }
 
+/// The source system an event is stored under: the ingest token's source, which the sender cannot
+/// choose; a different system the body names is kept after it (`epr/pharmacy-module`), so what it
+/// said is not lost and cannot pass for another source. Event ids are unique per stored source.
+pub fn stamp_source(token_source: &str, claimed: &str) -> String {
+    let claimed = claimed.trim();
+    if claimed.is_empty() || claimed.eq_ignore_ascii_case(token_source) {
+        token_source.to_string()
+    } else {
+        format!("{token_source}/{claimed}")
+    }
+}
+
 /// Splits a body into records: `[...]`, one object (possibly a FHIR Bundle), or NDJSON lines.
 pub fn parse(body: &[u8], limits: Limits) -> Result<(Vec<AuditEvent>, Vec<RecordError>), IngestError> {
     let text = std::str::from_utf8(body).map_err(|e| IngestError::Undecodable(format!("body is not UTF-8: {e}")))?;

@@ -285,7 +285,7 @@ async fn audit(State(state): State<CollectorState>, headers: HeaderMap, body: Bo
 }
 
 async fn audit_inner(state: &CollectorState, headers: &HeaderMap, body: Body) -> Result<Response, IngestError> {
-    let (_, mut held) = state.authenticate(headers)?;
+    let (source, mut held) = state.authenticate(headers)?;
     if WireFormat::from_headers(headers, Some(WireFormat::Json))? != WireFormat::Json {
         return Err(IngestError::UnsupportedMediaType("application/x-protobuf (audit events are JSON)".into()));
     }
@@ -296,7 +296,11 @@ async fn audit_inner(state: &CollectorState, headers: &HeaderMap, body: Body) ->
         max_future_skew_ns: state.config.max_future_skew_secs.saturating_mul(NANOS_PER_SEC),
         max_records: state.config.max_audit_records,
     };
-    let (events, errors) = audit::parse(&body, limits)?;
+    let (mut events, errors) = audit::parse(&body, limits)?;
+    // The source is the token's, not the body's say: see `audit::stamp_source`.
+    for event in &mut events {
+        event.source_system = audit::stamp_source(&source, &event.source_system);
+    }
     state.metrics.received.get_or_create(&AUDIT).inc_by((events.len() + errors.len()) as u64);
     if !errors.is_empty() {
         state

@@ -99,6 +99,13 @@ impl Spool {
                 AssertSqlSafe(sequencer::CONTENT_COLUMN).into_sql_str(),
                 false,
             ),
+            Migration::new(
+                7,
+                "sequencer per source".into(),
+                MigrationType::Simple,
+                AssertSqlSafe(sequencer::PER_SOURCE).into_sql_str(),
+                false,
+            ),
         ]);
         migrator.run(&pool).await?;
         let spool = Spool {

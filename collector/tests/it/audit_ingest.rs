@@ -160,3 +160,34 @@ async fn no_ingest_token_may_write_as_pathwatchs_own_sources() {
     assert_eq!(refused, [("forged", "source_system"), ("canary", "source_system")], "{reply}");
     assert!(reply["rejected"][0]["message"].as_str().unwrap().contains("reserved for the auditors' own trail"));
 }
+
+/// The stored source is the token's (the body's claim kept after it), and an event id is the
+/// sender's own: another source's event with the same id is another event, not a duplicate.
+#[tokio::test]
+async fn the_source_is_the_tokens_and_event_ids_are_unique_per_source() {
+    let h = Harness::with_tokens(&[("epr", "epr-token-0123456789"), ("lab", "lab-token-0123456789")]).await;
+    let send_as = |token: &'static str, body: Value| {
+        let request = post("/v1/audit", Some("application/json"), Some(token), serde_json::to_vec(&body).unwrap());
+        async { h.send(request).await }
+    };
+    let (status, bytes, _) = send_as("epr-token-0123456789", json!([event("shared-1")])).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&bytes));
+    let mut lab = event("shared-1");
+    lab["source_system"] = json!("lab");
+    let (status, bytes, _) = send_as("lab-token-0123456789", json!([lab])).await;
+    let reply: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!((status, reply["accepted"].as_u64()), (200, Some(1)), "not taken for a duplicate: {reply}");
+    let stored: Vec<(String, String)> = h
+        .store
+        .audit_events(&all())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.event.event_id, e.event.source_system))
+        .collect();
+    assert_eq!(stored, [("shared-1".into(), "epr/ehr".into()), ("shared-1".into(), "lab".into())]);
+    // A retry is still a retry from its own source.
+    let (_, bytes, _) = send_as("epr-token-0123456789", json!([event("shared-1")])).await;
+    assert_eq!(serde_json::from_slice::<Value>(&bytes).unwrap()["duplicates"], 1);
+    assert_eq!(chain::verify(&h.store, 100).await.unwrap().first_break, None);
+}
