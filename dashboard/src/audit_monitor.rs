@@ -13,6 +13,7 @@ use audit_store::AnyStore;
 use serde::{Deserialize, Serialize};
 
 use crate::notify::Mailer;
+use std::collections::BTreeMap;
 
 /// `[audit]` in the configuration file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -24,8 +25,12 @@ pub struct AuditConfig {
     /// thresholds, late context such as relationships loaded after the access).
     pub rescan_every_hours: u64,
     pub rescan_days: u32,
-    /// Who is e-mailed about new high-severity findings (the SMTP server is `[alerts.email]`'s).
+    /// Who is e-mailed about every new high-severity finding, of every organisation (the SMTP
+    /// server is `[alerts.email]`'s): people who may read them all.
     pub notify: Vec<String>,
+    /// Who is e-mailed about an organisation's findings only, by ODS code: an IG lead of one trust
+    /// hears of that trust's findings and of no other's.
+    pub notify_by_organisation: std::collections::BTreeMap<String, Vec<String>>,
     /// The rules' settings: `[audit.rules.<rule>]`.
     pub rules: RulesConfig,
 }
@@ -37,6 +42,7 @@ impl Default for AuditConfig {
             rescan_every_hours: 24,
             rescan_days: 7,
             notify: Vec::new(),
+            notify_by_organisation: Default::default(),
             rules: RulesConfig::default(),
         }
     }
@@ -56,6 +62,9 @@ impl AuditConfig {
         }
         if !self.notify.is_empty() {
             crate::notify::check_addresses("audit.notify", &self.notify)?;
+        }
+        for (org, addresses) in &self.notify_by_organisation {
+            crate::notify::check_addresses(&format!("audit.notify_by_organisation.{org}"), addresses)?;
         }
         self.rules.validate("audit.rules")
     }
@@ -120,21 +129,32 @@ impl AuditMonitor {
             scan.candidates += rescan.candidates;
         }
         let mut round = AuditRound { scan, notified: Vec::new() };
-        let (Some(mailer), false) = (&self.mailer, self.config.notify.is_empty()) else {
+        let nobody = self.config.notify.is_empty() && self.config.notify_by_organisation.is_empty();
+        let (Some(mailer), false) = (&self.mailer, nobody) else {
             return Ok(round);
         };
         let due = self.scanner.findings.unnotified(Severity::High).await.map_err(|e| e.to_string())?;
-        if due.is_empty() {
-            return Ok(round);
-        }
-        let (subject, body) = notice(&due, &self.public_url);
-        match mailer.send(&self.config.notify, &subject, body, None).await {
-            Ok(()) => {
-                let ids: Vec<i64> = due.iter().map(|f| f.id).collect();
-                self.scanner.findings.mark_notified(&ids, now_ns).await.map_err(|e| e.to_string())?;
-                round.notified = ids;
+        // One e-mail per set of recipients, holding only the findings each of them may read.
+        let mut by_recipients: BTreeMap<Vec<String>, Vec<Finding>> = BTreeMap::new();
+        for finding in due {
+            let mut to = self.config.notify.clone();
+            to.extend(self.config.notify_by_organisation.get(&finding.organisation).cloned().unwrap_or_default());
+            to.sort();
+            to.dedup();
+            if !to.is_empty() {
+                by_recipients.entry(to).or_default().push(finding);
             }
-            Err(e) => tracing::warn!(error = %e, "audit finding notice not delivered; trying again next round"),
+        }
+        for (to, findings) in by_recipients {
+            let (subject, body) = notice(&findings, &self.public_url);
+            match mailer.send(&to, &subject, body, None).await {
+                Ok(()) => {
+                    let ids: Vec<i64> = findings.iter().map(|f| f.id).collect();
+                    self.scanner.findings.mark_notified(&ids, now_ns).await.map_err(|e| e.to_string())?;
+                    round.notified.extend(ids);
+                }
+                Err(e) => tracing::warn!(error = %e, "audit finding notice not delivered; trying again next round"),
+            }
         }
         Ok(round)
     }

@@ -118,3 +118,39 @@ async fn an_ig_lead_of_one_organisation_sees_nothing_of_another_on_any_route() {
         assert!(!leaks(&get(&rig.app, path, &ig).await.body).is_empty(), "{path} shows nothing of A even unscoped");
     }
 }
+
+/// The e-mail about high-severity findings goes, per organisation, only to those who may read that
+/// organisation's findings: B82005's IG lead hears of B82005's finding and not of A81001's.
+#[tokio::test]
+async fn finding_notices_go_to_each_organisation_only_about_its_own_findings() {
+    use crate::findings::{read, AT, RELATIVE, SEC};
+    use dashboard::audit_monitor::{AuditConfig, AuditMonitor};
+    let Some((email, maildir)) = crate::assurance::smtp() else { return };
+    let mut rig = rig().await;
+    let config = AuditConfig {
+        notify_by_organisation: [
+            ("A81001".to_string(), vec!["isolation-a@example.org".to_string()]),
+            ("B82005".to_string(), vec!["isolation-b@example.org".to_string()]),
+        ]
+        .into(),
+        ..AuditConfig::default()
+    };
+    let monitor = AuditMonitor::new(
+        audit_store::AnyStore::Sqlite(rig.store.clone()),
+        rig.findings.clone(),
+        config,
+        Some(dashboard::notify::Mailer::new(&email).unwrap()),
+        "https://pathwatch.example.org".into(),
+    );
+    // The same receptionist opens a relative's record at two organisations: one finding each.
+    rig.add(vec![read(1, "recep1", "A81001", RELATIVE), read(2, "recep1", "B82005", RELATIVE)]).await;
+    let round = monitor.round(AT + 3_600 * SEC).await.unwrap();
+    assert_eq!(round.notified.len(), 2, "{:#?}", round.scan.raised);
+    let id_of = |org: &str| round.scan.raised.iter().find(|f| f.organisation == org).unwrap().id;
+    let (a, b) = (id_of("A81001"), id_of("B82005"));
+    let to_b = crate::assurance::message_with(&maildir, &["isolation-b@example.org", "high-severity"]).await;
+    assert!(to_b.contains(&format!("/audit/findings/{b}")), "{to_b}");
+    assert!(!to_b.contains(&format!("/audit/findings/{a}")) && !to_b.contains("A81001"), "{to_b}");
+    let to_a = crate::assurance::message_with(&maildir, &["isolation-a@example.org", "high-severity"]).await;
+    assert!(to_a.contains(&format!("/audit/findings/{a}")) && !to_a.contains(&format!("/audit/findings/{b}")));
+}
