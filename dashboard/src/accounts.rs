@@ -139,13 +139,17 @@ impl Account {
 pub const OIDC_PREFIX: &str = "oidc-";
 
 /// Who an identity provider says someone is, and what they may do here.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct OidcIdentity {
     pub issuer: String,
     pub subject: String,
     pub display_name: Option<String>,
     pub role: Role,
     pub organisations: Vec<String>,
+    /// Every (role, organisations) the person could act as, when there is more than one and they
+    /// chose none at the provider: they choose here, before a session starts.
+    #[serde(default)]
+    pub alternatives: Vec<(Role, Vec<String>)>,
 }
 
 impl OidcIdentity {
@@ -201,6 +205,7 @@ fn migrator() -> Migrator {
         migration(8, "alert_evaluations", include_str!("../migrations/0008_alert_evaluations.sql")),
         migration(9, "oidc_login_peer", include_str!("../migrations/0009_oidc_login_peer.sql")),
         migration(10, "signed_in", include_str!("../migrations/0010_signed_in.sql")),
+        migration(11, "oidc_choices", include_str!("../migrations/0011_oidc_choices.sql")),
     ])
 }
 

@@ -280,9 +280,13 @@ impl OidcProvider {
         // Where the provider pairs roles with organisations (CIS2's role profiles), a role counts
         // only in its own profile's organisation; else the claims are read as they stand.
         let source = if oidc_token::claim_values(&claims, &s.role_claim).is_empty() { &userinfo } else { &claims };
+        let mut alternatives = Vec::new();
         let (role, organisations) = match profiles(source, &s.role_claim, s.organisation_claim.as_deref()) {
             Some(profiles) => {
                 let selected = values(SELECTED_ROLE_CLAIM).into_iter().next();
+                if selected.is_none() {
+                    alternatives = grants(&profiles, &s.roles);
+                }
                 act_as(&profiles, selected.as_deref(), &s.roles)?
             }
             None => {
@@ -300,7 +304,8 @@ impl OidcProvider {
             }
         };
         let display_name = values(&s.name_claim).into_iter().next().map(|n| n.chars().take(200).collect());
-        Ok(OidcIdentity { issuer: s.issuer.clone(), subject, display_name, role, organisations })
+        let alternatives = if alternatives.len() > 1 { alternatives } else { Vec::new() };
+        Ok(OidcIdentity { issuer: s.issuer.clone(), subject, display_name, role, organisations, alternatives })
     }
 
     async fn exchange(&self, discovery: &Discovery, code: &str, verifier: &str) -> Result<Tokens, OidcError> {
@@ -496,6 +501,22 @@ pub fn act_as(
     let role = chosen.iter().filter_map(|p| mapped(p)).max_by_key(rank).ok_or(OidcError::NoRole)?;
     let organisations = chosen.iter().filter(|p| mapped(p) == Some(role)).flat_map(|p| p.org_codes.clone());
     Ok((role, ods_codes(organisations.collect())?))
+}
+
+/// Every Pathwatch role the profiles map to, each with the organisations of the profiles carrying
+/// it, highest role first: what a person without a selected role may choose to act as.
+pub fn grants(profiles: &[RoleProfile], roles: &BTreeMap<String, Role>) -> Vec<(Role, Vec<String>)> {
+    let mut by_role: BTreeMap<usize, (Role, Vec<String>)> = BTreeMap::new();
+    for p in profiles {
+        let Some(role) =
+            p.role_codes.iter().filter_map(|c| roles.get(c)).max_by_key(|r| Role::ALL.iter().position(|a| a == *r))
+        else {
+            continue;
+        };
+        let rank = Role::ALL.iter().position(|a| a == role).unwrap_or(0);
+        by_role.entry(rank).or_insert((*role, Vec::new())).1.extend(p.org_codes.iter().cloned());
+    }
+    by_role.into_values().rev().filter_map(|(role, orgs)| ods_codes(orgs).ok().map(|orgs| (role, orgs))).collect()
 }
 
 /// ODS codes as stored: upper case, sorted, each once. Something that is not a code is dropped;

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
-use crate::accounts::AccountError;
+use crate::accounts::{AccountError, OidcIdentity};
 use crate::oidc::{OidcError, OidcProvider};
 use crate::sessions::random_token;
 use crate::web::{cookie, render, set_cookie, DashboardState, UserView, SESSION_COOKIE};
@@ -217,6 +217,80 @@ async fn begin(state: &DashboardState, peer: String) -> Result<Response, OidcErr
     Ok(response)
 }
 
+#[derive(Template)]
+#[template(path = "oidc_choose.html")]
+struct ChoosePage {
+    title: &'static str,
+    user: Option<UserView>,
+    choices: Vec<(crate::accounts::Role, Vec<String>)>,
+}
+
+/// Keeps the verified identity for the person to choose a role (CIS2 gave several, none selected):
+/// the page lists them, and `POST /auth/oidc/choose` starts the session as the one chosen.
+async fn choose_first(state: &DashboardState, identity: OidcIdentity) -> Result<Response, OidcError> {
+    let token = random_token()?;
+    let pool = state.accounts().pool();
+    let now = state.now_ns_i64();
+    let stored = serde_json::to_string(&identity).map_err(|e| OidcError::Setup(e.to_string()))?;
+    sqlx::query("DELETE FROM oidc_choices WHERE created_ns < ?")
+        .bind(now - PENDING_FOR_NS)
+        .execute(pool)
+        .await
+        .map_err(AccountError::from)?;
+    sqlx::query("INSERT INTO oidc_choices (token_sha256, identity, created_ns) VALUES (?, ?, ?)")
+        .bind(digest(&token))
+        .bind(stored)
+        .bind(now)
+        .execute(pool)
+        .await
+        .map_err(AccountError::from)?;
+    let page = ChoosePage { title: "Choose your role", user: None, choices: identity.alternatives };
+    let mut response = render(StatusCode::OK, &page);
+    response.headers_mut().append(header::SET_COOKIE, browser_cookie(state, &token, PENDING_FOR_SECS));
+    Ok(response)
+}
+
+#[derive(serde::Deserialize)]
+pub struct ChoiceForm {
+    choice: usize,
+}
+
+/// `POST /auth/oidc/choose`: starts the session as the role the person chose. The choice is bound
+/// to this browser by a `SameSite=Lax` cookie (another site's form cannot send it) and used once.
+pub async fn choose(
+    State(state): State<DashboardState>,
+    headers: HeaderMap,
+    crate::web::WebForm(form): crate::web::WebForm<ChoiceForm>,
+) -> Response {
+    let result = async {
+        if !crate::web::same_origin(&headers) {
+            return Err(OidcError::BadCallback("The choice did not come from this site's page. Start again."));
+        }
+        let token = cookie(&headers, &crate::web::cookie_name(state.web_config(), BROWSER_COOKIE, COOKIE_PATH))
+            .unwrap_or_default();
+        let row: Option<(String, i64)> =
+            sqlx::query_as("DELETE FROM oidc_choices WHERE token_sha256 = ? RETURNING identity, created_ns")
+                .bind(digest(&token))
+                .fetch_optional(state.accounts().pool())
+                .await
+                .map_err(AccountError::from)?;
+        let Some((stored, _)) = row.filter(|(_, at)| state.now_ns_i64() - at <= PENDING_FOR_NS) else {
+            return Err(OidcError::BadCallback(
+                "This choice has expired or was already made. Start again from the sign-in page.",
+            ));
+        };
+        let mut identity: OidcIdentity =
+            serde_json::from_str(&stored).map_err(|e| OidcError::Setup(format!("a stored sign-in: {e}")))?;
+        let Some((role, organisations)) = identity.alternatives.get(form.choice).cloned() else {
+            return Err(OidcError::BadCallback("That is not one of the roles offered. Start again."));
+        };
+        (identity.role, identity.organisations) = (role, organisations);
+        start_session(&state, &identity).await
+    }
+    .await;
+    result.unwrap_or_else(|e| problem(&state, e))
+}
+
 /// `GET /auth/oidc/callback`: checks the pending sign-in, lets the provider vouch for the person,
 /// creates or refreshes their account and starts a session.
 pub async fn callback(State(state): State<DashboardState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
@@ -264,7 +338,18 @@ async fn finish(state: &DashboardState, headers: &HeaderMap, query: &str) -> Res
         "The sign-in service sent you back without a sign-in code. Start again from the sign-in page.",
     ))?;
     let identity = provider.identify(&code, &pending.verifier, &pending.nonce).await?;
-    let account = state.accounts().sign_in_oidc(&identity).await?;
+    if !identity.alternatives.is_empty() {
+        return choose_first(state, identity).await;
+    }
+    start_session(state, &identity).await
+}
+
+/// Creates or refreshes the account for `identity` and starts its session.
+async fn start_session(
+    state: &DashboardState,
+    identity: &crate::accounts::OidcIdentity,
+) -> Result<Response, OidcError> {
+    let account = state.accounts().sign_in_oidc(identity).await?;
     let token = state.sessions().start(&account.name, state.now_ns_i64()).await?;
     tracing::info!(account = %account.name, role = %account.role, "signed in through OpenID Connect");
     // A page that moves on to `/` rather than a 303: the browser arrived here from the provider's

@@ -417,6 +417,7 @@ pub fn router(state: DashboardState) -> Router {
         .route("/logout", axum::routing::post(crate::signin::logout))
         .route("/auth/oidc/start", get(crate::oidc_web::start))
         .route("/auth/oidc/callback", get(crate::oidc_web::callback))
+        .route("/auth/oidc/choose", axum::routing::post(crate::oidc_web::choose))
         .route("/account/password", get(crate::signin::password_form).post(crate::signin::change_password))
         .route("/pathways/{id}", get(crate::pathway_page::pathway_page))
         .route("/hazards", get(crate::hazard_pages::log_page))

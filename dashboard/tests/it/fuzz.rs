@@ -178,6 +178,7 @@ fn every_route_answers_generated_queries_and_forms_without_a_server_error() {
         ("GET", "/login", false),
         ("GET", "/auth/oidc/start", false),
         ("GET", "/auth/oidc/callback", false),
+        ("POST", "/auth/oidc/choose", false),
     ]);
     let id = prop_oneof![
         Just("HAZ-001".to_string()),

@@ -13,7 +13,7 @@ use dashboard::RunningParts;
 use serde_json::json;
 
 use crate::fake_idp::{self, ClientCheck, FakeIdp, Signing};
-use crate::web::{get, send, sign_in, Reply};
+use crate::web::{get, post, send, sign_in, Reply};
 
 const REDIRECT_URI: &str = "http://127.0.0.1:8080/auth/oidc/callback";
 const SUBJECT_ACCOUNT: &str = "oidc-555021935107";
@@ -370,7 +370,8 @@ async fn a_cis2_role_reaches_only_the_organisation_of_its_own_role_profile() {
     cis2.roles =
         BTreeMap::from([("S0080:G0450:R0001".into(), Role::IgLead), ("S8000:G8000:R8000".into(), Role::Oncall)]);
     let rig = rig_with(cis2).await;
-    idp.set(|k| k.id_claims = claims(None));
+    // Selected at the provider: the IG lead role, over RTA only (not RTB as well).
+    idp.set(|k| k.id_claims = claims(Some("11")));
     let reply = sign_in_oidc(&rig.app).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     let account = rig.accounts.get(SUBJECT_ACCOUNT).await.unwrap();
@@ -470,4 +471,45 @@ async fn api_tokens_of_a_single_sign_on_account_stop_working_when_its_sign_in_is
     // Signing in again brings the token back.
     assert_eq!(sign_in_oidc(&rig.app).await.status, StatusCode::OK);
     assert_eq!(call().await.status, StatusCode::OK);
+}
+
+/// Several CIS2 roles and none selected at the provider: the person chooses here which to act as,
+/// and the session carries that role over that role's organisations only.
+#[tokio::test]
+async fn with_several_roles_and_none_selected_the_person_chooses_which_to_act_as() {
+    let idp = FakeIdp::start().await;
+    idp.set(|k| {
+        k.id_claims = json!({"roles": null, "org_codes": null, "nhsid_nrbac_roles": [
+            {"person_roleid": "11", "org_code": "RTA", "role_code": "S0080:G0450:R0001"},
+            {"person_roleid": "22", "org_code": "RTB", "role_code": "S8000:G8000:R8000"},
+        ]})
+    });
+    let mut cis2 = settings(&idp.url);
+    cis2.role_claim = "nhsid_nrbac_roles.role_code".into();
+    cis2.organisation_claim = Some("nhsid_nrbac_roles.org_code".into());
+    cis2.roles =
+        BTreeMap::from([("S0080:G0450:R0001".into(), Role::IgLead), ("S8000:G8000:R8000".into(), Role::Oncall)]);
+    let rig = rig_with(cis2).await;
+    let page = sign_in_oidc(&rig.app).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("ig_lead for RTA") && page.body.contains("oncall for RTB"), "{}", page.body);
+    assert!(page.cookie("__Host-pathwatch_session").is_none(), "no session before the choice");
+    let choice = page.cookie("__Secure-pathwatch_oidc").expect("the choice is bound to this browser");
+    let choose = |cookie: String, value: &'static str| {
+        let app = rig.app.clone();
+        async move { post(&app, "/auth/oidc/choose", &cookie, &[("choice", value)]).await }
+    };
+    // Without this browser's cookie, or with a choice not offered: refused, no session.
+    assert!(choose(String::new(), "1").await.cookie("__Host-pathwatch_session").is_none());
+    let out_of_range = choose(choice.clone(), "7").await;
+    assert_eq!(out_of_range.status, StatusCode::BAD_REQUEST, "{}", out_of_range.body);
+    // The choice was used up by that attempt: start again, and choose on-call at RTB.
+    let page = sign_in_oidc(&rig.app).await;
+    let chosen = choose(page.cookie("__Secure-pathwatch_oidc").unwrap(), "1").await;
+    assert_eq!(chosen.status, StatusCode::OK, "{}", chosen.body);
+    let session = chosen.cookie("__Host-pathwatch_session").expect("a session as the chosen role");
+    let account = rig.accounts.get(SUBJECT_ACCOUNT).await.unwrap();
+    assert_eq!((account.role, account.organisations), (Role::Oncall, vec!["RTB".to_string()]));
+    let home = get(&rig.app, "/", &session).await;
+    assert!(home.body.contains("acting as oncall for RTB"), "{}", home.body);
 }
