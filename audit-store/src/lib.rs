@@ -28,6 +28,9 @@ pub use crate::clock::{system_now_ns, Clock};
 pub use crate::error::{sqlite_unavailable, StoreError};
 pub use crate::model::*;
 pub use crate::nhs_number::NhsNumber;
+
+/// The most spans one read of a trace (or of the traces of a correlation id) returns: the earliest.
+pub const MAX_SPANS_PER_TRACE: usize = 10_000;
 pub use crate::sqlite::{open_pool, SqliteBatch, SqliteSpan, SqliteStore};
 
 /// What every telemetry backend offers. Writes are idempotent: spans are keyed by (trace id, span id)
@@ -40,7 +43,8 @@ pub trait TelemetryStore {
     /// Stores audit events that the [`sequencer`] has already placed in the chain.
     async fn insert_audit_events(&self, events: &[StoredAuditEvent]) -> Result<(), StoreError>;
 
-    /// Every span of one trace, oldest first.
+    /// The spans of one trace, oldest first: at most [`MAX_SPANS_PER_TRACE`], the earliest (a
+    /// runaway trace must not be read into memory whole).
     async fn trace(&self, trace_id: &str) -> Result<Vec<Span>, StoreError>;
 
     /// Every span carrying one correlation id (X-Correlation-ID / X-Request-ID), oldest first.

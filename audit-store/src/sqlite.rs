@@ -466,7 +466,10 @@ impl TelemetryStore for SqliteStore {
     }
 
     async fn trace(&self, trace_id: &str) -> Result<Vec<Span>, StoreError> {
-        let sql = format!("SELECT {SPAN_COLUMNS} FROM spans WHERE trace_id = ? ORDER BY start_ns, span_id");
+        let sql = format!(
+            "SELECT {SPAN_COLUMNS} FROM spans WHERE trace_id = ? ORDER BY start_ns, span_id LIMIT {}",
+            crate::MAX_SPANS_PER_TRACE
+        );
         let rows = sqlx::query(AssertSqlSafe(sql)).bind(trace_id).fetch_all(&self.pool).await?;
         rows.iter().map(span_from_row).collect()
     }
@@ -474,7 +477,8 @@ impl TelemetryStore for SqliteStore {
     async fn spans_by_correlation_id(&self, correlation_id: &str) -> Result<Vec<Span>, StoreError> {
         let sql = format!(
             "SELECT {SPAN_COLUMNS} FROM spans WHERE trace_id IN \
-             (SELECT trace_id FROM spans WHERE correlation_id = ?) ORDER BY start_ns, span_id"
+             (SELECT trace_id FROM spans WHERE correlation_id = ?) ORDER BY start_ns, span_id LIMIT {}",
+            crate::MAX_SPANS_PER_TRACE
         );
         let rows = sqlx::query(AssertSqlSafe(sql)).bind(correlation_id).fetch_all(&self.pool).await?;
         rows.iter().map(span_from_row).collect()

@@ -16,21 +16,24 @@ fn spans_where(condition: &str) -> String {
     format!("SELECT {SPAN_FIELDS} FROM spans WHERE {condition} ORDER BY TimestampNs, SpanId LIMIT 1 BY TraceId, SpanId")
 }
 
-/// The spans of one trace, reading only the days between its first start and last end.
+/// The spans of one trace, reading only the days between its first start and last end: at most
+/// `MAX_SPANS_PER_TRACE`, the earliest.
 pub fn trace_spans(trace_id: &str, start_ns: u64, end_ns: u64) -> String {
-    spans_where(&format!(
+    let spans = spans_where(&format!(
         "Timestamp >= toDateTime({}) AND Timestamp <= toDateTime({}) AND TraceId = {}",
         seconds(start_ns),
         seconds(end_ns),
         quote(trace_id)
-    ))
+    ));
+    format!("{spans} LIMIT {}", crate::MAX_SPANS_PER_TRACE)
 }
 
 pub fn spans_by_correlation_id(correlation_id: &str) -> String {
-    spans_where(&format!(
+    let spans = spans_where(&format!(
         "TraceId IN (SELECT TraceId FROM correlation_index WHERE CorrelationId = {})",
         quote(correlation_id)
-    ))
+    ));
+    format!("{spans} LIMIT {}", crate::MAX_SPANS_PER_TRACE)
 }
 
 /// The spans of one service in a few traces; the service and time narrow the primary key first.

@@ -409,6 +409,24 @@ pub async fn access_aggregates_count_replays_once_and_use_the_newest_context<S: 
     );
 }
 
+/// A runaway trace is read only so far: the earliest `MAX_SPANS_PER_TRACE` spans, by the trace id
+/// and by its correlation id alike.
+pub async fn a_trace_is_read_only_up_to_its_first_spans<S: TelemetryStore>(store: &S) {
+    let spans: Vec<Span> = (0..MAX_SPANS_PER_TRACE as u64 + 7)
+        .map(|i| {
+            let mut s = span(90, 0, T0 + i * MS, MS);
+            s.span_id = format!("{:016x}", 0x9000 + i);
+            s.correlation_id = "runaway".into();
+            s
+        })
+        .collect();
+    store.insert_spans(&spans).await.unwrap();
+    let read = store.trace(&spans[0].trace_id).await.unwrap();
+    assert_eq!(read.len(), MAX_SPANS_PER_TRACE);
+    assert_eq!((read[0].start_ns, read.last().unwrap().start_ns), (T0, T0 + (MAX_SPANS_PER_TRACE as u64 - 1) * MS));
+    assert_eq!(store.spans_by_correlation_id("runaway").await.unwrap().len(), MAX_SPANS_PER_TRACE);
+}
+
 /// A person who works for two organisations has two sets of activity, one each: findings built on
 /// them belong to one organisation, whose IG lead alone sees them.
 pub async fn activity_is_kept_apart_per_organisation<S: TelemetryStore>(store: &S) {
@@ -799,6 +817,7 @@ conformance_suite!(
     an_empty_store_has_an_empty_valid_chain,
     access_aggregates_count_replays_once_and_use_the_newest_context,
     activity_is_kept_apart_per_organisation,
+    a_trace_is_read_only_up_to_its_first_spans,
     samples_are_seeded_stratified_and_the_same_on_every_backend,
 );
 
