@@ -322,7 +322,9 @@ async fn clickhouse_stopped_mid_load_then_restarted_loses_nothing() {
     assert!(spool_batches(&collector).await > 0.0, "the spool holds the outage's batches");
     // Still ready: the spool takes what ClickHouse cannot, and the health report says so (once the
     // server's last connections have gone).
-    probe_until(&collector, |status, ready| status == 200 && ready["warnings"].as_u64() >= Some(1)).await;
+    // (The report is gathered at most every 2 s, and a fast load can fill the spool within that:
+    // then it is already 503 for the full spool, still with the warning.)
+    probe_until(&collector, |_, ready| ready["warnings"].as_u64() >= Some(1)).await;
     // Keep loading until the spool is full and ingest pushes back with 503.
     let started = Instant::now();
     while acked.pushed_back.load(Ordering::Relaxed) == 0 {
