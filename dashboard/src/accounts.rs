@@ -206,6 +206,7 @@ fn migrator() -> Migrator {
         migration(9, "oidc_login_peer", include_str!("../migrations/0009_oidc_login_peer.sql")),
         migration(10, "signed_in", include_str!("../migrations/0010_signed_in.sql")),
         migration(11, "oidc_choices", include_str!("../migrations/0011_oidc_choices.sql")),
+        migration(12, "session_grant", include_str!("../migrations/0012_session_grant.sql")),
     ])
 }
 

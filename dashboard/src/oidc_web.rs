@@ -350,7 +350,8 @@ async fn start_session(
     identity: &crate::accounts::OidcIdentity,
 ) -> Result<Response, OidcError> {
     let account = state.accounts().sign_in_oidc(identity).await?;
-    let token = state.sessions().start(&account.name, state.now_ns_i64()).await?;
+    let acting = Some((identity.role, identity.organisations.as_slice()));
+    let token = state.sessions().start_acting(&account.name, acting, state.now_ns_i64()).await?;
     tracing::info!(account = %account.name, role = %account.role, "signed in through OpenID Connect");
     // A page that moves on to `/` rather than a 303: the browser arrived here from the provider's
     // site, and after such a cross-site redirect chain it would withhold the new SameSite=Strict

@@ -892,7 +892,7 @@ impl FromRequestParts<DashboardState> for AnyUser {
         let token = cookie(&parts.headers, &name).ok_or(WebError::SignIn)?;
         let at_ns = state.now_ns();
         let session = state.inner.sessions.find(&token, at_ns as i64).await?.ok_or(WebError::SignIn)?;
-        let account = match state.inner.accounts.get(&session.account).await {
+        let mut account = match state.inner.accounts.get(&session.account).await {
             Ok(a) if !a.disabled => a,
             Ok(_) | Err(AccountError::NotFound(_)) => {
                 state.inner.sessions.end(&token).await?;
@@ -900,6 +900,10 @@ impl FromRequestParts<DashboardState> for AnyUser {
             }
             Err(e) => return Err(e.into()),
         };
+        // A session that chose its role acts as that, whatever another sign-in chose since.
+        if let Some((role, organisations)) = session.acting {
+            (account.role, account.organisations) = (role, organisations);
+        }
         // Kept for extractors that run after this one (`WebForm`), so they need not look again.
         parts.extensions.insert(SignedIn(account.role));
         Ok(AnyUser { account, csrf: session.csrf_token, token, path: parts.uri.path().to_string(), at_ns })

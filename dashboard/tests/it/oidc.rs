@@ -512,4 +512,16 @@ async fn with_several_roles_and_none_selected_the_person_chooses_which_to_act_as
     assert_eq!((account.role, account.organisations), (Role::Oncall, vec!["RTB".to_string()]));
     let home = get(&rig.app, "/", &session).await;
     assert!(home.body.contains("acting as oncall for RTB"), "{}", home.body);
+    // The same person signs in elsewhere as IG lead at RTA: that session is IG lead at RTA, and
+    // the first is still on-call at RTB (the role is the session's, not the account's).
+    let page = sign_in_oidc(&rig.app).await;
+    let second = choose(page.cookie("__Secure-pathwatch_oidc").unwrap(), "0").await;
+    let second = second.cookie("__Host-pathwatch_session").expect("a second session");
+    assert!(get(&rig.app, "/", &second).await.body.contains("acting as ig_lead for RTA"));
+    assert!(get(&rig.app, "/", &session).await.body.contains("acting as oncall for RTB"));
+    assert_eq!(
+        get(&rig.app, "/audit/findings", &session).await.status,
+        StatusCode::FORBIDDEN,
+        "on-call reads no findings"
+    );
 }
