@@ -30,6 +30,17 @@ fn digest(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
 }
 
+/// Ties a sign-in waiting for its role to be chosen to this browser: `__Host-` with `Path=/`, so
+/// no other host (a sibling subdomain) can plant one of its own here.
+const CHOICE_COOKIE: &str = "pathwatch_oidc_choice";
+
+fn choice_cookie(state: &DashboardState, value: &str, max_age: u64) -> HeaderValue {
+    let secure = if state.web_config().cookie_secure { "; Secure" } else { "" };
+    let name = crate::web::cookie_name(state.web_config(), CHOICE_COOKIE, "/");
+    let text = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax{secure}; Max-Age={max_age}");
+    HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
 /// The browser-binding cookie. `SameSite=Lax`, unlike the session cookie: the callback is a
 /// top-level navigation coming from the provider's site, which Strict cookies do not follow.
 fn browser_cookie(state: &DashboardState, value: &str, max_age: u64) -> HeaderValue {
@@ -246,7 +257,8 @@ async fn choose_first(state: &DashboardState, identity: OidcIdentity) -> Result<
         .map_err(AccountError::from)?;
     let page = ChoosePage { title: "Choose your role", user: None, choices: identity.alternatives };
     let mut response = render(StatusCode::OK, &page);
-    response.headers_mut().append(header::SET_COOKIE, browser_cookie(state, &token, PENDING_FOR_SECS));
+    response.headers_mut().append(header::SET_COOKIE, choice_cookie(state, &token, PENDING_FOR_SECS));
+    response.headers_mut().append(header::SET_COOKIE, browser_cookie(state, "", 0));
     Ok(response)
 }
 
@@ -266,8 +278,8 @@ pub async fn choose(
         if !crate::web::same_origin(&headers) {
             return Err(OidcError::BadCallback("The choice did not come from this site's page. Start again."));
         }
-        let token = cookie(&headers, &crate::web::cookie_name(state.web_config(), BROWSER_COOKIE, COOKIE_PATH))
-            .unwrap_or_default();
+        let token =
+            cookie(&headers, &crate::web::cookie_name(state.web_config(), CHOICE_COOKIE, "/")).unwrap_or_default();
         let row: Option<(String, i64)> =
             sqlx::query_as("DELETE FROM oidc_choices WHERE token_sha256 = ? RETURNING identity, created_ns")
                 .bind(digest(&token))
@@ -288,7 +300,9 @@ pub async fn choose(
         start_session(&state, &identity).await
     }
     .await;
-    result.unwrap_or_else(|e| problem(&state, e))
+    let mut response = result.unwrap_or_else(|e| problem(&state, e));
+    response.headers_mut().append(header::SET_COOKIE, choice_cookie(&state, "", 0));
+    response
 }
 
 /// `GET /auth/oidc/callback`: checks the pending sign-in, lets the provider vouch for the person,

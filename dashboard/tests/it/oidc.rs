@@ -494,7 +494,7 @@ async fn with_several_roles_and_none_selected_the_person_chooses_which_to_act_as
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     assert!(page.body.contains("ig_lead for RTA") && page.body.contains("oncall for RTB"), "{}", page.body);
     assert!(page.cookie("__Host-pathwatch_session").is_none(), "no session before the choice");
-    let choice = page.cookie("__Secure-pathwatch_oidc").expect("the choice is bound to this browser");
+    let choice = page.cookie("__Host-pathwatch_oidc_choice").expect("the choice is bound to this browser");
     let choose = |cookie: String, value: &'static str| {
         let app = rig.app.clone();
         async move { post(&app, "/auth/oidc/choose", &cookie, &[("choice", value)]).await }
@@ -505,7 +505,7 @@ async fn with_several_roles_and_none_selected_the_person_chooses_which_to_act_as
     assert_eq!(out_of_range.status, StatusCode::BAD_REQUEST, "{}", out_of_range.body);
     // The choice was used up by that attempt: start again, and choose on-call at RTB.
     let page = sign_in_oidc(&rig.app).await;
-    let chosen = choose(page.cookie("__Secure-pathwatch_oidc").unwrap(), "1").await;
+    let chosen = choose(page.cookie("__Host-pathwatch_oidc_choice").unwrap(), "1").await;
     assert_eq!(chosen.status, StatusCode::OK, "{}", chosen.body);
     let session = chosen.cookie("__Host-pathwatch_session").expect("a session as the chosen role");
     let account = rig.accounts.get(SUBJECT_ACCOUNT).await.unwrap();
@@ -515,7 +515,7 @@ async fn with_several_roles_and_none_selected_the_person_chooses_which_to_act_as
     // The same person signs in elsewhere as IG lead at RTA: that session is IG lead at RTA, and
     // the first is still on-call at RTB (the role is the session's, not the account's).
     let page = sign_in_oidc(&rig.app).await;
-    let second = choose(page.cookie("__Secure-pathwatch_oidc").unwrap(), "0").await;
+    let second = choose(page.cookie("__Host-pathwatch_oidc_choice").unwrap(), "0").await;
     let second = second.cookie("__Host-pathwatch_session").expect("a second session");
     assert!(get(&rig.app, "/", &second).await.body.contains("acting as ig_lead for RTA"));
     assert!(get(&rig.app, "/", &session).await.body.contains("acting as oncall for RTB"));
