@@ -296,6 +296,10 @@ async fn audit_inner(state: &CollectorState, headers: &HeaderMap, body: Body) ->
         max_future_skew_ns: state.config.max_future_skew_secs.saturating_mul(NANOS_PER_SEC),
         max_records: state.config.max_audit_records,
     };
+    // The canaries' token sends spans only: an audit event under its name would pass for Pathwatch's own.
+    if auth::reserved_source(&source).is_some() {
+        return Err(IngestError::Invalid(format!("the {source:?} token may not send audit events")));
+    }
     let (mut events, errors) = audit::parse(&body, limits)?;
     // The source is the token's, not the body's say: see `audit::stamp_source`.
     for event in &mut events {

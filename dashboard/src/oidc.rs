@@ -287,7 +287,11 @@ impl OidcProvider {
                 if selected.is_none() {
                     alternatives = grants(&profiles, &s.roles);
                 }
-                act_as(&profiles, selected.as_deref(), &s.roles)?
+                match alternatives.first() {
+                    // Several to choose from: the highest stands until the person chooses.
+                    Some(first) if alternatives.len() > 1 => first.clone(),
+                    _ => act_as(&profiles, selected.as_deref(), &s.roles)?,
+                }
             }
             None => {
                 let role = values(&s.role_claim)

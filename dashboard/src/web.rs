@@ -805,6 +805,8 @@ impl FromRequestParts<DashboardState> for PeerIp {
 /// right-most address in `X-Forwarded-For` that is not a trusted proxy (each proxy appends the one
 /// it heard from, so addresses further left are the client's own say and may be forged).
 pub fn client_address(peer: std::net::IpAddr, headers: &HeaderMap, trusted: &[ipnet::IpNet]) -> std::net::IpAddr {
+    // `::ffff:10.0.0.2` (a listener on `[::]`) is 10.0.0.2.
+    let peer = peer.to_canonical();
     let is_trusted = |ip: &std::net::IpAddr| trusted.iter().any(|net| net.contains(ip));
     if !is_trusted(&peer) {
         return peer;
@@ -818,14 +820,23 @@ pub fn client_address(peer: std::net::IpAddr, headers: &HeaderMap, trusted: &[ip
         .collect::<Vec<_>>();
     let mut client = peer;
     for hop in forwarded.iter().rev() {
-        match hop.parse::<std::net::IpAddr>() {
-            Ok(ip) if is_trusted(&ip) => client = ip,
-            Ok(ip) => return ip,
+        match hop_address(hop) {
+            Some(ip) if is_trusted(&ip) => client = ip,
+            Some(ip) => return ip,
             // A hop that is not an address: nothing left of it can be believed.
-            Err(_) => return client,
+            None => return client,
         }
     }
     client
+}
+
+/// One `X-Forwarded-For` hop as an address: `203.0.113.5`, `203.0.113.5:4711`, `2001:db8::1`,
+/// `[2001:db8::1]:4711`.
+fn hop_address(hop: &str) -> Option<std::net::IpAddr> {
+    if let Ok(ip) = hop.parse::<std::net::IpAddr>() {
+        return Some(ip.to_canonical());
+    }
+    hop.parse::<SocketAddr>().ok().map(|s| s.ip().to_canonical())
 }
 
 /// Any signed-in user, including one who must still change a one-time password.

@@ -71,7 +71,8 @@ const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
 /// A cell a spreadsheet will not run: one starting like a formula is prefixed with `'` (OWASP's
 /// advice against CSV injection); `from_inert` takes it off again on import.
 fn inert(cell: String) -> String {
-    if cell.starts_with(FORMULA_STARTS) {
+    // A cell that starts with the apostrophe itself gets one more, so import gives it back whole.
+    if cell.starts_with(FORMULA_STARTS) || cell.starts_with('\'') {
         format!("'{cell}")
     } else {
         cell
@@ -80,7 +81,7 @@ fn inert(cell: String) -> String {
 
 fn from_inert(cell: &str) -> &str {
     match cell.strip_prefix('\'') {
-        Some(rest) if rest.starts_with(FORMULA_STARTS) => rest,
+        Some(rest) if rest.starts_with(FORMULA_STARTS) || rest.starts_with('\'') => rest,
         _ => cell,
     }
 }
@@ -235,6 +236,7 @@ mod tests {
         hazards[0].owner = "@SUM(1+1)".into();
         hazards[1].description = "-2+3".into();
         hazards[1].possible_harm = "\tindent".into();
+        hazards[1].title = "'=already quoted".into();
         let text = to_csv(&hazards).unwrap();
         for line in text.lines().skip(1) {
             for cell in line.split(',') {

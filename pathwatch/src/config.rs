@@ -349,6 +349,12 @@ fn validate(c: &Config) -> anyhow::Result<()> {
         problems.push("key `retention`: retention periods must be at least 1 day".to_string());
     }
     for source in c.collector.ingest_tokens.keys() {
+        if source.is_empty() || !source.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
+            problems.push(format!(
+                "key `collector.ingest_tokens.{source}`: a source name is letters, digits, '-', '_' and '.' \
+                 (it is stored before any name an event gives, as `<source>/<name>`)"
+            ));
+        }
         if source.eq_ignore_ascii_case(audit_store::access::AUDITOR_SOURCE) {
             problems.push(format!(
                 "key `collector.ingest_tokens.{source}`: the source name is reserved for the dashboard's own auditors' trail"
@@ -562,6 +568,9 @@ mod tests {
             .unwrap();
         let err = load(Some(&path), None).unwrap_err().to_string();
         assert!(err.contains("dashboard.trusted_proxies[2]") && !err.contains("trusted_proxies[1]"), "{err}");
+        std::fs::write(&path, "[collector.ingest_tokens]\n\"epr/pharmacy\" = \"0123456789abcdef0123\"\n").unwrap();
+        let err = load(Some(&path), None).unwrap_err().to_string();
+        assert!(err.contains("collector.ingest_tokens.epr/pharmacy") && err.contains("source name"), "{err}");
         std::fs::write(&path, "[sandbox]\nlisten = \"0.0.0.0:4380\"\n").unwrap();
         let err = load(Some(&path), None).unwrap_err().to_string();
         assert!(err.contains("sandbox.listen") && err.contains("sandbox.allow_remote"), "{err}");

@@ -341,6 +341,9 @@ async fn behind_a_trusted_proxy_the_forwarded_address_is_the_one_throttled() {
     assert_eq!(client_address(proxy, &headers("not-an-address"), &trusted), proxy);
     assert_eq!(client_address(ip("198.51.100.9"), &headers("203.0.113.5"), &trusted), ip("198.51.100.9"));
     assert_eq!(client_address(proxy, &headers("203.0.113.5"), &[]), proxy, "no proxy trusted: header ignored");
+    // A listener on [::] sees the proxy as ::ffff:10.0.0.2; some proxies add ports; IPv6 in brackets.
+    assert_eq!(client_address(ip("::ffff:10.0.0.2"), &headers("203.0.113.5:4711"), &trusted), ip("203.0.113.5"));
+    assert_eq!(client_address(proxy, &headers("[2001:db8::7]:4711"), &trusted), ip("2001:db8::7"));
 
     // Through the router: one address's failures lock out that address, not another behind the proxy.
     let dir = tempfile::tempdir().unwrap();
