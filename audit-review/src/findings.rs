@@ -1,6 +1,6 @@
 //! Findings and their review workflow, in `<data_dir>/audit-review.db` (SQLite through `sqlx`).
 //!
-//! A finding is raised once: its key is the rule, user, patient and the rule's time bucket, and a
+//! A finding is raised once: its key is the rule, user, organisation, patient and the rule's time bucket, and a
 //! later run that sees the same thing only refreshes its counts and explanation. Its status moves
 //! open → investigating → closed as justified, inappropriate (a breach) or a false positive; closing
 //! needs a note, and every change is kept with who and when. This module never decides who may do
@@ -142,6 +142,7 @@ fn migrator() -> Migrator {
     Migrator::with_migrations(vec![
         migration(1, "findings", include_str!("../migrations/0001_findings.sql")),
         migration(2, "samples", include_str!("../migrations/0002_samples.sql")),
+        migration(3, "finding_key_organisation", include_str!("../migrations/0003_finding_key_organisation.sql")),
     ])
 }
 
@@ -571,4 +572,26 @@ async fn history(
     .execute(&mut *tx)
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod key_migration_tests {
+    /// A finding raised before keys held the organisation is found again under the new key.
+    #[tokio::test]
+    async fn old_keys_are_rewritten_with_the_findings_organisation() {
+        let pool = sqlx::SqlitePool::connect("sqlite::memory:").await.unwrap();
+        sqlx::raw_sql(include_str!("../migrations/0001_findings.sql")).execute(&pool).await.unwrap();
+        sqlx::query(
+            "INSERT INTO findings (key, rule, severity, user_id, role, organisation, nhs_number, from_ns, to_ns, events, \
+             first_seq, explanation, status, assignee, raised_ns, updated_ns, closed_ns, notified_ns) \
+             VALUES ('family_or_neighbour|recep|1|9990001235|20395', 'family_or_neighbour', 'high', 'recep|1', \
+             'receptionist', 'A81001', '9990001235', 0, 1, 1, 1, '', 'open', '', 0, 0, 0, 0)",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        sqlx::raw_sql(include_str!("../migrations/0003_finding_key_organisation.sql")).execute(&pool).await.unwrap();
+        let key: String = sqlx::query_scalar("SELECT key FROM findings").fetch_one(&pool).await.unwrap();
+        assert_eq!(key, "family_or_neighbour|recep|1|A81001|9990001235|20395");
+    }
 }

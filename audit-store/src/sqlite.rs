@@ -77,6 +77,16 @@ fn store_migrator() -> Migrator {
             AssertSqlSafe(sequencer::PER_SOURCE).into_sql_str(),
             false,
         ),
+        // Here the ids chained before sources were kept can be given theirs, from the events.
+        Migration::new(
+            8,
+            "sequencer sources from events".into(),
+            MigrationType::Simple,
+            "UPDATE audit_sequencer_source_ids SET source = COALESCE((SELECT source_system FROM audit_events e \
+             WHERE e.seq = audit_sequencer_source_ids.seq), '') WHERE source = ''"
+                .into_sql_str(),
+            false,
+        ),
     ])
 }
 

@@ -64,6 +64,11 @@ impl AuditConfig {
             crate::notify::check_addresses("audit.notify", &self.notify)?;
         }
         for (org, addresses) in &self.notify_by_organisation {
+            if org.len() < 3 || org.len() > 10 || !org.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()) {
+                return Err(format!(
+                    "audit.notify_by_organisation.{org}: not an ODS code (3-10 capital letters and digits, as stored)"
+                ));
+            }
             crate::notify::check_addresses(&format!("audit.notify_by_organisation.{org}"), addresses)?;
         }
         self.rules.validate("audit.rules")

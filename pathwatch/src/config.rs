@@ -379,6 +379,13 @@ fn validate(c: &Config) -> anyhow::Result<()> {
             ));
         }
     }
+    if c.sandbox.allow_remote && c.sandbox.admin_token.as_deref().is_none_or(|t| t.len() < 16) {
+        problems.push(
+            "key `sandbox.admin_token`: needed (16 characters or more) when `sandbox.allow_remote` is set, or \
+             anyone who reaches the sandboxes can inject faults"
+                .to_string(),
+        );
+    }
     if !c.sandbox.listen.ip().is_loopback() && !c.sandbox.allow_remote {
         problems.push(format!(
             "key `sandbox.listen`: {} is reachable from other machines, where anyone could inject faults \
@@ -575,7 +582,12 @@ mod tests {
         let err = load(Some(&path), None).unwrap_err().to_string();
         assert!(err.contains("sandbox.listen") && err.contains("sandbox.allow_remote"), "{err}");
         std::fs::write(&path, "[sandbox]\nlisten = \"0.0.0.0:4380\"\nallow_remote = true\n").unwrap();
-        assert!(load(Some(&path), None).is_ok(), "when asked for");
+        let err = load(Some(&path), None).unwrap_err().to_string();
+        assert!(err.contains("sandbox.admin_token"), "remote sandboxes need a token: {err}");
+        let with_token =
+            "[sandbox]\nlisten = \"0.0.0.0:4380\"\nallow_remote = true\nadmin_token = \"0123456789abcdef\"\n";
+        std::fs::write(&path, with_token).unwrap();
+        assert!(load(Some(&path), None).is_ok(), "when asked for, with a token");
     }
 
     #[test]
