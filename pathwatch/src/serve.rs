@@ -437,7 +437,13 @@ fn start_canaries(
         canary_config.export.otlp_endpoint.as_deref().unwrap_or("not exported")
     );
     let recorded = canaries.clone();
-    loops.spawn("canary metrics", move || record_canary_runs(recorded.subscribe(), metrics.clone()));
+    // Subscribed now, before the scheduler starts: a first run that finished before the recording
+    // loop got going would not be counted. A restarted loop subscribes afresh.
+    let first = std::sync::Mutex::new(Some(canaries.subscribe()));
+    loops.spawn("canary metrics", move || {
+        let runs = first.lock().ok().and_then(|mut f| f.take()).unwrap_or_else(|| recorded.subscribe());
+        record_canary_runs(runs, metrics.clone())
+    });
     let scheduled = canaries.clone();
     loops.spawn("canary scheduler", move || {
         let scheduled = scheduled.clone();
