@@ -40,7 +40,12 @@ pub fn stamp_source(token_source: &str, claimed: &str) -> String {
 }
 
 /// Splits a body into records: `[...]`, one object (possibly a FHIR Bundle), or NDJSON lines.
-pub fn parse(body: &[u8], limits: Limits) -> Result<(Vec<AuditEvent>, Vec<RecordError>), IngestError> {
+/// `organisations`: the ODS codes the sender may write for (`actor.organisation`); empty: any.
+pub fn parse(
+    body: &[u8],
+    limits: Limits,
+    organisations: &[String],
+) -> Result<(Vec<AuditEvent>, Vec<RecordError>), IngestError> {
     let text = std::str::from_utf8(body).map_err(|e| IngestError::Undecodable(format!("body is not UTF-8: {e}")))?;
     let trimmed = text.trim_start();
     if trimmed.is_empty() {
@@ -104,6 +109,20 @@ pub fn parse(body: &[u8], limits: Limits) -> Result<(Vec<AuditEvent>, Vec<Record
                 format!("{:?} is reserved for {whose}: no ingest token may write as it", event.source_system),
             )),
             None => Ok(event),
+        });
+        let result = result.and_then(|event| {
+            if organisations.is_empty() || organisations.contains(&event.actor.organisation) {
+                Ok(event)
+            } else {
+                Err((
+                    "actor.organisation".to_string(),
+                    format!(
+                        "{:?} is not among the organisations this token writes for \
+                         (collector.ingest_scopes.<source>.organisations)",
+                        event.actor.organisation
+                    ),
+                ))
+            }
         });
         match result {
             Ok(event) => events.push(event),
@@ -407,9 +426,9 @@ mod tests {
         let array = serde_json::to_vec(&vec![own("a"), own("b")]).unwrap();
         let ndjson = format!("{}\n{}\n", own("a"), own("b"));
         let single = serde_json::to_vec(&own("a")).unwrap();
-        assert_eq!(parse(&array, LIMITS).unwrap().0.len(), 2);
-        assert_eq!(parse(ndjson.as_bytes(), LIMITS).unwrap().0.len(), 2);
-        let (events, errors) = parse(&single, LIMITS).unwrap();
+        assert_eq!(parse(&array, LIMITS, &[]).unwrap().0.len(), 2);
+        assert_eq!(parse(ndjson.as_bytes(), LIMITS, &[]).unwrap().0.len(), 2);
+        let (events, errors) = parse(&single, LIMITS, &[]).unwrap();
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(events[0].actor.organisation, "A81001");
         assert_eq!(events[0].nhs_number, "9000000009");
@@ -426,7 +445,7 @@ mod tests {
         let mut typo = own("e");
         typo["patient_nhs_numbr"] = "9000000009".into();
         let body = serde_json::to_vec(&vec![own("a"), bad_nhs, no_actor, future, typo]).unwrap();
-        let (events, errors) = parse(&body, LIMITS).unwrap();
+        let (events, errors) = parse(&body, LIMITS, &[]).unwrap();
         assert_eq!(events.len(), 1);
         let summary: Vec<(usize, &str)> = errors.iter().map(|e| (e.index, e.field.as_str())).collect();
         assert_eq!(summary, vec![(1, "patient_nhs_number"), (2, "actor"), (3, "time"), (4, "patient_nhs_numbr")]);
@@ -437,7 +456,7 @@ mod tests {
     #[test]
     fn a_bad_ndjson_line_costs_only_its_record() {
         let body = format!("{}\n{{not json\n{}\n", own("a"), own("b"));
-        let (events, errors) = parse(body.as_bytes(), LIMITS).unwrap();
+        let (events, errors) = parse(body.as_bytes(), LIMITS, &[]).unwrap();
         assert_eq!(events.len(), 2);
         assert_eq!(errors[0].index, 1);
     }
@@ -465,7 +484,7 @@ mod tests {
                 ]
             }}]
         });
-        let (events, errors) = parse(&serde_json::to_vec(&fhir).unwrap(), LIMITS).unwrap();
+        let (events, errors) = parse(&serde_json::to_vec(&fhir).unwrap(), LIMITS, &[]).unwrap();
         assert!(errors.is_empty(), "{errors:?}");
         let e = &events[0];
         assert_eq!((e.event_id.as_str(), e.action, e.outcome), ("f-1", Action::Read, Outcome::Success));
@@ -488,6 +507,6 @@ mod tests {
     #[test]
     fn too_many_records_is_refused_whole() {
         let body = serde_json::to_vec(&vec![own("a"); 101]).unwrap();
-        assert!(matches!(parse(&body, LIMITS), Err(IngestError::Invalid(m)) if m.contains("limit is 100")));
+        assert!(matches!(parse(&body, LIMITS, &[]), Err(IngestError::Invalid(m)) if m.contains("limit is 100")));
     }
 }

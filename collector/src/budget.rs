@@ -547,7 +547,7 @@ mod tests {
         let max_records = crate::CollectorConfig::default().max_audit_records;
         let limits = crate::audit::Limits { now_ns: 0, max_future_skew_ns: 0, max_records };
         for (name, body) in shapes {
-            let real = counting::peak_of(|| crate::audit::parse(body.as_bytes(), limits).ok());
+            let real = counting::peak_of(|| crate::audit::parse(body.as_bytes(), limits, &[]).ok());
             let bound = json_values_bound(body.as_bytes());
             assert!(bound >= real, "{name}: estimate {bound} < {real} allocated ({} bytes sent)", body.len());
         }

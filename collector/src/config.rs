@@ -14,6 +14,9 @@ pub struct CollectorConfig {
     /// Bearer tokens by source name: a request must carry one of them. The source name labels
     /// metrics and logs. `PATHWATCH_INGEST_TOKEN` adds one for the source `default`.
     pub ingest_tokens: BTreeMap<String, String>,
+    /// What each source's token may write (`[collector.ingest_scopes.<source>]`); a source not
+    /// listed may write traces and audit events of any organisation.
+    pub ingest_scopes: BTreeMap<String, IngestScope>,
     /// Largest request body accepted, after gzip decompression. Larger ones get 413.
     pub max_body_bytes: usize,
     /// Seconds a request body may take to arrive once its headers are in; slower ones get 408, so
@@ -73,6 +76,7 @@ impl Default for CollectorConfig {
         CollectorConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 4318)),
             ingest_tokens: BTreeMap::new(),
+            ingest_scopes: BTreeMap::new(),
             max_body_bytes: 16 * 1024 * 1024,
             body_timeout_secs: 30,
             max_expanded_span_bytes: 32 * 1024 * 1024,
@@ -94,5 +98,35 @@ impl Default for CollectorConfig {
             retry_after_secs: 5,
             pseudonymise_traces: true,
         }
+    }
+}
+
+/// What one source's token may write.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IngestScope {
+    /// `traces`, `audit` or both.
+    pub kinds: Vec<IngestKind>,
+    /// ODS codes its audit events may act for (`actor.organisation`); empty: any.
+    pub organisations: Vec<String>,
+}
+
+impl Default for IngestScope {
+    fn default() -> Self {
+        IngestScope { kinds: vec![IngestKind::Traces, IngestKind::Audit], organisations: Vec::new() }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IngestKind {
+    Traces,
+    Audit,
+}
+
+impl CollectorConfig {
+    /// What `source` may write.
+    pub fn scope(&self, source: &str) -> IngestScope {
+        self.ingest_scopes.get(source).cloned().unwrap_or_default()
     }
 }

@@ -41,6 +41,9 @@ pub enum IngestError {
     Undecodable(String),
     #[error("{0}")]
     Invalid(String),
+    /// The token is good but its source may not write this.
+    #[error("{0}")]
+    NotPermitted(String),
     #[error("the ingest queue is full; retry after {retry_after} s")]
     Busy { retry_after: u32 },
     #[error("storage is unavailable and the spool is full; retry after {retry_after} s")]
@@ -51,6 +54,7 @@ impl IngestError {
     pub fn status(&self) -> StatusCode {
         match self {
             IngestError::MissingToken | IngestError::BadToken => StatusCode::UNAUTHORIZED,
+            IngestError::NotPermitted(_) => StatusCode::FORBIDDEN,
             IngestError::TooLarge { .. }
             | IngestError::Expands { .. }
             | IngestError::OverBudget { .. }
@@ -111,6 +115,7 @@ fn grpc_code(status: StatusCode) -> i32 {
     match status.as_u16() {
         400 | 413 | 415 => 3, // INVALID_ARGUMENT
         401 => 16,            // UNAUTHENTICATED
+        403 => 7,             // PERMISSION_DENIED
         408 => 4,             // DEADLINE_EXCEEDED
         429 => 8,             // RESOURCE_EXHAUSTED
         503 => 14,            // UNAVAILABLE

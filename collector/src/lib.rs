@@ -221,6 +221,7 @@ fn reject_reason(e: &IngestError) -> &'static str {
         IngestError::UnsupportedMediaType(_) | IngestError::UnsupportedEncoding(_) => "unsupported_encoding",
         IngestError::Undecodable(_) => "undecodable",
         IngestError::Invalid(_) => "invalid",
+        IngestError::NotPermitted(_) => "not_permitted",
         IngestError::Busy { .. } => "busy",
         IngestError::Unavailable { .. } => "unavailable",
         IngestError::MissingToken | IngestError::BadToken => "unauthenticated",
@@ -235,6 +236,11 @@ async fn traces_inner(
 ) -> Result<Response, IngestError> {
     // Memory this request holds, from the shared budget and its source's share, until committed.
     let (source, mut held) = state.authenticate(headers)?;
+    if !state.config.scope(&source).kinds.contains(&config::IngestKind::Traces) {
+        return Err(IngestError::NotPermitted(format!(
+            "the {source:?} token may not send traces (collector.ingest_scopes.{source}.kinds)"
+        )));
+    }
     let format = format?;
     let body = read_body(state, headers, body, &mut held).await?;
     let decoded = match format {
@@ -286,6 +292,14 @@ async fn audit(State(state): State<CollectorState>, headers: HeaderMap, body: Bo
 
 async fn audit_inner(state: &CollectorState, headers: &HeaderMap, body: Body) -> Result<Response, IngestError> {
     let (source, mut held) = state.authenticate(headers)?;
+    // Before the body is read. The canaries' token sends spans only: an audit event under its name
+    // would pass for Pathwatch's own.
+    let scope = state.config.scope(&source);
+    if auth::reserved_source(&source).is_some() || !scope.kinds.contains(&config::IngestKind::Audit) {
+        return Err(IngestError::NotPermitted(format!(
+            "the {source:?} token may not send audit events (collector.ingest_scopes.{source}.kinds)"
+        )));
+    }
     if WireFormat::from_headers(headers, Some(WireFormat::Json))? != WireFormat::Json {
         return Err(IngestError::UnsupportedMediaType("application/x-protobuf (audit events are JSON)".into()));
     }
@@ -296,11 +310,7 @@ async fn audit_inner(state: &CollectorState, headers: &HeaderMap, body: Body) ->
         max_future_skew_ns: state.config.max_future_skew_secs.saturating_mul(NANOS_PER_SEC),
         max_records: state.config.max_audit_records,
     };
-    // The canaries' token sends spans only: an audit event under its name would pass for Pathwatch's own.
-    if auth::reserved_source(&source).is_some() {
-        return Err(IngestError::Invalid(format!("the {source:?} token may not send audit events")));
-    }
-    let (mut events, errors) = audit::parse(&body, limits)?;
+    let (mut events, errors) = audit::parse(&body, limits, &scope.organisations)?;
     // The source is the token's, not the body's say: see `audit::stamp_source`.
     for event in &mut events {
         event.source_system = audit::stamp_source(&source, &event.source_system);

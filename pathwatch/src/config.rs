@@ -361,6 +361,18 @@ fn validate(c: &Config) -> anyhow::Result<()> {
             ));
         }
     }
+    for (source, scope) in &c.collector.ingest_scopes {
+        if !c.collector.ingest_tokens.contains_key(source) && !(source == "default" && c.ingest_token.is_some()) {
+            problems.push(format!("key `collector.ingest_scopes.{source}`: no ingest token has the source {source:?}"));
+        }
+        for org in &scope.organisations {
+            if org.len() < 3 || org.len() > 10 || !org.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()) {
+                problems.push(format!(
+                    "key `collector.ingest_scopes.{source}.organisations`: {org:?} is not an ODS code (capital letters and digits)"
+                ));
+            }
+        }
+    }
     for (source, token) in &c.collector.ingest_tokens {
         if token.len() < 16 {
             problems.push(format!("key `collector.ingest_tokens.{source}`: a token needs at least 16 characters"));

@@ -191,3 +191,28 @@ async fn the_source_is_the_tokens_and_event_ids_are_unique_per_source() {
     assert_eq!(serde_json::from_slice::<Value>(&bytes).unwrap()["duplicates"], 1);
     assert_eq!(chain::verify(&h.store, 100).await.unwrap().first_break, None);
 }
+
+/// A token scoped to some kinds and organisations writes only those: a trust's token cannot write
+/// another trust's audit trail, and an audit-only token sends no traces.
+#[tokio::test]
+async fn a_token_writes_only_the_kinds_and_organisations_of_its_scope() {
+    let mut config = collector::CollectorConfig::default();
+    config.ingest_scopes.insert(
+        "test".into(),
+        collector::config::IngestScope {
+            kinds: vec![collector::config::IngestKind::Audit],
+            organisations: vec!["A81001".into()],
+        },
+    );
+    let h = Harness::with_config(config).await;
+    let mut other_trust = event("b-1");
+    other_trust["actor"]["organisation"] = json!("B82005");
+    let (status, reply) = send(&h, &json!([event("a-1"), other_trust])).await;
+    assert_eq!((status, reply["accepted"].as_u64()), (200, Some(1)), "{reply}");
+    assert_eq!(reply["rejected"][0]["field"], "actor.organisation", "{reply}");
+    assert!(reply["rejected"][0]["message"].as_str().unwrap().contains("\"B82005\""), "{reply}");
+    let traces = post("/v1/traces", Some("application/json"), Some(TOKEN), b"{}".to_vec());
+    let (status, bytes, _) = h.send(traces).await;
+    assert_eq!(status, 403, "{}", String::from_utf8_lossy(&bytes));
+    assert!(String::from_utf8_lossy(&bytes).contains("ingest_scopes.test.kinds"));
+}

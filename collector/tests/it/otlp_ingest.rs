@@ -545,5 +545,5 @@ async fn only_the_canaries_own_token_may_write_canary_spans() {
     assert_eq!(canaries.store.trace(TRACE_HEX).await.unwrap().len(), 1);
     // It sends spans only: audit events under Pathwatch's own canaries' name are refused.
     let audit = post("/v1/audit", Some("application/json"), Some("canary-token-0123456789"), b"[]".to_vec());
-    assert_eq!(canaries.send(audit).await.0, 400);
+    assert_eq!(canaries.send(audit).await.0, 403);
 }
