@@ -362,7 +362,9 @@ fn validate(c: &Config) -> anyhow::Result<()> {
         }
     }
     for (source, scope) in &c.collector.ingest_scopes {
-        if !c.collector.ingest_tokens.contains_key(source) && !(source == "default" && c.ingest_token.is_some()) {
+        let has_token =
+            c.collector.ingest_tokens.contains_key(source) || (source == "default" && c.ingest_token.is_some());
+        if !has_token {
             problems.push(format!("key `collector.ingest_scopes.{source}`: no ingest token has the source {source:?}"));
         }
         for org in &scope.organisations {
