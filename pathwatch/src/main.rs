@@ -9,6 +9,7 @@ mod bench_hostile;
 mod canary;
 mod commands;
 mod config;
+mod config_check;
 mod demo;
 mod hazards;
 mod health;

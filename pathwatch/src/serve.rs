@@ -321,7 +321,7 @@ async fn open_dashboard(
         cookie_secure: d.cookie_secure,
         max_failures: d.max_failed_sign_ins,
         failure_window: Duration::from_secs(d.failed_sign_in_window_minutes * 60),
-        trusted_proxies: d.trusted_proxies.iter().filter_map(|c| crate::config::parse_cidr(c)).collect(),
+        trusted_proxies: d.trusted_proxies.iter().filter_map(|c| crate::config_check::parse_cidr(c)).collect(),
     };
     if config.alerts.enabled {
         let a = &config.alerts;
