@@ -167,16 +167,29 @@ fn problem(state: &DashboardState, error: OidcError) -> Response {
     response
 }
 
+/// What one sender's pending sign-ins are counted under: its IPv4 address, or its IPv6 /64 (one
+/// host commonly holds a whole /64).
+fn address_group(ip: std::net::IpAddr) -> String {
+    match ip.to_canonical() {
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+        std::net::IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+    }
+}
+
 /// `GET /auth/oidc/start`: remembers a new pending sign-in and sends the browser to the provider.
 pub async fn start(State(state): State<DashboardState>, crate::web::PeerIp(peer): crate::web::PeerIp) -> Response {
-    match begin(&state, peer.map(|p| p.to_string()).unwrap_or_default()).await {
+    match begin(&state, peer.map(address_group).unwrap_or_default()).await {
         Ok(response) => response,
         Err(e) => problem(&state, e),
     }
 }
 
 /// Pending sign-ins one address may have at once.
-const MAX_PENDING_PER_ADDRESS: i64 = 10;
+/// Many staff behind one NAT address sign in within the ten minutes a pending sign-in lasts.
+const MAX_PENDING_PER_ADDRESS: i64 = 50;
 /// Pending sign-ins kept at all; past it the oldest go first.
 const MAX_PENDING: i64 = 10_000;
 

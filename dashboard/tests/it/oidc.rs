@@ -416,7 +416,7 @@ async fn an_unreachable_or_inconsistent_provider_gets_a_502_page() {
 }
 
 /// Starting a sign-in needs no account, so what one address may leave pending is capped: the
-/// eleventh unfinished start from one address is refused, another address is not affected.
+/// fifty-first unfinished start from one address is refused, another address is not affected.
 #[tokio::test]
 async fn one_address_cannot_fill_the_pending_sign_ins() {
     let idp = FakeIdp::start().await;
@@ -429,7 +429,7 @@ async fn one_address_cannot_fill_the_pending_sign_ins() {
             crate::web::send(&app, request).await
         }
     };
-    for _ in 0..10 {
+    for _ in 0..50 {
         assert_eq!(start_from([198, 51, 100, 7]).await.status, StatusCode::SEE_OTHER);
     }
     let refused = start_from([198, 51, 100, 7]).await;
