@@ -109,11 +109,18 @@ pub struct IngestScope {
     pub kinds: Vec<IngestKind>,
     /// ODS codes its audit events may act for (`actor.organisation`); empty: any.
     pub organisations: Vec<String>,
+    /// `service.name`s its spans may carry; empty: any (but `pathwatch-canary`, which is the
+    /// canaries' own). Another supplier's service would count towards that service's health.
+    pub services: Vec<String>,
 }
 
 impl Default for IngestScope {
     fn default() -> Self {
-        IngestScope { kinds: vec![IngestKind::Traces, IngestKind::Audit], organisations: Vec::new() }
+        IngestScope {
+            kinds: vec![IngestKind::Traces, IngestKind::Audit],
+            organisations: Vec::new(),
+            services: Vec::new(),
+        }
     }
 }
 

@@ -264,6 +264,10 @@ async fn traces_inner(
     if source != auth::CANARY_SOURCE {
         flat.refuse_service(auth::CANARY_SOURCE, "is written only by Pathwatch's canaries (their own ingest token)");
     }
+    // A supplier's token writes its own services' spans, not another's.
+    let why =
+        format!("not among the services the {source:?} token writes for (collector.ingest_scopes.{source}.services)");
+    flat.keep_services(&state.config.scope(&source).services, &why);
     state.metrics.received.get_or_create(&SPANS).inc_by(flat.spans.len() as u64 + flat.rejected as u64);
     if flat.rejected > 0 {
         state

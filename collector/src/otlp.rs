@@ -153,13 +153,29 @@ const MAX_PROBLEMS_REPORTED: usize = 5;
 impl Flattened {
     /// Refuses every span of `service` (reported like any refused span, `why` saying so).
     pub fn refuse_service(&mut self, service: &str, why: &str) {
-        let before = self.spans.len();
-        self.spans.retain(|s| s.service_name != service);
-        let refused = before - self.spans.len();
-        if refused > 0 {
-            self.rejected += refused as i64;
+        self.refuse_where(|s| s == service, &format!("{service:?} {why}"));
+    }
+
+    /// Refuses every span whose service is not in `allowed` (empty: every service is allowed).
+    pub fn keep_services(&mut self, allowed: &[String], why: &str) {
+        if !allowed.is_empty() {
+            self.refuse_where(|s| !allowed.iter().any(|a| a == s), why);
+        }
+    }
+
+    fn refuse_where(&mut self, refused_service: impl Fn(&str) -> bool, why: &str) {
+        let mut refused: std::collections::BTreeMap<String, usize> = Default::default();
+        self.spans.retain(|s| {
+            let out = refused_service(&s.service_name);
+            if out {
+                *refused.entry(s.service_name.clone()).or_default() += 1;
+            }
+            !out
+        });
+        for (service, n) in refused {
+            self.rejected += n as i64;
             if self.problems.len() < MAX_PROBLEMS_REPORTED {
-                self.problems.push(format!("{refused} spans of service.name {service:?}: {service:?} {why}"));
+                self.problems.push(format!("{n} spans of service.name {service:?}: {why}"));
             }
         }
     }

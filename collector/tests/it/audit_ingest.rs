@@ -202,6 +202,7 @@ async fn a_token_writes_only_the_kinds_and_organisations_of_its_scope() {
         collector::config::IngestScope {
             kinds: vec![collector::config::IngestKind::Audit],
             organisations: vec!["A81001".into()],
+            services: vec![],
         },
     );
     let h = Harness::with_config(config).await;

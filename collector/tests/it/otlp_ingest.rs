@@ -547,3 +547,34 @@ async fn only_the_canaries_own_token_may_write_canary_spans() {
     let audit = post("/v1/audit", Some("application/json"), Some("canary-token-0123456789"), b"[]".to_vec());
     assert_eq!(canaries.send(audit).await.0, 403);
 }
+
+/// A supplier's token scoped to its own services writes their spans and no one else's (which would
+/// count towards another supplier's real-traffic health).
+#[tokio::test]
+async fn a_token_scoped_to_services_writes_only_their_spans() {
+    let mut config = collector::CollectorConfig::default();
+    config.ingest_scopes.insert(
+        "test".into(),
+        collector::config::IngestScope { services: vec!["gp-booking".into()], ..Default::default() },
+    );
+    let h = Harness::with_config(config).await;
+    let of = |service: &str, id: u8| {
+        let mut r = request(vec![otlp_span(id, "x")]);
+        r.resource_spans[0].resource =
+            Some(Resource { attributes: vec![kv("service.name", s(service))], ..Default::default() });
+        r.resource_spans.remove(0)
+    };
+    let body = ExportTraceServiceRequest { resource_spans: vec![of("gp-booking", 1), of("other-supplier", 2)] };
+    let (status, bytes, _) =
+        h.send(post("/v1/traces", Some("application/x-protobuf"), Some(TOKEN), body.encode_to_vec())).await;
+    assert_eq!(status, 200);
+    let reply = ExportTraceServiceResponse::decode(&bytes[..]).unwrap().partial_success.expect("partial success");
+    assert_eq!(reply.rejected_spans, 1);
+    assert!(
+        reply.error_message.contains("\"other-supplier\"") && reply.error_message.contains("services"),
+        "{}",
+        reply.error_message
+    );
+    let stored: Vec<String> = h.store.trace(TRACE_HEX).await.unwrap().into_iter().map(|s| s.service_name).collect();
+    assert_eq!(stored, ["gp-booking"]);
+}
