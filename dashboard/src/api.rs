@@ -339,7 +339,9 @@ pub async fn trace(
     if spans.is_empty() {
         return Err(ApiError(StatusCode::NOT_FOUND, format!("no spans for {id}")));
     }
-    Ok(Json(json!({ "spans": spans })).into_response())
+    // A read stops at the cap: say so, rather than pass a cut trace off as whole.
+    let truncated = spans.len() >= audit_store::MAX_SPANS_PER_TRACE;
+    Ok(Json(json!({ "spans": spans, "truncated": truncated })).into_response())
 }
 
 /// The OpenAPI document: written by hand, checked by a test against the route table.

@@ -184,6 +184,7 @@ async fn a_trace_outside_the_users_organisations_reads_as_unknown_on_the_page_an
     let (status, body) = get(&app, &local, &format!("/api/v1/traces/{shared}")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body.contains("canary pds") && !body.contains("canary nrl"), "{body}");
+    assert!(body.contains("\"truncated\":false"), "a whole trace says so: {body}");
     let (_, page) = get(&app, &national, &format!("/trace?q={shared}")).await;
     assert!(page.contains("canary pds") && page.contains("canary nrl"), "{page}");
 }
