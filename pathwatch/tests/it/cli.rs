@@ -164,7 +164,20 @@ async fn the_collector_exports_its_own_spans_when_configured() {
 }
 
 /// Runs `pathwatch [args] up` until it prints `ready`; returns what it printed, then kills it.
+/// Tried again with other ports when it did not start: a port `free_port` found free can be taken
+/// by another test before `pathwatch` binds it.
 fn up_once(data: &std::path::Path, args: &[&std::ffi::OsStr]) -> String {
+    let mut printed = String::new();
+    for _ in 0..3 {
+        printed = up_once_on_free_ports(data, args);
+        if printed.ends_with("ready\n") {
+            break;
+        }
+    }
+    printed
+}
+
+fn up_once_on_free_ports(data: &std::path::Path, args: &[&std::ffi::OsStr]) -> String {
     use std::io::BufRead;
     let mut child = pathwatch(data)
         .args(args)
