@@ -15,6 +15,7 @@ pub mod nhs_number;
 pub mod sequencer;
 mod sqlite;
 mod sqlite_access;
+mod sqlite_migrations;
 
 pub use crate::access::{
     ActivityQuery, Arrivals, CareRelationship, HourProfile, LocalClock, PatientAccess, PatientAccessQuery,

@@ -2,18 +2,23 @@
 //!
 //! Durability: `synchronous = FULL`, so a committed transaction survives a crash or power cut; the
 //! collector acknowledges a batch only after its transaction commits.
+//!
+//! Longer than most files: it is the whole `TelemetryStore` implementation for SQLite, one method per
+//! trait method, kept beside the writes it shares helpers with (access aggregates are in
+//! `sqlite_access`, migrations in `sqlite_migrations`). Issue 17's PostgreSQL state store is where
+//! it splits further.
 
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{AssertSqlSafe, ConnectOptions, QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 
 use crate::access::*;
 use crate::model::*;
 use crate::sequencer::{self, to_i64};
+use crate::sqlite_migrations::store_migrator;
 use crate::{StoreError, TelemetryStore};
 
 /// Rows per multi-row INSERT: 16 columns × 1,000 stays under SQLite's 32,766 bound parameters.
@@ -24,73 +29,6 @@ const AUDIT_ROWS_PER_STATEMENT: usize = 1_000;
 pub struct SqliteStore {
     pool: SqlitePool,
 }
-
-/// The store's migrations, embedded so the binary needs no files beside it.
-fn store_migrator() -> Migrator {
-    Migrator::with_migrations(vec![
-        Migration::new(
-            1,
-            "init".into(),
-            MigrationType::Simple,
-            AssertSqlSafe(include_str!("../migrations/sqlite/0001_init.sql")).into_sql_str(),
-            false,
-        ),
-        Migration::new(
-            2,
-            "sequencer".into(),
-            MigrationType::Simple,
-            AssertSqlSafe(sequencer::SCHEMA).into_sql_str(),
-            false,
-        ),
-        Migration::new(
-            3,
-            "span minutes".into(),
-            MigrationType::Simple,
-            AssertSqlSafe(include_str!("../migrations/sqlite/0003_span_minutes.sql")).into_sql_str(),
-            false,
-        ),
-        Migration::new(
-            4,
-            "access context".into(),
-            MigrationType::Simple,
-            AssertSqlSafe(include_str!("../migrations/sqlite/0004_access.sql")).into_sql_str(),
-            false,
-        ),
-        Migration::new(
-            5,
-            "sequencer content".into(),
-            MigrationType::Simple,
-            AssertSqlSafe(sequencer::CONTENT_COLUMN).into_sql_str(),
-            false,
-        ),
-        Migration::new(
-            6,
-            "event ids per source".into(),
-            MigrationType::Simple,
-            AssertSqlSafe(include_str!("../migrations/sqlite/0006_event_ids_per_source.sql")).into_sql_str(),
-            false,
-        ),
-        Migration::new(
-            7,
-            "sequencer per source".into(),
-            MigrationType::Simple,
-            AssertSqlSafe(sequencer::PER_SOURCE).into_sql_str(),
-            false,
-        ),
-        // Here the ids chained before sources were kept can be given theirs, from the events.
-        Migration::new(
-            8,
-            "sequencer sources from events".into(),
-            MigrationType::Simple,
-            "UPDATE audit_sequencer_source_ids SET source = COALESCE((SELECT source_system FROM audit_events e \
-             WHERE e.seq = audit_sequencer_source_ids.seq), '') WHERE source = ''"
-                .into_sql_str(),
-            false,
-        ),
-    ])
-}
-
-use sqlx::SqlSafeStr;
 
 /// Opens (creating if needed) a SQLite database tuned for durable ingest: WAL, synchronous FULL,
 /// a busy timeout instead of immediate "database is locked" errors.

@@ -27,6 +27,7 @@ pub mod oidc_web;
 pub mod overview;
 pub mod pathway_page;
 pub mod pathways;
+pub mod peer;
 pub mod report_delivery;
 pub mod report_inputs;
 pub mod report_pages;

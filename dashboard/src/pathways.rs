@@ -1,6 +1,9 @@
 //! Pathways: what users recognise ("Look up a patient"), each measured by a canary flow, with
 //! what to tell users in each state. The overview computes each pathway's health from the stored
 //! canary runs: current status and since when, last success, latency and errors over 24 hours.
+//!
+//! Longer than most files: pathway configuration and health evaluation are one unit today; issue 16
+//! moves the evaluation into the engine crate, which splits them.
 
 use audit_store::{
     merge_rollups, rollup_quantile_ns, sum_rollup, RecentQuery, RollupBucket, RollupsQuery, Span, SpanSelection,

@@ -8,13 +8,16 @@
 //! handler starts from an extractor that proves who is asking (`User`, or `AnyUser` for the pages
 //! a user with a one-time password may still use) and then checks the route's roles from `ROUTES`.
 //! The dashboard never writes telemetry.
+//!
+//! Longer than most files because the route table, the router and the extractors must agree and
+//! are read together; issue 16 moves the dashboard into `auth/`, `pages/` and `api/` folders and
+//! splits this file with it.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use askama::Template;
-use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -29,6 +32,8 @@ use crate::RunningParts;
 pub(crate) const SESSION_COOKIE: &str = "pathwatch_session";
 /// Largest form body accepted (sign-in and password forms are a few hundred bytes).
 const MAX_FORM_BYTES: usize = 16 * 1024;
+pub use crate::peer::{client_address, PeerIp};
+
 pub(crate) const LOGIN_COOKIE: &str = "pathwatch_login";
 
 /// Which roles may use each route. Handlers check against this table; tests walk it. Routes for
@@ -791,57 +796,6 @@ impl<T: serde::de::DeserializeOwned + Send> axum::extract::FromRequest<Dashboard
         }
         Err(WebError::BadForm("The form was incomplete or not understood. Please try again."))
     }
-}
-
-/// The client's address, when the server was started with connect info (tests drive the router
-/// without it).
-pub struct PeerIp(pub Option<std::net::IpAddr>);
-
-impl FromRequestParts<DashboardState> for PeerIp {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, state: &DashboardState) -> Result<Self, Self::Rejection> {
-        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-        Ok(PeerIp(peer.map(|peer| client_address(peer, &parts.headers, &state.inner.config.trusted_proxies))))
-    }
-}
-
-/// Who is on the other end: the connection's address, unless it is a trusted proxy, when the
-/// right-most address in `X-Forwarded-For` that is not a trusted proxy (each proxy appends the one
-/// it heard from, so addresses further left are the client's own say and may be forged).
-pub fn client_address(peer: std::net::IpAddr, headers: &HeaderMap, trusted: &[ipnet::IpNet]) -> std::net::IpAddr {
-    // `::ffff:10.0.0.2` (a listener on `[::]`) is 10.0.0.2.
-    let peer = peer.to_canonical();
-    let is_trusted = |ip: &std::net::IpAddr| trusted.iter().any(|net| net.contains(ip));
-    if !is_trusted(&peer) {
-        return peer;
-    }
-    let forwarded = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .collect::<Vec<_>>();
-    let mut client = peer;
-    for hop in forwarded.iter().rev() {
-        match hop_address(hop) {
-            Some(ip) if is_trusted(&ip) => client = ip,
-            Some(ip) => return ip,
-            // A hop that is not an address: nothing left of it can be believed.
-            None => return client,
-        }
-    }
-    client
-}
-
-/// One `X-Forwarded-For` hop as an address: `203.0.113.5`, `203.0.113.5:4711`, `2001:db8::1`,
-/// `[2001:db8::1]:4711`.
-fn hop_address(hop: &str) -> Option<std::net::IpAddr> {
-    if let Ok(ip) = hop.parse::<std::net::IpAddr>() {
-        return Some(ip.to_canonical());
-    }
-    hop.parse::<SocketAddr>().ok().map(|s| s.ip().to_canonical())
 }
 
 /// Any signed-in user, including one who must still change a one-time password.

@@ -1,5 +1,5 @@
 //! `/_admin`: the test-only control surface. Fault plans per API, a full reset to the initial data,
-//! forced token expiry, and the synthetic population's summary. Errors are `{"error": "..."}`
+//! forced token expiry, the synthetic population's summary, and mesh-sandbox's mailbox reset. Errors are `{"error": "..."}`
 //! naming the offending field or API.
 //!
 //! No browser page can drive it ([`guard`]): a change sent from another site is refused, and a body
@@ -26,6 +26,26 @@ pub fn routes(state: SandboxState) -> Router<SandboxState> {
         .route(&format!("{BASE}/tokens/expire"), post(expire_tokens))
         .route(&format!("{BASE}/patients"), get(patients))
         .route_layer(axum::middleware::from_fn_with_state(state, guard))
+}
+
+/// mesh-sandbox's admin reset (test-only, outside fault injection), under the same guard.
+pub fn mesh_routes(state: SandboxState) -> Router<SandboxState> {
+    let base = crate::mesh::BASE;
+    Router::new()
+        .route(&format!("{base}/admin/reset"), axum::routing::delete(reset_all_mailboxes))
+        .route(&format!("{base}/admin/reset/{{mailbox}}"), axum::routing::delete(reset_mailbox))
+        .route_layer(axum::middleware::from_fn_with_state(state, guard))
+}
+
+async fn reset_all_mailboxes(State(state): State<SandboxState>) -> Response {
+    state.mesh().reset(None);
+    Json(json!({"message": "all mailboxes reset"})).into_response()
+}
+
+async fn reset_mailbox(State(state): State<SandboxState>, Path(mailbox): Path<String>) -> Response {
+    let mailbox = mailbox.to_uppercase();
+    state.mesh().reset(Some(&mailbox));
+    Json(json!({"message": format!("mailbox {mailbox} reset")})).into_response()
 }
 
 /// Refuses what a web page could send: a change from another site (its `Origin` or

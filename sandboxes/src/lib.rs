@@ -64,7 +64,7 @@ pub fn router(state: SandboxState) -> Router {
         .merge(faulted(gpconnect::routes(), Api::Gpconnect))
         .merge(faulted(nrl::routes(), Api::Nrl))
         .merge(faulted(mesh::routes(), Api::Mesh))
-        .merge(mesh::admin_routes(state.clone()))
+        .merge(admin::mesh_routes(state.clone()))
         .merge(admin::routes(state.clone()))
         .route("/health", get(health))
         .fallback(not_found)

@@ -15,7 +15,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post, put};
+use axum::routing::{get, post, put};
 use axum::{Extension, Json, Router};
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{json, Value};
@@ -43,15 +43,6 @@ pub fn routes() -> Router<SandboxState> {
         .route(&format!("{BASE}/{{mailbox}}/inbox"), get(inbox))
         .route(&format!("{BASE}/{{mailbox}}/inbox/{{message}}"), get(download))
         .route(&format!("{BASE}/{{mailbox}}/inbox/{{message}}/status/acknowledged"), put(acknowledge))
-}
-
-/// Test-only administration, outside fault injection.
-/// mesh-sandbox's admin reset, under the same guard as `/_admin`.
-pub fn admin_routes(state: SandboxState) -> Router<SandboxState> {
-    Router::new()
-        .route(&format!("{BASE}/admin/reset"), delete(reset_all))
-        .route(&format!("{BASE}/admin/reset/{{mailbox}}"), delete(reset_mailbox))
-        .route_layer(axum::middleware::from_fn_with_state(state, crate::admin::guard))
 }
 
 /// A MESH rejection: a status and, optionally, mesh-sandbox's (event, code, description) triple.
@@ -573,17 +564,6 @@ async fn tracking(
 fn title_case(text: &str) -> String {
     let mut chars = text.chars();
     chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
-}
-
-async fn reset_all(State(state): State<SandboxState>) -> Response {
-    state.mesh().reset(None);
-    Json(json!({"message": "all mailboxes reset"})).into_response()
-}
-
-async fn reset_mailbox(State(state): State<SandboxState>, Path(mailbox): Path<String>) -> Response {
-    let mailbox = mailbox.to_uppercase();
-    state.mesh().reset(Some(&mailbox));
-    Json(json!({"message": format!("mailbox {mailbox} reset")})).into_response()
 }
 
 #[cfg(test)]
