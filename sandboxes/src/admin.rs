@@ -1,6 +1,6 @@
 //! `/_admin`: the test-only control surface. Fault plans per API, a full reset to the initial data,
-//! forced token expiry, the synthetic population's summary, and mesh-sandbox's mailbox reset. Errors are `{"error": "..."}`
-//! naming the offending field or API.
+//! forced token expiry, the synthetic population's summary, and mesh-sandbox's mailbox reset.
+//! Errors are `{"error": "..."}` naming the offending field or API.
 //!
 //! No browser page can drive it ([`guard`]): a change sent from another site is refused, and a body
 //! must be JSON (an HTML form cannot send that); with `admin_token` set, every request needs it.
