@@ -10,7 +10,8 @@
 use std::collections::HashMap;
 use std::io::Read;
 
-use audit_store::{CareRelationship, NhsNumber, PatientRecord, StaffMember};
+use audit_store::{CareRelationship, PatientRecord, StaffMember};
+use domain::NhsNumber;
 use time::format_description::well_known::Rfc3339;
 
 /// A CSV row as a map from header to value, with the line it came from.

@@ -122,15 +122,6 @@ pub fn dspt_year(t_ns: u64) -> (u64, u64, String) {
     (at(start_year), at(start_year + 1), format!("{}/{:02}", start_year, (start_year + 1) % 100))
 }
 
-/// `*** *** 4321`.
-pub fn mask(nhs: &str) -> String {
-    if nhs.is_empty() {
-        return String::new();
-    }
-    let tail: String = nhs.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
-    format!("*** *** {tail}")
-}
-
 fn i(v: u64) -> i64 {
     v.min(i64::MAX as u64) as i64
 }
@@ -477,7 +468,7 @@ pub fn to_csv(sample: &Sample, items: &[SampleItem]) -> String {
                 it.role.clone(),
                 it.organisation.clone(),
                 it.action.clone(),
-                mask(&it.nhs_number),
+                domain::mask(&it.nhs_number),
                 it.events.to_string(),
                 it.outcome.map(|o| o.as_str().to_string()).unwrap_or_default(),
                 it.note.clone(),
@@ -494,7 +485,7 @@ pub fn to_csv(sample: &Sample, items: &[SampleItem]) -> String {
 /// numbers masked.
 pub fn to_json(sample: &Sample, items: &[SampleItem]) -> serde_json::Value {
     let items: Vec<SampleItem> =
-        items.iter().map(|it| SampleItem { nhs_number: mask(&it.nhs_number), ..it.clone() }).collect();
+        items.iter().map(|it| SampleItem { nhs_number: domain::mask(&it.nhs_number), ..it.clone() }).collect();
     serde_json::json!({ "sample": sample, "items": items })
 }
 
@@ -514,6 +505,6 @@ mod tests {
             (ns(2026, time::Month::July, 1), ns(2027, time::Month::July, 1), "2026/27")
         );
         assert_eq!(dspt_year(ns(2026, time::Month::June, 30)).2, "2025/26");
-        assert_eq!(mask("9990001235"), "*** *** 1235");
+        assert_eq!(domain::mask("9990001235"), "*** *** 1235");
     }
 }

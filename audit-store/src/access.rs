@@ -89,18 +89,9 @@ impl LocalClock {
     /// Europe/London over `[from_ns, to_ns)`: GMT, or BST (+1 h) from 01:00 UTC on the last Sunday
     /// of March to 01:00 UTC on the last Sunday of October.
     pub fn europe_london(from_ns: u64, to_ns: u64) -> LocalClock {
-        let year = |ns: u64| {
-            time::OffsetDateTime::from_unix_timestamp((ns / 1_000_000_000).min(253_402_300_799) as i64)
-                .map_or(1970, |t| t.year())
-        };
-        let mut changes = Vec::new();
-        for y in year(from_ns)..=year(to_ns) {
-            for (month, offset) in [(time::Month::March, 3600), (time::Month::October, 0)] {
-                if let Some(at) = last_sunday_1am_utc_ns(y, month) {
-                    changes.push((at, offset));
-                }
-            }
-        }
+        let mut changes: Vec<(u64, i64)> = (domain::uk_time::year_of(from_ns)..=domain::uk_time::year_of(to_ns))
+            .flat_map(domain::uk_time::clock_changes)
+            .collect();
         let base_offset_s = changes.iter().rev().find(|(at, _)| *at <= from_ns).map_or(0, |(_, o)| *o);
         changes.retain(|(at, _)| *at > from_ns && *at < to_ns);
         LocalClock { base_offset_s, changes }
@@ -115,15 +106,6 @@ impl LocalClock {
     pub fn local_ns(&self, t_ns: u64) -> i64 {
         t_ns as i64 + self.offset_at(t_ns) * 1_000_000_000
     }
-}
-
-/// 01:00 UTC on the last Sunday of `month` in `year`, in Unix nanoseconds.
-fn last_sunday_1am_utc_ns(year: i32, month: time::Month) -> Option<u64> {
-    let last = time::Date::from_calendar_date(year, month, time::util::days_in_month(month, year)).ok()?;
-    let back = i64::from(last.weekday().number_days_from_sunday());
-    let sunday = last - time::Duration::days(back);
-    let at = sunday.with_hms(1, 0, 0).ok()?.assume_utc().unix_timestamp();
-    u64::try_from(at).ok().map(|s| s * 1_000_000_000)
 }
 
 /// Working hours, local time: `start_hour..end_hour` on the listed weekdays (0 Monday … 6 Sunday).

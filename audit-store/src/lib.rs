@@ -8,10 +8,8 @@
 pub mod access;
 pub mod chain;
 mod clickhouse;
-pub mod clock;
 mod error;
 pub mod model;
-pub mod nhs_number;
 pub mod sequencer;
 mod sqlite;
 mod sqlite_access;
@@ -25,10 +23,8 @@ pub use crate::clickhouse::{
     rowbinary as clickhouse_rowbinary, sql as clickhouse_sql, ClickHouseConfig, ClickHouseStore, WireCompression,
     SCHEMA as CLICKHOUSE_SCHEMA,
 };
-pub use crate::clock::{system_now_ns, Clock};
 pub use crate::error::{sqlite_unavailable, StoreError};
 pub use crate::model::*;
-pub use crate::nhs_number::NhsNumber;
 
 /// The most spans one read of a trace (or of the traces of a correlation id) returns: the earliest.
 pub const MAX_SPANS_PER_TRACE: usize = 10_000;

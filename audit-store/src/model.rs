@@ -439,8 +439,7 @@ pub enum DataKind {
     AuditEvents,
 }
 
-pub const NANOS_PER_SEC: u64 = 1_000_000_000;
-pub const NANOS_PER_DAY: u64 = 86_400 * NANOS_PER_SEC;
+pub use domain::clock::{NANOS_PER_DAY, NANOS_PER_SEC};
 
 /// What one ingest request carries once decoded and checked.
 #[derive(Debug, Clone, Default)]

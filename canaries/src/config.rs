@@ -294,7 +294,7 @@ impl CanaryConfig {
         }
         let mut synthetic = BTreeSet::new();
         for (i, n) in self.synthetic_patients.iter().enumerate() {
-            match audit_store::NhsNumber::parse(n) {
+            match domain::NhsNumber::parse(n) {
                 Ok(parsed) => synthetic.insert(parsed.as_str().to_string()),
                 Err(e) => return invalid(format!("canaries.synthetic_patients[{i}]"), format!("{n:?}: {e}")),
             };
@@ -328,8 +328,7 @@ impl CanaryConfig {
             }
             for (field, patient) in [("patient", &flow.patient), ("restricted_patient", &flow.restricted_patient)] {
                 if let Some(p) = patient {
-                    let normalised =
-                        audit_store::NhsNumber::parse(p).map(|n| n.as_str().to_string()).unwrap_or_default();
+                    let normalised = domain::NhsNumber::parse(p).map(|n| n.as_str().to_string()).unwrap_or_default();
                     if !synthetic.contains(&normalised) {
                         return invalid(
                             key(field),

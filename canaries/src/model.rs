@@ -116,51 +116,22 @@ impl StepResult {
     }
 }
 
-/// Overall health of one run of a flow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RunStatus {
-    /// Every step passed first time, within the latency threshold.
-    Healthy,
-    /// Every step passed, but slowly or only after a retry.
-    Degraded,
-    /// Some steps passed and some failed.
-    Partial,
-    /// Nothing the pathway needs worked.
-    Outage,
-}
+pub use domain::RunStatus;
 
-impl RunStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunStatus::Healthy => "healthy",
-            RunStatus::Degraded => "degraded",
-            RunStatus::Partial => "partial",
-            RunStatus::Outage => "outage",
-        }
-    }
-
-    /// A run "passes" (for `pathwatch canary run`'s exit code) when users can do what the pathway
-    /// promises, even if slowly.
-    pub fn passes(self) -> bool {
-        matches!(self, RunStatus::Healthy | RunStatus::Degraded)
-    }
-
-    /// Classifies a run from its steps. Authentication steps (token) do not count as the pathway
-    /// working: a run whose token step passed and everything else failed is an outage.
-    pub fn classify(steps: &[StepResult], duration_ms: f64, degraded_after_ms: f64) -> RunStatus {
-        let business: Vec<&StepResult> = steps.iter().filter(|s| !crate::flows::is_housekeeping(&s.step)).collect();
-        let passed = business.iter().filter(|s| s.outcome == StepOutcome::Passed).count();
-        let failed = steps.iter().any(|s| s.outcome != StepOutcome::Passed);
-        if passed == 0 {
-            RunStatus::Outage
-        } else if failed {
-            RunStatus::Partial
-        } else if duration_ms > degraded_after_ms || steps.iter().any(StepResult::retried) {
-            RunStatus::Degraded
-        } else {
-            RunStatus::Healthy
-        }
+/// Classifies a run from its steps. Authentication steps (token) do not count as the pathway
+/// working: a run whose token step passed and everything else failed is an outage.
+pub fn classify_run(steps: &[StepResult], duration_ms: f64, degraded_after_ms: f64) -> RunStatus {
+    let business: Vec<&StepResult> = steps.iter().filter(|s| !crate::flows::is_housekeeping(&s.step)).collect();
+    let passed = business.iter().filter(|s| s.outcome == StepOutcome::Passed).count();
+    let failed = steps.iter().any(|s| s.outcome != StepOutcome::Passed);
+    if passed == 0 {
+        RunStatus::Outage
+    } else if failed {
+        RunStatus::Partial
+    } else if duration_ms > degraded_after_ms || steps.iter().any(StepResult::retried) {
+        RunStatus::Degraded
+    } else {
+        RunStatus::Healthy
     }
 }
 
@@ -210,16 +181,16 @@ mod tests {
     fn classification_covers_every_status() {
         use StepOutcome::*;
         let all_ok = [step("token", Passed, 1), step("read", Passed, 1)];
-        assert_eq!(RunStatus::classify(&all_ok, 10.0, 100.0), RunStatus::Healthy);
-        assert_eq!(RunStatus::classify(&all_ok, 101.0, 100.0), RunStatus::Degraded);
+        assert_eq!(classify_run(&all_ok, 10.0, 100.0), RunStatus::Healthy);
+        assert_eq!(classify_run(&all_ok, 101.0, 100.0), RunStatus::Degraded);
         let retried = [step("token", Passed, 1), step("read", Passed, 2)];
-        assert_eq!(RunStatus::classify(&retried, 10.0, 100.0), RunStatus::Degraded);
+        assert_eq!(classify_run(&retried, 10.0, 100.0), RunStatus::Degraded);
         let partial = [step("read", Passed, 1), step("search", Failed, 1)];
-        assert_eq!(RunStatus::classify(&partial, 10.0, 100.0), RunStatus::Partial);
+        assert_eq!(classify_run(&partial, 10.0, 100.0), RunStatus::Partial);
         let only_token = [step("token", Passed, 1), step("read", Failed, 1), step("search", Skipped, 0)];
-        assert_eq!(RunStatus::classify(&only_token, 10.0, 100.0), RunStatus::Outage);
+        assert_eq!(classify_run(&only_token, 10.0, 100.0), RunStatus::Outage);
         let token_failed = [step("token", Failed, 1), step("read", Skipped, 0)];
-        assert_eq!(RunStatus::classify(&token_failed, 10.0, 100.0), RunStatus::Outage);
+        assert_eq!(classify_run(&token_failed, 10.0, 100.0), RunStatus::Outage);
     }
 
     #[test]

@@ -17,7 +17,8 @@ use crate::config::Secret;
 use crate::error::CanaryError;
 use crate::model::{CanaryRun, StepOutcome};
 
-pub const SERVICE_NAME: &str = "pathwatch-canary";
+use domain::canary::attr;
+pub use domain::canary::SERVICE as SERVICE_NAME;
 const MAX_PENDING: usize = 1_000;
 
 fn kv(key: &str, value: any_value::Value) -> KeyValue {
@@ -41,22 +42,22 @@ fn ms_to_ns(ms: f64) -> u64 {
 pub fn spans(run: &CanaryRun) -> Vec<Span> {
     let trace_id = hex::decode(&run.trace_id).unwrap_or_default();
     let common = |attrs: &mut Vec<KeyValue>| {
-        attrs.push(text("pathwatch.correlation_id", run.correlation_id.clone()));
-        attrs.push(text("pathwatch.canary.flow", run.flow.clone()));
+        attrs.push(text(attr::CORRELATION_ID, run.correlation_id.clone()));
+        attrs.push(text(attr::FLOW, run.flow.clone()));
     };
     let mut root_attributes = vec![
-        text("pathwatch.canary.kind", run.kind.clone()),
-        text("pathwatch.canary.environment", run.environment.clone()),
-        text("pathwatch.canary.status", run.status.as_str()),
+        text(attr::KIND, run.kind.clone()),
+        text(attr::ENVIRONMENT, run.environment.clone()),
+        text(attr::STATUS, run.status.as_str()),
     ];
     if let Some(class) = run.error_class {
-        root_attributes.push(text("pathwatch.canary.error_class", class.as_str()));
+        root_attributes.push(text(attr::ERROR_CLASS, class.as_str()));
     }
     // The first failing step and what it said: what the overview matches known errors against.
     if let Some(failed) = run.steps.iter().find(|s| s.outcome == StepOutcome::Failed) {
-        root_attributes.push(text("pathwatch.canary.failed_step", failed.step.clone()));
+        root_attributes.push(text(attr::FAILED_STEP, failed.step.clone()));
         if let Some(message) = &failed.message {
-            root_attributes.push(text("pathwatch.canary.failure", message.clone()));
+            root_attributes.push(text(attr::FAILURE, message.clone()));
         }
     }
     common(&mut root_attributes);
@@ -76,13 +77,13 @@ pub fn spans(run: &CanaryRun) -> Vec<Span> {
     }];
     for step in &run.steps {
         let mut attributes = vec![
-            text("pathwatch.canary.step", step.step.clone()),
-            text("pathwatch.canary.step_outcome", serde_plain(&step.outcome)),
-            float("pathwatch.canary.wire_ms", step.wire_ms),
+            text(attr::STEP, step.step.clone()),
+            text(attr::STEP_OUTCOME, serde_plain(&step.outcome)),
+            float(attr::WIRE_MS, step.wire_ms),
         ];
         common(&mut attributes);
         if let Some(class) = step.error_class {
-            attributes.push(text("pathwatch.canary.error_class", class.as_str()));
+            attributes.push(text(attr::ERROR_CLASS, class.as_str()));
         }
         let mut name = step.step.clone();
         let mut kind = span::SpanKind::Internal;
@@ -154,7 +155,7 @@ pub fn export_request(runs: &[CanaryRun]) -> ExportTraceServiceRequest {
             }),
             scope_spans: vec![ScopeSpans {
                 scope: Some(InstrumentationScope {
-                    name: "pathwatch.canaries".into(),
+                    name: domain::canary::SCOPE.into(),
                     version: env!("CARGO_PKG_VERSION").into(),
                     ..Default::default()
                 }),

@@ -117,7 +117,7 @@ impl<'a> RunRecorder<'a> {
 
     pub fn finish(self, degraded_after: Duration) -> CanaryRun {
         let duration_ms = millis(self.started.elapsed());
-        let status = crate::model::RunStatus::classify(&self.steps, duration_ms, millis(degraded_after));
+        let status = crate::model::classify_run(&self.steps, duration_ms, millis(degraded_after));
         let error_class: Option<ErrorClass> = self.steps.iter().find_map(|s| s.error_class);
         CanaryRun {
             flow: self.flow,

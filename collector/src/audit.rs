@@ -2,7 +2,8 @@
 //! `AuditEvent` resources (alone or in a Bundle), as a JSON array, one object, or NDJSON. Every
 //! record is checked on its own, so one bad record never costs the good ones.
 
-use audit_store::{Action, Actor, AuditEvent, NhsNumber, Outcome, NANOS_PER_SEC};
+use audit_store::{Action, Actor, AuditEvent, Outcome, NANOS_PER_SEC};
+use domain::NhsNumber;
 use serde_json::{Map, Value};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;

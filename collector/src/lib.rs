@@ -22,7 +22,7 @@ pub mod writer;
 use std::sync::Arc;
 use std::time::Duration;
 
-use audit_store::{Clock, IngestBatch, NANOS_PER_SEC};
+use audit_store::{IngestBatch, NANOS_PER_SEC};
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
@@ -30,6 +30,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use bytes::Bytes;
+use domain::Clock;
 use http_body_util::BodyExt;
 use prost::Message;
 

@@ -9,7 +9,7 @@
 
 use std::borrow::Cow;
 
-use audit_store::NhsNumber;
+use domain::NhsNumber;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
@@ -126,7 +126,7 @@ mod tests {
     proptest! {
         #[test]
         fn no_valid_nhs_number_survives(prefix in "[a-z/ ]{0,8}", nine in proptest::collection::vec(0u32..10, 9), suffix in "[a-z/ ]{0,8}") {
-            if let Some(check) = audit_store::nhs_number::check_digit(&nine) {
+            if let Some(check) = domain::nhs_number::check_digit(&nine) {
                 let number: String = nine.iter().chain(std::iter::once(&check)).map(|d| char::from(b'0' + *d as u8)).collect();
                 let text = format!("{prefix}{number}{suffix}");
                 let scrubbed = p().scrub(&text);

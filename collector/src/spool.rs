@@ -277,7 +277,7 @@ impl Spool {
              SELECT spans, audit, bytes, ?, ? FROM spool WHERE id = ? RETURNING id, length(audit)",
         )
         .bind(error.to_string())
-        .bind(i64::try_from(audit_store::system_now_ns()).unwrap_or(i64::MAX))
+        .bind(i64::try_from(domain::system_now_ns()).unwrap_or(i64::MAX))
         .bind(oldest)
         .fetch_one(&mut *tx)
         .await?;

@@ -8,7 +8,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use audit_store::{Clock, IngestBatch, IngestReceipt, SqliteBatch, SqliteStore, StoreError};
+use audit_store::{IngestBatch, IngestReceipt, SqliteBatch, SqliteStore, StoreError};
+use domain::Clock;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::budget::Reservation;

@@ -13,8 +13,7 @@ use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use serde::{Deserialize, Serialize};
-use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::{Row, SqlSafeStr, SqlitePool};
+use sqlx::{Row, SqlitePool};
 
 /// What a user may see and do. Each route states which roles may use it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -94,10 +93,8 @@ pub enum AccountError {
     Random(String),
     #[error("account store: {0}")]
     Store(#[from] sqlx::Error),
-    #[error("account store migrations: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
     #[error(transparent)]
-    Open(#[from] audit_store::StoreError),
+    Open(#[from] state::StateError),
 }
 
 /// NCSC guidance favours length over composition rules.
@@ -155,37 +152,11 @@ pub struct Accounts {
     pool: SqlitePool,
 }
 
-fn migrator() -> Migrator {
-    let migration = |version, name: &str, sql: &'static str| {
-        Migration::new(
-            version,
-            name.to_string().into(),
-            MigrationType::Simple,
-            sqlx::AssertSqlSafe(sql).into_sql_str(),
-            false,
-        )
-    };
-    Migrator::with_migrations(vec![
-        migration(1, "accounts", include_str!("../migrations/0001_accounts.sql")),
-        migration(2, "sessions", include_str!("../migrations/0002_sessions.sql")),
-        migration(3, "alerts", include_str!("../migrations/0003_alerts.sql")),
-        migration(4, "oidc", include_str!("../migrations/0004_oidc.sql")),
-        migration(5, "api_tokens", include_str!("../migrations/0005_api_tokens.sql")),
-        migration(6, "report_deliveries", include_str!("../migrations/0006_report_deliveries.sql")),
-        migration(7, "sign_in_attempts", include_str!("../migrations/0007_sign_in_attempts.sql")),
-        migration(8, "alert_evaluations", include_str!("../migrations/0008_alert_evaluations.sql")),
-        migration(9, "oidc_login_peer", include_str!("../migrations/0009_oidc_login_peer.sql")),
-        migration(10, "signed_in", include_str!("../migrations/0010_signed_in.sql")),
-        migration(11, "oidc_choices", include_str!("../migrations/0011_oidc_choices.sql")),
-        migration(12, "session_grant", include_str!("../migrations/0012_session_grant.sql")),
-    ])
-}
-
 /// How long a generated or administrator-set password may be used before it must be changed.
 pub const ONE_TIME_PASSWORD_HOURS: i64 = 24;
 
 fn now_ns() -> i64 {
-    audit_store::Clock::System.now_ns_i64()
+    domain::Clock::System.now_ns_i64()
 }
 
 /// Whether `name` could be an account name (1-64 of a-z, 0-9, '.', '_', '-').
@@ -271,9 +242,7 @@ pub fn generate_password() -> Result<String, AccountError> {
 impl Accounts {
     /// Opens (creating) the account store at `path`.
     pub async fn open(path: &Path) -> Result<Accounts, AccountError> {
-        let pool = audit_store::open_pool(path, 2).await?;
-        migrator().run(&pool).await?;
-        Ok(Accounts { pool })
+        Ok(Accounts { pool: state::open(path).await? })
     }
 
     /// The database, shared with the sessions table.

@@ -292,7 +292,7 @@ impl AlertEngine {
                 .and_then(|p| p.runbook_url.clone())
                 .or_else(|| (!self.runbook_base.is_empty()).then(|| format!("{}{}", self.runbook_base, status.name))),
             dashboard_url: format!("{}/slos", self.dashboard_url.trim_end_matches('/')),
-            started: crate::uk_time::format_ns(stored.started_ns.max(0) as u64),
+            started: domain::uk_time::format_ns(stored.started_ns.max(0) as u64),
             pathway: pathway.map(|p| PathwayNote {
                 name: p.name.clone(),
                 status: p.status.clone(),
@@ -395,7 +395,7 @@ impl AlertEngine {
     ) {
         self.every = every;
         loop {
-            let now = audit_store::Clock::System.now_ns_i64();
+            let now = domain::Clock::System.now_ns_i64();
             for n in self.tick(&store, &slos, &pathways, now).await {
                 tracing::info!(slo = %n.slo, transition = n.transition.as_str(), severity = %n.severity, "alert");
             }
@@ -440,7 +440,7 @@ fn freshness(last: Option<&Evaluation>, now_ns: i64) -> (String, Option<String>)
             ),
         );
     };
-    let when = crate::uk_time::format_ns(e.at_ns.max(0) as u64);
+    let when = domain::uk_time::format_ns(e.at_ns.max(0) as u64);
     let late_after_ns = 3 * e.every_secs.max(1) * 1_000_000_000;
     let warning = if now_ns - e.at_ns > late_after_ns {
         Some(format!("Alerts were last evaluated at {when}, more than three rounds ago: alert state may be out of date. Check that Pathwatch is running."))
@@ -467,8 +467,8 @@ pub async fn alerts_page(
             state: if a.resolved_ns.is_some() { "resolved" } else { "FIRING" },
             severity: a.severity,
             slo: a.slo,
-            started: crate::uk_time::format_ns(a.started_ns.max(0) as u64),
-            resolved: a.resolved_ns.map(|r| crate::uk_time::format_ns(r.max(0) as u64)).unwrap_or_else(|| "—".into()),
+            started: domain::uk_time::format_ns(a.started_ns.max(0) as u64),
+            resolved: a.resolved_ns.map(|r| domain::uk_time::format_ns(r.max(0) as u64)).unwrap_or_else(|| "—".into()),
             summary: a.summary,
         })
         .collect();
@@ -480,7 +480,7 @@ pub async fn alerts_page(
         warning,
         title: "Alerts",
         user: Some(user.view()),
-        updated: crate::uk_time::format_ns(now.max(0) as u64),
+        updated: domain::uk_time::format_ns(now.max(0) as u64),
         alerts: views,
     };
     Ok(crate::web::render(axum::http::StatusCode::OK, &page))

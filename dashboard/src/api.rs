@@ -164,7 +164,7 @@ pub async fn pathway(
 /// A finding as the API shows it: the NHS number masked, as on the pages.
 fn masked(mut f: audit_review::Finding) -> audit_review::Finding {
     if !f.nhs_number.is_empty() {
-        f.nhs_number = audit_review::samples::mask(&f.nhs_number);
+        f.nhs_number = domain::mask(&f.nhs_number);
     }
     f
 }

@@ -107,7 +107,7 @@ impl AuditMonitor {
     pub async fn run(self) {
         let every = Duration::from_secs(self.config.scan_every_minutes.max(1) * 60);
         loop {
-            match self.round(audit_store::system_now_ns()).await {
+            match self.round(domain::system_now_ns()).await {
                 Ok(round) => tracing::debug!(
                     new_events = round.scan.new_events,
                     raised = round.scan.raised.len(),

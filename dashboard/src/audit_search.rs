@@ -7,17 +7,18 @@
 //! same search over those events, so IG leads see what each other did.
 
 use askama::Template;
-use audit_store::{Action, AuditFilter, NhsNumber, StoredAuditEvent, TelemetryStore};
+use audit_store::{Action, AuditFilter, StoredAuditEvent, TelemetryStore};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use domain::NhsNumber;
 use serde::Deserialize;
 
 use crate::accounts::Account;
 use crate::audit_trail::{AuditorAction, SOURCE};
 use crate::finding_pages::mask_nhs_number;
-use crate::uk_time::format_ns;
 use crate::web::{render, same_origin, DashboardState, PeerIp, User, UserView, WebError, WebForm};
+use domain::uk_time::format_ns;
 
 pub(crate) const LIMIT: u32 = 200;
 

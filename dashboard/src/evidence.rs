@@ -9,8 +9,8 @@ use serde::Serialize;
 
 use crate::pathways::{attribute, status_of};
 use crate::slo_eval::CANARY_SERVICE;
-use crate::uk_time::format_ns;
 use crate::web::DashboardState;
+use domain::uk_time::format_ns;
 
 pub use hazard_log::EvidenceStatus;
 

@@ -14,8 +14,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use crate::audit_trail::AuditorAction;
-use crate::uk_time::format_ns;
 use crate::web::{render, same_origin, DashboardState, PeerIp, User, UserView, WebError, WebForm};
+use domain::uk_time::format_ns;
 
 pub(crate) fn store(state: &DashboardState) -> Result<&ReviewStore, WebError> {
     state.inner.findings.as_ref().ok_or(WebError::NotFound("This dashboard does not keep audit reviews."))
@@ -47,7 +47,7 @@ pub fn mask_nhs_number(nhs: &str) -> String {
     if nhs.is_empty() {
         "—".into()
     } else {
-        audit_review::samples::mask(nhs)
+        domain::mask(nhs)
     }
 }
 

@@ -11,8 +11,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use hazard_log::{Assessment, Control, Hazard, HazardError, HazardLog, HazardStatus, Likelihood, Severity};
 use serde::Deserialize;
 
-use crate::uk_time::format_ns;
 use crate::web::{render, same_origin, DashboardState, User, UserView, WebError, WebForm};
+use domain::uk_time::format_ns;
 
 pub(crate) fn log(state: &DashboardState) -> Result<&HazardLog, WebError> {
     state.inner.hazards.as_ref().ok_or(WebError::NotFound("This dashboard has no hazard log."))

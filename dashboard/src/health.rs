@@ -206,7 +206,7 @@ struct HealthPage {
 
 impl HealthPage {
     fn when(&self, ns: &u64) -> String {
-        crate::uk_time::format_ns(*ns)
+        domain::uk_time::format_ns(*ns)
     }
 
     fn waited(&self, secs: &u64) -> String {

@@ -40,7 +40,6 @@ pub mod slo_page;
 pub mod slo_rules;
 pub mod throttle;
 pub mod trace_page;
-pub mod uk_time;
 pub mod web;
 
 /// What `pathwatch up` started, shown on the overview until pathway health exists.

@@ -152,7 +152,7 @@ struct Tokens {
 }
 
 fn unix_now() -> i64 {
-    i64::try_from(audit_store::Clock::System.now_s()).unwrap_or(i64::MAX)
+    i64::try_from(domain::Clock::System.now_s()).unwrap_or(i64::MAX)
 }
 
 /// The PKCE S256 challenge for a verifier.

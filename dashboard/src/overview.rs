@@ -6,8 +6,8 @@ use axum::extract::State;
 use axum::response::Response;
 
 use crate::pathways::PathwayHealth;
-use crate::uk_time::format_ns;
 use crate::web::{DashboardState, User, UserView, WebError};
+use domain::uk_time::format_ns;
 
 /// Without a run for this long, a pathway's state is unknown (default schedules run every minute).
 pub const STALE_AFTER_NS: u64 = 10 * 60 * audit_store::NANOS_PER_SEC;
@@ -179,7 +179,7 @@ pub(crate) async fn home(State(state): State<DashboardState>, User(user): User) 
         can_trace,
         title: "Pathway health",
         user: Some(view),
-        updated: crate::uk_time::format_ns(now),
+        updated: domain::uk_time::format_ns(now),
         empty: state.nothing_to_show(&user.account, "pathways", state.pathways().len(), "pathways"),
         rows,
         lines,

@@ -17,8 +17,8 @@ use crate::pathways::{
     attribute, health_from, recent_runs, status_of, PathwayConfig, PathwayHealth, SpanSelector, TrafficHealth,
 };
 use crate::slo_eval::CANARY_SERVICE;
-use crate::uk_time::format_ns;
 use crate::web::{render, DashboardState, User, UserView, WebError};
+use domain::uk_time::format_ns;
 
 /// Runs listed on the page, newest first.
 const RUNS_SHOWN: usize = 25;

@@ -730,7 +730,7 @@ mod tests {
         assert!(h.since_before, "the streak goes back further than the runs read");
         assert_eq!(h.since_ns, Some(now - u64::from(OVERVIEW_RUNS) * MIN));
         assert_eq!((h.last_success_ns, h.last_success_hour), (Some(now - 300 * MIN), true), "to the hour");
-        assert_eq!(crate::overview::row(&h).since, format!("before {}", crate::uk_time::format_ns(now - 240 * MIN)));
+        assert_eq!(crate::overview::row(&h).since, format!("before {}", domain::uk_time::format_ns(now - 240 * MIN)));
         // A shorter streak is exact.
         let mut runs = runs;
         runs[10] = run(10, now - 11 * MIN, "healthy");

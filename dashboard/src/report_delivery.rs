@@ -118,7 +118,7 @@ impl ReportDelivery {
         )
         .bind(schedule_key(schedule))
         .bind(tick.timestamp_nanos_opt().unwrap_or(0))
-        .bind(audit_store::Clock::System.now_ns_i64())
+        .bind(domain::Clock::System.now_ns_i64())
         .bind(delivered)
         .bind(&detail)
         .execute(self.dashboard.accounts().pool())

@@ -7,19 +7,20 @@
 
 use askama::Template;
 use audit_review::samples::{
-    dspt_year, mask, to_csv, to_json, ReviewOutcome, Sample, SampleItem, SampleUnit, StratumCoverage, MAX_ITEMS,
+    dspt_year, to_csv, to_json, ReviewOutcome, Sample, SampleItem, SampleUnit, StratumCoverage, MAX_ITEMS,
 };
 use audit_review::ReviewError;
 use audit_store::{Action, SampleQuery};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
+use domain::mask;
 use serde::Deserialize;
 
 use crate::accounts::Account;
 use crate::audit_trail::AuditorAction;
-use crate::uk_time::format_ns;
 use crate::web::{render, same_origin, AnyUser, DashboardState, PeerIp, User, UserView, WebError, WebForm};
+use domain::uk_time::format_ns;
 
 use crate::finding_pages::store;
 

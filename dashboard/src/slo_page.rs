@@ -121,8 +121,9 @@ fn chart(status: &SloStatus) -> (Option<String>, String) {
     );
     // The text says what the line shows: where it starts, when it crossed half and all of the
     // budget (if it did), and where it is now.
-    let crossing = |share: f64| points.iter().find(|p| p.consumed >= share).map(|p| crate::uk_time::format_ns(p.at_ns));
-    let mut text = format!("From {}: ", crate::uk_time::format_ns(first.at_ns));
+    let crossing =
+        |share: f64| points.iter().find(|p| p.consumed >= share).map(|p| domain::uk_time::format_ns(p.at_ns));
+    let mut text = format!("From {}: ", domain::uk_time::format_ns(first.at_ns));
     match (crossing(0.5), crossing(1.0)) {
         (Some(half), Some(all)) => text.push_str(&format!("half the budget spent by {half}, all of it by {all}; ")),
         (Some(half), None) => text.push_str(&format!("half the budget spent by {half}; ")),
@@ -131,7 +132,7 @@ fn chart(status: &SloStatus) -> (Option<String>, String) {
     text.push_str(&format!(
         "budget consumed: {} by {} (dashed line: the whole budget).",
         percent(last.consumed),
-        crate::uk_time::format_ns(last.at_ns)
+        domain::uk_time::format_ns(last.at_ns)
     ));
     (Some(svg), text)
 }
@@ -149,7 +150,7 @@ pub async fn slos_page(State(state): State<DashboardState>, User(user): User) ->
     let page = SlosPage {
         title: "Service level objectives",
         user: Some(user.view()),
-        updated: crate::uk_time::format_ns(now),
+        updated: domain::uk_time::format_ns(now),
         slos: views,
         empty: state.nothing_to_show(&user.account, "SLOs", state.slos().len(), "slos"),
     };

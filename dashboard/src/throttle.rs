@@ -191,7 +191,7 @@ mod tests {
         let accounts = crate::accounts::Accounts::open(&dir.path().join("dashboard.db")).await.unwrap();
         accounts.create("admin", crate::accounts::Role::Admin, &[], "correct horse battery", false).await.unwrap();
         let throttle = Throttle::new(accounts.pool().clone(), Limits::from_max_failures(5, Duration::from_secs(900)));
-        let now = audit_store::Clock::System.now_ns_i64();
+        let now = domain::Clock::System.now_ns_i64();
         for a in 0..20 {
             assert!(throttle.attempt("admin", Some(&format!("10.0.1.{a}")), now).await.unwrap().is_ok());
         }

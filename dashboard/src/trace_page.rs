@@ -92,7 +92,7 @@ pub fn rows(spans: &[Span]) -> (String, Vec<SpanRow>) {
         if traces.len() == 1 { "" } else { "s" },
         ms(end - start),
         errors,
-        crate::uk_time::format_ns(start)
+        domain::uk_time::format_ns(start)
     );
     let summary = if all > spans.len() {
         format!("{summary} Showing the first {} of {all} spans, in start order.", spans.len())

@@ -170,7 +170,7 @@ pub(crate) struct Inner {
     pub(crate) audit_recorder: Option<crate::audit_trail::Recorder>,
     /// Where every page, form and the evidence monitor take "now" from (the system clock unless a
     /// test sets one).
-    pub(crate) clock: audit_store::Clock,
+    pub(crate) clock: domain::Clock,
     /// This process's own health (loops, spool, store, chain), gathered by the binary.
     pub(crate) health: Option<crate::health::HealthSource>,
 }
@@ -200,7 +200,7 @@ impl DashboardState {
                 reports: None,
                 findings: None,
                 audit_recorder: None,
-                clock: audit_store::Clock::System,
+                clock: domain::Clock::System,
                 health: None,
             }),
         }
@@ -271,7 +271,7 @@ impl DashboardState {
     }
 
     /// Takes "now" from `clock` instead of the system clock (tests run the pages at a fixed instant).
-    pub fn with_clock(self, clock: audit_store::Clock) -> DashboardState {
+    pub fn with_clock(self, clock: domain::Clock) -> DashboardState {
         self.configure("with_clock", "the system clock is used", |inner| inner.clock = clock)
     }
 
@@ -826,7 +826,7 @@ impl AnyUser {
             can_see_findings: roles_for("GET", "/audit/findings").contains(&self.account.role),
             can_search_audit: roles_for("GET", "/audit/search").contains(&self.account.role),
             can_see_health: roles_for("GET", "/admin/health").contains(&self.account.role),
-            now: crate::uk_time::format_ns(self.at_ns),
+            now: domain::uk_time::format_ns(self.at_ns),
             csrf: self.csrf.clone(),
             path: self.path.clone(),
         }

@@ -284,7 +284,7 @@ async fn measure_ceiling(
     let config = ClickHouseConfig { url: url.into(), database: database.into(), compression, ..Default::default() };
     let store = ClickHouseStore::connect(&config).await?;
     let mut rows = Vec::new();
-    let limits = collector::otlp::SpanLimits::at(audit_store::system_now_ns(), &Default::default());
+    let limits = collector::otlp::SpanLimits::at(domain::system_now_ns(), &Default::default());
     for body in bodies {
         let request = ExportTraceServiceRequest::decode(&body[..])?;
         rows.extend(collector::otlp::flatten(request, None, limits).spans);
@@ -339,7 +339,7 @@ pub async fn ingest(args: IngestBench) -> anyhow::Result<std::process::ExitCode>
         bail!("--spans, --batch and --connections must be at least 1");
     }
     let tmp = TempDir::new()?;
-    let t0 = audit_store::system_now_ns() - 3_600_000_000_000;
+    let t0 = domain::system_now_ns() - 3_600_000_000_000;
     let bodies = Arc::new(requests(args.spans, args.batch, t0));
     let wire_mib = bodies.iter().map(Vec::len).sum::<usize>() as f64 / (1024.0 * 1024.0);
     eprintln!(

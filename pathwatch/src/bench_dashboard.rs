@@ -196,11 +196,11 @@ async fn time_pages(store: AnyStore, requests: usize, dir: &std::path::Path) -> 
         .with_evidence_monitor(std::time::Duration::from_secs(evidence.check_every_minutes * 60));
     // One round of the evidence monitor, as `pathwatch up` runs every few minutes (untimed).
     dashboard::evidence_monitor::EvidenceMonitor::new(state.clone(), log, evidence, None, String::new())
-        .round(audit_store::Clock::System.now_ns_i64())
+        .round(domain::Clock::System.now_ns_i64())
         .await
         .map_err(anyhow::Error::msg)?;
-    let oncall = state.sessions().start("bench", audit_store::Clock::System.now_ns_i64()).await?;
-    let cso = state.sessions().start("bench-cso", audit_store::Clock::System.now_ns_i64()).await?;
+    let oncall = state.sessions().start("bench", domain::Clock::System.now_ns_i64()).await?;
+    let cso = state.sessions().start("bench-cso", domain::Clock::System.now_ns_i64()).await?;
     let app = router(state);
     let mut out = Vec::new();
     for (label, page, token) in [
@@ -232,7 +232,7 @@ async fn time_pages(store: AnyStore, requests: usize, dir: &std::path::Path) -> 
 
 pub async fn dashboard(args: DashboardBench) -> anyhow::Result<std::process::ExitCode> {
     let dir = tempfile::tempdir()?;
-    let now = audit_store::system_now_ns();
+    let now = domain::system_now_ns();
     let runs = args.days * 1440 * FLOWS.len() as u64;
     println!(
         "Dashboard pages with {runs} canary runs ({} spans) over {} days and {} real-traffic spans; {} timed requests per page",

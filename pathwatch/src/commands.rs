@@ -39,9 +39,9 @@ pub fn parse_time(flag: &str, text: &str) -> anyhow::Result<u64> {
 
 pub async fn audit_search(config: &Config, search: AuditSearch) -> anyhow::Result<ExitCode> {
     let nhs_number = match &search.patient {
-        Some(n) => Some(
-            audit_store::NhsNumber::parse(n).map_err(|e| anyhow::anyhow!("--patient {n:?}: {e}"))?.as_str().to_string(),
-        ),
+        Some(n) => {
+            Some(domain::NhsNumber::parse(n).map_err(|e| anyhow::anyhow!("--patient {n:?}: {e}"))?.as_str().to_string())
+        }
         None => None,
     };
     let filter = AuditFilter {
@@ -92,5 +92,5 @@ pub async fn trace(config: &Config, id: &str) -> anyhow::Result<ExitCode> {
 }
 
 pub fn now_ns() -> u64 {
-    audit_store::system_now_ns()
+    domain::system_now_ns()
 }

@@ -77,7 +77,7 @@ impl ProcessHealth {
     }
 
     async fn gather(&self) -> HealthReport {
-        let now_ns = audit_store::system_now_ns();
+        let now_ns = domain::system_now_ns();
         let reachable = match tokio::time::timeout(STORE_PING_TIMEOUT, self.store.ping()).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(e.to_string()),

@@ -162,7 +162,7 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
         sink,
         pseudonym_key.into_bytes(),
         metrics,
-        audit_store::Clock::System,
+        domain::Clock::System,
     );
     // What dashboard users do with audit data goes into the chain through this process's writer.
     let writer = state.writer.clone();
@@ -479,7 +479,7 @@ async fn record_canary_runs(
 /// Drops whole days past their retention period, once at start and then hourly.
 async fn retention(store: AnyStore, spans_days: u32, audit_days: u32) {
     loop {
-        let today = (audit_store::system_now_ns() / NANOS_PER_DAY) as i64;
+        let today = (domain::system_now_ns() / NANOS_PER_DAY) as i64;
         for (kind, days) in [(DataKind::Spans, spans_days), (DataKind::AuditEvents, audit_days)] {
             if let Err(e) = store.drop_days_before(kind, today - i64::from(days)).await {
                 tracing::warn!(error = %e, ?kind, "retention could not drop old data; will retry in an hour");

@@ -64,7 +64,7 @@ pub async fn run(config: &Config, command: SpoolCommand) -> anyhow::Result<ExitC
             (Action::Delete, id.to_string(), format!("spool: drop dead letter: {}", reason.trim()))
         }
     };
-    let now = audit_store::system_now_ns();
+    let now = domain::system_now_ns();
     let user = std::env::var("USER").ok().filter(|u| !u.is_empty()).unwrap_or_else(|| "operator".into());
     let event = AuditEvent {
         event_id: format!("pathwatch-cli-{now}-{}", std::process::id()),

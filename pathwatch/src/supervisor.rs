@@ -134,7 +134,7 @@ impl Supervisor {
                 states.update(name, |s| {
                     s.running = true;
                     s.critical = critical;
-                    s.since_ns = audit_store::system_now_ns();
+                    s.since_ns = domain::system_now_ns();
                 });
                 // Its own task, so a panic ends only this run and is reported here; aborted with
                 // the supervisor.
@@ -158,7 +158,7 @@ impl Supervisor {
                 let mut restarts = 0;
                 states.update(name, |s| {
                     s.running = false;
-                    s.since_ns = audit_store::system_now_ns();
+                    s.since_ns = domain::system_now_ns();
                     s.restarts += 1;
                     s.failures_in_a_row += 1;
                     s.last_failure = Some((s.since_ns, how.clone()));

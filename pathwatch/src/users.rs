@@ -85,7 +85,7 @@ pub async fn run(config: &crate::config::Config, command: UserCommand) -> anyhow
 }
 
 fn now_ns() -> i64 {
-    audit_store::Clock::System.now_ns_i64()
+    domain::Clock::System.now_ns_i64()
 }
 
 async fn token(accounts: &Accounts, command: TokenCommand) -> anyhow::Result<()> {

@@ -238,7 +238,7 @@ fn build_structured_record(
         ));
     }
     let nhs_number = identifier["value"].as_str().unwrap_or_default();
-    if audit_store::NhsNumber::parse(nhs_number).is_err() || nhs_number.len() != 10 {
+    if domain::NhsNumber::parse(nhs_number).is_err() || nhs_number.len() != 10 {
         return Err(GpcError::new(
             StatusCode::BAD_REQUEST,
             GpcCode::InvalidNhsNumber,

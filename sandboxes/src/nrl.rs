@@ -394,7 +394,7 @@ fn search(
     }
     let nhs_number = form::first(pairs, "subject:identifier")
         .and_then(|s| s.strip_prefix(&format!("{NHS_NUMBER_SYSTEM}|")))
-        .filter(|n| n.len() == 10 && audit_store::NhsNumber::parse(n).is_ok())
+        .filter(|n| n.len() == 10 && domain::NhsNumber::parse(n).is_ok())
         .ok_or_else(|| {
             NrlError::new(
                 StatusCode::BAD_REQUEST,

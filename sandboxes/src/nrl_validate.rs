@@ -86,7 +86,7 @@ pub fn validate_create(body: &[u8], ods: &str, types: &[&str]) -> Result<Value, 
         ));
     }
     let nhs_number = subject["value"].as_str().unwrap_or_default();
-    if nhs_number.len() != 10 || audit_store::NhsNumber::parse(nhs_number).is_err() {
+    if nhs_number.len() != 10 || domain::NhsNumber::parse(nhs_number).is_err() {
         return Err(invalid(NrlCode::InvalidNhsNumber, "Invalid NHS number", "subject.identifier.value"));
     }
     let categories = resource["category"].as_array().cloned().unwrap_or_default();

@@ -6,8 +6,8 @@
 //! (malformed birth date, invalid NHS number, unexpected coding...). This module never invents real NHS
 //! numbers: every number it makes starts with 999.
 
-use audit_store::nhs_number::check_digit;
-use audit_store::NhsNumber;
+use domain::nhs_number::check_digit;
+use domain::NhsNumber;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

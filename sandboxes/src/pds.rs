@@ -208,7 +208,7 @@ async fn read(
 
 fn read_patient(state: &SandboxState, headers: &HeaderMap, id: &str, wrong: bool) -> Result<FhirResponse, PdsError> {
     check_headers(state, headers)?;
-    if audit_store::NhsNumber::parse(id).is_err() || id.len() != 10 {
+    if domain::NhsNumber::parse(id).is_err() || id.len() != 10 {
         return Err(error(StatusCode::BAD_REQUEST, PdsCode::InvalidResourceId, None));
     }
     let population = state.population();

@@ -258,7 +258,7 @@ fn nhs_number(rng: &mut ChaCha8Rng) -> String {
     loop {
         let mut digits = vec![9, 9, 9];
         digits.extend((0..6).map(|_| rng.random_range(0..10u32)));
-        if let Some(check) = audit_store::nhs_number::check_digit(&digits) {
+        if let Some(check) = domain::nhs_number::check_digit(&digits) {
             digits.push(check);
             return digits.iter().map(|d| char::from(b'0' + *d as u8)).collect();
         }

@@ -103,7 +103,7 @@ pub fn nhs(n: u32) -> String {
     let mut digits: Vec<u32> = format!("999{n:06}").chars().map(|c| c.to_digit(10).unwrap()).collect();
     let mut bump = 0;
     loop {
-        if let Some(check) = audit_store::nhs_number::check_digit(&digits) {
+        if let Some(check) = domain::nhs_number::check_digit(&digits) {
             digits.push(check);
             return digits.iter().map(|d| char::from(b'0' + *d as u8)).collect();
         }

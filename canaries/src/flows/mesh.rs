@@ -92,7 +92,7 @@ pub async fn run(ctx: &FlowContext<'_>, rec: &mut RunRecorder<'_>) {
             }
             if arrived {
                 let delivery_ms = sent_at.elapsed().as_secs_f64() * 1000.0;
-                step.attributes.insert("pathwatch.mesh.delivery_ms".into(), format!("{delivery_ms:.1}"));
+                step.attributes.insert(domain::canary::attr::MESH_DELIVERY_MS.into(), format!("{delivery_ms:.1}"));
                 return Ok(());
             }
             if step.remaining() <= mesh.poll_interval {

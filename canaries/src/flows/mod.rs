@@ -98,7 +98,7 @@ pub async fn token_step(ctx: &FlowContext<'_>, rec: &mut RunRecorder<'_>) -> Res
     }
     let mut step = rec.begin(TOKEN_STEP);
     if let Some(token) = ctx.env.tokens.get().await {
-        step.attributes.insert("pathwatch.canary.token_cached".into(), "true".into());
+        step.attributes.insert(domain::canary::attr::TOKEN_CACHED.into(), "true".into());
         return rec.end(step, Ok(Some(token))).ok_or(());
     }
     let result = fetch_token(ctx, &mut step).await.map(Some);
@@ -153,7 +153,7 @@ pub async fn send_authorised(
     }
     ctx.env.tokens.clear().await;
     *token = Some(fetch_token(ctx, step).await?);
-    step.attributes.insert("pathwatch.canary.token_refreshed".into(), "true".into());
+    step.attributes.insert(domain::canary::attr::TOKEN_REFRESHED.into(), "true".into());
     // The resend repeats a failed request: a retry, so the run shows as degraded.
     step.retries += 1;
     step.send(ctx.probe, &build(token)).await

@@ -70,7 +70,7 @@ pub async fn run(ctx: &FlowContext<'_>, rec: &mut RunRecorder<'_>) {
                     let reply = send_authorised(ctx, &mut step, &mut token, |t| headers(&delete, t)).await?;
                     reply.expect_status(&[200, 204])?;
                 }
-                step.attributes.insert("pathwatch.canary.cleaned_up".into(), ours.len().to_string());
+                step.attributes.insert(domain::canary::attr::CLEANED_UP.into(), ours.len().to_string());
                 Ok(())
             }
             .await;

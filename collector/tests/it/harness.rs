@@ -34,7 +34,7 @@ impl Harness {
         let metrics = Arc::new(Metrics::new());
         let spool = collector::spool::Spool::open(&path, 1 << 30, metrics.clone()).await.unwrap();
         let tokens = IngestTokens::new([("test".to_string(), TOKEN.to_string())]);
-        let clock = audit_store::Clock::manual(FIXTURES_RECEIVED_NS);
+        let clock = domain::Clock::manual(FIXTURES_RECEIVED_NS);
         let sink = Sink::Spool(Arc::new(spool));
         let state = CollectorState::new(CollectorConfig::default(), tokens, sink, b"key".to_vec(), metrics, clock);
         harness.router = collector::router(state.clone());
@@ -47,7 +47,7 @@ impl Harness {
         let mut harness = Self::new().await;
         let tokens = IngestTokens::new(tokens.iter().map(|(s, t)| (s.to_string(), t.to_string())));
         let metrics = Arc::new(Metrics::new());
-        let clock = audit_store::Clock::manual(FIXTURES_RECEIVED_NS);
+        let clock = domain::Clock::manual(FIXTURES_RECEIVED_NS);
         let sink = Sink::Sqlite(harness.store.clone());
         let state = CollectorState::new(CollectorConfig::default(), tokens, sink, b"key".to_vec(), metrics, clock);
         harness.router = collector::router(state.clone());
@@ -62,7 +62,7 @@ impl Harness {
         let tokens = IngestTokens::new([("test".to_string(), TOKEN.to_string())]);
         let metrics = Arc::new(Metrics::new());
         // The day after the fixtures' audit events (20 November 2026), whatever today's date is.
-        let clock = audit_store::Clock::manual(FIXTURES_RECEIVED_NS);
+        let clock = domain::Clock::manual(FIXTURES_RECEIVED_NS);
         let state = CollectorState::new(config, tokens, Sink::Sqlite(store.clone()), b"key".to_vec(), metrics, clock);
         Harness { router: collector::router(state.clone()), store, state, db_path, _dir: dir }
     }

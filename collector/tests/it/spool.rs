@@ -22,7 +22,7 @@ async fn clickhouse(test: &str) -> Option<ClickHouseStore> {
 }
 
 fn batch(trace: u8) -> SpoolBatch {
-    let now = audit_store::system_now_ns();
+    let now = domain::system_now_ns();
     let span = Span {
         trace_id: format!("{trace:032x}"),
         span_id: "00000000000000a1".into(),

@@ -102,7 +102,7 @@ async fn alerts_notify_on_every_transition_once_and_remind_after_the_repeat_inte
         dashboard::RunningParts { lines: vec![] },
         dashboard::web::WebConfig::default(),
     );
-    let token = state.sessions().start("sam", audit_store::Clock::System.now_ns_i64()).await.unwrap();
+    let token = state.sessions().start("sam", domain::Clock::System.now_ns_i64()).await.unwrap();
     let request = axum::http::Request::get("/alerts")
         .header(axum::http::header::COOKIE, format!("__Host-pathwatch_session={token}"))
         .body(axum::body::Body::empty())
@@ -150,7 +150,7 @@ async fn a_firing_alert_names_the_pathway_its_status_and_run_book_and_reaches_a_
     let dir = tempfile::tempdir().unwrap();
     // The last hour of PDS and MESH canary runs all failed: both SLOs page.
     let store = audit_store::SqliteStore::open(&dir.path().join("telemetry.db")).await.unwrap();
-    let now = audit_store::Clock::System.now_ns_i64() as u64;
+    let now = domain::Clock::System.now_ns_i64() as u64;
     store.insert_spans(&failed_runs("pds", 0, now)).await.unwrap();
     store.insert_spans(&failed_runs("mesh", 1000, now)).await.unwrap();
     let mut pathway = dashboard::pathways::default_pathway("pds");
@@ -224,7 +224,7 @@ async fn slos_and_alerts_outside_the_users_organisations_are_not_shown_on_pages_
     // Both SLOs fire; PDS's pathway belongs to A81001, NRL's to B82002.
     let engine =
         AlertEngine::new(accounts.pool().clone(), Notifier::new(None, vec![]).unwrap(), Duration::ZERO, "", "");
-    let now = audit_store::Clock::System.now_ns_i64() as u64;
+    let now = domain::Clock::System.now_ns_i64() as u64;
     let pds = status(100, now);
     let nrl = SloStatus { name: "nrl-availability".into(), flow: "nrl".into(), ..status(100, now) };
     for s in [&pds, &nrl] {

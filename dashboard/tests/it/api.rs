@@ -32,7 +32,7 @@ async fn the_api_serves_pathways_slos_alerts_and_traces_as_json() {
         vec![SloConfig::availability("pds")],
         vec![default_pathway("pds")],
     );
-    let now = audit_store::Clock::System.now_ns_i64();
+    let now = domain::Clock::System.now_ns_i64();
     let cookie = |token: String| format!("__Host-pathwatch_session={token}");
     let sam = cookie(state.sessions().start("sam", now).await.unwrap());
     let ig = cookie(state.sessions().start("ig", now).await.unwrap());
@@ -111,7 +111,7 @@ async fn api_tokens_work_on_the_api_only_with_the_owners_role_until_revoked_expi
     accounts.create("ig", Role::IgLead, &["RX1".into()], "correct horse battery", false).await.unwrap();
     accounts.create("new", Role::Oncall, &[], "one time password 1", true).await.unwrap();
     let tokens = ApiTokens::new(&accounts);
-    let now = audit_store::Clock::System.now_ns_i64();
+    let now = domain::Clock::System.now_ns_i64();
     let (sam_kept, sam) = tokens.create(&accounts, "sam", "nightly report", None, now).await.unwrap();
     let (_, ig) = tokens.create(&accounts, "ig", "", Some(1), now).await.unwrap();
     let (_, new) = tokens.create(&accounts, "new", "", None, now).await.unwrap();

@@ -172,7 +172,7 @@ async fn pages_listing_hazards_read_the_monitors_fresh_records_and_check_live_wh
         let start = page.find("HAZ-001:").unwrap_or_else(|| panic!("{page}"));
         page[start..start + page[start..].find("</tr>").unwrap()].to_string()
     };
-    let now = audit_store::Clock::System.now_ns_i64();
+    let now = domain::Clock::System.now_ns_i64();
     let config = EvidenceConfig { check_every_minutes: 5, full_chain_walk_hours: 24, notify: vec![] };
     let monitor = EvidenceMonitor::new(rig.state.clone(), rig.log.clone(), config, None, "http://dash".into());
 
@@ -210,7 +210,7 @@ async fn pages_listing_hazards_read_the_monitors_fresh_records_and_check_live_wh
 #[tokio::test]
 async fn the_evidence_monitor_records_history_verifies_the_chain_and_tells_the_cso_when_evidence_fails() {
     let rig = rig().await;
-    let now = audit_store::Clock::System.now_ns_i64();
+    let now = domain::Clock::System.now_ns_i64();
     rig.store.insert_spans(&canary_run(1, (now - 120 * SEC) as u64, false)).await.unwrap();
     let mut head = None;
     append(&rig.store, &mut head, 1, 5, (now - 300 * SEC) as u64).await;
@@ -323,7 +323,7 @@ async fn reports_download_as_a_zip_that_verifies_and_bad_requests_get_the_form_w
 async fn a_scheduled_report_reaches_a_real_smtp_server_as_an_attachment_that_verifies() {
     let Some((email, maildir)) = smtp() else { return };
     let rig = rig().await;
-    let now = audit_store::Clock::System.now_ns_i64();
+    let now = domain::Clock::System.now_ns_i64();
     rig.store.insert_spans(&canary_run(1, (now - DAY) as u64, false)).await.unwrap();
     let delivery = ReportDelivery::new(
         rig.state.clone(),
@@ -393,12 +393,12 @@ async fn a_report_whose_smtp_server_is_down_fails_with_the_reason_and_the_next_d
         period_days: 1,
         to: vec!["cso@example.org".into()],
     };
-    let err = down.deliver(&schedule, utc(audit_store::Clock::System.now_ns_i64())).await.unwrap_err();
+    let err = down.deliver(&schedule, utc(domain::Clock::System.now_ns_i64())).await.unwrap_err();
     assert!(!err.is_empty(), "the reason is given");
     // Nothing was consumed by the failure: with the server back, the same delivery goes through.
     let Some((email, maildir)) = smtp() else { return };
     let up = ReportDelivery::new(rig.state.clone(), rig.log.clone(), deployment, Mailer::new(&email).unwrap());
-    let name = up.deliver(&schedule, utc(audit_store::Clock::System.now_ns_i64())).await.unwrap();
+    let name = up.deliver(&schedule, utc(domain::Clock::System.now_ns_i64())).await.unwrap();
     message_with(&maildir, &[&format!("{name}.zip")]).await;
 }
 

@@ -118,7 +118,7 @@ pub(crate) async fn rig() -> Rig {
     let findings = ReviewStore::open(&dir.path().join("audit-review.db")).await.unwrap();
     // The pages run an hour after the fixtures' events, whatever today's date is: searches, samples
     // and reviews are recorded then, inside the November 2026 windows the tests ask about.
-    let clock = audit_store::Clock::manual(AT + 3_600 * SEC);
+    let clock = domain::Clock::manual(AT + 3_600 * SEC);
     // Auditors' actions go into the same chain, as the collector's writer does in `pathwatch up`.
     let chain_store = store.clone();
     let received = clock.clone();

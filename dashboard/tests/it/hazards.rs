@@ -218,7 +218,7 @@ async fn a_canary_fault_makes_a_controls_evidence_fail_and_flags_the_hazard() {
     let log = HazardLog::open(&dir.path().join("hazards.db")).await.unwrap();
     log.import(&hazard_log::io::from_yaml(hazard_log::STARTER_LOG).unwrap(), "pathwatch", "starter", 1).await.unwrap();
     let store = audit_store::SqliteStore::open(&dir.path().join("telemetry.db")).await.unwrap();
-    let now = audit_store::Clock::System.now_ns_i64() as u64;
+    let now = domain::Clock::System.now_ns_i64() as u64;
     store.insert_spans(&canary_run(1, now - 120 * 1_000_000_000, false)).await.unwrap();
     let state = DashboardState::new(accounts, RunningParts { lines: vec![] }, WebConfig::default())
         .with_data(

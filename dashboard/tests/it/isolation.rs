@@ -70,7 +70,7 @@ async fn an_ig_lead_of_one_organisation_sees_nothing_of_another_on_any_route() {
     use crate::web::post;
     let mut rig = rig().await;
     let finding = raise(&mut rig).await;
-    let now = audit_store::Clock::System.now_ns_i64() as u64;
+    let now = domain::Clock::System.now_ns_i64() as u64;
     rig.store.insert_spans(&crate::hazards::canary_run(7, now - 60_000_000_000, false)).await.unwrap();
     let (ig, _) = sign_in(&rig.app, "ig", PASSWORD).await;
     let sample = draw_sample(&rig.app, &ig, "1", "7").await;

@@ -447,7 +447,7 @@ async fn api_tokens_of_a_single_sign_on_account_stop_working_when_its_sign_in_is
     let idp = FakeIdp::start().await;
     let rig = rig(&idp).await;
     assert_eq!(sign_in_oidc(&rig.app).await.status, StatusCode::OK);
-    let now = audit_store::Clock::System.now_ns_i64();
+    let now = domain::Clock::System.now_ns_i64();
     let (_, token) =
         ApiTokens::new(&rig.accounts).create(&rig.accounts, SUBJECT_ACCOUNT, "script", None, now).await.unwrap();
     let call = || {

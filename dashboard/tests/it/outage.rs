@@ -119,7 +119,7 @@ async fn a_session_row_that_cannot_be_read_is_an_error_not_a_panic() {
     accounts.create("sam", Role::Oncall, &[], "correct horse battery", false).await.unwrap();
     let pool = accounts.pool().clone();
     let state = DashboardState::new(accounts, RunningParts { lines: vec![] }, WebConfig::default());
-    let now = audit_store::Clock::System.now_ns_i64();
+    let now = domain::Clock::System.now_ns_i64();
     let token = state.sessions().start("sam", now).await.unwrap();
     // Stored data that does not decode (a bad migration, a hand edit): the read fails with an error.
     sqlx::query("UPDATE sessions SET created_ns = 'yesterday'").execute(&pool).await.unwrap();

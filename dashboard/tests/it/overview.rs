@@ -70,8 +70,8 @@ async fn the_overview_says_what_works_since_when_and_what_to_tell_users() {
     };
     let pds = row("Look up a patient");
     assert!(pds.contains("<strong>outage</strong>"), "{pds}");
-    assert!(pds.contains(&dashboard::uk_time::format_ns(outage_start)), "since the first failing run: {pds}");
-    assert!(pds.contains(&dashboard::uk_time::format_ns(last_healthy)), "last success: {pds}");
+    assert!(pds.contains(&domain::uk_time::format_ns(outage_start)), "since the first failing run: {pds}");
+    assert!(pds.contains(&domain::uk_time::format_ns(last_healthy)), "last success: {pds}");
     assert!(pds.contains("3 of 60 (5.0 %)"), "{pds}");
     assert!(
         pds.contains("Tell users to use the fallback process") && pds.contains("https://runbooks.example/pds"),

@@ -73,7 +73,7 @@ async fn get(app: &axum::Router, cookie: &str, path: &str) -> (StatusCode, Strin
 async fn a_pathway_page_shows_steps_runs_classes_traffic_and_known_errors_within_scope() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("telemetry.db")).await.unwrap();
-    let now = audit_store::Clock::System.now_ns_i64() as u64;
+    let now = domain::Clock::System.now_ns_i64() as u64;
     // 30 PDS runs, one a minute; the last two fail at read_patient with a 5xx.
     let runs: Vec<Span> = (0..30).flat_map(|i| pds_run(i, now - (30 - i) * MINUTE, i >= 28)).collect();
     store.insert_spans(&runs).await.unwrap();

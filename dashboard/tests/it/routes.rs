@@ -13,7 +13,7 @@ use crate::web::{get, post, sign_in};
 async fn every_route_serves_the_roles_it_admits_and_refuses_the_others() {
     let mut rig = rig().await;
     let finding = raise(&mut rig).await;
-    let now = audit_store::Clock::System.now_ns_i64() as u64;
+    let now = domain::Clock::System.now_ns_i64() as u64;
     use audit_store::TelemetryStore;
     rig.store.insert_spans(&crate::hazards::canary_run(7, now - 60_000_000_000, false)).await.unwrap();
     let trace = format!("{:032x}", 7);

@@ -68,8 +68,8 @@ async fn a_trace_is_found_by_either_id_and_shown_in_start_order_with_its_failure
         vec![],
         vec![],
     );
-    let sam = state.sessions().start("sam", audit_store::Clock::System.now_ns_i64()).await.unwrap();
-    let ig = state.sessions().start("ig", audit_store::Clock::System.now_ns_i64()).await.unwrap();
+    let sam = state.sessions().start("sam", domain::Clock::System.now_ns_i64()).await.unwrap();
+    let ig = state.sessions().start("ig", domain::Clock::System.now_ns_i64()).await.unwrap();
     let app = router(state);
 
     for q in [CORRELATION, TRACE] {
@@ -159,8 +159,8 @@ async fn a_trace_outside_the_users_organisations_reads_as_unknown_on_the_page_an
         vec![],
         vec![dashboard::pathways::default_pathway("pds"), nrl, booking_pathway],
     );
-    let local = state.sessions().start("local", audit_store::Clock::System.now_ns_i64()).await.unwrap();
-    let national = state.sessions().start("national", audit_store::Clock::System.now_ns_i64()).await.unwrap();
+    let local = state.sessions().start("local", domain::Clock::System.now_ns_i64()).await.unwrap();
+    let national = state.sessions().start("national", domain::Clock::System.now_ns_i64()).await.unwrap();
     let app = router(state);
 
     for (span, local_sees) in [(&pds_run, true), (&nrl_run, false), (&booking, true), (&unmeasured, false)] {

@@ -191,11 +191,11 @@ fn synthetic_patients_are_printed_reproducibly_and_morphs_are_named() {
     for record in &records {
         assert_eq!(record["resourceType"], "Patient");
         let id = record["id"].as_str().unwrap();
-        assert!(id.starts_with("999") && audit_store::NhsNumber::parse(id).is_ok(), "{id}");
+        assert!(id.starts_with("999") && domain::NhsNumber::parse(id).is_ok(), "{id}");
     }
     let morphed = run(pathwatch(&data).args(["patients", "--count", "1", "--morph", "invalid-nhs-number"]));
     let record: serde_json::Value = serde_json::from_slice(&morphed.stdout).unwrap();
-    assert!(audit_store::NhsNumber::parse(record["id"].as_str().unwrap()).is_err());
+    assert!(domain::NhsNumber::parse(record["id"].as_str().unwrap()).is_err());
     let bad = run(pathwatch(&data).args(["patients", "--morph", "grumpy"]));
     let stderr = String::from_utf8_lossy(&bad.stderr);
     assert_eq!(bad.status.code(), Some(2));

@@ -80,7 +80,7 @@ impl Drop for Collector {
 /// window and skew check whatever today's date is (and whatever faketime makes it).
 pub fn fixture_ns() -> u64 {
     static AT: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
-    *AT.get_or_init(|| audit_store::system_now_ns() - 3_600 * 1_000_000_000)
+    *AT.get_or_init(|| domain::system_now_ns() - 3_600 * 1_000_000_000)
 }
 
 /// `fixture_ns` as the RFC 3339 time audit events carry.

@@ -1,6 +1,6 @@
 //! The synthetic population and the morphers.
 
-use audit_store::NhsNumber;
+use domain::NhsNumber;
 use proptest::prelude::*;
 use sandboxes::patients::{generate, Morph};
 

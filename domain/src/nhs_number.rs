@@ -1,4 +1,4 @@
-//! NHS numbers: ten digits whose last is a Modulus 11 check digit.
+//! NHS numbers: ten digits whose last is a Modulus 11 check digit, and how they are shown masked.
 
 use std::fmt;
 
@@ -75,10 +75,26 @@ impl<'de> serde::Deserialize<'de> for NhsNumber {
     }
 }
 
+/// An NHS number as pages and exports show it to someone who has not asked to reveal it: the last
+/// four digits only (`*** *** 4321`). Empty stays empty.
+pub fn mask(nhs: &str) -> String {
+    if nhs.is_empty() {
+        return String::new();
+    }
+    let tail: String = nhs.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
+    format!("*** *** {tail}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn masking_keeps_the_last_four_digits_only() {
+        assert_eq!(mask("9434765919"), "*** *** 5919");
+        assert_eq!(mask(""), "");
+    }
 
     #[test]
     fn published_sandbox_numbers_are_valid() {

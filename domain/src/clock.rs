@@ -8,6 +8,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+pub const NANOS_PER_SEC: u64 = 1_000_000_000;
+pub const NANOS_PER_DAY: u64 = 86_400 * NANOS_PER_SEC;
+
 /// The source of "now". `Clock::System` (the default) reads the system clock; `Clock::manual` is
 /// one instant that tests set and move, shared by every clone.
 #[derive(Clone, Debug, Default)]

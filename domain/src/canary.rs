@@ -1,0 +1,89 @@
+//! The canaries' span conventions: what the canaries write and the engine and pages read. Each
+//! name is written once, here; a reader compares [`RunStatus`] values, never status text.
+
+use serde::Serialize;
+
+/// The service name of every canary span; only the canaries' own ingest source may write it.
+pub const SERVICE: &str = "pathwatch-canary";
+/// The instrumentation scope of canary spans.
+pub const SCOPE: &str = "pathwatch.canaries";
+
+/// Span attribute keys. The run's root span carries the run-level ones; each step's span carries
+/// `STEP` and `STEP_OUTCOME`; both carry `FLOW` and `CORRELATION_ID`.
+pub mod attr {
+    pub const FLOW: &str = "pathwatch.canary.flow";
+    pub const KIND: &str = "pathwatch.canary.kind";
+    pub const ENVIRONMENT: &str = "pathwatch.canary.environment";
+    pub const STATUS: &str = "pathwatch.canary.status";
+    pub const ERROR_CLASS: &str = "pathwatch.canary.error_class";
+    pub const FAILED_STEP: &str = "pathwatch.canary.failed_step";
+    pub const FAILURE: &str = "pathwatch.canary.failure";
+    pub const STEP: &str = "pathwatch.canary.step";
+    pub const STEP_OUTCOME: &str = "pathwatch.canary.step_outcome";
+    pub const WIRE_MS: &str = "pathwatch.canary.wire_ms";
+    pub const TOKEN_CACHED: &str = "pathwatch.canary.token_cached";
+    pub const TOKEN_REFRESHED: &str = "pathwatch.canary.token_refreshed";
+    pub const CLEANED_UP: &str = "pathwatch.canary.cleaned_up";
+    pub const MESH_DELIVERY_MS: &str = "pathwatch.mesh.delivery_ms";
+    /// The upstream correlation id (X-Correlation-ID / X-Request-ID); not only canaries write it.
+    pub const CORRELATION_ID: &str = "pathwatch.correlation_id";
+}
+
+/// Overall health of one run of a flow, from best to worst.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Every step passed first time, within the latency threshold.
+    Healthy,
+    /// Every step passed, but slowly or only after a retry.
+    Degraded,
+    /// Some steps passed and some failed.
+    Partial,
+    /// Nothing the pathway needs worked.
+    Outage,
+}
+
+impl RunStatus {
+    pub const ALL: [RunStatus; 4] = [RunStatus::Healthy, RunStatus::Degraded, RunStatus::Partial, RunStatus::Outage];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Healthy => "healthy",
+            RunStatus::Degraded => "degraded",
+            RunStatus::Partial => "partial",
+            RunStatus::Outage => "outage",
+        }
+    }
+
+    /// The status a span's `STATUS` attribute names; None for anything else (a run written by an
+    /// older or foreign canary).
+    pub fn parse(text: &str) -> Option<RunStatus> {
+        RunStatus::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    /// A run "passes" when users can do what the pathway promises, even if slowly.
+    pub fn passes(self) -> bool {
+        matches!(self, RunStatus::Healthy | RunStatus::Degraded)
+    }
+}
+
+impl std::fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_read_back_what_they_write_and_order_from_best_to_worst() {
+        for s in RunStatus::ALL {
+            assert_eq!(RunStatus::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(RunStatus::parse("Healthy"), None);
+        assert!(RunStatus::Healthy < RunStatus::Degraded && RunStatus::Partial < RunStatus::Outage);
+        assert!(RunStatus::Degraded.passes() && !RunStatus::Partial.passes());
+    }
+}
