@@ -64,7 +64,7 @@ pub fn spans(run: &CanaryRun) -> Vec<Span> {
     let mut spans = vec![Span {
         trace_id: trace_id.clone(),
         span_id: run.root_span_id.to_vec(),
-        name: format!("canary {}", run.flow),
+        name: domain::canary::run_span_name(&run.flow),
         kind: span::SpanKind::Internal as i32,
         start_time_unix_nano: run.started_unix_ns,
         end_time_unix_nano: run.started_unix_ns + ms_to_ns(run.duration_ms),

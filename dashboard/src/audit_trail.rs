@@ -13,8 +13,9 @@ use std::sync::Arc;
 
 use audit_store::{Action, Actor, AuditEvent, Outcome};
 
-use crate::accounts::Account;
-use crate::web::{DashboardState, WebError};
+use crate::auth::accounts::Account;
+use crate::error::WebError;
+use crate::state::DashboardState;
 
 /// The source system auditors' events carry, to find them among the rest.
 pub const SOURCE: &str = audit_store::access::AUDITOR_SOURCE;

@@ -8,38 +8,13 @@
 //! `oidc` (provider client), `oidc_token` (ID-token checks) and `oidc_web` (routes).
 //! Scripts reach the JSON API (`api`) with personal API tokens (`api_tokens`), never the pages.
 
-pub mod accounts;
-pub mod alerts;
 pub mod api;
-pub mod api_tokens;
-pub mod audit_monitor;
-pub mod audit_search;
 pub mod audit_trail;
-pub mod evidence;
-pub mod evidence_monitor;
-pub mod finding_pages;
-pub mod hazard_pages;
-pub mod health;
-pub mod notify;
-pub mod oidc;
-pub mod oidc_token;
-pub mod oidc_web;
-pub mod overview;
-pub mod pathway_page;
-pub mod pathways;
-pub mod peer;
-pub mod report_delivery;
-pub mod report_inputs;
-pub mod report_pages;
-pub mod sample_pages;
-pub mod sessions;
-pub mod signin;
-pub mod slo;
-pub mod slo_eval;
-pub mod slo_page;
-pub mod slo_rules;
-pub mod throttle;
-pub mod trace_page;
+pub mod auth;
+pub mod error;
+pub mod pages;
+pub mod state;
+pub mod view;
 pub mod web;
 
 /// What `pathwatch up` started, shown on the overview until pathway health exists.

@@ -5,6 +5,11 @@ use serde::Serialize;
 
 /// The service name of every canary span; only the canaries' own ingest source may write it.
 pub const SERVICE: &str = "pathwatch-canary";
+/// The name of a run's root span: `canary pds` for the `pds` flow.
+pub fn run_span_name(flow: &str) -> String {
+    format!("canary {flow}")
+}
+
 /// The instrumentation scope of canary spans.
 pub const SCOPE: &str = "pathwatch.canaries";
 

@@ -16,10 +16,11 @@ use audit_store::{
 };
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
-use dashboard::accounts::{Accounts, Role};
-use dashboard::pathways::{default_pathway, PathwayConfig, SpanSelector};
-use dashboard::slo::SloConfig;
-use dashboard::web::{router, DashboardState, WebConfig};
+use dashboard::auth::accounts::{Accounts, Role};
+use dashboard::state::{DashboardState, WebConfig};
+use dashboard::web::router;
+use engine::pathways::{default_pathway, PathwayConfig, SpanSelector};
+use engine::slo::SloConfig;
 use tower::ServiceExt;
 
 #[derive(clap::Args, Clone)]
@@ -189,13 +190,14 @@ async fn time_pages(store: AnyStore, requests: usize, dir: &std::path::Path) -> 
     // also flags hazards whose controls' evidence fails.
     let log = hazard_log::HazardLog::open(&dir.join("hazards.db")).await?;
     log.import(&hazard_log::io::from_yaml(hazard_log::STARTER_LOG)?, "bench", "starter", 1).await?;
-    let evidence = dashboard::evidence_monitor::EvidenceConfig::default();
-    let state = DashboardState::new(accounts, dashboard::RunningParts { lines: vec![] }, WebConfig::default())
+    let evidence = engine::evidence_monitor::EvidenceConfig::default();
+    let state = DashboardState::builder(accounts, dashboard::RunningParts { lines: vec![] }, WebConfig::default())
         .with_data(store, slos, pathways())
         .with_hazards(log.clone())
-        .with_evidence_monitor(std::time::Duration::from_secs(evidence.check_every_minutes * 60));
+        .with_evidence_monitor(std::time::Duration::from_secs(evidence.check_every_minutes * 60))
+        .build();
     // One round of the evidence monitor, as `pathwatch up` runs every few minutes (untimed).
-    dashboard::evidence_monitor::EvidenceMonitor::new(state.clone(), log, evidence, None, String::new())
+    engine::evidence_monitor::EvidenceMonitor::new(state.sources().clone(), log, evidence, None, String::new())
         .round(domain::Clock::System.now_ns_i64())
         .await
         .map_err(anyhow::Error::msg)?;
@@ -211,7 +213,7 @@ async fn time_pages(store: AnyStore, requests: usize, dir: &std::path::Path) -> 
     ] {
         let mut times = Vec::with_capacity(requests);
         for i in 0..requests + 3 {
-            let cookie = format!("{}={token}", dashboard::web::session_cookie_name(&WebConfig::default()));
+            let cookie = format!("{}={token}", dashboard::auth::extract::session_cookie_name(&WebConfig::default()));
             let request = Request::get(page).header(header::COOKIE, cookie).body(Body::empty())?;
             let started = Instant::now();
             let response = app.clone().oneshot(request).await?;

@@ -28,16 +28,16 @@ pub struct Config {
     pub canaries: canaries::CanaryConfig,
     /// Service level objectives over canary flows. Unset: 99 % availability over 28 days for each
     /// canary flow (see `effective_slos`).
-    pub slos: Option<Vec<dashboard::slo::SloConfig>>,
-    pub alerts: dashboard::alerts::AlertsConfig,
+    pub slos: Option<Vec<engine::slo::SloConfig>>,
+    pub alerts: engine::alerts::AlertsConfig,
     /// Pathways shown on the overview. Unset: one per canary flow, named for what users do.
-    pub pathways: Option<Vec<dashboard::pathways::PathwayConfig>>,
+    pub pathways: Option<Vec<engine::pathways::PathwayConfig>>,
     /// Checking hazard controls' evidence and verifying the audit chain.
-    pub evidence: dashboard::evidence_monitor::EvidenceConfig,
+    pub evidence: engine::evidence_monitor::EvidenceConfig,
     /// What assurance reports say about the system, and their scheduled delivery.
-    pub reports: dashboard::report_delivery::ReportsConfig,
+    pub reports: engine::report_delivery::ReportsConfig,
     /// The audit anomaly rules: how often they run, who hears of high-severity findings, thresholds.
-    pub audit: dashboard::audit_monitor::AuditConfig,
+    pub audit: engine::audit_monitor::AuditConfig,
     /// Background loops: when one failing makes the process unhealthy, or stops it; shutdown.
     pub supervisor: SupervisorConfig,
 }
@@ -65,25 +65,22 @@ impl Default for SupervisorConfig {
 
 impl Config {
     /// The configured pathways, or one per canary flow.
-    pub fn effective_pathways(&self) -> Vec<dashboard::pathways::PathwayConfig> {
+    pub fn effective_pathways(&self) -> Vec<engine::pathways::PathwayConfig> {
         match &self.pathways {
             Some(p) => p.clone(),
             None => {
-                self.canaries.effective_flows().iter().map(|f| dashboard::pathways::default_pathway(&f.name)).collect()
+                self.canaries.effective_flows().iter().map(|f| engine::pathways::default_pathway(&f.name)).collect()
             }
         }
     }
 
     /// The configured SLOs, or one 99 %/28-day availability SLO per canary flow.
-    pub fn effective_slos(&self) -> Vec<dashboard::slo::SloConfig> {
+    pub fn effective_slos(&self) -> Vec<engine::slo::SloConfig> {
         match &self.slos {
             Some(slos) => slos.clone(),
-            None => self
-                .canaries
-                .effective_flows()
-                .iter()
-                .map(|f| dashboard::slo::SloConfig::availability(&f.name))
-                .collect(),
+            None => {
+                self.canaries.effective_flows().iter().map(|f| engine::slo::SloConfig::availability(&f.name)).collect()
+            }
         }
     }
 }
@@ -91,11 +88,11 @@ impl Config {
 impl Config {
     /// The SMTP server of `[alerts.email]`, shared by alerts, evidence notices and scheduled
     /// reports; None when no server is configured.
-    pub fn mailer(&self) -> anyhow::Result<Option<dashboard::notify::Mailer>> {
+    pub fn mailer(&self) -> anyhow::Result<Option<engine::notify::Mailer>> {
         self.alerts
             .email
             .as_ref()
-            .map(dashboard::notify::Mailer::new)
+            .map(engine::notify::Mailer::new)
             .transpose()
             .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))
     }
@@ -103,14 +100,14 @@ impl Config {
 
 impl Config {
     /// What the reports say about this deployment.
-    pub fn deployment(&self) -> dashboard::report_inputs::Deployment {
+    pub fn deployment(&self) -> engine::report_inputs::Deployment {
         let mut system = self.reports.system.clone();
         if self.sandbox.enabled && system == reports::SystemDescription::default() {
             // Demo mode with nothing configured: say what the reports are about.
             system.name = "Pathwatch demo (canaries against Pathwatch's own NHS API sandboxes)".into();
             system.intended_use = "Demonstration only: synthetic patients, no real NHS services or records.".into();
         }
-        dashboard::report_inputs::Deployment {
+        engine::report_inputs::Deployment {
             system,
             generator: format!("pathwatch {}", env!("CARGO_PKG_VERSION")),
             sign_in: match &self.dashboard.oidc {
@@ -142,11 +139,11 @@ impl Default for Config {
             sandbox: crate::demo::SandboxSection::default(),
             canaries: canaries::CanaryConfig::default(),
             slos: None,
-            alerts: dashboard::alerts::AlertsConfig::default(),
+            alerts: engine::alerts::AlertsConfig::default(),
             pathways: None,
-            evidence: dashboard::evidence_monitor::EvidenceConfig::default(),
-            audit: dashboard::audit_monitor::AuditConfig::default(),
-            reports: dashboard::report_delivery::ReportsConfig::default(),
+            evidence: engine::evidence_monitor::EvidenceConfig::default(),
+            audit: engine::audit_monitor::AuditConfig::default(),
+            reports: engine::report_delivery::ReportsConfig::default(),
             supervisor: SupervisorConfig::default(),
         }
     }

@@ -145,7 +145,7 @@ pub fn validate(c: &Config) -> anyhow::Result<()> {
         problems.push("key `evidence`: check_every_minutes and full_chain_walk_hours must be at least 1".to_string());
     }
     if !c.evidence.notify.is_empty() {
-        if let Err(e) = dashboard::notify::check_addresses("evidence.notify", &c.evidence.notify) {
+        if let Err(e) = engine::notify::check_addresses("evidence.notify", &c.evidence.notify) {
             problems.push(format!("key {e}"));
         } else if c.alerts.email.is_none() {
             problems.push(

@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use collector::spool::Spool;
-use dashboard::health::{ChainHealth, HealthReport, HealthSource, LoopHealth, SpoolHealth, StoreHealth};
+use dashboard::pages::health::{ChainHealth, HealthReport, HealthSource, LoopHealth, SpoolHealth, StoreHealth};
 
 use crate::supervisor::LoopStates;
 

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 
 use anyhow::Context;
 use canaries::SecretRef;
-use dashboard::accounts::Role;
-use dashboard::oidc::{acceptable_url, ClientAuth, OidcProvider, OidcSettings};
+use dashboard::auth::accounts::Role;
+use dashboard::auth::oidc::{acceptable_url, ClientAuth, OidcProvider, OidcSettings};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -91,13 +91,13 @@ pub async fn run(config: &Config, args: ReportArgs) -> anyhow::Result<ExitCode> 
     } else {
         None
     };
-    let telemetry = dashboard::report_inputs::Telemetry {
+    let telemetry = engine::report_inputs::Telemetry {
         store: Some(&store),
         slos: &slos,
         pathways: &pathways,
         reviews: reviews.as_ref(),
     };
-    let inputs = dashboard::report_inputs::gather(&telemetry, &log, &config.deployment(), period)
+    let inputs = engine::report_inputs::gather(&telemetry, &log, &config.deployment(), period)
         .await
         .map_err(anyhow::Error::msg)?;
     let built = pack::build(kind, &inputs)?;

@@ -299,8 +299,8 @@ async fn open_dashboard(
     recorder: dashboard::audit_trail::Recorder,
     loops: &mut Supervisor,
     health: &crate::health::ProcessHealth,
-) -> anyhow::Result<(dashboard::web::DashboardState, Option<String>)> {
-    use dashboard::accounts::{Accounts, FirstAdmin};
+) -> anyhow::Result<(dashboard::state::DashboardState, Option<String>)> {
+    use dashboard::auth::accounts::{Accounts, FirstAdmin};
     let path = config.data_dir.join("dashboard.db");
     let accounts = Accounts::open(&path).await.with_context(|| format!("opening {}", path.display()))?;
     let env_password = std::env::var("PATHWATCH_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty());
@@ -315,7 +315,7 @@ async fn open_dashboard(
         )),
     };
     let d = &config.dashboard;
-    let web = dashboard::web::WebConfig {
+    let web = dashboard::state::WebConfig {
         idle_timeout: Duration::from_secs(d.idle_timeout_minutes * 60),
         max_session: Duration::from_secs(d.max_session_hours * 3600),
         cookie_secure: d.cookie_secure,
@@ -325,14 +325,14 @@ async fn open_dashboard(
     };
     if config.alerts.enabled {
         let a = &config.alerts;
-        let notifier = dashboard::notify::Notifier::new(a.email.clone(), a.webhooks.clone())
+        let notifier = engine::notify::Notifier::new(a.email.clone(), a.webhooks.clone())
             .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
         let (pool, repeat) = (accounts.pool().clone(), Duration::from_secs(a.repeat_interval_minutes * 60));
         let (runbooks, url) = (d.runbook_base_url.clone(), public_url(d));
         let (store, slos, pathways) = (store.clone(), config.effective_slos(), config.effective_pathways());
         let every = Duration::from_secs(a.evaluate_every_secs);
         loops.spawn("alert engine", move || {
-            let engine = dashboard::alerts::AlertEngine::new(pool.clone(), notifier.clone(), repeat, &runbooks, &url);
+            let engine = engine::alerts::AlertEngine::new(pool.clone(), notifier.clone(), repeat, &runbooks, &url);
             engine.run(store.clone(), slos.clone(), pathways.clone(), every)
         });
     }
@@ -345,28 +345,36 @@ async fn open_dashboard(
     let findings = audit_review::ReviewStore::open(&findings_path)
         .await
         .with_context(|| format!("opening the audit findings {}", findings_path.display()))?;
-    // Every part of the state is set before anything holds a clone of it: the `with_` methods
-    // cannot change a shared state (the report delivery and the evidence monitor keep clones).
-    let mut state = dashboard::web::DashboardState::new(accounts, parts, web)
-        .with_data(store, config.effective_slos(), config.effective_pathways())
-        .with_hazards(hazards.clone())
-        .with_evidence_monitor(Duration::from_secs(config.evidence.check_every_minutes.max(1) * 60))
+    // What the pages and the monitors read, built once and shared.
+    let sources = engine::Sources {
+        telemetry: Some(store),
+        slos: config.effective_slos().into(),
+        pathways: config.effective_pathways().into(),
+        hazards: Some(hazards.clone()),
+        findings: Some(findings.clone()),
+        evidence_every: Some(Duration::from_secs(config.evidence.check_every_minutes.max(1) * 60)),
+        clock: domain::Clock::System,
+    };
+    let state_db = accounts.pool().clone();
+    let mut builder = dashboard::state::DashboardState::builder(accounts, parts, web)
+        .with_sources(sources.clone())
         .with_reports(config.deployment())
-        .with_findings(findings.clone())
         .with_audit_recorder(recorder)
         .with_health(health.source());
     health.read_chain_from(hazards.clone());
     if let Some(oidc) = &d.oidc {
-        state = state.with_oidc(crate::oidc_config::provider(oidc, &public_url(d))?);
+        builder = builder.with_oidc(crate::oidc_config::provider(oidc, &public_url(d))?);
     }
+    let state = builder.build();
     let mailer = config.mailer()?;
     if let (Some(mailer), false) = (&mailer, config.reports.schedules.is_empty()) {
-        let (state, hazards, deployment, mailer) =
-            (state.clone(), hazards.clone(), config.deployment(), mailer.clone());
+        let (sources, state_db, hazards, deployment, mailer) =
+            (sources.clone(), state_db.clone(), hazards.clone(), config.deployment(), mailer.clone());
         let schedules = config.reports.schedules.clone();
         loops.spawn("report delivery", move || {
-            let delivery = dashboard::report_delivery::ReportDelivery::new(
-                state.clone(),
+            let delivery = engine::report_delivery::ReportDelivery::new(
+                sources.clone(),
+                state_db.clone(),
                 hazards.clone(),
                 deployment.clone(),
                 mailer.clone(),
@@ -377,7 +385,7 @@ async fn open_dashboard(
     let (audit_config, audit_mailer, url) = (config.audit.clone(), mailer.clone(), public_url(d));
     loops.spawn("audit monitor", move || {
         let store = audit_store_for_monitor.clone();
-        let monitor = dashboard::audit_monitor::AuditMonitor::new(
+        let monitor = engine::audit_monitor::AuditMonitor::new(
             store,
             findings.clone(),
             audit_config.clone(),
@@ -386,10 +394,10 @@ async fn open_dashboard(
         );
         monitor.run()
     });
-    let (evidence_state, evidence_config, url) = (state.clone(), config.evidence.clone(), public_url(d));
+    let (evidence_sources, evidence_config, url) = (sources.clone(), config.evidence.clone(), public_url(d));
     loops.spawn("evidence monitor", move || {
-        let monitor = dashboard::evidence_monitor::EvidenceMonitor::new(
-            evidence_state.clone(),
+        let monitor = engine::evidence_monitor::EvidenceMonitor::new(
+            evidence_sources.clone(),
             hazards.clone(),
             evidence_config.clone(),
             mailer.clone(),

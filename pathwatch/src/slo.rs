@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use dashboard::slo::SliKind;
+use engine::slo::SliKind;
 
 use crate::config::Config;
 
@@ -22,7 +22,7 @@ pub fn canary_metrics(config: &Config) -> canaries::metrics::CanaryMetrics {
 }
 
 pub fn rules(config: &Config, out: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
-    let yaml = dashboard::slo_rules::prometheus_rules(&config.effective_slos(), &config.dashboard.runbook_base_url);
+    let yaml = engine::slo_rules::prometheus_rules(&config.effective_slos(), &config.dashboard.runbook_base_url);
     match out {
         Some(path) => std::fs::write(path, yaml).with_context(|| format!("writing {}", path.display()))?,
         None => print!("{yaml}"),
@@ -38,7 +38,7 @@ mod tests {
     #[test]
     fn latency_rule_buckets_match_the_exposition() {
         let mut config = Config::default();
-        let mut slo = dashboard::slo::SloConfig::availability("mesh");
+        let mut slo = engine::slo::SloConfig::availability("mesh");
         slo.name = "mesh-latency".into();
         slo.sli = SliKind::Latency;
         slo.latency_threshold_ms = Some(1500);
@@ -52,7 +52,7 @@ mod tests {
         metrics.duration.get_or_create(&labels).observe(1.2);
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
-        let expr = dashboard::slo_rules::error_ratio_expr(&slo, "1h");
+        let expr = engine::slo_rules::error_ratio_expr(&slo, "1h");
         let le = expr.split("le=\"").nth(1).unwrap().split('"').next().unwrap();
         assert!(
             text.contains(&format!("probe_duration_seconds_bucket{{le=\"{le}\",flow=\"mesh\",step=\"run\"}} 1")),

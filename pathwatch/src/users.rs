@@ -6,8 +6,8 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use dashboard::accounts::{generate_password, Accounts, Role};
-use dashboard::api_tokens::{ApiTokens, DEFAULT_EXPIRY_DAYS, MAX_EXPIRY_DAYS};
+use dashboard::auth::accounts::{generate_password, Accounts, Role};
+use dashboard::auth::api_tokens::{ApiTokens, DEFAULT_EXPIRY_DAYS, MAX_EXPIRY_DAYS};
 
 #[derive(clap::Subcommand)]
 pub enum UserCommand {

@@ -6,11 +6,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use audit_store::NANOS_PER_SEC;
-use dashboard::accounts::Accounts;
-use dashboard::alerts::AlertEngine;
-use dashboard::notify::{Notifier, Transition};
-use dashboard::slo::SloConfig;
-use dashboard::slo_eval::{status_from_buckets, SloEvents, SloStatus};
+use dashboard::auth::accounts::Accounts;
+use engine::alerts::AlertEngine;
+use engine::notify::{Notifier, Transition};
+use engine::slo::SloConfig;
+use engine::slo_eval::{status_from_buckets, SloEvents, SloStatus};
 
 const MIN: u64 = 60 * NANOS_PER_SEC;
 
@@ -96,12 +96,13 @@ async fn alerts_notify_on_every_transition_once_and_remind_after_the_repeat_inte
 
     // The alerts page lists them, firing first.
     use tower::ServiceExt;
-    accounts.create("sam", dashboard::accounts::Role::Oncall, &[], "correct horse battery", false).await.unwrap();
-    let state = dashboard::web::DashboardState::new(
+    accounts.create("sam", dashboard::auth::accounts::Role::Oncall, &[], "correct horse battery", false).await.unwrap();
+    let state = dashboard::state::DashboardState::builder(
         accounts.clone(),
         dashboard::RunningParts { lines: vec![] },
-        dashboard::web::WebConfig::default(),
-    );
+        dashboard::state::WebConfig::default(),
+    )
+    .build();
     let token = state.sessions().start("sam", domain::Clock::System.now_ns_i64()).await.unwrap();
     let request = axum::http::Request::get("/alerts")
         .header(axum::http::header::COOKIE, format!("__Host-pathwatch_session={token}"))
@@ -153,7 +154,7 @@ async fn a_firing_alert_names_the_pathway_its_status_and_run_book_and_reaches_a_
     let now = domain::Clock::System.now_ns_i64() as u64;
     store.insert_spans(&failed_runs("pds", 0, now)).await.unwrap();
     store.insert_spans(&failed_runs("mesh", 1000, now)).await.unwrap();
-    let mut pathway = dashboard::pathways::default_pathway("pds");
+    let mut pathway = engine::pathways::default_pathway("pds");
     pathway.runbook_url = Some("https://runbooks.example/pds".into());
     pathway.runbooks.outage = Some("https://runbooks.example/pds-outage".into());
     let mut slo = SloConfig::availability("pds");
@@ -217,7 +218,7 @@ async fn slos_and_alerts_outside_the_users_organisations_are_not_shown_on_pages_
     use tower::ServiceExt;
     let dir = tempfile::tempdir().unwrap();
     let accounts = Accounts::open(&dir.path().join("dashboard.db")).await.unwrap();
-    let role = dashboard::accounts::Role::Oncall;
+    let role = dashboard::auth::accounts::Role::Oncall;
     accounts.create("local", role, &["A81001".into()], "correct horse battery", false).await.unwrap();
     accounts.create("national", role, &[], "correct horse battery", false).await.unwrap();
     accounts.create("elsewhere", role, &["C99999".into()], "correct horse battery", false).await.unwrap();
@@ -230,21 +231,22 @@ async fn slos_and_alerts_outside_the_users_organisations_are_not_shown_on_pages_
     for s in [&pds, &nrl] {
         assert!(engine.apply(s, now as i64).await.unwrap().is_some());
     }
-    let mut pds_pathway = dashboard::pathways::default_pathway("pds");
+    let mut pds_pathway = engine::pathways::default_pathway("pds");
     pds_pathway.organisations = vec!["A81001".into()];
-    let mut nrl_pathway = dashboard::pathways::default_pathway("nrl");
+    let mut nrl_pathway = engine::pathways::default_pathway("nrl");
     nrl_pathway.organisations = vec!["B82002".into()];
     let store = audit_store::SqliteStore::open(&dir.path().join("telemetry.db")).await.unwrap();
-    let state = dashboard::web::DashboardState::new(
+    let state = dashboard::state::DashboardState::builder(
         accounts,
         dashboard::RunningParts { lines: vec![] },
-        dashboard::web::WebConfig::default(),
+        dashboard::state::WebConfig::default(),
     )
     .with_data(
         audit_store::AnyStore::Sqlite(store),
         vec![SloConfig::availability("pds"), SloConfig::availability("nrl")],
         vec![pds_pathway, nrl_pathway],
-    );
+    )
+    .build();
     let local = state.sessions().start("local", now as i64).await.unwrap();
     let national = state.sessions().start("national", now as i64).await.unwrap();
     let elsewhere = state.sessions().start("elsewhere", now as i64).await.unwrap();

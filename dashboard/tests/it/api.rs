@@ -3,11 +3,12 @@
 use audit_store::{AnyStore, SqliteStore};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
-use dashboard::accounts::{Accounts, Role};
-use dashboard::pathways::default_pathway;
-use dashboard::slo::SloConfig;
-use dashboard::web::{router, DashboardState, WebConfig, ROUTES};
+use dashboard::auth::accounts::{Accounts, Role};
+use dashboard::state::{DashboardState, WebConfig};
+use dashboard::web::{router, ROUTES};
 use dashboard::RunningParts;
+use engine::pathways::default_pathway;
+use engine::slo::SloConfig;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
@@ -27,11 +28,9 @@ async fn the_api_serves_pathways_slos_alerts_and_traces_as_json() {
     accounts.create("sam", Role::Oncall, &[], "correct horse battery", false).await.unwrap();
     accounts.create("ig", Role::IgLead, &[], "correct horse battery", false).await.unwrap();
     accounts.create("new", Role::Oncall, &[], "one time password 1", true).await.unwrap();
-    let state = DashboardState::new(accounts, RunningParts { lines: vec![] }, WebConfig::default()).with_data(
-        AnyStore::Sqlite(store),
-        vec![SloConfig::availability("pds")],
-        vec![default_pathway("pds")],
-    );
+    let state = DashboardState::builder(accounts, RunningParts { lines: vec![] }, WebConfig::default())
+        .with_data(AnyStore::Sqlite(store), vec![SloConfig::availability("pds")], vec![default_pathway("pds")])
+        .build();
     let now = domain::Clock::System.now_ns_i64();
     let cookie = |token: String| format!("__Host-pathwatch_session={token}");
     let sam = cookie(state.sessions().start("sam", now).await.unwrap());
@@ -104,7 +103,7 @@ fn assert_invalid_token(reply: &(StatusCode, axum::http::HeaderMap, String), why
 
 #[tokio::test]
 async fn api_tokens_work_on_the_api_only_with_the_owners_role_until_revoked_expired_or_disabled() {
-    use dashboard::api_tokens::{ApiTokens, TokenError};
+    use dashboard::auth::api_tokens::{ApiTokens, TokenError};
     let dir = tempfile::tempdir().unwrap();
     let accounts = Accounts::open(&dir.path().join("dashboard.db")).await.unwrap();
     accounts.create("sam", Role::Oncall, &[], "correct horse battery", false).await.unwrap();
@@ -120,7 +119,8 @@ async fn api_tokens_work_on_the_api_only_with_the_owners_role_until_revoked_expi
         sqlx::query_scalar("SELECT token_sha256 FROM api_tokens").fetch_all(accounts.pool()).await.unwrap();
     assert_eq!(stored.len(), 3);
     assert!(stored.iter().all(|s| !s.contains(&sam[3..])), "only hashes are stored");
-    let app = router(DashboardState::new(accounts.clone(), RunningParts { lines: vec![] }, WebConfig::default()));
+    let app =
+        router(DashboardState::builder(accounts.clone(), RunningParts { lines: vec![] }, WebConfig::default()).build());
     let bearer = |t: &str| format!("Bearer {t}");
 
     // The owner's role applies exactly as for a session.

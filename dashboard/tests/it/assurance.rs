@@ -8,13 +8,14 @@ use audit_store::chain;
 use audit_store::{Action, Actor, AuditEvent, ChainLink, Outcome, StoredAuditEvent, TelemetryStore};
 use axum::body::Body;
 use axum::http::{header, Request};
-use dashboard::accounts::{Accounts, Role};
-use dashboard::evidence_monitor::{EvidenceConfig, EvidenceMonitor};
-use dashboard::notify::{EmailConfig, Mailer, SmtpSecurity};
-use dashboard::report_delivery::{utc, ReportDelivery, ReportSchedule};
-use dashboard::report_inputs::Deployment;
-use dashboard::web::{router, DashboardState, WebConfig};
+use dashboard::auth::accounts::{Accounts, Role};
+use dashboard::state::{DashboardState, WebConfig};
+use dashboard::web::router;
 use dashboard::RunningParts;
+use engine::evidence_monitor::{EvidenceConfig, EvidenceMonitor};
+use engine::notify::{EmailConfig, Mailer, SmtpSecurity};
+use engine::report_delivery::{utc, ReportDelivery, ReportSchedule};
+use engine::report_inputs::Deployment;
 use hazard_log::{EvidenceStatus, HazardLog};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
@@ -141,11 +142,11 @@ async fn rig_with(monitor_every: Option<Duration>) -> Rig {
     log.import(&hazard_log::io::from_yaml(hazard_log::STARTER_LOG).unwrap(), "pathwatch", "starter", 1).await.unwrap();
     let store = audit_store::SqliteStore::open(&dir.path().join("telemetry.db")).await.unwrap();
     let system = reports::SystemDescription { name: "Example booking app".into(), ..Default::default() };
-    let state = DashboardState::new(accounts, RunningParts { lines: vec![] }, WebConfig::default())
+    let state = DashboardState::builder(accounts, RunningParts { lines: vec![] }, WebConfig::default())
         .with_data(
             audit_store::AnyStore::Sqlite(store.clone()),
-            vec![dashboard::slo::SloConfig::availability("pds")],
-            vec![dashboard::pathways::default_pathway("pds")],
+            vec![engine::slo::SloConfig::availability("pds")],
+            vec![engine::pathways::default_pathway("pds")],
         )
         .with_hazards(log.clone())
         .with_reports(Deployment {
@@ -158,7 +159,8 @@ async fn rig_with(monitor_every: Option<Duration>) -> Rig {
     let state = match monitor_every {
         Some(every) => state.with_evidence_monitor(every),
         None => state,
-    };
+    }
+    .build();
     Rig { dir, state, log, store }
 }
 
@@ -174,7 +176,8 @@ async fn pages_listing_hazards_read_the_monitors_fresh_records_and_check_live_wh
     };
     let now = domain::Clock::System.now_ns_i64();
     let config = EvidenceConfig { check_every_minutes: 5, full_chain_walk_hours: 24, notify: vec![] };
-    let monitor = EvidenceMonitor::new(rig.state.clone(), rig.log.clone(), config, None, "http://dash".into());
+    let monitor =
+        EvidenceMonitor::new(rig.state.sources().clone(), rig.log.clone(), config, None, "http://dash".into());
 
     // Nothing recorded yet: the list checks live, and HAZ-001's canary has never run.
     assert!(haz001(&get(&app, "/hazards", &cso).await.body).contains("stale"));
@@ -194,7 +197,7 @@ async fn pages_listing_hazards_read_the_monitors_fresh_records_and_check_live_wh
     let old = rig_with(Some(every)).await;
     old.store.insert_spans(&canary_run(1, (now - 30 * 60 * SEC) as u64, false)).await.unwrap();
     let old_monitor = EvidenceMonitor::new(
-        old.state.clone(),
+        old.state.sources().clone(),
         old.log.clone(),
         EvidenceConfig { check_every_minutes: 5, full_chain_walk_hours: 24, notify: vec![] },
         None,
@@ -222,7 +225,8 @@ async fn the_evidence_monitor_records_history_verifies_the_chain_and_tells_the_c
         notify: vec![format!("{marker}@example.org")],
     };
     let mailer = smtp.as_ref().map(|(c, _)| Mailer::new(c).unwrap());
-    let monitor = EvidenceMonitor::new(rig.state.clone(), rig.log.clone(), config, mailer, "http://dash".into());
+    let monitor =
+        EvidenceMonitor::new(rig.state.sources().clone(), rig.log.clone(), config, mailer, "http://dash".into());
 
     // First round: the whole chain is walked; the pds evidence passes; nothing got worse... except
     // the sources with no data at all (MESH never ran), which are stale from the first sight.
@@ -326,7 +330,8 @@ async fn a_scheduled_report_reaches_a_real_smtp_server_as_an_attachment_that_ver
     let now = domain::Clock::System.now_ns_i64();
     rig.store.insert_spans(&canary_run(1, (now - DAY) as u64, false)).await.unwrap();
     let delivery = ReportDelivery::new(
-        rig.state.clone(),
+        rig.state.sources().clone(),
+        rig.state.state_db().clone(),
         rig.log.clone(),
         Deployment {
             system: reports::SystemDescription {
@@ -385,8 +390,13 @@ async fn a_report_whose_smtp_server_is_down_fails_with_the_reason_and_the_next_d
         audit_retention_days: 2555,
         store_kind: "SQLite".into(),
     };
-    let down =
-        ReportDelivery::new(rig.state.clone(), rig.log.clone(), deployment.clone(), Mailer::new(&email).unwrap());
+    let down = ReportDelivery::new(
+        rig.state.sources().clone(),
+        rig.state.state_db().clone(),
+        rig.log.clone(),
+        deployment.clone(),
+        Mailer::new(&email).unwrap(),
+    );
     let schedule = ReportSchedule {
         report: reports::ReportKind::Dspt,
         cron: "0 0 7 * * *".into(),
@@ -397,7 +407,13 @@ async fn a_report_whose_smtp_server_is_down_fails_with_the_reason_and_the_next_d
     assert!(!err.is_empty(), "the reason is given");
     // Nothing was consumed by the failure: with the server back, the same delivery goes through.
     let Some((email, maildir)) = smtp() else { return };
-    let up = ReportDelivery::new(rig.state.clone(), rig.log.clone(), deployment, Mailer::new(&email).unwrap());
+    let up = ReportDelivery::new(
+        rig.state.sources().clone(),
+        rig.state.state_db().clone(),
+        rig.log.clone(),
+        deployment,
+        Mailer::new(&email).unwrap(),
+    );
     let name = up.deliver(&schedule, utc(domain::Clock::System.now_ns_i64())).await.unwrap();
     message_with(&maildir, &[&format!("{name}.zip")]).await;
 }
@@ -413,8 +429,13 @@ async fn a_restarted_schedule_catches_up_on_missed_firings_and_retries_a_failed_
         store_kind: "SQLite".into(),
     };
     let unreachable = unreachable_smtp();
-    let down =
-        ReportDelivery::new(rig.state.clone(), rig.log.clone(), deployment.clone(), Mailer::new(&unreachable).unwrap());
+    let down = ReportDelivery::new(
+        rig.state.sources().clone(),
+        rig.state.state_db().clone(),
+        rig.log.clone(),
+        deployment.clone(),
+        Mailer::new(&unreachable).unwrap(),
+    );
     let schedule = ReportSchedule {
         report: reports::ReportKind::Dspt,
         cron: "0 0 7 * * *".into(),
@@ -437,7 +458,13 @@ async fn a_restarted_schedule_catches_up_on_missed_firings_and_retries_a_failed_
         "the failed one again, then each missed day"
     );
     let Some((email, maildir)) = smtp() else { return };
-    let up = ReportDelivery::new(rig.state.clone(), rig.log.clone(), deployment, Mailer::new(&email).unwrap());
+    let up = ReportDelivery::new(
+        rig.state.sources().clone(),
+        rig.state.state_db().clone(),
+        rig.log.clone(),
+        deployment,
+        Mailer::new(&email).unwrap(),
+    );
     for tick in missed {
         up.attempt(&schedule, tick).await.unwrap();
     }
@@ -450,6 +477,6 @@ async fn a_restarted_schedule_catches_up_on_missed_firings_and_retries_a_failed_
     // A long outage catches up only the newest few.
     let later = t0 + days(20);
     let capped = up.missed(&schedule, later).await.unwrap();
-    assert_eq!(capped.len(), dashboard::report_delivery::MAX_CATCH_UP);
+    assert_eq!(capped.len(), engine::report_delivery::MAX_CATCH_UP);
     assert_eq!(*capped.last().unwrap(), t0 + days(20));
 }

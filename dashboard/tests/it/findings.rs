@@ -5,11 +5,12 @@
 use audit_review::{FindingFilter, ReviewStore, Status};
 use audit_store::{Action, Actor, AuditEvent, Outcome, PatientRecord, SqliteStore, StaffMember, TelemetryStore};
 use axum::http::StatusCode;
-use dashboard::accounts::{Accounts, Role};
-use dashboard::audit_monitor::{AuditConfig, AuditMonitor};
-use dashboard::notify::Mailer;
-use dashboard::web::{router, DashboardState, WebConfig};
+use dashboard::auth::accounts::{Accounts, Role};
+use dashboard::state::{DashboardState, WebConfig};
+use dashboard::web::router;
 use dashboard::RunningParts;
+use engine::audit_monitor::{AuditConfig, AuditMonitor};
+use engine::notify::Mailer;
 
 use crate::assurance::{message_with, smtp};
 use crate::web::{get, post, sign_in};
@@ -61,7 +62,7 @@ pub(crate) struct Rig {
     pub(crate) store: SqliteStore,
     pub(crate) findings: ReviewStore,
     /// What the health page is told; a test changes it to see the page follow.
-    pub(crate) health: std::sync::Arc<std::sync::Mutex<dashboard::health::HealthReport>>,
+    pub(crate) health: std::sync::Arc<std::sync::Mutex<dashboard::pages::health::HealthReport>>,
 }
 
 impl Rig {
@@ -135,7 +136,7 @@ pub(crate) async fn rig() -> Rig {
     // Everything else the dashboard serves, so the route walk in `routes` finds data behind every page.
     let log = hazard_log::HazardLog::open(&dir.path().join("hazards.db")).await.unwrap();
     log.import(&hazard_log::io::from_yaml(hazard_log::STARTER_LOG).unwrap(), "pathwatch", "starter", 1).await.unwrap();
-    let deployment = dashboard::report_inputs::Deployment {
+    let deployment = engine::report_inputs::Deployment {
         system: reports::SystemDescription { name: "Example booking app".into(), ..Default::default() },
         generator: "pathwatch test".into(),
         sign_in: "local accounts".into(),
@@ -143,18 +144,19 @@ pub(crate) async fn rig() -> Rig {
         store_kind: "SQLite".into(),
     };
     let health = std::sync::Arc::new(std::sync::Mutex::new(crate::health::healthy(AT + 3_600 * SEC)));
-    let state = DashboardState::new(accounts, RunningParts { lines: vec![] }, WebConfig::default())
+    let state = DashboardState::builder(accounts, RunningParts { lines: vec![] }, WebConfig::default())
         .with_data(
             audit_store::AnyStore::Sqlite(store.clone()),
-            vec![dashboard::slo::SloConfig::availability("pds")],
-            vec![dashboard::pathways::default_pathway("pds")],
+            vec![engine::slo::SloConfig::availability("pds")],
+            vec![engine::pathways::default_pathway("pds")],
         )
         .with_hazards(log)
         .with_reports(deployment)
         .with_findings(findings.clone())
         .with_audit_recorder(recorder)
         .with_health(crate::health::source(health.clone()))
-        .with_clock(clock);
+        .with_clock(clock)
+        .build();
     Rig { _dir: dir, app: router(state), store, findings, health }
 }
 
@@ -305,9 +307,10 @@ async fn without_a_recorder_of_auditors_actions_no_audit_data_is_shown() {
     let dir = tempfile::tempdir().unwrap();
     let accounts = Accounts::open(&dir.path().join("dashboard.db")).await.unwrap();
     accounts.create("ig", Role::IgLead, &[], PASSWORD, false).await.unwrap();
-    let state = DashboardState::new(accounts, RunningParts { lines: vec![] }, WebConfig::default())
+    let state = DashboardState::builder(accounts, RunningParts { lines: vec![] }, WebConfig::default())
         .with_data(audit_store::AnyStore::Sqlite(rig.store.clone()), vec![], vec![])
-        .with_findings(rig.findings.clone());
+        .with_findings(rig.findings.clone())
+        .build();
     let app = router(state);
     let (ig, _) = sign_in(&app, "ig", PASSWORD).await;
     let page = get(&app, &format!("/audit/findings/{id}"), &ig).await;
@@ -358,13 +361,14 @@ async fn audit_review_evidence_follows_the_rules_runs_and_the_review_of_findings
         },
     ];
     let accounts = Accounts::open(&rig._dir.path().join("evidence.db")).await.unwrap();
-    let state = DashboardState::new(accounts, RunningParts { lines: vec![] }, WebConfig::default())
+    let state = DashboardState::builder(accounts, RunningParts { lines: vec![] }, WebConfig::default())
         .with_data(audit_store::AnyStore::Sqlite(rig.store.clone()), vec![], vec![])
-        .with_findings(rig.findings.clone());
+        .with_findings(rig.findings.clone())
+        .build();
     let states = |now: u64| {
         let (state, hazard) = (state.clone(), hazard.clone());
         async move {
-            dashboard::evidence::for_hazard(&state, &hazard, now)
+            engine::evidence::for_hazard(state.sources(), &hazard, now)
                 .await
                 .into_iter()
                 .map(|s| (s.status, s.detail))

@@ -5,7 +5,7 @@
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
-use dashboard::accounts::Role;
+use dashboard::auth::accounts::Role;
 use dashboard::web::ROUTES;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};

@@ -1,8 +1,9 @@
 //! The hazard log pages: safety officers keep the log (versions, reasons, conflicts, the closing
 //! rule, sign-off); admins read it; other roles are refused.
 
-use dashboard::accounts::{Accounts, Role};
-use dashboard::web::{router, DashboardState, WebConfig};
+use dashboard::auth::accounts::{Accounts, Role};
+use dashboard::state::{DashboardState, WebConfig};
+use dashboard::web::router;
 use dashboard::RunningParts;
 use hazard_log::HazardLog;
 
@@ -21,8 +22,9 @@ async fn rig() -> (tempfile::TempDir, axum::Router, HazardLog) {
     let log = HazardLog::open(&dir.path().join("hazards.db")).await.unwrap();
     let starter = hazard_log::io::from_yaml(hazard_log::STARTER_LOG).unwrap();
     log.import(&starter, "pathwatch", "starter", 1).await.unwrap();
-    let state =
-        DashboardState::new(accounts, RunningParts { lines: vec![] }, WebConfig::default()).with_hazards(log.clone());
+    let state = DashboardState::builder(accounts, RunningParts { lines: vec![] }, WebConfig::default())
+        .with_hazards(log.clone())
+        .build();
     (dir, router(state), log)
 }
 
@@ -220,13 +222,14 @@ async fn a_canary_fault_makes_a_controls_evidence_fail_and_flags_the_hazard() {
     let store = audit_store::SqliteStore::open(&dir.path().join("telemetry.db")).await.unwrap();
     let now = domain::Clock::System.now_ns_i64() as u64;
     store.insert_spans(&canary_run(1, now - 120 * 1_000_000_000, false)).await.unwrap();
-    let state = DashboardState::new(accounts, RunningParts { lines: vec![] }, WebConfig::default())
+    let state = DashboardState::builder(accounts, RunningParts { lines: vec![] }, WebConfig::default())
         .with_data(
             audit_store::AnyStore::Sqlite(store.clone()),
-            vec![dashboard::slo::SloConfig::availability("pds")],
+            vec![engine::slo::SloConfig::availability("pds")],
             vec![],
         )
-        .with_hazards(log);
+        .with_hazards(log)
+        .build();
     let app = router(state);
     let (cso, _) = sign_in(&app, "cso", PASSWORD).await;
 

@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 
 use axum::http::StatusCode;
-use dashboard::health::{HealthReport, HealthSource, LoopHealth, SpoolHealth, StoreHealth};
+use dashboard::pages::health::{HealthReport, HealthSource, LoopHealth, SpoolHealth, StoreHealth};
 
 use crate::findings::{rig, PASSWORD};
 use crate::web::{get, sign_in};

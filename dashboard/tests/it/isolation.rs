@@ -63,7 +63,7 @@ async fn a_person_working_for_two_organisations_makes_one_finding_each_with_its_
 #[tokio::test]
 async fn an_ig_lead_of_one_organisation_sees_nothing_of_another_on_any_route() {
     use audit_store::TelemetryStore;
-    use dashboard::accounts::Role;
+    use dashboard::auth::accounts::Role;
     use dashboard::web::ROUTES;
 
     use crate::findings::{draw_sample, raise};
@@ -128,7 +128,7 @@ async fn an_ig_lead_of_one_organisation_sees_nothing_of_another_on_any_route() {
 #[tokio::test]
 async fn finding_notices_go_to_each_organisation_only_about_its_own_findings() {
     use crate::findings::{read, AT, RELATIVE, SEC};
-    use dashboard::audit_monitor::{AuditConfig, AuditMonitor};
+    use engine::audit_monitor::{AuditConfig, AuditMonitor};
     let Some((email, maildir)) = crate::assurance::smtp() else { return };
     let mut rig = rig().await;
     let config = AuditConfig {
@@ -143,7 +143,7 @@ async fn finding_notices_go_to_each_organisation_only_about_its_own_findings() {
         audit_store::AnyStore::Sqlite(rig.store.clone()),
         rig.findings.clone(),
         config,
-        Some(dashboard::notify::Mailer::new(&email).unwrap()),
+        Some(engine::notify::Mailer::new(&email).unwrap()),
         "https://pathwatch.example.org".into(),
     );
     // The same receptionist opens a relative's record at two organisations: one finding each.

@@ -6,9 +6,10 @@ use std::collections::BTreeMap;
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
-use dashboard::accounts::{AccountError, Accounts, Role};
-use dashboard::oidc::{ClientAuth, OidcProvider, OidcSettings};
-use dashboard::web::{router, DashboardState, WebConfig};
+use dashboard::auth::accounts::{AccountError, Accounts, Role};
+use dashboard::auth::oidc::{ClientAuth, OidcProvider, OidcSettings};
+use dashboard::state::{DashboardState, WebConfig};
+use dashboard::web::router;
 use dashboard::RunningParts;
 use serde_json::json;
 
@@ -43,8 +44,9 @@ fn settings(issuer: &str) -> OidcSettings {
 async fn rig_with(settings: OidcSettings) -> Rig {
     let dir = tempfile::tempdir().unwrap();
     let accounts = Accounts::open(&dir.path().join("dashboard.db")).await.unwrap();
-    let state = DashboardState::new(accounts.clone(), RunningParts { lines: vec![] }, WebConfig::default())
-        .with_oidc(OidcProvider::new(settings).unwrap());
+    let state = DashboardState::builder(accounts.clone(), RunningParts { lines: vec![] }, WebConfig::default())
+        .with_oidc(OidcProvider::new(settings).unwrap())
+        .build();
     Rig { _dir: dir, accounts, app: router(state) }
 }
 
@@ -408,7 +410,7 @@ async fn an_unreachable_or_inconsistent_provider_gets_a_502_page() {
     // Without single sign-on configured the routes do not exist and the button is not shown.
     let dir = tempfile::tempdir().unwrap();
     let accounts = Accounts::open(&dir.path().join("dashboard.db")).await.unwrap();
-    let plain = router(DashboardState::new(accounts, RunningParts { lines: vec![] }, WebConfig::default()));
+    let plain = router(DashboardState::builder(accounts, RunningParts { lines: vec![] }, WebConfig::default()).build());
     assert_eq!(get(&plain, "/auth/oidc/start", "").await.status, StatusCode::NOT_FOUND);
     assert!(!get(&plain, "/login", "").await.body.contains("/auth/oidc/start"));
     let reply = send(&plain, Request::get("/auth/oidc/callback?code=x&state=y").body(Body::empty()).unwrap()).await;
@@ -443,7 +445,7 @@ async fn one_address_cannot_fill_the_pending_sign_ins() {
 /// the API too, until they sign in again.
 #[tokio::test]
 async fn api_tokens_of_a_single_sign_on_account_stop_working_when_its_sign_in_is_too_old() {
-    use dashboard::api_tokens::ApiTokens;
+    use dashboard::auth::api_tokens::ApiTokens;
     let idp = FakeIdp::start().await;
     let rig = rig(&idp).await;
     assert_eq!(sign_in_oidc(&rig.app).await.status, StatusCode::OK);

@@ -4,10 +4,11 @@
 use audit_store::{AnyStore, SqliteStore};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
-use dashboard::accounts::{Accounts, Role};
-use dashboard::pathways::default_pathway;
-use dashboard::web::{router, DashboardState, WebConfig};
+use dashboard::auth::accounts::{Accounts, Role};
+use dashboard::state::{DashboardState, WebConfig};
+use dashboard::web::router;
 use dashboard::RunningParts;
+use engine::pathways::default_pathway;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
@@ -19,7 +20,7 @@ async fn pages_and_api_answer_503_when_the_telemetry_store_is_down() {
     accounts.create("sam", Role::Oncall, &[], "correct horse battery", false).await.unwrap();
     accounts.create("ida", Role::IgLead, &[], "correct horse battery", false).await.unwrap();
     let alerts_db = accounts.pool().clone();
-    let slos = dashboard::slo::SloConfig::availability("pds");
+    let slos = engine::slo::SloConfig::availability("pds");
     // Auditors' actions are recorded in the same store, as `pathwatch up` does through the collector.
     let chain = store.clone();
     let recorder: dashboard::audit_trail::Recorder = std::sync::Arc::new(move |event| {
@@ -32,9 +33,10 @@ async fn pages_and_api_answer_503_when_the_telemetry_store_is_down() {
             store.commit_ingest(received, vec![batch]).await.map(|_| ()).map_err(|e| e.to_string())
         })
     });
-    let state = DashboardState::new(accounts, RunningParts { lines: vec![] }, WebConfig::default())
+    let state = DashboardState::builder(accounts, RunningParts { lines: vec![] }, WebConfig::default())
         .with_data(AnyStore::Sqlite(store.clone()), vec![slos], vec![default_pathway("pds")])
-        .with_audit_recorder(recorder);
+        .with_audit_recorder(recorder)
+        .build();
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as i64;
     let sam = state.sessions().start("sam", now).await.unwrap();
     let ida = state.sessions().start("ida", now).await.unwrap();
@@ -70,14 +72,14 @@ async fn pages_and_api_answer_503_when_the_telemetry_store_is_down() {
         assert!(!body.contains("pool") && !body.contains("SQLite"), "internals stay in the log: {path}: {body}");
     }
     // The alert engine keeps evaluating; the alerts page (from dashboard.db) says its state is in doubt.
-    let engine = dashboard::alerts::AlertEngine::new(
+    let engine = engine::alerts::AlertEngine::new(
         alerts_db,
-        dashboard::notify::Notifier::new(None, vec![]).unwrap(),
+        engine::notify::Notifier::new(None, vec![]).unwrap(),
         std::time::Duration::from_secs(3600),
         "",
         "",
     );
-    let slos = [dashboard::slo::SloConfig::availability("pds")];
+    let slos = [engine::slo::SloConfig::availability("pds")];
     let sent = engine.tick(&AnyStore::Sqlite(store.clone()), &slos, &[default_pathway("pds")], now).await;
     assert!(sent.is_empty());
     let response = app.clone().oneshot(get("/alerts", &sam)).await.unwrap();
@@ -118,7 +120,7 @@ async fn a_session_row_that_cannot_be_read_is_an_error_not_a_panic() {
     let accounts = Accounts::open(&dir.path().join("dashboard.db")).await.unwrap();
     accounts.create("sam", Role::Oncall, &[], "correct horse battery", false).await.unwrap();
     let pool = accounts.pool().clone();
-    let state = DashboardState::new(accounts, RunningParts { lines: vec![] }, WebConfig::default());
+    let state = DashboardState::builder(accounts, RunningParts { lines: vec![] }, WebConfig::default()).build();
     let now = domain::Clock::System.now_ns_i64();
     let token = state.sessions().start("sam", now).await.unwrap();
     // Stored data that does not decode (a bad migration, a hand edit): the read fails with an error.
@@ -126,7 +128,7 @@ async fn a_session_row_that_cannot_be_read_is_an_error_not_a_panic() {
     let found = state.sessions().find(&token, now).await;
     assert!(found.is_err(), "{:?}", found.map(|s| s.is_some()));
     let app = router(state);
-    let cookie = dashboard::web::session_cookie_name(&WebConfig::default());
+    let cookie = dashboard::auth::extract::session_cookie_name(&WebConfig::default());
     let request = Request::get("/").header(header::COOKIE, format!("{cookie}={token}"));
     let reply = app.oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
     assert_eq!(reply.status(), StatusCode::INTERNAL_SERVER_ERROR);

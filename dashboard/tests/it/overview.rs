@@ -3,10 +3,11 @@
 use audit_store::{AnyStore, Span, SpanKind, SpanStatus, SqliteStore, TelemetryStore, NANOS_PER_SEC};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
-use dashboard::accounts::{Accounts, Role};
-use dashboard::pathways::default_pathway;
-use dashboard::web::{router, DashboardState, WebConfig};
+use dashboard::auth::accounts::{Accounts, Role};
+use dashboard::state::{DashboardState, WebConfig};
+use dashboard::web::router;
 use dashboard::RunningParts;
+use engine::pathways::default_pathway;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
@@ -49,11 +50,9 @@ async fn the_overview_says_what_works_since_when_and_what_to_tell_users() {
     accounts.create("sam", Role::Oncall, &[], "correct horse battery", false).await.unwrap();
     let mut pds = default_pathway("pds");
     pds.runbook_url = Some("https://runbooks.example/pds".into());
-    let state = DashboardState::new(accounts, RunningParts { lines: vec![] }, WebConfig::default()).with_data(
-        AnyStore::Sqlite(store),
-        vec![],
-        vec![pds, default_pathway("mesh"), default_pathway("nrl")],
-    );
+    let state = DashboardState::builder(accounts, RunningParts { lines: vec![] }, WebConfig::default())
+        .with_data(AnyStore::Sqlite(store), vec![], vec![pds, default_pathway("mesh"), default_pathway("nrl")])
+        .build();
     let token = state.sessions().start("sam", now as i64).await.unwrap();
     let request = Request::get("/")
         .header(header::COOKIE, format!("__Host-pathwatch_session={token}"))

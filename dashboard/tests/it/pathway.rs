@@ -4,10 +4,11 @@
 use audit_store::{AnyStore, Span, SpanKind, SpanStatus, SqliteStore, TelemetryStore, NANOS_PER_SEC};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
-use dashboard::accounts::{Accounts, Role};
-use dashboard::pathways::{default_pathway, KnownError, SpanSelector};
-use dashboard::web::{router, DashboardState, WebConfig};
+use dashboard::auth::accounts::{Accounts, Role};
+use dashboard::state::{DashboardState, WebConfig};
+use dashboard::web::router;
 use dashboard::RunningParts;
+use engine::pathways::{default_pathway, KnownError, SpanSelector};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
@@ -117,11 +118,9 @@ async fn a_pathway_page_shows_steps_runs_classes_traffic_and_known_errors_within
     booking.flow = String::new();
     booking.spans = vec![SpanSelector { service: "gp-booking-api".into(), name: Some("POST /Appointment".into()) }];
     booking.organisations = vec!["X26".into()];
-    let state = DashboardState::new(accounts, RunningParts { lines: vec![] }, WebConfig::default()).with_data(
-        AnyStore::Sqlite(store),
-        vec![],
-        vec![pds, booking],
-    );
+    let state = DashboardState::builder(accounts, RunningParts { lines: vec![] }, WebConfig::default())
+        .with_data(AnyStore::Sqlite(store), vec![], vec![pds, booking])
+        .build();
     let cookie = |token: String| format!("__Host-pathwatch_session={token}");
     let sam = cookie(state.sessions().start("sam", now as i64).await.unwrap());
     let ig = cookie(state.sessions().start("ig", now as i64).await.unwrap());

@@ -3,7 +3,7 @@
 //! never refused for the role), and every other role gets 403, for reads and for form posts alike.
 
 use axum::http::StatusCode;
-use dashboard::accounts::Role;
+use dashboard::auth::accounts::Role;
 use dashboard::web::ROUTES;
 
 use crate::findings::{draw_sample, raise, rig, PASSWORD};

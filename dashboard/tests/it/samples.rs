@@ -112,13 +112,9 @@ async fn ig_leads_draw_review_export_and_see_coverage_and_every_step_is_recorded
     let dir = tempfile::tempdir().unwrap();
     let log = hazard_log::HazardLog::open(&dir.path().join("h.db")).await.unwrap();
     let any = audit_store::AnyStore::Sqlite(rig.store.clone());
-    let telemetry = dashboard::report_inputs::Telemetry {
-        store: Some(&any),
-        slos: &[],
-        pathways: &[],
-        reviews: Some(&rig.findings),
-    };
-    let deployment = dashboard::report_inputs::Deployment {
+    let telemetry =
+        engine::report_inputs::Telemetry { store: Some(&any), slos: &[], pathways: &[], reviews: Some(&rig.findings) };
+    let deployment = engine::report_inputs::Deployment {
         system: reports::SystemDescription::default(),
         generator: "test".into(),
         sign_in: "local".into(),
@@ -127,7 +123,7 @@ async fn ig_leads_draw_review_export_and_see_coverage_and_every_step_is_recorded
     };
     // The month the fixtures and the dashboard's clock are in.
     let period = reports::Period::from_dates("2026-11-01", "2026-12-01").unwrap();
-    let inputs = dashboard::report_inputs::gather(&telemetry, &log, &deployment, period).await.unwrap();
+    let inputs = engine::report_inputs::gather(&telemetry, &log, &deployment, period).await.unwrap();
     let review = inputs.review.expect("review sections");
     assert_eq!(review.samples.len(), 2);
     assert_eq!((review.samples[0].reviewed, review.samples[0].inappropriate, review.samples[0].seed), (2, 1, 77));

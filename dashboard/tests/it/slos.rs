@@ -3,10 +3,11 @@
 use audit_store::{AnyStore, Span, SpanKind, SpanStatus, SqliteStore, TelemetryStore, NANOS_PER_SEC};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
-use dashboard::accounts::{Accounts, Role};
-use dashboard::slo::SloConfig;
-use dashboard::web::{router, DashboardState, WebConfig};
+use dashboard::auth::accounts::{Accounts, Role};
+use dashboard::state::{DashboardState, WebConfig};
+use dashboard::web::router;
 use dashboard::RunningParts;
+use engine::slo::SloConfig;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
@@ -51,11 +52,9 @@ async fn the_slo_page_shows_budget_and_burn_from_stored_runs() {
     accounts.create("sam", Role::Oncall, &[], "correct horse battery", false).await.unwrap();
     let mut mesh = SloConfig::availability("mesh");
     mesh.description = "Send results by MESH".into();
-    let state = DashboardState::new(accounts.clone(), RunningParts { lines: vec![] }, WebConfig::default()).with_data(
-        AnyStore::Sqlite(store),
-        vec![SloConfig::availability("pds"), mesh],
-        vec![],
-    );
+    let state = DashboardState::builder(accounts.clone(), RunningParts { lines: vec![] }, WebConfig::default())
+        .with_data(AnyStore::Sqlite(store), vec![SloConfig::availability("pds"), mesh], vec![])
+        .build();
     let token = state.sessions().start("sam", now as i64).await.unwrap();
     let app = router(state);
 

@@ -3,8 +3,9 @@
 use audit_store::{AnyStore, Span, SpanKind, SpanStatus, SqliteStore, TelemetryStore};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
-use dashboard::accounts::{Accounts, Role};
-use dashboard::web::{router, DashboardState, WebConfig};
+use dashboard::auth::accounts::{Accounts, Role};
+use dashboard::state::{DashboardState, WebConfig};
+use dashboard::web::router;
 use dashboard::RunningParts;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
@@ -63,11 +64,9 @@ async fn a_trace_is_found_by_either_id_and_shown_in_start_order_with_its_failure
     let accounts = Accounts::open(&dir.path().join("dashboard.db")).await.unwrap();
     accounts.create("sam", Role::Oncall, &[], "correct horse battery", false).await.unwrap();
     accounts.create("ig", Role::IgLead, &[], "correct horse battery", false).await.unwrap();
-    let state = DashboardState::new(accounts, RunningParts { lines: vec![] }, WebConfig::default()).with_data(
-        AnyStore::Sqlite(store),
-        vec![],
-        vec![],
-    );
+    let state = DashboardState::builder(accounts, RunningParts { lines: vec![] }, WebConfig::default())
+        .with_data(AnyStore::Sqlite(store), vec![], vec![])
+        .build();
     let sam = state.sessions().start("sam", domain::Clock::System.now_ns_i64()).await.unwrap();
     let ig = state.sessions().start("ig", domain::Clock::System.now_ns_i64()).await.unwrap();
     let app = router(state);
@@ -149,16 +148,18 @@ async fn a_trace_outside_the_users_organisations_reads_as_unknown_on_the_page_an
     accounts.create("national", Role::Oncall, &[], "correct horse battery", false).await.unwrap();
     // PDS is national (no organisations); NRL belongs to another organisation; booking traffic
     // belongs to A81001 through a span selector.
-    let mut nrl = dashboard::pathways::default_pathway("nrl");
+    let mut nrl = engine::pathways::default_pathway("nrl");
     nrl.organisations = vec!["B82002".into()];
-    let mut booking_pathway = dashboard::pathways::default_pathway("gpc");
+    let mut booking_pathway = engine::pathways::default_pathway("gpc");
     booking_pathway.organisations = vec!["A81001".into()];
-    booking_pathway.spans = vec![dashboard::slo::SpanSelector { service: "gp-booking".into(), name: None }];
-    let state = DashboardState::new(accounts, RunningParts { lines: vec![] }, WebConfig::default()).with_data(
-        AnyStore::Sqlite(store),
-        vec![],
-        vec![dashboard::pathways::default_pathway("pds"), nrl, booking_pathway],
-    );
+    booking_pathway.spans = vec![engine::slo::SpanSelector { service: "gp-booking".into(), name: None }];
+    let state = DashboardState::builder(accounts, RunningParts { lines: vec![] }, WebConfig::default())
+        .with_data(
+            AnyStore::Sqlite(store),
+            vec![],
+            vec![engine::pathways::default_pathway("pds"), nrl, booking_pathway],
+        )
+        .build();
     let local = state.sessions().start("local", domain::Clock::System.now_ns_i64()).await.unwrap();
     let national = state.sessions().start("national", domain::Clock::System.now_ns_i64()).await.unwrap();
     let app = router(state);

@@ -1,8 +1,9 @@
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
-use dashboard::accounts::{Accounts, Role};
-use dashboard::web::{router, DashboardState, WebConfig, ROUTES};
+use dashboard::auth::accounts::{Accounts, Role};
+use dashboard::state::{DashboardState, WebConfig};
+use dashboard::web::{router, ROUTES};
 use dashboard::RunningParts;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
@@ -22,7 +23,7 @@ async fn rig() -> Rig {
         accounts.create(role.as_str().replace('_', "-").as_str(), role, &[], PASSWORD, false).await.unwrap();
     }
     let parts = RunningParts { lines: vec!["collector: http://127.0.0.1:4318".into()] };
-    let app = router(DashboardState::new(accounts.clone(), parts, WebConfig::default()));
+    let app = router(DashboardState::builder(accounts.clone(), parts, WebConfig::default()).build());
     Rig { _dir: dir, accounts, app }
 }
 
@@ -301,7 +302,7 @@ async fn every_response_carries_the_security_headers() {
 
 #[tokio::test]
 async fn sessions_time_out_when_idle_and_after_their_lifetime() {
-    use dashboard::sessions::{SessionPolicy, Sessions};
+    use dashboard::auth::sessions::{SessionPolicy, Sessions};
     let rig = rig().await;
     let minute = 60_000_000_000i64;
     let sessions = Sessions::new(
@@ -326,7 +327,7 @@ async fn sessions_time_out_when_idle_and_after_their_lifetime() {
 /// address not trusted the header is ignored (else anyone could claim any address).
 #[tokio::test]
 async fn behind_a_trusted_proxy_the_forwarded_address_is_the_one_throttled() {
-    use dashboard::web::client_address;
+    use dashboard::auth::peer::client_address;
     let proxy: std::net::IpAddr = "10.0.0.2".parse().unwrap();
     let trusted = vec!["10.0.0.0/24".parse().unwrap()];
     let headers = |xff: &str| {
@@ -350,7 +351,7 @@ async fn behind_a_trusted_proxy_the_forwarded_address_is_the_one_throttled() {
     let accounts = Accounts::open(&dir.path().join("dashboard.db")).await.unwrap();
     accounts.create("oncall", Role::Oncall, &[], PASSWORD, false).await.unwrap();
     let config = WebConfig { trusted_proxies: trusted, ..WebConfig::default() };
-    let app = router(DashboardState::new(accounts, RunningParts { lines: vec![] }, config));
+    let app = router(DashboardState::builder(accounts, RunningParts { lines: vec![] }, config).build());
     let attempt = |client: &'static str, password: &'static str| {
         let app = app.clone();
         async move {

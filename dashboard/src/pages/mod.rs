@@ -1,0 +1,17 @@
+//! The pages, one module each: what a signed-in person sees. Each handler starts from an extractor
+//! that proves who is asking, checks the route's roles, reads through the engine and the stores,
+//! and renders a template. Pages never use each other's handlers; what two pages share is in
+//! `view` or the engine.
+
+pub mod accounts;
+pub mod alerts;
+pub mod audit_search;
+pub mod findings;
+pub mod hazards;
+pub mod health;
+pub mod overview;
+pub mod pathway;
+pub mod reports;
+pub mod samples;
+pub mod slos;
+pub mod trace;

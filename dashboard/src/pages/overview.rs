@@ -1,0 +1,60 @@
+//! `/`: the overview, each pathway's health in a row (see `view::pathways`), and the hazards
+//! whose evidence is failing.
+
+use askama::Template;
+use axum::extract::State;
+use axum::response::Response;
+
+use crate::auth::extract::{User, UserView};
+use crate::error::WebError;
+use crate::state::DashboardState;
+use crate::view::pathways::{row, PathwayRow};
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage {
+    title: &'static str,
+    user: Option<UserView>,
+    updated: String,
+    rows: Vec<PathwayRow>,
+    /// Why there are no rows, when there are none.
+    empty: String,
+    lines: Vec<String>,
+    /// Whether this user may open the trace page (links to it are shown only then).
+    can_trace: bool,
+    /// Hazards whose controls' evidence fails or is stale, for roles that see the hazard log.
+    flagged_hazards: usize,
+}
+
+pub(crate) async fn home(State(state): State<DashboardState>, User(user): User) -> Result<Response, WebError> {
+    user.allowed("GET", "/")?;
+    let lines = state.inner.parts.lines.iter().flat_map(|l| l.lines()).map(str::to_string).collect();
+    let now = state.now_ns();
+    let mut rows = Vec::new();
+    if let Some(store) = &state.inner.sources.telemetry {
+        let visible = state.inner.sources.pathways.iter().filter(|p| user.sees(p));
+        let all = engine::pathways::health_all(store, visible, now).await?;
+        rows = all.iter().map(row).collect();
+    }
+    let view = user.view();
+    let can_trace = view.can_trace;
+    let mut flagged_hazards = 0;
+    if let (true, Some(log)) = (view.can_see_hazards, &state.inner.sources.hazards) {
+        let hazards = log.list().await.map_err(crate::pages::hazards::hazard_error)?;
+        let open: Vec<&hazard_log::Hazard> =
+            hazards.iter().map(|(h, _)| h).filter(|h| h.status != hazard_log::HazardStatus::Closed).collect();
+        let evidence = engine::evidence::current(state.sources(), &open, now).await;
+        flagged_hazards = evidence.iter().filter(|e| engine::evidence::flag(e).is_some()).count();
+    }
+    let page = HomePage {
+        flagged_hazards,
+        can_trace,
+        title: "Pathway health",
+        user: Some(view),
+        updated: domain::uk_time::format_ns(now),
+        empty: state.nothing_to_show(&user.account, "pathways", state.pathways().len(), "pathways"),
+        rows,
+        lines,
+    };
+    Ok(crate::error::render(axum::http::StatusCode::OK, &page))
+}

@@ -1,0 +1,405 @@
+//! SLO alerts: evaluated every minute from the stored canary runs, kept in `dashboard.db` (one
+//! open alert per SLO, history kept), notified on firing, escalation, resolution, and again
+//! every `repeat_interval` while still firing — never twice for the same state.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use sqlx::{Row, SqlitePool};
+
+use crate::notify::{EmailConfig, Notification, Notifier, PathwayNote, Transition};
+use crate::pathways::{PathwayConfig, PathwayHealth};
+use crate::slo::{Severity, SloConfig};
+use crate::slo_eval::{evaluate, SloStatus};
+use crate::EngineError;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertsConfig {
+    /// Whether `pathwatch up` evaluates and notifies.
+    pub enabled: bool,
+    pub evaluate_every_secs: u64,
+    /// A still-firing alert is notified again after this long.
+    pub repeat_interval_minutes: u64,
+    pub email: Option<EmailConfig>,
+    /// URLs that receive each notification as JSON (POST).
+    pub webhooks: Vec<String>,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        AlertsConfig {
+            enabled: true,
+            evaluate_every_secs: 60,
+            repeat_interval_minutes: 240,
+            email: None,
+            webhooks: Vec::new(),
+        }
+    }
+}
+
+/// Firing alerts first, then the most recent resolved ones.
+pub async fn recent(pool: &SqlitePool, limit: u32) -> Result<Vec<Alert>, EngineError> {
+    let rows = sqlx::query(
+        "SELECT id, slo, flow, severity, started_ns, resolved_ns, last_notified_ns, summary FROM alerts \
+         ORDER BY resolved_ns IS NOT NULL, started_ns DESC LIMIT ?",
+    )
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.iter().map(alert).collect::<Result<_, _>>()?)
+}
+
+/// One alert as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Alert {
+    pub id: i64,
+    pub slo: String,
+    pub flow: String,
+    pub severity: String,
+    pub started_ns: i64,
+    pub resolved_ns: Option<i64>,
+    pub last_notified_ns: i64,
+    pub summary: String,
+}
+
+/// How long a condition must stay clear before its alert resolves.
+pub const HOLD_CLEAR: Duration = Duration::from_secs(5 * 60);
+
+pub struct AlertEngine {
+    pool: SqlitePool,
+    notifier: Notifier,
+    repeat: Duration,
+    runbook_base: String,
+    dashboard_url: String,
+    /// How often `run` evaluates; recorded with each round so the page can tell a stale one.
+    every: Duration,
+}
+
+/// The newest evaluation round, as the alerts page reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Evaluation {
+    pub at_ns: i64,
+    pub every_secs: i64,
+    /// SLOs evaluated, and of them how many could not be (the store did not answer).
+    pub evaluated: i64,
+    pub failed: i64,
+    pub detail: String,
+}
+
+/// The newest evaluation round, if alerts were ever evaluated with this database.
+pub async fn last_evaluation(pool: &SqlitePool) -> Result<Option<Evaluation>, EngineError> {
+    let row = sqlx::query("SELECT at_ns, every_secs, evaluated, failed, detail FROM alert_evaluations WHERE id = 1")
+        .fetch_optional(pool)
+        .await?;
+    let Some(r) = row else { return Ok(None) };
+    Ok(Some(Evaluation {
+        at_ns: r.try_get("at_ns")?,
+        every_secs: r.try_get("every_secs")?,
+        evaluated: r.try_get("evaluated")?,
+        failed: r.try_get("failed")?,
+        detail: r.try_get("detail")?,
+    }))
+}
+
+fn summary(status: &SloStatus, severity: Severity) -> String {
+    let what = match severity {
+        Severity::Page => "is burning its error budget fast enough to exhaust it within days",
+        Severity::Ticket => "is burning its error budget faster than the SLO allows",
+    };
+    format!("{} ({}) {what}", status.name, status.flow)
+}
+
+fn alert(row: &sqlx::sqlite::SqliteRow) -> Result<Alert, sqlx::Error> {
+    Ok(Alert {
+        id: row.try_get("id")?,
+        slo: row.try_get("slo")?,
+        flow: row.try_get("flow")?,
+        severity: row.try_get("severity")?,
+        started_ns: row.try_get("started_ns")?,
+        resolved_ns: row.try_get("resolved_ns")?,
+        last_notified_ns: row.try_get("last_notified_ns")?,
+        summary: row.try_get("summary")?,
+    })
+}
+
+impl AlertEngine {
+    pub fn new(
+        pool: SqlitePool,
+        notifier: Notifier,
+        repeat: Duration,
+        runbook_base: &str,
+        dashboard_url: &str,
+    ) -> AlertEngine {
+        AlertEngine {
+            pool,
+            notifier,
+            repeat,
+            runbook_base: runbook_base.into(),
+            dashboard_url: dashboard_url.into(),
+            every: Duration::from_secs(60),
+        }
+    }
+
+    async fn record_round(&self, now_ns: i64, evaluated: usize, failed: usize, detail: &str) {
+        let result = sqlx::query(
+            "INSERT INTO alert_evaluations (id, at_ns, every_secs, evaluated, failed, detail) VALUES (1, ?, ?, ?, ?, ?) \
+             ON CONFLICT (id) DO UPDATE SET at_ns = excluded.at_ns, every_secs = excluded.every_secs, \
+             evaluated = excluded.evaluated, failed = excluded.failed, detail = excluded.detail",
+        )
+        .bind(now_ns)
+        .bind(self.every.as_secs() as i64)
+        .bind(evaluated as i64)
+        .bind(failed as i64)
+        .bind(detail)
+        .execute(&self.pool)
+        .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "the alert evaluation round could not be recorded");
+        }
+    }
+
+    async fn open_alert(&self, slo: &str) -> Result<Option<Alert>, EngineError> {
+        let row = sqlx::query(
+            "SELECT id, slo, flow, severity, started_ns, resolved_ns, last_notified_ns, summary FROM alerts \
+             WHERE slo = ? AND resolved_ns IS NULL",
+        )
+        .bind(slo)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(alert).transpose()?)
+    }
+
+    /// Firing alerts first, then the most recent resolved ones.
+    pub async fn recent(&self, limit: u32) -> Result<Vec<Alert>, EngineError> {
+        recent(&self.pool, limit).await
+    }
+
+    /// Brings the stored alert for `status`'s SLO in line with it; returns the notification sent,
+    /// if any. Rules: firing opens an alert; ticket → page escalates (page → ticket just lowers
+    /// the severity, silently); an alert resolves only after its condition has stayed clear for
+    /// `HOLD_CLEAR` (so a short blip is not two alerts); no runs in the last hour keeps an open
+    /// alert open (no data is not recovery); a still-firing alert is reminded after the repeat
+    /// interval, and a notification no channel delivered is retried at the next evaluation.
+    pub async fn apply(&self, status: &SloStatus, now_ns: i64) -> Result<Option<Notification>, EngineError> {
+        self.apply_for_pathway(status, None, now_ns).await
+    }
+
+    /// `apply`, naming in any notification the pathway the SLO measures, with its state now, what
+    /// to tell users, its run book for that state and its page.
+    pub async fn apply_for_pathway(
+        &self,
+        status: &SloStatus,
+        pathway: Option<&PathwayHealth>,
+        now_ns: i64,
+    ) -> Result<Option<Notification>, EngineError> {
+        let open = self.open_alert(&status.name).await?;
+        let no_data = status.burn_rate_1h.is_none();
+        let transition = match (&open, status.firing) {
+            (None, None) => return Ok(None),
+            (None, Some(severity)) => {
+                sqlx::query(
+                    "INSERT INTO alerts (slo, flow, severity, started_ns, resolved_ns, clear_since_ns, last_notified_ns, \
+                     summary) VALUES (?, ?, ?, ?, NULL, NULL, ?, ?)",
+                )
+                .bind(&status.name)
+                .bind(&status.flow)
+                .bind(severity.as_str())
+                .bind(now_ns)
+                .bind(now_ns)
+                .bind(summary(status, severity))
+                .execute(&self.pool)
+                .await?;
+                Transition::Firing
+            }
+            (Some(_), None) if no_data => return Ok(None),
+            (Some(a), None) => {
+                let clear_since = self.clear_since(a.id).await?;
+                match clear_since {
+                    None => {
+                        sqlx::query("UPDATE alerts SET clear_since_ns = ? WHERE id = ?")
+                            .bind(now_ns)
+                            .bind(a.id)
+                            .execute(&self.pool)
+                            .await?;
+                        return Ok(None);
+                    }
+                    Some(since) if now_ns - since < HOLD_CLEAR.as_nanos() as i64 => return Ok(None),
+                    Some(_) => {
+                        sqlx::query("UPDATE alerts SET resolved_ns = ?, last_notified_ns = ? WHERE id = ?")
+                            .bind(now_ns)
+                            .bind(now_ns)
+                            .bind(a.id)
+                            .execute(&self.pool)
+                            .await?;
+                        Transition::Resolved
+                    }
+                }
+            }
+            (Some(a), Some(severity)) => {
+                sqlx::query("UPDATE alerts SET clear_since_ns = NULL WHERE id = ?")
+                    .bind(a.id)
+                    .execute(&self.pool)
+                    .await?;
+                if a.severity == "ticket" && severity == Severity::Page {
+                    sqlx::query("UPDATE alerts SET severity = 'page', summary = ?, last_notified_ns = ? WHERE id = ?")
+                        .bind(summary(status, severity))
+                        .bind(now_ns)
+                        .bind(a.id)
+                        .execute(&self.pool)
+                        .await?;
+                    Transition::Escalated
+                } else {
+                    if a.severity == "page" && severity == Severity::Ticket {
+                        sqlx::query("UPDATE alerts SET severity = 'ticket', summary = ? WHERE id = ?")
+                            .bind(summary(status, severity))
+                            .bind(a.id)
+                            .execute(&self.pool)
+                            .await?;
+                    }
+                    if now_ns - a.last_notified_ns < self.repeat.as_nanos() as i64 {
+                        return Ok(None);
+                    }
+                    sqlx::query("UPDATE alerts SET last_notified_ns = ? WHERE id = ?")
+                        .bind(now_ns)
+                        .bind(a.id)
+                        .execute(&self.pool)
+                        .await?;
+                    Transition::Repeat
+                }
+            }
+        };
+        let row = sqlx::query(
+            "SELECT id, slo, flow, severity, started_ns, resolved_ns, last_notified_ns, summary FROM alerts \
+             WHERE slo = ? ORDER BY id DESC LIMIT 1",
+        )
+        .bind(&status.name)
+        .fetch_one(&self.pool)
+        .await?;
+        let stored = alert(&row)?;
+        let notification = Notification {
+            transition,
+            slo: status.name.clone(),
+            flow: status.flow.clone(),
+            severity: stored.severity.clone(),
+            summary: match transition {
+                Transition::Resolved => format!("{} is back within its error budget burn limits", status.name),
+                _ => stored.summary.clone(),
+            },
+            budget_remaining: status.budget_remaining,
+            burn_rate_1h: status.burn_rate_1h,
+            runbook_url: pathway
+                .and_then(|p| p.runbook_url.clone())
+                .or_else(|| (!self.runbook_base.is_empty()).then(|| format!("{}{}", self.runbook_base, status.name))),
+            dashboard_url: format!("{}/slos", self.dashboard_url.trim_end_matches('/')),
+            started: domain::uk_time::format_ns(stored.started_ns.max(0) as u64),
+            pathway: pathway.map(|p| PathwayNote {
+                name: p.name.clone(),
+                status: p.status.clone(),
+                guidance: match &p.known_error {
+                    Some(k) => format!("{} ({}): {}", k.title, k.id, p.guidance),
+                    None => p.guidance.clone(),
+                },
+                url: format!("{}/pathways/{}", self.dashboard_url.trim_end_matches('/'), p.id),
+            }),
+        };
+        let failures = self.notifier.send(&notification).await;
+        let channels = self.notifier.channel_count();
+        if channels > 0 && failures.len() == channels && transition != Transition::Resolved {
+            // Nobody was told: make the next evaluation try again (as a reminder).
+            sqlx::query("UPDATE alerts SET last_notified_ns = 0 WHERE id = ?")
+                .bind(stored.id)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(Some(notification))
+    }
+
+    async fn clear_since(&self, id: i64) -> Result<Option<i64>, EngineError> {
+        Ok(sqlx::query_scalar("SELECT clear_since_ns FROM alerts WHERE id = ?").bind(id).fetch_one(&self.pool).await?)
+    }
+
+    /// Resolves, without notifying, open alerts of SLOs that are no longer configured or evaluated.
+    async fn close_orphans(&self, evaluated: &[String], now_ns: i64) -> Result<(), EngineError> {
+        for a in recent(&self.pool, 1000).await?.into_iter().filter(|a| a.resolved_ns.is_none()) {
+            if !evaluated.contains(&a.slo) {
+                sqlx::query(
+                    "UPDATE alerts SET resolved_ns = ?, summary = summary || ' (SLO no longer evaluated)' WHERE id = ?",
+                )
+                .bind(now_ns)
+                .bind(a.id)
+                .execute(&self.pool)
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Evaluates every SLO and applies the result. One SLO failing to evaluate does not stop the others.
+    /// Notifications name the pathway each SLO measures (the first in `pathways` it measures).
+    pub async fn tick(
+        &self,
+        store: &audit_store::AnyStore,
+        slos: &[SloConfig],
+        pathways: &[PathwayConfig],
+        now_ns: i64,
+    ) -> Vec<Notification> {
+        let mut sent = Vec::new();
+        // Two store queries for every pathway together, as the overview reads them.
+        let health = match crate::pathways::health_all(store, pathways.iter(), now_ns.max(0) as u64).await {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::warn!(error = %e, "pathway health not read: notifications will not name pathways");
+                Vec::new()
+            }
+        };
+        let evaluated: Vec<String> = slos.iter().map(|s| s.name.clone()).collect();
+        if let Err(e) = self.close_orphans(&evaluated, now_ns).await {
+            tracing::warn!(error = %e, "could not close alerts of removed SLOs");
+        }
+        let (mut failed, mut detail) = (0, String::new());
+        for slo in slos {
+            let status = match evaluate(store, slo, now_ns.max(0) as u64).await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(slo = %slo.name, error = %e, "SLO not evaluated this time");
+                    if failed == 0 {
+                        detail = format!(
+                            "{}: {}",
+                            slo.name,
+                            if e.is_transient() { "the store did not answer" } else { "the store failed the query" }
+                        );
+                    }
+                    failed += 1;
+                    continue;
+                }
+            };
+            let pathway = pathways.iter().position(|p| p.measured_by(slo)).and_then(|i| health.get(i));
+            match self.apply_for_pathway(&status, pathway, now_ns).await {
+                Ok(Some(n)) => sent.push(n),
+                Ok(None) => {}
+                Err(e) => tracing::warn!(slo = %slo.name, error = %e, "alert state not updated"),
+            }
+        }
+        self.record_round(now_ns, slos.len(), failed, &detail).await;
+        sent
+    }
+
+    /// Runs `tick` every `every` until the task is dropped.
+    pub async fn run(
+        mut self,
+        store: audit_store::AnyStore,
+        slos: Vec<SloConfig>,
+        pathways: Vec<PathwayConfig>,
+        every: Duration,
+    ) {
+        self.every = every;
+        loop {
+            let now = domain::Clock::System.now_ns_i64();
+            for n in self.tick(&store, &slos, &pathways, now).await {
+                tracing::info!(slo = %n.slo, transition = n.transition.as_str(), severity = %n.severity, "alert");
+            }
+            tokio::time::sleep(every).await;
+        }
+    }
+}
