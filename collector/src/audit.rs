@@ -26,6 +26,9 @@ pub struct Limits {
     pub now_ns: u64,
     pub max_future_skew_ns: u64,
     pub max_records: usize,
+    /// The request comes with the auditors' own token (`auth::AUDITOR_SOURCE`): its events may
+    /// name that source, which every other token is refused.
+    pub auditors: bool,
 }
 
 /// The source system an event is stored under: the ingest token's source, which the sender cannot
@@ -105,6 +108,9 @@ pub fn parse(
             Ok(_) => Err(("record".to_string(), "an audit event must be a JSON object".to_string())),
         };
         let result = result.and_then(|event| match crate::auth::reserved_source(&event.source_system) {
+            Some(_) if limits.auditors && event.source_system.eq_ignore_ascii_case(crate::auth::AUDITOR_SOURCE) => {
+                Ok(event)
+            }
             Some(whose) => Err((
                 "source_system".to_string(),
                 format!("{:?} is reserved for {whose}: no ingest token may write as it", event.source_system),
@@ -264,6 +270,36 @@ fn from_own_shape(o: &Map<String, Value>, limits: Limits) -> FieldResult<AuditEv
     })
 }
 
+/// An event in our own JSON shape, as `parse` reads it back: how a Pathwatch role that is not the
+/// collector sends its own audit events (`POST /v1/audit`).
+pub fn to_own_shape(event: &AuditEvent) -> Value {
+    let time = OffsetDateTime::from_unix_timestamp_nanos(i128::from(event.occurred_ns))
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_default();
+    serde_json::json!({
+        "event_id": event.event_id,
+        "time": time,
+        "actor": {
+            "user_id": event.actor.user_id,
+            "name": event.actor.name,
+            "role": event.actor.role,
+            "organisation": event.actor.organisation,
+        },
+        "purpose_of_use": event.purpose_of_use,
+        "action": event.action.as_str(),
+        "patient_nhs_number": event.nhs_number,
+        "resource_type": event.resource_type,
+        "resource_id": event.resource_id,
+        "outcome": event.outcome.as_str(),
+        "correlation_id": event.correlation_id,
+        "request_id": event.request_id,
+        "source_system": event.source_system,
+        "client_address": event.client_address,
+        "device": event.device,
+    })
+}
+
 const NHS_NUMBER_SYSTEM: &str = "https://fhir.nhs.uk/Id/nhs-number";
 const ODS_SYSTEM: &str = "https://fhir.nhs.uk/Id/ods-organization-code";
 
@@ -410,7 +446,35 @@ mod tests {
     use super::*;
 
     const NOW: u64 = 1_790_000_000 * NANOS_PER_SEC;
-    const LIMITS: Limits = Limits { now_ns: NOW, max_future_skew_ns: 300 * NANOS_PER_SEC, max_records: 100 };
+    const LIMITS: Limits =
+        Limits { now_ns: NOW, max_future_skew_ns: 300 * NANOS_PER_SEC, max_records: 100, auditors: false };
+
+    #[test]
+    fn our_own_shape_reads_back_as_the_event_it_was_written_from() {
+        let (events, errors) = parse(serde_json::to_vec(&own("x")).unwrap().as_slice(), LIMITS, &[]).unwrap();
+        assert!(errors.is_empty(), "{errors:?}");
+        let mut event = events[0].clone();
+        event.occurred_ns += 123_456_789;
+        event.device = "kiosk 4".into();
+        let written = serde_json::to_vec(&to_own_shape(&event)).unwrap();
+        let (back, errors) = parse(&written, LIMITS, &[]).unwrap();
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(back, vec![event]);
+    }
+
+    #[test]
+    fn only_the_auditors_token_may_write_as_the_auditors() {
+        let mut mine = own("mine");
+        mine["source_system"] = Value::from(crate::auth::AUDITOR_SOURCE);
+        let body = serde_json::to_vec(&mine).unwrap();
+        assert_eq!(parse(&body, LIMITS, &[]).unwrap().1.len(), 1, "refused to anyone else");
+        let (events, errors) = parse(&body, Limits { auditors: true, ..LIMITS }, &[]).unwrap();
+        assert!(errors.is_empty() && events.len() == 1, "{errors:?}");
+        let mut canary = own("canary");
+        canary["source_system"] = Value::from(crate::auth::CANARY_SOURCE);
+        let body = serde_json::to_vec(&canary).unwrap();
+        assert_eq!(parse(&body, Limits { auditors: true, ..LIMITS }, &[]).unwrap().1.len(), 1, "not the canaries'");
+    }
 
     fn own(id: &str) -> Value {
         serde_json::json!({

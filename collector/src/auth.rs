@@ -51,10 +51,15 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// source name may write spans of that service, so no other sender can make a pathway look healthy.
 pub const CANARY_SOURCE: &str = "pathwatch-canary";
 
-/// Sources Pathwatch writes itself, and whose they are: no ingest token may write audit events as
-/// them (the auditors' trail is written by the dashboard through the writer, never over HTTP).
+/// The source of the auditors' own trail (what dashboard users do with audit data). A dashboard
+/// running in the collector's process writes it through the writer; one running apart sends it to
+/// `POST /v1/audit` with the token configured as `collector.ingest_tokens.pathwatch-dashboard`,
+/// which may send nothing else.
+pub const AUDITOR_SOURCE: &str = audit_store::access::AUDITOR_SOURCE;
+
+/// Sources Pathwatch writes itself, and whose they are: no other ingest token may write as them.
 pub fn reserved_source(source: &str) -> Option<&'static str> {
-    if source.eq_ignore_ascii_case(audit_store::access::AUDITOR_SOURCE) {
+    if source.eq_ignore_ascii_case(AUDITOR_SOURCE) {
         Some("the auditors' own trail, written by Pathwatch's dashboard")
     } else if source.eq_ignore_ascii_case(CANARY_SOURCE) {
         Some("Pathwatch's canaries")

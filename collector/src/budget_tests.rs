@@ -203,7 +203,7 @@ fn the_audit_estimate_covers_what_parsing_really_allocates() {
     ];
     // The collector's own record limit applies: past it nothing is looked at one by one.
     let max_records = crate::CollectorConfig::default().max_audit_records;
-    let limits = crate::audit::Limits { now_ns: 0, max_future_skew_ns: 0, max_records };
+    let limits = crate::audit::Limits { now_ns: 0, max_future_skew_ns: 0, max_records, auditors: false };
     for (name, body) in shapes {
         let real = counting::peak_of(|| crate::audit::parse(body.as_bytes(), limits, &[]).ok());
         let bound = json_values_bound(body.as_bytes());

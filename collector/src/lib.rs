@@ -237,7 +237,7 @@ async fn traces_inner(
 ) -> Result<Response, IngestError> {
     // Memory this request holds, from the shared budget and its source's share, until committed.
     let (source, mut held) = state.authenticate(headers)?;
-    if !state.config.scope(&source).kinds.contains(&config::IngestKind::Traces) {
+    if source == auth::AUDITOR_SOURCE || !state.config.scope(&source).kinds.contains(&config::IngestKind::Traces) {
         return Err(IngestError::NotPermitted(format!(
             "the {source:?} token may not send traces (collector.ingest_scopes.{source}.kinds)"
         )));
@@ -300,7 +300,7 @@ async fn audit_inner(state: &CollectorState, headers: &HeaderMap, body: Body) ->
     // Before the body is read. The canaries' token sends spans only: an audit event under its name
     // would pass for Pathwatch's own.
     let scope = state.config.scope(&source);
-    if auth::reserved_source(&source).is_some() || !scope.kinds.contains(&config::IngestKind::Audit) {
+    if source == auth::CANARY_SOURCE || !scope.kinds.contains(&config::IngestKind::Audit) {
         return Err(IngestError::NotPermitted(format!(
             "the {source:?} token may not send audit events (collector.ingest_scopes.{source}.kinds)"
         )));
@@ -314,6 +314,7 @@ async fn audit_inner(state: &CollectorState, headers: &HeaderMap, body: Body) ->
         now_ns: state.clock.now_ns(),
         max_future_skew_ns: state.config.max_future_skew_secs.saturating_mul(NANOS_PER_SEC),
         max_records: state.config.max_audit_records,
+        auditors: source == auth::AUDITOR_SOURCE,
     };
     let (mut events, errors) = audit::parse(&body, limits, &scope.organisations)?;
     // The source is the token's, not the body's say: see `audit::stamp_source`.

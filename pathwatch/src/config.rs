@@ -40,6 +40,46 @@ pub struct Config {
     pub audit: engine::audit_monitor::AuditConfig,
     /// Background loops: when one failing makes the process unhealthy, or stops it; shutdown.
     pub supervisor: SupervisorConfig,
+    /// Where the roles run apart (`pathwatch collector|dashboard|monitor|canaries`) reach each
+    /// other and serve their health.
+    pub roles: RolesConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RolesConfig {
+    /// Where the other roles reach the collector (the canaries' traces, the dashboard's record of
+    /// what auditors do). Empty: `http://<collector.listen>` (127.0.0.1 when listening on all
+    /// addresses).
+    pub collector_url: String,
+    /// `pathwatch monitor`'s `/healthz`, `/readyz` and `/metrics`.
+    pub monitor_listen: std::net::SocketAddr,
+    /// `pathwatch canaries`' `/healthz`, `/readyz` and `/metrics`.
+    pub canaries_listen: std::net::SocketAddr,
+}
+
+impl Default for RolesConfig {
+    fn default() -> Self {
+        RolesConfig {
+            collector_url: String::new(),
+            monitor_listen: std::net::SocketAddr::from(([127, 0, 0, 1], 4391)),
+            canaries_listen: std::net::SocketAddr::from(([127, 0, 0, 1], 4390)),
+        }
+    }
+}
+
+impl Config {
+    /// Where the other roles reach the collector, without a trailing slash.
+    pub fn collector_url(&self) -> String {
+        if !self.roles.collector_url.is_empty() {
+            return self.roles.collector_url.trim_end_matches('/').to_string();
+        }
+        let mut addr = self.collector.listen;
+        if addr.ip().is_unspecified() {
+            addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        format!("http://{addr}")
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -145,6 +185,7 @@ impl Default for Config {
             audit: engine::audit_monitor::AuditConfig::default(),
             reports: engine::report_delivery::ReportsConfig::default(),
             supervisor: SupervisorConfig::default(),
+            roles: RolesConfig::default(),
         }
     }
 }

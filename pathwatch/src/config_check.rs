@@ -61,6 +61,11 @@ pub fn validate(c: &Config) -> anyhow::Result<()> {
     if c.collector.max_batch_rows == 0 {
         problems.push("key `collector.max_batch_rows`: must be at least 1".to_string());
     }
+    if !c.roles.collector_url.is_empty()
+        && !url::Url::parse(&c.roles.collector_url).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
+    {
+        problems.push(format!("key `roles.collector_url`: {:?} is not an http(s) URL", c.roles.collector_url));
+    }
     if c.retention.spans_days == 0 || c.retention.audit_days == 0 {
         problems.push("key `retention`: retention periods must be at least 1 day".to_string());
     }
@@ -71,9 +76,12 @@ pub fn validate(c: &Config) -> anyhow::Result<()> {
                  (it is stored before any name an event gives, as `<source>/<name>`)"
             ));
         }
-        if source.eq_ignore_ascii_case(audit_store::access::AUDITOR_SOURCE) {
+        // The dashboard's own token (a dashboard run apart sends the auditors' trail with it) is
+        // spelt exactly; another spelling would pass for it in logs without its rights.
+        let auditors = collector::auth::AUDITOR_SOURCE;
+        if source.eq_ignore_ascii_case(auditors) && source != auditors {
             problems.push(format!(
-                "key `collector.ingest_tokens.{source}`: the source name is reserved for the dashboard's own auditors' trail"
+                "key `collector.ingest_tokens.{source}`: the dashboard's own source is spelt `{auditors}`"
             ));
         }
     }

@@ -30,7 +30,8 @@ const REPORT_MAX_AGE: Duration = Duration::from_secs(2);
 #[derive(Clone)]
 pub struct ProcessHealth {
     loops: LoopStates,
-    store: AnyStore,
+    /// None for a role that keeps no store (the canaries).
+    store: Option<AnyStore>,
     spool: Option<Arc<Spool>>,
     /// Set once the dashboard has opened it (standalone only).
     hazards: Arc<OnceLock<hazard_log::HazardLog>>,
@@ -40,7 +41,7 @@ pub struct ProcessHealth {
 }
 
 impl ProcessHealth {
-    pub fn new(loops: LoopStates, store: AnyStore, spool: Option<Arc<Spool>>, unhealthy_after: u32) -> Self {
+    pub fn new(loops: LoopStates, store: Option<AnyStore>, spool: Option<Arc<Spool>>, unhealthy_after: u32) -> Self {
         ProcessHealth { loops, store, spool, hazards: Arc::default(), unhealthy_after, last: Arc::default() }
     }
 
@@ -78,15 +79,22 @@ impl ProcessHealth {
 
     async fn gather(&self) -> HealthReport {
         let now_ns = domain::system_now_ns();
-        let reachable = match tokio::time::timeout(STORE_PING_TIMEOUT, self.store.ping()).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(e.to_string()),
-            Err(_) => Err(format!("no answer within {} s", STORE_PING_TIMEOUT.as_secs())),
-        };
-        let store = StoreHealth {
-            backend: self.store.backend_name().into(),
-            reachable: reachable.is_ok(),
-            detail: reachable.err().unwrap_or_default(),
+        let store = match &self.store {
+            None => {
+                StoreHealth { backend: "none (this role keeps no data)".into(), reachable: true, detail: String::new() }
+            }
+            Some(store) => {
+                let reachable = match tokio::time::timeout(STORE_PING_TIMEOUT, store.ping()).await {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(e)) => Err(e.to_string()),
+                    Err(_) => Err(format!("no answer within {} s", STORE_PING_TIMEOUT.as_secs())),
+                };
+                StoreHealth {
+                    backend: store.backend_name().into(),
+                    reachable: reachable.is_ok(),
+                    detail: reachable.err().unwrap_or_default(),
+                }
+            }
         };
         let spool = match &self.spool {
             None => None,

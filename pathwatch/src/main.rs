@@ -76,8 +76,15 @@ enum Command {
         #[command(subcommand)]
         command: CanaryCommand,
     },
-    /// Run the collector alone (OTLP/HTTP traces and audit events in).
+    /// Run the collector alone (OTLP/HTTP traces and audit events in, retention, the spool).
     Collector,
+    /// Run the dashboard alone (pages and the JSON API), reading the same stores as the collector.
+    Dashboard,
+    /// Run the monitor alone: the alert engine, the evidence monitor and audit chain verification,
+    /// the audit rules, scheduled report delivery.
+    Monitor,
+    /// Run the canary scheduler alone, exporting each run to the collector (keeps no store).
+    Canaries,
     /// Audit trail tools.
     Audit {
         #[command(subcommand)]
@@ -171,13 +178,32 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         let config = config::load(cli.common.config.as_deref(), cli.common.data_dir.as_deref());
         // Only the long-running roles export their own spans; one-shot commands just log.
-        let long_running = matches!(cli.command, Command::Up | Command::Collector | Command::Sandbox);
+        let long_running = matches!(
+            cli.command,
+            Command::Up
+                | Command::Collector
+                | Command::Dashboard
+                | Command::Monitor
+                | Command::Canaries
+                | Command::Sandbox
+        );
         let self_telemetry = config.as_ref().ok().filter(|_| long_running).map(|c| &c.self_telemetry);
         let _telemetry = telemetry::init(self_telemetry)?;
         let config = config?;
         match cli.command {
             Command::Up => serve::run(config, serve::Mode::Standalone).await.map(|()| ExitCode::SUCCESS),
-            Command::Collector => serve::run(config, serve::Mode::Collector).await.map(|()| ExitCode::SUCCESS),
+            Command::Collector => {
+                serve::run(config, serve::Mode::Only(serve::Role::Collector)).await.map(|()| ExitCode::SUCCESS)
+            }
+            Command::Dashboard => {
+                serve::run(config, serve::Mode::Only(serve::Role::Dashboard)).await.map(|()| ExitCode::SUCCESS)
+            }
+            Command::Monitor => {
+                serve::run(config, serve::Mode::Only(serve::Role::Monitor)).await.map(|()| ExitCode::SUCCESS)
+            }
+            Command::Canaries => {
+                serve::run(config, serve::Mode::Only(serve::Role::Canaries)).await.map(|()| ExitCode::SUCCESS)
+            }
             Command::Sandbox => canary::sandbox(&config).await,
             Command::Patients(args) => canary::patients(&args),
             Command::User { command } => users::run(&config, command).await,

@@ -245,6 +245,11 @@ impl Accounts {
         Ok(Accounts { pool: state::open(path).await? })
     }
 
+    /// The accounts in an already opened state database (see `state::open`).
+    pub fn from_pool(pool: SqlitePool) -> Accounts {
+        Accounts { pool }
+    }
+
     /// The database, shared with the sessions table.
     pub fn pool(&self) -> &SqlitePool {
         &self.pool

@@ -1,0 +1,112 @@
+//! The canaries role: the scheduler running each flow on its cron, exporting each run's trace to
+//! the collector, and counting results for `/metrics`. It keeps no store.
+
+use std::sync::Arc;
+
+use super::{role_metrics, Mode, Process, Role};
+use crate::config::Config;
+
+/// The token the canaries export with: `collector.ingest_tokens.pathwatch-canary` when set; in
+/// one process without it, one made now and given only to this process's collector; apart without
+/// it, an error naming the key (no other token may write canary spans).
+pub(crate) fn export_token(config: &Config, mode: Mode) -> anyhow::Result<Option<String>> {
+    if !mode.runs(Role::Canaries) {
+        return Ok(None);
+    }
+    if let Some(token) = config.collector.ingest_tokens.get(collector::auth::CANARY_SOURCE) {
+        return Ok(Some(token.clone()));
+    }
+    match mode {
+        Mode::Standalone => {
+            collector::auth::generate_token().map(Some).map_err(|e| anyhow::anyhow!("no randomness for a token: {e}"))
+        }
+        // An endpoint configured with its own token (another collector) needs nothing from us.
+        Mode::Only(_) if config.canaries.export.otlp_endpoint.is_some() => Ok(None),
+        Mode::Only(_) => anyhow::bail!(
+            "the canaries run apart from the collector: set key `collector.ingest_tokens.{}` (the same value \
+             for both), or `canaries.export.otlp_endpoint` and `canaries.export.token`",
+            collector::auth::CANARY_SOURCE
+        ),
+    }
+}
+
+/// Starts the scheduled canaries: the configured flows, or the built-in four against our
+/// sandboxes, exporting their traces to the collector unless configured otherwise. Apart, it also
+/// serves `/healthz`, `/readyz` and `/metrics` on `roles.canaries_listen`.
+pub(crate) async fn start(
+    process: &mut Process<'_>,
+    export_token: Option<String>,
+    metrics: Option<canaries::metrics::CanaryMetrics>,
+    health: &crate::health::ProcessHealth,
+) -> anyhow::Result<()> {
+    let config = process.config;
+    let alone = process.mode == Mode::Only(Role::Canaries);
+    if !config.canaries.enabled || (!config.sandbox.enabled && config.canaries.flows.is_empty()) {
+        if alone {
+            anyhow::bail!(
+                "nothing to run: no flows under `canaries.flows`, and `sandbox.enabled` is off (no demo flows)"
+            );
+        }
+        return Ok(());
+    }
+    let mut with_demo = config.clone();
+    crate::demo::add_demo_environment(&mut with_demo)?;
+    let mut canary_config = with_demo.canaries;
+    if canary_config.export.otlp_endpoint.is_none() {
+        canary_config.export.otlp_endpoint = Some(format!("{}/v1/traces", config.collector_url()));
+        canary_config.export.token = export_token.map(canaries::SecretRef::inline);
+    }
+    let canaries = Arc::new(canaries::Canaries::new(&canary_config)?);
+    let flows: Vec<String> =
+        canaries.flows().iter().map(|f| format!("{} ({})", f.config.name, f.config.schedule)).collect();
+    process.lines.push(format!(
+        "canaries: {} → {}",
+        flows.join(", "),
+        canary_config.export.otlp_endpoint.as_deref().unwrap_or("not exported")
+    ));
+    let recorded = canaries.clone();
+    // Subscribed now, before the scheduler starts: a first run that finished before the recording
+    // loop got going would not be counted. A restarted loop subscribes afresh.
+    let first = std::sync::Mutex::new(Some(canaries.subscribe()));
+    let counted = metrics.clone();
+    process.loops.spawn("canary metrics", move || {
+        let runs = first.lock().ok().and_then(|mut f| f.take()).unwrap_or_else(|| recorded.subscribe());
+        record_canary_runs(runs, counted.clone())
+    });
+    let scheduled = canaries.clone();
+    process.loops.spawn("canary scheduler", move || {
+        let scheduled = scheduled.clone();
+        async move {
+            scheduled.run_scheduled(super::shutdown_signal()).await;
+            // Stopped for the shutdown: nothing to restart while the servers drain.
+            std::future::pending::<()>().await
+        }
+    });
+    if alone {
+        let listen = config.roles.canaries_listen;
+        let app = role_metrics::routes(process.loops.states(), metrics).merge(health.routes());
+        process.serve(listen, "roles.canaries_listen", app).await?;
+        process.lines.push(format!("canaries health: http://{listen} (/healthz, /readyz, /metrics)"));
+    }
+    Ok(())
+}
+
+/// Counts each finished canary run for `/metrics`.
+async fn record_canary_runs(
+    mut runs: tokio::sync::broadcast::Receiver<Arc<canaries::CanaryRun>>,
+    metrics: Option<canaries::metrics::CanaryMetrics>,
+) {
+    loop {
+        match runs.recv().await {
+            Ok(run) => {
+                if let Some(m) = &metrics {
+                    m.record(&run)
+                }
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                tracing::warn!(missed, "canary metrics fell behind; some runs not counted");
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        }
+    }
+}

@@ -1,0 +1,220 @@
+//! Wiring for the long-running roles. `pathwatch up` runs every role in one process; each role
+//! subcommand runs one: the collector (ingest, retention, the spool), the dashboard (pages and the
+//! API), the monitor (alerts, evidence, audit rules, report delivery) and the canaries (the
+//! scheduler). The same code starts a role either way; only how the roles reach each other differs:
+//! in one process the dashboard records auditors' actions through the collector's writer and the
+//! canaries' results are counted on the collector's `/metrics`; apart, they go over HTTP to
+//! `roles.collector_url` with the tokens `collector.ingest_tokens.pathwatch-dashboard` and
+//! `collector.ingest_tokens.pathwatch-canary`.
+//!
+//! Every role answers `/healthz`, `/readyz` and `/metrics`, owns its loops through one
+//! [`Supervisor`], and stops cleanly on SIGINT/SIGTERM.
+
+mod canaries;
+mod collector;
+mod dashboard;
+mod monitor;
+mod role_metrics;
+
+use std::time::Duration;
+
+use anyhow::Context;
+use audit_store::{AnyStore, ClickHouseStore, SqliteStore};
+use tokio::task::JoinSet;
+
+use crate::config::{Backend, Config};
+use crate::supervisor::Supervisor;
+
+pub use self::dashboard::public_url;
+
+/// One part of Pathwatch that can run as its own process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Collector,
+    Dashboard,
+    Monitor,
+    Canaries,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `pathwatch up`: every role in one process, zero configuration, with the demo sandboxes.
+    Standalone,
+    /// One role alone, configured to reach the others.
+    Only(Role),
+}
+
+impl Mode {
+    pub fn runs(self, role: Role) -> bool {
+        self == Mode::Standalone || self == Mode::Only(role)
+    }
+}
+
+/// Whether opening a store may create it: the services may, one-shot commands may not (a typo in
+/// `--data-dir` must say "no data here", not show an empty store).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Open {
+    CreateIfMissing,
+    ExistingOnly,
+}
+
+/// Opens the configured telemetry store (creating SQLite file or ClickHouse schema as needed).
+pub async fn open_store(config: &Config, open: Open) -> anyhow::Result<AnyStore> {
+    let sqlite_path = config.data_dir.join("telemetry.db");
+    if open == Open::ExistingOnly && config.store.backend == Backend::Sqlite && !sqlite_path.exists() {
+        anyhow::bail!(
+            "no Pathwatch data in {}: {} does not exist (pass --data-dir, or set key `data_dir`)",
+            config.data_dir.display(),
+            sqlite_path.display()
+        );
+    }
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+    Ok(match config.store.backend {
+        Backend::Sqlite => {
+            let path = sqlite_path;
+            AnyStore::Sqlite(SqliteStore::open(&path).await.with_context(|| format!("opening {}", path.display()))?)
+        }
+        Backend::Clickhouse => {
+            let store = ClickHouseStore::connect(&config.store.clickhouse).await.with_context(|| {
+                format!("connecting to ClickHouse at {} (key `store.clickhouse.url`)", config.store.clickhouse.url)
+            })?;
+            AnyStore::ClickHouse(Box::new(store))
+        }
+    })
+}
+
+/// What a running process is made of, shared by the roles it runs while they start.
+pub(crate) struct Process<'a> {
+    pub config: &'a Config,
+    pub mode: Mode,
+    pub loops: Supervisor,
+    pub servers: JoinSet<()>,
+    /// What is printed at start-up, one line per part.
+    pub lines: Vec<String>,
+    pub limits: crate::listener::Limits,
+}
+
+impl Process<'_> {
+    /// Serves `app` on `addr` (named by `key` in errors) until shutdown.
+    async fn serve(&mut self, addr: std::net::SocketAddr, key: &str, app: axum::Router) -> anyhow::Result<()> {
+        let listener =
+            tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr} (key `{key}`)"))?;
+        self.servers.spawn(crate::listener::serve(listener, app, self.limits, shutdown_signal()));
+        Ok(())
+    }
+}
+
+pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+    let mut process = Process {
+        config: &config,
+        mode,
+        loops: Supervisor::new(config.supervisor.exit_after_failures),
+        servers: JoinSet::new(),
+        lines: Vec::new(),
+        limits: crate::listener::Limits {
+            header_timeout: Duration::from_secs(config.collector.header_timeout_secs),
+            max_connections: config.collector.max_connections,
+        },
+    };
+    // The canaries' results, counted on the collector's /metrics in one process and on the
+    // canaries' own apart (`probe_success`, `probe_duration_seconds`, `pathwatch_canary_runs_total`).
+    let canary_metrics = mode.runs(Role::Canaries).then(|| crate::slo::canary_metrics(&config));
+    // The canaries' export token: configured, or (in one process) made now and known only here.
+    let canary_token = canaries::export_token(&config, mode)?;
+    let store = match mode {
+        Mode::Only(Role::Canaries) => None,
+        _ => Some(open_store(&config, Open::CreateIfMissing).await?),
+    };
+    let collector = match mode.runs(Role::Collector) {
+        true => {
+            Some(collector::start(&mut process, store.clone(), canary_token.clone(), canary_metrics.clone()).await?)
+        }
+        false => None,
+    };
+    let health = crate::health::ProcessHealth::new(
+        process.loops.states(),
+        store.clone(),
+        collector.as_ref().and_then(|c| c.spool.clone()),
+        config.supervisor.unhealthy_after_failures,
+    );
+    if let Some(c) = &collector {
+        process.serve(config.collector.listen, "collector.listen", c.app.clone().merge(health.routes())).await?;
+    }
+    // Held until the servers stop: dropping it stops the sandboxes.
+    let mut _sandbox = None;
+    if mode == Mode::Standalone && config.sandbox.enabled {
+        let sandbox = crate::demo::start_sandbox(&config).await?;
+        process.lines.push(crate::demo::describe_sandbox(&sandbox.urls()));
+        _sandbox = Some(sandbox);
+        process.lines.push(crate::demo::load_starter_hazards(&config.data_dir).await?);
+    }
+    if mode.runs(Role::Canaries) {
+        canaries::start(&mut process, canary_token, canary_metrics.clone(), &health).await?;
+    }
+    // What the dashboard and the monitor read, opened once and shared when both run here.
+    let shared = match (mode.runs(Role::Dashboard) || mode.runs(Role::Monitor), &store) {
+        (true, Some(store)) => Some(monitor::Shared::open(&config, store.clone()).await?),
+        _ => None,
+    };
+    if let Some(shared) = &shared {
+        health.read_chain_from(shared.hazards.clone());
+        if mode.runs(Role::Monitor) {
+            monitor::start(&mut process, shared, &health).await?;
+        }
+        if mode.runs(Role::Dashboard) {
+            let recorder = match &collector {
+                Some(c) => Some(c.recorder()),
+                None => dashboard::http_recorder(&config)?,
+            };
+            dashboard::start(&mut process, shared, recorder, &health).await?;
+        }
+    }
+    if let (Some(store), true) = (&store, mode.runs(Role::Collector)) {
+        let (spans_days, audit_days) = (config.retention.spans_days, config.retention.audit_days);
+        let store = store.clone();
+        process.loops.spawn("retention", move || collector::retention(store.clone(), spans_days, audit_days));
+    }
+    for line in &process.lines {
+        println!("{line}");
+    }
+    println!("ready");
+    let Process { loops, mut servers, .. } = process;
+    let gave_up = loops.gave_up();
+    tokio::select! {
+        result = async {
+            while let Some(result) = servers.join_next().await {
+                result.context("server task")?;
+            }
+            anyhow::Ok(())
+        } => result?,
+        why = gave_up => anyhow::bail!("{why}"),
+    }
+    // The servers have answered every request they took; every batch acknowledged is durable.
+    // Stop the loops, then give the spool a last chance to reach ClickHouse.
+    drop(loops);
+    if let Some(c) = collector {
+        c.drain_before_exit(Duration::from_secs(config.supervisor.shutdown_drain_secs)).await;
+    }
+    Ok(())
+}
+
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
