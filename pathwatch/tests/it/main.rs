@@ -5,4 +5,5 @@ mod canary;
 mod cli;
 mod crash;
 mod listener;
+mod roles;
 mod support;

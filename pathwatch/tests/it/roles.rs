@@ -1,0 +1,281 @@
+//! The four roles as four processes on loopback against one data directory (plus `pathwatch
+//! sandbox`), walked as the README's demo: a sandbox fault → the canary goes to outage → the alert
+//! e-mail arrives → the dashboard shows it → an IG lead's audit search is recorded in the chain
+//! (sent by the dashboard to the collector over HTTP) → `pathwatch audit verify` passes.
+//!
+//! The e-mail goes to a real SMTP server (aiosmtpd, started by scripts/test.sh:
+//! `PATHWATCH_TEST_SMTP_ADDR`, messages in `PATHWATCH_TEST_SMTP_MAILDIR`).
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::{free_port, pathwatch, required, run, temp_dir, TOKEN};
+
+const CANARY_TOKEN: &str = "canary-token-0123456789abcdef";
+const DASHBOARD_TOKEN: &str = "dashboard-token-0123456789abcdef";
+const ADMIN_PASSWORD: &str = "four roles admin password";
+
+/// A role's process; killed when dropped.
+struct Running(Child);
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Spawns `pathwatch --config FILE <role>` and waits for it to print `ready`.
+fn start(data: &Path, config: &Path, role: &'static str) -> Running {
+    let log = std::fs::File::create(data.join(format!("{role}.log"))).unwrap();
+    let mut child = pathwatch(data)
+        .arg("--config")
+        .arg(config)
+        .arg(role)
+        .env("PATHWATCH_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    loop {
+        match lines.next() {
+            Some(Ok(line)) if line == "ready" => return Running(child),
+            Some(Ok(_)) => {}
+            _ => panic!(
+                "pathwatch {role} exited before printing ready:\n{}",
+                std::fs::read_to_string(data.join(format!("{role}.log"))).unwrap_or_default()
+            ),
+        }
+    }
+}
+
+fn smtp() -> Option<(String, PathBuf)> {
+    match (std::env::var("PATHWATCH_TEST_SMTP_ADDR"), std::env::var("PATHWATCH_TEST_SMTP_MAILDIR")) {
+        (Ok(addr), Ok(dir)) => Some((addr, PathBuf::from(dir))),
+        _ if required() => panic!("PATHWATCH_REQUIRE_SERVICES=1 but PATHWATCH_TEST_SMTP_ADDR is not set"),
+        _ => {
+            eprintln!("SKIPPED: PATHWATCH_TEST_SMTP_ADDR is not set (scripts/test.sh starts aiosmtpd)");
+            None
+        }
+    }
+}
+
+/// Every message in the maildir that mentions `needle`.
+fn mails_with(maildir: &Path, needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for folder in ["new", "cur"] {
+        for entry in std::fs::read_dir(maildir.join(folder)).into_iter().flatten().flatten() {
+            let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+            if text.contains(needle) {
+                found.push(text);
+            }
+        }
+    }
+    found
+}
+
+async fn wait_for<T>(what: &str, within: Duration, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
+    let started = Instant::now();
+    loop {
+        if let Some(found) = probe().await {
+            return found;
+        }
+        assert!(started.elapsed() < within, "{what}: not within {} s", within.as_secs());
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+fn cookie_named(reply: &reqwest::Response, name: &str) -> Option<String> {
+    reply
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.contains(name))
+        .and_then(|v| v.split(';').next())
+        .map(str::to_string)
+}
+
+fn csrf_in(html: &str) -> String {
+    html.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string()
+}
+
+/// Signs in through the login form; returns the session cookie.
+async fn sign_in(client: &reqwest::Client, dashboard: &str, name: &str, password: &str) -> String {
+    let form = client.get(format!("{dashboard}/login")).send().await.unwrap();
+    let login_cookie = cookie_named(&form, "pathwatch_login").unwrap();
+    let csrf = csrf_in(&form.text().await.unwrap());
+    let reply = client
+        .post(format!("{dashboard}/login"))
+        .header("cookie", login_cookie)
+        .form(&[("name", name), ("password", password), ("csrf", &csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 303, "signing in as {name}");
+    cookie_named(&reply, "pathwatch_session").unwrap()
+}
+
+async fn page(client: &reqwest::Client, url: String, session: &str) -> (u16, String) {
+    let reply = client.get(url).header("cookie", session).send().await.unwrap();
+    (reply.status().as_u16(), reply.text().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_roles_as_four_processes_walk_the_demo_from_a_sandbox_fault_to_a_verified_chain() {
+    let Some((smtp_addr, maildir)) = smtp() else { return };
+    let (smtp_host, smtp_port) = smtp_addr.rsplit_once(':').unwrap();
+    let (_tmp, data) = temp_dir();
+    std::fs::create_dir_all(&data).unwrap();
+    let [collector, dashboard, sandbox, monitor, canaries] = [(); 5].map(|_| free_port());
+    // One recipient per run, so mail from other tests or runs is never mistaken for ours.
+    let recipient = format!("oncall-{}@example.org", free_port());
+    let config = data.join("pathwatch.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[collector]
+listen = "127.0.0.1:{collector}"
+[collector.ingest_tokens]
+default = "{TOKEN}"
+pathwatch-canary = "{CANARY_TOKEN}"
+pathwatch-dashboard = "{DASHBOARD_TOKEN}"
+
+[dashboard]
+listen = "127.0.0.1:{dashboard}"
+
+[sandbox]
+listen = "127.0.0.1:{sandbox}"
+
+[roles]
+monitor_listen = "127.0.0.1:{monitor}"
+canaries_listen = "127.0.0.1:{canaries}"
+
+[[canaries.flows]]
+name = "pds"
+kind = "pds"
+environment = "demo"
+schedule = "* * * * * *"
+jitter_s = 0
+patient = "9000000009"
+search = {{ family = "Smith", gender = "female", birthdate = "2010-10-22" }}
+
+[alerts]
+evaluate_every_secs = 1
+
+[alerts.email]
+smtp_host = "{smtp_host}"
+smtp_port = {smtp_port}
+security = "none"
+from = "pathwatch@example.org"
+to = ["{recipient}"]
+"#
+        ),
+    )
+    .unwrap();
+
+    let _sandbox = start(&data, &config, "sandbox");
+    let _collector = start(&data, &config, "collector");
+    let _monitor = start(&data, &config, "monitor");
+    let _dashboard = start(&data, &config, "dashboard");
+    let _canaries = start(&data, &config, "canaries");
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+
+    // Each role answers its own health and metrics.
+    for (role, port) in
+        [("collector", collector), ("dashboard", dashboard), ("monitor", monitor), ("canaries", canaries)]
+    {
+        for path in ["/healthz", "/readyz", "/metrics"] {
+            let reply = client.get(format!("http://127.0.0.1:{port}{path}")).send().await.unwrap();
+            assert_eq!(reply.status(), 200, "{role} {path}: {}", reply.text().await.unwrap());
+        }
+    }
+    let metrics = client.get(format!("http://127.0.0.1:{monitor}/metrics")).send().await.unwrap();
+    let metrics = metrics.text().await.unwrap();
+    assert!(metrics.contains("pathwatch_loop_running{name=\"alert engine\"} 1"), "{metrics}");
+
+    // The canaries' runs reach the collector over HTTP, with their own token: healthy first.
+    let canary_metrics = format!("http://127.0.0.1:{canaries}/metrics");
+    wait_for("a healthy canary run", Duration::from_secs(60), async || {
+        let text = client.get(&canary_metrics).send().await.ok()?.text().await.ok()?;
+        text.contains("probe_success{flow=\"pds\"} 1").then_some(())
+    })
+    .await;
+
+    // A fault in the sandbox: every PDS call answers 500.
+    let fault = client
+        .put(format!("http://127.0.0.1:{sandbox}/_admin/faults/pds"))
+        .json(&serde_json::json!({"error_rate": 1.0, "error_status": 500}))
+        .send()
+        .await
+        .unwrap();
+    assert!(fault.status().is_success());
+
+    // The monitor fires and e-mails on-call.
+    let mail = wait_for("the alert e-mail", Duration::from_secs(120), async || {
+        mails_with(&maildir, &recipient).into_iter().find(|m| m.contains("FIRING"))
+    })
+    .await;
+    assert!(mail.contains("pds"), "{mail}");
+
+    // The dashboard, a process of its own, shows the outage and the firing alert.
+    let session = sign_in(&client, &format!("http://127.0.0.1:{dashboard}"), "admin", ADMIN_PASSWORD).await;
+    let (status, home) = page(&client, format!("http://127.0.0.1:{dashboard}/"), &session).await;
+    assert_eq!(status, 200);
+    assert!(home.contains("outage"), "the overview shows the outage:\n{home}");
+    let (_, alerts) = page(&client, format!("http://127.0.0.1:{dashboard}/alerts"), &session).await;
+    assert!(alerts.contains("FIRING"), "{alerts}");
+
+    // An IG lead searches the audit trail; the dashboard records it through the collector.
+    let added =
+        run(pathwatch(&data).arg("--config").arg(&config).args(["user", "add", "ig.lead", "--role", "ig_lead"]));
+    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    let one_time = String::from_utf8_lossy(&added.stderr).rsplit(": ").next().unwrap().trim().to_string();
+    let base = format!("http://127.0.0.1:{dashboard}");
+    let session = sign_in(&client, &base, "ig.lead", &one_time).await;
+    let (_, form) = page(&client, format!("{base}/account/password"), &session).await;
+    let new_password = "an IG lead's own passphrase";
+    let changed = client
+        .post(format!("{base}/account/password"))
+        .header("cookie", &session)
+        .form(&[
+            ("csrf", csrf_in(&form).as_str()),
+            ("current", &one_time),
+            ("new", new_password),
+            ("confirm", new_password),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), 303, "{}", changed.text().await.unwrap());
+    let session = sign_in(&client, &base, "ig.lead", new_password).await;
+    let (status, search) = page(&client, format!("{base}/audit/search?user=nobody.in.particular"), &session).await;
+    assert_eq!(status, 200, "{search}");
+
+    // The search is in the chain, written by the collector as the auditors' source.
+    let recorded = wait_for("the IG lead's search in the audit trail", Duration::from_secs(10), async || {
+        let out = run(pathwatch(&data).arg("--config").arg(&config).args(["audit", "search", "--user", "ig.lead"]));
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        text.lines().any(|l| l.contains("pathwatch-dashboard")).then_some(text)
+    })
+    .await;
+    assert!(recorded.contains("nobody.in.particular"), "{recorded}");
+    let verified = run(pathwatch(&data).arg("--config").arg(&config).args(["audit", "verify"]));
+    assert!(verified.status.success(), "{}", String::from_utf8_lossy(&verified.stderr));
+    assert!(String::from_utf8_lossy(&verified.stderr).contains("audit chain intact"));
+
+    // The dashboard's token may send the auditors' trail and nothing else.
+    let forged_spans = client
+        .post(format!("http://127.0.0.1:{collector}/v1/traces"))
+        .bearer_auth(DASHBOARD_TOKEN)
+        .header("content-type", "application/json")
+        .body("{\"resourceSpans\":[]}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged_spans.status(), 403, "{}", forged_spans.text().await.unwrap());
+}
