@@ -13,6 +13,10 @@ use serde::{Deserialize, Serialize};
 /// an access to the VIP's care record, and auditors' actions are reviewed by other IG leads.
 pub const AUDITOR_SOURCE: &str = "pathwatch-dashboard";
 
+/// What auditors' events are about: a search of the trail, a finding, a sample. The collector takes
+/// nothing else from the dashboard's token.
+pub const AUDITOR_RESOURCE_TYPES: [&str; 3] = ["AuditEvent", "AuditFinding", "AuditSample"];
+
 const NS_PER_HOUR: i64 = 3_600_000_000_000;
 pub const NS_PER_DAY: i64 = 24 * NS_PER_HOUR;
 

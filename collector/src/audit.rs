@@ -107,10 +107,9 @@ pub fn parse(
             Ok(Value::Object(o)) => from_own_shape(o, limits),
             Ok(_) => Err(("record".to_string(), "an audit event must be a JSON object".to_string())),
         };
+        let result = result.and_then(|event| auditors_only(event, limits.auditors));
         let result = result.and_then(|event| match crate::auth::reserved_source(&event.source_system) {
-            Some(_) if limits.auditors && event.source_system.eq_ignore_ascii_case(crate::auth::AUDITOR_SOURCE) => {
-                Ok(event)
-            }
+            Some(_) if limits.auditors => Ok(event),
             Some(whose) => Err((
                 "source_system".to_string(),
                 format!("{:?} is reserved for {whose}: no ingest token may write as it", event.source_system),
@@ -268,6 +267,33 @@ fn from_own_shape(o: &Map<String, Value>, limits: Limits) -> FieldResult<AuditEv
         client_address: opt_str(o, "client_address", "client_address")?,
         device: opt_str(o, "device", "device")?,
     })
+}
+
+/// The dashboard's token writes the auditors' own trail and nothing else: events that name no
+/// other source and are about what auditors act on (a leaked token must not make up clinicians'
+/// accesses for the anomaly rules). Other tokens' events pass unchanged.
+fn auditors_only(event: AuditEvent, auditors: bool) -> FieldResult<AuditEvent> {
+    if !auditors {
+        return Ok(event);
+    }
+    let source = crate::auth::AUDITOR_SOURCE;
+    if !(event.source_system.is_empty() || event.source_system == source) {
+        return err(
+            "source_system",
+            format!("the {source:?} token writes only its own events, not {:?}", event.source_system),
+        );
+    }
+    if !audit_store::access::AUDITOR_RESOURCE_TYPES.contains(&event.resource_type.as_str()) {
+        return err(
+            "resource_type",
+            format!(
+                "the {source:?} token writes only auditors' actions (resource types {}), not {:?}",
+                audit_store::access::AUDITOR_RESOURCE_TYPES.join(", "),
+                event.resource_type
+            ),
+        );
+    }
+    Ok(event)
 }
 
 /// An event in our own JSON shape, as `parse` reads it back: how a Pathwatch role that is not the
@@ -464,16 +490,32 @@ mod tests {
 
     #[test]
     fn only_the_auditors_token_may_write_as_the_auditors() {
+        let auditors = Limits { auditors: true, ..LIMITS };
+        let refused = |body: &Value, limits: Limits| -> Vec<String> {
+            let (_, errors) = parse(&serde_json::to_vec(body).unwrap(), limits, &[]).unwrap();
+            errors.into_iter().map(|e| e.field).collect()
+        };
         let mut mine = own("mine");
         mine["source_system"] = Value::from(crate::auth::AUDITOR_SOURCE);
-        let body = serde_json::to_vec(&mine).unwrap();
-        assert_eq!(parse(&body, LIMITS, &[]).unwrap().1.len(), 1, "refused to anyone else");
-        let (events, errors) = parse(&body, Limits { auditors: true, ..LIMITS }, &[]).unwrap();
-        assert!(errors.is_empty() && events.len() == 1, "{errors:?}");
-        let mut canary = own("canary");
+        mine["resource_type"] = Value::from("AuditEvent");
+        assert_eq!(refused(&mine, LIMITS), ["source_system"], "refused to anyone else");
+        assert!(refused(&mine, auditors).is_empty());
+        let mut shouting = mine.clone();
+        shouting["source_system"] = Value::from("PATHWATCH-DASHBOARD");
+        assert_eq!(refused(&shouting, LIMITS), ["source_system"], "in any spelling");
+        // The dashboard's token cannot pass for another source or another kind of access.
+        let mut canary = mine.clone();
         canary["source_system"] = Value::from(crate::auth::CANARY_SOURCE);
-        let body = serde_json::to_vec(&canary).unwrap();
-        assert_eq!(parse(&body, Limits { auditors: true, ..LIMITS }, &[]).unwrap().1.len(), 1, "not the canaries'");
+        assert_eq!(refused(&canary, auditors), ["source_system"], "not the canaries'");
+        let mut epr = mine.clone();
+        epr["source_system"] = Value::from("epr");
+        assert_eq!(refused(&epr, auditors), ["source_system"], "not a clinical system's");
+        let mut patient = mine.clone();
+        patient["resource_type"] = Value::from("Patient");
+        assert_eq!(refused(&patient, auditors), ["resource_type"], "not a clinical access");
+        let mut unnamed = mine;
+        unnamed["source_system"] = Value::from("");
+        assert!(refused(&unnamed, auditors).is_empty(), "no claim is the token's own source");
     }
 
     fn own(id: &str) -> Value {

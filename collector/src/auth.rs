@@ -29,14 +29,21 @@ impl IngestTokens {
             .ok_or(IngestError::MissingToken)?
             .trim()
             .as_bytes();
-        // Check every token so timing says nothing about which one nearly matched.
+        // Check every token so timing says nothing about which one nearly matched. A token that
+        // two sources share (refused by the configuration check) is no one's: it would otherwise
+        // carry whichever source's rights happened to be listed last.
         let mut found = None;
+        let mut matches = 0;
         for (source, expected) in &self.by_source {
             if constant_time_eq(token, expected) {
                 found = Some(source.as_str());
+                matches += 1;
             }
         }
-        found.ok_or(IngestError::BadToken)
+        match matches {
+            1 => found.ok_or(IngestError::BadToken),
+            _ => Err(IngestError::BadToken),
+        }
     }
 }
 

@@ -133,7 +133,17 @@ pub enum IngestKind {
 
 impl CollectorConfig {
     /// What `source` may write.
+    /// What `source`'s token may write: as configured; the canaries' token, unless configured
+    /// otherwise, only canary spans.
     pub fn scope(&self, source: &str) -> IngestScope {
-        self.ingest_scopes.get(source).cloned().unwrap_or_default()
+        match self.ingest_scopes.get(source) {
+            Some(scope) => scope.clone(),
+            None if source == crate::auth::CANARY_SOURCE => IngestScope {
+                kinds: vec![IngestKind::Traces],
+                organisations: Vec::new(),
+                services: vec![domain::canary::SERVICE.to_string()],
+            },
+            None => IngestScope::default(),
+        }
     }
 }

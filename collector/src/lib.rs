@@ -300,7 +300,9 @@ async fn audit_inner(state: &CollectorState, headers: &HeaderMap, body: Body) ->
     // Before the body is read. The canaries' token sends spans only: an audit event under its name
     // would pass for Pathwatch's own.
     let scope = state.config.scope(&source);
-    if source == auth::CANARY_SOURCE || !scope.kinds.contains(&config::IngestKind::Audit) {
+    // Of Pathwatch's own sources, only the dashboard's token sends audit events (auditors' actions).
+    let reserved = auth::reserved_source(&source).is_some() && source != auth::AUDITOR_SOURCE;
+    if reserved || !scope.kinds.contains(&config::IngestKind::Audit) {
         return Err(IngestError::NotPermitted(format!(
             "the {source:?} token may not send audit events (collector.ingest_scopes.{source}.kinds)"
         )));

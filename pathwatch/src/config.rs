@@ -52,6 +52,9 @@ pub struct RolesConfig {
     /// what auditors do). Empty: `http://<collector.listen>` (127.0.0.1 when listening on all
     /// addresses).
     pub collector_url: String,
+    /// The token `pathwatch dashboard` sends auditors' actions with, so that a dashboard host
+    /// need not hold every source's token. Unset: `collector.ingest_tokens.pathwatch-dashboard`.
+    pub dashboard_token: Option<String>,
     /// `pathwatch monitor`'s `/healthz`, `/readyz` and `/metrics`.
     pub monitor_listen: std::net::SocketAddr,
     /// `pathwatch canaries`' `/healthz`, `/readyz` and `/metrics`.
@@ -62,6 +65,7 @@ impl Default for RolesConfig {
     fn default() -> Self {
         RolesConfig {
             collector_url: String::new(),
+            dashboard_token: None,
             monitor_listen: std::net::SocketAddr::from(([127, 0, 0, 1], 4391)),
             canaries_listen: std::net::SocketAddr::from(([127, 0, 0, 1], 4390)),
         }
@@ -357,6 +361,23 @@ pub fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pathwatchs_own_sources_are_spelt_exactly_and_no_token_serves_two_sources() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pathwatch.toml");
+        let tokens = |body: &str| {
+            std::fs::write(&path, format!("[collector.ingest_tokens]\n{body}")).unwrap();
+            load(Some(&path), None).map(|_| ()).map_err(|e| e.to_string())
+        };
+        let err = tokens("Pathwatch-Canary = \"0123456789abcdef0\"\n").unwrap_err();
+        assert!(err.contains("spelt `pathwatch-canary`"), "{err}");
+        let err = tokens("PATHWATCH-dashboard = \"0123456789abcdef0\"\n").unwrap_err();
+        assert!(err.contains("spelt `pathwatch-dashboard`"), "{err}");
+        let err = tokens("ehr = \"0123456789abcdef0\"\npathwatch-dashboard = \"0123456789abcdef0\"\n").unwrap_err();
+        assert!(err.contains("the same token for two sources"), "{err}");
+        tokens("ehr = \"0123456789abcdef0\"\npathwatch-dashboard = \"0123456789abcdef1\"\n").unwrap();
+    }
 
     #[test]
     fn an_unknown_key_in_the_file_is_named() {

@@ -76,12 +76,23 @@ pub fn validate(c: &Config) -> anyhow::Result<()> {
                  (it is stored before any name an event gives, as `<source>/<name>`)"
             ));
         }
-        // The dashboard's own token (a dashboard run apart sends the auditors' trail with it) is
-        // spelt exactly; another spelling would pass for it in logs without its rights.
-        let auditors = collector::auth::AUDITOR_SOURCE;
-        if source.eq_ignore_ascii_case(auditors) && source != auditors {
+        // Pathwatch's own sources are spelt exactly; another spelling would pass for one in logs
+        // and stored events without its rights or limits.
+        for own in [collector::auth::AUDITOR_SOURCE, collector::auth::CANARY_SOURCE] {
+            if source.eq_ignore_ascii_case(own) && source != own {
+                problems
+                    .push(format!("key `collector.ingest_tokens.{source}`: Pathwatch's own source is spelt `{own}`"));
+            }
+        }
+    }
+    // One token, one source: a value two sources share would give its holder either's rights.
+    let mut seen: std::collections::BTreeMap<&str, &str> = Default::default();
+    let default = c.ingest_token.as_deref().map(|t| ("default", t));
+    for (source, token) in c.collector.ingest_tokens.iter().map(|(s, t)| (s.as_str(), t.as_str())).chain(default) {
+        if let Some(first) = seen.insert(token, source) {
             problems.push(format!(
-                "key `collector.ingest_tokens.{source}`: the dashboard's own source is spelt `{auditors}`"
+                "keys `collector.ingest_tokens.{first}` and `collector.ingest_tokens.{source}`: the same token for two \
+                 sources; give each its own"
             ));
         }
     }

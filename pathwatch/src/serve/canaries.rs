@@ -20,8 +20,10 @@ pub(crate) fn export_token(config: &Config, mode: Mode) -> anyhow::Result<Option
         Mode::Standalone => {
             collector::auth::generate_token().map(Some).map_err(|e| anyhow::anyhow!("no randomness for a token: {e}"))
         }
-        // An endpoint configured with its own token (another collector) needs nothing from us.
-        Mode::Only(_) if config.canaries.export.otlp_endpoint.is_some() => Ok(None),
+        // A token configured for the export (on a host that holds only its own) needs nothing more.
+        Mode::Only(_) if config.canaries.export.token.is_some() || config.canaries.export.otlp_endpoint.is_some() => {
+            Ok(None)
+        }
         Mode::Only(_) => anyhow::bail!(
             "the canaries run apart from the collector: set key `collector.ingest_tokens.{}` (the same value \
              for both), or `canaries.export.otlp_endpoint` and `canaries.export.token`",
@@ -53,8 +55,21 @@ pub(crate) async fn start(
     crate::demo::add_demo_environment(&mut with_demo)?;
     let mut canary_config = with_demo.canaries;
     if canary_config.export.otlp_endpoint.is_none() {
-        canary_config.export.otlp_endpoint = Some(format!("{}/v1/traces", config.collector_url()));
-        canary_config.export.token = export_token.map(canaries::SecretRef::inline);
+        // In one process, this process's own collector (the token made in memory goes nowhere else).
+        let collector = match process.mode {
+            Mode::Standalone => {
+                let mut addr = config.collector.listen;
+                if addr.ip().is_unspecified() {
+                    addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+                }
+                format!("http://{addr}")
+            }
+            Mode::Only(_) => config.collector_url(),
+        };
+        canary_config.export.otlp_endpoint = Some(format!("{collector}/v1/traces"));
+        if let Some(token) = export_token {
+            canary_config.export.token = Some(canaries::SecretRef::inline(token));
+        }
     }
     let canaries = Arc::new(canaries::Canaries::new(&canary_config)?);
     let flows: Vec<String> =

@@ -29,10 +29,14 @@ pub fn public_url(d: &crate::config::DashboardConfig) -> String {
 const RECORD_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Records auditors' actions by sending them to the collector (`POST /v1/audit`) with the token
-/// `collector.ingest_tokens.pathwatch-dashboard`. None without that token: the audit pages then
+/// `roles.dashboard_token` (or, in a configuration shared with the collector,
+/// `collector.ingest_tokens.pathwatch-dashboard`). None without either: the audit pages then
 /// show nothing, and say why.
 pub(crate) fn http_recorder(config: &Config) -> anyhow::Result<Option<dashboard::audit_trail::Recorder>> {
-    let Some(token) = config.collector.ingest_tokens.get(collector::auth::AUDITOR_SOURCE).cloned() else {
+    let configured = config.roles.dashboard_token.clone();
+    let Some(token) =
+        configured.or_else(|| config.collector.ingest_tokens.get(collector::auth::AUDITOR_SOURCE).cloned())
+    else {
         return Ok(None);
     };
     let url = format!("{}/v1/audit", config.collector_url());
@@ -68,6 +72,9 @@ pub(crate) async fn start(
     use dashboard::auth::accounts::{Accounts, FirstAdmin};
     let config = process.config;
     let d = &config.dashboard;
+    // The port first: a first start creates the admin's one-time password, which is shown once,
+    // and must not be made by a process that then cannot serve.
+    let listener = super::bind(d.listen, "dashboard.listen").await?;
     let accounts = Accounts::from_pool(shared.state_db.clone());
     let env_password = std::env::var("PATHWATCH_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty());
     let first = accounts.ensure_first_admin(env_password.as_deref()).await.context("PATHWATCH_ADMIN_PASSWORD")?;
@@ -111,7 +118,7 @@ pub(crate) async fn start(
     if process.mode == Mode::Only(Role::Dashboard) {
         app = app.merge(role_metrics::routes(process.loops.states(), None));
     }
-    process.serve(d.listen, "dashboard.listen", app).await?;
+    process.serve_on(listener, app);
     match first {
         FirstAdmin::AlreadySetUp => {}
         FirstAdmin::FromEnvironment => {

@@ -98,12 +98,44 @@ pub(crate) struct Process<'a> {
 impl Process<'_> {
     /// Serves `app` on `addr` (named by `key` in errors) until shutdown.
     async fn serve(&mut self, addr: std::net::SocketAddr, key: &str, app: axum::Router) -> anyhow::Result<()> {
-        let listener =
-            tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr} (key `{key}`)"))?;
-        self.servers.spawn(crate::listener::serve(listener, app, self.limits, shutdown_signal()));
+        let listener = bind(addr, key).await?;
+        self.serve_on(listener, app);
         Ok(())
     }
+
+    /// Serves `app` on a listener already bound (a role that must know its port is its own before
+    /// it does anything else binds first).
+    fn serve_on(&mut self, listener: tokio::net::TcpListener, app: axum::Router) {
+        self.servers.spawn(crate::listener::serve(listener, app, self.limits, shutdown_signal()));
+    }
 }
+
+async fn bind(addr: std::net::SocketAddr, key: &str) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr} (key `{key}`)"))
+}
+
+/// Opens a store, trying again a few times: roles started together open (and on a first start or
+/// an upgrade, migrate) the same SQLite files, and the one that loses the race to create a table
+/// finds it made on the next try.
+async fn open_retrying<T, F>(what: &str, mut open: impl FnMut() -> F) -> anyhow::Result<T>
+where
+    F: std::future::Future<Output = anyhow::Result<T>>,
+{
+    let mut attempt = 1;
+    loop {
+        match open().await {
+            Ok(opened) => return Ok(opened),
+            Err(e) if attempt < OPEN_ATTEMPTS => {
+                tracing::warn!(error = %format!("{e:#}"), attempt, "opening {what}; trying again");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+const OPEN_ATTEMPTS: u32 = 5;
 
 pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
     std::fs::create_dir_all(&config.data_dir)
@@ -126,8 +158,13 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
     let canary_token = canaries::export_token(&config, mode)?;
     let store = match mode {
         Mode::Only(Role::Canaries) => None,
-        _ => Some(open_store(&config, Open::CreateIfMissing).await?),
+        _ => Some(open_retrying("the telemetry store", || open_store(&config, Open::CreateIfMissing)).await?),
     };
+    if let Mode::Only(role) = mode {
+        if role != Role::Collector {
+            warn_if_plain_http(&config.collector_url());
+        }
+    }
     let collector = match mode.runs(Role::Collector) {
         true => {
             Some(collector::start(&mut process, store.clone(), canary_token.clone(), canary_metrics.clone()).await?)
@@ -156,7 +193,10 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
     }
     // What the dashboard and the monitor read, opened once and shared when both run here.
     let shared = match (mode.runs(Role::Dashboard) || mode.runs(Role::Monitor), &store) {
-        (true, Some(store)) => Some(monitor::Shared::open(&config, store.clone()).await?),
+        (true, Some(store)) => Some(
+            open_retrying("the state, hazard log and findings", || monitor::Shared::open(&config, store.clone()))
+                .await?,
+        ),
         _ => None,
     };
     if let Some(shared) = &shared {
@@ -199,6 +239,24 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
         c.drain_before_exit(Duration::from_secs(config.supervisor.shutdown_drain_secs)).await;
     }
     Ok(())
+}
+
+/// Tokens cross the network to the collector: say so when they would go in clear to another host.
+fn warn_if_plain_http(url: &str) {
+    let Ok(parsed) = url::Url::parse(url) else { return };
+    let loopback = match parsed.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name == "localhost",
+        None => false,
+    };
+    if parsed.scheme() == "http" && !loopback {
+        tracing::warn!(
+            url,
+            "roles.collector_url is plain HTTP to another host: tokens and auditors' records cross the network \
+             unencrypted; put TLS in front of the collector and use https"
+        );
+    }
 }
 
 pub async fn shutdown_signal() {

@@ -26,7 +26,7 @@ impl Drop for Running {
     }
 }
 
-/// Spawns `pathwatch --config FILE <role>` and waits for it to print `ready`.
+/// Spawns `pathwatch --config FILE <role>` and waits (at most a minute) for it to print `ready`.
 fn start(data: &Path, config: &Path, role: &'static str) -> Running {
     let log = std::fs::File::create(data.join(format!("{role}.log"))).unwrap();
     let mut child = pathwatch(data)
@@ -39,16 +39,20 @@ fn start(data: &Path, config: &Path, role: &'static str) -> Running {
         .stderr(log)
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    loop {
-        match lines.next() {
-            Some(Ok(line)) if line == "ready" => return Running(child),
-            Some(Ok(_)) => {}
-            _ => panic!(
-                "pathwatch {role} exited before printing ready:\n{}",
-                std::fs::read_to_string(data.join(format!("{role}.log"))).unwrap_or_default()
-            ),
-        }
+    let stdout = child.stdout.take().unwrap();
+    let (ready, said) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let ok = BufReader::new(stdout).lines().map_while(Result::ok).any(|line| line == "ready");
+        let _ = ready.send(ok);
+    });
+    let running = Running(child);
+    match said.recv_timeout(Duration::from_secs(60)) {
+        Ok(true) => running,
+        outcome => panic!(
+            "pathwatch {role} {} before printing ready:\n{}",
+            if outcome.is_err() { "took a minute" } else { "exited" },
+            std::fs::read_to_string(data.join(format!("{role}.log"))).unwrap_or_default()
+        ),
     }
 }
 
@@ -259,23 +263,99 @@ to = ["{recipient}"]
     // The search is in the chain, written by the collector as the auditors' source.
     let recorded = wait_for("the IG lead's search in the audit trail", Duration::from_secs(10), async || {
         let out = run(pathwatch(&data).arg("--config").arg(&config).args(["audit", "search", "--user", "ig.lead"]));
-        let text = String::from_utf8_lossy(&out.stdout).to_string();
-        text.lines().any(|l| l.contains("pathwatch-dashboard")).then_some(text)
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|e| e["event"]["source_system"] == "pathwatch-dashboard")
     })
     .await;
-    assert!(recorded.contains("nobody.in.particular"), "{recorded}");
+    assert_eq!(recorded["event"]["action"], audit_store::Action::Search.as_str(), "{recorded}");
+    let filter = recorded["event"]["resource_id"].as_str().unwrap();
+    assert!(filter.contains("nobody.in.particular"), "{recorded}");
     let verified = run(pathwatch(&data).arg("--config").arg(&config).args(["audit", "verify"]));
     assert!(verified.status.success(), "{}", String::from_utf8_lossy(&verified.stderr));
     assert!(String::from_utf8_lossy(&verified.stderr).contains("audit chain intact"));
 
-    // The dashboard's token may send the auditors' trail and nothing else.
-    let forged_spans = client
-        .post(format!("http://127.0.0.1:{collector}/v1/traces"))
-        .bearer_auth(DASHBOARD_TOKEN)
-        .header("content-type", "application/json")
-        .body("{\"resourceSpans\":[]}")
-        .send()
+    // Reads fail closed: with the collector gone, nothing is recorded and nothing is shown.
+    drop(_collector);
+    let (status, refused) = page(&client, format!("{base}/audit/search?user=someone.else"), &session).await;
+    assert_eq!(status, 503, "{refused}");
+    assert!(refused.contains("could not be recorded"), "{refused}");
+    assert!(!refused.contains("someone.else</td>"), "{refused}");
+}
+
+/// Pathwatch's own tokens carry only their own rights, whoever holds them (each role's host holds
+/// one): the dashboard's sends auditors' actions and nothing else, the canaries' sends canary
+/// spans and nothing else, and no other token can write as either.
+#[tokio::test]
+async fn each_roles_token_carries_only_its_own_rights() {
+    let (_tmp, data) = temp_dir();
+    std::fs::create_dir_all(&data).unwrap();
+    let port = free_port();
+    let config = data.join("pathwatch.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[collector]\nlisten = \"127.0.0.1:{port}\"\n[collector.ingest_tokens]\ndefault = \"{TOKEN}\"\n\
+             pathwatch-canary = \"{CANARY_TOKEN}\"\npathwatch-dashboard = \"{DASHBOARD_TOKEN}\"\n"
+        ),
+    )
+    .unwrap();
+    let _collector = start(&data, &config, "collector");
+    let client = reqwest::Client::new();
+    let post = |path: &str, token: &str, body: serde_json::Value| {
+        client.post(format!("http://127.0.0.1:{port}{path}")).bearer_auth(token).json(&body).send()
+    };
+    let event = |id: &str, source: &str, resource_type: &str| {
+        serde_json::json!({
+            "event_id": id, "time": "2026-01-01T00:00:00Z",
+            "actor": {"user_id": "ig.lead", "role": "ig_lead", "organisation": ""},
+            "action": "search", "outcome": "success", "resource_type": resource_type,
+            "resource_id": "user someone", "source_system": source
+        })
+    };
+    let status_and_body = |reply: reqwest::Response| async move {
+        let status = reply.status().as_u16();
+        (status, reply.json::<serde_json::Value>().await.unwrap_or_default())
+    };
+    // The dashboard's token: its own record is taken; another source's, or a clinical access, is not.
+    let (status, reply) = status_and_body(
+        post(
+            "/v1/audit",
+            DASHBOARD_TOKEN,
+            serde_json::json!([
+                event("own", "pathwatch-dashboard", "AuditEvent"),
+                event("epr", "epr", "AuditEvent"),
+                event("patient", "pathwatch-dashboard", "Patient"),
+            ]),
+        )
         .await
-        .unwrap();
-    assert_eq!(forged_spans.status(), 403, "{}", forged_spans.text().await.unwrap());
+        .unwrap(),
+    )
+    .await;
+    assert_eq!((status, reply["accepted"].as_u64()), (200, Some(1)), "{reply}");
+    let refused: Vec<&str> =
+        reply["rejected"].as_array().unwrap().iter().map(|r| r["field"].as_str().unwrap()).collect();
+    assert_eq!(refused, ["source_system", "resource_type"], "{reply}");
+    let spans = post("/v1/traces", DASHBOARD_TOKEN, serde_json::json!({"resourceSpans": []})).await.unwrap();
+    assert_eq!(spans.status(), 403, "the dashboard's token sends no spans");
+    // Nobody else writes as the dashboard, in any spelling; the canaries' token sends no events.
+    let (status, reply) = status_and_body(
+        post(
+            "/v1/audit",
+            TOKEN,
+            serde_json::json!([
+                event("forged", "pathwatch-dashboard", "AuditEvent"),
+                event("shouted", "PATHWATCH-DASHBOARD", "AuditEvent"),
+            ]),
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+    // All refused: the collector answers 400 with each record's reason.
+    assert_eq!((status, reply["accepted"].as_u64()), (400, Some(0)), "{reply}");
+    assert_eq!(reply["rejected"].as_array().map(Vec::len), Some(2), "{reply}");
+    let canary = post("/v1/audit", CANARY_TOKEN, serde_json::json!([event("c", "", "AuditEvent")])).await.unwrap();
+    assert_eq!(canary.status(), 403, "the canaries' token sends no audit events");
 }
