@@ -3,7 +3,7 @@
 //!
 //! Nothing here logs or formats a secret; tokens live only in memory.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -16,10 +16,6 @@ use tokio::sync::Mutex;
 
 use crate::config::Secret;
 use crate::error::ConfigError;
-
-pub fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
-}
 
 fn b64_json(value: &serde_json::Value) -> String {
     URL_SAFE_NO_PAD.encode(value.to_string())
@@ -53,7 +49,7 @@ impl SigningKey {
     /// APIM's signed-JWT client assertion: `iss` = `sub` = API key, `aud` = token URL, fresh `jti`,
     /// `exp` 5 minutes ahead (APIM's maximum).
     pub fn client_assertion(&self, api_key: &str, token_url: &str) -> String {
-        let now = unix_now();
+        let now = domain::Clock::System.now_s();
         let header = json!({"alg": "RS512", "typ": "JWT", "kid": self.kid});
         let claims = json!({
             "iss": api_key, "sub": api_key, "aud": token_url,
@@ -124,7 +120,7 @@ pub struct GpConnectIdentity {
 impl GpConnectIdentity {
     /// GP Connect's unsigned JWT: `alg` none, empty signature, `exp` = `iat` + 300 exactly.
     pub fn jwt(&self, scope: &str) -> String {
-        let iat = unix_now();
+        let iat = domain::Clock::System.now_s();
         let header = json!({"alg": "none", "typ": "JWT"});
         let claims = json!({
             "iss": self.issuer,
@@ -252,7 +248,7 @@ mod tests {
         assert_eq!(claims["iss"], "apikey");
         assert_eq!(claims["sub"], "apikey");
         assert_eq!(claims["aud"], "http://x/oauth2/token");
-        assert!(claims["exp"].as_u64().unwrap() <= unix_now() + 300);
+        assert!(claims["exp"].as_u64().unwrap() <= domain::Clock::System.now_s() + 300);
         assert!(SigningKey::from_pem(&Secret::new("not a key"), "k1", "canaries.environments.x.private_key").is_err());
     }
 }

@@ -31,10 +31,6 @@ use flows::FlowContext;
 use probe::Probe;
 use run::{RunRecorder, StepObserver};
 
-pub fn unix_nanos() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
-}
-
 /// A configured flow, ready to run.
 pub struct Flow {
     pub config: FlowConfig,

@@ -193,7 +193,7 @@ impl Step {
         Step {
             name: name.to_string(),
             started,
-            started_unix_ns: crate::unix_nanos(),
+            started_unix_ns: domain::system_now_ns(),
             deadline: started + budget,
             wire: Duration::ZERO,
             waited: Duration::ZERO,

@@ -50,7 +50,7 @@ impl<'a> RunRecorder<'a> {
             trace_id: correlation.into_bytes(),
             root_span_id: random_span_id(),
             started: Instant::now(),
-            started_unix_ns: crate::unix_nanos(),
+            started_unix_ns: domain::system_now_ns(),
             steps: Vec::new(),
             observer,
         }
@@ -99,7 +99,7 @@ impl<'a> RunRecorder<'a> {
             http: None,
             attempts: 0,
             retries: 0,
-            started_unix_ns: crate::unix_nanos(),
+            started_unix_ns: domain::system_now_ns(),
             duration_ms: 0.0,
             wire_ms: 0.0,
             waited_ms: 0.0,

@@ -44,6 +44,11 @@ impl Clock {
         self.now_ns() / 1_000_000_000
     }
 
+    /// `now_s` as the signed seconds JWT libraries and ID-token checks use.
+    pub fn now_s_i64(&self) -> i64 {
+        i64::try_from(self.now_s()).unwrap_or(i64::MAX)
+    }
+
     /// Moves a manual clock to `ns`; a system clock cannot be moved and ignores it.
     pub fn set(&self, ns: u64) {
         if let Clock::Manual(at) = self {

@@ -68,7 +68,7 @@ pub async fn scan(config: &Config, args: ScanArgs) -> anyhow::Result<ExitCode> {
     let path = findings_path(config);
     let findings = ReviewStore::open(&path).await.with_context(|| format!("opening {}", path.display()))?;
     let scanner = Scanner { store, findings, config: config.audit.rules.clone() };
-    let now = crate::commands::now_ns();
+    let now = domain::system_now_ns();
     let outcome = match (args.from, args.to) {
         (Some(from), Some(to)) => {
             let (from, to) = (crate::commands::parse_time("from", &from)?, crate::commands::parse_time("to", &to)?);

@@ -90,7 +90,3 @@ pub async fn trace(config: &Config, id: &str) -> anyhow::Result<ExitCode> {
     println!("{}", serde_json::to_string_pretty(&spans)?);
     Ok(ExitCode::SUCCESS)
 }
-
-pub fn now_ns() -> u64 {
-    domain::system_now_ns()
-}

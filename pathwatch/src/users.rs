@@ -84,15 +84,12 @@ pub async fn run(config: &crate::config::Config, command: UserCommand) -> anyhow
     Ok(ExitCode::SUCCESS)
 }
 
-fn now_ns() -> i64 {
-    domain::Clock::System.now_ns_i64()
-}
-
 async fn token(accounts: &Accounts, command: TokenCommand) -> anyhow::Result<()> {
     let tokens = ApiTokens::new(accounts);
     match command {
         TokenCommand::Create { name, label, expires_days } => {
-            let (kept, token) = tokens.create(accounts, &name, &label, expires_days, now_ns()).await?;
+            let (kept, token) =
+                tokens.create(accounts, &name, &label, expires_days, domain::Clock::System.now_ns_i64()).await?;
             println!("{token}");
             eprintln!(
                 "API token {} for {name} (shown once; expires in {} days): send it as `Authorization: Bearer <token>` \
@@ -102,14 +99,14 @@ async fn token(accounts: &Accounts, command: TokenCommand) -> anyhow::Result<()>
             );
         }
         TokenCommand::List { name } => {
-            let now = now_ns();
+            let now = domain::Clock::System.now_ns_i64();
             for t in tokens.list(accounts, &name).await? {
                 let mut line = serde_json::to_value(&t)?;
                 line["state"] = serde_json::json!(t.state(now));
                 println!("{line}");
             }
         }
-        TokenCommand::Revoke { name, id } => tokens.revoke(&name, id, now_ns()).await?,
+        TokenCommand::Revoke { name, id } => tokens.revoke(&name, id, domain::Clock::System.now_ns_i64()).await?,
     }
     Ok(())
 }

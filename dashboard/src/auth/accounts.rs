@@ -155,10 +155,6 @@ pub struct Accounts {
 /// How long a generated or administrator-set password may be used before it must be changed.
 pub const ONE_TIME_PASSWORD_HOURS: i64 = 24;
 
-fn now_ns() -> i64 {
-    domain::Clock::System.now_ns_i64()
-}
-
 /// Whether `name` could be an account name (1-64 of a-z, 0-9, '.', '_', '-').
 pub fn valid_name(name: &str) -> bool {
     (1..=64).contains(&name.len())
@@ -270,7 +266,7 @@ impl Accounts {
         }
         organisations.iter().try_for_each(|o| check_organisation(o))?;
         let hashed = hash_off_runtime(password).await?;
-        let now = now_ns();
+        let now = domain::Clock::System.now_ns_i64();
         let result = sqlx::query(
             "INSERT INTO accounts (name, role, organisations, password_hash, must_change_password, disabled, \
              created_ns, password_changed_ns) VALUES (?, ?, ?, ?, ?, 0, ?, ?)",
@@ -335,7 +331,10 @@ impl Accounts {
             if let Some(r) = &row {
                 let one_time: bool = r.try_get("must_change_password")?;
                 let set_ns: i64 = r.try_get("password_changed_ns")?;
-                if one_time && now_ns().saturating_sub(set_ns) > ONE_TIME_PASSWORD_HOURS * 3_600_000_000_000 {
+                if one_time
+                    && domain::Clock::System.now_ns_i64().saturating_sub(set_ns)
+                        > ONE_TIME_PASSWORD_HOURS * 3_600_000_000_000
+                {
                     return Err(AccountError::OneTimePasswordExpired(name.into()));
                 }
             }
@@ -356,7 +355,7 @@ impl Accounts {
         )
         .bind(hashed)
         .bind(must_change)
-        .bind(now_ns())
+        .bind(domain::Clock::System.now_ns_i64())
         .bind(name)
         .execute(&mut *tx)
         .await?;
@@ -390,7 +389,7 @@ impl Accounts {
         if disabled {
             sqlx::query("DELETE FROM sessions WHERE account = ?").bind(name).execute(&mut *tx).await?;
             sqlx::query("UPDATE api_tokens SET revoked_ns = ? WHERE account = ? AND revoked_ns IS NULL")
-                .bind(now_ns())
+                .bind(domain::Clock::System.now_ns_i64())
                 .bind(name)
                 .execute(&mut *tx)
                 .await?;
@@ -528,7 +527,7 @@ mod tests {
         accounts.create("temp", Role::Oncall, &[], "one-time password here", true).await.unwrap();
         accounts.create("own", Role::Oncall, &[], "a password of my own", false).await.unwrap();
         assert!(accounts.verify("temp", "one-time password here").await.is_ok(), "fresh: usable");
-        let day_ago = now_ns() - (ONE_TIME_PASSWORD_HOURS + 1) * 3_600_000_000_000;
+        let day_ago = domain::Clock::System.now_ns_i64() - (ONE_TIME_PASSWORD_HOURS + 1) * 3_600_000_000_000;
         sqlx::query("UPDATE accounts SET password_changed_ns = ?")
             .bind(day_ago)
             .execute(accounts.pool())

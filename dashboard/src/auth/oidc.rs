@@ -151,10 +151,6 @@ struct Tokens {
     access_token: Option<String>,
 }
 
-fn unix_now() -> i64 {
-    i64::try_from(domain::Clock::System.now_s()).unwrap_or(i64::MAX)
-}
-
 /// The PKCE S256 challenge for a verifier.
 pub fn pkce_challenge(verifier: &str) -> String {
     URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()))
@@ -377,7 +373,7 @@ impl OidcProvider {
         key_id: Option<&str>,
         token_endpoint: &str,
     ) -> Result<String, OidcError> {
-        let now = unix_now();
+        let now = domain::Clock::System.now_s_i64();
         let mut header = json!({"alg": "RS512", "typ": "JWT"});
         if let Some(kid) = key_id {
             header["kid"] = json!(kid);
@@ -403,8 +399,12 @@ impl OidcProvider {
             match parsed.verify(&jwks) {
                 Ok(claims) => {
                     let s = &self.settings;
-                    let expected =
-                        oidc_token::Expected { issuer: &s.issuer, client_id: &s.client_id, nonce, now: unix_now() };
+                    let expected = oidc_token::Expected {
+                        issuer: &s.issuer,
+                        client_id: &s.client_id,
+                        nonce,
+                        now: domain::Clock::System.now_s_i64(),
+                    };
                     oidc_token::check_claims(claims, &expected)?;
                     return Ok(claims.clone());
                 }

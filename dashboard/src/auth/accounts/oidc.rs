@@ -5,7 +5,7 @@
 use serde::Serialize;
 use sqlx::Row;
 
-use super::{check_organisation, now_ns, valid_name, Account, AccountError, Accounts, Role};
+use super::{check_organisation, valid_name, Account, AccountError, Accounts, Role};
 
 /// Names of accounts made by OpenID Connect sign-in start with this; `create` refuses them.
 pub const OIDC_PREFIX: &str = "oidc-";
@@ -56,7 +56,7 @@ impl Accounts {
             .await?;
         match existing {
             None => {
-                let now = now_ns();
+                let now = domain::Clock::System.now_ns_i64();
                 sqlx::query(
                     "INSERT INTO accounts (name, role, organisations, password_hash, must_change_password, disabled, \
                      created_ns, password_changed_ns, oidc_issuer, oidc_subject, display_name, signed_in_ns) \
@@ -91,7 +91,7 @@ impl Accounts {
                 .bind(identity.role.as_str())
                 .bind(&organisations)
                 .bind(&identity.display_name)
-                .bind(now_ns())
+                .bind(domain::Clock::System.now_ns_i64())
                 .bind(&name)
                     .execute(&mut *tx)
                     .await?;
