@@ -1,23 +1,18 @@
-//! The dashboard's frame: the router and its role table, the shared state, the extractors that prove
-//! who is asking, errors as pages, cookies and security headers. Sign-in, sign-out and password
-//! change are in `signin`; each page has its own module.
+//! The dashboard's frame: every route with its roles and handler in one table, the router built from
+//! it, the middleware, and security headers. Who is asking is proved in `auth::extract`; errors are
+//! `error::WebError`; each page has its own module under `pages`.
 //!
 //! Middleware order (outermost first): security headers on every response, the access log (matched
 //! route, status, time), the time limit, the panic catcher (a handler that panics answers 500), the
-//! body limit, then the routes. Each
-//! handler starts from an extractor that proves who is asking (`User`, or `AnyUser` for the pages
-//! a user with a one-time password may still use) and then checks the route's roles from `ROUTES`.
+//! body limit, then the routes. Each handler starts from an extractor that proves who is asking
+//! (`User`, `AnyUser` for the pages a user with a one-time password may still use, `ApiUser`), and
+//! that extractor refuses a role the matched route does not admit (`routes`, the one table).
 //! The dashboard never writes telemetry.
-//!
-//! Longer than most files because the route table, the router and the extractors must agree and
-//! are read together; issue 16 moves the dashboard into `auth/`, `pages/` and `api/` folders and
-//! splits this file with it.
 
 use std::time::{Duration, Instant};
 
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use axum::Router;
 
 use crate::auth::accounts::Role;
@@ -27,135 +22,165 @@ use crate::pages::accounts::accounts_page;
 
 pub use crate::state::{DashboardState, WebConfig};
 
-/// Which roles may use each route. Handlers check against this table; tests walk it. Routes for
-/// people not yet signed in (`/login`, `/auth/oidc/start`, `/auth/oidc/callback`,
-/// `/api/openapi.json`, the stylesheet, and the `/healthz` and `/readyz` the binary adds) are not in
-/// it: they check no role.
+/// Who may use a route: what `route_table` lists for tests and the extractors check. Routes for
+/// people not yet signed in (`/login`, `/auth/oidc/*`, `/api/openapi.json`, the stylesheet, and the
+/// `/healthz` and `/readyz` the binary adds) are not in it: they check no role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RouteAccess {
     pub method: &'static str,
     pub path: &'static str,
     pub roles: &'static [Role],
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Method {
+    Get,
+    Post,
+}
+
+impl Method {
+    fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+        }
+    }
+}
+
+/// One entry of `routes`.
+struct Route {
+    method: Method,
+    path: &'static str,
+    /// None: open to anyone (the sign-in pages).
+    roles: Option<&'static [Role]>,
+    handler: axum::routing::MethodRouter<DashboardState>,
+}
+
+fn handle<H, T>(method: Method, handler: H) -> axum::routing::MethodRouter<DashboardState>
+where
+    H: axum::handler::Handler<T, DashboardState>,
+    T: 'static,
+{
+    match method {
+        Method::Get => axum::routing::get(handler),
+        Method::Post => axum::routing::post(handler),
+    }
+}
+
+/// A route for the roles given.
+fn on<H, T>(method: Method, path: &'static str, roles: &'static [Role], handler: H) -> Route
+where
+    H: axum::handler::Handler<T, DashboardState>,
+    T: 'static,
+{
+    Route { method, path, roles: Some(roles), handler: handle(method, handler) }
+}
+
+/// A route that checks no role.
+fn public<H, T>(method: Method, path: &'static str, handler: H) -> Route
+where
+    H: axum::handler::Handler<T, DashboardState>,
+    T: 'static,
+{
+    Route { method, path, roles: None, handler: handle(method, handler) }
+}
+
+/// Every route that checks a role, and which roles it admits.
+pub fn route_table() -> &'static [RouteAccess] {
+    static TABLE: std::sync::OnceLock<Vec<RouteAccess>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        routes()
+            .into_iter()
+            .filter_map(|r| r.roles.map(|roles| RouteAccess { method: r.method.as_str(), path: r.path, roles }))
+            .collect()
+    })
+}
+
 const EVERYONE: &[Role] = &Role::ALL;
 
-pub const ROUTES: &[RouteAccess] = &[
-    RouteAccess { method: "GET", path: "/", roles: EVERYONE },
-    RouteAccess { method: "GET", path: "/account/password", roles: EVERYONE },
-    RouteAccess { method: "POST", path: "/account/password", roles: EVERYONE },
-    RouteAccess { method: "POST", path: "/logout", roles: EVERYONE },
-    RouteAccess { method: "GET", path: "/pathways/{id}", roles: EVERYONE },
-    // The hazard log: clinical safety officers keep it; admins may read it.
-    RouteAccess { method: "GET", path: "/hazards", roles: &[Role::SafetyOfficer, Role::Admin] },
-    RouteAccess { method: "GET", path: "/hazards/{id}", roles: &[Role::SafetyOfficer, Role::Admin] },
-    RouteAccess { method: "GET", path: "/hazards/new", roles: &[Role::SafetyOfficer] },
-    RouteAccess { method: "POST", path: "/hazards/new", roles: &[Role::SafetyOfficer] },
-    RouteAccess { method: "GET", path: "/hazards/{id}/edit", roles: &[Role::SafetyOfficer] },
-    RouteAccess { method: "POST", path: "/hazards/{id}/edit", roles: &[Role::SafetyOfficer] },
-    RouteAccess { method: "POST", path: "/hazards/{id}/sign-off", roles: &[Role::SafetyOfficer] },
-    // Assurance reports hold counts and the hazard log, no patient identifiers.
-    RouteAccess { method: "GET", path: "/reports", roles: &[Role::SafetyOfficer, Role::IgLead, Role::Admin] },
-    RouteAccess { method: "GET", path: "/reports/download", roles: &[Role::SafetyOfficer, Role::IgLead, Role::Admin] },
-    // Audit findings name staff and (masked) patients: IG leads review them; admins may read.
-    RouteAccess { method: "GET", path: "/audit/findings", roles: &[Role::IgLead, Role::Admin] },
-    RouteAccess { method: "GET", path: "/audit/findings/{id}", roles: &[Role::IgLead, Role::Admin] },
-    RouteAccess { method: "POST", path: "/audit/findings/{id}/status", roles: &[Role::IgLead] },
-    RouteAccess { method: "POST", path: "/audit/findings/{id}/assign", roles: &[Role::IgLead] },
-    RouteAccess { method: "POST", path: "/audit/findings/{id}/note", roles: &[Role::IgLead] },
-    // Searching the audit trail and revealing NHS numbers: IG leads and admins, every use recorded.
-    RouteAccess { method: "GET", path: "/audit/search", roles: &[Role::IgLead, Role::Admin] },
-    RouteAccess { method: "POST", path: "/audit/reveal", roles: &[Role::IgLead, Role::Admin] },
-    // Samples for review and their coverage: IG leads draw and review; admins read and export.
-    RouteAccess { method: "GET", path: "/audit/samples", roles: &[Role::IgLead, Role::Admin] },
-    RouteAccess { method: "POST", path: "/audit/samples", roles: &[Role::IgLead] },
-    RouteAccess { method: "GET", path: "/audit/samples/{id}", roles: &[Role::IgLead, Role::Admin] },
-    RouteAccess { method: "POST", path: "/audit/samples/{id}/review", roles: &[Role::IgLead] },
-    RouteAccess { method: "GET", path: "/audit/samples/{id}/export", roles: &[Role::IgLead, Role::Admin] },
-    RouteAccess { method: "GET", path: "/audit/coverage", roles: &[Role::IgLead, Role::Admin] },
-    RouteAccess { method: "GET", path: "/slos", roles: EVERYONE },
-    RouteAccess { method: "GET", path: "/alerts", roles: EVERYONE },
-    // Traces hold no patient identifiers (pseudonymised at ingest), but they are operational detail.
-    RouteAccess { method: "GET", path: "/trace", roles: &[Role::Oncall, Role::SafetyOfficer, Role::Admin] },
-    RouteAccess { method: "GET", path: "/admin/accounts", roles: &[Role::Admin] },
-    // Pathwatch's own health: who runs it (admins) and who relies on it at 3 a.m. (on-call).
-    RouteAccess { method: "GET", path: "/admin/health", roles: &[Role::Admin, Role::Oncall] },
-    RouteAccess { method: "GET", path: "/api/v1/health", roles: &[Role::Admin, Role::Oncall] },
-    RouteAccess { method: "GET", path: "/api/v1/pathways", roles: EVERYONE },
-    RouteAccess { method: "GET", path: "/api/v1/pathways/{id}", roles: EVERYONE },
-    RouteAccess { method: "GET", path: "/api/v1/slos", roles: EVERYONE },
-    RouteAccess { method: "GET", path: "/api/v1/alerts", roles: EVERYONE },
-    RouteAccess { method: "GET", path: "/api/v1/hazards", roles: &[Role::SafetyOfficer, Role::Admin] },
-    RouteAccess { method: "GET", path: "/api/v1/hazards/{id}", roles: &[Role::SafetyOfficer, Role::Admin] },
-    RouteAccess { method: "GET", path: "/api/v1/audit/findings", roles: &[Role::IgLead, Role::Admin] },
-    RouteAccess { method: "GET", path: "/api/v1/audit/search", roles: &[Role::IgLead, Role::Admin] },
-    RouteAccess { method: "GET", path: "/api/v1/audit/samples/{id}", roles: &[Role::IgLead, Role::Admin] },
-    RouteAccess { method: "GET", path: "/api/v1/audit/coverage", roles: &[Role::IgLead, Role::Admin] },
-    RouteAccess { method: "GET", path: "/api/v1/audit/findings/{id}", roles: &[Role::IgLead, Role::Admin] },
-    RouteAccess {
-        method: "GET",
-        path: "/api/v1/traces/{id}",
-        roles: &[Role::Oncall, Role::SafetyOfficer, Role::Admin],
-    },
-];
+/// Every route: its method, its path, who may use it, and its handler, written once. The router is
+/// built from it, the extractors that prove who is asking check the matched route against it, and
+/// tests walk it (`route_table`).
+fn routes() -> Vec<Route> {
+    use crate::{api, auth, pages};
+    use Method::{Get as GET, Post as POST};
+    vec![
+        on(GET, "/", EVERYONE, pages::overview::home),
+        on(GET, "/account/password", EVERYONE, auth::signin::password_form),
+        on(POST, "/account/password", EVERYONE, auth::signin::change_password),
+        on(POST, "/logout", EVERYONE, auth::signin::logout),
+        on(GET, "/pathways/{id}", EVERYONE, pages::pathway::pathway_page),
+        // The hazard log: clinical safety officers keep it; admins may read it.
+        on(GET, "/hazards", &[Role::SafetyOfficer, Role::Admin], pages::hazards::log_page),
+        on(GET, "/hazards/{id}", &[Role::SafetyOfficer, Role::Admin], pages::hazards::hazard_page),
+        on(GET, "/hazards/new", &[Role::SafetyOfficer], pages::hazards::new_form),
+        on(POST, "/hazards/new", &[Role::SafetyOfficer], pages::hazards::create),
+        on(GET, "/hazards/{id}/edit", &[Role::SafetyOfficer], pages::hazards::edit_form),
+        on(POST, "/hazards/{id}/edit", &[Role::SafetyOfficer], pages::hazards::update),
+        on(POST, "/hazards/{id}/sign-off", &[Role::SafetyOfficer], pages::hazards::sign_off),
+        // Assurance reports hold counts and the hazard log, no patient identifiers.
+        on(GET, "/reports", &[Role::SafetyOfficer, Role::IgLead, Role::Admin], pages::reports::reports_page),
+        on(GET, "/reports/download", &[Role::SafetyOfficer, Role::IgLead, Role::Admin], pages::reports::download),
+        // Audit findings name staff and (masked) patients: IG leads review them; admins may read.
+        on(GET, "/audit/findings", &[Role::IgLead, Role::Admin], pages::findings::list_page),
+        on(GET, "/audit/findings/{id}", &[Role::IgLead, Role::Admin], pages::findings::finding_page),
+        on(POST, "/audit/findings/{id}/status", &[Role::IgLead], pages::findings::change_status),
+        on(POST, "/audit/findings/{id}/assign", &[Role::IgLead], pages::findings::assign),
+        on(POST, "/audit/findings/{id}/note", &[Role::IgLead], pages::findings::add_note),
+        // Searching the audit trail and revealing NHS numbers: IG leads and admins, every use recorded.
+        on(GET, "/audit/search", &[Role::IgLead, Role::Admin], pages::audit_search::search_page),
+        on(POST, "/audit/reveal", &[Role::IgLead, Role::Admin], pages::audit_search::reveal),
+        // Samples for review and their coverage: IG leads draw and review; admins read and export.
+        on(GET, "/audit/samples", &[Role::IgLead, Role::Admin], pages::samples::list_page),
+        on(POST, "/audit/samples", &[Role::IgLead], pages::samples::draw),
+        on(GET, "/audit/samples/{id}", &[Role::IgLead, Role::Admin], pages::samples::sample_page),
+        on(POST, "/audit/samples/{id}/review", &[Role::IgLead], pages::samples::review),
+        on(GET, "/audit/samples/{id}/export", &[Role::IgLead, Role::Admin], pages::samples::export),
+        on(GET, "/audit/coverage", &[Role::IgLead, Role::Admin], pages::samples::coverage_page),
+        on(GET, "/slos", EVERYONE, pages::slos::slos_page),
+        on(GET, "/alerts", EVERYONE, pages::alerts::alerts_page),
+        // Traces hold no patient identifiers (pseudonymised at ingest), but they are operational detail.
+        on(GET, "/trace", &[Role::Oncall, Role::SafetyOfficer, Role::Admin], pages::trace::trace_page),
+        on(GET, "/admin/accounts", &[Role::Admin], accounts_page),
+        // Pathwatch's own health: who runs it (admins) and who relies on it at 3 a.m. (on-call).
+        on(GET, "/admin/health", &[Role::Admin, Role::Oncall], pages::health::health_page),
+        on(GET, "/api/v1/health", &[Role::Admin, Role::Oncall], pages::health::health_api),
+        on(GET, "/api/v1/pathways", EVERYONE, api::pathways),
+        on(GET, "/api/v1/pathways/{id}", EVERYONE, api::pathway),
+        on(GET, "/api/v1/slos", EVERYONE, api::slos),
+        on(GET, "/api/v1/alerts", EVERYONE, api::alerts),
+        on(GET, "/api/v1/hazards", &[Role::SafetyOfficer, Role::Admin], api::hazards),
+        on(GET, "/api/v1/hazards/{id}", &[Role::SafetyOfficer, Role::Admin], api::hazard),
+        on(GET, "/api/v1/audit/findings", &[Role::IgLead, Role::Admin], api::findings),
+        on(GET, "/api/v1/audit/search", &[Role::IgLead, Role::Admin], api::audit_search),
+        on(GET, "/api/v1/audit/samples/{id}", &[Role::IgLead, Role::Admin], api::audit_sample),
+        on(GET, "/api/v1/audit/coverage", &[Role::IgLead, Role::Admin], api::audit_coverage),
+        on(GET, "/api/v1/audit/findings/{id}", &[Role::IgLead, Role::Admin], api::finding),
+        on(GET, "/api/v1/traces/{id}", &[Role::Oncall, Role::SafetyOfficer, Role::Admin], api::trace),
+        // For people not yet signed in, and what every page links: no role is checked.
+        public(GET, "/login", auth::signin::login_form),
+        public(POST, "/login", auth::signin::login),
+        public(GET, "/auth/oidc/start", auth::oidc_web::start),
+        public(GET, "/auth/oidc/callback", auth::oidc_web::callback),
+        public(POST, "/auth/oidc/choose", auth::oidc_web::choose),
+        public(GET, "/api/openapi.json", api::openapi),
+        public(GET, "/static/app.css", stylesheet),
+    ]
+}
 
+/// The roles `method path` admits; none for a route missing from the table (failing closed).
 pub(crate) fn roles_for(method: &str, path: &str) -> &'static [Role] {
-    // A route missing from the table is open to nobody: failing closed.
-    ROUTES.iter().find(|r| r.method == method && r.path == path).map(|r| r.roles).unwrap_or(&[])
+    route_table().iter().find(|r| r.method == method && r.path == path).map(|r| r.roles).unwrap_or(&[])
 }
 
 /// The dashboard's router: every page, the API and the sign-in routes over one state, under
 /// `layered`'s middleware.
 pub fn router(state: DashboardState) -> Router {
-    let routes = Router::new()
-        .route("/", get(crate::pages::overview::home))
-        .route("/login", get(crate::auth::signin::login_form).post(crate::auth::signin::login))
-        .route("/logout", axum::routing::post(crate::auth::signin::logout))
-        .route("/auth/oidc/start", get(crate::auth::oidc_web::start))
-        .route("/auth/oidc/callback", get(crate::auth::oidc_web::callback))
-        .route("/auth/oidc/choose", axum::routing::post(crate::auth::oidc_web::choose))
-        .route("/account/password", get(crate::auth::signin::password_form).post(crate::auth::signin::change_password))
-        .route("/pathways/{id}", get(crate::pages::pathway::pathway_page))
-        .route("/hazards", get(crate::pages::hazards::log_page))
-        .route("/hazards/new", get(crate::pages::hazards::new_form).post(crate::pages::hazards::create))
-        .route("/hazards/{id}", get(crate::pages::hazards::hazard_page))
-        .route("/hazards/{id}/edit", get(crate::pages::hazards::edit_form).post(crate::pages::hazards::update))
-        .route("/hazards/{id}/sign-off", axum::routing::post(crate::pages::hazards::sign_off))
-        .route("/reports", get(crate::pages::reports::reports_page))
-        .route("/reports/download", get(crate::pages::reports::download))
-        .route("/audit/search", get(crate::pages::audit_search::search_page))
-        .route("/audit/reveal", axum::routing::post(crate::pages::audit_search::reveal))
-        .route("/audit/samples", get(crate::pages::samples::list_page).post(crate::pages::samples::draw))
-        .route("/audit/samples/{id}", get(crate::pages::samples::sample_page))
-        .route("/audit/samples/{id}/review", axum::routing::post(crate::pages::samples::review))
-        .route("/audit/samples/{id}/export", get(crate::pages::samples::export))
-        .route("/audit/coverage", get(crate::pages::samples::coverage_page))
-        .route("/audit/findings", get(crate::pages::findings::list_page))
-        .route("/audit/findings/{id}", get(crate::pages::findings::finding_page))
-        .route("/audit/findings/{id}/status", axum::routing::post(crate::pages::findings::change_status))
-        .route("/audit/findings/{id}/assign", axum::routing::post(crate::pages::findings::assign))
-        .route("/audit/findings/{id}/note", axum::routing::post(crate::pages::findings::add_note))
-        .route("/slos", get(crate::pages::slos::slos_page))
-        .route("/alerts", get(crate::pages::alerts::alerts_page))
-        .route("/trace", get(crate::pages::trace::trace_page))
-        .route("/api/v1/pathways", get(crate::api::pathways))
-        .route("/api/v1/pathways/{id}", get(crate::api::pathway))
-        .route("/api/v1/slos", get(crate::api::slos))
-        .route("/api/v1/alerts", get(crate::api::alerts))
-        .route("/api/v1/traces/{id}", get(crate::api::trace))
-        .route("/api/v1/hazards", get(crate::api::hazards))
-        .route("/api/v1/hazards/{id}", get(crate::api::hazard))
-        .route("/api/v1/audit/findings", get(crate::api::findings))
-        .route("/api/v1/audit/search", get(crate::api::audit_search))
-        .route("/api/v1/audit/samples/{id}", get(crate::api::audit_sample))
-        .route("/api/v1/audit/coverage", get(crate::api::audit_coverage))
-        .route("/api/v1/audit/findings/{id}", get(crate::api::finding))
-        .route("/api/openapi.json", get(crate::api::openapi))
-        .route("/admin/accounts", get(accounts_page))
-        .route("/admin/health", get(crate::pages::health::health_page))
-        .route("/api/v1/health", get(crate::pages::health::health_api))
-        .route("/static/app.css", get(stylesheet))
-        .fallback(not_found)
-        .with_state(state);
+    let mut router = Router::new();
+    for route in routes() {
+        router = router.route(route.path, route.handler);
+    }
+    let routes = router.fallback(not_found).with_state(state);
     layered(routes)
 }
 

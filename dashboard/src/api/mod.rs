@@ -79,15 +79,6 @@ impl ApiUser {
     fn sees(&self, pathway: &engine::pathways::PathwayConfig) -> bool {
         self.0.sees(pathway)
     }
-
-    /// Whether the account's role may use this route (the pages' role table).
-    pub(crate) fn allowed(&self, method: &str, path: &str) -> Result<(), ApiError> {
-        if crate::web::roles_for(method, path).contains(&self.0.role) {
-            Ok(())
-        } else {
-            Err(WebError::Forbidden.into())
-        }
-    }
 }
 
 impl axum::extract::FromRequestParts<DashboardState> for ApiUser {
@@ -99,11 +90,12 @@ impl axum::extract::FromRequestParts<DashboardState> for ApiUser {
     ) -> Result<Self, ApiError> {
         let account = match parts.headers.get(header::AUTHORIZATION) {
             Some(value) => bearer_account(state, value).await?,
-            None => AnyUser::from_request_parts(parts, state).await?.account,
+            None => AnyUser::signed_in(parts, state).await?.account,
         };
         if account.must_change_password {
             return Err(WebError::MustChangePassword.into());
         }
+        crate::auth::extract::admit(parts, account.role)?;
         Ok(ApiUser(account))
     }
 }
@@ -143,7 +135,6 @@ fn review(e: audit_review::ReviewError) -> ApiError {
 }
 
 pub async fn pathways(State(state): State<DashboardState>, user: ApiUser) -> Result<Response, ApiError> {
-    user.allowed("GET", "/api/v1/pathways")?;
     let now = state.now_ns();
     let mut out = Vec::new();
     if let Some(store) = state.store() {
@@ -158,7 +149,6 @@ pub async fn pathway(
     user: ApiUser,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    user.allowed("GET", "/api/v1/pathways/{id}")?;
     let detail = crate::pages::pathway::detail(&state, &user.0, &id).await?;
     Ok(Json(detail).into_response())
 }
@@ -176,7 +166,6 @@ pub async fn findings(
     user: ApiUser,
     axum::extract::Query(q): axum::extract::Query<crate::pages::findings::ListQuery>,
 ) -> Result<Response, ApiError> {
-    user.allowed("GET", "/api/v1/audit/findings")?;
     let filter = crate::pages::findings::list_filter(&q, &user.0)?;
     let store = crate::pages::findings::store(&state)?;
     let found = store.list(&filter).await.map_err(review)?;
@@ -188,14 +177,12 @@ pub async fn finding(
     user: ApiUser,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    user.allowed("GET", "/api/v1/audit/findings/{id}")?;
     let finding = crate::pages::findings::visible_to(&state, &user.0, &id).await?;
     let history = crate::pages::findings::store(&state)?.history(finding.id).await.map_err(review)?;
     Ok(Json(json!({ "finding": masked(finding), "history": history })).into_response())
 }
 
 pub async fn slos(State(state): State<DashboardState>, user: ApiUser) -> Result<Response, ApiError> {
-    user.allowed("GET", "/api/v1/slos")?;
     let now = state.now_ns();
     let mut out = Vec::new();
     if let Some(store) = state.store() {
@@ -214,7 +201,6 @@ pub async fn audit_search(
     crate::auth::peer::PeerIp(peer): crate::auth::peer::PeerIp,
     axum::extract::Query(q): axum::extract::Query<crate::pages::audit_search::SearchQuery>,
 ) -> Result<Response, ApiError> {
-    user.allowed("GET", "/api/v1/audit/search")?;
     let telemetry = state.store().ok_or(WebError::NotFound("This dashboard has no audit store."))?;
     if q.is_empty() {
         return Err(ApiError(
@@ -237,7 +223,6 @@ pub async fn audit_sample(
     crate::auth::peer::PeerIp(peer): crate::auth::peer::PeerIp,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    user.allowed("GET", "/api/v1/audit/samples/{id}")?;
     crate::pages::samples::unscoped(&user.0)?;
     let id = crate::pages::samples::sample_id(&id)?;
     let (sample, items) =
@@ -258,7 +243,6 @@ pub async fn audit_coverage(
     user: ApiUser,
     axum::extract::Query(q): axum::extract::Query<CoverageQuery>,
 ) -> Result<Response, ApiError> {
-    user.allowed("GET", "/api/v1/audit/coverage")?;
     crate::pages::samples::unscoped(&user.0)?;
     let at = crate::pages::samples::dspt_instant(q.year, state.now_ns())?;
     let (from, to, label) = audit_review::samples::dspt_year(at);
@@ -272,8 +256,7 @@ pub async fn audit_coverage(
 
 /// The hazard log as the log page shows it: each hazard's current version with its ratings and
 /// the flag from its controls' evidence (the evidence monitor's records while fresh).
-pub async fn hazards(State(state): State<DashboardState>, user: ApiUser) -> Result<Response, ApiError> {
-    user.allowed("GET", "/api/v1/hazards")?;
+pub async fn hazards(State(state): State<DashboardState>, _signed_in: ApiUser) -> Result<Response, ApiError> {
     let log = crate::pages::hazards::log(&state)?;
     let all = log.list().await.map_err(crate::pages::hazards::hazard_error)?;
     let now = state.now_ns();
@@ -291,10 +274,9 @@ pub async fn hazards(State(state): State<DashboardState>, user: ApiUser) -> Resu
 /// the saved versions with what changed, and the sign-offs.
 pub async fn hazard(
     State(state): State<DashboardState>,
-    user: ApiUser,
+    _signed_in: ApiUser,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    user.allowed("GET", "/api/v1/hazards/{id}")?;
     let log = crate::pages::hazards::log(&state)?;
     let (hazard, version) = log.get(&id).await.map_err(crate::pages::hazards::hazard_error)?;
     let history = log.history(&id).await.map_err(crate::pages::hazards::hazard_error)?;
@@ -323,7 +305,6 @@ fn hazard_json(
 }
 
 pub async fn alerts(State(state): State<DashboardState>, user: ApiUser) -> Result<Response, ApiError> {
-    user.allowed("GET", "/api/v1/alerts")?;
     let alerts = state.visible_alerts(&user.0, 100).await?;
     Ok(Json(json!({ "alerts": alerts })).into_response())
 }
@@ -333,7 +314,6 @@ pub async fn trace(
     user: ApiUser,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    user.allowed("GET", "/api/v1/traces/{id}")?;
     if !crate::pages::trace::plausible_id(&id) {
         return Err(ApiError(StatusCode::BAD_REQUEST, "not an id: use a correlation id or a 32-digit trace id".into()));
     }

@@ -11,7 +11,7 @@ use crate::auth::accounts::{Account, Role};
 use crate::auth::sessions::same_secret;
 use crate::error::WebError;
 use crate::state::{DashboardState, WebConfig};
-use crate::web::{roles_for, ROUTES};
+use crate::web::{roles_for, route_table};
 
 pub(crate) const SESSION_COOKIE: &str = "pathwatch_session";
 /// Largest form body accepted (sign-in and password forms are a few hundred bytes).
@@ -103,10 +103,10 @@ impl<T: serde::de::DeserializeOwned + Send> axum::extract::FromRequest<Dashboard
         // Who may post here is settled before what they posted: a role the route does not admit is
         // told 403 whatever its form held, as the handler would have said.
         let route = kept.extensions.get::<axum::extract::MatchedPath>().map(|p| p.as_str().to_string());
-        if let Some(route) = route.filter(|r| ROUTES.iter().any(|a| a.path == r && a.method == kept.method)) {
+        if let Some(route) = route.filter(|r| route_table().iter().any(|a| a.path == r && a.method == kept.method)) {
             let role = match kept.extensions.get::<SignedIn>() {
                 Some(SignedIn(role)) => *role,
-                None => AnyUser::from_request_parts(&mut kept, state).await?.account.role,
+                None => AnyUser::signed_in(&mut kept, state).await?.account.role,
             };
             if !roles_for(kept.method.as_str(), &route).contains(&role) {
                 return Err(WebError::Forbidden);
@@ -155,12 +155,9 @@ impl AnyUser {
         self.account.sees(pathway)
     }
 
-    pub(crate) fn allowed(&self, method: &str, path: &str) -> Result<(), WebError> {
-        if roles_for(method, path).contains(&self.account.role) {
-            Ok(())
-        } else {
-            Err(WebError::Forbidden)
-        }
+    /// Whether this user may use `method path` (to offer a link or a form only to those who may).
+    pub(crate) fn may(&self, method: &str, path: &str) -> bool {
+        roles_for(method, path).contains(&self.account.role)
     }
 
     pub(crate) fn check_csrf(&self, sent: &str) -> Result<(), WebError> {
@@ -172,10 +169,30 @@ impl AnyUser {
     }
 }
 
+/// Refuses a role the matched route does not admit. A request with no matched route, or one whose
+/// route is missing from the table, is admitted by no role: failing closed.
+pub(crate) fn admit(parts: &Parts, role: Role) -> Result<(), WebError> {
+    let route = parts.extensions.get::<axum::extract::MatchedPath>().map(|p| p.as_str()).unwrap_or_default();
+    if roles_for(parts.method.as_str(), route).contains(&role) {
+        Ok(())
+    } else {
+        Err(WebError::Forbidden)
+    }
+}
+
 impl FromRequestParts<DashboardState> for AnyUser {
     type Rejection = WebError;
 
     async fn from_request_parts(parts: &mut Parts, state: &DashboardState) -> Result<Self, Self::Rejection> {
+        let user = AnyUser::signed_in(parts, state).await?;
+        admit(parts, user.account.role)?;
+        Ok(user)
+    }
+}
+
+impl AnyUser {
+    /// The session's user, whatever the route.
+    pub(crate) async fn signed_in(parts: &mut Parts, state: &DashboardState) -> Result<AnyUser, WebError> {
         let name = cookie_name(&state.inner.config, SESSION_COOKIE, "/");
         let token = cookie(&parts.headers, &name).ok_or(WebError::SignIn)?;
         let at_ns = state.now_ns();
@@ -209,10 +226,11 @@ impl FromRequestParts<DashboardState> for User {
     type Rejection = WebError;
 
     async fn from_request_parts(parts: &mut Parts, state: &DashboardState) -> Result<Self, Self::Rejection> {
-        let user = AnyUser::from_request_parts(parts, state).await?;
+        let user = AnyUser::signed_in(parts, state).await?;
         if user.account.must_change_password {
             return Err(WebError::MustChangePassword);
         }
+        admit(parts, user.account.role)?;
         Ok(User(user))
     }
 }

@@ -19,7 +19,6 @@ struct AccountsPage {
 }
 
 pub(crate) async fn accounts_page(State(state): State<DashboardState>, User(user): User) -> Result<Response, WebError> {
-    user.allowed("GET", "/admin/accounts")?;
     let accounts = state.inner.accounts.list().await?;
     Ok(render(StatusCode::OK, &AccountsPage { title: "Accounts", user: Some(user.view()), accounts }))
 }

@@ -132,7 +132,6 @@ pub async fn list_page(
     User(user): User,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, WebError> {
-    user.allowed("GET", "/audit/findings")?;
     let findings = store(&state)?;
     let filter = list_filter(&q, &user.account)?;
     let rows = findings.list(&filter).await.map_err(failed)?.iter().map(FindingRow::from).collect();
@@ -223,7 +222,6 @@ pub async fn finding_page(
     PeerIp(peer): PeerIp,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    user.allowed("GET", "/audit/findings/{id}")?;
     let finding = visible(&state, &user, &id).await?;
     let id = finding.id;
     // The page lists the finding's audit events: a search of the audit trail, recorded first.
@@ -282,7 +280,7 @@ pub async fn finding_page(
             note: h.note,
         })
         .collect();
-    let can_review = user.allowed("POST", "/audit/findings/{id}/status").is_ok();
+    let can_review = user.may("POST", "/audit/findings/{id}/status");
     let page = FindingPage {
         title: format!("Finding {id}: {}", finding.rule.title()),
         user: Some(user.view()),
@@ -341,8 +339,7 @@ async fn decided<T>(
     }
 }
 
-fn checked(headers: &HeaderMap, user: &crate::auth::extract::AnyUser, csrf: &str, route: &str) -> Result<(), WebError> {
-    user.allowed("POST", route)?;
+fn checked(headers: &HeaderMap, user: &crate::auth::extract::AnyUser, csrf: &str) -> Result<(), WebError> {
     if !same_origin(headers) {
         return Err(WebError::Forbidden);
     }
@@ -357,7 +354,7 @@ pub async fn change_status(
     Path(id): Path<String>,
     WebForm(form): WebForm<StatusForm>,
 ) -> Result<Response, WebError> {
-    checked(&headers, &user, &form.csrf, "/audit/findings/{id}/status")?;
+    checked(&headers, &user, &form.csrf)?;
     let finding = visible(&state, &user, &id).await?;
     let id = finding.id;
     let expected = Status::parse(&form.expected).ok_or(WebError::BadForm("The form named an unknown status."))?;
@@ -384,7 +381,7 @@ pub async fn assign(
     Path(id): Path<String>,
     WebForm(form): WebForm<AssignForm>,
 ) -> Result<Response, WebError> {
-    checked(&headers, &user, &form.csrf, "/audit/findings/{id}/assign")?;
+    checked(&headers, &user, &form.csrf)?;
     let finding = visible(&state, &user, &id).await?;
     let id = finding.id;
     if form.assignee.chars().count() > 200 {
@@ -412,7 +409,7 @@ pub async fn add_note(
     Path(id): Path<String>,
     WebForm(form): WebForm<NoteForm>,
 ) -> Result<Response, WebError> {
-    checked(&headers, &user, &form.csrf, "/audit/findings/{id}/note")?;
+    checked(&headers, &user, &form.csrf)?;
     let finding = visible(&state, &user, &id).await?;
     let id = finding.id;
     if form.note.chars().count() > 10_000 {

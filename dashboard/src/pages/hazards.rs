@@ -77,7 +77,6 @@ pub async fn log_page(
     User(user): User,
     Query(filter): Query<LogFilter>,
 ) -> Result<Response, WebError> {
-    user.allowed("GET", "/hazards")?;
     let all = log(&state)?.list().await.map_err(hazard_error)?;
     let min_residual = filter.min_residual.unwrap_or(1).clamp(1, 5);
     let wanted = |h: &Hazard| {
@@ -117,7 +116,7 @@ pub async fn log_page(
             review_date: h.review_date.clone().unwrap_or_default(),
         })
         .collect();
-    let can_edit = user.allowed("POST", "/hazards/new").is_ok();
+    let can_edit = user.may("POST", "/hazards/new");
     let page = LogPage {
         title: "Hazard log",
         user: Some(user.view()),
@@ -176,7 +175,6 @@ pub async fn hazard_page(
     User(user): User,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    user.allowed("GET", "/hazards/{id}")?;
     let log = log(&state)?;
     let (hazard, version) = log.get(&id).await.map_err(hazard_error)?;
     let history = log
@@ -208,7 +206,7 @@ pub async fn hazard_page(
     let signed_current = sign_offs.iter().any(|s| s.0 == version);
     let evidence = engine::evidence::for_hazard(state.sources(), &hazard, state.now_ns()).await;
     let flag = engine::evidence::flag(&evidence);
-    let can_edit = user.allowed("POST", "/hazards/{id}/edit").is_ok();
+    let can_edit = user.may("POST", "/hazards/{id}/edit");
     let page = HazardPage {
         title: format!("{}: {}", hazard.id, hazard.title),
         csrf: user.csrf.clone(),
@@ -404,7 +402,6 @@ fn form_page(
 }
 
 pub async fn new_form(User(user): User) -> Result<Response, WebError> {
-    user.allowed("GET", "/hazards/new")?;
     let form = HazardForm {
         csrf: user.csrf.clone(),
         initial_severity: 1,
@@ -422,7 +419,6 @@ pub async fn edit_form(
     User(user): User,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    user.allowed("GET", "/hazards/{id}/edit")?;
     let (hazard, version) = log(&state)?.get(&id).await.map_err(hazard_error)?;
     Ok(form_page(&user, StatusCode::OK, HazardForm::from_hazard(&hazard, Some(version), &user.csrf), false, None))
 }
@@ -490,7 +486,6 @@ pub async fn create(
     User(user): User,
     WebForm(form): WebForm<HazardForm>,
 ) -> Result<Response, WebError> {
-    user.allowed("POST", "/hazards/new")?;
     save(&state, &user, &headers, form, None).await
 }
 
@@ -501,7 +496,6 @@ pub async fn update(
     Path(id): Path<String>,
     WebForm(form): WebForm<HazardForm>,
 ) -> Result<Response, WebError> {
-    user.allowed("POST", "/hazards/{id}/edit")?;
     save(&state, &user, &headers, form, Some(&id)).await
 }
 
@@ -520,7 +514,6 @@ pub async fn sign_off(
     Path(id): Path<String>,
     WebForm(form): WebForm<SignOffForm>,
 ) -> Result<Response, WebError> {
-    user.allowed("POST", "/hazards/{id}/sign-off")?;
     if !same_origin(&headers) {
         return Err(WebError::Forbidden);
     }

@@ -285,7 +285,6 @@ pub async fn pathway_page(
     User(user): User,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    user.allowed("GET", "/pathways/{id}")?;
     let detail = detail(&state, &user.account, &id).await?;
     let flow = detail.health.flow.clone();
     let view = user.view();

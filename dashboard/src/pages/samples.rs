@@ -112,7 +112,7 @@ async fn list(
         title: "Audit samples",
         user: Some(user.view()),
         rows,
-        can_draw: user.allowed("POST", "/audit/samples").is_ok(),
+        can_draw: user.may("POST", "/audit/samples"),
         csrf: user.csrf.clone(),
         from: day(now.saturating_sub(7 * 86_400 * 1_000_000_000)),
         to: day(now),
@@ -122,7 +122,6 @@ async fn list(
 }
 
 pub async fn list_page(State(state): State<DashboardState>, User(user): User) -> Result<Response, WebError> {
-    user.allowed("GET", "/audit/samples")?;
     unscoped(&user.account)?;
     list(&state, &user, StatusCode::OK, None).await
 }
@@ -199,7 +198,6 @@ pub async fn draw(
     PeerIp(peer): PeerIp,
     WebForm(form): WebForm<DrawForm>,
 ) -> Result<Response, WebError> {
-    user.allowed("POST", "/audit/samples")?;
     if !same_origin(&headers) {
         return Err(WebError::Forbidden);
     }
@@ -315,7 +313,6 @@ pub async fn sample_page(
     PeerIp(peer): PeerIp,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    user.allowed("GET", "/audit/samples/{id}")?;
     unscoped(&user.account)?;
     let id = sample_id(&id)?;
     let (sample, items) = open_sample(&state, &user.account, peer, id, "audit sampling: review").await?;
@@ -326,7 +323,7 @@ pub async fn sample_page(
         sample: SampleRow::from(&sample),
         items: items.iter().map(ItemRow::from).collect(),
         outcomes: ReviewOutcome::ALL.iter().map(|o| (o.as_str(), o.label())).collect(),
-        can_review: user.allowed("POST", "/audit/samples/{id}/review").is_ok(),
+        can_review: user.may("POST", "/audit/samples/{id}/review"),
         csrf: user.csrf.clone(),
     };
     Ok(render(StatusCode::OK, &page))
@@ -350,7 +347,6 @@ pub async fn review(
     Path(id): Path<String>,
     WebForm(form): WebForm<ReviewForm>,
 ) -> Result<Response, WebError> {
-    user.allowed("POST", "/audit/samples/{id}/review")?;
     if !same_origin(&headers) {
         return Err(WebError::Forbidden);
     }
@@ -398,7 +394,6 @@ pub async fn export(
     Path(id): Path<String>,
     Query(q): Query<ExportQuery>,
 ) -> Result<Response, WebError> {
-    user.allowed("GET", "/audit/samples/{id}/export")?;
     unscoped(&user.account)?;
     let id = sample_id(&id)?;
     let csv = match q.format.as_str() {
@@ -469,7 +464,6 @@ pub async fn coverage_page(
     User(user): User,
     Query(q): Query<CoverageQuery>,
 ) -> Result<Response, WebError> {
-    user.allowed("GET", "/audit/coverage")?;
     unscoped(&user.account)?;
     let (from, to, label) = dspt_year(dspt_instant(q.year, state.now_ns())?);
     let telemetry = state.store().ok_or(WebError::NotFound("This dashboard has no audit store."))?;

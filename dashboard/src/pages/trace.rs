@@ -136,7 +136,6 @@ pub async fn trace_page(
     User(user): User,
     Query(query): Query<TraceQuery>,
 ) -> Result<Response, WebError> {
-    user.allowed("GET", "/trace")?;
     let q = query.q.trim().to_string();
     let mut page = TracePage {
         title: "Find a trace",

@@ -6,7 +6,7 @@
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use dashboard::auth::accounts::Role;
-use dashboard::web::ROUTES;
+use dashboard::web::route_table;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
@@ -172,7 +172,7 @@ fn every_route_answers_generated_queries_and_forms_without_a_server_error() {
     });
     // Every route in the table but sign-out (it would end the session), then those open to all.
     let mut routes: Vec<(&str, &str, bool)> =
-        ROUTES.iter().filter(|r| r.path != "/logout").map(|r| (r.method, r.path, true)).collect();
+        route_table().iter().filter(|r| r.path != "/logout").map(|r| (r.method, r.path, true)).collect();
     routes.extend([
         ("POST", "/login", false),
         ("GET", "/login", false),
@@ -191,7 +191,7 @@ fn every_route_answers_generated_queries_and_forms_without_a_server_error() {
     let counts = std::cell::RefCell::new(std::collections::BTreeMap::<u16, u32>::new());
     let outcome = runner.run(&strategy, |(route, id, query, form, with_csrf): Input| {
         let (method, path, signed_in) = routes[route];
-        let role = ROUTES.iter().find(|r| r.method == method && r.path == path).and_then(|r| r.roles.first());
+        let role = route_table().iter().find(|r| r.method == method && r.path == path).and_then(|r| r.roles.first());
         let session = role.and_then(|role| sessions.iter().find(|(r, _, _)| r == role));
         let mut uri = path.replace("{id}", &id);
         if !query.is_empty() {

@@ -64,7 +64,7 @@ async fn a_person_working_for_two_organisations_makes_one_finding_each_with_its_
 async fn an_ig_lead_of_one_organisation_sees_nothing_of_another_on_any_route() {
     use audit_store::TelemetryStore;
     use dashboard::auth::accounts::Role;
-    use dashboard::web::ROUTES;
+    use dashboard::web::route_table;
 
     use crate::findings::{draw_sample, raise};
     use crate::web::post;
@@ -82,7 +82,7 @@ async fn an_ig_lead_of_one_organisation_sees_nothing_of_another_on_any_route() {
         ["A81001", "recep1", "1235"].into_iter().filter(|mark| body.contains(mark)).collect()
     };
     let (mut walked, mut served) = (0, 0);
-    for route in ROUTES.iter().filter(|r| r.roles.contains(&Role::IgLead) && r.path != "/logout") {
+    for route in route_table().iter().filter(|r| r.roles.contains(&Role::IgLead) && r.path != "/logout") {
         let id = if route.path.contains("/findings/") { finding.to_string() } else { sample.clone() };
         let path = route.path.replace("{id}", &id);
         let path = match path.as_str() {

@@ -1,10 +1,10 @@
-//! Every route in `ROUTES`, for every role, on a dashboard with data behind every page: a role the
+//! Every route in `route_table()`, for every role, on a dashboard with data behind every page: a role the
 //! table admits is served (GET pages answer 200 with real ids; forms are judged on their content,
 //! never refused for the role), and every other role gets 403, for reads and for form posts alike.
 
 use axum::http::StatusCode;
 use dashboard::auth::accounts::Role;
-use dashboard::web::ROUTES;
+use dashboard::web::route_table;
 
 use crate::findings::{draw_sample, raise, rig, PASSWORD};
 use crate::web::{get, post, sign_in};
@@ -52,7 +52,7 @@ async fn every_route_serves_the_roles_it_admits_and_refuses_the_others() {
         let (session, _) = sign_in(&rig.app, name, PASSWORD).await;
         let csrf = get(&rig.app, "/", &session).await.csrf();
         // Signing out is everyone's and ends the session the walk uses; the sign-in tests cover it.
-        for route in ROUTES.iter().filter(|r| r.path != "/logout") {
+        for route in route_table().iter().filter(|r| r.path != "/logout") {
             let path = id_for(route.path);
             let admitted = route.roles.contains(&role);
             let reply = if route.method == "GET" {
@@ -75,5 +75,5 @@ async fn every_route_serves_the_roles_it_admits_and_refuses_the_others() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 4 * (ROUTES.len() - 1), "every route but sign-out, for every role");
+    assert_eq!(checked, 4 * (route_table().len() - 1), "every route but sign-out, for every role");
 }

@@ -3,7 +3,7 @@ use axum::http::{header, Request, StatusCode};
 use axum::Router;
 use dashboard::auth::accounts::{Accounts, Role};
 use dashboard::state::{DashboardState, WebConfig};
-use dashboard::web::{router, ROUTES};
+use dashboard::web::{route_table, router};
 use dashboard::RunningParts;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
@@ -252,7 +252,7 @@ async fn a_disabled_account_loses_its_session() {
 #[tokio::test]
 async fn nothing_but_sign_in_is_served_before_signing_in() {
     let rig = rig().await;
-    for route in ROUTES {
+    for route in route_table() {
         let request = Request::builder()
             .method(route.method)
             .uri(route.path)
