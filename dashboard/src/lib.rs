@@ -1,12 +1,11 @@
-//! Dashboard: pathway health, SLO error budgets and burn-rate alerts behind a login.
+//! The dashboard, the web side only: who is asking (`auth`: accounts, sessions, throttling, API
+//! tokens, sign-in, OpenID Connect), the pages (`pages`), the JSON API (`api`), what both show alike
+//! (`view`), the route table and router (`web`), the one error type (`error`) and the state they
+//! share (`state`). What it shows is worked out by the `engine` crate.
 //!
-//! Built so far (issue 4, in progress): local accounts with roles (`accounts`), sessions
-//! (`sessions`), sign-in throttling (`throttle`) and the signed-in web shell (`web`): sign-in and
-//! sign-out, password change, an overview saying what runs, and the admin's account list. It never
-//! serves telemetry or audit data to anyone not signed in with a role allowed to see it, and it
-//! never writes telemetry. OpenID Connect single sign-on (NHS CIS2 or another provider) is in
-//! `oidc` (provider client), `oidc_token` (ID-token checks) and `oidc_web` (routes).
-//! Scripts reach the JSON API (`api`) with personal API tokens (`api_tokens`), never the pages.
+//! It never serves telemetry or audit data to anyone not signed in with a role the route admits,
+//! never writes telemetry, and records what auditors do with audit data (`audit_trail`) before
+//! showing it. Scripts reach the JSON API with personal API tokens, never the pages.
 
 pub mod api;
 pub mod audit_trail;

@@ -1,6 +1,6 @@
 //! The record of assurance over time: every state each control's evidence was in (as intervals),
 //! and every verification of the audit chain. Reports over a period are built from these; the
-//! live checks themselves live with whoever can make them (the dashboard), never here.
+//! live checks themselves live with whoever can make them (the engine's evidence monitor), never here.
 
 use serde::{Deserialize, Serialize};
 use sqlx::{AssertSqlSafe, Row};

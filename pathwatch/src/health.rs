@@ -1,7 +1,7 @@
 //! This process's health, gathered from what the binary owns (the supervisor's loops, the spool, the
 //! store, the hazard log's chain verifications) and served three ways: `/healthz` (cheap: the
 //! process answers and no loop ingest depends on keeps failing) and `/readyz` (200 or 503, with
-//! counts only) on the collector's and the dashboard's listeners, open to anyone, and the whole
+//! counts only) on every role's listener, open to anyone, and the whole
 //! report to admins and on-call on the dashboard's `/admin/health` and `/api/v1/health`.
 //!
 //! The open endpoints say nothing an outsider could use (no error text, no chain detail), and

@@ -1,5 +1,5 @@
-//! What a report is made from, gathered beforehand by whoever can read the sources (the dashboard
-//! for `pathwatch up`, the binary for `pathwatch report`). A report is a pure function of these
+//! What a report is made from, gathered beforehand by whoever can read the sources (the engine's
+//! `report_inputs`, for the dashboard's Reports page, scheduled delivery and `pathwatch report`). A report is a pure function of these
 //! inputs: gathering reads the clock and the stores, building never does.
 
 use std::collections::BTreeMap;

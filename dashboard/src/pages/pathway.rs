@@ -184,9 +184,7 @@ pub fn step_rows(spans: &[Span], flow: &str) -> Vec<StepRow> {
                 failed: failed.len() as u64,
                 p50_ms: exact_quantile(&durations, 0.5).map(|ns| ns as f64 / 1e6),
                 p95_ms: exact_quantile(&durations, 0.95).map(|ns| ns as f64 / 1e6),
-                classes: tally(
-                    failed.iter().map(|s| attribute(s, "pathwatch.canary.error_class").unwrap_or("unclassified")),
-                ),
+                classes: tally(failed.iter().map(|s| attribute(s, attr::ERROR_CLASS).unwrap_or("unclassified"))),
             }
         })
         .collect()
