@@ -14,7 +14,6 @@ use std::time::Duration;
 use audit_store::clickhouse_rowbinary as rowbinary;
 use audit_store::{
     open_pool, sequencer, AuditEvent, ClickHouseStore, IngestBatch, IngestReceipt, StoreError, StoredAuditEvent,
-    TelemetryStore,
 };
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{AssertSqlSafe, SqlSafeStr, SqlitePool};
@@ -22,6 +21,7 @@ use tokio::sync::Notify;
 
 use crate::metrics::Metrics;
 use crate::writer::CommitError;
+use audit_store::AuditLog;
 
 /// One row per accepted batch: its spans already in ClickHouse's RowBinary (so draining is a copy of
 /// bytes) and its chained audit events as JSON (few, and read back only here).

@@ -3,12 +3,13 @@
 //! failing, stale (not verified within its freshness window) or unknown (nothing to check it
 //! against yet). A hazard with failing or stale evidence is flagged.
 
-use audit_store::{SpanStatus, TelemetryStore, TracesQuery, NANOS_PER_SEC};
+use audit_store::{SpanStatus, TracesQuery, NANOS_PER_SEC};
 use hazard_log::{Evidence, Hazard};
 use serde::Serialize;
 
 use crate::pathways::{attribute, passed, status_of, status_text};
 use crate::Sources;
+use audit_store::SpanStore;
 use domain::canary::{attr, run_span_name, SERVICE as CANARY_SERVICE};
 use domain::uk_time::format_ns;
 

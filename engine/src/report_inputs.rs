@@ -3,7 +3,7 @@
 //! runs, SLO events and audit counts from the telemetry store. The report itself (the `reports`
 //! crate) is then a pure function of this.
 
-use audit_store::{RollupsQuery, SpanSelection, TelemetryStore};
+use audit_store::{RollupsQuery, SpanSelection};
 use hazard_log::HazardLog;
 use reports::inputs::{AuditRecord, CanaryRecord, HazardChangeRecord, HazardRecord, SignOffRecord, SloRecord};
 use reports::{Period, ReportInputs, SystemDescription};
@@ -12,6 +12,8 @@ use crate::pathways::PathwayConfig;
 use crate::slo::{SliKind, SloConfig};
 use crate::slo_eval::SloEvents;
 use crate::Sources;
+use audit_store::AuditLog;
+use audit_store::SpanStore;
 use domain::canary::{run_span_name, SERVICE as CANARY_SERVICE};
 
 /// Why a report's inputs could not be gathered: which database failed.

@@ -8,10 +8,11 @@ use anyhow::Context;
 use audit_review::evaluation::{score, Evaluation};
 use audit_review::scenario::{Scenario, ScenarioConfig};
 use audit_review::{evaluate, ReviewStore, RulesConfig, Scanner};
-use audit_store::{AnyStore, ClickHouseConfig, ClickHouseStore, SqliteStore, TelemetryStore};
+use audit_store::{AnyStore, ClickHouseConfig, ClickHouseStore, SqliteStore};
 
 use crate::config::Config;
 use crate::serve::{open_store, Open};
+use audit_store::AccessMonitoring;
 
 #[derive(clap::Args)]
 pub struct ScanArgs {

@@ -10,9 +10,10 @@
 use std::time::Instant;
 
 use anyhow::Context;
+use audit_store::SpanStore;
 use audit_store::{
-    AnyStore, ClickHouseConfig, ClickHouseStore, Span, SpanKind, SpanStatus, SqliteStore, TelemetryStore,
-    WireCompression, NANOS_PER_SEC,
+    AnyStore, ClickHouseConfig, ClickHouseStore, Span, SpanKind, SpanStatus, SqliteStore, WireCompression,
+    NANOS_PER_SEC,
 };
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};

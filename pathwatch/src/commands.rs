@@ -4,10 +4,11 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use audit_store::{chain, AuditFilter, TelemetryStore};
+use audit_store::{chain, AuditFilter};
 
 use crate::config::Config;
 use crate::serve::{open_store, Open};
+use audit_store::AuditLog;
 
 #[derive(clap::Args)]
 pub struct AuditSearch {

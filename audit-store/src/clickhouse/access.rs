@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ClickHouseStore;
 use crate::access::*;
+use crate::AccessMonitoring;
 use crate::StoreError;
 
 const D: Dialect = Dialect::ClickHouse;
@@ -341,7 +342,19 @@ impl ClickHouseStore {
         Ok(())
     }
 
-    pub(super) async fn ch_replace_staff(&self, staff: &[StaffMember]) -> Result<(), StoreError> {
+    pub(super) async fn ch_arrivals_after(&self, after_seq: u64) -> Result<Option<Arrivals>, StoreError> {
+        let r: ArrivalsRow = self.client.query_raw(&arrivals_after(after_seq)).fetch_one().await?;
+        Ok((r.events > 0).then_some(Arrivals {
+            events: r.events,
+            last_seq: r.last_seq,
+            earliest_occurred_ns: r.earliest,
+            latest_occurred_ns: r.latest,
+        }))
+    }
+}
+
+impl AccessMonitoring for ClickHouseStore {
+    async fn replace_staff_directory(&self, staff: &[StaffMember]) -> Result<(), StoreError> {
         let version = self.next_version("staff_directory").await?;
         if !staff.is_empty() {
             let mut insert = self.client.insert::<StaffRow>("staff_directory").await?;
@@ -361,7 +374,7 @@ impl ClickHouseStore {
         self.drop_versions_before("staff_directory", version).await
     }
 
-    pub(super) async fn ch_replace_patients(&self, patients: &[PatientRecord]) -> Result<(), StoreError> {
+    async fn replace_patient_index(&self, patients: &[PatientRecord]) -> Result<(), StoreError> {
         let version = self.next_version("patient_index").await?;
         if !patients.is_empty() {
             let mut insert = self.client.insert::<PatientRow>("patient_index").await?;
@@ -383,7 +396,7 @@ impl ClickHouseStore {
         self.drop_versions_before("patient_index", version).await
     }
 
-    pub(super) async fn ch_add_relationships(&self, relationships: &[CareRelationship]) -> Result<(), StoreError> {
+    async fn add_care_relationships(&self, relationships: &[CareRelationship]) -> Result<(), StoreError> {
         if relationships.is_empty() {
             return Ok(());
         }
@@ -403,7 +416,7 @@ impl ClickHouseStore {
         Ok(())
     }
 
-    pub(super) async fn ch_user_activity(&self, q: &ActivityQuery) -> Result<Vec<UserActivity>, StoreError> {
+    async fn user_activity(&self, q: &ActivityQuery) -> Result<Vec<UserActivity>, StoreError> {
         let rows: Vec<ActivityRow> = self.client.query_raw(&user_activity(q)).fetch_all().await?;
         Ok(rows
             .into_iter()
@@ -427,7 +440,7 @@ impl ClickHouseStore {
             .collect())
     }
 
-    pub(super) async fn ch_hour_profiles(
+    async fn hour_profiles(
         &self,
         from_ns: u64,
         to_ns: u64,
@@ -440,7 +453,7 @@ impl ClickHouseStore {
             .collect())
     }
 
-    pub(super) async fn ch_patient_access(&self, q: &PatientAccessQuery) -> Result<Vec<PatientAccess>, StoreError> {
+    async fn patient_access(&self, q: &PatientAccessQuery) -> Result<Vec<PatientAccess>, StoreError> {
         let rows: Vec<AccessRow> = self.client.query_raw(&patient_access(q)).fetch_all().await?;
         Ok(rows
             .into_iter()
@@ -465,14 +478,11 @@ impl ClickHouseStore {
             .collect())
     }
 
-    pub(super) async fn ch_sample_events(
-        &self,
-        q: &SampleQuery,
-    ) -> Result<Vec<crate::model::StoredAuditEvent>, StoreError> {
+    async fn sample_events(&self, q: &SampleQuery) -> Result<Vec<crate::model::StoredAuditEvent>, StoreError> {
         self.audit(&sample_events(q)).await
     }
 
-    pub(super) async fn ch_sample_users(&self, q: &SampleQuery) -> Result<Vec<SampledUser>, StoreError> {
+    async fn sample_users(&self, q: &SampleQuery) -> Result<Vec<SampledUser>, StoreError> {
         let rows: Vec<SampledUserRow> = self.client.query_raw(&sample_users(q)).fetch_all().await?;
         Ok(rows
             .into_iter()
@@ -486,21 +496,11 @@ impl ClickHouseStore {
             .collect())
     }
 
-    pub(super) async fn ch_stratum_counts(&self, from_ns: u64, to_ns: u64) -> Result<Vec<StratumCount>, StoreError> {
+    async fn stratum_counts(&self, from_ns: u64, to_ns: u64) -> Result<Vec<StratumCount>, StoreError> {
         let rows: Vec<StratumRow> = self.client.query_raw(&stratum_counts(from_ns, to_ns)).fetch_all().await?;
         Ok(rows
             .into_iter()
             .map(|r| StratumCount { organisation: r.organisation, role: r.role, action: r.action, events: r.events })
             .collect())
-    }
-
-    pub(super) async fn ch_arrivals_after(&self, after_seq: u64) -> Result<Option<Arrivals>, StoreError> {
-        let r: ArrivalsRow = self.client.query_raw(&arrivals_after(after_seq)).fetch_one().await?;
-        Ok((r.events > 0).then_some(Arrivals {
-            events: r.events,
-            last_seq: r.last_seq,
-            earliest_occurred_ns: r.earliest,
-            latest_occurred_ns: r.latest,
-        }))
     }
 }

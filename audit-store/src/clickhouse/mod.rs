@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::access::*;
 use crate::model::*;
 
-use crate::{StoreError, TelemetryStore};
+use crate::{AuditLog, SpanStore, StoreError, TelemetryStore};
 
 pub mod access;
 pub mod rowbinary;
@@ -242,27 +242,11 @@ fn quote(s: &str) -> String {
     out
 }
 
-impl TelemetryStore for ClickHouseStore {
+impl SpanStore for ClickHouseStore {
     async fn insert_spans(&self, spans: &[Span]) -> Result<(), StoreError> {
         let mut rows = Vec::with_capacity(spans.len() * 512);
         rowbinary::encode_spans(spans, &mut rows);
         self.insert_span_rowbinary(rows).await
-    }
-
-    async fn insert_audit_events(&self, events: &[StoredAuditEvent]) -> Result<(), StoreError> {
-        if events.is_empty() {
-            return Ok(());
-        }
-        let mut insert = self
-            .client
-            .insert::<AuditRow>("audit_events")
-            .await?
-            .with_timeouts(Some(INSERT_TIMEOUT), Some(INSERT_TIMEOUT));
-        for event in events {
-            insert.write(&AuditRow::from(event)).await?;
-        }
-        insert.end().await?;
-        Ok(())
     }
 
     async fn trace(&self, trace_id: &str) -> Result<Vec<Span>, StoreError> {
@@ -275,32 +259,33 @@ impl TelemetryStore for ClickHouseStore {
         self.spans(&sql::spans_by_correlation_id(correlation_id)).await
     }
 
+    async fn latency_buckets(&self, query: &BucketQuery) -> Result<Vec<LatencyBucket>, StoreError> {
+        if query.bucket_secs == 0 {
+            return Err(StoreError::Invalid("bucket width must be at least one second".into()));
+        }
+        let sql = sql::latency_buckets(query);
+        let rows: Vec<BucketRow> = self.client.query_raw(&sql).fetch_all().await?;
+        rows.into_iter()
+            .map(|r| {
+                let q = |i: usize| {
+                    r.q.get(i)
+                        .copied()
+                        .ok_or_else(|| StoreError::Corrupt("quantilesExact returned too few values".into()))
+                };
+                Ok(LatencyBucket {
+                    start_ns: r.bucket,
+                    count: r.n,
+                    errors: r.errors,
+                    p50_ns: q(0)?,
+                    p95_ns: q(1)?,
+                    p99_ns: q(2)?,
+                })
+            })
+            .collect()
+    }
+
     async fn recent_spans(&self, query: &RecentQuery) -> Result<Vec<Span>, StoreError> {
         self.spans(&sql::recent_spans(query)).await
-    }
-
-    async fn spans_in_traces(&self, query: &TracesQuery) -> Result<Vec<Span>, StoreError> {
-        let mut spans = Vec::new();
-        for chunk in query.trace_ids.chunks(1_000) {
-            spans.extend(self.spans(&sql::spans_in_traces(query, chunk)).await?);
-        }
-        spans.sort_by(|a, b| (a.start_ns, &a.span_id).cmp(&(b.start_ns, &b.span_id)));
-        Ok(spans)
-    }
-
-    async fn span_rollup(&self, query: &RollupQuery) -> Result<Vec<RollupBucket>, StoreError> {
-        // One selection of the many-selection query: one SQL statement to keep right, not two.
-        let many = RollupsQuery {
-            selections: vec![SpanSelection {
-                service_name: query.service_name.clone(),
-                span_name: query.span_name.clone(),
-            }],
-            from_ns: query.from_ns,
-            to_ns: query.to_ns,
-            bucket_secs: query.bucket_secs,
-            histogram: query.histogram,
-        };
-        Ok(self.span_rollups(&many).await?.pop().unwrap_or_default())
     }
 
     async fn span_rollups(&self, query: &RollupsQuery) -> Result<Vec<Vec<RollupBucket>>, StoreError> {
@@ -358,29 +343,46 @@ impl TelemetryStore for ClickHouseStore {
         Ok(out)
     }
 
-    async fn latency_buckets(&self, query: &BucketQuery) -> Result<Vec<LatencyBucket>, StoreError> {
-        if query.bucket_secs == 0 {
-            return Err(StoreError::Invalid("bucket width must be at least one second".into()));
+    async fn spans_in_traces(&self, query: &TracesQuery) -> Result<Vec<Span>, StoreError> {
+        let mut spans = Vec::new();
+        for chunk in query.trace_ids.chunks(1_000) {
+            spans.extend(self.spans(&sql::spans_in_traces(query, chunk)).await?);
         }
-        let sql = sql::latency_buckets(query);
-        let rows: Vec<BucketRow> = self.client.query_raw(&sql).fetch_all().await?;
-        rows.into_iter()
-            .map(|r| {
-                let q = |i: usize| {
-                    r.q.get(i)
-                        .copied()
-                        .ok_or_else(|| StoreError::Corrupt("quantilesExact returned too few values".into()))
-                };
-                Ok(LatencyBucket {
-                    start_ns: r.bucket,
-                    count: r.n,
-                    errors: r.errors,
-                    p50_ns: q(0)?,
-                    p95_ns: q(1)?,
-                    p99_ns: q(2)?,
-                })
-            })
-            .collect()
+        spans.sort_by(|a, b| (a.start_ns, &a.span_id).cmp(&(b.start_ns, &b.span_id)));
+        Ok(spans)
+    }
+
+    async fn span_rollup(&self, query: &RollupQuery) -> Result<Vec<RollupBucket>, StoreError> {
+        // One selection of the many-selection query: one SQL statement to keep right, not two.
+        let many = RollupsQuery {
+            selections: vec![SpanSelection {
+                service_name: query.service_name.clone(),
+                span_name: query.span_name.clone(),
+            }],
+            from_ns: query.from_ns,
+            to_ns: query.to_ns,
+            bucket_secs: query.bucket_secs,
+            histogram: query.histogram,
+        };
+        Ok(self.span_rollups(&many).await?.pop().unwrap_or_default())
+    }
+}
+
+impl AuditLog for ClickHouseStore {
+    async fn insert_audit_events(&self, events: &[StoredAuditEvent]) -> Result<(), StoreError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let mut insert = self
+            .client
+            .insert::<AuditRow>("audit_events")
+            .await?
+            .with_timeouts(Some(INSERT_TIMEOUT), Some(INSERT_TIMEOUT));
+        for event in events {
+            insert.write(&AuditRow::from(event)).await?;
+        }
+        insert.end().await?;
+        Ok(())
     }
 
     async fn audit_events(&self, filter: &AuditFilter) -> Result<Vec<StoredAuditEvent>, StoreError> {
@@ -433,42 +435,12 @@ impl TelemetryStore for ClickHouseStore {
         Ok(base.map(|b| ChainLink { seq: b.seq, hash: b.hash }))
     }
 
-    async fn replace_staff_directory(&self, staff: &[StaffMember]) -> Result<(), StoreError> {
-        self.ch_replace_staff(staff).await
-    }
-    async fn replace_patient_index(&self, patients: &[PatientRecord]) -> Result<(), StoreError> {
-        self.ch_replace_patients(patients).await
-    }
-    async fn add_care_relationships(&self, relationships: &[CareRelationship]) -> Result<(), StoreError> {
-        self.ch_add_relationships(relationships).await
-    }
-    async fn user_activity(&self, query: &ActivityQuery) -> Result<Vec<UserActivity>, StoreError> {
-        self.ch_user_activity(query).await
-    }
-    async fn hour_profiles(
-        &self,
-        from_ns: u64,
-        to_ns: u64,
-        clock: &LocalClock,
-    ) -> Result<Vec<HourProfile>, StoreError> {
-        self.ch_hour_profiles(from_ns, to_ns, clock).await
-    }
-    async fn patient_access(&self, query: &PatientAccessQuery) -> Result<Vec<PatientAccess>, StoreError> {
-        self.ch_patient_access(query).await
-    }
     async fn audit_arrivals_after(&self, after_seq: u64) -> Result<Option<Arrivals>, StoreError> {
         self.ch_arrivals_after(after_seq).await
     }
-    async fn sample_events(&self, query: &SampleQuery) -> Result<Vec<StoredAuditEvent>, StoreError> {
-        self.ch_sample_events(query).await
-    }
-    async fn sample_users(&self, query: &SampleQuery) -> Result<Vec<SampledUser>, StoreError> {
-        self.ch_sample_users(query).await
-    }
-    async fn stratum_counts(&self, from_ns: u64, to_ns: u64) -> Result<Vec<StratumCount>, StoreError> {
-        self.ch_stratum_counts(from_ns, to_ns).await
-    }
+}
 
+impl TelemetryStore for ClickHouseStore {
     async fn drop_days_before(&self, kind: DataKind, cutoff_day: i64) -> Result<(), StoreError> {
         let cutoff = time::Date::from_julian_day(2_440_588 + cutoff_day as i32)
             .map_err(|e| StoreError::Invalid(format!("cutoff day {cutoff_day}: {e}")))?;

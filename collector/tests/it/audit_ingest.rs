@@ -1,7 +1,8 @@
-use audit_store::{chain, Action, AuditFilter, TelemetryStore};
+use audit_store::{chain, Action, AuditFilter};
 use serde_json::{json, Value};
 
 use crate::harness::{post, Harness, TOKEN};
+use audit_store::AuditLog;
 
 pub(crate) fn event(id: &str) -> Value {
     json!({

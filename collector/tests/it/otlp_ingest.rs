@@ -1,4 +1,4 @@
-use audit_store::{SpanKind, SpanStatus, TelemetryStore};
+use audit_store::{SpanKind, SpanStatus};
 use axum::body::Body;
 use axum::http::Request;
 use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
@@ -8,6 +8,7 @@ use opentelemetry_proto::tonic::trace::v1::{span, status, ResourceSpans, ScopeSp
 use prost::Message;
 
 use crate::harness::{gzip, post, Harness, TOKEN};
+use audit_store::SpanStore;
 
 const TRACE: [u8; 16] =
     [0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6, 0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, 0x36];

@@ -4,7 +4,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use audit_store::{ClickHouseConfig, ClickHouseStore, IngestBatch, Span, SpanKind, SpanStatus, TelemetryStore};
+use audit_store::SpanStore;
+use audit_store::{ClickHouseConfig, ClickHouseStore, IngestBatch, Span, SpanKind, SpanStatus};
 use collector::metrics::Metrics;
 use collector::spool::{Spool, SpoolBatch};
 

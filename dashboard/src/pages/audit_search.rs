@@ -7,7 +7,7 @@
 //! same search over those events, so IG leads see what each other did.
 
 use askama::Template;
-use audit_store::{Action, AuditFilter, StoredAuditEvent, TelemetryStore};
+use audit_store::{Action, AuditFilter, StoredAuditEvent};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -21,6 +21,7 @@ use crate::auth::peer::PeerIp;
 use crate::error::{render, WebError};
 use crate::state::DashboardState;
 use crate::view::mask_nhs_number;
+use audit_store::AuditLog;
 use domain::uk_time::format_ns;
 
 pub(crate) const LIMIT: u32 = 200;

@@ -7,7 +7,7 @@
 
 use askama::Template;
 use audit_review::{Finding, FindingFilter, ReviewError, ReviewStore, Rule, Severity, Status};
-use audit_store::{AuditFilter, TelemetryStore};
+use audit_store::AuditFilter;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -19,6 +19,7 @@ use crate::auth::peer::PeerIp;
 use crate::error::{render, WebError};
 use crate::state::DashboardState;
 use crate::view::mask_nhs_number;
+use audit_store::AuditLog;
 use domain::uk_time::format_ns;
 
 pub(crate) fn store(state: &DashboardState) -> Result<&ReviewStore, WebError> {

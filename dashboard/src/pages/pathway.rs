@@ -4,7 +4,7 @@
 //! runs, found by trace id (a few hundred at one run a minute); traffic figures only from the roll-up.
 
 use askama::Template;
-use audit_store::{Span, SpanStatus, TelemetryStore, TracesQuery, NANOS_PER_SEC};
+use audit_store::{Span, SpanStatus, TracesQuery, NANOS_PER_SEC};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -16,6 +16,7 @@ use crate::auth::extract::{User, UserView};
 use crate::error::{render, WebError};
 use crate::state::DashboardState;
 use crate::view::pathways::{chart, row, traffic_text, PathwayRow};
+use audit_store::SpanStore;
 use domain::canary::{attr, SERVICE as CANARY_SERVICE};
 use domain::uk_time::format_ns;
 use engine::pathways::{

@@ -5,6 +5,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use audit_store::SpanStore;
 use audit_store::NANOS_PER_SEC;
 use dashboard::auth::accounts::Accounts;
 use engine::alerts::AlertEngine;
@@ -145,7 +146,6 @@ fn failed_runs(flow: &str, first: u64, now: u64) -> Vec<audit_store::Span> {
 
 #[tokio::test]
 async fn a_firing_alert_names_the_pathway_its_status_and_run_book_and_reaches_a_real_smtp_server() {
-    use audit_store::TelemetryStore;
     let smtp = crate::assurance::smtp();
     let marker = format!("pds-availability-{}", std::process::id());
     let dir = tempfile::tempdir().unwrap();

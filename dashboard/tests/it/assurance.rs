@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use audit_store::chain;
-use audit_store::{Action, Actor, AuditEvent, ChainLink, Outcome, StoredAuditEvent, TelemetryStore};
+use audit_store::{Action, Actor, AuditEvent, ChainLink, Outcome, StoredAuditEvent};
 use axum::body::Body;
 use axum::http::{header, Request};
 use dashboard::auth::accounts::{Accounts, Role};
@@ -22,6 +22,8 @@ use tower::ServiceExt;
 
 use crate::hazards::canary_run;
 use crate::web::{get, sign_in};
+use audit_store::AuditLog;
+use audit_store::SpanStore;
 
 const PASSWORD: &str = "correct horse battery";
 const SEC: i64 = 1_000_000_000;

@@ -3,7 +3,7 @@
 //! audit monitor raises findings from new events and e-mails high-severity ones (without the patient).
 
 use audit_review::{FindingFilter, ReviewStore, Status};
-use audit_store::{Action, Actor, AuditEvent, Outcome, PatientRecord, SqliteStore, StaffMember, TelemetryStore};
+use audit_store::{Action, Actor, AuditEvent, Outcome, PatientRecord, SqliteStore, StaffMember};
 use axum::http::StatusCode;
 use dashboard::auth::accounts::{Accounts, Role};
 use dashboard::state::{DashboardState, WebConfig};
@@ -14,6 +14,8 @@ use engine::notify::Mailer;
 
 use crate::assurance::{message_with, smtp};
 use crate::web::{get, post, sign_in};
+use audit_store::AccessMonitoring;
+use audit_store::AuditLog;
 
 pub(crate) const PASSWORD: &str = "correct horse battery";
 pub(crate) const SEC: u64 = 1_000_000_000;

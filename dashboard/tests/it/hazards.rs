@@ -8,6 +8,7 @@ use dashboard::RunningParts;
 use hazard_log::HazardLog;
 
 use crate::web::{get, post, sign_in};
+use audit_store::SpanStore;
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -213,7 +214,6 @@ pub fn canary_run(trace: u64, start_ns: u64, read_fails: bool) -> Vec<audit_stor
 
 #[tokio::test]
 async fn a_canary_fault_makes_a_controls_evidence_fail_and_flags_the_hazard() {
-    use audit_store::TelemetryStore;
     let dir = tempfile::tempdir().unwrap();
     let accounts = Accounts::open(&dir.path().join("dashboard.db")).await.unwrap();
     accounts.create("cso", Role::SafetyOfficer, &[], PASSWORD, false).await.unwrap();

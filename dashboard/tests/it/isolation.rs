@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 
 use crate::findings::{rig, PASSWORD};
 use crate::web::{get, sign_in};
+use audit_store::SpanStore;
 
 /// The assurance packs cover every organisation (incidents, user ids, closing notes): an account
 /// scoped to one organisation is told so and gets no pack.
@@ -62,7 +63,6 @@ async fn a_person_working_for_two_organisations_makes_one_finding_each_with_its_
 /// appears in any page, form answer, API reply or export, counts included.
 #[tokio::test]
 async fn an_ig_lead_of_one_organisation_sees_nothing_of_another_on_any_route() {
-    use audit_store::TelemetryStore;
     use dashboard::auth::accounts::Role;
     use dashboard::web::route_table;
 

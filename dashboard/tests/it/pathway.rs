@@ -1,7 +1,8 @@
 //! A pathway's own page and its JSON: canary steps, recent runs, failures by class, real traffic
 //! (which can set the state on its own), known errors, and organisation scope.
 
-use audit_store::{AnyStore, Span, SpanKind, SpanStatus, SqliteStore, TelemetryStore, NANOS_PER_SEC};
+use audit_store::SpanStore;
+use audit_store::{AnyStore, Span, SpanKind, SpanStatus, SqliteStore, NANOS_PER_SEC};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use dashboard::auth::accounts::{Accounts, Role};

@@ -8,13 +8,13 @@ use dashboard::web::route_table;
 
 use crate::findings::{draw_sample, raise, rig, PASSWORD};
 use crate::web::{get, post, sign_in};
+use audit_store::SpanStore;
 
 #[tokio::test]
 async fn every_route_serves_the_roles_it_admits_and_refuses_the_others() {
     let mut rig = rig().await;
     let finding = raise(&mut rig).await;
     let now = domain::Clock::System.now_ns_i64() as u64;
-    use audit_store::TelemetryStore;
     rig.store.insert_spans(&crate::hazards::canary_run(7, now - 60_000_000_000, false)).await.unwrap();
     let trace = format!("{:032x}", 7);
     // A sample to open, drawn by an IG lead.

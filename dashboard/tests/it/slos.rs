@@ -1,6 +1,7 @@
 //! The SLO page computed from canary runs stored in a real (SQLite) store.
 
-use audit_store::{AnyStore, Span, SpanKind, SpanStatus, SqliteStore, TelemetryStore, NANOS_PER_SEC};
+use audit_store::SpanStore;
+use audit_store::{AnyStore, Span, SpanKind, SpanStatus, SqliteStore, NANOS_PER_SEC};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use dashboard::auth::accounts::{Accounts, Role};

@@ -1,6 +1,7 @@
 //! The trace page: by correlation id or trace id, as a waterfall; bad ids and unknown ids say so.
 
-use audit_store::{AnyStore, Span, SpanKind, SpanStatus, SqliteStore, TelemetryStore};
+use audit_store::SpanStore;
+use audit_store::{AnyStore, Span, SpanKind, SpanStatus, SqliteStore};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use dashboard::auth::accounts::{Accounts, Role};

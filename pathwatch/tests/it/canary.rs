@@ -6,9 +6,8 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use audit_store::TelemetryStore;
-
 use crate::support::{free_port, pathwatch, run, temp_dir};
+use audit_store::SpanStore;
 
 /// A child killed when dropped.
 struct Running(Child);

@@ -1,6 +1,7 @@
 use std::time::Duration;
 
 use crate::support::*;
+use audit_store::SpanStore;
 
 #[test]
 fn invalid_configuration_fails_at_start_up_naming_the_key() {
@@ -152,7 +153,6 @@ async fn the_collector_exports_its_own_spans_when_configured() {
     };
     let started = std::time::Instant::now();
     loop {
-        use audit_store::TelemetryStore;
         let buckets = store.latency_buckets(&query).await.unwrap();
         if buckets.iter().map(|b| b.count).sum::<u64>() >= 1 {
             break;

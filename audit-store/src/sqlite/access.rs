@@ -3,19 +3,20 @@
 
 use sqlx::{AssertSqlSafe, QueryBuilder, Row, Sqlite};
 
+use super::audit::{audit_from_row, AUDIT_COLUMNS};
+use super::SqliteStore;
 use crate::access::*;
 use crate::model::StoredAuditEvent;
 use crate::sequencer::to_i64;
-use crate::sqlite::SqliteStore;
-use crate::sqlite::AUDIT_COLUMNS;
+use crate::AccessMonitoring;
 use crate::StoreError;
 
 const D: Dialect = Dialect::Sqlite;
 /// Rows per multi-row INSERT, under SQLite's bound-parameter limit.
 const ROWS_PER_STATEMENT: usize = 4_000;
 
-fn count(row: &sqlx::sqlite::SqliteRow, i: usize) -> Result<u64, StoreError> {
-    Ok(row.try_get::<i64, _>(i)?.max(0) as u64)
+pub(super) fn count(row: &sqlx::sqlite::SqliteRow, column: &str) -> Result<u64, StoreError> {
+    Ok(row.try_get::<i64, _>(column)?.max(0) as u64)
 }
 
 /// A sample's strata as a window's `PARTITION BY` and the leading `ORDER BY` columns. An empty
@@ -30,8 +31,8 @@ fn strata(q: &SampleQuery, columns: [&str; 3]) -> (String, String) {
     (partition, on.iter().map(|c| format!("{c}, ")).collect())
 }
 
-impl SqliteStore {
-    pub(crate) async fn sqlite_replace_staff(&self, staff: &[StaffMember]) -> Result<(), StoreError> {
+impl AccessMonitoring for SqliteStore {
+    async fn replace_staff_directory(&self, staff: &[StaffMember]) -> Result<(), StoreError> {
         let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query("DELETE FROM staff_directory").execute(&mut *tx).await?;
         for chunk in staff.chunks(ROWS_PER_STATEMENT) {
@@ -50,7 +51,7 @@ impl SqliteStore {
         Ok(())
     }
 
-    pub(crate) async fn sqlite_replace_patients(&self, patients: &[PatientRecord]) -> Result<(), StoreError> {
+    async fn replace_patient_index(&self, patients: &[PatientRecord]) -> Result<(), StoreError> {
         let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query("DELETE FROM patient_index").execute(&mut *tx).await?;
         for chunk in patients.chunks(ROWS_PER_STATEMENT) {
@@ -79,7 +80,7 @@ impl SqliteStore {
         Ok(())
     }
 
-    pub(crate) async fn sqlite_add_relationships(&self, relationships: &[CareRelationship]) -> Result<(), StoreError> {
+    async fn add_care_relationships(&self, relationships: &[CareRelationship]) -> Result<(), StoreError> {
         let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
         for chunk in relationships.chunks(ROWS_PER_STATEMENT / 2) {
             let rows = chunk
@@ -102,7 +103,7 @@ impl SqliteStore {
         Ok(())
     }
 
-    pub(crate) async fn sqlite_user_activity(&self, q: &ActivityQuery) -> Result<Vec<UserActivity>, StoreError> {
+    async fn user_activity(&self, q: &ActivityQuery) -> Result<Vec<UserActivity>, StoreError> {
         let bucket = D.bucket(&q.clock, "occurred_ns", q.bucket_ns, q.bucket_offset_ns);
         let off = D.off_hours(&q.clock, &q.working, "occurred_ns");
         let mut only_off = if q.only_off_hours { format!("AND {off}") } else { String::new() };
@@ -111,10 +112,12 @@ impl SqliteStore {
         }
         let off_count = if q.count_off_hours { format!("sum({off})") } else { "0".to_string() };
         let sql = format!(
-            "SELECT actor_user_id, max(actor_role), actor_org, {bucket} AS bucket, count(*),
-                    count(DISTINCT NULLIF(nhs_number, '')), sum(action = 'export'), sum(action = 'print'),
-                    sum(action = 'search'), sum(action = 'break-glass'), sum(outcome <> 'success'), {off_count},
-                    min(seq), min(occurred_ns), max(occurred_ns)
+            "SELECT actor_user_id, max(actor_role) AS role, actor_org, {bucket} AS bucket, count(*) AS events,
+                    count(DISTINCT NULLIF(nhs_number, '')) AS patients, sum(action = 'export') AS exports,
+                    sum(action = 'print') AS prints, sum(action = 'search') AS searches,
+                    sum(action = 'break-glass') AS break_glass, sum(outcome <> 'success') AS failed,
+                    {off_count} AS off_hours, min(seq) AS first_seq, min(occurred_ns) AS first_ns,
+                    max(occurred_ns) AS last_ns
              FROM audit_events
              WHERE occurred_ns >= ?1 AND occurred_ns < ?2 AND actor_user_id <> '' AND source_system <> '{AUDITOR_SOURCE}' {only_off}
              GROUP BY actor_user_id, actor_org, bucket
@@ -130,27 +133,27 @@ impl SqliteStore {
         rows.iter()
             .map(|r| {
                 Ok(UserActivity {
-                    user_id: r.try_get(0)?,
-                    role: r.try_get(1)?,
-                    organisation: r.try_get(2)?,
-                    bucket: r.try_get(3)?,
-                    events: count(r, 4)?,
-                    patients: count(r, 5)?,
-                    exports: count(r, 6)?,
-                    prints: count(r, 7)?,
-                    searches: count(r, 8)?,
-                    break_glass: count(r, 9)?,
-                    failed: count(r, 10)?,
-                    off_hours: count(r, 11)?,
-                    first_seq: count(r, 12)?,
-                    first_ns: count(r, 13)?,
-                    last_ns: count(r, 14)?,
+                    user_id: r.try_get("actor_user_id")?,
+                    role: r.try_get("role")?,
+                    organisation: r.try_get("actor_org")?,
+                    bucket: r.try_get("bucket")?,
+                    events: count(r, "events")?,
+                    patients: count(r, "patients")?,
+                    exports: count(r, "exports")?,
+                    prints: count(r, "prints")?,
+                    searches: count(r, "searches")?,
+                    break_glass: count(r, "break_glass")?,
+                    failed: count(r, "failed")?,
+                    off_hours: count(r, "off_hours")?,
+                    first_seq: count(r, "first_seq")?,
+                    first_ns: count(r, "first_ns")?,
+                    last_ns: count(r, "last_ns")?,
                 })
             })
             .collect()
     }
 
-    pub(crate) async fn sqlite_hour_profiles(
+    async fn hour_profiles(
         &self,
         from_ns: u64,
         to_ns: u64,
@@ -158,7 +161,7 @@ impl SqliteStore {
     ) -> Result<Vec<HourProfile>, StoreError> {
         let hour = D.local_hour(clock, "occurred_ns");
         let sql = format!(
-            "SELECT actor_user_id, actor_org, {hour} AS hour, count(*) FROM audit_events
+            "SELECT actor_user_id, actor_org, {hour} AS hour, count(*) AS events FROM audit_events
              WHERE occurred_ns >= ?1 AND occurred_ns < ?2 AND actor_user_id <> '' AND source_system <> '{AUDITOR_SOURCE}'
              GROUP BY actor_user_id, actor_org, hour ORDER BY actor_user_id, actor_org, hour"
         );
@@ -167,16 +170,16 @@ impl SqliteStore {
         rows.iter()
             .map(|r| {
                 Ok(HourProfile {
-                    user_id: r.try_get(0)?,
-                    organisation: r.try_get(1)?,
-                    hour: r.try_get::<i64, _>(2)? as u8,
-                    events: count(r, 3)?,
+                    user_id: r.try_get("actor_user_id")?,
+                    organisation: r.try_get("actor_org")?,
+                    hour: r.try_get::<i64, _>("hour")? as u8,
+                    events: count(r, "events")?,
                 })
             })
             .collect()
     }
 
-    pub(crate) async fn sqlite_patient_access(&self, q: &PatientAccessQuery) -> Result<Vec<PatientAccess>, StoreError> {
+    async fn patient_access(&self, q: &PatientAccessQuery) -> Result<Vec<PatientAccess>, StoreError> {
         let day = D.shifted_day(&q.clock, "occurred_ns", q.day_starts_hour);
         // Grouped first, so each (user, patient, day) is explained once rather than each event.
         let sql = format!(
@@ -211,33 +214,34 @@ impl SqliteStore {
             .bind(to_i64(q.to_ns)?)
             .fetch_all(self.pool())
             .await?;
-        let flag =
-            |r: &sqlx::sqlite::SqliteRow, i: usize| -> Result<bool, StoreError> { Ok(r.try_get::<i64, _>(i)? != 0) };
+        let flag = |r: &sqlx::sqlite::SqliteRow, column: &str| -> Result<bool, StoreError> {
+            Ok(r.try_get::<i64, _>(column)? != 0)
+        };
         rows.iter()
             .map(|r| {
                 Ok(PatientAccess {
-                    user_id: r.try_get(0)?,
-                    role: r.try_get(1)?,
-                    organisation: r.try_get(2)?,
-                    nhs_number: r.try_get(3)?,
-                    day: r.try_get(4)?,
-                    events: count(r, 5)?,
-                    first_ns: count(r, 6)?,
-                    last_ns: count(r, 7)?,
-                    first_seq: count(r, 8)?,
-                    explained: flag(r, 9)?,
-                    self_access: flag(r, 10)?,
-                    same_surname: flag(r, 11)?,
-                    same_address: flag(r, 12)?,
-                    vip: flag(r, 13)?,
-                    restricted: flag(r, 14)?,
-                    deceased: flag(r, 15)?,
+                    user_id: r.try_get("user_id")?,
+                    role: r.try_get("role")?,
+                    organisation: r.try_get("org")?,
+                    nhs_number: r.try_get("nhs_number")?,
+                    day: r.try_get("day")?,
+                    events: count(r, "events")?,
+                    first_ns: count(r, "first_ns")?,
+                    last_ns: count(r, "last_ns")?,
+                    first_seq: count(r, "first_seq")?,
+                    explained: flag(r, "explained")?,
+                    self_access: flag(r, "self_access")?,
+                    same_surname: flag(r, "same_surname")?,
+                    same_address: flag(r, "same_address")?,
+                    vip: flag(r, "vip")?,
+                    restricted: flag(r, "restricted")?,
+                    deceased: flag(r, "deceased")?,
                 })
             })
             .collect()
     }
 
-    pub(crate) async fn sqlite_sample_events(&self, q: &SampleQuery) -> Result<Vec<StoredAuditEvent>, StoreError> {
+    async fn sample_events(&self, q: &SampleQuery) -> Result<Vec<StoredAuditEvent>, StoreError> {
         let (partition, order) = strata(q, ["actor_org", "actor_role", "action"]);
         let key = D.sample_key(q.seed, "seq");
         let sql = format!(
@@ -253,10 +257,10 @@ impl SqliteStore {
             .bind(i64::from(q.per_stratum))
             .fetch_all(self.pool())
             .await?;
-        rows.iter().map(crate::sqlite::audit_from_row).collect()
+        rows.iter().map(audit_from_row).collect()
     }
 
-    pub(crate) async fn sqlite_sample_users(&self, q: &SampleQuery) -> Result<Vec<SampledUser>, StoreError> {
+    async fn sample_users(&self, q: &SampleQuery) -> Result<Vec<SampledUser>, StoreError> {
         let (partition, order) = strata(q, ["org", "role", ""]);
         let key = D.sample_key(q.seed, "first_seq");
         let sql = format!(
@@ -280,23 +284,19 @@ impl SqliteStore {
         rows.iter()
             .map(|r| {
                 Ok(SampledUser {
-                    user_id: r.try_get(0)?,
-                    role: r.try_get(1)?,
-                    organisation: r.try_get(2)?,
-                    events: count(r, 3)?,
-                    first_seq: count(r, 4)?,
+                    user_id: r.try_get("user_id")?,
+                    role: r.try_get("role")?,
+                    organisation: r.try_get("org")?,
+                    events: count(r, "events")?,
+                    first_seq: count(r, "first_seq")?,
                 })
             })
             .collect()
     }
 
-    pub(crate) async fn sqlite_stratum_counts(
-        &self,
-        from_ns: u64,
-        to_ns: u64,
-    ) -> Result<Vec<StratumCount>, StoreError> {
+    async fn stratum_counts(&self, from_ns: u64, to_ns: u64) -> Result<Vec<StratumCount>, StoreError> {
         let sql = format!(
-            "SELECT actor_org, actor_role, action, count(*) FROM audit_events
+            "SELECT actor_org, actor_role, action, count(*) AS events FROM audit_events
              WHERE occurred_ns >= ?1 AND occurred_ns < ?2 AND source_system <> '{AUDITOR_SOURCE}'
              GROUP BY actor_org, actor_role, action ORDER BY actor_org, actor_role, action"
         );
@@ -305,31 +305,12 @@ impl SqliteStore {
         rows.iter()
             .map(|r| {
                 Ok(StratumCount {
-                    organisation: r.try_get(0)?,
-                    role: r.try_get(1)?,
-                    action: r.try_get(2)?,
-                    events: count(r, 3)?,
+                    organisation: r.try_get("actor_org")?,
+                    role: r.try_get("actor_role")?,
+                    action: r.try_get("action")?,
+                    events: count(r, "events")?,
                 })
             })
             .collect()
-    }
-
-    pub(crate) async fn sqlite_arrivals_after(&self, after_seq: u64) -> Result<Option<Arrivals>, StoreError> {
-        let row = sqlx::query(
-            "SELECT count(*), max(seq), min(occurred_ns), max(occurred_ns) FROM audit_events WHERE seq > ?1",
-        )
-        .bind(to_i64(after_seq)?)
-        .fetch_one(self.pool())
-        .await?;
-        let events = count(&row, 0)?;
-        if events == 0 {
-            return Ok(None);
-        }
-        Ok(Some(Arrivals {
-            events,
-            last_seq: count(&row, 1)?,
-            earliest_occurred_ns: count(&row, 2)?,
-            latest_occurred_ns: count(&row, 3)?,
-        }))
     }
 }

@@ -13,7 +13,7 @@ pub(crate) fn store_migrator() -> Migrator {
             1,
             "init".into(),
             MigrationType::Simple,
-            AssertSqlSafe(include_str!("../migrations/sqlite/0001_init.sql")).into_sql_str(),
+            AssertSqlSafe(include_str!("../../migrations/sqlite/0001_init.sql")).into_sql_str(),
             false,
         ),
         Migration::new(
@@ -27,14 +27,14 @@ pub(crate) fn store_migrator() -> Migrator {
             3,
             "span minutes".into(),
             MigrationType::Simple,
-            AssertSqlSafe(include_str!("../migrations/sqlite/0003_span_minutes.sql")).into_sql_str(),
+            AssertSqlSafe(include_str!("../../migrations/sqlite/0003_span_minutes.sql")).into_sql_str(),
             false,
         ),
         Migration::new(
             4,
             "access context".into(),
             MigrationType::Simple,
-            AssertSqlSafe(include_str!("../migrations/sqlite/0004_access.sql")).into_sql_str(),
+            AssertSqlSafe(include_str!("../../migrations/sqlite/0004_access.sql")).into_sql_str(),
             false,
         ),
         Migration::new(
@@ -48,7 +48,7 @@ pub(crate) fn store_migrator() -> Migrator {
             6,
             "event ids per source".into(),
             MigrationType::Simple,
-            AssertSqlSafe(include_str!("../migrations/sqlite/0006_event_ids_per_source.sql")).into_sql_str(),
+            AssertSqlSafe(include_str!("../../migrations/sqlite/0006_event_ids_per_source.sql")).into_sql_str(),
             false,
         ),
         Migration::new(
