@@ -11,8 +11,8 @@ use std::collections::HashMap;
 use std::io::Read;
 
 use audit_store::{CareRelationship, PatientRecord, StaffMember};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use domain::NhsNumber;
-use time::format_description::well_known::Rfc3339;
 
 /// A CSV row as a map from header to value, with the line it came from.
 type Line = (u64, HashMap<String, String>);
@@ -68,11 +68,21 @@ fn flag(what: &str, line: u64, column: &str, text: &str) -> Result<bool, String>
 /// (files, the command line, the search form). None when it is neither, or before 1970.
 pub fn parse_instant(text: &str) -> Option<u64> {
     let text = text.trim();
-    let parsed = time::OffsetDateTime::parse(text, &Rfc3339).or_else(|_| {
-        time::Date::parse(text, time::macros::format_description!("[year]-[month]-[day]"))
-            .map(|d| d.midnight().assume_utc())
+    let parsed = DateTime::parse_from_rfc3339(text).map(|t| t.to_utc()).ok().or_else(|| {
+        // chrono's `%Y-%m-%d` also takes `2026-1-5`, short years and spaces: only the strict shape (an
+        // optional sign, then 4, 2 and 2 digits) is a date here.
+        let digits = text.strip_prefix(['+', '-']).unwrap_or(text);
+        let strict = digits.len() == 10
+            && digits.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
+        if !strict {
+            return None;
+        }
+        NaiveDate::parse_from_str(text, "%Y-%m-%d").ok().map(|d| d.and_time(NaiveTime::MIN).and_utc())
     });
-    parsed.ok().and_then(|t| u64::try_from(t.unix_timestamp_nanos()).ok())
+    // Through i128: times from 2262 to 2554 fit u64 ns but not i64.
+    parsed.and_then(|t: DateTime<Utc>| {
+        u64::try_from(i128::from(t.timestamp()) * 1_000_000_000 + i128::from(t.timestamp_subsec_nanos())).ok()
+    })
 }
 
 fn instant(what: &str, line: u64, column: &str, text: &str) -> Result<Option<u64>, String> {

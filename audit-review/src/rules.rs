@@ -204,11 +204,8 @@ impl Context<'_> {
 
 /// "Tue 10 Nov 2026" for a local-nanosecond time.
 pub fn local_date(local_ns: i64) -> String {
-    let format = time::macros::format_description!("[weekday repr:short] [day padding:none] [month repr:short] [year]");
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(local_ns))
-        .ok()
-        .and_then(|t| t.format(&format).ok())
-        .unwrap_or_else(|| "an unknown day".into())
+    // Every i64 of ns is a representable day (1677 to 2262), so there is no failure to answer.
+    chrono::DateTime::from_timestamp_nanos(local_ns).format("%a %-d %b %Y").to_string()
 }
 
 fn hour_range(from_hour: i64, to_hour: i64) -> String {

@@ -7,6 +7,7 @@
 //! the same data give the same items. Exports mask NHS numbers to their last four digits.
 
 use audit_store::{SampleQuery, TelemetryStore};
+use chrono::Datelike;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
@@ -112,11 +113,11 @@ pub struct StratumCoverage {
 /// ("2026/27").
 pub fn dspt_year(t_ns: u64) -> (u64, u64, String) {
     let secs = (t_ns / 1_000_000_000) as i64;
-    let date = time::OffsetDateTime::from_unix_timestamp(secs).map(|t| t.date()).unwrap_or(time::Date::MIN);
-    let start_year = if u8::from(date.month()) >= 7 { date.year() } else { date.year() - 1 };
+    let date = chrono::DateTime::from_timestamp(secs, 0).map(|t| t.date_naive()).unwrap_or(chrono::NaiveDate::MIN);
+    let start_year = if date.month() >= 7 { date.year() } else { date.year() - 1 };
     let at = |y: i32| {
-        time::Date::from_calendar_date(y, time::Month::July, 1)
-            .map(|d| d.midnight().assume_utc().unix_timestamp().max(0) as u64 * 1_000_000_000)
+        chrono::NaiveDate::from_ymd_opt(y, 7, 1)
+            .map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc().timestamp().max(0) as u64 * 1_000_000_000)
             .unwrap_or(0)
     };
     (at(start_year), at(start_year + 1), format!("{}/{:02}", start_year, (start_year + 1) % 100))
@@ -450,9 +451,13 @@ pub fn to_csv(sample: &Sample, items: &[SampleItem]) -> String {
         if ns == 0 {
             String::new()
         } else {
-            time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ns))
-                .ok()
-                .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+            chrono::DateTime::from_timestamp((ns / 1_000_000_000) as i64, (ns % 1_000_000_000) as u32)
+                .map(|t| {
+                    // RFC 3339 with the fraction only when non-zero and without trailing zeros, as the
+                    // export always wrote it.
+                    let text = t.format("%Y-%m-%dT%H:%M:%S%.9f").to_string();
+                    format!("{}Z", text.trim_end_matches('0').trim_end_matches('.'))
+                })
                 .unwrap_or_default()
         }
     };
@@ -496,15 +501,12 @@ mod tests {
     #[test]
     fn the_dspt_year_runs_from_the_first_of_july() {
         let ns = |y, m, d| {
-            time::Date::from_calendar_date(y, m, d).unwrap().midnight().assume_utc().unix_timestamp() as u64
-                * 1_000_000_000
+            let midnight = chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap().and_time(chrono::NaiveTime::MIN);
+            midnight.and_utc().timestamp() as u64 * 1_000_000_000
         };
-        let (from, to, label) = dspt_year(ns(2026, time::Month::November, 23));
-        assert_eq!(
-            (from, to, label.as_str()),
-            (ns(2026, time::Month::July, 1), ns(2027, time::Month::July, 1), "2026/27")
-        );
-        assert_eq!(dspt_year(ns(2026, time::Month::June, 30)).2, "2025/26");
+        let (from, to, label) = dspt_year(ns(2026, 11, 23));
+        assert_eq!((from, to, label.as_str()), (ns(2026, 7, 1), ns(2027, 7, 1), "2026/27"));
+        assert_eq!(dspt_year(ns(2026, 6, 30)).2, "2025/26");
         assert_eq!(domain::mask("9990001235"), "*** *** 1235");
     }
 }

@@ -3,10 +3,9 @@
 //! record is checked on its own, so one bad record never costs the good ones.
 
 use audit_store::{Action, Actor, AuditEvent, Outcome, NANOS_PER_SEC};
+use chrono::DateTime;
 use domain::NhsNumber;
 use serde_json::{Map, Value};
-use time::format_description::well_known::Rfc3339;
-use time::OffsetDateTime;
 
 use crate::error::IngestError;
 
@@ -195,9 +194,10 @@ fn check_unknown(o: &Map<String, Value>, known: &[&str], prefix: &str) -> FieldR
 }
 
 fn time_ns(text: &str, field: &str, limits: Limits) -> FieldResult<u64> {
-    let t = OffsetDateTime::parse(text, &Rfc3339)
+    let t = DateTime::parse_from_rfc3339(text)
         .map_err(|e| (field.to_string(), format!("{text:?} is not an RFC 3339 time with a zone: {e}")))?;
-    let ns = t.unix_timestamp_nanos();
+    // In i128 so times past 2262 (beyond i64 ns) still get the "in the future" answer below.
+    let ns = i128::from(t.timestamp()) * 1_000_000_000 + i128::from(t.timestamp_subsec_nanos());
     if ns < 0 {
         return err(field, "is before 1970");
     }
@@ -299,9 +299,13 @@ fn auditors_only(event: AuditEvent, auditors: bool) -> FieldResult<AuditEvent> {
 /// An event in our own JSON shape, as `parse` reads it back: how a Pathwatch role that is not the
 /// collector sends its own audit events (`POST /v1/audit`).
 pub fn to_own_shape(event: &AuditEvent) -> Value {
-    let time = OffsetDateTime::from_unix_timestamp_nanos(i128::from(event.occurred_ns))
-        .ok()
-        .and_then(|t| t.format(&Rfc3339).ok())
+    let secs = (event.occurred_ns / NANOS_PER_SEC) as i64;
+    let time = DateTime::from_timestamp(secs, (event.occurred_ns % NANOS_PER_SEC) as u32)
+        .map(|t| {
+            // The fraction only when non-zero and without trailing zeros, as written before.
+            let text = t.format("%Y-%m-%dT%H:%M:%S%.9f").to_string();
+            format!("{}Z", text.trim_end_matches('0').trim_end_matches('.'))
+        })
         .unwrap_or_default();
     serde_json::json!({
         "event_id": event.event_id,

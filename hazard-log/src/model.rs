@@ -166,13 +166,21 @@ pub struct Hazard {
 }
 
 /// A date written YYYY-MM-DD.
-pub fn parse_date(text: &str) -> Option<time::Date> {
-    time::Date::parse(text, time::macros::format_description!("[year]-[month]-[day]")).ok()
+pub fn parse_date(text: &str) -> Option<chrono::NaiveDate> {
+    // chrono's `%Y-%m-%d` also takes `2027-1-5`, short years and spaces: only the strict shape (an
+    // optional sign, then 4, 2 and 2 digits) is a date here.
+    let digits = text.strip_prefix(['+', '-']).unwrap_or(text);
+    let strict = digits.len() == 10
+        && digits.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
+    if !strict {
+        return None;
+    }
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()
 }
 
 /// Whether the date (YYYY-MM-DD) is today or later, in UTC, at `now_ns`; None if it is not a date.
 pub fn not_before_today(date: &str, now_ns: u64) -> Option<bool> {
-    let today = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(now_ns)).ok()?.date();
+    let today = chrono::DateTime::from_timestamp((now_ns / 1_000_000_000) as i64, 0)?.date_naive();
     Some(parse_date(date)? >= today)
 }
 

@@ -72,14 +72,14 @@ impl Period {
         if t <= f {
             return Err(format!("--to ({to}) must be after --from ({from}): the period covers [from, to)"));
         }
-        let ns = |d: time::Date| d.midnight().assume_utc().unix_timestamp() * 1_000_000_000;
+        let ns = |d: chrono::NaiveDate| d.and_time(chrono::NaiveTime::MIN).and_utc().timestamp() * 1_000_000_000;
         Ok(Period { from: from.into(), to: to.into(), from_ns: ns(f), to_ns: ns(t) })
     }
 
     /// "2026-10-01 to 2026-10-31" (the last day covered, inclusive, as people read periods).
     pub fn describe(&self) -> String {
         let last = hazard_log::model::parse_date(&self.to)
-            .and_then(|d| d.previous_day())
+            .and_then(|d| d.pred_opt())
             .map(|d| d.to_string())
             .unwrap_or_else(|| self.to.clone());
         format!("{} to {} inclusive", self.from, last)

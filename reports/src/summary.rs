@@ -1,6 +1,7 @@
 //! Figures every report shares: each evidence source's record over the period, and how times and
 //! shares are written. Pure functions of the inputs.
 
+use chrono::{Datelike, Timelike};
 use hazard_log::{EvidenceInterval, EvidenceStatus};
 use serde::Serialize;
 
@@ -88,11 +89,9 @@ pub fn evidence_records(period: &Period, intervals: &[EvidenceInterval]) -> Vec<
 
 /// "2026-11-01 07:05 UTC".
 pub fn time(ns: i64) -> String {
-    match time::OffsetDateTime::from_unix_timestamp(ns.div_euclid(1_000_000_000)) {
-        Ok(t) => {
-            format!("{:04}-{:02}-{:02} {:02}:{:02} UTC", t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute())
-        }
-        Err(_) => "(no time)".into(),
+    match chrono::DateTime::from_timestamp(ns.div_euclid(1_000_000_000), 0) {
+        Some(t) => format!("{:04}-{:02}-{:02} {:02}:{:02} UTC", t.year(), t.month(), t.day(), t.hour(), t.minute()),
+        None => "(no time)".into(),
     }
 }
 

@@ -3,8 +3,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use time::format_description::well_known::Rfc3339;
-use time::OffsetDateTime;
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 
 /// Seconds since the Unix epoch.
 pub fn now_s() -> u64 {
@@ -13,25 +12,35 @@ pub fn now_s() -> u64 {
 
 /// Now as an RFC 3339 / FHIR instant, UTC, whole seconds: `2026-11-23T05:02:05Z`.
 pub fn rfc3339_now() -> String {
-    rfc3339(OffsetDateTime::now_utc())
+    rfc3339(Utc::now())
 }
 
-pub fn rfc3339(at: OffsetDateTime) -> String {
-    at.replace_nanosecond(0).unwrap_or(at).format(&Rfc3339).unwrap_or_default()
+pub fn rfc3339(at: DateTime<Utc>) -> String {
+    // `Secs` drops the fraction (truncating, never rounding up); `true` writes UTC as `Z`.
+    at.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 /// MESH's `yyyyMMddHHmmss` status timestamp.
-pub fn mesh_timestamp(at: OffsetDateTime) -> String {
-    let format = time::macros::format_description!("[year][month][day][hour][minute][second]");
-    at.format(&format).unwrap_or_default()
+pub fn mesh_timestamp(at: DateTime<Utc>) -> String {
+    at.format("%Y%m%d%H%M%S").to_string()
 }
 
 /// HTTP date (`Last-Modified`): `Mon, 23 Nov 2026 05:02:05 GMT`.
-pub fn http_date(at: OffsetDateTime) -> String {
-    let format = time::macros::format_description!(
-        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
-    );
-    at.to_offset(time::UtcOffset::UTC).format(&format).unwrap_or_default()
+pub fn http_date(at: DateTime<Utc>) -> String {
+    at.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
+}
+
+/// A FHIR date, `YYYY-MM-DD` exactly.
+pub fn parse_date(text: &str) -> Option<NaiveDate> {
+    // chrono's `%Y-%m-%d` also takes `2026-1-5`, short years and spaces: only the strict shape (an
+    // optional sign, then 4, 2 and 2 digits) is a date here.
+    let digits = text.strip_prefix(['+', '-']).unwrap_or(text);
+    let strict = digits.len() == 10
+        && digits.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
+    if !strict {
+        return None;
+    }
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()
 }
 
 #[cfg(test)]
@@ -40,7 +49,7 @@ mod tests {
 
     #[test]
     fn formats() {
-        let at = OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap();
+        let at = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
         assert_eq!(rfc3339(at), "2023-11-14T22:13:20Z");
         assert_eq!(mesh_timestamp(at), "20231114221320");
         assert_eq!(http_date(at), "Tue, 14 Nov 2023 22:13:20 GMT");

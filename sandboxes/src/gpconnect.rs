@@ -254,11 +254,10 @@ fn build_structured_record(
     let medication = find("includeMedication");
     if let Some(p) = medication {
         if let Some(from) = part_value(p, "medicationSearchFromDate") {
-            let format = time::macros::format_description!("[year]-[month]-[day]");
-            let date = from["valueDate"].as_str().and_then(|d| time::Date::parse(d, &format).ok());
+            let date = from["valueDate"].as_str().and_then(crate::clock::parse_date);
             match date {
                 None => return Err(GpcError::invalid_parameter("Invalid medicationSearchFromDate")),
-                Some(d) if d > time::OffsetDateTime::now_utc().date() => {
+                Some(d) if d > chrono::Utc::now().date_naive() => {
                     return Err(GpcError::invalid_parameter("medicationSearchFromDate must not be in the future"))
                 }
                 Some(_) => {}

@@ -10,8 +10,8 @@ use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, Timelike, Utc, Weekday};
 use serde_json::{json, Value};
-use time::{Date, Duration, OffsetDateTime, PrimitiveDateTime, Time, Weekday};
 
 use crate::fhir::FhirResponse;
 use crate::form;
@@ -22,8 +22,8 @@ use crate::gpconnect_ssp::{
 use crate::state::SandboxState;
 
 const SLOT_MINUTES: i64 = 15;
-const FIRST_SLOT_HOUR: u8 = 9;
-const LAST_SLOT_HOUR: u8 = 12;
+const FIRST_SLOT_HOUR: u32 = 9;
+const LAST_SLOT_HOUR: u32 = 12;
 const DIARY_DAYS: i64 = 14;
 const CANCELLATION_REASON_URL: &str =
     "https://fhir.nhs.uk/STU3/StructureDefinition/Extension-GPConnect-AppointmentCancellationReason-1";
@@ -45,13 +45,10 @@ impl Default for AppointmentBook {
 impl AppointmentBook {
     /// Forgets appointments that ended more than a day before `now`, with their slots: the diary only
     /// looks ahead, and a canary booking and cancelling every run would otherwise grow the book forever.
-    fn forget_past(&mut self, now: OffsetDateTime) {
+    fn forget_past(&mut self, now: DateTime<Utc>) {
         let cutoff = now - Duration::days(1);
         let ended = |a: &Value| {
-            a["end"]
-                .as_str()
-                .and_then(|t| OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok())
-                .is_some_and(|end| end < cutoff)
+            a["end"].as_str().and_then(|t| DateTime::parse_from_rfc3339(t).ok()).is_some_and(|end| end < cutoff)
         };
         let past: Vec<String> = self.appointments.iter().filter(|(_, a)| ended(a)).map(|(id, _)| id.clone()).collect();
         for id in &past {
@@ -61,41 +58,43 @@ impl AppointmentBook {
     }
 }
 
-fn slot_id(start: OffsetDateTime) -> String {
-    let format = time::macros::format_description!("[year][month][day][hour][minute]");
-    start.format(&format).unwrap_or_default()
+fn slot_id(start: DateTime<Utc>) -> String {
+    start.format("%Y%m%d%H%M").to_string()
 }
 
-fn fhir_time(at: OffsetDateTime) -> String {
-    let format = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]+00:00");
-    at.format(&format).unwrap_or_default()
+fn fhir_time(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%dT%H:%M:%S+00:00").to_string()
 }
 
 /// Start time of a slot in the diary, if `id` names one that is still ahead of now.
-fn slot_start(id: &str, now: OffsetDateTime) -> Option<OffsetDateTime> {
-    let format = time::macros::format_description!("[year][month][day][hour][minute]");
-    let start = PrimitiveDateTime::parse(id, &format).ok()?.assume_utc();
+fn slot_start(id: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    // chrono's parser takes fewer digits and spaces: an id is exactly twelve digits.
+    if id.len() != 12 || !id.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let start = NaiveDateTime::parse_from_str(id, "%Y%m%d%H%M").ok()?.and_utc();
     let in_hours =
         (FIRST_SLOT_HOUR..LAST_SLOT_HOUR).contains(&start.hour()) && i64::from(start.minute()) % SLOT_MINUTES == 0;
-    let weekday = !matches!(start.weekday(), Weekday::Saturday | Weekday::Sunday);
+    let weekday = !matches!(start.weekday(), Weekday::Sat | Weekday::Sun);
     let ahead = start > now && start < now + Duration::days(DIARY_DAYS + 1);
     (in_hours && weekday && ahead).then_some(start)
 }
 
-/// Every diary slot starting within `[from, to]`.
-fn slots_between(from: OffsetDateTime, to: OffsetDateTime, now: OffsetDateTime) -> Vec<OffsetDateTime> {
-    let mut day: Date = from.date().max(now.date());
+/// Every diary slot starting within `[from, to]`. The bounds keep the offset they were given in, and
+/// their dates are the dates there.
+fn slots_between(from: DateTime<FixedOffset>, to: DateTime<FixedOffset>, now: DateTime<Utc>) -> Vec<DateTime<Utc>> {
+    let mut day: NaiveDate = from.date_naive().max(now.date_naive());
     let mut out = Vec::new();
-    while day <= to.date() && day <= (now + Duration::days(DIARY_DAYS)).date() {
+    while day <= to.date_naive() && day <= (now + Duration::days(DIARY_DAYS)).date_naive() {
         for index in 0..(i64::from(LAST_SLOT_HOUR - FIRST_SLOT_HOUR) * 60 / SLOT_MINUTES) {
-            let start = PrimitiveDateTime::new(day, Time::MIDNIGHT).assume_utc()
+            let start = day.and_time(NaiveTime::MIN).and_utc()
                 + Duration::hours(i64::from(FIRST_SLOT_HOUR))
                 + Duration::minutes(index * SLOT_MINUTES);
             if start >= from && start <= to && slot_start(&slot_id(start), now).is_some() {
                 out.push(start);
             }
         }
-        day = match day.next_day() {
+        day = match day.succ_opt() {
             Some(next) => next,
             None => break,
         };
@@ -103,7 +102,7 @@ fn slots_between(from: OffsetDateTime, to: OffsetDateTime, now: OffsetDateTime) 
     out
 }
 
-fn slot_resource(start: OffsetDateTime) -> Value {
+fn slot_resource(start: DateTime<Utc>) -> Value {
     json!({
         "resourceType": "Slot",
         "id": slot_id(start),
@@ -119,14 +118,13 @@ fn slot_resource(start: OffsetDateTime) -> Value {
 }
 
 /// A search date: `ge`/`le` prefix plus a date or dateTime; date-only `le` means the end of that day.
-fn parse_bound(value: &str, prefix: &str) -> Option<OffsetDateTime> {
+fn parse_bound(value: &str, prefix: &str) -> Option<DateTime<FixedOffset>> {
     let rest = value.strip_prefix(prefix)?;
-    let date_only = time::macros::format_description!("[year]-[month]-[day]");
-    if let Ok(date) = Date::parse(rest, &date_only) {
-        let time = if prefix == "le" { Time::from_hms(23, 59, 59).ok()? } else { Time::MIDNIGHT };
-        return Some(PrimitiveDateTime::new(date, time).assume_utc());
+    if let Some(date) = crate::clock::parse_date(rest) {
+        let time = if prefix == "le" { NaiveTime::from_hms_opt(23, 59, 59)? } else { NaiveTime::MIN };
+        return Some(date.and_time(time).and_utc().fixed_offset());
     }
-    OffsetDateTime::parse(rest, &time::format_description::well_known::Rfc3339).ok()
+    DateTime::parse_from_rfc3339(rest).ok()
 }
 
 /// `GET /Slot?start=ge…&end=le…&status=free&_include=Slot:schedule`.
@@ -178,10 +176,10 @@ fn find_slots(state: &SandboxState, headers: &HeaderMap, query: &str) -> Result<
     if end < start {
         return Err(GpcError::invalid_parameter("The search end date is before the start date"));
     }
-    if (end.date() - start.date()).whole_days() > DIARY_DAYS {
+    if (end.date_naive() - start.date_naive()).num_days() > DIARY_DAYS {
         return Err(GpcError::invalid_parameter("The search period must not exceed 14 days"));
     }
-    let now = OffsetDateTime::now_utc();
+    let now = Utc::now();
     let book = state.appointments();
     let free: Vec<Value> = slots_between(start, end, now)
         .into_iter()
@@ -245,7 +243,7 @@ fn book_appointment(state: &SandboxState, headers: &HeaderMap, body: &[u8]) -> R
     }
     let ids = slot_ids(&appointment)?;
     check_booking_fields(&appointment)?;
-    let now = OffsetDateTime::now_utc();
+    let now = Utc::now();
     let mut starts = Vec::new();
     for id in &ids {
         let start = slot_start(id, now).ok_or_else(|| {
@@ -255,10 +253,9 @@ fn book_appointment(state: &SandboxState, headers: &HeaderMap, body: &[u8]) -> R
     }
     let first = starts.iter().min().copied().unwrap_or(now);
     let last_end = starts.iter().max().copied().unwrap_or(now) + Duration::minutes(SLOT_MINUTES);
+    // As UTC to compare with the slots' times: equal instants match whatever offset the client wrote.
     let given = |field: &str| {
-        appointment[field]
-            .as_str()
-            .and_then(|t| OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok())
+        appointment[field].as_str().and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map(|t| t.to_utc())
     };
     if given("start") != Some(first) {
         return Err(GpcError::invalid_resource(format!(
@@ -442,8 +439,9 @@ mod tests {
 
     #[test]
     fn diary_slots_are_weekday_mornings_ahead_of_now() {
-        let now = OffsetDateTime::now_utc();
-        let slots = slots_between(now - Duration::days(1), now + Duration::days(14), now);
+        let now = Utc::now();
+        let (from, to) = ((now - Duration::days(1)).fixed_offset(), (now + Duration::days(14)).fixed_offset());
+        let slots = slots_between(from, to, now);
         assert!(slots.len() >= 8 * 12, "{}", slots.len());
         for s in &slots {
             assert!(*s > now && (9..12).contains(&s.hour()));
@@ -455,9 +453,9 @@ mod tests {
 
     #[test]
     fn past_appointments_are_forgotten() {
-        let now = OffsetDateTime::now_utc();
+        let now = Utc::now();
         let mut book = AppointmentBook::default();
-        let appointment = |end: OffsetDateTime| json!({"end": fhir_time(end)});
+        let appointment = |end: DateTime<Utc>| json!({"end": fhir_time(end)});
         book.appointments.insert("1".into(), appointment(now - Duration::days(3)));
         book.appointments.insert("2".into(), appointment(now + Duration::days(3)));
         book.booked.insert("old-slot".into(), "1".into());

@@ -17,9 +17,9 @@ use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Extension, Json, Router};
+use chrono::{DateTime, Utc};
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{json, Value};
-use time::OffsetDateTime;
 
 use crate::clock::{http_date, mesh_timestamp};
 use crate::faults::ActiveFaults;
@@ -309,13 +309,13 @@ fn send_message(
         status: MessageStatus::Accepted,
         message_type: MessageType::Data,
         error: None,
-        created: OffsetDateTime::now_utc(),
+        created: Utc::now(),
         acknowledged: None,
         undeliverable: None,
     };
     // A dropped message is still accepted (202), as live MESH accepts what it later fails to deliver;
     // the sender learns from the non-delivery report the store puts in its inbox.
-    store.send(message, !dropped, OffsetDateTime::now_utc());
+    store.send(message, !dropped, Utc::now());
     let reply = if version < 2 { json!({"messageID": id}) } else { json!({"message_id": id}) };
     Ok((StatusCode::ACCEPTED, Json(reply)).into_response())
 }
@@ -349,7 +349,7 @@ async fn inbox(
         };
         let continue_from = form::first(&pairs, "continue_from").filter(|c| !c.is_empty());
         let mut store = state.mesh();
-        let all: Vec<String> = store.inbox(&mailbox, OffsetDateTime::now_utc()).iter().map(|m| m.id.clone()).collect();
+        let all: Vec<String> = store.inbox(&mailbox, Utc::now()).iter().map(|m| m.id.clone()).collect();
         // approx_inbox_count is every accepted message, not this page (mesh-sandbox's `mailbox.inbox_count`).
         let count = all.len();
         // Like mesh-sandbox, an unknown continuation starts from the beginning.
@@ -500,15 +500,14 @@ async fn acknowledge(
             return Err(MeshError::bare(StatusCode::FORBIDDEN));
         }
         // mesh-sandbox answers success for a message that is not `accepted` and leaves it as it is.
-        store.acknowledge(&id, OffsetDateTime::now_utc());
+        store.acknowledge(&id, Utc::now());
         Ok(if version < 2 { Json(json!({"messageId": id})).into_response() } else { StatusCode::OK.into_response() })
     });
     finish(&headers, result)
 }
 
-fn iso(at: OffsetDateTime) -> String {
-    let format = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
-    at.format(&format).unwrap_or_default()
+fn iso(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%dT%H:%M:%S").to_string()
 }
 
 async fn tracking(

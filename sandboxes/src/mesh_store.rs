@@ -11,7 +11,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use time::{Duration, OffsetDateTime};
+use chrono::{DateTime, Duration, Utc};
 
 use crate::config::MeshMailbox;
 
@@ -81,7 +81,7 @@ pub struct ErrorEvent {
     pub event: String,
     pub description: String,
     pub linked_message_id: String,
-    pub at: OffsetDateTime,
+    pub at: DateTime<Utc>,
 }
 
 /// One message: the sender's mex-* metadata, the body and its state.
@@ -106,22 +106,22 @@ pub struct Message {
     pub message_type: MessageType,
     /// Set on a REPORT.
     pub error: Option<ErrorEvent>,
-    pub created: OffsetDateTime,
-    pub acknowledged: Option<OffsetDateTime>,
-    pub undeliverable: Option<OffsetDateTime>,
+    pub created: DateTime<Utc>,
+    pub acknowledged: Option<DateTime<Utc>>,
+    pub undeliverable: Option<DateTime<Utc>>,
 }
 
 impl Message {
-    pub fn inbox_expiry(&self) -> OffsetDateTime {
+    pub fn inbox_expiry(&self) -> DateTime<Utc> {
         self.created + Duration::days(INBOX_EXPIRY_DAYS)
     }
 
-    pub fn last_modified(&self) -> OffsetDateTime {
+    pub fn last_modified(&self) -> DateTime<Utc> {
         self.acknowledged.or(self.undeliverable).unwrap_or(self.created)
     }
 
     /// The non-delivery report this message's sender gets when it cannot be delivered.
-    fn non_delivery_report(&self, at: OffsetDateTime) -> Message {
+    fn non_delivery_report(&self, at: DateTime<Utc>) -> Message {
         Message {
             id: new_message_id(),
             sender: String::new(),
@@ -169,7 +169,7 @@ pub struct MeshStore {
     inboxes: HashMap<String, BTreeMap<u64, String>>,
     seq_of: HashMap<String, u64>,
     next_seq: u64,
-    last_sweep: Option<OffsetDateTime>,
+    last_sweep: Option<DateTime<Utc>>,
 }
 
 impl MeshStore {
@@ -205,7 +205,7 @@ impl MeshStore {
 
     /// Stores a sent message: into its recipient's inbox, or, when `deliver` is false, straight to
     /// undeliverable with a non-delivery report for its sender.
-    pub fn send(&mut self, mut message: Message, deliver: bool, now: OffsetDateTime) {
+    pub fn send(&mut self, mut message: Message, deliver: bool, now: DateTime<Utc>) {
         self.maybe_sweep(now);
         if deliver {
             self.insert(message);
@@ -246,14 +246,14 @@ impl MeshStore {
     }
 
     /// Accepted messages (DATA and REPORT) in `mailbox`'s inbox, oldest first.
-    pub fn inbox(&mut self, mailbox: &str, now: OffsetDateTime) -> Vec<&Message> {
+    pub fn inbox(&mut self, mailbox: &str, now: DateTime<Utc>) -> Vec<&Message> {
         self.maybe_sweep(now);
         let Some(inbox) = self.inboxes.get(mailbox) else { return Vec::new() };
         inbox.values().filter_map(|id| self.messages.get(id)).collect()
     }
 
     /// Marks a message acknowledged and takes it out of the inbox; only an accepted message changes.
-    pub fn acknowledge(&mut self, id: &str, now: OffsetDateTime) {
+    pub fn acknowledge(&mut self, id: &str, now: DateTime<Utc>) {
         let Some(message) = self.messages.get_mut(id) else { return };
         if message.status != MessageStatus::Accepted {
             return;
@@ -266,7 +266,7 @@ impl MeshStore {
         }
     }
 
-    fn maybe_sweep(&mut self, now: OffsetDateTime) {
+    fn maybe_sweep(&mut self, now: DateTime<Utc>) {
         if self.last_sweep.is_none_or(|last| now - last >= SWEEP_INTERVAL || now < last) {
             self.sweep(now);
         }
@@ -274,7 +274,7 @@ impl MeshStore {
 
     /// Applies every time-based rule as of `now`: uncollected messages past their inbox expiry become
     /// undeliverable (with a report to the sender); acknowledged and old messages are dropped.
-    pub fn sweep(&mut self, now: OffsetDateTime) {
+    pub fn sweep(&mut self, now: DateTime<Utc>) {
         self.last_sweep = Some(now);
         let expired: Vec<String> = self
             .inboxes
@@ -347,7 +347,7 @@ mod tests {
         MeshStore::new(&[mailbox("X26ABC1"), mailbox("X26ABC2")])
     }
 
-    fn data(at: OffsetDateTime) -> Message {
+    fn data(at: DateTime<Utc>) -> Message {
         Message {
             id: new_message_id(),
             sender: "X26ABC1".into(),
@@ -374,7 +374,7 @@ mod tests {
 
     #[test]
     fn uncollected_messages_expire_into_a_report_and_everything_is_eventually_dropped() {
-        let start = OffsetDateTime::now_utc();
+        let start = Utc::now();
         let mut store = store();
         let message = data(start);
         let id = message.id.clone();
@@ -395,7 +395,7 @@ mod tests {
 
     #[test]
     fn acknowledged_messages_are_dropped_after_a_day_and_the_store_is_capped() {
-        let start = OffsetDateTime::now_utc();
+        let start = Utc::now();
         let mut store = store();
         let message = data(start);
         let id = message.id.clone();

@@ -6,13 +6,13 @@
 //! (malformed birth date, invalid NHS number, unexpected coding...). This module never invents real NHS
 //! numbers: every number it makes starts with 999.
 
+use chrono::{Datelike, NaiveDate};
 use domain::nhs_number::check_digit;
 use domain::NhsNumber;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
-use time::{Date, Month};
 
 use crate::fhir::NHS_NUMBER_SYSTEM;
 
@@ -144,14 +144,14 @@ pub struct SyntheticPatient {
     pub family: String,
     pub prefix: Option<String>,
     pub gender: Gender,
-    pub birth_date: Date,
+    pub birth_date: NaiveDate,
     pub address: Address,
     pub phone: String,
     /// ODS code of the registered GP practice.
     pub gp_ods: String,
     /// Sensitive record: `meta.security` R, no address or telecom may be shown.
     pub restricted: bool,
-    pub deceased: Option<Date>,
+    pub deceased: Option<NaiveDate>,
     /// Set when this NHS number was superseded (merged) into another; PDS answers with that record.
     pub superseded_by: Option<NhsNumber>,
     pub version: u32,
@@ -225,8 +225,10 @@ fn person(rng: &mut ChaCha8Rng, nhs_number: NhsNumber) -> SyntheticPatient {
         _ => None,
     };
     let year = rng.random_range(1925..=2024);
-    let month = Month::try_from(rng.random_range(1..=12u8)).unwrap_or(Month::January);
-    let birth_date = Date::from_calendar_date(year, month, rng.random_range(1..=28)).unwrap_or(Date::MIN);
+    // Drawn as u8, as always, so a seed still gives the same people.
+    let month = u32::from(rng.random_range(1..=12u8));
+    let day = u32::from(rng.random_range(1..=28u8));
+    let birth_date = NaiveDate::from_ymd_opt(year, month, day).unwrap_or(NaiveDate::MIN);
     let (city, district) = TOWNS.choose(rng).copied().unwrap_or(("Leeds", "LS1"));
     let letter = |rng: &mut ChaCha8Rng| char::from(POSTCODE_LETTERS[rng.random_range(0..POSTCODE_LETTERS.len())]);
     let postcode = format!("{district} {}{}{}", rng.random_range(1..10), letter(rng), letter(rng));
@@ -237,9 +239,12 @@ fn person(rng: &mut ChaCha8Rng, nhs_number: NhsNumber) -> SyntheticPatient {
     };
     let deceased = rng.random_ratio(1, 15).then(|| {
         // A fixed "today" keeps generation independent of the clock.
-        let reference = Date::from_calendar_date(2025, Month::June, 1).unwrap_or(Date::MIN);
-        let age_days = (reference.to_julian_day() - birth_date.to_julian_day()).max(1);
-        birth_date.checked_add(time::Duration::days(i64::from(rng.random_range(0..age_days)))).unwrap_or(birth_date)
+        let reference = NaiveDate::from_ymd_opt(2025, 6, 1).unwrap_or(NaiveDate::MIN);
+        // In i32 days, as always, so a seed still gives the same people.
+        let age_days = (reference.num_days_from_ce() - birth_date.num_days_from_ce()).max(1);
+        birth_date
+            .checked_add_signed(chrono::Duration::days(i64::from(rng.random_range(0..age_days))))
+            .unwrap_or(birth_date)
     });
     SyntheticPatient {
         nhs_number,

@@ -11,8 +11,8 @@ use axum::http::{HeaderMap, HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Router};
+use chrono::NaiveDate;
 use serde_json::{json, Value};
-use time::Date;
 
 use crate::faults::ActiveFaults;
 use crate::fhir::{FhirResponse, Issue};
@@ -227,13 +227,12 @@ async fn search(State(state): State<SandboxState>, RawQuery(query): RawQuery, he
 }
 
 /// A birthdate/death-date search value: optional eq/ge/le prefix and a real calendar date.
-fn parse_date_param(value: &str) -> Option<(&str, Date)> {
+fn parse_date_param(value: &str) -> Option<(&str, NaiveDate)> {
     let (prefix, date) = match value.get(..2) {
         Some(p @ ("eq" | "ge" | "le")) => (p, &value[2..]),
         _ => ("eq", value),
     };
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    Date::parse(date, &format).ok().map(|d| (prefix, d))
+    crate::clock::parse_date(date).map(|d| (prefix, d))
 }
 
 fn search_patients(
@@ -339,7 +338,7 @@ fn text_matches(pattern: &str, value: &str) -> bool {
     }
 }
 
-fn matches(record: &Value, pairs: &[(String, String)], birthdates: &[(&str, Date)]) -> bool {
+fn matches(record: &Value, pairs: &[(String, String)], birthdates: &[(&str, NaiveDate)]) -> bool {
     let name = &record["name"][0];
     let strs =
         |v: &Value| v.as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_owned).collect::<Vec<_>>();

@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use ::clickhouse::{Client, Row};
+use chrono::Datelike;
 use serde::{Deserialize, Serialize};
 
 use crate::access::*;
@@ -442,10 +443,10 @@ impl AuditLog for ClickHouseStore {
 
 impl TelemetryStore for ClickHouseStore {
     async fn drop_days_before(&self, kind: DataKind, cutoff_day: i64) -> Result<(), StoreError> {
-        let cutoff = time::Date::from_julian_day(2_440_588 + cutoff_day as i32)
-            .map_err(|e| StoreError::Invalid(format!("cutoff day {cutoff_day}: {e}")))?;
-        let yyyymmdd =
-            cutoff.year() as u32 * 10_000 + u32::from(u8::from(cutoff.month())) * 100 + u32::from(cutoff.day());
+        // 1970-01-01 is day 719 163 of the Common Era.
+        let cutoff = chrono::NaiveDate::from_num_days_from_ce_opt(719_163 + cutoff_day as i32)
+            .ok_or_else(|| StoreError::Invalid(format!("cutoff day {cutoff_day}: out of range")))?;
+        let yyyymmdd = cutoff.year() as u32 * 10_000 + cutoff.month() * 100 + cutoff.day();
         match kind {
             DataKind::Spans => {
                 self.drop_partitions_before(&["spans", "trace_index", "correlation_index", "span_minutes"], yyyymmdd)

@@ -85,14 +85,14 @@ pub fn fixture_ns() -> u64 {
 
 /// `fixture_ns` as the RFC 3339 time audit events carry.
 pub fn fixture_time() -> String {
-    let at = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(fixture_ns())).unwrap();
-    at.format(&time::format_description::well_known::Rfc3339).unwrap()
+    let at = chrono::DateTime::from_timestamp_nanos(i64::try_from(fixture_ns()).unwrap());
+    at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
 }
 
 /// The calendar day `days` after the fixtures' (negative: before), as `--from`/`--to` take it.
 pub fn fixture_day(days: i64) -> String {
-    let at = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(fixture_ns())).unwrap();
-    (at.date() + time::Duration::days(days)).to_string()
+    let at = chrono::DateTime::from_timestamp_nanos(i64::try_from(fixture_ns()).unwrap());
+    (at.date_naive() + chrono::Duration::days(days)).to_string()
 }
 
 /// A span of a trace, started at the fixtures' time and lasting 100 ms, in OTLP/JSON.

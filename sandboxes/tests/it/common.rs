@@ -199,8 +199,8 @@ pub const UPDATE_APPOINTMENT: &str = "urn:nhs:names:services:gpconnect:fhir:rest
 
 /// The first free diary slot (a Slot resource) in the next 14 days.
 pub async fn first_free_slot(app: &Router) -> Value {
-    let today = time::OffsetDateTime::now_utc().date();
-    let end = today + time::Duration::days(14);
+    let today = chrono::Utc::now().date_naive();
+    let end = today + chrono::Duration::days(14);
     let path = format!("/Slot?start=ge{today}&end=le{end}&status=free&_include=Slot:schedule");
     let answer =
         gpc_send(app, Method::GET, &path, &gpc_headers(SEARCH_SLOT, "organization/*.read"), &Value::Null).await;

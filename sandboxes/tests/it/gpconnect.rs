@@ -235,8 +235,8 @@ async fn synthetic_patients_have_records_unless_sensitive_deceased_or_superseded
 }
 
 async fn free_slots(app: &axum::Router) -> Answer {
-    let today = time::OffsetDateTime::now_utc().date();
-    let end = today + time::Duration::days(14);
+    let today = chrono::Utc::now().date_naive();
+    let end = today + chrono::Duration::days(14);
     let path = format!("/Slot?start=ge{today}&end=le{end}&status=free&_include=Slot:schedule");
     gpc_send(app, Method::GET, &path, &gpc_headers(SEARCH_SLOT, "organization/*.read"), &Value::Null).await
 }
