@@ -9,9 +9,9 @@
 use std::path::Path;
 
 use serde::Serialize;
-use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::migrate::Migrator;
 use sqlx::sqlite::SqliteRow;
-use sqlx::{AssertSqlSafe, Row, SqlSafeStr, SqlitePool};
+use sqlx::{AssertSqlSafe, Row, SqlitePool};
 
 use crate::rules::{Candidate, Rule, Severity};
 use crate::ReviewError;
@@ -136,13 +136,10 @@ pub struct ReviewStore {
 }
 
 fn migrator() -> Migrator {
-    let migration = |version, name: &'static str, sql: &'static str| {
-        Migration::new(version, name.into(), MigrationType::Simple, AssertSqlSafe(sql).into_sql_str(), false)
-    };
-    Migrator::with_migrations(vec![
-        migration(1, "findings", include_str!("../migrations/0001_findings.sql")),
-        migration(2, "samples", include_str!("../migrations/0002_samples.sql")),
-        migration(3, "finding_key_organisation", include_str!("../migrations/0003_finding_key_organisation.sql")),
+    audit_store::sqlite_migrator(&[
+        (1, "findings", include_str!("../migrations/0001_findings.sql")),
+        (2, "samples", include_str!("../migrations/0002_samples.sql")),
+        (3, "finding_key_organisation", include_str!("../migrations/0003_finding_key_organisation.sql")),
     ])
 }
 

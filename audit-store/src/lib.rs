@@ -29,6 +29,7 @@ pub use crate::store::{AccessMonitoring, AnyStore, AuditLog, SpanStore, Telemetr
 
 /// The most spans one read of a trace (or of the traces of a correlation id) returns: the earliest.
 pub const MAX_SPANS_PER_TRACE: usize = 10_000;
+pub use crate::sqlite::migrations::migrator as sqlite_migrator;
 pub use crate::sqlite::{open_pool, SqliteBatch, SqliteSpan, SqliteStore};
 
 /// The spans an operator means by `id`: a 32-hex-digit trace id, or a correlation id. A canary

@@ -15,8 +15,7 @@ use audit_store::clickhouse_rowbinary as rowbinary;
 use audit_store::{
     open_pool, sequencer, AuditEvent, ClickHouseStore, IngestBatch, IngestReceipt, StoreError, StoredAuditEvent,
 };
-use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::{AssertSqlSafe, SqlSafeStr, SqlitePool};
+use sqlx::{AssertSqlSafe, SqlitePool};
 use tokio::sync::Notify;
 
 use crate::metrics::Metrics;
@@ -80,32 +79,14 @@ pub struct Spool {
 impl Spool {
     pub async fn open(path: &Path, max_bytes: u64, metrics: Arc<Metrics>) -> Result<Spool, StoreError> {
         let pool = open_pool(path, 2).await?;
-        let migrator = Migrator::with_migrations(vec![
-            Migration::new(
-                1,
-                "sequencer".into(),
-                MigrationType::Simple,
-                AssertSqlSafe(sequencer::SCHEMA).into_sql_str(),
-                false,
-            ),
-            Migration::new(2, "spool".into(), MigrationType::Simple, SPOOL_TABLE.into_sql_str(), false),
-            Migration::new(3, "dead_letters".into(), MigrationType::Simple, DEAD_LETTERS_TABLE.into_sql_str(), false),
-            Migration::new(4, "received".into(), MigrationType::Simple, RECEIVED_COLUMN.into_sql_str(), false),
-            Migration::new(5, "received_index".into(), MigrationType::Simple, RECEIVED_INDEX.into_sql_str(), false),
-            Migration::new(
-                6,
-                "sequencer content".into(),
-                MigrationType::Simple,
-                AssertSqlSafe(sequencer::CONTENT_COLUMN).into_sql_str(),
-                false,
-            ),
-            Migration::new(
-                7,
-                "sequencer per source".into(),
-                MigrationType::Simple,
-                AssertSqlSafe(sequencer::PER_SOURCE).into_sql_str(),
-                false,
-            ),
+        let migrator = audit_store::sqlite_migrator(&[
+            (1, "sequencer", sequencer::SCHEMA),
+            (2, "spool", SPOOL_TABLE),
+            (3, "dead_letters", DEAD_LETTERS_TABLE),
+            (4, "received", RECEIVED_COLUMN),
+            (5, "received_index", RECEIVED_INDEX),
+            (6, "sequencer content", sequencer::CONTENT_COLUMN),
+            (7, "sequencer per source", sequencer::PER_SOURCE),
         ]);
         migrator.run(&pool).await?;
         let spool = Spool {

@@ -275,21 +275,33 @@ pub fn flag(states: &[EvidenceState]) -> Option<String> {
 
 /// Totals of a JUnit XML report: tests, failures and errors summed over its `<testsuite>`
 /// elements (or the `<testsuites>` root when it has no suites with counts); None when it is not
-/// one. Only the counting attributes are read.
+/// one: not well-formed XML, or a suite without a readable `tests` count. Read as a stream
+/// (quick-xml), so a large report costs no more memory than its longest tag.
 pub fn junit_totals(xml: &str) -> Option<(u64, u64, u64)> {
-    let attribute = |tag: &str, name: &str| -> Option<u64> {
-        let at = tag.find(&format!(" {name}="))? + name.len() + 2;
-        let quote = tag[at..].chars().next()?;
-        let rest = &tag[at + 1..];
-        rest[..rest.find(quote)?].trim().parse().ok()
-    };
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(xml);
     let mut totals: Option<(u64, u64, u64)> = None;
     let mut root: Option<(u64, u64, u64)> = None;
-    for (i, _) in xml.match_indices("<testsuite") {
-        let tag = &xml[i..i + xml[i..].find('>')?];
-        let counts =
-            (attribute(tag, "tests")?, attribute(tag, "failures").unwrap_or(0), attribute(tag, "errors").unwrap_or(0));
-        if tag.starts_with("<testsuites") {
+    loop {
+        let element = match reader.read_event().ok()? {
+            Event::Start(e) | Event::Empty(e) => e,
+            Event::Eof => break,
+            _ => continue,
+        };
+        let name = element.name();
+        let is_root = match name.as_ref() {
+            b"testsuites" => true,
+            b"testsuite" => false,
+            _ => continue,
+        };
+        let count = |key: &[u8]| -> Option<Option<u64>> {
+            match element.try_get_attribute(key).ok()? {
+                None => Some(None),
+                Some(a) => Some(Some(a.unescape_value().ok()?.trim().parse().ok()?)),
+            }
+        };
+        let counts = (count(b"tests")??, count(b"failures")?.unwrap_or(0), count(b"errors")?.unwrap_or(0));
+        if is_root {
             root = Some(counts);
         } else {
             let t = totals.get_or_insert((0, 0, 0));
@@ -350,6 +362,12 @@ mod tests {
         assert_eq!(junit_totals(r#"<testsuites tests="5" failures="0" errors="0"></testsuites>"#), Some((5, 0, 0)));
         assert_eq!(junit_totals("<html>not junit</html>"), None);
         assert_eq!(junit_totals(r#"<testsuite name="a" tests="many">"#), None);
+        assert_eq!(junit_totals(r#"<testsuite tests="3"><testcase></testsuite>"#), None, "not well-formed");
+        assert_eq!(
+            junit_totals(r#"<!-- <testsuite tests="100"> --><testsuite tests="2" failures="1"/>"#),
+            Some((2, 1, 0)),
+            "a comment is not a suite"
+        );
     }
 
     #[test]

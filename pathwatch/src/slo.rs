@@ -22,7 +22,8 @@ pub fn canary_metrics(config: &Config) -> canaries::metrics::CanaryMetrics {
 }
 
 pub fn rules(config: &Config, out: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
-    let yaml = engine::slo_rules::prometheus_rules(&config.effective_slos(), &config.dashboard.runbook_base_url);
+    let yaml = engine::slo_rules::prometheus_rules(&config.effective_slos(), &config.dashboard.runbook_base_url)
+        .context("writing the rules as YAML")?;
     match out {
         Some(path) => std::fs::write(path, yaml).with_context(|| format!("writing {}", path.display()))?,
         None => print!("{yaml}"),

@@ -9,8 +9,8 @@
 
 use std::path::Path;
 
-use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::{SqlSafeStr, SqlitePool};
+use sqlx::migrate::Migrator;
+use sqlx::SqlitePool;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -30,28 +30,19 @@ pub async fn open(path: &Path) -> Result<SqlitePool, StateError> {
 }
 
 fn migrator() -> Migrator {
-    let migration = |version, name: &str, sql: &'static str| {
-        Migration::new(
-            version,
-            name.to_string().into(),
-            MigrationType::Simple,
-            sqlx::AssertSqlSafe(sql).into_sql_str(),
-            false,
-        )
-    };
-    Migrator::with_migrations(vec![
-        migration(1, "accounts", include_str!("../migrations/0001_accounts.sql")),
-        migration(2, "sessions", include_str!("../migrations/0002_sessions.sql")),
-        migration(3, "alerts", include_str!("../migrations/0003_alerts.sql")),
-        migration(4, "oidc", include_str!("../migrations/0004_oidc.sql")),
-        migration(5, "api_tokens", include_str!("../migrations/0005_api_tokens.sql")),
-        migration(6, "report_deliveries", include_str!("../migrations/0006_report_deliveries.sql")),
-        migration(7, "sign_in_attempts", include_str!("../migrations/0007_sign_in_attempts.sql")),
-        migration(8, "alert_evaluations", include_str!("../migrations/0008_alert_evaluations.sql")),
-        migration(9, "oidc_login_peer", include_str!("../migrations/0009_oidc_login_peer.sql")),
-        migration(10, "signed_in", include_str!("../migrations/0010_signed_in.sql")),
-        migration(11, "oidc_choices", include_str!("../migrations/0011_oidc_choices.sql")),
-        migration(12, "session_grant", include_str!("../migrations/0012_session_grant.sql")),
+    audit_store::sqlite_migrator(&[
+        (1, "accounts", include_str!("../migrations/0001_accounts.sql")),
+        (2, "sessions", include_str!("../migrations/0002_sessions.sql")),
+        (3, "alerts", include_str!("../migrations/0003_alerts.sql")),
+        (4, "oidc", include_str!("../migrations/0004_oidc.sql")),
+        (5, "api_tokens", include_str!("../migrations/0005_api_tokens.sql")),
+        (6, "report_deliveries", include_str!("../migrations/0006_report_deliveries.sql")),
+        (7, "sign_in_attempts", include_str!("../migrations/0007_sign_in_attempts.sql")),
+        (8, "alert_evaluations", include_str!("../migrations/0008_alert_evaluations.sql")),
+        (9, "oidc_login_peer", include_str!("../migrations/0009_oidc_login_peer.sql")),
+        (10, "signed_in", include_str!("../migrations/0010_signed_in.sql")),
+        (11, "oidc_choices", include_str!("../migrations/0011_oidc_choices.sql")),
+        (12, "session_grant", include_str!("../migrations/0012_session_grant.sql")),
     ])
 }
 

@@ -6,67 +6,42 @@ use sqlx::{AssertSqlSafe, SqlSafeStr};
 
 use crate::sequencer;
 
+/// A migrator over `(version, name, SQL)` steps, in order: each applied once, in its own
+/// transaction, and never changed once released (the history only grows). Every SQLite database of
+/// Pathwatch's (this store, the spool, the state, the audit findings) is migrated through this.
+pub fn migrator(steps: &[(i64, &'static str, &'static str)]) -> Migrator {
+    Migrator::with_migrations(
+        steps
+            .iter()
+            .map(|(version, name, sql)| {
+                Migration::new(
+                    *version,
+                    (*name).into(),
+                    MigrationType::Simple,
+                    AssertSqlSafe(*sql).into_sql_str(),
+                    false,
+                )
+            })
+            .collect(),
+    )
+}
+
 /// The store's migrations, embedded so the binary needs no files beside it.
 pub(crate) fn store_migrator() -> Migrator {
-    Migrator::with_migrations(vec![
-        Migration::new(
-            1,
-            "init".into(),
-            MigrationType::Simple,
-            AssertSqlSafe(include_str!("../../migrations/sqlite/0001_init.sql")).into_sql_str(),
-            false,
-        ),
-        Migration::new(
-            2,
-            "sequencer".into(),
-            MigrationType::Simple,
-            AssertSqlSafe(sequencer::SCHEMA).into_sql_str(),
-            false,
-        ),
-        Migration::new(
-            3,
-            "span minutes".into(),
-            MigrationType::Simple,
-            AssertSqlSafe(include_str!("../../migrations/sqlite/0003_span_minutes.sql")).into_sql_str(),
-            false,
-        ),
-        Migration::new(
-            4,
-            "access context".into(),
-            MigrationType::Simple,
-            AssertSqlSafe(include_str!("../../migrations/sqlite/0004_access.sql")).into_sql_str(),
-            false,
-        ),
-        Migration::new(
-            5,
-            "sequencer content".into(),
-            MigrationType::Simple,
-            AssertSqlSafe(sequencer::CONTENT_COLUMN).into_sql_str(),
-            false,
-        ),
-        Migration::new(
-            6,
-            "event ids per source".into(),
-            MigrationType::Simple,
-            AssertSqlSafe(include_str!("../../migrations/sqlite/0006_event_ids_per_source.sql")).into_sql_str(),
-            false,
-        ),
-        Migration::new(
-            7,
-            "sequencer per source".into(),
-            MigrationType::Simple,
-            AssertSqlSafe(sequencer::PER_SOURCE).into_sql_str(),
-            false,
-        ),
+    migrator(&[
+        (1, "init", include_str!("../../migrations/sqlite/0001_init.sql")),
+        (2, "sequencer", sequencer::SCHEMA),
+        (3, "span minutes", include_str!("../../migrations/sqlite/0003_span_minutes.sql")),
+        (4, "access context", include_str!("../../migrations/sqlite/0004_access.sql")),
+        (5, "sequencer content", sequencer::CONTENT_COLUMN),
+        (6, "event ids per source", include_str!("../../migrations/sqlite/0006_event_ids_per_source.sql")),
+        (7, "sequencer per source", sequencer::PER_SOURCE),
         // Here the ids chained before sources were kept can be given theirs, from the events.
-        Migration::new(
+        (
             8,
-            "sequencer sources from events".into(),
-            MigrationType::Simple,
+            "sequencer sources from events",
             "UPDATE audit_sequencer_source_ids SET source = COALESCE((SELECT source_system FROM audit_events e \
-             WHERE e.seq = audit_sequencer_source_ids.seq), '') WHERE source = ''"
-                .into_sql_str(),
-            false,
+             WHERE e.seq = audit_sequencer_source_ids.seq), '') WHERE source = ''",
         ),
     ])
 }

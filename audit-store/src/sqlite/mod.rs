@@ -18,7 +18,7 @@ use crate::model::*;
 use crate::sequencer::{self, to_i64};
 mod access;
 mod audit;
-mod migrations;
+pub(crate) mod migrations;
 mod spans;
 
 use self::audit::insert_audit;
