@@ -81,7 +81,9 @@ pub fn parse_instant(text: &str) -> Option<u64> {
     });
     // Through i128: times from 2262 to 2554 fit u64 ns but not i64.
     parsed.and_then(|t: DateTime<Utc>| {
-        u64::try_from(i128::from(t.timestamp()) * 1_000_000_000 + i128::from(t.timestamp_subsec_nanos())).ok()
+        // A leap second (`:60`) is the last instant of its minute.
+        let subsec = t.timestamp_subsec_nanos().min(999_999_999);
+        u64::try_from(i128::from(t.timestamp()) * 1_000_000_000 + i128::from(subsec)).ok()
     })
 }
 

@@ -7,6 +7,7 @@ use chrono::DateTime;
 use domain::NhsNumber;
 use serde_json::{Map, Value};
 
+use crate::audit_fhir::from_fhir;
 use crate::error::IngestError;
 
 /// Why one record was refused: which record (0-based position in the request), which field, what.
@@ -144,9 +145,9 @@ pub fn parse(
     Ok((events, errors))
 }
 
-type FieldResult<T> = Result<T, (String, String)>;
+pub(crate) type FieldResult<T> = Result<T, (String, String)>;
 
-fn err<T>(field: &str, message: impl Into<String>) -> FieldResult<T> {
+pub(crate) fn err<T>(field: &str, message: impl Into<String>) -> FieldResult<T> {
     Err((field.to_string(), message.into()))
 }
 
@@ -168,7 +169,7 @@ const OWN_FIELDS: &[&str] = &[
 ];
 const ACTOR_FIELDS: &[&str] = &["user_id", "name", "role", "organisation"];
 
-fn opt_str(o: &Map<String, Value>, field: &str, path: &str) -> FieldResult<String> {
+pub(crate) fn opt_str(o: &Map<String, Value>, field: &str, path: &str) -> FieldResult<String> {
     match o.get(field) {
         None | Some(Value::Null) => Ok(String::new()),
         Some(Value::String(s)) if s.len() <= 1024 => Ok(s.clone()),
@@ -177,14 +178,14 @@ fn opt_str(o: &Map<String, Value>, field: &str, path: &str) -> FieldResult<Strin
     }
 }
 
-fn req_str(o: &Map<String, Value>, field: &str, path: &str) -> FieldResult<String> {
+pub(crate) fn req_str(o: &Map<String, Value>, field: &str, path: &str) -> FieldResult<String> {
     match opt_str(o, field, path)? {
         s if s.trim().is_empty() => err(path, "is required"),
         s => Ok(s),
     }
 }
 
-fn check_unknown(o: &Map<String, Value>, known: &[&str], prefix: &str) -> FieldResult<()> {
+pub(crate) fn check_unknown(o: &Map<String, Value>, known: &[&str], prefix: &str) -> FieldResult<()> {
     match o.keys().find(|k| !known.contains(&k.as_str())) {
         Some(k) => {
             err(&format!("{prefix}{k}"), format!("is not a field of an audit event (known: {})", known.join(", ")))
@@ -193,15 +194,18 @@ fn check_unknown(o: &Map<String, Value>, known: &[&str], prefix: &str) -> FieldR
     }
 }
 
-fn time_ns(text: &str, field: &str, limits: Limits) -> FieldResult<u64> {
+pub(crate) fn time_ns(text: &str, field: &str, limits: Limits) -> FieldResult<u64> {
     let t = DateTime::parse_from_rfc3339(text)
         .map_err(|e| (field.to_string(), format!("{text:?} is not an RFC 3339 time with a zone: {e}")))?;
-    // In i128 so times past 2262 (beyond i64 ns) still get the "in the future" answer below.
-    let ns = i128::from(t.timestamp()) * 1_000_000_000 + i128::from(t.timestamp_subsec_nanos());
+    // A leap second (`:60`) is read as the last instant of its minute, not the next minute's start.
+    let subsec = t.timestamp_subsec_nanos().min(999_999_999);
+    // In i128 so times past 2262 (beyond i64 ns) still get the "in the future" answer below, and
+    // past 2554 (beyond u64 ns) too.
+    let ns = i128::from(t.timestamp()) * 1_000_000_000 + i128::from(subsec);
     if ns < 0 {
         return err(field, "is before 1970");
     }
-    let ns = ns as u64;
+    let ns = u64::try_from(ns).unwrap_or(u64::MAX);
     if ns > limits.now_ns.saturating_add(limits.max_future_skew_ns) {
         return err(
             field,
@@ -214,14 +218,14 @@ fn time_ns(text: &str, field: &str, limits: Limits) -> FieldResult<u64> {
     Ok(ns)
 }
 
-fn event_id(id: String, field: &str) -> FieldResult<String> {
+pub(crate) fn event_id(id: String, field: &str) -> FieldResult<String> {
     if id.len() > 128 {
         return err(field, "is longer than 128 characters");
     }
     Ok(id)
 }
 
-fn nhs_number(text: &str, field: &str) -> FieldResult<String> {
+pub(crate) fn nhs_number(text: &str, field: &str) -> FieldResult<String> {
     if text.is_empty() {
         return Ok(String::new());
     }
@@ -330,154 +334,29 @@ pub fn to_own_shape(event: &AuditEvent) -> Value {
     })
 }
 
-const NHS_NUMBER_SYSTEM: &str = "https://fhir.nhs.uk/Id/nhs-number";
-const ODS_SYSTEM: &str = "https://fhir.nhs.uk/Id/ods-organization-code";
-
-fn s<'a>(v: &'a Value, pointer: &str) -> Option<&'a str> {
-    v.pointer(pointer).and_then(Value::as_str).filter(|s| !s.is_empty())
-}
-
-/// Maps a FHIR R4 AuditEvent onto our shape (IHE Basic Audit Log Patterns where FHIR leaves a choice).
-fn from_fhir(o: &Map<String, Value>, limits: Limits) -> FieldResult<AuditEvent> {
-    let v = Value::Object(o.clone());
-    match s(&v, "/resourceType") {
-        Some("AuditEvent") => {}
-        Some(other) => return err("resourceType", format!("{other:?} is not AuditEvent (or a Bundle of them)")),
-        None => return err("resourceType", "must be a string"),
-    }
-    let event_id = event_id(
-        s(&v, "/id")
-            .ok_or_else(|| ("id".to_string(), "is required: it is the event's idempotency key".to_string()))?
-            .into(),
-        "id",
-    )?;
-    let (time_text, time_field) = match s(&v, "/period/start") {
-        Some(t) => (t, "period.start"),
-        None => (s(&v, "/recorded").ok_or_else(|| ("recorded".to_string(), "is required".to_string()))?, "recorded"),
-    };
-    let occurred_ns = time_ns(time_text, time_field, limits)?;
-
-    let agents = v.get("agent").and_then(Value::as_array).cloned().unwrap_or_default();
-    if agents.is_empty() {
-        return err("agent", "is required: who performed the action");
-    }
-    let requestor_index = agents.iter().position(|a| a.get("requestor") == Some(&Value::Bool(true))).unwrap_or(0);
-    let requestor = &agents[requestor_index];
-    let at = format!("agent[{requestor_index}]");
-    let user_id = s(requestor, "/who/identifier/value")
-        .or_else(|| s(requestor, "/who/reference"))
-        .ok_or_else(|| (format!("{at}.who"), "needs an identifier or reference naming the user".to_string()))?;
-    let organisation = agents
-        .iter()
-        .filter_map(|a| a.pointer("/who/identifier"))
-        .chain(std::iter::once(&v).filter_map(|v| v.pointer("/source/observer/identifier")))
-        .find(|id| s(id, "/system") == Some(ODS_SYSTEM))
-        .and_then(|id| s(id, "/value"))
-        .unwrap_or_default();
-    let device = agents
-        .iter()
-        .filter_map(|a| s(a, "/who/reference"))
-        .find(|r| r.starts_with("Device/"))
-        .map(|r| r.trim_start_matches("Device/"))
-        .unwrap_or_default();
-
-    let subtype_codes: Vec<&str> = v
-        .get("subtype")
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|c| s(c, "/code")).collect())
-        .unwrap_or_default();
-    let action = if subtype_codes.iter().any(|c| c.starts_with("search")) {
-        Action::Search
-    } else if subtype_codes.contains(&"export") {
-        Action::Export
-    } else if subtype_codes.contains(&"break-glass") || subtype_codes.contains(&"BTG") {
-        Action::BreakGlass
-    } else if s(&v, "/type/code") == Some("110114") {
-        Action::Login
-    } else {
-        match s(&v, "/action") {
-            Some("C") => Action::Create,
-            Some("R") | None => Action::Read,
-            Some("U") => Action::Update,
-            Some("D") => Action::Delete,
-            Some("E") => Action::Execute,
-            Some(other) => return err("action", format!("{other:?} is not one of C, R, U, D, E")),
-        }
-    };
-    let outcome = match s(&v, "/outcome") {
-        Some("0") | None => Outcome::Success,
-        Some("4") => Outcome::MinorFailure,
-        Some("8") => Outcome::SeriousFailure,
-        Some("12") => Outcome::MajorFailure,
-        Some(other) => return err("outcome", format!("{other:?} is not one of 0, 4, 8, 12")),
-    };
-
-    let entities = v.get("entity").and_then(Value::as_array).cloned().unwrap_or_default();
-    let mut nhs = String::new();
-    let mut resource = (String::new(), String::new());
-    let mut request_id = String::new();
-    let mut correlation_id = String::new();
-    for (i, e) in entities.iter().enumerate() {
-        let entity_type = s(e, "/type/code").unwrap_or_default();
-        let value = s(e, "/what/identifier/value").unwrap_or_default();
-        if entity_type.eq_ignore_ascii_case("XrequestId") {
-            request_id = value.into();
-        } else if entity_type.eq_ignore_ascii_case("XcorrelationId") {
-            correlation_id = value.into();
-        } else if s(e, "/what/identifier/system") == Some(NHS_NUMBER_SYSTEM) {
-            nhs = nhs_number(value, &format!("entity[{i}].what.identifier.value"))?;
-        } else if let Some(reference) = s(e, "/what/reference") {
-            let (kind, id) = reference.split_once('/').unwrap_or(("", reference));
-            if kind == "Patient" && nhs.is_empty() {
-                if let Ok(n) = NhsNumber::parse(id) {
-                    nhs = n.as_str().into();
-                }
-            }
-            if resource.0.is_empty() {
-                resource = (kind.into(), id.into());
-            }
-        }
-    }
-    Ok(AuditEvent {
-        event_id,
-        occurred_ns,
-        actor: Actor {
-            user_id: user_id.into(),
-            name: s(requestor, "/who/display").unwrap_or_default().into(),
-            role: s(requestor, "/role/0/coding/0/code")
-                .or_else(|| s(requestor, "/type/coding/0/code"))
-                .unwrap_or_default()
-                .into(),
-            organisation: organisation.into(),
-        },
-        purpose_of_use: s(&v, "/purposeOfEvent/0/coding/0/code")
-            .or_else(|| s(requestor, "/purposeOfUse/0/coding/0/code"))
-            .unwrap_or_default()
-            .into(),
-        action,
-        nhs_number: nhs,
-        resource_type: resource.0,
-        resource_id: resource.1,
-        outcome,
-        correlation_id,
-        request_id,
-        source_system: s(&v, "/source/observer/display")
-            .or_else(|| s(&v, "/source/observer/identifier/value"))
-            .or_else(|| s(&v, "/source/site"))
-            .unwrap_or_default()
-            .into(),
-        client_address: s(requestor, "/network/address").unwrap_or_default().into(),
-        device: device.into(),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::audit_fhir::{NHS_NUMBER_SYSTEM, ODS_SYSTEM};
 
     const NOW: u64 = 1_790_000_000 * NANOS_PER_SEC;
     const LIMITS: Limits =
         Limits { now_ns: NOW, max_future_skew_ns: 300 * NANOS_PER_SEC, max_records: 100, auditors: false };
+
+    #[test]
+    fn times_past_any_clock_are_in_the_future_and_a_leap_second_ends_its_minute() {
+        let at = |time: &str| {
+            let mut e = own("t");
+            e["time"] = Value::from(time);
+            let (events, errors) = parse(&serde_json::to_vec(&e).unwrap(), LIMITS, &[]).unwrap();
+            (events.first().map(|e| e.occurred_ns), errors.first().map(|e| e.message.clone()))
+        };
+        // Past 2554 a time no longer fits u64 nanoseconds: it must not wrap into 1970.
+        let (stored, refused) = at("2554-07-22T00:00:00Z");
+        assert!(stored.is_none() && refused.unwrap().contains("in the future"));
+        let (stored, _) = at("2016-12-31T23:59:60Z");
+        assert_eq!(stored, Some(1_483_228_799_999_999_999), "the last instant of 2016, not 2017");
+    }
 
     #[test]
     fn our_own_shape_reads_back_as_the_event_it_was_written_from() {

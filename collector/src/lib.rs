@@ -8,6 +8,7 @@
 //! back with 429/503 and Retry-After instead.
 
 pub mod audit;
+mod audit_fhir;
 pub mod auth;
 pub mod budget;
 pub mod config;

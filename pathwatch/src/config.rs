@@ -380,6 +380,15 @@ mod tests {
     }
 
     #[test]
+    fn retention_is_at_most_a_hundred_years() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pathwatch.toml");
+        std::fs::write(&path, "[retention]\naudit_days = 4294967295\n").unwrap();
+        let err = load(Some(&path), None).unwrap_err().to_string();
+        assert!(err.contains("retention.audit_days") && err.contains("36525"), "{err}");
+    }
+
+    #[test]
     fn an_unknown_key_in_the_file_is_named() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("pathwatch.toml");

@@ -14,6 +14,9 @@ pub fn parse_cidr(text: &str) -> Option<ipnet::IpNet> {
 /// allowance's day and today stay within ClickHouse's 100 partitions per insert.
 const MAX_SPAN_AGE_DAYS_CLICKHOUSE: u64 = 90;
 
+/// The longest retention accepted: 100 years.
+const MAX_RETENTION_DAYS: u32 = 36_525;
+
 pub fn validate(c: &Config) -> anyhow::Result<()> {
     let mut problems = Vec::new();
     if c.collector.max_body_bytes < 1024 {
@@ -68,6 +71,14 @@ pub fn validate(c: &Config) -> anyhow::Result<()> {
     }
     if c.retention.spans_days == 0 || c.retention.audit_days == 0 {
         problems.push("key `retention`: retention periods must be at least 1 day".to_string());
+    }
+    for (key, days) in [("spans_days", c.retention.spans_days), ("audit_days", c.retention.audit_days)] {
+        if days > MAX_RETENTION_DAYS {
+            problems.push(format!(
+                "key `retention.{key}`: at most {MAX_RETENTION_DAYS} days (100 years), which keeps data for as long as \
+                 anything needs it; not {days}"
+            ));
+        }
     }
     for source in c.collector.ingest_tokens.keys() {
         if source.is_empty() || !source.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {

@@ -443,8 +443,16 @@ impl AuditLog for ClickHouseStore {
 
 impl TelemetryStore for ClickHouseStore {
     async fn drop_days_before(&self, kind: DataKind, cutoff_day: i64) -> Result<(), StoreError> {
+        // Nothing is that old: a cutoff before 1970 (a retention longer than the epoch) drops nothing,
+        // and one that does not fit a date is refused rather than wrapped into a recent day.
+        if cutoff_day <= 0 {
+            return Ok(());
+        }
         // 1970-01-01 is day 719 163 of the Common Era.
-        let cutoff = chrono::NaiveDate::from_num_days_from_ce_opt(719_163 + cutoff_day as i32)
+        let cutoff = i32::try_from(cutoff_day)
+            .ok()
+            .and_then(|day| day.checked_add(719_163))
+            .and_then(chrono::NaiveDate::from_num_days_from_ce_opt)
             .ok_or_else(|| StoreError::Invalid(format!("cutoff day {cutoff_day}: out of range")))?;
         let yyyymmdd = cutoff.year() as u32 * 10_000 + cutoff.month() * 100 + cutoff.day();
         match kind {

@@ -1,5 +1,8 @@
 //! The conformance suite: every test is written once, against [`TelemetryStore`], and the macro at
 //! the bottom runs it on SQLite and on ClickHouse. A difference between backends is a failure.
+//!
+//! Longer than most files on purpose: one suite, read as one contract; the tests are independent
+//! functions, each about one behaviour, and the list at the bottom says which run.
 
 use audit_store::chain::{self, ChainBreak};
 use audit_store::*;
@@ -584,6 +587,12 @@ pub async fn retention_drops_old_days_and_the_chain_still_verifies<S: TelemetryS
     assert_eq!(store.audit_chain_page(0, 100).await.unwrap(), new);
     let report = chain::verify(store, 100).await.unwrap();
     assert_eq!((report.first_break, report.records_checked), (None, 3));
+
+    // A retention longer than the epoch (a "keep for ever" setting) drops nothing, on both backends.
+    store.drop_days_before(DataKind::Spans, -4_294_946_500).await.unwrap();
+    store.drop_days_before(DataKind::AuditEvents, -4_294_946_500).await.unwrap();
+    assert_eq!(store.audit_chain_page(0, 100).await.unwrap(), new, "nothing more dropped");
+    assert_eq!(store.trace(&span(21, 0, 0, 0).trace_id).await.unwrap().len(), 1);
 
     // Deleting the oldest remaining record is still caught: the chain base says what must follow.
     store.delete(4).await;

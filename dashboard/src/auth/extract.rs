@@ -173,7 +173,9 @@ impl AnyUser {
 /// route is missing from the table, is admitted by no role: failing closed.
 pub(crate) fn admit(parts: &Parts, role: Role) -> Result<(), WebError> {
     let route = parts.extensions.get::<axum::extract::MatchedPath>().map(|p| p.as_str()).unwrap_or_default();
-    if roles_for(parts.method.as_str(), route).contains(&role) {
+    // HEAD is served by the GET handler (an uptime check, `curl -I`), with the GET route's roles.
+    let method = if parts.method == axum::http::Method::HEAD { "GET" } else { parts.method.as_str() };
+    if roles_for(method, route).contains(&role) {
         Ok(())
     } else {
         Err(WebError::Forbidden)

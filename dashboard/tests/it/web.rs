@@ -249,6 +249,17 @@ async fn a_disabled_account_loses_its_session() {
     assert_eq!(get(&rig.app, "/", &session).await.location(), "/login");
 }
 
+/// HEAD is GET without the body (uptime checks, `curl -I`): admitted on the GET route's roles.
+#[tokio::test]
+async fn head_is_answered_as_get_is() {
+    let rig = rig().await;
+    let (session, _) = sign_in(&rig.app, "oncall", PASSWORD).await;
+    let head =
+        |path: &'static str| Request::head(path).header(header::COOKIE, session.as_str()).body(Body::empty()).unwrap();
+    assert_eq!(send(&rig.app, head("/")).await.status, StatusCode::OK);
+    assert_eq!(send(&rig.app, head("/admin/accounts")).await.status, StatusCode::FORBIDDEN, "not on-call's");
+}
+
 #[tokio::test]
 async fn nothing_but_sign_in_is_served_before_signing_in() {
     let rig = rig().await;

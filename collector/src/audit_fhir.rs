@@ -1,0 +1,151 @@
+//! FHIR R4 `AuditEvent` resources mapped onto our audit shape (IHE Basic Audit Log Patterns where
+//! FHIR leaves a choice): which agent is the user, where the patient and the organisation are, and
+//! what each coded action means. Every field is checked as our own shape's are (`audit`).
+
+use audit_store::{Action, Actor, AuditEvent, Outcome};
+use serde_json::{Map, Value};
+
+use domain::NhsNumber;
+
+use crate::audit::{err, event_id, nhs_number, time_ns, FieldResult, Limits};
+
+pub(crate) const NHS_NUMBER_SYSTEM: &str = "https://fhir.nhs.uk/Id/nhs-number";
+pub(crate) const ODS_SYSTEM: &str = "https://fhir.nhs.uk/Id/ods-organization-code";
+
+fn s<'a>(v: &'a Value, pointer: &str) -> Option<&'a str> {
+    v.pointer(pointer).and_then(Value::as_str).filter(|s| !s.is_empty())
+}
+
+/// Maps a FHIR R4 AuditEvent onto our shape (IHE Basic Audit Log Patterns where FHIR leaves a choice).
+pub(crate) fn from_fhir(o: &Map<String, Value>, limits: Limits) -> FieldResult<AuditEvent> {
+    let v = Value::Object(o.clone());
+    match s(&v, "/resourceType") {
+        Some("AuditEvent") => {}
+        Some(other) => return err("resourceType", format!("{other:?} is not AuditEvent (or a Bundle of them)")),
+        None => return err("resourceType", "must be a string"),
+    }
+    let event_id = event_id(
+        s(&v, "/id")
+            .ok_or_else(|| ("id".to_string(), "is required: it is the event's idempotency key".to_string()))?
+            .into(),
+        "id",
+    )?;
+    let (time_text, time_field) = match s(&v, "/period/start") {
+        Some(t) => (t, "period.start"),
+        None => (s(&v, "/recorded").ok_or_else(|| ("recorded".to_string(), "is required".to_string()))?, "recorded"),
+    };
+    let occurred_ns = time_ns(time_text, time_field, limits)?;
+
+    let agents = v.get("agent").and_then(Value::as_array).cloned().unwrap_or_default();
+    if agents.is_empty() {
+        return err("agent", "is required: who performed the action");
+    }
+    let requestor_index = agents.iter().position(|a| a.get("requestor") == Some(&Value::Bool(true))).unwrap_or(0);
+    let requestor = &agents[requestor_index];
+    let at = format!("agent[{requestor_index}]");
+    let user_id = s(requestor, "/who/identifier/value")
+        .or_else(|| s(requestor, "/who/reference"))
+        .ok_or_else(|| (format!("{at}.who"), "needs an identifier or reference naming the user".to_string()))?;
+    let organisation = agents
+        .iter()
+        .filter_map(|a| a.pointer("/who/identifier"))
+        .chain(std::iter::once(&v).filter_map(|v| v.pointer("/source/observer/identifier")))
+        .find(|id| s(id, "/system") == Some(ODS_SYSTEM))
+        .and_then(|id| s(id, "/value"))
+        .unwrap_or_default();
+    let device = agents
+        .iter()
+        .filter_map(|a| s(a, "/who/reference"))
+        .find(|r| r.starts_with("Device/"))
+        .map(|r| r.trim_start_matches("Device/"))
+        .unwrap_or_default();
+
+    let subtype_codes: Vec<&str> = v
+        .get("subtype")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|c| s(c, "/code")).collect())
+        .unwrap_or_default();
+    let action = if subtype_codes.iter().any(|c| c.starts_with("search")) {
+        Action::Search
+    } else if subtype_codes.contains(&"export") {
+        Action::Export
+    } else if subtype_codes.contains(&"break-glass") || subtype_codes.contains(&"BTG") {
+        Action::BreakGlass
+    } else if s(&v, "/type/code") == Some("110114") {
+        Action::Login
+    } else {
+        match s(&v, "/action") {
+            Some("C") => Action::Create,
+            Some("R") | None => Action::Read,
+            Some("U") => Action::Update,
+            Some("D") => Action::Delete,
+            Some("E") => Action::Execute,
+            Some(other) => return err("action", format!("{other:?} is not one of C, R, U, D, E")),
+        }
+    };
+    let outcome = match s(&v, "/outcome") {
+        Some("0") | None => Outcome::Success,
+        Some("4") => Outcome::MinorFailure,
+        Some("8") => Outcome::SeriousFailure,
+        Some("12") => Outcome::MajorFailure,
+        Some(other) => return err("outcome", format!("{other:?} is not one of 0, 4, 8, 12")),
+    };
+
+    let entities = v.get("entity").and_then(Value::as_array).cloned().unwrap_or_default();
+    let mut nhs = String::new();
+    let mut resource = (String::new(), String::new());
+    let mut request_id = String::new();
+    let mut correlation_id = String::new();
+    for (i, e) in entities.iter().enumerate() {
+        let entity_type = s(e, "/type/code").unwrap_or_default();
+        let value = s(e, "/what/identifier/value").unwrap_or_default();
+        if entity_type.eq_ignore_ascii_case("XrequestId") {
+            request_id = value.into();
+        } else if entity_type.eq_ignore_ascii_case("XcorrelationId") {
+            correlation_id = value.into();
+        } else if s(e, "/what/identifier/system") == Some(NHS_NUMBER_SYSTEM) {
+            nhs = nhs_number(value, &format!("entity[{i}].what.identifier.value"))?;
+        } else if let Some(reference) = s(e, "/what/reference") {
+            let (kind, id) = reference.split_once('/').unwrap_or(("", reference));
+            if kind == "Patient" && nhs.is_empty() {
+                if let Ok(n) = NhsNumber::parse(id) {
+                    nhs = n.as_str().into();
+                }
+            }
+            if resource.0.is_empty() {
+                resource = (kind.into(), id.into());
+            }
+        }
+    }
+    Ok(AuditEvent {
+        event_id,
+        occurred_ns,
+        actor: Actor {
+            user_id: user_id.into(),
+            name: s(requestor, "/who/display").unwrap_or_default().into(),
+            role: s(requestor, "/role/0/coding/0/code")
+                .or_else(|| s(requestor, "/type/coding/0/code"))
+                .unwrap_or_default()
+                .into(),
+            organisation: organisation.into(),
+        },
+        purpose_of_use: s(&v, "/purposeOfEvent/0/coding/0/code")
+            .or_else(|| s(requestor, "/purposeOfUse/0/coding/0/code"))
+            .unwrap_or_default()
+            .into(),
+        action,
+        nhs_number: nhs,
+        resource_type: resource.0,
+        resource_id: resource.1,
+        outcome,
+        correlation_id,
+        request_id,
+        source_system: s(&v, "/source/observer/display")
+            .or_else(|| s(&v, "/source/observer/identifier/value"))
+            .or_else(|| s(&v, "/source/site"))
+            .unwrap_or_default()
+            .into(),
+        client_address: s(requestor, "/network/address").unwrap_or_default().into(),
+        device: device.into(),
+    })
+}
