@@ -265,7 +265,7 @@ pub struct RollupQuery {
 
 impl RollupQuery {
     pub fn check(&self) -> Result<(), crate::StoreError> {
-        if self.bucket_secs == 0 || self.bucket_secs % 60 != 0 {
+        if self.bucket_secs == 0 || !self.bucket_secs.is_multiple_of(60) {
             return Err(crate::StoreError::Invalid(format!(
                 "roll-up buckets are whole minutes; {} seconds is not",
                 self.bucket_secs

@@ -8,9 +8,6 @@ use std::time::{Duration, Instant};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use hmac::{KeyInit, Mac};
-use rsa::pkcs1::DecodeRsaPrivateKey;
-use rsa::pkcs8::DecodePrivateKey;
-use rsa::signature::{SignatureEncoding, Signer};
 use serde_json::json;
 use tokio::sync::Mutex;
 
@@ -22,9 +19,10 @@ fn b64_json(value: &serde_json::Value) -> String {
 }
 
 /// An RSA key that signs APIM client assertions.
+/// The private key a client assertion is signed with, and the `kid` APIM knows it by.
 #[derive(Clone)]
 pub struct SigningKey {
-    key: rsa::pkcs1v15::SigningKey<rsa::sha2::Sha512>,
+    key: jsonwebtoken::EncodingKey,
     kid: String,
 }
 
@@ -35,29 +33,33 @@ impl std::fmt::Debug for SigningKey {
 }
 
 impl SigningKey {
-    /// Parses a PKCS#8 (`BEGIN PRIVATE KEY`) or PKCS#1 (`BEGIN RSA PRIVATE KEY`) PEM.
+    /// Parses a PKCS#8 (`BEGIN PRIVATE KEY`) or PKCS#1 (`BEGIN RSA PRIVATE KEY`) PEM, and signs
+    /// once to prove it can: a key that cannot sign is refused at start-up, naming `key_name`.
     pub fn from_pem(pem: &Secret, kid: &str, key_name: &str) -> Result<SigningKey, ConfigError> {
-        let private = rsa::RsaPrivateKey::from_pkcs8_pem(pem.expose())
-            .or_else(|_| rsa::RsaPrivateKey::from_pkcs1_pem(pem.expose()))
-            .map_err(|_| ConfigError::Invalid {
-                key: key_name.into(),
-                message: "not a PEM RSA private key (PKCS#8 or PKCS#1)".into(),
-            })?;
-        Ok(SigningKey { key: rsa::pkcs1v15::SigningKey::new(private), kid: kid.into() })
+        let invalid = || ConfigError::Invalid {
+            key: key_name.into(),
+            message: "not a PEM RSA private key (PKCS#8 or PKCS#1)".into(),
+        };
+        let key = jsonwebtoken::EncodingKey::from_rsa_pem(pem.expose().as_bytes()).map_err(|_| invalid())?;
+        jsonwebtoken::crypto::sign(b"pathwatch", &key, jsonwebtoken::Algorithm::RS512).map_err(|_| invalid())?;
+        Ok(SigningKey { key, kid: kid.into() })
     }
 
-    /// APIM's signed-JWT client assertion: `iss` = `sub` = API key, `aud` = token URL, fresh `jti`,
-    /// `exp` 5 minutes ahead (APIM's maximum).
+    /// APIM's signed-JWT client assertion (RS512): `iss` = `sub` = API key, `aud` = token URL,
+    /// fresh `jti`, `exp` 5 minutes ahead (APIM's maximum).
     pub fn client_assertion(&self, api_key: &str, token_url: &str) -> String {
-        let now = domain::Clock::System.now_s();
-        let header = json!({"alg": "RS512", "typ": "JWT", "kid": self.kid});
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS512);
+        header.kid = Some(self.kid.clone());
         let claims = json!({
             "iss": api_key, "sub": api_key, "aud": token_url,
-            "jti": uuid::Uuid::new_v4().to_string(), "exp": now + 300,
+            "jti": uuid::Uuid::new_v4().to_string(), "exp": domain::Clock::System.now_s() + 300,
         });
-        let signing_input = format!("{}.{}", b64_json(&header), b64_json(&claims));
-        let signature = self.key.sign(signing_input.as_bytes()).to_vec();
-        format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature))
+        // The key signed at start-up (`from_pem`); should signing fail now, APIM refuses the empty
+        // assertion and the step reports an authentication failure.
+        jsonwebtoken::encode(&header, &claims, &self.key).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "signing the client assertion failed");
+            String::new()
+        })
     }
 }
 
@@ -232,17 +234,15 @@ mod tests {
 
     #[test]
     fn client_assertion_verifies_with_the_public_key() {
-        use rsa::pkcs8::DecodePublicKey;
-        use rsa::signature::Verifier;
         let (private_pem, public_pem) = generate_rsa_key().unwrap();
         let key = SigningKey::from_pem(&Secret::new(private_pem), "k1", "private_key").unwrap();
         let jwt = key.client_assertion("apikey", "http://x/oauth2/token");
         let (input, signature) = jwt.rsplit_once('.').unwrap();
-        let public = rsa::RsaPublicKey::from_public_key_pem(&public_pem).unwrap();
-        let verifier = rsa::pkcs1v15::VerifyingKey::<rsa::sha2::Sha512>::new(public);
-        let signature =
-            rsa::pkcs1v15::Signature::try_from(URL_SAFE_NO_PAD.decode(signature).unwrap().as_slice()).unwrap();
-        verifier.verify(input.as_bytes(), &signature).unwrap();
+        let public = jsonwebtoken::DecodingKey::from_rsa_pem(public_pem.as_bytes()).unwrap();
+        let alg = jsonwebtoken::Algorithm::RS512;
+        assert!(jsonwebtoken::crypto::verify(signature, input.as_bytes(), &public, alg).unwrap());
+        let header = jsonwebtoken::decode_header(&jwt).unwrap();
+        assert_eq!((header.alg, header.kid.as_deref(), header.typ.as_deref()), (alg, Some("k1"), Some("JWT")));
         let claims_b64 = input.split('.').nth(1).unwrap();
         let claims: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(claims_b64).unwrap()).unwrap();
         assert_eq!(claims["iss"], "apikey");

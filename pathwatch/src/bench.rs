@@ -67,7 +67,11 @@ fn requests(total: usize, batch: usize, t0_ns: u64) -> Vec<Vec<u8>> {
                     Span {
                         trace_id: trace_id.to_vec(),
                         span_id: (n + 1).to_be_bytes().to_vec(),
-                        parent_span_id: if n % 8 == 0 { vec![] } else { (n - n % 8 + 1).to_be_bytes().to_vec() },
+                        parent_span_id: if n.is_multiple_of(8) {
+                            vec![]
+                        } else {
+                            (n - n % 8 + 1).to_be_bytes().to_vec()
+                        },
                         name: routes[(n % 5) as usize].into(),
                         kind: span::SpanKind::Client as i32,
                         start_time_unix_nano: t0_ns + n * 1_000,

@@ -104,7 +104,7 @@ fn canary_batch(first: u64, count: u64, start_ns: u64) -> Vec<Span> {
     for n in first..first + count {
         let (minute, flow) = (n / FLOWS.len() as u64, FLOWS[(n % FLOWS.len() as u64) as usize]);
         let t = start_ns + minute * MINUTE;
-        let failing = noise(n) % 100 == 0;
+        let failing = noise(n).is_multiple_of(100);
         let trace = 0x1_0000_0000 + n;
         let mut root =
             span(trace, 1, 0, "pathwatch-canary", &format!("canary {flow}"), t, 300_000_000 + noise(n) % 200_000_000);
@@ -144,7 +144,7 @@ fn traffic_batch(first: u64, count: u64, start_ns: u64, spacing_ns: u64) -> Vec<
             let mut s =
                 span(n + 1, 1, 0, service, route, start_ns + n * spacing_ns, 20_000_000 + (r % 400) * 1_000_000);
             s.kind = SpanKind::Server;
-            if r % 97 == 0 {
+            if r.is_multiple_of(97) {
                 s.status = SpanStatus::Error;
             }
             s

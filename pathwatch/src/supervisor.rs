@@ -224,7 +224,7 @@ mod tests {
             move || {
                 let n = counted.fetch_add(1, Ordering::SeqCst);
                 async move {
-                    if n % 2 == 0 {
+                    if n.is_multiple_of(2) {
                         panic!("run {n} failed");
                     }
                 }

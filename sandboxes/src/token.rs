@@ -15,12 +15,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use jsonwebtoken::{Algorithm, DecodingKey};
 use rand::distr::Alphanumeric;
 use rand::Rng;
-use rsa::pkcs1v15::{Signature, VerifyingKey};
-use rsa::pkcs8::DecodePublicKey;
-use rsa::sha2::Sha512;
-use rsa::signature::Verifier;
 use serde_json::{json, Value};
 
 use crate::clock::now_s;
@@ -37,7 +34,7 @@ const MAX_EXP_AHEAD_S: f64 = 310.0;
 /// Configured applications with their parsed verifying keys (a key that does not parse verifies nothing).
 #[derive(Debug)]
 pub struct KeyRing {
-    keys: Vec<(ClientKey, Option<VerifyingKey<Sha512>>)>,
+    keys: Vec<(ClientKey, Option<DecodingKey>)>,
 }
 
 impl KeyRing {
@@ -45,7 +42,7 @@ impl KeyRing {
         let keys = keys
             .iter()
             .map(|k| {
-                let verifying = rsa::RsaPublicKey::from_public_key_pem(&k.public_key_pem).ok().map(VerifyingKey::new);
+                let verifying = DecodingKey::from_rsa_pem(k.public_key_pem.as_bytes()).ok();
                 (k.clone(), verifying)
             })
             .collect();
@@ -56,7 +53,7 @@ impl KeyRing {
         self.keys.iter().any(|(k, _)| k.api_key == api_key)
     }
 
-    fn key(&self, api_key: &str, kid: &str) -> Option<&VerifyingKey<Sha512>> {
+    fn key(&self, api_key: &str, kid: &str) -> Option<&DecodingKey> {
         self.keys.iter().find(|(k, _)| k.api_key == api_key && k.kid == kid).and_then(|(_, v)| v.as_ref())
     }
 }
@@ -259,12 +256,11 @@ fn verify_assertion(state: &SandboxState, headers: &HeaderMap, assertion: &str) 
         unauthorised("invalid_request", "Invalid 'kid' header in client_assertion JWT - no matching public key")
     })?;
     let bad_signature = || unauthorised("public_key error", "JWT signature verification failed");
-    let signature = URL_SAFE_NO_PAD
-        .decode(signature_b64)
-        .ok()
-        .and_then(|bytes| Signature::try_from(bytes.as_slice()).ok())
-        .ok_or_else(bad_signature)?;
-    key.verify(format!("{header_b64}.{claims_b64}").as_bytes(), &signature).map_err(|_| bad_signature())?;
+    let signed = format!("{header_b64}.{claims_b64}");
+    // RS512 whatever the header says: `check_claims` has refused any other `alg` already.
+    if !jsonwebtoken::crypto::verify(signature_b64, signed.as_bytes(), key, Algorithm::RS512).unwrap_or(false) {
+        return Err(bad_signature());
+    }
 
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
     let aud = claims["aud"].as_str().unwrap_or_default();

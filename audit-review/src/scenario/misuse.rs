@@ -132,7 +132,7 @@ impl Scenario {
                 description = format!("browsed {n} records of patients their organisation does not care for");
             }
             Rule::BulkOrUnusual => {
-                if id % 2 == 0 {
+                if id.is_multiple_of(2) {
                     let n = rng.random_range(15..80);
                     for _ in 0..n {
                         let p = *self.related[org].choose(rng).unwrap_or(&0);

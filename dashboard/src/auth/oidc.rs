@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use rsa::signature::{SignatureEncoding, Signer};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::Digest;
@@ -53,7 +52,7 @@ pub enum ClientAuth {
     /// `client_secret_basic`, or `client_secret_post` when the provider supports only that.
     Secret(String),
     /// `private_key_jwt`: an RS512-signed assertion (what CIS2 requires).
-    PrivateKeyJwt { key: Box<rsa::pkcs1v15::SigningKey<rsa::sha2::Sha512>>, key_id: Option<String> },
+    PrivateKeyJwt { key: Box<jsonwebtoken::EncodingKey>, key_id: Option<String> },
 }
 
 impl std::fmt::Debug for ClientAuth {
@@ -68,12 +67,11 @@ impl std::fmt::Debug for ClientAuth {
 impl ClientAuth {
     /// A PKCS#8 (`BEGIN PRIVATE KEY`) or PKCS#1 (`BEGIN RSA PRIVATE KEY`) PEM RSA key.
     pub fn private_key_pem(pem: &str, key_id: Option<String>) -> Result<ClientAuth, OidcError> {
-        use rsa::pkcs1::DecodeRsaPrivateKey;
-        use rsa::pkcs8::DecodePrivateKey;
-        let private = rsa::RsaPrivateKey::from_pkcs8_pem(pem)
-            .or_else(|_| rsa::RsaPrivateKey::from_pkcs1_pem(pem))
-            .map_err(|_| OidcError::Setup("not a PEM RSA private key (PKCS#8 or PKCS#1)".into()))?;
-        Ok(ClientAuth::PrivateKeyJwt { key: Box::new(rsa::pkcs1v15::SigningKey::new(private)), key_id })
+        let invalid = || OidcError::Setup("not a PEM RSA private key (PKCS#8 or PKCS#1)".into());
+        let key = jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes()).map_err(|_| invalid())?;
+        // Signs once now, so a key that cannot sign is refused at start-up, not at someone's sign-in.
+        jsonwebtoken::crypto::sign(b"pathwatch", &key, jsonwebtoken::Algorithm::RS512).map_err(|_| invalid())?;
+        Ok(ClientAuth::PrivateKeyJwt { key: Box::new(key), key_id })
     }
 }
 
@@ -369,24 +367,19 @@ impl OidcProvider {
     /// RFC 7523 client assertion: `iss` = `sub` = client id, `aud` = token endpoint, 5 minutes.
     fn client_assertion(
         &self,
-        key: &rsa::pkcs1v15::SigningKey<rsa::sha2::Sha512>,
+        key: &jsonwebtoken::EncodingKey,
         key_id: Option<&str>,
         token_endpoint: &str,
     ) -> Result<String, OidcError> {
         let now = domain::Clock::System.now_s_i64();
-        let mut header = json!({"alg": "RS512", "typ": "JWT"});
-        if let Some(kid) = key_id {
-            header["kid"] = json!(kid);
-        }
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS512);
+        header.kid = key_id.map(str::to_string);
         let jti = crate::auth::sessions::random_token()?;
         let claims = json!({
             "iss": self.settings.client_id, "sub": self.settings.client_id, "aud": token_endpoint,
             "jti": jti, "iat": now, "exp": now + 300,
         });
-        let input =
-            format!("{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), URL_SAFE_NO_PAD.encode(claims.to_string()));
-        let signature = key.try_sign(input.as_bytes()).map_err(|_| OidcError::Setup("signing failed".into()))?;
-        Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.to_bytes())))
+        jsonwebtoken::encode(&header, &claims, key).map_err(|_| OidcError::Setup("signing failed".into()))
     }
 
     /// Checks the ID token's signature (refetching the keys once for an unknown `kid`: the

@@ -8,9 +8,6 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use rsa::sha2::{Sha256, Sha384, Sha512};
-use rsa::signature::Verifier;
-use rsa::{BigUint, RsaPublicKey};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -73,6 +70,17 @@ impl Alg {
                 return Err(refuse(format!("the identity token's signature algorithm {other:?} is not supported")))
             }
         })
+    }
+
+    fn algorithm(self) -> jsonwebtoken::Algorithm {
+        match self {
+            Alg::Rs256 => jsonwebtoken::Algorithm::RS256,
+            Alg::Rs384 => jsonwebtoken::Algorithm::RS384,
+            Alg::Rs512 => jsonwebtoken::Algorithm::RS512,
+            Alg::Ps256 => jsonwebtoken::Algorithm::PS256,
+            Alg::Ps384 => jsonwebtoken::Algorithm::PS384,
+            Alg::Ps512 => jsonwebtoken::Algorithm::PS512,
+        }
     }
 
     fn name(self) -> &'static str {
@@ -146,33 +154,17 @@ impl Unverified {
     /// Checks the signature with the key the header names; returns the claims only if it holds.
     pub fn verify(&self, jwks: &Jwks) -> Result<&Value, SignatureError> {
         let key = self.key(jwks)?;
-        let bad = || SignatureError::Invalid(refuse("the identity token's signature does not verify"));
-        let ok = match self.alg {
-            Alg::Rs256 | Alg::Rs384 | Alg::Rs512 => {
-                let signature = rsa::pkcs1v15::Signature::try_from(self.signature.as_slice()).map_err(|_| bad())?;
-                let input = self.signing_input.as_bytes();
-                match self.alg {
-                    Alg::Rs256 => rsa::pkcs1v15::VerifyingKey::<Sha256>::new(key).verify(input, &signature),
-                    Alg::Rs384 => rsa::pkcs1v15::VerifyingKey::<Sha384>::new(key).verify(input, &signature),
-                    _ => rsa::pkcs1v15::VerifyingKey::<Sha512>::new(key).verify(input, &signature),
-                }
-            }
-            Alg::Ps256 | Alg::Ps384 | Alg::Ps512 => {
-                let signature = rsa::pss::Signature::try_from(self.signature.as_slice()).map_err(|_| bad())?;
-                let input = self.signing_input.as_bytes();
-                match self.alg {
-                    Alg::Ps256 => rsa::pss::VerifyingKey::<Sha256>::new(key).verify(input, &signature),
-                    Alg::Ps384 => rsa::pss::VerifyingKey::<Sha384>::new(key).verify(input, &signature),
-                    _ => rsa::pss::VerifyingKey::<Sha512>::new(key).verify(input, &signature),
-                }
-            }
-        };
-        ok.map(|()| &self.claims).map_err(|_| bad())
+        let signature = URL_SAFE_NO_PAD.encode(&self.signature);
+        let holds = jsonwebtoken::crypto::verify(&signature, self.signing_input.as_bytes(), &key, self.alg.algorithm());
+        match holds {
+            Ok(true) => Ok(&self.claims),
+            _ => Err(SignatureError::Invalid(refuse("the identity token's signature does not verify"))),
+        }
     }
 
     /// The RSA signing key for this token: the one with its `kid`, or the only RSA signing key
-    /// when the token names none.
-    fn key(&self, jwks: &Jwks) -> Result<RsaPublicKey, SignatureError> {
+    /// when the token names none; refused when shorter than 2048 bits.
+    fn key(&self, jwks: &Jwks) -> Result<jsonwebtoken::DecodingKey, SignatureError> {
         let candidates: Vec<&Jwk> = jwks
             .keys
             .iter()
@@ -187,13 +179,19 @@ impl Unverified {
         .ok_or(SignatureError::UnknownKey)?;
         let invalid = |m: &str| SignatureError::Invalid(refuse(format!("the provider's signing key {m}")));
         let (Some(n), Some(e)) = (&jwk.n, &jwk.e) else { return Err(invalid("has no modulus or exponent")) };
-        let n = BigUint::from_bytes_be(&URL_SAFE_NO_PAD.decode(n).map_err(|_| invalid("is not base64url"))?);
-        let e = BigUint::from_bytes_be(&URL_SAFE_NO_PAD.decode(e).map_err(|_| invalid("is not base64url"))?);
-        if n.bits() < MIN_RSA_BITS {
+        let modulus = URL_SAFE_NO_PAD.decode(n).map_err(|_| invalid("is not base64url"))?;
+        URL_SAFE_NO_PAD.decode(e).map_err(|_| invalid("is not base64url"))?;
+        if modulus_bits(&modulus) < MIN_RSA_BITS {
             return Err(invalid("is shorter than 2048 bits"));
         }
-        RsaPublicKey::new(n, e).map_err(|_| invalid("is not a usable RSA key"))
+        jsonwebtoken::DecodingKey::from_rsa_components(n, e).map_err(|_| invalid("is not a usable RSA key"))
     }
+}
+
+/// The size of a big-endian modulus in bits (leading zero bits do not count).
+fn modulus_bits(modulus: &[u8]) -> usize {
+    let Some(first) = modulus.iter().position(|b| *b != 0) else { return 0 };
+    (modulus.len() - first) * 8 - modulus[first].leading_zeros() as usize
 }
 
 /// What the claims of this sign-in's ID token must say.
