@@ -239,32 +239,6 @@ impl DashboardState {
         &self.inner.sources.slos
     }
 
-    /// The SLOs `user` may see: all but those measuring only pathways outside their organisations.
-    pub fn visible_slos<'a>(&'a self, user: &'a Account) -> impl Iterator<Item = &'a engine::slo::SloConfig> + 'a {
-        self.slos().iter().filter(move |slo| {
-            let measuring: Vec<&engine::pathways::PathwayConfig> =
-                self.pathways().iter().filter(|p| p.measured_by(slo)).collect();
-            measuring.is_empty() || measuring.iter().any(|p| user.sees(p))
-        })
-    }
-
-    /// What a page says when it has nothing to list for `user`: why, in words they can act on.
-    /// `what` is "pathways" or "SLOs", `configured` how many the configuration has, `key` its key.
-    pub(crate) fn nothing_to_show(&self, user: &Account, what: &str, configured: usize, key: &str) -> String {
-        if self.store().is_none() {
-            format!("This dashboard reads no telemetry store, so it has no {what} to show.")
-        } else if configured == 0 {
-            format!("No {what} are configured (configuration key {key}).")
-        } else {
-            // Not how many there are: what is out of scope reads as if it did not exist.
-            format!(
-                "None of the {what} belongs to your organisations ({}). Ask an administrator if you expected to \
-                 see some.",
-                user.organisations.join(", ")
-            )
-        }
-    }
-
     pub fn pathways(&self) -> &[engine::pathways::PathwayConfig] {
         &self.inner.sources.pathways
     }
@@ -274,39 +248,11 @@ impl DashboardState {
         Ok(engine::alerts::recent(self.inner.accounts.pool(), limit).await?)
     }
 
-    /// Organisation scope on traces: the spans of `spans` that `user` may see, decided trace by
-    /// trace (a correlation id can span several). An account without organisations sees every
-    /// trace. One with organisations sees a trace when a pathway they see measures one of its spans
-    /// (a national pathway's, or one of their organisations') and no pathway they do not see
-    /// measures any; a trace no pathway measures is not theirs.
-    pub fn visible_spans(&self, user: &Account, spans: Vec<audit_store::Span>) -> Vec<audit_store::Span> {
-        if user.organisations.is_empty() {
-            return spans;
-        }
-        // A read cut at the cap may hide the spans that would show the trace is another
-        // organisation's: for a scoped reader, a runaway trace shows nothing.
-        if spans.len() >= audit_store::MAX_SPANS_PER_TRACE {
-            return Vec::new();
-        }
-        let mut by_trace: std::collections::BTreeMap<String, Vec<audit_store::Span>> = Default::default();
-        for span in spans {
-            by_trace.entry(span.trace_id.clone()).or_default().push(span);
-        }
-        let (seen, unseen): (Vec<_>, Vec<_>) = self.pathways().iter().partition(|p| user.sees(p));
-        by_trace
-            .into_values()
-            .filter(|trace| {
-                seen.iter().any(|p| engine::pathways::measures_trace(p, trace))
-                    && !unseen.iter().any(|p| engine::pathways::measures_trace(p, trace))
-            })
-            .flatten()
-            .collect()
-    }
-
     /// The newest alerts `user` may see: those of SLOs they see, and of SLOs no longer configured
     /// only when the user is not scoped to organisations.
     pub async fn visible_alerts(&self, user: &Account, limit: u32) -> Result<Vec<engine::alerts::Alert>, WebError> {
-        let visible: Vec<&str> = self.visible_slos(user).map(|s| s.name.as_str()).collect();
+        let visible: Vec<&str> =
+            crate::auth::scope::Scope::new(self.sources(), user).slos().map(|s| s.name.as_str()).collect();
         let configured = |name: &str| self.slos().iter().any(|s| s.name == name);
         let alerts = self.recent_alerts(limit).await?;
         Ok(alerts
@@ -317,5 +263,11 @@ impl DashboardState {
 
     pub fn sessions(&self) -> &Sessions {
         &self.inner.sessions
+    }
+}
+
+impl axum::extract::FromRef<DashboardState> for engine::Sources {
+    fn from_ref(state: &DashboardState) -> engine::Sources {
+        state.inner.sources.clone()
     }
 }

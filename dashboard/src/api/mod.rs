@@ -12,6 +12,7 @@ use serde_json::json;
 
 use crate::auth::accounts::{Account, AccountError};
 use crate::auth::extract::AnyUser;
+use crate::auth::scope::Scope;
 use crate::error::WebError;
 use crate::state::DashboardState;
 
@@ -182,12 +183,12 @@ pub async fn finding(
     Ok(Json(json!({ "finding": masked(finding), "history": history })).into_response())
 }
 
-pub async fn slos(State(state): State<DashboardState>, user: ApiUser) -> Result<Response, ApiError> {
-    let now = state.now_ns();
+pub async fn slos(State(sources): State<engine::Sources>, user: ApiUser) -> Result<Response, ApiError> {
+    let now = sources.clock.now_ns();
     let mut out = Vec::new();
-    if let Some(store) = state.store() {
-        let evaluated =
-            engine::slo_eval::evaluate_all(store, state.visible_slos(&user.0), now).await.map_err(WebError::from)?;
+    if let Some(store) = sources.store() {
+        let visible = Scope::new(&sources, &user.0).slos();
+        let evaluated = engine::slo_eval::evaluate_all(store, visible, now).await.map_err(WebError::from)?;
         out.extend(evaluated.into_iter().map(|(_, status)| status));
     }
     Ok(Json(json!({ "evaluated_ns": now, "slos": out })).into_response())
@@ -310,15 +311,16 @@ pub async fn alerts(State(state): State<DashboardState>, user: ApiUser) -> Resul
 }
 
 pub async fn trace(
-    State(state): State<DashboardState>,
+    State(sources): State<engine::Sources>,
     user: ApiUser,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     if !crate::pages::trace::plausible_id(&id) {
         return Err(ApiError(StatusCode::BAD_REQUEST, "not an id: use a correlation id or a 32-digit trace id".into()));
     }
-    let Some(store) = state.store() else { return Err(ApiError(StatusCode::NOT_FOUND, "no store".into())) };
-    let spans = state.visible_spans(&user.0, audit_store::spans_for_id(store, &id).await.map_err(WebError::from)?);
+    let Some(store) = sources.store() else { return Err(ApiError(StatusCode::NOT_FOUND, "no store".into())) };
+    let read = audit_store::spans_for_id(store, &id).await.map_err(WebError::from)?;
+    let spans = Scope::new(&sources, &user.0).spans(read);
     if spans.is_empty() {
         return Err(ApiError(StatusCode::NOT_FOUND, format!("no spans for {id}")));
     }

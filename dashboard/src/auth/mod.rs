@@ -13,6 +13,7 @@ pub mod oidc;
 pub mod oidc_token;
 pub mod oidc_web;
 pub mod peer;
+pub mod scope;
 pub mod sessions;
 pub mod signin;
 pub mod throttle;

@@ -6,6 +6,7 @@ use axum::extract::State;
 use axum::response::Response;
 
 use crate::auth::extract::{User, UserView};
+use crate::auth::scope::Scope;
 use crate::error::WebError;
 use crate::state::DashboardState;
 use crate::view::pathways::{row, PathwayRow};
@@ -51,7 +52,11 @@ pub(crate) async fn home(State(state): State<DashboardState>, User(user): User) 
         title: "Pathway health",
         user: Some(view),
         updated: domain::uk_time::format_ns(now),
-        empty: state.nothing_to_show(&user.account, "pathways", state.pathways().len(), "pathways"),
+        empty: Scope::new(state.sources(), &user.account).nothing_to_show(
+            "pathways",
+            state.pathways().len(),
+            "pathways",
+        ),
         rows,
         lines,
     };

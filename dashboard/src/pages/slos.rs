@@ -7,8 +7,8 @@ use axum::http::StatusCode;
 use axum::response::Response;
 
 use crate::auth::extract::{User, UserView};
+use crate::auth::scope::Scope;
 use crate::error::{render, WebError};
-use crate::state::DashboardState;
 use engine::slo::Severity;
 use engine::slo_eval::SloStatus;
 
@@ -139,11 +139,12 @@ fn chart(status: &SloStatus) -> (Option<String>, String) {
     (Some(svg), text)
 }
 
-pub async fn slos_page(State(state): State<DashboardState>, User(user): User) -> Result<Response, WebError> {
-    let now = state.now_ns();
+pub async fn slos_page(State(sources): State<engine::Sources>, User(user): User) -> Result<Response, WebError> {
+    let now = sources.clock.now_ns();
+    let scope = Scope::new(&sources, &user.account);
     let mut views = Vec::new();
-    if let Some(store) = state.store() {
-        let evaluated = engine::slo_eval::evaluate_all(store, state.visible_slos(&user.account), now).await?;
+    if let Some(store) = sources.store() {
+        let evaluated = engine::slo_eval::evaluate_all(store, scope.slos(), now).await?;
         for (slo, status) in evaluated {
             views.push(view(&status, &slo.description, slo));
         }
@@ -153,7 +154,7 @@ pub async fn slos_page(State(state): State<DashboardState>, User(user): User) ->
         user: Some(user.view()),
         updated: domain::uk_time::format_ns(now),
         slos: views,
-        empty: state.nothing_to_show(&user.account, "SLOs", state.slos().len(), "slos"),
+        empty: scope.nothing_to_show("SLOs", sources.slos.len(), "slos"),
     };
     Ok(render(StatusCode::OK, &page))
 }

@@ -10,8 +10,8 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use crate::auth::extract::{User, UserView};
+use crate::auth::scope::Scope;
 use crate::error::{render, WebError};
-use crate::state::DashboardState;
 
 pub struct SpanRow {
     pub indent: String,
@@ -132,7 +132,7 @@ pub fn rows(spans: &[Span]) -> (String, Vec<SpanRow>) {
 }
 
 pub async fn trace_page(
-    State(state): State<DashboardState>,
+    State(sources): State<engine::Sources>,
     User(user): User,
     Query(query): Query<TraceQuery>,
 ) -> Result<Response, WebError> {
@@ -154,12 +154,12 @@ pub async fn trace_page(
         );
         return Ok(render(StatusCode::BAD_REQUEST, &page));
     }
-    let Some(store) = state.store() else {
+    let Some(store) = sources.store() else {
         page.error = Some("This dashboard reads no telemetry store, so it has no traces to search.".into());
         return Ok(render(StatusCode::NOT_FOUND, &page));
     };
     // Outside the user's organisations reads exactly as unknown, so an id gives nothing away.
-    let mut spans = state.visible_spans(&user.account, audit_store::spans_for_id(store, &q).await?);
+    let mut spans = Scope::new(&sources, &user.account).spans(audit_store::spans_for_id(store, &q).await?);
     if spans.is_empty() {
         page.error =
             Some(format!("No spans found for {q}. Traces are kept for the retention period (retention.spans_days)."));
