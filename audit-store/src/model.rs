@@ -85,6 +85,24 @@ impl SpanStatus {
     }
 }
 
+/// The longest text any field of an audit event may hold, in bytes: what the collector accepts.
+pub const MAX_AUDIT_FIELD_BYTES: usize = 1024;
+
+/// `text` cut to at most [`MAX_AUDIT_FIELD_BYTES`] bytes, at a character boundary, marked with
+/// `…` when cut: how Pathwatch's own events keep a long search filter or reason within the limit.
+pub fn audit_field(text: impl Into<String>) -> String {
+    let mut text = text.into();
+    if text.len() > MAX_AUDIT_FIELD_BYTES {
+        let mut end = MAX_AUDIT_FIELD_BYTES - '…'.len_utf8();
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push('…');
+    }
+    text
+}
+
 /// What an audit event says happened: who did what to which patient's record, why, and how it ended.
 /// This is the shape `POST /v1/audit` accepts (see `deploy/audit-event.md`); FHIR `AuditEvent`s are
 /// mapped onto it.
@@ -463,6 +481,15 @@ pub struct IngestReceipt {
 #[cfg(test)]
 mod rollup_tests {
     use super::*;
+
+    #[test]
+    fn audit_fields_are_cut_at_the_limit_on_a_character_boundary() {
+        assert_eq!(audit_field("short"), "short");
+        let long = "é".repeat(MAX_AUDIT_FIELD_BYTES);
+        let cut = audit_field(long);
+        assert!(cut.len() <= MAX_AUDIT_FIELD_BYTES && cut.ends_with('…'), "{}", cut.len());
+        assert!(cut.trim_end_matches('…').chars().all(|c| c == 'é'));
+    }
 
     fn bucket(durations_ms: &[u64]) -> RollupBucket {
         RollupBucket {

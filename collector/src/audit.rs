@@ -2,7 +2,7 @@
 //! `AuditEvent` resources (alone or in a Bundle), as a JSON array, one object, or NDJSON. Every
 //! record is checked on its own, so one bad record never costs the good ones.
 
-use audit_store::{Action, Actor, AuditEvent, Outcome, NANOS_PER_SEC};
+use audit_store::{Action, Actor, AuditEvent, Outcome, MAX_AUDIT_FIELD_BYTES, NANOS_PER_SEC};
 use chrono::DateTime;
 use domain::NhsNumber;
 use serde_json::{Map, Value};
@@ -172,8 +172,8 @@ const ACTOR_FIELDS: &[&str] = &["user_id", "name", "role", "organisation"];
 pub(crate) fn opt_str(o: &Map<String, Value>, field: &str, path: &str) -> FieldResult<String> {
     match o.get(field) {
         None | Some(Value::Null) => Ok(String::new()),
-        Some(Value::String(s)) if s.len() <= 1024 => Ok(s.clone()),
-        Some(Value::String(_)) => err(path, "is longer than 1024 characters"),
+        Some(Value::String(s)) if s.len() <= MAX_AUDIT_FIELD_BYTES => Ok(s.clone()),
+        Some(Value::String(_)) => err(path, format!("is longer than {MAX_AUDIT_FIELD_BYTES} bytes")),
         Some(_) => err(path, "must be a string"),
     }
 }

@@ -11,7 +11,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use audit_store::{Action, Actor, AuditEvent, Outcome};
+use audit_store::{audit_field, Action, Actor, AuditEvent, Outcome};
 
 use crate::auth::accounts::Account;
 use crate::error::WebError;
@@ -42,17 +42,19 @@ pub fn event(user: &Account, action: AuditorAction<'_>, now_ns: u64) -> AuditEve
     AuditEvent {
         event_id: format!("pathwatch-dashboard-{}", uuid::Uuid::new_v4()),
         occurred_ns: now_ns,
+        // Within the collector's limit on every field, whichever way the event travels: a long
+        // search filter or reason is cut, never a reason to refuse the record (and the page).
         actor: Actor {
-            user_id: user.name.clone(),
-            name: user.display_name.clone().unwrap_or_default(),
+            user_id: audit_field(user.name.clone()),
+            name: audit_field(user.display_name.clone().unwrap_or_default()),
             role: user.role.as_str().to_string(),
-            organisation: user.organisations.join(" "),
+            organisation: audit_field(user.organisations.join(" ")),
         },
-        purpose_of_use: action.purpose,
+        purpose_of_use: audit_field(action.purpose),
         action: action.action,
         nhs_number: action.nhs_number,
         resource_type: action.resource_type.to_string(),
-        resource_id: action.resource_id,
+        resource_id: audit_field(action.resource_id),
         outcome: Outcome::Success,
         correlation_id: String::new(),
         request_id: String::new(),

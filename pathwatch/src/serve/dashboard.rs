@@ -33,12 +33,7 @@ const RECORD_TIMEOUT: Duration = Duration::from_secs(10);
 /// `collector.ingest_tokens.pathwatch-dashboard`). None without either: the audit pages then
 /// show nothing, and say why.
 pub(crate) fn http_recorder(config: &Config) -> anyhow::Result<Option<dashboard::audit_trail::Recorder>> {
-    let configured = config.roles.dashboard_token.clone();
-    let Some(token) =
-        configured.or_else(|| config.collector.ingest_tokens.get(collector::auth::AUDITOR_SOURCE).cloned())
-    else {
-        return Ok(None);
-    };
+    let Some(token) = auditors_token(config) else { return Ok(None) };
     let url = format!("{}/v1/audit", config.collector_url());
     let client = reqwest::Client::builder().timeout(RECORD_TIMEOUT).build().context("an HTTP client")?;
     Ok(Some(Arc::new(move |event| {
@@ -59,6 +54,34 @@ pub(crate) fn http_recorder(config: &Config) -> anyhow::Result<Option<dashboard:
             }
         })
     })))
+}
+
+fn auditors_token(config: &Config) -> Option<String> {
+    let configured = config.roles.dashboard_token.clone();
+    configured.or_else(|| config.collector.ingest_tokens.get(collector::auth::AUDITOR_SOURCE).cloned())
+}
+
+/// What the collector says, at start-up, to the dashboard's token: a request with no events is
+/// refused as empty (400) once the token is taken and allowed to send audit events. So a wrong
+/// token or an unreachable collector shows in the start-up lines and the log, not first as an
+/// auditor's page that cannot be served.
+pub(crate) async fn check_recorder(config: &Config) -> String {
+    let Some(token) = auditors_token(config) else { return String::new() };
+    let url = format!("{}/v1/audit", config.collector_url());
+    let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(3)).build();
+    let reply = match client {
+        Ok(client) => client.post(&url).bearer_auth(token).header("content-type", "application/json").send().await,
+        Err(e) => return format!("audit trail: no HTTP client ({e})"),
+    };
+    let line = match reply.map(|r| r.status().as_u16()) {
+        Ok(400) => return format!("audit trail: auditors' actions recorded through {url}"),
+        Ok(401) => format!("audit trail: {url} refuses the dashboard's token: audit pages will show nothing"),
+        Ok(403) => format!("audit trail: {url} does not let the dashboard's token send audit events"),
+        Ok(status) => format!("audit trail: {url} answered {status}; audit pages show data only once it records"),
+        Err(_) => format!("audit trail: {url} is not answering yet; audit pages show data only once it does"),
+    };
+    tracing::warn!("{line}");
+    line
 }
 
 /// Starts the dashboard: accounts (creating the first admin on a first start), sessions, single

@@ -207,7 +207,11 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
         if mode.runs(Role::Dashboard) {
             let recorder = match &collector {
                 Some(c) => Some(c.recorder()),
-                None => dashboard::http_recorder(&config)?,
+                None => {
+                    let line = dashboard::check_recorder(&config).await;
+                    process.lines.extend(Some(line).filter(|l| !l.is_empty()));
+                    dashboard::http_recorder(&config)?
+                }
             };
             dashboard::start(&mut process, shared, recorder, &health).await?;
         }

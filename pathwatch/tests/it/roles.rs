@@ -28,6 +28,11 @@ impl Drop for Running {
 
 /// Spawns `pathwatch --config FILE <role>` and waits (at most a minute) for it to print `ready`.
 fn start(data: &Path, config: &Path, role: &'static str) -> Running {
+    start_saying(data, config, role).0
+}
+
+/// As `start`, with the lines the role printed before `ready`.
+fn start_saying(data: &Path, config: &Path, role: &'static str) -> (Running, Vec<String>) {
     let log = std::fs::File::create(data.join(format!("{role}.log"))).unwrap();
     let mut child = pathwatch(data)
         .arg("--config")
@@ -42,12 +47,19 @@ fn start(data: &Path, config: &Path, role: &'static str) -> Running {
     let stdout = child.stdout.take().unwrap();
     let (ready, said) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let ok = BufReader::new(stdout).lines().map_while(Result::ok).any(|line| line == "ready");
-        let _ = ready.send(ok);
+        let mut before = Vec::new();
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if line == "ready" {
+                let _ = ready.send(Some(before));
+                return;
+            }
+            before.push(line);
+        }
+        let _ = ready.send(None);
     });
     let running = Running(child);
     match said.recv_timeout(Duration::from_secs(60)) {
-        Ok(true) => running,
+        Ok(Some(lines)) => (running, lines),
         outcome => panic!(
             "pathwatch {role} {} before printing ready:\n{}",
             if outcome.is_err() { "took a minute" } else { "exited" },
@@ -185,7 +197,9 @@ to = ["{recipient}"]
     let _sandbox = start(&data, &config, "sandbox");
     let _collector = start(&data, &config, "collector");
     let _monitor = start(&data, &config, "monitor");
-    let _dashboard = start(&data, &config, "dashboard");
+    let (_dashboard, said) = start_saying(&data, &config, "dashboard");
+    // The dashboard checked its token with the collector before serving anyone.
+    assert!(said.iter().any(|l| l.starts_with("audit trail: auditors' actions recorded through")), "{said:?}");
     let _canaries = start(&data, &config, "canaries");
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
 
