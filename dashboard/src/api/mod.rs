@@ -135,22 +135,22 @@ fn review(e: audit_review::ReviewError) -> ApiError {
     crate::pages::findings::review_error(e, "There is no finding by that number.").into()
 }
 
-pub async fn pathways(State(state): State<DashboardState>, user: ApiUser) -> Result<Response, ApiError> {
-    let now = state.now_ns();
+pub async fn pathways(State(sources): State<engine::Sources>, user: ApiUser) -> Result<Response, ApiError> {
+    let now = sources.clock.now_ns();
     let mut out = Vec::new();
-    if let Some(store) = state.store() {
-        let visible = state.pathways().iter().filter(|p| user.sees(p));
+    if let Some(store) = sources.store() {
+        let visible = sources.pathways.iter().filter(|p| user.sees(p));
         out = engine::pathways::health_all(store, visible, now).await.map_err(WebError::from)?;
     }
     Ok(Json(json!({ "evaluated_ns": now, "pathways": out })).into_response())
 }
 
 pub async fn pathway(
-    State(state): State<DashboardState>,
+    State(sources): State<engine::Sources>,
     user: ApiUser,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let detail = crate::pages::pathway::detail(&state, &user.0, &id).await?;
+    let detail = crate::pages::pathway::detail(&sources, &user.0, &id).await?;
     Ok(Json(detail).into_response())
 }
 

@@ -14,7 +14,6 @@ use serde::Serialize;
 use crate::auth::accounts::Account;
 use crate::auth::extract::{User, UserView};
 use crate::error::{render, WebError};
-use crate::state::DashboardState;
 use crate::view::pathways::{chart, row, traffic_text, PathwayRow};
 use audit_store::SpanStore;
 use domain::canary::{attr, SERVICE as CANARY_SERVICE};
@@ -233,20 +232,20 @@ pub fn class_rows(runs: &[Span]) -> Vec<ClassRow> {
     rows
 }
 
-fn find<'a>(state: &'a DashboardState, user: &Account, id: &str) -> Result<&'a PathwayConfig, WebError> {
-    state
-        .pathways()
+fn find<'a>(sources: &'a engine::Sources, user: &Account, id: &str) -> Result<&'a PathwayConfig, WebError> {
+    sources
+        .pathways
         .iter()
         .find(|p| p.id == id && user.sees(p))
         .ok_or(WebError::NotFound("There is no pathway by that name. The overview lists every pathway you can see."))
 }
 
 /// Gathers the pathway `id` for `user` (404 for a pathway outside their organisations).
-pub async fn detail(state: &DashboardState, user: &Account, id: &str) -> Result<PathwayDetail, WebError> {
-    let pathway = find(state, user, id)?;
-    let store = state.store().ok_or(WebError::NotFound("This dashboard has no telemetry store."))?;
+pub async fn detail(sources: &engine::Sources, user: &Account, id: &str) -> Result<PathwayDetail, WebError> {
+    let pathway = find(sources, user, id)?;
+    let store = sources.store().ok_or(WebError::NotFound("This dashboard has no telemetry store."))?;
     let internal = WebError::from;
-    let now = state.now_ns();
+    let now = sources.clock.now_ns();
     let runs = recent_runs(store, &pathway.flow, now, engine::pathways::RUNS_PER_DAY).await.map_err(internal)?;
     let (health, per_selector) =
         health_from(store, pathway, &runs, now, engine::pathways::STALE_AFTER_NS).await.map_err(internal)?;
@@ -280,11 +279,11 @@ pub async fn detail(state: &DashboardState, user: &Account, id: &str) -> Result<
 }
 
 pub async fn pathway_page(
-    State(state): State<DashboardState>,
+    State(sources): State<engine::Sources>,
     User(user): User,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    let detail = detail(&state, &user.account, &id).await?;
+    let detail = detail(&sources, &user.account, &id).await?;
     let flow = detail.health.flow.clone();
     let view = user.view();
     let can_trace = view.can_trace;
