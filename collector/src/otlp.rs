@@ -15,7 +15,7 @@ use crate::wire::WireFormat;
 /// Attribute keys that carry the correlation id a span belongs to, most specific first. HTTP header
 /// attributes follow OpenTelemetry's `http.request.header.<name>` convention.
 const CORRELATION_KEYS: &[&str] = &[
-    "pathwatch.correlation_id",
+    domain::canary::attr::CORRELATION_ID,
     "correlation_id",
     "correlation.id",
     "http.request.header.x-correlation-id",
