@@ -184,7 +184,7 @@ impl Unverified {
         if modulus_bits(&modulus) < MIN_RSA_BITS {
             return Err(invalid("is shorter than 2048 bits"));
         }
-        jsonwebtoken::DecodingKey::from_rsa_components(n, e).map_err(|_| invalid("is not a usable RSA key"))
+        jsonwebtoken::DecodingKey::from_rsa_components(n, e).map_err(|_| invalid("is not base64url"))
     }
 }
 

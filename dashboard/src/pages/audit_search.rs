@@ -120,7 +120,16 @@ fn instant(field: &str, text: &str) -> Result<Option<u64>, String> {
 }
 
 /// The store filter the form asks for, within the user's organisations; or what is wrong with it.
+/// The longest text a search field takes: every field of a search fits its record in the audit
+/// trail (`audit_field`), so what was searched is what is recorded.
+const MAX_FILTER_BYTES: usize = 256;
+
 pub(crate) fn filter(user: &Account, q: &SearchQuery) -> Result<AuditFilter, String> {
+    for (name, value) in [("User", &q.user), ("Organisation", &q.organisation), ("Correlation id", &q.correlation)] {
+        if value.trim().len() > MAX_FILTER_BYTES {
+            return Err(format!("{name}: at most {MAX_FILTER_BYTES} characters."));
+        }
+    }
     let patient = match q.patient.trim() {
         "" => None,
         p => Some(
@@ -313,4 +322,27 @@ pub async fn reveal(
         event,
     };
     Ok(render(StatusCode::OK, &page))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::accounts::Role;
+
+    #[test]
+    fn a_search_field_longer_than_its_record_can_hold_is_refused_by_name() {
+        let ig = Account {
+            name: "ig".into(),
+            role: Role::IgLead,
+            organisations: Vec::new(),
+            must_change_password: false,
+            disabled: false,
+            oidc: false,
+            display_name: None,
+        };
+        let long = SearchQuery { user: "u".repeat(MAX_FILTER_BYTES + 1), ..SearchQuery::default() };
+        assert_eq!(filter(&ig, &long).err().as_deref(), Some("User: at most 256 characters."));
+        let fits = SearchQuery { user: "u".repeat(MAX_FILTER_BYTES), ..SearchQuery::default() };
+        assert_eq!(filter(&ig, &fits).unwrap().user_id.map(|u| u.len()), Some(MAX_FILTER_BYTES));
+    }
 }
