@@ -257,12 +257,12 @@ pub async fn audit_coverage(
 
 /// The hazard log as the log page shows it: each hazard's current version with its ratings and
 /// the flag from its controls' evidence (the evidence monitor's records while fresh).
-pub async fn hazards(State(state): State<DashboardState>, _signed_in: ApiUser) -> Result<Response, ApiError> {
-    let log = crate::pages::hazards::log(&state)?;
+pub async fn hazards(State(sources): State<engine::Sources>, _signed_in: ApiUser) -> Result<Response, ApiError> {
+    let log = crate::pages::hazards::log(&sources)?;
     let all = log.list().await.map_err(crate::pages::hazards::hazard_error)?;
-    let now = state.now_ns();
+    let now = sources.clock.now_ns();
     let listed: Vec<&hazard_log::Hazard> = all.iter().map(|(h, _)| h).collect();
-    let evidence = engine::evidence::current(state.sources(), &listed, now).await;
+    let evidence = engine::evidence::current(&sources, &listed, now).await;
     let hazards: Vec<serde_json::Value> = all
         .iter()
         .zip(&evidence)
@@ -274,15 +274,15 @@ pub async fn hazards(State(state): State<DashboardState>, _signed_in: ApiUser) -
 /// One hazard as its page shows it: the current version, every control's evidence checked now,
 /// the saved versions with what changed, and the sign-offs.
 pub async fn hazard(
-    State(state): State<DashboardState>,
+    State(sources): State<engine::Sources>,
     _signed_in: ApiUser,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let log = crate::pages::hazards::log(&state)?;
+    let log = crate::pages::hazards::log(&sources)?;
     let (hazard, version) = log.get(&id).await.map_err(crate::pages::hazards::hazard_error)?;
     let history = log.history(&id).await.map_err(crate::pages::hazards::hazard_error)?;
     let sign_offs = log.sign_offs(&id).await.map_err(crate::pages::hazards::hazard_error)?;
-    let evidence = engine::evidence::for_hazard(state.sources(), &hazard, state.now_ns()).await;
+    let evidence = engine::evidence::for_hazard(&sources, &hazard, sources.clock.now_ns()).await;
     let mut out = hazard_json(&hazard, version, &evidence);
     out["evidence"] = json!(evidence);
     out["history"] = json!(history);

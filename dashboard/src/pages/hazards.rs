@@ -13,11 +13,10 @@ use serde::Deserialize;
 
 use crate::auth::extract::{same_origin, User, UserView, WebForm};
 use crate::error::{render, WebError};
-use crate::state::DashboardState;
 use domain::uk_time::format_ns;
 
-pub(crate) fn log(state: &DashboardState) -> Result<&HazardLog, WebError> {
-    state.inner.sources.hazards.as_ref().ok_or(WebError::NotFound("This dashboard has no hazard log."))
+pub(crate) fn log(sources: &engine::Sources) -> Result<&HazardLog, WebError> {
+    sources.hazards.as_ref().ok_or(WebError::NotFound("This dashboard has no hazard log."))
 }
 
 /// A hazard log error as a page says it.
@@ -73,11 +72,11 @@ pub struct LogFilter {
 }
 
 pub async fn log_page(
-    State(state): State<DashboardState>,
+    State(sources): State<engine::Sources>,
     User(user): User,
     Query(filter): Query<LogFilter>,
 ) -> Result<Response, WebError> {
-    let all = log(&state)?.list().await.map_err(hazard_error)?;
+    let all = log(&sources)?.list().await.map_err(hazard_error)?;
     let min_residual = filter.min_residual.unwrap_or(1).clamp(1, 5);
     let wanted = |h: &Hazard| {
         (filter.status.is_empty() || h.status.as_str() == filter.status) && h.residual_rating().value() >= min_residual
@@ -95,12 +94,9 @@ pub async fn log_page(
             (l.to_string(), cells)
         })
         .collect();
-    let now = state.now_ns();
-    let flags: Vec<Option<String>> = engine::evidence::current(state.sources(), &shown, now)
-        .await
-        .iter()
-        .map(|e| engine::evidence::flag(e))
-        .collect();
+    let now = sources.clock.now_ns();
+    let flags: Vec<Option<String>> =
+        engine::evidence::current(&sources, &shown, now).await.iter().map(|e| engine::evidence::flag(e)).collect();
     let flagged = flags.iter().filter(|f| f.is_some()).count();
     let rows = shown
         .iter()
@@ -171,11 +167,11 @@ fn short(value: &serde_json::Value) -> String {
 }
 
 pub async fn hazard_page(
-    State(state): State<DashboardState>,
+    State(sources): State<engine::Sources>,
     User(user): User,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    let log = log(&state)?;
+    let log = log(&sources)?;
     let (hazard, version) = log.get(&id).await.map_err(hazard_error)?;
     let history = log
         .history(&id)
@@ -204,7 +200,7 @@ pub async fn hazard_page(
         .map(|s| (s.version, format_ns(s.at_ns.max(0) as u64), s.officer, s.statement))
         .collect();
     let signed_current = sign_offs.iter().any(|s| s.0 == version);
-    let evidence = engine::evidence::for_hazard(state.sources(), &hazard, state.now_ns()).await;
+    let evidence = engine::evidence::for_hazard(&sources, &hazard, sources.clock.now_ns()).await;
     let flag = engine::evidence::flag(&evidence);
     let can_edit = user.may("POST", "/hazards/{id}/edit");
     let page = HazardPage {
@@ -415,16 +411,16 @@ pub async fn new_form(User(user): User) -> Result<Response, WebError> {
 }
 
 pub async fn edit_form(
-    State(state): State<DashboardState>,
+    State(sources): State<engine::Sources>,
     User(user): User,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    let (hazard, version) = log(&state)?.get(&id).await.map_err(hazard_error)?;
+    let (hazard, version) = log(&sources)?.get(&id).await.map_err(hazard_error)?;
     Ok(form_page(&user, StatusCode::OK, HazardForm::from_hazard(&hazard, Some(version), &user.csrf), false, None))
 }
 
 async fn save(
-    state: &DashboardState,
+    sources: &engine::Sources,
     user: &crate::auth::extract::AnyUser,
     headers: &HeaderMap,
     form: HazardForm,
@@ -453,7 +449,7 @@ async fn save(
         Ok(h) => h,
         Err(e) => return again(form, StatusCode::BAD_REQUEST, e.to_string()),
     };
-    let log = log(state)?;
+    let log = log(sources)?;
     // The form does not edit evidence links (YAML/CSV import does): keep each control's links.
     if let Some(id) = existing {
         if let Ok((old, _)) = log.get(id).await {
@@ -466,8 +462,10 @@ async fn save(
     }
     let actor = user.account.name.clone();
     let saved = match (existing, form.version) {
-        (None, _) => log.create(&hazard, &actor, &form.reason, state.now_ns_i64()).await,
-        (Some(_), Some(version)) => log.update(&hazard, version, &actor, &form.reason, state.now_ns_i64()).await,
+        (None, _) => log.create(&hazard, &actor, &form.reason, sources.clock.now_ns_i64()).await,
+        (Some(_), Some(version)) => {
+            log.update(&hazard, version, &actor, &form.reason, sources.clock.now_ns_i64()).await
+        }
         (Some(_), None) => return Err(WebError::BadForm("The form did not say which version it edits.")),
     };
     match saved {
@@ -481,22 +479,22 @@ async fn save(
 }
 
 pub async fn create(
-    State(state): State<DashboardState>,
+    State(sources): State<engine::Sources>,
     headers: HeaderMap,
     User(user): User,
     WebForm(form): WebForm<HazardForm>,
 ) -> Result<Response, WebError> {
-    save(&state, &user, &headers, form, None).await
+    save(&sources, &user, &headers, form, None).await
 }
 
 pub async fn update(
-    State(state): State<DashboardState>,
+    State(sources): State<engine::Sources>,
     headers: HeaderMap,
     User(user): User,
     Path(id): Path<String>,
     WebForm(form): WebForm<HazardForm>,
 ) -> Result<Response, WebError> {
-    save(&state, &user, &headers, form, Some(&id)).await
+    save(&sources, &user, &headers, form, Some(&id)).await
 }
 
 #[derive(Deserialize)]
@@ -508,7 +506,7 @@ pub struct SignOffForm {
 }
 
 pub async fn sign_off(
-    State(state): State<DashboardState>,
+    State(sources): State<engine::Sources>,
     headers: HeaderMap,
     User(user): User,
     Path(id): Path<String>,
@@ -521,7 +519,9 @@ pub async fn sign_off(
     if form.statement.trim().is_empty() {
         return Err(WebError::BadForm("A sign-off needs a statement of what was reviewed."));
     }
-    match log(&state)?.sign_off(&id, form.version, &user.account.name, form.statement.trim(), state.now_ns_i64()).await
+    match log(&sources)?
+        .sign_off(&id, form.version, &user.account.name, form.statement.trim(), sources.clock.now_ns_i64())
+        .await
     {
         Ok(()) => Ok(Redirect::to(&format!("/hazards/{id}")).into_response()),
         Err(HazardError::Conflict { .. }) => {
