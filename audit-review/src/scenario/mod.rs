@@ -8,8 +8,8 @@
 //! scenarios of every kind the rules look for. Everything follows from the seed: the same
 //! configuration gives the same log, byte for byte, and the same labels.
 //!
-//! At about 600 lines: the world and the day's ordinary work read together; the misuse scenarios are
-//! in `misuse`.
+//! Longer than most files (about 600 lines): the world and the day's ordinary work are read
+//! together; the misuse scenarios are in `misuse`.
 //!
 //! What it is not: a model of any real organisation. Its rates are plausible, not measured; the
 //! figures it yields show how the rules behave on this world, and move when the world does.

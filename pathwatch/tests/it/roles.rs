@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{free_port, pathwatch, required, run, temp_dir, TOKEN};
+use crate::support::{fixture_time, free_port, pathwatch, required, run, temp_dir, TOKEN};
 
 const CANARY_TOKEN: &str = "canary-token-0123456789abcdef";
 const DASHBOARD_TOKEN: &str = "dashboard-token-0123456789abcdef";
@@ -322,7 +322,7 @@ async fn each_roles_token_carries_only_its_own_rights() {
     };
     let event = |id: &str, source: &str, resource_type: &str| {
         serde_json::json!({
-            "event_id": id, "time": "2026-01-01T00:00:00Z",
+            "event_id": id, "time": fixture_time(),
             "actor": {"user_id": "ig.lead", "role": "ig_lead", "organisation": ""},
             "action": "search", "outcome": "success", "resource_type": resource_type,
             "resource_id": "user someone", "source_system": source
