@@ -8,9 +8,6 @@
 //! scenarios of every kind the rules look for. Everything follows from the seed: the same
 //! configuration gives the same log, byte for byte, and the same labels.
 //!
-//! Longer than most files (about 600 lines): the world and the day's ordinary work are read
-//! together; the misuse scenarios are in `misuse`.
-//!
 //! What it is not: a model of any real organisation. Its rates are plausible, not measured; the
 //! figures it yields show how the rules behave on this world, and move when the world does.
 //!
@@ -28,9 +25,11 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
+use self::people::{address, nhs_number, SURNAMES};
 use crate::rules::Rule;
 
 mod misuse;
+mod people;
 
 const NS_PER_SEC: u64 = 1_000_000_000;
 const NS_PER_HOUR: u64 = 3_600 * NS_PER_SEC;
@@ -144,139 +143,6 @@ pub struct Scenario {
 }
 
 const ROLES: [(&str, f64); 4] = [("receptionist", 1.4), ("clinician", 1.0), ("nurse", 0.9), ("administrator", 0.5)];
-/// Eighty surnames, so a shared surname is about as common as the commonest British one.
-const SURNAMES: [&str; 80] = [
-    "Smith",
-    "Jones",
-    "Taylor",
-    "Brown",
-    "Williams",
-    "Wilson",
-    "Johnson",
-    "Davies",
-    "Patel",
-    "Robinson",
-    "Wright",
-    "Thompson",
-    "Evans",
-    "Walker",
-    "White",
-    "Roberts",
-    "Green",
-    "Hall",
-    "Wood",
-    "Jackson",
-    "Clarke",
-    "Khan",
-    "Lewis",
-    "Harris",
-    "Martin",
-    "Cooper",
-    "King",
-    "Lee",
-    "Baker",
-    "Allen",
-    "Hill",
-    "Begum",
-    "Ahmed",
-    "Moore",
-    "Scott",
-    "Young",
-    "Mitchell",
-    "Ward",
-    "Turner",
-    "Okafor",
-    "Hughes",
-    "Edwards",
-    "Hussain",
-    "Morris",
-    "Campbell",
-    "Bell",
-    "Anderson",
-    "Murphy",
-    "Kelly",
-    "Parker",
-    "Price",
-    "Bennett",
-    "Griffiths",
-    "Cook",
-    "Shah",
-    "Richardson",
-    "Carter",
-    "Phillips",
-    "Watson",
-    "Morgan",
-    "Adams",
-    "Harrison",
-    "Marshall",
-    "Ellis",
-    "Chapman",
-    "Mills",
-    "Graham",
-    "Kaur",
-    "Singh",
-    "Nowak",
-    "Ali",
-    "Mensah",
-    "Osei",
-    "Chen",
-    "Wong",
-    "Fraser",
-    "Reid",
-    "Dixon",
-    "Lloyd",
-    "Owen",
-];
-const STREETS: [&str; 25] = [
-    "High Street",
-    "Station Road",
-    "Church Lane",
-    "Park Avenue",
-    "Mill Lane",
-    "Victoria Road",
-    "Green Lane",
-    "Manor Road",
-    "Kings Road",
-    "Queens Road",
-    "New Road",
-    "School Lane",
-    "The Crescent",
-    "North Street",
-    "South Street",
-    "West Street",
-    "East Street",
-    "London Road",
-    "York Road",
-    "Albert Road",
-    "Grange Road",
-    "Chapel Street",
-    "Main Street",
-    "Bridge Street",
-    "Springfield Road",
-];
-const TOWNS: [&str; 8] =
-    ["Testtown", "Sampleford", "Mockley", "Dummyham", "Fixton", "Stubbury", "Trialby", "Probewick"];
-
-fn nhs_number(rng: &mut ChaCha8Rng) -> String {
-    loop {
-        let mut digits = vec![9, 9, 9];
-        digits.extend((0..6).map(|_| rng.random_range(0..10u32)));
-        if let Some(check) = domain::nhs_number::check_digit(&digits) {
-            digits.push(check);
-            return digits.iter().map(|d| char::from(b'0' + *d as u8)).collect();
-        }
-    }
-}
-
-fn address(rng: &mut ChaCha8Rng) -> String {
-    format!(
-        "{} {}, {}",
-        rng.random_range(1..250u32),
-        STREETS.choose(rng).unwrap_or(&"High Street"),
-        TOWNS.choose(rng).unwrap_or(&"Testtown")
-    )
-}
-
 impl Scenario {
     pub fn new(config: ScenarioConfig) -> Scenario {
         let mut rng = ChaCha8Rng::seed_from_u64(config.seed);

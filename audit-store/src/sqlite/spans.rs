@@ -160,6 +160,29 @@ fn span_from_row(row: &SqliteRow) -> Result<Span, StoreError> {
     })
 }
 
+impl SqliteStore {
+    /// Runs a per-bucket read whose parameters are, in order: the bucket width (ns), the service,
+    /// the span name (when `name_filter` put it in) and the window `[from_ns, to_ns)`.
+    async fn bucketed(
+        &self,
+        sql: String,
+        width: i64,
+        service: &str,
+        span_name: Option<&str>,
+        from_ns: u64,
+        to_ns: u64,
+    ) -> Result<Vec<SqliteRow>, StoreError> {
+        Ok(sqlx::query(AssertSqlSafe(sql))
+            .bind(width)
+            .bind(service)
+            .bind(span_name)
+            .bind(to_i64(from_ns)?)
+            .bind(to_i64(to_ns)?)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+}
+
 impl SpanStore for SqliteStore {
     async fn insert_spans(&self, spans: &[Span]) -> Result<(), StoreError> {
         let prepared = spans.iter().cloned().map(SqliteSpan::prepare).collect::<Result<_, _>>()?;
@@ -209,13 +232,8 @@ impl SpanStore for SqliteStore {
              FROM r GROUP BY bucket ORDER BY bucket",
             name = name_filter(query.span_name.is_some(), 3)
         );
-        let rows = sqlx::query(AssertSqlSafe(sql))
-            .bind(width)
-            .bind(&query.service_name)
-            .bind(query.span_name.as_deref())
-            .bind(to_i64(query.from_ns)?)
-            .bind(to_i64(query.to_ns)?)
-            .fetch_all(&self.pool)
+        let rows = self
+            .bucketed(sql, width, &query.service_name, query.span_name.as_deref(), query.from_ns, query.to_ns)
             .await?;
         rows.iter()
             .map(|row| {
@@ -287,13 +305,8 @@ impl SpanStore for SqliteStore {
              GROUP BY bucket ORDER BY bucket",
             name = name_filter(query.span_name.is_some(), 3)
         );
-        let rows = sqlx::query(AssertSqlSafe(sql))
-            .bind(width)
-            .bind(&query.service_name)
-            .bind(query.span_name.as_deref())
-            .bind(to_i64(query.from_ns)?)
-            .bind(to_i64(query.to_ns)?)
-            .fetch_all(&self.pool)
+        let rows = self
+            .bucketed(sql, width, &query.service_name, query.span_name.as_deref(), query.from_ns, query.to_ns)
             .await?;
         rows.iter()
             .map(|row| {

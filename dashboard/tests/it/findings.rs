@@ -23,6 +23,12 @@ pub(crate) const SEC: u64 = 1_000_000_000;
 pub(crate) const AT: u64 = 1_793_700_000 * SEC;
 pub(crate) const RELATIVE: &str = "9990001235";
 
+/// The calendar day (UTC) `days` after the fixtures' (negative: before), as the forms take it.
+pub(crate) fn fixture_day(days: i64) -> String {
+    let at = chrono::DateTime::from_timestamp_nanos(AT as i64);
+    (at.date_naive() + chrono::Duration::days(days)).to_string()
+}
+
 pub(crate) fn read(i: u64, user: &str, org: &str, nhs: &str) -> AuditEvent {
     AuditEvent {
         event_id: format!("e-{i}"),

@@ -3,7 +3,7 @@
 
 use axum::http::StatusCode;
 
-use crate::findings::{rig, PASSWORD};
+use crate::findings::{fixture_day, rig, PASSWORD};
 use crate::web::{get, sign_in};
 use audit_store::SpanStore;
 
@@ -16,12 +16,14 @@ async fn an_account_scoped_to_one_organisation_gets_no_assurance_pack_of_all_of_
     let page = get(&rig.app, "/reports", &scoped).await;
     assert_eq!(page.status, StatusCode::FORBIDDEN, "{}", page.body);
     assert!(page.body.contains("limited to B82005"), "{}", page.body);
-    let download = get(&rig.app, "/reports/download?report=dspt&from=2026-10-01&to=2026-11-01", &scoped).await;
+    // A month around the fixtures' events.
+    let pack = format!("/reports/download?report=dspt&from={}&to={}", fixture_day(-30), fixture_day(1));
+    let download = get(&rig.app, &pack, &scoped).await;
     assert_eq!(download.status, StatusCode::FORBIDDEN);
     assert!(download.headers.get("content-type").is_none_or(|t| t != "application/zip"));
     // An IG lead over every organisation still gets it.
     let (unscoped, _) = sign_in(&rig.app, "ig", PASSWORD).await;
-    let download = get(&rig.app, "/reports/download?report=dspt&from=2026-10-01&to=2026-11-01", &unscoped).await;
+    let download = get(&rig.app, &pack, &unscoped).await;
     assert_eq!(download.status, StatusCode::OK);
 }
 
@@ -81,6 +83,8 @@ async fn an_ig_lead_of_one_organisation_sees_nothing_of_another_on_any_route() {
     let leaks = |body: &str| -> Vec<&'static str> {
         ["A81001", "recep1", "1235"].into_iter().filter(|mark| body.contains(mark)).collect()
     };
+    // A period holding every fixture event.
+    let period = format!("from={}&to={}", fixture_day(-2), fixture_day(28));
     let (mut walked, mut served) = (0, 0);
     for route in route_table().iter().filter(|r| r.roles.contains(&Role::IgLead) && r.path != "/logout") {
         let id = if route.path.contains("/findings/") { finding.to_string() } else { sample.clone() };
@@ -88,9 +92,9 @@ async fn an_ig_lead_of_one_organisation_sees_nothing_of_another_on_any_route() {
         let path = match path.as_str() {
             // Everything in the period: what A did must not be among it (a query naming A's user
             // would only echo what the reader typed).
-            "/audit/search" | "/api/v1/audit/search" => format!("{path}?from=2026-11-01&to=2026-12-01"),
+            "/audit/search" | "/api/v1/audit/search" => format!("{path}?{period}"),
             "/audit/coverage" | "/api/v1/audit/coverage" => format!("{path}?year=2026"),
-            "/reports/download" => format!("{path}?report=dspt&from=2026-10-01&to=2026-12-01"),
+            "/reports/download" => format!("{path}?report=dspt&{period}"),
             p if p.ends_with("/export") => format!("{p}?format=csv"),
             p => p.to_string(),
         };
@@ -116,9 +120,7 @@ async fn an_ig_lead_of_one_organisation_sees_nothing_of_another_on_any_route() {
     // Most of them served a page or a reply (not refused outright), so the walk looked at content.
     assert!(served >= 10, "only {served} of {walked} routes answered 200");
     // The data is there: an IG lead over every organisation sees A's marks on the same routes.
-    for path in
-        ["/audit/findings", "/api/v1/audit/search?from=2026-11-01&to=2026-12-01", &format!("/audit/samples/{sample}")]
-    {
+    for path in ["/audit/findings", &format!("/api/v1/audit/search?{period}"), &format!("/audit/samples/{sample}")] {
         assert!(!leaks(&get(&rig.app, path, &ig).await.body).is_empty(), "{path} shows nothing of A even unscoped");
     }
 }
