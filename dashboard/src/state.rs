@@ -188,7 +188,7 @@ impl DashboardState {
     pub async fn check_oidc(self) {
         if let Some(provider) = self.oidc() {
             match provider.discovery().await {
-                Ok(d) => tracing::info!(issuer = %d.issuer, "single sign-on provider found"),
+                Ok(d) => tracing::info!(issuer = %d.issuer().as_str(), "single sign-on provider found"),
                 Err(e) => tracing::warn!(error = %e, "single sign-on provider not usable yet; sign-ins will retry"),
             }
         }

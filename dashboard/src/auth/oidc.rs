@@ -1,8 +1,10 @@
-//! OpenID Connect sign-in against one configured provider (NHS CIS2, or any standard provider):
-//! discovery, the authorization request (code flow with PKCE S256, `state`, `nonce`), the code
-//! exchange with client authentication (client secret, or an RS512 `private_key_jwt` assertion as
-//! CIS2 uses), the userinfo call, and turning the checked claims into a Pathwatch role and
-//! organisations. ID-token checks are in `oidc_token`; the routes and pending sign-ins in `oidc_web`.
+//! OpenID Connect sign-in against one configured provider (NHS CIS2, or any standard provider),
+//! through the `openidconnect` crate: discovery, the authorization request (code flow with PKCE
+//! S256, `state`, `nonce`), the code exchange with client authentication (client secret, or an
+//! RS512 `private_key_jwt` assertion as CIS2 uses: the one part built here, with `jsonwebtoken`),
+//! the ID-token and userinfo checks, then turning the checked claims into a Pathwatch role and
+//! organisations. What we check beyond the crate is in `oidc_token`; the routes and pending
+//! sign-ins in `oidc_web`.
 //!
 //! It never logs or shows a token, code, secret or key; it never follows redirects from the
 //! provider's back-channel endpoints; and it never signs anyone in whose claims map to no role.
@@ -11,14 +13,22 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-use serde::Deserialize;
+use openidconnect::core::{
+    CoreAuthDisplay, CoreAuthPrompt, CoreClientAuthMethod, CoreErrorResponseType, CoreGenderClaim, CoreJsonWebKey,
+    CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm, CoreProviderMetadata, CoreResponseType,
+    CoreRevocableToken, CoreRevocationErrorResponse, CoreTokenIntrospectionResponse, CoreTokenType,
+};
+use openidconnect::{
+    AccessToken, AuthType, AuthenticationContextClass, AuthenticationFlow, AuthorizationCode, ClaimsVerificationError,
+    ClientId, ClientSecret, CsrfToken, DiscoveryError, EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl,
+    Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope, SignatureVerificationError,
+    OAuth2TokenResponse as _, StandardErrorResponse, SubjectIdentifier, TokenResponse as _, UserInfoClaims, UserInfoError,
+};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use sha2::Digest;
 
 use crate::auth::accounts::{OidcIdentity, Role};
-use crate::auth::oidc_token::{self, Jwks, SignatureError};
+use crate::auth::oidc_token;
 
 /// How long one call to the provider may take.
 const PROVIDER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -106,17 +116,6 @@ pub enum OidcError {
     Account(#[from] crate::auth::accounts::AccountError),
 }
 
-/// The parts of the discovery document used here.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Discovery {
-    pub issuer: String,
-    pub authorization_endpoint: String,
-    pub token_endpoint: String,
-    pub jwks_uri: String,
-    pub userinfo_endpoint: Option<String>,
-    pub token_endpoint_auth_methods_supported: Option<Vec<String>>,
-}
-
 /// Whether `text` is an https URL, or an http URL on a loopback host (tests, local providers).
 pub fn acceptable_url(text: &str) -> bool {
     let Ok(url) = url::Url::parse(text) else { return false };
@@ -129,12 +128,50 @@ pub fn acceptable_url(text: &str) -> bool {
     }
 }
 
+/// Claims beyond the standard ones, kept whole: the role, organisation and name claims are dotted
+/// paths chosen in the configuration, so they cannot be fields of a type.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct OtherClaims {
+    #[serde(flatten)]
+    claims: serde_json::Map<String, Value>,
+}
+
+impl openidconnect::AdditionalClaims for OtherClaims {}
+
+type IdTokenFields = openidconnect::IdTokenFields<
+    OtherClaims,
+    openidconnect::EmptyExtraTokenFields,
+    CoreGenderClaim,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJwsSigningAlgorithm,
+>;
+type TokenResponse = openidconnect::StandardTokenResponse<IdTokenFields, CoreTokenType>;
+/// `openidconnect`'s client, with the claims kept whole; endpoints as discovery sets them.
+type Client = openidconnect::Client<
+    OtherClaims,
+    CoreAuthDisplay,
+    CoreGenderClaim,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJsonWebKey,
+    CoreAuthPrompt,
+    StandardErrorResponse<CoreErrorResponseType>,
+    TokenResponse,
+    CoreTokenIntrospectionResponse,
+    CoreRevocableToken,
+    CoreRevocationErrorResponse,
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointMaybeSet,
+    EndpointMaybeSet,
+>;
+
 /// The configured provider, with its discovery document and keys cached after first use.
 pub struct OidcProvider {
     settings: OidcSettings,
     http: reqwest::Client,
-    discovery: tokio::sync::Mutex<Option<(Arc<Discovery>, Instant)>>,
-    jwks: tokio::sync::Mutex<Option<Arc<Jwks>>>,
+    discovery: tokio::sync::Mutex<Option<(Arc<CoreProviderMetadata>, Instant)>>,
 }
 
 impl std::fmt::Debug for OidcProvider {
@@ -143,20 +180,45 @@ impl std::fmt::Debug for OidcProvider {
     }
 }
 
-/// What the token endpoint gave back.
-struct Tokens {
-    id_token: String,
-    access_token: Option<String>,
+/// The ID-token signature algorithms accepted: RSA only. Never `none`, never HMAC (with a public
+/// key set, HMAC would let anyone holding the public key forge tokens).
+const ALLOWED_ALGS: [CoreJwsSigningAlgorithm; 6] = [
+    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha384,
+    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha512,
+    CoreJwsSigningAlgorithm::RsaSsaPssSha256,
+    CoreJwsSigningAlgorithm::RsaSsaPssSha384,
+    CoreJwsSigningAlgorithm::RsaSsaPssSha512,
+];
+
+/// Words for a failed call to the provider, without a URL: reqwest puts the URL in its message,
+/// and a query could carry a code.
+fn unreachable<E: std::error::Error + 'static>(what: &str, error: &E) -> OidcError {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = source {
+        if let Some(http) = e.downcast_ref::<reqwest::Error>() {
+            let mut text = http.to_string();
+            if let Some(url) = http.url() {
+                text = text.replace(url.as_str(), "the provider");
+            }
+            return OidcError::Unreachable(format!("{what}: {text}"));
+        }
+        source = e.source();
+    }
+    OidcError::Unreachable(format!("{what}: {error}"))
 }
 
-/// The PKCE S256 challenge for a verifier.
-pub fn pkce_challenge(verifier: &str) -> String {
-    URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()))
-}
-
-fn unreachable(e: reqwest::Error) -> OidcError {
-    // Without the URL: reqwest puts it in the message, and a query could carry a code.
-    OidcError::Unreachable(e.without_url().to_string())
+/// A discovery or key-set fetch that failed: down (network, 5xx) or answering wrongly.
+fn discovery_failed<E: std::error::Error + 'static>(what: &str, error: DiscoveryError<E>) -> OidcError {
+    match error {
+        DiscoveryError::Request(e) => unreachable(what, &e),
+        DiscoveryError::Response(status, _, _) if status.is_server_error() => {
+            OidcError::Unreachable(format!("{what}: HTTP {status}"))
+        }
+        DiscoveryError::Response(status, _, _) => OidcError::Provider(format!("{what}: HTTP {status}")),
+        DiscoveryError::Parse(e) => OidcError::Provider(format!("{what} is not as OpenID Connect says: {e}")),
+        other => OidcError::Provider(format!("{what}: {other}")),
+    }
 }
 
 impl OidcProvider {
@@ -164,103 +226,118 @@ impl OidcProvider {
         if !acceptable_url(&settings.issuer) {
             return Err(OidcError::Setup(format!("issuer {:?} is not an https URL", settings.issuer)));
         }
+        RedirectUrl::new(settings.redirect_uri.clone())
+            .map_err(|_| OidcError::Setup(format!("redirect URI {:?} is not a URL", settings.redirect_uri)))?;
         let http = reqwest::Client::builder()
             .timeout(PROVIDER_TIMEOUT)
+            // OAuth 2.0 security best practice: the back-channel endpoints' redirects are not followed.
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| OidcError::Setup(format!("HTTP client: {e}")))?;
-        Ok(OidcProvider {
-            settings,
-            http,
-            discovery: tokio::sync::Mutex::new(None),
-            jwks: tokio::sync::Mutex::new(None),
-        })
+        Ok(OidcProvider { settings, http, discovery: tokio::sync::Mutex::new(None) })
     }
 
     pub fn display_name(&self) -> &str {
         &self.settings.display_name
     }
 
-    /// The issuer's discovery document, fetched on first use and cached for a day. A failed fetch
-    /// is not cached: the next sign-in tries again.
-    pub async fn discovery(&self) -> Result<Arc<Discovery>, OidcError> {
+    /// The issuer's discovery document and keys, fetched on first use and cached for a day. A
+    /// failed fetch is not cached: the next sign-in tries again.
+    pub async fn discovery(&self) -> Result<Arc<CoreProviderMetadata>, OidcError> {
         let mut slot = self.discovery.lock().await;
         if let Some((doc, fetched)) = &*slot {
             if fetched.elapsed() < DISCOVERY_MAX_AGE {
                 return Ok(doc.clone());
             }
         }
-        let url = format!("{}/.well-known/openid-configuration", self.settings.issuer.trim_end_matches('/'));
-        let doc: Discovery = self.get_json(&url, "discovery document").await?;
-        if doc.issuer != self.settings.issuer {
-            return Err(OidcError::Provider(format!(
-                "the discovery document names issuer {:?}, not the configured {:?}",
-                doc.issuer, self.settings.issuer
-            )));
-        }
-        for (name, url) in [
-            ("authorization_endpoint", Some(&doc.authorization_endpoint)),
-            ("token_endpoint", Some(&doc.token_endpoint)),
-            ("jwks_uri", Some(&doc.jwks_uri)),
-            ("userinfo_endpoint", doc.userinfo_endpoint.as_ref()),
-        ] {
+        let issuer = IssuerUrl::new(self.settings.issuer.clone())
+            .map_err(|_| OidcError::Setup(format!("issuer {:?} is not a URL", self.settings.issuer)))?;
+        // The crate checks that the document names the configured issuer, and fetches the keys.
+        let doc = CoreProviderMetadata::discover_async(issuer, &self.http)
+            .await
+            .map_err(|e| discovery_failed("discovery document", e))?;
+        let endpoints = [
+            ("authorization_endpoint", Some(doc.authorization_endpoint().as_str())),
+            ("token_endpoint", doc.token_endpoint().map(|u| u.as_str())),
+            ("jwks_uri", Some(doc.jwks_uri().as_str())),
+            ("userinfo_endpoint", doc.userinfo_endpoint().map(|u| u.as_str())),
+        ];
+        for (name, url) in endpoints {
             if let Some(url) = url.filter(|u| !acceptable_url(u)) {
                 return Err(OidcError::Provider(format!("{name} {url:?} is not an https URL")));
             }
         }
-        let doc = Arc::new(doc);
+        if doc.token_endpoint().is_none() {
+            return Err(OidcError::Provider("the discovery document names no token_endpoint".into()));
+        }
+        let keys = oidc_token::strong_keys(doc.jwks());
+        let doc = Arc::new(doc.set_jwks(keys));
         *slot = Some((doc.clone(), Instant::now()));
         Ok(doc)
     }
 
-    async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str, what: &str) -> Result<T, OidcError> {
-        let response = self.http.get(url).send().await.map_err(unreachable)?;
-        let status = response.status();
-        if status.is_server_error() {
-            return Err(OidcError::Unreachable(format!("{what}: HTTP {status}")));
-        }
-        if !status.is_success() {
-            return Err(OidcError::Provider(format!("{what}: HTTP {status}")));
-        }
-        response.json().await.map_err(|e| OidcError::Provider(format!("{what} is not valid JSON: {e}")))
+    /// Fetches the provider's keys again (it may have rotated them) into the cached document.
+    async fn refresh_keys(&self, doc: &CoreProviderMetadata) -> Result<Arc<CoreProviderMetadata>, OidcError> {
+        let keys = openidconnect::JsonWebKeySet::<CoreJsonWebKey>::fetch_async(doc.jwks_uri(), &self.http)
+            .await
+            .map_err(|e| discovery_failed("key set (jwks_uri)", e))?;
+        let doc = Arc::new(doc.clone().set_jwks(oidc_token::strong_keys(&keys)));
+        *self.discovery.lock().await = Some((doc.clone(), Instant::now()));
+        Ok(doc)
     }
 
-    /// Where to send the browser to sign in.
+    fn client(&self, doc: &CoreProviderMetadata) -> Result<Client, OidcError> {
+        let s = &self.settings;
+        let secret = match &s.client_auth {
+            ClientAuth::Secret(secret) => Some(ClientSecret::new(secret.clone())),
+            ClientAuth::PrivateKeyJwt { .. } => None,
+        };
+        let redirect = RedirectUrl::new(s.redirect_uri.clone())
+            .map_err(|_| OidcError::Setup(format!("redirect URI {:?} is not a URL", s.redirect_uri)))?;
+        // client_secret_basic is the default (RFC 8414); post only when the provider lists post
+        // and not basic. Without a secret (private_key_jwt) the client id goes in the body.
+        let methods = doc.token_endpoint_auth_methods_supported().map(Vec::as_slice).unwrap_or(&[]);
+        let post_only = methods.contains(&CoreClientAuthMethod::ClientSecretPost)
+            && !methods.contains(&CoreClientAuthMethod::ClientSecretBasic);
+        let auth_type = if post_only || secret.is_none() { AuthType::RequestBody } else { AuthType::BasicAuth };
+        Ok(Client::from_provider_metadata(doc.clone(), ClientId::new(s.client_id.clone()), secret)
+            .set_redirect_uri(redirect)
+            .set_auth_type(auth_type))
+    }
+
+    /// Where to send the browser to sign in: the code flow with PKCE S256, `state` and `nonce`.
     pub async fn authorization_url(&self, state: &str, nonce: &str, verifier: &str) -> Result<String, OidcError> {
-        let discovery = self.discovery().await?;
-        let mut url = url::Url::parse(&discovery.authorization_endpoint)
-            .map_err(|_| OidcError::Provider("the authorization endpoint is not a URL".into()))?;
-        {
-            let mut query = url.query_pairs_mut();
-            query
-                .append_pair("response_type", "code")
-                .append_pair("client_id", &self.settings.client_id)
-                .append_pair("redirect_uri", &self.settings.redirect_uri)
-                .append_pair("scope", &self.settings.scopes.join(" "))
-                .append_pair("state", state)
-                .append_pair("nonce", nonce)
-                .append_pair("code_challenge", &pkce_challenge(verifier))
-                .append_pair("code_challenge_method", "S256");
-            if let Some(acr) = &self.settings.acr_values {
-                query.append_pair("acr_values", acr);
-            }
+        let doc = self.discovery().await?;
+        let client = self.client(&doc)?;
+        let (state, nonce) = (state.to_string(), nonce.to_string());
+        let verifier = PkceCodeVerifier::new(verifier.to_string());
+        let mut request = client
+            .authorize_url(AuthenticationFlow::<CoreResponseType>::AuthorizationCode, || CsrfToken::new(state), || {
+                Nonce::new(nonce)
+            })
+            // `openid` is always sent by the crate.
+            .add_scopes(self.settings.scopes.iter().filter(|s| *s != "openid").map(|s| Scope::new(s.clone())))
+            .set_pkce_challenge(PkceCodeChallenge::from_code_verifier_sha256(&verifier));
+        for acr in self.settings.acr_values.iter().flat_map(|a| a.split_whitespace()) {
+            request = request.add_auth_context_value(AuthenticationContextClass::new(acr.to_string()));
         }
-        Ok(url.into())
+        Ok(request.url().0.into())
     }
 
     /// Finishes a sign-in: exchanges the code, checks the ID token, reads the role (from userinfo
     /// when the ID token lacks it) and says who this is and what they may do.
     pub async fn identify(&self, code: &str, verifier: &str, nonce: &str) -> Result<OidcIdentity, OidcError> {
-        let discovery = self.discovery().await?;
-        let tokens = self.exchange(&discovery, code, verifier).await?;
-        let claims = self.check_id_token(&tokens.id_token, nonce).await?;
+        let doc = self.discovery().await?;
+        let tokens = self.exchange(&doc, code, verifier).await?;
+        let id_token = tokens
+            .id_token()
+            .ok_or_else(|| OidcError::Provider("the token response has no id_token (is `openid` in scopes?)".into()))?;
+        let (claims, doc) = self.check_id_token(doc, id_token, nonce).await?;
         let subject = claims.get("sub").and_then(Value::as_str).unwrap_or_default().to_string();
         let s = &self.settings;
         let mut userinfo = Value::Null;
-        if oidc_token::claim_values(&claims, &s.role_claim).is_empty() {
-            if let (Some(endpoint), Some(access)) = (&discovery.userinfo_endpoint, &tokens.access_token) {
-                userinfo = self.userinfo(endpoint, access, &subject).await?;
-            }
+        if oidc_token::claim_values(&claims, &s.role_claim).is_empty() && doc.userinfo_endpoint().is_some() {
+            userinfo = self.userinfo(&doc, tokens.access_token().clone(), &subject).await?;
         }
         // The ID token first; userinfo fills what it lacks.
         let values = |path: &str| {
@@ -306,61 +383,32 @@ impl OidcProvider {
         Ok(OidcIdentity { issuer: s.issuer.clone(), subject, display_name, role, organisations, alternatives })
     }
 
-    async fn exchange(&self, discovery: &Discovery, code: &str, verifier: &str) -> Result<Tokens, OidcError> {
-        let s = &self.settings;
-        let mut form = vec![
-            ("grant_type", "authorization_code".to_string()),
-            ("code", code.to_string()),
-            ("redirect_uri", s.redirect_uri.clone()),
-            ("code_verifier", verifier.to_string()),
-        ];
-        let mut request = self.http.post(&discovery.token_endpoint);
-        match &s.client_auth {
-            ClientAuth::Secret(secret) => {
-                // client_secret_basic is the default (RFC 8414); post only when the provider
-                // lists post and not basic.
-                let methods = discovery.token_endpoint_auth_methods_supported.as_deref().unwrap_or(&[]);
-                let post_only = methods.iter().any(|m| m == "client_secret_post")
-                    && !methods.iter().any(|m| m == "client_secret_basic");
-                if post_only {
-                    form.push(("client_id", s.client_id.clone()));
-                    form.push(("client_secret", secret.clone()));
-                } else {
-                    let encode = |t: &str| url::form_urlencoded::byte_serialize(t.as_bytes()).collect::<String>();
-                    request = request.basic_auth(encode(&s.client_id), Some(encode(secret)));
+    async fn exchange(&self, doc: &CoreProviderMetadata, code: &str, verifier: &str) -> Result<TokenResponse, OidcError> {
+        let client = self.client(doc)?;
+        let mut request = client
+            .exchange_code(AuthorizationCode::new(code.to_string()))
+            .map_err(|e| OidcError::Provider(e.to_string()))?
+            .set_pkce_verifier(PkceCodeVerifier::new(verifier.to_string()));
+        if let ClientAuth::PrivateKeyJwt { key, key_id } = &self.settings.client_auth {
+            // RFC 7523 client authentication, which the crate does not build itself.
+            let token_endpoint = client.token_uri().map(|u| u.as_str()).unwrap_or_default();
+            request = request
+                .add_extra_param("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+                .add_extra_param("client_assertion", self.client_assertion(key, key_id.as_deref(), token_endpoint)?);
+        }
+        request.request_async(&self.http).await.map_err(|e| match e {
+            RequestTokenError::ServerResponse(refusal) => {
+                let text = |t: &str| t.chars().take(300).collect::<String>();
+                OidcError::Refused {
+                    error: text(refusal.error().as_ref()),
+                    description: refusal.error_description().map(|d| text(d)),
                 }
             }
-            ClientAuth::PrivateKeyJwt { key, key_id } => {
-                form.push(("client_id", s.client_id.clone()));
-                form.push(("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".into()));
-                form.push((
-                    "client_assertion",
-                    self.client_assertion(key, key_id.as_deref(), &discovery.token_endpoint)?,
-                ));
+            RequestTokenError::Request(e) => unreachable("token endpoint", &e),
+            RequestTokenError::Parse(e, _) => {
+                OidcError::Provider(format!("the token endpoint's answer is not as OAuth 2.0 says: {e}"))
             }
-        }
-        let response = request.form(&form).send().await.map_err(unreachable)?;
-        let status = response.status();
-        if status.is_server_error() {
-            return Err(OidcError::Unreachable(format!("token endpoint: HTTP {status}")));
-        }
-        let body: Value = response.json().await.map_err(|_| {
-            OidcError::Provider(format!("the token endpoint answered HTTP {status} without a JSON body"))
-        })?;
-        if !status.is_success() {
-            let text = |k: &str| body.get(k).and_then(Value::as_str).map(|t| t.chars().take(300).collect::<String>());
-            return Err(OidcError::Refused {
-                error: text("error").unwrap_or_else(|| format!("HTTP {status}")),
-                description: text("error_description"),
-            });
-        }
-        let id_token = body
-            .get("id_token")
-            .and_then(Value::as_str)
-            .ok_or_else(|| OidcError::Provider("the token response has no id_token (is `openid` in scopes?)".into()))?;
-        Ok(Tokens {
-            id_token: id_token.to_string(),
-            access_token: body.get("access_token").and_then(Value::as_str).map(str::to_string),
+            RequestTokenError::Other(e) => OidcError::Provider(format!("token endpoint: {e}")),
         })
     }
 
@@ -382,64 +430,70 @@ impl OidcProvider {
         jsonwebtoken::encode(&header, &claims, key).map_err(|_| OidcError::Setup("signing failed".into()))
     }
 
-    /// Checks the ID token's signature (refetching the keys once for an unknown `kid`: the
-    /// provider may have rotated them) and claims; returns the claims.
-    async fn check_id_token(&self, token: &str, nonce: &str) -> Result<Value, OidcError> {
-        let parsed = oidc_token::parse(token)?;
+    /// Checks the ID token (signature, issuer, audience, expiry, nonce by the crate; the rest in
+    /// `oidc_token`), fetching the keys once more for an unknown `kid`: the provider may have
+    /// rotated them. Returns the claims, and the document with the keys that checked them.
+    async fn check_id_token(
+        &self,
+        mut doc: Arc<CoreProviderMetadata>,
+        token: &openidconnect::IdToken<OtherClaims, CoreGenderClaim, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm>,
+        nonce: &str,
+    ) -> Result<(Value, Arc<CoreProviderMetadata>), OidcError> {
+        let nonce = Nonce::new(nonce.to_string());
         let mut refreshed = false;
         loop {
-            let jwks = self.jwks(refreshed).await?;
-            match parsed.verify(&jwks) {
+            let client = self.client(&doc)?;
+            let now = domain::Clock::System.now_s_i64();
+            let verifier = client
+                .id_token_verifier()
+                .set_allowed_algs(ALLOWED_ALGS)
+                // A minute of leeway for the provider's clock: expiry is checked a minute late.
+                .set_time_fn(move || {
+                    chrono::DateTime::from_timestamp(now - oidc_token::LEEWAY_SECS, 0).unwrap_or_default()
+                });
+            match token.claims(&verifier, &nonce) {
                 Ok(claims) => {
-                    let s = &self.settings;
-                    let expected = oidc_token::Expected {
-                        issuer: &s.issuer,
-                        client_id: &s.client_id,
-                        nonce,
-                        now: domain::Clock::System.now_s_i64(),
-                    };
-                    oidc_token::check_claims(claims, &expected)?;
-                    return Ok(claims.clone());
+                    let claims = serde_json::to_value(claims)
+                        .map_err(|e| OidcError::Provider(format!("the identity token's claims: {e}")))?;
+                    oidc_token::check_other_claims(&claims, &self.settings.client_id, now)?;
+                    return Ok((claims, doc));
                 }
-                Err(SignatureError::UnknownKey) if !refreshed => refreshed = true,
-                Err(SignatureError::UnknownKey) => {
-                    return Err(OidcError::BadToken(oidc_token::TokenError(
-                        "the identity token was signed with a key the provider does not publish".into(),
-                    )))
+                Err(ClaimsVerificationError::SignatureVerification(SignatureVerificationError::NoMatchingKey))
+                    if !refreshed =>
+                {
+                    refreshed = true;
+                    doc = self.refresh_keys(&doc).await?;
                 }
-                Err(SignatureError::Invalid(e)) => return Err(e.into()),
+                Err(e) => return Err(oidc_token::refusal(&e).into()),
             }
         }
     }
 
-    /// The provider's keys, cached; `refresh` fetches them again.
-    async fn jwks(&self, refresh: bool) -> Result<Arc<Jwks>, OidcError> {
-        let mut slot = self.jwks.lock().await;
-        if let (Some(keys), false) = (&*slot, refresh) {
-            return Ok(keys.clone());
-        }
-        let discovery = self.discovery().await?;
-        let keys: Arc<Jwks> = Arc::new(self.get_json(&discovery.jwks_uri, "key set (jwks_uri)").await?);
-        *slot = Some(keys.clone());
-        Ok(keys)
-    }
-
-    async fn userinfo(&self, endpoint: &str, access_token: &str, subject: &str) -> Result<Value, OidcError> {
-        let response = self.http.get(endpoint).bearer_auth(access_token).send().await.map_err(unreachable)?;
-        let status = response.status();
-        if status.is_server_error() {
-            return Err(OidcError::Unreachable(format!("userinfo: HTTP {status}")));
-        }
-        if !status.is_success() {
-            return Err(OidcError::Provider(format!("userinfo: HTTP {status}")));
-        }
-        let claims: Value =
-            response.json().await.map_err(|_| OidcError::Provider("userinfo is not a JSON object".into()))?;
-        // OpenID Connect Core 5.3.2: a userinfo response for someone else must not be used.
-        if claims.get("sub").and_then(Value::as_str) != Some(subject) {
-            return Err(OidcError::Provider("userinfo describes someone other than the identity token".into()));
-        }
-        Ok(claims)
+    async fn userinfo(
+        &self,
+        doc: &CoreProviderMetadata,
+        access_token: AccessToken,
+        subject: &str,
+    ) -> Result<Value, OidcError> {
+        let client = self.client(doc)?;
+        // The crate refuses a userinfo response about someone other than the identity token's
+        // subject (OpenID Connect Core 5.3.2).
+        let request = client
+            .user_info(access_token, Some(SubjectIdentifier::new(subject.to_string())))
+            .map_err(|e| OidcError::Provider(e.to_string()))?;
+        let claims: UserInfoClaims<OtherClaims, CoreGenderClaim> =
+            request.request_async(&self.http).await.map_err(|e| match e {
+                UserInfoError::Request(e) => unreachable("userinfo", &e),
+                UserInfoError::Response(status, _, _) if status.is_server_error() => {
+                    OidcError::Unreachable(format!("userinfo: HTTP {status}"))
+                }
+                UserInfoError::Response(status, _, _) => OidcError::Provider(format!("userinfo: HTTP {status}")),
+                UserInfoError::ClaimsVerification(ClaimsVerificationError::InvalidSubject(_)) => {
+                    OidcError::Provider("userinfo describes someone other than the identity token".into())
+                }
+                other => OidcError::Provider(format!("userinfo: {other}")),
+            })?;
+        serde_json::to_value(claims).map_err(|e| OidcError::Provider(format!("userinfo: {e}")))
     }
 }
 

@@ -52,6 +52,8 @@ pub enum Signing {
     Corrupted,
     /// `alg: none`, empty signature.
     Unsigned,
+    /// HMAC with the client secret as the key: what a confidential client's library may accept.
+    Hs256,
 }
 
 struct Grant {
@@ -136,6 +138,8 @@ async fn discovery(State(s): State<Shared>) -> Json<Value> {
         "userinfo_endpoint": format!("{}/userinfo", s.url),
         "jwks_uri": format!("{}/jwks", s.url),
         "response_types_supported": ["code"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256", "RS512"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "private_key_jwt"],
     }))
 }
@@ -274,6 +278,12 @@ fn sign(knobs: &Knobs, claims: &Value) -> String {
     let key = keys()[*index].clone();
     let mut signature = match knobs.signing {
         Signing::Unsigned => return format!("{input}."),
+        Signing::Hs256 => {
+            let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+            header.kid = Some(kid.clone());
+            let key = jsonwebtoken::EncodingKey::from_secret(CLIENT_SECRET.as_bytes()).unwrap();
+            return jsonwebtoken::encode(&header, claims, &key).unwrap();
+        }
         Signing::Rs512 => rsa::pkcs1v15::SigningKey::<rsa::sha2::Sha512>::new(key).sign(input.as_bytes()).to_vec(),
         _ => rsa::pkcs1v15::SigningKey::<rsa::sha2::Sha256>::new(key).sign(input.as_bytes()).to_vec(),
     };

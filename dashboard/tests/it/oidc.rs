@@ -266,12 +266,16 @@ async fn id_tokens_that_do_not_check_out_are_refused() {
     let cases = [
         (with(json!({"nonce": "not-the-nonce"})), Signing::Rs256, "nonce"),
         (with(json!({"aud": "someone-else"})), Signing::Rs256, "another application (aud)"),
-        (with(json!({"aud": ["someone-else", "pathwatch"]})), Signing::Rs256, "(azp)"),
+        // Another audience beside ours is not trusted, azp or not.
+        (with(json!({"aud": ["someone-else", "pathwatch"]})), Signing::Rs256, "another application (aud)"),
+        (with(json!({"aud": ["someone-else", "pathwatch"], "azp": "pathwatch"})), Signing::Rs256, "(aud)"),
+        (with(json!({"azp": "someone-else"})), Signing::Rs256, "another application (azp)"),
         (with(json!({"iss": "https://evil.example"})), Signing::Rs256, "another service (iss)"),
         (with(json!({"exp": now - 61, "iat": now - 400})), Signing::Rs256, "expired"),
         (with(json!({"iat": now + 120})), Signing::Rs256, "issued in the future"),
         (base.clone(), Signing::Corrupted, "signature does not verify"),
         (base.clone(), Signing::Unsigned, "not signed (alg none)"),
+        (base.clone(), Signing::Hs256, "not accepted here"),
     ];
     for (claims, signing, says) in cases {
         idp.set(|k| {
