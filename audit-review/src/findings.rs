@@ -16,7 +16,8 @@ use sqlx::{AssertSqlSafe, Row, SqlitePool};
 use crate::rules::{Candidate, Rule, Severity};
 use crate::ReviewError;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
+#[schema(as = FindingStatus)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Open,
@@ -72,7 +73,7 @@ impl Status {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Finding {
     pub id: i64,
     pub rule: Rule,
@@ -94,7 +95,7 @@ pub struct Finding {
     pub closed_ns: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct HistoryEntry {
     pub at_ns: u64,
     pub actor: String,

@@ -22,7 +22,8 @@ const NS_PER_WEEK: u64 = 7 * NS_PER_DAY as u64;
 /// 1970-01-05 was a Monday: weeks start there.
 const MONDAY_OFFSET_NS: u64 = 4 * NS_PER_DAY as u64;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = FindingRule)]
 #[serde(rename_all = "snake_case")]
 pub enum Rule {
     VolumeSpike,
@@ -79,7 +80,8 @@ impl Rule {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = FindingSeverity)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Low,

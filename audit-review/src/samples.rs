@@ -14,7 +14,7 @@ use sqlx::Row;
 use crate::findings::ReviewStore;
 use crate::ReviewError;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SampleUnit {
     Events,
@@ -30,7 +30,7 @@ impl SampleUnit {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ReviewOutcome {
     Appropriate,
@@ -64,7 +64,7 @@ impl ReviewOutcome {
 }
 
 /// A drawn sample: what reproduces it and who drew it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Sample {
     pub id: i64,
     pub created_ns: u64,
@@ -76,7 +76,7 @@ pub struct Sample {
 }
 
 /// One drawn event (or user) and its review.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct SampleItem {
     pub position: u32,
     /// The event's sequence number (a user's first event in the period).
@@ -98,7 +98,7 @@ pub struct SampleItem {
 }
 
 /// One stratum's review coverage over a period.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct StratumCoverage {
     pub organisation: String,
     pub role: String,
@@ -489,9 +489,20 @@ pub fn to_csv(sample: &Sample, items: &[SampleItem]) -> String {
 /// The sample with its outcomes as JSON (the query and seed that reproduce it included), NHS
 /// numbers masked.
 pub fn to_json(sample: &Sample, items: &[SampleItem]) -> serde_json::Value {
-    let items: Vec<SampleItem> =
-        items.iter().map(|it| SampleItem { nhs_number: domain::mask(&it.nhs_number), ..it.clone() }).collect();
-    serde_json::json!({ "sample": sample, "items": items })
+    serde_json::to_value(masked(sample.clone(), items)).unwrap_or_default()
+}
+
+/// A sample with its items, NHS numbers masked: what the API returns and the page exports.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct MaskedSample {
+    pub sample: Sample,
+    pub items: Vec<SampleItem>,
+}
+
+/// The sample and its items with every NHS number masked.
+pub fn masked(sample: Sample, items: &[SampleItem]) -> MaskedSample {
+    let items = items.iter().map(|it| SampleItem { nhs_number: domain::mask(&it.nhs_number), ..it.clone() }).collect();
+    MaskedSample { sample, items }
 }
 
 #[cfg(test)]

@@ -240,7 +240,7 @@ pub struct Arrivals {
 
 /// How a sample is drawn: which period, which seed, how many per stratum and what makes a stratum.
 /// The same query on the same data gives the same sample, on either backend.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SampleQuery {
     pub from_ns: u64,
     pub to_ns: u64,

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// One span of a trace, flattened from OTLP. Attribute values are kept as strings (numbers and
 /// booleans in their decimal/`true` form, arrays and maps as JSON) so both backends store them alike.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Span {
     /// 32 lowercase hex digits.
     pub trace_id: String,
@@ -28,21 +28,21 @@ pub struct Span {
     pub links: Vec<SpanLink>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SpanEvent {
     pub time_ns: u64,
     pub name: String,
     pub attributes: Vec<(String, String)>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SpanLink {
     pub trace_id: String,
     pub span_id: String,
 }
 
 /// OTLP's span kinds, with OTLP's numbers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SpanKind {
     Unspecified = 0,
@@ -67,7 +67,7 @@ impl SpanKind {
 }
 
 /// OTLP's status codes, with OTLP's numbers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SpanStatus {
     Unset = 0,

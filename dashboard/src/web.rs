@@ -144,7 +144,7 @@ fn routes() -> Vec<Route> {
         on(GET, "/admin/accounts", &[Role::Admin], accounts_page),
         // Pathwatch's own health: who runs it (admins) and who relies on it at 3 a.m. (on-call).
         on(GET, "/admin/health", &[Role::Admin, Role::Oncall], pages::health::health_page),
-        on(GET, "/api/v1/health", &[Role::Admin, Role::Oncall], pages::health::health_api),
+        on(GET, "/api/v1/health", &[Role::Admin, Role::Oncall], api::health),
         on(GET, "/api/v1/pathways", EVERYONE, api::pathways),
         on(GET, "/api/v1/pathways/{id}", EVERYONE, api::pathway),
         on(GET, "/api/v1/slos", EVERYONE, api::slos),

@@ -51,7 +51,7 @@ pub async fn recent(pool: &SqlitePool, limit: u32) -> Result<Vec<Alert>, EngineE
 }
 
 /// One alert as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Alert {
     pub id: i64,
     pub slo: String,

@@ -15,7 +15,7 @@ use domain::uk_time::format_ns;
 
 pub use hazard_log::EvidenceStatus;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct EvidenceState {
     pub control: String,
     pub source: String,

@@ -19,7 +19,7 @@ pub enum SliKind {
 
 /// Spans that measure something: one service's spans, of one name (an HTTP server route such as
 /// `POST /Appointment`, as OpenTelemetry names them) or all of them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SpanSelector {
     pub service: String,
@@ -184,7 +184,8 @@ pub fn burn_rate(error_ratio: f64, objective: f64) -> f64 {
     error_ratio / (1.0 - objective)
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = AlertSeverity)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     Page,

@@ -17,7 +17,7 @@ pub const FINE_BUCKET_SECS: u32 = 60;
 pub const COARSE_BUCKET_SECS: u32 = 3600;
 
 /// One alert condition's state: both windows' burn rates against the factor.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct BurnCheck {
     pub severity: Severity,
     pub long_window: String,
@@ -30,14 +30,14 @@ pub struct BurnCheck {
 }
 
 /// Budget spent so far at the end of each coarse bucket, for the consumption chart.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct BudgetPoint {
     pub at_ns: u64,
     /// Share of the window's budget consumed by then (can exceed 1).
     pub consumed: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct SloStatus {
     pub name: String,
     pub flow: String,

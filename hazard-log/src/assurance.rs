@@ -8,7 +8,7 @@ use sqlx::{AssertSqlSafe, Row};
 use crate::{HazardError, HazardLog};
 
 /// The state of one evidence source.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EvidenceStatus {
     Passing,

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::risk::{Assessment, RiskRating};
 use crate::HazardError;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum HazardStatus {
     Open,
@@ -38,7 +38,7 @@ impl HazardStatus {
 }
 
 /// A control added to reduce the risk, and how it is shown to work.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Control {
     /// Short identifier, unique within the hazard ("C1").
@@ -66,7 +66,7 @@ fn a_week() -> u32 {
 
 /// A source of live evidence for a control. Each has a freshness window: evidence not verified
 /// within it is stale, which counts against the control like a failure.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Evidence {
     /// The newest run of a canary flow (or one step of it) passed.
@@ -134,7 +134,7 @@ impl Evidence {
 }
 
 /// One entry of the hazard log.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Hazard {
     /// "HAZ-001": letters, digits, '-' and '_'.

@@ -7,12 +7,14 @@ use serde::{Deserialize, Serialize};
 use crate::HazardError;
 
 /// How bad the harm would be: 1 Minor … 5 Catastrophic.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = HazardSeverity)]
 #[serde(try_from = "u8", into = "u8")]
 pub struct Severity(u8);
 
 /// How likely the harm is: 1 Very low … 5 Very high.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = HazardLikelihood)]
 #[serde(try_from = "u8", into = "u8")]
 pub struct Likelihood(u8);
 
@@ -88,7 +90,7 @@ pub fn rating(likelihood: Likelihood, severity: Severity) -> RiskRating {
 }
 
 /// A severity and likelihood, before or after the additional controls.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Assessment {
     pub severity: Severity,

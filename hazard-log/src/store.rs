@@ -14,7 +14,7 @@ use sqlx::{AssertSqlSafe, Row, SqlSafeStr, SqlitePool};
 use crate::{Hazard, HazardError};
 
 /// One field's value before and after a change (JSON; null when absent).
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct FieldChange {
     pub field: String,
     pub before: serde_json::Value,
@@ -22,7 +22,7 @@ pub struct FieldChange {
 }
 
 /// One saved version of a hazard.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct HazardChange {
     pub version: u32,
     pub at_ns: i64,
@@ -31,7 +31,7 @@ pub struct HazardChange {
     pub changes: Vec<FieldChange>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct SignOff {
     pub version: u32,
     pub at_ns: i64,

@@ -20,9 +20,10 @@ use openidconnect::core::{
 };
 use openidconnect::{
     AccessToken, AuthType, AuthenticationContextClass, AuthenticationFlow, AuthorizationCode, ClaimsVerificationError,
-    ClientId, ClientSecret, CsrfToken, DiscoveryError, EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl,
-    Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope, SignatureVerificationError,
-    OAuth2TokenResponse as _, StandardErrorResponse, SubjectIdentifier, TokenResponse as _, UserInfoClaims, UserInfoError,
+    ClientId, ClientSecret, CsrfToken, DiscoveryError, EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl, Nonce,
+    OAuth2TokenResponse as _, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope,
+    SignatureVerificationError, StandardErrorResponse, SubjectIdentifier, TokenResponse as _, UserInfoClaims,
+    UserInfoError,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -312,9 +313,11 @@ impl OidcProvider {
         let (state, nonce) = (state.to_string(), nonce.to_string());
         let verifier = PkceCodeVerifier::new(verifier.to_string());
         let mut request = client
-            .authorize_url(AuthenticationFlow::<CoreResponseType>::AuthorizationCode, || CsrfToken::new(state), || {
-                Nonce::new(nonce)
-            })
+            .authorize_url(
+                AuthenticationFlow::<CoreResponseType>::AuthorizationCode,
+                || CsrfToken::new(state),
+                || Nonce::new(nonce),
+            )
             // `openid` is always sent by the crate.
             .add_scopes(self.settings.scopes.iter().filter(|s| *s != "openid").map(|s| Scope::new(s.clone())))
             .set_pkce_challenge(PkceCodeChallenge::from_code_verifier_sha256(&verifier));
@@ -383,7 +386,12 @@ impl OidcProvider {
         Ok(OidcIdentity { issuer: s.issuer.clone(), subject, display_name, role, organisations, alternatives })
     }
 
-    async fn exchange(&self, doc: &CoreProviderMetadata, code: &str, verifier: &str) -> Result<TokenResponse, OidcError> {
+    async fn exchange(
+        &self,
+        doc: &CoreProviderMetadata,
+        code: &str,
+        verifier: &str,
+    ) -> Result<TokenResponse, OidcError> {
         let client = self.client(doc)?;
         let mut request = client
             .exchange_code(AuthorizationCode::new(code.to_string()))
@@ -436,7 +444,12 @@ impl OidcProvider {
     async fn check_id_token(
         &self,
         mut doc: Arc<CoreProviderMetadata>,
-        token: &openidconnect::IdToken<OtherClaims, CoreGenderClaim, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm>,
+        token: &openidconnect::IdToken<
+            OtherClaims,
+            CoreGenderClaim,
+            CoreJweContentEncryptionAlgorithm,
+            CoreJwsSigningAlgorithm,
+        >,
         nonce: &str,
     ) -> Result<(Value, Arc<CoreProviderMetadata>), OidcError> {
         let nonce = Nonce::new(nonce.to_string());

@@ -168,8 +168,11 @@ mod tests {
             {"kty": "EC", "kid": "ec", "crv": "P-256", "x": "AAAA", "y": "AAAA"},
         ]}))
         .unwrap();
-        let kept: Vec<String> =
-            strong_keys(&set).keys().iter().filter_map(|k| openidconnect::JsonWebKey::key_id(k).map(|id| id.to_string())).collect();
+        let kept: Vec<String> = strong_keys(&set)
+            .keys()
+            .iter()
+            .filter_map(|k| openidconnect::JsonWebKey::key_id(k).map(|id| id.to_string()))
+            .collect();
         assert_eq!(kept, ["big"]);
         assert_eq!(modulus_bits(&[0, 0x01, 0xff]), 9);
     }

@@ -26,14 +26,19 @@ use domain::uk_time::format_ns;
 
 pub(crate) const LIMIT: u32 = 200;
 
-#[derive(Deserialize, Default, Clone)]
+#[derive(Deserialize, Default, Clone, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SearchQuery {
+    /// NHS number.
     #[serde(default)]
     patient: String,
+    /// User id.
     #[serde(default)]
     user: String,
+    /// ODS code (accounts limited to organisations: one of theirs).
     #[serde(default)]
     organisation: String,
+    /// Correlation id.
     #[serde(default)]
     correlation: String,
     /// First day (YYYY-MM-DD, UTC) or RFC 3339 time.
@@ -55,7 +60,7 @@ impl SearchQuery {
     }
 }
 
-#[derive(serde::Serialize)]
+#[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct ResultRow {
     pub seq: u64,
     pub when: String,

@@ -89,12 +89,17 @@ struct ListPage {
     limit: u32,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// open, investigating, justified, inappropriate, false_positive, all, or unresolved (the
+    /// default: open and investigating).
     #[serde(default)]
     status: String,
+    /// One rule's findings.
     #[serde(default)]
     rule: String,
+    /// One severity's findings.
     #[serde(default)]
     severity: String,
 }

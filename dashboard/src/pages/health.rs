@@ -14,11 +14,9 @@ use std::sync::Arc;
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::response::Response;
 use serde::Serialize;
 
-use crate::api::{ApiError, ApiUser};
 use crate::auth::extract::{User, UserView};
 use crate::error::{render, WebError};
 use crate::state::DashboardState;
@@ -31,7 +29,7 @@ const SPOOL_LAG_WARNING_SECS: u64 = 300;
 /// A chain verification older than this is stale (the evidence monitor runs every few minutes).
 const CHAIN_STALE_SECS: u64 = 3600;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct HealthReport {
     pub checked_ns: u64,
     /// Nothing stops this process taking and keeping data: `/readyz` answers 200.
@@ -48,7 +46,7 @@ pub struct HealthReport {
     pub chain: Option<ChainHealth>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct StoreHealth {
     pub backend: String,
     pub reachable: bool,
@@ -56,7 +54,7 @@ pub struct StoreHealth {
     pub detail: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SpoolHealth {
     pub batches: u64,
     pub bytes: u64,
@@ -68,7 +66,7 @@ pub struct SpoolHealth {
     pub unreadable: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct LoopHealth {
     pub name: String,
     /// Ingest depends on it: when it keeps failing the process is not ready.
@@ -81,7 +79,7 @@ pub struct LoopHealth {
     pub last_failure_ns: Option<u64>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ChainHealth {
     pub verified_ns: i64,
     pub intact: bool,
@@ -190,7 +188,7 @@ pub fn duration_words(secs: u64) -> String {
 }
 
 impl DashboardState {
-    async fn health(&self) -> Result<HealthReport, WebError> {
+    pub(crate) async fn health(&self) -> Result<HealthReport, WebError> {
         match &self.inner.health {
             Some(source) => Ok(source().await),
             None => Err(WebError::NotFound("this process does not report its health here")),
@@ -224,11 +222,6 @@ pub async fn health_page(State(state): State<DashboardState>, User(user): User) 
     let report = state.health().await?;
     let status = report.status();
     Ok(render(status, &HealthPage { title: "Pathwatch health", user: Some(user.view()), report }))
-}
-
-pub async fn health_api(State(state): State<DashboardState>, _signed_in: ApiUser) -> Result<Response, ApiError> {
-    let report = state.health().await?;
-    Ok((report.status(), Json(report)).into_response())
 }
 
 #[cfg(test)]

@@ -26,7 +26,7 @@ use engine::pathways::{
 const RUNS_SHOWN: usize = 25;
 const HOUR_NS: u64 = 3600 * NANOS_PER_SEC;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct StepRow {
     pub step: String,
     pub runs: u64,
@@ -46,7 +46,7 @@ impl StepRow {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RunRow {
     pub started_ns: u64,
     pub status: String,
@@ -78,7 +78,7 @@ impl RunRow {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ClassRow {
     pub class: String,
     pub runs: u64,
@@ -92,7 +92,7 @@ impl ClassRow {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TrafficRow {
     pub spans: SpanSelector,
     pub health: TrafficHealth,
@@ -111,7 +111,7 @@ impl TrafficRow {
 }
 
 /// Everything the pathway page shows, as data (the JSON API returns it as it is).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PathwayDetail {
     pub evaluated_ns: u64,
     pub health: PathwayHealth,

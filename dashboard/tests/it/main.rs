@@ -13,6 +13,7 @@ mod hazards;
 mod health;
 mod isolation;
 mod oidc;
+mod openapi;
 mod outage;
 mod overview;
 mod pathway;

@@ -18,7 +18,7 @@ pub use self::config::*;
 use domain::canary::{attr, run_span_name, RunStatus, SERVICE as CANARY_SERVICE};
 
 /// What real traffic says about a pathway.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct TrafficHealth {
     /// From the last `traffic.window_minutes`; None with too few requests to say.
     pub status: Option<RunStatus>,
@@ -32,7 +32,7 @@ pub struct TrafficHealth {
 }
 
 /// A known error matching the latest failing run.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct KnownErrorMatch {
     pub id: String,
     pub title: String,
@@ -40,7 +40,7 @@ pub struct KnownErrorMatch {
 }
 
 /// A pathway's health now.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct PathwayHealth {
     pub id: String,
     pub name: String,
