@@ -97,17 +97,7 @@ pub struct SampleItem {
     pub reviewed_ns: u64,
 }
 
-/// One stratum's review coverage over a period.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct StratumCoverage {
-    pub organisation: String,
-    pub role: String,
-    pub action: String,
-    pub events: u64,
-    pub sampled: u64,
-    pub reviewed: u64,
-    pub inappropriate: u64,
-}
+pub use domain::StratumCoverage;
 
 /// The DSPT year holding `t_ns`: 1 July to the next 1 July (UTC), as Unix ns, and its label
 /// ("2026/27").

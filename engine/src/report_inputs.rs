@@ -198,7 +198,7 @@ async fn review_record(
     period: &Period,
 ) -> Result<reports::inputs::ReviewRecord, GatherError> {
     use audit_review::Status;
-    use reports::inputs::{CoverageRecord, FindingCount, IncidentRecord, ReviewRecord, SampleRecord};
+    use reports::inputs::{FindingCount, IncidentRecord, ReviewRecord, SampleRecord};
     let (from, to) = (period.from_ns.max(0) as u64, period.to_ns.max(0) as u64);
     let samples = reviews
         .samples_between(from, to)
@@ -226,20 +226,7 @@ async fn review_record(
             follow_up,
         })
         .collect();
-    let coverage = reviews
-        .coverage(store, from, to)
-        .await?
-        .into_iter()
-        .map(|c| CoverageRecord {
-            organisation: c.organisation,
-            role: c.role,
-            action: c.action,
-            events: c.events,
-            sampled: c.sampled,
-            reviewed: c.reviewed,
-            inappropriate: c.inappropriate,
-        })
-        .collect();
+    let coverage = reviews.coverage(store, from, to).await?;
     let mut findings: Vec<FindingCount> = Vec::new();
     for (rule, status, n) in reviews.finding_counts(from, to).await? {
         let title = rule.title().to_string();

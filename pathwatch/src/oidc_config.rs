@@ -1,59 +1,14 @@
-//! `[dashboard.oidc]`: single sign-on through an OpenID Connect provider (NHS CIS2 or another),
-//! its validation (every message names its key) and the wiring into the dashboard's provider.
+//! `[dashboard.oidc]` (its fields are the dashboard's `OidcConfig`): its validation (every message
+//! names its key) and the wiring into the dashboard's provider.
 //! Secrets are `{ file = … }` or `{ env = … }` (the canaries' `SecretRef`), read once at start-up,
 //! never literal in the file and never printed.
 
-use std::collections::BTreeMap;
-
 use anyhow::Context;
 use canaries::SecretRef;
-use dashboard::auth::accounts::Role;
 use dashboard::auth::oidc::{acceptable_url, ClientAuth, OidcProvider, OidcSettings};
-use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct OidcConfig {
-    /// Button text on the sign-in page: "Sign in with {display_name}".
-    pub display_name: String,
-    /// The provider's issuer URL, exactly as its discovery document states it.
-    pub issuer: String,
-    pub client_id: String,
-    /// `client_secret_basic` (or `_post` when the provider offers only that).
-    pub client_secret: Option<SecretRef>,
-    /// `private_key_jwt` with RS512: a PEM RSA private key (what CIS2 uses).
-    pub private_key: Option<SecretRef>,
-    /// `kid` of `private_key` as registered with the provider.
-    pub key_id: Option<String>,
-    pub scopes: Vec<String>,
-    pub acr_values: Option<String>,
-    /// Dotted path to the role values in the ID token or, failing that, userinfo.
-    pub role_claim: String,
-    /// Claim value → Pathwatch role. Values not listed give no access.
-    pub roles: BTreeMap<String, Role>,
-    /// Dotted path to the person's ODS codes; unset: accounts see every organisation.
-    pub organisation_claim: Option<String>,
-    pub name_claim: String,
-}
-
-impl Default for OidcConfig {
-    fn default() -> Self {
-        OidcConfig {
-            display_name: "single sign-on".into(),
-            issuer: String::new(),
-            client_id: String::new(),
-            client_secret: None,
-            private_key: None,
-            key_id: None,
-            scopes: ["openid", "profile", "email"].map(String::from).to_vec(),
-            acr_values: None,
-            role_claim: "roles".into(),
-            roles: BTreeMap::new(),
-            organisation_claim: None,
-            name_claim: "name".into(),
-        }
-    }
-}
+/// `[dashboard.oidc]` with its secrets given as file or environment references.
+pub type OidcConfig = dashboard::auth::oidc::OidcConfig<SecretRef>;
 
 fn secret_shape(secret: &Option<SecretRef>) -> bool {
     secret.as_ref().is_none_or(|s| s.file.is_some() != s.env.is_some())
@@ -123,16 +78,8 @@ pub fn provider(o: &OidcConfig, public_url: &str) -> anyhow::Result<OidcProvider
         _ => anyhow::bail!("key `dashboard.oidc.private_key`: give `private_key` or `client_secret`"),
     };
     let settings = OidcSettings {
-        display_name: o.display_name.clone(),
-        issuer: o.issuer.clone(),
-        client_id: o.client_id.clone(),
+        config: o.without_secrets(),
         client_auth,
-        scopes: o.scopes.clone(),
-        acr_values: o.acr_values.clone(),
-        role_claim: o.role_claim.clone(),
-        roles: o.roles.clone(),
-        organisation_claim: o.organisation_claim.clone(),
-        name_claim: o.name_claim.clone(),
         redirect_uri: format!("{}/auth/oidc/callback", public_url.trim_end_matches('/')),
     };
     OidcProvider::new(settings).context("key `dashboard.oidc`")
@@ -141,6 +88,7 @@ pub fn provider(o: &OidcConfig, public_url: &str) -> anyhow::Result<OidcProvider
 #[cfg(test)]
 mod tests {
     use super::*;
+    use dashboard::auth::accounts::Role;
 
     fn load(toml: &str) -> anyhow::Result<crate::config::Config> {
         let dir = tempfile::tempdir().unwrap();

@@ -203,7 +203,7 @@ pub struct ReportInputs {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ReviewRecord {
     pub samples: Vec<SampleRecord>,
-    pub coverage: Vec<CoverageRecord>,
+    pub coverage: Vec<StratumCoverage>,
     pub findings: Vec<FindingCount>,
     pub incidents: Vec<IncidentRecord>,
 }
@@ -224,17 +224,7 @@ pub struct SampleRecord {
     pub follow_up: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CoverageRecord {
-    pub organisation: String,
-    pub role: String,
-    /// Empty for users sampled as a whole.
-    pub action: String,
-    pub events: u64,
-    pub sampled: u64,
-    pub reviewed: u64,
-    pub inappropriate: u64,
-}
+pub use domain::StratumCoverage;
 
 /// Findings one rule raised in the period, by where they stand now.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -10,6 +10,7 @@ pub mod accounts;
 pub mod api_tokens;
 pub mod extract;
 pub mod oidc;
+pub mod oidc_config;
 pub mod oidc_token;
 pub mod oidc_web;
 pub mod peer;

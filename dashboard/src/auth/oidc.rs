@@ -29,6 +29,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::auth::accounts::{OidcIdentity, Role};
+pub use crate::auth::oidc_config::OidcConfig;
 use crate::auth::oidc_token;
 
 /// How long one call to the provider may take.
@@ -39,21 +40,9 @@ const DISCOVERY_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
 /// Everything the dashboard needs to know about the provider, secrets already read.
 #[derive(Debug)]
 pub struct OidcSettings {
-    /// Button text: "Sign in with {display_name}".
-    pub display_name: String,
-    pub issuer: String,
-    pub client_id: String,
+    /// `[dashboard.oidc]` as configured, without its secret references.
+    pub config: OidcConfig<()>,
     pub client_auth: ClientAuth,
-    pub scopes: Vec<String>,
-    /// Requested authentication assurance (CIS2: e.g. `AAL3_ANY`); passed on, not enforced here.
-    pub acr_values: Option<String>,
-    /// Dotted path to the role values in the ID token or userinfo claims.
-    pub role_claim: String,
-    /// Claim value → Pathwatch role.
-    pub roles: BTreeMap<String, Role>,
-    /// Dotted path to ODS codes; None: the account sees every organisation.
-    pub organisation_claim: Option<String>,
-    pub name_claim: String,
     /// `<dashboard.public_url>/auth/oidc/callback`.
     pub redirect_uri: String,
 }
@@ -177,7 +166,7 @@ pub struct OidcProvider {
 
 impl std::fmt::Debug for OidcProvider {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OidcProvider").field("issuer", &self.settings.issuer).finish_non_exhaustive()
+        f.debug_struct("OidcProvider").field("issuer", &self.settings.config.issuer).finish_non_exhaustive()
     }
 }
 
@@ -224,8 +213,8 @@ fn discovery_failed<E: std::error::Error + 'static>(what: &str, error: Discovery
 
 impl OidcProvider {
     pub fn new(settings: OidcSettings) -> Result<OidcProvider, OidcError> {
-        if !acceptable_url(&settings.issuer) {
-            return Err(OidcError::Setup(format!("issuer {:?} is not an https URL", settings.issuer)));
+        if !acceptable_url(&settings.config.issuer) {
+            return Err(OidcError::Setup(format!("issuer {:?} is not an https URL", settings.config.issuer)));
         }
         RedirectUrl::new(settings.redirect_uri.clone())
             .map_err(|_| OidcError::Setup(format!("redirect URI {:?} is not a URL", settings.redirect_uri)))?;
@@ -239,7 +228,7 @@ impl OidcProvider {
     }
 
     pub fn display_name(&self) -> &str {
-        &self.settings.display_name
+        &self.settings.config.display_name
     }
 
     /// The issuer's discovery document and keys, fetched on first use and cached for a day. A
@@ -251,8 +240,8 @@ impl OidcProvider {
                 return Ok(doc.clone());
             }
         }
-        let issuer = IssuerUrl::new(self.settings.issuer.clone())
-            .map_err(|_| OidcError::Setup(format!("issuer {:?} is not a URL", self.settings.issuer)))?;
+        let issuer = IssuerUrl::new(self.settings.config.issuer.clone())
+            .map_err(|_| OidcError::Setup(format!("issuer {:?} is not a URL", self.settings.config.issuer)))?;
         // The crate checks that the document names the configured issuer, and fetches the keys.
         let doc = CoreProviderMetadata::discover_async(issuer, &self.http)
             .await
@@ -301,7 +290,7 @@ impl OidcProvider {
         let post_only = methods.contains(&CoreClientAuthMethod::ClientSecretPost)
             && !methods.contains(&CoreClientAuthMethod::ClientSecretBasic);
         let auth_type = if post_only || secret.is_none() { AuthType::RequestBody } else { AuthType::BasicAuth };
-        Ok(Client::from_provider_metadata(doc.clone(), ClientId::new(s.client_id.clone()), secret)
+        Ok(Client::from_provider_metadata(doc.clone(), ClientId::new(s.config.client_id.clone()), secret)
             .set_redirect_uri(redirect)
             .set_auth_type(auth_type))
     }
@@ -319,9 +308,9 @@ impl OidcProvider {
                 || Nonce::new(nonce),
             )
             // `openid` is always sent by the crate.
-            .add_scopes(self.settings.scopes.iter().filter(|s| *s != "openid").map(|s| Scope::new(s.clone())))
+            .add_scopes(self.settings.config.scopes.iter().filter(|s| *s != "openid").map(|s| Scope::new(s.clone())))
             .set_pkce_challenge(PkceCodeChallenge::from_code_verifier_sha256(&verifier));
-        for acr in self.settings.acr_values.iter().flat_map(|a| a.split_whitespace()) {
+        for acr in self.settings.config.acr_values.iter().flat_map(|a| a.split_whitespace()) {
             request = request.add_auth_context_value(AuthenticationContextClass::new(acr.to_string()));
         }
         Ok(request.url().0.into())
@@ -339,7 +328,7 @@ impl OidcProvider {
         let subject = claims.get("sub").and_then(Value::as_str).unwrap_or_default().to_string();
         let s = &self.settings;
         let mut userinfo = Value::Null;
-        if oidc_token::claim_values(&claims, &s.role_claim).is_empty() && doc.userinfo_endpoint().is_some() {
+        if oidc_token::claim_values(&claims, &s.config.role_claim).is_empty() && doc.userinfo_endpoint().is_some() {
             userinfo = self.userinfo(&doc, tokens.access_token().clone(), &subject).await?;
         }
         // The ID token first; userinfo fills what it lacks.
@@ -353,37 +342,39 @@ impl OidcProvider {
         };
         // Where the provider pairs roles with organisations (CIS2's role profiles), a role counts
         // only in its own profile's organisation; else the claims are read as they stand.
-        let source = if oidc_token::claim_values(&claims, &s.role_claim).is_empty() { &userinfo } else { &claims };
+        let source =
+            if oidc_token::claim_values(&claims, &s.config.role_claim).is_empty() { &userinfo } else { &claims };
         let mut alternatives = Vec::new();
-        let (role, organisations) = match profiles(source, &s.role_claim, s.organisation_claim.as_deref()) {
+        let (role, organisations) = match profiles(source, &s.config.role_claim, s.config.organisation_claim.as_deref())
+        {
             Some(profiles) => {
                 let selected = values(SELECTED_ROLE_CLAIM).into_iter().next();
                 if selected.is_none() {
-                    alternatives = grants(&profiles, &s.roles);
+                    alternatives = grants(&profiles, &s.config.roles);
                 }
                 match alternatives.first() {
                     // Several to choose from: the highest stands until the person chooses.
                     Some(first) if alternatives.len() > 1 => first.clone(),
-                    _ => act_as(&profiles, selected.as_deref(), &s.roles)?,
+                    _ => act_as(&profiles, selected.as_deref(), &s.config.roles)?,
                 }
             }
             None => {
-                let role = values(&s.role_claim)
+                let role = values(&s.config.role_claim)
                     .iter()
-                    .filter_map(|v| s.roles.get(v))
+                    .filter_map(|v| s.config.roles.get(v))
                     .max_by_key(|r| Role::ALL.iter().position(|a| a == *r))
                     .copied()
                     .ok_or(OidcError::NoRole)?;
-                let organisations = match &s.organisation_claim {
+                let organisations = match &s.config.organisation_claim {
                     None => Vec::new(),
                     Some(path) => ods_codes(values(path))?,
                 };
                 (role, organisations)
             }
         };
-        let display_name = values(&s.name_claim).into_iter().next().map(|n| n.chars().take(200).collect());
+        let display_name = values(&s.config.name_claim).into_iter().next().map(|n| n.chars().take(200).collect());
         let alternatives = if alternatives.len() > 1 { alternatives } else { Vec::new() };
-        Ok(OidcIdentity { issuer: s.issuer.clone(), subject, display_name, role, organisations, alternatives })
+        Ok(OidcIdentity { issuer: s.config.issuer.clone(), subject, display_name, role, organisations, alternatives })
     }
 
     async fn exchange(
@@ -432,7 +423,7 @@ impl OidcProvider {
         header.kid = key_id.map(str::to_string);
         let jti = crate::auth::sessions::random_token()?;
         let claims = json!({
-            "iss": self.settings.client_id, "sub": self.settings.client_id, "aud": token_endpoint,
+            "iss": self.settings.config.client_id, "sub": self.settings.config.client_id, "aud": token_endpoint,
             "jti": jti, "iat": now, "exp": now + 300,
         });
         jsonwebtoken::encode(&header, &claims, key).map_err(|_| OidcError::Setup("signing failed".into()))
@@ -468,7 +459,7 @@ impl OidcProvider {
                 Ok(claims) => {
                     let claims = serde_json::to_value(claims)
                         .map_err(|e| OidcError::Provider(format!("the identity token's claims: {e}")))?;
-                    oidc_token::check_other_claims(&claims, &self.settings.client_id, now)?;
+                    oidc_token::check_other_claims(&claims, &self.settings.config.client_id, now)?;
                     return Ok((claims, doc));
                 }
                 Err(ClaimsVerificationError::SignatureVerification(SignatureVerificationError::NoMatchingKey))

@@ -7,7 +7,7 @@ use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
 use dashboard::auth::accounts::{AccountError, Accounts, Role};
-use dashboard::auth::oidc::{ClientAuth, OidcProvider, OidcSettings};
+use dashboard::auth::oidc::{ClientAuth, OidcConfig, OidcProvider, OidcSettings};
 use dashboard::state::{DashboardState, WebConfig};
 use dashboard::web::router;
 use dashboard::RunningParts;
@@ -27,16 +27,19 @@ struct Rig {
 
 fn settings(issuer: &str) -> OidcSettings {
     OidcSettings {
-        display_name: "NHS CIS2".into(),
-        issuer: issuer.into(),
-        client_id: fake_idp::CLIENT_ID.into(),
+        config: OidcConfig {
+            display_name: "NHS CIS2".into(),
+            issuer: issuer.into(),
+            client_id: fake_idp::CLIENT_ID.into(),
+            scopes: vec!["openid".into(), "profile".into(), "nationalrbacaccess".into()],
+            acr_values: Some("AAL3_ANY".into()),
+            role_claim: "roles".into(),
+            roles: BTreeMap::from([("pw-oncall".into(), Role::Oncall), ("pw-admin".into(), Role::Admin)]),
+            organisation_claim: Some("org_codes".into()),
+            name_claim: "name".into(),
+            ..OidcConfig::default()
+        },
         client_auth: ClientAuth::Secret(fake_idp::CLIENT_SECRET.into()),
-        scopes: vec!["openid".into(), "profile".into(), "nationalrbacaccess".into()],
-        acr_values: Some("AAL3_ANY".into()),
-        role_claim: "roles".into(),
-        roles: BTreeMap::from([("pw-oncall".into(), Role::Oncall), ("pw-admin".into(), Role::Admin)]),
-        organisation_claim: Some("org_codes".into()),
-        name_claim: "name".into(),
         redirect_uri: REDIRECT_URI.into(),
     }
 }
@@ -341,9 +344,9 @@ async fn cis2_roles_are_read_from_userinfo_when_the_id_token_lacks_them() {
         });
     });
     let mut cis2 = settings(&idp.url);
-    cis2.role_claim = "nhsid_nrbac_roles.role_code".into();
-    cis2.organisation_claim = Some("nhsid_nrbac_roles.org_code".into());
-    cis2.roles = BTreeMap::from([("S8000:G8000:R8001".into(), Role::SafetyOfficer)]);
+    cis2.config.role_claim = "nhsid_nrbac_roles.role_code".into();
+    cis2.config.organisation_claim = Some("nhsid_nrbac_roles.org_code".into());
+    cis2.config.roles = BTreeMap::from([("S8000:G8000:R8001".into(), Role::SafetyOfficer)]);
     let rig = rig_with(cis2).await;
     let reply = sign_in_oidc(&rig.app).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
@@ -371,9 +374,9 @@ async fn a_cis2_role_reaches_only_the_organisation_of_its_own_role_profile() {
         claims
     };
     let mut cis2 = settings(&idp.url);
-    cis2.role_claim = "nhsid_nrbac_roles.role_code".into();
-    cis2.organisation_claim = Some("nhsid_nrbac_roles.org_code".into());
-    cis2.roles =
+    cis2.config.role_claim = "nhsid_nrbac_roles.role_code".into();
+    cis2.config.organisation_claim = Some("nhsid_nrbac_roles.org_code".into());
+    cis2.config.roles =
         BTreeMap::from([("S0080:G0450:R0001".into(), Role::IgLead), ("S8000:G8000:R8000".into(), Role::Oncall)]);
     let rig = rig_with(cis2).await;
     // Selected at the provider: the IG lead role, over RTA only (not RTB as well).
@@ -491,9 +494,9 @@ async fn with_several_roles_and_none_selected_the_person_chooses_which_to_act_as
         ]})
     });
     let mut cis2 = settings(&idp.url);
-    cis2.role_claim = "nhsid_nrbac_roles.role_code".into();
-    cis2.organisation_claim = Some("nhsid_nrbac_roles.org_code".into());
-    cis2.roles =
+    cis2.config.role_claim = "nhsid_nrbac_roles.role_code".into();
+    cis2.config.organisation_claim = Some("nhsid_nrbac_roles.org_code".into());
+    cis2.config.roles =
         BTreeMap::from([("S0080:G0450:R0001".into(), Role::IgLead), ("S8000:G8000:R8000".into(), Role::Oncall)]);
     let rig = rig_with(cis2).await;
     let page = sign_in_oidc(&rig.app).await;

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use hazard_log::{ChainVerification, EvidenceInterval, EvidenceStatus};
 use reports::inputs::{
-    AuditRecord, CanaryRecord, CoverageRecord, DtacAnswer, FindingCount, HazardRecord, IncidentRecord, ReviewRecord,
-    SampleRecord, SignOffRecord, SloRecord,
+    AuditRecord, CanaryRecord, DtacAnswer, FindingCount, HazardRecord, IncidentRecord, ReviewRecord, SampleRecord,
+    SignOffRecord, SloRecord, StratumCoverage,
 };
 use reports::{pack, Period, ReportInputs, ReportKind, SystemDescription};
 
@@ -131,7 +131,7 @@ pub fn inputs() -> ReportInputs {
                 follow_up: 2,
             }],
             coverage: vec![
-                CoverageRecord {
+                StratumCoverage {
                     organisation: "A81001".into(),
                     role: "receptionist".into(),
                     action: "read".into(),
@@ -140,7 +140,7 @@ pub fn inputs() -> ReportInputs {
                     reviewed: 10,
                     inappropriate: 1,
                 },
-                CoverageRecord {
+                StratumCoverage {
                     organisation: "B82005".into(),
                     role: "clinician".into(),
                     action: "search".into(),
