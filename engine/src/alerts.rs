@@ -40,18 +40,18 @@ impl Default for AlertsConfig {
 
 /// Firing alerts first, then the most recent resolved ones.
 pub async fn recent(pool: &SqlitePool, limit: u32) -> Result<Vec<Alert>, EngineError> {
-    let rows = sqlx::query(
+    let alerts = sqlx::query_as(
         "SELECT id, slo, flow, severity, started_ns, resolved_ns, last_notified_ns, summary FROM alerts \
          ORDER BY resolved_ns IS NOT NULL, started_ns DESC LIMIT ?",
     )
     .bind(limit)
     .fetch_all(pool)
     .await?;
-    Ok(rows.iter().map(alert).collect::<Result<_, _>>()?)
+    Ok(alerts)
 }
 
-/// One alert as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+/// One alert as stored (a row of `alerts`, read by column name).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, Serialize, utoipa::ToSchema)]
 pub struct Alert {
     pub id: i64,
     pub slo: String,
@@ -110,18 +110,6 @@ fn summary(status: &SloStatus, severity: Severity) -> String {
     format!("{} ({}) {what}", status.name, status.flow)
 }
 
-fn alert(row: &sqlx::sqlite::SqliteRow) -> Result<Alert, sqlx::Error> {
-    Ok(Alert {
-        id: row.try_get("id")?,
-        slo: row.try_get("slo")?,
-        flow: row.try_get("flow")?,
-        severity: row.try_get("severity")?,
-        started_ns: row.try_get("started_ns")?,
-        resolved_ns: row.try_get("resolved_ns")?,
-        last_notified_ns: row.try_get("last_notified_ns")?,
-        summary: row.try_get("summary")?,
-    })
-}
 
 impl AlertEngine {
     pub fn new(
@@ -160,14 +148,14 @@ impl AlertEngine {
     }
 
     async fn open_alert(&self, slo: &str) -> Result<Option<Alert>, EngineError> {
-        let row = sqlx::query(
+        let alert = sqlx::query_as(
             "SELECT id, slo, flow, severity, started_ns, resolved_ns, last_notified_ns, summary FROM alerts \
              WHERE slo = ? AND resolved_ns IS NULL",
         )
         .bind(slo)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.as_ref().map(alert).transpose()?)
+        Ok(alert)
     }
 
     /// Firing alerts first, then the most recent resolved ones.
@@ -269,14 +257,13 @@ impl AlertEngine {
                 }
             }
         };
-        let row = sqlx::query(
+        let stored: Alert = sqlx::query_as(
             "SELECT id, slo, flow, severity, started_ns, resolved_ns, last_notified_ns, summary FROM alerts \
              WHERE slo = ? ORDER BY id DESC LIMIT 1",
         )
         .bind(&status.name)
         .fetch_one(&self.pool)
         .await?;
-        let stored = alert(&row)?;
         let notification = Notification {
             transition,
             slo: status.name.clone(),

@@ -8,7 +8,7 @@
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use sqlx::{Row, SqlitePool};
+use sqlx::SqlitePool;
 
 use crate::auth::accounts::{AccountError, Accounts};
 
@@ -40,8 +40,8 @@ impl From<sqlx::Error> for TokenError {
     }
 }
 
-/// What is kept about a token (never the token).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// What is kept about a token (never the token): a row of `api_tokens`, read by column name.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, Serialize)]
 pub struct ApiToken {
     pub id: i64,
     pub account: String,
@@ -128,28 +128,14 @@ impl ApiTokens {
     /// The account's tokens, newest first, revoked and expired ones included.
     pub async fn list(&self, accounts: &Accounts, account: &str) -> Result<Vec<ApiToken>, TokenError> {
         accounts.get(account).await?;
-        let rows = sqlx::query(
+        let tokens = sqlx::query_as(
             "SELECT id, account, label, created_ns, expires_ns, last_used_ns, revoked_ns FROM api_tokens \
              WHERE account = ? ORDER BY id DESC",
         )
         .bind(account)
         .fetch_all(&self.pool)
         .await?;
-        let tokens: Result<Vec<ApiToken>, sqlx::Error> = rows
-            .iter()
-            .map(|r| {
-                Ok(ApiToken {
-                    id: r.try_get("id")?,
-                    account: r.try_get("account")?,
-                    label: r.try_get("label")?,
-                    created_ns: r.try_get("created_ns")?,
-                    expires_ns: r.try_get("expires_ns")?,
-                    last_used_ns: r.try_get("last_used_ns")?,
-                    revoked_ns: r.try_get("revoked_ns")?,
-                })
-            })
-            .collect();
-        Ok(tokens?)
+        Ok(tokens)
     }
 
     /// Revokes token `id` of `account` (revoking twice is not an error).
