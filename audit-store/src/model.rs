@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// One span of a trace, flattened from OTLP. Attribute values are kept as strings (numbers and
 /// booleans in their decimal/`true` form, arrays and maps as JSON) so both backends store them alike.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Span {
     /// 32 lowercase hex digits.
     pub trace_id: String,
@@ -42,9 +42,10 @@ pub struct SpanLink {
 }
 
 /// OTLP's span kinds, with OTLP's numbers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SpanKind {
+    #[default]
     Unspecified = 0,
     Internal = 1,
     Server = 2,
@@ -67,9 +68,10 @@ impl SpanKind {
 }
 
 /// OTLP's status codes, with OTLP's numbers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SpanStatus {
+    #[default]
     Unset = 0,
     Ok = 1,
     Error = 2,

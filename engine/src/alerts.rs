@@ -110,7 +110,6 @@ fn summary(status: &SloStatus, severity: Severity) -> String {
     format!("{} ({}) {what}", status.name, status.flow)
 }
 
-
 impl AlertEngine {
     pub fn new(
         pool: SqlitePool,

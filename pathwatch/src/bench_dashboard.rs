@@ -76,16 +76,13 @@ fn span(trace: u64, id: u64, parent: u64, service: &str, name: &str, start_ns: u
         name: name.into(),
         kind: SpanKind::Internal,
         service_name: service.into(),
-        scope_name: String::new(),
         start_ns,
         duration_ns,
-        status: SpanStatus::Unset,
-        status_message: String::new(),
-        correlation_id: String::new(),
         attributes: Vec::new(),
         resource: Vec::new(),
         events: Vec::new(),
         links: Vec::new(),
+        ..Span::default()
     }
 }
 

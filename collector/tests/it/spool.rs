@@ -27,20 +27,13 @@ fn batch(trace: u8) -> SpoolBatch {
     let span = Span {
         trace_id: format!("{trace:032x}"),
         span_id: "00000000000000a1".into(),
-        parent_span_id: String::new(),
         name: "GET /Patient".into(),
         kind: SpanKind::Client,
         service_name: "spool-test".into(),
-        scope_name: String::new(),
         start_ns: now,
         duration_ns: 1_000_000,
         status: SpanStatus::Ok,
-        status_message: String::new(),
-        correlation_id: String::new(),
-        attributes: vec![],
-        resource: vec![],
-        events: vec![],
-        links: vec![],
+        ..Span::default()
     };
     SpoolBatch::encode(IngestBatch { spans: vec![span], audit: vec![] })
 }

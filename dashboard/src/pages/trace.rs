@@ -184,16 +184,10 @@ mod tests {
             name: format!("step {n}"),
             kind: audit_store::SpanKind::Internal,
             service_name: "svc".into(),
-            scope_name: String::new(),
             start_ns: 1_000 + n as u64,
             duration_ns: 10,
             status: SpanStatus::Ok,
-            status_message: String::new(),
-            correlation_id: String::new(),
-            attributes: vec![],
-            resource: vec![],
-            events: vec![],
-            links: vec![],
+            ..Span::default()
         }
     }
 

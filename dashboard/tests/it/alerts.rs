@@ -126,20 +126,15 @@ fn failed_runs(flow: &str, first: u64, now: u64) -> Vec<audit_store::Span> {
         .map(|i| Span {
             trace_id: format!("{:032x}", first + i),
             span_id: format!("{:016x}", first + i),
-            parent_span_id: String::new(),
             name: format!("canary {flow}"),
             kind: SpanKind::Internal,
             service_name: "pathwatch-canary".into(),
-            scope_name: String::new(),
             start_ns: now - i * MIN,
             duration_ns: 40_000_000,
             status: SpanStatus::Error,
             status_message: "HTTP 503".into(),
-            correlation_id: String::new(),
             attributes: vec![("pathwatch.canary.status".into(), "outage".into())],
-            resource: vec![],
-            events: vec![],
-            links: vec![],
+            ..Span::default()
         })
         .collect()
 }

@@ -194,16 +194,12 @@ pub fn canary_run(trace: u64, start_ns: u64, read_fails: bool) -> Vec<audit_stor
         name: name.into(),
         kind: SpanKind::Internal,
         service_name: "pathwatch-canary".into(),
-        scope_name: String::new(),
         start_ns: start_ns + id,
         duration_ns: 1_000_000,
         status: if failed { SpanStatus::Error } else { SpanStatus::Ok },
         status_message: if failed { "HTTP 500 (expected 200)".into() } else { String::new() },
-        correlation_id: String::new(),
         attributes: attrs.into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-        resource: vec![],
-        events: vec![],
-        links: vec![],
+        ..Span::default()
     };
     let status = if read_fails { "outage" } else { "healthy" };
     vec![

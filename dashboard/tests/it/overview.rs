@@ -16,7 +16,6 @@ fn run(i: u64, flow: &str, start_ns: u64, status: &str) -> Span {
     Span {
         trace_id: format!("{:032x}", i + 1),
         span_id: format!("{:016x}", i + 1),
-        parent_span_id: String::new(),
         name: format!("canary {flow}"),
         kind: SpanKind::Internal,
         service_name: "pathwatch-canary".into(),
@@ -24,12 +23,8 @@ fn run(i: u64, flow: &str, start_ns: u64, status: &str) -> Span {
         start_ns,
         duration_ns: (40 + i % 10) * 1_000_000,
         status: if matches!(status, "healthy" | "degraded") { SpanStatus::Ok } else { SpanStatus::Error },
-        status_message: String::new(),
-        correlation_id: String::new(),
         attributes: vec![("pathwatch.canary.status".into(), status.into())],
-        resource: vec![],
-        events: vec![],
-        links: vec![],
+        ..Span::default()
     }
 }
 

@@ -24,16 +24,10 @@ fn span(trace: u64, id: u64, parent: Option<u64>, service: &str, name: &str, sta
         name: name.into(),
         kind: SpanKind::Internal,
         service_name: service.into(),
-        scope_name: String::new(),
         start_ns,
         duration_ns,
         status: SpanStatus::Ok,
-        status_message: String::new(),
-        correlation_id: String::new(),
-        attributes: vec![],
-        resource: vec![],
-        events: vec![],
-        links: vec![],
+        ..Span::default()
     }
 }
 

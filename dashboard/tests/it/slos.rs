@@ -16,7 +16,6 @@ fn run_span(i: u64, start_ns: u64, failed: bool) -> Span {
     Span {
         trace_id: format!("{:032x}", i + 1),
         span_id: format!("{:016x}", i + 1),
-        parent_span_id: String::new(),
         name: "canary pds".into(),
         kind: SpanKind::Internal,
         service_name: "pathwatch-canary".into(),
@@ -25,11 +24,7 @@ fn run_span(i: u64, start_ns: u64, failed: bool) -> Span {
         duration_ns: 40_000_000,
         status: if failed { SpanStatus::Error } else { SpanStatus::Ok },
         status_message: if failed { "outage".into() } else { String::new() },
-        correlation_id: String::new(),
-        attributes: vec![],
-        resource: vec![],
-        events: vec![],
-        links: vec![],
+        ..Span::default()
     }
 }
 

@@ -28,10 +28,7 @@ fn span(id: u64, parent: u64, name: &str, start_ms: u64, duration_ms: u64, faile
         status: if failed { SpanStatus::Error } else { SpanStatus::Unset },
         status_message: if failed { "HTTP 500 (expected 200)".into() } else { String::new() },
         correlation_id: CORRELATION.into(),
-        attributes: vec![],
-        resource: vec![],
-        events: vec![],
-        links: vec![],
+        ..Span::default()
     }
 }
 

@@ -394,7 +394,7 @@ pub fn summarise(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use audit_store::{SpanKind, SpanStatus};
+    use audit_store::SpanKind;
 
     const MIN: u64 = 60 * NANOS_PER_SEC;
 
@@ -427,20 +427,13 @@ mod tests {
         Span {
             trace_id: format!("{i:032x}"),
             span_id: format!("{i:016x}"),
-            parent_span_id: String::new(),
             name: "canary pds".into(),
             kind: SpanKind::Internal,
             service_name: CANARY_SERVICE.into(),
-            scope_name: String::new(),
             start_ns,
             duration_ns: MIN / 100,
-            status: SpanStatus::Unset,
-            status_message: String::new(),
-            correlation_id: String::new(),
             attributes: vec![(attr::STATUS.into(), status.into())],
-            resource: vec![],
-            events: vec![],
-            links: vec![],
+            ..Span::default()
         }
     }
 
