@@ -135,7 +135,7 @@ pub async fn verify_from<S: TelemetryStore>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Action, Actor, Outcome};
+    use crate::model::Action;
     use proptest::prelude::*;
 
     // Computed independently: Python `hashlib.sha256(b"pathwatch-audit-v1\n" + json.dumps([1, 42, "0"*64, event],
@@ -143,27 +143,7 @@ mod tests {
     const PINNED_HASH: &str = "44fb3ddfd6e24264b69a2ee380852d444094635546f9365381f617cd5b33f705";
 
     fn event(id: &str) -> AuditEvent {
-        AuditEvent {
-            event_id: id.into(),
-            occurred_ns: 1_700_000_000_000_000_000,
-            actor: Actor {
-                user_id: "u1".into(),
-                name: "A User".into(),
-                role: "R8000".into(),
-                organisation: "A81001".into(),
-            },
-            purpose_of_use: "direct-care".into(),
-            action: Action::Read,
-            nhs_number: "9000000009".into(),
-            resource_type: "Patient".into(),
-            resource_id: "9000000009".into(),
-            outcome: Outcome::Success,
-            correlation_id: "c".into(),
-            request_id: "r".into(),
-            source_system: "s".into(),
-            client_address: "127.0.0.1".into(),
-            device: "d".into(),
-        }
+        crate::testing::audit_event(id, 1_700_000_000_000_000_000)
     }
 
     fn chain(n: usize) -> Vec<StoredAuditEvent> {

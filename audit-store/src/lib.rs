@@ -14,6 +14,8 @@ pub mod model;
 pub mod sequencer;
 mod sqlite;
 mod store;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 pub use crate::access::{
     ActivityQuery, Arrivals, CareRelationship, HourProfile, LocalClock, PatientAccess, PatientAccessQuery,

@@ -10,6 +10,8 @@ pub mod audit;
 pub mod canary;
 pub mod clock;
 pub mod nhs_number;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod uk_time;
 
 pub use crate::audit::StratumCoverage;

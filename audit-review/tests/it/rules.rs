@@ -255,7 +255,7 @@ pub async fn a_burst_of_denied_access<S: TelemetryStore>(store: &S) {
     assert!(found[0].explanation.contains("12 failed or denied accesses between 10:00 and 10:10 on Thu 5 Nov 2026"));
 }
 
-on_every_store!(
+audit_store::on_every_store!("pwr":
     a_volume_spike_against_own_history_and_peers,
     access_out_of_usual_and_working_hours,
     family_neighbour_and_self_access,

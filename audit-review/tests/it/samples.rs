@@ -88,4 +88,4 @@ pub async fn samples_are_reproducible_reviewed_covered_and_exported<S: Telemetry
     assert!(people.iter().all(|p| p.events > 0 && p.action.is_empty()));
 }
 
-on_every_store!(samples_are_reproducible_reviewed_covered_and_exported);
+audit_store::on_every_store!("pwr":samples_are_reproducible_reviewed_covered_and_exported);

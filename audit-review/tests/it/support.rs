@@ -1,47 +1,13 @@
 //! Test backends and a small helper to write audit events into them, chained.
 
-use audit_store::{
-    chain, Action, Actor, AuditEvent, ChainLink, ClickHouseConfig, ClickHouseStore, Outcome, SqliteStore,
-    TelemetryStore,
-};
+pub use audit_store::testing::sqlite;
+use audit_store::{chain, Action, Actor, AuditEvent, ChainLink, Outcome, TelemetryStore};
 
 /// Monday 2 November 2026, 00:00 GMT.
 pub const T0: u64 = 1_793_577_600 * SEC;
 pub const SEC: u64 = 1_000_000_000;
 pub const HOUR: u64 = 3_600 * SEC;
 pub const DAY: u64 = 24 * HOUR;
-
-pub struct SqliteFixture {
-    pub store: SqliteStore,
-    pub dir: tempfile::TempDir,
-}
-
-pub async fn sqlite() -> SqliteFixture {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("telemetry.db")).await.unwrap();
-    SqliteFixture { store, dir }
-}
-
-pub fn required() -> bool {
-    std::env::var("PATHWATCH_REQUIRE_SERVICES").is_ok_and(|v| v == "1")
-}
-
-/// A store in a database of its own, so tests never see each other's rows.
-pub async fn clickhouse(test: &str) -> Option<ClickHouseStore> {
-    let Ok(url) = std::env::var("PATHWATCH_TEST_CLICKHOUSE_URL") else {
-        if required() {
-            panic!("PATHWATCH_REQUIRE_SERVICES=1 but PATHWATCH_TEST_CLICKHOUSE_URL is not set");
-        }
-        eprintln!(
-            "SKIPPED {test} on ClickHouse: set PATHWATCH_TEST_CLICKHOUSE_URL (e.g. http://127.0.0.1:18123) to run it"
-        );
-        return None;
-    };
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-    let database = format!("pwr_{}_{}_{}", test, std::process::id(), nanos);
-    let config = ClickHouseConfig { url, database, ..Default::default() };
-    Some(ClickHouseStore::connect(&config).await.expect("ClickHouse at PATHWATCH_TEST_CLICKHOUSE_URL"))
-}
 
 /// An access by `user` (role and organisation fixed per user by the caller).
 pub fn access(
@@ -111,28 +77,3 @@ pub fn nhs(n: u32) -> String {
         digits = format!("999{:06}", n * 10 + bump).chars().map(|c| c.to_digit(10).unwrap()).collect();
     }
 }
-
-macro_rules! on_every_store {
-    ($($test:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $test() {
-                    let fixture = crate::support::sqlite().await;
-                    super::$test(&fixture.store).await;
-                }
-            )+
-        }
-        mod clickhouse {
-            $(
-                #[tokio::test]
-                async fn $test() {
-                    if let Some(store) = crate::support::clickhouse(stringify!($test)).await {
-                        super::$test(&store).await;
-                    }
-                }
-            )+
-        }
-    };
-}
-pub(crate) use on_every_store;

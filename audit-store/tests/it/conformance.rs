@@ -783,31 +783,7 @@ pub async fn recent_spans_are_newest_first_within_the_window<S: TelemetryStore>(
     assert_eq!(names, ["canary mesh", "canary pds", "canary pds"], "every name of the service");
 }
 
-macro_rules! conformance_suite {
-    ($($test:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $test() {
-                    let fixture = crate::support::sqlite().await;
-                    super::$test(&fixture.store).await;
-                }
-            )+
-        }
-        mod clickhouse {
-            $(
-                #[tokio::test]
-                async fn $test() {
-                    if let Some(store) = crate::support::clickhouse(stringify!($test)).await {
-                        super::$test(&store).await;
-                    }
-                }
-            )+
-        }
-    };
-}
-
-conformance_suite!(
+audit_store::on_every_store!("pw":
     spans_round_trip_by_trace_id,
     duplicate_spans_are_stored_once,
     spans_by_correlation_id_return_whole_traces,
@@ -834,7 +810,7 @@ conformance_suite!(
 /// (ClickHouse's materialized view counts what arrives; see ARCHITECTURE.md.)
 #[tokio::test]
 async fn sqlite_rollup_counts_a_replayed_span_once() {
-    let fixture = crate::support::sqlite().await;
+    let fixture = audit_store::testing::sqlite().await;
     let spans: Vec<Span> = (0..3).map(|i| span(60 + i, 0, T0 + u64::from(i) * MS, 7 * MS)).collect();
     fixture.store.insert_spans(&spans).await.unwrap();
     fixture.store.insert_spans(&spans[1..]).await.unwrap();
@@ -877,12 +853,7 @@ pub async fn rollup_duration_sums_never_wrap<S: TelemetryStore>(store: &S) {
 /// wrapped) is converted when Pathwatch connects, view included, and then never wraps.
 #[tokio::test]
 async fn clickhouse_a_store_whose_duration_sums_could_wrap_is_converted_at_start() {
-    let Ok(url) = std::env::var("PATHWATCH_TEST_CLICKHOUSE_URL") else {
-        assert!(
-            !crate::support::required(),
-            "PATHWATCH_REQUIRE_SERVICES=1 but PATHWATCH_TEST_CLICKHOUSE_URL is not set"
-        );
-        eprintln!("SKIPPED the roll-up upgrade test: set PATHWATCH_TEST_CLICKHOUSE_URL");
+    let Some(url) = audit_store::testing::service("PATHWATCH_TEST_CLICKHOUSE_URL", "the roll-up upgrade test") else {
         return;
     };
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();

@@ -1,4 +1,3 @@
 //! audit-store integration tests: one binary, one conformance suite run against every backend.
 
 mod conformance;
-mod support;

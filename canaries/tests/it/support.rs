@@ -4,20 +4,9 @@
 use canaries::config::{CanaryConfig, EnvironmentConfig};
 use canaries::{Canaries, CanaryRun, FlowConfig, FlowKind, StepOutcome};
 
-pub fn required() -> bool {
-    std::env::var("PATHWATCH_REQUIRE_SERVICES").is_ok_and(|v| v == "1")
-}
-
 /// The server address in `var`, or None after saying loudly why the test is skipped.
 pub fn server(var: &str) -> Option<String> {
-    match std::env::var(var) {
-        Ok(url) if !url.is_empty() => Some(url.trim_end_matches('/').to_string()),
-        _ => {
-            assert!(!required(), "PATHWATCH_REQUIRE_SERVICES=1 but {var} is not set");
-            eprintln!("SKIPPED: {var} is not set (scripts/test.sh sets it)");
-            None
-        }
-    }
+    domain::testing::service(var, "this test").map(|url| url.trim_end_matches('/').to_string())
 }
 
 /// A configuration with one flow of `kind` against `env`, fast timeouts, no export.

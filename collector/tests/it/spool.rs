@@ -5,21 +5,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use audit_store::SpanStore;
-use audit_store::{ClickHouseConfig, ClickHouseStore, IngestBatch, Span, SpanKind, SpanStatus};
+use audit_store::{ClickHouseStore, IngestBatch, Span, SpanKind, SpanStatus};
 use collector::metrics::Metrics;
 use collector::spool::{Spool, SpoolBatch};
 
 async fn clickhouse(test: &str) -> Option<ClickHouseStore> {
-    let Ok(url) = std::env::var("PATHWATCH_TEST_CLICKHOUSE_URL") else {
-        if std::env::var("PATHWATCH_REQUIRE_SERVICES").is_ok_and(|v| v == "1") {
-            panic!("PATHWATCH_REQUIRE_SERVICES=1 but PATHWATCH_TEST_CLICKHOUSE_URL is not set");
-        }
-        eprintln!("SKIPPED {test}: set PATHWATCH_TEST_CLICKHOUSE_URL (e.g. http://127.0.0.1:18123) to run it");
-        return None;
-    };
-    let database = format!("pw_{test}_{}", std::process::id());
-    let config = ClickHouseConfig { url, database, ..Default::default() };
-    Some(ClickHouseStore::connect(&config).await.expect("ClickHouse at PATHWATCH_TEST_CLICKHOUSE_URL"))
+    audit_store::testing::clickhouse("pw", test).await
 }
 
 fn batch(trace: u8) -> SpoolBatch {

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use audit_store::chain;
-use audit_store::{Action, Actor, AuditEvent, ChainLink, Outcome, StoredAuditEvent};
+use audit_store::{AuditEvent, ChainLink, StoredAuditEvent};
 use axum::body::Body;
 use axum::http::{header, Request};
 use dashboard::auth::accounts::{Accounts, Role};
@@ -31,16 +31,8 @@ const DAY: i64 = 86_400 * SEC;
 
 /// The local SMTP server and its maildir, or None (skipped loudly; a failure where services are required).
 pub fn smtp() -> Option<(EmailConfig, std::path::PathBuf)> {
-    let (Ok(addr), Ok(maildir)) =
-        (std::env::var("PATHWATCH_TEST_SMTP_ADDR"), std::env::var("PATHWATCH_TEST_SMTP_MAILDIR"))
-    else {
-        assert!(
-            std::env::var("PATHWATCH_REQUIRE_SERVICES").as_deref() != Ok("1"),
-            "PATHWATCH_REQUIRE_SERVICES=1 but PATHWATCH_TEST_SMTP_ADDR / PATHWATCH_TEST_SMTP_MAILDIR are not set"
-        );
-        eprintln!("SKIPPED (e-mail part): PATHWATCH_TEST_SMTP_ADDR is not set (scripts/test.sh starts aiosmtpd)");
-        return None;
-    };
+    let addr = domain::testing::service("PATHWATCH_TEST_SMTP_ADDR", "the e-mail part")?;
+    let maildir = domain::testing::service("PATHWATCH_TEST_SMTP_MAILDIR", "the e-mail part")?;
     let (host, port) = addr.rsplit_once(':').unwrap();
     let config = EmailConfig {
         smtp_host: host.into(),
@@ -87,28 +79,11 @@ pub async fn message_with(maildir: &std::path::Path, needles: &[&str]) -> String
     }
 }
 
+/// The shared example event, numbered.
 fn audit_event(i: u64, at_ns: u64) -> AuditEvent {
-    AuditEvent {
-        event_id: format!("evt-{i}"),
-        occurred_ns: at_ns,
-        actor: Actor {
-            user_id: "u1".into(),
-            name: "A User".into(),
-            role: "R8000".into(),
-            organisation: "A81001".into(),
-        },
-        purpose_of_use: "direct-care".into(),
-        action: Action::Read,
-        nhs_number: "9000000009".into(),
-        resource_type: "Patient".into(),
-        resource_id: "9000000009".into(),
-        outcome: Outcome::Success,
-        correlation_id: format!("c{i}"),
-        request_id: format!("r{i}"),
-        source_system: "ehr".into(),
-        client_address: "10.0.0.1".into(),
-        device: "ws".into(),
-    }
+    let mut event = audit_store::testing::audit_event(&format!("evt-{i}"), at_ns);
+    (event.correlation_id, event.request_id) = (format!("c{i}"), format!("r{i}"));
+    event
 }
 
 /// Appends `n` events to the chain after `head`.

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{fixture_time, free_port, pathwatch, required, run, temp_dir, TOKEN};
+use crate::support::{fixture_time, free_port, pathwatch, run, temp_dir, TOKEN};
 
 const CANARY_TOKEN: &str = "canary-token-0123456789abcdef";
 const DASHBOARD_TOKEN: &str = "dashboard-token-0123456789abcdef";
@@ -69,14 +69,9 @@ fn start_saying(data: &Path, config: &Path, role: &'static str) -> (Running, Vec
 }
 
 fn smtp() -> Option<(String, PathBuf)> {
-    match (std::env::var("PATHWATCH_TEST_SMTP_ADDR"), std::env::var("PATHWATCH_TEST_SMTP_MAILDIR")) {
-        (Ok(addr), Ok(dir)) => Some((addr, PathBuf::from(dir))),
-        _ if required() => panic!("PATHWATCH_REQUIRE_SERVICES=1 but PATHWATCH_TEST_SMTP_ADDR is not set"),
-        _ => {
-            eprintln!("SKIPPED: PATHWATCH_TEST_SMTP_ADDR is not set (scripts/test.sh starts aiosmtpd)");
-            None
-        }
-    }
+    let addr = domain::testing::service("PATHWATCH_TEST_SMTP_ADDR", "the roles walk")?;
+    let dir = domain::testing::service("PATHWATCH_TEST_SMTP_MAILDIR", "the roles walk")?;
+    Some((addr, PathBuf::from(dir)))
 }
 
 /// Every message in the maildir that mentions `needle`.

@@ -9,10 +9,6 @@ pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-pub fn required() -> bool {
-    std::env::var("PATHWATCH_REQUIRE_SERVICES").is_ok_and(|v| v == "1")
-}
-
 /// A `pathwatch` command with a clean PATHWATCH_* environment and the given data directory.
 pub fn pathwatch(data_dir: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_pathwatch"));

@@ -62,11 +62,7 @@ pub fn poppler_available() -> bool {
     if Command::new("pdftotext").arg("-v").output().is_ok() {
         return true;
     }
-    let message = "SKIPPED: pdftotext (poppler-utils) not installed";
-    if std::env::var("PATHWATCH_REQUIRE_SERVICES").as_deref() == Ok("1") {
-        panic!("{message}");
-    }
-    eprintln!("\n*** {message} ***\n");
+    domain::testing::skip("the PDF text checks", "pdftotext (poppler-utils) is not installed");
     false
 }
 
