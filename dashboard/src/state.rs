@@ -226,7 +226,7 @@ impl DashboardState {
 
     /// The state database (accounts, sessions, alerts, report deliveries), which the engine's
     /// alert and report records share.
-    pub fn state_db(&self) -> &sqlx::SqlitePool {
+    pub fn state_db(&self) -> &state::Pool {
         self.inner.accounts.pool()
     }
 

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use sqlx::{Row, SqlitePool};
+use sqlx::Row;
 
 use crate::notify::{EmailConfig, Notification, Notifier, PathwayNote, Transition};
 use crate::pathways::{PathwayConfig, PathwayHealth};
@@ -39,12 +39,12 @@ impl Default for AlertsConfig {
 }
 
 /// Firing alerts first, then the most recent resolved ones.
-pub async fn recent(pool: &SqlitePool, limit: u32) -> Result<Vec<Alert>, EngineError> {
+pub async fn recent(pool: &state::Pool, limit: u32) -> Result<Vec<Alert>, EngineError> {
     let alerts = sqlx::query_as(
         "SELECT id, slo, flow, severity, started_ns, resolved_ns, last_notified_ns, summary FROM alerts \
-         ORDER BY resolved_ns IS NOT NULL, started_ns DESC LIMIT ?",
+         ORDER BY resolved_ns IS NOT NULL, started_ns DESC LIMIT $1",
     )
-    .bind(limit)
+    .bind(i64::from(limit))
     .fetch_all(pool)
     .await?;
     Ok(alerts)
@@ -67,7 +67,7 @@ pub struct Alert {
 pub const HOLD_CLEAR: Duration = Duration::from_secs(5 * 60);
 
 pub struct AlertEngine {
-    pool: SqlitePool,
+    pool: state::Pool,
     notifier: Notifier,
     repeat: Duration,
     runbook_base: String,
@@ -88,7 +88,7 @@ pub struct Evaluation {
 }
 
 /// The newest evaluation round, if alerts were ever evaluated with this database.
-pub async fn last_evaluation(pool: &SqlitePool) -> Result<Option<Evaluation>, EngineError> {
+pub async fn last_evaluation(pool: &state::Pool) -> Result<Option<Evaluation>, EngineError> {
     let row = sqlx::query("SELECT at_ns, every_secs, evaluated, failed, detail FROM alert_evaluations WHERE id = 1")
         .fetch_optional(pool)
         .await?;
@@ -112,7 +112,7 @@ fn summary(status: &SloStatus, severity: Severity) -> String {
 
 impl AlertEngine {
     pub fn new(
-        pool: SqlitePool,
+        pool: state::Pool,
         notifier: Notifier,
         repeat: Duration,
         runbook_base: &str,
@@ -130,7 +130,7 @@ impl AlertEngine {
 
     async fn record_round(&self, now_ns: i64, evaluated: usize, failed: usize, detail: &str) {
         let result = sqlx::query(
-            "INSERT INTO alert_evaluations (id, at_ns, every_secs, evaluated, failed, detail) VALUES (1, ?, ?, ?, ?, ?) \
+            "INSERT INTO alert_evaluations (id, at_ns, every_secs, evaluated, failed, detail) VALUES (1, $1, $2, $3, $4, $5) \
              ON CONFLICT (id) DO UPDATE SET at_ns = excluded.at_ns, every_secs = excluded.every_secs, \
              evaluated = excluded.evaluated, failed = excluded.failed, detail = excluded.detail",
         )
@@ -149,7 +149,7 @@ impl AlertEngine {
     async fn open_alert(&self, slo: &str) -> Result<Option<Alert>, EngineError> {
         let alert = sqlx::query_as(
             "SELECT id, slo, flow, severity, started_ns, resolved_ns, last_notified_ns, summary FROM alerts \
-             WHERE slo = ? AND resolved_ns IS NULL",
+             WHERE slo = $1 AND resolved_ns IS NULL",
         )
         .bind(slo)
         .fetch_optional(&self.pool)
@@ -187,7 +187,7 @@ impl AlertEngine {
             (None, Some(severity)) => {
                 sqlx::query(
                     "INSERT INTO alerts (slo, flow, severity, started_ns, resolved_ns, clear_since_ns, last_notified_ns, \
-                     summary) VALUES (?, ?, ?, ?, NULL, NULL, ?, ?)",
+                     summary) VALUES ($1, $2, $3, $4, NULL, NULL, $5, $6)",
                 )
                 .bind(&status.name)
                 .bind(&status.flow)
@@ -204,7 +204,7 @@ impl AlertEngine {
                 let clear_since = self.clear_since(a.id).await?;
                 match clear_since {
                     None => {
-                        sqlx::query("UPDATE alerts SET clear_since_ns = ? WHERE id = ?")
+                        sqlx::query("UPDATE alerts SET clear_since_ns = $1 WHERE id = $2")
                             .bind(now_ns)
                             .bind(a.id)
                             .execute(&self.pool)
@@ -213,7 +213,7 @@ impl AlertEngine {
                     }
                     Some(since) if now_ns - since < HOLD_CLEAR.as_nanos() as i64 => return Ok(None),
                     Some(_) => {
-                        sqlx::query("UPDATE alerts SET resolved_ns = ?, last_notified_ns = ? WHERE id = ?")
+                        sqlx::query("UPDATE alerts SET resolved_ns = $1, last_notified_ns = $2 WHERE id = $3")
                             .bind(now_ns)
                             .bind(now_ns)
                             .bind(a.id)
@@ -224,21 +224,23 @@ impl AlertEngine {
                 }
             }
             (Some(a), Some(severity)) => {
-                sqlx::query("UPDATE alerts SET clear_since_ns = NULL WHERE id = ?")
+                sqlx::query("UPDATE alerts SET clear_since_ns = NULL WHERE id = $1")
                     .bind(a.id)
                     .execute(&self.pool)
                     .await?;
                 if a.severity == "ticket" && severity == Severity::Page {
-                    sqlx::query("UPDATE alerts SET severity = 'page', summary = ?, last_notified_ns = ? WHERE id = ?")
-                        .bind(summary(status, severity))
-                        .bind(now_ns)
-                        .bind(a.id)
-                        .execute(&self.pool)
-                        .await?;
+                    sqlx::query(
+                        "UPDATE alerts SET severity = 'page', summary = $1, last_notified_ns = $2 WHERE id = $3",
+                    )
+                    .bind(summary(status, severity))
+                    .bind(now_ns)
+                    .bind(a.id)
+                    .execute(&self.pool)
+                    .await?;
                     Transition::Escalated
                 } else {
                     if a.severity == "page" && severity == Severity::Ticket {
-                        sqlx::query("UPDATE alerts SET severity = 'ticket', summary = ? WHERE id = ?")
+                        sqlx::query("UPDATE alerts SET severity = 'ticket', summary = $1 WHERE id = $2")
                             .bind(summary(status, severity))
                             .bind(a.id)
                             .execute(&self.pool)
@@ -247,7 +249,7 @@ impl AlertEngine {
                     if now_ns - a.last_notified_ns < self.repeat.as_nanos() as i64 {
                         return Ok(None);
                     }
-                    sqlx::query("UPDATE alerts SET last_notified_ns = ? WHERE id = ?")
+                    sqlx::query("UPDATE alerts SET last_notified_ns = $1 WHERE id = $2")
                         .bind(now_ns)
                         .bind(a.id)
                         .execute(&self.pool)
@@ -258,7 +260,7 @@ impl AlertEngine {
         };
         let stored: Alert = sqlx::query_as(
             "SELECT id, slo, flow, severity, started_ns, resolved_ns, last_notified_ns, summary FROM alerts \
-             WHERE slo = ? ORDER BY id DESC LIMIT 1",
+             WHERE slo = $1 ORDER BY id DESC LIMIT 1",
         )
         .bind(&status.name)
         .fetch_one(&self.pool)
@@ -293,7 +295,7 @@ impl AlertEngine {
         let channels = self.notifier.channel_count();
         if channels > 0 && failures.len() == channels && transition != Transition::Resolved {
             // Nobody was told: make the next evaluation try again (as a reminder).
-            sqlx::query("UPDATE alerts SET last_notified_ns = 0 WHERE id = ?")
+            sqlx::query("UPDATE alerts SET last_notified_ns = 0 WHERE id = $1")
                 .bind(stored.id)
                 .execute(&self.pool)
                 .await?;
@@ -302,7 +304,7 @@ impl AlertEngine {
     }
 
     async fn clear_since(&self, id: i64) -> Result<Option<i64>, EngineError> {
-        Ok(sqlx::query_scalar("SELECT clear_since_ns FROM alerts WHERE id = ?").bind(id).fetch_one(&self.pool).await?)
+        Ok(sqlx::query_scalar("SELECT clear_since_ns FROM alerts WHERE id = $1").bind(id).fetch_one(&self.pool).await?)
     }
 
     /// Resolves, without notifying, open alerts of SLOs that are no longer configured or evaluated.
@@ -310,7 +312,7 @@ impl AlertEngine {
         for a in recent(&self.pool, 1000).await?.into_iter().filter(|a| a.resolved_ns.is_none()) {
             if !evaluated.contains(&a.slo) {
                 sqlx::query(
-                    "UPDATE alerts SET resolved_ns = ?, summary = summary || ' (SLO no longer evaluated)' WHERE id = ?",
+                    "UPDATE alerts SET resolved_ns = $1, summary = summary || ' (SLO no longer evaluated)' WHERE id = $2",
                 )
                 .bind(now_ns)
                 .bind(a.id)

@@ -16,7 +16,6 @@ use serde::{Deserialize, Serialize};
 use crate::notify::{Attachment, Mailer};
 use crate::report_inputs::{gather, Deployment, Telemetry};
 use crate::Sources;
-use sqlx::SqlitePool;
 
 /// `[reports]` in the configuration file.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -70,7 +69,7 @@ pub fn period_before(at: DateTime<Utc>, days: u32) -> Result<Period, String> {
 pub struct ReportDelivery {
     sources: Sources,
     /// The state database, where each firing's delivery is recorded.
-    state: SqlitePool,
+    state: state::Pool,
     log: HazardLog,
     deployment: Deployment,
     mailer: Mailer,
@@ -79,7 +78,7 @@ pub struct ReportDelivery {
 impl ReportDelivery {
     pub fn new(
         sources: Sources,
-        state: SqlitePool,
+        state: state::Pool,
         log: HazardLog,
         deployment: Deployment,
         mailer: Mailer,
@@ -121,14 +120,14 @@ impl ReportDelivery {
             Err(e) => (false, e.clone()),
         };
         let recorded = sqlx::query(
-            "INSERT INTO report_deliveries (schedule, tick_ns, attempted_ns, delivered, detail) VALUES (?1, ?2, ?3, ?4, ?5)
+            "INSERT INTO report_deliveries (schedule, tick_ns, attempted_ns, delivered, detail) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (schedule, tick_ns) DO UPDATE SET attempted_ns = excluded.attempted_ns,
                delivered = excluded.delivered, detail = excluded.detail",
         )
         .bind(schedule_key(schedule))
         .bind(tick.timestamp_nanos_opt().unwrap_or(0))
         .bind(self.sources.clock.now_ns_i64())
-        .bind(delivered)
+        .bind(i64::from(delivered))
         .bind(&detail)
         .execute(&self.state)
         .await;
@@ -143,8 +142,8 @@ impl ReportDelivery {
     /// `MAX_CATCH_UP` most recent. Nothing for a schedule never attempted (it starts at its next tick).
     pub async fn missed(&self, schedule: &ReportSchedule, now: DateTime<Utc>) -> Result<Vec<DateTime<Utc>>, String> {
         let cron = cron::Schedule::from_str(&schedule.cron).map_err(|e| e.to_string())?;
-        let newest: Option<(i64, bool)> = sqlx::query_as(
-            "SELECT tick_ns, delivered FROM report_deliveries WHERE schedule = ?1 ORDER BY tick_ns DESC LIMIT 1",
+        let newest: Option<(i64, i64)> = sqlx::query_as(
+            "SELECT tick_ns, delivered FROM report_deliveries WHERE schedule = $1 ORDER BY tick_ns DESC LIMIT 1",
         )
         .bind(schedule_key(schedule))
         .fetch_optional(&self.state)
@@ -152,7 +151,7 @@ impl ReportDelivery {
         .map_err(|e| e.to_string())?;
         let Some((tick_ns, delivered)) = newest else { return Ok(Vec::new()) };
         let last = utc(tick_ns);
-        let mut ticks: Vec<DateTime<Utc>> = if delivered { Vec::new() } else { vec![last] };
+        let mut ticks: Vec<DateTime<Utc>> = if delivered != 0 { Vec::new() } else { vec![last] };
         ticks.extend(cron.after(&last).take_while(|t| *t <= now));
         let skip = ticks.len().saturating_sub(MAX_CATCH_UP);
         if skip > 0 {

@@ -1,16 +1,26 @@
-//! The relational state database: one SQLite file (`dashboard.db` in the data directory) that the
-//! dashboard (accounts, sessions, sign-in throttling, API tokens, single sign-on) and the engine
-//! (alerts, alert evaluations, report deliveries) share. This crate owns its schema: every table is
-//! created and changed here, by numbered migrations that only ever add to the history.
+//! The relational state database that the dashboard (accounts, sessions, sign-in throttling, API
+//! tokens, single sign-on) and the engine (alerts, alert evaluations, report deliveries) share:
+//! one SQLite file (`dashboard.db` in the data directory, the zero-configuration default), or a
+//! PostgreSQL database that several instances share (`state.backend = "postgres"`). This crate owns
+//! the schema: every table is created and changed here, by numbered migrations per backend that
+//! only ever add to the history.
 //!
-//! It knows nothing about what the tables mean; the crates that use them do. Whoever opens the
-//! database through [`open`] gets it at the newest schema, so no process depends on another to
-//! have migrated it first.
+//! It knows nothing about what the tables mean; the crates that use them do, through one
+//! [`Pool`] (`sqlx::Any`) whatever the backend. Queries that run on both are written with `$N`
+//! placeholders, read flags and numbers as `i64`, and cast aggregates to `BIGINT`. Whoever opens the
+//! database through [`open`] or [`connect`] gets it at the newest schema, so no process depends on
+//! another to have migrated it first.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::Migrator;
-use sqlx::SqlitePool;
+use sqlx::Executor;
+
+/// The state database, whichever backend it is on.
+pub type Pool = sqlx::AnyPool;
+/// One row read from it.
+pub type Row = sqlx::any::AnyRow;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -22,28 +32,114 @@ pub enum StateError {
     Store(#[from] audit_store::StoreError),
 }
 
-/// Opens (creating) the state database at `path` and brings its schema up to date.
-pub async fn open(path: &Path) -> Result<SqlitePool, StateError> {
-    let pool = audit_store::open_pool(path, 2).await?;
-    migrator().run(&pool).await?;
-    Ok(pool)
+/// Where the state lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A SQLite file, created when missing.
+    Sqlite(PathBuf),
+    /// A PostgreSQL URL (`postgres://user@host:port/database`).
+    Postgres(String),
 }
 
-fn migrator() -> Migrator {
+/// Which engine a pool talks to, for the few statements that differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The backend behind `pool`.
+pub fn backend(pool: &Pool) -> Backend {
+    match pool.connect_options().database_url.scheme() {
+        "postgres" | "postgresql" => Backend::Postgres,
+        _ => Backend::Sqlite,
+    }
+}
+
+/// A 0/1 flag column read as a `bool` (flags are integers on both backends).
+pub fn flag(row: &Row, column: &str) -> Result<bool, sqlx::Error> {
+    use sqlx::Row as _;
+    Ok(row.try_get::<i64, _>(column)? != 0)
+}
+
+/// Opens (creating) the SQLite state database at `path` and brings its schema up to date.
+pub async fn open(path: &Path) -> Result<Pool, StateError> {
+    connect(&Location::Sqlite(path.to_path_buf())).await
+}
+
+/// Connects to the state database and brings its schema up to date.
+pub async fn connect(location: &Location) -> Result<Pool, StateError> {
+    sqlx::any::install_default_drivers();
+    match location {
+        Location::Sqlite(path) => {
+            // Created and migrated with the store's own SQLite settings (WAL among them, which
+            // stays with the file); then shared through the backend-neutral pool.
+            let migrating = audit_store::open_pool(path, 1).await?;
+            sqlite_migrator().run(&migrating).await?;
+            migrating.close().await;
+            let url = url::Url::from_file_path(path)
+                .map(|u| format!("sqlite://{}?mode=rwc", u.path()))
+                .unwrap_or_else(|()| format!("sqlite://{}?mode=rwc", path.display()));
+            let pool = AnyPoolOptions::new()
+                .max_connections(2)
+                .after_connect(|conn, _| {
+                    Box::pin(async move {
+                        // Per connection, as the store's own pools set them.
+                        conn.execute("PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON")
+                            .await
+                            .map(|_| ())
+                    })
+                })
+                .connect(&url)
+                .await?;
+            Ok(pool)
+        }
+        Location::Postgres(url) => {
+            let migrating = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(url).await?;
+            postgres_migrator().run(&migrating).await?;
+            migrating.close().await;
+            Ok(AnyPoolOptions::new().max_connections(10).connect(url).await?)
+        }
+    }
+}
+
+/// Starts a transaction that holds `table` against other writers until it ends: `BEGIN IMMEDIATE`
+/// on SQLite (the whole file), a table lock on PostgreSQL (readers go on).
+pub async fn begin_exclusive(
+    pool: &Pool,
+    table: &'static str,
+) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+    match backend(pool) {
+        Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await,
+        Backend::Postgres => {
+            let mut tx = pool.begin().await?;
+            let lock = format!("LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE");
+            tx.execute(sqlx::AssertSqlSafe(lock)).await?;
+            Ok(tx)
+        }
+    }
+}
+
+fn sqlite_migrator() -> Migrator {
     audit_store::sqlite_migrator(&[
-        (1, "accounts", include_str!("../migrations/0001_accounts.sql")),
-        (2, "sessions", include_str!("../migrations/0002_sessions.sql")),
-        (3, "alerts", include_str!("../migrations/0003_alerts.sql")),
-        (4, "oidc", include_str!("../migrations/0004_oidc.sql")),
-        (5, "api_tokens", include_str!("../migrations/0005_api_tokens.sql")),
-        (6, "report_deliveries", include_str!("../migrations/0006_report_deliveries.sql")),
-        (7, "sign_in_attempts", include_str!("../migrations/0007_sign_in_attempts.sql")),
-        (8, "alert_evaluations", include_str!("../migrations/0008_alert_evaluations.sql")),
-        (9, "oidc_login_peer", include_str!("../migrations/0009_oidc_login_peer.sql")),
-        (10, "signed_in", include_str!("../migrations/0010_signed_in.sql")),
-        (11, "oidc_choices", include_str!("../migrations/0011_oidc_choices.sql")),
-        (12, "session_grant", include_str!("../migrations/0012_session_grant.sql")),
+        (1, "accounts", include_str!("../migrations/sqlite/0001_accounts.sql")),
+        (2, "sessions", include_str!("../migrations/sqlite/0002_sessions.sql")),
+        (3, "alerts", include_str!("../migrations/sqlite/0003_alerts.sql")),
+        (4, "oidc", include_str!("../migrations/sqlite/0004_oidc.sql")),
+        (5, "api_tokens", include_str!("../migrations/sqlite/0005_api_tokens.sql")),
+        (6, "report_deliveries", include_str!("../migrations/sqlite/0006_report_deliveries.sql")),
+        (7, "sign_in_attempts", include_str!("../migrations/sqlite/0007_sign_in_attempts.sql")),
+        (8, "alert_evaluations", include_str!("../migrations/sqlite/0008_alert_evaluations.sql")),
+        (9, "oidc_login_peer", include_str!("../migrations/sqlite/0009_oidc_login_peer.sql")),
+        (10, "signed_in", include_str!("../migrations/sqlite/0010_signed_in.sql")),
+        (11, "oidc_choices", include_str!("../migrations/sqlite/0011_oidc_choices.sql")),
+        (12, "session_grant", include_str!("../migrations/sqlite/0012_session_grant.sql")),
     ])
+}
+
+/// PostgreSQL starts from the schema SQLite's twelve steps reached; later steps go on both.
+fn postgres_migrator() -> Migrator {
+    audit_store::sqlite_migrator(&[(1, "state", include_str!("../migrations/postgres/0001_state.sql"))])
 }
 
 #[cfg(test)]
@@ -54,6 +150,7 @@ mod tests {
         let path = dir.path().join("dashboard.db");
         drop(super::open(&path).await.unwrap());
         let pool = super::open(&path).await.unwrap();
+        assert_eq!(super::backend(&pool), super::Backend::Sqlite);
         let tables: Vec<String> =
             sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
                 .fetch_all(&pool)

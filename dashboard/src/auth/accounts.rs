@@ -13,7 +13,7 @@ use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use serde::{Deserialize, Serialize};
-use sqlx::{Row, SqlitePool};
+use sqlx::Row;
 
 /// What a user may see and do. Each route states which roles may use it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -149,7 +149,7 @@ pub enum FirstAdmin {
 
 #[derive(Clone)]
 pub struct Accounts {
-    pool: SqlitePool,
+    pool: state::Pool,
 }
 
 /// How long a generated or administrator-set password may be used before it must be changed.
@@ -242,12 +242,12 @@ impl Accounts {
     }
 
     /// The accounts in an already opened state database (see `state::open`).
-    pub fn from_pool(pool: SqlitePool) -> Accounts {
+    pub fn from_pool(pool: state::Pool) -> Accounts {
         Accounts { pool }
     }
 
     /// The database, shared with the sessions table.
-    pub fn pool(&self) -> &SqlitePool {
+    pub fn pool(&self) -> &state::Pool {
         &self.pool
     }
 
@@ -269,13 +269,13 @@ impl Accounts {
         let now = domain::Clock::System.now_ns_i64();
         let result = sqlx::query(
             "INSERT INTO accounts (name, role, organisations, password_hash, must_change_password, disabled, \
-             created_ns, password_changed_ns) VALUES (?, ?, ?, ?, ?, 0, ?, ?)",
+             created_ns, password_changed_ns) VALUES ($1, $2, $3, $4, $5, 0, $6, $7)",
         )
         .bind(name)
         .bind(role.as_str())
         .bind(serde_json::to_string(organisations).unwrap_or_else(|_| "[]".into()))
         .bind(hashed)
-        .bind(must_change_password)
+        .bind(i64::from(must_change_password))
         .bind(now)
         .bind(now)
         .execute(&self.pool)
@@ -296,7 +296,7 @@ impl Accounts {
     }
 
     pub async fn get(&self, name: &str) -> Result<Account, AccountError> {
-        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE name = ?");
+        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE name = $1");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(name).fetch_optional(&self.pool).await?;
         row.map(|r| account(&r)).transpose()?.ok_or_else(|| AccountError::NotFound(name.into()))
     }
@@ -311,7 +311,7 @@ impl Accounts {
     /// the same error after the same work, so the answer does not tell which names exist.
     pub async fn verify(&self, name: &str, password: &str) -> Result<Account, AccountError> {
         let row = sqlx::query(
-            "SELECT password_hash, disabled, must_change_password, password_changed_ns FROM accounts WHERE name = ?",
+            "SELECT password_hash, disabled, must_change_password, password_changed_ns FROM accounts WHERE name = $1",
         )
         .bind(name)
         .fetch_optional(&self.pool)
@@ -321,7 +321,7 @@ impl Accounts {
         let (stored, disabled) = match &row {
             Some(r) => match r.try_get::<String, _>("password_hash")? {
                 hash if hash.is_empty() => (DECOY_HASH.to_string(), true),
-                hash => (hash, r.try_get::<bool, _>("disabled")?),
+                hash => (hash, state::flag(r, "disabled")?),
             },
             None => (DECOY_HASH.to_string(), true),
         };
@@ -329,7 +329,7 @@ impl Accounts {
             // Checked only once the password is right: it tells the person, and nobody else,
             // that the password they were given is no longer good.
             if let Some(r) = &row {
-                let one_time: bool = r.try_get("must_change_password")?;
+                let one_time = state::flag(r, "must_change_password")?;
                 let set_ns: i64 = r.try_get("password_changed_ns")?;
                 if one_time
                     && domain::Clock::System.now_ns_i64().saturating_sub(set_ns)
@@ -350,11 +350,11 @@ impl Accounts {
         let hashed = hash_off_runtime(password).await?;
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
-            "UPDATE accounts SET password_hash = ?, must_change_password = ?, password_changed_ns = ? \
-             WHERE name = ? AND oidc_subject IS NULL",
+            "UPDATE accounts SET password_hash = $1, must_change_password = $2, password_changed_ns = $3 \
+             WHERE name = $4 AND oidc_subject IS NULL",
         )
         .bind(hashed)
-        .bind(must_change)
+        .bind(i64::from(must_change))
         .bind(domain::Clock::System.now_ns_i64())
         .bind(name)
         .execute(&mut *tx)
@@ -368,16 +368,16 @@ impl Accounts {
         }
         // A new password ends every session signed in with the old one, and forgives the sign-in
         // attempts against the old one (an administrator's reset lifts a lock-out at once).
-        sqlx::query("DELETE FROM sessions WHERE account = ?").bind(name).execute(&mut *tx).await?;
-        sqlx::query("DELETE FROM sign_in_attempts WHERE name = ?").bind(name).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM sessions WHERE account = $1").bind(name).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM sign_in_attempts WHERE name = $1").bind(name).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(())
     }
 
     pub async fn set_disabled(&self, name: &str, disabled: bool) -> Result<(), AccountError> {
         let mut tx = self.pool.begin().await?;
-        let done = sqlx::query("UPDATE accounts SET disabled = ? WHERE name = ?")
-            .bind(disabled)
+        let done = sqlx::query("UPDATE accounts SET disabled = $1 WHERE name = $2")
+            .bind(i64::from(disabled))
             .bind(name)
             .execute(&mut *tx)
             .await?;
@@ -387,8 +387,8 @@ impl Accounts {
         // Disabling ends the account's sessions and API tokens for good: enabling it again does
         // not revive them.
         if disabled {
-            sqlx::query("DELETE FROM sessions WHERE account = ?").bind(name).execute(&mut *tx).await?;
-            sqlx::query("UPDATE api_tokens SET revoked_ns = ? WHERE account = ? AND revoked_ns IS NULL")
+            sqlx::query("DELETE FROM sessions WHERE account = $1").bind(name).execute(&mut *tx).await?;
+            sqlx::query("UPDATE api_tokens SET revoked_ns = $1 WHERE account = $2 AND revoked_ns IS NULL")
                 .bind(domain::Clock::System.now_ns_i64())
                 .bind(name)
                 .execute(&mut *tx)
@@ -420,10 +420,10 @@ impl Accounts {
     }
 }
 
-const ACCOUNT_COLUMNS: &str =
-    "name, role, organisations, must_change_password, disabled, oidc_subject IS NOT NULL AS oidc, display_name";
+const ACCOUNT_COLUMNS: &str = "name, role, organisations, must_change_password, disabled, \
+     CASE WHEN oidc_subject IS NULL THEN 0 ELSE 1 END AS oidc, display_name";
 
-fn account(row: &sqlx::sqlite::SqliteRow) -> Result<Account, AccountError> {
+fn account(row: &state::Row) -> Result<Account, AccountError> {
     let organisations: String = row.try_get("organisations")?;
     let name: String = row.try_get("name")?;
     // Unreadable scope must not widen to "every organisation" (the meaning of an empty list).
@@ -432,9 +432,9 @@ fn account(row: &sqlx::sqlite::SqliteRow) -> Result<Account, AccountError> {
         name,
         role: Role::parse(&row.try_get::<String, _>("role")?)?,
         organisations,
-        must_change_password: row.try_get("must_change_password")?,
-        disabled: row.try_get("disabled")?,
-        oidc: row.try_get("oidc")?,
+        must_change_password: state::flag(row, "must_change_password")?,
+        disabled: state::flag(row, "disabled")?,
+        oidc: state::flag(row, "oidc")?,
         display_name: row.try_get("display_name")?,
     })
 }
@@ -528,7 +528,7 @@ mod tests {
         accounts.create("own", Role::Oncall, &[], "a password of my own", false).await.unwrap();
         assert!(accounts.verify("temp", "one-time password here").await.is_ok(), "fresh: usable");
         let day_ago = domain::Clock::System.now_ns_i64() - (ONE_TIME_PASSWORD_HOURS + 1) * 3_600_000_000_000;
-        sqlx::query("UPDATE accounts SET password_changed_ns = ?")
+        sqlx::query("UPDATE accounts SET password_changed_ns = $1")
             .bind(day_ago)
             .execute(accounts.pool())
             .await

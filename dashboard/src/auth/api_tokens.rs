@@ -8,7 +8,6 @@
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use sqlx::SqlitePool;
 
 use crate::auth::accounts::{AccountError, Accounts};
 
@@ -72,7 +71,7 @@ fn digest(token: &str) -> String {
 /// The API tokens in `dashboard.db` (the accounts' database).
 #[derive(Clone)]
 pub struct ApiTokens {
-    pool: SqlitePool,
+    pool: state::Pool,
 }
 
 impl ApiTokens {
@@ -103,7 +102,7 @@ impl ApiTokens {
         let token = format!("{TOKEN_PREFIX}{}", crate::auth::sessions::random_token()?);
         let expires_ns = now_ns + i64::from(days) * NS_PER_DAY;
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO api_tokens (account, label, token_sha256, created_ns, expires_ns) VALUES (?, ?, ?, ?, ?) \
+            "INSERT INTO api_tokens (account, label, token_sha256, created_ns, expires_ns) VALUES ($1, $2, $3, $4, $5) \
              RETURNING id",
         )
         .bind(account)
@@ -130,7 +129,7 @@ impl ApiTokens {
         accounts.get(account).await?;
         let tokens = sqlx::query_as(
             "SELECT id, account, label, created_ns, expires_ns, last_used_ns, revoked_ns FROM api_tokens \
-             WHERE account = ? ORDER BY id DESC",
+             WHERE account = $1 ORDER BY id DESC",
         )
         .bind(account)
         .fetch_all(&self.pool)
@@ -141,7 +140,7 @@ impl ApiTokens {
     /// Revokes token `id` of `account` (revoking twice is not an error).
     pub async fn revoke(&self, account: &str, id: i64, now_ns: i64) -> Result<(), TokenError> {
         let done =
-            sqlx::query("UPDATE api_tokens SET revoked_ns = COALESCE(revoked_ns, ?) WHERE id = ? AND account = ?")
+            sqlx::query("UPDATE api_tokens SET revoked_ns = COALESCE(revoked_ns, $1) WHERE id = $2 AND account = $3")
                 .bind(now_ns)
                 .bind(id)
                 .bind(account)
@@ -160,7 +159,7 @@ impl ApiTokens {
             return Ok(None);
         }
         let account: Option<String> = sqlx::query_scalar(
-            "UPDATE api_tokens SET last_used_ns = ? WHERE token_sha256 = ? AND revoked_ns IS NULL AND expires_ns > ? \
+            "UPDATE api_tokens SET last_used_ns = $1 WHERE token_sha256 = $2 AND revoked_ns IS NULL AND expires_ns > $3 \
              RETURNING account",
         )
         .bind(now_ns)

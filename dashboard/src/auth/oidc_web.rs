@@ -205,14 +205,14 @@ async fn begin(state: &DashboardState, peer: String) -> Result<Response, OidcErr
     let url = provider.authorization_url(&login_state, &nonce, &verifier).await?;
     let pool = state.accounts().pool();
     let now = state.now_ns_i64();
-    sqlx::query("DELETE FROM oidc_logins WHERE created_ns < ?")
+    sqlx::query("DELETE FROM oidc_logins WHERE created_ns < $1")
         .bind(now - PENDING_FOR_NS)
         .execute(pool)
         .await
         .map_err(AccountError::from)?;
     // Starting a sign-in needs no account: what one address, and everyone together, may leave
     // pending is bounded, so /auth/oidc/start cannot fill the database.
-    let from_peer: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM oidc_logins WHERE peer = ?")
+    let from_peer: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM oidc_logins WHERE peer = $1")
         .bind(&peer)
         .fetch_one(pool)
         .await
@@ -222,7 +222,7 @@ async fn begin(state: &DashboardState, peer: String) -> Result<Response, OidcErr
     }
     sqlx::query(
         "DELETE FROM oidc_logins WHERE state_sha256 IN \
-         (SELECT state_sha256 FROM oidc_logins ORDER BY created_ns DESC LIMIT -1 OFFSET ?)",
+         (SELECT state_sha256 FROM oidc_logins ORDER BY created_ns DESC LIMIT -1 OFFSET $1)",
     )
     .bind(MAX_PENDING - 1)
     .execute(pool)
@@ -230,7 +230,7 @@ async fn begin(state: &DashboardState, peer: String) -> Result<Response, OidcErr
     .map_err(AccountError::from)?;
     sqlx::query(
         "INSERT INTO oidc_logins (state_sha256, browser_sha256, nonce, pkce_verifier, created_ns, peer) \
-         VALUES (?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(digest(&login_state))
     .bind(digest(&browser))
@@ -261,12 +261,12 @@ async fn choose_first(state: &DashboardState, identity: OidcIdentity) -> Result<
     let pool = state.accounts().pool();
     let now = state.now_ns_i64();
     let stored = serde_json::to_string(&identity).map_err(|e| OidcError::Setup(e.to_string()))?;
-    sqlx::query("DELETE FROM oidc_choices WHERE created_ns < ?")
+    sqlx::query("DELETE FROM oidc_choices WHERE created_ns < $1")
         .bind(now - PENDING_FOR_NS)
         .execute(pool)
         .await
         .map_err(AccountError::from)?;
-    sqlx::query("INSERT INTO oidc_choices (token_sha256, identity, created_ns) VALUES (?, ?, ?)")
+    sqlx::query("INSERT INTO oidc_choices (token_sha256, identity, created_ns) VALUES ($1, $2, $3)")
         .bind(digest(&token))
         .bind(stored)
         .bind(now)
@@ -299,7 +299,7 @@ pub async fn choose(
         let token = cookie(&headers, &crate::auth::extract::cookie_name(state.web_config(), CHOICE_COOKIE, "/"))
             .unwrap_or_default();
         let row: Option<(String, i64)> =
-            sqlx::query_as("DELETE FROM oidc_choices WHERE token_sha256 = ? RETURNING identity, created_ns")
+            sqlx::query_as("DELETE FROM oidc_choices WHERE token_sha256 = $1 RETURNING identity, created_ns")
                 .bind(digest(&token))
                 .fetch_optional(state.accounts().pool())
                 .await
@@ -405,14 +405,14 @@ struct Pending {
 /// Removes and returns the pending sign-in for `login_state`, if there is one.
 async fn take_pending(state: &DashboardState, login_state: &str) -> Result<Option<Pending>, OidcError> {
     let row = sqlx::query(
-        "DELETE FROM oidc_logins WHERE state_sha256 = ? RETURNING browser_sha256, nonce, pkce_verifier, created_ns",
+        "DELETE FROM oidc_logins WHERE state_sha256 = $1 RETURNING browser_sha256, nonce, pkce_verifier, created_ns",
     )
     .bind(digest(login_state))
     .fetch_optional(state.accounts().pool())
     .await
     .map_err(AccountError::from)?;
     let Some(r) = row else { return Ok(None) };
-    let read = |r: &sqlx::sqlite::SqliteRow| -> Result<Pending, sqlx::Error> {
+    let read = |r: &state::Row| -> Result<Pending, sqlx::Error> {
         Ok(Pending {
             browser_sha256: r.try_get("browser_sha256")?,
             nonce: r.try_get("nonce")?,

@@ -4,7 +4,7 @@
 //! Times are passed in (nanoseconds since the epoch) so the timeouts are testable without waiting.
 
 use sha2::{Digest, Sha256};
-use sqlx::{Row, SqlitePool};
+use sqlx::Row;
 
 use crate::auth::accounts::AccountError;
 
@@ -45,12 +45,12 @@ pub fn same_secret(a: &str, b: &str) -> bool {
 
 #[derive(Clone)]
 pub struct Sessions {
-    pool: SqlitePool,
+    pool: state::Pool,
     policy: SessionPolicy,
 }
 
 impl Sessions {
-    pub fn new(pool: SqlitePool, policy: SessionPolicy) -> Sessions {
+    pub fn new(pool: state::Pool, policy: SessionPolicy) -> Sessions {
         Sessions { pool, policy }
     }
 
@@ -69,7 +69,7 @@ impl Sessions {
         now_ns: i64,
     ) -> Result<String, AccountError> {
         // Sessions nobody presents again are swept here, so the table does not grow for ever.
-        sqlx::query("DELETE FROM sessions WHERE last_seen_ns < ? OR created_ns < ?")
+        sqlx::query("DELETE FROM sessions WHERE last_seen_ns < $1 OR created_ns < $2")
             .bind(now_ns - self.policy.idle_timeout_ns)
             .bind(now_ns - self.policy.max_lifetime_ns)
             .execute(&self.pool)
@@ -81,7 +81,7 @@ impl Sessions {
         };
         sqlx::query(
             "INSERT INTO sessions (token_sha256, account, csrf_token, created_ns, last_seen_ns, role, organisations) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(digest(&token))
         .bind(account)
@@ -101,7 +101,7 @@ impl Sessions {
         let key = digest(token);
         let row = sqlx::query(
             "SELECT account, csrf_token, created_ns, last_seen_ns, role, organisations FROM sessions \
-                 WHERE token_sha256 = ?",
+                 WHERE token_sha256 = $1",
         )
         .bind(&key)
         .fetch_optional(&self.pool)
@@ -112,7 +112,7 @@ impl Sessions {
             self.end(token).await?;
             return Ok(None);
         }
-        sqlx::query("UPDATE sessions SET last_seen_ns = ? WHERE token_sha256 = ?")
+        sqlx::query("UPDATE sessions SET last_seen_ns = $1 WHERE token_sha256 = $2")
             .bind(now_ns)
             .bind(&key)
             .execute(&self.pool)
@@ -130,7 +130,7 @@ impl Sessions {
     }
 
     pub async fn end(&self, token: &str) -> Result<(), AccountError> {
-        sqlx::query("DELETE FROM sessions WHERE token_sha256 = ?").bind(digest(token)).execute(&self.pool).await?;
+        sqlx::query("DELETE FROM sessions WHERE token_sha256 = $1").bind(digest(token)).execute(&self.pool).await?;
         Ok(())
     }
 }

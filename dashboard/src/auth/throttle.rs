@@ -12,8 +12,6 @@
 
 use std::time::Duration;
 
-use sqlx::SqlitePool;
-
 use crate::auth::accounts::AccountError;
 
 /// How many attempts each limit allows within `window`.
@@ -40,7 +38,7 @@ impl Limits {
 
 #[derive(Clone)]
 pub struct Throttle {
-    pool: SqlitePool,
+    pool: state::Pool,
     limits: Limits,
 }
 
@@ -52,7 +50,7 @@ pub struct Attempt {
 }
 
 impl Throttle {
-    pub fn new(pool: SqlitePool, limits: Limits) -> Throttle {
+    pub fn new(pool: state::Pool, limits: Limits) -> Throttle {
         Throttle { pool, limits }
     }
 
@@ -70,12 +68,12 @@ impl Throttle {
         // Account names are at most 64 characters; a longer typed name is kept only in part, so
         // the table cannot be filled with whatever a form carried.
         let name = name.char_indices().nth(128).map_or(name, |(end, _)| &name[..end]);
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query("DELETE FROM sign_in_attempts WHERE at_ns <= ?").bind(cutoff).execute(&mut *tx).await?;
+        let mut tx = state::begin_exclusive(&self.pool, "sign_in_attempts").await?;
+        sqlx::query("DELETE FROM sign_in_attempts WHERE at_ns <= $1").bind(cutoff).execute(&mut *tx).await?;
         let counts = [
             (
                 sqlx::query_as::<_, (i64, Option<i64>)>(
-                    "SELECT COUNT(*), MIN(at_ns) FROM sign_in_attempts WHERE name = ? AND address = ?",
+                    "SELECT COUNT(*), MIN(at_ns) FROM sign_in_attempts WHERE name = $1 AND address = $2",
                 )
                 .bind(name)
                 .bind(address)
@@ -84,7 +82,7 @@ impl Throttle {
                 self.limits.per_name_and_address,
             ),
             (
-                sqlx::query_as("SELECT COUNT(*), MIN(at_ns) FROM sign_in_attempts WHERE name = ?")
+                sqlx::query_as("SELECT COUNT(*), MIN(at_ns) FROM sign_in_attempts WHERE name = $1")
                     .bind(name)
                     .fetch_one(&mut *tx)
                     .await?,
@@ -95,7 +93,7 @@ impl Throttle {
                 if address.is_empty() {
                     (0, None)
                 } else {
-                    sqlx::query_as("SELECT COUNT(*), MIN(at_ns) FROM sign_in_attempts WHERE address = ?")
+                    sqlx::query_as("SELECT COUNT(*), MIN(at_ns) FROM sign_in_attempts WHERE address = $1")
                         .bind(address)
                         .fetch_one(&mut *tx)
                         .await?
@@ -112,7 +110,7 @@ impl Throttle {
             tx.rollback().await?;
             return Ok(Err(Duration::from_nanos(wait.max(0) as u64)));
         }
-        sqlx::query("INSERT INTO sign_in_attempts (name, address, at_ns) VALUES (?, ?, ?)")
+        sqlx::query("INSERT INTO sign_in_attempts (name, address, at_ns) VALUES ($1, $2, $3)")
             .bind(name)
             .bind(address)
             .bind(now_ns)
@@ -124,7 +122,7 @@ impl Throttle {
 
     /// The attempt succeeded: that name's attempts from that address are forgiven.
     pub async fn succeeded(&self, attempt: &Attempt) -> Result<(), AccountError> {
-        sqlx::query("DELETE FROM sign_in_attempts WHERE name = ? AND address = ?")
+        sqlx::query("DELETE FROM sign_in_attempts WHERE name = $1 AND address = $2")
             .bind(&attempt.name)
             .bind(&attempt.address)
             .execute(&self.pool)

@@ -15,7 +15,7 @@ use crate::config::Config;
 pub(crate) struct Shared {
     pub sources: engine::Sources,
     /// `dashboard.db`: accounts and sessions, alert state, report deliveries.
-    pub state_db: sqlx::SqlitePool,
+    pub state_db: state::Pool,
     pub hazards: HazardLog,
     pub findings: audit_review::ReviewStore,
 }

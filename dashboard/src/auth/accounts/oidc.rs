@@ -50,7 +50,7 @@ impl Accounts {
         identity.organisations.iter().try_for_each(|o| check_organisation(o))?;
         let organisations = serde_json::to_string(&identity.organisations).unwrap_or_else(|_| "[]".into());
         let mut tx = self.pool.begin().await?;
-        let existing = sqlx::query("SELECT oidc_issuer, oidc_subject, disabled FROM accounts WHERE name = ?")
+        let existing = sqlx::query("SELECT oidc_issuer, oidc_subject, disabled FROM accounts WHERE name = $1")
             .bind(&name)
             .fetch_optional(&mut *tx)
             .await?;
@@ -60,7 +60,7 @@ impl Accounts {
                 sqlx::query(
                     "INSERT INTO accounts (name, role, organisations, password_hash, must_change_password, disabled, \
                      created_ns, password_changed_ns, oidc_issuer, oidc_subject, display_name, signed_in_ns) \
-                     VALUES (?, ?, ?, '', 0, 0, ?, ?, ?, ?, ?, ?)",
+                     VALUES ($1, $2, $3, '', 0, 0, $4, $5, $6, $7, $8, $9)",
                 )
                 .bind(&name)
                 .bind(identity.role.as_str())
@@ -82,11 +82,11 @@ impl Accounts {
                 {
                     return Err(AccountError::NameTaken(name));
                 }
-                if row.try_get::<bool, _>("disabled")? {
+                if state::flag(&row, "disabled")? {
                     return Err(AccountError::Disabled(name));
                 }
                 sqlx::query(
-                    "UPDATE accounts SET role = ?, organisations = ?, display_name = ?, signed_in_ns = ? WHERE name = ?",
+                    "UPDATE accounts SET role = $1, organisations = $2, display_name = $3, signed_in_ns = $4 WHERE name = $5",
                 )
                 .bind(identity.role.as_str())
                 .bind(&organisations)
@@ -103,7 +103,7 @@ impl Accounts {
 
     /// When a single-sign-on account last signed in through its provider (0: not since this was kept).
     pub async fn signed_in_ns(&self, name: &str) -> Result<i64, AccountError> {
-        let at: Option<i64> = sqlx::query_scalar("SELECT signed_in_ns FROM accounts WHERE name = ?")
+        let at: Option<i64> = sqlx::query_scalar("SELECT signed_in_ns FROM accounts WHERE name = $1")
             .bind(name)
             .fetch_optional(&self.pool)
             .await?;
