@@ -20,7 +20,7 @@ use openidconnect::core::{
 };
 use openidconnect::{
     AccessToken, AuthType, AuthenticationContextClass, AuthenticationFlow, AuthorizationCode, ClaimsVerificationError,
-    ClientId, ClientSecret, CsrfToken, DiscoveryError, EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl, Nonce,
+    ClientId, ClientSecret, CsrfToken, DiscoveryError, EndpointMaybeSet, EndpointNotSet, EndpointSet, Nonce,
     OAuth2TokenResponse as _, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope,
     SignatureVerificationError, StandardErrorResponse, SubjectIdentifier, TokenResponse as _, UserInfoClaims,
     UserInfoError,
@@ -186,7 +186,9 @@ const ALLOWED_ALGS: [CoreJwsSigningAlgorithm; 6] = [
 fn unreachable<E: std::error::Error + 'static>(what: &str, error: &E) -> OidcError {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(e) = source {
-        if let Some(http) = e.downcast_ref::<reqwest::Error>() {
+        // oauth2 hands reqwest's error on boxed.
+        let http = e.downcast_ref::<reqwest::Error>().or_else(|| e.downcast_ref::<Box<reqwest::Error>>().map(|b| &**b));
+        if let Some(http) = http {
             let mut text = http.to_string();
             if let Some(url) = http.url() {
                 text = text.replace(url.as_str(), "the provider");
@@ -206,7 +208,9 @@ fn discovery_failed<E: std::error::Error + 'static>(what: &str, error: Discovery
             OidcError::Unreachable(format!("{what}: HTTP {status}"))
         }
         DiscoveryError::Response(status, _, _) => OidcError::Provider(format!("{what}: HTTP {status}")),
-        DiscoveryError::Parse(e) => OidcError::Provider(format!("{what} is not as OpenID Connect says: {e}")),
+        DiscoveryError::Parse(e) => {
+            OidcError::Provider(format!("{what} is not as OpenID Connect says (at {})", e.path()))
+        }
         other => OidcError::Provider(format!("{what}: {other}")),
     }
 }
@@ -240,12 +244,34 @@ impl OidcProvider {
                 return Ok(doc.clone());
             }
         }
-        let issuer = IssuerUrl::new(self.settings.config.issuer.clone())
-            .map_err(|_| OidcError::Setup(format!("issuer {:?} is not a URL", self.settings.config.issuer)))?;
-        // The crate checks that the document names the configured issuer, and fetches the keys.
-        let doc = CoreProviderMetadata::discover_async(issuer, &self.http)
-            .await
-            .map_err(|e| discovery_failed("discovery document", e))?;
+        // Read as the crate's type, but fetched here: every endpoint is checked before any is called.
+        let issuer = &self.settings.config.issuer;
+        let url = format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'));
+        let response = self.http.get(&url).send().await.map_err(|e| unreachable("discovery document", &e))?;
+        let status = response.status();
+        if !status.is_success() {
+            let error = format!("discovery document: HTTP {status}");
+            return Err(if status.is_server_error() {
+                OidcError::Unreachable(error)
+            } else {
+                OidcError::Provider(error)
+            });
+        }
+        let body = response.bytes().await.map_err(|e| unreachable("discovery document", &e))?;
+        let doc: CoreProviderMetadata = serde_json::from_slice(&body).map_err(|e| {
+            // Where, not what: serde's message would quote the provider's values into the log.
+            OidcError::Provider(format!(
+                "the discovery document is not as OpenID Connect says (line {}, column {})",
+                e.line(),
+                e.column()
+            ))
+        })?;
+        if doc.issuer().as_str() != issuer {
+            return Err(OidcError::Provider(format!(
+                "the discovery document names issuer {:?}, not the configured {issuer:?}",
+                doc.issuer().as_str()
+            )));
+        }
         let endpoints = [
             ("authorization_endpoint", Some(doc.authorization_endpoint().as_str())),
             ("token_endpoint", doc.token_endpoint().map(|u| u.as_str())),
@@ -260,8 +286,10 @@ impl OidcProvider {
         if doc.token_endpoint().is_none() {
             return Err(OidcError::Provider("the discovery document names no token_endpoint".into()));
         }
-        let keys = oidc_token::strong_keys(doc.jwks());
-        let doc = Arc::new(doc.set_jwks(keys));
+        let keys = openidconnect::JsonWebKeySet::<CoreJsonWebKey>::fetch_async(doc.jwks_uri(), &self.http)
+            .await
+            .map_err(|e| discovery_failed("key set (jwks_uri)", e))?;
+        let doc = Arc::new(doc.set_jwks(oidc_token::strong_keys(&keys)));
         *slot = Some((doc.clone(), Instant::now()));
         Ok(doc)
     }
@@ -405,7 +433,7 @@ impl OidcProvider {
             }
             RequestTokenError::Request(e) => unreachable("token endpoint", &e),
             RequestTokenError::Parse(e, _) => {
-                OidcError::Provider(format!("the token endpoint's answer is not as OAuth 2.0 says: {e}"))
+                OidcError::Provider(format!("the token endpoint's answer is not as OAuth 2.0 says (at {})", e.path()))
             }
             RequestTokenError::Other(e) => OidcError::Provider(format!("token endpoint: {e}")),
         })
@@ -494,6 +522,9 @@ impl OidcProvider {
                 UserInfoError::Response(status, _, _) => OidcError::Provider(format!("userinfo: HTTP {status}")),
                 UserInfoError::ClaimsVerification(ClaimsVerificationError::InvalidSubject(_)) => {
                     OidcError::Provider("userinfo describes someone other than the identity token".into())
+                }
+                UserInfoError::Parse(e) => {
+                    OidcError::Provider(format!("userinfo is not as OpenID Connect says (at {})", e.path()))
                 }
                 other => OidcError::Provider(format!("userinfo: {other}")),
             })?;

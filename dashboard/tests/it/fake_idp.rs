@@ -75,6 +75,8 @@ pub struct Knobs {
     pub userinfo: Value,
     /// `issuer` in the discovery document; None: the real one.
     pub discovery_issuer: Option<String>,
+    /// `jwks_uri` in the discovery document; None: the real one.
+    pub jwks_uri: Option<String>,
     pub token_requests: usize,
     pub userinfo_requests: usize,
     codes: HashMap<String, Grant>,
@@ -98,6 +100,7 @@ impl FakeIdp {
         let knobs = Arc::new(Mutex::new(Knobs {
             published: vec![("key-1".into(), 0)],
             signer: ("key-1".into(), 0),
+            jwks_uri: None,
             signing: Signing::Rs256,
             client: ClientCheck::Secret,
             subject: "555021935107".into(),
@@ -131,12 +134,13 @@ impl FakeIdp {
 
 async fn discovery(State(s): State<Shared>) -> Json<Value> {
     let issuer = s.knobs.lock().unwrap().discovery_issuer.clone().unwrap_or_else(|| s.url.clone());
+    let jwks_uri = s.knobs.lock().unwrap().jwks_uri.clone().unwrap_or_else(|| format!("{}/jwks", s.url));
     Json(json!({
         "issuer": issuer,
         "authorization_endpoint": format!("{}/authorize", s.url),
         "token_endpoint": format!("{}/token", s.url),
         "userinfo_endpoint": format!("{}/userinfo", s.url),
-        "jwks_uri": format!("{}/jwks", s.url),
+        "jwks_uri": jwks_uri,
         "response_types_supported": ["code"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256", "RS512"],

@@ -355,6 +355,12 @@ async fn cis2_roles_are_read_from_userinfo_when_the_id_token_lacks_them() {
     // The role is held at RX1 only: A81001's profile carries no mapped role, so it gives no scope.
     assert_eq!((account.role, account.organisations), (Role::SafetyOfficer, vec!["RX1".to_string()]));
     assert_eq!(account.display_name.as_deref(), Some("Jo Bloggs"));
+
+    // Userinfo about someone else (OpenID Connect Core 5.3.2) is not used: no session.
+    idp.set(|k| k.userinfo["sub"] = json!("someone-else"));
+    let reply = sign_in_oidc(&rig.app).await;
+    assert_refused(&reply, StatusCode::BAD_GATEWAY, "could not be used just now");
+    assert_eq!(idp.get(|k| k.userinfo_requests), 2);
 }
 
 /// IG lead at one trust and a clinician at another: the IG lead role covers the first trust only,
@@ -413,6 +419,18 @@ async fn an_unreachable_or_inconsistent_provider_gets_a_502_page() {
         get(&rig_with(settings(&idp.url)).await.app, "/auth/oidc/start", "").await.status,
         StatusCode::BAD_GATEWAY
     );
+
+    // Every endpoint is checked before any is called: a plain-http key set elsewhere is refused
+    // as the provider's mistake, not fetched (fetching would fail as "unreachable" first).
+    idp.set(|k| {
+        k.discovery_issuer = None;
+        k.jwks_uri = Some("http://keys.example/jwks".into());
+    });
+    let provider = OidcProvider::new(settings(&idp.url)).unwrap();
+    match provider.discovery().await {
+        Err(dashboard::auth::oidc::OidcError::Provider(message)) => assert!(message.contains("jwks_uri"), "{message}"),
+        other => panic!("expected the provider's mistake, got {other:?}"),
+    }
 
     // Without single sign-on configured the routes do not exist and the button is not shown.
     let dir = tempfile::tempdir().unwrap();
