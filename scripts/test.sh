@@ -15,6 +15,8 @@ step "system packages"
 missing=()
 [ -x /usr/sbin/clickhouse-server ] || command -v clickhouse-server >/dev/null || missing+=(clickhouse-server)
 command -v curl >/dev/null || missing+=(curl)
+# The state stores' conformance suite runs on PostgreSQL too.
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 command -v promtool >/dev/null || missing+=(prometheus)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 # The reports' PDF test reads the rendered file back with poppler's pdfinfo and pdftotext.
@@ -42,22 +44,30 @@ mesh_tls_pid=""
 smtp_pid=""
 cleanup() {
     if [ -f "$work/clickhouse/clickhouse.pid" ]; then kill "$(cat "$work/clickhouse/clickhouse.pid")" 2>/dev/null || true; fi
+    scripts/postgres-server.sh stop "$work/postgres" || true
     for pid in $mesh_pid $mesh_tls_pid $smtp_pid; do kill "$pid" 2>/dev/null || true; done
     rm -rf "$work"
 }
 trap cleanup EXIT
 ports=$(.venv/bin/python - <<'PY'
 import socket
-socks = [socket.socket() for _ in range(5)]
+socks = [socket.socket() for _ in range(6)]
 for s in socks:
     s.bind(("127.0.0.1", 0))
 print(" ".join(str(s.getsockname()[1]) for s in socks))
 PY
 )
-read -r http_port tcp_port mesh_port mesh_tls_port smtp_port <<<"$ports"
+read -r http_port tcp_port mesh_port mesh_tls_port smtp_port pg_port <<<"$ports"
 PATHWATCH_TEST_CLICKHOUSE_URL=$(scripts/clickhouse-server.sh "$work/clickhouse" "$http_port" "$tcp_port")
 export PATHWATCH_TEST_CLICKHOUSE_URL
 echo "ClickHouse $(curl -fsS "$PATHWATCH_TEST_CLICKHOUSE_URL/?query=SELECT%20version()") at $PATHWATCH_TEST_CLICKHOUSE_URL"
+
+step "PostgreSQL on loopback"
+# PostgreSQL runs as Debian's postgres user when this script runs as root: it must reach its directory.
+chmod 755 "$work"
+PATHWATCH_TEST_POSTGRES_URL=$(scripts/postgres-server.sh "$work/postgres" "$pg_port")
+export PATHWATCH_TEST_POSTGRES_URL
+echo "PostgreSQL at $PATHWATCH_TEST_POSTGRES_URL"
 
 step "NHS England's mesh-sandbox on loopback (full HMAC authentication; plain and mutual TLS)"
 # start_mesh NAME PORT [uvicorn TLS options...]: one mesh-sandbox with its own mailbox directory.

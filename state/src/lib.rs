@@ -17,6 +17,9 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::Migrator;
 use sqlx::Executor;
 
+#[cfg(feature = "testing")]
+pub mod testing;
+
 /// The state database, whichever backend it is on.
 pub type Pool = sqlx::AnyPool;
 /// One row read from it.

@@ -16,7 +16,7 @@ use engine::slo_eval::{status_from_buckets, SloEvents, SloStatus};
 const MIN: u64 = 60 * NANOS_PER_SEC;
 
 /// The SLO's status when `failing` of every 100 runs a minute failed over the last three days.
-fn status(failing: u64, now: u64) -> SloStatus {
+pub(crate) fn status(failing: u64, now: u64) -> SloStatus {
     let fine: Vec<SloEvents> =
         (1..=3 * 1440).map(|m| SloEvents { start_ns: now - m * MIN, good: 100 - failing, total: 100 }).collect();
     let coarse: Vec<SloEvents> =

@@ -20,5 +20,6 @@ mod pathway;
 mod routes;
 mod samples;
 mod slos;
+mod state_backends;
 mod trace;
 mod web;

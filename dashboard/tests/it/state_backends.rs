@@ -1,0 +1,148 @@
+//! The state stores (accounts, single-sign-on accounts, sessions, sign-in throttling, API tokens,
+//! alerts and their evaluations) run the same test bodies on SQLite and on PostgreSQL
+//! (`PATHWATCH_TEST_POSTGRES_URL`; skipped loudly without it, failed under
+//! `PATHWATCH_REQUIRE_SERVICES=1`).
+
+use std::time::Duration;
+
+use dashboard::auth::accounts::{AccountError, Accounts, OidcIdentity, Role};
+use dashboard::auth::api_tokens::ApiTokens;
+use dashboard::auth::sessions::{SessionPolicy, Sessions};
+use dashboard::auth::throttle::{Limits, Throttle};
+use engine::alerts::AlertEngine;
+use engine::notify::Transition;
+use engine::notify::Notifier;
+
+const PASSWORD: &str = "correct horse battery";
+const SEC: i64 = 1_000_000_000;
+
+async fn accounts_and_their_passwords(pool: state::Pool) {
+    let accounts = Accounts::from_pool(pool);
+    let made = accounts.create("jo.bloggs", Role::IgLead, &["RX1".into()], PASSWORD, false).await.unwrap();
+    assert_eq!((made.role, made.organisations.clone()), (Role::IgLead, vec!["RX1".to_string()]));
+    assert!(matches!(
+        accounts.create("jo.bloggs", Role::Oncall, &[], PASSWORD, false).await,
+        Err(AccountError::Exists(_))
+    ));
+    accounts.create("amy", Role::Admin, &[], "one time password 1", true).await.unwrap();
+    let names: Vec<String> = accounts.list().await.unwrap().into_iter().map(|a| a.name).collect();
+    assert_eq!(names, ["amy", "jo.bloggs"]);
+    assert!(accounts.get("amy").await.unwrap().must_change_password);
+
+    assert_eq!(accounts.verify("jo.bloggs", PASSWORD).await.unwrap().name, "jo.bloggs");
+    assert!(accounts.verify("jo.bloggs", "wrong password here").await.is_err());
+    accounts.set_password("jo.bloggs", "another long password", false).await.unwrap();
+    assert!(accounts.verify("jo.bloggs", PASSWORD).await.is_err());
+    assert!(accounts.verify("jo.bloggs", "another long password").await.is_ok());
+    accounts.set_disabled("jo.bloggs", true).await.unwrap();
+    assert!(accounts.get("jo.bloggs").await.unwrap().disabled);
+    assert!(accounts.verify("jo.bloggs", "another long password").await.is_err(), "disabled");
+    assert!(matches!(accounts.get("nobody").await, Err(AccountError::NotFound(_))));
+}
+
+async fn single_sign_on_accounts(pool: state::Pool) {
+    let accounts = Accounts::from_pool(pool);
+    let identity = OidcIdentity {
+        issuer: "https://idp.example".into(),
+        subject: "u-123".into(),
+        display_name: Some("Dr Ada Lovelace".into()),
+        role: Role::Oncall,
+        organisations: vec!["RX1".into()],
+        alternatives: vec![],
+    };
+    let account = accounts.sign_in_oidc(&identity).await.unwrap();
+    assert!(account.oidc && account.name.starts_with("oidc-"), "{account:?}");
+    assert!(accounts.signed_in_ns(&account.name).await.unwrap() > 0);
+    // The provider's word wins at each sign-in; another issuer cannot take the name.
+    let promoted = accounts.sign_in_oidc(&OidcIdentity { role: Role::Admin, ..identity.clone() }).await.unwrap();
+    assert_eq!(promoted.role, Role::Admin);
+    let other = OidcIdentity { issuer: "https://elsewhere.example".into(), ..identity.clone() };
+    assert!(accounts.sign_in_oidc(&other).await.is_err());
+    accounts.set_disabled(&account.name, true).await.unwrap();
+    assert!(matches!(accounts.sign_in_oidc(&identity).await, Err(AccountError::Disabled(_))));
+}
+
+async fn sessions_expire_and_end(pool: state::Pool) {
+    let accounts = Accounts::from_pool(pool.clone());
+    accounts.create("sam", Role::Oncall, &[], PASSWORD, false).await.unwrap();
+    let policy = SessionPolicy { idle_timeout_ns: 60 * SEC, max_lifetime_ns: 600 * SEC };
+    let sessions = Sessions::new(pool, policy);
+    let t0 = 1_000_000 * SEC;
+    let token = sessions.start("sam", t0).await.unwrap();
+    assert_eq!(sessions.find(&token, t0 + 30 * SEC).await.unwrap().map(|s| s.account).as_deref(), Some("sam"));
+    assert!(sessions.find(&token, t0 + 200 * SEC).await.unwrap().is_none(), "idle too long");
+    let token = sessions.start("sam", t0).await.unwrap();
+    sessions.end(&token).await.unwrap();
+    assert!(sessions.find(&token, t0).await.unwrap().is_none(), "ended");
+    assert!(sessions.find("not-a-token", t0).await.unwrap().is_none());
+    // Disabling an account ends its sessions (the foreign key cascades on both backends).
+    let token = sessions.start("sam", t0).await.unwrap();
+    accounts.set_disabled("sam", true).await.unwrap();
+    assert!(sessions.find(&token, t0).await.unwrap().is_none(), "disabled");
+}
+
+async fn sign_in_attempts_are_throttled(pool: state::Pool) {
+    let throttle = Throttle::new(pool, Limits::from_max_failures(3, Duration::from_secs(900)));
+    let t0 = 2_000_000 * SEC;
+    for i in 0..3 {
+        assert!(throttle.attempt("sam", Some("10.0.0.1"), t0 + i).await.unwrap().is_ok(), "attempt {i}");
+    }
+    let wait = throttle.attempt("sam", Some("10.0.0.1"), t0 + 10).await.unwrap().unwrap_err();
+    assert!(wait > Duration::ZERO && wait <= Duration::from_secs(900), "{wait:?}");
+    // Another address is still let in; a success forgives the failures.
+    let other = throttle.attempt("sam", Some("10.0.0.2"), t0 + 11).await.unwrap().unwrap();
+    throttle.succeeded(&other).await.unwrap();
+    assert!(throttle.attempt("sam", Some("10.0.0.1"), t0 + 901 * SEC).await.unwrap().is_ok(), "window passed");
+}
+
+async fn api_tokens_live_and_die(pool: state::Pool) {
+    let accounts = Accounts::from_pool(pool);
+    accounts.create("sam", Role::Oncall, &[], PASSWORD, false).await.unwrap();
+    let tokens = ApiTokens::new(&accounts);
+    let now = 3_000_000 * SEC;
+    let (kept, token) = tokens.create(&accounts, "sam", "nightly", Some(1), now).await.unwrap();
+    let (_, second) = tokens.create(&accounts, "sam", "", None, now).await.unwrap();
+    assert!(kept.id > 0);
+    assert_eq!(tokens.authenticate(&token, now + SEC).await.unwrap().as_deref(), Some("sam"));
+    assert_eq!(tokens.authenticate(&token, now + 2 * 86_400 * SEC).await.unwrap(), None, "expired");
+    let listed = tokens.list(&accounts, "sam").await.unwrap();
+    assert_eq!(listed.len(), 2);
+    assert!(listed[0].id > listed[1].id, "newest first");
+    assert!(listed.iter().any(|t| t.last_used_ns.is_some()), "use is recorded");
+    tokens.revoke("sam", kept.id, now + SEC).await.unwrap();
+    assert_eq!(tokens.authenticate(&token, now + SEC).await.unwrap(), None, "revoked");
+    assert_eq!(tokens.authenticate(&second, now + SEC).await.unwrap().as_deref(), Some("sam"));
+}
+
+async fn alerts_fire_once_and_resolve(pool: state::Pool) {
+    let engine =
+        AlertEngine::new(pool.clone(), Notifier::new(None, vec![]).unwrap(), Duration::from_secs(3600), "", "");
+    let now = 100 * 86_400 * SEC as u64;
+    let burning = crate::alerts::status(100, now);
+    let fired = engine.apply(&burning, now as i64).await.unwrap().map(|n| n.transition);
+    assert_eq!(fired, Some(Transition::Firing));
+    assert!(engine.apply(&burning, now as i64 + SEC).await.unwrap().is_none(), "not again while firing");
+    let open = engine::alerts::recent(&pool, 10).await.unwrap();
+    assert_eq!((open.len(), open[0].resolved_ns), (1, None));
+    // Clear for longer than the hold: resolved, once.
+    let clear = crate::alerts::status(0, now);
+    let mut resolved = 0;
+    for minute in 1..=12 {
+        let at = now as i64 + minute * 60 * SEC;
+        if let Some(n) = engine.apply(&clear, at).await.unwrap() {
+            assert_eq!(n.transition, Transition::Resolved);
+            resolved += 1;
+        }
+    }
+    assert_eq!(resolved, 1);
+    assert!(engine::alerts::recent(&pool, 10).await.unwrap()[0].resolved_ns.is_some());
+}
+
+state::on_every_state!(
+    accounts_and_their_passwords,
+    single_sign_on_accounts,
+    sessions_expire_and_end,
+    sign_in_attempts_are_throttled,
+    api_tokens_live_and_die,
+    alerts_fire_once_and_resolve,
+);
