@@ -21,6 +21,8 @@ pub struct Config {
     pub collector: CollectorConfig,
     pub dashboard: DashboardConfig,
     pub store: StoreConfig,
+    /// The relational state (accounts, sessions, alerts, report deliveries): SQLite or PostgreSQL.
+    pub state: StateConfig,
     pub privacy: PrivacyConfig,
     pub retention: RetentionConfig,
     pub self_telemetry: crate::telemetry::SelfTelemetryConfig,
@@ -177,6 +179,7 @@ impl Default for Config {
             collector: CollectorConfig::default(),
             dashboard: DashboardConfig::default(),
             store: StoreConfig::default(),
+            state: StateConfig::default(),
             privacy: PrivacyConfig::default(),
             retention: RetentionConfig::default(),
             self_telemetry: crate::telemetry::SelfTelemetryConfig::default(),
@@ -255,6 +258,46 @@ pub struct StoreConfig {
 impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig { backend: Backend::Sqlite, clickhouse: ClickHouseConfig::default() }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StateBackend {
+    /// `dashboard.db` in the data directory: nothing to set up, one machine.
+    #[default]
+    Sqlite,
+    /// A PostgreSQL database that several instances share.
+    Postgres,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StateConfig {
+    pub backend: StateBackend,
+    /// With `postgres`: `postgres://user@host:port/database`. Give a password through the
+    /// environment (`PATHWATCH_STATE__URL`), not the file.
+    pub url: String,
+}
+
+impl Config {
+    /// Where the state lives, as configured.
+    pub fn state_location(&self) -> state::Location {
+        match self.state.backend {
+            StateBackend::Sqlite => state::Location::Sqlite(self.data_dir.join("dashboard.db")),
+            StateBackend::Postgres => state::Location::Postgres(self.state.url.clone()),
+        }
+    }
+
+    /// The state database, connected and migrated.
+    pub async fn open_state(&self) -> anyhow::Result<state::Pool> {
+        use anyhow::Context;
+        let location = self.state_location();
+        let what = match &location {
+            state::Location::Sqlite(path) => path.display().to_string(),
+            state::Location::Postgres(_) => "the PostgreSQL state database (key `state.url`)".to_string(),
+        };
+        state::connect(&location).await.with_context(|| format!("opening {what}"))
     }
 }
 
@@ -386,6 +429,32 @@ mod tests {
         std::fs::write(&path, "[retention]\naudit_days = 4294967295\n").unwrap();
         let err = load(Some(&path), None).unwrap_err().to_string();
         assert!(err.contains("retention.audit_days") && err.contains("36525"), "{err}");
+    }
+
+    #[test]
+    fn the_state_backend_needs_a_postgres_url_and_sqlite_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pathwatch.toml");
+        let state = |body: &str| {
+            std::fs::write(&path, format!("[state]\n{body}")).unwrap();
+            load(Some(&path), None).map_err(|e| e.to_string())
+        };
+        for bad in [
+            "backend = \"postgres\"\n",
+            "backend = \"postgres\"\nurl = \"mysql://x/y\"\n",
+            "url = \"postgres://x/y\"\n",
+        ] {
+            let err = state(bad).unwrap_err();
+            assert!(err.contains("state.url"), "{bad}: {err}");
+        }
+        assert!(state("backend = \"mongo\"\n").unwrap_err().contains("state.backend"));
+        let config = state("backend = \"postgres\"\nurl = \"postgres://pw@db.internal:5432/pathwatch\"\n").unwrap();
+        assert_eq!(
+            config.state_location(),
+            state::Location::Postgres("postgres://pw@db.internal:5432/pathwatch".into())
+        );
+        let config = state("").unwrap();
+        assert_eq!(config.state_location(), state::Location::Sqlite(config.data_dir.join("dashboard.db")));
     }
 
     #[test]

@@ -69,6 +69,18 @@ pub fn validate(c: &Config) -> anyhow::Result<()> {
     {
         problems.push(format!("key `roles.collector_url`: {:?} is not an http(s) URL", c.roles.collector_url));
     }
+    let postgres_url = url::Url::parse(&c.state.url).is_ok_and(|u| matches!(u.scheme(), "postgres" | "postgresql"));
+    match c.state.backend {
+        crate::config::StateBackend::Postgres if !postgres_url => problems.push(
+            "key `state.url`: with state.backend = \"postgres\", give postgres://user@host:port/database \
+             (a password through PATHWATCH_STATE__URL)"
+                .to_string(),
+        ),
+        crate::config::StateBackend::Sqlite if !c.state.url.is_empty() => {
+            problems.push("key `state.url`: only means something with state.backend = \"postgres\"".to_string())
+        }
+        _ => {}
+    }
     if c.retention.spans_days == 0 || c.retention.audit_days == 0 {
         problems.push("key `retention`: retention periods must be at least 1 day".to_string());
     }

@@ -57,8 +57,7 @@ pub enum TokenCommand {
 pub async fn run(config: &crate::config::Config, command: UserCommand) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
-    let path = config.data_dir.join("dashboard.db");
-    let accounts = Accounts::open(&path).await.with_context(|| format!("opening {}", path.display()))?;
+    let accounts = Accounts::from_pool(config.open_state().await?);
     match command {
         UserCommand::Add { name, role, organisations } => {
             let role = Role::parse(&role).context("--role")?;

@@ -28,7 +28,10 @@ pub async fn postgres(test: &str) -> Option<(Pool, String)> {
         .connect(&server)
         .await
         .expect("PostgreSQL at PATHWATCH_TEST_POSTGRES_URL");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\""))).execute(&admin).await.expect("CREATE DATABASE");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+        .execute(&admin)
+        .await
+        .expect("CREATE DATABASE");
     admin.close().await;
     let mut url = url::Url::parse(&server).expect("PATHWATCH_TEST_POSTGRES_URL is a URL");
     url.set_path(&format!("/{name}"));

@@ -10,8 +10,8 @@ use dashboard::auth::api_tokens::ApiTokens;
 use dashboard::auth::sessions::{SessionPolicy, Sessions};
 use dashboard::auth::throttle::{Limits, Throttle};
 use engine::alerts::AlertEngine;
-use engine::notify::Transition;
 use engine::notify::Notifier;
+use engine::notify::Transition;
 
 const PASSWORD: &str = "correct horse battery";
 const SEC: i64 = 1_000_000_000;

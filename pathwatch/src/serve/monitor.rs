@@ -14,7 +14,7 @@ use crate::config::Config;
 /// What the dashboard and the monitor read and record, opened once per process.
 pub(crate) struct Shared {
     pub sources: engine::Sources,
-    /// `dashboard.db`: accounts and sessions, alert state, report deliveries.
+    /// The state (`dashboard.db` or PostgreSQL): accounts and sessions, alert state, report deliveries.
     pub state_db: state::Pool,
     pub hazards: HazardLog,
     pub findings: audit_review::ReviewStore,
@@ -22,8 +22,7 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub async fn open(config: &Config, store: AnyStore) -> anyhow::Result<Shared> {
-        let state_path = config.data_dir.join("dashboard.db");
-        let state_db = state::open(&state_path).await.with_context(|| format!("opening {}", state_path.display()))?;
+        let state_db = config.open_state().await?;
         let hazards_path = config.data_dir.join("hazards.db");
         let hazards = HazardLog::open(&hazards_path)
             .await
