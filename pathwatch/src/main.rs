@@ -20,6 +20,7 @@ mod report;
 mod serve;
 mod slo;
 mod spool_admin;
+mod state_admin;
 mod supervisor;
 mod telemetry;
 mod users;
@@ -107,6 +108,12 @@ enum Command {
     Spool {
         #[command(subcommand)]
         command: spool_admin::SpoolCommand,
+    },
+    /// The state database: `state migrate --from sqlite:DIR --to postgres://…` moves a standalone
+    /// deployment's accounts, sessions, alerts … into PostgreSQL, verified table by table.
+    State {
+        #[command(subcommand)]
+        command: state_admin::StateCommand,
     },
     /// Print a trace's spans as JSON, by trace id or correlation id.
     Trace {
@@ -216,6 +223,7 @@ fn main() -> ExitCode {
             Command::Audit { command: AuditCommand::Evaluate(args) } => audit_review::evaluate_command(args).await,
             Command::Trace { id } => commands::trace(&config, &id).await,
             Command::Spool { command } => spool_admin::run(&config, command).await,
+            Command::State { command } => state_admin::run(command).await,
             Command::Hazard { command } => hazards::run(&config, command).await,
             Command::Report(args) => report::run(&config, args).await,
             Command::Bench { command: BenchCommand::Ingest(args) } => bench::ingest(args).await,

@@ -17,6 +17,7 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::Migrator;
 use sqlx::Executor;
 
+pub mod copy;
 #[cfg(feature = "testing")]
 pub mod testing;
 

@@ -6,4 +6,5 @@ mod cli;
 mod crash;
 mod listener;
 mod roles;
+mod state;
 mod support;

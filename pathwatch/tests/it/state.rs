@@ -1,0 +1,49 @@
+//! `pathwatch state migrate`: a standalone deployment's state moved into PostgreSQL through the
+//! binary, verified, and then used by the same commands with `state.backend = "postgres"`.
+
+use crate::support::{pathwatch, run, temp_dir};
+
+fn text(output: &std::process::Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+}
+
+#[tokio::test]
+async fn a_standalone_state_moves_into_postgres_verified_and_only_once() {
+    let Some((_, url)) = state::testing::postgres("state_migrate").await else { return };
+    let (_dir, data) = temp_dir();
+    for (name, role) in [("jo.bloggs", "ig_lead"), ("sam", "oncall")] {
+        let added = run(pathwatch(&data).args(["user", "add", name, "--role", role]));
+        assert!(added.status.success(), "{}", text(&added));
+    }
+    let token = run(pathwatch(&data).args(["user", "token", "create", "sam"]));
+    assert!(token.status.success(), "{}", text(&token));
+    let from = format!("sqlite:{}", data.display());
+
+    let moved = run(pathwatch(&data).args(["state", "migrate", "--from", &from, "--to", &url]));
+    let said = text(&moved);
+    assert!(moved.status.success(), "{said}");
+    assert!(said.contains("copied and verified"), "{said}");
+    let accounts = said.lines().find(|l| l.starts_with("accounts ")).expect("a line for accounts");
+    assert!(accounts.split_whitespace().nth(1) == Some("2") && accounts.ends_with("yes"), "{accounts}");
+
+    // The same commands now read PostgreSQL: the accounts are there, a new token gets a new id.
+    let postgres = |cmd: &mut std::process::Command| {
+        cmd.env("PATHWATCH_STATE__BACKEND", "postgres").env("PATHWATCH_STATE__URL", &url);
+    };
+    let mut list = pathwatch(&data);
+    postgres(list.args(["user", "list"]));
+    let listed = text(&run(&mut list));
+    assert!(listed.contains("jo.bloggs") && listed.contains("\"sam\""), "{listed}");
+    let mut another = pathwatch(&data);
+    postgres(another.args(["user", "token", "create", "sam"]));
+    let another = run(&mut another);
+    assert!(another.status.success(), "{}", text(&another));
+
+    // Copying again would mix two deployments' state: refused, naming the table.
+    let again = run(pathwatch(&data).args(["state", "migrate", "--from", &from, "--to", &url]));
+    assert!(!again.status.success());
+    assert!(text(&again).contains("already holds state"), "{}", text(&again));
+    // A source that does not exist is not created.
+    let missing = run(pathwatch(&data).args(["state", "migrate", "--from", "sqlite:/nonexistent/dir", "--to", &url]));
+    assert!(text(&missing).contains("--from: no state database"), "{}", text(&missing));
+}

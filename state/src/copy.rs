@@ -1,0 +1,289 @@
+//! Moving a deployment's state from one database to another (`pathwatch state migrate`): every
+//! table copied in one transaction on the destination, then verified — the same row count and
+//! the same SHA-256 over every row, in primary-key order, on both sides.
+//!
+//! The table list is the schema's (both backends have the same tables and columns); a table the
+//! schema gains must be added here, which `every_table_of_the_schema_is_copied` checks.
+
+use sha2::{Digest, Sha256};
+use sqlx::{Executor, Row as _};
+
+use crate::{backend, Backend, Pool, StateError};
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Int,
+    Text,
+}
+use Kind::{Int, Text};
+
+/// A table, its columns, and its primary key (the order rows are compared in).
+struct Table {
+    name: &'static str,
+    columns: &'static [(&'static str, Kind)],
+    order_by: &'static str,
+    /// An identity column whose sequence must continue after the copied rows (PostgreSQL).
+    identity: Option<&'static str>,
+}
+
+/// Every table, parents before the tables that refer to them.
+const TABLES: &[Table] = &[
+    Table {
+        name: "accounts",
+        columns: &[
+            ("name", Text),
+            ("role", Text),
+            ("organisations", Text),
+            ("password_hash", Text),
+            ("must_change_password", Int),
+            ("disabled", Int),
+            ("created_ns", Int),
+            ("password_changed_ns", Int),
+            ("oidc_issuer", Text),
+            ("oidc_subject", Text),
+            ("display_name", Text),
+            ("signed_in_ns", Int),
+        ],
+        order_by: "name",
+        identity: None,
+    },
+    Table {
+        name: "sessions",
+        columns: &[
+            ("token_sha256", Text),
+            ("account", Text),
+            ("csrf_token", Text),
+            ("created_ns", Int),
+            ("last_seen_ns", Int),
+            ("role", Text),
+            ("organisations", Text),
+        ],
+        order_by: "token_sha256",
+        identity: None,
+    },
+    Table {
+        name: "api_tokens",
+        columns: &[
+            ("id", Int),
+            ("account", Text),
+            ("label", Text),
+            ("token_sha256", Text),
+            ("created_ns", Int),
+            ("expires_ns", Int),
+            ("last_used_ns", Int),
+            ("revoked_ns", Int),
+        ],
+        order_by: "id",
+        identity: Some("id"),
+    },
+    Table {
+        name: "alerts",
+        columns: &[
+            ("id", Int),
+            ("slo", Text),
+            ("flow", Text),
+            ("severity", Text),
+            ("started_ns", Int),
+            ("resolved_ns", Int),
+            ("clear_since_ns", Int),
+            ("last_notified_ns", Int),
+            ("summary", Text),
+        ],
+        order_by: "id",
+        identity: Some("id"),
+    },
+    Table {
+        name: "alert_evaluations",
+        columns: &[
+            ("id", Int),
+            ("at_ns", Int),
+            ("every_secs", Int),
+            ("evaluated", Int),
+            ("failed", Int),
+            ("detail", Text),
+        ],
+        order_by: "id",
+        identity: None,
+    },
+    Table {
+        name: "report_deliveries",
+        columns: &[("schedule", Text), ("tick_ns", Int), ("attempted_ns", Int), ("delivered", Int), ("detail", Text)],
+        order_by: "schedule, tick_ns",
+        identity: None,
+    },
+    Table {
+        name: "sign_in_attempts",
+        columns: &[("name", Text), ("address", Text), ("at_ns", Int)],
+        order_by: "name, address, at_ns",
+        identity: None,
+    },
+    Table {
+        name: "oidc_logins",
+        columns: &[
+            ("state_sha256", Text),
+            ("browser_sha256", Text),
+            ("nonce", Text),
+            ("pkce_verifier", Text),
+            ("created_ns", Int),
+            ("peer", Text),
+        ],
+        order_by: "state_sha256",
+        identity: None,
+    },
+    Table {
+        name: "oidc_choices",
+        columns: &[("token_sha256", Text), ("identity", Text), ("created_ns", Int)],
+        order_by: "token_sha256",
+        identity: None,
+    },
+];
+
+/// One table after the copy: rows and checksum on each side.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableCopy {
+    pub table: &'static str,
+    pub rows_from: u64,
+    pub rows_to: u64,
+    pub sha256_from: String,
+    pub sha256_to: String,
+}
+
+impl TableCopy {
+    pub fn verified(&self) -> bool {
+        self.rows_from == self.rows_to && self.sha256_from == self.sha256_to
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CopyError {
+    #[error("{0}")]
+    State(#[from] StateError),
+    #[error("{0}")]
+    Database(#[from] sqlx::Error),
+    #[error("the destination already holds state (table {table} has {rows} rows): copy only into an empty database")]
+    NotEmpty { table: &'static str, rows: i64 },
+}
+
+fn select(table: &Table) -> String {
+    let columns: Vec<&str> = table.columns.iter().map(|(c, _)| *c).collect();
+    format!("SELECT {} FROM {} ORDER BY {}", columns.join(", "), table.name, table.order_by)
+}
+
+/// One value as the checksum and the insert see it.
+enum Value {
+    Int(Option<i64>),
+    Text(Option<String>),
+}
+
+fn read(row: &crate::Row, table: &Table) -> Result<Vec<Value>, sqlx::Error> {
+    table
+        .columns
+        .iter()
+        .map(|(column, kind)| {
+            Ok(match kind {
+                Int => Value::Int(row.try_get(*column)?),
+                Text => Value::Text(row.try_get(*column)?),
+            })
+        })
+        .collect()
+}
+
+/// Rows and SHA-256 of `table` on `pool`: each value length-prefixed (NULL distinct from empty).
+async fn fingerprint(pool: &Pool, table: &Table) -> Result<(u64, String), sqlx::Error> {
+    let rows = pool.fetch_all(sqlx::AssertSqlSafe(select(table))).await?;
+    let mut hash = Sha256::new();
+    for row in &rows {
+        for value in read(row, table)? {
+            match value {
+                Value::Int(None) | Value::Text(None) => hash.update(b"N"),
+                Value::Int(Some(n)) => hash.update(format!("I{n};")),
+                Value::Text(Some(t)) => hash.update(format!("T{}:{t}", t.len())),
+            }
+        }
+        hash.update(b"\n");
+    }
+    Ok((rows.len() as u64, hex::encode(hash.finalize())))
+}
+
+/// Copies every table of `from` into `to` (migrated, empty), in one transaction on `to`, then
+/// compares both sides table by table. Nothing is written unless every table copies.
+pub async fn copy(from: &Pool, to: &Pool) -> Result<Vec<TableCopy>, CopyError> {
+    for table in TABLES {
+        let rows: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {}", table.name)))
+            .fetch_one(to)
+            .await?;
+        if rows > 0 {
+            return Err(CopyError::NotEmpty { table: table.name, rows });
+        }
+    }
+    let mut tx = to.begin().await?;
+    for table in TABLES {
+        let columns: Vec<&str> = table.columns.iter().map(|(c, _)| *c).collect();
+        let placeholders: Vec<String> = (1..=columns.len()).map(|i| format!("${i}")).collect();
+        let insert =
+            format!("INSERT INTO {} ({}) VALUES ({})", table.name, columns.join(", "), placeholders.join(", "));
+        for row in from.fetch_all(sqlx::AssertSqlSafe(select(table))).await? {
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(insert.clone()));
+            for value in read(&row, table)? {
+                query = match value {
+                    Value::Int(v) => query.bind(v),
+                    Value::Text(v) => query.bind(v),
+                };
+            }
+            query.execute(&mut *tx).await?;
+        }
+        if let (Some(column), Backend::Postgres) = (table.identity, backend(to)) {
+            // Identities continue after the copied rows, so the next alert or token gets a new id.
+            let name = table.name;
+            let restart = format!(
+                "SELECT setval(pg_get_serial_sequence('{name}', '{column}'), \
+                 COALESCE((SELECT MAX({column}) FROM {name}), 0) + 1, false)"
+            );
+            tx.execute(sqlx::AssertSqlSafe(restart)).await?;
+        }
+    }
+    tx.commit().await?;
+    let mut report = Vec::new();
+    for table in TABLES {
+        let (rows_from, sha256_from) = fingerprint(from, table).await?;
+        let (rows_to, sha256_to) = fingerprint(to, table).await?;
+        report.push(TableCopy { table: table.name, rows_from, rows_to, sha256_from, sha256_to });
+    }
+    Ok(report)
+}
+
+/// The names of the tables [`copy`] moves.
+pub fn tables() -> Vec<&'static str> {
+    TABLES.iter().map(|t| t.name).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test]
+    async fn every_table_of_the_schema_is_copied() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = crate::open(&dir.path().join("dashboard.db")).await.unwrap();
+        let mut schema: Vec<String> = sqlx::query_scalar(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
+             AND name <> '_sqlx_migrations' ORDER BY name",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        let mut copied: Vec<String> = super::tables().into_iter().map(String::from).collect();
+        schema.sort();
+        copied.sort();
+        assert_eq!(copied, schema, "a table the schema has is missing from copy.rs (or the other way)");
+        for table in super::TABLES {
+            let columns: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT name FROM pragma_table_info('{}')",
+                table.name
+            )))
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+            let listed: Vec<&str> = table.columns.iter().map(|(c, _)| *c).collect();
+            assert_eq!(columns, listed, "columns of {}", table.name);
+        }
+    }
+}
