@@ -108,7 +108,7 @@ pub struct ChainVerification {
 const INTERVAL_COLUMNS: &str =
     "hazard_id, control_id, source, status, since_ns, last_checked_ns, ended_ns, verified_ns, detail, link";
 
-fn interval(row: &sqlx::sqlite::SqliteRow) -> Result<EvidenceInterval, HazardError> {
+fn interval(row: &state::Row) -> Result<EvidenceInterval, HazardError> {
     Ok(EvidenceInterval {
         hazard_id: row.try_get(0)?,
         control_id: row.try_get(1)?,
@@ -123,7 +123,7 @@ fn interval(row: &sqlx::sqlite::SqliteRow) -> Result<EvidenceInterval, HazardErr
     })
 }
 
-fn verification(row: &sqlx::sqlite::SqliteRow) -> Result<ChainVerification, HazardError> {
+fn verification(row: &state::Row) -> Result<ChainVerification, HazardError> {
     Ok(ChainVerification {
         at_ns: row.try_get(0)?,
         full_walk: row.try_get::<i64, _>(1)? != 0,
@@ -144,12 +144,12 @@ impl HazardLog {
         checks: &[EvidenceCheck],
         gap_ns: i64,
     ) -> Result<Vec<EvidenceChange>, HazardError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = state::begin_exclusive(&self.pool, "evidence_history").await?;
         let mut changes = Vec::new();
         for check in checks {
             let newest = sqlx::query(
                 "SELECT status, since_ns, last_checked_ns FROM evidence_history
-                 WHERE hazard_id = ? AND control_id = ? AND source = ? ORDER BY since_ns DESC LIMIT 1",
+                 WHERE hazard_id = $1 AND control_id = $2 AND source = $3 ORDER BY since_ns DESC LIMIT 1",
             )
             .bind(&check.hazard_id)
             .bind(&check.control_id)
@@ -167,9 +167,9 @@ impl HazardLog {
             match newest {
                 Some((status, since, last)) if status == check.status && check.checked_ns - last <= gap_ns => {
                     sqlx::query(
-                        "UPDATE evidence_history SET last_checked_ns = max(last_checked_ns, ?), verified_ns = ?,
-                         detail = ?, link = ?
-                         WHERE hazard_id = ? AND control_id = ? AND source = ? AND since_ns = ?",
+                        "UPDATE evidence_history SET last_checked_ns = CASE WHEN last_checked_ns > $1 THEN last_checked_ns ELSE $1 END, verified_ns = $2,
+                         detail = $3, link = $4
+                         WHERE hazard_id = $5 AND control_id = $6 AND source = $7 AND since_ns = $8",
                     )
                     .bind(check.checked_ns)
                     .bind(check.verified_ns)
@@ -186,8 +186,8 @@ impl HazardLog {
                     let continuous = newest.filter(|(_, _, last)| check.checked_ns - last <= gap_ns);
                     if let Some((_, since, _)) = continuous {
                         sqlx::query(
-                            "UPDATE evidence_history SET ended_ns = ?
-                             WHERE hazard_id = ? AND control_id = ? AND source = ? AND since_ns = ?",
+                            "UPDATE evidence_history SET ended_ns = $1
+                             WHERE hazard_id = $2 AND control_id = $3 AND source = $4 AND since_ns = $5",
                         )
                         .bind(check.checked_ns)
                         .bind(&check.hazard_id)
@@ -199,7 +199,8 @@ impl HazardLog {
                     }
                     // A check at the very instant of the newest interval's start replaces nothing.
                     sqlx::query(AssertSqlSafe(format!(
-                        "INSERT OR IGNORE INTO evidence_history ({INTERVAL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?, ?)"
+                        "INSERT INTO evidence_history ({INTERVAL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, $8, $9) \
+                         ON CONFLICT DO NOTHING"
                     )))
                     .bind(&check.hazard_id)
                     .bind(&check.control_id)
@@ -224,7 +225,7 @@ impl HazardLog {
     /// sighting, else its last check), in order of hazard, control, source and time.
     pub async fn evidence_history(&self, from_ns: i64, to_ns: i64) -> Result<Vec<EvidenceInterval>, HazardError> {
         let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {INTERVAL_COLUMNS} FROM evidence_history WHERE since_ns < ? AND coalesce(ended_ns, last_checked_ns) >= ?
+            "SELECT {INTERVAL_COLUMNS} FROM evidence_history WHERE since_ns < $1 AND coalesce(ended_ns, last_checked_ns) >= $2
              ORDER BY hazard_id, control_id, source, since_ns"
         )))
         .bind(to_ns)
@@ -239,7 +240,7 @@ impl HazardLog {
         let rows = sqlx::query(AssertSqlSafe(format!(
             "SELECT {INTERVAL_COLUMNS} FROM evidence_history e WHERE since_ns = (
                 SELECT max(since_ns) FROM evidence_history x WHERE x.hazard_id = e.hazard_id
-                AND x.control_id = e.control_id AND x.source = e.source AND x.since_ns <= ?)
+                AND x.control_id = e.control_id AND x.source = e.source AND x.since_ns <= $1)
              ORDER BY hazard_id, control_id, source"
         )))
         .bind(at_ns)
@@ -250,8 +251,10 @@ impl HazardLog {
 
     pub async fn record_chain_verification(&self, v: &ChainVerification) -> Result<(), HazardError> {
         sqlx::query(
-            "INSERT OR REPLACE INTO chain_verifications
-             (at_ns, full_walk, records_checked, head_seq, head_hash, intact, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO chain_verifications
+             (at_ns, full_walk, records_checked, head_seq, head_hash, intact, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (at_ns) DO UPDATE SET full_walk = excluded.full_walk, records_checked = excluded.records_checked,
+             head_seq = excluded.head_seq, head_hash = excluded.head_hash, intact = excluded.intact, detail = excluded.detail",
         )
         .bind(v.at_ns)
         .bind(i64::from(v.full_walk))
@@ -269,7 +272,7 @@ impl HazardLog {
     pub async fn chain_verifications(&self, from_ns: i64, to_ns: i64) -> Result<Vec<ChainVerification>, HazardError> {
         let rows = sqlx::query(
             "SELECT at_ns, full_walk, records_checked, head_seq, head_hash, intact, detail
-             FROM chain_verifications WHERE at_ns >= ? AND at_ns < ? ORDER BY at_ns",
+             FROM chain_verifications WHERE at_ns >= $1 AND at_ns < $2 ORDER BY at_ns",
         )
         .bind(from_ns)
         .bind(to_ns)

@@ -39,6 +39,8 @@ pub enum HazardError {
     Database(#[from] sqlx::Error),
     #[error("hazard log migrations: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("hazard log: {0}")]
+    State(#[from] state::StateError),
     #[error("stored hazard is unreadable: {0}")]
     Corrupt(String),
 }

@@ -1,15 +1,14 @@
-//! The hazard log's store: one SQLite file (`hazards.db`) through `sqlx`. Every save is a new
+//! The hazard log's store: its own SQLite file (`hazards.db`), or its tables in the PostgreSQL
+//! state database, through `state::Pool`. Every save is a new
 //! version with who, when, why and the fields it changed; a save must name the version it was
 //! based on, so two people editing at once cannot silently overwrite each other. A sign-off
 //! records the version the Clinical Safety Officer signed.
 
 use std::path::Path;
-use std::str::FromStr;
 
 use serde::Serialize;
-use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{AssertSqlSafe, Row, SqlSafeStr, SqlitePool};
+use sqlx::migrate::Migrator;
+use sqlx::Row;
 
 use crate::{Hazard, HazardError};
 
@@ -41,19 +40,25 @@ pub struct SignOff {
 
 #[derive(Clone)]
 pub struct HazardLog {
-    pub(crate) pool: SqlitePool,
+    pub(crate) pool: state::Pool,
 }
 
 /// The log's migrations, embedded so the binary needs no files beside it.
-fn migrator() -> Migrator {
-    let migration = |version, name: &'static str, sql: &'static str| {
-        Migration::new(version, name.into(), MigrationType::Simple, AssertSqlSafe(sql).into_sql_str(), false)
-    };
-    Migrator::with_migrations(vec![
-        migration(1, "hazards", include_str!("../migrations/0001_hazards.sql")),
-        migration(2, "assurance", include_str!("../migrations/0002_assurance.sql")),
+fn sqlite_migrator() -> Migrator {
+    state::migrator(&[
+        (1, "hazards", include_str!("../migrations/sqlite/0001_hazards.sql")),
+        (2, "assurance", include_str!("../migrations/sqlite/0002_assurance.sql")),
     ])
 }
+
+/// On PostgreSQL the log's tables live in the state database, from version 1001.
+fn postgres_migrator() -> Migrator {
+    state::migrator(&[(1001, "hazard log", include_str!("../migrations/postgres/1001_hazard_log.sql"))])
+}
+
+/// The hazard log's tables.
+pub const SCHEMA: state::Schema =
+    state::Schema { sqlite: sqlite_migrator, postgres: postgres_migrator, max_connections: 4 };
 
 /// The top-level fields whose values differ between two versions, by field name.
 pub fn diff(before: Option<&Hazard>, after: &Hazard) -> Vec<FieldChange> {
@@ -88,16 +93,14 @@ fn parse(text: &str) -> Result<Hazard, HazardError> {
 }
 
 impl HazardLog {
-    /// Opens (creating if needed) the log at `path`.
+    /// Opens (creating if needed) the log in its SQLite file at `path`.
     pub async fn open(path: &Path) -> Result<HazardLog, HazardError> {
-        let options = SqliteConnectOptions::from_str("sqlite:")?
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full);
-        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
-        migrator().run(&pool).await?;
-        Ok(HazardLog { pool })
+        HazardLog::connect(&state::Location::Sqlite(path.to_path_buf())).await
+    }
+
+    /// Connects to the log wherever it is kept, bringing its tables up to date.
+    pub async fn connect(location: &state::Location) -> Result<HazardLog, HazardError> {
+        Ok(HazardLog { pool: state::connect_schema(location, &SCHEMA).await? })
     }
 
     /// Every hazard at its current version, by id.
@@ -107,7 +110,7 @@ impl HazardLog {
     }
 
     pub async fn get(&self, id: &str) -> Result<(Hazard, u32), HazardError> {
-        let row = sqlx::query("SELECT document, version FROM hazards WHERE id = ?")
+        let row = sqlx::query("SELECT document, version FROM hazards WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?
@@ -117,7 +120,7 @@ impl HazardLog {
 
     /// Adds a new hazard as version 1.
     pub async fn create(&self, hazard: &Hazard, actor: &str, reason: &str, now_ns: i64) -> Result<u32, HazardError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = state::begin_exclusive(&self.pool, "hazards").await?;
         let version = save(&mut tx, hazard, None, actor, reason, now_ns).await?;
         tx.commit().await?;
         Ok(version)
@@ -132,7 +135,7 @@ impl HazardLog {
         reason: &str,
         now_ns: i64,
     ) -> Result<u32, HazardError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = state::begin_exclusive(&self.pool, "hazards").await?;
         let version = save(&mut tx, hazard, Some(based_on), actor, reason, now_ns).await?;
         tx.commit().await?;
         Ok(version)
@@ -147,7 +150,7 @@ impl HazardLog {
         reason: &str,
         now_ns: i64,
     ) -> Result<(usize, usize), HazardError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = state::begin_exclusive(&self.pool, "hazards").await?;
         let (mut created, mut updated) = (0, 0);
         for h in hazards {
             let current = current(&mut tx, &h.id).await?;
@@ -170,7 +173,7 @@ impl HazardLog {
     /// Every version of a hazard, oldest first.
     pub async fn history(&self, id: &str) -> Result<Vec<HazardChange>, HazardError> {
         let rows = sqlx::query(
-            "SELECT version, at_ns, actor, reason, changes FROM hazard_changes WHERE hazard_id = ? ORDER BY version",
+            "SELECT version, at_ns, actor, reason, changes FROM hazard_changes WHERE hazard_id = $1 ORDER BY version",
         )
         .bind(id)
         .fetch_all(&self.pool)
@@ -193,7 +196,7 @@ impl HazardLog {
 
     /// The hazard as it was at `version`.
     pub async fn at_version(&self, id: &str, version: u32) -> Result<Hazard, HazardError> {
-        let row = sqlx::query("SELECT document FROM hazard_changes WHERE hazard_id = ? AND version = ?")
+        let row = sqlx::query("SELECT document FROM hazard_changes WHERE hazard_id = $1 AND version = $2")
             .bind(id)
             .bind(i64::from(version))
             .fetch_optional(&self.pool)
@@ -213,13 +216,13 @@ impl HazardLog {
     ) -> Result<(), HazardError> {
         required("officer", officer)?;
         required("statement", statement)?;
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = state::begin_exclusive(&self.pool, "hazards").await?;
         let (_, current) = current(&mut tx, id).await?.ok_or_else(|| HazardError::NotFound(id.into()))?;
         if current != version {
             return Err(HazardError::Conflict { id: id.into(), expected: version, current });
         }
         sqlx::query(
-            "INSERT INTO hazard_signoffs (hazard_id, version, at_ns, officer, statement) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO hazard_signoffs (hazard_id, version, at_ns, officer, statement) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(id)
         .bind(i64::from(version))
@@ -235,7 +238,7 @@ impl HazardLog {
     /// Sign-offs of a hazard, oldest first.
     pub async fn sign_offs(&self, id: &str) -> Result<Vec<SignOff>, HazardError> {
         let rows = sqlx::query(
-            "SELECT version, at_ns, officer, statement FROM hazard_signoffs WHERE hazard_id = ? ORDER BY at_ns, rowid",
+            "SELECT version, at_ns, officer, statement FROM hazard_signoffs WHERE hazard_id = $1 ORDER BY at_ns, rowid",
         )
         .bind(id)
         .fetch_all(&self.pool)
@@ -253,15 +256,15 @@ impl HazardLog {
     }
 }
 
-async fn current(conn: &mut sqlx::SqliteConnection, id: &str) -> Result<Option<(Hazard, u32)>, HazardError> {
+async fn current(conn: &mut sqlx::AnyConnection, id: &str) -> Result<Option<(Hazard, u32)>, HazardError> {
     let row =
-        sqlx::query("SELECT document, version FROM hazards WHERE id = ?").bind(id).fetch_optional(&mut *conn).await?;
+        sqlx::query("SELECT document, version FROM hazards WHERE id = $1").bind(id).fetch_optional(&mut *conn).await?;
     row.map(|r| Ok((parse(r.try_get(0)?)?, r.try_get::<i64, _>(1)? as u32))).transpose()
 }
 
 /// Validates and writes a version: a new hazard when `based_on` is None.
 async fn save(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut sqlx::AnyConnection,
     hazard: &Hazard,
     based_on: Option<u32>,
     actor: &str,
@@ -284,8 +287,8 @@ async fn save(
     let changes = diff(before.as_ref(), hazard);
     let doc = document(hazard)?;
     sqlx::query(
-        "INSERT INTO hazards (id, version, document, updated_ns) VALUES (?1, ?2, ?3, ?4) \
-         ON CONFLICT (id) DO UPDATE SET version = ?2, document = ?3, updated_ns = ?4",
+        "INSERT INTO hazards (id, version, document, updated_ns) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (id) DO UPDATE SET version = $2, document = $3, updated_ns = $4",
     )
     .bind(&hazard.id)
     .bind(i64::from(version))
@@ -295,7 +298,7 @@ async fn save(
     .await?;
     sqlx::query(
         "INSERT INTO hazard_changes (hazard_id, version, at_ns, actor, reason, changes, document) \
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(&hazard.id)
     .bind(i64::from(version))

@@ -71,21 +71,43 @@ pub async fn open(path: &Path) -> Result<Pool, StateError> {
     connect(&Location::Sqlite(path.to_path_buf())).await
 }
 
+/// A migrator over `(version, name, SQL)` steps, each applied once in its own transaction.
+pub use audit_store::sqlite_migrator as migrator;
+
+/// A set of tables and its migrations on each backend. On PostgreSQL every schema lives in the
+/// one state database, each with its own range of migration versions (the state's from 1, the
+/// hazard log's from 1001, the audit review's from 2001), each migrator passing over the others'.
+/// On SQLite each keeps its own file, as it always has.
+pub struct Schema {
+    pub sqlite: fn() -> Migrator,
+    pub postgres: fn() -> Migrator,
+    /// Connections in the pool.
+    pub max_connections: u32,
+}
+
+/// The state's own tables.
+pub const STATE: Schema = Schema { sqlite: sqlite_migrator, postgres: postgres_migrator, max_connections: 2 };
+
 /// Connects to the state database and brings its schema up to date.
 pub async fn connect(location: &Location) -> Result<Pool, StateError> {
+    connect_schema(location, &STATE).await
+}
+
+/// Connects to `location` and brings `schema` up to date there.
+pub async fn connect_schema(location: &Location, schema: &Schema) -> Result<Pool, StateError> {
     sqlx::any::install_default_drivers();
     match location {
         Location::Sqlite(path) => {
             // Created and migrated with the store's own SQLite settings (WAL among them, which
             // stays with the file); then shared through the backend-neutral pool.
             let migrating = audit_store::open_pool(path, 1).await?;
-            sqlite_migrator().run(&migrating).await?;
+            (schema.sqlite)().run(&migrating).await?;
             migrating.close().await;
             let url = url::Url::from_file_path(path)
                 .map(|u| format!("sqlite://{}?mode=rwc", u.path()))
                 .unwrap_or_else(|()| format!("sqlite://{}?mode=rwc", path.display()));
             let pool = AnyPoolOptions::new()
-                .max_connections(2)
+                .max_connections(schema.max_connections)
                 .after_connect(|conn, _| {
                     Box::pin(async move {
                         // Per connection, as the store's own pools set them.
@@ -100,9 +122,12 @@ pub async fn connect(location: &Location) -> Result<Pool, StateError> {
         }
         Location::Postgres(url) => {
             let migrating = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(url).await?;
-            postgres_migrator().run(&migrating).await?;
+            let mut migrator = (schema.postgres)();
+            // The other schemas' versions in the same `_sqlx_migrations` are theirs, not missing.
+            migrator.set_ignore_missing(true);
+            migrator.run(&migrating).await?;
             migrating.close().await;
-            Ok(AnyPoolOptions::new().max_connections(10).connect(url).await?)
+            Ok(AnyPoolOptions::new().max_connections(schema.max_connections.max(4)).connect(url).await?)
         }
     }
 }

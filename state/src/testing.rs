@@ -1,25 +1,40 @@
 //! State fixtures for the workspace's tests (feature `testing`, turned on by dev-dependencies
-//! only): a SQLite state database in a directory of its own, a PostgreSQL one in a database of its
-//! own (or the test skipped loudly), and [`on_every_state!`](crate::on_every_state) to run one test
-//! body on both.
+//! only): a place to keep state on SQLite (a directory of its own) or PostgreSQL (a new database
+//! on the server at `PATHWATCH_TEST_POSTGRES_URL`, or the test skipped loudly), and
+//! [`on_every_state!`](crate::on_every_state) to run one test body on both.
 
 use crate::{connect, Location, Pool};
 
-/// A SQLite state database; the directory goes when the fixture does.
-pub struct SqliteState {
-    pub pool: Pool,
-    pub dir: tempfile::TempDir,
+/// Where one test keeps its state.
+pub enum Place {
+    /// SQLite: one file per schema in this directory, as a deployment keeps them.
+    Sqlite(tempfile::TempDir),
+    /// PostgreSQL: every schema in this one database.
+    Postgres(String),
 }
 
-pub async fn sqlite() -> SqliteState {
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let pool = connect(&Location::Sqlite(dir.path().join("dashboard.db"))).await.expect("a SQLite state database");
-    SqliteState { pool, dir }
+impl Place {
+    /// Where the schema `name` (`dashboard`, `hazards`, `audit-review`) is kept.
+    pub fn location(&self, name: &str) -> Location {
+        match self {
+            Place::Sqlite(dir) => Location::Sqlite(dir.path().join(format!("{name}.db"))),
+            Place::Postgres(url) => Location::Postgres(url.clone()),
+        }
+    }
+
+    /// The state's own tables, connected and migrated.
+    pub async fn state(&self) -> Pool {
+        connect(&self.location("dashboard")).await.expect("the state database")
+    }
 }
 
-/// A new, empty database on the server at `PATHWATCH_TEST_POSTGRES_URL` (`pw_{test}_…`), migrated;
-/// None (skipped loudly) without it.
-pub async fn postgres(test: &str) -> Option<(Pool, String)> {
+pub fn sqlite() -> Place {
+    Place::Sqlite(tempfile::tempdir().expect("a temporary directory"))
+}
+
+/// A new, empty database on the server at `PATHWATCH_TEST_POSTGRES_URL` (`pw_{test}_…`); None
+/// (skipped loudly) without it.
+pub async fn postgres(test: &str) -> Option<Place> {
     let server = domain::testing::service("PATHWATCH_TEST_POSTGRES_URL", &format!("{test} on PostgreSQL"))?;
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().subsec_nanos();
     let name = format!("pw_{}_{}_{nanos}", test.to_ascii_lowercase(), std::process::id());
@@ -28,19 +43,15 @@ pub async fn postgres(test: &str) -> Option<(Pool, String)> {
         .connect(&server)
         .await
         .expect("PostgreSQL at PATHWATCH_TEST_POSTGRES_URL");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
-        .execute(&admin)
-        .await
-        .expect("CREATE DATABASE");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\""))).execute(&admin).await.expect("CREATE DATABASE");
     admin.close().await;
     let mut url = url::Url::parse(&server).expect("PATHWATCH_TEST_POSTGRES_URL is a URL");
     url.set_path(&format!("/{name}"));
-    let pool = connect(&Location::Postgres(url.to_string())).await.expect("the new PostgreSQL database");
-    Some((pool, url.to_string()))
+    Some(Place::Postgres(url.to_string()))
 }
 
-/// Runs each named `async fn name(pool: state::Pool)` of the calling module as two tests,
-/// `sqlite::name` and `postgres::name` (the latter skipped loudly without PostgreSQL).
+/// Runs each named `async fn name(place: &state::testing::Place)` of the calling module as two
+/// tests, `sqlite::name` and `postgres::name` (the latter skipped loudly without PostgreSQL).
 #[macro_export]
 macro_rules! on_every_state {
     ($($test:ident),+ $(,)?) => {
@@ -48,8 +59,7 @@ macro_rules! on_every_state {
             $(
                 #[tokio::test]
                 async fn $test() {
-                    let fixture = $crate::testing::sqlite().await;
-                    super::$test(fixture.pool.clone()).await;
+                    super::$test(&$crate::testing::sqlite()).await;
                 }
             )+
         }
@@ -57,8 +67,8 @@ macro_rules! on_every_state {
             $(
                 #[tokio::test]
                 async fn $test() {
-                    if let Some((pool, _)) = $crate::testing::postgres(stringify!($test)).await {
-                        super::$test(pool).await;
+                    if let Some(place) = $crate::testing::postgres(stringify!($test)).await {
+                        super::$test(&place).await;
                     }
                 }
             )+

@@ -12,11 +12,13 @@ use dashboard::auth::throttle::{Limits, Throttle};
 use engine::alerts::AlertEngine;
 use engine::notify::Notifier;
 use engine::notify::Transition;
+use state::testing::Place;
 
 const PASSWORD: &str = "correct horse battery";
 const SEC: i64 = 1_000_000_000;
 
-async fn accounts_and_their_passwords(pool: state::Pool) {
+async fn accounts_and_their_passwords(place: &Place) {
+    let pool = place.state().await;
     let accounts = Accounts::from_pool(pool);
     let made = accounts.create("jo.bloggs", Role::IgLead, &["RX1".into()], PASSWORD, false).await.unwrap();
     assert_eq!((made.role, made.organisations.clone()), (Role::IgLead, vec!["RX1".to_string()]));
@@ -40,7 +42,8 @@ async fn accounts_and_their_passwords(pool: state::Pool) {
     assert!(matches!(accounts.get("nobody").await, Err(AccountError::NotFound(_))));
 }
 
-async fn single_sign_on_accounts(pool: state::Pool) {
+async fn single_sign_on_accounts(place: &Place) {
+    let pool = place.state().await;
     let accounts = Accounts::from_pool(pool);
     let identity = OidcIdentity {
         issuer: "https://idp.example".into(),
@@ -62,7 +65,8 @@ async fn single_sign_on_accounts(pool: state::Pool) {
     assert!(matches!(accounts.sign_in_oidc(&identity).await, Err(AccountError::Disabled(_))));
 }
 
-async fn sessions_expire_and_end(pool: state::Pool) {
+async fn sessions_expire_and_end(place: &Place) {
+    let pool = place.state().await;
     let accounts = Accounts::from_pool(pool.clone());
     accounts.create("sam", Role::Oncall, &[], PASSWORD, false).await.unwrap();
     let policy = SessionPolicy { idle_timeout_ns: 60 * SEC, max_lifetime_ns: 600 * SEC };
@@ -81,7 +85,8 @@ async fn sessions_expire_and_end(pool: state::Pool) {
     assert!(sessions.find(&token, t0).await.unwrap().is_none(), "disabled");
 }
 
-async fn sign_in_attempts_are_throttled(pool: state::Pool) {
+async fn sign_in_attempts_are_throttled(place: &Place) {
+    let pool = place.state().await;
     let throttle = Throttle::new(pool, Limits::from_max_failures(3, Duration::from_secs(900)));
     let t0 = 2_000_000 * SEC;
     for i in 0..3 {
@@ -95,7 +100,8 @@ async fn sign_in_attempts_are_throttled(pool: state::Pool) {
     assert!(throttle.attempt("sam", Some("10.0.0.1"), t0 + 901 * SEC).await.unwrap().is_ok(), "window passed");
 }
 
-async fn api_tokens_live_and_die(pool: state::Pool) {
+async fn api_tokens_live_and_die(place: &Place) {
+    let pool = place.state().await;
     let accounts = Accounts::from_pool(pool);
     accounts.create("sam", Role::Oncall, &[], PASSWORD, false).await.unwrap();
     let tokens = ApiTokens::new(&accounts);
@@ -114,7 +120,8 @@ async fn api_tokens_live_and_die(pool: state::Pool) {
     assert_eq!(tokens.authenticate(&second, now + SEC).await.unwrap().as_deref(), Some("sam"));
 }
 
-async fn alerts_fire_once_and_resolve(pool: state::Pool) {
+async fn alerts_fire_once_and_resolve(place: &Place) {
+    let pool = place.state().await;
     let engine =
         AlertEngine::new(pool.clone(), Notifier::new(None, vec![]).unwrap(), Duration::from_secs(3600), "", "");
     let now = 100 * 86_400 * SEC as u64;
@@ -138,7 +145,69 @@ async fn alerts_fire_once_and_resolve(pool: state::Pool) {
     assert!(engine::alerts::recent(&pool, 10).await.unwrap()[0].resolved_ns.is_some());
 }
 
+async fn the_hazard_log_keeps_versions_sign_offs_and_evidence(place: &Place) {
+    use hazard_log::{ChainVerification, EvidenceCheck, EvidenceStatus, HazardError, HazardLog};
+    // On PostgreSQL the log's tables sit beside the state's in one database: both migrate there.
+    let _state = place.state().await;
+    let log = HazardLog::connect(&place.location("hazards")).await.unwrap();
+    let first = hazard_log::io::from_yaml(hazard_log::STARTER_LOG).unwrap().remove(0);
+    let t = 4_000_000 * SEC;
+    assert_eq!(log.create(&first, "cso", "new", t).await.unwrap(), 1);
+    let edited = hazard_log::Hazard { title: "Retitled".into(), ..first.clone() };
+    assert_eq!(log.update(&edited, 1, "cso", "clearer title", t + SEC).await.unwrap(), 2);
+    assert!(matches!(
+        log.update(&edited, 1, "amy", "stale edit", t + 2 * SEC).await,
+        Err(HazardError::Conflict { current: 2, .. })
+    ));
+    let history = log.history(&first.id).await.unwrap();
+    assert_eq!(history.iter().map(|h| h.version).collect::<Vec<_>>(), [1, 2]);
+    assert!(history[1].changes.iter().any(|c| c.field == "title"), "{:?}", history[1].changes);
+    assert_eq!(log.at_version(&first.id, 1).await.unwrap().title, first.title);
+    // Two sign-offs in the same instant keep the order they were made in.
+    log.sign_off(&first.id, 2, "cso", "first", t + 3 * SEC).await.unwrap();
+    log.sign_off(&first.id, 2, "cso", "second", t + 3 * SEC).await.unwrap();
+    let statements: Vec<String> = log.sign_offs(&first.id).await.unwrap().into_iter().map(|s| s.statement).collect();
+    assert_eq!(statements, ["first", "second"]);
+
+    // Evidence: the same state again extends its interval; a change starts a new one.
+    let check = |status, at| EvidenceCheck {
+        hazard_id: first.id.clone(),
+        control_id: "C1".into(),
+        source: "canary pds".into(),
+        status,
+        checked_ns: at,
+        verified_ns: Some(at),
+        detail: String::new(),
+        link: None,
+    };
+    let gap = 600 * SEC;
+    assert_eq!(log.record_evidence(&[check(EvidenceStatus::Passing, t)], gap).await.unwrap().len(), 1);
+    assert!(log.record_evidence(&[check(EvidenceStatus::Passing, t + 60 * SEC)], gap).await.unwrap().is_empty());
+    assert_eq!(log.record_evidence(&[check(EvidenceStatus::Failing, t + 120 * SEC)], gap).await.unwrap().len(), 1);
+    let intervals = log.evidence_history(t, t + 3600 * SEC).await.unwrap();
+    assert_eq!(intervals.len(), 2);
+    assert_eq!((intervals[0].last_checked_ns, intervals[0].ended_ns), (t + 60 * SEC, Some(t + 120 * SEC)));
+    // A verification recorded twice at one instant is one row, the newer.
+    let verification = |intact| ChainVerification {
+        at_ns: t,
+        full_walk: true,
+        records_checked: 10,
+        head_seq: Some(10),
+        head_hash: Some("ab".into()),
+        intact,
+        detail: String::new(),
+    };
+    log.record_chain_verification(&verification(true)).await.unwrap();
+    log.record_chain_verification(&verification(false)).await.unwrap();
+    let recorded = log.chain_verifications(t, t + SEC).await.unwrap();
+    assert_eq!(recorded.len(), 1);
+    assert!(!recorded[0].intact);
+    let (newest, full) = log.latest_chain_verifications().await.unwrap();
+    assert_eq!((newest.map(|v| v.at_ns), full.map(|v| v.full_walk)), (Some(t), Some(true)));
+}
+
 state::on_every_state!(
+    the_hazard_log_keeps_versions_sign_offs_and_evidence,
     accounts_and_their_passwords,
     single_sign_on_accounts,
     sessions_expire_and_end,

@@ -9,7 +9,7 @@ fn text(output: &std::process::Output) -> String {
 
 #[tokio::test]
 async fn a_standalone_state_moves_into_postgres_verified_and_only_once() {
-    let Some((_, url)) = state::testing::postgres("state_migrate").await else { return };
+    let Some(state::testing::Place::Postgres(url)) = state::testing::postgres("state_migrate").await else { return };
     let (_dir, data) = temp_dir();
     for (name, role) in [("jo.bloggs", "ig_lead"), ("sam", "oncall")] {
         let added = run(pathwatch(&data).args(["user", "add", name, "--role", role]));
