@@ -1,4 +1,5 @@
-//! Findings and their review workflow, in `<data_dir>/audit-review.db` (SQLite through `sqlx`).
+//! Findings and their review workflow, in `<data_dir>/audit-review.db` (SQLite) or the PostgreSQL
+//! state database, through `state::Pool`.
 //!
 //! A finding is raised once: its key is the rule, user, organisation, patient and the rule's time bucket, and a
 //! later run that sees the same thing only refreshes its counts and explanation. Its status moves
@@ -10,8 +11,7 @@ use std::path::Path;
 
 use serde::Serialize;
 use sqlx::migrate::Migrator;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{AssertSqlSafe, Row, SqlitePool};
+use sqlx::{AssertSqlSafe, Row};
 
 use crate::rules::{Candidate, Rule, Severity};
 use crate::ReviewError;
@@ -133,25 +133,122 @@ pub struct Recorded {
 /// Findings and samples, with their reviews: `<data_dir>/audit-review.db`.
 #[derive(Clone)]
 pub struct ReviewStore {
-    pub(crate) pool: SqlitePool,
+    pub(crate) pool: state::Pool,
 }
 
-fn migrator() -> Migrator {
-    audit_store::sqlite_migrator(&[
-        (1, "findings", include_str!("../migrations/0001_findings.sql")),
-        (2, "samples", include_str!("../migrations/0002_samples.sql")),
-        (3, "finding_key_organisation", include_str!("../migrations/0003_finding_key_organisation.sql")),
+fn sqlite_migrator() -> Migrator {
+    state::migrator(&[
+        (1, "findings", include_str!("../migrations/sqlite/0001_findings.sql")),
+        (2, "samples", include_str!("../migrations/sqlite/0002_samples.sql")),
+        (3, "finding_key_organisation", include_str!("../migrations/sqlite/0003_finding_key_organisation.sql")),
     ])
 }
+
+/// On PostgreSQL the findings and samples live in the state database, from version 2001.
+fn postgres_migrator() -> Migrator {
+    state::migrator(&[(2001, "audit review", include_str!("../migrations/postgres/2001_audit_review.sql"))])
+}
+
+/// How `pathwatch state migrate` copies the store's tables (history in the order it was written).
+pub const TABLES: &[state::copy::Table] = {
+    use state::copy::Kind::{Int, Text};
+    use state::copy::Table;
+    &[
+        Table {
+            name: "findings",
+            columns: &[
+                ("id", Int),
+                ("key", Text),
+                ("rule", Text),
+                ("severity", Text),
+                ("user_id", Text),
+                ("role", Text),
+                ("organisation", Text),
+                ("nhs_number", Text),
+                ("from_ns", Int),
+                ("to_ns", Int),
+                ("events", Int),
+                ("first_seq", Int),
+                ("explanation", Text),
+                ("status", Text),
+                ("assignee", Text),
+                ("raised_ns", Int),
+                ("updated_ns", Int),
+                ("closed_ns", Int),
+                ("notified_ns", Int),
+            ],
+            order_by: "id",
+            identity: Some("id"),
+        },
+        Table {
+            name: "finding_history",
+            columns: &[
+                ("finding_id", Int),
+                ("at_ns", Int),
+                ("actor", Text),
+                ("action", Text),
+                ("from_status", Text),
+                ("to_status", Text),
+                ("note", Text),
+            ],
+            order_by: "finding_id, at_ns, rowid",
+            identity: None,
+        },
+        Table {
+            name: "scan_state",
+            columns: &[("id", Int), ("last_seq", Int), ("last_run_ns", Int)],
+            order_by: "id",
+            identity: None,
+        },
+        Table {
+            name: "samples",
+            columns: &[
+                ("id", Int),
+                ("created_ns", Int),
+                ("created_by", Text),
+                ("unit", Text),
+                ("query", Text),
+                ("items", Int),
+            ],
+            order_by: "id",
+            identity: Some("id"),
+        },
+        Table {
+            name: "sample_items",
+            columns: &[
+                ("sample_id", Int),
+                ("position", Int),
+                ("seq", Int),
+                ("user_id", Text),
+                ("organisation", Text),
+                ("role", Text),
+                ("action", Text),
+                ("occurred_ns", Int),
+                ("nhs_number", Text),
+                ("events", Int),
+                ("outcome", Text),
+                ("note", Text),
+                ("reviewer", Text),
+                ("reviewed_ns", Int),
+            ],
+            order_by: "sample_id, position",
+            identity: None,
+        },
+    ]
+};
+
+/// The findings' and samples' tables.
+pub const SCHEMA: state::Schema =
+    state::Schema { sqlite: sqlite_migrator, postgres: postgres_migrator, max_connections: 4 };
 
 const COLUMNS: &str = "id, rule, severity, user_id, role, organisation, nhs_number, from_ns, to_ns, events, \
     first_seq, explanation, status, assignee, raised_ns, updated_ns, closed_ns";
 
-fn u(row: &SqliteRow, i: usize) -> Result<u64, ReviewError> {
+fn u(row: &state::Row, i: usize) -> Result<u64, ReviewError> {
     Ok(row.try_get::<i64, _>(i)?.max(0) as u64)
 }
 
-fn finding(row: &SqliteRow) -> Result<Finding, ReviewError> {
+fn finding(row: &state::Row) -> Result<Finding, ReviewError> {
     let text = |i: usize| -> Result<String, ReviewError> { Ok(row.try_get::<String, _>(i)?) };
     let rule = text(1)?;
     let severity = text(2)?;
@@ -183,21 +280,24 @@ fn i(v: u64) -> i64 {
 }
 
 impl ReviewStore {
+    /// Opens (creating) the store in its SQLite file at `path`.
     pub async fn open(path: &Path) -> Result<ReviewStore, ReviewError> {
-        // The telemetry store's settings: WAL, synchronous FULL, a busy timeout.
-        let pool = audit_store::open_pool(path, 4).await?;
-        migrator().run(&pool).await?;
-        Ok(ReviewStore { pool })
+        ReviewStore::connect(&state::Location::Sqlite(path.to_path_buf())).await
+    }
+
+    /// Connects to the store wherever it is kept, bringing its tables up to date.
+    pub async fn connect(location: &state::Location) -> Result<ReviewStore, ReviewError> {
+        Ok(ReviewStore { pool: state::connect_schema(location, &SCHEMA).await? })
     }
 
     /// Records a run's candidates: new keys become open findings, known keys are refreshed (their
     /// counts, period and explanation; never their status, assignee or history beyond one line).
     pub async fn record(&self, candidates: &[Candidate], now_ns: u64) -> Result<Recorded, ReviewError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = state::begin_exclusive(&self.pool, "findings").await?;
         let mut recorded = Recorded::default();
         for c in candidates {
             let existing: Option<(i64, i64, i64)> =
-                sqlx::query_as("SELECT id, events, to_ns FROM findings WHERE key = ?1")
+                sqlx::query_as("SELECT id, events, to_ns FROM findings WHERE key = $1")
                     .bind(c.key())
                     .fetch_optional(&mut *tx)
                     .await?;
@@ -207,8 +307,11 @@ impl ReviewStore {
                         continue;
                     }
                     sqlx::query(
-                        "UPDATE findings SET events = ?2, from_ns = min(from_ns, ?3), to_ns = max(to_ns, ?4),
-                         first_seq = min(first_seq, ?5), explanation = ?6, updated_ns = ?7 WHERE id = ?1",
+                        "UPDATE findings SET events = $2,
+                           from_ns = CASE WHEN from_ns < $3 THEN from_ns ELSE $3 END,
+                           to_ns = CASE WHEN to_ns > $4 THEN to_ns ELSE $4 END,
+                           first_seq = CASE WHEN first_seq < $5 THEN first_seq ELSE $5 END,
+                           explanation = $6, updated_ns = $7 WHERE id = $1",
                     )
                     .bind(id)
                     .bind(i(c.events))
@@ -227,7 +330,7 @@ impl ReviewStore {
                         "INSERT INTO findings (key, rule, severity, user_id, role, organisation, nhs_number, from_ns,
                            to_ns, events, first_seq, explanation, status, assignee, raised_ns, updated_ns, closed_ns,
                            notified_ns)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 'open', '', ?13, ?13, 0, 0)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'open', '', $13, $13, 0, 0)
                          RETURNING id",
                     )
                     .bind(c.key())
@@ -246,7 +349,7 @@ impl ReviewStore {
                     .fetch_one(&mut *tx)
                     .await?;
                     history(&mut tx, id, now_ns, "pathwatch", "raised", "", "open", &c.explanation).await?;
-                    let row = sqlx::query(AssertSqlSafe(format!("SELECT {COLUMNS} FROM findings WHERE id = ?1")))
+                    let row = sqlx::query(AssertSqlSafe(format!("SELECT {COLUMNS} FROM findings WHERE id = $1")))
                         .bind(id)
                         .fetch_one(&mut *tx)
                         .await?;
@@ -259,7 +362,7 @@ impl ReviewStore {
     }
 
     pub async fn get(&self, id: i64) -> Result<Finding, ReviewError> {
-        let row = sqlx::query(AssertSqlSafe(format!("SELECT {COLUMNS} FROM findings WHERE id = ?1")))
+        let row = sqlx::query(AssertSqlSafe(format!("SELECT {COLUMNS} FROM findings WHERE id = $1")))
             .bind(id)
             .fetch_optional(&self.pool)
             .await?
@@ -270,7 +373,7 @@ impl ReviewStore {
     pub async fn history(&self, id: i64) -> Result<Vec<HistoryEntry>, ReviewError> {
         let rows = sqlx::query(
             "SELECT at_ns, actor, action, from_status, to_status, note FROM finding_history
-             WHERE finding_id = ?1 ORDER BY at_ns, rowid",
+             WHERE finding_id = $1 ORDER BY at_ns, rowid",
         )
         .bind(id)
         .fetch_all(&self.pool)
@@ -291,36 +394,46 @@ impl ReviewStore {
 
     /// Findings matching the filter, most severe and newest first.
     pub async fn list(&self, filter: &FindingFilter) -> Result<Vec<Finding>, ReviewError> {
-        let mut q = sqlx::QueryBuilder::new(format!("SELECT {COLUMNS} FROM findings WHERE 1 = 1"));
+        // Placeholders numbered here ($N): they run on SQLite and PostgreSQL alike.
+        let mut sql = format!("SELECT {COLUMNS} FROM findings WHERE 1 = 1");
+        let mut texts: Vec<String> = Vec::new();
+        let mut equal = |sql: &mut String, column: &str, value: &str| {
+            texts.push(value.to_string());
+            sql.push_str(&format!(" AND {column} = ${}", texts.len()));
+        };
         if let Some(s) = filter.status {
-            q.push(" AND status = ").push_bind(s.as_str());
+            equal(&mut sql, "status", s.as_str());
         }
         if filter.unresolved {
-            q.push(" AND status IN ('open', 'investigating')");
+            sql.push_str(" AND status IN ('open', 'investigating')");
         }
         if let Some(r) = filter.rule {
-            q.push(" AND rule = ").push_bind(r.as_str());
+            equal(&mut sql, "rule", r.as_str());
         }
         if let Some(s) = filter.severity {
-            q.push(" AND severity = ").push_bind(s.as_str());
+            equal(&mut sql, "severity", s.as_str());
         }
         if let Some(user) = &filter.user_id {
-            q.push(" AND user_id = ").push_bind(user.clone());
+            equal(&mut sql, "user_id", user);
         }
         if let Some(a) = &filter.assignee {
-            q.push(" AND assignee = ").push_bind(a.clone());
+            equal(&mut sql, "assignee", a);
         }
         if !filter.organisations.is_empty() {
-            q.push(" AND organisation IN (");
-            let mut list = q.separated(", ");
-            for org in &filter.organisations {
-                list.push_bind(org.clone());
-            }
-            q.push(")");
+            let first = texts.len() + 1;
+            texts.extend(filter.organisations.iter().cloned());
+            let list: Vec<String> = (first..=texts.len()).map(|n| format!("${n}")).collect();
+            sql.push_str(&format!(" AND organisation IN ({})", list.join(", ")));
         }
-        q.push(" ORDER BY CASE severity WHEN 'high' THEN 0 WHEN 'medium' THEN 1 ELSE 2 END, raised_ns DESC, id DESC LIMIT ")
-            .push_bind(i64::from(filter.limit.max(1)));
-        let rows = q.build().fetch_all(&self.pool).await?;
+        sql.push_str(&format!(
+            " ORDER BY CASE severity WHEN 'high' THEN 0 WHEN 'medium' THEN 1 ELSE 2 END, raised_ns DESC, id DESC LIMIT ${}",
+            texts.len() + 1
+        ));
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for text in texts {
+            query = query.bind(text);
+        }
+        let rows = query.bind(i64::from(filter.limit.max(1))).fetch_all(&self.pool).await?;
         rows.iter().map(finding).collect()
     }
 
@@ -328,14 +441,18 @@ impl ReviewStore {
     /// Findings per status, of `organisations` only (empty: every organisation), so a list shows
     /// counts of nothing its reader may not see.
     pub async fn counts(&self, organisations: &[String]) -> Result<Vec<(Status, u64)>, ReviewError> {
-        let scope = serde_json::to_string(organisations).map_err(|e| ReviewError::Corrupt(e.to_string()))?;
-        let rows = sqlx::query(
-            "SELECT status, count(*) FROM findings \
-             WHERE json_array_length(?1) = 0 OR organisation IN (SELECT value FROM json_each(?1)) GROUP BY status",
-        )
-        .bind(scope)
-        .fetch_all(&self.pool)
-        .await?;
+        let scope = if organisations.is_empty() {
+            String::new()
+        } else {
+            let list: Vec<String> = (1..=organisations.len()).map(|n| format!("${n}")).collect();
+            format!(" WHERE organisation IN ({})", list.join(", "))
+        };
+        let mut query =
+            sqlx::query(AssertSqlSafe(format!("SELECT status, count(*) FROM findings{scope} GROUP BY status")));
+        for organisation in organisations {
+            query = query.bind(organisation);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
         let mut out = Vec::new();
         for r in rows {
             let s: String = r.try_get(0)?;
@@ -379,9 +496,9 @@ impl ReviewStore {
                 "reopening a closed finding needs a note saying why".into()
             }));
         }
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = state::begin_exclusive(&self.pool, "findings").await?;
         let changed = sqlx::query(
-            "UPDATE findings SET status = ?2, updated_ns = ?3, closed_ns = ?4 WHERE id = ?1 AND status = ?5",
+            "UPDATE findings SET status = $2, updated_ns = $3, closed_ns = $4 WHERE id = $1 AND status = $5",
         )
         .bind(id)
         .bind(to.as_str())
@@ -402,8 +519,8 @@ impl ReviewStore {
     /// Assigns a finding to a reviewer (an empty name unassigns it).
     pub async fn assign(&self, id: i64, assignee: &str, actor: &str, now_ns: u64) -> Result<Finding, ReviewError> {
         let current = self.get(id).await?;
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query("UPDATE findings SET assignee = ?2, updated_ns = ?3 WHERE id = ?1")
+        let mut tx = state::begin_exclusive(&self.pool, "findings").await?;
+        sqlx::query("UPDATE findings SET assignee = $2, updated_ns = $3 WHERE id = $1")
             .bind(id)
             .bind(assignee.trim())
             .bind(i(now_ns))
@@ -422,10 +539,10 @@ impl ReviewStore {
             return Err(ReviewError::Invalid("a note cannot be empty".into()));
         }
         let current = self.get(id).await?;
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = state::begin_exclusive(&self.pool, "findings").await?;
         let status = current.status.as_str();
         history(&mut tx, id, now_ns, actor, "note", status, status, note.trim()).await?;
-        sqlx::query("UPDATE findings SET updated_ns = ?2 WHERE id = ?1")
+        sqlx::query("UPDATE findings SET updated_ns = $2 WHERE id = $1")
             .bind(id)
             .bind(i(now_ns))
             .execute(&mut *tx)
@@ -437,7 +554,7 @@ impl ReviewStore {
     /// Findings raised in `[from_ns, to_ns)`, counted by rule and their current status.
     pub async fn finding_counts(&self, from_ns: u64, to_ns: u64) -> Result<Vec<(Rule, Status, u64)>, ReviewError> {
         let rows = sqlx::query(
-            "SELECT rule, status, count(*) FROM findings WHERE raised_ns >= ?1 AND raised_ns < ?2
+            "SELECT rule, status, count(*) FROM findings WHERE raised_ns >= $1 AND raised_ns < $2
              GROUP BY rule, status ORDER BY rule, status",
         )
         .bind(i(from_ns))
@@ -462,7 +579,7 @@ impl ReviewStore {
         let rows = sqlx::query(AssertSqlSafe(format!(
             "SELECT {COLUMNS}, (SELECT note FROM finding_history h WHERE h.finding_id = findings.id
                  AND h.action = 'status' AND h.to_status = 'inappropriate' ORDER BY h.at_ns DESC, h.rowid DESC LIMIT 1)
-             FROM findings WHERE status = 'inappropriate' AND closed_ns >= ?1 AND closed_ns < ?2 ORDER BY closed_ns, id"
+             FROM findings WHERE status = 'inappropriate' AND closed_ns >= $1 AND closed_ns < $2 ORDER BY closed_ns, id"
         )))
         .bind(i(from_ns))
         .bind(i(to_ns))
@@ -474,7 +591,7 @@ impl ReviewStore {
     /// High-severity findings not yet notified, oldest first.
     pub async fn unnotified(&self, severity: Severity) -> Result<Vec<Finding>, ReviewError> {
         let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM findings WHERE notified_ns = 0 AND severity = ?1 ORDER BY raised_ns, id"
+            "SELECT {COLUMNS} FROM findings WHERE notified_ns = 0 AND severity = $1 ORDER BY raised_ns, id"
         )))
         .bind(severity.as_str())
         .fetch_all(&self.pool)
@@ -483,9 +600,9 @@ impl ReviewStore {
     }
 
     pub async fn mark_notified(&self, ids: &[i64], now_ns: u64) -> Result<(), ReviewError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = state::begin_exclusive(&self.pool, "findings").await?;
         for id in ids {
-            sqlx::query("UPDATE findings SET notified_ns = ?2 WHERE id = ?1")
+            sqlx::query("UPDATE findings SET notified_ns = $2 WHERE id = $1")
                 .bind(id)
                 .bind(i(now_ns))
                 .execute(&mut *tx)
@@ -506,8 +623,8 @@ impl ReviewStore {
     /// `raised_before_ns`: reviews overdue.
     pub async fn overdue(&self, rule: Option<Rule>, raised_before_ns: u64) -> Result<u64, ReviewError> {
         let n: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM findings WHERE status IN ('open', 'investigating') AND raised_ns < ?1
-             AND (?2 = '' OR rule = ?2)",
+            "SELECT count(*) FROM findings WHERE status IN ('open', 'investigating') AND raised_ns < $1
+             AND ($2 = '' OR rule = $2)",
         )
         .bind(i(raised_before_ns))
         .bind(rule.map_or("", Rule::as_str))
@@ -518,7 +635,7 @@ impl ReviewStore {
 
     /// Sampled items reviewed at or after `since_ns`.
     pub async fn reviewed_since(&self, since_ns: u64) -> Result<u64, ReviewError> {
-        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM sample_items WHERE outcome <> '' AND reviewed_ns >= ?1")
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM sample_items WHERE outcome <> '' AND reviewed_ns >= $1")
             .bind(i(since_ns))
             .fetch_one(&self.pool)
             .await?;
@@ -534,7 +651,7 @@ impl ReviewStore {
 
     pub async fn set_scanned_to(&self, seq: u64, now_ns: u64) -> Result<(), ReviewError> {
         sqlx::query(
-            "INSERT INTO scan_state (id, last_seq, last_run_ns) VALUES (1, ?1, ?2)
+            "INSERT INTO scan_state (id, last_seq, last_run_ns) VALUES (1, $1, $2)
              ON CONFLICT (id) DO UPDATE SET last_seq = excluded.last_seq, last_run_ns = excluded.last_run_ns",
         )
         .bind(i(seq))
@@ -547,7 +664,7 @@ impl ReviewStore {
 
 #[allow(clippy::too_many_arguments)]
 async fn history(
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut sqlx::AnyConnection,
     id: i64,
     at_ns: u64,
     actor: &str,
@@ -558,7 +675,7 @@ async fn history(
 ) -> Result<(), ReviewError> {
     sqlx::query(
         "INSERT INTO finding_history (finding_id, at_ns, actor, action, from_status, to_status, note)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(id)
     .bind(i(at_ns))
@@ -578,7 +695,7 @@ mod key_migration_tests {
     #[tokio::test]
     async fn old_keys_are_rewritten_with_the_findings_organisation() {
         let pool = sqlx::SqlitePool::connect("sqlite::memory:").await.unwrap();
-        sqlx::raw_sql(include_str!("../migrations/0001_findings.sql")).execute(&pool).await.unwrap();
+        sqlx::raw_sql(include_str!("../migrations/sqlite/0001_findings.sql")).execute(&pool).await.unwrap();
         sqlx::query(
             "INSERT INTO findings (key, rule, severity, user_id, role, organisation, nhs_number, from_ns, to_ns, events, \
              first_seq, explanation, status, assignee, raised_ns, updated_ns, closed_ns, notified_ns) \
@@ -588,8 +705,21 @@ mod key_migration_tests {
         .execute(&pool)
         .await
         .unwrap();
-        sqlx::raw_sql(include_str!("../migrations/0003_finding_key_organisation.sql")).execute(&pool).await.unwrap();
+        sqlx::raw_sql(include_str!("../migrations/sqlite/0003_finding_key_organisation.sql"))
+            .execute(&pool)
+            .await
+            .unwrap();
         let key: String = sqlx::query_scalar("SELECT key FROM findings").fetch_one(&pool).await.unwrap();
         assert_eq!(key, "family_or_neighbour|recep|1|A81001|9990001235|20395");
+    }
+}
+
+#[cfg(test)]
+mod copy_tests {
+    #[tokio::test]
+    async fn every_table_of_the_review_store_is_copied() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = super::ReviewStore::open(&dir.path().join("audit-review.db")).await.unwrap();
+        state::copy::matches_sqlite_schema(&store.pool, super::TABLES).await.unwrap();
     }
 }

@@ -27,6 +27,8 @@ pub enum ReviewError {
     Sqlite(#[from] sqlx::Error),
     #[error("audit-review database migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("audit review store: {0}")]
+    State(#[from] state::StateError),
     #[error("telemetry store: {0}")]
     Store(#[from] audit_store::StoreError),
     #[error("{0} does not exist")]

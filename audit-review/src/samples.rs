@@ -117,14 +117,14 @@ fn i(v: u64) -> i64 {
     v.min(i64::MAX as u64) as i64
 }
 
-fn u(row: &sqlx::sqlite::SqliteRow, idx: usize) -> Result<u64, ReviewError> {
+fn u(row: &state::Row, idx: usize) -> Result<u64, ReviewError> {
     Ok(row.try_get::<i64, _>(idx)?.max(0) as u64)
 }
 
 const ITEM_COLUMNS: &str = "position, seq, user_id, organisation, role, action, occurred_ns, nhs_number, events, \
     outcome, note, reviewer, reviewed_ns";
 
-fn item(row: &sqlx::sqlite::SqliteRow) -> Result<SampleItem, ReviewError> {
+fn item(row: &state::Row) -> Result<SampleItem, ReviewError> {
     let outcome: String = row.try_get(9)?;
     Ok(SampleItem {
         position: row.try_get::<i64, _>(0)? as u32,
@@ -147,7 +147,7 @@ fn item(row: &sqlx::sqlite::SqliteRow) -> Result<SampleItem, ReviewError> {
     })
 }
 
-fn sample_row(row: &sqlx::sqlite::SqliteRow) -> Result<Sample, ReviewError> {
+fn sample_row(row: &state::Row) -> Result<Sample, ReviewError> {
     let unit: String = row.try_get(3)?;
     let query: String = row.try_get(4)?;
     Ok(Sample {
@@ -235,9 +235,9 @@ impl ReviewStore {
             )));
         }
         let query_json = serde_json::to_string(query).map_err(|e| ReviewError::Corrupt(e.to_string()))?;
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = state::begin_exclusive(&self.pool, "samples").await?;
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO samples (created_ns, created_by, unit, query, items) VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
+            "INSERT INTO samples (created_ns, created_by, unit, query, items) VALUES ($1, $2, $3, $4, $5) RETURNING id",
         )
         .bind(i(now_ns))
         .bind(by)
@@ -250,7 +250,7 @@ impl ReviewStore {
             sqlx::query(
                 "INSERT INTO sample_items (sample_id, position, seq, user_id, organisation, role, action, occurred_ns,
                    nhs_number, events, outcome, note, reviewer, reviewed_ns)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, '', '', '', 0)",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, '', '', '', 0)",
             )
             .bind(id)
             .bind(position as i64 + 1)
@@ -278,14 +278,14 @@ impl ReviewStore {
     }
 
     pub async fn sample(&self, id: i64) -> Result<(Sample, Vec<SampleItem>), ReviewError> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!("{SAMPLE_SELECT} WHERE s.id = ?1")))
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("{SAMPLE_SELECT} WHERE s.id = $1")))
             .bind(id)
             .fetch_optional(&self.pool)
             .await?
             .ok_or(ReviewError::NotFound(format!("sample {id}")))?;
         let sample = sample_row(&row)?;
         let items = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {ITEM_COLUMNS} FROM sample_items WHERE sample_id = ?1 ORDER BY position"
+            "SELECT {ITEM_COLUMNS} FROM sample_items WHERE sample_id = $1 ORDER BY position"
         )))
         .bind(id)
         .fetch_all(&self.pool)
@@ -297,7 +297,7 @@ impl ReviewStore {
     /// found inappropriate and how many need follow-up.
     pub async fn samples_between(&self, from_ns: u64, to_ns: u64) -> Result<Vec<(Sample, u64, u64)>, ReviewError> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{SAMPLE_SELECT} WHERE s.created_ns >= ?1 AND s.created_ns < ?2 ORDER BY s.created_ns, s.id"
+            "{SAMPLE_SELECT} WHERE s.created_ns >= $1 AND s.created_ns < $2 ORDER BY s.created_ns, s.id"
         )))
         .bind(i(from_ns))
         .bind(i(to_ns))
@@ -307,8 +307,9 @@ impl ReviewStore {
         for row in &rows {
             let sample = sample_row(row)?;
             let counts = sqlx::query(
-                "SELECT coalesce(sum(outcome = 'inappropriate'), 0), coalesce(sum(outcome = 'needs_follow_up'), 0)
-                 FROM sample_items WHERE sample_id = ?1",
+                "SELECT CAST(count(CASE WHEN outcome = 'inappropriate' THEN 1 END) AS BIGINT),
+                        CAST(count(CASE WHEN outcome = 'needs_follow_up' THEN 1 END) AS BIGINT)
+                 FROM sample_items WHERE sample_id = $1",
             )
             .bind(sample.id)
             .fetch_one(&self.pool)
@@ -333,8 +334,8 @@ impl ReviewStore {
             return Err(ReviewError::Invalid(format!("\"{}\" needs a note saying why", outcome.label())));
         }
         let changed = sqlx::query(
-            "UPDATE sample_items SET outcome = ?3, note = ?4, reviewer = ?5, reviewed_ns = ?6
-             WHERE sample_id = ?1 AND position = ?2",
+            "UPDATE sample_items SET outcome = $3, note = $4, reviewer = $5, reviewed_ns = $6
+             WHERE sample_id = $1 AND position = $2",
         )
         .bind(sample_id)
         .bind(i64::from(position))
@@ -378,8 +379,9 @@ impl ReviewStore {
             })
             .collect();
         let rows = sqlx::query(
-            "SELECT organisation, role, action, count(*), sum(outcome <> ''), sum(outcome = 'inappropriate')
-             FROM sample_items WHERE occurred_ns >= ?1 AND occurred_ns < ?2
+            "SELECT organisation, role, action, count(*), count(CASE WHEN outcome <> '' THEN 1 END),
+                    count(CASE WHEN outcome = 'inappropriate' THEN 1 END)
+             FROM sample_items WHERE occurred_ns >= $1 AND occurred_ns < $2
              GROUP BY organisation, role, action",
         )
         .bind(i(from_ns))

@@ -56,6 +56,71 @@ fn postgres_migrator() -> Migrator {
     state::migrator(&[(1001, "hazard log", include_str!("../migrations/postgres/1001_hazard_log.sql"))])
 }
 
+/// How `pathwatch state migrate` copies the log's tables (sign-offs in the order they were made).
+pub const TABLES: &[state::copy::Table] = {
+    use state::copy::Kind::{Int, Text};
+    use state::copy::Table;
+    &[
+        Table {
+            name: "hazards",
+            columns: &[("id", Text), ("version", Int), ("document", Text), ("updated_ns", Int)],
+            order_by: "id",
+            identity: None,
+        },
+        Table {
+            name: "hazard_changes",
+            columns: &[
+                ("hazard_id", Text),
+                ("version", Int),
+                ("at_ns", Int),
+                ("actor", Text),
+                ("reason", Text),
+                ("changes", Text),
+                ("document", Text),
+            ],
+            order_by: "hazard_id, version",
+            identity: None,
+        },
+        Table {
+            name: "hazard_signoffs",
+            columns: &[("hazard_id", Text), ("version", Int), ("at_ns", Int), ("officer", Text), ("statement", Text)],
+            order_by: "hazard_id, at_ns, rowid",
+            identity: None,
+        },
+        Table {
+            name: "evidence_history",
+            columns: &[
+                ("hazard_id", Text),
+                ("control_id", Text),
+                ("source", Text),
+                ("status", Text),
+                ("since_ns", Int),
+                ("last_checked_ns", Int),
+                ("ended_ns", Int),
+                ("verified_ns", Int),
+                ("detail", Text),
+                ("link", Text),
+            ],
+            order_by: "hazard_id, control_id, source, since_ns",
+            identity: None,
+        },
+        Table {
+            name: "chain_verifications",
+            columns: &[
+                ("at_ns", Int),
+                ("full_walk", Int),
+                ("records_checked", Int),
+                ("head_seq", Int),
+                ("head_hash", Text),
+                ("intact", Int),
+                ("detail", Text),
+            ],
+            order_by: "at_ns",
+            identity: None,
+        },
+    ]
+};
+
 /// The hazard log's tables.
 pub const SCHEMA: state::Schema =
     state::Schema { sqlite: sqlite_migrator, postgres: postgres_migrator, max_connections: 4 };
@@ -310,4 +375,14 @@ async fn save(
     .execute(&mut *conn)
     .await?;
     Ok(version)
+}
+
+#[cfg(test)]
+mod copy_tests {
+    #[tokio::test]
+    async fn every_table_of_the_log_is_copied() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = super::HazardLog::open(&dir.path().join("hazards.db")).await.unwrap();
+        state::copy::matches_sqlite_schema(&log.pool, super::TABLES).await.unwrap();
+    }
 }

@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::Context;
 use audit_review::evaluation::{score, Evaluation};
 use audit_review::scenario::{Scenario, ScenarioConfig};
-use audit_review::{evaluate, ReviewStore, RulesConfig, Scanner};
+use audit_review::{evaluate, RulesConfig, Scanner};
 use audit_store::{AnyStore, ClickHouseConfig, ClickHouseStore, SqliteStore};
 
 use crate::config::Config;
@@ -60,14 +60,9 @@ pub struct EvaluateArgs {
     keep: Option<PathBuf>,
 }
 
-pub fn findings_path(config: &Config) -> PathBuf {
-    config.data_dir.join("audit-review.db")
-}
-
 pub async fn scan(config: &Config, args: ScanArgs) -> anyhow::Result<ExitCode> {
     let store = open_store(config, Open::ExistingOnly).await?;
-    let path = findings_path(config);
-    let findings = ReviewStore::open(&path).await.with_context(|| format!("opening {}", path.display()))?;
+    let findings = config.open_reviews().await?;
     let scanner = Scanner { store, findings, config: config.audit.rules.clone() };
     let now = domain::system_now_ns();
     let outcome = match (args.from, args.to) {

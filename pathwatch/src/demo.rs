@@ -151,16 +151,19 @@ pub fn describe_sandbox(urls: &sandboxes::SandboxUrls) -> String {
     .join("\n")
 }
 
-/// Demo mode's hazard log: the starter log for NHS API integrations, loaded into
-/// `<data_dir>/hazards.db` the first time (an existing log is left as it is).
-pub async fn load_starter_hazards(data_dir: &std::path::Path) -> anyhow::Result<String> {
-    let path = data_dir.join("hazards.db");
-    let log = hazard_log::HazardLog::open(&path).await.with_context(|| format!("opening {}", path.display()))?;
+/// Demo mode's hazard log: the starter log for NHS API integrations, loaded into the hazard log
+/// (`<data_dir>/hazards.db`, or the PostgreSQL state) the first time; an existing log is left as it is.
+pub async fn load_starter_hazards(config: &crate::config::Config) -> anyhow::Result<String> {
+    let log = config.open_hazard_log().await?;
+    let path = match config.location_of("hazards.db") {
+        state::Location::Sqlite(path) => path.display().to_string(),
+        state::Location::Postgres(_) => "the PostgreSQL state database".to_string(),
+    };
     if !log.list().await?.is_empty() {
-        return Ok(format!("hazard log: {}", path.display()));
+        return Ok(format!("hazard log: {path}"));
     }
     let starter = hazard_log::io::from_yaml(hazard_log::STARTER_LOG)?;
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as i64)?;
     log.import(&starter, "pathwatch", "Demo mode: the starter hazard log for NHS API integrations", now).await?;
-    Ok(format!("hazard log: {} (starter log, {} hazards)", path.display(), starter.len()))
+    Ok(format!("hazard log: {} (starter log, {} hazards)", path, starter.len()))
 }

@@ -42,8 +42,7 @@ fn format_of(format: Option<&str>, path: Option<&Path>) -> anyhow::Result<&'stat
 }
 
 pub async fn run(config: &Config, command: HazardCommand) -> anyhow::Result<ExitCode> {
-    let path = config.data_dir.join("hazards.db");
-    let log = hazard_log::HazardLog::open(&path).await.with_context(|| format!("opening {}", path.display()))?;
+    let log = config.open_hazard_log().await?;
     match command {
         HazardCommand::Export { format, out } => {
             let hazards: Vec<_> = log.list().await?.into_iter().map(|(h, _)| h).collect();

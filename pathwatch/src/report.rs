@@ -71,26 +71,18 @@ pub async fn run(config: &Config, args: ReportArgs) -> anyhow::Result<ExitCode> 
         );
     };
     let period = Period::from_dates(&from, &to).map_err(anyhow::Error::msg)?;
-    let log_path = config.data_dir.join("hazards.db");
-    if !log_path.exists() {
-        bail!("no hazard log at {} (pass --data-dir, or set key `data_dir`)", log_path.display());
+    if !config.keeps("hazards.db") {
+        bail!(
+            "no hazard log at {} (pass --data-dir, or set key `data_dir`)",
+            config.data_dir.join("hazards.db").display()
+        );
     }
-    let log =
-        hazard_log::HazardLog::open(&log_path).await.with_context(|| format!("opening {}", log_path.display()))?;
+    let log = config.open_hazard_log().await?;
     let store = open_store(config, Open::ExistingOnly).await?;
     let slos = config.effective_slos();
     let pathways = config.effective_pathways();
     // Reviews are read when the deployment has kept any (the file is never created here).
-    let reviews_path = crate::audit_review::findings_path(config);
-    let reviews = if reviews_path.exists() {
-        Some(
-            audit_review::ReviewStore::open(&reviews_path)
-                .await
-                .with_context(|| format!("opening {}", reviews_path.display()))?,
-        )
-    } else {
-        None
-    };
+    let reviews = if config.keeps("audit-review.db") { Some(config.open_reviews().await?) } else { None };
     let telemetry = engine::report_inputs::Telemetry {
         store: Some(&store),
         slos: &slos,

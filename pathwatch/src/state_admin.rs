@@ -21,31 +21,72 @@ pub enum StateCommand {
     },
 }
 
-/// Where `--from` or `--to` points; a SQLite source must exist (it is never created here).
-fn location(text: &str, flag: &str, must_exist: bool) -> anyhow::Result<state::Location> {
-    if let Some(path) = text.strip_prefix("sqlite:") {
-        let path = PathBuf::from(path.trim_start_matches("//"));
-        let file = if path.extension().is_some_and(|e| e == "db") { path } else { path.join("dashboard.db") };
-        if must_exist && !file.is_file() {
-            bail!("{flag}: no state database at {}", file.display());
+/// One set of tables: its SQLite file in a data directory, its migrations, how to copy it.
+struct Part {
+    file: &'static str,
+    schema: &'static state::Schema,
+    tables: &'static [state::copy::Table],
+}
+
+const PARTS: [Part; 3] = [
+    Part { file: "dashboard.db", schema: &state::STATE, tables: state::copy::STATE_TABLES },
+    Part { file: "hazards.db", schema: &hazard_log::store::SCHEMA, tables: hazard_log::store::TABLES },
+    Part { file: "audit-review.db", schema: &audit_review::findings::SCHEMA, tables: audit_review::findings::TABLES },
+];
+
+/// Where `--from` (a data directory) or `--to` (a PostgreSQL URL) points.
+enum Place {
+    Directory(PathBuf),
+    Postgres(String),
+}
+
+impl Place {
+    fn parse(text: &str, flag: &str) -> anyhow::Result<Place> {
+        if let Some(path) = text.strip_prefix("sqlite:") {
+            return Ok(Place::Directory(PathBuf::from(path.trim_start_matches("//"))));
         }
-        return Ok(state::Location::Sqlite(file));
+        match url::Url::parse(text) {
+            Ok(url) if matches!(url.scheme(), "postgres" | "postgresql") => Ok(Place::Postgres(text.to_string())),
+            _ => bail!("{flag}: give sqlite:DIR (a data directory) or postgres://user@host:port/database"),
+        }
     }
-    match url::Url::parse(text) {
-        Ok(url) if matches!(url.scheme(), "postgres" | "postgresql") => Ok(state::Location::Postgres(text.to_string())),
-        _ => bail!("{flag}: give sqlite:DIR or postgres://user@host:port/database"),
+
+    fn location(&self, part: &Part) -> state::Location {
+        match self {
+            Place::Directory(dir) => state::Location::Sqlite(dir.join(part.file)),
+            Place::Postgres(url) => state::Location::Postgres(url.clone()),
+        }
     }
 }
 
 pub async fn run(command: StateCommand) -> anyhow::Result<ExitCode> {
     let StateCommand::Migrate { from, to } = command;
-    let (source, destination) = (location(&from, "--from", true)?, location(&to, "--to", false)?);
-    if source == destination {
-        bail!("--from and --to are the same database");
+    let (source, destination) = (Place::parse(&from, "--from")?, Place::parse(&to, "--to")?);
+    let Place::Directory(dir) = &source else { bail!("--from: give sqlite:DIR, the data directory to move from") };
+    // A source file that does not exist is never created: the state was never there.
+    let parts: Vec<&Part> = PARTS.iter().filter(|p| dir.join(p.file).is_file()).collect();
+    if parts.is_empty() {
+        bail!("--from: no state database in {} (dashboard.db, hazards.db, audit-review.db)", dir.display());
     }
-    let from_pool = state::connect(&source).await.context("opening --from")?;
-    let to_pool = state::connect(&destination).await.context("opening --to")?;
-    let report = state::copy::copy(&from_pool, &to_pool).await?;
+    if let Place::Directory(to_dir) = &destination {
+        if to_dir == dir {
+            bail!("--from and --to are the same data directory");
+        }
+    }
+    // Every destination is checked before anything is written, so a refusal leaves nothing half-moved.
+    let mut pools = Vec::new();
+    for part in parts {
+        let from_pool = state::connect_schema(&source.location(part), part.schema)
+            .await
+            .with_context(|| format!("opening --from ({})", part.file))?;
+        let to_pool = state::connect_schema(&destination.location(part), part.schema).await.context("opening --to")?;
+        state::copy::ensure_empty(&to_pool, part.tables).await?;
+        pools.push((part, from_pool, to_pool));
+    }
+    let mut report = Vec::new();
+    for (part, from_pool, to_pool) in &pools {
+        report.extend(state::copy::copy(from_pool, to_pool, part.tables).await?);
+    }
     println!("{:<20} {:>10} {:>10}  {:<16}  verified", "table", "rows from", "rows to", "sha256");
     for t in &report {
         let mark = if t.verified() { "yes" } else { "NO" };

@@ -10,24 +10,27 @@ use sqlx::{Executor, Row as _};
 
 use crate::{backend, Backend, Pool, StateError};
 
-#[derive(Clone, Copy)]
-enum Kind {
+/// How a column is read and written.
+#[derive(Debug, Clone, Copy)]
+pub enum Kind {
     Int,
     Text,
 }
 use Kind::{Int, Text};
 
-/// A table, its columns, and its primary key (the order rows are compared in).
-struct Table {
-    name: &'static str,
-    columns: &'static [(&'static str, Kind)],
-    order_by: &'static str,
+/// A table, its columns, and the order rows are copied and compared in (a key that is unique on
+/// both backends; `rowid` where only insertion order tells rows apart).
+#[derive(Debug)]
+pub struct Table {
+    pub name: &'static str,
+    pub columns: &'static [(&'static str, Kind)],
+    pub order_by: &'static str,
     /// An identity column whose sequence must continue after the copied rows (PostgreSQL).
-    identity: Option<&'static str>,
+    pub identity: Option<&'static str>,
 }
 
-/// Every table, parents before the tables that refer to them.
-const TABLES: &[Table] = &[
+/// Every table of the state's own schema, parents before the tables that refer to them.
+pub const STATE_TABLES: &[Table] = &[
     Table {
         name: "accounts",
         columns: &[
@@ -188,6 +191,20 @@ fn read(row: &crate::Row, table: &Table) -> Result<Vec<Value>, sqlx::Error> {
         .collect()
 }
 
+/// Refuses a destination where any of `tables` already holds rows: copying would mix two
+/// deployments' state.
+pub async fn ensure_empty(to: &Pool, tables: &[Table]) -> Result<(), CopyError> {
+    for table in tables {
+        let rows: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {}", table.name)))
+            .fetch_one(to)
+            .await?;
+        if rows > 0 {
+            return Err(CopyError::NotEmpty { table: table.name, rows });
+        }
+    }
+    Ok(())
+}
+
 /// Rows and SHA-256 of `table` on `pool`: each value length-prefixed (NULL distinct from empty).
 async fn fingerprint(pool: &Pool, table: &Table) -> Result<(u64, String), sqlx::Error> {
     let rows = pool.fetch_all(sqlx::AssertSqlSafe(select(table))).await?;
@@ -205,19 +222,12 @@ async fn fingerprint(pool: &Pool, table: &Table) -> Result<(u64, String), sqlx::
     Ok((rows.len() as u64, hex::encode(hash.finalize())))
 }
 
-/// Copies every table of `from` into `to` (migrated, empty), in one transaction on `to`, then
-/// compares both sides table by table. Nothing is written unless every table copies.
-pub async fn copy(from: &Pool, to: &Pool) -> Result<Vec<TableCopy>, CopyError> {
-    for table in TABLES {
-        let rows: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {}", table.name)))
-            .fetch_one(to)
-            .await?;
-        if rows > 0 {
-            return Err(CopyError::NotEmpty { table: table.name, rows });
-        }
-    }
+/// Copies `tables` of `from` into `to` (migrated, those tables empty), in one transaction on `to`,
+/// then compares both sides table by table. Nothing is written unless every table copies.
+pub async fn copy(from: &Pool, to: &Pool, tables: &'static [Table]) -> Result<Vec<TableCopy>, CopyError> {
+    ensure_empty(to, tables).await?;
     let mut tx = to.begin().await?;
-    for table in TABLES {
+    for table in tables {
         let columns: Vec<&str> = table.columns.iter().map(|(c, _)| *c).collect();
         let placeholders: Vec<String> = (1..=columns.len()).map(|i| format!("${i}")).collect();
         let insert =
@@ -244,7 +254,7 @@ pub async fn copy(from: &Pool, to: &Pool) -> Result<Vec<TableCopy>, CopyError> {
     }
     tx.commit().await?;
     let mut report = Vec::new();
-    for table in TABLES {
+    for table in tables {
         let (rows_from, sha256_from) = fingerprint(from, table).await?;
         let (rows_to, sha256_to) = fingerprint(to, table).await?;
         report.push(TableCopy { table: table.name, rows_from, rows_to, sha256_from, sha256_to });
@@ -252,9 +262,35 @@ pub async fn copy(from: &Pool, to: &Pool) -> Result<Vec<TableCopy>, CopyError> {
     Ok(report)
 }
 
-/// The names of the tables [`copy`] moves.
-pub fn tables() -> Vec<&'static str> {
-    TABLES.iter().map(|t| t.name).collect()
+/// Whether `tables` are exactly the tables (and columns, in order) of the SQLite database behind
+/// `pool`, but for the migrations' own: a schema that gains a table or column must say how to copy
+/// it. For each schema's tests.
+pub async fn matches_sqlite_schema(pool: &Pool, tables: &[Table]) -> Result<(), String> {
+    let mut schema: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
+         AND name <> '_sqlx_migrations' ORDER BY name",
+    )
+    .fetch_all(pool)
+    .await
+    .map_err(|e| e.to_string())?;
+    let mut listed: Vec<String> = tables.iter().map(|t| t.name.to_string()).collect();
+    schema.sort();
+    listed.sort();
+    if schema != listed {
+        return Err(format!("tables: the schema has {schema:?}, the copy lists {listed:?}"));
+    }
+    for table in tables {
+        let columns: Vec<String> =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT name FROM pragma_table_info('{}')", table.name)))
+                .fetch_all(pool)
+                .await
+                .map_err(|e| e.to_string())?;
+        let copied: Vec<&str> = table.columns.iter().map(|(c, _)| *c).collect();
+        if columns != copied {
+            return Err(format!("columns of {}: the schema has {columns:?}, the copy lists {copied:?}", table.name));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -263,27 +299,6 @@ mod tests {
     async fn every_table_of_the_schema_is_copied() {
         let dir = tempfile::tempdir().unwrap();
         let pool = crate::open(&dir.path().join("dashboard.db")).await.unwrap();
-        let mut schema: Vec<String> = sqlx::query_scalar(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
-             AND name <> '_sqlx_migrations' ORDER BY name",
-        )
-        .fetch_all(&pool)
-        .await
-        .unwrap();
-        let mut copied: Vec<String> = super::tables().into_iter().map(String::from).collect();
-        schema.sort();
-        copied.sort();
-        assert_eq!(copied, schema, "a table the schema has is missing from copy.rs (or the other way)");
-        for table in super::TABLES {
-            let columns: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                "SELECT name FROM pragma_table_info('{}')",
-                table.name
-            )))
-            .fetch_all(&pool)
-            .await
-            .unwrap();
-            let listed: Vec<&str> = table.columns.iter().map(|(c, _)| *c).collect();
-            assert_eq!(columns, listed, "columns of {}", table.name);
-        }
+        super::matches_sqlite_schema(&pool, super::STATE_TABLES).await.unwrap();
     }
 }

@@ -37,13 +37,18 @@ pub fn sqlite() -> Place {
 pub async fn postgres(test: &str) -> Option<Place> {
     let server = domain::testing::service("PATHWATCH_TEST_POSTGRES_URL", &format!("{test} on PostgreSQL"))?;
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().subsec_nanos();
-    let name = format!("pw_{}_{}_{nanos}", test.to_ascii_lowercase(), std::process::id());
+    // PostgreSQL cuts names at 63 bytes: the test name is shortened, the process and time keep it unique.
+    let short: String = test.to_ascii_lowercase().chars().take(30).collect();
+    let name = format!("pw_{short}_{}_{nanos}", std::process::id());
     let admin = sqlx::postgres::PgPoolOptions::new()
         .max_connections(1)
         .connect(&server)
         .await
         .expect("PostgreSQL at PATHWATCH_TEST_POSTGRES_URL");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\""))).execute(&admin).await.expect("CREATE DATABASE");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+        .execute(&admin)
+        .await
+        .expect("CREATE DATABASE");
     admin.close().await;
     let mut url = url::Url::parse(&server).expect("PATHWATCH_TEST_POSTGRES_URL is a URL");
     url.set_path(&format!("/{name}"));

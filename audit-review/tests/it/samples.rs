@@ -7,12 +7,18 @@ use audit_store::{Action, Outcome, SampleQuery, TelemetryStore};
 
 use crate::support::*;
 
-async fn review_store() -> (ReviewStore, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    (ReviewStore::open(&dir.path().join("audit-review.db")).await.unwrap(), dir)
+pub async fn samples_are_reproducible_reviewed_covered_and_exported<S: TelemetryStore>(store: &S) {
+    let place = state::testing::sqlite();
+    samples_with(store, &ReviewStore::connect(&place.location("audit-review")).await.unwrap()).await;
 }
 
-pub async fn samples_are_reproducible_reviewed_covered_and_exported<S: TelemetryStore>(store: &S) {
+/// The same with the review store on each state backend (the events on SQLite).
+async fn samples_kept_on_every_state_backend(place: &state::testing::Place) {
+    let telemetry = audit_store::testing::sqlite().await;
+    samples_with(&telemetry.store, &ReviewStore::connect(&place.location("audit-review")).await.unwrap()).await;
+}
+
+async fn samples_with<S: TelemetryStore>(store: &S, reviews: &ReviewStore) {
     let mut events = Vec::new();
     for i in 0..100u32 {
         let (user, org) =
@@ -21,7 +27,6 @@ pub async fn samples_are_reproducible_reviewed_covered_and_exported<S: Telemetry
         events.push(access(&user, "clinician", org, &nhs(i), action, Outcome::Success, T0 + u64::from(i) * 60 * SEC));
     }
     Log::new(store).add(events).await;
-    let (reviews, _dir) = review_store().await;
     let query = SampleQuery {
         from_ns: T0,
         to_ns: T0 + DAY,
@@ -89,3 +94,8 @@ pub async fn samples_are_reproducible_reviewed_covered_and_exported<S: Telemetry
 }
 
 audit_store::on_every_store!("pwr":samples_are_reproducible_reviewed_covered_and_exported);
+
+mod review_backends {
+    use super::*;
+    state::on_every_state!(samples_kept_on_every_state_backend);
+}

@@ -3,6 +3,8 @@
 use audit_review::findings::ReviewStore;
 use audit_review::{Candidate, FindingFilter, ReviewError, Rule, RulesConfig, Scanner, Severity, Status};
 
+use state::testing::Place;
+
 use crate::support::*;
 
 fn candidate(user: &str, events: u64) -> Candidate {
@@ -22,14 +24,12 @@ fn candidate(user: &str, events: u64) -> Candidate {
     }
 }
 
-async fn store() -> (ReviewStore, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    (ReviewStore::open(&dir.path().join("audit-review.db")).await.unwrap(), dir)
+async fn store(place: &Place) -> ReviewStore {
+    ReviewStore::connect(&place.location("audit-review")).await.unwrap()
 }
 
-#[tokio::test]
-async fn the_same_finding_is_raised_once_and_refreshed_when_it_grows() {
-    let (findings, _dir) = store().await;
+async fn the_same_finding_is_raised_once_and_refreshed_when_it_grows(place: &Place) {
+    let findings = store(place).await;
     let first = findings.record(&[candidate("u1", 6)], 10).await.unwrap();
     assert_eq!((first.raised.len(), first.refreshed), (1, 0));
     let again = findings.record(&[candidate("u1", 6)], 20).await.unwrap();
@@ -47,9 +47,8 @@ async fn the_same_finding_is_raised_once_and_refreshed_when_it_grows() {
     assert_eq!(history, ["raised", "seen again"]);
 }
 
-#[tokio::test]
-async fn findings_move_through_the_workflow_with_notes_and_refuse_bad_moves() {
-    let (findings, _dir) = store().await;
+async fn findings_move_through_the_workflow_with_notes_and_refuse_bad_moves(place: &Place) {
+    let findings = store(place).await;
     let id = findings.record(&[candidate("u1", 6)], 10).await.unwrap().raised[0].id;
     let f = findings.transition(id, Status::Open, Status::Investigating, "ig1", "", 20).await.unwrap();
     assert_eq!(f.status, Status::Investigating);
@@ -98,9 +97,8 @@ async fn findings_move_through_the_workflow_with_notes_and_refuse_bad_moves() {
     assert!(matches!(findings.get(999).await, Err(ReviewError::NotFound(_))));
 }
 
-#[tokio::test]
-async fn high_severity_findings_are_notified_once() {
-    let (findings, _dir) = store().await;
+async fn high_severity_findings_are_notified_once(place: &Place) {
+    let findings = store(place).await;
     let mut medium = candidate("u2", 5);
     medium.severity = Severity::Medium;
     findings.record(&[candidate("u1", 6), medium], 10).await.unwrap();
@@ -131,3 +129,10 @@ async fn the_incremental_scan_reads_only_new_arrivals_and_raises_nothing_twice()
     assert_eq!(all.len(), 1);
     assert!(all[0].explanation.contains("opened 7 patients' records"), "{}", all[0].explanation);
 }
+
+// The review store's own tables, on SQLite and on PostgreSQL.
+state::on_every_state!(
+    the_same_finding_is_raised_once_and_refreshed_when_it_grows,
+    findings_move_through_the_workflow_with_notes_and_refuse_bad_moves,
+    high_severity_findings_are_notified_once,
+);

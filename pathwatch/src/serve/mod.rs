@@ -186,7 +186,7 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
         let sandbox = crate::demo::start_sandbox(&config).await?;
         process.lines.push(crate::demo::describe_sandbox(&sandbox.urls()));
         _sandbox = Some(sandbox);
-        process.lines.push(crate::demo::load_starter_hazards(&config.data_dir).await?);
+        process.lines.push(crate::demo::load_starter_hazards(&config).await?);
     }
     if mode.runs(Role::Canaries) {
         canaries::start(&mut process, canary_token, canary_metrics.clone(), &health).await?;

@@ -23,14 +23,8 @@ pub(crate) struct Shared {
 impl Shared {
     pub async fn open(config: &Config, store: AnyStore) -> anyhow::Result<Shared> {
         let state_db = config.open_state().await?;
-        let hazards_path = config.data_dir.join("hazards.db");
-        let hazards = HazardLog::open(&hazards_path)
-            .await
-            .with_context(|| format!("opening the hazard log {}", hazards_path.display()))?;
-        let findings_path = crate::audit_review::findings_path(config);
-        let findings = audit_review::ReviewStore::open(&findings_path)
-            .await
-            .with_context(|| format!("opening the audit findings {}", findings_path.display()))?;
+        let hazards = config.open_hazard_log().await?;
+        let findings = config.open_reviews().await?;
         let sources = engine::Sources {
             telemetry: Some(store),
             slos: config.effective_slos().into(),

@@ -17,6 +17,12 @@ async fn a_standalone_state_moves_into_postgres_verified_and_only_once() {
     }
     let token = run(pathwatch(&data).args(["user", "token", "create", "sam"]));
     assert!(token.status.success(), "{}", text(&token));
+    // The hazard log (its own file) moves too, history and all.
+    let starter = data.join("starter.yaml");
+    std::fs::write(&starter, hazard_log::STARTER_LOG).unwrap();
+    let starter = starter.to_str().unwrap();
+    let imported = run(pathwatch(&data).args(["hazard", "import", starter, "--actor", "cso", "--reason", "first log"]));
+    assert!(imported.status.success(), "{}", text(&imported));
     let from = format!("sqlite:{}", data.display());
 
     let moved = run(pathwatch(&data).args(["state", "migrate", "--from", &from, "--to", &url]));
@@ -34,6 +40,13 @@ async fn a_standalone_state_moves_into_postgres_verified_and_only_once() {
     postgres(list.args(["user", "list"]));
     let listed = text(&run(&mut list));
     assert!(listed.contains("jo.bloggs") && listed.contains("\"sam\""), "{listed}");
+    let hazards_line = said.lines().find(|l| l.starts_with("hazard_changes ")).expect("a line for hazard_changes");
+    assert!(hazards_line.ends_with("yes") && !hazards_line.contains(" 0 "), "{hazards_line}");
+    let mut export = pathwatch(&data);
+    postgres(export.args(["hazard", "export", "--format", "yaml"]));
+    let exported = text(&run(&mut export));
+    let first = hazard_log::io::from_yaml(hazard_log::STARTER_LOG).unwrap().remove(0);
+    assert!(exported.contains(&first.title), "{exported}");
     let mut another = pathwatch(&data);
     postgres(another.args(["user", "token", "create", "sam"]));
     let another = run(&mut another);
@@ -46,4 +59,5 @@ async fn a_standalone_state_moves_into_postgres_verified_and_only_once() {
     // A source that does not exist is not created.
     let missing = run(pathwatch(&data).args(["state", "migrate", "--from", "sqlite:/nonexistent/dir", "--to", &url]));
     assert!(text(&missing).contains("--from: no state database"), "{}", text(&missing));
+    assert!(!std::path::Path::new("/nonexistent/dir").exists());
 }
