@@ -134,6 +134,12 @@ pub const STATE_TABLES: &[Table] = &[
         identity: None,
     },
     Table {
+        name: "leases",
+        columns: &[("name", Text), ("holder", Text), ("epoch", Int), ("expires_ns", Int)],
+        order_by: "name",
+        identity: None,
+    },
+    Table {
         name: "oidc_choices",
         columns: &[("token_sha256", Text), ("identity", Text), ("created_ns", Int)],
         order_by: "token_sha256",

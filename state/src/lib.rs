@@ -18,6 +18,7 @@ use sqlx::migrate::Migrator;
 use sqlx::Executor;
 
 pub mod copy;
+pub mod lease;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -163,12 +164,16 @@ fn sqlite_migrator() -> Migrator {
         (10, "signed_in", include_str!("../migrations/sqlite/0010_signed_in.sql")),
         (11, "oidc_choices", include_str!("../migrations/sqlite/0011_oidc_choices.sql")),
         (12, "session_grant", include_str!("../migrations/sqlite/0012_session_grant.sql")),
+        (13, "leases", include_str!("../migrations/sqlite/0013_leases.sql")),
     ])
 }
 
 /// PostgreSQL starts from the schema SQLite's twelve steps reached; later steps go on both.
 fn postgres_migrator() -> Migrator {
-    audit_store::sqlite_migrator(&[(1, "state", include_str!("../migrations/postgres/0001_state.sql"))])
+    audit_store::sqlite_migrator(&[
+        (1, "state", include_str!("../migrations/postgres/0001_state.sql")),
+        (2, "leases", include_str!("../migrations/postgres/0002_leases.sql")),
+    ])
 }
 
 #[cfg(test)]
@@ -189,6 +194,6 @@ mod tests {
             assert!(tables.iter().any(|t| t == table), "{table} missing from {tables:?}");
         }
         let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations").fetch_one(&pool).await.unwrap();
-        assert_eq!(applied, 12);
+        assert_eq!(applied, 13);
     }
 }

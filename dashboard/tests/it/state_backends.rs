@@ -207,6 +207,7 @@ async fn the_hazard_log_keeps_versions_sign_offs_and_evidence(place: &Place) {
 }
 
 state::on_every_state!(
+    leases_have_one_holder_and_fence_the_old_one,
     the_hazard_log_keeps_versions_sign_offs_and_evidence,
     accounts_and_their_passwords,
     single_sign_on_accounts,
@@ -215,3 +216,35 @@ state::on_every_state!(
     api_tokens_live_and_die,
     alerts_fire_once_and_resolve,
 );
+
+/// One holder at a time; a new holder only once the lease has expired (or was released), with a
+/// higher epoch; the old holder's fence stops holding, so its writes can be refused.
+async fn leases_have_one_holder_and_fence_the_old_one(place: &Place) {
+    use state::lease;
+    let pool = place.state().await;
+    let (t, ttl) = (5_000_000 * SEC, 10 * SEC);
+    let a = lease::acquire(&pool, "monitor", "host-a", t, ttl).await.unwrap().expect("a takes the free lease");
+    assert_eq!(a.epoch, 1);
+    assert_eq!(lease::acquire(&pool, "monitor", "host-b", t + SEC, ttl).await.unwrap(), None, "a holds it");
+    let renewed = lease::acquire(&pool, "monitor", "host-a", t + 5 * SEC, ttl).await.unwrap().unwrap();
+    assert_eq!(renewed.epoch, 1, "renewing keeps the epoch");
+    assert_eq!(lease::acquire(&pool, "monitor", "host-b", t + 14 * SEC, ttl).await.unwrap(), None, "renewed to t+15");
+    let mut conn = pool.acquire().await.unwrap();
+    assert!(a.check(&mut conn, t + 14 * SEC).await.unwrap());
+    // a stops renewing (killed): b takes over after expiry, with a new epoch.
+    let b = lease::acquire(&pool, "monitor", "host-b", t + 16 * SEC, ttl).await.unwrap().expect("expired: b takes it");
+    assert_eq!(b.epoch, 2);
+    assert!(!a.check(&mut conn, t + 16 * SEC).await.unwrap(), "a's fence no longer holds");
+    assert!(b.check(&mut conn, t + 16 * SEC).await.unwrap());
+    assert_eq!(
+        lease::acquire(&pool, "monitor", "host-a", t + 17 * SEC, ttl).await.unwrap(),
+        None,
+        "a comes back too late"
+    );
+    // Released at shutdown: another takes it at once. Other leases are separate.
+    lease::release(&pool, &b).await.unwrap();
+    let a2 = lease::acquire(&pool, "monitor", "host-a", t + 18 * SEC, ttl).await.unwrap().unwrap();
+    assert_eq!(a2.epoch, 3);
+    assert_eq!(lease::acquire(&pool, "canaries", "host-b", t + 18 * SEC, ttl).await.unwrap().unwrap().epoch, 1);
+    assert_eq!(lease::holder(&pool, "monitor").await.unwrap().map(|h| h.0).as_deref(), Some("host-a"));
+}
