@@ -74,6 +74,8 @@ pub struct AlertEngine {
     dashboard_url: String,
     /// How often `run` evaluates; recorded with each round so the page can tell a stale one.
     every: Duration,
+    /// The lease alert changes are made under, where instances share the state.
+    fence: Option<state::lease::Fence>,
 }
 
 /// The newest evaluation round, as the alerts page reports it.
@@ -125,7 +127,14 @@ impl AlertEngine {
             runbook_base: runbook_base.into(),
             dashboard_url: dashboard_url.into(),
             every: Duration::from_secs(60),
+            fence: None,
         }
+    }
+
+    /// Changes alerts only while `fence` holds (the monitor's lease): see `state::lease`.
+    pub fn fenced(mut self, fence: state::lease::Fence) -> AlertEngine {
+        self.fence = Some(fence);
+        self
     }
 
     async fn record_round(&self, now_ns: i64, evaluated: usize, failed: usize, detail: &str) {
@@ -144,17 +153,6 @@ impl AlertEngine {
         if let Err(e) = result {
             tracing::warn!(error = %e, "the alert evaluation round could not be recorded");
         }
-    }
-
-    async fn open_alert(&self, slo: &str) -> Result<Option<Alert>, EngineError> {
-        let alert = sqlx::query_as(
-            "SELECT id, slo, flow, severity, started_ns, resolved_ns, last_notified_ns, summary FROM alerts \
-             WHERE slo = $1 AND resolved_ns IS NULL",
-        )
-        .bind(slo)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(alert)
     }
 
     /// Firing alerts first, then the most recent resolved ones.
@@ -180,10 +178,27 @@ impl AlertEngine {
         pathway: Option<&PathwayHealth>,
         now_ns: i64,
     ) -> Result<Option<Notification>, EngineError> {
-        let open = self.open_alert(&status.name).await?;
+        // One transaction per SLO, under the lease when there is one: an instance that lost it
+        // (paused past its expiry) changes nothing and tells nobody.
+        let mut tx = self.pool.begin().await?;
+        if let Some(fence) = &self.fence {
+            if !fence.check(&mut tx, now_ns).await? {
+                return Err(EngineError::NotLeader(fence.name.clone()));
+            }
+        }
+        let open: Option<Alert> = sqlx::query_as(
+            "SELECT id, slo, flow, severity, started_ns, resolved_ns, last_notified_ns, summary FROM alerts \
+             WHERE slo = $1 AND resolved_ns IS NULL",
+        )
+        .bind(&status.name)
+        .fetch_optional(&mut *tx)
+        .await?;
         let no_data = status.burn_rate_1h.is_none();
         let transition = match (&open, status.firing) {
-            (None, None) => return Ok(None),
+            (None, None) => {
+                tx.commit().await?;
+                return Ok(None);
+            }
             (None, Some(severity)) => {
                 sqlx::query(
                     "INSERT INTO alerts (slo, flow, severity, started_ns, resolved_ns, clear_since_ns, last_notified_ns, \
@@ -195,29 +210,41 @@ impl AlertEngine {
                 .bind(now_ns)
                 .bind(now_ns)
                 .bind(summary(status, severity))
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
                 Transition::Firing
             }
-            (Some(_), None) if no_data => return Ok(None),
+            (Some(_), None) if no_data => {
+                tx.commit().await?;
+                return Ok(None);
+            }
             (Some(a), None) => {
-                let clear_since = self.clear_since(a.id).await?;
+                let clear_since: Option<i64> = sqlx::query_scalar("SELECT clear_since_ns FROM alerts WHERE id = $1")
+                    .bind(a.id)
+                    .fetch_one(&mut *tx)
+                    .await?;
                 match clear_since {
                     None => {
                         sqlx::query("UPDATE alerts SET clear_since_ns = $1 WHERE id = $2")
                             .bind(now_ns)
                             .bind(a.id)
-                            .execute(&self.pool)
+                            .execute(&mut *tx)
                             .await?;
+                        {
+                            tx.commit().await?;
+                            return Ok(None);
+                        }
+                    }
+                    Some(since) if now_ns - since < HOLD_CLEAR.as_nanos() as i64 => {
+                        tx.commit().await?;
                         return Ok(None);
                     }
-                    Some(since) if now_ns - since < HOLD_CLEAR.as_nanos() as i64 => return Ok(None),
                     Some(_) => {
                         sqlx::query("UPDATE alerts SET resolved_ns = $1, last_notified_ns = $2 WHERE id = $3")
                             .bind(now_ns)
                             .bind(now_ns)
                             .bind(a.id)
-                            .execute(&self.pool)
+                            .execute(&mut *tx)
                             .await?;
                         Transition::Resolved
                     }
@@ -226,7 +253,7 @@ impl AlertEngine {
             (Some(a), Some(severity)) => {
                 sqlx::query("UPDATE alerts SET clear_since_ns = NULL WHERE id = $1")
                     .bind(a.id)
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await?;
                 if a.severity == "ticket" && severity == Severity::Page {
                     sqlx::query(
@@ -235,7 +262,7 @@ impl AlertEngine {
                     .bind(summary(status, severity))
                     .bind(now_ns)
                     .bind(a.id)
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await?;
                     Transition::Escalated
                 } else {
@@ -243,16 +270,19 @@ impl AlertEngine {
                         sqlx::query("UPDATE alerts SET severity = 'ticket', summary = $1 WHERE id = $2")
                             .bind(summary(status, severity))
                             .bind(a.id)
-                            .execute(&self.pool)
+                            .execute(&mut *tx)
                             .await?;
                     }
                     if now_ns - a.last_notified_ns < self.repeat.as_nanos() as i64 {
-                        return Ok(None);
+                        {
+                            tx.commit().await?;
+                            return Ok(None);
+                        }
                     }
                     sqlx::query("UPDATE alerts SET last_notified_ns = $1 WHERE id = $2")
                         .bind(now_ns)
                         .bind(a.id)
-                        .execute(&self.pool)
+                        .execute(&mut *tx)
                         .await?;
                     Transition::Repeat
                 }
@@ -263,8 +293,9 @@ impl AlertEngine {
              WHERE slo = $1 ORDER BY id DESC LIMIT 1",
         )
         .bind(&status.name)
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *tx)
         .await?;
+        tx.commit().await?;
         let notification = Notification {
             transition,
             slo: status.name.clone(),
@@ -301,10 +332,6 @@ impl AlertEngine {
                 .await?;
         }
         Ok(Some(notification))
-    }
-
-    async fn clear_since(&self, id: i64) -> Result<Option<i64>, EngineError> {
-        Ok(sqlx::query_scalar("SELECT clear_since_ns FROM alerts WHERE id = $1").bind(id).fetch_one(&self.pool).await?)
     }
 
     /// Resolves, without notifying, open alerts of SLOs that are no longer configured or evaluated.

@@ -65,4 +65,7 @@ pub enum EngineError {
     Store(#[from] audit_store::StoreError),
     #[error("state database holds a value it cannot read: {0}")]
     Corrupt(String),
+    /// This instance no longer holds the lease for the work (another instance took it over).
+    #[error("not the leader: lease {0:?} is held elsewhere now")]
+    NotLeader(String),
 }

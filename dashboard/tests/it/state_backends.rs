@@ -241,6 +241,18 @@ async fn leases_have_one_holder_and_fence_the_old_one(place: &Place) {
         None,
         "a comes back too late"
     );
+    drop(conn);
+    // An alert engine fenced by a's lease changes nothing and tells nobody; b's fires.
+    let engine = |fence| {
+        AlertEngine::new(pool.clone(), Notifier::new(None, vec![]).unwrap(), Duration::from_secs(3600), "", "")
+            .fenced(fence)
+    };
+    let burning = crate::alerts::status(100, (t + 17 * SEC) as u64);
+    let stale = engine(a.clone()).apply(&burning, t + 17 * SEC).await;
+    assert!(matches!(stale, Err(engine::EngineError::NotLeader(_))), "{stale:?}");
+    assert!(engine::alerts::recent(&pool, 10).await.unwrap().is_empty());
+    let fired = engine(b.clone()).apply(&burning, t + 17 * SEC).await.unwrap().map(|n| n.transition);
+    assert_eq!(fired, Some(Transition::Firing));
     // Released at shutdown: another takes it at once. Other leases are separate.
     lease::release(&pool, &b).await.unwrap();
     let a2 = lease::acquire(&pool, "monitor", "host-a", t + 18 * SEC, ttl).await.unwrap().unwrap();
