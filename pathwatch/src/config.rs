@@ -61,6 +61,9 @@ pub struct RolesConfig {
     pub monitor_listen: std::net::SocketAddr,
     /// `pathwatch canaries`' `/healthz`, `/readyz` and `/metrics`.
     pub canaries_listen: std::net::SocketAddr,
+    /// Seconds the `monitor` lease lasts: where several monitors share the state, one runs the
+    /// alerts, monitors and report delivery, and another takes over within this plus a third.
+    pub lease_secs: u64,
 }
 
 impl Default for RolesConfig {
@@ -70,6 +73,7 @@ impl Default for RolesConfig {
             dashboard_token: None,
             monitor_listen: std::net::SocketAddr::from(([127, 0, 0, 1], 4391)),
             canaries_listen: std::net::SocketAddr::from(([127, 0, 0, 1], 4390)),
+            lease_secs: 15,
         }
     }
 }

@@ -69,6 +69,9 @@ pub fn validate(c: &Config) -> anyhow::Result<()> {
     {
         problems.push(format!("key `roles.collector_url`: {:?} is not an http(s) URL", c.roles.collector_url));
     }
+    if !(3..=3600).contains(&c.roles.lease_secs) {
+        problems.push("key `roles.lease_secs`: between 3 and 3600 seconds".to_string());
+    }
     let postgres_url = url::Url::parse(&c.state.url).is_ok_and(|u| matches!(u.scheme(), "postgres" | "postgresql"));
     match c.state.backend {
         crate::config::StateBackend::Postgres if !postgres_url => problems.push(

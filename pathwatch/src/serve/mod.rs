@@ -13,6 +13,7 @@
 mod canaries;
 mod collector;
 mod dashboard;
+mod leader;
 mod monitor;
 mod role_metrics;
 

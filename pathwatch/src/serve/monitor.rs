@@ -49,6 +49,14 @@ pub(crate) async fn start(
     let mailer = config.mailer()?;
     let store = shared.sources.telemetry.clone().context("the monitor needs a telemetry store")?;
     let mut parts = Vec::new();
+    // Every loop below runs only while this instance holds the `monitor` lease.
+    let (published, leading) = tokio::sync::watch::channel(None);
+    let (lease_pool, holder) = (shared.state_db.clone(), super::leader::holder_name());
+    let ttl = Duration::from_secs(config.roles.lease_secs);
+    process.lines.push(format!("monitor: runs while holding the `monitor` lease (as {holder})"));
+    process.loops.spawn("monitor lease", move || {
+        super::leader::lead(lease_pool.clone(), holder.clone(), ttl, published.clone())
+    });
     if config.alerts.enabled {
         let a = &config.alerts;
         let notifier = engine::notify::Notifier::new(a.email.clone(), a.webhooks.clone())
@@ -57,9 +65,14 @@ pub(crate) async fn start(
         let (runbooks, url) = (config.dashboard.runbook_base_url.clone(), url.clone());
         let (store, slos, pathways) = (store.clone(), shared.sources.slos.to_vec(), shared.sources.pathways.to_vec());
         let every = Duration::from_secs(a.evaluate_every_secs);
+        let leading = leading.clone();
         process.loops.spawn("alert engine", move || {
-            let engine = engine::alerts::AlertEngine::new(pool.clone(), notifier.clone(), repeat, &runbooks, &url);
-            engine.run(store.clone(), slos.clone(), pathways.clone(), every)
+            let (pool, notifier, runbooks, url) = (pool.clone(), notifier.clone(), runbooks.clone(), url.clone());
+            let (store, slos, pathways) = (store.clone(), slos.clone(), pathways.clone());
+            super::leader::while_leading(leading.clone(), move |fence| {
+                let engine = engine::alerts::AlertEngine::new(pool.clone(), notifier.clone(), repeat, &runbooks, &url);
+                engine.fenced(fence).run(store.clone(), slos.clone(), pathways.clone(), every)
+            })
         });
         parts.push("alerts");
     }
@@ -71,42 +84,54 @@ pub(crate) async fn start(
             config.deployment(),
             mailer.clone(),
         );
-        let schedules = config.reports.schedules.clone();
+        let (schedules, leading) = (config.reports.schedules.clone(), leading.clone());
         process.loops.spawn("report delivery", move || {
-            let delivery = engine::report_delivery::ReportDelivery::new(
-                sources.clone(),
-                state_db.clone(),
-                hazards.clone(),
-                deployment.clone(),
-                mailer.clone(),
-            );
-            delivery.run(schedules.clone())
+            let (sources, state_db, hazards) = (sources.clone(), state_db.clone(), hazards.clone());
+            let (deployment, mailer, schedules) = (deployment.clone(), mailer.clone(), schedules.clone());
+            super::leader::while_leading(leading.clone(), move |_| {
+                let delivery = engine::report_delivery::ReportDelivery::new(
+                    sources.clone(),
+                    state_db.clone(),
+                    hazards.clone(),
+                    deployment.clone(),
+                    mailer.clone(),
+                );
+                delivery.run(schedules.clone())
+            })
         });
         parts.push("report delivery");
     }
     let (audit_config, audit_mailer, audit_url) = (config.audit.clone(), mailer.clone(), url.clone());
-    let findings = shared.findings.clone();
+    let (findings, audit_leading) = (shared.findings.clone(), leading.clone());
     process.loops.spawn("audit monitor", move || {
-        let monitor = engine::audit_monitor::AuditMonitor::new(
-            store.clone(),
-            findings.clone(),
-            audit_config.clone(),
-            audit_mailer.clone(),
-            audit_url.clone(),
-        );
-        monitor.run()
+        let (store, findings, audit_config) = (store.clone(), findings.clone(), audit_config.clone());
+        let (audit_mailer, audit_url) = (audit_mailer.clone(), audit_url.clone());
+        super::leader::while_leading(audit_leading.clone(), move |_| {
+            let monitor = engine::audit_monitor::AuditMonitor::new(
+                store.clone(),
+                findings.clone(),
+                audit_config.clone(),
+                audit_mailer.clone(),
+                audit_url.clone(),
+            );
+            monitor.run()
+        })
     });
     parts.push("audit rules");
     let (sources, hazards, evidence_config) = (shared.sources.clone(), shared.hazards.clone(), config.evidence.clone());
     process.loops.spawn("evidence monitor", move || {
-        let monitor = engine::evidence_monitor::EvidenceMonitor::new(
-            sources.clone(),
-            hazards.clone(),
-            evidence_config.clone(),
-            mailer.clone(),
-            url.clone(),
-        );
-        monitor.run()
+        let (sources, hazards, evidence_config) = (sources.clone(), hazards.clone(), evidence_config.clone());
+        let (mailer, url) = (mailer.clone(), url.clone());
+        super::leader::while_leading(leading.clone(), move |_| {
+            let monitor = engine::evidence_monitor::EvidenceMonitor::new(
+                sources.clone(),
+                hazards.clone(),
+                evidence_config.clone(),
+                mailer.clone(),
+                url.clone(),
+            );
+            monitor.run()
+        })
     });
     parts.push("evidence and the audit chain");
     process.lines.push(format!("monitor: {}", parts.join(", ")));

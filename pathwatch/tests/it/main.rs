@@ -4,6 +4,7 @@ mod barrage;
 mod canary;
 mod cli;
 mod crash;
+mod leader;
 mod listener;
 mod roles;
 mod state;

@@ -18,7 +18,7 @@ const DASHBOARD_TOKEN: &str = "dashboard-token-0123456789abcdef";
 const ADMIN_PASSWORD: &str = "four roles admin password";
 
 /// A role's process; killed when dropped.
-struct Running(Child);
+pub(crate) struct Running(pub(crate) Child);
 impl Drop for Running {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -27,12 +27,12 @@ impl Drop for Running {
 }
 
 /// Spawns `pathwatch --config FILE <role>` and waits (at most a minute) for it to print `ready`.
-fn start(data: &Path, config: &Path, role: &'static str) -> Running {
+pub(crate) fn start(data: &Path, config: &Path, role: &'static str) -> Running {
     start_saying(data, config, role).0
 }
 
 /// As `start`, with the lines the role printed before `ready`.
-fn start_saying(data: &Path, config: &Path, role: &'static str) -> (Running, Vec<String>) {
+pub(crate) fn start_saying(data: &Path, config: &Path, role: &'static str) -> (Running, Vec<String>) {
     let log = std::fs::File::create(data.join(format!("{role}.log"))).unwrap();
     let mut child = pathwatch(data)
         .arg("--config")

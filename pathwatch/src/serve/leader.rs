@@ -1,0 +1,80 @@
+//! One monitor at a time: the monitor's loops (alerts, report delivery, the audit and evidence
+//! monitors) run only on the instance holding the `monitor` lease in the state database
+//! (`state::lease`). A leadership loop takes and renews it every third of `roles.lease_secs`; the
+//! work loops wait for it, start with its fence, and are stopped the moment it is lost. Another
+//! instance takes over once the lease expires: within `roles.lease_secs` plus one renewal.
+
+use std::future::Future;
+use std::time::Duration;
+
+use state::lease::{self, Fence};
+use tokio::sync::watch;
+
+/// The lease the monitor's loops run under.
+pub(crate) const MONITOR_LEASE: &str = "monitor";
+
+/// This instance's name in the lease: host, process and a random part (two processes on one host
+/// are two candidates, and a restarted process is a new one).
+pub(crate) fn holder_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_default();
+    let started = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    format!("{}:{}:{:x}", if host.is_empty() { "host" } else { &host }, std::process::id(), started.as_micros())
+}
+
+/// Takes and renews the lease for as long as it runs, publishing the fence while it is held and
+/// None when it is not (another instance holds it, or it could not be renewed in time).
+pub(crate) async fn lead(pool: state::Pool, holder: String, ttl: Duration, published: watch::Sender<Option<Fence>>) {
+    let ttl_ns = i64::try_from(ttl.as_nanos()).unwrap_or(i64::MAX);
+    let mut last_renewed_ns = i64::MIN;
+    loop {
+        let now = domain::Clock::System.now_ns_i64();
+        let fence = match lease::acquire(&pool, MONITOR_LEASE, &holder, now, ttl_ns).await {
+            Ok(Some(fence)) => {
+                last_renewed_ns = now;
+                Some(fence)
+            }
+            Ok(None) => None,
+            Err(e) => {
+                tracing::warn!(error = %e, "the monitor lease could not be renewed");
+                // Ours may still hold until it expires; past that, another instance may have it.
+                published.borrow().clone().filter(|_| now.saturating_sub(last_renewed_ns) < ttl_ns)
+            }
+        };
+        published.send_if_modified(|current| {
+            if current.as_ref().map(|f| f.epoch) == fence.as_ref().map(|f| f.epoch) {
+                return false;
+            }
+            match &fence {
+                Some(f) => tracing::info!(holder = %f.holder, epoch = f.epoch, "this instance leads the monitor now"),
+                None if current.is_some() => tracing::warn!("this instance no longer leads the monitor"),
+                None => {}
+            }
+            *current = fence.clone();
+            true
+        });
+        tokio::time::sleep(ttl / 3).await;
+    }
+}
+
+/// Runs `start(fence)` while this instance holds the lease: waits for it, starts the work with its
+/// fence, and drops the work the moment the lease is lost (then waits to lead again).
+pub(crate) async fn while_leading<F, Fut>(mut leading: watch::Receiver<Option<Fence>>, start: F)
+where
+    F: Fn(Fence) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    loop {
+        let Ok(fence) = leading.wait_for(Option::is_some).await.map(|f| f.clone()) else { return };
+        let Some(fence) = fence else { continue };
+        let work = start(fence.clone());
+        tokio::pin!(work);
+        tokio::select! {
+            () = &mut work => return,
+            lost = leading.wait_for(|f| f.as_ref().map(|f| f.epoch) != Some(fence.epoch)) => {
+                if lost.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
