@@ -88,13 +88,37 @@ pub(crate) async fn start(
         let runs = first.lock().ok().and_then(|mut f| f.take()).unwrap_or_else(|| recorded.subscribe());
         record_canary_runs(runs, counted.clone())
     });
+    // Where instances share the state (PostgreSQL), one scheduler runs: the `canaries` lease's
+    // holder. With SQLite state there is one machine, and this role keeps no database.
+    let leading = if config.state.backend == crate::config::StateBackend::Postgres {
+        let (published, leading) = tokio::sync::watch::channel(None);
+        let (pool, holder) = (config.open_state().await?, super::leader::holder_name());
+        let ttl = std::time::Duration::from_secs(config.roles.lease_secs);
+        process.lines.push(format!("canaries: run while holding the `canaries` lease (as {holder})"));
+        process.loops.spawn("canary lease", move || {
+            super::leader::lead(pool.clone(), super::leader::CANARIES_LEASE, holder.clone(), ttl, published.clone())
+        });
+        Some(leading)
+    } else {
+        None
+    };
     let scheduled = canaries.clone();
     process.loops.spawn("canary scheduler", move || {
         let scheduled = scheduled.clone();
+        let schedule = move || {
+            let scheduled = scheduled.clone();
+            async move {
+                scheduled.run_scheduled(super::shutdown_signal()).await;
+                // Stopped for the shutdown: nothing to restart while the servers drain.
+                std::future::pending::<()>().await
+            }
+        };
+        let leading = leading.clone();
         async move {
-            scheduled.run_scheduled(super::shutdown_signal()).await;
-            // Stopped for the shutdown: nothing to restart while the servers drain.
-            std::future::pending::<()>().await
+            match leading {
+                Some(leading) => super::leader::while_leading(leading, move |_| schedule()).await,
+                None => schedule().await,
+            }
         }
     });
     if alone {

@@ -1,6 +1,7 @@
 //! One monitor at a time: the monitor's loops (alerts, report delivery, the audit and evidence
 //! monitors) run only on the instance holding the `monitor` lease in the state database
-//! (`state::lease`). A leadership loop takes and renews it every third of `roles.lease_secs`; the
+//! (`state::lease`); where the state is shared (PostgreSQL), the canary scheduler runs only where
+//! the `canaries` lease is held. A leadership loop takes and renews it every third of `roles.lease_secs`; the
 //! work loops wait for it, start with its fence, and are stopped the moment it is lost. Another
 //! instance takes over once the lease expires: within `roles.lease_secs` plus one renewal.
 
@@ -12,6 +13,8 @@ use tokio::sync::watch;
 
 /// The lease the monitor's loops run under.
 pub(crate) const MONITOR_LEASE: &str = "monitor";
+/// The lease the canary scheduler runs under, where instances share the state.
+pub(crate) const CANARIES_LEASE: &str = "canaries";
 
 /// This instance's name in the lease: host, process and a random part (two processes on one host
 /// are two candidates, and a restarted process is a new one).
@@ -23,19 +26,25 @@ pub(crate) fn holder_name() -> String {
 
 /// Takes and renews the lease for as long as it runs, publishing the fence while it is held and
 /// None when it is not (another instance holds it, or it could not be renewed in time).
-pub(crate) async fn lead(pool: state::Pool, holder: String, ttl: Duration, published: watch::Sender<Option<Fence>>) {
+pub(crate) async fn lead(
+    pool: state::Pool,
+    lease: &'static str,
+    holder: String,
+    ttl: Duration,
+    published: watch::Sender<Option<Fence>>,
+) {
     let ttl_ns = i64::try_from(ttl.as_nanos()).unwrap_or(i64::MAX);
     let mut last_renewed_ns = i64::MIN;
     loop {
         let now = domain::Clock::System.now_ns_i64();
-        let fence = match lease::acquire(&pool, MONITOR_LEASE, &holder, now, ttl_ns).await {
+        let fence = match lease::acquire(&pool, lease, &holder, now, ttl_ns).await {
             Ok(Some(fence)) => {
                 last_renewed_ns = now;
                 Some(fence)
             }
             Ok(None) => None,
             Err(e) => {
-                tracing::warn!(error = %e, "the monitor lease could not be renewed");
+                tracing::warn!(lease, error = %e, "the lease could not be renewed");
                 // Ours may still hold until it expires; past that, another instance may have it.
                 published.borrow().clone().filter(|_| now.saturating_sub(last_renewed_ns) < ttl_ns)
             }
@@ -45,8 +54,10 @@ pub(crate) async fn lead(pool: state::Pool, holder: String, ttl: Duration, publi
                 return false;
             }
             match &fence {
-                Some(f) => tracing::info!(holder = %f.holder, epoch = f.epoch, "this instance leads the monitor now"),
-                None if current.is_some() => tracing::warn!("this instance no longer leads the monitor"),
+                Some(f) => {
+                    tracing::info!(lease, holder = %f.holder, epoch = f.epoch, "this instance holds the lease now")
+                }
+                None if current.is_some() => tracing::warn!(lease, "this instance no longer holds the lease"),
                 None => {}
             }
             *current = fence.clone();

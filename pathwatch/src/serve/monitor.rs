@@ -55,7 +55,7 @@ pub(crate) async fn start(
     let ttl = Duration::from_secs(config.roles.lease_secs);
     process.lines.push(format!("monitor: runs while holding the `monitor` lease (as {holder})"));
     process.loops.spawn("monitor lease", move || {
-        super::leader::lead(lease_pool.clone(), holder.clone(), ttl, published.clone())
+        super::leader::lead(lease_pool.clone(), super::leader::MONITOR_LEASE, holder.clone(), ttl, published.clone())
     });
     if config.alerts.enabled {
         let a = &config.alerts;

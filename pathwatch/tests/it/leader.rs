@@ -98,3 +98,65 @@ async fn one_monitor_leads_and_another_takes_over_within_the_lease_when_it_is_ki
     assert!(evaluating.is_some(), "the new leader evaluates alerts");
     drop(b);
 }
+
+/// Where the state is shared, one canary scheduler runs: two `pathwatch canaries` processes, one
+/// holding the `canaries` lease; the other takes over when it is killed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_canary_scheduler_runs_where_the_state_is_shared() {
+    let Some(state::testing::Place::Postgres(url)) = state::testing::postgres("canaries_leader").await else { return };
+    let pool = state::connect(&state::Location::Postgres(url.clone())).await.unwrap();
+    let (_tmp, root) = temp_dir();
+    let sandbox = free_port();
+    let configs: Vec<(std::path::PathBuf, std::path::PathBuf, u16)> = ["a", "b", "sandbox"]
+        .iter()
+        .map(|name| {
+            let (data, port) = (root.join(name), free_port());
+            let path = config(&data, &url, free_port());
+            let extra = format!(
+                "[sandbox]\nlisten = \"127.0.0.1:{sandbox}\"\n[collector.ingest_tokens]\n\
+                 pathwatch-canary = \"canary-token-0123456789abcdef\"\n"
+            );
+            let canaries_listen = format!("[roles]\ncanaries_listen = \"127.0.0.1:{port}\"");
+            let text = std::fs::read_to_string(&path).unwrap().replace("[roles]", &format!("{extra}{canaries_listen}"));
+            std::fs::write(&path, text).unwrap();
+            (data, path, port)
+        })
+        .collect();
+    let _sandbox = start_saying(&configs[2].0, &configs[2].1, "sandbox").0;
+    let lease = |pool: state::Pool| async move {
+        state::lease::holder(&pool, "canaries").await.unwrap().map(|(holder, epoch, _)| (holder, epoch))
+    };
+    let (a, said) = start_saying(&configs[0].0, &configs[0].1, "canaries");
+    assert!(said.iter().any(|l| l.contains("holding the `canaries` lease")), "{said:?}");
+    let (b, _) = start_saying(&configs[1].0, &configs[1].1, "canaries");
+    let (pid_a, pid_b) = (format!(":{}:", a.0.id()), format!(":{}:", b.0.id()));
+    let first = within(Duration::from_secs(10), || {
+        let pool = pool.clone();
+        async move { lease(pool).await.is_some() }
+    })
+    .await;
+    assert!(first.is_some(), "someone takes the canaries lease");
+    let (leader, epoch) = lease(pool.clone()).await.unwrap();
+    assert_eq!(epoch, 1);
+    // Only the holder runs flows (they run at once on taking the lease, then on their cron).
+    let runs = |port: u16| async move {
+        let metrics = reqwest::get(format!("http://127.0.0.1:{port}/metrics")).await.unwrap().text().await.unwrap();
+        // The counters start at zero for every flow; a run makes one of them more.
+        metrics.lines().any(|l| l.starts_with("pathwatch_canary_runs_total{") && !l.ends_with(" 0"))
+    };
+    let (leader_port, follower_port) =
+        if leader.contains(&pid_a) { (configs[0].2, configs[1].2) } else { (configs[1].2, configs[0].2) };
+    assert!(within(Duration::from_secs(20), || runs(leader_port)).await.is_some(), "the holder runs its flows");
+    assert!(!runs(follower_port).await, "the other instance runs none");
+    let (kill, survivor) = if leader.contains(&pid_a) { ((a, b), pid_b) } else { ((b, a), pid_a) };
+    drop::<Running>(kill.0);
+    let took = within(Duration::from_secs(30), || {
+        let (pool, survivor) = (pool.clone(), survivor.clone());
+        async move { lease(pool).await.is_some_and(|(h, _)| h.contains(&survivor)) }
+    })
+    .await;
+    assert!(took.is_some_and(|t| t < Duration::from_secs(10)), "took over after {took:?}");
+    assert_eq!(lease(pool.clone()).await.map(|(_, e)| e), Some(2));
+    assert!(within(Duration::from_secs(20), || runs(follower_port)).await.is_some(), "the new holder runs the flows");
+    drop(kill.1);
+}
