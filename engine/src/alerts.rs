@@ -180,7 +180,13 @@ impl AlertEngine {
     ) -> Result<Option<Notification>, EngineError> {
         // One transaction per SLO, under the lease when there is one: an instance that lost it
         // (paused past its expiry) changes nothing and tells nobody.
-        let mut tx = self.pool.begin().await?;
+        // Written from the start (the fence takes the lease row; without one, the alerts table is
+        // held): a deferred SQLite transaction that reads and then writes can fail with
+        // SQLITE_BUSY_SNAPSHOT when another connection commits in between.
+        let mut tx = match &self.fence {
+            Some(_) => self.pool.begin().await?,
+            None => state::begin_exclusive(&self.pool, "alerts").await?,
+        };
         if let Some(fence) = &self.fence {
             if !fence.check(&mut tx, now_ns).await? {
                 return Err(EngineError::NotLeader(fence.name.clone()));

@@ -1,7 +1,8 @@
 //! `pathwatch state migrate --from sqlite:DIR --to postgres://…`: moves a standalone deployment's
 //! state (accounts, sessions, API tokens, alerts, report deliveries …) into PostgreSQL, verified
 //! table by table (rows and a SHA-256 on both sides). The destination is migrated first and must
-//! hold no state yet; nothing is written unless every table copies.
+//! hold no state yet, and the source's Pathwatch must be stopped; every table of every file is
+//! copied in one transaction, so nothing is written unless everything copies.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -73,7 +74,8 @@ pub async fn run(command: StateCommand) -> anyhow::Result<ExitCode> {
             bail!("--from and --to are the same data directory");
         }
     }
-    // Every destination is checked before anything is written, so a refusal leaves nothing half-moved.
+    let Place::Postgres(_) = &destination else { bail!("--to: give postgres://user@host:port/database") };
+    // Every destination table is checked before anything is written.
     let mut pools = Vec::new();
     for part in parts {
         let from_pool = state::connect_schema(&source.location(part), part.schema)
@@ -83,9 +85,28 @@ pub async fn run(command: StateCommand) -> anyhow::Result<ExitCode> {
         state::copy::ensure_empty(&to_pool, part.tables).await?;
         pools.push((part, from_pool, to_pool));
     }
+    // A running Pathwatch would go on writing to the files after the copy: refused while its
+    // monitor lease has not expired.
+    if let Some((_, from_state, _)) = pools.iter().find(|(p, _, _)| p.file == "dashboard.db") {
+        let now = domain::Clock::System.now_ns_i64();
+        if let Some((holder, _, expires_ns)) = state::lease::holder(from_state, "monitor").await? {
+            if expires_ns > now {
+                bail!("--from: Pathwatch is running on this data directory ({holder} holds its monitor lease): stop it first");
+            }
+        }
+    }
+    // One destination, one transaction: all three files move, or nothing does.
+    let (_, _, to_pool) = &pools[0];
+    let mut tx = to_pool.begin().await?;
+    for (part, from_pool, _) in &pools {
+        state::copy::copy_into(from_pool, &mut tx, state::Backend::Postgres, part.tables)
+            .await
+            .with_context(|| format!("copying {}", part.file))?;
+    }
+    tx.commit().await?;
     let mut report = Vec::new();
     for (part, from_pool, to_pool) in &pools {
-        report.extend(state::copy::copy(from_pool, to_pool, part.tables).await?);
+        report.extend(state::copy::verify(from_pool, to_pool, part.tables).await?);
     }
     println!("{:<20} {:>10} {:>10}  {:<16}  verified", "table", "rows from", "rows to", "sha256");
     for t in &report {

@@ -211,34 +211,47 @@ pub async fn ensure_empty(to: &Pool, tables: &[Table]) -> Result<(), CopyError> 
     Ok(())
 }
 
-/// Rows and SHA-256 of `table` on `pool`: each value length-prefixed (NULL distinct from empty).
+/// Rows and SHA-256 of `table` on `pool`: each value length-prefixed (NULL distinct from empty),
+/// the rows' encodings sorted before hashing, so the two engines' collations cannot make equal
+/// tables differ.
 async fn fingerprint(pool: &Pool, table: &Table) -> Result<(u64, String), sqlx::Error> {
     let rows = pool.fetch_all(sqlx::AssertSqlSafe(select(table))).await?;
-    let mut hash = Sha256::new();
+    let mut encoded = Vec::with_capacity(rows.len());
     for row in &rows {
+        let mut line = String::new();
         for value in read(row, table)? {
             match value {
-                Value::Int(None) | Value::Text(None) => hash.update(b"N"),
-                Value::Int(Some(n)) => hash.update(format!("I{n};")),
-                Value::Text(Some(t)) => hash.update(format!("T{}:{t}", t.len())),
+                Value::Int(None) | Value::Text(None) => line.push('N'),
+                Value::Int(Some(n)) => line.push_str(&format!("I{n};")),
+                Value::Text(Some(t)) => line.push_str(&format!("T{}:{t}", t.len())),
             }
         }
+        encoded.push(line);
+    }
+    encoded.sort_unstable();
+    let mut hash = Sha256::new();
+    for line in &encoded {
+        hash.update(line.as_bytes());
         hash.update(b"\n");
     }
     Ok((rows.len() as u64, hex::encode(hash.finalize())))
 }
 
-/// Copies `tables` of `from` into `to` (migrated, those tables empty), in one transaction on `to`,
-/// then compares both sides table by table. Nothing is written unless every table copies.
-pub async fn copy(from: &Pool, to: &Pool, tables: &'static [Table]) -> Result<Vec<TableCopy>, CopyError> {
-    ensure_empty(to, tables).await?;
-    let mut tx = to.begin().await?;
+/// Copies `tables` of `from` into the caller's transaction on `to` (of backend `to_backend`),
+/// reading the source in one transaction so the copy is one moment of it.
+pub async fn copy_into(
+    from: &Pool,
+    to: &mut sqlx::AnyConnection,
+    to_backend: Backend,
+    tables: &[Table],
+) -> Result<(), CopyError> {
+    let mut source = from.begin().await?;
     for table in tables {
         let columns: Vec<&str> = table.columns.iter().map(|(c, _)| *c).collect();
         let placeholders: Vec<String> = (1..=columns.len()).map(|i| format!("${i}")).collect();
         let insert =
             format!("INSERT INTO {} ({}) VALUES ({})", table.name, columns.join(", "), placeholders.join(", "));
-        for row in from.fetch_all(sqlx::AssertSqlSafe(select(table))).await? {
+        for row in source.fetch_all(sqlx::AssertSqlSafe(select(table))).await? {
             let mut query = sqlx::query(sqlx::AssertSqlSafe(insert.clone()));
             for value in read(&row, table)? {
                 query = match value {
@@ -246,19 +259,24 @@ pub async fn copy(from: &Pool, to: &Pool, tables: &'static [Table]) -> Result<Ve
                     Value::Text(v) => query.bind(v),
                 };
             }
-            query.execute(&mut *tx).await?;
+            query.execute(&mut *to).await?;
         }
-        if let (Some(column), Backend::Postgres) = (table.identity, backend(to)) {
+        if let (Some(column), Backend::Postgres) = (table.identity, to_backend) {
             // Identities continue after the copied rows, so the next alert or token gets a new id.
             let name = table.name;
             let restart = format!(
                 "SELECT setval(pg_get_serial_sequence('{name}', '{column}'), \
                  COALESCE((SELECT MAX({column}) FROM {name}), 0) + 1, false)"
             );
-            tx.execute(sqlx::AssertSqlSafe(restart)).await?;
+            to.execute(sqlx::AssertSqlSafe(restart)).await?;
         }
     }
-    tx.commit().await?;
+    source.rollback().await?;
+    Ok(())
+}
+
+/// Both sides of every table: rows and checksum.
+pub async fn verify(from: &Pool, to: &Pool, tables: &'static [Table]) -> Result<Vec<TableCopy>, CopyError> {
     let mut report = Vec::new();
     for table in tables {
         let (rows_from, sha256_from) = fingerprint(from, table).await?;
@@ -266,6 +284,16 @@ pub async fn copy(from: &Pool, to: &Pool, tables: &'static [Table]) -> Result<Ve
         report.push(TableCopy { table: table.name, rows_from, rows_to, sha256_from, sha256_to });
     }
     Ok(report)
+}
+
+/// Copies `tables` of `from` into `to` (migrated, those tables empty), in one transaction on `to`,
+/// then compares both sides table by table. Nothing is written unless every table copies.
+pub async fn copy(from: &Pool, to: &Pool, tables: &'static [Table]) -> Result<Vec<TableCopy>, CopyError> {
+    ensure_empty(to, tables).await?;
+    let mut tx = to.begin().await?;
+    copy_into(from, &mut tx, backend(to), tables).await?;
+    tx.commit().await?;
+    verify(from, to, tables).await
 }
 
 /// Whether `tables` are exactly the tables (and columns, in order) of the SQLite database behind

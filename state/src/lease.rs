@@ -70,18 +70,21 @@ pub async fn holder(pool: &Pool, name: &str) -> Result<Option<(String, i64, i64)
 }
 
 impl Fence {
-    /// Whether this fence still holds at `now_ns`, read inside the caller's transaction so the
-    /// write it guards commits only under the same lease.
+    /// Whether this fence still holds at `now_ns`, as the first statement of the caller's
+    /// transaction. It writes the lease row (to itself), so the row stays locked until the caller
+    /// commits: another instance's takeover waits for that commit (PostgreSQL's row lock, SQLite's
+    /// write lock), and the write it guards can never land after a takeover.
     pub async fn check(&self, conn: &mut sqlx::AnyConnection, now_ns: i64) -> Result<bool, sqlx::Error> {
-        let held: Option<i64> = sqlx::query_scalar(
-            "SELECT epoch FROM leases WHERE name = $1 AND holder = $2 AND epoch = $3 AND expires_ns >= $4",
+        let held = sqlx::query(
+            "UPDATE leases SET expires_ns = expires_ns \
+             WHERE name = $1 AND holder = $2 AND epoch = $3 AND expires_ns >= $4",
         )
         .bind(&self.name)
         .bind(&self.holder)
         .bind(self.epoch)
         .bind(now_ns)
-        .fetch_optional(conn)
+        .execute(conn)
         .await?;
-        Ok(held.is_some())
+        Ok(held.rows_affected() == 1)
     }
 }

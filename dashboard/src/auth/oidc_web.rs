@@ -221,8 +221,8 @@ async fn begin(state: &DashboardState, peer: String) -> Result<Response, OidcErr
         return Err(OidcError::TooManyPending);
     }
     sqlx::query(
-        "DELETE FROM oidc_logins WHERE state_sha256 IN \
-         (SELECT state_sha256 FROM oidc_logins ORDER BY created_ns DESC LIMIT -1 OFFSET $1)",
+        "DELETE FROM oidc_logins WHERE state_sha256 NOT IN \
+         (SELECT state_sha256 FROM oidc_logins ORDER BY created_ns DESC LIMIT $1)",
     )
     .bind(MAX_PENDING - 1)
     .execute(pool)

@@ -34,21 +34,33 @@ pub(crate) async fn lead(
     published: watch::Sender<Option<Fence>>,
 ) {
     let ttl_ns = i64::try_from(ttl.as_nanos()).unwrap_or(i64::MAX);
-    let mut last_renewed_ns = i64::MIN;
+    // When our lease surely still holds, by this process's monotonic clock: a renewal's start plus
+    // two thirds of the lease (a third kept back for the clocks' disagreement).
+    let mut holds_until: Option<std::time::Instant> = None;
     loop {
+        let started = std::time::Instant::now();
         let now = domain::Clock::System.now_ns_i64();
-        let fence = match lease::acquire(&pool, lease, &holder, now, ttl_ns).await {
-            Ok(Some(fence)) => {
-                last_renewed_ns = now;
+        // A database that does not answer must not keep us leading on an old answer.
+        let fence = match tokio::time::timeout(ttl / 3, lease::acquire(&pool, lease, &holder, now, ttl_ns)).await {
+            Ok(Ok(Some(fence))) => {
+                holds_until = Some(started + ttl * 2 / 3);
                 Some(fence)
             }
-            Ok(None) => None,
-            Err(e) => {
+            Ok(Ok(None)) => {
+                holds_until = None;
+                None
+            }
+            Ok(Err(e)) => {
                 tracing::warn!(lease, error = %e, "the lease could not be renewed");
-                // Ours may still hold until it expires; past that, another instance may have it.
-                published.borrow().clone().filter(|_| now.saturating_sub(last_renewed_ns) < ttl_ns)
+                published.borrow().clone()
+            }
+            Err(_) => {
+                tracing::warn!(lease, "the lease could not be renewed in time");
+                published.borrow().clone()
             }
         };
+        // Not renewed: ours lasts only until `holds_until`; past it, another instance may have it.
+        let fence = fence.filter(|_| holds_until.is_some_and(|until| std::time::Instant::now() < until));
         published.send_if_modified(|current| {
             if current.as_ref().map(|f| f.epoch) == fence.as_ref().map(|f| f.epoch) {
                 return false;

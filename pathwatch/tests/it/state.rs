@@ -25,6 +25,15 @@ async fn a_standalone_state_moves_into_postgres_verified_and_only_once() {
     assert!(imported.status.success(), "{}", text(&imported));
     let from = format!("sqlite:{}", data.display());
 
+    // A Pathwatch still running on the directory (its monitor lease live) would go on writing there.
+    let source = state::open(&data.join("dashboard.db")).await.unwrap();
+    let now = domain::Clock::System.now_ns_i64();
+    let live = state::lease::acquire(&source, "monitor", "elsewhere:1:1", now, 60_000_000_000).await.unwrap().unwrap();
+    let running = run(pathwatch(&data).args(["state", "migrate", "--from", &from, "--to", &url]));
+    assert!(!running.status.success() && text(&running).contains("stop it first"), "{}", text(&running));
+    state::lease::release(&source, &live).await.unwrap();
+    source.close().await;
+
     let moved = run(pathwatch(&data).args(["state", "migrate", "--from", &from, "--to", &url]));
     let said = text(&moved);
     assert!(moved.status.success(), "{said}");
