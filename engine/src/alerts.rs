@@ -192,6 +192,13 @@ impl AlertEngine {
                 return Err(EngineError::NotLeader(fence.name.clone()));
             }
         }
+        // A notification owed from before (undelivered, or its leader stopped before sending).
+        let pending: Option<(i64, String)> = sqlx::query_as(
+            "SELECT id, notify_pending FROM alerts WHERE slo = $1 AND notify_pending <> '' ORDER BY id DESC LIMIT 1",
+        )
+        .bind(&status.name)
+        .fetch_optional(&mut *tx)
+        .await?;
         let open: Option<Alert> = sqlx::query_as(
             "SELECT id, slo, flow, severity, started_ns, resolved_ns, last_notified_ns, summary FROM alerts \
              WHERE slo = $1 AND resolved_ns IS NULL",
@@ -202,8 +209,7 @@ impl AlertEngine {
         let no_data = status.burn_rate_1h.is_none();
         let transition = match (&open, status.firing) {
             (None, None) => {
-                tx.commit().await?;
-                return Ok(None);
+                return self.owed(tx, pending, status, pathway, now_ns).await;
             }
             (None, Some(severity)) => {
                 sqlx::query(
@@ -221,8 +227,7 @@ impl AlertEngine {
                 Transition::Firing
             }
             (Some(_), None) if no_data => {
-                tx.commit().await?;
-                return Ok(None);
+                return self.owed(tx, pending, status, pathway, now_ns).await;
             }
             (Some(a), None) => {
                 let clear_since: Option<i64> = sqlx::query_scalar("SELECT clear_since_ns FROM alerts WHERE id = $1")
@@ -237,13 +242,11 @@ impl AlertEngine {
                             .execute(&mut *tx)
                             .await?;
                         {
-                            tx.commit().await?;
-                            return Ok(None);
+                            return self.owed(tx, pending, status, pathway, now_ns).await;
                         }
                     }
                     Some(since) if now_ns - since < HOLD_CLEAR.as_nanos() as i64 => {
-                        tx.commit().await?;
-                        return Ok(None);
+                        return self.owed(tx, pending, status, pathway, now_ns).await;
                     }
                     Some(_) => {
                         sqlx::query("UPDATE alerts SET resolved_ns = $1, last_notified_ns = $2 WHERE id = $3")
@@ -281,8 +284,7 @@ impl AlertEngine {
                     }
                     if now_ns - a.last_notified_ns < self.repeat.as_nanos() as i64 {
                         {
-                            tx.commit().await?;
-                            return Ok(None);
+                            return self.owed(tx, pending, status, pathway, now_ns).await;
                         }
                     }
                     sqlx::query("UPDATE alerts SET last_notified_ns = $1 WHERE id = $2")
@@ -301,8 +303,81 @@ impl AlertEngine {
         .bind(&status.name)
         .fetch_one(&mut *tx)
         .await?;
+        // Owed from now until a channel has it, whatever happens to this instance meanwhile; what an
+        // older alert of the SLO still owed is overtaken (it would arrive out of order).
+        sqlx::query("UPDATE alerts SET notify_pending = CASE WHEN id = $1 THEN $2 ELSE '' END WHERE slo = $3")
+            .bind(stored.id)
+            .bind(transition.as_str())
+            .bind(&status.name)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
-        let notification = Notification {
+        let notification = self.notification(transition, status, pathway, &stored);
+        self.deliver(&notification, stored.id, now_ns).await?;
+        Ok(Some(notification))
+    }
+
+    /// With no new transition: sends the notification an alert still owes, if any (its sender
+    /// stopped before a channel had it, or no channel took it), else nothing.
+    async fn owed(
+        &self,
+        tx: sqlx::Transaction<'static, sqlx::Any>,
+        pending: Option<(i64, String)>,
+        status: &SloStatus,
+        pathway: Option<&PathwayHealth>,
+        now_ns: i64,
+    ) -> Result<Option<Notification>, EngineError> {
+        let mut tx = tx;
+        let Some((id, owed)) = pending else {
+            tx.commit().await?;
+            return Ok(None);
+        };
+        let stored: Alert = sqlx::query_as(
+            "SELECT id, slo, flow, severity, started_ns, resolved_ns, last_notified_ns, summary FROM alerts WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let transition =
+            Transition::parse(&owed).ok_or_else(|| EngineError::Corrupt(format!("notify_pending {owed:?}")))?;
+        let notification = self.notification(transition, status, pathway, &stored);
+        self.deliver(&notification, id, now_ns).await?;
+        Ok(Some(notification))
+    }
+
+    /// Sends `notification` for alert `id`; once a channel has it (or there is no channel), it is
+    /// owed no more. Cleared under the fence, and only if nothing newer is owed meanwhile.
+    async fn deliver(&self, notification: &Notification, id: i64, now_ns: i64) -> Result<(), EngineError> {
+        let failures = self.notifier.send(notification).await;
+        let channels = self.notifier.channel_count();
+        if channels > 0 && failures.len() == channels {
+            // Nobody was told: still owed, so the next evaluation sends it again.
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await?;
+        if let Some(fence) = &self.fence {
+            if !fence.check(&mut tx, now_ns).await? {
+                return Err(EngineError::NotLeader(fence.name.clone()));
+            }
+        }
+        sqlx::query("UPDATE alerts SET notify_pending = '' WHERE id = $1 AND notify_pending = $2")
+            .bind(id)
+            .bind(notification.transition.as_str())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    fn notification(
+        &self,
+        transition: Transition,
+        status: &SloStatus,
+        pathway: Option<&PathwayHealth>,
+        stored: &Alert,
+    ) -> Notification {
+        Notification {
             transition,
             slo: status.name.clone(),
             flow: status.flow.clone(),
@@ -327,17 +402,7 @@ impl AlertEngine {
                 },
                 url: format!("{}/pathways/{}", self.dashboard_url.trim_end_matches('/'), p.id),
             }),
-        };
-        let failures = self.notifier.send(&notification).await;
-        let channels = self.notifier.channel_count();
-        if channels > 0 && failures.len() == channels && transition != Transition::Resolved {
-            // Nobody was told: make the next evaluation try again (as a reminder).
-            sqlx::query("UPDATE alerts SET last_notified_ns = 0 WHERE id = $1")
-                .bind(stored.id)
-                .execute(&self.pool)
-                .await?;
         }
-        Ok(Some(notification))
     }
 
     /// Resolves, without notifying, open alerts of SLOs that are no longer configured or evaluated.

@@ -54,6 +54,13 @@ pub enum Transition {
 }
 
 impl Transition {
+    /// The transition `as_str` names.
+    pub fn parse(text: &str) -> Option<Transition> {
+        [Transition::Firing, Transition::Escalated, Transition::Repeat, Transition::Resolved]
+            .into_iter()
+            .find(|t| t.as_str() == text)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Transition::Firing => "FIRING",

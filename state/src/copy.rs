@@ -91,6 +91,7 @@ pub const STATE_TABLES: &[Table] = &[
             ("clear_since_ns", Int),
             ("last_notified_ns", Int),
             ("summary", Text),
+            ("notify_pending", Text),
         ],
         order_by: "id",
         identity: Some("id"),

@@ -165,6 +165,7 @@ fn sqlite_migrator() -> Migrator {
         (11, "oidc_choices", include_str!("../migrations/sqlite/0011_oidc_choices.sql")),
         (12, "session_grant", include_str!("../migrations/sqlite/0012_session_grant.sql")),
         (13, "leases", include_str!("../migrations/sqlite/0013_leases.sql")),
+        (14, "alert_outbox", include_str!("../migrations/sqlite/0014_alert_outbox.sql")),
     ])
 }
 
@@ -173,6 +174,7 @@ fn postgres_migrator() -> Migrator {
     audit_store::sqlite_migrator(&[
         (1, "state", include_str!("../migrations/postgres/0001_state.sql")),
         (2, "leases", include_str!("../migrations/postgres/0002_leases.sql")),
+        (3, "alert_outbox", include_str!("../migrations/postgres/0003_alert_outbox.sql")),
     ])
 }
 
@@ -194,6 +196,6 @@ mod tests {
             assert!(tables.iter().any(|t| t == table), "{table} missing from {tables:?}");
         }
         let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations").fetch_one(&pool).await.unwrap();
-        assert_eq!(applied, 13);
+        assert_eq!(applied, 14);
     }
 }

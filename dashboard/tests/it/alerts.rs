@@ -203,9 +203,22 @@ async fn a_notification_nobody_received_is_tried_again_at_the_next_evaluation() 
     let t0 = 100 * 86_400 * NANOS_PER_SEC;
     let first = engine.apply(&status(100, t0), t0 as i64).await.unwrap();
     assert_eq!(first.map(|n| n.transition), Some(Transition::Firing));
-    // Undelivered: the next evaluation, a minute later, sends it again instead of waiting 4 hours.
+    // Undelivered, so still owed: the next evaluation, a minute later, sends it again instead of
+    // waiting 4 hours.
     let again = engine.apply(&status(100, t0 + MIN), (t0 + MIN) as i64).await.unwrap();
-    assert_eq!(again.map(|n| n.transition), Some(Transition::Repeat));
+    assert_eq!(again.map(|n| n.transition), Some(Transition::Firing));
+    // Another instance (a new leader) finds it owed and sends it; once a channel has it (here no
+    // channel at all), it is owed no more.
+    let other = AlertEngine::new(
+        accounts.pool().clone(),
+        Notifier::new(None, vec![]).unwrap(),
+        Duration::from_secs(4 * 3600),
+        "",
+        "",
+    );
+    let owed = other.apply(&status(100, t0 + 2 * MIN), (t0 + 2 * MIN) as i64).await.unwrap();
+    assert_eq!(owed.map(|n| n.transition), Some(Transition::Firing));
+    assert!(other.apply(&status(100, t0 + 3 * MIN), (t0 + 3 * MIN) as i64).await.unwrap().is_none());
 }
 
 #[tokio::test]
