@@ -3,7 +3,8 @@
 //! (`state::lease`); where the state is shared (PostgreSQL), the canary scheduler runs only where
 //! the `canaries` lease is held. A leadership loop takes and renews it every third of `roles.lease_secs`; the
 //! work loops wait for it, start with its fence, and are stopped the moment it is lost. Another
-//! instance takes over once the lease expires: within `roles.lease_secs` plus one renewal.
+//! instance takes over once the lease expires (within `roles.lease_secs` plus one renewal), or at
+//! its next renewal when this one stops cleanly and gives the lease up (`give_up`).
 
 use std::future::Future;
 use std::time::Duration;
@@ -76,6 +77,17 @@ pub(crate) async fn lead(
             true
         });
         tokio::time::sleep(ttl / 3).await;
+    }
+}
+
+/// At shutdown, once the loops have stopped (so nothing renews it again), gives the lease up:
+/// another instance takes over at its next renewal instead of waiting for it to expire.
+pub(crate) async fn give_up(pool: &state::Pool, leading: &watch::Receiver<Option<Fence>>) {
+    let Some(fence) = leading.borrow().clone() else { return };
+    match tokio::time::timeout(Duration::from_secs(5), lease::release(pool, &fence)).await {
+        Ok(Ok(())) => tracing::info!(lease = %fence.name, "lease given up for the shutdown"),
+        Ok(Err(e)) => tracing::warn!(lease = %fence.name, error = %e, "the lease could not be given up; it expires"),
+        Err(_) => tracing::warn!(lease = %fence.name, "the lease could not be given up in time; it expires"),
     }
 }
 

@@ -94,6 +94,8 @@ pub(crate) struct Process<'a> {
     /// What is printed at start-up, one line per part.
     pub lines: Vec<String>,
     pub limits: crate::listener::Limits,
+    /// Leases this process may hold, given up at shutdown.
+    pub leases: Vec<(state::Pool, tokio::sync::watch::Receiver<Option<state::lease::Fence>>)>,
 }
 
 impl Process<'_> {
@@ -151,6 +153,7 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
             header_timeout: Duration::from_secs(config.collector.header_timeout_secs),
             max_connections: config.collector.max_connections,
         },
+        leases: Vec::new(),
     };
     // The canaries' results, counted on the collector's /metrics in one process and on the
     // canaries' own apart (`probe_success`, `probe_duration_seconds`, `pathwatch_canary_runs_total`).
@@ -226,7 +229,7 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
         println!("{line}");
     }
     println!("ready");
-    let Process { loops, mut servers, .. } = process;
+    let Process { loops, mut servers, leases, .. } = process;
     let gave_up = loops.gave_up();
     tokio::select! {
         result = async {
@@ -240,6 +243,9 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
     // The servers have answered every request they took; every batch acknowledged is durable.
     // Stop the loops, then give the spool a last chance to reach ClickHouse.
     drop(loops);
+    for (pool, leading) in &leases {
+        leader::give_up(pool, leading).await;
+    }
     if let Some(c) = collector {
         c.drain_before_exit(Duration::from_secs(config.supervisor.shutdown_drain_secs)).await;
     }

@@ -53,6 +53,7 @@ pub(crate) async fn start(
     let (published, leading) = tokio::sync::watch::channel(None);
     let (lease_pool, holder) = (shared.state_db.clone(), super::leader::holder_name());
     let ttl = Duration::from_secs(config.roles.lease_secs);
+    process.leases.push((lease_pool.clone(), leading.clone()));
     process.lines.push(format!("monitor: runs while holding the `monitor` lease (as {holder})"));
     process.loops.spawn("monitor lease", move || {
         super::leader::lead(lease_pool.clone(), super::leader::MONITOR_LEASE, holder.clone(), ttl, published.clone())

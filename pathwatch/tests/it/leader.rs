@@ -10,6 +10,10 @@ use crate::roles::{start_saying, Running};
 use crate::support::{free_port, temp_dir};
 
 fn config(data: &Path, url: &str, monitor: u16) -> std::path::PathBuf {
+    config_with_lease(data, url, monitor, 3)
+}
+
+fn config_with_lease(data: &Path, url: &str, monitor: u16, lease_secs: u64) -> std::path::PathBuf {
     std::fs::create_dir_all(data).unwrap();
     let path = data.join("pathwatch.toml");
     let [collector, dashboard] = [free_port(), free_port()];
@@ -26,7 +30,7 @@ backend = "postgres"
 url = "{url}"
 [roles]
 monitor_listen = "127.0.0.1:{monitor}"
-lease_secs = 3
+lease_secs = {lease_secs}
 [alerts]
 evaluate_every_secs = 1
 "#
@@ -159,4 +163,33 @@ async fn one_canary_scheduler_runs_where_the_state_is_shared() {
     assert_eq!(lease(pool.clone()).await.map(|(_, e)| e), Some(2));
     assert!(within(Duration::from_secs(20), || runs(follower_port)).await.is_some(), "the new holder runs the flows");
     drop(kill.1);
+}
+
+/// A monitor stopped with SIGTERM gives its lease up: the other takes over at its next renewal,
+/// well inside a 30 s lease that a killed one would have made it wait out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_monitor_stopped_cleanly_hands_its_lease_over_at_once() {
+    let Some(state::testing::Place::Postgres(url)) = state::testing::postgres("leader_handover").await else { return };
+    let pool = state::connect(&state::Location::Postgres(url.clone())).await.unwrap();
+    let (_tmp, root) = temp_dir();
+    let (data_a, data_b) = (root.join("a"), root.join("b"));
+    let config_a = config_with_lease(&data_a, &url, free_port(), 30);
+    let config_b = config_with_lease(&data_b, &url, free_port(), 30);
+    let (a, _) = start_saying(&data_a, &config_a, "monitor");
+    let pid_a = format!(":{}:", a.0.id());
+    let led =
+        within(Duration::from_secs(10), || async { holder(&pool).await.is_some_and(|(h, _)| h.contains(&pid_a)) })
+            .await;
+    assert!(led.is_some(), "{:?}", holder(&pool).await);
+    let (b, _) = start_saying(&data_b, &config_b, "monitor");
+    let pid_b = format!(":{}:", b.0.id());
+    // SAFETY: signalling our own child process.
+    unsafe {
+        libc::kill(a.0.id() as i32, libc::SIGTERM);
+    }
+    let took =
+        within(Duration::from_secs(25), || async { holder(&pool).await.is_some_and(|(h, _)| h.contains(&pid_b)) })
+            .await;
+    assert!(took.is_some_and(|t| t < Duration::from_secs(15)), "handed over after {took:?} (lease 30 s)");
+    drop((a, b));
 }
