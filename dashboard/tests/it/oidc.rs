@@ -552,3 +552,32 @@ async fn with_several_roles_and_none_selected_the_person_chooses_which_to_act_as
         "on-call reads no findings"
     );
 }
+
+/// The sign-in's own tables (pending sign-ins, their trimming, single-sign-on accounts, sessions)
+/// on SQLite and on PostgreSQL.
+async fn a_sign_in_keeps_its_state_on_either_backend(place: &state::testing::Place) {
+    let idp = FakeIdp::start().await;
+    let accounts = Accounts::from_pool(place.state().await);
+    let app = router(
+        DashboardState::builder(accounts.clone(), RunningParts { lines: vec![] }, WebConfig::default())
+            .with_oidc(OidcProvider::new(settings(&idp.url)).unwrap())
+            .build(),
+    );
+    // Several sign-ins started and left: the oldest are trimmed, the newest still finishes.
+    for _ in 0..3 {
+        start(&app).await;
+    }
+    let (url, cookie) = start(&app).await;
+    let callback = authorize(&url).await;
+    let reply = get(&app, &callback, &cookie).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert!(reply.cookie("__Host-pathwatch_session").is_some());
+    assert_refused(&get(&app, &callback, &cookie).await, StatusCode::BAD_REQUEST, "already been used");
+    let account = accounts.get(SUBJECT_ACCOUNT).await.unwrap();
+    assert_eq!((account.role, account.oidc), (Role::Oncall, true));
+}
+
+mod state_backends {
+    use super::*;
+    state::on_every_state!(a_sign_in_keeps_its_state_on_either_backend);
+}
