@@ -4,6 +4,8 @@
 # Stop it with: kill "$(cat DIR/clickhouse.pid)"
 # With CLICKHOUSE_FOREGROUND=1 it writes the configuration and then becomes the server process
 # (no daemon, no pid file), so a test can kill it as its own child.
+# CLICKHOUSE_EXTRA_CONFIG: XML elements added to <yandex> (scripts/clickhouse-cluster.sh sets the
+# cluster, ZooKeeper and the node's macros through it).
 set -euo pipefail
 dir=$(realpath -m "${1:?data directory}")
 http_port=${2:-18123}
@@ -26,6 +28,7 @@ cat > "$dir/config.xml" <<XML
     <mark_cache_size>268435456</mark_cache_size>
     <max_concurrent_queries>100</max_concurrent_queries>
     <uncompressed_cache_size>268435456</uncompressed_cache_size>
+${CLICKHOUSE_EXTRA_CONFIG:-}
 </yandex>
 XML
 cat > "$dir/users.xml" <<XML
