@@ -15,6 +15,7 @@ pub mod rules;
 pub mod samples;
 pub mod scanner;
 pub mod scenario;
+pub mod schema;
 
 pub use config::RulesConfig;
 pub use findings::{Finding, FindingFilter, HistoryEntry, ReviewStore, Status};

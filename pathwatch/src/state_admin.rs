@@ -32,7 +32,7 @@ struct Part {
 const PARTS: [Part; 3] = [
     Part { file: "dashboard.db", schema: &state::STATE, tables: state::copy::STATE_TABLES },
     Part { file: "hazards.db", schema: &hazard_log::store::SCHEMA, tables: hazard_log::store::TABLES },
-    Part { file: "audit-review.db", schema: &audit_review::findings::SCHEMA, tables: audit_review::findings::TABLES },
+    Part { file: "audit-review.db", schema: &audit_review::schema::SCHEMA, tables: audit_review::schema::TABLES },
 ];
 
 /// Where `--from` (a data directory) or `--to` (a PostgreSQL URL) points.

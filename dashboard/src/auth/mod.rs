@@ -11,6 +11,7 @@ pub mod api_tokens;
 pub mod extract;
 pub mod oidc;
 pub mod oidc_config;
+pub mod oidc_roles;
 pub mod oidc_token;
 pub mod oidc_web;
 pub mod peer;
