@@ -74,12 +74,12 @@ pub fn validate(c: &Config) -> anyhow::Result<()> {
     }
     let postgres_url = url::Url::parse(&c.state.url).is_ok_and(|u| matches!(u.scheme(), "postgres" | "postgresql"));
     match c.state.backend {
-        crate::config::StateBackend::Postgres if !postgres_url => problems.push(
+        crate::state_config::StateBackend::Postgres if !postgres_url => problems.push(
             "key `state.url`: with state.backend = \"postgres\", give postgres://user@host:port/database \
              (a password through PATHWATCH_STATE__URL)"
                 .to_string(),
         ),
-        crate::config::StateBackend::Sqlite if !c.state.url.is_empty() => {
+        crate::state_config::StateBackend::Sqlite if !c.state.url.is_empty() => {
             problems.push("key `state.url`: only means something with state.backend = \"postgres\"".to_string())
         }
         _ => {}

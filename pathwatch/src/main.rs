@@ -21,6 +21,7 @@ mod serve;
 mod slo;
 mod spool_admin;
 mod state_admin;
+mod state_config;
 mod supervisor;
 mod telemetry;
 mod users;

@@ -90,7 +90,7 @@ pub(crate) async fn start(
     });
     // Where instances share the state (PostgreSQL), one scheduler runs: the `canaries` lease's
     // holder. With SQLite state there is one machine, and this role keeps no database.
-    let leading = if config.state.backend == crate::config::StateBackend::Postgres {
+    let leading = if config.state.backend == crate::state_config::StateBackend::Postgres {
         let (published, leading) = tokio::sync::watch::channel(None);
         let (pool, holder) = (config.open_state().await?, super::leader::holder_name());
         let ttl = std::time::Duration::from_secs(config.roles.lease_secs);
