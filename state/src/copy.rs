@@ -263,11 +263,22 @@ pub async fn copy_into(
             query.execute(&mut *to).await?;
         }
         if let (Some(column), Backend::Postgres) = (table.identity, to_backend) {
-            // Identities continue after the copied rows, so the next alert or token gets a new id.
+            // Identities continue after every id the source ever gave (SQLite's AUTOINCREMENT
+            // remembers deleted ones in sqlite_sequence), so an id is never handed out twice.
+            let given: i64 = match backend(from) {
+                Backend::Sqlite => sqlx::query_scalar::<_, i64>("SELECT seq FROM sqlite_sequence WHERE name = $1")
+                    .bind(table.name)
+                    .fetch_optional(&mut *source)
+                    .await
+                    .ok()
+                    .flatten()
+                    .unwrap_or(0),
+                Backend::Postgres => 0,
+            };
             let name = table.name;
             let restart = format!(
                 "SELECT setval(pg_get_serial_sequence('{name}', '{column}'), \
-                 COALESCE((SELECT MAX({column}) FROM {name}), 0) + 1, false)"
+                 GREATEST(COALESCE((SELECT MAX({column}) FROM {name}), 0), {given}) + 1, false)"
             );
             to.execute(sqlx::AssertSqlSafe(restart)).await?;
         }

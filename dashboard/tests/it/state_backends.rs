@@ -260,3 +260,26 @@ async fn leases_have_one_holder_and_fence_the_old_one(place: &Place) {
     assert_eq!(lease::acquire(&pool, "canaries", "host-b", t + 18 * SEC, ttl).await.unwrap().unwrap().epoch, 1);
     assert_eq!(lease::holder(&pool, "monitor").await.unwrap().map(|h| h.0).as_deref(), Some("host-a"));
 }
+
+/// `state migrate`'s copy into PostgreSQL continues identities after every id SQLite ever gave,
+/// deleted ones included, so no id is handed out twice.
+#[tokio::test]
+async fn a_copy_into_postgres_never_hands_out_an_id_twice() {
+    let Some(place) = state::testing::postgres("copy_identities").await else { return };
+    let source = state::testing::sqlite();
+    let from = source.state().await;
+    let accounts = Accounts::from_pool(from.clone());
+    accounts.create("sam", Role::Oncall, &[], PASSWORD, false).await.unwrap();
+    let tokens = ApiTokens::new(&accounts);
+    let now = 6_000_000 * SEC;
+    for _ in 0..5 {
+        tokens.create(&accounts, "sam", "", None, now).await.unwrap();
+    }
+    sqlx::query("DELETE FROM api_tokens WHERE id > 2").execute(&from).await.unwrap();
+    let to = place.state().await;
+    let report = state::copy::copy(&from, &to, state::copy::STATE_TABLES).await.unwrap();
+    assert!(report.iter().all(|t| t.verified()), "{report:?}");
+    let to_accounts = Accounts::from_pool(to);
+    let (made, _) = ApiTokens::new(&to_accounts).create(&to_accounts, "sam", "", None, now).await.unwrap();
+    assert_eq!(made.id, 6, "ids 3 to 5 were given once already");
+}
