@@ -180,6 +180,30 @@ fn postgres_migrator() -> Migrator {
 
 #[cfg(test)]
 mod tests {
+    /// A data directory with a space, a percent sign or a hash in its name is the same file to
+    /// the migrating pool and the shared one (nothing created beside it).
+    #[tokio::test]
+    async fn an_awkward_path_is_one_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let odd = dir.path().join("my data %20 #1");
+        std::fs::create_dir_all(&odd).unwrap();
+        let path = odd.join("dashboard.db");
+        let pool = super::open(&path).await.unwrap();
+        sqlx::query("INSERT INTO leases (name, holder, epoch, expires_ns) VALUES ('x', 'h', 1, 0)")
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        let again = super::open(&path).await.unwrap();
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM leases").fetch_one(&again).await.unwrap();
+        assert_eq!(n, 1, "the second open reads the same file");
+        let mut names: Vec<String> =
+            std::fs::read_dir(&odd).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        names.sort();
+        assert!(names.iter().all(|n| n.starts_with("dashboard.db")), "{names:?}");
+        assert!(std::fs::read_dir(dir.path()).unwrap().count() == 1, "nothing created outside");
+    }
+
     #[tokio::test]
     async fn opening_twice_migrates_once_and_every_table_exists() {
         let dir = tempfile::tempdir().unwrap();
