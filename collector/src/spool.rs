@@ -201,13 +201,21 @@ impl Spool {
     /// batch never stops the rest.
     pub async fn drain_forever(self: Arc<Self>, store: ClickHouseStore) {
         let mut backoff = Duration::from_millis(100);
+        // Failures in a row of the oldest batch alone that looked like the network's: counted for
+        // one batch only, so a healthy batch behind a set-aside one never inherits its count.
         let mut suspect = 0u32;
         loop {
             let step = match self.drain_step(&store, DRAIN_BATCHES).await {
-                Ok(n) => Ok(n),
+                Ok(n) => {
+                    suspect = 0;
+                    Ok(n)
+                }
                 // Something in these batches, or ClickHouse itself: try the oldest batch alone.
                 Err(_) => match self.drain_step(&store, 1).await {
-                    Err(e) if !e.is_transient() => self.dead_letter(&e).await,
+                    Err(e) if !e.is_transient() => {
+                        suspect = 0;
+                        self.dead_letter(&e).await
+                    }
                     // A server that drops the connection over a malformed insert looks like a network
                     // fault: the same batch failing so while a ping gets through is the cause. What
                     // ClickHouse calls overload is only ever waited out.

@@ -46,8 +46,10 @@ async fn a_batch_clickhouse_refuses_for_good_is_set_aside_and_the_rest_still_dra
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     drainer.abort();
+    let set_aside: Vec<String> = spool.dead_letters().await.unwrap().into_iter().map(|d| d.error).collect();
     for trace in [1u8, 2] {
-        assert_eq!(store.trace(&format!("{trace:032x}")).await.unwrap().len(), 1, "trace {trace}");
+        let found = store.trace(&format!("{trace:032x}")).await.unwrap().len();
+        assert_eq!(found, 1, "trace {trace}; set aside: {set_aside:?}\n{}", metrics.render());
     }
     assert!(metrics.render().contains("pathwatch_spool_dead_letters 1"), "{}", metrics.render());
     // Kept, with ClickHouse's reason, and counted again after a restart.
