@@ -94,7 +94,7 @@ pub(crate) async fn start(
         let (published, leading) = tokio::sync::watch::channel(None);
         let (pool, holder) = (config.open_state().await?, super::leader::holder_name());
         let ttl = std::time::Duration::from_secs(config.roles.lease_secs);
-        process.leases.push((pool.clone(), leading.clone()));
+        process.leases.push((super::leader::CANARIES_LEASE, pool.clone(), leading.clone()));
         process.lines.push(format!("canaries: run while holding the `canaries` lease (as {holder})"));
         process.loops.spawn("canary lease", move || {
             super::leader::lead(pool.clone(), super::leader::CANARIES_LEASE, holder.clone(), ttl, published.clone())
@@ -124,7 +124,7 @@ pub(crate) async fn start(
     });
     if alone {
         let listen = config.roles.canaries_listen;
-        let app = role_metrics::routes(process.loops.states(), metrics).merge(health.routes());
+        let app = role_metrics::routes(process.loops.states(), process.lease_views(), metrics).merge(health.routes());
         process.serve(listen, "roles.canaries_listen", app).await?;
         process.lines.push(format!("canaries health: http://{listen} (/healthz, /readyz, /metrics)"));
     }

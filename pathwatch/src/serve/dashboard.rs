@@ -139,7 +139,7 @@ pub(crate) async fn start(
     }
     let mut app = dashboard::web::router(state).merge(health.routes());
     if process.mode == Mode::Only(Role::Dashboard) {
-        app = app.merge(role_metrics::routes(process.loops.states(), None));
+        app = app.merge(role_metrics::routes(process.loops.states(), process.lease_views(), None));
     }
     process.serve_on(listener, app);
     match first {

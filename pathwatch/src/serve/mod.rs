@@ -95,10 +95,15 @@ pub(crate) struct Process<'a> {
     pub lines: Vec<String>,
     pub limits: crate::listener::Limits,
     /// Leases this process may hold, given up at shutdown.
-    pub leases: Vec<(state::Pool, tokio::sync::watch::Receiver<Option<state::lease::Fence>>)>,
+    pub leases: Vec<(&'static str, state::Pool, tokio::sync::watch::Receiver<Option<state::lease::Fence>>)>,
 }
 
 impl Process<'_> {
+    /// The leases this process may hold, for its `/metrics`.
+    fn lease_views(&self) -> Vec<role_metrics::LeaseView> {
+        self.leases.iter().map(|(name, _, leading)| (*name, leading.clone())).collect()
+    }
+
     /// Serves `app` on `addr` (named by `key` in errors) until shutdown.
     async fn serve(&mut self, addr: std::net::SocketAddr, key: &str, app: axum::Router) -> anyhow::Result<()> {
         let listener = bind(addr, key).await?;
@@ -243,7 +248,7 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
     // The servers have answered every request they took; every batch acknowledged is durable.
     // Stop the loops, then give the spool a last chance to reach ClickHouse.
     drop(loops);
-    for (pool, leading) in &leases {
+    for (_, pool, leading) in &leases {
         leader::give_up(pool, leading).await;
     }
     if let Some(c) = collector {

@@ -53,7 +53,7 @@ pub(crate) async fn start(
     let (published, leading) = tokio::sync::watch::channel(None);
     let (lease_pool, holder) = (shared.state_db.clone(), super::leader::holder_name());
     let ttl = Duration::from_secs(config.roles.lease_secs);
-    process.leases.push((lease_pool.clone(), leading.clone()));
+    process.leases.push((super::leader::MONITOR_LEASE, lease_pool.clone(), leading.clone()));
     process.lines.push(format!("monitor: runs while holding the `monitor` lease (as {holder})"));
     process.loops.spawn("monitor lease", move || {
         super::leader::lead(lease_pool.clone(), super::leader::MONITOR_LEASE, holder.clone(), ttl, published.clone())
@@ -138,7 +138,7 @@ pub(crate) async fn start(
     process.lines.push(format!("monitor: {}", parts.join(", ")));
     if process.mode == Mode::Only(Role::Monitor) {
         let listen = config.roles.monitor_listen;
-        let app = role_metrics::routes(process.loops.states(), None).merge(health.routes());
+        let app = role_metrics::routes(process.loops.states(), process.lease_views(), None).merge(health.routes());
         process.serve(listen, "roles.monitor_listen", app).await?;
         process.lines.push(format!("monitor health: http://{listen} (/healthz, /readyz, /metrics)"));
     }

@@ -1,5 +1,6 @@
 //! `/metrics` for the roles that are not the collector (whose own `/metrics` counts ingest): each
-//! background loop's state, and the canaries' results where they run. Gathered at each scrape from
+//! background loop's state, whether this instance holds its leases, and the canaries' results
+//! where they run. Gathered at each scrape from
 //! the supervisor's states, in the Prometheus text format.
 
 use axum::http::header;
@@ -13,13 +14,25 @@ use prometheus_client::registry::Registry;
 
 use crate::supervisor::LoopStates;
 
+/// A lease this process may hold, by name, as the leadership loop publishes it.
+pub(crate) type LeaseView = (&'static str, tokio::sync::watch::Receiver<Option<state::lease::Fence>>);
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LeaseLabel {
+    lease: String,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct LoopLabel {
     name: String,
 }
 
 /// The Prometheus text for `loops` (and `canaries`, when given).
-pub(crate) fn render(loops: &LoopStates, canaries: Option<&canaries::metrics::CanaryMetrics>) -> String {
+pub(crate) fn render(
+    loops: &LoopStates,
+    leases: &[LeaseView],
+    canaries: Option<&canaries::metrics::CanaryMetrics>,
+) -> String {
     let mut registry = Registry::default();
     let running = Family::<LoopLabel, Gauge>::default();
     let restarts = Family::<LoopLabel, Gauge>::default();
@@ -38,6 +51,18 @@ pub(crate) fn render(loops: &LoopStates, canaries: Option<&canaries::metrics::Ca
     );
     pathwatch.register("loop_restarts", "Times a background loop has been restarted", restarts);
     pathwatch.register("loop_failures_in_a_row", "A background loop's failures since it last ran ten minutes", failing);
+    if !leases.is_empty() {
+        let held = Family::<LeaseLabel, Gauge>::default();
+        for (name, leading) in leases {
+            held.get_or_create(&LeaseLabel { lease: name.to_string() }).set(i64::from(leading.borrow().is_some()));
+        }
+        pathwatch.register(
+            "lease_held",
+            "Whether this instance holds the lease now (1) and runs what it guards; across instances the sum \
+             should be 1",
+            held,
+        );
+    }
     if let Some(canaries) = canaries {
         canaries.register(&mut registry);
     }
@@ -49,11 +74,15 @@ pub(crate) fn render(loops: &LoopStates, canaries: Option<&canaries::metrics::Ca
 }
 
 /// `GET /metrics`.
-pub(crate) fn routes(loops: LoopStates, canaries: Option<canaries::metrics::CanaryMetrics>) -> Router {
+pub(crate) fn routes(
+    loops: LoopStates,
+    leases: Vec<LeaseView>,
+    canaries: Option<canaries::metrics::CanaryMetrics>,
+) -> Router {
     Router::new().route(
         "/metrics",
         get(move || {
-            let text = render(&loops, canaries.as_ref());
+            let text = render(&loops, &leases, canaries.as_ref());
             async move {
                 let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
                 ([(header::CONTENT_TYPE, content_type)], text).into_response() as Response
@@ -71,8 +100,10 @@ mod tests {
         let mut loops = crate::supervisor::Supervisor::new(0);
         loops.spawn("alert engine", std::future::pending::<()>);
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        let text = render(&loops.states(), None);
+        let (_published, leading) = tokio::sync::watch::channel(None);
+        let text = render(&loops.states(), &[("monitor", leading)], None);
         assert!(text.contains("pathwatch_loop_running{name=\"alert engine\"} 1"), "{text}");
         assert!(text.contains("pathwatch_loop_restarts{name=\"alert engine\"} 0"), "{text}");
+        assert!(text.contains("pathwatch_lease_held{lease=\"monitor\"} 0"), "{text}");
     }
 }

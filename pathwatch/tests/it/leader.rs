@@ -71,7 +71,13 @@ async fn one_monitor_leads_and_another_takes_over_within_the_lease_when_it_is_ki
     let pool = state::connect(&state::Location::Postgres(url.clone())).await.unwrap();
     let (_tmp, root) = temp_dir();
     let (data_a, data_b) = (root.join("a"), root.join("b"));
-    let (config_a, config_b) = (config(&data_a, &url, free_port()), config(&data_b, &url, free_port()));
+    let (port_a, port_b) = (free_port(), free_port());
+    let (config_a, config_b) = (config(&data_a, &url, port_a), config(&data_b, &url, port_b));
+    // What each instance says of the lease on its /metrics (what an alert on `sum != 1` reads).
+    let held = |port: u16| async move {
+        let text = reqwest::get(format!("http://127.0.0.1:{port}/metrics")).await.unwrap().text().await.unwrap();
+        text.lines().find(|l| l.starts_with("pathwatch_lease_held{lease=\"monitor\"}")).map(|l| l.ends_with(" 1"))
+    };
 
     let (a, said) = start_saying(&data_a, &config_a, "monitor");
     assert!(said.iter().any(|l| l.contains("holding the `monitor` lease")), "{said:?}");
@@ -88,6 +94,7 @@ async fn one_monitor_leads_and_another_takes_over_within_the_lease_when_it_is_ki
     tokio::time::sleep(Duration::from_secs(4)).await;
     assert_eq!(holder(&pool).await.map(|(h, e)| (h.contains(&pid_a), e)), Some((true, 1)));
     assert_ne!(evaluated_at(&pool).await, before, "the leader evaluates");
+    assert_eq!((held(port_a).await, held(port_b).await), (Some(true), Some(false)));
 
     // A is killed: B takes over within the lease plus a renewal, at epoch 2, and evaluates.
     drop::<Running>(a);
@@ -100,6 +107,7 @@ async fn one_monitor_leads_and_another_takes_over_within_the_lease_when_it_is_ki
     let after_takeover = evaluated_at(&pool).await;
     let evaluating = within(Duration::from_secs(10), || async { evaluated_at(&pool).await != after_takeover }).await;
     assert!(evaluating.is_some(), "the new leader evaluates alerts");
+    assert_eq!(held(port_b).await, Some(true));
     drop(b);
 }
 
