@@ -1,6 +1,8 @@
 //! SLO alerts: evaluated every minute from the stored canary runs, kept in `dashboard.db` (one
 //! open alert per SLO, history kept), notified on firing, escalation, resolution, and again
-//! every `repeat_interval` while still firing — never twice for the same state.
+//! every `repeat_interval` while still firing. Each notification is owed (`notify_pending`) from the
+//! change that causes it until a channel takes it: at least once, across instances; twice only if
+//! the sender stops between a channel taking it and the record of that.
 
 use std::time::Duration;
 
@@ -276,16 +278,21 @@ impl AlertEngine {
                     Transition::Escalated
                 } else {
                     if a.severity == "page" && severity == Severity::Ticket {
-                        sqlx::query("UPDATE alerts SET severity = 'ticket', summary = $1 WHERE id = $2")
-                            .bind(summary(status, severity))
-                            .bind(a.id)
-                            .execute(&mut *tx)
-                            .await?;
+                        // Lowered silently; an escalation still owed would now say the wrong thing.
+                        sqlx::query(
+                            "UPDATE alerts SET severity = 'ticket', summary = $1, \
+                             notify_pending = CASE WHEN notify_pending = 'ESCALATED' THEN '' ELSE notify_pending END \
+                             WHERE id = $2",
+                        )
+                        .bind(summary(status, severity))
+                        .bind(a.id)
+                        .execute(&mut *tx)
+                        .await?;
                     }
-                    if now_ns - a.last_notified_ns < self.repeat.as_nanos() as i64 {
-                        {
-                            return self.owed(tx, pending, status, pathway, now_ns).await;
-                        }
+                    // A reminder is due only once what this alert owes has gone out.
+                    let owes_this = pending.as_ref().is_some_and(|(id, _)| *id == a.id);
+                    if owes_this || now_ns - a.last_notified_ns < self.repeat.as_nanos() as i64 {
+                        return self.owed(tx, pending, status, pathway, now_ns).await;
                     }
                     sqlx::query("UPDATE alerts SET last_notified_ns = $1 WHERE id = $2")
                         .bind(now_ns)
@@ -305,12 +312,15 @@ impl AlertEngine {
         .await?;
         // Owed from now until a channel has it, whatever happens to this instance meanwhile; what an
         // older alert of the SLO still owed is overtaken (it would arrive out of order).
-        sqlx::query("UPDATE alerts SET notify_pending = CASE WHEN id = $1 THEN $2 ELSE '' END WHERE slo = $3")
-            .bind(stored.id)
-            .bind(transition.as_str())
-            .bind(&status.name)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE alerts SET notify_pending = CASE WHEN id = $1 THEN $2 ELSE '' END \
+             WHERE slo = $3 AND (id = $1 OR notify_pending <> '')",
+        )
+        .bind(stored.id)
+        .bind(transition.as_str())
+        .bind(&status.name)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         let notification = self.notification(transition, status, pathway, &stored);
         self.deliver(&notification, stored.id, now_ns).await?;
@@ -341,6 +351,15 @@ impl AlertEngine {
         tx.commit().await?;
         let transition =
             Transition::parse(&owed).ok_or_else(|| EngineError::Corrupt(format!("notify_pending {owed:?}")))?;
+        if stored.resolved_ns.is_some() && transition != Transition::Resolved {
+            // Resolved since (an orphan closed quietly, say): telling people it fires would be false.
+            sqlx::query("UPDATE alerts SET notify_pending = '' WHERE id = $1 AND notify_pending = $2")
+                .bind(id)
+                .bind(&owed)
+                .execute(&self.pool)
+                .await?;
+            return Ok(None);
+        }
         let notification = self.notification(transition, status, pathway, &stored);
         self.deliver(&notification, id, now_ns).await?;
         Ok(Some(notification))
@@ -361,11 +380,15 @@ impl AlertEngine {
                 return Err(EngineError::NotLeader(fence.name.clone()));
             }
         }
-        sqlx::query("UPDATE alerts SET notify_pending = '' WHERE id = $1 AND notify_pending = $2")
-            .bind(id)
-            .bind(notification.transition.as_str())
-            .execute(&mut *tx)
-            .await?;
+        // Gone out now: the reminder interval counts from here.
+        sqlx::query(
+            "UPDATE alerts SET notify_pending = '', last_notified_ns = $3 WHERE id = $1 AND notify_pending = $2",
+        )
+        .bind(id)
+        .bind(notification.transition.as_str())
+        .bind(now_ns)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -410,7 +433,8 @@ impl AlertEngine {
         for a in recent(&self.pool, 1000).await?.into_iter().filter(|a| a.resolved_ns.is_none()) {
             if !evaluated.contains(&a.slo) {
                 sqlx::query(
-                    "UPDATE alerts SET resolved_ns = $1, summary = summary || ' (SLO no longer evaluated)' WHERE id = $2",
+                    "UPDATE alerts SET resolved_ns = $1, summary = summary || ' (SLO no longer evaluated)', \
+                     notify_pending = '' WHERE id = $2",
                 )
                 .bind(now_ns)
                 .bind(a.id)

@@ -221,6 +221,59 @@ async fn a_notification_nobody_received_is_tried_again_at_the_next_evaluation() 
     assert!(other.apply(&status(100, t0 + 3 * MIN), (t0 + 3 * MIN) as i64).await.unwrap().is_none());
 }
 
+/// What is owed stays what it was: a reminder does not replace an undelivered FIRING, a RESOLVED
+/// nobody received is sent again until one does, and an alert resolved since owes no FIRING.
+#[tokio::test]
+async fn an_owed_notification_keeps_its_meaning() {
+    let dir = tempfile::tempdir().unwrap();
+    let accounts = Accounts::open(&dir.path().join("dashboard.db")).await.unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let unreachable = || Notifier::new(None, vec![format!("http://{closed}/hook")]).unwrap();
+    let pool = accounts.pool().clone();
+    // A reminder due at every evaluation, but nobody has heard the FIRING yet.
+    let failing = AlertEngine::new(pool.clone(), unreachable(), Duration::ZERO, "", "http://x");
+    let t0 = 100 * 86_400 * NANOS_PER_SEC;
+    for minute in 0..3 {
+        let at = t0 + minute * MIN;
+        let sent = failing.apply(&status(100, at), at as i64).await.unwrap().map(|n| n.transition);
+        assert_eq!(sent, Some(Transition::Firing), "minute {minute}: still the FIRING nobody heard");
+    }
+    // Delivered (no channel): now reminders come as reminders.
+    let quiet = AlertEngine::new(pool.clone(), Notifier::new(None, vec![]).unwrap(), Duration::ZERO, "", "");
+    let at = t0 + 3 * MIN;
+    assert_eq!(quiet.apply(&status(100, at), at as i64).await.unwrap().map(|n| n.transition), Some(Transition::Firing));
+    let at = t0 + 4 * MIN;
+    assert_eq!(quiet.apply(&status(100, at), at as i64).await.unwrap().map(|n| n.transition), Some(Transition::Repeat));
+
+    // Resolved with nobody listening: RESOLVED is owed until a channel takes it.
+    let mut resolved = None;
+    for minute in 5..=20 {
+        let at = t0 + minute * MIN;
+        if let Some(n) = failing.apply(&status(0, at), at as i64).await.unwrap() {
+            resolved = Some((minute, n.transition));
+            break;
+        }
+    }
+    let (minute, transition) = resolved.expect("resolves after the hold");
+    assert_eq!(transition, Transition::Resolved);
+    let at = t0 + (minute + 1) * MIN;
+    let again = failing.apply(&status(0, at), at as i64).await.unwrap().map(|n| n.transition);
+    assert_eq!(again, Some(Transition::Resolved), "owed until a channel takes it");
+    let at = t0 + (minute + 2) * MIN;
+    assert_eq!(quiet.apply(&status(0, at), at as i64).await.unwrap().map(|n| n.transition), Some(Transition::Resolved));
+    assert!(quiet.apply(&status(0, at + MIN), (at + MIN) as i64).await.unwrap().is_none(), "and then owed no more");
+
+    // A FIRING owed by an alert resolved since (closed quietly) is never sent.
+    let at = t0 + 60 * MIN;
+    failing.apply(&status(100, at), at as i64).await.unwrap();
+    sqlx::query("UPDATE alerts SET resolved_ns = $1 WHERE resolved_ns IS NULL")
+        .bind(at as i64)
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert!(quiet.apply(&status(0, at + MIN), (at + MIN) as i64).await.unwrap().is_none());
+}
+
 #[tokio::test]
 async fn slos_and_alerts_outside_the_users_organisations_are_not_shown_on_pages_or_the_api() {
     use tower::ServiceExt;
