@@ -90,38 +90,21 @@ pub(crate) async fn start(
     });
     // Where instances share the state (PostgreSQL), one scheduler runs: the `canaries` lease's
     // holder. With SQLite state there is one machine, and this role keeps no database.
-    let leading = if config.state.backend == crate::state_config::StateBackend::Postgres {
-        let (published, leading) = tokio::sync::watch::channel(None);
-        let (pool, holder) = (config.open_state().await?, super::leader::holder_name());
-        let ttl = std::time::Duration::from_secs(config.roles.lease_secs);
-        process.leases.push((super::leader::CANARIES_LEASE, pool.clone(), leading.clone()));
-        process.lines.push(format!("canaries: run while holding the `canaries` lease (as {holder})"));
-        process.loops.spawn("canary lease", move || {
-            super::leader::lead(pool.clone(), super::leader::CANARIES_LEASE, holder.clone(), ttl, published.clone())
-        });
-        Some(leading)
-    } else {
-        None
-    };
     let scheduled = canaries.clone();
-    process.loops.spawn("canary scheduler", move || {
+    let schedule = move || {
         let scheduled = scheduled.clone();
-        let schedule = move || {
-            let scheduled = scheduled.clone();
-            async move {
-                scheduled.run_scheduled(super::shutdown_signal()).await;
-                // Stopped for the shutdown: nothing to restart while the servers drain.
-                std::future::pending::<()>().await
-            }
-        };
-        let leading = leading.clone();
         async move {
-            match leading {
-                Some(leading) => super::leader::while_leading(leading, move |_| schedule()).await,
-                None => schedule().await,
-            }
+            scheduled.run_scheduled(super::shutdown_signal()).await;
+            // Stopped for the shutdown: nothing to restart while the servers drain.
+            std::future::pending::<()>().await
         }
-    });
+    };
+    if config.state.backend == crate::state_config::StateBackend::Postgres {
+        let leading = process.contend(super::leader::CANARIES_LEASE, "canary lease", config.open_state().await?);
+        process.spawn_while_leading("canary scheduler", &leading, move |_| schedule());
+    } else {
+        process.loops.spawn("canary scheduler", schedule);
+    }
     if alone {
         let listen = config.roles.canaries_listen;
         let app = role_metrics::routes(process.loops.states(), process.lease_views(), metrics).merge(health.routes());

@@ -113,3 +113,59 @@ where
         }
     }
 }
+
+impl super::Process<'_> {
+    /// Contends for `lease`: a loop (`loop_name`) takes and renews it while the process runs; the
+    /// lease is shown on `/metrics` and given up at shutdown. Returns what that loop publishes.
+    pub(crate) fn contend(
+        &mut self,
+        lease: &'static str,
+        loop_name: &'static str,
+        pool: state::Pool,
+    ) -> watch::Receiver<Option<Fence>> {
+        let (published, leading) = watch::channel(None);
+        let holder = holder_name();
+        let ttl = Duration::from_secs(self.config.roles.lease_secs);
+        self.leases.push((lease, pool.clone(), leading.clone()));
+        self.lines.push(format!("{lease}: runs while holding the `{lease}` lease (as {holder})"));
+        self.loops.spawn(loop_name, move || lead(pool.clone(), lease, holder.clone(), ttl, published.clone()));
+        leading
+    }
+
+    /// Spawns the supervised loop `name` that runs `start(fence)` only while the lease is held.
+    pub(crate) fn spawn_while_leading<F, Fut>(
+        &mut self,
+        name: &'static str,
+        leading: &watch::Receiver<Option<Fence>>,
+        start: F,
+    ) where
+        F: Fn(Fence) -> Fut + Clone + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let leading = leading.clone();
+        self.loops.spawn(name, move || while_leading(leading.clone(), start.clone()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database that stops answering (here: held by another writer) must not keep an instance
+    /// leading on its last answer: it stops before its lease could have passed to another.
+    #[tokio::test]
+    async fn a_leader_that_cannot_renew_stops_leading_before_its_lease_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = state::open(&dir.path().join("dashboard.db")).await.unwrap();
+        let (published, mut leading) = watch::channel(None);
+        let ttl = Duration::from_millis(900);
+        let task = tokio::spawn(lead(pool.clone(), MONITOR_LEASE, "here".into(), ttl, published));
+        tokio::time::timeout(Duration::from_secs(5), leading.wait_for(Option::is_some)).await.unwrap().unwrap();
+        let blocker = state::begin_exclusive(&pool, "leases").await.unwrap();
+        let cut_off = std::time::Instant::now();
+        tokio::time::timeout(Duration::from_secs(5), leading.wait_for(Option::is_none)).await.unwrap().unwrap();
+        assert!(cut_off.elapsed() < ttl, "stopped leading {:?} after the database went away", cut_off.elapsed());
+        drop(blocker);
+        task.abort();
+    }
+}

@@ -50,14 +50,7 @@ pub(crate) async fn start(
     let store = shared.sources.telemetry.clone().context("the monitor needs a telemetry store")?;
     let mut parts = Vec::new();
     // Every loop below runs only while this instance holds the `monitor` lease.
-    let (published, leading) = tokio::sync::watch::channel(None);
-    let (lease_pool, holder) = (shared.state_db.clone(), super::leader::holder_name());
-    let ttl = Duration::from_secs(config.roles.lease_secs);
-    process.leases.push((super::leader::MONITOR_LEASE, lease_pool.clone(), leading.clone()));
-    process.lines.push(format!("monitor: runs while holding the `monitor` lease (as {holder})"));
-    process.loops.spawn("monitor lease", move || {
-        super::leader::lead(lease_pool.clone(), super::leader::MONITOR_LEASE, holder.clone(), ttl, published.clone())
-    });
+    let leading = process.contend(super::leader::MONITOR_LEASE, "monitor lease", shared.state_db.clone());
     if config.alerts.enabled {
         let a = &config.alerts;
         let notifier = engine::notify::Notifier::new(a.email.clone(), a.webhooks.clone())
@@ -66,73 +59,50 @@ pub(crate) async fn start(
         let (runbooks, url) = (config.dashboard.runbook_base_url.clone(), url.clone());
         let (store, slos, pathways) = (store.clone(), shared.sources.slos.to_vec(), shared.sources.pathways.to_vec());
         let every = Duration::from_secs(a.evaluate_every_secs);
-        let leading = leading.clone();
-        process.loops.spawn("alert engine", move || {
-            let (pool, notifier, runbooks, url) = (pool.clone(), notifier.clone(), runbooks.clone(), url.clone());
-            let (store, slos, pathways) = (store.clone(), slos.clone(), pathways.clone());
-            super::leader::while_leading(leading.clone(), move |fence| {
-                let engine = engine::alerts::AlertEngine::new(pool.clone(), notifier.clone(), repeat, &runbooks, &url);
-                engine.fenced(fence).run(store.clone(), slos.clone(), pathways.clone(), every)
-            })
+        process.spawn_while_leading("alert engine", &leading, move |fence| {
+            let engine = engine::alerts::AlertEngine::new(pool.clone(), notifier.clone(), repeat, &runbooks, &url);
+            engine.fenced(fence).run(store.clone(), slos.clone(), pathways.clone(), every)
         });
         parts.push("alerts");
     }
     if let (Some(mailer), false) = (&mailer, config.reports.schedules.is_empty()) {
-        let (sources, state_db, hazards, deployment, mailer) = (
-            shared.sources.clone(),
-            shared.state_db.clone(),
-            shared.hazards.clone(),
-            config.deployment(),
-            mailer.clone(),
-        );
-        let (schedules, leading) = (config.reports.schedules.clone(), leading.clone());
-        process.loops.spawn("report delivery", move || {
-            let (sources, state_db, hazards) = (sources.clone(), state_db.clone(), hazards.clone());
-            let (deployment, mailer, schedules) = (deployment.clone(), mailer.clone(), schedules.clone());
-            super::leader::while_leading(leading.clone(), move |_| {
-                let delivery = engine::report_delivery::ReportDelivery::new(
-                    sources.clone(),
-                    state_db.clone(),
-                    hazards.clone(),
-                    deployment.clone(),
-                    mailer.clone(),
-                );
-                delivery.run(schedules.clone())
-            })
+        let (sources, state_db, hazards) = (shared.sources.clone(), shared.state_db.clone(), shared.hazards.clone());
+        let (deployment, mailer, schedules) = (config.deployment(), mailer.clone(), config.reports.schedules.clone());
+        process.spawn_while_leading("report delivery", &leading, move |_| {
+            let delivery = engine::report_delivery::ReportDelivery::new(
+                sources.clone(),
+                state_db.clone(),
+                hazards.clone(),
+                deployment.clone(),
+                mailer.clone(),
+            );
+            delivery.run(schedules.clone())
         });
         parts.push("report delivery");
     }
     let (audit_config, audit_mailer, audit_url) = (config.audit.clone(), mailer.clone(), url.clone());
-    let (findings, audit_leading) = (shared.findings.clone(), leading.clone());
-    process.loops.spawn("audit monitor", move || {
-        let (store, findings, audit_config) = (store.clone(), findings.clone(), audit_config.clone());
-        let (audit_mailer, audit_url) = (audit_mailer.clone(), audit_url.clone());
-        super::leader::while_leading(audit_leading.clone(), move |_| {
-            let monitor = engine::audit_monitor::AuditMonitor::new(
-                store.clone(),
-                findings.clone(),
-                audit_config.clone(),
-                audit_mailer.clone(),
-                audit_url.clone(),
-            );
-            monitor.run()
-        })
+    let findings = shared.findings.clone();
+    process.spawn_while_leading("audit monitor", &leading, move |_| {
+        let monitor = engine::audit_monitor::AuditMonitor::new(
+            store.clone(),
+            findings.clone(),
+            audit_config.clone(),
+            audit_mailer.clone(),
+            audit_url.clone(),
+        );
+        monitor.run()
     });
     parts.push("audit rules");
     let (sources, hazards, evidence_config) = (shared.sources.clone(), shared.hazards.clone(), config.evidence.clone());
-    process.loops.spawn("evidence monitor", move || {
-        let (sources, hazards, evidence_config) = (sources.clone(), hazards.clone(), evidence_config.clone());
-        let (mailer, url) = (mailer.clone(), url.clone());
-        super::leader::while_leading(leading.clone(), move |_| {
-            let monitor = engine::evidence_monitor::EvidenceMonitor::new(
-                sources.clone(),
-                hazards.clone(),
-                evidence_config.clone(),
-                mailer.clone(),
-                url.clone(),
-            );
-            monitor.run()
-        })
+    process.spawn_while_leading("evidence monitor", &leading, move |_| {
+        let monitor = engine::evidence_monitor::EvidenceMonitor::new(
+            sources.clone(),
+            hazards.clone(),
+            evidence_config.clone(),
+            mailer.clone(),
+            url.clone(),
+        );
+        monitor.run()
     });
     parts.push("evidence and the audit chain");
     process.lines.push(format!("monitor: {}", parts.join(", ")));
