@@ -30,13 +30,21 @@ admin.enableServer=false
 CFG
 zk=/usr/share/zookeeper/bin/zkServer.sh
 [ -x "$zk" ] || { echo "ZooKeeper not found (apt-get install zookeeper)" >&2; exit 1; }
-ZOO_LOG_DIR="$dir/zookeeper" ZOOPIDFILE="$dir/zookeeper.pid" "$zk" start "$dir/zookeeper/zoo.cfg" >"$dir/zookeeper/start.log" 2>&1
-for _ in $(seq 1 100); do
+# A small heap is plenty for two nodes' coordination.
+SERVER_JVMFLAGS="-Xmx256m" ZOO_LOG_DIR="$dir/zookeeper" ZOOPIDFILE="$dir/zookeeper.pid" "$zk" start "$dir/zookeeper/zoo.cfg" >"$dir/zookeeper/start.log" 2>&1
+zk_ready=""
+for _ in $(seq 1 150); do
     if [ "$(echo ruok | (exec 3<>/dev/tcp/127.0.0.1/"$zk_port"; cat >&3; cat <&3) 2>/dev/null)" = imok ]; then
+        zk_ready=1
         break
     fi
     sleep 0.2
 done
+if [ -z "$zk_ready" ]; then
+    cat "$dir/zookeeper/start.log" "$dir"/zookeeper/*.out 2>/dev/null >&2 || true
+    echo "ZooKeeper did not answer on 127.0.0.1:$zk_port within 30 s" >&2
+    exit 1
+fi
 remote="<remote_servers><pathwatch><shard><internal_replication>true</internal_replication>"
 for i in 0 1; do
     remote+="<replica><host>127.0.0.1</host><port>${tcp[$i]}</port></replica>"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every Pathwatch test on a fresh machine: installs what the tests need (Debian packages,
-# Python packages into .venv), starts a ClickHouse server on loopback, then runs the Rust suites and
-# the Python suites. External servers are REQUIRED here (PATHWATCH_REQUIRE_SERVICES=1): a missing one
+# Python packages into .venv), starts on loopback a ClickHouse server, a two-node ClickHouse cluster
+# with ZooKeeper, PostgreSQL, NHS England's mesh-sandbox and an SMTP server, then runs the Rust, Python
+# and browser suites (and all of them again with the clock moved). External servers are REQUIRED here (PATHWATCH_REQUIRE_SERVICES=1): a missing one
 # fails the run instead of skipping.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +18,8 @@ missing=()
 command -v curl >/dev/null || missing+=(curl)
 # The state stores' conformance suite runs on PostgreSQL too.
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+# ... and the telemetry store's on a ClickHouse cluster, which ZooKeeper coordinates.
+[ -x /usr/share/zookeeper/bin/zkServer.sh ] || missing+=(zookeeper)
 command -v promtool >/dev/null || missing+=(prometheus)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 # The reports' PDF test reads the rendered file back with poppler's pdfinfo and pdftotext.
@@ -45,22 +48,30 @@ smtp_pid=""
 cleanup() {
     if [ -f "$work/clickhouse/clickhouse.pid" ]; then kill "$(cat "$work/clickhouse/clickhouse.pid")" 2>/dev/null || true; fi
     scripts/postgres-server.sh stop "$work/postgres" || true
+    scripts/clickhouse-cluster.sh stop "$work/cluster" || true
     for pid in $mesh_pid $mesh_tls_pid $smtp_pid; do kill "$pid" 2>/dev/null || true; done
     rm -rf "$work"
 }
 trap cleanup EXIT
 ports=$(.venv/bin/python - <<'PY'
 import socket
-socks = [socket.socket() for _ in range(6)]
+socks = [socket.socket() for _ in range(13)]
 for s in socks:
     s.bind(("127.0.0.1", 0))
 print(" ".join(str(s.getsockname()[1]) for s in socks))
 PY
 )
-read -r http_port tcp_port mesh_port mesh_tls_port smtp_port pg_port <<<"$ports"
+read -r http_port tcp_port mesh_port mesh_tls_port smtp_port pg_port zk_port \
+    node1_http node1_tcp node1_interserver node2_http node2_tcp node2_interserver <<<"$ports"
 PATHWATCH_TEST_CLICKHOUSE_URL=$(scripts/clickhouse-server.sh "$work/clickhouse" "$http_port" "$tcp_port")
 export PATHWATCH_TEST_CLICKHOUSE_URL
 echo "ClickHouse $(curl -fsS "$PATHWATCH_TEST_CLICKHOUSE_URL/?query=SELECT%20version()") at $PATHWATCH_TEST_CLICKHOUSE_URL"
+
+step "A ClickHouse cluster on loopback (ZooKeeper, two replicas of one shard)"
+PATHWATCH_TEST_CLICKHOUSE_CLUSTER_URLS=$(scripts/clickhouse-cluster.sh "$work/cluster" "$zk_port" \
+    "$node1_http" "$node1_tcp" "$node1_interserver" "$node2_http" "$node2_tcp" "$node2_interserver")
+export PATHWATCH_TEST_CLICKHOUSE_CLUSTER_URLS
+echo "ClickHouse cluster \`pathwatch\` at $PATHWATCH_TEST_CLICKHOUSE_CLUSTER_URLS (ZooKeeper on 127.0.0.1:$zk_port)"
 
 step "PostgreSQL on loopback"
 # PostgreSQL runs as Debian's postgres user when this script runs as root: it must reach its directory.

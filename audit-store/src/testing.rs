@@ -30,6 +30,23 @@ pub async fn clickhouse(prefix: &str, test: &str) -> Option<ClickHouseStore> {
     Some(ClickHouseStore::connect(&config).await.expect("ClickHouse at PATHWATCH_TEST_CLICKHOUSE_URL"))
 }
 
+/// The same on the ClickHouse cluster of `PATHWATCH_TEST_CLICKHOUSE_CLUSTER_URLS` (its nodes' HTTP
+/// URLs, space-separated; the store talks to the first), cluster `pathwatch` as
+/// `scripts/clickhouse-cluster.sh` makes it; None (skipped loudly) without it.
+pub async fn clickhouse_cluster(prefix: &str, test: &str) -> Option<ClickHouseStore> {
+    let urls = cluster_urls(&format!("{test} on a ClickHouse cluster"))?;
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().subsec_nanos();
+    let database = format!("{prefix}_{test}_{}_{nanos}", std::process::id());
+    let config = ClickHouseConfig { url: urls[0].clone(), database, cluster: Some("pathwatch".into()), ..Default::default() };
+    Some(ClickHouseStore::connect(&config).await.expect("the ClickHouse cluster at PATHWATCH_TEST_CLICKHOUSE_CLUSTER_URLS"))
+}
+
+/// The cluster's node URLs, or None (skipped loudly).
+pub fn cluster_urls(test: &str) -> Option<Vec<String>> {
+    let urls = service("PATHWATCH_TEST_CLICKHOUSE_CLUSTER_URLS", test)?;
+    Some(urls.split_whitespace().map(String::from).collect())
+}
+
 /// A patient record read by user `u1` of A81001, to vary field by field.
 pub fn audit_event(id: &str, occurred_ns: u64) -> AuditEvent {
     AuditEvent {
@@ -55,8 +72,9 @@ pub fn audit_event(id: &str, occurred_ns: u64) -> AuditEvent {
     }
 }
 
-/// Runs each named `async fn name<S: TelemetryStore>(store: &S)` of the calling module as two
-/// tests, `sqlite::name` and `clickhouse::name` (the latter skipped loudly without ClickHouse).
+/// Runs each named `async fn name<S: TelemetryStore>(store: &S)` of the calling module as three
+/// tests, `sqlite::name`, `clickhouse::name` and `clickhouse_cluster::name` (the ClickHouse ones
+/// skipped loudly without their servers).
 #[macro_export]
 macro_rules! on_every_store {
     ($prefix:literal: $($test:ident),+ $(,)?) => {
@@ -74,6 +92,16 @@ macro_rules! on_every_store {
                 #[tokio::test]
                 async fn $test() {
                     if let Some(store) = $crate::testing::clickhouse($prefix, stringify!($test)).await {
+                        super::$test(&store).await;
+                    }
+                }
+            )+
+        }
+        mod clickhouse_cluster {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    if let Some(store) = $crate::testing::clickhouse_cluster($prefix, stringify!($test)).await {
                         super::$test(&store).await;
                     }
                 }

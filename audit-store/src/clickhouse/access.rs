@@ -330,12 +330,16 @@ impl ClickHouseStore {
     }
 
     async fn drop_versions_before(&self, table: &str, version: u64) -> Result<(), StoreError> {
-        let partitions: Vec<String> =
-            self.client.query_raw(&super::sql::partitions(&self.database, table)).fetch_all().await?;
+        let partitions: Vec<String> = self
+            .client
+            .query_raw(&super::sql::partitions(&self.database, &self.layout.parts_table(table)))
+            .fetch_all()
+            .await?;
         for p in partitions {
             if let Ok(v) = p.trim_matches('\'').parse::<u64>() {
                 if v < version {
-                    self.client.query_raw(&format!("ALTER TABLE {table} DROP PARTITION {v}")).execute().await?;
+                    let target = self.layout.alter_target(table);
+                    self.client.query_raw(&format!("ALTER TABLE {target} DROP PARTITION {v}")).execute().await?;
                 }
             }
         }

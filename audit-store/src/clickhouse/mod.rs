@@ -16,10 +16,12 @@ use crate::model::*;
 use crate::{AuditLog, SpanStore, StoreError, TelemetryStore};
 
 pub mod access;
+pub mod layout;
 pub mod rowbinary;
 mod rows;
 pub mod sql;
 
+use layout::Layout;
 use rows::{AuditRow, SpanRow};
 
 /// The schema files, in the order they are applied.
@@ -43,6 +45,10 @@ pub struct ClickHouseConfig {
     /// Compress what goes over the wire (`lz4`, the default) or not (`none`: cheaper on loopback
     /// or a fast LAN, where CPU, not bandwidth, is the limit).
     pub compression: WireCompression,
+    /// A cluster named in the servers' `remote_servers` (coordinated by ZooKeeper): Pathwatch then
+    /// creates replicated local tables with distributed tables in front, `ON CLUSTER`
+    /// (`clickhouse::layout`). Unset: one server.
+    pub cluster: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,6 +66,7 @@ impl Default for ClickHouseConfig {
             user: "default".into(),
             password: String::new(),
             compression: WireCompression::Lz4,
+            cluster: None,
         }
     }
 }
@@ -69,18 +76,29 @@ pub struct ClickHouseStore {
     client: Client,
     database: String,
     server_version: String,
+    layout: Layout,
 }
 
 impl ClickHouseStore {
     /// Connects, creates the database and tables if they are missing, and reports the server version.
     pub async fn connect(config: &ClickHouseConfig) -> Result<Self, StoreError> {
-        if !config.database.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || config.database.is_empty() {
+        let name_ok = |name: &str| !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !name_ok(&config.database) {
             return Err(StoreError::Invalid(format!(
                 "ClickHouse database name {:?} may only contain letters, digits and underscores",
                 config.database
             )));
         }
-        let base = Client::default()
+        let layout = match &config.cluster {
+            None => Layout::Single,
+            Some(name) if name_ok(name) => Layout::Cluster { name: name.clone(), database: config.database.clone() },
+            Some(name) => {
+                return Err(StoreError::Invalid(format!(
+                    "ClickHouse cluster name {name:?} may only contain letters, digits and underscores"
+                )))
+            }
+        };
+        let mut base = Client::default()
             .with_url(&config.url)
             .with_user(&config.user)
             .with_password(&config.password)
@@ -89,21 +107,41 @@ impl ClickHouseStore {
                 WireCompression::Lz4 => ::clickhouse::Compression::Lz4,
                 WireCompression::None => ::clickhouse::Compression::None,
             });
+        if layout.is_cluster() {
+            // An insert returns once the shards have it (so the collector acknowledges only what is
+            // stored), and a subquery over a distributed table runs once, its result sent to every
+            // shard (`global`), instead of being refused or run per shard.
+            base = base.with_setting("insert_distributed_sync", "1").with_setting("distributed_product_mode", "global");
+        }
         let server_version: String = base.query_raw("SELECT version()").fetch_one().await?;
-        base.query_raw(&format!("CREATE DATABASE IF NOT EXISTS {}", config.database)).execute().await?;
-        let client = base.with_database(&config.database);
-        // The roll-up arrived after the first release: fill it from existing spans when it is new.
-        let had_rollup: u8 = client.query_raw("EXISTS TABLE span_minutes").fetch_one().await?;
-        for file in SCHEMA {
-            for statement in statements(file) {
-                client.query_raw(&statement).execute().await?;
+        let client = base.clone().with_database(&config.database);
+        match &layout {
+            Layout::Single => {
+                base.query_raw(&format!("CREATE DATABASE IF NOT EXISTS {}", config.database)).execute().await?;
+                // The roll-up arrived after the first release: fill it from existing spans when it is new.
+                let had_rollup: u8 = client.query_raw("EXISTS TABLE span_minutes").fetch_one().await?;
+                for file in SCHEMA {
+                    for statement in statements(file) {
+                        client.query_raw(&statement).execute().await?;
+                    }
+                }
+                if had_rollup == 0 {
+                    client.query_raw(&sql::backfill_span_minutes()).execute().await?;
+                }
+                upgrade_duration_sums(&client).await?;
             }
+            Layout::Cluster { name, database } => create_on_cluster(&base, &layout, name, database).await?,
         }
-        if had_rollup == 0 {
-            client.query_raw(&sql::backfill_span_minutes()).execute().await?;
-        }
-        upgrade_duration_sums(&client).await?;
-        Ok(ClickHouseStore { client, database: config.database.clone(), server_version })
+        Ok(ClickHouseStore { client, database: config.database.clone(), server_version, layout })
+    }
+
+    pub fn database(&self) -> &str {
+        &self.database
+    }
+
+    /// One server or a cluster.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
     }
 
     pub fn server_version(&self) -> &str {
@@ -137,19 +175,48 @@ impl ClickHouseStore {
 
     async fn drop_partitions_before(&self, tables: &[&str], cutoff_yyyymmdd: u32) -> Result<(), StoreError> {
         for table in tables {
-            let partitions: Vec<String> =
-                self.client.query_raw(&sql::partitions(&self.database, table)).fetch_all().await?;
+            let partitions: Vec<String> = self
+                .client
+                .query_raw(&sql::partitions(&self.database, &self.layout.parts_table(table)))
+                .fetch_all()
+                .await?;
             for p in partitions {
                 let Ok(day) = p.trim_matches('\'').parse::<u32>() else {
                     continue;
                 };
                 if day < cutoff_yyyymmdd {
-                    self.client.query_raw(&format!("ALTER TABLE {table} DROP PARTITION {day}")).execute().await?;
+                    let target = self.layout.alter_target(table);
+                    self.client.query_raw(&format!("ALTER TABLE {target} DROP PARTITION {day}")).execute().await?;
                 }
             }
         }
         Ok(())
     }
+}
+
+/// Creates what is missing on every node of the cluster. `ON CLUSTER` statements wait for every
+/// node (up to the server's `distributed_ddl_task_timeout`, 180 s by default), so they run only
+/// when this node lacks a table: a restart while another node is down starts at once.
+async fn create_on_cluster(base: &Client, layout: &Layout, cluster: &str, database: &str) -> Result<(), StoreError> {
+    let mut wanted = Vec::new();
+    for file in SCHEMA {
+        for statement in statements(file) {
+            wanted.extend(layout.statements(&statement)?);
+        }
+    }
+    let present: Vec<String> = base
+        .query_raw(&format!("SELECT name FROM system.tables WHERE database = {}", quote(database)))
+        .fetch_all()
+        .await?;
+    if wanted.iter().all(|(name, _)| present.contains(name)) {
+        return Ok(());
+    }
+    tracing::info!(cluster, database, "creating Pathwatch's tables on every node of the cluster");
+    base.query_raw(&format!("CREATE DATABASE IF NOT EXISTS {database} ON CLUSTER {cluster}")).execute().await?;
+    for (_, sql) in wanted {
+        base.query_raw(&sql).execute().await?;
+    }
+    Ok(())
 }
 
 /// Stores made before the roll-up summed durations in Float64 kept a UInt64 that wraps: convert the

@@ -9,10 +9,10 @@ use audit_store::*;
 
 const DAY: u64 = NANOS_PER_DAY;
 /// 2026-11-20T00:00:00Z
-const T0: u64 = 1_795_132_800 * NANOS_PER_SEC;
-const MS: u64 = 1_000_000;
+pub(crate) const T0: u64 = 1_795_132_800 * NANOS_PER_SEC;
+pub(crate) const MS: u64 = 1_000_000;
 
-fn span(trace: u8, span: u8, start_ns: u64, duration_ns: u64) -> Span {
+pub(crate) fn span(trace: u8, span: u8, start_ns: u64, duration_ns: u64) -> Span {
     Span {
         trace_id: format!("{:032x}", u128::from(trace) + 0xabc0_0000_0000_0000_0000_0000_0000_0000),
         span_id: format!("{:016x}", u64::from(span) + 0x1000),
@@ -40,7 +40,7 @@ fn span(trace: u8, span: u8, start_ns: u64, duration_ns: u64) -> Span {
     }
 }
 
-fn event(i: u64, nhs: &str, user: &str, occurred_ns: u64) -> AuditEvent {
+pub(crate) fn event(i: u64, nhs: &str, user: &str, occurred_ns: u64) -> AuditEvent {
     AuditEvent {
         event_id: format!("evt-{i}"),
         occurred_ns,
@@ -65,7 +65,7 @@ fn event(i: u64, nhs: &str, user: &str, occurred_ns: u64) -> AuditEvent {
 }
 
 /// Chains events the way the sequencer does, for backends fed directly.
-fn chained(events: Vec<AuditEvent>, received_ns: u64) -> Vec<StoredAuditEvent> {
+pub(crate) fn chained(events: Vec<AuditEvent>, received_ns: u64) -> Vec<StoredAuditEvent> {
     let mut out: Vec<StoredAuditEvent> = Vec::new();
     for e in events {
         let head = out.last().map(|r| ChainLink { seq: r.seq, hash: r.hash.clone() });
@@ -102,11 +102,15 @@ impl Tamper for SqliteStore {
 impl Tamper for ClickHouseStore {
     async fn overwrite(&self, r: &StoredAuditEvent) {
         // A ReplacingMergeTree keeps the last row inserted for a key once parts merge.
+        // On a cluster: merged on this node's replica (18.16 cannot OPTIMIZE `ON CLUSTER`), which
+        // the store reads first.
         self.insert_audit_events(std::slice::from_ref(r)).await.unwrap();
-        self.execute_unchecked("OPTIMIZE TABLE audit_events FINAL").await.unwrap();
+        let table = self.layout().parts_table("audit_events");
+        self.execute_unchecked(&format!("OPTIMIZE TABLE {table} FINAL")).await.unwrap();
     }
     async fn delete(&self, seq: u64) {
-        self.execute_unchecked(&format!("ALTER TABLE audit_events DELETE WHERE Seq = {seq}")).await.unwrap();
+        let table = self.layout().alter_target("audit_events");
+        self.execute_unchecked(&format!("ALTER TABLE {table} DELETE WHERE Seq = {seq}")).await.unwrap();
         // Mutations are asynchronous on 18.16 (no mutations_sync): wait until the row is gone.
         for _ in 0..200 {
             if self.audit_chain_page(seq - 1, 1).await.unwrap().first().map(|r| r.seq) != Some(seq) {

@@ -1,3 +1,4 @@
 //! audit-store integration tests: one binary, one conformance suite run against every backend.
 
+mod cluster;
 mod conformance;
