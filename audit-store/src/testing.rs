@@ -37,8 +37,13 @@ pub async fn clickhouse_cluster(prefix: &str, test: &str) -> Option<ClickHouseSt
     let urls = cluster_urls(&format!("{test} on a ClickHouse cluster"))?;
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().subsec_nanos();
     let database = format!("{prefix}_{test}_{}_{nanos}", std::process::id());
-    let config = ClickHouseConfig { url: urls[0].clone(), database, cluster: Some("pathwatch".into()), ..Default::default() };
-    Some(ClickHouseStore::connect(&config).await.expect("the ClickHouse cluster at PATHWATCH_TEST_CLICKHOUSE_CLUSTER_URLS"))
+    let config =
+        ClickHouseConfig { url: urls[0].clone(), database, cluster: Some("pathwatch".into()), ..Default::default() };
+    Some(
+        ClickHouseStore::connect(&config)
+            .await
+            .expect("the ClickHouse cluster at PATHWATCH_TEST_CLICKHOUSE_CLUSTER_URLS"),
+    )
 }
 
 /// The cluster's node URLs, or None (skipped loudly).

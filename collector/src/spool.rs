@@ -40,6 +40,10 @@ const RECEIVED_COLUMN: &str = "ALTER TABLE spool ADD COLUMN received_ns BIGINT N
 /// The oldest batch's time without reading every row (the column sits after the BLOBs).
 const RECEIVED_INDEX: &str = "CREATE INDEX spool_received ON spool (received_ns)";
 
+/// Batches put back from `dead_letters` may have been stored in part before ClickHouse refused the
+/// rest: their spans are looked up before they are sent again.
+const IN_DOUBT_COLUMN: &str = "ALTER TABLE spool ADD COLUMN in_doubt INTEGER NOT NULL DEFAULT 0";
+
 /// Batches moved to ClickHouse per drain step.
 const DRAIN_BATCHES: i64 = 64;
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -72,8 +76,11 @@ pub struct Spool {
     wake: Notify,
     metrics: Arc<Metrics>,
     /// One drain step at a time (the drainer, and the last drain at shutdown): two at once would
-    /// insert the same batches twice.
-    draining: tokio::sync::Mutex<()>,
+    /// insert the same batches twice. Holds the last batch id ClickHouse may already have (0: none):
+    /// a step that failed may have been stored in whole or in part before its answer was lost, and
+    /// so may the steps a crashed process was sending. Their spans are looked up before they go
+    /// again, so the roll-up counts each once.
+    draining: tokio::sync::Mutex<i64>,
 }
 
 impl Spool {
@@ -87,8 +94,15 @@ impl Spool {
             (5, "received_index", RECEIVED_INDEX),
             (6, "sequencer content", sequencer::CONTENT_COLUMN),
             (7, "sequencer per source", sequencer::PER_SOURCE),
+            (8, "in doubt", IN_DOUBT_COLUMN),
         ]);
         migrator.run(&pool).await?;
+        // What the last process may have been sending when it stopped: at most one step's batches.
+        let sent_before: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(id) FROM (SELECT id FROM spool ORDER BY id LIMIT ?)")
+                .bind(DRAIN_BATCHES)
+                .fetch_one(&pool)
+                .await?;
         let spool = Spool {
             pool,
             max_bytes,
@@ -96,7 +110,7 @@ impl Spool {
             batches: AtomicU64::new(0),
             wake: Notify::new(),
             metrics,
-            draining: tokio::sync::Mutex::new(()),
+            draining: tokio::sync::Mutex::new(sent_before.unwrap_or(0)),
         };
         spool.recount().await?;
         Ok(spool)
@@ -196,7 +210,8 @@ impl Spool {
 
     /// Moves spooled batches to ClickHouse forever: in order, deleting each only once stored, and
     /// backing off (capped) while ClickHouse is unreachable. Replays are harmless: both tables
-    /// collapse repeated rows. When ClickHouse refuses a step for good (`!is_transient`), the
+    /// collapse repeated rows, and the spans of a step that may have been stored are looked up
+    /// first, so the roll-up counts them once. When ClickHouse refuses a step for good (`!is_transient`), the
     /// oldest batch is tried alone and, if refused again, set aside (`dead_letter`), so one bad
     /// batch never stops the rest.
     pub async fn drain_forever(self: Arc<Self>, store: ClickHouseStore) {
@@ -285,18 +300,24 @@ impl Spool {
     /// Moves up to `limit` batches, oldest first; returns how many.
     #[tracing::instrument(name = "spool drain", skip_all, level = "debug")]
     pub async fn drain_step(&self, store: &ClickHouseStore, limit: i64) -> Result<usize, StoreError> {
-        let _one_at_a_time = self.draining.lock().await;
-        let rows: Vec<(i64, Vec<u8>, Vec<u8>)> =
-            sqlx::query_as("SELECT id, spans, audit FROM spool ORDER BY id LIMIT ?")
+        let mut sent_through = self.draining.lock().await;
+        // Batches that may have gone before go again as they went (no newer ones mixed in), so a
+        // replicated table sees the same blocks and drops them, whichever node takes them.
+        let through = if *sent_through > 0 { *sent_through } else { i64::MAX };
+        let rows: Vec<(i64, Vec<u8>, Vec<u8>, i64)> =
+            sqlx::query_as("SELECT id, spans, audit, in_doubt FROM spool WHERE id <= ? ORDER BY id LIMIT ?")
+                .bind(through)
                 .bind(limit)
                 .fetch_all(&self.pool)
                 .await?;
-        if rows.is_empty() {
+        let Some(last) = rows.last().map(|r| r.0) else {
+            *sent_through = 0;
             return Ok(0);
-        }
+        };
+        let in_doubt = rows.iter().any(|r| r.0 <= *sent_through || r.3 != 0);
         let mut spans = Vec::with_capacity(rows.iter().map(|r| r.1.len()).sum());
         let mut audit: Vec<StoredAuditEvent> = Vec::new();
-        for (id, span_rows, audit_json) in &rows {
+        for (id, span_rows, audit_json, _) in &rows {
             spans.extend_from_slice(span_rows);
             if !audit_json.is_empty() {
                 let events: Vec<StoredAuditEvent> = serde_json::from_slice(audit_json)
@@ -304,10 +325,22 @@ impl Spool {
                 audit.extend(events);
             }
         }
-        store.insert_span_rowbinary(spans).await?;
+        // From here ClickHouse may have these batches, whatever the answer turns out to be.
+        *sent_through = (*sent_through).max(last);
+        if in_doubt {
+            let already = store.insert_span_rowbinary_replayed(spans).await?;
+            if already > 0 {
+                tracing::info!(already, "a replayed spool step: spans ClickHouse already held were not sent again");
+            }
+        } else {
+            store.insert_span_rowbinary(spans).await?;
+        }
+        // Audit records collapse by their place in the chain: a replay is harmless.
         store.insert_audit_events(&audit).await?;
-        let last = rows.last().map_or(0, |r| r.0);
         sqlx::query("DELETE FROM spool WHERE id <= ?").bind(last).execute(&self.pool).await?;
+        if last >= *sent_through {
+            *sent_through = 0;
+        }
         self.recount().await?;
         Ok(rows.len())
     }
@@ -336,8 +369,8 @@ impl Spool {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let chosen = "(?1 IS NULL OR id = ?1)";
         let moved = sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO spool (spans, audit, bytes, received_ns) SELECT spans, audit, bytes, failed_ns FROM dead_letters \
-             WHERE {chosen} ORDER BY id"
+            "INSERT INTO spool (spans, audit, bytes, received_ns, in_doubt) \
+             SELECT spans, audit, bytes, failed_ns, 1 FROM dead_letters WHERE {chosen} ORDER BY id"
         )))
         .bind(id)
         .execute(&mut *tx)

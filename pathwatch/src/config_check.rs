@@ -174,6 +174,14 @@ pub fn validate(c: &Config) -> anyhow::Result<()> {
     if c.store.backend == Backend::Clickhouse && !c.store.clickhouse.url.starts_with("http") {
         problems.push(format!("key `store.clickhouse.url`: {:?} is not an http(s) URL", c.store.clickhouse.url));
     }
+    if let Some(cluster) = &c.store.clickhouse.cluster {
+        if cluster.is_empty() || !cluster.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_') {
+            problems.push(format!(
+                "key `store.clickhouse.cluster`: {cluster:?} is not a cluster name (letters, digits and underscores, \
+                 as in the servers' <remote_servers>)"
+            ));
+        }
+    }
     if let Some(endpoint) = &c.self_telemetry.otlp_endpoint {
         if !endpoint.starts_with("http://") && !endpoint.starts_with("https://") {
             problems.push(format!("key `self_telemetry.otlp_endpoint`: {endpoint:?} is not an http(s) URL"));

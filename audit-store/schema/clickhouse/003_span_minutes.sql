@@ -1,8 +1,9 @@
 -- Per-minute roll-up of spans by (service, span name): counts, errors and a cumulative latency
 -- histogram (`LeN`: spans that took at most N ms; `Count` is the +Inf bucket). Pages and SLO
 -- evaluation read this, never the raw spans. SummingMergeTree adds rows with the same key on merge;
--- queries sum() anyway. A span delivered twice before the spans table merged it away is counted
--- twice here (spool replays after a crash only). The bounds are `audit_store::ROLLUP_BOUNDS_MS`.
+-- queries sum() anyway. The view counts what arrives: the collector's spool looks up the spans of a
+-- step that may already be stored before sending it again, so a replay is counted once (and on a
+-- cluster replicated tables drop a block sent twice). The bounds are `audit_store::ROLLUP_BOUNDS_MS`.
 -- DurationSumNs is Float64: exact to 2^53 ns (104 days of summed latency in a minute), and it never
 -- wraps, whatever durations arrive (a UInt64 sum wrapped into small, wrong figures). Stores made
 -- before it are converted at start (`ClickHouseStore::connect`).

@@ -64,14 +64,20 @@ impl Layout {
                 .collect::<Vec<_>>()
                 .join(", ");
             return Ok(vec![
-                (format!("{table}_local"), format!(
-                    "CREATE TABLE IF NOT EXISTS {database}.{table}_local ON CLUSTER {name} {columns}) \
+                (
+                    format!("{table}_local"),
+                    format!(
+                        "CREATE TABLE IF NOT EXISTS {database}.{table}_local ON CLUSTER {name} {columns}) \
                      ENGINE = Replicated{engine}({replicated_arguments}){settings}"
-                )),
-                (table.to_string(), format!(
-                    "CREATE TABLE IF NOT EXISTS {database}.{table} ON CLUSTER {name} AS {database}.{table}_local \
+                    ),
+                ),
+                (
+                    table.to_string(),
+                    format!(
+                        "CREATE TABLE IF NOT EXISTS {database}.{table} ON CLUSTER {name} AS {database}.{table}_local \
                      ENGINE = Distributed({name}, {database}, {table}_local, {key})"
-                )),
+                    ),
+                ),
             ]);
         }
         if let Some(rest) = statement.strip_prefix("CREATE MATERIALIZED VIEW IF NOT EXISTS ") {
@@ -82,7 +88,9 @@ impl Layout {
             let from = select
                 .match_indices("FROM")
                 .map(|(i, _)| i)
-                .find(|&i| i > 0 && select[..i].ends_with(char::is_whitespace) && keyword(&select[i..], "FROM").is_some())
+                .find(|&i| {
+                    i > 0 && select[..i].ends_with(char::is_whitespace) && keyword(&select[i..], "FROM").is_some()
+                })
                 .ok_or_else(|| unparsed(statement, "no `FROM` in the view"))?;
             let projection = select[..from].trim_end();
             let (source, tail) = word(keyword(&select[from..], "FROM").unwrap_or_default())?;
@@ -192,8 +200,12 @@ mod tests {
             .unwrap();
         assert_eq!(
             out,
-            [("span_minutes_mv".to_string(), "CREATE MATERIALIZED VIEW IF NOT EXISTS db.span_minutes_mv ON CLUSTER pw TO db.span_minutes_local \
-              AS SELECT a, count() AS n FROM db.spans_local GROUP BY a".to_string())]
+            [(
+                "span_minutes_mv".to_string(),
+                "CREATE MATERIALIZED VIEW IF NOT EXISTS db.span_minutes_mv ON CLUSTER pw TO db.span_minutes_local \
+              AS SELECT a, count() AS n FROM db.spans_local GROUP BY a"
+                    .to_string()
+            )]
         );
     }
 

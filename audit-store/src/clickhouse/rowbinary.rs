@@ -10,6 +10,7 @@
 
 use super::seconds;
 use crate::model::Span;
+use crate::StoreError;
 
 /// The columns, in the order each row is encoded.
 pub const SPAN_COLUMNS: &str = "Timestamp, TimestampNs, TraceId, SpanId, ParentSpanId, SpanName, SpanKind, \
@@ -47,6 +48,102 @@ pub fn encode_spans(spans: &[Span], out: &mut Vec<u8>) {
         }
         strings(out, s.links.iter().map(|l| l.trace_id.as_str()), s.links.len());
         strings(out, s.links.iter().map(|l| l.span_id.as_str()), s.links.len());
+    }
+}
+
+/// Where one encoded span is in a buffer, and what identifies it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedSpan {
+    pub bytes: std::ops::Range<usize>,
+    pub start_secs: u32,
+    pub trace_id: String,
+    pub span_id: String,
+}
+
+/// Walks spans encoded by [`encode_spans`], row by row, without decoding what is not needed.
+pub fn encoded_spans(rows: &[u8]) -> Result<Vec<EncodedSpan>, StoreError> {
+    let mut reader = Reader { rows, at: 0 };
+    let mut out = Vec::new();
+    while reader.at < rows.len() {
+        let start = reader.at;
+        let start_secs = u32::from_le_bytes(reader.fixed::<4>()?);
+        reader.fixed::<8>()?;
+        let trace_id = reader.string()?.to_string();
+        let span_id = reader.string()?.to_string();
+        // ParentSpanId, SpanName, SpanKind, ServiceName, ScopeName, DurationNs, StatusCode,
+        // StatusMessage, CorrelationId.
+        reader.string()?;
+        reader.string()?;
+        reader.fixed::<1>()?;
+        reader.string()?;
+        reader.string()?;
+        reader.fixed::<8>()?;
+        reader.fixed::<1>()?;
+        reader.string()?;
+        reader.string()?;
+        // Attribute and resource keys and values.
+        for _ in 0..4 {
+            reader.strings()?;
+        }
+        // Event times, names and attributes.
+        for _ in 0..reader.leb128()? {
+            reader.fixed::<8>()?;
+        }
+        reader.strings()?;
+        reader.strings()?;
+        // Link trace and span ids.
+        reader.strings()?;
+        reader.strings()?;
+        out.push(EncodedSpan { bytes: start..reader.at, start_secs, trace_id, span_id });
+    }
+    Ok(out)
+}
+
+struct Reader<'a> {
+    rows: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], StoreError> {
+        let end = self.at.checked_add(n).filter(|&end| end <= self.rows.len()).ok_or_else(|| {
+            StoreError::Corrupt(format!("encoded spans end inside a value at byte {} of {}", self.at, self.rows.len()))
+        })?;
+        let out = &self.rows[self.at..end];
+        self.at = end;
+        Ok(out)
+    }
+
+    fn fixed<const N: usize>(&mut self) -> Result<[u8; N], StoreError> {
+        let mut out = [0u8; N];
+        out.copy_from_slice(self.take(N)?);
+        Ok(out)
+    }
+
+    fn leb128(&mut self) -> Result<u64, StoreError> {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let [byte] = self.fixed::<1>()?;
+            v |= u64::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        Err(StoreError::Corrupt(format!("an over-long length at byte {} of encoded spans", self.at)))
+    }
+
+    fn string(&mut self) -> Result<&'a str, StoreError> {
+        let len = usize::try_from(self.leb128()?).unwrap_or(usize::MAX);
+        let at = self.at;
+        std::str::from_utf8(self.take(len)?)
+            .map_err(|_| StoreError::Corrupt(format!("a string at byte {at} of encoded spans is not UTF-8")))
+    }
+
+    fn strings(&mut self) -> Result<(), StoreError> {
+        for _ in 0..self.leb128()? {
+            self.string()?;
+        }
+        Ok(())
     }
 }
 
@@ -89,5 +186,40 @@ mod tests {
         assert_eq!(enc(127), [0x7f]);
         assert_eq!(enc(128), [0x80, 0x01]);
         assert_eq!(enc(300), [0xac, 0x02]);
+    }
+
+    fn span(i: u64, events: usize) -> Span {
+        Span {
+            trace_id: format!("{i:032x}"),
+            span_id: format!("{:016x}", i + 1),
+            name: "n".repeat(200 * i as usize),
+            start_ns: 1_700_000_000_000_000_000 + i * 1_000_000_000,
+            attributes: vec![("k".into(), "v".into()); i as usize],
+            events: (0..events)
+                .map(|e| crate::model::SpanEvent { time_ns: e as u64, name: "e".into(), attributes: vec![] })
+                .collect(),
+            links: vec![crate::model::SpanLink { trace_id: "t".into(), span_id: "s".into() }],
+            ..Span::default()
+        }
+    }
+
+    #[test]
+    fn encoded_spans_are_found_row_by_row() {
+        let spans = [span(1, 0), span(2, 3), span(3, 1)];
+        let mut rows = Vec::new();
+        encode_spans(&spans, &mut rows);
+        let found = encoded_spans(&rows).unwrap();
+        assert_eq!(found.len(), 3);
+        for (f, s) in found.iter().zip(&spans) {
+            assert_eq!((f.trace_id.as_str(), f.span_id.as_str()), (s.trace_id.as_str(), s.span_id.as_str()));
+            assert_eq!(f.start_secs, seconds(s.start_ns));
+            let mut alone = Vec::new();
+            encode_spans(std::slice::from_ref(s), &mut alone);
+            assert_eq!(&rows[f.bytes.clone()], alone.as_slice());
+        }
+        // Cut anywhere inside, the walk says so instead of reading past the end.
+        for cut in [1, 5, rows.len() - 1] {
+            assert!(matches!(encoded_spans(&rows[..cut]), Err(StoreError::Corrupt(_))), "cut at {cut}");
+        }
     }
 }

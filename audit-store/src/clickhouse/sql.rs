@@ -229,6 +229,16 @@ pub fn insert_chain_base(seq: u64, hash: &str) -> String {
     format!("INSERT INTO audit_chain_base (LastRemovedSeq, LastRemovedHash) VALUES ({seq}, {})", quote(hash))
 }
 
+/// Which of these traces' spans started between the two times (seconds, inclusive) are stored.
+pub fn stored_span_keys(from_secs: u32, to_secs: u32, trace_ids: &[&str]) -> String {
+    let ids: Vec<String> = trace_ids.iter().map(|t| quote(t)).collect();
+    format!(
+        "SELECT TraceId, SpanId FROM spans WHERE Timestamp >= toDateTime({from_secs}) AND Timestamp <= toDateTime({to_secs}) \
+         AND TraceId IN ({}) GROUP BY TraceId, SpanId",
+        ids.join(", ")
+    )
+}
+
 pub fn partitions(database: &str, table: &str) -> String {
     format!(
         "SELECT DISTINCT partition FROM system.parts WHERE database = {} AND table = {} AND active",
@@ -338,6 +348,7 @@ pub fn examples() -> Vec<(&'static str, String)> {
         ("audit_chain_base", audit_chain_base()),
         ("last_audit_received_before", last_audit_received_before(20261120)),
         ("partitions", partitions("pathwatch", "spans")),
+        ("stored_span_keys", stored_span_keys(1_795_132_800, 1_795_132_860, &[trace, "x'y"])),
     ]
     .into_iter()
     .chain(super::access::examples(t0))

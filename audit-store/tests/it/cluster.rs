@@ -14,12 +14,8 @@ async fn both_nodes(test: &str) -> Option<(ClickHouseStore, ClickHouseStore)> {
     let urls = audit_store::testing::cluster_urls(test)?;
     let first = audit_store::testing::clickhouse_cluster("pwc", test).await?;
     let database = first.database().to_string();
-    let config = ClickHouseConfig {
-        url: urls[1].clone(),
-        database,
-        cluster: Some("pathwatch".into()),
-        ..Default::default()
-    };
+    let config =
+        ClickHouseConfig { url: urls[1].clone(), database, cluster: Some("pathwatch".into()), ..Default::default() };
     let second = ClickHouseStore::connect(&config).await.expect("the cluster's second node");
     Some((first, second))
 }

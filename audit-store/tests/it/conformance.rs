@@ -811,7 +811,8 @@ audit_store::on_every_store!("pw":
 );
 
 /// SQLite only: a span stored twice (client retry, spool replay) is counted once in the roll-up.
-/// (ClickHouse's materialized view counts what arrives; see ARCHITECTURE.md.)
+/// ClickHouse's materialized view counts what arrives: the spool keeps a replay from arriving twice
+/// (`collector/tests/it/spool.rs`), and a cluster drops a block sent twice (`cluster.rs`).
 #[tokio::test]
 async fn sqlite_rollup_counts_a_replayed_span_once() {
     let fixture = audit_store::testing::sqlite().await;

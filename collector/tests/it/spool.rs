@@ -14,19 +14,7 @@ async fn clickhouse(test: &str) -> Option<ClickHouseStore> {
 }
 
 fn batch(trace: u8) -> SpoolBatch {
-    let now = domain::system_now_ns();
-    let span = Span {
-        trace_id: format!("{trace:032x}"),
-        span_id: "00000000000000a1".into(),
-        name: "GET /Patient".into(),
-        kind: SpanKind::Client,
-        service_name: "spool-test".into(),
-        start_ns: now,
-        duration_ns: 1_000_000,
-        status: SpanStatus::Ok,
-        ..Span::default()
-    };
-    SpoolBatch::encode(IngestBatch { spans: vec![span], audit: vec![] })
+    spans_batch(&[span(trace)])
 }
 
 #[tokio::test]
@@ -56,4 +44,68 @@ async fn a_batch_clickhouse_refuses_for_good_is_set_aside_and_the_rest_still_dra
     let kept = Arc::new(Metrics::new());
     let _again = Spool::open(&dir.path().join("spool.db"), 1 << 30, kept.clone()).await.unwrap();
     assert!(kept.render().contains("pathwatch_spool_dead_letters 1"), "{}", kept.render());
+}
+
+/// A process that crashed after ClickHouse took a step but before the spool heard: the next
+/// process sends the step again, and the roll-up (which counts what arrives) still counts each
+/// span once. So does a batch put back from the dead letters that ClickHouse had in part.
+#[tokio::test]
+async fn a_step_sent_again_after_a_crash_is_rolled_up_once() {
+    let Some(store) = clickhouse("replayed_step").await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("spool.db");
+    let sent: Vec<Span> = (0..3).map(|i| span(40 + i)).collect();
+    {
+        let spool = Spool::open(&path, 1 << 30, Arc::new(Metrics::new())).await.unwrap();
+        spool.commit(1, vec![spans_batch(&sent[..2]), spans_batch(&sent[2..])]).await.unwrap();
+        // ClickHouse takes the step; the process dies before deleting it from the spool.
+        store.insert_spans(&sent).await.unwrap();
+    }
+    let spool = Spool::open(&path, 1 << 30, Arc::new(Metrics::new())).await.unwrap();
+    let fresh = span(50);
+    spool.commit(2, vec![spans_batch(std::slice::from_ref(&fresh))]).await.unwrap();
+    while spool.drain_step(&store, 64).await.unwrap() > 0 {}
+    assert_eq!(spool.depth().0, 0);
+    assert_eq!(rolled_up(&store).await, 4, "three spans sent twice and one once, each counted once");
+    assert_eq!(store.trace(&fresh.trace_id).await.unwrap().len(), 1);
+    // Set aside after ClickHouse stored some of it, then put back.
+    let partly: Vec<Span> = (0..2).map(|i| span(60 + i)).collect();
+    spool.commit(3, vec![spans_batch(&partly)]).await.unwrap();
+    spool.dead_letter(&audit_store::StoreError::Invalid("refused".into())).await.unwrap();
+    store.insert_spans(&partly[..1]).await.unwrap();
+    assert_eq!(spool.retry_dead_letters(None).await.unwrap(), 1);
+    while spool.drain_step(&store, 64).await.unwrap() > 0 {}
+    assert_eq!(rolled_up(&store).await, 6, "the one stored before counted once, the other once");
+}
+
+fn span(trace: u8) -> Span {
+    Span {
+        trace_id: format!("{trace:032x}"),
+        span_id: "00000000000000a1".into(),
+        name: "GET /Patient".into(),
+        kind: SpanKind::Client,
+        service_name: "spool-test".into(),
+        start_ns: domain::system_now_ns(),
+        duration_ns: 1_000_000,
+        status: SpanStatus::Ok,
+        ..Span::default()
+    }
+}
+
+fn spans_batch(spans: &[Span]) -> SpoolBatch {
+    SpoolBatch::encode(IngestBatch { spans: spans.to_vec(), audit: vec![] })
+}
+
+/// Spans of `spool-test` in the roll-up over the last and next hour.
+async fn rolled_up(store: &ClickHouseStore) -> u64 {
+    let now = domain::system_now_ns();
+    let q = audit_store::RollupQuery {
+        service_name: "spool-test".into(),
+        span_name: None,
+        from_ns: now - 3_600 * audit_store::NANOS_PER_SEC,
+        to_ns: now + 3_600 * audit_store::NANOS_PER_SEC,
+        bucket_secs: 7_200,
+        histogram: false,
+    };
+    store.span_rollup(&q).await.unwrap().iter().map(|b| b.count).sum()
 }
