@@ -169,7 +169,7 @@ fn finding(row: &state::Row) -> Result<Finding, ReviewError> {
     })
 }
 
-fn i(v: u64) -> i64 {
+pub(crate) fn i(v: u64) -> i64 {
     v.min(i64::MAX as u64) as i64
 }
 
@@ -506,13 +506,6 @@ impl ReviewStore {
         Ok(())
     }
 
-    /// When the rules last ran (0 before the first run).
-    pub async fn last_scan_ns(&self) -> Result<u64, ReviewError> {
-        let at: Option<i64> =
-            sqlx::query_scalar("SELECT last_run_ns FROM scan_state WHERE id = 1").fetch_optional(&self.pool).await?;
-        Ok(at.unwrap_or(0).max(0) as u64)
-    }
-
     /// Findings (of `rule`, if given) still open or under investigation that were raised before
     /// `raised_before_ns`: reviews overdue.
     pub async fn overdue(&self, rule: Option<Rule>, raised_before_ns: u64) -> Result<u64, ReviewError> {
@@ -534,25 +527,6 @@ impl ReviewStore {
             .fetch_one(&self.pool)
             .await?;
         Ok(n.max(0) as u64)
-    }
-
-    /// The sequence number up to which the audit chain has been scanned (0 before the first scan).
-    pub async fn scanned_to(&self) -> Result<u64, ReviewError> {
-        let seq: Option<i64> =
-            sqlx::query_scalar("SELECT last_seq FROM scan_state WHERE id = 1").fetch_optional(&self.pool).await?;
-        Ok(seq.unwrap_or(0).max(0) as u64)
-    }
-
-    pub async fn set_scanned_to(&self, seq: u64, now_ns: u64) -> Result<(), ReviewError> {
-        sqlx::query(
-            "INSERT INTO scan_state (id, last_seq, last_run_ns) VALUES (1, $1, $2)
-             ON CONFLICT (id) DO UPDATE SET last_seq = excluded.last_seq, last_run_ns = excluded.last_run_ns",
-        )
-        .bind(i(seq))
-        .bind(i(now_ns))
-        .execute(&self.pool)
-        .await?;
-        Ok(())
     }
 }
 

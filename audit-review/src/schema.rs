@@ -9,12 +9,16 @@ pub(crate) fn sqlite_migrator() -> Migrator {
         (1, "findings", include_str!("../migrations/sqlite/0001_findings.sql")),
         (2, "samples", include_str!("../migrations/sqlite/0002_samples.sql")),
         (3, "finding_key_organisation", include_str!("../migrations/sqlite/0003_finding_key_organisation.sql")),
+        (4, "scan_chains", include_str!("../migrations/sqlite/0004_scan_chains.sql")),
     ])
 }
 
 /// On PostgreSQL the findings and samples live in the state database, from version 2001.
 pub(crate) fn postgres_migrator() -> Migrator {
-    state::migrator(&[(2001, "audit review", include_str!("../migrations/postgres/2001_audit_review.sql"))])
+    state::migrator(&[
+        (2001, "audit review", include_str!("../migrations/postgres/2001_audit_review.sql")),
+        (2002, "scan_chains", include_str!("../migrations/postgres/2002_scan_chains.sql")),
+    ])
 }
 
 /// How `pathwatch state migrate` copies the store's tables (history in the order it was written).
@@ -68,6 +72,7 @@ pub const TABLES: &[state::copy::Table] = {
             order_by: "id",
             identity: None,
         },
+        Table { name: "scan_chains", columns: &[("chain", Int), ("last_seq", Int)], order_by: "chain", identity: None },
         Table {
             name: "samples",
             columns: &[

@@ -7,6 +7,13 @@
 //! declaration order. serde_json's output for a given value is deterministic, and the field order is
 //! fixed by the struct, so the same record always encodes to the same bytes. Changing the encoding
 //! means a new version prefix, never an edit to this one.
+//!
+//! **Several chains.** Each collector in front of ClickHouse keeps a chain of its own (its spool is
+//! its sequencer), numbered 0 to [`MAX_CHAIN`]. The number is the top bits of every record's `seq`
+//! (`chain << 48 | position`, positions 1, 2, 3… with no gaps), so a record's chain and place are one
+//! key: tables, replays and look-ups work on `seq` as with one chain, the hash covers the chain,
+//! and chain 0 (the embedded store, and every record made before there were several) is unchanged.
+//! A page of a chain is the records after a `seq` up to the end of that `seq`'s chain.
 
 use sha2::{Digest, Sha256};
 
@@ -18,6 +25,39 @@ pub const GENESIS_HASH: &str = "000000000000000000000000000000000000000000000000
 
 const DOMAIN: &[u8] = b"pathwatch-audit-v1\n";
 
+/// Bits of a record's `seq` below its chain's number.
+pub const CHAIN_SHIFT: u32 = 48;
+/// The highest chain number: keeps every `seq` below 2^63, which SQLite's signed integers hold.
+pub const MAX_CHAIN: u16 = (1 << 15) - 1;
+
+/// The chain a record belongs to.
+pub fn chain_of(seq: u64) -> u16 {
+    (seq >> CHAIN_SHIFT) as u16
+}
+
+/// A record's place within its chain: 1 for the first.
+pub fn position(seq: u64) -> u64 {
+    seq & ((1 << CHAIN_SHIFT) - 1)
+}
+
+/// The `seq` just before chain `chain`'s first record: where a walk of it starts.
+pub fn chain_start(chain: u16) -> u64 {
+    u64::from(chain) << CHAIN_SHIFT
+}
+
+/// The last `seq` the chain that `seq` belongs to can hold (the one past it may not fit SQLite).
+pub fn chain_last(seq: u64) -> u64 {
+    chain_start(chain_of(seq)) + ((1 << CHAIN_SHIFT) - 1)
+}
+
+/// How a record is named to people: its place, and its chain when that is not chain 0.
+pub fn describe(seq: u64) -> String {
+    match chain_of(seq) {
+        0 => seq.to_string(),
+        chain => format!("{} of chain {chain}", position(seq)),
+    }
+}
+
 /// The hash a record must carry.
 pub fn record_hash(seq: u64, received_ns: u64, prev_hash: &str, event: &AuditEvent) -> String {
     let mut hasher = Sha256::new();
@@ -28,11 +68,16 @@ pub fn record_hash(seq: u64, received_ns: u64, prev_hash: &str, event: &AuditEve
     hex::encode(hasher.finalize())
 }
 
-/// Places `event` after `head` (or first, when `head` is `None`).
+/// Places `event` after `head` (or first in chain 0, when `head` is `None`).
 pub fn link(head: Option<&ChainLink>, received_ns: u64, event: AuditEvent) -> StoredAuditEvent {
+    link_in(0, head, received_ns, event)
+}
+
+/// Places `event` after `head`, or first in chain `chain` when `head` is `None`.
+pub fn link_in(chain: u16, head: Option<&ChainLink>, received_ns: u64, event: AuditEvent) -> StoredAuditEvent {
     let (seq, prev_hash) = match head {
         Some(h) => (h.seq + 1, h.hash.clone()),
-        None => (1, GENESIS_HASH.to_string()),
+        None => (chain_start(chain) + 1, GENESIS_HASH.to_string()),
     };
     let hash = record_hash(seq, received_ns, &prev_hash, &event);
     StoredAuditEvent { seq, received_ns, event, prev_hash, hash }
@@ -53,33 +98,51 @@ pub enum ChainBreak {
 
 impl std::fmt::Display for ChainBreak {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (seq, prefix) = match self {
+            ChainBreak::Altered { seq, .. } | ChainBreak::Reordered { seq, .. } => (*seq, chain_of(*seq)),
+            ChainBreak::Missing { found_seq, .. } => (*found_seq, chain_of(*found_seq)),
+        };
+        if prefix != 0 {
+            write!(f, "chain {prefix}: ")?;
+        }
+        let at = position(seq);
         match self {
-            ChainBreak::Altered { seq, event_id } => {
-                write!(f, "record {seq} (event {event_id}) was altered: its content does not match its hash")
+            ChainBreak::Altered { event_id, .. } => {
+                write!(f, "record {at} (event {event_id}) was altered: its content does not match its hash")
             }
-            ChainBreak::Missing { after_seq, found_seq } => {
-                write!(f, "records {}..={} are missing: {found_seq} follows {after_seq}", after_seq + 1, found_seq - 1)
+            ChainBreak::Missing { after_seq, .. } => {
+                let after = position(*after_seq);
+                write!(f, "records {}..={} are missing: {at} follows {after}", after + 1, at - 1)
             }
-            ChainBreak::Reordered { seq, event_id } => write!(
-                f,
-                "record {seq} (event {event_id}) does not follow the record before it: the chain was reordered"
-            ),
+            ChainBreak::Reordered { event_id, .. } => {
+                write!(
+                    f,
+                    "record {at} (event {event_id}) does not follow the record before it: the chain was reordered"
+                )
+            }
         }
     }
 }
 
-/// What a walk of the chain found.
+/// What a walk of one chain found.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ChainReport {
+    /// Which chain (0 unless several collectors write to ClickHouse).
+    pub chain: u16,
     pub records_checked: u64,
     /// The last record that verified, if any.
     pub head: Option<ChainLink>,
     pub first_break: Option<ChainBreak>,
 }
 
-/// Checks one record against the link before it.
+/// Checks one record of chain 0 against the link before it.
 pub fn check(prev: Option<&ChainLink>, record: &StoredAuditEvent) -> Result<(), ChainBreak> {
-    let expected_seq = prev.map_or(1, |p| p.seq + 1);
+    check_in(0, prev, record)
+}
+
+/// Checks one record of chain `chain` against the link before it (`None`: it should be the first).
+pub fn check_in(chain: u16, prev: Option<&ChainLink>, record: &StoredAuditEvent) -> Result<(), ChainBreak> {
+    let expected_seq = prev.map_or(chain_start(chain) + 1, |p| p.seq + 1);
     if record.seq > expected_seq {
         return Err(ChainBreak::Missing { after_seq: expected_seq - 1, found_seq: record.seq });
     }
@@ -94,20 +157,31 @@ pub fn check(prev: Option<&ChainLink>, record: &StoredAuditEvent) -> Result<(), 
     Ok(())
 }
 
-/// Walks the whole chain in pages and reports the first break.
+/// Walks the whole of chain 0 in pages and reports the first break.
 pub async fn verify<S: TelemetryStore>(store: &S, page_size: u32) -> Result<ChainReport, StoreError> {
-    verify_from(store, None, page_size).await
+    verify_chain(store, 0, None, page_size).await
 }
 
-/// Walks the chain from `head`, a link an earlier walk verified, so only the records added since
+/// Walks every chain the store holds, each from its start, in chain order.
+pub async fn verify_all<S: TelemetryStore>(store: &S, page_size: u32) -> Result<Vec<ChainReport>, StoreError> {
+    let mut reports = Vec::new();
+    for chain in store.audit_chains().await? {
+        reports.push(verify_chain(store, chain, None, page_size).await?);
+    }
+    Ok(reports)
+}
+
+/// Walks chain `chain` from `head`, a link an earlier walk verified, so only the records added since
 /// are checked (a record changed before `head` is found only by a full walk). With no head, or one
 /// retention has since removed, the walk starts where the retained chain starts.
-pub async fn verify_from<S: TelemetryStore>(
+pub async fn verify_chain<S: TelemetryStore>(
     store: &S,
+    chain: u16,
     head: Option<ChainLink>,
     page_size: u32,
 ) -> Result<ChainReport, StoreError> {
-    let base = store.audit_chain_base().await?;
+    let head = head.filter(|h| chain_of(h.seq) == chain);
+    let base = store.audit_chain_base(chain).await?;
     let base = match (head, base) {
         (Some(head), Some(base)) if head.seq < base.seq => Some(base),
         (Some(head), _) => Some(head),
@@ -115,15 +189,15 @@ pub async fn verify_from<S: TelemetryStore>(
     };
     let mut prev = base.clone();
     let mut checked = 0u64;
-    let mut after = base.map_or(0, |b| b.seq);
+    let mut after = base.map_or(chain_start(chain), |b| b.seq);
     loop {
         let page = store.audit_chain_page(after, page_size).await?;
         if page.is_empty() {
-            return Ok(ChainReport { records_checked: checked, head: prev, first_break: None });
+            return Ok(ChainReport { chain, records_checked: checked, head: prev, first_break: None });
         }
         for record in &page {
-            if let Err(problem) = check(prev.as_ref(), record) {
-                return Ok(ChainReport { records_checked: checked, head: prev, first_break: Some(problem) });
+            if let Err(problem) = check_in(chain, prev.as_ref(), record) {
+                return Ok(ChainReport { chain, records_checked: checked, head: prev, first_break: Some(problem) });
             }
             checked += 1;
             prev = Some(ChainLink { seq: record.seq, hash: record.hash.clone() });
@@ -162,6 +236,29 @@ mod tests {
             prev = Some(ChainLink { seq: r.seq, hash: r.hash.clone() });
         }
         Ok(())
+    }
+
+    #[test]
+    fn a_chain_number_is_the_top_of_every_seq() {
+        let first = link_in(7, None, 42, event("e0"));
+        assert_eq!((chain_of(first.seq), position(first.seq)), (7, 1));
+        let second = link_in(7, Some(&ChainLink { seq: first.seq, hash: first.hash.clone() }), 43, event("e1"));
+        assert_eq!((chain_of(second.seq), position(second.seq)), (7, 2));
+        assert_eq!(check_in(7, None, &first), Ok(()));
+        // Chain 7's first record is not chain 0's, nor chain 8's.
+        assert!(check(None, &first).is_err());
+        assert!(check_in(8, None, &first).is_err());
+        assert!(chain_start(MAX_CHAIN) + (1 << CHAIN_SHIFT) - 1 <= i64::MAX as u64, "every seq fits SQLite");
+        assert_eq!(chain_last(second.seq) + 1, chain_start(8));
+        assert_eq!(chain_last(chain_start(MAX_CHAIN)), i64::MAX as u64);
+        assert_eq!(describe(second.seq), "2 of chain 7");
+        assert_eq!(describe(2), "2");
+        let missing = ChainBreak::Missing { after_seq: chain_start(7) + 4, found_seq: chain_start(7) + 7 };
+        assert_eq!(missing.to_string(), "chain 7: records 5..=6 are missing: 7 follows 4");
+        assert_eq!(
+            ChainBreak::Missing { after_seq: 4, found_seq: 7 }.to_string(),
+            "records 5..=6 are missing: 7 follows 4"
+        );
     }
 
     #[test]

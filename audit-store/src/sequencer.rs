@@ -7,7 +7,7 @@
 
 use sqlx::SqliteConnection;
 
-use crate::chain::link;
+use crate::chain::link_in;
 use crate::model::{AuditEvent, ChainLink, StoredAuditEvent};
 use crate::StoreError;
 
@@ -29,9 +29,11 @@ pub struct Sequenced {
     pub conflicts: Vec<String>,
 }
 
-/// Chains `events` after the current head, skipping event ids already chained.
+/// Chains `events` after the current head (or first in chain `chain`), skipping event ids already
+/// chained.
 pub async fn sequence(
     conn: &mut SqliteConnection,
+    chain: u16,
     received_ns: u64,
     events: Vec<AuditEvent>,
 ) -> Result<Sequenced, StoreError> {
@@ -61,7 +63,7 @@ pub async fn sequence(
             }
             None => {}
         }
-        let record = link(head.as_ref(), received_ns, event);
+        let record = link_in(chain, head.as_ref(), received_ns, event);
         sqlx::query("INSERT INTO audit_sequencer_source_ids (source, event_id, seq, content) VALUES (?, ?, ?, ?)")
             .bind(&record.event.source_system)
             .bind(&record.event.event_id)

@@ -158,15 +158,19 @@ store_trait! {
         /// Counts of the audit events that occurred in `[from_ns, to_ns)`, computed in the store.
         async fn audit_summary(&self, from_ns: u64, to_ns: u64) -> Result<AuditSummary, StoreError>;
 
-        /// Up to `limit` audit events with `seq > after_seq`, in sequence order: how the chain is
-        /// walked.
+        /// Up to `limit` audit events of `after_seq`'s chain with `seq > after_seq`, in sequence
+        /// order: how a chain is walked (from [`crate::chain::chain_start`]).
         async fn audit_chain_page(&self, after_seq: u64, limit: u32) -> Result<Vec<StoredAuditEvent>, StoreError>;
 
-        /// Where verification starts: the last sequence number and hash removed by retention, if any.
-        async fn audit_chain_base(&self) -> Result<Option<ChainLink>, StoreError>;
+        /// Where verification of chain `chain` starts: the last sequence number and hash retention
+        /// removed from it, if any.
+        async fn audit_chain_base(&self, chain: u16) -> Result<Option<ChainLink>, StoreError>;
 
-        /// What arrived after `after_seq`: how an incremental run knows which period to look at
-        /// again.
+        /// The chains the store holds records of (or held, before retention), in order.
+        async fn audit_chains(&self) -> Result<Vec<u16>, StoreError>;
+
+        /// What arrived in `after_seq`'s chain after it: how an incremental run knows which period
+        /// to look at again.
         async fn audit_arrivals_after(&self, after_seq: u64) -> Result<Option<Arrivals>, StoreError>;
     }
 }

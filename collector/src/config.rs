@@ -69,6 +69,10 @@ pub struct CollectorConfig {
     pub retry_after_secs: u32,
     /// Replace NHS numbers in span names, attributes and URLs with a keyed pseudonym.
     pub pseudonymise_traces: bool,
+    /// With ClickHouse: the audit chain (1 to 32767) this collector's spool writes when it is new.
+    /// Unset, a new spool picks an unused one at random; a spool keeps its chain for life. Each
+    /// collector writing to one ClickHouse has a chain of its own (`audit_store::chain`).
+    pub audit_chain: Option<u16>,
 }
 
 impl Default for CollectorConfig {
@@ -96,6 +100,7 @@ impl Default for CollectorConfig {
             max_batch_rows: 20_000,
             spool_max_bytes: 1024 * 1024 * 1024,
             retry_after_secs: 5,
+            audit_chain: None,
             pseudonymise_traces: true,
         }
     }

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use audit_store::clickhouse_rowbinary as rowbinary;
 use audit_store::{
-    open_pool, sequencer, AuditEvent, ClickHouseStore, IngestBatch, IngestReceipt, StoreError, StoredAuditEvent,
+    chain, open_pool, sequencer, AuditEvent, ClickHouseStore, IngestBatch, IngestReceipt, StoreError, StoredAuditEvent,
 };
 use sqlx::{AssertSqlSafe, SqlitePool};
 use tokio::sync::Notify;
@@ -43,6 +43,10 @@ const RECEIVED_INDEX: &str = "CREATE INDEX spool_received ON spool (received_ns)
 /// Batches put back from `dead_letters` may have been stored in part before ClickHouse refused the
 /// rest: their spans are looked up before they are sent again.
 const IN_DOUBT_COLUMN: &str = "ALTER TABLE spool ADD COLUMN in_doubt INTEGER NOT NULL DEFAULT 0";
+
+/// The audit chain this spool's sequencer writes (`audit_store::chain`): chosen once, when the spool
+/// is new, and kept for its life.
+const CHAIN_TABLE: &str = "CREATE TABLE spool_chain (id INTEGER PRIMARY KEY CHECK (id = 1), chain INTEGER NOT NULL)";
 
 /// Batches moved to ClickHouse per drain step.
 const DRAIN_BATCHES: i64 = 64;
@@ -81,6 +85,8 @@ pub struct Spool {
     /// so may the steps a crashed process was sending. Their spans are looked up before they go
     /// again, so the roll-up counts each once.
     draining: tokio::sync::Mutex<i64>,
+    /// The chain new audit events start when the sequencer has no head yet (`claim_chain`).
+    chain: std::sync::atomic::AtomicU16,
 }
 
 impl Spool {
@@ -95,6 +101,7 @@ impl Spool {
             (6, "sequencer content", sequencer::CONTENT_COLUMN),
             (7, "sequencer per source", sequencer::PER_SOURCE),
             (8, "in doubt", IN_DOUBT_COLUMN),
+            (9, "chain", CHAIN_TABLE),
         ]);
         migrator.run(&pool).await?;
         // What the last process may have been sending when it stopped: at most one step's batches.
@@ -103,6 +110,8 @@ impl Spool {
                 .bind(DRAIN_BATCHES)
                 .fetch_one(&pool)
                 .await?;
+        let chain: Option<i64> =
+            sqlx::query_scalar("SELECT chain FROM spool_chain WHERE id = 1").fetch_optional(&pool).await?;
         let spool = Spool {
             pool,
             max_bytes,
@@ -111,6 +120,7 @@ impl Spool {
             wake: Notify::new(),
             metrics,
             draining: tokio::sync::Mutex::new(sent_before.unwrap_or(0)),
+            chain: std::sync::atomic::AtomicU16::new(chain.and_then(|c| u16::try_from(c).ok()).unwrap_or(0)),
         };
         spool.recount().await?;
         Ok(spool)
@@ -156,6 +166,43 @@ impl Spool {
         })
     }
 
+    /// Settles which audit chain this spool writes, before it takes any event: the one it has
+    /// written (a spool from before there were several chains writes chain 0), else `configured`
+    /// (`collector.audit_chain`), else an unused one picked at random. Refuses when `configured`
+    /// names another chain than the spool's, or when the store holds records of the chain past this
+    /// spool's own head: another collector writes it, and two writers of one chain would overwrite
+    /// each other's records.
+    pub async fn claim_chain<S: AuditLog>(&self, store: &S, configured: Option<u16>) -> Result<u16, ChainClaimError> {
+        let mut conn = self.pool.acquire().await?;
+        let head = sequencer::head(&mut conn).await?;
+        let persisted: Option<i64> =
+            sqlx::query_scalar("SELECT chain FROM spool_chain WHERE id = 1").fetch_optional(&mut *conn).await?;
+        let current = persisted.and_then(|c| u16::try_from(c).ok()).or(head.as_ref().map(|h| chain::chain_of(h.seq)));
+        let chain = match (current, configured) {
+            (Some(have), Some(want)) if have != want => return Err(ChainClaimError::Renamed { have, want }),
+            (Some(have), _) => have,
+            (None, Some(want)) => want,
+            (None, None) => unused_chain(store).await?,
+        };
+        let ours = head.map_or(chain::chain_start(chain), |h| h.seq);
+        if let Some(past) = store.audit_arrivals_after(ours).await? {
+            return Err(ChainClaimError::Taken { chain, ours, stored: past.last_seq });
+        }
+        sqlx::query(
+            "INSERT INTO spool_chain (id, chain) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET chain = excluded.chain",
+        )
+        .bind(i64::from(chain))
+        .execute(&mut *conn)
+        .await?;
+        self.chain.store(chain, Ordering::Relaxed);
+        Ok(chain)
+    }
+
+    /// The audit chain this spool writes.
+    pub fn chain(&self) -> u16 {
+        self.chain.load(Ordering::Relaxed)
+    }
+
     /// Makes the batches durable in the spool (one transaction) and chains their audit events.
     pub async fn commit(&self, received_ns: u64, batches: Vec<SpoolBatch>) -> Result<Vec<IngestReceipt>, CommitError> {
         let bytes = self.bytes.load(Ordering::Relaxed);
@@ -170,7 +217,7 @@ impl Spool {
             let sequenced = if batch.audit.is_empty() {
                 sequencer::Sequenced::default()
             } else {
-                sequencer::sequence(&mut tx, received_ns, batch.audit).await?
+                sequencer::sequence(&mut tx, self.chain.load(Ordering::Relaxed), received_ns, batch.audit).await?
             };
             receipts.push(IngestReceipt {
                 spans: batch.span_count,
@@ -391,6 +438,49 @@ impl Spool {
         let gone = sqlx::query("DELETE FROM dead_letters WHERE id = ?").bind(id).execute(&self.pool).await?;
         self.recount().await?;
         Ok(gone.rows_affected() == 1)
+    }
+}
+
+/// A chain no record in the store belongs to, picked at random so collectors starting together
+/// do not pick the same one.
+async fn unused_chain<S: AuditLog>(store: &S) -> Result<u16, ChainClaimError> {
+    for _ in 0..64 {
+        let mut bytes = [0u8; 2];
+        getrandom::fill(&mut bytes)
+            .map_err(|e| ChainClaimError::Store(StoreError::Invalid(format!("randomness: {e}"))))?;
+        let chain = (u16::from_le_bytes(bytes) % chain::MAX_CHAIN) + 1;
+        let start = chain::chain_start(chain);
+        if store.audit_arrivals_after(start).await?.is_none() && store.audit_chain_base(chain).await?.is_none() {
+            return Ok(chain);
+        }
+    }
+    Err(ChainClaimError::Store(StoreError::Invalid("no unused audit chain found in 64 tries".into())))
+}
+
+/// Why a collector may not write the chain it would.
+#[derive(Debug, thiserror::Error)]
+pub enum ChainClaimError {
+    #[error(
+        "key `collector.audit_chain`: this spool writes audit chain {have}, not {want}; a spool keeps its chain \
+         for life: set {have}, or leave the key unset, or give the collector a new data directory"
+    )]
+    Renamed { have: u16, want: u16 },
+    #[error(
+        "audit chain {chain}: the store holds records of it up to {} but this collector's spool has chained only \
+         to {}: another collector writes chain {chain}, or this spool is not the one that wrote it (restored from \
+         an older copy). Give each collector its own `collector.audit_chain` (or leave it unset so each picks its \
+         own) and its own spool",
+        chain::describe(*stored),
+        chain::describe(*ours)
+    )]
+    Taken { chain: u16, ours: u64, stored: u64 },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for ChainClaimError {
+    fn from(e: sqlx::Error) -> Self {
+        ChainClaimError::Store(StoreError::from(e))
     }
 }
 

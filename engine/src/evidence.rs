@@ -3,7 +3,7 @@
 //! failing, stale (not verified within its freshness window) or unknown (nothing to check it
 //! against yet). A hazard with failing or stale evidence is flagged.
 
-use audit_store::{SpanStatus, TracesQuery, NANOS_PER_SEC};
+use audit_store::{chain, SpanStatus, TracesQuery, NANOS_PER_SEC};
 use hazard_log::{Evidence, Hazard};
 use serde::Serialize;
 
@@ -117,7 +117,11 @@ pub async fn check(sources: &Sources, evidence: &Evidence, now_ns: u64) -> Resul
                 (Some(newest), Some(full)) if (now_ns as i64) - full.at_ns <= window => state(
                     EvidenceStatus::Passing,
                     Some(newest.at_ns as u64),
-                    format!("chain intact up to record {}", newest.head_seq.unwrap_or(0)),
+                    match newest.head_seq {
+                        Some(seq) => format!("chain intact up to record {}", chain::describe(seq)),
+                        None if !newest.detail.is_empty() => newest.detail.clone(),
+                        None => "chain intact (no records yet)".to_string(),
+                    },
                     None,
                 ),
                 (_, Some(full)) => state(

@@ -1,13 +1,15 @@
-//! The evidence monitor: on a schedule it verifies the audit chain (the records added since the
-//! last verified head; a full walk once a day), checks every hazard control's evidence, records
+//! The evidence monitor: on a schedule it verifies every audit chain (the records added since each
+//! one's last verified head; a full walk once a day), checks every hazard control's evidence, records
 //! each source's state in the hazard log's history, and e-mails the Clinical Safety Officer when
 //! evidence turns failing or stale. Reports over a period are built from what it records.
 //!
 //! It never changes a hazard, and a failure to check or to send never stops the next round.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
-use audit_store::{chain, ChainLink};
+use audit_store::{chain, AuditLog, ChainLink};
+use hazard_log::assurance::ChainHead;
 use hazard_log::{ChainVerification, EvidenceChange, EvidenceCheck, HazardLog};
 use serde::{Deserialize, Serialize};
 
@@ -114,12 +116,19 @@ impl EvidenceMonitor {
         Ok(round)
     }
 
-    /// Walks the chain from the newest verified head, or all of it when the newest full walk is
-    /// older than `full_chain_walk_hours`; records the result. None without a telemetry store.
+    /// Walks every audit chain (one per collector in front of ClickHouse) from where it last
+    /// verified, or all of each when the newest full walk is older than `full_chain_walk_hours` or
+    /// the newest verification found a break; records one verification for the round and each
+    /// intact chain's new head. None without a telemetry store, or when it cannot be read.
     async fn verify_chain(&self, now_ns: i64) -> Option<ChainVerification> {
         let store = self.sources.store()?;
-        let (newest, full) = match self.log.latest_chain_verifications().await {
-            Ok(latest) => latest,
+        let known = async {
+            let latest = self.log.latest_chain_verifications().await?;
+            let heads = self.log.chain_heads().await?;
+            Ok::<_, hazard_log::HazardError>((latest, heads))
+        };
+        let ((newest, full), heads) = match known.await {
+            Ok(known) => known,
             Err(e) => {
                 tracing::warn!(error = %e, "reading chain verifications");
                 return None;
@@ -127,33 +136,73 @@ impl EvidenceMonitor {
         };
         let full_due =
             full.is_none_or(|f| now_ns - f.at_ns >= self.config.full_chain_walk_hours as i64 * 60 * NS_PER_MINUTE);
-        let head = newest
-            .filter(|n| n.intact && !full_due)
-            .and_then(|n| Some(ChainLink { seq: n.head_seq?, hash: n.head_hash? }));
-        let from_head = head.is_some();
-        let verification = match chain::verify_from(store, head.clone(), 10_000).await {
-            Ok(report) => {
-                let head = report.head.or(head);
-                ChainVerification {
-                    at_ns: now_ns,
-                    full_walk: !from_head,
-                    records_checked: report.records_checked,
-                    head_seq: head.as_ref().map(|h| h.seq),
-                    head_hash: head.map(|h| h.hash),
-                    intact: report.first_break.is_none(),
-                    detail: report.first_break.map(|b| b.to_string()).unwrap_or_default(),
-                }
+        let resume = newest.as_ref().is_some_and(|n| n.intact) && !full_due;
+        let mut from: BTreeMap<u16, ChainLink> = BTreeMap::new();
+        if resume {
+            from.extend(heads.into_iter().map(|(chain, h)| (chain, ChainLink { seq: h.seq, hash: h.hash })));
+            // Verified before heads were kept per chain: the newest verification's head.
+            if let Some(ChainVerification { head_seq: Some(seq), head_hash: Some(hash), .. }) = newest {
+                from.entry(chain::chain_of(seq)).or_insert(ChainLink { seq, hash });
             }
+        }
+        let walk = async {
+            let mut reports = Vec::new();
+            for number in store.audit_chains().await? {
+                reports.push(chain::verify_chain(store, number, from.get(&number).cloned(), 10_000).await?);
+            }
+            Ok::<_, audit_store::StoreError>(reports)
+        };
+        let reports = match walk.await {
+            Ok(reports) => reports,
             Err(e) => {
                 // The store could not be read: nothing is recorded, so the evidence goes stale.
                 tracing::warn!(error = %e, "audit chain verification could not read the store");
                 return None;
             }
         };
+        let verification = summarise(now_ns, &reports, &from);
         if let Err(e) = self.log.record_chain_verification(&verification).await {
             tracing::warn!(error = %e, "recording the chain verification");
         }
+        for report in reports.iter().filter(|r| r.first_break.is_none()) {
+            let Some(head) = report.head.as_ref().or(from.get(&report.chain)) else { continue };
+            let head = ChainHead { seq: head.seq, hash: head.hash.clone() };
+            if let Err(e) = self.log.record_chain_head(report.chain, &head, now_ns).await {
+                tracing::warn!(error = %e, chain = report.chain, "recording where the chain verified to");
+            }
+        }
         Some(verification)
+    }
+}
+
+/// One round's verification of every chain: intact when each is; the head named when there is one
+/// chain (as before there were several), the chains listed when there are more.
+fn summarise(now_ns: i64, reports: &[chain::ChainReport], from: &BTreeMap<u16, ChainLink>) -> ChainVerification {
+    let breaks: Vec<String> = reports.iter().filter_map(|r| r.first_break.as_ref()).map(ToString::to_string).collect();
+    let head = |r: &chain::ChainReport| r.head.clone().or_else(|| from.get(&r.chain).cloned());
+    let only = match reports {
+        [one] => head(one),
+        _ => None,
+    };
+    let detail = if !breaks.is_empty() {
+        breaks.join("; ")
+    } else if reports.len() > 1 {
+        let chains: Vec<String> = reports
+            .iter()
+            .map(|r| format!("chain {} to record {}", r.chain, head(r).map_or(0, |h| chain::position(h.seq))))
+            .collect();
+        format!("{} chains intact: {}", reports.len(), chains.join(", "))
+    } else {
+        String::new()
+    };
+    ChainVerification {
+        at_ns: now_ns,
+        full_walk: reports.iter().all(|r| !from.contains_key(&r.chain)),
+        records_checked: reports.iter().map(|r| r.records_checked).sum(),
+        head_seq: only.as_ref().map(|h| h.seq),
+        head_hash: only.map(|h| h.hash),
+        intact: breaks.is_empty(),
+        detail,
     }
 }
 

@@ -105,6 +105,13 @@ pub struct ChainVerification {
     pub detail: String,
 }
 
+/// The last record of a chain that verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainHead {
+    pub seq: u64,
+    pub hash: String,
+}
+
 const INTERVAL_COLUMNS: &str =
     "hazard_id, control_id, source, status, since_ns, last_checked_ns, ended_ns, verified_ns, detail, link";
 
@@ -263,6 +270,34 @@ impl HazardLog {
         .bind(&v.head_hash)
         .bind(i64::from(v.intact))
         .bind(&v.detail)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Where each audit chain was last verified up to, by chain.
+    pub async fn chain_heads(&self) -> Result<Vec<(u16, ChainHead)>, HazardError> {
+        let rows: Vec<(i64, i64, String)> =
+            sqlx::query_as("SELECT chain, head_seq, head_hash FROM chain_heads ORDER BY chain")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(chain, seq, hash)| Some((u16::try_from(chain).ok()?, ChainHead { seq: seq as u64, hash })))
+            .collect())
+    }
+
+    /// Records how far a chain verified, for the next walk to start there.
+    pub async fn record_chain_head(&self, chain: u16, head: &ChainHead, at_ns: i64) -> Result<(), HazardError> {
+        sqlx::query(
+            "INSERT INTO chain_heads (chain, head_seq, head_hash, at_ns) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (chain) DO UPDATE SET head_seq = excluded.head_seq, head_hash = excluded.head_hash,
+             at_ns = excluded.at_ns",
+        )
+        .bind(i64::from(chain))
+        .bind(head.seq as i64)
+        .bind(&head.hash)
+        .bind(at_ns)
         .execute(&self.pool)
         .await?;
         Ok(())

@@ -48,12 +48,16 @@ fn sqlite_migrator() -> Migrator {
     state::migrator(&[
         (1, "hazards", include_str!("../migrations/sqlite/0001_hazards.sql")),
         (2, "assurance", include_str!("../migrations/sqlite/0002_assurance.sql")),
+        (3, "chain heads", include_str!("../migrations/sqlite/0003_chain_heads.sql")),
     ])
 }
 
 /// On PostgreSQL the log's tables live in the state database, from version 1001.
 fn postgres_migrator() -> Migrator {
-    state::migrator(&[(1001, "hazard log", include_str!("../migrations/postgres/1001_hazard_log.sql"))])
+    state::migrator(&[
+        (1001, "hazard log", include_str!("../migrations/postgres/1001_hazard_log.sql")),
+        (1002, "chain heads", include_str!("../migrations/postgres/1002_chain_heads.sql")),
+    ])
 }
 
 /// How `pathwatch state migrate` copies the log's tables (sign-offs in the order they were made).
@@ -116,6 +120,12 @@ pub const TABLES: &[state::copy::Table] = {
                 ("detail", Text),
             ],
             order_by: "at_ns",
+            identity: None,
+        },
+        Table {
+            name: "chain_heads",
+            columns: &[("chain", Int), ("head_seq", Int), ("head_hash", Text), ("at_ns", Int)],
+            order_by: "chain",
             identity: None,
         },
     ]

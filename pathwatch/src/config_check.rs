@@ -174,6 +174,14 @@ pub fn validate(c: &Config) -> anyhow::Result<()> {
     if c.store.backend == Backend::Clickhouse && !c.store.clickhouse.url.starts_with("http") {
         problems.push(format!("key `store.clickhouse.url`: {:?} is not an http(s) URL", c.store.clickhouse.url));
     }
+    if let Some(chain) = c.collector.audit_chain {
+        if chain == 0 || chain > audit_store::chain::MAX_CHAIN {
+            problems.push(format!(
+                "key `collector.audit_chain`: {chain} is not a chain number (1 to {}; 0 is the embedded store's)",
+                audit_store::chain::MAX_CHAIN
+            ));
+        }
+    }
     if let Some(cluster) = &c.store.clickhouse.cluster {
         if cluster.is_empty() || !cluster.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_') {
             problems.push(format!(

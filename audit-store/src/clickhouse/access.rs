@@ -97,9 +97,10 @@ pub fn patient_access(q: &PatientAccessQuery) -> String {
 }
 
 pub fn arrivals_after(after_seq: u64) -> String {
+    let last = crate::chain::chain_last(after_seq);
     format!(
         "SELECT count() AS events, max(Seq) AS last_seq, min(OccurredNs) AS earliest, max(OccurredNs) AS latest \
-         FROM (SELECT Seq, OccurredNs FROM audit_events WHERE Seq > {after_seq} LIMIT 1 BY Seq)"
+         FROM (SELECT Seq, OccurredNs FROM audit_events WHERE Seq > {after_seq} AND Seq <= {last} LIMIT 1 BY Seq)"
     )
 }
 

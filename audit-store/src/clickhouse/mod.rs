@@ -528,14 +528,31 @@ impl AuditLog for ClickHouseStore {
         self.audit(&sql::audit_chain_page(after_seq, limit)).await
     }
 
-    async fn audit_chain_base(&self) -> Result<Option<ChainLink>, StoreError> {
+    async fn audit_chain_base(&self, chain: u16) -> Result<Option<ChainLink>, StoreError> {
         #[derive(Row, Deserialize)]
         struct Base {
             seq: u64,
             hash: String,
         }
-        let base: Option<Base> = self.client.query_raw(&sql::audit_chain_base()).fetch_optional().await?;
+        let base: Option<Base> = self.client.query_raw(&sql::audit_chain_base(chain)).fetch_optional().await?;
         Ok(base.map(|b| ChainLink { seq: b.seq, hash: b.hash }))
+    }
+
+    async fn audit_chains(&self) -> Result<Vec<u16>, StoreError> {
+        // One look-up on the primary key per chain, never a scan of the table.
+        let mut chains: Vec<u16> = self.client.query_raw(&sql::based_chains()).fetch_all().await?;
+        let mut from = 0u64;
+        while let Some(first) = self.client.query_raw(&sql::first_seq_from(from)).fetch_optional::<u64>().await? {
+            let number = crate::chain::chain_of(first);
+            chains.push(number);
+            if number >= crate::chain::MAX_CHAIN {
+                break;
+            }
+            from = crate::chain::chain_start(number + 1);
+        }
+        chains.sort_unstable();
+        chains.dedup();
+        Ok(chains)
     }
 
     async fn audit_arrivals_after(&self, after_seq: u64) -> Result<Option<Arrivals>, StoreError> {
@@ -568,9 +585,10 @@ impl TelemetryStore for ClickHouseStore {
                     seq: u64,
                     hash: String,
                 }
-                let last: Option<Last> =
-                    self.client.query_raw(&sql::last_audit_received_before(yyyymmdd)).fetch_optional().await?;
-                if let Some(last) = last {
+                // Where each chain starts once these days are gone.
+                let lasts: Vec<Last> =
+                    self.client.query_raw(&sql::last_audit_received_before(yyyymmdd)).fetch_all().await?;
+                for last in lasts {
                     self.client.query_raw(&sql::insert_chain_base(last.seq, &last.hash)).execute().await?;
                 }
                 self.drop_partitions_before(&["audit_events", "audit_by_patient", "audit_by_user"], yyyymmdd).await

@@ -2,6 +2,7 @@
 //! can hand the same SQL to a current ClickHouse (chDB) in CI. Values are inlined with [`quote`]
 //! (strings) or as numbers, never spliced raw.
 use super::{quote, seconds, AUDIT_FIELDS, SPAN_FIELDS};
+use crate::chain;
 use crate::model::{AuditFilter, BucketQuery, RecentQuery, RollupsQuery, TracesQuery, NANOS_PER_SEC, ROLLUP_BOUNDS_MS};
 
 pub fn trace_range(trace_id: &str) -> String {
@@ -212,17 +213,41 @@ pub fn audit_summary_groups(from_ns: u64, to_ns: u64) -> String {
     )
 }
 
+/// The records of `after_seq`'s chain after it (a chain's records are one range of `Seq`).
 pub fn audit_chain_page(after_seq: u64, limit: u32) -> String {
-    format!("SELECT {AUDIT_FIELDS} FROM audit_events WHERE Seq > {after_seq} ORDER BY Seq LIMIT 1 BY Seq LIMIT {limit}")
+    let last = chain::chain_last(after_seq);
+    format!(
+        "SELECT {AUDIT_FIELDS} FROM audit_events WHERE Seq > {after_seq} AND Seq <= {last} \
+         ORDER BY Seq LIMIT 1 BY Seq LIMIT {limit}"
+    )
 }
 
-pub fn audit_chain_base() -> String {
-    "SELECT LastRemovedSeq AS seq, LastRemovedHash AS hash FROM audit_chain_base ORDER BY LastRemovedSeq DESC LIMIT 1"
-        .to_string()
+pub fn audit_chain_base(chain: u16) -> String {
+    let start = chain::chain_start(chain);
+    let last = chain::chain_last(start);
+    format!(
+        "SELECT LastRemovedSeq AS seq, LastRemovedHash AS hash FROM audit_chain_base \
+         WHERE LastRemovedSeq > {start} AND LastRemovedSeq <= {last} ORDER BY LastRemovedSeq DESC LIMIT 1"
+    )
 }
 
+/// The first record at or after `from`: walking the chains by the primary key, one look-up each.
+pub fn first_seq_from(from: u64) -> String {
+    format!("SELECT Seq FROM audit_events WHERE Seq >= {from} ORDER BY Seq LIMIT 1")
+}
+
+/// The chains retention has left a starting point for.
+pub fn based_chains() -> String {
+    format!("SELECT DISTINCT toUInt16(bitShiftRight(LastRemovedSeq, {})) AS chain FROM audit_chain_base", chain::CHAIN_SHIFT)
+}
+
+/// Each chain's last record received before the day: where it starts once older days are dropped.
 pub fn last_audit_received_before(yyyymmdd: u32) -> String {
-    format!("SELECT Seq AS seq, Hash AS hash FROM audit_events WHERE toYYYYMMDD(Received) < {yyyymmdd} ORDER BY Seq DESC LIMIT 1")
+    let shift = chain::CHAIN_SHIFT;
+    format!(
+        "SELECT max(Seq) AS seq, argMax(Hash, Seq) AS hash FROM audit_events WHERE toYYYYMMDD(Received) < {yyyymmdd} \
+         GROUP BY bitShiftRight(Seq, {shift})"
+    )
 }
 
 pub fn insert_chain_base(seq: u64, hash: &str) -> String {
@@ -345,7 +370,10 @@ pub fn examples() -> Vec<(&'static str, String)> {
         ("audit_events", audit_events(&filter)),
         ("audit_events_unfiltered", audit_events(&AuditFilter { limit: 10, ..Default::default() })),
         ("audit_chain_page", audit_chain_page(0, 1000)),
-        ("audit_chain_base", audit_chain_base()),
+        ("audit_chain_base", audit_chain_base(0)),
+        ("audit_chain_base_7", audit_chain_base(7)),
+        ("first_seq_from", first_seq_from(1 << 48)),
+        ("based_chains", based_chains()),
         ("last_audit_received_before", last_audit_received_before(20261120)),
         ("partitions", partitions("pathwatch", "spans")),
         ("stored_span_keys", stored_span_keys(1_795_132_800, 1_795_132_860, &[trace, "x'y"])),

@@ -7,6 +7,7 @@ use sqlx::{AssertSqlSafe, QueryBuilder, Row, Sqlite, SqliteConnection};
 use super::access::count;
 use super::{SqliteStore, AUDIT_ROWS_PER_STATEMENT};
 use crate::access::Arrivals;
+use crate::chain;
 use crate::model::*;
 use crate::sequencer::to_i64;
 use crate::{AuditLog, StoreError};
@@ -173,16 +174,21 @@ impl AuditLog for SqliteStore {
     }
 
     async fn audit_chain_page(&self, after_seq: u64, limit: u32) -> Result<Vec<StoredAuditEvent>, StoreError> {
-        let sql = format!("SELECT {AUDIT_COLUMNS} FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?");
+        let sql = format!("SELECT {AUDIT_COLUMNS} FROM audit_events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?");
         let rows = sqlx::query(AssertSqlSafe(sql))
             .bind(to_i64(after_seq)?)
+            .bind(to_i64(chain::chain_last(after_seq))?)
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(audit_from_row).collect()
     }
 
-    async fn audit_chain_base(&self) -> Result<Option<ChainLink>, StoreError> {
+    async fn audit_chain_base(&self, chain: u16) -> Result<Option<ChainLink>, StoreError> {
+        // The embedded store is its own sequencer: it keeps chain 0 alone.
+        if chain != 0 {
+            return Ok(None);
+        }
         let row: Option<(i64, String)> =
             sqlx::query_as("SELECT last_removed_seq, last_removed_hash FROM audit_chain_base WHERE id = 1")
                 .fetch_optional(&self.pool)
@@ -190,12 +196,37 @@ impl AuditLog for SqliteStore {
         Ok(row.map(|(seq, hash)| ChainLink { seq: seq as u64, hash }))
     }
 
+    async fn audit_chains(&self) -> Result<Vec<u16>, StoreError> {
+        // One look-up on the key per chain, never a scan of the table.
+        let mut chains = Vec::new();
+        let mut from = 0u64;
+        loop {
+            let first: Option<i64> = sqlx::query_scalar("SELECT min(seq) FROM audit_events WHERE seq >= ?")
+                .bind(to_i64(from)?)
+                .fetch_one(&self.pool)
+                .await?;
+            let Some(first) = first else { break };
+            let number = chain::chain_of(first as u64);
+            chains.push(number);
+            if number >= chain::MAX_CHAIN {
+                break;
+            }
+            from = chain::chain_start(number + 1);
+        }
+        let based: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_chain_base").fetch_one(&self.pool).await?;
+        if based > 0 && chains.first() != Some(&0) {
+            chains.insert(0, 0);
+        }
+        Ok(chains)
+    }
+
     async fn audit_arrivals_after(&self, after_seq: u64) -> Result<Option<Arrivals>, StoreError> {
         let row = sqlx::query(
             "SELECT count(*) AS events, max(seq) AS last_seq, min(occurred_ns) AS earliest, \
-                    max(occurred_ns) AS latest FROM audit_events WHERE seq > ?1",
+                    max(occurred_ns) AS latest FROM audit_events WHERE seq > ?1 AND seq <= ?2",
         )
         .bind(to_i64(after_seq)?)
+        .bind(to_i64(chain::chain_last(after_seq))?)
         .fetch_one(self.pool())
         .await?;
         let events = count(&row, "events")?;

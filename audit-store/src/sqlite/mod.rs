@@ -82,7 +82,7 @@ impl SqliteStore {
         for batch in batches {
             let span_count = batch.spans.len();
             insert_spans(&mut tx, batch.spans).await?;
-            let sequenced = sequencer::sequence(&mut tx, received_ns, batch.audit).await?;
+            let sequenced = sequencer::sequence(&mut tx, 0, received_ns, batch.audit).await?;
             insert_audit(&mut tx, &sequenced.stored).await?;
             receipts.push(IngestReceipt {
                 spans: span_count,

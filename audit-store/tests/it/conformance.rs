@@ -319,12 +319,12 @@ pub async fn replayed_audit_events_are_stored_once<S: TelemetryStore>(store: &S)
         more.push(chain::link(Some(&prev), T0, event(i, "9000000009", "alice", T0 + i)));
     }
     store.insert_audit_events(&more).await.unwrap();
-    let report = chain::verify_from(store, Some(head.clone()), 2).await.unwrap();
+    let report = chain::verify_chain(store, 0, Some(head.clone()), 2).await.unwrap();
     assert_eq!((report.records_checked, report.first_break), (2, None));
     assert_eq!(report.head.unwrap().seq, 7);
     // From a wrong head (a hash the chain does not hold), the next record does not follow it.
     let wrong = ChainLink { seq: head.seq, hash: "0".repeat(64) };
-    assert!(chain::verify_from(store, Some(wrong), 2).await.unwrap().first_break.is_some());
+    assert!(chain::verify_chain(store, 0, Some(wrong), 2).await.unwrap().first_break.is_some());
 }
 
 pub async fn access_aggregates_count_replays_once_and_use_the_newest_context<S: TelemetryStore>(store: &S) {
@@ -587,7 +587,7 @@ pub async fn retention_drops_old_days_and_the_chain_still_verifies<S: TelemetryS
 
     assert!(store.trace(&span(20, 0, 0, 0).trace_id).await.unwrap().is_empty(), "old spans are gone");
     assert_eq!(store.trace(&span(21, 0, 0, 0).trace_id).await.unwrap().len(), 1, "recent spans stay");
-    assert_eq!(store.audit_chain_base().await.unwrap(), Some(ChainLink { seq: 3, hash: old[2].hash.clone() }));
+    assert_eq!(store.audit_chain_base(0).await.unwrap(), Some(ChainLink { seq: 3, hash: old[2].hash.clone() }));
     assert_eq!(store.audit_chain_page(0, 100).await.unwrap(), new);
     let report = chain::verify(store, 100).await.unwrap();
     assert_eq!((report.first_break, report.records_checked), (None, 3));

@@ -140,9 +140,10 @@ pub(crate) async fn start(
                     .await
                     .with_context(|| format!("opening spool {}", path.display()))?,
             );
+            let chain = opened.claim_chain(&**ch, config.collector.audit_chain).await?;
             let (batches, bytes) = opened.depth();
             process.lines.push(format!(
-                "store: ClickHouse {} at {} (spool {}: {batches} batches, {bytes} bytes waiting)",
+                "store: ClickHouse {} at {} (spool {}: {batches} batches, {bytes} bytes waiting; audit chain {chain})",
                 ch.server_version(),
                 config.store.clickhouse.url,
                 path.display()
