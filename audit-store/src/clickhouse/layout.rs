@@ -17,8 +17,9 @@ pub enum Layout {
 }
 
 /// How each table's rows are spread over shards. Rows that must meet stay together: a trace's
-/// spans and its index entries on one shard (trace ids), an audit record, the look-ups made from
-/// it and any replay of it on one shard (its place in the chain), a person's directory entry or a
+/// spans and its index entries on one shard (trace ids), a whole audit chain, the look-ups made from
+/// it and any replay of it on one shard (the chain's number, the top bits of `Seq`: see
+/// `crate::chain`), so a chain verifies on its own shard, a person's directory entry or a
 /// patient's index entry and relationships by their keys. `rand()` only for tables written by
 /// their materialized views (the sharding key applies to inserts through the distributed table).
 const SHARDING: &[(&str, &str)] = &[
@@ -26,10 +27,10 @@ const SHARDING: &[(&str, &str)] = &[
     ("trace_index", "cityHash64(TraceId)"),
     ("correlation_index", "cityHash64(TraceId)"),
     ("span_minutes", "rand()"),
-    ("audit_events", "intHash64(Seq)"),
-    ("audit_by_patient", "intHash64(Seq)"),
-    ("audit_by_user", "intHash64(Seq)"),
-    ("audit_chain_base", "intHash64(LastRemovedSeq)"),
+    ("audit_events", "bitShiftRight(Seq, 48)"),
+    ("audit_by_patient", "bitShiftRight(Seq, 48)"),
+    ("audit_by_user", "bitShiftRight(Seq, 48)"),
+    ("audit_chain_base", "bitShiftRight(LastRemovedSeq, 48)"),
     ("staff_directory", "cityHash64(UserId)"),
     ("patient_index", "cityHash64(NhsNumber)"),
     ("care_relationships", "cityHash64(NhsNumber)"),
@@ -159,6 +160,11 @@ fn unparsed(statement: &str, why: &str) -> StoreError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_audit_chain_is_sharded_by_its_number() {
+        assert_eq!(crate::chain::CHAIN_SHIFT, 48, "the sharding keys name the shift");
+    }
 
     fn cluster() -> Layout {
         Layout::Cluster { name: "pw".into(), database: "db".into() }

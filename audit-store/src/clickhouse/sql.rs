@@ -238,7 +238,10 @@ pub fn first_seq_from(from: u64) -> String {
 
 /// The chains retention has left a starting point for.
 pub fn based_chains() -> String {
-    format!("SELECT DISTINCT toUInt16(bitShiftRight(LastRemovedSeq, {})) AS chain FROM audit_chain_base", chain::CHAIN_SHIFT)
+    format!(
+        "SELECT DISTINCT toUInt16(bitShiftRight(LastRemovedSeq, {})) AS chain FROM audit_chain_base",
+        chain::CHAIN_SHIFT
+    )
 }
 
 /// Each chain's last record received before the day: where it starts once older days are dropped.

@@ -2,6 +2,7 @@
 
 mod barrage;
 mod canary;
+mod chains;
 mod cli;
 mod crash;
 mod leader;
