@@ -40,6 +40,13 @@ pub struct IngestBench {
     /// ClickHouse HTTP URL; without it only SQLite is measured.
     #[arg(long, env = "PATHWATCH_TEST_CLICKHOUSE_URL")]
     clickhouse_url: Option<String>,
+    /// Two nodes of a ClickHouse cluster (HTTP URLs, space-separated): two collectors, one per
+    /// node, are measured against one collector into `--clickhouse-url`.
+    #[arg(long, env = "PATHWATCH_TEST_CLICKHOUSE_CLUSTER_URLS")]
+    cluster_urls: Option<String>,
+    /// The cluster's name in the servers' remote_servers.
+    #[arg(long, default_value = "pathwatch")]
+    cluster: String,
 }
 
 pub(crate) const TOKEN: &str = "bench-token-0123456789abcdef";
@@ -161,7 +168,7 @@ pub(crate) fn peak_rss_mib(pid: u32) -> f64 {
 }
 
 /// Sends every body, `connections` at a time; returns when all were acknowledged.
-async fn drive(url: &str, bodies: Arc<Vec<Vec<u8>>>, connections: usize) -> anyhow::Result<Duration> {
+pub(crate) async fn drive(url: &str, bodies: Arc<Vec<Vec<u8>>>, connections: usize) -> anyhow::Result<Duration> {
     let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).build()?;
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let started = Instant::now();
@@ -208,7 +215,7 @@ async fn drive(url: &str, bodies: Arc<Vec<Vec<u8>>>, connections: usize) -> anyh
     Ok(started.elapsed())
 }
 
-async fn metric(client: &reqwest::Client, url: &str, name: &str) -> anyhow::Result<f64> {
+pub(crate) async fn metric(client: &reqwest::Client, url: &str, name: &str) -> anyhow::Result<f64> {
     let text = client.get(format!("{url}/metrics")).send().await?.text().await?;
     Ok(text
         .lines()
@@ -310,7 +317,7 @@ async fn measure_ceiling(
 
 /// Drops `database` (if given) and waits until ClickHouse has no merges running, so one
 /// measurement does not pay for the previous one's background work.
-async fn quiesce(url: &str, database: Option<&str>) -> anyhow::Result<()> {
+pub(crate) async fn quiesce(url: &str, database: Option<&str>) -> anyhow::Result<()> {
     let client = reqwest::Client::new();
     if let Some(db) = database {
         client.post(url).body(format!("DROP DATABASE IF EXISTS {db}")).send().await?.error_for_status()?;
@@ -438,6 +445,35 @@ pub async fn ingest(args: IngestBench) -> anyhow::Result<std::process::ExitCode>
             json["clickhouse_collector_peak_rss_mib"] = serde_json::json!((ch.peak_rss_mib * 10.0).round() / 10.0);
             json["clickhouse_ceiling_spans_per_s"] = serde_json::json!(ceiling.round());
             json["clickhouse_ratio_to_ceiling"] = serde_json::json!((ratio * 100.0).round() / 100.0);
+            if let Some(urls) = &args.cluster_urls {
+                let urls: Vec<String> = urls.split_whitespace().map(String::from).collect();
+                let cluster = crate::bench_cluster::measure(
+                    &bodies,
+                    args.spans,
+                    args.connections,
+                    &tmp.0,
+                    &urls,
+                    &args.cluster,
+                    &args.compression,
+                )
+                .await?;
+                let rss: Vec<String> = cluster.peak_rss_mib.iter().map(|m| format!("{m:.1}")).collect();
+                println!(
+                    "{:<44} {:>12.0} {:>15}",
+                    "2 collectors -> 2-node cluster (drained)",
+                    cluster.spans_per_s,
+                    rss.join(" / ")
+                );
+                println!(
+                    "{:<44} {:>12.2}",
+                    "ratio cluster / one collector, one node",
+                    cluster.spans_per_s / ch.spans_per_s
+                );
+                json["cluster_spans_per_s"] = serde_json::json!(cluster.spans_per_s.round());
+                json["cluster_collector_peak_rss_mib"] = serde_json::json!(cluster.peak_rss_mib);
+                json["cluster_ratio_to_single"] =
+                    serde_json::json!((cluster.spans_per_s / ch.spans_per_s * 100.0).round() / 100.0);
+            }
             for db in [db_e2e, db_ceiling] {
                 let _ = reqwest::Client::new()
                     .post(url.as_str())

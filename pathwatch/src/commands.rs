@@ -101,3 +101,32 @@ pub async fn trace(config: &Config, id: &str) -> anyhow::Result<ExitCode> {
     println!("{}", serde_json::to_string_pretty(&spans)?);
     Ok(ExitCode::SUCCESS)
 }
+
+/// The configuration loaded and valid (a problem stopped `load` already, naming the key): what the
+/// roles would use, one line each.
+pub fn config_check(config: &Config) -> anyhow::Result<ExitCode> {
+    let store = match config.store.backend {
+        crate::config::Backend::Sqlite => format!("SQLite in {}", config.data_dir.display()),
+        crate::config::Backend::Clickhouse => {
+            let ch = &config.store.clickhouse;
+            match &ch.cluster {
+                Some(cluster) => format!("ClickHouse cluster {cluster} through {} (database {})", ch.url, ch.database),
+                None => format!("ClickHouse at {} (database {})", ch.url, ch.database),
+            }
+        }
+    };
+    println!("configuration OK");
+    println!("data directory: {}", config.data_dir.display());
+    println!("telemetry store: {store}");
+    let state = match config.state_location() {
+        state::Location::Sqlite(_) => format!("SQLite files in {}", config.data_dir.display()),
+        // Never the password: what follows the user.
+        state::Location::Postgres(url) => format!("PostgreSQL at {}", url.rsplit('@').next().unwrap_or_default()),
+    };
+    println!("state: {state}");
+    println!("collector: {}", config.collector.listen);
+    println!("dashboard: {}", config.dashboard.listen);
+    println!("monitor health: {}", config.roles.monitor_listen);
+    println!("canaries health: {}", config.roles.canaries_listen);
+    Ok(ExitCode::SUCCESS)
+}

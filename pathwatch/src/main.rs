@@ -4,6 +4,7 @@ mod audit_review;
 mod bench;
 mod bench_audit;
 mod bench_canary;
+mod bench_cluster;
 mod bench_dashboard;
 mod bench_hostile;
 mod canary;
@@ -116,11 +117,23 @@ enum Command {
         #[command(subcommand)]
         command: state_admin::StateCommand,
     },
+    /// Check the configuration (file, environment, flags) without starting anything: exit 2 naming
+    /// every key that is wrong, else say what the roles would use.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
     /// Print a trace's spans as JSON, by trace id or correlation id.
     Trace {
         /// A 32-hex-digit trace id, or a correlation id (X-Correlation-ID / X-Request-ID).
         id: String,
     },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Load and validate the configuration as every role would; print a summary.
+    Check,
 }
 
 #[derive(Subcommand)]
@@ -223,6 +236,7 @@ fn main() -> ExitCode {
             Command::Audit { command: AuditCommand::Context(args) } => audit_review::context(&config, args).await,
             Command::Audit { command: AuditCommand::Evaluate(args) } => audit_review::evaluate_command(args).await,
             Command::Trace { id } => commands::trace(&config, &id).await,
+            Command::Config { command: ConfigCommand::Check } => commands::config_check(&config),
             Command::Spool { command } => spool_admin::run(&config, command).await,
             Command::State { command } => state_admin::run(command).await,
             Command::Hazard { command } => hazards::run(&config, command).await,

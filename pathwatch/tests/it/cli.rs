@@ -531,3 +531,37 @@ async fn dead_letters_are_listed_retried_and_dropped_from_the_command_line_and_e
     let spool = collector::spool::Spool::open(&data.join("spool.db"), 1 << 30, metrics).await.unwrap();
     assert_eq!(spool.depth().0, 5);
 }
+
+/// `pathwatch config check` says what the roles would use, or names every key that is wrong,
+/// without starting anything.
+#[test]
+fn config_check_names_what_is_wrong_or_says_what_would_run() {
+    let (_tmp, data) = temp_dir();
+    let out = run(pathwatch(&data).args(["config", "check"]));
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(said.starts_with("configuration OK") && said.contains("telemetry store: SQLite"), "{said}");
+
+    let out = run(pathwatch(&data)
+        .args(["config", "check"])
+        .env("PATHWATCH_STORE__BACKEND", "clickhouse")
+        .env("PATHWATCH_STORE__CLICKHOUSE__CLUSTER", "two words")
+        .env("PATHWATCH_COLLECTOR__AUDIT_CHAIN", "0")
+        .env("PATHWATCH_STATE__BACKEND", "postgres")
+        .env("PATHWATCH_STATE__URL", "postgres://pathwatch:secret@db.internal:5432/pathwatch"));
+    let said = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    assert!(said.contains("key `store.clickhouse.cluster`"), "{said}");
+    assert!(said.contains("key `collector.audit_chain`"), "{said}");
+
+    let out = run(pathwatch(&data)
+        .args(["config", "check"])
+        .env("PATHWATCH_STORE__BACKEND", "clickhouse")
+        .env("PATHWATCH_STORE__CLICKHOUSE__CLUSTER", "pathwatch")
+        .env("PATHWATCH_STATE__BACKEND", "postgres")
+        .env("PATHWATCH_STATE__URL", "postgres://pathwatch:secret@db.internal:5432/pathwatch"));
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(said.contains("ClickHouse cluster pathwatch"), "{said}");
+    assert!(said.contains("PostgreSQL at db.internal:5432/pathwatch") && !said.contains("secret"), "{said}");
+}
