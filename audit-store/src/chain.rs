@@ -94,6 +94,9 @@ pub enum ChainBreak {
     /// The record is intact but does not follow the one before it: records were reordered or
     /// replaced with ones from elsewhere in the chain.
     Reordered { seq: u64, event_id: String },
+    /// Every record of a chain that had verified up to `head_seq` is gone, and retention left no
+    /// starting point for it: the whole chain was deleted.
+    Vanished { head_seq: u64 },
 }
 
 impl std::fmt::Display for ChainBreak {
@@ -101,6 +104,7 @@ impl std::fmt::Display for ChainBreak {
         let (seq, prefix) = match self {
             ChainBreak::Altered { seq, .. } | ChainBreak::Reordered { seq, .. } => (*seq, chain_of(*seq)),
             ChainBreak::Missing { found_seq, .. } => (*found_seq, chain_of(*found_seq)),
+            ChainBreak::Vanished { head_seq } => (*head_seq, chain_of(*head_seq)),
         };
         if prefix != 0 {
             write!(f, "chain {prefix}: ")?;
@@ -113,6 +117,9 @@ impl std::fmt::Display for ChainBreak {
             ChainBreak::Missing { after_seq, .. } => {
                 let after = position(*after_seq);
                 write!(f, "records {}..={} are missing: {at} follows {after}", after + 1, at - 1)
+            }
+            ChainBreak::Vanished { .. } => {
+                write!(f, "every record is gone, though the chain had verified up to record {at}")
             }
             ChainBreak::Reordered { event_id, .. } => {
                 write!(

@@ -272,8 +272,10 @@ impl Spool {
                     suspect = 0;
                     Ok(n)
                 }
-                // Something in these batches, or ClickHouse itself: try the oldest batch alone.
-                Err(_) => match self.drain_step(&store, 1).await {
+                // Something in these batches, or ClickHouse itself: try the oldest batch alone, after
+                // a pause when ClickHouse may still be writing the step (a timeout, a lost answer), so
+                // the replay's look-up finds what it wrote.
+                Err(first) => match self.drain_alone_after(&first, backoff, &store).await {
                     Err(e) if !e.is_transient() => {
                         suspect = 0;
                         self.dead_letter(&e).await
@@ -313,6 +315,19 @@ impl Spool {
         }
     }
 
+    /// The oldest batch alone, after `pause` when `failed` may have left ClickHouse still writing.
+    async fn drain_alone_after(
+        &self,
+        failed: &StoreError,
+        pause: Duration,
+        store: &ClickHouseStore,
+    ) -> Result<usize, StoreError> {
+        if failed.is_transient() {
+            tokio::time::sleep(pause).await;
+        }
+        self.drain_step(store, 1).await
+    }
+
     /// Moves the oldest spooled batch to `dead_letters` with `error`, the reason ClickHouse gave;
     /// returns 1 (a batch left the spool). Audit events in it leave a gap in ClickHouse's chain
     /// until the batch is re-driven: that is logged as an error, never silent.
@@ -350,15 +365,20 @@ impl Spool {
         let mut sent_through = self.draining.lock().await;
         // Batches that may have gone before go again as they went (no newer ones mixed in), so a
         // replicated table sees the same blocks and drops them, whichever node takes them.
-        let through = if *sent_through > 0 { *sent_through } else { i64::MAX };
-        let rows: Vec<(i64, Vec<u8>, Vec<u8>, i64)> =
+        let select = |through: i64| {
             sqlx::query_as("SELECT id, spans, audit, in_doubt FROM spool WHERE id <= ? ORDER BY id LIMIT ?")
                 .bind(through)
                 .bind(limit)
                 .fetch_all(&self.pool)
-                .await?;
-        let Some(last) = rows.last().map(|r| r.0) else {
+        };
+        let mut rows: Vec<(i64, Vec<u8>, Vec<u8>, i64)> =
+            select(if *sent_through > 0 { *sent_through } else { i64::MAX }).await?;
+        if rows.is_empty() && *sent_through > 0 {
+            // Every batch that may have gone was set aside since: the newer ones are not in doubt.
             *sent_through = 0;
+            rows = select(i64::MAX).await?;
+        }
+        let Some(last) = rows.last().map(|r| r.0) else {
             return Ok(0);
         };
         let in_doubt = rows.iter().any(|r| r.0 <= *sent_through || r.3 != 0);
@@ -371,6 +391,16 @@ impl Spool {
                     .map_err(|e| StoreError::Corrupt(format!("spool batch {id}: audit events do not decode: {e}")))?;
                 audit.extend(events);
             }
+        }
+        // Each chain has one writer: a place another collector's record holds is never stored over.
+        // Refused for good, so the batch is set aside, kept, and the log and the dead letters say why.
+        if let Some(seq) = store.audit_places_taken(&audit).await? {
+            return Err(StoreError::Invalid(format!(
+                "audit record {} is already in ClickHouse with other content: another collector writes audit \
+                 chain {}, and these records are not stored over its own (give each collector its own chain)",
+                chain::describe(seq),
+                chain::chain_of(seq)
+            )));
         }
         // From here ClickHouse may have these batches, whatever the answer turns out to be.
         *sent_through = (*sent_through).max(last);
@@ -462,7 +492,10 @@ async fn unused_chain<S: AuditLog>(store: &S) -> Result<u16, ChainClaimError> {
 pub enum ChainClaimError {
     #[error(
         "key `collector.audit_chain`: this spool writes audit chain {have}, not {want}; a spool keeps its chain \
-         for life: set {have}, or leave the key unset, or give the collector a new data directory"
+         for life: {}, or give the collector a new data directory once this one's spool has drained and its \
+         dead letters are handled (`pathwatch spool dead-letters`)",
+        if *have == 0 { "leave the key unset (chain 0 is the one it wrote before there were several)".to_string() }
+        else { format!("set {have}, or leave the key unset") }
     )]
     Renamed { have: u16, want: u16 },
     #[error(

@@ -139,16 +139,35 @@ impl EvidenceMonitor {
         let resume = newest.as_ref().is_some_and(|n| n.intact) && !full_due;
         let mut from: BTreeMap<u16, ChainLink> = BTreeMap::new();
         if resume {
-            from.extend(heads.into_iter().map(|(chain, h)| (chain, ChainLink { seq: h.seq, hash: h.hash })));
+            from.extend(heads.iter().map(|(chain, h)| (*chain, ChainLink { seq: h.seq, hash: h.hash.clone() })));
             // Verified before heads were kept per chain: the newest verification's head.
             if let Some(ChainVerification { head_seq: Some(seq), head_hash: Some(hash), .. }) = newest {
                 from.entry(chain::chain_of(seq)).or_insert(ChainLink { seq, hash });
             }
         }
+        let known: BTreeMap<u16, u64> = heads.iter().map(|(chain, h)| (*chain, h.seq)).collect();
         let walk = async {
             let mut reports = Vec::new();
-            for number in store.audit_chains().await? {
-                reports.push(chain::verify_chain(store, number, from.get(&number).cloned(), 10_000).await?);
+            let chains = store.audit_chains().await?;
+            for &number in &chains {
+                let mut report = chain::verify_chain(store, number, from.get(&number).cloned(), 10_000).await?;
+                // On a cluster a replica may not have fetched every part yet: records seen missing are
+                // looked for again before the chain is called broken.
+                if matches!(report.first_break, Some(chain::ChainBreak::Missing { .. })) {
+                    tokio::time::sleep(MISSING_RECHECK).await;
+                    report = chain::verify_chain(store, number, from.get(&number).cloned(), 10_000).await?;
+                }
+                reports.push(report);
+            }
+            // A chain verified before whose every record is gone, with no starting point left by
+            // retention (which `audit_chains` would list): deleted whole.
+            for (&number, &head_seq) in known.iter().filter(|(number, _)| !chains.contains(number)) {
+                reports.push(chain::ChainReport {
+                    chain: number,
+                    records_checked: 0,
+                    head: None,
+                    first_break: Some(chain::ChainBreak::Vanished { head_seq }),
+                });
             }
             Ok::<_, audit_store::StoreError>(reports)
         };
@@ -174,6 +193,9 @@ impl EvidenceMonitor {
         Some(verification)
     }
 }
+
+/// How long to wait before looking again for records a walk found missing.
+const MISSING_RECHECK: Duration = Duration::from_secs(5);
 
 /// One round's verification of every chain: intact when each is; the head named when there is one
 /// chain (as before there were several), the chains listed when there are more.

@@ -118,8 +118,13 @@ pub fn document(inputs: &ReportInputs) -> Document {
                 vec![
                     time(v.at_ns),
                     v.records_checked.to_string(),
-                    v.head_seq.map(|s| s.to_string()).unwrap_or_default(),
-                    if v.intact { "intact".into() } else { format!("BROKEN: {}", v.detail) },
+                    v.head_seq.map(record).unwrap_or_default(),
+                    match (v.intact, v.detail.is_empty()) {
+                        (true, true) => "intact".into(),
+                        // Several collectors' chains: each named with how far it runs.
+                        (true, false) => v.detail.clone(),
+                        (false, _) => format!("BROKEN: {}", v.detail),
+                    },
                 ]
             })
             .collect(),
@@ -330,4 +335,13 @@ fn incident_section(b: &mut Vec<Block>, review: Option<&crate::inputs::ReviewRec
             .collect(),
         empty: "None.".into(),
     }));
+}
+
+/// A record's place as people read it: its position, and its chain unless chain 0 (the chain's
+/// number is the top 16 bits of `seq`, as `audit_store::chain` lays it out).
+fn record(seq: u64) -> String {
+    match seq >> 48 {
+        0 => seq.to_string(),
+        chain => format!("{} of chain {chain}", seq & ((1 << 48) - 1)),
+    }
 }

@@ -17,6 +17,7 @@ use crate::{AuditLog, SpanStore, StoreError, TelemetryStore};
 
 pub mod access;
 pub mod layout;
+mod replay;
 pub mod rowbinary;
 mod rows;
 pub mod sql;
@@ -167,41 +168,6 @@ impl ClickHouseStore {
         Ok(())
     }
 
-    /// Inserts spans that may already be stored, in part or whole (a spool step replayed after a
-    /// crash or a failed insert, which ClickHouse may have taken before the answer was lost): only
-    /// the spans ClickHouse does not hold yet, each once, so the roll-up, which counts what
-    /// arrives, counts each span once. Returns how many were already there. Costs a look-up per
-    /// 500 traces: for replays only, never the normal path.
-    pub async fn insert_span_rowbinary_replayed(&self, rows: Vec<u8>) -> Result<usize, StoreError> {
-        let encoded = rowbinary::encoded_spans(&rows)?;
-        let (Some(from), Some(to)) =
-            (encoded.iter().map(|s| s.start_secs).min(), encoded.iter().map(|s| s.start_secs).max())
-        else {
-            return Ok(0);
-        };
-        let mut traces: Vec<&str> = encoded.iter().map(|s| s.trace_id.as_str()).collect();
-        traces.sort_unstable();
-        traces.dedup();
-        let mut seen: std::collections::HashSet<(String, String)> = std::collections::HashSet::new();
-        for chunk in traces.chunks(500) {
-            let stored: Vec<(String, String)> =
-                self.client.query_raw(&sql::stored_span_keys(from, to, chunk)).fetch_all().await?;
-            seen.extend(stored);
-        }
-        let mut missing = Vec::with_capacity(rows.len());
-        let mut already = 0;
-        for span in encoded {
-            // A span twice in the step (sent twice by its client) counts once too.
-            if seen.insert((span.trace_id, span.span_id)) {
-                missing.extend_from_slice(&rows[span.bytes]);
-            } else {
-                already += 1;
-            }
-        }
-        self.insert_span_rowbinary(missing).await?;
-        Ok(already)
-    }
-
     /// Runs arbitrary SQL: only for tests that tamper with stored data on purpose.
     #[doc(hidden)]
     pub async fn execute_unchecked(&self, sql: &str) -> Result<(), StoreError> {
@@ -239,11 +205,23 @@ async fn create_on_cluster(base: &Client, layout: &Layout, cluster: &str, databa
             wanted.extend(layout.statements(&statement)?);
         }
     }
-    let present: Vec<String> = base
-        .query_raw(&format!("SELECT name FROM system.tables WHERE database = {}", quote(database)))
+    let present: Vec<(String, String)> = base
+        .query_raw(&format!("SELECT name, engine FROM system.tables WHERE database = {}", quote(database)))
         .fetch_all()
         .await?;
-    if wanted.iter().all(|(name, _)| present.contains(name)) {
+    // A database made for one server holds the plain tables under the names the distributed ones
+    // need: `IF NOT EXISTS` would leave them, and the cluster would be one node's tables.
+    for (name, sql) in &wanted {
+        let engine = present.iter().find(|(n, _)| n == name).map(|(_, e)| e.as_str());
+        if let Some(engine) = engine.filter(|e| sql.contains("ENGINE = Distributed(") && *e != "Distributed") {
+            return Err(StoreError::Invalid(format!(
+                "ClickHouse table {database}.{name} is {engine}, made for one server: on cluster {cluster} it must be \
+                 a Distributed table in front of {name}_local. Lay the cluster out in a new database and copy the \
+                 data across (deploy/clickhouse.md)"
+            )));
+        }
+    }
+    if wanted.iter().all(|(name, _)| present.iter().any(|(n, _)| n == name)) {
         return Ok(());
     }
     tracing::info!(cluster, database, "creating Pathwatch's tables on every node of the cluster");

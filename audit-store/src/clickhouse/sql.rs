@@ -257,6 +257,11 @@ pub fn insert_chain_base(seq: u64, hash: &str) -> String {
     format!("INSERT INTO audit_chain_base (LastRemovedSeq, LastRemovedHash) VALUES ({seq}, {})", quote(hash))
 }
 
+/// The records in a range of `Seq`, by hash (replays included).
+pub fn audit_hashes(from: u64, to: u64) -> String {
+    format!("SELECT Seq AS seq, Hash AS hash FROM audit_events WHERE Seq >= {from} AND Seq <= {to}")
+}
+
 /// Which of these traces' spans started between the two times (seconds, inclusive) are stored.
 pub fn stored_span_keys(from_secs: u32, to_secs: u32, trace_ids: &[&str]) -> String {
     let ids: Vec<String> = trace_ids.iter().map(|t| quote(t)).collect();
@@ -376,6 +381,7 @@ pub fn examples() -> Vec<(&'static str, String)> {
         ("audit_chain_base", audit_chain_base(0)),
         ("audit_chain_base_7", audit_chain_base(7)),
         ("first_seq_from", first_seq_from(1 << 48)),
+        ("audit_hashes", audit_hashes(1, 1000)),
         ("based_chains", based_chains()),
         ("last_audit_received_before", last_audit_received_before(20261120)),
         ("partitions", partitions("pathwatch", "spans")),

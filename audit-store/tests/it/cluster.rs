@@ -80,3 +80,19 @@ async fn a_batch_sent_twice_is_rolled_up_once() {
         assert_eq!(minutes.iter().map(|m| (m.count, m.within(10))).collect::<Vec<_>>(), [(4, Some(4))]);
     }
 }
+
+/// A database laid out for one server cannot be taken for a cluster's: Pathwatch refuses, naming
+/// the table, rather than leave one node's plain tables under the distributed tables' names.
+#[tokio::test]
+async fn a_database_made_for_one_server_is_refused_on_a_cluster() {
+    let Some(urls) = audit_store::testing::cluster_urls("a one-server database on a cluster") else { return };
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    let database = format!("pwc_single_{}_{nanos}", std::process::id());
+    let single = ClickHouseConfig { url: urls[0].clone(), database: database.clone(), ..Default::default() };
+    ClickHouseStore::connect(&single).await.unwrap();
+    let cluster = ClickHouseConfig { cluster: Some("pathwatch".into()), ..single };
+    let refused = ClickHouseStore::connect(&cluster).await.err().expect("refused").to_string();
+    assert!(refused.contains(&format!("{database}.spans is ReplacingMergeTree")), "{refused}");
+    let server = ::clickhouse::Client::default().with_url(&urls[0]).with_validation(false);
+    server.query_raw(&format!("DROP DATABASE {database}")).execute().await.unwrap();
+}

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use audit_store::SpanStore;
+use audit_store::{AuditLog, SpanStore};
 use audit_store::{ClickHouseStore, IngestBatch, Span, SpanKind, SpanStatus};
 use collector::metrics::Metrics;
 use collector::spool::{Spool, SpoolBatch};
@@ -108,4 +108,43 @@ async fn rolled_up(store: &ClickHouseStore) -> u64 {
         histogram: false,
     };
     store.span_rollup(&q).await.unwrap().iter().map(|b| b.count).sum()
+}
+
+/// Two collectors told the same chain, both started before either stored anything (so neither
+/// refused to start): the second to drain finds the first's records in the chain's places and
+/// sets its batch aside, kept with the reason, instead of storing over them.
+#[tokio::test]
+async fn a_batch_whose_chain_places_another_collector_holds_is_set_aside_not_stored_over() {
+    let Some(store) = clickhouse("chain_taken").await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a.db"), dir.path().join("b.db"));
+    let first = Arc::new(Spool::open(&a, 1 << 30, Arc::new(Metrics::new())).await.unwrap());
+    let second = Arc::new(Spool::open(&b, 1 << 30, Arc::new(Metrics::new())).await.unwrap());
+    assert_eq!(first.claim_chain(&store, Some(5)).await.unwrap(), 5);
+    assert_eq!(second.claim_chain(&store, Some(5)).await.unwrap(), 5);
+    let events = |who: &str| SpoolBatch {
+        spans_rowbinary: Vec::new(),
+        span_count: 0,
+        audit: (0..3)
+            .map(|i| audit_store::testing::audit_event(&format!("{who}-{i}"), 1_700_000_000_000_000_000))
+            .collect(),
+    };
+    first.commit(1, vec![events("a")]).await.unwrap();
+    second.commit(1, vec![events("b")]).await.unwrap();
+    while first.drain_step(&store, 64).await.unwrap() > 0 {}
+    let drainer = tokio::spawn(second.clone().drain_forever(store.clone()));
+    let started = Instant::now();
+    while second.depth().0 > 0 {
+        assert!(started.elapsed() < Duration::from_secs(30), "the second spool neither drained nor set aside");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drainer.abort();
+    let set_aside = second.dead_letters().await.unwrap();
+    assert_eq!(set_aside.len(), 1);
+    assert!(set_aside[0].has_audit_events);
+    assert!(set_aside[0].error.contains("another collector writes audit chain 5"), "{}", set_aside[0].error);
+    let report = audit_store::chain::verify_chain(&store, 5, None, 100).await.unwrap();
+    assert_eq!((report.records_checked, report.first_break), (3, None), "the first collector's records stand");
+    let stored = store.audit_chain_page(audit_store::chain::chain_start(5), 10).await.unwrap();
+    assert!(stored.iter().all(|r| r.event.event_id.starts_with("a-")));
 }

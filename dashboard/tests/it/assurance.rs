@@ -457,3 +457,44 @@ async fn a_restarted_schedule_catches_up_on_missed_firings_and_retries_a_failed_
     assert_eq!(capped.len(), engine::report_delivery::MAX_CATCH_UP);
     assert_eq!(*capped.last().unwrap(), t0 + days(20));
 }
+
+/// Several collectors' chains: each is verified from where it last verified, and a chain deleted
+/// whole (every record, no starting point left by retention) is reported, not forgotten.
+#[tokio::test]
+async fn each_chain_is_verified_from_its_own_head_and_a_chain_deleted_whole_is_reported() {
+    let rig = rig().await;
+    let now = domain::system_now_ns() as i64;
+    let at = now as u64;
+    let append_in = |number: u16, head: &mut Option<ChainLink>, from: u64, n: u64| {
+        let mut batch: Vec<StoredAuditEvent> = Vec::new();
+        for i in from..from + n {
+            let record = chain::link_in(number, head.as_ref(), at, audit_event(u64::from(number) * 1000 + i, at));
+            *head = Some(ChainLink { seq: record.seq, hash: record.hash.clone() });
+            batch.push(record);
+        }
+        batch
+    };
+    let (mut zero, mut seven) = (None, None);
+    let mut first_records = append_in(0, &mut zero, 1, 3);
+    first_records.extend(append_in(7, &mut seven, 1, 4));
+    rig.store.insert_audit_events(&first_records).await.unwrap();
+    let config = EvidenceConfig { check_every_minutes: 5, full_chain_walk_hours: 24, notify: vec![] };
+    let monitor = EvidenceMonitor::new(rig.state.sources().clone(), rig.log.clone(), config, None, "http://d".into());
+
+    let first = monitor.round(now).await.unwrap().chain.unwrap();
+    assert!(first.full_walk && first.intact && first.records_checked == 7, "{first:?}");
+    assert_eq!(first.detail, "2 chains intact: chain 0 to record 3, chain 7 to record 4");
+
+    rig.store.insert_audit_events(&append_in(7, &mut seven, 5, 2)).await.unwrap();
+    let second = monitor.round(now + 60 * SEC).await.unwrap().chain.unwrap();
+    assert!(
+        !second.full_walk && second.intact && second.records_checked == 2,
+        "only chain 7's new records: {second:?}"
+    );
+
+    let start = chain::chain_start(7);
+    rig.store.execute_unchecked(&format!("DELETE FROM audit_events WHERE seq > {start}")).await.unwrap();
+    let third = monitor.round(now + 120 * SEC).await.unwrap().chain.unwrap();
+    assert!(!third.intact, "{third:?}");
+    assert_eq!(third.detail, "chain 7: every record is gone, though the chain had verified up to record 6");
+}
