@@ -38,6 +38,13 @@ pub struct DashboardBench {
     /// ClickHouse HTTP URL; without it only SQLite is measured.
     #[arg(long, env = "PATHWATCH_TEST_CLICKHOUSE_URL")]
     clickhouse_url: Option<String>,
+    /// With --clickhouse-url: a cluster of the servers' remote_servers, laid out as
+    /// `store.clickhouse.cluster` does (replicated tables behind distributed ones).
+    #[arg(long)]
+    cluster: Option<String>,
+    /// Leave SQLite out (at 100 million spans it takes hours to fill).
+    #[arg(long)]
+    no_sqlite: bool,
 }
 
 const FLOWS: [&str; 4] = ["pds", "gpconnect", "nrl", "mesh"];
@@ -242,20 +249,23 @@ pub async fn dashboard(args: DashboardBench) -> anyhow::Result<std::process::Exi
         args.requests
     );
     let mut results: Vec<(String, f64, Vec<Timing>)> = Vec::new();
-    let sqlite = AnyStore::Sqlite(SqliteStore::open(&dir.path().join("telemetry.db")).await?);
-    eprintln!("filling SQLite …");
-    let fill_s = fill(&sqlite, &args, now).await?;
-    results.push(("SQLite".into(), fill_s, time_pages(sqlite, args.requests, dir.path()).await?));
+    if !args.no_sqlite {
+        let sqlite = AnyStore::Sqlite(SqliteStore::open(&dir.path().join("telemetry.db")).await?);
+        eprintln!("filling SQLite …");
+        let fill_s = fill(&sqlite, &args, now).await?;
+        results.push(("SQLite".into(), fill_s, time_pages(sqlite, args.requests, dir.path()).await?));
+    }
     if let Some(url) = &args.clickhouse_url {
         let database = format!("pathwatch_bench_dashboard_{}", std::process::id());
         let config = ClickHouseConfig {
             url: url.clone(),
             database,
             compression: WireCompression::Lz4,
+            cluster: args.cluster.clone(),
             ..ClickHouseConfig::default()
         };
         let ch = AnyStore::ClickHouse(Box::new(ClickHouseStore::connect(&config).await?));
-        eprintln!("filling ClickHouse …");
+        eprintln!("filling ClickHouse{} …", args.cluster.as_ref().map(|c| format!(" cluster {c}")).unwrap_or_default());
         let fill_s = fill(&ch, &args, now).await?;
         let ch_dir = dir.path().join("ch");
         std::fs::create_dir_all(&ch_dir)?;

@@ -3,6 +3,7 @@
 mod barrage;
 mod canary;
 mod chains;
+mod chaos;
 mod cli;
 mod crash;
 mod leader;

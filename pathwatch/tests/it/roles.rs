@@ -33,12 +33,23 @@ pub(crate) fn start(data: &Path, config: &Path, role: &'static str) -> Running {
 
 /// As `start`, with the lines the role printed before `ready`.
 pub(crate) fn start_saying(data: &Path, config: &Path, role: &'static str) -> (Running, Vec<String>) {
-    let log = std::fs::File::create(data.join(format!("{role}.log"))).unwrap();
+    start_with(data, config, role, &[])
+}
+
+/// As `start_saying`, with `PATHWATCH_*` settings of its own (its ports, its ClickHouse node).
+pub(crate) fn start_with(
+    data: &Path,
+    config: &Path,
+    role: &'static str,
+    env: &[(&str, String)],
+) -> (Running, Vec<String>) {
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(data.join(format!("{role}.log"))).unwrap();
     let mut child = pathwatch(data)
         .arg("--config")
         .arg(config)
         .arg(role)
         .env("PATHWATCH_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(log)
