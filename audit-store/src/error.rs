@@ -21,7 +21,7 @@ impl StoreError {
     /// 503 and the second with 500.
     pub fn is_transient(&self) -> bool {
         match self {
-            StoreError::Sqlite(e) => sqlite_unavailable(e),
+            StoreError::Sqlite(e) => database_unavailable(e),
             StoreError::ClickHouse(e) => match e {
                 ::clickhouse::error::Error::Network(_) | ::clickhouse::error::Error::TimedOut => true,
                 ::clickhouse::error::Error::BadResponse(text) => clickhouse_unavailable(text),
@@ -45,16 +45,27 @@ impl StoreError {
     }
 }
 
-/// True when a SQLite error is the database being unavailable rather than a fault in the query:
-/// busy or locked past the busy timeout, an I/O error, a full disk, a file that cannot be opened,
-/// a closed or exhausted pool.
-pub fn sqlite_unavailable(e: &sqlx::Error) -> bool {
+/// True when a SQLite or PostgreSQL error is the database being unavailable rather than a fault in
+/// the query: for SQLite, busy or locked past the busy timeout, an I/O error, a full disk, a file
+/// that cannot be opened; for PostgreSQL, a lost or refused connection (SQLSTATE class 08), a
+/// server shutting down, restarting or starting up (57P01–57P03), out of resources (53) or a
+/// system error (58), a serialization failure or deadlock (40001, 40P01: try again); for both, a
+/// closed or exhausted pool.
+pub fn database_unavailable(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => true,
-        // Primary result codes (the low byte of extended ones): BUSY 5, LOCKED 6, IOERR 10,
-        // FULL 13, CANTOPEN 14.
         sqlx::Error::Database(db) => {
-            db.code().and_then(|c| c.parse::<i64>().ok()).is_some_and(|c| matches!(c & 0xff, 5 | 6 | 10 | 13 | 14))
+            let Some(code) = db.code() else { return false };
+            match code.parse::<i64>() {
+                // SQLite's primary result codes (the low byte of extended ones): BUSY 5, LOCKED 6,
+                // IOERR 10, FULL 13, CANTOPEN 14.
+                Ok(c) => matches!(c & 0xff, 5 | 6 | 10 | 13 | 14),
+                // A PostgreSQL SQLSTATE.
+                Err(_) => {
+                    ["08", "53", "58"].iter().any(|class| code.starts_with(class))
+                        || matches!(&*code, "57P01" | "57P02" | "57P03" | "40001" | "40P01")
+                }
+            }
         }
         _ => false,
     }

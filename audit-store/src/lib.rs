@@ -25,7 +25,7 @@ pub use crate::clickhouse::{
     rowbinary as clickhouse_rowbinary, sql as clickhouse_sql, ClickHouseConfig, ClickHouseStore, WireCompression,
     SCHEMA as CLICKHOUSE_SCHEMA,
 };
-pub use crate::error::{sqlite_unavailable, StoreError};
+pub use crate::error::{database_unavailable, StoreError};
 pub use crate::model::*;
 pub use crate::store::{AccessMonitoring, AnyStore, AuditLog, SpanStore, TelemetryStore};
 

@@ -41,10 +41,10 @@ pub(crate) const TELEMETRY_STORE: &str = "The telemetry store";
 pub(crate) const DASHBOARD_DB: &str = "The dashboard's own database";
 
 impl WebError {
-    /// A SQLite error from one of the dashboard's own files: 503 when the database is unavailable
-    /// (the store's one rule, `audit_store::sqlite_unavailable`), else an internal error.
+    /// An error from the dashboard's own state (SQLite files or PostgreSQL): 503 when the database is unavailable
+    /// (`audit_store::database_unavailable`: SQLite or PostgreSQL), else an internal error.
     pub(crate) fn database(what: &'static str, e: &sqlx::Error) -> Self {
-        if audit_store::sqlite_unavailable(e) {
+        if audit_store::database_unavailable(e) {
             WebError::Unavailable { what, detail: e.to_string() }
         } else {
             WebError::Internal(e.to_string())

@@ -7,7 +7,7 @@ use std::time::Duration;
 use audit_store::chain;
 use audit_store::*;
 
-use crate::conformance::{chained, event, span, MS, T0};
+use crate::conformance::{chained, event, first_minute, span, MS, T0};
 
 /// Both nodes on one database Pathwatch laid out through the first.
 async fn both_nodes(test: &str) -> Option<(ClickHouseStore, ClickHouseStore)> {
@@ -59,14 +59,7 @@ async fn a_batch_sent_twice_is_rolled_up_once() {
     // The replay may reach the other node (the collector failed over): ZooKeeper knows the block.
     second.insert_span_rowbinary(rows.clone()).await.unwrap();
     first.insert_span_rowbinary(rows).await.unwrap();
-    let q = RollupQuery {
-        service_name: "pds-canary".into(),
-        span_name: None,
-        from_ns: T0,
-        to_ns: T0 + 60 * NANOS_PER_SEC,
-        bucket_secs: 60,
-        histogram: true,
-    };
+    let q = first_minute();
     for node in [&first, &second] {
         eventually("both nodes hold the batch", async || {
             node.span_rollup(&q).await.unwrap().first().map(|m| m.count) == Some(4)

@@ -64,6 +64,18 @@ pub(crate) fn event(i: u64, nhs: &str, user: &str, occurred_ns: u64) -> AuditEve
     }
 }
 
+/// The roll-up of `pds-canary` over T0's minute, with its histogram.
+pub(crate) fn first_minute() -> RollupQuery {
+    RollupQuery {
+        service_name: "pds-canary".into(),
+        span_name: None,
+        from_ns: T0,
+        to_ns: T0 + 60 * NANOS_PER_SEC,
+        bucket_secs: 60,
+        histogram: true,
+    }
+}
+
 /// Chains events the way the sequencer does, for backends fed directly.
 pub(crate) fn chained(events: Vec<AuditEvent>, received_ns: u64) -> Vec<StoredAuditEvent> {
     let mut out: Vec<StoredAuditEvent> = Vec::new();
@@ -819,15 +831,7 @@ async fn sqlite_rollup_counts_a_replayed_span_once() {
     let spans: Vec<Span> = (0..3).map(|i| span(60 + i, 0, T0 + u64::from(i) * MS, 7 * MS)).collect();
     fixture.store.insert_spans(&spans).await.unwrap();
     fixture.store.insert_spans(&spans[1..]).await.unwrap();
-    let q = RollupQuery {
-        service_name: "pds-canary".into(),
-        span_name: None,
-        from_ns: T0,
-        to_ns: T0 + 60 * NANOS_PER_SEC,
-        bucket_secs: 60,
-        histogram: true,
-    };
-    let minutes = fixture.store.span_rollup(&q).await.unwrap();
+    let minutes = fixture.store.span_rollup(&first_minute()).await.unwrap();
     assert_eq!(minutes.iter().map(|m| (m.count, m.within(10))).collect::<Vec<_>>(), [(3, Some(3))]);
 }
 

@@ -283,3 +283,19 @@ async fn a_copy_into_postgres_never_hands_out_an_id_twice() {
     let (made, _) = ApiTokens::new(&to_accounts).create(&to_accounts, "sam", "", None, now).await.unwrap();
     assert_eq!(made.id, 6, "ids 3 to 5 were given once already");
 }
+
+/// A PostgreSQL connection the server ends (a restart, an administrator) is the database being
+/// unavailable, which pages answer with 503 and Retry-After; a fault in the query is not.
+#[tokio::test]
+async fn a_connection_the_server_ends_is_the_database_unavailable_not_a_fault() {
+    let Some(Place::Postgres(url)) = state::testing::postgres("ended").await else { return };
+    let pool = state::connect(&state::Location::Postgres(url)).await.unwrap();
+    let mut ended = pool.acquire().await.unwrap();
+    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()").fetch_one(&mut *ended).await.unwrap();
+    let mut admin = pool.acquire().await.unwrap();
+    sqlx::query("SELECT pg_terminate_backend($1)").bind(pid).execute(&mut *admin).await.unwrap();
+    let err = sqlx::query("SELECT 1").execute(&mut *ended).await.unwrap_err();
+    assert!(audit_store::database_unavailable(&err), "{err:?}");
+    let err = sqlx::query("SELECT * FROM no_such_table").execute(&mut *admin).await.unwrap_err();
+    assert!(!audit_store::database_unavailable(&err), "{err:?}");
+}

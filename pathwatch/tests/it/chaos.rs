@@ -15,11 +15,9 @@ use std::time::{Duration, Instant};
 
 use audit_store::{chain, AuditFilter, AuditLog, ClickHouseConfig, ClickHouseStore, SpanStore};
 
-use crate::roles::{start_with, Running};
+use crate::roles::{sign_in, start_with, Running, ADMIN_PASSWORD};
 use crate::support::{free_port, temp_dir, TOKEN};
 
-/// What `roles::start_with` gives every instance as `PATHWATCH_ADMIN_PASSWORD`.
-const ADMIN_PASSWORD: &str = "four roles admin password";
 const DASHBOARD_TOKEN: &str = "chaos-dashboard-token-0123456789";
 const SLO: &str = "chaos-availability";
 
@@ -177,38 +175,6 @@ async fn watch(dashboard: String, session: String, stop: Arc<AtomicBool>, seen: 
     }
 }
 
-async fn sign_in(client: &reqwest::Client, dashboard: &str) -> String {
-    let form = client.get(format!("{dashboard}/login")).send().await.unwrap();
-    let cookie = |reply: &reqwest::Response, name: &str| {
-        reply
-            .headers()
-            .get_all("set-cookie")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find(|v| v.contains(name))
-            .and_then(|v| v.split(';').next())
-            .map(str::to_string)
-            .unwrap()
-    };
-    let login = cookie(&form, "pathwatch_login");
-    let html = form.text().await.unwrap();
-    let csrf = html.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
-    let reply = client
-        .post(format!("{dashboard}/login"))
-        .header("cookie", login)
-        .form(&[("name", "admin"), ("password", ADMIN_PASSWORD), ("csrf", &csrf)])
-        .send()
-        .await
-        .unwrap();
-    let status = reply.status();
-    if status != 303 {
-        let text = reply.text().await.unwrap_or_default();
-        let said: String = text.split("<main").nth(1).unwrap_or(&text).chars().take(600).collect();
-        panic!("signing in to {dashboard}: {status}: {said}");
-    }
-    cookie(&reply, "pathwatch_session")
-}
-
 /// Whether the monitor whose health port is `port` says it holds the `monitor` lease.
 async fn leads(port: u16) -> bool {
     let Ok(reply) = reqwest::get(format!("http://127.0.0.1:{port}/metrics")).await else { return false };
@@ -268,38 +234,35 @@ async fn collectors_a_leader_a_clickhouse_node_and_postgresql_die_and_nothing_ac
     let config = config(&root, &pg, hook_port);
     let (collector_ports, dashboard_ports, monitor_ports) =
         ([free_port(), free_port()], [free_port(), free_port()], [free_port(), free_port()]);
-    let collector = |i: usize| Instance {
-        data: root.join(format!("collector-{i}")),
-        env: vec![
-            ("PATHWATCH_COLLECTOR__LISTEN", format!("127.0.0.1:{}", collector_ports[i])),
-            ("PATHWATCH_STORE__CLICKHOUSE__URL", nodes[i].clone()),
-        ],
-        role: "collector",
+    // Instance i of each role talks to ClickHouse node i.
+    let instance = |role: &'static str, i: usize, mut env: Vec<(&'static str, String)>| {
+        env.push(("PATHWATCH_STORE__CLICKHOUSE__URL", nodes[i].clone()));
+        Instance { data: root.join(format!("{role}-{i}")), env, role }
     };
-    let dashboard = |i: usize| Instance {
-        data: root.join(format!("dashboard-{i}")),
-        env: vec![
-            ("PATHWATCH_DASHBOARD__LISTEN", format!("127.0.0.1:{}", dashboard_ports[i])),
-            ("PATHWATCH_STORE__CLICKHOUSE__URL", nodes[i].clone()),
-            ("PATHWATCH_ROLES__COLLECTOR_URL", format!("http://127.0.0.1:{}", collector_ports[i])),
-        ],
-        role: "dashboard",
+    let at = |port: u16| format!("127.0.0.1:{port}");
+    let collector = |i: usize| instance("collector", i, vec![("PATHWATCH_COLLECTOR__LISTEN", at(collector_ports[i]))]);
+    let dashboard = |i: usize| {
+        let collector_url = format!("http://{}", at(collector_ports[i]));
+        instance(
+            "dashboard",
+            i,
+            vec![
+                ("PATHWATCH_DASHBOARD__LISTEN", at(dashboard_ports[i])),
+                ("PATHWATCH_ROLES__COLLECTOR_URL", collector_url),
+            ],
+        )
     };
-    let monitor = |i: usize| Instance {
-        data: root.join(format!("monitor-{i}")),
-        env: vec![
-            ("PATHWATCH_ROLES__MONITOR_LISTEN", format!("127.0.0.1:{}", monitor_ports[i])),
-            ("PATHWATCH_STORE__CLICKHOUSE__URL", nodes[i].clone()),
-        ],
-        role: "monitor",
-    };
+    let monitor = |i: usize| instance("monitor", i, vec![("PATHWATCH_ROLES__MONITOR_LISTEN", at(monitor_ports[i]))]);
     let mut collectors = [collector(0).start(&config), collector(1).start(&config)];
     let _dashboards = [dashboard(0).start(&config), dashboard(1).start(&config)];
     let mut monitors = [Some(monitor(0).start(&config)), Some(monitor(1).start(&config))];
 
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let dashboard_urls = dashboard_ports.map(|p| format!("http://127.0.0.1:{p}"));
-    let sessions = [sign_in(&client, &dashboard_urls[0]).await, sign_in(&client, &dashboard_urls[1]).await];
+    let sessions = [
+        sign_in(&client, &dashboard_urls[0], "admin", ADMIN_PASSWORD).await,
+        sign_in(&client, &dashboard_urls[1], "admin", ADMIN_PASSWORD).await,
+    ];
     let stop = Arc::new(AtomicBool::new(false));
     let acked: Arc<Mutex<Acked>> = Arc::default();
     let seen: Arc<Mutex<Vec<(u16, bool)>>> = Arc::default();
@@ -416,11 +379,17 @@ async fn collectors_a_leader_a_clickhouse_node_and_postgresql_die_and_nothing_ac
         reports.iter().map(|r| (r.chain, r.records_checked)).collect::<Vec<_>>(),
         notified.lock().unwrap()
     );
-    assert!(
-        seen.iter().all(|(status, _)| *status != 500),
-        "a 500: {:?}",
-        seen.iter().filter(|s| s.0 >= 500).collect::<Vec<_>>()
-    );
+    let failed: Vec<String> = (0..2)
+        .flat_map(|i| {
+            std::fs::read_to_string(root.join(format!("dashboard-{i}/dashboard.log")))
+                .unwrap_or_default()
+                .lines()
+                .map(String::from)
+                .collect::<Vec<_>>()
+        })
+        .filter(|l| l.contains("dashboard request failed") || l.contains("panicked"))
+        .collect();
+    assert!(seen.iter().all(|(status, _)| *status != 500), "a 500; the dashboards logged: {failed:#?}");
     assert!(seen.iter().filter(|(status, _)| *status == 503).all(|(_, retry)| *retry), "a 503 without Retry-After");
     assert!(seen.iter().filter(|(status, _)| *status == 200).count() > 10, "the dashboards answered: {seen:?}");
     drop(servers);

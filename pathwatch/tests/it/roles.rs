@@ -15,7 +15,7 @@ use crate::support::{fixture_time, free_port, pathwatch, run, temp_dir, TOKEN};
 
 const CANARY_TOKEN: &str = "canary-token-0123456789abcdef";
 const DASHBOARD_TOKEN: &str = "dashboard-token-0123456789abcdef";
-const ADMIN_PASSWORD: &str = "four roles admin password";
+pub(crate) const ADMIN_PASSWORD: &str = "four roles admin password";
 
 /// A role's process; killed when dropped.
 pub(crate) struct Running(pub(crate) Child);
@@ -126,7 +126,7 @@ fn csrf_in(html: &str) -> String {
 }
 
 /// Signs in through the login form; returns the session cookie.
-async fn sign_in(client: &reqwest::Client, dashboard: &str, name: &str, password: &str) -> String {
+pub(crate) async fn sign_in(client: &reqwest::Client, dashboard: &str, name: &str, password: &str) -> String {
     let form = client.get(format!("{dashboard}/login")).send().await.unwrap();
     let login_cookie = cookie_named(&form, "pathwatch_login").unwrap();
     let csrf = csrf_in(&form.text().await.unwrap());
