@@ -24,6 +24,10 @@ pub struct ScanOutcome {
     pub refreshed: usize,
 }
 
+/// How long the incremental scan waits, by the missing records' neighbours' time, for records
+/// missing from a chain before it moves past them (bounding how much it reads again meanwhile).
+const GAP_PATIENCE_NS: u64 = 15 * 60 * 1_000_000_000;
+
 pub struct Scanner<S> {
     pub store: S,
     pub findings: ReviewStore,
@@ -42,6 +46,15 @@ impl<S: TelemetryStore> Scanner<S> {
                 events += arrivals.events;
                 earliest = earliest.min(arrivals.earliest_occurred_ns);
                 latest = latest.max(arrivals.latest_occurred_ns);
+                // Records missing between what was read and the newest (a replica that has not
+                // fetched them yet, a batch set aside): while the arrivals are recent, read them all
+                // again next time rather than move past records that may still come; past that, move
+                // on (a gap that stays is a broken chain, which the evidence monitor reports).
+                let base = self.store.audit_chain_base(chain).await?.map_or(0, |b| b.seq);
+                let gap = arrivals.events < arrivals.last_seq - after.max(base).min(arrivals.last_seq);
+                if gap && now_ns.saturating_sub(arrivals.earliest_occurred_ns) < GAP_PATIENCE_NS {
+                    continue;
+                }
                 read.insert(chain, arrivals.last_seq);
             }
         }

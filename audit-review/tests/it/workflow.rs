@@ -130,6 +130,62 @@ async fn the_incremental_scan_reads_only_new_arrivals_and_raises_nothing_twice()
     assert!(all[0].explanation.contains("opened 7 patients' records"), "{}", all[0].explanation);
 }
 
+/// Records missing from a chain (a replica still fetching them, a batch set aside): the scan does
+/// not move past them while they may still come, so they are read when they do; a gap that stays
+/// is moved past once the records around it are older than the patience.
+#[tokio::test]
+async fn the_incremental_scan_waits_for_records_missing_from_a_chain_then_moves_on() {
+    use audit_store::AuditLog;
+    let telemetry = sqlite().await;
+    let findings = ReviewStore::open(&telemetry.dir.path().join("audit-review.db")).await.unwrap();
+    let scanner = Scanner { store: telemetry.store.clone(), findings, config: RulesConfig::default() };
+    let at = T0 + DAY + 9 * HOUR;
+    let records: Vec<_> = {
+        let mut head: Option<audit_store::ChainLink> = None;
+        (0..6u32)
+            .map(|n| {
+                let r = audit_store::chain::link(
+                    head.as_ref(),
+                    at,
+                    read("u4", "A1", &nhs(40 + n), at + u64::from(n) * SEC),
+                );
+                head = Some(audit_store::ChainLink { seq: r.seq, hash: r.hash.clone() });
+                r
+            })
+            .collect()
+    };
+    let now = at + 60 * SEC;
+    telemetry.store.insert_audit_events(&records[..2]).await.unwrap();
+    assert_eq!(scanner.incremental(now).await.unwrap().new_events, 2);
+    // Records 5 and 6 arrive before 3 and 4.
+    telemetry.store.insert_audit_events(&records[4..]).await.unwrap();
+    assert_eq!(scanner.incremental(now).await.unwrap().new_events, 2);
+    assert_eq!(scanner.findings.scanned_to().await.unwrap().get(&0), Some(&2), "not past the gap");
+    telemetry.store.insert_audit_events(&records[2..4]).await.unwrap();
+    assert_eq!(
+        scanner.incremental(now).await.unwrap().new_events,
+        4,
+        "the late records are read, with those after them"
+    );
+    assert_eq!(scanner.findings.scanned_to().await.unwrap().get(&0), Some(&6));
+    // A gap that stays: moved past once the records around it are old.
+    let mut head = Some(audit_store::ChainLink { seq: 6, hash: records[5].hash.clone() });
+    let later: Vec<_> = (0..3u32)
+        .map(|n| {
+            let r =
+                audit_store::chain::link(head.as_ref(), at, read("u4", "A1", &nhs(50 + n), at + u64::from(n) * SEC));
+            head = Some(audit_store::ChainLink { seq: r.seq, hash: r.hash.clone() });
+            r
+        })
+        .collect();
+    telemetry.store.insert_audit_events(&later[1..]).await.unwrap();
+    assert_eq!(scanner.findings.scanned_to().await.unwrap().get(&0), Some(&6));
+    scanner.incremental(now).await.unwrap();
+    assert_eq!(scanner.findings.scanned_to().await.unwrap().get(&0), Some(&6), "record 7 may still come");
+    scanner.incremental(at + HOUR).await.unwrap();
+    assert_eq!(scanner.findings.scanned_to().await.unwrap().get(&0), Some(&9), "an hour on, moved past it");
+}
+
 // The review store's own tables, on SQLite and on PostgreSQL.
 state::on_every_state!(
     the_same_finding_is_raised_once_and_refreshed_when_it_grows,
