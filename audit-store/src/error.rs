@@ -54,19 +54,19 @@ impl StoreError {
 pub fn database_unavailable(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => true,
-        sqlx::Error::Database(db) => {
-            let Some(code) = db.code() else { return false };
-            match code.parse::<i64>() {
-                // SQLite's primary result codes (the low byte of extended ones): BUSY 5, LOCKED 6,
-                // IOERR 10, FULL 13, CANTOPEN 14.
-                Ok(c) => matches!(c & 0xff, 5 | 6 | 10 | 13 | 14),
-                // A PostgreSQL SQLSTATE.
-                Err(_) => {
-                    ["08", "53", "58"].iter().any(|class| code.starts_with(class))
-                        || matches!(&*code, "57P01" | "57P02" | "57P03" | "40001" | "40P01")
-                }
+        // By the driver, never by the code's look: most SQLSTATEs are all digits too.
+        sqlx::Error::Database(db) => match db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+            Some(pg) => {
+                let code = pg.code();
+                ["08", "53", "58"].iter().any(|class| code.starts_with(class))
+                    || matches!(code, "57P01" | "57P02" | "57P03" | "40001" | "40P01")
             }
-        }
+            // SQLite's primary result codes (the low byte of extended ones): BUSY 5, LOCKED 6,
+            // IOERR 10, FULL 13, CANTOPEN 14.
+            None => {
+                db.code().and_then(|c| c.parse::<i64>().ok()).is_some_and(|c| matches!(c & 0xff, 5 | 6 | 10 | 13 | 14))
+            }
+        },
         _ => false,
     }
 }

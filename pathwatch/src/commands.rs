@@ -103,7 +103,7 @@ pub async fn trace(config: &Config, id: &str) -> anyhow::Result<ExitCode> {
 }
 
 /// The configuration loaded and valid (a problem stopped `load` already, naming the key): what the
-/// roles would use, one line each.
+/// roles would use, one line each, and a warning for what would stop a role run apart.
 pub fn config_check(config: &Config) -> anyhow::Result<ExitCode> {
     let store = match config.store.backend {
         crate::config::Backend::Sqlite => format!("SQLite in {}", config.data_dir.display()),
@@ -128,5 +128,9 @@ pub fn config_check(config: &Config) -> anyhow::Result<ExitCode> {
     println!("dashboard: {}", config.dashboard.listen);
     println!("monitor health: {}", config.roles.monitor_listen);
     println!("canaries health: {}", config.roles.canaries_listen);
+    // Not errors: one process (`pathwatch up`) needs neither token.
+    for warning in crate::serve::apart_warnings(config) {
+        println!("warning: {warning}");
+    }
     Ok(ExitCode::SUCCESS)
 }

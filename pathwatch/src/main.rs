@@ -118,7 +118,8 @@ enum Command {
         command: state_admin::StateCommand,
     },
     /// Check the configuration (file, environment, flags) without starting anything: exit 2 naming
-    /// every key that is wrong, else say what the roles would use.
+    /// every key that is wrong, else say what the roles would use and warn of what a role run apart
+    /// would lack.
     Config {
         #[command(subcommand)]
         command: ConfigCommand,
@@ -132,7 +133,7 @@ enum Command {
 
 #[derive(Subcommand)]
 enum ConfigCommand {
-    /// Load and validate the configuration as every role would; print a summary.
+    /// Load and validate the configuration; print a summary and what a role run apart would lack.
     Check,
 }
 

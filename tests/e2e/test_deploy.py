@@ -24,8 +24,8 @@ def documents():
 
 
 def configuration():
-    (config_map,) = documents()["config.yaml"]
-    return config_map["data"]["pathwatch.toml"]
+    (config,) = documents()["config.example.yaml"]
+    return config["stringData"]["pathwatch.toml"]
 
 
 def listen_port(config, role):
@@ -50,6 +50,9 @@ def test_the_manifests_configuration_passes_config_check(tmp_path):
     assert out.returncode == 0, out.stderr
     assert "ClickHouse cluster pathwatch" in out.stdout and "PostgreSQL at" in out.stdout, out.stdout
     assert "CHANGE-ME" not in out.stdout, "the state password is never printed"
+    # Every role runs apart here: nothing any of them would lack (the canaries' and the dashboards'
+    # tokens).
+    assert "warning:" not in out.stdout, out.stdout
 
 
 def test_every_role_runs_with_probes_on_its_own_port():
@@ -78,11 +81,23 @@ def test_every_role_runs_with_probes_on_its_own_port():
         assert workloads[role][0]["kind"] == "Deployment"
 
 
-def test_the_kustomization_names_every_manifest_but_the_secret_example():
+def test_the_kustomization_names_every_manifest_but_the_examples():
     (kustomization,) = documents()["kustomization.yaml"]
     listed = set(kustomization["resources"])
-    present = {p.name for p in K8S.glob("*.yaml")} - {"kustomization.yaml", "secret.example.yaml"}
+    present = {p.name for p in K8S.glob("*.yaml") if not p.name.endswith(".example.yaml")} - {"kustomization.yaml"}
     assert listed == present
+
+
+def test_config_check_warns_of_what_a_role_run_apart_would_lack(tmp_path):
+    config_file = tmp_path / "pathwatch.toml"
+    config_file.write_text('[collector.ingest_tokens]\ndefault = "a-token-of-sixteen-or-more"\n')
+    out = subprocess.run(
+        [pathwatch_bin(), "--config", str(config_file), "--data-dir", str(tmp_path / "data"), "config", "check"],
+        env=clean_env(), capture_output=True, text=True, timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "warning: `pathwatch canaries` would not start" in out.stdout, out.stdout
+    assert "warning: `pathwatch dashboard` would run with the audit pages off" in out.stdout, out.stdout
 
 
 def test_a_systemd_unit_runs_each_role():

@@ -298,4 +298,10 @@ async fn a_connection_the_server_ends_is_the_database_unavailable_not_a_fault() 
     assert!(audit_store::database_unavailable(&err), "{err:?}");
     let err = sqlx::query("SELECT * FROM no_such_table").execute(&mut *admin).await.unwrap_err();
     assert!(!audit_store::database_unavailable(&err), "{err:?}");
+    // SQLSTATEs are mostly digits: judged as PostgreSQL's, never by SQLite's numbers.
+    for (code, unavailable) in [("53300", true), ("08006", true), ("40001", true), ("42501", false), ("22021", false)] {
+        let raise = format!("DO $$ BEGIN RAISE EXCEPTION 'raised' USING ERRCODE = '{code}'; END $$");
+        let err = sqlx::query(sqlx::AssertSqlSafe(raise)).execute(&mut *admin).await.unwrap_err();
+        assert_eq!(audit_store::database_unavailable(&err), unavailable, "{code}: {err:?}");
+    }
 }

@@ -56,7 +56,7 @@ pub(crate) fn http_recorder(config: &Config) -> anyhow::Result<Option<dashboard:
     })))
 }
 
-fn auditors_token(config: &Config) -> Option<String> {
+pub(crate) fn auditors_token(config: &Config) -> Option<String> {
     let configured = config.roles.dashboard_token.clone();
     configured.or_else(|| config.collector.ingest_tokens.get(collector::auth::AUDITOR_SOURCE).cloned())
 }

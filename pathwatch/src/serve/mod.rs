@@ -28,6 +28,23 @@ use crate::supervisor::Supervisor;
 
 pub use self::dashboard::public_url;
 
+/// What would stop a role run apart from starting, or start it with less than it could do: for
+/// `pathwatch config check`, which runs none of them.
+pub(crate) fn apart_warnings(config: &Config) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if let Err(e) = canaries::export_token(config, Mode::Only(Role::Canaries)) {
+        warnings.push(format!("`pathwatch canaries` would not start: {e}"));
+    }
+    if dashboard::auditors_token(config).is_none() {
+        warnings.push(format!(
+            "`pathwatch dashboard` would run with the audit pages off: it records what auditors do through the \
+             collector, with key `roles.dashboard_token` or `collector.ingest_tokens.{}`",
+            ::collector::auth::AUDITOR_SOURCE
+        ));
+    }
+    warnings
+}
+
 /// One part of Pathwatch that can run as its own process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {

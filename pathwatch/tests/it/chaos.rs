@@ -166,19 +166,27 @@ async fn watch(dashboard: String, session: String, stop: Arc<AtomicBool>, seen: 
         .unwrap();
     while !stop.load(Ordering::Relaxed) {
         for path in ["/", "/slos", "/alerts"] {
-            if let Ok(reply) = client.get(format!("{dashboard}{path}")).header("cookie", &session).send().await {
-                let retry_after = reply.headers().contains_key("retry-after");
-                seen.lock().unwrap().push((reply.status().as_u16(), retry_after));
-            }
+            // No answer within the timeout (or a dropped connection) is recorded as 0: a failure too.
+            let answer = match client.get(format!("{dashboard}{path}")).header("cookie", &session).send().await {
+                Ok(reply) => (reply.status().as_u16(), reply.headers().contains_key("retry-after")),
+                Err(_) => (0, false),
+            };
+            seen.lock().unwrap().push(answer);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
+/// A GET that gives up after 5 s, so no probe can hang the test.
+async fn get(url: String) -> Option<String> {
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().ok()?;
+    client.get(url).send().await.ok()?.text().await.ok()
+}
+
 /// Whether the monitor whose health port is `port` says it holds the `monitor` lease.
 async fn leads(port: u16) -> bool {
-    let Ok(reply) = reqwest::get(format!("http://127.0.0.1:{port}/metrics")).await else { return false };
-    reply.text().await.unwrap_or_default().lines().any(|l| l == "pathwatch_lease_held{lease=\"monitor\"} 1")
+    let metrics = get(format!("http://127.0.0.1:{port}/metrics")).await.unwrap_or_default();
+    metrics.lines().any(|l| l == "pathwatch_lease_held{lease=\"monitor\"} 1")
 }
 
 async fn until<F: AsyncFnMut() -> bool>(what: &str, within: Duration, mut check: F) {
@@ -284,11 +292,17 @@ async fn collectors_a_leader_a_clickhouse_node_and_postgresql_die_and_nothing_ac
     pause(2).await;
     collectors[0] = collector(0).start(&config);
     // 2. The leading monitor.
-    until("a monitor leads", Duration::from_secs(30), async || {
-        leads(monitor_ports[0]).await || leads(monitor_ports[1]).await
+    let mut leader = None;
+    until("one monitor leads", Duration::from_secs(30), async || {
+        leader = match (leads(monitor_ports[0]).await, leads(monitor_ports[1]).await) {
+            (true, false) => Some(0),
+            (false, true) => Some(1),
+            _ => None,
+        };
+        leader.is_some()
     })
     .await;
-    let leader = if leads(monitor_ports[0]).await { 0 } else { 1 };
+    let leader = leader.unwrap_or_default();
     if let Some(mut killed) = monitors[leader].take() {
         kill9(&mut killed);
     }
@@ -315,7 +329,7 @@ async fn collectors_a_leader_a_clickhouse_node_and_postgresql_die_and_nothing_ac
     .unwrap();
     assert!(restarted.success());
     until("the node is back", Duration::from_secs(30), async || {
-        reqwest::get(format!("{}/ping", nodes[1])).await.is_ok()
+        get(format!("{}/ping", nodes[1])).await.is_some()
     })
     .await;
     // 4. PostgreSQL, restarted.
@@ -333,7 +347,7 @@ async fn collectors_a_leader_a_clickhouse_node_and_postgresql_die_and_nothing_ac
     // Both spools hand everything to ClickHouse.
     for port in collector_ports {
         until("the spool drains", Duration::from_secs(60), async || {
-            let text = reqwest::get(format!("http://127.0.0.1:{port}/metrics")).await.unwrap().text().await.unwrap();
+            let text = get(format!("http://127.0.0.1:{port}/metrics")).await.unwrap_or_default();
             text.lines().any(|l| l == "pathwatch_spool_batches 0")
         })
         .await;
@@ -390,7 +404,9 @@ async fn collectors_a_leader_a_clickhouse_node_and_postgresql_die_and_nothing_ac
         .filter(|l| l.contains("dashboard request failed") || l.contains("panicked"))
         .collect();
     assert!(seen.iter().all(|(status, _)| *status != 500), "a 500; the dashboards logged: {failed:#?}");
+    assert!(seen.iter().all(|(status, _)| *status != 0), "a dashboard did not answer within 10 s: {statuses:?}");
     assert!(seen.iter().filter(|(status, _)| *status == 503).all(|(_, retry)| *retry), "a 503 without Retry-After");
+    assert!(statuses.contains_key(&503), "no store was ever seen away: the chaos did not reach the dashboards");
     assert!(seen.iter().filter(|(status, _)| *status == 200).count() > 10, "the dashboards answered: {seen:?}");
     drop(servers);
 }
