@@ -328,10 +328,8 @@ async fn collectors_a_leader_a_clickhouse_node_and_postgresql_die_and_nothing_ac
     .status()
     .unwrap();
     assert!(restarted.success());
-    until("the node is back", Duration::from_secs(30), async || {
-        get(format!("{}/ping", nodes[1])).await.is_some()
-    })
-    .await;
+    until("the node is back", Duration::from_secs(30), async || get(format!("{}/ping", nodes[1])).await.is_some())
+        .await;
     // 4. PostgreSQL, restarted.
     let pg_dir = root.join("pg").display().to_string();
     run_script("postgres-server.sh", &["stop".to_string(), pg_dir.clone()]);
