@@ -119,6 +119,14 @@ impl Tamper for ClickHouseStore {
         self.insert_audit_events(std::slice::from_ref(r)).await.unwrap();
         let table = self.layout().parts_table("audit_events");
         self.execute_unchecked(&format!("OPTIMIZE TABLE {table} FINAL")).await.unwrap();
+        // A replicated table's merge may run after OPTIMIZE returns: wait until the row read is this.
+        for _ in 0..200 {
+            if self.audit_chain_page(r.seq - 1, 1).await.unwrap().first() == Some(r) {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("ClickHouse did not merge the overwritten record within 10 s");
     }
     async fn delete(&self, seq: u64) {
         let table = self.layout().alter_target("audit_events");
