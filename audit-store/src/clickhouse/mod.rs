@@ -168,6 +168,12 @@ impl ClickHouseStore {
         Ok(())
     }
 
+    /// Reads one number with arbitrary SQL: only for tests that tamper with stored data on purpose.
+    #[doc(hidden)]
+    pub async fn count_unchecked(&self, sql: &str) -> Result<u64, StoreError> {
+        Ok(self.client.query_raw(sql).fetch_one().await?)
+    }
+
     /// Runs arbitrary SQL: only for tests that tamper with stored data on purpose.
     #[doc(hidden)]
     pub async fn execute_unchecked(&self, sql: &str) -> Result<(), StoreError> {

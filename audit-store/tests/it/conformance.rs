@@ -119,11 +119,16 @@ impl Tamper for ClickHouseStore {
         self.insert_audit_events(std::slice::from_ref(r)).await.unwrap();
         let table = self.layout().parts_table("audit_events");
         self.execute_unchecked(&format!("OPTIMIZE TABLE {table} FINAL")).await.unwrap();
-        // A replicated table's merge may run after OPTIMIZE returns: wait until the row read is this.
+        // A replicated table's merge may run after OPTIMIZE returns: wait until this node holds one
+        // row for the place, and it is this record (until then which row a read takes is chance).
+        let one_row = format!("SELECT count() FROM {table} WHERE Seq = {}", r.seq);
         for _ in 0..200 {
-            if self.audit_chain_page(r.seq - 1, 1).await.unwrap().first() == Some(r) {
+            if self.count_unchecked(&one_row).await.unwrap() == 1
+                && self.audit_chain_page(r.seq - 1, 1).await.unwrap().first() == Some(r)
+            {
                 return;
             }
+            let _ = self.execute_unchecked(&format!("OPTIMIZE TABLE {table} FINAL")).await;
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
         panic!("ClickHouse did not merge the overwritten record within 10 s");
