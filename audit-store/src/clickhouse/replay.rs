@@ -19,6 +19,9 @@ impl ClickHouseStore {
     /// Returns how many were already there. Looks up each day's traces 500 at a time within that
     /// day's times (one partition each): for replays only, never the normal path. A look-up that
     /// fails sends the spans whole: counted twice beats not stored, or a healthy batch set aside.
+    /// The trace and correlation indexes of the spans already held are written again from them
+    /// (a kill between a block and its views leaves them unfindable); the roll-up of such spans,
+    /// which cannot be told from one that counted them, may then be short by that step.
     pub async fn insert_span_rowbinary_replayed(&self, rows: Vec<u8>) -> Result<usize, StoreError> {
         let encoded = rowbinary::encoded_spans(&rows)?;
         // Per day (the partition): the traces, and the first and last start.
@@ -50,6 +53,15 @@ impl ClickHouseStore {
                 }
             }
         }
+        // ClickHouse writes a block's views after the block: spans it held may lack their index
+        // entries (the process was killed in between), and then no trace look-up finds them.
+        for (from, to, held) in self.held_by_day(&encoded, &seen) {
+            for chunk in held.chunks(500) {
+                for statement in sql::reindex_spans(from, to, chunk) {
+                    self.client.query_raw(&statement).execute().await?;
+                }
+            }
+        }
         let mut missing = Vec::with_capacity(rows.len());
         let mut already = 0;
         for span in encoded {
@@ -62,6 +74,28 @@ impl ClickHouseStore {
         }
         self.insert_span_rowbinary(missing).await?;
         Ok(already)
+    }
+
+    /// Per day: the first and last start of the spans ClickHouse already holds, and their traces.
+    fn held_by_day<'a>(
+        &self,
+        encoded: &'a [rowbinary::EncodedSpan],
+        seen: &HashSet<(String, String)>,
+    ) -> Vec<(u32, u32, Vec<&'a str>)> {
+        let mut days: BTreeMap<u32, (u32, u32, Vec<&str>)> = BTreeMap::new();
+        for span in encoded.iter().filter(|s| seen.contains(&(s.trace_id.clone(), s.span_id.clone()))) {
+            let day = days.entry(span.start_secs / 86_400).or_insert((span.start_secs, span.start_secs, Vec::new()));
+            day.0 = day.0.min(span.start_secs);
+            day.1 = day.1.max(span.start_secs);
+            day.2.push(&span.trace_id);
+        }
+        days.into_values()
+            .map(|(from, to, mut traces)| {
+                traces.sort_unstable();
+                traces.dedup();
+                (from, to, traces)
+            })
+            .collect()
     }
 
     /// The first of `records` whose place in the chain ClickHouse already holds with other content:

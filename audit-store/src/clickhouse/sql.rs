@@ -272,6 +272,29 @@ pub fn stored_span_keys(from_secs: u32, to_secs: u32, trace_ids: &[&str]) -> Str
     )
 }
 
+/// The look-up indexes of these traces' spans stored between the two times (seconds, inclusive),
+/// written again from the spans themselves: a process killed between ClickHouse writing a span
+/// block and its views' blocks leaves spans no trace look-up finds. Both indexes collapse repeats
+/// (min and max merge to the same; a replacing table), so writing them again is harmless.
+pub fn reindex_spans(from_secs: u32, to_secs: u32, trace_ids: &[&str]) -> [String; 2] {
+    let ids: Vec<String> = trace_ids.iter().map(|t| quote(t)).collect();
+    let within = format!(
+        "Timestamp >= toDateTime({from_secs}) AND Timestamp <= toDateTime({to_secs}) AND TraceId IN ({})",
+        ids.join(", ")
+    );
+    [
+        format!(
+            "INSERT INTO trace_index (TraceId, Day, StartNs, EndNs) \
+             SELECT TraceId, toDate(Timestamp) AS Day, minState(TimestampNs), maxState(TimestampNs + DurationNs) \
+             FROM spans WHERE {within} GROUP BY TraceId, Day"
+        ),
+        format!(
+            "INSERT INTO correlation_index (CorrelationId, TraceId, Day) \
+             SELECT DISTINCT CorrelationId, TraceId, toDate(Timestamp) FROM spans WHERE {within} AND CorrelationId != ''"
+        ),
+    ]
+}
+
 pub fn partitions(database: &str, table: &str) -> String {
     format!(
         "SELECT DISTINCT partition FROM system.parts WHERE database = {} AND table = {} AND active",
