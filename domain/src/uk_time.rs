@@ -37,6 +37,24 @@ pub fn format_ns(ns: u64) -> String {
     format!("{} {zone}", (at + offset).format("%-d %b %Y, %H:%M"))
 }
 
+/// The wall-clock time in the UK at `ns`.
+pub fn local(ns: u64) -> chrono::NaiveDateTime {
+    (at(ns) + Duration::seconds(offset_at(ns))).naive_utc()
+}
+
+/// The instant (Unix ns) the UK's clocks read `wall`: the earlier of the two in the hour that
+/// happens twice in October, and for a time in the hour skipped in March, that time in GMT (which
+/// the clocks read an hour later, as BST). None before 1970.
+pub fn from_local(wall: chrono::NaiveDateTime) -> Option<u64> {
+    let as_utc = |offset: i64| u64::try_from((wall - Duration::seconds(offset)).and_utc().timestamp_nanos_opt()?).ok();
+    [3600, 0]
+        .into_iter()
+        .filter_map(|offset| Some((as_utc(offset)?, offset)))
+        .find(|(ns, offset)| offset_at(*ns) == *offset)
+        .map(|(ns, _)| ns)
+        .or_else(|| as_utc(0))
+}
+
 fn at(ns: u64) -> DateTime<Utc> {
     Utc.timestamp_nanos(ns.min(i64::MAX as u64) as i64)
 }
@@ -73,6 +91,12 @@ mod tests {
         assert_eq!(format_ns(ns("2026-10-25T01:00:00Z")), "25 Oct 2026, 01:00 GMT");
         assert_eq!(format_ns(ns("2026-11-23T06:10:00Z")), "23 Nov 2026, 06:10 GMT");
         assert_eq!(format_ns(ns("2026-07-01T12:00:00Z")), "1 Jul 2026, 13:00 BST");
+        let wall = |text: &str| chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M").unwrap();
+        assert_eq!(local(ns("2026-07-01T12:00:00Z")), wall("2026-07-01 13:00"));
+        assert_eq!(from_local(wall("2026-07-01 13:00")), Some(ns("2026-07-01T12:00:00Z")));
+        assert_eq!(from_local(wall("2026-12-06 22:00")), Some(ns("2026-12-06T22:00:00Z")));
+        assert_eq!(from_local(wall("2026-10-25 01:30")), Some(ns("2026-10-25T00:30:00Z")), "the first of two");
+        assert_eq!(from_local(wall("2026-03-29 01:30")), Some(ns("2026-03-29T01:30:00Z")), "skipped: read as GMT");
         assert_eq!(
             clock_changes(2027),
             vec![(ns("2027-03-28T01:00:00Z"), 3600), (ns("2027-10-31T01:00:00Z"), 0)],

@@ -9,8 +9,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
-use crate::notify::{EmailConfig, Notification, Notifier, PathwayNote, Transition};
+use crate::notify::{Acknowledgement, EmailConfig, Notification, Notifier, PathwayNote, SilenceNote, Transition};
 use crate::pathways::{PathwayConfig, PathwayHealth};
+use crate::silences::{self, Silence};
 use crate::slo::{Severity, SloConfig};
 use crate::slo_eval::{evaluate, SloStatus};
 use crate::EngineError;
@@ -40,16 +41,24 @@ impl Default for AlertsConfig {
     }
 }
 
+/// The columns `Alert` reads, in every query that reads one.
+const ALERT: &str = "SELECT id, slo, flow, severity, started_ns, resolved_ns, last_notified_ns, summary, \
+                     acknowledged_by, acknowledged_ns, silence_id, held, notified FROM alerts";
+
 /// Firing alerts first, then the most recent resolved ones.
 pub async fn recent(pool: &state::Pool, limit: u32) -> Result<Vec<Alert>, EngineError> {
-    let alerts = sqlx::query_as(
-        "SELECT id, slo, flow, severity, started_ns, resolved_ns, last_notified_ns, summary FROM alerts \
-         ORDER BY resolved_ns IS NOT NULL, started_ns DESC LIMIT $1",
-    )
+    let alerts = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{ALERT} ORDER BY resolved_ns IS NOT NULL, started_ns DESC LIMIT $1"
+    )))
     .bind(i64::from(limit))
     .fetch_all(pool)
     .await?;
     Ok(alerts)
+}
+
+/// One alert by id.
+pub async fn get(pool: &state::Pool, id: i64) -> Result<Option<Alert>, EngineError> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!("{ALERT} WHERE id = $1"))).bind(id).fetch_optional(pool).await?)
 }
 
 /// One alert as stored (a row of `alerts`, read by column name).
@@ -63,6 +72,116 @@ pub struct Alert {
     pub resolved_ns: Option<i64>,
     pub last_notified_ns: i64,
     pub summary: String,
+    /// Who acknowledged it (empty: nobody yet, or an escalation since), and when.
+    pub acknowledged_by: String,
+    pub acknowledged_ns: Option<i64>,
+    /// The last silence that covered it (0: none), and whether it holds its notifications now.
+    pub silence_id: i64,
+    #[schema(value_type = bool)]
+    #[serde(serialize_with = "flag")]
+    pub held: i64,
+    /// Whether any notification of it reached a channel.
+    #[schema(value_type = bool)]
+    #[serde(serialize_with = "flag")]
+    pub notified: i64,
+}
+
+fn flag<S: serde::Serializer>(value: &i64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_bool(*value != 0)
+}
+
+/// One entry of an alert's history.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, Serialize, utoipa::ToSchema)]
+pub struct HistoryEntry {
+    pub at_ns: i64,
+    /// fired, escalated, lowered, notified, not_notified, silenced, window_ended, acknowledged,
+    /// acknowledgement_cleared, resolved, resolved_quietly.
+    pub event: String,
+    /// Who did it, for what people do (acknowledged); empty for what Pathwatch did.
+    pub actor: String,
+    pub detail: String,
+}
+
+/// An alert's history, oldest first.
+pub async fn history(pool: &state::Pool, alert_id: i64) -> Result<Vec<HistoryEntry>, EngineError> {
+    Ok(sqlx::query_as(
+        "SELECT at_ns, event, actor, detail FROM alert_history WHERE alert_id = $1 ORDER BY id LIMIT 1000",
+    )
+    .bind(alert_id)
+    .fetch_all(pool)
+    .await?)
+}
+
+async fn record<'c, E>(
+    executor: E,
+    alert_id: i64,
+    at_ns: i64,
+    event: &str,
+    actor: &str,
+    detail: &str,
+) -> Result<(), EngineError>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
+    sqlx::query("INSERT INTO alert_history (alert_id, at_ns, event, actor, detail) VALUES ($1, $2, $3, $4, $5)")
+        .bind(alert_id)
+        .bind(at_ns)
+        .bind(event)
+        .bind(actor)
+        .bind(detail)
+        .execute(executor)
+        .await?;
+    Ok(())
+}
+
+/// Why an acknowledgement was not taken.
+#[derive(Debug, PartialEq, Eq)]
+pub enum AckRefused {
+    NotFound,
+    Resolved,
+    /// Someone acknowledged it already (who).
+    Already(String),
+}
+
+/// Acknowledges open alert `id` for `by`: repeat notifications stop until it escalates or
+/// resolves, the history records it, and the channels are told who has it (unless nobody was
+/// told it fired: a silenced alert).
+pub async fn acknowledge(
+    pool: &state::Pool,
+    id: i64,
+    by: &str,
+    now_ns: i64,
+) -> Result<Result<Alert, AckRefused>, EngineError> {
+    let mut tx = state::begin_exclusive(pool, "alerts").await?;
+    let Some(alert) = sqlx::query_as::<_, Alert>(sqlx::AssertSqlSafe(format!("{ALERT} WHERE id = $1")))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?
+    else {
+        return Ok(Err(AckRefused::NotFound));
+    };
+    if alert.resolved_ns.is_some() {
+        return Ok(Err(AckRefused::Resolved));
+    }
+    if !alert.acknowledged_by.is_empty() {
+        return Ok(Err(AckRefused::Already(alert.acknowledged_by)));
+    }
+    sqlx::query(
+        "UPDATE alerts SET acknowledged_by = $1, acknowledged_ns = $2, \
+         notify_pending = CASE WHEN notify_pending = '' AND notified <> 0 AND held = 0 THEN 'ACKNOWLEDGED' \
+         ELSE notify_pending END WHERE id = $3",
+    )
+    .bind(by)
+    .bind(now_ns)
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    record(&mut *tx, id, now_ns, "acknowledged", by, "repeat notifications stop until it escalates or resolves")
+        .await?;
+    let alert: Alert =
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("{ALERT} WHERE id = $1"))).bind(id).fetch_one(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(Ok(alert))
 }
 
 /// How long a condition must stay clear before its alert resolves.
@@ -167,17 +286,25 @@ impl AlertEngine {
     /// the severity, silently); an alert resolves only after its condition has stayed clear for
     /// `HOLD_CLEAR` (so a short blip is not two alerts); no runs in the last hour keeps an open
     /// alert open (no data is not recovery); a still-firing alert is reminded after the repeat
-    /// interval, and a notification no channel delivered is retried at the next evaluation.
+    /// interval unless someone acknowledged it, and a notification no channel delivered is retried
+    /// at the next evaluation. Silences covering the SLO by name are honoured.
     pub async fn apply(&self, status: &SloStatus, now_ns: i64) -> Result<Option<Notification>, EngineError> {
-        self.apply_for_pathway(status, None, now_ns).await
+        let silences = silences::current(&self.pool, now_ns).await?;
+        let silence = silences::covering(&silences, &status.name, &[], now_ns);
+        self.apply_with(status, None, silence, now_ns).await
     }
 
-    /// `apply`, naming in any notification the pathway the SLO measures, with its state now, what
-    /// to tell users, its run book for that state and its page.
-    pub async fn apply_for_pathway(
+    /// `apply`, naming in any notification the pathway the SLO measures (with its state now, what
+    /// to tell users, its run book for that state and its page), with `silence` the silence whose
+    /// window covers the SLO now, if any: while it does, the alert is evaluated and recorded as
+    /// usual but what it owes is held back, and a repeat is not owed at all; when the window ends
+    /// with the alert still firing and nobody told, it is notified then. An alert nobody was told
+    /// about resolves quietly.
+    pub async fn apply_with(
         &self,
         status: &SloStatus,
         pathway: Option<&PathwayHealth>,
+        silence: Option<&Silence>,
         now_ns: i64,
     ) -> Result<Option<Notification>, EngineError> {
         // One transaction per SLO, under the lease when there is one: an instance that lost it
@@ -194,16 +321,42 @@ impl AlertEngine {
                 return Err(EngineError::NotLeader(fence.name.clone()));
             }
         }
-        // A notification owed from before (undelivered, or its leader stopped before sending).
+        let open: Option<Alert> =
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("{ALERT} WHERE slo = $1 AND resolved_ns IS NULL")))
+                .bind(&status.name)
+                .fetch_optional(&mut *tx)
+                .await?;
+        // The silence's hold on the open alert: taken when a window covers it, let go when none does.
+        if let Some(a) = &open {
+            match silence {
+                Some(s) if a.held == 0 || a.silence_id != s.id => {
+                    sqlx::query("UPDATE alerts SET silence_id = $1, held = 1 WHERE id = $2")
+                        .bind(s.id)
+                        .bind(a.id)
+                        .execute(&mut *tx)
+                        .await?;
+                    let detail = format!("silence #{} ({}): {}", s.id, s.describe(), s.reason);
+                    record(&mut *tx, a.id, now_ns, "silenced", &s.author, &detail).await?;
+                }
+                None if a.held != 0 => {
+                    // Ended with the alert still open: owed now if nobody was told it fired.
+                    sqlx::query(
+                        "UPDATE alerts SET held = 0, notify_pending = CASE WHEN notified = 0 THEN 'FIRING' \
+                         ELSE notify_pending END WHERE id = $1",
+                    )
+                    .bind(a.id)
+                    .execute(&mut *tx)
+                    .await?;
+                    let detail = format!("silence #{} no longer covers it", a.silence_id);
+                    record(&mut *tx, a.id, now_ns, "window_ended", "", &detail).await?;
+                }
+                _ => {}
+            }
+        }
+        // A notification owed from before (undelivered, its leader stopped before sending, or held
+        // by a silence).
         let pending: Option<(i64, String)> = sqlx::query_as(
             "SELECT id, notify_pending FROM alerts WHERE slo = $1 AND notify_pending <> '' ORDER BY id DESC LIMIT 1",
-        )
-        .bind(&status.name)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let open: Option<Alert> = sqlx::query_as(
-            "SELECT id, slo, flow, severity, started_ns, resolved_ns, last_notified_ns, summary FROM alerts \
-             WHERE slo = $1 AND resolved_ns IS NULL",
         )
         .bind(&status.name)
         .fetch_optional(&mut *tx)
@@ -211,12 +364,13 @@ impl AlertEngine {
         let no_data = status.burn_rate_1h.is_none();
         let transition = match (&open, status.firing) {
             (None, None) => {
-                return self.owed(tx, pending, status, pathway, now_ns).await;
+                return self.owed(tx, pending, status, pathway, silence, now_ns).await;
             }
             (None, Some(severity)) => {
-                sqlx::query(
+                let id: i64 = sqlx::query_scalar(
                     "INSERT INTO alerts (slo, flow, severity, started_ns, resolved_ns, clear_since_ns, last_notified_ns, \
-                     summary) VALUES ($1, $2, $3, $4, NULL, NULL, $5, $6)",
+                     summary, silence_id, held, notified) VALUES ($1, $2, $3, $4, NULL, NULL, $5, $6, $7, $8, 0) \
+                     RETURNING id",
                 )
                 .bind(&status.name)
                 .bind(&status.flow)
@@ -224,12 +378,19 @@ impl AlertEngine {
                 .bind(now_ns)
                 .bind(now_ns)
                 .bind(summary(status, severity))
-                .execute(&mut *tx)
+                .bind(silence.map_or(0, |s| s.id))
+                .bind(i64::from(silence.is_some()))
+                .fetch_one(&mut *tx)
                 .await?;
+                record(&mut *tx, id, now_ns, "fired", "", &summary(status, severity)).await?;
+                if let Some(s) = silence {
+                    let detail = format!("silence #{} ({}): {}", s.id, s.describe(), s.reason);
+                    record(&mut *tx, id, now_ns, "silenced", &s.author, &detail).await?;
+                }
                 Transition::Firing
             }
             (Some(_), None) if no_data => {
-                return self.owed(tx, pending, status, pathway, now_ns).await;
+                return self.owed(tx, pending, status, pathway, silence, now_ns).await;
             }
             (Some(a), None) => {
                 let clear_since: Option<i64> = sqlx::query_scalar("SELECT clear_since_ns FROM alerts WHERE id = $1")
@@ -243,12 +404,22 @@ impl AlertEngine {
                             .bind(a.id)
                             .execute(&mut *tx)
                             .await?;
-                        {
-                            return self.owed(tx, pending, status, pathway, now_ns).await;
-                        }
+                        return self.owed(tx, pending, status, pathway, silence, now_ns).await;
                     }
                     Some(since) if now_ns - since < HOLD_CLEAR.as_nanos() as i64 => {
-                        return self.owed(tx, pending, status, pathway, now_ns).await;
+                        return self.owed(tx, pending, status, pathway, silence, now_ns).await;
+                    }
+                    Some(_) if a.notified == 0 => {
+                        // Nobody was told it fired (a silence held it): nobody is told it resolved.
+                        sqlx::query("UPDATE alerts SET resolved_ns = $1, held = 0, notify_pending = '' WHERE id = $2")
+                            .bind(now_ns)
+                            .bind(a.id)
+                            .execute(&mut *tx)
+                            .await?;
+                        let detail = "nobody was notified that it fired, so nobody is notified that it resolved";
+                        record(&mut *tx, a.id, now_ns, "resolved_quietly", "", detail).await?;
+                        tx.commit().await?;
+                        return Ok(None);
                     }
                     Some(_) => {
                         sqlx::query("UPDATE alerts SET resolved_ns = $1, last_notified_ns = $2 WHERE id = $3")
@@ -257,6 +428,7 @@ impl AlertEngine {
                             .bind(a.id)
                             .execute(&mut *tx)
                             .await?;
+                        record(&mut *tx, a.id, now_ns, "resolved", "", "clear for five minutes").await?;
                         Transition::Resolved
                     }
                 }
@@ -267,14 +439,24 @@ impl AlertEngine {
                     .execute(&mut *tx)
                     .await?;
                 if a.severity == "ticket" && severity == Severity::Page {
+                    // An escalation needs someone to look again: the acknowledgement no longer holds.
                     sqlx::query(
-                        "UPDATE alerts SET severity = 'page', summary = $1, last_notified_ns = $2 WHERE id = $3",
+                        "UPDATE alerts SET severity = 'page', summary = $1, last_notified_ns = $2, \
+                         acknowledged_by = '', acknowledged_ns = NULL WHERE id = $3",
                     )
                     .bind(summary(status, severity))
                     .bind(now_ns)
                     .bind(a.id)
                     .execute(&mut *tx)
                     .await?;
+                    record(&mut *tx, a.id, now_ns, "escalated", "", &summary(status, severity)).await?;
+                    if !a.acknowledged_by.is_empty() {
+                        let detail = format!(
+                            "{} had acknowledged it; the escalation needs acknowledging again",
+                            a.acknowledged_by
+                        );
+                        record(&mut *tx, a.id, now_ns, "acknowledgement_cleared", "", &detail).await?;
+                    }
                     Transition::Escalated
                 } else {
                     if a.severity == "page" && severity == Severity::Ticket {
@@ -288,11 +470,14 @@ impl AlertEngine {
                         .bind(a.id)
                         .execute(&mut *tx)
                         .await?;
+                        record(&mut *tx, a.id, now_ns, "lowered", "", &summary(status, severity)).await?;
                     }
-                    // A reminder is due only once what this alert owes has gone out.
+                    // A reminder is due only once what this alert owes has gone out, and never
+                    // while someone has it (acknowledged) or a silence holds it.
                     let owes_this = pending.as_ref().is_some_and(|(id, _)| *id == a.id);
-                    if owes_this || now_ns - a.last_notified_ns < self.repeat.as_nanos() as i64 {
-                        return self.owed(tx, pending, status, pathway, now_ns).await;
+                    let quiet = !a.acknowledged_by.is_empty() || silence.is_some();
+                    if quiet || owes_this || now_ns - a.last_notified_ns < self.repeat.as_nanos() as i64 {
+                        return self.owed(tx, pending, status, pathway, silence, now_ns).await;
                     }
                     sqlx::query("UPDATE alerts SET last_notified_ns = $1 WHERE id = $2")
                         .bind(now_ns)
@@ -303,13 +488,11 @@ impl AlertEngine {
                 }
             }
         };
-        let stored: Alert = sqlx::query_as(
-            "SELECT id, slo, flow, severity, started_ns, resolved_ns, last_notified_ns, summary FROM alerts \
-             WHERE slo = $1 ORDER BY id DESC LIMIT 1",
-        )
-        .bind(&status.name)
-        .fetch_one(&mut *tx)
-        .await?;
+        let stored: Alert =
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("{ALERT} WHERE slo = $1 ORDER BY id DESC LIMIT 1")))
+                .bind(&status.name)
+                .fetch_one(&mut *tx)
+                .await?;
         // Owed from now until a channel has it, whatever happens to this instance meanwhile; what an
         // older alert of the SLO still owed is overtaken (it would arrive out of order).
         sqlx::query(
@@ -321,20 +504,35 @@ impl AlertEngine {
         .bind(&status.name)
         .execute(&mut *tx)
         .await?;
+        if silence.is_some() {
+            // Held: owed, and sent when the window ends if it is still owed then.
+            record(
+                &mut *tx,
+                stored.id,
+                now_ns,
+                "not_notified",
+                "",
+                &format!("{}: held by the silence", transition.as_str()),
+            )
+            .await?;
+            tx.commit().await?;
+            return Ok(None);
+        }
         tx.commit().await?;
-        let notification = self.notification(transition, status, pathway, &stored);
+        let notification = self.notification(transition, status, pathway, &stored).await;
         self.deliver(&notification, stored.id, now_ns).await?;
         Ok(Some(notification))
     }
 
     /// With no new transition: sends the notification an alert still owes, if any (its sender
-    /// stopped before a channel had it, or no channel took it), else nothing.
+    /// stopped before a channel had it, no channel took it, or a silence held it), else nothing.
     async fn owed(
         &self,
         tx: sqlx::Transaction<'static, sqlx::Any>,
         pending: Option<(i64, String)>,
         status: &SloStatus,
         pathway: Option<&PathwayHealth>,
+        silence: Option<&Silence>,
         now_ns: i64,
     ) -> Result<Option<Notification>, EngineError> {
         let mut tx = tx;
@@ -342,13 +540,12 @@ impl AlertEngine {
             tx.commit().await?;
             return Ok(None);
         };
-        let stored: Alert = sqlx::query_as(
-            "SELECT id, slo, flow, severity, started_ns, resolved_ns, last_notified_ns, summary FROM alerts WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_one(&mut *tx)
-        .await?;
+        let stored: Alert =
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("{ALERT} WHERE id = $1"))).bind(id).fetch_one(&mut *tx).await?;
         tx.commit().await?;
+        if silence.is_some() {
+            return Ok(None);
+        }
         let transition =
             Transition::parse(&owed).ok_or_else(|| EngineError::Corrupt(format!("notify_pending {owed:?}")))?;
         if stored.resolved_ns.is_some() && transition != Transition::Resolved {
@@ -360,7 +557,7 @@ impl AlertEngine {
                 .await?;
             return Ok(None);
         }
-        let notification = self.notification(transition, status, pathway, &stored);
+        let notification = self.notification(transition, status, pathway, &stored).await;
         self.deliver(&notification, id, now_ns).await?;
         Ok(Some(notification))
     }
@@ -381,25 +578,45 @@ impl AlertEngine {
             }
         }
         // Gone out now: the reminder interval counts from here.
-        sqlx::query(
-            "UPDATE alerts SET notify_pending = '', last_notified_ns = $3 WHERE id = $1 AND notify_pending = $2",
+        let cleared = sqlx::query(
+            "UPDATE alerts SET notify_pending = '', last_notified_ns = $3, notified = 1 \
+             WHERE id = $1 AND notify_pending = $2",
         )
         .bind(id)
         .bind(notification.transition.as_str())
         .bind(now_ns)
         .execute(&mut *tx)
         .await?;
+        if cleared.rows_affected() == 1 {
+            let detail = match (channels, failures.len()) {
+                (0, _) => format!("{}: no channel is configured", notification.transition.as_str()),
+                (n, 0) => format!("{} to {n} channel(s)", notification.transition.as_str()),
+                (n, f) => format!("{} to {} of {n} channel(s)", notification.transition.as_str(), n - f),
+            };
+            record(&mut *tx, id, now_ns, "notified", "", &detail).await?;
+        }
         tx.commit().await?;
         Ok(())
     }
 
-    fn notification(
+    async fn notification(
         &self,
         transition: Transition,
         status: &SloStatus,
         pathway: Option<&PathwayHealth>,
         stored: &Alert,
     ) -> Notification {
+        let silence = match stored.silence_id {
+            0 => None,
+            id => match silences::get(&self.pool, id).await {
+                Ok(found) => found,
+                Err(e) => {
+                    tracing::warn!(error = %e, silence = id, "the silence behind an alert could not be read");
+                    None
+                }
+            },
+        };
+        let at = |ns: i64| domain::uk_time::format_ns(ns.max(0) as u64);
         Notification {
             transition,
             slo: status.name.clone(),
@@ -407,6 +624,7 @@ impl AlertEngine {
             severity: stored.severity.clone(),
             summary: match transition {
                 Transition::Resolved => format!("{} is back within its error budget burn limits", status.name),
+                Transition::Acknowledged => format!("{} acknowledged: {}", stored.acknowledged_by, stored.summary),
                 _ => stored.summary.clone(),
             },
             budget_remaining: status.budget_remaining,
@@ -414,8 +632,8 @@ impl AlertEngine {
             runbook_url: pathway
                 .and_then(|p| p.runbook_url.clone())
                 .or_else(|| (!self.runbook_base.is_empty()).then(|| format!("{}{}", self.runbook_base, status.name))),
-            dashboard_url: format!("{}/slos", self.dashboard_url.trim_end_matches('/')),
-            started: domain::uk_time::format_ns(stored.started_ns.max(0) as u64),
+            dashboard_url: format!("{}/alerts/{}", self.dashboard_url.trim_end_matches('/'), stored.id),
+            started: at(stored.started_ns),
             pathway: pathway.map(|p| PathwayNote {
                 name: p.name.clone(),
                 status: p.status.clone(),
@@ -424,6 +642,17 @@ impl AlertEngine {
                     None => p.guidance.clone(),
                 },
                 url: format!("{}/pathways/{}", self.dashboard_url.trim_end_matches('/'), p.id),
+            }),
+            acknowledged: (!stored.acknowledged_by.is_empty()).then(|| Acknowledgement {
+                by: stored.acknowledged_by.clone(),
+                at: stored.acknowledged_ns.map(at).unwrap_or_default(),
+            }),
+            silence: silence.map(|s| SilenceNote {
+                id: s.id,
+                reason: s.reason.clone(),
+                author: s.author.clone(),
+                window: s.describe(),
+                holding: stored.held != 0,
             }),
         }
     }
@@ -446,7 +675,8 @@ impl AlertEngine {
     }
 
     /// Evaluates every SLO and applies the result. One SLO failing to evaluate does not stop the others.
-    /// Notifications name the pathway each SLO measures (the first in `pathways` it measures).
+    /// Notifications name the pathway each SLO measures (the first in `pathways` it measures);
+    /// a silence covers an SLO by name or through any pathway it measures.
     pub async fn tick(
         &self,
         store: &audit_store::AnyStore,
@@ -467,6 +697,14 @@ impl AlertEngine {
         if let Err(e) = self.close_orphans(&evaluated, now_ns).await {
             tracing::warn!(error = %e, "could not close alerts of removed SLOs");
         }
+        // Without the silences, nobody can tell which notifications they hold back: no round.
+        let silences = match silences::current(&self.pool, now_ns).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "silences not read: alerts not evaluated this round");
+                return sent;
+            }
+        };
         let (mut failed, mut detail) = (0, String::new());
         for slo in slos {
             let status = match evaluate(store, slo, now_ns.max(0) as u64).await {
@@ -485,7 +723,9 @@ impl AlertEngine {
                 }
             };
             let pathway = pathways.iter().position(|p| p.measured_by(slo)).and_then(|i| health.get(i));
-            match self.apply_for_pathway(&status, pathway, now_ns).await {
+            let measured: Vec<String> = pathways.iter().filter(|p| p.measured_by(slo)).map(|p| p.id.clone()).collect();
+            let silence = silences::covering(&silences, &slo.name, &measured, now_ns);
+            match self.apply_with(&status, pathway, silence, now_ns).await {
                 Ok(Some(n)) => sent.push(n),
                 Ok(None) => {}
                 Err(e) => tracing::warn!(slo = %slo.name, error = %e, "alert state not updated"),

@@ -20,6 +20,7 @@ pub mod notify;
 pub mod pathways;
 pub mod report_delivery;
 pub mod report_inputs;
+pub mod silences;
 pub mod slo;
 pub mod slo_eval;
 pub mod slo_rules;

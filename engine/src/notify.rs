@@ -50,13 +50,15 @@ pub enum Transition {
     Escalated,
     /// Still firing; reminded after the repeat interval.
     Repeat,
+    /// Still firing; someone has taken it (no reminders until it escalates or resolves).
+    Acknowledged,
     Resolved,
 }
 
 impl Transition {
     /// The transition `as_str` names.
     pub fn parse(text: &str) -> Option<Transition> {
-        [Transition::Firing, Transition::Escalated, Transition::Repeat, Transition::Resolved]
+        [Transition::Firing, Transition::Escalated, Transition::Repeat, Transition::Acknowledged, Transition::Resolved]
             .into_iter()
             .find(|t| t.as_str() == text)
     }
@@ -66,6 +68,7 @@ impl Transition {
             Transition::Firing => "FIRING",
             Transition::Escalated => "ESCALATED",
             Transition::Repeat => "STILL FIRING",
+            Transition::Acknowledged => "ACKNOWLEDGED",
             Transition::Resolved => "RESOLVED",
         }
     }
@@ -88,6 +91,29 @@ pub struct Notification {
     pub started: String,
     /// The pathway the SLO measures, as the overview shows it now.
     pub pathway: Option<PathwayNote>,
+    /// Who has the alert, if anyone acknowledged it.
+    pub acknowledged: Option<Acknowledgement>,
+    /// The silence (maintenance window) that last covered the alert, if any.
+    pub silence: Option<SilenceNote>,
+}
+
+/// Who acknowledged an alert, and when (UK time).
+#[derive(Debug, Clone, Serialize)]
+pub struct Acknowledgement {
+    pub by: String,
+    pub at: String,
+}
+
+/// The silence behind an alert: a notification sent as its window ended says so.
+#[derive(Debug, Clone, Serialize)]
+pub struct SilenceNote {
+    pub id: i64,
+    pub reason: String,
+    pub author: String,
+    /// Its window or recurrence, in words.
+    pub window: String,
+    /// Whether it still holds the alert's notifications back.
+    pub holding: bool,
 }
 
 /// What an on-call reader needs about the pathway behind an alert.
@@ -123,6 +149,16 @@ impl Notification {
             figure(self.budget_remaining, |r| format!("{:.1} %", r * 100.0)),
             figure(self.burn_rate_1h, |b| format!("{b:.1}x")),
         ));
+        if let Some(a) = &self.acknowledged {
+            text.push_str(&format!("Acknowledged by: {} at {}\n", a.by, a.at));
+        }
+        if let Some(s) = &self.silence {
+            let state = if s.holding { "holds its notifications back" } else { "has ended with the alert still open" };
+            text.push_str(&format!(
+                "Silence #{} ({}), set by {} for \"{}\": {state}\n",
+                s.id, s.window, s.author, s.reason
+            ));
+        }
         if let Some(url) = &self.runbook_url {
             text.push_str(&format!("Run book: {url}\n"));
         }

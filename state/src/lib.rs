@@ -166,6 +166,7 @@ fn sqlite_migrator() -> Migrator {
         (12, "session_grant", include_str!("../migrations/sqlite/0012_session_grant.sql")),
         (13, "leases", include_str!("../migrations/sqlite/0013_leases.sql")),
         (14, "alert_outbox", include_str!("../migrations/sqlite/0014_alert_outbox.sql")),
+        (15, "silences", include_str!("../migrations/sqlite/0015_silences.sql")),
     ])
 }
 
@@ -175,6 +176,7 @@ fn postgres_migrator() -> Migrator {
         (1, "state", include_str!("../migrations/postgres/0001_state.sql")),
         (2, "leases", include_str!("../migrations/postgres/0002_leases.sql")),
         (3, "alert_outbox", include_str!("../migrations/postgres/0003_alert_outbox.sql")),
+        (4, "silences", include_str!("../migrations/postgres/0004_silences.sql")),
     ])
 }
 

@@ -25,7 +25,7 @@ pub(crate) fn status(failing: u64, now: u64) -> SloStatus {
 }
 
 /// A webhook receiver on a free port; returns its URL and what it received.
-async fn receiver() -> (String, Arc<Mutex<Vec<serde_json::Value>>>) {
+pub(crate) async fn receiver() -> (String, Arc<Mutex<Vec<serde_json::Value>>>) {
     let received = Arc::new(Mutex::new(Vec::new()));
     let sink = received.clone();
     let app = axum::Router::new().route(
@@ -89,11 +89,13 @@ async fn alerts_notify_on_every_transition_once_and_remind_after_the_repeat_inte
     assert_eq!(received[3]["severity"], "ticket");
     assert_eq!(received[4]["severity"], "page");
     assert_eq!(received[0]["runbook_url"], "https://rb.example/pds-availability");
-    assert_eq!(received[0]["dashboard_url"], "http://127.0.0.1:8080/slos");
+
     let history = engine.recent(10).await.unwrap();
     assert_eq!(history.len(), 2);
     assert_eq!((history[0].resolved_ns, history[0].severity.as_str()), (None, "page"), "the open alert comes first");
     assert!(history[1].resolved_ns.is_some());
+    let first = history[1].id;
+    assert_eq!(received[0]["dashboard_url"], format!("http://127.0.0.1:8080/alerts/{first}"), "the alert's own page");
 
     // The alerts page lists them, firing first.
     use tower::ServiceExt;

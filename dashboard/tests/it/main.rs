@@ -19,6 +19,7 @@ mod overview;
 mod pathway;
 mod routes;
 mod samples;
+mod silences;
 mod slos;
 mod state_backends;
 mod trace;
