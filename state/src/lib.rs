@@ -218,10 +218,19 @@ mod tests {
                 .fetch_all(&pool)
                 .await
                 .unwrap();
-        for table in ["accounts", "sessions", "alerts", "api_tokens", "report_deliveries", "alert_evaluations"] {
+        for table in [
+            "accounts",
+            "sessions",
+            "alerts",
+            "api_tokens",
+            "report_deliveries",
+            "alert_evaluations",
+            "silences",
+            "alert_history",
+        ] {
             assert!(tables.iter().any(|t| t == table), "{table} missing from {tables:?}");
         }
         let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations").fetch_one(&pool).await.unwrap();
-        assert_eq!(applied, 14);
+        assert_eq!(applied, 15);
     }
 }
