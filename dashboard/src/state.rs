@@ -251,14 +251,39 @@ impl DashboardState {
     /// The newest alerts `user` may see: those of SLOs they see, and of SLOs no longer configured
     /// only when the user is not scoped to organisations.
     pub async fn visible_alerts(&self, user: &Account, limit: u32) -> Result<Vec<engine::alerts::Alert>, WebError> {
-        let visible: Vec<&str> =
-            crate::auth::scope::Scope::new(self.sources(), user).slos().map(|s| s.name.as_str()).collect();
-        let configured = |name: &str| self.slos().iter().any(|s| s.name == name);
+        let scope = crate::auth::scope::Scope::new(self.sources(), user);
         let alerts = self.recent_alerts(limit).await?;
-        Ok(alerts
-            .into_iter()
-            .filter(|a| visible.contains(&a.slo.as_str()) || (!configured(&a.slo) && user.organisations.is_empty()))
-            .collect())
+        Ok(alerts.into_iter().filter(|a| scope.sees_slo(&a.slo)).collect())
+    }
+
+    /// Alert `id` if `user` may see it; else (or if there is none) not found, in the same words.
+    pub async fn visible_alert(&self, user: &Account, id: &str) -> Result<engine::alerts::Alert, WebError> {
+        const NONE: &str = "There is no alert by that number.";
+        let id: i64 = id.parse().map_err(|_| WebError::NotFound(NONE))?;
+        let alert = engine::alerts::get(self.inner.accounts.pool(), id).await?.ok_or(WebError::NotFound(NONE))?;
+        if !crate::auth::scope::Scope::new(self.sources(), user).sees_slo(&alert.slo) {
+            return Err(WebError::NotFound(NONE));
+        }
+        Ok(alert)
+    }
+
+    /// Silence `id` if `user` may see what it covers; else not found.
+    pub async fn visible_silence(&self, user: &Account, id: &str) -> Result<engine::silences::Silence, WebError> {
+        const NONE: &str = "There is no silence by that number.";
+        let id: i64 = id.parse().map_err(|_| WebError::NotFound(NONE))?;
+        let silence = engine::silences::get(self.inner.accounts.pool(), id).await?.ok_or(WebError::NotFound(NONE))?;
+        if !crate::auth::scope::Scope::new(self.sources(), user).sees_target(&silence.target) {
+            return Err(WebError::NotFound(NONE));
+        }
+        Ok(silence)
+    }
+
+    /// The silences not ended more than a week ago whose target `user` sees, newest first.
+    pub async fn visible_silences(&self, user: &Account) -> Result<Vec<engine::silences::Silence>, WebError> {
+        let since = self.now_ns_i64().saturating_sub(7 * 86_400 * 1_000_000_000);
+        let scope = crate::auth::scope::Scope::new(self.sources(), user);
+        let all = engine::silences::current(self.inner.accounts.pool(), since).await?;
+        Ok(all.into_iter().filter(|s| scope.sees_target(&s.target)).collect())
     }
 
     pub fn sessions(&self) -> &Sessions {

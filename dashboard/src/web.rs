@@ -97,6 +97,7 @@ pub fn route_table() -> &'static [RouteAccess] {
 }
 
 const EVERYONE: &[Role] = &Role::ALL;
+const ONCALL: &[Role] = &[Role::Oncall, Role::Admin];
 
 /// Every route: its method, its path, who may use it, and its handler, written once. The router is
 /// built from it, the extractors that prove who is asking check the matched route against it, and
@@ -139,6 +140,12 @@ fn routes() -> Vec<Route> {
         on(GET, "/audit/coverage", &[Role::IgLead, Role::Admin], pages::samples::coverage_page),
         on(GET, "/slos", EVERYONE, pages::slos::slos_page),
         on(GET, "/alerts", EVERYONE, pages::alerts::alerts_page),
+        on(GET, "/alerts/{id}", EVERYONE, pages::alerts::alert_page),
+        // Acknowledging and silencing hold notifications back: on-call staff and admins.
+        on(POST, "/alerts/{id}/acknowledge", ONCALL, pages::alerts::acknowledge),
+        on(GET, "/silences", EVERYONE, pages::silences::silences_page),
+        on(POST, "/silences", ONCALL, pages::silences::create),
+        on(POST, "/silences/{id}/end", ONCALL, pages::silences::end),
         // Traces hold no patient identifiers (pseudonymised at ingest), but they are operational detail.
         on(GET, "/trace", &[Role::Oncall, Role::SafetyOfficer, Role::Admin], pages::trace::trace_page),
         on(GET, "/admin/accounts", &[Role::Admin], accounts_page),
@@ -149,6 +156,11 @@ fn routes() -> Vec<Route> {
         on(GET, "/api/v1/pathways/{id}", EVERYONE, api::pathway),
         on(GET, "/api/v1/slos", EVERYONE, api::slos),
         on(GET, "/api/v1/alerts", EVERYONE, api::alerts),
+        on(GET, "/api/v1/alerts/{id}", EVERYONE, api::alert),
+        on(POST, "/api/v1/alerts/{id}/acknowledge", ONCALL, api::acknowledge_alert),
+        on(GET, "/api/v1/silences", EVERYONE, api::silences),
+        on(POST, "/api/v1/silences", ONCALL, api::create_silence),
+        on(POST, "/api/v1/silences/{id}/end", ONCALL, api::end_silence),
         on(GET, "/api/v1/hazards", &[Role::SafetyOfficer, Role::Admin], api::hazards),
         on(GET, "/api/v1/hazards/{id}", &[Role::SafetyOfficer, Role::Admin], api::hazard),
         on(GET, "/api/v1/audit/findings", &[Role::IgLead, Role::Admin], api::findings),

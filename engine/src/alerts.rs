@@ -92,7 +92,7 @@ fn flag<S: serde::Serializer>(value: &i64, s: S) -> Result<S::Ok, S::Error> {
 
 /// One entry of an alert's history.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, Serialize, utoipa::ToSchema)]
-pub struct HistoryEntry {
+pub struct AlertHistoryEntry {
     pub at_ns: i64,
     /// fired, escalated, lowered, notified, not_notified, silenced, window_ended, acknowledged,
     /// acknowledgement_cleared, resolved, resolved_quietly.
@@ -103,7 +103,7 @@ pub struct HistoryEntry {
 }
 
 /// An alert's history, oldest first.
-pub async fn history(pool: &state::Pool, alert_id: i64) -> Result<Vec<HistoryEntry>, EngineError> {
+pub async fn history(pool: &state::Pool, alert_id: i64) -> Result<Vec<AlertHistoryEntry>, EngineError> {
     Ok(sqlx::query_as(
         "SELECT at_ns, event, actor, detail FROM alert_history WHERE alert_id = $1 ORDER BY id LIMIT 1000",
     )

@@ -105,6 +105,57 @@ impl axum::extract::FromRequestParts<DashboardState> for ApiUser {
     }
 }
 
+/// Who is changing something through the API: an `ApiUser` whose role the route admits (403
+/// otherwise), calling with an API token. A browser session's cookie is not enough to write: a page
+/// on another site could make the browser send it, and the API's JSON has no CSRF token. The forms
+/// of the pages carry one.
+pub struct ApiWriter(pub(crate) Account);
+
+impl axum::extract::FromRequestParts<DashboardState> for ApiWriter {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &DashboardState,
+    ) -> Result<Self, ApiError> {
+        let bearer = parts.headers.contains_key(header::AUTHORIZATION);
+        let ApiUser(account) = ApiUser::from_request_parts(parts, state).await?;
+        if !bearer {
+            return Err(ApiError(
+                StatusCode::UNAUTHORIZED,
+                "changes through the API need an API token (Authorization: Bearer pw_…, made with `pathwatch user \
+                 token create NAME`); a browser session changes things through the pages' forms"
+                    .into(),
+            ));
+        }
+        Ok(ApiWriter(account))
+    }
+}
+
+/// A JSON request body, refused as JSON (400 naming what is wrong) when it does not parse, is not
+/// `application/json`, or is larger than 64 KiB.
+pub struct ApiJson<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned> axum::extract::FromRequest<DashboardState> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: axum::extract::Request, _: &DashboardState) -> Result<Self, ApiError> {
+        let json =
+            request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|t| {
+                t.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+            });
+        if !json {
+            return Err(ApiError(StatusCode::UNSUPPORTED_MEDIA_TYPE, "send the body as application/json".into()));
+        }
+        let bytes = axum::body::to_bytes(request.into_body(), 64 * 1024)
+            .await
+            .map_err(|_| ApiError(StatusCode::PAYLOAD_TOO_LARGE, "the body is larger than 64 KiB".into()))?;
+        serde_json::from_slice(&bytes)
+            .map(ApiJson)
+            .map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("the body is not what this route takes: {e}")))
+    }
+}
+
 /// The enabled account behind an `Authorization: Bearer` token.
 async fn bearer_account(state: &DashboardState, value: &HeaderValue) -> Result<Account, ApiError> {
     let text = value.to_str().unwrap_or_default();

@@ -309,6 +309,157 @@ pub async fn alerts(State(state): State<DashboardState>, user: ApiUser) -> Resul
 }
 
 #[derive(Serialize, ToSchema)]
+pub struct AlertReply {
+    pub alert: engine::alerts::Alert,
+    /// Oldest first.
+    pub history: Vec<engine::alerts::AlertHistoryEntry>,
+}
+
+/// One alert and its history (fired, notified, silenced, acknowledged, resolved…).
+#[utoipa::path(get, path = "/api/v1/alerts/{id}", tag = "slos",
+    params(("id" = i64, Path, description = "The alert's number")),
+    responses((status = 200, description = "The alert", body = AlertReply),
+        (status = 404, description = "No alert by that number that you may see", body = super::ErrorBody), Refusals))]
+pub async fn alert(
+    State(state): State<DashboardState>,
+    user: ApiUser,
+    Path(id): Path<String>,
+) -> Result<Json<AlertReply>, ApiError> {
+    let alert = state.visible_alert(&user.0, &id).await?;
+    let history = engine::alerts::history(state.accounts().pool(), alert.id).await.map_err(WebError::from)?;
+    Ok(Json(AlertReply { alert, history }))
+}
+
+/// Acknowledges a firing alert: reminders stop until it escalates or resolves, and the channels
+/// are told who has it. Needs an API token.
+#[utoipa::path(post, path = "/api/v1/alerts/{id}/acknowledge", tag = "slos",
+    params(("id" = i64, Path, description = "The alert's number")),
+    responses((status = 200, description = "Acknowledged", body = engine::alerts::Alert),
+        (status = 404, description = "No alert by that number that you may see", body = super::ErrorBody),
+        (status = 409, description = "Resolved, or acknowledged already (by whom)", body = super::ErrorBody),
+        Refusals))]
+pub async fn acknowledge_alert(
+    State(state): State<DashboardState>,
+    user: super::ApiWriter,
+    Path(id): Path<String>,
+) -> Result<Json<engine::alerts::Alert>, ApiError> {
+    Ok(Json(pages::alerts::acknowledge_for(&state, &user.0, &id).await?))
+}
+
+/// A silence as the API returns it: as stored, with where it stands now.
+#[derive(Serialize, ToSchema)]
+pub struct SilenceEntry {
+    #[serde(flatten)]
+    pub silence: engine::silences::Silence,
+    pub state: engine::silences::SilenceState,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SilencesReply {
+    pub silences: Vec<SilenceEntry>,
+}
+
+/// Silences and maintenance windows over pathways and SLOs you see: active, upcoming, and ended
+/// within the last week.
+#[utoipa::path(get, path = "/api/v1/silences", tag = "slos",
+    responses((status = 200, description = "Silences, newest first", body = SilencesReply), Refusals))]
+pub async fn silences(State(state): State<DashboardState>, user: ApiUser) -> Result<Json<SilencesReply>, ApiError> {
+    let now = state.now_ns_i64();
+    let silences = state.visible_silences(&user.0).await?;
+    Ok(Json(SilencesReply {
+        silences: silences.into_iter().map(|s| SilenceEntry { state: s.state(now), silence: s }).collect(),
+    }))
+}
+
+/// A silence to add: exactly one of `pathway` and `slo`; a one-off window from `starts_at`
+/// (default now) to `ends_at`, or a recurring one at each time of `recurrence` (cron, UK time:
+/// minute hour day-of-month month day-of-week) for `duration_minutes`, from `starts_at` until
+/// `ends_at` if given. Times are RFC 3339.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewSilenceBody {
+    #[serde(default)]
+    pub pathway: Option<String>,
+    #[serde(default)]
+    pub slo: Option<String>,
+    pub reason: String,
+    #[serde(default)]
+    pub starts_at: Option<String>,
+    #[serde(default)]
+    pub ends_at: Option<String>,
+    #[serde(default)]
+    pub recurrence: Option<String>,
+    #[serde(default)]
+    pub duration_minutes: Option<i64>,
+}
+
+impl NewSilenceBody {
+    fn read(self, now_ns: i64) -> Result<engine::silences::NewSilence, String> {
+        use engine::silences::Target;
+        let target = match (self.pathway, self.slo) {
+            (Some(p), None) => Target::Pathway(p),
+            (None, Some(s)) => Target::Slo(s),
+            _ => return Err("name exactly one of pathway and slo".into()),
+        };
+        let at = |field: &str, text: Option<String>| -> Result<Option<i64>, String> {
+            text.map(|t| {
+                chrono::DateTime::parse_from_rfc3339(&t)
+                    .ok()
+                    .and_then(|d| d.timestamp_nanos_opt())
+                    .ok_or_else(|| format!("{field}: {t:?} is not an RFC 3339 time like 2026-12-06T22:00:00Z"))
+            })
+            .transpose()
+        };
+        let starts_ns = at("starts_at", self.starts_at)?.unwrap_or(now_ns);
+        let ends_ns = at("ends_at", self.ends_at)?;
+        let recurrence = self.recurrence.unwrap_or_default();
+        if recurrence.trim().is_empty() && self.duration_minutes.is_some() {
+            return Err("duration_minutes: only a recurring window (with recurrence) has one".into());
+        }
+        let duration_secs = if recurrence.trim().is_empty() {
+            0
+        } else {
+            self.duration_minutes.ok_or("duration_minutes: a recurring window needs one")?.saturating_mul(60)
+        };
+        let new =
+            engine::silences::NewSilence { target, reason: self.reason, starts_ns, ends_ns, recurrence, duration_secs };
+        new.check(now_ns)?;
+        Ok(new)
+    }
+}
+
+/// Adds a silence over a pathway or an SLO wholly of your organisations. Needs an API token.
+#[utoipa::path(post, path = "/api/v1/silences", tag = "slos", request_body = NewSilenceBody,
+    responses((status = 201, description = "Added", body = SilenceEntry),
+        (status = 400, description = "What is wrong with it, naming the field", body = super::ErrorBody),
+        Refusals))]
+pub async fn create_silence(
+    State(state): State<DashboardState>,
+    user: super::ApiWriter,
+    super::ApiJson(body): super::ApiJson<NewSilenceBody>,
+) -> Result<Response, ApiError> {
+    let now = state.now_ns_i64();
+    let new = body.read(now).map_err(|e| ApiError(StatusCode::BAD_REQUEST, e))?;
+    let silence = pages::silences::create_for(&state, &user.0, &new).await?;
+    Ok((StatusCode::CREATED, Json(SilenceEntry { state: silence.state(now), silence })).into_response())
+}
+
+/// Ends a silence now. Needs an API token.
+#[utoipa::path(post, path = "/api/v1/silences/{id}/end", tag = "slos",
+    params(("id" = i64, Path, description = "The silence's number")),
+    responses((status = 200, description = "Ended", body = SilenceEntry),
+        (status = 404, description = "No silence by that number that you may see", body = super::ErrorBody),
+        (status = 409, description = "It had ended already", body = super::ErrorBody), Refusals))]
+pub async fn end_silence(
+    State(state): State<DashboardState>,
+    user: super::ApiWriter,
+    Path(id): Path<String>,
+) -> Result<Json<SilenceEntry>, ApiError> {
+    let silence = pages::silences::end_for(&state, &user.0, &id).await?;
+    Ok(Json(SilenceEntry { state: silence.state(state.now_ns_i64()), silence }))
+}
+
+#[derive(Serialize, ToSchema)]
 pub struct TraceReply {
     /// Oldest first.
     pub spans: Vec<audit_store::Span>,

@@ -26,6 +26,65 @@ impl<'a> Scope<'a> {
         })
     }
 
+    /// Whether `user` may change what concerns the pathway (silence it): it belongs wholly to their
+    /// organisations, or they are not limited to any. A national pathway, or one shared with an
+    /// organisation of someone else, is not theirs alone: what they silence or acknowledge there
+    /// would hold back everyone's notifications.
+    pub fn owns_pathway(&self, pathway: &engine::pathways::PathwayConfig) -> bool {
+        let user = self.user;
+        user.organisations.is_empty()
+            || (!pathway.organisations.is_empty()
+                && pathway.organisations.iter().all(|o| user.organisations.contains(o)))
+    }
+
+    /// Whether `user` may change what concerns the SLO named `slo` (silence it, acknowledge its
+    /// alerts): every pathway it measures is theirs (`owns_pathway`), and it measures at least one,
+    /// unless they are not limited to any organisation.
+    pub fn owns_slo(&self, slo: &str) -> bool {
+        if self.user.organisations.is_empty() {
+            return true;
+        }
+        let Some(config) = self.sources.slo(slo) else { return false };
+        let measuring: Vec<&engine::pathways::PathwayConfig> =
+            self.sources.pathways.iter().filter(|p| p.measured_by(config)).collect();
+        !measuring.is_empty() && measuring.iter().all(|p| self.owns_pathway(p))
+    }
+
+    /// Whether `user` sees the SLO named `slo`: one of `slos()`, or one no longer configured when
+    /// they are not limited to organisations.
+    pub fn sees_slo(&self, slo: &str) -> bool {
+        match self.sources.slo(slo) {
+            Some(_) => self.slos().any(|s| s.name == slo),
+            None => self.user.organisations.is_empty(),
+        }
+    }
+
+    /// Whether `user` sees the pathway `id` (a configured one in scope, or any when unscoped).
+    pub fn sees_pathway(&self, id: &str) -> bool {
+        match self.sources.pathways.iter().find(|p| p.id == id) {
+            Some(p) => self.user.sees(p),
+            None => self.user.organisations.is_empty(),
+        }
+    }
+
+    /// What a silence covers: seen, and owned (may be silenced or ended by `user`).
+    pub fn sees_target(&self, target: &engine::silences::Target) -> bool {
+        match target {
+            engine::silences::Target::Slo(name) => self.sees_slo(name),
+            engine::silences::Target::Pathway(id) => self.sees_pathway(id),
+        }
+    }
+
+    pub fn owns_target(&self, target: &engine::silences::Target) -> bool {
+        match target {
+            engine::silences::Target::Slo(name) => self.owns_slo(name),
+            engine::silences::Target::Pathway(id) => match self.sources.pathways.iter().find(|p| p.id == *id) {
+                Some(p) => self.owns_pathway(p),
+                None => self.user.organisations.is_empty(),
+            },
+        }
+    }
+
     /// What a page says when it has nothing to list for `user`: why, in words they can act on.
     /// `what` is "pathways" or "SLOs", `configured` how many the configuration has, `key` its key.
     pub fn nothing_to_show(&self, what: &str, configured: usize, key: &str) -> String {

@@ -5,12 +5,36 @@ use engine::alerts::{last_evaluation, Evaluation};
 
 /// One alert as the page shows it.
 pub struct AlertView {
+    pub id: i64,
+    /// FIRING or resolved.
     pub state: &'static str,
+    /// What holds its notifications: "silenced", "acknowledged by sam", or empty.
+    pub quiet: String,
     pub severity: String,
     pub slo: String,
     pub started: String,
     pub resolved: String,
     pub summary: String,
+}
+
+impl AlertView {
+    pub fn of(a: &engine::alerts::Alert) -> AlertView {
+        let quiet = match (a.resolved_ns, a.held != 0, a.acknowledged_by.as_str()) {
+            (None, true, _) => format!("silenced (silence #{})", a.silence_id),
+            (None, false, by) if !by.is_empty() => format!("acknowledged by {by}"),
+            _ => String::new(),
+        };
+        AlertView {
+            id: a.id,
+            state: if a.resolved_ns.is_some() { "resolved" } else { "FIRING" },
+            quiet,
+            severity: a.severity.clone(),
+            slo: a.slo.clone(),
+            started: domain::uk_time::format_ns(a.started_ns.max(0) as u64),
+            resolved: a.resolved_ns.map(|r| domain::uk_time::format_ns(r.max(0) as u64)).unwrap_or_else(|| "—".into()),
+            summary: a.summary.clone(),
+        }
+    }
 }
 
 #[derive(askama::Template)]
@@ -59,17 +83,7 @@ pub async fn alerts_page(
     crate::auth::extract::User(user): crate::auth::extract::User,
 ) -> Result<axum::response::Response, crate::error::WebError> {
     let alerts = state.visible_alerts(&user.account, 100).await?;
-    let views = alerts
-        .into_iter()
-        .map(|a| AlertView {
-            state: if a.resolved_ns.is_some() { "resolved" } else { "FIRING" },
-            severity: a.severity,
-            slo: a.slo,
-            started: domain::uk_time::format_ns(a.started_ns.max(0) as u64),
-            resolved: a.resolved_ns.map(|r| domain::uk_time::format_ns(r.max(0) as u64)).unwrap_or_else(|| "—".into()),
-            summary: a.summary,
-        })
-        .collect();
+    let views = alerts.iter().map(AlertView::of).collect();
     let now = state.now_ns_i64();
     let last = last_evaluation(state.accounts().pool()).await?;
     let (evaluated, warning) = freshness(last.as_ref(), now);
@@ -82,6 +96,155 @@ pub async fn alerts_page(
         alerts: views,
     };
     Ok(crate::error::render(axum::http::StatusCode::OK, &page))
+}
+
+/// One entry of an alert's history, as the page shows it.
+pub struct HistoryView {
+    pub at: String,
+    pub event: String,
+    pub actor: String,
+    pub detail: String,
+}
+
+#[derive(askama::Template)]
+#[template(path = "alert.html")]
+struct AlertPage {
+    title: String,
+    user: Option<crate::auth::extract::UserView>,
+    csrf: String,
+    alert: AlertView,
+    acknowledged_at: String,
+    history: Vec<HistoryView>,
+    /// Why this user cannot acknowledge it, or None when they can (open, unacknowledged, theirs).
+    cannot_acknowledge: Option<String>,
+    can_silence: bool,
+}
+
+/// Words for a history event.
+fn event_words(event: &str) -> String {
+    match event {
+        "fired" => "Fired",
+        "escalated" => "Escalated to a page",
+        "lowered" => "Lowered to a ticket",
+        "notified" => "Notified",
+        "not_notified" => "Not notified",
+        "silenced" => "Silenced",
+        "window_ended" => "Silence ended",
+        "acknowledged" => "Acknowledged",
+        "acknowledgement_cleared" => "Acknowledgement cleared",
+        "resolved" => "Resolved",
+        "resolved_quietly" => "Resolved without notifying",
+        other => other,
+    }
+    .to_string()
+}
+
+/// Why `user` may not acknowledge `alert`, or None.
+fn ack_refusal(
+    state: &crate::state::DashboardState,
+    user: &crate::auth::accounts::Account,
+    alert: &engine::alerts::Alert,
+) -> Option<String> {
+    use crate::auth::accounts::Role;
+    if !matches!(user.role, Role::Oncall | Role::Admin) {
+        return Some("Only on-call staff and admins acknowledge alerts.".into());
+    }
+    if alert.resolved_ns.is_some() {
+        return Some("It has resolved.".into());
+    }
+    if !alert.acknowledged_by.is_empty() {
+        return Some(format!("{} has acknowledged it.", alert.acknowledged_by));
+    }
+    if !crate::auth::scope::Scope::new(state.sources(), user).owns_slo(&alert.slo) {
+        return Some(
+            "Its SLO measures pathways of other organisations too: acknowledging it would stop their reminders.".into(),
+        );
+    }
+    None
+}
+
+pub async fn alert_page(
+    axum::extract::State(state): axum::extract::State<crate::state::DashboardState>,
+    crate::auth::extract::User(user): crate::auth::extract::User,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Result<axum::response::Response, crate::error::WebError> {
+    let alert = state.visible_alert(&user.account, &id).await?;
+    let history = engine::alerts::history(state.accounts().pool(), alert.id)
+        .await?
+        .into_iter()
+        .map(|h| HistoryView {
+            at: domain::uk_time::format_ns(h.at_ns.max(0) as u64),
+            event: event_words(&h.event),
+            actor: h.actor,
+            detail: h.detail,
+        })
+        .collect();
+    let scope = crate::auth::scope::Scope::new(state.sources(), &user.account);
+    let page = AlertPage {
+        title: format!("Alert {}: {}", alert.id, alert.slo),
+        csrf: user.csrf.clone(),
+        acknowledged_at: alert.acknowledged_ns.map(|t| domain::uk_time::format_ns(t.max(0) as u64)).unwrap_or_default(),
+        cannot_acknowledge: ack_refusal(&state, &user.account, &alert),
+        can_silence: matches!(
+            user.account.role,
+            crate::auth::accounts::Role::Oncall | crate::auth::accounts::Role::Admin
+        ) && scope.owns_slo(&alert.slo),
+        alert: AlertView::of(&alert),
+        history,
+        user: Some(user.view()),
+    };
+    Ok(crate::error::render(axum::http::StatusCode::OK, &page))
+}
+
+/// Acknowledges alert `id` for `user` if they may: the checks the page and the API share.
+pub(crate) async fn acknowledge_for(
+    state: &crate::state::DashboardState,
+    user: &crate::auth::accounts::Account,
+    id: &str,
+) -> Result<engine::alerts::Alert, crate::error::WebError> {
+    use crate::error::WebError;
+    use axum::http::StatusCode;
+    let alert = state.visible_alert(user, id).await?;
+    if let Some(why) = ack_refusal(state, user, &alert) {
+        let status = if alert.resolved_ns.is_some() || !alert.acknowledged_by.is_empty() {
+            StatusCode::CONFLICT
+        } else {
+            StatusCode::FORBIDDEN
+        };
+        return Err(WebError::Refused(status, format!("This alert cannot be acknowledged: {why}")));
+    }
+    match engine::alerts::acknowledge(state.accounts().pool(), alert.id, &user.name, state.now_ns_i64()).await? {
+        Ok(alert) => Ok(alert),
+        Err(engine::alerts::AckRefused::NotFound) => Err(WebError::NotFound("There is no alert by that number.")),
+        Err(engine::alerts::AckRefused::Resolved) => {
+            Err(WebError::Refused(StatusCode::CONFLICT, "This alert cannot be acknowledged: it has resolved.".into()))
+        }
+        Err(engine::alerts::AckRefused::Already(by)) => Err(WebError::Refused(
+            StatusCode::CONFLICT,
+            format!("This alert cannot be acknowledged: {by} has acknowledged it."),
+        )),
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct AckForm {
+    csrf: String,
+}
+
+pub async fn acknowledge(
+    axum::extract::State(state): axum::extract::State<crate::state::DashboardState>,
+    headers: axum::http::HeaderMap,
+    crate::auth::extract::User(user): crate::auth::extract::User,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    crate::auth::extract::WebForm(form): crate::auth::extract::WebForm<AckForm>,
+) -> Result<axum::response::Response, crate::error::WebError> {
+    use axum::response::IntoResponse;
+    if !crate::auth::extract::same_origin(&headers) {
+        return Err(crate::error::WebError::Forbidden);
+    }
+    user.check_csrf(&form.csrf)?;
+    let alert = acknowledge_for(&state, &user.account, &id).await?;
+    Ok(axum::response::Redirect::to(&format!("/alerts/{}", alert.id)).into_response())
 }
 
 #[cfg(test)]

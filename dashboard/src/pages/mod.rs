@@ -13,5 +13,6 @@ pub mod overview;
 pub mod pathway;
 pub mod reports;
 pub mod samples;
+pub mod silences;
 pub mod slos;
 pub mod trace;

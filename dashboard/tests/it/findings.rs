@@ -71,6 +71,30 @@ pub(crate) struct Rig {
     pub(crate) findings: ReviewStore,
     /// What the health page is told; a test changes it to see the page follow.
     pub(crate) health: std::sync::Arc<std::sync::Mutex<dashboard::pages::health::HealthReport>>,
+    pub(crate) accounts: Accounts,
+}
+
+impl Rig {
+    /// Fires the PDS SLO's alert at the pages' time; returns its number.
+    pub(crate) async fn fire_alert(&self) -> i64 {
+        let notifier = engine::notify::Notifier::new(None, vec![]).unwrap();
+        let engine = engine::alerts::AlertEngine::new(
+            self.accounts.pool().clone(),
+            notifier,
+            std::time::Duration::from_secs(3600),
+            "",
+            "",
+        );
+        let now = AT + 3_600 * SEC;
+        engine.apply(&crate::alerts::status(100, now), now as i64).await.unwrap().expect("the alert fires");
+        engine::alerts::recent(self.accounts.pool(), 1).await.unwrap()[0].id
+    }
+
+    /// An API token of `name`'s.
+    pub(crate) async fn api_token(&self, name: &str) -> String {
+        let tokens = dashboard::auth::api_tokens::ApiTokens::new(&self.accounts);
+        tokens.create(&self.accounts, name, "test", None, (AT + 3_600 * SEC) as i64).await.unwrap().1
+    }
 }
 
 impl Rig {
@@ -152,7 +176,7 @@ pub(crate) async fn rig() -> Rig {
         store_kind: "SQLite".into(),
     };
     let health = std::sync::Arc::new(std::sync::Mutex::new(crate::health::healthy(AT + 3_600 * SEC)));
-    let state = DashboardState::builder(accounts, RunningParts { lines: vec![] }, WebConfig::default())
+    let state = DashboardState::builder(accounts.clone(), RunningParts { lines: vec![] }, WebConfig::default())
         .with_data(
             audit_store::AnyStore::Sqlite(store.clone()),
             vec![engine::slo::SloConfig::availability("pds")],
@@ -165,7 +189,7 @@ pub(crate) async fn rig() -> Rig {
         .with_health(crate::health::source(health.clone()))
         .with_clock(clock)
         .build();
-    Rig { _dir: dir, app: router(state), store, findings, health }
+    Rig { _dir: dir, app: router(state), store, findings, health, accounts }
 }
 
 /// Draws a sample of events in November 2026 on the page, as `session` (an IG lead); returns its id.

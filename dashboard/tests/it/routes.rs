@@ -20,6 +20,7 @@ async fn every_route_serves_the_roles_it_admits_and_refuses_the_others() {
     // A sample to open, drawn by an IG lead.
     let (ig, _) = sign_in(&rig.app, "ig", PASSWORD).await;
     let sample = draw_sample(&rig.app, &ig, "1", "7").await;
+    let alert = rig.fire_alert().await.to_string();
 
     let id_for = |path: &str| -> String {
         let id = if path.starts_with("/pathways/") || path.starts_with("/api/v1/pathways/") {
@@ -30,6 +31,8 @@ async fn every_route_serves_the_roles_it_admits_and_refuses_the_others() {
             finding.to_string()
         } else if path.contains("/samples/") {
             sample.clone()
+        } else if path.starts_with("/alerts/") || path.starts_with("/api/v1/alerts/") {
+            alert.clone()
         } else {
             trace.clone()
         };

@@ -168,3 +168,185 @@ async fn an_acknowledged_alert_is_not_reminded_until_it_escalates_and_every_chan
     assert!(message.contains(&format!("Subject: [Pathwatch] ACKNOWLEDGED ticket: {marker}")), "{message}");
     assert!(message.contains("Acknowledged by: sam at "), "{message}");
 }
+
+/// Two organisations' pathways, a national one, and on-call staff of each and of neither: what each
+/// sees, acknowledges and silences, on the pages and through the API.
+#[tokio::test]
+async fn on_call_staff_see_acknowledge_and_silence_only_what_is_wholly_their_organisations() {
+    use crate::web::{get, post, send, sign_in};
+    use axum::http::{header, Request, StatusCode};
+    use dashboard::auth::accounts::Role;
+    const PASSWORD: &str = "correct horse battery";
+    let dir = tempfile::tempdir().unwrap();
+    let accounts = Accounts::open(&dir.path().join("dashboard.db")).await.unwrap();
+    accounts.create("a-oncall", Role::Oncall, &["A81001".into()], PASSWORD, false).await.unwrap();
+    accounts.create("national", Role::Oncall, &[], PASSWORD, false).await.unwrap();
+    let pool = accounts.pool().clone();
+    // PDS's pathway is A81001's, NRL's B82002's, MESH's national: all three SLOs fire.
+    let engine = AlertEngine::new(pool.clone(), Notifier::new(None, vec![]).unwrap(), Duration::ZERO, "", "");
+    let now = 200 * 86_400 * NANOS_PER_SEC;
+    let named = |name: &str, flow: &str| engine::slo_eval::SloStatus {
+        name: name.into(),
+        flow: flow.into(),
+        ..status(100, now)
+    };
+    for (name, flow) in [("pds-availability", "pds"), ("nrl-availability", "nrl"), ("mesh-availability", "mesh")] {
+        assert!(engine.apply(&named(name, flow), now as i64).await.unwrap().is_some());
+    }
+    let id_of = |slo: &'static str| {
+        let pool = pool.clone();
+        async move { alerts::recent(&pool, 10).await.unwrap().into_iter().find(|a| a.slo == slo).unwrap().id.to_string() }
+    };
+    let (pds, nrl, mesh) =
+        (id_of("pds-availability").await, id_of("nrl-availability").await, id_of("mesh-availability").await);
+    let mut pathways = vec![];
+    for (flow, org) in [("pds", "A81001"), ("nrl", "B82002"), ("mesh", "")] {
+        let mut p = engine::pathways::default_pathway(flow);
+        p.organisations = if org.is_empty() { vec![] } else { vec![org.into()] };
+        pathways.push(p);
+    }
+    let store = audit_store::SqliteStore::open(&dir.path().join("telemetry.db")).await.unwrap();
+    let slos = ["pds", "nrl", "mesh"].map(engine::slo::SloConfig::availability).to_vec();
+    let state = dashboard::state::DashboardState::builder(
+        accounts.clone(),
+        dashboard::RunningParts { lines: vec![] },
+        dashboard::state::WebConfig::default(),
+    )
+    .with_data(audit_store::AnyStore::Sqlite(store), slos, pathways.clone())
+    .with_clock(domain::Clock::manual(now + MIN))
+    .build();
+    let app = dashboard::web::router(state);
+    let (a, _) = sign_in(&app, "a-oncall", PASSWORD).await;
+    let csrf = get(&app, "/", &a).await.csrf();
+
+    // Another organisation's alert reads as if it did not exist; a national one is seen, not acknowledged.
+    assert_eq!(get(&app, &format!("/alerts/{nrl}"), &a).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(get(&app, &format!("/api/v1/alerts/{nrl}"), &a).await.status, StatusCode::NOT_FOUND);
+    let national = get(&app, &format!("/alerts/{mesh}"), &a).await;
+    assert_eq!(national.status, StatusCode::OK);
+    assert!(
+        national.body.contains("other organisations too") && !national.body.contains(">Acknowledge</button>"),
+        "{}",
+        national.body
+    );
+    for (id, refused) in [(&nrl, StatusCode::NOT_FOUND), (&mesh, StatusCode::FORBIDDEN)] {
+        let reply = post(&app, &format!("/alerts/{id}/acknowledge"), &a, &[("csrf", &csrf)]).await;
+        assert_eq!(reply.status, refused, "{}", reply.body);
+    }
+    // Their own: acknowledged from the page, and the page says by whom.
+    let own = post(&app, &format!("/alerts/{pds}/acknowledge"), &a, &[("csrf", &csrf)]).await;
+    assert_eq!((own.status, own.location()), (StatusCode::SEE_OTHER, format!("/alerts/{pds}").as_str()));
+    let page = get(&app, &format!("/alerts/{pds}"), &a).await;
+    assert!(page.body.contains("acknowledged by a-oncall") && page.body.contains("Acknowledged"), "{}", page.body);
+    let again = post(&app, &format!("/alerts/{pds}/acknowledge"), &a, &[("csrf", &csrf)]).await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    assert!(again.body.contains("a-oncall has acknowledged it"), "{}", again.body);
+
+    // Silences: the form offers only what is wholly theirs; anything else is refused.
+    let form = get(&app, "/silences", &a).await;
+    assert!(form.body.contains("value=\"slo:pds-availability\""), "{}", form.body);
+    assert!(
+        !form.body.contains("slo:nrl-availability") && !form.body.contains("slo:mesh-availability"),
+        "{}",
+        form.body
+    );
+    let silence = |target: &str, ends: &str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("target", target.into()),
+            ("reason", "release".into()),
+            ("kind", "once".into()),
+            ("ends", ends.into()),
+        ]
+    };
+    let ends = domain::uk_time::local(now + 2 * HOUR).format("%Y-%m-%dT%H:%M").to_string();
+    let ask = |fields: Vec<(&'static str, String)>| {
+        let app = app.clone();
+        let a = a.clone();
+        async move {
+            let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            post(&app, "/silences", &a, &fields).await
+        }
+    };
+    assert_eq!(
+        ask(silence("slo:nrl-availability", &ends)).await.status,
+        StatusCode::BAD_REQUEST,
+        "unseen: as if absent"
+    );
+    let shared = ask(silence("pathway:send-by-mesh", &ends)).await;
+    assert_eq!(shared.status, StatusCode::FORBIDDEN, "national: {}", shared.body);
+    let bad = ask(silence("slo:pds-availability", "tomorrow")).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.body.contains("ends: &#34;tomorrow&#34; is not a date and time"), "{}", bad.body);
+    let made = ask(silence("pathway:look-up-patient", &ends)).await;
+    assert_eq!((made.status, made.location()), (StatusCode::SEE_OTHER, "/silences"), "{}", made.body);
+    let list = get(&app, "/silences", &a).await;
+    assert!(list.body.contains("pathway Look up a patient") && list.body.contains("tag-active"), "{}", list.body);
+
+    // Someone with no organisation limit silences the national pathway; A's on-call sees it, cannot end it.
+    let (n, _) = sign_in(&app, "national", PASSWORD).await;
+    let n_csrf = get(&app, "/", &n).await.csrf();
+    let fields = [
+        ("csrf", n_csrf.as_str()),
+        ("target", "pathway:send-by-mesh"),
+        ("reason", "MESH upgrade"),
+        ("kind", "once"),
+        ("ends", ends.as_str()),
+    ];
+    assert_eq!(post(&app, "/silences", &n, &fields).await.status, StatusCode::SEE_OTHER);
+    let theirs: Vec<_> = silences::current(&pool, 0).await.unwrap();
+    let mesh_silence = theirs.iter().find(|s| s.reason == "MESH upgrade").unwrap().id;
+    let ending = post(&app, &format!("/silences/{mesh_silence}/end"), &a, &[("csrf", &csrf)]).await;
+    assert_eq!(ending.status, StatusCode::FORBIDDEN, "{}", ending.body);
+
+    // The API: reads with the session; writes need a token, and the same scope applies.
+    let listed = get(&app, "/api/v1/silences", &a).await.json();
+    assert_eq!(listed["silences"].as_array().unwrap().len(), 2, "{listed}");
+    let cookie_write = post(&app, "/api/v1/silences", &a, &[]).await;
+    assert_eq!(cookie_write.status, StatusCode::UNAUTHORIZED, "{}", cookie_write.body);
+    let tokens = dashboard::auth::api_tokens::ApiTokens::new(&accounts);
+    let (_, token) = tokens.create(&accounts, "a-oncall", "", None, (now + MIN) as i64).await.unwrap();
+    let call = |path: String, body: serde_json::Value| {
+        let request = Request::post(path)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(axum::body::Body::from(body.to_string()))
+            .unwrap();
+        send(&app, request)
+    };
+    let at = |ns: u64| chrono::DateTime::from_timestamp_nanos(ns as i64).to_rfc3339();
+    let refused = call(
+        "/api/v1/silences".into(),
+        serde_json::json!({"pathway": "send-by-mesh", "reason": "x", "ends_at": at(now + HOUR)}),
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    let unknown = call(
+        "/api/v1/silences".into(),
+        serde_json::json!({"slo": "pds-availability", "reason": "x", "until": "later"}),
+    )
+    .await;
+    assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
+    assert!(unknown.json()["error"].as_str().unwrap().contains("unknown field `until`"), "{}", unknown.body);
+    let both = call(
+        "/api/v1/silences".into(),
+        serde_json::json!({"slo": "pds-availability", "pathway": "look-up-patient", "reason": "x"}),
+    )
+    .await;
+    assert!(both.json()["error"].as_str().unwrap().contains("exactly one of pathway and slo"), "{}", both.body);
+    let weekly = serde_json::json!({"slo": "pds-availability", "reason": "weekly PDS maintenance", "recurrence": "0 2 * * Sun", "duration_minutes": 240});
+    let made = call("/api/v1/silences".into(), weekly).await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+    let id = made.json()["id"].as_i64().unwrap();
+    let ended = call(format!("/api/v1/silences/{id}/end"), serde_json::json!({})).await;
+    assert_eq!((ended.status, ended.json()["state"].as_str()), (StatusCode::OK, Some("ended")), "{}", ended.body);
+    assert_eq!(call(format!("/api/v1/silences/{id}/end"), serde_json::json!({})).await.status, StatusCode::CONFLICT);
+    assert_eq!(
+        call(format!("/api/v1/silences/{mesh_silence}/end"), serde_json::json!({})).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        call(format!("/api/v1/alerts/{nrl}/acknowledge"), serde_json::json!({})).await.status,
+        StatusCode::NOT_FOUND
+    );
+}
