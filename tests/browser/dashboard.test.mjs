@@ -175,6 +175,31 @@ test('sign in, see the SLOs, watch an alert fire after a sandbox fault', { timeo
   assert.match(await page.locator('tbody').innerText(), /FIRING\s+page\s+pds-availability/);
   await checkAccessibility(page, '05-alert-firing');
 
+  // The alert's own page: acknowledge it, and its history says who.
+  await page.getByRole('link', { name: /^#\d+$/ }).first().click();
+  await page.waitForURL(/\/alerts\/\d+$/);
+  assert.match(await page.locator('main').innerText(), /Fired/);
+  await checkAccessibility(page, '05a-alert');
+  await page.getByRole('button', { name: 'Acknowledge' }).click();
+  await page.waitForURL(/\/alerts\/\d+$/);
+  assert.match(await page.locator('dl.facts').innerText(), /acknowledged by admin/);
+  assert.match(await page.locator('tbody').innerText(), /Acknowledged\s+admin/);
+  await checkAccessibility(page, '05b-alert-acknowledged');
+
+  // Silence the SLO for two hours from its page: the form, then the list with the window open.
+  await page.getByRole('link', { name: 'Silence this SLO…' }).click();
+  await page.waitForURL(/\/silences\?target=slo:pds-availability$/);
+  await checkAccessibility(page, '05c-silence-form');
+  const ukTime = (ms) => new Intl.DateTimeFormat('sv-SE', {
+    timeZone: 'Europe/London', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit',
+  }).format(new Date(ms)).replace(' ', 'T');
+  await page.getByLabel('Reason (the planned work and its reference)').fill('PDS fault drill');
+  await page.getByLabel(/^Ends \(UK time/).fill(ukTime(Date.now() + 2 * 3600_000));
+  await page.getByRole('button', { name: 'Add the silence' }).click();
+  await page.waitForURL(`${base}/silences`);
+  assert.match(await page.locator('tbody').innerText(), /active\s+SLO pds-availability/);
+  await checkAccessibility(page, '05d-silences');
+
   await page.goto(`${base}/slos`);
   assert.match(await pds.innerText(), /PAGE/);
   await checkAccessibility(page, '06-slos-burning');
