@@ -16,6 +16,7 @@ pub mod alerts;
 pub mod audit_monitor;
 pub mod evidence;
 pub mod evidence_monitor;
+pub mod incidents;
 pub mod notify;
 pub mod pathways;
 pub mod report_delivery;

@@ -167,6 +167,7 @@ fn sqlite_migrator() -> Migrator {
         (13, "leases", include_str!("../migrations/sqlite/0013_leases.sql")),
         (14, "alert_outbox", include_str!("../migrations/sqlite/0014_alert_outbox.sql")),
         (15, "silences", include_str!("../migrations/sqlite/0015_silences.sql")),
+        (16, "incidents", include_str!("../migrations/sqlite/0016_incidents.sql")),
     ])
 }
 
@@ -177,6 +178,7 @@ fn postgres_migrator() -> Migrator {
         (2, "leases", include_str!("../migrations/postgres/0002_leases.sql")),
         (3, "alert_outbox", include_str!("../migrations/postgres/0003_alert_outbox.sql")),
         (4, "silences", include_str!("../migrations/postgres/0004_silences.sql")),
+        (5, "incidents", include_str!("../migrations/postgres/0005_incidents.sql")),
     ])
 }
 
@@ -231,6 +233,6 @@ mod tests {
             assert!(tables.iter().any(|t| t == table), "{table} missing from {tables:?}");
         }
         let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations").fetch_one(&pool).await.unwrap();
-        assert_eq!(applied, 15);
+        assert_eq!(applied, 16);
     }
 }

@@ -200,6 +200,37 @@ test('sign in, see the SLOs, watch an alert fire after a sandbox fault', { timeo
   assert.match(await page.locator('tbody').innerText(), /active\s+SLO pds-availability/);
   await checkAccessibility(page, '05d-silences');
 
+  // Declare an incident from the alert, tell users, resolve it, write the post-mortem.
+  await nav(page, 'Alerts').click();
+  await page.getByRole('link', { name: /^#\d+$/ }).first().click();
+  await page.getByRole('link', { name: 'Declare an incident…' }).click();
+  await page.waitForURL(/\/incidents\/new\?alert=\d+$/);
+  assert.ok(await page.getByLabel('Look up a patient').isChecked(), 'the alert\'s pathway is ticked');
+  await checkAccessibility(page, '05e-incident-new');
+  await page.getByLabel('Title (what users cannot do)').fill('Receptionists cannot look up patients');
+  await page.getByLabel(/First message for users/).fill('Patient look-up is failing; use the fallback process.');
+  await page.getByRole('button', { name: 'Declare' }).click();
+  await page.waitForURL(/\/incidents\/\d+$/);
+  const incidentUrl = page.url();
+  assert.match(await page.locator('tbody').innerText(), /Declared from alert #\d+/);
+  await checkAccessibility(page, '05f-incident-open');
+  await page.getByLabel(/^Resolved$/).check();
+  await page.getByRole('button', { name: 'Update the status' }).click();
+  await page.waitForURL(incidentUrl);
+  await page.getByLabel(/^Impact on users/).fill('Receptionists could not look up patients during the drill.');
+  await page.getByRole('button', { name: 'Save the post-mortem' }).click();
+  await page.waitForURL(`${incidentUrl}#post-mortem`);
+  await page.getByLabel('New action').fill('Alert on certificate expiry');
+  await page.getByLabel('Owner').fill('admin');
+  await page.getByLabel('Due (date)').fill('2030-01-31');
+  await page.getByRole('button', { name: 'Add the action' }).click();
+  await page.waitForURL(`${incidentUrl}#actions`);
+  assert.match(await page.locator('#actions + table').innerText(), /Alert on certificate expiry\s+admin\s+2030-01-31/);
+  await checkAccessibility(page, '05g-incident-post-mortem');
+  await nav(page, 'Incidents').click();
+  assert.match(await page.locator('main').innerText(), /Alert on certificate expiry/);
+  await checkAccessibility(page, '05h-incidents');
+
   await page.goto(`${base}/slos`);
   assert.match(await pds.innerText(), /PAGE/);
   await checkAccessibility(page, '06-slos-burning');

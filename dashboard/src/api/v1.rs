@@ -460,6 +460,165 @@ pub async fn end_silence(
 }
 
 #[derive(Serialize, ToSchema)]
+pub struct IncidentsReply {
+    /// Open first, then the newest resolved.
+    pub incidents: Vec<engine::incidents::Incident>,
+    /// Every open post-mortem action of these incidents, soonest due first.
+    pub open_actions: Vec<engine::incidents::Action>,
+    pub last_exercise_ns: Option<i64>,
+}
+
+/// Incidents over pathways you see, their open actions and when the last exercise was.
+#[utoipa::path(get, path = "/api/v1/incidents", tag = "incidents",
+    responses((status = 200, description = "Incidents", body = IncidentsReply), Refusals))]
+pub async fn incidents(State(state): State<DashboardState>, user: ApiUser) -> Result<Json<IncidentsReply>, ApiError> {
+    let pool = state.accounts().pool();
+    let incidents: Vec<engine::incidents::Incident> = engine::incidents::list(pool, 500)
+        .await
+        .map_err(WebError::from)?
+        .into_iter()
+        .filter(|i| pages::incidents::sees(&state, &user.0, i))
+        .collect();
+    let ids: Vec<i64> = incidents.iter().map(|i| i.id).collect();
+    let open_actions = engine::incidents::open_actions(pool)
+        .await
+        .map_err(WebError::from)?
+        .into_iter()
+        .filter(|a| ids.contains(&a.incident_id))
+        .collect();
+    let last_exercise_ns = engine::incidents::last_exercise(pool).await.map_err(WebError::from)?;
+    Ok(Json(IncidentsReply { incidents, open_actions, last_exercise_ns }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct IncidentReply {
+    pub incident: engine::incidents::Incident,
+    /// Oldest first: what people wrote, and what Pathwatch saw over its pathways.
+    pub timeline: Vec<engine::incidents::Entry>,
+    pub actions: Vec<engine::incidents::Action>,
+    /// Minutes each affected pathway's canary said outage over the incident, by pathway name.
+    pub outage_minutes: Vec<(String, i64)>,
+}
+
+/// One incident with its timeline, post-mortem and actions.
+#[utoipa::path(get, path = "/api/v1/incidents/{id}", tag = "incidents",
+    params(("id" = i64, Path, description = "The incident's number (12 for INC-12)")),
+    responses((status = 200, description = "The incident", body = IncidentReply),
+        (status = 404, description = "No incident by that number that you may see", body = super::ErrorBody), Refusals))]
+pub async fn incident(
+    State(state): State<DashboardState>,
+    user: ApiUser,
+    Path(id): Path<String>,
+) -> Result<Json<IncidentReply>, ApiError> {
+    let incident = pages::incidents::visible(&state, &user.0, &id).await?;
+    let (timeline, actions, outage_minutes) = pages::incidents::detail(&state, &incident).await?;
+    Ok(Json(IncidentReply { incident, timeline, actions, outage_minutes }))
+}
+
+/// An incident to declare.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewIncidentBody {
+    pub title: String,
+    /// sev1, sev2 or sev3.
+    pub severity: String,
+    pub lead: String,
+    /// Pathway ids.
+    pub pathways: Vec<String>,
+    /// For a rehearsal: what is rehearsed. Absent or empty for a real incident.
+    #[serde(default)]
+    pub exercise: String,
+    /// The alert it is declared from.
+    #[serde(default)]
+    pub alert_id: Option<i64>,
+    /// A first message for users.
+    #[serde(default)]
+    pub message: String,
+}
+
+/// Declares an incident. Needs an API token.
+#[utoipa::path(post, path = "/api/v1/incidents", tag = "incidents", request_body = NewIncidentBody,
+    responses((status = 201, description = "Declared", body = engine::incidents::Incident),
+        (status = 400, description = "What is wrong with it, naming the field", body = super::ErrorBody), Refusals))]
+pub async fn declare_incident(
+    State(state): State<DashboardState>,
+    user: super::ApiWriter,
+    super::ApiJson(body): super::ApiJson<NewIncidentBody>,
+) -> Result<Response, ApiError> {
+    let severity = engine::incidents::Severity::parse(&body.severity)
+        .ok_or_else(|| ApiError(StatusCode::BAD_REQUEST, "severity: one of sev1, sev2, sev3".into()))?;
+    let new = engine::incidents::NewIncident {
+        title: body.title,
+        severity,
+        lead: body.lead,
+        pathways: body.pathways,
+        exercise: body.exercise,
+        alert_id: body.alert_id.unwrap_or(0),
+        message: body.message,
+    };
+    let incident = pages::incidents::declare_for(&state, &user.0, &new).await?;
+    Ok((StatusCode::CREATED, Json(incident)).into_response())
+}
+
+/// A status change, with an optional message for users.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentStatusBody {
+    /// The status you saw (a change made meanwhile by someone else gets 409).
+    pub expected: String,
+    /// investigating, identified, monitoring or resolved.
+    pub to: String,
+    #[serde(default)]
+    pub message: String,
+}
+
+/// Moves an incident to another status. Needs an API token.
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/status", tag = "incidents", request_body = IncidentStatusBody,
+    params(("id" = i64, Path, description = "The incident's number")),
+    responses((status = 200, description = "Moved", body = engine::incidents::Incident),
+        (status = 409, description = "Someone changed it first", body = super::ErrorBody), Refusals))]
+pub async fn incident_status(
+    State(state): State<DashboardState>,
+    user: super::ApiWriter,
+    Path(id): Path<String>,
+    super::ApiJson(body): super::ApiJson<IncidentStatusBody>,
+) -> Result<Json<engine::incidents::Incident>, ApiError> {
+    use engine::incidents::Status;
+    let bad = |field: &str| {
+        ApiError(StatusCode::BAD_REQUEST, format!("{field}: one of investigating, identified, monitoring, resolved"))
+    };
+    let expected = Status::parse(&body.expected).ok_or_else(|| bad("expected"))?;
+    let to = Status::parse(&body.to).ok_or_else(|| bad("to"))?;
+    let incident = pages::incidents::changeable(&state, &user.0, &id).await?;
+    pages::incidents::set_status_for(&state, &user.0, &incident, expected, to, &body.message).await?;
+    Ok(Json(pages::incidents::visible(&state, &user.0, &id).await?))
+}
+
+/// A note, or with `public` a message for users.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentNoteBody {
+    pub text: String,
+    #[serde(default)]
+    pub public: bool,
+}
+
+/// Adds to an incident's timeline. Needs an API token.
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/timeline", tag = "incidents", request_body = IncidentNoteBody,
+    params(("id" = i64, Path, description = "The incident's number")),
+    responses((status = 201, description = "Added", body = engine::incidents::Incident), Refusals))]
+pub async fn incident_note(
+    State(state): State<DashboardState>,
+    user: super::ApiWriter,
+    Path(id): Path<String>,
+    super::ApiJson(body): super::ApiJson<IncidentNoteBody>,
+) -> Result<Response, ApiError> {
+    let incident = pages::incidents::changeable(&state, &user.0, &id).await?;
+    pages::incidents::note_for(&state, &user.0, &incident, &body.text, body.public).await?;
+    Ok((StatusCode::CREATED, Json(incident)).into_response())
+}
+
+#[derive(Serialize, ToSchema)]
 pub struct TraceReply {
     /// Oldest first.
     pub spans: Vec<audit_store::Span>,

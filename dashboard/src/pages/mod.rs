@@ -9,6 +9,7 @@ pub mod audit_search;
 pub mod findings;
 pub mod hazards;
 pub mod health;
+pub mod incidents;
 pub mod overview;
 pub mod pathway;
 pub mod reports;

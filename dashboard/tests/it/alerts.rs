@@ -122,7 +122,7 @@ async fn alerts_notify_on_every_transition_once_and_remind_after_the_repeat_inte
 }
 
 /// The last hour of `flow`'s canary runs, all failed.
-fn failed_runs(flow: &str, first: u64, now: u64) -> Vec<audit_store::Span> {
+pub(crate) fn failed_runs(flow: &str, first: u64, now: u64) -> Vec<audit_store::Span> {
     use audit_store::{Span, SpanKind, SpanStatus};
     (1..=60)
         .map(|i| Span {

@@ -11,6 +11,7 @@ mod findings;
 mod fuzz;
 mod hazards;
 mod health;
+mod incidents;
 mod isolation;
 mod oidc;
 mod openapi;

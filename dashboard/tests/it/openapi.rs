@@ -124,12 +124,14 @@ async fn every_api_reply_matches_the_generated_document() {
     let alert = rig.fire_alert().await.to_string();
     let token = rig.api_token("admin").await;
     let mut silence = String::new();
+    let mut incident = String::new();
     let mut checked = 0;
     let api_routes = dashboard::web::route_table().iter().filter(|r| r.path.starts_with("/api/v1/"));
     for route in api_routes {
         let path = match route.path {
             "/api/v1/alerts/{id}" | "/api/v1/alerts/{id}/acknowledge" => route.path.replace("{id}", &alert),
             "/api/v1/silences/{id}/end" => route.path.replace("{id}", &silence),
+            p if p.starts_with("/api/v1/incidents/{id}") => route.path.replace("{id}", &incident),
             "/api/v1/audit/findings/{id}" => route.path.replace("{id}", &finding.to_string()),
             "/api/v1/audit/samples/{id}" => route.path.replace("{id}", &sample),
             "/api/v1/hazards/{id}" => route.path.replace("{id}", &hazard),
@@ -145,6 +147,12 @@ async fn every_api_reply_matches_the_generated_document() {
                     let ends = chrono::DateTime::from_timestamp_nanos((AT + 5 * 3_600 * SEC) as i64).to_rfc3339();
                     serde_json::json!({"slo": "pds-availability", "reason": "PDS release", "ends_at": ends})
                 }
+                "/api/v1/incidents" => serde_json::json!({"title": "PDS look-ups failing", "severity": "sev2",
+                    "lead": "admin", "pathways": [pathway], "alert_id": alert.parse::<i64>().unwrap()}),
+                "/api/v1/incidents/{id}/status" => {
+                    serde_json::json!({"expected": "investigating", "to": "identified", "message": "Cause found"})
+                }
+                "/api/v1/incidents/{id}/timeline" => serde_json::json!({"text": "A note", "public": false}),
                 _ => serde_json::json!({}),
             };
             let request = axum::http::Request::post(&path)
@@ -159,6 +167,9 @@ async fn every_api_reply_matches_the_generated_document() {
         if route.path == "/api/v1/silences" && route.method == "POST" {
             silence = reply.json()["id"].to_string();
         }
+        if route.path == "/api/v1/incidents" && route.method == "POST" {
+            incident = reply.json()["id"].to_string();
+        }
         let status = reply.status.as_u16().to_string();
         let operation = &doc["paths"][route.path][route.method.to_ascii_lowercase()];
         let schema = &operation["responses"][&status]["content"]["application/json"]["schema"];
@@ -169,7 +180,7 @@ async fn every_api_reply_matches_the_generated_document() {
         assert!(problems.is_empty(), "{path} departs from the document:\n{}", problems.join("\n"));
         checked += 1;
     }
-    assert_eq!(checked, 18, "every API route was called");
+    assert_eq!(checked, 23, "every API route was called");
 
     // The check can fail: a reply with a field the document does not name, or a wrong type.
     let schema = &doc["paths"]["/api/v1/alerts"]["get"]["responses"]["200"]["content"]["application/json"]["schema"];

@@ -21,6 +21,17 @@ async fn every_route_serves_the_roles_it_admits_and_refuses_the_others() {
     let (ig, _) = sign_in(&rig.app, "ig", PASSWORD).await;
     let sample = draw_sample(&rig.app, &ig, "1", "7").await;
     let alert = rig.fire_alert().await.to_string();
+    let incident = engine::incidents::NewIncident {
+        title: "PDS look-ups failing".into(),
+        severity: engine::incidents::Severity::Sev2,
+        lead: "oncall".into(),
+        pathways: vec!["look-up-patient".into()],
+        exercise: String::new(),
+        alert_id: 0,
+        message: String::new(),
+    };
+    let incident =
+        engine::incidents::declare(rig.accounts.pool(), &incident, "oncall", now as i64).await.unwrap().id.to_string();
 
     let id_for = |path: &str| -> String {
         let id = if path.starts_with("/pathways/") || path.starts_with("/api/v1/pathways/") {
@@ -33,6 +44,8 @@ async fn every_route_serves_the_roles_it_admits_and_refuses_the_others() {
             sample.clone()
         } else if path.starts_with("/alerts/") || path.starts_with("/api/v1/alerts/") {
             alert.clone()
+        } else if path.starts_with("/incidents/") || path.starts_with("/api/v1/incidents/") {
+            incident.clone()
         } else {
             trace.clone()
         };
