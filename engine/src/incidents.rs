@@ -466,6 +466,41 @@ pub async fn save_postmortem(
     Ok(())
 }
 
+/// Links a hazard raised from the incident's post-mortem back to it, with a timeline entry.
+pub async fn link_hazard(
+    pool: &state::Pool,
+    id: i64,
+    hazard_id: &str,
+    by: &str,
+    now_ns: i64,
+) -> Result<(), EngineError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("UPDATE incidents SET hazard_id = $1 WHERE id = $2").bind(hazard_id).bind(id).execute(&mut *tx).await?;
+    add_entry(
+        &mut *tx,
+        id,
+        now_ns,
+        "note",
+        by,
+        &format!("Hazard {hazard_id} raised in the hazard log from this post-mortem"),
+        false,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Incidents whose post-mortems name hazard `hazard_id`, newest first.
+pub async fn bearing_on(pool: &state::Pool, hazard_id: &str) -> Result<Vec<Incident>, EngineError> {
+    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM incidents WHERE hazard_id = $1 ORDER BY declared_ns DESC LIMIT 200"
+    )))
+    .bind(hazard_id)
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter().map(from_row).collect()
+}
+
 /// The timeline entries people wrote (and, once resolved, what was kept), oldest first.
 pub async fn written(pool: &state::Pool, id: i64) -> Result<Vec<Entry>, EngineError> {
     let rows: Vec<(i64, String, String, String, i64)> = sqlx::query_as(

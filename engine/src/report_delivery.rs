@@ -89,9 +89,8 @@ impl ReportDelivery {
     /// Builds the report `schedule` asks for as of `at` and e-mails it; returns the pack's name.
     pub async fn deliver(&self, schedule: &ReportSchedule, at: DateTime<Utc>) -> Result<String, String> {
         let period = period_before(at, schedule.period_days)?;
-        let inputs = gather(&Telemetry::of(&self.sources), &self.log, &self.deployment, period)
-            .await
-            .map_err(|e| e.to_string())?;
+        let telemetry = Telemetry { state: Some(&self.state), ..Telemetry::of(&self.sources) };
+        let inputs = gather(&telemetry, &self.log, &self.deployment, period).await.map_err(|e| e.to_string())?;
         let (inputs, pack, zip) = crate::report_inputs::build_pack(schedule.report, inputs).await?;
         let subject =
             format!("[Pathwatch] {} for {}: {}", schedule.report.title(), inputs.system.name, inputs.period.describe());

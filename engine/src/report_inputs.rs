@@ -25,6 +25,8 @@ pub enum GatherError {
     Store(#[from] audit_store::StoreError),
     #[error("audit review store: {0}")]
     Review(#[from] audit_review::ReviewError),
+    #[error("dashboard state: {0}")]
+    State(#[from] crate::EngineError),
 }
 
 /// What the caller knows about the deployment that the reports mention.
@@ -71,6 +73,8 @@ pub struct Telemetry<'a> {
     pub pathways: &'a [PathwayConfig],
     /// Audit findings and samples, when the deployment keeps them.
     pub reviews: Option<&'a audit_review::ReviewStore>,
+    /// The dashboard's state (incidents and their actions), where the caller has it.
+    pub state: Option<&'a state::Pool>,
 }
 
 impl<'a> Telemetry<'a> {
@@ -80,6 +84,7 @@ impl<'a> Telemetry<'a> {
             slos: &sources.slos,
             pathways: &sources.pathways,
             reviews: sources.findings.as_ref(),
+            state: None,
         }
     }
 }
@@ -175,7 +180,17 @@ pub async fn gather(
         }
         _ => None,
     };
+    let (incidents, last_exercise_ns) = match telemetry.state {
+        Some(pool) => {
+            sources.push("Dashboard state: incidents declared by on-call staff, exercises, post-mortem actions".into());
+            let (incidents, last) = incident_records(pool, telemetry.pathways, &period).await?;
+            (Some(incidents), last)
+        }
+        None => (None, None),
+    };
     Ok(ReportInputs {
+        incidents,
+        last_exercise_ns,
         generator: deployment.generator.clone(),
         sources,
         period,
@@ -189,6 +204,49 @@ pub async fn gather(
         audit,
         review,
     })
+}
+
+/// Incidents open at any time in the period, oldest first, with their actions; and when the
+/// newest exercise before the period's end was declared.
+async fn incident_records(
+    pool: &state::Pool,
+    pathways: &[PathwayConfig],
+    period: &Period,
+) -> Result<(Vec<reports::inputs::OnCallIncident>, Option<i64>), GatherError> {
+    use reports::inputs::{IncidentAction, OnCallIncident};
+    let all = crate::incidents::declared_between(pool, i64::MIN, period.to_ns).await?;
+    let mut out = Vec::new();
+    let mut last_exercise = None;
+    for i in all {
+        if !i.exercise.is_empty() {
+            last_exercise = last_exercise.max(Some(i.declared_ns));
+        }
+        if i.resolved_ns.is_some_and(|r| r < period.from_ns) {
+            continue;
+        }
+        let actions = crate::incidents::actions(pool, i.id).await?;
+        out.push(OnCallIncident {
+            reference: i.reference(),
+            title: i.title.clone(),
+            severity: i.severity.as_str().into(),
+            status: i.status.as_str().into(),
+            exercise: i.exercise.clone(),
+            pathways: i
+                .pathways
+                .iter()
+                .map(|id| pathways.iter().find(|p| p.id == *id).map_or(id.clone(), |p| p.name.clone()))
+                .collect(),
+            declared_ns: i.declared_ns,
+            resolved_ns: i.resolved_ns,
+            impact: i.postmortem.impact.clone(),
+            hazard_id: i.postmortem.hazard_id.clone(),
+            actions: actions
+                .into_iter()
+                .map(|a| IncidentAction { description: a.description, owner: a.owner, due: a.due, done_ns: a.done_ns })
+                .collect(),
+        });
+    }
+    Ok((out, last_exercise))
 }
 
 /// What access monitoring and review recorded in the period (DSPT sections 2 to 4).

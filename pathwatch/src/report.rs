@@ -83,11 +83,14 @@ pub async fn run(config: &Config, args: ReportArgs) -> anyhow::Result<ExitCode> 
     let pathways = config.effective_pathways();
     // Reviews are read when the deployment has kept any (the file is never created here).
     let reviews = if config.keeps("audit-review.db") { Some(config.open_reviews().await?) } else { None };
+    // Incidents live in the dashboard's state, read when there is one (never created here).
+    let state = if config.keeps("dashboard.db") { Some(config.open_state().await?) } else { None };
     let telemetry = engine::report_inputs::Telemetry {
         store: Some(&store),
         slos: &slos,
         pathways: &pathways,
         reviews: reviews.as_ref(),
+        state: state.as_ref(),
     };
     let inputs = engine::report_inputs::gather(&telemetry, &log, &config.deployment(), period)
         .await

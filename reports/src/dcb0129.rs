@@ -21,6 +21,8 @@ pub struct SafetyCase<'a> {
     pub hazards: &'a [HazardRecord],
     pub evidence: Vec<EvidenceRecord>,
     pub summary: ArgumentSummary,
+    /// Incidents open during the period and their actions; None when not read.
+    pub incidents: Option<&'a [crate::inputs::OnCallIncident]>,
 }
 
 /// The figures the safety argument rests on.
@@ -83,6 +85,7 @@ pub fn data(inputs: &ReportInputs) -> SafetyCase<'_> {
         hazards: &inputs.hazards,
         evidence,
         summary: s,
+        incidents: inputs.incidents.as_deref(),
     }
 }
 
@@ -268,9 +271,16 @@ pub fn document(inputs: &ReportInputs) -> Document {
          is acceptable for the intended use in the approval below."
             .into(),
     ));
+    b.push(heading(2, "Incidents during the period and their actions"));
+    b.push(Block::Paragraph(
+        "Incidents bear on the safety case: each names the pathways users could not use and, where its post-mortem \
+         found one, the hazard it bears on."
+            .into(),
+    ));
+    b.extend(crate::incidents::blocks(inputs, 5));
     b.push(heading(1, "8. Changes to the hazard log during the period"));
     b.push(Block::Table(Table {
-        caption: "Table 5. Versions saved during the period".into(),
+        caption: "Table 7. Versions saved during the period".into(),
         columns: vec![
             Column::new("Hazard", 1.1),
             Column::new("Version", 0.8),
@@ -299,7 +309,7 @@ pub fn document(inputs: &ReportInputs) -> Document {
     }));
     b.push(heading(1, "9. Clinical Safety Officer's approval"));
     b.push(Block::Table(Table {
-        caption: "Table 6. Sign-offs (the newest for each hazard)".into(),
+        caption: "Table 8. Sign-offs (the newest for each hazard)".into(),
         columns: vec![
             Column::new("Hazard", 1.1),
             Column::new("Version signed", 1.0),

@@ -24,6 +24,9 @@ pub struct DsptEvidence<'a> {
     pub canaries: &'a [crate::inputs::CanaryRecord],
     /// Access monitoring and review; None when the deployment keeps no reviews.
     pub review: Option<&'a crate::inputs::ReviewRecord>,
+    /// Incidents on-call staff declared and exercises, with their actions; None when not read.
+    pub incidents: Option<&'a [crate::inputs::OnCallIncident]>,
+    pub last_exercise_ns: Option<i64>,
 }
 
 pub fn data(inputs: &ReportInputs) -> DsptEvidence<'_> {
@@ -38,6 +41,8 @@ pub fn data(inputs: &ReportInputs) -> DsptEvidence<'_> {
         first_break: inputs.chain.iter().find(|v| !v.intact),
         canaries: &inputs.canaries,
         review: inputs.review.as_ref(),
+        incidents: inputs.incidents.as_deref(),
+        last_exercise_ns: inputs.last_exercise_ns,
     }
 }
 
@@ -88,6 +93,8 @@ pub fn document(inputs: &ReportInputs) -> Document {
     monitoring_section(&mut b, d.review);
     b.push(Block::Heading { level: 1, text: "4. Incidents are recorded and reported (NDG standard 6)".into() });
     incident_section(&mut b, d.review);
+    b.push(Block::Heading { level: 2, text: "Incidents declared by on-call staff, and exercises".into() });
+    b.extend(crate::incidents::blocks(inputs, 7));
     b.push(Block::Heading {
         level: 1,
         text: "5. Audit trails are retained and tamper-evident (NDG standard 4)".into(),
@@ -103,7 +110,7 @@ pub fn document(inputs: &ReportInputs) -> Document {
         b.push(Block::Paragraph(format!("The chain was first found broken at {}: {}", time(v.at_ns), v.detail)));
     }
     b.push(Block::Table(Table {
-        caption: "Table 7. Full verifications of the audit chain".into(),
+        caption: "Table 9. Full verifications of the audit chain".into(),
         columns: vec![
             Column::new("When", 1.6),
             Column::new("Records checked", 1.2),
@@ -132,7 +139,7 @@ pub fn document(inputs: &ReportInputs) -> Document {
     }));
     b.push(Block::Heading { level: 1, text: "6. Continuity of the NHS connections (NDG standard 7)".into() });
     b.push(Block::Table(Table {
-        caption: "Table 8. Synthetic end-to-end checks during the period".into(),
+        caption: "Table 10. Synthetic end-to-end checks during the period".into(),
         columns: vec![
             Column::new("Canary flow", 2.0),
             Column::new("Runs", 1.0),

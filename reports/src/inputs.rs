@@ -196,6 +196,13 @@ pub struct ReportInputs {
     /// Access monitoring and review in the period; None when the deployment keeps no reviews.
     #[serde(default)]
     pub review: Option<ReviewRecord>,
+    /// Incidents open at any time in the period (exercises included), oldest first; None when the
+    /// dashboard's state was not read.
+    #[serde(default)]
+    pub incidents: Option<Vec<OnCallIncident>>,
+    /// When the newest exercise before the end of the period was declared.
+    #[serde(default)]
+    pub last_exercise_ns: Option<i64>,
 }
 
 /// What access monitoring and review recorded in the period: samples drawn and reviewed, each
@@ -236,6 +243,35 @@ pub struct FindingCount {
     pub justified: u64,
     pub inappropriate: u64,
     pub false_positive: u64,
+}
+
+/// An incident on-call staff declared (or an exercise), as the reports list it: the pathways by
+/// name, its post-mortem's impact and hazard, and its actions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OnCallIncident {
+    /// `INC-12`.
+    pub reference: String,
+    pub title: String,
+    /// sev1, sev2 or sev3.
+    pub severity: String,
+    pub status: String,
+    /// Empty for a real incident; what was rehearsed for an exercise.
+    pub exercise: String,
+    pub pathways: Vec<String>,
+    pub declared_ns: i64,
+    pub resolved_ns: Option<i64>,
+    pub impact: String,
+    pub hazard_id: String,
+    pub actions: Vec<IncidentAction>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IncidentAction {
+    pub description: String,
+    pub owner: String,
+    /// `YYYY-MM-DD`.
+    pub due: String,
+    pub done_ns: Option<i64>,
 }
 
 /// A finding closed as inappropriate access: an incident to record and report. Names the member

@@ -9,6 +9,7 @@ pub mod document;
 pub mod dspt;
 pub mod dtac;
 pub mod html;
+pub mod incidents;
 pub mod inputs;
 pub mod pack;
 pub mod pdf;

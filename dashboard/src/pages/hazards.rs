@@ -151,6 +151,8 @@ struct HazardPage {
     csrf: String,
     evidence: Vec<engine::evidence::EvidenceState>,
     flag: Option<String>,
+    /// Incidents whose post-mortems bear on this hazard.
+    incidents: Vec<crate::pages::incidents::IncidentRow>,
 }
 
 fn short(value: &serde_json::Value) -> String {
@@ -167,11 +169,12 @@ fn short(value: &serde_json::Value) -> String {
 }
 
 pub async fn hazard_page(
-    State(sources): State<engine::Sources>,
+    State(state): State<crate::state::DashboardState>,
     User(user): User,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    let log = log(&sources)?;
+    let sources = state.sources();
+    let log = log(sources)?;
     let (hazard, version) = log.get(&id).await.map_err(hazard_error)?;
     let history = log
         .history(&id)
@@ -200,10 +203,17 @@ pub async fn hazard_page(
         .map(|s| (s.version, format_ns(s.at_ns.max(0) as u64), s.officer, s.statement))
         .collect();
     let signed_current = sign_offs.iter().any(|s| s.0 == version);
-    let evidence = engine::evidence::for_hazard(&sources, &hazard, sources.clock.now_ns()).await;
+    let evidence = engine::evidence::for_hazard(sources, &hazard, sources.clock.now_ns()).await;
     let flag = engine::evidence::flag(&evidence);
     let can_edit = user.may("POST", "/hazards/{id}/edit");
+    let incidents = engine::incidents::bearing_on(state.accounts().pool(), &hazard.id)
+        .await?
+        .iter()
+        .filter(|i| crate::pages::incidents::sees(&state, &user.account, i))
+        .map(crate::pages::incidents::IncidentRow::of)
+        .collect();
     let page = HazardPage {
+        incidents,
         title: format!("{}: {}", hazard.id, hazard.title),
         csrf: user.csrf.clone(),
         user: Some(user.view()),
@@ -254,6 +264,9 @@ pub struct HazardForm {
     closing_justification: String,
     #[serde(default)]
     reason: String,
+    /// The incident whose post-mortem this new hazard comes from (its number), if any.
+    #[serde(default)]
+    incident: String,
 }
 
 fn lines(text: &str) -> Vec<String> {
@@ -314,6 +327,7 @@ impl HazardForm {
             review_date: h.review_date.clone().unwrap_or_default(),
             closing_justification: h.closing_justification.clone().unwrap_or_default(),
             reason: String::new(),
+            incident: String::new(),
         }
     }
 
@@ -397,8 +411,18 @@ fn form_page(
     render(status, &FormPage { title, user: Some(user.view()), action, form, is_new, error, scale })
 }
 
-pub async fn new_form(User(user): User) -> Result<Response, WebError> {
-    let form = HazardForm {
+#[derive(Deserialize)]
+pub struct FromIncident {
+    #[serde(default)]
+    incident: Option<String>,
+}
+
+pub async fn new_form(
+    State(state): State<crate::state::DashboardState>,
+    User(user): User,
+    Query(from): Query<FromIncident>,
+) -> Result<Response, WebError> {
+    let mut form = HazardForm {
         csrf: user.csrf.clone(),
         initial_severity: 1,
         initial_likelihood: 1,
@@ -407,6 +431,17 @@ pub async fn new_form(User(user): User) -> Result<Response, WebError> {
         status: "open".into(),
         ..HazardForm::default()
     };
+    // From a post-mortem: what it found, as a starting point the safety officer rewrites.
+    if let Some(id) = from.incident.as_deref().filter(|i| !i.is_empty()) {
+        let incident = crate::pages::incidents::visible(&state, &user.account, id).await?;
+        let pm = &incident.postmortem;
+        form.title = incident.title.clone();
+        form.description = format!("Found by the post-mortem of {}. {}", incident.reference(), pm.impact);
+        form.causes = pm.contributing_factors.clone();
+        form.effects = pm.impact.clone();
+        form.reason = format!("Raised from the post-mortem of {}", incident.reference());
+        form.incident = incident.id.to_string();
+    }
     Ok(form_page(&user, StatusCode::OK, form, true, None))
 }
 
@@ -479,12 +514,23 @@ async fn save(
 }
 
 pub async fn create(
-    State(sources): State<engine::Sources>,
+    State(state): State<crate::state::DashboardState>,
     headers: HeaderMap,
     User(user): User,
     WebForm(form): WebForm<HazardForm>,
 ) -> Result<Response, WebError> {
-    save(&sources, &user, &headers, form, None).await
+    // A hazard raised from a post-mortem is linked back to it once saved.
+    let incident = match form.incident.trim() {
+        "" => None,
+        id => Some(crate::pages::incidents::visible(&state, &user.account, id).await?),
+    };
+    let id = form.id.trim().to_string();
+    let saved = save(state.sources(), &user, &headers, form, None).await?;
+    if let Some(incident) = incident.filter(|_| saved.status().is_redirection()) {
+        let pool = state.accounts().pool();
+        engine::incidents::link_hazard(pool, incident.id, &id, &user.account.name, state.now_ns_i64()).await?;
+    }
+    Ok(saved)
 }
 
 pub async fn update(

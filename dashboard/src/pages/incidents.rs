@@ -385,6 +385,8 @@ struct IncidentPage {
     impact_measured: Vec<String>,
     actions: Vec<ActionRow>,
     is_resolved: bool,
+    /// A safety officer on a dashboard with a hazard log: raise or update a hazard from it.
+    can_raise_hazard: bool,
 }
 
 /// What an incident's page and the API read: the incident, its timeline and its actions.
@@ -431,6 +433,7 @@ pub async fn incident_page(
             .collect(),
         actions: actions.iter().map(|a| action_row(a, now)).collect(),
         is_resolved: incident.resolved_ns.is_some(),
+        can_raise_hazard: state.sources().hazards.is_some() && user.may("POST", "/hazards/new"),
         postmortem: incident.postmortem.clone(),
         incident: IncidentRow::of(&incident),
         user: Some(user.view()),

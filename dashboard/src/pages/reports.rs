@@ -108,10 +108,12 @@ pub async fn download(
         return Ok(refuse("The period may be at most ten years.".into()));
     }
     // Every part of gathering is a database read (hazard log, telemetry, reviews).
-    let inputs = gather(&Telemetry::of(state.sources()), log, deployment, period).await.map_err(|e| match e {
+    let telemetry = Telemetry { state: Some(state.accounts().pool()), ..Telemetry::of(state.sources()) };
+    let inputs = gather(&telemetry, log, deployment, period).await.map_err(|e| match e {
         GatherError::Hazards(e) => crate::pages::hazards::hazard_error(e),
         GatherError::Store(e) => e.into(),
         GatherError::Review(e) => crate::pages::findings::review_error(e, "There is no such review."),
+        GatherError::State(e) => e.into(),
     })?;
     let (_, pack, zip) = engine::report_inputs::build_pack(kind, inputs).await.map_err(WebError::Internal)?;
     Ok((

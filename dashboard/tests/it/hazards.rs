@@ -46,6 +46,7 @@ fn fields_of(page: &str, changes: &[(&str, &str)]) -> Vec<(String, String)> {
         "review_date",
         "closing_justification",
         "reason",
+        "incident",
     ] {
         let value = if let Some(at) = page.find(&format!("name=\"{name}\" value=\"")) {
             page[at + name.len() + 15..].split('"').next().unwrap().to_string()
@@ -305,4 +306,67 @@ async fn the_api_serves_the_log_and_one_hazard_with_its_evidence_history_and_sig
         let (cookie, _) = sign_in(&app, name, PASSWORD).await;
         assert_eq!(get(&app, "/api/v1/hazards", &cookie).await.status, 403, "{name}");
     }
+}
+
+/// A safety officer raises a hazard from a resolved incident's post-mortem: the form starts from
+/// what the post-mortem found, the saved hazard is linked back to the incident, and the hazard's
+/// page lists the incidents bearing on it.
+#[tokio::test]
+async fn a_hazard_raised_from_a_post_mortem_is_linked_both_ways() {
+    let dir = tempfile::tempdir().unwrap();
+    let accounts = Accounts::open(&dir.path().join("dashboard.db")).await.unwrap();
+    accounts.create("cso", Role::SafetyOfficer, &[], PASSWORD, false).await.unwrap();
+    let log = HazardLog::open(&dir.path().join("hazards.db")).await.unwrap();
+    let state = DashboardState::builder(accounts.clone(), RunningParts { lines: vec![] }, WebConfig::default())
+        .with_hazards(log)
+        .build();
+    let app = router(state);
+    let pool = accounts.pool();
+    let now = domain::Clock::System.now_ns_i64();
+    let new = engine::incidents::NewIncident {
+        title: "Appointments booked twice".into(),
+        severity: engine::incidents::Severity::Sev2,
+        lead: "cso".into(),
+        pathways: vec![],
+        exercise: String::new(),
+        alert_id: 0,
+        message: String::new(),
+    };
+    let incident = engine::incidents::declare(pool, &new, "cso", now).await.unwrap();
+    let resolve = engine::incidents::set_status(
+        pool,
+        incident.id,
+        engine::incidents::Status::Investigating,
+        engine::incidents::Status::Resolved,
+        "",
+        "cso",
+        &[],
+        now,
+    );
+    resolve.await.unwrap().unwrap();
+    let postmortem = engine::incidents::PostMortem {
+        impact: "Patients were booked twice for 40 minutes".into(),
+        contributing_factors: "Retries were not idempotent".into(),
+        ..Default::default()
+    };
+    engine::incidents::save_postmortem(pool, incident.id, &postmortem, "cso", now).await.unwrap();
+
+    let (cso, _) = sign_in(&app, "cso", PASSWORD).await;
+    let page = get(&app, &format!("/incidents/{}", incident.id), &cso).await;
+    assert!(page.body.contains(&format!("/hazards/new?incident={}", incident.id)), "{}", page.body);
+    let form = get(&app, &format!("/hazards/new?incident={}", incident.id), &cso).await;
+    assert!(
+        form.body.contains("Retries were not idempotent") && form.body.contains("name=\"incident\""),
+        "{}",
+        form.body
+    );
+    let fields = fields_of(&form.body, &[("id", "HAZ-900")]);
+    let made = submit(&app, "/hazards/new", &cso, &fields).await;
+    assert_eq!(made.status, 303, "{}", made.body);
+    let linked = engine::incidents::get(pool, incident.id).await.unwrap().unwrap();
+    assert_eq!(linked.postmortem.hazard_id, "HAZ-900");
+    let hazard = get(&app, "/hazards/HAZ-900", &cso).await;
+    assert!(hazard.body.contains(&format!("INC-{}: Appointments booked twice", incident.id)), "{}", hazard.body);
+    let timeline = engine::incidents::written(pool, incident.id).await.unwrap();
+    assert!(timeline.iter().any(|e| e.text.contains("Hazard HAZ-900 raised")), "{timeline:?}");
 }

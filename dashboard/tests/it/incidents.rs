@@ -292,3 +292,49 @@ async fn declare(rig: &Rig, who: &str, pathway: &str) -> Reply {
     let title = format!("{pathway} down");
     form(rig, who, "/incidents", &[("title", &title), ("severity", "sev2"), ("lead", who), ("pathway", pathway)]).await
 }
+
+/// The DSPT pack's incident section and the DCB0129 report read the incidents of the period from
+/// the dashboard's state, with their actions and the last exercise.
+#[tokio::test]
+async fn reports_list_the_periods_incidents_and_their_actions() {
+    let rig = rig().await;
+    let declared = declare(&rig, "sam", "look-up-patient").await;
+    let id: i64 = declared.location().trim_start_matches("/incidents/").parse().unwrap();
+    let pool = rig.accounts.pool();
+    let now = rig.clock.now_ns_i64();
+    engine::incidents::add_action(pool, id, "Alert on certificate expiry", "sam", "2030-01-31", now).await.unwrap();
+    let drill = engine::incidents::NewIncident {
+        title: "Mock breach".into(),
+        severity: engine::incidents::Severity::Sev3,
+        lead: "ig".into(),
+        pathways: vec![],
+        exercise: "mock breach".into(),
+        alert_id: 0,
+        message: String::new(),
+    };
+    engine::incidents::declare(pool, &drill, "ig", now).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let log = hazard_log::HazardLog::open(&dir.path().join("hazards.db")).await.unwrap();
+    let day = |offset: i64| {
+        domain::uk_time::local((now + offset * 86_400 * 1_000_000_000) as u64).date().format("%Y-%m-%d").to_string()
+    };
+    let deployment = engine::report_inputs::Deployment {
+        system: reports::SystemDescription::default(),
+        generator: "test".into(),
+        sign_in: "local".into(),
+        audit_retention_days: 1,
+        store_kind: "SQLite".into(),
+    };
+    let telemetry =
+        engine::report_inputs::Telemetry { store: None, slos: &[], pathways: &[], reviews: None, state: Some(pool) };
+    let period = reports::Period::from_dates(&day(-1), &day(1)).unwrap();
+    let inputs = engine::report_inputs::gather(&telemetry, &log, &deployment, period).await.unwrap();
+    let listed = inputs.incidents.unwrap();
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    assert_eq!(listed[0].actions[0].description, "Alert on certificate expiry");
+    assert_eq!(inputs.last_exercise_ns, Some(now));
+    // A period that ended before they were declared lists none.
+    let before = reports::Period::from_dates(&day(-10), &day(-5)).unwrap();
+    let inputs = engine::report_inputs::gather(&telemetry, &log, &deployment, before).await.unwrap();
+    assert_eq!(inputs.incidents.map(|i| i.len()), Some(0));
+}

@@ -112,8 +112,13 @@ async fn ig_leads_draw_review_export_and_see_coverage_and_every_step_is_recorded
     let dir = tempfile::tempdir().unwrap();
     let log = hazard_log::HazardLog::open(&dir.path().join("h.db")).await.unwrap();
     let any = audit_store::AnyStore::Sqlite(rig.store.clone());
-    let telemetry =
-        engine::report_inputs::Telemetry { store: Some(&any), slos: &[], pathways: &[], reviews: Some(&rig.findings) };
+    let telemetry = engine::report_inputs::Telemetry {
+        store: Some(&any),
+        slos: &[],
+        pathways: &[],
+        reviews: Some(&rig.findings),
+        state: None,
+    };
     let deployment = engine::report_inputs::Deployment {
         system: reports::SystemDescription::default(),
         generator: "test".into(),

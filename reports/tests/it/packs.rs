@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use hazard_log::{ChainVerification, EvidenceInterval, EvidenceStatus};
 use reports::inputs::{
-    AuditRecord, CanaryRecord, DtacAnswer, FindingCount, HazardRecord, IncidentRecord, ReviewRecord, SampleRecord,
-    SignOffRecord, SloRecord, StratumCoverage,
+    AuditRecord, CanaryRecord, DtacAnswer, FindingCount, HazardRecord, IncidentAction, IncidentRecord, OnCallIncident,
+    ReviewRecord, SampleRecord, SignOffRecord, SloRecord, StratumCoverage,
 };
 use reports::{pack, Period, ReportInputs, ReportKind, SystemDescription};
 
@@ -169,6 +169,40 @@ pub fn inputs() -> ReportInputs {
                 note: "Opened a relative's record; reported as incident INC-0042".into(),
             }],
         }),
+        incidents: Some(vec![
+            OnCallIncident {
+                reference: "INC-7".into(),
+                title: "Receptionists cannot look up patients".into(),
+                severity: "sev2".into(),
+                status: "resolved".into(),
+                exercise: String::new(),
+                pathways: vec!["Look up a patient".into()],
+                declared_ns: period_start as i64 + 4 * 86_400 * 1_000_000_000,
+                resolved_ns: Some(period_start as i64 + 4 * 86_400 * 1_000_000_000 + 3_600 * 1_000_000_000),
+                impact: "Receptionists could not look up patients for 58 minutes".into(),
+                hazard_id: "HAZ-001".into(),
+                actions: vec![IncidentAction {
+                    description: "Alert on client certificate expiry".into(),
+                    owner: "sam".into(),
+                    due: "2026-12-31".into(),
+                    done_ns: None,
+                }],
+            },
+            OnCallIncident {
+                reference: "INC-8".into(),
+                title: "A laptop holding a patient list is lost".into(),
+                severity: "sev3".into(),
+                status: "resolved".into(),
+                exercise: "mock breach".into(),
+                pathways: vec![],
+                declared_ns: period_start as i64 + 10 * 86_400 * 1_000_000_000,
+                resolved_ns: Some(period_start as i64 + 10 * 86_400 * 1_000_000_000 + 7_200 * 1_000_000_000),
+                impact: String::new(),
+                hazard_id: String::new(),
+                actions: vec![],
+            },
+        ]),
+        last_exercise_ns: Some(period_start as i64 + 10 * 86_400 * 1_000_000_000),
     }
 }
 
@@ -311,6 +345,12 @@ fn the_safety_case_reports_the_log_and_each_controls_evidence_over_the_period() 
         assert!(html.contains(section), "{section}");
     }
     assert!(html.contains("Dr Ada O&#39;Neill &amp; co"), "sign-off officer escaped");
+    assert!(html.contains("Incidents during the period and their actions"), "{html}");
+    assert!(html.contains("Alert on client certificate expiry") && html.contains("INC-7"), "{html}");
+    assert_eq!(json["incidents"][0]["hazard_id"], "HAZ-001");
+    let unread = ReportInputs { incidents: None, ..inputs.clone() };
+    let html = reports::html::render(&reports::render_parts(ReportKind::Dcb0129, &unread).unwrap().1);
+    assert!(html.contains("incident records were not read for this report"), "says so, never claims none");
     assert!(html.contains("Not stated (set reports.system.intended_use"), "unset text names its key");
 }
 
@@ -352,6 +392,10 @@ fn the_dspt_evidence_reports_access_and_a_broken_chain() {
         "1 remain open or under investigation",
         "1 findings were closed as inappropriate access",
         "reported as incident INC-0042",
+        "1 incidents were declared or open during the period, and 1 exercises",
+        "Exercise (mock breach): A laptop holding a patient list is lost",
+        "Alert on client certificate expiry",
+        "Receptionists could not look up patients for 58 minutes Hazard HAZ-001.",
     ] {
         assert!(html.contains(&text.replace('\'', "&#39;")) || html.contains(text), "{text}");
     }
