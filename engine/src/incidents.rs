@@ -369,16 +369,24 @@ pub enum Refused {
 
 /// Moves incident `id` from `expected` to `to` with an optional message for users; resolving it
 /// keeps what Pathwatch saw over it (`seen`, from `observed`) in its timeline.
+/// A status change as a person asked for it: from the status they saw, to another, with an
+/// optional message for users.
+#[derive(Clone, Copy)]
+pub struct StatusChange<'a> {
+    pub expected: Status,
+    pub to: Status,
+    pub message: &'a str,
+}
+
 pub async fn set_status(
     pool: &state::Pool,
     id: i64,
-    expected: Status,
-    to: Status,
-    message: &str,
+    change: &StatusChange<'_>,
     by: &str,
     seen: &[Entry],
     now_ns: i64,
 ) -> Result<Result<(), Refused>, EngineError> {
+    let StatusChange { expected, to, message } = *change;
     let mut tx = state::begin_exclusive(pool, "incidents").await?;
     let changed = sqlx::query(
         "UPDATE incidents SET status = $1, resolved_ns = CASE WHEN $1 = 'resolved' THEN $2 ELSE NULL END \

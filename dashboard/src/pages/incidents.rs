@@ -475,7 +475,8 @@ pub(crate) async fn set_status_for(
     } else {
         Vec::new()
     };
-    match incidents::set_status(pool, incident.id, expected, to, message, &user.name, &seen, now).await? {
+    let change = incidents::StatusChange { expected, to, message };
+    match incidents::set_status(pool, incident.id, &change, &user.name, &seen, now).await? {
         Ok(()) => Ok(()),
         Err(incidents::Refused::Stale(now)) => Err(WebError::Refused(
             StatusCode::CONFLICT,

@@ -333,16 +333,12 @@ async fn a_hazard_raised_from_a_post_mortem_is_linked_both_ways() {
         message: String::new(),
     };
     let incident = engine::incidents::declare(pool, &new, "cso", now).await.unwrap();
-    let resolve = engine::incidents::set_status(
-        pool,
-        incident.id,
-        engine::incidents::Status::Investigating,
-        engine::incidents::Status::Resolved,
-        "",
-        "cso",
-        &[],
-        now,
-    );
+    let change = engine::incidents::StatusChange {
+        expected: engine::incidents::Status::Investigating,
+        to: engine::incidents::Status::Resolved,
+        message: "",
+    };
+    let resolve = engine::incidents::set_status(pool, incident.id, &change, "cso", &[], now);
     resolve.await.unwrap().unwrap();
     let postmortem = engine::incidents::PostMortem {
         impact: "Patients were booked twice for 40 minutes".into(),

@@ -103,7 +103,7 @@ async fn an_incident_declared_from_an_alert_is_worked_to_resolution_and_its_post
         "Look up a patient: outage",
         "Patient look-ups are failing. Use the fallback.",
     ] {
-        assert!(page.body.contains(&seen[..]), "{seen}: {}", page.body);
+        assert!(page.body.contains(seen), "{seen}: {}", page.body);
     }
     let id = page_path.trim_start_matches("/incidents/").to_string();
 
