@@ -104,12 +104,15 @@ pub struct AlertHistoryEntry {
 
 /// An alert's history, oldest first.
 pub async fn history(pool: &state::Pool, alert_id: i64) -> Result<Vec<AlertHistoryEntry>, EngineError> {
-    Ok(sqlx::query_as(
-        "SELECT at_ns, event, actor, detail FROM alert_history WHERE alert_id = $1 ORDER BY id LIMIT 1000",
+    // The newest thousand (a long, flapping alert's latest steps matter most), oldest first.
+    let mut newest: Vec<AlertHistoryEntry> = sqlx::query_as(
+        "SELECT at_ns, event, actor, detail FROM alert_history WHERE alert_id = $1 ORDER BY id DESC LIMIT 1000",
     )
     .bind(alert_id)
     .fetch_all(pool)
-    .await?)
+    .await?;
+    newest.reverse();
+    Ok(newest)
 }
 
 async fn record<'c, E>(
@@ -168,7 +171,7 @@ pub async fn acknowledge(
     }
     sqlx::query(
         "UPDATE alerts SET acknowledged_by = $1, acknowledged_ns = $2, \
-         notify_pending = CASE WHEN notify_pending = '' AND notified <> 0 AND held = 0 THEN 'ACKNOWLEDGED' \
+         notify_pending = CASE WHEN notify_pending = '' AND notified <> 0 THEN 'ACKNOWLEDGED' \
          ELSE notify_pending END WHERE id = $3",
     )
     .bind(by)
@@ -289,7 +292,7 @@ impl AlertEngine {
     /// interval unless someone acknowledged it, and a notification no channel delivered is retried
     /// at the next evaluation. Silences covering the SLO by name are honoured.
     pub async fn apply(&self, status: &SloStatus, now_ns: i64) -> Result<Option<Notification>, EngineError> {
-        let silences = silences::current(&self.pool, now_ns).await?;
+        let silences = silences::in_force(&self.pool, now_ns).await?;
         let silence = silences::covering(&silences, &status.name, &[], now_ns);
         self.apply_with(status, None, silence, now_ns).await
     }
@@ -312,10 +315,9 @@ impl AlertEngine {
         // Written from the start (the fence takes the lease row; without one, the alerts table is
         // held): a deferred SQLite transaction that reads and then writes can fail with
         // SQLITE_BUSY_SNAPSHOT when another connection commits in between.
-        let mut tx = match &self.fence {
-            Some(_) => self.pool.begin().await?,
-            None => state::begin_exclusive(&self.pool, "alerts").await?,
-        };
+        // The alerts table is held in either case, so an acknowledgement made on a dashboard
+        // meanwhile (which takes the same hold) is either seen here or made after.
+        let mut tx = state::begin_exclusive(&self.pool, "alerts").await?;
         if let Some(fence) = &self.fence {
             if !fence.check(&mut tx, now_ns).await? {
                 return Err(EngineError::NotLeader(fence.name.clone()));
@@ -355,12 +357,16 @@ impl AlertEngine {
         }
         // A notification owed from before (undelivered, its leader stopped before sending, or held
         // by a silence).
-        let pending: Option<(i64, String)> = sqlx::query_as(
-            "SELECT id, notify_pending FROM alerts WHERE slo = $1 AND notify_pending <> '' ORDER BY id DESC LIMIT 1",
+        // Oldest first: a RESOLVED an older alert still owes (held by a silence while a newer alert
+        // fired) goes out before what the newer one owes.
+        let owing: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT id, notify_pending FROM alerts WHERE slo = $1 AND notify_pending <> '' ORDER BY id LIMIT 100",
         )
         .bind(&status.name)
-        .fetch_optional(&mut *tx)
+        .fetch_all(&mut *tx)
         .await?;
+        let owes_this = open.as_ref().is_some_and(|a| owing.iter().any(|(id, _)| *id == a.id));
+        let pending = owing.into_iter().next();
         let no_data = status.burn_rate_1h.is_none();
         let transition = match (&open, status.firing) {
             (None, None) => {
@@ -422,12 +428,14 @@ impl AlertEngine {
                         return Ok(None);
                     }
                     Some(_) => {
-                        sqlx::query("UPDATE alerts SET resolved_ns = $1, last_notified_ns = $2 WHERE id = $3")
-                            .bind(now_ns)
-                            .bind(now_ns)
-                            .bind(a.id)
-                            .execute(&mut *tx)
-                            .await?;
+                        sqlx::query(
+                            "UPDATE alerts SET resolved_ns = $1, last_notified_ns = $2, held = 0 WHERE id = $3",
+                        )
+                        .bind(now_ns)
+                        .bind(now_ns)
+                        .bind(a.id)
+                        .execute(&mut *tx)
+                        .await?;
                         record(&mut *tx, a.id, now_ns, "resolved", "", "clear for five minutes").await?;
                         Transition::Resolved
                     }
@@ -474,7 +482,6 @@ impl AlertEngine {
                     }
                     // A reminder is due only once what this alert owes has gone out, and never
                     // while someone has it (acknowledged) or a silence holds it.
-                    let owes_this = pending.as_ref().is_some_and(|(id, _)| *id == a.id);
                     let quiet = !a.acknowledged_by.is_empty() || silence.is_some();
                     if quiet || owes_this || now_ns - a.last_notified_ns < self.repeat.as_nanos() as i64 {
                         return self.owed(tx, pending, status, pathway, silence, now_ns).await;
@@ -494,9 +501,11 @@ impl AlertEngine {
                 .fetch_one(&mut *tx)
                 .await?;
         // Owed from now until a channel has it, whatever happens to this instance meanwhile; what an
-        // older alert of the SLO still owed is overtaken (it would arrive out of order).
+        // older alert of the SLO still owed is overtaken (it would arrive out of order), except a
+        // RESOLVED: pagers close an alert on it, so it is never dropped.
         sqlx::query(
-            "UPDATE alerts SET notify_pending = CASE WHEN id = $1 THEN $2 ELSE '' END \
+            "UPDATE alerts SET notify_pending = CASE WHEN id = $1 THEN $2 \
+             WHEN notify_pending = 'RESOLVED' THEN 'RESOLVED' ELSE '' END \
              WHERE slo = $3 AND (id = $1 OR notify_pending <> '')",
         )
         .bind(stored.id)
@@ -663,7 +672,7 @@ impl AlertEngine {
             if !evaluated.contains(&a.slo) {
                 sqlx::query(
                     "UPDATE alerts SET resolved_ns = $1, summary = summary || ' (SLO no longer evaluated)', \
-                     notify_pending = '' WHERE id = $2",
+                     notify_pending = '', held = 0 WHERE id = $2",
                 )
                 .bind(now_ns)
                 .bind(a.id)
@@ -698,7 +707,7 @@ impl AlertEngine {
             tracing::warn!(error = %e, "could not close alerts of removed SLOs");
         }
         // Without the silences, nobody can tell which notifications they hold back: no round.
-        let silences = match silences::current(&self.pool, now_ns).await {
+        let silences = match silences::in_force(&self.pool, now_ns).await {
             Ok(s) => s,
             Err(e) => {
                 tracing::warn!(error = %e, "silences not read: alerts not evaluated this round");

@@ -193,11 +193,16 @@ pub fn check_text(field: &str, text: &str, required: bool, max: usize) -> Result
     Ok(())
 }
 
-/// Checks a due date: `YYYY-MM-DD`.
-pub fn check_due(due: &str) -> Result<(), String> {
-    chrono::NaiveDate::parse_from_str(due.trim(), "%Y-%m-%d")
-        .map(|_| ())
-        .map_err(|_| format!("due: {due:?} is not a date like 2027-01-31"))
+/// Reads a due date (`YYYY-MM-DD`), written back in that form so dates compare as text.
+pub fn check_due(due: &str) -> Result<String, String> {
+    let text = due.trim();
+    let well_formed = text.len() == 10
+        && text.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .filter(|_| well_formed)
+        .map(|d| d.format("%Y-%m-%d").to_string())
+        .ok_or_else(|| format!("due: {due:?} is not a date like 2027-01-31"))
 }
 
 impl NewIncident {
@@ -342,23 +347,6 @@ pub async fn list(pool: &state::Pool, limit: u32) -> Result<Vec<Incident>, Engin
     rows.into_iter().map(from_row).collect()
 }
 
-/// Incidents declared in `[from_ns, to_ns)`, oldest first (for reports).
-pub async fn declared_between(pool: &state::Pool, from_ns: i64, to_ns: i64) -> Result<Vec<Incident>, EngineError> {
-    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM incidents WHERE declared_ns >= $1 AND declared_ns < $2 ORDER BY declared_ns LIMIT 10000"
-    )))
-    .bind(from_ns)
-    .bind(to_ns)
-    .fetch_all(pool)
-    .await?;
-    rows.into_iter().map(from_row).collect()
-}
-
-/// When the newest exercise was declared, if any was.
-pub async fn last_exercise(pool: &state::Pool) -> Result<Option<i64>, EngineError> {
-    Ok(sqlx::query_scalar("SELECT MAX(declared_ns) FROM incidents WHERE exercise <> ''").fetch_one(pool).await?)
-}
-
 /// Why a change to an incident was not made.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Refused {
@@ -410,13 +398,23 @@ pub async fn set_status(
         add_entry(&mut *tx, id, now_ns, "message", by, message.trim(), true).await?;
     }
     if to == Status::Resolved {
-        // What Pathwatch saw is kept with the incident: telemetry ages out, the post-mortem does not.
-        sqlx::query("DELETE FROM incident_timeline WHERE incident_id = $1 AND kind IN ('alert', 'canary', 'silence')")
+        // What Pathwatch saw is kept with the incident: telemetry ages out, the post-mortem does
+        // not. Resolved again after reopening: what was kept stays, and only what is new is added
+        // (the outage measured anew replaces the one measured before).
+        let kept: Vec<(i64, String, String)> =
+            sqlx::query_as("SELECT at_ns, kind, text FROM incident_timeline WHERE incident_id = $1 AND author = ''")
+                .bind(id)
+                .fetch_all(&mut *tx)
+                .await?;
+        sqlx::query("DELETE FROM incident_timeline WHERE incident_id = $1 AND kind = 'outage'")
             .bind(id)
             .execute(&mut *tx)
             .await?;
         for e in seen {
-            add_entry(&mut *tx, id, e.at_ns, &e.kind, &e.author, &e.text, false).await?;
+            let already = kept.iter().any(|(at, kind, text)| *at == e.at_ns && *kind == e.kind && *text == e.text);
+            if e.kind == "outage" || !already {
+                add_entry(&mut *tx, id, e.at_ns, &e.kind, &e.author, &e.text, false).await?;
+            }
         }
     }
     tx.commit().await?;
@@ -554,7 +552,8 @@ pub async fn observed(sources: &Sources, pool: &state::Pool, incident: &Incident
     let mut seen = Vec::new();
     match crate::alerts::recent(pool, 500).await {
         Ok(alerts) => {
-            for alert in alerts.iter().filter(|a| slos.contains(&a.slo.as_str())) {
+            let overlaps = |a: &&crate::alerts::Alert| a.started_ns <= to && a.resolved_ns.is_none_or(|r| r >= from);
+            for alert in alerts.iter().filter(|a| slos.contains(&a.slo.as_str())).filter(overlaps).take(50) {
                 let Ok(history) = crate::alerts::history(pool, alert.id).await else { continue };
                 for h in history.into_iter().filter(|h| h.at_ns >= from && h.at_ns <= to) {
                     let who = if h.actor.is_empty() { String::new() } else { format!(" by {}", h.actor) };
@@ -692,6 +691,54 @@ pub async fn outage_minutes(sources: &Sources, incident: &Incident, now_ns: i64)
     out
 }
 
+/// The outage minutes measured at resolution, as timeline entries to keep (kind `outage`, the
+/// minutes after the pathway's name and a tab).
+pub fn outage_entries(outage: &[(String, i64)], at_ns: i64) -> Vec<Entry> {
+    outage
+        .iter()
+        .map(|(name, minutes)| Entry {
+            at_ns,
+            kind: "outage".into(),
+            author: String::new(),
+            text: format!("{name}\t{minutes}"),
+            public: false,
+        })
+        .collect()
+}
+
+/// The outage minutes kept in a resolved incident's timeline.
+pub fn kept_outage(timeline: &[Entry]) -> Vec<(String, i64)> {
+    timeline
+        .iter()
+        .filter(|e| e.kind == "outage")
+        .filter_map(|e| {
+            let (name, minutes) = e.text.rsplit_once('\t')?;
+            Some((name.to_string(), minutes.parse().ok()?))
+        })
+        .collect()
+}
+
+/// Incidents open at any time in `[from_ns, to_ns)`, oldest first (for reports; at most 10,000).
+pub async fn open_between(pool: &state::Pool, from_ns: i64, to_ns: i64) -> Result<Vec<Incident>, EngineError> {
+    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM incidents WHERE declared_ns < $2 AND (resolved_ns IS NULL OR resolved_ns >= $1) \
+         ORDER BY declared_ns LIMIT 10000"
+    )))
+    .bind(from_ns)
+    .bind(to_ns)
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter().map(from_row).collect()
+}
+
+/// When the newest exercise declared before `to_ns` was declared.
+pub async fn last_exercise_before(pool: &state::Pool, to_ns: i64) -> Result<Option<i64>, EngineError> {
+    Ok(sqlx::query_scalar("SELECT MAX(declared_ns) FROM incidents WHERE exercise <> '' AND declared_ns < $1")
+        .bind(to_ns)
+        .fetch_one(pool)
+        .await?)
+}
+
 /// Adds an action to a post-mortem (checked by the caller).
 pub async fn add_action(
     pool: &state::Pool,
@@ -774,7 +821,10 @@ mod tests {
         assert!(summer.overdue(at("2027-07-01T23:30:00Z")));
         let done = Action { done_ns: Some(1), ..action };
         assert!(!done.overdue(at("2027-01-01T00:00:00Z")));
-        assert_eq!(check_due("2027-01-31"), Ok(()));
+        assert_eq!(check_due(" 2027-01-31 "), Ok("2027-01-31".into()));
         assert!(check_due("31/01/2027").unwrap_err().starts_with("due:"));
+        for odd in ["2027-1-5", "+2027-01-05", "2027- 1- 5"] {
+            assert!(check_due(odd).is_err(), "{odd}: would sort wrongly as text");
+        }
     }
 }

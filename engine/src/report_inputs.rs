@@ -214,16 +214,10 @@ async fn incident_records(
     period: &Period,
 ) -> Result<(Vec<reports::inputs::OnCallIncident>, Option<i64>), GatherError> {
     use reports::inputs::{IncidentAction, OnCallIncident};
-    let all = crate::incidents::declared_between(pool, i64::MIN, period.to_ns).await?;
+    let open = crate::incidents::open_between(pool, period.from_ns, period.to_ns).await?;
+    let last_exercise = crate::incidents::last_exercise_before(pool, period.to_ns).await?;
     let mut out = Vec::new();
-    let mut last_exercise = None;
-    for i in all {
-        if !i.exercise.is_empty() {
-            last_exercise = last_exercise.max(Some(i.declared_ns));
-        }
-        if i.resolved_ns.is_some_and(|r| r < period.from_ns) {
-            continue;
-        }
+    for i in open {
         let actions = crate::incidents::actions(pool, i.id).await?;
         out.push(OnCallIncident {
             reference: i.reference(),

@@ -121,12 +121,34 @@ impl SilenceState {
     }
 }
 
-/// Reads a recurrence: five fields get seconds 0 put in front.
+/// Reads a recurrence: five fields get seconds 0 put in front. Days of the week must be names
+/// (Mon-Fri, Sun): in numbers, standard cron counts Sunday as 0 and the cron crate as 1, so a
+/// number would land the window on the wrong day.
 pub fn schedule(recurrence: &str) -> Result<cron::Schedule, String> {
-    let fields = recurrence.split_whitespace().count();
-    let text = if fields == 5 { format!("0 {recurrence}") } else { recurrence.to_string() };
+    let fields: Vec<&str> = recurrence.split_whitespace().collect();
+    let weekday = match fields.len() {
+        5 => fields[4],
+        6 | 7 => fields[5],
+        n => return Err(format!("{recurrence:?} has {n} fields: write minute hour day-of-month month day-of-week")),
+    };
+    if weekday.chars().any(|c| c.is_ascii_digit()) {
+        return Err(format!(
+            "{recurrence:?}: write the days of the week as names (Sun, Mon-Fri, Sat,Sun), not numbers, \
+             which cron dialects count differently"
+        ));
+    }
+    let text = if fields.len() == 5 { format!("0 {recurrence}") } else { recurrence.to_string() };
     cron::Schedule::from_str(&text).map_err(|e| format!("{recurrence:?} is not a cron expression ({e})"))
 }
+
+/// How far back a silence may start (a window already under way) and how far ahead.
+pub const MAX_START_BEHIND_NS: i64 = 86_400 * NS_PER_SEC;
+pub const MAX_START_AHEAD_NS: i64 = 366 * 86_400 * NS_PER_SEC;
+/// How long a recurrence may be set to run, when it is given an end.
+pub const MAX_RECURRENCE_YEARS: i64 = 5;
+
+/// At most this many silences not yet ended per author: one person cannot flood the engine.
+pub const MAX_CURRENT_PER_AUTHOR: i64 = 100;
 
 impl NewSilence {
     /// Checks what a person asked for; the error names the field and says what is wrong.
@@ -139,6 +161,12 @@ impl NewSilence {
             return Err(format!("reason: at most {MAX_REASON_CHARS} characters"));
         }
         let day = 86_400 * NS_PER_SEC;
+        if self.starts_ns < now_ns.saturating_sub(MAX_START_BEHIND_NS) {
+            return Err("starts: a silence can start at most a day ago".into());
+        }
+        if self.starts_ns > now_ns.saturating_add(MAX_START_AHEAD_NS) {
+            return Err("starts: a silence can start at most a year ahead".into());
+        }
         if self.recurrence.trim().is_empty() {
             let Some(ends) = self.ends_ns else { return Err("ends: a one-off window needs an end".into()) };
             if ends <= self.starts_ns {
@@ -147,7 +175,8 @@ impl NewSilence {
             if ends <= now_ns {
                 return Err("ends: the window has already ended".into());
             }
-            if ends - self.starts_ns > MAX_WINDOW_DAYS * day {
+            // Both times are bounded above, so the difference cannot overflow.
+            if i128::from(ends) - i128::from(self.starts_ns) > i128::from(MAX_WINDOW_DAYS * day) {
                 return Err(format!("ends: a window can last at most {MAX_WINDOW_DAYS} days"));
             }
         } else {
@@ -162,6 +191,9 @@ impl NewSilence {
             }
             if self.ends_ns.is_some_and(|e| e <= self.starts_ns.max(now_ns)) {
                 return Err("ends: the recurrence must stop after it starts, and in the future".into());
+            }
+            if self.ends_ns.is_some_and(|e| e > now_ns.saturating_add(MAX_RECURRENCE_YEARS * 366 * day)) {
+                return Err(format!("ends: a recurrence can be set for at most {MAX_RECURRENCE_YEARS} years"));
             }
         }
         Ok(())
@@ -182,9 +214,12 @@ impl Silence {
         if self.recurrence.is_empty() {
             return Some((self.starts_ns, stops));
         }
-        // The first tick after `now - duration`: open now if it is not after `now`.
-        let opened = self.next_tick(now_ns - self.duration_secs * NS_PER_SEC + 1)?;
-        (opened <= now_ns).then(|| (opened, (opened + self.duration_secs * NS_PER_SEC).min(stops)))
+        // The first tick after `now - duration`: open now if it is not after `now` and its window
+        // has not closed (a tick read in the hour October repeats can fall before what was asked).
+        let length = self.duration_secs.saturating_mul(NS_PER_SEC);
+        let opened = self.next_tick(now_ns.saturating_sub(length).saturating_add(1))?;
+        let closes = opened.saturating_add(length).min(stops);
+        (opened <= now_ns && now_ns < closes).then_some((opened, closes))
     }
 
     /// The next window to open after `now_ns` (strictly), if any.
@@ -193,8 +228,9 @@ impl Silence {
         if self.recurrence.is_empty() {
             return (self.starts_ns > now_ns && self.starts_ns < stops).then_some((self.starts_ns, stops));
         }
-        let opened = self.next_tick(now_ns.max(self.starts_ns - 1) + 1)?;
-        (opened < stops).then(|| (opened, (opened + self.duration_secs * NS_PER_SEC).min(stops)))
+        let opened = self.next_tick(now_ns.max(self.starts_ns.saturating_sub(1)).saturating_add(1))?;
+        let closes = opened.saturating_add(self.duration_secs.saturating_mul(NS_PER_SEC)).min(stops);
+        (opened > now_ns && opened < stops).then_some((opened, closes))
     }
 
     /// The first recurrence tick at or after `from_ns` and not before the silence starts, with UK
@@ -202,11 +238,21 @@ impl Silence {
     fn next_tick(&self, from_ns: i64) -> Option<i64> {
         let schedule = schedule(&self.recurrence).ok()?;
         let from = from_ns.max(self.starts_ns).max(0) as u64;
-        // The cron crate counts in one zone: UK wall-clock time, written as if it were UTC.
-        let wall = domain::uk_time::local(from).and_utc() - chrono::Duration::nanoseconds(1);
-        let tick = schedule.after(&wall).next()?;
-        let ns = domain::uk_time::from_local(tick.naive_utc())?;
-        i64::try_from(ns).ok()
+        // The cron crate counts in one zone: UK wall-clock time, written as if it were UTC. Within
+        // an hour of a clock change the wall clock and the instant part: a tick in the hour March
+        // skips lies behind the wall clock, one in the hour October repeats can map back before
+        // `from`. There the search starts an hour earlier and takes the first tick at or after
+        // `from`; elsewhere the first tick is it.
+        let hour = 3_600 * NS_PER_SEC as u64;
+        let near_change = domain::uk_time::offset_at(from) != domain::uk_time::offset_at(from.saturating_sub(hour));
+        let back = chrono::Duration::seconds(if near_change { 3_600 } else { 0 });
+        let wall = domain::uk_time::local(from).and_utc() - back - chrono::Duration::nanoseconds(1);
+        schedule
+            .after(&wall)
+            .take(if near_change { 4_000 } else { 3 })
+            .filter_map(|tick| domain::uk_time::from_local(tick.naive_utc()))
+            .find(|ns| *ns >= from)
+            .and_then(|ns| i64::try_from(ns).ok())
     }
 
     pub fn state(&self, now_ns: i64) -> SilenceState {
@@ -284,6 +330,29 @@ pub async fn get(pool: &state::Pool, id: i64) -> Result<Option<Silence>, EngineE
         .fetch_optional(pool)
         .await?;
     row.map(from_row).transpose()
+}
+
+/// Every silence that may cover something at `now_ns`: started, and not ended (what the alert
+/// engine reads each round; no limit, so no silence is ever passed over).
+pub async fn in_force(pool: &state::Pool, now_ns: i64) -> Result<Vec<Silence>, EngineError> {
+    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM silences WHERE starts_ns <= $1 AND ends_ns > $1 AND (ended_ns IS NULL OR ended_ns > $1)"
+    )))
+    .bind(now_ns)
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter().map(from_row).collect()
+}
+
+/// How many silences by `author` have not ended at `now_ns`.
+pub async fn current_by(pool: &state::Pool, author: &str, now_ns: i64) -> Result<i64, EngineError> {
+    Ok(sqlx::query_scalar(
+        "SELECT COUNT(*) FROM silences WHERE author = $1 AND ends_ns > $2 AND (ended_ns IS NULL OR ended_ns > $2)",
+    )
+    .bind(author)
+    .bind(now_ns)
+    .fetch_one(pool)
+    .await?)
 }
 
 /// Silences that have not ended before `since_ns` (open, upcoming, or ended since), newest first.
@@ -378,8 +447,32 @@ mod tests {
         assert_eq!(bounded.window_at(ns("2026-12-06T03:00:00Z")), None);
         assert!(bounded.window_at(ns("2026-12-13T03:00:00Z")).is_some());
         assert_eq!(bounded.state(ns("2026-12-20T00:00:00Z")), SilenceState::Ended);
-        // Six fields (seconds first) read as the report schedules' are.
+        // Six fields (seconds first) read as the report schedules' are; days of the week by name.
         assert!(schedule("0 30 1 * * Mon-Fri").is_ok());
+        assert!(
+            schedule("0 2 * * 1-5").unwrap_err().contains("names"),
+            "1-5 is Mon-Fri in one dialect, Sun-Thu in another"
+        );
+        assert!(schedule("0 2 * *").unwrap_err().contains("4 fields"));
+    }
+
+    #[test]
+    fn windows_around_the_clock_changes_open_and_close_once() {
+        // Every day at 01:30 UK time for 20 minutes, over the October change (25 Oct 2026: 01:00
+        // to 02:00 happens twice) and the March one (28 Mar 2027: 01:00 to 02:00 never happens).
+        let s = silence("2026-10-20T00:00:00Z", None, "30 1 * * *", 0);
+        let s = Silence { duration_secs: 20 * 60, ..s };
+        // The first 01:30 BST is 00:30 UTC: open then, closed 20 minutes later, not held open by
+        // the second 01:30 (GMT) reading back before the question.
+        assert!(s.window_at(ns("2026-10-25T00:35:00Z")).is_some());
+        assert_eq!(s.window_at(ns("2026-10-25T00:55:00Z")), None);
+        // In March, 01:30 does not exist: read as GMT, the window opens at 01:30 UTC (02:30 BST).
+        assert!(s.window_at(ns("2027-03-28T01:35:00Z")).is_some());
+        // Extreme starts and durations neither panic nor open anything strange.
+        let far = Silence { starts_ns: i64::MIN, ends_ns: i64::MAX, duration_secs: i64::MAX, ..s.clone() };
+        let _ = (far.window_at(0), far.next_window(0), far.state(i64::MAX));
+        let late = Silence { starts_ns: i64::MAX - 1, ..s };
+        assert_eq!(late.state(0), SilenceState::Ended, "no tick that late exists");
     }
 
     #[test]
@@ -416,6 +509,16 @@ mod tests {
         assert!(refused(|s| s.ends_ns = None).starts_with("ends:"));
         assert!(refused(|s| s.ends_ns = Some(s.starts_ns)).contains("after it starts"));
         assert!(refused(|s| s.ends_ns = Some(s.starts_ns + 40 * 86_400 * NS_PER_SEC)).contains("31 days"));
+        // Hostile times: far past and far future are refused without overflowing.
+        assert!(refused(|s| s.starts_ns = i64::MIN).starts_with("starts:"));
+        assert!(refused(|s| s.starts_ns += 400 * 86_400 * NS_PER_SEC).starts_with("starts:"));
+        assert!(refused(|s| s.ends_ns = Some(i64::MAX)).contains("31 days"));
+        assert!(refused(|s| {
+            s.recurrence = "0 2 * * Sun".into();
+            s.duration_secs = 3600;
+            s.ends_ns = Some(i64::MAX)
+        })
+        .contains("5 years"));
         assert!(refused(|s| s.recurrence = "every sunday".into()).starts_with("recurrence:"));
         assert!(refused(|s| {
             s.recurrence = "0 2 * * Sun".into();

@@ -486,7 +486,11 @@ pub async fn incidents(State(state): State<DashboardState>, user: ApiUser) -> Re
         .into_iter()
         .filter(|a| ids.contains(&a.incident_id))
         .collect();
-    let last_exercise_ns = engine::incidents::last_exercise(pool).await.map_err(WebError::from)?;
+    let last_exercise_ns = if user.0.organisations.is_empty() {
+        engine::incidents::last_exercise_before(pool, i64::MAX).await.map_err(WebError::from)?
+    } else {
+        incidents.iter().filter(|i| !i.exercise.is_empty()).map(|i| i.declared_ns).max()
+    };
     Ok(Json(IncidentsReply { incidents, open_actions, last_exercise_ns }))
 }
 

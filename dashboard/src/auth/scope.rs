@@ -78,8 +78,13 @@ impl<'a> Scope<'a> {
     pub fn owns_target(&self, target: &engine::silences::Target) -> bool {
         match target {
             engine::silences::Target::Slo(name) => self.owns_slo(name),
+            // A pathway's silence covers every SLO that measures it, and an SLO may measure
+            // other pathways too (a shared flow): each of those SLOs must be theirs as well.
             engine::silences::Target::Pathway(id) => match self.sources.pathways.iter().find(|p| p.id == *id) {
-                Some(p) => self.owns_pathway(p),
+                Some(p) => {
+                    self.owns_pathway(p)
+                        && self.sources.slos.iter().filter(|s| p.measured_by(s)).all(|s| self.owns_slo(&s.name))
+                }
                 None => self.user.organisations.is_empty(),
             },
         }

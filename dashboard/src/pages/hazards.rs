@@ -522,7 +522,7 @@ pub async fn create(
     // A hazard raised from a post-mortem is linked back to it once saved.
     let incident = match form.incident.trim() {
         "" => None,
-        id => Some(crate::pages::incidents::visible(&state, &user.account, id).await?),
+        id => Some(crate::pages::incidents::changeable(&state, &user.account, id).await?),
     };
     let id = form.id.trim().to_string();
     let saved = save(state.sources(), &user, &headers, form, None).await?;

@@ -25,15 +25,18 @@ fn at(ns: i64) -> String {
     format_ns(ns.max(0) as u64)
 }
 
-/// Whether `user` sees `incident`: one of its pathways is theirs to see (an incident over no
-/// pathway, or only unknown ones, only when they are not limited to organisations).
+/// Whether `user` sees `incident`: they are not limited to organisations, or they see every one of
+/// its pathways (its timeline, impact and alerts speak of all of them, so one of another
+/// organisation's would show through).
 pub(crate) fn sees(state: &DashboardState, user: &Account, incident: &Incident) -> bool {
-    let known: Vec<&engine::pathways::PathwayConfig> =
-        state.pathways().iter().filter(|p| incident.pathways.contains(&p.id)).collect();
-    if known.is_empty() {
-        return user.organisations.is_empty();
+    if user.organisations.is_empty() {
+        return true;
     }
-    known.iter().any(|p| user.sees(p))
+    !incident.pathways.is_empty()
+        && incident
+            .pathways
+            .iter()
+            .all(|id| state.pathways().iter().find(|p| p.id == *id).is_some_and(|p| user.sees(p)))
 }
 
 /// Whether `user` may change `incident` (or declare one over these pathways): every pathway is
@@ -152,7 +155,12 @@ pub async fn list_page(State(state): State<DashboardState>, User(user): User) ->
         .filter(|a| ids.contains(&a.incident_id))
         .map(|a| action_row(a, now))
         .collect();
-    let last = incidents::last_exercise(pool).await?;
+    // Among what this reader sees: another organisation's drills are not theirs to count on.
+    let last = if user.account.organisations.is_empty() {
+        incidents::last_exercise_before(pool, i64::MAX).await?
+    } else {
+        all.iter().filter(|i| !i.exercise.is_empty()).map(|i| i.declared_ns).max()
+    };
     let stale = EXERCISE_WARNING_NS;
     let exercise_warning = match last {
         None => Some("No exercise has been recorded. Rehearse (a mock breach, an upstream outage drill) at least quarterly: declare it as an exercise.".to_string()),
@@ -402,7 +410,11 @@ pub(crate) async fn detail(
         timeline.sort_by_key(|e| e.at_ns);
     }
     let actions = incidents::actions(pool, incident.id).await?;
-    let outage = incidents::outage_minutes(state.sources(), incident, now).await;
+    // Measured live while open; once resolved, what was measured then (telemetry ages out).
+    let outage = match incident.resolved_ns {
+        None => incidents::outage_minutes(state.sources(), incident, now).await,
+        Some(_) => incidents::kept_outage(&timeline),
+    };
     Ok((timeline, actions, outage))
 }
 
@@ -468,10 +480,16 @@ pub(crate) async fn set_status_for(
     message: &str,
 ) -> Result<(), WebError> {
     incidents::check_text("message", message, false, incidents::MAX_TEXT_CHARS).map_err(bad)?;
+    if to == expected {
+        return Err(bad(format!("to: it is {} already", to.as_str())));
+    }
     let pool = state.accounts().pool();
     let now = state.now_ns_i64();
     let seen = if to == Status::Resolved {
-        incidents::observed(state.sources(), pool, incident, now).await
+        let resolving = Incident { resolved_ns: Some(now), ..incident.clone() };
+        let mut seen = incidents::observed(state.sources(), pool, &resolving, now).await;
+        seen.extend(incidents::outage_entries(&incidents::outage_minutes(state.sources(), &resolving, now).await, now));
+        seen
     } else {
         Vec::new()
     };
@@ -650,9 +668,9 @@ pub async fn add_action(
     let incident = changeable(&state, &user.account, &id).await?;
     incidents::check_text("description", &form.description, true, 2_000).map_err(bad)?;
     incidents::check_text("owner", &form.owner, true, 200).map_err(bad)?;
-    incidents::check_due(&form.due).map_err(bad)?;
+    let due = incidents::check_due(&form.due).map_err(bad)?;
     let pool = state.accounts().pool();
-    incidents::add_action(pool, incident.id, &form.description, &form.owner, &form.due, state.now_ns_i64()).await?;
+    incidents::add_action(pool, incident.id, &form.description, &form.owner, &due, state.now_ns_i64()).await?;
     Ok(Redirect::to(&format!("/incidents/{}#actions", incident.id)).into_response())
 }
 

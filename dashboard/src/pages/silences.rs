@@ -218,7 +218,18 @@ pub(crate) async fn create_for(state: &DashboardState, user: &Account, new: &New
             ),
         ));
     }
-    Ok(silences::create(state.accounts().pool(), new, &user.name, state.now_ns_i64()).await?)
+    let pool = state.accounts().pool();
+    let now = state.now_ns_i64();
+    if silences::current_by(pool, &user.name, now).await? >= silences::MAX_CURRENT_PER_AUTHOR {
+        return Err(WebError::Refused(
+            StatusCode::CONFLICT,
+            format!(
+                "You have {} silences that have not ended: end some before adding more.",
+                silences::MAX_CURRENT_PER_AUTHOR
+            ),
+        ));
+    }
+    Ok(silences::create(pool, new, &user.name, now).await?)
 }
 
 /// Ends silence `id` for `user` if they may: the checks the page and the API share.

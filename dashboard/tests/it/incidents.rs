@@ -118,6 +118,8 @@ async fn an_incident_declared_from_an_alert_is_worked_to_resolution_and_its_post
     )
     .await;
     assert_eq!(moved.status, StatusCode::SEE_OTHER, "{}", moved.body);
+    let same = form(&rig, "sam", &status, &[("expected", "identified"), ("to", "identified")]).await;
+    assert_eq!(same.status, StatusCode::BAD_REQUEST);
     let stale = form(&rig, "sam", &status, &[("expected", "investigating"), ("to", "monitoring")]).await;
     assert_eq!(stale.status, StatusCode::CONFLICT);
     assert!(stale.body.contains("it is identified now"), "{}", stale.body);
@@ -225,10 +227,26 @@ async fn exercises_are_counted_apart_and_the_last_one_is_dated() {
 async fn incidents_are_seen_and_changed_only_within_the_users_organisations_on_the_pages_and_the_api() {
     let rig = rig().await;
     let nrl = declare(&rig, "sam", "find-crisis-plan").await;
+    // Over A's pathway and B's: its timeline speaks of B's, so A's on-call does not see it.
+    let both = form(
+        &rig,
+        "sam",
+        "/incidents",
+        &[
+            ("title", "Both down"),
+            ("severity", "sev2"),
+            ("lead", "sam"),
+            ("pathway", "look-up-patient"),
+            ("pathway", "find-crisis-plan"),
+        ],
+    )
+    .await;
+    assert_eq!(both.status, StatusCode::SEE_OTHER);
     let national = declare(&rig, "sam", "send-by-mesh").await;
     let (a, _) = sign_in(&rig.app, "a-oncall", PASSWORD).await;
     // B82002's incident reads as if it did not exist; the national one is read, not changed.
     assert_eq!(get(&rig.app, nrl.location(), &a).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(get(&rig.app, both.location(), &a).await.status, StatusCode::NOT_FOUND);
     let list = get(&rig.app, "/incidents", &a).await;
     assert!(!list.body.contains("find-crisis-plan down") && list.body.contains("send-by-mesh down"), "{}", list.body);
     let shared = get(&rig.app, national.location(), &a).await;

@@ -106,6 +106,88 @@ async fn an_alert_that_fires_and_clears_inside_a_window_is_never_notified() {
     assert_eq!(ended.state((t0 + 31 * MIN) as i64), silences::SilenceState::Ended);
 }
 
+/// An alert that was notified and resolves inside a window owes its RESOLVED; a newer alert firing
+/// and clearing inside the same window does not drop it: it goes out when the window ends.
+#[tokio::test]
+async fn a_resolved_held_by_a_window_is_not_lost_when_a_newer_alert_fires_inside_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let accounts = Accounts::open(&dir.path().join("dashboard.db")).await.unwrap();
+    let pool = accounts.pool().clone();
+    let (url, received) = receiver().await;
+    let engine =
+        AlertEngine::new(pool.clone(), Notifier::new(None, vec![url]).unwrap(), Duration::from_secs(3600), "", "");
+    let t0 = 200 * 86_400 * NANOS_PER_SEC;
+    assert_eq!(
+        engine.apply(&status(100, t0), t0 as i64).await.unwrap().map(|n| n.transition),
+        Some(Transition::Firing)
+    );
+    let first = alerts::recent(&pool, 1).await.unwrap()[0].id;
+    // A window opens; the alert clears inside it (held), then another fires and clears inside it.
+    let new = window(Target::Slo("pds-availability".into()), t0 + MIN, t0 + 3 * HOUR);
+    silences::create(&pool, &new, "sam", (t0 + MIN) as i64).await.unwrap();
+    let mut at = t0 + 2 * MIN;
+    for failing in [0, 0, 0, 0, 0, 0, 0, 100, 100, 0, 0, 0, 0, 0, 0, 0] {
+        assert!(
+            engine.apply(&status(failing, at), at as i64).await.unwrap().is_none(),
+            "held at +{} min",
+            (at - t0) / MIN
+        );
+        at += MIN;
+    }
+    let all = alerts::recent(&pool, 10).await.unwrap();
+    assert_eq!(all.len(), 2, "a second alert fired inside the window: {all:?}");
+    assert!(all.iter().all(|a| a.resolved_ns.is_some() && a.held == 0), "{all:?}");
+    // The window ends: the first alert's RESOLVED goes out; nothing of the second, nobody heard of it.
+    let after = t0 + 3 * HOUR + MIN;
+    let sent = engine.apply(&status(0, after), after as i64).await.unwrap().expect("the held RESOLVED");
+    assert_eq!(sent.transition, Transition::Resolved);
+    assert!(sent.dashboard_url.ends_with(&format!("/alerts/{first}")), "{}", sent.dashboard_url);
+    assert!(engine.apply(&status(0, after + MIN), (after + MIN) as i64).await.unwrap().is_none());
+    let kinds: Vec<String> =
+        received.lock().unwrap().iter().map(|n| n["transition"].as_str().unwrap().to_string()).collect();
+    assert_eq!(kinds, ["firing", "resolved"]);
+}
+
+/// A pathway's silence covers every SLO measuring it: when such an SLO also measures another
+/// organisation's pathway (a shared canary flow), someone limited to their own may not silence it.
+#[tokio::test]
+async fn a_pathway_whose_slo_also_measures_another_organisations_pathway_is_not_theirs_to_silence() {
+    use crate::web::{get, post, sign_in};
+    use axum::http::StatusCode;
+    const PASSWORD: &str = "correct horse battery";
+    let dir = tempfile::tempdir().unwrap();
+    let accounts = Accounts::open(&dir.path().join("dashboard.db")).await.unwrap();
+    accounts
+        .create("a-oncall", dashboard::auth::accounts::Role::Oncall, &["A81001".into()], PASSWORD, false)
+        .await
+        .unwrap();
+    // Two pathways on the same PDS canary: one A81001's, one B82002's; one SLO measures both.
+    let mut a = engine::pathways::default_pathway("pds");
+    a.organisations = vec!["A81001".into()];
+    let mut b = engine::pathways::default_pathway("pds");
+    (b.id, b.name, b.organisations) = ("b-look-up".into(), "B's look-up".into(), vec!["B82002".into()]);
+    let store = audit_store::SqliteStore::open(&dir.path().join("telemetry.db")).await.unwrap();
+    let state = dashboard::state::DashboardState::builder(
+        accounts.clone(),
+        dashboard::RunningParts { lines: vec![] },
+        dashboard::state::WebConfig::default(),
+    )
+    .with_data(audit_store::AnyStore::Sqlite(store), vec![engine::slo::SloConfig::availability("pds")], vec![a, b])
+    .build();
+    let app = dashboard::web::router(state);
+    let (session, _) = sign_in(&app, "a-oncall", PASSWORD).await;
+    let page = get(&app, "/silences", &session).await;
+    assert!(!page.body.contains("pathway:look-up-patient"), "not offered: {}", page.body);
+    let ends = domain::uk_time::local(domain::Clock::System.now_ns() + 3_600 * NANOS_PER_SEC)
+        .format("%Y-%m-%dT%H:%M")
+        .to_string();
+    let fields =
+        [("csrf", page.csrf()), ("target", "pathway:look-up-patient".into()), ("reason", "x".into()), ("ends", ends)];
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let refused = post(&app, "/silences", &session, &fields).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+}
+
 #[tokio::test]
 async fn an_acknowledged_alert_is_not_reminded_until_it_escalates_and_every_channel_hears_who_has_it() {
     let smtp = crate::assurance::smtp();
