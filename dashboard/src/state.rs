@@ -60,6 +60,13 @@ pub(crate) struct Inner {
     pub(crate) audit_recorder: Option<crate::audit_trail::Recorder>,
     /// This process's own health (loops, spool, store, chain), gathered by the binary.
     pub(crate) health: Option<crate::pages::health::HealthSource>,
+    /// Who may read `/status`, and what it shows.
+    pub(crate) status_page: engine::status::StatusPageConfig,
+    /// What the upstream status feeds said last (the binary polls them).
+    pub(crate) upstream: engine::upstream::Upstream,
+    /// The status page's figures for every shown pathway, kept briefly: the page may be public,
+    /// and a crowd reading it during an outage must not become a load on the store.
+    pub(crate) status_cache: tokio::sync::Mutex<Option<(i64, std::sync::Arc<crate::pages::status::Figures>)>>,
 }
 
 /// Builds a [`DashboardState`] whole before anything shares it: every `with_` method takes and
@@ -90,6 +97,9 @@ impl DashboardState {
                 reports: None,
                 audit_recorder: None,
                 health: None,
+                status_page: engine::status::StatusPageConfig::default(),
+                upstream: engine::upstream::Upstream::default(),
+                status_cache: tokio::sync::Mutex::new(None),
             },
         }
     }
@@ -152,6 +162,17 @@ impl DashboardBuilder {
     /// Shows this process's health at `/admin/health` and `/api/v1/health`.
     pub fn with_health(mut self, source: crate::pages::health::HealthSource) -> DashboardBuilder {
         self.inner.health = Some(source);
+        self
+    }
+
+    /// The status page's access and content, and the upstream feeds' shared state.
+    pub fn with_status_page(
+        mut self,
+        config: engine::status::StatusPageConfig,
+        upstream: engine::upstream::Upstream,
+    ) -> DashboardBuilder {
+        self.inner.status_page = config;
+        self.inner.upstream = upstream;
         self
     }
 

@@ -193,6 +193,10 @@ fn routes() -> Vec<Route> {
         public(GET, "/auth/oidc/callback", auth::oidc_web::callback),
         public(POST, "/auth/oidc/choose", auth::oidc_web::choose),
         public(GET, "/api/openapi.json", api::openapi),
+        // The status page decides itself who may read it (`status_page.access`).
+        public(GET, "/status", pages::status::status_page),
+        public(GET, "/status.json", pages::status::status_json),
+        public(GET, "/status.atom", pages::status::status_atom),
         public(GET, "/static/app.css", stylesheet),
     ]
 }

@@ -25,6 +25,8 @@ pub mod silences;
 pub mod slo;
 pub mod slo_eval;
 pub mod slo_rules;
+pub mod status;
+pub mod upstream;
 
 use std::sync::Arc;
 use std::time::Duration;

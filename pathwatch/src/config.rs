@@ -32,6 +32,8 @@ pub struct Config {
     /// canary flow (see `effective_slos`).
     pub slos: Option<Vec<engine::slo::SloConfig>>,
     pub alerts: engine::alerts::AlertsConfig,
+    /// The status page for users (`/status`): who may read it, which pathways, upstream feeds.
+    pub status_page: engine::status::StatusPageConfig,
     /// Pathways shown on the overview. Unset: one per canary flow, named for what users do.
     pub pathways: Option<Vec<engine::pathways::PathwayConfig>>,
     /// Checking hazard controls' evidence and verifying the audit chain.
@@ -191,6 +193,7 @@ impl Default for Config {
             canaries: canaries::CanaryConfig::default(),
             slos: None,
             alerts: engine::alerts::AlertsConfig::default(),
+            status_page: engine::status::StatusPageConfig::default(),
             pathways: None,
             evidence: engine::evidence_monitor::EvidenceConfig::default(),
             audit: engine::audit_monitor::AuditConfig::default(),

@@ -215,6 +215,9 @@ pub fn validate(c: &Config) -> anyhow::Result<()> {
             );
         }
     }
+    if let Err(e) = c.status_page.validate(&c.effective_pathways()) {
+        problems.push(format!("key `{e}`"));
+    }
     if let Err(e) = c.reports.validate() {
         problems.push(format!("key {e}"));
     } else if !c.reports.schedules.is_empty() && c.alerts.email.is_none() {

@@ -231,6 +231,13 @@ test('sign in, see the SLOs, watch an alert fire after a sandbox fault', { timeo
   assert.match(await page.locator('main').innerText(), /Alert on certificate expiry/);
   await checkAccessibility(page, '05h-incidents');
 
+  // The status page for users (signed-in users by default): PDS not working, in words, with its strip.
+  await page.goto(`${base}/status`);
+  const pdsService = page.locator('section.service', { has: page.getByRole('heading', { name: /Look up a patient/ }) });
+  assert.match(await pdsService.innerText(), /Not working|Partly working/);
+  assert.equal(await pdsService.locator('li.day').count(), 90);
+  await checkAccessibility(page, '05i-status');
+
   await page.goto(`${base}/slos`);
   assert.match(await pds.innerText(), /PAGE/);
   await checkAccessibility(page, '06-slos-burning');

@@ -16,4 +16,5 @@ pub mod reports;
 pub mod samples;
 pub mod silences;
 pub mod slos;
+pub mod status;
 pub mod trace;

@@ -25,6 +25,10 @@ struct HomePage {
     can_trace: bool,
     /// Hazards whose controls' evidence fails or is stale, for roles that see the hazard log.
     flagged_hazards: usize,
+    /// What the upstream status feeds say now, so "national problem" reads apart from "ours".
+    notices: Vec<crate::pages::status::NoticeRow>,
+    feed_problems: Vec<String>,
+    has_feeds: bool,
 }
 
 pub(crate) async fn home(State(state): State<DashboardState>, User(user): User) -> Result<Response, WebError> {
@@ -46,7 +50,11 @@ pub(crate) async fn home(State(state): State<DashboardState>, User(user): User) 
         let evidence = engine::evidence::current(state.sources(), &open, now).await;
         flagged_hazards = evidence.iter().filter(|e| engine::evidence::flag(e).is_some()).count();
     }
+    let (notices, feed_problems) = crate::pages::status::upstream_rows(&state);
     let page = HomePage {
+        has_feeds: !state.inner.status_page.upstream.is_empty(),
+        notices,
+        feed_problems,
         flagged_hazards,
         can_trace,
         title: "Pathway health",

@@ -23,5 +23,6 @@ mod samples;
 mod silences;
 mod slos;
 mod state_backends;
+mod status;
 mod trace;
 mod web;

@@ -117,14 +117,34 @@ pub(crate) async fn start(
         ));
     }
     process.lines.push(format!("dashboard: http://{} (sign in)", d.listen));
+    match config.status_page.access {
+        engine::status::Access::Off => {}
+        engine::status::Access::Public => {
+            process.lines.push(format!("status page: http://{}/status (public)", d.listen))
+        }
+        engine::status::Access::SignedIn => {
+            process.lines.push(format!("status page: http://{}/status (signed-in users)", d.listen))
+        }
+    }
     // The page shows what runs, never a secret.
     let parts = dashboard::RunningParts {
         lines: process.lines.iter().filter(|l| !l.starts_with("ingest token")).cloned().collect(),
     };
+    // Upstream status feeds are polled where the pages that show them run.
+    let feeds = config.status_page.upstream.clone();
+    let upstream = engine::upstream::Upstream::new(&feeds);
+    if !feeds.is_empty() {
+        let every = Duration::from_secs(config.status_page.poll_every_secs);
+        let (shared_upstream, clock) = (upstream.clone(), shared.sources.clock.clone());
+        process.loops.spawn("upstream status feeds", move || {
+            engine::upstream::poll_forever(feeds.clone(), shared_upstream.clone(), every, clock.clone())
+        });
+    }
     let mut builder = dashboard::state::DashboardState::builder(accounts, parts, web)
         .with_sources(shared.sources.clone())
         .with_reports(config.deployment())
-        .with_health(health.source());
+        .with_health(health.source())
+        .with_status_page(config.status_page.clone(), upstream);
     if let Some(recorder) = recorder {
         builder = builder.with_audit_recorder(recorder);
     }
