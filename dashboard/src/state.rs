@@ -66,7 +66,7 @@ pub(crate) struct Inner {
     pub(crate) upstream: engine::upstream::Upstream,
     /// The status page's figures for every shown pathway, kept briefly: the page may be public,
     /// and a crowd reading it during an outage must not become a load on the store.
-    pub(crate) status_cache: tokio::sync::Mutex<Option<(i64, std::sync::Arc<crate::pages::status::Figures>)>>,
+    pub(crate) status_cache: crate::pages::status::Cache,
 }
 
 /// Builds a [`DashboardState`] whole before anything shares it: every `with_` method takes and
@@ -99,7 +99,7 @@ impl DashboardState {
                 health: None,
                 status_page: engine::status::StatusPageConfig::default(),
                 upstream: engine::upstream::Upstream::default(),
-                status_cache: tokio::sync::Mutex::new(None),
+                status_cache: crate::pages::status::Cache::default(),
             },
         }
     }

@@ -190,7 +190,24 @@ pub fn check_text(field: &str, text: &str, required: bool, max: usize) -> Result
     if text.chars().count() > max {
         return Err(format!("{field}: at most {max} characters"));
     }
+    if text.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
+        return Err(format!("{field}: holds a control character"));
+    }
     Ok(())
+}
+
+/// What users were told of an incident: its newest message for them, and when it last changed in
+/// a way they see (declared, a status change, a message), never a private note.
+pub async fn public_updates(pool: &state::Pool, id: i64) -> Result<(Option<String>, Option<i64>), EngineError> {
+    let rows: Vec<(i64, String, i64)> = sqlx::query_as(
+        "SELECT at_ns, text, public FROM incident_timeline WHERE incident_id = $1 \
+         AND (public <> 0 OR kind IN ('declared', 'status')) ORDER BY at_ns DESC, id DESC LIMIT 100",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await?;
+    let message = rows.iter().find(|(_, _, public)| *public != 0).map(|(_, text, _)| text.clone());
+    Ok((message, rows.first().map(|(at, _, _)| *at)))
 }
 
 /// Reads a due date (`YYYY-MM-DD`), written back in that form so dates compare as text.

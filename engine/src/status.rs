@@ -136,6 +136,19 @@ impl UserState {
         }
     }
 
+    /// What users can do, in their words.
+    pub fn advice(self) -> &'static str {
+        match self {
+            UserState::Operational => "",
+            UserState::Degraded => "It may be slow, or fail now and then: if it does, try again in a few minutes.",
+            UserState::PartialOutage => {
+                "Some of it is not working: try again later, or use your usual fallback process if it cannot wait."
+            }
+            UserState::MajorOutage => "It is not working. Use your usual fallback process until it is back.",
+            UserState::Unknown => "We cannot tell just now whether it is working.",
+        }
+    }
+
     fn rank(self) -> u8 {
         match self {
             UserState::Operational => 0,
@@ -215,12 +228,9 @@ pub async fn pathways(
             })
             .collect();
         let (runs, failed) = buckets.iter().fold((0u64, 0u64), |(r, f), b| (r + b.count, f + b.errors));
-        let h = health.get(i);
-        let state = h.map_or(UserState::Unknown, |h| UserState::of(&h.status));
-        let advice = match (state, h) {
-            (UserState::Operational, _) | (_, None) => String::new(),
-            (_, Some(h)) => h.guidance.clone(),
-        };
+        let state = health.get(i).map_or(UserState::Unknown, |h| UserState::of(&h.status));
+        // Words written for users, never the guidance written for staff ("tell users…", run books).
+        let advice = state.advice().to_string();
         out.push(PathwayStatus {
             id: p.id.clone(),
             name: p.name.clone(),

@@ -15,6 +15,10 @@ pub const MAX_BODY_BYTES: usize = 1 << 20;
 pub const MAX_NOTICES: usize = 20;
 /// Atom and RSS entries updated within this long count as current.
 pub const CURRENT_FOR_NS: i64 = 3 * 86_400 * 1_000_000_000;
+/// Entries dated further ahead than this are not believed (a feed cannot pin itself on top).
+const FUTURE_SKEW_NS: i64 = 86_400 * 1_000_000_000;
+/// Entries a feed may hold: each parsed entry costs far more memory than its bytes.
+pub const MAX_ENTRIES: usize = 1_000;
 const MAX_TEXT_CHARS: usize = 300;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -121,13 +125,20 @@ fn safe_link(link: Option<String>) -> Option<String> {
 pub fn parse(format: FeedFormat, body: &[u8], now_ns: i64) -> Result<Vec<Notice>, String> {
     match format {
         FeedFormat::Atom | FeedFormat::Rss => {
-            let feed = feed_rs::parser::parse(body).map_err(|e| format!("not an Atom or RSS feed ({e})"))?;
+            // Counted before parsing: a megabyte of empty entries would otherwise become a hundred.
+            let entries = count(body, b"<entry") + count(body, b"<item");
+            if entries > MAX_ENTRIES {
+                return Err(format!("more than {MAX_ENTRIES} entries"));
+            }
+            let feed = feed_rs::parser::parse(body).map_err(|_| "not an Atom or RSS feed".to_string())?;
             let mut notices: Vec<Notice> = feed
                 .entries
                 .into_iter()
                 .filter_map(|e| {
                     let updated = e.updated.or(e.published).and_then(|t| t.timestamp_nanos_opt());
-                    if updated.is_some_and(|t| now_ns - t > CURRENT_FOR_NS) {
+                    if updated.is_some_and(|t| {
+                        now_ns.saturating_sub(t) > CURRENT_FOR_NS || t.saturating_sub(now_ns) > FUTURE_SKEW_NS
+                    }) {
                         return None;
                     }
                     let title = e.title.map(|t| cut(&t.content)).filter(|t| !t.is_empty())?;
@@ -163,13 +174,14 @@ pub fn parse(format: FeedFormat, body: &[u8], now_ns: i64) -> Result<Vec<Notice>
                 #[serde(default)]
                 shortlink: Option<String>,
             }
-            let page: Page = serde_json::from_slice(body).map_err(|e| format!("not Statuspage JSON ({e})"))?;
+            let page: Page = serde_json::from_slice(body).map_err(|_| "not Statuspage JSON".to_string())?;
             let open = page
                 .incidents
                 .into_iter()
                 .filter(|i| !matches!(i.status.as_str(), "resolved" | "postmortem" | "completed"))
                 .chain(page.scheduled_maintenances.into_iter().filter(|m| m.status == "in_progress"));
             let mut notices: Vec<Notice> = open
+                .filter(|i| !i.name.trim().is_empty())
                 .map(|i| Notice {
                     title: cut(&i.name),
                     status: cut(&if i.impact.is_empty() || i.impact == "none" {
@@ -190,15 +202,32 @@ pub fn parse(format: FeedFormat, body: &[u8], now_ns: i64) -> Result<Vec<Notice>
     }
 }
 
+fn count(body: &[u8], needle: &[u8]) -> usize {
+    body.windows(needle.len()).filter(|w| *w == needle).count()
+}
+
 /// Reads one feed now.
 pub async fn poll(client: &reqwest::Client, feed: &FeedConfig, now_ns: i64) -> FeedState {
     let read = async {
-        let mut reply = client.get(&feed.url).send().await.map_err(|e| format!("not reachable ({e})"))?;
+        // The error's words never carry the URL (it may hold a key) or the server's own text.
+        let mut reply = client.get(&feed.url).send().await.map_err(|e| {
+            if e.is_timeout() {
+                "no answer in time".to_string()
+            } else {
+                "not reachable".to_string()
+            }
+        })?;
+        if reply.status().is_redirection() {
+            return Err(format!(
+                "answered {} (redirects are not followed: configure the final URL)",
+                reply.status().as_u16()
+            ));
+        }
         if !reply.status().is_success() {
             return Err(format!("answered {}", reply.status()));
         }
         let mut body = Vec::new();
-        while let Some(chunk) = reply.chunk().await.map_err(|e| format!("read failed ({e})"))? {
+        while let Some(chunk) = reply.chunk().await.map_err(|_| "the answer broke off".to_string())? {
             if body.len() + chunk.len() > MAX_BODY_BYTES {
                 return Err(format!("larger than {} KiB", MAX_BODY_BYTES / 1024));
             }
@@ -217,9 +246,15 @@ pub async fn poll(client: &reqwest::Client, feed: &FeedConfig, now_ns: i64) -> F
     FeedState { name: feed.name.clone(), url: feed.url.clone(), notices, checked_ns: Some(now_ns), error }
 }
 
+/// The feeds' HTTP client: 15 s per read, no redirects (a feed must not lead the poller elsewhere,
+/// to an internal address, or from https down to http).
+pub fn client() -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder().timeout(Duration::from_secs(15)).redirect(reqwest::redirect::Policy::none()).build()
+}
+
 /// Polls every feed every `every`, forever.
 pub async fn poll_forever(feeds: Vec<FeedConfig>, upstream: Upstream, every: Duration, clock: domain::Clock) {
-    let client = match reqwest::Client::builder().timeout(Duration::from_secs(15)).build() {
+    let client = match client() {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "no HTTP client for upstream status feeds");
@@ -259,6 +294,13 @@ mod tests {
         assert_eq!(notices[0].link, None);
         assert_eq!(notices[1].link.as_deref(), Some("https://status.example/1"));
         assert!(parse(FeedFormat::Atom, b"<html>not a feed", NOW).unwrap_err().contains("not an Atom or RSS feed"));
+        // Dated a century ago or a year ahead: neither current nor a panic.
+        let odd = br#"<feed xmlns="http://www.w3.org/2005/Atom"><title>x</title><id>x</id><updated>2026-12-06T20:00:00Z</updated>
+<entry><title>Ancient</title><id>a</id><updated>1680-01-01T00:00:00Z</updated></entry>
+<entry><title>Pinned</title><id>b</id><updated>2027-12-06T00:00:00Z</updated></entry></feed>"#;
+        assert!(parse(FeedFormat::Atom, odd, NOW).unwrap().is_empty());
+        let many = format!("<feed xmlns=\"http://www.w3.org/2005/Atom\">{}</feed>", "<entry/>".repeat(MAX_ENTRIES + 1));
+        assert!(parse(FeedFormat::Atom, many.as_bytes(), NOW).unwrap_err().contains("more than 1000 entries"));
     }
 
     #[test]

@@ -30,7 +30,8 @@ const RECENT_NS: i64 = 30 * 86_400 * 1_000_000_000;
 /// An incident as users see it: which pathways, where it stands, what on-call told them.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct IncidentNotice {
-    pub reference: String,
+    /// Opaque: says nothing of how many incidents (exercises, other organisations') there were.
+    pub id: String,
     #[serde(skip)]
     pub pathway_ids: Vec<String>,
     pub pathways: Vec<String>,
@@ -54,10 +55,9 @@ pub struct Figures {
 }
 
 async fn notice(pool: &state::Pool, i: &Incident, names: &[(String, String)]) -> Result<IncidentNotice, WebError> {
-    let written = engine::incidents::written(pool, i.id).await?;
-    let last_public = written.iter().rev().find(|e| e.public);
+    let (message, updated) = engine::incidents::public_updates(pool, i.id).await?;
     Ok(IncidentNotice {
-        reference: i.reference(),
+        id: format!("{:x}", i.declared_ns),
         pathway_ids: i.pathways.clone(),
         pathways: i
             .pathways
@@ -66,24 +66,35 @@ async fn notice(pool: &state::Pool, i: &Incident, names: &[(String, String)]) ->
             .collect(),
         status: i.status,
         status_words: i.status.words().into(),
-        message: last_public.map(|e| e.text.clone()).unwrap_or_default(),
-        updated_ns: written.last().map_or(i.declared_ns, |e| e.at_ns).max(i.resolved_ns.unwrap_or(0)),
+        message: message.unwrap_or_default(),
+        updated_ns: updated.unwrap_or(i.declared_ns).max(i.resolved_ns.unwrap_or(0)),
         declared_ns: i.declared_ns,
         resolved_ns: i.resolved_ns,
     })
 }
 
-async fn compute(state: &DashboardState, now: i64) -> Result<Figures, WebError> {
+async fn compute(state: &DashboardState, now: i64, before: Option<&Figures>) -> Result<Figures, WebError> {
     let config = &state.inner.status_page;
     let shown = config.shown(state.pathways());
     let names: Vec<(String, String)> = shown.iter().map(|p| (p.id.clone(), p.name.clone())).collect();
-    let (pathways, unavailable) = match engine::status::pathways(state.sources(), &shown, now.max(0) as u64).await {
-        Ok(p) => (p, None),
-        Err(e) if e.is_transient() => {
-            tracing::warn!(error = %e, "the status page could not read the pathways' states");
-            (Vec::new(), Some("The services' states cannot be read just now; try again in a minute.".to_string()))
+    let read = tokio::time::timeout(STORE_TIME, engine::status::pathways(state.sources(), &shown, now.max(0) as u64));
+    let (pathways, unavailable) = match read.await {
+        Ok(Ok(p)) => (p, None),
+        // The last known states stay up, marked as such: a blank page in an outage helps nobody.
+        failed => {
+            match failed {
+                Ok(Err(e)) => tracing::warn!(error = %e, "the status page could not read the pathways' states"),
+                _ => tracing::warn!("the status page's read of the pathways' states took too long"),
+            }
+            let last = before.map(|b| b.pathways.clone()).unwrap_or_default();
+            let when = before.map(|b| at(b.computed_ns)).unwrap_or_default();
+            let note = if last.is_empty() {
+                "The services' states cannot be read just now; try again in a minute.".to_string()
+            } else {
+                format!("The services' states cannot be read just now: these are as they were at {when}.")
+            };
+            (last, Some(note))
         }
-        Err(e) => return Err(e.into()),
     };
     let pool = state.accounts().pool();
     let mut incidents = Vec::new();
@@ -101,17 +112,69 @@ async fn compute(state: &DashboardState, now: i64) -> Result<Figures, WebError> 
     Ok(Figures { computed_ns: now, pathways, incidents, unavailable })
 }
 
-async fn figures(state: &DashboardState) -> Result<Arc<Figures>, WebError> {
+/// The figures, shared by every reader: worked out by one task at a time, detached from any
+/// request (a reader who gives up does not cancel it), while readers get the last figures.
+#[derive(Default)]
+pub struct Cache {
+    figures: std::sync::Mutex<Option<Arc<Figures>>>,
+    refreshing: std::sync::atomic::AtomicBool,
+    done: tokio::sync::Notify,
+}
+
+/// How long the store may take to answer the status page's reads.
+const STORE_TIME: std::time::Duration = std::time::Duration::from_secs(10);
+
+fn cached(state: &DashboardState) -> Option<Arc<Figures>> {
+    state.inner.status_cache.figures.lock().ok().and_then(|f| f.clone())
+}
+
+async fn refresh(state: DashboardState) {
     let now = state.now_ns_i64();
-    let mut cache = state.inner.status_cache.lock().await;
-    if let Some((at, figures)) = cache.as_ref() {
-        if now - at < FRESH_NS && now >= *at {
-            return Ok(figures.clone());
+    let before = cached(&state);
+    match compute(&state, now, before.as_deref()).await {
+        Ok(fresh) => {
+            if let Ok(mut slot) = state.inner.status_cache.figures.lock() {
+                *slot = Some(Arc::new(fresh));
+            }
+        }
+        Err(e) => tracing::warn!(error = ?e, "the status page's figures were not worked out"),
+    }
+    state.inner.status_cache.refreshing.store(false, std::sync::atomic::Ordering::SeqCst);
+    state.inner.status_cache.done.notify_waiters();
+}
+
+async fn figures(state: &DashboardState) -> Result<Arc<Figures>, WebError> {
+    use std::sync::atomic::Ordering;
+    let cache = &state.inner.status_cache;
+    loop {
+        // Registered before looking, so a refresh ending in between still wakes this reader.
+        let done = cache.done.notified();
+        let now = state.now_ns_i64();
+        let last = cached(state);
+        let fresh = last.as_ref().is_some_and(|f| now >= f.computed_ns && now - f.computed_ns < FRESH_NS);
+        if fresh {
+            return last.ok_or_else(|| WebError::Internal("status figures vanished".into()));
+        }
+        if !cache.refreshing.swap(true, Ordering::SeqCst) {
+            tokio::spawn(refresh(state.clone()));
+        }
+        if let Some(stale) = last {
+            return Ok(stale);
+        }
+        // Nothing yet (the first reader): wait for the first figures, not for ever.
+        if tokio::time::timeout(STORE_TIME + std::time::Duration::from_secs(5), done).await.is_err() {
+            return Err(WebError::Unavailable {
+                what: crate::error::TELEMETRY_STORE,
+                detail: "the status page's first figures are not ready".into(),
+            });
+        }
+        if cached(state).is_none() && !cache.refreshing.load(Ordering::SeqCst) {
+            return Err(WebError::Unavailable {
+                what: crate::error::DASHBOARD_DB,
+                detail: "the status page's figures could not be worked out".into(),
+            });
         }
     }
-    let fresh = Arc::new(compute(state, now).await?);
-    *cache = Some((now, fresh.clone()));
-    Ok(fresh)
 }
 
 /// Who is reading: nobody in particular (public), or a signed-in account. Off: 404.
@@ -214,7 +277,8 @@ fn pathway_row(p: &PathwayStatus) -> PathwayRow {
     }
 }
 
-fn notices(upstream: &[FeedState]) -> (Vec<NoticeRow>, Vec<String>) {
+/// The notices, and the feeds not read: for on-call, why (cut short); for users, only that.
+fn notices(upstream: &[FeedState], for_on_call: bool) -> (Vec<NoticeRow>, Vec<String>) {
     let rows = upstream
         .iter()
         .flat_map(|f| {
@@ -226,8 +290,15 @@ fn notices(upstream: &[FeedState]) -> (Vec<NoticeRow>, Vec<String>) {
             })
         })
         .collect();
-    let problems =
-        upstream.iter().filter_map(|f| f.error.as_ref().map(|e| format!("{}: not read ({e})", f.name))).collect();
+    let problems = upstream
+        .iter()
+        .filter_map(|f| {
+            f.error.as_ref().map(|e| match for_on_call {
+                true => format!("{}: not read ({})", f.name, e.chars().take(200).collect::<String>()),
+                false => format!("{}: its notices are not available just now.", f.name),
+            })
+        })
+        .collect();
     (rows, problems)
 }
 
@@ -235,7 +306,7 @@ pub async fn status_page(State(state): State<DashboardState>, mut parts: Parts) 
     let reader = reader(&state, &mut parts).await?;
     let figures = figures(&state).await?;
     let v = view(&state, &figures, reader.as_ref());
-    let (notices, feed_problems) = notices(&v.upstream);
+    let (notices, feed_problems) = notices(&v.upstream, false);
     let page = StatusPage {
         title: state.inner.status_page.title.clone(),
         user: None,
@@ -259,8 +330,34 @@ pub async fn status_page(State(state): State<DashboardState>, mut parts: Parts) 
         updated: at(v.computed_ns),
     };
     let mut response = render(StatusCode::OK, &page);
-    response.headers_mut().insert(header::CACHE_CONTROL, axum::http::HeaderValue::from_static("public, max-age=30"));
+    response.headers_mut().insert(header::CACHE_CONTROL, cache_control(&state));
     Ok(response)
+}
+
+/// A public page may be kept by proxies for as long as the figures are; one for signed-in readers
+/// is each reader's own (filtered to their organisations) and never kept.
+fn cache_control(state: &DashboardState) -> axum::http::HeaderValue {
+    axum::http::HeaderValue::from_static(match state.inner.status_page.access {
+        Access::Public => "public, max-age=30",
+        _ => "private, no-store",
+    })
+}
+
+/// An upstream feed as users see it: its name and current notices; never its address or why a
+/// read failed (the address may hold a key; the failure is for on-call).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PublicFeed {
+    pub name: String,
+    pub notices: Vec<engine::upstream::Notice>,
+    /// False when the last read failed: its notices are not known just now.
+    pub available: bool,
+}
+
+fn public_feeds(upstream: &[FeedState]) -> Vec<PublicFeed> {
+    upstream
+        .iter()
+        .map(|f| PublicFeed { name: f.name.clone(), notices: f.notices.clone(), available: f.error.is_none() })
+        .collect()
 }
 
 /// The status page as JSON (shaped like Statuspage's summary).
@@ -275,7 +372,7 @@ pub struct StatusReply {
     pub pathways: Vec<PathwayStatus>,
     /// Open incidents only.
     pub incidents: Vec<IncidentNotice>,
-    pub upstream: Vec<FeedState>,
+    pub upstream: Vec<PublicFeed>,
 }
 
 fn indicator(state: UserState) -> &'static str {
@@ -304,9 +401,9 @@ pub async fn status_json(State(state): State<DashboardState>, mut parts: Parts) 
         description: engine::status::summary(&v.pathways),
         incidents: v.incidents.iter().filter(|i| i.resolved_ns.is_none()).cloned().collect(),
         pathways: v.pathways,
-        upstream: v.upstream,
+        upstream: public_feeds(&v.upstream),
     };
-    ([(header::CACHE_CONTROL, "public, max-age=30")], axum::Json(reply)).into_response()
+    ([(header::CACHE_CONTROL, cache_control(&state))], axum::Json(reply)).into_response()
 }
 
 /// The incidents (open, and resolved in the last 30 days) as an Atom feed, newest first, one entry
@@ -324,9 +421,23 @@ pub async fn status_atom(State(state): State<DashboardState>, mut parts: Parts) 
     };
     let v = view(&state, &figures, reader.as_ref());
     match atom(&state.inner.status_page.title, &v) {
-        Ok(xml) => ([(header::CONTENT_TYPE, "application/atom+xml; charset=utf-8")], xml).into_response(),
+        Ok(xml) => (
+            [
+                (header::CONTENT_TYPE, axum::http::HeaderValue::from_static("application/atom+xml; charset=utf-8")),
+                (header::CACHE_CONTROL, cache_control(&state)),
+            ],
+            xml,
+        )
+            .into_response(),
         Err(e) => WebError::Internal(format!("writing the Atom feed: {e}")).into_response(),
     }
+}
+
+/// Text as XML 1.0 may carry it: characters it forbids (most control characters) dropped.
+fn xml_text(text: &str) -> String {
+    text.chars()
+        .filter(|c| matches!(*c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..))
+        .collect()
 }
 
 fn atom(title: &str, v: &View) -> std::io::Result<Vec<u8>> {
@@ -337,20 +448,21 @@ fn atom(title: &str, v: &View) -> std::io::Result<Vec<u8>> {
     incidents.sort_by_key(|i| std::cmp::Reverse(i.updated_ns));
     let updated = incidents.first().map_or(v.computed_ns, |i| i.updated_ns);
     w.create_element("feed").with_attribute(("xmlns", "http://www.w3.org/2005/Atom")).write_inner_content(|w| {
-        w.create_element("title").write_text_content(BytesText::new(title))?;
+        let title = xml_text(title);
+        w.create_element("title").write_text_content(BytesText::new(&title))?;
         w.create_element("id").write_text_content(BytesText::new("urn:pathwatch:status"))?;
         w.create_element("updated").write_text_content(BytesText::new(&rfc3339(updated)))?;
         w.create_element("link").with_attributes([("rel", "alternate"), ("href", "/status")]).write_empty()?;
         w.create_element("author").write_inner_content(|w| {
-            w.create_element("name").write_text_content(BytesText::new(title))?;
+            w.create_element("name").write_text_content(BytesText::new(&title))?;
             Ok(())
         })?;
         for i in &incidents {
-            let heading = format!("{}: {}", i.pathways.join(", "), i.status_words);
-            let body = if i.message.is_empty() { i.status_words.clone() } else { i.message.clone() };
+            let heading = xml_text(&format!("{}: {}", i.pathways.join(", "), i.status_words));
+            let body = xml_text(if i.message.is_empty() { &i.status_words } else { &i.message });
             w.create_element("entry").write_inner_content(|w| {
                 w.create_element("title").write_text_content(BytesText::new(&heading))?;
-                let id = format!("urn:pathwatch:incident:{}:{}", i.reference, i.declared_ns);
+                let id = format!("urn:pathwatch:incident:{}", i.id);
                 w.create_element("id").write_text_content(BytesText::new(&id))?;
                 w.create_element("updated").write_text_content(BytesText::new(&rfc3339(i.updated_ns)))?;
                 w.create_element("published").write_text_content(BytesText::new(&rfc3339(i.declared_ns)))?;
@@ -365,5 +477,5 @@ fn atom(title: &str, v: &View) -> std::io::Result<Vec<u8>> {
 
 /// What the overview shows on-call of the upstream feeds: current notices and feeds not read.
 pub fn upstream_rows(state: &DashboardState) -> (Vec<NoticeRow>, Vec<String>) {
-    notices(&state.inner.upstream.states())
+    notices(&state.inner.upstream.states(), true)
 }

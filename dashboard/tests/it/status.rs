@@ -47,7 +47,8 @@ async fn rig(
         pathways: vec!["look-up-patient".into()],
         exercise: exercise.into(),
         alert_id: 0,
-        message: "Looking up patients is failing. Use the fallback process.".into(),
+        // A stray control character pasted in: the Atom feed must stay well-formed.
+        message: "Looking up patients is failing.\u{b} Use the fallback process.".into(),
     };
     let open =
         engine::incidents::declare(pool, &declare("INTERNAL pds-gw-3 certificate expired", ""), "sam", now as i64)
@@ -79,7 +80,18 @@ async fn rig(
 /// Nothing internal: no trace or span ids, no error text, no incident titles or notes, no exercise,
 /// no pathway of one organisation.
 fn assert_nothing_internal(body: &str) {
-    for internal in ["HTTP 503", "INTERNAL", "pds-gw-3", "DRILL", "mock breach", "Find a crisis plan", "canary pds"] {
+    for internal in [
+        "HTTP 503",
+        "INTERNAL",
+        "pds-gw-3",
+        "DRILL",
+        "mock breach",
+        "Find a crisis plan",
+        "canary pds",
+        "Tell users",
+        "run book",
+        "INC-",
+    ] {
         assert!(!body.contains(internal), "{internal:?} shows: {body}");
     }
     let hex32 = body.as_bytes().windows(32).any(|w| w.iter().all(|b| b.is_ascii_hexdigit()));
@@ -91,14 +103,16 @@ async fn a_public_status_page_shows_pathways_in_user_words_with_their_90_days_an
     let (_dir, app, _accounts, _) = rig(Access::Public, Upstream::default(), vec![]).await;
     let page = get(&app, "/status", "").await;
     assert_eq!(page.status, StatusCode::OK, "no sign-in needed");
+    assert_eq!(page.headers["cache-control"], "public, max-age=30");
     for shown in [
         "Booking app status",
         "1 of 2 services has problems.",
         "Look up a patient",
         "Not working",
         "Send results by MESH",
-        "Looking up patients is failing. Use the fallback process.",
+        "Use the fallback process.",
         "Investigating: we know something is wrong",
+        "Use your usual fallback process until it is back",
     ] {
         assert!(page.body.contains(shown), "{shown}: {}", page.body);
     }
@@ -114,7 +128,7 @@ async fn a_public_status_page_shows_pathways_in_user_words_with_their_90_days_an
     assert_eq!(json["pathways"][0]["days"].as_array().unwrap().len(), 90);
     assert_eq!(json["pathways"][0]["state"], "major_outage");
     assert_eq!(json["incidents"].as_array().unwrap().len(), 1, "the exercise is not there: {json}");
-    assert_eq!(json["incidents"][0]["message"], "Looking up patients is failing. Use the fallback process.");
+    assert_eq!(json["incidents"][0]["message"], "Looking up patients is failing.\u{b} Use the fallback process.");
 
     let atom = get(&app, "/status.atom", "").await;
     assert_eq!(atom.headers["content-type"], "application/atom+xml; charset=utf-8");
@@ -142,6 +156,7 @@ async fn the_status_page_is_off_or_for_signed_in_users_only_as_configured() {
     let (sam, _) = sign_in(&app, "sam", PASSWORD).await;
     let page = get(&app, "/status", &sam).await;
     assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(page.headers["cache-control"], "private, no-store", "each reader's own view: never kept by a proxy");
     assert!(page.body.contains("Look up a patient"), "{}", page.body);
     assert_nothing_internal(&page.body);
 }
@@ -191,6 +206,11 @@ async fn upstream_feeds_served_locally_are_polled_and_shown_beside_the_pathways(
         "{}",
         status.body
     );
-    let json = get(&app, "/status.json", "").await.json();
+    // Users see that a feed is not available, never its address or the failure.
+    assert!(status.body.contains("Broken feed: its notices are not available just now."), "{}", status.body);
+    let json = get(&app, "/status.json", "").await;
+    assert!(!json.body.contains("127.0.0.1") && !json.body.contains("500"), "{}", json.body);
+    let json = json.json();
     assert_eq!(json["upstream"][0]["notices"][0]["link"], "https://status.example/pds");
+    assert_eq!(json["upstream"][2]["available"], false);
 }
