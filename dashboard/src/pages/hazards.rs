@@ -155,6 +155,65 @@ struct HazardPage {
     incidents: Vec<crate::pages::incidents::IncidentRow>,
 }
 
+/// A field's change in words, never JSON: a list as what was added and removed, an assessment or a
+/// control as the parts that changed, anything else as "before → after".
+fn readable(field: &str, before: &serde_json::Value, after: &serde_json::Value) -> Vec<String> {
+    use serde_json::Value;
+    match (before, after) {
+        (Value::Array(b), Value::Array(a)) => {
+            let (b, a): (Vec<String>, Vec<String>) = (b.iter().map(words).collect(), a.iter().map(words).collect());
+            let mut lines: Vec<String> = a
+                .iter()
+                .filter(|x| !b.contains(x))
+                .map(|x| format!("{field}: added “{}”", clip(x)))
+                .chain(b.iter().filter(|x| !a.contains(x)).map(|x| format!("{field}: removed “{}”", clip(x))))
+                .collect();
+            if lines.is_empty() {
+                lines.push(format!("{field}: reordered"));
+            }
+            lines
+        }
+        (Value::Object(b), Value::Object(a)) => {
+            let mut keys: Vec<&String> = b.keys().chain(a.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            keys.into_iter()
+                .filter(|k| b.get(*k) != a.get(*k))
+                .map(|k| {
+                    let part = |v: Option<&Value>| v.map_or_else(|| "—".to_string(), |v| clip(&words(v)));
+                    format!("{field} {}: {} → {}", k.replace('_', " "), part(b.get(k)), part(a.get(k)))
+                })
+                .collect()
+        }
+        _ => vec![format!("{field}: {} → {}", short(before), short(after))],
+    }
+}
+
+/// A value in words: a control as "C1: its description", an object as its parts, a list joined.
+fn words(value: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Null => "—".into(),
+        Value::Array(items) => items.iter().map(words).collect::<Vec<_>>().join("; "),
+        Value::Object(map) => match (map.get("id"), map.get("description")) {
+            (Some(Value::String(id)), Some(Value::String(d))) => format!("{id}: {d}"),
+            _ => {
+                map.iter().map(|(k, v)| format!("{} {}", k.replace('_', " "), words(v))).collect::<Vec<_>>().join(", ")
+            }
+        },
+        other => other.to_string(),
+    }
+}
+
+fn clip(text: &str) -> String {
+    if text.chars().count() > 160 {
+        format!("{}…", text.chars().take(160).collect::<String>())
+    } else {
+        text.to_string()
+    }
+}
+
 fn short(value: &serde_json::Value) -> String {
     let text = match value {
         serde_json::Value::String(s) => s.clone(),
@@ -187,11 +246,7 @@ pub async fn hazard_page(
             when: format_ns(c.at_ns.max(0) as u64),
             actor: c.actor,
             reason: c.reason,
-            changes: c
-                .changes
-                .iter()
-                .map(|f| format!("{}: {} → {}", f.field, short(&f.before), short(&f.after)))
-                .collect(),
+            changes: c.changes.iter().flat_map(|f| readable(&f.field, &f.before, &f.after)).collect(),
         })
         .collect();
     let sign_offs: Vec<(u32, String, String, String)> = log
@@ -580,6 +635,31 @@ pub async fn sign_off(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_hazards_history_reads_as_words_never_json() {
+        use serde_json::json;
+        let lines = readable("causes", &json!(["Wrong patient", "Timeout"]), &json!(["Timeout", "Stale cache"]));
+        assert_eq!(lines, ["causes: added “Stale cache”", "causes: removed “Wrong patient”"]);
+        let risk =
+            readable("residual", &json!({"severity": 3, "likelihood": 4}), &json!({"severity": 3, "likelihood": 2}));
+        assert_eq!(risk, ["residual likelihood: 4 → 2"]);
+        let controls = readable(
+            "additional_controls",
+            &json!([{"id": "C1", "description": "Canary checks", "verification": "canary"}]),
+            &json!([{"id": "C1", "description": "Canary checks every minute", "verification": "canary"}]),
+        );
+        assert_eq!(
+            controls,
+            [
+                "additional_controls: added “C1: Canary checks every minute”",
+                "additional_controls: removed “C1: Canary checks”"
+            ]
+        );
+        assert_eq!(readable("owner", &json!("CSO"), &json!("Dr Jones")), ["owner: CSO → Dr Jones"]);
+        assert_eq!(readable("effects", &json!(["a", "b"]), &json!(["b", "a"])), ["effects: reordered"]);
+        assert!(lines.iter().chain(&risk).chain(&controls).all(|l| !l.contains('{') && !l.contains('[')));
+    }
 
     #[test]
     fn controls_round_trip_through_the_form_text_with_bars_in_them() {

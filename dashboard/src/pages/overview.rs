@@ -27,6 +27,9 @@ struct HomePage {
     flagged_hazards: usize,
     /// What the upstream status feeds say now, so "national problem" reads apart from "ours".
     notices: Vec<crate::pages::status::NoticeRow>,
+    /// "2 of 5 pathways affected; incident INC-12 open", read first at 3 a.m.
+    summary: String,
+    summary_state: &'static str,
     feed_problems: Vec<String>,
     has_feeds: bool,
 }
@@ -51,7 +54,10 @@ pub(crate) async fn home(State(state): State<DashboardState>, User(user): User) 
         flagged_hazards = evidence.iter().filter(|e| engine::evidence::flag(e).is_some()).count();
     }
     let (notices, feed_problems) = crate::pages::status::upstream_rows(&state);
+    let (summary, summary_state) = summary(&state, &user.account, &rows).await?;
     let page = HomePage {
+        summary,
+        summary_state,
         has_feeds: !state.inner.status_page.upstream.is_empty(),
         notices,
         feed_problems,
@@ -69,4 +75,36 @@ pub(crate) async fn home(State(state): State<DashboardState>, User(user): User) 
         lines,
     };
     Ok(crate::error::render(axum::http::StatusCode::OK, &page))
+}
+
+/// The overview's first line: how many pathways are affected, and which incidents are open.
+async fn summary(
+    state: &DashboardState,
+    user: &crate::auth::accounts::Account,
+    rows: &[PathwayRow],
+) -> Result<(String, &'static str), WebError> {
+    let affected = rows.iter().filter(|r| matches!(r.state, "degraded" | "partial_outage" | "major_outage")).count();
+    let unknown = rows.iter().filter(|r| r.state == "unknown").count();
+    let open: Vec<String> = engine::incidents::list(state.accounts().pool(), 50)
+        .await?
+        .into_iter()
+        .filter(|i| i.resolved_ns.is_none() && crate::pages::incidents::sees(state, user, i))
+        .map(|i| if i.exercise.is_empty() { i.reference() } else { format!("{} (exercise)", i.reference()) })
+        .collect();
+    let mut text = match (affected, unknown) {
+        (0, 0) => format!("All {} pathways working", rows.len()),
+        (0, u) => format!("No pathway known to be affected; {u} of {} not known", rows.len()),
+        (a, 0) => format!("{a} of {} pathways affected", rows.len()),
+        (a, u) => format!("{a} of {} pathways affected, {u} not known", rows.len()),
+    };
+    text.push_str(&match open.len() {
+        0 => "; no incident open.".to_string(),
+        1 => format!("; incident {} open.", open[0]),
+        _ => format!("; incidents {} open.", open.join(", ")),
+    });
+    let worst = ["major_outage", "partial_outage", "degraded", "unknown"]
+        .into_iter()
+        .find(|s| rows.iter().any(|r| r.state == *s))
+        .unwrap_or("operational");
+    Ok((text, worst))
 }

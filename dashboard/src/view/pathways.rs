@@ -7,6 +7,9 @@ use engine::pathways::PathwayHealth;
 pub struct PathwayRow {
     pub name: String,
     pub status: String,
+    /// The state as the tag's class and icon (operational, degraded, partial_outage,
+    /// major_outage, unknown): the word is always there, the colour and icon only repeat it.
+    pub state: &'static str,
     pub since: String,
     pub last_success: String,
     pub latency: String,
@@ -55,6 +58,7 @@ pub fn row(h: &PathwayHealth) -> PathwayRow {
     };
     PathwayRow {
         name: h.name.clone(),
+        state: engine::status::UserState::of(&h.status).as_str(),
         status,
         since,
         last_success,
@@ -104,7 +108,7 @@ pub fn chart(hourly: &[(u64, u64)], what: &str) -> Option<String> {
         return None;
     }
     let failed: u64 = hourly.iter().map(|(_, e)| e).sum();
-    let (bar, gap, height) = (6.0, 2.0, 24.0);
+    let (bar, gap, height) = (10.0, 3.0, 40.0);
     let bars: String = hourly
         .iter()
         .enumerate()
@@ -126,6 +130,6 @@ pub fn chart(hourly: &[(u64, u64)], what: &str) -> Option<String> {
         worst * 100.0
     );
     Some(format!(
-        "<svg role=\"img\" aria-label=\"{label}\" viewBox=\"0 0 192 24\" width=\"192\" height=\"24\">{bars}</svg>"
+        "<svg role=\"img\" aria-label=\"{label}\" viewBox=\"0 0 312 40\" width=\"312\" height=\"40\">{bars}</svg>"
     ))
 }

@@ -106,6 +106,8 @@ async fn an_incident_declared_from_an_alert_is_worked_to_resolution_and_its_post
         assert!(page.body.contains(seen), "{seen}: {}", page.body);
     }
     let id = page_path.trim_start_matches("/incidents/").to_string();
+    let overview = get(&rig.app, "/", &sam).await;
+    assert!(overview.body.contains(&format!("; incident INC-{id} open.")), "{}", overview.body);
 
     // Statuses move on; a form from before someone else's change is refused, not applied.
     rig.clock.advance(Duration::from_secs(600));

@@ -64,7 +64,12 @@ async fn the_overview_says_what_works_since_when_and_what_to_tell_users() {
         page[start..end].to_string()
     };
     let pds = row("Look up a patient");
-    assert!(pds.contains("<strong>outage</strong>"), "{pds}");
+    // A tag with an icon and the word: never colour alone.
+    assert!(pds.contains("class=\"tag tag-major_outage\"") && pds.contains("</span>outage</span>"), "{pds}");
+    assert!(
+        page.contains("1 of 3 pathways affected, 2 not known; no incident open."),
+        "the first line says how bad: {page}"
+    );
     assert!(pds.contains(&domain::uk_time::format_ns(outage_start)), "since the first failing run: {pds}");
     assert!(pds.contains(&domain::uk_time::format_ns(last_healthy)), "last success: {pds}");
     assert!(pds.contains("3 of 60 (5.0 %)"), "{pds}");
