@@ -31,6 +31,9 @@ pub struct SandboxSection {
     pub allow_remote: bool,
     /// When set, the sandboxes' `/_admin` and MESH admin reset need `Authorization: Bearer <token>`.
     pub admin_token: Option<String>,
+    /// Whether the demo also feeds a synthetic EHR's access log, with misuse in it, into the
+    /// collector (source `synthetic-ehr`): findings, samples and search then have data.
+    pub synthetic_ehr: bool,
 }
 
 impl Default for SandboxSection {
@@ -40,6 +43,7 @@ impl Default for SandboxSection {
             listen: SocketAddr::from(([127, 0, 0, 1], 4380)),
             allow_remote: false,
             admin_token: None,
+            synthetic_ehr: true,
         }
     }
 }

@@ -12,6 +12,7 @@ mod commands;
 mod config;
 mod config_check;
 mod demo;
+mod demo_access;
 mod hazards;
 mod health;
 mod listener;

@@ -36,6 +36,11 @@ impl Collector {
         })
     }
 
+    /// This process's writer: what it is given is sequenced and made durable as if it had arrived.
+    pub fn writer(&self) -> collector::writer::Writer {
+        self.writer.clone()
+    }
+
     /// Hands what the spool holds to ClickHouse for at most `within`; what is left stays on disk
     /// and drains at the next start.
     pub async fn drain_before_exit(self, within: Duration) {

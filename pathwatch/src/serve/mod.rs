@@ -213,6 +213,17 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
         process.lines.push(crate::demo::describe_sandbox(&sandbox.urls()));
         _sandbox = Some(sandbox);
         process.lines.push(crate::demo::load_starter_hazards(&config).await?);
+        if let (true, Some(c), Some(store)) = (config.sandbox.synthetic_ehr, &collector, &store) {
+            let (data_dir, writer, store) = (config.data_dir.clone(), c.writer(), store.clone());
+            process.loops.spawn("demo access log", move || {
+                crate::demo_access::feed(data_dir.clone(), writer.clone(), store.clone(), domain::Clock::System)
+            });
+            process.lines.push(
+                "demo access log: a synthetic EHR's accesses, misuse included, as source synthetic-ehr \
+                 (key `sandbox.synthetic_ehr`)"
+                    .into(),
+            );
+        }
     }
     if mode.runs(Role::Canaries) {
         canaries::start(&mut process, canary_token, canary_metrics.clone(), &health).await?;
