@@ -694,6 +694,8 @@ impl AlertEngine {
         now_ns: i64,
     ) -> Vec<Notification> {
         let mut sent = Vec::new();
+        // With the known errors kept on the dashboard, so a notification gives their advice.
+        let pathways = &crate::known_errors::with_known_errors(&self.pool, pathways).await;
         // Two store queries for every pathway together, as the overview reads them.
         let health = match crate::pathways::health_all(store, pathways.iter(), now_ns.max(0) as u64).await {
             Ok(h) => h,

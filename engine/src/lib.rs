@@ -17,6 +17,7 @@ pub mod audit_monitor;
 pub mod evidence;
 pub mod evidence_monitor;
 pub mod incidents;
+pub mod known_errors;
 pub mod notify;
 pub mod pathways;
 pub mod report_delivery;

@@ -228,9 +228,14 @@ pub async fn pathways(
             })
             .collect();
         let (runs, failed) = buckets.iter().fold((0u64, 0u64), |(r, f), b| (r + b.count, f + b.errors));
-        let state = health.get(i).map_or(UserState::Unknown, |h| UserState::of(&h.status));
-        // Words written for users, never the guidance written for staff ("tell users…", run books).
-        let advice = state.advice().to_string();
+        let h = health.get(i);
+        let state = h.map_or(UserState::Unknown, |h| UserState::of(&h.status));
+        // Words written for users, never the guidance written for staff ("tell users…", run books):
+        // a known error's workaround when it is marked public, else the state's own words.
+        let advice = match h.and_then(|h| h.known_error.as_ref()) {
+            Some(k) if k.public && state != UserState::Operational => k.advice.clone(),
+            _ => state.advice().to_string(),
+        };
         out.push(PathwayStatus {
             id: p.id.clone(),
             name: p.name.clone(),

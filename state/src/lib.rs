@@ -168,6 +168,7 @@ fn sqlite_migrator() -> Migrator {
         (14, "alert_outbox", include_str!("../migrations/sqlite/0014_alert_outbox.sql")),
         (15, "silences", include_str!("../migrations/sqlite/0015_silences.sql")),
         (16, "incidents", include_str!("../migrations/sqlite/0016_incidents.sql")),
+        (17, "known_errors", include_str!("../migrations/sqlite/0017_known_errors.sql")),
     ])
 }
 
@@ -179,6 +180,7 @@ fn postgres_migrator() -> Migrator {
         (3, "alert_outbox", include_str!("../migrations/postgres/0003_alert_outbox.sql")),
         (4, "silences", include_str!("../migrations/postgres/0004_silences.sql")),
         (5, "incidents", include_str!("../migrations/postgres/0005_incidents.sql")),
+        (6, "known_errors", include_str!("../migrations/postgres/0006_known_errors.sql")),
     ])
 }
 
@@ -233,6 +235,6 @@ mod tests {
             assert!(tables.iter().any(|t| t == table), "{table} missing from {tables:?}");
         }
         let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations").fetch_one(&pool).await.unwrap();
-        assert_eq!(applied, 16);
+        assert_eq!(applied, 17);
     }
 }

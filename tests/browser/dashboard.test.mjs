@@ -238,6 +238,19 @@ test('sign in, see the SLOs, watch an alert fire after a sandbox fault', { timeo
   assert.equal(await pdsService.locator('li.day').count(), 90);
   await checkAccessibility(page, '05i-status');
 
+  // A known error for the fault, kept on the dashboard: the overview then gives its workaround.
+  await page.goto(`${base}/known-errors`);
+  await checkAccessibility(page, '05j-known-errors-empty');
+  await page.getByLabel('Title (what is known to fail)').fill('PDS answers 500 during the drill');
+  await page.getByLabel('Error class').selectOption('5xx');
+  await page.getByLabel(/^Workaround/).fill('Use the paper look-up form.');
+  await page.getByRole('button', { name: 'Add the known error' }).click();
+  await page.waitForURL(`${base}/known-errors`);
+  assert.match(await page.locator('tbody').innerText(), /KE-1: PDS answers 500 during the drill/);
+  await checkAccessibility(page, '05k-known-errors');
+  await nav(page, 'Overview').click();
+  assert.match(await page.locator('main').innerText(), /Known error KE-1|Use the paper look-up form/);
+
   await page.goto(`${base}/slos`);
   assert.match(await pds.innerText(), /PAGE/);
   await checkAccessibility(page, '06-slos-burning');

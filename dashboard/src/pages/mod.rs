@@ -10,6 +10,7 @@ pub mod findings;
 pub mod hazards;
 pub mod health;
 pub mod incidents;
+pub mod known_errors;
 pub mod overview;
 pub mod pathway;
 pub mod reports;

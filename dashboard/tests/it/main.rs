@@ -13,6 +13,7 @@ mod hazards;
 mod health;
 mod incidents;
 mod isolation;
+mod known_errors;
 mod oidc;
 mod openapi;
 mod outage;

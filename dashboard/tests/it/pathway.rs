@@ -106,6 +106,7 @@ async fn a_pathway_page_shows_steps_runs_classes_traffic_and_known_errors_within
         message_contains: Some("HTTP 500".into()),
         advice: "Known PDS fault: search by name and date of birth instead.".into(),
         link: Some("https://status.example/PRB0012345".into()),
+        public: false,
     }];
     let mut booking = default_pathway("gpconnect");
     booking.id = "book".into();

@@ -32,6 +32,15 @@ async fn every_route_serves_the_roles_it_admits_and_refuses_the_others() {
     };
     let incident =
         engine::incidents::declare(rig.accounts.pool(), &incident, "oncall", now as i64).await.unwrap().id.to_string();
+    let known = engine::known_errors::KnownErrorInput {
+        pathway: "look-up-patient".into(),
+        title: "PDS 503s".into(),
+        message_contains: "503".into(),
+        workaround: "Use the paper form.".into(),
+        ..Default::default()
+    };
+    let known =
+        engine::known_errors::create(rig.accounts.pool(), &known, "oncall", now as i64).await.unwrap().id.to_string();
 
     let id_for = |path: &str| -> String {
         let id = if path.starts_with("/pathways/") || path.starts_with("/api/v1/pathways/") {
@@ -46,6 +55,10 @@ async fn every_route_serves_the_roles_it_admits_and_refuses_the_others() {
             alert.clone()
         } else if path.starts_with("/incidents/") || path.starts_with("/api/v1/incidents/") {
             incident.clone()
+        } else if path.starts_with("/known-errors/") && !path.ends_with("/retire") {
+            // (Retiring needs nothing but the token: the walk would retire the one the edit
+            // page then opens.)
+            known.clone()
         } else {
             trace.clone()
         };

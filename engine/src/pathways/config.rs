@@ -80,6 +80,9 @@ pub struct KnownError {
     pub advice: String,
     #[serde(default)]
     pub link: Option<String>,
+    /// Whether the status page shows its advice to users while it matches.
+    #[serde(default)]
+    pub public: bool,
 }
 
 impl KnownError {

@@ -37,6 +37,9 @@ pub struct KnownErrorMatch {
     pub id: String,
     pub title: String,
     pub link: Option<String>,
+    /// What users should do meanwhile, and whether the status page may say so.
+    pub advice: String,
+    pub public: bool,
 }
 
 /// A pathway's health now.
@@ -386,6 +389,8 @@ pub fn summarise(
             id: k.id.clone(),
             title: k.title.clone(),
             link: k.link.clone(),
+            advice: k.advice.clone(),
+            public: k.public,
         }),
         runbook_url,
     }
