@@ -46,7 +46,10 @@ pub fn local(ns: u64) -> chrono::NaiveDateTime {
 /// happens twice in October, and for a time in the hour skipped in March, that time in GMT (which
 /// the clocks read an hour later, as BST). None before 1970.
 pub fn from_local(wall: chrono::NaiveDateTime) -> Option<u64> {
-    let as_utc = |offset: i64| u64::try_from((wall - Duration::seconds(offset)).and_utc().timestamp_nanos_opt()?).ok();
+    let as_utc = |offset: i64| {
+        let instant = wall.checked_sub_signed(Duration::seconds(offset))?;
+        u64::try_from(instant.and_utc().timestamp_nanos_opt()?).ok()
+    };
     [3600, 0]
         .into_iter()
         .filter_map(|offset| Some((as_utc(offset)?, offset)))
@@ -97,6 +100,8 @@ mod tests {
         assert_eq!(from_local(wall("2026-12-06 22:00")), Some(ns("2026-12-06T22:00:00Z")));
         assert_eq!(from_local(wall("2026-10-25 01:30")), Some(ns("2026-10-25T00:30:00Z")), "the first of two");
         assert_eq!(from_local(wall("2026-03-29 01:30")), Some(ns("2026-03-29T01:30:00Z")), "skipped: read as GMT");
+        assert_eq!(from_local(chrono::NaiveDateTime::MIN), None, "out of range, not a panic");
+        assert_eq!(from_local(wall("1969-12-31 23:00")), None, "before 1970");
         assert_eq!(
             clock_changes(2027),
             vec![(ns("2027-03-28T01:00:00Z"), 3600), (ns("2027-10-31T01:00:00Z"), 0)],

@@ -136,10 +136,12 @@ pub async fn create(
     get(pool, id).await?.ok_or_else(|| EngineError::Corrupt(format!("known error {id} vanished")))
 }
 
-/// Saves a new text for an active known error; false when there is none active by that number.
+/// Saves a new text for an active known error still on `was_pathway` (the one the caller checked);
+/// false when there is none such (retired, or moved meanwhile).
 pub async fn update(
     pool: &state::Pool,
     id: i64,
+    was_pathway: &str,
     input: &KnownErrorInput,
     by: &str,
     now_ns: i64,
@@ -147,7 +149,7 @@ pub async fn update(
     let done = sqlx::query(
         "UPDATE known_errors SET pathway = $1, title = $2, error_class = $3, step = $4, message_contains = $5, \
          workaround = $6, expected_resolution_ns = $7, incident_id = $8, public = $9, updated_by = $10, \
-         updated_ns = $11 WHERE id = $12 AND retired_ns IS NULL",
+         updated_ns = $11 WHERE id = $12 AND retired_ns IS NULL AND pathway = $13",
     )
     .bind(&input.pathway)
     .bind(input.title.trim())
@@ -161,6 +163,7 @@ pub async fn update(
     .bind(by)
     .bind(now_ns)
     .bind(id)
+    .bind(was_pathway)
     .execute(pool)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -214,11 +217,20 @@ pub fn merged(pathways: &[PathwayConfig], active: &[KnownErrorRecord]) -> Vec<Pa
         .collect()
 }
 
+/// Every active one (the matching must never pass one over).
+pub async fn active(pool: &state::Pool) -> Result<Vec<KnownErrorRecord>, EngineError> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM known_errors WHERE retired_ns IS NULL ORDER BY id"
+    )))
+    .fetch_all(pool)
+    .await?)
+}
+
 /// The pathways with the known errors kept on the dashboard; on a state database that does not
 /// answer, the configured ones alone (and a warning), so health is still shown.
 pub async fn with_known_errors(pool: &state::Pool, pathways: &[PathwayConfig]) -> Vec<PathwayConfig> {
-    match list(pool).await {
-        Ok((active, _)) => merged(pathways, &active),
+    match active(pool).await {
+        Ok(active) => merged(pathways, &active),
         Err(e) => {
             tracing::warn!(error = %e, "known errors kept on the dashboard were not read: configured ones only");
             pathways.to_vec()

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use audit_review::scenario::{Scenario, ScenarioConfig};
-use audit_store::{AccessMonitoring, AnyStore, IngestBatch};
+use audit_store::{AccessMonitoring, AnyStore, AuditLog, IngestBatch};
 
 const NS_PER_DAY: u64 = 86_400 * 1_000_000_000;
 const HISTORY_DAYS: u32 = 21;
@@ -21,17 +21,29 @@ fn state_file(data_dir: &Path) -> PathBuf {
     data_dir.join("demo-access-log")
 }
 
-/// The world's first midnight and the newest event written: read from the state file, or a new
-/// world starting three weeks before today.
-fn where_it_stands(data_dir: &Path, now_ns: u64) -> (u64, u64) {
-    let kept = std::fs::read_to_string(state_file(data_dir)).ok().and_then(|text| {
-        let mut parts = text.split_whitespace().map(|p| p.parse::<u64>().ok());
-        Some((parts.next()??, parts.next()??))
-    });
-    kept.unwrap_or_else(|| {
-        let today = now_ns - now_ns % NS_PER_DAY;
-        (today - u64::from(HISTORY_DAYS) * NS_PER_DAY, 0)
-    })
+/// The world's first midnight and the newest event written, from the state file; None when
+/// there is none yet (a first start). A file that cannot be read is an error: starting a new
+/// world over an old one would write the old one's history again.
+fn where_it_stands(data_dir: &Path) -> anyhow::Result<Option<(u64, u64)>> {
+    let text = match std::fs::read_to_string(state_file(data_dir)) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let mut parts = text.split_whitespace().map(|p| p.parse::<u64>().ok());
+    match (parts.next().flatten(), parts.next().flatten()) {
+        (Some(start), Some(written)) => Ok(Some((start, written))),
+        _ => anyhow::bail!("{} is not what the demo wrote: {text:?}", state_file(data_dir).display()),
+    }
+}
+
+/// Writes the state file whole or not at all (a temporary file renamed over it).
+fn keep(data_dir: &Path, start: u64, written_to: u64) -> anyhow::Result<()> {
+    let temporary = data_dir.join("demo-access-log.new");
+    std::fs::write(&temporary, format!("{start} {written_to}\n"))?;
+    std::fs::File::open(&temporary)?.sync_all()?;
+    std::fs::rename(&temporary, state_file(data_dir))?;
+    Ok(())
 }
 
 /// The demo world: small enough to write in seconds, big enough for every rule to have baselines.
@@ -50,14 +62,16 @@ pub fn world(start_ns: u64) -> Scenario {
 }
 
 /// Writes what is due (history on the first start, then what has happened since), then keeps
-/// writing each minute's accesses until the world ends. Errors end the run; the supervisor starts
-/// it again and it carries on from the state file.
+/// writing each minute's accesses until the world ends. A failure is logged and tried again a
+/// minute later, inside this run: the demo never makes the process look unhealthy.
 pub async fn feed(data_dir: PathBuf, writer: collector::writer::Writer, store: AnyStore, clock: domain::Clock) {
-    if let Err(e) = run(&data_dir, &writer, &store, &clock).await {
-        tracing::warn!(error = %e, "the demo access log stopped; it carries on at the next try");
-        return;
+    loop {
+        match run(&data_dir, &writer, &store, &clock).await {
+            Ok(()) => return std::future::pending::<()>().await,
+            Err(e) => tracing::warn!(error = %e, "the demo access log paused; it tries again in a minute"),
+        }
+        tokio::time::sleep(Duration::from_secs(60)).await;
     }
-    std::future::pending::<()>().await
 }
 
 async fn run(
@@ -66,32 +80,56 @@ async fn run(
     store: &AnyStore,
     clock: &domain::Clock,
 ) -> anyhow::Result<()> {
-    let (start, mut written_to) = where_it_stands(data_dir, clock.now_ns());
+    let (start, mut written_to) = match where_it_stands(data_dir)? {
+        Some(kept) => kept,
+        None => {
+            // Only into a store nobody else has written audit events to: a real deployment's
+            // staff directory, patient index and audit trail are never touched.
+            let any = audit_store::AuditFilter { limit: 1, ..Default::default() };
+            if !store.audit_events(&any).await?.is_empty() {
+                tracing::info!("the store already holds audit events: the demo access log is not written");
+                return Ok(());
+            }
+            let now = clock.now_ns();
+            let start = now - now % NS_PER_DAY - u64::from(HISTORY_DAYS) * NS_PER_DAY;
+            let world = world(start);
+            store.replace_staff_directory(&world.directory()).await?;
+            store.replace_patient_index(&world.patients).await?;
+            store.add_care_relationships(&world.relationships).await?;
+            keep(data_dir, start, 0)?;
+            (start, 0)
+        }
+    };
     let world = world(start);
-    if written_to == 0 {
-        store.replace_staff_directory(&world.directory()).await?;
-        store.replace_patient_index(&world.patients).await?;
-        store.add_care_relationships(&world.relationships).await?;
-        std::fs::write(state_file(data_dir), format!("{start} 0\n"))?;
-    }
+    let end = world.config.end_ns();
     loop {
         let now = clock.now_ns();
-        let end = world.config.end_ns();
         if written_to >= end {
             tracing::info!("the demo access log's world has run its four weeks: no more synthetic accesses");
             return Ok(());
         }
-        let first_day = ((written_to.max(start) - start) / NS_PER_DAY) as u32;
-        let last_day = ((now.min(end - 1) - start) / NS_PER_DAY) as u32;
-        let mut batch = Vec::new();
-        for day in first_day..=last_day.min(DAYS - 1) {
-            batch.extend(world.day(day).into_iter().filter(|e| e.occurred_ns > written_to && e.occurred_ns <= now));
+        if now > written_to && now > start {
+            let first_day = (written_to.saturating_sub(start) / NS_PER_DAY) as u32;
+            let last_day = ((now.min(end - 1) - start) / NS_PER_DAY) as u32;
+            let mut batch = Vec::new();
+            for day in first_day..=last_day.min(DAYS - 1) {
+                // A shift over midnight is made again by the next day's call, numbered afresh:
+                // the day of the call makes each id its own.
+                batch.extend(
+                    world.day(day).into_iter().filter(|e| e.occurred_ns > written_to && e.occurred_ns <= now).map(
+                        |mut e| {
+                            e.event_id = format!("{}-{day}", e.event_id);
+                            e
+                        },
+                    ),
+                );
+            }
+            for chunk in batch.chunks(2_000) {
+                write(writer, chunk.to_vec()).await?;
+            }
+            written_to = now;
+            keep(data_dir, start, written_to)?;
         }
-        for chunk in batch.chunks(2_000) {
-            write(writer, chunk.to_vec()).await?;
-        }
-        written_to = now;
-        std::fs::write(state_file(data_dir), format!("{start} {written_to}\n"))?;
         tokio::time::sleep(Duration::from_secs(60)).await;
     }
 }
@@ -101,10 +139,30 @@ async fn write(writer: &collector::writer::Writer, audit: Vec<audit_store::Audit
     for _ in 0..120 {
         let batch = IngestBatch { spans: Vec::new(), audit: audit.clone() };
         match writer.write(batch, Default::default()).await {
-            Ok(_) => return Ok(()),
+            Ok(receipt) if receipt.audit_conflicts.is_empty() => return Ok(()),
+            Ok(receipt) => anyhow::bail!(
+                "{} demo events clashed with others of the same id (e.g. {})",
+                receipt.audit_conflicts.len(),
+                receipt.audit_conflicts[0]
+            ),
             Err(collector::error::IngestError::Busy { .. }) => tokio::time::sleep(Duration::from_millis(500)).await,
             Err(e) => return Err(anyhow::anyhow!("{e}")),
         }
     }
     anyhow::bail!("the collector's writer stayed busy for a minute")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_state_file_is_read_back_and_a_damaged_one_stops_the_demo_instead_of_starting_over() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(where_it_stands(dir.path()).unwrap(), None, "a first start");
+        keep(dir.path(), 1_794_700_800_000_000_000, 42).unwrap();
+        assert_eq!(where_it_stands(dir.path()).unwrap(), Some((1_794_700_800_000_000_000, 42)));
+        std::fs::write(state_file(dir.path()), "17947").unwrap();
+        assert!(where_it_stands(dir.path()).unwrap_err().to_string().contains("is not what the demo wrote"));
+    }
 }

@@ -161,13 +161,27 @@ fn readable(field: &str, before: &serde_json::Value, after: &serde_json::Value) 
     use serde_json::Value;
     match (before, after) {
         (Value::Array(b), Value::Array(a)) => {
-            let (b, a): (Vec<String>, Vec<String>) = (b.iter().map(words).collect(), a.iter().map(words).collect());
-            let mut lines: Vec<String> = a
-                .iter()
-                .filter(|x| !b.contains(x))
-                .map(|x| format!("{field}: added “{}”", clip(x)))
-                .chain(b.iter().filter(|x| !a.contains(x)).map(|x| format!("{field}: removed “{}”", clip(x))))
-                .collect();
+            // Items with an id (controls) that are in both are compared part by part; the rest by
+            // value, never by how they read (two controls can read alike and differ).
+            let id = |v: &Value| v.get("id").and_then(Value::as_str).map(str::to_string);
+            let same_id = |x: &Value, others: &[Value]| {
+                id(x).and_then(|i| others.iter().find(|o| id(o).as_ref() == Some(&i)).cloned())
+            };
+            let mut lines = Vec::new();
+            for x in a {
+                match same_id(x, b) {
+                    Some(old) if old != *x => {
+                        let name = format!("{field} {}", id(x).unwrap_or_default());
+                        lines.extend(readable(&name, &old, x));
+                    }
+                    Some(_) => {}
+                    None if !b.contains(x) => lines.push(format!("{field}: added “{}”", clip(&words(x)))),
+                    None => {}
+                }
+            }
+            for x in b.iter().filter(|x| same_id(x, a).is_none() && !a.contains(x)) {
+                lines.push(format!("{field}: removed “{}”", clip(&words(x))));
+            }
             if lines.is_empty() {
                 lines.push(format!("{field}: reordered"));
             }
@@ -649,13 +663,16 @@ mod tests {
             &json!([{"id": "C1", "description": "Canary checks", "verification": "canary"}]),
             &json!([{"id": "C1", "description": "Canary checks every minute", "verification": "canary"}]),
         );
-        assert_eq!(
-            controls,
-            [
-                "additional_controls: added “C1: Canary checks every minute”",
-                "additional_controls: removed “C1: Canary checks”"
-            ]
+        assert_eq!(controls, ["additional_controls C1 description: Canary checks → Canary checks every minute"]);
+        // A control whose verification alone changed is a change, never "reordered".
+        let verified = readable(
+            "additional_controls",
+            &json!([{"id": "C1", "description": "Canary checks", "verification": "canary"}]),
+            &json!([{"id": "C1", "description": "Canary checks", "verification": "weekly review"}]),
         );
+        assert_eq!(verified, ["additional_controls C1 verification: canary → weekly review"]);
+        let added = readable("additional_controls", &json!([]), &json!([{"id": "C2", "description": "Alert"}]));
+        assert_eq!(added, ["additional_controls: added “C2: Alert”"]);
         assert_eq!(readable("owner", &json!("CSO"), &json!("Dr Jones")), ["owner: CSO → Dr Jones"]);
         assert_eq!(readable("effects", &json!(["a", "b"]), &json!(["b", "a"])), ["effects: reordered"]);
         assert!(lines.iter().chain(&risk).chain(&controls).all(|l| !l.contains('{') && !l.contains('[')));

@@ -48,9 +48,14 @@ fn may_change(user: &Account) -> bool {
     matches!(user.role, Role::Oncall | Role::Admin)
 }
 
+/// A pathway no longer configured is only for those not limited to organisations (to retire what
+/// is left of it).
 fn owns(state: &DashboardState, user: &Account, pathway: &str) -> bool {
     let scope = Scope::new(state.sources(), user);
-    state.pathways().iter().find(|p| p.id == pathway).is_some_and(|p| scope.owns_pathway(p))
+    match state.pathways().iter().find(|p| p.id == pathway) {
+        Some(p) => scope.owns_pathway(p),
+        None => user.organisations.is_empty(),
+    }
 }
 
 fn sees(state: &DashboardState, user: &Account, pathway: &str) -> bool {
@@ -124,7 +129,7 @@ impl KnownErrorForm {
         }
     }
 
-    fn read(&self) -> Result<KnownErrorInput, String> {
+    fn read(&self, now_ns: i64) -> Result<KnownErrorInput, String> {
         let expected_resolution_ns = match self.expected.trim() {
             "" => None,
             text => Some(
@@ -137,6 +142,11 @@ impl KnownErrorForm {
                     })?,
             ),
         };
+        if expected_resolution_ns.is_some_and(|t| t <= now_ns) {
+            return Err(
+                "expected: that time has passed; leave it empty when the fix is not expected at a known time".into()
+            );
+        }
         let incident_id = match self.incident.trim().trim_start_matches("INC-") {
             "" => 0,
             n => {
@@ -225,7 +235,7 @@ fn checked(headers: &HeaderMap, user: &AnyUser, csrf: &str) -> Result<(), WebErr
 /// A checked input for `user`: the pathway theirs, the incident one they see.
 async fn input_for(state: &DashboardState, user: &Account, form: &KnownErrorForm) -> Result<KnownErrorInput, WebError> {
     let bad = |e: String| WebError::Refused(StatusCode::BAD_REQUEST, e);
-    let input = form.read().map_err(bad)?;
+    let input = form.read(state.now_ns_i64()).map_err(bad)?;
     if !sees(state, user, &input.pathway) {
         return Err(bad(format!("pathway: there is no pathway {:?}", input.pathway)));
     }
@@ -237,9 +247,13 @@ async fn input_for(state: &DashboardState, user: &Account, form: &KnownErrorForm
         ));
     }
     if input.incident_id != 0 {
-        crate::pages::incidents::visible(state, user, &input.incident_id.to_string())
-            .await
-            .map_err(|_| bad(format!("incident: there is no incident INC-{}", input.incident_id)))?;
+        match crate::pages::incidents::visible(state, user, &input.incident_id.to_string()).await {
+            Ok(_) => {}
+            Err(WebError::NotFound(_)) => {
+                return Err(bad(format!("incident: there is no incident INC-{}", input.incident_id)))
+            }
+            Err(e) => return Err(e),
+        }
     }
     Ok(input)
 }
@@ -300,8 +314,12 @@ pub async fn update(
     checked(&headers, &user, &form.csrf)?;
     let k = changeable(&state, &user.account, &id).await?;
     let input = input_for(&state, &user.account, &form).await?;
-    if !known_errors::update(state.accounts().pool(), k.id, &input, &user.account.name, state.now_ns_i64()).await? {
-        return Err(WebError::Refused(StatusCode::CONFLICT, "It was retired meanwhile.".into()));
+    let pool = state.accounts().pool();
+    if !known_errors::update(pool, k.id, &k.pathway, &input, &user.account.name, state.now_ns_i64()).await? {
+        return Err(WebError::Refused(
+            StatusCode::CONFLICT,
+            "It was retired or moved meanwhile: reload the page.".into(),
+        ));
     }
     Ok(Redirect::to("/known-errors").into_response())
 }

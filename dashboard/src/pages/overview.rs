@@ -55,7 +55,7 @@ pub(crate) async fn home(State(state): State<DashboardState>, User(user): User) 
         flagged_hazards = evidence.iter().filter(|e| engine::evidence::flag(e).is_some()).count();
     }
     let (notices, feed_problems) = crate::pages::status::upstream_rows(&state);
-    let (summary, summary_state) = summary(&state, &user.account, &rows).await?;
+    let (summary, summary_state) = summary(&state, &user.account, &rows).await;
     let page = HomePage {
         summary,
         summary_state,
@@ -83,29 +83,38 @@ async fn summary(
     state: &DashboardState,
     user: &crate::auth::accounts::Account,
     rows: &[PathwayRow],
-) -> Result<(String, &'static str), WebError> {
+) -> (String, &'static str) {
     let affected = rows.iter().filter(|r| matches!(r.state, "degraded" | "partial_outage" | "major_outage")).count();
     let unknown = rows.iter().filter(|r| r.state == "unknown").count();
-    let open: Vec<String> = engine::incidents::list(state.accounts().pool(), 50)
-        .await?
-        .into_iter()
-        .filter(|i| i.resolved_ns.is_none() && crate::pages::incidents::sees(state, user, i))
-        .map(|i| if i.exercise.is_empty() { i.reference() } else { format!("{} (exercise)", i.reference()) })
-        .collect();
+    // Open ones come first in the list; scoped afterwards, from enough to hold every open one.
+    let open: Option<Vec<String>> = match engine::incidents::list(state.accounts().pool(), 500).await {
+        Ok(all) => Some(
+            all.into_iter()
+                .filter(|i| i.resolved_ns.is_none() && crate::pages::incidents::sees(state, user, i))
+                .map(|i| if i.exercise.is_empty() { i.reference() } else { format!("{} (exercise)", i.reference()) })
+                .collect(),
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "the overview could not read the open incidents");
+            None
+        }
+    };
     let mut text = match (affected, unknown) {
+        _ if rows.is_empty() => "No pathway to show".to_string(),
         (0, 0) => format!("All {} pathways working", rows.len()),
         (0, u) => format!("No pathway known to be affected; {u} of {} not known", rows.len()),
         (a, 0) => format!("{a} of {} pathways affected", rows.len()),
         (a, u) => format!("{a} of {} pathways affected, {u} not known", rows.len()),
     };
-    text.push_str(&match open.len() {
-        0 => "; no incident open.".to_string(),
-        1 => format!("; incident {} open.", open[0]),
-        _ => format!("; incidents {} open.", open.join(", ")),
+    text.push_str(&match open.as_deref() {
+        None => "; the open incidents could not be read.".to_string(),
+        Some([]) => "; no incident open.".to_string(),
+        Some([one]) => format!("; incident {one} open."),
+        Some(many) => format!("; incidents {} open.", many.join(", ")),
     });
     let worst = ["major_outage", "partial_outage", "degraded", "unknown"]
         .into_iter()
         .find(|s| rows.iter().any(|r| r.state == *s))
         .unwrap_or("operational");
-    Ok((text, worst))
+    (text, worst)
 }

@@ -129,19 +129,29 @@ fn cached(state: &DashboardState) -> Option<Arc<Figures>> {
     state.inner.status_cache.figures.lock().ok().and_then(|f| f.clone())
 }
 
+/// Lets the next reader start a refresh however this one ends (done, failed, timed out, panicked).
+struct Refreshing(DashboardState);
+
+impl Drop for Refreshing {
+    fn drop(&mut self) {
+        self.0.inner.status_cache.refreshing.store(false, std::sync::atomic::Ordering::SeqCst);
+        self.0.inner.status_cache.done.notify_waiters();
+    }
+}
+
 async fn refresh(state: DashboardState) {
+    let _refreshing = Refreshing(state.clone());
     let now = state.now_ns_i64();
     let before = cached(&state);
-    match compute(&state, now, before.as_deref()).await {
-        Ok(fresh) => {
+    match tokio::time::timeout(2 * STORE_TIME, compute(&state, now, before.as_deref())).await {
+        Ok(Ok(fresh)) => {
             if let Ok(mut slot) = state.inner.status_cache.figures.lock() {
                 *slot = Some(Arc::new(fresh));
             }
         }
-        Err(e) => tracing::warn!(error = ?e, "the status page's figures were not worked out"),
+        Ok(Err(e)) => tracing::warn!(error = ?e, "the status page's figures were not worked out"),
+        Err(_) => tracing::warn!("the status page's figures took too long to work out"),
     }
-    state.inner.status_cache.refreshing.store(false, std::sync::atomic::Ordering::SeqCst);
-    state.inner.status_cache.done.notify_waiters();
 }
 
 async fn figures(state: &DashboardState) -> Result<Arc<Figures>, WebError> {
@@ -163,7 +173,7 @@ async fn figures(state: &DashboardState) -> Result<Arc<Figures>, WebError> {
             return Ok(stale);
         }
         // Nothing yet (the first reader): wait for the first figures, not for ever.
-        if tokio::time::timeout(STORE_TIME + std::time::Duration::from_secs(5), done).await.is_err() {
+        if tokio::time::timeout(2 * STORE_TIME + std::time::Duration::from_secs(5), done).await.is_err() {
             return Err(WebError::Unavailable {
                 what: crate::error::TELEMETRY_STORE,
                 detail: "the status page's first figures are not ready".into(),

@@ -68,6 +68,10 @@ async fn a_known_error_added_on_the_dashboard_matches_shows_its_workaround_and_r
     let mut late = fields("", "503");
     late[5] = ("expected", "tomorrow");
     assert!(submit(&app, "sam", "/known-errors", &late).await.body.contains("expected: &#34;tomorrow&#34;"));
+    late[5] = ("expected", "2027-02-03T18:00");
+    assert!(submit(&app, "sam", "/known-errors", &late).await.body.contains("expected: that time has passed"));
+    late[5] = ("expected", "-262143-01-01T00:00");
+    assert_eq!(submit(&app, "sam", "/known-errors", &late).await.status, StatusCode::BAD_REQUEST, "not a panic");
     // Not wholly theirs: refused for someone limited to one organisation.
     assert_eq!(submit(&app, "a-oncall", "/known-errors", &fields("", "503")).await.status, StatusCode::FORBIDDEN);
     // Not an on-call role: refused.

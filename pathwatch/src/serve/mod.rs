@@ -213,7 +213,10 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
         process.lines.push(crate::demo::describe_sandbox(&sandbox.urls()));
         _sandbox = Some(sandbox);
         process.lines.push(crate::demo::load_starter_hazards(&config).await?);
-        if let (true, Some(c), Some(store)) = (config.sandbox.synthetic_ehr, &collector, &store) {
+        // Only a demo: no system of the deployment's own is connected (no ingest token configured).
+        let demo =
+            config.sandbox.synthetic_ehr && config.collector.ingest_tokens.is_empty() && config.ingest_token.is_none();
+        if let (true, Some(c), Some(store)) = (demo, &collector, &store) {
             let (data_dir, writer, store) = (config.data_dir.clone(), c.writer(), store.clone());
             process.loops.spawn("demo access log", move || {
                 crate::demo_access::feed(data_dir.clone(), writer.clone(), store.clone(), domain::Clock::System)

@@ -602,7 +602,18 @@ fn the_demo_feeds_a_synthetic_ehr_whose_misuse_the_audit_rules_find() {
     run();
     let count = || {
         let out = pathwatch(&data)
-            .args(["audit", "search", "--user", "Y90001-001", "--from", "2000-01-01", "--to", "2100-01-01"])
+            .args([
+                "audit",
+                "search",
+                "--user",
+                "Y90001-001",
+                "--from",
+                "2000-01-01",
+                "--to",
+                "2100-01-01",
+                "--limit",
+                "1000000",
+            ])
             .output()
             .unwrap();
         String::from_utf8_lossy(&out.stdout).lines().count()
