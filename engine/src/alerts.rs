@@ -12,6 +12,11 @@ use sqlx::Row;
 use crate::notify::{Acknowledgement, EmailConfig, Notification, Notifier, PathwayNote, SilenceNote, Transition};
 use crate::pathways::{PathwayConfig, PathwayHealth};
 use crate::silences::{self, Silence};
+
+mod history;
+mod rounds;
+pub use history::{acknowledge, history, AckRefused, AlertHistoryEntry};
+use history::record;
 use crate::slo::{Severity, SloConfig};
 use crate::slo_eval::{evaluate, SloStatus};
 use crate::EngineError;
@@ -88,103 +93,6 @@ pub struct Alert {
 
 fn flag<S: serde::Serializer>(value: &i64, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_bool(*value != 0)
-}
-
-/// One entry of an alert's history.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, Serialize, utoipa::ToSchema)]
-pub struct AlertHistoryEntry {
-    pub at_ns: i64,
-    /// fired, escalated, lowered, notified, not_notified, silenced, window_ended, acknowledged,
-    /// acknowledgement_cleared, resolved, resolved_quietly.
-    pub event: String,
-    /// Who did it, for what people do (acknowledged); empty for what Pathwatch did.
-    pub actor: String,
-    pub detail: String,
-}
-
-/// An alert's history, oldest first.
-pub async fn history(pool: &state::Pool, alert_id: i64) -> Result<Vec<AlertHistoryEntry>, EngineError> {
-    // The newest thousand (a long, flapping alert's latest steps matter most), oldest first.
-    let mut newest: Vec<AlertHistoryEntry> = sqlx::query_as(
-        "SELECT at_ns, event, actor, detail FROM alert_history WHERE alert_id = $1 ORDER BY id DESC LIMIT 1000",
-    )
-    .bind(alert_id)
-    .fetch_all(pool)
-    .await?;
-    newest.reverse();
-    Ok(newest)
-}
-
-async fn record<'c, E>(
-    executor: E,
-    alert_id: i64,
-    at_ns: i64,
-    event: &str,
-    actor: &str,
-    detail: &str,
-) -> Result<(), EngineError>
-where
-    E: sqlx::Executor<'c, Database = sqlx::Any>,
-{
-    sqlx::query("INSERT INTO alert_history (alert_id, at_ns, event, actor, detail) VALUES ($1, $2, $3, $4, $5)")
-        .bind(alert_id)
-        .bind(at_ns)
-        .bind(event)
-        .bind(actor)
-        .bind(detail)
-        .execute(executor)
-        .await?;
-    Ok(())
-}
-
-/// Why an acknowledgement was not taken.
-#[derive(Debug, PartialEq, Eq)]
-pub enum AckRefused {
-    NotFound,
-    Resolved,
-    /// Someone acknowledged it already (who).
-    Already(String),
-}
-
-/// Acknowledges open alert `id` for `by`: repeat notifications stop until it escalates or
-/// resolves, the history records it, and the channels are told who has it (unless nobody was
-/// told it fired: a silenced alert).
-pub async fn acknowledge(
-    pool: &state::Pool,
-    id: i64,
-    by: &str,
-    now_ns: i64,
-) -> Result<Result<Alert, AckRefused>, EngineError> {
-    let mut tx = state::begin_exclusive(pool, "alerts").await?;
-    let Some(alert) = sqlx::query_as::<_, Alert>(sqlx::AssertSqlSafe(format!("{ALERT} WHERE id = $1")))
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?
-    else {
-        return Ok(Err(AckRefused::NotFound));
-    };
-    if alert.resolved_ns.is_some() {
-        return Ok(Err(AckRefused::Resolved));
-    }
-    if !alert.acknowledged_by.is_empty() {
-        return Ok(Err(AckRefused::Already(alert.acknowledged_by)));
-    }
-    sqlx::query(
-        "UPDATE alerts SET acknowledged_by = $1, acknowledged_ns = $2, \
-         notify_pending = CASE WHEN notify_pending = '' AND notified <> 0 THEN 'ACKNOWLEDGED' \
-         ELSE notify_pending END WHERE id = $3",
-    )
-    .bind(by)
-    .bind(now_ns)
-    .bind(id)
-    .execute(&mut *tx)
-    .await?;
-    record(&mut *tx, id, now_ns, "acknowledged", by, "repeat notifications stop until it escalates or resolves")
-        .await?;
-    let alert: Alert =
-        sqlx::query_as(sqlx::AssertSqlSafe(format!("{ALERT} WHERE id = $1"))).bind(id).fetch_one(&mut *tx).await?;
-    tx.commit().await?;
-    Ok(Ok(alert))
 }
 
 /// How long a condition must stay clear before its alert resolves.
@@ -663,104 +571,6 @@ impl AlertEngine {
                 window: s.describe(),
                 holding: stored.held != 0,
             }),
-        }
-    }
-
-    /// Resolves, without notifying, open alerts of SLOs that are no longer configured or evaluated.
-    async fn close_orphans(&self, evaluated: &[String], now_ns: i64) -> Result<(), EngineError> {
-        for a in recent(&self.pool, 1000).await?.into_iter().filter(|a| a.resolved_ns.is_none()) {
-            if !evaluated.contains(&a.slo) {
-                sqlx::query(
-                    "UPDATE alerts SET resolved_ns = $1, summary = summary || ' (SLO no longer evaluated)', \
-                     notify_pending = '', held = 0 WHERE id = $2",
-                )
-                .bind(now_ns)
-                .bind(a.id)
-                .execute(&self.pool)
-                .await?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Evaluates every SLO and applies the result. One SLO failing to evaluate does not stop the others.
-    /// Notifications name the pathway each SLO measures (the first in `pathways` it measures);
-    /// a silence covers an SLO by name or through any pathway it measures.
-    pub async fn tick(
-        &self,
-        store: &audit_store::AnyStore,
-        slos: &[SloConfig],
-        pathways: &[PathwayConfig],
-        now_ns: i64,
-    ) -> Vec<Notification> {
-        let mut sent = Vec::new();
-        // With the known errors kept on the dashboard, so a notification gives their advice.
-        let pathways = &crate::known_errors::with_known_errors(&self.pool, pathways).await;
-        // Two store queries for every pathway together, as the overview reads them.
-        let health = match crate::pathways::health_all(store, pathways.iter(), now_ns.max(0) as u64).await {
-            Ok(h) => h,
-            Err(e) => {
-                tracing::warn!(error = %e, "pathway health not read: notifications will not name pathways");
-                Vec::new()
-            }
-        };
-        let evaluated: Vec<String> = slos.iter().map(|s| s.name.clone()).collect();
-        if let Err(e) = self.close_orphans(&evaluated, now_ns).await {
-            tracing::warn!(error = %e, "could not close alerts of removed SLOs");
-        }
-        // Without the silences, nobody can tell which notifications they hold back: no round.
-        let silences = match silences::in_force(&self.pool, now_ns).await {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!(error = %e, "silences not read: alerts not evaluated this round");
-                return sent;
-            }
-        };
-        let (mut failed, mut detail) = (0, String::new());
-        for slo in slos {
-            let status = match evaluate(store, slo, now_ns.max(0) as u64).await {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::warn!(slo = %slo.name, error = %e, "SLO not evaluated this time");
-                    if failed == 0 {
-                        detail = format!(
-                            "{}: {}",
-                            slo.name,
-                            if e.is_transient() { "the store did not answer" } else { "the store failed the query" }
-                        );
-                    }
-                    failed += 1;
-                    continue;
-                }
-            };
-            let pathway = pathways.iter().position(|p| p.measured_by(slo)).and_then(|i| health.get(i));
-            let measured: Vec<String> = pathways.iter().filter(|p| p.measured_by(slo)).map(|p| p.id.clone()).collect();
-            let silence = silences::covering(&silences, &slo.name, &measured, now_ns);
-            match self.apply_with(&status, pathway, silence, now_ns).await {
-                Ok(Some(n)) => sent.push(n),
-                Ok(None) => {}
-                Err(e) => tracing::warn!(slo = %slo.name, error = %e, "alert state not updated"),
-            }
-        }
-        self.record_round(now_ns, slos.len(), failed, &detail).await;
-        sent
-    }
-
-    /// Runs `tick` every `every` until the task is dropped.
-    pub async fn run(
-        mut self,
-        store: audit_store::AnyStore,
-        slos: Vec<SloConfig>,
-        pathways: Vec<PathwayConfig>,
-        every: Duration,
-    ) {
-        self.every = every;
-        loop {
-            let now = domain::Clock::System.now_ns_i64();
-            for n in self.tick(&store, &slos, &pathways, now).await {
-                tracing::info!(slo = %n.slo, transition = n.transition.as_str(), severity = %n.severity, "alert");
-            }
-            tokio::time::sleep(every).await;
         }
     }
 }

@@ -10,7 +10,7 @@ use serde::Serialize;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{IntoResponses, Modify, OpenApi, ToSchema};
 
-use super::v1;
+use super::{oncall, v1};
 
 /// Every problem an API route reports: a status and this body.
 #[derive(Serialize, ToSchema)]
@@ -51,9 +51,9 @@ pub(crate) enum Refusals {
     ),
     servers((url = "/")),
     paths(
-        v1::pathways, v1::pathway, v1::slos, v1::alerts, v1::alert, v1::acknowledge_alert, v1::silences,
-        v1::create_silence, v1::end_silence, v1::incidents, v1::declare_incident, v1::incident, v1::incident_status,
-        v1::incident_note, v1::trace, v1::hazards, v1::hazard, v1::findings,
+        v1::pathways, v1::pathway, v1::slos, v1::alerts, oncall::alert, oncall::acknowledge_alert, oncall::silences,
+        oncall::create_silence, oncall::end_silence, oncall::incidents, oncall::declare_incident, oncall::incident, oncall::incident_status,
+        oncall::incident_note, v1::trace, v1::hazards, v1::hazard, v1::findings,
         v1::finding, v1::audit_search, v1::audit_sample, v1::audit_coverage, v1::health,
     ),
     security(("session" = []), ("bearerAuth" = [])),

@@ -15,9 +15,11 @@ use crate::error::WebError;
 use crate::state::DashboardState;
 
 mod doc;
+mod oncall;
 mod v1;
 
 pub use doc::{openapi, ApiDoc, ErrorBody};
+pub use oncall::*;
 pub use v1::*;
 
 /// API errors: the status and a sentence, as JSON.

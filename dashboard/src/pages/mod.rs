@@ -13,6 +13,7 @@ pub mod incidents;
 pub mod known_errors;
 pub mod overview;
 pub mod pathway;
+pub mod postmortem;
 pub mod reports;
 pub mod samples;
 pub mod silences;

@@ -1,6 +1,7 @@
 //! What several pages and the API show the same way: a pathway's health as a row and a chart
 //! (`pathways`), masked NHS numbers. Times are written by `domain::uk_time`.
 
+pub mod changes;
 pub mod pathways;
 
 /// `*** *** 4321`: enough to tell two patients apart on one page, not enough to identify one

@@ -9,8 +9,13 @@
 
 use serde::Serialize;
 
-use crate::pathways::{status_of, PathwayConfig};
-use crate::{EngineError, Sources};
+use crate::pathways::PathwayConfig;
+use crate::EngineError;
+
+mod actions;
+mod seen;
+pub use actions::{actions, add_action, complete_action, open_actions};
+pub use seen::{kept_outage, observed, outage_entries, outage_minutes};
 
 const NS_PER_MIN: i64 = 60_000_000_000;
 
@@ -372,8 +377,6 @@ pub enum Refused {
     Resolved,
 }
 
-/// Moves incident `id` from `expected` to `to` with an optional message for users; resolving it
-/// keeps what Pathwatch saw over it (`seen`, from `observed`) in its timeline.
 /// A status change as a person asked for it: from the status they saw, to another, with an
 /// optional message for users.
 #[derive(Clone, Copy)]
@@ -383,6 +386,8 @@ pub struct StatusChange<'a> {
     pub message: &'a str,
 }
 
+/// Moves incident `id` as `change` says; resolving it keeps what Pathwatch saw over it (`seen`,
+/// from `observed`) in its timeline.
 pub async fn set_status(
     pool: &state::Pool,
     id: i64,
@@ -557,184 +562,6 @@ pub async fn latest_messages(pool: &state::Pool) -> Result<Vec<(i64, Entry)>, En
     Ok(out)
 }
 
-/// What Pathwatch saw over an incident's pathways from `LEAD_UP_NS` before it was declared until
-/// it resolved (or `now_ns`): its alerts' histories, its canaries' state changes, and silences
-/// over them. Read live; a store that does not answer leaves out the canary changes and says so.
-pub async fn observed(sources: &Sources, pool: &state::Pool, incident: &Incident, now_ns: i64) -> Vec<Entry> {
-    let from = incident.declared_ns - LEAD_UP_NS;
-    let to = incident.resolved_ns.unwrap_or(now_ns);
-    let pathways: Vec<&PathwayConfig> = sources.pathways.iter().filter(|p| incident.pathways.contains(&p.id)).collect();
-    let slos: Vec<&str> =
-        sources.slos.iter().filter(|s| pathways.iter().any(|p| p.measured_by(s))).map(|s| s.name.as_str()).collect();
-    let mut seen = Vec::new();
-    match crate::alerts::recent(pool, 500).await {
-        Ok(alerts) => {
-            let overlaps = |a: &&crate::alerts::Alert| a.started_ns <= to && a.resolved_ns.is_none_or(|r| r >= from);
-            for alert in alerts.iter().filter(|a| slos.contains(&a.slo.as_str())).filter(overlaps).take(50) {
-                let Ok(history) = crate::alerts::history(pool, alert.id).await else { continue };
-                for h in history.into_iter().filter(|h| h.at_ns >= from && h.at_ns <= to) {
-                    let who = if h.actor.is_empty() { String::new() } else { format!(" by {}", h.actor) };
-                    let text = format!(
-                        "Alert #{} ({}): {}{who}. {}",
-                        alert.id,
-                        alert.slo,
-                        h.event.replace('_', " "),
-                        h.detail
-                    );
-                    seen.push(Entry {
-                        at_ns: h.at_ns,
-                        kind: "alert".into(),
-                        author: String::new(),
-                        text,
-                        public: false,
-                    });
-                }
-            }
-        }
-        Err(e) => tracing::warn!(error = %e, "an incident's alerts were not read"),
-    }
-    if let Ok(silences) = crate::silences::current(pool, from).await {
-        for s in silences.iter().filter(|s| {
-            s.created_ns <= to
-                && match &s.target {
-                    crate::silences::Target::Pathway(id) => incident.pathways.contains(id),
-                    crate::silences::Target::Slo(name) => slos.contains(&name.as_str()),
-                }
-        }) {
-            let text = format!("Silence #{} set by {} ({}): {}", s.id, s.author, s.describe(), s.reason);
-            seen.push(Entry {
-                at_ns: s.created_ns.max(from),
-                kind: "silence".into(),
-                author: String::new(),
-                text,
-                public: false,
-            });
-        }
-    }
-    if let Some(store) = sources.store() {
-        for p in &pathways {
-            match canary_changes(store, p, from, to).await {
-                Ok(changes) => seen.extend(changes),
-                Err(e) => seen.push(Entry {
-                    at_ns: to,
-                    kind: "canary".into(),
-                    author: String::new(),
-                    text: format!(
-                        "The canary runs of {} could not be read ({e}): their changes are missing here",
-                        p.name
-                    ),
-                    public: false,
-                }),
-            }
-        }
-    }
-    seen.sort_by_key(|e| e.at_ns);
-    seen
-}
-
-/// Each change of a pathway's canary state between two times, from its runs.
-async fn canary_changes(
-    store: &audit_store::AnyStore,
-    pathway: &PathwayConfig,
-    from_ns: i64,
-    to_ns: i64,
-) -> Result<Vec<Entry>, audit_store::StoreError> {
-    let runs = runs_between(store, pathway, from_ns, to_ns).await?;
-    let mut last: Option<&str> = None;
-    let mut out = Vec::new();
-    for run in &runs {
-        let state = crate::pathways::status_text(status_of(run));
-        if last != Some(state) {
-            let text = match last {
-                None => format!("{}: {state} (its canary's first run in this period)", pathway.name),
-                Some(before) => format!("{}: {before} → {state}", pathway.name),
-            };
-            out.push(Entry {
-                at_ns: run.start_ns as i64,
-                kind: "canary".into(),
-                author: String::new(),
-                text,
-                public: false,
-            });
-            last = Some(state);
-        }
-    }
-    Ok(out)
-}
-
-/// A pathway's canary runs between two times, oldest first (at most 20,000).
-async fn runs_between(
-    store: &audit_store::AnyStore,
-    pathway: &PathwayConfig,
-    from_ns: i64,
-    to_ns: i64,
-) -> Result<Vec<audit_store::Span>, audit_store::StoreError> {
-    use audit_store::SpanStore;
-    if pathway.flow.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut runs = store
-        .recent_spans(&audit_store::RecentQuery {
-            service_name: domain::canary::SERVICE.into(),
-            span_name: Some(domain::canary::run_span_name(&pathway.flow)),
-            from_ns: from_ns.max(0) as u64,
-            to_ns: to_ns.max(0) as u64 + 1,
-            limit: 20_000,
-        })
-        .await?;
-    runs.sort_by_key(|r| r.start_ns);
-    Ok(runs)
-}
-
-/// How long users could not use each of the incident's pathways: the time its canary runs said
-/// outage, between declaration less `LEAD_UP_NS` and resolution (or now), in minutes, with the
-/// pathway's name. A run's state holds until the next run (or the end).
-pub async fn outage_minutes(sources: &Sources, incident: &Incident, now_ns: i64) -> Vec<(String, i64)> {
-    let from = incident.declared_ns - LEAD_UP_NS;
-    let to = incident.resolved_ns.unwrap_or(now_ns);
-    let Some(store) = sources.store() else { return Vec::new() };
-    let mut out = Vec::new();
-    for p in sources.pathways.iter().filter(|p| incident.pathways.contains(&p.id)) {
-        let Ok(runs) = runs_between(store, p, from, to).await else { continue };
-        let mut down = 0i64;
-        for (i, run) in runs.iter().enumerate() {
-            if status_of(run) == Some(domain::canary::RunStatus::Outage) {
-                let until = runs.get(i + 1).map_or(to, |next| next.start_ns as i64);
-                down += until.min(to) - (run.start_ns as i64).max(from);
-            }
-        }
-        out.push((p.name.clone(), down.max(0) / NS_PER_MIN));
-    }
-    out
-}
-
-/// The outage minutes measured at resolution, as timeline entries to keep (kind `outage`, the
-/// minutes after the pathway's name and a tab).
-pub fn outage_entries(outage: &[(String, i64)], at_ns: i64) -> Vec<Entry> {
-    outage
-        .iter()
-        .map(|(name, minutes)| Entry {
-            at_ns,
-            kind: "outage".into(),
-            author: String::new(),
-            text: format!("{name}\t{minutes}"),
-            public: false,
-        })
-        .collect()
-}
-
-/// The outage minutes kept in a resolved incident's timeline.
-pub fn kept_outage(timeline: &[Entry]) -> Vec<(String, i64)> {
-    timeline
-        .iter()
-        .filter(|e| e.kind == "outage")
-        .filter_map(|e| {
-            let (name, minutes) = e.text.rsplit_once('\t')?;
-            Some((name.to_string(), minutes.parse().ok()?))
-        })
-        .collect()
-}
-
 /// Incidents open at any time in `[from_ns, to_ns)`, oldest first (for reports; at most 10,000).
 pub async fn open_between(pool: &state::Pool, from_ns: i64, to_ns: i64) -> Result<Vec<Incident>, EngineError> {
     let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -754,94 +581,4 @@ pub async fn last_exercise_before(pool: &state::Pool, to_ns: i64) -> Result<Opti
         .bind(to_ns)
         .fetch_one(pool)
         .await?)
-}
-
-/// Adds an action to a post-mortem (checked by the caller).
-pub async fn add_action(
-    pool: &state::Pool,
-    incident_id: i64,
-    description: &str,
-    owner: &str,
-    due: &str,
-    now_ns: i64,
-) -> Result<Action, EngineError> {
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO incident_actions (incident_id, description, owner, due, created_ns) VALUES ($1, $2, $3, $4, $5) \
-         RETURNING id",
-    )
-    .bind(incident_id)
-    .bind(description.trim())
-    .bind(owner.trim())
-    .bind(due.trim())
-    .bind(now_ns)
-    .fetch_one(pool)
-    .await?;
-    Ok(sqlx::query_as("SELECT * FROM incident_actions WHERE id = $1").bind(id).fetch_one(pool).await?)
-}
-
-/// Marks an action of `incident_id` done; false when there is none open by that number.
-pub async fn complete_action(
-    pool: &state::Pool,
-    incident_id: i64,
-    action_id: i64,
-    by: &str,
-    now_ns: i64,
-) -> Result<bool, EngineError> {
-    let done = sqlx::query(
-        "UPDATE incident_actions SET done_ns = $1, done_by = $2 WHERE id = $3 AND incident_id = $4 AND done_ns IS NULL",
-    )
-    .bind(now_ns)
-    .bind(by)
-    .bind(action_id)
-    .bind(incident_id)
-    .execute(pool)
-    .await?;
-    Ok(done.rows_affected() == 1)
-}
-
-/// An incident's actions, oldest first.
-pub async fn actions(pool: &state::Pool, incident_id: i64) -> Result<Vec<Action>, EngineError> {
-    Ok(sqlx::query_as("SELECT * FROM incident_actions WHERE incident_id = $1 ORDER BY id LIMIT 1000")
-        .bind(incident_id)
-        .fetch_all(pool)
-        .await?)
-}
-
-/// Every open action, the soonest due first.
-pub async fn open_actions(pool: &state::Pool) -> Result<Vec<Action>, EngineError> {
-    Ok(sqlx::query_as("SELECT * FROM incident_actions WHERE done_ns IS NULL ORDER BY due, id LIMIT 1000")
-        .fetch_all(pool)
-        .await?)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_action_is_overdue_from_the_day_after_its_due_date_in_uk_time() {
-        let action = Action {
-            id: 1,
-            incident_id: 1,
-            description: "Alert on certificate expiry".into(),
-            owner: "sam".into(),
-            due: "2026-12-06".into(),
-            created_ns: 0,
-            done_ns: None,
-            done_by: String::new(),
-        };
-        let at = |text: &str| chrono::DateTime::parse_from_rfc3339(text).unwrap().timestamp_nanos_opt().unwrap();
-        assert!(!action.overdue(at("2026-12-06T23:59:00Z")), "due today");
-        assert!(action.overdue(at("2026-12-07T00:00:00Z")));
-        // In summer, 23:30 UTC is already the next day in the UK.
-        let summer = Action { due: "2027-07-01".into(), ..action.clone() };
-        assert!(summer.overdue(at("2027-07-01T23:30:00Z")));
-        let done = Action { done_ns: Some(1), ..action };
-        assert!(!done.overdue(at("2027-01-01T00:00:00Z")));
-        assert_eq!(check_due(" 2027-01-31 "), Ok("2027-01-31".into()));
-        assert!(check_due("31/01/2027").unwrap_err().starts_with("due:"));
-        for odd in ["2027-1-5", "+2027-01-05", "2027- 1- 5"] {
-            assert!(check_due(odd).is_err(), "{odd}: would sort wrongly as text");
-        }
-    }
 }
