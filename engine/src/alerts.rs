@@ -10,16 +10,16 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
 use crate::notify::{Acknowledgement, EmailConfig, Notification, Notifier, PathwayNote, SilenceNote, Transition};
-use crate::pathways::{PathwayConfig, PathwayHealth};
+use crate::pathways::PathwayHealth;
 use crate::silences::{self, Silence};
 
 mod history;
 mod rounds;
-pub use history::{acknowledge, history, AckRefused, AlertHistoryEntry};
-use history::record;
-use crate::slo::{Severity, SloConfig};
-use crate::slo_eval::{evaluate, SloStatus};
+use crate::slo::Severity;
+use crate::slo_eval::SloStatus;
 use crate::EngineError;
+use history::record;
+pub use history::{acknowledge, history, AckRefused, AlertHistoryEntry};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]

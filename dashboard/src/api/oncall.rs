@@ -328,4 +328,3 @@ pub async fn incident_note(
     pages::incidents::note_for(&state, &user.0, &incident, &body.text, body.public).await?;
     Ok((StatusCode::CREATED, Json(incident)).into_response())
 }
-

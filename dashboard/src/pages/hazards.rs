@@ -155,7 +155,6 @@ struct HazardPage {
     incidents: Vec<crate::pages::incidents::IncidentRow>,
 }
 
-
 pub async fn hazard_page(
     State(state): State<crate::state::DashboardState>,
     User(user): User,
@@ -175,7 +174,11 @@ pub async fn hazard_page(
             when: format_ns(c.at_ns.max(0) as u64),
             actor: c.actor,
             reason: c.reason,
-            changes: c.changes.iter().flat_map(|f| crate::view::changes::readable(&f.field, &f.before, &f.after)).collect(),
+            changes: c
+                .changes
+                .iter()
+                .flat_map(|f| crate::view::changes::readable(&f.field, &f.before, &f.after))
+                .collect(),
         })
         .collect();
     let sign_offs: Vec<(u32, String, String, String)> = log

@@ -127,4 +127,3 @@ pub async fn complete_action(
     }
     Ok(Redirect::to(&format!("/incidents/{}#actions", incident.id)).into_response())
 }
-

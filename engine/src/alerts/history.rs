@@ -102,4 +102,3 @@ pub async fn acknowledge(
     tx.commit().await?;
     Ok(Ok(alert))
 }
-

@@ -9,6 +9,7 @@ use crate::pathways::PathwayConfig;
 use crate::silences;
 use crate::slo::SloConfig;
 use crate::slo_eval::evaluate;
+use crate::EngineError;
 
 impl AlertEngine {
     /// Resolves, without notifying, open alerts of SLOs that are no longer configured or evaluated.

@@ -185,4 +185,3 @@ pub fn kept_outage(timeline: &[Entry]) -> Vec<(String, i64)> {
         })
         .collect()
 }
-
