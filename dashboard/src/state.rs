@@ -264,6 +264,13 @@ impl DashboardState {
         &self.inner.sources.pathways
     }
 
+    /// The sources with the known errors kept on the dashboard added to their pathways: what every
+    /// page and reply that shows pathway health reads, so they all agree.
+    pub async fn sources_with_known_errors(&self) -> engine::Sources {
+        let pathways = engine::known_errors::with_known_errors(self.accounts().pool(), self.pathways()).await;
+        engine::Sources { pathways: pathways.into(), ..self.inner.sources.clone() }
+    }
+
     /// Firing alerts first, then recent resolved ones (the table `alerts::AlertEngine` keeps).
     pub async fn recent_alerts(&self, limit: u32) -> Result<Vec<engine::alerts::Alert>, WebError> {
         Ok(engine::alerts::recent(self.inner.accounts.pool(), limit).await?)

@@ -31,7 +31,8 @@ pub struct PathwaysReply {
 /// Each pathway's health now.
 #[utoipa::path(get, path = "/api/v1/pathways", tag = "pathways",
     responses((status = 200, description = "Pathway health", body = PathwaysReply), Refusals))]
-pub async fn pathways(State(sources): State<engine::Sources>, user: ApiUser) -> Result<Json<PathwaysReply>, ApiError> {
+pub async fn pathways(State(state): State<DashboardState>, user: ApiUser) -> Result<Json<PathwaysReply>, ApiError> {
+    let sources = state.sources_with_known_errors().await;
     let now = sources.clock.now_ns();
     let mut pathways = Vec::new();
     if let Some(store) = sources.store() {
@@ -48,10 +49,11 @@ pub async fn pathways(State(sources): State<engine::Sources>, user: ApiUser) -> 
         (status = 404, description = "No such pathway, or not one of the account's organisations", body = super::ErrorBody),
         Refusals))]
 pub async fn pathway(
-    State(sources): State<engine::Sources>,
+    State(state): State<DashboardState>,
     user: ApiUser,
     Path(id): Path<String>,
 ) -> Result<Json<pages::pathway::PathwayDetail>, ApiError> {
+    let sources = state.sources_with_known_errors().await;
     Ok(Json(pages::pathway::detail(&sources, &user.0, &id).await?))
 }
 

@@ -39,8 +39,8 @@ pub(crate) async fn home(State(state): State<DashboardState>, User(user): User) 
     let now = state.now_ns();
     let mut rows = Vec::new();
     if let Some(store) = &state.inner.sources.telemetry {
-        let pathways = engine::known_errors::with_known_errors(state.accounts().pool(), state.pathways()).await;
-        let visible = pathways.iter().filter(|p| user.sees(p));
+        let sources = state.sources_with_known_errors().await;
+        let visible = sources.pathways.iter().filter(|p| user.sees(p));
         let all = engine::pathways::health_all(store, visible, now).await?;
         rows = all.iter().map(row).collect();
     }

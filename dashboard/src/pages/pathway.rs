@@ -279,10 +279,11 @@ pub async fn detail(sources: &engine::Sources, user: &Account, id: &str) -> Resu
 }
 
 pub async fn pathway_page(
-    State(sources): State<engine::Sources>,
+    State(state): State<crate::state::DashboardState>,
     User(user): User,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
+    let sources = state.sources_with_known_errors().await;
     let detail = detail(&sources, &user.account, &id).await?;
     let flow = detail.health.flow.clone();
     let view = user.view();

@@ -75,10 +75,10 @@ async fn notice(pool: &state::Pool, i: &Incident, names: &[(String, String)]) ->
 
 async fn compute(state: &DashboardState, now: i64, before: Option<&Figures>) -> Result<Figures, WebError> {
     let config = &state.inner.status_page;
-    let pathways = engine::known_errors::with_known_errors(state.accounts().pool(), state.pathways()).await;
-    let shown = config.shown(&pathways);
+    let sources = state.sources_with_known_errors().await;
+    let shown = config.shown(&sources.pathways);
     let names: Vec<(String, String)> = shown.iter().map(|p| (p.id.clone(), p.name.clone())).collect();
-    let read = tokio::time::timeout(STORE_TIME, engine::status::pathways(state.sources(), &shown, now.max(0) as u64));
+    let read = tokio::time::timeout(STORE_TIME, engine::status::pathways(&sources, &shown, now.max(0) as u64));
     let (pathways, unavailable) = match read.await {
         Ok(Ok(p)) => (p, None),
         // The last known states stay up, marked as such: a blank page in an outage helps nobody.

@@ -89,6 +89,11 @@ async fn a_known_error_added_on_the_dashboard_matches_shows_its_workaround_and_r
     );
     let status = get(&app, "/status", "").await;
     assert!(status.body.contains("Use the paper look-up form."), "public: {}", status.body);
+    // The pathway's own page and the API agree with the overview.
+    let pathway = get(&app, "/pathways/look-up-patient", &sam).await;
+    assert!(pathway.body.contains("Known error KE-1"), "{}", pathway.body);
+    let api = get(&app, "/api/v1/pathways", &sam).await.json();
+    assert_eq!(api["pathways"][0]["known_error"]["id"], "KE-1", "{api}");
 
     // Edited: no longer public; the status page gives the general words again.
     let edit = get(&app, "/known-errors/1", &sam).await;
