@@ -83,16 +83,12 @@ pub struct Alert {
     /// The last silence that covered it (0: none), and whether it holds its notifications now.
     pub silence_id: i64,
     #[schema(value_type = bool)]
-    #[serde(serialize_with = "flag")]
+    #[serde(serialize_with = "crate::serialize_flag")]
     pub held: i64,
     /// Whether any notification of it reached a channel.
     #[schema(value_type = bool)]
-    #[serde(serialize_with = "flag")]
+    #[serde(serialize_with = "crate::serialize_flag")]
     pub notified: i64,
-}
-
-fn flag<S: serde::Serializer>(value: &i64, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_bool(*value != 0)
 }
 
 /// How long a condition must stay clear before its alert resolves.

@@ -29,7 +29,7 @@ pub struct KnownErrorRecord {
     pub incident_id: i64,
     /// Whether the status page shows its workaround while it matches.
     #[schema(value_type = bool)]
-    #[serde(serialize_with = "flag")]
+    #[serde(serialize_with = "crate::serialize_flag")]
     pub public: i64,
     pub created_by: String,
     pub created_ns: i64,
@@ -37,10 +37,6 @@ pub struct KnownErrorRecord {
     pub updated_ns: i64,
     pub retired_ns: Option<i64>,
     pub retired_by: String,
-}
-
-fn flag<S: serde::Serializer>(value: &i64, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_bool(*value != 0)
 }
 
 impl KnownErrorRecord {

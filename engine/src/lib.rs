@@ -61,6 +61,11 @@ impl Sources {
     }
 }
 
+/// A 0/1 column (the state databases keep flags as integers) written as a JSON boolean.
+pub(crate) fn serialize_flag<S: serde::Serializer>(value: &i64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_bool(*value != 0)
+}
+
 /// Why the engine could not read or record its own state.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {

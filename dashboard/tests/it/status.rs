@@ -20,6 +20,16 @@ async fn rig(
     upstream: Upstream,
     feeds: Vec<FeedConfig>,
 ) -> (tempfile::TempDir, axum::Router, Accounts, u64) {
+    let (dir, app, accounts, now, _, _) = rig_with_parts(access, upstream, feeds).await;
+    (dir, app, accounts, now)
+}
+
+/// `rig`, with the store and the clock the pages read, for a test to stop one and move the other.
+async fn rig_with_parts(
+    access: Access,
+    upstream: Upstream,
+    feeds: Vec<FeedConfig>,
+) -> (tempfile::TempDir, axum::Router, Accounts, u64, audit_store::SqliteStore, domain::Clock) {
     let dir = tempfile::tempdir().unwrap();
     let accounts = Accounts::open(&dir.path().join("dashboard.db")).await.unwrap();
     accounts.create("sam", Role::Oncall, &[], PASSWORD, false).await.unwrap();
@@ -28,6 +38,7 @@ async fn rig(
     let now = 1_801_742_400 * NANOS_PER_SEC;
     let store = audit_store::SqliteStore::open(&dir.path().join("telemetry.db")).await.unwrap();
     store.insert_spans(&crate::alerts::failed_runs("pds", 0, now)).await.unwrap();
+    let clock = domain::Clock::manual(now);
     let mut healthy = crate::alerts::failed_runs("mesh", 1000, now - 86_400 * NANOS_PER_SEC);
     for s in &mut healthy {
         s.status = audit_store::SpanStatus::Ok;
@@ -67,14 +78,14 @@ async fn rig(
         dashboard::state::WebConfig::default(),
     )
     .with_data(
-        audit_store::AnyStore::Sqlite(store),
+        audit_store::AnyStore::Sqlite(store.clone()),
         ["pds", "mesh", "nrl"].map(engine::slo::SloConfig::availability).to_vec(),
         pathways,
     )
     .with_status_page(config, upstream)
-    .with_clock(domain::Clock::manual(now))
+    .with_clock(clock.clone())
     .build();
-    (dir, dashboard::web::router(state), accounts, now)
+    (dir, dashboard::web::router(state), accounts, now, store, clock)
 }
 
 /// Nothing internal: no trace or span ids, no error text, no incident titles or notes, no exercise,
@@ -213,4 +224,35 @@ async fn upstream_feeds_served_locally_are_polled_and_shown_beside_the_pathways(
     let json = json.json();
     assert_eq!(json["upstream"][0]["notices"][0]["link"], "https://status.example/pds");
     assert_eq!(json["upstream"][2]["available"], false);
+}
+
+/// The store goes away during an outage: the page keeps the last states it read, says they are
+/// as they were then, and never answers 5xx; the figures are read afresh only every 30 s.
+#[tokio::test]
+async fn the_status_page_keeps_the_last_known_states_when_the_store_stops_answering() {
+    let (_dir, app, _accounts, _, store, clock) = rig_with_parts(Access::Public, Upstream::default(), vec![]).await;
+    let before = get(&app, "/status", "").await;
+    assert!(before.body.contains("Not working") && !before.body.contains("cannot be read"), "{}", before.body);
+    store.close().await;
+    // Within 30 s the figures already read are served as they are.
+    assert_eq!(get(&app, "/status", "").await.body, before.body);
+    // Past 30 s they are worked out again: the store fails, the last states stay up, marked.
+    clock.advance(Duration::from_secs(31));
+    let mut after = get(&app, "/status", "").await;
+    for _ in 0..100 {
+        if after.body.contains("cannot be read just now") {
+            break;
+        }
+        // The refresh runs apart from the request: the next reader sees its result.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        after = get(&app, "/status", "").await;
+    }
+    assert_eq!(after.status, StatusCode::OK);
+    assert!(
+        after.body.contains("The services&#39; states cannot be read just now: these are as they were at"),
+        "{}",
+        after.body
+    );
+    assert!(after.body.contains("Not working") && after.body.contains("Look up a patient"), "{}", after.body);
+    assert_eq!(get(&app, "/status.json", "").await.json()["pathways"][0]["state"], "major_outage");
 }
