@@ -53,6 +53,8 @@ pub struct CanaryMetrics {
     pub success: Family<FlowLabels, Gauge>,
     pub duration: Family<StepLabels, Histogram, Buckets>,
     pub runs: Family<RunLabels, Counter>,
+    /// When the newest passing run began (Unix seconds): what freshness SLOs are computed from.
+    pub last_pass: Family<FlowLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
 }
 
 /// The bucket bounds for `extra` thresholds (seconds) plus the defaults, sorted, deduplicated.
@@ -72,6 +74,7 @@ impl CanaryMetrics {
             success: Family::default(),
             duration: Family::new_with_constructor(Buckets(buckets(thresholds))),
             runs: Family::default(),
+            last_pass: Family::default(),
         };
         for flow in flows {
             for result in ["pass", "fail"] {
@@ -93,6 +96,11 @@ impl CanaryMetrics {
             self.duration.clone(),
         );
         registry.register("pathwatch_canary_runs", "Canary runs by flow and result", self.runs.clone());
+        registry.register(
+            "pathwatch_canary_last_pass_timestamp_seconds",
+            "When the newest passing run of the canary flow began (absent until one passes)",
+            self.last_pass.clone(),
+        );
     }
 
     pub fn record(&self, run: &CanaryRun) {
@@ -100,6 +108,10 @@ impl CanaryMetrics {
         self.success.get_or_create(&FlowLabels { flow: run.flow.clone() }).set(i64::from(passed));
         let result = if passed { "pass" } else { "fail" };
         self.runs.get_or_create(&RunLabels { flow: run.flow.clone(), result }).inc();
+        if passed {
+            let began = run.started_unix_ns as f64 / 1e9;
+            self.last_pass.get_or_create(&FlowLabels { flow: run.flow.clone() }).set(began);
+        }
         let observe = |step: &str, ms: f64| {
             let labels = StepLabels { flow: run.flow.clone(), step: step.to_string() };
             self.duration.get_or_create(&labels).observe(ms / 1000.0);

@@ -3,7 +3,7 @@
 //! runs, SLO events and audit counts from the telemetry store. The report itself (the `reports`
 //! crate) is then a pure function of this.
 
-use audit_store::{RollupsQuery, SpanSelection};
+use audit_store::{RollupsQuery, SpanSelection, NANOS_PER_SEC};
 use hazard_log::HazardLog;
 use reports::inputs::{AuditRecord, CanaryRecord, HazardChangeRecord, HazardRecord, SignOffRecord, SloRecord};
 use reports::{Period, ReportInputs, SystemDescription};
@@ -134,6 +134,28 @@ pub async fn gather(
             histogram: telemetry.slos.iter().any(|s| s.sli == SliKind::Latency),
         };
         let rollups = store.span_rollups(&query).await?;
+        // Freshness SLOs count minutes, so they read minutes (from their maximum age before the period).
+        let fresh: Vec<&SloConfig> = telemetry.slos.iter().filter(|s| s.sli == SliKind::Freshness).collect();
+        let minutes = match fresh.is_empty() {
+            true => Vec::new(),
+            false => {
+                let reach = fresh.iter().map(|s| u64::from(s.max_age_minutes.unwrap_or(0)) * 60).max().unwrap_or(0);
+                let query = RollupsQuery {
+                    selections: fresh
+                        .iter()
+                        .map(|s| {
+                            let (service_name, span_name) = s.events();
+                            SpanSelection { service_name, span_name }
+                        })
+                        .collect(),
+                    from_ns: (period.from_ns as u64).saturating_sub(reach * NANOS_PER_SEC),
+                    to_ns: period.to_ns as u64,
+                    bucket_secs: crate::slo_eval::FINE_BUCKET_SECS,
+                    histogram: false,
+                };
+                store.span_rollups(&query).await?
+            }
+        };
         for (i, flow) in flows.iter().enumerate() {
             let buckets = rollups.get(i).map(Vec::as_slice).unwrap_or_default();
             canaries.push(CanaryRecord {
@@ -144,14 +166,27 @@ pub async fn gather(
         }
         for (j, slo) in telemetry.slos.iter().enumerate() {
             let buckets = rollups.get(flows.len() + j).map(Vec::as_slice).unwrap_or_default();
-            let (good, total) = buckets
-                .iter()
-                .map(|b| SloEvents::from_rollup(slo, b))
-                .fold((0, 0), |(g, t), e| (g + e.good, t + e.total));
+            let events: Vec<SloEvents> = match fresh.iter().position(|f| std::ptr::eq(*f, slo)) {
+                Some(k) => {
+                    let runs: Vec<SloEvents> = minutes
+                        .get(k)
+                        .map(|m| m.iter().map(|b| SloEvents::from_rollup(slo, b)).collect())
+                        .unwrap_or_default();
+                    let max_age = slo.max_age_minutes.unwrap_or(1);
+                    crate::slo_eval::freshness_slices(&runs, max_age, period.from_ns as u64, period.to_ns as u64)
+                }
+                None => buckets.iter().map(|b| SloEvents::from_rollup(slo, b)).collect(),
+            };
+            let (good, total) = events.iter().fold((0, 0), |(g, t), e| (g + e.good, t + e.total));
             slos.push(SloRecord {
                 name: slo.name.clone(),
                 measures: match (slo.sli, slo.latency_threshold_ms) {
                     (SliKind::Latency, Some(ms)) => format!("{} within {ms} ms", slo.source_label()),
+                    (SliKind::Freshness, _) => format!(
+                        "freshness of {}: minutes when a passing run began at most {} minutes before",
+                        slo.source_label(),
+                        slo.max_age_minutes.unwrap_or(0)
+                    ),
                     _ => format!("availability of {}", slo.source_label()),
                 },
                 objective: slo.objective,

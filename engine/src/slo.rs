@@ -15,6 +15,11 @@ pub enum SliKind {
     Availability,
     /// A canary run that finishes within `latency_threshold_ms`.
     Latency,
+    /// Each minute is an event, good when the newest good result (a passing run; for MESH a
+    /// message delivered to the recipient's inbox) began at most `max_age_minutes` before the
+    /// minute ended. Minutes count from the first run seen in the window, so a canary that stops
+    /// makes every later minute bad, as stale data would.
+    Freshness,
 }
 
 /// Spans that measure something: one service's spans, of one name (an HTTP server route such as
@@ -54,6 +59,9 @@ pub struct SloConfig {
     /// For latency SLIs: the threshold a good run stays within.
     #[serde(default)]
     pub latency_threshold_ms: Option<u64>,
+    /// For freshness SLIs: how old the newest good result may be, in whole minutes.
+    #[serde(default)]
+    pub max_age_minutes: Option<u32>,
     /// Fraction of good events promised, e.g. 0.99.
     pub objective: f64,
     /// Rolling window in days (28 and 30 are usual; any number works).
@@ -75,6 +83,7 @@ impl SloConfig {
             spans: None,
             sli: SliKind::Availability,
             latency_threshold_ms: None,
+            max_age_minutes: None,
             objective: 0.99,
             window_days: 28,
         }
@@ -139,6 +148,30 @@ impl SloConfig {
             }
             _ => {}
         }
+        if self.sli == SliKind::Freshness {
+            if self.spans.is_some() {
+                return fail(
+                    "sli",
+                    "a freshness SLI measures a canary flow's results; give `flow`, not `spans`".into(),
+                );
+            }
+            if self.latency_threshold_ms.is_some() {
+                return fail("latency_threshold_ms", "only latency SLIs have a threshold; use max_age_minutes".into());
+            }
+            return match self.max_age_minutes {
+                None | Some(0) => {
+                    fail("max_age_minutes", "a freshness SLI needs the oldest age allowed, in minutes".into())
+                }
+                Some(m) if m > MAX_AGE_MINUTES => fail(
+                    "max_age_minutes",
+                    format!("{m} minutes is longer than a day ({MAX_AGE_MINUTES}); data that old is not fresh"),
+                ),
+                Some(_) => Ok(()),
+            };
+        }
+        if self.max_age_minutes.is_some() {
+            return fail("max_age_minutes", "only freshness SLIs have a maximum age".into());
+        }
         match (self.sli, self.latency_threshold_ms) {
             (SliKind::Latency, None | Some(0)) => {
                 fail("latency_threshold_ms", "a latency SLI needs a threshold".into())
@@ -150,13 +183,16 @@ impl SloConfig {
                     audit_store::ROLLUP_BOUNDS_MS.map(|b| b.to_string()).join(", ")
                 ),
             ),
-            (SliKind::Availability, Some(_)) => {
+            (SliKind::Availability | SliKind::Freshness, Some(_)) => {
                 fail("latency_threshold_ms", "only latency SLIs have a threshold".into())
             }
             _ => Ok(()),
         }
     }
 }
+
+/// The longest `max_age_minutes` a freshness SLI may give: a day.
+pub const MAX_AGE_MINUTES: u32 = 1440;
 
 /// The state of an error budget over a window.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -308,5 +344,25 @@ mod tests {
         assert_eq!(prom_duration(3 * 86_400), "3d");
         assert_eq!(prom_duration(28 * 86_400), "28d");
         assert_eq!(prom_duration(90), "90s");
+    }
+
+    #[test]
+    fn a_freshness_sli_needs_a_maximum_age_in_minutes_and_a_flow() {
+        let mut slo = SloConfig::availability("mesh");
+        slo.sli = SliKind::Freshness;
+        assert_eq!(slo.validate().unwrap_err().0, "max_age_minutes");
+        slo.max_age_minutes = Some(2000);
+        assert_eq!(slo.validate().unwrap_err().0, "max_age_minutes");
+        slo.max_age_minutes = Some(15);
+        assert_eq!(slo.validate(), Ok(()));
+        slo.latency_threshold_ms = Some(1000);
+        assert_eq!(slo.validate().unwrap_err().0, "latency_threshold_ms");
+        slo.latency_threshold_ms = None;
+        slo.flow.clear();
+        slo.spans = Some(SpanSelector { service: "x".into(), name: None });
+        assert_eq!(slo.validate().unwrap_err().0, "sli");
+        let mut other = SloConfig::availability("pds");
+        other.max_age_minutes = Some(15);
+        assert_eq!(other.validate().unwrap_err().0, "max_age_minutes");
     }
 }

@@ -6,7 +6,7 @@
 //! The core (`status_from_buckets`) is a pure function of time buckets, so the worked examples in
 //! the tests pin the maths; `evaluate` only fetches the buckets. Nothing here reads raw spans.
 
-use audit_store::{RollupBucket, RollupQuery, RollupsQuery, SpanSelection, StoreError, TelemetryStore, NANOS_PER_SEC};
+use audit_store::{RollupBucket, RollupsQuery, SpanSelection, StoreError, TelemetryStore, NANOS_PER_SEC};
 use serde::Serialize;
 
 use crate::slo::{alert_windows, burn_rate, ErrorBudget, Severity, SliKind, SloConfig};
@@ -72,6 +72,72 @@ impl SloEvents {
         };
         SloEvents { start_ns: b.start_ns, good: good.min(b.count), total: b.count }
     }
+}
+
+const MINUTE_NS: u64 = 60 * NANOS_PER_SEC;
+
+/// A freshness SLI's events from minute buckets of runs (good = passing runs): one event per
+/// complete minute, from the first minute at or after `from_ns` that follows a run (so a canary
+/// that began mid-window is not blamed for the time before it) to the last complete minute before
+/// `now_ns`; good when a minute among the last `max_age_minutes`, this one included, held a passing
+/// run. `minutes` may start before `from_ns`: a result from just before the window keeps its first
+/// minutes fresh. Results count from the minute their run began.
+pub fn freshness_slices(minutes: &[SloEvents], max_age_minutes: u32, from_ns: u64, now_ns: u64) -> Vec<SloEvents> {
+    let mut runs: Vec<&SloEvents> = minutes.iter().filter(|b| b.total > 0).collect();
+    runs.sort_by_key(|b| b.start_ns);
+    let Some(first_run) = runs.first() else { return Vec::new() };
+    let floor = |ns: u64| ns - ns % MINUTE_NS;
+    let from = floor(from_ns.saturating_add(MINUTE_NS - 1)).max(floor(first_run.start_ns));
+    let end = floor(now_ns);
+    let max_age = u64::from(max_age_minutes) * MINUTE_NS;
+    let mut newest_good: Option<u64> = None;
+    let mut pending = runs.into_iter().peekable();
+    let mut slices = Vec::with_capacity(((end.saturating_sub(from)) / MINUTE_NS) as usize);
+    let mut minute = from;
+    while minute < end {
+        while let Some(run) = pending.next_if(|r| r.start_ns < minute + MINUTE_NS) {
+            if run.good > 0 {
+                newest_good = Some(floor(run.start_ns));
+            }
+        }
+        let fresh = newest_good.is_some_and(|good| minute - good < max_age);
+        slices.push(SloEvents { start_ns: minute, good: u64::from(fresh), total: 1 });
+        minute += MINUTE_NS;
+    }
+    slices
+}
+
+/// Events summed into buckets of `bucket_secs` (aligned to the epoch), oldest first.
+fn coarsen(events: &[SloEvents], bucket_secs: u32) -> Vec<SloEvents> {
+    let width = u64::from(bucket_secs) * NANOS_PER_SEC;
+    let mut out: Vec<SloEvents> = Vec::new();
+    for e in events {
+        let start = e.start_ns - e.start_ns % width;
+        match out.last_mut() {
+            Some(last) if last.start_ns == start => {
+                last.good += e.good;
+                last.total += e.total;
+            }
+            _ => out.push(SloEvents { start_ns: start, good: e.good, total: e.total }),
+        }
+    }
+    out
+}
+
+/// A freshness SLO's status from minute buckets of its runs reaching back `max_age_minutes`
+/// before its window.
+pub fn freshness_status(slo: &SloConfig, minutes: &[SloEvents], now_ns: u64) -> SloStatus {
+    let window_start = now_ns.saturating_sub(u64::from(slo.window_days) * 86_400 * NANOS_PER_SEC);
+    let slices = freshness_slices(minutes, slo.max_age_minutes.unwrap_or(1), window_start, now_ns);
+    let longest = alert_windows(slo.window_days).iter().map(|w| w.long_secs).max().unwrap_or(3600);
+    let fine_from = now_ns.saturating_sub(longest * NANOS_PER_SEC);
+    let fine: Vec<SloEvents> = slices.iter().filter(|s| s.start_ns >= fine_from).copied().collect();
+    status_from_buckets(slo, &fine, &coarsen(&slices, COARSE_BUCKET_SECS), now_ns)
+}
+
+/// How far back a freshness SLO's minutes are read: its window and its maximum age before it.
+fn freshness_reach_secs(slo: &SloConfig) -> u64 {
+    u64::from(slo.window_days) * 86_400 + u64::from(slo.max_age_minutes.unwrap_or(0)) * 60
 }
 
 fn sums(buckets: &[SloEvents], from_ns: u64) -> (u64, u64) {
@@ -163,9 +229,26 @@ pub async fn evaluate_all<'a>(
         bucket_secs,
         histogram: slos.iter().any(|slo| slo.sli == SliKind::Latency),
     };
-    let (fine, coarse) = futures_util::future::try_join(
+    // Freshness SLOs read minutes over their whole window (a third query, only when there are any).
+    let fresh: Vec<usize> = (0..slos.len()).filter(|i| slos[*i].sli == SliKind::Freshness).collect();
+    let minutes_query = RollupsQuery {
+        selections: fresh.iter().map(|i| selections[*i].clone()).collect(),
+        from_ns: now_ns
+            .saturating_sub(fresh.iter().map(|i| freshness_reach_secs(slos[*i])).max().unwrap_or(0) * NANOS_PER_SEC),
+        to_ns: now_ns + 1,
+        bucket_secs: FINE_BUCKET_SECS,
+        histogram: false,
+    };
+    let minutes = async {
+        match fresh.is_empty() {
+            true => Ok(Vec::new()),
+            false => store.span_rollups(&minutes_query).await,
+        }
+    };
+    let (fine, coarse, minutes) = futures_util::future::try_join3(
         store.span_rollups(&query(longest_alert, FINE_BUCKET_SECS)),
         store.span_rollups(&query(longest_window, COARSE_BUCKET_SECS)),
+        minutes,
     )
     .await?;
     Ok(slos
@@ -175,35 +258,19 @@ pub async fn evaluate_all<'a>(
             let events = |buckets: Option<&Vec<RollupBucket>>| -> Vec<SloEvents> {
                 buckets.map(|b| b.iter().map(|b| SloEvents::from_rollup(slo, b)).collect()).unwrap_or_default()
             };
-            (*slo, status_from_buckets(slo, &events(fine.get(i)), &events(coarse.get(i)), now_ns))
+            let status = match fresh.iter().position(|f| *f == i) {
+                Some(k) => freshness_status(slo, &events(minutes.get(k)), now_ns),
+                None => status_from_buckets(slo, &events(fine.get(i)), &events(coarse.get(i)), now_ns),
+            };
+            (*slo, status)
         })
         .collect())
 }
 
 /// Fetches the buckets for `slo` and evaluates it at `now_ns`.
 pub async fn evaluate(store: &impl TelemetryStore, slo: &SloConfig, now_ns: u64) -> Result<SloStatus, StoreError> {
-    let (service_name, span_name) = slo.events();
-    let longest = alert_windows(slo.window_days).iter().map(|w| w.long_secs).max().unwrap_or(3600);
-    let fetch = |from_ns: u64, bucket_secs: u32| {
-        let query = RollupQuery {
-            service_name: service_name.clone(),
-            span_name: span_name.clone(),
-            from_ns,
-            to_ns: now_ns + 1,
-            bucket_secs,
-            histogram: slo.sli == SliKind::Latency,
-        };
-        async move {
-            let buckets = store.span_rollup(&query).await?;
-            Ok::<_, StoreError>(buckets.iter().map(|b| SloEvents::from_rollup(slo, b)).collect::<Vec<_>>())
-        }
-    };
-    let (fine, coarse) = futures_util::future::try_join(
-        fetch(now_ns.saturating_sub(longest * NANOS_PER_SEC), FINE_BUCKET_SECS),
-        fetch(now_ns.saturating_sub(u64::from(slo.window_days) * 86_400 * NANOS_PER_SEC), COARSE_BUCKET_SECS),
-    )
-    .await?;
-    Ok(status_from_buckets(slo, &fine, &coarse, now_ns))
+    let mut evaluated = evaluate_all(store, std::iter::once(slo), now_ns).await?;
+    Ok(evaluated.pop().map(|(_, status)| status).unwrap_or_else(|| status_from_buckets(slo, &[], &[], now_ns)))
 }
 
 #[cfg(test)]
@@ -267,5 +334,61 @@ mod tests {
         let fast = &status.checks[0];
         assert!(fast.short_burn.unwrap() > fast.factor && fast.long_burn.unwrap() < fast.factor, "{fast:?}");
         assert_eq!(status.firing, None);
+    }
+
+    fn freshness(max_age: u32) -> SloConfig {
+        let mut slo = SloConfig::availability("mesh");
+        slo.sli = SliKind::Freshness;
+        slo.max_age_minutes = Some(max_age);
+        slo
+    }
+
+    #[test]
+    fn a_minute_is_fresh_while_the_newest_good_run_is_younger_than_the_maximum_age() {
+        let now = 10 * HOUR + 30 * NANOS_PER_SEC; // half a minute into minute 600
+                                                  // Runs every minute from minute 540; passing until minute 569, failing from 570.
+        let runs: Vec<SloEvents> = (540..600).map(|m| bucket(m * MIN, 1, u64::from(m >= 570))).collect();
+        let slices = freshness_slices(&runs, 15, 545 * MIN, now);
+        // Minutes 545..=599 (600 is not complete); before 545 is outside the window.
+        assert_eq!(slices.first().map(|s| s.start_ns), Some(545 * MIN));
+        assert_eq!(slices.len(), 55);
+        let fresh: Vec<u64> = slices.iter().filter(|s| s.good == 1).map(|s| s.start_ns / MIN).collect();
+        // The newest good run began in minute 569: fresh through minute 583 (15 minutes), stale from 584.
+        assert_eq!((fresh.first(), fresh.last()), (Some(&545), Some(&583)));
+        assert_eq!(fresh.len(), 583 - 545 + 1);
+        assert!(slices.iter().all(|s| s.total == 1));
+    }
+
+    #[test]
+    fn a_stopped_canary_makes_every_later_minute_stale_and_a_late_start_is_not_blamed() {
+        let now = 20 * HOUR;
+        // The canary began at 18:00 and stopped after 18:10 (one passing run a minute).
+        let runs: Vec<SloEvents> = (0..10).map(|m| bucket(18 * HOUR + m * MIN, 1, 0)).collect();
+        let slices = freshness_slices(&runs, 5, 0, now);
+        assert_eq!(slices.first().map(|s| s.start_ns), Some(18 * HOUR), "counted from the first run, not from 0");
+        assert_eq!(slices.len(), 120);
+        assert_eq!(slices.iter().filter(|s| s.good == 1).count(), 10 + 4);
+        // Stale for the last hour and a half: the page conditions fire, as for an outage.
+        let status = freshness_status(&freshness(5), &runs, now);
+        assert_eq!(status.firing, Some(Severity::Page), "{:#?}", status.checks);
+        assert_eq!((status.good, status.total), (14, 120));
+        // No runs at all: unknown, as for the other kinds.
+        let status = freshness_status(&freshness(5), &[], now);
+        assert_eq!((status.total, status.firing, status.burn_rate_1h), (0, None, None));
+    }
+
+    #[test]
+    fn runs_every_ten_minutes_are_fresh_enough_for_a_fifteen_minute_age_but_not_a_five_minute_one() {
+        let now = 3 * 86_400 * NANOS_PER_SEC;
+        let runs: Vec<SloEvents> = (0..3 * 144).map(|k| bucket(k * 10 * MIN, 1, 0)).collect();
+        let relaxed = freshness_status(&freshness(15), &runs, now);
+        assert_eq!(relaxed.good, relaxed.total);
+        assert_eq!(relaxed.firing, None);
+        let strict = freshness_status(&freshness(5), &runs, now);
+        // Five of every ten minutes are stale: half the minutes bad, far past a 1 % budget.
+        assert_eq!(strict.total - strict.good, strict.total / 2);
+        assert_eq!(strict.firing, Some(Severity::Page));
+        // The hour buckets add up to the minutes.
+        assert_eq!(strict.total, 3 * 1440);
     }
 }

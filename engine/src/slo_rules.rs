@@ -1,8 +1,9 @@
 //! Prometheus recording and alerting rules matching Pathwatch's own SLO evaluation (same windows,
 //! factors and thresholds, over the same canary runs), for teams already on Prometheus and
 //! Alertmanager (`pathwatch slo rules`). Computed from the canary metrics
-//! Pathwatch exposes: `pathwatch_canary_runs_total{flow,result}` and
-//! `probe_duration_seconds{flow,step="run"}`.
+//! Pathwatch exposes: `pathwatch_canary_runs_total{flow,result}`,
+//! `probe_duration_seconds{flow,step="run"}` and, for freshness,
+//! `pathwatch_canary_last_pass_timestamp_seconds{flow}` sampled each minute.
 //!
 //! The rules are values of [`RuleFile`] serialised as YAML, so no configured text can break the
 //! file's structure; label values inside PromQL are quoted by `promql_string`.
@@ -42,6 +43,10 @@ pub fn error_ratio_expr(slo: &SloConfig, window: &str) -> String {
             "sum(rate(pathwatch_canary_runs_total{{flow={flow},result=\"fail\"}}[{window}])) / \
              sum(rate(pathwatch_canary_runs_total{{flow={flow}}}[{window}]))"
         ),
+        // The share of evaluations (each minute) at which the newest pass was too old.
+        SliKind::Freshness => {
+            format!("1 - avg_over_time({FRESH_RECORD}{{slo={}}}[{window}])", promql_string(&slo.name))
+        }
         SliKind::Latency => {
             let le = le_label(slo.latency_threshold_ms.unwrap_or(0) as f64 / 1000.0);
             format!(
@@ -50,6 +55,19 @@ pub fn error_ratio_expr(slo: &SloConfig, window: &str) -> String {
             )
         }
     }
+}
+
+/// Recording-rule name of a freshness SLO's state at each evaluation: 1 while the newest passing run
+/// is young enough, else 0.
+pub const FRESH_RECORD: &str = "pathwatch:slo_fresh:bool";
+
+/// Whether the newest passing run of `slo`'s flow began at most its maximum age ago, as PromQL.
+fn fresh_expr(slo: &SloConfig) -> String {
+    let max_age = u64::from(slo.max_age_minutes.unwrap_or(0)) * 60;
+    format!(
+        "(time() - max(pathwatch_canary_last_pass_timestamp_seconds{{flow={}}})) <= bool {max_age}",
+        promql_string(&slo.flow)
+    )
 }
 
 /// Recording-rule name of the error ratio over `window`.
@@ -104,16 +122,22 @@ pub fn rule_file(slos: &[SloConfig], runbook_base: &str) -> (RuleFile, Vec<Strin
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect()
         };
-        let mut sli: Vec<Rule> = durations
-            .iter()
-            .map(|secs| {
+        // Rules of a group run in order: a freshness SLO's state is recorded before the windows read it.
+        let fresh = (slo.sli == SliKind::Freshness).then(|| Rule::Record {
+            record: FRESH_RECORD.into(),
+            expr: fresh_expr(slo),
+            labels: labels(&[]),
+        });
+        let mut sli: Vec<Rule> = fresh
+            .into_iter()
+            .chain(durations.iter().map(|secs| {
                 let window = prom_duration(*secs);
                 Rule::Record {
                     record: ratio_record(&window),
                     expr: error_ratio_expr(slo, &window),
                     labels: labels(&[]),
                 }
-            })
+            }))
             .collect();
         let period = prom_duration(u64::from(slo.window_days) * 86_400);
         let selector = format!("{{slo={}}}", promql_string(&slo.name));

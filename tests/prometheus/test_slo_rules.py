@@ -142,3 +142,62 @@ def test_generated_rules_pass_promtool_and_fire_only_when_the_budget_burns(tmp_p
     test_file.write_text(yaml.safe_dump(unit, sort_keys=False))
     result = subprocess.run([promtool, "test", "rules", str(test_file)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_freshness_rules_count_the_minutes_whose_newest_pass_is_too_old(tmp_path):
+    """A freshness SLO over the MESH flow: the generated rule reads the last-pass gauge each minute.
+    While the gauge keeps up, the error ratio is 0; once passes stop, every minute past the maximum
+    age is bad and the page fires."""
+    promtool = need("promtool", shutil.which("promtool"), "Debian package prometheus; scripts/test.sh installs it")
+    config = tmp_path / "pathwatch.toml"
+    config.write_text(
+        '[[slos]]\nname = "mesh-fresh"\nflow = "mesh"\nsli = "freshness"\nmax_age_minutes = 10\n'
+        'objective = 0.99\nwindow_days = 28\n'
+    )
+    binary = need("PATHWATCH_BIN", os.environ.get("PATHWATCH_BIN"), "scripts/test.sh sets it")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PATHWATCH_")}
+    rules = tmp_path / "rules.yml"
+    subprocess.run(
+        [binary, "--config", str(config), "--data-dir", str(tmp_path / "data"), "slo", "rules", "--out", str(rules)],
+        check=True, env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=60,
+    )
+    check = subprocess.run([promtool, "check", "rules", str(rules)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    page = alert(rules, "pathwatch-slo-mesh-fresh-alerts", "PathwatchSLOBurnRatePage")
+    labels = {"slo": "mesh-fresh", "flow": "mesh"}
+    # The gauge holds when the newest pass began: a pass every minute (t = 60 s × n), then none
+    # after minute 30 (the gauge stays at 1800).
+    keeping_up = [{"series": 'pathwatch_canary_last_pass_timestamp_seconds{flow="mesh"}', "values": "0+60x240"}]
+    stopped = [{"series": 'pathwatch_canary_last_pass_timestamp_seconds{flow="mesh"}', "values": "0+60x30 1800x210"}]
+    ratio = 'pathwatch:slo_error_ratio:rate1h{slo="mesh-fresh"}'
+    unit = {
+        "rule_files": [str(rules)],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": keeping_up,
+                "alert_rule_test": [{"eval_time": "3h", "alertname": "PathwatchSLOBurnRatePage", "exp_alerts": []}],
+                "promql_expr_test": [
+                    {"expr": ratio, "eval_time": "3h",
+                     "exp_samples": [{"labels": 'pathwatch:slo_error_ratio:rate1h{slo="mesh-fresh",flow="mesh"}', "value": 0}]}
+                ],
+            },
+            {
+                "interval": "1m",
+                "input_series": stopped,
+                "alert_rule_test": [{
+                    "eval_time": "3h", "alertname": "PathwatchSLOBurnRatePage",
+                    "exp_alerts": [{"exp_labels": {"severity": "page", **labels}, "exp_annotations": page["annotations"]}],
+                }],
+                "promql_expr_test": [
+                    {"expr": ratio, "eval_time": "3h",
+                     "exp_samples": [{"labels": 'pathwatch:slo_error_ratio:rate1h{slo="mesh-fresh",flow="mesh"}', "value": 1}]}
+                ],
+            },
+        ],
+    }
+    test_file = tmp_path / "fresh_test.yml"
+    test_file.write_text(yaml.safe_dump(unit, sort_keys=False))
+    result = subprocess.run([promtool, "test", "rules", str(test_file)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr

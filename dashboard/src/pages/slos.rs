@@ -51,10 +51,18 @@ pub fn view(status: &SloStatus, description: &str, slo: &engine::slo::SloConfig)
         (engine::slo::SliKind::Latency, Some(ms)) => {
             format!("{} of {events} finish within {ms} ms, over {} days", percent(status.objective), status.window_days)
         }
+        (engine::slo::SliKind::Freshness, _) => format!(
+            "{} of minutes have a passing {} run that began at most {} minutes before, over {} days",
+            percent(status.objective),
+            status.flow,
+            slo.max_age_minutes.unwrap_or(0),
+            status.window_days
+        ),
         _ => format!("{} of {events} succeed, over {} days", percent(status.objective), status.window_days),
     };
     let runs = match (status.total, slo.sli) {
         (0, _) => "none yet".into(),
+        (n, engine::slo::SliKind::Freshness) => format!("{n} minutes ({} stale)", n - status.good),
         (n, engine::slo::SliKind::Latency) => format!("{n} ({} too slow)", n - status.good),
         (n, _) => format!("{n} ({} failed)", n - status.good),
     };
