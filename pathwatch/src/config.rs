@@ -116,14 +116,22 @@ impl Default for SupervisorConfig {
 }
 
 impl Config {
-    /// The configured pathways, or one per canary flow.
+    /// The configured pathways, or one per canary flow, each knowing the environment its flows
+    /// run against.
     pub fn effective_pathways(&self) -> Vec<engine::pathways::PathwayConfig> {
-        match &self.pathways {
+        let flows = self.canaries.effective_flows();
+        let mut pathways = match &self.pathways {
             Some(p) => p.clone(),
-            None => {
-                self.canaries.effective_flows().iter().map(|f| engine::pathways::default_pathway(&f.name)).collect()
+            None => flows.iter().map(|f| engine::pathways::default_pathway(&f.name)).collect(),
+        };
+        for p in &mut pathways {
+            for name in std::iter::once(&p.flow).chain(&p.compare_flows) {
+                if let Some(f) = flows.iter().find(|f| f.name == *name) {
+                    p.flow_environments.insert(f.name.clone(), f.environment.clone());
+                }
             }
         }
+        pathways
     }
 
     /// The configured SLOs, or one 99 %/28-day availability SLO per canary flow.
@@ -487,6 +495,37 @@ mod tests {
         std::fs::write(&path, slo("objective = 0.99\nwindow = 30\n")).unwrap();
         let err = load(Some(&path), None).unwrap_err().to_string();
         assert!(err.contains("window"), "unknown SLO keys are refused: {err}");
+    }
+
+    #[test]
+    fn a_pathway_compared_across_environments_knows_each_flows_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pathwatch.toml");
+        let text = "[canaries.environments.production]\npds_url = \"https://prod.example/pds\"\n\
+                    [canaries.environments.integration]\npds_url = \"https://int.example/pds\"\n\
+                    [[canaries.flows]]\nname = \"pds-prod\"\nkind = \"pds\"\nenvironment = \"production\"\npatient = \"9000000009\"\n\
+                    [[canaries.flows]]\nname = \"pds-int\"\nkind = \"pds\"\nenvironment = \"integration\"\npatient = \"9000000009\"\n\
+                    [[canaries.flows]]\nname = \"pds-int-2\"\nkind = \"pds\"\nenvironment = \"integration\"\npatient = \"9000000009\"\n\
+                    [[pathways]]\nid = \"look-up\"\nname = \"Look up a patient\"\nflow = \"pds-prod\"\n\
+                    compare_flows = [\"pds-int\"]\n";
+        std::fs::write(&path, text).unwrap();
+        let config = load(Some(&path), None).unwrap();
+        let pathway = &config.effective_pathways()[0];
+        assert_eq!(pathway.flow_environments["pds-prod"], "production");
+        assert_eq!(pathway.flow_environments["pds-int"], "integration");
+        let load_err = |text: String| {
+            std::fs::write(&path, text).unwrap();
+            load(Some(&path), None).unwrap_err().to_string()
+        };
+        let err = load_err(text.replace("[\"pds-int\"]", "[\"pds-int\", \"pds-test\"]"));
+        assert!(err.contains("pathways[0].compare_flows[1]") && err.contains("pds-test"), "{err}");
+        let err = load_err(text.replace("[\"pds-int\"]", "[\"pds-int\", \"pds-int-2\"]"));
+        assert!(
+            err.contains("pathways[0].compare_flows[1]") && err.contains("integration"),
+            "one per environment: {err}"
+        );
+        let err = load_err(text.replace("[\"pds-int\"]", "[\"pds-prod\"]"));
+        assert!(err.contains("pathways[0].compare_flows[0]") && err.contains("twice"), "{err}");
     }
 
     #[test]

@@ -277,6 +277,21 @@ pub fn validate(c: &Config) -> anyhow::Result<()> {
                 flows.join(", ")
             ));
         }
+        // Each compared flow must exist and run against an environment of its own: one column each.
+        let mut seen: Vec<&str> = p.flow_environments.get(&p.flow).map(String::as_str).into_iter().collect();
+        for (j, flow) in p.compare_flows.iter().enumerate() {
+            match p.flow_environments.get(flow) {
+                None => problems.push(format!(
+                    "key `pathways[{i}].compare_flows[{j}]`: no canary flow {flow:?} (flows: {})",
+                    flows.join(", ")
+                )),
+                Some(env) if seen.contains(&env.as_str()) => problems.push(format!(
+                    "key `pathways[{i}].compare_flows[{j}]`: flow {flow:?} runs against environment {env:?}, which \
+                     another of this pathway's flows already measures; compare one flow per environment"
+                )),
+                Some(env) => seen.push(env),
+            }
+        }
         let links = std::iter::once(("runbook_url".to_string(), &p.runbook_url))
             .chain(p.runbooks.links().into_iter().map(|(state, url)| (format!("runbooks.{state}"), url)))
             .chain(p.known_errors.iter().enumerate().map(|(k, e)| (format!("known_errors[{k}].link"), &e.link)));

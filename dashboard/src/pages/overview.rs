@@ -34,6 +34,13 @@ struct HomePage {
     has_feeds: bool,
 }
 
+impl HomePage {
+    /// Pathways × environments, when any pathway is compared across environments.
+    fn matrix(&self) -> Option<crate::view::pathways::Matrix<'_>> {
+        crate::view::pathways::matrix(&self.rows)
+    }
+}
+
 pub(crate) async fn home(State(state): State<DashboardState>, User(user): User) -> Result<Response, WebError> {
     let lines = state.inner.parts.lines.iter().flat_map(|l| l.lines()).map(str::to_string).collect();
     let now = state.now_ns();

@@ -28,6 +28,87 @@ pub struct PathwayRow {
     pub known_error_link: Option<String>,
     /// The pathway's own page (ids are letters, digits, '-' and '_': safe in a URL).
     pub link: String,
+    /// Its state in each environment, its own flow's first; empty when it is not compared.
+    pub environments: Vec<EnvironmentCell>,
+    /// Where it fails, in words, when compared across environments.
+    pub spread: Option<String>,
+}
+
+/// A pathway's state in one environment, as the overview's matrix shows it.
+pub struct EnvironmentCell {
+    pub environment: String,
+    pub flow: String,
+    pub status: String,
+    pub state: &'static str,
+    pub since: String,
+    pub last_run_link: Option<String>,
+}
+
+/// The trace page of a run, for a well-formed trace id (32 hex digits: safe in a URL).
+fn trace_link(trace_id: Option<&String>) -> Option<String> {
+    trace_id.filter(|t| t.len() == 32 && t.bytes().all(|b| b.is_ascii_hexdigit())).map(|t| format!("/trace?q={t}"))
+}
+
+fn since_text(since_ns: Option<u64>, before: bool) -> String {
+    match (since_ns, before) {
+        (Some(t), true) => format!("before {}", format_ns(t)),
+        (Some(t), false) => format_ns(t),
+        (None, _) => "—".into(),
+    }
+}
+
+/// Each environment's cell, the pathway's own flow first; empty when it is not compared.
+fn environment_cells(h: &PathwayHealth) -> Vec<EnvironmentCell> {
+    if h.elsewhere.is_empty() {
+        return Vec::new();
+    }
+    let own = EnvironmentCell {
+        environment: h.environment.clone().unwrap_or_else(|| h.flow.clone()),
+        flow: h.flow.clone(),
+        status: h.status.clone(),
+        state: engine::status::UserState::of(&h.status).as_str(),
+        since: since_text(h.since_ns, h.since_before),
+        last_run_link: trace_link(h.last_trace_id.as_ref()),
+    };
+    std::iter::once(own)
+        .chain(h.elsewhere.iter().map(|e| EnvironmentCell {
+            environment: e.environment.clone(),
+            flow: e.flow.clone(),
+            status: e.status.clone(),
+            state: engine::status::UserState::of(&e.status).as_str(),
+            since: since_text(e.since_ns, e.since_before),
+            last_run_link: trace_link(e.last_trace_id.as_ref()),
+        }))
+        .collect()
+}
+
+/// The overview's matrix of pathways × environments: the environments in order of first
+/// appearance (each pathway's own first), and for each compared pathway one cell per environment
+/// (None where it has no flow there). None when no pathway is compared.
+pub struct Matrix<'a> {
+    pub environments: Vec<String>,
+    pub rows: Vec<(&'a PathwayRow, Vec<Option<&'a EnvironmentCell>>)>,
+}
+
+pub fn matrix(rows: &[PathwayRow]) -> Option<Matrix<'_>> {
+    let compared: Vec<&PathwayRow> = rows.iter().filter(|r| !r.environments.is_empty()).collect();
+    if compared.is_empty() {
+        return None;
+    }
+    let mut environments: Vec<String> = Vec::new();
+    for cell in compared.iter().flat_map(|r| &r.environments) {
+        if !environments.contains(&cell.environment) {
+            environments.push(cell.environment.clone());
+        }
+    }
+    let rows = compared
+        .into_iter()
+        .map(|r| {
+            let cells = environments.iter().map(|e| r.environments.iter().find(|c| c.environment == *e)).collect();
+            (r, cells)
+        })
+        .collect();
+    Some(Matrix { environments, rows })
 }
 
 pub fn row(h: &PathwayHealth) -> PathwayRow {
@@ -38,11 +119,7 @@ pub fn row(h: &PathwayHealth) -> PathwayRow {
         },
         s => s.to_string(),
     };
-    let since = match (h.since_ns, h.since_before) {
-        (Some(t), true) => format!("before {}", format_ns(t)),
-        (Some(t), false) => format_ns(t),
-        (None, _) => "—".into(),
-    };
+    let since = since_text(h.since_ns, h.since_before);
     let last_success = match (h.last_success_ns, h.last_success_hour) {
         (Some(t), true) => format!("in the hour from {}", format_ns(t)),
         (Some(t), false) => format_ns(t),
@@ -67,16 +144,14 @@ pub fn row(h: &PathwayHealth) -> PathwayRow {
         chart: chart(&h.hourly, "Failed runs"),
         guidance: h.guidance.clone(),
         runbook_url: h.runbook_url.clone(),
-        last_run_link: h
-            .last_trace_id
-            .as_ref()
-            .filter(|t| t.len() == 32 && t.bytes().all(|b| b.is_ascii_hexdigit()))
-            .map(|t| format!("/trace?q={t}")),
+        last_run_link: trace_link(h.last_trace_id.as_ref()),
         traffic: h.traffic.as_ref().map(traffic_text),
         traffic_chart: h.traffic.as_ref().and_then(|t| chart(&t.hourly, "Failed requests")),
         known_error: h.known_error.as_ref().map(|k| format!("Known error {}: {}", k.id, k.title)),
         known_error_link: h.known_error.as_ref().and_then(|k| k.link.clone()),
         link: format!("/pathways/{}", h.id),
+        environments: environment_cells(h),
+        spread: h.spread.clone(),
     }
 }
 

@@ -185,6 +185,15 @@ pub struct PathwayConfig {
     /// their pathways. Empty: everyone's.
     #[serde(default)]
     pub organisations: Vec<String>,
+    /// Canary flows running the same journey against other environments (integration, sandbox):
+    /// shown beside `flow`'s, so a failure everywhere reads apart from one in a single environment.
+    /// The pathway's own state, SLOs and alerts follow `flow`.
+    #[serde(default)]
+    pub compare_flows: Vec<String>,
+    /// The environment each of the pathway's flows runs against (`flow` and `compare_flows`), from
+    /// the canary configuration; not configured here.
+    #[serde(skip)]
+    pub flow_environments: std::collections::BTreeMap<String, String>,
 }
 
 impl PathwayConfig {
@@ -199,6 +208,17 @@ impl PathwayConfig {
         }
         if let Some(i) = self.spans.iter().position(|s| s.service.is_empty()) {
             return Err((format!("spans[{i}].service"), "the service name is empty".into()));
+        }
+        for (i, flow) in self.compare_flows.iter().enumerate() {
+            if self.flow.is_empty() {
+                return Err((
+                    format!("compare_flows[{i}]"),
+                    "a pathway compared across environments needs its own `flow` first".into(),
+                ));
+            }
+            if *flow == self.flow || self.compare_flows[..i].contains(flow) {
+                return Err((format!("compare_flows[{i}]"), format!("flow {flow:?} is named twice")));
+            }
         }
         for (i, k) in self.known_errors.iter().enumerate() {
             if k.id.is_empty() || k.advice.is_empty() {
@@ -229,6 +249,8 @@ pub fn default_pathway(flow: &str) -> PathwayConfig {
         runbooks: Runbooks::default(),
         known_errors: Vec::new(),
         organisations: Vec::new(),
+        compare_flows: Vec::new(),
+        flow_environments: Default::default(),
     }
 }
 

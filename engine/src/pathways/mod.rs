@@ -14,7 +14,9 @@ use serde::Serialize;
 pub use crate::slo::SpanSelector;
 
 mod config;
+mod environments;
 pub use self::config::*;
+pub use self::environments::{spread, EnvironmentHealth};
 use domain::canary::{attr, run_span_name, RunStatus, SERVICE as CANARY_SERVICE};
 
 /// What real traffic says about a pathway.
@@ -72,6 +74,14 @@ pub struct PathwayHealth {
     pub guidance: String,
     pub known_error: Option<KnownErrorMatch>,
     pub runbook_url: Option<String>,
+    /// The environment `flow` runs against, where the canary configuration is known.
+    pub environment: Option<String>,
+    /// The same journey in other environments (`compare_flows`), in their order.
+    pub elsewhere: Vec<EnvironmentHealth>,
+    /// Where it is failing, in words, when compared across environments: "Failing in every
+    /// environment" reads differently from "Failing in production only". None when nothing fails
+    /// or there is nothing to compare.
+    pub spread: Option<String>,
 }
 
 pub fn attribute<'a>(span: &'a Span, key: &str) -> Option<&'a str> {
@@ -190,8 +200,12 @@ pub async fn health_all<'a>(
     now_ns: u64,
 ) -> Result<Vec<PathwayHealth>, StoreError> {
     let pathways: Vec<&PathwayConfig> = pathways.collect();
-    let mut flows: Vec<String> =
-        pathways.iter().filter(|p| !p.flow.is_empty()).map(|p| run_span_name(&p.flow)).collect();
+    let mut flows: Vec<String> = pathways
+        .iter()
+        .filter(|p| !p.flow.is_empty())
+        .flat_map(|p| std::iter::once(&p.flow).chain(&p.compare_flows))
+        .map(|f| run_span_name(f))
+        .collect();
     flows.sort();
     flows.dedup();
     // The last few hours of runs say which state and since when; a streak longer than that is
@@ -226,7 +240,7 @@ pub async fn health_all<'a>(
                 window_at[k].1 += pathway.spans.len();
             }
         }
-        let (health, _) = assemble(
+        let (mut health, _) = assemble(
             pathway,
             pathway_runs.unwrap_or(&[]),
             hours.get(at..at + mine.len()).unwrap_or(&[]),
@@ -235,6 +249,11 @@ pub async fn health_all<'a>(
             STALE_AFTER_NS,
         );
         at += mine.len();
+        let runs_of = |flow: &str| {
+            let name = run_span_name(flow);
+            flows.iter().position(|f| *f == name).and_then(|i| runs.get(i)).map(Vec::as_slice).unwrap_or(&[])
+        };
+        environments::compare(&mut health, pathway, runs_of, now_ns);
         out.push(health);
     }
     Ok(out)
@@ -266,7 +285,18 @@ pub async fn health_from(
             store.span_rollups(&query).await?
         }
     };
-    Ok(assemble(pathway, runs, &hours, &windows, now_ns, stale_after_ns))
+    let (mut health, traffic) = assemble(pathway, runs, &hours, &windows, now_ns, stale_after_ns);
+    if !pathway.compare_flows.is_empty() && !pathway.flow.is_empty() {
+        let names: Vec<String> = pathway.compare_flows.iter().map(|f| run_span_name(f)).collect();
+        let from = now_ns.saturating_sub(DAY_NS);
+        let elsewhere = store.recent_spans_by_name(CANARY_SERVICE, &names, from, now_ns + 1, OVERVIEW_RUNS).await?;
+        let runs_of = |flow: &str| {
+            let name = run_span_name(flow);
+            names.iter().position(|f| *f == name).and_then(|i| elsewhere.get(i)).map(Vec::as_slice).unwrap_or(&[])
+        };
+        environments::compare(&mut health, pathway, runs_of, now_ns);
+    }
+    Ok((health, traffic))
 }
 
 /// Real traffic's view from hourly buckets over the last 24 hours and the latest windows of
@@ -393,6 +423,9 @@ pub fn summarise(
             public: k.public,
         }),
         runbook_url,
+        environment: pathway.flow_environments.get(&pathway.flow).cloned(),
+        elsewhere: Vec::new(),
+        spread: None,
     }
 }
 
