@@ -121,6 +121,9 @@ pub struct EnvironmentConfig {
     /// PEM (PKCS#8 or PKCS#1) RSA private key whose public half is registered under `kid`.
     pub private_key: Option<SecretRef>,
     pub kid: Option<String>,
+    /// When the key under `kid` must be replaced (`YYYY-MM-DD`, your own rotation policy): the
+    /// dashboard warns 30 days before and alerts at 14 and 7, as for certificates.
+    pub kid_rotate_by: Option<String>,
     pub pds_url: Option<String>,
     pub nrl_producer_url: Option<String>,
     pub nrl_consumer_url: Option<String>,
@@ -141,6 +144,11 @@ pub struct GpConnectEnvironment {
     pub practitioner_id: String,
     pub sds_user_id: String,
     pub sds_role_profile_id: String,
+    /// Mutual TLS with the Spine Secure Proxy: client certificate and key (PEM), and the CA that
+    /// signs the server.
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
+    pub ca_cert: Option<PathBuf>,
 }
 
 impl Default for GpConnectEnvironment {
@@ -153,6 +161,9 @@ impl Default for GpConnectEnvironment {
             practitioner_id: "1".into(),
             sds_user_id: "G13579135".into(),
             sds_role_profile_id: "111111111".into(),
+            client_cert: None,
+            client_key: None,
+            ca_cert: None,
         }
     }
 }
@@ -298,6 +309,22 @@ impl CanaryConfig {
                 Ok(parsed) => synthetic.insert(parsed.as_str().to_string()),
                 Err(e) => return invalid(format!("canaries.synthetic_patients[{i}]"), format!("{n:?}: {e}")),
             };
+        }
+        for (name, env) in &self.environments {
+            if let Some(date) = &env.kid_rotate_by {
+                if chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").is_err() {
+                    return invalid(
+                        format!("canaries.environments.{name}.kid_rotate_by"),
+                        format!("{date:?} is not a date (YYYY-MM-DD)"),
+                    );
+                }
+                if env.kid.is_none() {
+                    return invalid(
+                        format!("canaries.environments.{name}.kid_rotate_by"),
+                        "a rotation date needs the `kid` it is for".into(),
+                    );
+                }
+            }
         }
         let mut names = BTreeSet::new();
         for (i, flow) in self.effective_flows().iter().enumerate() {

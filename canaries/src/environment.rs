@@ -1,5 +1,5 @@
 //! An environment resolved for use: secrets read, keys parsed, HTTP clients built (with MESH's
-//! client certificate when configured), token cache ready.
+//! and the Spine Secure Proxy's client certificates when configured), token cache ready.
 
 use std::time::Duration;
 
@@ -23,6 +23,8 @@ pub struct Environment {
 #[derive(Debug)]
 pub struct GpConnectTarget {
     pub url: String,
+    /// Its own client: mutual TLS with the Spine certificate, when configured.
+    pub client: reqwest::Client,
     pub consumer_asid: String,
     pub provider_asid: String,
     pub identity: GpConnectIdentity,
@@ -64,21 +66,26 @@ impl Environment {
             }
         };
         let ods_code = config.ods_code.clone().unwrap_or_default();
-        let gpconnect = config.gpconnect.url.as_ref().map(|url| {
-            let g = &config.gpconnect;
-            GpConnectTarget {
-                url: url.trim_end_matches('/').to_string(),
-                consumer_asid: g.consumer_asid.clone(),
-                provider_asid: g.provider_asid.clone(),
-                identity: GpConnectIdentity {
-                    issuer: "https://pathwatch.invalid/canary".into(),
-                    ods_code: ods_code.clone(),
-                    practitioner_id: g.practitioner_id.clone(),
-                    sds_user_id: g.sds_user_id.clone(),
-                    sds_role_profile_id: g.sds_role_profile_id.clone(),
-                },
+        let gpconnect = match &config.gpconnect.url {
+            None => None,
+            Some(url) => {
+                let g = &config.gpconnect;
+                let tls = Tls { client_cert: &g.client_cert, client_key: &g.client_key, ca_cert: &g.ca_cert };
+                Some(GpConnectTarget {
+                    client: tls_client(&format!("canaries.environments.{name}.gpconnect"), tls)?,
+                    url: url.trim_end_matches('/').to_string(),
+                    consumer_asid: g.consumer_asid.clone(),
+                    provider_asid: g.provider_asid.clone(),
+                    identity: GpConnectIdentity {
+                        issuer: "https://pathwatch.invalid/canary".into(),
+                        ods_code: ods_code.clone(),
+                        practitioner_id: g.practitioner_id.clone(),
+                        sds_user_id: g.sds_user_id.clone(),
+                        sds_role_profile_id: g.sds_role_profile_id.clone(),
+                    },
+                })
             }
-        });
+        };
         let mesh = match &config.mesh.url {
             None => None,
             Some(url) => {
@@ -106,7 +113,10 @@ impl Environment {
                     workflow_id: m.workflow_id.clone(),
                     delivery_timeout: Duration::from_secs(m.delivery_timeout_s),
                     poll_interval: Duration::from_millis(m.poll_interval_ms.max(10)),
-                    client: mesh_client(name, m)?,
+                    client: tls_client(
+                        &format!("canaries.environments.{name}.mesh"),
+                        Tls { client_cert: &m.client_cert, client_key: &m.client_key, ca_cert: &m.ca_cert },
+                    )?,
                 })
             }
         };
@@ -136,8 +146,16 @@ fn client_builder() -> reqwest::ClientBuilder {
         .pool_idle_timeout(Duration::from_secs(30))
 }
 
-fn mesh_client(env: &str, m: &crate::config::MeshEnvironment) -> Result<reqwest::Client, CanaryError> {
-    let key = |field: &str| format!("canaries.environments.{env}.mesh.{field}");
+/// Files for mutual TLS: our client certificate and key, and the CA that signs the server.
+struct Tls<'a> {
+    client_cert: &'a Option<std::path::PathBuf>,
+    client_key: &'a Option<std::path::PathBuf>,
+    ca_cert: &'a Option<std::path::PathBuf>,
+}
+
+/// A client for one service (MESH, the Spine Secure Proxy), keys named under `prefix`.
+fn tls_client(prefix: &str, m: Tls<'_>) -> Result<reqwest::Client, CanaryError> {
+    let key = |field: &str| format!("{prefix}.{field}");
     let read = |field: &str, path: &std::path::Path| {
         std::fs::read(path).map_err(|e| ConfigError::Invalid {
             key: key(field),
@@ -145,7 +163,7 @@ fn mesh_client(env: &str, m: &crate::config::MeshEnvironment) -> Result<reqwest:
         })
     };
     let mut builder = client_builder();
-    match (&m.client_cert, &m.client_key) {
+    match (m.client_cert, m.client_key) {
         (None, None) => {}
         (Some(cert), Some(private)) => {
             let mut pem = read("client_cert", cert)?;
@@ -164,7 +182,7 @@ fn mesh_client(env: &str, m: &crate::config::MeshEnvironment) -> Result<reqwest:
             Err(ConfigError::Invalid { key: key("client_cert"), message: "required with client_key".into() })?
         }
     }
-    if let Some(ca) = &m.ca_cert {
+    if let Some(ca) = m.ca_cert {
         let cert = reqwest::Certificate::from_pem(&read("ca_cert", ca)?).map_err(|e| ConfigError::Invalid {
             key: key("ca_cert"),
             message: format!("not a PEM certificate: {e}"),

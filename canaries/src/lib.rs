@@ -8,6 +8,7 @@ pub mod config;
 pub mod credentials;
 pub mod environment;
 pub mod error;
+pub mod expiry;
 pub mod flows;
 pub mod metrics;
 pub mod model;
@@ -101,6 +102,14 @@ impl Canaries {
             concurrency: config.concurrency,
             finished: tokio::sync::broadcast::channel(256).0,
         })
+    }
+
+    /// Reports `credentials` (checked now) to the collector, as `expiry::spans`. Nothing is sent
+    /// when runs are not exported.
+    pub async fn report_credentials(&self, credentials: &[expiry::Credential]) -> Result<(), CanaryError> {
+        let Some(exporter) = &self.exporter else { return Ok(()) };
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        exporter.export_spans(expiry::spans(credentials, now.as_nanos() as u64)).await
     }
 
     /// Every run finished from now on.

@@ -39,6 +39,13 @@ pub struct RunLabels {
     pub result: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CredentialLabels {
+    /// `production/mesh.client_cert`: bounded by configuration.
+    pub credential: String,
+    pub kind: &'static str,
+}
+
 #[derive(Clone)]
 pub struct Buckets(Vec<f64>);
 
@@ -55,6 +62,8 @@ pub struct CanaryMetrics {
     pub runs: Family<RunLabels, Counter>,
     /// When the newest passing run began (Unix seconds): what freshness SLOs are computed from.
     pub last_pass: Family<FlowLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    /// When each credential stops working (Unix seconds), from the newest check.
+    pub credential_expiry: Family<CredentialLabels, Gauge>,
 }
 
 /// The bucket bounds for `extra` thresholds (seconds) plus the defaults, sorted, deduplicated.
@@ -75,6 +84,7 @@ impl CanaryMetrics {
             duration: Family::new_with_constructor(Buckets(buckets(thresholds))),
             runs: Family::default(),
             last_pass: Family::default(),
+            credential_expiry: Family::default(),
         };
         for flow in flows {
             for result in ["pass", "fail"] {
@@ -101,6 +111,22 @@ impl CanaryMetrics {
             "When the newest passing run of the canary flow began (absent until one passes)",
             self.last_pass.clone(),
         );
+        registry.register(
+            "pathwatch_credential_expiry_timestamp_seconds",
+            "When each certificate or key the canaries use stops working (absent when it cannot be read)",
+            self.credential_expiry.clone(),
+        );
+    }
+
+    /// The expiry of each credential of a check; one that could not be read has no series.
+    pub fn record_credentials(&self, credentials: &[crate::expiry::Credential]) {
+        self.credential_expiry.clear();
+        for c in credentials {
+            if let Some(not_after) = c.not_after {
+                let labels = CredentialLabels { credential: c.id.clone(), kind: c.kind.as_str() };
+                self.credential_expiry.get_or_create(&labels).set(not_after);
+            }
+        }
     }
 
     pub fn record(&self, run: &CanaryRun) {

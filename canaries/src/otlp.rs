@@ -144,6 +144,11 @@ fn serde_plain<T: serde::Serialize>(value: &T) -> String {
 }
 
 pub fn export_request(runs: &[CanaryRun]) -> ExportTraceServiceRequest {
+    request_of(runs.iter().flat_map(spans).collect())
+}
+
+/// `spans` as the canaries' export request (their resource and scope).
+pub fn request_of(spans: Vec<Span>) -> ExportTraceServiceRequest {
     ExportTraceServiceRequest {
         resource_spans: vec![ResourceSpans {
             resource: Some(Resource {
@@ -159,7 +164,7 @@ pub fn export_request(runs: &[CanaryRun]) -> ExportTraceServiceRequest {
                     version: env!("CARGO_PKG_VERSION").into(),
                     ..Default::default()
                 }),
-                spans: runs.iter().flat_map(spans).collect(),
+                spans,
                 ..Default::default()
             }],
             ..Default::default()
@@ -193,19 +198,8 @@ impl Exporter {
             tracing::warn!("canary export backlog full: dropped the oldest run");
         }
         let runs: Vec<CanaryRun> = pending.iter().cloned().collect();
-        let body = export_request(&runs).encode_to_vec();
-        let mut request = self
-            .client
-            .post(&self.endpoint)
-            .header("content-type", "application/x-protobuf")
-            .timeout(std::time::Duration::from_secs(10))
-            .body(body);
-        if let Some(token) = &self.token {
-            request = request.bearer_auth(token.expose());
-        }
+        let status = self.post(export_request(&runs)).await?;
         let failure = |message: String| CanaryError::Export { endpoint: self.endpoint.clone(), message };
-        let response = request.send().await.map_err(|e| failure(e.to_string()))?;
-        let status = response.status();
         if status.is_success() {
             pending.clear();
             Ok(())
@@ -216,5 +210,33 @@ impl Exporter {
         } else {
             Err(failure(format!("HTTP {status}; {} runs kept for the next export", pending.len())))
         }
+    }
+
+    /// Exports `spans` once, kept nowhere when it fails (a credential check is made again within
+    /// the hour, and its newest report is the one that counts).
+    pub async fn export_spans(&self, spans: Vec<Span>) -> Result<(), CanaryError> {
+        let status = self.post(request_of(spans)).await?;
+        match status.is_success() {
+            true => Ok(()),
+            false => Err(CanaryError::Export { endpoint: self.endpoint.clone(), message: format!("HTTP {status}") }),
+        }
+    }
+
+    async fn post(&self, export: ExportTraceServiceRequest) -> Result<reqwest::StatusCode, CanaryError> {
+        let body = export.encode_to_vec();
+        let mut request = self
+            .client
+            .post(&self.endpoint)
+            .header("content-type", "application/x-protobuf")
+            .timeout(std::time::Duration::from_secs(10))
+            .body(body);
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token.expose());
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| CanaryError::Export { endpoint: self.endpoint.clone(), message: e.to_string() })?;
+        Ok(response.status())
     }
 }

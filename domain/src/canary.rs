@@ -10,6 +10,12 @@ pub fn run_span_name(flow: &str) -> String {
     format!("canary {flow}")
 }
 
+/// The root span of a credential check: the canaries' report of when each certificate and key they
+/// use expires (not `canary …`, so no flow's name can clash with it). Each credential is a child span
+/// named `CREDENTIAL_SPAN` carrying the `attr::CREDENTIAL_*` attributes.
+pub const CREDENTIALS_SPAN: &str = "pathwatch credentials";
+pub const CREDENTIAL_SPAN: &str = "credential";
+
 /// The instrumentation scope of canary spans.
 pub const SCOPE: &str = "pathwatch.canaries";
 
@@ -30,6 +36,13 @@ pub mod attr {
     pub const TOKEN_REFRESHED: &str = "pathwatch.canary.token_refreshed";
     pub const CLEANED_UP: &str = "pathwatch.canary.cleaned_up";
     pub const MESH_DELIVERY_MS: &str = "pathwatch.mesh.delivery_ms";
+    /// A credential's stable id (`production/mesh.client_cert`), kind, subject (certificate
+    /// subject, key id, client id), expiry (Unix seconds) and what stopped it being read.
+    pub const CREDENTIAL_ID: &str = "pathwatch.credential.id";
+    pub const CREDENTIAL_KIND: &str = "pathwatch.credential.kind";
+    pub const CREDENTIAL_SUBJECT: &str = "pathwatch.credential.subject";
+    pub const CREDENTIAL_NOT_AFTER: &str = "pathwatch.credential.not_after";
+    pub const CREDENTIAL_PROBLEM: &str = "pathwatch.credential.problem";
     /// The upstream correlation id (X-Correlation-ID / X-Request-ID); not only canaries write it.
     pub const CORRELATION_ID: &str = "pathwatch.correlation_id";
 }

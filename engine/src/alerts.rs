@@ -132,12 +132,49 @@ pub async fn last_evaluation(pool: &state::Pool) -> Result<Option<Evaluation>, E
     }))
 }
 
-fn summary(status: &SloStatus, severity: Severity) -> String {
-    let what = match severity {
-        Severity::Page => "is burning its error budget fast enough to exhaust it within days",
-        Severity::Ticket => "is burning its error budget faster than the SLO allows",
-    };
-    format!("{} ({}) {what}", status.name, status.flow)
+/// What an alert is about, as the engine applies it: an SLO's burn-rate conditions, or a
+/// credential's expiry (see `crate::credentials`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Condition {
+    /// The alert's subject in the `alerts` table: an SLO's name, or `credential:{id}`.
+    pub key: String,
+    /// What it measures, for people: the SLO's events, or the credential.
+    pub label: String,
+    pub firing: Option<Severity>,
+    /// Nothing to judge by (no events in the last hour): an open alert stays open.
+    pub no_data: bool,
+    /// The summary while firing, at page and at ticket severity.
+    pub page_summary: String,
+    pub ticket_summary: String,
+    /// The summary of the RESOLVED notification.
+    pub resolved_summary: String,
+    pub budget_remaining: Option<f64>,
+    pub burn_rate_1h: Option<f64>,
+}
+
+impl Condition {
+    /// An SLO's burn-rate conditions.
+    pub fn of_slo(status: &SloStatus) -> Condition {
+        let say = |what: &str| format!("{} ({}) {what}", status.name, status.flow);
+        Condition {
+            key: status.name.clone(),
+            label: status.flow.clone(),
+            firing: status.firing,
+            no_data: status.burn_rate_1h.is_none(),
+            page_summary: say("is burning its error budget fast enough to exhaust it within days"),
+            ticket_summary: say("is burning its error budget faster than the SLO allows"),
+            resolved_summary: format!("{} is back within its error budget burn limits", status.name),
+            budget_remaining: status.budget_remaining,
+            burn_rate_1h: status.burn_rate_1h,
+        }
+    }
+
+    fn summary(&self, severity: Severity) -> String {
+        match severity {
+            Severity::Page => self.page_summary.clone(),
+            Severity::Ticket => self.ticket_summary.clone(),
+        }
+    }
 }
 
 impl AlertEngine {
@@ -214,6 +251,17 @@ impl AlertEngine {
         silence: Option<&Silence>,
         now_ns: i64,
     ) -> Result<Option<Notification>, EngineError> {
+        self.apply_condition(&Condition::of_slo(status), pathway, silence, now_ns).await
+    }
+
+    /// `apply_with` for any condition: an SLO's, or a credential's expiry.
+    pub async fn apply_condition(
+        &self,
+        status: &Condition,
+        pathway: Option<&PathwayHealth>,
+        silence: Option<&Silence>,
+        now_ns: i64,
+    ) -> Result<Option<Notification>, EngineError> {
         // One transaction per SLO, under the lease when there is one: an instance that lost it
         // (paused past its expiry) changes nothing and tells nobody.
         // Written from the start (the fence takes the lease row; without one, the alerts table is
@@ -229,7 +277,7 @@ impl AlertEngine {
         }
         let open: Option<Alert> =
             sqlx::query_as(sqlx::AssertSqlSafe(format!("{ALERT} WHERE slo = $1 AND resolved_ns IS NULL")))
-                .bind(&status.name)
+                .bind(&status.key)
                 .fetch_optional(&mut *tx)
                 .await?;
         // The silence's hold on the open alert: taken when a window covers it, let go when none does.
@@ -266,12 +314,12 @@ impl AlertEngine {
         let owing: Vec<(i64, String)> = sqlx::query_as(
             "SELECT id, notify_pending FROM alerts WHERE slo = $1 AND notify_pending <> '' ORDER BY id LIMIT 100",
         )
-        .bind(&status.name)
+        .bind(&status.key)
         .fetch_all(&mut *tx)
         .await?;
         let owes_this = open.as_ref().is_some_and(|a| owing.iter().any(|(id, _)| *id == a.id));
         let pending = owing.into_iter().next();
-        let no_data = status.burn_rate_1h.is_none();
+        let no_data = status.no_data;
         let transition = match (&open, status.firing) {
             (None, None) => {
                 return self.owed(tx, pending, status, pathway, silence, now_ns).await;
@@ -282,17 +330,17 @@ impl AlertEngine {
                      summary, silence_id, held, notified) VALUES ($1, $2, $3, $4, NULL, NULL, $5, $6, $7, $8, 0) \
                      RETURNING id",
                 )
-                .bind(&status.name)
-                .bind(&status.flow)
+                .bind(&status.key)
+                .bind(&status.label)
                 .bind(severity.as_str())
                 .bind(now_ns)
                 .bind(now_ns)
-                .bind(summary(status, severity))
+                .bind(status.summary(severity))
                 .bind(silence.map_or(0, |s| s.id))
                 .bind(i64::from(silence.is_some()))
                 .fetch_one(&mut *tx)
                 .await?;
-                record(&mut *tx, id, now_ns, "fired", "", &summary(status, severity)).await?;
+                record(&mut *tx, id, now_ns, "fired", "", &status.summary(severity)).await?;
                 if let Some(s) = silence {
                     let detail = format!("silence #{} ({}): {}", s.id, s.describe(), s.reason);
                     record(&mut *tx, id, now_ns, "silenced", &s.author, &detail).await?;
@@ -356,12 +404,12 @@ impl AlertEngine {
                         "UPDATE alerts SET severity = 'page', summary = $1, last_notified_ns = $2, \
                          acknowledged_by = '', acknowledged_ns = NULL WHERE id = $3",
                     )
-                    .bind(summary(status, severity))
+                    .bind(status.summary(severity))
                     .bind(now_ns)
                     .bind(a.id)
                     .execute(&mut *tx)
                     .await?;
-                    record(&mut *tx, a.id, now_ns, "escalated", "", &summary(status, severity)).await?;
+                    record(&mut *tx, a.id, now_ns, "escalated", "", &status.summary(severity)).await?;
                     if !a.acknowledged_by.is_empty() {
                         let detail = format!(
                             "{} had acknowledged it; the escalation needs acknowledging again",
@@ -378,11 +426,11 @@ impl AlertEngine {
                              notify_pending = CASE WHEN notify_pending = 'ESCALATED' THEN '' ELSE notify_pending END \
                              WHERE id = $2",
                         )
-                        .bind(summary(status, severity))
+                        .bind(status.summary(severity))
                         .bind(a.id)
                         .execute(&mut *tx)
                         .await?;
-                        record(&mut *tx, a.id, now_ns, "lowered", "", &summary(status, severity)).await?;
+                        record(&mut *tx, a.id, now_ns, "lowered", "", &status.summary(severity)).await?;
                     }
                     // A reminder is due only once what this alert owes has gone out, and never
                     // while someone has it (acknowledged) or a silence holds it.
@@ -401,7 +449,7 @@ impl AlertEngine {
         };
         let stored: Alert =
             sqlx::query_as(sqlx::AssertSqlSafe(format!("{ALERT} WHERE slo = $1 ORDER BY id DESC LIMIT 1")))
-                .bind(&status.name)
+                .bind(&status.key)
                 .fetch_one(&mut *tx)
                 .await?;
         // Owed from now until a channel has it, whatever happens to this instance meanwhile; what an
@@ -414,7 +462,7 @@ impl AlertEngine {
         )
         .bind(stored.id)
         .bind(transition.as_str())
-        .bind(&status.name)
+        .bind(&status.key)
         .execute(&mut *tx)
         .await?;
         if silence.is_some() {
@@ -443,7 +491,7 @@ impl AlertEngine {
         &self,
         tx: sqlx::Transaction<'static, sqlx::Any>,
         pending: Option<(i64, String)>,
-        status: &SloStatus,
+        status: &Condition,
         pathway: Option<&PathwayHealth>,
         silence: Option<&Silence>,
         now_ns: i64,
@@ -515,7 +563,7 @@ impl AlertEngine {
     async fn notification(
         &self,
         transition: Transition,
-        status: &SloStatus,
+        status: &Condition,
         pathway: Option<&PathwayHealth>,
         stored: &Alert,
     ) -> Notification {
@@ -532,11 +580,11 @@ impl AlertEngine {
         let at = |ns: i64| domain::uk_time::format_ns(ns.max(0) as u64);
         Notification {
             transition,
-            slo: status.name.clone(),
-            flow: status.flow.clone(),
+            slo: status.key.clone(),
+            flow: status.label.clone(),
             severity: stored.severity.clone(),
             summary: match transition {
-                Transition::Resolved => format!("{} is back within its error budget burn limits", status.name),
+                Transition::Resolved => status.resolved_summary.clone(),
                 Transition::Acknowledged => format!("{} acknowledged: {}", stored.acknowledged_by, stored.summary),
                 _ => stored.summary.clone(),
             },
@@ -544,7 +592,7 @@ impl AlertEngine {
             burn_rate_1h: status.burn_rate_1h,
             runbook_url: pathway
                 .and_then(|p| p.runbook_url.clone())
-                .or_else(|| (!self.runbook_base.is_empty()).then(|| format!("{}{}", self.runbook_base, status.name))),
+                .or_else(|| (!self.runbook_base.is_empty()).then(|| format!("{}{}", self.runbook_base, status.key))),
             dashboard_url: format!("{}/alerts/{}", self.dashboard_url.trim_end_matches('/'), stored.id),
             started: at(stored.started_ns),
             pathway: pathway.map(|p| PathwayNote {

@@ -83,6 +83,9 @@ pub fn sandbox_config(data_dir: &Path) -> anyhow::Result<sandboxes::SandboxConfi
     })
 }
 
+/// Days from the demo's start to its signing key's rotation date.
+const DEMO_ROTATION_DAYS: i64 = 25;
+
 /// The `demo` canary environment: every API at our sandboxes on `root` (e.g. `http://127.0.0.1:4380`).
 pub fn environment(root: &str, data_dir: &Path) -> anyhow::Result<EnvironmentConfig> {
     let (private, _) = demo_key(data_dir)?;
@@ -95,6 +98,10 @@ fn environment_with_key(root: &str, private: String) -> EnvironmentConfig {
         api_key: Some(SecretRef::inline(DEMO_API_KEY)),
         private_key: Some(SecretRef::inline(private)),
         kid: Some(DEMO_KID.into()),
+        // So the demo shows a credential nearing its date: warned on the overview, not yet alerted.
+        kid_rotate_by: Some(
+            (chrono::Utc::now() + chrono::Duration::days(DEMO_ROTATION_DAYS)).format("%Y-%m-%d").to_string(),
+        ),
         pds_url: Some(format!("{root}/personal-demographics/FHIR/R4")),
         nrl_producer_url: Some(format!("{root}/record-locator/producer/FHIR/R4")),
         nrl_consumer_url: Some(format!("{root}/record-locator/consumer/FHIR/R4")),

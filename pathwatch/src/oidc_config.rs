@@ -35,6 +35,13 @@ pub fn validate(o: &OidcConfig, public_url: &str) -> Vec<String> {
             problem(key, "give exactly one of `file` or `env`".into());
         }
     }
+    if let Some(date) = &o.client_secret_expires {
+        if o.client_secret.is_none() {
+            problem("client_secret_expires", "only means something with `client_secret`".into());
+        } else if canaries::expiry::date_seconds(date).is_none() {
+            problem("client_secret_expires", format!("{date:?} is not a date (YYYY-MM-DD)"));
+        }
+    }
     if o.key_id.is_some() && o.private_key.is_none() {
         problem("key_id", "only means something with `private_key`".into());
     }

@@ -24,6 +24,8 @@ fn ssp(target: &GpConnectTarget, request: Request, interaction: &str, scope: &st
 
 pub async fn run(ctx: &FlowContext<'_>, rec: &mut RunRecorder<'_>) {
     let (Some(gpc), Some(patient)) = (&ctx.env.gpconnect, ctx.patient) else { return };
+    // GP Connect has its own client (mutual TLS with the Spine); the retry policy is the shared one.
+    let probe = &crate::probe::Probe { client: gpc.client.clone(), max_attempts: ctx.probe.max_attempts };
     let base = gpc.url.as_str();
     let trace_id = rec.correlation_id.clone();
 
@@ -42,7 +44,7 @@ pub async fn run(ctx: &FlowContext<'_>, rec: &mut RunRecorder<'_>) {
     .idempotent();
     let request = ssp(gpc, request, STRUCTURED, "patient/*.read", &trace_id);
     let result = async {
-        let bundle = step.send(ctx.probe, &request).await?.expect_status(&[200])?.json()?;
+        let bundle = step.send(probe, &request).await?.expect_status(&[200])?.json()?;
         expect_resource_type(&bundle, "Bundle")?;
         let patients: Vec<&Value> = entries(&bundle).filter(|r| r["resourceType"] == "Patient").collect();
         ensure(patients.len() == 1, || format!("structured record holds {} Patient resources, not 1", patients.len()))?;
@@ -68,7 +70,7 @@ pub async fn run(ctx: &FlowContext<'_>, rec: &mut RunRecorder<'_>) {
         &trace_id,
     );
     let result = async {
-        let bundle = step.send(ctx.probe, &request).await?.expect_status(&[200])?.json()?;
+        let bundle = step.send(probe, &request).await?.expect_status(&[200])?.json()?;
         expect_resource_type(&bundle, "Bundle")?;
         let slot = entries(&bundle).find(|r| r["resourceType"] == "Slot" && r["status"] == "free").cloned();
         slot.ok_or_else(|| StepError::assertion("no free slot in the next two weeks"))
@@ -89,7 +91,7 @@ pub async fn run(ctx: &FlowContext<'_>, rec: &mut RunRecorder<'_>) {
         .json("application/fhir+json", &appointment);
     let request = ssp(gpc, request, &format!("{INTERACTION}:rest:create:appointment-1"), "patient/*.write", &trace_id);
     let result = async {
-        let booked = step.send(ctx.probe, &request).await?.expect_status(&[201])?.json()?;
+        let booked = step.send(probe, &request).await?.expect_status(&[201])?.json()?;
         expect_resource_type(&booked, "Appointment")?;
         ensure(booked["status"] == "booked", || format!("booked appointment has status {}", booked["status"]))?;
         ensure(booked["id"].as_str().is_some_and(|id| !id.is_empty()), || "booked appointment has no id".into())?;
@@ -120,7 +122,7 @@ pub async fn run(ctx: &FlowContext<'_>, rec: &mut RunRecorder<'_>) {
     }
     let request = ssp(gpc, request, &format!("{INTERACTION}:rest:cancel:appointment-1"), "patient/*.write", &trace_id);
     let result = async {
-        let reply = step.send(ctx.probe, &request).await?.expect_status(&[200])?.json()?;
+        let reply = step.send(probe, &request).await?.expect_status(&[200])?.json()?;
         ensure(reply["status"] == "cancelled", || format!("cancelled appointment has status {}", reply["status"]))
     }
     .await

@@ -35,6 +35,7 @@ impl Rig {
             api_key: Some(SecretRef::inline(API_KEY)),
             private_key: Some(SecretRef::inline(private)),
             kid: Some(KID.into()),
+            kid_rotate_by: None,
             pds_url: Some(urls.pds.clone()),
             nrl_producer_url: Some(urls.nrl_producer.clone()),
             nrl_consumer_url: Some(urls.nrl_consumer.clone()),

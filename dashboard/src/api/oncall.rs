@@ -53,6 +53,26 @@ pub async fn acknowledge_alert(
     Ok(Json(pages::alerts::acknowledge_for(&state, &user.0, &id).await?))
 }
 
+/// The canaries' newest credential check, or none yet.
+#[derive(Serialize, ToSchema)]
+pub struct CredentialsReply {
+    /// None when no check was reported in the last week, or for someone limited to organisations
+    /// (credentials belong to the whole deployment).
+    pub report: Option<engine::credentials::CredentialReport>,
+}
+
+/// Every certificate and key the canaries use, with the days left before each expires (warned
+/// about from 30 days, alerted at 14 and 7), soonest first.
+#[utoipa::path(get, path = "/api/v1/credentials", tag = "slos",
+    responses((status = 200, description = "The newest credential check", body = CredentialsReply), Refusals))]
+pub async fn credentials(
+    State(state): State<DashboardState>,
+    user: ApiUser,
+) -> Result<Json<CredentialsReply>, ApiError> {
+    let report = pages::credentials::visible_report(&state, &user.0).await.map_err(crate::error::WebError::from)?;
+    Ok(Json(CredentialsReply { report }))
+}
+
 /// A silence as the API returns it: as stored, with where it stands now.
 #[derive(Serialize, ToSchema)]
 pub struct SilenceEntry {

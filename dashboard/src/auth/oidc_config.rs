@@ -21,6 +21,9 @@ pub struct OidcConfig<S> {
     pub client_id: String,
     /// `client_secret_basic` (or `_post` when the provider offers only that).
     pub client_secret: Option<S>,
+    /// When the provider stops accepting `client_secret` (`YYYY-MM-DD`), as it stated when issuing
+    /// it: the dashboard warns 30 days before and alerts at 14 and 7.
+    pub client_secret_expires: Option<String>,
     /// `private_key_jwt` with RS512: a PEM RSA private key (what CIS2 uses).
     pub private_key: Option<S>,
     /// `kid` of `private_key` as registered with the provider.
@@ -44,6 +47,7 @@ impl<S> Default for OidcConfig<S> {
             issuer: String::new(),
             client_id: String::new(),
             client_secret: None,
+            client_secret_expires: None,
             private_key: None,
             key_id: None,
             scopes: ["openid", "profile", "email"].map(String::from).to_vec(),
@@ -64,6 +68,7 @@ impl<S> OidcConfig<S> {
             issuer: self.issuer.clone(),
             client_id: self.client_id.clone(),
             client_secret: None,
+            client_secret_expires: self.client_secret_expires.clone(),
             private_key: None,
             key_id: self.key_id.clone(),
             scopes: self.scopes.clone(),

@@ -12,6 +12,9 @@ pub struct AlertView {
     pub quiet: String,
     pub severity: String,
     pub slo: String,
+    /// What it is about, and where to read more: an SLO (the SLO page) or a credential.
+    pub subject: &'static str,
+    pub subject_link: String,
     pub started: String,
     pub resolved: String,
     pub summary: String,
@@ -24,12 +27,18 @@ impl AlertView {
             (None, false, by) if !by.is_empty() => format!("acknowledged by {by}"),
             _ => String::new(),
         };
+        let credential = a.slo.starts_with(engine::credentials::ALERT_PREFIX);
         AlertView {
             id: a.id,
             state: if a.resolved_ns.is_some() { "resolved" } else { "FIRING" },
             quiet,
             severity: a.severity.clone(),
             slo: a.slo.clone(),
+            subject: if credential { "Credential" } else { "SLO" },
+            subject_link: match credential {
+                true => "/credentials".into(),
+                false => format!("/slos#slo-{}", a.slo),
+            },
             started: domain::uk_time::format_ns(a.started_ns.max(0) as u64),
             resolved: a.resolved_ns.map(|r| domain::uk_time::format_ns(r.max(0) as u64)).unwrap_or_else(|| "—".into()),
             summary: a.summary.clone(),
@@ -188,7 +197,8 @@ pub async fn alert_page(
         can_silence: matches!(
             user.account.role,
             crate::auth::accounts::Role::Oncall | crate::auth::accounts::Role::Admin
-        ) && scope.owns_slo(&alert.slo),
+        ) && scope.owns_slo(&alert.slo)
+            && !alert.slo.starts_with(engine::credentials::ALERT_PREFIX),
         alert: AlertView::of(&alert),
         history,
         user: Some(user.view()),

@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod alerts;
 pub mod audit_search;
+pub mod credentials;
 pub mod findings;
 pub mod hazards;
 pub mod health;

@@ -32,6 +32,10 @@ struct HomePage {
     summary_state: &'static str,
     feed_problems: Vec<String>,
     has_feeds: bool,
+    /// Credentials with 30 days or fewer left (or that cannot be checked), for staff not limited to
+    /// organisations, and anything wrong with the check itself.
+    credentials: Vec<crate::pages::credentials::CredentialRow>,
+    credentials_note: Option<String>,
 }
 
 impl HomePage {
@@ -63,7 +67,10 @@ pub(crate) async fn home(State(state): State<DashboardState>, User(user): User) 
     }
     let (notices, feed_problems) = crate::pages::status::upstream_rows(&state);
     let (summary, summary_state) = summary(&state, &user.account, &rows).await;
+    let (credentials, credentials_note) = crate::pages::credentials::warnings(&state, &user.account).await;
     let page = HomePage {
+        credentials,
+        credentials_note,
         summary,
         summary_state,
         has_feeds: !state.inner.status_page.upstream.is_empty(),

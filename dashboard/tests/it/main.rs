@@ -6,6 +6,7 @@ mod alerts;
 mod api;
 mod assurance;
 mod audit_search;
+mod credentials;
 mod fake_idp;
 mod findings;
 mod fuzz;

@@ -112,6 +112,12 @@ async fn every_api_reply_matches_the_generated_document() {
     let mut rig = rig().await;
     let finding = raise(&mut rig).await;
     rig.store.insert_spans(&crate::hazards::canary_run(7, AT - 60 * SEC, true)).await.unwrap();
+    // A credential check, one readable and one not, so /api/v1/credentials has a report to check.
+    let credentials = [
+        ("production/kid", "apim_signing_key", Some(20 * 86_400 * SEC)),
+        ("production/mesh.ca_cert", "mesh_ca_certificate", None),
+    ];
+    rig.store.insert_spans(&crate::credentials::check(1, AT - 120 * SEC, &credentials)).await.unwrap();
     let (admin, _) = sign_in(&rig.app, "admin", PASSWORD).await;
     let (ig, _) = sign_in(&rig.app, "ig", PASSWORD).await;
     let sample = draw_sample(&rig.app, &ig, "1", "7").await;
@@ -180,7 +186,7 @@ async fn every_api_reply_matches_the_generated_document() {
         assert!(problems.is_empty(), "{path} departs from the document:\n{}", problems.join("\n"));
         checked += 1;
     }
-    assert_eq!(checked, 23, "every API route was called");
+    assert_eq!(checked, 24, "every API route was called");
 
     // The check can fail: a reply with a field the document does not name, or a wrong type.
     let schema = &doc["paths"]["/api/v1/alerts"]["get"]["responses"]["200"]["content"]["application/json"]["schema"];

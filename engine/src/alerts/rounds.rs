@@ -1,5 +1,6 @@
 //! The alert engine's rounds: every SLO evaluated and applied (with the silences in force and the
-//! known errors kept on the dashboard), the alerts of removed SLOs closed, the round recorded.
+//! known errors kept on the dashboard), then each credential of the newest expiry check, the alerts
+//! of removed SLOs and credentials closed, the round recorded.
 
 use std::time::Duration;
 
@@ -12,10 +13,12 @@ use crate::slo_eval::evaluate;
 use crate::EngineError;
 
 impl AlertEngine {
-    /// Resolves, without notifying, open alerts of SLOs that are no longer configured or evaluated.
-    async fn close_orphans(&self, evaluated: &[String], now_ns: i64) -> Result<(), EngineError> {
+    /// Resolves, without notifying, open alerts of SLOs that are no longer configured or evaluated,
+    /// and of credentials the newest check no longer reports (when it could be read: `checked`).
+    async fn close_orphans(&self, evaluated: &[String], checked: bool, now_ns: i64) -> Result<(), EngineError> {
         for a in recent(&self.pool, 1000).await?.into_iter().filter(|a| a.resolved_ns.is_none()) {
-            if !evaluated.contains(&a.slo) {
+            let credential = a.slo.starts_with(crate::credentials::ALERT_PREFIX);
+            if !evaluated.contains(&a.slo) && (checked || !credential) {
                 sqlx::query(
                     "UPDATE alerts SET resolved_ns = $1, summary = summary || ' (SLO no longer evaluated)', \
                      notify_pending = '', held = 0 WHERE id = $2",
@@ -50,8 +53,19 @@ impl AlertEngine {
                 Vec::new()
             }
         };
-        let evaluated: Vec<String> = slos.iter().map(|s| s.name.clone()).collect();
-        if let Err(e) = self.close_orphans(&evaluated, now_ns).await {
+        // The newest credential check: each credential is a condition like an SLO's.
+        let credentials = match crate::credentials::latest(store, now_ns.max(0) as u64).await {
+            Ok(report) => Some(report.map(|r| r.credentials).unwrap_or_default()),
+            Err(e) => {
+                tracing::warn!(error = %e, "credential expiry not read: its alerts stay as they are this round");
+                None
+            }
+        };
+        let conditions: Vec<super::Condition> =
+            credentials.iter().flatten().map(crate::credentials::CredentialExpiry::condition).collect();
+        let evaluated: Vec<String> =
+            slos.iter().map(|s| s.name.clone()).chain(conditions.iter().map(|c| c.key.clone())).collect();
+        if let Err(e) = self.close_orphans(&evaluated, credentials.is_some(), now_ns).await {
             tracing::warn!(error = %e, "could not close alerts of removed SLOs");
         }
         // Without the silences, nobody can tell which notifications they hold back: no round.
@@ -86,6 +100,14 @@ impl AlertEngine {
                 Ok(Some(n)) => sent.push(n),
                 Ok(None) => {}
                 Err(e) => tracing::warn!(slo = %slo.name, error = %e, "alert state not updated"),
+            }
+        }
+        for condition in &conditions {
+            let silence = silences::covering(&silences, &condition.key, &[], now_ns);
+            match self.apply_condition(condition, None, silence, now_ns).await {
+                Ok(Some(n)) => sent.push(n),
+                Ok(None) => {}
+                Err(e) => tracing::warn!(credential = %condition.key, error = %e, "alert state not updated"),
             }
         }
         self.record_round(now_ns, slos.len(), failed, &detail).await;

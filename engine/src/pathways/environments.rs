@@ -85,26 +85,28 @@ pub fn spread(cells: &[(&str, &str)]) -> Option<String> {
     if cells.len() < 2 {
         return None;
     }
-    let (bad, rest): (Vec<&(&str, &str)>, Vec<&(&str, &str)>) = cells.iter().partition(|(_, s)| failing(s));
+    let names_where = |keep: &dyn Fn(&str) -> bool| -> Vec<&str> {
+        cells.iter().filter(|(_, s)| keep(s)).map(|(name, _)| *name).collect()
+    };
+    let bad = names_where(&failing);
     if bad.is_empty() {
         return None;
     }
-    if rest.is_empty() {
+    if bad.len() == cells.len() {
         return Some(
             "Failing in every environment: a cause they share is likely (the national service, or the flow itself)"
                 .into(),
         );
     }
-    let names = |cells: &[&(&str, &str)]| listed(&cells.iter().map(|(name, _)| *name).collect::<Vec<_>>());
-    let (working, unknown): (Vec<&(&str, &str)>, Vec<&(&str, &str)>) =
-        rest.into_iter().partition(|(_, s)| *s != "unknown");
+    let working = names_where(&|s| !failing(s) && s != "unknown");
+    let unknown = names_where(&|s| s == "unknown");
     let only = if bad.len() == 1 { " only" } else { "" };
-    let mut text = format!("Failing in {}{only}", names(&bad));
+    let mut text = format!("Failing in {}{only}", listed(&bad));
     if !working.is_empty() {
-        text.push_str(&format!("; working in {}", names(&working)));
+        text.push_str(&format!("; working in {}", listed(&working)));
     }
     if !unknown.is_empty() {
-        text.push_str(&format!("; not known in {}", names(&unknown)));
+        text.push_str(&format!("; not known in {}", listed(&unknown)));
     }
     if !working.is_empty() {
         text.push_str(": look at what differs there (credentials, configuration, connection)");

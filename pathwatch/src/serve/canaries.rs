@@ -90,11 +90,16 @@ pub(crate) async fn start(
     });
     // Where instances share the state (PostgreSQL), one scheduler runs: the `canaries` lease's
     // holder. With SQLite state there is one machine, and this role keeps no database.
+    // The credential checks run beside the scheduler (on the same instance, where one leads).
     let scheduled = canaries.clone();
+    let (checked, check_metrics) = (Arc::new((config.clone(), canary_config.clone())), metrics.clone());
     let schedule = move || {
-        let scheduled = scheduled.clone();
+        let (scheduled, checked, check_metrics) = (scheduled.clone(), checked.clone(), check_metrics.clone());
         async move {
-            scheduled.run_scheduled(super::shutdown_signal()).await;
+            tokio::select! {
+                () = scheduled.clone().run_scheduled(super::shutdown_signal()) => {}
+                () = check_credentials(scheduled, checked, check_metrics) => {}
+            }
             // Stopped for the shutdown: nothing to restart while the servers drain.
             std::future::pending::<()>().await
         }
@@ -112,6 +117,57 @@ pub(crate) async fn start(
         process.lines.push(format!("canaries health: http://{listen} (/healthz, /readyz, /metrics)"));
     }
     Ok(())
+}
+
+/// How often the credentials are checked again (a renewed file is seen within this).
+const CREDENTIAL_CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+/// How soon a check the collector did not take is made again.
+const CREDENTIAL_RETRY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Every expiring credential the deployment uses, read now: the canaries' certificates and keys,
+/// and the dashboard's OIDC client secret when its expiry is stated.
+pub(crate) fn credential_inventory(
+    config: &Config,
+    canary_config: &canaries::CanaryConfig,
+) -> Vec<canaries::expiry::Credential> {
+    use canaries::expiry::{date_seconds, Credential, Kind};
+    let mut all = canaries::expiry::inventory(canary_config);
+    if let Some(oidc) = &config.dashboard.oidc {
+        if let (Some(_), Some(date)) = (&oidc.client_secret, &oidc.client_secret_expires) {
+            all.push(Credential {
+                id: "dashboard/oidc.client_secret".into(),
+                kind: Kind::OidcClientSecret,
+                environment: String::new(),
+                subject: oidc.client_id.clone(),
+                not_after: date_seconds(date),
+                problem: date_seconds(date).is_none().then(|| format!("{date:?} is not a date (YYYY-MM-DD)")),
+            });
+        }
+    }
+    all
+}
+
+/// Checks every credential at start and then every hour, reporting each check to the collector
+/// (the dashboard and the alert engine read the newest) and to `/metrics`.
+async fn check_credentials(
+    canaries: Arc<canaries::Canaries>,
+    configs: Arc<(Config, canaries::CanaryConfig)>,
+    metrics: Option<canaries::metrics::CanaryMetrics>,
+) {
+    loop {
+        let credentials = credential_inventory(&configs.0, &configs.1);
+        if let Some(m) = &metrics {
+            m.record_credentials(&credentials);
+        }
+        let wait = match canaries.report_credentials(&credentials).await {
+            Ok(()) => CREDENTIAL_CHECK_EVERY,
+            Err(e) => {
+                tracing::warn!(error = %e, "the credential check was not exported; trying again in a minute");
+                CREDENTIAL_RETRY
+            }
+        };
+        tokio::time::sleep(wait).await;
+    }
 }
 
 /// Counts each finished canary run for `/metrics`.
