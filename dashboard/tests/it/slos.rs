@@ -75,3 +75,39 @@ async fn the_slo_page_shows_budget_and_burn_from_stored_runs() {
     let (status, _) = page(&app, "").await;
     assert_eq!(status, StatusCode::SEE_OTHER);
 }
+
+#[tokio::test]
+async fn a_freshness_slo_counts_stale_minutes_from_the_stored_runs_and_fires_when_runs_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("telemetry.db")).await.unwrap();
+    let minute = 60 * NANOS_PER_SEC;
+    // A fixed instant on a minute boundary, plus 30 s: minute buckets are exact.
+    let now = 1_801_742_400 * NANOS_PER_SEC + 30 * NANOS_PER_SEC;
+    // A passing run a minute for three hours, stopping an hour ago.
+    let spans: Vec<Span> = (60..240).map(|m| run_span(m, now - m * minute, false)).collect();
+    store.insert_spans(&spans).await.unwrap();
+    let accounts = Accounts::open(&dir.path().join("dashboard.db")).await.unwrap();
+    accounts.create("sam", Role::Oncall, &[], "correct horse battery", false).await.unwrap();
+    let mut fresh = SloConfig::availability("pds");
+    fresh.name = "pds-fresh".into();
+    fresh.sli = engine::slo::SliKind::Freshness;
+    fresh.max_age_minutes = Some(15);
+    let state = DashboardState::builder(accounts.clone(), RunningParts { lines: vec![] }, WebConfig::default())
+        .with_data(AnyStore::Sqlite(store.clone()), vec![fresh.clone()], vec![])
+        .with_clock(domain::Clock::manual(now))
+        .build();
+    let token = state.sessions().start("sam", now as i64).await.unwrap();
+    let (status, body) = page(&router(state), &format!("__Host-pathwatch_session={token}")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(
+        body.contains("99 % of minutes have a passing pds canary run that began at most 15 minutes before"),
+        "{body}"
+    );
+    // Minutes from the first run (239 minutes ago) to the last complete one: 239; the last 59
+    // minutes less the 15 after the newest run are stale: 45.
+    assert!(body.contains("239 minutes (45 stale)"), "{body}");
+    // Both page conditions burn: the engine, reading the same store, pages.
+    let status = engine::slo_eval::evaluate(&AnyStore::Sqlite(store), &fresh, now).await.unwrap();
+    assert_eq!((status.total, status.good), (239, 194));
+    assert_eq!(status.firing, Some(engine::slo::Severity::Page), "{:#?}", status.checks);
+}
