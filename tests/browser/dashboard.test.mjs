@@ -53,6 +53,30 @@ environment = "demo"
 schedule = "*/2 * * * * *"
 jitter_s = 0
 patient = "9000000009"
+
+# The same journey against a second environment with no APIM credentials: every run is refused (401).
+[[canaries.flows]]
+name = "pds-int"
+kind = "pds"
+environment = "integration"
+schedule = "*/2 * * * * *"
+jitter_s = 0
+patient = "9000000009"
+
+[canaries.environments.integration]
+pds_url = "http://127.0.0.1:${ports.sandbox}/personal-demographics/FHIR/R4"
+
+[[pathways]]
+id = "look-up-patient"
+name = "Look up a patient"
+flow = "pds"
+compare_flows = ["pds-int"]
+
+[[slos]]
+name = "pds-availability"
+flow = "pds"
+sli = "availability"
+objective = 0.99
 `);
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PATHWATCH_')));
   Object.assign(env, {
@@ -157,6 +181,17 @@ test('sign in, see the SLOs, watch an alert fire after a sandbox fault', { timeo
   assert.match(await pds.innerText(), /\d+ \(0 failed\)/);
   await checkAccessibility(page, '04-slos-healthy');
 
+  // Environments side by side: the journey works in the demo and fails in integration (no token).
+  const environments = page.locator('table', { has: page.getByRole('columnheader', { name: 'Where it fails' }) });
+  let spread = '';
+  for (let i = 0; i < 30 && !/Failing in integration only/.test(spread); i++) {
+    await nav(page, 'Overview').click();
+    spread = (await environments.count()) ? await environments.innerText() : '';
+    if (!/Failing in integration only/.test(spread)) await page.waitForTimeout(1000);
+  }
+  assert.match(spread, /Failing in integration only; working in demo/);
+  await checkAccessibility(page, '04a-overview-environments');
+
   // Break PDS in the sandbox: every canary run now fails, the budget burns, the page alert fires.
   const fault = await fetch(`http://127.0.0.1:${ports.sandbox}/_admin/faults/pds`, {
     method: 'PUT',
@@ -257,7 +292,7 @@ test('sign in, see the SLOs, watch an alert fire after a sandbox fault', { timeo
 
   // The overview links each pathway to its page: steps, failures by class, runs linked to traces.
   await nav(page, 'Overview').click();
-  await page.getByRole('link', { name: 'Look up a patient' }).click();
+  await page.getByRole('link', { name: 'Look up a patient' }).first().click();
   await page.waitForURL(`${base}/pathways/look-up-patient`);
   assert.match(await page.getByRole('heading', { level: 1 }).innerText(), /Look up a patient/);
   assert.match(await page.locator('dl.facts').innerText(), /Status\s+(outage|partial)/);
@@ -290,9 +325,22 @@ test('sign in, see the SLOs, watch an alert fire after a sandbox fault', { timeo
 
   // The overview with a pathway in outage: status, charts and guidance pass axe too.
   await nav(page, 'Overview').click();
-  const pdsRow = page.locator('tr', { has: page.getByRole('link', { name: 'Look up a patient' }) });
+  const pdsRow = page.locator('tr', { has: page.getByRole('link', { name: 'Look up a patient' }) }).first();
   assert.match(await pdsRow.innerText(), /outage|partial/);
+  assert.match(await environments.innerText(), /Failing in every environment/);
   await checkAccessibility(page, '06e-overview-outage');
+
+  // Credentials: the demo's signing key is due for rotation in 25 days, so the overview warns.
+  let credentials = '';
+  for (let i = 0; i < 40 && !/APIM signing key/.test(credentials); i++) {
+    await page.goto(`${base}/credentials`);
+    credentials = await page.locator('main').innerText();
+    if (!/APIM signing key/.test(credentials)) await page.waitForTimeout(1000);
+  }
+  assert.match(credentials, /APIM signing key pathwatch-demo-1 \(demo\)\s+demo\/kid\s+expires in 2[45] days/);
+  await checkAccessibility(page, '06f-credentials');
+  await nav(page, 'Overview').click();
+  assert.match(await page.locator('#credentials').locator('..').innerText(), /renew soon/);
 
   await nav(page, 'Accounts').click();
   assert.match(await page.locator('table').innerText(), /admin\s+admin/);

@@ -122,7 +122,7 @@ pub(crate) async fn start(
 /// How often the credentials are checked again (a renewed file is seen within this).
 const CREDENTIAL_CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
 /// How soon a check the collector did not take is made again.
-const CREDENTIAL_RETRY: std::time::Duration = std::time::Duration::from_secs(60);
+const CREDENTIAL_RETRY: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// Every expiring credential the deployment uses, read now: the canaries' certificates and keys,
 /// and the dashboard's OIDC client secret when its expiry is stated.
@@ -162,7 +162,7 @@ async fn check_credentials(
         let wait = match canaries.report_credentials(&credentials).await {
             Ok(()) => CREDENTIAL_CHECK_EVERY,
             Err(e) => {
-                tracing::warn!(error = %e, "the credential check was not exported; trying again in a minute");
+                tracing::warn!(error = %e, "the credential check was not exported; trying again shortly");
                 CREDENTIAL_RETRY
             }
         };
