@@ -1,11 +1,14 @@
 //! Credentials that expire: every certificate and key the canaries use (MESH and Spine client
 //! certificates, the CA certificates they trust, the APIM signing key's rotation date when
-//! configured), read afresh at each check so a renewed file is seen, and reported as spans
-//! (`pathwatch credentials`, one child span per credential) so the dashboard and the alert engine
-//! can say how many days are left wherever they run.
+//! configured), read when the canaries start (the certificates their connections were built with,
+//! so a file renewed on disk counts once the canaries are restarted to present it), and reported as
+//! spans (`pathwatch credentials`, one child span per credential) at each check, so the dashboard
+//! and the alert engine can say how many days are left wherever they run.
 //!
 //! A file that cannot be read or holds no certificate is reported with its problem: a credential
-//! nobody can check is itself something to fix before it expires unseen.
+//! nobody can check is itself something to fix before it expires unseen. Expiry times travel as
+//! RFC 3339 text: ten digits of Unix seconds could be taken for an NHS number by the collector's
+//! pseudonymiser.
 
 use std::path::Path;
 
@@ -39,11 +42,18 @@ impl Kind {
     }
 }
 
+/// Certificates read from one file at most: a bundle is rarely more than a few dozen.
+pub const MAX_CERTIFICATES_PER_FILE: usize = 100;
+/// A subject is cut to this many characters.
+const MAX_SUBJECT: usize = 200;
+
 /// One credential's expiry, or why it could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Credential {
-    /// Stable across checks: `{environment}/{key}`, with `#n` for the n-th certificate of a file
-    /// holding several (a chain or a CA bundle).
+    /// Stable across checks and renewals: `{environment}/{key}` for a client certificate file's
+    /// first (its own) certificate, `{environment}/{key}#{subject}` for the others and for each
+    /// certificate of a CA bundle (`#2`… added where subjects repeat), so adding or reordering
+    /// certificates in a file never moves an id to another certificate.
     pub id: String,
     pub kind: Kind,
     /// The canary environment, or empty for the deployment's own (the dashboard's OIDC client).
@@ -55,7 +65,8 @@ pub struct Credential {
     pub problem: Option<String>,
 }
 
-/// The certificates in a PEM file: (subject, notAfter in Unix seconds), in file order.
+/// The certificates in a PEM file: (subject, notAfter in Unix seconds), in file order, at most
+/// `MAX_CERTIFICATES_PER_FILE`.
 pub fn certificates(path: &Path) -> Result<Vec<(String, i64)>, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let mut found = Vec::new();
@@ -64,9 +75,13 @@ pub fn certificates(path: &Path) -> Result<Vec<(String, i64)>, String> {
         if pem.label != "CERTIFICATE" {
             continue;
         }
+        if found.len() == MAX_CERTIFICATES_PER_FILE {
+            return Err(format!("{} holds more than {MAX_CERTIFICATES_PER_FILE} certificates", path.display()));
+        }
         let cert =
             pem.parse_x509().map_err(|e| format!("{} holds a certificate that does not parse: {e}", path.display()))?;
-        found.push((cert.subject().to_string(), cert.validity().not_after.timestamp()));
+        let subject: String = cert.subject().to_string().chars().take(MAX_SUBJECT).collect();
+        found.push((subject, cert.validity().not_after.timestamp()));
     }
     if found.is_empty() {
         return Err(format!("{} holds no PEM certificate", path.display()));
@@ -80,17 +95,28 @@ pub fn date_seconds(date: &str) -> Option<i64> {
     Some(day.and_hms_opt(0, 0, 0)?.and_utc().timestamp())
 }
 
-/// Each certificate of the file at `key` (one credential per certificate).
-fn certificate_file(env: &str, key: &str, kind: Kind, path: &Path) -> Vec<Credential> {
+/// Each certificate of the file at `key` (one credential per certificate); `own_first`: the
+/// file's first certificate is ours (a client certificate, then its chain).
+fn certificate_file(env: &str, key: &str, kind: Kind, path: &Path, own_first: bool) -> Vec<Credential> {
     let id = format!("{env}/{key}");
     match certificates(path) {
         Ok(certs) => {
-            let several = certs.len() > 1;
+            let mut ids: Vec<String> = Vec::with_capacity(certs.len());
+            for (i, (subject, _)) in certs.iter().enumerate() {
+                let base = if own_first && i == 0 { id.clone() } else { format!("{id}#{subject}") };
+                let mut unique = base.clone();
+                let mut n = 1;
+                while ids.contains(&unique) {
+                    n += 1;
+                    unique = format!("{base}#{n}");
+                }
+                ids.push(unique);
+            }
             certs
                 .into_iter()
-                .enumerate()
-                .map(|(i, (subject, not_after))| Credential {
-                    id: if several { format!("{id}#{i}") } else { id.clone() },
+                .zip(ids)
+                .map(|((subject, not_after), id)| Credential {
+                    id,
                     kind,
                     environment: env.to_string(),
                     subject,
@@ -119,14 +145,14 @@ pub fn inventory(config: &CanaryConfig) -> Vec<Credential> {
     for name in used {
         let Some(env) = config.environments.get(&name) else { continue };
         let files = [
-            ("mesh.client_cert", Kind::MeshClientCertificate, &env.mesh.client_cert),
-            ("mesh.ca_cert", Kind::MeshCaCertificate, &env.mesh.ca_cert),
-            ("gpconnect.client_cert", Kind::SpineClientCertificate, &env.gpconnect.client_cert),
-            ("gpconnect.ca_cert", Kind::SpineCaCertificate, &env.gpconnect.ca_cert),
+            ("mesh.client_cert", Kind::MeshClientCertificate, &env.mesh.client_cert, true),
+            ("mesh.ca_cert", Kind::MeshCaCertificate, &env.mesh.ca_cert, false),
+            ("gpconnect.client_cert", Kind::SpineClientCertificate, &env.gpconnect.client_cert, true),
+            ("gpconnect.ca_cert", Kind::SpineCaCertificate, &env.gpconnect.ca_cert, false),
         ];
-        for (key, kind, path) in files {
+        for (key, kind, path, own_first) in files {
             if let Some(path) = path {
-                out.extend(certificate_file(&name, key, kind, path));
+                out.extend(certificate_file(&name, key, kind, path, own_first));
             }
         }
         if let (Some(kid), Some(date)) = (&env.kid, &env.kid_rotate_by) {
@@ -171,8 +197,9 @@ pub fn spans(credentials: &[Credential], at_unix_ns: u64) -> Vec<Span> {
             text(attr::ENVIRONMENT, c.environment.clone()),
             text(attr::CREDENTIAL_SUBJECT, c.subject.clone()),
         ];
-        if let Some(not_after) = c.not_after {
-            attributes.push(text(attr::CREDENTIAL_NOT_AFTER, not_after.to_string()));
+        if let Some(not_after) = c.not_after.and_then(|secs| chrono::DateTime::from_timestamp(secs, 0)) {
+            let text_form = not_after.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            attributes.push(text(attr::CREDENTIAL_NOT_AFTER, text_form));
         }
         if let Some(problem) = &c.problem {
             attributes.push(text(attr::CREDENTIAL_PROBLEM, problem.clone()));
@@ -240,8 +267,8 @@ mod tests {
             ids,
             [
                 "production/mesh.client_cert",
-                "production/mesh.ca_cert#0",
-                "production/mesh.ca_cert#1",
+                "production/mesh.ca_cert#CN=MESH CA",
+                "production/mesh.ca_cert#CN=MESH intermediate",
                 "production/gpconnect.client_cert",
                 "production/kid"
             ]
@@ -264,7 +291,22 @@ mod tests {
                 _ => None,
             })
         };
-        assert_eq!(attribute(&spans[1], attr::CREDENTIAL_NOT_AFTER), Some(client_expiry.to_string()));
+        let sent = attribute(&spans[1], attr::CREDENTIAL_NOT_AFTER).unwrap();
+        assert_eq!(chrono::DateTime::parse_from_rfc3339(&sent).unwrap().timestamp(), client_expiry, "{sent}");
+        // Reordered or grown, a bundle's ids stay with their certificates; a repeated subject is told apart.
+        let (other, _) = certificate("MESH CA", 30);
+        std::fs::write(dir.path().join("ca.pem"), format!("{intermediate}{other}{ca}")).unwrap();
+        let again = inventory(&config);
+        let ids: Vec<&str> = again[1..4].iter().map(|c| c.id.as_str()).collect();
+        let bundle = "production/mesh.ca_cert";
+        assert_eq!(
+            ids,
+            [
+                format!("{bundle}#CN=MESH intermediate"),
+                format!("{bundle}#CN=MESH CA"),
+                format!("{bundle}#CN=MESH CA#2")
+            ]
+        );
         assert_eq!(attribute(&spans[4], attr::CREDENTIAL_NOT_AFTER), None);
         assert!(attribute(&spans[4], attr::CREDENTIAL_PROBLEM).is_some());
     }
@@ -272,12 +314,13 @@ mod tests {
     #[test]
     fn an_unreadable_or_empty_file_is_reported_with_its_problem() {
         let dir = tempfile::tempdir().unwrap();
-        let missing = certificate_file("prod", "mesh.client_cert", Kind::MeshClientCertificate, &dir.path().join("x"));
+        let missing =
+            certificate_file("prod", "mesh.client_cert", Kind::MeshClientCertificate, &dir.path().join("x"), true);
         assert_eq!(missing.len(), 1);
         assert!(missing[0].problem.as_deref().unwrap().contains("cannot read"), "{missing:?}");
         let key_only = dir.path().join("key.pem");
         std::fs::write(&key_only, "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n").unwrap();
-        let found = certificate_file("prod", "mesh.client_cert", Kind::MeshClientCertificate, &key_only);
+        let found = certificate_file("prod", "mesh.client_cert", Kind::MeshClientCertificate, &key_only, true);
         assert!(found[0].problem.as_deref().unwrap().contains("no PEM certificate"), "{found:?}");
         assert_eq!(found[0].id, "prod/mesh.client_cert");
     }

@@ -150,6 +150,8 @@ pub struct Condition {
     pub resolved_summary: String,
     pub budget_remaining: Option<f64>,
     pub burn_rate_1h: Option<f64>,
+    /// Whether `dashboard.runbook_base_url` + key is its run book (an SLO's; not a credential's).
+    pub runbook: bool,
 }
 
 impl Condition {
@@ -166,6 +168,7 @@ impl Condition {
             resolved_summary: format!("{} is back within its error budget burn limits", status.name),
             budget_remaining: status.budget_remaining,
             burn_rate_1h: status.burn_rate_1h,
+            runbook: true,
         }
     }
 
@@ -590,9 +593,10 @@ impl AlertEngine {
             },
             budget_remaining: status.budget_remaining,
             burn_rate_1h: status.burn_rate_1h,
-            runbook_url: pathway
-                .and_then(|p| p.runbook_url.clone())
-                .or_else(|| (!self.runbook_base.is_empty()).then(|| format!("{}{}", self.runbook_base, status.key))),
+            runbook_url: pathway.and_then(|p| p.runbook_url.clone()).or_else(|| {
+                (status.runbook && !self.runbook_base.is_empty())
+                    .then(|| format!("{}{}", self.runbook_base, status.key))
+            }),
             dashboard_url: format!("{}/alerts/{}", self.dashboard_url.trim_end_matches('/'), stored.id),
             started: at(stored.started_ns),
             pathway: pathway.map(|p| PathwayNote {

@@ -17,8 +17,9 @@ pub const WARN_DAYS: i64 = 30;
 pub const TICKET_DAYS: i64 = 14;
 /// A page with this many days or fewer (and once expired).
 pub const PAGE_DAYS: i64 = 7;
-/// The newest check is looked for this far back; the canaries check every hour.
-const LOOK_BACK_NS: u64 = 7 * DAY_NS;
+/// The newest check is looked for this far back (the canaries report every hour): a check older
+/// than a few hours is shown as stale, and one older than this cannot be told from none.
+const LOOK_BACK_NS: u64 = 35 * DAY_NS;
 /// A check older than this means the canaries stopped checking: the report says so.
 pub const STALE_AFTER_NS: u64 = 3 * 3600 * NANOS_PER_SEC;
 const DAY_NS: u64 = 86_400 * NANOS_PER_SEC;
@@ -91,8 +92,8 @@ impl CredentialExpiry {
     fn of(span: &Span, now_ns: u64) -> Option<CredentialExpiry> {
         let id = attribute(span, attr::CREDENTIAL_ID)?.to_string();
         let expires_ns = attribute(span, attr::CREDENTIAL_NOT_AFTER)
-            .and_then(|s| s.parse::<i64>().ok())
-            .map(|secs| (secs.max(0) as u64).saturating_mul(NANOS_PER_SEC));
+            .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+            .map(|t| (t.timestamp().max(0) as u64).saturating_mul(NANOS_PER_SEC));
         let days_left = expires_ns.map(|e| days_left(e, now_ns));
         Some(CredentialExpiry {
             id,
@@ -122,7 +123,7 @@ impl CredentialExpiry {
     pub fn when(&self) -> String {
         match (self.expires_ns, self.days_left) {
             (Some(at), Some(d)) if d < 0 => format!("expired on {}", domain::uk_time::format_ns(at)),
-            (Some(at), Some(0)) => format!("expires today, at {}", domain::uk_time::format_ns(at)),
+            (Some(at), Some(0)) => format!("expires within a day, at {}", domain::uk_time::format_ns(at)),
             (Some(at), Some(1)) => format!("expires in 1 day, on {}", domain::uk_time::format_ns(at)),
             (Some(at), Some(d)) => format!("expires in {d} days, on {}", domain::uk_time::format_ns(at)),
             _ => format!("cannot be checked: {}", self.problem.as_deref().unwrap_or("no expiry reported")),
@@ -139,9 +140,14 @@ impl CredentialExpiry {
         }
     }
 
-    /// Its alert condition, as the alert engine applies it.
+    /// Its alert condition, as the alert engine applies it. The summary names the date, not the
+    /// days left, so a reminder days later still reads true.
     pub fn condition(&self) -> Condition {
-        let summary = format!("{} {}: renew it and install the new one", self.title(), self.when());
+        let at = self.expires_ns.map(domain::uk_time::format_ns).unwrap_or_default();
+        let summary = match self.days_left {
+            Some(d) if d < 0 => format!("{} expired on {at}: renew it and restart the canaries with it", self.title()),
+            _ => format!("{} expires on {at}: renew it and restart the canaries with it", self.title()),
+        };
         Condition {
             key: format!("{ALERT_PREFIX}{}", self.id),
             label: self.title(),
@@ -152,12 +158,13 @@ impl CredentialExpiry {
             resolved_summary: format!("{} has been renewed: {}", self.title(), self.when()),
             budget_remaining: None,
             burn_rate_1h: None,
+            runbook: false,
         }
     }
 }
 
 /// The newest credential check the canaries reported, read at `now_ns`; None when there is none in
-/// the last week (no canaries, or none that uses an expiring credential yet).
+/// the last 35 days (no canaries running, or stopped so long ago that it cannot be told apart).
 pub async fn latest(store: &impl TelemetryStore, now_ns: u64) -> Result<Option<CredentialReport>, StoreError> {
     let newest = store
         .recent_spans(&RecentQuery {
@@ -176,10 +183,9 @@ pub async fn latest(store: &impl TelemetryStore, now_ns: u64) -> Result<Option<C
         .filter_map(|s| CredentialExpiry::of(s, now_ns))
         .collect();
     credentials.sort_by(|a, b| {
-        let key = |c: &CredentialExpiry| (c.days_left.is_some(), c.days_left.unwrap_or(i64::MIN));
+        let key = |c: &CredentialExpiry| (c.expires_ns.is_some(), c.expires_ns.unwrap_or(0));
         key(a).cmp(&key(b)).then_with(|| a.id.cmp(&b.id))
     });
-    credentials.dedup_by(|a, b| a.id == b.id);
     Ok(Some(CredentialReport {
         checked_ns: root.start_ns,
         stale: now_ns.saturating_sub(root.start_ns) > STALE_AFTER_NS,
@@ -224,9 +230,8 @@ mod tests {
         assert_eq!(unreadable.when(), "cannot be checked: cannot read x");
         let condition = at(6).condition();
         assert_eq!(condition.key, "credential:production/mesh.client_cert");
-        assert!(condition
-            .page_summary
-            .starts_with("MESH client certificate CN=X26ABC1 (production) expires in 6 days"));
+        assert!(condition.page_summary.starts_with("MESH client certificate CN=X26ABC1 (production) expires on "));
+        assert!(at(-2).condition().page_summary.contains(") expired on "));
         assert!(!condition.no_data);
     }
 

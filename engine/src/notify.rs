@@ -138,17 +138,24 @@ impl Notification {
         if let Some(p) = &self.pathway {
             text.push_str(&format!("Pathway: {} ({})\nWhat to tell users: {}\n", p.name, p.status, p.guidance));
         }
-        text.push_str(&format!("SLO: {}\n", self.slo));
-        if !self.flow.is_empty() {
-            text.push_str(&format!("Canary flow: {}\n", self.flow));
+        if self.slo.starts_with(crate::credentials::ALERT_PREFIX) {
+            text.push_str(&format!(
+                "Credential: {}\nSeverity: {}\nSince: {}\n",
+                self.flow, self.severity, self.started
+            ));
+        } else {
+            text.push_str(&format!("SLO: {}\n", self.slo));
+            if !self.flow.is_empty() {
+                text.push_str(&format!("Canary flow: {}\n", self.flow));
+            }
+            text.push_str(&format!(
+                "Severity: {}\nSince: {}\nError budget remaining: {}\nBurn rate, last hour: {}\n",
+                self.severity,
+                self.started,
+                figure(self.budget_remaining, |r| format!("{:.1} %", r * 100.0)),
+                figure(self.burn_rate_1h, |b| format!("{b:.1}x")),
+            ));
         }
-        text.push_str(&format!(
-            "Severity: {}\nSince: {}\nError budget remaining: {}\nBurn rate, last hour: {}\n",
-            self.severity,
-            self.started,
-            figure(self.budget_remaining, |r| format!("{:.1} %", r * 100.0)),
-            figure(self.burn_rate_1h, |b| format!("{b:.1}x")),
-        ));
         if let Some(a) = &self.acknowledged {
             text.push_str(&format!("Acknowledged by: {} at {}\n", a.by, a.at));
         }

@@ -66,6 +66,63 @@ async fn hazards_at(log: &HazardLog, period: &Period) -> Result<Vec<HazardRecord
     Ok(out)
 }
 
+/// A freshness SLO's minutes are read this many days at a time.
+const FRESHNESS_CHUNK_DAYS: u64 = 30;
+
+/// Good and counted minutes of each freshness SLO in `slos` over `period` (no later than `now_ns`),
+/// reading their runs' minute roll-up a chunk at a time, from a lead-in before the period.
+pub async fn freshness_counts(
+    store: &audit_store::AnyStore,
+    slos: &[&SloConfig],
+    period: &Period,
+    now_ns: u64,
+) -> Result<Vec<(u64, u64)>, audit_store::StoreError> {
+    if slos.is_empty() {
+        return Ok(Vec::new());
+    }
+    let selections: Vec<SpanSelection> = slos
+        .iter()
+        .map(|s| {
+            let (service_name, span_name) = s.events();
+            SpanSelection { service_name, span_name }
+        })
+        .collect();
+    let (from, end) = (period.from_ns.max(0) as u64, (period.to_ns.max(0) as u64).min(now_ns));
+    let lead_in = slos
+        .iter()
+        .map(|s| u64::from(s.max_age_minutes.unwrap_or(0)) * 60)
+        .max()
+        .unwrap_or(0)
+        .max(crate::slo_eval::FRESHNESS_LEAD_IN_SECS);
+    let mut walks = vec![crate::slo_eval::FreshnessWalk::default(); slos.len()];
+    let mut counts = vec![(0u64, 0u64); slos.len()];
+    let chunk = FRESHNESS_CHUNK_DAYS * 86_400 * NANOS_PER_SEC;
+    // The first read reaches back over the lead-in; each later one starts where the last ended.
+    let (mut read_from, mut walk_from) = (from.saturating_sub(lead_in * NANOS_PER_SEC), from);
+    while walk_from < end {
+        let walk_to = walk_from.saturating_add(chunk).min(end);
+        let query = RollupsQuery {
+            selections: selections.clone(),
+            from_ns: read_from,
+            to_ns: walk_to,
+            bucket_secs: crate::slo_eval::FINE_BUCKET_SECS,
+            histogram: false,
+        };
+        let minutes = store.span_rollups(&query).await?;
+        for (k, slo) in slos.iter().enumerate() {
+            let runs: Vec<SloEvents> =
+                minutes.get(k).map(|m| m.iter().map(|b| SloEvents::from_rollup(slo, b)).collect()).unwrap_or_default();
+            let (good, total) = &mut counts[k];
+            walks[k].walk(&runs, slo.max_age_minutes.unwrap_or(1), walk_from, walk_to, |_, fresh| {
+                *good += u64::from(fresh);
+                *total += 1;
+            });
+        }
+        (read_from, walk_from) = (walk_to, walk_to);
+    }
+    Ok(counts)
+}
+
 /// The telemetry a report reads, as configured.
 pub struct Telemetry<'a> {
     pub store: Option<&'a audit_store::AnyStore>,
@@ -75,6 +132,8 @@ pub struct Telemetry<'a> {
     pub reviews: Option<&'a audit_review::ReviewStore>,
     /// The dashboard's state (incidents and their actions), where the caller has it.
     pub state: Option<&'a state::Pool>,
+    /// Where "now" comes from: a freshness SLO counts no minute after it.
+    pub clock: domain::Clock,
 }
 
 impl<'a> Telemetry<'a> {
@@ -85,6 +144,7 @@ impl<'a> Telemetry<'a> {
             pathways: &sources.pathways,
             reviews: sources.findings.as_ref(),
             state: None,
+            clock: sources.clock.clone(),
         }
     }
 }
@@ -134,28 +194,10 @@ pub async fn gather(
             histogram: telemetry.slos.iter().any(|s| s.sli == SliKind::Latency),
         };
         let rollups = store.span_rollups(&query).await?;
-        // Freshness SLOs count minutes, so they read minutes (from their maximum age before the period).
+        // Freshness SLOs count minutes, read a month at a time (memory stays bounded over a long
+        // period), up to now at the latest.
         let fresh: Vec<&SloConfig> = telemetry.slos.iter().filter(|s| s.sli == SliKind::Freshness).collect();
-        let minutes = match fresh.is_empty() {
-            true => Vec::new(),
-            false => {
-                let reach = fresh.iter().map(|s| u64::from(s.max_age_minutes.unwrap_or(0)) * 60).max().unwrap_or(0);
-                let query = RollupsQuery {
-                    selections: fresh
-                        .iter()
-                        .map(|s| {
-                            let (service_name, span_name) = s.events();
-                            SpanSelection { service_name, span_name }
-                        })
-                        .collect(),
-                    from_ns: (period.from_ns as u64).saturating_sub(reach * NANOS_PER_SEC),
-                    to_ns: period.to_ns as u64,
-                    bucket_secs: crate::slo_eval::FINE_BUCKET_SECS,
-                    histogram: false,
-                };
-                store.span_rollups(&query).await?
-            }
-        };
+        let fresh_counts = freshness_counts(store, &fresh, &period, telemetry.clock.now_ns()).await?;
         for (i, flow) in flows.iter().enumerate() {
             let buckets = rollups.get(i).map(Vec::as_slice).unwrap_or_default();
             canaries.push(CanaryRecord {
@@ -166,18 +208,13 @@ pub async fn gather(
         }
         for (j, slo) in telemetry.slos.iter().enumerate() {
             let buckets = rollups.get(flows.len() + j).map(Vec::as_slice).unwrap_or_default();
-            let events: Vec<SloEvents> = match fresh.iter().position(|f| std::ptr::eq(*f, slo)) {
-                Some(k) => {
-                    let runs: Vec<SloEvents> = minutes
-                        .get(k)
-                        .map(|m| m.iter().map(|b| SloEvents::from_rollup(slo, b)).collect())
-                        .unwrap_or_default();
-                    let max_age = slo.max_age_minutes.unwrap_or(1);
-                    crate::slo_eval::freshness_slices(&runs, max_age, period.from_ns as u64, period.to_ns as u64)
-                }
-                None => buckets.iter().map(|b| SloEvents::from_rollup(slo, b)).collect(),
+            let (good, total) = match fresh.iter().position(|f| std::ptr::eq(*f, slo)) {
+                Some(k) => fresh_counts.get(k).copied().unwrap_or((0, 0)),
+                None => buckets
+                    .iter()
+                    .map(|b| SloEvents::from_rollup(slo, b))
+                    .fold((0, 0), |(g, t), e| (g + e.good, t + e.total)),
             };
-            let (good, total) = events.iter().fold((0, 0), |(g, t), e| (g + e.good, t + e.total));
             slos.push(SloRecord {
                 name: slo.name.clone(),
                 measures: match (slo.sli, slo.latency_threshold_ms) {

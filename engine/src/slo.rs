@@ -158,6 +158,16 @@ impl SloConfig {
             if self.latency_threshold_ms.is_some() {
                 return fail("latency_threshold_ms", "only latency SLIs have a threshold; use max_age_minutes".into());
             }
+            if self.window_days > crate::slo_eval::MAX_FRESHNESS_WINDOW_DAYS {
+                return fail(
+                    "window_days",
+                    format!(
+                        "{} days: a freshness SLO is counted minute by minute, over at most {} days",
+                        self.window_days,
+                        crate::slo_eval::MAX_FRESHNESS_WINDOW_DAYS
+                    ),
+                );
+            }
             return match self.max_age_minutes {
                 None | Some(0) => {
                     fail("max_age_minutes", "a freshness SLI needs the oldest age allowed, in minutes".into())
@@ -355,6 +365,9 @@ mod tests {
         assert_eq!(slo.validate().unwrap_err().0, "max_age_minutes");
         slo.max_age_minutes = Some(15);
         assert_eq!(slo.validate(), Ok(()));
+        slo.window_days = 91;
+        assert_eq!(slo.validate().unwrap_err().0, "window_days", "counted by the minute: 90 days at most");
+        slo.window_days = 28;
         slo.latency_threshold_ms = Some(1000);
         assert_eq!(slo.validate().unwrap_err().0, "latency_threshold_ms");
         slo.latency_threshold_ms = None;

@@ -76,68 +76,96 @@ impl SloEvents {
 
 const MINUTE_NS: u64 = 60 * NANOS_PER_SEC;
 
-/// A freshness SLI's events from minute buckets of runs (good = passing runs): one event per
-/// complete minute, from the first minute at or after `from_ns` that follows a run (so a canary
-/// that began mid-window is not blamed for the time before it) to the last complete minute before
-/// `now_ns`; good when a minute among the last `max_age_minutes`, this one included, held a passing
-/// run. `minutes` may start before `from_ns`: a result from just before the window keeps its first
-/// minutes fresh. Results count from the minute their run began.
-pub fn freshness_slices(minutes: &[SloEvents], max_age_minutes: u32, from_ns: u64, now_ns: u64) -> Vec<SloEvents> {
-    let mut runs: Vec<&SloEvents> = minutes.iter().filter(|b| b.total > 0).collect();
-    runs.sort_by_key(|b| b.start_ns);
-    let Some(first_run) = runs.first() else { return Vec::new() };
-    let floor = |ns: u64| ns - ns % MINUTE_NS;
-    let from = floor(from_ns.saturating_add(MINUTE_NS - 1)).max(floor(first_run.start_ns));
-    let end = floor(now_ns);
-    let max_age = u64::from(max_age_minutes) * MINUTE_NS;
-    let mut newest_good: Option<u64> = None;
-    let mut pending = runs.into_iter().peekable();
-    let mut slices = Vec::with_capacity(((end.saturating_sub(from)) / MINUTE_NS) as usize);
-    let mut minute = from;
-    while minute < end {
-        while let Some(run) = pending.next_if(|r| r.start_ns < minute + MINUTE_NS) {
-            if run.good > 0 {
-                newest_good = Some(floor(run.start_ns));
+/// How far before a freshness SLO's window (or a report's period) its runs are read, at least:
+/// counting starts at the window's start when the flow ran in the week before it, so an outage
+/// across the start is counted, not mistaken for a canary that began later.
+pub const FRESHNESS_LEAD_IN_SECS: u64 = 7 * 86_400;
+/// The longest window a freshness SLO may have (it is counted minute by minute).
+pub const MAX_FRESHNESS_WINDOW_DAYS: u32 = 90;
+
+/// A freshness SLI walked minute by minute, carrying what it has seen, so a long period can be fed
+/// in pieces. A minute is counted once a run (good or not) has been seen at or before it; it is
+/// fresh when a passing run began within the last `max_age` minutes, itself included. Results
+/// count from the minute their run began.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FreshnessWalk {
+    newest_good: Option<u64>,
+    seen_run: bool,
+}
+
+impl FreshnessWalk {
+    /// Feeds `minutes` (minute buckets of runs: good = passing; any order; those before `from_ns`
+    /// only update what was seen) and calls `each(minute_start, fresh)` for each counted complete
+    /// minute from `from_ns` (rounded up to a minute) to before `end_ns` (rounded down).
+    pub fn walk(
+        &mut self,
+        minutes: &[SloEvents],
+        max_age_minutes: u32,
+        from_ns: u64,
+        end_ns: u64,
+        mut each: impl FnMut(u64, bool),
+    ) {
+        let floor = |ns: u64| ns - ns % MINUTE_NS;
+        let mut runs: Vec<&SloEvents> = minutes.iter().filter(|b| b.total > 0).collect();
+        runs.sort_by_key(|b| b.start_ns);
+        let max_age = u64::from(max_age_minutes) * MINUTE_NS;
+        let mut pending = runs.into_iter().peekable();
+        let mut minute = floor(from_ns.saturating_add(MINUTE_NS - 1));
+        let end = floor(end_ns);
+        while minute < end {
+            while let Some(run) = pending.next_if(|r| r.start_ns < minute + MINUTE_NS) {
+                self.seen_run = true;
+                if run.good > 0 {
+                    self.newest_good = Some(floor(run.start_ns));
+                }
             }
+            if self.seen_run {
+                each(minute, self.newest_good.is_some_and(|good| minute - good < max_age));
+            }
+            minute += MINUTE_NS;
         }
-        let fresh = newest_good.is_some_and(|good| minute - good < max_age);
-        slices.push(SloEvents { start_ns: minute, good: u64::from(fresh), total: 1 });
-        minute += MINUTE_NS;
     }
+}
+
+/// A freshness SLI's events (one per counted minute, see `FreshnessWalk`) from `from_ns` to `now_ns`.
+pub fn freshness_slices(minutes: &[SloEvents], max_age_minutes: u32, from_ns: u64, now_ns: u64) -> Vec<SloEvents> {
+    let mut slices = Vec::new();
+    FreshnessWalk::default().walk(minutes, max_age_minutes, from_ns, now_ns, |start_ns, fresh| {
+        slices.push(SloEvents { start_ns, good: u64::from(fresh), total: 1 })
+    });
     slices
 }
 
-/// Events summed into buckets of `bucket_secs` (aligned to the epoch), oldest first.
-fn coarsen(events: &[SloEvents], bucket_secs: u32) -> Vec<SloEvents> {
-    let width = u64::from(bucket_secs) * NANOS_PER_SEC;
-    let mut out: Vec<SloEvents> = Vec::new();
-    for e in events {
-        let start = e.start_ns - e.start_ns % width;
-        match out.last_mut() {
-            Some(last) if last.start_ns == start => {
-                last.good += e.good;
-                last.total += e.total;
-            }
-            _ => out.push(SloEvents { start_ns: start, good: e.good, total: e.total }),
-        }
-    }
-    out
-}
-
-/// A freshness SLO's status from minute buckets of its runs reaching back `max_age_minutes`
-/// before its window.
+/// A freshness SLO's status from minute buckets of its runs reaching back before its window (see
+/// `freshness_reach_secs`): minute events over its alert windows, hour sums over the whole window.
 pub fn freshness_status(slo: &SloConfig, minutes: &[SloEvents], now_ns: u64) -> SloStatus {
     let window_start = now_ns.saturating_sub(u64::from(slo.window_days) * 86_400 * NANOS_PER_SEC);
-    let slices = freshness_slices(minutes, slo.max_age_minutes.unwrap_or(1), window_start, now_ns);
     let longest = alert_windows(slo.window_days).iter().map(|w| w.long_secs).max().unwrap_or(3600);
     let fine_from = now_ns.saturating_sub(longest * NANOS_PER_SEC);
-    let fine: Vec<SloEvents> = slices.iter().filter(|s| s.start_ns >= fine_from).copied().collect();
-    status_from_buckets(slo, &fine, &coarsen(&slices, COARSE_BUCKET_SECS), now_ns)
+    let hour = u64::from(COARSE_BUCKET_SECS) * NANOS_PER_SEC;
+    let (mut fine, mut coarse): (Vec<SloEvents>, Vec<SloEvents>) = (Vec::new(), Vec::new());
+    let max_age = slo.max_age_minutes.unwrap_or(1);
+    FreshnessWalk::default().walk(minutes, max_age, window_start, now_ns, |start_ns, fresh| {
+        let good = u64::from(fresh);
+        if start_ns >= fine_from {
+            fine.push(SloEvents { start_ns, good, total: 1 });
+        }
+        let hour_start = start_ns - start_ns % hour;
+        match coarse.last_mut() {
+            Some(last) if last.start_ns == hour_start => {
+                last.good += good;
+                last.total += 1;
+            }
+            _ => coarse.push(SloEvents { start_ns: hour_start, good, total: 1 }),
+        }
+    });
+    status_from_buckets(slo, &fine, &coarse, now_ns)
 }
 
-/// How far back a freshness SLO's minutes are read: its window and its maximum age before it.
+/// How far back a freshness SLO's minutes are read: its window and a lead-in before it.
 fn freshness_reach_secs(slo: &SloConfig) -> u64 {
-    u64::from(slo.window_days) * 86_400 + u64::from(slo.max_age_minutes.unwrap_or(0)) * 60
+    let max_age = u64::from(slo.max_age_minutes.unwrap_or(0)) * 60;
+    u64::from(slo.window_days) * 86_400 + max_age.max(FRESHNESS_LEAD_IN_SECS)
 }
 
 fn sums(buckets: &[SloEvents], from_ns: u64) -> (u64, u64) {

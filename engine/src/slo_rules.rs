@@ -3,7 +3,8 @@
 //! Alertmanager (`pathwatch slo rules`). Computed from the canary metrics
 //! Pathwatch exposes: `pathwatch_canary_runs_total{flow,result}`,
 //! `probe_duration_seconds{flow,step="run"}` and, for freshness,
-//! `pathwatch_canary_last_pass_timestamp_seconds{flow}` sampled each minute.
+//! `pathwatch_canary_last_pass_timestamp_seconds{flow}` read at each rule evaluation (the share of
+//! evaluations at which it was young enough).
 //!
 //! The rules are values of [`RuleFile`] serialised as YAML, so no configured text can break the
 //! file's structure; label values inside PromQL are quoted by `promql_string`.
@@ -61,11 +62,13 @@ pub fn error_ratio_expr(slo: &SloConfig, window: &str) -> String {
 /// is young enough, else 0.
 pub const FRESH_RECORD: &str = "pathwatch:slo_fresh:bool";
 
-/// Whether the newest passing run of `slo`'s flow began at most its maximum age ago, as PromQL.
+/// Whether the newest passing run of `slo`'s flow began at most its maximum age ago, as PromQL;
+/// 0 (stale) while the gauge is absent (the canaries down, or no pass since they started), so the
+/// minutes nobody measured count against the budget instead of dropping out of it.
 fn fresh_expr(slo: &SloConfig) -> String {
     let max_age = u64::from(slo.max_age_minutes.unwrap_or(0)) * 60;
     format!(
-        "(time() - max(pathwatch_canary_last_pass_timestamp_seconds{{flow={}}})) <= bool {max_age}",
+        "((time() - max(pathwatch_canary_last_pass_timestamp_seconds{{flow={}}})) <= bool {max_age}) or on() vector(0)",
         promql_string(&slo.flow)
     )
 }

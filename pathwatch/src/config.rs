@@ -526,6 +526,13 @@ mod tests {
         );
         let err = load_err(text.replace("[\"pds-int\"]", "[\"pds-prod\"]"));
         assert!(err.contains("pathways[0].compare_flows[0]") && err.contains("twice"), "{err}");
+        // Comparing the flow of a pathway other organisations see would show them its runs.
+        let theirs =
+            "[[pathways]]\nid = \"theirs\"\nname = \"Theirs\"\nflow = \"pds-int\"\norganisations = [\"B86001\"]\n";
+        let err = load_err(format!("{text}{theirs}"));
+        assert!(err.contains("pathways[0].compare_flows[0]") && err.contains("\"theirs\""), "{err}");
+        std::fs::write(&path, format!("{text}{}", theirs.replace("organisations = [\"B86001\"]\n", ""))).unwrap();
+        assert!(load(Some(&path), None).is_ok(), "the same organisations (here: everyone's) may share a flow");
     }
 
     #[test]

@@ -263,7 +263,27 @@ pub fn validate(c: &Config) -> anyhow::Result<()> {
     }
     let flows: Vec<String> = c.canaries.effective_flows().into_iter().map(|f| f.name).collect();
     let mut pathway_ids = std::collections::BTreeSet::new();
-    for (i, p) in c.effective_pathways().iter().enumerate() {
+    let pathways = c.effective_pathways();
+    for (i, p) in pathways.iter().enumerate() {
+        // A compared flow's runs are shown to whoever sees this pathway: it must not be the flow of
+        // a pathway other organisations see.
+        let organisations = |q: &engine::pathways::PathwayConfig| {
+            q.organisations.iter().cloned().collect::<std::collections::BTreeSet<String>>()
+        };
+        for (j, flow) in p.compare_flows.iter().enumerate() {
+            let other = pathways.iter().find(|q| {
+                q.id != p.id
+                    && (q.flow == *flow || q.compare_flows.contains(flow))
+                    && organisations(q) != organisations(p)
+            });
+            if let Some(q) = other {
+                problems.push(format!(
+                    "key `pathways[{i}].compare_flows[{j}]`: flow {flow:?} also measures pathway {:?}, which \
+                     belongs to other organisations; compare a flow of this pathway's own",
+                    q.id
+                ));
+            }
+        }
         if let Err((field, message)) = p.validate() {
             problems.push(format!("key `pathways[{i}].{field}`: {message}"));
         }

@@ -91,6 +91,7 @@ pub async fn run(config: &Config, args: ReportArgs) -> anyhow::Result<ExitCode> 
         pathways: &pathways,
         reviews: reviews.as_ref(),
         state: state.as_ref(),
+        clock: domain::Clock::System,
     };
     let inputs = engine::report_inputs::gather(&telemetry, &log, &config.deployment(), period)
         .await

@@ -169,6 +169,8 @@ def test_freshness_rules_count_the_minutes_whose_newest_pass_is_too_old(tmp_path
     # after minute 30 (the gauge stays at 1800).
     keeping_up = [{"series": 'pathwatch_canary_last_pass_timestamp_seconds{flow="mesh"}', "values": "0+60x240"}]
     stopped = [{"series": 'pathwatch_canary_last_pass_timestamp_seconds{flow="mesh"}', "values": "0+60x30 1800x210"}]
+    # The canaries down after minute 30: the gauge is gone, and those minutes still count as stale.
+    gone = [{"series": 'pathwatch_canary_last_pass_timestamp_seconds{flow="mesh"}', "values": "0+60x30 _x210"}]
     ratio = 'pathwatch:slo_error_ratio:rate1h{slo="mesh-fresh"}'
     unit = {
         "rule_files": [str(rules)],
@@ -186,6 +188,18 @@ def test_freshness_rules_count_the_minutes_whose_newest_pass_is_too_old(tmp_path
             {
                 "interval": "1m",
                 "input_series": stopped,
+                "alert_rule_test": [{
+                    "eval_time": "3h", "alertname": "PathwatchSLOBurnRatePage",
+                    "exp_alerts": [{"exp_labels": {"severity": "page", **labels}, "exp_annotations": page["annotations"]}],
+                }],
+                "promql_expr_test": [
+                    {"expr": ratio, "eval_time": "3h",
+                     "exp_samples": [{"labels": 'pathwatch:slo_error_ratio:rate1h{slo="mesh-fresh",flow="mesh"}', "value": 1}]}
+                ],
+            },
+            {
+                "interval": "1m",
+                "input_series": gone,
                 "alert_rule_test": [{
                     "eval_time": "3h", "alertname": "PathwatchSLOBurnRatePage",
                     "exp_alerts": [{"exp_labels": {"severity": "page", **labels}, "exp_annotations": page["annotations"]}],

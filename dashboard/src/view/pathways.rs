@@ -59,26 +59,16 @@ fn since_text(since_ns: Option<u64>, before: bool) -> String {
 
 /// Each environment's cell, the pathway's own flow first; empty when it is not compared.
 fn environment_cells(h: &PathwayHealth) -> Vec<EnvironmentCell> {
-    if h.elsewhere.is_empty() {
-        return Vec::new();
-    }
-    let own = EnvironmentCell {
-        environment: h.environment.clone().unwrap_or_else(|| h.flow.clone()),
-        flow: h.flow.clone(),
-        status: h.status.clone(),
-        state: engine::status::UserState::of(&h.status).as_str(),
-        since: since_text(h.since_ns, h.since_before),
-        last_run_link: trace_link(h.last_trace_id.as_ref()),
-    };
-    std::iter::once(own)
-        .chain(h.elsewhere.iter().map(|e| EnvironmentCell {
+    h.environments
+        .iter()
+        .map(|e| EnvironmentCell {
             environment: e.environment.clone(),
             flow: e.flow.clone(),
             status: e.status.clone(),
             state: engine::status::UserState::of(&e.status).as_str(),
             since: since_text(e.since_ns, e.since_before),
             last_run_link: trace_link(e.last_trace_id.as_ref()),
-        }))
+        })
         .collect()
 }
 

@@ -41,7 +41,8 @@ pub(crate) fn check(n: u64, at: u64, credentials: &[(&str, &str, Option<u64>)]) 
         ];
         match expires_in {
             Some(offset) => {
-                attributes.push(("pathwatch.credential.not_after".into(), ((at + offset) / NANOS_PER_SEC).to_string()))
+                let when = chrono::DateTime::from_timestamp(((at + offset) / NANOS_PER_SEC) as i64, 0).unwrap();
+                attributes.push(("pathwatch.credential.not_after".into(), when.to_rfc3339()))
             }
             None => attributes.push(("pathwatch.credential.problem".into(), "cannot read /etc/ca.pem".into())),
         }
@@ -140,7 +141,7 @@ async fn credentials_warn_at_thirty_days_alert_at_fourteen_and_seven_and_resolve
         received[0]["summary"]
             .as_str()
             .unwrap()
-            .starts_with("MESH client certificate CN=X26ABC1.mesh (production) expires in 10 days"),
+            .starts_with("MESH client certificate CN=X26ABC1.mesh (production) expires on "),
         "{}",
         received[0]
     );
@@ -152,10 +153,16 @@ async fn credentials_warn_at_thirty_days_alert_at_fourteen_and_seven_and_resolve
     assert!(page.contains("<dt>Credential</dt><dd><a href=\"/credentials\">"), "{page}");
     assert_eq!(get(&app, &format!("/alerts/{}", alerts[0].id), &scoped).await.status, StatusCode::NOT_FOUND);
 
-    // A credential no check reports any more (the flow using it was removed): its alert closes quietly.
+    // A stale check (the canaries stopped reporting) leaves an open alert open, however long; a fresh
+    // check that no longer reports a credential (the flow using it was removed) closes it quietly.
     let at = now + 40 * MIN;
     store.insert_spans(&check(6, at, &[(mesh, "mesh_client_certificate", Some(3 * DAY))])).await.unwrap();
     assert_eq!(engine.tick(&telemetry, &[], &[], at as i64).await[0].transition, Transition::Firing);
+    for later in [4 * 60 * MIN, 40 * DAY] {
+        engine.tick(&telemetry, &[], &[], (at + later) as i64).await;
+        assert!(engine.recent(10).await.unwrap().iter().any(|a| a.resolved_ns.is_none()), "+{later} ns: still open");
+    }
+    let at = at + 40 * DAY;
     store.insert_spans(&check(7, at + MIN, &[("production/kid", "apim_signing_key", Some(90 * DAY))])).await.unwrap();
     assert!(engine.tick(&telemetry, &[], &[], (at + MIN) as i64).await.is_empty());
     assert!(engine.recent(10).await.unwrap().iter().all(|a| a.resolved_ns.is_some()), "closed, not left firing");

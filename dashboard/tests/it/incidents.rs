@@ -345,8 +345,14 @@ async fn reports_list_the_periods_incidents_and_their_actions() {
         audit_retention_days: 1,
         store_kind: "SQLite".into(),
     };
-    let telemetry =
-        engine::report_inputs::Telemetry { store: None, slos: &[], pathways: &[], reviews: None, state: Some(pool) };
+    let telemetry = engine::report_inputs::Telemetry {
+        store: None,
+        slos: &[],
+        pathways: &[],
+        reviews: None,
+        state: Some(pool),
+        clock: domain::Clock::System,
+    };
     let period = reports::Period::from_dates(&day(-1), &day(1)).unwrap();
     let inputs = engine::report_inputs::gather(&telemetry, &log, &deployment, period).await.unwrap();
     let listed = inputs.incidents.unwrap();

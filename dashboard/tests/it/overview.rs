@@ -150,13 +150,14 @@ async fn environments_side_by_side_tell_failing_everywhere_from_failing_in_produ
     assert_eq!(row.matches("class=\"tag tag-operational\"").count(), 2, "{row}");
     assert!(row.contains("Failing in production only; working in integration and sandbox"), "{row}");
     assert_eq!(api["pathways"][0]["environment"], "production", "{api}");
-    assert_eq!(api["pathways"][0]["elsewhere"][1]["environment"], "sandbox");
-    assert_eq!(api["pathways"][0]["elsewhere"][1]["status"], "healthy");
+    assert_eq!(api["pathways"][0]["environments"][2]["environment"], "sandbox");
+    assert_eq!(api["pathways"][0]["environments"][2]["status"], "healthy");
+    assert_eq!(api["pathways"][0]["environments"][0]["status"], "outage");
 
     // The sandbox failing too, integration not: no longer "production only".
     let (page, api) = page_and_api(pathway.clone(), &runs("outage"), now).await;
     assert!(page.contains("Failing in production and sandbox; working in integration"), "{page}");
-    assert_eq!(api["pathways"][0]["elsewhere"][1]["status"], "outage");
+    assert_eq!(api["pathways"][0]["environments"][2]["status"], "outage");
     // Integration failing too: everywhere, a shared cause.
     let mut all_failing = runs("outage");
     all_failing.iter_mut().filter(|s| s.name == "canary pds-int").for_each(|s| {
@@ -170,5 +171,5 @@ async fn environments_side_by_side_tell_failing_everywhere_from_failing_in_produ
     pathway.compare_flows.clear();
     let (page, api) = page_and_api(pathway, &runs("healthy"), now).await;
     assert!(!page.contains("id=\"environments\""), "{page}");
-    assert_eq!(api["pathways"][0]["elsewhere"], serde_json::json!([]));
+    assert_eq!(api["pathways"][0]["environments"], serde_json::json!([]));
 }

@@ -118,6 +118,7 @@ async fn ig_leads_draw_review_export_and_see_coverage_and_every_step_is_recorded
         pathways: &[],
         reviews: Some(&rig.findings),
         state: None,
+        clock: domain::Clock::System,
     };
     let deployment = engine::report_inputs::Deployment {
         system: reports::SystemDescription::default(),

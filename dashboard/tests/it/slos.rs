@@ -111,3 +111,33 @@ async fn a_freshness_slo_counts_stale_minutes_from_the_stored_runs_and_fires_whe
     assert_eq!((status.total, status.good), (239, 194));
     assert_eq!(status.firing, Some(engine::slo::Severity::Page), "{:#?}", status.checks);
 }
+
+#[tokio::test]
+async fn a_reports_freshness_reads_its_period_a_month_at_a_time_counts_an_outage_across_its_start_and_stops_at_now() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("telemetry.db")).await.unwrap();
+    let (minute, day) = (60 * NANOS_PER_SEC, 86_400 * NANOS_PER_SEC);
+    let start = 1_801_699_200 * NANOS_PER_SEC; // a midnight
+                                               // A pass every 10 minutes until a day before the period, none for three days, then again until
+                                               // day 64 of the period.
+    let before = (0..9 * 144).map(|k| start - 10 * day + k * 10 * minute);
+    let during = (0..62 * 144).map(|k| start + 2 * day + k * 10 * minute);
+    let spans: Vec<Span> = before.chain(during).enumerate().map(|(i, at)| run_span(i as u64, at, false)).collect();
+    store.insert_spans(&spans).await.unwrap();
+    let mut fresh = SloConfig::availability("pds");
+    fresh.sli = engine::slo::SliKind::Freshness;
+    fresh.max_age_minutes = Some(15);
+    // 70 days (three reads), asked on day 65: the future is not counted.
+    let period = reports::Period {
+        from: String::new(),
+        to: String::new(),
+        from_ns: start as i64,
+        to_ns: (start + 70 * day) as i64,
+    };
+    let now = start + 65 * day;
+    let counts =
+        engine::report_inputs::freshness_counts(&AnyStore::Sqlite(store), &[&fresh], &period, now).await.unwrap();
+    // Every minute from the period's start (the flow ran the week before) to now; fresh from day 2
+    // to 15 minutes past the last run (day 64 less 10 minutes).
+    assert_eq!(counts, vec![(62 * 1440 + 5, 65 * 1440)]);
+}

@@ -1,6 +1,7 @@
-//! The alert engine's rounds: every SLO evaluated and applied (with the silences in force and the
-//! known errors kept on the dashboard), then each credential of the newest expiry check, the alerts
-//! of removed SLOs and credentials closed, the round recorded.
+//! The alert engine's rounds: the alerts of removed SLOs (and of credentials a fresh check no
+//! longer reports) closed, every SLO evaluated and applied (with the silences in force and the
+//! known errors kept on the dashboard), then each credential of the newest expiry check, the round
+//! recorded.
 
 use std::time::Duration;
 
@@ -19,12 +20,17 @@ impl AlertEngine {
         for a in recent(&self.pool, 1000).await?.into_iter().filter(|a| a.resolved_ns.is_none()) {
             let credential = a.slo.starts_with(crate::credentials::ALERT_PREFIX);
             if !evaluated.contains(&a.slo) && (checked || !credential) {
+                let why = match credential {
+                    true => " (no longer reported by the credential check)",
+                    false => " (SLO no longer evaluated)",
+                };
                 sqlx::query(
-                    "UPDATE alerts SET resolved_ns = $1, summary = summary || ' (SLO no longer evaluated)', \
-                     notify_pending = '', held = 0 WHERE id = $2",
+                    "UPDATE alerts SET resolved_ns = $1, summary = summary || $3, notify_pending = '', held = 0 \
+                     WHERE id = $2",
                 )
                 .bind(now_ns)
                 .bind(a.id)
+                .bind(why)
                 .execute(&self.pool)
                 .await?;
             }
@@ -53,19 +59,22 @@ impl AlertEngine {
                 Vec::new()
             }
         };
-        // The newest credential check: each credential is a condition like an SLO's.
-        let credentials = match crate::credentials::latest(store, now_ns.max(0) as u64).await {
-            Ok(report) => Some(report.map(|r| r.credentials).unwrap_or_default()),
+        // The newest credential check: each credential is a condition like an SLO's, its days
+        // counted from now even when the check is old. Only a fresh check can say a credential is
+        // gone (its alert then closes); none, or a stale one, leaves open alerts open.
+        let report = match crate::credentials::latest(store, now_ns.max(0) as u64).await {
+            Ok(report) => report,
             Err(e) => {
                 tracing::warn!(error = %e, "credential expiry not read: its alerts stay as they are this round");
                 None
             }
         };
         let conditions: Vec<super::Condition> =
-            credentials.iter().flatten().map(crate::credentials::CredentialExpiry::condition).collect();
+            report.iter().flat_map(|r| &r.credentials).map(crate::credentials::CredentialExpiry::condition).collect();
+        let fresh_check = report.as_ref().is_some_and(|r| !r.stale);
         let evaluated: Vec<String> =
             slos.iter().map(|s| s.name.clone()).chain(conditions.iter().map(|c| c.key.clone())).collect();
-        if let Err(e) = self.close_orphans(&evaluated, credentials.is_some(), now_ns).await {
+        if let Err(e) = self.close_orphans(&evaluated, fresh_check, now_ns).await {
             tracing::warn!(error = %e, "could not close alerts of removed SLOs");
         }
         // Without the silences, nobody can tell which notifications they hold back: no round.

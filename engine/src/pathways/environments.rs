@@ -25,8 +25,9 @@ pub struct EnvironmentHealth {
     pub known_error: Option<KnownErrorMatch>,
 }
 
-/// Fills in `health` (the pathway's, from `flow`) the state of each of `pathway.compare_flows`, from
-/// their newest runs (`runs_of(flow)`, newest first), and where it fails.
+/// Fills in `health` (the pathway's) the canary state in each environment, its own flow's first
+/// then each of `pathway.compare_flows`, from their newest runs (`runs_of(flow)`, newest first), and
+/// where it fails. Canaries only, in every column alike: real traffic is one environment's.
 pub(super) fn compare<'a>(
     health: &mut PathwayHealth,
     pathway: &PathwayConfig,
@@ -40,9 +41,8 @@ pub(super) fn compare<'a>(
     let mut variant = pathway.clone();
     variant.spans.clear();
     variant.compare_flows.clear();
-    health.elsewhere = pathway
-        .compare_flows
-        .iter()
+    health.environments = std::iter::once(&pathway.flow)
+        .chain(&pathway.compare_flows)
         .map(|flow| {
             variant.flow = flow.clone();
             let h = summarise(&variant, runs_of(flow), &[], None, now_ns, STALE_AFTER_NS);
@@ -59,10 +59,8 @@ pub(super) fn compare<'a>(
             }
         })
         .collect();
-    let own = health.environment.clone().unwrap_or_else(|| pathway.flow.clone());
-    let cells: Vec<(&str, &str)> = std::iter::once((own.as_str(), health.status.as_str()))
-        .chain(health.elsewhere.iter().map(|e| (e.environment.as_str(), e.status.as_str())))
-        .collect();
+    let cells: Vec<(&str, &str)> =
+        health.environments.iter().map(|e| (e.environment.as_str(), e.status.as_str())).collect();
     health.spread = spread(&cells);
 }
 

@@ -76,8 +76,9 @@ pub struct PathwayHealth {
     pub runbook_url: Option<String>,
     /// The environment `flow` runs against, where the canary configuration is known.
     pub environment: Option<String>,
-    /// The same journey in other environments (`compare_flows`), in their order.
-    pub elsewhere: Vec<EnvironmentHealth>,
+    /// When compared across environments (`compare_flows`): each environment's canary state, its
+    /// own flow's first (the canary alone, where `status` also weighs real traffic); else empty.
+    pub environments: Vec<EnvironmentHealth>,
     /// Where it is failing, in words, when compared across environments: "Failing in every
     /// environment" reads differently from "Failing in production only". None when nothing fails
     /// or there is nothing to compare.
@@ -128,10 +129,14 @@ pub async fn recent_runs(
 }
 
 /// Whether a trace is part of what `pathway` measures: one of its spans is the pathway's canary
-/// run or matches one of its span selectors. Organisation scope on traces rests on this.
+/// run (in any environment it is compared across) or matches one of its span selectors. Organisation scope on traces rests on this.
 pub fn measures_trace(pathway: &PathwayConfig, spans: &[Span]) -> bool {
     let selections = selections(pathway);
-    spans.iter().any(|span| selections.iter().any(|s| s.matches(&span.service_name, &span.name)))
+    let compared: Vec<String> = pathway.compare_flows.iter().map(|f| run_span_name(f)).collect();
+    spans.iter().any(|span| {
+        selections.iter().any(|s| s.matches(&span.service_name, &span.name))
+            || (span.service_name == CANARY_SERVICE && compared.contains(&span.name))
+    })
 }
 
 /// The roll-up selections that measure a pathway: its canary flow's runs (if it has a flow), then
@@ -424,7 +429,7 @@ pub fn summarise(
         }),
         runbook_url,
         environment: pathway.flow_environments.get(&pathway.flow).cloned(),
-        elsewhere: Vec::new(),
+        environments: Vec::new(),
         spread: None,
     }
 }

@@ -92,7 +92,8 @@ pub(crate) async fn start(
     // holder. With SQLite state there is one machine, and this role keeps no database.
     // The credential checks run beside the scheduler (on the same instance, where one leads).
     let scheduled = canaries.clone();
-    let (checked, check_metrics) = (Arc::new((config.clone(), canary_config.clone())), metrics.clone());
+    // Read now, as the connections were built: what the canaries present until they restart.
+    let (checked, check_metrics) = (Arc::new(credential_inventory(config, &canary_config)), metrics.clone());
     let schedule = move || {
         let (scheduled, checked, check_metrics) = (scheduled.clone(), checked.clone(), check_metrics.clone());
         async move {
@@ -119,13 +120,14 @@ pub(crate) async fn start(
     Ok(())
 }
 
-/// How often the credentials are checked again (a renewed file is seen within this).
+/// How often the credentials are reported again (the reader counts the days).
 const CREDENTIAL_CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
 /// How soon a check the collector did not take is made again.
 const CREDENTIAL_RETRY: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// Every expiring credential the deployment uses, read now: the canaries' certificates and keys,
-/// and the dashboard's OIDC client secret when its expiry is stated.
+/// and the dashboard's OIDC client secret when its expiry is stated (reported by the canaries, so
+/// only where they run).
 pub(crate) fn credential_inventory(
     config: &Config,
     canary_config: &canaries::CanaryConfig,
@@ -147,18 +149,18 @@ pub(crate) fn credential_inventory(
     all
 }
 
-/// Checks every credential at start and then every hour, reporting each check to the collector
-/// (the dashboard and the alert engine read the newest) and to `/metrics`.
+/// Reports `credentials` (read at start) at once and then every hour, to the collector (the
+/// dashboard and the alert engine read the newest report, counting the days left themselves) and
+/// to `/metrics`.
 async fn check_credentials(
     canaries: Arc<canaries::Canaries>,
-    configs: Arc<(Config, canaries::CanaryConfig)>,
+    credentials: Arc<Vec<canaries::expiry::Credential>>,
     metrics: Option<canaries::metrics::CanaryMetrics>,
 ) {
+    if let Some(m) = &metrics {
+        m.record_credentials(&credentials);
+    }
     loop {
-        let credentials = credential_inventory(&configs.0, &configs.1);
-        if let Some(m) = &metrics {
-            m.record_credentials(&credentials);
-        }
         let wait = match canaries.report_credentials(&credentials).await {
             Ok(()) => CREDENTIAL_CHECK_EVERY,
             Err(e) => {
