@@ -165,50 +165,35 @@ def test_freshness_rules_count_the_minutes_whose_newest_pass_is_too_old(tmp_path
     assert check.returncode == 0, check.stdout + check.stderr
     page = alert(rules, "pathwatch-slo-mesh-fresh-alerts", "PathwatchSLOBurnRatePage")
     labels = {"slo": "mesh-fresh", "flow": "mesh"}
-    # The gauge holds when the newest pass began: a pass every minute (t = 60 s × n), then none
-    # after minute 30 (the gauge stays at 1800).
-    keeping_up = [{"series": 'pathwatch_canary_last_pass_timestamp_seconds{flow="mesh"}', "values": "0+60x240"}]
-    stopped = [{"series": 'pathwatch_canary_last_pass_timestamp_seconds{flow="mesh"}', "values": "0+60x30 1800x210"}]
-    # The canaries down after minute 30: the gauge is gone, and those minutes still count as stale.
-    gone = [{"series": 'pathwatch_canary_last_pass_timestamp_seconds{flow="mesh"}', "values": "0+60x30 _x210"}]
+    series = 'pathwatch_canary_last_pass_timestamp_seconds{flow="mesh"}'
     ratio = 'pathwatch:slo_error_ratio:rate1h{slo="mesh-fresh"}'
+
+    def case(values, fires, error_ratio):
+        """The gauge's `values` (one a minute); at 3 h, whether the page fires and the 1 h error ratio."""
+        firing = [{"exp_labels": {"severity": "page", **labels}, "exp_annotations": page["annotations"]}]
+        recorded = 'pathwatch:slo_error_ratio:rate1h{slo="mesh-fresh",flow="mesh"}'
+        return {
+            "interval": "1m",
+            "input_series": [{"series": series, "values": values}],
+            "alert_rule_test": [
+                {"eval_time": "3h", "alertname": "PathwatchSLOBurnRatePage", "exp_alerts": firing if fires else []}
+            ],
+            "promql_expr_test": [
+                {"expr": ratio, "eval_time": "3h", "exp_samples": [{"labels": recorded, "value": error_ratio}]}
+            ],
+        }
+
     unit = {
         "rule_files": [str(rules)],
         "evaluation_interval": "1m",
         "tests": [
-            {
-                "interval": "1m",
-                "input_series": keeping_up,
-                "alert_rule_test": [{"eval_time": "3h", "alertname": "PathwatchSLOBurnRatePage", "exp_alerts": []}],
-                "promql_expr_test": [
-                    {"expr": ratio, "eval_time": "3h",
-                     "exp_samples": [{"labels": 'pathwatch:slo_error_ratio:rate1h{slo="mesh-fresh",flow="mesh"}', "value": 0}]}
-                ],
-            },
-            {
-                "interval": "1m",
-                "input_series": stopped,
-                "alert_rule_test": [{
-                    "eval_time": "3h", "alertname": "PathwatchSLOBurnRatePage",
-                    "exp_alerts": [{"exp_labels": {"severity": "page", **labels}, "exp_annotations": page["annotations"]}],
-                }],
-                "promql_expr_test": [
-                    {"expr": ratio, "eval_time": "3h",
-                     "exp_samples": [{"labels": 'pathwatch:slo_error_ratio:rate1h{slo="mesh-fresh",flow="mesh"}', "value": 1}]}
-                ],
-            },
-            {
-                "interval": "1m",
-                "input_series": gone,
-                "alert_rule_test": [{
-                    "eval_time": "3h", "alertname": "PathwatchSLOBurnRatePage",
-                    "exp_alerts": [{"exp_labels": {"severity": "page", **labels}, "exp_annotations": page["annotations"]}],
-                }],
-                "promql_expr_test": [
-                    {"expr": ratio, "eval_time": "3h",
-                     "exp_samples": [{"labels": 'pathwatch:slo_error_ratio:rate1h{slo="mesh-fresh",flow="mesh"}', "value": 1}]}
-                ],
-            },
+            # The gauge holds when the newest pass began: a pass every minute (t = 60 s x n)...
+            case("0+60x240", False, 0),
+            # ... then none after minute 30 (the gauge stays at 1800) ...
+            case("0+60x30 1800x210", True, 1),
+            # ... or the canaries down after minute 30: the gauge is gone, and those minutes still
+            # count as stale.
+            case("0+60x30 _x210", True, 1),
         ],
     }
     test_file = tmp_path / "fresh_test.yml"
