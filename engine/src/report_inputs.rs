@@ -80,13 +80,7 @@ pub async fn freshness_counts(
     if slos.is_empty() {
         return Ok(Vec::new());
     }
-    let selections: Vec<SpanSelection> = slos
-        .iter()
-        .map(|s| {
-            let (service_name, span_name) = s.events();
-            SpanSelection { service_name, span_name }
-        })
-        .collect();
+    let selections: Vec<SpanSelection> = slos.iter().map(|s| s.selection()).collect();
     let (from, end) = (period.from_ns.max(0) as u64, (period.to_ns.max(0) as u64).min(now_ns));
     let lead_in = slos
         .iter()
@@ -181,10 +175,7 @@ pub async fn gather(
             .iter()
             .map(|f| SpanSelection { service_name: CANARY_SERVICE.into(), span_name: Some(run_span_name(f)) })
             .collect();
-        selections.extend(telemetry.slos.iter().map(|s| {
-            let (service_name, span_name) = s.events();
-            SpanSelection { service_name, span_name }
-        }));
+        selections.extend(telemetry.slos.iter().map(SloConfig::selection));
         let query = RollupsQuery {
             selections,
             from_ns: period.from_ns as u64,

@@ -89,12 +89,13 @@ impl SloConfig {
         }
     }
 
-    /// Where the events come from, in the roll-up: (service, span name).
-    pub fn events(&self) -> (String, Option<String>) {
-        match &self.spans {
+    /// Where the events come from, in the roll-up: a service's spans (of one name, or all).
+    pub fn selection(&self) -> audit_store::SpanSelection {
+        let (service_name, span_name) = match &self.spans {
             Some(sel) => (sel.service.clone(), sel.name.clone()),
             None => (domain::canary::SERVICE.into(), Some(domain::canary::run_span_name(&self.flow))),
-        }
+        };
+        audit_store::SpanSelection { service_name, span_name }
     }
 
     /// What the events are, for people: "pds canary" or "booking-api POST /Appointment".

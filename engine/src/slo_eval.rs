@@ -240,13 +240,7 @@ pub async fn evaluate_all<'a>(
     if slos.is_empty() {
         return Ok(Vec::new());
     }
-    let selections: Vec<SpanSelection> = slos
-        .iter()
-        .map(|slo| {
-            let (service_name, span_name) = slo.events();
-            SpanSelection { service_name, span_name }
-        })
-        .collect();
+    let selections: Vec<SpanSelection> = slos.iter().map(|slo| slo.selection()).collect();
     let longest_alert =
         slos.iter().flat_map(|slo| alert_windows(slo.window_days)).map(|w| w.long_secs).max().unwrap_or(3600);
     let longest_window = slos.iter().map(|slo| u64::from(slo.window_days)).max().unwrap_or(28) * 86_400;
