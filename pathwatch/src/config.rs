@@ -477,6 +477,12 @@ mod tests {
             "[sandbox]\nlisten = \"0.0.0.0:4380\"\nallow_remote = true\nadmin_token = \"0123456789abcdef\"\n";
         std::fs::write(&path, with_token).unwrap();
         assert!(load(Some(&path), None).is_ok(), "when asked for, with a token");
+        std::fs::write(&path, "[sandbox]\nrequire_auth = { pds = false }\n").unwrap();
+        let opened = load(Some(&path), None).unwrap().sandbox.require_auth;
+        assert_eq!(opened, sandboxes::RequireAuth { pds: false, nrl: true });
+        std::fs::write(&path, "[sandbox]\nrequire_auth = { gp_connect = false }\n").unwrap();
+        let err = load(Some(&path), None).unwrap_err().to_string();
+        assert!(err.contains("sandbox.require_auth") && err.contains("pds and nrl"), "names the key: {err}");
     }
 
     #[test]

@@ -34,6 +34,10 @@ pub struct SandboxSection {
     /// Whether the demo also feeds a synthetic EHR's access log, with misuse in it, into the
     /// collector (source `synthetic-ehr`): findings, samples and search then have data.
     pub synthetic_ehr: bool,
+    /// Whether PDS and NRL need an APIM token, as NHS integration does (true, the default), or
+    /// answer without one, as NHS England's hosted sandboxes do: `false`, or per API, such as
+    /// `{ pds = false }`.
+    pub require_auth: sandboxes::RequireAuth,
 }
 
 impl Default for SandboxSection {
@@ -44,6 +48,7 @@ impl Default for SandboxSection {
             allow_remote: false,
             admin_token: None,
             synthetic_ehr: true,
+            require_auth: sandboxes::RequireAuth::ALL,
         }
     }
 }
@@ -143,6 +148,7 @@ pub async fn start_sandbox(config: &crate::config::Config) -> anyhow::Result<san
     let listen = config.sandbox.listen;
     let sandbox = sandboxes::SandboxConfig {
         admin_token: config.sandbox.admin_token.clone(),
+        require_auth: config.sandbox.require_auth,
         ..sandbox_config(&config.data_dir)?
     };
     sandboxes::Sandbox::start(listen, sandbox)

@@ -6,7 +6,7 @@
 //! This module never reads files or the environment: the binary turns its TOML/env/flags into this struct.
 
 use rsa::pkcs8::DecodePublicKey;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::SandboxError;
 
@@ -23,8 +23,10 @@ pub struct SandboxConfig {
     /// no private key ships with this crate, so whoever runs a sandbox generates a key pair and registers
     /// its public half here (demo mode does, at start-up).
     pub client_keys: Vec<ClientKey>,
-    /// When true (default), PDS and NRL need a bearer token from `/oauth2/token`, as NHS integration does.
-    pub require_auth: bool,
+    /// Whether PDS and NRL need a bearer token from `/oauth2/token`, as NHS integration does (the
+    /// default), or answer without one, as NHS England's hosted sandboxes do: `true`/`false` for both,
+    /// or `{ pds = false, nrl = true }`.
+    pub require_auth: RequireAuth,
     /// The MESH shared key mixed into every `NHSMESH` HMAC (mesh-sandbox's `SHARED_KEY`).
     pub mesh_shared_key: String,
     /// Mailboxes MESH knows; default X26ABC1, X26ABC2, X26ABC3 with password `password`.
@@ -41,6 +43,57 @@ pub struct SandboxConfig {
     pub pds_requests_per_second: Option<u32>,
     /// When set, `/_admin` and MESH's admin reset need `Authorization: Bearer <admin_token>`.
     pub admin_token: Option<String>,
+}
+
+/// Which sandbox APIs need an APIM bearer token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct RequireAuth {
+    pub pds: bool,
+    pub nrl: bool,
+}
+
+impl RequireAuth {
+    pub const ALL: RequireAuth = RequireAuth { pds: true, nrl: true };
+    pub const NONE: RequireAuth = RequireAuth { pds: false, nrl: false };
+}
+
+impl Default for RequireAuth {
+    fn default() -> Self {
+        RequireAuth::ALL
+    }
+}
+
+/// `true`, `false`, or a table naming each API (`pds`, `nrl`; one left out keeps its default, true).
+impl<'de> Deserialize<'de> for RequireAuth {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = RequireAuth;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("true, false, or a table such as { pds = false, nrl = true }")
+            }
+            fn visit_bool<E: serde::de::Error>(self, all: bool) -> Result<RequireAuth, E> {
+                Ok(RequireAuth { pds: all, nrl: all })
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(self, mut map: M) -> Result<RequireAuth, M::Error> {
+                let mut each = RequireAuth::ALL;
+                while let Some(api) = map.next_key::<String>()? {
+                    let value: bool = map.next_value()?;
+                    match api.as_str() {
+                        "pds" => each.pds = value,
+                        "nrl" => each.nrl = value,
+                        other => {
+                            return Err(serde::de::Error::custom(format!(
+                                "unknown API {other:?} (the sandboxes that take tokens are pds and nrl)"
+                            )))
+                        }
+                    }
+                }
+                Ok(each)
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
 }
 
 /// One APIM application: its API key and the public half of the key it signs client assertions with.
@@ -65,7 +118,7 @@ impl Default for SandboxConfig {
     fn default() -> Self {
         SandboxConfig {
             client_keys: Vec::new(),
-            require_auth: true,
+            require_auth: RequireAuth::ALL,
             mesh_shared_key: "TestKey".to_owned(),
             mesh_mailboxes: ["X26ABC1", "X26ABC2", "X26ABC3"]
                 .into_iter()

@@ -74,6 +74,11 @@ impl Issue {
         Issue { severity: "error", issue_type, code, display, diagnostics: None, expression: None }
     }
 
+    pub fn severity(mut self, severity: &'static str) -> Self {
+        self.severity = severity;
+        self
+    }
+
     pub fn diagnostics(mut self, text: impl Into<String>) -> Self {
         self.diagnostics = Some(text.into());
         self

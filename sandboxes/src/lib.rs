@@ -45,7 +45,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
 
-pub use config::{ClientKey, MeshMailbox, SandboxConfig, DEMO_API_KEY, DEMO_KID};
+pub use config::{ClientKey, MeshMailbox, RequireAuth, SandboxConfig, DEMO_API_KEY, DEMO_KID};
 pub use error::SandboxError;
 pub use faults::{Api, FaultPlan};
 pub use server::{Sandbox, SandboxUrls};

@@ -87,7 +87,12 @@ impl PdsCode {
             PdsCode::ServiceUnavailable => ("timeout", "SERVICE_UNAVAILABLE", "Service unavailable"),
             PdsCode::UnknownError => ("unknown", "UNKNOWN_ERROR", "Unknown Error"),
         };
-        Issue::error(issue_type, code, display)
+        let issue = Issue::error(issue_type, code, display);
+        // PDS answers "not found" as information, not error.
+        match self {
+            PdsCode::ResourceNotFound => issue.severity("information"),
+            _ => issue,
+        }
     }
 }
 
@@ -165,13 +170,53 @@ fn is_uuid(text: &str) -> bool {
         && groups.iter().all(|g| g.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
-/// Bearer token (when required), the application's quota (when configured), then the mandatory
-/// `X-Request-ID` — the order of PDS's APIM proxy (`VerifyAccessToken`, `ApplyRateLimiting`, request checks).
+/// With tokens required: the bearer token, the application's quota (when configured), then the
+/// mandatory `X-Request-ID`, the order of PDS's APIM proxy (`VerifyAccessToken`,
+/// `ApplyRateLimiting`, request checks). Without: as NHS England's hosted sandbox, `X-Request-ID`
+/// first, then an `Authorization` header only if one is sent, checked for its shape alone.
 fn check_headers(state: &SandboxState, headers: &HeaderMap) -> Result<(), PdsError> {
-    let app = bearer_application(state, headers)
-        .map_err(|p| error(StatusCode::UNAUTHORIZED, PdsCode::AccessDenied, Some(p.diagnostics())))?;
+    let app = if state.config().require_auth.pds {
+        let app = bearer_application(state, headers)
+            .map_err(|p| error(StatusCode::UNAUTHORIZED, PdsCode::AccessDenied, Some(p.diagnostics())))?;
+        quota(state, app.as_deref())?;
+        app
+    } else {
+        None
+    };
+    request_id(headers)?;
+    if !state.config().require_auth.pds {
+        if let Some(problem) = hosted_sandbox_bearer(headers) {
+            return Err(error(StatusCode::UNAUTHORIZED, PdsCode::AccessDenied, Some(problem.into())));
+        }
+        quota(state, app.as_deref())?;
+    }
+    Ok(())
+}
+
+/// The hosted PDS sandbox's check of an `Authorization` header it does not need: when one is sent
+/// (not empty), it must be `Bearer <token>`, the token letters and digits with at least one of
+/// each and at most one `_` between them.
+fn hosted_sandbox_bearer(headers: &HeaderMap) -> Option<&'static str> {
+    let value = headers.get(axum::http::header::AUTHORIZATION).map(|v| v.to_str().unwrap_or("(not UTF-8)"))?;
+    if value.is_empty() {
+        return None;
+    }
+    let [scheme, token] = value.split(' ').collect::<Vec<_>>()[..] else { return Some("Missing access token") };
+    if scheme != "Bearer" {
+        return Some("Missing access token");
+    }
+    let parts: Vec<&str> = token.split('_').collect();
+    let shaped = parts.len() <= 2
+        && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric()))
+        && token.bytes().any(|b| b.is_ascii_digit())
+        && token.bytes().any(|b| b.is_ascii_alphabetic());
+    (!shaped).then_some("Invalid Access Token")
+}
+
+/// The per-application quota, when configured (all callers are one application without tokens).
+fn quota(state: &SandboxState, app: Option<&str>) -> Result<(), PdsError> {
     if let Some(limit) = state.config().pds_requests_per_second {
-        let app = app.as_deref().unwrap_or("anonymous");
+        let app = app.unwrap_or("anonymous");
         if !state.pds_quota().admit(app, limit) {
             // PDS proxy's `AssignMessage.Errors.AppQuotaExceeded`, with the application named by its API key.
             return Err(error(
@@ -181,7 +226,12 @@ fn check_headers(state: &SandboxState, headers: &HeaderMap) -> Result<(), PdsErr
             ));
         }
     }
-    match headers.get(X_REQUEST_ID).map(|v| v.to_str().unwrap_or("")) {
+    Ok(())
+}
+
+/// The mandatory `X-Request-ID`: a UUID (missing or empty: MISSING_VALUE).
+fn request_id(headers: &HeaderMap) -> Result<(), PdsError> {
+    match headers.get(X_REQUEST_ID).map(|v| v.to_str().unwrap_or("(not UTF-8)")).filter(|v| !v.is_empty()) {
         None => Err(error(
             StatusCode::BAD_REQUEST,
             PdsCode::MissingValue,

@@ -119,17 +119,14 @@ impl BearerProblem {
     }
 }
 
-/// Checks `Authorization: Bearer <token>` against issued tokens (skipped when `require_auth` is off).
+/// Checks `Authorization: Bearer <token>` against issued tokens.
 pub fn check_bearer(state: &SandboxState, headers: &HeaderMap) -> Result<(), BearerProblem> {
     bearer_application(state, headers).map(|_| ())
 }
 
-/// [`check_bearer`], answering the API key of the application the token was issued to (`None` when
-/// `require_auth` is off, as no application is identified).
+/// [`check_bearer`], answering the API key of the application the token was issued to. The caller
+/// asks only while its API requires a token (`SandboxConfig::require_auth`).
 pub(crate) fn bearer_application(state: &SandboxState, headers: &HeaderMap) -> Result<Option<String>, BearerProblem> {
-    if !state.config().require_auth {
-        return Ok(None);
-    }
     let value = headers.get(header::AUTHORIZATION).ok_or(BearerProblem::Missing)?;
     let value = value.to_str().map_err(|_| BearerProblem::Invalid)?;
     if value.is_empty() {
@@ -221,7 +218,14 @@ fn issue_token(state: &SandboxState, headers: &HeaderMap, body: &[u8]) -> Result
     let now = now_s();
     let mut book = state.tokens();
     book.prune(now);
-    let token: String = rand::rng().sample_iter(&Alphanumeric).take(28).map(char::from).collect();
+    // Letters and digits, with at least one of each, as APIM's are (and as the hosted PDS
+    // sandbox's token check expects).
+    let token: String = loop {
+        let token: String = rand::rng().sample_iter(&Alphanumeric).take(28).map(char::from).collect();
+        if token.bytes().any(|b| b.is_ascii_digit()) && token.bytes().any(|b| b.is_ascii_alphabetic()) {
+            break token;
+        }
+    };
     book.tokens.insert(token.clone(), IssuedToken { expiry: now + TOKEN_LIFETIME_S, api_key });
     Ok(json!({
         "access_token": token,

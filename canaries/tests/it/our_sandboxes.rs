@@ -19,6 +19,10 @@ struct Rig {
 
 impl Rig {
     async fn start() -> Rig {
+        Rig::start_with(sandboxes::RequireAuth::ALL).await
+    }
+
+    async fn start_with(require_auth: sandboxes::RequireAuth) -> Rig {
         let (private, public) = canaries::credentials::generate_rsa_key().unwrap();
         let sandbox_config = sandboxes::SandboxConfig {
             client_keys: vec![sandboxes::ClientKey {
@@ -26,6 +30,7 @@ impl Rig {
                 kid: KID.into(),
                 public_key_pem: public,
             }],
+            require_auth,
             ..sandboxes::SandboxConfig::default()
         };
         let sandbox = sandboxes::Sandbox::start(([127, 0, 0, 1], 0).into(), sandbox_config).await.unwrap();
@@ -98,6 +103,28 @@ async fn every_flow_passes_against_our_sandboxes() {
             assert_eq!(run.status, RunStatus::Healthy, "{}", describe(&run));
             assert_eq!(steps_with(&run, StepOutcome::Passed), steps, "{}", describe(&run));
             assert_eq!(run.trace_id, run.correlation_id.replace('-', ""));
+        }
+    }
+    rig.sandbox.shutdown().await;
+}
+
+/// With the token requirement off (as NHS England's hosted sandboxes), the PDS and NRL flows pass
+/// both with their APIM credentials (the token they send is shaped like APIM's) and without any
+/// (an environment with no token endpoint, as for NHS's open sandboxes).
+#[tokio::test]
+async fn pds_and_nrl_flows_pass_with_the_token_requirement_off_with_or_without_credentials() {
+    let rig = Rig::start_with(sandboxes::RequireAuth::NONE).await;
+    let mut open = rig.env.clone();
+    (open.token_url, open.api_key, open.private_key, open.kid) = (None, None, None, None);
+    for env in [rig.env.clone(), open] {
+        let with_token = env.token_url.is_some();
+        for kind in [FlowKind::Pds, FlowKind::Nrl] {
+            // Several runs: each token is freshly random, and every one must pass the shape check.
+            for _ in 0..3 {
+                let run = run_once(&config(kind, env.clone())).await;
+                assert_eq!(run.status, RunStatus::Healthy, "token {with_token}: {}", describe(&run));
+                assert_eq!(steps_with(&run, StepOutcome::Passed).contains(&"token"), with_token, "{}", describe(&run));
+            }
         }
     }
     rig.sandbox.shutdown().await;

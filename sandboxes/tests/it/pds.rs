@@ -74,9 +74,83 @@ async fn bearer_rules_and_require_auth_off() {
     let headers = [("authorization", "Basic abc"), ("x-request-id", REQUEST_ID)];
     let basic = send(&app, request(Method::GET, path, &headers, Body::empty())).await;
     assert_eq!(basic.json["issue"][0]["diagnostics"], "Invalid token type 'Basic', must be 'Bearer'");
-    let open = app_with(SandboxConfig { require_auth: false, ..test_config() });
+    let open = app_with(SandboxConfig { require_auth: sandboxes::RequireAuth::NONE, ..test_config() });
     let answer = send(&open, request(Method::GET, path, &[("x-request-id", REQUEST_ID)], Body::empty())).await;
     assert_eq!(answer.status, StatusCode::OK);
+}
+
+/// With PDS's token requirement off, as NHS England's hosted PDS sandbox: no token needed, but a
+/// header that is sent is checked for its shape (`Missing access token`, `Invalid Access Token`),
+/// after `X-Request-ID`. Only PDS is opened: NRL still needs its token.
+#[tokio::test]
+async fn without_tokens_pds_answers_as_the_hosted_sandbox_does() {
+    let open =
+        app_with(SandboxConfig { require_auth: sandboxes::RequireAuth { pds: false, nrl: true }, ..test_config() });
+    let path = "/personal-demographics/FHIR/R4/Patient/9000000009";
+    let get = |auth: Option<&'static str>, request_id: &'static str| {
+        let mut headers = vec![("x-request-id", request_id)];
+        headers.extend(auth.map(|a| ("authorization", a)));
+        send(&open, request(Method::GET, path, &headers, Body::empty()))
+    };
+    for auth in [None, Some(""), Some("Bearer g1112R_ccQ1Ebbb4gtHBP1aaaNM"), Some("Bearer abcdef123456789")] {
+        assert_eq!(get(auth, REQUEST_ID).await.status, StatusCode::OK, "{auth:?}");
+    }
+    for (auth, said) in [
+        ("Bearer", "Missing access token"),
+        ("Basic abc", "Missing access token"),
+        ("Bearer a b", "Missing access token"),
+        ("Bearer HEALTHCARE_WORKER", "Invalid Access Token"),
+        ("Bearer 123456", "Invalid Access Token"),
+        ("Bearer a1_b2_c3", "Invalid Access Token"),
+    ] {
+        let answer = get(Some(auth), REQUEST_ID).await;
+        assert_eq!((answer.status, answer.code()), (StatusCode::UNAUTHORIZED, "ACCESS_DENIED"), "{auth}");
+        assert_eq!(answer.json["issue"][0]["diagnostics"], said, "{auth}");
+    }
+    // X-Request-ID comes first; an empty one is missing.
+    let answer = get(Some("Bearer"), "").await;
+    assert_eq!((answer.status, answer.code()), (StatusCode::BAD_REQUEST, "MISSING_VALUE"));
+    let answer = get(Some("Bearer"), "not-a-uuid").await;
+    assert_eq!((answer.status, answer.code()), (StatusCode::BAD_REQUEST, "INVALID_VALUE"));
+    // Not found is information, as PDS says it.
+    let missing = send(
+        &open,
+        request(
+            Method::GET,
+            "/personal-demographics/FHIR/R4/Patient/9111231130",
+            &[("x-request-id", REQUEST_ID)],
+            Body::empty(),
+        ),
+    )
+    .await;
+    assert_eq!((missing.status, missing.code()), (StatusCode::NOT_FOUND, "RESOURCE_NOT_FOUND"));
+    assert_eq!(missing.json["issue"][0]["severity"], "information");
+    // NRL still needs a token.
+    let nrl = send(
+        &open,
+        request(
+            Method::GET,
+            "/record-locator/consumer/FHIR/R4/DocumentReference?subject:identifier=https://fhir.nhs.uk/Id/nhs-number|9000000009",
+            &[("x-request-id", REQUEST_ID), ("nhsd-end-user-organisation-ods", "Y05868")],
+            Body::empty(),
+        ),
+    )
+    .await;
+    assert_eq!(nrl.status, StatusCode::UNAUTHORIZED);
+}
+
+#[test]
+fn the_token_requirement_reads_as_one_switch_or_per_api() {
+    #[derive(serde::Deserialize)]
+    struct Wrap {
+        require_auth: sandboxes::RequireAuth,
+    }
+    let read = |text: &str| serde_json::from_str::<Wrap>(text).map(|w| w.require_auth);
+    assert_eq!(read(r#"{"require_auth": false}"#).unwrap(), sandboxes::RequireAuth::NONE);
+    assert_eq!(read(r#"{"require_auth": {"pds": false}}"#).unwrap(), sandboxes::RequireAuth { pds: false, nrl: true });
+    let err = read(r#"{"require_auth": {"mesh": false}}"#).unwrap_err().to_string();
+    assert!(err.contains("\"mesh\"") && err.contains("pds and nrl"), "{err}");
+    assert!(read(r#"{"require_auth": "no"}"#).is_err());
 }
 
 #[tokio::test]
@@ -196,7 +270,12 @@ async fn every_superseded_number_resolves_to_a_readable_record_under_any_seed() 
         if superseded.is_empty() {
             continue;
         }
-        let app = app_with(SandboxConfig { seed, synthetic_patients: 60, require_auth: false, ..test_config() });
+        let app = app_with(SandboxConfig {
+            seed,
+            synthetic_patients: 60,
+            require_auth: sandboxes::RequireAuth::NONE,
+            ..test_config()
+        });
         for patient in superseded {
             let successor = patient.superseded_by.as_ref().unwrap().as_str();
             assert!(
@@ -204,7 +283,8 @@ async fn every_superseded_number_resolves_to_a_readable_record_under_any_seed() 
                 "seed {seed}: {} → {successor}, itself superseded",
                 patient.nhs_number
             );
-            let read = pds_get(&app, &format!("/Patient/{}", patient.nhs_number.as_str()), "unused").await;
+            // No token is needed; one sent must be shaped like one (letters and digits).
+            let read = pds_get(&app, &format!("/Patient/{}", patient.nhs_number.as_str()), "unused1").await;
             assert_eq!(read.status, StatusCode::OK, "seed {seed}: {} is {}", patient.nhs_number, read.json);
             assert_eq!(read.json["id"], successor, "seed {seed}");
             checked += 1;

@@ -71,7 +71,7 @@ proptest! {
         headers.push(("mex-to", header.as_str()));
         headers.push(("mex-workflowid", header.as_str()));
         let status = runtime.block_on(async {
-            let app = app_with(sandboxes::SandboxConfig { require_auth: false, ..test_config() });
+            let app = app_with(sandboxes::SandboxConfig { require_auth: sandboxes::RequireAuth::NONE, ..test_config() });
             let method: Method = method.parse().unwrap();
             send(&app, request(method, &path, &headers, Body::from(body))).await.status
         });
