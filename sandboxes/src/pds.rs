@@ -21,7 +21,7 @@ use crate::state::SandboxState;
 use crate::token::bearer_application;
 
 pub const BASE: &str = "/personal-demographics/FHIR/R4";
-const PUBLIC_BASE: &str = "https://api.service.nhs.uk/personal-demographics/FHIR/R4";
+pub(crate) const PUBLIC_BASE: &str = "https://api.service.nhs.uk/personal-demographics/FHIR/R4";
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const X_CORRELATION_ID: HeaderName = HeaderName::from_static("x-correlation-id");
 
@@ -43,7 +43,10 @@ const SEARCH_PARAMS: &[&str] = &[
 ];
 
 pub fn routes() -> Router<SandboxState> {
-    Router::new().route(&format!("{BASE}/Patient"), get(search)).route(&format!("{BASE}/Patient/{{id}}"), get(read))
+    Router::new()
+        .route(&format!("{BASE}/Patient"), get(search))
+        .route(&format!("{BASE}/Patient/{{id}}"), get(read))
+        .route(&format!("{BASE}/Patient/{{id}}/RelatedPerson"), get(crate::pds_related::related_people))
 }
 
 /// PDS's error codes with their issue type and display, as the PDS sandbox sends them.
@@ -104,7 +107,7 @@ pub struct PdsError {
     pub diagnostics: Option<String>,
 }
 
-fn error(status: StatusCode, code: PdsCode, diagnostics: Option<String>) -> PdsError {
+pub(crate) fn error(status: StatusCode, code: PdsCode, diagnostics: Option<String>) -> PdsError {
     PdsError { status, code, diagnostics }
 }
 
@@ -154,7 +157,7 @@ pub fn fault_response(status: StatusCode) -> Response {
 }
 
 /// Adds the echoed ID headers to any answer.
-fn echo(response: FhirResponse, headers: &HeaderMap) -> Response {
+pub(crate) fn echo(response: FhirResponse, headers: &HeaderMap) -> Response {
     let mut response = response;
     for name in [X_REQUEST_ID, X_CORRELATION_ID] {
         if let Some(value) = headers.get(&name).and_then(|v| v.to_str().ok()) {
@@ -174,7 +177,7 @@ fn is_uuid(text: &str) -> bool {
 /// mandatory `X-Request-ID`, the order of PDS's APIM proxy (`VerifyAccessToken`,
 /// `ApplyRateLimiting`, request checks). Without: as NHS England's hosted sandbox, `X-Request-ID`
 /// first, then an `Authorization` header only if one is sent, checked for its shape alone.
-fn check_headers(state: &SandboxState, headers: &HeaderMap) -> Result<(), PdsError> {
+pub(crate) fn check_headers(state: &SandboxState, headers: &HeaderMap) -> Result<(), PdsError> {
     let app = if state.config().require_auth.pds {
         let app = bearer_application(state, headers)
             .map_err(|p| error(StatusCode::UNAUTHORIZED, PdsCode::AccessDenied, Some(p.diagnostics())))?;

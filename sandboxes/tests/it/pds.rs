@@ -332,3 +332,38 @@ async fn the_per_application_quota_is_off_by_default_and_answers_429_when_set() 
     assert_eq!(over.header("retry-after"), Some("1"));
     assert_eq!(over.header("x-request-id"), Some(REQUEST_ID));
 }
+
+/// GET /Patient/{id}/RelatedPerson as NHS England's hosted sandbox documents it.
+#[tokio::test]
+async fn related_people_as_the_hosted_sandbox_documents_them() {
+    let app = app();
+    let token = token(&app).await;
+    let two = pds_get(&app, "/Patient/9000000009/RelatedPerson", &token).await;
+    assert_eq!(two.status, StatusCode::OK);
+    assert_eq!((two.json["resourceType"].as_str(), two.json["type"].as_str()), (Some("Bundle"), Some("searchset")));
+    assert_eq!(two.json["total"], 2);
+    let ids: Vec<&str> =
+        two.json["entry"].as_array().unwrap().iter().map(|e| e["resource"]["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["507B7621", "B3380E98"]);
+    let first = &two.json["entry"][0];
+    assert!(first["fullUrl"].as_str().unwrap().ends_with("/Patient/9000000009/RelatedPerson/507B7621"));
+    assert_eq!(first["resource"]["resourceType"], "RelatedPerson");
+    assert_eq!(first["resource"]["patient"]["identifier"]["value"], "9000000009");
+    assert_eq!(first["resource"]["relationship"][0]["coding"][0]["code"], "Guardian");
+    assert_eq!(first["resource"]["address"][0]["postalCode"], "LS1 6AE");
+    assert!(two.json["entry"][1]["resource"].get("name").is_none(), "known by reference only");
+    assert!(two.json["timestamp"].as_str().is_some());
+    assert_eq!(two.header("x-request-id"), Some(REQUEST_ID));
+    let one = pds_get(&app, "/Patient/9000000017/RelatedPerson", &token).await;
+    assert_eq!((one.status, one.json["total"].as_u64()), (StatusCode::OK, Some(1)));
+    assert_eq!(one.json["entry"][0]["resource"]["id"], "F4CF8B96");
+    let none = pds_get(&app, "/Patient/9000000025/RelatedPerson", &token).await;
+    assert_eq!((none.status, none.json["total"].as_u64()), (StatusCode::OK, Some(0)));
+    assert!(none.json.get("entry").is_none());
+    let missing = pds_get(&app, "/Patient/9111231130/RelatedPerson", &token).await;
+    assert_eq!((missing.status, missing.code()), (StatusCode::NOT_FOUND, "RESOURCE_NOT_FOUND"));
+    let invalid = pds_get(&app, "/Patient/9000000000/RelatedPerson", &token).await;
+    assert_eq!((invalid.status, invalid.code()), (StatusCode::BAD_REQUEST, "INVALID_RESOURCE_ID"));
+    let unauthorised = pds_get(&app, "/Patient/9000000009/RelatedPerson", "made-up-token").await;
+    assert_eq!((unauthorised.status, unauthorised.code()), (StatusCode::UNAUTHORIZED, "ACCESS_DENIED"));
+}

@@ -18,6 +18,7 @@ const TARGETS: &[(&str, &str, GpcRoute)] = &[
     ("POST", "/oauth2/token", None),
     ("GET", "/personal-demographics/FHIR/R4/Patient/{x}", None),
     ("GET", "/personal-demographics/FHIR/R4/Patient?family={x}&birthdate={x}", None),
+    ("GET", "/personal-demographics/FHIR/R4/Patient/{x}/RelatedPerson", None),
     ("POST", "/gpconnect/fhir/Patient/$gpc.getstructuredrecord", Some((STRUCTURED, "patient/*.read"))),
     (
         "GET",
