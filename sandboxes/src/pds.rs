@@ -45,7 +45,7 @@ const SEARCH_PARAMS: &[&str] = &[
 pub fn routes() -> Router<SandboxState> {
     Router::new()
         .route(&format!("{BASE}/Patient"), get(search))
-        .route(&format!("{BASE}/Patient/{{id}}"), get(read))
+        .route(&format!("{BASE}/Patient/{{id}}"), get(read).patch(crate::pds_patch::patch_patient))
         .route(&format!("{BASE}/Patient/{{id}}/RelatedPerson"), get(crate::pds_related::related_people))
 }
 
@@ -61,6 +61,10 @@ pub enum PdsCode {
     AccessDenied,
     ResourceNotFound,
     InvalidatedResource,
+    PreconditionFailed,
+    ResourceVersionMismatch,
+    InvalidUpdate,
+    ForbiddenUpdate,
     UnableToCallService,
     TooManyRequests,
     ServiceUnavailable,
@@ -85,15 +89,21 @@ impl PdsCode {
                 "INVALIDATED_RESOURCE",
                 "Resource that has been marked as invalid was requested - invalid resources cannot be retrieved",
             ),
+            PdsCode::PreconditionFailed => ("structure", "PRECONDITION_FAILED", "Required condition was not fulfilled"),
+            PdsCode::ResourceVersionMismatch => {
+                ("conflict", "RESOURCE_VERSION_MISMATCH", "Resource version supplied does not match actual version")
+            }
+            PdsCode::InvalidUpdate => ("structure", "INVALID_UPDATE", "Update is invalid"),
+            PdsCode::ForbiddenUpdate => ("forbidden", "FORBIDDEN_UPDATE", "Update is forbidden"),
             PdsCode::UnableToCallService => ("timeout", "UNABLE_TO_CALL_SERVICE", "Unable to call service"),
             PdsCode::TooManyRequests => ("value", "TOO_MANY_REQUESTS", "Too many requests"),
             PdsCode::ServiceUnavailable => ("timeout", "SERVICE_UNAVAILABLE", "Service unavailable"),
             PdsCode::UnknownError => ("unknown", "UNKNOWN_ERROR", "Unknown Error"),
         };
         let issue = Issue::error(issue_type, code, display);
-        // PDS answers "not found" as information, not error.
+        // PDS answers "not found" and a forbidden update as information, not error.
         match self {
-            PdsCode::ResourceNotFound => issue.severity("information"),
+            PdsCode::ResourceNotFound | PdsCode::ForbiddenUpdate => issue.severity("information"),
             _ => issue,
         }
     }

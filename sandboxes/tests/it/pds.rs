@@ -367,3 +367,107 @@ async fn related_people_as_the_hosted_sandbox_documents_them() {
     let unauthorised = pds_get(&app, "/Patient/9000000009/RelatedPerson", "made-up-token").await;
     assert_eq!((unauthorised.status, unauthorised.code()), (StatusCode::UNAUTHORIZED, "ACCESS_DENIED"));
 }
+
+/// PATCH /Patient/{id}: the hosted sandbox's checks in its order, the updates PDS forbids, and a
+/// patch applied to a copy at the next version (nothing kept).
+#[tokio::test]
+async fn a_patch_is_checked_in_pds_order_and_applied_to_a_copy() {
+    let app = app();
+    let token = token(&app).await;
+    let bearer = format!("Bearer {token}");
+    let patch = |id: &str, if_match: Option<&str>, content_type: Option<&str>, body: serde_json::Value| {
+        let mut headers = vec![("authorization", bearer.as_str()), ("x-request-id", REQUEST_ID)];
+        headers.extend(if_match.map(|v| ("if-match", v)));
+        headers.extend(content_type.map(|v| ("content-type", v)));
+        let path = format!("/personal-demographics/FHIR/R4/Patient/{id}");
+        send(&app, request(Method::PATCH, &path, &headers, Body::from(body.to_string())))
+    };
+    let json = "application/json-patch+json";
+    let given = serde_json::json!({"patches": [{"op": "replace", "path": "/name/0/given/0", "value": "Janet"}]});
+    let current = pds_get(&app, "/Patient/9000000009", &token).await;
+    let etag = current.header("etag").unwrap().to_string();
+    let version: u64 = etag.trim_start_matches("W/\"").trim_end_matches('"').parse().unwrap();
+
+    let bad = |answer: &Answer, status: StatusCode, code: &str, diagnostics: Option<&str>| {
+        assert_eq!((answer.status, answer.code()), (status, code), "{}", answer.json);
+        assert_eq!(answer.json["issue"][0]["diagnostics"].as_str(), diagnostics, "{}", answer.json);
+    };
+    // The NHS number first, then If-Match present, then the content type.
+    bad(&patch("9000000000", None, None, given.clone()).await, StatusCode::BAD_REQUEST, "INVALID_RESOURCE_ID", None);
+    let missing = "Invalid request with error - If-Match header must be supplied to update this resource";
+    bad(
+        &patch("9000000009", None, Some(json), given.clone()).await,
+        StatusCode::PRECONDITION_FAILED,
+        "PRECONDITION_FAILED",
+        Some(missing),
+    );
+    for content_type in [None, Some("application/fhir+json"), Some("application/bananas")] {
+        let answer = patch("9000000009", Some(&etag), content_type, given.clone()).await;
+        bad(&answer, StatusCode::BAD_REQUEST, "UNSUPPORTED_SERVICE", None);
+    }
+    bad(
+        &patch("9111231130", Some(&etag), Some(json), given.clone()).await,
+        StatusCode::NOT_FOUND,
+        "RESOURCE_NOT_FOUND",
+        None,
+    );
+    let none = Some("Invalid update with error - No patches found");
+    for empty in [serde_json::json!({}), serde_json::json!({"patches": []})] {
+        bad(
+            &patch("9000000009", Some(&etag), Some(json), empty).await,
+            StatusCode::BAD_REQUEST,
+            "INVALID_UPDATE",
+            none,
+        );
+    }
+    for stale in ["W/\"1\"", "2", "w/\"2\""] {
+        let answer = patch("9000000009", Some(stale), Some(json), given.clone()).await;
+        bad(&answer, StatusCode::CONFLICT, "RESOURCE_VERSION_MISMATCH", None);
+    }
+    let odd = serde_json::json!({"patches": [{"op": "bad_value", "path": "not a path"}]});
+    let said = Some("Invalid value - 'bad_value' in field '0/op'");
+    bad(&patch("9000000009", Some(&etag), Some(json), odd).await, StatusCode::BAD_REQUEST, "INVALID_VALUE", said);
+    // What PDS forbids.
+    for (patches, why) in [
+        (serde_json::json!([{"op": "remove", "path": "/birthDate"}]), "source not permitted to remove 'birthDate'"),
+        (serde_json::json!([{"op": "remove", "path": "/gender"}]), "source not permitted to remove 'gender'"),
+        (serde_json::json!([{"op": "remove", "path": "/name/0"}]), "not permitted to remove usual name"),
+        (
+            serde_json::json!([{"op": "add", "path": "/name/-", "value": {"use": "usual", "family": "X"}}]),
+            "multiple usual names cannot be added",
+        ),
+    ] {
+        let answer = patch("9000000009", Some(&etag), Some(json), serde_json::json!({"patches": patches})).await;
+        bad(&answer, StatusCode::FORBIDDEN, "FORBIDDEN_UPDATE", Some(&format!("Forbidden update with error - {why}")));
+        assert_eq!(answer.json["issue"][0]["severity"], "information");
+    }
+    // A patch that cannot apply.
+    let out_of_bounds = serde_json::json!({"patches": [{"op": "replace", "path": "/name/7/given/0", "value": "X"}]});
+    let answer = patch("9000000009", Some(&etag), Some(json), out_of_bounds).await;
+    assert_eq!((answer.status, answer.code()), (StatusCode::BAD_REQUEST, "INVALID_UPDATE"), "{}", answer.json);
+    assert!(answer.json["issue"][0]["diagnostics"]
+        .as_str()
+        .unwrap()
+        .starts_with("Invalid update with error - Invalid patch - "));
+
+    // Nor one that would leave no Patient (a whole-document replace; meta made a string).
+    for (path, value) in [("", serde_json::json!("x")), ("/meta", serde_json::json!("x"))] {
+        let whole = serde_json::json!({"patches": [{"op": "replace", "path": path, "value": value}]});
+        let answer = patch("9000000009", Some(&etag), Some(json), whole).await;
+        assert_eq!((answer.status, answer.code()), (StatusCode::BAD_REQUEST, "INVALID_UPDATE"), "{}", answer.json);
+    }
+
+    // Applied: the copy at the next version, with its ETag; application/json works too.
+    let answer = patch("9000000009", Some(&etag), Some("application/json"), given.clone()).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.json);
+    assert_eq!(answer.json["name"][0]["given"][0], "Janet");
+    assert_eq!(answer.json["meta"]["versionId"], (version + 1).to_string());
+    assert_eq!(answer.header("etag"), Some(format!("W/\"{}\"", version + 1).as_str()));
+    assert_eq!(answer.header("x-request-id"), Some(REQUEST_ID));
+    // Nothing is kept, as in the hosted sandbox.
+    let again = pds_get(&app, "/Patient/9000000009", &token).await;
+    assert_eq!(
+        (again.json["name"][0]["given"][0].clone(), again.header("etag")),
+        (current.json["name"][0]["given"][0].clone(), Some(etag.as_str()))
+    );
+}

@@ -19,6 +19,7 @@ const TARGETS: &[(&str, &str, GpcRoute)] = &[
     ("GET", "/personal-demographics/FHIR/R4/Patient/{x}", None),
     ("GET", "/personal-demographics/FHIR/R4/Patient?family={x}&birthdate={x}", None),
     ("GET", "/personal-demographics/FHIR/R4/Patient/{x}/RelatedPerson", None),
+    ("PATCH", "/personal-demographics/FHIR/R4/Patient/{x}", None),
     ("POST", "/gpconnect/fhir/Patient/$gpc.getstructuredrecord", Some((STRUCTURED, "patient/*.read"))),
     (
         "GET",
@@ -118,6 +119,29 @@ fn hostile_variants(base: &Value, extra_fields: &[&str]) -> Vec<Value> {
         }
     }
     out
+}
+
+/// PDS patches with one field at a time made hostile (the body, `patches`, its first operation, and
+/// each of that operation's fields), with every header right so they reach the patching: refused or
+/// applied, never a 5xx.
+#[tokio::test]
+async fn hostile_patches_are_refused_or_applied_never_a_panic() {
+    let app = app_with(sandboxes::SandboxConfig { require_auth: sandboxes::RequireAuth::NONE, ..test_config() });
+    let etag = {
+        let read = pds_get(&app, "/Patient/9000000009", "unused1").await;
+        read.header("etag").unwrap().to_string()
+    };
+    let operation = json!({"op": "replace", "path": "/name/0/given/0", "value": "Janet", "from": "/gender"});
+    let mut bodies = hostile_variants(&json!({"patches": [operation.clone()]}), &[]);
+    for variant in hostile_variants(&operation, &[]) {
+        bodies.push(json!({"patches": [variant]}));
+    }
+    let headers = [("x-request-id", REQUEST_ID), ("if-match", etag.as_str()), ("content-type", "application/json")];
+    for body in bodies {
+        let path = "/personal-demographics/FHIR/R4/Patient/9000000009";
+        let answer = send(&app, request(Method::PATCH, path, &headers, Body::from(body.to_string()))).await;
+        assert!(!answer.status.is_server_error(), "{body} answered {}", answer.status);
+    }
 }
 
 const APPOINTMENT_EXTRAS: &[&str] = &["meta", "id", "extension", "contained", "reason", "created", "comment"];
