@@ -44,7 +44,7 @@ const SEARCH_PARAMS: &[&str] = &[
 
 pub fn routes() -> Router<SandboxState> {
     Router::new()
-        .route(&format!("{BASE}/Patient"), get(search))
+        .route(&format!("{BASE}/Patient"), get(search).post(crate::pds_create::create_patient))
         .route(&format!("{BASE}/Patient/{{id}}"), get(read).patch(crate::pds_patch::patch_patient))
         .route(&format!("{BASE}/Patient/{{id}}/RelatedPerson"), get(crate::pds_related::related_people))
 }
@@ -65,6 +65,8 @@ pub enum PdsCode {
     ResourceVersionMismatch,
     InvalidUpdate,
     ForbiddenUpdate,
+    SingleMatch,
+    MultipleMatches,
     UnableToCallService,
     TooManyRequests,
     ServiceUnavailable,
@@ -95,6 +97,8 @@ impl PdsCode {
             }
             PdsCode::InvalidUpdate => ("structure", "INVALID_UPDATE", "Update is invalid"),
             PdsCode::ForbiddenUpdate => ("forbidden", "FORBIDDEN_UPDATE", "Update is forbidden"),
+            PdsCode::SingleMatch => ("value", "SINGLE_MATCH", "Single match found"),
+            PdsCode::MultipleMatches => ("value", "MULTIPLE_MATCHES", "Multiple matches found"),
             PdsCode::UnableToCallService => ("timeout", "UNABLE_TO_CALL_SERVICE", "Unable to call service"),
             PdsCode::TooManyRequests => ("value", "TOO_MANY_REQUESTS", "Too many requests"),
             PdsCode::ServiceUnavailable => ("timeout", "SERVICE_UNAVAILABLE", "Service unavailable"),

@@ -471,3 +471,107 @@ async fn a_patch_is_checked_in_pds_order_and_applied_to_a_copy() {
         (current.json["name"][0]["given"][0].clone(), Some(etag.as_str()))
     );
 }
+
+/// POST /Patient: the hosted sandbox's checks, first failure first, its two "already known"
+/// answers (200), and the new patient (201), nothing kept.
+#[tokio::test]
+async fn a_new_patient_is_checked_then_allocated_a_number() {
+    let app = app();
+    let token = token(&app).await;
+    let bearer = format!("Bearer {token}");
+    let create = |body: serde_json::Value| {
+        let headers = [
+            ("authorization", bearer.as_str()),
+            ("x-request-id", REQUEST_ID),
+            ("content-type", "application/fhir+json"),
+        ];
+        send(
+            &app,
+            request(Method::POST, "/personal-demographics/FHIR/R4/Patient", &headers, Body::from(body.to_string())),
+        )
+    };
+    let good = serde_json::json!({
+        "name": [{"use": "usual", "given": ["Mariah"], "family": "Smith", "prefix": ["Mrs"], "period": {"start": "2020-01-01"}}],
+        "address": [{"use": "home", "line": ["1 Trevelyan Square", "", "Leeds"], "postalCode": "LS1 6AE", "period": {"start": "2020-01-01"}}],
+        "gender": "female",
+        "birthDate": "2010-10-22",
+    });
+    let with = |field: &str, value: serde_json::Value| {
+        let mut body = good.clone();
+        if value.is_null() {
+            body.as_object_mut().unwrap().remove(field);
+        } else {
+            body[field] = value;
+        }
+        body
+    };
+    let bad = |answer: &Answer, code: &str, said: &str| {
+        assert_eq!((answer.status, answer.code()), (StatusCode::BAD_REQUEST, code), "{}", answer.json);
+        assert_eq!(answer.json["issue"][0]["diagnostics"], said);
+    };
+    for field in ["name", "address", "gender", "birthDate"] {
+        bad(
+            &create(with(field, serde_json::Value::Null)).await,
+            "MISSING_VALUE",
+            &format!("Missing value - '{field}'"),
+        );
+    }
+    // The first failure wins: no name and a bad gender say "name".
+    let mut both = with("name", serde_json::Value::Null);
+    both["gender"] = serde_json::json!("other");
+    bad(&create(both).await, "MISSING_VALUE", "Missing value - 'name'");
+    let nested = with("address", serde_json::json!([["another", "array"]]));
+    bad(&create(nested).await, "INVALID_VALUE", "Invalid value - '['another', 'array']' in field 'address/0'");
+    let mut no_period = good.clone();
+    no_period["address"][0].as_object_mut().unwrap().remove("period");
+    bad(&create(no_period).await, "MISSING_VALUE", "Missing value - 'address/0/period'");
+    let mut given = good.clone();
+    given["name"][0]["given"] = serde_json::json!("not an array");
+    bad(&create(given).await, "INVALID_VALUE", "Invalid value - 'not an array' in field 'name/0/given'");
+    bad(
+        &create(with("gender", serde_json::json!("other"))).await,
+        "INVALID_VALUE",
+        "Invalid value - 'other' in field 'gender'",
+    );
+    for date in ["not-a-date", "2010-13-01", "22/10/2010"] {
+        let said = format!("Invalid value - '{date}' in field 'birthDate'");
+        bad(&create(with("birthDate", serde_json::json!(date))).await, "INVALID_VALUE", &said);
+    }
+    // Demographics PDS already holds: 200 with an OperationOutcome, no new patient.
+    let mut single = good.clone();
+    single["name"][0]["family"] = serde_json::json!("McMatch-Single");
+    single["address"][0]["postalCode"] = serde_json::json!("BAP 4WG");
+    let answer = create(single).await;
+    assert_eq!((answer.status, answer.code()), (StatusCode::OK, "SINGLE_MATCH"));
+    assert_eq!(
+        answer.json["issue"][0]["diagnostics"],
+        "Unable to create new patient. NHS number 5900054586 found for supplied demographic data."
+    );
+    let mut multiple = good.clone();
+    multiple["name"][0]["family"] = serde_json::json!("McMatch-Multiple");
+    multiple["address"][0]["postalCode"] = serde_json::json!("DN19 7UD");
+    assert_eq!(create(multiple).await.code(), "MULTIPLE_MATCHES");
+    // Created: a valid number, the name and address with ids, empty lines dropped.
+    let created = create(good.clone()).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.json);
+    let number = created.json["id"].as_str().unwrap();
+    assert!(domain::NhsNumber::parse(number).is_ok(), "{number}");
+    assert_eq!(created.json["identifier"][0]["value"], number);
+    assert_eq!(created.json["name"][0]["given"][0], "Mariah");
+    assert_eq!(created.json["name"][0]["id"].as_str().unwrap().len(), 6);
+    assert_eq!(created.json["address"][0]["line"], serde_json::json!(["1 Trevelyan Square", "Leeds"]));
+    assert_eq!(
+        (created.json["gender"].as_str(), created.json["birthDate"].as_str()),
+        (Some("female"), Some("2010-10-22"))
+    );
+    assert_eq!(created.json["meta"]["versionId"], "1");
+    assert_eq!(created.header("x-request-id"), Some(REQUEST_ID));
+    // Headers first, as for every PDS operation.
+    let headers = [("x-request-id", REQUEST_ID)];
+    let unauthorised = send(
+        &app,
+        request(Method::POST, "/personal-demographics/FHIR/R4/Patient", &headers, Body::from(good.to_string())),
+    )
+    .await;
+    assert_eq!(unauthorised.status, StatusCode::UNAUTHORIZED);
+}

@@ -20,6 +20,7 @@ const TARGETS: &[(&str, &str, GpcRoute)] = &[
     ("GET", "/personal-demographics/FHIR/R4/Patient?family={x}&birthdate={x}", None),
     ("GET", "/personal-demographics/FHIR/R4/Patient/{x}/RelatedPerson", None),
     ("PATCH", "/personal-demographics/FHIR/R4/Patient/{x}", None),
+    ("POST", "/personal-demographics/FHIR/R4/Patient", None),
     ("POST", "/gpconnect/fhir/Patient/$gpc.getstructuredrecord", Some((STRUCTURED, "patient/*.read"))),
     (
         "GET",
@@ -140,6 +141,34 @@ async fn hostile_patches_are_refused_or_applied_never_a_panic() {
     for body in bodies {
         let path = "/personal-demographics/FHIR/R4/Patient/9000000009";
         let answer = send(&app, request(Method::PATCH, path, &headers, Body::from(body.to_string()))).await;
+        assert!(!answer.status.is_server_error(), "{body} answered {}", answer.status);
+    }
+}
+
+/// A new PDS patient with one field at a time (or its first element) made hostile: refused or
+/// created, never a 5xx.
+#[tokio::test]
+async fn hostile_new_patients_are_refused_or_created_never_a_panic() {
+    let app = app_with(sandboxes::SandboxConfig { require_auth: sandboxes::RequireAuth::NONE, ..test_config() });
+    let good = json!({
+        "name": [{"use": "usual", "given": ["Mariah"], "family": "Smith", "period": {"start": "2020-01-01"}}],
+        "address": [{"line": ["1 Trevelyan Square"], "postalCode": "LS1 6AE", "period": {"start": "2020-01-01"}}],
+        "gender": "female",
+        "birthDate": "2010-10-22",
+    });
+    let mut bodies = hostile_variants(&good, &[]);
+    for field in ["name", "address"] {
+        for value in hostile_values() {
+            let mut body = good.clone();
+            body[field][0] = json!({"given": value.clone(), "line": value.clone(), "period": value.clone()});
+            bodies.push(body);
+        }
+    }
+    for body in bodies {
+        let path = "/personal-demographics/FHIR/R4/Patient";
+        let answer =
+            send(&app, request(Method::POST, path, &[("x-request-id", REQUEST_ID)], Body::from(body.to_string())))
+                .await;
         assert!(!answer.status.is_server_error(), "{body} answered {}", answer.status);
     }
 }
