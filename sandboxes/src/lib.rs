@@ -33,6 +33,7 @@ pub mod nrl;
 mod nrl_validate;
 pub mod patients;
 pub mod pds;
+mod pds_coverage;
 mod pds_create;
 mod pds_patch;
 mod pds_related;

@@ -47,6 +47,7 @@ pub fn routes() -> Router<SandboxState> {
         .route(&format!("{BASE}/Patient"), get(search).post(crate::pds_create::create_patient))
         .route(&format!("{BASE}/Patient/{{id}}"), get(read).patch(crate::pds_patch::patch_patient))
         .route(&format!("{BASE}/Patient/{{id}}/RelatedPerson"), get(crate::pds_related::related_people))
+        .route(&format!("{BASE}/Coverage"), get(crate::pds_coverage::search).post(crate::pds_coverage::update))
 }
 
 /// PDS's error codes with their issue type and display, as the PDS sandbox sends them.

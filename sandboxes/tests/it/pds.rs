@@ -575,3 +575,104 @@ async fn a_new_patient_is_checked_then_allocated_a_number() {
     .await;
     assert_eq!(unauthorised.status, StatusCode::UNAUTHORIZED);
 }
+
+/// GET and POST /Coverage (EHIC details) as the hosted sandbox documents them.
+#[tokio::test]
+async fn coverage_is_found_checked_and_replaced_as_the_hosted_sandbox_documents() {
+    let app = app();
+    let token = token(&app).await;
+    let found = pds_get(&app, "/Coverage?subscriber:identifier=9000000009", &token).await;
+    assert_eq!((found.status, found.json["total"].as_u64()), (StatusCode::OK, Some(1)), "{}", found.json);
+    let card = &found.json["entry"][0]["resource"];
+    assert_eq!((card["resourceType"].as_str(), card["status"].as_str()), (Some("Coverage"), Some("active")));
+    assert_eq!(card["identifier"][0]["value"], "ES456789012345");
+    assert_eq!(card["subscriber"]["identifier"]["value"], "9000000009");
+    assert_eq!(found.header("etag"), Some("W/\"2\""));
+    let none = pds_get(&app, "/Coverage?subscriber:identifier=9000000033", &token).await;
+    assert_eq!((none.json["total"].as_u64(), none.header("etag")), (Some(0), Some("W/\"1\"")));
+    let extra = pds_get(&app, "/Coverage?subscriber:identifier=9000000009&year=2003", &token).await;
+    assert_eq!(extra.json["total"], 1, "extra parameters are ignored with a valid number");
+    let invalid = pds_get(&app, "/Coverage?subscriber:identifier=9999999990", &token).await;
+    assert_eq!((invalid.status, invalid.code()), (StatusCode::BAD_REQUEST, "INVALID_RESOURCE_ID"));
+    let format = "Invalid search data provided - 'Coverage search request must follow the format /Coverage?subscriber:identifier=NHS_NUMBER'";
+    for query in ["/Coverage", "/Coverage?subscriber:identifier=9999999990&year=2003", "/Coverage?year=2003"] {
+        let answer = pds_get(&app, query, &token).await;
+        assert_eq!((answer.status, answer.code()), (StatusCode::BAD_REQUEST, "INVALID_SEARCH_DATA"), "{query}");
+        assert_eq!(answer.json["issue"][0]["diagnostics"], format, "{query}");
+    }
+
+    let bearer = format!("Bearer {token}");
+    let post = |if_match: Option<&str>, content_type: Option<&str>, body: serde_json::Value| {
+        let mut headers = vec![("authorization", bearer.as_str()), ("x-request-id", REQUEST_ID)];
+        headers.extend(if_match.map(|v| ("if-match", v)));
+        headers.extend(content_type.map(|v| ("content-type", v)));
+        send(
+            &app,
+            request(Method::POST, "/personal-demographics/FHIR/R4/Coverage", &headers, Body::from(body.to_string())),
+        )
+    };
+    let good = serde_json::json!({
+        "resourceType": "Coverage",
+        "status": "active",
+        "identifier": [{"value": "ES123456789012", "assigner": {"display": "Spain", "identifier": {"system": "urn:iso:std:iso:3166", "value": "ESP"}}}],
+        "beneficiary": {"identifier": {"value": "1234567890"}},
+        "payor": [{"identifier": {"value": "ES22334"}}],
+        "period": {"end": "2030-01-31"},
+        "subscriber": {"identifier": {"system": "https://fhir.nhs.uk/Id/nhs-number", "value": "9000000009"}},
+    });
+    let json = Some("application/fhir+json");
+    let current = Some("W/\"2\"");
+    let bad = |answer: &Answer, status: StatusCode, code: &str, said: Option<&str>| {
+        assert_eq!((answer.status, answer.code()), (status, code), "{}", answer.json);
+        assert_eq!(answer.json["issue"][0]["diagnostics"].as_str(), said, "{}", answer.json);
+    };
+    let must = "Invalid request with error - If-Match header must be supplied to update this resource";
+    bad(&post(None, json, good.clone()).await, StatusCode::PRECONDITION_FAILED, "PRECONDITION_FAILED", Some(must));
+    bad(&post(current, None, good.clone()).await, StatusCode::BAD_REQUEST, "UNSUPPORTED_SERVICE", None);
+    let with = |pointer: &str, value: serde_json::Value| {
+        let mut body = good.clone();
+        *body.pointer_mut(pointer).unwrap() = value;
+        body
+    };
+    for (pointer, field) in [
+        ("/identifier/0/value", "identifier/0/value"),
+        ("/status", "status"),
+        ("/subscriber/identifier/value", "subscriber/identifier/value"),
+        ("/beneficiary/identifier/value", "beneficiary/identifier/value"),
+        ("/period", "period"),
+    ] {
+        let said = format!("Missing value - '{field}'");
+        bad(
+            &post(current, json, with(pointer, serde_json::Value::Null)).await,
+            StatusCode::BAD_REQUEST,
+            "MISSING_VALUE",
+            Some(&said),
+        );
+    }
+    for (pointer, value, field) in [
+        ("/period/end", "not-a-date", "period"),
+        ("/period/end", "2030-13-01", "period"),
+        ("/identifier/0/value", "ES<script>", "identifier/value"),
+        ("/beneficiary/identifier/value", "12345678901234567890123456", "beneficiary/identifier/value"),
+        ("/payor/0/identifier/value", "ES_22334", "Institution id"),
+        ("/status", "Expired", "status"),
+    ] {
+        let said = format!("Invalid value - '{value}' in field '{field}'");
+        let answer = post(current, json, with(pointer, serde_json::json!(value))).await;
+        bad(&answer, StatusCode::BAD_REQUEST, "INVALID_VALUE", Some(&said));
+    }
+    bad(&post(Some("W/\"1\""), json, good.clone()).await, StatusCode::CONFLICT, "RESOURCE_VERSION_MISMATCH", None);
+    let replaced = post(current, json, good.clone()).await;
+    assert_eq!(replaced.status, StatusCode::CREATED, "{}", replaced.json);
+    assert_eq!(replaced.header("etag"), Some("W/\"3\""));
+    let card = &replaced.json["entry"][0]["resource"];
+    assert_eq!(card["identifier"][0]["value"], "ES123456789012");
+    assert_eq!(card["identifier"][0]["assigner"]["display"], "Spain");
+    assert_eq!(
+        (card["payor"][0]["identifier"]["value"].as_str(), card["period"]["end"].as_str()),
+        (Some("ES22334"), Some("2030-01-31"))
+    );
+    // Nothing kept.
+    let again = pds_get(&app, "/Coverage?subscriber:identifier=9000000009", &token).await;
+    assert_eq!(again.json["entry"][0]["resource"]["identifier"][0]["value"], "ES456789012345");
+}

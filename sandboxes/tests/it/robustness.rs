@@ -21,6 +21,8 @@ const TARGETS: &[(&str, &str, GpcRoute)] = &[
     ("GET", "/personal-demographics/FHIR/R4/Patient/{x}/RelatedPerson", None),
     ("PATCH", "/personal-demographics/FHIR/R4/Patient/{x}", None),
     ("POST", "/personal-demographics/FHIR/R4/Patient", None),
+    ("GET", "/personal-demographics/FHIR/R4/Coverage?subscriber:identifier={x}", None),
+    ("POST", "/personal-demographics/FHIR/R4/Coverage", None),
     ("POST", "/gpconnect/fhir/Patient/$gpc.getstructuredrecord", Some((STRUCTURED, "patient/*.read"))),
     (
         "GET",
@@ -169,6 +171,27 @@ async fn hostile_new_patients_are_refused_or_created_never_a_panic() {
         let answer =
             send(&app, request(Method::POST, path, &[("x-request-id", REQUEST_ID)], Body::from(body.to_string())))
                 .await;
+        assert!(!answer.status.is_server_error(), "{body} answered {}", answer.status);
+    }
+}
+
+/// A Coverage update with one field at a time (or its first element) made hostile, every header
+/// right: refused or replaced, never a 5xx.
+#[tokio::test]
+async fn hostile_coverage_updates_are_refused_or_replaced_never_a_panic() {
+    let app = app_with(sandboxes::SandboxConfig { require_auth: sandboxes::RequireAuth::NONE, ..test_config() });
+    let good = json!({
+        "status": "active",
+        "identifier": [{"value": "ES123456789012"}],
+        "beneficiary": {"identifier": {"value": "1234567890"}},
+        "payor": [{"identifier": {"value": "ES22334"}}],
+        "period": {"end": "2030-01-31"},
+        "subscriber": {"identifier": {"value": "9000000009"}},
+    });
+    let headers = [("x-request-id", REQUEST_ID), ("if-match", "W/\"2\""), ("content-type", "application/json")];
+    for body in hostile_variants(&good, &[]) {
+        let path = "/personal-demographics/FHIR/R4/Coverage";
+        let answer = send(&app, request(Method::POST, path, &headers, Body::from(body.to_string()))).await;
         assert!(!answer.status.is_server_error(), "{body} answered {}", answer.status);
     }
 }
