@@ -29,6 +29,8 @@ const SEARCH_PARAMS: &[&str] = &[
     "_fuzzy-match",
     "_exact-match",
     "_history",
+    // The hosted sandbox's allow-list has it without the underscore too (its Postman examples send it).
+    "history",
     "_max-results",
     "family",
     "given",

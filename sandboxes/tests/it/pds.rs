@@ -187,6 +187,8 @@ async fn search_validation_codes() {
         assert_eq!((answer.status, answer.code()), (status, code), "{path}: {}", answer.json);
         assert_eq!(answer.system(), R4_SYSTEM);
     }
+    let history = pds_get(&app, "/Patient?family=Smith&birthdate=2010-10-22&gender=female&history=true", &token).await;
+    assert_eq!(history.status, StatusCode::OK, "history is allowed: {}", history.json);
     let extra = pds_get(&app, "/Patient?family=Smith&birthdate=2010-10-22&colour=blue", &token).await;
     assert_eq!(
         extra.json["issue"][0]["diagnostics"],
