@@ -452,12 +452,66 @@ async fn a_patch_is_checked_in_pds_order_and_applied_to_a_copy() {
         .unwrap()
         .starts_with("Invalid update with error - Invalid patch - "));
 
-    // Nor one that would leave no Patient (a whole-document replace; meta made a string).
-    for (path, value) in [("", serde_json::json!("x")), ("/meta", serde_json::json!("x"))] {
-        let whole = serde_json::json!({"patches": [{"op": "replace", "path": path, "value": value}]});
-        let answer = patch("9000000009", Some(&etag), Some(json), whole).await;
-        assert_eq!((answer.status, answer.code()), (StatusCode::BAD_REQUEST, "INVALID_UPDATE"), "{}", answer.json);
+    // No way round what PDS forbids: judged on the patched copy.
+    for (patches, why) in [
+        (serde_json::json!([{"op": "remove", "path": "/name"}]), "not permitted to remove usual name"),
+        (
+            serde_json::json!([{"op": "replace", "path": "/name/0/use", "value": "old"}]),
+            "not permitted to remove usual name",
+        ),
+        (
+            serde_json::json!([{"op": "add", "path": "/name/0", "value": {"use": "old"}}, {"op": "remove", "path": "/name/1"}]),
+            "not permitted to remove usual name",
+        ),
+        (serde_json::json!([{"op": "replace", "path": "", "value": {}}]), "source not permitted to remove 'birthDate'"),
+        (
+            serde_json::json!([{"op": "add", "path": "/name/-", "value": {"use": "old"}}, {"op": "replace", "path": "/name/1/use", "value": "usual"}]),
+            "multiple usual names cannot be added",
+        ),
+    ] {
+        let answer = patch("9000000009", Some(&etag), Some(json), serde_json::json!({"patches": patches})).await;
+        bad(&answer, StatusCode::FORBIDDEN, "FORBIDDEN_UPDATE", Some(&format!("Forbidden update with error - {why}")));
     }
+    // A restricted patient gets no address or telecom, and keeps its label.
+    let restricted_tag = pds_get(&app, "/Patient/9000000025", &token).await.header("etag").unwrap().to_string();
+    let address = serde_json::json!({"patches": [{"op": "add", "path": "/address", "value": [{"line": ["x"]}]}]});
+    let answer = patch("9000000025", Some(&restricted_tag), Some(json), address).await;
+    assert_eq!((answer.status, answer.code()), (StatusCode::FORBIDDEN, "FORBIDDEN_UPDATE"), "{}", answer.json);
+    let label = serde_json::json!({"patches": [{"op": "remove", "path": "/meta/security"}]});
+    let answer = patch("9000000025", Some(&restricted_tag), Some(json), label).await;
+    assert_eq!(answer.json["meta"]["security"][0]["code"], "R", "{}", answer.json);
+    // Bounded: too many operations, or nesting too deep, are refused before anything is applied.
+    let many: Vec<serde_json::Value> =
+        (0..101).map(|_| serde_json::json!({"op": "add", "path": "/x", "value": 0})).collect();
+    let answer = patch("9000000009", Some(&etag), Some(json), serde_json::json!({"patches": many})).await;
+    assert_eq!((answer.status, answer.code()), (StatusCode::BAD_REQUEST, "INVALID_UPDATE"), "{}", answer.json);
+    let mut deep = serde_json::json!({});
+    for _ in 0..40 {
+        deep = serde_json::json!({"": deep});
+    }
+    let nested = serde_json::json!({"patches": [{"op": "add", "path": "/x", "value": deep}]});
+    let answer = patch("9000000009", Some(&etag), Some(json), nested).await;
+    assert_eq!((answer.status, answer.code()), (StatusCode::BAD_REQUEST, "INVALID_UPDATE"), "{}", answer.json);
+    let long_path = serde_json::json!({"patches": [{"op": "add", "path": "/x".repeat(40), "value": 0}]});
+    let answer = patch("9000000009", Some(&etag), Some(json), long_path).await;
+    assert_eq!((answer.status, answer.code()), (StatusCode::BAD_REQUEST, "INVALID_UPDATE"), "{}", answer.json);
+    // With tokens required, the token comes first, whatever else is wrong.
+    let path = "/personal-demographics/FHIR/R4/Patient/9000000000";
+    let anonymous = send(&app, request(Method::PATCH, path, &[("x-request-id", REQUEST_ID)], Body::from("{}"))).await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+
+    // Nor one that would leave no Patient (a whole-document replace; meta made a string).
+    let whole = serde_json::json!({"patches": [{"op": "replace", "path": "", "value": "x"}]});
+    let answer = patch("9000000009", Some(&etag), Some(json), whole).await;
+    assert_eq!((answer.status, answer.code()), (StatusCode::BAD_REQUEST, "INVALID_UPDATE"), "{}", answer.json);
+    let meta = serde_json::json!({"patches": [{"op": "replace", "path": "/meta", "value": "x"}]});
+    let answer = patch("9000000009", Some(&etag), Some(json), meta).await;
+    assert_eq!(
+        answer.json["meta"]["versionId"],
+        (version + 1).to_string(),
+        "meta is the record's own: {}",
+        answer.json
+    );
 
     // Applied: the copy at the next version, with its ETag; application/json works too.
     let answer = patch("9000000009", Some(&etag), Some("application/json"), given.clone()).await;
