@@ -124,6 +124,20 @@ pub struct PdsError {
     pub diagnostics: Option<String>,
 }
 
+/// 400 MISSING_VALUE naming a body field.
+pub(crate) fn missing_value(field: &str) -> PdsError {
+    error(StatusCode::BAD_REQUEST, PdsCode::MissingValue, Some(format!("Missing value - '{field}'")))
+}
+
+/// 412 for an update (PATCH, POST /Coverage) without `If-Match`.
+pub(crate) fn if_match_missing() -> PdsError {
+    error(
+        StatusCode::PRECONDITION_FAILED,
+        PdsCode::PreconditionFailed,
+        Some("Invalid request with error - If-Match header must be supplied to update this resource".into()),
+    )
+}
+
 pub(crate) fn error(status: StatusCode, code: PdsCode, diagnostics: Option<String>) -> PdsError {
     PdsError { status, code, diagnostics }
 }

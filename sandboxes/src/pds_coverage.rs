@@ -21,7 +21,9 @@ use serde_json::{json, Value};
 
 use crate::fhir::{FhirResponse, NHS_NUMBER_SYSTEM};
 use crate::form;
-use crate::pds::{check_headers, echo, error, PdsCode, PdsError, PUBLIC_BASE};
+use crate::pds::{
+    check_headers, echo, error, if_match_missing, missing_value as missing, PdsCode, PdsError, PUBLIC_BASE,
+};
 use crate::state::SandboxState;
 
 const SUBSCRIBER: &str = "subscriber:identifier";
@@ -106,10 +108,6 @@ fn bundle(subscriber: &str, cards: Vec<Value>, version: Option<u64>) -> Value {
     bundle
 }
 
-fn missing(field: &str) -> PdsError {
-    error(StatusCode::BAD_REQUEST, PdsCode::MissingValue, Some(format!("Missing value - '{field}'")))
-}
-
 fn invalid(value: &str, field: &str) -> PdsError {
     let said = format!("Invalid value - '{value}' in field '{field}'");
     error(StatusCode::BAD_REQUEST, PdsCode::InvalidValue, Some(said))
@@ -141,11 +139,7 @@ fn expiry_shaped(value: &str) -> bool {
 fn replace(state: &SandboxState, headers: &HeaderMap, body: &[u8]) -> Result<FhirResponse, PdsError> {
     let present = |name: header::HeaderName| headers.get(name).is_some_and(|v| !v.is_empty());
     if !present(header::IF_MATCH) {
-        return Err(error(
-            StatusCode::PRECONDITION_FAILED,
-            PdsCode::PreconditionFailed,
-            Some("Invalid request with error - If-Match header must be supplied to update this resource".into()),
-        ));
+        return Err(if_match_missing());
     }
     if !present(header::CONTENT_TYPE) {
         return Err(error(StatusCode::BAD_REQUEST, PdsCode::UnsupportedService, None));

@@ -19,7 +19,7 @@ use rand::Rng;
 use serde_json::{json, Value};
 
 use crate::fhir::FhirResponse;
-use crate::pds::{check_headers, echo, error, PdsCode, PdsError};
+use crate::pds::{check_headers, echo, error, missing_value as missing, PdsCode, PdsError};
 use crate::state::SandboxState;
 
 /// The number the hosted sandbox gives every new patient.
@@ -29,10 +29,6 @@ const MATCHED: &str = "5900054586";
 
 pub(crate) async fn create_patient(State(state): State<SandboxState>, headers: HeaderMap, body: Bytes) -> Response {
     echo(answer(&state, &headers, &body).unwrap_or_else(FhirResponse::from), &headers)
-}
-
-fn missing(field: &str) -> PdsError {
-    error(StatusCode::BAD_REQUEST, PdsCode::MissingValue, Some(format!("Missing value - '{field}'")))
 }
 
 /// `value` as the sandbox quotes it in a message: text as it is, anything else as JSON with single

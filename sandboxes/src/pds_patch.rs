@@ -21,7 +21,7 @@ use axum::response::Response;
 use serde_json::Value;
 
 use crate::fhir::FhirResponse;
-use crate::pds::{check_headers, echo, error, PdsCode, PdsError};
+use crate::pds::{check_headers, echo, error, if_match_missing, PdsCode, PdsError};
 use crate::state::SandboxState;
 
 const OPERATIONS: [&str; 4] = ["add", "replace", "remove", "test"];
@@ -65,14 +65,6 @@ fn depth_exceeds(value: &Value, limit: usize) -> bool {
     false
 }
 
-fn precondition_failed() -> PdsError {
-    error(
-        StatusCode::PRECONDITION_FAILED,
-        PdsCode::PreconditionFailed,
-        Some("Invalid request with error - If-Match header must be supplied to update this resource".into()),
-    )
-}
-
 fn answer(state: &SandboxState, headers: &HeaderMap, id: &str, body: &[u8]) -> Result<FhirResponse, PdsError> {
     // With tokens required, the token and quota come first, as for every PDS operation (APIM's
     // order); without, the hosted sandbox's order puts the number, If-Match and Content-Type first.
@@ -84,7 +76,7 @@ fn answer(state: &SandboxState, headers: &HeaderMap, id: &str, body: &[u8]) -> R
         return Err(error(StatusCode::BAD_REQUEST, PdsCode::InvalidResourceId, None));
     }
     let text = |name: header::HeaderName| headers.get(name).map(|v| v.to_str().unwrap_or("")).filter(|v| !v.is_empty());
-    let Some(if_match) = text(header::IF_MATCH) else { return Err(precondition_failed()) };
+    let Some(if_match) = text(header::IF_MATCH) else { return Err(if_match_missing()) };
     if !text(header::CONTENT_TYPE).is_some_and(|t| t.starts_with("application/json")) {
         return Err(error(StatusCode::BAD_REQUEST, PdsCode::UnsupportedService, None));
     }
