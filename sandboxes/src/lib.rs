@@ -37,6 +37,8 @@ mod pds_coverage;
 mod pds_create;
 mod pds_patch;
 mod pds_related;
+mod pds_search;
+mod pds_search_documented;
 pub mod population;
 mod rate_limit;
 mod server;

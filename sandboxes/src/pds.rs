@@ -1,4 +1,4 @@
-//! PDS FHIR R4 (`/personal-demographics/FHIR/R4`): patient read and application-restricted search, with
+//! PDS FHIR R4 (`/personal-demographics/FHIR/R4`): patient read (search: `pds_search.rs`), with
 //! the header rules and OperationOutcome codes of NHS England's PDS sandbox and specification
 //! (personal-demographics-service-api: `specification/components/paths/patient-{get,search}.yaml` and the
 //! Karate sandbox's validation order).
@@ -6,17 +6,14 @@
 //! Every answer, error or not, is `application/fhir+json` and echoes `X-Request-ID`/`X-Correlation-ID`.
 //! This module never returns address or telecom for a restricted record (the population already omits them).
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Router};
-use chrono::NaiveDate;
-use serde_json::{json, Value};
 
 use crate::faults::ActiveFaults;
 use crate::fhir::{FhirResponse, Issue};
-use crate::form;
 use crate::state::SandboxState;
 use crate::token::bearer_application;
 
@@ -25,28 +22,9 @@ pub(crate) const PUBLIC_BASE: &str = "https://api.service.nhs.uk/personal-demogr
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const X_CORRELATION_ID: HeaderName = HeaderName::from_static("x-correlation-id");
 
-const SEARCH_PARAMS: &[&str] = &[
-    "_fuzzy-match",
-    "_exact-match",
-    "_history",
-    // The hosted sandbox's allow-list has it without the underscore too (its Postman examples send it).
-    "history",
-    "_max-results",
-    "family",
-    "given",
-    "gender",
-    "birthdate",
-    "death-date",
-    "address-postcode",
-    "address-postalcode",
-    "general-practitioner",
-    "email",
-    "phone",
-];
-
 pub fn routes() -> Router<SandboxState> {
     Router::new()
-        .route(&format!("{BASE}/Patient"), get(search).post(crate::pds_create::create_patient))
+        .route(&format!("{BASE}/Patient"), get(crate::pds_search::search).post(crate::pds_create::create_patient))
         .route(&format!("{BASE}/Patient/{{id}}"), get(read).patch(crate::pds_patch::patch_patient))
         .route(&format!("{BASE}/Patient/{{id}}/RelatedPerson"), get(crate::pds_related::related_people))
         .route(&format!("{BASE}/Coverage"), get(crate::pds_coverage::search).post(crate::pds_coverage::update))
@@ -305,171 +283,14 @@ fn read_patient(state: &SandboxState, headers: &HeaderMap, id: &str, wrong: bool
     Ok(FhirResponse::ok(record.clone()).with_header(axum::http::header::ETAG, &format!("W/\"{version}\"")))
 }
 
-async fn search(State(state): State<SandboxState>, RawQuery(query): RawQuery, headers: HeaderMap) -> Response {
-    let pairs = form::parse_pairs(query.as_deref().unwrap_or(""));
-    echo(search_patients(&state, &headers, &pairs).unwrap_or_else(FhirResponse::from), &headers)
-}
-
-/// A birthdate/death-date search value: optional eq/ge/le prefix and a real calendar date.
-fn parse_date_param(value: &str) -> Option<(&str, NaiveDate)> {
-    let (prefix, date) = match value.get(..2) {
-        Some(p @ ("eq" | "ge" | "le")) => (p, &value[2..]),
-        _ => ("eq", value),
-    };
-    crate::clock::parse_date(date).map(|d| (prefix, d))
-}
-
-fn search_patients(
-    state: &SandboxState,
-    headers: &HeaderMap,
-    pairs: &[(String, String)],
-) -> Result<FhirResponse, PdsError> {
-    check_headers(state, headers)?;
-    let bad = |code, diagnostics: String| error(StatusCode::BAD_REQUEST, code, Some(diagnostics));
-    if pairs.is_empty() {
-        return Err(error(StatusCode::BAD_REQUEST, PdsCode::UnsupportedService, None));
-    }
-    let mut unexpected: Vec<&str> =
-        pairs.iter().map(|(k, _)| k.as_str()).filter(|k| !SEARCH_PARAMS.contains(k)).collect();
-    unexpected.dedup();
-    if !unexpected.is_empty() {
-        let names = unexpected.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", ");
-        let verb = if unexpected.len() == 1 { "was" } else { "were" };
-        return Err(bad(
-            PdsCode::AdditionalProperties,
-            format!("Invalid request with error - Additional properties are not allowed ({names} {verb} unexpected)"),
-        ));
-    }
-    let mut birthdates = Vec::new();
-    for field in ["birthdate", "death-date"] {
-        for value in form::all(pairs, field) {
-            let parsed = parse_date_param(value)
-                .ok_or_else(|| bad(PdsCode::InvalidValue, format!("Invalid value - '{value}' in field '{field}'")))?;
-            if field == "birthdate" {
-                birthdates.push(parsed);
-            }
-        }
-    }
-    if let Some(gender) = form::first(pairs, "gender") {
-        if !["male", "female", "other", "unknown"].contains(&gender.to_ascii_lowercase().as_str()) {
-            return Err(bad(PdsCode::InvalidValue, format!("Invalid value - '{gender}' in field 'gender'")));
-        }
-    }
-    if let Some(max) = form::first(pairs, "_max-results") {
-        match max.parse::<u32>() {
-            Ok(1) => {}
-            Ok(2..=50) => {
-                return Err(error(
-                    StatusCode::FORBIDDEN,
-                    PdsCode::InvalidValue,
-                    Some("Multiple results requested when using the API in application-restricted mode".into()),
-                ))
-            }
-            _ => return Err(bad(PdsCode::InvalidValue, format!("Invalid value - '{max}' in field '_max-results'"))),
-        }
-    }
-    if birthdates.is_empty() {
-        return Err(bad(
-            PdsCode::MissingValue,
-            "Missing value - 'birth_date/birth_date_range_start/birth_date_range_end'".into(),
-        ));
-    }
-    if form::first(pairs, "family").is_none_or(str::is_empty) {
-        return Err(bad(
-            PdsCode::InvalidSearchData,
-            "Invalid search data provided - 'No searches were performed as the search criteria did not meet the minimum requirements'".into(),
-        ));
-    }
-    let matches: Vec<&Value> = state.population().records().filter(|r| matches(r, pairs, &birthdates)).collect();
-    let timestamp = crate::clock::rfc3339_now();
-    Ok(match matches.as_slice() {
-        [] => {
-            FhirResponse::ok(json!({"resourceType": "Bundle", "type": "searchset", "timestamp": timestamp, "total": 0}))
-        }
-        [one] => FhirResponse::ok(json!({
-            "resourceType": "Bundle",
-            "type": "searchset",
-            "timestamp": timestamp,
-            "total": 1,
-            "entry": [{
-                "fullUrl": format!("{PUBLIC_BASE}/Patient/{}", one["id"].as_str().unwrap_or_default()),
-                "search": {"score": 1},
-                "resource": one,
-            }],
-        })),
-        _ => FhirResponse::ok(json!({
-            "resourceType": "OperationOutcome",
-            "issue": [{
-                "severity": "information",
-                "code": "multiple-matches",
-                "details": {"coding": [{
-                    "system": crate::fhir::R4_SPINE_SYSTEM,
-                    "version": "1",
-                    "code": "TOO_MANY_MATCHES",
-                    "display": "Too Many Matches",
-                }]},
-            }],
-        })),
-    })
-}
-
-fn text_matches(pattern: &str, value: &str) -> bool {
-    let norm = |s: &str| s.to_lowercase().replace(' ', "");
-    let (pattern, value) = (norm(pattern), norm(value));
-    match pattern.strip_suffix('*') {
-        Some(prefix) => value.starts_with(prefix),
-        None => pattern == value,
-    }
-}
-
-fn matches(record: &Value, pairs: &[(String, String)], birthdates: &[(&str, NaiveDate)]) -> bool {
-    let name = &record["name"][0];
-    let strs =
-        |v: &Value| v.as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_owned).collect::<Vec<_>>();
-    let family_ok =
-        form::first(pairs, "family").is_some_and(|f| name["family"].as_str().is_some_and(|n| text_matches(f, n)));
-    let given = strs(&name["given"]);
-    let given_ok = form::all(pairs, "given").iter().all(|g| given.iter().any(|n| text_matches(g, n)));
-    let gender_ok = form::first(pairs, "gender")
-        .is_none_or(|g| record["gender"].as_str().is_some_and(|r| r.eq_ignore_ascii_case(g)));
-    let birth = record["birthDate"].as_str().and_then(|b| parse_date_param(b)).map(|(_, d)| d);
-    let birth_ok = birth.is_some_and(|b| {
-        birthdates.iter().all(|(prefix, d)| match *prefix {
-            "ge" => b >= *d,
-            "le" => b <= *d,
-            _ => b == *d,
-        })
-    });
-    let postcode = form::first(pairs, "address-postcode").or_else(|| form::first(pairs, "address-postalcode"));
-    let postcode_ok = postcode.is_none_or(|p| {
-        record["address"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|a| a["postalCode"].as_str().is_some_and(|v| text_matches(p, v)))
-    });
-    let gp_ok = form::first(pairs, "general-practitioner")
-        .is_none_or(|gp| record["generalPractitioner"][0]["identifier"]["value"].as_str() == Some(gp));
-    let telecom = |system: &str, wanted: &str| {
-        record["telecom"].as_array().into_iter().flatten().any(|t| t["system"] == system && t["value"] == wanted)
-    };
-    let email_ok = form::first(pairs, "email").is_none_or(|e| telecom("email", e));
-    let phone_ok = form::first(pairs, "phone").is_none_or(|p| telecom("phone", p));
-    family_ok && given_ok && gender_ok && birth_ok && postcode_ok && gp_ok && email_ok && phone_ok
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn uuid_and_dates() {
+    fn uuids() {
         assert!(is_uuid("60E0B220-8136-4CA5-AE46-1D97EF59D068"));
         assert!(!is_uuid("60E0B220-8136-4CA5-AE46-1D97EF59D06"));
         assert!(!is_uuid("not-a-uuid"));
-        assert_eq!(parse_date_param("ge2010-10-22").map(|(p, _)| p), Some("ge"));
-        assert!(parse_date_param("2010-02-30").is_none());
-        assert!(parse_date_param("22/10/2010").is_none());
-        assert!(text_matches("Sm*", "Smith") && text_matches("ls16ae", "LS1 6AE") && !text_matches("Smi", "Smith"));
     }
 }

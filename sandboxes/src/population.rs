@@ -10,10 +10,12 @@ use crate::patients::{self, nhs_number_identifier, security_label, SyntheticPati
 
 /// PDS sandbox: an ordinary patient, the one the documented search finds.
 pub const PDS_ORDINARY: &str = "9000000009";
-/// PDS sandbox: a second Smith.
+/// PDS sandbox: Jayne Smyth, born the same day as Jane Smith (a fuzzy or wildcard search finds both).
 pub const PDS_SECOND_SMITH: &str = "9000000017";
 /// PDS sandbox: restricted (sensitive) record, no address or telecom.
 pub const PDS_RESTRICTED: &str = "9000000025";
+/// A record with previous names, addresses and e-mail (PDS's integration test pack: MED, once HUME).
+pub const PDS_WITH_HISTORY: &str = "9733162450";
 /// PDS sandbox: minimal record (identifier and meta only).
 pub const PDS_MINIMAL: &str = "9000000033";
 /// PDS sandbox: a valid number PDS does not hold (404).
@@ -115,9 +117,9 @@ fn documented_patients() -> Vec<Value> {
             "id": PDS_SECOND_SMITH,
             "meta": {"versionId": "1", "security": [security_label(false)]},
             "identifier": verified(PDS_SECOND_SMITH),
-            "name": [{"id": "1", "use": "usual", "given": ["Jayne"], "family": "Smith", "prefix": ["Ms"]}],
+            "name": [{"id": "1", "use": "usual", "given": ["Jayne"], "family": "Smyth", "prefix": ["Mrs"]}],
             "gender": "female",
-            "birthDate": "1992-04-11",
+            "birthDate": "2010-10-22",
             "generalPractitioner": [{"id": "1", "type": "Organization",
                 "identifier": {"system": crate::fhir::ODS_SYSTEM, "value": "Y12345"}}],
             "address": [{"id": "1", "use": "home", "line": ["2 Whitehall Quay"], "city": "Leeds",
@@ -132,9 +134,30 @@ fn documented_patients() -> Vec<Value> {
             "name": [{"id": "123", "use": "usual", "given": ["Janet"], "family": "Smythe", "prefix": ["Mrs"],
                       "suffix": ["MBE"]}],
             "gender": "female",
-            "birthDate": "2010-10-22",
-            "deceasedDateTime": "2010-10-22T00:00:00+00:00",
+            "birthDate": "2005-06-16",
+            "deceasedDateTime": "2005-06-16T00:00:00+00:00",
             "multipleBirthInteger": 1,
+        }),
+        // PDS's own test pack searches integration for this record's history
+        // (`searchParams.feature`, "historic DOB, family name, gender"): current MED Rowenad, male,
+        // previously HUME Casey, female; a birth date of 2024-01-12 it once had is not searched.
+        json!({
+            "resourceType": "Patient",
+            "id": PDS_WITH_HISTORY,
+            "meta": {"versionId": "3", "security": [security_label(false)]},
+            "identifier": verified(PDS_WITH_HISTORY),
+            "name": [{"id": "1", "use": "usual", "given": ["Rowenad"], "family": "MED", "prefix": ["Miss"]},
+                     {"id": "2", "use": "old", "given": ["Casey"], "family": "HUME",
+                      "period": {"start": "1999-09-09", "end": "2017-03-01"}}],
+            "gender": "male",
+            "birthDate": "1999-09-09",
+            "generalPractitioner": [{"id": "1", "type": "Organization",
+                "identifier": {"system": crate::fhir::ODS_SYSTEM, "value": "A20047"}}],
+            "address": [{"id": "1", "use": "home", "line": ["10 Oakwood Rise", "Scunthorpe"], "postalCode": "DN16 3JW"},
+                        {"id": "2", "use": "old", "line": ["4 Church Lane", "Brigg"], "postalCode": "DN20 8AA",
+                         "period": {"start": "1999-09-09", "end": "2017-03-01"}}],
+            "telecom": [{"id": "1", "system": "email", "use": "home", "value": "r.med@example.com"},
+                        {"id": "2", "system": "email", "use": "old", "value": "casey.hume@example.com"}],
         }),
         json!({
             "resourceType": "Patient",

@@ -8,6 +8,7 @@ mod mesh;
 mod nrl;
 mod patients;
 mod pds;
+mod pds_search;
 mod robustness;
 mod server;
 mod token;

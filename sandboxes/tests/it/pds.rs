@@ -36,7 +36,7 @@ async fn restricted_minimal_second_smith_not_found_and_invalid() {
     assert_eq!(minimal.status, StatusCode::OK);
     assert!(minimal.json.get("name").is_none() && minimal.json.get("birthDate").is_none());
     let second = pds_get(&app, "/Patient/9000000017", &token).await;
-    assert_eq!(second.json["name"][0]["family"], "Smith");
+    assert_eq!(second.json["name"][0]["family"], "Smyth");
     let missing = pds_get(&app, "/Patient/9111231130", &token).await;
     assert_eq!((missing.status, missing.code()), (StatusCode::NOT_FOUND, "RESOURCE_NOT_FOUND"));
     assert_eq!(missing.header("x-request-id"), Some(REQUEST_ID));
