@@ -13,6 +13,8 @@ pub const R4_SPINE_SYSTEM: &str = "https://fhir.nhs.uk/R4/CodeSystem/Spine-Error
 pub const STU3_SPINE_SYSTEM: &str = "https://fhir.nhs.uk/STU3/CodeSystem/Spine-ErrorOrWarningCode-1";
 /// NRL v3 error codes, as NRLF's `SpineErrorConcept` writes them.
 pub const NRL_SPINE_SYSTEM: &str = "https://fhir.nhs.uk/ValueSet/Spine-ErrorOrWarningCode-1";
+/// The errors NRL's API gateway (APIM) raises itself, before NRL sees the request.
+pub const APIM_SPINE_SYSTEM: &str = "https://fhir.nhs.uk/CodeSystem/Spine-ErrorOrWarningCode";
 /// NRL v3 success codes (RESOURCE_CREATED, RESOURCE_DELETED).
 pub const NRL_RESPONSE_SYSTEM: &str = "https://fhir.nhs.uk/ValueSet/NRL-ResponseCode";
 pub const GPC_OPERATION_OUTCOME_PROFILE: &str =
@@ -89,7 +91,7 @@ impl Issue {
         self
     }
 
-    fn to_json(&self, system: &str, with_version: bool) -> Value {
+    pub(crate) fn to_json(&self, system: &str, with_version: bool) -> Value {
         let mut coding = json!({"system": system, "code": self.code, "display": self.display});
         if with_version {
             coding["version"] = json!("1");

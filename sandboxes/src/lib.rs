@@ -30,6 +30,7 @@ pub mod gpconnect_ssp;
 pub mod mesh;
 mod mesh_store;
 pub mod nrl;
+mod nrl_search;
 mod nrl_validate;
 pub mod patients;
 pub mod pds;

@@ -1,26 +1,30 @@
-//! National Record Locator v3 (FHIR R4 DocumentReference) at `/record-locator/{producer,consumer}/FHIR/R4`:
-//! producer create/read/delete, consumer search (GET and POST `_search`) and read, with NRLF's codes and
-//! messages (`layer/nrlf/core/{codes,response,validators}.py`).
+//! National Record Locator v3 (FHIR R4 DocumentReference) at `/record-locator/{producer,consumer}/FHIR/R4`,
+//! as NHS England's NRLF implements it (`layer/nrlf/core/{codes,response,validators}.py`, the producer and
+//! consumer handlers and feature tests; `sandboxes/docs/nrl-published-scenarios.md` lists each rule with its
+//! source): producer create (superseding through `relatesTo`), upsert, update, read, delete and search;
+//! consumer read, search (GET and POST `_search`) and `_count` (`nrl_search.rs`).
 //!
-//! Organisations and the pointer types they may use are fixed: Y05868 with the four sandbox types. A
-//! created pointer's id is `{ODS}-{uuid}`, assigned by the server, so a create never collides; an upsert
+//! The gateway's rules come first, in its order: `X-Request-ID`, the organisation header, then the token.
+//! The organisations and the pointer types they may use are the hosted sandbox's five. A created pointer's
+//! id is `{ODS}-{uuid}`, assigned by the server, so a create never collides; an upsert
 //! (`PUT …/DocumentReference`) brings its own `{ODS}-{local id}` and is 409 DUPLICATE_REJECTED when that id
-//! is taken (NRLF `DocumentPointerRepository.create`).
+//! is taken (NRLF `DocumentPointerRepository.create`). NRL keeps no versions: an update answers 200 and
+//! bumps `meta.lastUpdated`.
 
 use std::collections::BTreeMap;
 
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Extension, Router};
+use axum::Router;
 use serde_json::{json, Value};
 
-use crate::faults::ActiveFaults;
-use crate::fhir::{FhirResponse, Issue, NHS_NUMBER_SYSTEM, NRL_RESPONSE_SYSTEM, ODS_SYSTEM};
-use crate::form;
-use crate::nrl_validate::{category_for, validate_create, SNOMED};
+use crate::fhir::{
+    FhirResponse, Issue, APIM_SPINE_SYSTEM, NHS_NUMBER_SYSTEM, NRL_RESPONSE_SYSTEM, NRL_SPINE_SYSTEM, ODS_SYSTEM,
+};
+use crate::nrl_validate::{validate_create, SNOMED};
 use crate::state::SandboxState;
 use crate::token::check_bearer;
 
@@ -38,16 +42,29 @@ pub const PATIENT_WITHOUT_POINTERS: &str = "9000000009";
 /// 400 INVALID_NHS_NUMBER rather than an empty Bundle.
 pub const DOCUMENTED_UNKNOWN: &str = "3495456001";
 
-fn permitted_types(ods: &str) -> Option<&'static [&'static str]> {
-    (ods == SANDBOX_ODS).then_some(SANDBOX_TYPES)
+/// The hosted sandbox's organisations and their pointer types (its gateway's connection metadata).
+pub(crate) fn permitted_types(ods: &str) -> Option<&'static [&'static str]> {
+    match ods {
+        SANDBOX_ODS => Some(SANDBOX_TYPES),
+        "RJ11" => Some(&["736253001", "736253002"]),
+        "8J008" => Some(&["1363501000000100"]),
+        "RY26A" => Some(&["861421000000109"]),
+        "RM559" => Some(&["736253002"]),
+        _ => None,
+    }
 }
 
 pub fn routes() -> Router<SandboxState> {
     Router::new()
-        .route(&format!("{PRODUCER_BASE}/DocumentReference"), post(create).put(upsert))
-        .route(&format!("{PRODUCER_BASE}/DocumentReference/{{id}}"), get(producer_read).delete(delete))
-        .route(&format!("{CONSUMER_BASE}/DocumentReference"), get(search_get))
-        .route(&format!("{CONSUMER_BASE}/DocumentReference/_search"), post(search_post))
+        .route(
+            &format!("{PRODUCER_BASE}/DocumentReference"),
+            post(create).put(upsert).get(crate::nrl_search::producer_search_get),
+        )
+        .route(&format!("{PRODUCER_BASE}/DocumentReference/_search"), post(crate::nrl_search::producer_search_post))
+        .route(&format!("{PRODUCER_BASE}/DocumentReference/{{id}}"), get(producer_read).delete(delete).put(update))
+        .route(&format!("{CONSUMER_BASE}/DocumentReference"), get(crate::nrl_search::search_get))
+        .route(&format!("{CONSUMER_BASE}/DocumentReference/_search"), post(crate::nrl_search::search_post))
+        .route(&format!("{CONSUMER_BASE}/DocumentReference/_count"), get(crate::nrl_search::count))
         .route(&format!("{CONSUMER_BASE}/DocumentReference/{{id}}"), get(consumer_read))
 }
 
@@ -67,7 +84,15 @@ pub enum NrlCode {
     MissingOrInvalidHeader,
     InvalidIdentifierSystem,
     DuplicateRejected,
+    InvalidCodeValue,
+    InvalidIdentifierValue,
     TooManyRequests,
+    /// The gateway's: `X-Request-ID` missing or empty.
+    GatewayMissingHeader,
+    /// The gateway's: the organisation header missing or empty.
+    GatewayPreconditionFailed,
+    /// The gateway's: the token refused, or (hosted sandbox) an organisation it does not know.
+    GatewayAccessDenied,
 }
 
 impl NrlCode {
@@ -77,7 +102,7 @@ impl NrlCode {
             NrlCode::InvalidResource => ("invalid", "INVALID_RESOURCE", "Invalid validation of resource"),
             NrlCode::NoRecordFound => ("not-found", "NO_RECORD_FOUND", "No record found"),
             NrlCode::InvalidNhsNumber => ("invalid", "INVALID_NHS_NUMBER", "Invalid NHS number"),
-            NrlCode::InvalidCodeSystem => ("invalid", "INVALID_CODE_SYSTEM", "Invalid code system"),
+            NrlCode::InvalidCodeSystem => ("code-invalid", "INVALID_CODE_SYSTEM", "Invalid code system"),
             NrlCode::InternalServerError => ("exception", "INTERNAL_SERVER_ERROR", "Unexpected internal server error"),
             NrlCode::BadRequest => ("invalid", "BAD_REQUEST", "Bad request"),
             NrlCode::AuthorCredentialsError => ("forbidden", "AUTHOR_CREDENTIALS_ERROR", "Author credentials error"),
@@ -90,42 +115,91 @@ impl NrlCode {
             NrlCode::DuplicateRejected => {
                 ("conflict", "DUPLICATE_REJECTED", "Create would lead to creation of a duplicate resource")
             }
+            NrlCode::InvalidCodeValue => ("value", "INVALID_CODE_VALUE", "Invalid code value"),
+            NrlCode::InvalidIdentifierValue => ("invalid", "INVALID_IDENTIFIER_VALUE", "Invalid identifier value"),
             NrlCode::TooManyRequests => ("throttled", "TOO_MANY_REQUESTS", "Too many requests"),
+            NrlCode::GatewayMissingHeader => {
+                ("invalid", "MISSING_OR_INVALID_HEADER", "There is a required header missing or invalid")
+            }
+            NrlCode::GatewayPreconditionFailed => ("required", "PRECONDITION_FAILED", "Precondition failed"),
+            NrlCode::GatewayAccessDenied => {
+                ("forbidden", "ACCESS_DENIED", "Access has been denied to process this request")
+            }
         };
         Issue::error(issue_type, code, display)
     }
+
+    fn system(self) -> &'static str {
+        match self {
+            NrlCode::GatewayMissingHeader | NrlCode::GatewayPreconditionFailed | NrlCode::GatewayAccessDenied => {
+                APIM_SPINE_SYSTEM
+            }
+            _ => NRL_SPINE_SYSTEM,
+        }
+    }
 }
 
-/// An NRL rejection. Empty diagnostics are left out, as NRLF leaves them out of its 409.
+/// An NRL rejection. Empty diagnostics are left out, as NRLF leaves them out of its 409. One answer may
+/// carry several issues (NRLF reports every parse error and every missing field at once).
 #[derive(Debug, Clone, PartialEq)]
 pub struct NrlError {
     pub status: StatusCode,
     pub code: NrlCode,
     pub diagnostics: String,
     pub expression: Option<String>,
+    /// The FHIR issue type, where NRLF gives this rule another than its code's usual one.
+    pub issue_type: Option<&'static str>,
+    /// Further issues in the same answer.
+    pub more: Vec<NrlError>,
 }
 
 impl NrlError {
     pub fn new(status: StatusCode, code: NrlCode, diagnostics: impl Into<String>) -> Self {
-        NrlError { status, code, diagnostics: diagnostics.into(), expression: None }
+        NrlError { status, code, diagnostics: diagnostics.into(), expression: None, issue_type: None, more: Vec::new() }
     }
 
     pub fn at(mut self, expression: &str) -> Self {
         self.expression = Some(expression.to_owned());
         self
     }
+
+    /// This rule's FHIR issue type (`required`, `value`…).
+    pub fn typed(mut self, issue_type: &'static str) -> Self {
+        self.issue_type = Some(issue_type);
+        self
+    }
+
+    /// One answer holding every issue in `issues` (the first gives the status), if there are any.
+    pub fn all(issues: Vec<NrlError>) -> Result<(), NrlError> {
+        let mut issues = issues.into_iter();
+        match issues.next() {
+            None => Ok(()),
+            Some(mut first) => {
+                first.more.extend(issues);
+                Err(first)
+            }
+        }
+    }
+
+    fn issue_json(&self) -> Value {
+        let mut issue = self.code.issue();
+        if let Some(t) = self.issue_type {
+            issue.issue_type = t;
+        }
+        if !self.diagnostics.is_empty() {
+            issue = issue.diagnostics(self.diagnostics.clone());
+        }
+        if let Some(e) = &self.expression {
+            issue = issue.expression(e.clone());
+        }
+        issue.to_json(self.code.system(), false)
+    }
 }
 
 impl IntoResponse for NrlError {
     fn into_response(self) -> Response {
-        let mut issue = self.code.issue();
-        if !self.diagnostics.is_empty() {
-            issue = issue.diagnostics(self.diagnostics);
-        }
-        if let Some(e) = self.expression {
-            issue = issue.expression(e);
-        }
-        FhirResponse::new(self.status, issue.nrl()).into_response()
+        let issues: Vec<Value> = std::iter::once(&self).chain(&self.more).map(NrlError::issue_json).collect();
+        FhirResponse::new(self.status, json!({"resourceType": "OperationOutcome", "issue": issues})).into_response()
     }
 }
 
@@ -141,7 +215,7 @@ pub fn fault_response(status: StatusCode) -> Response {
     NrlError::new(status, code, crate::fhir::injected_fault_diagnostics(status)).into_response()
 }
 
-fn respond(headers: &HeaderMap, result: Result<FhirResponse, NrlError>) -> Response {
+pub(crate) fn respond(headers: &HeaderMap, result: Result<FhirResponse, NrlError>) -> Response {
     let mut response = match result {
         Ok(ok) => ok.into_response(),
         Err(error) => error.into_response(),
@@ -154,28 +228,41 @@ fn respond(headers: &HeaderMap, result: Result<FhirResponse, NrlError>) -> Respo
     response
 }
 
-/// Bearer token, then the organisation header; returns the caller's ODS code and permitted types.
-fn caller(state: &SandboxState, headers: &HeaderMap) -> Result<(String, &'static [&'static str]), NrlError> {
-    if state.config().require_auth.nrl {
-        check_bearer(state, headers)
-            .map_err(|p| NrlError::new(StatusCode::UNAUTHORIZED, NrlCode::AccessDenied, p.diagnostics()))?;
-    }
-    let ods =
-        headers.get(ODS_HEADER).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty()).ok_or_else(
-            || {
-                NrlError::new(
-                    StatusCode::BAD_REQUEST,
-                    NrlCode::MissingOrInvalidHeader,
-                    format!("The {ODS_HEADER} header is missing or invalid"),
-                )
-            },
-        )?;
-    let types = permitted_types(ods).ok_or_else(|| {
+/// The gateway's checks in its order (`X-Request-ID`, the organisation header, the token), then the
+/// organisation's permissions; returns the caller's ODS code and permitted types.
+pub(crate) fn caller(state: &SandboxState, headers: &HeaderMap) -> Result<(String, &'static [&'static str]), NrlError> {
+    let present = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty());
+    present("x-request-id").ok_or_else(|| {
         NrlError::new(
+            StatusCode::BAD_REQUEST,
+            NrlCode::GatewayMissingHeader,
+            "The X-Request-Id header is missing or invalid",
+        )
+    })?;
+    let ods = present(ODS_HEADER).ok_or_else(|| {
+        NrlError::new(
+            StatusCode::BAD_REQUEST,
+            NrlCode::GatewayPreconditionFailed,
+            format!("The {ODS_HEADER} header is missing or invalid"),
+        )
+    })?;
+    let hosted = !state.config().require_auth.nrl;
+    if !hosted {
+        check_bearer(state, headers)
+            .map_err(|p| NrlError::new(StatusCode::UNAUTHORIZED, NrlCode::GatewayAccessDenied, p.diagnostics()))?;
+    }
+    let types = permitted_types(ods).ok_or_else(|| match hosted {
+        // The hosted sandbox's gateway refuses an organisation it has no pointer types for.
+        true => NrlError::new(
+            StatusCode::FORBIDDEN,
+            NrlCode::GatewayAccessDenied,
+            "Provided ODS code has no pointers within requesting app",
+        ),
+        false => NrlError::new(
             StatusCode::FORBIDDEN,
             NrlCode::AccessDenied,
             format!("Your organisation '{ods}' does not have permission to access this resource. Contact the onboarding team."),
-        )
+        ),
     })?;
     Ok((ods.to_owned(), types))
 }
@@ -183,7 +270,7 @@ fn caller(state: &SandboxState, headers: &HeaderMap) -> Result<(String, &'static
 /// Pointers by id.
 #[derive(Debug)]
 pub struct PointerStore {
-    pointers: BTreeMap<String, Value>,
+    pub(crate) pointers: BTreeMap<String, Value>,
 }
 
 impl PointerStore {
@@ -224,11 +311,11 @@ fn sample_pointer(id: &str, nhs_number: &str) -> Value {
     })
 }
 
-fn subject_of(pointer: &Value) -> Option<&str> {
+pub(crate) fn subject_of(pointer: &Value) -> Option<&str> {
     pointer["subject"]["identifier"]["value"].as_str()
 }
 
-fn type_of(pointer: &Value) -> Option<&str> {
+pub(crate) fn type_of(pointer: &Value) -> Option<&str> {
     pointer["type"]["coding"][0]["code"].as_str()
 }
 
@@ -238,8 +325,8 @@ async fn create(State(state): State<SandboxState>, headers: HeaderMap, body: Byt
 
 fn create_pointer(state: &SandboxState, headers: &HeaderMap, body: &[u8]) -> Result<FhirResponse, NrlError> {
     let (ods, types) = caller(state, headers)?;
-    let pointer = validate_create(body, &ods, types)?;
-    store_new(state, format!("{ods}-{}", uuid::Uuid::new_v4()), pointer)
+    let pointer = validate_create(body, &ods, types, false)?;
+    store_new(state, format!("{ods}-{}", uuid::Uuid::new_v4()), pointer, &ods)
 }
 
 async fn upsert(State(state): State<SandboxState>, headers: HeaderMap, body: Bytes) -> Response {
@@ -249,52 +336,152 @@ async fn upsert(State(state): State<SandboxState>, headers: HeaderMap, body: Byt
 /// "Update as create" with the producer's own id, which must carry the caller's ODS code.
 fn upsert_pointer(state: &SandboxState, headers: &HeaderMap, body: &[u8]) -> Result<FhirResponse, NrlError> {
     let (ods, types) = caller(state, headers)?;
-    let pointer = validate_create(body, &ods, types)?;
-    let id = pointer["id"]
-        .as_str()
-        .filter(|id| owned_by(id, &ods) && id.len() > ods.len() + 1)
-        .map(str::to_owned)
-        .ok_or_else(|| {
-            NrlError::new(
-                StatusCode::BAD_REQUEST,
-                NrlCode::BadRequest,
-                "The id of the provided DocumentReference does not include the expected ODS code for this organisation",
-            )
-        })?;
-    store_new(state, id, pointer)
+    let pointer = validate_create(body, &ods, types, true)?;
+    let id = pointer["id"].as_str().unwrap_or_default().to_owned();
+    store_new(state, id, pointer, &ods)
 }
 
-/// Stores a new pointer under `id`, stamped now; 409 DUPLICATE_REJECTED if the id is taken.
-fn store_new(state: &SandboxState, id: String, mut pointer: Value) -> Result<FhirResponse, NrlError> {
+/// The codes a `relatesTo` may carry (FHIR's document relationship types).
+pub(crate) const RELATES_TO_CODES: &[&str] =
+    &["replaces", "transforms", "signs", "appends", "incorporates", "summarizes"];
+
+/// NRLF's checks of each `relatesTo` target against the store, in order; the ids a `replaces` names.
+fn supersedes(pointers: &BTreeMap<String, Value>, pointer: &Value, ods: &str) -> Result<Vec<String>, NrlError> {
+    let mut replaced = Vec::new();
+    for (i, relation) in pointer["relatesTo"].as_array().into_iter().flatten().enumerate() {
+        let fail = |why: &str| {
+            NrlError::new(StatusCode::BAD_REQUEST, NrlCode::BadRequest, why)
+                .at(&format!("relatesTo[{i}].target.identifier.value"))
+        };
+        let target = relation["target"]["identifier"]["value"]
+            .as_str()
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| fail("No identifier value provided for relatesTo target"))?;
+        if !owned_by(target, ods) {
+            return Err(fail(
+                "The relatesTo target identifier value does not include the expected ODS code for this organisation",
+            ));
+        }
+        let old = pointers.get(target).ok_or_else(|| fail("The relatesTo target document does not exist"))?;
+        if subject_of(old) != subject_of(pointer) {
+            return Err(fail("The relatesTo target document NHS number does not match the NHS number in the request"));
+        }
+        if type_of(old) != type_of(pointer) {
+            return Err(fail("The relatesTo target document type does not match the type in the request"));
+        }
+        if relation["code"] == "replaces" {
+            replaced.push(target.to_owned());
+        }
+    }
+    Ok(replaced)
+}
+
+/// Stores a new pointer under `id`, stamped now, after its `relatesTo` checks, and removes the pointers
+/// it replaces, all under one lock: 409 DUPLICATE_REJECTED if the id is taken.
+fn store_new(state: &SandboxState, id: String, mut pointer: Value, ods: &str) -> Result<FhirResponse, NrlError> {
     let now = crate::clock::rfc3339_now();
     pointer["id"] = json!(id);
-    pointer["meta"] = json!({"lastUpdated": now});
+    stamp(&mut pointer, &now);
     pointer["date"] = json!(now);
-    {
+    let superseded = {
         let mut store = state.pointers();
+        let replaced = supersedes(&store.pointers, &pointer, ods)?;
         if store.pointers.contains_key(&id) {
             return Err(NrlError::new(StatusCode::CONFLICT, NrlCode::DuplicateRejected, ""));
         }
         store.pointers.insert(id.clone(), pointer);
+        for old in &replaced {
+            store.pointers.remove(old);
+        }
+        !replaced.is_empty()
+    };
+    let (code, display, diagnostics) = if superseded {
+        (
+            "RESOURCE_SUPERSEDED",
+            "Resource created and resource(s) deleted",
+            "The document has been superseded by a new version",
+        )
+    } else {
+        ("RESOURCE_CREATED", "Resource created", "The document has been created")
+    };
+    Ok(FhirResponse::new(StatusCode::CREATED, outcome(code, display, diagnostics))
+        .with_header(header::LOCATION, &format!("{PRODUCER_BASE}/DocumentReference/{id}")))
+}
+
+/// `meta.lastUpdated` now, keeping any other `meta` the producer sent.
+fn stamp(pointer: &mut Value, now: &str) {
+    if !pointer["meta"].is_object() {
+        pointer["meta"] = json!({});
     }
-    let outcome = json!({
+    pointer["meta"]["lastUpdated"] = json!(now);
+}
+
+/// NRL's success outcome.
+fn outcome(code: &str, display: &str, diagnostics: &str) -> Value {
+    json!({
         "resourceType": "OperationOutcome",
         "issue": [{
             "severity": "information",
             "code": "informational",
-            "details": {"coding": [{"system": NRL_RESPONSE_SYSTEM, "code": "RESOURCE_CREATED", "display": "Resource created"}]},
-            "diagnostics": "The document has been created",
+            "details": {"coding": [{"system": NRL_RESPONSE_SYSTEM, "code": code, "display": display}]},
+            "diagnostics": diagnostics,
         }],
-    });
-    Ok(FhirResponse::new(StatusCode::CREATED, outcome)
-        .with_header(header::LOCATION, &format!("{PRODUCER_BASE}/DocumentReference/{id}")))
+    })
+}
+
+/// The fields an update may not change, in the order NRLF compares them.
+const IMMUTABLE: &[&str] =
+    &["masterIdentifier", "id", "identifier", "status", "type", "subject", "custodian", "relatesTo", "author"];
+
+async fn update(
+    State(state): State<SandboxState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    respond(&headers, update_pointer(&state, &headers, &id, &body))
+}
+
+/// `PUT …/DocumentReference/{id}`: the body's id is the path's, the pointer is the caller's and exists,
+/// and only what may change changed (`date` is kept whatever is sent); 200 RESOURCE_UPDATED.
+fn update_pointer(state: &SandboxState, headers: &HeaderMap, id: &str, body: &[u8]) -> Result<FhirResponse, NrlError> {
+    let (ods, types) = caller(state, headers)?;
+    let mut pointer = validate_create(body, &ods, types, false)?;
+    if pointer["id"].as_str() != Some(id) {
+        return Err(NrlError::new(
+            StatusCode::BAD_REQUEST,
+            NrlCode::BadRequest,
+            "The document id in the path does not match the document id in the body",
+        ));
+    }
+    if !owned_by(id, &ods) {
+        return Err(NrlError::new(
+            StatusCode::FORBIDDEN,
+            NrlCode::AuthorCredentialsError,
+            "The id of the provided DocumentReference does not include the expected ODS code for this organisation",
+        ));
+    }
+    let mut store = state.pointers();
+    let stored = store.pointers.get(id).ok_or_else(not_found)?;
+    if let Some(field) = IMMUTABLE.iter().find(|f| pointer[**f] != stored[**f]) {
+        return Err(NrlError::new(
+            StatusCode::BAD_REQUEST,
+            NrlCode::BadRequest,
+            format!("The field '{field}' is immutable and cannot be updated"),
+        )
+        .at(field));
+    }
+    pointer["date"] = stored["date"].clone();
+    stamp(&mut pointer, &crate::clock::rfc3339_now());
+    store.pointers.insert(id.to_owned(), pointer);
+    Ok(FhirResponse::ok(outcome("RESOURCE_UPDATED", "Resource updated", "The DocumentReference has been updated")))
 }
 
 fn not_found() -> NrlError {
     NrlError::new(StatusCode::NOT_FOUND, NrlCode::NoRecordFound, "The requested DocumentReference could not be found")
 }
 
-fn owned_by(id: &str, ods: &str) -> bool {
+pub(crate) fn owned_by(id: &str, ods: &str) -> bool {
     id.split_once('-').is_some_and(|(producer, _)| producer == ods)
 }
 
@@ -337,123 +524,11 @@ async fn delete(State(state): State<SandboxState>, Path(id): Path<String>, heade
             ));
         }
         state.pointers().pointers.remove(&id).ok_or_else(not_found)?;
-        Ok(FhirResponse::ok(json!({
-            "resourceType": "OperationOutcome",
-            "issue": [{
-                "severity": "information",
-                "code": "informational",
-                "details": {"coding": [{"system": NRL_RESPONSE_SYSTEM, "code": "RESOURCE_DELETED", "display": "Resource deleted"}]},
-                "diagnostics": "The requested DocumentReference has been deleted",
-            }],
-        })))
+        Ok(FhirResponse::ok(outcome(
+            "RESOURCE_DELETED",
+            "Resource deleted",
+            "The requested DocumentReference has been deleted",
+        )))
     });
     respond(&headers, result)
-}
-
-async fn search_get(
-    State(state): State<SandboxState>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    faults: Option<Extension<ActiveFaults>>,
-) -> Response {
-    let pairs = form::parse_pairs(query.as_deref().unwrap_or(""));
-    let wrong = faults.is_some_and(|Extension(f)| f.wrong_patient);
-    respond(&headers, search(&state, &headers, &pairs, wrong))
-}
-
-/// `POST …/DocumentReference/_search`: the same parameters as a JSON object (NRLF) or a form body.
-async fn search_post(
-    State(state): State<SandboxState>,
-    headers: HeaderMap,
-    faults: Option<Extension<ActiveFaults>>,
-    body: Bytes,
-) -> Response {
-    let pairs = match serde_json::from_slice::<Value>(&body) {
-        Ok(Value::Object(map)) => {
-            map.into_iter().map(|(k, v)| (k, v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()))).collect()
-        }
-        _ => form::parse_pairs(&String::from_utf8_lossy(&body)),
-    };
-    let wrong = faults.is_some_and(|Extension(f)| f.wrong_patient);
-    respond(&headers, search(&state, &headers, &pairs, wrong))
-}
-
-fn search(
-    state: &SandboxState,
-    headers: &HeaderMap,
-    pairs: &[(String, String)],
-    wrong: bool,
-) -> Result<FhirResponse, NrlError> {
-    let (_, types) = caller(state, headers)?;
-    let known = ["subject:identifier", "type", "custodian:identifier", "category", "_summary", "next-page-token"];
-    if let Some((name, _)) = pairs.iter().find(|(k, _)| !known.contains(&k.as_str())) {
-        return Err(NrlError::new(
-            StatusCode::BAD_REQUEST,
-            NrlCode::InvalidParameter,
-            format!("Invalid query parameter ({name}: Extra inputs are not permitted)"),
-        )
-        .at(name));
-    }
-    let nhs_number = form::first(pairs, "subject:identifier")
-        .and_then(|s| s.strip_prefix(&format!("{NHS_NUMBER_SYSTEM}|")))
-        .filter(|n| n.len() == 10 && domain::NhsNumber::parse(n).is_ok())
-        .ok_or_else(|| {
-            NrlError::new(
-                StatusCode::BAD_REQUEST,
-                NrlCode::InvalidNhsNumber,
-                "A valid NHS number is required to search for document references",
-            )
-            .at("subject:identifier")
-        })?;
-    let wanted_type = match form::first(pairs, "type") {
-        None => None,
-        Some(t) => Some(t.strip_prefix(&format!("{SNOMED}|")).filter(|code| types.contains(code)).ok_or_else(|| {
-            NrlError::new(
-                StatusCode::BAD_REQUEST,
-                NrlCode::InvalidCodeSystem,
-                "Invalid query parameter (The provided type system does not match the allowed types for this organisation)",
-            )
-            .at("type")
-        })?),
-    };
-    let custodian = form::first(pairs, "custodian:identifier").and_then(|c| c.split_once('|').map(|(_, v)| v));
-    let category = form::first(pairs, "category").and_then(|c| c.strip_prefix(&format!("{SNOMED}|")));
-    let store = state.pointers();
-    let visible = |p: &&Value| {
-        let t = type_of(p).unwrap_or_default();
-        types.contains(&t)
-            && wanted_type.is_none_or(|w| w == t)
-            && custodian.is_none_or(|c| p["custodian"]["identifier"]["value"] == c)
-            && category.is_none_or(|c| category_for(t) == c)
-    };
-    let mut found: Vec<Value> =
-        store.pointers.values().filter(visible).filter(|p| subject_of(p) == Some(nhs_number)).cloned().collect();
-    if wrong {
-        let other = store.pointers.values().filter(visible).find(|p| subject_of(p) != Some(nhs_number)).cloned();
-        found = match (other, found.first()) {
-            (Some(other), _) => vec![other],
-            (None, Some(mine)) => {
-                let mut swapped = mine.clone();
-                let other = PATIENTS_WITH_POINTERS
-                    .iter()
-                    .find(|n| **n != nhs_number)
-                    .copied()
-                    .unwrap_or(PATIENT_WITHOUT_POINTERS);
-                swapped["subject"]["identifier"]["value"] = json!(other);
-                vec![swapped]
-            }
-            (None, None) => Vec::new(),
-        };
-    }
-    let mut self_link = format!("https://sandbox.api.service.nhs.uk{CONSUMER_BASE}/DocumentReference?subject:identifier={NHS_NUMBER_SYSTEM}|{nhs_number}");
-    if let Some(t) = wanted_type {
-        self_link.push_str(&format!("&type={SNOMED}|{t}"));
-    }
-    Ok(FhirResponse::ok(json!({
-        "resourceType": "Bundle",
-        "type": "searchset",
-        "link": [{"relation": "self", "url": self_link}],
-        "total": found.len(),
-        "entry": found.into_iter().map(|resource| json!({"resource": resource})).collect::<Vec<_>>(),
-    })))
 }

@@ -6,6 +6,7 @@ mod faults;
 mod gpconnect;
 mod mesh;
 mod nrl;
+mod nrl_operations;
 mod patients;
 mod pds;
 mod pds_search;

@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use crate::common::*;
 
 const NRL_SYSTEM: &str = "https://fhir.nhs.uk/ValueSet/Spine-ErrorOrWarningCode-1";
+const APIM_SYSTEM: &str = "https://fhir.nhs.uk/CodeSystem/Spine-ErrorOrWarningCode";
 pub fn new_pointer(nhs: &str) -> Value {
     json!({
         "resourceType": "DocumentReference",
@@ -54,16 +55,33 @@ async fn header_and_parameter_rules() {
     let app = app();
     let token = token(&app).await;
     let path = nrl_search_path("4409815415");
-    let no_ods = nrl(&app, Method::GET, &path, &token, None, Body::empty()).await;
-    assert_eq!((no_ods.status, no_ods.code()), (StatusCode::BAD_REQUEST, "MISSING_OR_INVALID_HEADER"));
-    assert_eq!(no_ods.system(), NRL_SYSTEM);
+    // The gateway's own answers, in its order: request id, organisation, token.
+    let bare = send(&app, request(Method::GET, &path, &[("authorization", "Bearer nope")], Body::empty())).await;
+    assert_eq!((bare.status, bare.code()), (StatusCode::BAD_REQUEST, "MISSING_OR_INVALID_HEADER"));
+    assert_eq!(bare.system(), APIM_SYSTEM);
+    assert_eq!(bare.json["issue"][0]["diagnostics"], "The X-Request-Id header is missing or invalid");
+    let no_ods = nrl(&app, Method::GET, &path, "nope", None, Body::empty()).await;
+    assert_eq!((no_ods.status, no_ods.code()), (StatusCode::BAD_REQUEST, "PRECONDITION_FAILED"));
+    assert_eq!((no_ods.system(), &no_ods.json["issue"][0]["code"]), (APIM_SYSTEM, &json!("required")));
+    assert_eq!(
+        no_ods.json["issue"][0]["diagnostics"],
+        "The NHSD-End-User-Organisation-ODS header is missing or invalid"
+    );
+    // NRLF's own refusal of an organisation without pointer types keeps its space.
     let stranger = nrl(&app, Method::GET, &path, &token, Some("X99999"), Body::empty()).await;
-    assert_eq!(stranger.status, StatusCode::FORBIDDEN);
+    assert_eq!((stranger.status, stranger.code()), (StatusCode::FORBIDDEN, "ACCESS DENIED"));
+    assert_eq!(stranger.system(), NRL_SYSTEM);
+    let open = app_with(sandboxes::SandboxConfig { require_auth: sandboxes::RequireAuth::NONE, ..test_config() });
+    let unknown = nrl(&open, Method::GET, &path, "", Some("X99999"), Body::empty()).await;
+    assert_eq!((unknown.status, unknown.code()), (StatusCode::FORBIDDEN, "ACCESS_DENIED"));
+    assert_eq!(unknown.json["issue"][0]["diagnostics"], "Provided ODS code has no pointers within requesting app");
+    let other_org = nrl(&open, Method::GET, &path, "", Some("RJ11"), Body::empty()).await;
+    assert_eq!(other_org.status, StatusCode::OK, "{}", other_org.json);
     let no_token = nrl(&app, Method::GET, &path, "nope", Some("Y05868"), Body::empty()).await;
     assert_eq!(no_token.status, StatusCode::UNAUTHORIZED);
     let cases = [
         (format!("{NRL_CONSUMER}?subject:identifier=https://fhir.nhs.uk/Id/nhs-number|4409815416"), "INVALID_NHS_NUMBER"),
-        (format!("{NRL_CONSUMER}?type=http://snomed.info/sct|736253002"), "INVALID_NHS_NUMBER"),
+        (format!("{NRL_CONSUMER}?type=http://snomed.info/sct|736253002"), "INVALID_PARAMETER"),
         (format!("{NRL_CONSUMER}?subject:identifier=https://fhir.nhs.uk/Id/nhs-number|4409815415&type=http://snomed.info/sct|123"), "INVALID_CODE_SYSTEM"),
         (format!("{NRL_CONSUMER}?subject:identifier=https://fhir.nhs.uk/Id/nhs-number|4409815415&colour=blue"), "INVALID_PARAMETER"),
     ];
@@ -141,7 +159,7 @@ async fn create_validation_and_morphed_pointers() {
         ),
         ("category does not suit type", other_type.to_string(), StatusCode::BAD_REQUEST, "BAD_REQUEST"),
         ("custodian is not the caller", custodian.to_string(), StatusCode::BAD_REQUEST, "BAD_REQUEST"),
-        ("status", not_current.to_string(), StatusCode::BAD_REQUEST, "INVALID_RESOURCE"),
+        ("status", not_current.to_string(), StatusCode::BAD_REQUEST, "MESSAGE_NOT_WELL_FORMED"),
         ("type not permitted", forbidden_type.to_string(), StatusCode::FORBIDDEN, "AUTHOR_CREDENTIALS_ERROR"),
         ("no subject", no_subject.to_string(), StatusCode::BAD_REQUEST, "INVALID_RESOURCE"),
         ("empty body", String::new(), StatusCode::BAD_REQUEST, "BAD_REQUEST"),
@@ -201,9 +219,10 @@ async fn upsert_with_a_taken_id_is_409_duplicate_rejected() {
 }
 
 #[tokio::test]
-async fn unauthorised_is_spelled_access_denied_with_a_space_as_nrlf_does() {
+async fn an_unauthorised_call_gets_the_gateways_access_denied() {
     let app = app();
     let answer =
         nrl(&app, Method::GET, &nrl_search_path("4409815415"), "made-up-token", Some("Y05868"), Body::empty()).await;
-    assert_eq!((answer.status, answer.code()), (StatusCode::UNAUTHORIZED, "ACCESS DENIED"));
+    assert_eq!((answer.status, answer.code()), (StatusCode::UNAUTHORIZED, "ACCESS_DENIED"));
+    assert_eq!((answer.system(), &answer.json["issue"][0]["code"]), (APIM_SYSTEM, &json!("forbidden")));
 }
