@@ -120,14 +120,15 @@ pub struct GpConnectIdentity {
 }
 
 impl GpConnectIdentity {
-    /// GP Connect's unsigned JWT: `alg` none, empty signature, `exp` = `iat` + 300 exactly.
-    pub fn jwt(&self, scope: &str) -> String {
+    /// GP Connect's unsigned JWT: `alg` none, empty signature, `exp` = `iat` + 300 exactly, `aud` the
+    /// provider's service root URL (`audience`).
+    pub fn jwt(&self, scope: &str, audience: &str) -> String {
         let iat = domain::Clock::System.now_s();
         let header = json!({"alg": "none", "typ": "JWT"});
         let claims = json!({
             "iss": self.issuer,
             "sub": self.practitioner_id,
-            "aud": "https://authorize.fhir.nhs.net/token",
+            "aud": audience,
             "exp": iat + 300,
             "iat": iat,
             "reason_for_request": "directcare",
@@ -220,7 +221,7 @@ mod tests {
             sds_user_id: "G1".into(),
             sds_role_profile_id: "R1".into(),
         };
-        let jwt = identity.jwt("patient/*.read");
+        let jwt = identity.jwt("patient/*.read", "https://provider.example.org/gpconnect/fhir");
         let parts: Vec<&str> = jwt.split('.').collect();
         assert_eq!(parts.len(), 3);
         assert_eq!(parts[2], "");
@@ -230,6 +231,7 @@ mod tests {
         assert_eq!(claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap(), 300);
         assert_eq!(claims["sub"], claims["requesting_practitioner"]["id"]);
         assert_eq!(claims["requested_scope"], "patient/*.read");
+        assert_eq!(claims["aud"], "https://provider.example.org/gpconnect/fhir");
     }
 
     #[test]

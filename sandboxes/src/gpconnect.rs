@@ -1,22 +1,22 @@
-//! GP Connect (FHIR STU3) provider at `/gpconnect/fhir`, as reached through the Spine Secure Proxy:
-//! Access Record Structured (`POST /Patient/$gpc.getstructuredrecord`) here, Appointment Management in
-//! `gpconnect_appointments`, request rules in `gpconnect_ssp`.
+//! GP Connect (FHIR STU3) provider at `/gpconnect/fhir`, as reached through the Spine Secure Proxy: the
+//! capability statements (`GET /metadata`, `gpconnect_metadata`), Access Record Structured
+//! (`gpconnect_structured`), Appointment Management (`gpconnect_appointments`); request rules in
+//! `gpconnect_ssp`. Every answer carries `Cache-Control: no-store`; a path or method this provider does
+//! not serve gets an OperationOutcome, not a bare status.
 //!
-//! Test patients are the GP Connect demonstrator's (one superseded, one not on PDS, one without consent)
-//! plus the synthetic population. Errors are STU3 OperationOutcomes with GP Connect's codes.
+//! Test patients are the GP Connect demonstrator's, flagged as its data flags them (two sensitive, one
+//! deceased, one no longer registered: 404 PATIENT_NOT_FOUND; one without consent: 403), plus the
+//! synthetic population. Names and birth dates are ours. Errors are STU3 OperationOutcomes with GP
+//! Connect's codes.
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Extension, Router};
-use serde_json::{json, Value};
+use axum::routing::{any, get, post};
+use axum::Router;
+use serde_json::Value;
 
-use crate::faults::ActiveFaults;
-use crate::fhir::{FhirResponse, Issue, NHS_NUMBER_SYSTEM, ODS_SYSTEM, SDS_USER_SYSTEM};
+use crate::fhir::{FhirResponse, Issue};
 use crate::gpconnect_appointments as appointments;
-use crate::gpconnect_ssp::{self as ssp, GET_STRUCTURED_RECORD};
 use crate::state::SandboxState;
 
 pub const BASE: &str = "/gpconnect/fhir";
@@ -24,6 +24,8 @@ pub const BASE: &str = "/gpconnect/fhir";
 pub const PROVIDER_ODS: &str = "A11111";
 
 /// Demonstrator patients: NHS number, given, family, gender, birth date. Names are ours, not the demonstrator's.
+/// 9690938622 and 9476718943 are "superseded" and "not on PDS" to the demonstrator only when registering a
+/// patient, which this provider does not offer: their records are served.
 const DEMONSTRATOR_PATIENTS: &[(&str, &str, &str, &str, &str)] = &[
     ("9690937278", "Hope", "Taylor", "female", "1949-03-14"),
     ("9690937286", "Wilfred", "Coleman", "male", "1932-07-02"),
@@ -33,36 +35,53 @@ const DEMONSTRATOR_PATIENTS: &[(&str, &str, &str, &str, &str)] = &[
     ("9690937383", "Desmond", "Archer", "male", "2001-09-08"),
     ("9690937391", "Lily", "Chandler", "female", "2012-02-27"),
     ("9690937405", "Victor", "Lowe", "male", "1978-12-04"),
-    ("9690938533", "Ivy", "Barnes", "female", "1993-06-16"),
-    ("9690938541", "Cyril", "Norris", "male", "1940-10-10"),
     ("9690938614", "Esme", "Walsh", "female", "1999-04-01"),
     ("9690938096", "Percy", "Doyle", "male", "1963-08-21"),
+    ("9690938622", "Alma", "Hardy", "female", "1978-11-28"),
+    ("9476718943", "Greta", "Holloway", "female", "1927-05-15"),
+    ("9690938118", "Owen", "Marsh", "male", "1971-03-02"),
+    ("9690938126", "Nora", "Pike", "female", "1988-07-19"),
+    ("9690938134", "Elliot", "Shaw", "male", "1959-12-30"),
 ];
-/// Demonstrator patient whose NHS number was superseded.
-pub const GPC_SUPERSEDED: &str = "9690938622";
-/// Demonstrator patient not on PDS.
-pub const GPC_NOT_ON_PDS: &str = "9476718943";
+/// Demonstrator patients whose records GP Connect must not share: sensitive (two), deceased, not
+/// registered (`populate_patients_table.sql`, `gpconnect-demonstrator-api.properties`). Each answers 404
+/// PATIENT_NOT_FOUND, as an unknown patient does, so a consumer learns nothing about them.
+pub const GPC_NOT_SHARED: &[&str] = &["9690938533", "9690938541", "9690938681", "9690938142"];
 /// Demonstrator patient who has not consented to share.
 pub const GPC_NO_CONSENT: &str = "9690938576";
 
-const STRUCTURED_PARAMS: &[&str] = &[
-    "patientNHSNumber",
-    "includeAllergies",
-    "includeMedication",
-    "includeConsultations",
-    "includeProblems",
-    "includeImmunisations",
-    "includeUncategorisedData",
-    "includeInvestigations",
-    "includeReferrals",
-];
+/// `Cache-Control: no-store` on every answer, as every GP Connect provider SHALL send it.
+async fn no_store(mut response: Response) -> Response {
+    response.headers_mut().insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
+    response
+}
+
+/// A path under the base this provider does not serve.
+async fn unknown_path() -> Response {
+    GpcError::new(StatusCode::NOT_FOUND, GpcCode::NoRecordFound, "No GP Connect resource at this path").into_response()
+}
+
+/// A method a GP Connect path does not take.
+async fn wrong_method() -> Response {
+    GpcError::new(StatusCode::METHOD_NOT_ALLOWED, GpcCode::BadRequest, "This method is not supported at this path")
+        .into_response()
+}
 
 pub fn routes() -> Router<SandboxState> {
     Router::new()
-        .route(&format!("{BASE}/Patient/$gpc.getstructuredrecord"), post(structured_record))
-        .route(&format!("{BASE}/Slot"), get(appointments::search_slots))
-        .route(&format!("{BASE}/Appointment"), post(appointments::book))
-        .route(&format!("{BASE}/Appointment/{{id}}"), get(appointments::read).put(appointments::amend_or_cancel))
+        .route(&format!("{BASE}/metadata"), get(crate::gpconnect_metadata::capability_statement).fallback(wrong_method))
+        .route(
+            &format!("{BASE}/Patient/$gpc.getstructuredrecord"),
+            post(crate::gpconnect_structured::structured_record).fallback(wrong_method),
+        )
+        .route(&format!("{BASE}/Slot"), get(appointments::search_slots).fallback(wrong_method))
+        .route(&format!("{BASE}/Appointment"), post(appointments::book).fallback(wrong_method))
+        .route(
+            &format!("{BASE}/Appointment/{{id}}"),
+            get(appointments::read).put(appointments::amend_or_cancel).fallback(wrong_method),
+        )
+        .route(&format!("{BASE}/{{*rest}}"), any(unknown_path))
+        .layer(axum::middleware::map_response(no_store))
 }
 
 /// GP Connect's Spine error codes.
@@ -90,7 +109,7 @@ impl GpcCode {
             GpcCode::InvalidParameter => ("invalid", "INVALID_PARAMETER", "Invalid parameter"),
             GpcCode::InvalidNhsNumber => ("value", "INVALID_NHS_NUMBER", "Invalid NHS number"),
             GpcCode::InvalidIdentifierSystem => ("value", "INVALID_IDENTIFIER_SYSTEM", "Invalid identifier system"),
-            GpcCode::PatientNotFound => ("not-found", "PATIENT_NOT_FOUND", "Patient record not found"),
+            GpcCode::PatientNotFound => ("not-found", "PATIENT_NOT_FOUND", "Patient not found"),
             GpcCode::NoPatientConsent => {
                 ("forbidden", "NO_PATIENT_CONSENT", "Patient has not provided consent to share data")
             }
@@ -157,29 +176,34 @@ pub fn parse_resource(body: &[u8], resource_type: &str) -> Result<Value, GpcErro
 }
 
 /// Whether GP Connect may share `nhs_number`'s record: the patient as (given, family, gender, birth date).
-fn patient_for(state: &SandboxState, nhs_number: &str) -> Result<(String, String, String, String), GpcError> {
-    let not_found = |why: &str| GpcError::new(StatusCode::NOT_FOUND, GpcCode::PatientNotFound, why.to_owned());
-    match nhs_number {
-        GPC_NOT_ON_PDS => return Err(not_found("Patient is not on PDS")),
-        GPC_SUPERSEDED => return Err(not_found("The NHS number has been superseded")),
-        GPC_NO_CONSENT => {
-            return Err(GpcError::new(
-                StatusCode::FORBIDDEN,
-                GpcCode::NoPatientConsent,
-                format!("No patient consent to share for patient ID: {nhs_number}"),
-            ))
-        }
-        _ => {}
+/// Unknown, sensitive, deceased and unregistered patients are all "not found", in the same words.
+pub(crate) fn patient_for(
+    state: &SandboxState,
+    nhs_number: &str,
+) -> Result<(String, String, String, String), GpcError> {
+    let not_found = || {
+        GpcError::new(
+            StatusCode::NOT_FOUND,
+            GpcCode::PatientNotFound,
+            format!("No patient details found for patient ID: {nhs_number}"),
+        )
+    };
+    if GPC_NOT_SHARED.contains(&nhs_number) {
+        return Err(not_found());
+    }
+    if nhs_number == GPC_NO_CONSENT {
+        return Err(GpcError::new(
+            StatusCode::FORBIDDEN,
+            GpcCode::NoPatientConsent,
+            format!("No patient consent to share for patient ID: {nhs_number}"),
+        ));
     }
     if let Some((_, given, family, gender, birth)) = DEMONSTRATOR_PATIENTS.iter().find(|p| p.0 == nhs_number) {
         return Ok((given.to_string(), family.to_string(), gender.to_string(), birth.to_string()));
     }
-    let patient = state
-        .population()
-        .synthetic_patient(nhs_number)
-        .ok_or_else(|| not_found(&format!("No patient details found for patient ID: {nhs_number}")))?;
+    let patient = state.population().synthetic_patient(nhs_number).ok_or_else(not_found)?;
     if patient.restricted || patient.deceased.is_some() || patient.superseded_by.is_some() {
-        return Err(not_found("Patient record is sensitive, deceased or superseded"));
+        return Err(not_found());
     }
     Ok((
         patient.given.join(" "),
@@ -189,152 +213,7 @@ fn patient_for(state: &SandboxState, nhs_number: &str) -> Result<(String, String
     ))
 }
 
-fn part_value<'a>(parameter: &'a Value, name: &str) -> Option<&'a Value> {
-    parameter["part"].as_array()?.iter().find(|p| p["name"] == name)
-}
-
-async fn structured_record(
-    State(state): State<SandboxState>,
-    headers: HeaderMap,
-    faults: Option<Extension<ActiveFaults>>,
-    body: Bytes,
-) -> Response {
-    let wrong_patient = faults.is_some_and(|Extension(f)| f.wrong_patient);
-    match build_structured_record(&state, &headers, &body, wrong_patient) {
-        Ok(bundle) => FhirResponse::ok(bundle).into_response(),
-        Err(error) => error.into_response(),
-    }
-}
-
-fn build_structured_record(
-    state: &SandboxState,
-    headers: &HeaderMap,
-    body: &[u8],
-    wrong_patient: bool,
-) -> Result<Value, GpcError> {
-    ssp::check(headers, &state.config().gpconnect_provider_asid, &[GET_STRUCTURED_RECORD], true)?;
-    let parameters = parse_resource(body, "Parameters")?;
-    let list = parameters["parameter"].as_array().cloned().unwrap_or_default();
-    let mut seen = std::collections::HashSet::new();
-    for parameter in &list {
-        let name = parameter["name"].as_str().unwrap_or_default();
-        if !STRUCTURED_PARAMS.contains(&name) {
-            return Err(GpcError::invalid_parameter(format!("Unrecognised parameter: {name}")));
-        }
-        if !seen.insert(name) {
-            return Err(GpcError::invalid_parameter(format!("The parameter {name} cannot be set more than once")));
-        }
-    }
-    let find = |name: &str| list.iter().find(|p| p["name"] == name);
-    let identifier = find("patientNHSNumber")
-        .map(|p| &p["valueIdentifier"])
-        .filter(|i| i.is_object())
-        .ok_or_else(|| GpcError::invalid_parameter("Not all mandatory parameters have been provided"))?;
-    if identifier["system"] != NHS_NUMBER_SYSTEM {
-        return Err(GpcError::new(
-            StatusCode::BAD_REQUEST,
-            GpcCode::InvalidIdentifierSystem,
-            format!("Invalid identifier system: {}", identifier["system"]),
-        ));
-    }
-    let nhs_number = identifier["value"].as_str().unwrap_or_default();
-    if domain::NhsNumber::parse(nhs_number).is_err() || nhs_number.len() != 10 {
-        return Err(GpcError::new(
-            StatusCode::BAD_REQUEST,
-            GpcCode::InvalidNhsNumber,
-            format!("Invalid NHS number submitted: {nhs_number}"),
-        ));
-    }
-    let allergies = find("includeAllergies");
-    if let Some(p) = allergies {
-        if !part_value(p, "includeResolvedAllergies").is_some_and(|v| v["valueBoolean"].is_boolean()) {
-            return Err(GpcError::invalid_parameter("Miss parameter : includeResolvedAllergies"));
-        }
-    }
-    let medication = find("includeMedication");
-    if let Some(p) = medication {
-        if let Some(from) = part_value(p, "medicationSearchFromDate") {
-            let date = from["valueDate"].as_str().and_then(crate::clock::parse_date);
-            match date {
-                None => return Err(GpcError::invalid_parameter("Invalid medicationSearchFromDate")),
-                Some(d) if d > chrono::Utc::now().date_naive() => {
-                    return Err(GpcError::invalid_parameter("medicationSearchFromDate must not be in the future"))
-                }
-                Some(_) => {}
-            }
-        }
-    }
-    let (given, family, gender, birth) = patient_for(state, nhs_number)?;
-    let returned_number = if wrong_patient { other_patient(nhs_number) } else { nhs_number };
-    Ok(bundle(returned_number, &given, &family, &gender, &birth, allergies.is_some(), medication.is_some()))
-}
-
 /// A different demonstrator patient (for the wrong-patient fault).
-fn other_patient(nhs_number: &str) -> &'static str {
+pub(crate) fn other_patient(nhs_number: &str) -> &'static str {
     DEMONSTRATOR_PATIENTS.iter().map(|p| p.0).find(|n| *n != nhs_number).unwrap_or("9690937278")
-}
-
-fn bundle(nhs: &str, given: &str, family: &str, gender: &str, birth: &str, allergies: bool, meds: bool) -> Value {
-    let profile = |name: &str| json!({"profile": [format!("https://fhir.nhs.uk/STU3/StructureDefinition/{name}")]});
-    let mut entries = vec![
-        json!({"resource": {
-            "resourceType": "Patient", "id": "2", "meta": profile("CareConnect-GPC-Patient-1"),
-            "identifier": [{"system": NHS_NUMBER_SYSTEM, "value": nhs}],
-            "active": true,
-            "name": [{"use": "official", "text": format!("{given} {family}"), "family": family,
-                      "given": given.split(' ').collect::<Vec<_>>()}],
-            "gender": gender, "birthDate": birth,
-            "generalPractitioner": [{"reference": "Practitioner/1"}],
-            "managingOrganization": {"reference": "Organization/1"},
-        }}),
-        json!({"resource": {
-            "resourceType": "Organization", "id": "1", "meta": profile("CareConnect-GPC-Organization-1"),
-            "identifier": [{"system": ODS_SYSTEM, "value": PROVIDER_ODS}], "name": "GP CONNECT DEMONSTRATOR",
-        }}),
-        json!({"resource": {
-            "resourceType": "Practitioner", "id": "1", "meta": profile("CareConnect-GPC-Practitioner-1"),
-            "identifier": [{"system": SDS_USER_SYSTEM, "value": "G13579135"}],
-            "name": [{"use": "usual", "family": "Gilbert", "given": ["Nichole"], "prefix": ["Dr"]}],
-            "gender": "female",
-        }}),
-    ];
-    let list = |code: &str, display: &str, item: &str| {
-        json!({"resource": {
-            "resourceType": "List", "meta": profile("CareConnect-GPC-List-1"), "status": "current", "mode": "snapshot",
-            "title": display,
-            "code": {"coding": [{"system": "http://snomed.info/sct", "code": code, "display": display}]},
-            "subject": {"reference": "Patient/2"},
-            "entry": [{"item": {"reference": item}}],
-        }})
-    };
-    if allergies {
-        entries.push(list("886921000000105", "Allergies and adverse reaction", "AllergyIntolerance/1"));
-        entries.push(json!({"resource": {
-            "resourceType": "AllergyIntolerance", "id": "1", "meta": profile("CareConnect-GPC-AllergyIntolerance-1"),
-            "clinicalStatus": "active", "verificationStatus": "unconfirmed",
-            "code": {"coding": [{"system": "http://snomed.info/sct", "code": "294505008",
-                                  "display": "Amoxicillin allergy"}]},
-            "patient": {"reference": "Patient/2"}, "assertedDate": "2019-05-01",
-        }}));
-    }
-    if meds {
-        entries.push(list("933361000000108", "Medications and medical devices", "MedicationStatement/1"));
-        entries.push(json!({"resource": {
-            "resourceType": "MedicationStatement", "id": "1", "meta": profile("CareConnect-GPC-MedicationStatement-1"),
-            "status": "active", "medicationReference": {"reference": "Medication/1"},
-            "subject": {"reference": "Patient/2"}, "taken": "unk", "dosage": [{"text": "One tablet daily"}],
-        }}));
-        entries.push(json!({"resource": {
-            "resourceType": "Medication", "id": "1", "meta": profile("CareConnect-GPC-Medication-1"),
-            "code": {"coding": [{"system": "http://snomed.info/sct", "code": "322236009",
-                                  "display": "Paracetamol 500mg tablets"}]},
-        }}));
-    }
-    json!({
-        "resourceType": "Bundle",
-        "id": uuid::Uuid::new_v4().to_string(),
-        "meta": profile("GPConnect-StructuredRecord-Bundle-1"),
-        "type": "collection",
-        "entry": entries,
-    })
 }

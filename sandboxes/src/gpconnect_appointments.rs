@@ -285,9 +285,6 @@ fn book_appointment(state: &SandboxState, headers: &HeaderMap, body: &[u8]) -> R
     meta.insert("lastUpdated".into(), json!(crate::clock::rfc3339_now()));
     appointment["id"] = json!(id);
     appointment["meta"] = Value::Object(meta);
-    if appointment["created"].is_null() {
-        appointment["created"] = json!(crate::clock::rfc3339_now());
-    }
     for slot in ids {
         book.booked.insert(slot, id.clone());
     }
@@ -296,31 +293,110 @@ fn book_appointment(state: &SandboxState, headers: &HeaderMap, body: &[u8]) -> R
         .with_header(header::LOCATION, &format!("{BASE}/Appointment/{id}/_history/1")))
 }
 
-/// Booking rules beyond slots and times (gpconnect-provider-testing `AppointmentBook.feature`).
+/// The elements of an STU3 Appointment; anything else in a booking is refused, as the provider's strict
+/// FHIR parser refuses it.
+const APPOINTMENT_ELEMENTS: &[&str] = &[
+    "resourceType",
+    "id",
+    "meta",
+    "implicitRules",
+    "language",
+    "text",
+    "contained",
+    "extension",
+    "modifierExtension",
+    "identifier",
+    "status",
+    "serviceCategory",
+    "serviceType",
+    "specialty",
+    "appointmentType",
+    "reason",
+    "indication",
+    "priority",
+    "description",
+    "supportingInformation",
+    "start",
+    "end",
+    "minutesDuration",
+    "slot",
+    "created",
+    "comment",
+    "incomingReferral",
+    "participant",
+    "requestedPeriod",
+];
+const BOOKING_ORGANISATION: &str =
+    "https://fhir.nhs.uk/STU3/StructureDefinition/Extension-GPConnect-BookingOrganisation-1";
+const PARTICIPANT_STATUSES: &[&str] = &["accepted", "declined", "tentative", "needs-action"];
+
+/// Booking rules beyond slots and times (Appointment Management 1.2.7, "Book an appointment", and the
+/// provider assurance suite's `AppointmentBook.feature`): only Appointment elements; no `reason` or
+/// `specialty`; a Patient and a Location participant, each participant with a status from the code list;
+/// `created`; a description of at most 100 characters and a comment of at most 500; the booking
+/// organisation as an extension naming a contained Organization with an ODS code, a name and a phone.
 fn check_booking_fields(appointment: &Value) -> Result<(), GpcError> {
+    if let Some(unknown) =
+        appointment.as_object().and_then(|o| o.keys().find(|k| !APPOINTMENT_ELEMENTS.contains(&k.as_str())))
+    {
+        return Err(GpcError::invalid_resource(format!("Unknown element '{unknown}' in an Appointment")));
+    }
     if !appointment["reason"].is_null() {
         return Err(GpcError::invalid_resource("An appointment booking must not contain a reason"));
     }
-    let participants = appointment["participant"].as_array().cloned().unwrap_or_default();
-    if participants.iter().any(|p| !p["status"].is_string()) {
-        return Err(GpcError::invalid_resource("Every participant must have a status"));
+    if !appointment["specialty"].is_null() {
+        return Err(GpcError::invalid_resource("Appointment speciality shouldn't be provided!"));
     }
-    let valid_patient = |r: &str| {
-        r.strip_prefix("Patient/").is_some_and(|id| {
+    let participants = appointment["participant"].as_array().cloned().unwrap_or_default();
+    if participants.iter().any(|p| !p["status"].as_str().is_some_and(|s| PARTICIPANT_STATUSES.contains(&s))) {
+        return Err(GpcError::invalid_resource(
+            "Every participant must have a status: accepted, declined, tentative or needs-action",
+        ));
+    }
+    let relative = |prefix: &str, r: &str| {
+        r.strip_prefix(prefix).is_some_and(|id| {
             !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
         })
     };
-    if !participants.iter().any(|p| p["actor"]["reference"].as_str().is_some_and(valid_patient)) {
-        return Err(GpcError::invalid_resource(
-            "The appointment must have a Patient participant with a valid reference",
-        ));
-    }
-    for contained in appointment["contained"].as_array().into_iter().flatten() {
-        if contained["resourceType"] == "Organization"
-            && (!contained["name"].is_string() || contained["telecom"].as_array().is_none_or(Vec::is_empty))
-        {
-            return Err(GpcError::invalid_resource("The booking organization must have a name and a telecom"));
+    for (kind, what) in [("Patient/", "Patient"), ("Location/", "Location")] {
+        if !participants.iter().any(|p| p["actor"]["reference"].as_str().is_some_and(|r| relative(kind, r))) {
+            return Err(GpcError::invalid_resource(format!(
+                "The appointment must have a {what} participant with a valid reference"
+            )));
         }
+    }
+    if appointment["created"].as_str().is_none_or(str::is_empty) {
+        return Err(GpcError::invalid_resource("Created must be populated"));
+    }
+    for (field, most) in [("description", 100), ("comment", 500)] {
+        if appointment[field].as_str().is_some_and(|t| t.chars().count() > most) {
+            return Err(GpcError::invalid_resource(format!(
+                "Appointment {field} cannot be greater then {most} characters"
+            )));
+        }
+    }
+    let booking = appointment["extension"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|e| e["url"] == BOOKING_ORGANISATION)
+        .ok_or_else(|| GpcError::invalid_resource("Booking organization extension must be present"))?;
+    let reference = booking["valueReference"]["reference"].as_str().unwrap_or_default();
+    let id = reference
+        .strip_prefix('#')
+        .ok_or_else(|| GpcError::invalid_resource("Booking organization reference does not start with #"))?;
+    let organisation = appointment["contained"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["resourceType"] == "Organization" && c["id"] == id)
+        .ok_or_else(|| GpcError::invalid_resource(format!("No contained Organization {reference}")))?;
+    let phone = organisation["telecom"].as_array().into_iter().flatten().any(|t| t["system"] == "phone");
+    let ods = crate::fhir::identifier_value(&organisation["identifier"], crate::fhir::ODS_SYSTEM).is_some();
+    if !organisation["name"].is_string() || !phone || !ods {
+        return Err(GpcError::invalid_resource(
+            "The booking organization must have an ODS code, a name and a phone number",
+        ));
     }
     Ok(())
 }

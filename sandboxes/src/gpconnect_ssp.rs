@@ -1,6 +1,8 @@
 //! The rules every GP Connect request must pass before a provider looks at it: Spine Secure Proxy headers
 //! (`Ssp-TraceID` a UUID), the interaction ID against verb and URL, media types, and the unsigned JWT (alg
-//! none, claims, `aud` the authorize URL, exp = iat + 300, directcare, requested scope, requesting
+//! none, claims, an `aud` present (the provider's service root URL, which the demonstrator does not
+//! compare since 1.2.0), exp = iat + 300, directcare, requested scope with an optional confidentiality
+//! scope (`patient/*.read conf/N`, Access Record Structured 1.6.0), requesting
 //! device/organisation/practitioner).
 //! Statuses follow the GP Connect provider assurance suite (gpconnect-provider-testing `JWT.feature`):
 //! a missing or wrong claim is 400, a claim resource of the wrong type 422, an `iat` in the future is fine.
@@ -19,9 +21,6 @@ use crate::fhir::{identifier_value, ODS_SYSTEM, SDS_USER_SYSTEM};
 use crate::gpconnect::{GpcCode, GpcError};
 
 const INTERACTION_BASE: &str = "urn:nhs:names:services:gpconnect:fhir:";
-/// The only `aud` the demonstrator accepts (`SystemURL.AUTHORIZATION_TOKEN`; anything else is its
-/// "Bad Request Exception").
-pub const JWT_AUDIENCE: &str = "https://authorize.fhir.nhs.net/token";
 
 /// One GP Connect interaction: its ID and whether it needs a write scope.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +39,10 @@ pub const READ_APPOINTMENT: Interaction =
     Interaction { id: "urn:nhs:names:services:gpconnect:fhir:rest:read:appointment-1", write: false };
 pub const CANCEL_APPOINTMENT: Interaction =
     Interaction { id: "urn:nhs:names:services:gpconnect:fhir:rest:cancel:appointment-1", write: true };
+pub const READ_METADATA: Interaction =
+    Interaction { id: "urn:nhs:names:services:gpconnect:fhir:rest:read:metadata-1", write: false };
+pub const READ_STRUCTURED_METADATA: Interaction =
+    Interaction { id: "urn:nhs:names:services:gpconnect:structured:fhir:rest:read:metadata-1", write: false };
 pub const UPDATE_APPOINTMENT: Interaction =
     Interaction { id: "urn:nhs:names:services:gpconnect:fhir:rest:update:appointment-1", write: true };
 
@@ -184,8 +187,8 @@ fn validate_claims(claims: &Value, interaction: Interaction) -> Result<(), GpcEr
     if let Some((name, _)) = present.iter().find(|(_, ok)| !ok) {
         return Err(claim_missing(name));
     }
-    if claims["aud"] != JWT_AUDIENCE {
-        return Err(bad(format!("JWT aud claim must be {JWT_AUDIENCE}")));
+    if claims["aud"].as_str().is_none_or(|aud| aud.trim().is_empty()) {
+        return Err(bad("JWT aud claim must be the provider's service root URL"));
     }
     let (Some(iat), Some(exp)) = (claims["iat"].as_u64(), claims["exp"].as_u64()) else {
         return Err(bad("JWT iat and exp must be integers (seconds since the epoch)"));
@@ -218,10 +221,16 @@ fn validate_claims(claims: &Value, interaction: Interaction) -> Result<(), GpcEr
     if claims["sub"] != practitioner["id"] {
         return Err(bad("JWT Practitioner ids do not match!"));
     }
-    let scope = claims["requested_scope"].as_str().unwrap_or_default();
-    if !["patient/*.read", "patient/*.write", "organization/*.read", "organization/*.write"].contains(&scope) {
-        return Err(bad(format!("JWT Bad Request Exception Invalid requested scope: {scope}")));
-    }
+    let requested = claims["requested_scope"].as_str().unwrap_or_default();
+    let scopes: Vec<&str> = requested.split_whitespace().collect();
+    let scope = match scopes.as_slice() {
+        [scope] | [scope, "conf/N" | "conf/R"]
+            if ["patient/*.read", "patient/*.write", "organization/*.read", "organization/*.write"].contains(scope) =>
+        {
+            *scope
+        }
+        _ => return Err(bad(format!("JWT Bad Request Exception Invalid requested scope: {requested}"))),
+    };
     let wants = if interaction.write { ".write" } else { ".read" };
     if !scope.ends_with(wants) {
         let operation = if interaction.write { "write" } else { "read" };

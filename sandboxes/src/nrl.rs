@@ -169,9 +169,10 @@ impl NrlError {
         self
     }
 
-    /// One answer holding every issue in `issues` (the first gives the status), if there are any.
+    /// One answer holding the issues in `issues` (the first gives the status; at most [`MAX_ISSUES`]), if
+    /// there are any.
     pub fn all(issues: Vec<NrlError>) -> Result<(), NrlError> {
-        let mut issues = issues.into_iter();
+        let mut issues = issues.into_iter().take(MAX_ISSUES);
         match issues.next() {
             None => Ok(()),
             Some(mut first) => {
@@ -267,16 +268,24 @@ pub(crate) fn caller(state: &SandboxState, headers: &HeaderMap) -> Result<(Strin
     Ok((ods.to_owned(), types))
 }
 
-/// Pointers by id.
+/// Most pointers held at once; beyond it the oldest created go first, as MESH's store drops its oldest
+/// messages, so no run of creates can grow the sandbox without bound.
+pub const MAX_POINTERS: usize = 20_000;
+/// Most issues one answer carries (NRLF reports every problem; a body of thousands of bad entries must not
+/// become an answer of thousands of issues).
+pub const MAX_ISSUES: usize = 20;
+
+/// Pointers by id, and the order they were created in.
 #[derive(Debug)]
 pub struct PointerStore {
     pub(crate) pointers: BTreeMap<String, Value>,
+    created: std::collections::VecDeque<String>,
 }
 
 impl PointerStore {
     /// The sandbox's starting data: one mental health crisis plan pointer for each of the two patients.
     pub fn initial() -> Self {
-        let pointers = PATIENTS_WITH_POINTERS
+        let pointers: BTreeMap<String, Value> = PATIENTS_WITH_POINTERS
             .iter()
             .enumerate()
             .map(|(i, nhs)| {
@@ -284,7 +293,22 @@ impl PointerStore {
                 (id.clone(), sample_pointer(&id, nhs))
             })
             .collect();
-        PointerStore { pointers }
+        PointerStore { created: pointers.keys().cloned().collect(), pointers }
+    }
+
+    /// Stores a new pointer, dropping the oldest beyond [`MAX_POINTERS`].
+    fn add(&mut self, id: String, pointer: Value) {
+        self.pointers.insert(id.clone(), pointer);
+        self.created.push_back(id);
+        while self.pointers.len() > MAX_POINTERS {
+            let Some(oldest) = self.created.pop_front() else { break };
+            self.pointers.remove(&oldest);
+        }
+        // Ids deleted since stay queued until here: keep the queue near the store's size.
+        if self.created.len() > 2 * MAX_POINTERS {
+            let pointers = &self.pointers;
+            self.created.retain(|id| pointers.contains_key(id));
+        }
     }
 }
 
@@ -389,7 +413,7 @@ fn store_new(state: &SandboxState, id: String, mut pointer: Value, ods: &str) ->
         if store.pointers.contains_key(&id) {
             return Err(NrlError::new(StatusCode::CONFLICT, NrlCode::DuplicateRejected, ""));
         }
-        store.pointers.insert(id.clone(), pointer);
+        store.add(id.clone(), pointer);
         for old in &replaced {
             store.pointers.remove(old);
         }
@@ -446,7 +470,7 @@ async fn update(
 /// and only what may change changed (`date` is kept whatever is sent); 200 RESOURCE_UPDATED.
 fn update_pointer(state: &SandboxState, headers: &HeaderMap, id: &str, body: &[u8]) -> Result<FhirResponse, NrlError> {
     let (ods, types) = caller(state, headers)?;
-    let mut pointer = validate_create(body, &ods, types, false)?;
+    let mut pointer = crate::nrl_validate::validate(body, &ods, false)?;
     if pointer["id"].as_str() != Some(id) {
         return Err(NrlError::new(
             StatusCode::BAD_REQUEST,
@@ -471,6 +495,9 @@ fn update_pointer(state: &SandboxState, headers: &HeaderMap, id: &str, body: &[u
         )
         .at(field));
     }
+    // NRLF does not check again; without it an update could make a pointer create would refuse (a
+    // category that does not suit the type).
+    crate::nrl_validate::permit(&pointer, &ods, types)?;
     pointer["date"] = stored["date"].clone();
     stamp(&mut pointer, &crate::clock::rfc3339_now());
     store.pointers.insert(id.to_owned(), pointer);
@@ -531,4 +558,28 @@ async fn delete(State(state): State<SandboxState>, Path(id): Path<String>, heade
         )))
     });
     respond(&headers, result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_store_keeps_at_most_max_pointers_dropping_the_oldest() {
+        let mut store = PointerStore::initial();
+        let first = store.pointers.keys().next().cloned().unwrap();
+        for i in 0..MAX_POINTERS {
+            store.add(format!("Y05868-{i}"), json!({}));
+        }
+        assert_eq!(store.pointers.len(), MAX_POINTERS);
+        assert!(!store.pointers.contains_key(&first), "the oldest went first");
+        assert!(store.pointers.contains_key(&format!("Y05868-{}", MAX_POINTERS - 1)));
+        // Created and deleted again and again: the queue of ids stays bounded too.
+        for i in 0..3 * MAX_POINTERS {
+            let id = format!("Y05868-churn-{i}");
+            store.add(id.clone(), json!({}));
+            store.pointers.remove(&id);
+        }
+        assert!(store.created.len() <= 2 * MAX_POINTERS + 1, "{}", store.created.len());
+    }
 }

@@ -21,7 +21,7 @@ use crate::faults::ActiveFaults;
 use crate::fhir::{FhirResponse, NHS_NUMBER_SYSTEM, ODS_SYSTEM};
 use crate::form;
 use crate::nrl::{
-    caller, respond, subject_of, type_of, NrlCode, NrlError, CONSUMER_BASE, PATIENTS_WITH_POINTERS,
+    caller, respond, subject_of, type_of, NrlCode, NrlError, CONSUMER_BASE, MAX_ISSUES, PATIENTS_WITH_POINTERS,
     PATIENT_WITHOUT_POINTERS,
 };
 use crate::nrl_validate::{category_display, category_for, not_parsed, SNOMED};
@@ -68,7 +68,8 @@ fn body_pairs(body: &[u8]) -> Result<Vec<(String, String)>, NrlError> {
             for (key, value) in map {
                 match value {
                     Value::String(text) => pairs.push((key, text)),
-                    _ => issues.push(not_parsed(&key, "Input should be a valid string")),
+                    _ if issues.len() < MAX_ISSUES => issues.push(not_parsed(&key, "Input should be a valid string")),
+                    _ => {}
                 }
             }
             NrlError::all(issues).map(|()| pairs)
@@ -127,9 +128,12 @@ fn consumer_search<'a>(
     if summary.is_some_and(|s| s != "count") {
         issues.push(source.refuse("_summary", "Input should be 'count'"));
     }
-    let mut unknown: Vec<&str> =
-        pairs.iter().map(|(k, _)| k.as_str()).filter(|k| !CONSUMER_PARAMS.contains(k)).collect();
-    unknown.dedup();
+    let mut unknown: Vec<&str> = Vec::new();
+    for (key, _) in pairs {
+        if !CONSUMER_PARAMS.contains(&key.as_str()) && !unknown.contains(&key.as_str()) && unknown.len() < MAX_ISSUES {
+            unknown.push(key);
+        }
+    }
     issues.extend(unknown.into_iter().map(|k| source.refuse(k, "Extra inputs are not permitted")));
     NrlError::all(issues)?;
     let nhs_number = subject.and_then(subject_digits).filter(|d| nhs_number_valid(d)).ok_or_else(|| {

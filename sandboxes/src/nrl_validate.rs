@@ -10,6 +10,9 @@ use crate::fhir::{NHS_NUMBER_SYSTEM, ODS_SYSTEM};
 use crate::nrl::{NrlCode, NrlError};
 
 pub const SNOMED: &str = "http://snomed.info/sct";
+/// Most `relatesTo` entries a pointer may carry (ours: NRLF sets none, and each is checked against the
+/// store under its lock).
+pub const MAX_RELATIONS: usize = 16;
 pub const CARE_PLAN: &str = "734163000";
 pub const OBSERVATIONS: &str = "1102421000000108";
 
@@ -112,6 +115,13 @@ fn empty(value: &Value) -> bool {
 /// identifiers present, then the rest gathered into one answer (identifier systems, `relatesTo`,
 /// category); then the NHS number, an upsert's id, and the permissions. Returns the DocumentReference.
 pub fn validate_create(body: &[u8], ods: &str, types: &[&str], upsert: bool) -> Result<Value, NrlError> {
+    let resource = validate(body, ods, upsert)?;
+    permit(&resource, ods, types)?;
+    Ok(resource)
+}
+
+/// Everything but the permissions, in NRLF's order; `ods` for an upsert's id.
+pub fn validate(body: &[u8], ods: &str, upsert: bool) -> Result<Value, NrlError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(NrlError::new(StatusCode::BAD_REQUEST, NrlCode::BadRequest, "Request body is required"));
     }
@@ -161,7 +171,14 @@ pub fn validate_create(body: &[u8], ods: &str, types: &[&str], upsert: bool) -> 
             "subject.identifier.system",
         ));
     }
-    for (i, relation) in resource["relatesTo"].as_array().into_iter().flatten().enumerate() {
+    let relations = resource["relatesTo"].as_array().map(Vec::as_slice).unwrap_or_default();
+    if relations.len() > MAX_RELATIONS {
+        return Err(not_parsed(
+            "relatesTo",
+            &format!("List should have at most {MAX_RELATIONS} items after validation, not {}", relations.len()),
+        ));
+    }
+    for (i, relation) in relations.iter().enumerate() {
         let code = relation["code"].as_str().unwrap_or_default();
         if !crate::nrl::RELATES_TO_CODES.contains(&code) {
             issues.push(
@@ -183,13 +200,9 @@ pub fn validate_create(body: &[u8], ods: &str, types: &[&str], upsert: bool) -> 
             );
         }
     }
-    let category_code = match category(&resource) {
-        Ok(code) => code,
-        Err(issue) => {
-            issues.push(issue);
-            ""
-        }
-    };
+    if let Err(issue) = category(&resource) {
+        issues.push(issue);
+    }
     NrlError::all(issues)?;
     let nhs_number = subject["value"].as_str().unwrap_or_default();
     if nhs_number.len() != 10 || domain::NhsNumber::parse(nhs_number).is_err() {
@@ -202,6 +215,14 @@ pub fn validate_create(body: &[u8], ods: &str, types: &[&str], upsert: bool) -> 
             "The id of the provided DocumentReference does not include the expected ODS code for this organisation",
         ));
     }
+    Ok(resource)
+}
+
+/// NRLF's permission checks: the custodian is the caller, the type one it may produce, the category the
+/// type's.
+pub fn permit(resource: &Value, ods: &str, types: &[&str]) -> Result<(), NrlError> {
+    let custodian = &resource["custodian"]["identifier"];
+    let category_code = category(resource).unwrap_or_default();
     if custodian["value"].as_str() != Some(ods) {
         return Err(NrlError::new(
             StatusCode::BAD_REQUEST,
@@ -231,7 +252,7 @@ pub fn validate_create(body: &[u8], ods: &str, types: &[&str], upsert: bool) -> 
         )
         .at("category.coding[0].code"));
     }
-    Ok(resource)
+    Ok(())
 }
 
 /// The one category's code, or the first thing wrong with it (NRLF's checks, in order).

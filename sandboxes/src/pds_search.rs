@@ -58,6 +58,8 @@ const SEARCH_PARAMS: &[&str] = &[
 
 /// Names are at most 35 characters (`Family`, `Given`); so, here, is a postcode.
 const MAX_NAME: usize = 35;
+/// Given names a search may name: a first name and middle names.
+const MAX_GIVEN: usize = 10;
 /// The most a healthcare worker may ask for, and the default.
 const MAX_RESULTS: u32 = 50;
 
@@ -112,16 +114,18 @@ fn invalid(value: &str, field: &str) -> PdsError {
     bad(PdsCode::InvalidValue, format!("Invalid value - '{value}' in field '{field}'"))
 }
 
-/// The checks both modes make, in the hosted sandbox's order where it makes them: parameters
-/// present, known, dates in shape, then the values PDS documents (gender, flags, `_max-results`,
-/// name lengths), then a birth date and a family name.
-fn parse<'a>(pairs: &'a [(String, String)], application_restricted: bool) -> Result<Query<'a>, PdsError> {
+/// The hosted sandbox's own checks, in its order: parameters present, known, dates in shape, a birth
+/// date, a family name. Returns the birth and death date bounds.
+fn hosted_checks(pairs: &[(String, String)]) -> Result<(Vec<Bound>, Vec<Bound>), PdsError> {
     if pairs.is_empty() {
         return Err(error(StatusCode::BAD_REQUEST, PdsCode::UnsupportedService, None));
     }
-    let mut unexpected: Vec<&str> =
-        pairs.iter().map(|(k, _)| k.as_str()).filter(|k| !SEARCH_PARAMS.contains(k)).collect();
-    unexpected.dedup();
+    let mut unexpected: Vec<&str> = Vec::new();
+    for (key, _) in pairs {
+        if !SEARCH_PARAMS.contains(&key.as_str()) && !unexpected.contains(&key.as_str()) {
+            unexpected.push(key);
+        }
+    }
     if !unexpected.is_empty() {
         let names = unexpected.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", ");
         let verb = if unexpected.len() == 1 { "was" } else { "were" };
@@ -135,6 +139,20 @@ fn parse<'a>(pairs: &'a [(String, String)], application_restricted: bool) -> Res
     };
     let born = dates("birthdate")?;
     let died = dates("death-date")?;
+    if born.is_empty() {
+        return Err(bad(
+            PdsCode::MissingValue,
+            "Missing value - 'birth_date/birth_date_range_start/birth_date_range_end'".into(),
+        ));
+    }
+    Ok((born, died))
+}
+
+/// Every check: the hosted sandbox's, then the values PDS documents (gender, flags, `_max-results`,
+/// name lengths), then a family name (which only an application-restricted fuzzy search may leave out,
+/// with one of its other parameter sets).
+fn parse(pairs: &[(String, String)], application_restricted: bool) -> Result<Query<'_>, PdsError> {
+    let (born, died) = hosted_checks(pairs)?;
     let present = |key: &str| form::first(pairs, key).filter(|v| !v.is_empty());
     let gender = present("gender");
     if let Some(g) = gender {
@@ -168,18 +186,15 @@ fn parse<'a>(pairs: &'a [(String, String)], application_restricted: bool) -> Res
     };
     let family = present("family");
     let given = form::all(pairs, "given");
+    if given.len() > MAX_GIVEN {
+        return Err(invalid(&format!("{} given names (at most {MAX_GIVEN})", given.len()), "given"));
+    }
     let postcodes = ["address-postalcode", "address-postcode"].map(|p| (p, form::first(pairs, p).unwrap_or_default()));
     let named = family.iter().map(|f| ("family", *f)).chain(given.iter().map(|g| ("given", *g)));
     for (field, value) in named.chain(postcodes) {
         if value.chars().count() > MAX_NAME {
             return Err(invalid(value, field));
         }
-    }
-    if born.is_empty() {
-        return Err(bad(
-            PdsCode::MissingValue,
-            "Missing value - 'birth_date/birth_date_range_start/birth_date_range_end'".into(),
-        ));
     }
     // The hosted sandbox needs a family name, fuzzy or not.
     if family.is_none() && !(fuzzy && application_restricted) {
@@ -214,7 +229,9 @@ fn combinations(pairs: &[(String, String)], q: &Query) -> Result<(), PdsError> {
     }
     let wildcards = q.family.iter().map(|f| ("family", *f)).chain(q.given.iter().map(|g| ("given", *g)));
     for (field, value) in wildcards.chain(q.postcode.map(|p| ("address-postalcode", p))) {
-        if value.chars().take(2).any(|c| c == '*') {
+        // Judged as matching compares it: folded, and a postcode without its spaces.
+        let compared = fold(value).replace(' ', "");
+        if compared.chars().take(2).any(|c| c == '*') {
             return Err(invalid(value, field));
         }
         if q.fuzzy && value.contains('*') {
@@ -246,36 +263,35 @@ fn search_patients(
 ) -> Result<FhirResponse, PdsError> {
     check_headers(state, headers)?;
     let application_restricted = state.config().require_auth.pds;
-    let q = parse(pairs, application_restricted)?;
     let population = state.population();
-    if application_restricted {
-        combinations(pairs, &q)?;
-        let hits = find(&q, population.records());
-        return Ok(match hits.len() {
-            0 | 1 => bundle(hits),
-            _ => too_many_matches(),
-        });
+    if !application_restricted {
+        // The hosted sandbox's own checks, then its documented answers, before any rule it lacks.
+        hosted_checks(pairs)?;
+        if form::first(pairs, "family").is_none() {
+            return Err(bad(PdsCode::InvalidSearchData, MINIMUM.into()));
+        }
+        if let Some(answer) = documented_answer(pairs) {
+            return Ok(match answer {
+                Canned::TooManyMatches => too_many_matches(),
+                answer => bundle(entries(answer, population).into_iter().map(|(r, s)| (view(&r), s)).collect()),
+            });
+        }
     }
-    if let Some(answer) = documented_answer(pairs) {
-        return Ok(match answer {
-            Canned::TooManyMatches => too_many_matches(),
-            answer => bundle(entries(answer, population).into_iter().map(|(r, s)| (view(&r), s)).collect()),
-        });
-    }
+    let q = parse(pairs, application_restricted)?;
     combinations(pairs, &q)?;
     let hits = find(&q, population.records());
-    let limit = q.max_results.unwrap_or(MAX_RESULTS) as usize;
+    let limit = if application_restricted { 1 } else { q.max_results.unwrap_or(MAX_RESULTS) as usize };
     Ok(match hits.len() {
-        0 => not_supported(),
+        0 if !application_restricted => not_supported(),
         n if n > limit => too_many_matches(),
-        _ => bundle(hits),
+        _ => bundle(hits.into_iter().map(|(record, score)| (view(record), score)).collect()),
     })
 }
 
-/// Every record the query finds, in the search view, best score first (then by NHS number).
-fn find<'a>(q: &Query, records: impl Iterator<Item = &'a Value>) -> Vec<(Value, f64)> {
-    let mut hits: Vec<(Value, f64)> = records
-        .filter_map(|record| score(q, record).map(|s| (view(record), s)))
+/// Every record the query finds, best score first (then by NHS number).
+fn find<'a>(q: &Query, records: impl Iterator<Item = &'a Value>) -> Vec<(&'a Value, f64)> {
+    let mut hits: Vec<(&Value, f64)> = records
+        .filter_map(|record| score(q, record).map(|s| (record, s)))
         .filter(|(_, s)| !q.exact || *s >= 1.0)
         .collect();
     hits.sort_by(|(a, sa), (b, sb)| sb.total_cmp(sa).then_with(|| a["id"].as_str().cmp(&b["id"].as_str())));
@@ -601,5 +617,33 @@ mod tests {
         assert!(parse_date_param("2010-02-30").is_none());
         assert!(parse_date_param("22/10/2010").is_none());
         assert_eq!(fold(" PÀULINÉ "), "pauline");
+    }
+
+    #[test]
+    fn the_search_view_keeps_current_names_and_home_and_never_a_restricted_patients_whereabouts() {
+        let record = json!({
+            "resourceType": "Patient", "id": "9000000025",
+            "meta": {"security": [{"code": "R"}]},
+            "name": [{"use": "usual", "family": "Smythe"}, {"use": "old", "family": "Jones"}, {"use": "maiden", "family": "Brown"}],
+            "address": [{"use": "home", "postalCode": "LS1 6AE"}],
+            "telecom": [{"system": "phone", "value": "01632960587"}],
+            "contact": [{"relationship": []}],
+            "generalPractitioner": [{"identifier": {"value": "Y12345"}}],
+            "extension": [{"url": "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-BirthPlace"},
+                          {"url": "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-DeathNotificationStatus"}],
+        });
+        let restricted = view(&record);
+        for field in ["address", "telecom", "contact", "generalPractitioner"] {
+            assert!(restricted.get(field).is_none(), "{field} left in: {restricted}");
+        }
+        assert_eq!(restricted["name"], json!([{"use": "usual", "family": "Smythe"}]));
+        assert_eq!(restricted["extension"].as_array().unwrap().len(), 1, "place of birth left out");
+        let mut ordinary = record.clone();
+        ordinary["meta"]["security"][0]["code"] = json!("U");
+        ordinary["address"] =
+            json!([{"use": "home", "postalCode": "LS1 6AE"}, {"use": "temp", "postalCode": "LS2 7AA"}]);
+        let shown = view(&ordinary);
+        assert_eq!(shown["address"], json!([{"use": "home", "postalCode": "LS1 6AE"}]));
+        assert!(shown["telecom"].is_array() && shown["generalPractitioner"].is_array());
     }
 }

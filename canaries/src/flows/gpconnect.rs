@@ -1,5 +1,6 @@
-//! GP Connect: can a receptionist see the record and book? Retrieve the structured record, search
-//! free slots, book one, then cancel it so the canary leaves no trace in the GP system.
+//! GP Connect: can a receptionist see the record and book? Read the provider's capability statement
+//! (as GP Connect advises consumers to, before calling), retrieve the structured record, search free
+//! slots, book one at the slot's Location, then cancel it so the canary leaves no trace in the GP system.
 
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -18,8 +19,38 @@ fn ssp(target: &GpConnectTarget, request: Request, interaction: &str, scope: &st
         .header("ssp-from", &target.consumer_asid)
         .header("ssp-to", &target.provider_asid)
         .header("ssp-interactionid", interaction)
-        .header("authorization", &format!("Bearer {}", target.identity.jwt(scope)))
+        .header("authorization", &format!("Bearer {}", target.identity.jwt(scope, audience(&target.url))))
         .header("accept", "application/fhir+json")
+}
+
+/// The provider's service root URL, which the JWT's `aud` names: the URL itself or, behind the Spine
+/// Secure Proxy (`https://proxy/https://provider/...`), the provider's part of it.
+pub fn audience(url: &str) -> &str {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let rest = &url[after_scheme..];
+    match rest.find("/https://").or_else(|| rest.find("/http://")) {
+        Some(i) => &rest[i + 1..],
+        None => url,
+    }
+}
+
+/// Whether a capability statement offers the structured record operation; its version.
+fn offers_structured_record(statement: &Value) -> (bool, Option<&str>) {
+    let offered = statement["rest"].as_array().into_iter().flatten().any(|rest| {
+        rest["operation"].as_array().into_iter().flatten().any(|op| op["name"] == "gpc.getstructuredrecord")
+    });
+    (offered, statement["version"].as_str())
+}
+
+/// What the provider said it left out of the record: the `not-supported` warnings of the Bundle's
+/// OperationOutcome (GP Connect's forwards compatibility: an unknown parameter is a warning, not an error).
+fn left_out(bundle: &Value) -> Vec<String> {
+    entries(bundle)
+        .filter(|r| r["resourceType"] == "OperationOutcome")
+        .flat_map(|r| r["issue"].as_array().cloned().unwrap_or_default())
+        .filter(|i| i["severity"] == "warning")
+        .map(|i| i["diagnostics"].as_str().or(i["details"]["text"].as_str()).unwrap_or("(unnamed)").to_owned())
+        .collect()
 }
 
 pub async fn run(ctx: &FlowContext<'_>, rec: &mut RunRecorder<'_>) {
@@ -28,6 +59,29 @@ pub async fn run(ctx: &FlowContext<'_>, rec: &mut RunRecorder<'_>) {
     let probe = &crate::probe::Probe { client: gpc.client.clone(), max_attempts: ctx.probe.max_attempts };
     let base = gpc.url.as_str();
     let trace_id = rec.correlation_id.clone();
+
+    let mut step = rec.begin("get_capability_statement");
+    let request = Request::new(Method::GET, format!("{base}/metadata"), "/metadata").idempotent();
+    let request = ssp(gpc, request, &format!("{INTERACTION}:rest:read:metadata-1"), "organization/*.read", &trace_id);
+    let result = async {
+        let statement = step.send(probe, &request).await?.expect_status(&[200])?.json()?;
+        expect_resource_type(&statement, "CapabilityStatement")?;
+        ensure(statement["fhirVersion"] == "3.0.1", || {
+            format!("capability statement is for FHIR {}, not STU3 (3.0.1)", statement["fhirVersion"])
+        })?;
+        let (offered, version) = offers_structured_record(&statement);
+        Ok((offered, version.unwrap_or("(no version)").to_owned()))
+    }
+    .await;
+    // A statement that answers without the structured operation says the record cannot be asked for;
+    // one that fails to answer is recorded, and the record is still tried.
+    if let Some((false, version)) = rec.end(step, result) {
+        let because = format!("get_capability_statement (version {version} offers no gpc.getstructuredrecord)");
+        for name in ["get_structured_record", "search_free_slots", "book_appointment", "cancel_appointment"] {
+            rec.skip(name, &because);
+        }
+        return;
+    }
 
     let mut step = rec.begin("get_structured_record");
     let body = json!({"resourceType": "Parameters", "parameter": [
@@ -50,6 +104,10 @@ pub async fn run(ctx: &FlowContext<'_>, rec: &mut RunRecorder<'_>) {
         ensure(patients.len() == 1, || format!("structured record holds {} Patient resources, not 1", patients.len()))?;
         let returned = identifier(patients[0], NHS_NUMBER_SYSTEM).unwrap_or("");
         ensure(returned == patient, || format!("asked for {patient}'s record, got {returned}'s"))?;
+        let missing = left_out(&bundle);
+        ensure(missing.is_empty(), || {
+            format!("the provider left out part of the record as not supported: {}", missing.join(", "))
+        })?;
         Ok(patients[0]["id"].as_str().unwrap_or("").to_string())
     }
     .await;
@@ -66,19 +124,32 @@ pub async fn run(ctx: &FlowContext<'_>, rec: &mut RunRecorder<'_>) {
         gpc,
         Request::new(Method::GET, url, "/Slot"),
         &format!("{INTERACTION}:rest:search:slot-1"),
-        "patient/*.read",
+        "organization/*.read",
         &trace_id,
     );
     let result = async {
         let bundle = step.send(probe, &request).await?.expect_status(&[200])?.json()?;
         expect_resource_type(&bundle, "Bundle")?;
         let slot = entries(&bundle).find(|r| r["resourceType"] == "Slot" && r["status"] == "free").cloned();
-        slot.ok_or_else(|| StepError::assertion("no free slot in the next two weeks"))
+        let slot = slot.ok_or_else(|| StepError::assertion("no free slot in the next two weeks"))?;
+        // A booking names the place: the Location among the slot's Schedule's actors.
+        let schedule = slot["schedule"]["reference"].as_str().unwrap_or_default();
+        let location = entries(&bundle)
+            .filter(|r| {
+                r["resourceType"] == "Schedule" && format!("Schedule/{}", r["id"].as_str().unwrap_or("")) == schedule
+            })
+            .flat_map(|r| r["actor"].as_array().cloned().unwrap_or_default())
+            .filter_map(|a| a["reference"].as_str().map(str::to_owned))
+            .find(|r| r.starts_with("Location/"));
+        let location = location.ok_or_else(|| {
+            StepError::assertion(format!("the free slot's schedule ({schedule}) names no Location to book at"))
+        })?;
+        Ok((slot, location))
     }
     .await;
     let slot = rec.end(step, result);
 
-    let (Some(slot), Some(logical_id)) = (slot, logical_id) else {
+    let (Some((slot, location)), Some(logical_id)) = (slot, logical_id) else {
         let because = "get_structured_record and search_free_slots";
         rec.skip("book_appointment", because);
         rec.skip("cancel_appointment", because);
@@ -86,7 +157,7 @@ pub async fn run(ctx: &FlowContext<'_>, rec: &mut RunRecorder<'_>) {
     };
 
     let mut step = rec.begin("book_appointment");
-    let appointment = booking(&slot, &logical_id, &ctx.env.ods_code);
+    let appointment = booking(&slot, &logical_id, &location, &ctx.env.ods_code);
     let request = Request::new(Method::POST, format!("{base}/Appointment"), "/Appointment")
         .json("application/fhir+json", &appointment);
     let request = ssp(gpc, request, &format!("{INTERACTION}:rest:create:appointment-1"), "patient/*.write", &trace_id);
@@ -130,8 +201,8 @@ pub async fn run(ctx: &FlowContext<'_>, rec: &mut RunRecorder<'_>) {
     rec.end(step, result);
 }
 
-/// An Appointment for `slot`, booked for the patient by our organisation.
-fn booking(slot: &Value, patient_id: &str, ods: &str) -> Value {
+/// An Appointment for `slot` at `location`, booked for the patient by our organisation.
+fn booking(slot: &Value, patient_id: &str, location: &str, ods: &str) -> Value {
     let slot_id = slot["id"].as_str().unwrap_or_default();
     json!({
         "resourceType": "Appointment",
@@ -154,6 +225,40 @@ fn booking(slot: &Value, patient_id: &str, ods: &str) -> Value {
         "end": slot["end"],
         "slot": [{"reference": format!("Slot/{slot_id}")}],
         "created": chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        "participant": [{"actor": {"reference": format!("Patient/{patient_id}")}, "status": "accepted"}],
+        "participant": [{"actor": {"reference": format!("Patient/{patient_id}")}, "status": "accepted"},
+                        {"actor": {"reference": location}, "status": "accepted"}],
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_audience_is_the_providers_root_behind_the_proxy_or_not() {
+        assert_eq!(
+            audience("https://gpc.example.org/A11111/STU3/1/gpconnect"),
+            "https://gpc.example.org/A11111/STU3/1/gpconnect"
+        );
+        assert_eq!(
+            audience("https://proxy.spine2.ncrs.nhs.uk/https://gpc.example.org/A11111/STU3/1/gpconnect"),
+            "https://gpc.example.org/A11111/STU3/1/gpconnect"
+        );
+        assert_eq!(audience("http://127.0.0.1:4380/gpconnect/fhir"), "http://127.0.0.1:4380/gpconnect/fhir");
+    }
+
+    #[test]
+    fn warnings_in_the_record_are_what_was_left_out() {
+        let bundle = json!({"resourceType": "Bundle", "entry": [
+            {"resource": {"resourceType": "Patient"}},
+            {"resource": {"resourceType": "OperationOutcome", "issue": [
+                {"severity": "warning", "code": "not-supported", "diagnostics": "includeMedication"},
+                {"severity": "information", "code": "informational", "diagnostics": "fine"}]}},
+        ]});
+        assert_eq!(left_out(&bundle), ["includeMedication"]);
+        assert!(left_out(&json!({"resourceType": "Bundle", "entry": []})).is_empty());
+        let statement = json!({"version": "1.2.7", "rest": [{"operation": [{"name": "gpc.getstructuredrecord"}]}]});
+        assert_eq!(offers_structured_record(&statement), (true, Some("1.2.7")));
+        assert_eq!(offers_structured_record(&json!({"rest": [{}]})), (false, None));
+    }
 }

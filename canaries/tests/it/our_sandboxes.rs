@@ -80,7 +80,13 @@ async fn every_flow_passes_against_our_sandboxes() {
         (FlowKind::Pds, &["token", "read_patient", "search_patient", "read_restricted_patient"]),
         (
             FlowKind::GpConnect,
-            &["get_structured_record", "search_free_slots", "book_appointment", "cancel_appointment"],
+            &[
+                "get_capability_statement",
+                "get_structured_record",
+                "search_free_slots",
+                "book_appointment",
+                "cancel_appointment",
+            ],
         ),
         (FlowKind::Nrl, &["token", "create_pointer", "search_pointers", "read_pointer", "delete_pointer"]),
         (
@@ -439,21 +445,21 @@ async fn each_injected_fault_on_each_api_yields_its_error_class() {
             "gpconnect",
             FlowKind::GpConnect,
             json!({"error_rate": 1.0, "error_status": 500}),
-            "get_structured_record",
+            "get_capability_statement",
             ErrorClass::ServerError,
         ),
         (
             "gpconnect",
             FlowKind::GpConnect,
             json!({"rate_limit_rate": 1.0, "retry_after_s": 60}),
-            "get_structured_record",
+            "get_capability_statement",
             ErrorClass::RateLimited,
         ),
         (
             "gpconnect",
             FlowKind::GpConnect,
             json!({"timeout_rate": 1.0, "timeout_s": 30}),
-            "get_structured_record",
+            "get_capability_statement",
             ErrorClass::Timeout,
         ),
         (

@@ -208,14 +208,27 @@ pub async fn first_free_slot(app: &Router) -> Value {
     entries.into_iter().map(|e| e["resource"].clone()).find(|r| r["resourceType"] == "Slot").expect("a free slot")
 }
 
-/// A booking for `slot` that passes every rule.
+/// A booking for `slot` that passes every rule: a Patient and the Schedule's Location, `created`, and the
+/// booking organisation contained and named by its extension.
 pub fn booking_for(slot: &Value) -> Value {
     json!({
         "resourceType": "Appointment",
+        "meta": {"profile": ["https://fhir.nhs.uk/STU3/StructureDefinition/GPConnect-Appointment-1"]},
+        "contained": [{
+            "resourceType": "Organization", "id": "booking-org",
+            "identifier": [{"system": "https://fhir.nhs.uk/Id/ods-organization-code", "value": "Y05868"}],
+            "name": "Pathwatch tests", "telecom": [{"system": "phone", "value": "00000000000"}],
+        }],
+        "extension": [{
+            "url": "https://fhir.nhs.uk/STU3/StructureDefinition/Extension-GPConnect-BookingOrganisation-1",
+            "valueReference": {"reference": "#booking-org"},
+        }],
         "status": "booked",
         "start": slot["start"], "end": slot["end"],
         "slot": [{"reference": format!("Slot/{}", slot["id"].as_str().unwrap_or_default())}],
-        "participant": [{"actor": {"reference": "Patient/9690937286"}, "status": "accepted"}],
+        "created": "2026-01-01T09:00:00+00:00",
+        "participant": [{"actor": {"reference": "Patient/9690937286"}, "status": "accepted"},
+                        {"actor": {"reference": "Location/1"}, "status": "accepted"}],
         "description": "Pathwatch canary booking",
     })
 }

@@ -4,6 +4,7 @@
 mod common;
 mod faults;
 mod gpconnect;
+mod gpconnect_published;
 mod mesh;
 mod nrl;
 mod nrl_operations;

@@ -255,6 +255,19 @@ async fn an_update_changes_what_may_change_keeps_the_date_and_refuses_the_rest()
     foreign["id"] = json!("RJ11-update-1");
     let answer = call(&app, Method::PUT, &format!("{NRL_PRODUCER}/RJ11-update-1"), "Y05868", &foreign).await;
     assert_eq!((answer.status, answer.code()), (StatusCode::FORBIDDEN, "AUTHOR_CREDENTIALS_ERROR"));
+    // Another organisation's real pointer, sent back as theirs: still 403, not a custodian complaint.
+    let mut theirs = new_pointer("4409815415");
+    theirs["id"] = json!("RJ11-theirs-1");
+    theirs["custodian"]["identifier"]["value"] = json!("RJ11");
+    assert_eq!(call(&app, Method::PUT, NRL_PRODUCER, "RJ11", &theirs).await.status, StatusCode::CREATED);
+    let answer = call(&app, Method::PUT, &format!("{NRL_PRODUCER}/RJ11-theirs-1"), "Y05868", &theirs).await;
+    assert_eq!((answer.status, answer.code()), (StatusCode::FORBIDDEN, "AUTHOR_CREDENTIALS_ERROR"), "{}", answer.json);
+    // An update may not give a pointer a category its type does not allow.
+    let mut category = stored.clone();
+    category["category"][0]["coding"][0] =
+        json!({"system": "http://snomed.info/sct", "code": "1102421000000108", "display": "Observations"});
+    let answer = call(&app, Method::PUT, &path, "Y05868", &category).await;
+    assert_eq!((answer.status, answer.code()), (StatusCode::BAD_REQUEST, "BAD_REQUEST"), "{}", answer.json);
     let empty = call(&app, Method::PUT, &path, "Y05868", &Value::Null).await;
     assert_eq!((empty.status, empty.code()), (StatusCode::BAD_REQUEST, "BAD_REQUEST"));
 }
@@ -396,7 +409,22 @@ async fn count_and_producer_search() {
     assert_eq!(producer.json["entry"][0]["resource"]["id"], FIRST);
     assert!(producer.json.get("link").is_none());
     let theirs_only = call(&app, Method::GET, &format!("{NRL_PRODUCER}?{SUBJECT}"), "RJ11", &Value::Null).await;
+    assert_eq!(theirs_only.json["total"], 1, "{}", theirs_only.json);
     assert_eq!(theirs_only.json["entry"][0]["resource"]["custodian"]["identifier"]["value"], "RJ11");
+    // An organisation sees only the types it may use: 8J008 (observations only) none of these care plans.
+    let narrow = call(&app, Method::GET, &format!("{NRL_CONSUMER}?{SUBJECT}"), "8J008", &Value::Null).await;
+    assert_eq!(narrow.json["total"], 0, "{}", narrow.json);
+    let narrow_count =
+        call(&app, Method::GET, &format!("{NRL_CONSUMER}/_count?{SUBJECT}"), "8J008", &Value::Null).await;
+    assert_eq!(narrow_count.json["total"], 0);
+    let mut plan = new_pointer("4409815415");
+    plan["type"]["coding"][0]["code"] = json!("887701000000100");
+    assert_eq!(call(&app, Method::POST, NRL_PRODUCER, "Y05868", &plan).await.status, StatusCode::CREATED);
+    // RM559 may use 736253002 only: the new 887701000000100 plan is not counted for it.
+    let rm559 = call(&app, Method::GET, &format!("{NRL_CONSUMER}/_count?{SUBJECT}"), "RM559", &Value::Null).await;
+    assert_eq!(rm559.json["total"], 2, "{}", rm559.json);
+    let all = call(&app, Method::GET, &format!("{NRL_CONSUMER}/_count?{SUBJECT}"), "Y05868", &Value::Null).await;
+    assert_eq!(all.json["total"], 3);
     let missing = call(&app, Method::GET, NRL_PRODUCER, "Y05868", &Value::Null).await;
     assert_eq!(
         issues(&missing),
@@ -415,5 +443,27 @@ async fn count_and_producer_search() {
         &json!({"subject:identifier": "https://fhir.nhs.uk/Id/nhs-number|4409815415"}),
     )
     .await;
-    assert_eq!(posted.json["total"], 1, "{}", posted.json);
+    assert_eq!(posted.json["total"], 2, "its two, not RJ11's: {}", posted.json);
+}
+
+/// Bodies built to make one answer enormous or one lock long: each is refused with a bounded answer.
+#[tokio::test]
+async fn oversized_lists_get_a_bounded_answer() {
+    let app = app();
+    let mut many = new_pointer("4409815415");
+    many["relatesTo"] = json!((0..5000).map(|_| json!({})).collect::<Vec<_>>());
+    let answer = call(&app, Method::POST, NRL_PRODUCER, "Y05868", &many).await;
+    assert_eq!(issues(&answer).len(), 1, "{}", answer.json);
+    assert!(issues(&answer)[0].2.contains("at most 16 items"), "{}", answer.json);
+    let mut keys = serde_json::Map::new();
+    for i in 0..5000 {
+        keys.insert(format!("k{i}"), json!(i));
+    }
+    let answer =
+        call(&app, Method::POST, &format!("{NRL_CONSUMER}/_search"), "Y05868", &Value::Object(keys.clone())).await;
+    assert_eq!((answer.status, issues(&answer).len()), (StatusCode::BAD_REQUEST, 20));
+    keys.insert("subject:identifier".into(), json!("https://fhir.nhs.uk/Id/nhs-number|4409815415"));
+    let strings: serde_json::Map<String, Value> = keys.into_iter().map(|(k, v)| (k, json!(v.to_string()))).collect();
+    let answer = call(&app, Method::POST, &format!("{NRL_CONSUMER}/_search"), "Y05868", &Value::Object(strings)).await;
+    assert_eq!((answer.status, issues(&answer).len()), (StatusCode::BAD_REQUEST, 20));
 }
