@@ -25,6 +25,12 @@ pub fn offset_at(ns: u64) -> i64 {
     clock_changes(year_of(ns)).iter().rev().find(|(change, _)| *change <= ns).map_or(0, |(_, offset)| *offset)
 }
 
+/// The date in the UK at `at` (a day starts at local midnight, 23:00 UTC in summer).
+pub fn date(at: DateTime<Utc>) -> chrono::NaiveDate {
+    let offset = if is_bst(at) { chrono::Duration::hours(1) } else { chrono::Duration::zero() };
+    (at + offset).date_naive()
+}
+
 /// Whether British Summer Time is in force at `at`.
 pub fn is_bst(at: DateTime<Utc>) -> bool {
     offset_at(at.timestamp_nanos_opt().unwrap_or(0).max(0) as u64) == 3600

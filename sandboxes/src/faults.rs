@@ -30,10 +30,13 @@ pub enum Api {
     Gpconnect,
     Nrl,
     Mesh,
+    Cis2,
+    #[serde(rename = "nhslogin")]
+    NhsLogin,
 }
 
 impl Api {
-    pub const ALL: [Api; 5] = [Api::Token, Api::Pds, Api::Gpconnect, Api::Nrl, Api::Mesh];
+    pub const ALL: [Api; 7] = [Api::Token, Api::Pds, Api::Gpconnect, Api::Nrl, Api::Mesh, Api::Cis2, Api::NhsLogin];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -42,6 +45,8 @@ impl Api {
             Api::Gpconnect => "gpconnect",
             Api::Nrl => "nrl",
             Api::Mesh => "mesh",
+            Api::Cis2 => "cis2",
+            Api::NhsLogin => "nhslogin",
         }
     }
 
@@ -57,6 +62,7 @@ impl Api {
             Api::Gpconnect => crate::gpconnect::fault_response(status),
             Api::Nrl => crate::nrl::fault_response(status),
             Api::Mesh => crate::mesh::fault_response(status),
+            Api::Cis2 | Api::NhsLogin => crate::identity::fault_response(status),
         };
         if let Some(seconds) = retry_after_s {
             if let Ok(value) = seconds.to_string().parse() {
@@ -87,6 +93,15 @@ pub struct FaultPlan {
     /// MESH send answers 202 but the message never reaches the recipient's inbox: it is undeliverable (410 to
     /// the recipient) and a non-delivery REPORT (status code 14) lands in the sender's inbox.
     pub drop_messages: bool,
+    /// Identity (CIS2, NHS login): discovery answers 503.
+    pub discovery_down: bool,
+    /// Identity: the JWKS holds only the next key while ID tokens are still signed with the current one.
+    pub keys_rotated: bool,
+    /// Identity: the provider's clock, as its `Date` header and token times show it, this far ahead
+    /// (negative: behind), in seconds.
+    pub clock_skew_s: i64,
+    /// Identity: the signing key's certificate (`x5c`) expires this many days from now.
+    pub key_expires_in_days: Option<u32>,
     /// Apply to the next N requests only, then the plan clears itself. `None`: until cleared.
     pub remaining: Option<u32>,
 }
@@ -103,6 +118,10 @@ impl Default for FaultPlan {
             timeout_s: 60,
             wrong_patient: false,
             drop_messages: false,
+            discovery_down: false,
+            keys_rotated: false,
+            clock_skew_s: 0,
+            key_expires_in_days: None,
             remaining: None,
         }
     }
@@ -120,6 +139,12 @@ impl FaultPlan {
                 return Err(format!("{name} must be between 0.0 and 1.0, got {rate}"));
             }
         }
+        if self.clock_skew_s.unsigned_abs() > 86_400 {
+            return Err(format!("clock_skew_s must be within a day (86400 s) either way, got {}", self.clock_skew_s));
+        }
+        if self.key_expires_in_days.is_some_and(|d| d > 3650) {
+            return Err("key_expires_in_days must be at most 3650".into());
+        }
         if !(400..=599).contains(&self.error_status) {
             return Err(format!("error_status must be an HTTP error status (400-599), got {}", self.error_status));
         }
@@ -132,6 +157,10 @@ impl FaultPlan {
 pub struct ActiveFaults {
     pub wrong_patient: bool,
     pub drop_messages: bool,
+    pub discovery_down: bool,
+    pub keys_rotated: bool,
+    pub clock_skew_s: i64,
+    pub key_expires_in_days: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -213,7 +242,14 @@ impl FaultBoard {
         Some(Decision {
             latency_ms: plan.latency_ms,
             outcome,
-            flags: ActiveFaults { wrong_patient: plan.wrong_patient, drop_messages: plan.drop_messages },
+            flags: ActiveFaults {
+                wrong_patient: plan.wrong_patient,
+                drop_messages: plan.drop_messages,
+                discovery_down: plan.discovery_down,
+                keys_rotated: plan.keys_rotated,
+                clock_skew_s: plan.clock_skew_s,
+                key_expires_in_days: plan.key_expires_in_days,
+            },
         })
     }
 }

@@ -51,7 +51,11 @@ pub const GPC_NOT_SHARED: &[&str] = &["9690938533", "9690938541", "9690938681", 
 pub const GPC_NO_CONSENT: &str = "9690938576";
 
 /// `Cache-Control: no-store` on every answer, as every GP Connect provider SHALL send it.
-async fn no_store(mut response: Response) -> Response {
+async fn no_store(response: Response) -> Response {
+    no_store_now(response)
+}
+
+fn no_store_now(mut response: Response) -> Response {
     response.headers_mut().insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
     response
 }
@@ -80,6 +84,8 @@ pub fn routes() -> Router<SandboxState> {
             &format!("{BASE}/Appointment/{{id}}"),
             get(appointments::read).put(appointments::amend_or_cancel).fallback(wrong_method),
         )
+        .route(BASE, any(unknown_path))
+        .route(&format!("{BASE}/"), any(unknown_path))
         .route(&format!("{BASE}/{{*rest}}"), any(unknown_path))
         .layer(axum::middleware::map_response(no_store))
 }
@@ -162,7 +168,8 @@ pub fn fault_response(status: StatusCode) -> Response {
     } else {
         GpcCode::BadRequest
     };
-    GpcError::new(status, code, crate::fhir::injected_fault_diagnostics(status)).into_response()
+    // The fault layer sits outside this router's `no_store`, so the header is set here too.
+    no_store_now(GpcError::new(status, code, crate::fhir::injected_fault_diagnostics(status)).into_response())
 }
 
 /// Parses a JSON body that must be a FHIR resource of `resource_type` (422 INVALID_RESOURCE otherwise).

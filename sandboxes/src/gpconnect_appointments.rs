@@ -293,6 +293,23 @@ fn book_appointment(state: &SandboxState, headers: &HeaderMap, body: &[u8]) -> R
         .with_header(header::LOCATION, &format!("{BASE}/Appointment/{id}/_history/1")))
 }
 
+/// A description of at most 100 characters and a comment of at most 500, each text when sent.
+fn check_texts(appointment: &Value) -> Result<(), GpcError> {
+    for (field, most) in [("description", 100), ("comment", 500)] {
+        match &appointment[field] {
+            Value::Null => {}
+            Value::String(text) if text.chars().count() <= most => {}
+            Value::String(_) => {
+                return Err(GpcError::invalid_resource(format!(
+                    "Appointment {field} cannot be greater then {most} characters"
+                )))
+            }
+            _ => return Err(GpcError::invalid_resource(format!("Appointment {field} must be text"))),
+        }
+    }
+    Ok(())
+}
+
 /// The elements of an STU3 Appointment; anything else in a booking is refused, as the provider's strict
 /// FHIR parser refuses it.
 const APPOINTMENT_ELEMENTS: &[&str] = &[
@@ -337,7 +354,10 @@ const PARTICIPANT_STATUSES: &[&str] = &["accepted", "declined", "tentative", "ne
 /// organisation as an extension naming a contained Organization with an ODS code, a name and a phone.
 fn check_booking_fields(appointment: &Value) -> Result<(), GpcError> {
     if let Some(unknown) =
-        appointment.as_object().and_then(|o| o.keys().find(|k| !APPOINTMENT_ELEMENTS.contains(&k.as_str())))
+        // `_description` and the like carry a primitive's extensions (FHIR JSON).
+        appointment
+            .as_object()
+            .and_then(|o| o.keys().find(|k| !APPOINTMENT_ELEMENTS.contains(&k.strip_prefix('_').unwrap_or(k))))
     {
         return Err(GpcError::invalid_resource(format!("Unknown element '{unknown}' in an Appointment")));
     }
@@ -368,13 +388,7 @@ fn check_booking_fields(appointment: &Value) -> Result<(), GpcError> {
     if appointment["created"].as_str().is_none_or(str::is_empty) {
         return Err(GpcError::invalid_resource("Created must be populated"));
     }
-    for (field, most) in [("description", 100), ("comment", 500)] {
-        if appointment[field].as_str().is_some_and(|t| t.chars().count() > most) {
-            return Err(GpcError::invalid_resource(format!(
-                "Appointment {field} cannot be greater then {most} characters"
-            )));
-        }
-    }
+    check_texts(appointment)?;
     let booking = appointment["extension"]
         .as_array()
         .into_iter()
@@ -490,6 +504,7 @@ fn update_appointment(
         if incoming["status"] != "booked" {
             return Err(GpcError::invalid_resource("An amended appointment must stay booked; cancel it instead"));
         }
+        check_texts(&incoming)?;
         for field in ["description", "comment"] {
             if !incoming[field].is_null() {
                 updated[field] = incoming[field].clone();

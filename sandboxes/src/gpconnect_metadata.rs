@@ -19,7 +19,10 @@ use crate::state::SandboxState;
 /// The specification versions this provider implements.
 pub const FOUNDATIONS_VERSION: &str = "1.2.7";
 pub const STRUCTURED_VERSION: &str = "1.6.0";
-/// The structured operation's definition, which consumers read to learn the parameters supported.
+/// The structured operation's definition, which consumers read to learn the parameters supported:
+/// as the 1.2.7 combined statement and the 1.6.0 structured one name it.
+pub const COMBINED_OPERATION: &str =
+    "https://fhir.nhs.uk/STU3/OperationDefinition/GPConnect-GetStructuredRecord-Operation-1/_history/1.12";
 pub const STRUCTURED_OPERATION: &str =
     "https://fhir.nhs.uk/STU3/OperationDefinition/GPConnect-GetStructuredRecord-Operation-1/_history/1.16";
 
@@ -51,28 +54,29 @@ fn statement(name: &str, version: &str, profiles: &[&str], resources: Value, ope
         "software": {"name": "Pathwatch GP Connect sandbox", "version": env!("CARGO_PKG_VERSION")},
         "fhirVersion": "3.0.1",
         "acceptUnknown": "both",
-        "format": ["application/fhir+json", "application/fhir+xml"],
+        // JSON only: this provider answers XML with 415.
+        "format": ["application/fhir+json"],
         "profile": profiles.iter().map(|p| profile(p)).collect::<Vec<_>>(),
-        "rest": [{
-            "mode": "server",
-            "security": {"cors": true},
-            "resource": resources,
-            "operation": operations,
-        }],
+        "rest": [rest(resources, operations)],
     })
 }
 
-fn structured_operation() -> Value {
-    json!({"name": "gpc.getstructuredrecord", "definition": {"reference": STRUCTURED_OPERATION}})
+fn rest(resources: Value, operations: Value) -> Value {
+    let mut rest = json!({"mode": "server", "security": {"cors": true}, "operation": operations});
+    // An empty list is not valid FHIR JSON: left out when there is nothing to list.
+    if resources.as_array().is_some_and(|r| !r.is_empty()) {
+        rest["resource"] = resources;
+    }
+    rest
+}
+
+fn structured_operation(reference: &str) -> Value {
+    json!({"name": "gpc.getstructuredrecord", "definition": {"reference": reference}})
 }
 
 /// The combined statement: what a consumer checks before calling (version, the structured operation,
-/// Slot search and Appointment booking).
+/// Slot search and Appointment booking). Only what this provider serves is listed.
 fn combined() -> Value {
-    let read_search = |resource: &str| {
-        json!({"type": resource, "interaction": [{"code": "read"}, {"code": "search-type"}],
-               "searchParam": [{"name": "identifier", "type": "token"}]})
-    };
     statement(
         "GP Connect",
         FOUNDATIONS_VERSION,
@@ -92,21 +96,24 @@ fn combined() -> Value {
             "CareConnect-GPC-MedicationRequest-1",
             "CareConnect-GPC-List-1",
             "GPConnect-StructuredRecord-Bundle-1",
+            "CareConnect-GPC-Immunization-1",
+            "CareConnect-GPC-ProblemHeader-Condition-1",
+            "CareConnect-GPC-Encounter-1",
+            "CareConnect-GPC-Observation-1",
+            "CareConnect-GPC-DiagnosticReport-1",
+            "CareConnect-GPC-Specimen-1",
+            "CareConnect-GPC-ProcedureRequest-1",
+            "CareConnect-GPC-ReferralRequest-1",
         ],
         json!([
-            read_search("Patient"),
-            read_search("Organization"),
-            read_search("Practitioner"),
-            {"type": "Location", "interaction": [{"code": "read"}]},
             {"type": "Appointment", "updateCreate": false,
-             "interaction": [{"code": "read"}, {"code": "create"}, {"code": "update"}, {"code": "search-type"}]},
+             "interaction": [{"code": "read"}, {"code": "create"}, {"code": "update"}]},
             {"type": "Slot", "interaction": [{"code": "search-type"}],
-             "searchInclude": ["Schedule:actor:Location", "Schedule:actor:Practitioner", "Slot:schedule",
-                               "Location:managingOrganization"],
+             "searchInclude": ["Schedule:actor:Location", "Schedule:actor:Practitioner", "Slot:schedule"],
              "searchParam": [{"name": "start", "type": "date"}, {"name": "end", "type": "date"},
                              {"name": "status", "type": "token"}, {"name": "searchFilter", "type": "token"}]},
         ]),
-        json!([structured_operation()]),
+        json!([structured_operation(COMBINED_OPERATION)]),
     )
 }
 
@@ -127,8 +134,18 @@ fn structured() -> Value {
             "CareConnect-GPC-List-1/_history/1.7",
             "GPConnect-StructuredRecord-Bundle-1/_history/1.3",
             "GPConnect-OperationOutcome-1/_history/1.2",
+            "CareConnect-GPC-Immunization-1/_history/1.5",
+            "CareConnect-GPC-ProblemHeader-Condition-1/_history/1.7",
+            "CareConnect-GPC-Encounter-1/_history/1.5",
+            "CareConnect-GPC-Observation-1/_history/1.7",
+            "CareConnect-GPC-DiagnosticReport-1/_history/1.3",
+            "CareConnect-GPC-Specimen-1/_history/1.3",
+            "CareConnect-GPC-ProcedureRequest-1/_history/1.3",
+            "CareConnect-GPC-ReferralRequest-1/_history/1.2",
+            "CareConnect-GPC-DocumentReference-1/_history/1.3",
+            "CareConnect-GPC-HealthcareService-1/_history/1.0",
         ],
         json!([]),
-        json!([structured_operation()]),
+        json!([structured_operation(STRUCTURED_OPERATION)]),
     )
 }

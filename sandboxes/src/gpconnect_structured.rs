@@ -25,6 +25,13 @@ use crate::gpconnect::{other_patient, parse_resource, patient_for, GpcCode, GpcE
 use crate::gpconnect_ssp::{self as ssp, GET_STRUCTURED_RECORD};
 use crate::state::SandboxState;
 
+/// Most parameters one request names, parts one parameter holds, times `includeProblems` repeats (one
+/// per status and significance pair, and no pair need come twice), warnings one answer carries.
+const MAX_PARAMETERS: usize = 50;
+const MAX_PARTS: usize = 20;
+const MAX_PROBLEM_REPEATS: usize = 9;
+const MAX_WARNINGS: usize = 20;
+
 /// What a part parameter holds.
 #[derive(Clone, Copy)]
 enum Kind {
@@ -168,7 +175,8 @@ fn build(state: &SandboxState, headers: &HeaderMap, body: &[u8], wrong_patient: 
         ));
     }
     let patient = patient_for(state, nhs_number)?;
-    let today = chrono::Utc::now().date_naive();
+    // "Today" as the practice reads it: the UK date, not UTC's (which lags by an hour after midnight BST).
+    let today = domain::uk_time::date(chrono::Utc::now());
     let (requested, warnings) = read_parameters(list, today)?;
     let returned = if wrong_patient { other_patient(nhs_number) } else { nhs_number };
     let trace_id = headers.get("Ssp-TraceID").and_then(|v| v.to_str().ok()).unwrap_or_default().trim();
@@ -177,26 +185,46 @@ fn build(state: &SandboxState, headers: &HeaderMap, body: &[u8], wrong_patient: 
 
 /// The areas asked for and a warning for everything not known, or the first rule broken.
 fn read_parameters(list: &[Value], today: NaiveDate) -> Result<(Vec<Requested<'_>>, Vec<String>), GpcError> {
+    if list.len() > MAX_PARAMETERS {
+        return Err(GpcError::invalid_resource(format!(
+            "{} parameters: a request names at most {MAX_PARAMETERS}",
+            list.len()
+        )));
+    }
     let mut requested: Vec<Requested> = Vec::new();
-    let mut warnings = Vec::new();
+    let mut warnings: Vec<String> = Vec::new();
+    let mut warn = |name: String| {
+        if warnings.len() < MAX_WARNINGS && !warnings.contains(&name) {
+            warnings.push(name);
+        }
+    };
     for parameter in list {
-        let name = parameter["name"].as_str().unwrap_or_default();
+        let Some(name) = parameter["name"].as_str().filter(|n| !n.is_empty()) else {
+            return Err(GpcError::invalid_resource("Every parameter must be an object with a name"));
+        };
+        let parts_sent = parameter["part"].as_array().map_or(0, Vec::len);
+        if parts_sent > MAX_PARTS {
+            return Err(GpcError::invalid_resource(format!("{name} has {parts_sent} parts: at most {MAX_PARTS}")));
+        }
         if name == "patientNHSNumber" {
             continue;
         }
         let Some(area) = AREAS.iter().find(|a| a.name == name) else {
             // Reported at the least granular level: an unknown parameter's parts are not listed.
-            warnings.push(name.to_owned());
+            warn(name.to_owned());
             continue;
         };
-        if !area.repeats && requested.iter().any(|r| r.area.name == name) {
+        let times = requested.iter().filter(|r| r.area.name == name).count();
+        if times > 0 && (!area.repeats || times >= MAX_PROBLEM_REPEATS) {
             return Err(GpcError::invalid_parameter(format!("Repeated Parameter : {name}")));
         }
         let mut parts: Vec<(&str, &Value)> = Vec::new();
         for part in parameter["part"].as_array().into_iter().flatten() {
-            let part_name = part["name"].as_str().unwrap_or_default();
+            let Some(part_name) = part["name"].as_str().filter(|n| !n.is_empty()) else {
+                return Err(GpcError::invalid_resource(format!("Every part of {name} must be an object with a name")));
+            };
             let Some((_, kind)) = area.parts.iter().find(|(n, _)| *n == part_name) else {
-                warnings.push(format!("{name}.{part_name}"));
+                warn(format!("{name}.{part_name}"));
                 continue;
             };
             if parts.iter().any(|(n, _)| *n == part_name) {
@@ -281,9 +309,9 @@ fn check_part(name: &str, part: &Value, kind: Kind, today: NaiveDate) -> Result<
             Ok(())
         }
         Kind::Period => {
-            let bound = |key: &str| match &value[key] {
-                Value::Null => Ok(None),
-                text => date(text).and_then(not_future).map(Some),
+            let bound = |key: &str| match value.get(key) {
+                None => Ok(None),
+                Some(text) => date(text).and_then(not_future).map(Some),
             };
             let (start, end) = (bound("start")?, bound("end")?);
             match (start, end) {

@@ -1,6 +1,6 @@
 //! Pathwatch's own sandboxes: real HTTP servers that behave as NHS England's published APIs and their
 //! sandboxes do — the APIM token endpoint, PDS FHIR R4, GP Connect (STU3 via Spine Secure Proxy headers),
-//! NRL v3 producer and consumer, and MESH API v2 — with fault injection switchable at runtime through
+//! NRL v3 producer and consumer, MESH API v2, and the NHS CIS2 and NHS login identity services — with fault injection switchable at runtime through
 //! `/_admin`, and a synthetic-patient generator ([`patients`]).
 //!
 //! The canaries use them as their target in demo mode and tests; `pathwatch sandbox` / `pathwatch up` run
@@ -13,6 +13,7 @@
 //! | `/gpconnect/fhir` | GP Connect structured record and appointments |
 //! | `/record-locator/{producer,consumer}/FHIR/R4` | NRL |
 //! | `/messageexchange` | MESH |
+//! | `/cis2`, `/nhslogin` | NHS CIS2 and NHS login: OpenID Connect discovery, JWKS, authorization code with PKCE |
 //! | `/_admin` | faults, reset, token expiry, population (no cross-site requests; `admin_token` when set) |
 //!
 //! This crate never talks to a real NHS service and never holds real patient data.
@@ -29,6 +30,7 @@ mod gpconnect_appointments;
 mod gpconnect_metadata;
 pub mod gpconnect_ssp;
 mod gpconnect_structured;
+pub mod identity;
 pub mod mesh;
 mod mesh_store;
 pub mod nrl;
@@ -73,6 +75,8 @@ pub fn router(state: SandboxState) -> Router {
         .merge(faulted(gpconnect::routes(), Api::Gpconnect))
         .merge(faulted(nrl::routes(), Api::Nrl))
         .merge(faulted(mesh::routes(), Api::Mesh))
+        .merge(faulted(identity::routes(identity::Provider::Cis2), Api::Cis2))
+        .merge(faulted(identity::routes(identity::Provider::NhsLogin), Api::NhsLogin))
         .merge(admin::mesh_routes(state.clone()))
         .merge(admin::routes(state.clone()))
         .route("/health", get(health))

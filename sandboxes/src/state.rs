@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use crate::config::SandboxConfig;
 use crate::faults::FaultBoard;
 use crate::gpconnect_appointments::AppointmentBook;
+use crate::identity::IdentityBook;
 use crate::mesh_store::MeshStore;
 use crate::nrl::PointerStore;
 use crate::population::Population;
@@ -36,6 +37,7 @@ struct Inner {
     appointments: Mutex<AppointmentBook>,
     pointers: Mutex<PointerStore>,
     mesh: Mutex<MeshStore>,
+    identity: Mutex<IdentityBook>,
 }
 
 impl SandboxState {
@@ -49,6 +51,7 @@ impl SandboxState {
             appointments: Mutex::new(AppointmentBook::default()),
             pointers: Mutex::new(PointerStore::initial()),
             mesh: Mutex::new(MeshStore::new(&config.mesh_mailboxes)),
+            identity: Mutex::new(IdentityBook::default()),
             config,
         };
         SandboxState { inner: Arc::new(inner) }
@@ -97,5 +100,10 @@ impl SandboxState {
 
     pub(crate) fn mesh(&self) -> MutexGuard<'_, MeshStore> {
         lock(&self.inner.mesh)
+    }
+
+    /// Identity codes and access tokens (locked by the caller, never across an await).
+    pub(crate) fn identity(&self) -> &Mutex<IdentityBook> {
+        &self.inner.identity
     }
 }

@@ -5,7 +5,7 @@
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use super::{entries, expect_resource_type, identifier, FlowContext, NHS_NUMBER_SYSTEM};
+use super::{entries, expect_resource_type, identifier, FlowContext, CAPABILITY_STEP, NHS_NUMBER_SYSTEM};
 use crate::environment::GpConnectTarget;
 use crate::probe::{ensure, Request, StepError};
 use crate::run::RunRecorder;
@@ -28,29 +28,51 @@ fn ssp(target: &GpConnectTarget, request: Request, interaction: &str, scope: &st
 pub fn audience(url: &str) -> &str {
     let after_scheme = url.find("://").map_or(0, |i| i + 3);
     let rest = &url[after_scheme..];
-    match rest.find("/https://").or_else(|| rest.find("/http://")) {
+    // ASCII lowercase keeps every byte where it was, so positions found in it hold in `rest`.
+    let lower = rest.to_ascii_lowercase();
+    let provider = match lower.find("/https://").or_else(|| lower.find("/http://")) {
         Some(i) => &rest[i + 1..],
         None => url,
-    }
+    };
+    provider.trim_end_matches('/')
 }
 
-/// Whether a capability statement offers the structured record operation; its version.
+/// Whether a capability statement offers the structured record operation (by name, or by its
+/// definition); its version.
 fn offers_structured_record(statement: &Value) -> (bool, Option<&str>) {
     let offered = statement["rest"].as_array().into_iter().flatten().any(|rest| {
-        rest["operation"].as_array().into_iter().flatten().any(|op| op["name"] == "gpc.getstructuredrecord")
+        rest["operation"].as_array().into_iter().flatten().any(|op| {
+            op["name"] == "gpc.getstructuredrecord"
+                || op["definition"]["reference"].as_str().is_some_and(|r| r.contains("GetStructuredRecord"))
+        })
     });
     (offered, statement["version"].as_str())
 }
 
-/// What the provider said it left out of the record: the `not-supported` warnings of the Bundle's
-/// OperationOutcome (GP Connect's forwards compatibility: an unknown parameter is a warning, not an error).
+/// The parameters the canary asks the record for.
+const ASKED: &[&str] = &["includeAllergies", "includeMedication"];
+
+/// What the provider said it left out of what the canary asked for: the `not-supported` warnings of the
+/// Bundle's OperationOutcome naming one of its parameters (GP Connect's forwards compatibility: an
+/// unknown parameter is a warning, not an error). Other warnings, such as a clinical area the practice
+/// has switched off, are the provider's to give.
 fn left_out(bundle: &Value) -> Vec<String> {
     entries(bundle)
         .filter(|r| r["resourceType"] == "OperationOutcome")
         .flat_map(|r| r["issue"].as_array().cloned().unwrap_or_default())
-        .filter(|i| i["severity"] == "warning")
-        .map(|i| i["diagnostics"].as_str().or(i["details"]["text"].as_str()).unwrap_or("(unnamed)").to_owned())
+        .filter(|i| i["severity"] == "warning" && i["code"] == "not-supported")
+        .filter_map(|i| i["diagnostics"].as_str().map(str::to_owned))
+        .filter(|name| ASKED.iter().any(|asked| name == asked || name.starts_with(&format!("{asked}."))))
         .collect()
+}
+
+/// `Type/id` of a reference, whether relative, absolute or versioned (`…/Location/1/_history/2`).
+fn type_and_id(reference: &str) -> Option<(&str, &str)> {
+    let path = reference.split("/_history/").next()?.trim_end_matches('/');
+    let mut parts = path.rsplit('/');
+    let id = parts.next().filter(|id| !id.is_empty())?;
+    let kind = parts.next().filter(|kind| !kind.is_empty())?;
+    Some((kind, id))
 }
 
 pub async fn run(ctx: &FlowContext<'_>, rec: &mut RunRecorder<'_>) {
@@ -73,45 +95,23 @@ pub async fn run(ctx: &FlowContext<'_>, rec: &mut RunRecorder<'_>) {
         Ok((offered, version.unwrap_or("(no version)").to_owned()))
     }
     .await;
-    // A statement that answers without the structured operation says the record cannot be asked for;
-    // one that fails to answer is recorded, and the record is still tried.
-    if let Some((false, version)) = rec.end(step, result) {
-        let because = format!("get_capability_statement (version {version} offers no gpc.getstructuredrecord)");
-        for name in ["get_structured_record", "search_free_slots", "book_appointment", "cancel_appointment"] {
-            rec.skip(name, &because);
-        }
-        return;
-    }
+    // A statement without the structured operation says the record cannot be asked for (and booking
+    // needs the record's patient); one that fails to answer is recorded, and the record is still tried.
+    let offered = match result {
+        Ok((false, version)) => Err(StepError::assertion(format!(
+            "the capability statement (version {version}) offers no gpc.getstructuredrecord"
+        ))),
+        other => other.map(|_| ()),
+    };
+    let no_record = matches!(&offered, Err(e) if e.class == crate::model::ErrorClass::Assertion);
+    rec.end(step, offered);
 
-    let mut step = rec.begin("get_structured_record");
-    let body = json!({"resourceType": "Parameters", "parameter": [
-        {"name": "patientNHSNumber", "valueIdentifier": {"system": NHS_NUMBER_SYSTEM, "value": patient}},
-        {"name": "includeAllergies", "part": [{"name": "includeResolvedAllergies", "valueBoolean": false}]},
-        {"name": "includeMedication", "part": [{"name": "includePrescriptionIssues", "valueBoolean": false}]},
-    ]});
-    let request = Request::new(
-        Method::POST,
-        format!("{base}/Patient/$gpc.getstructuredrecord"),
-        "/Patient/$gpc.getstructuredrecord",
-    )
-    .json("application/fhir+json", &body)
-    .idempotent();
-    let request = ssp(gpc, request, STRUCTURED, "patient/*.read", &trace_id);
-    let result = async {
-        let bundle = step.send(probe, &request).await?.expect_status(&[200])?.json()?;
-        expect_resource_type(&bundle, "Bundle")?;
-        let patients: Vec<&Value> = entries(&bundle).filter(|r| r["resourceType"] == "Patient").collect();
-        ensure(patients.len() == 1, || format!("structured record holds {} Patient resources, not 1", patients.len()))?;
-        let returned = identifier(patients[0], NHS_NUMBER_SYSTEM).unwrap_or("");
-        ensure(returned == patient, || format!("asked for {patient}'s record, got {returned}'s"))?;
-        let missing = left_out(&bundle);
-        ensure(missing.is_empty(), || {
-            format!("the provider left out part of the record as not supported: {}", missing.join(", "))
-        })?;
-        Ok(patients[0]["id"].as_str().unwrap_or("").to_string())
-    }
-    .await;
-    let logical_id = rec.end(step, result);
+    let logical_id = if no_record {
+        rec.skip("get_structured_record", CAPABILITY_STEP);
+        None
+    } else {
+        structured_record(gpc, probe, rec, patient, &trace_id).await
+    };
 
     let mut step = rec.begin("search_free_slots");
     let today = chrono::Utc::now().date_naive();
@@ -134,16 +134,13 @@ pub async fn run(ctx: &FlowContext<'_>, rec: &mut RunRecorder<'_>) {
         let slot = slot.ok_or_else(|| StepError::assertion("no free slot in the next two weeks"))?;
         // A booking names the place: the Location among the slot's Schedule's actors.
         let schedule = slot["schedule"]["reference"].as_str().unwrap_or_default();
+        let schedule_id = type_and_id(schedule).map(|(_, id)| id.to_owned());
         let location = entries(&bundle)
-            .filter(|r| {
-                r["resourceType"] == "Schedule" && format!("Schedule/{}", r["id"].as_str().unwrap_or("")) == schedule
-            })
+            .filter(|r| r["resourceType"] == "Schedule" && r["id"].as_str() == schedule_id.as_deref())
             .flat_map(|r| r["actor"].as_array().cloned().unwrap_or_default())
-            .filter_map(|a| a["reference"].as_str().map(str::to_owned))
-            .find(|r| r.starts_with("Location/"));
-        let location = location.ok_or_else(|| {
-            StepError::assertion(format!("the free slot's schedule ({schedule}) names no Location to book at"))
-        })?;
+            .filter_map(|a| a["reference"].as_str().and_then(type_and_id).map(|(k, id)| (k.to_owned(), id.to_owned())))
+            .find(|(kind, _)| kind == "Location")
+            .map(|(_, id)| format!("Location/{id}"));
         Ok((slot, location))
     }
     .await;
@@ -157,6 +154,13 @@ pub async fn run(ctx: &FlowContext<'_>, rec: &mut RunRecorder<'_>) {
     };
 
     let mut step = rec.begin("book_appointment");
+    let Some(location) = location else {
+        let schedule = slot["schedule"]["reference"].as_str().unwrap_or("(none)").to_owned();
+        let why = format!("the free slot's schedule ({schedule}) names no Location to book at");
+        rec.end::<()>(step, Err(StepError::assertion(why)));
+        rec.skip("cancel_appointment", "book_appointment");
+        return;
+    };
     let appointment = booking(&slot, &logical_id, &location, &ctx.env.ods_code);
     let request = Request::new(Method::POST, format!("{base}/Appointment"), "/Appointment")
         .json("application/fhir+json", &appointment);
@@ -199,6 +203,50 @@ pub async fn run(ctx: &FlowContext<'_>, rec: &mut RunRecorder<'_>) {
     .await
     .map_err(|e| StepError::new(e.class, format!("{} — appointment {id} left booked", e.message)));
     rec.end(step, result);
+}
+
+/// The structured record step: the patient's logical id when the record named them.
+async fn structured_record(
+    gpc: &GpConnectTarget,
+    probe: &crate::probe::Probe,
+    rec: &mut RunRecorder<'_>,
+    patient: &str,
+    trace_id: &str,
+) -> Option<String> {
+    let base = gpc.url.as_str();
+    let mut logical_id = None;
+    let mut step = rec.begin("get_structured_record");
+    let body = json!({"resourceType": "Parameters", "parameter": [
+        {"name": "patientNHSNumber", "valueIdentifier": {"system": NHS_NUMBER_SYSTEM, "value": patient}},
+        {"name": "includeAllergies", "part": [{"name": "includeResolvedAllergies", "valueBoolean": false}]},
+        {"name": "includeMedication", "part": [{"name": "includePrescriptionIssues", "valueBoolean": false}]},
+    ]});
+    let request = Request::new(
+        Method::POST,
+        format!("{base}/Patient/$gpc.getstructuredrecord"),
+        "/Patient/$gpc.getstructuredrecord",
+    )
+    .json("application/fhir+json", &body)
+    .idempotent();
+    let request = ssp(gpc, request, STRUCTURED, "patient/*.read", trace_id);
+    let result = async {
+        let logical_id = &mut logical_id;
+        let bundle = step.send(probe, &request).await?.expect_status(&[200])?.json()?;
+        expect_resource_type(&bundle, "Bundle")?;
+        let patients: Vec<&Value> = entries(&bundle).filter(|r| r["resourceType"] == "Patient").collect();
+        ensure(patients.len() == 1, || format!("structured record holds {} Patient resources, not 1", patients.len()))?;
+        let returned = identifier(patients[0], NHS_NUMBER_SYSTEM).unwrap_or("");
+        ensure(returned == patient, || format!("asked for {patient}'s record, got {returned}'s"))?;
+        // The patient is known from here on: booking may go ahead even if parts were left out.
+        *logical_id = Some(patients[0]["id"].as_str().unwrap_or("").to_string());
+        let missing = left_out(&bundle);
+        ensure(missing.is_empty(), || {
+            format!("the provider left out part of the record as not supported: {}", missing.join(", "))
+        })
+    }
+    .await;
+    rec.end(step, result);
+    logical_id.filter(|id| !id.is_empty())
 }
 
 /// An Appointment for `slot` at `location`, booked for the patient by our organisation.
@@ -244,7 +292,10 @@ mod tests {
             audience("https://proxy.spine2.ncrs.nhs.uk/https://gpc.example.org/A11111/STU3/1/gpconnect"),
             "https://gpc.example.org/A11111/STU3/1/gpconnect"
         );
-        assert_eq!(audience("http://127.0.0.1:4380/gpconnect/fhir"), "http://127.0.0.1:4380/gpconnect/fhir");
+        assert_eq!(audience("http://127.0.0.1:4380/gpconnect/fhir/"), "http://127.0.0.1:4380/gpconnect/fhir");
+        assert_eq!(audience("HTTPS://PROXY.example/HTTPS://gpc.example.org/x/"), "HTTPS://gpc.example.org/x");
+        assert_eq!(audience("no-scheme/é/https://p.example"), "no-scheme/é/https://p.example");
+        assert_eq!(audience(""), "");
     }
 
     #[test]
@@ -256,6 +307,14 @@ mod tests {
                 {"severity": "information", "code": "informational", "diagnostics": "fine"}]}},
         ]});
         assert_eq!(left_out(&bundle), ["includeMedication"]);
+        let disabled = json!({"resourceType": "Bundle", "entry": [{"resource": {"resourceType": "OperationOutcome", "issue": [
+            {"severity": "warning", "code": "informational", "diagnostics": "includeAllergies has been disabled"},
+            {"severity": "warning", "code": "not-supported", "diagnostics": "includeSomethingElse"}]}}]});
+        assert!(left_out(&disabled).is_empty(), "only what the canary asked for, left out as not supported");
+        assert_eq!(type_and_id("Location/1"), Some(("Location", "1")));
+        assert_eq!(type_and_id("https://gpc.example.org/fhir/Location/7/_history/2"), Some(("Location", "7")));
+        assert_eq!(type_and_id("Location"), None);
+        assert_eq!(type_and_id(""), None);
         assert!(left_out(&json!({"resourceType": "Bundle", "entry": []})).is_empty());
         let statement = json!({"version": "1.2.7", "rest": [{"operation": [{"name": "gpc.getstructuredrecord"}]}]});
         assert_eq!(offers_structured_record(&statement), (true, Some("1.2.7")));

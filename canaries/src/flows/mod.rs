@@ -27,8 +27,12 @@ pub const TOKEN_STEP: &str = "token";
 /// Steps that tidy up after an ambiguous failure; like the token step, they are not the pathway.
 pub const CLEAN_UP_STEP: &str = "clean_up";
 
+/// GP Connect's capability statement: read before calling, as consumers are advised to, but often
+/// served from a cache while the provider itself is down, so it is not the pathway either.
+pub const CAPABILITY_STEP: &str = "get_capability_statement";
+
 pub fn is_housekeeping(step: &str) -> bool {
-    step == TOKEN_STEP || step == CLEAN_UP_STEP
+    step == TOKEN_STEP || step == CLEAN_UP_STEP || step == CAPABILITY_STEP
 }
 
 /// Whether a failed write may nevertheless have taken effect: the request may have been processed

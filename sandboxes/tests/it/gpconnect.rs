@@ -222,6 +222,11 @@ async fn parameters_validation_and_morphed_requests() {
     unknown["parameter"].as_array_mut().unwrap().push(json!({"name": "includeEverything"}));
     let answer = gpc_structured(&app, &headers, &unknown).await;
     assert_eq!(answer.status, StatusCode::OK, "an unknown parameter is a warning: {}", answer.json);
+    let last = answer.json["entry"].as_array().unwrap().last().unwrap()["resource"].clone();
+    assert_eq!(
+        (last["resourceType"].as_str(), last["issue"][0]["diagnostics"].as_str()),
+        (Some("OperationOutcome"), Some("includeEverything"))
+    );
     let mut no_part = good.clone();
     no_part["parameter"][1] = json!({"name": "includeAllergies"});
     let answer = gpc_structured(&app, &headers, &no_part).await;
@@ -411,7 +416,9 @@ async fn jwt_audience_scope_and_trace_id_are_checked() {
         let mut claims = gpc_claims("patient/*.read");
         claims["requested_scope"] = json!(scope);
         let answer = gpc_structured(&app, &with_claims(&claims), &body).await;
-        assert_eq!(answer.status == StatusCode::OK, ok, "scope {scope:?}: {}", answer.json);
+        let expected = if ok { (StatusCode::OK, "<none>") } else { (StatusCode::BAD_REQUEST, "BAD_REQUEST") };
+        let got = if answer.status == StatusCode::OK { "<none>" } else { answer.code() };
+        assert_eq!((answer.status, got), expected, "scope {scope:?}: {}", answer.json);
     }
     for trace in ["not-a-uuid", "12345", "60e0b220-8136-4ca5-ae46-1d97ef59d06"] {
         let mut headers = gpc_headers(STRUCTURED, "patient/*.read");

@@ -26,7 +26,11 @@ async fn both_capability_statements_and_fhir_answers_for_what_is_not_served() {
     assert!(statement["format"].as_array().unwrap().contains(&json!("application/fhir+json")));
     let operation = &statement["rest"][0]["operation"][0];
     assert_eq!(operation["name"], "gpc.getstructuredrecord");
-    assert!(operation["definition"]["reference"].as_str().unwrap().contains("GetStructuredRecord-Operation-1"));
+    assert!(operation["definition"]["reference"]
+        .as_str()
+        .unwrap()
+        .ends_with("GetStructuredRecord-Operation-1/_history/1.12"));
+    assert_eq!(statement["profile"].as_array().unwrap().len(), 23);
     let resources: Vec<&str> =
         statement["rest"][0]["resource"].as_array().unwrap().iter().filter_map(|r| r["type"].as_str()).collect();
     assert!(resources.contains(&"Slot") && resources.contains(&"Appointment"), "{resources:?}");
@@ -40,6 +44,9 @@ async fn both_capability_statements_and_fhir_answers_for_what_is_not_served() {
     )
     .await;
     assert_eq!((structured.status, structured.json["version"].as_str()), (StatusCode::OK, Some("1.6.0")));
+    let reference = structured.json["rest"][0]["operation"][0]["definition"]["reference"].as_str().unwrap();
+    assert!(reference.ends_with("/_history/1.16"), "{reference}");
+    assert!(structured.json["rest"][0].get("resource").is_none(), "no empty list");
     let write =
         gpc_send(&app, Method::GET, "/metadata", &gpc_headers(METADATA, "organization/*.write"), &Value::Null).await;
     assert_eq!((write.status, write.code()), (StatusCode::BAD_REQUEST, "BAD_REQUEST"));
@@ -53,6 +60,10 @@ async fn both_capability_statements_and_fhir_answers_for_what_is_not_served() {
     assert_eq!((unknown.status, unknown.code()), (StatusCode::NOT_FOUND, "NO_RECORD_FOUND"));
     let wrong = gpc_send(&app, Method::DELETE, "/metadata", &headers, &Value::Null).await;
     assert_eq!((wrong.status, wrong.code()), (StatusCode::METHOD_NOT_ALLOWED, "BAD_REQUEST"));
+    for path in ["", "/", "/Appointment/1/x"] {
+        let stray = gpc_send(&app, Method::GET, path, &headers, &Value::Null).await;
+        assert_eq!((stray.status, stray.code()), (StatusCode::NOT_FOUND, "NO_RECORD_FOUND"), "{path:?}");
+    }
 }
 
 fn parameters(extra: Value) -> Value {
@@ -133,7 +144,23 @@ async fn unknown_parameters_and_parts_are_warnings_and_every_area_answers_with_i
     }
     // Only what is known: no OperationOutcome at all.
     let plain = gpc_structured(&app, &headers, &structured_parameters("9690937286")).await;
+    assert_eq!(plain.status, StatusCode::OK);
     assert!(warnings(&plain.json).is_empty());
+    // Warnings are named once each, twenty at most; a body of thousands of parameters is refused whole.
+    let many: Vec<Value> = (0..30).map(|i| json!({"name": format!("madeUp{}", i % 25)})).collect();
+    let answer = gpc_structured(&app, &headers, &parameters(json!(many))).await;
+    assert_eq!((answer.status, warnings(&answer.json).len()), (StatusCode::OK, 20));
+    let flood: Vec<Value> = (0..5000).map(|i| json!({"name": format!("madeUp{i}")})).collect();
+    let answer = gpc_structured(&app, &headers, &parameters(json!(flood))).await;
+    assert_eq!((answer.status, answer.code()), (StatusCode::UNPROCESSABLE_ENTITY, "INVALID_RESOURCE"));
+    for nameless in [json!([1]), json!([{"part": []}]), json!([{"name": "includeProblems", "part": [7]}])] {
+        let answer = gpc_structured(&app, &headers, &parameters(nameless.clone())).await;
+        assert_eq!(
+            (answer.status, answer.code()),
+            (StatusCode::UNPROCESSABLE_ENTITY, "INVALID_RESOURCE"),
+            "{nameless}"
+        );
+    }
     // Nothing but unknown parameters, the NHS number among them, is still an error.
     let only_unknown = json!({"resourceType": "Parameters", "parameter": [
         {"name": "invalidNHSNumberParam", "valueIdentifier": {"system": "https://fhir.nhs.uk/Id/nhs-number", "value": "9690937286"}},
@@ -146,7 +173,8 @@ async fn unknown_parameters_and_parts_are_warnings_and_every_area_answers_with_i
 async fn part_parameters_are_checked_and_forbidden_combinations_refused() {
     let app = app();
     let headers = gpc_headers(STRUCTURED, "patient/*.read");
-    let today = chrono::Utc::now().date_naive();
+    // The provider's "today" is the UK date.
+    let today = domain::uk_time::date(chrono::Utc::now());
     let tomorrow = (today + chrono::Duration::days(1)).to_string();
     let yesterday = (today - chrono::Duration::days(1)).to_string();
     let today = today.to_string();
@@ -168,6 +196,13 @@ async fn part_parameters_are_checked_and_forbidden_combinations_refused() {
             "a period with a start only",
             json!([consultations(json!({"name": "consultationSearchPeriod", "valuePeriod": {"start": yesterday}}))]),
             ok,
+        ),
+        (
+            "a period starting null",
+            json!([consultations(
+                json!({"name": "consultationSearchPeriod", "valuePeriod": {"start": null, "end": yesterday}})
+            )]),
+            invalid_parameter,
         ),
         (
             "a period ending tomorrow",
@@ -345,5 +380,56 @@ async fn a_booking_needs_what_the_specification_requires_and_nothing_it_forbids(
         assert!(diagnostics.contains(words), "{what}: {diagnostics}");
     }
     let booked = gpc_send(&app, Method::POST, "/Appointment", &write, &good).await;
+    assert_eq!(booked.status, StatusCode::CREATED, "{}", booked.json);
+}
+
+/// The demonstrator's order: the patient before the parameters, so a sensitive patient is "not found"
+/// whatever else is wrong with the request.
+#[tokio::test]
+async fn the_patient_is_judged_before_the_parameters() {
+    let app = app();
+    let headers = gpc_headers(STRUCTURED, "patient/*.read");
+    let mut body =
+        parameters(json!([{"name": "includeProblems", "part": [{"name": "filterStatus", "valueCode": "resolved"}]}]));
+    body["parameter"][0]["valueIdentifier"]["value"] = json!("9690938533");
+    let answer = gpc_structured(&app, &headers, &body).await;
+    assert_eq!((answer.status, answer.code()), (StatusCode::NOT_FOUND, "PATIENT_NOT_FOUND"));
+    body["parameter"][0]["valueIdentifier"]["value"] = json!("9690937286");
+    let answer = gpc_structured(&app, &headers, &body).await;
+    assert_eq!((answer.status, answer.code()), (StatusCode::UNPROCESSABLE_ENTITY, "INVALID_PARAMETER"));
+}
+
+/// An amendment keeps to the booking's limits on description and comment.
+#[tokio::test]
+async fn an_amendment_keeps_the_text_limits() {
+    let app = app();
+    let slot = first_free_slot(&app).await;
+    let create = gpc_headers(CREATE_APPOINTMENT, "patient/*.write");
+    let booked = gpc_send(&app, Method::POST, "/Appointment", &create, &booking_for(&slot)).await;
+    assert_eq!(booked.status, StatusCode::CREATED, "{}", booked.json);
+    let id = booked.json["id"].as_str().unwrap().to_owned();
+    let mut headers = gpc_headers(UPDATE_APPOINTMENT, "patient/*.write");
+    headers.push(("if-match".into(), "W/\"1\"".into()));
+    for (field, value) in [("description", json!("d".repeat(101))), ("comment", json!({"text": "x"}))] {
+        let mut amended = booked.json.clone();
+        amended[field] = value;
+        let answer = gpc_send(&app, Method::PUT, &format!("/Appointment/{id}"), &headers, &amended).await;
+        assert_eq!((answer.status, answer.code()), (StatusCode::UNPROCESSABLE_ENTITY, "INVALID_RESOURCE"), "{field}");
+    }
+    let mut fine = booked.json.clone();
+    fine["comment"] = json!("Running late");
+    let answer = gpc_send(&app, Method::PUT, &format!("/Appointment/{id}"), &headers, &fine).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.json);
+}
+
+/// `_description` carries the description's extensions (FHIR JSON): not an unknown element.
+#[tokio::test]
+async fn a_primitive_extension_is_not_an_unknown_element() {
+    let app = app();
+    let slot = first_free_slot(&app).await;
+    let mut body = booking_for(&slot);
+    body["_description"] = json!({"extension": []});
+    let create = gpc_headers(CREATE_APPOINTMENT, "patient/*.write");
+    let booked = gpc_send(&app, Method::POST, "/Appointment", &create, &body).await;
     assert_eq!(booked.status, StatusCode::CREATED, "{}", booked.json);
 }

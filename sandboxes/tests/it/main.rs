@@ -5,6 +5,7 @@ mod common;
 mod faults;
 mod gpconnect;
 mod gpconnect_published;
+mod identity;
 mod mesh;
 mod nrl;
 mod nrl_operations;
