@@ -131,6 +131,52 @@ pub struct EnvironmentConfig {
     pub ods_code: Option<String>,
     pub gpconnect: GpConnectEnvironment,
     pub mesh: MeshEnvironment,
+    /// NHS CIS2 (care staff sign in), checked by the `cis2` flow.
+    pub cis2: IdentityEnvironment,
+    /// NHS login (patients sign in), checked by the `nhslogin` flow.
+    pub nhslogin: IdentityEnvironment,
+}
+
+/// An identity service (NHS CIS2 or NHS login) as the identity flows check it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IdentityEnvironment {
+    /// The issuer: discovery is read from `{issuer}/.well-known/openid-configuration`, and the
+    /// document must name this issuer.
+    pub issuer: Option<String>,
+    /// Our client at the service: the token endpoint is asked with it.
+    pub client_id: Option<String>,
+    /// When the client authenticates with a secret (CIS2 allows it); otherwise a `private_key_jwt`
+    /// assertion signed with this environment's `private_key` (`kid`).
+    pub client_secret: Option<SecretRef>,
+    /// Also sign a test user in (authorization code with PKCE) and check the ID token: only against a
+    /// service that signs test users in without a login page (our sandboxes, a test identity provider).
+    pub sign_in: bool,
+    /// The redirect URI registered for the client (never followed: the code is read from the redirect).
+    pub redirect_uri: String,
+    /// NHS login: the vectors of trust asked for when signing in (a JSON array).
+    pub vtr: Option<String>,
+    /// The most the service's clock may differ from ours (seconds): beyond it, ID tokens risk being
+    /// refused as not yet valid or already expired.
+    pub max_clock_skew_s: u64,
+    /// A signing key whose certificate (`x5c`) expires within this many days fails the check: a key
+    /// about to rotate out.
+    pub min_key_days: u64,
+}
+
+impl Default for IdentityEnvironment {
+    fn default() -> Self {
+        IdentityEnvironment {
+            issuer: None,
+            client_id: None,
+            client_secret: None,
+            sign_in: false,
+            redirect_uri: "https://pathwatch.invalid/callback".into(),
+            vtr: None,
+            max_clock_skew_s: 60,
+            min_key_days: 14,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -262,7 +308,7 @@ impl FlowConfig {
             ),
             FlowKind::GpConnect => (Some("9690937286"), None, None),
             FlowKind::Nrl => (Some("4409815415"), None, None),
-            FlowKind::Mesh => (None, None, None),
+            FlowKind::Mesh | FlowKind::Cis2 | FlowKind::NhsLogin => (None, None, None),
         };
         FlowConfig {
             name: kind.as_str().to_string(),
@@ -367,7 +413,7 @@ impl CanaryConfig {
                     }
                 }
             }
-            if flow.kind != FlowKind::Mesh && flow.patient.is_none() {
+            if flow.kind.needs_patient() && flow.patient.is_none() {
                 return invalid(key("patient"), format!("a {} flow needs a synthetic patient", flow.kind.as_str()));
             }
             let Some(env) = self.environments.get(&flow.environment) else {
@@ -392,6 +438,13 @@ impl CanaryConfig {
                     ("mesh.password", env.mesh.password.is_some()),
                     ("mesh.shared_key", env.mesh.shared_key.is_some()),
                 ],
+                FlowKind::Cis2 => {
+                    &[("cis2.issuer", env.cis2.issuer.is_some()), ("cis2.client_id", env.cis2.client_id.is_some())]
+                }
+                FlowKind::NhsLogin => &[
+                    ("nhslogin.issuer", env.nhslogin.issuer.is_some()),
+                    ("nhslogin.client_id", env.nhslogin.client_id.is_some()),
+                ],
             };
             for (field, present) in needs {
                 if !present {
@@ -408,6 +461,8 @@ impl CanaryConfig {
                 ("nrl_consumer_url", &env.nrl_consumer_url),
                 ("gpconnect.url", &env.gpconnect.url),
                 ("mesh.url", &env.mesh.url),
+                ("cis2.issuer", &env.cis2.issuer),
+                ("nhslogin.issuer", &env.nhslogin.issuer),
             ];
             for (field, url) in urls {
                 if let Some(url) = url {
@@ -443,6 +498,16 @@ mod tests {
                 shared_key: Some(SecretRef::inline("k")),
                 ..MeshEnvironment::default()
             },
+            cis2: IdentityEnvironment {
+                issuer: Some("http://x/cis2".into()),
+                client_id: Some("c".into()),
+                ..IdentityEnvironment::default()
+            },
+            nhslogin: IdentityEnvironment {
+                issuer: Some("http://x/nhslogin".into()),
+                client_id: Some("c".into()),
+                ..IdentityEnvironment::default()
+            },
             ..EnvironmentConfig::default()
         };
         config.environments.insert("demo".into(), env);
@@ -459,7 +524,14 @@ mod tests {
     #[test]
     fn the_built_in_flows_are_valid() {
         assert_eq!(error_key(&demo()), "accepted");
-        assert_eq!(demo().effective_flows().len(), 4);
+        assert_eq!(demo().effective_flows().len(), 6);
+        // An identity flow needs its service's issuer and client, named by key.
+        let mut config = demo();
+        config.environments.get_mut("demo").unwrap().nhslogin.issuer = None;
+        assert_eq!(error_key(&config), "canaries.environments.demo.nhslogin.issuer");
+        let mut config = demo();
+        config.environments.get_mut("demo").unwrap().cis2.issuer = Some("ftp://x".into());
+        assert_eq!(error_key(&config), "canaries.environments.demo.cis2.issuer");
     }
 
     #[test]

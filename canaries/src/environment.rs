@@ -18,6 +18,40 @@ pub struct Environment {
     pub ods_code: String,
     pub gpconnect: Option<GpConnectTarget>,
     pub mesh: Option<MeshTarget>,
+    pub cis2: Option<IdentityTarget>,
+    pub nhslogin: Option<IdentityTarget>,
+}
+
+/// An identity service to check, resolved.
+#[derive(Debug)]
+pub struct IdentityTarget {
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: Option<crate::config::Secret>,
+    pub sign_in: bool,
+    pub redirect_uri: String,
+    pub vtr: Option<String>,
+    pub max_clock_skew_s: u64,
+    pub min_key_days: u64,
+}
+
+fn identity(
+    name: &str,
+    field: &str,
+    config: &crate::config::IdentityEnvironment,
+) -> Result<Option<IdentityTarget>, ConfigError> {
+    let Some(issuer) = &config.issuer else { return Ok(None) };
+    let key = format!("canaries.environments.{name}.{field}");
+    Ok(Some(IdentityTarget {
+        issuer: issuer.trim_end_matches('/').to_string(),
+        client_id: config.client_id.clone().unwrap_or_default(),
+        client_secret: secret(&format!("{key}.client_secret"), &config.client_secret)?,
+        sign_in: config.sign_in,
+        redirect_uri: config.redirect_uri.clone(),
+        vtr: config.vtr.clone(),
+        max_clock_skew_s: config.max_clock_skew_s,
+        min_key_days: config.min_key_days,
+    }))
 }
 
 #[derive(Debug)]
@@ -130,6 +164,8 @@ impl Environment {
             ods_code,
             gpconnect,
             mesh,
+            cis2: identity(name, "cis2", &config.cis2)?,
+            nhslogin: identity(name, "nhslogin", &config.nhslogin)?,
         })
     }
 }

@@ -154,6 +154,8 @@ impl Canaries {
             FlowKind::GpConnect => flows::gpconnect::run(&ctx, &mut rec).await,
             FlowKind::Nrl => flows::nrl::run(&ctx, &mut rec).await,
             FlowKind::Mesh => flows::mesh::run(&ctx, &mut rec).await,
+            FlowKind::Cis2 => flows::identity::run(&ctx, &mut rec, flows::identity::Service::Cis2).await,
+            FlowKind::NhsLogin => flows::identity::run(&ctx, &mut rec, flows::identity::Service::NhsLogin).await,
         }
         rec.finish(flow.degraded_after)
     }

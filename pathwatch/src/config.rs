@@ -490,7 +490,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("pathwatch.toml");
         let defaults = load(None, None).unwrap().effective_slos();
-        assert_eq!(defaults.iter().map(|s| s.flow.as_str()).collect::<Vec<_>>(), ["pds", "gpconnect", "nrl", "mesh"]);
+        assert_eq!(
+            defaults.iter().map(|s| s.flow.as_str()).collect::<Vec<_>>(),
+            ["pds", "gpconnect", "nrl", "mesh", "cis2", "nhslogin"]
+        );
         let slo = |extra: &str| format!("[[slos]]\nname = \"x\"\nflow = \"pds\"\nsli = \"availability\"\n{extra}");
         std::fs::write(&path, slo("objective = 1.5\n")).unwrap();
         let err = load(Some(&path), None).unwrap_err().to_string();

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use anyhow::Context;
-use canaries::config::{EnvironmentConfig, GpConnectEnvironment, MeshEnvironment};
+use canaries::config::{EnvironmentConfig, GpConnectEnvironment, IdentityEnvironment, MeshEnvironment};
 use canaries::SecretRef;
 use serde::{Deserialize, Serialize};
 
@@ -122,6 +122,21 @@ fn environment_with_key(root: &str, private: String) -> EnvironmentConfig {
             recipient: Some("X26ABC2".into()),
             ..MeshEnvironment::default()
         },
+        // The sandboxes sign their test users straight in, so the demo checks the whole sign-in.
+        cis2: IdentityEnvironment {
+            issuer: Some(format!("{root}/cis2")),
+            client_id: Some("pathwatch-demo".into()),
+            client_secret: Some(SecretRef::inline("demo-client-secret")),
+            sign_in: true,
+            ..IdentityEnvironment::default()
+        },
+        nhslogin: IdentityEnvironment {
+            issuer: Some(format!("{root}/nhslogin")),
+            client_id: Some("pathwatch-demo".into()),
+            sign_in: true,
+            vtr: Some(r#"["P9.Cp.Cd","P9.Cp.Ck","P9.Cm"]"#.into()),
+            ..IdentityEnvironment::default()
+        },
     }
 }
 
@@ -163,6 +178,7 @@ pub fn describe_sandbox(urls: &sandboxes::SandboxUrls) -> String {
         format!("sandbox NRL: {} (consumer {})", urls.nrl_producer, urls.nrl_consumer),
         format!("sandbox MESH: {}", urls.mesh),
         format!("sandbox token endpoint: {}", urls.token),
+        format!("sandbox NHS CIS2: {} (NHS login {})", urls.cis2, urls.nhslogin),
         format!("sandbox fault injection: {}/faults", urls.admin),
     ]
     .join("\n")

@@ -35,6 +35,10 @@ pub struct SandboxUrls {
     pub mesh: String,
     /// `{root}/_admin`
     pub admin: String,
+    /// `{root}/cis2`: NHS CIS2's issuer
+    pub cis2: String,
+    /// `{root}/nhslogin`: NHS login's issuer
+    pub nhslogin: String,
 }
 
 impl SandboxUrls {
@@ -48,6 +52,8 @@ impl SandboxUrls {
             nrl_consumer: format!("{root}{}", crate::nrl::CONSUMER_BASE),
             mesh: format!("{root}{}", crate::mesh::BASE),
             admin: format!("{root}{}", crate::admin::BASE),
+            cis2: format!("{root}{}", crate::identity::Provider::Cis2.base()),
+            nhslogin: format!("{root}{}", crate::identity::Provider::NhsLogin.base()),
             root,
         }
     }

@@ -6,6 +6,7 @@
 //! flows that write (book, create, send) always try to clean up what they created.
 
 pub mod gpconnect;
+pub mod identity;
 pub mod mesh;
 pub mod nrl;
 pub mod pds;
@@ -67,10 +68,21 @@ pub enum FlowKind {
     GpConnect,
     Nrl,
     Mesh,
+    /// NHS CIS2: can care staff sign in?
+    Cis2,
+    /// NHS login: can patients sign in?
+    #[serde(rename = "nhslogin")]
+    NhsLogin,
 }
 
 impl FlowKind {
-    pub const ALL: [FlowKind; 4] = [FlowKind::Pds, FlowKind::GpConnect, FlowKind::Nrl, FlowKind::Mesh];
+    pub const ALL: [FlowKind; 6] =
+        [FlowKind::Pds, FlowKind::GpConnect, FlowKind::Nrl, FlowKind::Mesh, FlowKind::Cis2, FlowKind::NhsLogin];
+
+    /// Whether the flow works on a synthetic patient (the identity flows and MESH do not).
+    pub fn needs_patient(self) -> bool {
+        matches!(self, FlowKind::Pds | FlowKind::GpConnect | FlowKind::Nrl)
+    }
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -78,6 +90,8 @@ impl FlowKind {
             FlowKind::GpConnect => "gpconnect",
             FlowKind::Nrl => "nrl",
             FlowKind::Mesh => "mesh",
+            FlowKind::Cis2 => "cis2",
+            FlowKind::NhsLogin => "nhslogin",
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Every flow against our sandboxes, then each injected fault and the error class, status and
 //! retry behaviour it must produce.
 
-use canaries::config::{CanaryConfig, EnvironmentConfig, GpConnectEnvironment, MeshEnvironment};
+use canaries::config::{CanaryConfig, EnvironmentConfig, GpConnectEnvironment, IdentityEnvironment, MeshEnvironment};
 use canaries::{ErrorClass, FlowKind, RunStatus, SecretRef, StepOutcome};
 use serde_json::json;
 
@@ -55,6 +55,20 @@ impl Rig {
                 poll_interval_ms: 50,
                 ..MeshEnvironment::default()
             },
+            cis2: IdentityEnvironment {
+                issuer: Some(urls.cis2.clone()),
+                client_id: Some("pathwatch-tests".into()),
+                client_secret: Some(SecretRef::inline("s3cret")),
+                sign_in: true,
+                ..IdentityEnvironment::default()
+            },
+            nhslogin: IdentityEnvironment {
+                issuer: Some(urls.nhslogin.clone()),
+                client_id: Some("pathwatch-tests".into()),
+                sign_in: true,
+                vtr: Some(r#"["P5.Cp.Cd"]"#.into()),
+                ..IdentityEnvironment::default()
+            },
         };
         Rig { admin: urls.admin.clone(), sandbox, env, client: reqwest::Client::new() }
     }
@@ -71,6 +85,41 @@ impl Rig {
 
 fn step<'r>(run: &'r canaries::CanaryRun, name: &str) -> &'r canaries::StepResult {
     run.steps.iter().find(|s| s.step == name).unwrap_or_else(|| panic!("no step {name}: {}", describe(run)))
+}
+
+/// Both identity flows sign a test user in against our mock CIS2 and NHS login and pass every check;
+/// each identity fault fails the step that is about it.
+#[tokio::test]
+async fn identity_flows_pass_and_each_identity_fault_fails_its_step() {
+    let rig = Rig::start().await;
+    let all = ["discovery", "jwks", "token_endpoint", "clock_skew", "signing_key", "sign_in"];
+    for kind in [FlowKind::Cis2, FlowKind::NhsLogin] {
+        let run = run_once(&rig.config(kind)).await;
+        assert_eq!(run.status, RunStatus::Healthy, "{}", describe(&run));
+        assert_eq!(steps_with(&run, StepOutcome::Passed), all, "{}", describe(&run));
+    }
+    let cases = [
+        ("cis2", FlowKind::Cis2, json!({"discovery_down": true}), "discovery", Some(ErrorClass::ServerError)),
+        ("cis2", FlowKind::Cis2, json!({"keys_rotated": true}), "sign_in", Some(ErrorClass::Assertion)),
+        ("nhslogin", FlowKind::NhsLogin, json!({"clock_skew_s": 600}), "clock_skew", Some(ErrorClass::Assertion)),
+        ("nhslogin", FlowKind::NhsLogin, json!({"key_expires_in_days": 3}), "signing_key", Some(ErrorClass::Assertion)),
+    ];
+    for (api, kind, plan, failing, class) in cases {
+        rig.client.delete(format!("{}/faults", rig.admin)).send().await.unwrap();
+        rig.fault(api, plan.clone()).await;
+        let run = run_once(&rig.config(kind)).await;
+        let s = step(&run, failing);
+        assert_eq!((s.outcome, s.error_class), (StepOutcome::Failed, class), "{api} {plan}: {}", describe(&run));
+        assert!(!run.status.passes(), "{api} {plan}");
+        let others_failed: Vec<&str> = run
+            .steps
+            .iter()
+            .filter(|x| x.outcome == StepOutcome::Failed && x.step != failing)
+            .map(|x| x.step.as_str())
+            .collect();
+        assert!(others_failed.is_empty(), "{api} {plan}: only {failing} fails, not {others_failed:?}");
+    }
+    rig.client.delete(format!("{}/faults", rig.admin)).send().await.unwrap();
 }
 
 #[tokio::test]

@@ -236,7 +236,26 @@ pub fn default_pathway(flow: &str) -> PathwayConfig {
         "gpconnect" => ("gp-record-and-booking", "View a GP record and book an appointment"),
         "nrl" => ("find-crisis-plan", "Find a crisis plan"),
         "mesh" => ("send-by-mesh", "Send results by MESH"),
+        "cis2" => ("staff-sign-in", "Staff sign in (NHS CIS2)"),
+        "nhslogin" => ("patient-sign-in", "Patients sign in (NHS login)"),
         other => (other, other),
+    };
+    let guidance = match flow {
+        "cis2" => Guidance {
+            healthy: "Staff can sign in with their smartcard or NHS CIS2 Authenticator.".into(),
+            degraded: "Signing in is slow or needs a retry. Staff already signed in are not affected; tell others to expect delays.".into(),
+            partial: "Some sign-ins fail. Staff already signed in can carry on until their session ends: ask them not to sign out. Others should retry, then follow the local fallback (a colleague already signed in, or paper). Never share smartcards.".into(),
+            outage: "Staff cannot sign in (NHS CIS2). Those already signed in can carry on until their session ends: ask them not to sign out or lock their card out. Everyone else follows the local fallback. Never share smartcards or passcodes. Check the NHS CIS2 service status before raising a national incident.".into(),
+            unknown: Guidance::default().unknown,
+        },
+        "nhslogin" => Guidance {
+            healthy: "Patients can sign in with NHS login.".into(),
+            degraded: "Patients can sign in with NHS login, but slowly or after a retry. Tell them to expect delays.".into(),
+            partial: "Some patients cannot sign in with NHS login. Tell them to try again later, or to contact the practice by phone for anything urgent.".into(),
+            outage: "Patients cannot sign in with NHS login. Tell them to try again later and to contact the practice by phone, or NHS 111, for anything urgent. Check NHS login's service status before raising a national incident.".into(),
+            unknown: Guidance::default().unknown,
+        },
+        _ => Guidance::default(),
     };
     PathwayConfig {
         id: id.into(),
@@ -244,7 +263,7 @@ pub fn default_pathway(flow: &str) -> PathwayConfig {
         flow: flow.into(),
         spans: Vec::new(),
         traffic: TrafficRules::default(),
-        guidance: Guidance::default(),
+        guidance,
         runbook_url: None,
         runbooks: Runbooks::default(),
         known_errors: Vec::new(),
