@@ -475,6 +475,39 @@ impl CanaryConfig {
             if env.token_url.is_some() && (env.api_key.is_none() || env.private_key.is_none() || env.kid.is_none()) {
                 return invalid(env_key("token_url"), "a token endpoint needs api_key, private_key and kid too".into());
             }
+            let identity = match flow.kind {
+                FlowKind::Cis2 => Some(("cis2", &env.cis2)),
+                FlowKind::NhsLogin => Some(("nhslogin", &env.nhslogin)),
+                _ => None,
+            };
+            if let Some((service, id)) = identity {
+                let field = |f: &str| env_key(&format!("{service}.{f}"));
+                let redirect_ok =
+                    url::Url::parse(&id.redirect_uri).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
+                if !redirect_ok {
+                    return invalid(field("redirect_uri"), format!("{:?} is not an http(s) URL", id.redirect_uri));
+                }
+                if let Some(vtr) = &id.vtr {
+                    if serde_json::from_str::<Vec<String>>(vtr).map_or(true, |v| v.is_empty()) {
+                        return invalid(
+                            field("vtr"),
+                            format!("{vtr:?} is not a JSON array of vectors of trust, e.g. [\"P9.Cp.Cd\"]"),
+                        );
+                    }
+                }
+                if id.max_clock_skew_s > 3600 {
+                    return invalid(field("max_clock_skew_s"), format!("{} is more than an hour", id.max_clock_skew_s));
+                }
+                if id.min_key_days > 3650 {
+                    return invalid(field("min_key_days"), format!("{} is more than ten years", id.min_key_days));
+                }
+                if flow.kind == FlowKind::NhsLogin && id.client_secret.is_some() {
+                    return invalid(field("client_secret"), "NHS login clients authenticate with private_key_jwt (the environment's private_key and kid), not a secret".into());
+                }
+                if id.sign_in && id.client_secret.is_none() && (env.private_key.is_none() || env.kid.is_none()) {
+                    return invalid(field("sign_in"), "signing in needs client_secret, or the environment's private_key and kid for a private_key_jwt assertion".into());
+                }
+            }
         }
         Ok(())
     }

@@ -40,6 +40,8 @@ pub async fn sandbox(config: &Config) -> anyhow::Result<ExitCode> {
         ("nrl_producer", &urls.nrl_producer),
         ("nrl_consumer", &urls.nrl_consumer),
         ("mesh", &urls.mesh),
+        ("cis2", &urls.cis2),
+        ("nhslogin", &urls.nhslogin),
         ("admin", &urls.admin),
     ] {
         println!("{name}: {url}");

@@ -100,7 +100,8 @@ pub struct FaultPlan {
     /// Identity: the provider's clock, as its `Date` header and token times show it, this far ahead
     /// (negative: behind), in seconds.
     pub clock_skew_s: i64,
-    /// Identity: the signing key's certificate (`x5c`) expires this many days from now.
+    /// Identity: the signing key's certificate (`x5c`) expires this many days from now, and no next key
+    /// is published yet.
     pub key_expires_in_days: Option<u32>,
     /// Apply to the next N requests only, then the plan clears itself. `None`: until cleared.
     pub remaining: Option<u32>,

@@ -20,7 +20,7 @@
 //! Faults (`/_admin/faults/cis2`, `/_admin/faults/nhslogin`): `discovery_down`, `keys_rotated` (the
 //! JWKS holds only the next key while tokens are still signed with the current one), `clock_skew_s`
 //! (the `Date` header and token times shifted) and `key_expires_in_days` (the signing key's
-//! certificate about to expire).
+//! certificate about to expire, and no next key published yet).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::OnceLock;
@@ -100,8 +100,10 @@ impl Provider {
 const MAX_GRANTS: usize = 10_000;
 const CODE_LIFETIME_S: i64 = 60;
 const TOKEN_LIFETIME_S: i64 = 3600;
-/// Longest parameter taken (a redirect URI, a state or nonce).
+/// Longest parameter taken (a redirect URI, a state); the fields a grant keeps are shorter still.
 const MAX_PARAM: usize = 2048;
+const MAX_KEPT: [(&str, usize); 5] =
+    [("client_id", 128), ("login_hint", 64), ("scope", 512), ("nonce", 512), ("code_challenge", 128)];
 
 /// One provider's routes; each handler learns which provider it serves from the router's extension.
 pub fn routes(provider: Provider) -> Router<SandboxState> {
@@ -255,6 +257,20 @@ async fn discovery(
 /// NHS login's vectors of trust this sandbox answers: P9 and P5, each with its credentials.
 const VECTORS: &[&str] = &["P9.Cp.Cd", "P9.Cp.Ck", "P9.Cm", "P5.Cp.Cd", "P5.Cp.Ck", "P5.Cm"];
 
+/// Makes the keys now (a moment's work): called off the request path when a sandbox starts.
+pub fn warm_up() {
+    let _ = encoding_key();
+}
+
+/// The current key as the ID tokens are signed with it, made once.
+fn encoding_key() -> Option<&'static jsonwebtoken::EncodingKey> {
+    static KEY: OnceLock<Option<jsonwebtoken::EncodingKey>> = OnceLock::new();
+    KEY.get_or_init(|| {
+        private_pem(&keys().0).and_then(|pem| jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes()).ok())
+    })
+    .as_ref()
+}
+
 /// The sandbox's two signing keys (current, next), made once per process on first use.
 fn keys() -> &'static (RsaPrivateKey, RsaPrivateKey) {
     static KEYS: OnceLock<(RsaPrivateKey, RsaPrivateKey)> = OnceLock::new();
@@ -269,18 +285,45 @@ fn private_pem(key: &RsaPrivateKey) -> Option<String> {
     key.to_pkcs8_pem(LineEnding::LF).ok().map(|p| p.to_string())
 }
 
-/// A self-signed certificate for `key`, valid until `expires`, as `x5c` carries it (base64 DER).
-fn certificate(provider: Provider, key: &RsaPrivateKey, now: DateTime<Utc>, expires: DateTime<Utc>) -> Option<String> {
+/// A self-signed certificate for `key`, valid until `expires` (to the second), as `x5c` carries it
+/// (base64 DER). Signing one costs a few milliseconds, so each (key, expiry minute) is made once; the
+/// cache holds a handful.
+fn certificate(
+    provider: Provider,
+    next: bool,
+    key: &RsaPrivateKey,
+    now: DateTime<Utc>,
+    expires: DateTime<Utc>,
+) -> Option<String> {
+    static MADE: std::sync::Mutex<Vec<((String, i64), String)>> = std::sync::Mutex::new(Vec::new());
+    let id = (provider.kid(next), expires.timestamp() / 60);
+    if let Some((_, cert)) = lock(&MADE).iter().find(|(k, _)| *k == id) {
+        return Some(cert.clone());
+    }
     let pair = rcgen::KeyPair::from_pem_and_sign_algo(&private_pem(key)?, &rcgen::PKCS_RSA_SHA256).ok()?;
     let mut params =
         rcgen::CertificateParams::new(vec![format!("{}.sandbox.pathwatch.invalid", &provider.base()[1..])]).ok()?;
-    let day = |t: DateTime<Utc>| {
-        use chrono::Datelike;
-        rcgen::date_time_ymd(t.year(), u8::try_from(t.month()).unwrap_or(1), u8::try_from(t.day()).unwrap_or(1))
-    };
-    params.not_before = day(now - Duration::days(1));
-    params.not_after = day(expires);
-    params.self_signed(&pair).ok().map(|cert| STANDARD.encode(cert.der()))
+    let at = |t: DateTime<Utc>| time::OffsetDateTime::from_unix_timestamp(t.timestamp()).ok();
+    params.not_before = at(now - Duration::days(1))?;
+    params.not_after = at(expires.with_timestamp_secs_floor_minute())?;
+    let cert = params.self_signed(&pair).ok().map(|cert| STANDARD.encode(cert.der()))?;
+    let mut made = lock(&MADE);
+    if made.len() >= 16 {
+        made.remove(0);
+    }
+    made.push((id, cert.clone()));
+    Some(cert)
+}
+
+trait FloorMinute {
+    fn with_timestamp_secs_floor_minute(self) -> Self;
+}
+
+impl FloorMinute for DateTime<Utc> {
+    /// To the minute, so the cached certificate is the one a fresh one would be.
+    fn with_timestamp_secs_floor_minute(self) -> Self {
+        DateTime::from_timestamp(self.timestamp() / 60 * 60, 0).unwrap_or(self)
+    }
 }
 
 fn jwk(provider: Provider, key: &RsaPrivateKey, next: bool, x5c: Option<String>) -> Value {
@@ -310,9 +353,17 @@ async fn jwks(
     let days = faults.key_expires_in_days.map_or(365, i64::from);
     let mut published = Vec::new();
     if !faults.keys_rotated {
-        published.push(jwk(provider, current, false, certificate(provider, current, at, at + Duration::days(days))));
+        published.push(jwk(
+            provider,
+            current,
+            false,
+            certificate(provider, false, current, at, at + Duration::days(days)),
+        ));
     }
-    published.push(jwk(provider, next, true, certificate(provider, next, at, at + Duration::days(730))));
+    // A key about to expire with no successor published yet: what `key_expires_in_days` stages.
+    if faults.key_expires_in_days.is_none() {
+        published.push(jwk(provider, next, true, certificate(provider, true, next, at, at + Duration::days(730))));
+    }
     answer(StatusCode::OK, json!({"keys": published}), at)
 }
 
@@ -358,6 +409,9 @@ pub struct IdentityBook {
 
 impl IdentityBook {
     fn put(&mut self, is_code: bool, key: String, grant: Grant) {
+        let now = Utc::now();
+        self.codes.retain(|_, g| g.expires > now);
+        self.tokens.retain(|_, g| g.expires > now);
         let store = if is_code { &mut self.codes } else { &mut self.tokens };
         store.insert(key.clone(), grant);
         self.order.push_back((is_code, key));
@@ -369,6 +423,22 @@ impl IdentityBook {
                 self.tokens.remove(&oldest);
             }
         }
+    }
+}
+
+/// Where this sandbox will send a browser: loopback, or a domain reserved for tests (RFC 2606,
+/// RFC 6761), never a real site (it registers no clients, so it cannot know theirs).
+fn rehearsal_host(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => {
+            let name = name.trim_end_matches('.').to_ascii_lowercase();
+            name == "localhost"
+                || [".invalid", ".example", ".test", ".localhost"].iter().any(|tld| name.ends_with(tld))
+                || ["invalid", "example", "test"].contains(&name.as_str())
+        }
+        None => false,
     }
 }
 
@@ -399,15 +469,30 @@ async fn authorize(
     let at = now(&active(faults));
     let pairs = form::parse_pairs(query.as_deref().unwrap_or(""));
     let param = |key: &str| form::first(&pairs, key).filter(|v| !v.is_empty());
-    if let Some((key, _)) = pairs.iter().find(|(_, v)| v.len() > MAX_PARAM) {
+    let too_long = |(key, value): &&(String, String)| {
+        let most = MAX_KEPT.iter().find(|(k, _)| k == key).map_or(MAX_PARAM, |(_, n)| *n);
+        value.len() > most
+    };
+    if let Some((key, _)) = pairs.iter().find(too_long) {
         return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", &format!("{key} is too long"), at);
     }
     // Without a usable client and redirect URI there is nowhere to send an error: answer it here.
     let Some(client_id) = param("client_id") else {
         return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "client_id is required", at);
     };
-    let redirect_uri = match param("redirect_uri").map(url::Url::parse) {
-        Some(Ok(url)) if matches!(url.scheme(), "https" | "http") && url.fragment().is_none() => url.to_string(),
+    // Kept as sent: the token request must repeat it identically (RFC 6749 §4.1.3).
+    let redirect_uri = match param("redirect_uri").map(|raw| (raw, url::Url::parse(raw))) {
+        Some((raw, Ok(url))) if matches!(url.scheme(), "https" | "http") && url.fragment().is_none() => {
+            if !rehearsal_host(&url) {
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "clients are not registered here, so this sandbox redirects only to a loopback address or a reserved test domain (.invalid, .example, .test, .localhost)",
+                    at,
+                );
+            }
+            raw.to_owned()
+        }
         _ => {
             return oauth_error(
                 StatusCode::BAD_REQUEST,
@@ -493,15 +578,29 @@ async fn authorize(
 
 /// The client's authentication at the token endpoint, checked for its shape: a secret, or a
 /// `private_key_jwt` assertion (a JWT naming the client as issuer and subject).
+/// A client assertion's claims (not verified: clients are not registered here).
+fn assertion_claims(assertion: &str) -> Option<Value> {
+    let part = assertion.split('.').nth(1)?;
+    serde_json::from_slice::<Value>(&URL_SAFE_NO_PAD.decode(part).ok()?).ok().filter(Value::is_object)
+}
+
+/// `Authorization: Basic` as (client id, secret), decoded as RFC 6749 §2.3.1 says.
+fn basic_client(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Basic ")?;
+    let decoded = String::from_utf8(STANDARD.decode(value.trim()).ok()?).ok()?;
+    let (id, secret) = decoded.split_once(':')?;
+    let id = url::form_urlencoded::parse(format!("a={id}").as_bytes()).next()?.1.into_owned();
+    (!id.is_empty() && id.len() <= 128 && !secret.is_empty()).then(|| (id, secret.to_owned()))
+}
+
 /// NHS login takes `private_key_jwt` only.
 fn client_authenticated(
     provider: Provider,
     pairs: &[(String, String)],
-    headers: &HeaderMap,
+    basic: bool,
     client_id: &str,
 ) -> Result<(), &'static str> {
-    let secret = form::first(pairs, "client_secret").is_some_and(|s| !s.is_empty())
-        || headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("Basic "));
+    let secret = form::first(pairs, "client_secret").is_some_and(|s| !s.is_empty()) || basic;
     match (provider, secret) {
         (Provider::Cis2, true) => return Ok(()),
         (Provider::NhsLogin, true) => return Err("NHS login clients authenticate with private_key_jwt only"),
@@ -509,12 +608,7 @@ fn client_authenticated(
     }
     match (form::first(pairs, "client_assertion_type"), form::first(pairs, "client_assertion")) {
         (Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer"), Some(assertion)) => {
-            let claims = assertion
-                .split('.')
-                .nth(1)
-                .and_then(|part| URL_SAFE_NO_PAD.decode(part).ok())
-                .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
-                .ok_or("client_assertion is not a JWT")?;
+            let claims = assertion_claims(assertion).ok_or("client_assertion is not a JWT")?;
             if claims["iss"] != client_id || claims["sub"] != client_id {
                 return Err("client_assertion must name the client as iss and sub");
             }
@@ -538,11 +632,25 @@ async fn token(
     if form::first(&pairs, "grant_type") != Some("authorization_code") {
         return bad("unsupported_grant_type", "grant_type must be authorization_code");
     }
-    let Some(client_id) = form::first(&pairs, "client_id").filter(|c| !c.is_empty()) else {
-        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "client_id is required", at);
+    // The client names itself in the body, in HTTP Basic (client_secret_basic), or as its assertion's
+    // issuer (private_key_jwt).
+    let basic = basic_client(&headers);
+    let asserted = form::first(&pairs, "client_assertion").and_then(assertion_claims);
+    let client_id = form::first(&pairs, "client_id")
+        .filter(|c| !c.is_empty())
+        .map(str::to_owned)
+        .or_else(|| basic.as_ref().map(|(id, _)| id.clone()))
+        .or_else(|| asserted.as_ref().and_then(|c| c["iss"].as_str().map(str::to_owned)));
+    let Some(client_id) = client_id else {
+        let mut response = oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "the client is not named", at);
+        response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Basic"));
+        return response;
     };
-    if let Err(why) = client_authenticated(provider, &pairs, &headers, client_id) {
-        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", why, at);
+    let client_id = client_id.as_str();
+    if let Err(why) = client_authenticated(provider, &pairs, basic.is_some(), client_id) {
+        let mut response = oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", why, at);
+        response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Basic"));
+        return response;
     }
     let code = form::first(&pairs, "code").unwrap_or_default();
     // A code is used once, whatever happens next.
@@ -577,10 +685,7 @@ async fn token(
     }
     let mut header = jsonwebtoken::Header::new(provider.alg());
     header.kid = Some(provider.kid(false));
-    let Some(signed) = private_pem(&keys().0)
-        .and_then(|pem| jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes()).ok())
-        .and_then(|key| jsonwebtoken::encode(&header, &claims, &key).ok())
-    else {
+    let Some(signed) = encoding_key().and_then(|key| jsonwebtoken::encode(&header, &claims, key).ok()) else {
         return oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "the ID token could not be signed", at);
     };
     let access = uuid::Uuid::new_v4().simple().to_string();

@@ -75,6 +75,8 @@ impl Sandbox {
             tokio::net::TcpListener::bind(addr).await.map_err(|source| SandboxError::Bind { addr, source })?;
         let addr = listener.local_addr().map_err(|source| SandboxError::Bind { addr, source })?;
         let app = crate::router(SandboxState::new(config));
+        // The identity services' keys take a moment to make: made now, off the request path.
+        tokio::task::spawn_blocking(crate::identity::warm_up);
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let serve = axum::serve(listener, app).with_graceful_shutdown(async move {

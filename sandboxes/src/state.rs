@@ -67,6 +67,7 @@ impl SandboxState {
         *lock(&self.inner.appointments) = AppointmentBook::default();
         *lock(&self.inner.pointers) = PointerStore::initial();
         *lock(&self.inner.mesh) = MeshStore::new(&self.inner.config.mesh_mailboxes);
+        *lock(&self.inner.identity) = IdentityBook::default();
         self.inner.faults.clear_all();
     }
 

@@ -54,15 +54,27 @@ struct Discovery {
     algs: Vec<String>,
 }
 
-/// How far the service's clock is from ours, from a reply's `Date` (seconds, positive: ahead).
+/// How far the service's clock is from ours, from a reply's `Date` (seconds, positive: ahead). A
+/// cache's copy carries the origin's `Date` and its own `Age`: the two together are the origin's now.
+/// A 5xx may come from a gateway in front, whose clock is not the service's: not counted.
 fn skew(reply: &Reply, received: DateTime<Utc>) -> Option<i64> {
+    if reply.status >= 500 {
+        return None;
+    }
     let date = DateTime::parse_from_rfc2822(reply.header("date")?).ok()?;
-    Some(date.timestamp() - received.timestamp())
+    let age = reply.header("age").and_then(|a| a.trim().parse::<i64>().ok()).unwrap_or(0).clamp(0, 86_400 * 365);
+    Some(date.timestamp() + age - received.timestamp())
 }
 
-fn http_url(value: &Value) -> Option<String> {
+/// An endpoint discovery names: an http(s) URL on the issuer's own scheme, host and port, so a
+/// document nobody should trust cannot send the canary, or its credentials, anywhere else.
+fn endpoint_of(issuer: &url::Url, value: &Value) -> Option<String> {
     let text = value.as_str()?;
-    url::Url::parse(text).ok().filter(|u| matches!(u.scheme(), "http" | "https")).map(|_| text.to_owned())
+    let url = url::Url::parse(text).ok()?;
+    let same = url.scheme() == issuer.scheme()
+        && url.host_str() == issuer.host_str()
+        && url.port_or_known_default() == issuer.port_or_known_default();
+    same.then(|| text.to_owned())
 }
 
 pub async fn run(ctx: &FlowContext<'_>, rec: &mut RunRecorder<'_>, service: Service) {
@@ -83,8 +95,15 @@ pub async fn run(ctx: &FlowContext<'_>, rec: &mut RunRecorder<'_>, service: Serv
         let document = reply.json()?;
         let named = document["issuer"].as_str().unwrap_or_default().trim_end_matches('/');
         ensure(named == target.issuer, || format!("discovery names issuer {named:?}, not {:?}", target.issuer))?;
+        let issuer = url::Url::parse(&target.issuer)
+            .map_err(|_| StepError::assertion(format!("the issuer {:?} is not a URL", target.issuer)))?;
         let endpoint = |key: &str| {
-            http_url(&document[key]).ok_or_else(|| StepError::assertion(format!("discovery has no {key} URL")))
+            endpoint_of(&issuer, &document[key]).ok_or_else(|| {
+                StepError::assertion(format!(
+                    "discovery has no {key} on the issuer's own host ({})",
+                    issuer.origin().ascii_serialization()
+                ))
+            })
         };
         let algs: Vec<String> = document["id_token_signing_alg_values_supported"]
             .as_array()
@@ -129,14 +148,22 @@ pub async fn run(ctx: &FlowContext<'_>, rec: &mut RunRecorder<'_>, service: Serv
     }
     .await;
     let keys = rec.end(step, result);
+    let jwks_passed = keys.is_some();
 
     let mut step = rec.begin("token_endpoint");
-    let form = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("grant_type", "authorization_code")
-        .append_pair("code", "pathwatch-canary-probe")
-        .append_pair("redirect_uri", &target.redirect_uri)
-        .append_pair("client_id", &target.client_id)
-        .finish();
+    let form = {
+        let mut form = url::form_urlencoded::Serializer::new(String::new());
+        form.append_pair("grant_type", "authorization_code")
+            .append_pair("code", "pathwatch-canary-probe")
+            .append_pair("redirect_uri", &target.redirect_uri)
+            .append_pair("client_id", &target.client_id);
+        // Authenticated when we can be, so the answer comes from the token logic (invalid_grant), not
+        // from client authentication in front of it.
+        if let Some(secret) = &target.client_secret {
+            form.append_pair("client_secret", secret.expose());
+        }
+        form.finish()
+    };
     let request = Request::new(Method::POST, discovery.token_endpoint.clone(), "/token")
         .body_bytes("application/x-www-form-urlencoded", Bytes::from(form));
     let result = async {
@@ -150,8 +177,11 @@ pub async fn run(ctx: &FlowContext<'_>, rec: &mut RunRecorder<'_>, service: Serv
     .await;
     rec.end(step, result);
 
-    let step = rec.begin("clock_skew");
+    let mut step = rec.begin("clock_skew");
     let worst = skews.iter().copied().max_by_key(|s| s.abs());
+    if let Some(s) = worst {
+        step.attributes.insert("pathwatch.identity.clock_skew_s".into(), s.to_string());
+    }
     let result = match worst {
         None => Err(StepError::assertion("no answer carried a Date header to compare clocks with")),
         // The Date header counts whole seconds: one more is allowed.
@@ -166,40 +196,53 @@ pub async fn run(ctx: &FlowContext<'_>, rec: &mut RunRecorder<'_>, service: Serv
     };
     rec.end(step, result);
 
-    let step = rec.begin("signing_key");
-    let result = match &keys {
-        None => Err(StepError::assertion("the JWKS could not be read")),
-        Some(keys) => key_lifetimes(keys, target.min_key_days, Utc::now()),
+    let Some(keys) = keys.filter(|_| jwks_passed) else {
+        rec.skip("signing_key", "jwks");
+        if target.sign_in {
+            rec.skip("sign_in", "jwks");
+        }
+        return;
     };
+    let mut step = rec.begin("signing_key");
+    let result = key_lifetimes(&keys, target.min_key_days, Utc::now()).map(|judged| {
+        let what =
+            judged.map_or_else(|| "not judged: no signing key carries a certificate".to_owned(), |d| d.to_string());
+        step.attributes.insert("pathwatch.identity.signing_key_days".into(), what);
+    });
     rec.end(step, result);
 
     if target.sign_in {
         let mut step = rec.begin("sign_in");
-        let result = sign_in(ctx, &mut step, target, service, &discovery, keys.as_deref().unwrap_or_default()).await;
+        let result = sign_in(ctx, &mut step, target, service, &discovery, &keys).await;
         rec.end(step, result);
     }
 }
 
-/// Every signing key with a certificate must outlive `min_days`; keys without one cannot be judged.
-fn key_lifetimes(keys: &[Value], min_days: u64, now: DateTime<Utc>) -> Result<(), StepError> {
+/// The signing key that lives longest must outlive `min_days` (an older key still published while it
+/// rotates out is normal). Returns the days it has left, or None when no key carries a certificate
+/// (nothing to judge).
+fn key_lifetimes(keys: &[Value], min_days: u64, now: DateTime<Utc>) -> Result<Option<i64>, StepError> {
+    let mut newest: Option<(i64, String)> = None;
     for key in keys {
         let Some(cert) = key["x5c"][0].as_str() else { continue };
-        let kid = key["kid"].as_str().unwrap_or("(no kid)");
+        let kid = key["kid"].as_str().unwrap_or("(no kid)").chars().take(100).collect::<String>();
         let der = STANDARD
             .decode(cert)
             .map_err(|_| StepError::assertion(format!("key {kid}'s x5c certificate is not base64")))?;
         let (_, parsed) = x509_parser::parse_x509_certificate(&der)
             .map_err(|_| StepError::assertion(format!("key {kid}'s x5c certificate cannot be read")))?;
         let expires = parsed.validity().not_after.timestamp();
-        let days = (expires - now.timestamp()).div_euclid(86_400);
-        let at = DateTime::from_timestamp(expires, 0).map(|t| t.format("%Y-%m-%d").to_string()).unwrap_or_default();
-        ensure(days >= i64::try_from(min_days).unwrap_or(i64::MAX), || {
-            format!(
-                "signing key {kid}'s certificate expires in {days} days ({at}), within {min_days}: it is about to rotate out"
-            )
-        })?;
+        if newest.as_ref().is_none_or(|(at, _)| expires > *at) {
+            newest = Some((expires, kid));
+        }
     }
-    Ok(())
+    let Some((expires, kid)) = newest else { return Ok(None) };
+    let days = (expires - now.timestamp()).div_euclid(86_400);
+    let at = DateTime::from_timestamp(expires, 0).map(|t| t.format("%Y-%m-%d").to_string()).unwrap_or_default();
+    ensure(days >= i64::try_from(min_days).unwrap_or(i64::MAX), || {
+        format!("signing key {kid}'s certificate expires in {days} days ({at}), within {min_days}: it is about to rotate out, and no later key is published")
+    })?;
+    Ok(Some(days))
 }
 
 /// The authorization code flow with PKCE, and the ID token checked.
@@ -234,9 +277,14 @@ async fn sign_in(
     let reply = step.send(ctx.probe, &Request::new(Method::GET, authorize.to_string(), "/authorize")).await?;
     let reply = reply.expect_status(&[302, 303])?;
     let location = reply.header("location").unwrap_or_default();
-    ensure(location.starts_with(&target.redirect_uri), || format!("redirected to {location:?}, not the redirect URI"))?;
-    let answer: Vec<(String, String)> = url::Url::parse(location)
-        .map(|u| u.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
+    let back = url::Url::parse(location).ok();
+    let expected = url::Url::parse(&target.redirect_uri).ok();
+    let same = |a: &url::Url, b: &url::Url| a.origin() == b.origin() && a.path() == b.path();
+    ensure(matches!((&back, &expected), (Some(a), Some(b)) if same(a, b)), || {
+        format!("redirected to {:?}, not the redirect URI", location.chars().take(200).collect::<String>())
+    })?;
+    let answer: Vec<(String, String)> = back
+        .map(|u| u.query_pairs().map(|(k, v)| (k.chars().take(50).collect(), v.chars().take(300).collect())).collect())
         .unwrap_or_default();
     let get = |key: &str| answer.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
     if let Some(error) = get("error") {
@@ -307,13 +355,21 @@ fn check_id_token(
     )
     .map_err(|e| StepError::assertion(format!("key {kid} cannot be used: {e}")))?;
     let mut validation = jsonwebtoken::Validation::new(header.alg);
+    validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
     validation.set_audience(&[&target.client_id]);
     validation.set_issuer(&[&target.issuer]);
+    validation.validate_nbf = true;
     validation.leeway = target.max_clock_skew_s;
     let claims = jsonwebtoken::decode::<Value>(id_token, &decoding, &validation)
         .map_err(|e| StepError::assertion(format!("the ID token does not verify: {e}")))?
         .claims;
     ensure(claims["nonce"] == nonce, || "the ID token does not carry our nonce".into())?;
+    let now = Utc::now().timestamp();
+    let leeway = i64::try_from(target.max_clock_skew_s).unwrap_or(i64::MAX);
+    let iat = claims["iat"].as_i64().ok_or_else(|| StepError::assertion("the ID token carries no iat"))?;
+    ensure(iat <= now.saturating_add(leeway), || {
+        format!("the ID token was issued in the future (iat {iat}): the service's clock is ahead")
+    })?;
     match service {
         Service::Cis2 => {
             let roles = claims["nhsid_nrbac_roles"].as_array().map(Vec::as_slice).unwrap_or_default();
@@ -361,9 +417,110 @@ mod tests {
         let keys = vec![serde_json::json!({"kid": "old", "x5c": [certificate(5)]}), serde_json::json!({"kid": "bare"})];
         let err = key_lifetimes(&keys, 14, now).unwrap_err();
         assert!(err.message.contains("old") && err.message.contains("about to rotate out"), "{}", err.message);
-        assert!(key_lifetimes(&keys[..1], 3, now).is_ok());
-        assert!(key_lifetimes(&keys[1..], 14, now).is_ok());
+        assert_eq!(key_lifetimes(&keys[..1], 2, now).unwrap(), Some(4), "midnight rounding leaves four whole days");
+        assert_eq!(key_lifetimes(&keys[1..], 14, now).unwrap(), None, "nothing to judge");
+        // An old key rotating out beside a new one is normal: the newest decides.
+        let rotating = vec![keys[0].clone(), serde_json::json!({"kid": "new", "x5c": [certificate(400)]})];
+        assert!(key_lifetimes(&rotating, 14, now).unwrap().is_some_and(|d| d >= 398));
         let garbage = vec![serde_json::json!({"kid": "x", "x5c": ["%%%"]})];
         assert!(key_lifetimes(&garbage, 14, now).is_err());
+    }
+
+    fn target() -> IdentityTarget {
+        IdentityTarget {
+            issuer: "https://idp.example".into(),
+            client_id: "pathwatch".into(),
+            client_secret: None,
+            sign_in: true,
+            redirect_uri: "https://pathwatch.invalid/callback".into(),
+            vtr: None,
+            max_clock_skew_s: 60,
+            min_key_days: 14,
+        }
+    }
+
+    /// A signed ID token for `claims` and the JWKS entry of its key.
+    fn signed(claims: &Value, kid: &str) -> (String, Value) {
+        use rsa::pkcs8::EncodePrivateKey;
+        use rsa::traits::PublicKeyParts;
+        let key = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048).unwrap();
+        let pem = key.to_pkcs8_pem(rsa::pkcs8::LineEnding::LF).unwrap();
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+        header.kid = Some(kid.into());
+        let token =
+            jsonwebtoken::encode(&header, claims, &jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap())
+                .unwrap();
+        let public = key.to_public_key();
+        let jwk = serde_json::json!({"kid": kid, "kty": "RSA",
+            "n": URL_SAFE_NO_PAD.encode(public.n().to_bytes_be()), "e": URL_SAFE_NO_PAD.encode(public.e().to_bytes_be())});
+        (token, jwk)
+    }
+
+    #[test]
+    fn an_id_token_must_name_us_the_issuer_our_nonce_and_a_published_key() {
+        let now = Utc::now().timestamp();
+        let good = serde_json::json!({"iss": "https://idp.example", "aud": "pathwatch", "sub": "u", "nonce": "n",
+            "iat": now, "exp": now + 300, "vot": "P9.Cp.Cd", "identity_proofing_level": "P9"});
+        let discovery = Discovery {
+            authorization_endpoint: String::new(),
+            token_endpoint: String::new(),
+            jwks_uri: String::new(),
+            algs: vec!["RS256".into()],
+        };
+        let check = |claims: &Value, kid: &str, publish: bool, nonce: &str| {
+            let (token, jwk) = signed(claims, kid);
+            let keys = if publish { vec![jwk] } else { Vec::new() };
+            check_id_token(&token, &target(), Service::NhsLogin, &discovery, &keys, nonce)
+        };
+        assert!(check(&good, "k1", true, "n").is_ok());
+        let fails = |claims: Value, publish: bool, nonce: &str, words: &str| {
+            let err = check(&claims, "k1", publish, nonce).unwrap_err();
+            assert!(err.message.contains(words), "{words}: {}", err.message);
+        };
+        fails(good.clone(), false, "n", "does not publish");
+        fails(good.clone(), true, "other", "nonce");
+        for missing in ["iss", "aud", "sub"] {
+            let mut claims = good.clone();
+            claims.as_object_mut().unwrap().remove(missing);
+            fails(claims, true, "n", "does not verify");
+        }
+        let mut no_iat = good.clone();
+        no_iat.as_object_mut().unwrap().remove("iat");
+        fails(no_iat, true, "n", "no iat");
+        let mut wrong = good.clone();
+        wrong["aud"] = serde_json::json!("someone-else");
+        fails(wrong, true, "n", "does not verify");
+        let mut future = good.clone();
+        future["iat"] = serde_json::json!(now + 3600);
+        fails(future, true, "n", "in the future");
+        let rs512 = Discovery { algs: vec!["RS512".into()], ..discovery };
+        let (token, jwk) = signed(&good, "k1");
+        let err = check_id_token(&token, &target(), Service::NhsLogin, &rs512, &[jwk], "n").unwrap_err();
+        assert!(err.message.contains("does not name"), "{}", err.message);
+    }
+
+    #[test]
+    fn endpoints_must_be_on_the_issuers_own_host_and_cached_dates_count_their_age() {
+        let issuer = url::Url::parse("https://idp.example").unwrap();
+        assert!(endpoint_of(&issuer, &serde_json::json!("https://idp.example/token")).is_some());
+        assert!(endpoint_of(&issuer, &serde_json::json!("https://idp.example:443/token")).is_some());
+        for elsewhere in
+            ["http://idp.example/token", "https://evil.example/token", "https://idp.example:8443/t", "nonsense"]
+        {
+            assert!(endpoint_of(&issuer, &serde_json::json!(elsewhere)).is_none(), "{elsewhere}");
+        }
+        let now = Utc::now();
+        let reply = |status: u16, headers: &[(&'static str, String)]| {
+            let mut map = reqwest::header::HeaderMap::new();
+            for (k, v) in headers {
+                map.insert(*k, v.parse().unwrap());
+            }
+            Reply { status, headers: map, body: Bytes::new() }
+        };
+        let old = (now - chrono::Duration::seconds(300)).format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+        assert_eq!(skew(&reply(200, &[("date", old.clone()), ("age", "300".into())]), now), Some(0));
+        assert_eq!(skew(&reply(200, &[("date", old.clone())]), now), Some(-300));
+        assert_eq!(skew(&reply(502, &[("date", old)]), now), None, "a gateway's clock is not the service's");
+        assert_eq!(skew(&reply(200, &[("date", "garbage".into())]), now), None);
     }
 }

@@ -32,8 +32,13 @@ pub const CLEAN_UP_STEP: &str = "clean_up";
 /// served from a cache while the provider itself is down, so it is not the pathway either.
 pub const CAPABILITY_STEP: &str = "get_capability_statement";
 
+/// The identity flows' checks of what is usually served from a cache or is a forecast (discovery,
+/// keys, clocks, key expiry): failing, they count; passing, they do not make a run whose token
+/// endpoint is down look partial.
+pub const IDENTITY_HOUSEKEEPING: &[&str] = &["discovery", "jwks", "clock_skew", "signing_key"];
+
 pub fn is_housekeeping(step: &str) -> bool {
-    step == TOKEN_STEP || step == CLEAN_UP_STEP || step == CAPABILITY_STEP
+    step == TOKEN_STEP || step == CLEAN_UP_STEP || step == CAPABILITY_STEP || IDENTITY_HOUSEKEEPING.contains(&step)
 }
 
 /// Whether a failed write may nevertheless have taken effect: the request may have been processed

@@ -98,18 +98,21 @@ async fn identity_flows_pass_and_each_identity_fault_fails_its_step() {
         assert_eq!(run.status, RunStatus::Healthy, "{}", describe(&run));
         assert_eq!(steps_with(&run, StepOutcome::Passed), all, "{}", describe(&run));
     }
-    let cases = [
-        ("cis2", FlowKind::Cis2, json!({"discovery_down": true}), "discovery", Some(ErrorClass::ServerError)),
-        ("cis2", FlowKind::Cis2, json!({"keys_rotated": true}), "sign_in", Some(ErrorClass::Assertion)),
-        ("nhslogin", FlowKind::NhsLogin, json!({"clock_skew_s": 600}), "clock_skew", Some(ErrorClass::Assertion)),
-        ("nhslogin", FlowKind::NhsLogin, json!({"key_expires_in_days": 3}), "signing_key", Some(ErrorClass::Assertion)),
+    // Each fault fails its own step; a clock ten minutes ahead also makes the ID token "issued in the
+    // future", which is what it would do to a real client.
+    let cases: [(&str, FlowKind, serde_json::Value, &str, &[&str]); 4] = [
+        ("cis2", FlowKind::Cis2, json!({"discovery_down": true}), "discovery", &[]),
+        ("cis2", FlowKind::Cis2, json!({"keys_rotated": true}), "sign_in", &[]),
+        ("nhslogin", FlowKind::NhsLogin, json!({"clock_skew_s": 600}), "clock_skew", &["sign_in"]),
+        ("nhslogin", FlowKind::NhsLogin, json!({"key_expires_in_days": 3}), "signing_key", &[]),
     ];
-    for (api, kind, plan, failing, class) in cases {
+    for (api, kind, plan, failing, also) in cases {
         rig.client.delete(format!("{}/faults", rig.admin)).send().await.unwrap();
         rig.fault(api, plan.clone()).await;
         let run = run_once(&rig.config(kind)).await;
         let s = step(&run, failing);
-        assert_eq!((s.outcome, s.error_class), (StepOutcome::Failed, class), "{api} {plan}: {}", describe(&run));
+        let class = if failing == "discovery" { ErrorClass::ServerError } else { ErrorClass::Assertion };
+        assert_eq!((s.outcome, s.error_class), (StepOutcome::Failed, Some(class)), "{api} {plan}: {}", describe(&run));
         assert!(!run.status.passes(), "{api} {plan}");
         let others_failed: Vec<&str> = run
             .steps
@@ -117,8 +120,18 @@ async fn identity_flows_pass_and_each_identity_fault_fails_its_step() {
             .filter(|x| x.outcome == StepOutcome::Failed && x.step != failing)
             .map(|x| x.step.as_str())
             .collect();
-        assert!(others_failed.is_empty(), "{api} {plan}: only {failing} fails, not {others_failed:?}");
+        assert_eq!(others_failed, also, "{api} {plan}: {}", describe(&run));
     }
+    // Discovery down: nothing else can be tried, and signing in is out: an outage.
+    rig.client.delete(format!("{}/faults", rig.admin)).send().await.unwrap();
+    rig.fault("cis2", json!({"discovery_down": true})).await;
+    let run = run_once(&rig.config(FlowKind::Cis2)).await;
+    assert_eq!(
+        steps_with(&run, StepOutcome::Skipped),
+        ["jwks", "token_endpoint", "clock_skew", "signing_key", "sign_in"]
+    );
+    assert_eq!(run.status, RunStatus::Outage, "{}", describe(&run));
+    rig.client.delete(format!("{}/faults", rig.admin)).send().await.unwrap();
     rig.client.delete(format!("{}/faults", rig.admin)).send().await.unwrap();
 }
 

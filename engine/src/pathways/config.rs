@@ -242,17 +242,17 @@ pub fn default_pathway(flow: &str) -> PathwayConfig {
     };
     let guidance = match flow {
         "cis2" => Guidance {
-            healthy: "Staff can sign in with their smartcard or NHS CIS2 Authenticator.".into(),
+            healthy: "NHS CIS2 is answering normally: staff can sign in.".into(),
             degraded: "Signing in is slow or needs a retry. Staff already signed in are not affected; tell others to expect delays.".into(),
-            partial: "Some sign-ins fail. Staff already signed in can carry on until their session ends: ask them not to sign out. Others should retry, then follow the local fallback (a colleague already signed in, or paper). Never share smartcards.".into(),
-            outage: "Staff cannot sign in (NHS CIS2). Those already signed in can carry on until their session ends: ask them not to sign out or lock their card out. Everyone else follows the local fallback. Never share smartcards or passcodes. Check the NHS CIS2 service status before raising a national incident.".into(),
+            partial: "Some sign-ins may fail. Staff already signed in can carry on until their session ends: ask them not to sign out. Others should retry, then follow your local business continuity plan. Each person works only under their own login: never share smartcards, passcodes or sessions.".into(),
+            outage: "Staff cannot sign in (NHS CIS2). Those already signed in can carry on until their session ends: ask them not to sign out. Everyone else follows your local business continuity plan. Each person works only under their own login: never share smartcards, passcodes or sessions. Check the NHS CIS2 service status before raising a national incident.".into(),
             unknown: Guidance::default().unknown,
         },
         "nhslogin" => Guidance {
-            healthy: "Patients can sign in with NHS login.".into(),
+            healthy: "NHS login is answering normally: patients can sign in.".into(),
             degraded: "Patients can sign in with NHS login, but slowly or after a retry. Tell them to expect delays.".into(),
             partial: "Some patients cannot sign in with NHS login. Tell them to try again later, or to contact the practice by phone for anything urgent.".into(),
-            outage: "Patients cannot sign in with NHS login. Tell them to try again later and to contact the practice by phone, or NHS 111, for anything urgent. Check NHS login's service status before raising a national incident.".into(),
+            outage: "Patients cannot sign in with NHS login. Tell them to try again later, to contact the practice by phone or NHS 111 for anything urgent, and to call 999 in an emergency. Check NHS login's service status before raising a national incident.".into(),
             unknown: Guidance::default().unknown,
         },
         _ => Guidance::default(),

@@ -11,7 +11,7 @@ use sha2::Digest;
 use crate::common::*;
 
 const VERIFIER: &str = "a-pkce-code-verifier-that-is-long-enough-0123456789";
-const REDIRECT: &str = "https://client.example.org/callback";
+const REDIRECT: &str = "https://client.example/callback";
 
 fn challenge() -> String {
     URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(VERIFIER.as_bytes()))
@@ -194,6 +194,21 @@ async fn refusals_follow_oauth() {
     assert_eq!(no_client.status, StatusCode::BAD_REQUEST);
     let too_long = get(&app, &format!("{base}&state={}", "x".repeat(3000))).await;
     assert_eq!(too_long.status, StatusCode::BAD_REQUEST);
+    let long_client = get(&app, &base.replace("client_id=pathwatch", &format!("client_id={}", "c".repeat(200)))).await;
+    assert_eq!(long_client.status, StatusCode::BAD_REQUEST);
+    // Clients are not registered, so a real site is never redirected to.
+    let elsewhere = get(&app, &base.replace("https://client.example/callback", "https://www.example.com/cb")).await;
+    assert_eq!(
+        (elsewhere.status, elsewhere.json["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_request"))
+    );
+    for fine in ["http://127.0.0.1:8080/cb", "http://localhost/cb", "https://app.test/cb"] {
+        let answer = get(&app, &base.replace("https://client.example/callback", fine)).await;
+        assert_eq!(answer.status, StatusCode::FOUND, "{fine}");
+    }
+    // Nobody authenticated: a secret-less, assertion-less, Basic-less request.
+    let unnamed = post_form(&app, "/cis2/access_token", "grant_type=authorization_code&code=x").await;
+    assert_eq!((unnamed.status, unnamed.header("www-authenticate")), (StatusCode::UNAUTHORIZED, Some("Basic")));
 
     // The code: once, with its verifier, by its client.
     let (first, redirect) = sign_in(&app, "/cis2", "/access_token", "", "client_secret=s").await;
@@ -262,8 +277,13 @@ async fn identity_faults_take_down_discovery_rotate_keys_skew_the_clock_and_age_
     fault(&app, "nhslogin", json!({"clock_skew_s": 600})).await;
     let answer = get(&app, "/nhslogin/.well-known/openid-configuration").await;
     let date = chrono::DateTime::parse_from_rfc2822(answer.header("date").unwrap()).unwrap();
-    let ahead = (date.timestamp() - chrono::Utc::now().timestamp()).abs();
-    assert!((590..=610).contains(&ahead), "{ahead}");
+    let ahead = date.timestamp() - chrono::Utc::now().timestamp();
+    assert!((590..=610).contains(&ahead), "ahead, not behind: {ahead}");
+    fault(&app, "nhslogin", json!({"clock_skew_s": -600})).await;
+    let answer = get(&app, "/nhslogin/.well-known/openid-configuration").await;
+    let date = chrono::DateTime::parse_from_rfc2822(answer.header("date").unwrap()).unwrap();
+    let behind = date.timestamp() - chrono::Utc::now().timestamp();
+    assert!((-610..=-590).contains(&behind), "behind: {behind}");
 
     fault(&app, "nhslogin", json!({"key_expires_in_days": 3})).await;
     let keys = get(&app, "/nhslogin/.well-known/jwks.json").await.json;
@@ -283,4 +303,50 @@ async fn identity_faults_take_down_discovery_rotate_keys_skew_the_clock_and_age_
     )
     .await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+}
+
+/// client_secret_basic: the client named and authenticated in the header only, as libraries send it;
+/// an unknown or another client's code, a missing nonce for NHS login, and userinfo without a token.
+#[tokio::test]
+async fn basic_client_authentication_and_the_other_refusals() {
+    let app = app();
+    let authorize = format!(
+        "/cis2/authorize?response_type=code&client_id=pathwatch&redirect_uri={REDIRECT}&scope=openid&state=s&code_challenge={}&code_challenge_method=S256",
+        challenge()
+    );
+    let code_of = |answer: &Answer| param(&query_of(answer.header("location").unwrap()), "code").unwrap().to_owned();
+    let code = code_of(&get(&app, &authorize).await);
+    let basic = format!("Basic {}", STANDARD.encode("pathwatch:s3cret"));
+    let form = format!("grant_type=authorization_code&code={code}&redirect_uri={REDIRECT}&code_verifier={VERIFIER}");
+    let headers = [("content-type", "application/x-www-form-urlencoded"), ("authorization", basic.as_str())];
+    let answer = send(&app, request(Method::POST, "/cis2/access_token", &headers, Body::from(form))).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.json);
+    // Another client's code, or another redirect URI.
+    let code = code_of(&get(&app, &authorize).await);
+    let other = format!("grant_type=authorization_code&code={code}&redirect_uri={REDIRECT}&client_id=someone-else&client_secret=s&code_verifier={VERIFIER}");
+    assert_eq!(post_form(&app, "/cis2/access_token", &other).await.json["error"], "invalid_grant");
+    let code = code_of(&get(&app, &authorize).await);
+    let moved = format!("grant_type=authorization_code&code={code}&redirect_uri=https://client.example/elsewhere&client_id=pathwatch&client_secret=s&code_verifier={VERIFIER}");
+    assert_eq!(post_form(&app, "/cis2/access_token", &moved).await.json["error"], "invalid_grant");
+    let no_nonce = format!(
+        "/nhslogin/authorize?response_type=code&client_id=c&redirect_uri={REDIRECT}&scope=openid&code_challenge={}&code_challenge_method=S256",
+        challenge()
+    );
+    let refused = get(&app, &no_nonce).await;
+    assert_eq!(param(&query_of(refused.header("location").unwrap()), "error"), Some("invalid_request"));
+    let wrong_type = get(&app, &authorize.replace("response_type=code", "response_type=token")).await;
+    assert_eq!(param(&query_of(wrong_type.header("location").unwrap()), "error"), Some("unsupported_response_type"));
+    let bad_challenge = get(&app, &authorize.replace(&challenge(), "short")).await;
+    assert_eq!(param(&query_of(bad_challenge.header("location").unwrap()), "error"), Some("invalid_request"));
+    let anonymous = get(&app, "/cis2/userinfo").await;
+    assert_eq!(
+        (anonymous.status, anonymous.header("www-authenticate")),
+        (StatusCode::UNAUTHORIZED, Some("Bearer error=\"invalid_token\""))
+    );
+    // A reset forgets every code.
+    let code = code_of(&get(&app, &authorize).await);
+    let reset = send(&app, request(Method::POST, "/_admin/reset", &[], Body::empty())).await;
+    assert!(reset.status.is_success());
+    let after = format!("grant_type=authorization_code&code={code}&redirect_uri={REDIRECT}&client_id=pathwatch&client_secret=s&code_verifier={VERIFIER}");
+    assert_eq!(post_form(&app, "/cis2/access_token", &after).await.json["error"], "invalid_grant");
 }

@@ -42,6 +42,16 @@ const TARGETS: &[(&str, &str, GpcRoute)] = &[
     ("GET", "/messageexchange/X26ABC1/inbox?max_results={x}&continue_from={x}", None),
     ("GET", "/messageexchange/X26ABC1/outbox/tracking?messageID={x}", None),
     ("PUT", "/_admin/faults/pds", None),
+    ("GET", "/gpconnect/fhir/metadata", Some(("urn:nhs:names:services:gpconnect:fhir:rest:read:metadata-1", "organization/*.read"))),
+    ("PUT", "/record-locator/producer/FHIR/R4/DocumentReference/{x}", None),
+    ("GET", "/record-locator/consumer/FHIR/R4/DocumentReference/_count?subject:identifier={x}", None),
+    ("POST", "/record-locator/producer/FHIR/R4/DocumentReference/_search", None),
+    ("GET", "/cis2/authorize?response_type=code&client_id={x}&redirect_uri=https://a.example/{x}&scope=openid&code_challenge={x}&code_challenge_method=S256&state={x}", None),
+    ("POST", "/cis2/access_token", None),
+    ("POST", "/nhslogin/token", None),
+    ("GET", "/nhslogin/authorize?response_type=code&client_id=c&redirect_uri=http://127.0.0.1/{x}&scope=openid&nonce={x}&vtr={x}&code_challenge={x}&code_challenge_method=S256", None),
+    ("GET", "/nhslogin/userinfo", None),
+    ("PUT", "/_admin/faults/cis2", None),
 ];
 
 fn url_safe(text: &str) -> String {
