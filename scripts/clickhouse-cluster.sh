@@ -34,7 +34,9 @@ zk=/usr/share/zookeeper/bin/zkServer.sh
 SERVER_JVMFLAGS="-Xmx256m" ZOO_LOG_DIR="$dir/zookeeper" ZOOPIDFILE="$dir/zookeeper.pid" "$zk" start "$dir/zookeeper/zoo.cfg" >"$dir/zookeeper/start.log" 2>&1
 zk_ready=""
 for _ in $(seq 1 150); do
-    if [ "$(echo ruok | (exec 3<>/dev/tcp/127.0.0.1/"$zk_port"; cat >&3; cat <&3) 2>/dev/null)" = imok ]; then
+    # `timeout`: a ZooKeeper that accepts the connection while still starting may never answer or
+    # close it, and a read without a limit would hang the test run.
+    if [ "$(echo ruok | timeout 2 bash -c 'exec 3<>/dev/tcp/127.0.0.1/'"$zk_port"'; cat >&3; cat <&3' 2>/dev/null)" = imok ]; then
         zk_ready=1
         break
     fi
