@@ -3,6 +3,9 @@
 //!
 //! Secrets are never literal values in configuration: each is `{ file = "…" }` or `{ env = "…" }`,
 //! read once at start-up, and printed as `***`. Validation names the offending key.
+//!
+//! Kept in one file: every `[canaries]` key is declared and checked here, so a key's name in an error
+//! and in the TOML can be compared in one place.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;

@@ -31,6 +31,7 @@ mod gpconnect_metadata;
 pub mod gpconnect_ssp;
 mod gpconnect_structured;
 pub mod identity;
+mod identity_flow;
 pub mod mesh;
 mod mesh_store;
 pub mod nrl;

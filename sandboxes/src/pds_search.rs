@@ -22,6 +22,10 @@
 //! (`pds_search_documented.rs`), even where one of our synthetic patients would match too; other
 //! searches find up to `_max-results` (default 50) patients; a search finding nobody gets the hosted
 //! sandbox's NOT_SUPPORTED warning.
+//!
+//! Kept in one file: the parameter checks, the matcher and the search view are one specification
+//! read top to bottom (each check feeds the matcher's `Query`); the hosted sandbox's documented answers
+//! are apart, in `pds_search_documented.rs`.
 
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};

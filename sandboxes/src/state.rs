@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use crate::config::SandboxConfig;
 use crate::faults::FaultBoard;
 use crate::gpconnect_appointments::AppointmentBook;
-use crate::identity::IdentityBook;
+use crate::identity_flow::IdentityBook;
 use crate::mesh_store::MeshStore;
 use crate::nrl::PointerStore;
 use crate::population::Population;
