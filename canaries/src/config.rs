@@ -4,8 +4,8 @@
 //! Secrets are never literal values in configuration: each is `{ file = "…" }` or `{ env = "…" }`,
 //! read once at start-up, and printed as `***`. Validation names the offending key.
 //!
-//! Kept in one file: every `[canaries]` key is declared and checked here, so a key's name in an error
-//! and in the TOML can be compared in one place.
+//! How each national service is reached (GP Connect, MESH, the identity services) is in
+//! `config_services.rs`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -13,6 +13,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::config_services::{GpConnectEnvironment, IdentityEnvironment, MeshEnvironment};
 use crate::error::ConfigError;
 use crate::flows::FlowKind;
 
@@ -138,123 +139,6 @@ pub struct EnvironmentConfig {
     pub cis2: IdentityEnvironment,
     /// NHS login (patients sign in), checked by the `nhslogin` flow.
     pub nhslogin: IdentityEnvironment,
-}
-
-/// An identity service (NHS CIS2 or NHS login) as the identity flows check it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct IdentityEnvironment {
-    /// The issuer: discovery is read from `{issuer}/.well-known/openid-configuration`, and the
-    /// document must name this issuer.
-    pub issuer: Option<String>,
-    /// Our client at the service: the token endpoint is asked with it.
-    pub client_id: Option<String>,
-    /// When the client authenticates with a secret (CIS2 allows it); otherwise a `private_key_jwt`
-    /// assertion signed with this environment's `private_key` (`kid`).
-    pub client_secret: Option<SecretRef>,
-    /// Also sign a test user in (authorization code with PKCE) and check the ID token: only against a
-    /// service that signs test users in without a login page (our sandboxes, a test identity provider).
-    pub sign_in: bool,
-    /// The redirect URI registered for the client (never followed: the code is read from the redirect).
-    pub redirect_uri: String,
-    /// NHS login: the vectors of trust asked for when signing in (a JSON array).
-    pub vtr: Option<String>,
-    /// The most the service's clock may differ from ours (seconds): beyond it, ID tokens risk being
-    /// refused as not yet valid or already expired.
-    pub max_clock_skew_s: u64,
-    /// A signing key whose certificate (`x5c`) expires within this many days fails the check: a key
-    /// about to rotate out.
-    pub min_key_days: u64,
-}
-
-impl Default for IdentityEnvironment {
-    fn default() -> Self {
-        IdentityEnvironment {
-            issuer: None,
-            client_id: None,
-            client_secret: None,
-            sign_in: false,
-            redirect_uri: "https://pathwatch.invalid/callback".into(),
-            vtr: None,
-            max_clock_skew_s: 60,
-            min_key_days: 14,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct GpConnectEnvironment {
-    /// Provider FHIR base URL (through the Spine Secure Proxy in real environments).
-    pub url: Option<String>,
-    pub consumer_asid: String,
-    pub provider_asid: String,
-    pub provider_ods_code: String,
-    pub practitioner_id: String,
-    pub sds_user_id: String,
-    pub sds_role_profile_id: String,
-    /// Mutual TLS with the Spine Secure Proxy: client certificate and key (PEM), and the CA that
-    /// signs the server.
-    pub client_cert: Option<PathBuf>,
-    pub client_key: Option<PathBuf>,
-    pub ca_cert: Option<PathBuf>,
-}
-
-impl Default for GpConnectEnvironment {
-    fn default() -> Self {
-        GpConnectEnvironment {
-            url: None,
-            consumer_asid: "200000000359".into(),
-            provider_asid: "918999198738".into(),
-            provider_ods_code: "B82617".into(),
-            practitioner_id: "1".into(),
-            sds_user_id: "G13579135".into(),
-            sds_role_profile_id: "111111111".into(),
-            client_cert: None,
-            client_key: None,
-            ca_cert: None,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct MeshEnvironment {
-    /// Base URL up to and including `/messageexchange`.
-    pub url: Option<String>,
-    pub mailbox: String,
-    pub password: Option<SecretRef>,
-    pub shared_key: Option<SecretRef>,
-    /// Recipient mailbox the canary sends to and reads from; defaults to `mailbox` (loopback).
-    pub recipient: Option<String>,
-    pub recipient_password: Option<SecretRef>,
-    pub workflow_id: String,
-    /// Mutual TLS: client certificate and key (PEM), and the CA that signs the server.
-    pub client_cert: Option<PathBuf>,
-    pub client_key: Option<PathBuf>,
-    pub ca_cert: Option<PathBuf>,
-    /// How long to poll the inbox before declaring the message lost (s).
-    pub delivery_timeout_s: u64,
-    pub poll_interval_ms: u64,
-}
-
-impl Default for MeshEnvironment {
-    fn default() -> Self {
-        MeshEnvironment {
-            url: None,
-            mailbox: "X26ABC1".into(),
-            password: None,
-            shared_key: None,
-            recipient: None,
-            recipient_password: None,
-            workflow_id: "TEST_WORKFLOW".into(),
-            client_cert: None,
-            client_key: None,
-            ca_cert: None,
-            delivery_timeout_s: 30,
-            poll_interval_ms: 250,
-        }
-    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -484,31 +368,9 @@ impl CanaryConfig {
                 _ => None,
             };
             if let Some((service, id)) = identity {
-                let field = |f: &str| env_key(&format!("{service}.{f}"));
-                let redirect_ok =
-                    url::Url::parse(&id.redirect_uri).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
-                if !redirect_ok {
-                    return invalid(field("redirect_uri"), format!("{:?} is not an http(s) URL", id.redirect_uri));
-                }
-                if let Some(vtr) = &id.vtr {
-                    if serde_json::from_str::<Vec<String>>(vtr).map_or(true, |v| v.is_empty()) {
-                        return invalid(
-                            field("vtr"),
-                            format!("{vtr:?} is not a JSON array of vectors of trust, e.g. [\"P9.Cp.Cd\"]"),
-                        );
-                    }
-                }
-                if id.max_clock_skew_s > 3600 {
-                    return invalid(field("max_clock_skew_s"), format!("{} is more than an hour", id.max_clock_skew_s));
-                }
-                if id.min_key_days > 3650 {
-                    return invalid(field("min_key_days"), format!("{} is more than ten years", id.min_key_days));
-                }
-                if flow.kind == FlowKind::NhsLogin && id.client_secret.is_some() {
-                    return invalid(field("client_secret"), "NHS login clients authenticate with private_key_jwt (the environment's private_key and kid), not a secret".into());
-                }
-                if id.sign_in && id.client_secret.is_none() && (env.private_key.is_none() || env.kid.is_none()) {
-                    return invalid(field("sign_in"), "signing in needs client_secret, or the environment's private_key and kid for a private_key_jwt assertion".into());
+                let has_key = env.private_key.is_some() && env.kid.is_some();
+                if let Err((field, message)) = id.check(flow.kind, has_key) {
+                    return invalid(env_key(&format!("{service}.{field}")), message);
                 }
             }
         }

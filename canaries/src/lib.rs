@@ -5,6 +5,7 @@
 //! that names any other patient is refused before anything runs. They never log secrets.
 
 pub mod config;
+mod config_services;
 pub mod credentials;
 pub mod environment;
 pub mod error;

@@ -45,6 +45,7 @@ mod pds_patch;
 mod pds_related;
 mod pds_search;
 mod pds_search_documented;
+mod pds_search_match;
 pub mod population;
 mod rate_limit;
 mod server;

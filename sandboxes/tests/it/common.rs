@@ -208,6 +208,11 @@ pub async fn first_free_slot(app: &Router) -> Value {
     entries.into_iter().map(|e| e["resource"].clone()).find(|r| r["resourceType"] == "Slot").expect("a free slot")
 }
 
+/// The date `offset` days from today (UTC), `YYYY-MM-DD`: test dates move with the clock.
+pub fn day(offset: i64) -> String {
+    (chrono::Utc::now().date_naive() + chrono::Duration::days(offset)).to_string()
+}
+
 /// A booking for `slot` that passes every rule: a Patient and the Schedule's Location, `created`, and the
 /// booking organisation contained and named by its extension.
 pub fn booking_for(slot: &Value) -> Value {
@@ -226,11 +231,20 @@ pub fn booking_for(slot: &Value) -> Value {
         "status": "booked",
         "start": slot["start"], "end": slot["end"],
         "slot": [{"reference": format!("Slot/{}", slot["id"].as_str().unwrap_or_default())}],
-        "created": "2026-01-01T09:00:00+00:00",
+        "created": format!("{}T09:00:00+00:00", day(-1)),
         "participant": [{"actor": {"reference": "Patient/9690937286"}, "status": "accepted"},
                         {"actor": {"reference": "Location/1"}, "status": "accepted"}],
         "description": "Pathwatch canary booking",
     })
+}
+
+/// Books the first free slot with a booking that passes every rule; the 201 answer.
+pub async fn book_first_free_slot(app: &Router) -> Answer {
+    let slot = first_free_slot(app).await;
+    let create = gpc_headers(CREATE_APPOINTMENT, "patient/*.write");
+    let booked = gpc_send(app, Method::POST, "/Appointment", &create, &booking_for(&slot)).await;
+    assert_eq!(booked.status, StatusCode::CREATED, "{}", booked.json);
+    booked
 }
 
 /// The SSP headers for `interaction` with a valid JWT for `scope`.

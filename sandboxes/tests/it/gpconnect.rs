@@ -68,13 +68,14 @@ async fn each_ssp_header_is_required_and_ssp_to_must_be_the_provider() {
 #[tokio::test]
 async fn the_interaction_must_match_verb_and_url() {
     let app = app();
+    let (d0, d1) = (day(30), day(31));
     let answer =
         gpc_structured(&app, &gpc_headers(SEARCH_SLOT, "patient/*.read"), &structured_parameters("9690937286")).await;
     assert_eq!((answer.status, answer.code()), (StatusCode::BAD_REQUEST, "BAD_REQUEST"));
     let slots = gpc_send(
         &app,
         Method::GET,
-        "/Slot?start=ge2030-01-01&end=le2030-01-02&status=free&_include=Slot:schedule",
+        &format!("/Slot?start=ge{d0}&end=le{d1}&status=free&_include=Slot:schedule"),
         &gpc_headers(STRUCTURED, "organization/*.read"),
         &Value::Null,
     )
@@ -283,25 +284,27 @@ async fn slot_search_rules() {
     let entries = answer.json["entry"].as_array().unwrap();
     assert!(entries.iter().filter(|e| e["resource"]["resourceType"] == "Slot").count() > 50);
     assert!(entries.iter().any(|e| e["resource"]["resourceType"] == "Schedule"));
+    // A window a month ahead, whatever today is.
+    let (d0, d1, d15, d31) = (day(30), day(31), day(45), day(61));
     let headers = gpc_headers(SEARCH_SLOT, "organization/*.read");
     for path in [
-        "/Slot?start=ge2030-01-01&end=le2030-01-02&_include=Slot:schedule",
-        "/Slot?end=le2030-01-02&status=free&_include=Slot:schedule",
-        "/Slot?status=free&_include=Slot:schedule",
+        format!("/Slot?start=ge{d0}&end=le{d1}&_include=Slot:schedule"),
+        format!("/Slot?end=le{d1}&status=free&_include=Slot:schedule"),
+        "/Slot?status=free&_include=Slot:schedule".to_owned(),
     ] {
-        let answer = gpc_send(&app, Method::GET, path, &headers, &Value::Null).await;
+        let answer = gpc_send(&app, Method::GET, &path, &headers, &Value::Null).await;
         assert_eq!((answer.status, answer.code()), (StatusCode::BAD_REQUEST, "BAD_REQUEST"), "missing: {path}");
     }
     for path in [
-        "/Slot?start=ge2030-01-01&end=le2030-01-16&status=free&_include=Slot:schedule",
-        "/Slot?start=ge2030-01-02&end=le2030-01-01&status=free&_include=Slot:schedule",
-        "/Slot?start=ge2030-01-01&end=le2030-01-02&status=busy&_include=Slot:schedule",
-        "/Slot?start=gt2030-01-01&end=lt2030-01-02&status=free&_include=Slot:schedule",
-        "/Slot?start=geinvalidStartDate&end=le2030-01-02&status=free&_include=Slot:schedule",
-        "/Slot?start=ge2030-01-01&end=le2030-02-01&status=free&_include=Slot:schedule",
-        "/Slot?start=2030-01-01&end=le2030-01-02&status=free&_include=Slot:schedule",
+        format!("/Slot?start=ge{d0}&end=le{d15}&status=free&_include=Slot:schedule"),
+        format!("/Slot?start=ge{d1}&end=le{d0}&status=free&_include=Slot:schedule"),
+        format!("/Slot?start=ge{d0}&end=le{d1}&status=busy&_include=Slot:schedule"),
+        format!("/Slot?start=gt{d0}&end=lt{d1}&status=free&_include=Slot:schedule"),
+        format!("/Slot?start=geinvalidStartDate&end=le{d1}&status=free&_include=Slot:schedule"),
+        format!("/Slot?start=ge{d0}&end=le{d31}&status=free&_include=Slot:schedule"),
+        format!("/Slot?start={d0}&end=le{d1}&status=free&_include=Slot:schedule"),
     ] {
-        let answer = gpc_send(&app, Method::GET, path, &headers, &Value::Null).await;
+        let answer = gpc_send(&app, Method::GET, &path, &headers, &Value::Null).await;
         assert_eq!((answer.status, answer.code()), (StatusCode::UNPROCESSABLE_ENTITY, "INVALID_PARAMETER"), "{path}");
     }
 }
@@ -386,7 +389,7 @@ async fn booking_rules() {
     let answer = gpc_send(&app, Method::POST, "/Appointment", &write, &bad_slot).await;
     assert_eq!((answer.status, answer.code()), (StatusCode::UNPROCESSABLE_ENTITY, "INVALID_RESOURCE"));
     let mut wrong_start = appointment_for(&slot);
-    wrong_start["start"] = json!("2030-01-01T09:00:00+00:00");
+    wrong_start["start"] = json!(format!("{}T09:00:00+00:00", day(40)));
     assert_eq!(gpc_send(&app, Method::POST, "/Appointment", &write, &wrong_start).await.code(), "INVALID_RESOURCE");
     let mut with_reason = appointment_for(&slot);
     with_reason["reason"] = json!([{"text": "cough"}]);

@@ -403,10 +403,7 @@ async fn the_patient_is_judged_before_the_parameters() {
 #[tokio::test]
 async fn an_amendment_keeps_the_text_limits() {
     let app = app();
-    let slot = first_free_slot(&app).await;
-    let create = gpc_headers(CREATE_APPOINTMENT, "patient/*.write");
-    let booked = gpc_send(&app, Method::POST, "/Appointment", &create, &booking_for(&slot)).await;
-    assert_eq!(booked.status, StatusCode::CREATED, "{}", booked.json);
+    let booked = book_first_free_slot(&app).await;
     let id = booked.json["id"].as_str().unwrap().to_owned();
     let mut headers = gpc_headers(UPDATE_APPOINTMENT, "patient/*.write");
     headers.push(("if-match".into(), "W/\"1\"".into()));

@@ -667,13 +667,15 @@ async fn coverage_is_found_checked_and_replaced_as_the_hosted_sandbox_documents(
             request(Method::POST, "/personal-demographics/FHIR/R4/Coverage", &headers, Body::from(body.to_string())),
         )
     };
+    // A card valid for three more years, whatever today is.
+    let card_end = day(3 * 365);
     let good = serde_json::json!({
         "resourceType": "Coverage",
         "status": "active",
         "identifier": [{"value": "ES123456789012", "assigner": {"display": "Spain", "identifier": {"system": "urn:iso:std:iso:3166", "value": "ESP"}}}],
         "beneficiary": {"identifier": {"value": "1234567890"}},
         "payor": [{"identifier": {"value": "ES22334"}}],
-        "period": {"end": "2030-01-31"},
+        "period": {"end": card_end},
         "subscriber": {"identifier": {"system": "https://fhir.nhs.uk/Id/nhs-number", "value": "9000000009"}},
     });
     let json = Some("application/fhir+json");
@@ -726,7 +728,7 @@ async fn coverage_is_found_checked_and_replaced_as_the_hosted_sandbox_documents(
     assert_eq!(card["identifier"][0]["assigner"]["display"], "Spain");
     assert_eq!(
         (card["payor"][0]["identifier"]["value"].as_str(), card["period"]["end"].as_str()),
-        (Some("ES22334"), Some("2030-01-31"))
+        (Some("ES22334"), Some(card_end.as_str()))
     );
     // Nothing kept.
     let again = pds_get(&app, "/Coverage?subscriber:identifier=9000000009", &token).await;
