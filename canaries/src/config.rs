@@ -13,7 +13,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::config_services::{GpConnectEnvironment, IdentityEnvironment, MeshEnvironment};
+pub use crate::config_services::{GpConnectEnvironment, IdentityEnvironment, MeshEnvironment, WatchedInbox};
 use crate::error::ConfigError;
 use crate::flows::FlowKind;
 
@@ -258,6 +258,15 @@ impl CanaryConfig {
                     );
                 }
             }
+            let flows = self.effective_flows();
+            let read_beside = flows.iter().any(|f| f.kind == FlowKind::Mesh && f.environment == *name);
+            if !env.mesh.backlog.is_empty() && !read_beside {
+                return invalid(
+                    format!("canaries.environments.{name}.mesh.backlog"),
+                    "no mesh flow runs against this environment: the backlog is read beside one, with its settings"
+                        .into(),
+                );
+            }
         }
         let mut names = BTreeSet::new();
         for (i, flow) in self.effective_flows().iter().enumerate() {
@@ -333,6 +342,11 @@ impl CanaryConfig {
                     ("nhslogin.client_id", env.nhslogin.client_id.is_some()),
                 ],
             };
+            if flow.kind == FlowKind::Mesh {
+                if let Err((field, message)) = env.mesh.check_backlog() {
+                    return invalid(env_key(&format!("mesh.{field}")), message);
+                }
+            }
             for (field, present) in needs {
                 if !present {
                     return invalid(

@@ -106,6 +106,73 @@ pub struct MeshEnvironment {
     /// How long to poll the inbox before declaring the message lost (s).
     pub delivery_timeout_s: u64,
     pub poll_interval_ms: u64,
+    /// Mailboxes whose inbox backlog (messages waiting, the oldest one's age) is read every
+    /// `backlog_interval_s`, beside this environment's MESH flow.
+    pub backlog: Vec<WatchedInbox>,
+    /// How often the watched inboxes are read (s): 60 to 86,400.
+    pub backlog_interval_s: u64,
+}
+
+/// A mailbox whose inbox is watched for messages nobody collects: its list of waiting messages is
+/// read (never downloaded or acknowledged), and a check is bad when it could not be read or is over
+/// a limit.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WatchedInbox {
+    pub mailbox: String,
+    /// Its password; may be left out for the flow's own sender or recipient mailbox.
+    #[serde(default)]
+    pub password: Option<SecretRef>,
+    /// More messages waiting than this is a bad check; none: no limit on the count.
+    #[serde(default)]
+    pub max_messages: Option<u64>,
+    /// An oldest message older than this (minutes) is a bad check. Default 60; at most 7,200 (MESH
+    /// makes a message nobody collects undeliverable after five days).
+    #[serde(default = "default_max_age_minutes")]
+    pub max_age_minutes: Option<u32>,
+}
+
+fn default_max_age_minutes() -> Option<u32> {
+    Some(60)
+}
+
+/// Most watched mailboxes per environment.
+pub const MAX_WATCHED_INBOXES: usize = 20;
+
+impl MeshEnvironment {
+    /// Checks the watched inboxes; an error names the field under `mesh.`.
+    pub fn check_backlog(&self) -> Result<(), (String, String)> {
+        if self.backlog.is_empty() {
+            return Ok(());
+        }
+        if !(60..=86_400).contains(&self.backlog_interval_s) {
+            return Err(("backlog_interval_s".into(), format!("{} is not from 60 to 86400", self.backlog_interval_s)));
+        }
+        if self.backlog.len() > MAX_WATCHED_INBOXES {
+            return Err(("backlog".into(), format!("at most {MAX_WATCHED_INBOXES} mailboxes are watched")));
+        }
+        let own = |mailbox: &str| {
+            mailbox.eq_ignore_ascii_case(&self.mailbox)
+                || self.recipient.as_deref().is_some_and(|r| mailbox.eq_ignore_ascii_case(r))
+        };
+        for (i, watched) in self.backlog.iter().enumerate() {
+            let field = |name: &str| format!("backlog[{i}].{name}");
+            let m = &watched.mailbox;
+            if m.is_empty() || m.len() > 64 || !m.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+                return Err((field("mailbox"), format!("{m:?} is not a mailbox id (letters, digits, '-', '_')")));
+            }
+            if self.backlog[..i].iter().any(|w| w.mailbox.eq_ignore_ascii_case(m)) {
+                return Err((field("mailbox"), format!("{m} is watched twice")));
+            }
+            if watched.password.is_none() && !own(m) {
+                return Err((field("password"), format!("{m} is not the flow's own mailbox: give its password")));
+            }
+            if watched.max_age_minutes.is_some_and(|a| a == 0 || a > 7_200) {
+                return Err((field("max_age_minutes"), "must be from 1 to 7200 (five days)".into()));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Default for MeshEnvironment {
@@ -123,6 +190,8 @@ impl Default for MeshEnvironment {
             ca_cert: None,
             delivery_timeout_s: 30,
             poll_interval_ms: 250,
+            backlog: Vec::new(),
+            backlog_interval_s: 300,
         }
     }
 }

@@ -74,6 +74,17 @@ pub struct MeshTarget {
     pub poll_interval: Duration,
     /// MESH needs its own client: mutual TLS with the mailbox's certificate.
     pub client: reqwest::Client,
+    /// Inboxes whose backlog is read every `backlog_interval` (`crate::backlog`).
+    pub backlog: Vec<WatchedTarget>,
+    pub backlog_interval: Duration,
+}
+
+/// A watched inbox, its credentials read.
+#[derive(Debug)]
+pub struct WatchedTarget {
+    pub credentials: MeshCredentials,
+    pub max_messages: Option<u64>,
+    pub max_age_minutes: Option<u32>,
 }
 
 fn trim_slash(url: &Option<String>) -> Option<String> {
@@ -140,7 +151,29 @@ impl Environment {
                         shared_key: sender.shared_key.clone(),
                     },
                 };
+                let mut backlog = Vec::new();
+                for (i, watched) in m.backlog.iter().enumerate() {
+                    let own =
+                        [&sender, &recipient].into_iter().find(|c| c.mailbox.eq_ignore_ascii_case(&watched.mailbox));
+                    let password = match secret(&key(&format!("mesh.backlog[{i}].password")), &watched.password)? {
+                        Some(p) => p,
+                        None => {
+                            own.map(|c| c.password.clone()).ok_or_else(|| missing(&format!("backlog[{i}].password")))?
+                        }
+                    };
+                    backlog.push(WatchedTarget {
+                        credentials: MeshCredentials {
+                            mailbox: watched.mailbox.to_ascii_uppercase(),
+                            password,
+                            shared_key: sender.shared_key.clone(),
+                        },
+                        max_messages: watched.max_messages,
+                        max_age_minutes: watched.max_age_minutes,
+                    });
+                }
                 Some(MeshTarget {
+                    backlog,
+                    backlog_interval: Duration::from_secs(m.backlog_interval_s.max(60)),
                     url: url.trim_end_matches('/').to_string(),
                     sender,
                     recipient,

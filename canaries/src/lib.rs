@@ -4,6 +4,7 @@
 //! Canaries must never touch a record that is not a designated synthetic patient: configuration
 //! that names any other patient is refused before anything runs. They never log secrets.
 
+pub mod backlog;
 pub mod config;
 mod config_services;
 pub mod credentials;
@@ -111,6 +112,30 @@ impl Canaries {
         let Some(exporter) = &self.exporter else { return Ok(()) };
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
         exporter.export_spans(expiry::spans(credentials, now.as_nanos() as u64)).await
+    }
+
+    /// Each environment whose MESH inboxes are watched, once (several flows may share one).
+    pub fn watched_environments(&self) -> Vec<Arc<Environment>> {
+        let mut seen: Vec<Arc<Environment>> = Vec::new();
+        for flow in &self.flows {
+            let watched = flow.env.mesh.as_ref().is_some_and(|m| !m.backlog.is_empty());
+            if watched && !seen.iter().any(|e| e.name == flow.env.name) {
+                seen.push(Arc::clone(&flow.env));
+            }
+        }
+        seen
+    }
+
+    /// Reads `env`'s watched inboxes now and reports the check to the collector (when runs are
+    /// exported); the check is returned whether or not the report went.
+    pub async fn check_backlog(&self, env: &Environment) -> (Vec<backlog::InboxBacklog>, Result<(), CanaryError>) {
+        let Some(mesh) = &env.mesh else { return (Vec::new(), Ok(())) };
+        let checks = backlog::check(&self.probe, &env.name, mesh).await;
+        let reported = match &self.exporter {
+            Some(exporter) => exporter.export_spans(backlog::spans(&env.name, mesh.backlog_interval, &checks)).await,
+            None => Ok(()),
+        };
+        (checks, reported)
     }
 
     /// Every run finished from now on.

@@ -46,6 +46,13 @@ pub struct CredentialLabels {
     pub kind: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct InboxLabels {
+    /// Configured environments and mailboxes: bounded by configuration.
+    pub environment: String,
+    pub mailbox: String,
+}
+
 #[derive(Clone)]
 pub struct Buckets(Vec<f64>);
 
@@ -64,6 +71,11 @@ pub struct CanaryMetrics {
     pub last_pass: Family<FlowLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
     /// When each credential stops working (Unix seconds), from the newest check.
     pub credential_expiry: Family<CredentialLabels, Gauge>,
+    /// Each watched MESH inbox at its newest check: messages waiting, the oldest one's age, and
+    /// whether the check was good (read, within its limits).
+    pub inbox_messages: Family<InboxLabels, Gauge>,
+    pub inbox_oldest_age: Family<InboxLabels, Gauge>,
+    pub inbox_within_limits: Family<InboxLabels, Gauge>,
 }
 
 /// The bucket bounds for `extra` thresholds (seconds) plus the defaults, sorted, deduplicated.
@@ -85,6 +97,9 @@ impl CanaryMetrics {
             runs: Family::default(),
             last_pass: Family::default(),
             credential_expiry: Family::default(),
+            inbox_messages: Family::default(),
+            inbox_oldest_age: Family::default(),
+            inbox_within_limits: Family::default(),
         };
         for flow in flows {
             for result in ["pass", "fail"] {
@@ -116,6 +131,46 @@ impl CanaryMetrics {
             "When each certificate or key the canaries use stops working (absent when it cannot be read)",
             self.credential_expiry.clone(),
         );
+        registry.register(
+            "pathwatch_mesh_inbox_messages",
+            "Messages waiting in each watched MESH inbox at the newest check (absent when it could not be read)",
+            self.inbox_messages.clone(),
+        );
+        registry.register(
+            "pathwatch_mesh_inbox_oldest_message_age_seconds",
+            "How long the oldest message in each watched MESH inbox has waited (0 when empty)",
+            self.inbox_oldest_age.clone(),
+        );
+        registry.register(
+            "pathwatch_mesh_inbox_within_limits",
+            "Whether the newest check of each watched MESH inbox was good: read, and within its limits (1) or not (0)",
+            self.inbox_within_limits.clone(),
+        );
+    }
+
+    /// One environment's inbox check: a series per inbox; the counts of one that could not be read
+    /// are removed (absent, not zero), its `within_limits` is 0.
+    pub fn record_backlog(&self, checks: &[crate::backlog::InboxBacklog]) {
+        for c in checks {
+            let labels = InboxLabels { environment: c.environment.clone(), mailbox: c.mailbox.clone() };
+            self.inbox_within_limits.get_or_create(&labels).set(i64::from(c.breach().is_none()));
+            match c.messages {
+                Some(n) => {
+                    self.inbox_messages.get_or_create(&labels).set(i64::try_from(n).unwrap_or(i64::MAX));
+                }
+                None => {
+                    self.inbox_messages.remove(&labels);
+                }
+            }
+            match c.oldest_age_s {
+                Some(age) => {
+                    self.inbox_oldest_age.get_or_create(&labels).set(i64::try_from(age).unwrap_or(i64::MAX));
+                }
+                None => {
+                    self.inbox_oldest_age.remove(&labels);
+                }
+            }
+        }
     }
 
     /// The expiry of each credential of a check; one that could not be read has no series.

@@ -24,10 +24,10 @@ const MAX_PENDING: usize = 1_000;
 fn kv(key: &str, value: any_value::Value) -> KeyValue {
     KeyValue { key: key.into(), value: Some(AnyValue { value: Some(value) }), ..Default::default() }
 }
-fn text(key: &str, value: impl Into<String>) -> KeyValue {
+pub(crate) fn text(key: &str, value: impl Into<String>) -> KeyValue {
     kv(key, any_value::Value::StringValue(value.into()))
 }
-fn int(key: &str, value: i64) -> KeyValue {
+pub(crate) fn int(key: &str, value: i64) -> KeyValue {
     kv(key, any_value::Value::IntValue(value))
 }
 fn float(key: &str, value: f64) -> KeyValue {

@@ -16,6 +16,16 @@ pub fn run_span_name(flow: &str) -> String {
 pub const CREDENTIALS_SPAN: &str = "pathwatch credentials";
 pub const CREDENTIAL_SPAN: &str = "credential";
 
+/// The root span of one environment's MESH inbox backlog check (`canaries::backlog`); each watched
+/// mailbox is a child span named by [`inbox_span_name`], status ERROR when the check was bad (the
+/// inbox unreadable or over a limit), carrying the `attr::MESH_INBOX_*` attributes.
+pub const BACKLOG_SPAN: &str = "pathwatch mesh backlog";
+
+/// `mesh inbox X26ABC3`: what a span SLO on one mailbox's backlog selects.
+pub fn inbox_span_name(mailbox: &str) -> String {
+    format!("mesh inbox {mailbox}")
+}
+
 /// The instrumentation scope of canary spans.
 pub const SCOPE: &str = "pathwatch.canaries";
 
@@ -43,6 +53,19 @@ pub mod attr {
     pub const CREDENTIAL_SUBJECT: &str = "pathwatch.credential.subject";
     pub const CREDENTIAL_NOT_AFTER: &str = "pathwatch.credential.not_after";
     pub const CREDENTIAL_PROBLEM: &str = "pathwatch.credential.problem";
+    /// A watched MESH inbox: its mailbox, messages waiting (`AT_LEAST` when only a first page was
+    /// counted), the oldest message's id and age (s), the limits it was judged against, and why it
+    /// could not be read.
+    pub const MESH_MAILBOX: &str = "pathwatch.mesh.mailbox";
+    pub const MESH_INBOX_MESSAGES: &str = "pathwatch.mesh.inbox.messages";
+    pub const MESH_INBOX_AT_LEAST: &str = "pathwatch.mesh.inbox.at_least";
+    pub const MESH_INBOX_OLDEST_ID: &str = "pathwatch.mesh.inbox.oldest_message_id";
+    pub const MESH_INBOX_OLDEST_AGE_S: &str = "pathwatch.mesh.inbox.oldest_age_s";
+    pub const MESH_INBOX_MAX_MESSAGES: &str = "pathwatch.mesh.inbox.max_messages";
+    pub const MESH_INBOX_MAX_AGE_MINUTES: &str = "pathwatch.mesh.inbox.max_age_minutes";
+    pub const MESH_INBOX_PROBLEM: &str = "pathwatch.mesh.inbox.problem";
+    /// On the backlog check's root span: how often the environment's inboxes are read (s).
+    pub const MESH_BACKLOG_INTERVAL_S: &str = "pathwatch.mesh.backlog_interval_s";
     /// The upstream correlation id (X-Correlation-ID / X-Request-ID); not only canaries write it.
     pub const CORRELATION_ID: &str = "pathwatch.correlation_id";
 }

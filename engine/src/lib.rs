@@ -19,6 +19,7 @@ pub mod evidence;
 pub mod evidence_monitor;
 pub mod incidents;
 pub mod known_errors;
+pub mod mesh_backlog;
 pub mod notify;
 pub mod pathways;
 pub mod report_delivery;

@@ -128,6 +128,9 @@ impl Config {
             for name in std::iter::once(&p.flow).chain(&p.compare_flows) {
                 if let Some(f) = flows.iter().find(|f| f.name == *name) {
                     p.flow_environments.insert(f.name.clone(), f.environment.clone());
+                    if f.kind == canaries::FlowKind::Mesh && !p.mesh_environments.contains(&f.environment) {
+                        p.mesh_environments.push(f.environment.clone());
+                    }
                 }
             }
         }

@@ -34,6 +34,7 @@ pub fn mesh_routes(state: SandboxState) -> Router<SandboxState> {
     Router::new()
         .route(&format!("{base}/admin/reset"), axum::routing::delete(reset_all_mailboxes))
         .route(&format!("{base}/admin/reset/{{mailbox}}"), axum::routing::delete(reset_mailbox))
+        .route(&format!("{base}/admin/backlog/{{mailbox}}"), post(seed_backlog))
         .route_layer(axum::middleware::from_fn_with_state(state, guard))
 }
 
@@ -46,6 +47,60 @@ async fn reset_mailbox(State(state): State<SandboxState>, Path(mailbox): Path<St
     let mailbox = mailbox.to_uppercase();
     state.mesh().reset(Some(&mailbox));
     Json(json!({"message": format!("mailbox {mailbox} reset")})).into_response()
+}
+
+/// What `POST /messageexchange/admin/backlog/{mailbox}` puts in an inbox.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Backlog {
+    /// How many messages (1 to 100).
+    messages: u32,
+    /// How long ago they were accepted, in minutes (less than the five days after which MESH
+    /// makes an uncollected message undeliverable).
+    #[serde(default)]
+    age_minutes: u32,
+    /// The sender (default: the first other mailbox).
+    #[serde(default)]
+    sender: Option<String>,
+}
+
+/// Test-only: puts `messages` uncollected DATA messages in `mailbox`'s inbox, accepted
+/// `age_minutes` ago, as a receiving system that stopped collecting leaves them (what the canaries'
+/// inbox backlog check reads).
+async fn seed_backlog(State(state): State<SandboxState>, Path(mailbox): Path<String>, body: Bytes) -> Response {
+    let backlog: Backlog = match serde_json::from_slice(&body) {
+        Ok(b) => b,
+        Err(e) => return admin_error(StatusCode::BAD_REQUEST, format!("invalid backlog: {e}")),
+    };
+    let max_age = crate::mesh_store::INBOX_EXPIRY_DAYS as u32 * 24 * 60;
+    if !(1..=100).contains(&backlog.messages) {
+        return admin_error(StatusCode::BAD_REQUEST, "invalid backlog: messages must be from 1 to 100");
+    }
+    if backlog.age_minutes >= max_age {
+        return admin_error(
+            StatusCode::BAD_REQUEST,
+            format!("invalid backlog: age_minutes must be under {max_age} (MESH expires messages after five days)"),
+        );
+    }
+    let mailbox = mailbox.to_uppercase();
+    let mut store = state.mesh();
+    if store.mailbox(&mailbox).is_none() {
+        return admin_error(StatusCode::NOT_FOUND, format!("no mailbox {mailbox}"));
+    }
+    let sender = match backlog.sender.map(|s| s.to_uppercase()) {
+        Some(s) if store.mailbox(&s).is_some() => s,
+        Some(s) => return admin_error(StatusCode::BAD_REQUEST, format!("invalid backlog: no sender mailbox {s}")),
+        None => store.mailbox_ids().find(|id| *id != mailbox).unwrap_or(&mailbox).to_owned(),
+    };
+    let now = chrono::Utc::now();
+    let accepted = now - chrono::Duration::minutes(i64::from(backlog.age_minutes));
+    let mut ids = Vec::new();
+    for _ in 0..backlog.messages {
+        let message = crate::mesh_store::Message::data(&sender, &mailbox, "TEST_WORKFLOW", b"backlog\n", accepted);
+        ids.push(message.id.clone());
+        store.send(message, true, now);
+    }
+    (StatusCode::CREATED, Json(json!({"mailbox": mailbox, "message_ids": ids}))).into_response()
 }
 
 /// Refuses what a web page could send: a change from another site (its `Origin` or

@@ -120,6 +120,32 @@ impl Message {
         self.acknowledged.or(self.undeliverable).unwrap_or(self.created)
     }
 
+    /// A plain DATA message from `sender` to `recipient`, accepted `at`.
+    pub fn data(sender: &str, recipient: &str, workflow_id: &str, body: &[u8], at: DateTime<Utc>) -> Message {
+        Message {
+            id: new_message_id(),
+            sender: sender.into(),
+            recipient: recipient.into(),
+            workflow_id: workflow_id.into(),
+            subject: String::new(),
+            local_id: String::new(),
+            partner_id: String::new(),
+            file_name: String::new(),
+            content_type: String::new(),
+            content_encoding: String::new(),
+            checksum: String::new(),
+            encrypted: false,
+            compressed: false,
+            body: body.to_vec(),
+            status: MessageStatus::Accepted,
+            message_type: MessageType::Data,
+            error: None,
+            created: at,
+            acknowledged: None,
+            undeliverable: None,
+        }
+    }
+
     /// The non-delivery report this message's sender gets when it cannot be delivered.
     fn non_delivery_report(&self, at: DateTime<Utc>) -> Message {
         Message {
@@ -197,6 +223,11 @@ impl MeshStore {
             next_seq: 0,
             last_sweep: None,
         }
+    }
+
+    /// Every mailbox's id, in order.
+    pub fn mailbox_ids(&self) -> impl Iterator<Item = &str> {
+        self.mailboxes.keys().map(String::as_str)
     }
 
     pub fn mailbox(&self, id: &str) -> Option<&Mailbox> {
@@ -349,26 +380,9 @@ mod tests {
 
     fn data(at: DateTime<Utc>) -> Message {
         Message {
-            id: new_message_id(),
-            sender: "X26ABC1".into(),
-            recipient: "X26ABC2".into(),
-            workflow_id: "TEST_WORKFLOW".into(),
-            subject: String::new(),
             local_id: "local".into(),
-            partner_id: String::new(),
             file_name: "f.dat".into(),
-            content_type: String::new(),
-            content_encoding: String::new(),
-            checksum: String::new(),
-            encrypted: false,
-            compressed: false,
-            body: b"x".to_vec(),
-            status: MessageStatus::Accepted,
-            message_type: MessageType::Data,
-            error: None,
-            created: at,
-            acknowledged: None,
-            undeliverable: None,
+            ..Message::data("X26ABC1", "X26ABC2", "TEST_WORKFLOW", b"x", at)
         }
     }
 

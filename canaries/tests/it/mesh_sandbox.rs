@@ -22,6 +22,10 @@ fn environment(root: &str, shared_key: &str) -> EnvironmentConfig {
     }
 }
 
+/// Held by each test that resets the sandbox or counts what it holds: tests run at once, and one's
+/// reset would empty another's inbox.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 async fn reset(root: &str) {
     let reply = reqwest::Client::new().delete(format!("{root}/messageexchange/admin/reset")).send().await;
     assert!(reply.is_ok_and(|r| r.status().is_success()), "mesh-sandbox reset failed");
@@ -30,6 +34,7 @@ async fn reset(root: &str) {
 #[tokio::test]
 async fn mesh_flow_passes_against_nhs_mesh_sandbox_with_full_auth() {
     let Some(root) = server("PATHWATCH_TEST_MESH_SANDBOX_URL") else { return };
+    let _alone = ONE_AT_A_TIME.lock().await;
     reset(&root).await;
     let run = run_once(&config(FlowKind::Mesh, environment(&root, "TestKey"))).await;
     assert_eq!(run.status, RunStatus::Healthy, "{}", describe(&run));
@@ -100,4 +105,52 @@ fn unreadable_or_mismatched_certificate_files_name_their_key() {
     env.mesh.client_key = None;
     let error = canaries::Canaries::new(&config(FlowKind::Mesh, env)).err().expect("refused").to_string();
     assert!(error.contains("canaries.environments.test.mesh.client_key") && error.contains("required"), "{error}");
+}
+
+/// The inbox backlog check reads NHS England's own sandbox as it reads ours: `approx_inbox_count`
+/// and the oldest message's `mex-StatusTimestamp` from a HEAD request, leaving the messages there.
+/// (mesh-sandbox's file store keeps messages across its admin reset, so counts are compared.)
+#[tokio::test]
+async fn the_backlog_check_counts_uncollected_messages_in_nhs_mesh_sandbox() {
+    let Some(root) = server("PATHWATCH_TEST_MESH_SANDBOX_URL") else { return };
+    let _alone = ONE_AT_A_TIME.lock().await;
+    let mesh = format!("{root}/messageexchange");
+    let watched = |max_messages: u64| canaries::config::WatchedInbox {
+        mailbox: "X26ABC3".into(),
+        password: Some(SecretRef::inline("password")),
+        max_messages: Some(max_messages),
+        max_age_minutes: Some(60),
+    };
+    let before = crate::backlog::check(crate::backlog::environment(&mesh, vec![watched(u64::MAX)])).await;
+    let waiting_before = before[0].messages.unwrap_or_else(|| panic!("X26ABC3 read: {before:?}"));
+    let sender = canaries::credentials::MeshCredentials {
+        mailbox: "X26ABC1".into(),
+        password: canaries::Secret::new("password"),
+        shared_key: canaries::Secret::new("TestKey"),
+    };
+    for i in 0..2 {
+        let reply = reqwest::Client::new()
+            .post(format!("{mesh}/X26ABC1/outbox"))
+            .header("authorization", sender.authorization())
+            .header("accept", "application/vnd.mesh.v2+json")
+            .header("mex-from", "X26ABC1")
+            .header("mex-to", "X26ABC3")
+            .header("mex-workflowid", "TEST_WORKFLOW")
+            .header("content-type", "application/octet-stream")
+            .body(format!("uncollected {i}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), 202, "{}", reply.text().await.unwrap_or_default());
+    }
+    for _ in 0..2 {
+        // Read twice: the check neither downloads nor acknowledges, so the messages stay.
+        let after = crate::backlog::check(crate::backlog::environment(&mesh, vec![watched(waiting_before + 1)])).await;
+        let inbox = &after[0];
+        assert_eq!(inbox.messages, Some(waiting_before + 2), "{inbox:?}");
+        assert!(inbox.oldest_age_s.is_some() && inbox.oldest_id.is_some(), "{inbox:?}");
+        assert_eq!(inbox.problem, None);
+        let expected = format!("{} messages waiting, more than {}", waiting_before + 2, waiting_before + 1);
+        assert_eq!(inbox.breach(), Some(expected));
+    }
 }

@@ -123,6 +123,8 @@ pub struct PathwayDetail {
     /// Failing runs over 24 hours by error class.
     pub classes: Vec<ClassRow>,
     pub traffic: Vec<TrafficRow>,
+    /// Watched MESH inboxes of the pathway's MESH flows' environments, at their newest check.
+    pub mesh_backlog: Vec<engine::mesh_backlog::InboxBacklog>,
 }
 
 #[derive(Template)]
@@ -133,6 +135,7 @@ struct PathwayPage {
     updated: String,
     row: PathwayRow,
     flow: String,
+    mesh_environments: Vec<String>,
     detail: PathwayDetail,
     can_trace: bool,
 }
@@ -265,6 +268,11 @@ pub async fn detail(sources: &engine::Sources, user: &Account, id: &str) -> Resu
             .map_err(internal)?;
         step_rows(&spans, &pathway.flow)
     };
+    let mesh_backlog = if pathway.mesh_environments.is_empty() {
+        Vec::new()
+    } else {
+        engine::mesh_backlog::latest(store, &pathway.mesh_environments, now).await.map_err(internal)?
+    };
     let traffic =
         pathway.spans.iter().zip(per_selector).map(|(sel, health)| TrafficRow { spans: sel.clone(), health }).collect();
     Ok(PathwayDetail {
@@ -275,6 +283,7 @@ pub async fn detail(sources: &engine::Sources, user: &Account, id: &str) -> Resu
         runs_24h: runs.len(),
         classes: class_rows(&runs),
         traffic,
+        mesh_backlog,
     })
 }
 
@@ -286,6 +295,7 @@ pub async fn pathway_page(
     let sources = state.sources_with_known_errors().await;
     let detail = detail(&sources, &user.account, &id).await?;
     let flow = detail.health.flow.clone();
+    let mesh_environments = find(&sources, &user.account, &id)?.mesh_environments.clone();
     let view = user.view();
     let can_trace = view.can_trace;
     let page = PathwayPage {
@@ -294,6 +304,7 @@ pub async fn pathway_page(
         updated: format_ns(detail.evaluated_ns),
         row: row(&detail.health),
         flow,
+        mesh_environments,
         detail,
         can_trace,
     };

@@ -195,3 +195,104 @@ async fn a_pathway_page_shows_steps_runs_classes_traffic_and_known_errors_within
     let (status, _) = get(&app, &sam, "/pathways/no-such-pathway").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+/// A watched inbox as checked: (mailbox, messages, oldest age in s, bad-check reason).
+type Inbox<'a> = (&'a str, Option<u64>, Option<u64>, Option<&'a str>);
+
+/// One environment's inbox check at `at`.
+fn backlog_check(n: u64, env: &str, at: u64, inboxes: &[Inbox]) -> Vec<Span> {
+    let trace = 0xb0_0000 + n;
+    let mut root = span(trace, 1, None, "pathwatch-canary", domain::canary::BACKLOG_SPAN, at, 30 * MS);
+    root.attributes = attrs(&[("pathwatch.canary.environment", env), ("pathwatch.mesh.backlog_interval_s", "300")]);
+    let mut spans = vec![root];
+    for (i, (mailbox, messages, age, bad)) in inboxes.iter().enumerate() {
+        let name = domain::canary::inbox_span_name(mailbox);
+        let mut s = span(trace, 2 + i as u64, Some(1), "pathwatch-canary", &name, at + i as u64 * MS, 10 * MS);
+        s.attributes = attrs(&[
+            ("pathwatch.canary.environment", env),
+            ("pathwatch.mesh.mailbox", mailbox),
+            ("pathwatch.mesh.inbox.max_age_minutes", "60"),
+        ]);
+        if let Some(m) = messages {
+            s.attributes.push(("pathwatch.mesh.inbox.messages".into(), m.to_string()));
+        }
+        if let Some(a) = age {
+            s.attributes.push(("pathwatch.mesh.inbox.oldest_age_s".into(), a.to_string()));
+        }
+        if let Some(why) = bad {
+            s.status = SpanStatus::Error;
+            s.status_message = why.to_string();
+        }
+        spans.push(s);
+    }
+    spans
+}
+
+/// The MESH pathway shows each watched inbox of its flow's environment at the newest check: the
+/// messages waiting, the oldest one's age, its limits and whether the check was good; not another
+/// environment's inboxes, and a check the canaries stopped making reads as stale.
+#[tokio::test]
+async fn the_mesh_pathway_shows_its_environments_inbox_backlog_at_the_newest_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("telemetry.db")).await.unwrap();
+    let now = domain::Clock::System.now_ns_i64() as u64;
+    let waited = "the oldest message has waited 95 minutes, more than 60";
+    for spans in [
+        backlog_check(1, "production", now - 10 * MINUTE, &[("X26ABC3", Some(1), Some(60), None)]),
+        backlog_check(
+            2,
+            "production",
+            now - 2 * MINUTE,
+            &[("X26ABC2", Some(0), Some(0), None), ("X26ABC3", Some(5), Some(95 * 60), Some(waited))],
+        ),
+        backlog_check(3, "integration", now - MINUTE, &[("X26ZZZ9", Some(7), Some(0), None)]),
+    ] {
+        store.insert_spans(&spans).await.unwrap();
+    }
+    let accounts = Accounts::open(&dir.path().join("dashboard.db")).await.unwrap();
+    accounts.create("sam", Role::Oncall, &[], "correct horse battery", false).await.unwrap();
+    let mut mesh = default_pathway("mesh");
+    mesh.flow_environments.insert("mesh".into(), "production".into());
+    mesh.mesh_environments = vec!["production".into()];
+    let state = DashboardState::builder(accounts, RunningParts { lines: vec![] }, WebConfig::default())
+        .with_data(AnyStore::Sqlite(store.clone()), vec![], vec![mesh, default_pathway("pds")])
+        .build();
+    let sam = format!("__Host-pathwatch_session={}", state.sessions().start("sam", now as i64).await.unwrap());
+    let app = router(state);
+
+    let (status, page) = get(&app, &sam, "/pathways/send-by-mesh").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let section = &page[page.find("MESH inbox backlog").unwrap_or_else(|| panic!("{page}"))..];
+    let section = &section[..section.find("</section>").unwrap()];
+    let row = |mailbox: &str| {
+        let start = section.find(&format!("<th scope=\"row\">{mailbox}</th>")).unwrap_or_else(|| panic!("{section}"));
+        section[start..start + section[start..].find("</tr>").unwrap()].to_string()
+    };
+    let empty = row("X26ABC2");
+    assert!(empty.contains("empty") && empty.contains("within limits"), "{empty}");
+    let stuck = row("X26ABC3");
+    assert!(stuck.contains("5 messages") && stuck.contains("1 h 35 min"), "the newest check: {stuck}");
+    assert!(stuck.contains("needs attention") && stuck.contains(waited), "{stuck}");
+    assert!(!section.contains("X26ZZZ9"), "another environment's inbox: {section}");
+    assert!(!section.contains("Stale"), "{section}");
+    // The JSON carries the same.
+    let (_, json) = get(&app, &sam, "/api/v1/pathways/send-by-mesh").await;
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let inboxes = json["mesh_backlog"].as_array().unwrap_or_else(|| panic!("{json}"));
+    assert_eq!(inboxes.len(), 2, "{json}");
+    assert_eq!((inboxes[1]["mailbox"].as_str(), inboxes[1]["messages"].as_u64()), (Some("X26ABC3"), Some(5)));
+    assert_eq!(inboxes[1]["breach"], waited);
+    // A pathway without a MESH flow has no such section.
+    let (_, pds) = get(&app, &sam, "/pathways/look-up-patient").await;
+    assert!(!pds.contains("MESH inbox backlog"), "{pds}");
+
+    // Checks the canaries stopped making (three intervals and more ago) read as stale.
+    let dir2 = tempfile::tempdir().unwrap();
+    let old_store = SqliteStore::open(&dir2.path().join("telemetry.db")).await.unwrap();
+    old_store
+        .insert_spans(&backlog_check(4, "production", now - 20 * MINUTE, &[("X26ABC2", Some(0), Some(0), None)]))
+        .await
+        .unwrap();
+    let stale = engine::mesh_backlog::latest(&AnyStore::Sqlite(old_store), &["production".into()], now).await.unwrap();
+    assert!(stale[0].stale, "{stale:?}");
+}

@@ -194,6 +194,10 @@ pub struct PathwayConfig {
     /// the canary configuration; not configured here.
     #[serde(skip)]
     pub flow_environments: std::collections::BTreeMap<String, String>,
+    /// The environments of its MESH flows, whose watched inboxes' backlog the page shows; from the
+    /// canary configuration.
+    #[serde(skip)]
+    pub mesh_environments: Vec<String>,
 }
 
 impl PathwayConfig {
@@ -270,6 +274,7 @@ pub fn default_pathway(flow: &str) -> PathwayConfig {
         organisations: Vec::new(),
         compare_flows: Vec::new(),
         flow_environments: Default::default(),
+        mesh_environments: Vec::new(),
     }
 }
 

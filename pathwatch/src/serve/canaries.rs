@@ -99,7 +99,8 @@ pub(crate) async fn start(
         async move {
             tokio::select! {
                 () = scheduled.clone().run_scheduled(super::shutdown_signal()) => {}
-                () = check_credentials(scheduled, checked, check_metrics) => {}
+                () = check_credentials(scheduled.clone(), checked, check_metrics.clone()) => {}
+                () = watch_backlogs(scheduled, check_metrics) => {}
             }
             // Stopped for the shutdown: nothing to restart while the servers drain.
             std::future::pending::<()>().await
@@ -170,6 +171,35 @@ async fn check_credentials(
         };
         tokio::time::sleep(wait).await;
     }
+}
+
+/// Reads each environment's watched MESH inboxes at once and then every `mesh.backlog_interval_s`,
+/// reporting each check to the collector and to `/metrics`. Never returns: nothing watched, it
+/// waits; a check that panicked is logged and made again at the next interval.
+async fn watch_backlogs(canaries: Arc<canaries::Canaries>, metrics: Option<canaries::metrics::CanaryMetrics>) {
+    use futures_util::FutureExt;
+    let watchers = canaries.watched_environments().into_iter().map(|env| {
+        let (canaries, metrics) = (canaries.clone(), metrics.clone());
+        async move {
+            let every = env.mesh.as_ref().map_or(std::time::Duration::from_secs(300), |m| m.backlog_interval);
+            loop {
+                match std::panic::AssertUnwindSafe(canaries.check_backlog(&env)).catch_unwind().await {
+                    Ok((checks, reported)) => {
+                        if let Some(m) = &metrics {
+                            m.record_backlog(&checks);
+                        }
+                        if let Err(e) = reported {
+                            tracing::warn!(environment = %env.name, error = %e, "the MESH inbox check was not exported");
+                        }
+                    }
+                    Err(_) => tracing::error!(environment = %env.name, "the MESH inbox check panicked"),
+                }
+                tokio::time::sleep(every).await;
+            }
+        }
+    });
+    futures_util::future::join_all(watchers).await;
+    std::future::pending::<()>().await
 }
 
 /// Counts each finished canary run for `/metrics`.

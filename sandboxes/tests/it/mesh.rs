@@ -259,3 +259,54 @@ async fn the_inbox_is_paged_with_links_next_and_counts_everything() {
     assert_eq!(capped.json["approx_inbox_count"], 505);
     assert!(capped.json["links"]["next"].as_str().unwrap().contains("continue_from="));
 }
+
+/// Test-only: `POST /messageexchange/admin/backlog/{mailbox}` leaves uncollected messages accepted
+/// some minutes ago, and a `HEAD` of one tells when (`mex-StatusTimestamp`) without its body.
+#[tokio::test]
+async fn a_backlog_can_be_left_in_an_inbox_and_its_age_read_by_head() {
+    let app = app();
+    let seed = |body: &str, mailbox: &str| {
+        request(
+            Method::POST,
+            &format!("/messageexchange/admin/backlog/{mailbox}"),
+            &[("content-type", "application/json")],
+            body.to_owned(),
+        )
+    };
+    let made = send(&app, seed(r#"{"messages": 3, "age_minutes": 90}"#, "x26abc3")).await;
+    assert_eq!(made.status, StatusCode::CREATED, "{:?}", made.json);
+    let ids = made.json["message_ids"].as_array().unwrap().clone();
+    assert_eq!((made.json["mailbox"].as_str(), ids.len()), (Some("X26ABC3"), 3));
+    let inbox = inbox_page(&app, "X26ABC3", "").await;
+    assert_eq!(
+        (inbox.json["approx_inbox_count"].as_u64(), inbox.json["messages"].as_array().map(Vec::len)),
+        (Some(3), Some(3))
+    );
+    let first = inbox.json["messages"][0].as_str().unwrap().to_owned();
+    let head = mesh(&app, Method::HEAD, &format!("/X26ABC3/inbox/{first}"), "X26ABC3", &[], "").await;
+    assert_eq!(head.status, StatusCode::OK);
+    assert!(head.bytes.is_empty(), "a HEAD has no body");
+    let stamp = head.headers.get("mex-statustimestamp").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let accepted = chrono::NaiveDateTime::parse_from_str(&stamp, "%Y%m%d%H%M%S").unwrap().and_utc();
+    let waited = (chrono::Utc::now() - accepted).num_minutes();
+    assert!((89..=91).contains(&waited), "accepted about 90 minutes ago: {stamp}");
+
+    for (body, mailbox, status, says) in [
+        (r#"{"messages": 0}"#, "X26ABC3", StatusCode::BAD_REQUEST, "messages must be from 1 to 100"),
+        (r#"{"messages": 101}"#, "X26ABC3", StatusCode::BAD_REQUEST, "messages must be from 1 to 100"),
+        (
+            r#"{"messages": 1, "age_minutes": 7200}"#,
+            "X26ABC3",
+            StatusCode::BAD_REQUEST,
+            "age_minutes must be under 7200",
+        ),
+        (r#"{"messages": 1, "colour": "red"}"#, "X26ABC3", StatusCode::BAD_REQUEST, "unknown field `colour`"),
+        (r#"{"messages": 1, "sender": "NOBODY"}"#, "X26ABC3", StatusCode::BAD_REQUEST, "no sender mailbox NOBODY"),
+        (r#"{"messages": 1}"#, "NOBODY", StatusCode::NOT_FOUND, "no mailbox NOBODY"),
+    ] {
+        let refused = send(&app, seed(body, mailbox)).await;
+        let error = refused.json["error"].as_str().unwrap_or_default();
+        assert_eq!(refused.status, status, "{body}: {error}");
+        assert!(error.contains(says), "{body}: {error}");
+    }
+}
