@@ -85,10 +85,23 @@ fn status_time(text: &str) -> Option<DateTime<Utc>> {
     NaiveDateTime::parse_from_str(text, "%Y%m%d%H%M%S").ok().map(|t| t.and_utc())
 }
 
-/// The id of the message that has waited longest: the earliest by the time in its id, when ids
-/// carry one; otherwise the first listed.
+/// Whether `id` has live MESH's shape: 17 to 20 digits of time, `_`, six hex digits.
+fn live_id(id: &str) -> bool {
+    let Some((time, suffix)) = id.split_once('_') else { return false };
+    (17..=20).contains(&time.len())
+        && time.bytes().all(|b| b.is_ascii_digit())
+        && suffix.len() == 6
+        && suffix.bytes().all(|b| b.is_ascii_hexdigit())
+        && id_time(id).is_some()
+}
+
+/// The id of the message that has waited longest: the earliest by the time in its id when every
+/// id carries one (live MESH's); otherwise the first listed (MESH lists oldest first).
 pub fn oldest<'a>(ids: &[&'a str]) -> Option<&'a str> {
-    ids.iter().filter_map(|id| id_time(id).map(|t| (t, *id))).min().map(|(_, id)| id).or(ids.first().copied())
+    if !ids.is_empty() && ids.iter().all(|id| live_id(id)) {
+        return ids.iter().filter_map(|id| id_time(id).map(|t| (t, *id))).min().map(|(_, id)| id);
+    }
+    ids.first().copied()
 }
 
 fn mesh_request(
@@ -108,19 +121,31 @@ fn now_ns() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
 }
 
-/// Reads every watched inbox of `mesh`, one after another.
+/// Inboxes read at once.
+const AT_ONCE: usize = 4;
+/// A message accepted further ahead of our clock than this tells no age: a clock is wrong.
+const MAX_CLOCK_AHEAD_S: i64 = 300;
+/// A problem's text is cut to this many characters.
+const MAX_PROBLEM: usize = 200;
+
+/// Reads every watched inbox of `mesh`, four at a time; results in configuration order.
 pub async fn check(probe: &Probe, environment: &str, mesh: &MeshTarget) -> Vec<InboxBacklog> {
     let probe = Probe { client: mesh.client.clone(), max_attempts: probe.max_attempts };
     let mut checks = Vec::with_capacity(mesh.backlog.len());
-    for watched in &mesh.backlog {
-        checks.push(check_inbox(&probe, environment, &mesh.url, watched).await);
+    for batch in mesh.backlog.chunks(AT_ONCE) {
+        let reads = batch.iter().map(|watched| check_inbox(&probe, environment, &mesh.url, watched));
+        checks.extend(futures_util::future::join_all(reads).await);
     }
     checks
 }
 
 async fn check_inbox(probe: &Probe, environment: &str, base: &str, watched: &WatchedTarget) -> InboxBacklog {
     let mut step = Step::new("inbox_backlog", CHECK_BUDGET);
-    let read = read_inbox(probe, &mut step, base, watched).await;
+    // A message collected between the list and the HEAD (404 or 410) is no problem: read again once.
+    let mut read = read_inbox(probe, &mut step, base, watched).await;
+    if matches!(&read, Ok(r) if r.collected_meanwhile) {
+        read = read_inbox(probe, &mut step, base, watched).await;
+    }
     let mut check = InboxBacklog {
         environment: environment.into(),
         mailbox: watched.credentials.mailbox.clone(),
@@ -131,7 +156,7 @@ async fn check_inbox(probe: &Probe, environment: &str, base: &str, watched: &Wat
         oldest_id: None,
         oldest_age_s: None,
         max_messages: watched.max_messages,
-        max_age_minutes: watched.max_age_minutes,
+        max_age_minutes: watched.max_age_minutes.filter(|m| *m > 0),
         problem: None,
     };
     match read {
@@ -144,6 +169,7 @@ async fn check_inbox(probe: &Probe, environment: &str, base: &str, watched: &Wat
         }
         Err(e) => check.problem = Some(e.message),
     }
+    check.problem = check.problem.map(|p| p.chars().filter(|c| !c.is_control()).take(MAX_PROBLEM).collect());
     check
 }
 
@@ -153,6 +179,13 @@ struct InboxRead {
     oldest_id: Option<String>,
     oldest_age_s: Option<u64>,
     problem: Option<String>,
+    /// The oldest message was gone by the time its headers were asked for.
+    collected_meanwhile: bool,
+}
+
+/// An id safe to put in a URL and a report.
+fn plain(id: &str) -> bool {
+    !id.is_empty() && id.len() <= MAX_ID && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 async fn read_inbox(
@@ -173,34 +206,52 @@ async fn read_inbox(
         .collect();
     let approx = page["approx_inbox_count"].as_u64();
     let more = page["links"]["next"].is_string();
+    let messages = approx.unwrap_or(ids.len() as u64).max(ids.len() as u64);
     let mut read = InboxRead {
-        messages: approx.unwrap_or(ids.len() as u64).max(ids.len() as u64),
+        messages,
         at_least: approx.is_none() && more,
         oldest_id: None,
-        oldest_age_s: Some(0),
+        // Empty: nothing has waited. Counted but not listed: nobody can tell how long.
+        oldest_age_s: (messages == 0).then_some(0),
         problem: None,
+        collected_meanwhile: false,
     };
     let Some(oldest) = oldest(&ids) else { return Ok(read) };
-    read.oldest_id = Some(oldest.chars().take(MAX_ID).collect());
-    // An id is text from the server: only a plain one goes into a URL.
-    let plain = oldest.len() <= MAX_ID && oldest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    let accepted = if plain {
-        let url = format!("{base}/{}/inbox/{oldest}", creds.mailbox);
-        let build = || mesh_request(Method::HEAD, &url, "/messageexchange/{mailbox}/inbox/{message_id}", creds);
-        match step.send_with(probe, build).await.and_then(|r| r.expect_status(&[200])) {
-            Ok(reply) => reply.header("mex-statustimestamp").and_then(status_time).or_else(|| id_time(oldest)),
-            Err(e) => {
-                read.problem = Some(format!("the oldest message's headers could not be read: {}", e.message));
-                id_time(oldest)
-            }
-        }
-    } else {
-        id_time(oldest)
-    };
-    read.oldest_age_s = accepted.map(|at| (Utc::now() - at).num_seconds().max(0) as u64);
-    if read.oldest_age_s.is_some() {
-        read.problem = None;
+    if !plain(oldest) {
+        read.problem = Some("the oldest message's id is not a plain MESH id".into());
+        return Ok(read);
     }
+    read.oldest_id = Some(oldest.to_string());
+    let url = format!("{base}/{}/inbox/{oldest}", creds.mailbox);
+    let build = || mesh_request(Method::HEAD, &url, "/messageexchange/{mailbox}/inbox/{message_id}", creds);
+    let accepted = match step.send_with(probe, build).await {
+        Ok(reply) if reply.status == 200 => {
+            reply.header("mex-statustimestamp").and_then(status_time).or_else(|| id_time(oldest))
+        }
+        Ok(reply) if matches!(reply.status, 404 | 410) => {
+            read.collected_meanwhile = true;
+            read.problem =
+                Some(format!("the oldest message went (HTTP {}) before its headers were read", reply.status));
+            id_time(oldest)
+        }
+        other => {
+            let why = other.and_then(|r| r.expect_status(&[200])).err().map(|e| e.message).unwrap_or_default();
+            read.problem = Some(format!("the oldest message's headers could not be read: {why}"));
+            id_time(oldest)
+        }
+    };
+    let waited = accepted.map(|at| (Utc::now() - at).num_seconds());
+    read.oldest_age_s = match waited {
+        Some(s) if s < -MAX_CLOCK_AHEAD_S => {
+            read.problem = Some(format!("the oldest message was accepted {} s ahead of our clock", -s));
+            None
+        }
+        Some(s) => {
+            read.problem = None;
+            Some(s.max(0) as u64)
+        }
+        None => None,
+    };
     Ok(read)
 }
 
@@ -218,7 +269,7 @@ pub fn spans(environment: &str, interval: Duration, checks: &[InboxBacklog]) -> 
     let mut spans = vec![Span {
         trace_id: trace_id.to_vec(),
         span_id: root_id.to_vec(),
-        name: domain::canary::BACKLOG_SPAN.into(),
+        name: domain::canary::backlog_span_name(environment),
         kind: span::SpanKind::Internal as i32,
         start_time_unix_nano: start,
         end_time_unix_nano: end,
@@ -314,6 +365,8 @@ mod tests {
         assert_eq!(oldest(&live), Some("20261207090000000_DEF456"));
         let sandbox = ["5F0E6D2C4B3A29180716253443526170", "0123456789ABCDEF0123456789ABCDEF"];
         assert_eq!(oldest(&sandbox), Some(sandbox[0]));
+        let one_dated = ["5F0E6D2C4B3A29180716253443526170", "00010101000000000_ABCDEF"];
+        assert_eq!(oldest(&one_dated), Some(one_dated[0]), "one id shaped like a date does not jump the queue");
         assert_eq!(oldest(&[]), None);
         assert_eq!(id_time("20261301000000000_X"), None, "month 13 is no time");
         assert_eq!(
@@ -328,7 +381,7 @@ mod tests {
         let checks = [inbox(Some(0), Some(0)), InboxBacklog { mailbox: "X26ABC4".into(), ..inbox(Some(50), Some(0)) }];
         let spans = spans("production", Duration::from_secs(300), &checks);
         assert_eq!(spans.len(), 3);
-        assert_eq!(spans[0].name, domain::canary::BACKLOG_SPAN);
+        assert_eq!(spans[0].name, "pathwatch mesh backlog production");
         assert_eq!(spans[1].name, "mesh inbox X26ABC3");
         assert_eq!(spans[1].status.as_ref().map(|s| s.code), Some(status::StatusCode::Ok as i32));
         let bad = spans[2].status.as_ref().unwrap();

@@ -126,8 +126,8 @@ pub struct WatchedInbox {
     /// More messages waiting than this is a bad check; none: no limit on the count.
     #[serde(default)]
     pub max_messages: Option<u64>,
-    /// An oldest message older than this (minutes) is a bad check. Default 60; at most 7,200 (MESH
-    /// makes a message nobody collects undeliverable after five days).
+    /// An oldest message older than this (minutes) is a bad check. Default 60; 0: no limit; at
+    /// most 7,200 (MESH makes a message nobody collects undeliverable after five days).
     #[serde(default = "default_max_age_minutes")]
     pub max_age_minutes: Option<u32>,
 }
@@ -167,8 +167,8 @@ impl MeshEnvironment {
             if watched.password.is_none() && !own(m) {
                 return Err((field("password"), format!("{m} is not the flow's own mailbox: give its password")));
             }
-            if watched.max_age_minutes.is_some_and(|a| a == 0 || a > 7_200) {
-                return Err((field("max_age_minutes"), "must be from 1 to 7200 (five days)".into()));
+            if watched.max_age_minutes.is_some_and(|a| a > 7_200) {
+                return Err((field("max_age_minutes"), "must be at most 7200 (five days); 0 for no limit".into()));
             }
         }
         Ok(())

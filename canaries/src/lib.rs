@@ -4,6 +4,7 @@
 //! Canaries must never touch a record that is not a designated synthetic patient: configuration
 //! that names any other patient is refused before anything runs. They never log secrets.
 
+pub mod api_version;
 pub mod backlog;
 pub mod config;
 mod config_services;

@@ -76,6 +76,8 @@ pub struct CanaryMetrics {
     pub inbox_messages: Family<InboxLabels, Gauge>,
     pub inbox_oldest_age: Family<InboxLabels, Gauge>,
     pub inbox_within_limits: Family<InboxLabels, Gauge>,
+    /// When each inbox was last checked (Unix seconds): a stopped watcher shows as an old time.
+    pub inbox_checked: Family<InboxLabels, Gauge>,
 }
 
 /// The bucket bounds for `extra` thresholds (seconds) plus the defaults, sorted, deduplicated.
@@ -100,6 +102,7 @@ impl CanaryMetrics {
             inbox_messages: Family::default(),
             inbox_oldest_age: Family::default(),
             inbox_within_limits: Family::default(),
+            inbox_checked: Family::default(),
         };
         for flow in flows {
             for result in ["pass", "fail"] {
@@ -146,6 +149,11 @@ impl CanaryMetrics {
             "Whether the newest check of each watched MESH inbox was good: read, and within its limits (1) or not (0)",
             self.inbox_within_limits.clone(),
         );
+        registry.register(
+            "pathwatch_mesh_inbox_last_check_timestamp_seconds",
+            "When each watched MESH inbox was last checked: an old time means the checks stopped",
+            self.inbox_checked.clone(),
+        );
     }
 
     /// One environment's inbox check: a series per inbox; the counts of one that could not be read
@@ -154,6 +162,7 @@ impl CanaryMetrics {
         for c in checks {
             let labels = InboxLabels { environment: c.environment.clone(), mailbox: c.mailbox.clone() };
             self.inbox_within_limits.get_or_create(&labels).set(i64::from(c.breach().is_none()));
+            self.inbox_checked.get_or_create(&labels).set((c.checked_unix_ns / 1_000_000_000) as i64);
             match c.messages {
                 Some(n) => {
                     self.inbox_messages.get_or_create(&labels).set(i64::try_from(n).unwrap_or(i64::MAX));

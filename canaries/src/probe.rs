@@ -156,6 +156,9 @@ pub struct Probe {
 const RETRYABLE: [u16; 5] = [425, 429, 502, 503, 504];
 /// Longest `Retry-After` honoured before giving up (the step budget caps it further).
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
+/// The largest answer read: a FHIR Bundle of 50 patients or a MESH message the canary sent is far
+/// smaller.
+pub const MAX_BODY: usize = 16 << 20;
 
 /// The state of one step while it runs.
 #[derive(Debug)]
@@ -246,18 +249,39 @@ impl Step {
             }
             let sent = Instant::now();
             let result = async {
-                let response = builder.send().await?;
+                let mut response = builder.send().await?;
                 let status = response.status().as_u16();
                 let headers = response.headers().clone();
-                let body = response.bytes().await?;
-                Ok::<_, reqwest::Error>(Reply { status, headers, body })
+                // Read with a cap: an answer the size of a disk must not become the canaries' memory.
+                let mut body = Vec::new();
+                while let Some(chunk) = response.chunk().await? {
+                    if body.len() + chunk.len() > MAX_BODY {
+                        body.clear();
+                        return Ok(Err(status));
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok::<_, reqwest::Error>(Ok(Reply { status, headers, body: Bytes::from(body) }))
             }
             .await;
+            let result = match result {
+                Ok(Err(status)) => {
+                    self.wire += sent.elapsed();
+                    self.http = Some(exchange(&request, Some(status)));
+                    return Err(StepError::new(
+                        ErrorClass::Assertion,
+                        format!("the answer to {} is larger than {} MiB", request.template, MAX_BODY >> 20),
+                    ));
+                }
+                Ok(Ok(reply)) => Ok(reply),
+                Err(e) => Err(e),
+            };
             self.wire += sent.elapsed();
             let can_retry = attempt < probe.max_attempts;
             let next = match result {
                 Ok(reply) => {
                     self.http = Some(exchange(&request, Some(reply.status)));
+                    crate::api_version::note(&mut self.attributes, &request, &reply.headers);
                     let retryable = RETRYABLE.contains(&reply.status) && (request.idempotent || reply.status == 429);
                     if !(retryable && can_retry) {
                         Next::Done(Ok(reply))

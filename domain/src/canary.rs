@@ -16,10 +16,13 @@ pub fn run_span_name(flow: &str) -> String {
 pub const CREDENTIALS_SPAN: &str = "pathwatch credentials";
 pub const CREDENTIAL_SPAN: &str = "credential";
 
-/// The root span of one environment's MESH inbox backlog check (`canaries::backlog`); each watched
-/// mailbox is a child span named by [`inbox_span_name`], status ERROR when the check was bad (the
-/// inbox unreadable or over a limit), carrying the `attr::MESH_INBOX_*` attributes.
-pub const BACKLOG_SPAN: &str = "pathwatch mesh backlog";
+/// The root span of one environment's MESH inbox backlog check (`canaries::backlog`), named for the
+/// environment (`pathwatch mesh backlog production`) so each environment's newest is found alone;
+/// each watched mailbox is a child span named by [`inbox_span_name`], status ERROR when the check
+/// was bad (the inbox unreadable or over a limit), carrying the `attr::MESH_INBOX_*` attributes.
+pub fn backlog_span_name(environment: &str) -> String {
+    format!("pathwatch mesh backlog {environment}")
+}
 
 /// `mesh inbox X26ABC3`: what a span SLO on one mailbox's backlog selects.
 pub fn inbox_span_name(mailbox: &str) -> String {
@@ -66,6 +69,17 @@ pub mod attr {
     pub const MESH_INBOX_PROBLEM: &str = "pathwatch.mesh.inbox.problem";
     /// On the backlog check's root span: how often the environment's inboxes are read (s).
     pub const MESH_BACKLOG_INTERVAL_S: &str = "pathwatch.mesh.backlog_interval_s";
+    /// On a step's span: the API version its requests asked for and the one the answer said it
+    /// was, and any retirement notice: `Deprecation` as a date (RFC 3339) or its words when it is
+    /// no date, `Sunset` likewise, `Warning`, and a `Link` to the notice.
+    pub const API_VERSION: &str = "pathwatch.api.version";
+    pub const API_SERVED_VERSION: &str = "pathwatch.api.served_version";
+    pub const API_DEPRECATED_AT: &str = "pathwatch.api.deprecated_at";
+    pub const API_DEPRECATION: &str = "pathwatch.api.deprecation";
+    pub const API_SUNSET_AT: &str = "pathwatch.api.sunset_at";
+    pub const API_SUNSET: &str = "pathwatch.api.sunset";
+    pub const API_WARNING: &str = "pathwatch.api.warning";
+    pub const API_NOTICE_LINK: &str = "pathwatch.api.notice_link";
     /// The upstream correlation id (X-Correlation-ID / X-Request-ID); not only canaries write it.
     pub const CORRELATION_ID: &str = "pathwatch.correlation_id";
 }

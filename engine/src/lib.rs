@@ -14,6 +14,7 @@
 
 pub mod alerts;
 pub mod audit_monitor;
+pub mod compatibility;
 pub mod credentials;
 pub mod evidence;
 pub mod evidence_monitor;

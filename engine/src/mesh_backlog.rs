@@ -4,17 +4,18 @@
 //! page shows them; an SLO over a mailbox's `mesh inbox {MAILBOX}` spans counts good checks.
 
 use audit_store::{RecentQuery, Span, SpanStatus, StoreError, TelemetryStore, NANOS_PER_SEC};
-use domain::canary::{attr, BACKLOG_SPAN, SERVICE as CANARY_SERVICE};
+use domain::canary::{attr, backlog_span_name, SERVICE as CANARY_SERVICE};
 use serde::Serialize;
 
 use crate::pathways::attribute;
 
-/// Checks are looked for this far back: the longest interval is a day.
-const LOOK_BACK_NS: u64 = 2 * 86_400 * NANOS_PER_SEC;
-/// The newest checks read to find each environment's newest.
-const ROOTS_READ: u32 = 1_000;
-/// A check is stale when older than this many intervals: the canaries stopped reading.
+/// Checks are looked for this far back: three of the longest interval (a day), and a day more.
+const LOOK_BACK_NS: u64 = 4 * 86_400 * NANOS_PER_SEC;
+/// A check is stale when older than this many intervals (plus [`CHECK_SLACK_S`]): the canaries
+/// stopped reading.
 const STALE_INTERVALS: u64 = 3;
+/// How long one check may itself take: 20 inboxes, read four at a time, 20 s each at most.
+const CHECK_SLACK_S: u64 = 100;
 
 /// One watched inbox at its environment's newest check.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -110,36 +111,29 @@ fn duration_text(seconds: u64) -> String {
     }
 }
 
-/// Each environment's newest inbox check read at `now_ns`, for the environments in `environments`
-/// (all when empty), mailboxes in the order they are configured, environments by name.
+/// Each of `environments`' newest inbox check read at `now_ns`, environments in the order given,
+/// mailboxes in the order they are configured. An environment with no check in the last four
+/// days has no rows.
 pub async fn latest(
     store: &impl TelemetryStore,
     environments: &[String],
     now_ns: u64,
 ) -> Result<Vec<InboxBacklog>, StoreError> {
-    let roots = store
-        .recent_spans(&RecentQuery {
-            service_name: CANARY_SERVICE.into(),
-            span_name: Some(BACKLOG_SPAN.into()),
-            from_ns: now_ns.saturating_sub(LOOK_BACK_NS),
-            to_ns: now_ns + 1,
-            limit: ROOTS_READ,
-        })
-        .await?;
-    let mut newest: Vec<&Span> = Vec::new();
-    for root in &roots {
-        let env = attribute(root, attr::ENVIRONMENT).unwrap_or("");
-        let wanted = environments.is_empty() || environments.iter().any(|e| e == env);
-        if wanted && !newest.iter().any(|n| attribute(n, attr::ENVIRONMENT).unwrap_or("") == env) {
-            newest.push(root);
-        }
-    }
-    newest.sort_by(|a, b| attribute(a, attr::ENVIRONMENT).cmp(&attribute(b, attr::ENVIRONMENT)));
     let mut inboxes = Vec::new();
-    for root in newest {
-        let interval_s = attribute(root, attr::MESH_BACKLOG_INTERVAL_S).and_then(|v| v.parse::<u64>().ok());
-        let stale =
-            now_ns.saturating_sub(root.start_ns) > STALE_INTERVALS * interval_s.unwrap_or(300).max(60) * NANOS_PER_SEC;
+    for environment in environments {
+        let newest = store
+            .recent_spans(&RecentQuery {
+                service_name: CANARY_SERVICE.into(),
+                span_name: Some(backlog_span_name(environment)),
+                from_ns: now_ns.saturating_sub(LOOK_BACK_NS),
+                to_ns: now_ns + 1,
+                limit: 1,
+            })
+            .await?;
+        let Some(root) = newest.into_iter().next() else { continue };
+        let interval_s = attribute(&root, attr::MESH_BACKLOG_INTERVAL_S).and_then(|v| v.parse::<u64>().ok());
+        let stale_after_s = STALE_INTERVALS * interval_s.unwrap_or(300).clamp(60, 86_400) + CHECK_SLACK_S;
+        let stale = now_ns.saturating_sub(root.start_ns) > stale_after_s * NANOS_PER_SEC;
         let mut children: Vec<Span> = store
             .trace(&root.trace_id)
             .await?

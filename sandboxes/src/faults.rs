@@ -103,6 +103,13 @@ pub struct FaultPlan {
     /// Identity: the signing key's certificate (`x5c`) expires this many days from now, and no next key
     /// is published yet.
     pub key_expires_in_days: Option<u32>,
+    /// Sent on every answer as the `Deprecation` header (RFC 9745: `@<Unix seconds>`; older
+    /// servers send an HTTP date or `true`), as an API announces it will be retired.
+    pub deprecation: Option<String>,
+    /// Sent on every answer as the `Sunset` header (RFC 8594: an HTTP date), when it goes.
+    pub sunset: Option<String>,
+    /// Sent on every answer as a `Warning` header, e.g. `299 - "This version is deprecated"`.
+    pub warning: Option<String>,
     /// Apply to the next N requests only, then the plan clears itself. `None`: until cleared.
     pub remaining: Option<u32>,
 }
@@ -123,6 +130,9 @@ impl Default for FaultPlan {
             keys_rotated: false,
             clock_skew_s: 0,
             key_expires_in_days: None,
+            deprecation: None,
+            sunset: None,
+            warning: None,
             remaining: None,
         }
     }
@@ -145,6 +155,14 @@ impl FaultPlan {
         }
         if self.key_expires_in_days.is_some_and(|d| d > 3650) {
             return Err("key_expires_in_days must be at most 3650".into());
+        }
+        for (name, value) in [("deprecation", &self.deprecation), ("sunset", &self.sunset), ("warning", &self.warning)]
+        {
+            if let Some(v) = value {
+                if v.is_empty() || v.len() > 200 || HeaderValue::from_str(v).is_err() {
+                    return Err(format!("{name} must be a header value of 1 to 200 visible characters"));
+                }
+            }
         }
         if !(400..=599).contains(&self.error_status) {
             return Err(format!("error_status must be an HTTP error status (400-599), got {}", self.error_status));
@@ -172,11 +190,13 @@ enum Outcome {
     Error(u16),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct Decision {
     latency_ms: u64,
     outcome: Outcome,
     flags: ActiveFaults,
+    /// Deprecation, Sunset and Warning headers added to the answer.
+    notices: Vec<(HeaderName, HeaderValue)>,
 }
 
 /// The plans in force and the dice.
@@ -240,7 +260,14 @@ impl FaultBoard {
         } else {
             Outcome::Pass
         };
+        let notices = [("deprecation", &plan.deprecation), ("sunset", &plan.sunset), ("warning", &plan.warning)]
+            .into_iter()
+            .filter_map(|(name, value)| {
+                Some((HeaderName::from_static(name), HeaderValue::from_str(value.as_deref()?).ok()?))
+            })
+            .collect();
         Some(Decision {
+            notices,
             latency_ms: plan.latency_ms,
             outcome,
             flags: ActiveFaults {
@@ -279,7 +306,9 @@ pub async fn inject(State((state, api)): State<(SandboxState, Api)>, mut request
     let mut response = match decision.outcome {
         Outcome::Pass => {
             request.extensions_mut().insert(decision.flags);
-            return next.run(request).await;
+            let mut response = next.run(request).await;
+            response.headers_mut().extend(decision.notices);
+            return response;
         }
         Outcome::Timeout(seconds) => {
             tokio::time::sleep(Duration::from_secs(seconds)).await;
@@ -292,6 +321,7 @@ pub async fn inject(State((state, api)): State<(SandboxState, Api)>, mut request
         }
     };
     response.headers_mut().extend(echoed);
+    response.headers_mut().extend(decision.notices);
     response
 }
 

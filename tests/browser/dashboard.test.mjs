@@ -339,6 +339,14 @@ test('sign in, see the SLOs, watch an alert fire after a sandbox fault', { timeo
   }
   assert.match(credentials, /APIM signing key pathwatch-demo-1 \(demo\)\s+demo\/kid\s+expires in 2[45] days/);
   await checkAccessibility(page, '06f-credentials');
+
+  // API versions: the PDS steps speak FHIR R4 in both environments; nothing is announced.
+  await nav(page, 'API versions').click();
+  const versions = await page.locator('main').innerText();
+  assert.match(versions, /Environment demo/);
+  assert.match(versions, /read_patient[\s\S]*FHIR R4/);
+  assert.match(versions, /No service has announced a deprecation/);
+  await checkAccessibility(page, '06g-api-versions');
   await nav(page, 'Overview').click();
   assert.match(await page.locator('#credentials').locator('..').innerText(), /renew soon/);
 

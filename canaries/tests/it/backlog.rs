@@ -110,6 +110,8 @@ fn watched_inboxes_are_checked_at_start_naming_the_key() {
         key("backlog[1].mailbox")
     );
     assert_eq!(error_key(vec![watched("X26ABC2", None, None)], 10), key("backlog_interval_s"));
+    let unlimited = WatchedInbox { max_age_minutes: Some(0), ..watched("X26ABC2", None, None) };
+    assert_eq!(error_key(vec![unlimited], 300), "accepted", "0: no age limit");
     let ancient = WatchedInbox { max_age_minutes: Some(10_000), ..watched("X26ABC2", None, None) };
     assert_eq!(error_key(vec![ancient], 300), key("backlog[0].max_age_minutes"));
     let too_many = (0..21).map(|i| watched(&format!("MB{i}"), Some("p"), None)).collect();

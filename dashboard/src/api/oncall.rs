@@ -73,6 +73,26 @@ pub async fn credentials(
     Ok(Json(CredentialsReply { report }))
 }
 
+/// The compatibility matrix.
+#[derive(Serialize, ToSchema)]
+pub struct CompatibilityReply {
+    /// Each canary step's newest request in the last day, by environment, flow and step order, for
+    /// the flows of pathways you see.
+    pub uses: Vec<engine::compatibility::ApiUse>,
+}
+
+/// The API version each canary step speaks in each environment, the version served, and any
+/// retirement the service announced (`Deprecation`, `Sunset`, `Warning` headers).
+#[utoipa::path(get, path = "/api/v1/compatibility", tag = "pathways",
+    responses((status = 200, description = "The compatibility matrix", body = CompatibilityReply), Refusals))]
+pub async fn compatibility(
+    State(state): State<DashboardState>,
+    user: ApiUser,
+) -> Result<Json<CompatibilityReply>, ApiError> {
+    let uses = pages::compatibility::visible_matrix(&state, &user.0).await?;
+    Ok(Json(CompatibilityReply { uses }))
+}
+
 /// A silence as the API returns it: as stored, with where it stands now.
 #[derive(Serialize, ToSchema)]
 pub struct SilenceEntry {

@@ -123,7 +123,8 @@ pub struct PathwayDetail {
     /// Failing runs over 24 hours by error class.
     pub classes: Vec<ClassRow>,
     pub traffic: Vec<TrafficRow>,
-    /// Watched MESH inboxes of the pathway's MESH flows' environments, at their newest check.
+    /// Watched MESH inboxes of the pathway's MESH flows' environments, at their newest check; none
+    /// for someone limited to organisations (the mailboxes belong to the whole deployment).
     pub mesh_backlog: Vec<engine::mesh_backlog::InboxBacklog>,
 }
 
@@ -136,6 +137,8 @@ struct PathwayPage {
     row: PathwayRow,
     flow: String,
     mesh_environments: Vec<String>,
+    /// The backlog is not shown to someone limited to organisations.
+    scoped: bool,
     detail: PathwayDetail,
     can_trace: bool,
 }
@@ -268,7 +271,9 @@ pub async fn detail(sources: &engine::Sources, user: &Account, id: &str) -> Resu
             .map_err(internal)?;
         step_rows(&spans, &pathway.flow)
     };
-    let mesh_backlog = if pathway.mesh_environments.is_empty() {
+    // Watched mailboxes belong to the deployment's MESH set-up, often to other organisations'
+    // systems: like credentials, shown only to staff not limited to organisations.
+    let mesh_backlog = if pathway.mesh_environments.is_empty() || !user.organisations.is_empty() {
         Vec::new()
     } else {
         engine::mesh_backlog::latest(store, &pathway.mesh_environments, now).await.map_err(internal)?
@@ -305,6 +310,7 @@ pub async fn pathway_page(
         row: row(&detail.health),
         flow,
         mesh_environments,
+        scoped: !user.account.organisations.is_empty(),
         detail,
         can_trace,
     };

@@ -6,6 +6,7 @@ mod alerts;
 mod api;
 mod assurance;
 mod audit_search;
+mod compatibility;
 mod credentials;
 mod fake_idp;
 mod findings;

@@ -202,7 +202,7 @@ type Inbox<'a> = (&'a str, Option<u64>, Option<u64>, Option<&'a str>);
 /// One environment's inbox check at `at`.
 fn backlog_check(n: u64, env: &str, at: u64, inboxes: &[Inbox]) -> Vec<Span> {
     let trace = 0xb0_0000 + n;
-    let mut root = span(trace, 1, None, "pathwatch-canary", domain::canary::BACKLOG_SPAN, at, 30 * MS);
+    let mut root = span(trace, 1, None, "pathwatch-canary", &domain::canary::backlog_span_name(env), at, 30 * MS);
     root.attributes = attrs(&[("pathwatch.canary.environment", env), ("pathwatch.mesh.backlog_interval_s", "300")]);
     let mut spans = vec![root];
     for (i, (mailbox, messages, age, bad)) in inboxes.iter().enumerate() {
@@ -251,6 +251,7 @@ async fn the_mesh_pathway_shows_its_environments_inbox_backlog_at_the_newest_che
     }
     let accounts = Accounts::open(&dir.path().join("dashboard.db")).await.unwrap();
     accounts.create("sam", Role::Oncall, &[], "correct horse battery", false).await.unwrap();
+    accounts.create("practice", Role::Oncall, &["A81001".to_string()], "correct horse battery", false).await.unwrap();
     let mut mesh = default_pathway("mesh");
     mesh.flow_environments.insert("mesh".into(), "production".into());
     mesh.mesh_environments = vec!["production".into()];
@@ -258,6 +259,8 @@ async fn the_mesh_pathway_shows_its_environments_inbox_backlog_at_the_newest_che
         .with_data(AnyStore::Sqlite(store.clone()), vec![], vec![mesh, default_pathway("pds")])
         .build();
     let sam = format!("__Host-pathwatch_session={}", state.sessions().start("sam", now as i64).await.unwrap());
+    let practice =
+        format!("__Host-pathwatch_session={}", state.sessions().start("practice", now as i64).await.unwrap());
     let app = router(state);
 
     let (status, page) = get(&app, &sam, "/pathways/send-by-mesh").await;
@@ -282,6 +285,13 @@ async fn the_mesh_pathway_shows_its_environments_inbox_backlog_at_the_newest_che
     assert_eq!(inboxes.len(), 2, "{json}");
     assert_eq!((inboxes[1]["mailbox"].as_str(), inboxes[1]["messages"].as_u64()), (Some("X26ABC3"), Some(5)));
     assert_eq!(inboxes[1]["breach"], waited);
+    // Someone limited to an organisation sees the pathway (it is everyone's) but not the deployment's
+    // mailboxes, on the page or in the JSON.
+    let (status, scoped) = get(&app, &practice, "/pathways/send-by-mesh").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(scoped.contains("shown to staff not limited to organisations") && !scoped.contains("X26ABC3"), "{scoped}");
+    let (_, scoped_json) = get(&app, &practice, "/api/v1/pathways/send-by-mesh").await;
+    assert!(!scoped_json.contains("X26ABC3"), "{scoped_json}");
     // A pathway without a MESH flow has no such section.
     let (_, pds) = get(&app, &sam, "/pathways/look-up-patient").await;
     assert!(!pds.contains("MESH inbox backlog"), "{pds}");

@@ -182,19 +182,23 @@ async fn watch_backlogs(canaries: Arc<canaries::Canaries>, metrics: Option<canar
         let (canaries, metrics) = (canaries.clone(), metrics.clone());
         async move {
             let every = env.mesh.as_ref().map_or(std::time::Duration::from_secs(300), |m| m.backlog_interval);
+            // Checks start every interval, however long one takes (a late one is not caught up).
+            let mut ticks = tokio::time::interval(every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
-                match std::panic::AssertUnwindSafe(canaries.check_backlog(&env)).catch_unwind().await {
-                    Ok((checks, reported)) => {
-                        if let Some(m) = &metrics {
-                            m.record_backlog(&checks);
-                        }
-                        if let Err(e) = reported {
-                            tracing::warn!(environment = %env.name, error = %e, "the MESH inbox check was not exported");
-                        }
+                ticks.tick().await;
+                let one = async {
+                    let (checks, reported) = canaries.check_backlog(&env).await;
+                    if let Some(m) = &metrics {
+                        m.record_backlog(&checks);
                     }
-                    Err(_) => tracing::error!(environment = %env.name, "the MESH inbox check panicked"),
+                    if let Err(e) = reported {
+                        tracing::warn!(environment = %env.name, error = %e, "the MESH inbox check was not exported");
+                    }
+                };
+                if std::panic::AssertUnwindSafe(one).catch_unwind().await.is_err() {
+                    tracing::error!(environment = %env.name, "the MESH inbox check panicked");
                 }
-                tokio::time::sleep(every).await;
             }
         }
     });
