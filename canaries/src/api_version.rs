@@ -27,8 +27,30 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty())
 }
 
+/// Printable ASCII only (no control, bidi or zero-width characters), at most 200 characters, and
+/// any run of ten or more digits masked: such a run could be taken for an NHS number downstream.
 fn cut(value: &str) -> String {
-    value.chars().filter(|c| !c.is_control()).take(MAX_VALUE).collect()
+    let kept: String = value.chars().filter(|c| c.is_ascii_graphic() || *c == ' ').take(MAX_VALUE).collect();
+    let mut out = String::with_capacity(kept.len());
+    let mut digits = String::new();
+    let flush = |digits: &mut String, out: &mut String| {
+        if digits.len() >= 10 {
+            out.push_str("[digits]");
+        } else {
+            out.push_str(digits);
+        }
+        digits.clear();
+    };
+    for c in kept.chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+        } else {
+            flush(&mut digits, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut digits, &mut out);
+    out
 }
 
 /// A media type's parameter (`version`, `fhirVersion`), case-insensitive.
@@ -78,56 +100,85 @@ pub fn served(headers: &HeaderMap) -> Option<String> {
     media_parameter(media, "version").map(|v| cut(&format!("version {v}")))
 }
 
-/// A `Deprecation` or `Sunset` value as a time: `@<Unix seconds>` (RFC 9745) or an HTTP date.
-/// `true` (an early draft's "deprecated, no date") is None, as is anything unreadable.
+/// A `Deprecation` or `Sunset` value as a time: `@<Unix seconds>` (RFC 9745, parameters after `;`
+/// ignored; bare seconds too) or an HTTP date with a four-digit year. Only years 1970 to 9999 are
+/// times (a value in milliseconds is not): `true` (an early draft's "deprecated, no date") is None,
+/// as is anything unreadable.
 pub fn notice_time(value: &str) -> Option<DateTime<Utc>> {
-    let value = value.trim();
-    if let Some(seconds) = value.strip_prefix('@') {
-        return seconds.parse::<i64>().ok().and_then(|s| DateTime::from_timestamp(s, 0));
-    }
-    DateTime::parse_from_rfc2822(value).ok().map(|t| t.with_timezone(&Utc))
+    let value = value.split(';').next().unwrap_or("").trim();
+    let seconds = value.strip_prefix('@').unwrap_or(value).trim();
+    let at = if !seconds.is_empty() && seconds.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
+        seconds.parse::<i64>().ok().and_then(|s| DateTime::from_timestamp(s, 0))?
+    } else {
+        // `Sun, 06 Nov 1994 08:49:37 GMT`: chrono would read a two- or three-digit year as 19xx.
+        let four_digit_year = value.split_whitespace().nth(3).is_some_and(|y| y.len() == 4);
+        if !four_digit_year {
+            return None;
+        }
+        DateTime::parse_from_rfc2822(value).ok()?.with_timezone(&Utc)
+    };
+    (1970..=9999).contains(&chrono::Datelike::year(&at)).then_some(at)
 }
 
-/// The `Link` targets with `rel="deprecation"` or `rel="sunset"`, joined.
-fn notice_links(headers: &HeaderMap) -> Option<String> {
-    let links: Vec<String> = headers
+/// The first `Link` target with a `rel` of `deprecation` or `sunset` (`rel` may name several),
+/// resolved against `base`; only an http(s) URL of at most 200 characters.
+fn notice_link(headers: &HeaderMap, base: &str) -> Option<String> {
+    let base = url::Url::parse(base).ok();
+    headers
         .get_all("link")
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .filter(|link| {
             link.split(';').skip(1).any(|p| {
-                let p = p.trim().to_ascii_lowercase().replace(' ', "");
-                p == "rel=\"deprecation\"" || p == "rel=deprecation" || p == "rel=\"sunset\"" || p == "rel=sunset"
+                let Some((key, value)) = p.split_once('=') else { return false };
+                key.trim().eq_ignore_ascii_case("rel")
+                    && value
+                        .trim()
+                        .trim_matches('"')
+                        .split_whitespace()
+                        .any(|r| r.eq_ignore_ascii_case("deprecation") || r.eq_ignore_ascii_case("sunset"))
             })
         })
         .filter_map(|link| {
-            let target = link.split(';').next()?.trim();
-            target.strip_prefix('<')?.strip_suffix('>').map(str::to_string)
+            let target = link.split(';').next()?.trim().strip_prefix('<')?.strip_suffix('>')?;
+            let url = match &base {
+                Some(b) => b.join(target).ok()?,
+                None => url::Url::parse(target).ok()?,
+            };
+            let ok = matches!(url.scheme(), "http" | "https") && url.as_str().len() <= MAX_VALUE;
+            ok.then(|| url.to_string())
         })
-        .take(3)
-        .collect();
-    (!links.is_empty()).then(|| cut(&links.join(" ")))
+        .next()
 }
 
 fn rfc3339(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
+/// Records on a step the version `request` asks for, before it is sent.
+pub fn note_request(attributes: &mut BTreeMap<String, String>, request: &Request) {
+    if let Some(version) = spoken(request) {
+        attributes.insert(attr::API_VERSION.into(), version);
+    }
+}
+
 /// Records on a step what `request` spoke and what its answer (`headers`) announced. A notice
 /// seen on any request of the step stays, so a poll's later answers do not hide it.
 pub fn note(attributes: &mut BTreeMap<String, String>, request: &Request, headers: &HeaderMap) {
+    note_request(attributes, request);
     let mut set = |key: &str, value: Option<String>| {
         if let Some(v) = value {
             attributes.insert(key.to_string(), v);
         }
     };
-    set(attr::API_VERSION, spoken(request));
     set(attr::API_SERVED_VERSION, served(headers));
+    // Whether the step got an answer: what the compatibility matrix takes as a step's truth.
+    set(attr::API_ANSWERED, Some("true".into()));
     if let Some(deprecation) = header(headers, "deprecation") {
         let at = notice_time(deprecation);
         set(attr::API_DEPRECATED_AT, at.map(rfc3339));
-        // The raw value only when it is not a date we kept: `@…` digits stay out of spans.
+        // The words only when it is not a date we kept (`true`), with long digit runs masked.
         set(attr::API_DEPRECATION, Some(if at.is_some() { "announced".into() } else { cut(deprecation) }));
     }
     if let Some(sunset) = header(headers, "sunset") {
@@ -140,7 +191,7 @@ pub fn note(attributes: &mut BTreeMap<String, String>, request: &Request, header
     if !warnings.is_empty() {
         set(attr::API_WARNING, Some(cut(&warnings.join("; "))));
     }
-    set(attr::API_NOTICE_LINK, notice_links(headers));
+    set(attr::API_NOTICE_LINK, notice_link(headers, &request.url));
 }
 
 #[cfg(test)]
@@ -218,5 +269,19 @@ mod tests {
         assert_eq!((plain[attr::API_DEPRECATION].as_str(), plain[attr::API_SUNSET].as_str()), ("true", "soon"));
         assert!(!plain.contains_key(attr::API_DEPRECATED_AT));
         assert_eq!(notice_time("@not-a-number"), None);
+        assert_eq!(notice_time("@1688169599000"), None, "milliseconds are no time");
+        assert_eq!(notice_time("@1688169599;foo=bar").map(|t| t.timestamp()), Some(1_688_169_599));
+        assert_eq!(notice_time("1688169599").map(|t| t.timestamp()), Some(1_688_169_599));
+        assert_eq!(notice_time("Sat, 31 Jul 99 23:59:59 GMT"), None, "a two-digit year is no time");
+        // Unreadable values keep their words, never a run of ten digits.
+        let mut odd = BTreeMap::new();
+        note(&mut odd, &request("https://x.example/", &[]), &headers(&[("sunset", "before 16881695990123 ends")]));
+        assert_eq!(odd[attr::API_SUNSET], "before [digits] ends");
+        // The first deprecation or sunset link, resolved; `rel` may name several; no other scheme.
+        let mut links = BTreeMap::new();
+        let answer =
+            headers(&[("link", "<javascript:alert(1)>; rel=deprecation, </notice>; rel=\"sunset deprecation\"")]);
+        note(&mut links, &request("https://api.example/FHIR/R4/Patient", &[]), &answer);
+        assert_eq!(links[attr::API_NOTICE_LINK], "https://api.example/notice");
     }
 }

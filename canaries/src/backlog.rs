@@ -10,7 +10,7 @@
 //! first listed (MESH lists oldest first) unless ids carry their own time (live MESH's
 //! `yyyyMMddHHmmssSSS_xxxxxx`), when the earliest of them is taken.
 //!
-//! Each check is reported as a trace (`pathwatch mesh backlog`, one `mesh inbox {MAILBOX}` child
+//! Each check is reported as a trace (`pathwatch mesh backlog <environment>`, one `mesh inbox {MAILBOX}` child
 //! span per mailbox, status ERROR when the inbox could not be read or was over a limit), so a
 //! span SLO can count good checks, and the MESH pathway page shows the newest.
 

@@ -239,6 +239,8 @@ impl Step {
                 self.retries += 1;
             }
             self.http = Some(exchange(&request, None));
+            // What was asked for is known before any answer, so an outage still shows the version.
+            crate::api_version::note_request(&mut self.attributes, &request);
             let mut builder = probe
                 .client
                 .request(request.method.clone(), &request.url)
@@ -253,27 +255,33 @@ impl Step {
                 let status = response.status().as_u16();
                 let headers = response.headers().clone();
                 // Read with a cap: an answer the size of a disk must not become the canaries' memory.
+                // An oversized error answer is judged by its status alone (and retried as any is).
+                let too_big = response.content_length().is_some_and(|n| n > MAX_BODY as u64);
                 let mut body = Vec::new();
-                while let Some(chunk) = response.chunk().await? {
+                let mut oversized = too_big;
+                while !oversized {
+                    let Some(chunk) = response.chunk().await? else { break };
                     if body.len() + chunk.len() > MAX_BODY {
-                        body.clear();
-                        return Ok(Err(status));
+                        oversized = true;
+                        body = Vec::new();
+                    } else {
+                        body.extend_from_slice(&chunk);
                     }
-                    body.extend_from_slice(&chunk);
                 }
-                Ok::<_, reqwest::Error>(Ok(Reply { status, headers, body: Bytes::from(body) }))
+                Ok::<_, reqwest::Error>((Reply { status, headers, body: Bytes::from(body) }, oversized))
             }
             .await;
             let result = match result {
-                Ok(Err(status)) => {
+                Ok((reply, true)) if (200..300).contains(&reply.status) => {
                     self.wire += sent.elapsed();
-                    self.http = Some(exchange(&request, Some(status)));
+                    self.http = Some(exchange(&request, Some(reply.status)));
+                    crate::api_version::note(&mut self.attributes, &request, &reply.headers);
                     return Err(StepError::new(
                         ErrorClass::Assertion,
                         format!("the answer to {} is larger than {} MiB", request.template, MAX_BODY >> 20),
                     ));
                 }
-                Ok(Ok(reply)) => Ok(reply),
+                Ok((reply, _)) => Ok(reply),
                 Err(e) => Err(e),
             };
             self.wire += sent.elapsed();

@@ -80,6 +80,8 @@ pub mod attr {
     pub const API_SUNSET: &str = "pathwatch.api.sunset";
     pub const API_WARNING: &str = "pathwatch.api.warning";
     pub const API_NOTICE_LINK: &str = "pathwatch.api.notice_link";
+    /// `true` on a step whose request got an answer (any status): its notices are the service's word.
+    pub const API_ANSWERED: &str = "pathwatch.api.answered";
     /// The upstream correlation id (X-Correlation-ID / X-Request-ID); not only canaries write it.
     pub const CORRELATION_ID: &str = "pathwatch.correlation_id";
 }

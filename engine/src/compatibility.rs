@@ -75,11 +75,14 @@ impl ApiUse {
         let text = |key| attribute(span, key).map(str::to_string);
         let deprecated_at_ns = time_ns(span, attr::API_DEPRECATED_AT);
         let sunset_at_ns = time_ns(span, attr::API_SUNSET_AT);
+        let announced = attribute(span, attr::API_DEPRECATION).is_some();
         let deprecation = text(attr::API_DEPRECATION).filter(|d| d != "announced");
         let warning = text(attr::API_WARNING);
-        let deprecated = deprecated_at_ns.is_some()
-            || deprecation.is_some()
-            || warning.as_deref().is_some_and(|w| w.trim_start().starts_with("299"));
+        // A 299 warning is any persistent warning: only one that speaks of deprecation counts.
+        let warned = warning
+            .as_deref()
+            .is_some_and(|w| w.trim_start().starts_with("299") && w.to_ascii_lowercase().contains("deprecat"));
+        let deprecated = deprecated_at_ns.is_some() || announced || warned;
         let sunset = text(attr::API_SUNSET);
         let state = match sunset_at_ns {
             Some(at) if at <= now_ns => ApiState::Retired,
@@ -99,7 +102,7 @@ impl ApiUse {
             sunset_at_ns,
             sunset,
             warning,
-            notice_link: text(attr::API_NOTICE_LINK),
+            notice_link: text(attr::API_NOTICE_LINK).filter(|l| l.starts_with("https://") || l.starts_with("http://")),
             seen_ns: span.start_ns,
             state,
         })
@@ -157,7 +160,9 @@ pub async fn matrix(
                     && attribute(s, "url.template").is_some()
             })
             .collect();
-        steps.sort_by_key(|s| std::cmp::Reverse(s.start_ns));
+        // Newest first, answered ones before those that got no answer: a step whose newest request
+        // timed out (an outage, an API switched off at its sunset) keeps what it last heard.
+        steps.sort_by_key(|s| (attribute(s, attr::API_ANSWERED).is_none(), std::cmp::Reverse(s.start_ns)));
         let mut seen: Vec<&str> = Vec::new();
         for span in steps {
             let Some(step) = attribute(span, attr::STEP) else { continue };
@@ -206,6 +211,9 @@ mod tests {
         assert!(deprecated.announcement(now).starts_with("deprecated since "), "{}", deprecated.announcement(now));
         assert_eq!(state(&[(attr::API_DEPRECATION, "true")]).announcement(now), "deprecated, no date announced");
         assert_eq!(state(&[(attr::API_WARNING, "299 - \"Deprecated\"")]).state, ApiState::Deprecated);
+        assert_eq!(state(&[(attr::API_WARNING, "299 - \"Quota nearly used\"")]).state, ApiState::Current);
+        let undated = state(&[(attr::API_DEPRECATION, "announced")]);
+        assert_eq!(undated.state, ApiState::Deprecated, "a date we could not keep is still a deprecation");
         assert_eq!(state(&[(attr::API_WARNING, "110 - \"Response is stale\"")]).state, ApiState::Current);
         // 1_800_000_000 s is 2027-01-15T08:00:00Z.
         let retiring = state(&[(attr::API_SUNSET_AT, "2027-02-14T08:00:00Z")]);

@@ -1,4 +1,4 @@
-//! MESH inbox backlogs as the canaries last read them (`pathwatch mesh backlog` traces, see
+//! MESH inbox backlogs as the canaries last read them (`pathwatch mesh backlog <environment>` traces, see
 //! `canaries::backlog`): for each environment, its newest check, each watched mailbox with the
 //! messages waiting and the oldest one's age, and whether that check was good. The MESH pathway's
 //! page shows them; an SLO over a mailbox's `mesh inbox {MAILBOX}` spans counts good checks.

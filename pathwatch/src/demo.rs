@@ -120,16 +120,6 @@ fn environment_with_key(root: &str, private: String) -> EnvironmentConfig {
             password: Some(SecretRef::inline("password")),
             shared_key: Some(SecretRef::inline("TestKey")),
             recipient: Some("X26ABC2".into()),
-            // The recipient's inbox (the canary collects its own messages) and one nobody collects.
-            backlog: ["X26ABC2", "X26ABC3"]
-                .map(|mailbox| WatchedInbox {
-                    mailbox: mailbox.into(),
-                    password: Some(SecretRef::inline("password")),
-                    max_messages: Some(100),
-                    max_age_minutes: Some(60),
-                })
-                .to_vec(),
-            backlog_interval_s: 60,
             ..MeshEnvironment::default()
         },
         // The sandboxes sign their test users straight in, so the demo checks the whole sign-in.
@@ -164,14 +154,23 @@ pub fn add_demo_environment(config: &mut crate::config::Config) -> anyhow::Resul
     }
     let root = format!("http://{}", config.sandbox.listen);
     let mut env = environment(&root, &config.data_dir)?;
-    // The inboxes are read beside a MESH flow: without one against the demo, none are watched.
+    // The inboxes are read beside a MESH flow: only with one against the demo are they watched: the
+    // recipient's inbox (the canary collects its own messages) and one nobody collects.
     let mesh_flow = config
         .canaries
         .effective_flows()
         .iter()
         .any(|f| f.kind == canaries::FlowKind::Mesh && f.environment == DEMO_ENVIRONMENT);
-    if !mesh_flow {
-        env.mesh.backlog.clear();
+    if mesh_flow {
+        env.mesh.backlog = ["X26ABC2", "X26ABC3"]
+            .map(|mailbox| WatchedInbox {
+                mailbox: mailbox.into(),
+                password: Some(SecretRef::inline("password")),
+                max_messages: Some(100),
+                max_age_minutes: Some(60),
+            })
+            .to_vec();
+        env.mesh.backlog_interval_s = 60;
     }
     config.canaries.environments.insert(DEMO_ENVIRONMENT.into(), env);
     Ok(())

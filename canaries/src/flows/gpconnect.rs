@@ -94,7 +94,7 @@ pub async fn run(ctx: &FlowContext<'_>, rec: &mut RunRecorder<'_>) {
         let (offered, version) = offers_structured_record(&statement);
         if let Some(v) = version {
             // The specification version the provider implements: what the compatibility page shows.
-            let v: String = v.chars().filter(|c| !c.is_control()).take(40).collect();
+            let v: String = v.chars().filter(char::is_ascii_graphic).take(40).collect();
             step.attributes.insert(domain::canary::attr::API_SERVED_VERSION.into(), format!("GP Connect {v}"));
         }
         Ok((offered, version.unwrap_or("(no version)").to_owned()))

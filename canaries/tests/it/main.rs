@@ -5,4 +5,5 @@ mod api_versions;
 mod backlog;
 mod mesh_sandbox;
 mod our_sandboxes;
+mod probe_limits;
 mod support;

@@ -69,6 +69,7 @@ async fn the_matrix_lists_versions_per_environment_and_flow_with_announced_retir
         .unwrap();
     let announced = vec![
         v2(),
+        (attr::API_ANSWERED, "true".into()),
         (attr::API_SERVED_VERSION, "MESH v2".into()),
         (attr::API_SUNSET_AT, rfc3339(now + 30 * DAY)),
         (attr::API_DEPRECATED_AT, rfc3339(now - DAY)),
@@ -78,7 +79,13 @@ async fn the_matrix_lists_versions_per_environment_and_flow_with_announced_retir
     let steps =
         [("handshake", "POST /messageexchange/{mailbox}", vec![v2()]), ("send_message", "POST /outbox", announced)];
     store.insert_spans(&run(2, "mesh", now - 5 * MINUTE, &steps)).await.unwrap();
-    let pds = vec![(attr::API_VERSION, "FHIR R4".to_string()), (attr::API_WARNING, "299 - \"Deprecated\"".to_string())];
+    // The newest send got no answer (the service down): what it last heard stays.
+    store.insert_spans(&run(4, "mesh", now - MINUTE, &[("send_message", "POST /outbox", vec![v2()])])).await.unwrap();
+    let pds = vec![
+        (attr::API_VERSION, "FHIR R4".to_string()),
+        (attr::API_ANSWERED, "true".to_string()),
+        (attr::API_WARNING, "299 - \"Deprecated\"".to_string()),
+    ];
     store
         .insert_spans(&run(3, "pds-a", now - 2 * MINUTE, &[("read_patient", "GET /Patient/{id}", pds)]))
         .await

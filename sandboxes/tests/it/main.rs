@@ -2,6 +2,9 @@
 //! real bound server).
 
 mod common;
+mod documented_gpconnect;
+mod documented_nrl;
+mod documented_pds_mesh;
 mod faults;
 mod gpconnect;
 mod gpconnect_published;
