@@ -1,6 +1,6 @@
 //! GP Connect (FHIR STU3) provider at `/gpconnect/fhir`, as reached through the Spine Secure Proxy: the
-//! capability statements (`GET /metadata`, `gpconnect_metadata`), Access Record Structured
-//! (`gpconnect_structured`), Appointment Management (`gpconnect_appointments`); request rules in
+//! capability statements (`GET /metadata`, `gpconnect_metadata`), find a patient (`gpconnect_patient`),
+//! Access Record Structured (`gpconnect_structured`), Appointment Management (`gpconnect_appointments`); request rules in
 //! `gpconnect_ssp`. Every answer carries `Cache-Control: no-store`; a path or method this provider does
 //! not serve gets an OperationOutcome, not a bare status.
 //!
@@ -78,6 +78,7 @@ pub fn routes() -> Router<SandboxState> {
             &format!("{BASE}/Patient/$gpc.getstructuredrecord"),
             post(crate::gpconnect_structured::structured_record).fallback(wrong_method),
         )
+        .route(&format!("{BASE}/Patient"), get(crate::gpconnect_patient::find_patient).fallback(wrong_method))
         .route(&format!("{BASE}/Slot"), get(appointments::search_slots).fallback(wrong_method))
         .route(&format!("{BASE}/Appointment"), post(appointments::book).fallback(wrong_method))
         .route(

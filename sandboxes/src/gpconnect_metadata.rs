@@ -106,6 +106,8 @@ fn combined() -> Value {
             "CareConnect-GPC-ReferralRequest-1",
         ],
         json!([
+            {"type": "Patient", "interaction": [{"code": "search-type"}],
+             "searchParam": [{"name": "identifier", "type": "token"}]},
             {"type": "Appointment", "updateCreate": false,
              "interaction": [{"code": "read"}, {"code": "create"}, {"code": "update"}]},
             {"type": "Slot", "interaction": [{"code": "search-type"}],

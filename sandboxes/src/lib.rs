@@ -10,7 +10,7 @@
 //! | --- | --- |
 //! | `POST /oauth2/token` | APIM application-restricted token (RS512 client assertion) |
 //! | `/personal-demographics/FHIR/R4` | PDS |
-//! | `/gpconnect/fhir` | GP Connect structured record and appointments |
+//! | `/gpconnect/fhir` | GP Connect: find a patient, structured record and appointments |
 //! | `/record-locator/{producer,consumer}/FHIR/R4` | NRL |
 //! | `/messageexchange` | MESH |
 //! | `/cis2`, `/nhslogin` | NHS CIS2 and NHS login: OpenID Connect discovery, JWKS, authorization code with PKCE |
@@ -28,6 +28,7 @@ mod form;
 pub mod gpconnect;
 mod gpconnect_appointments;
 mod gpconnect_metadata;
+mod gpconnect_patient;
 pub mod gpconnect_ssp;
 mod gpconnect_structured;
 pub mod identity;

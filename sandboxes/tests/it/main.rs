@@ -7,6 +7,7 @@ mod documented_nrl;
 mod documented_pds_mesh;
 mod faults;
 mod gpconnect;
+mod gpconnect_find_patient;
 mod gpconnect_published;
 mod identity;
 mod mesh;
