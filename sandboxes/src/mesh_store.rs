@@ -149,21 +149,8 @@ impl Message {
     /// The non-delivery report this message's sender gets when it cannot be delivered.
     fn non_delivery_report(&self, at: DateTime<Utc>) -> Message {
         Message {
-            id: new_message_id(),
-            sender: String::new(),
-            recipient: self.sender.clone(),
-            workflow_id: self.workflow_id.clone(),
             subject: self.subject.clone(),
             local_id: self.local_id.clone(),
-            partner_id: String::new(),
-            file_name: String::new(),
-            content_type: String::new(),
-            content_encoding: String::new(),
-            checksum: String::new(),
-            encrypted: false,
-            compressed: false,
-            body: Vec::new(),
-            status: MessageStatus::Accepted,
             message_type: MessageType::Report,
             // mesh-sandbox's reports carry event TRANSFER (`handlers/admin.py` `create_report`).
             error: Some(ErrorEvent {
@@ -173,9 +160,8 @@ impl Message {
                 linked_message_id: self.id.clone(),
                 at,
             }),
-            created: at,
-            acknowledged: None,
-            undeliverable: None,
+            // Sent by MESH itself: no sender.
+            ..Message::data("", &self.sender, &self.workflow_id, b"", at)
         }
     }
 }

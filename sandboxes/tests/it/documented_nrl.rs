@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 
 use crate::common::*;
 use crate::nrl::new_pointer;
+use crate::nrl_operations::{call, issue, issues};
 
 const SUBJECT: &str = "subject:identifier=https://fhir.nhs.uk/Id/nhs-number|4409815415";
 /// The pointer the sandbox starts with for 4409815415 (Y05868's, a mental health crisis plan).
@@ -15,34 +16,6 @@ const FIRST: &str = "Y05868-99999999-0000-4000-8000-000000000001";
 /// NRLF's pattern for `subject:identifier`, as its parse errors quote it.
 const SUBJECT_PATTERN: &str = r"String should match pattern '^https\:\/\/fhir\.nhs\.uk\/Id\/nhs-number\|(\d+)$'";
 const TYPE_REFUSED: &str = "The provided type system does not match the allowed types for this organisation";
-
-async fn call(app: &axum::Router, method: Method, path: &str, ods: &str, body: &Value) -> Answer {
-    let token = token(app).await;
-    let body = if body.is_null() { Body::empty() } else { Body::from(body.to_string()) };
-    nrl(app, method, path, &token, Some(ods), body).await
-}
-
-/// Every issue of an answer as (issue code, Spine code, diagnostics, expression).
-fn issues(answer: &Answer) -> Vec<(String, String, String, String)> {
-    let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
-    answer.json["issue"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|i| {
-            (
-                text(&i["code"]),
-                text(&i["details"]["coding"][0]["code"]),
-                text(&i["diagnostics"]),
-                text(&i["expression"][0]),
-            )
-        })
-        .collect()
-}
-
-fn issue(code: &str, spine: &str, diagnostics: &str, expression: &str) -> (String, String, String, String) {
-    (code.into(), spine.into(), diagnostics.into(), expression.into())
-}
 
 /// A query parameter NRLF's consumer model refuses.
 fn param(field: &str, why: &str) -> (String, String, String, String) {

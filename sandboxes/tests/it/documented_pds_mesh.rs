@@ -14,6 +14,7 @@ use sandboxes::{RequireAuth, SandboxConfig};
 use serde_json::{json, Value};
 
 use crate::common::*;
+use crate::mesh::mesh;
 
 const BASE: &str = "/personal-demographics/FHIR/R4";
 /// A token shaped as the hosted sandbox wants one (letters and digits), for PDS without tokens.
@@ -24,7 +25,6 @@ const REQUEST_ID_MISSING: &str =
     "Invalid request with error - X-Request-ID header must be supplied to access this resource";
 const IF_MATCH_MISSING: &str = "Invalid request with error - If-Match header must be supplied to update this resource";
 const MINIMUM: &str = "Invalid search data provided - 'No searches were performed as the search criteria did not meet the minimum requirements'";
-const V2: &str = "application/vnd.mesh.v2+json";
 
 /// The sandboxes with PDS's token requirement off, as NHS England's hosted PDS sandbox.
 fn open_app() -> Router {
@@ -345,17 +345,6 @@ async fn a_card_update_checks_if_match_and_content_type_before_the_token_and_ref
         let answer = pds(&app, Method::POST, "/Coverage", &all, body).await;
         assert_outcome(&answer, StatusCode::BAD_REQUEST, "INVALID_VALUE", said, body);
     }
-}
-
-/// A MESH request from `mailbox` with its authorisation, v2 unless `extra` names an `Accept`.
-async fn mesh(app: &Router, method: Method, path: &str, mailbox: &str, extra: &[(&str, &str)], body: &str) -> Answer {
-    let auth = mesh_auth(mailbox, "password");
-    let mut headers = vec![("authorization", auth.as_str())];
-    if !extra.iter().any(|(name, _)| *name == "accept") {
-        headers.push(("accept", V2));
-    }
-    headers.extend_from_slice(extra);
-    send(app, request(method, &format!("/messageexchange{path}"), &headers, body.to_owned())).await
 }
 
 /// X26ABC1 sends a message to `to` with `extra` headers.

@@ -9,7 +9,14 @@ use crate::common::*;
 
 const V2: &str = "application/vnd.mesh.v2+json";
 
-async fn mesh(app: &Router, method: Method, path: &str, mailbox: &str, extra: &[(&str, &str)], body: &str) -> Answer {
+pub(crate) async fn mesh(
+    app: &Router,
+    method: Method,
+    path: &str,
+    mailbox: &str,
+    extra: &[(&str, &str)],
+    body: &str,
+) -> Answer {
     let auth = mesh_auth(mailbox, "password");
     let mut headers = vec![("authorization", auth.as_str())];
     if !extra.iter().any(|(name, _)| *name == "accept") {

@@ -13,14 +13,14 @@ const SUBJECT: &str = "subject:identifier=https://fhir.nhs.uk/Id/nhs-number|4409
 const FIRST: &str = "Y05868-99999999-0000-4000-8000-000000000001";
 const SECOND: &str = "Y05868-99999999-0000-4000-8000-000000000002";
 
-async fn call(app: &axum::Router, method: Method, path: &str, ods: &str, body: &Value) -> Answer {
+pub(crate) async fn call(app: &axum::Router, method: Method, path: &str, ods: &str, body: &Value) -> Answer {
     let token = token(app).await;
     let body = if body.is_null() { Body::empty() } else { Body::from(body.to_string()) };
     nrl(app, method, path, &token, Some(ods), body).await
 }
 
 /// Every issue of an answer as (issue code, Spine code, diagnostics, expression).
-fn issues(answer: &Answer) -> Vec<(String, String, String, String)> {
+pub(crate) fn issues(answer: &Answer) -> Vec<(String, String, String, String)> {
     let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
     answer.json["issue"]
         .as_array()
@@ -37,7 +37,7 @@ fn issues(answer: &Answer) -> Vec<(String, String, String, String)> {
         .collect()
 }
 
-fn issue(code: &str, spine: &str, diagnostics: &str, expression: &str) -> (String, String, String, String) {
+pub(crate) fn issue(code: &str, spine: &str, diagnostics: &str, expression: &str) -> (String, String, String, String) {
     (code.into(), spine.into(), diagnostics.into(), expression.into())
 }
 
