@@ -22,6 +22,7 @@ pub mod incidents;
 pub mod known_errors;
 pub mod mesh_backlog;
 pub mod notify;
+pub mod openslo;
 pub mod pathways;
 pub mod report_delivery;
 pub mod report_inputs;

@@ -147,6 +147,22 @@ enum SloCommand {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
+    /// Write the configured SLOs as OpenSLO v1 YAML (SLO documents with their SLI, and an
+    /// AlertPolicy per burn-rate condition).
+    Export {
+        /// File to write; default: standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Read OpenSLO v1 YAML and write the SLOs as `[[slos]]` configuration to add to yours; what
+    /// does not map is refused, naming the document and field.
+    Import {
+        /// The OpenSLO file.
+        file: PathBuf,
+        /// File to write; default: standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -231,6 +247,8 @@ fn main() -> ExitCode {
             Command::Patients(args) => canary::patients(&args),
             Command::User { command } => users::run(&config, command).await,
             Command::Slo { command: SloCommand::Rules { out } } => slo::rules(&config, out.as_deref()),
+            Command::Slo { command: SloCommand::Export { out } } => slo::export(&config, out.as_deref()),
+            Command::Slo { command: SloCommand::Import { file, out } } => slo::import(&file, out.as_deref()),
             Command::Canary { command: CanaryCommand::Run { flow } } => canary::run(&config, &flow).await,
             Command::Audit { command: AuditCommand::Verify } => commands::audit_verify(&config).await,
             Command::Audit { command: AuditCommand::Search(search) } => commands::audit_search(&config, search).await,

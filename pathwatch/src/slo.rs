@@ -1,5 +1,5 @@
 //! `pathwatch slo rules`: the configured SLOs as Prometheus recording and alerting rules, and the
-//! canary metrics those rules read.
+//! canary metrics those rules read; `pathwatch slo export` and `import`: OpenSLO v1 out and in.
 
 use std::process::ExitCode;
 
@@ -24,11 +24,37 @@ pub fn canary_metrics(config: &Config) -> canaries::metrics::CanaryMetrics {
 pub fn rules(config: &Config, out: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
     let yaml = engine::slo_rules::prometheus_rules(&config.effective_slos(), &config.dashboard.runbook_base_url)
         .context("writing the rules as YAML")?;
+    write(out, &yaml)
+}
+
+fn write(out: Option<&std::path::Path>, text: &str) -> anyhow::Result<ExitCode> {
     match out {
-        Some(path) => std::fs::write(path, yaml).with_context(|| format!("writing {}", path.display()))?,
-        None => print!("{yaml}"),
+        Some(path) => std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?,
+        None => print!("{text}"),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+pub fn export(config: &Config, out: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
+    let yaml = engine::openslo::export(&config.effective_slos()).context("writing the SLOs as OpenSLO YAML")?;
+    write(out, &yaml)
+}
+
+/// The SLOs of an OpenSLO file as `[[slos]]` tables, with what was left out as comments.
+pub fn import(file: &std::path::Path, out: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let imported = engine::openslo::import(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    #[derive(serde::Serialize)]
+    struct Slos<'a> {
+        slos: &'a [engine::slo::SloConfig],
+    }
+    let tables = toml::to_string(&Slos { slos: &imported.slos }).context("writing the SLOs as TOML")?;
+    let mut config = format!("# From {} by `pathwatch slo import`: add to your configuration.\n", file.display());
+    for note in &imported.notes {
+        config.push_str(&format!("# {note}\n"));
+    }
+    config.push_str(&tables);
+    write(out, &config)
 }
 
 #[cfg(test)]

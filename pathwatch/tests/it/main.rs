@@ -8,6 +8,7 @@ mod cli;
 mod crash;
 mod leader;
 mod listener;
+mod openslo;
 mod roles;
 mod state;
 mod support;
