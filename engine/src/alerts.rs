@@ -34,6 +34,8 @@ pub struct AlertsConfig {
     pub email: Option<EmailConfig>,
     /// URLs that receive each notification as JSON (POST).
     pub webhooks: Vec<String>,
+    /// Teams, Slack, PagerDuty and Alertmanager, each in its own format.
+    pub channels: Vec<crate::notify_channels::Channel>,
 }
 
 impl Default for AlertsConfig {
@@ -44,6 +46,7 @@ impl Default for AlertsConfig {
             repeat_interval_minutes: 240,
             email: None,
             webhooks: Vec::new(),
+            channels: Vec::new(),
         }
     }
 }

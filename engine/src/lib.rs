@@ -22,6 +22,7 @@ pub mod incidents;
 pub mod known_errors;
 pub mod mesh_backlog;
 pub mod notify;
+pub mod notify_channels;
 pub mod openslo;
 pub mod pathways;
 pub mod report_delivery;

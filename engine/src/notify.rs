@@ -1,5 +1,6 @@
-//! Alert notifications: e-mail over SMTP (`lettre`) and JSON webhooks. A channel that fails is
-//! logged and reported; it never stops the others or the alert's state from being kept.
+//! Alert notifications: e-mail over SMTP (`lettre`), JSON webhooks, and Teams, Slack, PagerDuty and
+//! Alertmanager in their own formats (`notify_channels`). A channel that fails is logged and
+//! reported; it never stops the others or the alert's state from being kept.
 
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment as LettreAttachment, MultiPart, SinglePart};
@@ -269,13 +270,24 @@ impl Mailer {
 pub struct Notifier {
     email: Option<(Mailer, Vec<String>)>,
     webhooks: Vec<String>,
+    channels: Vec<crate::notify_channels::Channel>,
     http: reqwest::Client,
 }
 
 impl Notifier {
     /// How many channels are configured (none: alerts are kept but not sent).
     pub fn channel_count(&self) -> usize {
-        usize::from(self.email.is_some()) + self.webhooks.len()
+        usize::from(self.email.is_some()) + self.webhooks.len() + self.channels.len()
+    }
+
+    /// Adds Teams, Slack, PagerDuty and Alertmanager channels, each checked (an error names
+    /// `alerts.channels[i]` and the field).
+    pub fn with_channels(mut self, channels: Vec<crate::notify_channels::Channel>) -> Result<Notifier, String> {
+        for (i, channel) in channels.iter().enumerate() {
+            channel.check().map_err(|(field, message)| format!("alerts.channels[{i}].{field}: {message}"))?;
+        }
+        self.channels = channels;
+        Ok(self)
     }
 
     pub fn new(email: Option<EmailConfig>, webhooks: Vec<String>) -> Result<Notifier, String> {
@@ -290,7 +302,7 @@ impl Notifier {
             .timeout(std::time::Duration::from_secs(10))
             .build()
             .map_err(|e| format!("HTTP client: {e}"))?;
-        Ok(Notifier { email, webhooks, http })
+        Ok(Notifier { email, webhooks, channels: Vec::new(), http })
     }
 
     /// Sends on every channel; returns the failures (already logged).
@@ -306,6 +318,20 @@ impl Notifier {
             let result = self.http.post(url).json(n).send().await.and_then(|r| r.error_for_status());
             // Webhook URLs often carry a token (Slack, Teams): only the host is ever logged.
             result.map(drop).map_err(|e| format!("webhook to {}: {}", host_of(url), e.without_url()))
+        });
+        for result in futures_util::future::join_all(posts).await {
+            if let Err(e) = result {
+                failures.push(e);
+            }
+        }
+        let now = chrono::Utc::now();
+        let posts = self.channels.iter().filter_map(|channel| {
+            let body = channel.body(n, now)?;
+            Some(async move {
+                let url = channel.url();
+                let result = self.http.post(&url).json(&body).send().await.and_then(|r| r.error_for_status());
+                result.map(drop).map_err(|e| format!("{} to {}: {}", channel.kind(), host_of(&url), e.without_url()))
+            })
         });
         for result in futures_util::future::join_all(posts).await {
             if let Err(e) = result {

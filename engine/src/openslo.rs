@@ -189,7 +189,7 @@ pub fn import(text: &str) -> Result<Imported, ImportError> {
             Some("SLI") => {}
             Some("AlertPolicy" | "AlertCondition") => policies += 1,
             Some("Service" | "DataSource" | "AlertNotificationTarget") => imported.notes.push(format!(
-                "{}: not imported (notification targets are Pathwatch's [notify] settings)",
+                "{}: not imported (notification targets are Pathwatch's [alerts] channels)",
                 label(*i, d)
             )),
             other => return Err(fail(format!("kind {other:?} is not an OpenSLO v1 kind"))),

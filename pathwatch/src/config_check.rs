@@ -261,6 +261,11 @@ pub fn validate(c: &Config) -> anyhow::Result<()> {
             problems.push(format!("key `alerts.webhooks[{i}]`: {url:?} is not an http(s) URL"));
         }
     }
+    for (i, channel) in c.alerts.channels.iter().enumerate() {
+        if let Err((field, message)) = channel.check() {
+            problems.push(format!("key `alerts.channels[{i}].{field}`: {message}"));
+        }
+    }
     let flows: Vec<String> = c.canaries.effective_flows().into_iter().map(|f| f.name).collect();
     let mut pathway_ids = std::collections::BTreeSet::new();
     let pathways = c.effective_pathways();

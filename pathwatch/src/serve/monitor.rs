@@ -54,6 +54,7 @@ pub(crate) async fn start(
     if config.alerts.enabled {
         let a = &config.alerts;
         let notifier = engine::notify::Notifier::new(a.email.clone(), a.webhooks.clone())
+            .and_then(|n| n.with_channels(a.channels.clone()))
             .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
         let (pool, repeat) = (shared.state_db.clone(), Duration::from_secs(a.repeat_interval_minutes * 60));
         let (runbooks, url) = (config.dashboard.runbook_base_url.clone(), url.clone());
