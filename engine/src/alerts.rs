@@ -556,6 +556,8 @@ impl AlertEngine {
             }),
             dashboard_url: format!("{}/alerts/{}", self.dashboard_url.trim_end_matches('/'), stored.id),
             started: at(stored.started_ns),
+            alert_id: stored.id,
+            started_ns: stored.started_ns.max(0) as u64,
             pathway: pathway.map(|p| PathwayNote {
                 name: p.name.clone(),
                 status: p.status.clone(),

@@ -90,6 +90,10 @@ pub struct Notification {
     pub runbook_url: Option<String>,
     pub dashboard_url: String,
     pub started: String,
+    /// The alert's id: one PagerDuty incident and one Alertmanager alert per alert.
+    pub alert_id: i64,
+    /// When it started (ns since the Unix epoch).
+    pub started_ns: u64,
     /// The pathway the SLO measures, as the overview shows it now.
     pub pathway: Option<PathwayNote>,
     /// Who has the alert, if anyone acknowledged it.
@@ -270,7 +274,8 @@ impl Mailer {
 pub struct Notifier {
     email: Option<(Mailer, Vec<String>)>,
     webhooks: Vec<String>,
-    channels: Vec<crate::notify_channels::Channel>,
+    /// Each channel with its routing key (PagerDuty), read once when the notifier is built.
+    channels: Vec<(crate::notify_channels::Channel, Option<String>)>,
     http: reqwest::Client,
 }
 
@@ -282,11 +287,25 @@ impl Notifier {
 
     /// Adds Teams, Slack, PagerDuty and Alertmanager channels, each checked (an error names
     /// `alerts.channels[i]` and the field).
-    pub fn with_channels(mut self, channels: Vec<crate::notify_channels::Channel>) -> Result<Notifier, String> {
-        for (i, channel) in channels.iter().enumerate() {
-            channel.check().map_err(|(field, message)| format!("alerts.channels[{i}].{field}: {message}"))?;
+    pub fn with_channels(self, channels: Vec<crate::notify_channels::Channel>) -> Result<Notifier, String> {
+        self.with_channels_from(channels, &|name| std::env::var(name).ok())
+    }
+
+    /// `with_channels`, reading routing keys through `lookup` instead of the environment.
+    pub fn with_channels_from(
+        mut self,
+        channels: Vec<crate::notify_channels::Channel>,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Notifier, String> {
+        let named =
+            |i: usize| move |(field, message): (&str, String)| format!("alerts.channels[{i}].{field}: {message}");
+        let mut resolved = Vec::with_capacity(channels.len());
+        for (i, channel) in channels.into_iter().enumerate() {
+            channel.check().map_err(named(i))?;
+            let key = channel.resolve_key(lookup).map_err(named(i))?;
+            resolved.push((channel, key));
         }
-        self.channels = channels;
+        self.channels = resolved;
         Ok(self)
     }
 
@@ -325,13 +344,22 @@ impl Notifier {
             }
         }
         let now = chrono::Utc::now();
-        let posts = self.channels.iter().filter_map(|channel| {
-            let body = channel.body(n, now)?;
-            Some(async move {
-                let url = channel.url();
-                let result = self.http.post(&url).json(&body).send().await.and_then(|r| r.error_for_status());
-                result.map(drop).map_err(|e| format!("{} to {}: {}", channel.kind(), host_of(&url), e.without_url()))
-            })
+        let posts = self.channels.iter().map(|(channel, key)| async move {
+            let url = channel.url();
+            // A channel's events go in order (PagerDuty's escalation resolves, then triggers).
+            for body in channel.bodies(n, now, key.as_deref()) {
+                let failed = |what: String| format!("{} to {}: {what}", channel.kind(), host_of(&url));
+                let reply =
+                    self.http.post(&url).json(&body).send().await.map_err(|e| failed(e.without_url().to_string()))?;
+                let status = reply.status();
+                if !status.is_success() {
+                    // What the service said (Slack's `invalid_blocks`, PagerDuty's `errors`), briefly.
+                    let said = reply.text().await.unwrap_or_default();
+                    let said: String = said.chars().filter(|c| !c.is_control()).take(200).collect();
+                    return Err(failed(format!("HTTP {status}: {said}")));
+                }
+            }
+            Ok(())
         });
         for result in futures_util::future::join_all(posts).await {
             if let Err(e) = result {

@@ -18,6 +18,12 @@ pub const SOURCE_TYPE: &str = "Pathwatch";
 const API_VERSION: &str = "openslo/v1";
 /// An annotation carrying a burn-rate condition's short window (OpenSLO has one lookback window).
 const SHORT_WINDOW: &str = "pathwatch/short-window";
+/// An annotation carrying the Pathwatch SLO's own name (the OpenSLO name may have to differ).
+const NAME: &str = "pathwatch/name";
+/// The one notification target the exported policies name: Pathwatch's own `[alerts]` channels.
+const TARGET: &str = "pathwatch-alerts";
+/// The largest file `import` reads.
+pub const MAX_FILE_BYTES: usize = 1 << 20;
 
 /// Why an OpenSLO file could not be imported: the document (its kind and name, or its place) and
 /// what does not map.
@@ -85,12 +91,16 @@ pub fn export(slos: &[SloConfig]) -> Result<String, yaml_serde::Error> {
         documents.push(json!({
             "apiVersion": API_VERSION,
             "kind": "SLO",
-            "metadata": {"name": slo.name, "displayName": slo.name},
+            "metadata": {
+                "name": object_name(&slo.name, ""),
+                "displayName": slo.name.chars().take(63).collect::<String>(),
+                "annotations": {NAME: slo.name},
+            },
             "spec": {
                 "description": slo.description,
                 "service": slo.spans.as_ref().map_or(slo.flow.as_str(), |s| s.service.as_str()),
                 "indicator": {
-                    "metadata": {"name": format!("{}-sli", slo.name)},
+                    "metadata": {"name": object_name(&slo.name, "-sli")},
                     "spec": {"ratioMetric": {"counter": true, "good": source(slo, "good"), "total": source(slo, "total")}},
                 },
                 "timeWindow": [{"duration": format!("{}d", slo.window_days), "isRolling": true}],
@@ -117,7 +127,7 @@ pub fn export(slos: &[SloConfig]) -> Result<String, yaml_serde::Error> {
                     "alertWhenNoData": false,
                     "conditions": [{
                         "kind": "AlertCondition",
-                        "metadata": {"name": format!("{}-condition", policy_name(slo, &w))},
+                        "metadata": {"name": object_name(&policy_name(slo, &w), "-condition")},
                         "spec": {
                             "severity": w.severity.as_str(),
                             "condition": {
@@ -126,10 +136,21 @@ pub fn export(slos: &[SloConfig]) -> Result<String, yaml_serde::Error> {
                             },
                         },
                     }],
-                    "notificationTargets": [],
+                    "notificationTargets": [{"targetRef": TARGET}],
                 },
             }));
         }
+    }
+    if !slos.is_empty() {
+        documents.push(json!({
+            "apiVersion": API_VERSION,
+            "kind": "AlertNotificationTarget",
+            "metadata": {"name": TARGET},
+            "spec": {
+                "description": "Pathwatch's own alert channels ([alerts]: e-mail, webhooks, Teams, Slack, PagerDuty, Alertmanager)",
+                "target": "pathwatch",
+            },
+        }));
     }
     let mut text = String::new();
     for document in documents {
@@ -144,12 +165,18 @@ fn round(x: f64) -> f64 {
 }
 
 fn policy_name(slo: &SloConfig, w: &crate::slo::BurnWindow) -> String {
-    format!("{}-{}-{}", slo.name, w.severity.as_str(), prom_duration(w.long_secs))
+    object_name(&slo.name, &format!("-{}-{}", w.severity.as_str(), prom_duration(w.long_secs)))
 }
 
 /// Reads OpenSLO v1 documents (several, `---`-separated): every SLO becomes a Pathwatch SLO,
 /// checked as configuration is; SLIs referenced by `indicatorRef` are found among the documents.
 pub fn import(text: &str) -> Result<Imported, ImportError> {
+    if text.len() > MAX_FILE_BYTES {
+        return Err(ImportError {
+            document: "the file".into(),
+            message: format!("is larger than {} KiB; split it", MAX_FILE_BYTES >> 10),
+        });
+    }
     let mut documents = Vec::new();
     for (i, document) in serde_yaml_documents(text)?.into_iter().enumerate() {
         if !document.is_null() {
@@ -170,15 +197,20 @@ pub fn import(text: &str) -> Result<Imported, ImportError> {
         }
         match d["kind"].as_str() {
             Some("SLO") => {
-                let sli = match (&d["spec"]["indicator"], d["spec"]["indicatorRef"].as_str()) {
-                    (indicator, _) if indicator.is_object() => indicator,
-                    (_, Some(name)) => documents
-                        .iter()
-                        .map(|(_, s)| s)
-                        .find(|s| s["kind"] == "SLI" && s["metadata"]["name"] == name)
-                        .ok_or_else(|| fail(format!("spec.indicatorRef: no SLI named {name:?} in the file")))?,
-                    _ => return Err(fail("spec: give an `indicator` or an `indicatorRef`".into())),
-                };
+                let sli =
+                    match (&d["spec"]["indicator"], d["spec"]["indicatorRef"].as_str()) {
+                        (indicator, _) if indicator.is_object() => indicator,
+                        (_, Some(name)) => documents
+                            .iter()
+                            .map(|(_, s)| s)
+                            .find(|s| s["kind"] == "SLI" && s["metadata"]["name"] == name)
+                            .ok_or_else(|| fail(format!("spec.indicatorRef: no SLI named {name:?} in the file")))?,
+                        _ if composite(d) => return Err(fail(
+                            "a composite SLO (an indicator per objective) does not map: a Pathwatch SLO has one SLI"
+                                .into(),
+                        )),
+                        _ => return Err(fail("spec: give an `indicator` or an `indicatorRef`".into())),
+                    };
                 let slo = slo_of(d, sli).map_err(fail)?;
                 slo.validate().map_err(|(field, message)| fail(format!("as a Pathwatch SLO, `{field}`: {message}")))?;
                 if imported.slos.iter().any(|s| s.name == slo.name) {
@@ -207,6 +239,13 @@ pub fn import(text: &str) -> Result<Imported, ImportError> {
     Ok(imported)
 }
 
+/// Whether an SLO names an indicator per objective.
+fn composite(d: &Value) -> bool {
+    d["spec"]["objectives"]
+        .as_array()
+        .is_some_and(|o| o.iter().any(|o| o.get("indicator").is_some() || o.get("indicatorRef").is_some()))
+}
+
 /// Every YAML document of `text`, as JSON values.
 fn serde_yaml_documents(text: &str) -> Result<Vec<Value>, ImportError> {
     let mut values = Vec::new();
@@ -221,7 +260,11 @@ fn serde_yaml_documents(text: &str) -> Result<Vec<Value>, ImportError> {
 /// One SLO document and its SLI as a Pathwatch SLO; an error says the field that does not map.
 fn slo_of(d: &Value, sli: &Value) -> Result<SloConfig, String> {
     let spec = &d["spec"];
-    let name = d["metadata"]["name"].as_str().ok_or("metadata.name is missing")?.to_string();
+    let name = d["metadata"]["annotations"][NAME]
+        .as_str()
+        .or_else(|| d["metadata"]["name"].as_str())
+        .ok_or("metadata.name is missing")?
+        .to_string();
     let ratio = &sli["spec"]["ratioMetric"];
     if sli["spec"]["thresholdMetric"].is_object() {
         return Err("the SLI's thresholdMetric does not map: Pathwatch SLIs are ratios of good to total events".into());
@@ -256,9 +299,11 @@ fn slo_of(d: &Value, sli: &Value) -> Result<SloConfig, String> {
         (None, Some(service)) => (String::new(), Some(SpanSelector { service, name: text("spanName") })),
         _ => return Err("ratioMetric.good.metricSource.spec: give `flow` (a canary flow) or `service` (spans)".into()),
     };
-    let same_source = total["spec"]["flow"] == g["flow"] && total["spec"]["service"] == g["service"];
+    let same_source = total["spec"]["flow"] == g["flow"]
+        && total["spec"]["service"] == g["service"]
+        && total["spec"]["spanName"] == g["spanName"];
     if !same_source {
-        return Err("ratioMetric: `good` and `total` must count the same flow or service".into());
+        return Err("ratioMetric: `good` and `total` must count the same flow, or the same service and span".into());
     }
     let sli_kind = match g["sli"].as_str().unwrap_or("availability") {
         "availability" => SliKind::Availability,
@@ -298,9 +343,21 @@ fn slo_of(d: &Value, sli: &Value) -> Result<SloConfig, String> {
     if objective.get("op").is_some() || objective.get("value").is_some() {
         return Err("spec.objectives[0]: `op` and `value` belong to threshold metrics, which do not map".into());
     }
+    if sli_kind == SliKind::Freshness {
+        let window = &objective["timeSliceWindow"];
+        if !(window.is_null() || *window == "1m" || *window == 60) {
+            return Err(format!(
+                "spec.objectives[0].timeSliceWindow {window}: Pathwatch's time slices are one minute (1m)"
+            ));
+        }
+        if objective["timeSliceTarget"].as_f64().is_some_and(|t| t != 1.0) {
+            return Err("spec.objectives[0].timeSliceTarget: a Pathwatch minute is good or not (1.0)".into());
+        }
+    }
     let target = match (objective["target"].as_f64(), objective["targetPercent"].as_f64()) {
         (Some(t), None) => t,
-        (None, Some(p)) => p / 100.0,
+        // 99.9 / 100 is 0.9990000000000001 in floating point: rounded back to what was meant.
+        (None, Some(p)) => (p / 100.0 * 1e9).round() / 1e9,
         _ => return Err("spec.objectives[0]: give `target` (0.99) or `targetPercent` (99)".into()),
     };
     Ok(SloConfig {
@@ -318,13 +375,26 @@ fn slo_of(d: &Value, sli: &Value) -> Result<SloConfig, String> {
 
 /// `28d` or `4w` as days.
 fn days(duration: &str) -> Option<u32> {
-    let (number, unit) = duration.split_at(duration.len().checked_sub(1)?);
+    let (number, per) = match (duration.strip_suffix('d'), duration.strip_suffix('w')) {
+        (Some(n), _) => (n, 1),
+        (_, Some(n)) => (n, 7),
+        _ => return None,
+    };
     let n: u32 = number.parse().ok().filter(|n| *n > 0)?;
-    match unit {
-        "d" => Some(n),
-        "w" => n.checked_mul(7),
-        _ => None,
+    n.checked_mul(per)
+}
+
+/// An OpenSLO name (RFC 1123 label: lowercase letters, digits and `-`, at most 63 characters)
+/// for a Pathwatch name with `suffix`; the Pathwatch name itself travels in an annotation.
+fn object_name(name: &str, suffix: &str) -> String {
+    let mut label: String =
+        name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect();
+    label.push_str(suffix);
+    if label.len() > 63 {
+        let hash = label.bytes().fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+        label = format!("{}-{hash:08x}", &label[..54]);
     }
+    label.trim_matches('-').to_string()
 }
 
 #[cfg(test)]
@@ -343,7 +413,7 @@ mod tests {
         fresh.max_age_minutes = Some(15);
         fresh.objective = 0.995;
         let spans = SloConfig {
-            name: "booking-api".into(),
+            name: "Booking_API".into(),
             description: "Booking requests that succeed".into(),
             flow: String::new(),
             spans: Some(SpanSelector { service: "gp-booking-api".into(), name: Some("POST /Appointment".into()) }),
@@ -362,14 +432,18 @@ mod tests {
         assert!(yaml.contains("apiVersion: openslo/v1") && yaml.contains("kind: AlertPolicy"), "{yaml}");
         let imported = import(&yaml).unwrap();
         assert_eq!(imported.slos, slos());
-        assert_eq!(imported.notes.len(), 1, "{:?}", imported.notes);
-        assert!(imported.notes[0].starts_with("16 alert policies and conditions not imported"), "{:?}", imported.notes);
+        // Names are RFC 1123 labels; the Pathwatch name travels in an annotation and comes back.
+        assert!(yaml.contains("name: booking-api\n") && yaml.contains("pathwatch/name: Booking_API"), "{yaml}");
+        assert_eq!(imported.notes.len(), 2, "the policies, and the notification target: {:?}", imported.notes);
+        assert!(imported.notes.iter().any(|n| n.starts_with("16 alert policies and conditions not imported")));
         // Each document is OpenSLO-shaped: one condition per policy, one window, one objective.
         let docs = serde_yaml_documents(&yaml).unwrap();
         let slo = docs.iter().find(|d| d["metadata"]["name"] == "mesh-freshness").unwrap();
         assert_eq!(slo["spec"]["budgetingMethod"], "Timeslices");
         assert_eq!(slo["spec"]["objectives"][0]["timeSliceWindow"], "1m");
         let page = docs.iter().find(|d| d["metadata"]["name"] == "pds-availability-page-1h").unwrap();
+        assert_eq!(page["spec"]["notificationTargets"][0]["targetRef"], TARGET);
+        assert!(docs.iter().any(|d| d["kind"] == "AlertNotificationTarget" && d["metadata"]["name"] == TARGET));
         assert_eq!(page["spec"]["conditions"][0]["spec"]["condition"]["threshold"], 13.44);
         assert_eq!(page["metadata"]["annotations"][SHORT_WINDOW], "5m");
     }
@@ -380,6 +454,8 @@ mod tests {
         let imported = import(yaml).unwrap();
         let slo = &imported.slos[0];
         assert_eq!((slo.flow.as_str(), slo.window_days, slo.objective), ("nrl", 28, 0.995));
+        let tenth = import(&yaml.replace("targetPercent: 99.5", "targetPercent: 99.9")).unwrap();
+        assert_eq!(tenth.slos[0].objective, 0.999);
     }
 
     #[test]
@@ -416,5 +492,6 @@ mod tests {
             (days("28d"), days("4w"), days("0d"), days("1M"), days("d"), days("")),
             (Some(28), Some(28), None, None, None, None)
         );
+        assert_eq!((days("28д"), days("7日"), days("4294967295w")), (None, None, None), "no panic, no overflow");
     }
 }

@@ -42,6 +42,10 @@ pub fn export(config: &Config, out: Option<&std::path::Path>) -> anyhow::Result<
 
 /// The SLOs of an OpenSLO file as `[[slos]]` tables, with what was left out as comments.
 pub fn import(file: &std::path::Path, out: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
+    let size = std::fs::metadata(file).with_context(|| format!("reading {}", file.display()))?.len();
+    if size > engine::openslo::MAX_FILE_BYTES as u64 {
+        anyhow::bail!("{}: {size} bytes is more than an OpenSLO file of SLOs needs (at most 1 MiB)", file.display());
+    }
     let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
     let imported = engine::openslo::import(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
     #[derive(serde::Serialize)]

@@ -3,6 +3,7 @@
 mod barrage;
 mod canary;
 mod chains;
+mod channels;
 mod chaos;
 mod cli;
 mod crash;
