@@ -133,7 +133,8 @@ impl Canaries {
         let Some(mesh) = &env.mesh else { return (Vec::new(), Ok(())) };
         let checks = backlog::check(&self.probe, &env.name, mesh).await;
         let reported = match &self.exporter {
-            Some(exporter) => exporter.export_spans(backlog::spans(&env.name, mesh.backlog_interval, &checks)).await,
+            // Kept until the collector takes it: each check is an SLO event.
+            Some(exporter) => exporter.export_kept(backlog::spans(&env.name, mesh.backlog_interval, &checks)).await,
             None => Ok(()),
         };
         (checks, reported)

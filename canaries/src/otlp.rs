@@ -143,10 +143,6 @@ fn serde_plain<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
 }
 
-pub fn export_request(runs: &[CanaryRun]) -> ExportTraceServiceRequest {
-    request_of(runs.iter().flat_map(spans).collect())
-}
-
 /// `spans` as the canaries' export request (their resource and scope).
 pub fn request_of(spans: Vec<Span>) -> ExportTraceServiceRequest {
     ExportTraceServiceRequest {
@@ -178,7 +174,8 @@ pub struct Exporter {
     endpoint: String,
     token: Option<Secret>,
     client: reqwest::Client,
-    pending: Mutex<VecDeque<CanaryRun>>,
+    /// Traces (a run, an inbox check) the collector has not taken yet, oldest first.
+    pending: Mutex<VecDeque<Vec<Span>>>,
 }
 
 impl Exporter {
@@ -191,14 +188,20 @@ impl Exporter {
     /// the collector stored but whose answer was lost is sent again; that is harmless, because
     /// spans are keyed by (trace id, span id) and stored once.
     pub async fn export(&self, run: CanaryRun) -> Result<(), CanaryError> {
+        self.export_kept(spans(&run)).await
+    }
+
+    /// Exports one trace's `spans` with any earlier ones that could not be sent, keeping them all
+    /// on failure as `export` does: for what counts as an SLO event (a run, an inbox check).
+    pub async fn export_kept(&self, trace: Vec<Span>) -> Result<(), CanaryError> {
         let mut pending = self.pending.lock().await;
-        pending.push_back(run);
+        pending.push_back(trace);
         while pending.len() > MAX_PENDING {
             pending.pop_front();
-            tracing::warn!("canary export backlog full: dropped the oldest run");
+            tracing::warn!("canary export backlog full: dropped the oldest trace");
         }
-        let runs: Vec<CanaryRun> = pending.iter().cloned().collect();
-        let status = self.post(export_request(&runs)).await?;
+        let all: Vec<Span> = pending.iter().flatten().cloned().collect();
+        let status = self.post(request_of(all)).await?;
         let failure = |message: String| CanaryError::Export { endpoint: self.endpoint.clone(), message };
         if status.is_success() {
             pending.clear();
@@ -206,9 +209,9 @@ impl Exporter {
         } else if status.is_client_error() && status.as_u16() != 429 && status.as_u16() != 401 {
             // The collector refused the data itself: resending it would fail forever.
             pending.clear();
-            Err(failure(format!("HTTP {status}; the runs were dropped")))
+            Err(failure(format!("HTTP {status}; the traces were dropped")))
         } else {
-            Err(failure(format!("HTTP {status}; {} runs kept for the next export", pending.len())))
+            Err(failure(format!("HTTP {status}; {} traces kept for the next export", pending.len())))
         }
     }
 

@@ -117,3 +117,77 @@ fn watched_inboxes_are_checked_at_start_naming_the_key() {
     let too_many = (0..21).map(|i| watched(&format!("MB{i}"), Some("p"), None)).collect();
     assert_eq!(error_key(too_many, 300), key("backlog"));
 }
+
+/// A collector that refuses the first export (503) and takes the rest; records each request's
+/// root span names.
+async fn flaky_collector() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Vec<String>>>>) {
+    use prost::Message;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v1/traces", listener.local_addr().unwrap());
+    let seen: std::sync::Arc<std::sync::Mutex<Vec<Vec<String>>>> = Default::default();
+    let record = seen.clone();
+    tokio::spawn(async move {
+        let mut count = 0;
+        while let Ok((mut socket, _)) = listener.accept().await {
+            count += 1;
+            let mut data = Vec::new();
+            let mut buf = [0u8; 65536];
+            let body = loop {
+                let Ok(n) = socket.read(&mut buf).await else { break None };
+                if n == 0 {
+                    break None;
+                }
+                data.extend_from_slice(&buf[..n]);
+                let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") else { continue };
+                let head = String::from_utf8_lossy(&data[..end]).to_ascii_lowercase();
+                let length: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0)))
+                    .unwrap_or(0);
+                if data.len() >= end + 4 + length {
+                    break Some(data[end + 4..end + 4 + length].to_vec());
+                }
+            };
+            let request = body.and_then(|b| {
+                opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest::decode(&b[..]).ok()
+            });
+            let roots: Vec<String> = request
+                .iter()
+                .flat_map(|r| &r.resource_spans)
+                .flat_map(|r| &r.scope_spans)
+                .flat_map(|s| &s.spans)
+                .filter(|s| s.parent_span_id.is_empty())
+                .map(|s| s.name.clone())
+                .collect();
+            record.lock().unwrap().push(roots);
+            let status = if count == 1 { "503 Service Unavailable" } else { "200 OK" };
+            let reply = format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            let _ = socket.write_all(reply.as_bytes()).await;
+        }
+    });
+    (url, seen)
+}
+
+/// Each inbox check is an SLO event: one the collector refused is sent again with the next.
+#[tokio::test]
+async fn a_check_the_collector_refused_is_sent_with_the_next() {
+    let sandbox =
+        sandboxes::Sandbox::start(([127, 0, 0, 1], 0).into(), sandboxes::SandboxConfig::default()).await.unwrap();
+    let (collector, seen) = flaky_collector().await;
+    let mut config = config(FlowKind::Mesh, environment(&sandbox.urls().mesh, vec![watched("X26ABC2", None, None)]));
+    config.export.otlp_endpoint = Some(collector);
+    let canaries = Canaries::new(&config).unwrap();
+    let env = canaries.watched_environments().remove(0);
+    let (_, first) = canaries.check_backlog(&env).await;
+    assert!(first.is_err(), "the collector refused it");
+    let (_, second) = canaries.check_backlog(&env).await;
+    assert!(second.is_ok(), "{second:?}");
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert_eq!(
+        seen[1],
+        ["pathwatch mesh backlog test", "pathwatch mesh backlog test"],
+        "both checks, the refused one first"
+    );
+}
