@@ -243,20 +243,23 @@ mod tests {
         assert_eq!(served(&headers(&[("content-type", "application/json")])), None);
     }
 
+    /// An HTTP date as a `Sunset` header carries it; parsing is what is tested, not its distance from today.
+    const SUNSET: &str = "Sat, 31 Jul 2027 23:59:59 GMT";
+
     #[test]
     fn retirement_notices_are_kept_as_dates_and_words() {
         let mut attributes = BTreeMap::new();
         let answer = headers(&[
             ("deprecation", "@1688169599"),
-            ("sunset", "Sat, 31 Jul 2027 23:59:59 GMT"),
+            ("sunset", SUNSET),
             ("warning", "299 - \"Deprecated API\""),
             ("link", "<https://digital.nhs.uk/retire>; rel=\"deprecation\", <https://x.example/>; rel=\"help\""),
         ]);
         note(&mut attributes, &request("https://pds.example/FHIR/R4/Patient", &[]), &answer);
-        assert_eq!(attributes[attr::API_DEPRECATED_AT], "2023-06-30T23:59:59Z");
+        assert_eq!(attributes[attr::API_DEPRECATED_AT], rfc3339(DateTime::from_timestamp(1_688_169_599, 0).unwrap()));
         assert_eq!(attributes[attr::API_DEPRECATION], "announced", "no @-digits in a span");
         assert!(!attributes.values().any(|v| v.contains("1688169599")));
-        assert_eq!(attributes[attr::API_SUNSET_AT], "2027-07-31T23:59:59Z");
+        assert_eq!(attributes[attr::API_SUNSET_AT], rfc3339(DateTime::parse_from_rfc2822(SUNSET).unwrap().into()));
         assert_eq!(attributes[attr::API_WARNING], "299 - \"Deprecated API\"");
         assert_eq!(attributes[attr::API_NOTICE_LINK], "https://digital.nhs.uk/retire");
         assert_eq!(attributes[attr::API_VERSION], "FHIR R4");

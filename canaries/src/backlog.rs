@@ -14,7 +14,7 @@
 //! span per mailbox, status ERROR when the inbox could not be read or was over a limit), so a
 //! span SLO can count good checks, and the MESH pathway page shows the newest.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use opentelemetry_proto::tonic::common::v1::KeyValue;
@@ -22,8 +22,9 @@ use opentelemetry_proto::tonic::trace::v1::{span, status, Span, Status};
 use reqwest::Method;
 
 use crate::environment::{MeshTarget, WatchedTarget};
+use crate::flows::mesh::mesh_request;
 use crate::otlp::text;
-use crate::probe::{Probe, Request, Step, StepError};
+use crate::probe::{Probe, Step, StepError};
 use domain::canary::attr;
 
 /// How long one inbox's check may take, retries included.
@@ -104,23 +105,6 @@ pub fn oldest<'a>(ids: &[&'a str]) -> Option<&'a str> {
     ids.first().copied()
 }
 
-fn mesh_request(
-    method: Method,
-    url: &str,
-    template: &'static str,
-    creds: &crate::credentials::MeshCredentials,
-) -> Request {
-    Request::new(method, url, template)
-        .header("accept", "application/vnd.mesh.v2+json")
-        .header("authorization", &creds.authorization())
-        .header("mex-clientversion", concat!("pathwatch-canary/", env!("CARGO_PKG_VERSION")))
-        .idempotent()
-}
-
-fn now_ns() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
-}
-
 /// Inboxes read at once.
 const AT_ONCE: usize = 4;
 /// A message accepted further ahead of our clock than this tells no age: a clock is wrong.
@@ -195,8 +179,11 @@ async fn read_inbox(
     watched: &WatchedTarget,
 ) -> Result<InboxRead, StepError> {
     let creds = &watched.credentials;
+    // One correlation id per read, so MESH's logs can be matched to ours.
+    let correlation_id = uuid::Uuid::new_v4().to_string();
+    let corr = correlation_id.as_str();
     let url = format!("{base}/{}/inbox", creds.mailbox);
-    let build = || mesh_request(Method::GET, &url, "/messageexchange/{mailbox}/inbox", creds);
+    let build = || mesh_request(Method::GET, &url, "/messageexchange/{mailbox}/inbox", creds, corr).idempotent();
     let page = step.send_with(probe, build).await?.expect_status(&[200])?.json()?;
     let ids: Vec<&str> = page["messages"]
         .as_array()
@@ -223,7 +210,8 @@ async fn read_inbox(
     }
     read.oldest_id = Some(oldest.to_string());
     let url = format!("{base}/{}/inbox/{oldest}", creds.mailbox);
-    let build = || mesh_request(Method::HEAD, &url, "/messageexchange/{mailbox}/inbox/{message_id}", creds);
+    let build =
+        || mesh_request(Method::HEAD, &url, "/messageexchange/{mailbox}/inbox/{message_id}", creds, corr).idempotent();
     let accepted = match step.send_with(probe, build).await {
         Ok(reply) if reply.status == 200 => {
             reply.header("mex-statustimestamp").and_then(status_time).or_else(|| id_time(oldest))
@@ -263,7 +251,7 @@ fn int(key: &str, value: u64) -> KeyValue {
 pub fn spans(environment: &str, interval: Duration, checks: &[InboxBacklog]) -> Vec<Span> {
     let trace_id = uuid::Uuid::new_v4().into_bytes();
     let root_id = crate::run::random_span_id();
-    let start = checks.iter().map(|c| c.checked_unix_ns).min().unwrap_or_else(now_ns);
+    let start = checks.iter().map(|c| c.checked_unix_ns).min().unwrap_or_else(domain::system_now_ns);
     let end = checks.iter().map(|c| c.checked_unix_ns + (c.duration_ms * 1e6) as u64).max().unwrap_or(start);
     let bad = checks.iter().filter(|c| c.breach().is_some()).count();
     let mut spans = vec![Span {

@@ -12,10 +12,10 @@
 
 use std::path::Path;
 
-use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
 use opentelemetry_proto::tonic::trace::v1::{span, Span};
 
 use crate::config::CanaryConfig;
+use crate::otlp::text;
 use domain::canary::attr;
 
 /// What a credential is, as reports and pages name it.
@@ -169,14 +169,6 @@ pub fn inventory(config: &CanaryConfig) -> Vec<Credential> {
     out
 }
 
-fn text(key: &str, value: impl Into<String>) -> KeyValue {
-    KeyValue {
-        key: key.into(),
-        value: Some(AnyValue { value: Some(any_value::Value::StringValue(value.into())) }),
-        ..Default::default()
-    }
-}
-
 /// The report of one check at `at_unix_ns` as spans: the root, then one child per credential.
 pub fn spans(credentials: &[Credential], at_unix_ns: u64) -> Vec<Span> {
     let trace_id = uuid::Uuid::new_v4().into_bytes();
@@ -222,6 +214,7 @@ pub fn spans(credentials: &[Credential], at_unix_ns: u64) -> Vec<Span> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use opentelemetry_proto::tonic::common::v1::any_value;
 
     #[test]
     fn a_rotation_date_is_midnight_utc_and_nonsense_is_none() {

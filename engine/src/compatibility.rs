@@ -197,7 +197,13 @@ mod tests {
 
     #[test]
     fn each_use_is_current_deprecated_retiring_or_retired() {
+        // Dates relative to a fixed "now": the classification depends on them, never on today.
         let now = 1_800_000_000 * NANOS_PER_SEC;
+        let at = |days: i64| {
+            let secs = (now / NANOS_PER_SEC) as i64 + days * 86_400;
+            chrono::DateTime::from_timestamp(secs, 0).unwrap().to_rfc3339()
+        };
+        let (year_ago, in_30_days, two_weeks_ago) = (at(-365), at(30), at(-14));
         let state = |pairs: &[(&str, &str)]| {
             let mut all = vec![(attr::STEP, "read_patient")];
             all.extend_from_slice(pairs);
@@ -205,8 +211,7 @@ mod tests {
         };
         assert_eq!(state(&[]).state, ApiState::Current);
         assert_eq!(state(&[]).announcement(now), "nothing announced");
-        let deprecated =
-            state(&[(attr::API_DEPRECATED_AT, "2026-01-01T00:00:00Z"), (attr::API_DEPRECATION, "announced")]);
+        let deprecated = state(&[(attr::API_DEPRECATED_AT, year_ago.as_str()), (attr::API_DEPRECATION, "announced")]);
         assert_eq!((deprecated.state, deprecated.deprecation.as_deref()), (ApiState::Deprecated, None));
         assert!(deprecated.announcement(now).starts_with("deprecated since "), "{}", deprecated.announcement(now));
         assert_eq!(state(&[(attr::API_DEPRECATION, "true")]).announcement(now), "deprecated, no date announced");
@@ -215,11 +220,10 @@ mod tests {
         let undated = state(&[(attr::API_DEPRECATION, "announced")]);
         assert_eq!(undated.state, ApiState::Deprecated, "a date we could not keep is still a deprecation");
         assert_eq!(state(&[(attr::API_WARNING, "110 - \"Response is stale\"")]).state, ApiState::Current);
-        // 1_800_000_000 s is 2027-01-15T08:00:00Z.
-        let retiring = state(&[(attr::API_SUNSET_AT, "2027-02-14T08:00:00Z")]);
+        let retiring = state(&[(attr::API_SUNSET_AT, in_30_days.as_str())]);
         assert_eq!(retiring.state, ApiState::Retiring);
         assert!(retiring.announcement(now).starts_with("retires in 30 days, on "), "{}", retiring.announcement(now));
-        let retired = state(&[(attr::API_SUNSET_AT, "2027-01-01T00:00:00Z")]);
+        let retired = state(&[(attr::API_SUNSET_AT, two_weeks_ago.as_str())]);
         assert_eq!(retired.state, ApiState::Retired);
         assert!(ApiUse::of(&step(&[]), "production", "pds", now).is_none(), "a span that is no step");
     }

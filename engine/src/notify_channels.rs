@@ -364,7 +364,7 @@ mod tests {
                 url: "https://pathwatch.example/pathways/look-up-patient".into(),
             }),
             acknowledged: (transition == Transition::Acknowledged)
-                .then(|| Acknowledgement { by: "sam".into(), at: "7 Dec 2026 03:05 GMT".into() }),
+                .then(|| Acknowledgement { by: "sam".into(), at: "five minutes later".into() }),
             silence: None,
         }
     }

@@ -18,7 +18,7 @@ const ACCEPT: &str = "application/vnd.mesh.v2+json";
 
 /// A MESH request with a fresh `NHSMESH` Authorization (new nonce and timestamp: live MESH refuses
 /// a nonce it has seen, so every attempt builds its own) and the run's correlation id.
-fn mesh_request(
+pub(crate) fn mesh_request(
     method: Method,
     url: &str,
     template: &'static str,

@@ -296,6 +296,24 @@ async fn the_mesh_pathway_shows_its_environments_inbox_backlog_at_the_newest_che
     let (_, pds) = get(&app, &sam, "/pathways/look-up-patient").await;
     assert!(!pds.contains("MESH inbox backlog"), "{pds}");
 
+    // SLO-able: a span SLO over one mailbox's `mesh inbox` spans counts its checks, good when within limits.
+    let slo = engine::slo::SloConfig {
+        name: "gp-inbox-collected".into(),
+        description: String::new(),
+        flow: String::new(),
+        spans: Some(SpanSelector {
+            service: "pathwatch-canary".into(),
+            name: Some(domain::canary::inbox_span_name("X26ABC3")),
+        }),
+        sli: engine::slo::SliKind::Availability,
+        latency_threshold_ms: None,
+        max_age_minutes: None,
+        objective: 0.99,
+        window_days: 28,
+    };
+    let status = engine::slo_eval::evaluate(&AnyStore::Sqlite(store.clone()), &slo, now).await.unwrap();
+    assert_eq!((status.good, status.total), (1, 2), "one check within limits, one over: {status:?}");
+
     // Checks the canaries stopped making (three intervals and more ago) read as stale.
     let dir2 = tempfile::tempdir().unwrap();
     let old_store = SqliteStore::open(&dir2.path().join("telemetry.db")).await.unwrap();
