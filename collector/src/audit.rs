@@ -107,29 +107,7 @@ pub fn parse(
             Ok(Value::Object(o)) => from_own_shape(o, limits),
             Ok(_) => Err(("record".to_string(), "an audit event must be a JSON object".to_string())),
         };
-        let result = result.and_then(|event| auditors_only(event, limits.auditors));
-        let result = result.and_then(|event| match crate::auth::reserved_source(&event.source_system) {
-            Some(_) if limits.auditors => Ok(event),
-            Some(whose) => Err((
-                "source_system".to_string(),
-                format!("{:?} is reserved for {whose}: no ingest token may write as it", event.source_system),
-            )),
-            None => Ok(event),
-        });
-        let result = result.and_then(|event| {
-            if organisations.is_empty() || organisations.contains(&event.actor.organisation) {
-                Ok(event)
-            } else {
-                Err((
-                    "actor.organisation".to_string(),
-                    format!(
-                        "{:?} is not among the organisations this token writes for \
-                         (collector.ingest_scopes.<source>.organisations)",
-                        event.actor.organisation
-                    ),
-                ))
-            }
-        });
+        let result = result.and_then(|event| admit(event, limits, organisations));
         match result {
             Ok(event) => events.push(event),
             Err((field, message)) => errors.push(RecordError {
@@ -143,6 +121,33 @@ pub fn parse(
         }
     }
     Ok((events, errors))
+}
+
+/// The checks every record gets after its shape is read, whatever shape it came in: the auditors'
+/// token writes only auditors' actions, no token writes as a reserved source, and a token limited to
+/// organisations writes only theirs.
+pub(crate) fn admit(event: AuditEvent, limits: Limits, organisations: &[String]) -> FieldResult<AuditEvent> {
+    let event = auditors_only(event, limits.auditors)?;
+    if let Some(whose) = crate::auth::reserved_source(&event.source_system) {
+        if !limits.auditors {
+            return err(
+                "source_system",
+                format!("{:?} is reserved for {whose}: no ingest token may write as it", event.source_system),
+            );
+        }
+    }
+    if organisations.is_empty() || organisations.contains(&event.actor.organisation) {
+        Ok(event)
+    } else {
+        err(
+            "actor.organisation",
+            format!(
+                "{:?} is not among the organisations this token writes for \
+                 (collector.ingest_scopes.<source>.organisations)",
+                event.actor.organisation
+            ),
+        )
+    }
 }
 
 pub(crate) type FieldResult<T> = Result<T, (String, String)>;

@@ -12,10 +12,12 @@
 
 use std::sync::Arc;
 
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{
     AnyValue, ArrayValue, EntityRef, InstrumentationScope, KeyValue, KeyValueList,
 };
+use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{span, ResourceSpans, ScopeSpans, Span, Status};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -134,9 +136,20 @@ pub fn protobuf_bound(body: &[u8]) -> Result<usize, IngestError> {
     Ok(total)
 }
 
+/// The same estimate for `ExportLogsServiceRequest::decode`.
+pub fn protobuf_logs_bound(body: &[u8]) -> Result<usize, IngestError> {
+    let mut total = body.len();
+    walk(body, Message::LogsRequest, 0, &mut total)?;
+    Ok(total)
+}
+
 #[derive(Clone, Copy)]
 enum Message {
     Request,
+    LogsRequest,
+    ResourceLogs,
+    ScopeLogs,
+    LogRecord,
     ResourceSpans,
     Resource,
     EntityRef,
@@ -157,6 +170,10 @@ impl Message {
         use std::mem::size_of;
         match self {
             Message::Request => size_of::<ExportTraceServiceRequest>(),
+            Message::LogsRequest => size_of::<ExportLogsServiceRequest>(),
+            Message::ResourceLogs => size_of::<ResourceLogs>(),
+            Message::ScopeLogs => size_of::<ScopeLogs>(),
+            Message::LogRecord => size_of::<LogRecord>(),
             Message::ResourceSpans => size_of::<ResourceSpans>(),
             Message::Resource => size_of::<Resource>(),
             Message::EntityRef => size_of::<EntityRef>(),
@@ -173,12 +190,19 @@ impl Message {
         }
     }
 
-    /// The message a length-delimited field holds, per the OTLP trace protos; None for strings and
+    /// The message a length-delimited field holds, per the OTLP trace and logs protos; None for strings and
     /// bytes (and fields this version does not know, which prost skips without keeping).
     fn child(self, field: u64) -> Option<Message> {
         use Message::*;
         Some(match (self, field) {
             (Request, 1) => ResourceSpans,
+            (LogsRequest, 1) => ResourceLogs,
+            (ResourceLogs, 1) => Resource,
+            (ResourceLogs, 2) => ScopeLogs,
+            (ScopeLogs, 1) => Scope,
+            (ScopeLogs, 2) => LogRecord,
+            (LogRecord, 5) => AnyValue,
+            (LogRecord, 6) => KeyValue,
             (ResourceSpans, 1) => Resource,
             (ResourceSpans, 2) => ScopeSpans,
             (Resource, 1) => KeyValue,

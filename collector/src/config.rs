@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 pub struct CollectorConfig {
     /// Where OTLP/HTTP and audit ingest listen. 4318 is the OTLP/HTTP port SDKs default to.
     pub listen: SocketAddr,
+    /// Where OTLP/gRPC (traces and audit logs) listens. 4317 is the OTLP/gRPC port SDKs default to.
+    /// Port 0 takes any free port (tests).
+    pub grpc_listen: SocketAddr,
     /// Bearer tokens by source name: a request must carry one of them. The source name labels
     /// metrics and logs. `PATHWATCH_INGEST_TOKEN` adds one for the source `default`.
     pub ingest_tokens: BTreeMap<String, String>,
@@ -79,6 +82,7 @@ impl Default for CollectorConfig {
     fn default() -> Self {
         CollectorConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 4318)),
+            grpc_listen: SocketAddr::from(([127, 0, 0, 1], 4317)),
             ingest_tokens: BTreeMap::new(),
             ingest_scopes: BTreeMap::new(),
             max_body_bytes: 16 * 1024 * 1024,

@@ -85,7 +85,11 @@ impl IngestError {
         let message = self.to_string();
         let mut response = match format {
             WireFormat::Protobuf => {
-                let body = prost::Message::encode_to_vec(&crate::wire::RpcStatus { code: grpc_code(status), message });
+                let body = prost::Message::encode_to_vec(&crate::wire::RpcStatus {
+                    code: grpc_code(status),
+                    message,
+                    details: Vec::new(),
+                });
                 ([(header::CONTENT_TYPE, "application/x-protobuf")], body).into_response()
             }
             WireFormat::Json => {

@@ -1,4 +1,5 @@
-//! The collector: OTLP/HTTP traces and audit events in, durably.
+//! The collector: OTLP traces (over HTTP and gRPC), audit events (our JSON, FHIR, and OTLP logs)
+//! in, durably.
 //!
 //! Request path, top to bottom: authenticate the source → read the body (size limit, gzip) → decode
 //! → check each record (bad ones are reported, good ones kept) → pseudonymise traces → hand the batch
@@ -13,6 +14,8 @@ pub mod auth;
 pub mod budget;
 pub mod config;
 pub mod error;
+pub mod grpc;
+pub mod logs;
 pub mod metrics;
 pub mod otlp;
 pub mod pseudonym;
@@ -103,7 +106,7 @@ pub fn router(state: CollectorState) -> Router {
         .route("/v1/traces", post(traces))
         .route("/v1/audit", post(audit))
         .route("/v1/metrics", post(unsupported_signal))
-        .route("/v1/logs", post(unsupported_signal))
+        .route("/v1/logs", post(logs::http))
         .route("/metrics", get(metrics))
         .with_state(state);
     layered(routes)
@@ -149,7 +152,7 @@ async fn read_body(
 
 /// Reads the body into one buffer sized from Content-Length when there is one (so a body is held
 /// once, not as chunks and then a copy), refusing it once past `framed` bytes.
-async fn read_limited(
+pub(crate) async fn read_limited(
     state: &CollectorState,
     mut body: Body,
     declared: Option<usize>,
@@ -238,13 +241,107 @@ async fn traces_inner(
 ) -> Result<Response, IngestError> {
     // Memory this request holds, from the shared budget and its source's share, until committed.
     let (source, mut held) = state.authenticate(headers)?;
-    if source == auth::AUDITOR_SOURCE || !state.config.scope(&source).kinds.contains(&config::IngestKind::Traces) {
-        return Err(IngestError::NotPermitted(format!(
-            "the {source:?} token may not send traces (collector.ingest_scopes.{source}.kinds)"
-        )));
-    }
+    state.may_send_traces(&source)?;
     let format = format?;
     let body = read_body(state, headers, body, &mut held).await?;
+    let reply = ingest_traces(state, &source, held, format, body).await?;
+    Ok(match format {
+        WireFormat::Protobuf => {
+            ([(header::CONTENT_TYPE, "application/x-protobuf")], reply.encode_to_vec()).into_response()
+        }
+        WireFormat::Json => axum::Json(reply).into_response(),
+    })
+}
+
+impl CollectorState {
+    /// Refuses a source whose token may not send traces, before its body is read.
+    pub(crate) fn may_send_traces(&self, source: &str) -> Result<(), IngestError> {
+        if source == auth::AUDITOR_SOURCE || !self.config.scope(source).kinds.contains(&config::IngestKind::Traces) {
+            return Err(IngestError::NotPermitted(format!(
+                "the {source:?} token may not send traces (collector.ingest_scopes.{source}.kinds)"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Refuses a source whose token may not send audit events, before its body is read; otherwise
+    /// its scope. The canaries' token sends spans only: an audit event under its name would pass
+    /// for Pathwatch's own. Of Pathwatch's own sources, only the dashboard's token sends audit
+    /// events (auditors' actions).
+    pub(crate) fn may_send_audit(&self, source: &str) -> Result<config::IngestScope, IngestError> {
+        let scope = self.config.scope(source);
+        let reserved = auth::reserved_source(source).is_some() && source != auth::AUDITOR_SOURCE;
+        if reserved || !scope.kinds.contains(&config::IngestKind::Audit) {
+            return Err(IngestError::NotPermitted(format!(
+                "the {source:?} token may not send audit events (collector.ingest_scopes.{source}.kinds)"
+            )));
+        }
+        Ok(scope)
+    }
+
+    /// The checks every audit record gets whatever shape it came in: the collector's clock and limits.
+    pub(crate) fn audit_limits(&self, source: &str) -> audit::Limits {
+        audit::Limits {
+            now_ns: self.clock.now_ns(),
+            max_future_skew_ns: self.config.max_future_skew_secs.saturating_mul(NANOS_PER_SEC),
+            max_records: self.config.max_audit_records,
+            auditors: source == auth::AUDITOR_SOURCE,
+        }
+    }
+
+    /// Writes checked audit events (stamped with the token's source) and counts what was received,
+    /// refused as invalid (`invalid`, counted by the caller's parser) and refused as a conflicting id.
+    pub(crate) async fn store_audit(
+        &self,
+        source: &str,
+        mut events: Vec<audit_store::AuditEvent>,
+        invalid: usize,
+        held: budget::Reservation,
+    ) -> Result<audit_store::IngestReceipt, IngestError> {
+        // The source is the token's, not the body's say: see `audit::stamp_source`.
+        for event in &mut events {
+            event.source_system = audit::stamp_source(source, &event.source_system);
+        }
+        self.metrics.received.get_or_create(&AUDIT).inc_by((events.len() + invalid) as u64);
+        if invalid > 0 {
+            self.metrics
+                .rejected
+                .get_or_create(&RejectLabels { kind: "audit_events", reason: "invalid_record" })
+                .inc_by(invalid as u64);
+        }
+        let receipt = if events.is_empty() {
+            Default::default()
+        } else {
+            self.writer.write(IngestBatch { spans: Vec::new(), audit: events }, held).await?
+        };
+        if !receipt.audit_conflicts.is_empty() {
+            self.metrics
+                .rejected
+                .get_or_create(&RejectLabels { kind: "audit_events", reason: "conflicting_id" })
+                .inc_by(receipt.audit_conflicts.len() as u64);
+        }
+        Ok(receipt)
+    }
+}
+
+/// What a retry of an id already chained with other content is told.
+pub(crate) fn conflict_message(id: &str) -> String {
+    format!(
+        "event id {id:?} is already in the audit trail with different content: a retry must repeat the event \
+         exactly, and a new event needs a new id"
+    )
+}
+
+/// The trace pipeline once the body is read and decompressed: bound and decode it, check it,
+/// pseudonymise, write, and answer with what was refused. OTLP/HTTP and OTLP/gRPC both end here,
+/// so both get the same limits, checks and durability.
+pub(crate) async fn ingest_traces(
+    state: &CollectorState,
+    source: &str,
+    mut held: budget::Reservation,
+    format: WireFormat,
+    body: Bytes,
+) -> Result<opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse, IngestError> {
     let decoded = match format {
         WireFormat::Protobuf => budget::protobuf_bound(&body)?,
         WireFormat::Json => budget::otlp_json_bound(&body),
@@ -269,7 +366,7 @@ async fn traces_inner(
     // A supplier's token writes its own services' spans, not another's.
     let why =
         format!("not among the services the {source:?} token writes for (collector.ingest_scopes.{source}.services)");
-    flat.keep_services(&state.config.scope(&source).services, &why);
+    flat.keep_services(&state.config.scope(source).services, &why);
     state.metrics.received.get_or_create(&SPANS).inc_by(flat.spans.len() as u64 + flat.rejected as u64);
     if flat.rejected > 0 {
         state
@@ -281,13 +378,7 @@ async fn traces_inner(
     if !flat.spans.is_empty() {
         state.writer.write(IngestBatch { spans: flat.spans, audit: Vec::new() }, held).await?;
     }
-    let reply = otlp::response(flat.rejected, &flat.problems);
-    Ok(match format {
-        WireFormat::Protobuf => {
-            ([(header::CONTENT_TYPE, "application/x-protobuf")], reply.encode_to_vec()).into_response()
-        }
-        WireFormat::Json => axum::Json(reply).into_response(),
-    })
+    Ok(otlp::response(flat.rejected, &flat.problems))
 }
 
 #[tracing::instrument(name = "POST /v1/audit", skip_all, fields(otel.kind = "server", http.route = "/v1/audit"))]
@@ -298,68 +389,21 @@ async fn audit(State(state): State<CollectorState>, headers: HeaderMap, body: Bo
 
 async fn audit_inner(state: &CollectorState, headers: &HeaderMap, body: Body) -> Result<Response, IngestError> {
     let (source, mut held) = state.authenticate(headers)?;
-    // Before the body is read. The canaries' token sends spans only: an audit event under its name
-    // would pass for Pathwatch's own.
-    let scope = state.config.scope(&source);
-    // Of Pathwatch's own sources, only the dashboard's token sends audit events (auditors' actions).
-    let reserved = auth::reserved_source(&source).is_some() && source != auth::AUDITOR_SOURCE;
-    if reserved || !scope.kinds.contains(&config::IngestKind::Audit) {
-        return Err(IngestError::NotPermitted(format!(
-            "the {source:?} token may not send audit events (collector.ingest_scopes.{source}.kinds)"
-        )));
-    }
+    let scope = state.may_send_audit(&source)?;
     if WireFormat::from_headers(headers, Some(WireFormat::Json))? != WireFormat::Json {
         return Err(IngestError::UnsupportedMediaType("application/x-protobuf (audit events are JSON)".into()));
     }
     let body = read_body(state, headers, body, &mut held).await?;
     state.budget.reserve(&mut held, budget::json_values_bound(&body)).await?;
-    let limits = audit::Limits {
-        now_ns: state.clock.now_ns(),
-        max_future_skew_ns: state.config.max_future_skew_secs.saturating_mul(NANOS_PER_SEC),
-        max_records: state.config.max_audit_records,
-        auditors: source == auth::AUDITOR_SOURCE,
-    };
-    let (mut events, errors) = audit::parse(&body, limits, &scope.organisations)?;
-    // The source is the token's, not the body's say: see `audit::stamp_source`.
-    for event in &mut events {
-        event.source_system = audit::stamp_source(&source, &event.source_system);
-    }
-    state.metrics.received.get_or_create(&AUDIT).inc_by((events.len() + errors.len()) as u64);
-    if !errors.is_empty() {
-        state
-            .metrics
-            .rejected
-            .get_or_create(&RejectLabels { kind: "audit_events", reason: "invalid_record" })
-            .inc_by(errors.len() as u64);
-    }
-    let receipt = if events.is_empty() {
-        Default::default()
-    } else {
-        state.writer.write(IngestBatch { spans: Vec::new(), audit: events }, held).await?
-    };
+    let (events, errors) = audit::parse(&body, state.audit_limits(&source), &scope.organisations)?;
+    let receipt = state.store_audit(&source, events, errors.len(), held).await?;
     // An id already chained with other content is never taken for a retry: whoever sent the real
     // event hears of it (409), with every other record of the request kept.
     let conflicts: Vec<serde_json::Value> = receipt
         .audit_conflicts
         .iter()
-        .map(|id| {
-            serde_json::json!({
-                "event_id": id,
-                "field": "event_id",
-                "message": format!(
-                    "event id {id:?} is already in the audit trail with different content: a retry must repeat \
-                     the event exactly, and a new event needs a new id"
-                ),
-            })
-        })
+        .map(|id| serde_json::json!({ "event_id": id, "field": "event_id", "message": conflict_message(id) }))
         .collect();
-    if !conflicts.is_empty() {
-        state
-            .metrics
-            .rejected
-            .get_or_create(&RejectLabels { kind: "audit_events", reason: "conflicting_id" })
-            .inc_by(conflicts.len() as u64);
-    }
     let status = if !conflicts.is_empty() {
         StatusCode::CONFLICT
     } else if receipt.audit_events + receipt.audit_duplicates == 0 && !errors.is_empty() {
@@ -376,16 +420,16 @@ async fn audit_inner(state: &CollectorState, headers: &HeaderMap, body: Body) ->
     Ok((status, axum::Json(body)).into_response())
 }
 
-/// SDKs given only `OTEL_EXPORTER_OTLP_ENDPOINT` also export metrics and logs: tell them, in OTLP's
-/// own error shape, that this endpoint takes traces only, rather than a bare 404.
+/// What an SDK given only `OTEL_EXPORTER_OTLP_ENDPOINT` is told when it exports metrics.
+pub(crate) const NO_METRICS: &str = "Pathwatch accepts OTLP traces (/v1/traces) and audit logs (/v1/logs), not \
+     metrics; send metrics elsewhere, or set OTEL_EXPORTER_OTLP_TRACES_ENDPOINT and \
+     OTEL_EXPORTER_OTLP_LOGS_ENDPOINT instead of OTEL_EXPORTER_OTLP_ENDPOINT";
+
+/// SDKs given only `OTEL_EXPORTER_OTLP_ENDPOINT` also export metrics: tell them, in OTLP's own
+/// error shape, that this endpoint does not take them, rather than a bare 404.
 async fn unsupported_signal(headers: HeaderMap) -> Response {
     let format = WireFormat::from_headers(&headers, None).unwrap_or(WireFormat::Json);
-    let mut response = IngestError::Invalid(
-        "Pathwatch accepts OTLP traces only (POST /v1/traces); send metrics and logs elsewhere, or set \
-         OTEL_EXPORTER_OTLP_TRACES_ENDPOINT instead of OTEL_EXPORTER_OTLP_ENDPOINT"
-            .into(),
-    )
-    .into_response_for(format);
+    let mut response = IngestError::Invalid(NO_METRICS.into()).into_response_for(format);
     *response.status_mut() = StatusCode::NOT_FOUND;
     response
 }

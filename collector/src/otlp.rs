@@ -20,8 +20,11 @@ const CORRELATION_KEYS: &[&str] = &[
     "correlation.id",
     "http.request.header.x-correlation-id",
     "http.response.header.x-correlation-id",
+    // OpenTelemetry Python's instrumentations write header names with underscores.
+    "http.request.header.x_correlation_id",
     "http.request.header.x-request-id",
     "http.response.header.x-request-id",
+    "http.request.header.x_request_id",
     "http.request.header.ssp-traceid",
     "http.request.header.mex-localid",
 ];
@@ -322,7 +325,8 @@ fn attributes(kvs: Vec<KeyValue>, scrub: &impl Fn(String) -> String) -> Vec<(Str
     kvs.into_iter().map(|kv| (scrub(kv.key), scrub(kv.value.as_ref().map(stringify).unwrap_or_default()))).collect()
 }
 
-fn correlation_id(attrs: &[KeyValue]) -> String {
+/// The request's correlation id: the first of `CORRELATION_KEYS` present (audit log records use it too).
+pub(crate) fn correlation_id(attrs: &[KeyValue]) -> String {
     for key in CORRELATION_KEYS {
         if let Some(value) = attrs.iter().find(|kv| kv.key.eq_ignore_ascii_case(key)).and_then(|kv| kv.value.as_ref()) {
             // Header attributes are string arrays by convention; take the first value.

@@ -53,27 +53,33 @@ pub fn decoded_body(headers: &HeaderMap, body: Bytes, limit: usize) -> Result<By
         .unwrap_or_default();
     match encoding.as_str() {
         "" | "identity" => Ok(body),
-        "gzip" | "x-gzip" => {
-            // Read one byte past the limit so a decompression bomb is caught without inflating it.
-            let mut out = Vec::with_capacity(body.len().saturating_mul(4).min(limit));
-            flate2::read::MultiGzDecoder::new(&body[..])
-                .take(limit as u64 + 1)
-                .read_to_end(&mut out)
-                .map_err(|e| IngestError::Undecodable(format!("gzip: {e}")))?;
-            if out.len() > limit {
-                return Err(IngestError::TooLarge { limit });
-            }
-            Ok(Bytes::from(out))
-        }
+        "gzip" | "x-gzip" => gunzip(&body, limit),
         other => Err(IngestError::UnsupportedEncoding(other.to_string())),
     }
 }
 
-/// `google.rpc.Status`, the body OTLP/HTTP sends with every 4xx and 5xx.
+/// Gzip (one member or several) decompressed, refused once past `limit` bytes.
+pub fn gunzip(body: &[u8], limit: usize) -> Result<Bytes, IngestError> {
+    // Read one byte past the limit so a decompression bomb is caught without inflating it.
+    let mut out = Vec::with_capacity(body.len().saturating_mul(4).min(limit));
+    flate2::read::MultiGzDecoder::new(body)
+        .take(limit as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| IngestError::Undecodable(format!("gzip: {e}")))?;
+    if out.len() > limit {
+        return Err(IngestError::TooLarge { limit });
+    }
+    Ok(Bytes::from(out))
+}
+
+/// `google.rpc.Status`, the body OTLP/HTTP sends with every 4xx and 5xx, and OTLP/gRPC's status
+/// details (with `RetryInfo`).
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct RpcStatus {
     #[prost(int32, tag = "1")]
     pub code: i32,
     #[prost(string, tag = "2")]
     pub message: String,
+    #[prost(message, repeated, tag = "3")]
+    pub details: Vec<crate::grpc::ProtoAny>,
 }

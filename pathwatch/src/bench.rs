@@ -142,6 +142,7 @@ pub(crate) fn start_collector(data_dir: &Path, env: &[(&str, String)]) -> anyhow
         .arg("collector")
         .env("PATHWATCH_INGEST_TOKEN", TOKEN)
         .env("PATHWATCH_COLLECTOR__LISTEN", format!("127.0.0.1:{port}"))
+        .env("PATHWATCH_COLLECTOR__GRPC_LISTEN", "127.0.0.1:0")
         .env("PATHWATCH_LOG", "warn")
         .stdout(Stdio::null());
     for (k, v) in env {

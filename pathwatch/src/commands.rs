@@ -124,7 +124,7 @@ pub fn config_check(config: &Config) -> anyhow::Result<ExitCode> {
         state::Location::Postgres(url) => format!("PostgreSQL at {}", url.rsplit('@').next().unwrap_or_default()),
     };
     println!("state: {state}");
-    println!("collector: {}", config.collector.listen);
+    println!("collector: {} (OTLP/gRPC {})", config.collector.listen, config.collector.grpc_listen);
     println!("dashboard: {}", config.dashboard.listen);
     println!("monitor health: {}", config.roles.monitor_listen);
     println!("canaries health: {}", config.roles.canaries_listen);

@@ -171,6 +171,12 @@ pub fn validate(c: &Config) -> anyhow::Result<()> {
     if c.collector.listen == c.dashboard.listen {
         problems.push(format!("keys `collector.listen` and `dashboard.listen` are both {}", c.collector.listen));
     }
+    let grpc = c.collector.grpc_listen;
+    for (key, addr) in [("collector.listen", c.collector.listen), ("dashboard.listen", c.dashboard.listen)] {
+        if grpc == addr && grpc.port() != 0 {
+            problems.push(format!("keys `collector.grpc_listen` and `{key}` are both {grpc}"));
+        }
+    }
     if c.store.backend == Backend::Clickhouse && !c.store.clickhouse.url.starts_with("http") {
         problems.push(format!("key `store.clickhouse.url`: {:?} is not an http(s) URL", c.store.clickhouse.url));
     }
@@ -245,7 +251,10 @@ pub fn validate(c: &Config) -> anyhow::Result<()> {
     if let Some(oidc) = &d.oidc {
         problems.extend(crate::oidc_config::validate(oidc, &crate::serve::public_url(d)));
     }
-    if c.sandbox.listen == c.collector.listen || c.sandbox.listen == c.dashboard.listen {
+    if c.sandbox.listen == c.collector.listen
+        || c.sandbox.listen == c.dashboard.listen
+        || c.sandbox.listen == c.collector.grpc_listen
+    {
         problems
             .push(format!("key `sandbox.listen`: {} is already used by the collector or dashboard", c.sandbox.listen));
     }

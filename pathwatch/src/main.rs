@@ -58,7 +58,8 @@ pub struct Common {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run everything in one process: collector on 127.0.0.1:4318, dashboard on 127.0.0.1:8080, our
+    /// Run everything in one process: collector on 127.0.0.1:4318 (OTLP/gRPC on 127.0.0.1:4317),
+    /// dashboard on 127.0.0.1:8080, our
     /// sandboxes on 127.0.0.1:4380 and the canaries against them.
     Up,
     /// Run our PDS, GP Connect, NRL and MESH sandboxes alone and print each one's base URL.

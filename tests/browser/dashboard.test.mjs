@@ -82,6 +82,7 @@ objective = 0.99
   Object.assign(env, {
     PATHWATCH_LOG: 'warn',
     PATHWATCH_COLLECTOR__LISTEN: `127.0.0.1:${ports.collector}`,
+    PATHWATCH_COLLECTOR__GRPC_LISTEN: '127.0.0.1:0',
     PATHWATCH_DASHBOARD__LISTEN: `127.0.0.1:${ports.dashboard}`,
     PATHWATCH_SANDBOX__LISTEN: `127.0.0.1:${ports.sandbox}`,
   });

@@ -35,24 +35,27 @@ def clean_env(**extra):
 @pytest.fixture
 def collector(tmp_path):
     binary = pathwatch_bin()
-    port = free_port()
+    port, grpc_port = free_port(), free_port()
     data = tmp_path / "data"
-    env = clean_env(PATHWATCH_INGEST_TOKEN=TOKEN, PATHWATCH_COLLECTOR__LISTEN=f"127.0.0.1:{port}")
+    env = clean_env(PATHWATCH_INGEST_TOKEN=TOKEN, PATHWATCH_COLLECTOR__LISTEN=f"127.0.0.1:{port}",
+                    PATHWATCH_COLLECTOR__GRPC_LISTEN=f"127.0.0.1:{grpc_port}")
     data.mkdir(parents=True)
     log = open(data / "collector.log", "ab")
     proc = subprocess.Popen([binary, "--data-dir", str(data), "collector"], env=env,
                             stdout=subprocess.DEVNULL, stderr=log)
     deadline = time.time() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            if time.time() > deadline or proc.poll() is not None:
-                proc.kill()
-                pytest.fail("pathwatch collector did not start")
-            time.sleep(0.05)
-    yield {"url": f"http://127.0.0.1:{port}", "data": data, "bin": binary, "env": clean_env()}
+    for listening in (port, grpc_port):
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", listening), timeout=0.2).close()
+                break
+            except OSError:
+                if time.time() > deadline or proc.poll() is not None:
+                    proc.kill()
+                    pytest.fail("pathwatch collector did not start")
+                time.sleep(0.05)
+    yield {"url": f"http://127.0.0.1:{port}", "grpc": f"127.0.0.1:{grpc_port}", "data": data, "bin": binary,
+           "env": clean_env()}
     proc.kill()
     proc.wait()
     log.close()

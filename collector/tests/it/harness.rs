@@ -67,6 +67,11 @@ impl Harness {
         Harness { router: collector::router(state.clone()), store, state, db_path, _dir: dir }
     }
 
+    /// The same collector's OTLP/gRPC routes.
+    pub fn grpc(&self) -> Router {
+        collector::grpc::router(self.state.clone())
+    }
+
     pub async fn send(&self, request: Request<Body>) -> (u16, Vec<u8>, Response<Body>) {
         let response = self.router.clone().oneshot(request).await.unwrap();
         let status = response.status().as_u16();

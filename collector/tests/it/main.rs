@@ -2,6 +2,8 @@
 
 mod audit_ingest;
 mod fuzz;
+mod grpc_ingest;
 mod harness;
+mod logs_ingest;
 mod otlp_ingest;
 mod spool;

@@ -1,4 +1,4 @@
-//! The collector role: OTLP/HTTP traces and audit events in, through the writer (SQLite) or the
+//! The collector role: OTLP traces (HTTP and gRPC), audit events and audit logs in, through the writer (SQLite) or the
 //! spool (ClickHouse), retention, and the spool's last drain at shutdown.
 
 use std::sync::Arc;
@@ -17,6 +17,8 @@ use crate::config::{persistent_secret, Config};
 /// and spool.
 pub(crate) struct Collector {
     pub app: axum::Router,
+    /// OTLP/gRPC, served over HTTP/2 on `collector.grpc_listen`.
+    pub grpc: axum::Router,
     pub spool: Option<Arc<Spool>>,
     writer: collector::writer::Writer,
     clickhouse: Option<ClickHouseStore>,
@@ -171,7 +173,7 @@ pub(crate) async fn start(
     let writer = state.writer.clone();
     let listen = config.collector.listen;
     process.lines.push(format!(
-        "collector: http://{listen} (POST /v1/traces OTLP/HTTP, POST /v1/audit, GET /metrics, /healthz, /readyz)"
+        "collector: http://{listen} (POST /v1/traces and /v1/logs OTLP/HTTP, POST /v1/audit, GET /metrics, /healthz, /readyz)"
     ));
     // The token is printed once, when it is made: after that the log (often a system journal
     // others can read) says only where it is kept.
@@ -185,7 +187,13 @@ pub(crate) async fn start(
         }
         None => {}
     }
-    Ok(Collector { app: collector::router(state), spool, writer, clickhouse })
+    Ok(Collector {
+        app: collector::router(state.clone()),
+        grpc: collector::grpc::router(state),
+        spool,
+        writer,
+        clickhouse,
+    })
 }
 
 /// Drops whole days past their retention period, once at start and then hourly.

@@ -128,10 +128,26 @@ impl Process<'_> {
         Ok(())
     }
 
+    /// Serves gRPC (`app`) over HTTP/2 on `addr` until shutdown; the address it took (`addr` may ask
+    /// for port 0).
+    async fn serve_grpc(
+        &mut self,
+        addr: std::net::SocketAddr,
+        key: &str,
+        app: axum::Router,
+    ) -> anyhow::Result<std::net::SocketAddr> {
+        let listener = bind(addr, key).await?;
+        let bound = listener.local_addr().unwrap_or(addr);
+        let protocol = crate::listener::Protocol::Http2;
+        self.servers.spawn(crate::listener::serve(listener, app, self.limits, protocol, shutdown_signal()));
+        Ok(bound)
+    }
+
     /// Serves `app` on a listener already bound (a role that must know its port is its own before
     /// it does anything else binds first).
     fn serve_on(&mut self, listener: tokio::net::TcpListener, app: axum::Router) {
-        self.servers.spawn(crate::listener::serve(listener, app, self.limits, shutdown_signal()));
+        let protocol = crate::listener::Protocol::Http1;
+        self.servers.spawn(crate::listener::serve(listener, app, self.limits, protocol, shutdown_signal()));
     }
 }
 
@@ -205,6 +221,8 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
     );
     if let Some(c) = &collector {
         process.serve(config.collector.listen, "collector.listen", c.app.clone().merge(health.routes())).await?;
+        let grpc = process.serve_grpc(config.collector.grpc_listen, "collector.grpc_listen", c.grpc.clone()).await?;
+        process.lines.push(format!("collector: OTLP/gRPC on {grpc} (TraceService/Export, LogsService/Export)"));
     }
     // Held until the servers stop: dropping it stops the sandboxes.
     let mut _sandbox = None;

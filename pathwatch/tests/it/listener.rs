@@ -51,3 +51,28 @@ fn silent_connections_are_closed_after_the_header_timeout_and_cannot_take_every_
     assert!(closed(&mut silent, Duration::from_millis(500)), "a connection that never spoke is still open");
     assert!(closed(&mut trickling, Duration::from_millis(500)), "a half-sent request is still open");
 }
+
+#[test]
+fn a_silent_connection_to_the_grpc_port_is_closed_after_the_header_timeout() {
+    let (_tmp, data) = temp_dir();
+    let (port, grpc) = (free_port(), free_port());
+    let _collector = Collector::start(
+        &data,
+        port,
+        &[
+            ("PATHWATCH_COLLECTOR__HEADER_TIMEOUT_SECS", "1".into()),
+            ("PATHWATCH_COLLECTOR__GRPC_LISTEN", format!("127.0.0.1:{grpc}")),
+        ],
+    );
+    let mut silent = TcpStream::connect(("127.0.0.1", grpc)).unwrap();
+    let started = std::time::Instant::now();
+    assert!(closed(&mut silent, Duration::from_secs(10)), "a connection that never sent its preface is still open");
+    assert!(started.elapsed() < Duration::from_secs(5), "closed only after {:?}", started.elapsed());
+    // A client that speaks HTTP/2 is served: its preface is answered with the server's SETTINGS.
+    let mut speaking = TcpStream::connect(("127.0.0.1", grpc)).unwrap();
+    speaking.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00").unwrap();
+    speaking.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut frame = [0u8; 9];
+    speaking.read_exact(&mut frame).unwrap();
+    assert_eq!(frame[3], 4, "the first frame is SETTINGS");
+}

@@ -17,7 +17,11 @@ pub fn pathwatch(data_dir: &Path) -> Command {
             cmd.env_remove(key);
         }
     }
-    cmd.arg("--data-dir").arg(data_dir).env("PATHWATCH_LOG", "warn");
+    // OTLP/gRPC on any free port, so collectors of tests run side by side do not fight over 4317.
+    cmd.arg("--data-dir")
+        .arg(data_dir)
+        .env("PATHWATCH_LOG", "warn")
+        .env("PATHWATCH_COLLECTOR__GRPC_LISTEN", "127.0.0.1:0");
     cmd
 }
 
