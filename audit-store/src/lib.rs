@@ -10,6 +10,7 @@ pub mod access;
 pub mod chain;
 mod clickhouse;
 mod error;
+pub mod fhir;
 pub mod model;
 pub mod sequencer;
 mod sqlite;

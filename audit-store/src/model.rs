@@ -433,6 +433,9 @@ pub struct AuditFilter {
     pub from_ns: Option<u64>,
     /// Exclusive upper bound on when the event occurred.
     pub to_ns: Option<u64>,
+    /// Only events after this one in the results' order (occurred, then seq): a cursor, the last
+    /// event of the page before.
+    pub after: Option<(u64, u64)>,
     pub limit: u32,
 }
 

@@ -3,6 +3,7 @@
 //! what each coded action means. Every field is checked as our own shape's are (`audit`).
 
 use audit_store::{Action, Actor, AuditEvent, Outcome};
+use base64::Engine;
 use serde_json::{Map, Value};
 
 use domain::NhsNumber;
@@ -11,6 +12,8 @@ use crate::audit::{err, event_id, nhs_number, time_ns, FieldResult, Limits};
 
 pub(crate) const NHS_NUMBER_SYSTEM: &str = "https://fhir.nhs.uk/Id/nhs-number";
 pub(crate) const ODS_SYSTEM: &str = "https://fhir.nhs.uk/Id/ods-organization-code";
+/// Pathwatch's own identifier systems (`urn:pathwatch:fhir:<resource type>`), as it exports them.
+const PATHWATCH_SYSTEM: &str = "urn:pathwatch:fhir:";
 
 fn s<'a>(v: &'a Value, pointer: &str) -> Option<&'a str> {
     v.pointer(pointer).and_then(Value::as_str).filter(|s| !s.is_empty())
@@ -71,6 +74,10 @@ pub(crate) fn from_fhir(o: &Map<String, Value>, limits: Limits) -> FieldResult<A
         Action::Export
     } else if subtype_codes.contains(&"break-glass") || subtype_codes.contains(&"BTG") {
         Action::BreakGlass
+    } else if subtype_codes.contains(&"print") {
+        Action::Print
+    } else if s(&v, "/type/code") == Some("110114") && subtype_codes.contains(&"110123") {
+        Action::Logout
     } else if s(&v, "/type/code") == Some("110114") {
         Action::Login
     } else {
@@ -105,6 +112,19 @@ pub(crate) fn from_fhir(o: &Map<String, Value>, limits: Limits) -> FieldResult<A
             correlation_id = value.into();
         } else if s(e, "/what/identifier/system") == Some(NHS_NUMBER_SYSTEM) {
             nhs = nhs_number(value, &format!("entity[{i}].what.identifier.value"))?;
+        } else if s(e, "/role/code") == Some("24") && resource.0.is_empty() {
+            // A query entity as Pathwatch exports one: "<type> search: <terms>", the terms in `query`.
+            let kind = s(e, "/description").and_then(|d| d.split_once(" search: ")).map(|(k, _)| k);
+            let terms = s(e, "/query")
+                .and_then(|q| base64::engine::general_purpose::STANDARD.decode(q).ok())
+                .and_then(|b| String::from_utf8(b).ok());
+            if let (Some(kind), Some(terms)) = (kind, terms) {
+                resource = (kind.into(), if terms == kind { String::new() } else { terms });
+            }
+        } else if let Some(kind) = s(e, "/what/identifier/system").and_then(|s| s.strip_prefix(PATHWATCH_SYSTEM)) {
+            if resource.0.is_empty() {
+                resource = (kind.into(), value.into());
+            }
         } else if let Some(reference) = s(e, "/what/reference") {
             let (kind, id) = reference.split_once('/').unwrap_or(("", reference));
             if kind == "Patient" && nhs.is_empty() {
@@ -129,7 +149,9 @@ pub(crate) fn from_fhir(o: &Map<String, Value>, limits: Limits) -> FieldResult<A
                 .into(),
             organisation: organisation.into(),
         },
-        purpose_of_use: s(&v, "/purposeOfEvent/0/coding/0/code")
+        // The sender's words where it gave them (our purpose is free text), else the code.
+        purpose_of_use: s(&v, "/purposeOfEvent/0/text")
+            .or_else(|| s(&v, "/purposeOfEvent/0/coding/0/code"))
             .or_else(|| s(requestor, "/purposeOfUse/0/coding/0/code"))
             .unwrap_or_default()
             .into(),
@@ -145,7 +167,17 @@ pub(crate) fn from_fhir(o: &Map<String, Value>, limits: Limits) -> FieldResult<A
             .or_else(|| s(&v, "/source/site"))
             .unwrap_or_default()
             .into(),
-        client_address: s(requestor, "/network/address").unwrap_or_default().into(),
+        // The user's own network address, else (as IHE BALP puts it) the client application's: the
+        // first other agent addressed by machine name (1) or IP address (2).
+        client_address: s(requestor, "/network/address")
+            .or_else(|| {
+                agents
+                    .iter()
+                    .filter(|a| matches!(s(a, "/network/type"), Some("1" | "2")))
+                    .find_map(|a| s(a, "/network/address"))
+            })
+            .unwrap_or_default()
+            .into(),
         device: device.into(),
     })
 }

@@ -131,21 +131,34 @@ async fn read_message(
         while let Some(frame) = body.frame().await {
             let frame = frame.map_err(|e| IngestError::Undecodable(format!("the message could not be read: {e}")))?;
             let Ok(data) = frame.into_data() else { continue };
-            buf.extend_from_slice(&data);
-            if expected.is_none() && buf.len() >= 5 {
-                let len = u32::from_be_bytes([buf[1], buf[2], buf[3], buf[4]]) as usize;
-                if len > limit {
-                    return Err(IngestError::TooLarge { limit });
+            // Past the declared message: refused before it is copied (the buffer never outgrows
+            // what was reserved for it).
+            if expected.is_some_and(|n| buf.len() + data.len() > n) {
+                return Err(more_than_one());
+            }
+            // Until the prefix is whole, at most 5 bytes are kept; the rest waits for the reservation.
+            let mut data = &data[..];
+            if expected.is_none() {
+                let take = (5 - buf.len()).min(data.len());
+                buf.extend_from_slice(&data[..take]);
+                data = &data[take..];
+                if buf.len() == 5 {
+                    let len = u32::from_be_bytes([buf[1], buf[2], buf[3], buf[4]]) as usize;
+                    if len > limit {
+                        return Err(IngestError::TooLarge { limit });
+                    }
+                    let whole = len.saturating_add(5);
+                    state.budget.reserve(held, whole).await?;
+                    let mut whole_buf = BytesMut::with_capacity(whole);
+                    whole_buf.extend_from_slice(&buf);
+                    buf = whole_buf;
+                    expected = Some(whole);
                 }
-                state.budget.reserve(held, 5 + len).await?;
-                buf.reserve((5 + len).saturating_sub(buf.len()));
-                expected = Some(5 + len);
             }
-            if expected.is_some_and(|n| buf.len() > n) {
-                return Err(IngestError::Invalid(
-                    "more than one message in a unary call: send one export request per call".into(),
-                ));
+            if expected.is_some_and(|n| buf.len() + data.len() > n) {
+                return Err(more_than_one());
             }
+            buf.extend_from_slice(data);
         }
         match expected {
             Some(n) if buf.len() == n => Ok(buf.freeze()),
@@ -169,6 +182,10 @@ async fn read_message(
         }
         flag => Err(IngestError::Undecodable(format!("compressed flag {flag} (0 or 1)"))),
     }
+}
+
+fn more_than_one() -> IngestError {
+    IngestError::Invalid("more than one message in a unary call: send one export request per call".into())
 }
 
 /// The call's answer, and its count in the collector's metrics (labelled with the HTTP status the
@@ -241,6 +258,11 @@ fn status(code: i32, message: &str, retry_after: Option<u32>) -> Response {
     let mut headers = HeaderMap::new();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
     headers.insert("grpc-status", HeaderValue::from(code));
+    // Cut: a client's header limits are a few KiB, and a message may echo what the client sent.
+    let message = match message.char_indices().nth(1000) {
+        Some((at, _)) => &message[..at],
+        None => message,
+    };
     if let Ok(value) = HeaderValue::from_str(&percent_encode(message)) {
         headers.insert("grpc-message", value);
     }

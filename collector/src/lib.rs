@@ -290,24 +290,26 @@ impl CollectorState {
     }
 
     /// Writes checked audit events (stamped with the token's source) and counts what was received,
-    /// refused as invalid (`invalid`, counted by the caller's parser) and refused as a conflicting id.
+    /// refused as invalid (`invalid`, counted by the caller's parser), refused as not an audit
+    /// record at all (`not_audit`: a log record without audit attributes) and refused as a
+    /// conflicting id.
     pub(crate) async fn store_audit(
         &self,
         source: &str,
         mut events: Vec<audit_store::AuditEvent>,
         invalid: usize,
+        not_audit: usize,
         held: budget::Reservation,
     ) -> Result<audit_store::IngestReceipt, IngestError> {
         // The source is the token's, not the body's say: see `audit::stamp_source`.
         for event in &mut events {
             event.source_system = audit::stamp_source(source, &event.source_system);
         }
-        self.metrics.received.get_or_create(&AUDIT).inc_by((events.len() + invalid) as u64);
-        if invalid > 0 {
-            self.metrics
-                .rejected
-                .get_or_create(&RejectLabels { kind: "audit_events", reason: "invalid_record" })
-                .inc_by(invalid as u64);
+        self.metrics.received.get_or_create(&AUDIT).inc_by((events.len() + invalid + not_audit) as u64);
+        for (reason, n) in [("invalid_record", invalid), ("not_audit_record", not_audit)] {
+            if n > 0 {
+                self.metrics.rejected.get_or_create(&RejectLabels { kind: "audit_events", reason }).inc_by(n as u64);
+            }
         }
         let receipt = if events.is_empty() {
             Default::default()
@@ -396,7 +398,7 @@ async fn audit_inner(state: &CollectorState, headers: &HeaderMap, body: Body) ->
     let body = read_body(state, headers, body, &mut held).await?;
     state.budget.reserve(&mut held, budget::json_values_bound(&body)).await?;
     let (events, errors) = audit::parse(&body, state.audit_limits(&source), &scope.organisations)?;
-    let receipt = state.store_audit(&source, events, errors.len(), held).await?;
+    let receipt = state.store_audit(&source, events, errors.len(), 0, held).await?;
     // An id already chained with other content is never taken for a retry: whoever sent the real
     // event hears of it (409), with every other record of the request kept.
     let conflicts: Vec<serde_json::Value> = receipt

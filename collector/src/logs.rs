@@ -130,35 +130,27 @@ struct Attributes<'a> {
 }
 
 impl Attributes<'_> {
-    fn value(&self, key: &str) -> Option<&AnyValue> {
-        self.record
-            .iter()
-            .chain(self.resource)
-            .find(|kv| kv.key == key)
-            .and_then(|kv| kv.value.as_ref())
-            .filter(|v| v.value.is_some())
+    /// The attribute as text: a string, a number or a flag as written, an array's first element
+    /// (HTTP header attributes and `user.roles` are arrays); a map or bytes are refused. The
+    /// record's own value first, else its resource's; a blank value counts as absent.
+    fn text(&self, key: &str) -> FieldResult<Option<String>> {
+        for kv in self.record.iter().chain(self.resource).filter(|kv| kv.key == key) {
+            if let Some(text) = value_text(key, kv.value.as_ref())? {
+                return Ok(Some(text));
+            }
+        }
+        Ok(None)
     }
 
-    /// The attribute as text: a string, a number or a flag as written, an array's first element
-    /// (HTTP header attributes and `user.roles` are arrays); a map or bytes are refused.
-    fn text(&self, key: &str) -> FieldResult<Option<String>> {
-        let Some(value) = self.value(key) else { return Ok(None) };
-        let text = match &value.value {
-            Some(Value::ArrayValue(a)) => match a.values.first().and_then(|v| v.value.as_ref()) {
-                None => return Ok(None),
-                Some(Value::ArrayValue(_) | Value::KvlistValue(_) | Value::BytesValue(_)) => {
-                    return audit::err(key, "must be a string or an array of strings")
-                }
-                Some(_) => crate::otlp::stringify(&a.values[0]),
-            },
-            Some(Value::KvlistValue(_) | Value::BytesValue(_)) => return audit::err(key, "must be a string"),
-            Some(_) => crate::otlp::stringify(value),
-            None => return Ok(None),
-        };
-        if text.len() > MAX_AUDIT_FIELD_BYTES {
-            return audit::err(key, format!("is longer than {MAX_AUDIT_FIELD_BYTES} bytes"));
+    /// As `text`, from the resource alone: what describes the application (`service.name`,
+    /// `device.id`), which a gateway may set and a record must not override.
+    fn resource_text(&self, key: &str) -> FieldResult<String> {
+        for kv in self.resource.iter().filter(|kv| kv.key == key) {
+            if let Some(text) = value_text(key, kv.value.as_ref())? {
+                return Ok(text);
+            }
         }
-        Ok(Some(text).filter(|t| !t.trim().is_empty()))
+        Ok(String::new())
     }
 
     /// The first of `keys` present, and which (its position in `keys`).
@@ -176,13 +168,39 @@ impl Attributes<'_> {
     }
 }
 
+fn value_text(key: &str, value: Option<&AnyValue>) -> FieldResult<Option<String>> {
+    let Some(value) = value else { return Ok(None) };
+    let text = match &value.value {
+        Some(Value::ArrayValue(a)) => match a.values.first() {
+            None => return Ok(None),
+            Some(AnyValue { value: Some(Value::ArrayValue(_) | Value::KvlistValue(_) | Value::BytesValue(_)) }) => {
+                return audit::err(key, "must be a string or an array of strings")
+            }
+            Some(first) => crate::otlp::stringify(first),
+        },
+        Some(Value::KvlistValue(_) | Value::BytesValue(_)) => return audit::err(key, "must be a string"),
+        Some(_) => crate::otlp::stringify(value),
+        None => return Ok(None),
+    };
+    if text.len() > MAX_AUDIT_FIELD_BYTES {
+        return audit::err(key, format!("is longer than {MAX_AUDIT_FIELD_BYTES} bytes"));
+    }
+    Ok(Some(text).filter(|t| !t.trim().is_empty()))
+}
+
+/// Why a record is not an audit record at all (rather than a bad one): counted apart, since an
+/// application pointed at Pathwatch with `OTEL_EXPORTER_OTLP_ENDPOINT` sends its other logs too.
+pub const NOT_AUDIT: &str = "attributes";
+
 fn one(record: &LogRecord, found: &Attributes, limits: audit::Limits) -> FieldResult<AuditEvent> {
     if let Some(kv) = record
         .attributes
         .iter()
+        .chain(found.resource)
         .find(|kv| OWN_PREFIXES.iter().any(|p| kv.key.starts_with(p)) && !OWN.contains(&kv.key.as_str()))
     {
-        return audit::err(&kv.key, format!("is not an audit attribute (known: {})", OWN.join(", ")));
+        let key: String = kv.key.chars().take(100).collect();
+        return audit::err(&key, format!("is not an audit attribute (known: {})", OWN.join(", ")));
     }
     let event_id = found.text(attr::EVENT_ID)?;
     let user = found.first(&[attr::USER_ID, attr::ENDUSER_ID])?;
@@ -209,7 +227,7 @@ fn one(record: &LogRecord, found: &Attributes, limits: audit::Limits) -> FieldRe
         (event_id, user, action, outcome, time)
     else {
         return audit::err(
-            "attributes",
+            NOT_AUDIT,
             format!("is not an audit record: it lacks {} (see deploy/audit-event.md)", missing.join(", ")),
         );
     };
@@ -222,12 +240,15 @@ fn one(record: &LogRecord, found: &Attributes, limits: audit::Limits) -> FieldRe
             ),
         );
     }
-    let path = found.or_empty(&[attr::URL_PATH, attr::HTTP_ROUTE])?;
-    let (path_type, path_id) = resource_in(&path);
+    let path = Path::parse(&found.or_empty(&[attr::URL_PATH, attr::HTTP_ROUTE])?);
+    let resource_type = found.text(attr::RESOURCE_TYPE)?.unwrap_or(path.resource_type.clone());
+    let explicit_id = found.text(attr::RESOURCE_ID)?;
+    let names_one = explicit_id.is_some() || path.names_one;
+    let resource_id = explicit_id.unwrap_or(path.resource_id.clone());
     let action = match action {
         (text, 0) => Action::parse(&text)
             .ok_or_else(|| (attr::ACTION.to_string(), format!("{text:?} is not one of: {}", Action::expected())))?,
-        (method, _) => action_from_http(&method, &path_type, &path_id, &path).ok_or_else(|| {
+        (method, _) => action_from_http(&method, &resource_type, names_one, &path).ok_or_else(|| {
             (
                 attr::HTTP_METHOD.to_string(),
                 format!("{method:?} does not say what was done: set {} as well", attr::ACTION),
@@ -241,9 +262,10 @@ fn one(record: &LogRecord, found: &Attributes, limits: audit::Limits) -> FieldRe
             (attr::HTTP_STATUS.to_string(), format!("{status:?} is not an HTTP status code (100 to 599)"))
         })?,
     };
-    let resource_type = found.text(attr::RESOURCE_TYPE)?.unwrap_or(path_type);
-    let resource_id = found.text(attr::RESOURCE_ID)?.unwrap_or(path_id);
     let mut correlation_id = crate::otlp::correlation_id(&record.attributes);
+    if correlation_id.len() > MAX_AUDIT_FIELD_BYTES {
+        return audit::err("correlation id", format!("is longer than {MAX_AUDIT_FIELD_BYTES} bytes"));
+    }
     if correlation_id.is_empty() && record.trace_id.len() == 16 && record.trace_id.iter().any(|b| *b != 0) {
         // The trace the record was logged in, so `pathwatch trace <id>` finds both.
         correlation_id = hex::encode(&record.trace_id);
@@ -265,38 +287,67 @@ fn one(record: &LogRecord, found: &Attributes, limits: audit::Limits) -> FieldRe
         outcome,
         correlation_id,
         request_id: found.or_empty(&[attr::REQUEST_ID, "http.request.header.x_request_id"])?,
-        source_system: found.or_empty(&[attr::SERVICE_NAME])?,
+        source_system: found.resource_text(attr::SERVICE_NAME)?,
         client_address: found.or_empty(&[attr::CLIENT_ADDRESS])?,
-        device: found.or_empty(&[attr::DEVICE_ID])?,
+        device: found.resource_text(attr::DEVICE_ID)?,
     })
 }
 
-/// The FHIR resource type and id a request path names: the last segment that reads as a resource
-/// type (a capital letter, then letters), and the segment after it unless that is an operation
-/// (`$everything`) or `_search`. `/FHIR/R4/Patient/9000000009` gives ("Patient", "9000000009").
-fn resource_in(path: &str) -> (String, String) {
-    let path = path.split(['?', '#']).next().unwrap_or_default();
-    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    let is_type = |s: &str| {
-        s.starts_with(|c: char| c.is_ascii_uppercase()) && s.chars().all(|c| c.is_ascii_alphabetic()) && s.len() > 1
-    };
-    match segments.iter().rposition(|s| is_type(s)) {
-        Some(i) => {
-            let id = segments.get(i + 1).filter(|s| !s.starts_with(['$', '_', '{', ':'])).copied().unwrap_or_default();
-            (segments[i].to_string(), id.to_string())
+/// What a request path names: a FHIR resource type (a capital letter, then letters, some of them
+/// lowercase: `Patient`, not `FHIR` or `R4`), whether it names one resource (an id, or a route's
+/// placeholder for one: `{id}`, `<nhs_number>`, `:id`), that id when it is a real one, an operation
+/// (`$everything`) and `_search`.
+#[derive(Debug, Default, PartialEq)]
+struct Path {
+    resource_type: String,
+    resource_id: String,
+    names_one: bool,
+    operation: bool,
+    search: bool,
+}
+
+impl Path {
+    fn parse(path: &str) -> Path {
+        let path = path.split(['?', '#']).next().unwrap_or_default();
+        let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        let is_type = |s: &str| {
+            s.len() > 1
+                && s.starts_with(|c: char| c.is_ascii_uppercase())
+                && s.chars().all(|c| c.is_ascii_alphabetic())
+                && s.chars().any(|c| c.is_ascii_lowercase())
+        };
+        let operation = segments.last().is_some_and(|s| s.starts_with('$'));
+        let search = segments.last() == Some(&"_search");
+        let Some(i) = segments.iter().rposition(|s| is_type(s)) else {
+            return Path { operation, search, ..Path::default() };
+        };
+        let next = segments.get(i + 1).copied().unwrap_or_default();
+        let placeholder = (next.starts_with('{') && next.ends_with('}'))
+            || (next.starts_with('<') && next.ends_with('>'))
+            || next.starts_with(':');
+        let real = !next.is_empty() && !placeholder && !next.starts_with(['$', '_']);
+        Path {
+            resource_type: segments[i].to_string(),
+            resource_id: if real { next.to_string() } else { String::new() },
+            names_one: real || placeholder,
+            operation,
+            search,
         }
-        None => (String::new(), String::new()),
     }
 }
 
-/// An HTTP server span's method as an audit action: a read of one resource, a search (a resource
-/// type without an id, or `POST …/_search`), a create, an update or a delete.
-fn action_from_http(method: &str, resource_type: &str, resource_id: &str, path: &str) -> Option<Action> {
-    let searched = path.split('?').next().unwrap_or_default().trim_end_matches('/').ends_with("/_search");
-    Some(match method.to_ascii_uppercase().as_str() {
-        "GET" | "HEAD" if !resource_type.is_empty() && resource_id.is_empty() => Action::Search,
+/// An HTTP server request as an audit action: an operation (`$match`, `$everything`) is executed; a
+/// read of one resource; a search (a resource type without an id, or `POST …/_search`); a create,
+/// an update or a delete.
+fn action_from_http(method: &str, resource_type: &str, names_one: bool, path: &Path) -> Option<Action> {
+    let method = method.to_ascii_uppercase();
+    if path.operation && matches!(method.as_str(), "GET" | "POST") {
+        return Some(Action::Execute);
+    }
+    Some(match method.as_str() {
+        "GET" | "HEAD" if path.search || (!resource_type.is_empty() && !names_one) => Action::Search,
         "GET" | "HEAD" => Action::Read,
-        "POST" if searched => Action::Search,
+        "POST" if path.search => Action::Search,
         "POST" => Action::Create,
         "PUT" | "PATCH" => Action::Update,
         "DELETE" => Action::Delete,
@@ -305,15 +356,34 @@ fn action_from_http(method: &str, resource_type: &str, resource_id: &str, path: 
 }
 
 /// An HTTP status as an audit outcome: refused by policy (401, 403), a client's failure (other
-/// 4xx), the server's (5xx); anything below 400 succeeded.
+/// 4xx, and redirects: a 302 to a sign-in page did not show the record), the server's (5xx);
+/// 2xx and 304 (not modified: the client had it) succeeded.
 fn outcome_from_http(status: &str) -> Option<Outcome> {
     let code: u16 = status.trim().parse().ok().filter(|c| (100..600).contains(c))?;
     Some(match code {
+        200..=299 | 304 => Outcome::Success,
         401 | 403 => Outcome::Denied,
-        400..=499 => Outcome::MinorFailure,
         500..=599 => Outcome::SeriousFailure,
-        _ => Outcome::Success,
+        _ => Outcome::MinorFailure,
     })
+}
+
+/// An upper estimate of the memory the request's audit events come to once built, each with what
+/// it may copy from its resource (at most 16 fields of `MAX_AUDIT_FIELD_BYTES`), or its refusal:
+/// reserved before any is built, as the trace path reserves its flattened spans.
+pub fn expanded_bytes(request: &ExportLogsServiceRequest) -> usize {
+    const PER_RECORD_CAP: usize = 16 * MAX_AUDIT_FIELD_BYTES;
+    let fixed = std::mem::size_of::<AuditEvent>() + std::mem::size_of::<RecordError>() + 16 * 32;
+    let mut total = 0usize;
+    for resource_logs in &request.resource_logs {
+        let resource: usize =
+            resource_logs.resource.as_ref().map_or(0, |r| r.attributes.iter().map(Message::encoded_len).sum());
+        for record in resource_logs.scope_logs.iter().flat_map(|s| &s.log_records) {
+            let own: usize = record.attributes.iter().map(Message::encoded_len).sum();
+            total = total.saturating_add(fixed + own.saturating_add(resource).min(PER_RECORD_CAP));
+        }
+    }
+    total
 }
 
 /// The answer: empty when every record was kept (or was a retry of one already kept); otherwise
@@ -357,8 +427,24 @@ pub(crate) async fn ingest(
     state.budget.reserve(&mut held, decoded).await?;
     let request = decode(format, &body)?;
     drop(body);
+    crate::otlp::CountLimits::from(&state.config).check_logs(&request)?;
+    let limit = state.config.max_expanded_span_bytes;
+    let expanded = expanded_bytes(&request);
+    if expanded > limit {
+        return Err(IngestError::TooMany {
+            what: format!(
+                "the request's log records, each with what it takes from its resource's attributes, come to about \
+                 {expanded} bytes as audit events"
+            ),
+            limit,
+            key: "max_expanded_span_bytes",
+        });
+    }
+    // The events, and the writer's encoding of them.
+    state.budget.reserve(&mut held, expanded.saturating_mul(2)).await?;
     let (events, errors) = to_audit(request, state.audit_limits(source), &scope.organisations)?;
-    let receipt = state.store_audit(source, events, errors.len(), held).await?;
+    let not_audit = errors.iter().filter(|e| e.field == NOT_AUDIT).count();
+    let receipt = state.store_audit(source, events, errors.len() - not_audit, not_audit, held).await?;
     Ok(response(&errors, &receipt.audit_conflicts))
 }
 

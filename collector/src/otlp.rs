@@ -111,6 +111,29 @@ impl CountLimits {
         Ok(())
     }
 
+    /// The same limits on a logs request's resources, scopes and records (the record count is
+    /// `max_audit_records`, checked where they become audit events).
+    pub fn check_logs(
+        &self,
+        request: &opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest,
+    ) -> Result<(), IngestError> {
+        for (r, rl) in request.resource_logs.iter().enumerate() {
+            if let Some(resource) = &rl.resource {
+                self.check_attributes(&resource.attributes, || format!("resourceLogs[{r}].resource"))?;
+            }
+            for (s, sl) in rl.scope_logs.iter().enumerate() {
+                if let Some(scope) = &sl.scope {
+                    self.check_attributes(&scope.attributes, || format!("resourceLogs[{r}].scopeLogs[{s}].scope"))?;
+                }
+                for (i, record) in sl.log_records.iter().enumerate() {
+                    let at = || format!("resourceLogs[{r}].scopeLogs[{s}].logRecords[{i}]");
+                    self.check_attributes(&record.attributes, at)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn check_attributes(&self, attributes: &[KeyValue], at: impl Fn() -> String) -> Result<(), IngestError> {
         if attributes.len() > self.attributes {
             return Err(too_many(

@@ -53,6 +53,7 @@ pub async fn audit_search(config: &Config, search: AuditSearch) -> anyhow::Resul
         source_system: None,
         from_ns: search.from.as_deref().map(|t| parse_time("from", t)).transpose()?,
         to_ns: search.to.as_deref().map(|t| parse_time("to", t)).transpose()?,
+        after: None,
         limit: search.limit,
     };
     let store = open_store(config, Open::ExistingOnly).await?;

@@ -181,6 +181,9 @@ pub fn audit_events(filter: &AuditFilter) -> String {
     if let Some(s) = &filter.source_system {
         conditions.push(format!("SourceSystem = {}", quote(s)));
     }
+    if let Some((occurred, seq)) = filter.after {
+        conditions.push(format!("(OccurredNs > {occurred} OR (OccurredNs = {occurred} AND Seq > {seq}))"));
+    }
     format!(
         "SELECT {AUDIT_FIELDS} FROM audit_events WHERE {}{time} ORDER BY OccurredNs, Seq LIMIT 1 BY Seq LIMIT {}",
         conditions.join(" AND "),
@@ -320,6 +323,7 @@ pub fn examples() -> Vec<(&'static str, String)> {
         source_system: Some("ehr".into()),
         from_ns: Some(t0),
         to_ns: Some(t0 + 3600 * NANOS_PER_SEC),
+        after: Some((t0, 5)),
         limit: 100,
     };
     let buckets = BucketQuery {

@@ -130,6 +130,11 @@ impl AuditLog for SqliteStore {
         if let Some(to) = filter.to_ns {
             q.push(" AND occurred_ns < ").push_bind(to_i64(to)?);
         }
+        if let Some((occurred, seq)) = filter.after {
+            let (occurred, seq) = (to_i64(occurred)?, to_i64(seq)?);
+            q.push(" AND (occurred_ns > ").push_bind(occurred);
+            q.push(" OR (occurred_ns = ").push_bind(occurred).push(" AND seq > ").push_bind(seq).push("))");
+        }
         q.push(" ORDER BY occurred_ns, seq LIMIT ").push_bind(i64::from(filter.limit));
         let rows = q.build().fetch_all(&self.pool).await?;
         rows.iter().map(audit_from_row).collect()

@@ -41,6 +41,9 @@ struct Answer {
     http: u16,
     message: Option<Vec<u8>>,
     status: HeaderMap,
+    /// Whether the status came in trailers after a message (else Trailers-Only, in the headers).
+    in_trailers: bool,
+    body_bytes: usize,
 }
 
 impl Answer {
@@ -68,12 +71,16 @@ async fn send(h: &Harness, request: Request<Body>) -> Answer {
     let trailers = collected.trailers().cloned();
     let bytes = collected.to_bytes();
     let grpc = parts.headers.get("content-type").is_some_and(|v| v == "application/grpc");
+    let body_bytes = bytes.len();
     let message = (grpc && bytes.len() >= 5).then(|| {
         let len = u32::from_be_bytes([bytes[1], bytes[2], bytes[3], bytes[4]]) as usize;
         assert_eq!(bytes.len(), 5 + len, "one whole message");
         bytes[5..].to_vec()
     });
-    Answer { http, message, status: trailers.unwrap_or(parts.headers) }
+    if trailers.is_some() {
+        assert!(!parts.headers.contains_key("grpc-status"), "the status is sent once");
+    }
+    Answer { http, message, in_trailers: trailers.is_some(), status: trailers.unwrap_or(parts.headers), body_bytes }
 }
 
 #[tokio::test]
@@ -81,7 +88,7 @@ async fn spans_sent_over_grpc_are_stored_pseudonymised_and_answered_ok_in_traile
     let h = Harness::new().await;
     let body = frame(&request(vec![otlp_span(1, "GET /Patient/9000000009")]).encode_to_vec(), false);
     let answer = send(&h, call(grpc::TRACES, Some(TOKEN), None, body)).await;
-    assert_eq!((answer.http, answer.code()), (200, "0"));
+    assert_eq!((answer.http, answer.code(), answer.in_trailers), (200, "0", true));
     let reply = ExportTraceServiceResponse::decode(&answer.message.unwrap()[..]).unwrap();
     assert_eq!(reply.partial_success, None);
     let stored = h.store.trace(TRACE_HEX).await.unwrap();
@@ -122,6 +129,7 @@ async fn tokens_are_checked_as_over_http_and_answered_unauthenticated_or_permiss
     let body = frame(&request(vec![otlp_span(1, "x")]).encode_to_vec(), false);
     let missing = send(&h, call(grpc::TRACES, None, None, body.clone())).await;
     assert_eq!((missing.http, missing.code()), (200, "16"));
+    assert!(!missing.in_trailers && missing.body_bytes == 0, "an error is Trailers-Only: no message");
     assert!(missing.text().contains("missing bearer token"), "{}", missing.text());
     assert_eq!(send(&h, call(grpc::TRACES, Some("not-a-token"), None, body)).await.code(), "16");
     let logs = frame(&logs_request(vec![audit_record("x")]).encode_to_vec(), false);
@@ -134,13 +142,18 @@ async fn tokens_are_checked_as_over_http_and_answered_unauthenticated_or_permiss
 async fn a_message_declared_larger_than_the_limit_is_resource_exhausted_before_it_is_read() {
     let config = collector::CollectorConfig { max_body_bytes: 1024, ..Default::default() };
     let h = Harness::with_config(config).await;
-    // Only the prefix is sent: the declared length alone is enough to refuse.
+    // The prefix, and then a body that never ends: the declared length alone is enough to refuse,
+    // so the answer comes without the rest being read (or waited for).
     let mut prefix = vec![0u8];
     prefix.extend_from_slice(&(1_000_000u32).to_be_bytes());
-    let answer = send(&h, call(grpc::TRACES, Some(TOKEN), None, prefix)).await;
+    let mut request = crate::otlp_ingest::endless(grpc::TRACES, "application/grpc", Some(TOKEN), &prefix);
+    request.headers_mut().insert("te", "trailers".parse().unwrap());
+    let answer =
+        tokio::time::timeout(std::time::Duration::from_secs(5), send(&h, request)).await.expect("answered at once");
     assert_eq!(answer.code(), "8");
     assert!(answer.text().contains("1024 bytes"), "{}", answer.text());
     assert_eq!(answer.retry_delay(), None, "too large is not retryable: no RetryInfo");
+    assert_eq!(h.state.budget.in_use(), 0, "nothing was reserved for it");
     // A gzip bomb: small on the wire, past the limit once inflated.
     let bomb = gzip(&vec![b'a'; 64 * 1024]);
     let answer = send(&h, call(grpc::TRACES, Some(TOKEN), Some("gzip"), frame(&bomb, true))).await;
@@ -153,6 +166,7 @@ async fn bad_framing_and_bad_data_are_invalid_argument_naming_the_problem() {
     let good = request(vec![otlp_span(1, "x")]).encode_to_vec();
     let cases: Vec<(Vec<u8>, Option<&str>, &str)> = vec![
         ([frame(&good, false), frame(&good, false)].concat(), None, "more than one message"),
+        ([frame(&good, false), vec![0]].concat(), None, "more than one message"),
         (frame(&good, false)[..20].to_vec(), None, "the call ended 20 bytes into a message"),
         (frame(&good, true), None, "no grpc-encoding"),
         (frame(b"\xff\xff\xff", false), None, "protobuf"),

@@ -60,9 +60,18 @@ pub(crate) fn logs_request(records: Vec<LogRecord>) -> ExportLogsServiceRequest 
 }
 
 async fn send(h: &Harness, request: &ExportLogsServiceRequest) -> (u16, ExportLogsServiceResponse) {
+    send_as(h, TOKEN, request).await
+}
+
+async fn send_as(h: &Harness, token: &str, request: &ExportLogsServiceRequest) -> (u16, ExportLogsServiceResponse) {
     let body = request.encode_to_vec();
-    let (status, bytes, _) = h.send(post("/v1/logs", Some("application/x-protobuf"), Some(TOKEN), body)).await;
-    (status, ExportLogsServiceResponse::decode(&bytes[..]).unwrap_or_default())
+    let (status, bytes, _) = h.send(post("/v1/logs", Some("application/x-protobuf"), Some(token), body)).await;
+    let reply = if status == 200 {
+        ExportLogsServiceResponse::decode(&bytes[..]).expect("an ExportLogsServiceResponse")
+    } else {
+        ExportLogsServiceResponse::default()
+    };
+    (status, reply)
 }
 
 fn all() -> AuditFilter {
@@ -181,7 +190,7 @@ async fn log_records_without_audit_attributes_are_refused_naming_what_they_lack_
 #[tokio::test]
 async fn a_retried_record_is_stored_once_and_a_reused_id_with_other_content_is_refused() {
     let h = Harness::new().await;
-    assert_eq!(send(&h, &logs_request(vec![audit_record("once")])).await.1.partial_success, None);
+    assert_eq!(send(&h, &logs_request(vec![audit_record("once")])).await, (200, ExportLogsServiceResponse::default()));
     let (status, reply) = send(&h, &logs_request(vec![audit_record("once")])).await;
     assert_eq!((status, reply.partial_success), (200, None), "a retry is a duplicate, not an error");
     let mut other = audit_record("once");
@@ -259,4 +268,93 @@ async fn more_log_records_than_the_limit_in_one_request_get_413_naming_the_key()
     assert_eq!(status, 413);
     let rpc = collector::wire::RpcStatus::decode(&bytes[..]).unwrap();
     assert!(rpc.message.contains("collector.max_audit_records"), "{}", rpc.message);
+}
+
+#[tokio::test]
+async fn a_records_own_service_name_cannot_pass_for_another_application_and_resource_typos_are_refused() {
+    let h = Harness::new().await;
+    let mut record = audit_record("named");
+    record.attributes.push(kv("service.name", s("pathwatch-dashboard")));
+    record.attributes.push(kv("device.id", s("forged")));
+    let (status, reply) = send(&h, &logs_request(vec![record])).await;
+    assert_eq!((status, reply.partial_success), (200, None));
+    let stored = h.store.audit_events(&all()).await.unwrap();
+    assert_eq!(
+        (stored[0].event.source_system.as_str(), stored[0].event.device.as_str()),
+        ("test/ehr-web", "ward-pc-12")
+    );
+
+    let mut request = logs_request(vec![audit_record("typo-on-resource")]);
+    let resource = request.resource_logs[0].resource.as_mut().unwrap();
+    resource.attributes.push(kv("nhs.ods_cde", s("A81001")));
+    let (_, reply) = send(&h, &request).await;
+    let partial = reply.partial_success.expect("refused");
+    assert!(partial.error_message.contains("nhs.ods_cde is not an audit attribute"), "{}", partial.error_message);
+}
+
+#[tokio::test]
+async fn no_token_writes_as_pathwatch_and_the_dashboards_token_writes_only_auditors_actions() {
+    let h = Harness::with_tokens(&[("test", TOKEN), ("pathwatch-dashboard", "dashboard-token-0123456789")]).await;
+    // An application naming itself after a reserved source.
+    let mut request = logs_request(vec![audit_record("as-canary")]);
+    request.resource_logs[0].resource.as_mut().unwrap().attributes[0] = kv("service.name", s("pathwatch-canary"));
+    let (_, reply) = send(&h, &request).await;
+    let partial = reply.partial_success.expect("refused");
+    assert!(partial.error_message.contains("is reserved for"), "{}", partial.error_message);
+    // The dashboard's token: a clinician's read is not an auditor's action.
+    let (status, reply) = send_as(&h, "dashboard-token-0123456789", &logs_request(vec![audit_record("dash")])).await;
+    assert_eq!(status, 200);
+    let partial = reply.partial_success.expect("refused");
+    assert!(partial.error_message.contains("writes only"), "{}", partial.error_message);
+    assert!(h.store.audit_events(&all()).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_resource_copied_into_every_record_past_the_expansion_limit_gets_413_before_any_copy() {
+    let config = collector::CollectorConfig { max_expanded_span_bytes: 1024 * 1024, ..Default::default() };
+    let h = Harness::with_config(config).await;
+    let mut request = logs_request((0..200).map(|i| audit_record(&format!("r{i}"))).collect());
+    let resource = request.resource_logs[0].resource.as_mut().unwrap();
+    for name in ["user.full_name", "nhs.purpose_of_use", "client.address", "user.name", "enduser.role"] {
+        resource.attributes.push(kv(name, s(&"x".repeat(1000))));
+    }
+    let body = request.encode_to_vec();
+    assert!(body.len() < 200 * 1024, "small on the wire: {}", body.len());
+    let (status, bytes, _) = h.send(post("/v1/logs", Some("application/x-protobuf"), Some(TOKEN), body)).await;
+    assert_eq!(status, 413);
+    let rpc = collector::wire::RpcStatus::decode(&bytes[..]).unwrap();
+    assert!(rpc.message.contains("collector.max_expanded_span_bytes"), "{}", rpc.message);
+    assert_eq!(h.state.budget.in_use(), 0);
+}
+
+#[tokio::test]
+async fn log_records_with_more_attributes_than_the_limit_get_413_naming_the_record() {
+    let config = collector::CollectorConfig { max_attributes: 20, ..Default::default() };
+    let h = Harness::with_config(config).await;
+    let mut record = audit_record("wide");
+    for i in 0..20 {
+        record.attributes.push(kv(&format!("x.{i}"), s("y")));
+    }
+    let body = logs_request(vec![record]).encode_to_vec();
+    let (status, bytes, _) = h.send(post("/v1/logs", Some("application/x-protobuf"), Some(TOKEN), body)).await;
+    assert_eq!(status, 413);
+    let rpc = collector::wire::RpcStatus::decode(&bytes[..]).unwrap();
+    assert!(rpc.message.contains("resourceLogs[0].scopeLogs[0].logRecords[0]"), "{}", rpc.message);
+    assert!(rpc.message.contains("collector.max_attributes"), "{}", rpc.message);
+}
+
+#[tokio::test]
+async fn records_that_are_not_audit_records_are_counted_apart_from_bad_audit_records() {
+    let h = Harness::new().await;
+    let plain = LogRecord { time_unix_nano: HOUR_AGO_NS, ..Default::default() };
+    let mut bad = audit_record("bad");
+    bad.attributes.push(kv("pathwatch.audit.action", s("glance")));
+    bad.attributes.retain(|kv| {
+        !(kv.key == "pathwatch.audit.action" && kv.value.as_ref().is_some_and(|v| v.value == Some(s("read"))))
+    });
+    let _ = send(&h, &logs_request(vec![plain.clone(), plain, bad])).await;
+    let rejected = |reason: &str| {
+        h.metric(&format!("pathwatch_ingest_rejected_total{{kind=\"audit_events\",reason=\"{reason}\"}}"))
+    };
+    assert_eq!((rejected("not_audit_record"), rejected("invalid_record")), (2.0, 1.0));
 }

@@ -249,7 +249,7 @@ async fn requests_without_a_valid_token_get_401_and_are_counted() {
 
 /// A request whose body starts with `first` and then never ends (a client trickling bytes, or one
 /// that never sends what it announced).
-fn endless(path: &str, content_type: &str, token: Option<&str>, first: &[u8]) -> Request<Body> {
+pub(crate) fn endless(path: &str, content_type: &str, token: Option<&str>, first: &[u8]) -> Request<Body> {
     use futures_util::StreamExt;
     let first = Ok::<_, std::io::Error>(bytes::Bytes::copy_from_slice(first));
     let stream = futures_util::stream::iter([first]).chain(futures_util::stream::pending());

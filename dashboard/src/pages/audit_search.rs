@@ -164,6 +164,7 @@ pub(crate) fn filter(user: &Account, q: &SearchQuery) -> Result<AuditFilter, Str
         source_system: (q.auditors == "1").then(|| SOURCE.to_string()),
         from_ns,
         to_ns,
+        after: None,
         limit: LIMIT,
     })
 }

@@ -53,7 +53,7 @@ fn silent_connections_are_closed_after_the_header_timeout_and_cannot_take_every_
 }
 
 #[test]
-fn a_silent_connection_to_the_grpc_port_is_closed_after_the_header_timeout() {
+fn grpc_connections_that_stall_or_sit_idle_are_closed_after_the_header_timeout() {
     let (_tmp, data) = temp_dir();
     let (port, grpc) = (free_port(), free_port());
     let _collector = Collector::start(
@@ -61,18 +61,32 @@ fn a_silent_connection_to_the_grpc_port_is_closed_after_the_header_timeout() {
         port,
         &[
             ("PATHWATCH_COLLECTOR__HEADER_TIMEOUT_SECS", "1".into()),
+            ("PATHWATCH_COLLECTOR__MAX_CONNECTIONS", "3".into()),
             ("PATHWATCH_COLLECTOR__GRPC_LISTEN", format!("127.0.0.1:{grpc}")),
         ],
     );
-    let mut silent = TcpStream::connect(("127.0.0.1", grpc)).unwrap();
     let started = std::time::Instant::now();
-    assert!(closed(&mut silent, Duration::from_secs(10)), "a connection that never sent its preface is still open");
-    assert!(started.elapsed() < Duration::from_secs(5), "closed only after {:?}", started.elapsed());
-    // A client that speaks HTTP/2 is served: its preface is answered with the server's SETTINGS.
-    let mut speaking = TcpStream::connect(("127.0.0.1", grpc)).unwrap();
-    speaking.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00").unwrap();
-    speaking.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    // Silent; one byte of the preface and no more; a whole handshake and then no call.
+    let mut silent = TcpStream::connect(("127.0.0.1", grpc)).unwrap();
+    let mut stalled = TcpStream::connect(("127.0.0.1", grpc)).unwrap();
+    stalled.write_all(b"P").unwrap();
+    let mut idle = TcpStream::connect(("127.0.0.1", grpc)).unwrap();
+    idle.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00").unwrap();
+    idle.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let mut frame = [0u8; 9];
-    speaking.read_exact(&mut frame).unwrap();
-    assert_eq!(frame[3], 4, "the first frame is SETTINGS");
+    idle.read_exact(&mut frame).unwrap();
+    assert_eq!(frame[3], 4, "a client that speaks HTTP/2 is answered with the server's SETTINGS");
+    for (name, stream) in [("silent", &mut silent), ("stalled", &mut stalled), ("idle", &mut idle)] {
+        assert!(closed(stream, Duration::from_secs(10)), "the {name} connection is still open");
+    }
+    assert!(started.elapsed() < Duration::from_secs(6), "closed only after {:?}", started.elapsed());
+    // All three slots are free again: three more are served at once.
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let mut next = TcpStream::connect(("127.0.0.1", grpc)).unwrap();
+        next.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00").unwrap();
+        next.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        next.read_exact(&mut frame).unwrap();
+        held.push(next);
+    }
 }
