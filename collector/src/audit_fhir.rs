@@ -143,8 +143,14 @@ pub(crate) fn from_fhir(o: &Map<String, Value>, limits: Limits) -> FieldResult<A
         actor: Actor {
             user_id: user_id.into(),
             name: s(requestor, "/who/display").unwrap_or_default().into(),
+            // The agent's type stands in for a role, unless it is a participation (IHE BALP's user
+            // agent is typed v3-ParticipationType IRCP) or a DICOM agent type: those are not roles.
             role: s(requestor, "/role/0/coding/0/code")
-                .or_else(|| s(requestor, "/type/coding/0/code"))
+                .or_else(|| {
+                    let system = s(requestor, "/type/coding/0/system").unwrap_or_default();
+                    let participation = system.ends_with("v3-ParticipationType") || system.ends_with("/DCM");
+                    s(requestor, "/type/coding/0/code").filter(|_| !participation)
+                })
                 .unwrap_or_default()
                 .into(),
             organisation: organisation.into(),

@@ -68,6 +68,16 @@ impl DashboardState {
     /// Records what an auditor did. An error means it was not recorded: the caller must not show
     /// the data (reads) or must say the change went unrecorded (writes).
     pub(crate) async fn record_auditor(&self, user: &Account, action: AuditorAction<'_>) -> Result<(), WebError> {
+        self.record_auditor_outcome(user, action, Outcome::Success).await
+    }
+
+    /// As `record_auditor`, for an action that ended otherwise (a decision that could not be saved).
+    pub(crate) async fn record_auditor_outcome(
+        &self,
+        user: &Account,
+        action: AuditorAction<'_>,
+        outcome: Outcome,
+    ) -> Result<(), WebError> {
         let Some(recorder) = &self.inner.audit_recorder else {
             return Err(WebError::Refused(
                 axum::http::StatusCode::SERVICE_UNAVAILABLE,
@@ -75,7 +85,9 @@ impl DashboardState {
             ));
         };
         let now = self.now_ns();
-        recorder(event(user, action, now)).await.map_err(|e| {
+        let mut event = event(user, action, now);
+        event.outcome = outcome;
+        recorder(event).await.map_err(|e| {
             tracing::error!(error = %e, "an auditor's action could not be recorded in the audit trail");
             WebError::Refused(
                 axum::http::StatusCode::SERVICE_UNAVAILABLE,

@@ -22,6 +22,9 @@ pub struct WebConfig {
     /// Reverse proxies (`dashboard.trusted_proxies`) whose `X-Forwarded-For` names the client;
     /// from anyone else the header is ignored and the connection's address counts.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The dashboard's own address (`dashboard.public_url`): the server of the auditors' own audit
+    /// events when they are written out as FHIR.
+    pub public_url: Option<String>,
 }
 
 impl Default for WebConfig {
@@ -33,6 +36,7 @@ impl Default for WebConfig {
             max_failures: 5,
             failure_window: Duration::from_secs(15 * 60),
             trusted_proxies: Vec::new(),
+            public_url: None,
         }
     }
 }

@@ -191,6 +191,7 @@ fn routes() -> Vec<Route> {
         on(GET, "/api/v1/hazards/{id}", &[Role::SafetyOfficer, Role::Admin], api::hazard),
         on(GET, "/api/v1/audit/findings", &[Role::IgLead, Role::Admin], api::findings),
         on(GET, "/api/v1/audit/search", &[Role::IgLead, Role::Admin], api::audit_search),
+        on(GET, "/api/v1/audit/fhir/AuditEvent", &[Role::IgLead, Role::Admin], api::auditors_trail),
         on(GET, "/api/v1/audit/samples/{id}", &[Role::IgLead, Role::Admin], api::audit_sample),
         on(GET, "/api/v1/audit/coverage", &[Role::IgLead, Role::Admin], api::audit_coverage),
         on(GET, "/api/v1/audit/findings/{id}", &[Role::IgLead, Role::Admin], api::finding),

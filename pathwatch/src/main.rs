@@ -1,5 +1,6 @@
 //! `pathwatch`: parses the command line and wires the parts together. No domain logic lives here.
 
+mod audit_export;
 mod audit_review;
 mod bench;
 mod bench_audit;
@@ -196,6 +197,10 @@ enum AuditCommand {
     Verify,
     /// Print matching audit events as JSON lines, oldest first.
     Search(commands::AuditSearch),
+    /// Export a period's audit events for another audit repository or SIEM:
+    /// `--format fhir-ndjson` writes FHIR R4 AuditEvent resources (IHE BALP shapes), one per line,
+    /// each with its place in the hash chain.
+    Export(audit_export::AuditExport),
     /// Run the anomaly rules now: over what arrived since the last scan, or `--from`/`--to` history.
     Scan(audit_review::ScanArgs),
     /// Load what explains accesses: the staff directory, the patient index, care relationships (CSV).
@@ -253,6 +258,7 @@ fn main() -> ExitCode {
             Command::Canary { command: CanaryCommand::Run { flow } } => canary::run(&config, &flow).await,
             Command::Audit { command: AuditCommand::Verify } => commands::audit_verify(&config).await,
             Command::Audit { command: AuditCommand::Search(search) } => commands::audit_search(&config, search).await,
+            Command::Audit { command: AuditCommand::Export(args) } => audit_export::audit_export(&config, args).await,
             Command::Audit { command: AuditCommand::Scan(args) } => audit_review::scan(&config, args).await,
             Command::Audit { command: AuditCommand::Context(args) } => audit_review::context(&config, args).await,
             Command::Audit { command: AuditCommand::Evaluate(args) } => audit_review::evaluate_command(args).await,

@@ -281,7 +281,15 @@ pub async fn audit_events_by_patient_user_time_and_correlation<S: TelemetryStore
     let corr = AuditFilter { correlation_id: Some("corr-4".into()), ..all.clone() };
     assert_eq!(ids(store.audit_events(&corr).await.unwrap()), ["evt-4"]);
     let limited = AuditFilter { limit: 2, ..all.clone() };
-    assert_eq!(ids(store.audit_events(&limited).await.unwrap()), ["evt-2", "evt-3"]);
+    let page = store.audit_events(&limited).await.unwrap();
+    assert_eq!(ids(page.clone()), ["evt-2", "evt-3"]);
+    // The next page starts after the last event of this one (in occurred, seq order).
+    let last = page.last().map(|e| (e.event.occurred_ns, e.seq));
+    let next = AuditFilter { after: last, ..limited.clone() };
+    assert_eq!(ids(store.audit_events(&next).await.unwrap()), ["evt-1", "evt-4"]);
+    // Two events at the same instant are told apart by seq.
+    let tie = AuditFilter { after: Some((T0 + 2, 0)), ..all.clone() };
+    assert_eq!(ids(store.audit_events(&tie).await.unwrap()), ["evt-3", "evt-1", "evt-4"]);
     let org = AuditFilter { organisation: Some("A81001".into()), ..all.clone() };
     assert_eq!(ids(store.audit_events(&org).await.unwrap()).len(), 4);
     let other_org = AuditFilter { organisation: Some("B82005".into()), ..all.clone() };

@@ -15,10 +15,12 @@ use crate::error::WebError;
 use crate::state::DashboardState;
 
 mod doc;
+mod fhir;
 mod oncall;
 mod v1;
 
 pub use doc::{openapi, ApiDoc, ErrorBody};
+pub use fhir::*;
 pub use oncall::*;
 pub use v1::*;
 

@@ -114,7 +114,7 @@ struct SearchPage {
 }
 
 /// A day (midnight UTC) or an RFC 3339 time, in Unix ns.
-fn instant(field: &str, text: &str) -> Result<Option<u64>, String> {
+pub(crate) fn instant(field: &str, text: &str) -> Result<Option<u64>, String> {
     let text = text.trim();
     if text.is_empty() {
         return Ok(None);
@@ -147,14 +147,7 @@ pub(crate) fn filter(user: &Account, q: &SearchQuery) -> Result<AuditFilter, Str
             return Err("To must be after From.".into());
         }
     }
-    let scope = &user.organisations;
-    let organisation = match q.organisation.trim() {
-        "" if scope.len() == 1 => Some(scope[0].clone()),
-        "" if scope.is_empty() => None,
-        "" => return Err(format!("Organisation: choose one of yours ({}).", scope.join(", "))),
-        o if scope.is_empty() || scope.iter().any(|s| s == o) => Some(o.to_string()),
-        o => return Err(format!("Organisation: {o} is not one of yours ({}).", scope.join(", "))),
-    };
+    let organisation = organisation_in_scope(user, &q.organisation)?;
     let text = |v: &str| (!v.trim().is_empty()).then(|| v.trim().to_string());
     Ok(AuditFilter {
         nhs_number: patient,
@@ -166,6 +159,19 @@ pub(crate) fn filter(user: &Account, q: &SearchQuery) -> Result<AuditFilter, Str
         to_ns,
         after: None,
         limit: LIMIT,
+    })
+}
+
+/// The organisation a search is limited to: the one asked for, which must be one of the user's; for
+/// a user limited to one organisation, that one; for a user limited to several, one must be asked for.
+pub(crate) fn organisation_in_scope(user: &Account, requested: &str) -> Result<Option<String>, String> {
+    let scope = &user.organisations;
+    Ok(match requested.trim() {
+        "" if scope.len() == 1 => Some(scope[0].clone()),
+        "" if scope.is_empty() => None,
+        "" => return Err(format!("Organisation: choose one of yours ({}).", scope.join(", "))),
+        o if scope.is_empty() || scope.iter().any(|s| s == o) => Some(o.to_string()),
+        o => return Err(format!("Organisation: {o} is not one of yours ({}).", scope.join(", "))),
     })
 }
 

@@ -337,7 +337,8 @@ async fn decided<T>(
         Ok(v) => Ok(v),
         Err(e) => {
             let refused = action(format!("audit review decision not saved ({what}): {e}"));
-            if let Err(record) = state.record_auditor(&user.account, refused).await {
+            let failed_outcome = audit_store::Outcome::SeriousFailure;
+            if let Err(record) = state.record_auditor_outcome(&user.account, refused, failed_outcome).await {
                 tracing::warn!(error = ?record, "recording a refused review decision");
             }
             Err(failed(e))

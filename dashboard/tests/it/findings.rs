@@ -22,6 +22,8 @@ pub(crate) const SEC: u64 = 1_000_000_000;
 /// Tuesday 3 November 2026, 10:00 GMT.
 pub(crate) const AT: u64 = 1_793_700_000 * SEC;
 pub(crate) const RELATIVE: &str = "9990001235";
+/// The rig's dashboard address (`dashboard.public_url`).
+pub(crate) const DASHBOARD_URL: &str = "https://pathwatch.example.org";
 
 /// The calendar day (UTC) `days` after the fixtures' (negative: before), as the forms take it.
 pub(crate) fn fixture_day(days: i64) -> String {
@@ -72,6 +74,8 @@ pub(crate) struct Rig {
     /// What the health page is told; a test changes it to see the page follow.
     pub(crate) health: std::sync::Arc<std::sync::Mutex<dashboard::pages::health::HealthReport>>,
     pub(crate) accounts: Accounts,
+    /// The pages' clock (fixed unless a test moves it).
+    pub(crate) clock: domain::Clock,
 }
 
 impl Rig {
@@ -176,7 +180,8 @@ pub(crate) async fn rig() -> Rig {
         store_kind: "SQLite".into(),
     };
     let health = std::sync::Arc::new(std::sync::Mutex::new(crate::health::healthy(AT + 3_600 * SEC)));
-    let state = DashboardState::builder(accounts.clone(), RunningParts { lines: vec![] }, WebConfig::default())
+    let web = WebConfig { public_url: Some(DASHBOARD_URL.into()), ..WebConfig::default() };
+    let state = DashboardState::builder(accounts.clone(), RunningParts { lines: vec![] }, web)
         .with_data(
             audit_store::AnyStore::Sqlite(store.clone()),
             vec![engine::slo::SloConfig::availability("pds")],
@@ -187,9 +192,9 @@ pub(crate) async fn rig() -> Rig {
         .with_findings(findings.clone())
         .with_audit_recorder(recorder)
         .with_health(crate::health::source(health.clone()))
-        .with_clock(clock)
+        .with_clock(clock.clone())
         .build();
-    Rig { _dir: dir, app: router(state), store, findings, health, accounts }
+    Rig { _dir: dir, app: router(state), store, findings, health, accounts, clock }
 }
 
 /// Draws a sample of events in November 2026 on the page, as `session` (an IG lead); returns its id.
@@ -318,6 +323,17 @@ async fn an_ig_lead_moves_a_finding_through_the_workflow_and_bad_moves_say_why()
         "{recorded:#?}"
     );
     assert!(recorded.iter().any(|e| e.0 == "ig" && e.1 == "search" && e.2 == format!("evidence of finding {id}")));
+    // A decision that could not be saved is recorded as a failure, not a success.
+    let chain = rig.store.audit_chain_page(0, 1_000).await.unwrap();
+    let outcomes: Vec<(bool, audit_store::Outcome)> = chain
+        .iter()
+        .filter(|r| r.event.source_system == dashboard::audit_trail::SOURCE && r.event.resource_id == ours)
+        .map(|r| (r.event.purpose_of_use.contains("not saved"), r.event.outcome))
+        .collect();
+    assert!(
+        outcomes.iter().all(|(failed, outcome)| (*outcome == audit_store::Outcome::SeriousFailure) == *failed),
+        "{outcomes:?}"
+    );
     assert!(audit_store::chain::verify(&rig.store, 100).await.unwrap().first_break.is_none());
     let page = get(&rig.app, &path, &ig).await;
     for text in ["Closed: inappropriate (breach)", "Called the practice manager", "Looked at a relative", "to ig"] {

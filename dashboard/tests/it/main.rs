@@ -9,6 +9,7 @@ mod audit_search;
 mod compatibility;
 mod credentials;
 mod fake_idp;
+mod fhir_trail;
 mod findings;
 mod fuzz;
 mod hazards;

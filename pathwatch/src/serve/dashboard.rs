@@ -108,6 +108,7 @@ pub(crate) async fn start(
         max_failures: d.max_failed_sign_ins,
         failure_window: Duration::from_secs(d.failed_sign_in_window_minutes * 60),
         trusted_proxies: d.trusted_proxies.iter().filter_map(|c| crate::config_check::parse_cidr(c)).collect(),
+        public_url: Some(public_url(d)),
     };
     if recorder.is_none() {
         process.lines.push(format!(
