@@ -73,7 +73,9 @@ fn client_is_source(action: Action) -> bool {
     !matches!(action, Action::Read | Action::Export | Action::Print | Action::BreakGlass)
 }
 
-/// The BALP profile the event meets, if any (see the module's notes).
+/// The BALP profile the event meets, if any (see the module's notes). Only reads and queries: BALP's
+/// Create, Update and Delete type the user agent from the data source (author, informant,
+/// custodian), which an audit event does not say, and Delete types its agents otherwise.
 fn profile(stored: &StoredAuditEvent, server_address: Option<&str>) -> Option<&'static str> {
     let e = &stored.event;
     if e.outcome != Outcome::Success || e.client_address.is_empty() || server_address.is_none() {
@@ -85,14 +87,184 @@ fn profile(stored: &StoredAuditEvent, server_address: Option<&str>) -> Option<&'
         (Action::Read, false) => "IHE.BasicAudit.Read",
         (Action::Search, true) => "IHE.BasicAudit.PatientQuery",
         (Action::Search, false) => "IHE.BasicAudit.Query",
-        (Action::Create, true) => "IHE.BasicAudit.PatientCreate",
-        (Action::Create, false) => "IHE.BasicAudit.Create",
-        (Action::Update, true) => "IHE.BasicAudit.PatientUpdate",
-        (Action::Update, false) => "IHE.BasicAudit.Update",
-        (Action::Delete, true) => "IHE.BasicAudit.PatientDelete",
-        (Action::Delete, false) => "IHE.BasicAudit.Delete",
         _ => return None,
     })
+}
+
+/// FHIR R4's resource types (a reference names one; anything else is kept as an identifier).
+const R4_TYPES: &[&str] = &[
+    "Account",
+    "ActivityDefinition",
+    "AdverseEvent",
+    "AllergyIntolerance",
+    "Appointment",
+    "AppointmentResponse",
+    "AuditEvent",
+    "Basic",
+    "Binary",
+    "BiologicallyDerivedProduct",
+    "BodyStructure",
+    "Bundle",
+    "CapabilityStatement",
+    "CarePlan",
+    "CareTeam",
+    "CatalogEntry",
+    "ChargeItem",
+    "ChargeItemDefinition",
+    "Claim",
+    "ClaimResponse",
+    "ClinicalImpression",
+    "CodeSystem",
+    "Communication",
+    "CommunicationRequest",
+    "CompartmentDefinition",
+    "Composition",
+    "ConceptMap",
+    "Condition",
+    "Consent",
+    "Contract",
+    "Coverage",
+    "CoverageEligibilityRequest",
+    "CoverageEligibilityResponse",
+    "DetectedIssue",
+    "Device",
+    "DeviceDefinition",
+    "DeviceMetric",
+    "DeviceRequest",
+    "DeviceUseStatement",
+    "DiagnosticReport",
+    "DocumentManifest",
+    "DocumentReference",
+    "EffectEvidenceSynthesis",
+    "Encounter",
+    "Endpoint",
+    "EnrollmentRequest",
+    "EnrollmentResponse",
+    "EpisodeOfCare",
+    "EventDefinition",
+    "Evidence",
+    "EvidenceVariable",
+    "ExampleScenario",
+    "ExplanationOfBenefit",
+    "FamilyMemberHistory",
+    "Flag",
+    "Goal",
+    "GraphDefinition",
+    "Group",
+    "GuidanceResponse",
+    "HealthcareService",
+    "ImagingStudy",
+    "Immunization",
+    "ImmunizationEvaluation",
+    "ImmunizationRecommendation",
+    "ImplementationGuide",
+    "InsurancePlan",
+    "Invoice",
+    "Library",
+    "Linkage",
+    "List",
+    "Location",
+    "Measure",
+    "MeasureReport",
+    "Media",
+    "Medication",
+    "MedicationAdministration",
+    "MedicationDispense",
+    "MedicationKnowledge",
+    "MedicationRequest",
+    "MedicationStatement",
+    "MedicinalProduct",
+    "MessageDefinition",
+    "MessageHeader",
+    "MolecularSequence",
+    "NamingSystem",
+    "NutritionOrder",
+    "Observation",
+    "ObservationDefinition",
+    "OperationDefinition",
+    "OperationOutcome",
+    "Organization",
+    "OrganizationAffiliation",
+    "Parameters",
+    "Patient",
+    "PaymentNotice",
+    "PaymentReconciliation",
+    "Person",
+    "PlanDefinition",
+    "Practitioner",
+    "PractitionerRole",
+    "Procedure",
+    "Provenance",
+    "Questionnaire",
+    "QuestionnaireResponse",
+    "RelatedPerson",
+    "RequestGroup",
+    "ResearchDefinition",
+    "ResearchElementDefinition",
+    "ResearchStudy",
+    "ResearchSubject",
+    "RiskAssessment",
+    "RiskEvidenceSynthesis",
+    "Schedule",
+    "SearchParameter",
+    "ServiceRequest",
+    "Slot",
+    "Specimen",
+    "SpecimenDefinition",
+    "StructureDefinition",
+    "StructureMap",
+    "Subscription",
+    "Substance",
+    "SupplyDelivery",
+    "SupplyRequest",
+    "Task",
+    "TerminologyCapabilities",
+    "TestReport",
+    "TestScript",
+    "ValueSet",
+    "VerificationResult",
+    "VisionPrescription",
+];
+
+/// Whether `id` is a FHIR id (letters, digits, `-` and `.`, 1 to 64).
+fn is_fhir_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+}
+
+/// Text with every NHS number in it (ten digits, or 3-3-4 with spaces, that pass Modulus 11) masked
+/// as the API masks them (`*** *** 1234`).
+pub fn mask_nhs_numbers_in(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let candidate = [10usize, 12].into_iter().find_map(|len| {
+            let piece = text.get(i..i + len)?;
+            let spaced = len == 12;
+            let shape = piece.bytes().enumerate().all(|(j, b)| {
+                if spaced && (j == 3 || j == 7) {
+                    b == b' '
+                } else {
+                    b.is_ascii_digit()
+                }
+            });
+            let bounded = i.checked_sub(1).is_none_or(|p| !bytes[p].is_ascii_digit())
+                && bytes.get(i + len).is_none_or(|b| !b.is_ascii_digit());
+            (shape && bounded && domain::NhsNumber::parse(piece).is_ok()).then_some((len, piece))
+        });
+        match candidate {
+            Some((len, piece)) => {
+                out.push_str(&domain::mask(&piece.replace(' ', "")));
+                i += len;
+            }
+            None => {
+                let ch = text[i..].chars().next().unwrap_or_default();
+                out.push(ch);
+                i += ch.len_utf8().max(1);
+            }
+        }
+    }
+    out
 }
 
 /// `type`, `subtype` and `action` for what was done.
@@ -159,6 +331,23 @@ fn purpose(text: &str, auditors: bool, action: Action) -> Option<Value> {
 
 /// One stored audit event as a FHIR R4 `AuditEvent`.
 pub fn audit_event(stored: &StoredAuditEvent, options: &FhirOptions) -> Value {
+    let mut masked = stored.clone();
+    if options.mask_nhs_numbers {
+        // NHS numbers are masked wherever they appear: a Patient's id, a reason, a search's terms.
+        let e = &mut masked.event;
+        for text in [
+            &mut e.resource_id,
+            &mut e.purpose_of_use,
+            &mut e.correlation_id,
+            &mut e.request_id,
+            &mut e.event_id,
+            &mut e.actor.name,
+            &mut e.device,
+        ] {
+            *text = mask_nhs_numbers_in(text);
+        }
+    }
+    let stored = &masked;
     let e = &stored.event;
     let auditors = e.source_system == crate::access::AUDITOR_SOURCE;
     let server_address = if auditors { options.dashboard_url.as_deref() } else { None };
@@ -196,8 +385,10 @@ pub fn audit_event(stored: &StoredAuditEvent, options: &FhirOptions) -> Value {
         let mut client = json!({ "type": concept(DCM, client_code), "requestor": false });
         client["who"] = if e.device.is_empty() {
             json!({ "display": "client" })
-        } else {
+        } else if is_fhir_id(&e.device) {
             json!({ "reference": format!("Device/{}", e.device), "display": e.device })
+        } else {
+            json!({ "display": e.device })
         };
         if !e.client_address.is_empty() {
             let kind = if e.client_address.parse::<std::net::IpAddr>().is_ok() { "2" } else { "1" };
@@ -235,27 +426,29 @@ pub fn audit_event(stored: &StoredAuditEvent, options: &FhirOptions) -> Value {
     if e.action == Action::Search {
         // BALP's query entity: what was asked (we keep it in words, not the raw request).
         let asked = if e.resource_id.is_empty() { e.resource_type.clone() } else { e.resource_id.clone() };
-        let mut query = json!({
-            "type": coding(ENTITY_TYPE, "2"),
-            "role": coding(OBJECT_ROLE, "24"),
-            "query": base64(asked.as_bytes()),
-        });
+        let mut query = json!({ "type": coding(ENTITY_TYPE, "2"), "role": coding(OBJECT_ROLE, "24") });
+        if !asked.is_empty() {
+            query["query"] = base64(asked.as_bytes()).into();
+        }
         if !e.resource_type.is_empty() {
             query["description"] = format!("{} search: {asked}", e.resource_type).into();
         }
         entities.push(query);
-    } else if !e.resource_type.is_empty() {
-        let id_ok = !e.resource_id.is_empty()
-            && e.resource_id.len() <= 64
-            && e.resource_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
-        let what = if id_ok {
-            json!({ "reference": format!("{}/{}", e.resource_type, e.resource_id) })
-        } else if e.resource_id.is_empty() {
-            json!({ "display": e.resource_type })
-        } else {
-            json!({ "identifier": { "system": format!("{BASE}:{}", e.resource_type), "value": e.resource_id } })
+    } else if !e.resource_type.is_empty() || !e.resource_id.is_empty() {
+        let kind = if e.resource_type.is_empty() { "resource" } else { e.resource_type.as_str() };
+        // An audit record's own id is its `seq`, exported as `pw-<seq>`.
+        let id = match (kind, e.resource_id.parse::<u64>()) {
+            ("AuditEvent", Ok(seq)) => resource_id(seq),
+            _ => e.resource_id.clone(),
         };
-        let role = if e.resource_type.starts_with("Audit") { "3" } else { "4" };
+        let what = if R4_TYPES.contains(&kind) && is_fhir_id(&id) {
+            json!({ "reference": format!("{kind}/{id}") })
+        } else if id.is_empty() {
+            json!({ "display": kind })
+        } else {
+            json!({ "identifier": { "system": format!("{BASE}:{kind}"), "value": id } })
+        };
+        let role = if kind.starts_with("Audit") { "3" } else { "4" };
         entities.push(json!({ "what": what, "type": coding(ENTITY_TYPE, "2"), "role": coding(OBJECT_ROLE, role) }));
     }
     if !e.request_id.is_empty() {

@@ -136,15 +136,33 @@ fn failures_and_denials_claim_no_profile_and_say_what_happened() {
 }
 
 #[test]
-fn masked_nhs_numbers_keep_only_the_last_four_digits_and_no_identifier() {
+fn masked_nhs_numbers_keep_only_the_last_four_digits_wherever_they_appear() {
     let options = FhirOptions { dashboard_url: None, mask_nhs_numbers: true };
     let mut e = read_by_clinician();
-    e.resource_id = "abc".into();
-    e.resource_type = "DocumentReference".into();
-    let r = audit_event(&stored(1, e), &options);
+    e.purpose_of_use = "checking 900 000 0009 and 9434765919 for a complaint".into();
+    let r = audit_event(&stored(1, e.clone()), &options);
     let text = r.to_string();
-    assert!(!text.contains("9000000009"), "{text}");
+    assert!(!text.contains("9000000009") && !text.contains("900 000 0009") && !text.contains("9434765919"), "{text}");
     assert_eq!(entity(&r, ENTITY_TYPE, "1").unwrap()["what"], json!({"display": "*** *** 0009"}));
+    // The Patient's id was the NHS number: kept only masked, as an identifier, not a reference.
+    let data = entity(&r, ENTITY_TYPE, "2").unwrap();
+    assert_eq!(data["what"]["identifier"]["value"], "*** *** 0009");
+    assert_eq!(r["purposeOfEvent"][0]["text"], "checking *** *** 0009 and *** *** 5919 for a complaint");
+    // A search's terms too.
+    e.action = Action::Search;
+    e.resource_id = "identifier=9000000009".into();
+    let text = audit_event(&stored(2, e), &options).to_string();
+    assert!(!text.contains(&base64(b"identifier=9000000009")) && !text.contains("9000000009"), "{text}");
+}
+
+#[test]
+fn nhs_numbers_are_found_only_where_they_are_whole_and_valid() {
+    assert_eq!(mask_nhs_numbers_in("9000000009"), "*** *** 0009");
+    assert_eq!(mask_nhs_numbers_in("a 900 000 0009 b"), "a *** *** 0009 b");
+    assert_eq!(mask_nhs_numbers_in("90000000091"), "90000000091", "eleven digits are not an NHS number");
+    assert_eq!(mask_nhs_numbers_in("1234567890"), "1234567890", "fails Modulus 11");
+    assert_eq!(mask_nhs_numbers_in("é 9000000009é"), "é *** *** 0009é");
+    assert_eq!(mask_nhs_numbers_in(""), "");
 }
 
 #[test]
@@ -169,6 +187,11 @@ fn every_action_has_a_type_and_an_r4_action_code_and_ids_are_r4_ids() {
         json!({"system": format!("{BASE}:AuditSample"), "value": "17 item 3 (record 5)"})
     );
     assert_eq!(data["role"]["code"], "3", "audit records are reports");
+    // A type FHIR does not have is never a reference, even with an id FHIR would take.
+    let mut e = read_by_clinician();
+    (e.resource_type, e.resource_id) = ("AuditFinding".into(), "7".into());
+    let r = audit_event(&stored(1, e), &FhirOptions::default());
+    assert_eq!(entity(&r, ENTITY_TYPE, "2").unwrap()["what"]["identifier"]["system"], format!("{BASE}:AuditFinding"));
 }
 
 #[test]

@@ -92,6 +92,7 @@ pub(crate) fn from_fhir(o: &Map<String, Value>, limits: Limits) -> FieldResult<A
     };
     let outcome = match s(&v, "/outcome") {
         Some("0") | None => Outcome::Success,
+        Some("4") if s(&v, "/outcomeDesc") == Some("denied") => Outcome::Denied,
         Some("4") => Outcome::MinorFailure,
         Some("8") => Outcome::SeriousFailure,
         Some("12") => Outcome::MajorFailure,
@@ -137,7 +138,7 @@ pub(crate) fn from_fhir(o: &Map<String, Value>, limits: Limits) -> FieldResult<A
             }
         }
     }
-    Ok(AuditEvent {
+    let event = AuditEvent {
         event_id,
         occurred_ns,
         actor: Actor {
@@ -155,9 +156,9 @@ pub(crate) fn from_fhir(o: &Map<String, Value>, limits: Limits) -> FieldResult<A
                 .into(),
             organisation: organisation.into(),
         },
-        // The sender's words where it gave them (our purpose is free text), else the code.
-        purpose_of_use: s(&v, "/purposeOfEvent/0/text")
-            .or_else(|| s(&v, "/purposeOfEvent/0/coding/0/code"))
+        // The code, else the sender's words.
+        purpose_of_use: s(&v, "/purposeOfEvent/0/coding/0/code")
+            .or_else(|| s(&v, "/purposeOfEvent/0/text"))
             .or_else(|| s(requestor, "/purposeOfUse/0/coding/0/code"))
             .unwrap_or_default()
             .into(),
@@ -174,16 +175,37 @@ pub(crate) fn from_fhir(o: &Map<String, Value>, limits: Limits) -> FieldResult<A
             .unwrap_or_default()
             .into(),
         // The user's own network address, else (as IHE BALP puts it) the client application's: the
-        // first other agent addressed by machine name (1) or IP address (2).
+        // first other agent addressed by machine name (1) or IP address (2) that is not the server
+        // (the agent named as the source's observer).
         client_address: s(requestor, "/network/address")
             .or_else(|| {
+                let server = s(&v, "/source/observer/display");
                 agents
                     .iter()
                     .filter(|a| matches!(s(a, "/network/type"), Some("1" | "2")))
+                    .filter(|a| server.is_none() || s(a, "/who/display") != server)
                     .find_map(|a| s(a, "/network/address"))
             })
             .unwrap_or_default()
             .into(),
         device: device.into(),
-    })
+    };
+    // Every text within the limit our own shape holds it to.
+    let texts = [
+        ("who", &event.actor.user_id),
+        ("who.display", &event.actor.name),
+        ("role", &event.actor.role),
+        ("purposeOfEvent", &event.purpose_of_use),
+        ("entity", &event.resource_type),
+        ("entity", &event.resource_id),
+        ("entity (correlation id)", &event.correlation_id),
+        ("entity (request id)", &event.request_id),
+        ("source.observer", &event.source_system),
+        ("network.address", &event.client_address),
+        ("Device", &event.device),
+    ];
+    if let Some((field, _)) = texts.iter().find(|(_, t)| t.len() > audit_store::MAX_AUDIT_FIELD_BYTES) {
+        return err(field, format!("is longer than {} bytes", audit_store::MAX_AUDIT_FIELD_BYTES));
+    }
+    Ok(event)
 }

@@ -53,13 +53,26 @@ pub async fn audit_export(config: &Config, args: AuditExport) -> anyhow::Result<
         dashboard_url: Some(crate::serve::public_url(&config.dashboard)),
         mask_nhs_numbers: false,
     };
-    let (mut sink, temp): (Box<dyn Write>, Option<PathBuf>) = match &args.out {
+    // To a file: written beside it, readable by its owner only (whole NHS numbers), and put in its
+    // place only once whole and on disk; an export that fails leaves nothing behind.
+    let temp = match &args.out {
         Some(path) => {
-            let temp = path.with_extension("partial");
-            let file = std::fs::File::create(&temp).with_context(|| format!("creating {}", temp.display()))?;
-            (Box::new(std::io::BufWriter::new(file)), Some(temp))
+            let dir = match path.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+                _ => PathBuf::from("."),
+            };
+            let file = tempfile::Builder::new()
+                .prefix(".pathwatch-export-")
+                .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))
+                .tempfile_in(&dir)
+                .with_context(|| format!("creating a file in {}", dir.display()))?;
+            Some(file)
         }
-        None => (Box::new(std::io::BufWriter::new(std::io::stdout().lock())), None),
+        None => None,
+    };
+    let mut sink: Box<dyn Write> = match &temp {
+        Some(file) => Box::new(std::io::BufWriter::new(file.as_file().try_clone()?)),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
     let mut digest = sha2::Sha256::new();
     let mut filter = AuditFilter {
@@ -91,8 +104,13 @@ pub async fn audit_export(config: &Config, args: AuditExport) -> anyhow::Result<
     }
     sink.flush().context("writing the export")?;
     drop(sink);
-    if let (Some(temp), Some(out)) = (&temp, &args.out) {
-        std::fs::rename(temp, out).with_context(|| format!("moving the export to {}", out.display()))?;
+    if let (Some(temp), Some(out)) = (temp, &args.out) {
+        temp.as_file().sync_all().context("writing the export to disk")?;
+        temp.persist(out).with_context(|| format!("moving the export to {}", out.display()))?;
+        if let Some(dir) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+            // The rename itself on disk too.
+            let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
+        }
     }
     let ranges: Vec<String> =
         chains.iter().map(|(chain, (first, last))| format!("chain {chain} positions {first} to {last}")).collect();

@@ -66,6 +66,8 @@ def test_the_export_is_valid_fhir_r4_with_chain_positions_and_its_checksum(colle
     assert read["entity"][0]["what"]["identifier"]["value"] == "9000000009", "the host's export is not masked"
     assert [r["outcome"] for r in resources] == ["0", "4", "8", "0"]
 
+    assert out.stat().st_mode & 0o777 == 0o600, "whole NHS numbers: readable by its owner only"
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".pathwatch-export")], "nothing left beside it"
     printed = re.search(r"SHA-256 ([0-9a-f]{64})", result.stderr).group(1)
     assert printed == hashlib.sha256(out.read_bytes()).hexdigest()
 

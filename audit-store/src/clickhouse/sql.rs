@@ -182,6 +182,7 @@ pub fn audit_events(filter: &AuditFilter) -> String {
         conditions.push(format!("SourceSystem = {}", quote(s)));
     }
     if let Some((occurred, seq)) = filter.after {
+        time.push_str(&format!(" AND OccurredNs >= {occurred}"));
         conditions.push(format!("(OccurredNs > {occurred} OR (OccurredNs = {occurred} AND Seq > {seq}))"));
     }
     format!(

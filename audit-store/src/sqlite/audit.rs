@@ -132,6 +132,8 @@ impl AuditLog for SqliteStore {
         }
         if let Some((occurred, seq)) = filter.after {
             let (occurred, seq) = (to_i64(occurred)?, to_i64(seq)?);
+            // The first bound alone narrows the time index; the second resolves the instant.
+            q.push(" AND occurred_ns >= ").push_bind(occurred);
             q.push(" AND (occurred_ns > ").push_bind(occurred);
             q.push(" OR (occurred_ns = ").push_bind(occurred).push(" AND seq > ").push_bind(seq).push("))");
         }

@@ -287,7 +287,7 @@ pub async fn audit_events_by_patient_user_time_and_correlation<S: TelemetryStore
     let last = page.last().map(|e| (e.event.occurred_ns, e.seq));
     let next = AuditFilter { after: last, ..limited.clone() };
     assert_eq!(ids(store.audit_events(&next).await.unwrap()), ["evt-1", "evt-4"]);
-    // Two events at the same instant are told apart by seq.
+    // A cursor at an instant goes on past it by seq.
     let tie = AuditFilter { after: Some((T0 + 2, 0)), ..all.clone() };
     assert_eq!(ids(store.audit_events(&tie).await.unwrap()), ["evt-3", "evt-1", "evt-4"]);
     let org = AuditFilter { organisation: Some("A81001".into()), ..all.clone() };
@@ -301,6 +301,24 @@ pub async fn audit_events_by_patient_user_time_and_correlation<S: TelemetryStore
     // Every field comes back as it went in.
     let back = store.audit_events(&AuditFilter { correlation_id: Some("corr-1".into()), ..all }).await.unwrap();
     assert_eq!(back, vec![stored[0].clone()]);
+}
+
+pub async fn a_cursor_pages_through_events_of_one_instant_without_losing_or_repeating_one<S: TelemetryStore>(
+    store: &S,
+) {
+    let events: Vec<_> = (1..=5).map(|i| event(i, "", "alice", T0)).collect();
+    store.insert_audit_events(&chained(events, T0 + 10)).await.unwrap();
+    let mut filter = AuditFilter { limit: 2, ..Default::default() };
+    let mut seen = Vec::new();
+    loop {
+        let page = store.audit_events(&filter).await.unwrap();
+        seen.extend(page.iter().map(|e| e.event.event_id.clone()));
+        match page.last() {
+            Some(last) if page.len() == 2 => filter.after = Some((last.event.occurred_ns, last.seq)),
+            _ => break,
+        }
+    }
+    assert_eq!(seen, ["evt-1", "evt-2", "evt-3", "evt-4", "evt-5"]);
 }
 
 pub async fn the_audit_summary_counts_a_periods_events_once_each<S: TelemetryStore>(store: &S) {
@@ -832,6 +850,7 @@ audit_store::on_every_store!("pw":
     spans_in_traces_are_one_services_within_the_window,
     several_rollups_and_recent_spans_by_name_in_one_call,
     audit_events_by_patient_user_time_and_correlation,
+    a_cursor_pages_through_events_of_one_instant_without_losing_or_repeating_one,
     the_audit_summary_counts_a_periods_events_once_each,
     replayed_audit_events_are_stored_once,
     the_chain_detects_edits_deletions_and_swaps,

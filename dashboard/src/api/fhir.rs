@@ -19,6 +19,10 @@ use crate::error::WebError;
 use crate::pages::audit_search;
 use crate::state::DashboardState;
 
+/// How long after an event the trail is taken as settled: a recorded event may still be on its way
+/// into the store (in ClickHouse's spool), and a walk's cursor must not pass it by.
+const SETTLE_NS: u64 = 60_000_000_000;
+
 /// Most resources in one page, and the default.
 const MAX_COUNT: u32 = 1_000;
 const DEFAULT_COUNT: u32 = 100;
@@ -29,7 +33,8 @@ pub struct TrailQuery {
     /// First day (YYYY-MM-DD, UTC) or RFC 3339 time, inclusive.
     #[serde(default)]
     from: String,
-    /// Day after the last, or an RFC 3339 time, exclusive; default: now (the next links keep it).
+    /// Day after the last, or an RFC 3339 time, exclusive; at most (and by default) a minute before
+    /// now, when the trail has settled (the next links keep it).
     #[serde(default)]
     to: String,
     /// ODS code (accounts limited to several organisations: one of theirs, required).
@@ -79,8 +84,11 @@ fn cursor(text: &str) -> Result<Option<(u64, u64)>, String> {
     if text.trim().is_empty() {
         return Ok(None);
     }
-    let parsed = text.split_once('-').and_then(|(t, s)| Some((t.parse().ok()?, s.parse().ok()?)));
-    parsed.map(Some).ok_or_else(|| format!("after: {text:?} is not a cursor from a next link"))
+    let parsed = text.split_once('-').and_then(|(t, s)| Some((t.parse::<i64>().ok()?, s.parse::<i64>().ok()?)));
+    match parsed {
+        Some((t, s)) if t >= 0 && s >= 0 => Ok(Some((t as u64, s as u64))),
+        _ => Err(format!("after: {text:?} is not a cursor from a next link")),
+    }
 }
 
 /// The auditors' trail as a FHIR R4 searchset Bundle of `AuditEvent`s, oldest first, within the
@@ -104,10 +112,21 @@ pub async fn auditors_trail(
         return Err(bad(format!("_count: {count} is not between 1 and {MAX_COUNT}")));
     }
     let from_ns = audit_search::instant("from", &q.from).map_err(bad)?;
-    // Up to when the export began unless a `to` is given, carried in the next links: reading a page
-    // is itself recorded in the trail, and a walk must not chase the records of its own reading.
-    let to_ns = audit_search::instant("to", &q.to).map_err(bad)?.unwrap_or_else(|| state.now_ns());
-    let to_text = if q.to.trim().is_empty() { audit_store::fhir::instant(to_ns) } else { q.to.trim().to_string() };
+    // Up to a minute before the export began, whatever `to` asks (carried in the next links): the
+    // trail is settled there, and reading a page is itself recorded, which a walk must not chase.
+    let settled = state.now_ns().saturating_sub(SETTLE_NS);
+    let asked = audit_search::instant("to", &q.to).map_err(bad)?;
+    let to_ns = asked.map_or(settled, |t| t.min(settled));
+    let to_text = match asked {
+        Some(t) if t <= settled => q.to.trim().to_string(),
+        _ => audit_store::fhir::instant(to_ns),
+    };
+    if to_ns > i64::MAX as u64 || from_ns.is_some_and(|f| f >= to_ns) {
+        return Err(bad(format!(
+            "from: the period must begin before it ends ({}, a minute before now or `to` if earlier)",
+            audit_store::fhir::instant(to_ns)
+        )));
+    }
     let filter = AuditFilter {
         source_system: Some(SOURCE.to_string()),
         organisation: audit_search::organisation_in_scope(&user.0, &q.organisation).map_err(bad)?,
