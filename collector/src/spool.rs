@@ -378,6 +378,19 @@ impl Spool {
             *sent_through = 0;
             rows = select(i64::MAX).await?;
         }
+        // A batch whose spans are not whole rows (a corrupt one) would shift every row after it in
+        // the one stream ClickHouse reads: it goes alone, and is refused for good, set aside.
+        if let Some(bad) = rows.iter().position(|r| audit_store::clickhouse_rowbinary::check_spans(&r.1).is_err()) {
+            if bad == 0 {
+                let id = rows[0].0;
+                let why = audit_store::clickhouse_rowbinary::check_spans(&rows[0].1).err().map(|e| e.to_string());
+                return Err(StoreError::Invalid(format!(
+                    "spool batch {id}: its spans are not whole rows: {}",
+                    why.unwrap_or_default()
+                )));
+            }
+            rows.truncate(bad);
+        }
         let Some(last) = rows.last().map(|r| r.0) else {
             return Ok(0);
         };

@@ -62,14 +62,30 @@ pub struct EncodedSpan {
 
 /// Walks spans encoded by [`encode_spans`], row by row, without decoding what is not needed.
 pub fn encoded_spans(rows: &[u8]) -> Result<Vec<EncodedSpan>, StoreError> {
-    let mut reader = Reader { rows, at: 0 };
     let mut out = Vec::new();
+    walk(rows, |bytes, start_secs, trace_id, span_id| {
+        out.push(EncodedSpan { bytes, start_secs, trace_id: trace_id.to_string(), span_id: span_id.to_string() })
+    })?;
+    Ok(out)
+}
+
+/// How many spans `rows` holds, checking that it is whole rows of [`encode_spans`] and nothing
+/// else: spans from several buffers go to ClickHouse as one stream, where a buffer that is not
+/// (a corrupt one) would shift every row after it.
+pub fn check_spans(rows: &[u8]) -> Result<usize, StoreError> {
+    let mut count = 0;
+    walk(rows, |_, _, _, _| count += 1)?;
+    Ok(count)
+}
+
+fn walk(rows: &[u8], mut each: impl FnMut(std::ops::Range<usize>, u32, &str, &str)) -> Result<(), StoreError> {
+    let mut reader = Reader { rows, at: 0 };
     while reader.at < rows.len() {
         let start = reader.at;
         let start_secs = u32::from_le_bytes(reader.fixed::<4>()?);
         reader.fixed::<8>()?;
-        let trace_id = reader.string()?.to_string();
-        let span_id = reader.string()?.to_string();
+        let trace_id = reader.string()?;
+        let span_id = reader.string()?;
         // ParentSpanId, SpanName, SpanKind, ServiceName, ScopeName, DurationNs, StatusCode,
         // StatusMessage, CorrelationId.
         reader.string()?;
@@ -94,9 +110,9 @@ pub fn encoded_spans(rows: &[u8]) -> Result<Vec<EncodedSpan>, StoreError> {
         // Link trace and span ids.
         reader.strings()?;
         reader.strings()?;
-        out.push(EncodedSpan { bytes: start..reader.at, start_secs, trace_id, span_id });
+        each(start..reader.at, start_secs, trace_id, span_id);
     }
-    Ok(out)
+    Ok(())
 }
 
 struct Reader<'a> {
