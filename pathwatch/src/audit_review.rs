@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use audit_review::evaluation::{score, Evaluation};
-use audit_review::scenario::{Scenario, ScenarioConfig};
+use audit_review::scenario::{Scenario, ScenarioConfig, World};
 use audit_review::{evaluate, RulesConfig, Scanner};
 use audit_store::{AnyStore, ClickHouseConfig, ClickHouseStore, SqliteStore};
 
@@ -58,6 +58,18 @@ pub struct EvaluateArgs {
     /// Keep the SQLite store in this new directory for inspection, instead of a temporary one.
     #[arg(long, value_name = "DIR")]
     keep: Option<PathBuf>,
+    /// The world: `classic` (four like organisations, every rule's misuse at every magnitude; sized
+    /// by --events and --scenarios) or `realistic` (an acute trust with wards and a GP practice,
+    /// surnames as a city holds them, care data that lag, clerks whose job is bulk, and 27 cases
+    /// just past the thresholds; a fixed size).
+    #[arg(long, value_enum, default_value_t = WorldArg::Classic)]
+    world: WorldArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum WorldArg {
+    Classic,
+    Realistic,
 }
 
 pub async fn scan(config: &Config, args: ScanArgs) -> anyhow::Result<ExitCode> {
@@ -154,18 +166,36 @@ fn print_evaluation(e: &Evaluation) {
 
 pub async fn evaluate_command(args: EvaluateArgs) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(args.events >= 10_000, "--events must be at least 10000 (the world needs staff in every role)");
-    let mut scenario_config = ScenarioConfig::for_events(args.events, args.seed);
-    scenario_config.scenarios_per_kind = args.scenarios;
-    eprintln!(
-        "generating: {} organisations × {} staff, {} patients, {} days, {} scenarios per rule, seed {}",
-        scenario_config.organisations,
-        scenario_config.staff_per_organisation,
-        scenario_config.patients,
-        scenario_config.days,
-        scenario_config.scenarios_per_kind,
-        scenario_config.seed
-    );
-    let scenario = Scenario::new(scenario_config);
+    let scenario = match args.world {
+        WorldArg::Classic => {
+            let mut scenario_config = ScenarioConfig::for_events(args.events, args.seed);
+            scenario_config.scenarios_per_kind = args.scenarios;
+            eprintln!(
+                "generating: {} organisations × {} staff, {} patients, {} days, {} scenarios per rule, seed {}",
+                scenario_config.organisations,
+                scenario_config.staff_per_organisation,
+                scenario_config.patients,
+                scenario_config.days,
+                scenario_config.scenarios_per_kind,
+                scenario_config.seed
+            );
+            Scenario::new(scenario_config)
+        }
+        WorldArg::Realistic => {
+            let config = ScenarioConfig { seed: args.seed, world: World::Realistic, ..ScenarioConfig::default() };
+            let scenario = Scenario::new(config);
+            eprintln!(
+                "generating the realistic world: an acute trust and a GP practice, {} staff, {} patients, {} days, \
+                 {} labelled cases, seed {}",
+                scenario.staff.len(),
+                scenario.patients.len(),
+                scenario.config.days,
+                scenario.labels.len(),
+                args.seed
+            );
+            scenario
+        }
+    };
     let _temp;
     let (store, kind) = match &args.clickhouse {
         Some(url) => {
@@ -217,6 +247,7 @@ pub async fn evaluate_command(args: EvaluateArgs) -> anyhow::Result<ExitCode> {
     }
     let summary = serde_json::json!({
         "store": kind,
+        "world": if args.world == WorldArg::Realistic { "realistic" } else { "classic" },
         "seed": args.seed,
         "events": written,
         "scenarios": e.scenarios,

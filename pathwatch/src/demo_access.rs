@@ -58,6 +58,7 @@ pub fn world(start_ns: u64) -> Scenario {
         patients: 3_000,
         scenarios_per_kind: 1,
         patients_per_shift: 12.0,
+        world: audit_review::scenario::World::Classic,
     })
 }
 

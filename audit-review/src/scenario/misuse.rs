@@ -157,6 +157,21 @@ impl Scenario {
                 description = format!("was refused {n} times within five minutes");
             }
         }
+        self.label(rule, id, s, start, events, touched, description);
+    }
+
+    /// Labels one planned misuse (who, which patients, when) and schedules its events.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn label(
+        &mut self,
+        rule: Rule,
+        id: u32,
+        s: usize,
+        start: u64,
+        events: Vec<audit_store::AuditEvent>,
+        mut touched: Vec<usize>,
+        description: String,
+    ) {
         let from_ns = events.iter().map(|e| e.occurred_ns).min().unwrap_or(start);
         let to_ns = events.iter().map(|e| e.occurred_ns).max().unwrap_or(start) + 1;
         touched.sort_unstable();

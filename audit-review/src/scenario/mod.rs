@@ -30,6 +30,8 @@ use crate::rules::Rule;
 
 mod misuse;
 mod people;
+mod realistic;
+mod surnames;
 
 const NS_PER_SEC: u64 = 1_000_000_000;
 const NS_PER_HOUR: u64 = 3_600 * NS_PER_SEC;
@@ -49,6 +51,23 @@ pub struct ScenarioConfig {
     pub scenarios_per_kind: u32,
     /// Mean distinct patients one member of staff opens in a shift.
     pub patients_per_shift: f64,
+    /// Which world: the classic one these settings describe, or the harder, realistic one (which
+    /// fixes its own organisations, staff and cases, and takes only the seed, dates and patients).
+    pub world: World,
+}
+
+/// The world the log is drawn from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum World {
+    /// Four like organisations, uniform surnames, complete care data, misuse of every kind at
+    /// every magnitude (`scenarios_per_kind` of each).
+    #[default]
+    Classic,
+    /// An acute trust with wards and a GP practice, surnames as a city catchment holds them, care
+    /// data that lag, clerks whose job is bulk, and 27 cases just past the thresholds
+    /// (`scenario::realistic`).
+    Realistic,
 }
 
 impl Default for ScenarioConfig {
@@ -64,6 +83,7 @@ impl Default for ScenarioConfig {
             patients: 20_000,
             scenarios_per_kind: 8,
             patients_per_shift: 25.0,
+            world: World::Classic,
         }
     }
 }
@@ -113,6 +133,8 @@ pub struct Staff {
     pub pace: f64,
     /// Days on leave: `[from, to)` day numbers.
     pub leave: (u32, u32),
+    /// The ward, clinic or other team they work in (the realistic world); empty when none.
+    pub team: String,
 }
 
 /// One injected misuse: who, which patients, when, and which rule should catch it.
@@ -140,11 +162,16 @@ pub struct Scenario {
     /// Injected events by day.
     injected: HashMap<u32, Vec<AuditEvent>>,
     clock: LocalClock,
+    /// Teams and what the context files do not say yet: the realistic world only.
+    layout: Option<realistic::Layout>,
 }
 
 const ROLES: [(&str, f64); 4] = [("receptionist", 1.4), ("clinician", 1.0), ("nurse", 0.9), ("administrator", 0.5)];
 impl Scenario {
     pub fn new(config: ScenarioConfig) -> Scenario {
+        if config.world == World::Realistic {
+            return realistic::build(config);
+        }
         let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
         let clock = LocalClock::europe_london(config.start_ns, config.end_ns());
         let orgs: Vec<String> = (0..config.organisations).map(|i| format!("Y9{:04}", i + 1)).collect();
@@ -244,6 +271,7 @@ impl Scenario {
                     relative,
                     pace: rng.random_range(0.7..1.3),
                     leave: (leave_start, leave_start + 5),
+                    team: String::new(),
                 });
             }
         }
@@ -271,6 +299,7 @@ impl Scenario {
             related_sets,
             injected: HashMap::new(),
             clock,
+            layout: None,
         };
         scenario.inject(&mut rng);
         scenario
@@ -380,7 +409,12 @@ impl Scenario {
                 if shift_rng.random::<f64>() < 0.05 {
                     end += NS_PER_HOUR;
                 }
-                self.shift_events(s, d, start, end, &mut shift_rng, &mut events, &mut n);
+                match &self.layout {
+                    Some(layout) => {
+                        self.realistic_shift(layout, s, d, (start, end), &mut shift_rng, &mut events, &mut n)
+                    }
+                    None => self.shift_events(s, d, start, end, &mut shift_rng, &mut events, &mut n),
+                }
             }
         }
         events.retain(|e| e.occurred_ns >= day_start && e.occurred_ns < day_end);
