@@ -181,6 +181,8 @@ def test_an_instrumented_flask_app_sends_its_server_spans_over_grpc(collector, t
         trace_id = body["trace_id"]
         deadline = time.time() + 30
         while True:
+            flushed = urllib.request.Request(f"http://127.0.0.1:{port}/flush", data=b"", method="POST")
+            urllib.request.urlopen(flushed, timeout=15).read()
             out = pathwatch(collector, "trace", trace_id)
             if out.returncode == 0:
                 break
