@@ -130,10 +130,26 @@ rule_settings!(NoCareRelationship, Severity::Medium, {
 });
 
 rule_settings!(BulkOrUnusual, Severity::Medium, {
-    /// Exports and prints in one day above which a finding is raised.
+    /// Exports in one day above which a finding is raised whatever is usual for the person.
     max_exports_per_day: u64 = 20,
-    /// Searches in one day above which a finding is raised.
+    /// Prints in one day above which a finding is raised whatever is usual for the person.
+    max_prints_per_day: u64 = 20,
+    /// Searches in one day above which a finding is raised whatever is usual for the person.
     max_searches_per_day: u64 = 150,
+    /// Below the ceilings, a day's count is unusual when it is this many spreads above the person's
+    /// median (or, without `min_history_days` of their own, their role's at their organisation).
+    unusual_spreads: f64 = 4.0,
+    /// Days before each day whose counts make the person's usual.
+    baseline_days: u32 = 28,
+    /// Working days of their own, in `baseline_days`, that make a person's usual; with fewer, their
+    /// role's days at their organisation do (at least `min_role_days` of them); with fewer still,
+    /// only the ceilings apply.
+    min_history_days: u32 = 10,
+    min_role_days: u32 = 20,
+    /// Counts below these are never unusual, however rare for the person.
+    min_exports: u64 = 10,
+    min_prints: u64 = 10,
+    min_searches: u64 = 50,
     /// Raise on every break-glass use.
     break_glass: bool = true,
 });
@@ -163,7 +179,8 @@ impl RulesConfig {
         let day = 86_400_000_000_000u64;
         let weeks = u64::from(self.volume_spike.baseline_weeks + 1) * 7 * day;
         let hours = u64::from(self.out_of_hours.history_days) * day;
-        weeks.max(hours)
+        let bulk = u64::from(self.bulk_or_unusual.baseline_days + 1) * day;
+        weeks.max(hours).max(bulk)
     }
 
     /// Checks every value, naming the key (under `prefix`, e.g. "audit.rules") that is wrong.
@@ -197,6 +214,16 @@ impl RulesConfig {
         if o.history_days == 0 || o.history_days > 366 {
             return Err(format!("{prefix}.out_of_hours.history_days must be 1–366, not {}", o.history_days));
         }
+        let b = &self.bulk_or_unusual;
+        if b.baseline_days == 0 || b.baseline_days > 366 {
+            return Err(format!("{prefix}.bulk_or_unusual.baseline_days must be 1–366, not {}", b.baseline_days));
+        }
+        if !(b.unusual_spreads.is_finite() && b.unusual_spreads >= 1.0) {
+            return Err(format!(
+                "{prefix}.bulk_or_unusual.unusual_spreads must be a number of at least 1, not {}",
+                b.unusual_spreads
+            ));
+        }
         if self.no_care_relationship.min_patients == 0 {
             return Err(format!("{prefix}.no_care_relationship.min_patients must be at least 1"));
         }
@@ -227,6 +254,12 @@ mod tests {
         let mut c = RulesConfig::default();
         c.volume_spike.own_factor = 0.5;
         assert!(c.validate("audit.rules").unwrap_err().contains("audit.rules.volume_spike.own_factor"));
+        let mut c = RulesConfig::default();
+        c.bulk_or_unusual.unusual_spreads = f64::NAN;
+        assert!(c.validate("x").unwrap_err().contains("x.bulk_or_unusual.unusual_spreads"));
+        let mut c = RulesConfig::default();
+        c.bulk_or_unusual.baseline_days = 0;
+        assert!(c.validate("x").unwrap_err().contains("x.bulk_or_unusual.baseline_days"));
         let mut c = RulesConfig::default();
         c.working_hours.end_hour = 7;
         assert!(c.validate("x").unwrap_err().contains("x.working_hours.end_hour"));

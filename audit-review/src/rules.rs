@@ -14,6 +14,9 @@ use crate::config::RulesConfig;
 /// The rules about one person and one patient (family, self, sensitive records, no care relationship).
 mod patient;
 use patient::{no_care_relationship, patient_findings};
+/// Exports, prints and searches against the person's usual, with the fixed ceilings.
+mod bulk;
+use bulk::bulk_or_unusual;
 
 const NS_PER_HOUR: i64 = 3_600_000_000_000;
 /// The patient rules' days run from 06:00 to 06:00 local time: a night shift is one day.
@@ -402,44 +405,6 @@ async fn out_of_hours<S: TelemetryStore>(store: &S, ctx: &Context<'_>) -> Result
         c.to_ns = hs.iter().map(|h| h.last_ns).max().unwrap_or(first.last_ns) + 1;
         c.first_seq = hs.iter().map(|h| h.first_seq).min().unwrap_or(first.first_seq);
         out.push(c);
-    }
-    Ok(out)
-}
-
-async fn bulk_or_unusual<S: TelemetryStore>(store: &S, ctx: &Context<'_>) -> Result<Vec<Candidate>, StoreError> {
-    let cfg = &ctx.config.bulk_or_unusual;
-    let from = ctx.bucket_start_utc(ctx.from_ns, NS_PER_DAY as u64, 0);
-    let days = store.user_activity(&ctx.activity(from, ctx.to_ns, NS_PER_DAY as u64, 0)).await?;
-    let mut out = Vec::new();
-    for d in &days {
-        let mut parts = Vec::new();
-        if d.exports + d.prints > cfg.max_exports_per_day {
-            parts.push(format!(
-                "exported or printed {} records (more than {} a day)",
-                d.exports + d.prints,
-                cfg.max_exports_per_day
-            ));
-        }
-        if d.searches > cfg.max_searches_per_day {
-            parts.push(format!("ran {} searches (more than {} a day)", d.searches, cfg.max_searches_per_day));
-        }
-        if cfg.break_glass && d.break_glass > 0 {
-            parts.push(format!(
-                "used break-glass access {} time{}",
-                d.break_glass,
-                if d.break_glass == 1 { "" } else { "s" }
-            ));
-        }
-        if parts.is_empty() {
-            continue;
-        }
-        let explanation = format!(
-            "{} {} on {}.",
-            who(&d.user_id, &d.role, &d.organisation),
-            parts.join(" and "),
-            local_date(d.bucket)
-        );
-        out.push(candidate(Rule::BulkOrUnusual, cfg.severity, d, "", explanation));
     }
     Ok(out)
 }

@@ -322,7 +322,7 @@ impl Scenario {
             (NoCareRelationship, "browsing"),
             (NoCareRelationship, "browsing"),
             (NoCareRelationship, "browsing"),
-            (BulkOrUnusual, "receptionist exports once"),
+            (BulkOrUnusual, "receptionist exports 18 once"),
             (BulkOrUnusual, "ward clerk far past usual"),
             (BulkOrUnusual, "receptionist searches"),
             (BulkOrUnusual, "nurse prints"),
@@ -340,7 +340,7 @@ impl Scenario {
                 "relative elsewhere, common surname" => surnames.is_common(&st.surname),
                 "own record" => st.own_patient.is_some(),
                 "celebrity on another ward" => st.role == "nurse" && st.team.starts_with("Ward") && st.team != "Ward 3",
-                "receptionist exports once" | "receptionist searches" => st.role.ends_with("receptionist"),
+                "receptionist exports 18 once" | "receptionist searches" => st.role.ends_with("receptionist"),
                 "ward clerk far past usual" => st.role == "ward clerk",
                 "nurse prints" => st.role == "nurse",
                 "break-glass without care" => st.role == "doctor",
@@ -458,9 +458,9 @@ impl Scenario {
                 }
                 format!("[{variant}] browsed {n} records of patients their organisation does not care for")
             }
-            "receptionist exports once" | "ward clerk far past usual" | "nurse prints" => {
+            "receptionist exports 18 once" | "ward clerk far past usual" | "nurse prints" => {
                 let (n, action) = match variant {
-                    "receptionist exports once" => (21, Action::Export),
+                    "receptionist exports 18 once" => (18, Action::Export),
                     "ward clerk far past usual" => (rng.random_range(30..=34), Action::Export),
                     _ => (22, Action::Print),
                 };

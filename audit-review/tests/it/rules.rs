@@ -231,9 +231,57 @@ pub async fn bulk_exports_searches_and_break_glass<S: TelemetryStore>(store: &S)
     Log::new(store).add(events).await;
     let found = findings(store, Rule::BulkOrUnusual, T0, T0 + 7 * DAY).await;
     assert_eq!(users(&found), ["u1", "u3", "u4"], "{found:#?}");
-    assert!(found[0].explanation.contains("exported or printed 25 records (more than 20 a day) on Wed 4 Nov 2026"));
+    assert!(found[0].explanation.contains("exported 25 records (more than 20 a day) on Wed 4 Nov 2026"));
     assert!(found[1].explanation.contains("used break-glass access 1 time"));
     assert!(found[2].explanation.contains("ran 200 searches"));
+}
+
+/// A ward clerk whose job is exports (18 a day, and a few prints) is usual; a receptionist who
+/// exports 18 once is not, judged by their own history; a new starter is judged by their role's.
+pub async fn exports_and_prints_are_judged_against_the_persons_usual_or_their_roles<S: TelemetryStore>(store: &S) {
+    let mut events = Vec::new();
+    let at = |d: u64, i: u32| T0 + d * DAY + 9 * HOUR + u64::from(i) * SEC;
+    let mut add = |user: &str, role: &str, action: Action, n: u32, d: u64| {
+        for i in 0..n {
+            events.push(access(user, role, "A1", &nhs(i), action, Outcome::Success, at(d, i)));
+        }
+    };
+    // Fourteen working days of history, then the day judged (day 15).
+    for d in 0..14u64 {
+        add("clerk", "ward clerk", Action::Export, 15 + (d % 4) as u32, d);
+        add("clerk", "ward clerk", Action::Print, (d % 3) as u32, d);
+        add("recep", "receptionist", Action::Read, 30, d);
+        add("recep2", "receptionist", Action::Read, 25, d);
+    }
+    add("clerk", "ward clerk", Action::Export, 18, 15);
+    add("clerk", "ward clerk", Action::Print, 8, 15);
+    add("recep", "receptionist", Action::Export, 18, 15);
+    add("starter", "receptionist", Action::Export, 12, 15);
+    add("recep2", "receptionist", Action::Export, 4, 15);
+    events.sort_by_key(|e| e.occurred_ns);
+    let mut log = Log::new(store);
+    log.add(events).await;
+    let found = findings(store, Rule::BulkOrUnusual, T0 + 15 * DAY, T0 + 16 * DAY).await;
+    assert_eq!(users(&found), ["recep", "starter"], "{found:#?}");
+    assert!(
+        found[0].explanation.contains("exported 18 records, where their median over 14 working days is 0"),
+        "{}",
+        found[0].explanation
+    );
+    assert!(
+        found[1].explanation.contains("exported 12 records, where the median of 28 days of receptionists at A1 is 0"),
+        "{}",
+        found[1].explanation
+    );
+    // The ceiling holds whatever is usual: the clerk's 18 a day does not let 25 through.
+    let mut more = Vec::new();
+    for i in 0..25 {
+        more.push(access("clerk", "ward clerk", "A1", &nhs(i), Action::Export, Outcome::Success, at(16, i)));
+    }
+    log.add(more).await;
+    let found = findings(store, Rule::BulkOrUnusual, T0 + 16 * DAY, T0 + 17 * DAY).await;
+    assert_eq!(users(&found), ["clerk"], "{found:#?}");
+    assert!(found[0].explanation.contains("exported 25 records (more than 20 a day)"), "{}", found[0].explanation);
 }
 
 pub async fn a_burst_of_denied_access<S: TelemetryStore>(store: &S) {
@@ -262,5 +310,6 @@ audit_store::on_every_store!("pwr":
     sensitive_records_without_a_care_relationship,
     browsing_patients_without_a_care_relationship,
     bulk_exports_searches_and_break_glass,
+    exports_and_prints_are_judged_against_the_persons_usual_or_their_roles,
     a_burst_of_denied_access,
 );

@@ -1,0 +1,176 @@
+//! Bulk or unusual actions in a day: exports, prints and searches judged against what is usual for
+//! the person (their own working days over the last weeks) or, without enough history of their own,
+//! for their role at their organisation; the fixed daily limits kept as an absolute ceiling; every
+//! break-glass use. A ward clerk who exports 18 discharge letters every day is usual; a
+//! receptionist who exports 18 records once is not.
+//!
+//! The store computes the daily counts ([`audit_store::TelemetryStore::user_activity`]); medians and
+//! spreads over at most a few dozen days per person are arithmetic here.
+
+use audit_store::UserActivity;
+
+use super::*;
+
+/// One of the counts a day is judged on.
+#[derive(Clone, Copy)]
+struct Measure {
+    /// "exported", "printed", "ran … searches": how the explanation says it.
+    verb: &'static str,
+    noun: &'static str,
+    count: fn(&UserActivity) -> u64,
+    ceiling: u64,
+    /// Below this many in a day, nothing is unusual however rare for the person.
+    minimum: u64,
+}
+
+/// What is usual for a count: the median and how far days usually stray from it, and what it was
+/// taken from.
+struct Usual {
+    median: f64,
+    spread: f64,
+    from: String,
+}
+
+/// The median and spread of `values`: the spread is the median absolute deviation scaled to a
+/// standard deviation, and at least a count's own noise (its square root), so a person whose days
+/// are all alike is not flagged for one more.
+fn usual_of(values: &mut [u64]) -> Option<(f64, f64)> {
+    let median = median(values)?;
+    let mut deviations: Vec<u64> = values.iter().map(|v| (*v as f64 - median).abs().round() as u64).collect();
+    let mad = super::median(&mut deviations).unwrap_or(0.0);
+    Some((median, (1.4826 * mad).max(median.max(1.0).sqrt())))
+}
+
+pub(super) async fn bulk_or_unusual<S: TelemetryStore>(
+    store: &S,
+    ctx: &Context<'_>,
+) -> Result<Vec<Candidate>, StoreError> {
+    let cfg = &ctx.config.bulk_or_unusual;
+    let day_ns = NS_PER_DAY as u64;
+    let from = ctx.bucket_start_utc(ctx.from_ns, day_ns, 0);
+    // The weeks before the period too: they make each person's usual.
+    let history_from = from.saturating_sub(u64::from(cfg.baseline_days) * day_ns);
+    let days = store.user_activity(&ctx.activity(history_from, ctx.to_ns, day_ns, 0)).await?;
+    let first_bucket = ctx.clock.local_ns(from) - ctx.clock.local_ns(from).rem_euclid(NS_PER_DAY);
+    let window = i64::from(cfg.baseline_days) * NS_PER_DAY;
+    // Each person's days, and each role's at each organisation.
+    let mut by_person: HashMap<(&str, &str), Vec<&UserActivity>> = HashMap::new();
+    let mut by_role: HashMap<(&str, &str), Vec<&UserActivity>> = HashMap::new();
+    for d in &days {
+        by_person.entry((&d.user_id, &d.organisation)).or_default().push(d);
+        by_role.entry((&d.role, &d.organisation)).or_default().push(d);
+    }
+    let measures = [
+        Measure {
+            verb: "exported",
+            noun: "records",
+            count: |d| d.exports,
+            ceiling: cfg.max_exports_per_day,
+            minimum: cfg.min_exports,
+        },
+        Measure {
+            verb: "printed",
+            noun: "records",
+            count: |d| d.prints,
+            ceiling: cfg.max_prints_per_day,
+            minimum: cfg.min_prints,
+        },
+        Measure {
+            verb: "ran",
+            noun: "searches",
+            count: |d| d.searches,
+            ceiling: cfg.max_searches_per_day,
+            minimum: cfg.min_searches,
+        },
+    ];
+    let mut out = Vec::new();
+    for d in days.iter().filter(|d| d.bucket >= first_bucket) {
+        let in_window = |o: &&&UserActivity| o.bucket < d.bucket && o.bucket >= d.bucket - window;
+        let own: Vec<&UserActivity> = by_person
+            .get(&(d.user_id.as_str(), d.organisation.as_str()))
+            .map_or(Vec::new(), |v| v.iter().filter(in_window).copied().collect());
+        let peers: Vec<&UserActivity> = by_role
+            .get(&(d.role.as_str(), d.organisation.as_str()))
+            .map_or(Vec::new(), |v| v.iter().filter(in_window).filter(|o| o.user_id != d.user_id).copied().collect());
+        let mut parts = Vec::new();
+        for m in measures {
+            let x = (m.count)(d);
+            if x > m.ceiling {
+                parts.push(format!("{} {x} {} (more than {} a day)", m.verb, m.noun, m.ceiling));
+                continue;
+            }
+            if x < m.minimum {
+                continue;
+            }
+            let usual = if own.len() >= cfg.min_history_days as usize {
+                let mut values: Vec<u64> = own.iter().map(|o| (m.count)(o)).collect();
+                usual_of(&mut values).map(|(median, spread)| Usual {
+                    median,
+                    spread,
+                    from: format!("their median over {} working days", own.len()),
+                })
+            } else if peers.len() >= cfg.min_role_days as usize {
+                let mut values: Vec<u64> = peers.iter().map(|o| (m.count)(o)).collect();
+                usual_of(&mut values).map(|(median, spread)| Usual {
+                    median,
+                    spread,
+                    from: format!("the median of {} days of {}s at {}", peers.len(), d.role, d.organisation),
+                })
+            } else {
+                None
+            };
+            if let Some(u) = usual {
+                if (x as f64 - u.median) / u.spread >= cfg.unusual_spreads {
+                    parts.push(format!("{} {x} {}, where {} is {}", m.verb, m.noun, u.from, round(u.median)));
+                }
+            }
+        }
+        if cfg.break_glass && d.break_glass > 0 {
+            parts.push(format!(
+                "used break-glass access {} time{}",
+                d.break_glass,
+                if d.break_glass == 1 { "" } else { "s" }
+            ));
+        }
+        if parts.is_empty() {
+            continue;
+        }
+        let explanation = format!(
+            "{} {} on {}.",
+            who(&d.user_id, &d.role, &d.organisation),
+            parts.join(" and "),
+            local_date(d.bucket)
+        );
+        out.push(candidate(Rule::BulkOrUnusual, cfg.severity, d, "", explanation));
+    }
+    Ok(out)
+}
+
+/// A median as people say it: whole when it is, else to one place.
+fn round(v: f64) -> String {
+    if v.fract() == 0.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.1}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_persons_usual_is_their_median_and_a_spread_no_smaller_than_the_counts_own_noise() {
+        // A clerk's exports: 15 to 18 a day.
+        let (median, spread) = usual_of(&mut [15, 16, 18, 17, 15, 16, 18, 17, 16, 16]).unwrap();
+        assert_eq!(median, 16.0);
+        assert!((spread - 16f64.sqrt()).abs() < 1e-9, "{spread}");
+        // Someone who never exports: any export stands out, but the spread is at least 1.
+        assert_eq!(usual_of(&mut [0, 0, 0]), Some((0.0, 1.0)));
+        // Days that vary widely make a wide spread.
+        let (_, wide) = usual_of(&mut [0, 40, 5, 35, 10, 30, 2, 38]).unwrap();
+        assert!(wide > 15.0, "{wide}");
+        assert_eq!(usual_of(&mut []), None);
+        assert_eq!((round(16.0), round(16.5)), ("16".to_string(), "16.5".to_string()));
+    }
+}
