@@ -163,7 +163,8 @@ async fn an_nhs_number_an_auditor_typed_into_a_reason_is_masked_too() {
     let mut rig = rig().await;
     rig.add(vec![crate::findings::read(1, "recep1", "A81001", RELATIVE)]).await;
     let (ig, _) = sign_in(&rig.app, "ig", PASSWORD).await;
-    let found = get(&rig.app, &format!("/audit/search?patient={RELATIVE}&from=2026-11-01&to=2026-12-01"), &ig).await;
+    let (from, to) = (crate::findings::fixture_day(-2), crate::findings::fixture_day(28));
+    let found = get(&rig.app, &format!("/audit/search?patient={RELATIVE}&from={from}&to={to}"), &ig).await;
     let csrf = found.csrf();
     let seq = found.body.split("name=\"seq\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
     let reason = format!("complaint about patient {RELATIVE} (999 000 1235 spaced)");
