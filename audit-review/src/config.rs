@@ -136,6 +136,8 @@ rule_settings!(BulkOrUnusual, Severity::Medium, {
     max_prints_per_day: u64 = 20,
     /// Searches in one day above which a finding is raised whatever is usual for the person.
     max_searches_per_day: u64 = 150,
+    /// Exports and prints together in one day above which a finding is raised whatever is usual.
+    max_exports_and_prints_per_day: u64 = 30,
     /// Below the ceilings, a day's count is unusual when it is this many spreads above the person's
     /// median (or, without `min_history_days` of their own, their role's at their organisation).
     unusual_spreads: f64 = 4.0,
@@ -218,6 +220,12 @@ impl RulesConfig {
         if b.baseline_days == 0 || b.baseline_days > 366 {
             return Err(format!("{prefix}.bulk_or_unusual.baseline_days must be 1–366, not {}", b.baseline_days));
         }
+        if b.min_history_days == 0 || b.min_history_days > b.baseline_days {
+            return Err(format!(
+                "{prefix}.bulk_or_unusual.min_history_days must be 1 to baseline_days ({}), not {}",
+                b.baseline_days, b.min_history_days
+            ));
+        }
         if !(b.unusual_spreads.is_finite() && b.unusual_spreads >= 1.0) {
             return Err(format!(
                 "{prefix}.bulk_or_unusual.unusual_spreads must be a number of at least 1, not {}",
@@ -257,6 +265,9 @@ mod tests {
         let mut c = RulesConfig::default();
         c.bulk_or_unusual.unusual_spreads = f64::NAN;
         assert!(c.validate("x").unwrap_err().contains("x.bulk_or_unusual.unusual_spreads"));
+        let mut c = RulesConfig::default();
+        c.bulk_or_unusual.min_history_days = 0;
+        assert!(c.validate("x").unwrap_err().contains("x.bulk_or_unusual.min_history_days"));
         let mut c = RulesConfig::default();
         c.bulk_or_unusual.baseline_days = 0;
         assert!(c.validate("x").unwrap_err().contains("x.bulk_or_unusual.baseline_days"));

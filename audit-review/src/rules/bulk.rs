@@ -1,7 +1,8 @@
-//! Bulk or unusual actions in a day: exports, prints and searches judged against what is usual for
-//! the person (their own working days over the last weeks) or, without enough history of their own,
-//! for their role at their organisation; the fixed daily limits kept as an absolute ceiling; every
-//! break-glass use. A ward clerk who exports 18 discharge letters every day is usual; a
+//! Bulk or unusual actions in a day (from 06:00, as the patient rules count days, so a night shift
+//! is one day): exports, prints and searches judged against what is usual for the person (their
+//! own working days over the last weeks) or, without enough history of their own, for their role at
+//! their organisation; the fixed daily limits kept as an absolute ceiling, on each count and on
+//! exports and prints together; every break-glass use. A ward clerk who exports 18 discharge letters every day is usual; a
 //! receptionist who exports 18 records once is not.
 //!
 //! The store computes the daily counts ([`audit_store::TelemetryStore::user_activity`]); medians and
@@ -47,18 +48,23 @@ pub(super) async fn bulk_or_unusual<S: TelemetryStore>(
 ) -> Result<Vec<Candidate>, StoreError> {
     let cfg = &ctx.config.bulk_or_unusual;
     let day_ns = NS_PER_DAY as u64;
-    let from = ctx.bucket_start_utc(ctx.from_ns, day_ns, 0);
+    let day_start = u64::from(DAY_STARTS_HOUR) * NS_PER_HOUR as u64;
+    let from = ctx.bucket_start_utc(ctx.from_ns, day_ns, day_start);
     // The weeks before the period too: they make each person's usual.
-    let history_from = from.saturating_sub(u64::from(cfg.baseline_days) * day_ns);
-    let days = store.user_activity(&ctx.activity(history_from, ctx.to_ns, day_ns, 0)).await?;
-    let first_bucket = ctx.clock.local_ns(from) - ctx.clock.local_ns(from).rem_euclid(NS_PER_DAY);
+    let history_from =
+        ctx.bucket_start_utc(from.saturating_sub(u64::from(cfg.baseline_days) * day_ns), day_ns, day_start);
+    let days = store.user_activity(&ctx.activity(history_from, ctx.to_ns, day_ns, day_start)).await?;
+    let first_bucket = ctx.clock.local_ns(from);
     let window = i64::from(cfg.baseline_days) * NS_PER_DAY;
-    // Each person's days, and each role's at each organisation.
+    // Each person's days, and each role's at each organisation, in day order.
     let mut by_person: HashMap<(&str, &str), Vec<&UserActivity>> = HashMap::new();
     let mut by_role: HashMap<(&str, &str), Vec<&UserActivity>> = HashMap::new();
     for d in &days {
         by_person.entry((&d.user_id, &d.organisation)).or_default().push(d);
         by_role.entry((&d.role, &d.organisation)).or_default().push(d);
+    }
+    for list in by_person.values_mut().chain(by_role.values_mut()) {
+        list.sort_by_key(|d| d.bucket);
     }
     let measures = [
         Measure {
@@ -85,39 +91,46 @@ pub(super) async fn bulk_or_unusual<S: TelemetryStore>(
     ];
     let mut out = Vec::new();
     for d in days.iter().filter(|d| d.bucket >= first_bucket) {
-        let in_window = |o: &&&UserActivity| o.bucket < d.bucket && o.bucket >= d.bucket - window;
-        let own: Vec<&UserActivity> = by_person
-            .get(&(d.user_id.as_str(), d.organisation.as_str()))
-            .map_or(Vec::new(), |v| v.iter().filter(in_window).copied().collect());
-        let peers: Vec<&UserActivity> = by_role
-            .get(&(d.role.as_str(), d.organisation.as_str()))
-            .map_or(Vec::new(), |v| v.iter().filter(in_window).filter(|o| o.user_id != d.user_id).copied().collect());
         let mut parts = Vec::new();
+        if d.exports + d.prints > cfg.max_exports_and_prints_per_day {
+            parts.push(format!(
+                "exported and printed {} records together (more than {} a day)",
+                d.exports + d.prints,
+                cfg.max_exports_and_prints_per_day
+            ));
+        }
         for m in measures {
             let x = (m.count)(d);
             if x > m.ceiling {
                 parts.push(format!("{} {x} {} (more than {} a day)", m.verb, m.noun, m.ceiling));
                 continue;
             }
-            if x < m.minimum {
+            if x < m.minimum.max(1) {
                 continue;
             }
-            let usual = if own.len() >= cfg.min_history_days as usize {
+            // Only a count past its minimum and under its ceiling is weighed against what is usual:
+            // the history is looked at for those few days alone.
+            let own = before(window, by_person.get(&(d.user_id.as_str(), d.organisation.as_str())), d.bucket);
+            let usual = if own.len() >= cfg.min_history_days.max(1) as usize {
                 let mut values: Vec<u64> = own.iter().map(|o| (m.count)(o)).collect();
                 usual_of(&mut values).map(|(median, spread)| Usual {
                     median,
                     spread,
                     from: format!("their median over {} working days", own.len()),
                 })
-            } else if peers.len() >= cfg.min_role_days as usize {
-                let mut values: Vec<u64> = peers.iter().map(|o| (m.count)(o)).collect();
-                usual_of(&mut values).map(|(median, spread)| Usual {
-                    median,
-                    spread,
-                    from: format!("the median of {} days of {}s at {}", peers.len(), d.role, d.organisation),
-                })
             } else {
-                None
+                let role = before(window, by_role.get(&(d.role.as_str(), d.organisation.as_str())), d.bucket);
+                let mut values: Vec<u64> =
+                    role.iter().filter(|o| o.user_id != d.user_id).map(|o| (m.count)(o)).collect();
+                let role_name =
+                    if d.role.is_empty() { "staff in their role".to_string() } else { format!("{}s", d.role) };
+                (values.len() >= cfg.min_role_days.max(1) as usize).then(|| usual_of(&mut values)).flatten().map(
+                    |(median, spread)| Usual {
+                        median,
+                        spread,
+                        from: format!("the median of {} days of {role_name} at {}", values.len(), d.organisation),
+                    },
+                )
             };
             if let Some(u) = usual {
                 if (x as f64 - u.median) / u.spread >= cfg.unusual_spreads {
@@ -136,7 +149,7 @@ pub(super) async fn bulk_or_unusual<S: TelemetryStore>(
             continue;
         }
         let explanation = format!(
-            "{} {} on {}.",
+            "{} {} on the day from 06:00 on {}.",
             who(&d.user_id, &d.role, &d.organisation),
             parts.join(" and "),
             local_date(d.bucket)
@@ -144,6 +157,15 @@ pub(super) async fn bulk_or_unusual<S: TelemetryStore>(
         out.push(candidate(Rule::BulkOrUnusual, cfg.severity, d, "", explanation));
     }
     Ok(out)
+}
+
+/// The days of `list` (in day order) in the `window` before `bucket`.
+fn before<'l, 'a>(window: i64, list: Option<&'l Vec<&'a UserActivity>>, bucket: i64) -> &'l [&'a UserActivity] {
+    list.map_or(&[], |list| {
+        let a = list.partition_point(|o| o.bucket < bucket - window);
+        let b = list.partition_point(|o| o.bucket < bucket);
+        &list[a..b]
+    })
 }
 
 /// A median as people say it: whole when it is, else to one place.

@@ -391,7 +391,6 @@ impl Scenario {
         let mut events = Vec::new();
         let day_start = self.config.start_ns + u64::from(day) * NS_PER_DAY;
         let day_end = day_start + NS_PER_DAY;
-        let mut n = 0u64;
         // Shifts that started yesterday (nights) or today, clipped to today.
         for s in 0..self.staff.len() {
             for d in [day.checked_sub(1), Some(day)].into_iter().flatten() {
@@ -401,6 +400,9 @@ impl Scenario {
                 let mut shift_rng = ChaCha8Rng::seed_from_u64(
                     self.config.seed ^ ((u64::from(d) << 32) | s as u64).wrapping_mul(0xA24B_AED4_963E_E407),
                 );
+                // Event ids count within the shift: a night shift is generated on both of its days
+                // (each keeps its own day's part), and its events get the same ids both times.
+                let mut n = 0u64;
                 let (mut start, mut end) = self.shift_ns(s, d);
                 // Now and then an early start or a late finish: an hour either side.
                 if shift_rng.random::<f64>() < 0.05 {

@@ -2,7 +2,7 @@
 //! rules on: an acute trust (wards and clinics, nurses on day and night shifts) and a GP practice;
 //! surnames as a city catchment holds them (a few shared by many households); care data that lag,
 //! so about one staff-day in two includes one legitimate access whose care relationship has not
-//! reached the context files; ward clerks whose job is bulk (discharge letters: 15 to 19 exports
+//! reached the context files; ward clerks whose job is bulk (discharge letters: 15 to 18 exports
 //! and a few prints a day); and 27 labelled misuse cases at magnitudes just past the rules'
 //! thresholds, among them a celebrity admitted to the trust and opened by a nurse on another ward.
 //!

@@ -231,7 +231,9 @@ pub async fn bulk_exports_searches_and_break_glass<S: TelemetryStore>(store: &S)
     Log::new(store).add(events).await;
     let found = findings(store, Rule::BulkOrUnusual, T0, T0 + 7 * DAY).await;
     assert_eq!(users(&found), ["u1", "u3", "u4"], "{found:#?}");
-    assert!(found[0].explanation.contains("exported 25 records (more than 20 a day) on Wed 4 Nov 2026"));
+    assert!(found[0]
+        .explanation
+        .contains("exported 25 records (more than 20 a day) on the day from 06:00 on Wed 4 Nov 2026"));
     assert!(found[1].explanation.contains("used break-glass access 1 time"));
     assert!(found[2].explanation.contains("ran 200 searches"));
 }
@@ -279,9 +281,48 @@ pub async fn exports_and_prints_are_judged_against_the_persons_usual_or_their_ro
         more.push(access("clerk", "ward clerk", "A1", &nhs(i), Action::Export, Outcome::Success, at(16, i)));
     }
     log.add(more).await;
-    let found = findings(store, Rule::BulkOrUnusual, T0 + 16 * DAY, T0 + 17 * DAY).await;
+    // (Days run from 06:00: this period is day 16's alone.)
+    let found = findings(store, Rule::BulkOrUnusual, T0 + 16 * DAY + 7 * HOUR, T0 + 17 * DAY).await;
     assert_eq!(users(&found), ["clerk"], "{found:#?}");
     assert!(found[0].explanation.contains("exported 25 records (more than 20 a day)"), "{}", found[0].explanation);
+    // A night's exports either side of midnight are one day's; 20 exports and 20 prints together
+    // pass the ceiling on exports and prints together.
+    let night = T0 + 20 * DAY + 23 * HOUR;
+    let mut late = Vec::new();
+    for i in 0..18u32 {
+        late.push(access(
+            "recep",
+            "receptionist",
+            "A1",
+            &nhs(i),
+            Action::Export,
+            Outcome::Success,
+            night + u64::from(i) * 400 * SEC,
+        ));
+    }
+    for i in 0..20u32 {
+        for action in [Action::Export, Action::Print] {
+            late.push(access(
+                "clerk",
+                "ward clerk",
+                "A1",
+                &nhs(i),
+                action,
+                Outcome::Success,
+                night + u64::from(i) * SEC,
+            ));
+        }
+    }
+    late.sort_by_key(|e| e.occurred_ns);
+    log.add(late).await;
+    let found = findings(store, Rule::BulkOrUnusual, T0 + 20 * DAY + 7 * HOUR, T0 + 22 * DAY).await;
+    assert_eq!(users(&found), ["clerk", "recep"], "{found:#?}");
+    assert!(
+        found[0].explanation.contains("exported and printed 40 records together (more than 30 a day)"),
+        "{}",
+        found[0].explanation
+    );
+    assert!(found[1].explanation.contains("exported 18 records"), "{}", found[1].explanation);
 }
 
 pub async fn a_burst_of_denied_access<S: TelemetryStore>(store: &S) {

@@ -32,7 +32,7 @@ pub fn user_activity(q: &ActivityQuery) -> String {
     }
     let off_count = if q.count_off_hours { format!("uniqExactIf(Seq, {off})") } else { "toUInt64(0)".to_string() };
     format!(
-        "SELECT ActorUserId AS user_id, any(ActorRole) AS role, ActorOrg AS organisation, {bucket} AS bucket, \
+        "SELECT ActorUserId AS user_id, max(ActorRole) AS role, ActorOrg AS organisation, {bucket} AS bucket, \
          uniqExact(Seq) AS events, uniqExactIf(NhsNumber, NhsNumber != '') AS patients, \
          uniqExactIf(Seq, Action = 'export') AS exports, uniqExactIf(Seq, Action = 'print') AS prints, \
          uniqExactIf(Seq, Action = 'search') AS searches, uniqExactIf(Seq, Action = 'break-glass') AS break_glass, \

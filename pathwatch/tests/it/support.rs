@@ -5,7 +5,27 @@ use std::time::{Duration, Instant};
 
 pub const TOKEN: &str = "e2e-token-0123456789abcdef";
 
+/// A port free now, for a process the test starts to listen on. Drawn below the kernel's ephemeral
+/// range (32768 and up), where every `bind(0)` and outgoing connection takes its port: a port the
+/// kernel handed out (and took back) could be handed out again before the process binds it, and the
+/// test's own collectors bind their OTLP/gRPC port with port 0.
 pub fn free_port() -> u16 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static DRAWS: AtomicU64 = AtomicU64::new(0);
+    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+        ^ (u64::from(std::process::id()) << 32)
+        ^ DRAWS.fetch_add(1, Ordering::Relaxed).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let mut x = seed | 1;
+    for _ in 0..200 {
+        // xorshift: a different port on every draw.
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let port = 15_000 + (x % 17_000) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
