@@ -112,6 +112,10 @@ rule_settings!(FamilyOrNeighbour, Severity::High, {
     /// Raise on a shared address (always: a care relationship does not explain a neighbour).
     address: bool = true,
     surname_when_explained: bool = false,
+    /// A shared surname alone (no shared address) is evidence only when the surname is rare: held by
+    /// at most this share of the patient index's households, or by three households or fewer. A
+    /// surname many households hold (a Patel, a Smith) says little about family.
+    surname_max_share: f64 = 0.002,
 });
 
 rule_settings!(SelfAccess, Severity::Medium, {});
@@ -231,6 +235,10 @@ impl RulesConfig {
                 "{prefix}.bulk_or_unusual.unusual_spreads must be a number of at least 1, not {}",
                 b.unusual_spreads
             ));
+        }
+        let share = self.family_or_neighbour.surname_max_share;
+        if !(0.0..=1.0).contains(&share) {
+            return Err(format!("{prefix}.family_or_neighbour.surname_max_share must be between 0 and 1, not {share}"));
         }
         if self.no_care_relationship.min_patients == 0 {
             return Err(format!("{prefix}.no_care_relationship.min_patients must be at least 1"));

@@ -6,7 +6,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use audit_store::access::NS_PER_DAY;
-use audit_store::{ActivityQuery, LocalClock, PatientAccessQuery, StoreError, TelemetryStore, UserActivity};
+use audit_store::{
+    ActivityQuery, LocalClock, PatientAccessQuery, StoreError, SurnameHouseholds, TelemetryStore, UserActivity,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::config::RulesConfig;
@@ -167,7 +169,12 @@ pub async fn evaluate<S: TelemetryStore>(
         let from_ns = ctx.bucket_start_utc(from_ns, NS_PER_DAY as u64, day_start);
         let query = PatientAccessQuery { from_ns, to_ns, clock: ctx.clock.clone(), day_starts_hour: DAY_STARTS_HOUR };
         let rows = store.patient_access(&query).await?;
-        out.extend(patient_findings(&ctx, &rows));
+        // How common each surname shared by a user and a patient (and nothing else) is.
+        let keys: Vec<String> =
+            rows.iter().filter(|a| a.same_surname && !a.same_address).map(|a| a.surname_key.clone()).collect();
+        let surnames =
+            if keys.is_empty() { SurnameHouseholds::default() } else { store.surname_households(&keys).await? };
+        out.extend(patient_findings(&ctx, &rows, &surnames));
         if config.no_care_relationship.enabled {
             out.extend(no_care_relationship(&ctx, &rows));
         }

@@ -226,6 +226,18 @@ pub struct PatientAccess {
     pub restricted: bool,
     /// Accessed at or after the recorded date of death.
     pub deceased: bool,
+    /// The patient's surname as the index keys it (empty when not in the index): how many
+    /// households share it tells how much a shared surname says ([`SurnameHouseholds`]).
+    pub surname_key: String,
+}
+
+/// How many households (distinct addresses in the patient index; a patient without one is a
+/// household alone) hold each of some surnames, and how many households the index holds: a surname
+/// many households share is weak evidence that two people are family.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SurnameHouseholds {
+    pub households: u64,
+    pub by_surname: std::collections::HashMap<String, u64>,
 }
 
 /// Audit events stored after a given sequence number: what an incremental rule run has to look at.

@@ -20,7 +20,7 @@ pub mod testing;
 
 pub use crate::access::{
     ActivityQuery, Arrivals, CareRelationship, HourProfile, LocalClock, PatientAccess, PatientAccessQuery,
-    PatientRecord, SampleQuery, SampledUser, StaffMember, StratumCount, UserActivity, WorkingHours,
+    PatientRecord, SampleQuery, SampledUser, StaffMember, StratumCount, SurnameHouseholds, UserActivity, WorkingHours,
 };
 pub use crate::clickhouse::{
     rowbinary as clickhouse_rowbinary, sql as clickhouse_sql, ClickHouseConfig, ClickHouseStore, WireCompression,

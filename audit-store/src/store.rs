@@ -8,7 +8,7 @@
 
 use crate::access::{
     ActivityQuery, Arrivals, CareRelationship, HourProfile, LocalClock, PatientAccess, PatientAccessQuery,
-    PatientRecord, SampleQuery, SampledUser, StaffMember, StratumCount, UserActivity,
+    PatientRecord, SampleQuery, SampledUser, StaffMember, StratumCount, SurnameHouseholds, UserActivity,
 };
 use crate::model::*;
 use crate::{ClickHouseStore, SqliteStore, StoreError};
@@ -200,6 +200,10 @@ store_trait! {
         /// a patient who is the user, shares their surname or address, or is flagged (VIP,
         /// restricted, deceased). Explained, unremarkable accesses never leave the store.
         async fn patient_access(&self, query: &PatientAccessQuery) -> Result<Vec<PatientAccess>, StoreError>;
+
+        /// How many of the patient index's households hold each of `surname_keys`, and how many
+        /// households it holds.
+        async fn surname_households(&self, surname_keys: &[String]) -> Result<SurnameHouseholds, StoreError>;
 
         /// A reproducible sample of the period's events: `per_stratum` from each stratum, in the
         /// seeded order of [`crate::access::sample_key`]. Auditors' own events are not sampled.

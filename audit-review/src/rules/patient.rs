@@ -38,7 +38,11 @@ fn relationship_text(a: &PatientAccess) -> String {
 }
 
 /// Family or neighbour, self-access and sensitive records: one finding per user, patient and day.
-pub(super) fn patient_findings(ctx: &Context<'_>, rows: &[PatientAccess]) -> Vec<Candidate> {
+pub(super) fn patient_findings(
+    ctx: &Context<'_>,
+    rows: &[PatientAccess],
+    surnames: &SurnameHouseholds,
+) -> Vec<Candidate> {
     let c = ctx.config;
     let mut out = Vec::new();
     for a in rows {
@@ -46,13 +50,21 @@ pub(super) fn patient_findings(ctx: &Context<'_>, rows: &[PatientAccess]) -> Vec
             format!("{} event{} on {}", a.events, if a.events == 1 { "" } else { "s" }, local_date(a.day * NS_PER_DAY));
         let user = who(&a.user_id, &a.role, &a.organisation);
         let f = &c.family_or_neighbour;
-        let surname = f.surname && a.same_surname && (!a.explained || f.surname_when_explained);
+        // A shared surname alone counts only when few households hold it.
+        let holders = surnames.by_surname.get(&a.surname_key).copied();
+        let rare = holders.is_none_or(|n| n <= 3 || n as f64 <= f.surname_max_share * surnames.households as f64);
+        let surname =
+            f.surname && a.same_surname && (!a.explained || f.surname_when_explained) && (a.same_address || rare);
         let address = f.address && a.same_address;
         if f.enabled && (surname || address) {
+            let held = match holders {
+                Some(n) => format!(" (a surname {n} of the patient index's {} households hold)", surnames.households),
+                None => String::new(),
+            };
             let shared = match (surname, address) {
-                (true, true) => "their surname and address",
-                (true, false) => "their surname",
-                _ => "their address",
+                (true, true) => "their surname and address".to_string(),
+                (true, false) => format!("their surname{held}"),
+                _ => "their address".to_string(),
             };
             let text = format!(
                 "{user} opened the record of a patient who shares {shared}; {} ({when}).",

@@ -152,7 +152,14 @@ pub async fn family_neighbour_and_self_access<S: TelemetryStore>(store: &S) {
     let about: Vec<(&str, &str)> = family.iter().map(|c| (c.user_id.as_str(), c.nhs_number.as_str())).collect();
     let (n1, n3, n900) = (nhs(1), nhs(3), nhs(900));
     assert_eq!(about, [("u1", n1.as_str()), ("u1", n3.as_str()), ("u1", n900.as_str())], "{family:#?}");
-    assert!(family[0].explanation.contains("shares their surname; no care relationship is recorded for A1"));
+    assert!(
+        family[0].explanation.contains(
+            "shares their surname (a surname 3 of the patient index's 8 households hold); no care relationship is \
+             recorded for A1"
+        ),
+        "{}",
+        family[0].explanation
+    );
     assert!(family[1].explanation.contains("shares their address; A1 has a care relationship"));
     let own = findings(store, Rule::SelfAccess, T0, T0 + 7 * DAY).await;
     assert_eq!(
@@ -160,6 +167,64 @@ pub async fn family_neighbour_and_self_access<S: TelemetryStore>(store: &S) {
         [("u1", n900.as_str())]
     );
     assert!(own[0].explanation.contains("their own record"));
+}
+
+/// A surname many households share says little on its own: a Patel opening another Patel's record
+/// (no relationship recorded yet) is not raised for the surname, though a shared address still is,
+/// and a rare surname still is.
+pub async fn a_surname_many_households_hold_is_no_evidence_alone<S: TelemetryStore>(store: &S) {
+    let staff = |user: &str, surname: &str, address: &str| StaffMember {
+        user_id: user.into(),
+        surname: surname.into(),
+        address: address.into(),
+        nhs_number: String::new(),
+    };
+    store
+        .replace_staff_directory(&[staff("p1", "Patel", "5 Park Lane"), staff("q1", "Quenwell", "8 Mill Lane")])
+        .await
+        .unwrap();
+    let mut index: Vec<PatientRecord> = (0..40u32)
+        .map(|i| PatientRecord {
+            nhs_number: nhs(100 + i),
+            surname: if i < 20 { "Patel".into() } else { format!("Other{}", (b'a' + (i % 26) as u8) as char) },
+            address: format!("{i} Long Road"),
+            ..Default::default()
+        })
+        .collect();
+    index.push(PatientRecord {
+        nhs_number: nhs(200),
+        surname: "Patel".into(),
+        address: "5 Park Lane".into(),
+        ..Default::default()
+    });
+    index.push(PatientRecord {
+        nhs_number: nhs(201),
+        surname: "Quenwell".into(),
+        address: "3 Far Away".into(),
+        ..Default::default()
+    });
+    store.replace_patient_index(&index).await.unwrap();
+    let at = T0 + DAY + 10 * HOUR;
+    Log::new(store)
+        .add(vec![
+            read("p1", "A1", &nhs(100), at), // a Patel elsewhere: 21 of 42 households are Patels: quiet
+            read("p1", "A1", &nhs(200), at + SEC), // a Patel at their own address: raised
+            read("q1", "A1", &nhs(201), at + 2 * SEC), // a rare surname elsewhere: raised
+        ])
+        .await;
+    let family = findings(store, Rule::FamilyOrNeighbour, T0, T0 + 7 * DAY).await;
+    let about: Vec<(&str, &str)> = family.iter().map(|c| (c.user_id.as_str(), c.nhs_number.as_str())).collect();
+    let (n200, n201) = (nhs(200), nhs(201));
+    assert_eq!(about, [("p1", n200.as_str()), ("q1", n201.as_str())], "{family:#?}");
+    assert!(
+        family[1].explanation.contains("a surname 1 of the patient index's 42 households hold"),
+        "{}",
+        family[1].explanation
+    );
+    let households = store.surname_households(&["patel".into(), "quenwell".into(), "nobody".into()]).await.unwrap();
+    assert_eq!(households.households, 42);
+    assert_eq!((households.by_surname.get("patel"), households.by_surname.get("quenwell")), (Some(&21), Some(&1)));
+    assert_eq!(households.by_surname.get("nobody"), None);
 }
 
 pub async fn sensitive_records_without_a_care_relationship<S: TelemetryStore>(store: &S) {
@@ -352,5 +417,6 @@ audit_store::on_every_store!("pwr":
     browsing_patients_without_a_care_relationship,
     bulk_exports_searches_and_break_glass,
     exports_and_prints_are_judged_against_the_persons_usual_or_their_roles,
+    a_surname_many_households_hold_is_no_evidence_alone,
     a_burst_of_denied_access,
 );

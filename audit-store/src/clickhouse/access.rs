@@ -59,7 +59,7 @@ pub fn patient_access(q: &PatientAccessQuery) -> String {
     let day = D.shifted_day(&q.clock, "OccurredNs", q.day_starts_hour);
     let groups = format!(
         "SELECT ActorUserId AS user_id, ActorOrg AS organisation, NhsNumber AS nhs_number, {day} AS day, \
-         any(ActorRole) AS role, uniqExact(Seq) AS events, min(OccurredNs) AS first_ns, max(OccurredNs) AS last_ns, \
+         max(ActorRole) AS role, uniqExact(Seq) AS events, min(OccurredNs) AS first_ns, max(OccurredNs) AS last_ns, \
          min(Seq) AS first_seq FROM {} GROUP BY user_id, organisation, nhs_number, day",
         events(q.from_ns, q.to_ns, "AND NhsNumber != ''")
     );
@@ -84,16 +84,35 @@ pub fn patient_access(q: &PatientAccessQuery) -> String {
     );
     format!(
         "SELECT user_id, role, organisation, nhs_number, day, events, first_ns, last_ns, first_seq, explained, \
-         self_access, same_surname, same_address, vip, restricted, deceased FROM (\
+         self_access, same_surname, same_address, vip, restricted, deceased, surname_key FROM (\
          SELECT user_id, role, organisation, nhs_number, day, events, first_ns, last_ns, first_seq, \
          toUInt8(explained) AS explained, toUInt8(StaffNhs != '' AND StaffNhs = nhs_number) AS self_access, \
          toUInt8(StaffSurname != '' AND StaffSurname = PatientSurname) AS same_surname, \
          toUInt8(StaffAddress != '' AND StaffAddress = PatientAddress) AS same_address, \
          toUInt8(Vip) AS vip, toUInt8(Restricted) AS restricted, \
-         toUInt8(DeceasedNs > 0 AND last_ns >= DeceasedNs) AS deceased FROM ({patient})) \
+         toUInt8(DeceasedNs > 0 AND last_ns >= DeceasedNs) AS deceased, PatientSurname AS surname_key \
+         FROM ({patient})) \
          WHERE explained = 0 OR self_access = 1 OR same_surname = 1 OR same_address = 1 OR vip = 1 \
          OR restricted = 1 OR deceased = 1 ORDER BY user_id, day, nhs_number"
     )
+}
+
+/// The households (distinct addresses; a patient without one alone) of the newest patient index:
+/// all of them, or per surname for `surname_keys`.
+pub fn surname_households(surname_keys: Option<&[String]>) -> String {
+    let household = "uniqExact(if(AddressKey != '', AddressKey, concat('patient:', NhsNumber)))";
+    let newest = "Version = (SELECT max(Version) FROM patient_index)";
+    match surname_keys {
+        None => format!("SELECT {household} AS households FROM patient_index WHERE {newest}"),
+        Some(keys) => {
+            let list: Vec<String> = keys.iter().map(|k| super::quote(k)).collect();
+            format!(
+                "SELECT SurnameKey AS surname_key, {household} AS households FROM patient_index \
+                 WHERE {newest} AND SurnameKey IN ({}) GROUP BY surname_key",
+                list.join(", ")
+            )
+        }
+    }
 }
 
 pub fn arrivals_after(after_seq: u64) -> String {
@@ -217,6 +236,8 @@ pub fn examples(t0: u64) -> Vec<(&'static str, String)> {
             }),
         ),
         ("stratum_counts", stratum_counts(t0, t0 + 24 * hour)),
+        ("households", surname_households(None)),
+        ("surname_households", surname_households(Some(&["smith".to_string(), "o'neill".to_string()]))),
     ]
 }
 
@@ -297,6 +318,7 @@ struct AccessRow {
     vip: u8,
     restricted: u8,
     deceased: u8,
+    surname_key: String,
 }
 
 #[derive(Row, Deserialize)]
@@ -306,6 +328,17 @@ struct SampledUserRow {
     organisation: String,
     events: u64,
     first_seq: u64,
+}
+
+#[derive(Row, Deserialize)]
+struct HouseholdsRow {
+    households: u64,
+}
+
+#[derive(Row, Deserialize)]
+struct SurnameRow {
+    surname_key: String,
+    households: u64,
 }
 
 #[derive(Row, Deserialize)]
@@ -479,8 +512,22 @@ impl AccessMonitoring for ClickHouseStore {
                 vip: r.vip != 0,
                 restricted: r.restricted != 0,
                 deceased: r.deceased != 0,
+                surname_key: r.surname_key,
             })
             .collect())
+    }
+
+    async fn surname_households(&self, surname_keys: &[String]) -> Result<SurnameHouseholds, StoreError> {
+        let total: Vec<HouseholdsRow> = self.client.query_raw(&surname_households(None)).fetch_all().await?;
+        let mut keys: Vec<String> = surname_keys.iter().filter(|k| !k.is_empty()).cloned().collect();
+        keys.sort();
+        keys.dedup();
+        let mut by_surname = std::collections::HashMap::new();
+        for chunk in keys.chunks(500) {
+            let rows: Vec<SurnameRow> = self.client.query_raw(&surname_households(Some(chunk))).fetch_all().await?;
+            by_surname.extend(rows.into_iter().map(|r| (r.surname_key, r.households)));
+        }
+        Ok(SurnameHouseholds { households: total.first().map_or(0, |r| r.households), by_surname })
     }
 
     async fn sample_events(&self, q: &SampleQuery) -> Result<Vec<crate::model::StoredAuditEvent>, StoreError> {

@@ -198,13 +198,14 @@ impl AccessMonitoring for SqliteStore {
                   coalesce(s.surname_key <> '' AND s.surname_key = p.surname_key, 0) AS same_surname,
                   coalesce(s.address_key <> '' AND s.address_key = p.address_key, 0) AS same_address,
                   coalesce(p.vip, 0) AS vip, coalesce(p.restricted, 0) AS restricted,
-                  coalesce(p.deceased_ns > 0 AND g.last_ns >= p.deceased_ns, 0) AS deceased
+                  coalesce(p.deceased_ns > 0 AND g.last_ns >= p.deceased_ns, 0) AS deceased,
+                  coalesce(p.surname_key, '') AS surname_key
                 FROM g
                 LEFT JOIN staff_directory s ON s.user_id = g.user_id
                 LEFT JOIN patient_index p ON p.nhs_number = g.nhs_number
              )
              SELECT user_id, role, org, nhs_number, day, events, first_ns, last_ns, first_seq,
-                    explained, self_access, same_surname, same_address, vip, restricted, deceased
+                    explained, self_access, same_surname, same_address, vip, restricted, deceased, surname_key
              FROM a
              WHERE NOT explained OR self_access OR same_surname OR same_address OR vip OR restricted OR deceased
              ORDER BY user_id, day, nhs_number"
@@ -236,9 +237,36 @@ impl AccessMonitoring for SqliteStore {
                     vip: flag(r, "vip")?,
                     restricted: flag(r, "restricted")?,
                     deceased: flag(r, "deceased")?,
+                    surname_key: r.try_get("surname_key")?,
                 })
             })
             .collect()
+    }
+
+    async fn surname_households(&self, surname_keys: &[String]) -> Result<SurnameHouseholds, StoreError> {
+        const HOUSEHOLD: &str = "CASE WHEN address_key <> '' THEN address_key ELSE 'patient:' || nhs_number END";
+        let households: i64 =
+            sqlx::query_scalar(AssertSqlSafe(format!("SELECT count(DISTINCT {HOUSEHOLD}) FROM patient_index")))
+                .fetch_one(self.pool())
+                .await?;
+        let mut keys: Vec<&String> = surname_keys.iter().filter(|k| !k.is_empty()).collect();
+        keys.sort();
+        keys.dedup();
+        let mut by_surname = std::collections::HashMap::new();
+        for chunk in keys.chunks(500) {
+            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
+                "SELECT surname_key, count(DISTINCT {HOUSEHOLD}) AS n FROM patient_index WHERE surname_key IN ("
+            ));
+            let mut list = q.separated(", ");
+            for key in chunk {
+                list.push_bind((*key).clone());
+            }
+            q.push(") GROUP BY surname_key");
+            for r in q.build().fetch_all(self.pool()).await? {
+                by_surname.insert(r.try_get::<String, _>("surname_key")?, count(&r, "n")?);
+            }
+        }
+        Ok(SurnameHouseholds { households: households.max(0) as u64, by_surname })
     }
 
     async fn sample_events(&self, q: &SampleQuery) -> Result<Vec<StoredAuditEvent>, StoreError> {
