@@ -8,27 +8,17 @@ fn stored(seq: u64, event: AuditEvent) -> StoredAuditEvent {
     StoredAuditEvent { seq, received_ns: AT + 1_200_000_000, event, prev_hash: "ab".repeat(32), hash: "cd".repeat(32) }
 }
 
+/// The testing read of patient 9000000009 at A81001, by a clinician from 10.1.2.3.
 fn read_by_clinician() -> AuditEvent {
+    let base = crate::testing::audit_event("evt-1", AT);
     AuditEvent {
-        event_id: "evt-1".into(),
-        occurred_ns: AT,
-        actor: Actor {
-            user_id: "555021935107".into(),
-            name: "Dr A".into(),
-            role: "R8000".into(),
-            organisation: "A81001".into(),
-        },
-        purpose_of_use: "direct-care".into(),
-        action: Action::Read,
-        nhs_number: "9000000009".into(),
-        resource_type: "Patient".into(),
-        resource_id: "9000000009".into(),
-        outcome: Outcome::Success,
+        actor: Actor { user_id: "555021935107".into(), name: "Dr A".into(), ..base.actor.clone() },
         correlation_id: "corr-1".into(),
         request_id: "req-1".into(),
         source_system: "ehr".into(),
         client_address: "10.1.2.3".into(),
         device: String::new(),
+        ..base
     }
 }
 

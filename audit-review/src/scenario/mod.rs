@@ -166,6 +166,23 @@ pub struct Scenario {
     layout: Option<realistic::Layout>,
 }
 
+/// Staff who are patients in the index get their own surname and home on their record; their
+/// relatives get their home, and their surname where `shares_surname(patient index)` says so.
+fn home_staff(staff: &[Staff], patients: &mut [PatientRecord], shares_surname: impl Fn(usize) -> bool) {
+    for s in staff {
+        if let Some(p) = s.own_patient {
+            patients[p].surname = s.surname.clone();
+            patients[p].address = s.address.clone();
+        }
+        if let Some(p) = s.relative {
+            patients[p].address = s.address.clone();
+            if shares_surname(p) {
+                patients[p].surname = s.surname.clone();
+            }
+        }
+    }
+}
+
 const ROLES: [(&str, f64); 4] = [("receptionist", 1.4), ("clinician", 1.0), ("nurse", 0.9), ("administrator", 0.5)];
 impl Scenario {
     pub fn new(config: ScenarioConfig) -> Scenario {
@@ -275,19 +292,9 @@ impl Scenario {
                 });
             }
         }
-        for s in &staff {
-            if let Some(p) = s.own_patient {
-                patients[p].surname = s.surname.clone();
-                patients[p].address = s.address.clone();
-            }
-            if let Some(p) = s.relative {
-                // Half share surname and home (family), half only the address (the same building).
-                patients[p].address = s.address.clone();
-                if p % 2 == 0 {
-                    patients[p].surname = s.surname.clone();
-                }
-            }
-        }
+        // Half of the relatives share surname and home (family), half only the address (the same
+        // building).
+        home_staff(&staff, &mut patients, |p| p % 2 == 0);
 
         let mut scenario = Scenario {
             config,

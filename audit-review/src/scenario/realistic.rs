@@ -185,16 +185,7 @@ pub(super) fn build(config: ScenarioConfig) -> Scenario {
             st.relative = elsewhere(&mut rng);
         }
     }
-    for st in &staff {
-        if let Some(p) = st.own_patient {
-            patients[p].surname = st.surname.clone();
-            patients[p].address = st.address.clone();
-        }
-        if let Some(p) = st.relative {
-            patients[p].surname = st.surname.clone();
-            patients[p].address = st.address.clone();
-        }
-    }
+    super::home_staff(&staff, &mut patients, |_| true);
 
     let config = ScenarioConfig { organisations: 2, ..config };
     let mut scenario = Scenario {
