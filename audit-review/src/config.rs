@@ -6,9 +6,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::rules::{Rule, Severity};
 
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RulesConfig {
+    /// The score (the sum of a finding's reasons' points) below which nothing is raised; a rule's
+    /// own `min_score` replaces it for that rule. 30 raises what each rule's thresholds raise.
+    pub min_score: i32,
     /// Working hours, Europe/London.
     pub working_hours: WorkingHoursConfig,
     pub volume_spike: VolumeSpike,
@@ -67,6 +70,23 @@ impl WorkingHoursConfig {
     }
 }
 
+impl Default for RulesConfig {
+    fn default() -> Self {
+        RulesConfig {
+            min_score: crate::rules::score::DEFAULT_FLOOR,
+            working_hours: WorkingHoursConfig::default(),
+            volume_spike: VolumeSpike::default(),
+            out_of_hours: OutOfHours::default(),
+            family_or_neighbour: FamilyOrNeighbour::default(),
+            self_access: SelfAccess::default(),
+            sensitive_record: SensitiveRecord::default(),
+            no_care_relationship: NoCareRelationship::default(),
+            bulk_or_unusual: BulkOrUnusual::default(),
+            failed_access_burst: FailedAccessBurst::default(),
+        }
+    }
+}
+
 macro_rules! rule_settings {
     ($name:ident, $severity:expr, { $($(#[$doc:meta])* $field:ident : $ty:ty = $default:expr),* $(,)? }) => {
         #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -74,12 +94,15 @@ macro_rules! rule_settings {
         pub struct $name {
             pub enabled: bool,
             pub severity: Severity,
+            /// This rule's floor, in place of `audit.rules.min_score`.
+            #[serde(skip_serializing_if = "Option::is_none")]
+            pub min_score: Option<i32>,
             $($(#[$doc])* pub $field: $ty,)*
         }
 
         impl Default for $name {
             fn default() -> Self {
-                $name { enabled: true, severity: $severity, $($field: $default,)* }
+                $name { enabled: true, severity: $severity, min_score: None, $($field: $default,)* }
             }
         }
     };
@@ -180,6 +203,21 @@ impl RulesConfig {
         }
     }
 
+    /// The score from which `rule`'s findings are raised: its own `min_score`, else the global one.
+    pub fn floor(&self, rule: Rule) -> i32 {
+        let own = match rule {
+            Rule::VolumeSpike => self.volume_spike.min_score,
+            Rule::OutOfHours => self.out_of_hours.min_score,
+            Rule::FamilyOrNeighbour => self.family_or_neighbour.min_score,
+            Rule::SelfAccess => self.self_access.min_score,
+            Rule::SensitiveRecord => self.sensitive_record.min_score,
+            Rule::NoCareRelationship => self.no_care_relationship.min_score,
+            Rule::BulkOrUnusual => self.bulk_or_unusual.min_score,
+            Rule::FailedAccessBurst => self.failed_access_burst.min_score,
+        };
+        own.unwrap_or(self.min_score)
+    }
+
     /// The history before a period that the rules read for baselines.
     pub fn lookback_ns(&self) -> u64 {
         let day = 86_400_000_000_000u64;
@@ -191,6 +229,15 @@ impl RulesConfig {
 
     /// Checks every value, naming the key (under `prefix`, e.g. "audit.rules") that is wrong.
     pub fn validate(&self, prefix: &str) -> Result<(), String> {
+        if !(0..=100).contains(&self.min_score) {
+            return Err(format!("{prefix}.min_score must be 0–100, not {}", self.min_score));
+        }
+        for rule in Rule::ALL {
+            let floor = self.floor(rule);
+            if !(0..=100).contains(&floor) {
+                return Err(format!("{prefix}.{}.min_score must be 0–100, not {floor}", rule.as_str()));
+            }
+        }
         let w = &self.working_hours;
         if w.start_hour > 23 {
             return Err(format!("{prefix}.working_hours.start_hour must be 0–23, not {}", w.start_hour));
@@ -279,6 +326,15 @@ mod tests {
         let mut c = RulesConfig::default();
         c.bulk_or_unusual.baseline_days = 0;
         assert!(c.validate("x").unwrap_err().contains("x.bulk_or_unusual.baseline_days"));
+        let c = RulesConfig { min_score: 101, ..Default::default() };
+        assert!(c.validate("x").unwrap_err().contains("x.min_score"));
+        let mut c = RulesConfig::default();
+        c.sensitive_record.min_score = Some(-1);
+        assert!(c.validate("x").unwrap_err().contains("x.sensitive_record.min_score"));
+        let c: RulesConfig =
+            serde_json::from_str(r#"{"min_score": 40, "sensitive_record": {"min_score": 20}}"#).unwrap();
+        assert_eq!((c.floor(Rule::SensitiveRecord), c.floor(Rule::SelfAccess)), (20, 40));
+        assert_eq!(RulesConfig::default().floor(Rule::VolumeSpike), 30);
         let mut c = RulesConfig::default();
         c.working_hours.end_hour = 7;
         assert!(c.validate("x").unwrap_err().contains("x.working_hours.end_hour"));

@@ -115,6 +115,35 @@ pub fn score(labels: &[Label], findings: &[Candidate]) -> Evaluation {
     }
 }
 
+/// Precision and recall at one floor: what an IG lead would see raising only findings that score
+/// at least `floor`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AtFloor {
+    pub floor: i32,
+    pub findings: usize,
+    pub true_findings: usize,
+    pub precision: Option<f64>,
+    pub recall: Option<f64>,
+}
+
+/// The figures at each of `floors`, from findings evaluated with no floor.
+pub fn sweep(labels: &[Label], findings: &[Candidate], floors: &[i32]) -> Vec<AtFloor> {
+    floors
+        .iter()
+        .map(|&floor| {
+            let kept: Vec<Candidate> = findings.iter().filter(|f| f.score >= floor).cloned().collect();
+            let e = score(labels, &kept);
+            AtFloor {
+                floor,
+                findings: e.findings,
+                true_findings: e.true_findings,
+                precision: e.precision,
+                recall: e.recall,
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,6 +163,8 @@ mod tests {
             events: 1,
             first_seq: 1,
             explanation: String::new(),
+            score: 30,
+            reasons: Vec::new(),
         }
     }
 
@@ -175,5 +206,25 @@ mod tests {
         assert_eq!((family.precision, family.recall), (Some(1.0), None));
         let bulk = e.rules.iter().find(|r| r.rule == Rule::BulkOrUnusual).unwrap();
         assert_eq!((bulk.precision, bulk.recall), (None, None));
+    }
+
+    #[test]
+    fn a_sweep_counts_only_findings_at_or_above_each_floor() {
+        let labels = vec![label(Rule::SelfAccess, "u1", &[], 100, 200)];
+        let mut strong = finding(Rule::SelfAccess, "u1", "", 150, 151);
+        strong.score = 45;
+        let weak = finding(Rule::NoCareRelationship, "u3", "", 100, 200); // 30, false
+        let at = sweep(&labels, &[strong, weak], &[0, 30, 40, 50]);
+        let figures: Vec<(i32, usize, Option<f64>, Option<f64>)> =
+            at.iter().map(|a| (a.floor, a.findings, a.precision, a.recall)).collect();
+        assert_eq!(
+            figures,
+            [
+                (0, 2, Some(0.5), Some(1.0)),
+                (30, 2, Some(0.5), Some(1.0)),
+                (40, 1, Some(1.0), Some(1.0)),
+                (50, 0, None, Some(0.0))
+            ]
+        );
     }
 }

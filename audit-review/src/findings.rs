@@ -12,7 +12,7 @@ use std::path::Path;
 use serde::Serialize;
 use sqlx::{AssertSqlSafe, Row};
 
-use crate::rules::{Candidate, Rule, Severity};
+use crate::rules::{Candidate, Reason, Rule, Severity};
 use crate::ReviewError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
@@ -92,6 +92,11 @@ pub struct Finding {
     pub updated_ns: u64,
     /// 0 while not closed.
     pub closed_ns: u64,
+    /// How strong the evidence is: the sum of the reasons' points. Findings raised before scores
+    /// existed have one from their severity (high 40, medium 30, low 20) and no reasons.
+    pub score: i32,
+    /// The evidence, piece by piece, strongest first.
+    pub reasons: Vec<Reason>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
@@ -136,7 +141,7 @@ pub struct ReviewStore {
 }
 
 const COLUMNS: &str = "id, rule, severity, user_id, role, organisation, nhs_number, from_ns, to_ns, events, \
-    first_seq, explanation, status, assignee, raised_ns, updated_ns, closed_ns";
+    first_seq, explanation, status, assignee, raised_ns, updated_ns, closed_ns, score, reasons";
 
 fn u(row: &state::Row, i: usize) -> Result<u64, ReviewError> {
     Ok(row.try_get::<i64, _>(i)?.max(0) as u64)
@@ -166,6 +171,9 @@ fn finding(row: &state::Row) -> Result<Finding, ReviewError> {
         raised_ns: u(row, 14)?,
         updated_ns: u(row, 15)?,
         closed_ns: u(row, 16)?,
+        score: row.try_get::<i64, _>(17)?.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32,
+        reasons: serde_json::from_str(&text(18)?)
+            .map_err(|e| ReviewError::Corrupt(format!("a finding's reasons are not what Pathwatch wrote: {e}")))?,
     })
 }
 
@@ -190,14 +198,19 @@ impl ReviewStore {
         let mut tx = state::begin_exclusive(&self.pool, "findings").await?;
         let mut recorded = Recorded::default();
         for c in candidates {
-            let existing: Option<(i64, i64, i64)> =
-                sqlx::query_as("SELECT id, events, to_ns FROM findings WHERE key = $1")
+            let reasons = serde_json::to_string(&c.reasons).unwrap_or_else(|_| "[]".into());
+            let existing: Option<(i64, i64, i64, i64, String)> =
+                sqlx::query_as("SELECT id, events, to_ns, score, reasons FROM findings WHERE key = $1")
                     .bind(c.key())
                     .fetch_optional(&mut *tx)
                     .await?;
             match existing {
-                Some((id, events, to_ns)) => {
-                    if events == i(c.events) && to_ns == i(c.to_ns) {
+                Some((id, events, to_ns, score, old_reasons)) => {
+                    if events == i(c.events)
+                        && to_ns == i(c.to_ns)
+                        && score == i64::from(c.score)
+                        && old_reasons == reasons
+                    {
                         continue;
                     }
                     sqlx::query(
@@ -205,7 +218,7 @@ impl ReviewStore {
                            from_ns = CASE WHEN from_ns < $3 THEN from_ns ELSE $3 END,
                            to_ns = CASE WHEN to_ns > $4 THEN to_ns ELSE $4 END,
                            first_seq = CASE WHEN first_seq < $5 THEN first_seq ELSE $5 END,
-                           explanation = $6, updated_ns = $7 WHERE id = $1",
+                           explanation = $6, updated_ns = $7, score = $8, reasons = $9 WHERE id = $1",
                     )
                     .bind(id)
                     .bind(i(c.events))
@@ -214,6 +227,8 @@ impl ReviewStore {
                     .bind(i(c.first_seq))
                     .bind(&c.explanation)
                     .bind(i(now_ns))
+                    .bind(i64::from(c.score))
+                    .bind(&reasons)
                     .execute(&mut *tx)
                     .await?;
                     history(&mut tx, id, now_ns, "pathwatch", "seen again", "", "", &c.explanation).await?;
@@ -223,8 +238,9 @@ impl ReviewStore {
                     let id: i64 = sqlx::query_scalar(
                         "INSERT INTO findings (key, rule, severity, user_id, role, organisation, nhs_number, from_ns,
                            to_ns, events, first_seq, explanation, status, assignee, raised_ns, updated_ns, closed_ns,
-                           notified_ns)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'open', '', $13, $13, 0, 0)
+                           notified_ns, score, reasons)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'open', '', $13, $13, 0, 0,
+                           $14, $15)
                          RETURNING id",
                     )
                     .bind(c.key())
@@ -240,6 +256,8 @@ impl ReviewStore {
                     .bind(i(c.first_seq))
                     .bind(&c.explanation)
                     .bind(i(now_ns))
+                    .bind(i64::from(c.score))
+                    .bind(&reasons)
                     .fetch_one(&mut *tx)
                     .await?;
                     history(&mut tx, id, now_ns, "pathwatch", "raised", "", "open", &c.explanation).await?;
@@ -286,7 +304,7 @@ impl ReviewStore {
             .collect()
     }
 
-    /// Findings matching the filter, most severe and newest first.
+    /// Findings matching the filter, highest score first, then most severe and newest.
     pub async fn list(&self, filter: &FindingFilter) -> Result<Vec<Finding>, ReviewError> {
         // Placeholders numbered here ($N): they run on SQLite and PostgreSQL alike.
         let mut sql = format!("SELECT {COLUMNS} FROM findings WHERE 1 = 1");
@@ -320,7 +338,8 @@ impl ReviewStore {
             sql.push_str(&format!(" AND organisation IN ({})", list.join(", ")));
         }
         sql.push_str(&format!(
-            " ORDER BY CASE severity WHEN 'high' THEN 0 WHEN 'medium' THEN 1 ELSE 2 END, raised_ns DESC, id DESC LIMIT ${}",
+            " ORDER BY score DESC, CASE severity WHEN 'high' THEN 0 WHEN 'medium' THEN 1 ELSE 2 END, raised_ns DESC, \
+             id DESC LIMIT ${}",
             texts.len() + 1
         ));
         let mut query = sqlx::query(AssertSqlSafe(sql));
@@ -479,7 +498,7 @@ impl ReviewStore {
         .bind(i(to_ns))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(|r| Ok((finding(r)?, r.try_get::<Option<String>, _>(17)?.unwrap_or_default()))).collect()
+        rows.iter().map(|r| Ok((finding(r)?, r.try_get::<Option<String>, _>(19)?.unwrap_or_default()))).collect()
     }
 
     /// High-severity findings not yet notified, oldest first.

@@ -19,6 +19,10 @@ use patient::{no_care_relationship, patient_findings};
 /// Exports, prints and searches against the person's usual, with the fixed ceilings.
 mod bulk;
 use bulk::bulk_or_unusual;
+/// How strong each piece of evidence is, in points.
+pub mod score;
+use score::anchor;
+pub use score::Reason;
 
 const NS_PER_HOUR: i64 = 3_600_000_000_000;
 /// The patient rules' days run from 06:00 to 06:00 local time: a night shift is one day.
@@ -127,9 +131,21 @@ pub struct Candidate {
     pub events: u64,
     pub first_seq: u64,
     pub explanation: String,
+    /// How strong the evidence is: the sum of the reasons' points (see [`score`]).
+    pub score: i32,
+    /// The evidence, piece by piece, strongest first.
+    pub reasons: Vec<Reason>,
 }
 
 impl Candidate {
+    /// Sets the reasons, strongest first, and the score they make.
+    fn with_reasons(mut self, mut reasons: Vec<Reason>) -> Candidate {
+        reasons.sort_by_key(|r| std::cmp::Reverse(r.points));
+        self.score = score::total(&reasons);
+        self.reasons = reasons;
+        self
+    }
+
     /// The finding's identity: the same rule, user, organisation, patient and bucket is the same
     /// finding. A person's activity at two organisations makes two findings, one each, so each
     /// organisation's IG lead sees only their own.
@@ -170,8 +186,7 @@ pub async fn evaluate<S: TelemetryStore>(
         let query = PatientAccessQuery { from_ns, to_ns, clock: ctx.clock.clone(), day_starts_hour: DAY_STARTS_HOUR };
         let rows = store.patient_access(&query).await?;
         // How common each surname shared by a user and a patient (and nothing else) is.
-        let keys: Vec<String> =
-            rows.iter().filter(|a| a.same_surname && !a.same_address).map(|a| a.surname_key.clone()).collect();
+        let keys: Vec<String> = rows.iter().filter(|a| a.same_surname).map(|a| a.surname_key.clone()).collect();
         let surnames =
             if keys.is_empty() { SurnameHouseholds::default() } else { store.surname_households(&keys).await? };
         out.extend(patient_findings(&ctx, &rows, &surnames));
@@ -179,6 +194,8 @@ pub async fn evaluate<S: TelemetryStore>(
             out.extend(no_care_relationship(&ctx, &rows));
         }
     }
+    // Nothing below its rule's floor is raised.
+    out.retain(|c| c.score >= config.floor(c.rule));
     Ok(out)
 }
 
@@ -262,6 +279,7 @@ fn candidate(
     a: &UserActivity,
     nhs: &str,
     explanation: String,
+    reasons: Vec<Reason>,
 ) -> Candidate {
     Candidate {
         rule,
@@ -276,7 +294,10 @@ fn candidate(
         events: a.events,
         first_seq: a.first_seq,
         explanation,
+        score: 0,
+        reasons: Vec::new(),
     }
+    .with_reasons(reasons)
 }
 
 fn who(user: &str, role: &str, organisation: &str) -> String {
@@ -325,6 +346,11 @@ async fn volume_spike<S: TelemetryStore>(store: &S, ctx: &Context<'_>) -> Result
         if !(above_own && above_peers) {
             continue;
         }
+        // How far past the higher of the two thresholds (both must be passed) the week is.
+        let limit = [own_usual.map(|u| cfg.own_factor * u.max(1.0)), peer_usual.map(|u| cfg.peer_factor * u.max(1.0))]
+            .into_iter()
+            .flatten()
+            .fold(0.0, f64::max);
         let own_text = own_usual.map_or("no history of their own".into(), |u| format!("their usual is {u:.0}"));
         let peer_text =
             peer_usual.map_or("too few peers in their role to compare".into(), |u| format!("their role's is {u:.0}"));
@@ -334,7 +360,15 @@ async fn volume_spike<S: TelemetryStore>(store: &S, ctx: &Context<'_>) -> Result
             w.patients,
             local_date(w.bucket)
         );
-        out.push(candidate(Rule::VolumeSpike, cfg.severity, w, "", explanation));
+        let reason = Reason::new(
+            format!(
+                "{} patients in a week, {:.1} times the level that raises a finding",
+                w.patients,
+                n / limit.max(1.0)
+            ),
+            anchor(n, limit.max(1.0)),
+        );
+        out.push(candidate(Rule::VolumeSpike, cfg.severity, w, "", explanation, vec![reason]));
     }
     Ok(out)
 }
@@ -405,7 +439,16 @@ async fn out_of_hours<S: TelemetryStore>(store: &S, ctx: &Context<'_>) -> Result
             local_date(day * NS_PER_DAY),
             ctx.config.working_hours.describe()
         );
-        let mut c = candidate(Rule::OutOfHours, cfg.severity, first, "", explanation);
+        let reason = Reason::new(
+            format!(
+                "{events} event{} in {} hour{} outside working hours and the person's usual hours",
+                if events == 1 { "" } else { "s" },
+                hs.len(),
+                if hs.len() == 1 { "" } else { "s" }
+            ),
+            anchor(events as f64, 1.0),
+        );
+        let mut c = candidate(Rule::OutOfHours, cfg.severity, first, "", explanation, vec![reason]);
         c.bucket = day;
         c.events = events;
         c.from_ns = hs.iter().map(|h| h.first_ns).min().unwrap_or(first.first_ns);
@@ -437,7 +480,14 @@ async fn failed_access_burst<S: TelemetryStore>(store: &S, ctx: &Context<'_>) ->
             end % 60,
             local_date(w.bucket)
         );
-        out.push(candidate(Rule::FailedAccessBurst, cfg.severity, &w, "", explanation));
+        let reason = Reason::new(
+            format!(
+                "{} failed or denied accesses in {} minutes (raised from {})",
+                w.failed, cfg.window_minutes, cfg.min_failed
+            ),
+            anchor(w.failed as f64, cfg.min_failed as f64),
+        );
+        out.push(candidate(Rule::FailedAccessBurst, cfg.severity, &w, "", explanation, vec![reason]));
     }
     Ok(out)
 }

@@ -10,6 +10,7 @@ pub(crate) fn sqlite_migrator() -> Migrator {
         (2, "samples", include_str!("../migrations/sqlite/0002_samples.sql")),
         (3, "finding_key_organisation", include_str!("../migrations/sqlite/0003_finding_key_organisation.sql")),
         (4, "scan_chains", include_str!("../migrations/sqlite/0004_scan_chains.sql")),
+        (5, "finding_scores", include_str!("../migrations/sqlite/0005_finding_scores.sql")),
     ])
 }
 
@@ -18,6 +19,7 @@ pub(crate) fn postgres_migrator() -> Migrator {
     state::migrator(&[
         (2001, "audit review", include_str!("../migrations/postgres/2001_audit_review.sql")),
         (2002, "scan_chains", include_str!("../migrations/postgres/2002_scan_chains.sql")),
+        (2003, "finding_scores", include_str!("../migrations/postgres/2003_finding_scores.sql")),
     ])
 }
 
@@ -48,6 +50,8 @@ pub const TABLES: &[state::copy::Table] = {
                 ("updated_ns", Int),
                 ("closed_ns", Int),
                 ("notified_ns", Int),
+                ("score", Int),
+                ("reasons", Text),
             ],
             order_by: "id",
             identity: Some("id"),
@@ -136,6 +140,11 @@ mod key_migration_tests {
             .unwrap();
         let key: String = sqlx::query_scalar("SELECT key FROM findings").fetch_one(&pool).await.unwrap();
         assert_eq!(key, "family_or_neighbour|recep|1|A81001|9990001235|20395");
+        // Scores came later: a finding raised before them is given one from its severity.
+        sqlx::raw_sql(include_str!("../migrations/sqlite/0005_finding_scores.sql")).execute(&pool).await.unwrap();
+        let (score, reasons): (i64, String) =
+            sqlx::query_as("SELECT score, reasons FROM findings").fetch_one(&pool).await.unwrap();
+        assert_eq!((score, reasons.as_str()), (40, "[]"));
     }
 }
 

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
-use audit_review::evaluation::{score, Evaluation};
+use audit_review::evaluation::{score, sweep, Evaluation};
 use audit_review::scenario::{Scenario, ScenarioConfig, World};
 use audit_review::{evaluate, RulesConfig, Scanner};
 use audit_store::{AnyStore, ClickHouseConfig, ClickHouseStore, SqliteStore};
@@ -233,17 +233,34 @@ pub async fn evaluate_command(args: EvaluateArgs) -> anyhow::Result<ExitCode> {
         .context("writing the synthetic log")?;
     let load_secs = started.elapsed().as_secs_f64();
     let started = Instant::now();
-    let found = evaluate(&store, &RulesConfig::default(), scenario.config.start_ns, scenario.config.end_ns())
+    // Every finding whatever its score, so the figures can be given at several floors; the
+    // headline figures are at the default floors.
+    let rules = RulesConfig { min_score: 0, ..RulesConfig::default() };
+    let every = evaluate(&store, &rules, scenario.config.start_ns, scenario.config.end_ns())
         .await
         .context("running the rules")?;
     let scan_secs = started.elapsed().as_secs_f64();
+    let defaults = RulesConfig::default();
+    let found: Vec<_> = every.iter().filter(|f| f.score >= defaults.floor(f.rule)).cloned().collect();
     let e = score(&scenario.labels, &found);
     eprintln!("{written} events loaded in {load_secs:.1} s; every rule over all of them in {scan_secs:.1} s");
     print_evaluation(&e);
     let false_findings =
         found.iter().filter(|f| !scenario.labels.iter().any(|l| audit_review::evaluation::matches(f, l)));
     for f in false_findings.take(args.show_false) {
-        println!("false: {}: {}", f.rule.as_str(), f.explanation);
+        println!("false: {} (score {}): {}", f.rule.as_str(), f.score, f.explanation);
+    }
+    let floors = sweep(&scenario.labels, &every, &[20, 25, 30, 35, 40, 45, 50, 60]);
+    println!("{:>5} {:>8} {:>6} {:>9} {:>6}", "floor", "findings", "true", "precision", "recall");
+    for a in &floors {
+        println!(
+            "{:>5} {:>8} {:>6} {:>9} {:>6}",
+            a.floor,
+            a.findings,
+            a.true_findings,
+            figure(a.precision),
+            figure(a.recall)
+        );
     }
     let summary = serde_json::json!({
         "store": kind,
@@ -257,6 +274,8 @@ pub async fn evaluate_command(args: EvaluateArgs) -> anyhow::Result<ExitCode> {
         "precision": e.precision,
         "recall": e.recall,
         "scan_seconds": (scan_secs * 100.0).round() / 100.0,
+        "floor": defaults.min_score,
+        "sweep": floors,
     });
     println!("{summary}");
     Ok(ExitCode::SUCCESS)

@@ -91,18 +91,25 @@ pub(super) async fn bulk_or_unusual<S: TelemetryStore>(
     ];
     let mut out = Vec::new();
     for d in days.iter().filter(|d| d.bucket >= first_bucket) {
-        let mut parts = Vec::new();
-        if d.exports + d.prints > cfg.max_exports_and_prints_per_day {
-            parts.push(format!(
-                "exported and printed {} records together (more than {} a day)",
-                d.exports + d.prints,
-                cfg.max_exports_and_prints_per_day
+        // Each part of the explanation is a reason, with its points.
+        let mut parts: Vec<Reason> = Vec::new();
+        let together = d.exports + d.prints;
+        if together > cfg.max_exports_and_prints_per_day {
+            parts.push(Reason::new(
+                format!(
+                    "exported and printed {together} records together (more than {} a day)",
+                    cfg.max_exports_and_prints_per_day
+                ),
+                anchor(together as f64, cfg.max_exports_and_prints_per_day as f64),
             ));
         }
         for m in measures {
             let x = (m.count)(d);
             if x > m.ceiling {
-                parts.push(format!("{} {x} {} (more than {} a day)", m.verb, m.noun, m.ceiling));
+                parts.push(Reason::new(
+                    format!("{} {x} {} (more than {} a day)", m.verb, m.noun, m.ceiling),
+                    anchor(x as f64, m.ceiling as f64),
+                ));
                 continue;
             }
             if x < m.minimum.max(1) {
@@ -133,28 +140,32 @@ pub(super) async fn bulk_or_unusual<S: TelemetryStore>(
                 )
             };
             if let Some(u) = usual {
-                if (x as f64 - u.median) / u.spread >= cfg.unusual_spreads {
-                    parts.push(format!("{} {x} {}, where {} is {}", m.verb, m.noun, u.from, round(u.median)));
+                let spreads = (x as f64 - u.median) / u.spread;
+                if spreads >= cfg.unusual_spreads {
+                    parts.push(Reason::new(
+                        format!("{} {x} {}, where {} is {}", m.verb, m.noun, u.from, round(u.median)),
+                        anchor(spreads, cfg.unusual_spreads),
+                    ));
                 }
             }
         }
         if cfg.break_glass && d.break_glass > 0 {
-            parts.push(format!(
-                "used break-glass access {} time{}",
-                d.break_glass,
-                if d.break_glass == 1 { "" } else { "s" }
+            parts.push(Reason::new(
+                format!("used break-glass access {} time{}", d.break_glass, if d.break_glass == 1 { "" } else { "s" }),
+                anchor(d.break_glass as f64, 1.0),
             ));
         }
         if parts.is_empty() {
             continue;
         }
+        let texts: Vec<&str> = parts.iter().map(|r| r.text.as_str()).collect();
         let explanation = format!(
             "{} {} on the day from 06:00 on {}.",
             who(&d.user_id, &d.role, &d.organisation),
-            parts.join(" and "),
+            texts.join(" and "),
             local_date(d.bucket)
         );
-        out.push(candidate(Rule::BulkOrUnusual, cfg.severity, d, "", explanation));
+        out.push(candidate(Rule::BulkOrUnusual, cfg.severity, d, "", explanation, parts));
     }
     Ok(out)
 }

@@ -6,7 +6,13 @@ use audit_store::PatientAccess;
 
 use super::*;
 
-fn access_candidate(rule: Rule, severity: Severity, a: &PatientAccess, explanation: String) -> Candidate {
+fn access_candidate(
+    rule: Rule,
+    severity: Severity,
+    a: &PatientAccess,
+    explanation: String,
+    reasons: Vec<Reason>,
+) -> Candidate {
     Candidate {
         rule,
         severity,
@@ -20,6 +26,27 @@ fn access_candidate(rule: Rule, severity: Severity, a: &PatientAccess, explanati
         events: a.events,
         first_seq: a.first_seq,
         explanation,
+        score: 0,
+        reasons: Vec::new(),
+    }
+    .with_reasons(reasons)
+}
+
+/// Points for the care relationship, or its absence: no relationship makes any other evidence
+/// stronger; a relationship the operator chose to look past (`when_explained`) counts as the
+/// evidence they asked for.
+const NO_RELATIONSHIP_POINTS: i32 = 10;
+const RAISED_WHEN_EXPLAINED_POINTS: i32 = 10;
+const ADDRESS_POINTS: i32 = 30;
+const SELF_POINTS: i32 = 40;
+const SENSITIVE_POINTS: i32 = 20;
+
+fn relationship_reason(a: &PatientAccess, key: &str) -> Reason {
+    if a.explained {
+        Reason::new(format!("a care relationship explains it, but {key} is set"), RAISED_WHEN_EXPLAINED_POINTS)
+    } else {
+        let org = if a.organisation.is_empty() { "the user's organisation" } else { &a.organisation };
+        Reason::new(format!("no care relationship is recorded for {org}"), NO_RELATIONSHIP_POINTS)
     }
 }
 
@@ -57,6 +84,23 @@ pub(super) fn patient_findings(
             f.surname && a.same_surname && (!a.explained || f.surname_when_explained) && (a.same_address || rare);
         let address = f.address && a.same_address;
         if f.enabled && (surname || address) {
+            let mut reasons = Vec::new();
+            if surname {
+                let (n, of) = (holders.unwrap_or(1), surnames.households.max(holders.unwrap_or(1)));
+                reasons.push(Reason::new(
+                    format!(
+                        "shares the patient's surname, held by {n} of the {of} household{} in the patient index",
+                        if of == 1 { "" } else { "s" }
+                    ),
+                    score::surname_points(n, of),
+                ));
+            }
+            if address {
+                reasons.push(Reason::new("shares the patient's address", ADDRESS_POINTS));
+            }
+            if !a.explained || !address {
+                reasons.push(relationship_reason(a, "family_or_neighbour.surname_when_explained"));
+            }
             let held = match holders {
                 Some(n) => format!(" (a surname {n} of the patient index's {} households hold)", surnames.households),
                 None => String::new(),
@@ -70,11 +114,12 @@ pub(super) fn patient_findings(
                 "{user} opened the record of a patient who shares {shared}; {} ({when}).",
                 relationship_text(a)
             );
-            out.push(access_candidate(Rule::FamilyOrNeighbour, f.severity, a, text));
+            out.push(access_candidate(Rule::FamilyOrNeighbour, f.severity, a, text, reasons));
         }
         if c.self_access.enabled && a.self_access {
             let text = format!("{user} opened their own record (the NHS number on their staff record) ({when}).");
-            out.push(access_candidate(Rule::SelfAccess, c.self_access.severity, a, text));
+            let reason = Reason::new("the patient's NHS number is on the user's staff record", SELF_POINTS);
+            out.push(access_candidate(Rule::SelfAccess, c.self_access.severity, a, text, vec![reason]));
         }
         let s = &c.sensitive_record;
         let mut kinds = Vec::new();
@@ -89,7 +134,10 @@ pub(super) fn patient_findings(
         }
         if s.enabled && !kinds.is_empty() && (!a.explained || s.when_explained) {
             let text = format!("{user} opened {}; {} ({when}).", kinds.join(", "), relationship_text(a));
-            out.push(access_candidate(Rule::SensitiveRecord, s.severity, a, text));
+            let mut reasons: Vec<Reason> =
+                kinds.iter().map(|k| Reason::new(format!("opened {k}"), SENSITIVE_POINTS)).collect();
+            reasons.push(relationship_reason(a, "sensitive_record.when_explained"));
+            out.push(access_candidate(Rule::SensitiveRecord, s.severity, a, text, reasons));
         }
     }
     out
@@ -117,7 +165,15 @@ pub(super) fn no_care_relationship(ctx: &Context<'_>, rows: &[PatientAccess]) ->
             if first.organisation.is_empty() { "their organisation" } else { &first.organisation },
             cfg.min_patients
         );
-        let mut c = access_candidate(Rule::NoCareRelationship, cfg.severity, first, text);
+        let reason = Reason::new(
+            format!(
+                "{} patients in a day with no care relationship (raised from {})",
+                accesses.len(),
+                cfg.min_patients
+            ),
+            anchor(accesses.len() as f64, cfg.min_patients as f64),
+        );
+        let mut c = access_candidate(Rule::NoCareRelationship, cfg.severity, first, text, vec![reason]);
         c.nhs_number = String::new();
         c.events = accesses.iter().map(|a| a.events).sum();
         c.from_ns = accesses.iter().map(|a| a.first_ns).min().unwrap_or(first.first_ns);

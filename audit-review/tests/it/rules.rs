@@ -161,6 +161,12 @@ pub async fn family_neighbour_and_self_access<S: TelemetryStore>(store: &S) {
         family[0].explanation
     );
     assert!(family[1].explanation.contains("shares their address; A1 has a care relationship"));
+    // The evidence, weighed: a surname 3 of 8 households hold (pulled toward the prior, 22 points)
+    // with no relationship (10); the address alone (30).
+    let weighed = |c: &Candidate| (c.score, c.reasons.iter().map(|r| r.points).collect::<Vec<_>>());
+    assert_eq!(weighed(&family[0]), (32, vec![22, 10]), "{:#?}", family[0].reasons);
+    assert_eq!(family[0].reasons[1].text, "no care relationship is recorded for A1");
+    assert_eq!(weighed(&family[1]), (30, vec![30]), "{:#?}", family[1].reasons);
     let own = findings(store, Rule::SelfAccess, T0, T0 + 7 * DAY).await;
     assert_eq!(
         own.iter().map(|c| (c.user_id.as_str(), c.nhs_number.as_str())).collect::<Vec<_>>(),
@@ -245,6 +251,24 @@ pub async fn sensitive_records_without_a_care_relationship<S: TelemetryStore>(st
     assert!(found[0].explanation.contains("a VIP-flagged patient"));
     assert!(found[1].explanation.contains("deceased, after the date of death"));
     assert!(found[2].explanation.contains("restricted (S-flagged)"));
+    assert_eq!((found[0].score, found[0].reasons[0].text.as_str()), (30, "opened a VIP-flagged patient"));
+    // A floor above 30, for every rule or for this one, raises none of them; a lower floor with
+    // `when_explained` also raises the cared-for VIP, saying why.
+    let (from, to) = (T0, T0 + 7 * DAY);
+    let count = |c: RulesConfig| async move {
+        let all = evaluate(store, &c, from, to).await.unwrap();
+        all.into_iter().filter(|c| c.rule == Rule::SensitiveRecord).collect::<Vec<_>>()
+    };
+    assert_eq!(count(RulesConfig { min_score: 31, ..Default::default() }).await.len(), 0);
+    let mut own_floor = RulesConfig::default();
+    own_floor.sensitive_record.min_score = Some(31);
+    assert_eq!(count(own_floor).await.len(), 0);
+    let mut when_explained = RulesConfig::default();
+    when_explained.sensitive_record.when_explained = true;
+    let all = count(when_explained).await;
+    let cared = all.iter().find(|c| c.nhs_number == nhs(6)).expect("the cared-for VIP is raised");
+    assert_eq!(cared.score, 30);
+    assert_eq!(cared.reasons[1].text, "a care relationship explains it, but sensitive_record.when_explained is set");
 }
 
 pub async fn browsing_patients_without_a_care_relationship<S: TelemetryStore>(store: &S) {

@@ -21,6 +21,8 @@ fn candidate(user: &str, events: u64) -> Candidate {
         events,
         first_seq: 1,
         explanation: format!("{user} opened {events} records"),
+        score: 30 + events as i32,
+        reasons: vec![audit_review::rules::Reason::new(format!("{events} patients"), 30 + events as i32)],
     }
 }
 
@@ -45,6 +47,27 @@ async fn the_same_finding_is_raised_once_and_refreshed_when_it_grows(place: &Pla
     );
     let history: Vec<String> = findings.history(u1.id).await.unwrap().into_iter().map(|h| h.action).collect();
     assert_eq!(history, ["raised", "seen again"]);
+    assert_eq!((u1.score, u1.reasons[0].text.as_str()), (38, "8 patients"));
+    // The same counts weighed differently (a new reason) are refreshed too.
+    let mut reweighed = candidate("u1", 8);
+    reweighed.reasons.push(audit_review::rules::Reason::new("no care relationship", 10));
+    reweighed.score = 48;
+    assert_eq!(findings.record(&[reweighed], 40).await.unwrap().refreshed, 1);
+    let u1 = findings.get(u1.id).await.unwrap();
+    assert_eq!((u1.score, u1.reasons.len()), (48, 2));
+    // The list is by score, whatever the severities: u3 (60, low), u1 (48), u2 (35).
+    let mut low = candidate("u3", 5);
+    low.severity = Severity::Low;
+    low.score = 60;
+    findings.record(&[low], 50).await.unwrap();
+    let order: Vec<String> = findings
+        .list(&FindingFilter { limit: 10, ..Default::default() })
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|f| f.user_id)
+        .collect();
+    assert_eq!(order, ["u3", "u1", "u2"]);
 }
 
 async fn findings_move_through_the_workflow_with_notes_and_refuse_bad_moves(place: &Place) {

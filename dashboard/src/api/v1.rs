@@ -70,7 +70,8 @@ pub struct FindingsReply {
     pub findings: Vec<audit_review::Finding>,
 }
 
-/// Audit findings, most severe and newest first, within the account's organisations; NHS numbers
+/// Audit findings, highest score first (then most severe and newest), each with its score and
+/// reasons, within the account's organisations; NHS numbers
 /// masked.
 #[utoipa::path(get, path = "/api/v1/audit/findings", tag = "audit", params(pages::findings::ListQuery),
     responses((status = 200, description = "Findings", body = FindingsReply),

@@ -232,6 +232,10 @@ async fn ig_leads_and_admins_see_findings_masked_and_others_are_refused() {
     let page = get(&rig.app, &path, &ig).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("shares their surname and address"), "{}", page.body);
+    // Why: each piece of evidence with its points, and the score they make.
+    let why = &page.body[page.body.find("<h2>Why</h2>").expect("a Why section")..];
+    assert!(why.contains("<tr><td>shares the patient&#39;s address</td><td>30</td></tr>"), "{why}");
+    assert!(why.contains("no care relationship is recorded for"), "{why}");
     assert!(page.body.contains("*** *** 1235"), "masked patient");
     assert!(!page.body.contains(RELATIVE), "the NHS number never appears unmasked");
     assert_eq!(page.body.matches("<td>read</td>").count(), 2, "both evidence events listed");
@@ -487,6 +491,10 @@ async fn the_api_lists_findings_masked_within_the_organisation_scope() {
     assert_eq!(list["findings"][0]["id"], id);
     assert_eq!(list["findings"][0]["rule"], "family_or_neighbour");
     assert_eq!(list["findings"][0]["nhs_number"], "*** *** 1235");
+    let reasons = list["findings"][0]["reasons"].as_array().expect("reasons");
+    let points: i64 = reasons.iter().map(|r| r["points"].as_i64().unwrap()).sum();
+    assert_eq!(list["findings"][0]["score"].as_i64(), Some(points), "the score is the reasons' sum");
+    assert!(points > 40 && reasons.iter().any(|r| r["text"] == "shares the patient's address"), "{reasons:?}");
     let (status, one) = json(get(&rig.app, &format!("/api/v1/audit/findings/{id}"), &ig).await);
     assert_eq!(status, StatusCode::OK);
     assert_eq!(one["history"][0]["action"], "raised");
