@@ -12,6 +12,10 @@ pub struct RulesConfig {
     /// The score (the sum of a finding's reasons' points) below which nothing is raised; a rule's
     /// own `min_score` replaces it for that rule. 30 raises what each rule's thresholds raise.
     pub min_score: i32,
+    /// Where care names teams: distinct patients of another team a user opens in one day from which
+    /// the day counts as cover of that team, so its patients' care explains those accesses (a nurse
+    /// moved to another ward for a shift). 0: never.
+    pub team_cover_patients: u64,
     /// Working hours, Europe/London.
     pub working_hours: WorkingHoursConfig,
     pub volume_spike: VolumeSpike,
@@ -74,6 +78,7 @@ impl Default for RulesConfig {
     fn default() -> Self {
         RulesConfig {
             min_score: crate::rules::score::DEFAULT_FLOOR,
+            team_cover_patients: 3,
             working_hours: WorkingHoursConfig::default(),
             volume_spike: VolumeSpike::default(),
             out_of_hours: OutOfHours::default(),
@@ -149,11 +154,19 @@ rule_settings!(SensitiveRecord, Severity::High, {
     deceased: bool = true,
     /// Also raise when a care relationship explains the access.
     when_explained: bool = false,
+    /// Colleagues (sharing a team with the user, or both without teams, at the same organisation)
+    /// who also opened the record within a week, none explained by care: from this many the care is
+    /// taken as evident but not yet recorded (a patient on the ward before the files say so), which
+    /// weighs against the finding (−15 points). 0: never.
+    colleagues_corroborate: u64 = 2,
 });
 
 rule_settings!(NoCareRelationship, Severity::Medium, {
     /// Distinct patients without a care relationship, in one day, that raise a finding.
     min_patients: u64 = 5,
+    /// Count patients whose care the organisation has but not the user's team (where team data are
+    /// loaded). Off by default: cover across wards is common and would flood the rule.
+    by_team: bool = false,
 });
 
 rule_settings!(BulkOrUnusual, Severity::Medium, {

@@ -109,6 +109,13 @@ pub fn staff<R: Read>(what: &str, input: R) -> Result<Vec<StaffMember>, String> 
                 surname: field(&m, "surname").into(),
                 address: field(&m, "address").into(),
                 nhs_number: nhs(what, line, "nhs_number", field(&m, "nhs_number"), false)?,
+                // Optional: the teams (wards, clinics, services) they work in, separated by ";".
+                teams: field(&m, "teams")
+                    .split(';')
+                    .map(str::trim)
+                    .filter(|t| !t.is_empty())
+                    .map(String::from)
+                    .collect(),
             })
         })
         .collect()
@@ -151,6 +158,9 @@ pub fn relationships<R: Read>(what: &str, input: R) -> Result<Vec<CareRelationsh
                 kind: if kind.is_empty() { "relationship".into() } else { kind.into() },
                 from_ns,
                 to_ns,
+                // Optional: the team caring for the patient and the clinician (a user id).
+                team: field(&m, "team").trim().into(),
+                clinician: field(&m, "clinician").trim().into(),
             })
         })
         .collect()
@@ -205,5 +215,20 @@ mod tests {
         let err = relationships("rel.csv", "organisation,nhs_number,kind,from,to\nA81001,9000000009,x,,\n".as_bytes())
             .unwrap_err();
         assert!(err.contains("column from: empty"), "{err}");
+
+        // Optional columns: a person's teams, a relationship's team and clinician.
+        let staff = super::staff(
+            "staff.csv",
+            "user_id,surname,address,nhs_number,teams\nu1,A,,, Ward 3 ;Theatres;\nu2,B,,,\n".as_bytes(),
+        )
+        .unwrap();
+        assert_eq!((staff[0].teams.clone(), staff[1].teams.len()), (vec!["Ward 3".to_string(), "Theatres".into()], 0));
+        let r = relationships(
+            "rel.csv",
+            "organisation,nhs_number,kind,from,to,team,clinician\nA1,9000000009,admission,2020-01-01,,Ward 3,dr-1\n"
+                .as_bytes(),
+        )
+        .unwrap();
+        assert_eq!((r[0].team.as_str(), r[0].clinician.as_str(), r[0].is_scoped()), ("Ward 3", "dr-1", true));
     }
 }

@@ -184,7 +184,7 @@ pub async fn evaluate<S: TelemetryStore>(
         let day_start = u64::from(DAY_STARTS_HOUR) * NS_PER_HOUR as u64;
         let from_ns = ctx.bucket_start_utc(from_ns, NS_PER_DAY as u64, day_start);
         let query = PatientAccessQuery { from_ns, to_ns, clock: ctx.clock.clone(), day_starts_hour: DAY_STARTS_HOUR };
-        let rows = store.patient_access(&query).await?;
+        let rows = patient::with_cover(store.patient_access(&query).await?, config.team_cover_patients);
         // How common each surname shared by a user and a patient (and nothing else) is.
         let keys: Vec<String> = rows.iter().filter(|a| a.same_surname).map(|a| a.surname_key.clone()).collect();
         let surnames =

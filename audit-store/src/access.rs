@@ -34,6 +34,10 @@ pub struct StaffMember {
     /// Their own NHS number, when known (empty otherwise).
     #[serde(default)]
     pub nhs_number: String,
+    /// The teams (wards, clinics, services) they work in, compared through [`match_key`]. Where a
+    /// patient's care names teams, only these (or being the named clinician) explain an access.
+    #[serde(default)]
+    pub teams: Vec<String>,
 }
 
 /// One patient as the patient index knows them, with the flags that make a record sensitive.
@@ -57,7 +61,7 @@ pub struct PatientRecord {
 
 /// A reason an organisation's staff may look at a patient's record: a registration, an
 /// appointment, a referral, an encounter. Active over `[from_ns, to_ns)`; `to_ns` 0 is open-ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct CareRelationship {
     /// ODS code of the organisation.
     pub organisation: String,
@@ -67,6 +71,21 @@ pub struct CareRelationship {
     pub from_ns: u64,
     #[serde(default)]
     pub to_ns: u64,
+    /// The team (ward, clinic, service) caring for the patient, when the feed says (empty: the
+    /// whole organisation). Compared with staff teams through [`match_key`].
+    #[serde(default)]
+    pub team: String,
+    /// The clinician caring for the patient, as the user id audit events carry (empty: none named).
+    #[serde(default)]
+    pub clinician: String,
+}
+
+impl CareRelationship {
+    /// Whether this relationship is the care of a team or a named clinician, not of the whole
+    /// organisation.
+    pub fn is_scoped(&self) -> bool {
+        !match_key(&self.team).is_empty() || !self.clinician.is_empty()
+    }
 }
 
 /// How names and addresses are compared: case, spacing and punctuation do not matter
@@ -217,8 +236,19 @@ pub struct PatientAccess {
     pub first_ns: u64,
     pub last_ns: u64,
     pub first_seq: u64,
-    /// The user's organisation had a care relationship with the patient active during the access.
+    /// The access is explained: by the user's team or the user as the named clinician where the
+    /// patient's active care names teams or a clinician (and the user's teams are known, or they
+    /// match); otherwise by any active care relationship of the user's organisation.
     pub explained: bool,
+    /// The user's organisation had a care relationship with the patient active during the access
+    /// (team or not): the organisation-level meaning of `explained`.
+    pub explained_org: bool,
+    /// When the organisation's care explains the access but not the user's team: the teams (match
+    /// keys) whose active care of the patient does, so a day's cover of another ward can be told
+    /// from a single look at one of its patients. Empty otherwise.
+    pub care_teams: Vec<String>,
+    /// The user's teams (match keys) in the staff directory, for the rows that come back.
+    pub user_teams: Vec<String>,
     pub self_access: bool,
     pub same_surname: bool,
     pub same_address: bool,

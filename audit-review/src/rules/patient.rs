@@ -40,10 +40,28 @@ const RAISED_WHEN_EXPLAINED_POINTS: i32 = 10;
 const ADDRESS_POINTS: i32 = 30;
 const SELF_POINTS: i32 = 40;
 const SENSITIVE_POINTS: i32 = 20;
+const CORROBORATED_POINTS: i32 = -15;
 
-fn relationship_reason(a: &PatientAccess, key: &str) -> Reason {
+/// The organisation cares for the patient, but not the user's team: weaker than no care at all for
+/// a relative (staff cover other wards), strong for a sensitive record (a celebrity on one ward is
+/// what staff of other wards are tempted to open).
+fn outside_team_points(rule: Rule) -> i32 {
+    if rule == Rule::SensitiveRecord {
+        15
+    } else {
+        5
+    }
+}
+
+fn relationship_reason(a: &PatientAccess, rule: Rule, key: &str) -> Reason {
     if a.explained {
         Reason::new(format!("a care relationship explains it, but {key} is set"), RAISED_WHEN_EXPLAINED_POINTS)
+    } else if a.explained_org {
+        let org = if a.organisation.is_empty() { "the organisation" } else { &a.organisation };
+        Reason::new(
+            format!("{org} cares for them, but not the user's team nor the user as their named clinician"),
+            outside_team_points(rule),
+        )
     } else {
         let org = if a.organisation.is_empty() { "the user's organisation" } else { &a.organisation };
         Reason::new(format!("no care relationship is recorded for {org}"), NO_RELATIONSHIP_POINTS)
@@ -51,7 +69,12 @@ fn relationship_reason(a: &PatientAccess, key: &str) -> Reason {
 }
 
 fn relationship_text(a: &PatientAccess) -> String {
-    if a.explained {
+    if a.explained_org && !a.explained {
+        format!(
+            "{} cares for them, but not the user's team nor the user as their named clinician",
+            if a.organisation.is_empty() { "the organisation" } else { &a.organisation }
+        )
+    } else if a.explained {
         format!(
             "{} has a care relationship with them",
             if a.organisation.is_empty() { "the organisation" } else { &a.organisation }
@@ -64,6 +87,32 @@ fn relationship_text(a: &PatientAccess) -> String {
     }
 }
 
+/// Marks as explained the accesses a day's cover of another team explains: where a user opened at
+/// least `min_patients` distinct patients of one team (in its care, not the user's own) in a day,
+/// they were working for it, and its care explains their accesses to its patients that day.
+pub(super) fn with_cover(mut rows: Vec<PatientAccess>, min_patients: u64) -> Vec<PatientAccess> {
+    if min_patients == 0 {
+        return rows;
+    }
+    let mut patients: HashMap<(String, String, i64, String), std::collections::HashSet<String>> = HashMap::new();
+    for a in rows.iter().filter(|a| a.explained_org && !a.explained) {
+        for team in &a.care_teams {
+            patients
+                .entry((a.user_id.clone(), a.organisation.clone(), a.day, team.clone()))
+                .or_default()
+                .insert(a.nhs_number.clone());
+        }
+    }
+    for a in rows.iter_mut().filter(|a| a.explained_org && !a.explained) {
+        a.explained = a.care_teams.iter().any(|team| {
+            patients
+                .get(&(a.user_id.clone(), a.organisation.clone(), a.day, team.clone()))
+                .is_some_and(|p| p.len() as u64 >= min_patients)
+        });
+    }
+    rows
+}
+
 /// Family or neighbour, self-access and sensitive records: one finding per user, patient and day.
 pub(super) fn patient_findings(
     ctx: &Context<'_>,
@@ -71,6 +120,27 @@ pub(super) fn patient_findings(
     surnames: &SurnameHouseholds,
 ) -> Vec<Candidate> {
     let c = ctx.config;
+    // Accesses no care of the organisation explains, by organisation and patient: colleagues who
+    // opened the same record.
+    let mut unexplained: HashMap<(&str, &str), Vec<&PatientAccess>> = HashMap::new();
+    for a in rows.iter().filter(|a| !a.explained_org) {
+        unexplained.entry((&a.organisation, &a.nhs_number)).or_default().push(a);
+    }
+    let colleagues = |a: &PatientAccess| -> usize {
+        let Some(others) = unexplained.get(&(a.organisation.as_str(), a.nhs_number.as_str())) else { return 0 };
+        let mut users: Vec<&str> = others
+            .iter()
+            .filter(|o| o.user_id != a.user_id && (o.day - a.day).abs() <= 7)
+            .filter(|o| {
+                (o.user_teams.is_empty() && a.user_teams.is_empty())
+                    || o.user_teams.iter().any(|t| a.user_teams.contains(t))
+            })
+            .map(|o| o.user_id.as_str())
+            .collect();
+        users.sort_unstable();
+        users.dedup();
+        users.len()
+    };
     let mut out = Vec::new();
     for a in rows {
         let when =
@@ -99,7 +169,11 @@ pub(super) fn patient_findings(
                 reasons.push(Reason::new("shares the patient's address", ADDRESS_POINTS));
             }
             if !a.explained || !address {
-                reasons.push(relationship_reason(a, "family_or_neighbour.surname_when_explained"));
+                reasons.push(relationship_reason(
+                    a,
+                    Rule::FamilyOrNeighbour,
+                    "family_or_neighbour.surname_when_explained",
+                ));
             }
             let held = match holders {
                 Some(n) => format!(" (a surname {n} of the patient index's {} households hold)", surnames.households),
@@ -136,7 +210,18 @@ pub(super) fn patient_findings(
             let text = format!("{user} opened {}; {} ({when}).", kinds.join(", "), relationship_text(a));
             let mut reasons: Vec<Reason> =
                 kinds.iter().map(|k| Reason::new(format!("opened {k}"), SENSITIVE_POINTS)).collect();
-            reasons.push(relationship_reason(a, "sensitive_record.when_explained"));
+            reasons.push(relationship_reason(a, Rule::SensitiveRecord, "sensitive_record.when_explained"));
+            let n = if a.explained_org || s.colleagues_corroborate == 0 { 0 } else { colleagues(a) };
+            if n > 0 && n as u64 >= s.colleagues_corroborate {
+                reasons.push(Reason::new(
+                    format!(
+                        "{n} colleagues {} opened the record within a week, none explained by care either: care not \
+                         recorded yet?",
+                        if a.user_teams.is_empty() { "at the organisation" } else { "of the same team" }
+                    ),
+                    CORROBORATED_POINTS,
+                ));
+            }
             out.push(access_candidate(Rule::SensitiveRecord, s.severity, a, text, reasons));
         }
     }
@@ -147,7 +232,8 @@ pub(super) fn patient_findings(
 pub(super) fn no_care_relationship(ctx: &Context<'_>, rows: &[PatientAccess]) -> Vec<Candidate> {
     let cfg = &ctx.config.no_care_relationship;
     let mut days: BTreeMap<(&str, i64), Vec<&PatientAccess>> = BTreeMap::new();
-    for a in rows.iter().filter(|a| !a.explained) {
+    // Cover across wards is common: the organisation's care explains an access here unless by_team.
+    for a in rows.iter().filter(|a| if cfg.by_team { !a.explained } else { !a.explained_org }) {
         days.entry((&a.user_id, a.day)).or_default().push(a);
     }
     let mut out = Vec::new();

@@ -239,7 +239,7 @@ impl Scenario {
                 nhs_number: nhs.clone(),
                 kind: "registration".into(),
                 from_ns: before,
-                to_ns: 0,
+                ..Default::default()
             });
             if orgs.len() > 1 && rng.random::<f64>() < 0.1 {
                 let other = (org + rng.random_range(1..orgs.len())) % orgs.len();
@@ -249,7 +249,7 @@ impl Scenario {
                     nhs_number: nhs,
                     kind: "referral".into(),
                     from_ns: before,
-                    to_ns: 0,
+                    ..Default::default()
                 });
             }
         }
@@ -321,6 +321,7 @@ impl Scenario {
                 surname: s.surname.clone(),
                 address: s.address.clone(),
                 nhs_number: s.own_patient.map(|p| self.patients[p].nhs_number.clone()).unwrap_or_default(),
+                teams: if s.team.is_empty() { Vec::new() } else { vec![s.team.clone()] },
             })
             .collect()
     }

@@ -26,6 +26,12 @@ pub(super) const TRUST: &str = "Y90001";
 pub(super) const PRACTICE: &str = "Y90002";
 const WARDS: u32 = 10;
 const CLINICS: [&str; 3] = ["Cardiology clinic", "Diabetes clinic", "Fracture clinic"];
+/// The share of a ward nurse's or assistant's shifts worked on another ward.
+const COVER_SHIFTS: f64 = 0.05;
+/// The share of accesses to a patient anywhere in the organisation rather than the shift's team.
+const ELSEWHERE: f64 = 0.01;
+/// Days after a death during which routine work still opens the record.
+const AFTER_DEATH_DAYS: u64 = 3;
 
 /// Who cares for whom below the organisation, and what the context files do not say yet.
 #[derive(Default)]
@@ -109,7 +115,8 @@ pub(super) fn build(config: ScenarioConfig) -> Scenario {
                 nhs_number: nhs.clone(),
                 kind: kind.into(),
                 from_ns: before,
-                to_ns: 0,
+                team: team.cloned().unwrap_or_default(),
+                ..Default::default()
             });
         };
         if rng.random::<f64>() < 0.45 {
@@ -224,13 +231,18 @@ impl Scenario {
             format!("syn-{}-{d}-{}", st.user_id, n)
         };
         let empty = Vec::new();
-        let pool =
-            if st.team.is_empty() { &self.related[org] } else { layout.team_patients.get(&st.team).unwrap_or(&empty) };
+        // Now and then a ward's nurses and assistants are moved to another ward for a shift (cover):
+        // that shift, their patients are the other ward's.
+        let cover = (matches!(st.role, "nurse" | "healthcare assistant") && rng.random::<f64>() < COVER_SHIFTS)
+            .then(|| format!("Ward {}", rng.random_range(1..=WARDS)));
+        let team = cover.as_deref().unwrap_or(&st.team);
+        let pool = if team.is_empty() { &self.related[org] } else { layout.team_patients.get(team).unwrap_or(&empty) };
         let mean = patients_per_shift(st.role) * st.pace;
         let count = rng.random_range(mean * 0.6..mean * 1.4).round() as usize;
         for _ in 0..count {
-            // Their own team's patients; now and then someone elsewhere in the organisation (cover).
-            let p = if rng.random::<f64>() < 0.97 && !pool.is_empty() {
+            // The shift's team's patients; now and then anyone the organisation cares for (on call,
+            // a question from another ward).
+            let p = if rng.random::<f64>() >= ELSEWHERE && !pool.is_empty() {
                 *pool.choose(rng).unwrap_or(&0)
             } else {
                 *self.related[org].choose(rng).unwrap_or(&0)
@@ -281,6 +293,12 @@ impl Scenario {
         id: &mut dyn FnMut() -> String,
     ) {
         let role = self.staff[s].role;
+        // A record is opened for a few days after death (certificates, the discharge summary), not
+        // in routine work weeks later.
+        let died = self.patients[p].deceased_ns;
+        if died > 0 && t > died + AFTER_DEATH_DAYS * NS_PER_DAY {
+            return;
+        }
         if role.ends_with("receptionist") {
             events.push(self.event(id(), s, t, Action::Search, p, Outcome::Success));
         }

@@ -5,4 +5,5 @@ mod evaluation;
 mod rules;
 mod samples;
 mod support;
+mod teams;
 mod workflow;

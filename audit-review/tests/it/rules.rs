@@ -24,6 +24,7 @@ fn related(org: &str, nhs: &str) -> CareRelationship {
         kind: "registration".into(),
         from_ns: T0 - 400 * DAY,
         to_ns: 0,
+        ..Default::default()
     }
 }
 
@@ -95,12 +96,14 @@ async fn load_people<S: TelemetryStore>(store: &S) {
                 surname: "Okafor".into(),
                 address: "1 High St".into(),
                 nhs_number: nhs(900),
+                teams: Vec::new(),
             },
             StaffMember {
                 user_id: "u2".into(),
                 surname: "Smith".into(),
                 address: "2 Low Road".into(),
                 nhs_number: String::new(),
+                teams: Vec::new(),
             },
         ])
         .await
@@ -184,6 +187,7 @@ pub async fn a_surname_many_households_hold_is_no_evidence_alone<S: TelemetrySto
         surname: surname.into(),
         address: address.into(),
         nhs_number: String::new(),
+        teams: Vec::new(),
     };
     store
         .replace_staff_directory(&[staff("p1", "Patel", "5 Park Lane"), staff("q1", "Quenwell", "8 Mill Lane")])

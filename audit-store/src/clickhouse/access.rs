@@ -63,20 +63,25 @@ pub fn patient_access(q: &PatientAccessQuery) -> String {
          min(Seq) AS first_seq FROM {} GROUP BY user_id, organisation, nhs_number, day",
         events(q.from_ns, q.to_ns, "AND NhsNumber != ''")
     );
-    // Each (organisation, patient) pair's relationship intervals as one array, joined once: no
-    // second grouping over every access group.
-    let explained = format!(
-        "SELECT user_id, organisation, nhs_number, day, role, events, first_ns, last_ns, first_seq, \
-         arrayExists(x -> tupleElement(x, 1) <= last_ns AND (tupleElement(x, 2) = 0 OR tupleElement(x, 2) > first_ns), \
-         Intervals) AS explained FROM ({groups}) AS g ANY LEFT JOIN (SELECT Organisation AS organisation, \
-         NhsNumber AS nhs_number, groupArray((FromNs, ToNs)) AS Intervals FROM care_relationships \
-         GROUP BY organisation, nhs_number) AS r USING (organisation, nhs_number)"
+    // Each (organisation, patient) pair's care as one array of (from, to, team, clinician), the
+    // organisation's and its teams' together, joined once: no second grouping over every access group.
+    let care = format!(
+        "SELECT user_id, organisation, nhs_number, day, role, events, first_ns, last_ns, first_seq, Care \
+         FROM ({groups}) AS g ANY LEFT JOIN (SELECT organisation, nhs_number, \
+         groupArray((FromNs, ToNs, TeamKey, Clinician)) AS Care FROM (SELECT Organisation AS organisation, \
+         NhsNumber AS nhs_number, FromNs, ToNs, '' AS TeamKey, '' AS Clinician FROM care_relationships \
+         UNION ALL SELECT Organisation AS organisation, NhsNumber AS nhs_number, FromNs, ToNs, TeamKey, Clinician \
+         FROM care_team_relationships) GROUP BY organisation, nhs_number) AS r USING (organisation, nhs_number)"
     );
+    // The newest directory, each person with the teams written under its version.
+    let newest_staff = "(SELECT max(Version) FROM staff_directory)";
     let staff = format!(
-        "SELECT * FROM ({explained}) AS e ANY LEFT JOIN (SELECT UserId AS user_id, SurnameKey AS StaffSurname, \
-         AddressKey AS StaffAddress, NhsNumber AS StaffNhs FROM staff_directory \
-         WHERE Version = (SELECT max(Version) FROM staff_directory)) AS s USING user_id"
+        "SELECT * FROM ({care}) AS e ANY LEFT JOIN (SELECT UserId AS user_id, SurnameKey AS StaffSurname, \
+         AddressKey AS StaffAddress, NhsNumber AS StaffNhs, Teams FROM staff_directory ANY LEFT JOIN \
+         (SELECT UserId, groupArray(TeamKey) AS Teams FROM staff_teams WHERE Version = {newest_staff} \
+         GROUP BY UserId) AS t USING UserId WHERE Version = {newest_staff}) AS s USING user_id"
     );
+    let active = "tupleElement(x, 1) <= last_ns AND (tupleElement(x, 2) = 0 OR tupleElement(x, 2) > first_ns)";
     let patient = format!(
         "SELECT * FROM ({staff}) AS es ANY LEFT JOIN (SELECT NhsNumber AS nhs_number, SurnameKey AS PatientSurname, \
          AddressKey AS PatientAddress, Vip, Restricted, DeceasedNs FROM patient_index \
@@ -84,9 +89,18 @@ pub fn patient_access(q: &PatientAccessQuery) -> String {
     );
     format!(
         "SELECT user_id, role, organisation, nhs_number, day, events, first_ns, last_ns, first_seq, explained, \
-         self_access, same_surname, same_address, vip, restricted, deceased, surname_key FROM (\
+         explained_org, self_access, same_surname, same_address, vip, restricted, deceased, surname_key, care_teams, \
+         user_teams FROM (\
          SELECT user_id, role, organisation, nhs_number, day, events, first_ns, last_ns, first_seq, \
-         toUInt8(explained) AS explained, toUInt8(StaffNhs != '' AND StaffNhs = nhs_number) AS self_access, \
+         arrayExists(x -> {active}, Care) AS OrgCare, \
+         arrayExists(x -> {active} AND (tupleElement(x, 3) != '' OR tupleElement(x, 4) != ''), Care) AS Scoped, \
+         arrayExists(x -> {active} AND ((tupleElement(x, 3) != '' AND has(Teams, tupleElement(x, 3))) \
+         OR (tupleElement(x, 4) != '' AND tupleElement(x, 4) = user_id)), Care) AS TeamMatch, \
+         toUInt8(if(Scoped AND (notEmpty(Teams) OR TeamMatch), TeamMatch, OrgCare)) AS explained, \
+         toUInt8(OrgCare) AS explained_org, toUInt8(StaffNhs != '' AND StaffNhs = nhs_number) AS self_access, \
+         if(OrgCare AND NOT explained, arrayStringConcat(arrayMap(x -> tupleElement(x, 3), \
+         arrayFilter(x -> {active} AND tupleElement(x, 3) != '', Care)), ','), '') AS care_teams, \
+         arrayStringConcat(Teams, ',') AS user_teams, \
          toUInt8(StaffSurname != '' AND StaffSurname = PatientSurname) AS same_surname, \
          toUInt8(StaffAddress != '' AND StaffAddress = PatientAddress) AS same_address, \
          toUInt8(Vip) AS vip, toUInt8(Restricted) AS restricted, \
@@ -265,6 +279,26 @@ struct PatientRow {
 
 #[derive(Row, Serialize)]
 #[serde(rename_all = "PascalCase")]
+struct StaffTeamRow {
+    version: u64,
+    user_id: String,
+    team_key: String,
+}
+
+#[derive(Row, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct TeamRelationshipRow {
+    organisation: String,
+    nhs_number: String,
+    team_key: String,
+    clinician: String,
+    kind: String,
+    from_ns: u64,
+    to_ns: u64,
+}
+
+#[derive(Row, Serialize)]
+#[serde(rename_all = "PascalCase")]
 struct RelationshipRow {
     organisation: String,
     nhs_number: String,
@@ -312,6 +346,7 @@ struct AccessRow {
     last_ns: u64,
     first_seq: u64,
     explained: u8,
+    explained_org: u8,
     self_access: u8,
     same_surname: u8,
     same_address: u8,
@@ -319,6 +354,8 @@ struct AccessRow {
     restricted: u8,
     deceased: u8,
     surname_key: String,
+    care_teams: String,
+    user_teams: String,
 }
 
 #[derive(Row, Deserialize)]
@@ -394,6 +431,21 @@ impl ClickHouseStore {
 impl AccessMonitoring for ClickHouseStore {
     async fn replace_staff_directory(&self, staff: &[StaffMember]) -> Result<(), StoreError> {
         let version = self.next_version("staff_directory").await?;
+        // The teams first, under the directory's version: readers take the newest directory's.
+        let teams: Vec<StaffTeamRow> = staff
+            .iter()
+            .flat_map(|s| {
+                s.teams.iter().map(|t| StaffTeamRow { version, user_id: s.user_id.clone(), team_key: match_key(t) })
+            })
+            .filter(|t| !t.team_key.is_empty())
+            .collect();
+        if !teams.is_empty() {
+            let mut insert = self.client.insert::<StaffTeamRow>("staff_teams").await?;
+            for t in &teams {
+                insert.write(t).await?;
+            }
+            insert.end().await?;
+        }
         if !staff.is_empty() {
             let mut insert = self.client.insert::<StaffRow>("staff_directory").await?;
             for s in staff {
@@ -409,7 +461,8 @@ impl AccessMonitoring for ClickHouseStore {
             }
             insert.end().await?;
         }
-        self.drop_versions_before("staff_directory", version).await
+        self.drop_versions_before("staff_directory", version).await?;
+        self.drop_versions_before("staff_teams", version).await
     }
 
     async fn replace_patient_index(&self, patients: &[PatientRecord]) -> Result<(), StoreError> {
@@ -435,11 +488,30 @@ impl AccessMonitoring for ClickHouseStore {
     }
 
     async fn add_care_relationships(&self, relationships: &[CareRelationship]) -> Result<(), StoreError> {
-        if relationships.is_empty() {
+        let (scoped, whole): (Vec<&CareRelationship>, Vec<&CareRelationship>) =
+            relationships.iter().partition(|r| r.is_scoped());
+        if !scoped.is_empty() {
+            let mut insert = self.client.insert::<TeamRelationshipRow>("care_team_relationships").await?;
+            for r in scoped {
+                insert
+                    .write(&TeamRelationshipRow {
+                        organisation: r.organisation.clone(),
+                        nhs_number: r.nhs_number.clone(),
+                        team_key: match_key(&r.team),
+                        clinician: r.clinician.clone(),
+                        kind: r.kind.clone(),
+                        from_ns: r.from_ns,
+                        to_ns: r.to_ns,
+                    })
+                    .await?;
+            }
+            insert.end().await?;
+        }
+        if whole.is_empty() {
             return Ok(());
         }
         let mut insert = self.client.insert::<RelationshipRow>("care_relationships").await?;
-        for r in relationships {
+        for r in whole {
             insert
                 .write(&RelationshipRow {
                     organisation: r.organisation.clone(),
@@ -506,6 +578,9 @@ impl AccessMonitoring for ClickHouseStore {
                 last_ns: r.last_ns,
                 first_seq: r.first_seq,
                 explained: r.explained != 0,
+                explained_org: r.explained_org != 0,
+                care_teams: r.care_teams.split(',').filter(|t| !t.is_empty()).map(String::from).collect(),
+                user_teams: r.user_teams.split(',').filter(|t| !t.is_empty()).map(String::from).collect(),
                 self_access: r.self_access != 0,
                 same_surname: r.same_surname != 0,
                 same_address: r.same_address != 0,

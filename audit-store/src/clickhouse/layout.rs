@@ -34,6 +34,8 @@ const SHARDING: &[(&str, &str)] = &[
     ("staff_directory", "cityHash64(UserId)"),
     ("patient_index", "cityHash64(NhsNumber)"),
     ("care_relationships", "cityHash64(NhsNumber)"),
+    ("care_team_relationships", "cityHash64(NhsNumber)"),
+    ("staff_teams", "cityHash64(UserId)"),
 ];
 
 impl Layout {

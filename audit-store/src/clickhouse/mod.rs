@@ -31,6 +31,7 @@ pub const SCHEMA: &[&str] = &[
     include_str!("../../schema/clickhouse/002_audit.sql"),
     include_str!("../../schema/clickhouse/003_span_minutes.sql"),
     include_str!("../../schema/clickhouse/004_access.sql"),
+    include_str!("../../schema/clickhouse/005_care_teams.sql"),
 ];
 
 /// Where the ClickHouse server is and who Pathwatch is there.

@@ -15,6 +15,11 @@ const D: Dialect = Dialect::Sqlite;
 /// Rows per multi-row INSERT, under SQLite's bound-parameter limit.
 const ROWS_PER_STATEMENT: usize = 4_000;
 
+/// Team keys as the store lists them (match keys, so never holding a comma).
+fn teams(list: String) -> Vec<String> {
+    list.split(',').filter(|t| !t.is_empty()).map(String::from).collect()
+}
+
 pub(super) fn count(row: &sqlx::sqlite::SqliteRow, column: &str) -> Result<u64, StoreError> {
     Ok(row.try_get::<i64, _>(column)?.max(0) as u64)
 }
@@ -35,6 +40,20 @@ impl AccessMonitoring for SqliteStore {
     async fn replace_staff_directory(&self, staff: &[StaffMember]) -> Result<(), StoreError> {
         let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query("DELETE FROM staff_directory").execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM staff_teams").execute(&mut *tx).await?;
+        let teams: Vec<(&str, String)> = staff
+            .iter()
+            .flat_map(|s| s.teams.iter().map(|t| (s.user_id.as_str(), match_key(t))))
+            .filter(|(_, t)| !t.is_empty())
+            .collect();
+        for chunk in teams.chunks(ROWS_PER_STATEMENT) {
+            let mut q: QueryBuilder<Sqlite> =
+                QueryBuilder::new("INSERT OR REPLACE INTO staff_teams (user_id, team_key) ");
+            q.push_values(chunk, |mut b, (user, team)| {
+                b.push_bind(user.to_string()).push_bind(team.clone());
+            });
+            q.build().execute(&mut *tx).await?;
+        }
         for chunk in staff.chunks(ROWS_PER_STATEMENT) {
             let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
                 "INSERT OR REPLACE INTO staff_directory (user_id, surname_key, address_key, nhs_number) ",
@@ -82,10 +101,33 @@ impl AccessMonitoring for SqliteStore {
 
     async fn add_care_relationships(&self, relationships: &[CareRelationship]) -> Result<(), StoreError> {
         let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
-        for chunk in relationships.chunks(ROWS_PER_STATEMENT / 2) {
+        let (scoped, whole): (Vec<&CareRelationship>, Vec<&CareRelationship>) =
+            relationships.iter().partition(|r| r.is_scoped());
+        // A team's or a clinician's care: their own table, keyed by both.
+        for chunk in scoped.chunks(ROWS_PER_STATEMENT / 2) {
             let rows = chunk
                 .iter()
-                .map(|r| Ok((r, to_i64(r.from_ns)?, to_i64(r.to_ns)?)))
+                .map(|r| Ok((*r, to_i64(r.from_ns)?, to_i64(r.to_ns)?)))
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "INSERT OR REPLACE INTO care_team_relationships \
+                 (organisation, nhs_number, team_key, clinician, kind, from_ns, to_ns) ",
+            );
+            q.push_values(rows, |mut b, (r, from, to)| {
+                b.push_bind(r.organisation.clone())
+                    .push_bind(r.nhs_number.clone())
+                    .push_bind(match_key(&r.team))
+                    .push_bind(r.clinician.clone())
+                    .push_bind(r.kind.clone())
+                    .push_bind(from)
+                    .push_bind(to);
+            });
+            q.build().execute(&mut *tx).await?;
+        }
+        for chunk in whole.chunks(ROWS_PER_STATEMENT / 2) {
+            let rows = chunk
+                .iter()
+                .map(|r| Ok((*r, to_i64(r.from_ns)?, to_i64(r.to_ns)?)))
                 .collect::<Result<Vec<_>, StoreError>>()?;
             let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
                 "INSERT OR REPLACE INTO care_relationships (organisation, nhs_number, kind, from_ns, to_ns) ",
@@ -189,23 +231,45 @@ impl AccessMonitoring for SqliteStore {
                 FROM audit_events
                 WHERE occurred_ns >= ?1 AND occurred_ns < ?2 AND nhs_number <> '' AND actor_user_id <> '' AND source_system <> '{AUDITOR_SOURCE}'
                 GROUP BY actor_user_id, actor_org, nhs_number, day
-             ), a AS (
+             ), t AS (
                 SELECT g.*,
                   EXISTS (SELECT 1 FROM care_relationships r
                           WHERE r.organisation = g.org AND r.nhs_number = g.nhs_number
-                            AND r.from_ns <= g.last_ns AND (r.to_ns = 0 OR r.to_ns > g.first_ns)) AS explained,
-                  coalesce(s.nhs_number = g.nhs_number, 0) AS self_access,
+                            AND r.from_ns <= g.last_ns AND (r.to_ns = 0 OR r.to_ns > g.first_ns)) AS org_care,
+                  EXISTS (SELECT 1 FROM care_team_relationships r
+                          WHERE r.organisation = g.org AND r.nhs_number = g.nhs_number
+                            AND r.from_ns <= g.last_ns AND (r.to_ns = 0 OR r.to_ns > g.first_ns)) AS scoped,
+                  EXISTS (SELECT 1 FROM care_team_relationships r
+                          WHERE r.organisation = g.org AND r.nhs_number = g.nhs_number
+                            AND r.from_ns <= g.last_ns AND (r.to_ns = 0 OR r.to_ns > g.first_ns)
+                            AND ((r.team_key <> '' AND r.team_key IN
+                                   (SELECT team_key FROM staff_teams st WHERE st.user_id = g.user_id))
+                                 OR (r.clinician <> '' AND r.clinician = g.user_id))) AS team_match,
+                  EXISTS (SELECT 1 FROM staff_teams st WHERE st.user_id = g.user_id) AS has_teams
+                FROM g
+             ), a AS (
+                SELECT t.*,
+                  org_care OR scoped AS explained_org,
+                  CASE WHEN scoped AND (has_teams OR team_match) THEN team_match ELSE org_care OR scoped END
+                    AS explained,
+                  coalesce(s.nhs_number = t.nhs_number, 0) AS self_access,
                   coalesce(s.surname_key <> '' AND s.surname_key = p.surname_key, 0) AS same_surname,
                   coalesce(s.address_key <> '' AND s.address_key = p.address_key, 0) AS same_address,
                   coalesce(p.vip, 0) AS vip, coalesce(p.restricted, 0) AS restricted,
-                  coalesce(p.deceased_ns > 0 AND g.last_ns >= p.deceased_ns, 0) AS deceased,
+                  coalesce(p.deceased_ns > 0 AND t.last_ns >= p.deceased_ns, 0) AS deceased,
                   coalesce(p.surname_key, '') AS surname_key
-                FROM g
-                LEFT JOIN staff_directory s ON s.user_id = g.user_id
-                LEFT JOIN patient_index p ON p.nhs_number = g.nhs_number
+                FROM t
+                LEFT JOIN staff_directory s ON s.user_id = t.user_id
+                LEFT JOIN patient_index p ON p.nhs_number = t.nhs_number
              )
              SELECT user_id, role, org, nhs_number, day, events, first_ns, last_ns, first_seq,
-                    explained, self_access, same_surname, same_address, vip, restricted, deceased, surname_key
+                    explained, explained_org, self_access, same_surname, same_address, vip, restricted, deceased, surname_key,
+                    CASE WHEN explained_org AND NOT explained THEN
+                      (SELECT group_concat(DISTINCT r.team_key) FROM care_team_relationships r
+                       WHERE r.organisation = a.org AND r.nhs_number = a.nhs_number AND r.team_key <> ''
+                         AND r.from_ns <= a.last_ns AND (r.to_ns = 0 OR r.to_ns > a.first_ns))
+                    ELSE '' END AS care_teams,
+                    (SELECT group_concat(st.team_key) FROM staff_teams st WHERE st.user_id = a.user_id) AS user_teams
              FROM a
              WHERE NOT explained OR self_access OR same_surname OR same_address OR vip OR restricted OR deceased
              ORDER BY user_id, day, nhs_number"
@@ -231,6 +295,9 @@ impl AccessMonitoring for SqliteStore {
                     last_ns: count(r, "last_ns")?,
                     first_seq: count(r, "first_seq")?,
                     explained: flag(r, "explained")?,
+                    explained_org: flag(r, "explained_org")?,
+                    care_teams: teams(r.try_get::<Option<String>, _>("care_teams")?.unwrap_or_default()),
+                    user_teams: teams(r.try_get::<Option<String>, _>("user_teams")?.unwrap_or_default()),
                     self_access: flag(r, "self_access")?,
                     same_surname: flag(r, "same_surname")?,
                     same_address: flag(r, "same_address")?,

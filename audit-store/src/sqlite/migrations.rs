@@ -43,5 +43,6 @@ pub(crate) fn store_migrator() -> Migrator {
             "UPDATE audit_sequencer_source_ids SET source = COALESCE((SELECT source_system FROM audit_events e \
              WHERE e.seq = audit_sequencer_source_ids.seq), '') WHERE source = ''",
         ),
+        (9, "care teams", include_str!("../../migrations/sqlite/0009_care_teams.sql")),
     ])
 }

@@ -398,6 +398,7 @@ pub async fn access_aggregates_count_replays_once_and_use_the_newest_context<S: 
         kind: "registration".into(),
         from_ns: T0 - DAY,
         to_ns: 0,
+        ..Default::default()
     };
     store.add_care_relationships(std::slice::from_ref(&cared)).await.unwrap();
     store.add_care_relationships(&[cared]).await.unwrap();

@@ -140,6 +140,7 @@ pub(crate) async fn rig() -> Rig {
             surname: "Okafor".into(),
             address: "1 High Street, Testtown".into(),
             nhs_number: String::new(),
+            teams: Vec::new(),
         }])
         .await
         .unwrap();
