@@ -154,10 +154,10 @@ rule_settings!(SensitiveRecord, Severity::High, {
     deceased: bool = true,
     /// Also raise when a care relationship explains the access.
     when_explained: bool = false,
-    /// Colleagues (sharing a team with the user, or both without teams, at the same organisation)
-    /// who also opened the record within a week, none explained by care: from this many the care is
-    /// taken as evident but not yet recorded (a patient on the ward before the files say so), which
-    /// weighs against the finding (−15 points). 0: never.
+    /// Colleagues sharing a team with the user (both in the staff directory with teams) who also
+    /// opened a restricted or deceased patient's record within a week, none explained by care: from
+    /// this many the care is taken as evident but not yet recorded (a patient on the ward before the
+    /// files say so), which weighs 15 points against the finding. Never for a VIP. 0: never.
     colleagues_corroborate: u64 = 2,
 });
 
@@ -299,6 +299,11 @@ impl RulesConfig {
         let share = self.family_or_neighbour.surname_max_share;
         if !(0.0..=1.0).contains(&share) {
             return Err(format!("{prefix}.family_or_neighbour.surname_max_share must be between 0 and 1, not {share}"));
+        }
+        if self.team_cover_patients == 1 {
+            return Err(format!(
+                "{prefix}.team_cover_patients must be 0 (never) or at least 2: one other patient is no day's cover"
+            ));
         }
         if self.no_care_relationship.min_patients == 0 {
             return Err(format!("{prefix}.no_care_relationship.min_patients must be at least 1"));

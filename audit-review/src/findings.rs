@@ -199,18 +199,19 @@ impl ReviewStore {
         let mut recorded = Recorded::default();
         for c in candidates {
             let reasons = serde_json::to_string(&c.reasons).unwrap_or_else(|_| "[]".into());
-            let existing: Option<(i64, i64, i64, i64, String)> =
-                sqlx::query_as("SELECT id, events, to_ns, score, reasons FROM findings WHERE key = $1")
+            let existing: Option<(i64, i64, i64, i64)> =
+                sqlx::query_as("SELECT id, events, to_ns, score FROM findings WHERE key = $1")
                     .bind(c.key())
                     .fetch_optional(&mut *tx)
                     .await?;
             match existing {
-                Some((id, events, to_ns, score, old_reasons)) => {
-                    if events == i(c.events)
-                        && to_ns == i(c.to_ns)
-                        && score == i64::from(c.score)
-                        && old_reasons == reasons
-                    {
+                Some((id, events, to_ns, score)) => {
+                    // Seen again with more events: refreshed, with a line in its history. Only
+                    // weighed differently (the index grew, a colleague's look arrived): the score
+                    // and reasons follow, silently. The same: nothing. Reason texts that change
+                    // with nothing else (a count of households) do not churn findings.
+                    let grown = events != i(c.events) || to_ns != i(c.to_ns);
+                    if !grown && score == i64::from(c.score) {
                         continue;
                     }
                     sqlx::query(
@@ -231,8 +232,10 @@ impl ReviewStore {
                     .bind(&reasons)
                     .execute(&mut *tx)
                     .await?;
-                    history(&mut tx, id, now_ns, "pathwatch", "seen again", "", "", &c.explanation).await?;
-                    recorded.refreshed += 1;
+                    if grown {
+                        history(&mut tx, id, now_ns, "pathwatch", "seen again", "", "", &c.explanation).await?;
+                        recorded.refreshed += 1;
+                    }
                 }
                 None => {
                     let id: i64 = sqlx::query_scalar(
@@ -550,7 +553,7 @@ impl ReviewStore {
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn history(
+pub(crate) async fn history(
     tx: &mut sqlx::AnyConnection,
     id: i64,
     at_ns: u64,

@@ -10,6 +10,7 @@
 pub mod config;
 pub mod context_csv;
 pub mod evaluation;
+pub mod exceptions;
 pub mod findings;
 pub mod rules;
 pub mod samples;
@@ -18,8 +19,9 @@ pub mod scenario;
 pub mod schema;
 
 pub use config::RulesConfig;
+pub use exceptions::Exception;
 pub use findings::{Finding, FindingFilter, HistoryEntry, ReviewStore, Status};
-pub use rules::{evaluate, Candidate, Rule, Severity};
+pub use rules::{evaluate, evaluate_with, Candidate, Evaluated, Rule, Severity};
 pub use scanner::{ScanOutcome, Scanner};
 
 #[derive(Debug, thiserror::Error)]

@@ -12,6 +12,7 @@ use audit_store::{
 use serde::{Deserialize, Serialize};
 
 use crate::config::RulesConfig;
+use crate::exceptions::Exception;
 
 /// The rules about one person and one patient (family, self, sensitive records, no care relationship).
 mod patient;
@@ -161,10 +162,35 @@ pub async fn evaluate<S: TelemetryStore>(
     from_ns: u64,
     to_ns: u64,
 ) -> Result<Vec<Candidate>, StoreError> {
+    Ok(evaluate_with(store, config, &[], from_ns, to_ns).await?.candidates)
+}
+
+/// What the rules raised, weighing the exceptions in force.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Evaluated {
+    pub candidates: Vec<Candidate>,
+    /// How many findings or accesses each exception (by id) covered.
+    pub used: BTreeMap<i64, u64>,
+}
+
+/// Points an exception weighs against a finding it covers: enough that it is never raised.
+const EXCEPTION_POINTS: i32 = -100;
+
+/// [`evaluate`], with recorded exceptions: an access a patient exception covers counts as
+/// explained (so it adds to no browsing count), and a finding an exception covers is weighed at
+/// −100 points (so it is not raised).
+pub async fn evaluate_with<S: TelemetryStore>(
+    store: &S,
+    config: &RulesConfig,
+    exceptions: &[Exception],
+    from_ns: u64,
+    to_ns: u64,
+) -> Result<Evaluated, StoreError> {
     let history_from = from_ns.saturating_sub(config.lookback_ns());
     let clock = LocalClock::europe_london(history_from, to_ns);
     let ctx = Context { config, clock, from_ns, to_ns };
     let mut out = Vec::new();
+    let mut used = BTreeMap::new();
     if config.volume_spike.enabled {
         out.extend(volume_spike(store, &ctx).await?);
     }
@@ -184,7 +210,38 @@ pub async fn evaluate<S: TelemetryStore>(
         let day_start = u64::from(DAY_STARTS_HOUR) * NS_PER_HOUR as u64;
         let from_ns = ctx.bucket_start_utc(from_ns, NS_PER_DAY as u64, day_start);
         let query = PatientAccessQuery { from_ns, to_ns, clock: ctx.clock.clone(), day_starts_hour: DAY_STARTS_HOUR };
-        let rows = patient::with_cover(store.patient_access(&query).await?, config.team_cover_patients);
+        let rows = store.patient_access(&query).await?;
+        // Cover is judged against everyone each user opened that day: read only where care
+        // names teams that did not explain an access.
+        let outside_team = rows.iter().any(|a| !a.care_teams.is_empty());
+        let daily = if config.team_cover_patients > 0 && outside_team {
+            let day_start = u64::from(DAY_STARTS_HOUR) * NS_PER_HOUR as u64;
+            let days = store.user_activity(&ctx.activity(from_ns, to_ns, NS_PER_DAY as u64, day_start)).await?;
+            days.into_iter()
+                .map(|d| {
+                    ((d.user_id, d.organisation, (d.bucket - day_start as i64).div_euclid(NS_PER_DAY)), d.patients)
+                })
+                .collect()
+        } else {
+            HashMap::new()
+        };
+        let mut rows = patient::with_cover(rows, config.team_cover_patients, &daily);
+        for a in rows.iter_mut() {
+            let expected = exceptions.iter().find(|e| {
+                e.revoked_ns == 0
+                    && !e.nhs_number.is_empty()
+                    && e.rule.is_none()
+                    && (e.organisation.as_str(), e.user_id.as_str(), e.nhs_number.as_str())
+                        == (a.organisation.as_str(), a.user_id.as_str(), a.nhs_number.as_str())
+                    && e.from_ns <= a.last_ns
+                    && a.first_ns < e.to_ns
+            });
+            if let Some(e) = expected {
+                *used.entry(e.id).or_insert(0) += 1;
+                a.explained = true;
+                a.explained_org = true;
+            }
+        }
         // How common each surname shared by a user and a patient (and nothing else) is.
         let keys: Vec<String> = rows.iter().filter(|a| a.same_surname).map(|a| a.surname_key.clone()).collect();
         let surnames =
@@ -194,9 +251,20 @@ pub async fn evaluate<S: TelemetryStore>(
             out.extend(no_care_relationship(&ctx, &rows));
         }
     }
+    for c in out.iter_mut() {
+        if let Some(e) = exceptions.iter().find(|e| e.covers(c)) {
+            *used.entry(e.id).or_insert(0) += 1;
+            let mut reasons = std::mem::take(&mut c.reasons);
+            reasons.push(Reason::new(
+                format!("expected: exception {} (recorded by {} for finding {})", e.id, e.created_by, e.finding_id),
+                EXCEPTION_POINTS,
+            ));
+            *c = c.clone().with_reasons(reasons);
+        }
+    }
     // Nothing below its rule's floor is raised.
     out.retain(|c| c.score >= config.floor(c.rule));
-    Ok(out)
+    Ok(Evaluated { candidates: out, used })
 }
 
 struct Context<'a> {

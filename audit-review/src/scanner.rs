@@ -8,7 +8,7 @@ use audit_store::TelemetryStore;
 
 use crate::config::RulesConfig;
 use crate::findings::{i, Finding, ReviewStore};
-use crate::rules::evaluate;
+use crate::rules::evaluate_with;
 use crate::ReviewError;
 
 /// What one scan did.
@@ -72,8 +72,11 @@ impl<S: TelemetryStore> Scanner<S> {
 
     /// Runs every enabled rule over `[from_ns, to_ns)` and records what they find.
     pub async fn full(&self, from_ns: u64, to_ns: u64, now_ns: u64) -> Result<ScanOutcome, ReviewError> {
-        let candidates = evaluate(&self.store, &self.config, from_ns, to_ns).await?;
+        let exceptions = self.findings.exceptions_in_force(from_ns, to_ns).await?;
+        let evaluated = evaluate_with(&self.store, &self.config, &exceptions, from_ns, to_ns).await?;
+        let candidates = evaluated.candidates;
         let recorded = self.findings.record(&candidates, now_ns).await?;
+        self.findings.exceptions_used(&evaluated.used, now_ns).await?;
         Ok(ScanOutcome {
             new_events: 0,
             from_ns,

@@ -11,6 +11,7 @@ pub(crate) fn sqlite_migrator() -> Migrator {
         (3, "finding_key_organisation", include_str!("../migrations/sqlite/0003_finding_key_organisation.sql")),
         (4, "scan_chains", include_str!("../migrations/sqlite/0004_scan_chains.sql")),
         (5, "finding_scores", include_str!("../migrations/sqlite/0005_finding_scores.sql")),
+        (6, "exceptions", include_str!("../migrations/sqlite/0006_exceptions.sql")),
     ])
 }
 
@@ -20,6 +21,7 @@ pub(crate) fn postgres_migrator() -> Migrator {
         (2001, "audit review", include_str!("../migrations/postgres/2001_audit_review.sql")),
         (2002, "scan_chains", include_str!("../migrations/postgres/2002_scan_chains.sql")),
         (2003, "finding_scores", include_str!("../migrations/postgres/2003_finding_scores.sql")),
+        (2004, "exceptions", include_str!("../migrations/postgres/2004_exceptions.sql")),
     ])
 }
 
@@ -77,6 +79,29 @@ pub const TABLES: &[state::copy::Table] = {
             identity: None,
         },
         Table { name: "scan_chains", columns: &[("chain", Int), ("last_seq", Int)], order_by: "chain", identity: None },
+        Table {
+            name: "exceptions",
+            columns: &[
+                ("id", Int),
+                ("organisation", Text),
+                ("user_id", Text),
+                ("rule", Text),
+                ("nhs_number", Text),
+                ("reason", Text),
+                ("from_ns", Int),
+                ("to_ns", Int),
+                ("finding_id", Int),
+                ("created_by", Text),
+                ("created_ns", Int),
+                ("revoked_by", Text),
+                ("revoked_ns", Int),
+                ("revoke_note", Text),
+                ("uses", Int),
+                ("last_used_ns", Int),
+            ],
+            order_by: "id",
+            identity: Some("id"),
+        },
         Table {
             name: "samples",
             columns: &[

@@ -88,6 +88,14 @@ impl CareRelationship {
     }
 }
 
+/// Team keys as the stores list them (match keys, so never holding a comma), sorted and once each.
+pub fn team_list(list: &str) -> Vec<String> {
+    let mut teams: Vec<String> = list.split(',').filter(|t| !t.is_empty()).map(String::from).collect();
+    teams.sort();
+    teams.dedup();
+    teams
+}
+
 /// How names and addresses are compared: case, spacing and punctuation do not matter
 /// ("12 High St." and "12 HIGH ST" match). Empty stays empty and never matches.
 pub fn match_key(text: &str) -> String {

@@ -128,6 +128,9 @@ fn routes() -> Vec<Route> {
         on(POST, "/audit/findings/{id}/status", &[Role::IgLead], pages::findings::change_status),
         on(POST, "/audit/findings/{id}/assign", &[Role::IgLead], pages::findings::assign),
         on(POST, "/audit/findings/{id}/note", &[Role::IgLead], pages::findings::add_note),
+        on(POST, "/audit/findings/{id}/exception", &[Role::IgLead], pages::exceptions::create),
+        on(GET, "/audit/exceptions", &[Role::IgLead, Role::Admin], pages::exceptions::list_page),
+        on(POST, "/audit/exceptions/{id}/revoke", &[Role::IgLead], pages::exceptions::revoke),
         // Searching the audit trail and revealing NHS numbers: IG leads and admins, every use recorded.
         on(GET, "/audit/search", &[Role::IgLead, Role::Admin], pages::audit_search::search_page),
         on(POST, "/audit/reveal", &[Role::IgLead, Role::Admin], pages::audit_search::reveal),
@@ -195,6 +198,7 @@ fn routes() -> Vec<Route> {
         on(GET, "/api/v1/audit/samples/{id}", &[Role::IgLead, Role::Admin], api::audit_sample),
         on(GET, "/api/v1/audit/coverage", &[Role::IgLead, Role::Admin], api::audit_coverage),
         on(GET, "/api/v1/audit/findings/{id}", &[Role::IgLead, Role::Admin], api::finding),
+        on(GET, "/api/v1/audit/exceptions", &[Role::IgLead, Role::Admin], api::exceptions),
         on(GET, "/api/v1/traces/{id}", &[Role::Oncall, Role::SafetyOfficer, Role::Admin], api::trace),
         // For people not yet signed in, and what every page links: no role is checked.
         public(GET, "/login", auth::signin::login_form),

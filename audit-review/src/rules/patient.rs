@@ -87,15 +87,25 @@ fn relationship_text(a: &PatientAccess) -> String {
     }
 }
 
-/// Marks as explained the accesses a day's cover of another team explains: where a user opened at
-/// least `min_patients` distinct patients of one team (in its care, not the user's own) in a day,
-/// they were working for it, and its care explains their accesses to its patients that day.
-pub(super) fn with_cover(mut rows: Vec<PatientAccess>, min_patients: u64) -> Vec<PatientAccess> {
+fn flagged(a: &PatientAccess) -> bool {
+    a.vip || a.restricted || a.deceased
+}
+
+/// Distinct patients each user opened each day at each organisation (days from 06:00).
+pub(super) type DailyPatients = HashMap<(String, String, i64), u64>;
+
+/// Marks as explained the accesses a day's cover of another team explains: where a user's day was
+/// mostly another team's patients (at least `min_patients` of them other than the one judged, and
+/// at least half of everyone the user opened that day), they were working for it, and its care
+/// explains their accesses to its patients that day. Flagged records (VIP, restricted, after
+/// death) never count toward cover: opening a few of a ward's patients during one's own shift does
+/// not excuse opening its celebrity; a whole day on its records would.
+pub(super) fn with_cover(mut rows: Vec<PatientAccess>, min_patients: u64, daily: &DailyPatients) -> Vec<PatientAccess> {
     if min_patients == 0 {
         return rows;
     }
     let mut patients: HashMap<(String, String, i64, String), std::collections::HashSet<String>> = HashMap::new();
-    for a in rows.iter().filter(|a| a.explained_org && !a.explained) {
+    for a in rows.iter().filter(|a| a.explained_org && !a.explained && !flagged(a)) {
         for team in &a.care_teams {
             patients
                 .entry((a.user_id.clone(), a.organisation.clone(), a.day, team.clone()))
@@ -104,10 +114,12 @@ pub(super) fn with_cover(mut rows: Vec<PatientAccess>, min_patients: u64) -> Vec
         }
     }
     for a in rows.iter_mut().filter(|a| a.explained_org && !a.explained) {
+        let day = daily.get(&(a.user_id.clone(), a.organisation.clone(), a.day)).copied().unwrap_or(0);
         a.explained = a.care_teams.iter().any(|team| {
-            patients
-                .get(&(a.user_id.clone(), a.organisation.clone(), a.day, team.clone()))
-                .is_some_and(|p| p.len() as u64 >= min_patients)
+            patients.get(&(a.user_id.clone(), a.organisation.clone(), a.day, team.clone())).is_some_and(|p| {
+                let others = p.len() - usize::from(p.contains(&a.nhs_number));
+                others as u64 >= min_patients && 2 * p.len() as u64 >= day
+            })
         });
     }
     rows
@@ -126,15 +138,17 @@ pub(super) fn patient_findings(
     for a in rows.iter().filter(|a| !a.explained_org) {
         unexplained.entry((&a.organisation, &a.nhs_number)).or_default().push(a);
     }
+    // Only colleagues of a known team count (never "everyone without a team", nor shared logins
+    // missing from the directory), and never for a VIP, whom a group of curious staff may open.
     let colleagues = |a: &PatientAccess| -> usize {
+        if a.vip || a.user_teams.is_empty() {
+            return 0;
+        }
         let Some(others) = unexplained.get(&(a.organisation.as_str(), a.nhs_number.as_str())) else { return 0 };
         let mut users: Vec<&str> = others
             .iter()
             .filter(|o| o.user_id != a.user_id && (o.day - a.day).abs() <= 7)
-            .filter(|o| {
-                (o.user_teams.is_empty() && a.user_teams.is_empty())
-                    || o.user_teams.iter().any(|t| a.user_teams.contains(t))
-            })
+            .filter(|o| o.user_teams.iter().any(|t| a.user_teams.contains(t)))
             .map(|o| o.user_id.as_str())
             .collect();
         users.sort_unstable();
@@ -215,9 +229,8 @@ pub(super) fn patient_findings(
             if n > 0 && n as u64 >= s.colleagues_corroborate {
                 reasons.push(Reason::new(
                     format!(
-                        "{n} colleagues {} opened the record within a week, none explained by care either: care not \
-                         recorded yet?",
-                        if a.user_teams.is_empty() { "at the organisation" } else { "of the same team" }
+                        "{n} colleagues of the same team opened the record within a week, none explained by care \
+                         either: care not recorded yet?"
                     ),
                     CORROBORATED_POINTS,
                 ));

@@ -2,6 +2,7 @@
 //! `PATHWATCH_TEST_CLICKHOUSE_URL` is set), like the store's own conformance suite.
 
 mod evaluation;
+mod exceptions;
 mod rules;
 mod samples;
 mod support;

@@ -42,6 +42,8 @@ pub async fn a_vip_opened_from_outside_their_care_team_is_found<S: TelemetryStor
             member("ward3", &["Ward 3"]),
             member("ward5", &["WARD 5", "Theatres"]),
             member("cover5", &["Ward 5"]),
+            member("sneak", &["Ward 5"]),
+            member("busy", &["Ward 5"]),
             member("doc", &["Ward 9"]),
             member("porter", &[]),
         ])
@@ -50,10 +52,11 @@ pub async fn a_vip_opened_from_outside_their_care_team_is_found<S: TelemetryStor
     let celebrity = nhs(300);
     let mut index =
         vec![PatientRecord { nhs_number: celebrity.clone(), surname: "Star".into(), vip: true, ..Default::default() }];
-    index.extend((310..313).map(|n| PatientRecord { nhs_number: nhs(n), ..Default::default() }));
+    index.extend((310..314).chain(330..336).map(|n| PatientRecord { nhs_number: nhs(n), ..Default::default() }));
     store.replace_patient_index(&index).await.unwrap();
     let mut care = vec![cared(&celebrity, "ward 3", "doc")];
-    care.extend((310..313).map(|n| cared(&nhs(n), "Ward 3", "")));
+    care.extend((310..314).map(|n| cared(&nhs(n), "Ward 3", "")));
+    care.extend((330..336).map(|n| cared(&nhs(n), "Ward 5", "")));
     store.add_care_relationships(&care).await.unwrap();
     let at = T0 + DAY + 10 * HOUR;
     let mut events = vec![
@@ -62,31 +65,40 @@ pub async fn a_vip_opened_from_outside_their_care_team_is_found<S: TelemetryStor
         read("doc", "A1", &celebrity, at + 2 * SEC),    // the named clinician: quiet
         read("porter", "A1", &celebrity, at + 3 * SEC), // no teams known: the trust's care, as before
     ];
-    // A nurse of Ward 5 moved to Ward 3 for the day: three of its patients and the celebrity.
-    for (k, n) in (310..313).enumerate() {
+    // A nurse of Ward 5 moved to Ward 3 for the day: four of its patients, and the celebrity.
+    for (k, n) in (310..314).enumerate() {
         events.push(read("cover5", "A1", &nhs(n), at + (10 + k as u64) * SEC));
     }
     events.push(read("cover5", "A1", &celebrity, at + 20 * SEC));
+    // Two of Ward 3's patients opened to pass for cover, then the celebrity.
+    events.extend([310, 311].map(|n| read("sneak", "A1", &nhs(n), at + 30 * SEC + u64::from(n))));
+    events.push(read("sneak", "A1", &celebrity, at + 40 * SEC));
+    // A day on their own ward (six patients), with four of Ward 3's and its celebrity on the side.
+    for (k, n) in (330..336).chain(310..314).enumerate() {
+        events.push(read("busy", "A1", &nhs(n), at + (50 + k as u64) * SEC));
+    }
+    events.push(read("busy", "A1", &celebrity, at + 70 * SEC));
     Log::new(store).add(events).await;
 
+    // Cover is a day mostly on the other team's patients: the covering nurse's look at the
+    // celebrity is explained; two patients first, or a few beside one's own ward's, are not cover.
     let found = sensitive(store, &RulesConfig::default()).await;
     let users: Vec<&str> = found.iter().map(|c| c.user_id.as_str()).collect();
-    assert_eq!(users, ["ward5"], "{found:#?}");
-    assert_eq!(found[0].score, 35);
-    assert!(
-        found[0]
-            .explanation
-            .contains("A1 cares for them, but not the user's team nor the user as their named clinician"),
-        "{}",
-        found[0].explanation
-    );
-    // Without counting cover, the covering nurse's look at the celebrity is found too.
+    assert_eq!(users, ["busy", "sneak", "ward5"], "{found:#?}");
     let no_cover = RulesConfig { team_cover_patients: 0, ..Default::default() };
     let users: Vec<String> = sensitive(store, &no_cover).await.into_iter().map(|c| c.user_id).collect();
-    assert_eq!(users, ["cover5", "ward5"]);
-    // Browsing counts the organisation's care unless by_team: cover is not browsing.
-    let mut by_team = RulesConfig { team_cover_patients: 0, ..Default::default() };
-    by_team.no_care_relationship.min_patients = 4;
+    assert_eq!(users, ["busy", "cover5", "sneak", "ward5"]);
+    let ward5 = &found[2];
+    assert_eq!(ward5.score, 35);
+    assert!(
+        ward5.explanation.contains("A1 cares for them, but not the user's team nor the user as their named clinician"),
+        "{}",
+        ward5.explanation
+    );
+    // Browsing counts the organisation's care unless by_team; by team, a day's cover of Ward 3 (four
+    // of its patients, three others for each) explains its unflagged patients.
+    let mut by_team = RulesConfig::default();
+    by_team.no_care_relationship.min_patients = 5;
     let browsing = |c: &RulesConfig| {
         let c = c.clone();
         async move {
@@ -96,7 +108,9 @@ pub async fn a_vip_opened_from_outside_their_care_team_is_found<S: TelemetryStor
     };
     assert_eq!(browsing(&by_team).await, 0);
     by_team.no_care_relationship.by_team = true;
-    assert_eq!(browsing(&by_team).await, 1, "four of Ward 3's patients, none the user's team's");
+    assert_eq!(browsing(&by_team).await, 1, "busy's five of Ward 3 are not cover; cover5's are");
+    by_team.team_cover_patients = 0;
+    assert_eq!(browsing(&by_team).await, 2, "without cover, cover5's five of Ward 3 are browsing too");
 
     let query = audit_store::PatientAccessQuery {
         from_ns: T0,

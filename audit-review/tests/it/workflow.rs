@@ -48,13 +48,18 @@ async fn the_same_finding_is_raised_once_and_refreshed_when_it_grows(place: &Pla
     let history: Vec<String> = findings.history(u1.id).await.unwrap().into_iter().map(|h| h.action).collect();
     assert_eq!(history, ["raised", "seen again"]);
     assert_eq!((u1.score, u1.reasons[0].text.as_str()), (38, "8 patients"));
-    // The same counts weighed differently (a new reason) are refreshed too.
+    // The same counts weighed differently (a new reason) take the new score and reasons, without a
+    // line in the history; a reason's text alone changing is no change.
     let mut reweighed = candidate("u1", 8);
     reweighed.reasons.push(audit_review::rules::Reason::new("no care relationship", 10));
     reweighed.score = 48;
-    assert_eq!(findings.record(&[reweighed], 40).await.unwrap().refreshed, 1);
+    assert_eq!(findings.record(&[reweighed.clone()], 40).await.unwrap().refreshed, 0);
     let u1 = findings.get(u1.id).await.unwrap();
-    assert_eq!((u1.score, u1.reasons.len()), (48, 2));
+    assert_eq!((u1.score, u1.reasons.len(), u1.updated_ns), (48, 2, 40));
+    reweighed.reasons[0].text = "8 patients, said otherwise".into();
+    findings.record(&[reweighed], 45).await.unwrap();
+    assert_eq!(findings.get(u1.id).await.unwrap().updated_ns, 40);
+    assert_eq!(findings.history(u1.id).await.unwrap().len(), 2, "raised, seen again");
     // The list is by score, whatever the severities: u3 (60, low), u1 (48), u2 (35).
     let mut low = candidate("u3", 5);
     low.severity = Severity::Low;

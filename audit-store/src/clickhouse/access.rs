@@ -69,7 +69,8 @@ pub fn patient_access(q: &PatientAccessQuery) -> String {
         "SELECT user_id, organisation, nhs_number, day, role, events, first_ns, last_ns, first_seq, Care \
          FROM ({groups}) AS g ANY LEFT JOIN (SELECT organisation, nhs_number, \
          groupArray((FromNs, ToNs, TeamKey, Clinician)) AS Care FROM (SELECT Organisation AS organisation, \
-         NhsNumber AS nhs_number, FromNs, ToNs, '' AS TeamKey, '' AS Clinician FROM care_relationships \
+         NhsNumber AS nhs_number, FromNs, ToNs, materialize('') AS TeamKey, materialize('') AS Clinician \
+         FROM care_relationships \
          UNION ALL SELECT Organisation AS organisation, NhsNumber AS nhs_number, FromNs, ToNs, TeamKey, Clinician \
          FROM care_team_relationships) GROUP BY organisation, nhs_number) AS r USING (organisation, nhs_number)"
     );
@@ -430,7 +431,9 @@ impl ClickHouseStore {
 
 impl AccessMonitoring for ClickHouseStore {
     async fn replace_staff_directory(&self, staff: &[StaffMember]) -> Result<(), StoreError> {
-        let version = self.next_version("staff_directory").await?;
+        // Past both tables' newest: teams left by a load whose directory never arrived are not
+        // mixed into this one's.
+        let version = self.next_version("staff_directory").await?.max(self.next_version("staff_teams").await?);
         // The teams first, under the directory's version: readers take the newest directory's.
         let teams: Vec<StaffTeamRow> = staff
             .iter()
@@ -579,8 +582,8 @@ impl AccessMonitoring for ClickHouseStore {
                 first_seq: r.first_seq,
                 explained: r.explained != 0,
                 explained_org: r.explained_org != 0,
-                care_teams: r.care_teams.split(',').filter(|t| !t.is_empty()).map(String::from).collect(),
-                user_teams: r.user_teams.split(',').filter(|t| !t.is_empty()).map(String::from).collect(),
+                care_teams: crate::access::team_list(&r.care_teams),
+                user_teams: crate::access::team_list(&r.user_teams),
                 self_access: r.self_access != 0,
                 same_surname: r.same_surname != 0,
                 same_address: r.same_address != 0,

@@ -15,11 +15,6 @@ const D: Dialect = Dialect::Sqlite;
 /// Rows per multi-row INSERT, under SQLite's bound-parameter limit.
 const ROWS_PER_STATEMENT: usize = 4_000;
 
-/// Team keys as the store lists them (match keys, so never holding a comma).
-fn teams(list: String) -> Vec<String> {
-    list.split(',').filter(|t| !t.is_empty()).map(String::from).collect()
-}
-
 pub(super) fn count(row: &sqlx::sqlite::SqliteRow, column: &str) -> Result<u64, StoreError> {
     Ok(row.try_get::<i64, _>(column)?.max(0) as u64)
 }
@@ -296,8 +291,8 @@ impl AccessMonitoring for SqliteStore {
                     first_seq: count(r, "first_seq")?,
                     explained: flag(r, "explained")?,
                     explained_org: flag(r, "explained_org")?,
-                    care_teams: teams(r.try_get::<Option<String>, _>("care_teams")?.unwrap_or_default()),
-                    user_teams: teams(r.try_get::<Option<String>, _>("user_teams")?.unwrap_or_default()),
+                    care_teams: team_list(&r.try_get::<Option<String>, _>("care_teams")?.unwrap_or_default()),
+                    user_teams: team_list(&r.try_get::<Option<String>, _>("user_teams")?.unwrap_or_default()),
                     self_access: flag(r, "self_access")?,
                     same_surname: flag(r, "same_surname")?,
                     same_address: flag(r, "same_address")?,

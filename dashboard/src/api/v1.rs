@@ -112,6 +112,27 @@ pub async fn finding(
 }
 
 #[derive(Serialize, ToSchema)]
+pub struct ExceptionsReply {
+    /// Newest first; patients' NHS numbers masked.
+    pub exceptions: Vec<audit_review::Exception>,
+}
+
+/// Expected access learnt from review decisions (active, expired and revoked), within the
+/// account's organisations, with how many findings each covered.
+#[utoipa::path(get, path = "/api/v1/audit/exceptions", tag = "audit",
+    responses((status = 200, description = "Exceptions", body = ExceptionsReply), Refusals))]
+pub async fn exceptions(State(state): State<DashboardState>, user: ApiUser) -> Result<Json<ExceptionsReply>, ApiError> {
+    let store = pages::findings::store(&state)?;
+    let mut found = store.exceptions(&user.0.organisations).await.map_err(review)?;
+    for e in &mut found {
+        if !e.nhs_number.is_empty() {
+            e.nhs_number = domain::mask(&e.nhs_number);
+        }
+    }
+    Ok(Json(ExceptionsReply { exceptions: found }))
+}
+
+#[derive(Serialize, ToSchema)]
 pub struct SlosReply {
     pub evaluated_ns: u64,
     pub slos: Vec<engine::slo_eval::SloStatus>,

@@ -202,6 +202,7 @@ struct FindingPage {
     can_review: bool,
     csrf: String,
     me: String,
+    max_exception_days: u64,
 }
 
 const EVIDENCE_LIMIT: u32 = 200;
@@ -303,6 +304,7 @@ pub async fn finding_page(
         can_review,
         csrf: user.csrf.clone(),
         me: user.account.name.clone(),
+        max_exception_days: crate::pages::exceptions::MAX_EXCEPTION_DAYS,
         finding,
     };
     Ok(render(StatusCode::OK, &page))
@@ -318,7 +320,7 @@ pub struct StatusForm {
 }
 
 /// Records a review decision before it is made (no unrecorded decisions), and its failure after.
-async fn decided<T>(
+pub(crate) async fn decided<T>(
     state: &DashboardState,
     user: &crate::auth::extract::AnyUser,
     peer: Option<std::net::IpAddr>,
@@ -348,7 +350,7 @@ async fn decided<T>(
     }
 }
 
-fn checked(headers: &HeaderMap, user: &crate::auth::extract::AnyUser, csrf: &str) -> Result<(), WebError> {
+pub(crate) fn checked(headers: &HeaderMap, user: &crate::auth::extract::AnyUser, csrf: &str) -> Result<(), WebError> {
     if !same_origin(headers) {
         return Err(WebError::Forbidden);
     }

@@ -8,6 +8,7 @@ pub mod alerts;
 pub mod audit_search;
 pub mod compatibility;
 pub mod credentials;
+pub mod exceptions;
 pub mod findings;
 pub mod hazards;
 pub mod health;

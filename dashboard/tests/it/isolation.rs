@@ -76,6 +76,13 @@ async fn an_ig_lead_of_one_organisation_sees_nothing_of_another_on_any_route() {
     rig.store.insert_spans(&crate::hazards::canary_run(7, now - 60_000_000_000, false)).await.unwrap();
     let (ig, _) = sign_in(&rig.app, "ig", PASSWORD).await;
     let sample = draw_sample(&rig.app, &ig, "1", "7").await;
+    // A's finding, justified, with an exception for its user and patient.
+    let at = crate::findings::AT + 3_600 * crate::findings::SEC;
+    let (justified, patient) = (audit_review::Status::Justified, audit_review::exceptions::Scope::Patient);
+    rig.findings.transition(finding, audit_review::Status::Open, justified, "ig", "her carer", at).await.unwrap();
+    let until = at + 30 * 86_400 * crate::findings::SEC;
+    let reason = "Named carer of this patient";
+    let exception = rig.findings.add_exception(finding, patient, until, reason, "ig", at).await.unwrap().id.to_string();
 
     let (b, _) = sign_in(&rig.app, "ig-b82005", PASSWORD).await;
     let csrf = get(&rig.app, "/", &b).await.csrf();
@@ -87,7 +94,13 @@ async fn an_ig_lead_of_one_organisation_sees_nothing_of_another_on_any_route() {
     let period = format!("from={}&to={}", fixture_day(-2), fixture_day(28));
     let (mut walked, mut served) = (0, 0);
     for route in route_table().iter().filter(|r| r.roles.contains(&Role::IgLead) && r.path != "/logout") {
-        let id = if route.path.contains("/findings/") { finding.to_string() } else { sample.clone() };
+        let id = if route.path.contains("/findings/") {
+            finding.to_string()
+        } else if route.path.contains("/exceptions/") {
+            exception.clone()
+        } else {
+            sample.clone()
+        };
         let path = route.path.replace("{id}", &id);
         let path = match path.as_str() {
             // Everything in the period: what A did must not be among it (a query naming A's user
@@ -120,7 +133,13 @@ async fn an_ig_lead_of_one_organisation_sees_nothing_of_another_on_any_route() {
     // Most of them served a page or a reply (not refused outright), so the walk looked at content.
     assert!(served >= 10, "only {served} of {walked} routes answered 200");
     // The data is there: an IG lead over every organisation sees A's marks on the same routes.
-    for path in ["/audit/findings", &format!("/api/v1/audit/search?{period}"), &format!("/audit/samples/{sample}")] {
+    for path in [
+        "/audit/findings?status=all",
+        "/audit/exceptions",
+        "/api/v1/audit/exceptions",
+        &format!("/api/v1/audit/search?{period}"),
+        &format!("/audit/samples/{sample}"),
+    ] {
         assert!(!leaks(&get(&rig.app, path, &ig).await.body).is_empty(), "{path} shows nothing of A even unscoped");
     }
 }

@@ -8,6 +8,7 @@ mod assurance;
 mod audit_search;
 mod compatibility;
 mod credentials;
+mod exceptions;
 mod fake_idp;
 mod fhir_trail;
 mod findings;

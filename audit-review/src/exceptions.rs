@@ -1,0 +1,277 @@
+//! Expected access, learnt from review decisions. A finding closed as justified may record that its
+//! user's access is expected until a stated time, with the reason: to this patient (whatever rule
+//! would raise it), or of this kind (the finding's rule, any patient). The rules then weigh a
+//! finding it covers at −100 points, so it is not raised, and the exception counts it.
+//!
+//! Every exception belongs to the finding's organisation, ends (at most a year after it was made),
+//! may be revoked with a note (never deleted), and is listed with what it silenced. Recording who
+//! made or revoked one in the audit trail is the caller's job, as for every review decision.
+
+use serde::Serialize;
+use sqlx::{AssertSqlSafe, Row};
+
+use crate::findings::{history, i, ReviewStore, Status};
+use crate::rules::{Candidate, Rule};
+use crate::ReviewError;
+
+/// The longest an exception may last.
+pub const MAX_DAYS: u64 = 366;
+const NS_PER_DAY: u64 = 86_400_000_000_000;
+/// The shortest reason an exception may give.
+pub const MIN_REASON_CHARS: usize = 10;
+const MAX_REASON_CHARS: usize = 1_000;
+
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(as = FindingException)]
+pub struct Exception {
+    pub id: i64,
+    pub organisation: String,
+    pub user_id: String,
+    /// The rule whose findings it covers; `None`: every rule (a patient exception).
+    pub rule: Option<Rule>,
+    /// The patient it covers; empty: any patient (an exception for a kind of access).
+    pub nhs_number: String,
+    pub reason: String,
+    pub from_ns: u64,
+    pub to_ns: u64,
+    /// The finding whose justified closing made it.
+    pub finding_id: i64,
+    pub created_by: String,
+    pub created_ns: u64,
+    /// Empty and 0 while not revoked.
+    pub revoked_by: String,
+    pub revoked_ns: u64,
+    pub revoke_note: String,
+    /// Findings and accesses it has covered (counted again at each rescan), and when it last did.
+    pub uses: u64,
+    pub last_used_ns: u64,
+}
+
+/// What an exception covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// This user and this patient, whatever rule.
+    Patient,
+    /// This user and this kind of access (the finding's rule), any patient.
+    KindOfAccess,
+}
+
+impl Exception {
+    /// "active", "expired" or "revoked" at `now_ns`.
+    pub fn state(&self, now_ns: u64) -> &'static str {
+        if self.revoked_ns > 0 {
+            "revoked"
+        } else if self.to_ns <= now_ns {
+            "expired"
+        } else {
+            "active"
+        }
+    }
+
+    /// Whether it covers a finding the rules raise: same organisation and user, its rule (if it
+    /// names one), its patient (if it names one), and a period that overlaps.
+    pub fn covers(&self, c: &Candidate) -> bool {
+        self.revoked_ns == 0
+            && self.organisation == c.organisation
+            && self.user_id == c.user_id
+            && self.rule.is_none_or(|r| r == c.rule)
+            && (self.nhs_number.is_empty() || self.nhs_number == c.nhs_number)
+            && self.from_ns < c.to_ns
+            && c.from_ns < self.to_ns
+    }
+}
+
+const COLUMNS: &str = "id, organisation, user_id, rule, nhs_number, reason, from_ns, to_ns, finding_id, created_by, \
+    created_ns, revoked_by, revoked_ns, revoke_note, uses, last_used_ns";
+
+fn exception(row: &state::Row) -> Result<Exception, ReviewError> {
+    let n = |i: usize| -> Result<u64, ReviewError> { Ok(row.try_get::<i64, _>(i)?.max(0) as u64) };
+    let rule: String = row.try_get(3)?;
+    Ok(Exception {
+        id: row.try_get(0)?,
+        organisation: row.try_get(1)?,
+        user_id: row.try_get(2)?,
+        rule: match rule.as_str() {
+            "" => None,
+            r => Some(Rule::parse(r).ok_or_else(|| ReviewError::Corrupt(format!("unknown rule {r:?}")))?),
+        },
+        nhs_number: row.try_get(4)?,
+        reason: row.try_get(5)?,
+        from_ns: n(6)?,
+        to_ns: n(7)?,
+        finding_id: row.try_get(8)?,
+        created_by: row.try_get(9)?,
+        created_ns: n(10)?,
+        revoked_by: row.try_get(11)?,
+        revoked_ns: n(12)?,
+        revoke_note: row.try_get(13)?,
+        uses: n(14)?,
+        last_used_ns: n(15)?,
+    })
+}
+
+impl ReviewStore {
+    /// Records that a justified finding's access is expected until `until_ns`: its patient
+    /// (`Scope::Patient`) or its kind (`Scope::KindOfAccess`), from the start of the finding's
+    /// period. The finding's history says so.
+    pub async fn add_exception(
+        &self,
+        finding_id: i64,
+        scope: Scope,
+        until_ns: u64,
+        reason: &str,
+        actor: &str,
+        now_ns: u64,
+    ) -> Result<Exception, ReviewError> {
+        let finding = self.get(finding_id).await?;
+        if finding.status != Status::Justified {
+            return Err(ReviewError::Invalid(format!(
+                "only a finding closed as justified can record an expected access; finding {finding_id} is {}",
+                finding.status.label()
+            )));
+        }
+        let reason = reason.trim();
+        let chars = reason.chars().count();
+        if !(MIN_REASON_CHARS..=MAX_REASON_CHARS).contains(&chars) {
+            return Err(ReviewError::Invalid(format!(
+                "the reason must be {MIN_REASON_CHARS} to {MAX_REASON_CHARS} characters: why is this access expected?"
+            )));
+        }
+        if until_ns <= now_ns || until_ns > now_ns + MAX_DAYS * NS_PER_DAY {
+            return Err(ReviewError::Invalid(format!(
+                "an exception must end in the future and within {MAX_DAYS} days"
+            )));
+        }
+        let (rule, nhs_number) = match scope {
+            Scope::Patient if finding.nhs_number.is_empty() => {
+                return Err(ReviewError::Invalid(format!(
+                    "finding {finding_id} is about no one patient: record the kind of access instead"
+                )))
+            }
+            Scope::Patient => (String::new(), finding.nhs_number.clone()),
+            Scope::KindOfAccess => (finding.rule.as_str().to_string(), String::new()),
+        };
+        let mut tx = state::begin_exclusive(&self.pool, "findings").await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO exceptions (organisation, user_id, rule, nhs_number, reason, from_ns, to_ns, finding_id,
+               created_by, created_ns, revoked_by, revoked_ns, revoke_note, uses, last_used_ns)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, '', 0, '', 0, 0) RETURNING id",
+        )
+        .bind(&finding.organisation)
+        .bind(&finding.user_id)
+        .bind(&rule)
+        .bind(&nhs_number)
+        .bind(reason)
+        .bind(i(finding.from_ns.min(now_ns)))
+        .bind(i(until_ns))
+        .bind(finding_id)
+        .bind(actor)
+        .bind(i(now_ns))
+        .fetch_one(&mut *tx)
+        .await?;
+        let what = match scope {
+            Scope::Patient => "this user and this patient",
+            Scope::KindOfAccess => "this user and this kind of access",
+        };
+        let status = finding.status.as_str();
+        let note = format!("exception {id} recorded: {what} expected: {reason}");
+        history(&mut tx, finding_id, now_ns, actor, "exception", status, status, &note).await?;
+        tx.commit().await?;
+        self.exception(id).await
+    }
+
+    pub async fn exception(&self, id: i64) -> Result<Exception, ReviewError> {
+        let row = sqlx::query(AssertSqlSafe(format!("SELECT {COLUMNS} FROM exceptions WHERE id = $1")))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(ReviewError::NotFound(format!("exception {id}")))?;
+        exception(&row)
+    }
+
+    /// Revokes an exception, with a note saying why; it stays listed.
+    pub async fn revoke_exception(
+        &self,
+        id: i64,
+        actor: &str,
+        note: &str,
+        now_ns: u64,
+    ) -> Result<Exception, ReviewError> {
+        if note.trim().is_empty() {
+            return Err(ReviewError::Invalid("revoking an exception needs a note saying why".into()));
+        }
+        let current = self.exception(id).await?;
+        let status = self.get(current.finding_id).await?.status;
+        let mut tx = state::begin_exclusive(&self.pool, "findings").await?;
+        let changed = sqlx::query(
+            "UPDATE exceptions SET revoked_by = $2, revoked_ns = $3, revoke_note = $4 WHERE id = $1 AND revoked_ns = 0",
+        )
+        .bind(id)
+        .bind(actor)
+        .bind(i(now_ns))
+        .bind(note.trim())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if changed == 0 {
+            return Err(ReviewError::Conflict(format!("exception {id} is already revoked")));
+        }
+        let status = status.as_str();
+        let text = format!("exception {id} revoked: {}", note.trim());
+        history(&mut tx, current.finding_id, now_ns, actor, "exception", status, status, &text).await?;
+        tx.commit().await?;
+        self.exception(id).await
+    }
+
+    /// Every exception of `organisations` (empty: all), newest first.
+    pub async fn exceptions(&self, organisations: &[String]) -> Result<Vec<Exception>, ReviewError> {
+        let scope = if organisations.is_empty() {
+            String::new()
+        } else {
+            let list: Vec<String> = (1..=organisations.len()).map(|n| format!("${n}")).collect();
+            format!(" WHERE organisation IN ({})", list.join(", "))
+        };
+        let mut query =
+            sqlx::query(AssertSqlSafe(format!("SELECT {COLUMNS} FROM exceptions{scope} ORDER BY id DESC LIMIT 1000")));
+        for organisation in organisations {
+            query = query.bind(organisation);
+        }
+        query.fetch_all(&self.pool).await?.iter().map(exception).collect()
+    }
+
+    /// The exceptions not revoked whose period overlaps `[from_ns, to_ns)`: what a scan of that
+    /// period weighs.
+    pub async fn exceptions_in_force(&self, from_ns: u64, to_ns: u64) -> Result<Vec<Exception>, ReviewError> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM exceptions WHERE revoked_ns = 0 AND to_ns > $1 AND from_ns < $2 ORDER BY id"
+        )))
+        .bind(i(from_ns))
+        .bind(i(to_ns))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(exception).collect()
+    }
+
+    /// Counts the findings each exception covered in a scan. A rescan counts a covered finding
+    /// again: `uses` is how often the rules were silenced, `last_used_ns` when.
+    pub async fn exceptions_used(
+        &self,
+        used: &std::collections::BTreeMap<i64, u64>,
+        now_ns: u64,
+    ) -> Result<(), ReviewError> {
+        if used.is_empty() {
+            return Ok(());
+        }
+        let mut tx = state::begin_exclusive(&self.pool, "findings").await?;
+        for (id, n) in used {
+            sqlx::query("UPDATE exceptions SET uses = uses + $2, last_used_ns = $3 WHERE id = $1")
+                .bind(id)
+                .bind(i(*n))
+                .bind(i(now_ns))
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
