@@ -78,7 +78,7 @@ impl Default for RulesConfig {
     fn default() -> Self {
         RulesConfig {
             min_score: crate::rules::score::DEFAULT_FLOOR,
-            team_cover_patients: 3,
+            team_cover_patients: 5,
             working_hours: WorkingHoursConfig::default(),
             volume_spike: VolumeSpike::default(),
             out_of_hours: OutOfHours::default(),

@@ -1,11 +1,15 @@
 //! Expected access, learnt from review decisions. A finding closed as justified may record that its
 //! user's access is expected until a stated time, with the reason: to this patient (whatever rule
-//! would raise it), or of this kind (the finding's rule, any patient). The rules then weigh a
-//! finding it covers at −100 points, so it is not raised, and the exception counts it.
+//! would raise it), or of this kind (the finding's rule, any patient, no stronger than the justified
+//! finding: a clerk's usual 18 exports, not 40, nor a break-glass on top). A kind of access is
+//! refused for the rules about one patient (a relative, one's own record, a sensitive record): those
+//! are excused one patient at a time. The rules drop a finding an exception covers, and the
+//! exception counts it.
 //!
-//! Every exception belongs to the finding's organisation, ends (at most a year after it was made),
-//! may be revoked with a note (never deleted), and is listed with what it silenced. Recording who
-//! made or revoked one in the audit trail is the caller's job, as for every review decision.
+//! Every exception belongs to the finding's organisation, covers findings inside its period only,
+//! ends (at most a year after it was made), may be revoked with a note (never deleted), is revoked
+//! when its finding is reopened, and is listed with what it silenced. Recording who made or revoked
+//! one in the audit trail is the caller's job, as for every review decision.
 
 use serde::Serialize;
 use sqlx::{AssertSqlSafe, Row};
@@ -36,6 +40,8 @@ pub struct Exception {
     pub to_ns: u64,
     /// The finding whose justified closing made it.
     pub finding_id: i64,
+    /// For a kind of access: the justified finding's score, the most it covers.
+    pub max_score: i64,
     pub created_by: String,
     pub created_ns: u64,
     /// Empty and 0 while not revoked.
@@ -68,45 +74,54 @@ impl Exception {
         }
     }
 
-    /// Whether it covers a finding the rules raise: same organisation and user, its rule (if it
-    /// names one), its patient (if it names one), and a period that overlaps.
+    /// Whether it covers a finding the rules raise: same organisation and user, its patient (a
+    /// patient exception) or its rule and no stronger than the finding it was made from (a kind of
+    /// access), and evidence inside its period.
     pub fn covers(&self, c: &Candidate) -> bool {
+        let what = if self.nhs_number.is_empty() {
+            self.rule == Some(c.rule) && i64::from(c.score) <= self.max_score
+        } else {
+            self.nhs_number == c.nhs_number
+        };
         self.revoked_ns == 0
             && self.organisation == c.organisation
             && self.user_id == c.user_id
-            && self.rule.is_none_or(|r| r == c.rule)
-            && (self.nhs_number.is_empty() || self.nhs_number == c.nhs_number)
-            && self.from_ns < c.to_ns
-            && c.from_ns < self.to_ns
+            && what
+            && self.from_ns <= c.from_ns
+            && c.to_ns <= self.to_ns
     }
 }
 
-const COLUMNS: &str = "id, organisation, user_id, rule, nhs_number, reason, from_ns, to_ns, finding_id, created_by, \
-    created_ns, revoked_by, revoked_ns, revoke_note, uses, last_used_ns";
+const COLUMNS: &str = "id, organisation, user_id, rule, nhs_number, reason, from_ns, to_ns, finding_id, max_score, \
+    created_by, created_ns, revoked_by, revoked_ns, revoke_note, uses, last_used_ns";
+
+/// The rules whose findings are about one patient: excused one patient at a time, never as a kind.
+const PATIENT_RULES: [Rule; 3] = [Rule::FamilyOrNeighbour, Rule::SelfAccess, Rule::SensitiveRecord];
 
 fn exception(row: &state::Row) -> Result<Exception, ReviewError> {
-    let n = |i: usize| -> Result<u64, ReviewError> { Ok(row.try_get::<i64, _>(i)?.max(0) as u64) };
-    let rule: String = row.try_get(3)?;
+    let n = |c: &str| -> Result<u64, ReviewError> { Ok(row.try_get::<i64, _>(c)?.max(0) as u64) };
+    let rule: String = row.try_get("rule")?;
     Ok(Exception {
-        id: row.try_get(0)?,
-        organisation: row.try_get(1)?,
-        user_id: row.try_get(2)?,
+        id: row.try_get("id")?,
+        organisation: row.try_get("organisation")?,
+        user_id: row.try_get("user_id")?,
         rule: match rule.as_str() {
             "" => None,
             r => Some(Rule::parse(r).ok_or_else(|| ReviewError::Corrupt(format!("unknown rule {r:?}")))?),
         },
-        nhs_number: row.try_get(4)?,
-        reason: row.try_get(5)?,
-        from_ns: n(6)?,
-        to_ns: n(7)?,
-        finding_id: row.try_get(8)?,
-        created_by: row.try_get(9)?,
-        created_ns: n(10)?,
-        revoked_by: row.try_get(11)?,
-        revoked_ns: n(12)?,
-        revoke_note: row.try_get(13)?,
-        uses: n(14)?,
-        last_used_ns: n(15)?,
+        nhs_number: row.try_get("nhs_number")?,
+        reason: row.try_get("reason")?,
+        from_ns: n("from_ns")?,
+        to_ns: n("to_ns")?,
+        finding_id: row.try_get("finding_id")?,
+        max_score: row.try_get("max_score")?,
+        created_by: row.try_get("created_by")?,
+        created_ns: n("created_ns")?,
+        revoked_by: row.try_get("revoked_by")?,
+        revoked_ns: n("revoked_ns")?,
+        revoke_note: row.try_get("revoke_note")?,
+        uses: n("uses")?,
+        last_used_ns: n("last_used_ns")?,
     })
 }
 
@@ -137,7 +152,8 @@ impl ReviewStore {
                 "the reason must be {MIN_REASON_CHARS} to {MAX_REASON_CHARS} characters: why is this access expected?"
             )));
         }
-        if until_ns <= now_ns || until_ns > now_ns + MAX_DAYS * NS_PER_DAY {
+        // (A day's slack: the form gives the last day, whose end is a day past its date.)
+        if until_ns <= now_ns || until_ns > now_ns + (MAX_DAYS + 1) * NS_PER_DAY {
             return Err(ReviewError::Invalid(format!(
                 "an exception must end in the future and within {MAX_DAYS} days"
             )));
@@ -149,13 +165,29 @@ impl ReviewStore {
                 )))
             }
             Scope::Patient => (String::new(), finding.nhs_number.clone()),
+            Scope::KindOfAccess if PATIENT_RULES.contains(&finding.rule) => {
+                return Err(ReviewError::Invalid(format!(
+                    "a {} finding is about one patient: record this patient instead",
+                    finding.rule.title().to_lowercase()
+                )))
+            }
             Scope::KindOfAccess => (finding.rule.as_str().to_string(), String::new()),
         };
         let mut tx = state::begin_exclusive(&self.pool, "findings").await?;
+        // Still justified now the write is ours: a reopening meanwhile wins.
+        let status: String = sqlx::query_scalar("SELECT status FROM findings WHERE id = $1")
+            .bind(finding_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        if status != Status::Justified.as_str() {
+            return Err(ReviewError::Conflict(format!(
+                "finding {finding_id} changed while saving; reload and try again"
+            )));
+        }
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO exceptions (organisation, user_id, rule, nhs_number, reason, from_ns, to_ns, finding_id,
-               created_by, created_ns, revoked_by, revoked_ns, revoke_note, uses, last_used_ns)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, '', 0, '', 0, 0) RETURNING id",
+               max_score, created_by, created_ns, revoked_by, revoked_ns, revoke_note, uses, last_used_ns)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, '', 0, '', 0, 0) RETURNING id",
         )
         .bind(&finding.organisation)
         .bind(&finding.user_id)
@@ -165,6 +197,7 @@ impl ReviewStore {
         .bind(i(finding.from_ns.min(now_ns)))
         .bind(i(until_ns))
         .bind(finding_id)
+        .bind(i64::from(finding.score))
         .bind(actor)
         .bind(i(now_ns))
         .fetch_one(&mut *tx)

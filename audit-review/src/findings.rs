@@ -97,6 +97,9 @@ pub struct Finding {
     pub score: i32,
     /// The evidence, piece by piece, strongest first.
     pub reasons: Vec<Reason>,
+    /// The case it belongs to: the person's findings at the organisation that week
+    /// ([`crate::cases`]).
+    pub case_key: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
@@ -122,6 +125,10 @@ pub struct FindingFilter {
     pub assignee: Option<String>,
     /// Only findings about these organisations (ODS codes); empty: all.
     pub organisations: Vec<String>,
+    /// One case's findings.
+    pub case_key: Option<String>,
+    /// The page after this (score, id): findings are listed by score, then id, both descending.
+    pub after: Option<(i32, i64)>,
     pub limit: u32,
 }
 
@@ -141,7 +148,7 @@ pub struct ReviewStore {
 }
 
 const COLUMNS: &str = "id, rule, severity, user_id, role, organisation, nhs_number, from_ns, to_ns, events, \
-    first_seq, explanation, status, assignee, raised_ns, updated_ns, closed_ns, score, reasons";
+    first_seq, explanation, status, assignee, raised_ns, updated_ns, closed_ns, score, reasons, case_key";
 
 fn u(row: &state::Row, i: usize) -> Result<u64, ReviewError> {
     Ok(row.try_get::<i64, _>(i)?.max(0) as u64)
@@ -174,6 +181,7 @@ fn finding(row: &state::Row) -> Result<Finding, ReviewError> {
         score: row.try_get::<i64, _>(17)?.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32,
         reasons: serde_json::from_str(&text(18)?)
             .map_err(|e| ReviewError::Corrupt(format!("a finding's reasons are not what Pathwatch wrote: {e}")))?,
+        case_key: text(19)?,
     })
 }
 
@@ -241,9 +249,9 @@ impl ReviewStore {
                     let id: i64 = sqlx::query_scalar(
                         "INSERT INTO findings (key, rule, severity, user_id, role, organisation, nhs_number, from_ns,
                            to_ns, events, first_seq, explanation, status, assignee, raised_ns, updated_ns, closed_ns,
-                           notified_ns, score, reasons)
+                           notified_ns, score, reasons, case_key)
                          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'open', '', $13, $13, 0, 0,
-                           $14, $15)
+                           $14, $15, $16)
                          RETURNING id",
                     )
                     .bind(c.key())
@@ -261,6 +269,7 @@ impl ReviewStore {
                     .bind(i(now_ns))
                     .bind(i64::from(c.score))
                     .bind(&reasons)
+                    .bind(crate::cases::case_key(&c.organisation, &c.user_id, c.from_ns))
                     .fetch_one(&mut *tx)
                     .await?;
                     history(&mut tx, id, now_ns, "pathwatch", "raised", "", "open", &c.explanation).await?;
@@ -307,7 +316,7 @@ impl ReviewStore {
             .collect()
     }
 
-    /// Findings matching the filter, highest score first, then most severe and newest.
+    /// Findings matching the filter, highest score first (then newest), a page at a time.
     pub async fn list(&self, filter: &FindingFilter) -> Result<Vec<Finding>, ReviewError> {
         // Placeholders numbered here ($N): they run on SQLite and PostgreSQL alike.
         let mut sql = format!("SELECT {COLUMNS} FROM findings WHERE 1 = 1");
@@ -334,20 +343,29 @@ impl ReviewStore {
         if let Some(a) = &filter.assignee {
             equal(&mut sql, "assignee", a);
         }
+        if let Some(key) = &filter.case_key {
+            equal(&mut sql, "case_key", key);
+        }
         if !filter.organisations.is_empty() {
             let first = texts.len() + 1;
             texts.extend(filter.organisations.iter().cloned());
             let list: Vec<String> = (first..=texts.len()).map(|n| format!("${n}")).collect();
             sql.push_str(&format!(" AND organisation IN ({})", list.join(", ")));
         }
+        let n = texts.len();
+        if filter.after.is_some() {
+            sql.push_str(&format!(" AND (score < ${} OR (score = ${} AND id < ${}))", n + 1, n + 1, n + 2));
+        }
         sql.push_str(&format!(
-            " ORDER BY score DESC, CASE severity WHEN 'high' THEN 0 WHEN 'medium' THEN 1 ELSE 2 END, raised_ns DESC, \
-             id DESC LIMIT ${}",
-            texts.len() + 1
+            " ORDER BY score DESC, id DESC LIMIT ${}",
+            n + 1 + 2 * usize::from(filter.after.is_some())
         ));
         let mut query = sqlx::query(AssertSqlSafe(sql));
         for text in texts {
             query = query.bind(text);
+        }
+        if let Some((score, id)) = filter.after {
+            query = query.bind(i64::from(score)).bind(id);
         }
         let rows = query.bind(i64::from(filter.limit.max(1))).fetch_all(&self.pool).await?;
         rows.iter().map(finding).collect()
@@ -428,6 +446,24 @@ impl ReviewStore {
             return Err(ReviewError::Conflict(format!("finding {id} changed while saving; reload and try again")));
         }
         history(&mut tx, id, now_ns, actor, "status", current.status.as_str(), to.as_str(), note.trim()).await?;
+        // A finding no longer justified no longer justifies what it taught the rules.
+        if current.status == Status::Justified {
+            let revoked = sqlx::query(
+                "UPDATE exceptions SET revoked_by = $2, revoked_ns = $3, revoke_note = $4
+                 WHERE finding_id = $1 AND revoked_ns = 0",
+            )
+            .bind(id)
+            .bind(actor)
+            .bind(i(now_ns))
+            .bind(format!("finding {id} reopened"))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if revoked > 0 {
+                let note = format!("{revoked} exception(s) made from this finding revoked");
+                history(&mut tx, id, now_ns, actor, "exception", to.as_str(), to.as_str(), &note).await?;
+            }
+        }
         tx.commit().await?;
         self.get(id).await
     }
@@ -501,7 +537,7 @@ impl ReviewStore {
         .bind(i(to_ns))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(|r| Ok((finding(r)?, r.try_get::<Option<String>, _>(19)?.unwrap_or_default()))).collect()
+        rows.iter().map(|r| Ok((finding(r)?, r.try_get::<Option<String>, _>(20)?.unwrap_or_default()))).collect()
     }
 
     /// High-severity findings not yet notified, oldest first.

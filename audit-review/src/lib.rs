@@ -7,6 +7,7 @@
 //! `audit-review.db`. It knows nothing about HTTP, e-mail or configuration files, and it never
 //! writes audit events: recording what reviewers do is the caller's job.
 
+pub mod cases;
 pub mod config;
 pub mod context_csv;
 pub mod evaluation;
@@ -18,6 +19,7 @@ pub mod scanner;
 pub mod scenario;
 pub mod schema;
 
+pub use cases::{Case, CaseFilter, CasePage};
 pub use config::RulesConfig;
 pub use exceptions::Exception;
 pub use findings::{Finding, FindingFilter, HistoryEntry, ReviewStore, Status};

@@ -173,12 +173,8 @@ pub struct Evaluated {
     pub used: BTreeMap<i64, u64>,
 }
 
-/// Points an exception weighs against a finding it covers: enough that it is never raised.
-const EXCEPTION_POINTS: i32 = -100;
-
 /// [`evaluate`], with recorded exceptions: an access a patient exception covers counts as
-/// explained (so it adds to no browsing count), and a finding an exception covers is weighed at
-/// −100 points (so it is not raised).
+/// explained (so it adds to no browsing count), and a finding an exception covers is dropped.
 pub async fn evaluate_with<S: TelemetryStore>(
     store: &S,
     config: &RulesConfig,
@@ -226,16 +222,15 @@ pub async fn evaluate_with<S: TelemetryStore>(
             HashMap::new()
         };
         let mut rows = patient::with_cover(rows, config.team_cover_patients, &daily);
+        // Patient exceptions by who and whom, so each access looks up its own.
+        let mut by_patient: HashMap<(&str, &str, &str), Vec<&Exception>> = HashMap::new();
+        for e in exceptions.iter().filter(|e| e.revoked_ns == 0 && !e.nhs_number.is_empty()) {
+            by_patient.entry((&e.organisation, &e.user_id, &e.nhs_number)).or_default().push(e);
+        }
         for a in rows.iter_mut() {
-            let expected = exceptions.iter().find(|e| {
-                e.revoked_ns == 0
-                    && !e.nhs_number.is_empty()
-                    && e.rule.is_none()
-                    && (e.organisation.as_str(), e.user_id.as_str(), e.nhs_number.as_str())
-                        == (a.organisation.as_str(), a.user_id.as_str(), a.nhs_number.as_str())
-                    && e.from_ns <= a.last_ns
-                    && a.first_ns < e.to_ns
-            });
+            let expected = by_patient
+                .get(&(a.organisation.as_str(), a.user_id.as_str(), a.nhs_number.as_str()))
+                .and_then(|list| list.iter().find(|e| e.from_ns <= a.first_ns && a.last_ns < e.to_ns));
             if let Some(e) = expected {
                 *used.entry(e.id).or_insert(0) += 1;
                 a.explained = true;
@@ -251,17 +246,14 @@ pub async fn evaluate_with<S: TelemetryStore>(
             out.extend(no_care_relationship(&ctx, &rows));
         }
     }
-    for c in out.iter_mut() {
-        if let Some(e) = exceptions.iter().find(|e| e.covers(c)) {
+    // A finding an exception covers is dropped, whatever its score.
+    out.retain(|c| match exceptions.iter().find(|e| e.covers(c)) {
+        Some(e) => {
             *used.entry(e.id).or_insert(0) += 1;
-            let mut reasons = std::mem::take(&mut c.reasons);
-            reasons.push(Reason::new(
-                format!("expected: exception {} (recorded by {} for finding {})", e.id, e.created_by, e.finding_id),
-                EXCEPTION_POINTS,
-            ));
-            *c = c.clone().with_reasons(reasons);
+            false
         }
-    }
+        None => true,
+    });
     // Nothing below its rule's floor is raised.
     out.retain(|c| c.score >= config.floor(c.rule));
     Ok(Evaluated { candidates: out, used })

@@ -12,6 +12,7 @@ pub(crate) fn sqlite_migrator() -> Migrator {
         (4, "scan_chains", include_str!("../migrations/sqlite/0004_scan_chains.sql")),
         (5, "finding_scores", include_str!("../migrations/sqlite/0005_finding_scores.sql")),
         (6, "exceptions", include_str!("../migrations/sqlite/0006_exceptions.sql")),
+        (7, "cases", include_str!("../migrations/sqlite/0007_cases.sql")),
     ])
 }
 
@@ -22,6 +23,7 @@ pub(crate) fn postgres_migrator() -> Migrator {
         (2002, "scan_chains", include_str!("../migrations/postgres/2002_scan_chains.sql")),
         (2003, "finding_scores", include_str!("../migrations/postgres/2003_finding_scores.sql")),
         (2004, "exceptions", include_str!("../migrations/postgres/2004_exceptions.sql")),
+        (2005, "cases", include_str!("../migrations/postgres/2005_cases.sql")),
     ])
 }
 
@@ -54,6 +56,7 @@ pub const TABLES: &[state::copy::Table] = {
                 ("notified_ns", Int),
                 ("score", Int),
                 ("reasons", Text),
+                ("case_key", Text),
             ],
             order_by: "id",
             identity: Some("id"),
@@ -91,6 +94,7 @@ pub const TABLES: &[state::copy::Table] = {
                 ("from_ns", Int),
                 ("to_ns", Int),
                 ("finding_id", Int),
+                ("max_score", Int),
                 ("created_by", Text),
                 ("created_ns", Int),
                 ("revoked_by", Text),
@@ -170,6 +174,10 @@ mod key_migration_tests {
         let (score, reasons): (i64, String) =
             sqlx::query_as("SELECT score, reasons FROM findings").fetch_one(&pool).await.unwrap();
         assert_eq!((score, reasons.as_str()), (40, "[]"));
+        // Cases came later still: an old finding is keyed as a new one would be.
+        sqlx::raw_sql(include_str!("../migrations/sqlite/0007_cases.sql")).execute(&pool).await.unwrap();
+        let case: String = sqlx::query_scalar("SELECT case_key FROM findings").fetch_one(&pool).await.unwrap();
+        assert_eq!(case, crate::cases::case_key("A81001", "recep|1", 0));
     }
 }
 

@@ -123,7 +123,7 @@ fn routes() -> Vec<Route> {
         on(GET, "/reports", &[Role::SafetyOfficer, Role::IgLead, Role::Admin], pages::reports::reports_page),
         on(GET, "/reports/download", &[Role::SafetyOfficer, Role::IgLead, Role::Admin], pages::reports::download),
         // Audit findings name staff and (masked) patients: IG leads review them; admins may read.
-        on(GET, "/audit/findings", &[Role::IgLead, Role::Admin], pages::findings::list_page),
+        on(GET, "/audit/findings", &[Role::IgLead, Role::Admin], pages::cases::list_page),
         on(GET, "/audit/findings/{id}", &[Role::IgLead, Role::Admin], pages::findings::finding_page),
         on(POST, "/audit/findings/{id}/status", &[Role::IgLead], pages::findings::change_status),
         on(POST, "/audit/findings/{id}/assign", &[Role::IgLead], pages::findings::assign),
@@ -198,6 +198,7 @@ fn routes() -> Vec<Route> {
         on(GET, "/api/v1/audit/samples/{id}", &[Role::IgLead, Role::Admin], api::audit_sample),
         on(GET, "/api/v1/audit/coverage", &[Role::IgLead, Role::Admin], api::audit_coverage),
         on(GET, "/api/v1/audit/findings/{id}", &[Role::IgLead, Role::Admin], api::finding),
+        on(GET, "/api/v1/audit/cases", &[Role::IgLead, Role::Admin], api::cases),
         on(GET, "/api/v1/audit/exceptions", &[Role::IgLead, Role::Admin], api::exceptions),
         on(GET, "/api/v1/traces/{id}", &[Role::Oncall, Role::SafetyOfficer, Role::Admin], api::trace),
         // For people not yet signed in, and what every page links: no role is checked.

@@ -114,7 +114,8 @@ pub(super) fn with_cover(mut rows: Vec<PatientAccess>, min_patients: u64, daily:
         }
     }
     for a in rows.iter_mut().filter(|a| a.explained_org && !a.explained) {
-        let day = daily.get(&(a.user_id.clone(), a.organisation.clone(), a.day)).copied().unwrap_or(0);
+        // (A day not found is no cover: fail closed.)
+        let day = daily.get(&(a.user_id.clone(), a.organisation.clone(), a.day)).copied().unwrap_or(u64::MAX / 2);
         a.explained = a.care_teams.iter().any(|team| {
             patients.get(&(a.user_id.clone(), a.organisation.clone(), a.day, team.clone())).is_some_and(|p| {
                 let others = p.len() - usize::from(p.contains(&a.nhs_number));

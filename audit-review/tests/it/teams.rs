@@ -52,11 +52,11 @@ pub async fn a_vip_opened_from_outside_their_care_team_is_found<S: TelemetryStor
     let celebrity = nhs(300);
     let mut index =
         vec![PatientRecord { nhs_number: celebrity.clone(), surname: "Star".into(), vip: true, ..Default::default() }];
-    index.extend((310..314).chain(330..336).map(|n| PatientRecord { nhs_number: nhs(n), ..Default::default() }));
+    index.extend((310..316).chain(330..338).map(|n| PatientRecord { nhs_number: nhs(n), ..Default::default() }));
     store.replace_patient_index(&index).await.unwrap();
     let mut care = vec![cared(&celebrity, "ward 3", "doc")];
-    care.extend((310..314).map(|n| cared(&nhs(n), "Ward 3", "")));
-    care.extend((330..336).map(|n| cared(&nhs(n), "Ward 5", "")));
+    care.extend((310..316).map(|n| cared(&nhs(n), "Ward 3", "")));
+    care.extend((330..338).map(|n| cared(&nhs(n), "Ward 5", "")));
     store.add_care_relationships(&care).await.unwrap();
     let at = T0 + DAY + 10 * HOUR;
     let mut events = vec![
@@ -65,16 +65,16 @@ pub async fn a_vip_opened_from_outside_their_care_team_is_found<S: TelemetryStor
         read("doc", "A1", &celebrity, at + 2 * SEC),    // the named clinician: quiet
         read("porter", "A1", &celebrity, at + 3 * SEC), // no teams known: the trust's care, as before
     ];
-    // A nurse of Ward 5 moved to Ward 3 for the day: four of its patients, and the celebrity.
-    for (k, n) in (310..314).enumerate() {
+    // A nurse of Ward 5 moved to Ward 3 for the day: six of its patients, and the celebrity.
+    for (k, n) in (310..316).enumerate() {
         events.push(read("cover5", "A1", &nhs(n), at + (10 + k as u64) * SEC));
     }
     events.push(read("cover5", "A1", &celebrity, at + 20 * SEC));
     // Two of Ward 3's patients opened to pass for cover, then the celebrity.
     events.extend([310, 311].map(|n| read("sneak", "A1", &nhs(n), at + 30 * SEC + u64::from(n))));
     events.push(read("sneak", "A1", &celebrity, at + 40 * SEC));
-    // A day on their own ward (six patients), with four of Ward 3's and its celebrity on the side.
-    for (k, n) in (330..336).chain(310..314).enumerate() {
+    // A day on their own ward (eight patients), with six of Ward 3's and its celebrity on the side.
+    for (k, n) in (330..338).chain(310..316).enumerate() {
         events.push(read("busy", "A1", &nhs(n), at + (50 + k as u64) * SEC));
     }
     events.push(read("busy", "A1", &celebrity, at + 70 * SEC));
@@ -108,9 +108,9 @@ pub async fn a_vip_opened_from_outside_their_care_team_is_found<S: TelemetryStor
     };
     assert_eq!(browsing(&by_team).await, 0);
     by_team.no_care_relationship.by_team = true;
-    assert_eq!(browsing(&by_team).await, 1, "busy's five of Ward 3 are not cover; cover5's are");
+    assert_eq!(browsing(&by_team).await, 1, "busy's seven of Ward 3 are not cover; cover5's are");
     by_team.team_cover_patients = 0;
-    assert_eq!(browsing(&by_team).await, 2, "without cover, cover5's five of Ward 3 are browsing too");
+    assert_eq!(browsing(&by_team).await, 2, "without cover, cover5's seven of Ward 3 are browsing too");
 
     let query = audit_store::PatientAccessQuery {
         from_ns: T0,

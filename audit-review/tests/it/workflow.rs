@@ -214,8 +214,64 @@ async fn the_incremental_scan_waits_for_records_missing_from_a_chain_then_moves_
     assert_eq!(scanner.findings.scanned_to().await.unwrap().get(&0), Some(&9), "an hour on, moved past it");
 }
 
+/// A person's findings at an organisation in a week are one case; cases and findings are listed by
+/// score a page at a time, every one once.
+async fn cases_group_a_persons_week_and_pages_walk_every_one_once(place: &Place) {
+    use audit_review::CaseFilter;
+    let findings = store(place).await;
+    let week = 7 * DAY;
+    let make = |user: &str, org: &str, rule: Rule, nhs: &str, from: u64, score: i32| {
+        let mut c = candidate(user, 5);
+        (c.organisation, c.rule, c.nhs_number, c.from_ns, c.to_ns, c.score) =
+            (org.into(), rule, nhs.into(), from, from + HOUR, score);
+        c.bucket = (from / HOUR) as i64;
+        c
+    };
+    let all = vec![
+        make("u1", "A1", Rule::NoCareRelationship, "", T0 + DAY, 36),
+        make("u1", "A1", Rule::SensitiveRecord, &nhs(5), T0 + 2 * DAY, 30),
+        make("u1", "A1", Rule::SensitiveRecord, &nhs(6), T0 + week + DAY, 30), // the next week
+        make("u2", "A1", Rule::SelfAccess, &nhs(7), T0 + DAY, 60),
+        make("u1", "B2", Rule::BulkOrUnusual, "", T0 + DAY, 45), // another organisation
+    ];
+    findings.record(&all, T0 + 3 * week).await.unwrap();
+    let page = findings.cases(&CaseFilter { limit: 10, ..Default::default() }).await.unwrap();
+    let seen: Vec<(&str, &str, i64, u64)> =
+        page.cases.iter().map(|c| (c.user_id.as_str(), c.organisation.as_str(), c.score, c.findings)).collect();
+    assert_eq!(seen, [("u2", "A1", 60, 1), ("u1", "B2", 45, 1), ("u1", "A1", 41, 2), ("u1", "A1", 30, 1)]);
+    let u1 = &page.cases[2];
+    assert_eq!((u1.rules.len(), u1.severity, u1.unresolved, page.next.clone()), (2, Severity::High, 2, None));
+    assert_eq!(u1.reasons[0].text, "5 patients", "the strongest finding's reasons");
+    // One a page: every case once, in order, then no next page.
+    let mut walked = Vec::new();
+    let mut after = None;
+    loop {
+        let page = findings.cases(&CaseFilter { limit: 1, after: after.clone(), ..Default::default() }).await.unwrap();
+        walked.extend(page.cases.iter().map(|c| c.key.clone()));
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(walked, page.cases.iter().map(|c| c.key.clone()).collect::<Vec<_>>());
+    // Filters: an organisation, a rule.
+    let a1 = CaseFilter { organisations: vec!["A1".into()], limit: 10, ..Default::default() };
+    assert_eq!(findings.cases(&a1).await.unwrap().cases.len(), 3);
+    let sensitive = CaseFilter { rule: Some(Rule::SensitiveRecord), limit: 10, ..Default::default() };
+    assert_eq!(findings.cases(&sensitive).await.unwrap().cases.len(), 2);
+    // A case's findings, and findings a page at a time.
+    let of_case = FindingFilter { case_key: Some(u1.key.clone()), limit: 10, ..Default::default() };
+    assert_eq!(findings.list(&of_case).await.unwrap().len(), 2);
+    let first = findings.list(&FindingFilter { limit: 2, ..Default::default() }).await.unwrap();
+    let after = first.last().map(|f| (f.score, f.id));
+    let rest = findings.list(&FindingFilter { limit: 10, after, ..Default::default() }).await.unwrap();
+    let scores: Vec<i32> = first.iter().chain(&rest).map(|f| f.score).collect();
+    assert_eq!(scores, [60, 45, 36, 30, 30]);
+}
+
 // The review store's own tables, on SQLite and on PostgreSQL.
 state::on_every_state!(
+    cases_group_a_persons_week_and_pages_walk_every_one_once,
     the_same_finding_is_raised_once_and_refreshed_when_it_grows,
     findings_move_through_the_workflow_with_notes_and_refuse_bad_moves,
     high_severity_findings_are_notified_once,

@@ -54,7 +54,7 @@ pub(crate) enum Refusals {
         v1::pathways, v1::pathway, v1::slos, v1::alerts, oncall::alert, oncall::acknowledge_alert, oncall::silences, oncall::credentials, oncall::compatibility,
         oncall::create_silence, oncall::end_silence, oncall::incidents, oncall::declare_incident, oncall::incident, oncall::incident_status,
         oncall::incident_note, v1::trace, v1::hazards, v1::hazard, v1::findings,
-        v1::finding, v1::exceptions, v1::audit_search, v1::audit_sample, v1::audit_coverage, v1::health, fhir::auditors_trail,
+        v1::finding, v1::cases, v1::exceptions, v1::audit_search, v1::audit_sample, v1::audit_coverage, v1::health, fhir::auditors_trail,
     ),
     security(("session" = []), ("bearerAuth" = [])),
     modifiers(&SignInAndRoles)

@@ -68,24 +68,66 @@ fn masked(mut f: audit_review::Finding) -> audit_review::Finding {
 #[derive(Serialize, ToSchema)]
 pub struct FindingsReply {
     pub findings: Vec<audit_review::Finding>,
+    /// Give it back as `after` for the next page; absent on the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
 }
 
-/// Audit findings, highest score first (then most severe and newest), each with its score and
-/// reasons, within the account's organisations; NHS numbers
-/// masked.
+/// A page size asked for: 1 to 500, 100 if not said.
+fn page_size(limit: Option<u32>) -> Result<u32, WebError> {
+    match limit {
+        None => Ok(100),
+        Some(n @ 1..=500) => Ok(n),
+        Some(_) => Err(WebError::BadForm("limit must be 1 to 500.")),
+    }
+}
+
+/// Audit findings, highest score first (then newest), each with its score and reasons, within the
+/// account's organisations, a page at a time (`next`); NHS numbers masked.
 #[utoipa::path(get, path = "/api/v1/audit/findings", tag = "audit", params(pages::findings::ListQuery),
     responses((status = 200, description = "Findings", body = FindingsReply),
-        (status = 400, description = "An unknown status, rule or severity", body = super::ErrorBody),
+        (status = 400, description = "An unknown status, rule or severity, another organisation, a bad page", body = super::ErrorBody),
         Refusals))]
 pub async fn findings(
     State(state): State<DashboardState>,
     user: ApiUser,
     Query(q): Query<pages::findings::ListQuery>,
 ) -> Result<Json<FindingsReply>, ApiError> {
-    let filter = pages::findings::list_filter(&q, &user.0)?;
+    let limit = page_size(q.limit)?;
+    let filter = pages::findings::list_filter(&q, &user.0, limit + 1)?;
     let store = pages::findings::store(&state)?;
-    let found = store.list(&filter).await.map_err(review)?;
-    Ok(Json(FindingsReply { findings: found.into_iter().map(masked).collect() }))
+    let mut found = store.list(&filter).await.map_err(review)?;
+    let mut next = None;
+    if found.len() > limit as usize {
+        found.truncate(limit as usize);
+        next = found.last().map(|f| format!("{}.{}", f.score, f.id));
+    }
+    Ok(Json(FindingsReply { findings: found.into_iter().map(masked).collect(), next }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CasesReply {
+    pub cases: Vec<audit_review::Case>,
+    /// Give it back as `after` for the next page; absent on the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+}
+
+/// Cases (a person's findings at one organisation in a week), highest score first, a page at a
+/// time, within the account's organisations; `case` in `/api/v1/audit/findings` lists one's findings.
+#[utoipa::path(get, path = "/api/v1/audit/cases", tag = "audit", params(pages::findings::ListQuery),
+    responses((status = 200, description = "Cases", body = CasesReply),
+        (status = 400, description = "An unknown status, rule or severity, another organisation, a bad page", body = super::ErrorBody),
+        Refusals))]
+pub async fn cases(
+    State(state): State<DashboardState>,
+    user: ApiUser,
+    Query(q): Query<pages::findings::ListQuery>,
+) -> Result<Json<CasesReply>, ApiError> {
+    let filter = pages::cases::case_filter(&q, &user.0, page_size(q.limit)?)?;
+    let page = pages::findings::store(&state)?.cases(&filter).await.map_err(review)?;
+    let next = page.next.map(|(score, key)| format!("{score}.{key}"));
+    Ok(Json(CasesReply { cases: page.cases, next }))
 }
 
 #[derive(Serialize, ToSchema)]

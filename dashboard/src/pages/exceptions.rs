@@ -21,6 +21,18 @@ use crate::view::mask_nhs_number;
 use domain::uk_time::format_ns;
 
 const NS_PER_DAY: u64 = 86_400_000_000_000;
+/// The longest an exception may run, for the form's hint.
+pub const MAX_EXCEPTION_DAYS: u64 = MAX_DAYS;
+
+/// Whether the account is the person whose access a finding is about: its name, or for a single
+/// sign-on account the identity provider's subject (NHS CIS2's is the SDS user id audit events
+/// carry), compared without case. No one reviews or excuses their own access.
+pub(crate) fn own_access(account: &crate::auth::accounts::Account, user_id: &str) -> bool {
+    let name = account.name.as_str();
+    let subject = if account.oidc { name.strip_prefix(crate::auth::accounts::OIDC_PREFIX) } else { None };
+    !user_id.is_empty()
+        && (name.eq_ignore_ascii_case(user_id) || subject.is_some_and(|s| s.eq_ignore_ascii_case(user_id)))
+}
 
 fn failed(e: audit_review::ReviewError) -> WebError {
     review_error(e, "There is no exception by that number.")
@@ -131,8 +143,7 @@ pub async fn create(
 ) -> Result<Response, WebError> {
     checked(&headers, &user, &form.csrf)?;
     let finding = visible_to(&state, &user.account, &id).await?;
-    // No one excuses their own access.
-    if finding.user_id == user.account.name {
+    if own_access(&user.account, &finding.user_id) {
         return Err(WebError::Refused(
             StatusCode::FORBIDDEN,
             "You cannot record an exception for your own access.".into(),
@@ -148,11 +159,11 @@ pub async fn create(
         return Err(WebError::BadForm("The reason can be at most 1,000 characters."));
     }
     let now = state.now_ns();
+    // The reason is free text (it may name people): kept with the exception, not in the trail.
     let what = format!(
-        "exception recorded ({}, until {}): {}",
+        "exception recorded ({}, until {})",
         if scope == Scope::Patient { "this patient" } else { "this kind of access" },
-        form.until.trim(),
-        form.reason.trim()
+        form.until.trim()
     );
     let change = store(&state)?.add_exception(finding.id, scope, until, &form.reason, &user.account.name, now);
     decided(&state, &user, peer, &finding, what, change).await?;
@@ -186,11 +197,32 @@ pub async fn revoke(
     }
     let finding = visible_to(&state, &user.account, &exception.finding_id.to_string()).await?;
     let now = state.now_ns();
-    let what = format!("exception {id} revoked: {}", form.note.trim());
+    let what = format!("exception {id} revoked");
     let change = store(&state)?.revoke_exception(id, &user.account.name, &form.note, now);
     decided(&state, &user, peer, &finding, what, change).await?;
     Ok(Redirect::to("/audit/exceptions").into_response())
 }
 
-/// The longest an exception may run, for the form's hint.
-pub const MAX_EXCEPTION_DAYS: u64 = MAX_DAYS;
+#[cfg(test)]
+mod tests {
+    use super::own_access;
+    use crate::auth::accounts::{Account, Role};
+
+    #[test]
+    fn ones_own_access_is_known_by_account_name_or_single_sign_on_subject_without_case() {
+        let account = |name: &str, oidc: bool| Account {
+            name: name.into(),
+            role: Role::IgLead,
+            organisations: vec![],
+            must_change_password: false,
+            disabled: false,
+            oidc,
+            display_name: None,
+        };
+        assert!(own_access(&account("recep1", false), "RECEP1"));
+        assert!(own_access(&account("oidc-555123456789", true), "555123456789"));
+        assert!(!own_access(&account("oidc-555123456789", false), "555123456789"), "a local name is a name");
+        assert!(!own_access(&account("ig", false), "recep1"));
+        assert!(!own_access(&account("ig", false), ""));
+    }
+}

@@ -8,7 +8,7 @@
 use askama::Template;
 use audit_review::{Finding, FindingFilter, ReviewError, ReviewStore, Rule, Severity, Status};
 use audit_store::AuditFilter;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
@@ -76,38 +76,48 @@ impl From<&Finding> for FindingRow {
     }
 }
 
-#[derive(Template)]
-#[template(path = "findings.html")]
-struct ListPage {
-    title: &'static str,
-    user: Option<UserView>,
-    rows: Vec<FindingRow>,
-    counts: Vec<(&'static str, u64)>,
-    statuses: Vec<(&'static str, &'static str)>,
-    rules: Vec<(&'static str, &'static str)>,
-    status: String,
-    rule: String,
-    severity: String,
-    limit: u32,
-}
-
 #[derive(Deserialize, Default, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// open, investigating, justified, inappropriate, false_positive, all, or unresolved (the
     /// default: open and investigating).
     #[serde(default)]
-    status: String,
+    pub(crate) status: String,
     /// One rule's findings.
     #[serde(default)]
-    rule: String,
+    pub(crate) rule: String,
     /// One severity's findings.
     #[serde(default)]
-    severity: String,
+    pub(crate) severity: String,
+    /// One organisation's (an ODS code among the account's).
+    #[serde(default)]
+    pub(crate) organisation: String,
+    /// Findings assigned to this reviewer.
+    #[serde(default)]
+    pub(crate) assignee: String,
+    /// One case's findings (a case's `key`).
+    #[serde(default)]
+    pub(crate) case: String,
+    /// The next page: the `next` a previous reply gave.
+    #[serde(default)]
+    pub(crate) after: String,
+    /// How many a page (API only: 1 to 500, default 100).
+    #[serde(default)]
+    pub(crate) limit: Option<u32>,
 }
 
-/// The list filter a query asks for, within the account's organisations; 400 for unknown values.
-pub(crate) fn list_filter(q: &ListQuery, account: &crate::auth::accounts::Account) -> Result<FindingFilter, WebError> {
+/// What a list query asks for, checked: unknown values are a 400 naming the filter, and the
+/// organisations are the account's (or the one asked for, when it is theirs).
+pub(crate) struct Filters {
+    pub status: Option<Status>,
+    pub unresolved: bool,
+    pub rule: Option<Rule>,
+    pub severity: Option<Severity>,
+    pub organisations: Vec<String>,
+    pub assignee: Option<String>,
+}
+
+pub(crate) fn filters(q: &ListQuery, account: &crate::auth::accounts::Account) -> Result<Filters, WebError> {
     // "unresolved" (the default view) is open and investigating together.
     let (status, unresolved) = match q.status.as_str() {
         "" | "unresolved" => (None, true),
@@ -122,50 +132,45 @@ pub(crate) fn list_filter(q: &ListQuery, account: &crate::auth::accounts::Accoun
         "" => None,
         s => Some(Severity::parse(s).ok_or(WebError::BadForm("Unknown severity in the filter."))?),
     };
-    Ok(FindingFilter {
-        status,
-        unresolved,
-        rule,
-        severity,
-        organisations: account.organisations.clone(),
-        limit: LIST_LIMIT,
-        ..Default::default()
-    })
+    let organisation = q.organisation.trim();
+    let organisations = if organisation.is_empty() {
+        account.organisations.clone()
+    } else if account.sees_organisation(organisation) {
+        vec![organisation.to_string()]
+    } else {
+        return Err(WebError::BadForm("That organisation is not one of this account's."));
+    };
+    let assignee = Some(q.assignee.trim().to_string()).filter(|a| !a.is_empty());
+    Ok(Filters { status, unresolved, rule, severity, organisations, assignee })
 }
 
-const LIST_LIMIT: u32 = 500;
-
-pub async fn list_page(
-    State(state): State<DashboardState>,
-    User(user): User,
-    Query(q): Query<ListQuery>,
-) -> Result<Response, WebError> {
-    let findings = store(&state)?;
-    let filter = list_filter(&q, &user.account)?;
-    let rows = findings.list(&filter).await.map_err(failed)?.iter().map(FindingRow::from).collect();
-    let counts = findings
-        .counts(&user.account.organisations)
-        .await
-        .map_err(failed)?
-        .into_iter()
-        .map(|(s, n)| (s.label(), n))
-        .collect();
-    let page = ListPage {
-        title: "Audit findings",
-        user: Some(user.view()),
-        rows,
-        counts,
-        statuses: std::iter::once(("unresolved", "Open or investigating"))
-            .chain(Status::ALL.iter().map(|s| (s.as_str(), s.label())))
-            .chain(std::iter::once(("all", "All")))
-            .collect(),
-        rules: Rule::ALL.iter().map(|r| (r.as_str(), r.title())).collect(),
-        status: if q.status.is_empty() { "unresolved".into() } else { q.status },
-        rule: q.rule,
-        severity: q.severity,
-        limit: LIST_LIMIT,
+/// The findings filter a query asks for (a page of `limit`), within the account's organisations.
+pub(crate) fn list_filter(
+    q: &ListQuery,
+    account: &crate::auth::accounts::Account,
+    limit: u32,
+) -> Result<FindingFilter, WebError> {
+    let f = filters(q, account)?;
+    let after = match q.after.trim() {
+        "" => None,
+        text => Some(
+            text.split_once('.')
+                .and_then(|(score, id)| Some((score.parse().ok()?, id.parse().ok()?)))
+                .ok_or(WebError::BadForm("The page asked for (after) is not one this list gave."))?,
+        ),
     };
-    Ok(render(StatusCode::OK, &page))
+    Ok(FindingFilter {
+        status: f.status,
+        unresolved: f.unresolved,
+        rule: f.rule,
+        severity: f.severity,
+        organisations: f.organisations,
+        assignee: f.assignee,
+        case_key: Some(q.case.clone()).filter(|c| !c.is_empty()),
+        after,
+        limit,
+        ..Default::default()
+    })
 }
 
 pub struct EvidenceRow {
@@ -368,6 +373,12 @@ pub async fn change_status(
     checked(&headers, &user, &form.csrf)?;
     let finding = visible(&state, &user, &id).await?;
     let id = finding.id;
+    if crate::pages::exceptions::own_access(&user.account, &finding.user_id) {
+        return Err(WebError::Refused(
+            StatusCode::FORBIDDEN,
+            "You cannot review a finding about your own access.".into(),
+        ));
+    }
     let expected = Status::parse(&form.expected).ok_or(WebError::BadForm("The form named an unknown status."))?;
     let to = Status::parse(&form.to).ok_or(WebError::BadForm("Choose the status to move the finding to."))?;
     let now = state.now_ns();

@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod alerts;
 pub mod audit_search;
+pub mod cases;
 pub mod compatibility;
 pub mod credentials;
 pub mod exceptions;

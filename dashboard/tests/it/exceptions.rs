@@ -83,7 +83,10 @@ async fn an_ig_lead_records_expected_access_from_a_justified_finding_and_revokes
     // mistakes never reached a decision.
     assert_eq!(recorded("audit review decision: exception recorded (this patient"), 4, "{trail:#?}");
     assert_eq!(recorded("not saved (exception recorded"), 3, "{trail:#?}");
-    assert_eq!(recorded(&format!("audit review decision: exception {exception} revoked: she has left")), 1);
+    // (The attempt without a note, then the revocation.)
+    assert_eq!(recorded(&format!("audit review decision: exception {exception} revoked")), 2);
+    assert_eq!(recorded(&format!("not saved (exception {exception} revoked)")), 1);
+    assert_eq!(recorded("named carer"), 0, "the reason's free text stays out of the trail");
     // The finding's history tells it too.
     let history = get(&rig.app, &path, &ig).await.body;
     assert!(history.contains(&format!("exception {exception} recorded")), "{history}");

@@ -6,6 +6,7 @@ mod alerts;
 mod api;
 mod assurance;
 mod audit_search;
+mod cases;
 mod compatibility;
 mod credentials;
 mod exceptions;
