@@ -9,7 +9,7 @@
 use serde::Serialize;
 use sqlx::{AssertSqlSafe, Row};
 
-use crate::findings::ReviewStore;
+use crate::findings::{FindingFilter, ReviewStore};
 use crate::rules::{Reason, Rule, Severity};
 use crate::ReviewError;
 
@@ -76,39 +76,22 @@ impl ReviewStore {
     /// Cases whose findings match the filter, highest score first. A case's counts are over its
     /// findings that match (the unresolved ones, by default).
     pub async fn cases(&self, filter: &CaseFilter) -> Result<CasePage, ReviewError> {
-        let mut sql = String::from(
-            "SELECT case_key, organisation, user_id, max(role), min(from_ns), max(to_ns), \
-             max(score) + 5 * (count(DISTINCT rule) - 1) AS case_score, count(*), \
-             sum(CASE WHEN status IN ('open', 'investigating') THEN 1 ELSE 0 END) \
-             FROM findings WHERE 1 = 1",
-        );
-        let mut texts: Vec<String> = Vec::new();
-        let mut equal = |sql: &mut String, column: &str, value: &str| {
-            texts.push(value.to_string());
-            sql.push_str(&format!(" AND {column} = ${}", texts.len()));
+        let which = FindingFilter {
+            status: filter.status,
+            unresolved: filter.unresolved,
+            rule: filter.rule,
+            severity: filter.severity,
+            assignee: filter.assignee.clone(),
+            organisations: filter.organisations.clone(),
+            ..Default::default()
         };
-        if let Some(s) = filter.status {
-            equal(&mut sql, "status", s.as_str());
-        }
-        if filter.unresolved {
-            sql.push_str(" AND status IN ('open', 'investigating')");
-        }
-        if let Some(r) = filter.rule {
-            equal(&mut sql, "rule", r.as_str());
-        }
-        if let Some(s) = filter.severity {
-            equal(&mut sql, "severity", s.as_str());
-        }
-        if let Some(a) = &filter.assignee {
-            equal(&mut sql, "assignee", a);
-        }
-        if !filter.organisations.is_empty() {
-            let first = texts.len() + 1;
-            texts.extend(filter.organisations.iter().cloned());
-            let list: Vec<String> = (first..=texts.len()).map(|n| format!("${n}")).collect();
-            sql.push_str(&format!(" AND organisation IN ({})", list.join(", ")));
-        }
-        sql.push_str(" GROUP BY case_key, organisation, user_id");
+        let (conditions, texts) = which.conditions();
+        let mut sql = format!(
+            "SELECT case_key, organisation, user_id, max(role), min(from_ns), max(to_ns), \
+             max(score) + {POINTS_PER_FURTHER_RULE} * (count(DISTINCT rule) - 1) AS case_score, count(*), \
+             sum(CASE WHEN status IN ('open', 'investigating') THEN 1 ELSE 0 END) \
+             FROM findings WHERE 1 = 1{conditions} GROUP BY case_key, organisation, user_id"
+        );
         let n = texts.len();
         let score = format!("(max(score) + {POINTS_PER_FURTHER_RULE} * (count(DISTINCT rule) - 1))");
         if filter.after.is_some() {

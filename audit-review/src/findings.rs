@@ -132,6 +132,47 @@ pub struct FindingFilter {
     pub limit: u32,
 }
 
+impl FindingFilter {
+    /// The filter as SQL conditions (each ` AND …`, placeholders `$1` on) and the texts they bind,
+    /// in order: the same on SQLite and PostgreSQL. `after` and `limit` are the caller's.
+    pub(crate) fn conditions(&self) -> (String, Vec<String>) {
+        let mut sql = String::new();
+        let mut texts: Vec<String> = Vec::new();
+        let mut equal = |sql: &mut String, column: &str, value: &str| {
+            texts.push(value.to_string());
+            sql.push_str(&format!(" AND {column} = ${}", texts.len()));
+        };
+        if let Some(s) = self.status {
+            equal(&mut sql, "status", s.as_str());
+        }
+        if self.unresolved {
+            sql.push_str(" AND status IN ('open', 'investigating')");
+        }
+        if let Some(r) = self.rule {
+            equal(&mut sql, "rule", r.as_str());
+        }
+        if let Some(s) = self.severity {
+            equal(&mut sql, "severity", s.as_str());
+        }
+        if let Some(user) = &self.user_id {
+            equal(&mut sql, "user_id", user);
+        }
+        if let Some(a) = &self.assignee {
+            equal(&mut sql, "assignee", a);
+        }
+        if let Some(key) = &self.case_key {
+            equal(&mut sql, "case_key", key);
+        }
+        if !self.organisations.is_empty() {
+            let first = texts.len() + 1;
+            texts.extend(self.organisations.iter().cloned());
+            let list: Vec<String> = (first..=texts.len()).map(|n| format!("${n}")).collect();
+            sql.push_str(&format!(" AND organisation IN ({})", list.join(", ")));
+        }
+        (sql, texts)
+    }
+}
+
 /// What recording a run's candidates did.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Recorded {
@@ -319,39 +360,8 @@ impl ReviewStore {
     /// Findings matching the filter, highest score first (then newest), a page at a time.
     pub async fn list(&self, filter: &FindingFilter) -> Result<Vec<Finding>, ReviewError> {
         // Placeholders numbered here ($N): they run on SQLite and PostgreSQL alike.
-        let mut sql = format!("SELECT {COLUMNS} FROM findings WHERE 1 = 1");
-        let mut texts: Vec<String> = Vec::new();
-        let mut equal = |sql: &mut String, column: &str, value: &str| {
-            texts.push(value.to_string());
-            sql.push_str(&format!(" AND {column} = ${}", texts.len()));
-        };
-        if let Some(s) = filter.status {
-            equal(&mut sql, "status", s.as_str());
-        }
-        if filter.unresolved {
-            sql.push_str(" AND status IN ('open', 'investigating')");
-        }
-        if let Some(r) = filter.rule {
-            equal(&mut sql, "rule", r.as_str());
-        }
-        if let Some(s) = filter.severity {
-            equal(&mut sql, "severity", s.as_str());
-        }
-        if let Some(user) = &filter.user_id {
-            equal(&mut sql, "user_id", user);
-        }
-        if let Some(a) = &filter.assignee {
-            equal(&mut sql, "assignee", a);
-        }
-        if let Some(key) = &filter.case_key {
-            equal(&mut sql, "case_key", key);
-        }
-        if !filter.organisations.is_empty() {
-            let first = texts.len() + 1;
-            texts.extend(filter.organisations.iter().cloned());
-            let list: Vec<String> = (first..=texts.len()).map(|n| format!("${n}")).collect();
-            sql.push_str(&format!(" AND organisation IN ({})", list.join(", ")));
-        }
+        let (conditions, texts) = filter.conditions();
+        let mut sql = format!("SELECT {COLUMNS} FROM findings WHERE 1 = 1{conditions}");
         let n = texts.len();
         if filter.after.is_some() {
             sql.push_str(&format!(" AND (score < ${} OR (score = ${} AND id < ${}))", n + 1, n + 1, n + 2));
