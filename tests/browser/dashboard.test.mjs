@@ -382,6 +382,15 @@ test('sign in, see the SLOs, watch an alert fire after a sandbox fault', { timeo
   await nav(page, 'Audit findings').click();
   assert.match(await page.getByRole('heading', { level: 1 }).innerText(), /Audit findings/);
   await checkAccessibility(page, '07e-findings');
+  // Expected access (exceptions learnt from justified findings), and a case opened (none here).
+  await page.getByRole('link', { name: 'expected access' }).click();
+  await page.waitForURL(`${base}/audit/exceptions`);
+  assert.match(await page.getByRole('heading', { level: 1 }).innerText(), /Expected access/);
+  assert.match(await page.locator('main').innerText(), /No access is recorded as expected/);
+  await checkAccessibility(page, '07e-exceptions');
+  await page.goto(`${base}/audit/findings?case=${encodeURIComponent('A81001|nobody|2900')}`);
+  assert.match(await page.locator('main').innerText(), /No findings of this case match/);
+  await checkAccessibility(page, '07e-case');
   await nav(page, 'Audit search').click();
   await page.getByLabel('User id').fill('nobody');
   await page.getByRole('button', { name: 'Search', exact: true }).click();
