@@ -139,6 +139,9 @@ rule_settings!(FamilyOrNeighbour, Severity::High, {
     surname: bool = true,
     /// Raise on a shared address (always: a care relationship does not explain a neighbour).
     address: bool = true,
+    /// Raise when the patient index names the user (their NHS number) as the patient's next of kin
+    /// (always, as for an address).
+    next_of_kin: bool = true,
     surname_when_explained: bool = false,
     /// A shared surname alone (no shared address) is evidence only when the surname is rare: held by
     /// at most this share of the patient index's households, or by three households or fewer. A

@@ -132,6 +132,8 @@ pub fn patients<R: Read>(what: &str, input: R) -> Result<Vec<PatientRecord>, Str
                 vip: flag(what, line, "vip", field(&m, "vip"))?,
                 restricted: flag(what, line, "restricted", field(&m, "restricted"))?,
                 deceased_ns: instant(what, line, "deceased", field(&m, "deceased"))?.unwrap_or(0),
+                // Optional: the NHS number of the patient's next of kin.
+                next_of_kin: nhs(what, line, "next_of_kin", field(&m, "next_of_kin"), false)?,
             })
         })
         .collect()
@@ -188,10 +190,12 @@ mod tests {
 
         let p = patients(
             "patients.csv",
-            "nhs_number,surname,address,vip,restricted,deceased\n9000000009,A,,yes,,2026-10-01\n".as_bytes(),
+            "nhs_number,surname,address,vip,restricted,deceased,next_of_kin\n9000000009,A,,yes,,2026-10-01,9000000017\n"
+                .as_bytes(),
         )
         .unwrap();
         assert!(p[0].vip && !p[0].restricted);
+        assert_eq!(p[0].next_of_kin, "9000000017");
         assert_eq!(p[0].deceased_ns, 1_790_812_800 * 1_000_000_000);
         let err = patients(
             "patients.csv",

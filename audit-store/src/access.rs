@@ -57,6 +57,9 @@ pub struct PatientRecord {
     /// When the patient died, Unix nanoseconds; 0 while alive.
     #[serde(default)]
     pub deceased_ns: u64,
+    /// The NHS number of the patient's next of kin, when the index has one (empty otherwise).
+    #[serde(default)]
+    pub next_of_kin: String,
 }
 
 /// A reason an organisation's staff may look at a patient's record: a registration, an
@@ -257,6 +260,8 @@ pub struct PatientAccess {
     pub care_teams: Vec<String>,
     /// The user's teams (match keys) in the staff directory, for the rows that come back.
     pub user_teams: Vec<String>,
+    /// The patient's next of kin is the user (the NHS number on their staff record).
+    pub next_of_kin: bool,
     pub self_access: bool,
     pub same_surname: bool,
     pub same_address: bool,

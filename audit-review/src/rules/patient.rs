@@ -38,6 +38,7 @@ fn access_candidate(
 const NO_RELATIONSHIP_POINTS: i32 = 10;
 const RAISED_WHEN_EXPLAINED_POINTS: i32 = 10;
 const ADDRESS_POINTS: i32 = 30;
+const NEXT_OF_KIN_POINTS: i32 = 40;
 const SELF_POINTS: i32 = 40;
 const SENSITIVE_POINTS: i32 = 20;
 const CORROBORATED_POINTS: i32 = -15;
@@ -165,11 +166,18 @@ pub(super) fn patient_findings(
         // A shared surname alone counts only when few households hold it.
         let holders = surnames.by_surname.get(&a.surname_key).copied();
         let rare = holders.is_none_or(|n| n <= 3 || n as f64 <= f.surname_max_share * surnames.households as f64);
-        let surname =
-            f.surname && a.same_surname && (!a.explained || f.surname_when_explained) && (a.same_address || rare);
+        // Named as next of kin: family, wherever they live (and a surname shared with them counts).
+        let kin = f.next_of_kin && a.next_of_kin;
+        let surname = f.surname
+            && a.same_surname
+            && (!a.explained || f.surname_when_explained)
+            && (a.same_address || rare || kin);
         let address = f.address && a.same_address;
-        if f.enabled && (surname || address) {
+        if f.enabled && (surname || address || kin) {
             let mut reasons = Vec::new();
+            if kin {
+                reasons.push(Reason::new("the patient names the user as their next of kin", NEXT_OF_KIN_POINTS));
+            }
             if surname {
                 let (n, of) = (holders.unwrap_or(1), surnames.households.max(holders.unwrap_or(1)));
                 reasons.push(Reason::new(
@@ -183,7 +191,7 @@ pub(super) fn patient_findings(
             if address {
                 reasons.push(Reason::new("shares the patient's address", ADDRESS_POINTS));
             }
-            if !a.explained || !address {
+            if !a.explained || (!address && !kin) {
                 reasons.push(relationship_reason(
                     a,
                     Rule::FamilyOrNeighbour,
@@ -195,14 +203,18 @@ pub(super) fn patient_findings(
                 None => String::new(),
             };
             let shared = match (surname, address) {
-                (true, true) => "their surname and address".to_string(),
-                (true, false) => format!("their surname{held}"),
-                _ => "their address".to_string(),
+                (true, true) => Some("their surname and address".to_string()),
+                (true, false) => Some(format!("their surname{held}")),
+                (false, true) => Some("their address".to_string()),
+                (false, false) => None,
             };
-            let text = format!(
-                "{user} opened the record of a patient who shares {shared}; {} ({when}).",
-                relationship_text(a)
-            );
+            let who_is = match (shared, kin) {
+                (Some(s), true) => format!("shares {s} and names them as next of kin"),
+                (Some(s), false) => format!("shares {s}"),
+                (None, _) => "names them as next of kin".to_string(),
+            };
+            let text =
+                format!("{user} opened the record of a patient who {who_is}; {} ({when}).", relationship_text(a));
             out.push(access_candidate(Rule::FamilyOrNeighbour, f.severity, a, text, reasons));
         }
         if c.self_access.enabled && a.self_access {

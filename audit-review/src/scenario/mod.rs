@@ -230,6 +230,7 @@ impl Scenario {
                 vip: (0.01..0.013).contains(&roll),
                 restricted: (0.013..0.018).contains(&roll),
                 deceased_ns,
+                next_of_kin: String::new(),
             });
             let org = rng.random_range(0..orgs.len());
             registered.push(org);

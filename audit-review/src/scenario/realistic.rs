@@ -30,6 +30,8 @@ const CLINICS: [&str; 3] = ["Cardiology clinic", "Diabetes clinic", "Fracture cl
 const COVER_SHIFTS: f64 = 0.05;
 /// The share of accesses to a patient anywhere in the organisation rather than the shift's team.
 const ELSEWHERE: f64 = 0.01;
+/// The share of staff relatives in the index who name the member of staff as next of kin.
+const NEXT_OF_KIN: f64 = 0.3;
 /// Days after a death during which routine work still opens the record.
 const AFTER_DEATH_DAYS: u64 = 3;
 
@@ -96,6 +98,7 @@ pub(super) fn build(config: ScenarioConfig) -> Scenario {
             } else {
                 0
             },
+            next_of_kin: String::new(),
         });
         let mut relate = |org: usize, kind: &str, team: Option<&String>, rng: &mut ChaCha8Rng| {
             let pending = rng.random::<f64>() < 0.04;
@@ -193,6 +196,14 @@ pub(super) fn build(config: ScenarioConfig) -> Scenario {
         }
     }
     super::home_staff(&staff, &mut patients, |_| true);
+    // Some relatives name the member of staff as their next of kin (when the index knows them).
+    for st in &staff {
+        if let (Some(own), Some(relative)) = (st.own_patient, st.relative) {
+            if rng.random::<f64>() < NEXT_OF_KIN {
+                patients[relative].next_of_kin = patients[own].nhs_number.clone();
+            }
+        }
+    }
 
     let config = ScenarioConfig { organisations: 2, ..config };
     let mut scenario = Scenario {
@@ -422,8 +433,14 @@ impl Scenario {
                         self.patients[p].address = address(rng);
                     }
                     _ => {
+                        // A common surname, another address: only a next-of-kin link (when the
+                        // index has the member of staff's own record, and the relative named them)
+                        // tells family from a stranger of the same name.
                         self.patients[p].surname = surname;
                         self.patients[p].address = address(rng);
+                        if let Some(own) = self.staff[s].own_patient.filter(|_| rng.random::<f64>() < NEXT_OF_KIN) {
+                            self.patients[p].next_of_kin = self.patients[own].nhs_number.clone();
+                        }
                     }
                 }
                 touched.push(p);

@@ -437,7 +437,46 @@ pub async fn a_burst_of_denied_access<S: TelemetryStore>(store: &S) {
     assert!(found[0].explanation.contains("12 failed or denied accesses between 10:00 and 10:10 on Thu 5 Nov 2026"));
 }
 
+/// A patient whose index entry names the user as next of kin is family, wherever they live and
+/// whatever their surname, even when a care relationship explains the access.
+pub async fn a_patient_naming_the_user_as_next_of_kin<S: TelemetryStore>(store: &S) {
+    let staff =
+        StaffMember { user_id: "k1".into(), surname: "Patel".into(), nhs_number: nhs(950), ..Default::default() };
+    store.replace_staff_directory(&[staff]).await.unwrap();
+    let patient = |n: u32, kin: &str| PatientRecord {
+        nhs_number: nhs(n),
+        surname: "Patel".into(),
+        address: format!("{n} Far Road"),
+        next_of_kin: kin.into(),
+        ..Default::default()
+    };
+    // Many Patels: a shared surname alone says nothing here.
+    let mut index: Vec<PatientRecord> = (0..30).map(|n| patient(600 + n, "")).collect();
+    index.extend([patient(951, &nhs(950)), patient(952, &nhs(1))]);
+    store.replace_patient_index(&index).await.unwrap();
+    store.add_care_relationships(&[related("A1", &nhs(951)), related("A1", &nhs(952))]).await.unwrap();
+    let at = T0 + DAY + 10 * HOUR;
+    Log::new(store)
+        .add(vec![
+            read("k1", "A1", &nhs(951), at), // names k1 as next of kin: raised, though cared for
+            read("k1", "A1", &nhs(952), at + SEC), // another's next of kin: quiet
+            read("k1", "A1", &nhs(600), at + 2 * SEC), // a Patel, no relationship: quiet (common)
+        ])
+        .await;
+    let family = findings(store, Rule::FamilyOrNeighbour, T0, T0 + 7 * DAY).await;
+    let about: Vec<&str> = family.iter().map(|c| c.nhs_number.as_str()).collect();
+    assert_eq!(about, [nhs(951).as_str()], "{family:#?}");
+    assert!(
+        family[0].explanation.contains("names them as next of kin; A1 has a care relationship"),
+        "{}",
+        family[0].explanation
+    );
+    assert_eq!(family[0].reasons[0].text, "the patient names the user as their next of kin");
+    assert!(family[0].score >= 40, "{:#?}", family[0].reasons);
+}
+
 audit_store::on_every_store!("pwr":
+    a_patient_naming_the_user_as_next_of_kin,
     a_volume_spike_against_own_history_and_peers,
     access_out_of_usual_and_working_hours,
     family_neighbour_and_self_access,

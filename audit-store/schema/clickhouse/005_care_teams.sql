@@ -25,3 +25,15 @@ CREATE TABLE IF NOT EXISTS staff_teams (
 PARTITION BY Version
 ORDER BY UserId
 SETTINGS index_granularity = 8192;
+
+-- Each patient's next of kin (an NHS number), for those whose index entry names one: replaced with
+-- the patient index, under its Version (written before it). A side table rather than a column, so
+-- stores made before it need no ALTER (on a cluster, every replica's).
+CREATE TABLE IF NOT EXISTS patient_next_of_kin (
+    Version UInt64,
+    NhsNumber String,
+    NextOfKin String
+) ENGINE = MergeTree
+PARTITION BY Version
+ORDER BY NhsNumber
+SETTINGS index_granularity = 8192;

@@ -83,15 +83,18 @@ pub fn patient_access(q: &PatientAccessQuery) -> String {
          GROUP BY UserId) AS t USING UserId WHERE Version = {newest_staff}) AS s USING user_id"
     );
     let active = "tupleElement(x, 1) <= last_ns AND (tupleElement(x, 2) = 0 OR tupleElement(x, 2) > first_ns)";
+    // The newest index, each patient with the next of kin written under its version.
+    let newest_index = "(SELECT max(Version) FROM patient_index)";
     let patient = format!(
         "SELECT * FROM ({staff}) AS es ANY LEFT JOIN (SELECT NhsNumber AS nhs_number, SurnameKey AS PatientSurname, \
-         AddressKey AS PatientAddress, Vip, Restricted, DeceasedNs FROM patient_index \
-         WHERE Version = (SELECT max(Version) FROM patient_index)) AS p USING nhs_number"
+         AddressKey AS PatientAddress, Vip, Restricted, DeceasedNs, NextOfKin FROM patient_index ANY LEFT JOIN \
+         (SELECT NhsNumber, NextOfKin FROM patient_next_of_kin WHERE Version = {newest_index}) AS k USING NhsNumber \
+         WHERE Version = {newest_index}) AS p USING nhs_number"
     );
     format!(
         "SELECT user_id, role, organisation, nhs_number, day, events, first_ns, last_ns, first_seq, explained, \
          explained_org, self_access, same_surname, same_address, vip, restricted, deceased, surname_key, care_teams, \
-         user_teams FROM (\
+         user_teams, next_of_kin FROM (\
          SELECT user_id, role, organisation, nhs_number, day, events, first_ns, last_ns, first_seq, \
          arrayExists(x -> {active}, Care) AS OrgCare, \
          arrayExists(x -> {active} AND (tupleElement(x, 3) != '' OR tupleElement(x, 4) != ''), Care) AS Scoped, \
@@ -105,10 +108,11 @@ pub fn patient_access(q: &PatientAccessQuery) -> String {
          toUInt8(StaffSurname != '' AND StaffSurname = PatientSurname) AS same_surname, \
          toUInt8(StaffAddress != '' AND StaffAddress = PatientAddress) AS same_address, \
          toUInt8(Vip) AS vip, toUInt8(Restricted) AS restricted, \
-         toUInt8(DeceasedNs > 0 AND last_ns >= DeceasedNs) AS deceased, PatientSurname AS surname_key \
+         toUInt8(DeceasedNs > 0 AND last_ns >= DeceasedNs) AS deceased, PatientSurname AS surname_key, \
+         toUInt8(StaffNhs != '' AND NextOfKin = StaffNhs) AS next_of_kin \
          FROM ({patient})) \
          WHERE explained = 0 OR self_access = 1 OR same_surname = 1 OR same_address = 1 OR vip = 1 \
-         OR restricted = 1 OR deceased = 1 ORDER BY user_id, day, nhs_number"
+         OR restricted = 1 OR deceased = 1 OR next_of_kin = 1 ORDER BY user_id, day, nhs_number"
     )
 }
 
@@ -280,6 +284,14 @@ struct PatientRow {
 
 #[derive(Row, Serialize)]
 #[serde(rename_all = "PascalCase")]
+struct NextOfKinRow {
+    version: u64,
+    nhs_number: String,
+    next_of_kin: String,
+}
+
+#[derive(Row, Serialize)]
+#[serde(rename_all = "PascalCase")]
 struct StaffTeamRow {
     version: u64,
     user_id: String,
@@ -357,6 +369,7 @@ struct AccessRow {
     surname_key: String,
     care_teams: String,
     user_teams: String,
+    next_of_kin: u8,
 }
 
 #[derive(Row, Deserialize)]
@@ -469,7 +482,18 @@ impl AccessMonitoring for ClickHouseStore {
     }
 
     async fn replace_patient_index(&self, patients: &[PatientRecord]) -> Result<(), StoreError> {
-        let version = self.next_version("patient_index").await?;
+        // Past both tables' newest; the next of kin first, under the index's version.
+        let version = self.next_version("patient_index").await?.max(self.next_version("patient_next_of_kin").await?);
+        let kin: Vec<&PatientRecord> = patients.iter().filter(|p| !p.next_of_kin.is_empty()).collect();
+        if !kin.is_empty() {
+            let mut insert = self.client.insert::<NextOfKinRow>("patient_next_of_kin").await?;
+            for p in kin {
+                let row =
+                    NextOfKinRow { version, nhs_number: p.nhs_number.clone(), next_of_kin: p.next_of_kin.clone() };
+                insert.write(&row).await?;
+            }
+            insert.end().await?;
+        }
         if !patients.is_empty() {
             let mut insert = self.client.insert::<PatientRow>("patient_index").await?;
             for p in patients {
@@ -487,7 +511,8 @@ impl AccessMonitoring for ClickHouseStore {
             }
             insert.end().await?;
         }
-        self.drop_versions_before("patient_index", version).await
+        self.drop_versions_before("patient_index", version).await?;
+        self.drop_versions_before("patient_next_of_kin", version).await
     }
 
     async fn add_care_relationships(&self, relationships: &[CareRelationship]) -> Result<(), StoreError> {
@@ -584,6 +609,7 @@ impl AccessMonitoring for ClickHouseStore {
                 explained_org: r.explained_org != 0,
                 care_teams: crate::access::team_list(&r.care_teams),
                 user_teams: crate::access::team_list(&r.user_teams),
+                next_of_kin: r.next_of_kin != 0,
                 self_access: r.self_access != 0,
                 same_surname: r.same_surname != 0,
                 same_address: r.same_address != 0,

@@ -36,6 +36,7 @@ const SHARDING: &[(&str, &str)] = &[
     ("care_relationships", "cityHash64(NhsNumber)"),
     ("care_team_relationships", "cityHash64(NhsNumber)"),
     ("staff_teams", "cityHash64(UserId)"),
+    ("patient_next_of_kin", "cityHash64(NhsNumber)"),
 ];
 
 impl Layout {

@@ -70,7 +70,8 @@ impl AccessMonitoring for SqliteStore {
         sqlx::query("DELETE FROM patient_index").execute(&mut *tx).await?;
         for chunk in patients.chunks(ROWS_PER_STATEMENT) {
             let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-                "INSERT OR REPLACE INTO patient_index (nhs_number, surname_key, address_key, vip, restricted, deceased_ns) ",
+                "INSERT OR REPLACE INTO patient_index \
+                 (nhs_number, surname_key, address_key, vip, restricted, deceased_ns, next_of_kin) ",
             );
             let mut bad = None;
             q.push_values(chunk, |mut b, p| {
@@ -83,7 +84,8 @@ impl AccessMonitoring for SqliteStore {
                     .push_bind(match_key(&p.address))
                     .push_bind(p.vip)
                     .push_bind(p.restricted)
-                    .push_bind(deceased);
+                    .push_bind(deceased)
+                    .push_bind(p.next_of_kin.clone());
             });
             if let Some(e) = bad {
                 return Err(e);
@@ -252,6 +254,7 @@ impl AccessMonitoring for SqliteStore {
                   coalesce(s.address_key <> '' AND s.address_key = p.address_key, 0) AS same_address,
                   coalesce(p.vip, 0) AS vip, coalesce(p.restricted, 0) AS restricted,
                   coalesce(p.deceased_ns > 0 AND t.last_ns >= p.deceased_ns, 0) AS deceased,
+                  coalesce(s.nhs_number <> '' AND p.next_of_kin = s.nhs_number, 0) AS next_of_kin,
                   coalesce(p.surname_key, '') AS surname_key
                 FROM t
                 LEFT JOIN staff_directory s ON s.user_id = t.user_id
@@ -259,6 +262,7 @@ impl AccessMonitoring for SqliteStore {
              )
              SELECT user_id, role, org, nhs_number, day, events, first_ns, last_ns, first_seq,
                     explained, explained_org, self_access, same_surname, same_address, vip, restricted, deceased, surname_key,
+                    next_of_kin,
                     CASE WHEN explained_org AND NOT explained THEN
                       (SELECT group_concat(DISTINCT r.team_key) FROM care_team_relationships r
                        WHERE r.organisation = a.org AND r.nhs_number = a.nhs_number AND r.team_key <> ''
@@ -267,6 +271,7 @@ impl AccessMonitoring for SqliteStore {
                     (SELECT group_concat(st.team_key) FROM staff_teams st WHERE st.user_id = a.user_id) AS user_teams
              FROM a
              WHERE NOT explained OR self_access OR same_surname OR same_address OR vip OR restricted OR deceased
+               OR next_of_kin
              ORDER BY user_id, day, nhs_number"
         );
         let rows = sqlx::query(AssertSqlSafe(sql))
@@ -293,6 +298,7 @@ impl AccessMonitoring for SqliteStore {
                     explained_org: flag(r, "explained_org")?,
                     care_teams: team_list(&r.try_get::<Option<String>, _>("care_teams")?.unwrap_or_default()),
                     user_teams: team_list(&r.try_get::<Option<String>, _>("user_teams")?.unwrap_or_default()),
+                    next_of_kin: flag(r, "next_of_kin")?,
                     self_access: flag(r, "self_access")?,
                     same_surname: flag(r, "same_surname")?,
                     same_address: flag(r, "same_address")?,

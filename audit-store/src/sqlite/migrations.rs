@@ -44,5 +44,6 @@ pub(crate) fn store_migrator() -> Migrator {
              WHERE e.seq = audit_sequencer_source_ids.seq), '') WHERE source = ''",
         ),
         (9, "care teams", include_str!("../../migrations/sqlite/0009_care_teams.sql")),
+        (10, "next of kin", include_str!("../../migrations/sqlite/0010_next_of_kin.sql")),
     ])
 }
