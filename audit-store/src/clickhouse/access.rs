@@ -2,13 +2,14 @@
 //! [`crate::access`]). The SQL keeps to what 18.16 runs: one JOIN per SELECT (nested for more),
 //! `USING` joins, `LIMIT 1 BY Seq` against replayed rows, no window functions.
 
-use ::clickhouse::Row;
-use serde::{Deserialize, Serialize};
-
 use super::ClickHouseStore;
 use crate::access::*;
 use crate::AccessMonitoring;
 use crate::StoreError;
+
+/// The tables' and queries' rows.
+mod rows;
+use rows::*;
 
 const D: Dialect = Dialect::ClickHouse;
 
@@ -258,154 +259,6 @@ pub fn examples(t0: u64) -> Vec<(&'static str, String)> {
         ("households", surname_households(None)),
         ("surname_households", surname_households(Some(&["smith".to_string(), "o'neill".to_string()]))),
     ]
-}
-
-#[derive(Row, Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct StaffRow {
-    version: u64,
-    user_id: String,
-    surname_key: String,
-    address_key: String,
-    nhs_number: String,
-}
-
-#[derive(Row, Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct PatientRow {
-    version: u64,
-    nhs_number: String,
-    surname_key: String,
-    address_key: String,
-    vip: u8,
-    restricted: u8,
-    deceased_ns: u64,
-}
-
-#[derive(Row, Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct NextOfKinRow {
-    version: u64,
-    nhs_number: String,
-    next_of_kin: String,
-}
-
-#[derive(Row, Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct StaffTeamRow {
-    version: u64,
-    user_id: String,
-    team_key: String,
-}
-
-#[derive(Row, Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct TeamRelationshipRow {
-    organisation: String,
-    nhs_number: String,
-    team_key: String,
-    clinician: String,
-    kind: String,
-    from_ns: u64,
-    to_ns: u64,
-}
-
-#[derive(Row, Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct RelationshipRow {
-    organisation: String,
-    nhs_number: String,
-    kind: String,
-    from_ns: u64,
-    to_ns: u64,
-}
-
-#[derive(Row, Deserialize)]
-struct ActivityRow {
-    user_id: String,
-    role: String,
-    organisation: String,
-    bucket: i64,
-    events: u64,
-    patients: u64,
-    exports: u64,
-    prints: u64,
-    searches: u64,
-    break_glass: u64,
-    failed: u64,
-    off_hours: u64,
-    first_seq: u64,
-    first_ns: u64,
-    last_ns: u64,
-}
-
-#[derive(Row, Deserialize)]
-struct ProfileRow {
-    user_id: String,
-    organisation: String,
-    hour: u8,
-    events: u64,
-}
-
-#[derive(Row, Deserialize)]
-struct AccessRow {
-    user_id: String,
-    role: String,
-    organisation: String,
-    nhs_number: String,
-    day: i64,
-    events: u64,
-    first_ns: u64,
-    last_ns: u64,
-    first_seq: u64,
-    explained: u8,
-    explained_org: u8,
-    self_access: u8,
-    same_surname: u8,
-    same_address: u8,
-    vip: u8,
-    restricted: u8,
-    deceased: u8,
-    surname_key: String,
-    care_teams: String,
-    user_teams: String,
-    next_of_kin: u8,
-}
-
-#[derive(Row, Deserialize)]
-struct SampledUserRow {
-    user_id: String,
-    role: String,
-    organisation: String,
-    events: u64,
-    first_seq: u64,
-}
-
-#[derive(Row, Deserialize)]
-struct HouseholdsRow {
-    households: u64,
-}
-
-#[derive(Row, Deserialize)]
-struct SurnameRow {
-    surname_key: String,
-    households: u64,
-}
-
-#[derive(Row, Deserialize)]
-struct StratumRow {
-    organisation: String,
-    role: String,
-    action: String,
-    events: u64,
-}
-
-#[derive(Row, Deserialize)]
-struct ArrivalsRow {
-    events: u64,
-    last_seq: u64,
-    earliest: u64,
-    latest: u64,
 }
 
 impl ClickHouseStore {
