@@ -144,7 +144,8 @@ rule_settings!(FamilyOrNeighbour, Severity::High, {
     next_of_kin: bool = true,
     surname_when_explained: bool = false,
     /// A shared surname alone (no shared address) is evidence only when the surname is rare: held by
-    /// at most this share of the patient index's households, or by three households or fewer. A
+    /// at most this share of the households of the patient index and staff directory, or by three
+    /// households or fewer. A
     /// surname many households hold (a Patel, a Smith) says little about family.
     surname_max_share: f64 = 0.002,
 });

@@ -201,7 +201,8 @@ store_trait! {
         /// restricted, deceased). Explained, unremarkable accesses never leave the store.
         async fn patient_access(&self, query: &PatientAccessQuery) -> Result<Vec<PatientAccess>, StoreError>;
 
-        /// How many of the patient index's households hold each of `surname_keys`, and how many
+        /// How many of the households of the patient index and staff directory hold each of
+        /// `surname_keys`, and how many
         /// households it holds.
         async fn surname_households(&self, surname_keys: &[String]) -> Result<SurnameHouseholds, StoreError>;
 

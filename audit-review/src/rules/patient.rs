@@ -182,7 +182,7 @@ pub(super) fn patient_findings(
                 let (n, of) = (holders.unwrap_or(1), surnames.households.max(holders.unwrap_or(1)));
                 reasons.push(Reason::new(
                     format!(
-                        "shares the patient's surname, held by {n} of the {of} household{} in the patient index",
+                        "shares the patient's surname, held by {n} of the {of} household{} known",
                         if of == 1 { "" } else { "s" }
                     ),
                     score::surname_points(n, of),
@@ -199,7 +199,7 @@ pub(super) fn patient_findings(
                 ));
             }
             let held = match holders {
-                Some(n) => format!(" (a surname {n} of the patient index's {} households hold)", surnames.households),
+                Some(n) => format!(" (a surname {n} of {} households hold)", surnames.households),
                 None => String::new(),
             };
             let shared = match (surname, address) {

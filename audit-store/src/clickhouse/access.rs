@@ -117,18 +117,23 @@ pub fn patient_access(q: &PatientAccessQuery) -> String {
     )
 }
 
-/// The households (distinct addresses; a patient without one alone) of the newest patient index:
+/// The households (distinct addresses; a person without one alone) of the newest patient index and
+/// staff directory:
 /// all of them, or per surname for `surname_keys`.
 pub fn surname_households(surname_keys: Option<&[String]>) -> String {
-    let household = "uniqExact(if(AddressKey != '', AddressKey, concat('patient:', NhsNumber)))";
-    let newest = "Version = (SELECT max(Version) FROM patient_index)";
+    // The newest patient index and staff directory together: a household is an address, or a
+    // person without one.
+    let people = "(SELECT SurnameKey, if(AddressKey != '', AddressKey, concat('patient:', NhsNumber)) AS Household \
+         FROM patient_index WHERE Version = (SELECT max(Version) FROM patient_index) \
+         UNION ALL SELECT SurnameKey, if(AddressKey != '', AddressKey, concat('staff:', UserId)) AS Household \
+         FROM staff_directory WHERE Version = (SELECT max(Version) FROM staff_directory))";
     match surname_keys {
-        None => format!("SELECT {household} AS households FROM patient_index WHERE {newest}"),
+        None => format!("SELECT uniqExact(Household) AS households FROM {people}"),
         Some(keys) => {
             let list: Vec<String> = keys.iter().map(|k| super::quote(k)).collect();
             format!(
-                "SELECT SurnameKey AS surname_key, {household} AS households FROM patient_index \
-                 WHERE {newest} AND SurnameKey IN ({}) GROUP BY surname_key",
+                "SELECT SurnameKey AS surname_key, uniqExact(Household) AS households FROM {people} \
+                 WHERE SurnameKey IN ({}) GROUP BY surname_key",
                 list.join(", ")
             )
         }

@@ -312,9 +312,14 @@ impl AccessMonitoring for SqliteStore {
     }
 
     async fn surname_households(&self, surname_keys: &[String]) -> Result<SurnameHouseholds, StoreError> {
-        const HOUSEHOLD: &str = "CASE WHEN address_key <> '' THEN address_key ELSE 'patient:' || nhs_number END";
+        // The patient index and the staff directory together: a household is an address, or a
+        // person without one.
+        const PEOPLE: &str = "(SELECT surname_key, CASE WHEN address_key <> '' THEN address_key \
+             ELSE 'patient:' || nhs_number END AS household FROM patient_index \
+             UNION ALL SELECT surname_key, CASE WHEN address_key <> '' THEN address_key \
+             ELSE 'staff:' || user_id END FROM staff_directory)";
         let households: i64 =
-            sqlx::query_scalar(AssertSqlSafe(format!("SELECT count(DISTINCT {HOUSEHOLD}) FROM patient_index")))
+            sqlx::query_scalar(AssertSqlSafe(format!("SELECT count(DISTINCT household) FROM {PEOPLE}")))
                 .fetch_one(self.pool())
                 .await?;
         let mut keys: Vec<&String> = surname_keys.iter().filter(|k| !k.is_empty()).collect();
@@ -323,7 +328,7 @@ impl AccessMonitoring for SqliteStore {
         let mut by_surname = std::collections::HashMap::new();
         for chunk in keys.chunks(500) {
             let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
-                "SELECT surname_key, count(DISTINCT {HOUSEHOLD}) AS n FROM patient_index WHERE surname_key IN ("
+                "SELECT surname_key, count(DISTINCT household) AS n FROM {PEOPLE} WHERE surname_key IN ("
             ));
             let mut list = q.separated(", ");
             for key in chunk {
