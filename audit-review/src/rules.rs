@@ -187,6 +187,8 @@ pub async fn evaluate_with<S: TelemetryStore>(
     let ctx = Context { config, clock, from_ns, to_ns };
     let mut out = Vec::new();
     let mut used = BTreeMap::new();
+    // Each person's daily counts, read once for the bulk rule and cover alike.
+    let mut daily_rows: Option<Vec<UserActivity>> = None;
     if config.volume_spike.enabled {
         out.extend(volume_spike(store, &ctx).await?);
     }
@@ -194,7 +196,9 @@ pub async fn evaluate_with<S: TelemetryStore>(
         out.extend(out_of_hours(store, &ctx).await?);
     }
     if config.bulk_or_unusual.enabled {
-        out.extend(bulk_or_unusual(store, &ctx).await?);
+        let days = bulk::daily_activity(store, &ctx).await?;
+        out.extend(bulk_or_unusual(&ctx, &days));
+        daily_rows = Some(days);
     }
     if config.failed_access_burst.enabled {
         out.extend(failed_access_burst(store, &ctx).await?);
@@ -211,8 +215,10 @@ pub async fn evaluate_with<S: TelemetryStore>(
         // names teams that did not explain an access.
         let outside_team = rows.iter().any(|a| !a.care_teams.is_empty());
         let daily = if config.team_cover_patients > 0 && outside_team {
-            let day_start = u64::from(DAY_STARTS_HOUR) * NS_PER_HOUR as u64;
-            let days = store.user_activity(&ctx.activity(from_ns, to_ns, NS_PER_DAY as u64, day_start)).await?;
+            let days = match daily_rows.take() {
+                Some(days) => days,
+                None => store.user_activity(&ctx.activity(from_ns, to_ns, NS_PER_DAY as u64, day_start)).await?,
+            };
             days.into_iter()
                 .map(|d| {
                     ((d.user_id, d.organisation, (d.bucket - day_start as i64).div_euclid(NS_PER_DAY)), d.patients)

@@ -42,24 +42,32 @@ fn usual_of(values: &mut [u64]) -> Option<(f64, f64)> {
     Some((median, (1.4826 * mad).max(median.max(1.0).sqrt())))
 }
 
-pub(super) async fn bulk_or_unusual<S: TelemetryStore>(
+/// Each person's days (from 06:00) over the period and the `baseline_days` before it, which make
+/// their usual. The patient rules read the period's days from the same list (cover).
+pub(super) async fn daily_activity<S: TelemetryStore>(
     store: &S,
     ctx: &Context<'_>,
-) -> Result<Vec<Candidate>, StoreError> {
+) -> Result<Vec<UserActivity>, StoreError> {
+    let day_ns = NS_PER_DAY as u64;
+    let day_start = u64::from(DAY_STARTS_HOUR) * NS_PER_HOUR as u64;
+    let from = ctx.bucket_start_utc(ctx.from_ns, day_ns, day_start);
+    let baseline = u64::from(ctx.config.bulk_or_unusual.baseline_days) * day_ns;
+    let history_from = ctx.bucket_start_utc(from.saturating_sub(baseline), day_ns, day_start);
+    store.user_activity(&ctx.activity(history_from, ctx.to_ns, day_ns, day_start)).await
+}
+
+/// The bulk findings of the period's days, judged against `days` (from [`daily_activity`]).
+pub(super) fn bulk_or_unusual(ctx: &Context<'_>, days: &[UserActivity]) -> Vec<Candidate> {
     let cfg = &ctx.config.bulk_or_unusual;
     let day_ns = NS_PER_DAY as u64;
     let day_start = u64::from(DAY_STARTS_HOUR) * NS_PER_HOUR as u64;
     let from = ctx.bucket_start_utc(ctx.from_ns, day_ns, day_start);
-    // The weeks before the period too: they make each person's usual.
-    let history_from =
-        ctx.bucket_start_utc(from.saturating_sub(u64::from(cfg.baseline_days) * day_ns), day_ns, day_start);
-    let days = store.user_activity(&ctx.activity(history_from, ctx.to_ns, day_ns, day_start)).await?;
     let first_bucket = ctx.clock.local_ns(from);
     let window = i64::from(cfg.baseline_days) * NS_PER_DAY;
     // Each person's days, and each role's at each organisation, in day order.
     let mut by_person: HashMap<(&str, &str), Vec<&UserActivity>> = HashMap::new();
     let mut by_role: HashMap<(&str, &str), Vec<&UserActivity>> = HashMap::new();
-    for d in &days {
+    for d in days {
         by_person.entry((&d.user_id, &d.organisation)).or_default().push(d);
         by_role.entry((&d.role, &d.organisation)).or_default().push(d);
     }
@@ -167,7 +175,7 @@ pub(super) async fn bulk_or_unusual<S: TelemetryStore>(
         );
         out.push(candidate(Rule::BulkOrUnusual, cfg.severity, d, "", explanation, parts));
     }
-    Ok(out)
+    out
 }
 
 /// The days of `list` (in day order) in the `window` before `bucket`.
