@@ -14,7 +14,7 @@
 use serde::Serialize;
 use sqlx::{AssertSqlSafe, Row};
 
-use crate::findings::{history, i, ReviewStore, Status};
+use crate::findings::{history, i, organisation_in, ReviewStore, Status};
 use crate::rules::{Candidate, Rule};
 use crate::ReviewError;
 
@@ -261,8 +261,7 @@ impl ReviewStore {
         let scope = if organisations.is_empty() {
             String::new()
         } else {
-            let list: Vec<String> = (1..=organisations.len()).map(|n| format!("${n}")).collect();
-            format!(" WHERE organisation IN ({})", list.join(", "))
+            format!(" WHERE {}", organisation_in(organisations, 1))
         };
         let mut query =
             sqlx::query(AssertSqlSafe(format!("SELECT {COLUMNS} FROM exceptions{scope} ORDER BY id DESC LIMIT 1000")));
@@ -306,5 +305,73 @@ impl ReviewStore {
         }
         tx.commit().await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::Severity;
+
+    fn finding(rule: Rule, user: &str, nhs: &str, from_ns: u64, to_ns: u64, score: i32) -> Candidate {
+        Candidate {
+            rule,
+            severity: Severity::Medium,
+            user_id: user.into(),
+            role: String::new(),
+            organisation: "A1".into(),
+            nhs_number: nhs.into(),
+            bucket: 0,
+            from_ns,
+            to_ns,
+            events: 1,
+            first_seq: 1,
+            explanation: String::new(),
+            score,
+            reasons: Vec::new(),
+        }
+    }
+
+    fn exception(rule: Option<Rule>, nhs: &str) -> Exception {
+        Exception {
+            id: 1,
+            organisation: "A1".into(),
+            user_id: "u1".into(),
+            rule,
+            nhs_number: nhs.into(),
+            reason: "expected".into(),
+            from_ns: 100,
+            to_ns: 200,
+            finding_id: 1,
+            max_score: 36,
+            created_by: "ig".into(),
+            created_ns: 100,
+            revoked_by: String::new(),
+            revoked_ns: 0,
+            revoke_note: String::new(),
+            uses: 0,
+            last_used_ns: 0,
+        }
+    }
+
+    #[test]
+    fn an_exception_covers_its_user_and_patient_or_kind_inside_its_period_only() {
+        let patient = exception(None, "9990000018");
+        assert!(patient.covers(&finding(Rule::SensitiveRecord, "u1", "9990000018", 120, 130, 60)));
+        assert!(patient.covers(&finding(Rule::FamilyOrNeighbour, "u1", "9990000018", 100, 200, 30)), "any rule");
+        assert!(!patient.covers(&finding(Rule::SensitiveRecord, "u1", "9990000026", 120, 130, 30)), "another patient");
+        assert!(!patient.covers(&finding(Rule::SensitiveRecord, "u2", "9990000018", 120, 130, 30)), "another user");
+        assert!(!patient.covers(&finding(Rule::SensitiveRecord, "u1", "9990000018", 190, 210, 30)), "past its end");
+        assert!(!patient.covers(&finding(Rule::SensitiveRecord, "u1", "9990000018", 90, 110, 30)), "before it");
+        let mut elsewhere = finding(Rule::SensitiveRecord, "u1", "9990000018", 120, 130, 30);
+        elsewhere.organisation = "B2".into();
+        assert!(!patient.covers(&elsewhere), "another organisation");
+
+        let kind = exception(Some(Rule::BulkOrUnusual), "");
+        assert!(kind.covers(&finding(Rule::BulkOrUnusual, "u1", "", 120, 130, 36)));
+        assert!(!kind.covers(&finding(Rule::BulkOrUnusual, "u1", "", 120, 130, 37)), "stronger than justified");
+        assert!(!kind.covers(&finding(Rule::OutOfHours, "u1", "", 120, 130, 30)), "another rule");
+        let revoked = Exception { revoked_ns: 150, ..kind };
+        assert!(!revoked.covers(&finding(Rule::BulkOrUnusual, "u1", "", 120, 130, 30)));
     }
 }

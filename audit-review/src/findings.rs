@@ -167,12 +167,34 @@ impl FindingFilter {
             equal(&mut sql, "case_key", key);
         }
         if !self.organisations.is_empty() {
-            let first = texts.len() + 1;
+            sql.push_str(&format!(" AND {}", organisation_in(&self.organisations, texts.len() + 1)));
             texts.extend(self.organisations.iter().cloned());
-            let list: Vec<String> = (first..=texts.len()).map(|n| format!("${n}")).collect();
-            sql.push_str(&format!(" AND organisation IN ({})", list.join(", ")));
         }
         (sql, texts)
+    }
+}
+
+/// `organisation IN ($first, …)` for `organisations`, which the caller binds in order from `$first`.
+pub(crate) fn organisation_in(organisations: &[String], first: usize) -> String {
+    let list: Vec<String> = (first..first + organisations.len()).map(|n| format!("${n}")).collect();
+    format!("organisation IN ({})", list.join(", "))
+}
+
+/// A page of findings and, when there are more, the cursor (score, id) of the next.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FindingPage {
+    pub findings: Vec<Finding>,
+    pub next: Option<(i32, i64)>,
+}
+
+impl FindingPage {
+    /// The page of `filter.limit` from findings read one past it.
+    fn of(mut found: Vec<Finding>, limit: u32) -> FindingPage {
+        let limit = limit.max(1) as usize;
+        let more = found.len() > limit;
+        found.truncate(limit);
+        let next = if more { found.last().map(|f| (f.score, f.id)) } else { None };
+        FindingPage { findings: found, next }
     }
 }
 
@@ -360,6 +382,12 @@ impl ReviewStore {
             .collect()
     }
 
+    /// A page of findings matching the filter (`limit` of them), with the next page's cursor.
+    pub async fn findings_page(&self, filter: &FindingFilter) -> Result<FindingPage, ReviewError> {
+        let one_more = FindingFilter { limit: filter.limit.max(1) + 1, ..filter.clone() };
+        Ok(FindingPage::of(self.list(&one_more).await?, filter.limit))
+    }
+
     /// Findings matching the filter, highest score first (then newest), a page at a time.
     pub async fn list(&self, filter: &FindingFilter) -> Result<Vec<Finding>, ReviewError> {
         // Placeholders numbered here ($N): they run on SQLite and PostgreSQL alike.
@@ -391,8 +419,7 @@ impl ReviewStore {
         let scope = if organisations.is_empty() {
             String::new()
         } else {
-            let list: Vec<String> = (1..=organisations.len()).map(|n| format!("${n}")).collect();
-            format!(" WHERE organisation IN ({})", list.join(", "))
+            format!(" WHERE {}", organisation_in(organisations, 1))
         };
         let mut query =
             sqlx::query(AssertSqlSafe(format!("SELECT status, count(*) FROM findings{scope} GROUP BY status")));

@@ -22,7 +22,7 @@ pub mod schema;
 pub use cases::{Case, CaseFilter, CasePage};
 pub use config::RulesConfig;
 pub use exceptions::Exception;
-pub use findings::{Finding, FindingFilter, HistoryEntry, ReviewStore, Status};
+pub use findings::{Finding, FindingFilter, FindingPage, HistoryEntry, ReviewStore, Status};
 pub use rules::{evaluate, evaluate_with, Candidate, Evaluated, Rule, Severity};
 pub use scanner::{ScanOutcome, Scanner};
 

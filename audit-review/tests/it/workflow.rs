@@ -262,10 +262,12 @@ async fn cases_group_a_persons_week_and_pages_walk_every_one_once(place: &Place)
     // A case's findings, and findings a page at a time.
     let of_case = FindingFilter { case_key: Some(u1.key.clone()), limit: 10, ..Default::default() };
     assert_eq!(findings.list(&of_case).await.unwrap().len(), 2);
-    let first = findings.list(&FindingFilter { limit: 2, ..Default::default() }).await.unwrap();
-    let after = first.last().map(|f| (f.score, f.id));
-    let rest = findings.list(&FindingFilter { limit: 10, after, ..Default::default() }).await.unwrap();
-    let scores: Vec<i32> = first.iter().chain(&rest).map(|f| f.score).collect();
+    let first = findings.findings_page(&FindingFilter { limit: 2, ..Default::default() }).await.unwrap();
+    assert_eq!(first.next, first.findings.last().map(|f| (f.score, f.id)));
+    let after = first.next;
+    let rest = findings.findings_page(&FindingFilter { limit: 3, after, ..Default::default() }).await.unwrap();
+    assert_eq!(rest.next, None, "the last page says so");
+    let scores: Vec<i32> = first.findings.iter().chain(&rest.findings).map(|f| f.score).collect();
     assert_eq!(scores, [60, 45, 36, 30, 30]);
 }
 

@@ -93,16 +93,10 @@ pub async fn findings(
     user: ApiUser,
     Query(q): Query<pages::findings::ListQuery>,
 ) -> Result<Json<FindingsReply>, ApiError> {
-    let limit = page_size(q.limit)?;
-    let filter = pages::findings::list_filter(&q, &user.0, limit + 1)?;
-    let store = pages::findings::store(&state)?;
-    let mut found = store.list(&filter).await.map_err(review)?;
-    let mut next = None;
-    if found.len() > limit as usize {
-        found.truncate(limit as usize);
-        next = found.last().map(|f| format!("{}.{}", f.score, f.id));
-    }
-    Ok(Json(FindingsReply { findings: found.into_iter().map(masked).collect(), next }))
+    let filter = pages::findings::list_filter(&q, &user.0, page_size(q.limit)?)?;
+    let page = pages::findings::store(&state)?.findings_page(&filter).await.map_err(review)?;
+    let next = page.next.map(|(score, id)| format!("{score}.{id}"));
+    Ok(Json(FindingsReply { findings: page.findings.into_iter().map(masked).collect(), next }))
 }
 
 #[derive(Serialize, ToSchema)]

@@ -129,20 +129,16 @@ pub async fn list_page(
     Query(q): Query<ListQuery>,
 ) -> Result<Response, WebError> {
     let findings = store(&state)?;
-    let (mut cases, mut rows, mut next) = (Vec::new(), Vec::new(), None);
-    if q.case.is_empty() {
+    // The cases, or the findings of the case opened; each with the next page's address.
+    let (cases, rows, next) = if q.case.is_empty() {
         let page = findings.cases(&case_filter(&q, &user.account, CASES_A_PAGE)?).await.map_err(failed)?;
-        cases = page.cases.iter().map(|c| CaseRow::new(c, &q)).collect();
-        next = page.next.map(|(score, key)| address(&q, &[("after", &format!("{score}.{key}"))]));
+        let next = page.next.map(|(score, key)| address(&q, &[("after", &format!("{score}.{key}"))]));
+        (page.cases.iter().map(|c| CaseRow::new(c, &q)).collect(), Vec::new(), next)
     } else {
-        let filter = list_filter(&q, &user.account, FINDINGS_A_PAGE + 1)?;
-        let mut found = findings.list(&filter).await.map_err(failed)?;
-        if found.len() > FINDINGS_A_PAGE as usize {
-            found.truncate(FINDINGS_A_PAGE as usize);
-            next = found.last().map(|f| address(&q, &[("after", &format!("{}.{}", f.score, f.id))]));
-        }
-        rows = found.iter().map(FindingRow::from).collect();
-    }
+        let page = findings.findings_page(&list_filter(&q, &user.account, FINDINGS_A_PAGE)?).await.map_err(failed)?;
+        let next = page.next.map(|(score, id)| address(&q, &[("after", &format!("{score}.{id}"))]));
+        (Vec::new(), page.findings.iter().map(FindingRow::from).collect(), next)
+    };
     let counts = findings
         .counts(&user.account.organisations)
         .await
