@@ -2,9 +2,12 @@
 //! index and care relationships. Every error names the line and the column; nothing is loaded
 //! from a file with an error in it.
 //!
-//! - staff: `user_id,surname,address,nhs_number`
+//! - staff: `user_id,surname,address,nhs_number`, optionally `teams` (`;`-separated) and `postcode`
 //! - patients: `nhs_number,surname,address,vip,restricted,deceased` (deceased: empty, a date
-//!   `2026-10-01` or an RFC 3339 time; vip/restricted: true/false, yes/no, 1/0 or empty)
+//!   `2026-10-01` or an RFC 3339 time; vip/restricted: true/false, yes/no, 1/0 or empty),
+//!   optionally `next_of_kin` (an NHS number) and `postcode`
+//!
+//! Without a `postcode` column (or with it empty), a postcode at the end of the address is used.
 //! - relationships: `organisation,nhs_number,kind,from,to` (to: empty for open-ended)
 
 use std::collections::HashMap;
@@ -53,6 +56,15 @@ fn nhs(what: &str, line: u64, column: &str, text: &str, required: bool) -> Resul
     NhsNumber::parse(text)
         .map(|n| n.as_str().to_string())
         .map_err(|e| format!("{what} line {line}, column {column}: {text:?} is not an NHS number: {e}"))
+}
+
+/// An optional postcode column: empty, or a UK postcode (the NHS's `ZZ99` pseudo-postcodes are
+/// accepted and never count as a shared place).
+fn postcode(what: &str, line: u64, text: &str) -> Result<String, String> {
+    if text.is_empty() || audit_store::places::is_postcode(text) {
+        return Ok(text.to_string());
+    }
+    Err(format!("{what} line {line}, column postcode: {text:?} is not a UK postcode (such as LS18 5AB)"))
 }
 
 fn flag(what: &str, line: u64, column: &str, text: &str) -> Result<bool, String> {
@@ -116,6 +128,8 @@ pub fn staff<R: Read>(what: &str, input: R) -> Result<Vec<StaffMember>, String> 
                     .filter(|t| !t.is_empty())
                     .map(String::from)
                     .collect(),
+                // Optional: else taken from the end of the address.
+                postcode: postcode(what, line, field(&m, "postcode"))?,
             })
         })
         .collect()
@@ -134,6 +148,8 @@ pub fn patients<R: Read>(what: &str, input: R) -> Result<Vec<PatientRecord>, Str
                 deceased_ns: instant(what, line, "deceased", field(&m, "deceased"))?.unwrap_or(0),
                 // Optional: the NHS number of the patient's next of kin.
                 next_of_kin: nhs(what, line, "next_of_kin", field(&m, "next_of_kin"), false)?,
+                // Optional: else taken from the end of the address.
+                postcode: postcode(what, line, field(&m, "postcode"))?,
             })
         })
         .collect()
@@ -203,6 +219,19 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.contains("line 2, column vip: \"maybe\""), "{err}");
+
+        // An optional postcode column: checked, and empty where it is.
+        let p = patients(
+            "patients.csv",
+            "nhs_number,surname,address,vip,restricted,deceased,postcode\n9000000009,A,,,,,ls18 5ab\n\
+             9000000017,B,\"1 Park Rd, LS18 5AB\",,,,\n"
+                .as_bytes(),
+        )
+        .unwrap();
+        assert_eq!((p[0].postcode.as_str(), p[1].postcode.as_str()), ("ls18 5ab", ""));
+        let err = super::staff("staff.csv", "user_id,surname,address,nhs_number,postcode\nu1,A,,,Leeds\n".as_bytes())
+            .unwrap_err();
+        assert_eq!(err, "staff.csv line 2, column postcode: \"Leeds\" is not a UK postcode (such as LS18 5AB)");
 
         let r = relationships(
             "rel.csv",

@@ -38,6 +38,10 @@ pub struct StaffMember {
     /// patient's care names teams, only these (or being the named clinician) explain an access.
     #[serde(default)]
     pub teams: Vec<String>,
+    /// Their home postcode, when the directory has it apart from the address (empty: taken from the
+    /// end of the address when it has a postcode's shape; see [`crate::places::Place`]).
+    #[serde(default)]
+    pub postcode: String,
 }
 
 /// One patient as the patient index knows them, with the flags that make a record sensitive.
@@ -60,6 +64,9 @@ pub struct PatientRecord {
     /// The NHS number of the patient's next of kin, when the index has one (empty otherwise).
     #[serde(default)]
     pub next_of_kin: String,
+    /// Their postcode, when the index has it apart from the address (as for staff).
+    #[serde(default)]
+    pub postcode: String,
 }
 
 /// A reason an organisation's staff may look at a patient's record: a registration, an
@@ -265,6 +272,13 @@ pub struct PatientAccess {
     pub self_access: bool,
     pub same_surname: bool,
     pub same_address: bool,
+    /// The first line of the address is the same ([`crate::places::line_key`]) and the postcodes do
+    /// not differ (the same, or one of them unknown).
+    pub same_line: bool,
+    /// The same postcode unit (about fifteen households).
+    pub same_postcode: bool,
+    /// The same postcode sector (a few thousand households).
+    pub same_sector: bool,
     pub vip: bool,
     pub restricted: bool,
     /// Accessed at or after the recorded date of death.
@@ -272,15 +286,22 @@ pub struct PatientAccess {
     /// The patient's surname as the index keys it (empty when not in the index): how many
     /// households share it tells how much a shared surname says ([`SurnameHouseholds`]).
     pub surname_key: String,
+    /// The patient's postcode sector as the index keys it (empty when unknown): how many households
+    /// of the sector share the surname tells how much living near each other adds.
+    pub sector_key: String,
 }
 
-/// How many households (distinct addresses in the patient index; a patient without one is a
-/// household alone) hold each of some surnames, and how many households the index holds: a surname
-/// many households share is weak evidence that two people are family.
+/// How many households (distinct addresses in the patient index and the staff directory; a person
+/// without one is a household alone) hold each of some surnames, in all and per postcode sector, and
+/// how many households there are: a surname many households share (nearby, or at all) is weak
+/// evidence that two people are family.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct SurnameHouseholds {
     pub households: u64,
     pub by_surname: std::collections::HashMap<String, u64>,
+    /// The same per surname and postcode sector (households with a known sector only).
+    #[serde(skip)]
+    pub by_surname_sector: std::collections::HashMap<(String, String), u64>,
 }
 
 /// Audit events stored after a given sequence number: what an incremental rule run has to look at.

@@ -12,6 +12,7 @@ mod clickhouse;
 mod error;
 pub mod fhir;
 pub mod model;
+pub mod places;
 pub mod sequencer;
 mod sqlite;
 mod store;

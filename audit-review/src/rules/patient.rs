@@ -38,6 +38,9 @@ fn access_candidate(
 const NO_RELATIONSHIP_POINTS: i32 = 10;
 const RAISED_WHEN_EXPLAINED_POINTS: i32 = 10;
 const ADDRESS_POINTS: i32 = 30;
+/// The same first line of the address (a postcode unknown on one side), or the same postcode unit
+/// (about fifteen households): half of a shared home.
+const NEARBY_POINTS: i32 = 15;
 const NEXT_OF_KIN_POINTS: i32 = 40;
 const SELF_POINTS: i32 = 40;
 const SENSITIVE_POINTS: i32 = 20;
@@ -168,28 +171,70 @@ pub(super) fn patient_findings(
         let rare = holders.is_none_or(|n| n <= 3 || n as f64 <= f.surname_max_share * surnames.households as f64);
         // Named as next of kin: family, wherever they live (and a surname shared with them counts).
         let kin = f.next_of_kin && a.next_of_kin;
+        // Where they live: the same home (address, or first line and postcode), else the same first
+        // line or postcode, else the same sector (which weighs only beside the surname).
+        let home = a.same_address || (f.places && a.same_line && a.same_postcode);
+        let nearby = f.places && !home && (a.same_line || a.same_postcode);
+        let sector = f.places && !home && !nearby && a.same_sector;
         let surname = f.surname
             && a.same_surname
             && (!a.explained || f.surname_when_explained)
-            && (a.same_address || rare || kin);
-        let address = f.address && a.same_address;
-        if f.enabled && (surname || address || kin) {
+            && (home || rare || kin || nearby || sector);
+        let address = f.address && home;
+        // Living near a patient the user cares for is no evidence on its own.
+        let near = nearby && (!a.explained || surname || kin);
+        if f.enabled && (surname || address || kin || near) {
             let mut reasons = Vec::new();
+            let mut shared = Vec::new();
             if kin {
                 reasons.push(Reason::new("the patient names the user as their next of kin", NEXT_OF_KIN_POINTS));
             }
             if surname {
                 let (n, of) = (holders.unwrap_or(1), surnames.households.max(holders.unwrap_or(1)));
+                let points = score::surname_points(n, of);
                 reasons.push(Reason::new(
                     format!(
                         "shares the patient's surname, held by {n} of the {of} household{} known",
                         if of == 1 { "" } else { "s" }
                     ),
-                    score::surname_points(n, of),
+                    points,
                 ));
+                shared.push(match holders {
+                    Some(n) if !address => {
+                        format!("surname (a surname {n} of {} households hold)", surnames.households)
+                    }
+                    _ => "surname".to_string(),
+                });
+                if sector {
+                    let key = (a.surname_key.clone(), a.sector_key.clone());
+                    let here = surnames.by_surname_sector.get(&key).copied().unwrap_or(1).min(n);
+                    reasons.push(Reason::new(
+                        format!("lives in the patient's postcode sector, where {here} of those households are"),
+                        (score::surname_in_sector_points(here, of) - points).max(0),
+                    ));
+                    shared.push("postcode sector".into());
+                }
             }
             if address {
-                reasons.push(Reason::new("shares the patient's address", ADDRESS_POINTS));
+                let text = if a.same_address {
+                    "shares the patient's address"
+                } else {
+                    "shares the first line of the patient's address and their postcode"
+                };
+                reasons.push(Reason::new(text, ADDRESS_POINTS));
+                shared.push("address".into());
+            }
+            if near {
+                let (text, what) = if a.same_postcode {
+                    ("lives in the patient's postcode (about fifteen households)", "postcode")
+                } else {
+                    (
+                        "shares the first line of the patient's address (a postcode is unknown on one side)",
+                        "first line of address",
+                    )
+                };
+                reasons.push(Reason::new(text, NEARBY_POINTS));
+                shared.push(what.into());
             }
             if !a.explained || (!address && !kin) {
                 reasons.push(relationship_reason(
@@ -198,20 +243,10 @@ pub(super) fn patient_findings(
                     "family_or_neighbour.surname_when_explained",
                 ));
             }
-            let held = match holders {
-                Some(n) => format!(" (a surname {n} of {} households hold)", surnames.households),
-                None => String::new(),
-            };
-            let shared = match (surname, address) {
-                (true, true) => Some("their surname and address".to_string()),
-                (true, false) => Some(format!("their surname{held}")),
-                (false, true) => Some("their address".to_string()),
-                (false, false) => None,
-            };
-            let who_is = match (shared, kin) {
-                (Some(s), true) => format!("shares {s} and names them as next of kin"),
-                (Some(s), false) => format!("shares {s}"),
-                (None, _) => "names them as next of kin".to_string(),
+            let who_is = match (shared.is_empty(), kin) {
+                (false, true) => format!("shares their {} and names them as next of kin", shared.join(" and ")),
+                (false, false) => format!("shares their {}", shared.join(" and ")),
+                (true, _) => "names them as next of kin".to_string(),
             };
             let text =
                 format!("{user} opened the record of a patient who {who_is}; {} ({when}).", relationship_text(a));

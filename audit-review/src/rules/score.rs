@@ -98,6 +98,20 @@ pub fn surname_points(holders: u64, households: u64) -> i32 {
     lr_points(0.5 / share).min(40)
 }
 
+/// How often a relative living apart lives in the same postcode sector (a few thousand households):
+/// families stay near each other.
+pub const RELATIVE_IN_SECTOR: f64 = 0.3;
+
+/// The points of a shared surname and postcode sector that `holders` of all `households` hold
+/// together: how much more likely a relative (who shares the surname half the time, and lives in
+/// the sector [`RELATIVE_IN_SECTOR`] of the time) is to share both than a stranger, the share
+/// pulled toward the prior as [`surname_points`] does. A surname common in the sector weighs
+/// little; a common surname few households of the sector hold weighs more.
+pub fn surname_in_sector_points(holders: u64, households: u64) -> i32 {
+    let share = (holders as f64 + 0.5) / (households as f64 + 1000.0);
+    lr_points(0.5 * RELATIVE_IN_SECTOR / share).min(40)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,6 +155,16 @@ mod tests {
         // A small index (nine patients) is pulled toward the prior: still rare, not infinitely so.
         assert_eq!(surname_points(1, 9), 25);
         assert!(surname_points(0, 0) <= 40);
+    }
+
+    #[test]
+    fn a_surname_shared_in_a_sector_weighs_by_its_holders_there() {
+        // Smith: 200 of 20,000 households; 5 of them in the sector they share.
+        let (alone, in_sector) = (surname_points(200, 20_000), surname_in_sector_points(5, 20_000));
+        assert_eq!((alone, in_sector), (17, 28));
+        // A practice's catchment: a quarter of 5,000 households in the sector, Patel 4 % of them.
+        assert_eq!(surname_in_sector_points(50, 5_000), 13);
+        assert!(surname_in_sector_points(1, 20_000) <= 40);
     }
 
     #[test]

@@ -30,6 +30,7 @@ use crate::rules::Rule;
 
 mod misuse;
 mod people;
+mod postcodes;
 mod realistic;
 mod surnames;
 
@@ -231,6 +232,7 @@ impl Scenario {
                 restricted: (0.013..0.018).contains(&roll),
                 deceased_ns,
                 next_of_kin: String::new(),
+                postcode: String::new(),
             });
             let org = rng.random_range(0..orgs.len());
             registered.push(org);
@@ -323,6 +325,7 @@ impl Scenario {
                 address: s.address.clone(),
                 nhs_number: s.own_patient.map(|p| self.patients[p].nhs_number.clone()).unwrap_or_default(),
                 teams: if s.team.is_empty() { Vec::new() } else { vec![s.team.clone()] },
+                postcode: String::new(),
             })
             .collect()
     }

@@ -99,6 +99,7 @@ pub(super) fn build(config: ScenarioConfig) -> Scenario {
                 0
             },
             next_of_kin: String::new(),
+            postcode: String::new(),
         });
         let mut relate = |org: usize, kind: &str, team: Option<&String>, rng: &mut ChaCha8Rng| {
             let pending = rng.random::<f64>() < 0.04;
@@ -219,6 +220,7 @@ pub(super) fn build(config: ScenarioConfig) -> Scenario {
         layout: Some(layout),
     };
     scenario.inject_realistic(&mut rng, &surnames);
+    scenario.give_postcodes(scenario.config.seed);
     scenario
 }
 

@@ -3,6 +3,7 @@
 
 mod evaluation;
 mod exceptions;
+mod places;
 mod rules;
 mod samples;
 mod support;

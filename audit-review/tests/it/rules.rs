@@ -97,6 +97,7 @@ async fn load_people<S: TelemetryStore>(store: &S) {
                 address: "1 High St".into(),
                 nhs_number: nhs(900),
                 teams: Vec::new(),
+                postcode: String::new(),
             },
             StaffMember {
                 user_id: "u2".into(),
@@ -104,6 +105,7 @@ async fn load_people<S: TelemetryStore>(store: &S) {
                 address: "2 Low Road".into(),
                 nhs_number: String::new(),
                 teams: Vec::new(),
+                postcode: String::new(),
             },
         ])
         .await
@@ -188,6 +190,7 @@ pub async fn a_surname_many_households_hold_is_no_evidence_alone<S: TelemetrySto
         address: address.into(),
         nhs_number: String::new(),
         teams: Vec::new(),
+        postcode: String::new(),
     };
     store
         .replace_staff_directory(&[staff("p1", "Patel", "5 Park Lane"), staff("q1", "Quenwell", "8 Mill Lane")])

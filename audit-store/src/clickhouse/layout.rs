@@ -37,6 +37,8 @@ const SHARDING: &[(&str, &str)] = &[
     ("care_team_relationships", "cityHash64(NhsNumber)"),
     ("staff_teams", "cityHash64(UserId)"),
     ("patient_next_of_kin", "cityHash64(NhsNumber)"),
+    ("staff_places", "cityHash64(UserId)"),
+    ("patient_places", "cityHash64(NhsNumber)"),
 ];
 
 impl Layout {

@@ -32,6 +32,7 @@ pub const SCHEMA: &[&str] = &[
     include_str!("../../schema/clickhouse/003_span_minutes.sql"),
     include_str!("../../schema/clickhouse/004_access.sql"),
     include_str!("../../schema/clickhouse/005_care_teams.sql"),
+    include_str!("../../schema/clickhouse/006_places.sql"),
 ];
 
 /// Where the ClickHouse server is and who Pathwatch is there.

@@ -7,12 +7,13 @@ use super::audit::{audit_from_row, AUDIT_COLUMNS};
 use super::SqliteStore;
 use crate::access::*;
 use crate::model::StoredAuditEvent;
+use crate::places::Place;
 use crate::sequencer::to_i64;
 use crate::AccessMonitoring;
 use crate::StoreError;
 
 const D: Dialect = Dialect::Sqlite;
-/// Rows per multi-row INSERT, under SQLite's bound-parameter limit.
+/// Rows per multi-row INSERT, under SQLite's bound-parameter limit (32,766) at eight columns.
 const ROWS_PER_STATEMENT: usize = 4_000;
 
 pub(super) fn count(row: &sqlx::sqlite::SqliteRow, column: &str) -> Result<u64, StoreError> {
@@ -51,13 +52,18 @@ impl AccessMonitoring for SqliteStore {
         }
         for chunk in staff.chunks(ROWS_PER_STATEMENT) {
             let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-                "INSERT OR REPLACE INTO staff_directory (user_id, surname_key, address_key, nhs_number) ",
+                "INSERT OR REPLACE INTO staff_directory \
+                 (user_id, surname_key, address_key, nhs_number, line_key, postcode_key, sector_key) ",
             );
             q.push_values(chunk, |mut b, s| {
+                let place = Place::of(&s.address, &s.postcode);
                 b.push_bind(s.user_id.clone())
                     .push_bind(match_key(&s.surname))
                     .push_bind(match_key(&s.address))
-                    .push_bind(s.nhs_number.clone());
+                    .push_bind(s.nhs_number.clone())
+                    .push_bind(place.line)
+                    .push_bind(place.postcode)
+                    .push_bind(place.sector);
             });
             q.build().execute(&mut *tx).await?;
         }
@@ -68,10 +74,12 @@ impl AccessMonitoring for SqliteStore {
     async fn replace_patient_index(&self, patients: &[PatientRecord]) -> Result<(), StoreError> {
         let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query("DELETE FROM patient_index").execute(&mut *tx).await?;
-        for chunk in patients.chunks(ROWS_PER_STATEMENT) {
+        // Ten columns a row.
+        for chunk in patients.chunks(ROWS_PER_STATEMENT / 2) {
             let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
                 "INSERT OR REPLACE INTO patient_index \
-                 (nhs_number, surname_key, address_key, vip, restricted, deceased_ns, next_of_kin) ",
+                 (nhs_number, surname_key, address_key, vip, restricted, deceased_ns, next_of_kin, \
+                  line_key, postcode_key, sector_key) ",
             );
             let mut bad = None;
             q.push_values(chunk, |mut b, p| {
@@ -86,6 +94,8 @@ impl AccessMonitoring for SqliteStore {
                     .push_bind(p.restricted)
                     .push_bind(deceased)
                     .push_bind(p.next_of_kin.clone());
+                let place = Place::of(&p.address, &p.postcode);
+                b.push_bind(place.line).push_bind(place.postcode).push_bind(place.sector);
             });
             if let Some(e) = bad {
                 return Err(e);
@@ -252,6 +262,12 @@ impl AccessMonitoring for SqliteStore {
                   coalesce(s.nhs_number = t.nhs_number, 0) AS self_access,
                   coalesce(s.surname_key <> '' AND s.surname_key = p.surname_key, 0) AS same_surname,
                   coalesce(s.address_key <> '' AND s.address_key = p.address_key, 0) AS same_address,
+                  coalesce(s.line_key <> '' AND s.line_key = p.line_key
+                           AND (s.postcode_key = '' OR p.postcode_key = '' OR s.postcode_key = p.postcode_key), 0)
+                    AS same_line,
+                  coalesce(s.postcode_key <> '' AND s.postcode_key = p.postcode_key, 0) AS same_postcode,
+                  coalesce(s.sector_key <> '' AND s.sector_key = p.sector_key, 0) AS same_sector,
+                  coalesce(p.sector_key, '') AS sector_key,
                   coalesce(p.vip, 0) AS vip, coalesce(p.restricted, 0) AS restricted,
                   coalesce(p.deceased_ns > 0 AND t.last_ns >= p.deceased_ns, 0) AS deceased,
                   coalesce(s.nhs_number <> '' AND p.next_of_kin = s.nhs_number, 0) AS next_of_kin,
@@ -262,7 +278,7 @@ impl AccessMonitoring for SqliteStore {
              )
              SELECT user_id, role, org, nhs_number, day, events, first_ns, last_ns, first_seq,
                     explained, explained_org, self_access, same_surname, same_address, vip, restricted, deceased, surname_key,
-                    next_of_kin,
+                    next_of_kin, same_line, same_postcode, same_sector, sector_key,
                     CASE WHEN explained_org AND NOT explained THEN
                       (SELECT group_concat(DISTINCT r.team_key) FROM care_team_relationships r
                        WHERE r.organisation = a.org AND r.nhs_number = a.nhs_number AND r.team_key <> ''
@@ -271,7 +287,7 @@ impl AccessMonitoring for SqliteStore {
                     (SELECT group_concat(st.team_key) FROM staff_teams st WHERE st.user_id = a.user_id) AS user_teams
              FROM a
              WHERE NOT explained OR self_access OR same_surname OR same_address OR vip OR restricted OR deceased
-               OR next_of_kin
+               OR next_of_kin OR same_line OR same_postcode
              ORDER BY user_id, day, nhs_number"
         );
         let rows = sqlx::query(AssertSqlSafe(sql))
@@ -302,10 +318,14 @@ impl AccessMonitoring for SqliteStore {
                     self_access: flag(r, "self_access")?,
                     same_surname: flag(r, "same_surname")?,
                     same_address: flag(r, "same_address")?,
+                    same_line: flag(r, "same_line")?,
+                    same_postcode: flag(r, "same_postcode")?,
+                    same_sector: flag(r, "same_sector")?,
                     vip: flag(r, "vip")?,
                     restricted: flag(r, "restricted")?,
                     deceased: flag(r, "deceased")?,
                     surname_key: r.try_get("surname_key")?,
+                    sector_key: r.try_get("sector_key")?,
                 })
             })
             .collect()
@@ -314,9 +334,9 @@ impl AccessMonitoring for SqliteStore {
     async fn surname_households(&self, surname_keys: &[String]) -> Result<SurnameHouseholds, StoreError> {
         // The patient index and the staff directory together: a household is an address, or a
         // person without one.
-        const PEOPLE: &str = "(SELECT surname_key, CASE WHEN address_key <> '' THEN address_key \
+        const PEOPLE: &str = "(SELECT surname_key, sector_key, CASE WHEN address_key <> '' THEN address_key \
              ELSE 'patient:' || nhs_number END AS household FROM patient_index \
-             UNION ALL SELECT surname_key, CASE WHEN address_key <> '' THEN address_key \
+             UNION ALL SELECT surname_key, sector_key, CASE WHEN address_key <> '' THEN address_key \
              ELSE 'staff:' || user_id END FROM staff_directory)";
         let households: i64 =
             sqlx::query_scalar(AssertSqlSafe(format!("SELECT count(DISTINCT household) FROM {PEOPLE}")))
@@ -325,21 +345,32 @@ impl AccessMonitoring for SqliteStore {
         let mut keys: Vec<&String> = surname_keys.iter().filter(|k| !k.is_empty()).collect();
         keys.sort();
         keys.dedup();
-        let mut by_surname = std::collections::HashMap::new();
+        let mut found = SurnameHouseholds { households: households.max(0) as u64, ..Default::default() };
         for chunk in keys.chunks(500) {
-            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
-                "SELECT surname_key, count(DISTINCT household) AS n FROM {PEOPLE} WHERE surname_key IN ("
-            ));
-            let mut list = q.separated(", ");
-            for key in chunk {
-                list.push_bind((*key).clone());
-            }
-            q.push(") GROUP BY surname_key");
-            for r in q.build().fetch_all(self.pool()).await? {
-                by_surname.insert(r.try_get::<String, _>("surname_key")?, count(&r, "n")?);
+            // In all, then per sector (grouping sets are not SQLite's).
+            for by_sector in [false, true] {
+                let (sector, group) = if by_sector { ("sector_key", ", sector_key") } else { ("''", "") };
+                let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
+                    "SELECT surname_key, {sector} AS sector_key, count(DISTINCT household) AS n FROM {PEOPLE} \
+                     WHERE surname_key IN ("
+                ));
+                let mut list = q.separated(", ");
+                for key in chunk {
+                    list.push_bind((*key).clone());
+                }
+                let having = if by_sector { " HAVING sector_key <> ''" } else { "" };
+                q.push(format!(") GROUP BY surname_key{group}{having}"));
+                for r in q.build().fetch_all(self.pool()).await? {
+                    let (surname, n) = (r.try_get::<String, _>("surname_key")?, count(&r, "n")?);
+                    if by_sector {
+                        found.by_surname_sector.insert((surname, r.try_get("sector_key")?), n);
+                    } else {
+                        found.by_surname.insert(surname, n);
+                    }
+                }
             }
         }
-        Ok(SurnameHouseholds { households: households.max(0) as u64, by_surname })
+        Ok(found)
     }
 
     async fn sample_events(&self, q: &SampleQuery) -> Result<Vec<StoredAuditEvent>, StoreError> {

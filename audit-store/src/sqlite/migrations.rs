@@ -45,5 +45,6 @@ pub(crate) fn store_migrator() -> Migrator {
         ),
         (9, "care teams", include_str!("../../migrations/sqlite/0009_care_teams.sql")),
         (10, "next of kin", include_str!("../../migrations/sqlite/0010_next_of_kin.sql")),
+        (11, "places", include_str!("../../migrations/sqlite/0011_places.sql")),
     ])
 }

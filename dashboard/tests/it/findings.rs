@@ -141,6 +141,7 @@ pub(crate) async fn rig() -> Rig {
             address: "1 High Street, Testtown".into(),
             nhs_number: String::new(),
             teams: Vec::new(),
+            postcode: String::new(),
         }])
         .await
         .unwrap();

@@ -34,6 +34,28 @@ pub(super) struct NextOfKinRow {
     pub(super) next_of_kin: String,
 }
 
+/// A member of staff's place (`staff_places`).
+#[derive(Row, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct StaffPlaceRow {
+    pub(super) version: u64,
+    pub(super) user_id: String,
+    pub(super) line_key: String,
+    pub(super) postcode_key: String,
+    pub(super) sector_key: String,
+}
+
+/// A patient's place (`patient_places`).
+#[derive(Row, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct PatientPlaceRow {
+    pub(super) version: u64,
+    pub(super) nhs_number: String,
+    pub(super) line_key: String,
+    pub(super) postcode_key: String,
+    pub(super) sector_key: String,
+}
+
 #[derive(Row, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub(super) struct StaffTeamRow {
@@ -114,6 +136,10 @@ pub(super) struct AccessRow {
     pub(super) care_teams: String,
     pub(super) user_teams: String,
     pub(super) next_of_kin: u8,
+    pub(super) same_line: u8,
+    pub(super) same_postcode: u8,
+    pub(super) same_sector: u8,
+    pub(super) sector_key: String,
 }
 
 #[derive(Row, Deserialize)]
@@ -133,6 +159,7 @@ pub(super) struct HouseholdsRow {
 #[derive(Row, Deserialize)]
 pub(super) struct SurnameRow {
     pub(super) surname_key: String,
+    pub(super) sector_key: String,
     pub(super) households: u64,
 }
 
