@@ -143,14 +143,14 @@ rule_settings!(FamilyOrNeighbour, Severity::High, {
     /// (always, as for an address).
     next_of_kin: bool = true,
     /// Weigh where they live (see `audit-store/src/places.rs`): the same first line of the address
-    /// and postcode is the same home; the same first line alone (a postcode unknown on one side) or
+    /// and postcode is the same home; the same first line alone (one postcode known, and the other the same or unknown) or
     /// the same postcode alone weighs 15; the same postcode sector weighs only beside a shared
     /// surname, by how many of the sector's households hold it.
     places: bool = true,
     surname_when_explained: bool = false,
-    /// A shared surname alone (no shared address) is evidence only when the surname is rare: held by
-    /// at most this share of the households of the patient index and staff directory, or by three
-    /// households or fewer. A
+    /// A shared surname with nothing else (no shared address, first line, postcode or sector, no
+    /// next of kin) is evidence only when the surname is rare: held by at most this share of the
+    /// households of the patient index and staff directory, or by three households or fewer. A
     /// surname many households hold (a Patel, a Smith) says little about family.
     surname_max_share: f64 = 0.002,
 });

@@ -3,11 +3,10 @@
 //! from a file with an error in it.
 //!
 //! - staff: `user_id,surname,address,nhs_number`, optionally `teams` (`;`-separated) and `postcode`
+//!   (empty: one at the end of the address is used; not a UK postcode: unknown, and counted)
 //! - patients: `nhs_number,surname,address,vip,restricted,deceased` (deceased: empty, a date
 //!   `2026-10-01` or an RFC 3339 time; vip/restricted: true/false, yes/no, 1/0 or empty),
-//!   optionally `next_of_kin` (an NHS number) and `postcode`
-//!
-//! Without a `postcode` column (or with it empty), a postcode at the end of the address is used.
+//!   optionally `next_of_kin` (an NHS number) and `postcode` (as for staff)
 //! - relationships: `organisation,nhs_number,kind,from,to` (to: empty for open-ended)
 
 use std::collections::HashMap;
@@ -58,13 +57,11 @@ fn nhs(what: &str, line: u64, column: &str, text: &str, required: bool) -> Resul
         .map_err(|e| format!("{what} line {line}, column {column}: {text:?} is not an NHS number: {e}"))
 }
 
-/// An optional postcode column: empty, or a UK postcode (the NHS's `ZZ99` pseudo-postcodes are
-/// accepted and never count as a shared place).
-fn postcode(what: &str, line: u64, text: &str) -> Result<String, String> {
-    if text.is_empty() || audit_store::places::is_postcode(text) {
-        return Ok(text.to_string());
-    }
-    Err(format!("{what} line {line}, column postcode: {text:?} is not a UK postcode (such as LS18 5AB)"))
+/// How many of some `postcode` column values are neither empty nor a UK postcode: HR and PAS files
+/// hold "TBC" and "N/A", which are loaded as unknown rather than refusing the whole file (a postcode
+/// is evidence to weigh, not a key).
+pub fn unusable_postcodes<'a>(values: impl Iterator<Item = &'a str>) -> usize {
+    values.filter(|v| !v.trim().is_empty() && !audit_store::places::is_postcode(v)).count()
 }
 
 fn flag(what: &str, line: u64, column: &str, text: &str) -> Result<bool, String> {
@@ -129,7 +126,7 @@ pub fn staff<R: Read>(what: &str, input: R) -> Result<Vec<StaffMember>, String> 
                     .map(String::from)
                     .collect(),
                 // Optional: else taken from the end of the address.
-                postcode: postcode(what, line, field(&m, "postcode"))?,
+                postcode: field(&m, "postcode").into(),
             })
         })
         .collect()
@@ -149,7 +146,7 @@ pub fn patients<R: Read>(what: &str, input: R) -> Result<Vec<PatientRecord>, Str
                 // Optional: the NHS number of the patient's next of kin.
                 next_of_kin: nhs(what, line, "next_of_kin", field(&m, "next_of_kin"), false)?,
                 // Optional: else taken from the end of the address.
-                postcode: postcode(what, line, field(&m, "postcode"))?,
+                postcode: field(&m, "postcode").into(),
             })
         })
         .collect()
@@ -229,9 +226,9 @@ mod tests {
         )
         .unwrap();
         assert_eq!((p[0].postcode.as_str(), p[1].postcode.as_str()), ("ls18 5ab", ""));
-        let err = super::staff("staff.csv", "user_id,surname,address,nhs_number,postcode\nu1,A,,,Leeds\n".as_bytes())
-            .unwrap_err();
-        assert_eq!(err, "staff.csv line 2, column postcode: \"Leeds\" is not a UK postcode (such as LS18 5AB)");
+        // Not a postcode ("TBC"): loaded as it is, and counted as unknown (`unusable_postcodes`).
+        let staff = super::staff("staff.csv", "user_id,surname,address,nhs_number,postcode\nu1,A,,,TBC\n".as_bytes());
+        assert_eq!(unusable_postcodes(staff.unwrap().iter().map(|s| s.postcode.as_str())), 1);
 
         let r = relationships(
             "rel.csv",

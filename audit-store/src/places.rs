@@ -29,9 +29,16 @@ impl Place {
     /// The place of `address`, with `postcode` from its own column when there is one (otherwise
     /// from the end of the address).
     pub fn of(address: &str, postcode: &str) -> Place {
+        // No fixed abode, not known, abroad: the address says nothing of where they live.
+        if is_pseudo(postcode) || is_pseudo(strip_postcode(address).2) {
+            return Place::default();
+        }
         let (rest, found) = match postcode_keys(postcode) {
             Some(keys) => (strip_postcode(address).0, Some(keys)),
-            None if postcode.trim().is_empty() => strip_postcode(address),
+            None if postcode.trim().is_empty() => {
+                let (rest, keys, _) = strip_postcode(address);
+                (rest, keys)
+            }
             // A postcode column that is not a postcode: no postcode, not one guessed from elsewhere.
             None => (strip_postcode(address).0, None),
         };
@@ -53,6 +60,20 @@ pub fn is_postcode(text: &str) -> bool {
     inward_ok && matches!(shape.as_str(), "A9" | "A99" | "A9A" | "AA9" | "AA99" | "AA9A")
 }
 
+/// The whole address as a match key ([`match_key`]), empty when it is an NHS pseudo-postcode's (no
+/// fixed abode: many unrelated people share the text) or empty.
+pub fn address_key(address: &str, postcode: &str) -> String {
+    if is_pseudo(postcode) || is_pseudo(strip_postcode(address).2) {
+        return String::new();
+    }
+    match_key(address)
+}
+
+/// An NHS pseudo-postcode (`ZZ99 3VZ` no fixed abode, `ZZ99 3WZ` not known, `ZZ99 …` abroad).
+fn is_pseudo(text: &str) -> bool {
+    is_postcode(text) && text.trim_start().to_ascii_lowercase().starts_with("zz99")
+}
+
 /// The unit and sector keys of a postcode ("LS18 5AB" → `ls185ab`, `ls185`); `None` when `text`
 /// is not a postcode, or is a pseudo-postcode (`ZZ99 …`).
 pub fn postcode_keys(text: &str) -> Option<(String, String)> {
@@ -67,8 +88,8 @@ pub fn postcode_keys(text: &str) -> Option<(String, String)> {
     Some((unit, sector))
 }
 
-/// The address without a postcode at its end, and that postcode's keys when there was one.
-fn strip_postcode(address: &str) -> (&str, Option<(String, String)>) {
+/// The address without a postcode at its end, that postcode's keys when there was one, and its text.
+fn strip_postcode(address: &str) -> (&str, Option<(String, String)>, &str) {
     let trimmed = address.trim_end_matches(|c: char| c.is_whitespace() || c == ',' || c == '.');
     let start = trimmed.rfind([',', '\n', ';']).map_or(0, |i| i + 1);
     let last = &trimmed[start..];
@@ -82,10 +103,10 @@ fn strip_postcode(address: &str) -> (&str, Option<(String, String)>) {
         let from = words[words.len() - take].0;
         let candidate = &last[from..];
         if is_postcode(candidate) {
-            return (&trimmed[..start + from], postcode_keys(candidate));
+            return (&trimmed[..start + from], postcode_keys(candidate), candidate);
         }
     }
-    (address, None)
+    (address, None, "")
 }
 
 /// The first line of an address as a match key: its first comma- or line-separated part, joined to
@@ -147,7 +168,10 @@ mod tests {
         let none = Place::of("Rose Cottage, Lane End", "");
         assert_eq!(none, Place { line: "rosecottage".into(), ..Place::default() });
         assert_eq!(Place::of("", ""), Place::default());
-        assert_eq!(Place::of("1 Park Rd, ZZ99 3VZ", "").postcode, "", "pseudo-postcode");
+        assert_eq!(Place::of("No fixed abode, ZZ99 3VZ", ""), Place::default(), "pseudo-postcode: no line either");
+        assert_eq!(Place::of("No fixed abode", "zz99 3vz"), Place::default());
+        assert_eq!(address_key("No fixed abode, ZZ99 3VZ", ""), "");
+        assert_eq!(address_key("12 High St, LS18 5AB", ""), "12highstls185ab");
     }
 
     #[test]

@@ -27,10 +27,12 @@ pub struct ScanArgs {
 
 #[derive(clap::Args)]
 pub struct ContextArgs {
-    /// Staff directory CSV: user_id,surname,address,nhs_number (replaces the loaded directory).
+    /// Staff directory CSV: user_id,surname,address,nhs_number, optionally teams and postcode (replaces
+    /// the loaded directory).
     #[arg(long, value_name = "FILE")]
     staff: Option<PathBuf>,
-    /// Patient index CSV: nhs_number,surname,address,vip,restricted,deceased (replaces it).
+    /// Patient index CSV: nhs_number,surname,address,vip,restricted,deceased, optionally next_of_kin and
+    /// postcode (replaces it).
     #[arg(long, value_name = "FILE")]
     patients: Option<PathBuf>,
     /// Care relationships CSV: organisation,nhs_number,kind,from,to (added to those loaded).
@@ -102,6 +104,14 @@ fn read_csv<T>(path: &Path, parse: impl Fn(&str, std::fs::File) -> Result<T, Str
     parse(&path.display().to_string(), file).map_err(anyhow::Error::msg)
 }
 
+/// Says how many postcodes were not UK postcodes (loaded as unknown), when any were.
+fn unusable<'a>(postcodes: impl Iterator<Item = &'a str>) -> String {
+    match audit_review::context_csv::unusable_postcodes(postcodes) {
+        0 => String::new(),
+        n => format!(" ({n} postcode{} not a UK postcode, taken as unknown)", if n == 1 { " is" } else { "s are" }),
+    }
+}
+
 pub async fn context(config: &Config, args: ContextArgs) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(
         args.staff.is_some() || args.patients.is_some() || args.relationships.is_some(),
@@ -115,11 +125,15 @@ pub async fn context(config: &Config, args: ContextArgs) -> anyhow::Result<ExitC
     let store = open_store(config, Open::CreateIfMissing).await?;
     if let Some(staff) = staff {
         store.replace_staff_directory(&staff).await.context("loading the staff directory")?;
-        eprintln!("staff directory: {} people", staff.len());
+        eprintln!("staff directory: {} people{}", staff.len(), unusable(staff.iter().map(|s| s.postcode.as_str())));
     }
     if let Some(patients) = patients {
         store.replace_patient_index(&patients).await.context("loading the patient index")?;
-        eprintln!("patient index: {} patients", patients.len());
+        eprintln!(
+            "patient index: {} patients{}",
+            patients.len(),
+            unusable(patients.iter().map(|p| p.postcode.as_str()))
+        );
     }
     if let Some(relationships) = relationships {
         store.add_care_relationships(&relationships).await.context("loading care relationships")?;

@@ -38,7 +38,7 @@ fn access_candidate(
 const NO_RELATIONSHIP_POINTS: i32 = 10;
 const RAISED_WHEN_EXPLAINED_POINTS: i32 = 10;
 const ADDRESS_POINTS: i32 = 30;
-/// The same first line of the address (a postcode unknown on one side), or the same postcode unit
+/// The same first line of the address (one postcode known, and the other the same or unknown), or the same postcode unit
 /// (about fifteen households): half of a shared home.
 const NEARBY_POINTS: i32 = 15;
 const NEXT_OF_KIN_POINTS: i32 = 40;
@@ -174,13 +174,13 @@ pub(super) fn patient_findings(
         // Where they live: the same home (address, or first line and postcode), else the same first
         // line or postcode, else the same sector (which weighs only beside the surname).
         let home = a.same_address || (f.places && a.same_line && a.same_postcode);
-        let nearby = f.places && !home && (a.same_line || a.same_postcode);
+        let address = f.address && home;
+        let nearby = f.places && !address && (a.same_line || a.same_postcode);
         let sector = f.places && !home && !nearby && a.same_sector;
         let surname = f.surname
             && a.same_surname
             && (!a.explained || f.surname_when_explained)
             && (home || rare || kin || nearby || sector);
-        let address = f.address && home;
         // Living near a patient the user cares for is no evidence on its own.
         let near = nearby && (!a.explained || surname || kin);
         if f.enabled && (surname || address || kin || near) {
@@ -205,12 +205,13 @@ pub(super) fn patient_findings(
                     }
                     _ => "surname".to_string(),
                 });
-                if sector {
-                    let key = (a.surname_key.clone(), a.sector_key.clone());
-                    let here = surnames.by_surname_sector.get(&key).copied().unwrap_or(1).min(n);
+                let key = (a.surname_key.clone(), a.sector_key.clone());
+                let here = surnames.by_surname_sector.get(&key).copied().unwrap_or(1).min(n);
+                let nearer = score::sector_points(here, of, points);
+                if sector && nearer > 0 {
                     reasons.push(Reason::new(
                         format!("lives in the patient's postcode sector, where {here} of those households are"),
-                        (score::surname_in_sector_points(here, of) - points).max(0),
+                        nearer,
                     ));
                     shared.push("postcode sector".into());
                 }
@@ -225,11 +226,11 @@ pub(super) fn patient_findings(
                 shared.push("address".into());
             }
             if near {
-                let (text, what) = if a.same_postcode {
+                let (text, what) = if a.same_postcode && !a.same_line {
                     ("lives in the patient's postcode (about fifteen households)", "postcode")
                 } else {
                     (
-                        "shares the first line of the patient's address (a postcode is unknown on one side)",
+                        "shares the first line of the patient's address (the postcodes do not differ)",
                         "first line of address",
                     )
                 };

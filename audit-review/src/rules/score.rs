@@ -98,6 +98,18 @@ pub fn surname_points(holders: u64, households: u64) -> i32 {
     lr_points(0.5 / share).min(40)
 }
 
+/// The most a shared postcode sector adds to a shared surname: the patients a user opens live nearer
+/// to them than the whole index does (a practice's in a few sectors), so the index overstates how
+/// unlikely a stranger in the same sector is.
+const MAX_SECTOR_POINTS: i32 = 10;
+
+/// What a shared postcode sector adds to a shared surname worth `surname` points: the surname's
+/// points among the sector's `holders` ([`surname_in_sector_points`]) less its own, at most
+/// [`MAX_SECTOR_POINTS`], never below 0.
+pub fn sector_points(holders: u64, households: u64, surname: i32) -> i32 {
+    (surname_in_sector_points(holders, households) - surname).clamp(0, MAX_SECTOR_POINTS)
+}
+
 /// How often a relative living apart lives in the same postcode sector (a few thousand households):
 /// families stay near each other.
 pub const RELATIVE_IN_SECTOR: f64 = 0.3;
@@ -165,6 +177,10 @@ mod tests {
         // A practice's catchment: a quarter of 5,000 households in the sector, Patel 4 % of them.
         assert_eq!(surname_in_sector_points(50, 5_000), 13);
         assert!(surname_in_sector_points(1, 20_000) <= 40);
+        // What the sector adds: at most 10, never less than nothing.
+        assert_eq!(sector_points(5, 20_000, alone), 10);
+        assert_eq!(sector_points(200, 20_000, alone), 0);
+        assert_eq!(sector_points(2, 1_000_000, 20), 10);
     }
 
     #[test]

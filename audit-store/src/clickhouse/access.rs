@@ -104,7 +104,7 @@ impl AccessMonitoring for ClickHouseStore {
                         version,
                         user_id: s.user_id.clone(),
                         surname_key: match_key(&s.surname),
-                        address_key: match_key(&s.address),
+                        address_key: crate::places::address_key(&s.address, &s.postcode),
                         nhs_number: s.nhs_number.clone(),
                     })
                     .await?;
@@ -150,7 +150,7 @@ impl AccessMonitoring for ClickHouseStore {
                         version,
                         nhs_number: p.nhs_number.clone(),
                         surname_key: match_key(&p.surname),
-                        address_key: match_key(&p.address),
+                        address_key: crate::places::address_key(&p.address, &p.postcode),
                         vip: u8::from(p.vip),
                         restricted: u8::from(p.restricted),
                         deceased_ns: p.deceased_ns,

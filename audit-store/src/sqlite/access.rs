@@ -13,7 +13,8 @@ use crate::AccessMonitoring;
 use crate::StoreError;
 
 const D: Dialect = Dialect::Sqlite;
-/// Rows per multi-row INSERT, under SQLite's bound-parameter limit (32,766) at eight columns.
+/// Rows per multi-row INSERT, under SQLite's bound-parameter limit (32,766) at up to eight columns
+/// (tables with more take half as many).
 const ROWS_PER_STATEMENT: usize = 4_000;
 
 pub(super) fn count(row: &sqlx::sqlite::SqliteRow, column: &str) -> Result<u64, StoreError> {
@@ -59,7 +60,7 @@ impl AccessMonitoring for SqliteStore {
                 let place = Place::of(&s.address, &s.postcode);
                 b.push_bind(s.user_id.clone())
                     .push_bind(match_key(&s.surname))
-                    .push_bind(match_key(&s.address))
+                    .push_bind(crate::places::address_key(&s.address, &s.postcode))
                     .push_bind(s.nhs_number.clone())
                     .push_bind(place.line)
                     .push_bind(place.postcode)
@@ -89,7 +90,7 @@ impl AccessMonitoring for SqliteStore {
                 });
                 b.push_bind(p.nhs_number.clone())
                     .push_bind(match_key(&p.surname))
-                    .push_bind(match_key(&p.address))
+                    .push_bind(crate::places::address_key(&p.address, &p.postcode))
                     .push_bind(p.vip)
                     .push_bind(p.restricted)
                     .push_bind(deceased)
@@ -261,8 +262,10 @@ impl AccessMonitoring for SqliteStore {
                     AS explained,
                   coalesce(s.nhs_number = t.nhs_number, 0) AS self_access,
                   coalesce(s.surname_key <> '' AND s.surname_key = p.surname_key, 0) AS same_surname,
-                  coalesce(s.address_key <> '' AND s.address_key = p.address_key, 0) AS same_address,
-                  coalesce(s.line_key <> '' AND s.line_key = p.line_key
+                  coalesce(s.address_key <> '' AND s.address_key = p.address_key
+                           AND (s.postcode_key = '' OR p.postcode_key = '' OR s.postcode_key = p.postcode_key), 0)
+                    AS same_address,
+                  coalesce(s.line_key <> '' AND s.line_key = p.line_key AND s.postcode_key || p.postcode_key <> ''
                            AND (s.postcode_key = '' OR p.postcode_key = '' OR s.postcode_key = p.postcode_key), 0)
                     AS same_line,
                   coalesce(s.postcode_key <> '' AND s.postcode_key = p.postcode_key, 0) AS same_postcode,
@@ -334,10 +337,10 @@ impl AccessMonitoring for SqliteStore {
     async fn surname_households(&self, surname_keys: &[String]) -> Result<SurnameHouseholds, StoreError> {
         // The patient index and the staff directory together: a household is an address, or a
         // person without one.
-        const PEOPLE: &str = "(SELECT surname_key, sector_key, CASE WHEN address_key <> '' THEN address_key \
-             ELSE 'patient:' || nhs_number END AS household FROM patient_index \
-             UNION ALL SELECT surname_key, sector_key, CASE WHEN address_key <> '' THEN address_key \
-             ELSE 'staff:' || user_id END FROM staff_directory)";
+        const PEOPLE: &str = "(SELECT surname_key, sector_key, CASE WHEN address_key <> '' \
+             THEN address_key || '|' || postcode_key ELSE 'patient:' || nhs_number END AS household FROM patient_index \
+             UNION ALL SELECT surname_key, sector_key, CASE WHEN address_key <> '' \
+             THEN address_key || '|' || postcode_key ELSE 'staff:' || user_id END FROM staff_directory)";
         let households: i64 =
             sqlx::query_scalar(AssertSqlSafe(format!("SELECT count(DISTINCT household) FROM {PEOPLE}")))
                 .fetch_one(self.pool())

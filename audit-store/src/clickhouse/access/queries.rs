@@ -108,12 +108,13 @@ pub fn patient_access(q: &PatientAccessQuery) -> String {
          arrayFilter(x -> {active} AND tupleElement(x, 3) != '', Care)), ','), '') AS care_teams, \
          arrayStringConcat(Teams, ',') AS user_teams, \
          toUInt8(StaffSurname != '' AND StaffSurname = PatientSurname) AS same_surname, \
-         toUInt8(StaffAddress != '' AND StaffAddress = PatientAddress) AS same_address, \
+         toUInt8(StaffAddress != '' AND StaffAddress = PatientAddress AND (StaffPostcode = '' OR PatientPostcode = '' \
+         OR StaffPostcode = PatientPostcode)) AS same_address, \
          toUInt8(Vip) AS vip, toUInt8(Restricted) AS restricted, \
          toUInt8(DeceasedNs > 0 AND last_ns >= DeceasedNs) AS deceased, PatientSurname AS surname_key, \
          toUInt8(StaffNhs != '' AND NextOfKin = StaffNhs) AS next_of_kin, \
-         toUInt8(StaffLine != '' AND StaffLine = PatientLine AND (StaffPostcode = '' OR PatientPostcode = '' \
-         OR StaffPostcode = PatientPostcode)) AS same_line, \
+         toUInt8(StaffLine != '' AND StaffLine = PatientLine AND concat(StaffPostcode, PatientPostcode) != '' \
+         AND (StaffPostcode = '' OR PatientPostcode = '' OR StaffPostcode = PatientPostcode)) AS same_line, \
          toUInt8(StaffPostcode != '' AND StaffPostcode = PatientPostcode) AS same_postcode, \
          toUInt8(StaffSector != '' AND StaffSector = PatientSector) AS same_sector, PatientSector AS sector_key \
          FROM ({patient})) \
@@ -131,13 +132,13 @@ pub fn surname_households(surname_keys: Option<&[String]>, by_sector: bool) -> S
     let newest_index = "(SELECT max(Version) FROM patient_index)";
     let newest_staff = "(SELECT max(Version) FROM staff_directory)";
     let people = format!(
-        "(SELECT SurnameKey, SectorKey, Household FROM (SELECT NhsNumber, SurnameKey, \
-         if(AddressKey != '', AddressKey, concat('patient:', NhsNumber)) AS Household FROM patient_index \
-         WHERE Version = {newest_index}) AS pi ANY LEFT JOIN (SELECT NhsNumber, SectorKey FROM patient_places \
-         WHERE Version = {newest_index}) AS pp USING NhsNumber \
-         UNION ALL SELECT SurnameKey, SectorKey, Household FROM (SELECT UserId, SurnameKey, \
-         if(AddressKey != '', AddressKey, concat('staff:', UserId)) AS Household FROM staff_directory \
-         WHERE Version = {newest_staff}) AS sd ANY LEFT JOIN (SELECT UserId, SectorKey FROM staff_places \
+        "(SELECT SurnameKey, SectorKey, if(AddressKey != '', concat(AddressKey, '|', PostcodeKey), \
+         concat('patient:', NhsNumber)) AS Household FROM (SELECT NhsNumber, SurnameKey, AddressKey FROM patient_index \
+         WHERE Version = {newest_index}) AS pi ANY LEFT JOIN (SELECT NhsNumber, PostcodeKey, SectorKey FROM \
+         patient_places WHERE Version = {newest_index}) AS pp USING NhsNumber \
+         UNION ALL SELECT SurnameKey, SectorKey, if(AddressKey != '', concat(AddressKey, '|', PostcodeKey), \
+         concat('staff:', UserId)) AS Household FROM (SELECT UserId, SurnameKey, AddressKey FROM staff_directory \
+         WHERE Version = {newest_staff}) AS sd ANY LEFT JOIN (SELECT UserId, PostcodeKey, SectorKey FROM staff_places \
          WHERE Version = {newest_staff}) AS sp USING UserId)"
     );
     match surname_keys {
