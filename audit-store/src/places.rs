@@ -29,20 +29,14 @@ impl Place {
     /// The place of `address`, with `postcode` from its own column when there is one (otherwise
     /// from the end of the address).
     pub fn of(address: &str, postcode: &str) -> Place {
+        let (rest, at_end, at_end_text) = strip_postcode(address);
         // No fixed abode, not known, abroad: the address says nothing of where they live.
-        if is_pseudo(postcode) || is_pseudo(strip_postcode(address).2) {
+        if is_pseudo(postcode) || is_pseudo(at_end_text) {
             return Place::default();
         }
-        let (rest, found) = match postcode_keys(postcode) {
-            Some(keys) => (strip_postcode(address).0, Some(keys)),
-            None if postcode.trim().is_empty() => {
-                let (rest, keys, _) = strip_postcode(address);
-                (rest, keys)
-            }
-            // A postcode column that is not a postcode: no postcode, not one guessed from elsewhere.
-            None => (strip_postcode(address).0, None),
-        };
-        let (postcode, sector) = found.unwrap_or_default();
+        // A postcode column that is not a postcode: no postcode, not one guessed from the address.
+        let keys = if postcode.trim().is_empty() { at_end } else { postcode_keys(postcode) };
+        let (postcode, sector) = keys.unwrap_or_default();
         Place { line: line_key(rest), postcode, sector }
     }
 }
